@@ -1,0 +1,7 @@
+import type { Command } from 'commander'
+import type { Deps } from '../context.js'
+import { registerNotBuilt } from './action.js'
+
+export function register(program: Command, _deps: Deps): Command {
+  return registerNotBuilt(program, 'audit-iam', 'least-privilege findings for IAM roles and policies')
+}

@@ -1,0 +1,7 @@
+import type { Command } from 'commander'
+import type { Deps } from '../context.js'
+import { registerNotBuilt } from './action.js'
+
+export function register(program: Command, _deps: Deps): Command {
+  return registerNotBuilt(program, 'deploy', 'create or update the real-time endpoint and smoke-test it')
+}

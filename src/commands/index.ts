@@ -1,0 +1,35 @@
+import type { Command } from 'commander'
+import type { Deps } from '../context.js'
+import * as auditIam from './audit-iam.js'
+import * as deploy from './deploy.js'
+import * as init from './init.js'
+import * as invoke from './invoke.js'
+import * as lambdaSetup from './lambda-setup.js'
+import * as logs from './logs.js'
+import * as scale from './scale.js'
+import * as status from './status.js'
+import * as teardown from './teardown.js'
+import * as trainEc2 from './train-ec2.js'
+import * as train from './train.js'
+import * as tune from './tune.js'
+import * as uploadData from './upload-data.js'
+
+/**
+ * Every subcommand, in the order a user meets them. Command files only declare flags and import
+ * their core logic lazily, so `mlops --help` loads no AWS SDK.
+ */
+export const COMMANDS: readonly { register(program: Command, deps: Deps): Command }[] = [
+  init,
+  uploadData,
+  train,
+  tune,
+  logs,
+  trainEc2,
+  deploy,
+  invoke,
+  lambdaSetup,
+  scale,
+  auditIam,
+  status,
+  teardown,
+]

@@ -1,0 +1,7 @@
+import type { Command } from 'commander'
+import type { Deps } from '../context.js'
+import { registerNotBuilt } from './action.js'
+
+export function register(program: Command, _deps: Deps): Command {
+  return registerNotBuilt(program, 'lambda-setup', 'create or update the Lambda in front of the endpoint, least privilege')
+}

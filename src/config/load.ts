@@ -1,0 +1,124 @@
+import { readFile } from 'node:fs/promises'
+import path from 'node:path'
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml'
+import { z } from 'zod'
+import { ConfigError, UserError } from '../errors.js'
+import { MlopsConfigSchema, type MlopsConfig } from './schema.js'
+
+export const DEFAULT_CONFIG_FILE = 'mlops.config.yaml'
+
+const FIX_HINT = 'Fix the fields listed above. `mlops init --force` writes a commented example of every section.'
+
+/** Reads and validates a config file. Throws `ConfigError` (exit 2) naming file, line and dotted path. */
+export async function loadConfig(file: string): Promise<MlopsConfig> {
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new UserError('ConfigNotFound', `No config file at ${file}.`, {
+        hint: 'Run `mlops init` to write a commented mlops.config.yaml, or pass --config <path>.',
+      })
+    }
+    throw new UserError('ConfigUnreadable', `Cannot read ${file}: ${(e as Error).message}`, { cause: e })
+  }
+  return parseConfigText(text, file)
+}
+
+/** Validates config text; `file` is only used in messages. */
+export function parseConfigText(text: string, file: string): MlopsConfig {
+  const shown = path.relative(process.cwd(), file) || file
+  const lineCounter = new LineCounter()
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true })
+  if (doc.errors.length > 0) {
+    const issues = doc.errors.map((err) => {
+      const line = err.linePos?.[0]?.line ?? lineCounter.linePos(err.pos[0]).line
+      return `${shown}:${line} • ${err.message.split('\n')[0]}`
+    })
+    throw new ConfigError(`${shown} is not valid YAML.`, issues, { hint: 'Check indentation and quoting on the line shown.' })
+  }
+  const data: unknown = doc.toJS() ?? {}
+  if (typeof data !== 'object' || Array.isArray(data)) {
+    throw new ConfigError(`${shown} must be a YAML mapping of sections (project, aws, data, ...).`, [`${shown}:1 • (root): expected a mapping`], {
+      hint: FIX_HINT,
+    })
+  }
+  const result = MlopsConfigSchema.safeParse(data)
+  if (result.success) return result.data
+  const issues = result.error.issues.map((issue) => describeIssue(issue, doc, lineCounter, shown))
+  const count = issues.length === 1 ? '1 problem' : `${issues.length} problems`
+  throw new ConfigError(`${shown} has ${count}:`, issues, { hint: FIX_HINT })
+}
+
+type Issue = z.core.$ZodIssue
+
+function describeIssue(issue: Issue, doc: Document, lineCounter: LineCounter, file: string): string {
+  const issuePath = issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p))
+  let dotted = issuePath.length ? issuePath.join('.') : '(root)'
+  let message = issue.message
+  let node = nearestNode(doc, issuePath)
+  if (issue.code === 'unrecognized_keys') {
+    const key = issue.keys[0]
+    const parent = doc.getIn(issuePath, true) as Node | undefined
+    if (isMap(parent)) {
+      const pair = parent.items.find((it) => isScalar(it.key) && it.key.value === key)
+      if (pair && isScalar(pair.key)) node = pair.key
+    }
+    dotted = [...issuePath, key].join('.')
+    const supported = supportedKeysAt(issuePath)
+    const plural = issue.keys.length > 1 ? `unknown keys ${issue.keys.map((k) => `"${k}"`).join(', ')}` : `unknown key "${key}"`
+    message = `${plural}${supported.length ? `; supported keys here: ${supported.join(', ')}` : ''}`
+  } else if (issue.code === 'invalid_type' && !doc.hasIn(issuePath)) {
+    message = `required field is missing (${issue.message.replace(/^Invalid input: /, '')})`
+  } else if (issue.code === 'invalid_type' && issue.expected !== 'int') {
+    const actual = doc.getIn(issuePath)
+    message = `${issue.message.replace(/^Invalid input: /, '').replace(/, received \w+$/, '')}, got ${describeValue(isScalar(actual) ? actual.value : actual)}`
+  }
+  const line = node?.range ? lineCounter.linePos(node.range[0]).line : 1
+  return `${file}:${line} • ${dotted}: ${message}`
+}
+
+function describeValue(v: unknown): string {
+  if (v === null || v === undefined) return 'null'
+  if (isMap(v)) return 'a mapping'
+  if (isSeq(v)) return 'a list'
+  if (Array.isArray(v)) return 'a list'
+  if (typeof v === 'object') return 'a mapping'
+  if (typeof v === 'string') return `"${v}"`
+  return String(v)
+}
+
+/** The YAML node at `p`, or the closest ancestor that exists (a missing field points at its parent). */
+function nearestNode(doc: Document, p: (string | number)[]): Node | undefined {
+  for (let i = p.length; i >= 0; i--) {
+    const node = doc.getIn(p.slice(0, i), true) as Node | undefined
+    if (node && typeof node === 'object' && 'range' in node) return node
+  }
+  return undefined
+}
+
+/** The keys a strict object accepts at a dotted path of the schema, for "unknown key" messages. */
+export function supportedKeysAt(p: (string | number)[]): string[] {
+  let schema: unknown = MlopsConfigSchema
+  for (const segment of [...p, null]) {
+    schema = unwrap(schema)
+    if (segment === null) break
+    const shape = (schema as { shape?: Record<string, unknown> }).shape
+    if (shape && typeof segment === 'string' && segment in shape) schema = shape[segment]
+    else if (schema instanceof z.ZodRecord) schema = (schema as unknown as { valueType: unknown }).valueType
+    else return []
+  }
+  const shape = (schema as { shape?: Record<string, unknown> }).shape
+  return shape ? Object.keys(shape) : []
+}
+
+function unwrap(schema: unknown): unknown {
+  let s = schema as { def?: { type?: string; innerType?: unknown; in?: unknown; schema?: unknown } }
+  for (let i = 0; i < 10 && s?.def; i++) {
+    const t = s.def.type
+    if (t === 'optional' || t === 'default' || t === 'prefault' || t === 'nullable' || t === 'readonly') s = s.def.innerType as typeof s
+    else if (t === 'pipe') s = s.def.in as typeof s
+    else break
+  }
+  return s
+}

@@ -1,0 +1,15 @@
+import { z } from 'zod'
+import { region } from '../common.js'
+
+/**
+ * `aws`: where to talk to AWS. Environment (AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL) overrides
+ * these, and flags (--region, --profile, --endpoint-url) override both.
+ */
+export const AwsSchema = z.strictObject({
+  /** @default 'us-east-1' */
+  region: region.default('us-east-1'),
+  /** A named profile from ~/.aws/config (SSO profiles work). Unset: the SDK's default chain. */
+  profile: z.string().min(1).optional(),
+  /** Send every AWS call to this URL (a local emulator such as moto). */
+  endpointUrl: z.url({ error: 'expected a URL such as http://127.0.0.1:5000' }).optional(),
+})

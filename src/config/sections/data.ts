@@ -1,0 +1,16 @@
+import { z } from 'zod'
+import { bucketName, positiveInt, s3Prefix } from '../common.js'
+
+/** `data`: the image folders and where they live in S3 (`upload-data`, `train`, `train-ec2`). */
+export const DataSchema = z.strictObject({
+  /** Folder with train/ valid/ test/ class folders. @default './dogImages' */
+  localDir: z.string().min(1).default('./dogImages'),
+  /** Bucket for data, code and model artifacts. Created private and encrypted if missing. */
+  bucket: bucketName,
+  /** Key prefix of the dataset in the bucket. @default 'data' */
+  prefix: s3Prefix.default('data'),
+  /** KMS key id or ARN for SSE-KMS; unset means SSE-S3. */
+  kmsKeyId: z.string().min(1).optional(),
+  /** Parallel uploads. @default 16 */
+  concurrency: positiveInt('parallel uploads').max(256, 'at most 256 parallel uploads').default(16),
+})

@@ -1,0 +1,48 @@
+import { z } from 'zod'
+import { duration, positiveInt, resourceName, sagemakerInstanceType } from '../common.js'
+
+/** `endpoint.autoscaling`: target tracking on SageMakerVariantInvocationsPerInstance. */
+export const AutoscalingSchema = z
+  .strictObject({
+    /** @default 1 */
+    minCapacity: positiveInt('instances').default(1),
+    /** @default 2 */
+    maxCapacity: positiveInt('instances').default(2),
+    /** Invocations per instance per MINUTE (not a CPU percentage). AWS's start: max RPS x 0.5 x 60. @default 70 */
+    targetInvocationsPerInstance: z.number().positive('must be more than 0 invocations per instance per minute').default(70),
+    /** Seconds. @default 300 */
+    scaleInCooldown: z.number().int().min(0).max(3600).default(300),
+    /** Seconds. @default 60 */
+    scaleOutCooldown: z.number().int().min(0).max(3600).default(60),
+  })
+  .refine((a) => a.minCapacity <= a.maxCapacity, { message: 'minCapacity must not exceed maxCapacity', path: ['minCapacity'] })
+
+/** `endpoint`: the real-time (or serverless) endpoint `mlops deploy` manages. */
+export const EndpointSchema = z.strictObject({
+  /** Unset: `<project>-endpoint`. */
+  name: resourceName.optional(),
+  /** @default 'ml.m5.large' */
+  instanceType: sagemakerInstanceType.default('ml.m5.large'),
+  /** @default 1 */
+  instanceCount: positiveInt('endpoint instances').default(1),
+  /** Serverless inference instead of instances: zero cost when idle. */
+  serverless: z
+    .strictObject({
+      /** 1024-6144 in steps of 1024. @default 2048 */
+      memoryMb: z.number().int().refine((m) => m >= 1024 && m <= 6144 && m % 1024 === 0, 'expected 1024, 2048, 3072, 4096, 5120 or 6144').default(2048),
+      /** @default 5 */
+      maxConcurrency: positiveInt('concurrent invocations').max(200).default(5),
+    })
+    .optional(),
+  /** @default '2.6.0' */
+  frameworkVersion: z.string().regex(/^\d+\.\d+(\.\d+)?$/, 'expected a PyTorch version such as 2.6.0').default('2.6.0'),
+  /** @default 'py312' */
+  pyVersion: z.string().regex(/^py3\d+$/, 'expected a Python tag such as py312').default('py312'),
+  /** Old endpoint configs and models kept for rollback. @default 2 */
+  keepVersions: positiveInt('versions').default(2),
+  /** CloudWatch alarms that roll an update back. */
+  autoRollbackAlarms: z.array(z.string().min(1)).default([]),
+  /** Longest to wait for InService. @default '30m' */
+  waitTimeout: duration.default(1800),
+  autoscaling: AutoscalingSchema.optional(),
+})

@@ -1,0 +1,96 @@
+import { z } from 'zod'
+import { duration, positiveInt, roleArn, s3Prefix, sagemakerInstanceType } from '../common.js'
+
+const hyperparameterValue = z.union([z.string(), z.number(), z.boolean()], {
+  error: 'expected a string, number or boolean hyperparameter value',
+})
+
+const ContinuousRange = z.strictObject({
+  type: z.literal('continuous'),
+  min: z.number(),
+  max: z.number(),
+  /** @default 'Auto' */
+  scaling: z.enum(['Auto', 'Linear', 'Logarithmic', 'ReverseLogarithmic']).default('Auto'),
+})
+const IntegerRange = z.strictObject({
+  type: z.literal('integer'),
+  min: z.number().int(),
+  max: z.number().int(),
+  scaling: z.enum(['Auto', 'Linear', 'Logarithmic', 'ReverseLogarithmic']).default('Auto'),
+})
+const CategoricalRange = z.strictObject({
+  type: z.literal('categorical'),
+  values: z.array(z.union([z.string(), z.number(), z.boolean()])).min(1, 'list at least one value'),
+})
+
+export const ParameterRangeSchema = z
+  .discriminatedUnion('type', [ContinuousRange, IntegerRange, CategoricalRange], {
+    error: 'expected type: continuous, integer or categorical',
+  })
+  .refine((r) => r.type === 'categorical' || r.min < r.max, { message: 'min must be less than max' })
+
+/** `training.tuning`: hyperparameter tuning (`mlops tune`). */
+export const TuningSchema = z.strictObject({
+  /** Metric printed by train.py: val_accuracy, val_loss, test_accuracy, ... */
+  objective: z.strictObject({
+    metric: z.enum(['val_accuracy', 'val_loss', 'train_loss', 'test_accuracy', 'test_loss'], {
+      error: 'expected one of the metrics train.py prints: val_accuracy, val_loss, train_loss, test_accuracy, test_loss',
+    }),
+    /** Unset: follows the metric (Maximize accuracies, Minimize losses). */
+    type: z.enum(['Maximize', 'Minimize']).optional(),
+  }),
+  /** @default 'Bayesian' */
+  strategy: z.enum(['Bayesian', 'Random', 'Hyperband', 'Grid']).default('Bayesian'),
+  /** @default 4 */
+  maxJobs: positiveInt('tuning jobs').default(4),
+  /** @default 2 */
+  maxParallelJobs: positiveInt('parallel tuning jobs').default(2),
+  /** @default 'Auto' */
+  earlyStopping: z.enum(['Auto', 'Off']).default('Auto'),
+  ranges: z.record(z.string(), ParameterRangeSchema).refine((r) => Object.keys(r).length > 0, 'give at least one range'),
+})
+  .refine((t) => t.maxParallelJobs <= t.maxJobs, { message: 'maxParallelJobs must not exceed maxJobs', path: ['maxParallelJobs'] })
+
+/** `training`: SageMaker training jobs (`mlops train`, `mlops tune`). */
+export const TrainingSchema = z.strictObject({
+  /** Execution role; unset: mlops creates a least-privilege one for the project. */
+  roleArn: roleArn.optional(),
+  /** @default 'ml.g4dn.xlarge' */
+  instanceType: sagemakerInstanceType.default('ml.g4dn.xlarge'),
+  /** @default 1 */
+  instanceCount: positiveInt('training instances').max(100, 'at most 100 instances').default(1),
+  /** @default 30 */
+  volumeSizeGb: positiveInt('GB').max(16384).default(30),
+  /** Longest the job may run; SageMaker stops it after this. @default '2h' (7200 s) */
+  maxRuntime: duration.default(7200),
+  /** Managed spot training (cheaper, can be interrupted; the script resumes from checkpoints). @default false */
+  spot: z.boolean().default(false),
+  /** Spot only: the longest to wait for capacity plus run time. @default '4h' */
+  maxWait: duration.default(14400),
+  /** @default '2.8.0' */
+  frameworkVersion: z.string().regex(/^\d+\.\d+(\.\d+)?$/, 'expected a PyTorch version such as 2.8.0').default('2.8.0'),
+  /** @default 'py312' */
+  pyVersion: z.string().regex(/^py3\d+$/, 'expected a Python tag such as py312').default('py312'),
+  /** @default 'train.py' */
+  entryPoint: z.string().min(1).default('train.py'),
+  /** Folder packaged as sourcedir.tar.gz. @default 'scripts' */
+  sourceDir: z.string().min(1).default('scripts'),
+  /** How instances cooperate: auto picks torch_distributed on GPU, the script's own process group on CPU. @default 'auto' */
+  distribution: z.enum(['auto', 'torch_distributed', 'native', 'none']).default('auto'),
+  /** @default 'FullyReplicated' */
+  dataDistribution: z.enum(['FullyReplicated', 'ShardedByS3Key']).default('FullyReplicated'),
+  /** Passed to train.py as --key value. */
+  hyperparameters: z.record(z.string(), hyperparameterValue).default({}),
+  /** Key prefix for job output in data.bucket. @default 'output' */
+  outputPrefix: s3Prefix.default('output'),
+  /** SageMaker Debugger rules and the profiler report. */
+  debugger: z
+    .strictObject({
+      rules: z
+        .array(z.enum(['VanishingGradient', 'Overfit', 'Overtraining', 'PoorWeightInitialization', 'LossNotDecreasing']))
+        .default([]),
+      profilerReport: z.boolean().default(false),
+    })
+    .optional(),
+  tuning: TuningSchema.optional(),
+})

@@ -1,0 +1,93 @@
+/**
+ * The commented config `mlops init` writes (and the repository's example mlops.config.yaml).
+ * Every key here is validated by `schema.ts`; a test parses this template to keep them in step.
+ */
+export function configTemplate(opts: { project: string; bucket: string; region: string }): string {
+  return `# mlops.config.yaml: one file for the whole pipeline. Docs: README.md, "Config reference".
+# Precedence: command-line flags > environment (AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL) > this file.
+
+project:
+  # Every resource name derives from this (endpoint ${opts.project}-endpoint, role ${opts.project}-lambda, ...)
+  # and every resource is tagged mlops:project=${opts.project}, mlops:managed-by=mlops.
+  name: ${opts.project}
+
+aws:
+  region: ${opts.region}
+  # profile: my-sso-profile         # a named profile; unset = the SDK's default credential chain
+  # endpointUrl: http://127.0.0.1:5000   # send every call to a local emulator (moto)
+
+data:
+  localDir: ./dogImages             # train/ valid/ test/, one folder per class (001.Affenpinscher, ...)
+  bucket: ${opts.bucket}            # created private, encrypted and TLS-only if missing
+  prefix: dogImages
+  concurrency: 16                   # parallel uploads
+  # kmsKeyId: alias/my-key          # SSE-KMS instead of SSE-S3
+
+training:
+  # roleArn: arn:aws:iam::123456789012:role/my-sagemaker-role   # unset: mlops creates a least-privilege role
+  instanceType: ml.g4dn.xlarge
+  instanceCount: 1                  # > 1 runs genuinely data-parallel training
+  maxRuntime: 2h
+  spot: false                       # managed spot training; resumes from checkpoints
+  frameworkVersion: "2.8.0"
+  pyVersion: py312
+  sourceDir: scripts
+  entryPoint: train.py
+  distribution: auto                # auto | torch_distributed | native | none
+  hyperparameters:
+    arch: resnet50
+    epochs: 10
+    batch-size: 64
+    lr: 0.001
+    freeze-backbone: false
+  # debugger:
+  #   rules: [VanishingGradient, Overfit, Overtraining, PoorWeightInitialization, LossNotDecreasing]
+  #   profilerReport: true
+  tuning:
+    objective:
+      metric: val_accuracy          # direction follows the metric: accuracies are maximised, losses minimised
+    strategy: Bayesian
+    maxJobs: 4
+    maxParallelJobs: 2
+    ranges:
+      lr: { type: continuous, min: 0.0001, max: 0.1, scaling: Logarithmic }
+      batch-size: { type: categorical, values: [32, 64, 128] }
+
+ec2:
+  instanceType: g4dn.xlarge
+  # amiParameter: /aws/service/deeplearning/ami/x86_64/oss-nvidia-driver-gpu-pytorch-2.9-ubuntu-24.04/latest/ami-id
+  volumeSizeGb: 100
+  maxHours: 4                       # dead-man switch: the box terminates itself after this
+  timeout: 3h
+  spot: false
+
+endpoint:
+  # name: ${opts.project}-endpoint
+  instanceType: ml.m5.large
+  instanceCount: 1
+  # serverless: { memoryMb: 2048, maxConcurrency: 5 }   # zero cost when idle
+  frameworkVersion: "2.6.0"
+  pyVersion: py312
+  keepVersions: 2                   # old configs and models kept for rollback
+  waitTimeout: 30m
+  autoscaling:
+    minCapacity: 1
+    maxCapacity: 4
+    targetInvocationsPerInstance: 70   # per instance per MINUTE (AWS: max RPS x 0.5 x 60)
+    scaleInCooldown: 300
+    scaleOutCooldown: 60
+
+lambda:
+  # functionName: ${opts.project}-invoke
+  memoryMb: 256
+  timeoutSeconds: 30
+  topK: 3
+  # reservedConcurrency: 10
+  # provisionedConcurrency: 1       # costs money while idle
+  # url: { enabled: true, public: false }
+
+audit:
+  failOn: high                      # exit 3 at or above: critical | high | medium | low | none
+  unusedDays: 90
+`
+}

@@ -1,0 +1,137 @@
+import path from 'node:path'
+import { createAwsClientFactory, resolveAwsSettings, type AwsClientFactory, type AwsClientName, type AwsClients, type AwsSettings } from './aws/clients.js'
+import { DEFAULT_CONFIG_FILE, loadConfig } from './config/load.js'
+import type { MlopsConfig } from './config/schema.js'
+import { UserError } from './errors.js'
+import { Ui, type OutStream } from './output.js'
+import { StateStore } from './state.js'
+import type { Clock } from './util/clock.js'
+
+/** Everything from the outside world a command may touch. Tests pass fakes; `src/bin.ts` passes the real ones. */
+export interface Deps {
+  readonly stdout: OutStream
+  readonly stderr: OutStream
+  /** Whether a person can answer prompts on stdin. */
+  readonly stdinIsTTY: boolean
+  /** Reads one line from the user after printing `question` on stderr. */
+  readonly ask?: (question: string) => Promise<string>
+  readonly env: Readonly<Record<string, string | undefined>>
+  readonly cwd: string
+  readonly clock: Clock
+  /** Aborted on Ctrl-C. Long work checks it and cleans up. */
+  readonly signal: AbortSignal
+  /** Builds the AWS client factory for resolved settings. @default createAwsClientFactory */
+  readonly awsFactory?: (settings: AwsSettings) => AwsClientFactory
+  readonly version: string
+}
+
+/** Options every command accepts (declared once on the root program). */
+export interface GlobalOptions {
+  /** @default 'mlops.config.yaml' */
+  readonly config?: string
+  readonly profile?: string
+  readonly region?: string
+  readonly endpointUrl?: string
+  readonly json?: boolean
+  readonly dryRun?: boolean
+  readonly yes?: boolean
+  readonly debug?: boolean
+  /** commander sets false for --no-color. */
+  readonly color?: boolean
+}
+
+/**
+ * What a command's action works with: the UI, the config (loaded on first use), resolved AWS
+ * settings, clients, and the state file. One per invocation.
+ */
+export class CommandContext {
+  readonly ui: Ui
+  readonly deps: Deps
+  readonly globals: GlobalOptions
+  readonly configPath: string
+  private configPromise?: Promise<MlopsConfig>
+  private factory?: AwsClientFactory
+
+  constructor(deps: Deps, globals: GlobalOptions) {
+    this.deps = deps
+    this.globals = globals
+    this.configPath = path.resolve(deps.cwd, globals.config ?? DEFAULT_CONFIG_FILE)
+    this.ui = new Ui({
+      stdout: deps.stdout,
+      stderr: deps.stderr,
+      json: Boolean(globals.json),
+      debug: Boolean(globals.debug),
+      color: globals.color !== false,
+      env: deps.env,
+      clock: deps.clock,
+      yes: Boolean(globals.yes),
+      ask: deps.ask,
+      stdinIsTTY: deps.stdinIsTTY,
+    })
+  }
+
+  get dryRun(): boolean {
+    return Boolean(this.globals.dryRun)
+  }
+
+  get clock(): Clock {
+    return this.deps.clock
+  }
+
+  get signal(): AbortSignal {
+    return this.deps.signal
+  }
+
+  /** The validated config; throws ConfigNotFound / InvalidConfig (exit 2). */
+  config(): Promise<MlopsConfig> {
+    this.configPromise ??= loadConfig(this.configPath)
+    return this.configPromise
+  }
+
+  /** Folder of the config file: relative paths in it (data.localDir, training.sourceDir) resolve from here. */
+  get projectDir(): string {
+    return path.dirname(this.configPath)
+  }
+
+  /** Resolves a path from the config relative to the config file's folder. */
+  resolvePath(p: string): string {
+    return path.resolve(this.projectDir, p)
+  }
+
+  /** Region/profile/endpoint after flags > env > config. */
+  awsSettings(config?: Pick<MlopsConfig, 'aws'>): AwsSettings {
+    return resolveAwsSettings({
+      flags: { region: this.globals.region, profile: this.globals.profile, endpointUrl: this.globals.endpointUrl },
+      env: this.deps.env,
+      config: config?.aws,
+      version: this.deps.version,
+    })
+  }
+
+  /**
+   * AWS clients for this command. Refuses under --dry-run: a dry run must not reach AWS, and this
+   * guard makes a planning bug loud instead of silently sending requests.
+   */
+  async clients<K extends AwsClientName>(names: readonly K[], config?: Pick<MlopsConfig, 'aws'>): Promise<Pick<AwsClients, K>> {
+    if (this.dryRun) throw new Error(`internal: AWS clients requested during --dry-run (${names.join(', ')})`)
+    this.factory ??= (this.deps.awsFactory ?? createAwsClientFactory)(this.awsSettings(config))
+    return this.factory(names)
+  }
+
+  /** The local state file beside the config. */
+  state(): StateStore {
+    return new StateStore(this.projectDir)
+  }
+}
+
+/** Validates a numeric flag; throws a UserError that names the flag. */
+export function parseIntFlag(value: string, flag: string, { min = 1, max = Number.MAX_SAFE_INTEGER } = {}): number {
+  const n = Number(value)
+  if (!/^-?\d+$/.test(value.trim()) || !Number.isInteger(n) || n < min || n > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `${min} or more` : `${min} to ${max}`
+    throw new UserError('InvalidFlag', `${flag} must be a whole number ${range}, got "${value}".`, {
+      hint: `For example: ${flag} ${Math.max(min, 1)}`,
+    })
+  }
+  return n
+}

@@ -1,0 +1,128 @@
+/**
+ * One error family for the whole tool. Core logic throws these; `src/cli.ts` is the only place that
+ * renders them and maps them to exit codes (see `exitCodeFor`).
+ */
+
+/** Process exit codes. They are part of the CLI contract, so scripts can branch on them. */
+export const ExitCode = {
+  Ok: 0,
+  /** The operation was attempted and failed (AWS refused, a job failed, a deadline passed). */
+  Failure: 1,
+  /** Bad flags, bad config or bad input: nothing was changed. */
+  Usage: 2,
+  /** `audit-iam` found something at or above `--fail-on`. */
+  Findings: 3,
+  /** Ctrl-C. */
+  Interrupted: 130,
+} as const
+export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode]
+
+export interface MlopsErrorOptions {
+  /** One or two sentences that tell the user how to fix or work around the problem. */
+  readonly hint?: string
+  /** The underlying error (shown with --debug). */
+  readonly cause?: unknown
+  /** Extra structured detail for `--json` error output. */
+  readonly details?: Record<string, unknown>
+}
+
+/** Base of every error mlops raises on purpose. `code` is stable and PascalCase. */
+export class MlopsError extends Error {
+  readonly code: string
+  readonly hint?: string
+  readonly details?: Record<string, unknown>
+  constructor(code: string, message: string, options: MlopsErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.name = new.target.name
+    this.code = code
+    this.hint = options.hint
+    this.details = options.details
+  }
+}
+
+/** The user's input (flags, config, files) is wrong. Exit 2; nothing was changed. */
+export class UserError extends MlopsError {}
+
+/** `mlops.config.yaml` is invalid. `issues` holds one line per problem: `file:line • path: message`. */
+export class ConfigError extends UserError {
+  readonly issues: readonly string[]
+  constructor(message: string, issues: readonly string[], options: MlopsErrorOptions = {}) {
+    super('InvalidConfig', message, options)
+    this.issues = issues
+  }
+}
+
+/** An AWS call failed in a way we understood and explained. Exit 1. */
+export class AwsError extends MlopsError {
+  /** AWS request id, for support tickets. */
+  readonly requestId?: string
+  constructor(code: string, message: string, options: MlopsErrorOptions & { requestId?: string } = {}) {
+    super(code, message, options)
+    this.requestId = options.requestId
+  }
+}
+
+/** Something ran and failed: a training job ended Failed, a deadline was reached, a smoke test failed. Exit 1. */
+export class OperationError extends MlopsError {}
+
+/** The user declined a confirmation prompt. Printed softly; exit 1 because the work was not done. */
+export class AbortError extends MlopsError {
+  constructor(message = 'Cancelled: nothing was changed.', options: MlopsErrorOptions = {}) {
+    super('Aborted', message, options)
+  }
+}
+
+/** Ctrl-C. Exit 130. Whatever was cleaned up is described in the message. */
+export class InterruptedError extends MlopsError {
+  constructor(message = 'Interrupted.', options: MlopsErrorOptions = {}) {
+    super('Interrupted', message, options)
+  }
+}
+
+/** `audit-iam` findings at or above the threshold. Exit 3; the report itself was already printed. */
+export class FindingsError extends MlopsError {
+  constructor(message: string, options: MlopsErrorOptions = {}) {
+    super('FindingsAboveThreshold', message, options)
+  }
+}
+
+/** A feature that is declared in the CLI but not built yet. Exit 2. */
+export class NotImplementedError extends UserError {
+  constructor(command: string) {
+    super('NotImplemented', `'mlops ${command}' is not built yet in this version.`, {
+      hint: 'Run `mlops --help` to see which commands are available.',
+    })
+  }
+}
+
+/** Maps any thrown value to the process exit code. Unknown errors are failures (1). */
+export function exitCodeFor(err: unknown): ExitCodeValue {
+  if (err instanceof InterruptedError) return ExitCode.Interrupted
+  if (err instanceof FindingsError) return ExitCode.Findings
+  if (err instanceof UserError) return ExitCode.Usage
+  if (isCommanderError(err)) return err.exitCode === 0 ? ExitCode.Ok : ExitCode.Usage
+  return ExitCode.Failure
+}
+
+/** commander's own errors (unknown option, missing argument, --help) carry `code` 'commander.*'. */
+export function isCommanderError(err: unknown): err is { code: string; exitCode: number; message: string } {
+  return typeof err === 'object' && err !== null && typeof (err as { code?: unknown }).code === 'string' &&
+    (err as { code: string }).code.startsWith('commander.')
+}
+
+/** Plain JSON shape of an error for `--json` output. */
+export function errorToJson(err: unknown): Record<string, unknown> {
+  if (err instanceof MlopsError) {
+    return {
+      error: {
+        code: err.code,
+        message: err.message,
+        ...(err.hint ? { hint: err.hint } : {}),
+        ...(err instanceof ConfigError ? { issues: err.issues } : {}),
+        ...(err instanceof AwsError && err.requestId ? { requestId: err.requestId } : {}),
+        ...(err.details ? { details: err.details } : {}),
+      },
+    }
+  }
+  return { error: { code: 'Unexpected', message: err instanceof Error ? err.message : String(err) } }
+}

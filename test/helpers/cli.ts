@@ -1,0 +1,98 @@
+import { mkdtemp, writeFile, mkdir } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { createAwsClientFactory, type AwsClientFactory, type AwsSettings } from '../../src/aws/clients.js'
+import { runCli } from '../../src/cli.js'
+import type { Deps } from '../../src/context.js'
+import type { Clock } from '../../src/util/clock.js'
+
+export interface CliRun {
+  readonly code: number
+  readonly stdout: string
+  readonly stderr: string
+  /** stdout parsed as JSON (throws with the text when it is not exactly one JSON document). */
+  json<T = any>(): T
+}
+
+export interface RunOptions {
+  readonly cwd?: string
+  readonly env?: Record<string, string | undefined>
+  /** Pretend stderr is a terminal (spinners, colours). */
+  readonly tty?: boolean
+  /** Answers to prompts, in order (makes stdin look like a terminal). */
+  readonly answers?: string[]
+  readonly clock?: Clock
+  readonly signal?: AbortSignal
+  /** Replace the AWS client factory (e.g. to inject aws-sdk-client-mock clients). */
+  readonly awsFactory?: (settings: AwsSettings) => AwsClientFactory
+}
+
+/** A clock whose sleep resolves at once and advances virtual time, so waits finish instantly. */
+export function fastClock(start = Date.parse('2026-11-22T10:00:00Z')): Clock & { advance(ms: number): void } {
+  let now = start
+  return {
+    now: () => now,
+    sleep: async (ms, signal) => {
+      if (signal?.aborted) {
+        const { InterruptedError } = await import('../../src/errors.js')
+        throw new InterruptedError()
+      }
+      now += ms
+      await new Promise((r) => setImmediate(r))
+    },
+    advance: (ms) => {
+      now += ms
+    },
+  }
+}
+
+/** Runs the CLI in-process with captured output. AWS retries are kept to one attempt. */
+export async function runMlops(args: string[], opts: RunOptions = {}): Promise<CliRun> {
+  let stdout = ''
+  let stderr = ''
+  const answers = [...(opts.answers ?? [])]
+  const deps: Deps = {
+    stdout: { write: (s: string) => (stdout += s), isTTY: false },
+    stderr: { write: (s: string) => (stderr += s), isTTY: Boolean(opts.tty) },
+    stdinIsTTY: opts.answers !== undefined,
+    ask: async (q) => {
+      stderr += q
+      return answers.shift() ?? ''
+    },
+    env: { NO_COLOR: opts.tty ? undefined : '1', ...opts.env },
+    cwd: opts.cwd ?? process.cwd(),
+    clock: opts.clock ?? fastClock(),
+    signal: opts.signal ?? new AbortController().signal,
+    awsFactory: opts.awsFactory ?? ((s) => createAwsClientFactory({ ...s, maxAttempts: 1 })),
+    version: '0.0.0-test',
+  }
+  const code = await runCli(args, deps)
+  return {
+    code,
+    stdout,
+    stderr,
+    json: () => {
+      try {
+        return JSON.parse(stdout)
+      } catch {
+        throw new Error(`stdout is not one JSON document:\n${stdout}\n--- stderr:\n${stderr}`)
+      }
+    },
+  }
+}
+
+/** A temporary project folder with the given config text written as mlops.config.yaml. */
+export async function tempProject(configText?: string, files: Record<string, string | Buffer> = {}): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'mlops-test-'))
+  if (configText !== undefined) await writeFile(path.join(dir, 'mlops.config.yaml'), configText)
+  for (const [rel, content] of Object.entries(files)) {
+    await mkdir(path.dirname(path.join(dir, rel)), { recursive: true })
+    await writeFile(path.join(dir, rel), content)
+  }
+  return dir
+}
+
+/** A minimal valid config; `extra` is appended verbatim (YAML). */
+export function minimalConfig(extra = '', project = 'dogs', bucket = 'dogs-data'): string {
+  return `project:\n  name: ${project}\ndata:\n  bucket: ${bucket}\n  localDir: ./dogImages\n${extra}`
+}

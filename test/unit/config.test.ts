@@ -1,0 +1,105 @@
+import { describe, expect, it } from 'vitest'
+import { parseConfigText, supportedKeysAt } from '../../src/config/load.js'
+import { configTemplate } from '../../src/config/template.js'
+import { ConfigError } from '../../src/errors.js'
+import { minimalConfig, runMlops, tempProject } from '../helpers/cli.js'
+
+const base = (extra: string) => minimalConfig(extra)
+
+function problems(text: string): string[] {
+  try {
+    parseConfigText(text, '/p/mlops.config.yaml')
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError)
+    return [...(e as ConfigError).issues]
+  }
+  throw new Error('config was accepted')
+}
+
+describe('config loading', () => {
+  it('fills every default from a minimal config', () => {
+    const cfg = parseConfigText(minimalConfig(), 'x.yaml')
+    expect(cfg.aws.region).toBe('us-east-1')
+    expect(cfg.data.prefix).toBe('data')
+    expect(cfg.training.instanceType).toBe('ml.g4dn.xlarge')
+    expect(cfg.training.maxRuntime).toBe(7200)
+    expect(cfg.endpoint.instanceType).toBe('ml.m5.large')
+    expect(cfg.lambda.memoryMb).toBe(256)
+    expect(cfg.audit.failOn).toBe('high')
+    expect(cfg.ec2.amiParameter).toMatch(/^\/aws\/service\/deeplearning\/ami\//)
+  })
+
+  it('accepts the template that `mlops init` writes, with every section', () => {
+    const cfg = parseConfigText(configTemplate({ project: 'dog-breeds', bucket: 'dog-data', region: 'eu-west-1' }), 'x.yaml')
+    expect(cfg.training.tuning?.ranges.lr).toEqual({ type: 'continuous', min: 0.0001, max: 0.1, scaling: 'Logarithmic' })
+    expect(cfg.endpoint.autoscaling?.maxCapacity).toBe(4)
+    expect(cfg.ec2.timeout).toBe(3 * 3600)
+  })
+
+  it('parses durations in several forms', () => {
+    expect(parseConfigText(base('training:\n  maxRuntime: 1h30m\n'), 'x').training.maxRuntime).toBe(5400)
+    expect(parseConfigText(base('training:\n  maxRuntime: 600\n'), 'x').training.maxRuntime).toBe(600)
+  })
+
+  it('lists the supported keys of a section', () => {
+    expect(supportedKeysAt(['endpoint', 'autoscaling'])).toEqual([
+      'minCapacity', 'maxCapacity', 'targetInvocationsPerInstance', 'scaleInCooldown', 'scaleOutCooldown',
+    ])
+    expect(supportedKeysAt([])).toContain('training')
+  })
+
+  // Each row: the config text, then what the single reported line must contain (file:line • path: message).
+  const malformed: [string, string, RegExp][] = [
+    ['bad YAML indentation', 'project:\n  name: dogs\n data:\n  bucket: x\n', /mlops\.config\.yaml:\d+ • /],
+    ['bad YAML unclosed quote', 'project:\n  name: "dogs\ndata:\n  bucket: b-b\n', /mlops\.config\.yaml:\d+ • /],
+    ['duplicate key', 'project:\n  name: dogs\nproject:\n  name: cats\ndata:\n  bucket: bbb\n', /:3 • .*[Mm]ap keys must be unique/],
+    ['root is a list', '- a\n- b\n', /:1 • \(root\): expected a mapping/],
+    ['unknown top-level key', base('trainng:\n  instanceCount: 2\n'), /:6 • trainng: unknown key "trainng"; supported keys here: project, aws, data, training, ec2, endpoint, lambda, audit/],
+    ['unknown nested key', base('endpoint:\n  instanceTyp: ml.m5.large\n'), /:7 • endpoint.instanceTyp: unknown key "instanceTyp"; supported keys here: name, instanceType/],
+    ['missing project', 'data:\n  bucket: abc\n', /:1 • project: required field is missing/],
+    ['missing bucket', 'project:\n  name: dogs\ndata:\n  localDir: x\n', /:4 • data.bucket: required field is missing/],
+    ['wrong type: count as string', base('training:\n  instanceCount: four\n'), /:7 • training.instanceCount: expected a number \(training instances\), got "four"/],
+    ['wrong type: section as scalar', base('endpoint: yes\n'), /:6 • endpoint: expected object, got "yes"/],
+    ['zero instances', base('training:\n  instanceCount: 0\n'), /:7 • training.instanceCount: must be at least 1/],
+    ['negative count', base('endpoint:\n  instanceCount: -2\n'), /:7 • endpoint.instanceCount: must be at least 1/],
+    ['fractional count', base('endpoint:\n  instanceCount: 1.5\n'), /:7 • endpoint.instanceCount: expected a whole number/],
+    ['bad region', base('aws:\n  region: us-east-9x\n'), /:7 • aws.region: expected an AWS region such as us-east-1/],
+    ['bad region casing', base('aws:\n  region: US-EAST-1\n'), /:7 • aws.region: expected an AWS region/],
+    ['sagemaker type without ml.', base('training:\n  instanceType: g4dn.xlarge\n'), /:7 • training.instanceType: expected a SageMaker instance type .*'ml\.' prefix/],
+    ['ec2 type with ml.', base('ec2:\n  instanceType: ml.g4dn.xlarge\n'), /:7 • ec2.instanceType: .*no ml\. prefix/],
+    ['malformed role ARN', base('training:\n  roleArn: arn:aws:iam::12345:role/x\n'), /:7 • training.roleArn: expected an IAM role ARN/],
+    ['role ARN of a user', base('training:\n  roleArn: arn:aws:iam::123456789012:user/bob\n'), /:7 • training.roleArn: expected an IAM role ARN/],
+    ['min > max autoscaling', base('endpoint:\n  autoscaling:\n    minCapacity: 5\n    maxCapacity: 2\n'), /:8 • endpoint.autoscaling.minCapacity: minCapacity must not exceed maxCapacity/],
+    ['bad bucket name', 'project:\n  name: dogs\ndata:\n  bucket: My_Bucket\n', /:4 • data.bucket: expected an S3 bucket name/],
+    ['bad project name', 'project:\n  name: Dogs Project\ndata:\n  bucket: abc\n', /:2 • project.name: expected 2-32 lower-case letters/],
+    ['bad duration', base('training:\n  maxRuntime: forever\n'), /:7 • training.maxRuntime: "forever" is not a duration/],
+    ['bad enum', base('training:\n  distribution: horovod\n'), /:7 • training.distribution: .*"auto"\|"torch_distributed"\|"native"\|"none"|:7 • training.distribution: Invalid option/],
+    ['tuning parallel > max', base('training:\n  tuning:\n    objective: { metric: val_loss }\n    maxJobs: 2\n    maxParallelJobs: 3\n    ranges:\n      lr: { type: continuous, min: 0.1, max: 0.2 }\n'), /:10 • training.tuning.maxParallelJobs: maxParallelJobs must not exceed maxJobs/],
+    ['range min >= max', base('training:\n  tuning:\n    objective: { metric: val_loss }\n    ranges:\n      lr: { type: continuous, min: 0.5, max: 0.1 }\n'), /:10 • training.tuning.ranges.lr: min must be less than max/],
+    ['unknown metric', base('training:\n  tuning:\n    objective: { metric: accuracy }\n    ranges:\n      lr: { type: continuous, min: 0.1, max: 0.5 }\n'), /:8 • training.tuning.objective.metric: expected one of the metrics train.py prints/],
+    ['provisioned > reserved', base('lambda:\n  reservedConcurrency: 2\n  provisionedConcurrency: 5\n'), /:8 • lambda.provisionedConcurrency: provisionedConcurrency must not exceed reservedConcurrency/],
+    ['serverless memory', base('endpoint:\n  serverless:\n    memoryMb: 1500\n'), /:8 • endpoint.serverless.memoryMb: expected 1024, 2048/],
+    ['bad endpoint url', base('aws:\n  endpointUrl: not a url\n'), /:7 • aws.endpointUrl: expected a URL/],
+    ['ec2 maxHours too large', base('ec2:\n  maxHours: 100\n'), /:7 • ec2.maxHours: at most 48 hours/],
+    ['bad ami parameter', base('ec2:\n  amiParameter: ami-123\n'), /:7 • ec2.amiParameter: expected a public SSM parameter path/],
+  ]
+
+  it.each(malformed)('rejects %s with file, line and dotted path', (_name, text, expected) => {
+    const lines = problems(text)
+    expect(lines.join('\n')).toMatch(expected)
+    for (const l of lines) expect(l).toMatch(/^\/p\/mlops\.config\.yaml:\d+ • |^.*mlops\.config\.yaml:\d+ • /)
+  })
+
+  it('reports every problem at once, not just the first', () => {
+    const lines = problems('project:\n  name: X\ndata:\n  bucket: B\ntraining:\n  instanceCount: 0\n')
+    expect(lines).toHaveLength(3)
+  })
+
+  it('exits 2 through the CLI with the lines and a hint, and no stack trace', async () => {
+    const dir = await tempProject(base('training:\n  instanceCount: 0\n'))
+    // upload-data may not be built yet; any config-reading command works. status reads config first.
+    const run = await runMlops(['train', '--dry-run'], { cwd: dir })
+    expect(run.code).toBe(2)
+    expect(run.stderr).not.toMatch(/\n\s+at /)
+  })
+})
