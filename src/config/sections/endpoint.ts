@@ -38,6 +38,8 @@ export const EndpointSchema = z.strictObject({
   frameworkVersion: z.string().regex(/^\d+\.\d+(\.\d+)?$/, 'expected a PyTorch version such as 2.6.0').default('2.6.0'),
   /** @default 'py312' */
   pyVersion: z.string().regex(/^py3\d+$/, 'expected a Python tag such as py312').default('py312'),
+  /** Override the PyTorch inference container image URI (unset: the region's SageMaker DLC). */
+  image: z.string().min(1).optional(),
   /** Old endpoint configs and models kept for rollback. @default 2 */
   keepVersions: positiveInt('versions').default(2),
   /** CloudWatch alarms that roll an update back. */

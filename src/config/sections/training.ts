@@ -71,6 +71,8 @@ export const TrainingSchema = z.strictObject({
   frameworkVersion: z.string().regex(/^\d+\.\d+(\.\d+)?$/, 'expected a PyTorch version such as 2.8.0').default('2.8.0'),
   /** @default 'py312' */
   pyVersion: z.string().regex(/^py3\d+$/, 'expected a Python tag such as py312').default('py312'),
+  /** Override the PyTorch training container image URI (unset: the region's SageMaker DLC). */
+  image: z.string().min(1).optional(),
   /** @default 'train.py' */
   entryPoint: z.string().min(1).default('train.py'),
   /** Folder packaged as sourcedir.tar.gz. @default 'scripts' */
