@@ -49,11 +49,15 @@ export function uniqueName(base: string, now: Date, maxLength = 63, stamp: (d: D
 }
 
 /** Fixed names of the long-lived resources of a project. */
-export function resourceNames(cfg: Pick<MlopsConfig, 'project' | 'endpoint' | 'lambda'>) {
+export function resourceNames(cfg: {
+  readonly project: Pick<MlopsConfig['project'], 'name'>
+  readonly endpoint?: Pick<MlopsConfig['endpoint'], 'name'>
+  readonly lambda?: Pick<MlopsConfig['lambda'], 'functionName'>
+}) {
   const p = cfg.project.name
   return {
-    endpoint: cfg.endpoint.name ?? `${p}-endpoint`,
-    lambdaFunction: cfg.lambda.functionName ?? `${p}-invoke`,
+    endpoint: cfg.endpoint?.name ?? `${p}-endpoint`,
+    lambdaFunction: cfg.lambda?.functionName ?? `${p}-invoke`,
     lambdaAlias: 'live',
     lambdaRole: `${p}-lambda`,
     trainingRole: `${p}-sagemaker`,
