@@ -100,12 +100,26 @@ export class CommandContext {
 
   /** Region/profile/endpoint after flags > env > config. */
   awsSettings(config?: Pick<MlopsConfig, 'aws'>): AwsSettings {
-    return resolveAwsSettings({
+    const settings = resolveAwsSettings({
       flags: { region: this.globals.region, profile: this.globals.profile, endpointUrl: this.globals.endpointUrl },
       env: this.deps.env,
       config: config?.aws,
       version: this.deps.version,
     })
+    // Environment credentials come from the environment we were given (not the process's), so an
+    // embedding program or a test controls them. As in the SDK's own chain, a profile wins over them.
+    const env = this.deps.env
+    if (!settings.profile && env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY) {
+      return {
+        ...settings,
+        credentials: {
+          accessKeyId: env.AWS_ACCESS_KEY_ID,
+          secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
+          ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}),
+        },
+      }
+    }
+    return settings
   }
 
   /**
