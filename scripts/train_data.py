@@ -17,6 +17,10 @@ from torch.utils.data.distributed import DistributedSampler
 from model_def import IMAGE_EXTENSIONS
 
 
+class DataError(ValueError):
+    """The data folders are not usable as given (missing classes, too few images)."""
+
+
 def class_folders(root: str) -> list:
     """Sorted sub-folder names of ``root`` (the class order, as ImageFolder defines it)."""
     if not root or not os.path.isdir(root):
@@ -30,7 +34,7 @@ def scan_samples(root: str, classes: list) -> list:
     samples = []
     for name in class_folders(root):
         if name not in index:
-            raise ValueError(
+            raise DataError(
                 "class folder {!r} in {} is not among the training classes".format(name, root)
             )
         folder = os.path.join(root, name)
@@ -111,7 +115,7 @@ def make_train_loader(dataset, ctx, group, batch_size, workers, seed, on_gpu):
     sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=seed)
     per_rank = len(sampler)
     if per_rank < 2:
-        raise ValueError("too few training images: {} per process".format(per_rank))
+        raise DataError("too few training images: {} per process".format(per_rank))
     return DataLoader(
         dataset,
         batch_size=batch_size,

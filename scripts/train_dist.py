@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
 from dataclasses import dataclass, field
 
 import torch
@@ -165,7 +164,10 @@ def gather_objects(ctx: DistContext, obj) -> list:
 
 def barrier(ctx: DistContext) -> None:
     if ctx.initialized:
-        dist.barrier()
+        if ctx.device.type == "cuda":  # tell NCCL which GPU, or it guesses (and warns)
+            dist.barrier(device_ids=[ctx.device.index])
+        else:
+            dist.barrier()
 
 
 def shutdown(ctx: DistContext) -> None:

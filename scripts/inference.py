@@ -1,0 +1,226 @@
+"""SageMaker PyTorch serving handler: named dog-breed predictions from an image.
+
+Contract (sagemaker-pytorch-inference-toolkit): model_fn, input_fn, predict_fn, output_fn.
+``code/`` must hold this file, model_def.py and url_fetch.py (train.py writes all three into the
+model dir, so model.tar.gz serves as is).
+
+Requests
+    image/jpeg, image/png, application/x-image (any image/*, and application/octet-stream):
+        the image bytes; top-5.
+    application/json:
+        {"url": "https://..."} or {"image": "<base64, data: URI prefix allowed>"},
+        optional "top_k" (int >= 1, default 5, capped at the number of classes) and
+        "logits" (bool, default false). URLs are fetched with url_fetch's SSRF guard.
+Response (application/json only; Accept */* or empty also gets JSON)
+    {"predictions": [{"label": "Affenpinscher", "index": 0, "probability": 0.93}, ...],
+     "top_k": 5, "model": {"arch": "resnet50"}}
+    plus "logits": [...] (one per class, in index order) when the request asked for them.
+
+Errors. Bad input raises an InferenceError, a ValueError subclass whose message says what was
+wrong. When the serving toolkit is installed the class also derives from its
+BaseInferenceToolkitError, so the container answers with the error's status instead of 500:
+400 bad input (bad JSON, not an image, refused or failed URL), 415 unsupported Content-Type,
+406 unsupported Accept. The response body starts with that message on its first line; the
+toolkit appends its traceback after it, which clients should not show. Anything else (a bug, a
+broken model file) stays a 500.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import json
+import os
+import re
+import sys
+
+import torch
+from PIL import Image, ImageOps
+
+try:
+    import model_def
+    import url_fetch
+except ImportError:  # loaded by file path: the sibling modules sit next to this file
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import model_def
+    import url_fetch
+
+DEFAULT_TOP_K = 5
+MAX_IMAGE_BYTES = 10 * 1024 * 1024
+MAX_PIXELS = 40_000_000  # a 40-megapixel photo is plenty; beyond that is a decompression bomb
+JSON_TYPE = "application/json"
+IMAGE_TYPES = ("application/x-image", "application/octet-stream")
+
+try:
+    from sagemaker_inference.errors import BaseInferenceToolkitError as _ToolkitError
+except ImportError:  # outside the serving container (tests, a laptop)
+    class _ToolkitError(Exception):
+        def __init__(self, status_code, message, phrase):
+            self.status_code, self.message, self.phrase = status_code, message, phrase
+            super().__init__(status_code, message, phrase)
+
+
+class InferenceError(ValueError, _ToolkitError):
+    """Bad input: a client error with an HTTP status, a reason phrase and a readable message."""
+
+    status = 400
+    reason = "Bad Request"
+
+    def __init__(self, message: str):
+        _ToolkitError.__init__(self, self.status, message, self.reason)
+
+    def __str__(self):
+        return self.message
+
+
+class UnsupportedContentType(InferenceError):
+    status = 415
+    reason = "Unsupported Media Type"
+
+
+class NotAcceptable(InferenceError):
+    status = 406
+    reason = "Not Acceptable"
+
+
+# --------------------------------------------------------------------------- model
+
+
+def model_fn(model_dir: str) -> dict:
+    """Rebuild the network from model-info.json and load model.pth (state_dict)."""
+    with open(os.path.join(model_dir, model_def.MODEL_INFO_FILE), encoding="utf-8") as fh:
+        info = json.load(fh)
+    classes = model_def.read_classes(os.path.join(model_dir, info.get("classes_file", model_def.CLASSES_FILE)))
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    model = model_def.build_model(info["arch"], int(info["num_classes"]), weights="none")
+    state = model_def.load_state(os.path.join(model_dir, info.get("model_file", model_def.MODEL_FILE)), device)
+    model.load_state_dict(state)
+    model.to(device).eval()
+    return {
+        "model": model,
+        "classes": classes,
+        "arch": info["arch"],
+        "device": device,
+        "transform": model_def.eval_transform(int(info["image_size"]), info.get("mean", model_def.IMAGENET_MEAN),
+                                              info.get("std", model_def.IMAGENET_STD)),
+    }
+
+
+# --------------------------------------------------------------------------- input
+
+
+def _media_type(header) -> str:
+    return (header or "").split(";", 1)[0].strip().lower()
+
+
+def decode_image(data: bytes) -> Image.Image:
+    """Bytes -> RGB image, upright per EXIF; anything unreadable is a 400."""
+    if not data:
+        raise InferenceError("the image is empty")
+    if len(data) > MAX_IMAGE_BYTES:
+        raise InferenceError("the image is larger than {} bytes".format(MAX_IMAGE_BYTES))
+    try:
+        img = Image.open(io.BytesIO(data))
+        too_big = img.width * img.height > MAX_PIXELS
+    except Exception as err:  # PIL raises many types for garbage input
+        raise InferenceError("the body is not a readable image ({})".format(type(err).__name__)) from err
+    if too_big:
+        raise InferenceError("the image has more than {} pixels".format(MAX_PIXELS))
+    try:
+        img.load()
+        img = ImageOps.exif_transpose(img)
+        return img.convert("RGB")
+    except Exception as err:
+        raise InferenceError("the image could not be decoded ({})".format(type(err).__name__)) from err
+
+
+def _top_k(value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InferenceError('"top_k" must be a whole number of at least 1, got {}'.format(json.dumps(value)))
+    return value
+
+
+def _decode_base64(text) -> bytes:
+    if not isinstance(text, str) or not text:
+        raise InferenceError('"image" must be a non-empty base64 string')
+    text = re.sub(r"^data:[^,]*;base64,", "", text.strip())
+    if len(text) > MAX_IMAGE_BYTES * 4 // 3 + 4:
+        raise InferenceError("the image is larger than {} bytes".format(MAX_IMAGE_BYTES))
+    try:
+        return base64.b64decode("".join(text.split()), validate=True)
+    except (binascii.Error, ValueError) as err:
+        raise InferenceError('"image" is not valid base64') from err
+
+
+def parse_json_request(body, fetch=None) -> dict:
+    """{"url"|"image", "top_k"?, "logits"?} -> request dict."""
+    if isinstance(body, (bytes, bytearray)):
+        try:
+            body = bytes(body).decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise InferenceError("the JSON body is not UTF-8") from err
+    try:
+        payload = json.loads(body)
+    except ValueError as err:
+        raise InferenceError("the body is not valid JSON: {}".format(err)) from err
+    if not isinstance(payload, dict) or ("url" in payload) == ("image" in payload):
+        raise InferenceError('send a JSON object with exactly one of {"url": "https://..."} or {"image": "<base64>"}')
+    logits = payload.get("logits", False)
+    if not isinstance(logits, bool):
+        raise InferenceError('"logits" must be true or false')
+    top_k = _top_k(payload.get("top_k", DEFAULT_TOP_K))
+    if "image" in payload:
+        data = _decode_base64(payload["image"])
+    else:
+        fetch = fetch or (lambda url: url_fetch.fetch_url(url, url_fetch.policy_from_env()))
+        try:
+            data = fetch(payload["url"])
+        except (url_fetch.FetchRefused, url_fetch.FetchFailed) as err:
+            raise InferenceError("cannot use the image URL: {}".format(err)) from err
+    return {"image": decode_image(data), "top_k": top_k, "logits": logits}
+
+
+def input_fn(request_body, request_content_type):
+    """Deserialize a request into {"image": PIL.Image, "top_k": int, "logits": bool}."""
+    media = _media_type(request_content_type)
+    if media == JSON_TYPE:
+        return parse_json_request(request_body)
+    if media.startswith("image/") or media in IMAGE_TYPES:
+        if isinstance(request_body, str):  # bytes expected; a str here means it was text all along
+            raise InferenceError("send the image as binary bytes, or as base64 in a JSON body")
+        return {"image": decode_image(bytes(request_body)), "top_k": DEFAULT_TOP_K, "logits": False}
+    raise UnsupportedContentType(
+        "Content-Type {!r} is not supported; use image/jpeg, image/png, application/x-image or "
+        "application/json".format(request_content_type))
+
+
+# --------------------------------------------------------------------------- predict / output
+
+
+def predict_fn(request: dict, bundle: dict) -> dict:
+    """Top-k classes by name with softmax probabilities (and the raw logits when asked)."""
+    tensor = bundle["transform"](request["image"]).unsqueeze(0).to(bundle["device"])
+    with torch.no_grad():
+        logits = bundle["model"](tensor)[0].float().cpu()
+    probabilities = torch.softmax(logits, dim=0)
+    k = min(request["top_k"], len(bundle["classes"]))
+    top = torch.topk(probabilities, k)
+    result = {
+        "predictions": [
+            {"label": bundle["classes"][i], "index": i, "probability": round(float(p), 6)}
+            for p, i in zip(top.values.tolist(), top.indices.tolist())
+        ],
+        "top_k": k,
+        "model": {"arch": bundle["arch"]},
+    }
+    if request.get("logits"):
+        result["logits"] = [round(float(x), 6) for x in logits.tolist()]
+    return result
+
+
+def output_fn(prediction: dict, accept):
+    """JSON, with the content type the toolkit should send (a tuple it understands)."""
+    wanted = [_media_type(a) for a in str(accept or "").split(",")]
+    if not any(w in ("", "*/*", "application/*", JSON_TYPE) for w in wanted):
+        raise NotAcceptable("Accept {!r} is not supported; this endpoint answers application/json".format(accept))
+    return json.dumps(prediction), JSON_TYPE

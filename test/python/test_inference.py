@@ -1,0 +1,217 @@
+"""The serving handler: every content type round-trips to named predictions; bad input is a
+clear client error."""
+import base64
+import io
+import json
+import os
+
+import pytest
+from PIL import Image
+
+import inference
+import url_fetch
+from conftest import REPO, clean_env, run_subprocess
+
+BREEDS = {"Affenpinscher", "Afghan hound", "Airedale terrier"}
+
+
+@pytest.fixture(scope="module")
+def bundle(trained):
+    return inference.model_fn(trained["model_dir"])
+
+
+@pytest.fixture(scope="module")
+def jpeg(dataset):
+    path = os.path.join(dataset.test, "002.Afghan_hound", "002_0000.jpg")
+    with open(path, "rb") as fh:
+        return fh.read()
+
+
+def _png(jpeg_bytes):
+    buf = io.BytesIO()
+    Image.open(io.BytesIO(jpeg_bytes)).convert("RGBA").save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _serve(body, content_type, bundle, accept="application/json"):
+    """input_fn -> predict_fn -> output_fn, as the container chains them."""
+    text, content = inference.output_fn(inference.predict_fn(inference.input_fn(body, content_type), bundle), accept)
+    assert content == "application/json"
+    return json.loads(text)
+
+
+def _check_shape(out, k):
+    assert set(out) >= {"predictions", "top_k", "model"} and out["model"] == {"arch": "resnet18"}
+    assert out["top_k"] == k == len(out["predictions"])
+    for p in out["predictions"]:
+        assert set(p) == {"label", "index", "probability"}
+        assert p["label"] in BREEDS and 0 <= p["index"] < 3 and 0.0 <= p["probability"] <= 1.0
+    probs = [p["probability"] for p in out["predictions"]]
+    assert probs == sorted(probs, reverse=True)
+
+
+@pytest.mark.parametrize("content_type", ["image/jpeg", "application/x-image", "image/jpeg; charset=binary"])
+def test_image_bytes_round_trip(bundle, jpeg, content_type):
+    out = _serve(jpeg, content_type, bundle)
+    _check_shape(out, 3)  # default top 5, capped at the 3 classes
+    assert "logits" not in out
+    assert abs(sum(p["probability"] for p in out["predictions"]) - 1.0) < 1e-4
+
+
+def test_png_with_alpha_round_trip(bundle, jpeg):
+    out = _serve(_png(jpeg), "image/png", bundle)
+    _check_shape(out, 3)
+
+
+def test_json_base64_with_top_k_and_logits(bundle, jpeg):
+    body = json.dumps({"image": base64.b64encode(jpeg).decode(), "top_k": 2, "logits": True})
+    out = _serve(body, "application/json", bundle, accept="*/*")
+    _check_shape(out, 2)
+    assert len(out["logits"]) == 3 and all(isinstance(x, float) for x in out["logits"])
+    best = max(range(3), key=lambda i: out["logits"][i])
+    assert out["predictions"][0]["index"] == best
+    # The toolkit hands application/json bodies over as str; bytes and data: URIs work too.
+    data_uri = json.dumps({"image": "data:image/jpeg;base64," + base64.b64encode(jpeg).decode()}).encode()
+    _check_shape(_serve(data_uri, "application/json", bundle, accept=None), 3)
+
+
+def test_model_predicts_the_right_breed(bundle, dataset):
+    right = 0
+    folders = sorted(os.listdir(dataset.test))
+    for index, folder in enumerate(folders):
+        for name in sorted(os.listdir(os.path.join(dataset.test, folder))):
+            with open(os.path.join(dataset.test, folder, name), "rb") as fh:
+                out = _serve(fh.read(), "image/jpeg", bundle)
+            right += out["predictions"][0]["index"] == index
+    assert right / 18 >= 0.6
+
+
+def test_json_url_is_fetched_through_the_guard(bundle, jpeg, monkeypatch):
+    original = url_fetch.fetch_url
+
+    def public_resolver(host, port, *args):
+        return [(2, 1, 6, "", ("93.184.216.34", port))]
+
+    class Conn:
+        def __init__(self, *args):
+            pass
+
+        def request(self, method, target, headers):
+            assert target == "/dog.jpg?size=large"
+
+        def getresponse(self):
+            return FakeResponse(200, jpeg)
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(url_fetch, "fetch_url",
+                        lambda url, policy: original(url, policy, resolver=public_resolver, connect=Conn))
+    out = _serve(json.dumps({"url": "https://images.example.com/dog.jpg?size=large", "top_k": 1}),
+                 "application/json", bundle)
+    _check_shape(out, 1)
+
+
+class FakeResponse:
+    def __init__(self, status, body=b"", headers=None):
+        self.status, self._body, self._headers = status, io.BytesIO(body), headers or {}
+
+    def getheader(self, name, default=None):
+        return self._headers.get(name, default)
+
+    def read(self, n=-1):
+        return self._body.read(n)
+
+
+@pytest.mark.parametrize("body,content_type,status,message", [
+    (b"not an image", "image/jpeg", 400, "not a readable image"),
+    (b"", "image/png", 400, "empty"),
+    ("{", "application/json", 400, "not valid JSON"),
+    ("[1, 2]", "application/json", 400, "exactly one of"),
+    ('{"url": "https://a", "image": "x"}', "application/json", 400, "exactly one of"),
+    ('{"image": "@@@"}', "application/json", 400, "not valid base64"),
+    ('{"image": "aGVsbG8="}', "application/json", 400, "not a readable image"),
+    ('{"image": "aGVsbG8=", "top_k": 0}', "application/json", 400, "top_k"),
+    ('{"image": "aGVsbG8=", "top_k": "3"}', "application/json", 400, "top_k"),
+    ('{"image": "aGVsbG8=", "logits": "yes"}', "application/json", 400, "logits"),
+    ('{"url": "http://example.com/dog.jpg"}', "application/json", 400, "only https"),
+    ('{"url": "https://169.254.169.254/latest/meta-data/"}', "application/json", 400, "link-local"),
+    ('{"url": "https://127.0.0.1/dog.jpg"}', "application/json", 400, "loopback"),
+    (b"a,b", "text/csv", 415, "not supported"),
+    (b"x", None, 415, "not supported"),
+])
+def test_bad_input_is_a_client_error(body, content_type, status, message):
+    with pytest.raises(inference.InferenceError) as info:
+        inference.input_fn(body, content_type)
+    err = info.value
+    assert isinstance(err, ValueError)
+    assert err.status_code == status and message in str(err) and message in err.message
+    assert err.phrase in ("Bad Request", "Unsupported Media Type")
+
+
+def test_unsupported_accept_is_406(bundle, jpeg):
+    prediction = inference.predict_fn(inference.input_fn(jpeg, "image/jpeg"), bundle)
+    with pytest.raises(inference.NotAcceptable) as info:
+        inference.output_fn(prediction, "text/csv")
+    assert info.value.status_code == 406
+    for accept in ("application/json", "application/json; charset=utf-8", "*/*", "", None, "text/html, */*"):
+        assert inference.output_fn(prediction, accept)[1] == "application/json"
+
+
+def test_decompression_bomb_is_refused(monkeypatch):
+    monkeypatch.setattr(inference, "MAX_PIXELS", 100)
+    buf = io.BytesIO()
+    Image.new("RGB", (20, 20)).save(buf, "PNG")
+    with pytest.raises(inference.InferenceError, match="more than 100 pixels"):
+        inference.decode_image(buf.getvalue())
+
+
+def test_packaged_code_dir_serves_on_its_own(trained):
+    """What the container does: code/ on the path, nothing from scripts/; the sample asset."""
+    code_dir = os.path.join(trained["model_dir"], "code")
+    script = (
+        "import json, inference\n"
+        "b = inference.model_fn({model!r})\n"
+        "data = open({sample!r}, 'rb').read()\n"
+        "text, ctype = inference.output_fn(inference.predict_fn(inference.input_fn(data, 'image/jpeg'), b), '*/*')\n"
+        "print(ctype); print(text)\n"
+        "import model_def; assert model_def.__file__.startswith({code!r}), model_def.__file__\n"
+    ).format(model=trained["model_dir"], sample=os.path.join(REPO, "assets", "sample.jpg"), code=code_dir)
+    r = run_subprocess(["-c", script], clean_env(PYTHONPATH=code_dir), timeout=120, cwd=code_dir)
+    assert r.code == 0, r.stderr
+    ctype, text = r.stdout.splitlines()[:2]
+    assert ctype == "application/json"
+    out = json.loads(text)
+    assert [p["label"] in BREEDS for p in out["predictions"]] == [True] * 3
+
+
+def test_errors_carry_the_serving_toolkit_status(monkeypatch):
+    """Inside the container the errors derive from sagemaker_inference's BaseInferenceToolkitError,
+    which its Transformer turns into the HTTP status instead of a 500. Load the handler against a
+    stand-in of that module (same constructor) to check the class combination works."""
+    import importlib.util
+    import sys
+    import types
+
+    class BaseInferenceToolkitError(Exception):
+        def __init__(self, status_code, message, phrase):
+            self.status_code, self.message, self.phrase = status_code, message, phrase
+            super(BaseInferenceToolkitError, self).__init__(status_code, message, phrase)
+
+    errors = types.ModuleType("sagemaker_inference.errors")
+    errors.BaseInferenceToolkitError = BaseInferenceToolkitError
+    package = types.ModuleType("sagemaker_inference")
+    package.errors = errors
+    monkeypatch.setitem(sys.modules, "sagemaker_inference", package)
+    monkeypatch.setitem(sys.modules, "sagemaker_inference.errors", errors)
+    spec = importlib.util.spec_from_file_location("inference_in_container", inference.__file__)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with pytest.raises(BaseInferenceToolkitError) as info:
+        module.input_fn(b"x", "text/plain")
+    assert isinstance(info.value, ValueError)
+    assert (info.value.status_code, info.value.phrase) == (415, "Unsupported Media Type")
+    assert str(info.value).startswith("Content-Type 'text/plain' is not supported")
+    with pytest.raises(BaseInferenceToolkitError) as info:
+        module.input_fn(b"garbage", "image/jpeg")
+    assert info.value.status_code == 400 and "not a readable image" in info.value.message
