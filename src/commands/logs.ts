@@ -1,7 +1,63 @@
 import type { Command } from 'commander'
 import type { Deps } from '../context.js'
-import { registerNotBuilt } from './action.js'
+import { UserError } from '../errors.js'
+import { parseDuration } from '../util/duration.js'
+import { action } from './action.js'
 
-export function register(program: Command, _deps: Deps): Command {
-  return registerNotBuilt(program, 'logs', 're-attach to a training job: status and metric lines')
+interface LogsFlags {
+  readonly stop?: boolean
+  readonly timeout?: string
+  readonly stopOnInterrupt?: boolean
+}
+
+export function register(program: Command, deps: Deps): Command {
+  return program
+    .command('logs')
+    .description('re-attach to a training or tuning job: status, metric lines, final result')
+    .argument('[job-name]', 'training or tuning job (default: the newest one this project started)')
+    .option('--stop', 'stop the job (StopTrainingJob / StopHyperParameterTuningJob) instead of following it')
+    .option('--timeout <duration>', "how long to follow it, e.g. 2h (default: what is left of the job's max runtime + 30m)")
+    .option('--stop-on-interrupt', 'on Ctrl-C stop the job instead of asking (without a terminal the default is to detach)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ mlops logs                                 the newest job of this project
+  $ mlops logs dogs-train-2026-11-22-10-30-05-123
+  $ mlops logs dogs-train-2026-11-22-10-30-05-123 --debug   every log line, not only metrics
+  $ mlops logs dogs-train-2026-11-22-10-30-05-123 --stop
+
+A finished job prints its metric lines and final result at once; a running one is followed until it
+ends. The result is recorded so \`mlops deploy\` finds the model.`,
+    )
+    .action(
+      action<LogsFlags>(deps, async (ctx, flags, args) => {
+        let timeoutSeconds: number | undefined
+        if (flags.timeout !== undefined) {
+          try {
+            timeoutSeconds = parseDuration(flags.timeout)
+          } catch (e) {
+            throw new UserError('InvalidFlag', `--timeout: ${(e as Error).message}.`, { hint: 'For example: --timeout 2h' })
+          }
+        }
+        const { runLogs } = await import('../aws/training-attach.js')
+        const { interruptDecider } = await import('../aws/training-wait.js')
+        const { renderTrainingResult, renderTuningResult } = await import('../core/training-render.js')
+        const { renderPlan } = await import('../plan.js')
+        const outcome = await runLogs(ctx, {
+          ...(args[0] ? { jobName: args[0] } : {}),
+          stop: Boolean(flags.stop),
+          ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}),
+          decideInterrupt: interruptDecider({
+            stopOnInterrupt: Boolean(flags.stopOnInterrupt),
+            ...(ctx.deps.stdinIsTTY && ctx.deps.ask ? { ask: ctx.deps.ask } : {}),
+            info: (m) => ctx.ui.warn(m),
+            what: 'job',
+          }),
+        })
+        if (outcome.kind === 'dry-run') ctx.ui.result(outcome.result, (_r, c) => renderPlan('mlops logs', outcome.plan, c))
+        else if (outcome.kind === 'training') ctx.ui.result(outcome.result, (r, c) => renderTrainingResult(r, c))
+        else ctx.ui.result(outcome.result, (r, c) => renderTuningResult(r, c))
+      }),
+    )
 }

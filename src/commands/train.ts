@@ -1,7 +1,103 @@
 import type { Command } from 'commander'
-import type { Deps } from '../context.js'
-import { registerNotBuilt } from './action.js'
+import { SAGEMAKER_INSTANCE_TYPE_PATTERN } from '../config/common.js'
+import { parseIntFlag, type CommandContext, type Deps } from '../context.js'
+import { UserError } from '../errors.js'
+import { parseDuration } from '../util/duration.js'
+import { action } from './action.js'
 
-export function register(program: Command, _deps: Deps): Command {
-  return registerNotBuilt(program, 'train', 'run a SageMaker training job, data-parallel across instances')
+interface TrainFlags {
+  readonly instances?: string
+  readonly instanceType?: string
+  readonly spot?: boolean
+  readonly hyperparameter?: string[]
+  readonly wait?: boolean
+  readonly timeout?: string
+  readonly stopOnInterrupt?: boolean
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value]
+
+/** Flags shared by `train` and `tune`: where and how each training job runs. */
+export function addTrainingFlags(cmd: Command): Command {
+  return cmd
+    .option('--instances <n>', 'instances per training job; more than 1 runs data-parallel training (default: training.instanceCount)')
+    .option('--instance-type <type>', 'SageMaker instance type, e.g. ml.g4dn.xlarge (default: training.instanceType)')
+    .option('--spot', 'use managed spot training (cheaper, may be interrupted; resumes from checkpoints)')
+    .option('--no-spot', 'use on-demand capacity even if training.spot is set')
+    .option('--hyperparameter <key=value>', 'hyperparameter for train.py, repeatable (overrides training.hyperparameters)', collect)
+    .option('--no-wait', 'start the job, print its name and return (re-attach with `mlops logs <job>`)')
+    .option('--timeout <duration>', "how long to wait for the job, e.g. 90m or 3h (default: the job's max runtime + 30m)")
+    .option('--stop-on-interrupt', 'on Ctrl-C stop the job instead of asking (without a terminal the default is to detach)')
+}
+
+/** Validates the shared flags before any AWS call: a bad value is a usage error naming the flag. */
+export async function parseTrainingFlags(ctx: CommandContext, f: TrainFlags) {
+  const { parseHyperparameterFlag } = await import('../core/training-request.js')
+  const { interruptDecider } = await import('../aws/training-wait.js')
+  if (f.instanceType !== undefined && !SAGEMAKER_INSTANCE_TYPE_PATTERN.test(f.instanceType)) {
+    throw new UserError('InvalidFlag', `--instance-type must be a SageMaker instance type such as ml.g4dn.xlarge, got "${f.instanceType}".`, {
+      hint: "SageMaker types start with 'ml.' (ml.m5.xlarge, ml.g4dn.xlarge, ml.p3.2xlarge).",
+    })
+  }
+  let timeoutSeconds: number | undefined
+  if (f.timeout !== undefined) {
+    try {
+      timeoutSeconds = parseDuration(f.timeout)
+    } catch (e) {
+      throw new UserError('InvalidFlag', `--timeout: ${(e as Error).message}.`, { hint: 'For example: --timeout 3h' })
+    }
+  }
+  return {
+    overrides: {
+      ...(f.instances !== undefined ? { instanceCount: parseIntFlag(f.instances, '--instances', { min: 1, max: 100 }) } : {}),
+      ...(f.instanceType !== undefined ? { instanceType: f.instanceType } : {}),
+      ...(f.spot !== undefined ? { spot: f.spot } : {}),
+      ...(f.hyperparameter?.length ? { hyperparameters: Object.fromEntries(f.hyperparameter.map(parseHyperparameterFlag)) } : {}),
+    },
+    wait: f.wait !== false,
+    ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}),
+    interrupt: (what: string) =>
+      interruptDecider({
+        stopOnInterrupt: Boolean(f.stopOnInterrupt),
+        ...(ctx.deps.stdinIsTTY && ctx.deps.ask ? { ask: ctx.deps.ask } : {}),
+        info: (m) => ctx.ui.warn(m),
+        what,
+      }),
+  }
+}
+
+export function register(program: Command, deps: Deps): Command {
+  const cmd = program
+    .command('train')
+    .description('run a SageMaker training job, data-parallel across instances')
+  return addTrainingFlags(cmd)
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ mlops train --dry-run                      show the CreateTrainingJob request, send nothing
+  $ mlops train --instances 4                  4 instances, torch_distributed on GPU types
+  $ mlops train --spot --hyperparameter epochs=20 --hyperparameter lr=0.0005
+  $ mlops train --no-wait && mlops logs <job>  start now, follow later
+
+The code in training.sourceDir is uploaded once per content hash. Before launching, mlops prints the
+distribution mode and why, and the most the job can cost, and asks (pass --yes in scripts).
+Ctrl-C while waiting asks whether to stop the job or detach from it.`,
+    )
+    .action(
+      action<TrainFlags>(deps, async (ctx, flags) => {
+        const parsed = await parseTrainingFlags(ctx, flags)
+        const { runTrain } = await import('../aws/training-job.js')
+        const { renderTrainingResult } = await import('../core/training-render.js')
+        const { renderPlan } = await import('../plan.js')
+        const outcome = await runTrain(ctx, {
+          overrides: parsed.overrides,
+          wait: parsed.wait,
+          ...(parsed.timeoutSeconds !== undefined ? { timeoutSeconds: parsed.timeoutSeconds } : {}),
+          decideInterrupt: parsed.interrupt('training job'),
+        })
+        if (outcome.kind === 'dry-run') ctx.ui.result(outcome.result, (_r, c) => renderPlan('mlops train', outcome.plan, c, outcome.notes))
+        else ctx.ui.result(outcome.result, (r, c) => renderTrainingResult(r, c))
+      }),
+    )
 }

@@ -45,8 +45,19 @@ export const TuningSchema = z.strictObject({
   maxJobs: positiveInt('tuning jobs').default(4),
   /** @default 2 */
   maxParallelJobs: positiveInt('parallel tuning jobs').default(2),
-  /** @default 'Auto' */
+  /** @default 'Auto' (Hyperband always runs with 'Off': it stops jobs itself) */
   earlyStopping: z.enum(['Auto', 'Off']).default('Auto'),
+  /**
+   * Hyperband only: the resource it allocates is epochs. Unset maxResource: the numeric `epochs`
+   * hyperparameter. @default { minResource: 1 }
+   */
+  hyperband: z
+    .strictObject({
+      /** @default 1 */
+      minResource: positiveInt('epochs').default(1),
+      maxResource: positiveInt('epochs').optional(),
+    })
+    .optional(),
   ranges: z.record(z.string(), ParameterRangeSchema).refine((r) => Object.keys(r).length > 0, 'give at least one range'),
 })
   .refine((t) => t.maxParallelJobs <= t.maxJobs, { message: 'maxParallelJobs must not exceed maxJobs', path: ['maxParallelJobs'] })

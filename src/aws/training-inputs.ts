@@ -1,0 +1,79 @@
+import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3'
+import type { MlopsConfig } from '../config/schema.js'
+import type { Channels } from '../core/training-request.js'
+import { UserError } from '../errors.js'
+import type { PlannedOperation } from '../plan.js'
+import { buildCodePackage, codePackageLocation, type CodePackage } from './code-package.js'
+import { callAws, isAwsErrorNamed } from './errors.js'
+import { channelUris } from './s3-sync.js'
+
+/**
+ * What a training job reads: the data channels `upload-data` wrote, and the code package. Both
+ * are checked or built before anything is created, so a missing dataset fails in seconds with the
+ * fix instead of after instances were provisioned.
+ */
+
+const SPLITS = ['train', 'valid', 'test'] as const
+
+function splitUri(uri: string): { bucket: string; prefix: string } {
+  const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(uri)
+  if (!m) throw new Error(`internal: not an S3 URI: ${uri}`)
+  // A trailing slash keeps `data/train` from matching `data/train-old/...`.
+  return { bucket: m[1], prefix: m[2].replace(/\/*$/, '/') }
+}
+
+/** The train/valid/test channel URIs (same as `upload-data` writes). */
+export function trainingChannels(cfg: Pick<MlopsConfig, 'data'>): Channels {
+  return channelUris(cfg)
+}
+
+/** One ListObjectsV2 (MaxKeys 1) per channel, for --dry-run. */
+export function planChannelChecks(channels: Channels): PlannedOperation[] {
+  return SPLITS.map((split) => {
+    const { bucket, prefix } = splitUri(channels[split])
+    return { service: 's3', operation: 'ListObjectsV2', input: { Bucket: bucket, Prefix: prefix, MaxKeys: 1 }, note: `the ${split} channel must not be empty` }
+  })
+}
+
+/** Fails with a `mlops upload-data` hint when a channel prefix holds no object (or the bucket is missing). */
+export async function checkChannels(s3: S3Client, channels: Channels): Promise<void> {
+  const empty: string[] = []
+  for (const split of SPLITS) {
+    const { bucket, prefix } = splitUri(channels[split])
+    const uri = `s3://${bucket}/${prefix}`
+    const count = await callAws({ service: 's3', operation: 'ListObjectsV2', resource: uri }, async () => {
+      try {
+        const res = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, MaxKeys: 1 }))
+        return res.KeyCount ?? res.Contents?.length ?? 0
+      } catch (err) {
+        if (isAwsErrorNamed(err, 'NoSuchBucket')) {
+          throw new UserError('DataMissing', `The bucket ${bucket} does not exist, so there is no training data.`, {
+            hint: 'Run `mlops upload-data` first: it creates the bucket and uploads train/, valid/ and test/.',
+            cause: err,
+          })
+        }
+        throw err
+      }
+    })
+    if (count === 0) empty.push(`${split} (${uri})`)
+  }
+  if (empty.length > 0) {
+    throw new UserError('DataMissing', `No training data in S3 for: ${empty.join(', ')}.`, {
+      hint: 'Run `mlops upload-data` to upload train/, valid/ and test/ from data.localDir, then train again.',
+    })
+  }
+}
+
+export interface PreparedCode {
+  readonly pkg: CodePackage
+  readonly bucket: string
+  readonly key: string
+  readonly uri: string
+}
+
+/** Builds sourcedir.tar.gz locally (works offline, so --dry-run shows the real content-addressed URI). */
+export async function prepareCode(cfg: MlopsConfig, resolvePath: (p: string) => string): Promise<PreparedCode> {
+  const pkg = await buildCodePackage(resolvePath(cfg.training.sourceDir), cfg.training.entryPoint)
+  const loc = codePackageLocation(cfg.data.bucket, cfg.project.name, pkg.sha256)
+  return { pkg, ...loc }
+}
