@@ -1,3 +1,8 @@
 // Makes dist/bin.js executable after tsc (npm link and the bin shim need the mode bit).
 import { chmodSync } from 'node:fs'
 chmodSync(new URL('../dist/bin.js', import.meta.url), 0o755)
+
+// Bundles the Lambda handler (src/lambda/handler.ts) for `mlops lambda-setup`, with the same esbuild
+// options the CLI uses on the fly from a source checkout, so both give the same CodeSha256.
+const { writeHandlerBundle } = await import('../dist/aws/lambda-bundle.js')
+await writeHandlerBundle(new URL('../dist/lambda/handler.bundle.js', import.meta.url).pathname)

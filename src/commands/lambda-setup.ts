@@ -1,7 +1,70 @@
 import type { Command } from 'commander'
-import type { Deps } from '../context.js'
-import { registerNotBuilt } from './action.js'
+import { parseIntFlag, type Deps } from '../context.js'
+import { UserError } from '../errors.js'
+import { planToJson } from '../plan.js'
+import { action } from './action.js'
 
-export function register(program: Command, _deps: Deps): Command {
-  return registerNotBuilt(program, 'lambda-setup', 'create or update the Lambda in front of the endpoint, least privilege')
+interface LambdaSetupFlags {
+  readonly functionName?: string
+  readonly memory?: string
+  readonly timeout?: string
+  readonly url?: boolean
+  readonly public?: boolean
+  /** commander sets false for --no-test. */
+  readonly test?: boolean
+}
+
+const FUNCTION_NAME = /^[a-zA-Z0-9-_]{1,64}$/
+
+export function register(program: Command, deps: Deps): Command {
+  return program
+    .command('lambda-setup')
+    .description('create or update the Lambda in front of the endpoint, least privilege, and test it')
+    .option('--function-name <name>', 'function name (default: lambda.functionName or <project>-invoke)')
+    .option('--memory <mb>', 'memory in MB, 128-10240 (default: lambda.memoryMb, 256)')
+    .option('--timeout <s>', 'timeout in seconds, 1-900 (default: lambda.timeoutSeconds, 30)')
+    .option('--url', 'add a function URL on the live alias, AWS_IAM auth (callers sign with SigV4)')
+    .option('--public', 'with --url: no auth at all, anyone on the internet can call it (prints a warning)')
+    .option('--no-test', 'skip the test invocation with the sample image at the end')
+    .addHelpText(
+      'after',
+      `
+What it does (re-runs change only what differs; unchanged code publishes no new version):
+  role <project>-lambda  sagemaker:InvokeEndpoint on this endpoint + its own logs, nothing else
+  function               Node.js handler, ENDPOINT_NAME from the config, version + alias "live"
+  test                   invokes live with a sample dog photo and prints the top breeds
+
+Examples:
+  $ mlops lambda-setup
+  $ mlops lambda-setup --memory 512 --timeout 20 --url
+  $ mlops lambda-setup --dry-run            # every request, offline, no credentials
+  $ mlops scale --lambda-reserved 5 --lambda-provisioned 2   # concurrency on the live alias`,
+    )
+    .action(
+      action<LambdaSetupFlags>(deps, async (ctx, flags) => {
+        if (flags.functionName !== undefined && !FUNCTION_NAME.test(flags.functionName)) {
+          throw new UserError('InvalidFlag', `--function-name must be 1-64 letters, digits, hyphens or underscores, got "${flags.functionName}".`, {
+            hint: 'For example: --function-name dogs-invoke',
+          })
+        }
+        const memoryMb = flags.memory === undefined ? undefined : parseIntFlag(flags.memory, '--memory', { min: 128, max: 10240 })
+        const timeoutSeconds = flags.timeout === undefined ? undefined : parseIntFlag(flags.timeout, '--timeout', { min: 1, max: 900 })
+        if (flags.public && !flags.url) {
+          throw new UserError('InvalidFlag', '--public only makes sense with --url.', {
+            hint: 'Pass --url --public for a public function URL, or --url alone for one that requires IAM auth.',
+          })
+        }
+        const { runLambdaSetup, renderLambdaSetup } = await import('../aws/lambda-setup.js')
+        const result = await runLambdaSetup(ctx, {
+          functionName: flags.functionName,
+          memoryMb,
+          timeoutSeconds,
+          url: flags.url ? true : undefined,
+          public: flags.url ? Boolean(flags.public) : undefined,
+          test: flags.test !== false,
+        })
+        const data = result.operations ? { ...result, operations: planToJson(result.operations) } : result
+        ctx.ui.result(data, () => renderLambdaSetup(result, ctx.ui.c))
+      }),
+    )
 }
