@@ -1,7 +1,142 @@
+import type { ChalkInstance } from 'chalk'
 import type { Command } from 'commander'
-import type { Deps } from '../context.js'
-import { registerNotBuilt } from './action.js'
+import { SAGEMAKER_INSTANCE_TYPE_PATTERN } from '../config/common.js'
+import { parseIntFlag, type Deps } from '../context.js'
+import type { DeployDryRun, DeployResult } from '../core/deploy-run.js'
+import { UserError } from '../errors.js'
+import { renderPlan } from '../plan.js'
+import { formatUsd } from '../pricing.js'
+import { formatDuration, parseDuration } from '../util/duration.js'
+import { action } from './action.js'
 
-export function register(program: Command, _deps: Deps): Command {
-  return registerNotBuilt(program, 'deploy', 'create or update the real-time endpoint and smoke-test it')
+interface DeployCliOptions {
+  readonly model?: string
+  readonly instanceType?: string
+  readonly instanceCount?: string
+  readonly serverless?: boolean
+  readonly memory?: string
+  readonly maxConcurrency?: string
+  /** commander sets false for --no-smoke-test. */
+  readonly smokeTest: boolean
+  readonly rollbackOnFailure?: boolean
+  readonly timeout?: string
+}
+
+const MEMORY_SIZES = [1024, 2048, 3072, 4096, 5120, 6144]
+
+export function register(program: Command, deps: Deps): Command {
+  return program
+    .command('deploy')
+    .description('create or update the real-time endpoint and smoke-test it')
+    .option('--model <s3-uri|job>', 'model.tar.gz S3 URI, or a training or tuning job name (default: the latest trained model)')
+    .option('--instance-type <type>', 'endpoint instance type (default: endpoint.instanceType, ml.m5.large)')
+    .option('--instance-count <n>', 'instances behind the endpoint (default: endpoint.instanceCount, 1)')
+    .option('--serverless', 'serverless inference: billed per request, nothing when idle (cold starts of a few seconds)')
+    .option('--memory <mb>', 'serverless memory: 1024, 2048, 3072, 4096, 5120 or 6144 (default: 2048)')
+    .option('--max-concurrency <n>', 'serverless concurrent invocations, 1-200 (default: 5)')
+    .option('--no-smoke-test', 'skip invoking the new endpoint with the sample image')
+    .option('--rollback-on-failure', 'if the smoke test fails, put the endpoint back on the previous config')
+    .option('--timeout <duration>', 'longest to wait for InService, e.g. 20m (default: endpoint.waitTimeout, 30m)')
+    .addHelpText(
+      'after',
+      `
+The trained model.tar.gz is repacked with code/inference.py (and the modules it imports), uploaded
+content-addressed, and served by the region's PyTorch inference container. Each deploy makes a new
+model and endpoint config; an existing endpoint is updated blue/green (SageMaker keeps the old
+version serving until the new one is healthy, and rolls back on failure, which exits 1). The two
+previous configs stay for rollback (endpoint.keepVersions); older ones are deleted after success.
+
+An endpoint with instances bills every hour until \`mlops teardown\`; --serverless bills per request.
+
+Examples:
+  $ mlops deploy                                   latest trained model, endpoint.* from the config
+  $ mlops deploy --model dogs-train-2026-11-22-10-30-05-123 --instance-type ml.c5.xlarge
+  $ mlops deploy --model s3://my-bucket/output/job/output/model.tar.gz --rollback-on-failure
+  $ mlops deploy --serverless --memory 4096 --max-concurrency 10
+  $ mlops deploy --dry-run                         every request, nothing sent`,
+    )
+    .action(
+      action<DeployCliOptions>(deps, async (ctx, opts) => {
+        const flags = parseDeployFlags(opts)
+        const { runDeploy } = await import('../core/deploy-run.js')
+        const result = await runDeploy(ctx, flags)
+        ctx.ui.result(result, renderDeploy)
+      }),
+    )
+}
+
+/** Flag values checked before any AWS call (UserError naming the flag, exit 2). */
+export function parseDeployFlags(opts: DeployCliOptions) {
+  if (opts.model !== undefined) {
+    const m = opts.model.trim()
+    const s3 = /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/.+/.test(m)
+    const job = /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/.test(m)
+    if (!s3 && !job) {
+      throw new UserError('InvalidFlag', `--model must be an s3:// URI of a model.tar.gz or a training job name, got "${opts.model}".`, {
+        hint: 'For example: --model s3://my-bucket/output/dogs-train-…/output/model.tar.gz, or --model dogs-train-2026-11-22-10-30-05-123',
+      })
+    }
+  }
+  if (opts.instanceType !== undefined && !SAGEMAKER_INSTANCE_TYPE_PATTERN.test(opts.instanceType)) {
+    throw new UserError('InvalidFlag', `--instance-type must be a SageMaker instance type such as ml.m5.large, got "${opts.instanceType}".`, {
+      hint: "Endpoint instance types start with 'ml.' (ml.m5.large, ml.c5.xlarge, ml.g4dn.xlarge).",
+    })
+  }
+  let memoryMb: number | undefined
+  if (opts.memory !== undefined) {
+    memoryMb = parseIntFlag(opts.memory, '--memory', { min: 1024, max: 6144 })
+    if (!MEMORY_SIZES.includes(memoryMb)) {
+      throw new UserError('InvalidFlag', `--memory must be one of ${MEMORY_SIZES.join(', ')} (MB), got ${opts.memory}.`, { hint: 'For example: --memory 2048' })
+    }
+  }
+  let timeoutSeconds: number | undefined
+  if (opts.timeout !== undefined) {
+    try {
+      timeoutSeconds = parseDuration(opts.timeout)
+    } catch (e) {
+      throw new UserError('InvalidFlag', `--timeout: ${(e as Error).message}.`, { hint: 'For example: --timeout 20m' })
+    }
+  }
+  return {
+    ...(opts.model !== undefined ? { model: opts.model.trim() } : {}),
+    ...(opts.instanceType !== undefined ? { instanceType: opts.instanceType } : {}),
+    ...(opts.instanceCount !== undefined ? { instanceCount: parseIntFlag(opts.instanceCount, '--instance-count', { min: 1, max: 100 }) } : {}),
+    ...(opts.serverless ? { serverless: true } : {}),
+    ...(memoryMb !== undefined ? { memoryMb } : {}),
+    ...(opts.maxConcurrency !== undefined ? { maxConcurrency: parseIntFlag(opts.maxConcurrency, '--max-concurrency', { min: 1, max: 200 }) } : {}),
+    smokeTest: opts.smokeTest !== false,
+    rollbackOnFailure: Boolean(opts.rollbackOnFailure),
+    ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}),
+  }
+}
+
+function renderDeploy(r: DeployResult | DeployDryRun, c: ChalkInstance): string {
+  if ('dryRun' in r) {
+    return renderPlan(`deploy ${r.endpoint}`, r.operations, c, [
+      `Model: ${r.source.uri}${r.source.foundIn === 'state' ? ' (latest in .mlops/state.json)' : ''}`,
+      `Variant: ${variantText(r.variant, r.hourlyUsd)}`,
+      `Image: ${r.image}`,
+    ])
+  }
+  const lines = [
+    `${c.green('✔')} Endpoint ${c.bold(r.endpoint)} is ${r.status} (${r.action}) on ${r.endpointConfig}`,
+    `  model      ${r.source.uri}${r.source.jobName ? ` (${r.source.jobName})` : ''}`,
+    `  archive    ${r.modelDataUrl}`,
+    `  serving    ${variantText(r.variant, r.hourlyUsd)}`,
+  ]
+  if (r.autoscaling) lines.push(`  scaling    ${r.autoscaling.action}${r.autoscaling.minCapacity !== undefined ? ` (${r.autoscaling.minCapacity}-${r.autoscaling.maxCapacity} instances)` : ''}`)
+  if ('skipped' in r.smokeTest) lines.push(`  smoke test skipped (--no-smoke-test)`)
+  else {
+    const top = r.smokeTest.predictions.map((p, i) => `${i + 1}. ${p.label} ${(p.probability * 100).toFixed(1)}%`).join('  ')
+    lines.push(`  smoke test ${r.smokeTest.image}: ${top} (${Math.round(r.smokeTest.latencyMs)} ms)`)
+  }
+  const cl = r.cleanup
+  lines.push(`  kept       ${cl.keptConfigs.length ? cl.keptConfigs.join(', ') : 'no previous versions'}${cl.deletedConfigs.length + cl.deletedModels.length ? `; deleted ${cl.deletedConfigs.length} old config(s), ${cl.deletedModels.length} old model(s)` : ''}`)
+  lines.push(c.gray(`Done in ${formatDuration(r.durationSeconds)}. Next: \`mlops invoke <image>\`, \`mlops scale --min 1 --max 4\`, \`mlops lambda-setup\`.`))
+  return lines.join('\n')
+}
+
+function variantText(v: DeployResult['variant'], hourly: number | undefined): string {
+  if (v.kind === 'serverless') return `serverless, ${v.memoryMb} MB, up to ${v.maxConcurrency} concurrent (billed per request, nothing when idle)`
+  return `${v.instanceType} x ${v.instanceCount}, ${formatUsd(hourly)}/hour until \`mlops teardown\``
 }

@@ -1,7 +1,139 @@
+import type { ChalkInstance } from 'chalk'
 import type { Command } from 'commander'
-import type { Deps } from '../context.js'
-import { registerNotBuilt } from './action.js'
+import { parseIntFlag, type Deps } from '../context.js'
+import type { EndpointScaleFlags } from '../core/deploy-scale.js'
+import { UserError } from '../errors.js'
+import { renderPlan, type PlannedOperation } from '../plan.js'
+import { action } from './action.js'
 
-export function register(program: Command, _deps: Deps): Command {
-  return registerNotBuilt(program, 'scale', 'endpoint autoscaling and Lambda reserved/provisioned concurrency')
+interface ScaleCliOptions {
+  readonly min?: string
+  readonly max?: string
+  readonly target?: string
+  readonly targetRps?: string
+  readonly scaleInCooldown?: string
+  readonly scaleOutCooldown?: string
+  readonly show?: boolean
+  readonly lambdaReserved?: string
+  readonly lambdaProvisioned?: string
+}
+
+export function register(program: Command, deps: Deps): Command {
+  return program
+    .command('scale')
+    .description('endpoint autoscaling and Lambda reserved/provisioned concurrency')
+    .option('--min <n>', 'fewest endpoint instances (default: endpoint.autoscaling.minCapacity, 1)')
+    .option('--max <n>', 'most endpoint instances (default: endpoint.autoscaling.maxCapacity, 2)')
+    .option('--target <n>', 'target invocations per instance per MINUTE (default: endpoint.autoscaling.targetInvocationsPerInstance, 70)')
+    .option('--target-rps <n>', 'target as requests per SECOND per instance; sets --target to n x 60')
+    .option('--scale-in-cooldown <s>', 'seconds after a scale-in before the next one (default: 300)')
+    .option('--scale-out-cooldown <s>', 'seconds after a scale-out before the next one (default: 60)')
+    .option('--show', 'print the current autoscaling settings and change nothing')
+    .option('--lambda-reserved <n>', "the Lambda's reserved concurrency (0 blocks every call)")
+    .option('--lambda-provisioned <n>', 'pre-warmed Lambda executions on the live alias (costs money while idle; 0 removes them)')
+    .addHelpText(
+      'after',
+      `
+The endpoint scales on SageMakerVariantInvocationsPerInstance, which counts invocations per
+instance per MINUTE (not a CPU percentage). AWS's starting point for the target:
+
+  target = max requests/s one instance handles x 0.5 (safety factor) x 60
+
+so an instance that handles 4 requests/s gets --target 120, the same as --target-rps 2.
+Flags override endpoint.autoscaling in mlops.config.yaml. A serverless endpoint scales by itself.
+
+Examples:
+  $ mlops scale                                  endpoint.autoscaling from the config
+  $ mlops scale --min 1 --max 4 --target-rps 2   2 requests/s per instance = 120/min
+  $ mlops scale --max 6 --scale-in-cooldown 600
+  $ mlops scale --show
+  $ mlops scale --lambda-reserved 20 --lambda-provisioned 2`,
+    )
+    .action(
+      action<ScaleCliOptions>(deps, async (ctx, opts) => {
+        const parsed = parseScaleFlags(opts)
+        const cfg = await ctx.config()
+        const scaleMod = await import('../core/deploy-scale.js')
+        if (opts.show) {
+          const shown = await scaleMod.showEndpointScale(ctx, cfg)
+          ctx.ui.result(shown, (r, c) => ('dryRun' in r ? renderPlan('show endpoint autoscaling', r.operations, c) : scaleMod.renderEndpointScaleShow(r, c)))
+          return
+        }
+        const combined: { endpoint?: unknown; lambda?: unknown } = {}
+        let endpointResult: Awaited<ReturnType<typeof scaleMod.runEndpointScale>> | undefined
+        // Only Lambda flags: only the Lambda part. Otherwise (endpoint flags, or none) the endpoint.
+        if (parsed.endpointGiven || !parsed.lambdaGiven) {
+          endpointResult = await scaleMod.runEndpointScale(ctx, cfg, parsed.endpoint)
+          combined.endpoint = endpointResult
+        }
+        let lambdaResult: unknown
+        let renderLambda: ((r: never, c: ChalkInstance) => string) | undefined
+        if (parsed.lambdaGiven) {
+          const { runLambdaScale, renderLambdaScale } = await import('../aws/lambda-concurrency.js')
+          lambdaResult = await runLambdaScale(ctx, cfg, parsed.lambda)
+          renderLambda = renderLambdaScale as (r: never, c: ChalkInstance) => string
+          combined.lambda = lambdaResult
+        }
+        const dryRun = ctx.dryRun
+        const operations = dryRun
+          ? [
+              ...((endpointResult as { operations?: PlannedOperation[] } | undefined)?.operations ?? []),
+              ...((lambdaResult as { operations?: PlannedOperation[] } | undefined)?.operations ?? []),
+            ]
+          : undefined
+        const doc = dryRun ? { dryRun: true, operations: operations!.map(({ service, operation, input }) => ({ service, operation, input })), ...combined } : combined
+        ctx.ui.result(doc, (_d, c) => {
+          if (dryRun) return renderPlan('scale', operations!, c)
+          const parts: string[] = []
+          if (endpointResult) parts.push(scaleMod.renderEndpointScale(endpointResult, c))
+          if (lambdaResult !== undefined && renderLambda) parts.push(renderLambda(lambdaResult as never, c))
+          return parts.join('\n\n')
+        })
+      }),
+    )
+}
+
+/** Every flag checked before any AWS call (UserError naming the flag, exit 2). */
+export function parseScaleFlags(opts: ScaleCliOptions): {
+  endpoint: EndpointScaleFlags
+  lambda: { reserved?: number; provisioned?: number }
+  endpointGiven: boolean
+  lambdaGiven: boolean
+} {
+  const endpoint: EndpointScaleFlags = {
+    ...(opts.min !== undefined ? { min: parseIntFlag(opts.min, '--min', { min: 1, max: 1000 }) } : {}),
+    ...(opts.max !== undefined ? { max: parseIntFlag(opts.max, '--max', { min: 1, max: 1000 }) } : {}),
+    ...(opts.target !== undefined ? { target: positiveNumber(opts.target, '--target', 'invocations per instance per minute, e.g. --target 120') } : {}),
+    ...(opts.targetRps !== undefined ? { targetRps: positiveNumber(opts.targetRps, '--target-rps', 'requests per second per instance, e.g. --target-rps 2') } : {}),
+    ...(opts.scaleInCooldown !== undefined ? { scaleInCooldown: parseIntFlag(opts.scaleInCooldown, '--scale-in-cooldown', { min: 0, max: 3600 }) } : {}),
+    ...(opts.scaleOutCooldown !== undefined ? { scaleOutCooldown: parseIntFlag(opts.scaleOutCooldown, '--scale-out-cooldown', { min: 0, max: 3600 }) } : {}),
+  }
+  if (endpoint.target !== undefined && endpoint.targetRps !== undefined) {
+    throw new UserError('ConflictingFlags', 'Give either --target or --target-rps, not both.', {
+      hint: '--target is invocations per instance per MINUTE; --target-rps N is the same as --target N*60.',
+    })
+  }
+  if (endpoint.min !== undefined && endpoint.max !== undefined && endpoint.min > endpoint.max) {
+    throw new UserError('MinAboveMax', `--min ${endpoint.min} is above --max ${endpoint.max}.`, { hint: `For example: --min ${endpoint.max} --max ${endpoint.min}` })
+  }
+  const lambda = {
+    ...(opts.lambdaReserved !== undefined ? { reserved: parseIntFlag(opts.lambdaReserved, '--lambda-reserved', { min: 0 }) } : {}),
+    ...(opts.lambdaProvisioned !== undefined ? { provisioned: parseIntFlag(opts.lambdaProvisioned, '--lambda-provisioned', { min: 0 }) } : {}),
+  }
+  const endpointGiven = Object.keys(endpoint).length > 0
+  const lambdaGiven = Object.keys(lambda).length > 0
+  if (opts.show && (endpointGiven || lambdaGiven)) {
+    throw new UserError('ConflictingFlags', '--show only prints the current settings; it takes no other scale flags.', {
+      hint: 'Run `mlops scale --show` on its own, or drop --show to change the settings.',
+    })
+  }
+  return { endpoint, lambda, endpointGiven, lambdaGiven }
+}
+
+function positiveNumber(value: string, flag: string, example: string): number {
+  const n = Number(value)
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) {
+    throw new UserError('InvalidFlag', `${flag} must be a number above 0, got "${value}".`, { hint: `It is ${example}.` })
+  }
+  return n
 }

@@ -47,4 +47,13 @@ export const EndpointSchema = z.strictObject({
   /** Longest to wait for InService. @default '30m' */
   waitTimeout: duration.default(1800),
   autoscaling: AutoscalingSchema.optional(),
+  /** The inference handler inside training.sourceDir, shipped as code/<entryPoint> in the model. @default 'inference.py' */
+  entryPoint: z.string().regex(/^[\w.-]+\.py$/, 'expected a Python file name such as inference.py').default('inference.py'),
+  /** Image the post-deploy smoke test sends (relative to this file). Unset: the sample bundled with mlops. */
+  smokeTestImage: z.string().min(1).optional(),
+  /**
+   * With autoRollbackAlarms: how long SageMaker keeps the old fleet and watches the alarms after
+   * shifting traffic, before the update counts as done (TerminationWaitInSeconds). @default '5m'
+   */
+  bakeTime: duration.refine((s) => s <= 3600, 'at most 1h (SageMaker limit)').default(300),
 })

@@ -1,0 +1,267 @@
+import {
+  ApplicationAutoScalingClient,
+  DeleteScalingPolicyCommand,
+  DeregisterScalableTargetCommand,
+  DescribeScalableTargetsCommand,
+  DescribeScalingPoliciesCommand,
+  PutScalingPolicyCommand,
+  RegisterScalableTargetCommand,
+} from '@aws-sdk/client-application-auto-scaling'
+import { IAMClient } from '@aws-sdk/client-iam'
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
+import {
+  CreateEndpointCommand,
+  CreateEndpointConfigCommand,
+  CreateModelCommand,
+  DeleteEndpointCommand,
+  DescribeEndpointCommand,
+  DescribeEndpointConfigCommand,
+  ListEndpointConfigsCommand,
+  ListModelsCommand,
+  SageMakerClient,
+  UpdateEndpointCommand,
+  type DescribeEndpointOutput,
+  type ProductionVariant,
+} from '@aws-sdk/client-sagemaker'
+import { InvokeEndpointCommand, SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime'
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts'
+import { mockClient } from 'aws-sdk-client-mock'
+import { Readable } from 'node:stream'
+import { beforeEach, describe, expect, it } from 'vitest'
+import type { AwsClientFactory } from '../../src/aws/clients.js'
+import { ANSWER, tinyModelTarGz } from '../e2e/deploy-fixtures.js'
+import { fastClock, minimalConfig, runMlops, tempProject } from '../helpers/cli.js'
+
+/**
+ * What moto cannot show for `deploy`: endpoints that stay Creating and then fail, SageMaker rolling
+ * an update back, deadlines, failing smoke tests, autoscaling around an instance-type change and
+ * Ctrl-C. Stateful fakes behind aws-sdk-client-mock on a clock that never sleeps.
+ */
+
+const sm = mockClient(SageMakerClient)
+const s3 = mockClient(S3Client)
+const rt = mockClient(SageMakerRuntimeClient)
+const as = mockClient(ApplicationAutoScalingClient)
+const sts = mockClient(STSClient)
+const creds = { region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } }
+const factory = (): AwsClientFactory =>
+  (async () => ({
+    sagemaker: new SageMakerClient(creds),
+    sagemakerRuntime: new SageMakerRuntimeClient(creds),
+    s3: new S3Client(creds),
+    iam: new IAMClient(creds),
+    sts: new STSClient(creds),
+    autoscaling: new ApplicationAutoScalingClient(creds),
+  })) as unknown as AwsClientFactory
+
+const ROLE = 'arn:aws:iam::123456789012:role/my-sagemaker'
+const ARTIFACT = 's3://dogs-data/output/dogs-train-1/output/model.tar.gz'
+const STATE = JSON.stringify({ version: 1, resources: [{ kind: 'model-artifact', name: ARTIFACT, region: 'us-east-1', createdAt: '2026-11-21T00:00:00Z', details: { source: 'sagemaker', jobName: 'dogs-train-1' } }] })
+const NEW = 'dogs-config-2026-11-22-10-00-00-000'
+const OLD = 'dogs-config-2026-11-21-10-00-00-000'
+const OLD_VARIANT: ProductionVariant = { VariantName: 'AllTraffic', ModelName: 'dogs-model-2026-11-21-10-00-00-000', InstanceType: 'ml.m5.large', InitialInstanceCount: 1 }
+const notFound = () => Object.assign(new Error("Could not find endpoint 'dogs-endpoint'."), { name: 'ValidationException', $metadata: { httpStatusCode: 400 } })
+
+/** Every call, in order, by operation name. */
+let log: string[]
+let configs: Map<string, ProductionVariant[]>
+let archive: Buffer
+
+const ep = (status: string, config: string, extra: Partial<DescribeEndpointOutput> = {}): DescribeEndpointOutput =>
+  ({ EndpointName: 'dogs-endpoint', EndpointArn: 'arn:aws:sagemaker:us-east-1:123456789012:endpoint/dogs-endpoint', EndpointStatus: status, EndpointConfigName: config, ...extra }) as DescribeEndpointOutput
+
+/** DescribeEndpoint answers these in turn (undefined: not found); the last one repeats. */
+function endpointSequence(seq: (DescribeEndpointOutput | undefined)[]) {
+  let i = 0
+  sm.on(DescribeEndpointCommand).callsFake(() => {
+    log.push('DescribeEndpoint')
+    const next = seq[Math.min(i++, seq.length - 1)]
+    if (!next) throw notFound()
+    return next
+  })
+}
+
+function scaled(min: number, max: number) {
+  as.on(DescribeScalableTargetsCommand).callsFake(() => {
+    log.push('DescribeScalableTargets')
+    return { ScalableTargets: [{ ServiceNamespace: 'sagemaker', ResourceId: 'endpoint/dogs-endpoint/variant/AllTraffic', ScalableDimension: 'sagemaker:variant:DesiredInstanceCount', MinCapacity: min, MaxCapacity: max }] }
+  })
+  as.on(DescribeScalingPoliciesCommand).resolves({
+    ScalingPolicies: [{
+      PolicyName: 'dogs-invocations-target', PolicyARN: 'arn:p', ServiceNamespace: 'sagemaker', ResourceId: 'endpoint/dogs-endpoint/variant/AllTraffic', ScalableDimension: 'sagemaker:variant:DesiredInstanceCount', PolicyType: 'TargetTrackingScaling', CreationTime: new Date(),
+      TargetTrackingScalingPolicyConfiguration: { TargetValue: 120, PredefinedMetricSpecification: { PredefinedMetricType: 'SageMakerVariantInvocationsPerInstance' }, ScaleInCooldown: 600, ScaleOutCooldown: 30 },
+    }],
+  })
+}
+
+let dir: string
+beforeEach(async () => {
+  for (const m of [sm, s3, rt, as, sts]) m.reset()
+  log = []
+  configs = new Map([[OLD, [OLD_VARIANT]]])
+  archive ??= await tinyModelTarGz()
+  dir = await tempProject(minimalConfig(`training:\n  roleArn: ${ROLE}\n`), { '.mlops/state.json': STATE })
+  s3.on(GetObjectCommand).callsFake(() => ({ Body: Readable.from(archive) }))
+  s3.on(HeadObjectCommand).rejects(Object.assign(new Error('NotFound'), { name: 'NotFound', $metadata: { httpStatusCode: 404 } }))
+  s3.on(PutObjectCommand).resolves({})
+  sts.on(GetCallerIdentityCommand).resolves({ Account: '123456789012' })
+  const track = <T>(name: string, value: T) => () => { log.push(name); return value }
+  sm.on(CreateModelCommand).callsFake(track('CreateModel', { ModelArn: 'arn:model' }))
+  sm.on(CreateEndpointConfigCommand).callsFake((input: { EndpointConfigName: string; ProductionVariants: ProductionVariant[] }) => {
+    log.push('CreateEndpointConfig')
+    configs.set(input.EndpointConfigName, input.ProductionVariants)
+    return { EndpointConfigArn: 'arn:config' }
+  })
+  sm.on(DescribeEndpointConfigCommand).callsFake((input: { EndpointConfigName: string }) => ({ EndpointConfigName: input.EndpointConfigName, ProductionVariants: configs.get(input.EndpointConfigName) }))
+  sm.on(CreateEndpointCommand).callsFake(track('CreateEndpoint', { EndpointArn: 'arn:ep' }))
+  sm.on(UpdateEndpointCommand).callsFake((input: { EndpointConfigName: string }) => { log.push(`UpdateEndpoint:${input.EndpointConfigName}`); return { EndpointArn: 'arn:ep' } })
+  sm.on(DeleteEndpointCommand).callsFake(track('DeleteEndpoint', {}))
+  sm.on(ListEndpointConfigsCommand).callsFake(track('ListEndpointConfigs', { EndpointConfigs: [] }))
+  sm.on(ListModelsCommand).resolves({ Models: [] })
+  rt.on(InvokeEndpointCommand).callsFake(track('InvokeEndpoint', { Body: new TextEncoder().encode(JSON.stringify(ANSWER)), ContentType: 'application/json' }))
+  as.on(DescribeScalableTargetsCommand).callsFake(track('DescribeScalableTargets', { ScalableTargets: [] }))
+  for (const [cmd, name] of [[DeleteScalingPolicyCommand, 'DeleteScalingPolicy'], [DeregisterScalableTargetCommand, 'DeregisterScalableTarget'], [RegisterScalableTargetCommand, 'RegisterScalableTarget'], [PutScalingPolicyCommand, 'PutScalingPolicy']] as const) {
+    as.on(cmd as never).callsFake(track(name, {}))
+  }
+})
+
+const deploy = (args: string[] = [], opts: { signal?: AbortSignal } = {}) =>
+  runMlops(['deploy', '--yes', ...args], { cwd: dir, awsFactory: factory, clock: fastClock(), ...opts })
+
+describe('deploy with stateful fakes', () => {
+  it('an endpoint that fails while Creating exits 1 with SageMaker\'s FailureReason and keeps old versions', async () => {
+    const reason = 'The primary container for production variant AllTraffic did not pass the ping health check.'
+    endpointSequence([undefined, ep('Creating', NEW), ep('Creating', NEW), ep('Failed', NEW, { FailureReason: reason })])
+    const run = await deploy()
+    expect(run.code).toBe(1)
+    expect(run.stderr).toContain(`Endpoint dogs-endpoint failed: ${reason}`)
+    expect(run.stderr).toContain('/aws/sagemaker/Endpoints/dogs-endpoint')
+    expect(run.stderr).toContain('Endpoint dogs-endpoint: Creating')
+    expect(log.filter((x) => x === 'DescribeEndpoint')).toHaveLength(4)
+    expect(log).not.toContain('InvokeEndpoint')
+    expect(log).not.toContain('ListEndpointConfigs')
+  })
+
+  it('an update that ends InService on the old config is reported as SageMaker\'s rollback (exit 1)', async () => {
+    endpointSequence([ep('InService', OLD), ep('Updating', OLD), ep('RollingBack', OLD), ep('InService', OLD, { FailureReason: 'Alarm dogs-5xx in ALARM' })])
+    const run = await deploy(['--json'])
+    expect(run.code).toBe(1)
+    expect(run.json()).toMatchObject({ error: { code: 'UpdateRolledBack', details: { servingConfig: OLD, attemptedConfig: NEW } } })
+    expect(run.stderr).toContain(`SageMaker rolled the update back: endpoint dogs-endpoint is InService on the previous config ${OLD}, not ${NEW}: Alarm dogs-5xx in ALARM.`)
+    expect(log).toContain(`UpdateEndpoint:${NEW}`)
+    expect(log).not.toContain('InvokeEndpoint')
+    expect(log).not.toContain('ListEndpointConfigs')
+  })
+
+  it('InService on the old config right after UpdateEndpoint is not mistaken for a rollback in the first 20 s', async () => {
+    endpointSequence([ep('InService', OLD), ep('InService', OLD), ep('Updating', NEW), ep('InService', NEW)])
+    const run = await deploy(['--json'])
+    expect(run.code, run.stderr).toBe(0)
+    expect(run.json()).toMatchObject({ action: 'updated', endpointConfig: NEW, previousConfig: OLD })
+  })
+
+  it('a deadline reached says the endpoint is still changing and how to look at it (exit 1)', async () => {
+    endpointSequence([undefined, ep('Creating', NEW)])
+    const run = await deploy(['--timeout', '2m'])
+    expect(run.code).toBe(1)
+    expect(run.stderr).toContain('Gave up waiting for endpoint dogs-endpoint to leave Creating/Updating after 120s (last status: Creating).')
+    expect(run.stderr).toContain('It is still running on AWS. `mlops status` shows where it is')
+    // 1 look before creating, then one every 15 s until 120 s.
+    expect(log.filter((x) => x === 'DescribeEndpoint')).toHaveLength(1 + 9)
+  })
+
+  it('a failed smoke test exits 1 and names the previous config to go back to; nothing is pruned', async () => {
+    endpointSequence([ep('InService', OLD), ep('Updating', NEW), ep('InService', NEW)])
+    rt.on(InvokeEndpointCommand).rejects(Object.assign(new Error('Received server error (500) from primary with message "CUDA error"'), { name: 'ModelError', OriginalStatusCode: 500, $metadata: { httpStatusCode: 424 } }))
+    const run = await deploy()
+    expect(run.code).toBe(1)
+    expect(run.stderr).toContain(`Smoke test failed on endpoint dogs-endpoint (now serving ${NEW}): Endpoint dogs-endpoint could not answer (HTTP 500 from the model)`)
+    expect(run.stderr).toContain(`--endpoint-config-name ${OLD}`)
+    expect(log).not.toContain('ListEndpointConfigs')
+  })
+
+  it('--rollback-on-failure puts the previous config back after a failed smoke test, then exits 1', async () => {
+    endpointSequence([ep('InService', OLD), ep('Updating', NEW), ep('InService', NEW), ep('Updating', OLD), ep('InService', OLD)])
+    rt.on(InvokeEndpointCommand).callsFake(() => ({ Body: new TextEncoder().encode('{"oops": true}'), ContentType: 'application/json' }))
+    const run = await deploy(['--rollback-on-failure', '--json'])
+    expect(run.code).toBe(1)
+    expect(run.json()).toMatchObject({ error: { code: 'SmokeTestFailed', details: { rolledBackTo: OLD, failedConfig: NEW } } })
+    expect(run.stderr).toContain(`endpoint dogs-endpoint is back on ${OLD}`)
+    expect(log.filter((x) => x.startsWith('UpdateEndpoint'))).toEqual([`UpdateEndpoint:${NEW}`, `UpdateEndpoint:${OLD}`])
+    expect(sm).toHaveReceivedNthCommandWith(UpdateEndpointCommand, 2, { EndpointName: 'dogs-endpoint', EndpointConfigName: OLD })
+  })
+
+  it('an instance-type change on an autoscaled variant deregisters scaling around the update and restores it', async () => {
+    scaled(1, 4)
+    endpointSequence([ep('InService', OLD), ep('Updating', NEW), ep('InService', NEW)])
+    const run = await deploy(['--instance-type', 'ml.c5.xlarge', '--json'])
+    expect(run.code, run.stderr).toBe(0)
+    expect(run.json()).toMatchObject({ action: 'updated', autoscaling: { action: 're-registered', minCapacity: 1, maxCapacity: 4 } })
+    const order = log.filter((x) => /Scaling|Scalable|UpdateEndpoint|InvokeEndpoint/.test(x))
+    expect(order).toEqual(['DescribeScalableTargets', 'DeleteScalingPolicy', 'DeregisterScalableTarget', `UpdateEndpoint:${NEW}`, 'RegisterScalableTarget', 'PutScalingPolicy', 'InvokeEndpoint'])
+    const rid = { ServiceNamespace: 'sagemaker', ResourceId: 'endpoint/dogs-endpoint/variant/AllTraffic', ScalableDimension: 'sagemaker:variant:DesiredInstanceCount' } as const
+    expect(as).toHaveReceivedCommandWith(DeleteScalingPolicyCommand, { PolicyName: 'dogs-invocations-target', ...rid })
+    expect(as).toHaveReceivedCommandWith(RegisterScalableTargetCommand, { ...rid, MinCapacity: 1, MaxCapacity: 4 })
+    expect(as).toHaveReceivedCommandWith(PutScalingPolicyCommand, {
+      PolicyName: 'dogs-invocations-target', ...rid, PolicyType: 'TargetTrackingScaling',
+      TargetTrackingScalingPolicyConfiguration: { TargetValue: 120, PredefinedMetricSpecification: { PredefinedMetricType: 'SageMakerVariantInvocationsPerInstance' }, ScaleInCooldown: 600, ScaleOutCooldown: 30 },
+    })
+    expect(sm.commandCalls(UpdateEndpointCommand)[0].args[0].input).toEqual({ EndpointName: 'dogs-endpoint', EndpointConfigName: NEW })
+  })
+
+  it('the same instance type on an autoscaled variant keeps scaling and the autoscaled count', async () => {
+    scaled(2, 5)
+    endpointSequence([ep('InService', OLD), ep('InService', NEW)])
+    const run = await deploy(['--json'])
+    expect(run.code, run.stderr).toBe(0)
+    expect(run.json().autoscaling).toEqual({ action: 'kept', minCapacity: 2, maxCapacity: 5 })
+    expect(log).not.toContain('DeregisterScalableTarget')
+    expect(sm).toHaveReceivedCommandWith(UpdateEndpointCommand, { EndpointName: 'dogs-endpoint', EndpointConfigName: NEW, RetainAllVariantProperties: true })
+    expect(run.stderr).toContain('With autoscaling up to 5 instances: at most $0.58/hour.')
+  })
+
+  it('a Failed endpoint is deleted and created again', async () => {
+    endpointSequence([ep('Failed', OLD, { FailureReason: 'old failure' }), ep('Deleting', OLD), undefined, ep('Creating', NEW), ep('InService', NEW)])
+    const run = await deploy(['--json'])
+    expect(run.code, run.stderr).toBe(0)
+    expect(run.json()).toMatchObject({ action: 'recreated', endpointConfig: NEW })
+    expect(log.filter((x) => ['DeleteEndpoint', 'CreateEndpoint'].includes(x))).toEqual(['DeleteEndpoint', 'CreateEndpoint'])
+    expect(run.stderr).toContain('is Failed (old failure); deleting it to create it again')
+  })
+
+  it('an endpoint mid-update is refused before anything is created (exit 2)', async () => {
+    endpointSequence([ep('Updating', OLD)])
+    const run = await deploy()
+    expect(run.code).toBe(2)
+    expect(run.stderr).toContain('Endpoint dogs-endpoint is Updating; SageMaker accepts no update until it settles.')
+    expect(log).not.toContain('CreateModel')
+    expect(s3.commandCalls(GetObjectCommand)).toHaveLength(0)
+  })
+
+  it('Ctrl-C while waiting exits 130 and says the endpoint carries on', async () => {
+    const ac = new AbortController()
+    let calls = 0
+    sm.on(DescribeEndpointCommand).callsFake(() => {
+      calls++
+      if (calls === 1) throw notFound()
+      if (calls === 3) ac.abort()
+      return ep('Creating', NEW)
+    })
+    const run = await deploy([], { signal: ac.signal })
+    expect(run.code).toBe(130)
+    expect(run.stderr).toContain('Interrupted while waiting: endpoint dogs-endpoint is still Creating on AWS')
+    expect(run.stderr).toContain('`mlops teardown` removes it')
+  })
+
+  it('without --yes and without a terminal it refuses before creating anything', async () => {
+    endpointSequence([undefined])
+    const run = await runMlops(['deploy'], { cwd: dir, awsFactory: factory, clock: fastClock() })
+    expect(run.code).toBe(2)
+    expect(run.stderr).toContain('this needs confirmation')
+    expect(log).not.toContain('CreateModel')
+    const declined = await runMlops(['deploy'], { cwd: dir, awsFactory: factory, clock: fastClock(), answers: ['n'] })
+    expect(declined.code).toBe(1)
+    expect(declined.stderr).toContain('Create endpoint dogs-endpoint with ml.m5.large x 1? [y/N]')
+    expect(log).not.toContain('CreateModel')
+  })
+})
