@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander'
 import { COMMANDS } from './commands/index.js'
 import type { Deps } from './context.js'
-import { errorToJson, exitCodeFor, isCommanderError, MlopsError, ConfigError, AbortError, type ExitCodeValue } from './errors.js'
+import { errorToJson, exitCodeFor, isCommanderError, MlopsError, ConfigError, AbortError, FindingsError, type ExitCodeValue } from './errors.js'
 import { Ui } from './output.js'
 
 /**
@@ -74,7 +74,9 @@ export async function runCli(argv: readonly string[], deps: Deps): Promise<ExitC
 export function renderError(err: unknown, deps: Deps, flags: { json: boolean; debug: boolean; color: boolean }): void {
   const ui = new Ui({ stdout: deps.stdout, stderr: deps.stderr, json: flags.json, debug: flags.debug, color: flags.color, env: deps.env, clock: deps.clock, yes: false })
   const c = ui.c
-  if (flags.json) deps.stdout.write(JSON.stringify(errorToJson(isCommanderError(err) ? usageFromCommander(err) : err), null, 2) + '\n')
+  // A FindingsError follows a report that is already the one JSON document on stdout.
+  const resultWritten = err instanceof FindingsError && err.reportAlreadyWritten
+  if (flags.json && !resultWritten) deps.stdout.write(JSON.stringify(errorToJson(isCommanderError(err) ? usageFromCommander(err) : err), null, 2) + '\n')
   if (isCommanderError(err)) {
     deps.stderr.write(`${c.red('✖')} ${err.message.replace(/^error: /, '')}\n${c.gray('Run the command with --help for usage.')}\n`)
     return

@@ -81,8 +81,14 @@ export class InterruptedError extends MlopsError {
 
 /** `audit-iam` findings at or above the threshold. Exit 3; the report itself was already printed. */
 export class FindingsError extends MlopsError {
-  constructor(message: string, options: MlopsErrorOptions = {}) {
+  /**
+   * The report (the command's one result) is already on stdout, so with --json the error must not
+   * add a second JSON document there; it is still shown on stderr.
+   */
+  readonly reportAlreadyWritten: boolean
+  constructor(message: string, options: MlopsErrorOptions & { reportAlreadyWritten?: boolean } = {}) {
     super('FindingsAboveThreshold', message, options)
+    this.reportAlreadyWritten = Boolean(options.reportAlreadyWritten)
   }
 }
 

@@ -1,7 +1,105 @@
 import type { Command } from 'commander'
-import type { Deps } from '../context.js'
-import { registerNotBuilt } from './action.js'
+import { parseIntFlag, type Deps } from '../context.js'
+import { FindingsError, UserError } from '../errors.js'
+import { action } from './action.js'
 
-export function register(program: Command, _deps: Deps): Command {
-  return registerNotBuilt(program, 'audit-iam', 'least-privilege findings for IAM roles and policies')
+interface AuditIamFlags {
+  readonly role: string[]
+  readonly allRoles?: boolean
+  readonly policyFile: string[]
+  readonly input?: string
+  readonly format: string
+  readonly failOn?: string
+  readonly unusedDays?: string
+  readonly suggest?: boolean
+  readonly exclusions?: string
+}
+
+const FORMATS = ['table', 'json', 'sarif'] as const
+const FAIL_ON = ['critical', 'high', 'medium', 'low', 'none'] as const
+const collect = (value: string, previous: string[]) => [...previous, value]
+
+export function register(program: Command, deps: Deps): Command {
+  return program
+    .command('audit-iam')
+    .description('least-privilege findings for IAM roles and policies (exit 3 when any is at or above --fail-on)')
+    .option('--role <name>', 'audit this role (name or ARN; repeatable) instead of the project\'s roles', collect, [])
+    .option('--all-roles', 'audit every role in the account (or in --input)')
+    .option('--policy-file <file>', 'audit a policy document kept in a repository (repeatable; offline)', collect, [])
+    .option('--input <auth-details.json>', 'audit a saved `aws iam get-account-authorization-details` output (offline)')
+    .option('--format <format>', 'table, json or sarif (SARIF 2.1.0 for code scanning)', 'table')
+    .option('--fail-on <severity>', 'exit 3 when a finding is at or above: critical, high, medium, low or none (default: audit.failOn, high)')
+    .option('--unused-days <n>', 'report roles unused for longer than this (default: audit.unusedDays, 90)')
+    .option('--suggest', 'print a scoped replacement policy for roles whose purpose mlops knows or that have last-accessed data')
+    .option('--exclusions <file>', 'YAML/JSON exclusions: roles, policies, rules, actions, knownAccounts, findings (default: audit.exclusions)')
+    .addHelpText(
+      'after',
+      `
+Default scope: roles tagged mlops:project=<project>, plus the roles the project's resources use
+(SageMaker execution role, the Lambda's role, the EC2 instance profile's role). Service-linked roles
+are excluded and counted. Rules: admin-access, privilege-escalation, aws-managed-full-access,
+service-wildcard, resource-star-write, passrole-unscoped, credentials-exposure, data-exfiltration,
+trust-any-principal, trust-cross-account, trust-service-no-source, unused-role, unsafe-ssm-instance-role.
+A Condition lowers a finding one severity level; it never hides it.
+
+Examples:
+  $ mlops audit-iam                                   the project's roles, live
+  $ mlops audit-iam --role my-lambda-role --suggest   one role, with a scoped replacement policy
+  $ aws iam get-account-authorization-details > auth.json
+  $ mlops audit-iam --input auth.json --all-roles --format sarif > iam.sarif
+  $ mlops audit-iam --policy-file iam/deploy-policy.json --fail-on medium   CI on policies in the repo
+
+Exclusions file:
+  roles: ["legacy-*"]
+  rules: [unused-role]
+  knownAccounts: ["111122223333"]
+  findings:
+    - { rule: resource-star-write, role: dogs-sagemaker, reason: "PutMetricData is namespace-limited" }
+
+Exit codes: 0 no finding at or above --fail-on, 3 findings at or above it, 2 usage errors.`,
+    )
+    .action(
+      action<AuditIamFlags>(deps, async (ctx, flags) => {
+        const format = FORMATS.find((f) => f === flags.format)
+        if (!format) throw new UserError('InvalidFlag', `--format must be one of ${FORMATS.join(', ')}, got "${flags.format}".`, { hint: 'For example: --format sarif' })
+        const failOn = flags.failOn === undefined ? undefined : FAIL_ON.find((f) => f === flags.failOn)
+        if (flags.failOn !== undefined && !failOn) {
+          throw new UserError('InvalidFlag', `--fail-on must be one of ${FAIL_ON.join(', ')}, got "${flags.failOn}".`, { hint: 'For example: --fail-on high' })
+        }
+        const unusedDays = flags.unusedDays === undefined ? undefined : parseIntFlag(flags.unusedDays, '--unused-days', { min: 1, max: 3650 })
+        if (flags.allRoles && flags.role.length) {
+          throw new UserError('InvalidFlag', '--role and --all-roles cannot be combined.', { hint: 'Use --role for specific roles, or --all-roles for every role.' })
+        }
+        const { runAuditIam } = await import('../audit/run.js')
+        const result = await runAuditIam(ctx, {
+          roles: flags.role,
+          allRoles: Boolean(flags.allRoles),
+          policyFiles: flags.policyFile,
+          ...(flags.input ? { input: flags.input } : {}),
+          format,
+          ...(failOn ? { failOn } : {}),
+          ...(unusedDays ? { unusedDays } : {}),
+          suggest: Boolean(flags.suggest),
+          ...(flags.exclusions ? { exclusions: flags.exclusions } : {}),
+        })
+        if (result.kind === 'plan') {
+          const { planToJson, renderPlan } = await import('../plan.js')
+          ctx.ui.result({ dryRun: true, operations: planToJson(result.operations) }, (_d, c) => renderPlan('mlops audit-iam (read-only)', result.operations, c, result.notes))
+          return
+        }
+        const { renderTable } = await import('../audit/report.js')
+        const doc = result.sarif ?? result.report
+        ctx.ui.result(doc, (d, c) => (format === 'table' ? renderTable(result.report, c) : JSON.stringify(d, null, 2)))
+        if (result.exitCode === 3) {
+          const { summary, options } = result.report
+          const levels = (['critical', 'high', 'medium', 'low'] as const).slice(0, ['critical', 'high', 'medium', 'low'].indexOf(options.failOn) + 1)
+          const counts = levels.filter((s) => summary.bySeverity[s]).map((s) => `${summary.bySeverity[s]} ${s}`).join(', ')
+          throw new FindingsError(`${summary.atOrAboveFailOn} finding${summary.atOrAboveFailOn === 1 ? '' : 's'} at or above ${options.failOn} (${counts}).`, {
+            hint: 'Apply the fix shown for each finding, or record accepted ones in an exclusions file (--exclusions). --fail-on none reports without failing.',
+            reportAlreadyWritten: true,
+            details: { atOrAboveFailOn: summary.atOrAboveFailOn, bySeverity: summary.bySeverity },
+          })
+        }
+      }),
+    )
 }
