@@ -2,16 +2,10 @@
 import { createInterface } from 'node:readline/promises'
 import { runCli } from './cli.js'
 import { systemClock } from './util/clock.js'
+import { silenceSdkNodeVersionWarning } from './util/warnings.js'
 import { VERSION } from './version.js'
 
-// The AWS SDK warns on every run that future releases will need Node 22. It is true but not the
-// user's problem mid-command; keep every other warning.
-const defaultWarningListeners = process.listeners('warning')
-process.removeAllListeners('warning')
-process.on('warning', (w) => {
-  if (w.name === 'NodeVersionSupportWarning' || w.message.startsWith('NodeVersionSupportWarning')) return
-  for (const l of defaultWarningListeners) l.call(process, w)
-})
+silenceSdkNodeVersionWarning()
 
 // Ctrl-C: the first one aborts the running command, which cleans up (stops polling, terminates
 // instances, aborts uploads) and exits 130; a second one exits at once.

@@ -47,5 +47,6 @@ export function lambdaProvisionedHourly(memoryMb: number, executions: number): n
 /** "$1.23" / "price unknown". */
 export function formatUsd(amount: number | undefined): string {
   if (amount === undefined) return 'price unknown'
+  if (amount > 0 && amount < 0.0001) return '<$0.0001'
   return amount < 0.01 && amount > 0 ? `$${amount.toFixed(4)}` : `$${amount.toFixed(2)}`
 }

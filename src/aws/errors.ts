@@ -111,7 +111,7 @@ export function isAwsErrorNamed(err: unknown, ...names: string[]): boolean {
 export function isNotFound(err: unknown): boolean {
   if (isAwsErrorNamed(err, 'ResourceNotFound', 'ResourceNotFoundException', 'NoSuchEntity', 'NoSuchEntityException', 'NotFound',
     'NoSuchBucket', 'NoSuchKey', 'ParameterNotFound', 'InvalidInstanceID.NotFound', 'InvalidGroup.NotFound',
-    'ObjectNotFoundException')) return true
+    'ObjectNotFoundException', 'ProvisionedConcurrencyConfigNotFoundException', 'NoSuchBucketPolicy', 'NoSuchTagSet')) return true
   if (isAwsErrorNamed(err, 'ValidationException')) {
     return /could not find|does not exist|not found/i.test((err as SdkLikeError).message ?? '')
   }

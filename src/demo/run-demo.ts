@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url'
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { create as createTar } from 'tar'
 import { startMoto, motoClientConfig, motoEnv, type MotoServer } from '../dev/moto-server.js'
+import { silenceSdkNodeVersionWarning } from '../util/warnings.js'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const CLI = path.join(ROOT, 'dist', 'bin.js')
@@ -90,6 +91,8 @@ async function main(): Promise<void> {
       .replace('instanceType: ml.g4dn.xlarge', 'instanceType: ml.m5.xlarge')
       .replace(/    arch: resnet50\n    epochs: 10\n    batch-size: 64\n    lr: 0.001\n/, '    arch: resnet18\n    epochs: 4\n    batch-size: 16\n    lr: 0.003\n    weights: none\n    image-size: 64\n    num-workers: 0\n')
       .replace('maxCapacity: 4', 'maxCapacity: 2')
+      // The project's training code: this repository's scripts/ (a real project keeps its own beside the config).
+      .replace('sourceDir: scripts', `sourceDir: ${path.join(ROOT, 'scripts')}`)
     await writeFile(cfgPath, cfg)
 
     header('a small dog-breed-shaped dataset (5 breeds, synthetic images)')
@@ -183,6 +186,7 @@ async function realLambdaAnswer(prediction: string): Promise<string> {
   return JSON.stringify(result)
 }
 
+silenceSdkNodeVersionWarning()
 main().catch((err: unknown) => {
   process.stderr.write(`\ndemo failed: ${err instanceof Error ? err.message : String(err)}\n`)
   process.exitCode = 1
