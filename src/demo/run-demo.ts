@@ -137,8 +137,9 @@ async function main(): Promise<void> {
     await moto.setLambdaResults(Array.from({ length: 20 }, () => lambdaAnswer))
     await mlops(['lambda-setup', '--yes'], work, env)
 
-    header('scale: endpoint autoscaling (target tracking)')
+    header('scale: endpoint autoscaling (target tracking) and Lambda concurrency')
     await mlops(['scale', '--min', '1', '--max', '2', '--target-rps', '2', '--yes'], work, env)
+    await mlops(['scale', '--lambda-reserved', '5', '--lambda-provisioned', '1', '--yes'], work, env)
 
     header('invoke: the endpoint, then through the Lambda')
     await mlops(['invoke', path.join(ROOT, 'assets/sample.jpg'), '--top', '3'], work, env)
