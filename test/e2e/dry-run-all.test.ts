@@ -1,0 +1,60 @@
+import { execFileSync } from 'node:child_process'
+import { readFile, writeFile } from 'node:fs/promises'
+import path from 'node:path'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { runMlops, tempProject } from '../helpers/cli.js'
+
+const ROOT = path.resolve(import.meta.dirname, '../..')
+/** No credentials, no profile files, no endpoint: anything that tried to reach AWS would fail. */
+const OFFLINE = {
+  AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined, AWS_SESSION_TOKEN: undefined, AWS_PROFILE: undefined,
+  AWS_ENDPOINT_URL: undefined, AWS_CONFIG_FILE: '/nonexistent', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent',
+}
+const noAws = () => {
+  throw new Error('a --dry-run asked for AWS clients')
+}
+
+const COMMANDS: [string, string[]][] = [
+  ['upload-data', ['upload-data']],
+  ['train', ['train', '--instances', '4']],
+  ['tune', ['tune']],
+  ['logs', ['logs', 'dogs-train-2026-11-22-10-00-00-000']],
+  ['train-ec2', ['train-ec2']],
+  ['deploy', ['deploy', '--model', 's3://dogs-data/output/j/output/model.tar.gz']],
+  ['invoke', ['invoke', path.join(ROOT, 'assets/sample.jpg')]],
+  ['invoke --lambda', ['invoke', path.join(ROOT, 'assets/sample.jpg'), '--lambda']],
+  ['scale', ['scale', '--min', '1', '--max', '2']],
+  ['scale (Lambda)', ['scale', '--lambda-reserved', '5', '--lambda-provisioned', '1']],
+  ['lambda-setup', ['lambda-setup']],
+  ['audit-iam', ['audit-iam']],
+  ['status', ['status']],
+  ['teardown', ['teardown']],
+]
+
+describe('--dry-run of every command works offline, without credentials', () => {
+  let dir: string
+  beforeAll(async () => {
+    dir = await tempProject()
+    expect((await runMlops(['init', '--project', 'dogs', '--bucket', 'dogs-data'], { cwd: dir })).code).toBe(0)
+    const cfg = path.join(dir, 'mlops.config.yaml')
+    await writeFile(cfg, (await readFile(cfg, 'utf8')).replace('sourceDir: scripts', `sourceDir: ${path.join(ROOT, 'scripts')}`))
+    execFileSync('/usr/bin/python3', [path.join(ROOT, 'scripts-dev/make_synthetic_dataset.py'), '--out', path.join(dir, 'dogImages'),
+      '--classes', '3', '--train-per-class', '2', '--valid-per-class', '1', '--test-per-class', '1', '--size', '16'])
+  })
+
+  it.each(COMMANDS)('%s', async (_name, args) => {
+    const run = await runMlops([...args, '--dry-run', '--json'], { cwd: dir, env: OFFLINE, awsFactory: noAws })
+    expect(run.code, run.stderr).toBe(0)
+    const doc = run.json()
+    expect(doc.dryRun).toBe(true)
+    expect(Array.isArray(doc.operations)).toBe(true)
+    expect(doc.operations.length).toBeGreaterThan(0)
+    for (const op of doc.operations) {
+      expect(op).toEqual({ service: expect.any(String), operation: expect.stringMatching(/^[A-Z][A-Za-z0-9]+$/), input: expect.anything() })
+    }
+    // The human rendering names each request too.
+    const human = await runMlops([...args, '--dry-run'], { cwd: dir, env: OFFLINE, awsFactory: noAws })
+    expect(human.code, human.stderr).toBe(0)
+    expect(human.stdout).toContain(doc.operations[0].operation)
+  })
+})
