@@ -20,7 +20,7 @@ data:
   localDir: ./dogImages             # train/ valid/ test/, one folder per class (001.Affenpinscher, ...)
   bucket: ${opts.bucket}            # created private, encrypted and TLS-only if missing
   prefix: dogImages
-  concurrency: 16                   # parallel uploads
+  concurrency: 32                   # parallel uploads
   # kmsKeyId: alias/my-key          # SSE-KMS instead of SSE-S3
 
 training:
@@ -52,14 +52,19 @@ training:
     ranges:
       lr: { type: continuous, min: 0.0001, max: 0.1, scaling: Logarithmic }
       batch-size: { type: categorical, values: [32, 64, 128] }
+    # hyperband: { minResource: 1 }   # with strategy: Hyperband (maxResource defaults to epochs)
+  # image: <account>.dkr.ecr.<region>.amazonaws.com/pytorch-training:2.8.0-gpu-py312   # override the DLC
 
 ec2:
   instanceType: g4dn.xlarge
   # amiParameter: /aws/service/deeplearning/ami/x86_64/oss-nvidia-driver-gpu-pytorch-2.9-ubuntu-24.04/latest/ami-id
   volumeSizeGb: 100
   maxHours: 4                       # dead-man switch: the box terminates itself after this
-  timeout: 3h
+  timeout: 3h                       # longest the training command may run (at most 48h)
+  launchTimeout: 10m                # wait for the instance to be running
+  agentTimeout: 10m                 # wait for the SSM agent to come online
   spot: false
+  # subnetId: subnet-0abc1234       # unset: the default VPC
 
 endpoint:
   # name: ${opts.project}-endpoint
@@ -70,6 +75,10 @@ endpoint:
   pyVersion: py312
   keepVersions: 2                   # old configs and models kept for rollback
   waitTimeout: 30m
+  entryPoint: inference.py          # the handler in training.sourceDir, shipped as code/inference.py
+  # smokeTestImage: ./sample.jpg    # unset: the sample bundled with mlops
+  # autoRollbackAlarms: [my-5xx-alarm]   # roll an update back when these alarm
+  # bakeTime: 5m                    # how long SageMaker watches those alarms
   autoscaling:
     minCapacity: 1
     maxCapacity: 4
@@ -82,6 +91,8 @@ lambda:
   memoryMb: 256
   timeoutSeconds: 30
   topK: 3
+  architecture: arm64               # Graviton: about 20% cheaper than x86_64
+  logRetentionDays: 30
   # reservedConcurrency: 10
   # provisionedConcurrency: 1       # costs money while idle
   # url: { enabled: true, public: false }
@@ -89,5 +100,7 @@ lambda:
 audit:
   failOn: high                      # exit 3 at or above: critical | high | medium | low | none
   unusedDays: 90
+  # exclusions: audit-exclusions.yaml   # role/policy globs, rule ids, single findings to suppress
+  # knownAccounts: ["111122223333"]     # accounts trusted without a trust-cross-account finding
 `
 }

@@ -103,3 +103,13 @@ describe('config loading', () => {
     expect(run.stderr).not.toMatch(/\n\s+at /)
   })
 })
+
+describe('the example mlops.config.yaml in the repository', () => {
+  it('is exactly what `mlops init` writes for the dog-breeds project, so the two never drift', async () => {
+    const { readFile } = await import('node:fs/promises')
+    const path = await import('node:path')
+    const text = await readFile(path.resolve(import.meta.dirname, '../../mlops.config.yaml'), 'utf8')
+    expect(text).toBe(configTemplate({ project: 'dog-breeds', bucket: 'dog-breeds-mlops-data', region: 'us-east-1' }))
+    expect(parseConfigText(text, 'mlops.config.yaml').project.name).toBe('dog-breeds')
+  })
+})
