@@ -5,7 +5,7 @@ import { UserError } from '../errors.js'
 import type { PlannedOperation } from '../plan.js'
 import { buildCodePackage, codePackageLocation, type CodePackage } from './code-package.js'
 import { callAws, isAwsErrorNamed } from './errors.js'
-import { channelUris } from './s3-sync.js'
+import { channelUris } from './s3-channels.js'
 
 /**
  * What a training job reads: the data channels `upload-data` wrote, and the code package. Both

@@ -7,7 +7,7 @@ import { hourlyPrice } from '../pricing.js'
 import { formatDuration } from '../util/duration.js'
 import { planCodePackage } from '../aws/code-package.js'
 import { planEc2Role } from '../aws/ec2-role.js'
-import { channelUris } from '../aws/s3-sync.js'
+import { channelUris } from '../aws/s3-channels.js'
 import {
   buildRunInstancesInput,
   buildSecurityGroupInput,
