@@ -3,6 +3,7 @@ import { createAwsClientFactory, resolveAwsSettings, type AwsClientFactory, type
 import { DEFAULT_CONFIG_FILE, loadConfig } from './config/load.js'
 import type { MlopsConfig } from './config/schema.js'
 import { UserError } from './errors.js'
+import { parseDuration } from './util/duration.js'
 import { Ui, type OutStream } from './output.js'
 import { StateStore } from './state.js'
 import type { Clock } from './util/clock.js'
@@ -148,4 +149,13 @@ export function parseIntFlag(value: string, flag: string, { min = 1, max = Numbe
     })
   }
   return n
+}
+
+/** Validates a duration flag such as --timeout (90s, 30m, 2h, 1h30m); throws a UserError that names the flag. */
+export function parseDurationFlag(value: string, flag: string, example: string): number {
+  try {
+    return parseDuration(value)
+  } catch (e) {
+    throw new UserError('InvalidFlag', `${flag}: ${(e as Error).message}.`, { hint: `For example: ${flag} ${example}` })
+  }
 }

@@ -1,11 +1,12 @@
-import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
 import { createHash } from 'node:crypto'
 import { readdir, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { create as createTar } from 'tar'
 import { UserError } from '../errors.js'
 import type { PlannedOperation } from '../plan.js'
-import { callAws, isNotFound } from './errors.js'
+import { callAws } from './errors.js'
+import { headObject } from './s3-objects.js'
 
 /**
  * The training code (scripts/) as `sourcedir.tar.gz`, uploaded content-addressed:
@@ -96,15 +97,7 @@ export async function ensureCodePackage(
   pkg: CodePackage,
 ): Promise<{ uri: string; key: string; uploaded: boolean }> {
   const loc = codePackageLocation(bucket, prefix, pkg.sha256)
-  const present = await callAws({ service: 's3', operation: 'HeadObject', resource: loc.uri }, async () => {
-    try {
-      await s3.send(new HeadObjectCommand({ Bucket: loc.bucket, Key: loc.key }))
-      return true
-    } catch (e) {
-      if (isNotFound(e) || (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return false
-      throw e
-    }
-  })
+  const present = (await headObject(s3, loc.bucket, loc.key)) !== undefined
   if (!present) {
     await callAws({ service: 's3', operation: 'PutObject', resource: loc.uri }, () =>
       s3.send(new PutObjectCommand({ Bucket: loc.bucket, Key: loc.key, Body: pkg.body, ContentType: 'application/gzip', Metadata: { sha256: pkg.sha256 } })),

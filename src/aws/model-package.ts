@@ -1,4 +1,4 @@
-import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3'
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3'
 import { createHash } from 'node:crypto'
 import { createReadStream, createWriteStream } from 'node:fs'
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises'
@@ -11,6 +11,7 @@ import { create as createTar, extract as extractTar } from 'tar'
 import { UserError } from '../errors.js'
 import type { PlannedOperation } from '../plan.js'
 import { callAws, isNotFound } from './errors.js'
+import { headObject } from './s3-objects.js'
 
 /**
  * The model archive an endpoint serves: the training `model.tar.gz` repacked with the inference
@@ -209,15 +210,7 @@ export async function downloadAndRepack(s3: S3Client, source: S3Location, code: 
 
 /** Uploads the repacked archive unless an object with the same hash is already there. */
 export async function ensureModelPackage(s3: S3Client, loc: S3Location, model: RepackedModel): Promise<{ uploaded: boolean }> {
-  const present = await callAws({ service: 's3', operation: 'HeadObject', resource: loc.uri }, async () => {
-    try {
-      await s3.send(new HeadObjectCommand({ Bucket: loc.bucket, Key: loc.key }))
-      return true
-    } catch (e) {
-      if (isNotFound(e) || (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return false
-      throw e
-    }
-  })
+  const present = (await headObject(s3, loc.bucket, loc.key)) !== undefined
   if (present) return { uploaded: false }
   const { Upload } = await import('@aws-sdk/lib-storage')
   await callAws({ service: 's3', operation: 'PutObject', resource: loc.uri }, () =>

@@ -1,7 +1,6 @@
 import {
   AbortMultipartUploadCommand,
   DeleteObjectsCommand,
-  HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   type S3Client,
@@ -16,6 +15,7 @@ import { deleteBatches, multipartInput, MULTIPART_THRESHOLD, PART_SIZE, putObjec
 import type { LocalFile } from '../core/dataset-layout.js'
 import type { Clock } from '../util/clock.js'
 import { callAws, isAwsErrorNamed, translateAwsError } from './errors.js'
+export { headObject, type RemoteHead } from './s3-objects.js'
 
 /**
  * The S3 transfer engine of `upload-data`: listing, HeadObject, parallel uploads (single PUTs for
@@ -87,25 +87,6 @@ export async function listObjects(s3: S3Client, bucket: string, prefix: string, 
     ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined
   } while (ContinuationToken)
   return out
-}
-
-export interface RemoteHead {
-  /** `x-amz-meta-sha256`, when mlops (or anyone following the same convention) uploaded it. */
-  readonly sha256?: string
-  readonly etag: string
-  readonly size: number
-  readonly serverSideEncryption?: string
-}
-
-/** HeadObject for the content hash in the object's metadata; undefined when the object is gone. */
-export async function headObject(s3: S3Client, bucket: string, key: string, signal?: AbortSignal): Promise<RemoteHead | undefined> {
-  try {
-    const out = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal })
-    return { sha256: out.Metadata?.sha256, etag: out.ETag ?? '', size: out.ContentLength ?? 0, serverSideEncryption: out.ServerSideEncryption }
-  } catch (err) {
-    if (isAwsErrorNamed(err, 'NotFound', 'NoSuchKey') || (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return undefined
-    throw translateAwsError(err, { service: 's3', operation: 'HeadObject', resource: `s3://${bucket}/${key}` })
-  }
 }
 
 /** Deletes keys in batches of 1,000; any key S3 could not delete fails the call, naming it. */

@@ -1,12 +1,12 @@
 import type { ChalkInstance } from 'chalk'
 import type { Command } from 'commander'
 import { SAGEMAKER_INSTANCE_TYPE_PATTERN } from '../config/common.js'
-import { parseIntFlag, type Deps } from '../context.js'
+import { parseDurationFlag, parseIntFlag, type Deps } from '../context.js'
 import type { DeployDryRun, DeployResult } from '../core/deploy-run.js'
 import { UserError } from '../errors.js'
 import { renderPlan } from '../plan.js'
 import { formatUsd } from '../pricing.js'
-import { formatDuration, parseDuration } from '../util/duration.js'
+import { formatDuration } from '../util/duration.js'
 import { action } from './action.js'
 
 interface DeployCliOptions {
@@ -89,14 +89,7 @@ export function parseDeployFlags(opts: DeployCliOptions) {
       throw new UserError('InvalidFlag', `--memory must be one of ${MEMORY_SIZES.join(', ')} (MB), got ${opts.memory}.`, { hint: 'For example: --memory 2048' })
     }
   }
-  let timeoutSeconds: number | undefined
-  if (opts.timeout !== undefined) {
-    try {
-      timeoutSeconds = parseDuration(opts.timeout)
-    } catch (e) {
-      throw new UserError('InvalidFlag', `--timeout: ${(e as Error).message}.`, { hint: 'For example: --timeout 20m' })
-    }
-  }
+  const timeoutSeconds = opts.timeout === undefined ? undefined : parseDurationFlag(opts.timeout, '--timeout', '20m')
   return {
     ...(opts.model !== undefined ? { model: opts.model.trim() } : {}),
     ...(opts.instanceType !== undefined ? { instanceType: opts.instanceType } : {}),

@@ -1,7 +1,5 @@
 import type { Command } from 'commander'
-import type { Deps } from '../context.js'
-import { UserError } from '../errors.js'
-import { parseDuration } from '../util/duration.js'
+import { parseDurationFlag, type Deps } from '../context.js'
 import { action } from './action.js'
 
 interface LogsFlags {
@@ -32,14 +30,7 @@ ends. The result is recorded so \`mlops deploy\` finds the model.`,
     )
     .action(
       action<LogsFlags>(deps, async (ctx, flags, args) => {
-        let timeoutSeconds: number | undefined
-        if (flags.timeout !== undefined) {
-          try {
-            timeoutSeconds = parseDuration(flags.timeout)
-          } catch (e) {
-            throw new UserError('InvalidFlag', `--timeout: ${(e as Error).message}.`, { hint: 'For example: --timeout 2h' })
-          }
-        }
+        const timeoutSeconds = flags.timeout === undefined ? undefined : parseDurationFlag(flags.timeout, '--timeout', '2h')
         const { runLogs } = await import('../aws/training-attach.js')
         const { interruptDecider } = await import('../aws/training-wait.js')
         const { renderTrainingResult, renderTuningResult } = await import('../core/training-render.js')

@@ -1,9 +1,9 @@
 import type { Command } from 'commander'
 import { MAX_EXECUTION_TIMEOUT_SECONDS } from '../config/sections/ec2.js'
 import { EC2_INSTANCE_TYPE_PATTERN } from '../config/common.js'
-import type { Deps } from '../context.js'
+import { parseDurationFlag, type Deps } from '../context.js'
 import { UserError } from '../errors.js'
-import { parseDuration, formatDuration } from '../util/duration.js'
+import { formatDuration } from '../util/duration.js'
 import type { TrainEc2Flags } from '../core/ec2-plan.js'
 import { action } from './action.js'
 
@@ -91,16 +91,9 @@ export function parseTrainEc2Flags(o: TrainEc2Options): TrainEc2Flags {
     }
     maxHours = n
   }
-  let timeoutSeconds: number | undefined
-  if (o.timeout !== undefined) {
-    try {
-      timeoutSeconds = parseDuration(o.timeout)
-    } catch (e) {
-      throw new UserError('InvalidFlag', `--timeout: ${(e as Error).message}.`, { hint: 'For example: --timeout 2h' })
-    }
-    if (timeoutSeconds > MAX_EXECUTION_TIMEOUT_SECONDS) {
-      throw new UserError('InvalidFlag', `--timeout ${o.timeout} is beyond SSM Run Command's 48h limit.`, { hint: 'Use --timeout 48h or less.' })
-    }
+  const timeoutSeconds = o.timeout === undefined ? undefined : parseDurationFlag(o.timeout, '--timeout', '2h')
+  if (timeoutSeconds !== undefined && timeoutSeconds > MAX_EXECUTION_TIMEOUT_SECONDS) {
+    throw new UserError('InvalidFlag', `--timeout ${o.timeout} is beyond SSM Run Command's 48h limit.`, { hint: 'Use --timeout 48h or less.' })
   }
   return {
     ...(instanceType ? { instanceType } : {}),

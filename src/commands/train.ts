@@ -1,8 +1,7 @@
 import type { Command } from 'commander'
 import { SAGEMAKER_INSTANCE_TYPE_PATTERN } from '../config/common.js'
-import { parseIntFlag, type CommandContext, type Deps } from '../context.js'
+import { parseDurationFlag, parseIntFlag, type CommandContext, type Deps } from '../context.js'
 import { UserError } from '../errors.js'
-import { parseDuration } from '../util/duration.js'
 import { action } from './action.js'
 
 interface TrainFlags {
@@ -39,14 +38,7 @@ export async function parseTrainingFlags(ctx: CommandContext, f: TrainFlags) {
       hint: "SageMaker types start with 'ml.' (ml.m5.xlarge, ml.g4dn.xlarge, ml.p3.2xlarge).",
     })
   }
-  let timeoutSeconds: number | undefined
-  if (f.timeout !== undefined) {
-    try {
-      timeoutSeconds = parseDuration(f.timeout)
-    } catch (e) {
-      throw new UserError('InvalidFlag', `--timeout: ${(e as Error).message}.`, { hint: 'For example: --timeout 3h' })
-    }
-  }
+  const timeoutSeconds = f.timeout === undefined ? undefined : parseDurationFlag(f.timeout, '--timeout', '3h')
   return {
     overrides: {
       ...(f.instances !== undefined ? { instanceCount: parseIntFlag(f.instances, '--instances', { min: 1, max: 100 }) } : {}),
