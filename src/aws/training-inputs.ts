@@ -2,8 +2,13 @@ import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3'
 import type { MlopsConfig } from '../config/schema.js'
 import type { Channels } from '../core/training-request.js'
 import { UserError } from '../errors.js'
-import type { PlannedOperation } from '../plan.js'
-import { buildCodePackage, codePackageLocation, type CodePackage } from './code-package.js'
+import type { CommandContext } from '../context.js'
+import { resourceNames } from '../naming.js'
+import type { StateStore } from '../state.js'
+import { PLACEHOLDER, type PlannedOperation } from '../plan.js'
+import type { AwsClients } from './clients.js'
+import { buildCodePackage, codePackageLocation, ensureCodePackage, planCodePackage, type CodePackage } from './code-package.js'
+import { ensureExecutionRole, planExecutionRole } from './execution-role.js'
 import { callAws, isAwsErrorNamed } from './errors.js'
 import { channelUris } from './s3-channels.js'
 
@@ -76,4 +81,44 @@ export async function prepareCode(cfg: MlopsConfig, resolvePath: (p: string) => 
   const pkg = await buildCodePackage(resolvePath(cfg.training.sourceDir), cfg.training.entryPoint)
   const loc = codePackageLocation(cfg.data.bucket, cfg.project.name, pkg.sha256)
   return { pkg, ...loc }
+}
+
+/** The requests `train` and `tune` both make before creating their job, for --dry-run. */
+export function planLaunchPrerequisites(cfg: MlopsConfig, region: string, channels: Channels, code: PreparedCode): PlannedOperation[] {
+  const accountId = PLACEHOLDER.accountId
+  return [
+    ...(cfg.training.roleArn ? [] : [{ service: 'sts', operation: 'GetCallerIdentity', input: {}, note: 'the account id, for the execution role' }]),
+    ...planExecutionRole(cfg, accountId, region),
+    ...planChannelChecks(channels),
+    ...planCodePackage(code.bucket, code.key, code.pkg.sha256),
+  ]
+}
+
+/**
+ * What `train` and `tune` both do once the user confirmed: converge the execution role (unless
+ * training.roleArn is given) and upload the code package unless it is already there, recording
+ * both in state. Returns the role ARN to run as.
+ */
+export async function prepareLaunch(
+  ctx: CommandContext,
+  clients: Pick<AwsClients, 'iam' | 's3'>,
+  cfg: MlopsConfig,
+  region: string,
+  code: PreparedCode,
+  accountId: string | undefined,
+  record: { state: StateStore; createdAt: string },
+): Promise<{ roleArn: string; code: { uri: string; uploaded: boolean } }> {
+  const { state, createdAt } = record
+  const roleName = resourceNames(cfg).trainingRole
+  let roleArn = cfg.training.roleArn
+  if (!roleArn) {
+    const role = await ensureExecutionRole(clients.iam, cfg, accountId!, region)
+    roleArn = role.arn
+    ctx.ui.step(role.created ? `Created execution role ${roleName} (least privilege)` : `Execution role ${roleName} is up to date`)
+    await state.record({ kind: 'role', name: roleName, arn: role.arn, region, createdAt, details: { purpose: 'execution' } })
+  }
+  const uploaded = await ensureCodePackage(clients.s3, code.bucket, cfg.project.name, code.pkg)
+  ctx.ui.step(uploaded.uploaded ? `Uploaded code ${uploaded.uri}` : `Code unchanged: reusing ${uploaded.uri}`)
+  await state.record({ kind: 'code-package', name: uploaded.uri, region, createdAt, details: { sha256: code.pkg.sha256, files: code.pkg.files } })
+  return { roleArn, code: { uri: uploaded.uri, uploaded: uploaded.uploaded } }
 }

@@ -18,11 +18,10 @@ import { PLACEHOLDER, planToJson, type PlannedOperation } from '../plan.js'
 import { formatUsd } from '../pricing.js'
 import type { Clock } from '../util/clock.js'
 import { getAccountId } from './account.js'
-import { ensureCodePackage, planCodePackage } from './code-package.js'
 import { callAws } from './errors.js'
-import { ensureExecutionRole, executionRoleArnFor, planExecutionRole } from './execution-role.js'
+import { executionRoleArnFor } from './execution-role.js'
 import { retryWhileIamPropagates } from './iam-roles.js'
-import { checkChannels, planChannelChecks, prepareCode, trainingChannels } from './training-inputs.js'
+import { checkChannels, planLaunchPrerequisites, prepareCode, prepareLaunch, trainingChannels } from './training-inputs.js'
 import { TRAINING_LOG_GROUP } from './training-logs.js'
 import { failUnlessCompleted, followTrainingJob, recordTrainingResult, summarizeTrainingJob, type TrainingResult } from './training-result.js'
 import { isThrottling, withRetry } from './training-retry.js'
@@ -84,13 +83,9 @@ export async function runTrain(ctx: CommandContext, opts: TrainOptions): Promise
   const build = (roleArn: string) => buildTrainingJobRequest({ cfg, settings, jobName, region, roleArn, codeUri: code.uri, channels })
 
   if (ctx.dryRun) {
-    const accountId = PLACEHOLDER.accountId
-    const plan = build(executionRoleArnFor(cfg, accountId, region))
+    const plan = build(executionRoleArnFor(cfg, PLACEHOLDER.accountId, region))
     const operations: PlannedOperation[] = [
-      ...(cfg.training.roleArn ? [] : [{ service: 'sts', operation: 'GetCallerIdentity', input: {}, note: 'the account id, for the execution role' }]),
-      ...planExecutionRole(cfg, accountId, region),
-      ...planChannelChecks(channels),
-      ...planCodePackage(code.bucket, code.key, code.pkg.sha256),
+      ...planLaunchPrerequisites(cfg, region, channels, code),
       { service: 'sagemaker', operation: 'CreateTrainingJob', input: plan.request },
       ...(opts.wait ? waitPlan(jobName, p.timeoutSeconds) : []),
     ]
@@ -122,17 +117,7 @@ export async function runTrain(ctx: CommandContext, opts: TrainOptions): Promise
 
   const state = ctx.state()
   const createdAt = new Date(ctx.clock.now()).toISOString()
-  let roleArn = plannedRole
-  if (!cfg.training.roleArn) {
-    const role = await ensureExecutionRole(clients.iam, cfg, accountId!, region)
-    roleArn = role.arn
-    ui.step(role.created ? `Created execution role ${resourceNames(cfg).trainingRole} (least privilege)` : `Execution role ${resourceNames(cfg).trainingRole} is up to date`)
-    await state.record({ kind: 'role', name: resourceNames(cfg).trainingRole, arn: role.arn, region, createdAt, details: { purpose: 'execution' } })
-  }
-  const uploaded = await ensureCodePackage(clients.s3, code.bucket, cfg.project.name, code.pkg)
-  ui.step(uploaded.uploaded ? `Uploaded code ${uploaded.uri}` : `Code unchanged: reusing ${uploaded.uri}`)
-  await state.record({ kind: 'code-package', name: uploaded.uri, region, createdAt, details: { sha256: code.pkg.sha256, files: code.pkg.files } })
-
+  const { roleArn, code: uploaded } = await prepareLaunch(ctx, clients, cfg, region, code, accountId, { state, createdAt })
   const request = roleArn === plannedRole ? plan.request : build(roleArn).request
   await createTrainingJob(clients.sagemaker, request, ctx.clock, ctx.signal, (m) => ui.debug(m))
   ui.success(`Started training job ${jobName} on ${settings.instanceCount} × ${settings.instanceType}${settings.spot ? ' (spot)' : ''}`)

@@ -18,11 +18,10 @@ import type { StateStore } from '../state.js'
 import { pollUntil, type Clock } from '../util/clock.js'
 import { formatDuration } from '../util/duration.js'
 import { getAccountId } from './account.js'
-import { ensureCodePackage, planCodePackage } from './code-package.js'
 import { callAws, isAwsErrorNamed, isNotFound } from './errors.js'
-import { ensureExecutionRole, executionRoleArnFor, planExecutionRole } from './execution-role.js'
+import { executionRoleArnFor } from './execution-role.js'
 import { retryWhileIamPropagates } from './iam-roles.js'
-import { checkChannels, planChannelChecks, prepareCode, trainingChannels } from './training-inputs.js'
+import { checkChannels, planLaunchPrerequisites, prepareCode, prepareLaunch, trainingChannels } from './training-inputs.js'
 import { recordTrainingResult, summarizeTrainingJob } from './training-result.js'
 import { isThrottling, withRetry } from './training-retry.js'
 import { describeTrainingJob, type InterruptChoice } from './training-wait.js'
@@ -100,13 +99,9 @@ export async function runTune(ctx: CommandContext, opts: TuneOptions): Promise<T
   ]
 
   if (ctx.dryRun) {
-    const accountId = PLACEHOLDER.accountId
-    const plan = build(executionRoleArnFor(cfg, accountId, region))
+    const plan = build(executionRoleArnFor(cfg, PLACEHOLDER.accountId, region))
     const operations: PlannedOperation[] = [
-      ...(cfg.training.roleArn ? [] : [{ service: 'sts', operation: 'GetCallerIdentity', input: {}, note: 'the account id, for the execution role' }]),
-      ...planExecutionRole(cfg, accountId, region),
-      ...planChannelChecks(channels),
-      ...planCodePackage(code.bucket, code.key, code.pkg.sha256),
+      ...planLaunchPrerequisites(cfg, region, channels, code),
       { service: 'sagemaker', operation: 'CreateHyperParameterTuningJob', input: plan.request },
       ...(opts.wait
         ? [
@@ -137,14 +132,7 @@ export async function runTune(ctx: CommandContext, opts: TuneOptions): Promise<T
 
   const state = ctx.state()
   const createdAt = new Date(ctx.clock.now()).toISOString()
-  let roleArn = plannedRole
-  if (!cfg.training.roleArn) {
-    const role = await ensureExecutionRole(clients.iam, cfg, accountId!, region)
-    roleArn = role.arn
-    await state.record({ kind: 'role', name: resourceNames(cfg).trainingRole, arn: role.arn, region, createdAt, details: { purpose: 'execution' } })
-  }
-  const uploaded = await ensureCodePackage(clients.s3, code.bucket, cfg.project.name, code.pkg)
-  ui.step(uploaded.uploaded ? `Uploaded code ${uploaded.uri}` : `Code unchanged: reusing ${uploaded.uri}`)
+  const { roleArn } = await prepareLaunch(ctx, clients, cfg, region, code, accountId, { state, createdAt })
   const request = roleArn === plannedRole ? plan.request : build(roleArn).request
   await retryWhileIamPropagates(
     () => callAws({ service: 'sagemaker', operation: 'CreateHyperParameterTuningJob', resource: jobName }, async () => {
