@@ -5,7 +5,7 @@ import { projectTags, resourceNames } from '../naming.js'
 import type { PlannedOperation } from '../plan.js'
 import { partitionFor } from './account.js'
 import { projectPrefixes } from './execution-role.js'
-import { ensureInstanceProfile, ensureRole, planRole, serviceTrustPolicy, type PolicyDocument, type PolicyStatement, type RoleSpec } from './iam-roles.js'
+import { ensureInstanceProfile, ensureRole, kmsStatement, planRole, serviceTrustPolicy, type PolicyDocument, type PolicyStatement, type RoleSpec } from './iam-roles.js'
 
 /**
  * The instance role of the `train-ec2` box, created once and converged on every run:
@@ -73,24 +73,6 @@ export function ec2RoleSpec(cfg: RoleConfig, accountId: string, region: string):
     managedPolicyArns: [ssmCorePolicyArn(region)],
     tags: projectTags(project),
   }
-}
-
-/** SSE-KMS data needs Decrypt to read and GenerateDataKey to write, on that key only. */
-function kmsStatement(kmsKeyId: string | undefined, partition: string, region: string, accountId: string): PolicyStatement | undefined {
-  if (!kmsKeyId) return undefined
-  const actions = ['kms:Decrypt', 'kms:GenerateDataKey']
-  if (kmsKeyId.startsWith('arn:')) return { Sid: 'DataKey', Effect: 'Allow', Action: actions, Resource: kmsKeyId }
-  if (kmsKeyId.startsWith('alias/')) {
-    // Key policies cannot be granted through an alias ARN; scope by the alias the key carries instead.
-    return {
-      Sid: 'DataKey',
-      Effect: 'Allow',
-      Action: actions,
-      Resource: `arn:${partition}:kms:${region}:${accountId}:key/*`,
-      Condition: { 'ForAnyValue:StringEquals': { 'kms:ResourceAliases': kmsKeyId } },
-    }
-  }
-  return { Sid: 'DataKey', Effect: 'Allow', Action: actions, Resource: `arn:${partition}:kms:${region}:${accountId}:key/${kmsKeyId}` }
 }
 
 export interface Ec2RoleResult {

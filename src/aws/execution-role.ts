@@ -3,7 +3,7 @@ import type { MlopsConfig } from '../config/schema.js'
 import { projectTags, resourceNames } from '../naming.js'
 import type { PlannedOperation } from '../plan.js'
 import { partitionFor } from './account.js'
-import { ensureRole, planRole, serviceTrustPolicy, type PolicyDocument, type RoleSpec } from './iam-roles.js'
+import { ensureRole, kmsStatement, planRole, serviceTrustPolicy, type PolicyDocument, type RoleSpec } from './iam-roles.js'
 import { pytorchRepositoryArns } from './images.js'
 
 /**
@@ -83,6 +83,9 @@ export function executionRoleSpec(cfg: Pick<MlopsConfig, 'data' | 'training' | '
       },
     ],
   }
+  // SSE-KMS data (data.kmsKeyId): jobs must decrypt the dataset and encrypt what they write.
+  const kms = kmsStatement(cfg.data.kmsKeyId, p, region, accountId)
+  if (kms) policy.Statement.push(kms)
   return {
     name: resourceNames(cfg).trainingRole,
     description: `SageMaker execution role for mlops project ${cfg.project.name} (least privilege, managed by mlops)`,

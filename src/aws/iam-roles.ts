@@ -236,3 +236,21 @@ export function isIamPropagationError(e: unknown): boolean {
   return name === 'InvalidParameterValueException' && /role/i.test(msg) ||
     name === 'InvalidParameterValue' && /iamInstanceProfile|instance profile/i.test(msg)
 }
+
+/** SSE-KMS data needs Decrypt to read and GenerateDataKey to write, on that key only. */
+export function kmsStatement(kmsKeyId: string | undefined, partition: string, region: string, accountId: string): PolicyStatement | undefined {
+  if (!kmsKeyId) return undefined
+  const actions = ['kms:Decrypt', 'kms:GenerateDataKey']
+  if (kmsKeyId.startsWith('arn:')) return { Sid: 'DataKey', Effect: 'Allow', Action: actions, Resource: kmsKeyId }
+  if (kmsKeyId.startsWith('alias/')) {
+    // Key policies cannot be granted through an alias ARN; scope by the alias the key carries instead.
+    return {
+      Sid: 'DataKey',
+      Effect: 'Allow',
+      Action: actions,
+      Resource: `arn:${partition}:kms:${region}:${accountId}:key/*`,
+      Condition: { 'ForAnyValue:StringEquals': { 'kms:ResourceAliases': kmsKeyId } },
+    }
+  }
+  return { Sid: 'DataKey', Effect: 'Allow', Action: actions, Resource: `arn:${partition}:kms:${region}:${accountId}:key/${kmsKeyId}` }
+}

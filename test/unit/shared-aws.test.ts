@@ -137,3 +137,23 @@ describe('IAM propagation retry', () => {
     expect(n).toBe(3)
   })
 })
+
+describe('execution role', () => {
+  it('is scoped to the project prefixes, and gains exactly one KMS statement when the data is SSE-KMS encrypted', async () => {
+    const { executionRoleSpec } = await import('../../src/aws/execution-role.js')
+    const { parseConfigText } = await import('../../src/config/load.js')
+    const plain = executionRoleSpec(parseConfigText('project:\n  name: dogs\ndata:\n  bucket: dogs-data\n', 'x'), '123456789012', 'us-east-1')
+    const statements = plain.inlinePolicies['mlops-execution'].Statement
+    expect(statements.some((s) => JSON.stringify(s).includes('kms:'))).toBe(false)
+    expect(statements.find((s) => s.Sid === 'ReadDataCodeAndModels')?.Resource).toEqual([
+      'arn:aws:s3:::dogs-data/data/*', 'arn:aws:s3:::dogs-data/dogs/code/*', 'arn:aws:s3:::dogs-data/output/*',
+      'arn:aws:s3:::dogs-data/dogs/checkpoints/*', 'arn:aws:s3:::dogs-data/dogs/models/*',
+    ])
+    expect(plain.managedPolicyArns).toEqual([])
+    const kms = executionRoleSpec(parseConfigText('project:\n  name: dogs\ndata:\n  bucket: dogs-data\n  kmsKeyId: 1234abcd-12ab-34cd-56ef-1234567890ab\n', 'x'), '123456789012', 'eu-west-1')
+    expect(kms.inlinePolicies['mlops-execution'].Statement.at(-1)).toEqual({
+      Sid: 'DataKey', Effect: 'Allow', Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+      Resource: 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+    })
+  })
+})
