@@ -156,7 +156,6 @@ export async function runAuditIam(ctx: CommandContext, opts: AuditIamOptions): P
   let allRoles: RoleInput[] = []
   const extraWarnings: string[] = []
   let project = config ? projectRoles(config) : undefined
-  let endpointArn: string | undefined
   let iam: AwsClients['iam'] | undefined
   const progress = { step: (m: string) => ctx.ui.step(m), warn: (m: string) => ctx.ui.warn(m) }
   if (opts.input) {
@@ -190,7 +189,6 @@ export async function runAuditIam(ctx: CommandContext, opts: AuditIamOptions): P
       const c = clients as Pick<AwsClients, 'lambda' | 'sagemaker'>
       const found = await findProjectResources(c, { functionName: names.lambdaFunction, endpointName: names.endpoint }, progress)
       project = { ...project, ...(found.functionRole ? { functionRole: found.functionRole } : {}), executionRoles: [...(project.executionRoles ?? []), ...found.executionRoles] }
-      endpointArn = found.endpointArn
     }
   }
 
@@ -258,7 +256,7 @@ export async function runAuditIam(ctx: CommandContext, opts: AuditIamOptions): P
         const lastAccessed = await fetchLastAccessed(iam, role.arn, { clock: ctx.clock, signal: ctx.signal, timeoutMs: 60_000, progress })
         if (lastAccessed) role = { ...role, lastAccessed }
       }
-      const s = await suggestFor(role, { ...(config ? { config } : {}), region: ctx.awsSettings(config).region, ...(endpointArn ? { endpointArn } : {}), permissions: result.permissions })
+      const s = await suggestFor(role, { ...(config ? { config } : {}), region: ctx.awsSettings(config).region, permissions: result.permissions })
       if (s) suggestions.push(s)
       else extraWarnings.push(`--suggest: no scoped policy for ${role.name}: mlops does not know its purpose and there is no last-accessed data for it.`)
     }

@@ -31,20 +31,12 @@ export interface Suggestion {
 export interface SuggestContext {
   readonly config?: Pick<MlopsConfig, 'project' | 'data' | 'training' | 'endpoint' | 'lambda'>
   readonly region: string
-  /** The endpoint's ARN from DescribeEndpoint (live); built from the name otherwise. */
-  readonly endpointArn?: string
   /** Effective permissions by role name (to list the actions of services without action-level data). */
   readonly permissions?: ReadonlyMap<string, Permissions>
 }
 
-const SSM_CORE = 'arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore'
-
 function accountOf(arn: string): string {
   return /^arn:aws[\w-]*:iam::(\d{12}):/.exec(arn)?.[1] ?? '<account-id>'
-}
-
-function partitionOf(region: string): string {
-  return region.startsWith('cn-') ? 'aws-cn' : region.startsWith('us-gov-') ? 'aws-us-gov' : 'aws'
 }
 
 export async function suggestFor(role: RoleInput, ctx: SuggestContext): Promise<Suggestion | undefined> {
@@ -60,11 +52,9 @@ async function suggestForPurpose(
   ctx: SuggestContext,
 ): Promise<Suggestion> {
   const account = accountOf(role.arn)
-  const p = partitionOf(ctx.region)
   const attachedManaged = role.policies.filter((x) => x.arn).map((x) => x.arn!)
-  const notes: string[] = []
   // The same documents mlops writes when it creates these roles.
-  const { executionRoleSpec, projectPrefixes } = await import('../aws/execution-role.js')
+  const { executionRoleSpec } = await import('../aws/execution-role.js')
   if (purpose === 'training') {
     const spec = executionRoleSpec(cfg, account, ctx.region)
     return {
@@ -78,52 +68,30 @@ async function suggestForPurpose(
     }
   }
   if (purpose === 'lambda') {
-    const fn = cfg.lambda.functionName ?? `${cfg.project.name}-invoke`
-    const endpoint = cfg.endpoint.name ?? `${cfg.project.name}-endpoint`
-    const endpointArn = ctx.endpointArn ?? `arn:${p}:sagemaker:${ctx.region}:${account}:endpoint/${endpoint.toLowerCase()}`
-    if (!ctx.endpointArn) notes.push(`Endpoint ARN built from the name (${endpoint}); it was not read from DescribeEndpoint.`)
-    const logGroup = `arn:${p}:logs:${ctx.region}:${account}:log-group:/aws/lambda/${fn}`
+    const { lambdaRolePolicy } = await import('../aws/lambda-role.js')
+    const { resourceNames } = await import('../naming.js')
+    const names = resourceNames(cfg)
     return {
       role: role.name,
       basis: 'mlops-purpose',
       purpose,
-      policy: {
-        Version: '2012-10-17',
-        Statement: [
-          { Sid: 'InvokeModelEndpoint', Effect: 'Allow', Action: 'sagemaker:InvokeEndpoint', Resource: endpointArn },
-          { Sid: 'CreateOwnLogGroup', Effect: 'Allow', Action: 'logs:CreateLogGroup', Resource: logGroup },
-          { Sid: 'WriteOwnLogs', Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: `${logGroup}:*` },
-        ],
-      },
+      policy: lambdaRolePolicy(cfg, account, ctx.region) as unknown as JsonPolicy,
       keepAttached: [],
       detach: attachedManaged,
-      notes: [`The Lambda ${fn} only invokes ${endpoint} and writes its own logs.`, ...notes],
+      notes: [`The policy mlops writes for the Lambda ${names.lambdaFunction}: it only invokes ${names.endpoint} and writes its own logs.`],
     }
   }
-  const prefixes = projectPrefixes(cfg)
-  const bucketArn = `arn:${p}:s3:::${cfg.data.bucket}`
-  const objects = (prefix: string) => `${bucketArn}/${prefix}/*`
+  const { ec2RoleSpec, EC2_INLINE_POLICY } = await import('../aws/ec2-role.js')
+  const spec = ec2RoleSpec(cfg, account, ctx.region)
+  const keep = spec.managedPolicyArns ?? []
   return {
     role: role.name,
     basis: 'mlops-purpose',
     purpose,
-    policy: {
-      Version: '2012-10-17',
-      Statement: [
-        {
-          Sid: 'ListProjectPrefixes',
-          Effect: 'Allow',
-          Action: 's3:ListBucket',
-          Resource: bucketArn,
-          Condition: { StringLike: { 's3:prefix': Object.values(prefixes).flatMap((x) => [x, `${x}/*`]) } },
-        },
-        { Sid: 'ReadDataAndCode', Effect: 'Allow', Action: 's3:GetObject', Resource: [objects(prefixes.data), objects(prefixes.code), objects(prefixes.checkpoints)] },
-        { Sid: 'WriteOutput', Effect: 'Allow', Action: ['s3:PutObject', 's3:AbortMultipartUpload'], Resource: [objects(prefixes.output), objects(prefixes.checkpoints), objects(prefixes.models)] },
-      ],
-    },
-    keepAttached: [SSM_CORE.replace('arn:aws:', `arn:${p}:`)],
-    detach: attachedManaged.filter((a) => !a.endsWith('/AmazonSSMManagedInstanceCore')),
-    notes: ['The training box needs the SSM agent (AmazonSSMManagedInstanceCore) and the project prefixes; nothing else.'],
+    policy: spec.inlinePolicies[EC2_INLINE_POLICY] as unknown as JsonPolicy,
+    keepAttached: [...keep],
+    detach: attachedManaged.filter((a) => !keep.includes(a)),
+    notes: ['The policy mlops writes for the train-ec2 box: the SSM agent (AmazonSSMManagedInstanceCore), the project prefixes and its command log group; nothing else.'],
   }
 }
 

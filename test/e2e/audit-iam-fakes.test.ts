@@ -105,7 +105,7 @@ describe('audit-iam live reads (fakes)', () => {
       policy: { Statement: [{ Action: ['s3:GetObject'], Resource: '*' }] },
       detach: ['arn:aws:iam::aws:policy/AmazonS3FullAccess'],
     })
-    expect(report.suggestions?.find((s) => s.role === 'dogs-lambda')).toMatchObject({ basis: 'mlops-purpose', purpose: 'lambda', notes: expect.arrayContaining([expect.stringContaining('built from the name')]) })
+    expect(report.suggestions?.find((s) => s.role === 'dogs-lambda')).toMatchObject({ basis: 'mlops-purpose', purpose: 'lambda', notes: expect.arrayContaining([expect.stringContaining('it only invokes dogs-endpoint and writes its own logs')]) })
     expect(run.stderr).toContain('Reading last-accessed data for dogs-extra')
   })
 
