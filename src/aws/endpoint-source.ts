@@ -9,7 +9,7 @@ import { UserError } from '../errors.js'
 import { resourceNames } from '../naming.js'
 import type { PlannedOperation } from '../plan.js'
 import type { StateRecord, StateStore } from '../state.js'
-import { callAws, isNotFound } from './errors.js'
+import { callAws, callAwsOrUndefined } from './errors.js'
 import { parseS3Uri } from './model-package.js'
 
 /**
@@ -57,14 +57,7 @@ export async function latestModelInState(state: StateStore): Promise<ModelSource
 
 /** The model artifact of a completed training job, or of a tuning job's best training job. */
 export async function modelOfJob(sm: SageMakerClient, name: string): Promise<ModelSource> {
-  const job = await callAws({ service: 'sagemaker', operation: 'DescribeTrainingJob', resource: name }, async () => {
-    try {
-      return await sm.send(new DescribeTrainingJobCommand({ TrainingJobName: name }))
-    } catch (e) {
-      if (isNotFound(e)) return undefined
-      throw e
-    }
-  })
+  const job = await callAwsOrUndefined({ service: 'sagemaker', operation: 'DescribeTrainingJob', resource: name }, () => sm.send(new DescribeTrainingJobCommand({ TrainingJobName: name })))
   if (job) {
     const uri = job.ModelArtifacts?.S3ModelArtifacts
     if (job.TrainingJobStatus !== 'Completed' || !uri) {
@@ -74,14 +67,7 @@ export async function modelOfJob(sm: SageMakerClient, name: string): Promise<Mod
     }
     return { uri, kind: 'sagemaker', jobName: name, foundIn: 'flag' }
   }
-  const tuning = await callAws({ service: 'sagemaker', operation: 'DescribeHyperParameterTuningJob', resource: name }, async () => {
-    try {
-      return await sm.send(new DescribeHyperParameterTuningJobCommand({ HyperParameterTuningJobName: name }))
-    } catch (e) {
-      if (isNotFound(e)) return undefined
-      throw e
-    }
-  })
+  const tuning = await callAwsOrUndefined({ service: 'sagemaker', operation: 'DescribeHyperParameterTuningJob', resource: name }, () => sm.send(new DescribeHyperParameterTuningJobCommand({ HyperParameterTuningJobName: name })))
   const best = tuning?.BestTrainingJob?.TrainingJobName
   if (best) return { ...(await modelOfJob(sm, best)), kind: 'tuning' }
   throw new UserError('ModelNotFound', `No training job or tuning job named ${name} (with a best job) in this account and region.`, {

@@ -20,7 +20,7 @@ import {
 } from '@aws-sdk/client-sagemaker'
 import { OperationError, UserError } from '../errors.js'
 import { pollUntil, type Clock } from '../util/clock.js'
-import { callAws, isNotFound } from './errors.js'
+import { callAws, callAwsOrUndefined, isNotFound } from './errors.js'
 
 /**
  * The SageMaker endpoint, its configs and models: create, update, wait, roll-back detection and
@@ -38,26 +38,12 @@ export function isTransitional(status: string | undefined): boolean {
 
 /** DescribeEndpoint; undefined when there is no such endpoint. */
 export async function describeEndpoint(sm: SageMakerClient, name: string): Promise<EndpointDescription | undefined> {
-  return callAws({ service: 'sagemaker', operation: 'DescribeEndpoint', resource: name }, async () => {
-    try {
-      return await sm.send(new DescribeEndpointCommand({ EndpointName: name }))
-    } catch (e) {
-      if (isNotFound(e)) return undefined
-      throw e
-    }
-  })
+  return callAwsOrUndefined({ service: 'sagemaker', operation: 'DescribeEndpoint', resource: name }, () => sm.send(new DescribeEndpointCommand({ EndpointName: name })))
 }
 
 /** DescribeEndpointConfig; undefined when it is gone. */
 export async function describeEndpointConfig(sm: SageMakerClient, name: string): Promise<DescribeEndpointConfigCommandOutput | undefined> {
-  return callAws({ service: 'sagemaker', operation: 'DescribeEndpointConfig', resource: name }, async () => {
-    try {
-      return await sm.send(new DescribeEndpointConfigCommand({ EndpointConfigName: name }))
-    } catch (e) {
-      if (isNotFound(e)) return undefined
-      throw e
-    }
-  })
+  return callAwsOrUndefined({ service: 'sagemaker', operation: 'DescribeEndpointConfig', resource: name }, () => sm.send(new DescribeEndpointConfigCommand({ EndpointConfigName: name })))
 }
 
 export async function createModel(sm: SageMakerClient, input: CreateModelInput): Promise<string | undefined> {

@@ -100,6 +100,19 @@ export async function callAws<T>(ctx: AwsCallContext, fn: () => Promise<T>): Pro
   }
 }
 
+/**
+ * Runs one AWS read where "it does not exist" is an answer, not an error: not-found becomes
+ * undefined, anything else is translated as by `callAws`.
+ */
+export async function callAwsOrUndefined<T>(ctx: AwsCallContext, fn: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await fn()
+  } catch (err) {
+    if (isNotFound(err)) return undefined
+    throw translateAwsError(err, ctx)
+  }
+}
+
 /** True when `err` is an SDK error with one of these names (e.g. 'ResourceNotFound', 'NoSuchEntity'). */
 export function isAwsErrorNamed(err: unknown, ...names: string[]): boolean {
   if (typeof err !== 'object' || err === null) return false

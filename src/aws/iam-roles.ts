@@ -17,7 +17,7 @@ import {
 } from '@aws-sdk/client-iam'
 import type { PlannedOperation } from '../plan.js'
 import type { Clock } from '../util/clock.js'
-import { callAws, isNotFound } from './errors.js'
+import { callAws, callAwsOrUndefined } from './errors.js'
 
 /**
  * Create-or-update of the roles mlops owns (training execution role, Lambda role, EC2 instance
@@ -109,14 +109,7 @@ export function planRole(spec: RoleSpec): PlannedOperation[] {
 /** Creates the role or converges an existing one to `spec`. */
 export async function ensureRole(iam: IAMClient, spec: RoleSpec): Promise<EnsureRoleResult> {
   const ctx = (operation: string) => ({ service: 'iam', operation, resource: `role/${spec.name}` })
-  const existing = await callAws(ctx('GetRole'), async () => {
-    try {
-      return (await iam.send(new GetRoleCommand({ RoleName: spec.name }))).Role
-    } catch (e) {
-      if (isNotFound(e)) return undefined
-      throw e
-    }
-  })
+  const existing = await callAwsOrUndefined(ctx('GetRole'), async () => (await iam.send(new GetRoleCommand({ RoleName: spec.name }))).Role)
   const changes: string[] = []
   let arn: string
   if (!existing) {
@@ -190,14 +183,7 @@ export async function ensureInstanceProfile(
   tags: readonly { Key: string; Value: string }[],
 ): Promise<{ arn: string; created: boolean }> {
   const ctx = (operation: string) => ({ service: 'iam', operation, resource: `instance-profile/${name}` })
-  const existing = await callAws(ctx('GetInstanceProfile'), async () => {
-    try {
-      return (await iam.send(new GetInstanceProfileCommand({ InstanceProfileName: name }))).InstanceProfile
-    } catch (e) {
-      if (isNotFound(e)) return undefined
-      throw e
-    }
-  })
+  const existing = await callAwsOrUndefined(ctx('GetInstanceProfile'), async () => (await iam.send(new GetInstanceProfileCommand({ InstanceProfileName: name }))).InstanceProfile)
   const profile = existing ??
     (await callAws(ctx('CreateInstanceProfile'), () => iam.send(new CreateInstanceProfileCommand({ InstanceProfileName: name, Tags: [...tags] })))).InstanceProfile!
   if (!(profile.Roles ?? []).some((r) => r.RoleName === roleName)) {

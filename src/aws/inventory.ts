@@ -18,7 +18,7 @@ import { hasProjectTags, resourceNames, TAG_PROJECT } from '../naming.js'
 import { hourlyPrice, lambdaProvisionedHourly, S3_GB_MONTH } from '../pricing.js'
 import type { StateStore } from '../state.js'
 import type { AwsClients } from './clients.js'
-import { callAws, isNotFound } from './errors.js'
+import { callAws, callAwsOrUndefined, isNotFound } from './errors.js'
 
 /**
  * Everything mlops manages for one project, found from tags, fixed names, the state file and
@@ -91,15 +91,6 @@ export interface Inventory {
 
 const LIVE_INSTANCE_STATES = ['pending', 'running', 'stopping', 'stopped', 'shutting-down']
 
-async function optional<T>(fn: () => Promise<T>): Promise<T | undefined> {
-  try {
-    return await fn()
-  } catch (e) {
-    if (isNotFound(e)) return undefined
-    throw e
-  }
-}
-
 /** True when the SageMaker resource carries this project's tag. */
 async function sagemakerTagged(c: InventoryClients, arn: string | undefined, project: string): Promise<boolean> {
   if (!arn) return false
@@ -141,10 +132,10 @@ export async function collectInventory(
   // Endpoints: the configured name, plus any recorded in state.
   const endpoints: EndpointInfo[] = []
   for (const name of unique([names.endpoint, ...fromState('endpoint')])) {
-    const ep = await optional(() => callAws(sm('DescribeEndpoint', name), () => c.sagemaker.send(new DescribeEndpointCommand({ EndpointName: name }))))
+    const ep = await callAwsOrUndefined(sm('DescribeEndpoint', name), () => c.sagemaker.send(new DescribeEndpointCommand({ EndpointName: name })))
     if (!ep || !(await sagemakerTagged(c, ep.EndpointArn, project))) continue
     const conf = ep.EndpointConfigName
-      ? await optional(() => c.sagemaker.send(new DescribeEndpointConfigCommand({ EndpointConfigName: ep.EndpointConfigName })))
+      ? await callAwsOrUndefined(sm('DescribeEndpointConfig', ep.EndpointConfigName), () => c.sagemaker.send(new DescribeEndpointConfigCommand({ EndpointConfigName: ep.EndpointConfigName })))
       : undefined
     const variant = conf?.ProductionVariants?.[0]
     const live = ep.ProductionVariants?.[0]
@@ -182,11 +173,11 @@ export async function collectInventory(
   // Lambda functions with provisioned concurrency (which bills while idle) and URLs.
   const functions: FunctionInfo[] = []
   for (const name of unique([names.lambdaFunction, ...fromState('function')])) {
-    const fn = await optional(() => callAws({ service: 'lambda', operation: 'GetFunction', resource: name }, () => c.lambda.send(new GetFunctionCommand({ FunctionName: name }))))
+    const fn = await callAwsOrUndefined({ service: 'lambda', operation: 'GetFunction', resource: name }, () => c.lambda.send(new GetFunctionCommand({ FunctionName: name })))
     if (!fn || fn.Tags?.[TAG_PROJECT] !== project) continue
     const memoryMb = fn.Configuration?.MemorySize ?? 128
-    const pcc = await optional(() => c.lambda.send(new GetProvisionedConcurrencyConfigCommand({ FunctionName: name, Qualifier: names.lambdaAlias })))
-    const url = await optional(() => c.lambda.send(new GetFunctionUrlConfigCommand({ FunctionName: name, Qualifier: names.lambdaAlias })))
+    const pcc = await callAwsOrUndefined({ service: 'lambda', operation: 'GetProvisionedConcurrencyConfig', resource: name }, () => c.lambda.send(new GetProvisionedConcurrencyConfigCommand({ FunctionName: name, Qualifier: names.lambdaAlias })))
+    const url = await callAwsOrUndefined({ service: 'lambda', operation: 'GetFunctionUrlConfig', resource: name }, () => c.lambda.send(new GetFunctionUrlConfigCommand({ FunctionName: name, Qualifier: names.lambdaAlias })))
       .catch(() => undefined) // function URLs are optional and not every emulator knows them
     const executions = pcc?.AllocatedProvisionedConcurrentExecutions ?? pcc?.RequestedProvisionedConcurrentExecutions ?? 0
     functions.push({
@@ -201,7 +192,7 @@ export async function collectInventory(
   // Roles mlops created (tagged for this project; a user-supplied training.roleArn is never ours).
   const roles: RoleInfo[] = []
   for (const name of unique([names.trainingRole, names.lambdaRole, names.ec2Role, ...fromState('role')])) {
-    const role = await optional(() => callAws({ service: 'iam', operation: 'GetRole', resource: name }, () => c.iam.send(new GetRoleCommand({ RoleName: name }))))
+    const role = await callAwsOrUndefined({ service: 'iam', operation: 'GetRole', resource: name }, () => c.iam.send(new GetRoleCommand({ RoleName: name })))
     if (!role?.Role || !hasProjectTags(role.Role.Tags, project)) continue
     const profiles = await callAws({ service: 'iam', operation: 'ListInstanceProfilesForRole', resource: name }, () =>
       c.iam.send(new ListInstanceProfilesForRoleCommand({ RoleName: name })))
@@ -210,7 +201,7 @@ export async function collectInventory(
 
   const instanceProfiles = new Set(roles.flatMap((r) => r.instanceProfiles))
   for (const name of unique([names.ec2InstanceProfile, ...fromState('instance-profile')])) {
-    const profile = await optional(() => c.iam.send(new GetInstanceProfileCommand({ InstanceProfileName: name })))
+    const profile = await callAwsOrUndefined({ service: 'iam', operation: 'GetInstanceProfile', resource: name }, () => c.iam.send(new GetInstanceProfileCommand({ InstanceProfileName: name })))
     if (profile?.InstanceProfile && (hasProjectTags(profile.InstanceProfile.Tags, project) || instanceProfiles.has(name))) instanceProfiles.add(name)
   }
 
@@ -249,7 +240,7 @@ export async function collectInventory(
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined
     } while (token)
-    const tagging = await optional(() => c.s3.send(new GetBucketTaggingCommand({ Bucket: bucket }))).catch(() => undefined)
+    const tagging = await callAwsOrUndefined({ service: 's3', operation: 'GetBucketTagging', resource: bucket }, () => c.s3.send(new GetBucketTaggingCommand({ Bucket: bucket }))).catch(() => undefined)
     data = { bucket, prefix: cfg.data.prefix, objects, bytes, monthly: (bytes / 1024 ** 3) * S3_GB_MONTH, bucketManagedByMlops: hasProjectTags(tagging?.TagSet, project) }
   } catch (e) {
     if (!isNotFound(e) && (e as { name?: string }).name !== 'NoSuchBucket') throw e

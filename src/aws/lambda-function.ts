@@ -19,7 +19,7 @@ import type { MlopsConfig } from '../config/schema.js'
 import { OperationError } from '../errors.js'
 import { projectTagMap, resourceNames } from '../naming.js'
 import { pollUntil, type Clock } from '../util/clock.js'
-import { callAws, isNotFound } from './errors.js'
+import { callAws, callAwsOrUndefined } from './errors.js'
 import { retryWhileIamPropagates } from './iam-roles.js'
 import { LAMBDA_HANDLER, type FunctionPackage } from './lambda-bundle.js'
 
@@ -187,14 +187,7 @@ export interface EnsureFunctionResult {
 /** Creates or converges the function, publishes a version when needed and points `live` at it. */
 export async function ensureFunction(lambda: LambdaClient, spec: FunctionSpec, pkg: FunctionPackage, opts: WaitOptions): Promise<EnsureFunctionResult> {
   const ctx = (operation: string, qualifier?: string) => ({ service: 'lambda', operation, resource: qualifier ? `${spec.name}:${qualifier}` : spec.name })
-  const existing = await callAws(ctx('GetFunction'), async () => {
-    try {
-      return await lambda.send(new GetFunctionCommand({ FunctionName: spec.name }))
-    } catch (e) {
-      if (isNotFound(e)) return undefined
-      throw e
-    }
-  })
+  const existing = await callAwsOrUndefined(ctx('GetFunction'), () => lambda.send(new GetFunctionCommand({ FunctionName: spec.name })))
   const waitOpts = { ...opts, failOnFailed: true }
   let created = false
   let codeUpdated = false
@@ -234,14 +227,7 @@ export async function ensureFunction(lambda: LambdaClient, spec: FunctionSpec, p
   }
 
   // Publish only when `live` does not already serve exactly this code and configuration.
-  const alias = await callAws(ctx('GetAlias', LIVE_ALIAS), async () => {
-    try {
-      return await lambda.send(new GetAliasCommand({ FunctionName: spec.name, Name: LIVE_ALIAS }))
-    } catch (e) {
-      if (isNotFound(e)) return undefined
-      throw e
-    }
-  })
+  const alias = await callAwsOrUndefined(ctx('GetAlias', LIVE_ALIAS), () => lambda.send(new GetAliasCommand({ FunctionName: spec.name, Name: LIVE_ALIAS })))
   let version = alias?.FunctionVersion
   let aliasUpToDate = false
   if (version && version !== '$LATEST') {

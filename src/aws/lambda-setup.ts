@@ -7,7 +7,7 @@ import { formatBytes } from '../output.js'
 import { projectTagMap, resourceNames } from '../naming.js'
 import { PLACEHOLDER, renderPlan, type PlannedOperation } from '../plan.js'
 import { getAccountId } from './account.js'
-import { callAws, isNotFound } from './errors.js'
+import { callAwsOrUndefined } from './errors.js'
 import { buildFunctionPackage, loadSampleImage, type FunctionPackage } from './lambda-bundle.js'
 import { createFunctionInput, ensureFunction, functionSpec, LIVE_ALIAS, type FunctionSpec } from './lambda-function.js'
 import { ensureFunctionLogGroup, planFunctionLogGroup } from './lambda-logs.js'
@@ -203,14 +203,7 @@ export async function runLambdaSetup(ctx: CommandContext, opts: LambdaSetupOptio
 }
 
 async function describeEndpointStatus(sagemaker: SageMakerClient, name: string): Promise<string | undefined> {
-  return callAws({ service: 'sagemaker', operation: 'DescribeEndpoint', resource: name }, async () => {
-    try {
-      return (await sagemaker.send(new DescribeEndpointCommand({ EndpointName: name }))).EndpointStatus ?? 'Unknown'
-    } catch (e) {
-      if (isNotFound(e)) return undefined
-      throw e
-    }
-  })
+  return callAwsOrUndefined({ service: 'sagemaker', operation: 'DescribeEndpoint', resource: name }, async () => (await sagemaker.send(new DescribeEndpointCommand({ EndpointName: name }))).EndpointStatus ?? 'Unknown')
 }
 
 /** Every request a first run would make, in order, with full inputs. Pure: no AWS calls. */

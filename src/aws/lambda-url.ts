@@ -9,7 +9,7 @@ import {
   type LambdaClient,
 } from '@aws-sdk/client-lambda'
 import type { PlannedOperation } from '../plan.js'
-import { callAws, isNotFound } from './errors.js'
+import { callAws, callAwsOrUndefined } from './errors.js'
 
 /**
  * The optional function URL on the `live` alias. AWS_IAM auth by default: callers sign requests
@@ -56,14 +56,7 @@ export async function ensureFunctionUrl(lambda: LambdaClient, functionName: stri
   const resource = `${functionName}:${qualifier}`
   const authType: UrlAuthType = wantPublic ? 'NONE' : 'AWS_IAM'
   const changes: string[] = []
-  const existing = await callAws({ service: 'lambda', operation: 'GetFunctionUrlConfig', resource }, async () => {
-    try {
-      return await lambda.send(new GetFunctionUrlConfigCommand({ FunctionName: functionName, Qualifier: qualifier }))
-    } catch (e) {
-      if (isNotFound(e)) return undefined
-      throw e
-    }
-  })
+  const existing = await callAwsOrUndefined({ service: 'lambda', operation: 'GetFunctionUrlConfig', resource }, () => lambda.send(new GetFunctionUrlConfigCommand({ FunctionName: functionName, Qualifier: qualifier })))
   let url = existing?.FunctionUrl
   if (!existing) {
     const out = await callAws({ service: 'lambda', operation: 'CreateFunctionUrlConfig', resource }, () =>
@@ -100,26 +93,14 @@ export async function ensureFunctionUrl(lambda: LambdaClient, functionName: stri
 
 /** The function URL of `qualifier`, if there is one (lambda-setup reports it even when not managing it). */
 export async function getFunctionUrl(lambda: LambdaClient, functionName: string, qualifier: string): Promise<{ url: string; authType: UrlAuthType } | undefined> {
-  return callAws({ service: 'lambda', operation: 'GetFunctionUrlConfig', resource: `${functionName}:${qualifier}` }, async () => {
-    try {
-      const out = await lambda.send(new GetFunctionUrlConfigCommand({ FunctionName: functionName, Qualifier: qualifier }))
-      return { url: out.FunctionUrl ?? '', authType: (out.AuthType ?? 'AWS_IAM') as UrlAuthType }
-    } catch (e) {
-      if (isNotFound(e)) return undefined
-      throw e
-    }
+  return callAwsOrUndefined({ service: 'lambda', operation: 'GetFunctionUrlConfig', resource: `${functionName}:${qualifier}` }, async () => {
+    const out = await lambda.send(new GetFunctionUrlConfigCommand({ FunctionName: functionName, Qualifier: qualifier }))
+    return { url: out.FunctionUrl ?? '', authType: (out.AuthType ?? 'AWS_IAM') as UrlAuthType }
   })
 }
 
 async function policyStatementIds(lambda: LambdaClient, functionName: string, qualifier: string): Promise<Set<string>> {
-  const policy = await callAws({ service: 'lambda', operation: 'GetPolicy', resource: `${functionName}:${qualifier}` }, async () => {
-    try {
-      return (await lambda.send(new GetPolicyCommand({ FunctionName: functionName, Qualifier: qualifier }))).Policy
-    } catch (e) {
-      if (isNotFound(e)) return undefined
-      throw e
-    }
-  })
+  const policy = await callAwsOrUndefined({ service: 'lambda', operation: 'GetPolicy', resource: `${functionName}:${qualifier}` }, async () => (await lambda.send(new GetPolicyCommand({ FunctionName: functionName, Qualifier: qualifier }))).Policy)
   if (!policy) return new Set()
   const doc = JSON.parse(policy) as { Statement?: { Sid?: string }[] }
   return new Set((doc.Statement ?? []).map((s) => s.Sid ?? '').filter(Boolean))
