@@ -4,7 +4,8 @@ import { parseDurationFlag, parseIntFlag, type CommandContext, type Deps } from 
 import { UserError } from '../errors.js'
 import { action } from './action.js'
 
-interface TrainFlags {
+/** The flags `train` declares, which `tune` shares through addTrainingFlags. */
+export interface TrainFlags {
   readonly instances?: string
   readonly instanceType?: string
   readonly spot?: boolean

@@ -2,19 +2,12 @@ import type { Command } from 'commander'
 import { parseIntFlag, type Deps } from '../context.js'
 import { UserError } from '../errors.js'
 import { action } from './action.js'
-import { addTrainingFlags, parseTrainingFlags } from './train.js'
+import { addTrainingFlags, parseTrainingFlags, type TrainFlags } from './train.js'
 
-interface TuneFlags {
+interface TuneFlags extends TrainFlags {
   readonly maxJobs?: string
   readonly maxParallel?: string
   readonly strategy?: string
-  readonly instances?: string
-  readonly instanceType?: string
-  readonly spot?: boolean
-  readonly hyperparameter?: string[]
-  readonly wait?: boolean
-  readonly timeout?: string
-  readonly stopOnInterrupt?: boolean
 }
 
 const STRATEGIES = ['Bayesian', 'Random', 'Hyperband', 'Grid'] as const
