@@ -2,7 +2,7 @@
 import { chmodSync } from 'node:fs'
 chmodSync(new URL('../dist/bin.js', import.meta.url), 0o755)
 
-// Bundles the Lambda handler (src/lambda/handler.ts) for `mlops lambda-setup`, with the same esbuild
+// Bundles the Lambda handler (src/lambda-runtime/handler.ts) for `mlops lambda-setup`, with the same esbuild
 // options the CLI uses on the fly from a source checkout, so both give the same CodeSha256.
-const { writeHandlerBundle } = await import('../dist/aws/lambda-bundle.js')
-await writeHandlerBundle(new URL('../dist/lambda/handler.bundle.js', import.meta.url).pathname)
+const { writeHandlerBundle } = await import('../dist/features/lambda/bundle.js')
+await writeHandlerBundle(new URL('../dist/lambda-runtime/handler.bundle.js', import.meta.url).pathname)

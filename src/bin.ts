@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 import { createInterface } from 'node:readline/promises'
 import { runCli } from './cli.js'
-import { systemClock } from './util/clock.js'
-import { silenceSdkNodeVersionWarning } from './util/warnings.js'
-import { VERSION } from './version.js'
+import { systemClock } from './shared/clock.js'
+import { silenceSdkNodeVersionWarning } from './shared/warnings.js'
+import { VERSION } from './shared/version.js'
 
 silenceSdkNodeVersionWarning()
 

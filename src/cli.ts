@@ -1,8 +1,8 @@
 import { Command, Option } from 'commander'
 import { COMMANDS } from './commands/index.js'
 import type { Deps } from './context.js'
-import { errorToJson, exitCodeFor, isCommanderError, MlopsError, ConfigError, AbortError, FindingsError, type ExitCodeValue } from './errors.js'
-import { Ui } from './output.js'
+import { errorToJson, exitCodeFor, isCommanderError, MlopsError, ConfigError, AbortError, FindingsError, type ExitCodeValue } from './shared/errors.js'
+import { Ui } from './shared/output.js'
 
 /**
  * Builds a fresh program (tests get their own). Global flags live on the root and are read by

@@ -2,11 +2,11 @@ import path from 'node:path'
 import { createAwsClientFactory, resolveAwsSettings, type AwsClientFactory, type AwsClientName, type AwsClients, type AwsSettings } from './aws/clients.js'
 import { DEFAULT_CONFIG_FILE, loadConfig } from './config/load.js'
 import type { MlopsConfig } from './config/schema.js'
-import { UserError } from './errors.js'
-import { parseDuration } from './util/duration.js'
-import { Ui, type OutStream } from './output.js'
-import { StateStore } from './state.js'
-import type { Clock } from './util/clock.js'
+import { UserError } from './shared/errors.js'
+import { parseDuration } from './shared/duration.js'
+import { Ui, type OutStream } from './shared/output.js'
+import { StateStore } from './shared/state.js'
+import type { Clock } from './shared/clock.js'
 
 /** Everything from the outside world a command may touch. Tests pass fakes; `src/bin.ts` passes the real ones. */
 export interface Deps {

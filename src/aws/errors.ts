@@ -1,4 +1,4 @@
-import { AwsError, MlopsError, UserError } from '../errors.js'
+import { AwsError, MlopsError, UserError } from '../shared/errors.js'
 
 /** What was being attempted when an AWS call failed; used to make the message say which action on what. */
 export interface AwsCallContext {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import { CommandContext, type Deps, type GlobalOptions } from '../context.js'
-import { NotImplementedError } from '../errors.js'
+import { NotImplementedError } from '../shared/errors.js'
 
 /**
  * Wraps a command handler: builds the CommandContext from the merged global and local options.

@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import { parseIntFlag, type Deps } from '../context.js'
-import { FindingsError, UserError } from '../errors.js'
+import { FindingsError, UserError } from '../shared/errors.js'
 import { action } from './action.js'
 
 interface AuditIamFlags {
@@ -70,7 +70,7 @@ Exit codes: 0 no finding at or above --fail-on, 3 findings at or above it, 2 usa
         if (flags.allRoles && flags.role.length) {
           throw new UserError('InvalidFlag', '--role and --all-roles cannot be combined.', { hint: 'Use --role for specific roles, or --all-roles for every role.' })
         }
-        const { runAuditIam } = await import('../audit/run.js')
+        const { runAuditIam } = await import('../features/audit/run.js')
         const result = await runAuditIam(ctx, {
           roles: flags.role,
           allRoles: Boolean(flags.allRoles),
@@ -83,11 +83,11 @@ Exit codes: 0 no finding at or above --fail-on, 3 findings at or above it, 2 usa
           ...(flags.exclusions ? { exclusions: flags.exclusions } : {}),
         })
         if (result.kind === 'plan') {
-          const { planToJson, renderPlan } = await import('../plan.js')
+          const { planToJson, renderPlan } = await import('../shared/plan.js')
           ctx.ui.result({ dryRun: true, operations: planToJson(result.operations) }, (_d, c) => renderPlan('mlops audit-iam (read-only)', result.operations, c, result.notes))
           return
         }
-        const { renderTable } = await import('../audit/report.js')
+        const { renderTable } = await import('../features/audit/report.js')
         const doc = result.sarif ?? result.report
         ctx.ui.result(doc, (d, c) => (format === 'table' ? renderTable(result.report, c) : JSON.stringify(d, null, 2)))
         if (result.exitCode === 3) {

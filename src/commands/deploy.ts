@@ -2,11 +2,11 @@ import type { ChalkInstance } from 'chalk'
 import type { Command } from 'commander'
 import { SAGEMAKER_INSTANCE_TYPE_PATTERN } from '../config/common.js'
 import { parseDurationFlag, parseIntFlag, type Deps } from '../context.js'
-import type { DeployDryRun, DeployResult } from '../core/deploy-run.js'
-import { UserError } from '../errors.js'
-import { renderPlan } from '../plan.js'
-import { formatUsd } from '../pricing.js'
-import { formatDuration } from '../util/duration.js'
+import type { DeployDryRun, DeployResult } from '../features/deploy/run.js'
+import { UserError } from '../shared/errors.js'
+import { renderPlan } from '../shared/plan.js'
+import { formatUsd } from '../shared/pricing.js'
+import { formatDuration } from '../shared/duration.js'
 import { action } from './action.js'
 
 interface DeployCliOptions {
@@ -58,7 +58,7 @@ Examples:
     .action(
       action<DeployCliOptions>(deps, async (ctx, opts) => {
         const flags = parseDeployFlags(opts)
-        const { runDeploy } = await import('../core/deploy-run.js')
+        const { runDeploy } = await import('../features/deploy/run.js')
         const result = await runDeploy(ctx, flags)
         ctx.ui.result(result, renderDeploy)
       }),

@@ -18,7 +18,7 @@ export function register(program: Command, deps: Deps): Command {
     .addHelpText('after', '\nExample:\n  $ mlops init --project dog-breeds --bucket my-dog-data\n  $ mlops init -c staging.yaml --region eu-west-1')
     .action(
       action<InitOptions>(deps, async (ctx, opts) => {
-        const { runInit } = await import('../core/init.js')
+        const { runInit } = await import('../features/project/init.js')
         const result = await runInit(ctx, opts)
         ctx.ui.result(result, (r) => `Wrote ${r.path} (project ${r.project}, bucket ${r.bucket}). Next: put your images in ${r.dataDir} and run \`mlops upload-data\`.`)
       }),

@@ -27,7 +27,7 @@ Examples:
     .action(
       action<InvokeCliOptions>(deps, async (ctx, opts, args) => {
         const top = opts.top === undefined ? undefined : parseIntFlag(opts.top, '--top', { min: 1, max: 133 })
-        const { runInvoke, renderInvoke } = await import('../core/deploy-invoke.js')
+        const { runInvoke, renderInvoke } = await import('../features/deploy/invoke.js')
         const result = await runInvoke(ctx, { input: args[0], ...(top !== undefined ? { top } : {}), lambda: Boolean(opts.lambda) })
         ctx.ui.result(result, renderInvoke)
       }),

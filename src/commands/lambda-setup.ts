@@ -1,7 +1,7 @@
 import type { Command } from 'commander'
 import { parseIntFlag, type Deps } from '../context.js'
-import { UserError } from '../errors.js'
-import { planToJson } from '../plan.js'
+import { UserError } from '../shared/errors.js'
+import { planToJson } from '../shared/plan.js'
 import { action } from './action.js'
 
 interface LambdaSetupFlags {
@@ -54,7 +54,7 @@ Examples:
             hint: 'Pass --url --public for a public function URL, or --url alone for one that requires IAM auth.',
           })
         }
-        const { runLambdaSetup, renderLambdaSetup } = await import('../aws/lambda-setup.js')
+        const { runLambdaSetup, renderLambdaSetup } = await import('../features/lambda/setup.js')
         const result = await runLambdaSetup(ctx, {
           functionName: flags.functionName,
           memoryMb,

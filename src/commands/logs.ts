@@ -31,10 +31,10 @@ ends. The result is recorded so \`mlops deploy\` finds the model.`,
     .action(
       action<LogsFlags>(deps, async (ctx, flags, args) => {
         const timeoutSeconds = flags.timeout === undefined ? undefined : parseDurationFlag(flags.timeout, '--timeout', '2h')
-        const { runLogs } = await import('../aws/training-attach.js')
-        const { interruptDecider } = await import('../aws/training-wait.js')
-        const { renderTrainingResult, renderTuningResult } = await import('../core/training-render.js')
-        const { renderPlan } = await import('../plan.js')
+        const { runLogs } = await import('../features/training/logs.js')
+        const { interruptDecider } = await import('../aws/sagemaker/training-wait.js')
+        const { renderTrainingResult, renderTuningResult } = await import('../features/training/render.js')
+        const { renderPlan } = await import('../shared/plan.js')
         const outcome = await runLogs(ctx, {
           ...(args[0] ? { jobName: args[0] } : {}),
           stop: Boolean(flags.stop),

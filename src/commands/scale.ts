@@ -1,9 +1,9 @@
 import type { ChalkInstance } from 'chalk'
 import type { Command } from 'commander'
 import { parseIntFlag, type Deps } from '../context.js'
-import type { EndpointScaleFlags } from '../core/deploy-scale.js'
-import { UserError } from '../errors.js'
-import { renderPlan, type PlannedOperation } from '../plan.js'
+import type { EndpointScaleFlags } from '../features/deploy/scale.js'
+import { UserError } from '../shared/errors.js'
+import { renderPlan, type PlannedOperation } from '../shared/plan.js'
 import { action } from './action.js'
 
 interface ScaleCliOptions {
@@ -53,7 +53,7 @@ Examples:
       action<ScaleCliOptions>(deps, async (ctx, opts) => {
         const parsed = parseScaleFlags(opts)
         const cfg = await ctx.config()
-        const scaleMod = await import('../core/deploy-scale.js')
+        const scaleMod = await import('../features/deploy/scale.js')
         if (opts.show) {
           const shown = await scaleMod.showEndpointScale(ctx, cfg)
           ctx.ui.result(shown, (r, c) => ('dryRun' in r ? renderPlan('show endpoint autoscaling', r.operations, c) : scaleMod.renderEndpointScaleShow(r, c)))
@@ -69,7 +69,7 @@ Examples:
         let lambdaResult: unknown
         let renderLambda: ((r: never, c: ChalkInstance) => string) | undefined
         if (parsed.lambdaGiven) {
-          const { runLambdaScale, renderLambdaScale } = await import('../aws/lambda-concurrency.js')
+          const { runLambdaScale, renderLambdaScale } = await import('../features/lambda/concurrency.js')
           lambdaResult = await runLambdaScale(ctx, cfg, parsed.lambda)
           renderLambda = renderLambdaScale as (r: never, c: ChalkInstance) => string
           combined.lambda = lambdaResult

@@ -15,7 +15,7 @@ Examples:
   $ mlops status
   $ mlops status --json | jq .hourlyTotal`)
     .action(action<Record<string, never>>(deps, async (ctx) => {
-      const { runStatus } = await import('../core/status.js')
+      const { runStatus } = await import('../features/project/status.js')
       await runStatus(ctx)
     }))
 }

@@ -23,7 +23,7 @@ Examples:
   $ mlops teardown --yes --json     # for scripts
   $ mlops teardown --dry-run        # the requests, offline`)
     .action(action<TeardownFlags>(deps, async (ctx, opts) => {
-      const { runTeardown } = await import('../core/teardown.js')
+      const { runTeardown } = await import('../features/project/teardown.js')
       await runTeardown(ctx, { deleteData: Boolean(opts.deleteData), keepRoles: Boolean(opts.keepRoles) })
     }))
 }

@@ -2,9 +2,9 @@ import type { Command } from 'commander'
 import { MAX_EXECUTION_TIMEOUT_SECONDS } from '../config/sections/ec2.js'
 import { EC2_INSTANCE_TYPE_PATTERN } from '../config/common.js'
 import { parseDurationFlag, type Deps } from '../context.js'
-import { UserError } from '../errors.js'
-import { formatDuration } from '../util/duration.js'
-import type { TrainEc2Flags } from '../core/ec2-plan.js'
+import { UserError } from '../shared/errors.js'
+import { formatDuration } from '../shared/duration.js'
+import type { TrainEc2Flags } from '../features/ec2/plan.js'
 import { action } from './action.js'
 
 interface TrainEc2Options {
@@ -41,11 +41,11 @@ s3://<bucket>/<outputPrefix>/<run>/output/, and terminates the box, also on fail
     .action(
       action<TrainEc2Options>(deps, async (ctx, opts) => {
         const flags = parseTrainEc2Flags(opts)
-        const { runTrainEc2 } = await import('../core/ec2-train.js')
+        const { runTrainEc2 } = await import('../features/ec2/run.js')
         const result = await runTrainEc2(ctx, flags)
         if (result.dryRun) {
-          const { planToJson, renderPlan } = await import('../plan.js')
-          const { formatUsd } = await import('../pricing.js')
+          const { planToJson, renderPlan } = await import('../shared/plan.js')
+          const { formatUsd } = await import('../shared/pricing.js')
           const s = result.summary
           ctx.ui.result({ dryRun: true, operations: planToJson(result.operations), ...s }, (_r, c) =>
             renderPlan(`train-ec2 ${s.runName}`, result.operations, c, [
@@ -54,8 +54,8 @@ s3://<bucket>/<outputPrefix>/<run>/output/, and terminates the box, also on fail
             ]))
           return
         }
-        const { formatUsd } = await import('../pricing.js')
-        const { formatMetrics } = await import('../core/metrics.js')
+        const { formatUsd } = await import('../shared/pricing.js')
+        const { formatMetrics } = await import('../shared/metrics.js')
         ctx.ui.result(result, (r, c) => [
           `${c.green('✔')} ${r.runName} completed on ${r.instanceId} (${r.instanceType}${r.spot ? ', spot' : ''}) in ${formatDuration(r.runtimeSeconds)}, about ${formatUsd(r.estimatedCostUsd)}.`,
           `  model     ${r.modelArtifact}`,

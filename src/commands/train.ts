@@ -1,7 +1,7 @@
 import type { Command } from 'commander'
 import { SAGEMAKER_INSTANCE_TYPE_PATTERN } from '../config/common.js'
 import { parseDurationFlag, parseIntFlag, type CommandContext, type Deps } from '../context.js'
-import { UserError } from '../errors.js'
+import { UserError } from '../shared/errors.js'
 import { action } from './action.js'
 
 /** The flags `train` declares, which `tune` shares through addTrainingFlags. */
@@ -32,8 +32,8 @@ export function addTrainingFlags(cmd: Command): Command {
 
 /** Validates the shared flags before any AWS call: a bad value is a usage error naming the flag. */
 export async function parseTrainingFlags(ctx: CommandContext, f: TrainFlags) {
-  const { parseHyperparameterFlag } = await import('../core/training-request.js')
-  const { interruptDecider } = await import('../aws/training-wait.js')
+  const { parseHyperparameterFlag } = await import('../features/training/request.js')
+  const { interruptDecider } = await import('../aws/sagemaker/training-wait.js')
   if (f.instanceType !== undefined && !SAGEMAKER_INSTANCE_TYPE_PATTERN.test(f.instanceType)) {
     throw new UserError('InvalidFlag', `--instance-type must be a SageMaker instance type such as ml.g4dn.xlarge, got "${f.instanceType}".`, {
       hint: "SageMaker types start with 'ml.' (ml.m5.xlarge, ml.g4dn.xlarge, ml.p3.2xlarge).",
@@ -80,9 +80,9 @@ Ctrl-C while waiting asks whether to stop the job or detach from it.`,
     .action(
       action<TrainFlags>(deps, async (ctx, flags) => {
         const parsed = await parseTrainingFlags(ctx, flags)
-        const { runTrain } = await import('../aws/training-job.js')
-        const { renderTrainingResult } = await import('../core/training-render.js')
-        const { renderPlan } = await import('../plan.js')
+        const { runTrain } = await import('../features/training/train.js')
+        const { renderTrainingResult } = await import('../features/training/render.js')
+        const { renderPlan } = await import('../shared/plan.js')
         const outcome = await runTrain(ctx, {
           overrides: parsed.overrides,
           wait: parsed.wait,

@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import { parseIntFlag, type Deps } from '../context.js'
-import { UserError } from '../errors.js'
+import { UserError } from '../shared/errors.js'
 import { action } from './action.js'
 import { addTrainingFlags, parseTrainingFlags, type TrainFlags } from './train.js'
 
@@ -45,9 +45,9 @@ model is recorded for \`mlops deploy\`.`,
           ...(flags.maxParallel !== undefined ? { maxParallelJobs: parseIntFlag(flags.maxParallel, '--max-parallel', { min: 1, max: 100 }) } : {}),
           ...(strategy ? { strategy } : {}),
         }
-        const { runTune } = await import('../aws/tuning-job.js')
-        const { renderTuningResult } = await import('../core/training-render.js')
-        const { renderPlan } = await import('../plan.js')
+        const { runTune } = await import('../features/training/tune.js')
+        const { renderTuningResult } = await import('../features/training/render.js')
+        const { renderPlan } = await import('../shared/plan.js')
         const outcome = await runTune(ctx, {
           training: parsed.overrides,
           tuning,

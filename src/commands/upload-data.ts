@@ -2,7 +2,7 @@ import type { Command } from 'commander'
 import path from 'node:path'
 import { bucketName, s3Prefix } from '../config/common.js'
 import { parseIntFlag, type Deps } from '../context.js'
-import { UserError } from '../errors.js'
+import { UserError } from '../shared/errors.js'
 import { action } from './action.js'
 
 interface UploadDataFlags {
@@ -46,8 +46,8 @@ Examples:
       action<UploadDataFlags>(deps, async (ctx, flags) => {
         const parsed = parseFlags(flags)
         const cfg = await ctx.config()
-        const { runUploadData } = await import('../aws/s3-sync.js')
-        const { renderSyncPlan, renderSyncResult } = await import('../core/dataset-report.js')
+        const { runUploadData } = await import('../features/dataset/run.js')
+        const { renderSyncPlan, renderSyncResult } = await import('../features/dataset/render.js')
         const result = await runUploadData(ctx, cfg, {
           source: parsed.source ? path.resolve(ctx.deps.cwd, parsed.source) : ctx.resolvePath(cfg.data.localDir),
           bucket: parsed.bucket ?? cfg.data.bucket,

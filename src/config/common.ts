@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { parseDuration } from '../util/duration.js'
+import { parseDuration } from '../shared/duration.js'
 
 /**
  * Validators shared by the config sections. Every message says what is expected, so the

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml'
 import { z } from 'zod'
-import { ConfigError, UserError } from '../errors.js'
+import { ConfigError, UserError } from '../shared/errors.js'
 import { MlopsConfigSchema, type MlopsConfig } from './schema.js'
 
 export const DEFAULT_CONFIG_FILE = 'mlops.config.yaml'

@@ -11,7 +11,7 @@ import { GetFunctionConfigurationCommand, LambdaClient, ResourceNotFoundExceptio
 import { DescribeEndpointCommand, SageMakerClient } from '@aws-sdk/client-sagemaker'
 import { mockClient } from 'aws-sdk-client-mock'
 import { beforeEach, describe, expect, it } from 'vitest'
-import type { AuditReport } from '../../src/audit/report.js'
+import type { AuditReport } from '../../src/features/audit/report.js'
 import type { AwsClientFactory } from '../../src/aws/clients.js'
 import { managedDoc } from '../fixtures/audit/helpers.js'
 import { fastClock, minimalConfig, runMlops, tempProject } from '../helpers/cli.js'

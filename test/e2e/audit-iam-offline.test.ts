@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import type { AuditReport } from '../../src/audit/report.js'
+import type { AuditReport } from '../../src/features/audit/report.js'
 import { FIXTURES } from '../fixtures/audit/helpers.js'
 import { sarifErrors } from '../fixtures/audit/sarif-validate.js'
 import { minimalConfig, runMlops, tempProject } from '../helpers/cli.js'

@@ -4,7 +4,7 @@ import path from 'node:path'
 import { createAwsClientFactory, type AwsClientFactory, type AwsSettings } from '../../src/aws/clients.js'
 import { runCli } from '../../src/cli.js'
 import type { Deps } from '../../src/context.js'
-import type { Clock } from '../../src/util/clock.js'
+import type { Clock } from '../../src/shared/clock.js'
 
 export interface CliRun {
   readonly code: number
@@ -34,7 +34,7 @@ export function fastClock(start = Date.parse('2026-11-22T10:00:00Z')): Clock & {
     now: () => now,
     sleep: async (ms, signal) => {
       if (signal?.aborted) {
-        const { InterruptedError } = await import('../../src/errors.js')
+        const { InterruptedError } = await import('../../src/shared/errors.js')
         throw new InterruptedError()
       }
       now += ms

@@ -1,2 +1,2 @@
 // The moto launcher lives in src/dev so `npm run demo` can use it too; tests import it from here.
-export { freePort, motoClientConfig, motoEnv, startMoto, type MotoServer } from '../../src/dev/moto-server.js'
+export { freePort, motoClientConfig, motoEnv, startMoto, type MotoServer } from '../../tools/dev/moto-server.js'

@@ -1,9 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest'
-import { actionInfo, ensureServices, iamDataVersion } from '../../src/audit/actions.js'
-import { CREDENTIAL_ACTIONS, DATA_EXFILTRATION_ACTIONS, ESCALATION_PATHS, PATHFINDING_PATH_COUNT } from '../../src/audit/catalog.js'
-import { executionRoleSpec } from '../../src/aws/execution-role.js'
-import { serviceTrustPolicy } from '../../src/aws/iam-roles.js'
-import { severityRank, type Finding } from '../../src/audit/types.js'
+import { actionInfo, ensureServices, iamDataVersion } from '../../src/features/audit/actions.js'
+import { CREDENTIAL_ACTIONS, DATA_EXFILTRATION_ACTIONS, ESCALATION_PATHS, PATHFINDING_PATH_COUNT } from '../../src/features/audit/catalog.js'
+import { executionRoleSpec } from '../../src/shared/roles/execution-role.js'
+import { serviceTrustPolicy } from '../../src/aws/iam/roles.js'
+import { severityRank, type Finding } from '../../src/features/audit/types.js'
 import { ACCOUNT, allow, auditPolicy, auditRoles, doc, inline, managed, managedDoc, ofRule, role, serviceTrust, summary } from '../fixtures/audit/helpers.js'
 
 beforeAll(async () => {

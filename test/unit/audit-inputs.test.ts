@@ -1,14 +1,14 @@
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { actionInfo, ensureServices, expandAction, resourceAppliesTo } from '../../src/audit/actions.js'
-import { parseAuthDetails } from '../../src/audit/auth-details.js'
-import { applyFindingExclusions, ExclusionsError, globMatch, parseExclusions } from '../../src/audit/exclusions.js'
-import { isEffectivelyStar } from '../../src/audit/grants.js'
-import { parsePolicyDocument, PolicyParseError, statementLine } from '../../src/audit/policy.js'
-import { parsePolicyFile } from '../../src/audit/run.js'
-import { selectRoles, type ProjectRoles } from '../../src/audit/scope.js'
-import { suggestFor } from '../../src/audit/suggest.js'
+import { actionInfo, ensureServices, expandAction, resourceAppliesTo } from '../../src/features/audit/actions.js'
+import { parseAuthDetails } from '../../src/features/audit/auth-details.js'
+import { applyFindingExclusions, ExclusionsError, globMatch, parseExclusions } from '../../src/features/audit/exclusions.js'
+import { isEffectivelyStar } from '../../src/features/audit/grants.js'
+import { parsePolicyDocument, PolicyParseError, statementLine } from '../../src/features/audit/policy.js'
+import { parsePolicyFile } from '../../src/features/audit/run.js'
+import { selectRoles, type ProjectRoles } from '../../src/features/audit/scope.js'
+import { suggestFor } from '../../src/features/audit/suggest.js'
 import { allow, auditPolicy, auditRoles, doc, FIXTURES, inline, managed, role, serviceTrust } from '../fixtures/audit/helpers.js'
 
 const authDetails = () => parseAuthDetails(JSON.parse(readFileSync(path.join(FIXTURES, 'auth-details.json'), 'utf8')))
@@ -208,7 +208,7 @@ describe('--suggest', () => {
     const r = { ...role('dogs-lambda', { policies: [managed('AmazonSageMakerFullAccess')] }), purpose: 'lambda' as const }
     const s = await suggestFor(r, { config, region: 'us-east-1' })
     // Exactly the two statements lambda-setup writes, from the same function, so they cannot drift.
-    const { lambdaRolePolicy } = await import('../../src/aws/lambda-role.js')
+    const { lambdaRolePolicy } = await import('../../src/shared/roles/lambda-role.js')
     expect(s?.policy).toEqual(lambdaRolePolicy(config, '123456789012', 'us-east-1'))
     expect(s?.policy.Statement).toHaveLength(2)
     expect(s?.policy.Statement[0]).toMatchObject({ Effect: 'Allow', Action: 'sagemaker:InvokeEndpoint', Resource: 'arn:aws:sagemaker:us-east-1:123456789012:endpoint/dogs-endpoint' })

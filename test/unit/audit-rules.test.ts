@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { EMPTY_EXCLUSIONS } from '../../src/audit/exclusions.js'
-import type { RuleId, Severity } from '../../src/audit/types.js'
+import { EMPTY_EXCLUSIONS } from '../../src/features/audit/exclusions.js'
+import type { RuleId, Severity } from '../../src/features/audit/types.js'
 import { ACCOUNT, allow, auditPolicy, auditRoles, deny, doc, inline, managed, ofRule, role, serviceTrust, type Doc } from '../fixtures/audit/helpers.js'
 
 /**

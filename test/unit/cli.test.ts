@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { Ui } from '../../src/output.js'
+import { Ui } from '../../src/shared/output.js'
 import { fastClock, minimalConfig, runMlops, tempProject } from '../helpers/cli.js'
 
 const MISSION = ['upload-data', 'train', 'tune', 'train-ec2', 'deploy', 'scale', 'lambda-setup', 'invoke', 'audit-iam', 'status', 'teardown', 'init']

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { parseConfigText, supportedKeysAt } from '../../src/config/load.js'
 import { configTemplate } from '../../src/config/template.js'
-import { ConfigError } from '../../src/errors.js'
+import { ConfigError } from '../../src/shared/errors.js'
 import { minimalConfig, runMlops, tempProject } from '../helpers/cli.js'
 
 const base = (extra: string) => minimalConfig(extra)

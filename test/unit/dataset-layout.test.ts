@@ -3,8 +3,8 @@ import os from 'node:os'
 import path from 'node:path'
 import { mkdtemp } from 'node:fs/promises'
 import { describe, expect, it } from 'vitest'
-import { isImage, scanDataset } from '../../src/core/dataset-layout.js'
-import { UserError } from '../../src/errors.js'
+import { isImage, scanDataset } from '../../src/features/dataset/layout.js'
+import { UserError } from '../../src/shared/errors.js'
 
 async function tree(files: Record<string, string>): Promise<string> {
   const root = await mkdtemp(path.join(os.tmpdir(), 'mlops-layout-'))

@@ -2,13 +2,13 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { bucketSetupRequests, partitionOf, tlsOnlyPolicy } from '../../src/aws/s3-bucket.js'
-import { publicAccessReasons, publicPolicyStatements } from '../../src/aws/s3-public.js'
-import { channelUris } from '../../src/aws/s3-sync.js'
-import { UploadCache } from '../../src/core/dataset-cache.js'
+import { bucketSetupRequests, partitionOf, tlsOnlyPolicy } from '../../src/aws/s3/bucket.js'
+import { publicAccessReasons, publicPolicyStatements } from '../../src/aws/s3/public-policy.js'
+import { channelUris } from '../../src/features/dataset/run.js'
+import { UploadCache } from '../../src/features/dataset/cache.js'
 import {
   classifyAgainstListing, classifyAgainstRecord, contentTypeFor, deleteBatches, etagIsContentMd5, listPrefix, objectKey, orphanKeys, putObjectInput,
-} from '../../src/core/dataset-plan.js'
+} from '../../src/features/dataset/plan.js'
 
 describe('channelUris', () => {
   it('gives the three channels without a trailing slash', () => {

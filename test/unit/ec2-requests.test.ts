@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest'
-import { ec2RoleSpec, ssmCorePolicyArn } from '../../src/aws/ec2-role.js'
+import { ec2RoleSpec, ssmCorePolicyArn } from '../../src/shared/roles/ec2-role.js'
 import { parseTrainEc2Flags } from '../../src/commands/train-ec2.js'
 import { parseConfigText } from '../../src/config/load.js'
-import { resolveEc2Settings } from '../../src/core/ec2-plan.js'
+import { resolveEc2Settings } from '../../src/features/ec2/plan.js'
 import {
   buildRunInstancesInput,
   buildSecurityGroupInput,
@@ -12,7 +12,7 @@ import {
   terminateCommandLine,
   userDataScript,
   type LaunchSpec,
-} from '../../src/core/ec2-requests.js'
+} from '../../src/features/ec2/requests.js'
 import { minimalConfig } from '../helpers/cli.js'
 
 const NOW = new Date('2026-11-22T10:00:00Z')

@@ -6,9 +6,9 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { list as listTar } from 'tar'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { buildCodePackage } from '../../src/aws/code-package.js'
-import { ARTIFACT_MARKER, buildTrainingScript, hyperparameterArgs, runShellScriptCommands, shellQuote, type TrainingScriptOptions } from '../../src/core/ec2-script.js'
-import { latestMetrics, parseMetricLine } from '../../src/core/metrics.js'
+import { buildCodePackage } from '../../src/shared/code-package.js'
+import { ARTIFACT_MARKER, buildTrainingScript, hyperparameterArgs, runShellScriptCommands, shellQuote, type TrainingScriptOptions } from '../../src/features/ec2/script.js'
+import { latestMetrics, parseMetricLine } from '../../src/shared/metrics.js'
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const SYSTEM_PYTHON = '/usr/bin/python3' // Debian's, with torch (CPU) and PIL

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { callAws, isNotFound, translateAwsError } from '../../src/aws/errors.js'
-import { AbortError, AwsError, ConfigError, ExitCode, exitCodeFor, FindingsError, InterruptedError, OperationError, UserError } from '../../src/errors.js'
+import { AbortError, AwsError, ConfigError, ExitCode, exitCodeFor, FindingsError, InterruptedError, OperationError, UserError } from '../../src/shared/errors.js'
 
 const sdkError = (name: string, message: string, status = 400) =>
   Object.assign(new Error(message), { name, $metadata: { httpStatusCode: status, requestId: 'req-123' } })

@@ -2,7 +2,7 @@ import { InvokeEndpointCommand, ModelError, SageMakerRuntimeClient } from '@aws-
 import { mockClient } from 'aws-sdk-client-mock'
 import { readFileSync } from 'node:fs'
 import { beforeEach, describe, expect, it } from 'vitest'
-import { checkUrl, createHandler, isPrivateAddress, type ProxyResult } from '../../src/lambda/handler.js'
+import { checkUrl, createHandler, isPrivateAddress, type ProxyResult } from '../../src/lambda-runtime/handler.js'
 
 const runtime = mockClient(SageMakerRuntimeClient)
 const client = new SageMakerRuntimeClient({ region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } })

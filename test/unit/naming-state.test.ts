@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest'
-import { longTimestamp, projectTags, resourceNames, shortTimestamp, uniqueName } from '../../src/naming.js'
-import { StateStore } from '../../src/state.js'
+import { longTimestamp, projectTags, resourceNames, shortTimestamp, uniqueName } from '../../src/shared/naming.js'
+import { StateStore } from '../../src/shared/state.js'
 import { parseConfigText } from '../../src/config/load.js'
-import { parseDuration, formatDuration } from '../../src/util/duration.js'
-import { pollUntil } from '../../src/util/clock.js'
-import { estimateCost, formatUsd } from '../../src/pricing.js'
+import { parseDuration, formatDuration } from '../../src/shared/duration.js'
+import { pollUntil } from '../../src/shared/clock.js'
+import { estimateCost, formatUsd } from '../../src/shared/pricing.js'
 import { fastClock, minimalConfig, tempProject } from '../helpers/cli.js'
 
 const when = new Date(Date.UTC(2026, 10, 22, 9, 5, 7, 42))

@@ -4,7 +4,7 @@ import { mockClient } from 'aws-sdk-client-mock'
 import { beforeEach, describe, expect, it } from 'vitest'
 import type { AwsClientFactory } from '../../src/aws/clients.js'
 import { parseConfigText } from '../../src/config/load.js'
-import { resolveScaling } from '../../src/core/deploy-scale.js'
+import { resolveScaling } from '../../src/features/deploy/scale.js'
 import { fastClock, minimalConfig, runMlops, tempProject } from '../helpers/cli.js'
 
 const OFFLINE = { AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined, AWS_CONFIG_FILE: '/nonexistent', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent', AWS_ENDPOINT_URL: undefined }

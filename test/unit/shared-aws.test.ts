@@ -5,10 +5,10 @@ import path from 'node:path'
 import { list as listTar } from 'tar'
 import { Readable } from 'node:stream'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { buildCodePackage, codePackageLocation, ensureCodePackage } from '../../src/aws/code-package.js'
-import { ensureInstanceProfile, ensureRole, isIamPropagationError, retryWhileIamPropagates, serviceTrustPolicy, type RoleSpec } from '../../src/aws/iam-roles.js'
-import { processorFor, pytorchImageUri } from '../../src/aws/images.js'
-import { formatMetrics, latestMetrics, metricDefinitions, objectiveDirection, parseMetricLine } from '../../src/core/metrics.js'
+import { buildCodePackage, codePackageLocation, ensureCodePackage } from '../../src/shared/code-package.js'
+import { ensureInstanceProfile, ensureRole, isIamPropagationError, retryWhileIamPropagates, serviceTrustPolicy, type RoleSpec } from '../../src/aws/iam/roles.js'
+import { processorFor, pytorchImageUri } from '../../src/aws/sagemaker/images.js'
+import { formatMetrics, latestMetrics, metricDefinitions, objectiveDirection, parseMetricLine } from '../../src/shared/metrics.js'
 import { fastClock, tempProject } from '../helpers/cli.js'
 import { motoClientConfig, startMoto, type MotoServer } from '../helpers/moto.js'
 
@@ -140,7 +140,7 @@ describe('IAM propagation retry', () => {
 
 describe('execution role', () => {
   it('is scoped to the project prefixes, and gains exactly one KMS statement when the data is SSE-KMS encrypted', async () => {
-    const { executionRoleSpec } = await import('../../src/aws/execution-role.js')
+    const { executionRoleSpec } = await import('../../src/shared/roles/execution-role.js')
     const { parseConfigText } = await import('../../src/config/load.js')
     const plain = executionRoleSpec(parseConfigText('project:\n  name: dogs\ndata:\n  bucket: dogs-data\n', 'x'), '123456789012', 'us-east-1')
     const statements = plain.inlinePolicies['mlops-execution'].Statement

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { parseConfigText } from '../../src/config/load.js'
-import { decideDistribution, gpusPerInstance } from '../../src/core/training-distribution.js'
+import { decideDistribution, gpusPerInstance } from '../../src/features/training/distribution.js'
 import {
   buildTrainingJobRequest,
   decodeHyperparameter,
@@ -9,8 +9,8 @@ import {
   estimateTrainingCost,
   parseHyperparameterFlag,
   trainingSettings,
-} from '../../src/core/training-request.js'
-import { buildTuningJobRequest, tuningSettings } from '../../src/core/training-tuning.js'
+} from '../../src/features/training/request.js'
+import { buildTuningJobRequest, tuningSettings } from '../../src/features/training/tuning.js'
 import { minimalConfig, runMlops, tempProject } from '../helpers/cli.js'
 
 const cfgOf = (training: string) => parseConfigText(minimalConfig(`  prefix: data\ntraining:\n${training}`), 'mlops.config.yaml')

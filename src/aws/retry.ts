@@ -1,0 +1,55 @@
+import type { Clock } from '../shared/clock.js'
+import { isAwsErrorNamed } from './errors.js'
+
+/**
+ * Bounded retries for the calls a long wait makes over and over. The SDK already retries each call
+ * a few times; a training job is watched for hours, so one throttled DescribeTrainingJob after
+ * those retries must not end the wait: back off (capped) and look again.
+ */
+
+const THROTTLING = ['ThrottlingException', 'Throttling', 'TooManyRequestsException', 'RequestLimitExceeded', 'SlowDown', 'ProvisionedThroughputExceededException']
+
+/** Throttling: the request was refused before doing anything, so repeating it is always safe. */
+export function isThrottling(err: unknown): boolean {
+  return isAwsErrorNamed(err, ...THROTTLING)
+}
+
+/** Throttling or a 5xx / network hiccup: safe to repeat for reads. */
+export function isTransient(err: unknown): boolean {
+  if (isThrottling(err)) return true
+  const e = err as { $metadata?: { httpStatusCode?: number }; code?: string; name?: string }
+  const status = e?.$metadata?.httpStatusCode ?? 0
+  if (status >= 500) return true
+  return ['ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN'].includes(e?.code ?? '') || e?.name === 'TimeoutError'
+}
+
+export interface RetryOptions {
+  readonly clock: Clock
+  readonly signal?: AbortSignal
+  /** Total attempts. @default 6 */
+  readonly attempts?: number
+  /** First pause; doubles each time up to `maxDelayMs`. @default 2000 */
+  readonly baseDelayMs?: number
+  /** @default 60000 */
+  readonly maxDelayMs?: number
+  /** Which errors to retry. @default isTransient */
+  readonly retryable?: (err: unknown) => boolean
+  readonly onRetry?: (attempt: number, err: unknown, delayMs: number) => void
+}
+
+/** Runs `fn`, retrying retryable errors with capped exponential backoff on the injectable clock. */
+export async function withRetry<T>(fn: () => Promise<T>, opts: RetryOptions): Promise<T> {
+  const attempts = opts.attempts ?? 6
+  const retryable = opts.retryable ?? isTransient
+  let delay = opts.baseDelayMs ?? 2000
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn()
+    } catch (err) {
+      if (attempt >= attempts || !retryable(err)) throw err
+      opts.onRetry?.(attempt, err, delay)
+      await opts.clock.sleep(delay, opts.signal)
+      delay = Math.min(delay * 2, opts.maxDelayMs ?? 60_000)
+    }
+  }
+}

@@ -1,0 +1,222 @@
+import {
+  CreateBucketCommand,
+  DeleteBucketCommand,
+  GetBucketAclCommand,
+  GetBucketPolicyCommand,
+  GetPublicAccessBlockCommand,
+  HeadBucketCommand,
+  PutBucketEncryptionCommand,
+  PutBucketLifecycleConfigurationCommand,
+  PutBucketPolicyCommand,
+  PutBucketTaggingCommand,
+  PutPublicAccessBlockCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3'
+import { AwsError, UserError } from '../../shared/errors.js'
+import { projectTags } from '../../shared/naming.js'
+import type { PlannedOperation } from '../../shared/plan.js'
+import { callAws, isAwsErrorNamed, translateAwsError } from '../errors.js'
+import { publicAccessReasons, type BucketAccessFacts } from './public-policy.js'
+
+export interface BucketOptions {
+  readonly bucket: string
+  readonly region: string
+  readonly project: string
+  /** SSE-KMS key id or ARN; unset means SSE-S3. */
+  readonly kmsKeyId?: string
+}
+
+export interface EnsureBucketResult {
+  readonly created: boolean
+  /** Warnings for the user (e.g. a check we were not allowed to make). */
+  readonly warnings: readonly string[]
+}
+
+/** `aws`, `aws-cn` or `aws-us-gov`: bucket ARNs differ by partition. */
+export function partitionOf(region: string): string {
+  if (region.startsWith('cn-')) return 'aws-cn'
+  if (region.startsWith('us-gov-')) return 'aws-us-gov'
+  return 'aws'
+}
+
+/** Denies every request that does not use TLS (the AWS-recommended `aws:SecureTransport` statement). */
+export function tlsOnlyPolicy(bucket: string, region: string): string {
+  const arn = `arn:${partitionOf(region)}:s3:::${bucket}`
+  return JSON.stringify({
+    Version: '2012-10-17',
+    Statement: [{
+      Sid: 'DenyInsecureTransport',
+      Effect: 'Deny',
+      Principal: '*',
+      Action: 's3:*',
+      Resource: [arn, `${arn}/*`],
+      Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+    }],
+  })
+}
+
+/**
+ * The requests that create a data bucket, in order: private (Block Public Access, ACLs disabled),
+ * encrypted by default, TLS-only, tagged, and incomplete multipart uploads (from interrupted runs)
+ * cleaned up after a week. Used both to execute and to print under --dry-run.
+ */
+export function bucketSetupRequests(o: BucketOptions): PlannedOperation[] {
+  const Bucket = o.bucket
+  const encryption = o.kmsKeyId
+    ? { ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: o.kmsKeyId }, BucketKeyEnabled: true }
+    : { ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }
+  return [
+    {
+      service: 's3', operation: 'CreateBucket', note: 'only if the bucket does not exist',
+      input: { Bucket, ObjectOwnership: 'BucketOwnerEnforced', ...(o.region === 'us-east-1' ? {} : { CreateBucketConfiguration: { LocationConstraint: o.region } }) },
+    },
+    {
+      service: 's3', operation: 'PutPublicAccessBlock', note: 'no public access, ever',
+      input: { Bucket, PublicAccessBlockConfiguration: { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true } },
+    },
+    {
+      service: 's3', operation: 'PutBucketEncryption', note: o.kmsKeyId ? 'SSE-KMS with the configured key' : 'SSE-S3',
+      input: { Bucket, ServerSideEncryptionConfiguration: { Rules: [encryption] } },
+    },
+    { service: 's3', operation: 'PutBucketPolicy', note: 'deny requests without TLS', input: { Bucket, Policy: tlsOnlyPolicy(Bucket, o.region) } },
+    { service: 's3', operation: 'PutBucketTagging', input: { Bucket, Tagging: { TagSet: projectTags(o.project) } } },
+    {
+      service: 's3', operation: 'PutBucketLifecycleConfiguration', note: 'interrupted multipart uploads stop costing storage after 7 days',
+      input: {
+        Bucket,
+        LifecycleConfiguration: {
+          Rules: [{ ID: 'mlops-abort-incomplete-multipart-uploads', Status: 'Enabled', Filter: { Prefix: '' }, AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 } }],
+        },
+      },
+    },
+  ]
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const SETUP_COMMANDS: Record<string, new (input: any) => any> = {
+  CreateBucket: CreateBucketCommand,
+  PutPublicAccessBlock: PutPublicAccessBlockCommand,
+  PutBucketEncryption: PutBucketEncryptionCommand,
+  PutBucketPolicy: PutBucketPolicyCommand,
+  PutBucketTagging: PutBucketTaggingCommand,
+  PutBucketLifecycleConfiguration: PutBucketLifecycleConfigurationCommand,
+}
+
+/**
+ * Makes sure the bucket exists and is safe to hold the dataset. An existing bucket is used as it is,
+ * unless it is public (refused) or lives in another region (refused with the right --region).
+ * A missing one is created with `bucketSetupRequests`; if a setup step fails, the new (empty) bucket
+ * is deleted again so a re-run does not find a half-configured bucket and trust it.
+ */
+export async function ensureDataBucket(s3: S3Client, o: BucketOptions, signal?: AbortSignal): Promise<EnsureBucketResult> {
+  const resource = `s3://${o.bucket}`
+  const exists = await headBucket(s3, o, signal)
+  if (exists) return { created: false, warnings: await refusePublicBucket(s3, o.bucket, signal) }
+
+  const [create, ...rest] = bucketSetupRequests(o)
+  try {
+    await send(s3, create, resource, signal)
+  } catch (err) {
+    if (isAwsErrorNamed(err, 'BucketAlreadyOwnedByYou')) return { created: false, warnings: await refusePublicBucket(s3, o.bucket, signal) }
+    if (isAwsErrorNamed(err, 'BucketAlreadyExists')) {
+      throw new UserError('BucketNameTaken', `The bucket name ${o.bucket} is taken by another AWS account (bucket names are global).`, {
+        hint: 'Choose another name in data.bucket (mlops.config.yaml) or pass --bucket <name>; adding your account id or region usually makes it unique.',
+        cause: err,
+      })
+    }
+    throw translateAwsError(err, { service: 's3', operation: 'CreateBucket', resource })
+  }
+  try {
+    for (const op of rest) await send(s3, op, resource)
+  } catch (err) {
+    // Roll back: an empty bucket without its policy or encryption must not be mistaken for ours later.
+    try {
+      await s3.send(new DeleteBucketCommand({ Bucket: o.bucket }))
+    } catch (rollback) {
+      throw new AwsError('BucketHalfCreated', `Setting up the new bucket ${o.bucket} failed (${(err as Error).message}), and deleting it again failed too.`, {
+        hint: `Fix the cause above, then delete the bucket (\`aws s3 rb s3://${o.bucket}\`) and run the command again; mlops only configures buckets it creates.`,
+        cause: rollback,
+      })
+    }
+    throw err
+  }
+  return { created: true, warnings: [] }
+}
+
+async function send(s3: S3Client, op: PlannedOperation, resource: string, signal?: AbortSignal): Promise<void> {
+  const Command = SETUP_COMMANDS[op.operation]
+  await callAws({ service: 's3', operation: op.operation, resource }, () => s3.send(new Command(op.input), { abortSignal: signal }))
+}
+
+/**
+ * True when the bucket exists and is ours to use; false when it does not exist. Throws for a foreign
+ * bucket, another region, or bad credentials: cheap enough to run before a long download, so those
+ * fail in a second instead of after it.
+ */
+export async function headBucket(s3: S3Client, o: BucketOptions, signal?: AbortSignal): Promise<boolean> {
+  try {
+    const out = await s3.send(new HeadBucketCommand({ Bucket: o.bucket }), { abortSignal: signal })
+    if (out.BucketRegion && out.BucketRegion !== o.region) throw wrongRegion(o, out.BucketRegion)
+    return true
+  } catch (err) {
+    if (err instanceof UserError) throw err
+    const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode
+    if (status === 404 || isAwsErrorNamed(err, 'NotFound', 'NoSuchBucket')) return false
+    if (status === 301 || isAwsErrorNamed(err, 'PermanentRedirect')) {
+      const region = (err as { $response?: { headers?: Record<string, string> } }).$response?.headers?.['x-amz-bucket-region']
+      throw wrongRegion(o, region)
+    }
+    if (status === 403) {
+      throw new AwsError('BucketForbidden', `Access to bucket ${o.bucket} was denied (HTTP 403): either it belongs to another AWS account or your identity may not use it.`, {
+        hint: 'If the name belongs to someone else, choose another data.bucket or pass --bucket <name>. Otherwise grant s3:ListBucket on ' +
+          `arn:aws:s3:::${o.bucket} (check who you are with \`aws sts get-caller-identity\`).`,
+        cause: err,
+      })
+    }
+    throw translateAwsError(err, { service: 's3', operation: 'HeadBucket', resource: `s3://${o.bucket}` })
+  }
+}
+
+function wrongRegion(o: BucketOptions, actual: string | undefined): UserError {
+  return new UserError('BucketInOtherRegion', `Bucket ${o.bucket} is in ${actual ?? 'another region'}, not ${o.region}.`, {
+    hint: actual ? `Pass --region ${actual} (or set aws.region), or choose another bucket.` : 'Set aws.region to the bucket\'s region, or choose another bucket.',
+  })
+}
+
+/**
+ * Refuses a public bucket: training data does not belong where anyone can read it. Checks we are
+ * not allowed to make come back as warnings, so a narrowly-scoped identity can still upload.
+ */
+async function refusePublicBucket(s3: S3Client, bucket: string, signal?: AbortSignal): Promise<string[]> {
+  const warnings: string[] = []
+  const facts: { publicAccessBlock?: BucketAccessFacts['publicAccessBlock']; policy?: string; grants?: BucketAccessFacts['grants'] } = {}
+  const tryGet = async <T>(operation: string, fn: () => Promise<T>, absent: string[]): Promise<T | undefined> => {
+    try {
+      return await fn()
+    } catch (err) {
+      if (isAwsErrorNamed(err, ...absent)) return undefined
+      const translated = translateAwsError(err, { service: 's3', operation, resource: `s3://${bucket}` })
+      if (translated instanceof AwsError && translated.code === 'AccessDenied') {
+        warnings.push(`could not check whether ${bucket} is public: s3:${operation} was denied`)
+        return undefined
+      }
+      throw translated
+    }
+  }
+  const bpa = await tryGet('GetPublicAccessBlock', () => s3.send(new GetPublicAccessBlockCommand({ Bucket: bucket }), { abortSignal: signal }), ['NoSuchPublicAccessBlockConfiguration'])
+  facts.publicAccessBlock = bpa?.PublicAccessBlockConfiguration
+  const policy = await tryGet('GetBucketPolicy', () => s3.send(new GetBucketPolicyCommand({ Bucket: bucket }), { abortSignal: signal }), ['NoSuchBucketPolicy'])
+  facts.policy = policy?.Policy
+  const acl = await tryGet('GetBucketAcl', () => s3.send(new GetBucketAclCommand({ Bucket: bucket }), { abortSignal: signal }), [])
+  facts.grants = acl?.Grants
+  const reasons = publicAccessReasons(facts)
+  if (reasons.length > 0) {
+    throw new UserError('PublicBucket', `Bucket ${bucket} is public, so mlops will not upload the dataset to it: ${reasons.join('; ')}.`, {
+      hint: `Make it private with \`aws s3api put-public-access-block --bucket ${bucket} --public-access-block-configuration ` +
+        'BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true,RestrictPublicBuckets=true`, or use another bucket (--bucket <name>; ' +
+        'mlops creates a missing one private, encrypted and TLS-only).',
+      details: { bucket, reasons },
+    })
+  }
+  return warnings
+}

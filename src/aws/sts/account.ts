@@ -1,0 +1,21 @@
+import { GetCallerIdentityCommand, type STSClient } from '@aws-sdk/client-sts'
+import { callAws } from '../errors.js'
+
+/** The account id of the caller (needed for ARNs and aws:SourceAccount conditions). Cached per client. */
+const cache = new WeakMap<STSClient, Promise<string>>()
+export function getAccountId(sts: STSClient): Promise<string> {
+  let p = cache.get(sts)
+  if (!p) {
+    p = callAws({ service: 'sts', operation: 'GetCallerIdentity' }, async () => (await sts.send(new GetCallerIdentityCommand({}))).Account!)
+    cache.set(sts, p)
+    p.catch(() => cache.delete(sts))
+  }
+  return p
+}
+
+/** `arn:aws:...` partition for a region. */
+export function partitionFor(region: string): string {
+  if (region.startsWith('cn-')) return 'aws-cn'
+  if (region.startsWith('us-gov-')) return 'aws-us-gov'
+  return 'aws'
+}

@@ -1,0 +1,285 @@
+import { readFile } from 'node:fs/promises'
+import path from 'node:path'
+import type { AwsClients } from '../../aws/clients.js'
+import type { MlopsConfig } from '../../config/schema.js'
+import type { CommandContext } from '../../context.js'
+import { MlopsError, UserError } from '../../shared/errors.js'
+import { resourceNames } from '../../shared/naming.js'
+import type { PlannedOperation } from '../../shared/plan.js'
+import { iamDataVersion } from './actions.js'
+import { analyze } from './analyze.js'
+import { AuthDetailsError, parseAuthDetails } from './auth-details.js'
+import { EMPTY_EXCLUSIONS, ExclusionsError, parseExclusions, type Exclusions } from './exclusions.js'
+import { decodePolicyValue, parsePolicyDocument, PolicyParseError } from './policy.js'
+import { buildReport, type AuditReport } from './report.js'
+import { buildSarif } from './sarif.js'
+import { roleNameOf, selectRoles, type ProjectRoles, type Scope } from './scope.js'
+import { suggestFor, type Suggestion } from './suggest.js'
+import type { PolicyFileInput, RoleInput, Severity } from './types.js'
+
+/** The whole `mlops audit-iam` run: gather inputs (live, --input, --policy-file), analyse, report. */
+
+export type AuditFormat = 'table' | 'json' | 'sarif'
+
+export interface AuditIamOptions {
+  /** --role (names or ARNs). */
+  readonly roles: readonly string[]
+  readonly allRoles: boolean
+  readonly policyFiles: readonly string[]
+  readonly input?: string
+  readonly format: AuditFormat
+  /** Flag value; falls back to audit.failOn, then 'high'. */
+  readonly failOn?: Severity | 'none'
+  /** Flag value; falls back to audit.unusedDays, then 90. */
+  readonly unusedDays?: number
+  readonly suggest: boolean
+  readonly exclusions?: string
+}
+
+export type AuditIamResult =
+  | { readonly kind: 'report'; readonly report: AuditReport; readonly sarif?: Record<string, unknown>; readonly exitCode: 0 | 3 }
+  | { readonly kind: 'plan'; readonly operations: PlannedOperation[]; readonly notes: string[] }
+
+/** Reads the config when there is one; --input and --policy-file work without it. */
+async function optionalConfig(ctx: CommandContext): Promise<MlopsConfig | undefined> {
+  try {
+    return await ctx.config()
+  } catch (e) {
+    if (e instanceof MlopsError && e.code === 'ConfigNotFound') return undefined
+    throw e
+  }
+}
+
+async function readText(file: string, what: string, flag: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8')
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code
+    throw new UserError(code === 'ENOENT' ? 'FileNotFound' : 'FileUnreadable', `${flag}: cannot read ${what} ${file}${code === 'ENOENT' ? ': no such file' : `: ${(e as Error).message}`}.`, {
+      hint: `Check the path given to ${flag} (relative paths start from the current folder).`,
+    })
+  }
+}
+
+/** A policy file: a document, a URL-encoded document, or a wrapper such as GetPolicyVersion's output. */
+export function parsePolicyFile(file: string, text: string): PolicyFileInput {
+  let document
+  try {
+    let value = decodePolicyValue(text)
+    for (let depth = 0; depth < 3 && typeof value === 'object' && value !== null && !('Statement' in value); depth++) {
+      const o = value as Record<string, unknown>
+      const inner = o.PolicyDocument ?? o.Document ?? o.PolicyVersion ?? o.AssumeRolePolicyDocument
+      if (inner === undefined) break
+      value = decodePolicyValue(inner)
+    }
+    document = parsePolicyDocument(value)
+  } catch (e) {
+    if (e instanceof PolicyParseError) {
+      throw new UserError('InvalidPolicyFile', `--policy-file ${file}: ${e.message}.`, { hint: 'Pass an IAM policy document: {"Version": "2012-10-17", "Statement": [...]}.' })
+    }
+    throw e
+  }
+  const isTrustPolicy = document.statements.some((s) => s.principal !== undefined || s.notPrincipal !== undefined)
+  return { path: file, text, document, isTrustPolicy }
+}
+
+async function loadExclusions(ctx: CommandContext, opts: AuditIamOptions, config: MlopsConfig | undefined): Promise<{ exclusions: Exclusions; file?: string }> {
+  const file = opts.exclusions ? path.resolve(ctx.deps.cwd, opts.exclusions) : config?.audit.exclusions ? ctx.resolvePath(config.audit.exclusions) : undefined
+  const known = config?.audit.knownAccounts ?? []
+  if (!file) return { exclusions: { ...EMPTY_EXCLUSIONS, knownAccounts: [...known] } }
+  const text = await readText(file, 'exclusions file', opts.exclusions ? '--exclusions' : 'audit.exclusions')
+  try {
+    const ex = parseExclusions(text)
+    return { exclusions: { ...ex, knownAccounts: [...new Set([...ex.knownAccounts, ...known])] }, file }
+  } catch (e) {
+    if (e instanceof ExclusionsError) {
+      throw new UserError('InvalidExclusions', `Exclusions file ${file}: ${e.message}`, { hint: e.issues.length ? e.issues.join('\n') : 'See `mlops audit-iam --help` for the format.', details: { issues: e.issues } })
+    }
+    throw e
+  }
+}
+
+function projectRoles(config: MlopsConfig): ProjectRoles {
+  const names = resourceNames(config)
+  return {
+    project: config.project.name,
+    lambdaRole: names.lambdaRole,
+    trainingRole: names.trainingRole,
+    ec2Role: names.ec2Role,
+    instanceProfile: names.ec2InstanceProfile,
+    executionRoles: config.training.roleArn ? [roleNameOf(config.training.roleArn)] : [],
+    extraRoles: config.audit.roles,
+  }
+}
+
+/** The read-only requests a live audit makes (for --dry-run). */
+function livePlan(config: MlopsConfig | undefined, opts: AuditIamOptions): PlannedOperation[] {
+  const ops: PlannedOperation[] = [
+    { service: 'iam', operation: 'GetAccountAuthorizationDetails', input: { Filter: opts.allRoles ? ['Role', 'LocalManagedPolicy', 'AWSManagedPolicy'] : ['Role', 'LocalManagedPolicy'], MaxItems: 1000 }, note: 'repeated with Marker while IsTruncated' },
+  ]
+  if (config && !opts.allRoles && opts.roles.length === 0) {
+    const names = resourceNames(config)
+    ops.push({ service: 'lambda', operation: 'GetFunctionConfiguration', input: { FunctionName: names.lambdaFunction }, note: 'the function\'s role is in scope' })
+    ops.push({ service: 'sagemaker', operation: 'DescribeEndpoint', input: { EndpointName: names.endpoint }, note: 'then DescribeEndpointConfig and DescribeModel for the execution role' })
+  }
+  ops.push({ service: 'iam', operation: 'GetRole', input: { RoleName: '<each role in scope without RoleLastUsed>' } })
+  if (!opts.allRoles) {
+    ops.push({ service: 'iam', operation: 'GetPolicy', input: { PolicyArn: '<each AWS managed policy attached to a role in scope>' } })
+    ops.push({ service: 'iam', operation: 'GetPolicyVersion', input: { PolicyArn: '<same>', VersionId: '<its DefaultVersionId>' } })
+  }
+  if (opts.suggest) ops.push({ service: 'iam', operation: 'GenerateServiceLastAccessedDetails', input: { Arn: '<role-arn>', Granularity: 'ACTION_LEVEL' }, note: 'for roles with findings whose purpose mlops does not know' })
+  return ops
+}
+
+export async function runAuditIam(ctx: CommandContext, opts: AuditIamOptions): Promise<AuditIamResult> {
+  const config = await optionalConfig(ctx)
+  const failOn = opts.failOn ?? config?.audit.failOn ?? 'high'
+  const unusedDays = opts.unusedDays ?? config?.audit.unusedDays ?? 90
+  const live = !opts.input && opts.policyFiles.length === 0
+  if (live && !config && !opts.allRoles && opts.roles.length === 0) {
+    throw new UserError('ConfigNotFound', `No config file at ${ctx.configPath}: the default scope is the project's roles.`, {
+      hint: 'Run it in the project folder (or pass --config), or choose roles with --role <name> / --all-roles. Offline: --input <auth-details.json> or --policy-file <file>.',
+    })
+  }
+  const { exclusions } = await loadExclusions(ctx, opts, config)
+  const texts = new Map<string, string>()
+  const policyFiles: PolicyFileInput[] = []
+  for (const file of opts.policyFiles) {
+    const text = await readText(path.resolve(ctx.deps.cwd, file), 'policy file', '--policy-file')
+    texts.set(file, text)
+    policyFiles.push(parsePolicyFile(file, text))
+  }
+  if (live && ctx.dryRun) {
+    return { kind: 'plan', operations: livePlan(config, opts), notes: ['audit-iam only reads; --input and --policy-file need no AWS access at all.'] }
+  }
+
+  let allRoles: RoleInput[] = []
+  const extraWarnings: string[] = []
+  let project = config ? projectRoles(config) : undefined
+  let iam: AwsClients['iam'] | undefined
+  const progress = { step: (m: string) => ctx.ui.step(m), warn: (m: string) => ctx.ui.warn(m) }
+  if (opts.input) {
+    const text = await readText(path.resolve(ctx.deps.cwd, opts.input), 'auth-details file', '--input')
+    texts.set(opts.input, text)
+    let json: unknown
+    try {
+      json = JSON.parse(text)
+    } catch (e) {
+      throw new UserError('InvalidInput', `--input ${opts.input} is not valid JSON (${(e as Error).message}).`, { hint: 'Save it with `aws iam get-account-authorization-details --output json > auth-details.json`.' })
+    }
+    try {
+      const details = parseAuthDetails(json)
+      allRoles = details.roles
+      extraWarnings.push(...details.warnings)
+    } catch (e) {
+      if (e instanceof AuthDetailsError) throw new UserError('InvalidInput', `--input ${opts.input}: ${e.message}.`, { hint: 'Save it with `aws iam get-account-authorization-details --output json > auth-details.json`.' })
+      throw e
+    }
+  } else if (live) {
+    const names = config ? resourceNames(config) : undefined
+    const wantProject = Boolean(config && !opts.allRoles && opts.roles.length === 0)
+    const clients = await ctx.clients(wantProject ? ['iam', 'lambda', 'sagemaker'] : ['iam'], config)
+    iam = clients.iam
+    ctx.ui.step('Reading IAM roles and policies (GetAccountAuthorizationDetails)…')
+    const { fetchAuthorizationDetails, findProjectResources } = await import('../../aws/iam/audit.js')
+    const details = await fetchAuthorizationDetails(clients.iam, progress, { signal: ctx.signal, includeAwsManaged: opts.allRoles })
+    allRoles = details.roles
+    extraWarnings.push(...details.warnings)
+    if (wantProject && names && project) {
+      const c = clients as Pick<AwsClients, 'lambda' | 'sagemaker'>
+      const found = await findProjectResources(c, { functionName: names.lambdaFunction, endpointName: names.endpoint }, progress)
+      project = { ...project, ...(found.functionRole ? { functionRole: found.functionRole } : {}), executionRoles: [...(project.executionRoles ?? []), ...found.executionRoles] }
+    }
+  }
+
+  const hasRoleSource = Boolean(opts.input) || live
+  let scope: Scope | undefined
+  let scopeText: string
+  if (opts.allRoles) {
+    scope = { mode: 'all' }
+    scopeText = 'all roles'
+  } else if (opts.roles.length) {
+    scope = { mode: 'named', names: opts.roles }
+    scopeText = `roles named with --role`
+  } else if (project && hasRoleSource) {
+    scope = { mode: 'project', project }
+    scopeText = `project ${project.project}: roles tagged mlops:project=${project.project} and the roles its resources use`
+  } else if (hasRoleSource) {
+    scope = { mode: 'all' }
+    scopeText = 'all roles in the input file (no mlops.config.yaml, so no project scope)'
+  } else {
+    scopeText = 'policy files only'
+  }
+  if (!hasRoleSource && (opts.roles.length || opts.allRoles)) {
+    throw new UserError('InvalidFlag', '--role and --all-roles choose roles from the account or an --input file; with only --policy-file there are no roles.', {
+      hint: 'Add --input <auth-details.json>, or drop --policy-file to audit the live account.',
+    })
+  }
+  let selected: RoleInput[] = []
+  let reasons: ReadonlyMap<string, string> | undefined
+  if (scope) {
+    const picked = selectRoles(allRoles, scope, project)
+    if (picked.missing.length) {
+      const available = allRoles.map((r) => r.name)
+      throw new UserError('RoleNotFound', `No role named ${picked.missing.join(', ')} in ${opts.input ? opts.input : 'the account'}.`, {
+        hint: available.length ? `Roles there: ${available.slice(0, 10).join(', ')}${available.length > 10 ? ` and ${available.length - 10} more` : ''}.` : 'There are no roles there.',
+      })
+    }
+    selected = picked.roles
+    reasons = picked.reasons
+    if (scope.mode === 'project' && selected.length === 0) {
+      const p = scope.project
+      extraWarnings.push(
+        `No role of project ${p.project} found (tagged mlops:project=${p.project}, or named ${p.lambdaRole}, ${p.trainingRole}, ${p.ec2Role}). ` +
+          'Nothing deployed yet? Audit other roles with --role <name> or --all-roles.',
+      )
+    }
+    if (iam && selected.length) {
+      const { completeRoles } = await import('../../aws/iam/audit.js')
+      selected = await completeRoles(iam, selected, progress)
+    }
+  }
+
+  const result = await analyze(selected, policyFiles, { now: ctx.clock.now(), unusedDays, exclusions })
+
+  let suggestions: Suggestion[] | undefined
+  if (opts.suggest) {
+    suggestions = []
+    const permissionRules = new Set(['admin-access', 'privilege-escalation', 'aws-managed-full-access', 'service-wildcard', 'resource-star-write', 'passrole-unscoped', 'credentials-exposure', 'data-exfiltration', 'unsafe-ssm-instance-role'])
+    for (let role of selected) {
+      if (!result.roles.some((r) => r.name === role.name)) continue
+      const hasFindings = result.findings.some((f) => f.role?.name === role.name && permissionRules.has(f.ruleId))
+      if (!role.purpose && !hasFindings) continue
+      if (!role.purpose && !role.lastAccessed && iam) {
+        const { fetchLastAccessed } = await import('../../aws/iam/audit.js')
+        ctx.ui.step(`Reading last-accessed data for ${role.name}…`)
+        const lastAccessed = await fetchLastAccessed(iam, role.arn, { clock: ctx.clock, signal: ctx.signal, timeoutMs: 60_000, progress })
+        if (lastAccessed) role = { ...role, lastAccessed }
+      }
+      const s = await suggestFor(role, { ...(config ? { config } : {}), region: ctx.awsSettings(config).region, permissions: result.permissions })
+      if (s) suggestions.push(s)
+      else extraWarnings.push(`--suggest: no scoped policy for ${role.name}: mlops does not know its purpose and there is no last-accessed data for it.`)
+    }
+  }
+
+  const accountId = selected.map((r) => /^arn:aws[\w-]*:iam::(\d{12}):/.exec(r.arn)?.[1]).find(Boolean) ?? allRoles.map((r) => /^arn:aws[\w-]*:iam::(\d{12}):/.exec(r.arn)?.[1]).find(Boolean)
+  const report = buildReport(result, {
+    version: ctx.deps.version,
+    iamData: await iamDataVersion(),
+    generatedAt: new Date(ctx.clock.now()).toISOString(),
+    source: {
+      kind: opts.input ? 'input' : live ? 'live' : 'policy-files',
+      ...(accountId ? { accountId } : {}),
+      ...(opts.input ? { input: opts.input } : {}),
+      policyFiles: opts.policyFiles,
+      scope: scopeText,
+    },
+    options: { failOn, unusedDays },
+    ...(reasons ? { scopeReasons: reasons } : {}),
+    policyFileCount: policyFiles.length,
+    ...(suggestions ? { suggestions } : {}),
+    extraWarnings,
+  })
+  const sarif = opts.format === 'sarif' ? buildSarif(report, { cwd: ctx.deps.cwd, texts }) : undefined
+  return { kind: 'report', report, ...(sarif ? { sarif } : {}), exitCode: report.summary.atOrAboveFailOn > 0 ? 3 : 0 }
+}

@@ -1,0 +1,285 @@
+import type { S3Client } from '@aws-sdk/client-s3'
+import { setMaxListeners } from 'node:events'
+import path from 'node:path'
+import type { MlopsConfig } from '../../config/schema.js'
+import type { CommandContext } from '../../context.js'
+import { UploadCache } from './cache.js'
+import { fetchDataset, recordedDownload, type FetchDatasetResult } from './download.js'
+import { scanDataset, summarize, type DatasetSummary, type LocalFile } from './layout.js'
+import { classifyAgainstListing, etagIsContentMd5, listPrefix, objectKey, orphanKeys, type RemoteObject, type UploadReason } from './plan.js'
+import { createProgress, reportScan, type SyncUi } from './render.js'
+import { AbortError, InterruptedError } from '../../shared/errors.js'
+import { formatBytes } from '../../shared/output.js'
+import type { StateStore } from '../../shared/state.js'
+import type { Clock } from '../../shared/clock.js'
+import { ensureDataBucket, headBucket } from '../../aws/s3/bucket.js'
+import { channelUris, type ChannelUris } from '../../shared/channels.js'
+import { planDatasetSync, type SyncPlan } from './sync-plan.js'
+import { deleteKeys, hashFile, headObject, listObjects, runPool, uploadFiles, type UploadFilesOptions, type UploadItem } from './upload.js'
+
+export { channelUris, type ChannelUris } from '../../shared/channels.js'
+
+/** What `upload-data` was asked to do, after flags were merged over the config. */
+export interface UploadDataOptions {
+  /** Absolute path of the dataset folder. */
+  readonly source: string
+  readonly bucket: string
+  readonly prefix: string
+  readonly concurrency: number
+  readonly delete: boolean
+  readonly validate: boolean
+  readonly fromUrl?: string
+  readonly expectSha256?: string
+}
+
+export interface SyncOptions {
+  readonly source: string
+  readonly bucket: string
+  readonly prefix: string
+  readonly region: string
+  readonly project: string
+  readonly kmsKeyId?: string
+  readonly concurrency: number
+  readonly delete: boolean
+  readonly validate: boolean
+  /** `.mlops/upload-cache.json` (see UploadCache for why it exists). */
+  readonly cacheFile: string
+  readonly signal: AbortSignal
+  readonly clock: Clock
+  readonly ui: SyncUi
+  /** Asked once, before anything is uploaded, when --delete found objects with no local file. */
+  readonly confirmDelete: (keys: readonly string[]) => Promise<boolean>
+  /** Where a created bucket is recorded. */
+  readonly state?: Pick<StateStore, 'record'>
+  /** Transfer tuning (tests force multipart with small sizes). */
+  readonly transfer?: Partial<Pick<UploadFilesOptions, 'multipartThreshold' | 'partSize' | 'maxAttempts' | 'maxBufferedBytes'>>
+}
+
+export interface SyncResult {
+  readonly source: string
+  /** `s3://<bucket>/<prefix>/` */
+  readonly destination: string
+  readonly uploaded: number
+  readonly skipped: number
+  readonly deleted: number
+  /** Objects under the prefix with no local file, left alone (pass --delete to remove them). */
+  readonly remoteOnly: number
+  /** Bytes uploaded. */
+  readonly bytes: number
+  /** Bytes of the whole local dataset. */
+  readonly totalBytes: number
+  readonly seconds: number
+  readonly channels: ChannelUris
+  readonly dataset: DatasetSummary
+  readonly bucketCreated: boolean
+  /** HeadObject calls made (only for objects this machine has no record of). */
+  readonly headRequests: number
+  readonly retries: number
+  readonly download?: Pick<FetchDatasetResult, 'url' | 'downloaded' | 'archiveBytes' | 'archiveSha256'>
+}
+
+/** The `upload-data` command: optional download, then a dry-run plan or the sync itself. */
+export async function runUploadData(ctx: CommandContext, cfg: MlopsConfig, o: UploadDataOptions): Promise<SyncResult | SyncPlan> {
+  const workDir = path.join(ctx.projectDir, '.mlops')
+  const common = {
+    source: o.source, bucket: o.bucket, prefix: o.prefix, region: ctx.awsSettings(cfg).region, project: cfg.project.name,
+    kmsKeyId: cfg.data.kmsKeyId, concurrency: o.concurrency, delete: o.delete, validate: o.validate,
+    cacheFile: UploadCache.pathFor(ctx.projectDir), signal: ctx.signal, clock: ctx.clock, ui: ctx.ui,
+  }
+  if (ctx.dryRun) {
+    if (o.fromUrl && (await recordedDownload(workDir, o.source))?.url !== o.fromUrl) {
+      return {
+        ...(await planDatasetSync({ ...common, withoutFiles: true })),
+        download: { url: o.fromUrl, into: o.source },
+      }
+    }
+    return planDatasetSync(common)
+  }
+  const { s3 } = await ctx.clients(['s3'], cfg)
+  let download: FetchDatasetResult | undefined
+  if (o.fromUrl) {
+    // Credentials, bucket ownership and region are checked before a download that may take minutes.
+    if ((await recordedDownload(workDir, o.source))?.url !== o.fromUrl) await headBucket(s3, { ...common, bucket: o.bucket }, ctx.signal)
+    download = await fetchDataset({ url: o.fromUrl, dest: o.source, workDir, expectSha256: o.expectSha256, signal: ctx.signal, ui: ctx.ui })
+  }
+  const result = await syncDataset(s3, {
+    ...common,
+    state: ctx.state(),
+    confirmDelete: (keys) => ctx.ui.confirm(`Delete ${keys.length === 1 ? 'this object' : `these ${keys.length} objects`} from s3://${o.bucket}?`),
+  })
+  return download
+    ? { ...result, download: { url: download.url, downloaded: download.downloaded, archiveBytes: download.archiveBytes, archiveSha256: download.archiveSha256 } }
+    : result
+}
+
+/**
+ * Syncs a local dataset folder to `s3://<bucket>/<prefix>/`: validate, make sure the bucket is safe,
+ * one listing, compare, (confirm deletes), upload in parallel, delete. A no-change run reads no file
+ * content and sends one ListObjectsV2 per 1,000 objects and nothing else (see UploadCache).
+ */
+export async function syncDataset(s3: S3Client, options: SyncOptions): Promise<SyncResult> {
+  const o = { ...options, signal: childSignal(options.signal) }
+  try {
+    return await sync(s3, o)
+  } catch (err) {
+    // Ctrl-C outside the upload loop (checking the bucket, listing, deleting): the SDK's AbortError
+    // becomes exit 130. Nothing is half-written there: objects are whole, deletes are per batch.
+    if (o.signal.aborted && !(err instanceof InterruptedError)) {
+      throw new InterruptedError('Interrupted. Run the same command again to finish: what is already in S3 is skipped.', { cause: err })
+    }
+    throw err
+  }
+}
+
+async function sync(s3: S3Client, o: SyncOptions): Promise<SyncResult> {
+  const started = o.clock.now()
+  const scan = await scanDataset(o.source, { validate: o.validate })
+  reportScan(o.ui, scan)
+  const cache = await UploadCache.load(o.cacheFile)
+  cache.pruneHashes(scan.root, new Set(scan.files.map((f) => f.path)))
+  const channels = channelUris({ data: { bucket: o.bucket, prefix: o.prefix } as MlopsConfig['data'] })
+  const destination = `s3://${o.bucket}/${listPrefix(o.prefix)}`
+
+  const bucket = await ensureDataBucket(s3, { bucket: o.bucket, region: o.region, project: o.project, kmsKeyId: o.kmsKeyId }, o.signal)
+  for (const w of bucket.warnings) o.ui.warn(w)
+  if (bucket.created) {
+    o.ui.success(`Created bucket ${o.bucket} (private, ${o.kmsKeyId ? 'SSE-KMS' : 'SSE-S3'} encrypted, TLS-only, tagged)`)
+    await o.state?.record({ kind: 'bucket', name: o.bucket, region: o.region, createdAt: new Date(o.clock.now()).toISOString(), details: { kmsKeyId: o.kmsKeyId ?? null } })
+  }
+
+  const remote = bucket.created ? new Map<string, RemoteObject>() : await listObjects(s3, o.bucket, listPrefix(o.prefix), o.signal)
+  for (const key of cache.objectKeys(o.bucket, listPrefix(o.prefix))) if (!remote.has(key)) cache.forgetObject(o.bucket, key)
+
+  let headRequests = 0
+  const skipped: LocalFile[] = []
+  const uploads: (UploadItem & { reason: UploadReason })[] = []
+  const compare: { file: LocalFile; key: string; remote: RemoteObject; remoteSha?: string }[] = []
+  for (const file of scan.files) {
+    const key = objectKey(o.prefix, file.rel)
+    const first = classifyAgainstListing(file, remote.get(key), cache.object(o.bucket, key))
+    if (first.kind === 'upload') uploads.push({ file, key, reason: first.reason })
+    else compare.push({ file, key, remote: remote.get(key)!, remoteSha: first.remoteSha })
+  }
+
+  // Same size: decide by content. Local hashes come from the cache (no read) or are computed;
+  // remote ones from this machine's record or, failing that, one HeadObject each.
+  try {
+    await runPool(compare, o.concurrency, async (c) => {
+      const localSha = cache.hashOf(c.file) ?? (await hashFile(c.file.path, { signal: o.signal })).sha256
+      cache.rememberHash(c.file, localSha)
+      let remoteSha = c.remoteSha
+      if (remoteSha === undefined) {
+        headRequests++
+        const head = await headObject(s3, o.bucket, c.key, o.signal)
+        if (!head) return void uploads.push({ file: c.file, key: c.key, reason: 'new' })
+        if (head.sha256) remoteSha = head.sha256
+        else if (etagIsContentMd5(head.etag, head.serverSideEncryption)) {
+          // Uploaded by other means (`aws s3 cp`): a single-part ETag is the MD5 of the content.
+          const { md5 } = await hashFile(c.file.path, { md5: true, signal: o.signal })
+          if (`"${md5}"` === head.etag || md5 === head.etag) remoteSha = localSha
+        }
+      }
+      if (remoteSha === localSha) {
+        skipped.push(c.file)
+        cache.rememberObject(o.bucket, c.key, { size: c.file.size, sha256: localSha, etag: c.remote.etag })
+      } else uploads.push({ file: c.file, key: c.key, reason: 'changed' })
+    }, o.signal)
+  } finally {
+    if (o.signal.aborted) await cache.save()
+  }
+  if (o.signal.aborted) throw new InterruptedError('Interrupted while comparing files; nothing was uploaded. Run the command again.')
+  uploads.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+
+  const orphans = orphanKeys(new Set(scan.files.map((f) => objectKey(o.prefix, f.rel))), remote.keys())
+  if (o.delete && orphans.length > 0) {
+    o.ui.warn(`--delete: ${orphans.length} object${orphans.length === 1 ? '' : 's'} under ${destination} ha${orphans.length === 1 ? 's' : 've'} no local file and will be deleted:`)
+    for (const k of orphans.slice(0, 50)) o.ui.info(`    s3://${o.bucket}/${k}`)
+    if (orphans.length > 50) o.ui.info(`    … and ${orphans.length - 50} more (\`mlops upload-data --delete --dry-run --json\` lists them all)`)
+    if (!(await o.confirmDelete(orphans))) {
+      await cache.save()
+      throw new AbortError('Cancelled: nothing was uploaded or deleted.')
+    }
+  } else if (orphans.length > 0) {
+    o.ui.info(`${orphans.length} object${orphans.length === 1 ? '' : 's'} under ${destination} ha${orphans.length === 1 ? 's' : 've'} no local file (kept; --delete removes them).`)
+  }
+
+  const uploadBytes = uploads.reduce((n, u) => n + u.file.size, 0)
+  if (uploads.length > 0) {
+    const counts = { new: uploads.filter((u) => u.reason === 'new').length, changed: uploads.filter((u) => u.reason === 'changed').length }
+    o.ui.step(`Uploading ${uploads.length.toLocaleString('en-US')} file${uploads.length === 1 ? '' : 's'} (${formatBytes(uploadBytes)}; ${counts.new} new, ${counts.changed} changed), ${skipped.length.toLocaleString('en-US')} unchanged, ${o.concurrency} at a time`)
+  } else o.ui.step(`All ${scan.files.length.toLocaleString('en-US')} files are already in ${destination}`)
+
+  let transfer = { uploaded: 0, bytes: 0, retries: 0, interrupted: false }
+  const progress = uploads.length > 0 ? createProgress(o.ui, o.clock, uploads.length, uploadBytes) : undefined
+  let lastSave = o.clock.now()
+  try {
+    transfer = await uploadFiles(s3, uploads, {
+      ...o.transfer,
+      bucket: o.bucket, kmsKeyId: o.kmsKeyId, concurrency: o.concurrency, signal: o.signal, clock: o.clock,
+      knownSha256: (f) => cache.hashOf(f),
+      onBytes: (n) => progress?.bytes(n),
+      onRetry: (item, attempt, err) => o.ui.warn(`retrying ${item.key} (attempt ${attempt + 1}): ${(err as Error).name ?? err}`),
+      onVanished: (item) => o.ui.warn(`${item.file.path} disappeared before it was uploaded; skipped`),
+      onAbortFailed: (item, uploadId, err) => o.ui.warn(`could not abort the unfinished multipart upload of ${item.key} (${(err as Error).message}); ` +
+        `remove it with \`aws s3api abort-multipart-upload --bucket ${o.bucket} --key ${item.key} --upload-id ${uploadId}\`` +
+        (bucket.created ? ' (the bucket\'s lifecycle rule also removes it after 7 days)' : '')),
+      onUploaded: (item, r) => {
+        progress?.file()
+        if (r.size === item.file.size) cache.rememberHash(item.file, r.sha256)
+        cache.rememberObject(o.bucket, item.key, { size: r.size, sha256: r.sha256, etag: r.etag })
+        // Save now and then, so even a killed process (no chance to clean up) resumes cheaply. A failed
+        // save here is not fatal: the records stay dirty and the save after the loop reports any error.
+        if (o.clock.now() - lastSave > 10_000) {
+          lastSave = o.clock.now()
+          void cache.save().catch(() => undefined)
+        }
+      },
+    })
+  } finally {
+    progress?.done()
+    await cache.save()
+  }
+  if (transfer.interrupted) {
+    throw new InterruptedError(
+      `Interrupted after uploading ${transfer.uploaded} of ${uploads.length} files (${formatBytes(transfer.bytes)}); in-flight uploads were cancelled and ` +
+        'unfinished multipart uploads aborted. Run the same command again to resume: files already uploaded are skipped.',
+    )
+  }
+
+  let deleted = 0
+  if (o.delete && orphans.length > 0) {
+    o.ui.step(`Deleting ${orphans.length} object${orphans.length === 1 ? '' : 's'} with no local file…`)
+    deleted = await deleteKeys(s3, o.bucket, orphans, o.signal)
+    for (const k of orphans) cache.forgetObject(o.bucket, k)
+    await cache.save()
+  }
+
+  return {
+    source: scan.root,
+    destination,
+    uploaded: transfer.uploaded,
+    skipped: skipped.length,
+    deleted,
+    remoteOnly: o.delete ? 0 : orphans.length,
+    bytes: transfer.bytes,
+    totalBytes: scan.bytes,
+    seconds: Math.round((o.clock.now() - started) / 10) / 100,
+    channels,
+    dataset: summarize(scan),
+    bucketCreated: bucket.created,
+    headRequests,
+    retries: transfer.retries,
+  }
+}
+
+/**
+ * A signal that follows `parent` and may carry many listeners: every in-flight request adds one, and
+ * Node warns about a "possible memory leak" past 10 on the caller's signal.
+ */
+function childSignal(parent: AbortSignal): AbortSignal {
+  const child = new AbortController()
+  setMaxListeners(0, child.signal)
+  if (parent.aborted) child.abort(parent.reason)
+  else parent.addEventListener('abort', () => child.abort(parent.reason), { once: true })
+  return child.signal
+}

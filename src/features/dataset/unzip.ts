@@ -1,0 +1,285 @@
+import { createWriteStream } from 'node:fs'
+import { mkdir, open, writeFile, type FileHandle } from 'node:fs/promises'
+import path from 'node:path'
+import { Transform } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import zlib from 'node:zlib'
+import { UserError } from '../../shared/errors.js'
+
+/**
+ * A small unzip for dataset archives (the dogImages.zip layout): reads the central directory,
+ * inflates stored and deflated entries as streams (constant memory), checks each entry's CRC-32
+ * and size, and refuses hostile archives before writing anything: entries escaping the target
+ * folder ("zip slip"), and archives that expand beyond sane limits ("zip bombs"). ZIP64 is read,
+ * so archives over 4 GiB or 65,535 entries work. Node has no built-in unzip; this avoids a dependency.
+ */
+
+export interface ZipEntry {
+  readonly name: string
+  readonly method: number
+  readonly flags: number
+  readonly crc32: number
+  readonly compressedSize: number
+  readonly uncompressedSize: number
+  readonly localHeaderOffset: number
+  readonly isDirectory: boolean
+  readonly isSymlink: boolean
+}
+
+export interface UnzipLimits {
+  /** Sum of declared uncompressed sizes. @default 64 GiB */
+  readonly maxTotalBytes?: number
+  /** @default 1,000,000 */
+  readonly maxEntries?: number
+  /** Largest uncompressed/compressed ratio for entries over 1 MiB (JPEGs are ~1:1; bombs are 1000:1). @default 200 */
+  readonly maxRatio?: number
+}
+
+export interface UnzipOptions extends UnzipLimits {
+  readonly signal?: AbortSignal
+  /** Called as bytes are written, with the running total and the archive's declared total. */
+  readonly onProgress?: (written: number, total: number) => void
+  /** Entries extracted at once. @default 4 */
+  readonly concurrency?: number
+}
+
+export interface UnzipResult {
+  readonly files: number
+  readonly bytes: number
+  /** Entries not extracted, with why (macOS resource forks, symlinks). */
+  readonly skipped: readonly string[]
+}
+
+const SIG_EOCD = 0x06054b50
+const SIG_ZIP64_LOCATOR = 0x07064b50
+const SIG_ZIP64_EOCD = 0x06064b50
+const SIG_CENTRAL = 0x02014b50
+const SIG_LOCAL = 0x04034b50
+
+/** Extracts `zipFile` into `destDir` (which must exist). Throws UserError 'UnsafeArchive' / 'CorruptArchive'. */
+export async function unzip(zipFile: string, destDir: string, opts: UnzipOptions = {}): Promise<UnzipResult> {
+  const fh = await open(zipFile, 'r')
+  try {
+    const entries = await readCentralDirectory(fh, zipFile)
+    checkLimits(entries, zipFile, opts)
+    const skipped: string[] = []
+    const work: { entry: ZipEntry; target: string }[] = []
+    for (const entry of entries) {
+      // Validate every name first: a hostile archive is refused before a single byte is written.
+      const target = safeEntryPath(destDir, entry.name)
+      if (entry.name.startsWith('__MACOSX/') || path.posix.basename(entry.name).startsWith('._')) {
+        skipped.push(`${entry.name} (macOS metadata)`)
+        continue
+      }
+      if (entry.isSymlink) {
+        skipped.push(`${entry.name} (symbolic link)`)
+        continue
+      }
+      if (entry.flags & 0x1) throw corrupt(zipFile, `${entry.name} is encrypted; encrypted archives are not supported`)
+      if (!entry.isDirectory && entry.method !== 0 && entry.method !== 8) {
+        throw corrupt(zipFile, `${entry.name} uses compression method ${entry.method}; only stored (0) and deflated (8) entries are supported`)
+      }
+      work.push({ entry, target })
+    }
+    const total = work.reduce((n, w) => n + w.entry.uncompressedSize, 0)
+    let written = 0
+    const made = new Set<string>()
+    const ensureDir = async (dir: string) => {
+      if (made.has(dir)) return
+      await mkdir(dir, { recursive: true })
+      made.add(dir)
+    }
+    let files = 0
+    let next = 0
+    const lane = async () => {
+      while (next < work.length) {
+        if (opts.signal?.aborted) return
+        const { entry, target } = work[next++]
+        if (entry.isDirectory) {
+          await ensureDir(target)
+          continue
+        }
+        await ensureDir(path.dirname(target))
+        await extractEntry(fh, zipFile, entry, target, opts.signal, (n) => {
+          written += n
+          opts.onProgress?.(written, total)
+        })
+        files++
+      }
+    }
+    await Promise.all(Array.from({ length: Math.max(1, opts.concurrency ?? 4) }, lane))
+    opts.signal?.throwIfAborted()
+    return { files, bytes: written, skipped }
+  } finally {
+    await fh.close()
+  }
+}
+
+/**
+ * The absolute path an entry extracts to. Refuses absolute paths, drive letters, `..` segments and
+ * NUL bytes, then double-checks that the resolved path stays inside `destDir`.
+ */
+export function safeEntryPath(destDir: string, name: string): string {
+  const normalized = name.replace(/\\/g, '/')
+  const unsafe = normalized.startsWith('/') || /^[a-zA-Z]:/.test(normalized) || normalized.includes('\0') ||
+    normalized.split('/').some((seg) => seg === '..')
+  const root = path.resolve(destDir)
+  const target = path.resolve(root, normalized)
+  const rel = path.relative(root, target)
+  if (unsafe || rel === '' && !normalized.endsWith('/') || rel.startsWith('..') || path.isAbsolute(rel)) {
+    throw new UserError('UnsafeArchive', `The archive entry "${name}" would be written outside the target folder; nothing was extracted.`, {
+      hint: 'The archive is malformed or hostile (a "zip slip"). Get the dataset from a source you trust.',
+    })
+  }
+  return target
+}
+
+/** Reads the End Of Central Directory (ZIP64 aware) and every central directory entry. */
+export async function readCentralDirectory(fh: FileHandle, label: string): Promise<ZipEntry[]> {
+  const { size } = await fh.stat()
+  const tailLen = Math.min(size, 22 + 0xffff)
+  const tail = await readAt(fh, size - tailLen, tailLen)
+  let eocd = -1
+  for (let i = tail.length - 22; i >= 0; i--) {
+    if (tail.readUInt32LE(i) === SIG_EOCD) {
+      eocd = i
+      break
+    }
+  }
+  if (eocd < 0) throw corrupt(label, 'no end-of-central-directory record (not a zip file, or truncated)')
+  let count = tail.readUInt16LE(eocd + 10)
+  let cdSize = tail.readUInt32LE(eocd + 12)
+  let cdOffset = tail.readUInt32LE(eocd + 16)
+  if (tail.readUInt16LE(eocd + 4) !== 0 || tail.readUInt16LE(eocd + 6) !== 0) throw corrupt(label, 'multi-part (spanned) archives are not supported')
+  if (count === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff) {
+    const locAt = size - tailLen + eocd - 20
+    const loc = locAt >= 0 ? await readAt(fh, locAt, 20) : Buffer.alloc(0)
+    if (loc.length < 20 || loc.readUInt32LE(0) !== SIG_ZIP64_LOCATOR) throw corrupt(label, 'ZIP64 locator missing')
+    const z = await readAt(fh, Number(loc.readBigUInt64LE(8)), 56)
+    if (z.readUInt32LE(0) !== SIG_ZIP64_EOCD) throw corrupt(label, 'ZIP64 end-of-central-directory record missing')
+    count = Number(z.readBigUInt64LE(32))
+    cdSize = Number(z.readBigUInt64LE(40))
+    cdOffset = Number(z.readBigUInt64LE(48))
+  }
+  if (cdOffset + cdSize > size) throw corrupt(label, 'central directory lies beyond the end of the file (truncated download?)')
+  const cd = await readAt(fh, cdOffset, cdSize)
+  const entries: ZipEntry[] = []
+  let p = 0
+  for (let i = 0; i < count; i++) {
+    if (p + 46 > cd.length || cd.readUInt32LE(p) !== SIG_CENTRAL) throw corrupt(label, `central directory entry ${i + 1} is damaged`)
+    const madeBy = cd.readUInt16LE(p + 4)
+    const flags = cd.readUInt16LE(p + 8)
+    const method = cd.readUInt16LE(p + 10)
+    const crc32 = cd.readUInt32LE(p + 16)
+    let compressedSize = cd.readUInt32LE(p + 20)
+    let uncompressedSize = cd.readUInt32LE(p + 24)
+    const nameLen = cd.readUInt16LE(p + 28)
+    const extraLen = cd.readUInt16LE(p + 30)
+    const commentLen = cd.readUInt16LE(p + 32)
+    const externalAttrs = cd.readUInt32LE(p + 38)
+    let localHeaderOffset = cd.readUInt32LE(p + 42)
+    const rawName = cd.subarray(p + 46, p + 46 + nameLen)
+    const name = rawName.toString(flags & 0x800 ? 'utf8' : 'latin1')
+    const extra = cd.subarray(p + 46 + nameLen, p + 46 + nameLen + extraLen)
+    // ZIP64 extended information: 8-byte values for whichever fields overflowed, in this order.
+    for (let e = 0; e + 4 <= extra.length;) {
+      const id = extra.readUInt16LE(e)
+      const len = extra.readUInt16LE(e + 2)
+      if (id === 0x0001) {
+        let q = e + 4
+        if (uncompressedSize === 0xffffffff) (uncompressedSize = Number(extra.readBigUInt64LE(q))), (q += 8)
+        if (compressedSize === 0xffffffff) (compressedSize = Number(extra.readBigUInt64LE(q))), (q += 8)
+        if (localHeaderOffset === 0xffffffff) localHeaderOffset = Number(extra.readBigUInt64LE(q))
+      }
+      e += 4 + len
+    }
+    const unixMode = madeBy >> 8 === 3 ? externalAttrs >>> 16 : 0
+    entries.push({
+      name, method, flags, crc32, compressedSize, uncompressedSize, localHeaderOffset,
+      isDirectory: name.endsWith('/'),
+      isSymlink: (unixMode & 0o170000) === 0o120000,
+    })
+    p += 46 + nameLen + extraLen + commentLen
+  }
+  return entries
+}
+
+function checkLimits(entries: readonly ZipEntry[], label: string, o: UnzipLimits): void {
+  const maxEntries = o.maxEntries ?? 1_000_000
+  const maxTotal = o.maxTotalBytes ?? 64 * 1024 ** 3
+  const maxRatio = o.maxRatio ?? 200
+  const bomb = (why: string) => new UserError('UnsafeArchive', `${label} looks like a zip bomb: ${why}; nothing was extracted.`, {
+    hint: 'Get the dataset from a source you trust. For a genuinely larger dataset, unpack it yourself and pass --source <dir>.',
+  })
+  if (entries.length > maxEntries) throw bomb(`${entries.length.toLocaleString('en-US')} entries (limit ${maxEntries.toLocaleString('en-US')})`)
+  const total = entries.reduce((n, e) => n + e.uncompressedSize, 0)
+  if (total > maxTotal) throw bomb(`it expands to ${total.toLocaleString('en-US')} bytes (limit ${maxTotal.toLocaleString('en-US')})`)
+  for (const e of entries) {
+    if (e.uncompressedSize > 1024 * 1024 && e.uncompressedSize / Math.max(1, e.compressedSize) > maxRatio) {
+      throw bomb(`${e.name} expands ${Math.round(e.uncompressedSize / Math.max(1, e.compressedSize))}:1 (limit ${maxRatio}:1)`)
+    }
+  }
+}
+
+async function extractEntry(fh: FileHandle, label: string, entry: ZipEntry, target: string, signal: AbortSignal | undefined, onBytes: (n: number) => void): Promise<void> {
+  const local = await readAt(fh, entry.localHeaderOffset, 30)
+  if (local.length < 30 || local.readUInt32LE(0) !== SIG_LOCAL) throw corrupt(label, `local header of ${entry.name} is damaged`)
+  const dataStart = entry.localHeaderOffset + 30 + local.readUInt16LE(26) + local.readUInt16LE(28)
+  if (entry.compressedSize === 0) {
+    if (entry.uncompressedSize !== 0) throw corrupt(label, `${entry.name} has no data`)
+    await writeFile(target, Buffer.alloc(0))
+    return
+  }
+  let written = 0
+  let crc = 0
+  const check = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      written += chunk.length
+      // Never trust the declared size: stop the moment an entry inflates past it.
+      if (written > entry.uncompressedSize) {
+        done(new UserError('UnsafeArchive', `${label}: ${entry.name} inflates beyond its declared ${entry.uncompressedSize} bytes (a zip bomb or a corrupt archive); extraction stopped.`))
+        return
+      }
+      crc = crc32(chunk, crc)
+      onBytes(chunk.length)
+      done(null, chunk)
+    },
+  })
+  // Positional reads on the shared handle: entries extract concurrently without reopening the archive.
+  const source = fh.createReadStream({ autoClose: false, start: dataStart, end: dataStart + entry.compressedSize - 1, highWaterMark: 256 * 1024 })
+  const out = createWriteStream(target)
+  if (entry.method === 8) await pipeline(source, zlib.createInflateRaw(), check, out, { signal })
+  else await pipeline(source, check, out, { signal })
+  if (written !== entry.uncompressedSize) throw corrupt(label, `${entry.name} is ${written} bytes, the archive says ${entry.uncompressedSize}`)
+  if (crc >>> 0 !== entry.crc32 >>> 0) throw corrupt(label, `${entry.name} fails its CRC-32 check (corrupt download?)`)
+}
+
+async function readAt(fh: FileHandle, position: number, length: number): Promise<Buffer> {
+  const buf = Buffer.alloc(length)
+  const { bytesRead } = await fh.read(buf, 0, length, position)
+  return buf.subarray(0, bytesRead)
+}
+
+function corrupt(label: string, why: string): UserError {
+  return new UserError('CorruptArchive', `${label} is not a usable zip archive: ${why}.`, {
+    hint: 'Download it again (a partial download looks like this), or unpack it yourself and pass --source <dir>.',
+  })
+}
+
+let table: Uint32Array | undefined
+/** CRC-32 (zip's polynomial). Uses zlib.crc32 where Node has it (20.15+), else a table. */
+export function crc32(data: Buffer, value = 0): number {
+  const native = (zlib as unknown as { crc32?: (d: Buffer, v: number) => number }).crc32
+  if (native) return native(data, value)
+  if (!table) {
+    table = new Uint32Array(256)
+    for (let n = 0; n < 256; n++) {
+      let c = n
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1
+      table[n] = c >>> 0
+    }
+  }
+  let c = (value ^ 0xffffffff) >>> 0
+  for (let i = 0; i < data.length; i++) c = table[(c ^ data[i]) & 0xff] ^ (c >>> 8)
+  return (c ^ 0xffffffff) >>> 0
+}

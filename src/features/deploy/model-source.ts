@@ -1,0 +1,139 @@
+import {
+  DescribeHyperParameterTuningJobCommand,
+  DescribeTrainingJobCommand,
+  ListTrainingJobsCommand,
+  type SageMakerClient,
+} from '@aws-sdk/client-sagemaker'
+import type { MlopsConfig } from '../../config/schema.js'
+import { UserError } from '../../shared/errors.js'
+import { resourceNames } from '../../shared/naming.js'
+import type { PlannedOperation } from '../../shared/plan.js'
+import type { StateRecord, StateStore } from '../../shared/state.js'
+import { callAws, callAwsOrUndefined } from '../../aws/errors.js'
+import { parseS3Uri } from './model-package.js'
+
+/**
+ * Which trained model `deploy` serves: `--model` (an S3 URI or a job name), else the newest model
+ * recorded in the state file (training, tuning best job or EC2 run), else the newest completed
+ * training job of the project in SageMaker (when the state file is missing).
+ */
+
+export interface ModelSource {
+  /** s3:// URI of the trained model.tar.gz. */
+  readonly uri: string
+  /** What produced it. */
+  readonly kind: 's3' | 'sagemaker' | 'tuning' | 'ec2'
+  /** Training job, tuning job or EC2 run name, when known. */
+  readonly jobName?: string
+  /** How mlops found it. */
+  readonly foundIn: 'flag' | 'state' | 'sagemaker'
+}
+
+/** True when `--model` is an S3 URI (else it names a job). */
+export function isS3ModelFlag(model: string): boolean {
+  return model.startsWith('s3://')
+}
+
+/** The newest deployable model the state file knows, if any. */
+export async function latestModelInState(state: StateStore): Promise<ModelSource | undefined> {
+  const candidates: { rec: StateRecord; source: ModelSource }[] = []
+  for (const rec of await state.list('model-artifact')) {
+    const d = (rec.details ?? {}) as { source?: string; jobName?: string }
+    const kind = d.source === 'tuning' || d.source === 'ec2' ? d.source : 'sagemaker'
+    candidates.push({ rec, source: { uri: rec.name, kind, ...(d.jobName ? { jobName: d.jobName } : {}), foundIn: 'state' } })
+  }
+  for (const rec of await state.list('training-job')) {
+    const d = (rec.details ?? {}) as { status?: string; modelArtifact?: string }
+    if (d.status === 'Completed' && d.modelArtifact) candidates.push({ rec, source: { uri: d.modelArtifact, kind: 'sagemaker', jobName: rec.name, foundIn: 'state' } })
+  }
+  for (const rec of await state.list('tuning-job')) {
+    const d = (rec.details ?? {}) as { modelArtifact?: string; bestTrainingJob?: string }
+    if (d.modelArtifact) candidates.push({ rec, source: { uri: d.modelArtifact, kind: 'tuning', jobName: d.bestTrainingJob ?? rec.name, foundIn: 'state' } })
+  }
+  const valid = candidates.filter((c) => parseS3Uri(c.source.uri))
+  valid.sort((a, b) => a.rec.createdAt.localeCompare(b.rec.createdAt))
+  return valid.at(-1)?.source
+}
+
+/** The model artifact of a completed training job, or of a tuning job's best training job. */
+export async function modelOfJob(sm: SageMakerClient, name: string): Promise<ModelSource> {
+  const job = await callAwsOrUndefined({ service: 'sagemaker', operation: 'DescribeTrainingJob', resource: name }, () => sm.send(new DescribeTrainingJobCommand({ TrainingJobName: name })))
+  if (job) {
+    const uri = job.ModelArtifacts?.S3ModelArtifacts
+    if (job.TrainingJobStatus !== 'Completed' || !uri) {
+      throw new UserError('TrainingJobNotCompleted', `Training job ${name} is ${job.TrainingJobStatus ?? 'in an unknown state'}; only a Completed job has a model to deploy.`, {
+        hint: job.TrainingJobStatus === 'InProgress' ? `Wait for it (\`mlops logs ${name}\`), then deploy.` : 'Deploy another job, or leave out --model to use the latest completed one.',
+      })
+    }
+    return { uri, kind: 'sagemaker', jobName: name, foundIn: 'flag' }
+  }
+  const tuning = await callAwsOrUndefined({ service: 'sagemaker', operation: 'DescribeHyperParameterTuningJob', resource: name }, () => sm.send(new DescribeHyperParameterTuningJobCommand({ HyperParameterTuningJobName: name })))
+  const best = tuning?.BestTrainingJob?.TrainingJobName
+  if (best) return { ...(await modelOfJob(sm, best)), kind: 'tuning' }
+  throw new UserError('ModelNotFound', `No training job or tuning job named ${name} (with a best job) in this account and region.`, {
+    hint: 'Pass the exact job name (see `mlops status`), or an S3 URI of a model.tar.gz.',
+  })
+}
+
+/** The newest Completed training job of this project in SageMaker, for when there is no state file. */
+export async function latestModelInSageMaker(sm: SageMakerClient, cfg: Pick<MlopsConfig, 'project'>): Promise<ModelSource> {
+  const names = resourceNames(cfg)
+  const prefixes = [`${cfg.project.name}-`, `${names.tuningJobBase}-`]
+  const list = await callAws({ service: 'sagemaker', operation: 'ListTrainingJobs' }, () => sm.send(new ListTrainingJobsCommand(listJobsInput(cfg))))
+  for (const summary of list.TrainingJobSummaries ?? []) {
+    const name = summary.TrainingJobName ?? ''
+    if (!prefixes.some((p) => name.startsWith(p))) continue
+    const src = await modelOfJob(sm, name).catch((e) => {
+      if (e instanceof UserError) return undefined
+      throw e
+    })
+    if (src) return { ...src, kind: name.startsWith(`${names.trainingJobBase}-`) ? 'sagemaker' : 'tuning', foundIn: 'sagemaker' }
+  }
+  throw new UserError('NoModel', `No trained model found for project ${cfg.project.name}.`, {
+    hint: 'Train one with `mlops train` (or `mlops train-ec2`), or pass --model s3://…/model.tar.gz.',
+  })
+}
+
+function listJobsInput(cfg: Pick<MlopsConfig, 'project'>) {
+  // Tuning jobs name their children after the (shorter) tuning base, so search for that prefix.
+  return { StatusEquals: 'Completed' as const, SortBy: 'CreationTime' as const, SortOrder: 'Descending' as const, NameContains: resourceNames(cfg).tuningJobBase, MaxResults: 50 }
+}
+
+/** --model, else state, else SageMaker. */
+export async function resolveModelSource(sm: SageMakerClient, state: StateStore, cfg: Pick<MlopsConfig, 'project'>, model?: string): Promise<ModelSource> {
+  if (model !== undefined) {
+    if (isS3ModelFlag(model)) return { uri: model, kind: 's3', foundIn: 'flag' }
+    return modelOfJob(sm, model)
+  }
+  return (await latestModelInState(state)) ?? latestModelInSageMaker(sm, cfg)
+}
+
+/**
+ * Dry run: the model the run would pick, as far as it can be known offline, and the lookups it
+ * would make. Values only SageMaker knows are placeholders.
+ */
+export async function planModelSource(
+  state: StateStore,
+  cfg: Pick<MlopsConfig, 'project' | 'data' | 'training'>,
+  model?: string,
+): Promise<{ source: ModelSource; ops: PlannedOperation[] }> {
+  const placeholder = (job: string) => `s3://${cfg.data.bucket}/${cfg.training.outputPrefix}/${job}/output/model.tar.gz`
+  if (model !== undefined && isS3ModelFlag(model)) return { source: { uri: model, kind: 's3', foundIn: 'flag' }, ops: [] }
+  if (model !== undefined) {
+    const known = (await state.list('training-job')).find((r) => r.name === model)
+    const uri = (known?.details as { modelArtifact?: string } | undefined)?.modelArtifact ?? placeholder(model)
+    return {
+      source: { uri, kind: 'sagemaker', jobName: model, foundIn: 'flag' },
+      ops: [{ service: 'sagemaker', operation: 'DescribeTrainingJob', input: { TrainingJobName: model }, note: 'must be Completed; its ModelArtifacts is what gets deployed' }],
+    }
+  }
+  const fromState = await latestModelInState(state)
+  if (fromState) return { source: fromState, ops: [] }
+  return {
+    source: { uri: placeholder('<latest-completed-training-job>'), kind: 'sagemaker', foundIn: 'sagemaker' },
+    ops: [
+      { service: 'sagemaker', operation: 'ListTrainingJobs', input: listJobsInput(cfg), note: 'no model in the state file: find the newest completed job of the project' },
+      { service: 'sagemaker', operation: 'DescribeTrainingJob', input: { TrainingJobName: '<latest-completed-training-job>' } },
+    ],
+  }
+}

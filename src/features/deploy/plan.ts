@@ -1,0 +1,288 @@
+import type {
+  CreateEndpointConfigInput,
+  CreateEndpointInput,
+  CreateModelInput,
+  DeploymentConfig,
+  ProductionVariant,
+  UpdateEndpointInput,
+} from '@aws-sdk/client-sagemaker'
+import { SCALABLE_DIMENSION, SERVICE_NAMESPACE, scalingResourceId } from '../../aws/autoscaling/scaling.js'
+import { executionRoleArnFor, planExecutionRole } from '../../shared/roles/execution-role.js'
+import { pytorchImageUri } from '../../aws/sagemaker/images.js'
+import { modelPackageLocation, planModelPackage, SHA_PLACEHOLDER, type InferenceCode } from './model-package.js'
+import type { MlopsConfig } from '../../config/schema.js'
+import { UserError } from '../../shared/errors.js'
+import { projectTags, resourceNames, uniqueName } from '../../shared/naming.js'
+import { PLACEHOLDER, type PlannedOperation } from '../../shared/plan.js'
+import { hourlyPrice } from '../../shared/pricing.js'
+import { formatDuration } from '../../shared/duration.js'
+
+/**
+ * Pure deploy logic: flags merged over the config, names, and every SageMaker request `deploy`
+ * sends, built without AWS clients so tests and --dry-run share them.
+ */
+
+export const VARIANT_NAME = 'AllTraffic'
+
+/** Where the serving container finds the repacked handler (reference sagemaker.md 1.6). */
+export const SUBMIT_DIRECTORY = '/opt/ml/model/code'
+
+/** Serverless variants cannot use GPUs; any CPU type picks the CPU image. */
+const CPU_TYPE_FOR_IMAGE = 'ml.m5.large'
+
+export type VariantSpec =
+  | { readonly kind: 'instance'; readonly instanceType: string; readonly instanceCount: number }
+  | { readonly kind: 'serverless'; readonly memoryMb: number; readonly maxConcurrency: number }
+
+/** Flags of `mlops deploy`, already validated (numbers parsed, ranges checked). */
+export interface DeployFlags {
+  /** An S3 URI of a model.tar.gz, or a training (or tuning) job name. */
+  readonly model?: string
+  readonly instanceType?: string
+  readonly instanceCount?: number
+  readonly serverless?: boolean
+  readonly memoryMb?: number
+  readonly maxConcurrency?: number
+  /** @default true */
+  readonly smokeTest?: boolean
+  /** Restore the previous endpoint config when the smoke test fails. @default false */
+  readonly rollbackOnFailure?: boolean
+  /** Overrides endpoint.waitTimeout (seconds). */
+  readonly timeoutSeconds?: number
+}
+
+export interface DeploySettings {
+  readonly project: string
+  readonly region: string
+  readonly endpointName: string
+  readonly modelName: string
+  readonly configName: string
+  readonly variant: VariantSpec
+  readonly image: string
+  readonly waitTimeoutSeconds: number
+  readonly keepVersions: number
+  readonly alarms: readonly string[]
+  readonly bakeSeconds: number
+  readonly tags: { Key: string; Value: string }[]
+}
+
+/** Merges flags over `endpoint.*`; UserError (exit 2) for combinations that make no sense. */
+export function resolveDeploySettings(cfg: MlopsConfig, flags: DeployFlags, region: string, now: Date): DeploySettings {
+  const ep = cfg.endpoint
+  const wantsInstances = flags.instanceType !== undefined || flags.instanceCount !== undefined
+  if (flags.serverless && wantsInstances) {
+    throw new UserError('ConflictingFlags', '--serverless cannot be combined with --instance-type or --instance-count.', {
+      hint: 'A serverless endpoint has no instances: size it with --memory and --max-concurrency.',
+    })
+  }
+  const serverless = Boolean(flags.serverless) || (ep.serverless !== undefined && !wantsInstances)
+  if (!serverless && (flags.memoryMb !== undefined || flags.maxConcurrency !== undefined)) {
+    throw new UserError('ConflictingFlags', '--memory and --max-concurrency only apply to a serverless endpoint.', {
+      hint: 'Add --serverless (or set endpoint.serverless in mlops.config.yaml).',
+    })
+  }
+  const variant: VariantSpec = serverless
+    ? {
+        kind: 'serverless',
+        memoryMb: flags.memoryMb ?? ep.serverless?.memoryMb ?? 2048,
+        maxConcurrency: flags.maxConcurrency ?? ep.serverless?.maxConcurrency ?? 5,
+      }
+    : { kind: 'instance', instanceType: flags.instanceType ?? ep.instanceType, instanceCount: flags.instanceCount ?? ep.instanceCount }
+  const image =
+    ep.image ??
+    pytorchImageUri({
+      region,
+      kind: 'inference',
+      frameworkVersion: ep.frameworkVersion,
+      pyVersion: ep.pyVersion,
+      instanceType: variant.kind === 'instance' ? variant.instanceType : CPU_TYPE_FOR_IMAGE,
+    })
+  if (variant.kind === 'serverless' && /-gpu-/.test(image)) {
+    throw new UserError('ServerlessNeedsCpuImage', `Serverless endpoints run on CPU, but endpoint.image is a GPU image (${image}).`, {
+      hint: 'Use a -cpu- inference image, or leave endpoint.image unset so mlops picks one.',
+    })
+  }
+  const names = resourceNames(cfg)
+  const configName = uniqueName(names.endpointConfigBase, now)
+  if (configName === names.endpoint) {
+    // The classic re-deploy collision: a config named like the endpoint can never be replaced.
+    throw new UserError('ConfigNameCollision', `The endpoint config name would equal the endpoint name (${configName}).`, {
+      hint: 'Choose another endpoint.name.',
+    })
+  }
+  return {
+    project: cfg.project.name,
+    region,
+    endpointName: names.endpoint,
+    modelName: uniqueName(names.modelBase, now),
+    configName,
+    variant,
+    image,
+    waitTimeoutSeconds: flags.timeoutSeconds ?? ep.waitTimeout,
+    keepVersions: ep.keepVersions,
+    alarms: ep.autoRollbackAlarms,
+    bakeSeconds: ep.bakeTime,
+    tags: projectTags(cfg.project.name),
+  }
+}
+
+export function buildCreateModelInput(s: DeploySettings, modelDataUrl: string, executionRoleArn: string): CreateModelInput {
+  return {
+    ModelName: s.modelName,
+    ExecutionRoleArn: executionRoleArn,
+    PrimaryContainer: {
+      Image: s.image,
+      ModelDataUrl: modelDataUrl,
+      // Plain strings, as the SageMaker SDK sends them for a repacked model (reference 1.6).
+      Environment: {
+        SAGEMAKER_PROGRAM: 'inference.py',
+        SAGEMAKER_SUBMIT_DIRECTORY: SUBMIT_DIRECTORY,
+        SAGEMAKER_CONTAINER_LOG_LEVEL: '20',
+        SAGEMAKER_REGION: s.region,
+      },
+    },
+    Tags: s.tags,
+  }
+}
+
+export function productionVariant(s: Pick<DeploySettings, 'variant' | 'modelName'>): ProductionVariant {
+  const v = s.variant
+  return v.kind === 'instance'
+    ? { VariantName: VARIANT_NAME, ModelName: s.modelName, InitialInstanceCount: v.instanceCount, InstanceType: v.instanceType as ProductionVariant['InstanceType'], InitialVariantWeight: 1 }
+    : { VariantName: VARIANT_NAME, ModelName: s.modelName, ServerlessConfig: { MemorySizeInMB: v.memoryMb, MaxConcurrency: v.maxConcurrency } }
+}
+
+export function buildEndpointConfigInput(s: DeploySettings): CreateEndpointConfigInput {
+  return { EndpointConfigName: s.configName, ProductionVariants: [productionVariant(s)], Tags: s.tags }
+}
+
+export function buildCreateEndpointInput(s: DeploySettings): CreateEndpointInput {
+  return { EndpointName: s.endpointName, EndpointConfigName: s.configName, Tags: s.tags }
+}
+
+/**
+ * Blue/green all at once, watched by the configured CloudWatch alarms for `bakeSeconds` before the
+ * old fleet goes; an alarm in ALARM rolls the update back. Serverless variants take no DeploymentConfig.
+ */
+export function deploymentConfigFor(s: Pick<DeploySettings, 'alarms' | 'bakeSeconds' | 'variant'>): DeploymentConfig | undefined {
+  if (s.alarms.length === 0 || s.variant.kind === 'serverless') return undefined
+  return {
+    BlueGreenUpdatePolicy: {
+      TrafficRoutingConfiguration: { Type: 'ALL_AT_ONCE', WaitIntervalInSeconds: 0 },
+      TerminationWaitInSeconds: s.bakeSeconds,
+    },
+    AutoRollbackConfiguration: { Alarms: s.alarms.map((AlarmName) => ({ AlarmName })) },
+  }
+}
+
+/**
+ * UpdateEndpoint to `configName`. `retainInstanceCount` keeps the count autoscaling chose (allowed
+ * only when the instance type does not change; reference 4.1).
+ */
+export function buildUpdateEndpointInput(
+  s: Pick<DeploySettings, 'endpointName' | 'alarms' | 'bakeSeconds' | 'variant'>,
+  configName: string,
+  opts: { retainInstanceCount?: boolean } = {},
+): UpdateEndpointInput {
+  const deploymentConfig = deploymentConfigFor(s)
+  return {
+    EndpointName: s.endpointName,
+    EndpointConfigName: configName,
+    ...(opts.retainInstanceCount ? { RetainAllVariantProperties: true } : {}),
+    ...(deploymentConfig ? { DeploymentConfig: deploymentConfig } : {}),
+  }
+}
+
+/** Hourly price of the variant: instances x list price; undefined for serverless (per request) or unknown types. */
+export function variantHourly(v: VariantSpec): number | undefined {
+  if (v.kind === 'serverless') return undefined
+  const p = hourlyPrice(v.instanceType)
+  return p === undefined ? undefined : p * v.instanceCount
+}
+
+/** "ml.m5.large x 2" / "serverless 2048 MB, up to 5 concurrent". */
+export function describeVariant(v: VariantSpec): string {
+  return v.kind === 'instance' ? `${v.instanceType} x ${v.instanceCount}` : `serverless ${v.memoryMb} MB, up to ${v.maxConcurrency} concurrent`
+}
+
+/** The variant an existing endpoint config describes (from DescribeEndpointConfig). */
+export function variantFromConfig(pv: ProductionVariant | undefined): VariantSpec | undefined {
+  if (!pv) return undefined
+  if (pv.ServerlessConfig) return { kind: 'serverless', memoryMb: pv.ServerlessConfig.MemorySizeInMB ?? 0, maxConcurrency: pv.ServerlessConfig.MaxConcurrency ?? 0 }
+  if (pv.InstanceType) return { kind: 'instance', instanceType: pv.InstanceType, instanceCount: pv.InitialInstanceCount ?? 1 }
+  return undefined
+}
+
+/**
+ * Whether an UpdateEndpoint from `from` to `to` must take autoscaling off first: SageMaker refuses
+ * to change the instance type of an autoscaled variant (and a serverless variant cannot keep it).
+ */
+export function scalingBlocksUpdate(from: VariantSpec | undefined, to: VariantSpec): boolean {
+  if (!from || from.kind !== 'instance') return false
+  return to.kind !== 'instance' || to.instanceType !== from.instanceType
+}
+
+export interface DeployPlanInputs {
+  readonly settings: DeploySettings
+  readonly cfg: MlopsConfig
+  /** Model source lookups (from planModelSource). */
+  readonly sourceOps: readonly PlannedOperation[]
+  readonly sourceUri: string
+  readonly code: InferenceCode
+  readonly smokeTest: boolean
+  readonly rollbackOnFailure: boolean
+}
+
+/** Every request a deploy makes, in order, with full inputs (values only AWS knows are placeholders). */
+export function buildDeployPlan(p: DeployPlanInputs): PlannedOperation[] {
+  const { settings: s, cfg } = p
+  const account = PLACEHOLDER.accountId
+  const dest = modelPackageLocation(cfg.data.bucket, cfg.project.name, SHA_PLACEHOLDER)
+  const rid = scalingResourceId(s.endpointName)
+  const ops: PlannedOperation[] = [
+    ...p.sourceOps,
+    { service: 'sagemaker', operation: 'DescribeEndpoint', input: { EndpointName: s.endpointName }, note: 'missing: CreateEndpoint; present: UpdateEndpoint (blue/green)' },
+    { service: 'sagemaker', operation: 'DescribeEndpointConfig', input: { EndpointConfigName: '<config the endpoint serves now>' }, note: 'only when the endpoint exists: its variant, for rollback and autoscaling' },
+    {
+      service: 'application-autoscaling',
+      operation: 'DescribeScalableTargets',
+      input: { ServiceNamespace: SERVICE_NAMESPACE, ResourceIds: [rid], ScalableDimension: SCALABLE_DIMENSION },
+      note: 'only when the endpoint exists',
+    },
+    ...planModelPackage(p.sourceUri, cfg.data.bucket, cfg.project.name, p.code),
+    { service: 'sts', operation: 'GetCallerIdentity', input: {} },
+    ...planExecutionRole(cfg, account, s.region),
+    { service: 'sagemaker', operation: 'CreateModel', input: buildCreateModelInput(s, dest.uri, executionRoleArnFor(cfg, account, s.region)) },
+    { service: 'sagemaker', operation: 'CreateEndpointConfig', input: buildEndpointConfigInput(s) },
+    { service: 'sagemaker', operation: 'CreateEndpoint', input: buildCreateEndpointInput(s), note: 'when the endpoint does not exist (a Failed one is deleted first)' },
+    {
+      service: 'application-autoscaling',
+      operation: 'DeleteScalingPolicy',
+      input: { PolicyName: resourceNames(cfg).scalingPolicy, ServiceNamespace: SERVICE_NAMESPACE, ResourceId: rid, ScalableDimension: SCALABLE_DIMENSION },
+      note: 'only when the variant is autoscaled and the instance type changes (each policy)',
+    },
+    {
+      service: 'application-autoscaling',
+      operation: 'DeregisterScalableTarget',
+      input: { ServiceNamespace: SERVICE_NAMESPACE, ResourceId: rid, ScalableDimension: SCALABLE_DIMENSION },
+      note: 'same condition; RegisterScalableTarget + PutScalingPolicy with the same settings after InService',
+    },
+    { service: 'sagemaker', operation: 'UpdateEndpoint', input: buildUpdateEndpointInput(s, s.configName), note: 'when the endpoint exists (RetainAllVariantProperties when autoscaled and the type stays)' },
+    { service: 'sagemaker', operation: 'DescribeEndpoint', input: { EndpointName: s.endpointName }, note: `every 15 s until it leaves Creating/Updating, for at most ${formatDuration(s.waitTimeoutSeconds)}` },
+  ]
+  if (p.smokeTest) {
+    ops.push({
+      service: 'sagemaker-runtime',
+      operation: 'InvokeEndpoint',
+      input: { EndpointName: s.endpointName, ContentType: 'image/jpeg', Accept: 'application/json', Body: '<sample image bytes>' },
+      note: p.rollbackOnFailure ? 'smoke test; on failure UpdateEndpoint back to the previous config' : 'smoke test',
+    })
+  }
+  ops.push(
+    { service: 'sagemaker', operation: 'ListEndpointConfigs', input: { NameContains: resourceNames(cfg).endpointConfigBase, SortBy: 'CreationTime', SortOrder: 'Descending', MaxResults: 100 }, note: `after success: keep the new config and ${s.keepVersions} previous` },
+    { service: 'sagemaker', operation: 'DeleteEndpointConfig', input: { EndpointConfigName: '<each older config>' } },
+    { service: 'sagemaker', operation: 'ListModels', input: { NameContains: resourceNames(cfg).modelBase, SortBy: 'CreationTime', SortOrder: 'Descending', MaxResults: 100 } },
+    { service: 'sagemaker', operation: 'DeleteModel', input: { ModelName: '<each model no kept config uses>' } },
+  )
+  return ops
+}

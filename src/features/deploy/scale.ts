@@ -1,0 +1,245 @@
+import type { ChalkInstance } from 'chalk'
+import {
+  applyScaling,
+  describeScaling,
+  planScaling,
+  rpsForTarget,
+  SCALABLE_DIMENSION,
+  scalingResourceId,
+  SERVICE_NAMESPACE,
+  type CurrentScaling,
+  type ScalingSettings,
+} from '../../aws/autoscaling/scaling.js'
+import { describeEndpoint, describeEndpointConfig } from '../../aws/sagemaker/endpoint.js'
+import type { MlopsConfig } from '../../config/schema.js'
+import type { CommandContext } from '../../context.js'
+import { UserError } from '../../shared/errors.js'
+import { resourceNames } from '../../shared/naming.js'
+import { formatTable } from '../../shared/output.js'
+import { planToJson, type PlannedOperation } from '../../shared/plan.js'
+import { formatUsd, hourlyPrice } from '../../shared/pricing.js'
+import { variantFromConfig, type VariantSpec } from './plan.js'
+
+/** The endpoint part of `mlops scale`: target tracking on invocations per instance per minute. */
+
+/** Flags of `mlops scale` for the endpoint, already parsed. */
+export interface EndpointScaleFlags {
+  readonly min?: number
+  readonly max?: number
+  /** Invocations per instance per minute. */
+  readonly target?: number
+  /** Requests per second per instance; becomes target = rps x 60. */
+  readonly targetRps?: number
+  readonly scaleInCooldown?: number
+  readonly scaleOutCooldown?: number
+}
+
+/** Defaults when the config has no endpoint.autoscaling (the schema's own defaults). */
+const DEFAULTS = { minCapacity: 1, maxCapacity: 2, targetInvocationsPerInstance: 70, scaleInCooldown: 300, scaleOutCooldown: 60 }
+
+/** Flags over `endpoint.autoscaling` over defaults; UserError when min exceeds max. */
+export function resolveScaling(cfg: MlopsConfig, flags: EndpointScaleFlags): ScalingSettings {
+  if (flags.target !== undefined && flags.targetRps !== undefined) {
+    throw new UserError('ConflictingFlags', 'Give either --target or --target-rps, not both.', {
+      hint: '--target is invocations per instance per MINUTE; --target-rps N is the same as --target N*60.',
+    })
+  }
+  const a = cfg.endpoint.autoscaling ?? DEFAULTS
+  const min = flags.min ?? a.minCapacity
+  const max = flags.max ?? a.maxCapacity
+  if (min > max) {
+    const from = (flag: string, key: string, given: boolean) => (given ? flag : `endpoint.autoscaling.${key}`)
+    throw new UserError('MinAboveMax', `The minimum capacity ${min} (${from('--min', 'minCapacity', flags.min !== undefined)}) is above the maximum ${max} (${from('--max', 'maxCapacity', flags.max !== undefined)}).`, {
+      hint: `Use --min ${max} or less, or raise --max to at least ${min}.`,
+    })
+  }
+  const target = flags.targetRps !== undefined ? flags.targetRps * 60 : (flags.target ?? a.targetInvocationsPerInstance)
+  return {
+    endpointName: resourceNames(cfg).endpoint,
+    policyName: resourceNames(cfg).scalingPolicy,
+    minCapacity: min,
+    maxCapacity: max,
+    targetValue: target,
+    scaleInCooldown: flags.scaleInCooldown ?? a.scaleInCooldown,
+    scaleOutCooldown: flags.scaleOutCooldown ?? a.scaleOutCooldown,
+  }
+}
+
+export interface EndpointScaleResult {
+  readonly endpoint: string
+  readonly resourceId: string
+  readonly minCapacity: number
+  readonly maxCapacity: number
+  readonly policyName: string
+  readonly policyArn?: string
+  /** Invocations per instance per minute. */
+  readonly targetValue: number
+  /** The same target in requests per second per instance. */
+  readonly targetRps: number
+  readonly scaleInCooldown: number
+  readonly scaleOutCooldown: number
+  readonly instanceType?: string
+  /** Cost at max capacity, USD per hour. */
+  readonly maxHourlyUsd?: number
+  /** What was registered before, if anything. */
+  readonly previous?: CurrentScaling
+}
+
+export interface EndpointScaleDryRun extends Omit<EndpointScaleResult, 'previous' | 'policyArn'> {
+  readonly dryRun: true
+  readonly operations: ReturnType<typeof planToJson>
+}
+
+export interface EndpointScaleShow {
+  readonly endpoint: string
+  readonly resourceId: string
+  readonly status?: string
+  readonly variant?: VariantSpec
+  readonly currentInstances?: number
+  readonly desiredInstances?: number
+  /** undefined: not autoscaled. */
+  readonly scaling?: CurrentScaling
+}
+
+/** DescribeEndpoint + DescribeEndpointConfig: the endpoint must exist, be InService and have instances. */
+async function endpointVariant(ctx: CommandContext, cfg: MlopsConfig, forShow: boolean) {
+  const { sagemaker } = await ctx.clients(['sagemaker'], cfg)
+  const name = resourceNames(cfg).endpoint
+  const d = await describeEndpoint(sagemaker, name)
+  if (!d) {
+    throw new UserError('EndpointNotFound', `Endpoint ${name} does not exist (in this account and region).`, {
+      hint: 'Deploy it first with `mlops deploy`; check --region and --profile.',
+    })
+  }
+  const config = d.EndpointConfigName ? await describeEndpointConfig(sagemaker, d.EndpointConfigName) : undefined
+  const variant = variantFromConfig(config?.ProductionVariants?.[0])
+  const pv = d.ProductionVariants?.[0]
+  if (!forShow) {
+    if (variant?.kind === 'serverless') {
+      throw new UserError('ServerlessScalesItself', `Endpoint ${name} is serverless: it scales by itself, from zero up to ${variant.maxConcurrency} concurrent invocations.`, {
+        hint: `Nothing to register. To allow more concurrency: \`mlops deploy --serverless --max-concurrency <n>\`; for instance autoscaling, deploy with --instance-type first.`,
+      })
+    }
+    if (d.EndpointStatus !== 'InService') {
+      throw new UserError('EndpointBusy', `Endpoint ${name} is ${d.EndpointStatus}; autoscaling can be set once it is InService.`, {
+        hint: 'Wait for it (`mlops status`), then run `mlops scale` again.',
+      })
+    }
+  }
+  return { name, d, variant, pv }
+}
+
+export async function runEndpointScale(ctx: CommandContext, cfg: MlopsConfig, flags: EndpointScaleFlags): Promise<EndpointScaleResult | EndpointScaleDryRun> {
+  const s = resolveScaling(cfg, flags)
+  const base = {
+    endpoint: s.endpointName,
+    resourceId: scalingResourceId(s.endpointName),
+    minCapacity: s.minCapacity,
+    maxCapacity: s.maxCapacity,
+    policyName: s.policyName,
+    targetValue: s.targetValue,
+    targetRps: rpsForTarget(s.targetValue),
+    scaleInCooldown: s.scaleInCooldown,
+    scaleOutCooldown: s.scaleOutCooldown,
+  }
+  if (ctx.dryRun) {
+    const ops: PlannedOperation[] = [
+      { service: 'sagemaker', operation: 'DescribeEndpoint', input: { EndpointName: s.endpointName }, note: 'must exist and be InService' },
+      { service: 'sagemaker', operation: 'DescribeEndpointConfig', input: { EndpointConfigName: '<config the endpoint serves>' }, note: 'a serverless endpoint scales by itself and is refused' },
+      ...planScaling(s),
+    ]
+    const type = cfg.endpoint.instanceType
+    const each = hourlyPrice(type)
+    return { dryRun: true, operations: planToJson(ops), ...base, ...(each !== undefined ? { maxHourlyUsd: each * s.maxCapacity } : {}) }
+  }
+  const { variant } = await endpointVariant(ctx, cfg, false)
+  const { autoscaling } = await ctx.clients(['autoscaling'], cfg)
+  const previous = await describeScaling(autoscaling, s.endpointName)
+  const out = await applyScaling(autoscaling, s)
+  await ctx.state().record({
+    kind: 'scaling-target',
+    name: base.resourceId,
+    region: ctx.awsSettings(cfg).region,
+    createdAt: new Date(ctx.clock.now()).toISOString(),
+    details: { ...s },
+  })
+  const type = variant?.kind === 'instance' ? variant.instanceType : undefined
+  const each = type ? hourlyPrice(type) : undefined
+  return {
+    ...base,
+    ...(out.policyArn ? { policyArn: out.policyArn } : {}),
+    ...(type ? { instanceType: type } : {}),
+    ...(each !== undefined ? { maxHourlyUsd: each * s.maxCapacity } : {}),
+    ...(previous ? { previous } : {}),
+  }
+}
+
+export async function showEndpointScale(ctx: CommandContext, cfg: MlopsConfig): Promise<EndpointScaleShow | { dryRun: true; operations: ReturnType<typeof planToJson> }> {
+  const name = resourceNames(cfg).endpoint
+  const resourceId = scalingResourceId(name)
+  if (ctx.dryRun) {
+    return {
+      dryRun: true,
+      operations: planToJson([
+        { service: 'sagemaker', operation: 'DescribeEndpoint', input: { EndpointName: name } },
+        { service: 'sagemaker', operation: 'DescribeEndpointConfig', input: { EndpointConfigName: '<config the endpoint serves>' } },
+        { service: 'application-autoscaling', operation: 'DescribeScalableTargets', input: { ServiceNamespace: SERVICE_NAMESPACE, ResourceIds: [resourceId], ScalableDimension: SCALABLE_DIMENSION } },
+        { service: 'application-autoscaling', operation: 'DescribeScalingPolicies', input: { ServiceNamespace: SERVICE_NAMESPACE, ResourceId: resourceId, ScalableDimension: SCALABLE_DIMENSION } },
+      ]),
+    }
+  }
+  const { d, variant, pv } = await endpointVariant(ctx, cfg, true)
+  const { autoscaling } = await ctx.clients(['autoscaling'], cfg)
+  const scaling = await describeScaling(autoscaling, name)
+  return {
+    endpoint: name,
+    resourceId,
+    ...(d.EndpointStatus ? { status: d.EndpointStatus } : {}),
+    ...(variant ? { variant } : {}),
+    ...(pv?.CurrentInstanceCount !== undefined ? { currentInstances: pv.CurrentInstanceCount } : {}),
+    ...(pv?.DesiredInstanceCount !== undefined ? { desiredInstances: pv.DesiredInstanceCount } : {}),
+    ...(scaling ? { scaling } : {}),
+  }
+}
+
+export function renderEndpointScale(r: EndpointScaleResult | EndpointScaleDryRun, c: ChalkInstance): string {
+  const lines = [
+    `${'dryRun' in r ? 'Would set' : `${c.green('✔')} Autoscaling on`} ${r.resourceId}: ${r.minCapacity}-${r.maxCapacity} instances`,
+    `  target    ${r.targetValue} invocations per instance per minute (≈ ${round(r.targetRps)} requests/s per instance)`,
+    `  cooldown  scale-in ${r.scaleInCooldown}s, scale-out ${r.scaleOutCooldown}s`,
+  ]
+  if (r.maxHourlyUsd !== undefined) lines.push(`  cost      at most ${formatUsd(r.maxHourlyUsd)}/hour at ${r.maxCapacity} instances${r.instanceType ? ` of ${r.instanceType}` : ''}`)
+  if (!('dryRun' in r) && r.previous) lines.push(c.gray(`  (was ${r.previous.minCapacity}-${r.previous.maxCapacity} instances${r.previous.policies[0]?.targetValue !== undefined ? `, target ${r.previous.policies[0].targetValue}` : ''})`))
+  return lines.join('\n')
+}
+
+export function renderEndpointScaleShow(r: EndpointScaleShow, c: ChalkInstance): string {
+  const variant = r.variant?.kind === 'serverless'
+    ? `serverless (${r.variant.memoryMb} MB, up to ${r.variant.maxConcurrency} concurrent): scales by itself`
+    : r.variant ? `${r.variant.instanceType}, ${r.currentInstances ?? '?'} running (desired ${r.desiredInstances ?? '?'})` : 'unknown variant'
+  const lines = [`Endpoint ${c.bold(r.endpoint)} ${r.status ?? ''}: ${variant}`]
+  if (!r.scaling) {
+    lines.push(r.variant?.kind === 'serverless' ? '' : `  not autoscaled: set it with \`mlops scale --min 1 --max 4\``)
+    return lines.filter(Boolean).join('\n')
+  }
+  lines.push(`  ${r.resourceId}: ${r.scaling.minCapacity}-${r.scaling.maxCapacity} instances`)
+  if (r.scaling.policies.length === 0) lines.push('  no scaling policy')
+  else {
+    lines.push(formatTable(
+      ['Policy', 'Metric', 'Target (/instance/min)', '≈ req/s', 'Scale-in', 'Scale-out'],
+      r.scaling.policies.map((p) => [
+        p.name,
+        p.metric ?? p.type ?? '',
+        p.targetValue !== undefined ? String(p.targetValue) : '',
+        p.targetValue !== undefined ? String(round(rpsForTarget(p.targetValue))) : '',
+        p.scaleInCooldown !== undefined ? `${p.scaleInCooldown}s` : '',
+        p.scaleOutCooldown !== undefined ? `${p.scaleOutCooldown}s` : '',
+      ]),
+    ).split('\n').map((l) => `  ${l}`).join('\n'))
+  }
+  return lines.join('\n')
+}
+
+function round(n: number): number {
+  return Math.round(n * 100) / 100
+}

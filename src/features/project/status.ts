@@ -1,0 +1,93 @@
+import type { ChalkInstance } from 'chalk'
+import { collectInventory, hourlyTotal, type Inventory } from './inventory.js'
+import type { CommandContext } from '../../context.js'
+import { formatBytes, formatTable } from '../../shared/output.js'
+import { planToJson, renderPlan, type PlannedOperation } from '../../shared/plan.js'
+import { formatUsd, HOURS_PER_MONTH, PRICE_NOTE } from '../../shared/pricing.js'
+import { resourceNames } from '../../shared/naming.js'
+import { formatDuration } from '../../shared/duration.js'
+import type { MlopsConfig } from '../../config/schema.js'
+
+export interface StatusResult extends Inventory {
+  /** USD per hour for what is running now. */
+  readonly hourlyTotal: number
+  readonly monthlyTotal: number
+  readonly priceNote: string
+}
+
+/** The read-only requests `status` makes, for --dry-run. */
+export function planStatus(cfg: MlopsConfig): PlannedOperation[] {
+  const n = resourceNames(cfg)
+  const tag = { Name: 'tag:mlops:project', Values: [cfg.project.name] }
+  return [
+    { service: 'sagemaker', operation: 'ListTrainingJobs', input: { StatusEquals: 'InProgress', NameContains: cfg.project.name, MaxResults: 100 } },
+    { service: 'sagemaker', operation: 'ListHyperParameterTuningJobs', input: { StatusEquals: 'InProgress', NameContains: n.tuningJobBase, MaxResults: 100 } },
+    { service: 'sagemaker', operation: 'DescribeEndpoint', input: { EndpointName: n.endpoint } },
+    { service: 'sagemaker', operation: 'ListEndpointConfigs', input: { NameContains: n.endpointConfigBase, MaxResults: 100 } },
+    { service: 'sagemaker', operation: 'ListModels', input: { NameContains: n.modelBase, MaxResults: 100 } },
+    { service: 'application-autoscaling', operation: 'DescribeScalableTargets', input: { ServiceNamespace: 'sagemaker', ResourceIds: [`endpoint/${n.endpoint}/variant/AllTraffic`] } },
+    { service: 'lambda', operation: 'GetFunction', input: { FunctionName: n.lambdaFunction } },
+    { service: 'lambda', operation: 'GetProvisionedConcurrencyConfig', input: { FunctionName: n.lambdaFunction, Qualifier: n.lambdaAlias } },
+    ...[n.trainingRole, n.lambdaRole, n.ec2Role].map((RoleName) => ({ service: 'iam', operation: 'GetRole', input: { RoleName } })),
+    { service: 'ec2', operation: 'DescribeInstances', input: { Filters: [tag, { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped', 'shutting-down'] }] } },
+    { service: 'ec2', operation: 'DescribeSecurityGroups', input: { Filters: [tag] } },
+    { service: 's3', operation: 'ListObjectsV2', input: { Bucket: cfg.data.bucket, Prefix: `${cfg.data.prefix}/` } },
+  ]
+}
+
+export async function runStatus(ctx: CommandContext): Promise<void> {
+  const cfg = await ctx.config()
+  if (ctx.dryRun) {
+    const ops = planStatus(cfg)
+    ctx.ui.result({ dryRun: true, operations: planToJson(ops) }, (_r, c) => renderPlan('mlops status (read-only)', ops, c))
+    return
+  }
+  const region = ctx.awsSettings(cfg).region
+  const clients = await ctx.clients(['sagemaker', 'lambda', 'ec2', 's3', 'iam', 'autoscaling'], cfg)
+  const spin = ctx.ui.spinner(`Looking for ${cfg.project.name} resources in ${region}…`)
+  let inv: Inventory
+  try {
+    inv = await collectInventory(clients, cfg, region, ctx.state(), ctx.clock.now())
+  } finally {
+    spin.stop()
+  }
+  const hourly = hourlyTotal(inv)
+  const result: StatusResult = { ...inv, hourlyTotal: round(hourly), monthlyTotal: round(hourly * HOURS_PER_MONTH + (inv.data?.monthly ?? 0)), priceNote: PRICE_NOTE }
+  ctx.ui.result(result, renderStatus)
+}
+
+const round = (n: number) => Math.round(n * 10000) / 10000
+
+export function renderStatus(r: StatusResult, c: ChalkInstance): string {
+  const lines: string[] = [c.bold(`mlops status: project ${r.project} in ${r.region}`), '']
+  const rows: string[][] = []
+  for (const j of r.jobs) rows.push([`${j.kind} job`, j.name, j.status, j.instanceType ? `${j.instanceCount ?? 1} x ${j.instanceType}` : '', perHour(j.hourly)])
+  for (const e of r.endpoints) {
+    rows.push(['endpoint', e.name, e.status, e.serverless ? `serverless ${e.serverless.memoryMb} MB, max ${e.serverless.maxConcurrency}` : `${e.instanceCount ?? '?'} x ${e.instanceType ?? '?'}`,
+      e.serverless ? 'per request (0 when idle)' : perHour(e.hourly)])
+  }
+  for (const t of r.scalingTargets) rows.push(['autoscaling', t.resourceId, `min ${t.min} / max ${t.max}`, t.policies.join(', '), '-'])
+  for (const f of r.functions) {
+    rows.push(['lambda', f.name, f.provisioned ? `provisioned ${f.provisioned.executions} (${f.provisioned.status})` : 'on demand',
+      `${f.memoryMb} MB${f.url ? `, URL ${f.url.authType}` : ''}`, f.hourly > 0 ? `${perHour(f.hourly)} (while idle too)` : 'per request'])
+  }
+  for (const i of r.instances) {
+    rows.push(['ec2 instance', i.id, i.state, `${i.instanceType}${i.ageSeconds !== undefined ? `, up ${formatDuration(i.ageSeconds)}` : ''}`, perHour(i.hourly)])
+  }
+  if (r.endpointConfigs.length) rows.push(['endpoint configs', String(r.endpointConfigs.length), 'kept for rollback', '', 'free'])
+  if (r.models.length) rows.push(['models', String(r.models.length), '', '', 'free'])
+  for (const role of r.roles) rows.push(['iam role', role.name, '', role.instanceProfiles.length ? `profile ${role.instanceProfiles.join(', ')}` : '', 'free'])
+  for (const g of r.securityGroups) rows.push(['security group', g.name, g.id, '', 'free'])
+  if (r.data) rows.push(['s3 data', `s3://${r.data.bucket}/${r.data.prefix}/`, `${r.data.objects} objects`, formatBytes(r.data.bytes), `${formatUsd(r.data.monthly)}/month`])
+  if (rows.length === 0) lines.push('Nothing is running or stored for this project.')
+  else lines.push(formatTable(['kind', 'name', 'state', 'size', 'cost'], rows))
+  lines.push('')
+  lines.push(`Running now: ${c.bold(`${formatUsd(r.hourlyTotal)}/hour`)}, about ${c.bold(`${formatUsd(r.monthlyTotal)}/month`)} if left as is (data included).`)
+  lines.push(c.gray(r.priceNote))
+  if (r.hourlyTotal > 0) lines.push(`Remove it all with: ${c.cyan('mlops teardown')}`)
+  return lines.join('\n')
+}
+
+function perHour(x: number | undefined): string {
+  return x === undefined ? 'price unknown' : `${formatUsd(x)}/hour`
+}

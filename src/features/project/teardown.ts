@@ -1,0 +1,82 @@
+import type { ChalkInstance } from 'chalk'
+import { collectInventory, isEmpty, type Inventory } from './inventory.js'
+import { executeTeardown, planTeardown, presumedInventory, type TeardownOptions, type TeardownResult } from './teardown-execute.js'
+import type { CommandContext } from '../../context.js'
+import { AbortError, OperationError } from '../../shared/errors.js'
+import { planToJson, renderPlan } from '../../shared/plan.js'
+import type { ResourceKind } from '../../shared/state.js'
+
+export interface TeardownSummary extends TeardownResult {
+  readonly project: string
+  readonly nothingToDo: boolean
+  /** What still exists afterwards (the data, unless --delete-data; anything that failed). */
+  readonly left: readonly string[]
+}
+
+/** State records that describe resources teardown removes. */
+const REMOVED_KINDS: ResourceKind[] = ['endpoint', 'endpoint-config', 'model', 'scaling-target', 'function', 'instance', 'security-group']
+
+export async function runTeardown(ctx: CommandContext, opts: TeardownOptions): Promise<void> {
+  const cfg = await ctx.config()
+  const region = ctx.awsSettings(cfg).region
+  const state = ctx.state()
+  if (ctx.dryRun) {
+    // Without AWS access the plan comes from the project's fixed names and the state file.
+    const items = planTeardown(presumedInventory(cfg, region, await state.all()), cfg, opts)
+    const ops = items.flatMap((i) => i.ops)
+    const note = 'Planned from the project\'s resource names and .mlops/state.json; a real run first looks each one up and skips what does not exist.'
+    ctx.ui.result({ dryRun: true, operations: planToJson(ops), note }, (_r, c) => renderPlan(`mlops teardown (${cfg.project.name})`, ops, c, [note]))
+    return
+  }
+  const clients = await ctx.clients(['sagemaker', 'lambda', 'ec2', 's3', 'iam', 'autoscaling'], cfg)
+  const inventory = () => collectInventory(clients, cfg, region, state, ctx.clock.now())
+  const inv = await inventory()
+  const items = planTeardown(inv, cfg, opts)
+  if (isEmpty(inv) && items.length === 0) {
+    const summary: TeardownSummary = { project: cfg.project.name, nothingToDo: true, deleted: [], failed: [], kept: [], left: describeLeft(inv, opts) }
+    ctx.ui.result(summary, renderTeardown)
+    return
+  }
+  ctx.ui.info(`mlops teardown will delete, in this order (project ${cfg.project.name}, ${region}):`)
+  for (const item of items) ctx.ui.info(`  - ${item.label}`)
+  if (inv.data && !opts.deleteData) ctx.ui.info(`  (keeping the data in s3://${inv.data.bucket}/${inv.data.prefix}/; add --delete-data to remove it)`)
+  if (!(await ctx.ui.confirm(`Delete these ${items.length} resources?`))) throw new AbortError()
+
+  const result = await executeTeardown(clients, inv, cfg, { ...opts, clock: ctx.clock, signal: ctx.signal, onStep: (label) => ctx.ui.step(`Deleting ${label}`) })
+  for (const kind of REMOVED_KINDS) for (const r of await state.list(kind)) await state.remove(kind, r.name)
+  if (!opts.keepRoles) for (const kind of ['role', 'instance-profile'] as const) for (const r of await state.list(kind)) await state.remove(kind, r.name)
+  const after = await inventory()
+  const summary: TeardownSummary = { project: cfg.project.name, nothingToDo: false, ...result, left: describeLeft(after, opts) }
+  if (result.failed.length) {
+    throw new OperationError('TeardownIncomplete', `Teardown finished with ${result.failed.length} failure(s): ${result.failed.map((f) => `${f.label}: ${f.error}`).join('; ')}`, {
+      hint: 'Fix the cause (often a permission) and run `mlops teardown` again: it only deletes what is still there.',
+      details: { ...summary },
+    })
+  }
+  ctx.ui.result(summary, renderTeardown)
+}
+
+function describeLeft(inv: Inventory, opts: TeardownOptions): string[] {
+  const left: string[] = []
+  for (const j of inv.jobs) left.push(`${j.kind} job ${j.name} (${j.status})`)
+  for (const e of inv.endpoints) left.push(`endpoint ${e.name} (${e.status})`)
+  left.push(...inv.endpointConfigs.map((x) => `endpoint config ${x}`), ...inv.models.map((x) => `model ${x}`))
+  left.push(...inv.scalingTargets.map((t) => `scaling target ${t.resourceId}`), ...inv.functions.map((f) => `Lambda function ${f.name}`))
+  left.push(...inv.roles.map((r) => `IAM role ${r.name}${opts.keepRoles ? ' (kept: --keep-roles)' : ''}`), ...inv.instanceProfiles.map((p) => `instance profile ${p}`))
+  left.push(...inv.instances.map((i) => `EC2 instance ${i.id} (${i.state})`), ...inv.securityGroups.map((g) => `security group ${g.name}`))
+  if (inv.data && inv.data.objects > 0) left.push(`data s3://${inv.data.bucket}/${inv.data.prefix}/ (${inv.data.objects} objects)`)
+  return left
+}
+
+export function renderTeardown(s: TeardownSummary, c: ChalkInstance): string {
+  if (s.nothingToDo) {
+    return [`Nothing to tear down for project ${s.project}.`, ...(s.left.length ? ['Still there (kept on purpose):', ...s.left.map((l) => `  - ${l}`)] : [])].join('\n')
+  }
+  const lines = [c.bold(`Teardown of ${s.project}: ${s.deleted.length} deleted.`)]
+  for (const d of s.deleted) lines.push(`  ${c.green('✔')} ${d}`)
+  if (s.left.length) {
+    lines.push('Left:')
+    for (const l of s.left) lines.push(`  - ${l}`)
+  } else lines.push('Nothing is left.')
+  return lines.join('\n')
+}

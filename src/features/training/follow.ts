@@ -1,0 +1,235 @@
+import type { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs'
+import type { DescribeTrainingJobResponse, SageMakerClient } from '@aws-sdk/client-sagemaker'
+import { METRIC_NAMES, type Metrics } from '../../shared/metrics.js'
+import { actualCost, decodeHyperparameter, estimateTrainingCost, type CostEstimate } from './request.js'
+import type { DistributionMode } from './distribution.js'
+import { InterruptedError, OperationError } from '../../shared/errors.js'
+import type { Spinner, Ui } from '../../shared/output.js'
+import type { StateStore } from '../../shared/state.js'
+import type { Clock } from '../../shared/clock.js'
+import { formatDuration } from '../../shared/duration.js'
+import { renderTrainingResult } from './render.js'
+import { isShownLine, type LogLine } from '../../aws/logs/training-logs.js'
+import { interruptTrainingWait, watchTrainingJob, type InterruptChoice, type WatchResult } from '../../aws/sagemaker/training-wait.js'
+
+/**
+ * The end of a training job, shared by `train` (after launching) and `logs` (re-attaching): the
+ * live view while waiting, the curated result, the state records `deploy` reads, and the exit
+ * status (Failed and Stopped jobs are failures, exit 1).
+ */
+
+export interface DebuggerRuleResult {
+  readonly rule: string
+  readonly status: string
+  readonly detail?: string
+}
+
+/** What `train --json` and `logs --json` print. */
+export interface TrainingResult {
+  readonly jobName: string
+  /** InProgress (with --no-wait or after a detach), Completed, Failed or Stopped. */
+  readonly status: string
+  readonly secondaryStatus?: string
+  readonly failureReason?: string
+  readonly billableSeconds?: number
+  readonly trainingSeconds?: number
+  readonly modelArtifact?: string
+  readonly metrics: Metrics
+  readonly distribution: { readonly mode: DistributionMode; readonly reason: string }
+  readonly estimatedCost: CostEstimate
+  /** BillableTimeInSeconds x instances x hourly price, once known. */
+  readonly costUsd?: number
+  readonly instanceType: string
+  readonly instanceCount: number
+  readonly spot: boolean
+  readonly region: string
+  readonly hyperparameters: Record<string, string | number | boolean>
+  readonly debugger?: readonly DebuggerRuleResult[]
+  readonly logStreams?: readonly string[]
+  /** Set by `train`. */
+  readonly codeUri?: string
+  readonly codeUploaded?: boolean
+  readonly roleArn?: string
+}
+
+/** Final metrics: SageMaker's FinalMetricDataList (our MetricDefinitions), then the log lines for anything missing. */
+export function finalMetrics(job: DescribeTrainingJobResponse, logMetrics: Metrics): Metrics {
+  const out: Metrics = { ...logMetrics }
+  for (const m of job.FinalMetricDataList ?? []) {
+    const name = m.MetricName as (typeof METRIC_NAMES)[number]
+    if ((METRIC_NAMES as readonly string[]).includes(name) && typeof m.Value === 'number') out[name] = m.Value
+  }
+  return out
+}
+
+/** User hyperparameters of a job, decoded (the sagemaker_* keys left out). */
+export function userHyperparameters(hp: Record<string, string> | undefined): Record<string, string | number | boolean> {
+  return Object.fromEntries(
+    Object.entries(hp ?? {})
+      .filter(([k]) => !k.startsWith('sagemaker_') && k !== '_tuning_objective_metric')
+      .map(([k, v]) => [k, decodeHyperparameter(v)]),
+  )
+}
+
+/** The distribution a job ran with, read back from its hyperparameters. */
+export function distributionOf(job: DescribeTrainingJobResponse): { mode: DistributionMode; reason: string } {
+  const hp = job.HyperParameters ?? {}
+  const count = job.ResourceConfig?.InstanceCount ?? 1
+  if (hp.sagemaker_torch_distributed_enabled === 'true') return { mode: 'torch_distributed', reason: 'SageMaker torchrun launcher (sagemaker_torch_distributed_enabled)' }
+  if (count > 1) return { mode: 'native', reason: `train.py joins the ${count} hosts from SM_HOSTS` }
+  return { mode: 'none', reason: 'one instance' }
+}
+
+function debuggerResults(job: DescribeTrainingJobResponse): DebuggerRuleResult[] | undefined {
+  const all = [...(job.DebugRuleEvaluationStatuses ?? []), ...(job.ProfilerRuleEvaluationStatuses ?? [])]
+  if (all.length === 0) return undefined
+  return all.map((r) => ({
+    rule: r.RuleConfigurationName ?? 'rule',
+    status: r.RuleEvaluationStatus ?? 'Unknown',
+    ...(r.StatusDetails ? { detail: r.StatusDetails } : {}),
+  }))
+}
+
+export function summarizeTrainingJob(
+  job: DescribeTrainingJobResponse,
+  region: string,
+  logMetrics: Metrics = {},
+  extra: Partial<TrainingResult> = {},
+): TrainingResult {
+  const instanceType = String(job.ResourceConfig?.InstanceType ?? extra.instanceType ?? 'unknown')
+  const instanceCount = job.ResourceConfig?.InstanceCount ?? extra.instanceCount ?? 1
+  const spot = job.EnableManagedSpotTraining ?? extra.spot ?? false
+  const maxRuntimeSeconds = job.StoppingCondition?.MaxRuntimeInSeconds ?? 0
+  const status = job.TrainingJobStatus ?? 'Unknown'
+  const debuggerRules = debuggerResults(job)
+  const costUsd = actualCost(instanceType, instanceCount, job.BillableTimeInSeconds)
+  return {
+    jobName: job.TrainingJobName ?? extra.jobName ?? 'unknown',
+    status,
+    ...(job.SecondaryStatus ? { secondaryStatus: job.SecondaryStatus } : {}),
+    ...(job.FailureReason ? { failureReason: job.FailureReason } : {}),
+    ...(job.BillableTimeInSeconds !== undefined ? { billableSeconds: job.BillableTimeInSeconds } : {}),
+    ...(job.TrainingTimeInSeconds !== undefined ? { trainingSeconds: job.TrainingTimeInSeconds } : {}),
+    ...(status === 'Completed' && job.ModelArtifacts?.S3ModelArtifacts ? { modelArtifact: job.ModelArtifacts.S3ModelArtifacts } : {}),
+    metrics: finalMetrics(job, logMetrics),
+    distribution: extra.distribution ?? distributionOf(job),
+    estimatedCost: extra.estimatedCost ?? estimateTrainingCost({ instanceType, instanceCount, maxRuntimeSeconds, spot }),
+    ...(costUsd !== undefined ? { costUsd } : {}),
+    instanceType,
+    instanceCount,
+    spot,
+    region,
+    hyperparameters: userHyperparameters(job.HyperParameters),
+    ...(debuggerRules ? { debugger: debuggerRules } : {}),
+    ...(extra.logStreams ? { logStreams: extra.logStreams } : {}),
+    ...(extra.codeUri ? { codeUri: extra.codeUri, codeUploaded: extra.codeUploaded } : {}),
+    ...(extra.roleArn ? { roleArn: extra.roleArn } : {}),
+  }
+}
+
+/** Records the job (any status) and, once Completed, its model artifact for `deploy`. */
+export async function recordTrainingResult(state: StateStore, r: TrainingResult, createdAt: string, source: 'sagemaker' | 'tuning' = 'sagemaker'): Promise<void> {
+  await state.record({
+    kind: 'training-job',
+    name: r.jobName,
+    region: r.region,
+    createdAt,
+    details: {
+      status: r.status,
+      ...(r.modelArtifact ? { modelArtifact: r.modelArtifact } : {}),
+      ...(Object.keys(r.metrics).length ? { metrics: r.metrics } : {}),
+      instanceType: r.instanceType,
+      instanceCount: r.instanceCount,
+      source: 'sagemaker',
+    },
+  })
+  if (r.status === 'Completed' && r.modelArtifact) {
+    await state.record({
+      kind: 'model-artifact',
+      name: r.modelArtifact,
+      region: r.region,
+      createdAt,
+      details: { source, jobName: r.jobName, ...(Object.keys(r.metrics).length ? { metrics: r.metrics } : {}) },
+    })
+  }
+}
+
+/**
+ * Failed and Stopped jobs end the command with exit 1; the whole result rides along for --json,
+ * and people see the billable time and last metrics on stderr before the error.
+ */
+export function failUnlessCompleted(r: TrainingResult, ui?: Ui): void {
+  if (r.status === 'Completed') return
+  if (ui && !ui.json) ui.info(renderTrainingResult({ ...r, failureReason: undefined }, ui.c))
+  if (r.status === 'Failed') {
+    throw new OperationError('TrainingFailed', `Training job ${r.jobName} failed: ${r.failureReason ?? 'SageMaker gave no reason'}`, {
+      hint: `The job's full log: \`mlops logs ${r.jobName} --debug\` (or CloudWatch group /aws/sagemaker/TrainingJobs).`,
+      details: { ...r },
+    })
+  }
+  if (r.status === 'Stopped') {
+    const why = r.secondaryStatus && r.secondaryStatus !== 'Stopped' ? ` (${r.secondaryStatus})` : ''
+    throw new OperationError('TrainingStopped', `Training job ${r.jobName} was stopped${why}${r.failureReason ? `: ${r.failureReason}` : ''}; no model was recorded for deploy.`, {
+      hint: r.secondaryStatus === 'MaxRuntimeExceeded' ? 'Raise training.maxRuntime, or train for fewer epochs.' : `Run \`mlops train\` again to start a new job.`,
+      details: { ...r },
+    })
+  }
+}
+
+export interface FollowOptions {
+  readonly ui: Ui
+  readonly jobName: string
+  readonly timeoutSeconds: number
+  readonly clock: Clock
+  readonly signal: AbortSignal
+  /** Every log line, not just metric lines (--debug). */
+  readonly showAll: boolean
+  readonly decideInterrupt: (jobName: string) => Promise<InterruptChoice>
+  readonly intervalMs?: number
+}
+
+/**
+ * The wait with its live view: a status line (Starting, Downloading, Training, Uploading, ...),
+ * each host's metric lines, and the deadline. Ctrl-C asks to stop or detach.
+ */
+export async function followTrainingJob(
+  clients: { sagemaker: SageMakerClient; logs: CloudWatchLogsClient },
+  o: FollowOptions,
+): Promise<WatchResult> {
+  const { ui } = o
+  const deadline = new Date(o.clock.now() + o.timeoutSeconds * 1000)
+  ui.step(`Waiting for ${o.jobName} (deadline ${formatDuration(o.timeoutSeconds)}, at ${deadline.toISOString().slice(11, 16)} UTC). Ctrl-C to stop the job or detach.`)
+  let text = `${o.jobName}: waiting for status`
+  let spin: Spinner = ui.spinner(text)
+  const printLines = (lines: string[]) => {
+    // An ora spinner redraws its line; stop it around the lines so they are not overdrawn.
+    if (ui.interactive) spin.stop()
+    for (const l of lines) ui.info(l)
+    if (ui.interactive) spin = ui.spinner(text)
+  }
+  try {
+    return await watchTrainingJob(clients, {
+      jobName: o.jobName,
+      timeoutSeconds: o.timeoutSeconds,
+      clock: o.clock,
+      signal: o.signal,
+      ...(o.intervalMs ? { intervalMs: o.intervalMs } : {}),
+      onStatus: (v) => {
+        text = `${o.jobName}: ${v.secondaryStatus ?? v.status}${v.message ? ` — ${v.message}` : ''} (${formatDuration(v.elapsedMs / 1000)})`
+        spin.update(text)
+      },
+      onLog: (l: LogLine) => {
+        if (isShownLine(l, o.showAll)) printLines([`  [${l.host}] ${l.message}`])
+      },
+      onRetry: (m) => ui.debug(m),
+    })
+  } catch (err) {
+    if (err instanceof InterruptedError && o.signal.aborted) {
+      spin.stop()
+      return interruptTrainingWait(clients.sagemaker, o.jobName, o.decideInterrupt, o.clock)
+    }
+    throw err
+  } finally {
+    spin.stop()
+  }
+}

@@ -1,0 +1,124 @@
+import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3'
+import type { MlopsConfig } from '../../config/schema.js'
+import type { Channels } from './request.js'
+import { UserError } from '../../shared/errors.js'
+import type { CommandContext } from '../../context.js'
+import { resourceNames } from '../../shared/naming.js'
+import type { StateStore } from '../../shared/state.js'
+import { PLACEHOLDER, type PlannedOperation } from '../../shared/plan.js'
+import type { AwsClients } from '../../aws/clients.js'
+import { buildCodePackage, codePackageLocation, ensureCodePackage, planCodePackage, type CodePackage } from '../../shared/code-package.js'
+import { ensureExecutionRole, planExecutionRole } from '../../shared/roles/execution-role.js'
+import { callAws, isAwsErrorNamed } from '../../aws/errors.js'
+import { channelUris } from '../../shared/channels.js'
+
+/**
+ * What a training job reads: the data channels `upload-data` wrote, and the code package. Both
+ * are checked or built before anything is created, so a missing dataset fails in seconds with the
+ * fix instead of after instances were provisioned.
+ */
+
+const SPLITS = ['train', 'valid', 'test'] as const
+
+function splitUri(uri: string): { bucket: string; prefix: string } {
+  const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(uri)
+  if (!m) throw new Error(`internal: not an S3 URI: ${uri}`)
+  // A trailing slash keeps `data/train` from matching `data/train-old/...`.
+  return { bucket: m[1], prefix: m[2].replace(/\/*$/, '/') }
+}
+
+/** The train/valid/test channel URIs (same as `upload-data` writes). */
+export function trainingChannels(cfg: Pick<MlopsConfig, 'data'>): Channels {
+  return channelUris(cfg)
+}
+
+/** One ListObjectsV2 (MaxKeys 1) per channel, for --dry-run. */
+export function planChannelChecks(channels: Channels): PlannedOperation[] {
+  return SPLITS.map((split) => {
+    const { bucket, prefix } = splitUri(channels[split])
+    return { service: 's3', operation: 'ListObjectsV2', input: { Bucket: bucket, Prefix: prefix, MaxKeys: 1 }, note: `the ${split} channel must not be empty` }
+  })
+}
+
+/** Fails with a `mlops upload-data` hint when a channel prefix holds no object (or the bucket is missing). */
+export async function checkChannels(s3: S3Client, channels: Channels): Promise<void> {
+  const empty: string[] = []
+  for (const split of SPLITS) {
+    const { bucket, prefix } = splitUri(channels[split])
+    const uri = `s3://${bucket}/${prefix}`
+    const count = await callAws({ service: 's3', operation: 'ListObjectsV2', resource: uri }, async () => {
+      try {
+        const res = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, MaxKeys: 1 }))
+        return res.KeyCount ?? res.Contents?.length ?? 0
+      } catch (err) {
+        if (isAwsErrorNamed(err, 'NoSuchBucket')) {
+          throw new UserError('DataMissing', `The bucket ${bucket} does not exist, so there is no training data.`, {
+            hint: 'Run `mlops upload-data` first: it creates the bucket and uploads train/, valid/ and test/.',
+            cause: err,
+          })
+        }
+        throw err
+      }
+    })
+    if (count === 0) empty.push(`${split} (${uri})`)
+  }
+  if (empty.length > 0) {
+    throw new UserError('DataMissing', `No training data in S3 for: ${empty.join(', ')}.`, {
+      hint: 'Run `mlops upload-data` to upload train/, valid/ and test/ from data.localDir, then train again.',
+    })
+  }
+}
+
+export interface PreparedCode {
+  readonly pkg: CodePackage
+  readonly bucket: string
+  readonly key: string
+  readonly uri: string
+}
+
+/** Builds sourcedir.tar.gz locally (works offline, so --dry-run shows the real content-addressed URI). */
+export async function prepareCode(cfg: MlopsConfig, resolvePath: (p: string) => string): Promise<PreparedCode> {
+  const pkg = await buildCodePackage(resolvePath(cfg.training.sourceDir), cfg.training.entryPoint)
+  const loc = codePackageLocation(cfg.data.bucket, cfg.project.name, pkg.sha256)
+  return { pkg, ...loc }
+}
+
+/** The requests `train` and `tune` both make before creating their job, for --dry-run. */
+export function planLaunchPrerequisites(cfg: MlopsConfig, region: string, channels: Channels, code: PreparedCode): PlannedOperation[] {
+  const accountId = PLACEHOLDER.accountId
+  return [
+    ...(cfg.training.roleArn ? [] : [{ service: 'sts', operation: 'GetCallerIdentity', input: {}, note: 'the account id, for the execution role' }]),
+    ...planExecutionRole(cfg, accountId, region),
+    ...planChannelChecks(channels),
+    ...planCodePackage(code.bucket, code.key, code.pkg.sha256),
+  ]
+}
+
+/**
+ * What `train` and `tune` both do once the user confirmed: converge the execution role (unless
+ * training.roleArn is given) and upload the code package unless it is already there, recording
+ * both in state. Returns the role ARN to run as.
+ */
+export async function prepareLaunch(
+  ctx: CommandContext,
+  clients: Pick<AwsClients, 'iam' | 's3'>,
+  cfg: MlopsConfig,
+  region: string,
+  code: PreparedCode,
+  accountId: string | undefined,
+  record: { state: StateStore; createdAt: string },
+): Promise<{ roleArn: string; code: { uri: string; uploaded: boolean } }> {
+  const { state, createdAt } = record
+  const roleName = resourceNames(cfg).trainingRole
+  let roleArn = cfg.training.roleArn
+  if (!roleArn) {
+    const role = await ensureExecutionRole(clients.iam, cfg, accountId!, region)
+    roleArn = role.arn
+    ctx.ui.step(role.created ? `Created execution role ${roleName} (least privilege)` : `Execution role ${roleName} is up to date`)
+    await state.record({ kind: 'role', name: roleName, arn: role.arn, region, createdAt, details: { purpose: 'execution' } })
+  }
+  const uploaded = await ensureCodePackage(clients.s3, code.bucket, cfg.project.name, code.pkg)
+  ctx.ui.step(uploaded.uploaded ? `Uploaded code ${uploaded.uri}` : `Code unchanged: reusing ${uploaded.uri}`)
+  await state.record({ kind: 'code-package', name: uploaded.uri, region, createdAt, details: { sha256: code.pkg.sha256, files: code.pkg.files } })
+  return { roleArn, code: { uri: uploaded.uri, uploaded: uploaded.uploaded } }
+}

@@ -1,0 +1,128 @@
+import type { CreateTrainingJobRequest } from '@aws-sdk/client-sagemaker'
+import type { ChalkInstance } from 'chalk'
+import type { MlopsConfig } from '../../config/schema.js'
+import { formatUsd } from '../../shared/pricing.js'
+import { formatDuration } from '../../shared/duration.js'
+import { formatMetrics, type Metrics } from '../../shared/metrics.js'
+import type { DistributionPlan } from './distribution.js'
+import type { CostEstimate, TrainingSettings } from './request.js'
+
+/** Human text for `train`, `logs` and `tune`. Pure: strings in, strings out. */
+
+export interface SummaryInput {
+  readonly cfg: MlopsConfig
+  readonly settings: TrainingSettings
+  readonly jobName: string
+  readonly region: string
+  readonly timeoutSeconds: number
+  readonly estimatedCost: CostEstimate
+  readonly distribution: DistributionPlan
+  readonly request: CreateTrainingJobRequest
+  readonly codeUri: string
+  /** Tuning: how many jobs the estimate covers. */
+  readonly jobs?: number
+}
+
+const row = (k: string, v: string) => `  ${k.padEnd(14)} ${v}`
+
+/** What will run and what it may cost, printed before the confirmation. */
+export function trainingSummaryLines(s: SummaryInput): string[] {
+  const st = s.settings
+  const cost = s.estimatedCost
+  const jobs = s.jobs ?? 1
+  const costText = cost.maxUsd === undefined
+    ? `price unknown for ${st.instanceType} (not in the built-in table)`
+    : `up to ${formatUsd(cost.maxUsd)} = ${formatUsd(cost.hourlyUsd)}/h × ${st.instanceCount} instance${st.instanceCount === 1 ? '' : 's'} × ${formatDuration(st.maxRuntimeSeconds)} max runtime${jobs > 1 ? ` × ${jobs} jobs` : ''}`
+  const channels = (s.request.InputDataConfig ?? []).map((c) => `${c.ChannelName} ${c.DataSource?.S3DataSource?.S3Uri}`).join(', ')
+  const hp = Object.entries(st.hyperparameters).map(([k, v]) => `${k}=${v}`).join(' ')
+  const lines = [
+    `${s.jobs !== undefined ? 'Tuning job' : 'Training job'} ${s.jobName} (${s.region})${s.jobs !== undefined ? `: ${jobs} training jobs, each:` : ''}`,
+    row('instances', `${st.instanceCount} × ${st.instanceType}${st.spot ? `, managed spot (max wait ${formatDuration(st.maxWaitSeconds)}, resumes from checkpoints)` : ', on-demand'}`),
+    row('distribution', `${s.distribution.mode}: ${s.distribution.reason}`),
+    row('image', s.request.AlgorithmSpecification?.TrainingImage ?? ''),
+    row('code', s.codeUri),
+    row('data', `${channels} (${st.dataDistribution})`),
+    row('output', s.request.OutputDataConfig?.S3OutputPath ?? ''),
+    ...(hp ? [row('hyperparams', hp)] : []),
+    row('max runtime', `${formatDuration(st.maxRuntimeSeconds)} (SageMaker stops the job after this)`),
+    row('cost', costText),
+    row('', cost.note),
+    row('wait', `${formatDuration(s.timeoutSeconds)} (--timeout); the job keeps running if the CLI stops waiting`),
+  ]
+  const rules = [...(s.request.DebugRuleConfigurations ?? []), ...(s.request.ProfilerRuleConfigurations ?? [])].map((r) => r.RuleConfigurationName)
+  if (rules.length) lines.push(row('debugger', rules.join(', ')))
+  return lines
+}
+
+export interface TrainingResultView {
+  readonly jobName: string
+  readonly status: string
+  readonly secondaryStatus?: string
+  readonly failureReason?: string
+  readonly billableSeconds?: number
+  readonly modelArtifact?: string
+  readonly metrics: Metrics
+  readonly costUsd?: number
+  readonly distribution: { readonly mode: string; readonly reason: string }
+  readonly debugger?: readonly { rule: string; status: string; detail?: string }[]
+}
+
+/** The final report of `train` / `logs`. */
+export function renderTrainingResult(r: TrainingResultView, c: ChalkInstance): string {
+  if (r.status === 'InProgress' || r.status === 'Stopping') {
+    return [
+      `Training job ${c.bold(r.jobName)} is ${r.status}${r.secondaryStatus ? ` (${r.secondaryStatus})` : ''}: it keeps running on AWS.`,
+      `  follow it:  mlops logs ${r.jobName}`,
+      `  stop it:    mlops logs ${r.jobName} --stop`,
+    ].join('\n')
+  }
+  const lines = [
+    `${r.status === 'Completed' ? c.green('✔') : c.red('✖')} Training job ${c.bold(r.jobName)}: ${r.status}${r.secondaryStatus && r.secondaryStatus !== r.status ? ` (${r.secondaryStatus})` : ''}`,
+  ]
+  if (r.failureReason) lines.push(row('reason', r.failureReason))
+  if (r.billableSeconds !== undefined) lines.push(row('billable', `${r.billableSeconds}s${r.costUsd !== undefined ? ` (≈ ${formatUsd(r.costUsd)})` : ''}`))
+  lines.push(row('distribution', `${r.distribution.mode}: ${r.distribution.reason}`))
+  const m = formatMetrics(r.metrics)
+  lines.push(row('metrics', m || 'none reported'))
+  if (r.modelArtifact) lines.push(row('model', r.modelArtifact))
+  for (const d of r.debugger ?? []) lines.push(row('rule', `${d.rule}: ${d.status}${d.detail ? ` — ${d.detail}` : ''}`))
+  if (r.status === 'Completed' && r.modelArtifact) lines.push('', `Next: mlops deploy (uses this model)`)
+  return lines.join('\n')
+}
+
+export interface TuningResultView {
+  readonly tuningJobName: string
+  readonly status: string
+  readonly failureReason?: string
+  readonly objective?: { readonly metric?: string; readonly type?: string }
+  readonly jobs?: { readonly completed: number; readonly inProgress: number; readonly failed: number; readonly stopped: number }
+  readonly bestTrainingJob?: {
+    readonly trainingJobName: string
+    readonly objective?: { readonly metric?: string; readonly value?: number }
+    readonly hyperparameters: Record<string, string | number | boolean>
+    readonly modelArtifact?: string
+  }
+}
+
+/** The final report of `tune` (and `logs <tuning-job>`). */
+export function renderTuningResult(r: TuningResultView, c: ChalkInstance): string {
+  if (r.status === 'InProgress' || r.status === 'Stopping') {
+    return [
+      `Tuning job ${c.bold(r.tuningJobName)} is ${r.status}: it keeps running on AWS.`,
+      `  follow it:  mlops logs ${r.tuningJobName}`,
+      `  stop it:    mlops logs ${r.tuningJobName} --stop`,
+    ].join('\n')
+  }
+  const lines = [`${r.status === 'Completed' ? c.green('✔') : c.red('✖')} Tuning job ${c.bold(r.tuningJobName)}: ${r.status}`]
+  if (r.failureReason) lines.push(row('reason', r.failureReason))
+  if (r.objective) lines.push(row('objective', `${r.objective.type} ${r.objective.metric}`))
+  if (r.jobs) lines.push(row('jobs', `${r.jobs.completed} completed, ${r.jobs.failed} failed, ${r.jobs.stopped} stopped`))
+  const b = r.bestTrainingJob
+  if (b) {
+    lines.push(row('best job', `${b.trainingJobName}${b.objective?.value !== undefined ? ` (${b.objective.metric} ${b.objective.value})` : ''}`))
+    const hp = Object.entries(b.hyperparameters).map(([k, v]) => `${k}=${v}`).join(' ')
+    if (hp) lines.push(row('tuned', hp))
+    if (b.modelArtifact) lines.push(row('model', b.modelArtifact), '', 'Next: mlops deploy (uses the best model)')
+  }
+  return lines.join('\n')
+}

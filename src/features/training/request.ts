@@ -1,0 +1,311 @@
+import type { CreateTrainingJobRequest } from '@aws-sdk/client-sagemaker'
+import type { MlopsConfig } from '../../config/schema.js'
+import { UserError } from '../../shared/errors.js'
+import { projectTags } from '../../shared/naming.js'
+import { estimateCost, hourlyPrice, PRICE_NOTE } from '../../shared/pricing.js'
+import { pytorchImageUri } from '../../aws/sagemaker/images.js'
+import { metricDefinitions } from '../../shared/metrics.js'
+import { decideDistribution, type DistributionPlan, type DistributionSetting } from './distribution.js'
+
+/**
+ * CreateTrainingJob exactly as the SageMaker Python SDK's v2 PyTorch estimator sends it
+ * (shared/reference/sagemaker.md 1.1-1.3): JSON-encoded hyperparameters, the five script-mode
+ * `sagemaker_*` keys, File-mode S3Prefix channels, and the optional spot, checkpoint and Debugger
+ * parts. Pure: no AWS calls, so --dry-run and the real run send the very same object.
+ */
+
+export type HyperparameterValue = string | number | boolean
+
+/** Where SageMaker syncs /opt/ml/checkpoints to and from S3 (spot training resumes from it). */
+export const CHECKPOINT_LOCAL_PATH = '/opt/ml/checkpoints'
+/** Python logging.INFO, the SDK's default container log level. */
+export const CONTAINER_LOG_LEVEL = 20
+/** Added to the job's own limit for the CLI's wait: provisioning, image pull, data download, upload. */
+export const WAIT_MARGIN_SECONDS = 30 * 60
+
+/** What a run of `train` (or a tuning job's children) uses, after flags are merged over the config. */
+export interface TrainingSettings {
+  readonly instanceType: string
+  readonly instanceCount: number
+  readonly spot: boolean
+  readonly maxRuntimeSeconds: number
+  /** Spot only: capacity wait plus run time (SageMaker's MaxWaitTimeInSeconds). */
+  readonly maxWaitSeconds: number
+  readonly volumeSizeGb: number
+  readonly frameworkVersion: string
+  readonly pyVersion: string
+  readonly image?: string
+  readonly entryPoint: string
+  readonly distribution: DistributionSetting
+  readonly dataDistribution: 'FullyReplicated' | 'ShardedByS3Key'
+  readonly hyperparameters: Readonly<Record<string, HyperparameterValue>>
+}
+
+/** Flag overrides for `train` / `tune` (undefined: take the config's value). */
+export interface TrainingOverrides {
+  readonly instanceType?: string
+  readonly instanceCount?: number
+  readonly spot?: boolean
+  readonly hyperparameters?: Readonly<Record<string, HyperparameterValue>>
+}
+
+/** Normalised hyperparameter name, so `batch_size` on the command line replaces `batch-size` from the config. */
+const hpKey = (k: string) => k.replace(/_/g, '-')
+
+/** Merges flags over `training` and validates the combination. */
+export function trainingSettings(cfg: MlopsConfig, o: TrainingOverrides = {}): TrainingSettings {
+  const t = cfg.training
+  const spot = o.spot ?? t.spot
+  const hyperparameters: Record<string, HyperparameterValue> = { ...t.hyperparameters }
+  for (const [k, v] of Object.entries(o.hyperparameters ?? {})) {
+    for (const existing of Object.keys(hyperparameters)) if (hpKey(existing) === hpKey(k)) delete hyperparameters[existing]
+    hyperparameters[k] = v
+  }
+  for (const k of Object.keys(hyperparameters)) {
+    if (k.startsWith('sagemaker_') || k === '_tuning_objective_metric') {
+      throw new UserError('ReservedHyperparameter', `Hyperparameter "${k}" is reserved for SageMaker's own settings.`, {
+        hint: 'Remove it from training.hyperparameters / --hyperparameter; mlops sets the sagemaker_* keys itself.',
+      })
+    }
+  }
+  if (spot && t.maxWait < t.maxRuntime) {
+    throw new UserError('InvalidSpotWait', `training.maxWait (${t.maxWait}s) must be at least training.maxRuntime (${t.maxRuntime}s) for spot training.`, {
+      hint: 'maxWait covers waiting for spot capacity plus the run itself; for example maxRuntime: 2h, maxWait: 4h.',
+    })
+  }
+  if (spot && hyperparameters['checkpoint-dir'] === undefined && hyperparameters.checkpoint_dir === undefined) {
+    // train.py resumes from here; SageMaker syncs it with CheckpointConfig.S3Uri across interruptions.
+    hyperparameters['checkpoint-dir'] = CHECKPOINT_LOCAL_PATH
+  }
+  return {
+    instanceType: o.instanceType ?? t.instanceType,
+    instanceCount: o.instanceCount ?? t.instanceCount,
+    spot,
+    maxRuntimeSeconds: t.maxRuntime,
+    maxWaitSeconds: t.maxWait,
+    volumeSizeGb: t.volumeSizeGb,
+    frameworkVersion: t.frameworkVersion,
+    pyVersion: t.pyVersion,
+    ...(t.image ? { image: t.image } : {}),
+    entryPoint: t.entryPoint,
+    distribution: t.distribution,
+    dataDistribution: t.dataDistribution,
+    hyperparameters,
+  }
+}
+
+/** `--hyperparameter lr=0.01`: numbers and true/false keep their type (as in the SDK's dict). */
+export function parseHyperparameterFlag(text: string): [string, HyperparameterValue] {
+  const eq = text.indexOf('=')
+  const key = eq > 0 ? text.slice(0, eq).trim() : ''
+  if (!key || !/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(key)) {
+    throw new UserError('InvalidFlag', `--hyperparameter expects key=value, got "${text}".`, { hint: 'For example: --hyperparameter lr=0.01 --hyperparameter epochs=5' })
+  }
+  const raw = text.slice(eq + 1).trim()
+  if (/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(raw)) return [key, Number(raw)]
+  if (raw === 'true' || raw === 'false') return [key, raw === 'true']
+  return [key, raw]
+}
+
+/** The SDK JSON-encodes every value (`json.dumps`), so strings carry their quotes on the wire. */
+export function encodeHyperparameters(hp: Readonly<Record<string, HyperparameterValue>>): Record<string, string> {
+  return Object.fromEntries(Object.entries(hp).map(([k, v]) => [k, JSON.stringify(v)]))
+}
+
+/** Reads a wire value back the way the training toolkit does: JSON when it parses, else the raw text. */
+export function decodeHyperparameter(v: string): HyperparameterValue {
+  try {
+    const parsed = JSON.parse(v) as unknown
+    return typeof parsed === 'string' || typeof parsed === 'number' || typeof parsed === 'boolean' ? parsed : v
+  } catch {
+    return v
+  }
+}
+
+export interface ScriptModeInput {
+  readonly entryPoint: string
+  readonly codeUri: string
+  readonly jobName: string
+  readonly region: string
+}
+
+/** The five script-mode keys `fit()` adds (sagemaker.md 1.1), JSON-encoded. */
+export function scriptModeHyperparameters(i: ScriptModeInput): Record<string, string> {
+  return {
+    sagemaker_program: JSON.stringify(i.entryPoint),
+    sagemaker_submit_directory: JSON.stringify(i.codeUri),
+    sagemaker_container_log_level: JSON.stringify(CONTAINER_LOG_LEVEL),
+    sagemaker_job_name: JSON.stringify(i.jobName),
+    sagemaker_region: JSON.stringify(i.region),
+  }
+}
+
+export interface Channels {
+  readonly train: string
+  readonly valid: string
+  readonly test: string
+}
+
+/** File-mode S3Prefix channels (TrainingInput defaults), FullyReplicated unless sharding was asked for. */
+export function inputDataConfig(channels: Channels, distribution: 'FullyReplicated' | 'ShardedByS3Key'): NonNullable<CreateTrainingJobRequest['InputDataConfig']> {
+  return (['train', 'valid', 'test'] as const).map((name) => ({
+    ChannelName: name,
+    DataSource: { S3DataSource: { S3DataType: 'S3Prefix', S3Uri: channels[name], S3DataDistributionType: distribution } },
+  }))
+}
+
+/** `s3://<bucket>/<outputPrefix>/`: artifacts land at `<that><job>/output/model.tar.gz`. */
+export function outputPath(cfg: Pick<MlopsConfig, 'data' | 'training'>): string {
+  return `s3://${cfg.data.bucket}/${cfg.training.outputPrefix}/`
+}
+
+/** Spot checkpoints: one folder per job, under the prefix the execution role may write. */
+export function checkpointUri(cfg: Pick<MlopsConfig, 'data' | 'project'>, jobName: string): string {
+  return `s3://${cfg.data.bucket}/${cfg.project.name}/checkpoints/${jobName}/`
+}
+
+export function trainingImage(s: TrainingSettings, region: string): string {
+  return s.image ?? pytorchImageUri({ region, kind: 'training', frameworkVersion: s.frameworkVersion, pyVersion: s.pyVersion, instanceType: s.instanceType })
+}
+
+// SageMaker Debugger built-in rules (smdebug_rulesconfig ruleConfigs.json) and the rule image
+// registries (src/sagemaker/image_uri_config/debugger.json): one account per region.
+const DEBUGGER_REGISTRY: Record<string, string> = {
+  'af-south-1': '314341159256', 'ap-east-1': '199566480951', 'ap-northeast-1': '430734990657', 'ap-northeast-2': '578805364391',
+  'ap-northeast-3': '364406365360', 'ap-south-1': '904829902805', 'ap-southeast-1': '972752614525', 'ap-southeast-2': '184798709955',
+  'ca-central-1': '519511493484', 'cn-north-1': '618459771430', 'cn-northwest-1': '658757709296', 'eu-central-1': '482524230118',
+  'eu-north-1': '314864569078', 'eu-south-1': '563282790590', 'eu-west-1': '929884845733', 'eu-west-2': '250201462417',
+  'eu-west-3': '447278800020', 'me-south-1': '986000313247', 'sa-east-1': '818342061345', 'us-east-1': '503895931360',
+  'us-east-2': '915447279597', 'us-gov-west-1': '515509971035', 'us-west-1': '685455198987', 'us-west-2': '895741380848',
+}
+const RULE_COLLECTIONS: Record<string, { CollectionName: string; CollectionParameters: Record<string, string> } | undefined> = {
+  VanishingGradient: { CollectionName: 'gradients', CollectionParameters: { save_interval: '500' } },
+  LossNotDecreasing: { CollectionName: 'losses', CollectionParameters: { save_interval: '500' } },
+  PoorWeightInitialization: { CollectionName: 'relu_input', CollectionParameters: { include_regex: '.*relu_input', save_interval: '500' } },
+  Overfit: undefined,
+  Overtraining: undefined,
+}
+const RULE_PARAMETERS: Record<string, Record<string, string>> = { LossNotDecreasing: { mode: 'TRAIN' } }
+
+export function debuggerRuleImage(region: string): string {
+  const account = DEBUGGER_REGISTRY[region]
+  if (!account) {
+    throw new UserError('DebuggerUnavailable', `SageMaker Debugger rules have no image in ${region}.`, {
+      hint: 'Remove training.debugger from the config, or train in a region that has Debugger (us-east-1, eu-west-1, ...).',
+    })
+  }
+  const domain = region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com'
+  return `${account}.dkr.ecr.${region}.${domain}/sagemaker-debugger-rules:latest`
+}
+
+/** DebugHookConfig/DebugRuleConfigurations/ProfilerConfig/ProfilerRuleConfigurations from training.debugger. */
+export function debuggerConfig(cfg: Pick<MlopsConfig, 'data' | 'training'>, region: string): Partial<CreateTrainingJobRequest> {
+  const d = cfg.training.debugger
+  if (!d || (d.rules.length === 0 && !d.profilerReport)) return {}
+  const image = debuggerRuleImage(region)
+  const out: Partial<CreateTrainingJobRequest> = {}
+  if (d.rules.length > 0) {
+    const collections = d.rules.map((r) => RULE_COLLECTIONS[r]).filter((c): c is NonNullable<typeof c> => c !== undefined)
+    const unique = collections.filter((c, i) => collections.findIndex((x) => x.CollectionName === c.CollectionName) === i)
+    out.DebugHookConfig = { S3OutputPath: outputPath(cfg), ...(unique.length ? { CollectionConfigurations: unique } : {}) }
+    out.DebugRuleConfigurations = d.rules.map((rule) => ({
+      RuleConfigurationName: rule,
+      RuleEvaluatorImage: image,
+      RuleParameters: { rule_to_invoke: rule, ...(RULE_PARAMETERS[rule] ?? {}) },
+    }))
+  }
+  if (d.profilerReport) {
+    out.ProfilerConfig = { S3OutputPath: outputPath(cfg), ProfilingIntervalInMilliseconds: 500 }
+    out.ProfilerRuleConfigurations = [{ RuleConfigurationName: 'ProfilerReport', RuleEvaluatorImage: image, RuleParameters: { rule_to_invoke: 'ProfilerReport' } }]
+  }
+  return out
+}
+
+export interface TrainingRequestInput {
+  readonly cfg: MlopsConfig
+  readonly settings: TrainingSettings
+  readonly jobName: string
+  readonly region: string
+  readonly roleArn: string
+  readonly codeUri: string
+  readonly channels: Channels
+}
+
+export interface TrainingRequestPlan {
+  readonly request: CreateTrainingJobRequest
+  readonly distribution: DistributionPlan
+  readonly image: string
+}
+
+/** The CreateTrainingJob request, field for field. */
+export function buildTrainingJobRequest(i: TrainingRequestInput): TrainingRequestPlan {
+  const s = i.settings
+  const distribution = decideDistribution({
+    instanceType: s.instanceType, instanceCount: s.instanceCount, frameworkVersion: s.frameworkVersion, setting: s.distribution,
+  })
+  const image = trainingImage(s, i.region)
+  const request: CreateTrainingJobRequest = {
+    TrainingJobName: i.jobName,
+    RoleArn: i.roleArn,
+    AlgorithmSpecification: {
+      TrainingImage: image,
+      TrainingInputMode: 'File',
+      MetricDefinitions: metricDefinitions(),
+      EnableSageMakerMetricsTimeSeries: true,
+    },
+    HyperParameters: {
+      ...encodeHyperparameters(s.hyperparameters),
+      ...scriptModeHyperparameters({ entryPoint: s.entryPoint, codeUri: i.codeUri, jobName: i.jobName, region: i.region }),
+      ...distribution.hyperparameters,
+    },
+    InputDataConfig: inputDataConfig(i.channels, s.dataDistribution),
+    OutputDataConfig: { S3OutputPath: outputPath(i.cfg) },
+    ResourceConfig: { InstanceCount: s.instanceCount, InstanceType: s.instanceType as never, VolumeSizeInGB: s.volumeSizeGb },
+    StoppingCondition: {
+      MaxRuntimeInSeconds: s.maxRuntimeSeconds,
+      ...(s.spot ? { MaxWaitTimeInSeconds: s.maxWaitSeconds } : {}),
+    },
+    ...(s.spot
+      ? { EnableManagedSpotTraining: true, CheckpointConfig: { S3Uri: checkpointUri(i.cfg, i.jobName), LocalPath: CHECKPOINT_LOCAL_PATH } }
+      : {}),
+    ...debuggerConfig(i.cfg, i.region),
+    Tags: projectTags(i.cfg.project.name),
+  }
+  return { request, distribution, image }
+}
+
+export interface CostEstimate {
+  /** On-demand USD per instance-hour; undefined when the type is not in the table. */
+  readonly hourlyUsd?: number
+  readonly instances: number
+  readonly maxRuntimeSeconds: number
+  /** Upper bound: price x instances x maximum runtime (x jobs for tuning). */
+  readonly maxUsd?: number
+  readonly note: string
+}
+
+/** The most a job (or `jobs` jobs) can cost at on-demand prices. */
+export function estimateTrainingCost(s: Pick<TrainingSettings, 'instanceType' | 'instanceCount' | 'maxRuntimeSeconds' | 'spot'>, jobs = 1): CostEstimate {
+  const perJob = estimateCost(s.instanceType, s.instanceCount, s.maxRuntimeSeconds)
+  const spotNote = s.spot ? ' Spot capacity usually bills well below this on-demand ceiling.' : ''
+  const hourly = hourlyPrice(s.instanceType)
+  return {
+    ...(hourly !== undefined ? { hourlyUsd: hourly } : {}),
+    instances: s.instanceCount,
+    maxRuntimeSeconds: s.maxRuntimeSeconds,
+    ...(perJob !== undefined ? { maxUsd: Math.round(perJob * jobs * 100) / 100 } : {}),
+    note: PRICE_NOTE + spotNote,
+  }
+}
+
+/** What SageMaker bills for a finished job: BillableTimeInSeconds x instances x hourly price (spot savings are already in the billable time). */
+export function actualCost(instanceType: string, instanceCount: number, billableSeconds: number | undefined): number | undefined {
+  if (billableSeconds === undefined) return undefined
+  const c = estimateCost(instanceType, instanceCount, billableSeconds)
+  return c === undefined ? undefined : Math.round(c * 100) / 100
+}
+
+/** Default for the CLI's wait: SageMaker's own limit for the job plus a margin. */
+export function defaultWaitSeconds(s: Pick<TrainingSettings, 'spot' | 'maxRuntimeSeconds' | 'maxWaitSeconds'>): number {
+  return (s.spot ? s.maxWaitSeconds : s.maxRuntimeSeconds) + WAIT_MARGIN_SECONDS
+}

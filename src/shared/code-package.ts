@@ -1,0 +1,107 @@
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
+import { createHash } from 'node:crypto'
+import { readdir, stat } from 'node:fs/promises'
+import path from 'node:path'
+import { create as createTar } from 'tar'
+import { UserError } from './errors.js'
+import type { PlannedOperation } from './plan.js'
+import { callAws } from '../aws/errors.js'
+import { headObject } from '../aws/s3/objects.js'
+
+/**
+ * The training code (scripts/) as `sourcedir.tar.gz`, uploaded content-addressed:
+ * `s3://<bucket>/<prefix>/code/<sha256>/sourcedir.tar.gz`. The archive is byte-for-byte
+ * reproducible (sorted entries, fixed mtime, no owner data), so unchanged code hashes the same
+ * and is never uploaded twice. SageMaker (`train`) and the EC2 box (`train-ec2`) use the same one.
+ */
+
+/** Never shipped: caches, tests and editor debris. */
+const EXCLUDED = [/(^|\/)__pycache__(\/|$)/, /\.py[co]$/, /(^|\/)\.[^/]+/, /(^|\/)tests?(\/|$)/, /\.ipynb$/]
+/** SageMaker's sourcedir limit is generous, but anything this big is almost surely data by mistake. */
+const MAX_PACKAGE_BYTES = 50 * 1024 * 1024
+
+export interface CodePackage {
+  /** The gzipped tar. */
+  readonly body: Buffer
+  readonly sha256: string
+  /** Relative paths inside the archive, sorted. */
+  readonly files: readonly string[]
+}
+
+/** Lists the files under `dir` that belong in the package, as sorted relative POSIX paths. */
+export async function listSourceFiles(dir: string): Promise<string[]> {
+  const out: string[] = []
+  const walk = async (rel: string) => {
+    const entries = await readdir(path.join(dir, rel), { withFileTypes: true })
+    for (const e of entries) {
+      const child = rel ? `${rel}/${e.name}` : e.name
+      if (EXCLUDED.some((re) => re.test(child))) continue
+      if (e.isDirectory()) await walk(child)
+      else if (e.isFile()) out.push(child)
+    }
+  }
+  await walk('')
+  return out.sort()
+}
+
+/** Builds the reproducible sourcedir.tar.gz of `sourceDir`; `entryPoint` must be in it. */
+export async function buildCodePackage(sourceDir: string, entryPoint: string): Promise<CodePackage> {
+  const exists = await stat(sourceDir).then((s) => s.isDirectory(), () => false)
+  if (!exists) {
+    throw new UserError('SourceDirMissing', `The training code folder ${sourceDir} does not exist.`, {
+      hint: 'Set training.sourceDir in mlops.config.yaml to the folder that holds train.py (default: scripts).',
+    })
+  }
+  const files = await listSourceFiles(sourceDir)
+  if (!files.includes(entryPoint)) {
+    throw new UserError('EntryPointMissing', `${entryPoint} is not in ${sourceDir}.`, {
+      hint: `Set training.entryPoint to a file inside ${sourceDir} (found: ${files.slice(0, 8).join(', ') || 'no files'}).`,
+    })
+  }
+  const chunks: Buffer[] = []
+  const stream = createTar({ cwd: sourceDir, gzip: { level: 9 }, portable: true, mtime: new Date(0), noDirRecurse: true }, files)
+  for await (const chunk of stream as AsyncIterable<Buffer>) chunks.push(Buffer.from(chunk))
+  const body = Buffer.concat(chunks)
+  if (body.length > MAX_PACKAGE_BYTES) {
+    throw new UserError('CodePackageTooLarge', `${sourceDir} packs to ${(body.length / 1e6).toFixed(0)} MB; code packages should be small.`, {
+      hint: 'Keep data and weights out of training.sourceDir (upload data with `mlops upload-data`).',
+    })
+  }
+  return { body, sha256: createHash('sha256').update(body).digest('hex'), files }
+}
+
+/** Where a package with this hash lives. */
+export function codePackageLocation(bucket: string, prefix: string, sha256: string): { bucket: string; key: string; uri: string } {
+  const key = `${prefix.replace(/\/+$/, '')}/code/${sha256}/sourcedir.tar.gz`
+  return { bucket, key, uri: `s3://${bucket}/${key}` }
+}
+
+/** The requests `ensureCodePackage` makes, for --dry-run. */
+export function planCodePackage(bucket: string, key: string, sha256: string): PlannedOperation[] {
+  return [
+    { service: 's3', operation: 'HeadObject', input: { Bucket: bucket, Key: key }, note: 'skip the upload when this exact code is already there' },
+    {
+      service: 's3',
+      operation: 'PutObject',
+      input: { Bucket: bucket, Key: key, ContentType: 'application/gzip', Metadata: { sha256 }, Body: '<sourcedir.tar.gz>' },
+      note: 'only when HeadObject found nothing',
+    },
+  ]
+}
+
+/** Uploads the package unless an object with the same content hash is already there. */
+export async function ensureCodePackage(
+  s3: S3Client,
+  bucket: string,
+  prefix: string,
+  pkg: CodePackage,
+): Promise<{ uri: string; key: string; uploaded: boolean }> {
+  const loc = codePackageLocation(bucket, prefix, pkg.sha256)
+  const present = (await headObject(s3, loc.bucket, loc.key)) !== undefined
+  if (!present) {
+    await callAws({ service: 's3', operation: 'PutObject', resource: loc.uri }, () =>
+      s3.send(new PutObjectCommand({ Bucket: loc.bucket, Key: loc.key, Body: pkg.body, ContentType: 'application/gzip', Metadata: { sha256: pkg.sha256 } })),
+    )
+  }
+  return { uri: loc.uri, key: loc.key, uploaded: !present }
+}

@@ -1,0 +1,119 @@
+import type { IAMClient } from '@aws-sdk/client-iam'
+import type { MlopsConfig } from '../../config/schema.js'
+import { projectTags, resourceNames } from '../naming.js'
+import type { PlannedOperation } from '../plan.js'
+import { partitionFor } from '../../aws/sts/account.js'
+import { ensureRole, kmsStatement, planRole, serviceTrustPolicy, type PolicyDocument, type RoleSpec } from '../../aws/iam/roles.js'
+import { pytorchRepositoryArns } from '../../aws/sagemaker/images.js'
+
+/**
+ * The SageMaker execution role mlops creates when `training.roleArn` is not set. Training jobs,
+ * tuning jobs and the endpoint's model all run as this role. It can read the project's data and
+ * model artifacts, write output and checkpoints, pull the PyTorch images and write its own logs:
+ * nothing else, and no AWS managed FullAccess policy.
+ */
+
+/** Key prefixes of the project in `data.bucket` that the role touches. */
+export function projectPrefixes(cfg: Pick<MlopsConfig, 'data' | 'training' | 'project'>) {
+  return {
+    data: cfg.data.prefix,
+    code: `${cfg.project.name}/code`,
+    output: cfg.training.outputPrefix,
+    checkpoints: `${cfg.project.name}/checkpoints`,
+    models: `${cfg.project.name}/models`,
+  }
+}
+
+export function executionRoleSpec(cfg: Pick<MlopsConfig, 'data' | 'training' | 'project'>, accountId: string, region: string): RoleSpec {
+  const p = partitionFor(region)
+  const bucketArn = `arn:${p}:s3:::${cfg.data.bucket}`
+  const prefixes = projectPrefixes(cfg)
+  const objects = (prefix: string) => `${bucketArn}/${prefix}/*`
+  const policy: PolicyDocument = {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Sid: 'ListProjectPrefixes',
+        Effect: 'Allow',
+        Action: 's3:ListBucket',
+        Resource: bucketArn,
+        Condition: { StringLike: { 's3:prefix': Object.values(prefixes).flatMap((x) => [x, `${x}/*`]) } },
+      },
+      {
+        Sid: 'ReadDataCodeAndModels',
+        Effect: 'Allow',
+        Action: 's3:GetObject',
+        Resource: [objects(prefixes.data), objects(prefixes.code), objects(prefixes.output), objects(prefixes.checkpoints), objects(prefixes.models)],
+      },
+      {
+        Sid: 'WriteOutputAndCheckpoints',
+        Effect: 'Allow',
+        Action: ['s3:PutObject', 's3:AbortMultipartUpload'],
+        Resource: [objects(prefixes.output), objects(prefixes.checkpoints)],
+      },
+      {
+        Sid: 'PullPyTorchImages',
+        Effect: 'Allow',
+        Action: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'],
+        Resource: pytorchRepositoryArns(region),
+      },
+      {
+        // GetAuthorizationToken has no resource-level permissions: "*" is the only valid resource.
+        Sid: 'EcrLogin',
+        Effect: 'Allow',
+        Action: 'ecr:GetAuthorizationToken',
+        Resource: '*',
+      },
+      {
+        Sid: 'OwnLogs',
+        Effect: 'Allow',
+        Action: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'],
+        Resource: [
+          `arn:${p}:logs:${region}:${accountId}:log-group:/aws/sagemaker/TrainingJobs:*`,
+          `arn:${p}:logs:${region}:${accountId}:log-group:/aws/sagemaker/Endpoints/*`,
+        ],
+      },
+      {
+        // PutMetricData has no resource-level permissions either; the namespace condition scopes it.
+        Sid: 'OwnMetrics',
+        Effect: 'Allow',
+        Action: 'cloudwatch:PutMetricData',
+        Resource: '*',
+        Condition: { StringLike: { 'cloudwatch:namespace': ['/aws/sagemaker/*', 'aws/sagemaker/*'] } },
+      },
+    ],
+  }
+  // SSE-KMS data (data.kmsKeyId): jobs must decrypt the dataset and encrypt what they write.
+  const kms = kmsStatement(cfg.data.kmsKeyId, p, region, accountId)
+  if (kms) policy.Statement.push(kms)
+  return {
+    name: resourceNames(cfg).trainingRole,
+    description: `SageMaker execution role for mlops project ${cfg.project.name} (least privilege, managed by mlops)`,
+    trustPolicy: serviceTrustPolicy('sagemaker.amazonaws.com', accountId),
+    inlinePolicies: { 'mlops-execution': policy },
+    managedPolicyArns: [],
+    tags: projectTags(cfg.project.name),
+  }
+}
+
+/** `training.roleArn` when set; otherwise the project's execution role (created or converged). */
+export async function ensureExecutionRole(
+  iam: IAMClient,
+  cfg: Pick<MlopsConfig, 'data' | 'training' | 'project'>,
+  accountId: string,
+  region: string,
+): Promise<{ arn: string; created: boolean; managedByMlops: boolean }> {
+  if (cfg.training.roleArn) return { arn: cfg.training.roleArn, created: false, managedByMlops: false }
+  const result = await ensureRole(iam, executionRoleSpec(cfg, accountId, region))
+  return { arn: result.arn, created: result.created, managedByMlops: true }
+}
+
+/** Dry-run requests for the execution role (none when training.roleArn is given). */
+export function planExecutionRole(cfg: Pick<MlopsConfig, 'data' | 'training' | 'project'>, accountId: string, region: string): PlannedOperation[] {
+  return cfg.training.roleArn ? [] : planRole(executionRoleSpec(cfg, accountId, region))
+}
+
+/** The role ARN to show in plans. */
+export function executionRoleArnFor(cfg: Pick<MlopsConfig, 'training' | 'project'>, accountId: string, region: string): string {
+  return cfg.training.roleArn ?? `arn:${partitionFor(region)}:iam::${accountId}:role/${cfg.project.name}-sagemaker`
+}
