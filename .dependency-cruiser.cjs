@@ -13,7 +13,8 @@ module.exports = {
     {
       name: 'aws-knows-aws-not-mlops',
       severity: 'error',
-      comment: 'src/aws/ says how one AWS call is made. It takes clients and plain values, so it imports nothing from features, commands, config or context, and from shared only errors and small utilities.',
+      comment:
+        'src/aws/ says how one AWS call is made. It takes clients and plain values, so it imports nothing from features, commands, config or context, and from shared only errors and small utilities.',
       from: { path: '^src/aws/' },
       to: { path: '^src/(features|commands|config|lambda-runtime)/|^src/(context|cli|bin)\\.ts$|^src/shared/(?!(errors|clock|duration)\\.ts$)' },
     },
@@ -54,7 +55,8 @@ module.exports = {
     {
       name: 'aws-sdk-runtime-only-in-aws',
       severity: 'error',
-      comment: 'Runtime @aws-sdk imports live in src/aws/ (type-only imports are fine anywhere). The Lambda runtime is bundled alone and runs inside AWS, so it is exempt.',
+      comment:
+        'Runtime @aws-sdk imports live in src/aws/ (type-only imports are fine anywhere). The Lambda runtime is bundled alone and runs inside AWS, so it is exempt.',
       from: { path: '^src/', pathNot: '^src/aws/|^src/lambda-runtime/' },
       to: { path: '@aws-sdk/', dependencyTypesNot: ['type-only'] },
     },

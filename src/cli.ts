@@ -72,7 +72,16 @@ export async function runCli(argv: readonly string[], deps: Deps): Promise<ExitC
 
 /** The one place errors become text. Stack traces only with --debug. */
 export function renderError(err: unknown, deps: Deps, flags: { json: boolean; debug: boolean; color: boolean }): void {
-  const ui = new Ui({ stdout: deps.stdout, stderr: deps.stderr, json: flags.json, debug: flags.debug, color: flags.color, env: deps.env, clock: deps.clock, yes: false })
+  const ui = new Ui({
+    stdout: deps.stdout,
+    stderr: deps.stderr,
+    json: flags.json,
+    debug: flags.debug,
+    color: flags.color,
+    env: deps.env,
+    clock: deps.clock,
+    yes: false,
+  })
   const c = ui.c
   // A FindingsError follows a report that is already the one JSON document on stdout.
   const resultWritten = err instanceof FindingsError && err.reportAlreadyWritten

@@ -72,7 +72,7 @@ const REAL = { train: 6680, valid: 835, test: 836, classes: 133 }
 /** Deterministic sizes: log-normal around ~110 KB (JPEG photos), clipped to 20-500 KB; mean ~130 KB. */
 function sizes(n: number, seed: number): number[] {
   let s = seed >>> 0
-  const rnd = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32)
+  const rnd = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32
   const out: number[] = []
   for (let i = 0; i < n; i++) {
     const z = Math.sqrt(-2 * Math.log(rnd() || 1e-12)) * Math.cos(2 * Math.PI * rnd())
@@ -93,7 +93,11 @@ async function generateDataset(scale: number): Promise<{ dir: string; files: num
   const classes = Array.from({ length: REAL.classes }, (_, i) => `${String(i + 1).padStart(3, '0')}.Breed_${i + 1}`)
   let files = 0
   let bytes = 0
-  for (const [split, total] of [['train', REAL.train], ['valid', REAL.valid], ['test', REAL.test]] as const) {
+  for (const [split, total] of [
+    ['train', REAL.train],
+    ['valid', REAL.valid],
+    ['test', REAL.test],
+  ] as const) {
     const n = Math.max(classes.length, Math.round(total * scale))
     const sz = sizes(n, split.length * 7919)
     for (let i = 0; i < n; i++) {
@@ -129,7 +133,11 @@ interface Measured {
 async function measure(cmd: string, args: string[], opts: { cwd?: string; env: Record<string, string | undefined>; limitS: number }): Promise<Measured> {
   const timeFile = path.join(os.tmpdir(), `bench-time-${process.pid}-${Math.random().toString(36).slice(2)}`)
   const started = performance.now()
-  const child = spawn('/usr/bin/time', ['-f', '%M %U %S', '-o', timeFile, cmd, ...args], { cwd: opts.cwd, env: { ...process.env, ...opts.env } as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn('/usr/bin/time', ['-f', '%M %U %S', '-o', timeFile, cmd, ...args], {
+    cwd: opts.cwd,
+    env: { ...process.env, ...opts.env } as NodeJS.ProcessEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   children.add(child)
   let stdout = ''
   let stderr = ''
@@ -165,7 +173,13 @@ async function startMoto(): Promise<{ endpoint: string; reset(): Promise<void>; 
   children.add(child)
   const deadline = Date.now() + 30_000
   for (;;) {
-    if (await fetch(`${endpoint}/moto-api/`).then((r) => r.ok, () => false)) break
+    if (
+      await fetch(`${endpoint}/moto-api/`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      break
     if (child.exitCode !== null || Date.now() > deadline) throw new Error('moto did not start (is moto installed for python3?)')
     await new Promise((r) => setTimeout(r, 200))
   }
@@ -190,10 +204,19 @@ async function buildMlops(): Promise<string> {
   const outRoot = path.join(ROOT, 'bench-out', 'mlops')
   await rm(outRoot, { recursive: true, force: true })
   const sources = (await readdir(path.join(ROOT, 'src'), { recursive: true })).filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))
-  const r = await measure(path.join(ROOT, 'node_modules/.bin/esbuild'), [
-    ...sources.map((f) => path.join(ROOT, 'src', f)), '--platform=node', '--format=esm', '--target=node20',
-    `--outdir=${path.join(outRoot, 'dist')}`, `--outbase=${path.join(ROOT, 'src')}`, '--log-level=error',
-  ], { env: {}, limitS: 120 })
+  const r = await measure(
+    path.join(ROOT, 'node_modules/.bin/esbuild'),
+    [
+      ...sources.map((f) => path.join(ROOT, 'src', f)),
+      '--platform=node',
+      '--format=esm',
+      '--target=node20',
+      `--outdir=${path.join(outRoot, 'dist')}`,
+      `--outbase=${path.join(ROOT, 'src')}`,
+      '--log-level=error',
+    ],
+    { env: {}, limitS: 120 },
+  )
   if (r.code !== 0) throw new Error(`esbuild failed:\n${r.stderr}`)
   await writeFile(path.join(outRoot, 'package.json'), await readFile(path.join(ROOT, 'package.json')))
   return path.join(outRoot, 'dist', 'bin.js')
@@ -218,7 +241,14 @@ async function runAws(endpoint: string, dir: string, bucket: string, limitS: num
   return { first, resync }
 }
 
-async function runMlops(bin: string, endpoint: string, dir: string, bucket: string, concurrency: number | undefined, limitS: number): Promise<ToolFigures & { uploaded: number; resyncUploaded: number }> {
+async function runMlops(
+  bin: string,
+  endpoint: string,
+  dir: string,
+  bucket: string,
+  concurrency: number | undefined,
+  limitS: number,
+): Promise<ToolFigures & { uploaded: number; resyncUploaded: number }> {
   const project = path.join(OUT, 'mlops-project')
   await rm(project, { recursive: true, force: true })
   await mkdir(project, { recursive: true })
@@ -257,7 +287,13 @@ async function main(): Promise<void> {
         await moto.reset()
         if (tool === 'ceiling') {
           log(`[${round}] ceiling: bare concurrent PutObject loop…`)
-          const ceiling = await runCeiling({ endpoint: moto.endpoint, dir: data.dir, bucket: 'bench-ceiling', concurrency: args.concurrency ?? DEFAULT_CONCURRENCY, limitS: left() })
+          const ceiling = await runCeiling({
+            endpoint: moto.endpoint,
+            dir: data.dir,
+            bucket: 'bench-ceiling',
+            concurrency: args.concurrency ?? DEFAULT_CONCURRENCY,
+            limitS: left(),
+          })
           log(`[${round}] ceiling: ${ceiling.files} files in ${ceiling.seconds.toFixed(2)}s`)
           result.ceiling = { ...ceiling, seconds: round2(ceiling.seconds), cpuS: round2(ceiling.cpuS) }
         } else if (tool === 'aws') {
@@ -268,7 +304,9 @@ async function main(): Promise<void> {
         } else {
           log(`[${round}] mlops upload-data…`)
           const mlops = await runMlops(bin, moto.endpoint, data.dir, 'bench-mlops', args.concurrency, left())
-          log(`[${round}] mlops: first ${mlops.first.wallS.toFixed(2)}s (${mlops.uploaded} uploaded), re-sync ${mlops.resync.wallS.toFixed(2)}s (${mlops.resyncUploaded} uploaded)`)
+          log(
+            `[${round}] mlops: first ${mlops.first.wallS.toFixed(2)}s (${mlops.uploaded} uploaded), re-sync ${mlops.resync.wallS.toFixed(2)}s (${mlops.resyncUploaded} uploaded)`,
+          )
           if (mlops.uploaded !== data.files || mlops.resyncUploaded !== 0) throw new Error('mlops did not upload every file exactly once')
           result.mlops = figures(mlops)
         }
@@ -280,8 +318,17 @@ async function main(): Promise<void> {
     clearTimeout(overall)
     await moto.stop()
   }
-  const report = { when: new Date().toISOString(), scale: args.scale, files: data.files, bytes: data.bytes, concurrency: args.concurrency ?? 'default',
-    cpus: os.cpus().length, loadavg: os.loadavg(), node: process.version, rounds }
+  const report = {
+    when: new Date().toISOString(),
+    scale: args.scale,
+    files: data.files,
+    bytes: data.bytes,
+    concurrency: args.concurrency ?? 'default',
+    cpus: os.cpus().length,
+    loadavg: os.loadavg(),
+    node: process.version,
+    rounds,
+  }
   const file = path.join(OUT, `results-${new Date().toISOString().replace(/[:.]/g, '-')}.json`)
   await writeFile(file, JSON.stringify(report, null, 2) + '\n')
   printSummary(report, rounds)
@@ -290,25 +337,36 @@ async function main(): Promise<void> {
 
 function figures(t: ToolFigures) {
   return {
-    firstS: round2(t.first.wallS), firstCpuS: round2(t.first.cpuS), firstRssMb: Math.round(t.first.maxRssMb),
-    resyncS: round2(t.resync.wallS), resyncCpuS: round2(t.resync.cpuS), resyncRssMb: Math.round(t.resync.maxRssMb),
+    firstS: round2(t.first.wallS),
+    firstCpuS: round2(t.first.cpuS),
+    firstRssMb: Math.round(t.first.maxRssMb),
+    resyncS: round2(t.resync.wallS),
+    resyncCpuS: round2(t.resync.cpuS),
+    resyncRssMb: Math.round(t.resync.maxRssMb),
   }
 }
 
 function printSummary(report: { files: number; bytes: number; scale: number; loadavg: number[] }, rounds: Record<string, any>[]): void {
-  const lines = [`\nupload benchmark: ${report.files} files, ${mb(report.bytes)} (scale ${report.scale}); load average ${report.loadavg.map((l) => l.toFixed(1)).join(' ')}`]
+  const lines = [
+    `\nupload benchmark: ${report.files} files, ${mb(report.bytes)} (scale ${report.scale}); load average ${report.loadavg.map((l) => l.toFixed(1)).join(' ')}`,
+  ]
   for (const r of rounds) {
     const m = r.mlops
     lines.push(`round ${r.round} (order: ${r.order.join(', ')}):`)
-    lines.push(`  ceiling (bare PutObject loop)   ${r.ceiling.seconds.toFixed(2)}s  (${Math.round(r.ceiling.files / r.ceiling.seconds)} files/s, client CPU ${r.ceiling.cpuS.toFixed(1)}s)`)
-    const row = (name: string, t: any) => `  ${name.padEnd(13)}  first ${t.firstS.toFixed(2)}s (CPU ${t.firstCpuS.toFixed(1)}s, peak RSS ${t.firstRssMb} MB)` +
+    lines.push(
+      `  ceiling (bare PutObject loop)   ${r.ceiling.seconds.toFixed(2)}s  (${Math.round(r.ceiling.files / r.ceiling.seconds)} files/s, client CPU ${r.ceiling.cpuS.toFixed(1)}s)`,
+    )
+    const row = (name: string, t: any) =>
+      `  ${name.padEnd(13)}  first ${t.firstS.toFixed(2)}s (CPU ${t.firstCpuS.toFixed(1)}s, peak RSS ${t.firstRssMb} MB)` +
       `  re-sync ${t.resyncS.toFixed(2)}s (CPU ${t.resyncCpuS.toFixed(1)}s, peak RSS ${t.resyncRssMb} MB)`
     if (r.aws) lines.push(row('aws s3 sync', r.aws))
     lines.push(row('mlops', m))
     if (r.aws) {
       lines.push(`  first upload:  mlops is ${(r.aws.firstS / m.firstS).toFixed(2)}x as fast as aws s3 sync (target >= 1.5x)`)
       lines.push(`  re-sync:       mlops is ${(r.aws.resyncS / m.resyncS).toFixed(2)}x as fast as aws s3 sync (target >= 1.0x)`)
-      lines.push(`  peak memory:   mlops uses ${(m.firstRssMb / r.aws.firstRssMb).toFixed(2)}x the memory of aws s3 sync on the first upload, ${(m.resyncRssMb / r.aws.resyncRssMb).toFixed(2)}x on the re-sync`)
+      lines.push(
+        `  peak memory:   mlops uses ${(m.firstRssMb / r.aws.firstRssMb).toFixed(2)}x the memory of aws s3 sync on the first upload, ${(m.resyncRssMb / r.aws.resyncRssMb).toFixed(2)}x on the re-sync`,
+      )
     }
     lines.push(`  vs ceiling:    mlops reaches ${((r.ceiling.seconds / m.firstS) * 100).toFixed(0)}% of the bare PutObject loop's throughput (target >= 80%)`)
   }

@@ -17,14 +17,7 @@ interface SdkLikeError {
   $metadata?: { requestId?: string; httpStatusCode?: number }
 }
 
-const ACCESS_DENIED = new Set([
-  'AccessDenied',
-  'AccessDeniedException',
-  'UnauthorizedOperation',
-  'AuthorizationError',
-  'UnauthorizedAccess',
-  'Forbidden',
-])
+const ACCESS_DENIED = new Set(['AccessDenied', 'AccessDeniedException', 'UnauthorizedOperation', 'AuthorizationError', 'UnauthorizedAccess', 'Forbidden'])
 const BAD_CREDENTIALS = new Set([
   'CredentialsProviderError',
   'ExpiredToken',
@@ -35,7 +28,15 @@ const BAD_CREDENTIALS = new Set([
   'SignatureDoesNotMatch',
   'TokenRefreshRequired',
 ])
-const THROTTLED = new Set(['ThrottlingException', 'Throttling', 'TooManyRequestsException', 'RequestLimitExceeded', 'SlowDown'])
+/** Every service's name for "slow down": the request was refused before doing anything. The one list (aws/retry.ts uses it too). */
+export const THROTTLING_ERRORS: ReadonlySet<string> = new Set([
+  'ThrottlingException',
+  'Throttling',
+  'TooManyRequestsException',
+  'RequestLimitExceeded',
+  'SlowDown',
+  'ProvisionedThroughputExceededException',
+])
 
 /**
  * Turns the SDK exceptions we understand into errors with a fix. Unknown errors come back unchanged
@@ -49,9 +50,10 @@ export function translateAwsError(err: unknown, ctx: AwsCallContext): unknown {
   const requestId = e.$metadata?.requestId
   const action = `${ctx.service}:${ctx.operation}`
   const on = ctx.resource ? ` on ${ctx.resource}` : ''
-  if (ACCESS_DENIED.has(name) || e.$metadata?.httpStatusCode === 403 && !BAD_CREDENTIALS.has(name)) {
+  if (ACCESS_DENIED.has(name) || (e.$metadata?.httpStatusCode === 403 && !BAD_CREDENTIALS.has(name))) {
     return new AwsError('AccessDenied', `AWS denied ${action}${on}: ${firstLine(e.message)}`, {
-      hint: `Grant ${action}${on} to the identity you are using (check with \`aws sts get-caller-identity\`). ` +
+      hint:
+        `Grant ${action}${on} to the identity you are using (check with \`aws sts get-caller-identity\`). ` +
         '`mlops audit-iam --suggest` prints scoped policies for the roles mlops manages.',
       cause: err,
       requestId,
@@ -60,21 +62,28 @@ export function translateAwsError(err: unknown, ctx: AwsCallContext): unknown {
   }
   if (BAD_CREDENTIALS.has(name) || /Could not load credentials|Unable to locate credentials/i.test(e.message ?? '')) {
     return new UserError('NoCredentials', `No valid AWS credentials for ${action}: ${firstLine(e.message)}`, {
-      hint: 'Log in with `aws sso login --profile <name>` (then pass --profile <name>), or set AWS_ACCESS_KEY_ID and ' +
+      hint:
+        'Log in with `aws sso login --profile <name>` (then pass --profile <name>), or set AWS_ACCESS_KEY_ID and ' +
         'AWS_SECRET_ACCESS_KEY. Expired session tokens must be refreshed. Use --dry-run to see the plan without credentials.',
       cause: err,
     })
   }
-  if (name === 'ResourceLimitExceeded' || name === 'LimitExceededException' || name === 'ServiceQuotaExceededException' ||
-    name === 'InstanceLimitExceeded' || name === 'VcpuLimitExceeded') {
+  if (
+    name === 'ResourceLimitExceeded' ||
+    name === 'LimitExceededException' ||
+    name === 'ServiceQuotaExceededException' ||
+    name === 'InstanceLimitExceeded' ||
+    name === 'VcpuLimitExceeded'
+  ) {
     return new AwsError('QuotaExceeded', `${action}${on} hit an AWS quota: ${firstLine(e.message)}`, {
-      hint: 'New accounts often have a quota of 0 for GPU instance types. Request an increase in the Service Quotas ' +
+      hint:
+        'New accounts often have a quota of 0 for GPU instance types. Request an increase in the Service Quotas ' +
         'console (search for the instance type and "training job usage" or "endpoint usage"), or pick another instance type.',
       cause: err,
       requestId,
     })
   }
-  if (THROTTLED.has(name)) {
+  if (THROTTLING_ERRORS.has(name)) {
     return new AwsError('Throttled', `${action} was throttled by AWS even after retries.`, {
       hint: 'Wait a minute and run the command again; lower --concurrency where the command has it.',
       cause: err,
@@ -113,6 +122,21 @@ export async function callAwsOrUndefined<T>(ctx: AwsCallContext, fn: () => Promi
   }
 }
 
+/**
+ * Runs one AWS call whose goal is that something is gone (Delete*, Deregister*, Detach*): "not found"
+ * means the goal is already met. Returns false then, true when the call did the work; anything else
+ * is translated as by `callAws` (AccessDenied must surface, never be mistaken for "already gone").
+ */
+export async function callAwsIgnoringNotFound(ctx: AwsCallContext, fn: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await fn()
+    return true
+  } catch (err) {
+    if (isNotFound(err)) return false
+    throw translateAwsError(err, ctx)
+  }
+}
+
 /** True when `err` is an SDK error with one of these names (e.g. 'ResourceNotFound', 'NoSuchEntity'). */
 export function isAwsErrorNamed(err: unknown, ...names: string[]): boolean {
   if (typeof err !== 'object' || err === null) return false
@@ -122,9 +146,26 @@ export function isAwsErrorNamed(err: unknown, ...names: string[]): boolean {
 
 /** SageMaker reports "not found" as ValidationException with text ("Could not find endpoint ..."). */
 export function isNotFound(err: unknown): boolean {
-  if (isAwsErrorNamed(err, 'ResourceNotFound', 'ResourceNotFoundException', 'NoSuchEntity', 'NoSuchEntityException', 'NotFound',
-    'NoSuchBucket', 'NoSuchKey', 'ParameterNotFound', 'InvalidInstanceID.NotFound', 'InvalidGroup.NotFound',
-    'ObjectNotFoundException', 'ProvisionedConcurrencyConfigNotFoundException', 'NoSuchBucketPolicy', 'NoSuchTagSet')) return true
+  if (
+    isAwsErrorNamed(
+      err,
+      'ResourceNotFound',
+      'ResourceNotFoundException',
+      'NoSuchEntity',
+      'NoSuchEntityException',
+      'NotFound',
+      'NoSuchBucket',
+      'NoSuchKey',
+      'ParameterNotFound',
+      'InvalidInstanceID.NotFound',
+      'InvalidGroup.NotFound',
+      'ObjectNotFoundException',
+      'ProvisionedConcurrencyConfigNotFoundException',
+      'NoSuchBucketPolicy',
+      'NoSuchTagSet',
+    )
+  )
+    return true
   if (isAwsErrorNamed(err, 'ValidationException')) {
     return /could not find|does not exist|not found/i.test((err as SdkLikeError).message ?? '')
   }

@@ -1,5 +1,6 @@
 import type { Clock } from '../shared/clock.js'
-import { isAwsErrorNamed } from './errors.js'
+import { AwsError } from '../shared/errors.js'
+import { isAwsErrorNamed, THROTTLING_ERRORS } from './errors.js'
 
 /**
  * Bounded retries for the calls a long wait makes over and over. The SDK already retries each call
@@ -7,16 +8,16 @@ import { isAwsErrorNamed } from './errors.js'
  * those retries must not end the wait: back off (capped) and look again.
  */
 
-const THROTTLING = ['ThrottlingException', 'Throttling', 'TooManyRequestsException', 'RequestLimitExceeded', 'SlowDown', 'ProvisionedThroughputExceededException']
-
 /** Throttling: the request was refused before doing anything, so repeating it is always safe. */
 export function isThrottling(err: unknown): boolean {
-  return isAwsErrorNamed(err, ...THROTTLING)
+  return isAwsErrorNamed(err, ...THROTTLING_ERRORS)
 }
 
 /** Throttling or a 5xx / network hiccup: safe to repeat for reads. */
 export function isTransient(err: unknown): boolean {
   if (isThrottling(err)) return true
+  // The same, after callAws translated it.
+  if (err instanceof AwsError && (err.code === 'Throttled' || err.code === 'Unreachable')) return true
   const e = err as { $metadata?: { httpStatusCode?: number }; code?: string; name?: string }
   const status = e?.$metadata?.httpStatusCode ?? 0
   if (status >= 500) return true

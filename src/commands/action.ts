@@ -1,15 +1,11 @@
 import type { Command } from 'commander'
 import { CommandContext, type Deps, type GlobalOptions } from '../context.js'
-import { NotImplementedError } from '../shared/errors.js'
 
 /**
  * Wraps a command handler: builds the CommandContext from the merged global and local options.
  * commander calls actions as (arg1, ..., argN, options, command).
  */
-export function action<O>(
-  deps: Deps,
-  handler: (ctx: CommandContext, opts: O, args: string[]) => Promise<void>,
-): (...args: unknown[]) => Promise<void> {
+export function action<O>(deps: Deps, handler: (ctx: CommandContext, opts: O, args: string[]) => Promise<void>): (...args: unknown[]) => Promise<void> {
   return async (...args: unknown[]) => {
     const command = args.at(-1) as Command
     const positional = args.slice(0, -2).filter((a) => a !== undefined) as string[]
@@ -17,16 +13,4 @@ export function action<O>(
     const ctx = new CommandContext(deps, globals)
     await handler(ctx, command.opts() as O, positional)
   }
-}
-
-/** A command that is part of the mission but not built yet: listed in --help, exits 2 when run. */
-export function registerNotBuilt(program: Command, name: string, summary: string): Command {
-  return program
-    .command(name)
-    .description(`${summary} (not built yet)`)
-    .allowUnknownOption()
-    .allowExcessArguments()
-    .action(() => {
-      throw new NotImplementedError(name)
-    })
 }

@@ -23,7 +23,7 @@ export function register(program: Command, deps: Deps): Command {
   return program
     .command('audit-iam')
     .description('least-privilege findings for IAM roles and policies (exit 3 when any is at or above --fail-on)')
-    .option('--role <name>', 'audit this role (name or ARN; repeatable) instead of the project\'s roles', collect, [])
+    .option('--role <name>', "audit this role (name or ARN; repeatable) instead of the project's roles", collect, [])
     .option('--all-roles', 'audit every role in the account (or in --input)')
     .option('--policy-file <file>', 'audit a policy document kept in a repository (repeatable; offline)', collect, [])
     .option('--input <auth-details.json>', 'audit a saved `aws iam get-account-authorization-details` output (offline)')
@@ -61,14 +61,17 @@ Exit codes: 0 no finding at or above --fail-on, 3 findings at or above it, 2 usa
     .action(
       action<AuditIamFlags>(deps, async (ctx, flags) => {
         const format = FORMATS.find((f) => f === flags.format)
-        if (!format) throw new UserError('InvalidFlag', `--format must be one of ${FORMATS.join(', ')}, got "${flags.format}".`, { hint: 'For example: --format sarif' })
+        if (!format)
+          throw new UserError('InvalidFlag', `--format must be one of ${FORMATS.join(', ')}, got "${flags.format}".`, { hint: 'For example: --format sarif' })
         const failOn = flags.failOn === undefined ? undefined : FAIL_ON.find((f) => f === flags.failOn)
         if (flags.failOn !== undefined && !failOn) {
           throw new UserError('InvalidFlag', `--fail-on must be one of ${FAIL_ON.join(', ')}, got "${flags.failOn}".`, { hint: 'For example: --fail-on high' })
         }
         const unusedDays = flags.unusedDays === undefined ? undefined : parseIntFlag(flags.unusedDays, '--unused-days', { min: 1, max: 3650 })
         if (flags.allRoles && flags.role.length) {
-          throw new UserError('InvalidFlag', '--role and --all-roles cannot be combined.', { hint: 'Use --role for specific roles, or --all-roles for every role.' })
+          throw new UserError('InvalidFlag', '--role and --all-roles cannot be combined.', {
+            hint: 'Use --role for specific roles, or --all-roles for every role.',
+          })
         }
         const { runAuditIam } = await import('../features/audit/run.js')
         const result = await runAuditIam(ctx, {
@@ -84,16 +87,21 @@ Exit codes: 0 no finding at or above --fail-on, 3 findings at or above it, 2 usa
         })
         if (result.kind === 'plan') {
           const { planToJson, renderPlan } = await import('../shared/plan.js')
-          ctx.ui.result({ dryRun: true, operations: planToJson(result.operations) }, (_d, c) => renderPlan('mlops audit-iam (read-only)', result.operations, c, result.notes))
+          ctx.ui.resultData({ dryRun: true, operations: planToJson(result.operations) }, (_d, c) =>
+            renderPlan('mlops audit-iam (read-only)', result.operations, c, result.notes),
+          )
           return
         }
         const { renderTable } = await import('../features/audit/report.js')
         const doc = result.sarif ?? result.report
-        ctx.ui.result(doc, (d, c) => (format === 'table' ? renderTable(result.report, c) : JSON.stringify(d, null, 2)))
+        ctx.ui.resultData(doc, (d, c) => (format === 'table' ? renderTable(result.report, c) : JSON.stringify(d, null, 2)))
         if (result.exitCode === 3) {
           const { summary, options } = result.report
           const levels = (['critical', 'high', 'medium', 'low'] as const).slice(0, ['critical', 'high', 'medium', 'low'].indexOf(options.failOn) + 1)
-          const counts = levels.filter((s) => summary.bySeverity[s]).map((s) => `${summary.bySeverity[s]} ${s}`).join(', ')
+          const counts = levels
+            .filter((s) => summary.bySeverity[s])
+            .map((s) => `${summary.bySeverity[s]} ${s}`)
+            .join(', ')
           throw new FindingsError(`${summary.atOrAboveFailOn} finding${summary.atOrAboveFailOn === 1 ? '' : 's'} at or above ${options.failOn} (${counts}).`, {
             hint: 'Apply the fix shown for each finding, or record accepted ones in an exclusions file (--exclusions). --fail-on none reports without failing.',
             reportAlreadyWritten: true,

@@ -60,7 +60,7 @@ Examples:
         const flags = parseDeployFlags(opts)
         const { runDeploy } = await import('../features/deploy/run.js')
         const result = await runDeploy(ctx, flags)
-        ctx.ui.result(result, renderDeploy)
+        ctx.ui.resultData(result, renderDeploy)
       }),
     )
 }
@@ -117,14 +117,19 @@ function renderDeploy(r: DeployResult | DeployDryRun, c: ChalkInstance): string 
     `  archive    ${r.modelDataUrl}`,
     `  serving    ${variantText(r.variant, r.hourlyUsd)}`,
   ]
-  if (r.autoscaling) lines.push(`  scaling    ${r.autoscaling.action}${r.autoscaling.minCapacity !== undefined ? ` (${r.autoscaling.minCapacity}-${r.autoscaling.maxCapacity} instances)` : ''}`)
+  if (r.autoscaling)
+    lines.push(
+      `  scaling    ${r.autoscaling.action}${r.autoscaling.minCapacity !== undefined ? ` (${r.autoscaling.minCapacity}-${r.autoscaling.maxCapacity} instances)` : ''}`,
+    )
   if ('skipped' in r.smokeTest) lines.push(`  smoke test skipped (--no-smoke-test)`)
   else {
     const top = r.smokeTest.predictions.map((p, i) => `${i + 1}. ${p.label} ${(p.probability * 100).toFixed(1)}%`).join('  ')
     lines.push(`  smoke test ${r.smokeTest.image}: ${top} (${Math.round(r.smokeTest.latencyMs)} ms)`)
   }
   const cl = r.cleanup
-  lines.push(`  kept       ${cl.keptConfigs.length ? cl.keptConfigs.join(', ') : 'no previous versions'}${cl.deletedConfigs.length + cl.deletedModels.length ? `; deleted ${cl.deletedConfigs.length} old config(s), ${cl.deletedModels.length} old model(s)` : ''}`)
+  lines.push(
+    `  kept       ${cl.keptConfigs.length ? cl.keptConfigs.join(', ') : 'no previous versions'}${cl.deletedConfigs.length + cl.deletedModels.length ? `; deleted ${cl.deletedConfigs.length} old config(s), ${cl.deletedModels.length} old model(s)` : ''}`,
+  )
   lines.push(c.gray(`Done in ${formatDuration(r.durationSeconds)}. Next: \`mlops invoke <image>\`, \`mlops scale --min 1 --max 4\`, \`mlops lambda-setup\`.`))
   return lines.join('\n')
 }

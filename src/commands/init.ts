@@ -20,7 +20,10 @@ export function register(program: Command, deps: Deps): Command {
       action<InitOptions>(deps, async (ctx, opts) => {
         const { runInit } = await import('../features/project/init.js')
         const result = await runInit(ctx, opts)
-        ctx.ui.result(result, (r) => `Wrote ${r.path} (project ${r.project}, bucket ${r.bucket}). Next: put your images in ${r.dataDir} and run \`mlops upload-data\`.`)
+        ctx.ui.resultData(
+          result,
+          (r) => `Wrote ${r.path} (project ${r.project}, bucket ${r.bucket}). Next: put your images in ${r.dataDir} and run \`mlops upload-data\`.`,
+        )
       }),
     )
 }

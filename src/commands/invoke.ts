@@ -29,7 +29,7 @@ Examples:
         const top = opts.top === undefined ? undefined : parseIntFlag(opts.top, '--top', { min: 1, max: 133 })
         const { runInvoke, renderInvoke } = await import('../features/deploy/invoke.js')
         const result = await runInvoke(ctx, { input: args[0], ...(top !== undefined ? { top } : {}), lambda: Boolean(opts.lambda) })
-        ctx.ui.result(result, renderInvoke)
+        ctx.ui.resultData(result, renderInvoke)
       }),
     )
 }

@@ -64,7 +64,7 @@ Examples:
           test: flags.test !== false,
         })
         const data = result.operations ? { ...result, operations: planToJson(result.operations) } : result
-        ctx.ui.result(data, () => renderLambdaSetup(result, ctx.ui.c))
+        ctx.ui.resultData(data, () => renderLambdaSetup(result, ctx.ui.c))
       }),
     )
 }

@@ -46,9 +46,9 @@ ends. The result is recorded so \`mlops deploy\` finds the model.`,
             what: 'job',
           }),
         })
-        if (outcome.kind === 'dry-run') ctx.ui.result(outcome.result, (_r, c) => renderPlan('mlops logs', outcome.plan, c))
-        else if (outcome.kind === 'training') ctx.ui.result(outcome.result, (r, c) => renderTrainingResult(r, c))
-        else ctx.ui.result(outcome.result, (r, c) => renderTuningResult(r, c))
+        if (outcome.kind === 'dry-run') ctx.ui.resultData(outcome.result, (_r, c) => renderPlan('mlops logs', outcome.plan, c))
+        else if (outcome.kind === 'training') ctx.ui.resultData(outcome.result, (r, c) => renderTrainingResult(r, c))
+        else ctx.ui.resultData(outcome.result, (r, c) => renderTuningResult(r, c))
       }),
     )
 }

@@ -56,7 +56,9 @@ Examples:
         const scaleMod = await import('../features/deploy/scale.js')
         if (opts.show) {
           const shown = await scaleMod.showEndpointScale(ctx, cfg)
-          ctx.ui.result(shown, (r, c) => ('dryRun' in r ? renderPlan('show endpoint autoscaling', r.operations, c) : scaleMod.renderEndpointScaleShow(r, c)))
+          ctx.ui.resultData(shown, (r, c) =>
+            'dryRun' in r ? renderPlan('show endpoint autoscaling', r.operations, c) : scaleMod.renderEndpointScaleShow(r, c),
+          )
           return
         }
         const combined: { endpoint?: unknown; lambda?: unknown } = {}
@@ -81,8 +83,10 @@ Examples:
               ...((lambdaResult as { operations?: PlannedOperation[] } | undefined)?.operations ?? []),
             ]
           : undefined
-        const doc = dryRun ? { dryRun: true, operations: operations!.map(({ service, operation, input }) => ({ service, operation, input })), ...combined } : combined
-        ctx.ui.result(doc, (_d, c) => {
+        const doc = dryRun
+          ? { dryRun: true, operations: operations!.map(({ service, operation, input }) => ({ service, operation, input })), ...combined }
+          : combined
+        ctx.ui.resultData(doc, (_d, c) => {
           if (dryRun) return renderPlan('scale', operations!, c)
           const parts: string[] = []
           if (endpointResult) parts.push(scaleMod.renderEndpointScale(endpointResult, c))
@@ -104,7 +108,9 @@ export function parseScaleFlags(opts: ScaleCliOptions): {
     ...(opts.min !== undefined ? { min: parseIntFlag(opts.min, '--min', { min: 1, max: 1000 }) } : {}),
     ...(opts.max !== undefined ? { max: parseIntFlag(opts.max, '--max', { min: 1, max: 1000 }) } : {}),
     ...(opts.target !== undefined ? { target: positiveNumber(opts.target, '--target', 'invocations per instance per minute, e.g. --target 120') } : {}),
-    ...(opts.targetRps !== undefined ? { targetRps: positiveNumber(opts.targetRps, '--target-rps', 'requests per second per instance, e.g. --target-rps 2') } : {}),
+    ...(opts.targetRps !== undefined
+      ? { targetRps: positiveNumber(opts.targetRps, '--target-rps', 'requests per second per instance, e.g. --target-rps 2') }
+      : {}),
     ...(opts.scaleInCooldown !== undefined ? { scaleInCooldown: parseIntFlag(opts.scaleInCooldown, '--scale-in-cooldown', { min: 0, max: 3600 }) } : {}),
     ...(opts.scaleOutCooldown !== undefined ? { scaleOutCooldown: parseIntFlag(opts.scaleOutCooldown, '--scale-out-cooldown', { min: 0, max: 3600 }) } : {}),
   }
@@ -114,7 +120,9 @@ export function parseScaleFlags(opts: ScaleCliOptions): {
     })
   }
   if (endpoint.min !== undefined && endpoint.max !== undefined && endpoint.min > endpoint.max) {
-    throw new UserError('MinAboveMax', `--min ${endpoint.min} is above --max ${endpoint.max}.`, { hint: `For example: --min ${endpoint.max} --max ${endpoint.min}` })
+    throw new UserError('MinAboveMax', `--min ${endpoint.min} is above --max ${endpoint.max}.`, {
+      hint: `For example: --min ${endpoint.max} --max ${endpoint.min}`,
+    })
   }
   const lambda = {
     ...(opts.lambdaReserved !== undefined ? { reserved: parseIntFlag(opts.lambdaReserved, '--lambda-reserved', { min: 0 }) } : {}),

@@ -6,16 +6,21 @@ export function register(program: Command, deps: Deps): Command {
   return program
     .command('status')
     .description('what mlops has running for the project and what it costs per hour and per month')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Finds the project's resources by tag, fixed name and .mlops/state.json: running training and tuning
 jobs, endpoints (instance type, count, price), Lambda provisioned concurrency (bills while idle),
 EC2 boxes (age, price), and the dataset's size in S3.
 
 Examples:
   $ mlops status
-  $ mlops status --json | jq .hourlyTotal`)
-    .action(action<Record<string, never>>(deps, async (ctx) => {
-      const { runStatus } = await import('../features/project/status.js')
-      await runStatus(ctx)
-    }))
+  $ mlops status --json | jq .hourlyTotal`,
+    )
+    .action(
+      action<Record<string, never>>(deps, async (ctx) => {
+        const { runStatus } = await import('../features/project/status.js')
+        await runStatus(ctx)
+      }),
+    )
 }

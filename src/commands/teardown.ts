@@ -13,7 +13,9 @@ export function register(program: Command, deps: Deps): Command {
     .description('delete everything mlops created for the project (keeps the S3 data unless --delete-data)')
     .option('--delete-data', 'also delete the dataset, job outputs and code packages in S3 (and the bucket if mlops created it)')
     .option('--keep-roles', 'keep the IAM roles and instance profile (they cost nothing)')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Order: running jobs stopped, scaling policies and targets, endpoint, endpoint configs, models,
 function URL, provisioned concurrency, function, roles and instance profiles, EC2 instances,
 security groups. Lists what will go and asks first (--yes in scripts). Safe to re-run.
@@ -21,9 +23,12 @@ security groups. Lists what will go and asks first (--yes in scripts). Safe to r
 Examples:
   $ mlops teardown                  # asks before deleting; keeps the data
   $ mlops teardown --yes --json     # for scripts
-  $ mlops teardown --dry-run        # the requests, offline`)
-    .action(action<TeardownFlags>(deps, async (ctx, opts) => {
-      const { runTeardown } = await import('../features/project/teardown.js')
-      await runTeardown(ctx, { deleteData: Boolean(opts.deleteData), keepRoles: Boolean(opts.keepRoles) })
-    }))
+  $ mlops teardown --dry-run        # the requests, offline`,
+    )
+    .action(
+      action<TeardownFlags>(deps, async (ctx, opts) => {
+        const { runTeardown } = await import('../features/project/teardown.js')
+        await runTeardown(ctx, { deleteData: Boolean(opts.deleteData), keepRoles: Boolean(opts.keepRoles) })
+      }),
+    )
 }

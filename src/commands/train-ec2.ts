@@ -47,24 +47,27 @@ s3://<bucket>/<outputPrefix>/<run>/output/, and terminates the box, also on fail
           const { planToJson, renderPlan } = await import('../shared/plan.js')
           const { formatUsd } = await import('../shared/pricing.js')
           const s = result.summary
-          ctx.ui.result({ dryRun: true, operations: planToJson(result.operations), ...s }, (_r, c) =>
+          ctx.ui.resultData({ dryRun: true, operations: planToJson(result.operations), ...s }, (_r, c) =>
             renderPlan(`train-ec2 ${s.runName}`, result.operations, c, [
               `${s.instanceType}${s.spot ? ' (spot)' : ''}: ${formatUsd(s.hourlyUsd)}/hour; terminates itself after ${s.maxHours}h, so at most ${formatUsd(s.maxCostUsd)}.`,
               `Training may run ${formatDuration(s.timeoutSeconds)}; the model goes to ${s.modelArtifact}.`,
-            ]))
+            ]),
+          )
           return
         }
         const { formatUsd } = await import('../shared/pricing.js')
         const { formatMetrics } = await import('../shared/metrics.js')
-        ctx.ui.result(result, (r, c) => [
-          `${c.green('✔')} ${r.runName} completed on ${r.instanceId} (${r.instanceType}${r.spot ? ', spot' : ''}) in ${formatDuration(r.runtimeSeconds)}, about ${formatUsd(r.estimatedCostUsd)}.`,
-          `  model     ${r.modelArtifact}`,
-          ...(Object.keys(r.metrics).length ? [`  metrics   ${formatMetrics(r.metrics)}`] : []),
-          r.instance.kept
-            ? `  instance  still running (--keep), ${formatUsd(r.hourlyUsd)}/hour; terminate: ${r.instance.terminateCommand}`
-            : `  instance  ${r.instance.state}`,
-          `Next: mlops deploy (it picks this model).`,
-        ].join('\n'))
+        ctx.ui.resultData(result, (r, c) =>
+          [
+            `${c.green('✔')} ${r.runName} completed on ${r.instanceId} (${r.instanceType}${r.spot ? ', spot' : ''}) in ${formatDuration(r.runtimeSeconds)}, about ${formatUsd(r.estimatedCostUsd)}.`,
+            `  model     ${r.modelArtifact}`,
+            ...(Object.keys(r.metrics).length ? [`  metrics   ${formatMetrics(r.metrics)}`] : []),
+            r.instance.kept
+              ? `  instance  still running (--keep), ${formatUsd(r.hourlyUsd)}/hour; terminate: ${r.instance.terminateCommand}`
+              : `  instance  ${r.instance.state}`,
+            `Next: mlops deploy (it picks this model).`,
+          ].join('\n'),
+        )
       }),
     )
 }
@@ -79,7 +82,9 @@ export function parseTrainEc2Flags(o: TrainEc2Options): TrainEc2Flags {
       })
     }
     if (!EC2_INSTANCE_TYPE_PATTERN.test(o.instanceType)) {
-      throw new UserError('InvalidFlag', `--instance-type "${o.instanceType}" is not an EC2 instance type.`, { hint: 'For example: --instance-type g4dn.xlarge' })
+      throw new UserError('InvalidFlag', `--instance-type "${o.instanceType}" is not an EC2 instance type.`, {
+        hint: 'For example: --instance-type g4dn.xlarge',
+      })
     }
     instanceType = o.instanceType
   }
@@ -87,7 +92,9 @@ export function parseTrainEc2Flags(o: TrainEc2Options): TrainEc2Flags {
   if (o.maxHours !== undefined) {
     const n = Number(o.maxHours)
     if (!/^\s*\d+(\.\d+)?\s*$/.test(o.maxHours) || !(n > 0) || n > 48) {
-      throw new UserError('InvalidFlag', `--max-hours must be a number of hours above 0 and at most 48, got "${o.maxHours}".`, { hint: 'For example: --max-hours 4' })
+      throw new UserError('InvalidFlag', `--max-hours must be a number of hours above 0 and at most 48, got "${o.maxHours}".`, {
+        hint: 'For example: --max-hours 4',
+      })
     }
     maxHours = n
   }

@@ -60,9 +60,7 @@ export async function parseTrainingFlags(ctx: CommandContext, f: TrainFlags) {
 }
 
 export function register(program: Command, deps: Deps): Command {
-  const cmd = program
-    .command('train')
-    .description('run a SageMaker training job, data-parallel across instances')
+  const cmd = program.command('train').description('run a SageMaker training job, data-parallel across instances')
   return addTrainingFlags(cmd)
     .addHelpText(
       'after',
@@ -89,8 +87,8 @@ Ctrl-C while waiting asks whether to stop the job or detach from it.`,
           ...(parsed.timeoutSeconds !== undefined ? { timeoutSeconds: parsed.timeoutSeconds } : {}),
           decideInterrupt: parsed.interrupt('training job'),
         })
-        if (outcome.kind === 'dry-run') ctx.ui.result(outcome.result, (_r, c) => renderPlan('mlops train', outcome.plan, c, outcome.notes))
-        else ctx.ui.result(outcome.result, (r, c) => renderTrainingResult(r, c))
+        if (outcome.kind === 'dry-run') ctx.ui.resultData(outcome.result, (_r, c) => renderPlan('mlops train', outcome.plan, c, outcome.notes))
+        else ctx.ui.resultData(outcome.result, (r, c) => renderTrainingResult(r, c))
       }),
     )
 }

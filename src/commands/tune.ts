@@ -38,7 +38,10 @@ model is recorded for \`mlops deploy\`.`,
         let strategy: (typeof STRATEGIES)[number] | undefined
         if (flags.strategy !== undefined) {
           strategy = STRATEGIES.find((s) => s.toLowerCase() === flags.strategy!.toLowerCase())
-          if (!strategy) throw new UserError('InvalidFlag', `--strategy must be one of ${STRATEGIES.join(', ')}, got "${flags.strategy}".`, { hint: 'For example: --strategy Bayesian' })
+          if (!strategy)
+            throw new UserError('InvalidFlag', `--strategy must be one of ${STRATEGIES.join(', ')}, got "${flags.strategy}".`, {
+              hint: 'For example: --strategy Bayesian',
+            })
         }
         const tuning = {
           ...(flags.maxJobs !== undefined ? { maxJobs: parseIntFlag(flags.maxJobs, '--max-jobs', { min: 1, max: 500 }) } : {}),
@@ -55,8 +58,8 @@ model is recorded for \`mlops deploy\`.`,
           ...(parsed.timeoutSeconds !== undefined ? { timeoutSeconds: parsed.timeoutSeconds } : {}),
           decideInterrupt: parsed.interrupt('tuning job'),
         })
-        if (outcome.kind === 'dry-run') ctx.ui.result(outcome.result, (_r, c) => renderPlan('mlops tune', outcome.plan, c, outcome.notes))
-        else ctx.ui.result(outcome.result, (r, c) => renderTuningResult(r, c))
+        if (outcome.kind === 'dry-run') ctx.ui.resultData(outcome.result, (_r, c) => renderPlan('mlops tune', outcome.plan, c, outcome.notes))
+        else ctx.ui.resultData(outcome.result, (r, c) => renderTuningResult(r, c))
       }),
     )
 }

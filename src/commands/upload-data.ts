@@ -29,7 +29,9 @@ export function register(program: Command, deps: Deps): Command {
     .option('--from-url <zip-url>', 'download a dataset zip (dogImages.zip layout), unpack it into the source folder, then sync')
     .option('--expect-sha256 <hex>', 'with --from-url: refuse the archive unless its sha256 matches')
     .option('--no-validate', 'skip the train/ valid/ test/ layout check and upload every file as is')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 The layout is checked before anything is sent: train/, valid/ and test/, one folder per class
 (the same classes in each), jpg/jpeg/png images; other files are listed and skipped.
 Unchanged files are skipped by size and sha256 (stored as x-amz-meta-sha256); a re-run after
@@ -41,7 +43,8 @@ Examples:
   $ mlops upload-data --source ~/data/dogImages --prefix dogImages-v2 --concurrency 32
   $ mlops upload-data --from-url https://example.com/dogImages.zip
   $ mlops upload-data --delete --dry-run          what would be uploaded and deleted
-  $ mlops upload-data --json | jq -r .channels.train`)
+  $ mlops upload-data --json | jq -r .channels.train`,
+    )
     .action(
       action<UploadDataFlags>(deps, async (ctx, flags) => {
         const parsed = parseFlags(flags)
@@ -58,7 +61,7 @@ Examples:
           fromUrl: parsed.fromUrl,
           expectSha256: parsed.expectSha256,
         })
-        ctx.ui.result(result, (r, c) => ('dryRun' in r ? renderSyncPlan(r, c) : renderSyncResult(r, c)))
+        ctx.ui.resultData(result, (r, c) => ('dryRun' in r ? renderSyncPlan(r, c) : renderSyncResult(r, c)))
       }),
     )
 }
@@ -68,7 +71,8 @@ function parseFlags(f: UploadDataFlags) {
   const concurrency = f.concurrency === undefined ? undefined : parseIntFlag(f.concurrency, '--concurrency', { min: 1, max: 256 })
   const bucket = f.bucket === undefined ? undefined : check(bucketName, f.bucket, '--bucket', 'my-dog-data')
   const prefix = f.prefix === undefined ? undefined : check(s3Prefix, f.prefix, '--prefix', 'dogImages')
-  if (f.source !== undefined && f.source.trim() === '') throw new UserError('InvalidFlag', '--source must name a folder.', { hint: 'For example: --source ./dogImages' })
+  if (f.source !== undefined && f.source.trim() === '')
+    throw new UserError('InvalidFlag', '--source must name a folder.', { hint: 'For example: --source ./dogImages' })
   let fromUrl: string | undefined
   if (f.fromUrl !== undefined) {
     const url = URL.canParse(f.fromUrl) ? new URL(f.fromUrl) : undefined
@@ -86,8 +90,14 @@ function parseFlags(f: UploadDataFlags) {
   return { concurrency, bucket, prefix, source: f.source, fromUrl, expectSha256: f.expectSha256?.toLowerCase() }
 }
 
-function check(schema: { safeParse(v: unknown): { success: boolean; error?: { issues: { message: string }[] } } }, value: string, flag: string, example: string): string {
+function check(
+  schema: { safeParse(v: unknown): { success: boolean; error?: { issues: { message: string }[] } } },
+  value: string,
+  flag: string,
+  example: string,
+): string {
   const r = schema.safeParse(value)
-  if (!r.success) throw new UserError('InvalidFlag', `${flag} "${value}": ${r.error?.issues[0]?.message ?? 'invalid'}.`, { hint: `For example: ${flag} ${example}` })
+  if (!r.success)
+    throw new UserError('InvalidFlag', `${flag} "${value}": ${r.error?.issues[0]?.message ?? 'invalid'}.`, { hint: `For example: ${flag} ${example}` })
   return value
 }

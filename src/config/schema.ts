@@ -25,5 +25,3 @@ export const MlopsConfigSchema = z.strictObject({
 
 /** The validated config, with every default filled in. */
 export type MlopsConfig = z.output<typeof MlopsConfigSchema>
-/** What a user may write. */
-export type MlopsConfigInput = z.input<typeof MlopsConfigSchema>

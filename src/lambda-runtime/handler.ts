@@ -45,7 +45,11 @@ export const DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024
 export const MAX_URL_LENGTH = 2048
 
 class BadRequest extends Error {
-  constructor(readonly status: number, readonly code: string, message: string) {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
     super(message)
   }
 }
@@ -117,8 +121,14 @@ export function createHandler(deps: HandlerDeps = {}) {
         return reply(502, { error: { code: 'UnexpectedAnswer', message: 'The model answered in an unexpected format.' }, requestId })
       }
       logLine('info', 'prediction', {
-        input: request.kind, bytes: request.bytes, urlHost: request.urlHost, topK: request.topK, status: 200,
-        endpointLatencyMs, totalMs: now() - started, top: predictions[0]?.breed,
+        input: request.kind,
+        bytes: request.bytes,
+        urlHost: request.urlHost,
+        topK: request.topK,
+        status: 200,
+        endpointLatencyMs,
+        totalMs: now() - started,
+        top: predictions[0]?.breed,
       })
       return reply(200, { predictions, endpointLatencyMs, requestId })
     } catch (err) {
@@ -127,7 +137,10 @@ export function createHandler(deps: HandlerDeps = {}) {
         return reply(err.status, { error: { code: err.code, message: err.message }, requestId })
       }
       // A bug: the details go to the log, never to the caller.
-      logLine('error', 'unexpected error', { error: err instanceof Error ? `${err.name}: ${err.message}` : String(err), stack: err instanceof Error ? err.stack : undefined })
+      logLine('error', 'unexpected error', {
+        error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+        stack: err instanceof Error ? err.stack : undefined,
+      })
       return reply(500, { error: { code: 'InternalError', message: 'Something went wrong; quote the requestId when reporting it.' }, requestId })
     }
   }
@@ -153,8 +166,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 
 /** API Gateway (REST or HTTP API) and function URL events carry the request in `body`. */
 function isProxyEvent(e: Record<string, unknown>): boolean {
-  return 'requestContext' in e || 'httpMethod' in e || 'routeKey' in e || 'rawPath' in e ||
-    ('body' in e && !('url' in e) && !('image' in e))
+  return 'requestContext' in e || 'httpMethod' in e || 'routeKey' in e || 'rawPath' in e || ('body' in e && !('url' in e) && !('image' in e))
 }
 
 /** Returns the request object from a direct or proxy event, enforcing the size limit. */
@@ -203,9 +215,11 @@ function validateRequest(p: Record<string, unknown>, defaultTopK: number): Valid
   const hasUrl = p.url !== undefined && p.url !== null
   const hasImage = p.image !== undefined && p.image !== null
   if (hasUrl === hasImage) {
-    throw new BadRequest(400, 'InvalidRequest', hasUrl
-      ? 'Send either "url" or "image", not both.'
-      : 'Missing input: send {"url": "https://..."} or {"image": "<base64>"}.')
+    throw new BadRequest(
+      400,
+      'InvalidRequest',
+      hasUrl ? 'Send either "url" or "image", not both.' : 'Missing input: send {"url": "https://..."} or {"image": "<base64>"}.',
+    )
   }
   let topK = defaultTopK
   const maxTopK = Math.max(MAX_TOP_K, defaultTopK)
@@ -235,7 +249,10 @@ export function checkUrl(value: unknown): URL {
   }
   if (url.protocol !== 'https:') throw new BadRequest(400, 'InvalidUrl', 'Only https:// image URLs are accepted.')
   if (url.username || url.password) throw new BadRequest(400, 'InvalidUrl', 'URLs with credentials (user:password@) are not accepted.')
-  const host = url.hostname.toLowerCase().replace(/^\[|\]$/g, '').replace(/\.$/, '')
+  const host = url.hostname
+    .toLowerCase()
+    .replace(/^\[|\]$/g, '')
+    .replace(/\.$/, '')
   if (!host) throw new BadRequest(400, 'InvalidUrl', '"url" has no host.')
   if (host === 'localhost' || host.endsWith('.localhost') || isPrivateAddress(host)) {
     throw new BadRequest(400, 'InvalidUrl', 'The URL points to a private or local address.')
@@ -270,13 +287,18 @@ function parseIPv4(host: string): number[] | undefined {
 }
 
 function isPrivateIPv4([a, b]: number[]): boolean {
-  return a === 0 || a === 10 || a === 127 || a >= 224 || // this network, private, loopback, multicast/reserved
+  return (
+    a === 0 ||
+    a === 10 ||
+    a === 127 ||
+    a >= 224 || // this network, private, loopback, multicast/reserved
     (a === 100 && b >= 64 && b <= 127) || // carrier-grade NAT
     (a === 169 && b === 254) || // link local (and the instance metadata service)
     (a === 172 && b >= 16 && b <= 31) ||
     (a === 192 && b === 168) ||
     (a === 192 && b === 0) ||
-    (a === 198 && (b === 18 || b === 19)) // benchmarking
+    (a === 198 && (b === 18 || b === 19))
+  ) // benchmarking
 }
 
 function parseIPv6(host: string): number[] | undefined {
@@ -349,10 +371,16 @@ function endpointFailure(
     const firstLine = scrub(String(e.OriginalMessage ?? '').split('\n')[0]).slice(0, 300)
     return reply(400, { error: { code: 'ImageRejected', message: firstLine || 'The model could not use this input.' }, requestId })
   }
-  return reply(502, { error: { code: 'EndpointError', message: 'The model endpoint could not answer. Try again later; quote the requestId when reporting it.' }, requestId })
+  return reply(502, {
+    error: { code: 'EndpointError', message: 'The model endpoint could not answer. Try again later; quote the requestId when reporting it.' },
+    requestId,
+  })
 }
 
 /** Defence in depth: never echo anything that looks like an ARN or an account id. */
 function scrub(text: string): string {
-  return text.replace(/arn:aws[\w-]*:[^\s"']+/g, '<arn>').replace(/\b\d{12}\b/g, '<id>').trim()
+  return text
+    .replace(/arn:aws[\w-]*:[^\s"']+/g, '<arn>')
+    .replace(/\b\d{12}\b/g, '<id>')
+    .trim()
 }

@@ -60,10 +60,14 @@ export async function pollUntil<T>(opts: PollOptions<T>): Promise<T> {
     if (done) return value
     const elapsed = opts.clock.now() - start
     if (elapsed >= opts.timeoutMs) {
-      throw new OperationError('DeadlineReached', `Gave up waiting for ${opts.what} after ${Math.round(elapsed / 1000)}s (last status: ${lastStatus ?? 'unknown'}).`, {
-        hint: opts.rerunHint ? `It is still running on AWS. ${opts.rerunHint}` : 'It may still be running on AWS.',
-        details: { lastStatus, last },
-      })
+      throw new OperationError(
+        'DeadlineReached',
+        `Gave up waiting for ${opts.what} after ${Math.round(elapsed / 1000)}s (last status: ${lastStatus ?? 'unknown'}).`,
+        {
+          hint: opts.rerunHint ? `It is still running on AWS. ${opts.rerunHint}` : 'It may still be running on AWS.',
+          details: { lastStatus, last },
+        },
+      )
     }
     await opts.clock.sleep(Math.min(opts.intervalMs, Math.max(1, opts.timeoutMs - elapsed)), opts.signal)
   }

@@ -46,7 +46,10 @@ export async function listSourceFiles(dir: string): Promise<string[]> {
 
 /** Builds the reproducible sourcedir.tar.gz of `sourceDir`; `entryPoint` must be in it. */
 export async function buildCodePackage(sourceDir: string, entryPoint: string): Promise<CodePackage> {
-  const exists = await stat(sourceDir).then((s) => s.isDirectory(), () => false)
+  const exists = await stat(sourceDir).then(
+    (s) => s.isDirectory(),
+    () => false,
+  )
   if (!exists) {
     throw new UserError('SourceDirMissing', `The training code folder ${sourceDir} does not exist.`, {
       hint: 'Set training.sourceDir in mlops.config.yaml to the folder that holds train.py (default: scripts).',

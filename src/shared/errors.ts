@@ -92,15 +92,6 @@ export class FindingsError extends MlopsError {
   }
 }
 
-/** A feature that is declared in the CLI but not built yet. Exit 2. */
-export class NotImplementedError extends UserError {
-  constructor(command: string) {
-    super('NotImplemented', `'mlops ${command}' is not built yet in this version.`, {
-      hint: 'Run `mlops --help` to see which commands are available.',
-    })
-  }
-}
-
 /** Maps any thrown value to the process exit code. Unknown errors are failures (1). */
 export function exitCodeFor(err: unknown): ExitCodeValue {
   if (err instanceof InterruptedError) return ExitCode.Interrupted
@@ -112,8 +103,9 @@ export function exitCodeFor(err: unknown): ExitCodeValue {
 
 /** commander's own errors (unknown option, missing argument, --help) carry `code` 'commander.*'. */
 export function isCommanderError(err: unknown): err is { code: string; exitCode: number; message: string } {
-  return typeof err === 'object' && err !== null && typeof (err as { code?: unknown }).code === 'string' &&
-    (err as { code: string }).code.startsWith('commander.')
+  return (
+    typeof err === 'object' && err !== null && typeof (err as { code?: unknown }).code === 'string' && (err as { code: string }).code.startsWith('commander.')
+  )
 }
 
 /** Plain JSON shape of an error for `--json` output. */

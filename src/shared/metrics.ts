@@ -48,5 +48,7 @@ export function latestMetrics(lines: Iterable<string>): Metrics {
 
 /** "epoch 3  val_accuracy 0.771  val_loss 0.805" for the live view. */
 export function formatMetrics(m: Metrics): string {
-  return METRIC_NAMES.filter((n) => m[n] !== undefined).map((n) => `${n} ${m[n]}`).join('  ')
+  return METRIC_NAMES.filter((n) => m[n] !== undefined)
+    .map((n) => `${n} ${m[n]}`)
+    .join('  ')
 }

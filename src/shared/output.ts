@@ -1,6 +1,7 @@
 import { Chalk, type ChalkInstance } from 'chalk'
 import { UserError } from './errors.js'
 import type { Clock } from './clock.js'
+import { planDocument, renderPlanOutcome, type Outcome } from './outcome.js'
 
 /** The minimal writable surface mlops needs; process.stdout/stderr and test buffers both fit. */
 export interface OutStream {
@@ -64,15 +65,31 @@ export class Ui {
     this.interactive = Boolean(opts.stderr.isTTY) && !isCI(opts.env) && !opts.json && !opts.debug
   }
 
-  /** Writes the command's result: one JSON document with --json, else the human rendering. */
-  result<T>(data: T, human: (data: T, c: ChalkInstance) => string): void {
+  /**
+   * Writes a command's outcome, once: a plan (from --dry-run) as its plan document or numbered
+   * requests, a result as one JSON document with --json or else `render`'s text.
+   */
+  result<R>(outcome: Outcome<R, object>, render: (result: R, c: ChalkInstance) => string): void {
+    if (outcome.kind === 'plan') this.write(planDocument(outcome.plan), () => renderPlanOutcome(outcome.plan, this.c))
+    else this.write(outcome.result, () => render(outcome.result, this.c))
+  }
+
+  private write(data: unknown, human: () => string): void {
     if (this.resultWritten) throw new Error('a command must write exactly one result')
     this.resultWritten = true
     if (this.json) this.opts.stdout.write(JSON.stringify(data, null, 2) + '\n')
     else {
-      const text = human(data, this.c)
+      const text = human()
       if (text) this.opts.stdout.write(text.endsWith('\n') ? text : text + '\n')
     }
+  }
+
+  /**
+   * The pre-outcome form, kept only while commands move to `result(outcome, render)`.
+   * @deprecated use `result`.
+   */
+  resultData<T>(data: T, human: (data: T, c: ChalkInstance) => string): void {
+    this.write(data, () => human(data, this.c))
   }
 
   /** A progress or status line on stderr. */
@@ -212,6 +229,10 @@ export function formatBytes(n: number): string {
 /** Plain-text table with padded columns (no colour codes inside cells). */
 export function formatTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
-  const line = (cells: readonly string[]) => cells.map((cell, i) => (cell ?? '').padEnd(widths[i])).join('  ').trimEnd()
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((cell, i) => (cell ?? '').padEnd(widths[i]))
+      .join('  ')
+      .trimEnd()
   return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n')
 }

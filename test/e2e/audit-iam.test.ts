@@ -43,9 +43,24 @@ async function createMlopsRoles(): Promise<void> {
       'mlops-invoke': {
         Version: '2012-10-17',
         Statement: [
-          { Sid: 'InvokeModelEndpoint', Effect: 'Allow', Action: 'sagemaker:InvokeEndpoint', Resource: `arn:aws:sagemaker:${REGION}:${ACCOUNT}:endpoint/dogs-endpoint` },
-          { Sid: 'CreateOwnLogGroup', Effect: 'Allow', Action: 'logs:CreateLogGroup', Resource: `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/aws/lambda/dogs-invoke` },
-          { Sid: 'WriteOwnLogs', Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/aws/lambda/dogs-invoke:*` },
+          {
+            Sid: 'InvokeModelEndpoint',
+            Effect: 'Allow',
+            Action: 'sagemaker:InvokeEndpoint',
+            Resource: `arn:aws:sagemaker:${REGION}:${ACCOUNT}:endpoint/dogs-endpoint`,
+          },
+          {
+            Sid: 'CreateOwnLogGroup',
+            Effect: 'Allow',
+            Action: 'logs:CreateLogGroup',
+            Resource: `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/aws/lambda/dogs-invoke`,
+          },
+          {
+            Sid: 'WriteOwnLogs',
+            Effect: 'Allow',
+            Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+            Resource: `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/aws/lambda/dogs-invoke:*`,
+          },
         ],
       },
     },
@@ -59,8 +74,19 @@ async function createMlopsRoles(): Promise<void> {
       'mlops-ec2-data': {
         Version: '2012-10-17',
         Statement: [
-          { Sid: 'ListProjectPrefixes', Effect: 'Allow', Action: 's3:ListBucket', Resource: 'arn:aws:s3:::dogs-data', Condition: { StringLike: { 's3:prefix': ['data/*', 'dogs/code/*', 'output/*'] } } },
-          { Sid: 'ReadDataAndCode', Effect: 'Allow', Action: 's3:GetObject', Resource: ['arn:aws:s3:::dogs-data/data/*', 'arn:aws:s3:::dogs-data/dogs/code/*'] },
+          {
+            Sid: 'ListProjectPrefixes',
+            Effect: 'Allow',
+            Action: 's3:ListBucket',
+            Resource: 'arn:aws:s3:::dogs-data',
+            Condition: { StringLike: { 's3:prefix': ['data/*', 'dogs/code/*', 'output/*'] } },
+          },
+          {
+            Sid: 'ReadDataAndCode',
+            Effect: 'Allow',
+            Action: 's3:GetObject',
+            Resource: ['arn:aws:s3:::dogs-data/data/*', 'arn:aws:s3:::dogs-data/dogs/code/*'],
+          },
           { Sid: 'WriteOutput', Effect: 'Allow', Action: 's3:PutObject', Resource: 'arn:aws:s3:::dogs-data/output/*' },
         ],
       },
@@ -86,7 +112,11 @@ describe('audit-iam on a live account (moto)', () => {
     expect(report.source).toMatchObject({ kind: 'live', accountId: ACCOUNT })
     expect(report.roles.map((r) => r.name)).toEqual(['dogs-lambda'])
     const f = report.findings.find((x) => x.ruleId === 'aws-managed-full-access')
-    expect(f).toMatchObject({ severity: 'high', role: { name: 'dogs-lambda' }, policy: { kind: 'aws-managed', name: 'AmazonSageMakerFullAccess', arn: 'arn:aws:iam::aws:policy/AmazonSageMakerFullAccess' } })
+    expect(f).toMatchObject({
+      severity: 'high',
+      role: { name: 'dogs-lambda' },
+      policy: { kind: 'aws-managed', name: 'AmazonSageMakerFullAccess', arn: 'arn:aws:iam::aws:policy/AmazonSageMakerFullAccess' },
+    })
     // The managed policy's live document (v29, 44 statements) was analysed, not just its name.
     expect(f?.message).toMatch(/it allows \d{3} actions \(sagemaker:\*/)
     expect(run.stderr).toContain('Reading IAM roles and policies (GetAccountAuthorizationDetails)')
@@ -116,17 +146,42 @@ describe('audit-iam on a live account (moto)', () => {
     expect(all.json<AuditReport>().findings.find((f) => f.role?.name === 'someone-elses-admin' && f.ruleId === 'admin-access')?.severity).toBe('critical')
   })
 
-  it('scope follows the project\'s resources: the Lambda function\'s role and the endpoint model\'s execution role', async () => {
+  it("scope follows the project's resources: the Lambda function's role and the endpoint model's execution role", async () => {
     await iam.send(new CreateRoleCommand({ RoleName: 'fn-role', AssumeRolePolicyDocument: trustJson('lambda.amazonaws.com') }))
-    await iam.send(new PutRolePolicyCommand({ RoleName: 'fn-role', PolicyName: 'p', PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'sagemaker:InvokeEndpoint', Resource: '*' }] }) }))
+    await iam.send(
+      new PutRolePolicyCommand({
+        RoleName: 'fn-role',
+        PolicyName: 'p',
+        PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'sagemaker:InvokeEndpoint', Resource: '*' }] }),
+      }),
+    )
     await iam.send(new CreateRoleCommand({ RoleName: 'model-role', AssumeRolePolicyDocument: trustJson('sagemaker.amazonaws.com') }))
     const lambda = new LambdaClient(motoClientConfig(moto.endpoint))
     // An empty zip archive (end-of-central-directory record only).
     const zip = Buffer.concat([Buffer.from('PK\x05\x06'), Buffer.alloc(18)])
-    await lambda.send(new CreateFunctionCommand({ FunctionName: 'dogs-invoke', Role: `arn:aws:iam::${ACCOUNT}:role/fn-role`, Runtime: 'nodejs20.x', Handler: 'index.handler', Code: { ZipFile: zip } }))
+    await lambda.send(
+      new CreateFunctionCommand({
+        FunctionName: 'dogs-invoke',
+        Role: `arn:aws:iam::${ACCOUNT}:role/fn-role`,
+        Runtime: 'nodejs20.x',
+        Handler: 'index.handler',
+        Code: { ZipFile: zip },
+      }),
+    )
     const sm = new SageMakerClient(motoClientConfig(moto.endpoint))
-    await sm.send(new CreateModelCommand({ ModelName: 'dogs-model-1', ExecutionRoleArn: `arn:aws:iam::${ACCOUNT}:role/model-role`, PrimaryContainer: { Image: '763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.6.0-cpu-py312' } }))
-    await sm.send(new CreateEndpointConfigCommand({ EndpointConfigName: 'dogs-config-1', ProductionVariants: [{ VariantName: 'AllTraffic', ModelName: 'dogs-model-1', InstanceType: 'ml.m5.large', InitialInstanceCount: 1 }] }))
+    await sm.send(
+      new CreateModelCommand({
+        ModelName: 'dogs-model-1',
+        ExecutionRoleArn: `arn:aws:iam::${ACCOUNT}:role/model-role`,
+        PrimaryContainer: { Image: '763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.6.0-cpu-py312' },
+      }),
+    )
+    await sm.send(
+      new CreateEndpointConfigCommand({
+        EndpointConfigName: 'dogs-config-1',
+        ProductionVariants: [{ VariantName: 'AllTraffic', ModelName: 'dogs-model-1', InstanceType: 'ml.m5.large', InitialInstanceCount: 1 }],
+      }),
+    )
     await sm.send(new CreateEndpointCommand({ EndpointName: 'dogs-endpoint', EndpointConfigName: 'dogs-config-1' }))
     const dir = await tempProject(minimalConfig())
     const run = await runMlops(['audit-iam', '--json', '--suggest', '--fail-on', 'none'], { cwd: dir, env: motoEnv(moto.endpoint) })
@@ -151,7 +206,9 @@ describe('audit-iam on a live account (moto)', () => {
     const sarif = run.json()
     await validateSarif(sarif)
     const result = sarif.runs[0].results.find((r: { ruleId: string }) => r.ruleId === 'aws-managed-full-access')
-    expect(result.locations[0]).toMatchObject({ logicalLocations: [{ name: 'dogs-lambda', fullyQualifiedName: `arn:aws:iam::${ACCOUNT}:role/dogs-lambda` }, { name: 'AmazonSageMakerFullAccess' }] })
+    expect(result.locations[0]).toMatchObject({
+      logicalLocations: [{ name: 'dogs-lambda', fullyQualifiedName: `arn:aws:iam::${ACCOUNT}:role/dogs-lambda` }, { name: 'AmazonSageMakerFullAccess' }],
+    })
     expect(result.locations[0].physicalLocation).toBeUndefined()
   })
 

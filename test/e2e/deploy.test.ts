@@ -28,7 +28,15 @@ import { ANSWER, tinyModelTarGz } from './deploy-fixtures.js'
 const ARTIFACT = 's3://dogs-data/output/dogs-train-2026-11-21-09-00-00-000/output/model.tar.gz'
 const STATE = JSON.stringify({
   version: 1,
-  resources: [{ kind: 'model-artifact', name: ARTIFACT, region: 'us-east-1', createdAt: '2026-11-21T10:00:00.000Z', details: { source: 'sagemaker', jobName: 'dogs-train-2026-11-21-09-00-00-000' } }],
+  resources: [
+    {
+      kind: 'model-artifact',
+      name: ARTIFACT,
+      region: 'us-east-1',
+      createdAt: '2026-11-21T10:00:00.000Z',
+      details: { source: 'sagemaker', jobName: 'dogs-train-2026-11-21-09-00-00-000' },
+    },
+  ],
 })
 
 let moto: MotoServer
@@ -57,7 +65,16 @@ async function archiveEntries(uri: string): Promise<string[]> {
   const body = Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToByteArray())
   const names: string[] = []
   await new Promise<void>((resolve, reject) => {
-    Readable.from(body).pipe(listTar({ onReadEntry: (e) => { names.push(e.path) } }) as unknown as NodeJS.WritableStream).on('finish', resolve).on('error', reject)
+    Readable.from(body)
+      .pipe(
+        listTar({
+          onReadEntry: (e) => {
+            names.push(e.path)
+          },
+        }) as unknown as NodeJS.WritableStream,
+      )
+      .on('finish', resolve)
+      .on('error', reject)
   })
   return names.sort()
 }
@@ -89,7 +106,12 @@ describe('mlops deploy on moto', () => {
     expect(model.PrimaryContainer).toMatchObject({
       Image: '763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.6.0-cpu-py312',
       ModelDataUrl: r.modelDataUrl,
-      Environment: { SAGEMAKER_PROGRAM: 'inference.py', SAGEMAKER_SUBMIT_DIRECTORY: '/opt/ml/model/code', SAGEMAKER_CONTAINER_LOG_LEVEL: '20', SAGEMAKER_REGION: 'us-east-1' },
+      Environment: {
+        SAGEMAKER_PROGRAM: 'inference.py',
+        SAGEMAKER_SUBMIT_DIRECTORY: '/opt/ml/model/code',
+        SAGEMAKER_CONTAINER_LOG_LEVEL: '20',
+        SAGEMAKER_REGION: 'us-east-1',
+      },
     })
     expect(model.ExecutionRoleArn).toBe('arn:aws:iam::123456789012:role/dogs-sagemaker')
     const config = await sm.send(new DescribeEndpointConfigCommand({ EndpointConfigName: r.endpointConfig }))
@@ -99,11 +121,19 @@ describe('mlops deploy on moto', () => {
     const endpoint = await sm.send(new DescribeEndpointCommand({ EndpointName: 'dogs-endpoint' }))
     expect(endpoint).toMatchObject({ EndpointStatus: 'InService', EndpointConfigName: r.endpointConfig })
     const tags = (await sm.send(new ListTagsCommand({ ResourceArn: endpoint.EndpointArn }))).Tags
-    expect(tags).toEqual(expect.arrayContaining([{ Key: 'mlops:project', Value: 'dogs' }, { Key: 'mlops:managed-by', Value: 'mlops' }]))
+    expect(tags).toEqual(
+      expect.arrayContaining([
+        { Key: 'mlops:project', Value: 'dogs' },
+        { Key: 'mlops:managed-by', Value: 'mlops' },
+      ]),
+    )
     const state = JSON.parse(await readFile(path.join(dir, '.mlops/state.json'), 'utf8')).resources
-    expect(state.filter((x: { kind: string }) => ['model', 'endpoint-config', 'endpoint'].includes(x.kind)).map((x: { kind: string; name: string }) => `${x.kind}:${x.name}`).sort()).toEqual([
-      `endpoint-config:${r.endpointConfig}`, 'endpoint:dogs-endpoint', `model:${r.model}`,
-    ])
+    expect(
+      state
+        .filter((x: { kind: string }) => ['model', 'endpoint-config', 'endpoint'].includes(x.kind))
+        .map((x: { kind: string; name: string }) => `${x.kind}:${x.name}`)
+        .sort(),
+    ).toEqual([`endpoint-config:${r.endpointConfig}`, 'endpoint:dogs-endpoint', `model:${r.model}`])
     // Progress and cost went to stderr.
     expect(run.stderr).toContain('costs $0.12/hour')
     expect(run.stderr).toContain('billed until `mlops teardown`')
@@ -137,26 +167,37 @@ describe('mlops deploy on moto', () => {
     const models = ((await sm.send(new ListModelsCommand({}))).Models ?? []).map((m) => m.ModelName).sort()
     expect(models).toEqual([second.model, third.model].sort())
     const state = JSON.parse(await readFile(path.join(dir, '.mlops/state.json'), 'utf8')).resources
-    expect(state.filter((x: { kind: string }) => x.kind === 'endpoint-config').map((x: { name: string }) => x.name).sort()).toEqual(configs)
+    expect(
+      state
+        .filter((x: { kind: string }) => x.kind === 'endpoint-config')
+        .map((x: { name: string }) => x.name)
+        .sort(),
+    ).toEqual(configs)
   })
 
   it('without a state file deploys the newest completed training job; --model takes a job name; human output shows the top 3', async () => {
     await moto.setEndpointResults([{ Body: JSON.stringify(ANSWER), ContentType: 'application/json' }])
-    await sm.send(new CreateTrainingJobCommand({
-      TrainingJobName: 'dogs-train-2026-11-21-09-00-00-000',
-      RoleArn: 'arn:aws:iam::123456789012:role/dogs-sagemaker',
-      AlgorithmSpecification: { TrainingImage: 'img', TrainingInputMode: 'File' },
-      OutputDataConfig: { S3OutputPath: 's3://dogs-data/output' },
-      ResourceConfig: { InstanceType: 'ml.m5.large', InstanceCount: 1, VolumeSizeInGB: 10 },
-      StoppingCondition: { MaxRuntimeInSeconds: 600 },
-    }))
+    await sm.send(
+      new CreateTrainingJobCommand({
+        TrainingJobName: 'dogs-train-2026-11-21-09-00-00-000',
+        RoleArn: 'arn:aws:iam::123456789012:role/dogs-sagemaker',
+        AlgorithmSpecification: { TrainingImage: 'img', TrainingInputMode: 'File' },
+        OutputDataConfig: { S3OutputPath: 's3://dogs-data/output' },
+        ResourceConfig: { InstanceType: 'ml.m5.large', InstanceCount: 1, VolumeSizeInGB: 10 },
+        StoppingCondition: { MaxRuntimeInSeconds: 600 },
+      }),
+    )
     const dir = await project('', false)
     const run = await runMlops(['deploy', '--yes'], { cwd: dir, env: motoEnv(moto.endpoint) })
     expect(run.code, run.stderr).toBe(0)
     expect(run.stderr).toContain(`Model: ${ARTIFACT} (job dogs-train-2026-11-21-09-00-00-000)`)
     expect(run.stdout).toContain('Endpoint dogs-endpoint is InService (created)')
     expect(run.stdout).toContain('1. Affenpinscher 91.0%  2. Afghan_hound 5.0%  3. Airedale_terrier 2.0%')
-    const byName = await runMlops(['deploy', '--yes', '--json', '--model', 'dogs-train-2026-11-21-09-00-00-000', '--no-smoke-test'], { cwd: dir, env: motoEnv(moto.endpoint), clock: fastClock(Date.parse('2026-11-22T11:00:00Z')) })
+    const byName = await runMlops(['deploy', '--yes', '--json', '--model', 'dogs-train-2026-11-21-09-00-00-000', '--no-smoke-test'], {
+      cwd: dir,
+      env: motoEnv(moto.endpoint),
+      clock: fastClock(Date.parse('2026-11-22T11:00:00Z')),
+    })
     expect(byName.code, byName.stderr).toBe(0)
     expect(byName.json()).toMatchObject({ action: 'updated', source: { uri: ARTIFACT, foundIn: 'flag' }, smokeTest: { skipped: true } })
     const missing = await runMlops(['deploy', '--yes', '--model', 'dogs-train-nope'], { cwd: dir, env: motoEnv(moto.endpoint) })

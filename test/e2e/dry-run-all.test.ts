@@ -3,16 +3,20 @@ import { readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { runMlops, tempProject } from '../helpers/cli.js'
+import { noAwsFactory } from '../helpers/aws.js'
 
 const ROOT = path.resolve(import.meta.dirname, '../..')
 /** No credentials, no profile files, no endpoint: anything that tried to reach AWS would fail. */
 const OFFLINE = {
-  AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined, AWS_SESSION_TOKEN: undefined, AWS_PROFILE: undefined,
-  AWS_ENDPOINT_URL: undefined, AWS_CONFIG_FILE: '/nonexistent', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent',
+  AWS_ACCESS_KEY_ID: undefined,
+  AWS_SECRET_ACCESS_KEY: undefined,
+  AWS_SESSION_TOKEN: undefined,
+  AWS_PROFILE: undefined,
+  AWS_ENDPOINT_URL: undefined,
+  AWS_CONFIG_FILE: '/nonexistent',
+  AWS_SHARED_CREDENTIALS_FILE: '/nonexistent',
 }
-const noAws = () => {
-  throw new Error('a --dry-run asked for AWS clients')
-}
+const noAws = noAwsFactory('a --dry-run asked for AWS clients')
 
 const COMMANDS: [string, string[]][] = [
   ['upload-data', ['upload-data']],
@@ -38,8 +42,21 @@ describe('--dry-run of every command works offline, without credentials', () => 
     expect((await runMlops(['init', '--project', 'dogs', '--bucket', 'dogs-data'], { cwd: dir })).code).toBe(0)
     const cfg = path.join(dir, 'mlops.config.yaml')
     await writeFile(cfg, (await readFile(cfg, 'utf8')).replace('sourceDir: scripts', `sourceDir: ${path.join(ROOT, 'scripts')}`))
-    execFileSync('/usr/bin/python3', [path.join(ROOT, 'scripts-dev/make_synthetic_dataset.py'), '--out', path.join(dir, 'dogImages'),
-      '--classes', '3', '--train-per-class', '2', '--valid-per-class', '1', '--test-per-class', '1', '--size', '16'])
+    execFileSync('/usr/bin/python3', [
+      path.join(ROOT, 'scripts-dev/make_synthetic_dataset.py'),
+      '--out',
+      path.join(dir, 'dogImages'),
+      '--classes',
+      '3',
+      '--train-per-class',
+      '2',
+      '--valid-per-class',
+      '1',
+      '--test-per-class',
+      '1',
+      '--size',
+      '16',
+    ])
   })
 
   it.each(COMMANDS)('%s', async (_name, args) => {

@@ -20,8 +20,19 @@ afterAll(async () => moto?.stop())
 beforeEach(async () => {
   await moto.reset()
   const sm = new SageMakerClient(motoClientConfig(moto.endpoint))
-  await sm.send(new CreateModelCommand({ ModelName: 'm', ExecutionRoleArn: 'arn:aws:iam::123456789012:role/r', PrimaryContainer: { Image: 'img', ModelDataUrl: 's3://b/m.tar.gz' } }))
-  await sm.send(new CreateEndpointConfigCommand({ EndpointConfigName: 'c', ProductionVariants: [{ VariantName: 'AllTraffic', ModelName: 'm', InstanceType: 'ml.m5.large', InitialInstanceCount: 1 }] }))
+  await sm.send(
+    new CreateModelCommand({
+      ModelName: 'm',
+      ExecutionRoleArn: 'arn:aws:iam::123456789012:role/r',
+      PrimaryContainer: { Image: 'img', ModelDataUrl: 's3://b/m.tar.gz' },
+    }),
+  )
+  await sm.send(
+    new CreateEndpointConfigCommand({
+      EndpointConfigName: 'c',
+      ProductionVariants: [{ VariantName: 'AllTraffic', ModelName: 'm', InstanceType: 'ml.m5.large', InitialInstanceCount: 1 }],
+    }),
+  )
   await sm.send(new CreateEndpointCommand({ EndpointName: 'dogs-endpoint', EndpointConfigName: 'c' }))
   dir = await tempProject(minimalConfig(), { 'photos/rex.jpg': JPEG, 'photos/big.png': Buffer.alloc(7 * 1024 * 1024) })
 })
@@ -63,20 +74,54 @@ describe('mlops invoke on moto', () => {
   it('--lambda goes through the live alias and reads the proxy-style answer', async () => {
     const iam = new IAMClient(motoClientConfig(moto.endpoint))
     const lambda = new LambdaClient(motoClientConfig(moto.endpoint))
-    const role = await iam.send(new CreateRoleCommand({ RoleName: 'dogs-lambda', AssumeRolePolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }] }) }))
-    await lambda.send(new CreateFunctionCommand({ FunctionName: 'dogs-invoke', Runtime: 'nodejs20.x', Handler: 'index.handler', Role: role.Role!.Arn, Code: { ZipFile: createZip([{ name: 'index.js', data: Buffer.from('exports.handler = async () => ({})') }]) } }))
+    const role = await iam.send(
+      new CreateRoleCommand({
+        RoleName: 'dogs-lambda',
+        AssumeRolePolicyDocument: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }],
+        }),
+      }),
+    )
+    await lambda.send(
+      new CreateFunctionCommand({
+        FunctionName: 'dogs-invoke',
+        Runtime: 'nodejs20.x',
+        Handler: 'index.handler',
+        Role: role.Role!.Arn,
+        Code: { ZipFile: createZip([{ name: 'index.js', data: Buffer.from('exports.handler = async () => ({})') }]) },
+      }),
+    )
     const version = await lambda.send(new PublishVersionCommand({ FunctionName: 'dogs-invoke' }))
     await lambda.send(new CreateAliasCommand({ FunctionName: 'dogs-invoke', Name: 'live', FunctionVersion: version.Version }))
     await moto.setLambdaResults([
-      JSON.stringify({ statusCode: 200, headers: {}, body: JSON.stringify({ predictions: [{ breed: 'Golden retriever', probability: 0.88 }, { breed: 'Kuvasz', probability: 0.07 }], endpointLatencyMs: 80, requestId: 'abc123def456' }) }),
-      JSON.stringify({ statusCode: 400, headers: {}, body: JSON.stringify({ error: { code: 'InvalidTopK', message: '"top_k" must be a whole number from 1 to 20.' }, requestId: 'fff000' }) }),
+      JSON.stringify({
+        statusCode: 200,
+        headers: {},
+        body: JSON.stringify({
+          predictions: [
+            { breed: 'Golden retriever', probability: 0.88 },
+            { breed: 'Kuvasz', probability: 0.07 },
+          ],
+          endpointLatencyMs: 80,
+          requestId: 'abc123def456',
+        }),
+      }),
+      JSON.stringify({
+        statusCode: 400,
+        headers: {},
+        body: JSON.stringify({ error: { code: 'InvalidTopK', message: '"top_k" must be a whole number from 1 to 20.' }, requestId: 'fff000' }),
+      }),
     ])
     const run = await invoke(['photos/rex.jpg', '--lambda', '--json'])
     expect(run.code, run.stderr).toBe(0)
     expect(run.json()).toMatchObject({
       target: 'lambda',
       name: 'dogs-invoke:live',
-      predictions: [{ label: 'Golden retriever', probability: 0.88 }, { label: 'Kuvasz', probability: 0.07 }],
+      predictions: [
+        { label: 'Golden retriever', probability: 0.88 },
+        { label: 'Kuvasz', probability: 0.07 },
+      ],
       requestId: 'abc123def456',
     })
     const refused = await invoke(['photos/rex.jpg', '--lambda', '--top', '50'])

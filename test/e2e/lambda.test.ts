@@ -1,5 +1,12 @@
 import { CloudWatchLogsClient, DescribeLogGroupsCommand } from '@aws-sdk/client-cloudwatch-logs'
-import { AttachRolePolicyCommand, GetRoleCommand, GetRolePolicyCommand, IAMClient, ListAttachedRolePoliciesCommand, ListRolePoliciesCommand } from '@aws-sdk/client-iam'
+import {
+  AttachRolePolicyCommand,
+  GetRoleCommand,
+  GetRolePolicyCommand,
+  IAMClient,
+  ListAttachedRolePoliciesCommand,
+  ListRolePoliciesCommand,
+} from '@aws-sdk/client-iam'
 import {
   GetAliasCommand,
   GetFunctionCommand,
@@ -19,12 +26,23 @@ import { minimalConfig, runMlops, tempProject } from '../helpers/cli.js'
 import { motoClientConfig, motoEnv, startMoto, type MotoServer } from '../helpers/moto.js'
 
 const ACCOUNT = '123456789012'
-const TAGS = [{ Key: 'mlops:project', Value: 'dogs' }, { Key: 'mlops:managed-by', Value: 'mlops' }]
+const TAGS = [
+  { Key: 'mlops:project', Value: 'dogs' },
+  { Key: 'mlops:managed-by', Value: 'mlops' },
+]
 /** What the real function answers for the sample image (moto's Lambda only echoes unless told). */
 const GOOD_ANSWER = JSON.stringify({
   statusCode: 200,
   headers: { 'content-type': 'application/json' },
-  body: JSON.stringify({ predictions: [{ breed: 'Golden retriever', probability: 0.91 }, { breed: 'Labrador retriever', probability: 0.05 }, { breed: 'Kuvasz', probability: 0.01 }], endpointLatencyMs: 87, requestId: 'abc123def456' }),
+  body: JSON.stringify({
+    predictions: [
+      { breed: 'Golden retriever', probability: 0.91 },
+      { breed: 'Labrador retriever', probability: 0.05 },
+      { breed: 'Kuvasz', probability: 0.01 },
+    ],
+    endpointLatencyMs: 87,
+    requestId: 'abc123def456',
+  }),
 })
 
 /**
@@ -42,7 +60,10 @@ function factoryWithAccountSettings(limit: number, unreserved: number) {
         lambda.middlewareStack.add(
           (next, context) => async (args) => {
             if (context.commandName === 'GetAccountSettingsCommand') {
-              return { output: { $metadata: {}, AccountLimit: { ConcurrentExecutions: limit, UnreservedConcurrentExecutions: unreserved } }, response: {} } as never
+              return {
+                output: { $metadata: {}, AccountLimit: { ConcurrentExecutions: limit, UnreservedConcurrentExecutions: unreserved } },
+                response: {},
+              } as never
             }
             return next(args)
           },
@@ -61,19 +82,22 @@ describe('lambda-setup and Lambda concurrency on moto', () => {
   let sm: SageMakerClient
   let logs: CloudWatchLogsClient
   let dir: string
-  const run = (args: string[], extra: Parameters<typeof runMlops>[1] = {}) =>
-    runMlops([...args, '--yes'], { cwd: dir, env: motoEnv(moto.endpoint), ...extra })
+  const run = (args: string[], extra: Parameters<typeof runMlops>[1] = {}) => runMlops([...args, '--yes'], { cwd: dir, env: motoEnv(moto.endpoint), ...extra })
 
   async function createEndpoint() {
-    await sm.send(new CreateModelCommand({
-      ModelName: 'dogs-model-1',
-      ExecutionRoleArn: `arn:aws:iam::${ACCOUNT}:role/dogs-sagemaker`,
-      PrimaryContainer: { Image: '763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.6.0-cpu-py312', ModelDataUrl: 's3://dogs-data/m.tar.gz' },
-    }))
-    await sm.send(new CreateEndpointConfigCommand({
-      EndpointConfigName: 'dogs-config-1',
-      ProductionVariants: [{ VariantName: 'AllTraffic', ModelName: 'dogs-model-1', InitialInstanceCount: 1, InstanceType: 'ml.m5.large' }],
-    }))
+    await sm.send(
+      new CreateModelCommand({
+        ModelName: 'dogs-model-1',
+        ExecutionRoleArn: `arn:aws:iam::${ACCOUNT}:role/dogs-sagemaker`,
+        PrimaryContainer: { Image: '763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.6.0-cpu-py312', ModelDataUrl: 's3://dogs-data/m.tar.gz' },
+      }),
+    )
+    await sm.send(
+      new CreateEndpointConfigCommand({
+        EndpointConfigName: 'dogs-config-1',
+        ProductionVariants: [{ VariantName: 'AllTraffic', ModelName: 'dogs-model-1', InitialInstanceCount: 1, InstanceType: 'ml.m5.large' }],
+      }),
+    )
     await sm.send(new CreateEndpointCommand({ EndpointName: 'dogs-endpoint', EndpointConfigName: 'dogs-config-1', Tags: TAGS }))
   }
 
@@ -101,15 +125,25 @@ describe('lambda-setup and Lambda concurrency on moto', () => {
     expect(first.code).toBe(0)
     const r = first.json()
     expect(r).toMatchObject({
-      dryRun: false, functionName: 'dogs-invoke', alias: 'live', version: '1', created: true, published: true,
-      role: { name: 'dogs-lambda', created: true }, endpoint: { name: 'dogs-endpoint', status: 'InService' },
+      dryRun: false,
+      functionName: 'dogs-invoke',
+      alias: 'live',
+      version: '1',
+      created: true,
+      published: true,
+      role: { name: 'dogs-lambda', created: true },
+      endpoint: { name: 'dogs-endpoint', status: 'InService' },
       test: { status: 'passed', image: 'assets/sample.jpg', predictions: [{ breed: 'Golden retriever', probability: 0.91 }, {}, {}] },
     })
 
     // The function: env var from the config, Node runtime, our handler, the role, tags.
     const fn = await lambda.send(new GetFunctionCommand({ FunctionName: 'dogs-invoke' }))
     expect(fn.Configuration).toMatchObject({
-      Runtime: 'nodejs20.x', Handler: 'handler.handler', MemorySize: 256, Timeout: 30, Architectures: ['arm64'],
+      Runtime: 'nodejs20.x',
+      Handler: 'handler.handler',
+      MemorySize: 256,
+      Timeout: 30,
+      Architectures: ['arm64'],
       Role: `arn:aws:iam::${ACCOUNT}:role/dogs-lambda`,
       Environment: { Variables: { ENDPOINT_NAME: 'dogs-endpoint', TOP_K: '3', MAX_BODY_BYTES: '5242880' } },
       CodeSha256: r.codeSha256,
@@ -123,14 +157,28 @@ describe('lambda-setup and Lambda concurrency on moto', () => {
     const role = (await iam.send(new GetRoleCommand({ RoleName: 'dogs-lambda' }))).Role!
     expect(JSON.parse(decodeURIComponent(role.AssumeRolePolicyDocument!))).toEqual({
       Version: '2012-10-17',
-      Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole', Condition: { StringEquals: { 'aws:SourceAccount': ACCOUNT } } }],
+      Statement: [
+        {
+          Effect: 'Allow',
+          Principal: { Service: 'lambda.amazonaws.com' },
+          Action: 'sts:AssumeRole',
+          Condition: { StringEquals: { 'aws:SourceAccount': ACCOUNT } },
+        },
+      ],
     })
     expect((await iam.send(new ListRolePoliciesCommand({ RoleName: 'dogs-lambda' }))).PolicyNames).toEqual(['mlops-lambda'])
     const policy = await iam.send(new GetRolePolicyCommand({ RoleName: 'dogs-lambda', PolicyName: 'mlops-lambda' }))
     expect(JSON.parse(decodeURIComponent(policy.PolicyDocument!)).Statement).toEqual([
-      { Sid: 'InvokeModelEndpoint', Effect: 'Allow', Action: 'sagemaker:InvokeEndpoint', Resource: `arn:aws:sagemaker:us-east-1:${ACCOUNT}:endpoint/dogs-endpoint` },
       {
-        Sid: 'WriteOwnLogs', Effect: 'Allow', Action: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'],
+        Sid: 'InvokeModelEndpoint',
+        Effect: 'Allow',
+        Action: 'sagemaker:InvokeEndpoint',
+        Resource: `arn:aws:sagemaker:us-east-1:${ACCOUNT}:endpoint/dogs-endpoint`,
+      },
+      {
+        Sid: 'WriteOwnLogs',
+        Effect: 'Allow',
+        Action: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'],
         Resource: `arn:aws:logs:us-east-1:${ACCOUNT}:log-group:/aws/lambda/dogs-invoke:*`,
       },
     ])
@@ -142,10 +190,16 @@ describe('lambda-setup and Lambda concurrency on moto', () => {
 
     // State.
     const state = JSON.parse(await readFile(path.join(dir, '.mlops/state.json'), 'utf8'))
-    expect(state.resources).toEqual(expect.arrayContaining([
-      expect.objectContaining({ kind: 'role', name: 'dogs-lambda', details: { purpose: 'lambda' } }),
-      expect.objectContaining({ kind: 'function', name: 'dogs-invoke', details: expect.objectContaining({ alias: 'live', version: '1', roleName: 'dogs-lambda' }) }),
-    ]))
+    expect(state.resources).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ kind: 'role', name: 'dogs-lambda', details: { purpose: 'lambda' } }),
+        expect.objectContaining({
+          kind: 'function',
+          name: 'dogs-invoke',
+          details: expect.objectContaining({ alias: 'live', version: '1', roleName: 'dogs-lambda' }),
+        }),
+      ]),
+    )
 
     // Someone attaches the course's FullAccess policy by hand; the re-run removes it and publishes nothing.
     await iam.send(new AttachRolePolicyCommand({ RoleName: 'dogs-lambda', PolicyArn: 'arn:aws:iam::aws:policy/AmazonSageMakerFullAccess' }))
@@ -190,7 +244,9 @@ describe('lambda-setup and Lambda concurrency on moto', () => {
     expect(back.code).toBe(0)
     expect((await lambda.send(new GetFunctionUrlConfigCommand({ FunctionName: 'dogs-invoke', Qualifier: 'live' }))).AuthType).toBe('AWS_IAM')
     // No statements left: AWS (and moto) then answer GetPolicy with ResourceNotFoundException.
-    await expect(lambda.send(new GetPolicyCommand({ FunctionName: 'dogs-invoke', Qualifier: 'live' }))).rejects.toMatchObject({ name: 'ResourceNotFoundException' })
+    await expect(lambda.send(new GetPolicyCommand({ FunctionName: 'dogs-invoke', Qualifier: 'live' }))).rejects.toMatchObject({
+      name: 'ResourceNotFoundException',
+    })
 
     // Without --url the existing URL is reported, not touched.
     const plain = await run(['lambda-setup', '--no-test'])
@@ -202,7 +258,9 @@ describe('lambda-setup and Lambda concurrency on moto', () => {
     const res = await run(['lambda-setup'])
     expect(res.code).toBe(1)
     expect(res.stderr).toMatch(/The function was deployed, but its test invocation failed: the function's answer is not a \{statusCode, body\} response/)
-    await moto.setLambdaResults([JSON.stringify({ statusCode: 502, body: JSON.stringify({ error: { code: 'EndpointError', message: 'The model endpoint could not answer.' } }) })])
+    await moto.setLambdaResults([
+      JSON.stringify({ statusCode: 502, body: JSON.stringify({ error: { code: 'EndpointError', message: 'The model endpoint could not answer.' } }) }),
+    ])
     const bad = await run(['lambda-setup'])
     expect(bad.code).toBe(1)
     expect(bad.stderr).toMatch(/answered 502 \(EndpointError: The model endpoint could not answer\.\)/)
@@ -233,7 +291,12 @@ describe('lambda-setup and Lambda concurrency on moto', () => {
     const pcc = await lambda.send(new GetProvisionedConcurrencyConfigCommand({ FunctionName: 'dogs-invoke', Qualifier: 'live' }))
     expect(pcc).toMatchObject({ RequestedProvisionedConcurrentExecutions: 2, Status: 'READY' })
     const state = JSON.parse(await readFile(path.join(dir, '.mlops/state.json'), 'utf8'))
-    expect(state.resources.find((r: { kind: string }) => r.kind === 'function').details).toMatchObject({ alias: 'live', version: '1', reservedConcurrency: 5, provisionedConcurrency: 2 })
+    expect(state.resources.find((r: { kind: string }) => r.kind === 'function').details).toMatchObject({
+      alias: 'live',
+      version: '1',
+      reservedConcurrency: 5,
+      provisionedConcurrency: 2,
+    })
 
     // Preflight refuses a new account's tiny limit before changing anything.
     const small = await runScale(['--lambda-reserved', '10'], factoryWithAccountSettings(50, 45))

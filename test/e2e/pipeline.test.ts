@@ -25,7 +25,11 @@ const PREDICTION = {
 const LAMBDA_ANSWER = {
   statusCode: 200,
   headers: { 'content-type': 'application/json' },
-  body: JSON.stringify({ predictions: PREDICTION.predictions.map((p) => ({ breed: p.label, probability: p.probability })), endpointLatencyMs: 40, requestId: 'abcdef123456' }),
+  body: JSON.stringify({
+    predictions: PREDICTION.predictions.map((p) => ({ breed: p.label, probability: p.probability })),
+    endpointLatencyMs: 40,
+    requestId: 'abcdef123456',
+  }),
 }
 
 /**
@@ -42,8 +46,21 @@ describe('the whole pipeline on moto', () => {
     moto = await startMoto()
     env = motoEnv(moto.endpoint)
     dir = await tempProject()
-    execFileSync('/usr/bin/python3', [path.join(ROOT, 'scripts-dev/make_synthetic_dataset.py'), '--out', path.join(dir, 'dogImages'),
-      '--classes', '3', '--train-per-class', '4', '--valid-per-class', '2', '--test-per-class', '2', '--size', '32'])
+    execFileSync('/usr/bin/python3', [
+      path.join(ROOT, 'scripts-dev/make_synthetic_dataset.py'),
+      '--out',
+      path.join(dir, 'dogImages'),
+      '--classes',
+      '3',
+      '--train-per-class',
+      '4',
+      '--valid-per-class',
+      '2',
+      '--test-per-class',
+      '2',
+      '--size',
+      '32',
+    ])
   })
   afterAll(async () => moto?.stop())
 
@@ -58,9 +75,12 @@ describe('the whole pipeline on moto', () => {
     }
     await mlops(['init', '--project', 'pipe', '--bucket', 'pipe-data'])
     const cfgPath = path.join(dir, 'mlops.config.yaml')
-    await writeFile(cfgPath, (await readFile(cfgPath, 'utf8'))
-      .replace('instanceType: ml.g4dn.xlarge', 'instanceType: ml.m5.xlarge')
-      .replace('sourceDir: scripts', `sourceDir: ${path.join(ROOT, 'scripts')}`))
+    await writeFile(
+      cfgPath,
+      (await readFile(cfgPath, 'utf8'))
+        .replace('instanceType: ml.g4dn.xlarge', 'instanceType: ml.m5.xlarge')
+        .replace('sourceDir: scripts', `sourceDir: ${path.join(ROOT, 'scripts')}`),
+    )
 
     const upload = (await mlops(['upload-data', '--yes', '--json'])).json()
     expect(upload.uploaded).toBe(24)
@@ -122,11 +142,16 @@ describe('the whole pipeline on moto', () => {
     const roles = (await new IAMClient(cfg).send(new ListRolesCommand({}))).Roles ?? []
     expect(roles.filter((r) => r.RoleName!.startsWith('pipe-'))).toEqual([])
     expect((await new IAMClient(cfg).send(new ListInstanceProfilesCommand({}))).InstanceProfiles).toEqual([])
-    const instances = ((await new EC2Client(cfg).send(new DescribeInstancesCommand({ Filters: [{ Name: 'tag:mlops:project', Values: ['pipe'] }] }))).Reservations ?? [])
-      .flatMap((r) => r.Instances ?? [])
+    const instances = (
+      (await new EC2Client(cfg).send(new DescribeInstancesCommand({ Filters: [{ Name: 'tag:mlops:project', Values: ['pipe'] }] }))).Reservations ?? []
+    ).flatMap((r) => r.Instances ?? [])
     expect(instances.every((i) => i.State?.Name === 'terminated')).toBe(true)
-    expect((await new EC2Client(cfg).send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'tag:mlops:project', Values: ['pipe'] }] }))).SecurityGroups).toEqual([])
-    expect((await new ApplicationAutoScalingClient(cfg).send(new DescribeScalableTargetsCommand({ ServiceNamespace: 'sagemaker' }))).ScalableTargets).toEqual([])
+    expect(
+      (await new EC2Client(cfg).send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'tag:mlops:project', Values: ['pipe'] }] }))).SecurityGroups,
+    ).toEqual([])
+    expect((await new ApplicationAutoScalingClient(cfg).send(new DescribeScalableTargetsCommand({ ServiceNamespace: 'sagemaker' }))).ScalableTargets).toEqual(
+      [],
+    )
     expect((await s3.send(new ListObjectsV2Command({ Bucket: 'pipe-data', Prefix: 'dogImages/' }))).KeyCount).toBe(24)
 
     const again = await mlops(['teardown', '--yes'])

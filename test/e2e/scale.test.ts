@@ -1,10 +1,13 @@
-import {
-  ApplicationAutoScalingClient,
-  DescribeScalableTargetsCommand,
-  DescribeScalingPoliciesCommand,
-} from '@aws-sdk/client-application-auto-scaling'
+import { ApplicationAutoScalingClient, DescribeScalableTargetsCommand, DescribeScalingPoliciesCommand } from '@aws-sdk/client-application-auto-scaling'
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
-import { CreateEndpointCommand, CreateEndpointConfigCommand, CreateModelCommand, DescribeEndpointCommand, SageMakerClient, type ProductionVariant } from '@aws-sdk/client-sagemaker'
+import {
+  CreateEndpointCommand,
+  CreateEndpointConfigCommand,
+  CreateModelCommand,
+  DescribeEndpointCommand,
+  SageMakerClient,
+  type ProductionVariant,
+} from '@aws-sdk/client-sagemaker'
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
@@ -15,7 +18,8 @@ import { ANSWER, tinyModelTarGz } from './deploy-fixtures.js'
 /** `mlops scale` on moto: the target and the policy carry exactly the configured values. */
 
 const RID = 'endpoint/dogs-endpoint/variant/AllTraffic'
-const SCALING = 'endpoint:\n  autoscaling:\n    minCapacity: 2\n    maxCapacity: 5\n    targetInvocationsPerInstance: 150\n    scaleInCooldown: 400\n    scaleOutCooldown: 30\n'
+const SCALING =
+  'endpoint:\n  autoscaling:\n    minCapacity: 2\n    maxCapacity: 5\n    targetInvocationsPerInstance: 150\n    scaleInCooldown: 400\n    scaleOutCooldown: 30\n'
 const ROLE = 'training:\n  roleArn: arn:aws:iam::123456789012:role/my-sagemaker\n'
 
 let moto: MotoServer
@@ -31,14 +35,29 @@ beforeEach(async () => moto.reset())
 
 /** An endpoint as `deploy` leaves it, made directly (faster than a deploy). */
 async function endpointWith(variant: Omit<ProductionVariant, 'VariantName' | 'ModelName'>): Promise<void> {
-  await sm.send(new CreateModelCommand({ ModelName: 'dogs-model-2026-11-21-10-00-00-000', ExecutionRoleArn: 'arn:aws:iam::123456789012:role/r', PrimaryContainer: { Image: 'img', ModelDataUrl: 's3://b/m.tar.gz' } }))
-  await sm.send(new CreateEndpointConfigCommand({ EndpointConfigName: 'dogs-config-2026-11-21-10-00-00-000', ProductionVariants: [{ VariantName: 'AllTraffic', ModelName: 'dogs-model-2026-11-21-10-00-00-000', ...variant }] }))
+  await sm.send(
+    new CreateModelCommand({
+      ModelName: 'dogs-model-2026-11-21-10-00-00-000',
+      ExecutionRoleArn: 'arn:aws:iam::123456789012:role/r',
+      PrimaryContainer: { Image: 'img', ModelDataUrl: 's3://b/m.tar.gz' },
+    }),
+  )
+  await sm.send(
+    new CreateEndpointConfigCommand({
+      EndpointConfigName: 'dogs-config-2026-11-21-10-00-00-000',
+      ProductionVariants: [{ VariantName: 'AllTraffic', ModelName: 'dogs-model-2026-11-21-10-00-00-000', ...variant }],
+    }),
+  )
   await sm.send(new CreateEndpointCommand({ EndpointName: 'dogs-endpoint', EndpointConfigName: 'dogs-config-2026-11-21-10-00-00-000' }))
 }
 
 async function current() {
-  const targets = await as.send(new DescribeScalableTargetsCommand({ ServiceNamespace: 'sagemaker', ResourceIds: [RID], ScalableDimension: 'sagemaker:variant:DesiredInstanceCount' }))
-  const policies = await as.send(new DescribeScalingPoliciesCommand({ ServiceNamespace: 'sagemaker', ResourceId: RID, ScalableDimension: 'sagemaker:variant:DesiredInstanceCount' }))
+  const targets = await as.send(
+    new DescribeScalableTargetsCommand({ ServiceNamespace: 'sagemaker', ResourceIds: [RID], ScalableDimension: 'sagemaker:variant:DesiredInstanceCount' }),
+  )
+  const policies = await as.send(
+    new DescribeScalingPoliciesCommand({ ServiceNamespace: 'sagemaker', ResourceId: RID, ScalableDimension: 'sagemaker:variant:DesiredInstanceCount' }),
+  )
   return { targets: targets.ScalableTargets ?? [], policies: policies.ScalingPolicies ?? [] }
 }
 
@@ -49,14 +68,28 @@ describe('mlops scale on moto', () => {
     const env = motoEnv(moto.endpoint)
     const run = await runMlops(['scale', '--json'], { cwd: dir, env })
     expect(run.code, run.stderr).toBe(0)
-    expect(run.json().endpoint).toMatchObject({ resourceId: RID, minCapacity: 2, maxCapacity: 5, targetValue: 150, targetRps: 2.5, scaleInCooldown: 400, scaleOutCooldown: 30, instanceType: 'ml.m5.large' })
+    expect(run.json().endpoint).toMatchObject({
+      resourceId: RID,
+      minCapacity: 2,
+      maxCapacity: 5,
+      targetValue: 150,
+      targetRps: 2.5,
+      scaleInCooldown: 400,
+      scaleOutCooldown: 30,
+      instanceType: 'ml.m5.large',
+    })
     let now = await current()
     expect(now.targets).toEqual([expect.objectContaining({ ResourceId: RID, MinCapacity: 2, MaxCapacity: 5 })])
     expect(now.policies).toHaveLength(1)
     expect(now.policies[0]).toMatchObject({
       PolicyName: 'dogs-invocations-target',
       PolicyType: 'TargetTrackingScaling',
-      TargetTrackingScalingPolicyConfiguration: { TargetValue: 150, PredefinedMetricSpecification: { PredefinedMetricType: 'SageMakerVariantInvocationsPerInstance' }, ScaleInCooldown: 400, ScaleOutCooldown: 30 },
+      TargetTrackingScalingPolicyConfiguration: {
+        TargetValue: 150,
+        PredefinedMetricSpecification: { PredefinedMetricType: 'SageMakerVariantInvocationsPerInstance' },
+        ScaleInCooldown: 400,
+        ScaleOutCooldown: 30,
+      },
     })
     const state = JSON.parse(await readFile(path.join(dir, '.mlops/state.json'), 'utf8')).resources
     expect(state).toEqual([expect.objectContaining({ kind: 'scaling-target', name: RID })])
@@ -76,7 +109,11 @@ describe('mlops scale on moto', () => {
     expect(show.stdout).toContain(`${RID}: 1-8 instances`)
     expect(show.stdout).toMatch(/dogs-invocations-target\s+SageMakerVariantInvocationsPerInstance\s+240\s+4\s+400s\s+15s/)
     const showJson = await runMlops(['scale', '--show', '--json'], { cwd: dir, env })
-    expect(showJson.json()).toMatchObject({ endpoint: 'dogs-endpoint', variant: { kind: 'instance', instanceType: 'ml.m5.large' }, scaling: { minCapacity: 1, maxCapacity: 8 } })
+    expect(showJson.json()).toMatchObject({
+      endpoint: 'dogs-endpoint',
+      variant: { kind: 'instance', instanceType: 'ml.m5.large' },
+      scaling: { minCapacity: 1, maxCapacity: 8 },
+    })
   })
 
   it('--show on an endpoint without autoscaling says so; a serverless endpoint is refused with a clear message', async () => {

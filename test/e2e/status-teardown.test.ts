@@ -1,21 +1,57 @@
-import { ApplicationAutoScalingClient, DescribeScalableTargetsCommand, PutScalingPolicyCommand, RegisterScalableTargetCommand } from '@aws-sdk/client-application-auto-scaling'
+import {
+  ApplicationAutoScalingClient,
+  DescribeScalableTargetsCommand,
+  PutScalingPolicyCommand,
+  RegisterScalableTargetCommand,
+} from '@aws-sdk/client-application-auto-scaling'
 import { CreateSecurityGroupCommand, DescribeInstancesCommand, DescribeSecurityGroupsCommand, EC2Client, RunInstancesCommand } from '@aws-sdk/client-ec2'
-import { CreateInstanceProfileCommand, AddRoleToInstanceProfileCommand, CreateRoleCommand, IAMClient, ListRolesCommand, PutRolePolicyCommand, ListInstanceProfilesCommand } from '@aws-sdk/client-iam'
-import { CreateAliasCommand, CreateFunctionCommand, LambdaClient, ListFunctionsCommand, PublishVersionCommand, PutProvisionedConcurrencyConfigCommand } from '@aws-sdk/client-lambda'
+import {
+  CreateInstanceProfileCommand,
+  AddRoleToInstanceProfileCommand,
+  CreateRoleCommand,
+  IAMClient,
+  ListRolesCommand,
+  PutRolePolicyCommand,
+  ListInstanceProfilesCommand,
+} from '@aws-sdk/client-iam'
+import {
+  CreateAliasCommand,
+  CreateFunctionCommand,
+  LambdaClient,
+  ListFunctionsCommand,
+  PublishVersionCommand,
+  PutProvisionedConcurrencyConfigCommand,
+} from '@aws-sdk/client-lambda'
 import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
-import { CreateEndpointCommand, CreateEndpointConfigCommand, CreateModelCommand, ListEndpointConfigsCommand, ListEndpointsCommand, ListModelsCommand, SageMakerClient } from '@aws-sdk/client-sagemaker'
+import {
+  CreateEndpointCommand,
+  CreateEndpointConfigCommand,
+  CreateModelCommand,
+  ListEndpointConfigsCommand,
+  ListEndpointsCommand,
+  ListModelsCommand,
+  SageMakerClient,
+} from '@aws-sdk/client-sagemaker'
 import { execFileSync } from 'node:child_process'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { minimalConfig, runMlops, tempProject } from '../helpers/cli.js'
 import { motoClientConfig, motoEnv, startMoto, type MotoServer } from '../helpers/moto.js'
 
-const TAGS = [{ Key: 'mlops:project', Value: 'dogs' }, { Key: 'mlops:managed-by', Value: 'mlops' }]
-const trust = (service: string) => JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: service }, Action: 'sts:AssumeRole' }] })
-const tinyZip = () => execFileSync('python3', ['-c', `
+const TAGS = [
+  { Key: 'mlops:project', Value: 'dogs' },
+  { Key: 'mlops:managed-by', Value: 'mlops' },
+]
+const trust = (service: string) =>
+  JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: service }, Action: 'sts:AssumeRole' }] })
+const tinyZip = () =>
+  execFileSync('python3', [
+    '-c',
+    `
 import io, zipfile, sys
 b = io.BytesIO()
 with zipfile.ZipFile(b, 'w') as z: z.writestr('handler.js', 'exports.handler = async () => ({})')
-sys.stdout.buffer.write(b.getvalue())`])
+sys.stdout.buffer.write(b.getvalue())`,
+  ])
 
 describe('status and teardown on moto', () => {
   let moto: MotoServer
@@ -23,8 +59,12 @@ describe('status and teardown on moto', () => {
   beforeAll(async () => {
     moto = await startMoto()
     const cfg = motoClientConfig(moto.endpoint)
-    sm = new SageMakerClient(cfg); iam = new IAMClient(cfg); lambda = new LambdaClient(cfg); ec2 = new EC2Client(cfg)
-    s3 = new S3Client({ ...cfg, forcePathStyle: true }); aas = new ApplicationAutoScalingClient(cfg)
+    sm = new SageMakerClient(cfg)
+    iam = new IAMClient(cfg)
+    lambda = new LambdaClient(cfg)
+    ec2 = new EC2Client(cfg)
+    s3 = new S3Client({ ...cfg, forcePathStyle: true })
+    aas = new ApplicationAutoScalingClient(cfg)
   })
   afterAll(async () => moto?.stop())
   beforeEach(async () => moto.reset())
@@ -36,9 +76,22 @@ describe('status and teardown on moto', () => {
       await s3.send(new PutObjectCommand({ Bucket: 'dogs-data', Key: k, Body: Buffer.alloc(1000) }))
     }
     await s3.send(new PutObjectCommand({ Bucket: 'dogs-data', Key: 'output/job/output/model.tar.gz', Body: 'm' }))
-    for (const [name, svc] of [['dogs-sagemaker', 'sagemaker.amazonaws.com'], ['dogs-lambda', 'lambda.amazonaws.com'], ['dogs-ec2', 'ec2.amazonaws.com']]) {
+    for (const [name, svc] of [
+      ['dogs-sagemaker', 'sagemaker.amazonaws.com'],
+      ['dogs-lambda', 'lambda.amazonaws.com'],
+      ['dogs-ec2', 'ec2.amazonaws.com'],
+    ]) {
       await iam.send(new CreateRoleCommand({ RoleName: name, AssumeRolePolicyDocument: trust(svc), Tags: TAGS }))
-      await iam.send(new PutRolePolicyCommand({ RoleName: name, PolicyName: 'p', PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::dogs-data/data/*' }] }) }))
+      await iam.send(
+        new PutRolePolicyCommand({
+          RoleName: name,
+          PolicyName: 'p',
+          PolicyDocument: JSON.stringify({
+            Version: '2012-10-17',
+            Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::dogs-data/data/*' }],
+          }),
+        }),
+      )
     }
     // A role of someone else's in the same account must survive.
     await iam.send(new CreateRoleCommand({ RoleName: 'other-team-role', AssumeRolePolicyDocument: trust('lambda.amazonaws.com') }))
@@ -46,19 +99,74 @@ describe('status and teardown on moto', () => {
     await iam.send(new AddRoleToInstanceProfileCommand({ InstanceProfileName: 'dogs-ec2', RoleName: 'dogs-ec2' }))
     const roleArn = 'arn:aws:iam::123456789012:role/dogs-sagemaker'
     for (const v of ['1', '2']) {
-      await sm.send(new CreateModelCommand({ ModelName: `dogs-model-${v}`, ExecutionRoleArn: roleArn, PrimaryContainer: { Image: '763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.6.0-cpu-py312', ModelDataUrl: 's3://dogs-data/m.tar.gz' }, Tags: TAGS }))
-      await sm.send(new CreateEndpointConfigCommand({ EndpointConfigName: `dogs-config-${v}`, ProductionVariants: [{ VariantName: 'AllTraffic', ModelName: `dogs-model-${v}`, InstanceType: 'ml.m5.large', InitialInstanceCount: 2 }], Tags: TAGS }))
+      await sm.send(
+        new CreateModelCommand({
+          ModelName: `dogs-model-${v}`,
+          ExecutionRoleArn: roleArn,
+          PrimaryContainer: {
+            Image: '763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.6.0-cpu-py312',
+            ModelDataUrl: 's3://dogs-data/m.tar.gz',
+          },
+          Tags: TAGS,
+        }),
+      )
+      await sm.send(
+        new CreateEndpointConfigCommand({
+          EndpointConfigName: `dogs-config-${v}`,
+          ProductionVariants: [{ VariantName: 'AllTraffic', ModelName: `dogs-model-${v}`, InstanceType: 'ml.m5.large', InitialInstanceCount: 2 }],
+          Tags: TAGS,
+        }),
+      )
     }
     await sm.send(new CreateEndpointCommand({ EndpointName: 'dogs-endpoint', EndpointConfigName: 'dogs-config-2', Tags: TAGS }))
-    const target = { ServiceNamespace: 'sagemaker' as const, ResourceId: 'endpoint/dogs-endpoint/variant/AllTraffic', ScalableDimension: 'sagemaker:variant:DesiredInstanceCount' as const }
+    const target = {
+      ServiceNamespace: 'sagemaker' as const,
+      ResourceId: 'endpoint/dogs-endpoint/variant/AllTraffic',
+      ScalableDimension: 'sagemaker:variant:DesiredInstanceCount' as const,
+    }
     await aas.send(new RegisterScalableTargetCommand({ ...target, MinCapacity: 1, MaxCapacity: 4 }))
-    await aas.send(new PutScalingPolicyCommand({ ...target, PolicyName: 'dogs-invocations-target', PolicyType: 'TargetTrackingScaling', TargetTrackingScalingPolicyConfiguration: { TargetValue: 70, PredefinedMetricSpecification: { PredefinedMetricType: 'SageMakerVariantInvocationsPerInstance' } } }))
-    await lambda.send(new CreateFunctionCommand({ FunctionName: 'dogs-invoke', Runtime: 'nodejs20.x', Handler: 'handler.handler', Role: 'arn:aws:iam::123456789012:role/dogs-lambda', Code: { ZipFile: tinyZip() }, MemorySize: 1024, Tags: { 'mlops:project': 'dogs', 'mlops:managed-by': 'mlops' } }))
+    await aas.send(
+      new PutScalingPolicyCommand({
+        ...target,
+        PolicyName: 'dogs-invocations-target',
+        PolicyType: 'TargetTrackingScaling',
+        TargetTrackingScalingPolicyConfiguration: {
+          TargetValue: 70,
+          PredefinedMetricSpecification: { PredefinedMetricType: 'SageMakerVariantInvocationsPerInstance' },
+        },
+      }),
+    )
+    await lambda.send(
+      new CreateFunctionCommand({
+        FunctionName: 'dogs-invoke',
+        Runtime: 'nodejs20.x',
+        Handler: 'handler.handler',
+        Role: 'arn:aws:iam::123456789012:role/dogs-lambda',
+        Code: { ZipFile: tinyZip() },
+        MemorySize: 1024,
+        Tags: { 'mlops:project': 'dogs', 'mlops:managed-by': 'mlops' },
+      }),
+    )
     const version = await lambda.send(new PublishVersionCommand({ FunctionName: 'dogs-invoke' }))
     await lambda.send(new CreateAliasCommand({ FunctionName: 'dogs-invoke', Name: 'live', FunctionVersion: version.Version }))
     await lambda.send(new PutProvisionedConcurrencyConfigCommand({ FunctionName: 'dogs-invoke', Qualifier: 'live', ProvisionedConcurrentExecutions: 2 }))
-    const sg = await ec2.send(new CreateSecurityGroupCommand({ GroupName: 'dogs-train-ec2', Description: 'mlops', TagSpecifications: [{ ResourceType: 'security-group', Tags: TAGS }] }))
-    await ec2.send(new RunInstancesCommand({ ImageId: 'ami-999844e0', InstanceType: 'g4dn.xlarge', MinCount: 1, MaxCount: 1, SecurityGroupIds: [sg.GroupId!], TagSpecifications: [{ ResourceType: 'instance', Tags: TAGS }] }))
+    const sg = await ec2.send(
+      new CreateSecurityGroupCommand({
+        GroupName: 'dogs-train-ec2',
+        Description: 'mlops',
+        TagSpecifications: [{ ResourceType: 'security-group', Tags: TAGS }],
+      }),
+    )
+    await ec2.send(
+      new RunInstancesCommand({
+        ImageId: 'ami-999844e0',
+        InstanceType: 'g4dn.xlarge',
+        MinCount: 1,
+        MaxCount: 1,
+        SecurityGroupIds: [sg.GroupId!],
+        TagSpecifications: [{ ResourceType: 'instance', Tags: TAGS }],
+      }),
+    )
     // Somebody else's instance must survive.
     await ec2.send(new RunInstancesCommand({ ImageId: 'ami-999844e0', InstanceType: 't3.micro', MinCount: 1, MaxCount: 1 }))
   }
@@ -71,7 +179,9 @@ describe('status and teardown on moto', () => {
     const status = await runMlops(['status', '--json'], { cwd: dir, env })
     expect(status.code, status.stderr).toBe(0)
     const s = status.json()
-    expect(s.endpoints).toEqual([{ name: 'dogs-endpoint', status: 'InService', configName: 'dogs-config-2', instanceType: 'ml.m5.large', instanceCount: 2, hourly: 0.23 }])
+    expect(s.endpoints).toEqual([
+      { name: 'dogs-endpoint', status: 'InService', configName: 'dogs-config-2', instanceType: 'ml.m5.large', instanceCount: 2, hourly: 0.23 },
+    ])
     expect(s.endpointConfigs.sort()).toEqual(['dogs-config-1', 'dogs-config-2'])
     expect(s.models.sort()).toEqual(['dogs-model-1', 'dogs-model-2'])
     expect(s.scalingTargets).toEqual([{ resourceId: 'endpoint/dogs-endpoint/variant/AllTraffic', min: 1, max: 4, policies: ['dogs-invocations-target'] }])
@@ -99,9 +209,23 @@ describe('status and teardown on moto', () => {
     expect(d.failed).toEqual([])
     expect(d.left).toEqual(['data s3://dogs-data/data/ (3 objects)'])
     // Dependency order as the user saw it.
-    const order = ['autoscaling of', 'endpoint dogs-endpoint', 'endpoint config', 'model dogs-model', 'provisioned concurrency', 'Lambda function', 'IAM role', 'instance profile', 'EC2 instance', 'security group']
+    const order = [
+      'autoscaling of',
+      'endpoint dogs-endpoint',
+      'endpoint config',
+      'model dogs-model',
+      'provisioned concurrency',
+      'Lambda function',
+      'IAM role',
+      'instance profile',
+      'EC2 instance',
+      'security group',
+    ]
     const positions = order.map((label) => down.stderr.indexOf(`Deleting ${label}`))
-    expect(positions.every((p) => p >= 0), down.stderr).toBe(true)
+    expect(
+      positions.every((p) => p >= 0),
+      down.stderr,
+    ).toBe(true)
     expect([...positions].sort((a, b) => a - b)).toEqual(positions)
 
     expect((await sm.send(new ListEndpointsCommand({}))).Endpoints).toEqual([])
@@ -109,7 +233,9 @@ describe('status and teardown on moto', () => {
     expect((await sm.send(new ListModelsCommand({}))).Models).toEqual([])
     expect((await aas.send(new DescribeScalableTargetsCommand({ ServiceNamespace: 'sagemaker' }))).ScalableTargets).toEqual([])
     expect((await lambda.send(new ListFunctionsCommand({}))).Functions).toEqual([])
-    expect((await iam.send(new ListRolesCommand({}))).Roles!.map((r) => r.RoleName).filter((n) => !n!.startsWith('AWSServiceRole'))).toEqual(['other-team-role'])
+    expect((await iam.send(new ListRolesCommand({}))).Roles!.map((r) => r.RoleName).filter((n) => !n!.startsWith('AWSServiceRole'))).toEqual([
+      'other-team-role',
+    ])
     expect((await iam.send(new ListInstanceProfilesCommand({}))).InstanceProfiles).toEqual([])
     const instances = (await ec2.send(new DescribeInstancesCommand({}))).Reservations!.flatMap((r) => r.Instances!)
     expect(instances.filter((i) => i.State?.Name === 'running').map((i) => i.InstanceType)).toEqual(['t3.micro'])
@@ -132,7 +258,13 @@ describe('status and teardown on moto', () => {
 
   it('--dry-run plans offline from names and state, without credentials', async () => {
     const dir = await tempProject(minimalConfig())
-    const env = { AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined, AWS_CONFIG_FILE: '/nonexistent', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent', AWS_ENDPOINT_URL: undefined }
+    const env = {
+      AWS_ACCESS_KEY_ID: undefined,
+      AWS_SECRET_ACCESS_KEY: undefined,
+      AWS_CONFIG_FILE: '/nonexistent',
+      AWS_SHARED_CREDENTIALS_FILE: '/nonexistent',
+      AWS_ENDPOINT_URL: undefined,
+    }
     const run = await runMlops(['teardown', '--dry-run', '--json'], { cwd: dir, env })
     expect(run.code, run.stderr).toBe(0)
     const ops = run.json().operations.map((o: { service: string; operation: string }) => `${o.service}:${o.operation}`)

@@ -41,7 +41,10 @@ describe('train-ec2 on moto', () => {
   beforeAll(async () => {
     moto = await startMoto()
     const cfg = motoClientConfig(moto.endpoint)
-    ec2 = new EC2Client(cfg); iam = new IAMClient(cfg); s3 = new S3Client({ ...cfg, forcePathStyle: true }); ssm = new SSMClient(cfg)
+    ec2 = new EC2Client(cfg)
+    iam = new IAMClient(cfg)
+    s3 = new S3Client({ ...cfg, forcePathStyle: true })
+    ssm = new SSMClient(cfg)
     logs = new CloudWatchLogsClient(cfg)
   })
   afterAll(async () => moto?.stop())
@@ -55,9 +58,13 @@ describe('train-ec2 on moto', () => {
 
   const project = () => tempProject(minimalConfig('training:\n  hyperparameters:\n    epochs: 2\n'), { 'scripts/train.py': 'print("train")\n' })
   const projectInstances = async () =>
-    (await ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: 'tag:mlops:project', Values: ['dogs'] }] }))).Reservations?.flatMap((r) => r.Instances ?? []) ?? []
+    (await ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: 'tag:mlops:project', Values: ['dogs'] }] }))).Reservations?.flatMap(
+      (r) => r.Instances ?? [],
+    ) ?? []
   const readState = async (dir: string) =>
-    JSON.parse(await readFile(path.join(dir, '.mlops/state.json'), 'utf8')) as { resources: { kind: string; name: string; details?: Record<string, unknown> }[] }
+    JSON.parse(await readFile(path.join(dir, '.mlops/state.json'), 'utf8')) as {
+      resources: { kind: string; name: string; details?: Record<string, unknown> }[]
+    }
 
   it('runs the command over SSM, leaves nothing running, and the box was locked down', async () => {
     const dir = await project()
@@ -113,7 +120,10 @@ describe('train-ec2 on moto', () => {
 
     // State: the model for `deploy`, the reusable resources for `teardown`, no live instance.
     const state = await readState(dir)
-    expect(state.resources.find((r) => r.kind === 'model-artifact')).toMatchObject({ name: out.modelArtifact, details: { source: 'ec2', jobName: out.runName } })
+    expect(state.resources.find((r) => r.kind === 'model-artifact')).toMatchObject({
+      name: out.modelArtifact,
+      details: { source: 'ec2', jobName: out.runName },
+    })
     expect(state.resources.find((r) => r.kind === 'security-group')).toMatchObject({ name: groups[0].GroupId, details: { groupName: 'dogs-train-ec2' } })
     expect(state.resources.filter((r) => r.kind === 'role' || r.kind === 'instance-profile').map((r) => r.name)).toEqual(['dogs-ec2', 'dogs-ec2'])
     expect(state.resources.some((r) => r.kind === 'instance')).toBe(false)
@@ -122,7 +132,9 @@ describe('train-ec2 on moto', () => {
     const again = await runMlops(['train-ec2', '--yes', '--json', '--timeout', '1h'], { cwd: dir, env: motoEnv(moto.endpoint) })
     expect(again.code, again.stderr).toBe(0)
     expect(again.stderr).not.toContain('(created)')
-    expect((await ec2.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-name', Values: ['dogs-train-ec2'] }] }))).SecurityGroups).toHaveLength(1)
+    expect((await ec2.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-name', Values: ['dogs-train-ec2'] }] }))).SecurityGroups).toHaveLength(
+      1,
+    )
     expect((await projectInstances()).map((i) => i.State?.Name)).toEqual(['terminated', 'terminated'])
   })
 
@@ -131,7 +143,11 @@ describe('train-ec2 on moto', () => {
     const res = await runMlops(['train-ec2', '--yes', '--json', '--keep', '--max-hours', '1', '--timeout', '30m'], { cwd: dir, env: motoEnv(moto.endpoint) })
     expect(res.code, res.stderr).toBe(0)
     const out = res.json()
-    expect(out.instance).toMatchObject({ state: 'running', kept: true, terminateCommand: `aws ec2 terminate-instances --instance-ids ${out.instanceId} --region us-east-1 --endpoint-url ${moto.endpoint}` })
+    expect(out.instance).toMatchObject({
+      state: 'running',
+      kept: true,
+      terminateCommand: `aws ec2 terminate-instances --instance-ids ${out.instanceId} --region us-east-1 --endpoint-url ${moto.endpoint}`,
+    })
     const [box] = await projectInstances()
     expect(box.State?.Name).toBe('running')
     expect(box.IamInstanceProfile?.Arn).toBe('arn:aws:iam::123456789012:instance-profile/dogs-ec2')
@@ -162,7 +178,9 @@ describe('train-ec2 on moto', () => {
           return realSsm.send(new SendCommandCommand(i))
         })
         m.on(GetCommandInvocationCommand).resolves({
-          Status: 'Failed', ResponseCode: 1, StatusDetails: 'Failed',
+          Status: 'Failed',
+          ResponseCode: 1,
+          StatusDetails: 'Failed',
           StandardOutputContent: 'mlops: training on 1 GPU(s)\nmlops: step "train" failed with exit code 1\n',
           StandardErrorContent: 'RuntimeError: CUDA out of memory\n',
         })

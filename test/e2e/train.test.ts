@@ -62,7 +62,16 @@ async function codeObjects(): Promise<string[]> {
 async function tarEntries(body: Uint8Array): Promise<string[]> {
   const names: string[] = []
   await new Promise<void>((resolve, reject) => {
-    Readable.from(Buffer.from(body)).pipe(listTar({ onReadEntry: (e) => { names.push(e.path) } })).on('finish', resolve).on('error', reject)
+    Readable.from(Buffer.from(body))
+      .pipe(
+        listTar({
+          onReadEntry: (e) => {
+            names.push(e.path)
+          },
+        }),
+      )
+      .on('finish', resolve)
+      .on('error', reject)
   })
   return names.sort()
 }
@@ -73,7 +82,10 @@ describe('train on moto', () => {
     expect(r.code, r.stderr).toBe(0)
     const out = r.json()
     expect(out).toMatchObject({
-      status: 'Completed', instanceCount: 4, instanceType: 'ml.g4dn.xlarge', codeUploaded: true,
+      status: 'Completed',
+      instanceCount: 4,
+      instanceType: 'ml.g4dn.xlarge',
+      codeUploaded: true,
       distribution: { mode: 'torch_distributed' },
       estimatedCost: { hourlyUsd: 0.736, instances: 4, maxRuntimeSeconds: 7200, maxUsd: 5.89 },
     })
@@ -116,10 +128,14 @@ describe('train on moto', () => {
     expect(role.Role?.Tags).toEqual(expect.arrayContaining([{ Key: 'mlops:project', Value: 'dogs' }]))
     expect((await iam.send(new ListAttachedRolePoliciesCommand({ RoleName: 'dogs-sagemaker' }))).AttachedPolicies).toEqual([])
 
-    const state = JSON.parse(await readFile(path.join(dir, '.mlops/state.json'), 'utf8')) as { resources: { kind: string; name: string; details?: Record<string, unknown> }[] }
+    const state = JSON.parse(await readFile(path.join(dir, '.mlops/state.json'), 'utf8')) as {
+      resources: { kind: string; name: string; details?: Record<string, unknown> }[]
+    }
     const byKind = (k: string) => state.resources.filter((x) => x.kind === k)
     expect(byKind('training-job')).toMatchObject([{ name: out.jobName, details: { status: 'Completed', instanceCount: 4, source: 'sagemaker' } }])
-    expect(byKind('model-artifact')).toMatchObject([{ name: `s3://dogs-data/output/${out.jobName}/output/model.tar.gz`, details: { source: 'sagemaker', jobName: out.jobName } }])
+    expect(byKind('model-artifact')).toMatchObject([
+      { name: `s3://dogs-data/output/${out.jobName}/output/model.tar.gz`, details: { source: 'sagemaker', jobName: out.jobName } },
+    ])
     expect(byKind('role')).toMatchObject([{ name: 'dogs-sagemaker', details: { purpose: 'execution' } }])
   })
 
@@ -128,13 +144,21 @@ describe('train on moto', () => {
     expect(first.code, first.stderr).toBe(0)
     const before = await codeObjects()
     expect(before).toHaveLength(1)
-    const second = await runMlops(['train', '--json', '--yes'], { cwd: dir, env: motoEnv(moto.endpoint), clock: { now: () => Date.now() + 5000, sleep: async () => undefined } })
+    const second = await runMlops(['train', '--json', '--yes'], {
+      cwd: dir,
+      env: motoEnv(moto.endpoint),
+      clock: { now: () => Date.now() + 5000, sleep: async () => undefined },
+    })
     expect(second.code, second.stderr).toBe(0)
     expect(second.json()).toMatchObject({ codeUploaded: false, codeUri: first.json().codeUri })
     expect(await codeObjects()).toEqual(before)
     expect(second.stderr).toContain('Code unchanged')
     await writeFile(path.join(dir, 'code/train.py'), 'print("epoch=1 val_accuracy=0.6")\n')
-    const third = await runMlops(['train', '--json', '--yes'], { cwd: dir, env: motoEnv(moto.endpoint), clock: { now: () => Date.now() + 10_000, sleep: async () => undefined } })
+    const third = await runMlops(['train', '--json', '--yes'], {
+      cwd: dir,
+      env: motoEnv(moto.endpoint),
+      clock: { now: () => Date.now() + 10_000, sleep: async () => undefined },
+    })
     expect(third.code, third.stderr).toBe(0)
     expect(third.json().codeUploaded).toBe(true)
     expect(await codeObjects()).toHaveLength(2)
@@ -183,8 +207,12 @@ describe('tune on moto', () => {
     // moto reports a placeholder best job: reported, but no model is recorded for it.
     expect(out).toMatchObject({ status: 'Completed', bestTrainingJob: { trainingJobName: 'FakeTrainingJobName' } })
     expect(r.stderr).toContain('cannot describe it')
-    const state = JSON.parse(await readFile(path.join(dir, '.mlops/state.json'), 'utf8')) as { resources: { kind: string; name: string; details?: Record<string, unknown> }[] }
-    expect(state.resources.filter((x) => x.kind === 'tuning-job')).toMatchObject([{ name: out.tuningJobName, details: { status: 'Completed', bestTrainingJob: 'FakeTrainingJobName' } }])
+    const state = JSON.parse(await readFile(path.join(dir, '.mlops/state.json'), 'utf8')) as {
+      resources: { kind: string; name: string; details?: Record<string, unknown> }[]
+    }
+    expect(state.resources.filter((x) => x.kind === 'tuning-job')).toMatchObject([
+      { name: out.tuningJobName, details: { status: 'Completed', bestTrainingJob: 'FakeTrainingJobName' } },
+    ])
     expect(state.resources.filter((x) => x.kind === 'model-artifact')).toEqual([])
   })
 })

@@ -26,7 +26,9 @@ async function buildZip(dir: string): Promise<Buffer> {
     }
   }
   const out = path.join(dir, 'dogImages.zip')
-  execFileSync(process.env.MOTO_PYTHON ?? 'python3', ['-c', `
+  execFileSync(process.env.MOTO_PYTHON ?? 'python3', [
+    '-c',
+    `
 import os, sys, zipfile
 src, out = sys.argv[1], sys.argv[2]
 with zipfile.ZipFile(out, 'w', zipfile.ZIP_DEFLATED) as z:
@@ -36,7 +38,10 @@ with zipfile.ZipFile(out, 'w', zipfile.ZIP_DEFLATED) as z:
         for f in sorted(files):
             z.write(os.path.join(root, f), os.path.relpath(os.path.join(root, f), os.path.dirname(src)))
     z.writestr('__MACOSX/dogImages/._train', 'apple double')
-`, src, out])
+`,
+    src,
+    out,
+  ])
   return readFile(out)
 }
 
@@ -68,7 +73,8 @@ describe('upload-data --from-url on moto', () => {
     const sha = createHash('sha256').update(zip).digest('hex')
 
     const plan = await runMlops(['upload-data', '--from-url', `${base}/dogImages.zip`, '--dry-run', '--json'], {
-      cwd: dir, env: { AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined, AWS_CONFIG_FILE: '/nonexistent', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent' },
+      cwd: dir,
+      env: { AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined, AWS_CONFIG_FILE: '/nonexistent', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent' },
     })
     expect(plan.code, plan.stderr).toBe(0)
     expect(plan.json()).toMatchObject({ dryRun: true, wouldUpload: 0, download: { url: `${base}/dogImages.zip`, into: path.join(dir, 'dogImages') } })
@@ -77,7 +83,9 @@ describe('upload-data --from-url on moto', () => {
     const run = await runMlops(['upload-data', '--from-url', `${base}/dogImages.zip`, '--expect-sha256', sha, '--json', '--yes'], { cwd: dir, env })
     expect(run.code, run.stderr).toBe(0)
     expect(run.json()).toMatchObject({
-      uploaded: 6, skipped: 0, dataset: { validated: true, classes: 2, files: 6 },
+      uploaded: 6,
+      skipped: 0,
+      dataset: { validated: true, classes: 2, files: 6 },
       download: { url: `${base}/dogImages.zip`, downloaded: true, archiveBytes: zip.length, archiveSha256: sha },
     })
     expect(run.stderr).toContain('Downloaded')
@@ -85,9 +93,12 @@ describe('upload-data --from-url on moto', () => {
     expect((await readdir(path.join(dir, 'dogImages'))).sort()).toEqual(['test', 'train', 'valid'])
     const keys = ((await s3.send(new ListObjectsV2Command({ Bucket: 'dogs-data' }))).Contents ?? []).map((o) => o.Key).sort()
     expect(keys).toEqual([
-      'data/test/001.Affenpinscher/Affenpinscher_00001.jpg', 'data/test/002.Afghan_hound/Afghan_hound_00001.jpg',
-      'data/train/001.Affenpinscher/Affenpinscher_00001.jpg', 'data/train/002.Afghan_hound/Afghan_hound_00001.jpg',
-      'data/valid/001.Affenpinscher/Affenpinscher_00001.jpg', 'data/valid/002.Afghan_hound/Afghan_hound_00001.jpg',
+      'data/test/001.Affenpinscher/Affenpinscher_00001.jpg',
+      'data/test/002.Afghan_hound/Afghan_hound_00001.jpg',
+      'data/train/001.Affenpinscher/Affenpinscher_00001.jpg',
+      'data/train/002.Afghan_hound/Afghan_hound_00001.jpg',
+      'data/valid/001.Affenpinscher/Affenpinscher_00001.jpg',
+      'data/valid/002.Afghan_hound/Afghan_hound_00001.jpg',
     ])
     expect(downloads).toBe(1)
 
@@ -99,7 +110,10 @@ describe('upload-data --from-url on moto', () => {
 
   it('refuses a wrong checksum and uploads nothing', async () => {
     const dir = await tempProject(minimalConfig('', 'dogs', 'other-data'))
-    const run = await runMlops(['upload-data', '--from-url', `${base}/dogImages.zip`, '--expect-sha256', 'f'.repeat(64), '--yes'], { cwd: dir, env: motoEnv(moto.endpoint) })
+    const run = await runMlops(['upload-data', '--from-url', `${base}/dogImages.zip`, '--expect-sha256', 'f'.repeat(64), '--yes'], {
+      cwd: dir,
+      env: motoEnv(moto.endpoint),
+    })
     expect(run.code).toBe(1)
     expect(run.stderr).toContain(`not the expected ${'f'.repeat(64)}`)
     expect(await readdir(dir)).not.toContain('dogImages')

@@ -1,7 +1,19 @@
 import {
-  CreateBucketCommand, GetBucketEncryptionCommand, GetBucketPolicyCommand, GetBucketTaggingCommand, GetObjectCommand,
-  GetPublicAccessBlockCommand, HeadBucketCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command,
-  PutBucketPolicyCommand, PutObjectCommand, S3Client, GetBucketOwnershipControlsCommand, GetBucketLifecycleConfigurationCommand,
+  CreateBucketCommand,
+  GetBucketEncryptionCommand,
+  GetBucketPolicyCommand,
+  GetBucketTaggingCommand,
+  GetObjectCommand,
+  GetPublicAccessBlockCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  PutBucketPolicyCommand,
+  PutObjectCommand,
+  S3Client,
+  GetBucketOwnershipControlsCommand,
+  GetBucketLifecycleConfigurationCommand,
 } from '@aws-sdk/client-s3'
 import { createHash } from 'node:crypto'
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
@@ -13,8 +25,13 @@ import { motoClientConfig, motoEnv, startMoto, type MotoServer } from '../helper
 
 /** An env with no credentials and no endpoint: a dry run must not need either. */
 const NO_CREDENTIALS = {
-  AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined, AWS_SESSION_TOKEN: undefined, AWS_PROFILE: undefined,
-  AWS_ENDPOINT_URL: undefined, AWS_CONFIG_FILE: '/nonexistent', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent',
+  AWS_ACCESS_KEY_ID: undefined,
+  AWS_SECRET_ACCESS_KEY: undefined,
+  AWS_SESSION_TOKEN: undefined,
+  AWS_PROFILE: undefined,
+  AWS_ENDPOINT_URL: undefined,
+  AWS_CONFIG_FILE: '/nonexistent',
+  AWS_SHARED_CREDENTIALS_FILE: '/nonexistent',
 }
 
 interface DatasetFile {
@@ -27,7 +44,7 @@ async function makeDataset(root: string): Promise<DatasetFile[]> {
   const classes = ['001.Affenpinscher', '002.Afghan_hound', '003.Airedale_terrier']
   const files: DatasetFile[] = []
   let seed = 7
-  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31)
+  const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31
   for (const split of ['train', 'valid', 'test']) {
     for (const cls of classes) {
       await mkdir(path.join(root, split, cls), { recursive: true })
@@ -103,7 +120,11 @@ describe('upload-data on moto', () => {
     expect(first.code, first.stderr).toBe(0)
     const r = first.json()
     expect(r).toMatchObject({
-      uploaded: files.length, skipped: 0, deleted: 0, bytes: files.reduce((n, f) => n + f.content.length, 0), bucketCreated: true,
+      uploaded: files.length,
+      skipped: 0,
+      deleted: 0,
+      bytes: files.reduce((n, f) => n + f.content.length, 0),
+      bucketCreated: true,
       channels: { train: `s3://${BUCKET}/data/train`, valid: `s3://${BUCKET}/data/valid`, test: `s3://${BUCKET}/data/test` },
       dataset: { validated: true, classes: 3, files: files.length, splits: { train: { files: 6, classes: 3 } }, skippedFiles: 1 },
     })
@@ -192,7 +213,9 @@ describe('upload-data on moto', () => {
     const controller = new AbortController()
     let puts = 0
     const interrupted = await runMlops(['upload-data', '--concurrency', '2', '--yes'], {
-      cwd: dir, env, signal: controller.signal,
+      cwd: dir,
+      env,
+      signal: controller.signal,
       awsFactory: counting(new Map(), (cmd) => {
         if (cmd === 'PutObject' && ++puts === 6) controller.abort()
       }),
@@ -224,7 +247,9 @@ describe('upload-data on moto', () => {
     await writeFile(path.join(dir, 'dogImages/train/001.Affenpinscher/big.png'), big)
     const controller = new AbortController()
     const interrupted = await runMlops(['upload-data', '--yes'], {
-      cwd: dir, env, signal: controller.signal,
+      cwd: dir,
+      env,
+      signal: controller.signal,
       awsFactory: counting(new Map(), (cmd) => {
         if (cmd === 'UploadPart') controller.abort()
       }),
@@ -250,12 +275,23 @@ describe('upload-data on moto', () => {
     const enc = await s3.send(new GetBucketEncryptionCommand({ Bucket: BUCKET }))
     expect(enc.ServerSideEncryptionConfiguration?.Rules?.[0]?.ApplyServerSideEncryptionByDefault?.SSEAlgorithm).toBe('AES256')
     const policy = JSON.parse((await s3.send(new GetBucketPolicyCommand({ Bucket: BUCKET }))).Policy!)
-    expect(policy.Statement).toEqual([{
-      Sid: 'DenyInsecureTransport', Effect: 'Deny', Principal: '*', Action: 's3:*',
-      Resource: [`arn:aws:s3:::${BUCKET}`, `arn:aws:s3:::${BUCKET}/*`], Condition: { Bool: { 'aws:SecureTransport': 'false' } },
-    }])
+    expect(policy.Statement).toEqual([
+      {
+        Sid: 'DenyInsecureTransport',
+        Effect: 'Deny',
+        Principal: '*',
+        Action: 's3:*',
+        Resource: [`arn:aws:s3:::${BUCKET}`, `arn:aws:s3:::${BUCKET}/*`],
+        Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+      },
+    ])
     const tags = await s3.send(new GetBucketTaggingCommand({ Bucket: BUCKET }))
-    expect(tags.TagSet).toEqual(expect.arrayContaining([{ Key: 'mlops:project', Value: 'dogs' }, { Key: 'mlops:managed-by', Value: 'mlops' }]))
+    expect(tags.TagSet).toEqual(
+      expect.arrayContaining([
+        { Key: 'mlops:project', Value: 'dogs' },
+        { Key: 'mlops:managed-by', Value: 'mlops' },
+      ]),
+    )
     const own = await s3.send(new GetBucketOwnershipControlsCommand({ Bucket: BUCKET }))
     expect(own.OwnershipControls?.Rules?.[0]?.ObjectOwnership).toBe('BucketOwnerEnforced')
     const life = await s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: BUCKET }))
@@ -267,13 +303,20 @@ describe('upload-data on moto', () => {
   it('refuses an existing public bucket, says why, and writes nothing', async () => {
     const { dir, env } = await project()
     await s3.send(new CreateBucketCommand({ Bucket: BUCKET }))
-    await s3.send(new PutBucketPolicyCommand({
-      Bucket: BUCKET,
-      Policy: JSON.stringify({ Version: '2012-10-17', Statement: [{ Sid: 'PublicRead', Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: `arn:aws:s3:::${BUCKET}/*` }] }),
-    }))
+    await s3.send(
+      new PutBucketPolicyCommand({
+        Bucket: BUCKET,
+        Policy: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [{ Sid: 'PublicRead', Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: `arn:aws:s3:::${BUCKET}/*` }],
+        }),
+      }),
+    )
     const run = await runMlops(['upload-data', '--yes'], { cwd: dir, env })
     expect(run.code).toBe(2)
-    expect(run.stderr).toContain(`Bucket ${BUCKET} is public, so mlops will not upload the dataset to it: bucket policy statement "PublicRead" allows s3:GetObject to everyone`)
+    expect(run.stderr).toContain(
+      `Bucket ${BUCKET} is public, so mlops will not upload the dataset to it: bucket policy statement "PublicRead" allows s3:GetObject to everyone`,
+    )
     expect(run.stderr).toContain('put-public-access-block')
     expect(await listKeys()).toEqual([])
   })
@@ -298,7 +341,10 @@ describe('upload-data on moto', () => {
 
   it('--no-validate uploads another layout as it is', async () => {
     const dir = await tempProject(minimalConfig(), { 'flat/a.txt': 'a', 'flat/sub/b.bin': 'bb', 'flat/.hidden': 'c' })
-    const run = await runMlops(['upload-data', '--source', 'flat', '--prefix', 'misc/v1', '--no-validate', '--json', '--yes'], { cwd: dir, env: motoEnv(moto.endpoint) })
+    const run = await runMlops(['upload-data', '--source', 'flat', '--prefix', 'misc/v1', '--no-validate', '--json', '--yes'], {
+      cwd: dir,
+      env: motoEnv(moto.endpoint),
+    })
     expect(run.code, run.stderr).toBe(0)
     expect(run.json()).toMatchObject({ uploaded: 3, dataset: { validated: false, files: 3 }, channels: { train: `s3://${BUCKET}/misc/v1/train` } })
     expect(await listKeys()).toEqual(['misc/v1/.hidden', 'misc/v1/a.txt', 'misc/v1/sub/b.bin'])
@@ -321,18 +367,35 @@ describe('upload-data on moto', () => {
     expect(plan.code, plan.stderr).toBe(0)
     const p = plan.json()
     expect(p).toMatchObject({ dryRun: true, wouldUpload: 2, wouldSkip: files.length - 2, wouldDelete: 1, deletes: [`data/${files[7].rel}`] })
-    expect(p.uploads).toEqual([
-      { key: `data/${changed.rel}`, size: changed.content.length + 1, reason: 'changed' },
-      { key: 'data/test/003.Airedale_terrier/new.jpg', size: 9, reason: 'new' },
-    ].sort((a, b) => a.key.localeCompare(b.key)))
+    expect(p.uploads).toEqual(
+      [
+        { key: `data/${changed.rel}`, size: changed.content.length + 1, reason: 'changed' },
+        { key: 'data/test/003.Airedale_terrier/new.jpg', size: 9, reason: 'new' },
+      ].sort((a, b) => a.key.localeCompare(b.key)),
+    )
     const ops = p.operations.map((o: { operation: string }) => o.operation)
-    expect(ops).toEqual(['HeadBucket', 'CreateBucket', 'PutPublicAccessBlock', 'PutBucketEncryption', 'PutBucketPolicy', 'PutBucketTagging',
-      'PutBucketLifecycleConfiguration', 'ListObjectsV2', 'PutObject', 'PutObject', 'DeleteObjects'])
+    expect(ops).toEqual([
+      'HeadBucket',
+      'CreateBucket',
+      'PutPublicAccessBlock',
+      'PutBucketEncryption',
+      'PutBucketPolicy',
+      'PutBucketTagging',
+      'PutBucketLifecycleConfiguration',
+      'ListObjectsV2',
+      'PutObject',
+      'PutObject',
+      'DeleteObjects',
+    ])
     const put = p.operations.find((o: { input: { Key: string } }) => o.input.Key === 'data/test/003.Airedale_terrier/new.jpg')
     const sha = createHash('sha256').update('new image').digest()
     expect(put.input).toMatchObject({
-      Bucket: BUCKET, ContentType: 'image/jpeg', ContentLength: 9, Metadata: { sha256: sha.toString('hex') },
-      ChecksumAlgorithm: 'SHA256', ChecksumSHA256: sha.toString('base64'),
+      Bucket: BUCKET,
+      ContentType: 'image/jpeg',
+      ContentLength: 9,
+      Metadata: { sha256: sha.toString('hex') },
+      ChecksumAlgorithm: 'SHA256',
+      ChecksumSHA256: sha.toString('base64'),
     })
     expect(p.operations.at(-1).input).toEqual({ Bucket: BUCKET, Delete: { Objects: [{ Key: `data/${files[7].rel}` }], Quiet: true } })
     expect(await listKeys()).toEqual(before)

@@ -11,7 +11,7 @@ beforeAll(async () => {
 })
 
 describe('privilege-escalation catalog', () => {
-  it('holds the 66 pathfinding.cloud paths (plus Rhino\'s SetDefaultPolicyVersion), each id once', () => {
+  it("holds the 66 pathfinding.cloud paths (plus Rhino's SetDefaultPolicyVersion), each id once", () => {
     const ids = ESCALATION_PATHS.map((p) => p.id)
     expect(new Set(ids).size).toBe(ids.length)
     expect(ids.filter((id) => !id.startsWith('rhino-'))).toHaveLength(PATHFINDING_PATH_COUNT)
@@ -71,7 +71,12 @@ describe('AWS managed policies (reference expected results)', () => {
     const f = await auditPolicy(managedDoc('AmazonSSMManagedInstanceCore'))
     expect(summary(f)).toEqual(['data-exfiltration:medium', 'resource-star-write:low'])
     expect(ofRule(f, 'data-exfiltration')[0].actions).toEqual(['ssm:GetParameter', 'ssm:GetParameters'])
-    expect(ofRule(f, 'resource-star-write')[0].actions).toEqual(['ssm:PutComplianceItems', 'ssm:UpdateAssociationStatus', 'ssm:UpdateInstanceAssociationStatus', 'ssm:UpdateInstanceInformation'])
+    expect(ofRule(f, 'resource-star-write')[0].actions).toEqual([
+      'ssm:PutComplianceItems',
+      'ssm:UpdateAssociationStatus',
+      'ssm:UpdateInstanceAssociationStatus',
+      'ssm:UpdateInstanceInformation',
+    ])
   })
 
   it('AmazonS3FullAccess: s3:* and s3-object-lambda:*, s3:GetObject, 27 permissions-management and 105 write actions, no escalation', async () => {
@@ -90,7 +95,10 @@ describe('AWS managed policies (reference expected results)', () => {
     expect(actionsOf(ofRule(f, 'service-wildcard')).sort()).toEqual(['groundtruthlabeling:*', 'sagemaker-geospatial:*', 'sagemaker:*'])
     expect(ofRule(f, 'passrole-unscoped').map((x) => [x.severity, x.conditional])).toEqual([['medium', true]])
     expect(ofRule(f, 'credentials-exposure').map((x) => [x.severity, x.actions])).toEqual([['low', ['ecr:GetAuthorizationToken']]])
-    expect(ofRule(f, 'resource-star-write').find((x) => x.severity === 'high')?.actions).toEqual(['ec2:CreateNetworkInterfacePermission', 'ec2:DeleteNetworkInterfacePermission'])
+    expect(ofRule(f, 'resource-star-write').find((x) => x.severity === 'high')?.actions).toEqual([
+      'ec2:CreateNetworkInterfacePermission',
+      'ec2:DeleteNetworkInterfacePermission',
+    ])
     const privesc = ofRule(f, 'privilege-escalation')
     expect(privesc.filter((x) => severityRank(x.severity) <= severityRank('high'))).toEqual([])
     const conditional = privesc.filter((x) => x.conditional).flatMap((x) => x.paths ?? [])
@@ -113,7 +121,9 @@ describe('roles as mlops creates them yield nothing above low', () => {
   })
 
   it('SageMaker execution role (executionRoleSpec): at most low; ecr:GetAuthorizationToken stays low', async () => {
-    const cfg = { project: { name: 'dogs' }, data: { bucket: 'dogs-data', prefix: 'data' }, training: { outputPrefix: 'output' } } as Parameters<typeof executionRoleSpec>[0]
+    const cfg = { project: { name: 'dogs' }, data: { bucket: 'dogs-data', prefix: 'data' }, training: { outputPrefix: 'output' } } as Parameters<
+      typeof executionRoleSpec
+    >[0]
     const spec = executionRoleSpec(cfg, ACCOUNT, 'us-east-1')
     const result = await auditRoles([
       role('dogs-sagemaker', { trust: spec.trustPolicy as never, policies: Object.entries(spec.inlinePolicies).map(([n, d]) => inline(n, d as never)) }),
@@ -129,7 +139,13 @@ describe('roles as mlops creates them yield nothing above low', () => {
       allow('s3:PutObject', 'arn:aws:s3:::dogs-data/output/*'),
     )
     for (const trust of [serviceTrust('ec2.amazonaws.com', false), serviceTrustPolicy('ec2.amazonaws.com', ACCOUNT)]) {
-      const result = await auditRoles([role('dogs-ec2', { trust: trust as never, instanceProfiles: ['dogs-ec2'], policies: [managed('AmazonSSMManagedInstanceCore'), inline('mlops-ec2-data', s3)] })])
+      const result = await auditRoles([
+        role('dogs-ec2', {
+          trust: trust as never,
+          instanceProfiles: ['dogs-ec2'],
+          policies: [managed('AmazonSSMManagedInstanceCore'), inline('mlops-ec2-data', s3)],
+        }),
+      ])
       expect(highest(result.findings)).toBe(severityRank('low'))
       expect(ofRule(result.findings, 'unsafe-ssm-instance-role')).toEqual([])
       // The baseline's medium data-exfiltration is reported at low, with the reason.

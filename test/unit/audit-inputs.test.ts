@@ -24,8 +24,16 @@ describe('policy documents', () => {
   })
 
   it('normalises a single statement object and single strings to lists', () => {
-    const p = parsePolicyDocument({ Statement: { Effect: 'Deny', NotAction: 'iam:*', NotResource: 'arn:x', Condition: { Bool: { 'aws:SecureTransport': false } } } })
-    expect(p.statements[0]).toEqual({ index: 0, effect: 'Deny', notAction: ['iam:*'], notResource: ['arn:x'], condition: { Bool: { 'aws:SecureTransport': ['false'] } } })
+    const p = parsePolicyDocument({
+      Statement: { Effect: 'Deny', NotAction: 'iam:*', NotResource: 'arn:x', Condition: { Bool: { 'aws:SecureTransport': false } } },
+    })
+    expect(p.statements[0]).toEqual({
+      index: 0,
+      effect: 'Deny',
+      notAction: ['iam:*'],
+      notResource: ['arn:x'],
+      condition: { Bool: { 'aws:SecureTransport': ['false'] } },
+    })
   })
 
   it.each([
@@ -98,7 +106,17 @@ describe('IAM action data', () => {
 describe('auth-details input', () => {
   it('reads roles, inline and attached policies, URL-encoded documents, tags, instance profiles and RoleLastUsed', () => {
     const { roles, policies, warnings } = authDetails()
-    expect(roles.map((r) => r.name)).toEqual(['dogs-lambda', 'dogs-sagemaker', 'dogs-ec2', 'legacy-lambda-sm', 'ec2-s3-full', 'notaction-admin', 'open-trust', 'never-used', 'AWSServiceRoleForSupport'])
+    expect(roles.map((r) => r.name)).toEqual([
+      'dogs-lambda',
+      'dogs-sagemaker',
+      'dogs-ec2',
+      'legacy-lambda-sm',
+      'ec2-s3-full',
+      'notaction-admin',
+      'open-trust',
+      'never-used',
+      'AWSServiceRoleForSupport',
+    ])
     expect(policies.size).toBe(4)
     expect(warnings).toEqual([])
     const legacy = roles.find((r) => r.name === 'legacy-lambda-sm')!
@@ -114,7 +132,17 @@ describe('auth-details input', () => {
   })
 
   it('an attached managed policy missing from Policies is kept by name, with a warning in the analysis', async () => {
-    const raw = { RoleDetailList: [{ RoleName: 'r', Arn: 'arn:aws:iam::123456789012:role/r', Path: '/', AttachedManagedPolicies: [{ PolicyName: 'AmazonEC2FullAccess', PolicyArn: 'arn:aws:iam::aws:policy/AmazonEC2FullAccess' }], AssumeRolePolicyDocument: serviceTrust('ec2.amazonaws.com') }] }
+    const raw = {
+      RoleDetailList: [
+        {
+          RoleName: 'r',
+          Arn: 'arn:aws:iam::123456789012:role/r',
+          Path: '/',
+          AttachedManagedPolicies: [{ PolicyName: 'AmazonEC2FullAccess', PolicyArn: 'arn:aws:iam::aws:policy/AmazonEC2FullAccess' }],
+          AssumeRolePolicyDocument: serviceTrust('ec2.amazonaws.com'),
+        },
+      ],
+    }
     const { roles } = parseAuthDetails(raw)
     const result = await auditRoles(roles)
     expect(result.findings.map((f) => `${f.ruleId}:${f.severity}`)).toEqual(['aws-managed-full-access:high'])
@@ -128,7 +156,14 @@ describe('auth-details input', () => {
 })
 
 describe('scope', () => {
-  const project: ProjectRoles = { project: 'dogs', lambdaRole: 'dogs-lambda', trainingRole: 'dogs-sagemaker', ec2Role: 'dogs-ec2', instanceProfile: 'dogs-ec2', extraRoles: [] }
+  const project: ProjectRoles = {
+    project: 'dogs',
+    lambdaRole: 'dogs-lambda',
+    trainingRole: 'dogs-sagemaker',
+    ec2Role: 'dogs-ec2',
+    instanceProfile: 'dogs-ec2',
+    extraRoles: [],
+  }
 
   it('project scope: tagged roles and the roles its resources use, each with a reason and a purpose', () => {
     const { roles } = authDetails()
@@ -176,7 +211,9 @@ describe('exclusions', () => {
 
   it('suppresses by rule, by single finding and by action, and keeps the reason', async () => {
     const findings = await auditPolicy(doc(allow(['iam:PassRole', 'ecr:GetAuthorizationToken', 'iam:CreateAccessKey'])))
-    const ex = parseExclusions(`rules: [passrole-unscoped]\nactions: ["ecr:*"]\nfindings:\n  - rule: privilege-escalation\n    role: policy.json\n    reason: accepted\n`)
+    const ex = parseExclusions(
+      `rules: [passrole-unscoped]\nactions: ["ecr:*"]\nfindings:\n  - rule: privilege-escalation\n    role: policy.json\n    reason: accepted\n`,
+    )
     const { kept, suppressed } = applyFindingExclusions(findings, ex)
     expect(kept.some((f) => f.ruleId === 'passrole-unscoped' || f.ruleId === 'privilege-escalation')).toBe(false)
     expect(kept.flatMap((f) => f.actions ?? [])).not.toContain('ecr:GetAuthorizationToken')
@@ -186,7 +223,10 @@ describe('exclusions', () => {
 
   it('excluded roles and policies are listed, not silently dropped', async () => {
     const ex = parseExclusions('roles: ["legacy-*"]\npolicies: [AmazonS3FullAccess]\n')
-    const result = await auditRoles([role('legacy-x', { policies: [inline('p', doc(allow('*')))] }), role('r', { policies: [managed('AmazonS3FullAccess')] })], { exclusions: ex })
+    const result = await auditRoles(
+      [role('legacy-x', { policies: [inline('p', doc(allow('*')))] }), role('r', { policies: [managed('AmazonS3FullAccess')] })],
+      { exclusions: ex },
+    )
     expect(result.findings).toEqual([])
     expect(result.excluded).toEqual([
       { kind: 'role', name: 'legacy-x', reason: 'exclusions file: roles "legacy-*"' },
@@ -211,7 +251,11 @@ describe('--suggest', () => {
     const { lambdaRolePolicy } = await import('../../src/shared/roles/lambda-role.js')
     expect(s?.policy).toEqual(lambdaRolePolicy(config, '123456789012', 'us-east-1'))
     expect(s?.policy.Statement).toHaveLength(2)
-    expect(s?.policy.Statement[0]).toMatchObject({ Effect: 'Allow', Action: 'sagemaker:InvokeEndpoint', Resource: 'arn:aws:sagemaker:us-east-1:123456789012:endpoint/dogs-endpoint' })
+    expect(s?.policy.Statement[0]).toMatchObject({
+      Effect: 'Allow',
+      Action: 'sagemaker:InvokeEndpoint',
+      Resource: 'arn:aws:sagemaker:us-east-1:123456789012:endpoint/dogs-endpoint',
+    })
     expect(s?.policy.Statement[1]).toMatchObject({ Effect: 'Allow', Resource: 'arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/dogs-invoke:*' })
     expect(s?.detach).toEqual(['arn:aws:iam::aws:policy/AmazonSageMakerFullAccess'])
     // The suggested policy passes the audit cleanly.
@@ -222,7 +266,10 @@ describe('--suggest', () => {
   it('the training role gets the execution policy mlops creates; the instance role keeps AmazonSSMManagedInstanceCore', async () => {
     const training = await suggestFor({ ...role('dogs-sagemaker'), purpose: 'training' }, { config, region: 'us-east-1' })
     expect(JSON.stringify(training?.policy)).toContain('arn:aws:s3:::dogs-data/data/*')
-    const instance = await suggestFor({ ...role('dogs-ec2', { policies: [managed('AmazonSSMManagedInstanceCore'), managed('AmazonS3FullAccess')] }), purpose: 'instance' }, { config, region: 'us-east-1' })
+    const instance = await suggestFor(
+      { ...role('dogs-ec2', { policies: [managed('AmazonSSMManagedInstanceCore'), managed('AmazonS3FullAccess')] }), purpose: 'instance' },
+      { config, region: 'us-east-1' },
+    )
     expect(instance?.keepAttached).toEqual(['arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore'])
     expect(instance?.detach).toEqual(['arn:aws:iam::aws:policy/AmazonS3FullAccess'])
   })
@@ -231,7 +278,11 @@ describe('--suggest', () => {
     const r = role('other', {
       policies: [managed('AmazonS3FullAccess')],
       lastAccessed: [
-        { serviceNamespace: 's3', lastAuthenticated: '2026-11-01T00:00:00Z', actions: [{ name: 'GetObject', lastAccessed: '2026-11-01T00:00:00Z' }, { name: 'DeleteBucket' }] },
+        {
+          serviceNamespace: 's3',
+          lastAuthenticated: '2026-11-01T00:00:00Z',
+          actions: [{ name: 'GetObject', lastAccessed: '2026-11-01T00:00:00Z' }, { name: 'DeleteBucket' }],
+        },
         { serviceNamespace: 's3-object-lambda' },
       ],
     })

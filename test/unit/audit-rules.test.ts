@@ -29,7 +29,11 @@ describe('admin-access', () => {
     ['NotResource counts as every resource', doc({ Effect: 'Allow', Action: '*', NotResource: 'arn:aws:s3:::secret/*' }), 'critical'],
     ['a Condition lowers it one level', doc(allow('*', '*', ifPrincipalOrg)), 'high', true],
     ['an unconditioned Deny of IAM removes it', doc(allow('*'), deny('iam:*')), null],
-    ['NotAction of IAM and Organizations (PowerUser) is not admin', doc({ Effect: 'Allow', NotAction: ['iam:*', 'organizations:*', 'account:*'], Resource: '*' }), null],
+    [
+      'NotAction of IAM and Organizations (PowerUser) is not admin',
+      doc({ Effect: 'Allow', NotAction: ['iam:*', 'organizations:*', 'account:*'], Resource: '*' }),
+      null,
+    ],
     ['iam:* alone is not admin', doc(allow('iam:*')), null],
     ['Action * on one bucket is not admin', doc(allow('*', 'arn:aws:s3:::bucket/*')), null],
   ])('%s', async (_n, d, sev, cond) => expectRule('admin-access', d, sev, cond))
@@ -38,13 +42,29 @@ describe('admin-access', () => {
 describe('privilege-escalation', () => {
   it.each<Case>([
     ['PassRole + CreateTrainingJob on * (sagemaker-002)', doc(allow(['iam:PassRole', 'sagemaker:CreateTrainingJob'])), 'high', false],
-    ['PassRole with iam:PassedToService: one level lower', doc(allow('iam:PassRole', '*', { Condition: { StringEquals: { 'iam:PassedToService': 'sagemaker.amazonaws.com' } } }), allow('sagemaker:CreateTrainingJob')), 'medium', true],
-    ['PassRole scoped to one role: low (potential)', doc(allow('iam:PassRole', `arn:aws:iam::${ACCOUNT}:role/dogs-sagemaker`), allow('sagemaker:CreateTrainingJob')), 'low'],
+    [
+      'PassRole with iam:PassedToService: one level lower',
+      doc(
+        allow('iam:PassRole', '*', { Condition: { StringEquals: { 'iam:PassedToService': 'sagemaker.amazonaws.com' } } }),
+        allow('sagemaker:CreateTrainingJob'),
+      ),
+      'medium',
+      true,
+    ],
+    [
+      'PassRole scoped to one role: low (potential)',
+      doc(allow('iam:PassRole', `arn:aws:iam::${ACCOUNT}:role/dogs-sagemaker`), allow('sagemaker:CreateTrainingJob')),
+      'low',
+    ],
     ['existing-passrole path (lambda:UpdateFunctionCode): one level lower', doc(allow('lambda:UpdateFunctionCode')), 'medium'],
     ['iam:CreatePolicyVersion (iam-001)', doc(allow('iam:CreatePolicyVersion')), 'high'],
     ['wildcards are expanded (iam:Put*)', doc(allow('iam:Put*')), 'high'],
     ['an unconditioned Deny on * removes the path', doc(allow(['iam:PassRole', 'sagemaker:CreateTrainingJob']), deny('sagemaker:CreateTrainingJob')), null],
-    ['a conditioned Deny does not (it may not apply)', doc(allow(['iam:PassRole', 'sagemaker:CreateTrainingJob']), deny('sagemaker:CreateTrainingJob', '*', ifPrincipalOrg)), 'high'],
+    [
+      'a conditioned Deny does not (it may not apply)',
+      doc(allow(['iam:PassRole', 'sagemaker:CreateTrainingJob']), deny('sagemaker:CreateTrainingJob', '*', ifPrincipalOrg)),
+      'high',
+    ],
     ['only one action of a pair is not a path', doc(allow('sagemaker:CreateTrainingJob')), null],
     ['read-only policy', doc(allow(['s3:GetObject', 'sagemaker:Describe*'])), null],
   ])('%s', async (_n, d, sev, cond) => expectRule('privilege-escalation', d, sev, cond))
@@ -61,7 +81,10 @@ describe('privilege-escalation', () => {
 
   it('combines actions from several policies of one role (the union is what the role can do)', async () => {
     const result = await auditRoles([
-      role('split', { trust: serviceTrust('sagemaker.amazonaws.com'), policies: [inline('a', doc(allow('iam:PassRole'))), inline('b', doc(allow('sagemaker:CreateTrainingJob')))] }),
+      role('split', {
+        trust: serviceTrust('sagemaker.amazonaws.com'),
+        policies: [inline('a', doc(allow('iam:PassRole'))), inline('b', doc(allow('sagemaker:CreateTrainingJob')))],
+      }),
     ])
     const [f] = ofRule(result.findings, 'privilege-escalation')
     expect(f.paths).toContain('sagemaker-002')
@@ -69,7 +92,9 @@ describe('privilege-escalation', () => {
   })
 
   it('iam:* with a Deny of ec2:RunInstances matches the IAM paths but not ec2-001', async () => {
-    const paths = ofRule(await auditPolicy(doc(allow(['iam:*', 'ec2:RunInstances']), deny('ec2:RunInstances'))), 'privilege-escalation').flatMap((f) => f.paths ?? [])
+    const paths = ofRule(await auditPolicy(doc(allow(['iam:*', 'ec2:RunInstances']), deny('ec2:RunInstances'))), 'privilege-escalation').flatMap(
+      (f) => f.paths ?? [],
+    )
     expect(paths).toContain('iam-001')
     expect(paths).toContain('iam-005')
     expect(paths).not.toContain('ec2-001')
@@ -83,7 +108,16 @@ describe('aws-managed-full-access', () => {
     ['AmazonS3FullAccess on a SageMaker role', 'sagemaker.amazonaws.com', managed('AmazonS3FullAccess'), 'high'],
     ['AmazonS3FullAccess on a role people assume', undefined, managed('AmazonS3FullAccess'), 'medium'],
     ['AWSLambdaBasicExecutionRole (not FullAccess, no wildcard)', 'lambda.amazonaws.com', managed('AWSLambdaBasicExecutionRole', '/service-role/'), null],
-    ['a customer policy called FullAccess', 'lambda.amazonaws.com', { ...inline('MyFullAccess', doc(allow('s3:GetObject', 'arn:aws:s3:::b/*'))), kind: 'customer-managed' as const, arn: `arn:aws:iam::${ACCOUNT}:policy/MyFullAccess` }, null],
+    [
+      'a customer policy called FullAccess',
+      'lambda.amazonaws.com',
+      {
+        ...inline('MyFullAccess', doc(allow('s3:GetObject', 'arn:aws:s3:::b/*'))),
+        kind: 'customer-managed' as const,
+        arn: `arn:aws:iam::${ACCOUNT}:policy/MyFullAccess`,
+      },
+      null,
+    ],
   ] as const)('%s', async (_n, service, policy, expected) => {
     const trust = service ? serviceTrust(service) : doc({ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'sts:AssumeRole' })
     const result = await auditRoles([role('r', { trust, policies: [policy] })])
@@ -119,7 +153,11 @@ describe('resource-star-write', () => {
     ['a wildcard-only write (no resource-level permissions) is skipped', doc(allow('ssmmessages:CreateControlChannel')), null],
     ['read actions are not writes', doc(allow('ecr:GetAuthorizationToken')), null],
     ['iam:PassRole is left to passrole-unscoped', doc(allow('iam:PassRole')), null],
-    ['a resource pattern of another type does not make an action star', doc(allow('codebuild:StartBuild', ['arn:aws:codebuild:*:*:project/sagemaker*', 'arn:aws:codebuild:*:*:build/*'])), null],
+    [
+      'a resource pattern of another type does not make an action star',
+      doc(allow('codebuild:StartBuild', ['arn:aws:codebuild:*:*:project/sagemaker*', 'arn:aws:codebuild:*:*:build/*'])),
+      null,
+    ],
   ])('%s', async (_n, d, sev, cond) => expectRule('resource-star-write', d, sev, cond))
 })
 
@@ -128,7 +166,12 @@ describe('passrole-unscoped', () => {
     ['PassRole on *', doc(allow('iam:PassRole')), 'high', false],
     ['PassRole on every role ARN', doc(allow('iam:PassRole', 'arn:aws:iam::*:role/*')), 'high'],
     ['PassRole via NotResource', doc({ Effect: 'Allow', Action: 'iam:PassRole', NotResource: `arn:aws:iam::${ACCOUNT}:role/admin` }), 'high'],
-    ['iam:PassedToService lowers it', doc(allow('iam:PassRole', '*', { Condition: { StringEquals: { 'iam:PassedToService': 'sagemaker.amazonaws.com' } } })), 'medium', true],
+    [
+      'iam:PassedToService lowers it',
+      doc(allow('iam:PassRole', '*', { Condition: { StringEquals: { 'iam:PassedToService': 'sagemaker.amazonaws.com' } } })),
+      'medium',
+      true,
+    ],
     ['PassRole on one role', doc(allow('iam:PassRole', `arn:aws:iam::${ACCOUNT}:role/dogs-sagemaker`)), null],
     ['PassRole on a name pattern', doc(allow('iam:PassRole', 'arn:aws:iam::*:role/*AmazonSageMaker*')), null],
   ])('%s', async (_n, d, sev, cond) => expectRule('passrole-unscoped', d, sev, cond))
@@ -160,17 +203,68 @@ describe('trust-any-principal, trust-cross-account, trust-service-no-source', ()
     ['Principal "*"', doc(assume('*')), 'trust-any-principal', 'critical', false],
     ['Principal AWS "*" with aws:PrincipalOrgID: one level lower', doc(assume({ AWS: '*' }, ifPrincipalOrg)), 'trust-any-principal', 'high', true],
     ['any account root', doc(assume({ AWS: 'arn:aws:iam::*:root' })), 'trust-any-principal', 'critical'],
-    ['Allow with NotPrincipal', doc({ Effect: 'Allow', NotPrincipal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'sts:AssumeRole' }), 'trust-any-principal', 'critical'],
-    ['federated provider without conditions', doc({ Effect: 'Allow', Principal: { Federated: `arn:aws:iam::${ACCOUNT}:oidc-provider/token.actions.githubusercontent.com` }, Action: 'sts:AssumeRoleWithWebIdentity' }), 'trust-any-principal', 'critical'],
-    ['GitHub OIDC without a :sub condition', doc({ Effect: 'Allow', Principal: { Federated: `arn:aws:iam::${ACCOUNT}:oidc-provider/token.actions.githubusercontent.com` }, Action: 'sts:AssumeRoleWithWebIdentity', Condition: { StringEquals: { 'token.actions.githubusercontent.com:aud': 'sts.amazonaws.com' } } }), 'trust-any-principal', 'high'],
-    ['GitHub OIDC with :sub', doc({ Effect: 'Allow', Principal: { Federated: `arn:aws:iam::${ACCOUNT}:oidc-provider/token.actions.githubusercontent.com` }, Action: 'sts:AssumeRoleWithWebIdentity', Condition: { StringLike: { 'token.actions.githubusercontent.com:sub': 'repo:org/repo:*' } } }), 'trust-any-principal', null],
+    [
+      'Allow with NotPrincipal',
+      doc({ Effect: 'Allow', NotPrincipal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'sts:AssumeRole' }),
+      'trust-any-principal',
+      'critical',
+    ],
+    [
+      'federated provider without conditions',
+      doc({
+        Effect: 'Allow',
+        Principal: { Federated: `arn:aws:iam::${ACCOUNT}:oidc-provider/token.actions.githubusercontent.com` },
+        Action: 'sts:AssumeRoleWithWebIdentity',
+      }),
+      'trust-any-principal',
+      'critical',
+    ],
+    [
+      'GitHub OIDC without a :sub condition',
+      doc({
+        Effect: 'Allow',
+        Principal: { Federated: `arn:aws:iam::${ACCOUNT}:oidc-provider/token.actions.githubusercontent.com` },
+        Action: 'sts:AssumeRoleWithWebIdentity',
+        Condition: { StringEquals: { 'token.actions.githubusercontent.com:aud': 'sts.amazonaws.com' } },
+      }),
+      'trust-any-principal',
+      'high',
+    ],
+    [
+      'GitHub OIDC with :sub',
+      doc({
+        Effect: 'Allow',
+        Principal: { Federated: `arn:aws:iam::${ACCOUNT}:oidc-provider/token.actions.githubusercontent.com` },
+        Action: 'sts:AssumeRoleWithWebIdentity',
+        Condition: { StringLike: { 'token.actions.githubusercontent.com:sub': 'repo:org/repo:*' } },
+      }),
+      'trust-any-principal',
+      null,
+    ],
     ['another account', doc(assume({ AWS: 'arn:aws:iam::999988887777:root' })), 'trust-cross-account', 'medium', false],
-    ['another account with sts:ExternalId', doc(assume({ AWS: '999988887777' }, { Condition: { StringEquals: { 'sts:ExternalId': 'x' } } })), 'trust-cross-account', 'low', true],
+    [
+      'another account with sts:ExternalId',
+      doc(assume({ AWS: '999988887777' }, { Condition: { StringEquals: { 'sts:ExternalId': 'x' } } })),
+      'trust-cross-account',
+      'low',
+      true,
+    ],
     ['our own account', doc(assume({ AWS: `arn:aws:iam::${ACCOUNT}:root` })), 'trust-cross-account', null],
     ['lambda without aws:SourceAccount', serviceTrust('lambda.amazonaws.com', false), 'trust-service-no-source', 'medium', false],
     ['lambda with aws:SourceAccount', serviceTrust('lambda.amazonaws.com'), 'trust-service-no-source', null],
-    ['lambda with aws:SourceArn', doc(assume({ Service: 'lambda.amazonaws.com' }, { Condition: { ArnLike: { 'aws:SourceArn': `arn:aws:lambda:us-east-1:${ACCOUNT}:function:*` } } })), 'trust-service-no-source', null],
-    ['lambda with an unrelated condition: low', doc(assume({ Service: 'lambda.amazonaws.com' }, { Condition: { StringEquals: { 'aws:RequestedRegion': 'us-east-1' } } })), 'trust-service-no-source', 'low', true],
+    [
+      'lambda with aws:SourceArn',
+      doc(assume({ Service: 'lambda.amazonaws.com' }, { Condition: { ArnLike: { 'aws:SourceArn': `arn:aws:lambda:us-east-1:${ACCOUNT}:function:*` } } })),
+      'trust-service-no-source',
+      null,
+    ],
+    [
+      'lambda with an unrelated condition: low',
+      doc(assume({ Service: 'lambda.amazonaws.com' }, { Condition: { StringEquals: { 'aws:RequestedRegion': 'us-east-1' } } })),
+      'trust-service-no-source',
+      'low',
+      true,
+    ],
     ['ec2 (no source context for instance profiles): low', serviceTrust('ec2.amazonaws.com', false), 'trust-service-no-source', 'low', false],
   ])('%s', async (_n, trust, rule, expected, conditional) => {
     const result = await auditRoles([role('r', { trust })])
@@ -212,10 +306,30 @@ describe('unused-role', () => {
 
 describe('unsafe-ssm-instance-role', () => {
   it.each<[string, Parameters<typeof role>[1], Severity | null]>([
-    ['instance role with ssm:SendCommand on *', { instanceProfiles: ['box'], trust: serviceTrust('ec2.amazonaws.com', false), policies: [inline('ops', doc(allow('ssm:SendCommand')))] }, 'medium'],
+    [
+      'instance role with ssm:SendCommand on *',
+      { instanceProfiles: ['box'], trust: serviceTrust('ec2.amazonaws.com', false), policies: [inline('ops', doc(allow('ssm:SendCommand')))] },
+      'medium',
+    ],
     ['trusted by EC2, ssm:* on *', { trust: serviceTrust('ec2.amazonaws.com', false), policies: [inline('ops', doc(allow('ssm:*')))] }, 'medium'],
-    ['SendCommand on tagged instances only: low', { instanceProfiles: ['box'], policies: [inline('ops', doc(allow('ssm:SendCommand', ['arn:aws:ec2:us-east-1:123456789012:instance/i-0abc', 'arn:aws:ssm:us-east-1::document/AWS-RunShellScript'])))] }, 'low'],
-    ['AmazonSSMManagedInstanceCore is what the agent needs', { instanceProfiles: ['box'], trust: serviceTrust('ec2.amazonaws.com', false), policies: [managed('AmazonSSMManagedInstanceCore')] }, null],
+    [
+      'SendCommand on tagged instances only: low',
+      {
+        instanceProfiles: ['box'],
+        policies: [
+          inline(
+            'ops',
+            doc(allow('ssm:SendCommand', ['arn:aws:ec2:us-east-1:123456789012:instance/i-0abc', 'arn:aws:ssm:us-east-1::document/AWS-RunShellScript'])),
+          ),
+        ],
+      },
+      'low',
+    ],
+    [
+      'AmazonSSMManagedInstanceCore is what the agent needs',
+      { instanceProfiles: ['box'], trust: serviceTrust('ec2.amazonaws.com', false), policies: [managed('AmazonSSMManagedInstanceCore')] },
+      null,
+    ],
     ['not an instance role', { trust: serviceTrust('lambda.amazonaws.com'), policies: [inline('ops', doc(allow('ssm:SendCommand')))] }, null],
   ])('%s', async (_n, over, expected) => {
     const found = ofRule((await auditRoles([role('r', over)])).findings, 'unsafe-ssm-instance-role')

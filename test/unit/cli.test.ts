@@ -74,7 +74,13 @@ describe('output modes', () => {
     const ui = new Ui({
       stdout: { write: (s: string) => (out.stdout += s) },
       stderr: { write: (s: string) => (out.stderr += s), isTTY: true },
-      json: false, debug: false, color: true, env: {}, clock: fastClock(), yes: false, ...over,
+      json: false,
+      debug: false,
+      color: true,
+      env: {},
+      clock: fastClock(),
+      yes: false,
+      ...over,
     })
     return { ui, out }
   }
@@ -96,10 +102,10 @@ describe('output modes', () => {
   it('--json writes exactly one document on stdout and progress on stderr', () => {
     const { ui, out } = make({ json: true })
     ui.step('working')
-    ui.result({ a: 1 }, () => 'human')
+    ui.resultData({ a: 1 }, () => 'human')
     expect(JSON.parse(out.stdout)).toEqual({ a: 1 })
     expect(out.stderr).toContain('working')
-    expect(() => ui.result({ b: 2 }, () => '')).toThrow()
+    expect(() => ui.resultData({ b: 2 }, () => '')).toThrow()
   })
 
   it('non-interactive spinner prints one line per distinct status', () => {

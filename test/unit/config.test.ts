@@ -43,7 +43,11 @@ describe('config loading', () => {
 
   it('lists the supported keys of a section', () => {
     expect(supportedKeysAt(['endpoint', 'autoscaling'])).toEqual([
-      'minCapacity', 'maxCapacity', 'targetInvocationsPerInstance', 'scaleInCooldown', 'scaleOutCooldown',
+      'minCapacity',
+      'maxCapacity',
+      'targetInvocationsPerInstance',
+      'scaleInCooldown',
+      'scaleOutCooldown',
     ])
     expect(supportedKeysAt([])).toContain('training')
   })
@@ -54,30 +58,72 @@ describe('config loading', () => {
     ['bad YAML unclosed quote', 'project:\n  name: "dogs\ndata:\n  bucket: b-b\n', /mlops\.config\.yaml:\d+ • /],
     ['duplicate key', 'project:\n  name: dogs\nproject:\n  name: cats\ndata:\n  bucket: bbb\n', /:3 • .*[Mm]ap keys must be unique/],
     ['root is a list', '- a\n- b\n', /:1 • \(root\): expected a mapping/],
-    ['unknown top-level key', base('trainng:\n  instanceCount: 2\n'), /:6 • trainng: unknown key "trainng"; supported keys here: project, aws, data, training, ec2, endpoint, lambda, audit/],
-    ['unknown nested key', base('endpoint:\n  instanceTyp: ml.m5.large\n'), /:7 • endpoint.instanceTyp: unknown key "instanceTyp"; supported keys here: name, instanceType/],
+    [
+      'unknown top-level key',
+      base('trainng:\n  instanceCount: 2\n'),
+      /:6 • trainng: unknown key "trainng"; supported keys here: project, aws, data, training, ec2, endpoint, lambda, audit/,
+    ],
+    [
+      'unknown nested key',
+      base('endpoint:\n  instanceTyp: ml.m5.large\n'),
+      /:7 • endpoint.instanceTyp: unknown key "instanceTyp"; supported keys here: name, instanceType/,
+    ],
     ['missing project', 'data:\n  bucket: abc\n', /:1 • project: required field is missing/],
     ['missing bucket', 'project:\n  name: dogs\ndata:\n  localDir: x\n', /:4 • data.bucket: required field is missing/],
-    ['wrong type: count as string', base('training:\n  instanceCount: four\n'), /:7 • training.instanceCount: expected a number \(training instances\), got "four"/],
+    [
+      'wrong type: count as string',
+      base('training:\n  instanceCount: four\n'),
+      /:7 • training.instanceCount: expected a number \(training instances\), got "four"/,
+    ],
     ['wrong type: section as scalar', base('endpoint: yes\n'), /:6 • endpoint: expected object, got "yes"/],
     ['zero instances', base('training:\n  instanceCount: 0\n'), /:7 • training.instanceCount: must be at least 1/],
     ['negative count', base('endpoint:\n  instanceCount: -2\n'), /:7 • endpoint.instanceCount: must be at least 1/],
     ['fractional count', base('endpoint:\n  instanceCount: 1.5\n'), /:7 • endpoint.instanceCount: expected a whole number/],
     ['bad region', base('aws:\n  region: us-east-9x\n'), /:7 • aws.region: expected an AWS region such as us-east-1/],
     ['bad region casing', base('aws:\n  region: US-EAST-1\n'), /:7 • aws.region: expected an AWS region/],
-    ['sagemaker type without ml.', base('training:\n  instanceType: g4dn.xlarge\n'), /:7 • training.instanceType: expected a SageMaker instance type .*'ml\.' prefix/],
+    [
+      'sagemaker type without ml.',
+      base('training:\n  instanceType: g4dn.xlarge\n'),
+      /:7 • training.instanceType: expected a SageMaker instance type .*'ml\.' prefix/,
+    ],
     ['ec2 type with ml.', base('ec2:\n  instanceType: ml.g4dn.xlarge\n'), /:7 • ec2.instanceType: .*no ml\. prefix/],
     ['malformed role ARN', base('training:\n  roleArn: arn:aws:iam::12345:role/x\n'), /:7 • training.roleArn: expected an IAM role ARN/],
     ['role ARN of a user', base('training:\n  roleArn: arn:aws:iam::123456789012:user/bob\n'), /:7 • training.roleArn: expected an IAM role ARN/],
-    ['min > max autoscaling', base('endpoint:\n  autoscaling:\n    minCapacity: 5\n    maxCapacity: 2\n'), /:8 • endpoint.autoscaling.minCapacity: minCapacity must not exceed maxCapacity/],
+    [
+      'min > max autoscaling',
+      base('endpoint:\n  autoscaling:\n    minCapacity: 5\n    maxCapacity: 2\n'),
+      /:8 • endpoint.autoscaling.minCapacity: minCapacity must not exceed maxCapacity/,
+    ],
     ['bad bucket name', 'project:\n  name: dogs\ndata:\n  bucket: My_Bucket\n', /:4 • data.bucket: expected an S3 bucket name/],
     ['bad project name', 'project:\n  name: Dogs Project\ndata:\n  bucket: abc\n', /:2 • project.name: expected 2-32 lower-case letters/],
     ['bad duration', base('training:\n  maxRuntime: forever\n'), /:7 • training.maxRuntime: "forever" is not a duration/],
-    ['bad enum', base('training:\n  distribution: horovod\n'), /:7 • training.distribution: .*"auto"\|"torch_distributed"\|"native"\|"none"|:7 • training.distribution: Invalid option/],
-    ['tuning parallel > max', base('training:\n  tuning:\n    objective: { metric: val_loss }\n    maxJobs: 2\n    maxParallelJobs: 3\n    ranges:\n      lr: { type: continuous, min: 0.1, max: 0.2 }\n'), /:10 • training.tuning.maxParallelJobs: maxParallelJobs must not exceed maxJobs/],
-    ['range min >= max', base('training:\n  tuning:\n    objective: { metric: val_loss }\n    ranges:\n      lr: { type: continuous, min: 0.5, max: 0.1 }\n'), /:10 • training.tuning.ranges.lr: min must be less than max/],
-    ['unknown metric', base('training:\n  tuning:\n    objective: { metric: accuracy }\n    ranges:\n      lr: { type: continuous, min: 0.1, max: 0.5 }\n'), /:8 • training.tuning.objective.metric: expected one of the metrics train.py prints/],
-    ['provisioned > reserved', base('lambda:\n  reservedConcurrency: 2\n  provisionedConcurrency: 5\n'), /:8 • lambda.provisionedConcurrency: provisionedConcurrency must not exceed reservedConcurrency/],
+    [
+      'bad enum',
+      base('training:\n  distribution: horovod\n'),
+      /:7 • training.distribution: .*"auto"\|"torch_distributed"\|"native"\|"none"|:7 • training.distribution: Invalid option/,
+    ],
+    [
+      'tuning parallel > max',
+      base(
+        'training:\n  tuning:\n    objective: { metric: val_loss }\n    maxJobs: 2\n    maxParallelJobs: 3\n    ranges:\n      lr: { type: continuous, min: 0.1, max: 0.2 }\n',
+      ),
+      /:10 • training.tuning.maxParallelJobs: maxParallelJobs must not exceed maxJobs/,
+    ],
+    [
+      'range min >= max',
+      base('training:\n  tuning:\n    objective: { metric: val_loss }\n    ranges:\n      lr: { type: continuous, min: 0.5, max: 0.1 }\n'),
+      /:10 • training.tuning.ranges.lr: min must be less than max/,
+    ],
+    [
+      'unknown metric',
+      base('training:\n  tuning:\n    objective: { metric: accuracy }\n    ranges:\n      lr: { type: continuous, min: 0.1, max: 0.5 }\n'),
+      /:8 • training.tuning.objective.metric: expected one of the metrics train.py prints/,
+    ],
+    [
+      'provisioned > reserved',
+      base('lambda:\n  reservedConcurrency: 2\n  provisionedConcurrency: 5\n'),
+      /:8 • lambda.provisionedConcurrency: provisionedConcurrency must not exceed reservedConcurrency/,
+    ],
     ['serverless memory', base('endpoint:\n  serverless:\n    memoryMb: 1500\n'), /:8 • endpoint.serverless.memoryMb: expected 1024, 2048/],
     ['bad endpoint url', base('aws:\n  endpointUrl: not a url\n'), /:7 • aws.endpointUrl: expected a URL/],
     ['ec2 maxHours too large', base('ec2:\n  maxHours: 100\n'), /:7 • ec2.maxHours: at most 48 hours/],

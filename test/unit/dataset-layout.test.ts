@@ -53,12 +53,14 @@ describe('scanDataset', () => {
     expect(scan.bytes).toBe(36)
     expect(scan.files.map((f) => f.rel)).toEqual([...scan.files.map((f) => f.rel)].sort())
     expect(scan.files[0]).toMatchObject({ rel: 'test/001.Affenpinscher/a.jpg', size: 4, path: path.join(root, 'test/001.Affenpinscher/a.jpg') })
-    expect(scan.skipped).toEqual(expect.arrayContaining([
-      { rel: 'README.md', reason: 'not in a split folder' },
-      { rel: 'extra/', reason: 'not a split folder' },
-      { rel: 'train/001.Affenpinscher/notes.txt', reason: 'not an image (jpg, jpeg, png)' },
-      { rel: 'train/002.Afghan_hound/empty.png', reason: 'empty file' },
-    ]))
+    expect(scan.skipped).toEqual(
+      expect.arrayContaining([
+        { rel: 'README.md', reason: 'not in a split folder' },
+        { rel: 'extra/', reason: 'not a split folder' },
+        { rel: 'train/001.Affenpinscher/notes.txt', reason: 'not an image (jpg, jpeg, png)' },
+        { rel: 'train/002.Afghan_hound/empty.png', reason: 'empty file' },
+      ]),
+    )
     expect(scan.skipped).toHaveLength(4)
   })
 

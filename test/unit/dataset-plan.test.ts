@@ -2,18 +2,29 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { bucketSetupRequests, partitionOf, tlsOnlyPolicy } from '../../src/aws/s3/bucket.js'
+import { bucketSetupRequests, tlsOnlyPolicy } from '../../src/aws/s3/bucket.js'
+import { partitionOf } from '../../src/aws/arn.js'
 import { publicAccessReasons, publicPolicyStatements } from '../../src/aws/s3/public-policy.js'
 import { channelUris } from '../../src/features/dataset/run.js'
 import { UploadCache } from '../../src/features/dataset/cache.js'
 import {
-  classifyAgainstListing, classifyAgainstRecord, contentTypeFor, deleteBatches, etagIsContentMd5, listPrefix, objectKey, orphanKeys, putObjectInput,
+  classifyAgainstListing,
+  classifyAgainstRecord,
+  contentTypeFor,
+  deleteBatches,
+  etagIsContentMd5,
+  listPrefix,
+  objectKey,
+  orphanKeys,
+  putObjectInput,
 } from '../../src/features/dataset/plan.js'
 
 describe('channelUris', () => {
   it('gives the three channels without a trailing slash', () => {
     expect(channelUris({ data: { bucket: 'b', prefix: 'dogImages', localDir: '.', concurrency: 1 } })).toEqual({
-      train: 's3://b/dogImages/train', valid: 's3://b/dogImages/valid', test: 's3://b/dogImages/test',
+      train: 's3://b/dogImages/train',
+      valid: 's3://b/dogImages/valid',
+      test: 's3://b/dogImages/test',
     })
     expect(channelUris({ data: { bucket: 'b', prefix: 'a/b', localDir: '.', concurrency: 1 } }).test).toBe('s3://b/a/b/test')
   })
@@ -50,11 +61,18 @@ describe('sync decisions', () => {
   it('PutObject carries the sha256 as metadata and as the S3 checksum; KMS when configured', () => {
     const sha = 'a'.repeat(64)
     expect(putObjectInput({ bucket: 'b', key: 'p/a.jpg', size: 3, sha256Hex: sha })).toEqual({
-      Bucket: 'b', Key: 'p/a.jpg', ContentLength: 3, ContentType: 'image/jpeg', Metadata: { sha256: sha },
-      ChecksumAlgorithm: 'SHA256', ChecksumSHA256: Buffer.from(sha, 'hex').toString('base64'),
+      Bucket: 'b',
+      Key: 'p/a.jpg',
+      ContentLength: 3,
+      ContentType: 'image/jpeg',
+      Metadata: { sha256: sha },
+      ChecksumAlgorithm: 'SHA256',
+      ChecksumSHA256: Buffer.from(sha, 'hex').toString('base64'),
     })
     expect(putObjectInput({ bucket: 'b', key: 'k', size: 1, sha256Hex: sha, kmsKeyId: 'alias/k' })).toMatchObject({
-      ServerSideEncryption: 'aws:kms', SSEKMSKeyId: 'alias/k', BucketKeyEnabled: true,
+      ServerSideEncryption: 'aws:kms',
+      SSEKMSKeyId: 'alias/k',
+      BucketKeyEnabled: true,
     })
   })
   it('deletes in batches of 1,000', () => {
@@ -99,14 +117,31 @@ describe('UploadCache', () => {
 describe('bucket setup and public-bucket analysis', () => {
   it('creates buckets private, encrypted, TLS-only and tagged, in the right order', () => {
     const ops = bucketSetupRequests({ bucket: 'b', region: 'eu-west-1', project: 'dogs', kmsKeyId: 'arn:aws:kms:eu-west-1:1:key/k' })
-    expect(ops.map((o) => o.operation)).toEqual(['CreateBucket', 'PutPublicAccessBlock', 'PutBucketEncryption', 'PutBucketPolicy', 'PutBucketTagging', 'PutBucketLifecycleConfiguration'])
+    expect(ops.map((o) => o.operation)).toEqual([
+      'CreateBucket',
+      'PutPublicAccessBlock',
+      'PutBucketEncryption',
+      'PutBucketPolicy',
+      'PutBucketTagging',
+      'PutBucketLifecycleConfiguration',
+    ])
     expect(ops[0].input).toEqual({ Bucket: 'b', ObjectOwnership: 'BucketOwnerEnforced', CreateBucketConfiguration: { LocationConstraint: 'eu-west-1' } })
     expect(ops[2].input).toEqual({
       Bucket: 'b',
-      ServerSideEncryptionConfiguration: { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: 'arn:aws:kms:eu-west-1:1:key/k' }, BucketKeyEnabled: true }] },
+      ServerSideEncryptionConfiguration: {
+        Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: 'arn:aws:kms:eu-west-1:1:key/k' }, BucketKeyEnabled: true }],
+      },
     })
-    expect(ops[4].input).toEqual({ Bucket: 'b', Tagging: { TagSet: [{ Key: 'mlops:project', Value: 'dogs' }, { Key: 'mlops:managed-by', Value: 'mlops' }] } })
-    expect((bucketSetupRequests({ bucket: 'b', region: 'us-east-1', project: 'p' })[0].input as object)).not.toHaveProperty('CreateBucketConfiguration')
+    expect(ops[4].input).toEqual({
+      Bucket: 'b',
+      Tagging: {
+        TagSet: [
+          { Key: 'mlops:project', Value: 'dogs' },
+          { Key: 'mlops:managed-by', Value: 'mlops' },
+        ],
+      },
+    })
+    expect(bucketSetupRequests({ bucket: 'b', region: 'us-east-1', project: 'p' })[0].input as object).not.toHaveProperty('CreateBucketConfiguration')
   })
   it('the TLS-only policy uses the partition of the region', () => {
     expect(partitionOf('cn-north-1')).toBe('aws-cn')
@@ -114,11 +149,17 @@ describe('bucket setup and public-bucket analysis', () => {
     expect(JSON.parse(tlsOnlyPolicy('b', 'cn-north-1')).Statement[0].Resource).toEqual(['arn:aws-cn:s3:::b', 'arn:aws-cn:s3:::b/*'])
   })
   it('finds public policies and ACL grants, respecting Block Public Access', () => {
-    const publicPolicy = JSON.stringify({ Statement: [{ Sid: 'Read', Effect: 'Allow', Principal: { AWS: ['*'] }, Action: ['s3:GetObject', 's3:ListBucket'], Resource: '*' }] })
+    const publicPolicy = JSON.stringify({
+      Statement: [{ Sid: 'Read', Effect: 'Allow', Principal: { AWS: ['*'] }, Action: ['s3:GetObject', 's3:ListBucket'], Resource: '*' }],
+    })
     expect(publicPolicyStatements(publicPolicy)).toEqual(['bucket policy statement "Read" allows s3:GetObject, s3:ListBucket to everyone (Principal "*")'])
-    const scoped = JSON.stringify({ Statement: { Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Condition: { StringEquals: { 'aws:SourceVpce': 'vpce-1' } } } })
+    const scoped = JSON.stringify({
+      Statement: { Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Condition: { StringEquals: { 'aws:SourceVpce': 'vpce-1' } } },
+    })
     expect(publicPolicyStatements(scoped)).toEqual([])
-    const wildcardCondition = JSON.stringify({ Statement: { Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Condition: { StringLike: { 'aws:SourceVpce': 'vpce-*' } } } })
+    const wildcardCondition = JSON.stringify({
+      Statement: { Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Condition: { StringLike: { 'aws:SourceVpce': 'vpce-*' } } },
+    })
     expect(publicPolicyStatements(wildcardCondition)).toHaveLength(1)
     expect(publicPolicyStatements(tlsOnlyPolicy('b', 'us-east-1'))).toEqual([])
     expect(publicPolicyStatements('not json')).toEqual([])
@@ -128,7 +169,8 @@ describe('bucket setup and public-bucket analysis', () => {
       'its ACL grants READ to everyone (AllUsers)',
     ])
     expect(publicAccessReasons({ policy: publicPolicy, grants, publicAccessBlock: { RestrictPublicBuckets: true, IgnorePublicAcls: true } })).toEqual([])
-    expect(publicAccessReasons({ grants: [{ Grantee: { URI: 'http://acs.amazonaws.com/groups/global/AuthenticatedUsers' }, Permission: 'WRITE' }] }))
-      .toEqual(['its ACL grants WRITE to any AWS account (AuthenticatedUsers)'])
+    expect(publicAccessReasons({ grants: [{ Grantee: { URI: 'http://acs.amazonaws.com/groups/global/AuthenticatedUsers' }, Permission: 'WRITE' }] })).toEqual([
+      'its ACL grants WRITE to any AWS account (AuthenticatedUsers)',
+    ])
   })
 })

@@ -52,7 +52,10 @@ async function listTree(dir: string): Promise<string[]> {
 }
 
 async function codeOf(p: Promise<unknown>): Promise<string> {
-  const err = await p.then(() => undefined, (e: unknown) => e)
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  )
   if (!(err instanceof MlopsError)) throw new Error(`expected an MlopsError, got ${String(err)}`)
   return err.code
 }
@@ -75,7 +78,14 @@ describe('unzip', () => {
     const r = await unzip(zip, out, { onProgress: (w) => seen.push(w) })
     expect(r.files).toBe(3)
     expect(r.skipped).toEqual(['__MACOSX/dogImages/._a.jpg (macOS metadata)', 'dogImages/link (symbolic link)'])
-    expect(await listTree(out)).toEqual(['dogImages', 'dogImages/empty.txt', 'dogImages/train', 'dogImages/train/001.A', 'dogImages/train/001.A/a.jpg', 'dogImages/train/001.A/b.jpg'])
+    expect(await listTree(out)).toEqual([
+      'dogImages',
+      'dogImages/empty.txt',
+      'dogImages/train',
+      'dogImages/train/001.A',
+      'dogImages/train/001.A/a.jpg',
+      'dogImages/train/001.A/b.jpg',
+    ])
     expect(await readFile(path.join(out, 'dogImages/train/001.A/b.jpg'), 'utf8')).toBe('deflated '.repeat(1000))
     expect(seen.at(-1)).toBe(r.bytes)
     expect(r.bytes).toBe(12 + 9000)
@@ -85,10 +95,16 @@ describe('unzip', () => {
     for (const bad of ['../evil.txt', 'a/../../evil.txt', '/tmp/evil.txt', 'C:/evil.txt', '..\\evil.txt']) {
       const dir = await tmp()
       const zip = path.join(dir, 'd.zip')
-      makeZip(zip, [['ok/first.txt', 'fine'], [bad, 'pwned']])
+      makeZip(zip, [
+        ['ok/first.txt', 'fine'],
+        [bad, 'pwned'],
+      ])
       const out = path.join(dir, 'out')
       await mkdir(out)
-      const err = await unzip(zip, out).then(() => undefined, (e: MlopsError) => e)
+      const err = await unzip(zip, out).then(
+        () => undefined,
+        (e: MlopsError) => e,
+      )
       expect(err?.code, bad).toBe('UnsafeArchive')
       expect(err?.message).toContain('nothing was extracted')
       expect(await readdir(out)).toEqual([])
@@ -107,7 +123,11 @@ describe('unzip', () => {
     expect(await codeOf(unzip(ratio, out))).toBe('UnsafeArchive')
     expect(await codeOf(unzip(ratio, out, { maxRatio: 100_000, maxTotalBytes: 1024 * 1024 }))).toBe('UnsafeArchive')
     const many = path.join(dir, 'many.zip')
-    makeZip(many, [['a', 'a'], ['b', 'b'], ['c', 'c']])
+    makeZip(many, [
+      ['a', 'a'],
+      ['b', 'b'],
+      ['c', 'c'],
+    ])
     expect(await codeOf(unzip(many, out, { maxEntries: 2 }))).toBe('UnsafeArchive')
     expect(await readdir(out)).toEqual([])
 
@@ -115,7 +135,10 @@ describe('unzip', () => {
     const liar = path.join(dir, 'liar.zip')
     makeZip(liar, [['liar.bin', { zeros: 512 * 1024 }]])
     await patchCentral(liar, 24, 1000)
-    const err = await unzip(liar, out).then(() => undefined, (e: MlopsError) => e)
+    const err = await unzip(liar, out).then(
+      () => undefined,
+      (e: MlopsError) => e,
+    )
     expect(err?.code).toBe('UnsafeArchive')
     expect(err?.message).toContain('inflates beyond its declared 1000 bytes')
   })
@@ -127,7 +150,10 @@ describe('unzip', () => {
     const zip = path.join(dir, 'crc.zip')
     makeZip(zip, [['a.txt', 'hello world']])
     await patchCentral(zip, 16, 12345)
-    const err = await unzip(zip, out).then(() => undefined, (e: MlopsError) => e)
+    const err = await unzip(zip, out).then(
+      () => undefined,
+      (e: MlopsError) => e,
+    )
     expect(err?.code).toBe('CorruptArchive')
     expect(err?.message).toContain('fails its CRC-32 check')
     const junk = path.join(dir, 'junk.zip')
@@ -142,12 +168,16 @@ describe('unzip', () => {
   it('reads ZIP64 central directories (more than 65,535 entries)', async () => {
     const dir = await tmp()
     const zip = path.join(dir, 'z64.zip')
-    execFileSync(PY, ['-c', `
+    execFileSync(PY, [
+      '-c',
+      `
 import sys, zipfile
 with zipfile.ZipFile(sys.argv[1], 'w') as z:
     for i in range(65540):
         z.writestr(str(i), b'')
-`, zip])
+`,
+      zip,
+    ])
     const fh = await open(zip, 'r')
     try {
       const entries = await readCentralDirectory(fh, zip)
@@ -183,14 +213,27 @@ describe('fetchDataset', () => {
 
   function ui() {
     let err = ''
-    const u = new Ui({ stdout: { write: () => true }, stderr: { write: (s: string) => (err += s) }, json: false, debug: false, color: false, env: {}, clock: fastClock(), yes: true })
+    const u = new Ui({
+      stdout: { write: () => true },
+      stderr: { write: (s: string) => (err += s) },
+      json: false,
+      debug: false,
+      color: false,
+      env: {},
+      clock: fastClock(),
+      yes: true,
+    })
     return { ui: u, stderr: () => err }
   }
 
   async function archive(): Promise<Buffer> {
     const dir = await tmp()
     const zip = path.join(dir, 'dogImages.zip')
-    makeZip(zip, [['dogImages/train/001.A/a.jpg', 'aaa'], ['dogImages/valid/001.A/b.jpg', 'bbb'], ['__MACOSX/._x', 'junk']])
+    makeZip(zip, [
+      ['dogImages/train/001.A/a.jpg', 'aaa'],
+      ['dogImages/valid/001.A/b.jpg', 'bbb'],
+      ['__MACOSX/._x', 'junk'],
+    ])
     return readFile(zip)
   }
 
@@ -201,7 +244,14 @@ describe('fetchDataset', () => {
     const dest = path.join(work, 'data', 'dogImages')
     const { ui: u, stderr } = ui()
     const sha = createHash('sha256').update(zip).digest('hex')
-    const r = await fetchDataset({ url: `${base}/ok.zip`, dest, workDir: path.join(work, '.mlops'), expectSha256: sha, signal: new AbortController().signal, ui: u })
+    const r = await fetchDataset({
+      url: `${base}/ok.zip`,
+      dest,
+      workDir: path.join(work, '.mlops'),
+      expectSha256: sha,
+      signal: new AbortController().signal,
+      ui: u,
+    })
     expect(r).toMatchObject({ root: dest, downloaded: true, archiveBytes: zip.length, archiveSha256: sha, files: 2 })
     expect(await listTree(dest)).toEqual(['train', 'train/001.A', 'train/001.A/a.jpg', 'valid', 'valid/001.A', 'valid/001.A/b.jpg'])
     expect(stderr()).toContain('Unpacked 2 files')
@@ -213,7 +263,9 @@ describe('fetchDataset', () => {
     expect(again).toMatchObject({ downloaded: false, files: 2 })
     expect(hits).toBe(before)
     // Another URL into the same, now non-empty, folder is refused.
-    expect(await codeOf(fetchDataset({ url: `${base}/other.zip`, dest, workDir: path.join(work, '.mlops'), signal: new AbortController().signal, ui: ui().ui }))).toBe('SourceNotEmpty')
+    expect(
+      await codeOf(fetchDataset({ url: `${base}/other.zip`, dest, workDir: path.join(work, '.mlops'), signal: new AbortController().signal, ui: ui().ui })),
+    ).toBe('SourceNotEmpty')
   })
 
   it('fails cleanly on 404, a checksum mismatch and a truncated body, leaving no files', async () => {
@@ -243,8 +295,16 @@ describe('fetchDataset', () => {
       setTimeout(() => res.destroy(), 2000)
     })
     const work = await tmp()
-    const err = await fetchDataset({ url: `${base}/slow.zip`, dest: path.join(work, 'd'), workDir: path.join(work, '.mlops'), signal: controller.signal, ui: ui().ui })
-      .then(() => undefined, (e: MlopsError) => e)
+    const err = await fetchDataset({
+      url: `${base}/slow.zip`,
+      dest: path.join(work, 'd'),
+      workDir: path.join(work, '.mlops'),
+      signal: controller.signal,
+      ui: ui().ui,
+    }).then(
+      () => undefined,
+      (e: MlopsError) => e,
+    )
     expect(err?.code).toBe('Interrupted')
     expect(await readdir(path.join(work, '.mlops', 'downloads'))).toEqual([])
   })

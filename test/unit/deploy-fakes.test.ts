@@ -7,7 +7,6 @@ import {
   PutScalingPolicyCommand,
   RegisterScalableTargetCommand,
 } from '@aws-sdk/client-application-auto-scaling'
-import { IAMClient } from '@aws-sdk/client-iam'
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import {
   CreateEndpointCommand,
@@ -28,9 +27,9 @@ import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts'
 import { mockClient } from 'aws-sdk-client-mock'
 import { Readable } from 'node:stream'
 import { beforeEach, describe, expect, it } from 'vitest'
-import type { AwsClientFactory } from '../../src/aws/clients.js'
 import { ANSWER, tinyModelTarGz } from '../e2e/deploy-fixtures.js'
 import { fastClock, minimalConfig, runMlops, tempProject } from '../helpers/cli.js'
+import { fakeAwsFactory } from '../helpers/aws.js'
 
 /**
  * What moto cannot show for `deploy`: endpoints that stay Creating and then fail, SageMaker rolling
@@ -43,23 +42,30 @@ const s3 = mockClient(S3Client)
 const rt = mockClient(SageMakerRuntimeClient)
 const as = mockClient(ApplicationAutoScalingClient)
 const sts = mockClient(STSClient)
-const creds = { region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } }
-const factory = (): AwsClientFactory =>
-  (async () => ({
-    sagemaker: new SageMakerClient(creds),
-    sagemakerRuntime: new SageMakerRuntimeClient(creds),
-    s3: new S3Client(creds),
-    iam: new IAMClient(creds),
-    sts: new STSClient(creds),
-    autoscaling: new ApplicationAutoScalingClient(creds),
-  })) as unknown as AwsClientFactory
+const factory = fakeAwsFactory()
 
 const ROLE = 'arn:aws:iam::123456789012:role/my-sagemaker'
 const ARTIFACT = 's3://dogs-data/output/dogs-train-1/output/model.tar.gz'
-const STATE = JSON.stringify({ version: 1, resources: [{ kind: 'model-artifact', name: ARTIFACT, region: 'us-east-1', createdAt: '2026-11-21T00:00:00Z', details: { source: 'sagemaker', jobName: 'dogs-train-1' } }] })
+const STATE = JSON.stringify({
+  version: 1,
+  resources: [
+    {
+      kind: 'model-artifact',
+      name: ARTIFACT,
+      region: 'us-east-1',
+      createdAt: '2026-11-21T00:00:00Z',
+      details: { source: 'sagemaker', jobName: 'dogs-train-1' },
+    },
+  ],
+})
 const NEW = 'dogs-config-2026-11-22-10-00-00-000'
 const OLD = 'dogs-config-2026-11-21-10-00-00-000'
-const OLD_VARIANT: ProductionVariant = { VariantName: 'AllTraffic', ModelName: 'dogs-model-2026-11-21-10-00-00-000', InstanceType: 'ml.m5.large', InitialInstanceCount: 1 }
+const OLD_VARIANT: ProductionVariant = {
+  VariantName: 'AllTraffic',
+  ModelName: 'dogs-model-2026-11-21-10-00-00-000',
+  InstanceType: 'ml.m5.large',
+  InitialInstanceCount: 1,
+}
 const notFound = () => Object.assign(new Error("Could not find endpoint 'dogs-endpoint'."), { name: 'ValidationException', $metadata: { httpStatusCode: 400 } })
 
 /** Every call, in order, by operation name. */
@@ -68,7 +74,13 @@ let configs: Map<string, ProductionVariant[]>
 let archive: Buffer
 
 const ep = (status: string, config: string, extra: Partial<DescribeEndpointOutput> = {}): DescribeEndpointOutput =>
-  ({ EndpointName: 'dogs-endpoint', EndpointArn: 'arn:aws:sagemaker:us-east-1:123456789012:endpoint/dogs-endpoint', EndpointStatus: status, EndpointConfigName: config, ...extra }) as DescribeEndpointOutput
+  ({
+    EndpointName: 'dogs-endpoint',
+    EndpointArn: 'arn:aws:sagemaker:us-east-1:123456789012:endpoint/dogs-endpoint',
+    EndpointStatus: status,
+    EndpointConfigName: config,
+    ...extra,
+  }) as DescribeEndpointOutput
 
 /** DescribeEndpoint answers these in turn (undefined: not found); the last one repeats. */
 function endpointSequence(seq: (DescribeEndpointOutput | undefined)[]) {
@@ -84,13 +96,36 @@ function endpointSequence(seq: (DescribeEndpointOutput | undefined)[]) {
 function scaled(min: number, max: number) {
   as.on(DescribeScalableTargetsCommand).callsFake(() => {
     log.push('DescribeScalableTargets')
-    return { ScalableTargets: [{ ServiceNamespace: 'sagemaker', ResourceId: 'endpoint/dogs-endpoint/variant/AllTraffic', ScalableDimension: 'sagemaker:variant:DesiredInstanceCount', MinCapacity: min, MaxCapacity: max }] }
+    return {
+      ScalableTargets: [
+        {
+          ServiceNamespace: 'sagemaker',
+          ResourceId: 'endpoint/dogs-endpoint/variant/AllTraffic',
+          ScalableDimension: 'sagemaker:variant:DesiredInstanceCount',
+          MinCapacity: min,
+          MaxCapacity: max,
+        },
+      ],
+    }
   })
   as.on(DescribeScalingPoliciesCommand).resolves({
-    ScalingPolicies: [{
-      PolicyName: 'dogs-invocations-target', PolicyARN: 'arn:p', ServiceNamespace: 'sagemaker', ResourceId: 'endpoint/dogs-endpoint/variant/AllTraffic', ScalableDimension: 'sagemaker:variant:DesiredInstanceCount', PolicyType: 'TargetTrackingScaling', CreationTime: new Date(),
-      TargetTrackingScalingPolicyConfiguration: { TargetValue: 120, PredefinedMetricSpecification: { PredefinedMetricType: 'SageMakerVariantInvocationsPerInstance' }, ScaleInCooldown: 600, ScaleOutCooldown: 30 },
-    }],
+    ScalingPolicies: [
+      {
+        PolicyName: 'dogs-invocations-target',
+        PolicyARN: 'arn:p',
+        ServiceNamespace: 'sagemaker',
+        ResourceId: 'endpoint/dogs-endpoint/variant/AllTraffic',
+        ScalableDimension: 'sagemaker:variant:DesiredInstanceCount',
+        PolicyType: 'TargetTrackingScaling',
+        CreationTime: new Date(),
+        TargetTrackingScalingPolicyConfiguration: {
+          TargetValue: 120,
+          PredefinedMetricSpecification: { PredefinedMetricType: 'SageMakerVariantInvocationsPerInstance' },
+          ScaleInCooldown: 600,
+          ScaleOutCooldown: 30,
+        },
+      },
+    ],
   })
 }
 
@@ -105,22 +140,38 @@ beforeEach(async () => {
   s3.on(HeadObjectCommand).rejects(Object.assign(new Error('NotFound'), { name: 'NotFound', $metadata: { httpStatusCode: 404 } }))
   s3.on(PutObjectCommand).resolves({})
   sts.on(GetCallerIdentityCommand).resolves({ Account: '123456789012' })
-  const track = <T>(name: string, value: T) => () => { log.push(name); return value }
+  const track =
+    <T>(name: string, value: T) =>
+    () => {
+      log.push(name)
+      return value
+    }
   sm.on(CreateModelCommand).callsFake(track('CreateModel', { ModelArn: 'arn:model' }))
   sm.on(CreateEndpointConfigCommand).callsFake((input: { EndpointConfigName: string; ProductionVariants: ProductionVariant[] }) => {
     log.push('CreateEndpointConfig')
     configs.set(input.EndpointConfigName, input.ProductionVariants)
     return { EndpointConfigArn: 'arn:config' }
   })
-  sm.on(DescribeEndpointConfigCommand).callsFake((input: { EndpointConfigName: string }) => ({ EndpointConfigName: input.EndpointConfigName, ProductionVariants: configs.get(input.EndpointConfigName) }))
+  sm.on(DescribeEndpointConfigCommand).callsFake((input: { EndpointConfigName: string }) => ({
+    EndpointConfigName: input.EndpointConfigName,
+    ProductionVariants: configs.get(input.EndpointConfigName),
+  }))
   sm.on(CreateEndpointCommand).callsFake(track('CreateEndpoint', { EndpointArn: 'arn:ep' }))
-  sm.on(UpdateEndpointCommand).callsFake((input: { EndpointConfigName: string }) => { log.push(`UpdateEndpoint:${input.EndpointConfigName}`); return { EndpointArn: 'arn:ep' } })
+  sm.on(UpdateEndpointCommand).callsFake((input: { EndpointConfigName: string }) => {
+    log.push(`UpdateEndpoint:${input.EndpointConfigName}`)
+    return { EndpointArn: 'arn:ep' }
+  })
   sm.on(DeleteEndpointCommand).callsFake(track('DeleteEndpoint', {}))
   sm.on(ListEndpointConfigsCommand).callsFake(track('ListEndpointConfigs', { EndpointConfigs: [] }))
   sm.on(ListModelsCommand).resolves({ Models: [] })
   rt.on(InvokeEndpointCommand).callsFake(track('InvokeEndpoint', { Body: new TextEncoder().encode(JSON.stringify(ANSWER)), ContentType: 'application/json' }))
   as.on(DescribeScalableTargetsCommand).callsFake(track('DescribeScalableTargets', { ScalableTargets: [] }))
-  for (const [cmd, name] of [[DeleteScalingPolicyCommand, 'DeleteScalingPolicy'], [DeregisterScalableTargetCommand, 'DeregisterScalableTarget'], [RegisterScalableTargetCommand, 'RegisterScalableTarget'], [PutScalingPolicyCommand, 'PutScalingPolicy']] as const) {
+  for (const [cmd, name] of [
+    [DeleteScalingPolicyCommand, 'DeleteScalingPolicy'],
+    [DeregisterScalableTargetCommand, 'DeregisterScalableTarget'],
+    [RegisterScalableTargetCommand, 'RegisterScalableTarget'],
+    [PutScalingPolicyCommand, 'PutScalingPolicy'],
+  ] as const) {
     as.on(cmd as never).callsFake(track(name, {}))
   }
 })
@@ -129,7 +180,7 @@ const deploy = (args: string[] = [], opts: { signal?: AbortSignal } = {}) =>
   runMlops(['deploy', '--yes', ...args], { cwd: dir, awsFactory: factory, clock: fastClock(), ...opts })
 
 describe('deploy with stateful fakes', () => {
-  it('an endpoint that fails while Creating exits 1 with SageMaker\'s FailureReason and keeps old versions', async () => {
+  it("an endpoint that fails while Creating exits 1 with SageMaker's FailureReason and keeps old versions", async () => {
     const reason = 'The primary container for production variant AllTraffic did not pass the ping health check.'
     endpointSequence([undefined, ep('Creating', NEW), ep('Creating', NEW), ep('Failed', NEW, { FailureReason: reason })])
     const run = await deploy()
@@ -142,12 +193,14 @@ describe('deploy with stateful fakes', () => {
     expect(log).not.toContain('ListEndpointConfigs')
   })
 
-  it('an update that ends InService on the old config is reported as SageMaker\'s rollback (exit 1)', async () => {
+  it("an update that ends InService on the old config is reported as SageMaker's rollback (exit 1)", async () => {
     endpointSequence([ep('InService', OLD), ep('Updating', OLD), ep('RollingBack', OLD), ep('InService', OLD, { FailureReason: 'Alarm dogs-5xx in ALARM' })])
     const run = await deploy(['--json'])
     expect(run.code).toBe(1)
     expect(run.json()).toMatchObject({ error: { code: 'UpdateRolledBack', details: { servingConfig: OLD, attemptedConfig: NEW } } })
-    expect(run.stderr).toContain(`SageMaker rolled the update back: endpoint dogs-endpoint is InService on the previous config ${OLD}, not ${NEW}: Alarm dogs-5xx in ALARM.`)
+    expect(run.stderr).toContain(
+      `SageMaker rolled the update back: endpoint dogs-endpoint is InService on the previous config ${OLD}, not ${NEW}: Alarm dogs-5xx in ALARM.`,
+    )
     expect(log).toContain(`UpdateEndpoint:${NEW}`)
     expect(log).not.toContain('InvokeEndpoint')
     expect(log).not.toContain('ListEndpointConfigs')
@@ -172,10 +225,18 @@ describe('deploy with stateful fakes', () => {
 
   it('a failed smoke test exits 1 and names the previous config to go back to; nothing is pruned', async () => {
     endpointSequence([ep('InService', OLD), ep('Updating', NEW), ep('InService', NEW)])
-    rt.on(InvokeEndpointCommand).rejects(Object.assign(new Error('Received server error (500) from primary with message "CUDA error"'), { name: 'ModelError', OriginalStatusCode: 500, $metadata: { httpStatusCode: 424 } }))
+    rt.on(InvokeEndpointCommand).rejects(
+      Object.assign(new Error('Received server error (500) from primary with message "CUDA error"'), {
+        name: 'ModelError',
+        OriginalStatusCode: 500,
+        $metadata: { httpStatusCode: 424 },
+      }),
+    )
     const run = await deploy()
     expect(run.code).toBe(1)
-    expect(run.stderr).toContain(`Smoke test failed on endpoint dogs-endpoint (now serving ${NEW}): Endpoint dogs-endpoint could not answer (HTTP 500 from the model)`)
+    expect(run.stderr).toContain(
+      `Smoke test failed on endpoint dogs-endpoint (now serving ${NEW}): Endpoint dogs-endpoint could not answer (HTTP 500 from the model)`,
+    )
     expect(run.stderr).toContain(`--endpoint-config-name ${OLD}`)
     expect(log).not.toContain('ListEndpointConfigs')
   })
@@ -198,13 +259,32 @@ describe('deploy with stateful fakes', () => {
     expect(run.code, run.stderr).toBe(0)
     expect(run.json()).toMatchObject({ action: 'updated', autoscaling: { action: 're-registered', minCapacity: 1, maxCapacity: 4 } })
     const order = log.filter((x) => /Scaling|Scalable|UpdateEndpoint|InvokeEndpoint/.test(x))
-    expect(order).toEqual(['DescribeScalableTargets', 'DeleteScalingPolicy', 'DeregisterScalableTarget', `UpdateEndpoint:${NEW}`, 'RegisterScalableTarget', 'PutScalingPolicy', 'InvokeEndpoint'])
-    const rid = { ServiceNamespace: 'sagemaker', ResourceId: 'endpoint/dogs-endpoint/variant/AllTraffic', ScalableDimension: 'sagemaker:variant:DesiredInstanceCount' } as const
+    expect(order).toEqual([
+      'DescribeScalableTargets',
+      'DeleteScalingPolicy',
+      'DeregisterScalableTarget',
+      `UpdateEndpoint:${NEW}`,
+      'RegisterScalableTarget',
+      'PutScalingPolicy',
+      'InvokeEndpoint',
+    ])
+    const rid = {
+      ServiceNamespace: 'sagemaker',
+      ResourceId: 'endpoint/dogs-endpoint/variant/AllTraffic',
+      ScalableDimension: 'sagemaker:variant:DesiredInstanceCount',
+    } as const
     expect(as).toHaveReceivedCommandWith(DeleteScalingPolicyCommand, { PolicyName: 'dogs-invocations-target', ...rid })
     expect(as).toHaveReceivedCommandWith(RegisterScalableTargetCommand, { ...rid, MinCapacity: 1, MaxCapacity: 4 })
     expect(as).toHaveReceivedCommandWith(PutScalingPolicyCommand, {
-      PolicyName: 'dogs-invocations-target', ...rid, PolicyType: 'TargetTrackingScaling',
-      TargetTrackingScalingPolicyConfiguration: { TargetValue: 120, PredefinedMetricSpecification: { PredefinedMetricType: 'SageMakerVariantInvocationsPerInstance' }, ScaleInCooldown: 600, ScaleOutCooldown: 30 },
+      PolicyName: 'dogs-invocations-target',
+      ...rid,
+      PolicyType: 'TargetTrackingScaling',
+      TargetTrackingScalingPolicyConfiguration: {
+        TargetValue: 120,
+        PredefinedMetricSpecification: { PredefinedMetricType: 'SageMakerVariantInvocationsPerInstance' },
+        ScaleInCooldown: 600,
+        ScaleOutCooldown: 30,
+      },
     })
     expect(sm.commandCalls(UpdateEndpointCommand)[0].args[0].input).toEqual({ EndpointName: 'dogs-endpoint', EndpointConfigName: NEW })
   })

@@ -20,19 +20,34 @@ import { tinyModelTarGz } from '../e2e/deploy-fixtures.js'
 
 const NOW = new Date('2026-11-22T10:00:00Z')
 const cfgOf = (extra = '') => parseConfigText(minimalConfig(extra), 'x.yaml')
-const OFFLINE = { AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined, AWS_CONFIG_FILE: '/nonexistent', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent', AWS_ENDPOINT_URL: undefined }
+const OFFLINE = {
+  AWS_ACCESS_KEY_ID: undefined,
+  AWS_SECRET_ACCESS_KEY: undefined,
+  AWS_CONFIG_FILE: '/nonexistent',
+  AWS_SHARED_CREDENTIALS_FILE: '/nonexistent',
+  AWS_ENDPOINT_URL: undefined,
+}
 const SCRIPTS = path.resolve(import.meta.dirname, '../../scripts')
 
 async function entriesOf(file: string): Promise<string[]> {
   const names: string[] = []
   await new Promise<void>((resolve, reject) => {
-    createReadStream(file).pipe(listTar({ onReadEntry: (e) => { names.push(e.path) } }) as unknown as NodeJS.WritableStream).on('finish', resolve).on('error', reject)
+    createReadStream(file)
+      .pipe(
+        listTar({
+          onReadEntry: (e) => {
+            names.push(e.path)
+          },
+        }) as unknown as NodeJS.WritableStream,
+      )
+      .on('finish', resolve)
+      .on('error', reject)
   })
   return names
 }
 
 describe('deploy settings', () => {
-  it('merges flags over endpoint.* and picks the region\'s image', () => {
+  it("merges flags over endpoint.* and picks the region's image", () => {
     const s = resolveDeploySettings(cfgOf(), {}, 'us-east-1', NOW)
     expect(s).toMatchObject({
       endpointName: 'dogs-endpoint',
@@ -62,8 +77,14 @@ describe('deploy settings', () => {
   it('refuses contradictory flags and a GPU image for serverless', () => {
     expect(() => resolveDeploySettings(cfgOf(), { serverless: true, instanceType: 'ml.m5.large' }, 'us-east-1', NOW)).toThrow(/--serverless cannot be combined/)
     expect(() => resolveDeploySettings(cfgOf(), { memoryMb: 2048 }, 'us-east-1', NOW)).toThrow(/only apply to a serverless endpoint/)
-    expect(() => resolveDeploySettings(cfgOf('endpoint:\n  image: 1.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.6.0-gpu-py312\n'), { serverless: true }, 'us-east-1', NOW))
-      .toThrow(/Serverless endpoints run on CPU/)
+    expect(() =>
+      resolveDeploySettings(
+        cfgOf('endpoint:\n  image: 1.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.6.0-gpu-py312\n'),
+        { serverless: true },
+        'us-east-1',
+        NOW,
+      ),
+    ).toThrow(/Serverless endpoints run on CPU/)
   })
 
   it('CreateModel carries the script-mode environment, the role and the project tags', () => {
@@ -74,9 +95,17 @@ describe('deploy settings', () => {
       PrimaryContainer: {
         Image: '763104351884.dkr.ecr.us-west-2.amazonaws.com/pytorch-inference:2.6.0-cpu-py312',
         ModelDataUrl: 's3://dogs-data/dogs/models/abc/model.tar.gz',
-        Environment: { SAGEMAKER_PROGRAM: 'inference.py', SAGEMAKER_SUBMIT_DIRECTORY: '/opt/ml/model/code', SAGEMAKER_CONTAINER_LOG_LEVEL: '20', SAGEMAKER_REGION: 'us-west-2' },
+        Environment: {
+          SAGEMAKER_PROGRAM: 'inference.py',
+          SAGEMAKER_SUBMIT_DIRECTORY: '/opt/ml/model/code',
+          SAGEMAKER_CONTAINER_LOG_LEVEL: '20',
+          SAGEMAKER_REGION: 'us-west-2',
+        },
       },
-      Tags: [{ Key: 'mlops:project', Value: 'dogs' }, { Key: 'mlops:managed-by', Value: 'mlops' }],
+      Tags: [
+        { Key: 'mlops:project', Value: 'dogs' },
+        { Key: 'mlops:managed-by', Value: 'mlops' },
+      ],
     })
   })
 
@@ -91,7 +120,10 @@ describe('deploy settings', () => {
         AutoRollbackConfiguration: { Alarms: [{ AlarmName: 'dogs-5xx' }] },
       },
     })
-    expect(buildUpdateEndpointInput(resolveDeploySettings(cfgOf(), {}, 'us-east-1', NOW), 'c2')).toEqual({ EndpointName: 'dogs-endpoint', EndpointConfigName: 'c2' })
+    expect(buildUpdateEndpointInput(resolveDeploySettings(cfgOf(), {}, 'us-east-1', NOW), 'c2')).toEqual({
+      EndpointName: 'dogs-endpoint',
+      EndpointConfigName: 'c2',
+    })
   })
 
   it('autoscaling blocks an update only when the instance type changes or the variant goes serverless', () => {
@@ -100,14 +132,23 @@ describe('deploy settings', () => {
     expect(scalingBlocksUpdate(m5, { ...m5, instanceType: 'ml.c5.xlarge' })).toBe(true)
     expect(scalingBlocksUpdate(m5, { kind: 'serverless', memoryMb: 2048, maxConcurrency: 5 })).toBe(true)
     expect(scalingBlocksUpdate(undefined, m5)).toBe(false)
-    expect(variantFromConfig({ VariantName: 'AllTraffic', ServerlessConfig: { MemorySizeInMB: 2048, MaxConcurrency: 4 } })).toEqual({ kind: 'serverless', memoryMb: 2048, maxConcurrency: 4 })
+    expect(variantFromConfig({ VariantName: 'AllTraffic', ServerlessConfig: { MemorySizeInMB: 2048, MaxConcurrency: 4 } })).toEqual({
+      kind: 'serverless',
+      memoryMb: 2048,
+      maxConcurrency: 4,
+    })
   })
 })
 
 describe('repacking the model', () => {
   it('finds the handler and the local modules it imports, not the training scripts', async () => {
-    expect(pythonImports('import os, sys\nimport model_def as md\nfrom url_fetch import fetch\n  import torch.nn\n# import nope\nfrom . import x\n'))
-      .toEqual(['os', 'sys', 'model_def', 'url_fetch', 'torch'])
+    expect(pythonImports('import os, sys\nimport model_def as md\nfrom url_fetch import fetch\n  import torch.nn\n# import nope\nfrom . import x\n')).toEqual([
+      'os',
+      'sys',
+      'model_def',
+      'url_fetch',
+      'torch',
+    ])
     const code = await collectInferenceCode(SCRIPTS, 'inference.py')
     expect(code.files).toEqual(['inference.py', 'model_def.py', 'url_fetch.py'])
     expect(code.bundled).toBe(false)
@@ -140,7 +181,9 @@ describe('repacking the model', () => {
     const code = await collectInferenceCode(SCRIPTS, 'inference.py')
     const w = await makeWorkDir()
     try {
-      await expect(repackModelArchive(Readable.from(Buffer.from('not a tarball at all')), code, w.dir, 's3://b/k')).rejects.toMatchObject({ code: expect.stringMatching(/ModelArchive(Unreadable|Empty)/) })
+      await expect(repackModelArchive(Readable.from(Buffer.from('not a tarball at all')), code, w.dir, 's3://b/k')).rejects.toMatchObject({
+        code: expect.stringMatching(/ModelArchive(Unreadable|Empty)/),
+      })
       const dir = await tempProject(undefined, { 'code/x.py': '1' })
       const chunks: Buffer[] = []
       for await (const c of createTar({ cwd: dir, gzip: true }, ['code/x.py']) as unknown as AsyncIterable<Buffer>) chunks.push(Buffer.from(c))
@@ -152,13 +195,35 @@ describe('repacking the model', () => {
 })
 
 describe('inference answers', () => {
-  it('accepts the handler\'s JSON, sorted by probability', () => {
-    const a = parseInferenceAnswer(JSON.stringify({ predictions: [{ label: 'B', index: 1, probability: 0.1 }, { label: 'A', index: 0, probability: 0.9 }], top_k: 2, model: { arch: 'resnet50' } }), 'x')
-    expect(a).toEqual({ predictions: [{ label: 'A', index: 0, probability: 0.9 }, { label: 'B', index: 1, probability: 0.1 }], model: { arch: 'resnet50' } })
+  it("accepts the handler's JSON, sorted by probability", () => {
+    const a = parseInferenceAnswer(
+      JSON.stringify({
+        predictions: [
+          { label: 'B', index: 1, probability: 0.1 },
+          { label: 'A', index: 0, probability: 0.9 },
+        ],
+        top_k: 2,
+        model: { arch: 'resnet50' },
+      }),
+      'x',
+    )
+    expect(a).toEqual({
+      predictions: [
+        { label: 'A', index: 0, probability: 0.9 },
+        { label: 'B', index: 1, probability: 0.1 },
+      ],
+      model: { arch: 'resnet50' },
+    })
   })
 
   it('rejects anything else with BadInferenceResponse', () => {
-    for (const bad of ['<html>', '{}', '{"predictions": []}', '{"predictions": [{"label": "A", "probability": 93}]}', '{"predictions": [{"probability": 0.3}]}']) {
+    for (const bad of [
+      '<html>',
+      '{}',
+      '{"predictions": []}',
+      '{"predictions": [{"label": "A", "probability": 93}]}',
+      '{"predictions": [{"probability": 0.3}]}',
+    ]) {
       expect(() => parseInferenceAnswer(bad, 'Endpoint e')).toThrow(expect.objectContaining({ code: 'BadInferenceResponse' }))
     }
   })
@@ -173,7 +238,12 @@ describe('inference answers', () => {
 
 describe('invoke requests', () => {
   it('reads a file with its type, refuses http, big files and non-images', async () => {
-    const dir = await tempProject(undefined, { 'dog.jpeg': Buffer.from([0xff, 0xd8, 0xff, 0xe0, 1, 2]), 'dog.bin': Buffer.from([0x89, 0x50, 0x4e, 0x47, 0]), 'notes.txt': 'hello', 'big.jpg': Buffer.alloc(6 * 1024 * 1024 + 1) })
+    const dir = await tempProject(undefined, {
+      'dog.jpeg': Buffer.from([0xff, 0xd8, 0xff, 0xe0, 1, 2]),
+      'dog.bin': Buffer.from([0x89, 0x50, 0x4e, 0x47, 0]),
+      'notes.txt': 'hello',
+      'big.jpg': Buffer.alloc(6 * 1024 * 1024 + 1),
+    })
     expect(await readImageInput('dog.jpeg', dir)).toMatchObject({ kind: 'file', contentType: 'image/jpeg' })
     expect(await readImageInput('dog.bin', dir)).toMatchObject({ contentType: 'image/png' })
     expect(sniffImageType(new Uint8Array([1, 2, 3, 4]))).toBeUndefined()
@@ -219,27 +289,68 @@ describe('flags and dry runs (offline, no credentials)', () => {
 
   it('deploy --dry-run --json prints every request with full inputs', async () => {
     const dir = await tempProject(minimalConfig(), {
-      '.mlops/state.json': JSON.stringify({ version: 1, resources: [{ kind: 'model-artifact', name: 's3://dogs-data/output/dogs-train-1/output/model.tar.gz', region: 'us-east-1', createdAt: '2026-11-20T00:00:00Z', details: { source: 'sagemaker', jobName: 'dogs-train-1' } }] }),
+      '.mlops/state.json': JSON.stringify({
+        version: 1,
+        resources: [
+          {
+            kind: 'model-artifact',
+            name: 's3://dogs-data/output/dogs-train-1/output/model.tar.gz',
+            region: 'us-east-1',
+            createdAt: '2026-11-20T00:00:00Z',
+            details: { source: 'sagemaker', jobName: 'dogs-train-1' },
+          },
+        ],
+      }),
     })
     const run = await runMlops(['deploy', '--dry-run', '--json'], { cwd: dir, env: OFFLINE })
     expect(run.code, run.stderr).toBe(0)
     const doc = run.json()
-    expect(doc).toMatchObject({ dryRun: true, endpoint: 'dogs-endpoint', source: { uri: 's3://dogs-data/output/dogs-train-1/output/model.tar.gz', foundIn: 'state' }, hourlyUsd: 0.115 })
+    expect(doc).toMatchObject({
+      dryRun: true,
+      endpoint: 'dogs-endpoint',
+      source: { uri: 's3://dogs-data/output/dogs-train-1/output/model.tar.gz', foundIn: 'state' },
+      hourlyUsd: 0.115,
+    })
     const ops = doc.operations.map((o: { service: string; operation: string }) => `${o.service}:${o.operation}`)
     expect(ops).toEqual([
-      'sagemaker:DescribeEndpoint', 'sagemaker:DescribeEndpointConfig', 'application-autoscaling:DescribeScalableTargets',
-      's3:GetObject', 's3:HeadObject', 's3:PutObject', 'sts:GetCallerIdentity', 'iam:GetRole', 'iam:CreateRole', 'iam:PutRolePolicy',
-      'sagemaker:CreateModel', 'sagemaker:CreateEndpointConfig', 'sagemaker:CreateEndpoint',
-      'application-autoscaling:DeleteScalingPolicy', 'application-autoscaling:DeregisterScalableTarget', 'sagemaker:UpdateEndpoint',
-      'sagemaker:DescribeEndpoint', 'sagemaker-runtime:InvokeEndpoint',
-      'sagemaker:ListEndpointConfigs', 'sagemaker:DeleteEndpointConfig', 'sagemaker:ListModels', 'sagemaker:DeleteModel',
+      'sagemaker:DescribeEndpoint',
+      'sagemaker:DescribeEndpointConfig',
+      'application-autoscaling:DescribeScalableTargets',
+      's3:GetObject',
+      's3:HeadObject',
+      's3:PutObject',
+      'sts:GetCallerIdentity',
+      'iam:GetRole',
+      'iam:CreateRole',
+      'iam:PutRolePolicy',
+      'sagemaker:CreateModel',
+      'sagemaker:CreateEndpointConfig',
+      'sagemaker:CreateEndpoint',
+      'application-autoscaling:DeleteScalingPolicy',
+      'application-autoscaling:DeregisterScalableTarget',
+      'sagemaker:UpdateEndpoint',
+      'sagemaker:DescribeEndpoint',
+      'sagemaker-runtime:InvokeEndpoint',
+      'sagemaker:ListEndpointConfigs',
+      'sagemaker:DeleteEndpointConfig',
+      'sagemaker:ListModels',
+      'sagemaker:DeleteModel',
     ])
     const createModel = doc.operations.find((o: { operation: string }) => o.operation === 'CreateModel').input
     expect(createModel.PrimaryContainer.ModelDataUrl).toBe('s3://dogs-data/dogs/models/<sha256-of-repacked-model>/model.tar.gz')
     expect(createModel.ExecutionRoleArn).toBe('arn:aws:iam::<account-id>:role/dogs-sagemaker')
-    expect(doc.operations.find((o: { operation: string }) => o.operation === 'GetObject').input).toEqual({ Bucket: 'dogs-data', Key: 'output/dogs-train-1/output/model.tar.gz' })
+    expect(doc.operations.find((o: { operation: string }) => o.operation === 'GetObject').input).toEqual({
+      Bucket: 'dogs-data',
+      Key: 'output/dogs-train-1/output/model.tar.gz',
+    })
     expect(doc.operations.find((o: { operation: string }) => o.operation === 'CreateEndpointConfig').input.ProductionVariants).toEqual([
-      { VariantName: 'AllTraffic', ModelName: 'dogs-model-2026-11-22-10-00-00-000', InitialInstanceCount: 1, InstanceType: 'ml.m5.large', InitialVariantWeight: 1 },
+      {
+        VariantName: 'AllTraffic',
+        ModelName: 'dogs-model-2026-11-22-10-00-00-000',
+        InitialInstanceCount: 1,
+        InstanceType: 'ml.m5.large',
+        InitialVariantWeight: 1,
+      },
     ])
   })
 
@@ -251,7 +362,10 @@ describe('flags and dry runs (offline, no credentials)', () => {
     expect(ops.slice(0, 2).map((o: { operation: string }) => o.operation)).toEqual(['ListTrainingJobs', 'DescribeTrainingJob'])
     expect(ops.some((o: { service: string }) => o.service === 'iam')).toBe(false)
     expect(ops.some((o: { operation: string }) => o.operation === 'InvokeEndpoint')).toBe(false)
-    expect(ops.find((o: { operation: string }) => o.operation === 'CreateEndpointConfig').input.ProductionVariants[0].ServerlessConfig).toEqual({ MemorySizeInMB: 2048, MaxConcurrency: 5 })
+    expect(ops.find((o: { operation: string }) => o.operation === 'CreateEndpointConfig').input.ProductionVariants[0].ServerlessConfig).toEqual({
+      MemorySizeInMB: 2048,
+      MaxConcurrency: 5,
+    })
     const human = await runMlops(['deploy', '--dry-run', '--model', 'dogs-train-7'], { cwd: dir, env: OFFLINE })
     expect(human.code).toBe(0)
     expect(human.stdout).toContain('Dry run: deploy dogs-endpoint')
@@ -263,9 +377,19 @@ describe('flags and dry runs (offline, no credentials)', () => {
     const dir = await tempProject(minimalConfig(), { 'dog.jpg': Buffer.from([0xff, 0xd8, 0xff, 1]) })
     const ep = await runMlops(['invoke', 'dog.jpg', '--dry-run', '--json'], { cwd: dir, env: OFFLINE })
     expect(ep.code, ep.stderr).toBe(0)
-    expect(ep.json().operations).toEqual([{ service: 'sagemaker-runtime', operation: 'InvokeEndpoint', input: { EndpointName: 'dogs-endpoint', ContentType: 'image/jpeg', Accept: 'application/json', Body: '<4 bytes: dog.jpg (4 B)>' } }])
+    expect(ep.json().operations).toEqual([
+      {
+        service: 'sagemaker-runtime',
+        operation: 'InvokeEndpoint',
+        input: { EndpointName: 'dogs-endpoint', ContentType: 'image/jpeg', Accept: 'application/json', Body: '<4 bytes: dog.jpg (4 B)>' },
+      },
+    ])
     const la = await runMlops(['invoke', 'https://example.com/d.jpg', '--lambda', '--dry-run', '--json'], { cwd: dir, env: OFFLINE })
-    expect(la.json().operations[0]).toEqual({ service: 'lambda', operation: 'Invoke', input: { FunctionName: 'dogs-invoke', Qualifier: 'live', Payload: { url: 'https://example.com/d.jpg' } } })
+    expect(la.json().operations[0]).toEqual({
+      service: 'lambda',
+      operation: 'Invoke',
+      input: { FunctionName: 'dogs-invoke', Qualifier: 'live', Payload: { url: 'https://example.com/d.jpg' } },
+    })
     const bad = await runMlops(['invoke', 'dog.jpg', '--top', '0'], { cwd: dir, env: OFFLINE })
     expect(bad.code).toBe(2)
     expect(bad.stderr).toContain('--top must be a whole number 1 to 133')

@@ -17,8 +17,16 @@ import { minimalConfig } from '../helpers/cli.js'
 
 const NOW = new Date('2026-11-22T10:00:00Z')
 const spec: LaunchSpec = {
-  project: 'dogs', runName: 'dogs-ec2-2026-11-22-10-00-00-000', instanceType: 'g4dn.xlarge', spot: false, amiId: 'ami-0abc',
-  rootDeviceName: '/dev/sda1', volumeSizeGb: 100, securityGroupId: 'sg-1', instanceProfileName: 'dogs-ec2', maxHours: 4,
+  project: 'dogs',
+  runName: 'dogs-ec2-2026-11-22-10-00-00-000',
+  instanceType: 'g4dn.xlarge',
+  spot: false,
+  amiId: 'ami-0abc',
+  rootDeviceName: '/dev/sda1',
+  volumeSizeGb: 100,
+  securityGroupId: 'sg-1',
+  instanceProfileName: 'dogs-ec2',
+  maxHours: 4,
 }
 const cfg = (extra = '') => parseConfigText(minimalConfig(extra), 'mlops.config.yaml')
 
@@ -27,7 +35,9 @@ describe('RunInstances input', () => {
     const input = buildRunInstancesInput(spec)
     expect(input).not.toHaveProperty('KeyName')
     expect(input.MetadataOptions).toEqual({ HttpTokens: 'required', HttpEndpoint: 'enabled', HttpPutResponseHopLimit: 1 })
-    expect(input.BlockDeviceMappings).toEqual([{ DeviceName: '/dev/sda1', Ebs: { VolumeSize: 100, VolumeType: 'gp3', Encrypted: true, DeleteOnTermination: true } }])
+    expect(input.BlockDeviceMappings).toEqual([
+      { DeviceName: '/dev/sda1', Ebs: { VolumeSize: 100, VolumeType: 'gp3', Encrypted: true, DeleteOnTermination: true } },
+    ])
     expect(input.InstanceInitiatedShutdownBehavior).toBe('terminate')
     expect(Buffer.from(input.UserData!, 'base64').toString()).toBe('#!/bin/bash\nshutdown -h +240\n')
     expect(input.IamInstanceProfile).toEqual({ Name: 'dogs-ec2' })
@@ -35,14 +45,21 @@ describe('RunInstances input', () => {
     expect(input).not.toHaveProperty('InstanceMarketOptions')
     expect(input).not.toHaveProperty('SubnetId')
     expect(input.TagSpecifications?.map((t) => t.ResourceType)).toEqual(['instance', 'volume'])
-    expect(input.TagSpecifications?.[0].Tags).toEqual(expect.arrayContaining([
-      { Key: 'mlops:project', Value: 'dogs' }, { Key: 'mlops:managed-by', Value: 'mlops' }, { Key: 'Name', Value: spec.runName },
-    ]))
+    expect(input.TagSpecifications?.[0].Tags).toEqual(
+      expect.arrayContaining([
+        { Key: 'mlops:project', Value: 'dogs' },
+        { Key: 'mlops:managed-by', Value: 'mlops' },
+        { Key: 'Name', Value: spec.runName },
+      ]),
+    )
     expect(input.ClientToken).toBe(spec.runName)
   })
   it('asks for one-time spot that terminates on interruption, and uses the configured subnet', () => {
     const input = buildRunInstancesInput({ ...spec, spot: true, subnetId: 'subnet-0abc' })
-    expect(input.InstanceMarketOptions).toEqual({ MarketType: 'spot', SpotOptions: { SpotInstanceType: 'one-time', InstanceInterruptionBehavior: 'terminate' } })
+    expect(input.InstanceMarketOptions).toEqual({
+      MarketType: 'spot',
+      SpotOptions: { SpotInstanceType: 'one-time', InstanceInterruptionBehavior: 'terminate' },
+    })
     expect(input.SubnetId).toBe('subnet-0abc')
   })
   it('rounds the dead-man switch up to whole minutes', () => {
@@ -57,11 +74,22 @@ describe('other requests', () => {
       GroupName: 'dogs-train-ec2',
       Description: 'mlops train-ec2 for dogs: no inbound rules (SSM only)',
       VpcId: 'vpc-1',
-      TagSpecifications: [{ ResourceType: 'security-group', Tags: [{ Key: 'mlops:project', Value: 'dogs' }, { Key: 'mlops:managed-by', Value: 'mlops' }, { Key: 'Name', Value: 'dogs-train-ec2' }] }],
+      TagSpecifications: [
+        {
+          ResourceType: 'security-group',
+          Tags: [
+            { Key: 'mlops:project', Value: 'dogs' },
+            { Key: 'mlops:managed-by', Value: 'mlops' },
+            { Key: 'Name', Value: 'dogs-train-ec2' },
+          ],
+        },
+      ],
     })
   })
   it('SendCommand: AWS-RunShellScript, executionTimeout as a string array, CloudWatch output on', () => {
-    expect(buildSendCommandInput({ instanceId: 'i-1', runName: 'r', commands: ['echo hi'], timeoutSeconds: 7200, logGroupName: '/mlops/dogs/train-ec2' })).toEqual({
+    expect(
+      buildSendCommandInput({ instanceId: 'i-1', runName: 'r', commands: ['echo hi'], timeoutSeconds: 7200, logGroupName: '/mlops/dogs/train-ec2' }),
+    ).toEqual({
       InstanceIds: ['i-1'],
       DocumentName: 'AWS-RunShellScript',
       Comment: 'mlops train-ec2 r',
@@ -83,7 +111,10 @@ describe('instance role', () => {
     const role = ec2RoleSpec(cfg(), '123456789012', 'us-east-1')
     expect(role.name).toBe('dogs-ec2')
     expect(role.managedPolicyArns).toEqual(['arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore'])
-    expect(role.trustPolicy.Statement[0]).toMatchObject({ Principal: { Service: 'ec2.amazonaws.com' }, Condition: { StringEquals: { 'aws:SourceAccount': '123456789012' } } })
+    expect(role.trustPolicy.Statement[0]).toMatchObject({
+      Principal: { Service: 'ec2.amazonaws.com' },
+      Condition: { StringEquals: { 'aws:SourceAccount': '123456789012' } },
+    })
     const st = Object.fromEntries(role.inlinePolicies['mlops-train-ec2'].Statement.map((s) => [s.Sid, s]))
     expect(st.ListProjectPrefixes).toMatchObject({ Action: 's3:ListBucket', Resource: 'arn:aws:s3:::dogs-data' })
     expect(st.ListProjectPrefixes.Condition?.StringLike['s3:prefix']).toEqual(['data', 'data/*', 'dogs/code', 'dogs/code/*', 'output', 'output/*'])
@@ -96,14 +127,24 @@ describe('instance role', () => {
     // The whole policy: no other statement, and the only log-group:* grant is the list-only DescribeLogGroups.
     const all = role.inlinePolicies['mlops-train-ec2'].Statement
     expect(all.map((s) => s.Sid)).toEqual(['ListProjectPrefixes', 'ReadDataAndCode', 'WriteRunOutput', 'CommandOutputLogs', 'FindCommandOutputLogGroup'])
-    expect(st.FindCommandOutputLogGroup).toEqual({ Sid: 'FindCommandOutputLogGroup', Effect: 'Allow', Action: 'logs:DescribeLogGroups', Resource: 'arn:aws:logs:us-east-1:123456789012:log-group:*' })
+    expect(st.FindCommandOutputLogGroup).toEqual({
+      Sid: 'FindCommandOutputLogGroup',
+      Effect: 'Allow',
+      Action: 'logs:DescribeLogGroups',
+      Resource: 'arn:aws:logs:us-east-1:123456789012:log-group:*',
+    })
     expect(all.every((s) => s.Effect === 'Allow' && !s.NotAction && !s.NotResource && ![s.Resource].flat().includes('*'))).toBe(true)
     expect(all.find((s) => s.Sid === 'DataKey')).toBeUndefined()
   })
   it('adds KMS only for the data key, and uses the partition of the region', () => {
     const withKey = parseConfigText(`project:\n  name: dogs\ndata:\n  bucket: dogs-data\n  kmsKeyId: 1234abcd-12ab-34cd-56ef-1234567890ab\n`, 'x.yaml')
     const st = ec2RoleSpec(withKey, '123456789012', 'us-east-1').inlinePolicies['mlops-train-ec2'].Statement.find((s) => s.Sid === 'DataKey')
-    expect(st).toEqual({ Sid: 'DataKey', Effect: 'Allow', Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab' })
+    expect(st).toEqual({
+      Sid: 'DataKey',
+      Effect: 'Allow',
+      Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+      Resource: 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+    })
     expect(ssmCorePolicyArn('cn-north-1')).toBe('arn:aws-cn:iam::aws:policy/AmazonSSMManagedInstanceCore')
   })
 })
@@ -117,22 +158,37 @@ describe('flags and settings', () => {
     expect(() => parseTrainEc2Flags({ maxHours: 'two' })).toThrow(/--max-hours must be/)
     expect(() => parseTrainEc2Flags({ timeout: 'soon' })).toThrow(/--timeout: "soon" is not a duration/)
     expect(() => parseTrainEc2Flags({ timeout: '49h' })).toThrow(/--timeout 49h is beyond SSM Run Command's 48h limit/)
-    expect(parseTrainEc2Flags({ instanceType: 'g5.xlarge', spot: true, keep: true, maxHours: '1.5', timeout: '1h' }))
-      .toEqual({ instanceType: 'g5.xlarge', spot: true, keep: true, maxHours: 1.5, timeoutSeconds: 3600 })
+    expect(parseTrainEc2Flags({ instanceType: 'g5.xlarge', spot: true, keep: true, maxHours: '1.5', timeout: '1h' })).toEqual({
+      instanceType: 'g5.xlarge',
+      spot: true,
+      keep: true,
+      maxHours: 1.5,
+      timeoutSeconds: 3600,
+    })
   })
   it('merges flags over the config, with prices and the cost ceiling', () => {
     const s = resolveEc2Settings(cfg('training:\n  hyperparameters:\n    epochs: 5\n'), { spot: true }, { region: 'us-east-1', now: NOW })
     expect(s).toMatchObject({
-      runName: 'dogs-ec2-2026-11-22-10-00-00-000', instanceType: 'g4dn.xlarge', spot: true, keep: false, maxHours: 4, timeoutSeconds: 10800,
-      hourlyUsd: 0.526, channels: { train: 's3://dogs-data/data/train', valid: 's3://dogs-data/data/valid', test: 's3://dogs-data/data/test' },
-      hyperparameters: { epochs: 5 }, logGroupName: '/mlops/dogs/train-ec2', securityGroupName: 'dogs-train-ec2', instanceProfileName: 'dogs-ec2',
+      runName: 'dogs-ec2-2026-11-22-10-00-00-000',
+      instanceType: 'g4dn.xlarge',
+      spot: true,
+      keep: false,
+      maxHours: 4,
+      timeoutSeconds: 10800,
+      hourlyUsd: 0.526,
+      channels: { train: 's3://dogs-data/data/train', valid: 's3://dogs-data/data/valid', test: 's3://dogs-data/data/test' },
+      hyperparameters: { epochs: 5 },
+      logGroupName: '/mlops/dogs/train-ec2',
+      securityGroupName: 'dogs-train-ec2',
+      instanceProfileName: 'dogs-ec2',
     })
     expect(s.maxCostUsd).toBeCloseTo(0.526 * 4)
     expect(s.outputs.model).toBe('s3://dogs-data/output/dogs-ec2-2026-11-22-10-00-00-000/output/model.tar.gz')
   })
   it('refuses a --timeout beyond --max-hours, and fits the configured timeout inside it', () => {
-    expect(() => resolveEc2Settings(cfg(), { maxHours: 1, timeoutSeconds: 7200 }, { region: 'us-east-1', now: NOW }))
-      .toThrow(/--timeout 2h is longer than --max-hours 1: the box would terminate itself first/)
+    expect(() => resolveEc2Settings(cfg(), { maxHours: 1, timeoutSeconds: 7200 }, { region: 'us-east-1', now: NOW })).toThrow(
+      /--timeout 2h is longer than --max-hours 1: the box would terminate itself first/,
+    )
     const s = resolveEc2Settings(cfg(), { maxHours: 2 }, { region: 'us-east-1', now: NOW })
     expect(s.timeoutSeconds).toBe(7200 - 600)
     expect(s.timeoutNote).toMatch(/ec2.timeout 3h does not fit in --max-hours 2; using 1h50m/)

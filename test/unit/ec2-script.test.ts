@@ -7,7 +7,14 @@ import { fileURLToPath } from 'node:url'
 import { list as listTar } from 'tar'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { buildCodePackage } from '../../src/shared/code-package.js'
-import { ARTIFACT_MARKER, buildTrainingScript, hyperparameterArgs, runShellScriptCommands, shellQuote, type TrainingScriptOptions } from '../../src/features/ec2/script.js'
+import {
+  ARTIFACT_MARKER,
+  buildTrainingScript,
+  hyperparameterArgs,
+  runShellScriptCommands,
+  shellQuote,
+  type TrainingScriptOptions,
+} from '../../src/features/ec2/script.js'
 import { latestMetrics, parseMetricLine } from '../../src/shared/metrics.js'
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
@@ -89,7 +96,12 @@ async function runOnBox(box: Box, commands: string[]) {
 
 async function tarEntries(file: string): Promise<string[]> {
   const names: string[] = []
-  await listTar({ file, onReadEntry: (e) => { names.push(e.path) } })
+  await listTar({
+    file,
+    onReadEntry: (e) => {
+      names.push(e.path)
+    },
+  })
   return names.sort()
 }
 
@@ -100,8 +112,16 @@ describe('shell quoting and hyperparameters', () => {
     expect(res.stdout).toBe(`a'b "$HOME" \`x\``)
   })
   it('passes hyperparameters as --key value sorted by key, like the SageMaker toolkit', () => {
-    expect(hyperparameterArgs({ lr: 0.001, epochs: 3, 'freeze-backbone': true, arch: 'resnet18' }))
-      .toEqual(['--arch', 'resnet18', '--epochs', '3', '--freeze-backbone', 'true', '--lr', '0.001'])
+    expect(hyperparameterArgs({ lr: 0.001, epochs: 3, 'freeze-backbone': true, arch: 'resnet18' })).toEqual([
+      '--arch',
+      'resnet18',
+      '--epochs',
+      '3',
+      '--freeze-backbone',
+      'true',
+      '--lr',
+      '0.001',
+    ])
     expect(() => hyperparameterArgs({ 'bad key; rm -rf /': 1 })).toThrow(/cannot be passed as a command-line flag/)
   })
 })
@@ -133,7 +153,7 @@ describe('the training script', () => {
     expect(script).toContain(`aws s3 cp --only-show-errors "$WORK/model.tar.gz" '${options().artifactUri}'`)
   })
 
-  it('is wrapped so the agent\'s sh writes it to a file and execs bash on it', () => {
+  it("is wrapped so the agent's sh writes it to a file and execs bash on it", () => {
     const cmds = runShellScriptCommands(buildTrainingScript(options()), options().runName)
     expect(cmds[0]).toBe('set -e')
     expect(cmds).toContain(`cat > '/opt/mlops/${options().runName}.sh' <<'MLOPS_SCRIPT_END'`)
@@ -154,8 +174,27 @@ describe('the training script, run locally under sh + bash with a fake aws', () 
     const pkg = await buildCodePackage(path.join(REPO, 'scripts'), 'train.py')
     pkgBody = pkg.body
     datasetDir = await mkdtemp(path.join(os.tmpdir(), 'mlops-ec2-data-'))
-    const gen = spawnSync(SYSTEM_PYTHON, [path.join(REPO, 'scripts-dev/make_synthetic_dataset.py'), '--out', datasetDir, '--classes', '2',
-      '--train-per-class', '4', '--valid-per-class', '2', '--test-per-class', '2', '--size', '32', '--seed', '0'], { encoding: 'utf8' })
+    const gen = spawnSync(
+      SYSTEM_PYTHON,
+      [
+        path.join(REPO, 'scripts-dev/make_synthetic_dataset.py'),
+        '--out',
+        datasetDir,
+        '--classes',
+        '2',
+        '--train-per-class',
+        '4',
+        '--valid-per-class',
+        '2',
+        '--test-per-class',
+        '2',
+        '--size',
+        '32',
+        '--seed',
+        '0',
+      ],
+      { encoding: 'utf8' },
+    )
     expect(gen.status, gen.stderr).toBe(0)
   })
 
@@ -165,36 +204,41 @@ describe('the training script, run locally under sh + bash with a fake aws', () 
     spawnSync('cp', ['-r', datasetDir, path.join(box.s3, 'dogs-data/data')])
   }
 
-  it.skipIf(!existsSync(SYSTEM_PYTHON))('downloads code and data, trains with the real train.py, and uploads model.tar.gz with the model at its root', async () => {
-    const box = await makeBox(SYSTEM_PYTHON)
-    await seedS3(box)
-    const o = options({
-      pythonPath: path.join(box.bin, 'python'),
-      workRoot: box.work,
-      hyperparameters: { epochs: 1, arch: 'resnet18', weights: 'none', 'image-size': 32, 'num-workers': 0, 'batch-size': 4 },
-    })
-    const res = await runOnBox(box, runShellScriptCommands(buildTrainingScript(o), o.runName, box.work))
-    expect(res.code, res.stdout + res.stderr).toBe(0)
+  it.skipIf(!existsSync(SYSTEM_PYTHON))(
+    'downloads code and data, trains with the real train.py, and uploads model.tar.gz with the model at its root',
+    async () => {
+      const box = await makeBox(SYSTEM_PYTHON)
+      await seedS3(box)
+      const o = options({
+        pythonPath: path.join(box.bin, 'python'),
+        workRoot: box.work,
+        hyperparameters: { epochs: 1, arch: 'resnet18', weights: 'none', 'image-size': 32, 'num-workers': 0, 'batch-size': 4 },
+      })
+      const res = await runOnBox(box, runShellScriptCommands(buildTrainingScript(o), o.runName, box.work))
+      expect(res.code, res.stdout + res.stderr).toBe(0)
 
-    const lines = res.stdout.split('\n')
-    expect(lines.filter((l) => parseMetricLine(l)).length).toBeGreaterThanOrEqual(2)
-    expect(latestMetrics(lines)).toMatchObject({ epoch: 1, val_accuracy: expect.any(Number), test_accuracy: expect.any(Number) })
-    expect(lines).toContain(`${ARTIFACT_MARKER}${o.artifactUri}`)
-    expect(lines).toContain('mlops: training on 0 GPU(s)')
+      const lines = res.stdout.split('\n')
+      expect(lines.filter((l) => parseMetricLine(l)).length).toBeGreaterThanOrEqual(2)
+      expect(latestMetrics(lines)).toMatchObject({ epoch: 1, val_accuracy: expect.any(Number), test_accuracy: expect.any(Number) })
+      expect(lines).toContain(`${ARTIFACT_MARKER}${o.artifactUri}`)
+      expect(lines).toContain('mlops: training on 0 GPU(s)')
 
-    const artifact = path.join(box.s3, 'dogs-data/output', o.runName, 'output/model.tar.gz')
-    const entries = await tarEntries(artifact)
-    expect(entries).toEqual(expect.arrayContaining(['model.pth', 'classes.json', 'model-info.json']))
-    expect(entries.some((e) => e.startsWith('./') || e.startsWith('/'))).toBe(false)
-    expect(await tarEntries(path.join(box.s3, 'dogs-data/output', o.runName, 'output/output.tar.gz'))).toContain('metrics.json')
+      const artifact = path.join(box.s3, 'dogs-data/output', o.runName, 'output/model.tar.gz')
+      const entries = await tarEntries(artifact)
+      expect(entries).toEqual(expect.arrayContaining(['model.pth', 'classes.json', 'model-info.json']))
+      expect(entries.some((e) => e.startsWith('./') || e.startsWith('/'))).toBe(false)
+      expect(await tarEntries(path.join(box.s3, 'dogs-data/output', o.runName, 'output/output.tar.gz'))).toContain('metrics.json')
 
-    const calls = (await readFile(box.awsLog, 'utf8')).trim().split('\n')
-    expect(calls[0]).toBe(`aws s3 cp --only-show-errors ${o.codeUri} ${box.work}/${o.runName}/sourcedir.tar.gz`)
-    expect(calls.filter((c) => c.startsWith('aws s3 sync'))).toHaveLength(3)
-    expect(calls.at(-1)).toContain(`s3://dogs-data/output/${o.runName}/output/output.tar.gz`)
-    // The code that ran is the package's train.py, extracted from sourcedir.tar.gz.
-    expect(await readdir(path.join(box.work, o.runName, 'code'))).toContain('train.py')
-  })
+      const calls = (await readFile(box.awsLog, 'utf8')).trim().split('\n')
+      expect(calls[0]).toBe(`aws s3 cp --only-show-errors ${o.codeUri} ${box.work}/${o.runName}/sourcedir.tar.gz`)
+      expect(calls.filter((c) => c.startsWith('aws s3 sync'))).toHaveLength(3)
+      expect(calls.at(-1)).toContain(`s3://dogs-data/output/${o.runName}/output/output.tar.gz`)
+      // The code that ran is the package's train.py, extracted from sourcedir.tar.gz.
+      expect(await readdir(path.join(box.work, o.runName, 'code'))).toContain('train.py')
+    },
+    // Trains for real with torch on the CPU: seconds, not the unit project's milliseconds.
+    60_000,
+  )
 
   it.skipIf(!existsSync(SYSTEM_PYTHON))('exits non-zero, names the failed step and uploads nothing when training fails', async () => {
     const box = await makeBox(SYSTEM_PYTHON)

@@ -1,6 +1,16 @@
 import { describe, expect, it } from 'vitest'
 import { callAws, isNotFound, translateAwsError } from '../../src/aws/errors.js'
-import { AbortError, AwsError, ConfigError, ExitCode, exitCodeFor, FindingsError, InterruptedError, OperationError, UserError } from '../../src/shared/errors.js'
+import {
+  AbortError,
+  AwsError,
+  ConfigError,
+  ExitCode,
+  exitCodeFor,
+  FindingsError,
+  InterruptedError,
+  OperationError,
+  UserError,
+} from '../../src/shared/errors.js'
 
 const sdkError = (name: string, message: string, status = 400) =>
   Object.assign(new Error(message), { name, $metadata: { httpStatusCode: status, requestId: 'req-123' } })
@@ -13,7 +23,9 @@ describe('AWS error translation', () => {
     expect(err).toBeInstanceOf(AwsError)
     const e = err as AwsError
     expect(e.code).toBe('AccessDenied')
-    expect(e.message).toBe('AWS denied sagemaker:CreateTrainingJob on arn:aws:sagemaker:us-east-1:1:training-job/x: User: arn:aws:iam::1:user/bob is not authorized')
+    expect(e.message).toBe(
+      'AWS denied sagemaker:CreateTrainingJob on arn:aws:sagemaker:us-east-1:1:training-job/x: User: arn:aws:iam::1:user/bob is not authorized',
+    )
     expect(e.hint).toContain('mlops audit-iam --suggest')
     expect(e.requestId).toBe('req-123')
     expect(exitCodeFor(e)).toBe(1)
@@ -29,7 +41,10 @@ describe('AWS error translation', () => {
   })
 
   it('ResourceLimitExceeded gives the quota hint', () => {
-    const e = translateAwsError(sdkError('ResourceLimitExceeded', "The account-level service limit 'ml.p3.2xlarge for training job usage' is 0 Instances"), ctx) as AwsError
+    const e = translateAwsError(
+      sdkError('ResourceLimitExceeded', "The account-level service limit 'ml.p3.2xlarge for training job usage' is 0 Instances"),
+      ctx,
+    ) as AwsError
     expect(e.code).toBe('QuotaExceeded')
     expect(e.hint).toMatch(/Service Quotas/)
   })
@@ -43,7 +58,11 @@ describe('AWS error translation', () => {
   it('unknown errors pass through unchanged', async () => {
     const weird = sdkError('SomethingNew', 'boom')
     expect(translateAwsError(weird, ctx)).toBe(weird)
-    await expect(callAws(ctx, async () => { throw weird })).rejects.toBe(weird)
+    await expect(
+      callAws(ctx, async () => {
+        throw weird
+      }),
+    ).rejects.toBe(weird)
   })
 
   it('recognises not-found in its many spellings', () => {

@@ -65,7 +65,11 @@ describe('input shapes', () => {
       endpointLatencyMs: 40,
       requestId: 'a1b2c3d4e5f6',
     })
-    expect(runtime).toHaveReceivedCommandWith(InvokeEndpointCommand, { EndpointName: 'dogs-endpoint', ContentType: 'application/json', Accept: 'application/json' })
+    expect(runtime).toHaveReceivedCommandWith(InvokeEndpointCommand, {
+      EndpointName: 'dogs-endpoint',
+      ContentType: 'application/json',
+      Accept: 'application/json',
+    })
     expect(sentBody()).toEqual({ url: 'https://images.example.com/dogs/rex.jpg', top_k: 3 })
   })
 
@@ -79,9 +83,12 @@ describe('input shapes', () => {
 
   it('function URL event (HTTP API v2 shape), plain body', async () => {
     const event = {
-      version: '2.0', rawPath: '/', headers: { 'content-type': 'application/json' },
+      version: '2.0',
+      rawPath: '/',
+      headers: { 'content-type': 'application/json' },
       requestContext: { accountId: '123456789012', http: { method: 'POST', path: '/' }, requestId: 'x' },
-      body: JSON.stringify({ image: PNG_1PX }), isBase64Encoded: false,
+      body: JSON.stringify({ image: PNG_1PX }),
+      isBase64Encoded: false,
     }
     const res = await handler()(event, CONTEXT)
     expect(res.statusCode).toBe(200)
@@ -89,7 +96,12 @@ describe('input shapes', () => {
   })
 
   it('API Gateway REST (v1) event with a base64-encoded body, TOP_K from the environment', async () => {
-    const event = { httpMethod: 'POST', resource: '/predict', body: Buffer.from(JSON.stringify({ url: 'https://x.example/d.png' })).toString('base64'), isBase64Encoded: true }
+    const event = {
+      httpMethod: 'POST',
+      resource: '/predict',
+      body: Buffer.from(JSON.stringify({ url: 'https://x.example/d.png' })).toString('base64'),
+      isBase64Encoded: true,
+    }
     const res = await handler({ TOP_K: '5' })(event, CONTEXT)
     expect(res.statusCode).toBe(200)
     expect(sentBody()).toEqual({ url: 'https://x.example/d.png', top_k: 5 })
@@ -102,7 +114,16 @@ describe('input shapes', () => {
     await handler()({ image: JPEG.toString('base64') }, CONTEXT)
     expect(logs).toHaveLength(1)
     const line = JSON.parse(logs[0])
-    expect(line).toMatchObject({ level: 'info', msg: 'prediction', requestId: 'a1b2c3d4e5f6', awsRequestId: CONTEXT.awsRequestId, input: 'image', bytes: JPEG.length, status: 200, top: 'Golden retriever' })
+    expect(line).toMatchObject({
+      level: 'info',
+      msg: 'prediction',
+      requestId: 'a1b2c3d4e5f6',
+      awsRequestId: CONTEXT.awsRequestId,
+      input: 'image',
+      bytes: JPEG.length,
+      status: 200,
+      top: 'Golden retriever',
+    })
     expect(logs[0]).not.toContain(JPEG.toString('base64').slice(0, 40))
   })
 })
@@ -173,28 +194,42 @@ describe('bad input -> 4xx with a reason, and the endpoint is never called', () 
 
 describe('endpoint failures and configuration', () => {
   it('an endpoint error becomes 502 with a fixed message; the details only reach the log', async () => {
-    runtime.on(InvokeEndpointCommand).rejects(Object.assign(new Error('Endpoint dogs-endpoint of account 123456789012 not found.'), { name: 'ValidationError' }))
+    runtime
+      .on(InvokeEndpointCommand)
+      .rejects(Object.assign(new Error('Endpoint dogs-endpoint of account 123456789012 not found.'), { name: 'ValidationError' }))
     const res = await handler()({ url: 'https://a.example/x.jpg' }, CONTEXT)
     expect(res.statusCode).toBe(502)
-    expect(body(res)).toEqual({ error: { code: 'EndpointError', message: 'The model endpoint could not answer. Try again later; quote the requestId when reporting it.' }, requestId: 'a1b2c3d4e5f6' })
-    expect(JSON.parse(logs[0])).toMatchObject({ level: 'error', msg: 'endpoint call failed', detail: 'Endpoint dogs-endpoint of account 123456789012 not found.' })
+    expect(body(res)).toEqual({
+      error: { code: 'EndpointError', message: 'The model endpoint could not answer. Try again later; quote the requestId when reporting it.' },
+      requestId: 'a1b2c3d4e5f6',
+    })
+    expect(JSON.parse(logs[0])).toMatchObject({
+      level: 'error',
+      msg: 'endpoint call failed',
+      detail: 'Endpoint dogs-endpoint of account 123456789012 not found.',
+    })
   })
 
   it("the model's own 400 (a refused URL) becomes a 400 with its first line, scrubbed", async () => {
-    runtime.on(InvokeEndpointCommand).rejects(new ModelError({
-      $metadata: {},
-      message: 'Received client error (400) from primary with message "cannot use the image URL..."',
-      OriginalStatusCode: 400,
-      OriginalMessage: 'cannot use the image URL: HTTP 404 from arn:aws:s3:::bucket-123456789012\nTraceback (most recent call last):\n  File "/opt/ml/model/code/inference.py"',
-      LogStreamArn: 'arn:aws:logs:us-east-1:123456789012:log-group:/aws/sagemaker/Endpoints/dogs-endpoint',
-    }))
+    runtime.on(InvokeEndpointCommand).rejects(
+      new ModelError({
+        $metadata: {},
+        message: 'Received client error (400) from primary with message "cannot use the image URL..."',
+        OriginalStatusCode: 400,
+        OriginalMessage:
+          'cannot use the image URL: HTTP 404 from arn:aws:s3:::bucket-123456789012\nTraceback (most recent call last):\n  File "/opt/ml/model/code/inference.py"',
+        LogStreamArn: 'arn:aws:logs:us-east-1:123456789012:log-group:/aws/sagemaker/Endpoints/dogs-endpoint',
+      }),
+    )
     const res = await handler()({ url: 'https://a.example/missing.jpg' }, CONTEXT)
     expect(res.statusCode).toBe(400)
     expect(body(res).error).toEqual({ code: 'ImageRejected', message: 'cannot use the image URL: HTTP 404 from <arn>' })
   })
 
   it('a model 5xx, throttling or a broken answer is a 502', async () => {
-    runtime.on(InvokeEndpointCommand).rejectsOnce(new ModelError({ $metadata: {}, message: 'x', OriginalStatusCode: 500, OriginalMessage: 'Worker died.' }))
+    runtime
+      .on(InvokeEndpointCommand)
+      .rejectsOnce(new ModelError({ $metadata: {}, message: 'x', OriginalStatusCode: 500, OriginalMessage: 'Worker died.' }))
       .resolvesOnce(answer({ logits: [1, 2, 3] }))
       .resolvesOnce({ Body: new TextEncoder().encode('<html>') as never })
     const h = handler()
@@ -228,7 +263,16 @@ describe('endpoint failures and configuration', () => {
   })
 
   it('never throws, even when the id generator and the logger do', async () => {
-    const h = createHandler({ client: () => client, env: { ENDPOINT_NAME: 'e' }, log: () => { throw new Error('stdout closed') }, newId: () => { throw new Error('no entropy') } })
+    const h = createHandler({
+      client: () => client,
+      env: { ENDPOINT_NAME: 'e' },
+      log: () => {
+        throw new Error('stdout closed')
+      },
+      newId: () => {
+        throw new Error('no entropy')
+      },
+    })
     const res = await h({ url: 'https://a.example/x.jpg' }, CONTEXT)
     expect(res.statusCode).toBe(200)
     expect(body(res).requestId).toBe('unknown')
@@ -238,9 +282,17 @@ describe('endpoint failures and configuration', () => {
 describe('no leaks', () => {
   it('no response contains an ARN, the account id, a context field or a stack, on any path', async () => {
     const leaky = 'arn:aws:sagemaker:us-east-1:123456789012:endpoint/dogs-endpoint'
-    runtime.on(InvokeEndpointCommand)
+    runtime
+      .on(InvokeEndpointCommand)
       .resolvesOnce(answer(ENDPOINT_ANSWER))
-      .rejectsOnce(Object.assign(new Error(`User: arn:aws:sts::123456789012:assumed-role/dogs-lambda/dogs-invoke is not authorized to perform: sagemaker:InvokeEndpoint on resource: ${leaky}`), { name: 'AccessDeniedException', stack: 'AccessDeniedException: ...\n    at /var/runtime/x.js:1:1' }))
+      .rejectsOnce(
+        Object.assign(
+          new Error(
+            `User: arn:aws:sts::123456789012:assumed-role/dogs-lambda/dogs-invoke is not authorized to perform: sagemaker:InvokeEndpoint on resource: ${leaky}`,
+          ),
+          { name: 'AccessDeniedException', stack: 'AccessDeniedException: ...\n    at /var/runtime/x.js:1:1' },
+        ),
+      )
       .rejectsOnce(new ModelError({ $metadata: {}, message: 'm', OriginalStatusCode: 400, OriginalMessage: `bad image for ${leaky} in account 123456789012` }))
     const h = handler()
     const responses = [
@@ -269,7 +321,21 @@ describe('URL checks', () => {
     expect(checkUrl('https://upload.wikimedia.org/wikipedia/commons/a/a8/Dog.jpg').hostname).toBe('upload.wikimedia.org')
     expect(checkUrl('https://8.8.8.8/x.jpg').hostname).toBe('8.8.8.8')
     expect(checkUrl('https://[2606:4700::1111]/x.jpg').hostname).toBe('[2606:4700::1111]')
-    for (const host of ['10.0.0.1', '172.16.5.4', '172.31.255.255', '192.168.1.1', '100.64.0.1', '0.0.0.0', '224.0.0.1', '::', '::1', 'fd00::1', 'fe80::1', '::ffff:7f00:1', '::ffff:10.0.0.1']) {
+    for (const host of [
+      '10.0.0.1',
+      '172.16.5.4',
+      '172.31.255.255',
+      '192.168.1.1',
+      '100.64.0.1',
+      '0.0.0.0',
+      '224.0.0.1',
+      '::',
+      '::1',
+      'fd00::1',
+      'fe80::1',
+      '::ffff:7f00:1',
+      '::ffff:10.0.0.1',
+    ]) {
       expect(isPrivateAddress(host), host).toBe(true)
     }
     for (const host of ['172.32.0.1', '8.8.8.8', '2606:4700::1111', 'example.com', '::ffff:8.8.8.8']) {

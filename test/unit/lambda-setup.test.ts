@@ -35,7 +35,14 @@ import { CommandContext } from '../../src/context.js'
 import { exitCodeFor } from '../../src/shared/errors.js'
 import { fastClock, minimalConfig, runMlops, tempProject } from '../helpers/cli.js'
 
-const NO_CREDS = { AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined, AWS_SESSION_TOKEN: undefined, AWS_PROFILE: undefined, AWS_CONFIG_FILE: '/nonexistent', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent' }
+const NO_CREDS = {
+  AWS_ACCESS_KEY_ID: undefined,
+  AWS_SECRET_ACCESS_KEY: undefined,
+  AWS_SESSION_TOKEN: undefined,
+  AWS_PROFILE: undefined,
+  AWS_CONFIG_FILE: '/nonexistent',
+  AWS_SHARED_CREDENTIALS_FILE: '/nonexistent',
+}
 const cfg = (extra = '') => parseConfigText(minimalConfig(extra), 'mlops.config.yaml')
 
 describe('deployment package', () => {
@@ -53,10 +60,18 @@ describe('deployment package', () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'mlops-zip-'))
     await writeFile(path.join(dir, 'fn.zip'), a.zip)
     // An independent reader: Python's zipfile checks CRCs and the directory.
-    const info = execFileSync('python3', ['-c', [
-      'import sys, zipfile', 'z = zipfile.ZipFile(sys.argv[1])', 'assert z.testzip() is None',
-      'print([(i.filename, oct(i.external_attr >> 16), i.date_time) for i in z.infolist()])',
-    ].join('\n'), path.join(dir, 'fn.zip')]).toString().trim()
+    const info = execFileSync('python3', [
+      '-c',
+      [
+        'import sys, zipfile',
+        'z = zipfile.ZipFile(sys.argv[1])',
+        'assert z.testzip() is None',
+        'print([(i.filename, oct(i.external_attr >> 16), i.date_time) for i in z.infolist()])',
+      ].join('\n'),
+      path.join(dir, 'fn.zip'),
+    ])
+      .toString()
+      .trim()
     expect(info).toBe("[('handler.js', '0o100644', (1980, 1, 1, 0, 0, 0))]")
   })
 
@@ -64,7 +79,11 @@ describe('deployment package', () => {
     const zip = createZip([{ name: 'a.txt', data: Buffer.from('hello '.repeat(100)) }], { deflate: true })
     const dir = await mkdtemp(path.join(os.tmpdir(), 'mlops-zip-'))
     await writeFile(path.join(dir, 'a.zip'), zip)
-    const out = execFileSync('python3', ['-c', 'import sys, zipfile; print(zipfile.ZipFile(sys.argv[1]).read("a.txt").decode()[:12])', path.join(dir, 'a.zip')]).toString()
+    const out = execFileSync('python3', [
+      '-c',
+      'import sys, zipfile; print(zipfile.ZipFile(sys.argv[1]).read("a.txt").decode()[:12])',
+      path.join(dir, 'a.zip'),
+    ]).toString()
     expect(out.trim()).toBe('hello hello')
   })
 
@@ -108,20 +127,44 @@ describe('role and function spec', () => {
     expect(spec.managedPolicyArns).toEqual([])
     expect(Object.keys(spec.inlinePolicies)).toEqual(['mlops-lambda'])
     expect(spec.inlinePolicies['mlops-lambda'].Statement).toEqual([
-      { Sid: 'InvokeModelEndpoint', Effect: 'Allow', Action: 'sagemaker:InvokeEndpoint', Resource: 'arn:aws:sagemaker:eu-west-1:111122223333:endpoint/dogs-prod' },
-      { Sid: 'WriteOwnLogs', Effect: 'Allow', Action: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'], Resource: 'arn:aws:logs:eu-west-1:111122223333:log-group:/aws/lambda/dogs-invoke:*' },
+      {
+        Sid: 'InvokeModelEndpoint',
+        Effect: 'Allow',
+        Action: 'sagemaker:InvokeEndpoint',
+        Resource: 'arn:aws:sagemaker:eu-west-1:111122223333:endpoint/dogs-prod',
+      },
+      {
+        Sid: 'WriteOwnLogs',
+        Effect: 'Allow',
+        Action: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'],
+        Resource: 'arn:aws:logs:eu-west-1:111122223333:log-group:/aws/lambda/dogs-invoke:*',
+      },
     ])
     expect(spec.trustPolicy.Statement).toEqual([
-      { Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole', Condition: { StringEquals: { 'aws:SourceAccount': '111122223333' } } },
+      {
+        Effect: 'Allow',
+        Principal: { Service: 'lambda.amazonaws.com' },
+        Action: 'sts:AssumeRole',
+        Condition: { StringEquals: { 'aws:SourceAccount': '111122223333' } },
+      },
     ])
-    expect(lambdaRoleSpec(cfg(), '1', 'cn-north-1').inlinePolicies['mlops-lambda'].Statement[0].Resource).toMatch(/^arn:aws-cn:sagemaker:cn-north-1:1:endpoint\//)
+    expect(lambdaRoleSpec(cfg(), '1', 'cn-north-1').inlinePolicies['mlops-lambda'].Statement[0].Resource).toMatch(
+      /^arn:aws-cn:sagemaker:cn-north-1:1:endpoint\//,
+    )
   })
 
   it('configuration compares by value', () => {
     const spec = functionSpec(cfg(), 'arn:aws:iam::1:role/dogs-lambda')
     const live: FunctionConfiguration = {
-      Runtime: 'nodejs20.x', Handler: 'handler.handler', Role: spec.roleArn, Description: spec.description, MemorySize: 256, Timeout: 30,
-      Environment: { Variables: { MAX_BODY_BYTES: '5242880', TOP_K: '3', ENDPOINT_NAME: 'dogs-endpoint' } }, CodeSha256: 'abc', Architectures: ['arm64'],
+      Runtime: 'nodejs20.x',
+      Handler: 'handler.handler',
+      Role: spec.roleArn,
+      Description: spec.description,
+      MemorySize: 256,
+      Timeout: 30,
+      Environment: { Variables: { MAX_BODY_BYTES: '5242880', TOP_K: '3', ENDPOINT_NAME: 'dogs-endpoint' } },
+      CodeSha256: 'abc',
+      Architectures: ['arm64'],
     }
     expect(configurationDiff(live, spec)).toEqual([])
     expect(configurationDiff({ ...live, MemorySize: 512, Environment: { Variables: { ENDPOINT_NAME: 'old' } } }, spec)).toEqual(['MemorySize', 'Environment'])
@@ -134,9 +177,15 @@ describe('role and function spec', () => {
     const ok = interpretTestAnswer(JSON.stringify({ statusCode: 200, body: JSON.stringify({ predictions: [{ breed: 'Pug', probability: 0.5 }] }) }))
     expect(ok).toMatchObject({ ok: true, predictions: [{ breed: 'Pug', probability: 0.5 }] })
     expect(interpretTestAnswer('{"image":"..."}')).toMatchObject({ ok: false, retryable: false })
-    expect(interpretTestAnswer(JSON.stringify({ errorType: 'Runtime.ImportModuleError', errorMessage: 'Cannot find module' }), 'Unhandled'))
-      .toMatchObject({ ok: false, message: 'the function crashed (Unhandled): Runtime.ImportModuleError Cannot find module' })
-    expect(interpretTestAnswer(JSON.stringify({ statusCode: 502, body: '{"error":{"code":"EndpointError","message":"x"}}' }))).toMatchObject({ ok: false, statusCode: 502, retryable: true })
+    expect(interpretTestAnswer(JSON.stringify({ errorType: 'Runtime.ImportModuleError', errorMessage: 'Cannot find module' }), 'Unhandled')).toMatchObject({
+      ok: false,
+      message: 'the function crashed (Unhandled): Runtime.ImportModuleError Cannot find module',
+    })
+    expect(interpretTestAnswer(JSON.stringify({ statusCode: 502, body: '{"error":{"code":"EndpointError","message":"x"}}' }))).toMatchObject({
+      ok: false,
+      statusCode: 502,
+      retryable: true,
+    })
     expect(interpretTestAnswer(JSON.stringify({ statusCode: 200, body: '{"predictions":[]}' }))).toMatchObject({ ok: false })
   })
 })
@@ -156,7 +205,10 @@ describe('ensureFunction against a stateful fake', () => {
     let polls = 0
     const versions: FunctionConfiguration[] = []
     const busy = () => {
-      if (fn.LastUpdateStatus === 'InProgress') throw Object.assign(new Error('The operation cannot be performed at this time. An update is in progress for resource'), { name: 'ResourceConflictException' })
+      if (fn.LastUpdateStatus === 'InProgress')
+        throw Object.assign(new Error('The operation cannot be performed at this time. An update is in progress for resource'), {
+          name: 'ResourceConflictException',
+        })
     }
     lambdaMock.on(GetFunctionCommand).callsFake(() => ({ Configuration: { ...fn }, Tags: { 'mlops:project': 'dogs', 'mlops:managed-by': 'mlops' } }))
     lambdaMock.on(GetFunctionConfigurationCommand).callsFake((input) => {
@@ -186,19 +238,39 @@ describe('ensureFunction against a stateful fake', () => {
 
   it('waits for every update to finish before the next, then publishes and moves the alias', async () => {
     const { versions } = fakeFunction({
-      FunctionName: 'dogs-invoke', FunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:dogs-invoke', CodeSha256: 'old-sha', Architectures: ['arm64'],
-      Runtime: 'nodejs20.x', Handler: 'handler.handler', Role: spec.roleArn, Description: spec.description, MemorySize: 128, Timeout: 30,
+      FunctionName: 'dogs-invoke',
+      FunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:dogs-invoke',
+      CodeSha256: 'old-sha',
+      Architectures: ['arm64'],
+      Runtime: 'nodejs20.x',
+      Handler: 'handler.handler',
+      Role: spec.roleArn,
+      Description: spec.description,
+      MemorySize: 128,
+      Timeout: 30,
       Environment: { Variables: { ...spec.environment } },
     })
     versions.push({ CodeSha256: 'old-sha', MemorySize: 128 })
     lambdaMock.on(GetAliasCommand).resolves({ FunctionVersion: '1', AliasArn: 'arn:alias' })
     lambdaMock.on(UpdateAliasCommand).resolves({ AliasArn: 'arn:alias', FunctionVersion: '2' })
     const statuses: string[] = []
-    const res = await ensureFunction(lambda, spec, { zip: Buffer.from('zip'), codeSha256: 'new-sha', origin: 'esbuild' }, {
-      clock: fastClock(), timeoutMs: 60_000, onStatus: (s) => statuses.push(s),
-    })
+    const res = await ensureFunction(
+      lambda,
+      spec,
+      { zip: Buffer.from('zip'), codeSha256: 'new-sha', origin: 'esbuild' },
+      {
+        clock: fastClock(),
+        timeoutMs: 60_000,
+        onStatus: (s) => statuses.push(s),
+      },
+    )
     expect(res).toMatchObject({ created: false, codeUpdated: true, configUpdated: ['MemorySize'], version: '2', published: true, previousVersion: '1' })
-    expect(lambdaMock).toHaveReceivedCommandWith(UpdateFunctionCodeCommand, { FunctionName: 'dogs-invoke', ZipFile: Buffer.from('zip'), Architectures: ['arm64'], Publish: false })
+    expect(lambdaMock).toHaveReceivedCommandWith(UpdateFunctionCodeCommand, {
+      FunctionName: 'dogs-invoke',
+      ZipFile: Buffer.from('zip'),
+      Architectures: ['arm64'],
+      Publish: false,
+    })
     expect(lambdaMock).toHaveReceivedCommandWith(PublishVersionCommand, { FunctionName: 'dogs-invoke', CodeSha256: 'new-sha' })
     expect(lambdaMock).toHaveReceivedCommandWith(UpdateAliasCommand, { FunctionName: 'dogs-invoke', Name: 'live', FunctionVersion: '2' })
     expect(statuses).toContain('dogs-invoke: state Active, last update InProgress')
@@ -206,14 +278,27 @@ describe('ensureFunction against a stateful fake', () => {
     const order = lambdaMock.calls().map((c) => c.args[0].constructor.name)
     const i = (name: string) => order.indexOf(name)
     expect(i('UpdateFunctionCodeCommand')).toBeLessThan(i('UpdateFunctionConfigurationCommand'))
-    expect(order.slice(i('UpdateFunctionCodeCommand') + 1, i('UpdateFunctionConfigurationCommand'))).toEqual(['GetFunctionConfigurationCommand', 'GetFunctionConfigurationCommand'])
+    expect(order.slice(i('UpdateFunctionCodeCommand') + 1, i('UpdateFunctionConfigurationCommand'))).toEqual([
+      'GetFunctionConfigurationCommand',
+      'GetFunctionConfigurationCommand',
+    ])
 
     // A re-run with the same package: no update, no PublishVersion, no alias change.
     lambdaMock.on(GetAliasCommand).resolves({ FunctionVersion: '2', AliasArn: 'arn:alias' })
     lambdaMock.resetHistory()
-    const again = await ensureFunction(lambda, spec, { zip: Buffer.from('zip'), codeSha256: 'new-sha', origin: 'esbuild' }, { clock: fastClock(), timeoutMs: 60_000 })
+    const again = await ensureFunction(
+      lambda,
+      spec,
+      { zip: Buffer.from('zip'), codeSha256: 'new-sha', origin: 'esbuild' },
+      { clock: fastClock(), timeoutMs: 60_000 },
+    )
     expect(again).toMatchObject({ codeUpdated: false, configUpdated: [], version: '2', published: false })
-    expect(lambdaMock.calls().map((c) => c.args[0].constructor.name)).toEqual(['GetFunctionCommand', 'GetFunctionConfigurationCommand', 'GetAliasCommand', 'GetFunctionConfigurationCommand'])
+    expect(lambdaMock.calls().map((c) => c.args[0].constructor.name)).toEqual([
+      'GetFunctionCommand',
+      'GetFunctionConfigurationCommand',
+      'GetAliasCommand',
+      'GetFunctionConfigurationCommand',
+    ])
   })
 
   it('retries CreateFunction, bounded, while a fresh role propagates', async () => {
@@ -225,29 +310,44 @@ describe('ensureFunction against a stateful fake', () => {
     lambdaMock.on(PublishVersionCommand).resolves({ Version: '1' })
     lambdaMock.on(CreateAliasCommand).resolves({ AliasArn: 'arn:fn:live' })
     const retries: number[] = []
-    const res = await ensureFunction(lambda, spec, { zip: Buffer.from('z'), codeSha256: 'sha', origin: 'esbuild' }, { clock: fastClock(), timeoutMs: 60_000, onRetry: (n) => retries.push(n) })
+    const res = await ensureFunction(
+      lambda,
+      spec,
+      { zip: Buffer.from('z'), codeSha256: 'sha', origin: 'esbuild' },
+      { clock: fastClock(), timeoutMs: 60_000, onRetry: (n) => retries.push(n) },
+    )
     expect(res).toMatchObject({ created: true, version: '1', published: true, aliasArn: 'arn:fn:live' })
     expect(retries).toEqual([1, 2])
     expect(lambdaMock.commandCalls(CreateFunctionCommand)).toHaveLength(3)
     expect(lambdaMock).toHaveReceivedCommandWith(CreateFunctionCommand, {
-      FunctionName: 'dogs-invoke', Handler: 'handler.handler', Runtime: 'nodejs20.x', Architectures: ['arm64'], Publish: false,
+      FunctionName: 'dogs-invoke',
+      Handler: 'handler.handler',
+      Runtime: 'nodejs20.x',
+      Architectures: ['arm64'],
+      Publish: false,
       Environment: { Variables: { ENDPOINT_NAME: 'dogs-endpoint', TOP_K: '3', MAX_BODY_BYTES: '5242880' } },
     })
     expect(lambdaMock).toHaveReceivedCommandWith(CreateAliasCommand, { FunctionName: 'dogs-invoke', Name: 'live', FunctionVersion: '1' })
 
     lambdaMock.on(CreateFunctionCommand).rejects(propagating)
-    await expect(ensureFunction(lambda, spec, { zip: Buffer.from('z'), codeSha256: 'sha', origin: 'esbuild' }, { clock: fastClock(), timeoutMs: 60_000 }))
-      .rejects.toThrow(/cannot be assumed/)
+    await expect(
+      ensureFunction(lambda, spec, { zip: Buffer.from('z'), codeSha256: 'sha', origin: 'esbuild' }, { clock: fastClock(), timeoutMs: 60_000 }),
+    ).rejects.toThrow(/cannot be assumed/)
     expect(lambdaMock.commandCalls(CreateFunctionCommand)).toHaveLength(3 + 8)
   })
 
   it('a failed update is an error with its reason; an update that never ends hits the deadline', async () => {
     lambdaMock.on(GetFunctionCommand).resolves({ Configuration: { FunctionArn: 'arn:fn', CodeSha256: 'old', Architectures: ['arm64'] } })
-    lambdaMock.on(GetFunctionConfigurationCommand).resolvesOnce({ State: 'Active', LastUpdateStatus: 'Successful' })
+    lambdaMock
+      .on(GetFunctionConfigurationCommand)
+      .resolvesOnce({ State: 'Active', LastUpdateStatus: 'Successful' })
       .resolves({ State: 'Active', LastUpdateStatus: 'Failed', LastUpdateStatusReason: 'The role is invalid' })
     lambdaMock.on(UpdateFunctionCodeCommand).resolves({})
     const pkg = { zip: Buffer.from('z'), codeSha256: 'sha', origin: 'esbuild' as const }
-    await expect(ensureFunction(lambda, spec, pkg, { clock: fastClock(), timeoutMs: 60_000 })).rejects.toMatchObject({ code: 'FunctionUpdateFailed', message: expect.stringMatching(/update failed: The role is invalid/) })
+    await expect(ensureFunction(lambda, spec, pkg, { clock: fastClock(), timeoutMs: 60_000 })).rejects.toMatchObject({
+      code: 'FunctionUpdateFailed',
+      message: expect.stringMatching(/update failed: The role is invalid/),
+    })
 
     lambdaMock.on(GetFunctionConfigurationCommand).resolves({ State: 'Active', LastUpdateStatus: 'InProgress' })
     await expect(ensureFunction(lambda, spec, pkg, { clock: fastClock(), timeoutMs: 30_000 })).rejects.toMatchObject({ code: 'DeadlineReached' })
@@ -256,7 +356,7 @@ describe('ensureFunction against a stateful fake', () => {
 
 describe('concurrency preflight (pure)', () => {
   const base = { limit: 1000, unreserved: 1000, currentProvisioned: 0 }
-  it('accepts a sensible request and accounts for the function\'s own reservation', () => {
+  it("accepts a sensible request and accounts for the function's own reservation", () => {
     expect(checkConcurrency({ ...base, reserved: 5, provisioned: 2 })).toEqual({ unreservedAfter: 995 })
     // 900 reserved elsewhere, this function already holds 50 of them: it may grow to 100 unreserved left.
     expect(checkConcurrency({ limit: 1000, unreserved: 150, currentReserved: 50, currentProvisioned: 0, reserved: 100 })).toEqual({ unreservedAfter: 100 })
@@ -265,9 +365,24 @@ describe('concurrency preflight (pure)', () => {
     ['new account, limit 10', { limit: 10, unreserved: 10, currentProvisioned: 0, reserved: 1 }, 'AccountConcurrencyTooLow', /limit in this region is 10/],
     ['new account, limit 50', { limit: 50, unreserved: 50, currentProvisioned: 0, reserved: 5 }, 'AccountConcurrencyTooLow', /Service Quotas/],
     ['leaves fewer than 100', { limit: 1000, unreserved: 150, currentProvisioned: 0, reserved: 60 }, 'ReservationTooLarge', /Reserve at most 50/],
-    ['provisioned above the existing reservation', { ...base, currentReserved: 3, provisioned: 5 }, 'ProvisionedAboveReserved', /--lambda-reserved 5 --lambda-provisioned 5/],
-    ['reservation below existing provisioned', { ...base, currentReserved: 10, currentProvisioned: 8, reserved: 4 }, 'ReservedBelowProvisioned', /--lambda-provisioned 4/],
-    ['provisioned from a too-small unreserved pool', { limit: 1000, unreserved: 120, currentProvisioned: 0, provisioned: 50 }, 'ProvisionedTooLarge', /--lambda-provisioned 20 or less/],
+    [
+      'provisioned above the existing reservation',
+      { ...base, currentReserved: 3, provisioned: 5 },
+      'ProvisionedAboveReserved',
+      /--lambda-reserved 5 --lambda-provisioned 5/,
+    ],
+    [
+      'reservation below existing provisioned',
+      { ...base, currentReserved: 10, currentProvisioned: 8, reserved: 4 },
+      'ReservedBelowProvisioned',
+      /--lambda-provisioned 4/,
+    ],
+    [
+      'provisioned from a too-small unreserved pool',
+      { limit: 1000, unreserved: 120, currentProvisioned: 0, provisioned: 50 },
+      'ProvisionedTooLarge',
+      /--lambda-provisioned 20 or less/,
+    ],
   ]
   it.each(refusals)('refuses: %s', (_name, n, code, hint) => {
     let err: unknown
@@ -290,8 +405,21 @@ describe('concurrency preflight (pure)', () => {
 
   it('plans provisioned concurrency on the alias, never $LATEST', () => {
     const ops = planLambdaScale('dogs-invoke', 5, 2)
-    expect(ops.map((o) => o.operation)).toEqual(['GetAlias', 'GetAccountSettings', 'GetFunctionConcurrency', 'GetProvisionedConcurrencyConfig', 'GetFunctionConfiguration', 'PutFunctionConcurrency', 'PutProvisionedConcurrencyConfig', 'GetProvisionedConcurrencyConfig'])
-    expect(ops.find((o) => o.operation === 'PutProvisionedConcurrencyConfig')?.input).toEqual({ FunctionName: 'dogs-invoke', Qualifier: 'live', ProvisionedConcurrentExecutions: 2 })
+    expect(ops.map((o) => o.operation)).toEqual([
+      'GetAlias',
+      'GetAccountSettings',
+      'GetFunctionConcurrency',
+      'GetProvisionedConcurrencyConfig',
+      'GetFunctionConfiguration',
+      'PutFunctionConcurrency',
+      'PutProvisionedConcurrencyConfig',
+      'GetProvisionedConcurrencyConfig',
+    ])
+    expect(ops.find((o) => o.operation === 'PutProvisionedConcurrencyConfig')?.input).toEqual({
+      FunctionName: 'dogs-invoke',
+      Qualifier: 'live',
+      ProvisionedConcurrentExecutions: 2,
+    })
     expect(JSON.stringify(ops)).not.toContain('$LATEST')
   })
 })
@@ -307,17 +435,31 @@ describe('runLambdaScale against fakes', () => {
     lambdaMock.on(GetAccountSettingsCommand).resolves({ AccountLimit: { ConcurrentExecutions: 1000, UnreservedConcurrentExecutions: 1000 } })
     lambdaMock.on(GetFunctionConcurrencyCommand).resolves({})
     lambdaMock.on(GetFunctionConfigurationCommand).resolves({ MemorySize: 1024 })
-    lambdaMock.on(GetProvisionedConcurrencyConfigCommand).rejects(Object.assign(new Error('No Provisioned Concurrency Config found'), { name: 'ProvisionedConcurrencyConfigNotFoundException' }))
+    lambdaMock
+      .on(GetProvisionedConcurrencyConfigCommand)
+      .rejects(Object.assign(new Error('No Provisioned Concurrency Config found'), { name: 'ProvisionedConcurrencyConfigNotFoundException' }))
   })
 
-  async function scale(opts: { reserved?: number; provisioned?: number }, o: { yes?: boolean; signal?: AbortSignal; dryRun?: boolean; env?: Record<string, string | undefined> } = {}) {
+  async function scale(
+    opts: { reserved?: number; provisioned?: number },
+    o: { yes?: boolean; signal?: AbortSignal; dryRun?: boolean; env?: Record<string, string | undefined> } = {},
+  ) {
     let stdout = ''
     let stderr = ''
-    const ctx = new CommandContext({
-      stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) }, stdinIsTTY: false,
-      env: { NO_COLOR: '1', ...(o.env ?? {}) }, cwd: dir, clock: fastClock(), signal: o.signal ?? new AbortController().signal,
-      awsFactory: () => (async () => ({ lambda })) as never, version: 'test',
-    }, { yes: o.yes ?? true, dryRun: o.dryRun })
+    const ctx = new CommandContext(
+      {
+        stdout: { write: (s: string) => (stdout += s) },
+        stderr: { write: (s: string) => (stderr += s) },
+        stdinIsTTY: false,
+        env: { NO_COLOR: '1', ...(o.env ?? {}) },
+        cwd: dir,
+        clock: fastClock(),
+        signal: o.signal ?? new AbortController().signal,
+        awsFactory: () => (async () => ({ lambda })) as never,
+        version: 'test',
+      },
+      { yes: o.yes ?? true, dryRun: o.dryRun },
+    )
     try {
       const result = await runLambdaScale(ctx, await ctx.config(), opts)
       return { result, code: 0, stdout, stderr }
@@ -328,7 +470,8 @@ describe('runLambdaScale against fakes', () => {
 
   it('FAILED provisioned concurrency is exit 1 with the StatusReason', async () => {
     lambdaMock.on(PutProvisionedConcurrencyConfigCommand).resolves({ Status: 'IN_PROGRESS' })
-    lambdaMock.on(GetProvisionedConcurrencyConfigCommand)
+    lambdaMock
+      .on(GetProvisionedConcurrencyConfigCommand)
       .rejectsOnce(Object.assign(new Error('none'), { name: 'ProvisionedConcurrencyConfigNotFoundException' }))
       .resolvesOnce({ Status: 'IN_PROGRESS', AllocatedProvisionedConcurrentExecutions: 0 })
       .resolves({ Status: 'FAILED', StatusReason: 'FUNCTION_ERROR_INIT_FAILURE' })
@@ -337,12 +480,17 @@ describe('runLambdaScale against fakes', () => {
     expect(r.error?.message).toMatch(/FAILED: FUNCTION_ERROR_INIT_FAILURE/)
     expect(r.error?.hint).toMatch(/--lambda-provisioned 0/)
     expect(lambdaMock).toHaveReceivedCommandWith(PutFunctionConcurrencyCommand, { FunctionName: 'dogs-invoke', ReservedConcurrentExecutions: 5 })
-    expect(lambdaMock).toHaveReceivedCommandWith(PutProvisionedConcurrencyConfigCommand, { FunctionName: 'dogs-invoke', Qualifier: 'live', ProvisionedConcurrentExecutions: 2 })
+    expect(lambdaMock).toHaveReceivedCommandWith(PutProvisionedConcurrencyConfigCommand, {
+      FunctionName: 'dogs-invoke',
+      Qualifier: 'live',
+      ProvisionedConcurrentExecutions: 2,
+    })
   })
 
   it('waits with a deadline, and Ctrl-C says what is still billed', async () => {
     lambdaMock.on(PutProvisionedConcurrencyConfigCommand).resolves({ Status: 'IN_PROGRESS' })
-    lambdaMock.on(GetProvisionedConcurrencyConfigCommand)
+    lambdaMock
+      .on(GetProvisionedConcurrencyConfigCommand)
       .rejectsOnce(Object.assign(new Error('none'), { name: 'ProvisionedConcurrencyConfigNotFoundException' }))
       .resolves({ Status: 'IN_PROGRESS' })
     const slow = await scale({ provisioned: 1 })
@@ -386,7 +534,10 @@ describe('runLambdaScale against fakes', () => {
     const removed = await scale({ reserved: 4, provisioned: 0 })
     expect(removed.code).toBe(0)
     expect(removed.result?.provisioned).toEqual({ previous: 8, requested: 0, changed: true, status: 'REMOVED' })
-    const order = lambdaMock.calls().map((c) => c.args[0].constructor.name).filter((n) => /^(Put|Delete)/.test(n))
+    const order = lambdaMock
+      .calls()
+      .map((c) => c.args[0].constructor.name)
+      .filter((n) => /^(Put|Delete)/.test(n))
     expect(order).toEqual(['DeleteProvisionedConcurrencyConfigCommand', 'PutFunctionConcurrencyCommand'])
     expect(lambdaMock).toHaveReceivedCommandWith(DeleteProvisionedConcurrencyConfigCommand, { FunctionName: 'dogs-invoke', Qualifier: 'live' })
 
@@ -394,7 +545,12 @@ describe('runLambdaScale against fakes', () => {
     lambdaMock.resetHistory()
     const same = await scale({ reserved: 10, provisioned: 8 })
     expect(same.result).toMatchObject({ reserved: { changed: false }, provisioned: { changed: false, status: 'READY' } })
-    expect(lambdaMock.calls().map((c) => c.args[0].constructor.name).filter((n) => /^(Put|Delete)/.test(n))).toEqual([])
+    expect(
+      lambdaMock
+        .calls()
+        .map((c) => c.args[0].constructor.name)
+        .filter((n) => /^(Put|Delete)/.test(n)),
+    ).toEqual([])
   })
 
   it('dry run: full requests, no clients, cost from the config', async () => {
@@ -415,19 +571,37 @@ describe('lambda-setup command', () => {
     const out = res.json()
     expect(out).toMatchObject({ dryRun: true, functionName: 'dogs-invoke', alias: 'live', url: { authType: 'AWS_IAM' } })
     expect(out.operations.map((o: { service: string; operation: string }) => `${o.service}:${o.operation}`)).toEqual([
-      'sagemaker:DescribeEndpoint', 'iam:GetRole', 'iam:CreateRole', 'iam:PutRolePolicy',
-      'logs:DescribeLogGroups', 'logs:CreateLogGroup', 'logs:PutRetentionPolicy',
-      'lambda:GetFunction', 'lambda:CreateFunction', 'lambda:GetFunctionConfiguration', 'lambda:GetAlias', 'lambda:PublishVersion', 'lambda:CreateAlias',
-      'lambda:GetFunctionUrlConfig', 'lambda:CreateFunctionUrlConfig', 'lambda:Invoke',
+      'sagemaker:DescribeEndpoint',
+      'iam:GetRole',
+      'iam:CreateRole',
+      'iam:PutRolePolicy',
+      'logs:DescribeLogGroups',
+      'logs:CreateLogGroup',
+      'logs:PutRetentionPolicy',
+      'lambda:GetFunction',
+      'lambda:CreateFunction',
+      'lambda:GetFunctionConfiguration',
+      'lambda:GetAlias',
+      'lambda:PublishVersion',
+      'lambda:CreateAlias',
+      'lambda:GetFunctionUrlConfig',
+      'lambda:CreateFunctionUrlConfig',
+      'lambda:Invoke',
     ])
     const create = out.operations.find((o: { operation: string }) => o.operation === 'CreateFunction').input
     expect(create).toMatchObject({
-      FunctionName: 'dogs-invoke', Role: 'arn:aws:iam::<account-id>:role/dogs-lambda', MemorySize: 512, Handler: 'handler.handler',
-      Environment: { Variables: { ENDPOINT_NAME: 'dogs-endpoint', TOP_K: '3' } }, Tags: { 'mlops:project': 'dogs', 'mlops:managed-by': 'mlops' },
+      FunctionName: 'dogs-invoke',
+      Role: 'arn:aws:iam::<account-id>:role/dogs-lambda',
+      MemorySize: 512,
+      Handler: 'handler.handler',
+      Environment: { Variables: { ENDPOINT_NAME: 'dogs-endpoint', TOP_K: '3' } },
+      Tags: { 'mlops:project': 'dogs', 'mlops:managed-by': 'mlops' },
     })
     expect(create.Code.ZipFile).toMatch(new RegExp(`^<handler\\.zip: \\d+ bytes, CodeSha256 ${out.codeSha256.replace(/[+/]/g, '\\$&')}>$`))
     expect(out.operations.find((o: { operation: string }) => o.operation === 'Invoke').input).toEqual({
-      FunctionName: 'dogs-invoke', Qualifier: 'live', Payload: expect.stringMatching(/^\{"image":"<base64 of assets\/sample\.jpg, \d+ bytes>"\}$/),
+      FunctionName: 'dogs-invoke',
+      Qualifier: 'live',
+      Payload: expect.stringMatching(/^\{"image":"<base64 of assets\/sample\.jpg, \d+ bytes>"\}$/),
     })
     const policy = JSON.parse(out.operations.find((o: { operation: string }) => o.operation === 'PutRolePolicy').input.PolicyDocument)
     expect(policy.Statement).toHaveLength(2)
@@ -440,10 +614,16 @@ describe('lambda-setup command', () => {
     expect(res.code).toBe(0)
     const out = res.json()
     expect(out.dryRun).toBe(true)
-    expect(out.operations).toEqual(expect.arrayContaining([
-      { service: 'lambda', operation: 'PutFunctionConcurrency', input: { FunctionName: 'dogs-invoke', ReservedConcurrentExecutions: 5 } },
-      { service: 'lambda', operation: 'PutProvisionedConcurrencyConfig', input: { FunctionName: 'dogs-invoke', Qualifier: 'live', ProvisionedConcurrentExecutions: 2 } },
-    ]))
+    expect(out.operations).toEqual(
+      expect.arrayContaining([
+        { service: 'lambda', operation: 'PutFunctionConcurrency', input: { FunctionName: 'dogs-invoke', ReservedConcurrentExecutions: 5 } },
+        {
+          service: 'lambda',
+          operation: 'PutProvisionedConcurrencyConfig',
+          input: { FunctionName: 'dogs-invoke', Qualifier: 'live', ProvisionedConcurrentExecutions: 2 },
+        },
+      ]),
+    )
     expect(out.lambda.cost).toMatchObject({ executions: 2, memoryMb: 256 })
   })
 

@@ -23,7 +23,10 @@ describe('naming', () => {
   it('fixed names and tags derive from the project', () => {
     const cfg = parseConfigText(minimalConfig(), 'x')
     expect(resourceNames(cfg)).toMatchObject({ endpoint: 'dogs-endpoint', lambdaFunction: 'dogs-invoke', lambdaRole: 'dogs-lambda' })
-    expect(projectTags('dogs')).toEqual([{ Key: 'mlops:project', Value: 'dogs' }, { Key: 'mlops:managed-by', Value: 'mlops' }])
+    expect(projectTags('dogs')).toEqual([
+      { Key: 'mlops:project', Value: 'dogs' },
+      { Key: 'mlops:managed-by', Value: 'mlops' },
+    ])
   })
 })
 
@@ -59,21 +62,32 @@ describe('durations, polling and prices', () => {
     let n = 0
     const done = await pollUntil({
       check: async () => ({ done: ++n >= 3, value: n, status: n < 3 ? 'Creating' : 'InService' }),
-      timeoutMs: 60_000, intervalMs: 10_000, clock: fastClock(), what: 'x', onStatus: (s) => seen.push(s),
+      timeoutMs: 60_000,
+      intervalMs: 10_000,
+      clock: fastClock(),
+      what: 'x',
+      onStatus: (s) => seen.push(s),
     })
     expect(done).toBe(3)
     expect(seen).toEqual(['Creating', 'InService'])
-    await expect(pollUntil({
-      check: async () => ({ done: false, value: 0, status: 'Creating' }), timeoutMs: 30_000, intervalMs: 10_000,
-      clock: fastClock(), what: 'endpoint e to be InService', rerunHint: 'Check with: mlops status',
-    })).rejects.toMatchObject({ code: 'DeadlineReached', hint: 'It is still running on AWS. Check with: mlops status' })
+    await expect(
+      pollUntil({
+        check: async () => ({ done: false, value: 0, status: 'Creating' }),
+        timeoutMs: 30_000,
+        intervalMs: 10_000,
+        clock: fastClock(),
+        what: 'endpoint e to be InService',
+        rerunHint: 'Check with: mlops status',
+      }),
+    ).rejects.toMatchObject({ code: 'DeadlineReached', hint: 'It is still running on AWS. Check with: mlops status' })
   })
 
   it('pollUntil stops on abort', async () => {
     const ac = new AbortController()
     ac.abort()
-    await expect(pollUntil({ check: async () => ({ done: false, value: 0 }), timeoutMs: 1e6, intervalMs: 1, clock: fastClock(), signal: ac.signal, what: 'x' }))
-      .rejects.toMatchObject({ code: 'Interrupted' })
+    await expect(
+      pollUntil({ check: async () => ({ done: false, value: 0 }), timeoutMs: 1e6, intervalMs: 1, clock: fastClock(), signal: ac.signal, what: 'x' }),
+    ).rejects.toMatchObject({ code: 'Interrupted' })
   })
 
   it('estimates cost from the table and says when a price is unknown', () => {

@@ -2,21 +2,40 @@ import { ApplicationAutoScalingClient, RegisterScalableTargetCommand } from '@aw
 import { DescribeEndpointCommand, DescribeEndpointConfigCommand, SageMakerClient } from '@aws-sdk/client-sagemaker'
 import { mockClient } from 'aws-sdk-client-mock'
 import { beforeEach, describe, expect, it } from 'vitest'
-import type { AwsClientFactory } from '../../src/aws/clients.js'
 import { parseConfigText } from '../../src/config/load.js'
 import { resolveScaling } from '../../src/features/deploy/scale.js'
 import { fastClock, minimalConfig, runMlops, tempProject } from '../helpers/cli.js'
+import { fakeAwsFactory } from '../helpers/aws.js'
 
-const OFFLINE = { AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined, AWS_CONFIG_FILE: '/nonexistent', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent', AWS_ENDPOINT_URL: undefined }
-const SCALING = 'endpoint:\n  autoscaling:\n    minCapacity: 2\n    maxCapacity: 6\n    targetInvocationsPerInstance: 90\n    scaleInCooldown: 120\n    scaleOutCooldown: 45\n'
+const OFFLINE = {
+  AWS_ACCESS_KEY_ID: undefined,
+  AWS_SECRET_ACCESS_KEY: undefined,
+  AWS_CONFIG_FILE: '/nonexistent',
+  AWS_SHARED_CREDENTIALS_FILE: '/nonexistent',
+  AWS_ENDPOINT_URL: undefined,
+}
+const SCALING =
+  'endpoint:\n  autoscaling:\n    minCapacity: 2\n    maxCapacity: 6\n    targetInvocationsPerInstance: 90\n    scaleInCooldown: 120\n    scaleOutCooldown: 45\n'
 
 describe('scale settings', () => {
   it('flags override endpoint.autoscaling, which overrides the defaults', () => {
     const withCfg = parseConfigText(minimalConfig(SCALING), 'x')
     expect(resolveScaling(withCfg, {})).toEqual({
-      endpointName: 'dogs-endpoint', policyName: 'dogs-invocations-target', minCapacity: 2, maxCapacity: 6, targetValue: 90, scaleInCooldown: 120, scaleOutCooldown: 45,
+      endpointName: 'dogs-endpoint',
+      policyName: 'dogs-invocations-target',
+      minCapacity: 2,
+      maxCapacity: 6,
+      targetValue: 90,
+      scaleInCooldown: 120,
+      scaleOutCooldown: 45,
     })
-    expect(resolveScaling(withCfg, { max: 8, targetRps: 2.5, scaleOutCooldown: 10 })).toMatchObject({ minCapacity: 2, maxCapacity: 8, targetValue: 150, scaleInCooldown: 120, scaleOutCooldown: 10 })
+    expect(resolveScaling(withCfg, { max: 8, targetRps: 2.5, scaleOutCooldown: 10 })).toMatchObject({
+      minCapacity: 2,
+      maxCapacity: 8,
+      targetValue: 150,
+      scaleInCooldown: 120,
+      scaleOutCooldown: 10,
+    })
     const bare = parseConfigText(minimalConfig(), 'x')
     expect(resolveScaling(bare, {})).toMatchObject({ minCapacity: 1, maxCapacity: 2, targetValue: 70, scaleInCooldown: 300, scaleOutCooldown: 60 })
   })
@@ -55,10 +74,24 @@ describe('mlops scale flags and dry run (offline)', () => {
     const doc = run.json()
     expect(doc.lambda).toBeUndefined()
     expect(doc.endpoint).toMatchObject({ minCapacity: 2, maxCapacity: 6, targetValue: 180, targetRps: 3, maxHourlyUsd: 0.115 * 6 })
-    expect(doc.operations.map((o: { operation: string }) => o.operation)).toEqual(['DescribeEndpoint', 'DescribeEndpointConfig', 'RegisterScalableTarget', 'PutScalingPolicy'])
-    expect(doc.operations[2].input).toEqual({ ServiceNamespace: 'sagemaker', ResourceId: 'endpoint/dogs-endpoint/variant/AllTraffic', ScalableDimension: 'sagemaker:variant:DesiredInstanceCount', MinCapacity: 2, MaxCapacity: 6 })
+    expect(doc.operations.map((o: { operation: string }) => o.operation)).toEqual([
+      'DescribeEndpoint',
+      'DescribeEndpointConfig',
+      'RegisterScalableTarget',
+      'PutScalingPolicy',
+    ])
+    expect(doc.operations[2].input).toEqual({
+      ServiceNamespace: 'sagemaker',
+      ResourceId: 'endpoint/dogs-endpoint/variant/AllTraffic',
+      ScalableDimension: 'sagemaker:variant:DesiredInstanceCount',
+      MinCapacity: 2,
+      MaxCapacity: 6,
+    })
     expect(doc.operations[3].input.TargetTrackingScalingPolicyConfiguration).toEqual({
-      TargetValue: 180, PredefinedMetricSpecification: { PredefinedMetricType: 'SageMakerVariantInvocationsPerInstance' }, ScaleInCooldown: 120, ScaleOutCooldown: 45,
+      TargetValue: 180,
+      PredefinedMetricSpecification: { PredefinedMetricType: 'SageMakerVariantInvocationsPerInstance' },
+      ScaleInCooldown: 120,
+      ScaleOutCooldown: 45,
     })
   })
 
@@ -70,7 +103,10 @@ describe('mlops scale flags and dry run (offline)', () => {
     expect(a.endpoint).toBeUndefined()
     expect(a.lambda).toMatchObject({ functionName: 'dogs-invoke', reserved: { requested: 5 } })
     expect(a.operations.every((o: { service: string }) => o.service === 'lambda')).toBe(true)
-    const both = await runMlops(['scale', '--max', '3', '--lambda-provisioned', '1', '--lambda-reserved', '2', '--dry-run', '--json'], { cwd: dir, env: OFFLINE })
+    const both = await runMlops(['scale', '--max', '3', '--lambda-provisioned', '1', '--lambda-reserved', '2', '--dry-run', '--json'], {
+      cwd: dir,
+      env: OFFLINE,
+    })
     expect(both.code, both.stderr).toBe(0)
     const b = both.json()
     expect(b.endpoint.maxCapacity).toBe(3)
@@ -90,8 +126,7 @@ describe('mlops scale flags and dry run (offline)', () => {
 describe('mlops scale against fakes', () => {
   const sm = mockClient(SageMakerClient)
   const as = mockClient(ApplicationAutoScalingClient)
-  const creds = { region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } }
-  const factory = (): AwsClientFactory => (async () => ({ sagemaker: new SageMakerClient(creds), autoscaling: new ApplicationAutoScalingClient(creds) })) as unknown as AwsClientFactory
+  const factory = fakeAwsFactory()
   beforeEach(() => {
     sm.reset()
     as.reset()
@@ -99,7 +134,10 @@ describe('mlops scale against fakes', () => {
 
   it('a serverless endpoint gets a clear message instead of a registration', async () => {
     sm.on(DescribeEndpointCommand).resolves({ EndpointName: 'dogs-endpoint', EndpointStatus: 'InService', EndpointConfigName: 'c1' } as never)
-    sm.on(DescribeEndpointConfigCommand).resolves({ EndpointConfigName: 'c1', ProductionVariants: [{ VariantName: 'AllTraffic', ServerlessConfig: { MemorySizeInMB: 2048, MaxConcurrency: 7 } }] } as never)
+    sm.on(DescribeEndpointConfigCommand).resolves({
+      EndpointConfigName: 'c1',
+      ProductionVariants: [{ VariantName: 'AllTraffic', ServerlessConfig: { MemorySizeInMB: 2048, MaxConcurrency: 7 } }],
+    } as never)
     const dir = await tempProject(minimalConfig())
     const run = await runMlops(['scale', '--max', '4'], { cwd: dir, awsFactory: factory, clock: fastClock() })
     expect(run.code).toBe(2)
@@ -109,9 +147,13 @@ describe('mlops scale against fakes', () => {
   })
 
   it('a missing or busy endpoint is refused before any registration', async () => {
-    sm.on(DescribeEndpointCommand).rejectsOnce(Object.assign(new Error("Could not find endpoint 'dogs-endpoint'."), { name: 'ValidationException' }))
+    sm.on(DescribeEndpointCommand)
+      .rejectsOnce(Object.assign(new Error("Could not find endpoint 'dogs-endpoint'."), { name: 'ValidationException' }))
       .resolves({ EndpointName: 'dogs-endpoint', EndpointStatus: 'Updating', EndpointConfigName: 'c1' } as never)
-    sm.on(DescribeEndpointConfigCommand).resolves({ EndpointConfigName: 'c1', ProductionVariants: [{ VariantName: 'AllTraffic', InstanceType: 'ml.m5.large', InitialInstanceCount: 1 }] } as never)
+    sm.on(DescribeEndpointConfigCommand).resolves({
+      EndpointConfigName: 'c1',
+      ProductionVariants: [{ VariantName: 'AllTraffic', InstanceType: 'ml.m5.large', InitialInstanceCount: 1 }],
+    } as never)
     const dir = await tempProject(minimalConfig())
     const missing = await runMlops(['scale'], { cwd: dir, awsFactory: factory, clock: fastClock() })
     expect(missing.code).toBe(2)

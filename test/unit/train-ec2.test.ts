@@ -27,8 +27,8 @@ import { mockClient } from 'aws-sdk-client-mock'
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { beforeEach, describe, expect, it } from 'vitest'
-import type { AwsClientFactory } from '../../src/aws/clients.js'
 import { fastClock, minimalConfig, runMlops, tempProject } from '../helpers/cli.js'
+import { fakeAwsFactory } from '../helpers/aws.js'
 
 /**
  * Stateful fakes for what moto cannot show: training that takes a while and streams output,
@@ -44,11 +44,7 @@ const stsMock = mockClient(STSClient)
 const logsMock = mockClient(CloudWatchLogsClient)
 
 const awsError = (name: string, message = name) => Object.assign(new Error(message), { name, $metadata: {} })
-const creds = { region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } }
-const factory = () => (async () => ({
-  ec2: new EC2Client(creds), ssm: new SSMClient(creds), iam: new IAMClient(creds), s3: new S3Client(creds),
-  sts: new STSClient(creds), logs: new CloudWatchLogsClient(creds),
-})) as unknown as AwsClientFactory
+const factory = fakeAwsFactory()
 
 /** The instance's life as EC2 would report it. */
 let instanceState: string
@@ -63,8 +59,15 @@ function happyPath() {
   stsMock.on(GetCallerIdentityCommand).resolves({ Account: '123456789012' })
   ssmMock.on(GetParameterCommand).resolves({ Parameter: { Value: 'ami-0abc1234' } })
   ec2Mock.on(DescribeImagesCommand).resolves({
-    Images: [{ ImageId: 'ami-0abc1234', State: 'available', Name: 'Deep Learning OSS Nvidia Driver AMI GPU PyTorch 2.9 (Ubuntu 24.04)', RootDeviceName: '/dev/sda1',
-      BlockDeviceMappings: [{ DeviceName: '/dev/sda1', Ebs: { VolumeSize: 75 } }] }],
+    Images: [
+      {
+        ImageId: 'ami-0abc1234',
+        State: 'available',
+        Name: 'Deep Learning OSS Nvidia Driver AMI GPU PyTorch 2.9 (Ubuntu 24.04)',
+        RootDeviceName: '/dev/sda1',
+        BlockDeviceMappings: [{ DeviceName: '/dev/sda1', Ebs: { VolumeSize: 75 } }],
+      },
+    ],
   })
   s3Mock.on(ListObjectsV2Command).resolves({ KeyCount: 1, Contents: [{ Key: 'data/train/001.A/1.jpg' }] })
   s3Mock.on(HeadObjectCommand).resolves({})
@@ -118,7 +121,10 @@ function trainingRun(final: { Status: string; ResponseCode?: number; StatusDetai
       stdoutEvents.push('mlops: downloading s3://dogs-data/dogs/code/x/sourcedir.tar.gz', 'mlops: training on 1 GPU(s)')
       stderrEvents.push('training resnet50 (2 classes) on 1 x cuda')
     }
-    if (polls === 3) stdoutEvents.push('epoch=1 train_loss=0.912 val_loss=0.805 val_accuracy=0.771 images_per_sec=412.5\nepoch=2 train_loss=0.5 val_loss=0.41 val_accuracy=0.871 images_per_sec=420.1')
+    if (polls === 3)
+      stdoutEvents.push(
+        'epoch=1 train_loss=0.912 val_loss=0.805 val_accuracy=0.771 images_per_sec=412.5\nepoch=2 train_loss=0.5 val_loss=0.41 val_accuracy=0.871 images_per_sec=420.1',
+      )
     if (polls < 4) return { Status: 'InProgress', ResponseCode: -1 }
     if (final.Status === 'Success') stdoutEvents.push('test_accuracy=0.802 test_loss=0.731', 'MLOPS_MODEL_ARTIFACT=s3://dogs-data/output/x/output/model.tar.gz')
     if (polls === 4) stdoutEvents.push(...lastLines)
@@ -133,7 +139,9 @@ async function project() {
 }
 
 async function readState(dir: string) {
-  return JSON.parse(await readFile(path.join(dir, '.mlops/state.json'), 'utf8')) as { resources: { kind: string; name: string; details?: Record<string, unknown> }[] }
+  return JSON.parse(await readFile(path.join(dir, '.mlops/state.json'), 'utf8')) as {
+    resources: { kind: string; name: string; details?: Record<string, unknown> }[]
+  }
 }
 
 beforeEach(() => {
@@ -150,9 +158,16 @@ describe('train-ec2 with stateful fakes', () => {
     expect(res.code).toBe(0)
     const out = res.json()
     expect(out).toMatchObject({
-      dryRun: false, status: 'Completed', instanceId: 'i-0abc', instanceType: 'g4dn.xlarge', amiId: 'ami-0abc1234', commandId: 'cmd-1',
+      dryRun: false,
+      status: 'Completed',
+      instanceId: 'i-0abc',
+      instanceType: 'g4dn.xlarge',
+      amiId: 'ami-0abc1234',
+      commandId: 'cmd-1',
       metrics: { epoch: 2, val_accuracy: 0.871, val_loss: 0.41, test_accuracy: 0.802 },
-      instance: { state: 'terminated', kept: false }, outputStreamed: true, logGroup: '/mlops/dogs/train-ec2',
+      instance: { state: 'terminated', kept: false },
+      outputStreamed: true,
+      logGroup: '/mlops/dogs/train-ec2',
     })
     expect(out.modelArtifact).toMatch(/^s3:\/\/dogs-data\/output\/dogs-ec2-[\d-]+\/output\/model\.tar\.gz$/)
     expect(out.estimatedCostUsd).toBeGreaterThan(0)
@@ -165,15 +180,20 @@ describe('train-ec2 with stateful fakes', () => {
     expect(res.stderr).toContain('Instance i-0abc terminated.')
 
     expect(ec2Mock).toHaveReceivedCommandWith(RunInstancesCommand, {
-      ImageId: 'ami-0abc1234', InstanceType: 'g4dn.xlarge', IamInstanceProfile: { Name: 'dogs-ec2' }, SecurityGroupIds: ['sg-1'],
+      ImageId: 'ami-0abc1234',
+      InstanceType: 'g4dn.xlarge',
+      IamInstanceProfile: { Name: 'dogs-ec2' },
+      SecurityGroupIds: ['sg-1'],
       MetadataOptions: { HttpTokens: 'required', HttpEndpoint: 'enabled', HttpPutResponseHopLimit: 1 },
       BlockDeviceMappings: [{ DeviceName: '/dev/sda1', Ebs: { VolumeSize: 100, VolumeType: 'gp3', Encrypted: true, DeleteOnTermination: true } }],
       InstanceInitiatedShutdownBehavior: 'terminate',
     })
     const sent = ssmMock.commandCalls(SendCommandCommand)[0].args[0].input
     expect(sent).toMatchObject({
-      InstanceIds: ['i-0abc'], DocumentName: 'AWS-RunShellScript',
-      Parameters: { executionTimeout: ['3600'] }, CloudWatchOutputConfig: { CloudWatchOutputEnabled: true, CloudWatchLogGroupName: '/mlops/dogs/train-ec2' },
+      InstanceIds: ['i-0abc'],
+      DocumentName: 'AWS-RunShellScript',
+      Parameters: { executionTimeout: ['3600'] },
+      CloudWatchOutputConfig: { CloudWatchOutputEnabled: true, CloudWatchLogGroupName: '/mlops/dogs/train-ec2' },
     })
     expect(sent.Parameters!.commands!.join('\n')).toContain(`'--epochs' '2'`)
     expect(ec2Mock).toHaveReceivedCommandTimes(TerminateInstancesCommand, 1)
@@ -184,7 +204,8 @@ describe('train-ec2 with stateful fakes', () => {
     const kinds = state.resources.map((r) => r.kind).sort()
     expect(kinds).toEqual(['instance-profile', 'model-artifact', 'role', 'security-group'])
     expect(state.resources.find((r) => r.kind === 'model-artifact')).toMatchObject({
-      name: out.modelArtifact, details: { source: 'ec2', jobName: out.runName, metrics: { val_accuracy: 0.871 } },
+      name: out.modelArtifact,
+      details: { source: 'ec2', jobName: out.runName, metrics: { val_accuracy: 0.871 } },
     })
     expect(state.resources.find((r) => r.kind === 'role')).toMatchObject({ name: 'dogs-ec2', details: { purpose: 'ec2' } })
     expect(state.resources.find((r) => r.kind === 'security-group')).toMatchObject({ name: 'sg-1', details: { groupName: 'dogs-train-ec2' } })
@@ -247,8 +268,12 @@ describe('train-ec2 with stateful fakes', () => {
     const dir = await project()
     const res = await runMlops(['train-ec2', '--yes', '--spot'], { cwd: dir, awsFactory: factory })
     expect(res.code).toBe(1)
-    expect(res.stderr).toContain('✖ No g4dn.xlarge spot capacity right now (InsufficientInstanceCapacity): There is no Spot capacity available that matches your request.')
-    expect(res.stderr).toContain('hint: Retry in a few minutes, choose another type (--instance-type g5.xlarge) or subnet/AZ (ec2.subnetId), or run without --spot. Nothing was launched.')
+    expect(res.stderr).toContain(
+      '✖ No g4dn.xlarge spot capacity right now (InsufficientInstanceCapacity): There is no Spot capacity available that matches your request.',
+    )
+    expect(res.stderr).toContain(
+      'hint: Retry in a few minutes, choose another type (--instance-type g5.xlarge) or subnet/AZ (ec2.subnetId), or run without --spot. Nothing was launched.',
+    )
     expect(ec2Mock).toHaveReceivedCommandWith(RunInstancesCommand, {
       InstanceMarketOptions: { MarketType: 'spot', SpotOptions: { SpotInstanceType: 'one-time', InstanceInterruptionBehavior: 'terminate' } },
     })
@@ -256,8 +281,9 @@ describe('train-ec2 with stateful fakes', () => {
   })
 
   it('retries RunInstances while a new instance profile propagates through IAM', async () => {
-    ec2Mock.on(RunInstancesCommand)
-      .rejectsOnce(awsError('InvalidParameterValue', "Value (dogs-ec2) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name"))
+    ec2Mock
+      .on(RunInstancesCommand)
+      .rejectsOnce(awsError('InvalidParameterValue', 'Value (dogs-ec2) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name'))
       .callsFake(() => {
         instanceState = 'pending'
         return { Instances: [{ InstanceId: 'i-0abc', State: { Name: 'pending' } }] }
@@ -277,7 +303,10 @@ describe('train-ec2 with stateful fakes', () => {
     const res = await runMlops(['train-ec2', '--yes', '--json'], { cwd: dir, awsFactory: factory })
     expect(res.code).toBe(1)
     expect(res.stderr).toContain('hint: Terminate it now: aws ec2 terminate-instances --instance-ids i-0abc --region us-east-1')
-    expect(res.json().error).toMatchObject({ code: 'TerminateFailed', details: { terminateCommand: 'aws ec2 terminate-instances --instance-ids i-0abc --region us-east-1' } })
+    expect(res.json().error).toMatchObject({
+      code: 'TerminateFailed',
+      details: { terminateCommand: 'aws ec2 terminate-instances --instance-ids i-0abc --region us-east-1' },
+    })
     // The box is still recorded, so status and teardown find it.
     expect((await readState(dir)).resources.find((r) => r.kind === 'instance')).toMatchObject({ name: 'i-0abc' })
   })
@@ -288,7 +317,9 @@ describe('train-ec2 with stateful fakes', () => {
     const res = await runMlops(['train-ec2', '--yes', '--keep', '--max-hours', '2', '--timeout', '1h'], { cwd: dir, awsFactory: factory })
     expect(res.code).toBe(0)
     expect(ec2Mock).not.toHaveReceivedCommand(TerminateInstancesCommand)
-    expect(res.stderr).toMatch(/--keep: i-0abc is still running at \$0\.53\/hour until \S+ \(dead-man switch\)\. End it with:\n {2}aws ec2 terminate-instances --instance-ids i-0abc --region us-east-1/)
+    expect(res.stderr).toMatch(
+      /--keep: i-0abc is still running at \$0\.53\/hour until \S+ \(dead-man switch\)\. End it with:\n {2}aws ec2 terminate-instances --instance-ids i-0abc --region us-east-1/,
+    )
     expect(res.stdout).toContain('still running (--keep), $0.53/hour; terminate: aws ec2 terminate-instances --instance-ids i-0abc --region us-east-1')
     expect(Buffer.from(ec2Mock.commandCalls(RunInstancesCommand)[0].args[0].input.UserData!, 'base64').toString()).toBe('#!/bin/bash\nshutdown -h +120\n')
     expect((await readState(dir)).resources.find((r) => r.kind === 'instance')).toMatchObject({ name: 'i-0abc', details: { state: 'running', kept: true } })
@@ -302,7 +333,19 @@ describe('train-ec2 with stateful fakes', () => {
       if (instanceState === 'pending') instanceState = 'running'
       else if (instanceState === 'running' && looks > 3) instanceState = 'terminated'
       else if (instanceState === 'shutting-down') instanceState = 'terminated'
-      return { Reservations: [{ Instances: [{ InstanceId: 'i-0abc', State: { Name: instanceState }, StateReason: { Code: 'Server.SpotInstanceTermination', Message: 'Server.SpotInstanceTermination: Spot instance termination' } }] }] }
+      return {
+        Reservations: [
+          {
+            Instances: [
+              {
+                InstanceId: 'i-0abc',
+                State: { Name: instanceState },
+                StateReason: { Code: 'Server.SpotInstanceTermination', Message: 'Server.SpotInstanceTermination: Spot instance termination' },
+              },
+            ],
+          },
+        ],
+      }
     })
     const dir = await project()
     const res = await runMlops(['train-ec2', '--yes', '--spot'], { cwd: dir, awsFactory: factory })
@@ -350,15 +393,24 @@ describe('train-ec2 with stateful fakes', () => {
 
   it('removes inbound rules someone added to the reused security group', async () => {
     ec2Mock.on(DescribeSecurityGroupsCommand).resolves({
-      SecurityGroups: [{ GroupId: 'sg-9', GroupName: 'dogs-train-ec2', Tags: [{ Key: 'mlops:project', Value: 'dogs' }],
-        IpPermissions: [{ IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '0.0.0.0/0' }] }] }],
+      SecurityGroups: [
+        {
+          GroupId: 'sg-9',
+          GroupName: 'dogs-train-ec2',
+          Tags: [{ Key: 'mlops:project', Value: 'dogs' }],
+          IpPermissions: [{ IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '0.0.0.0/0' }] }],
+        },
+      ],
     })
     trainingRun({ Status: 'Success', ResponseCode: 0 })
     const dir = await project()
     const res = await runMlops(['train-ec2', '--yes'], { cwd: dir, awsFactory: factory })
     expect(res.code).toBe(0)
     expect(ec2Mock).not.toHaveReceivedCommand(CreateSecurityGroupCommand)
-    expect(ec2Mock).toHaveReceivedCommandWith(RevokeSecurityGroupIngressCommand, { GroupId: 'sg-9', IpPermissions: [{ IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '0.0.0.0/0' }] }] })
+    expect(ec2Mock).toHaveReceivedCommandWith(RevokeSecurityGroupIngressCommand, {
+      GroupId: 'sg-9',
+      IpPermissions: [{ IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '0.0.0.0/0' }] }],
+    })
     expect(ec2Mock).toHaveReceivedCommandWith(RunInstancesCommand, { SecurityGroupIds: ['sg-9'] })
   })
 
@@ -391,8 +443,14 @@ describe('train-ec2 with stateful fakes', () => {
 })
 
 describe('train-ec2 flags and dry run', () => {
-  const offline = { AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined, AWS_PROFILE: undefined, AWS_ENDPOINT_URL: undefined,
-    AWS_CONFIG_FILE: '/nonexistent', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent' }
+  const offline = {
+    AWS_ACCESS_KEY_ID: undefined,
+    AWS_SECRET_ACCESS_KEY: undefined,
+    AWS_PROFILE: undefined,
+    AWS_ENDPOINT_URL: undefined,
+    AWS_CONFIG_FILE: '/nonexistent',
+    AWS_SHARED_CREDENTIALS_FILE: '/nonexistent',
+  }
 
   it('--dry-run prints the launch and command requests offline, with no credentials', async () => {
     const dir = await project()
@@ -403,14 +461,19 @@ describe('train-ec2 flags and dry run', () => {
     const ops = out.operations as { service: string; operation: string; input: any }[]
     const run = ops.find((o) => o.operation === 'RunInstances')!.input
     expect(run).toMatchObject({
-      ImageId: '<ami-id-from-ssm>', SecurityGroupIds: ['<security-group-id>'], MetadataOptions: { HttpTokens: 'required' },
-      InstanceInitiatedShutdownBehavior: 'terminate', InstanceMarketOptions: { MarketType: 'spot' },
+      ImageId: '<ami-id-from-ssm>',
+      SecurityGroupIds: ['<security-group-id>'],
+      MetadataOptions: { HttpTokens: 'required' },
+      InstanceInitiatedShutdownBehavior: 'terminate',
+      InstanceMarketOptions: { MarketType: 'spot' },
     })
     expect(run).not.toHaveProperty('KeyName')
     const send = ops.find((o) => o.operation === 'SendCommand')!.input
     expect(send).toMatchObject({ DocumentName: 'AWS-RunShellScript', InstanceIds: ['<instance-id>'], Parameters: { executionTimeout: ['5400'] } })
     expect(send.Parameters.commands.join('\n')).toMatch(/aws s3 cp --only-show-errors 's3:\/\/dogs-data\/dogs\/code\/[0-9a-f]{64}\/sourcedir.tar.gz'/)
-    expect(ops.map((o) => `${o.service}:${o.operation}`)).toEqual(expect.arrayContaining(['iam:CreateRole', 'iam:AttachRolePolicy', 'ec2:CreateSecurityGroup', 'ec2:TerminateInstances']))
+    expect(ops.map((o) => `${o.service}:${o.operation}`)).toEqual(
+      expect.arrayContaining(['iam:CreateRole', 'iam:AttachRolePolicy', 'ec2:CreateSecurityGroup', 'ec2:TerminateInstances']),
+    )
     expect(ops.indexOf(ops.find((o) => o.operation === 'RunInstances')!)).toBeLessThan(ops.indexOf(ops.find((o) => o.operation === 'SendCommand')!))
   })
 

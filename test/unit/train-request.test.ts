@@ -15,7 +15,13 @@ import { minimalConfig, runMlops, tempProject } from '../helpers/cli.js'
 
 const cfgOf = (training: string) => parseConfigText(minimalConfig(`  prefix: data\ntraining:\n${training}`), 'mlops.config.yaml')
 const channels = { train: 's3://dogs-data/data/train', valid: 's3://dogs-data/data/valid', test: 's3://dogs-data/data/test' }
-const base = { jobName: 'dogs-train-x', region: 'us-east-1', roleArn: 'arn:aws:iam::1:role/r', codeUri: 's3://dogs-data/dogs/code/abc/sourcedir.tar.gz', channels }
+const base = {
+  jobName: 'dogs-train-x',
+  region: 'us-east-1',
+  roleArn: 'arn:aws:iam::1:role/r',
+  codeUri: 's3://dogs-data/dogs/code/abc/sourcedir.tar.gz',
+  channels,
+}
 
 describe('distribution mode', () => {
   const d = (instanceType: string, instanceCount: number, setting = 'auto' as const, frameworkVersion = '2.8.0') =>
@@ -23,7 +29,8 @@ describe('distribution mode', () => {
 
   it('auto: torch_distributed on GPU types with a supported version, native on CPU, none for one device', () => {
     expect(d('ml.g4dn.xlarge', 4)).toMatchObject({
-      mode: 'torch_distributed', worldSize: 4,
+      mode: 'torch_distributed',
+      worldSize: 4,
       hyperparameters: { sagemaker_torch_distributed_enabled: 'true', sagemaker_instance_type: '"ml.g4dn.xlarge"' },
     })
     expect(d('ml.g4dn.xlarge', 4).reason).toContain("SageMaker's torchrun launcher: 4 hosts × 1 process = 4 processes")
@@ -38,7 +45,7 @@ describe('distribution mode', () => {
 
   it('auto falls back to native for a version outside the torch_distributed list; explicit torch_distributed is refused', () => {
     expect(d('ml.g5.xlarge', 2, 'auto', '1.12.1')).toMatchObject({ mode: 'native' })
-    expect(d('ml.g5.xlarge', 2, 'auto', '1.12.1').reason).toContain('not on SageMaker\'s torch_distributed list')
+    expect(d('ml.g5.xlarge', 2, 'auto', '1.12.1').reason).toContain("not on SageMaker's torch_distributed list")
     expect(() => d('ml.g5.xlarge', 2, 'torch_distributed' as never, '1.12.1')).toThrow(/not 1\.12\.1/)
     expect(() => d('ml.m5.xlarge', 2, 'torch_distributed' as never)).toThrow(/needs a GPU instance type; ml\.m5\.xlarge is CPU only/)
   })
@@ -53,7 +60,10 @@ describe('distribution mode', () => {
 describe('hyperparameters', () => {
   it('are JSON-encoded like the SDK, and decoded back like the training toolkit', () => {
     expect(encodeHyperparameters({ epochs: 10, lr: 0.001, arch: 'resnet50', 'freeze-backbone': false })).toEqual({
-      epochs: '10', lr: '0.001', arch: '"resnet50"', 'freeze-backbone': 'false',
+      epochs: '10',
+      lr: '0.001',
+      arch: '"resnet50"',
+      'freeze-backbone': 'false',
     })
     expect(decodeHyperparameter('"resnet50"')).toBe('resnet50')
     expect(decodeHyperparameter('0.5')).toBe(0.5)
@@ -81,7 +91,10 @@ describe('CreateTrainingJob request', () => {
       AlgorithmSpecification: {
         TrainingImage: '763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.8.0-gpu-py312',
         TrainingInputMode: 'File',
-        MetricDefinitions: expect.arrayContaining([{ Name: 'val_accuracy', Regex: expect.any(String) }, { Name: 'test_loss', Regex: expect.any(String) }]),
+        MetricDefinitions: expect.arrayContaining([
+          { Name: 'val_accuracy', Regex: expect.any(String) },
+          { Name: 'test_loss', Regex: expect.any(String) },
+        ]),
         EnableSageMakerMetricsTimeSeries: true,
       },
       HyperParameters: {
@@ -99,11 +112,14 @@ describe('CreateTrainingJob request', () => {
       OutputDataConfig: { S3OutputPath: 's3://dogs-data/output/' },
       ResourceConfig: { InstanceCount: 1, InstanceType: 'ml.g4dn.xlarge', VolumeSizeInGB: 30 },
       StoppingCondition: { MaxRuntimeInSeconds: 7200 },
-      Tags: [{ Key: 'mlops:project', Value: 'dogs' }, { Key: 'mlops:managed-by', Value: 'mlops' }],
+      Tags: [
+        { Key: 'mlops:project', Value: 'dogs' },
+        { Key: 'mlops:managed-by', Value: 'mlops' },
+      ],
     })
   })
 
-  it('spot sets EnableManagedSpotTraining, MaxWaitTimeInSeconds, a per-job CheckpointConfig and the script\'s checkpoint dir', () => {
+  it("spot sets EnableManagedSpotTraining, MaxWaitTimeInSeconds, a per-job CheckpointConfig and the script's checkpoint dir", () => {
     const cfg = cfgOf('  maxRuntime: 1h\n  maxWait: 3h\n  dataDistribution: ShardedByS3Key\n')
     const { request } = buildTrainingJobRequest({ cfg, settings: trainingSettings(cfg, { spot: true }), ...base })
     expect(request).toMatchObject({
@@ -116,8 +132,10 @@ describe('CreateTrainingJob request', () => {
     expect(() => trainingSettings(cfgOf('  maxRuntime: 5h\n  maxWait: 2h\n'), { spot: true })).toThrow(/maxWait .* must be at least/)
   })
 
-  it('Debugger rules and the profiler report use the region\'s rule image and the rules\' collections', () => {
-    const cfg = cfgOf('  debugger:\n    rules: [VanishingGradient, Overfit, Overtraining, PoorWeightInitialization, LossNotDecreasing]\n    profilerReport: true\n')
+  it("Debugger rules and the profiler report use the region's rule image and the rules' collections", () => {
+    const cfg = cfgOf(
+      '  debugger:\n    rules: [VanishingGradient, Overfit, Overtraining, PoorWeightInitialization, LossNotDecreasing]\n    profilerReport: true\n',
+    )
     const { request } = buildTrainingJobRequest({ cfg, settings: trainingSettings(cfg), ...base, region: 'eu-west-1' })
     const image = '929884845733.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-debugger-rules:latest'
     expect(request.DebugHookConfig).toEqual({
@@ -128,14 +146,23 @@ describe('CreateTrainingJob request', () => {
         { CollectionName: 'losses', CollectionParameters: { save_interval: '500' } },
       ],
     })
-    expect(request.DebugRuleConfigurations).toContainEqual({ RuleConfigurationName: 'LossNotDecreasing', RuleEvaluatorImage: image, RuleParameters: { rule_to_invoke: 'LossNotDecreasing', mode: 'TRAIN' } })
+    expect(request.DebugRuleConfigurations).toContainEqual({
+      RuleConfigurationName: 'LossNotDecreasing',
+      RuleEvaluatorImage: image,
+      RuleParameters: { rule_to_invoke: 'LossNotDecreasing', mode: 'TRAIN' },
+    })
     expect(request.DebugRuleConfigurations).toHaveLength(5)
-    expect(request.ProfilerRuleConfigurations).toEqual([{ RuleConfigurationName: 'ProfilerReport', RuleEvaluatorImage: image, RuleParameters: { rule_to_invoke: 'ProfilerReport' } }])
+    expect(request.ProfilerRuleConfigurations).toEqual([
+      { RuleConfigurationName: 'ProfilerReport', RuleEvaluatorImage: image, RuleParameters: { rule_to_invoke: 'ProfilerReport' } },
+    ])
     expect(request.ProfilerConfig).toEqual({ S3OutputPath: 's3://dogs-data/output/', ProfilingIntervalInMilliseconds: 500 })
   })
 
   it('estimates the most a job can cost and waits for its limit plus a margin', () => {
-    expect(estimateTrainingCost({ instanceType: 'ml.g4dn.xlarge', instanceCount: 4, maxRuntimeSeconds: 7200, spot: false })).toMatchObject({ hourlyUsd: 0.736, maxUsd: 5.89 })
+    expect(estimateTrainingCost({ instanceType: 'ml.g4dn.xlarge', instanceCount: 4, maxRuntimeSeconds: 7200, spot: false })).toMatchObject({
+      hourlyUsd: 0.736,
+      maxUsd: 5.89,
+    })
     expect(estimateTrainingCost({ instanceType: 'ml.x9.huge' as never, instanceCount: 1, maxRuntimeSeconds: 60, spot: false }).maxUsd).toBeUndefined()
     expect(defaultWaitSeconds({ spot: false, maxRuntimeSeconds: 3600, maxWaitSeconds: 7200 })).toBe(3600 + 1800)
     expect(defaultWaitSeconds({ spot: true, maxRuntimeSeconds: 3600, maxWaitSeconds: 7200 })).toBe(7200 + 1800)
@@ -143,7 +170,8 @@ describe('CreateTrainingJob request', () => {
 })
 
 describe('CreateHyperParameterTuningJob request', () => {
-  const tuningCfg = (extra = '', objective = 'val_loss') => cfgOf(`  hyperparameters: { epochs: 6, arch: resnet18, lr: 0.01 }
+  const tuningCfg = (extra = '', objective = 'val_loss') =>
+    cfgOf(`  hyperparameters: { epochs: 6, arch: resnet18, lr: 0.01 }
   tuning:
     objective: { metric: ${objective} }
     ranges:
@@ -163,7 +191,13 @@ ${extra}`)
   it('removes tuned keys from the static set and JSON-encodes categorical values', () => {
     const cfg = tuningCfg()
     const s = trainingSettings(cfg)
-    const { request } = buildTuningJobRequest({ cfg, training: s, tuning: tuningSettings(cfg, { maxJobs: 8, maxParallelJobs: 4 }, s), ...base, jobName: 'dogs-261122-1030' })
+    const { request } = buildTuningJobRequest({
+      cfg,
+      training: s,
+      tuning: tuningSettings(cfg, { maxJobs: 8, maxParallelJobs: 4 }, s),
+      ...base,
+      jobName: 'dogs-261122-1030',
+    })
     expect(request.HyperParameterTuningJobConfig).toEqual({
       Strategy: 'Bayesian',
       ResourceLimits: { MaxNumberOfTrainingJobs: 8, MaxParallelTrainingJobs: 4 },
@@ -176,12 +210,20 @@ ${extra}`)
       },
     })
     expect(request.TrainingJobDefinition?.StaticHyperParameters).toEqual({
-      epochs: '6', arch: '"resnet18"',
-      sagemaker_program: '"train.py"', sagemaker_submit_directory: '"s3://dogs-data/dogs/code/abc/sourcedir.tar.gz"',
-      sagemaker_container_log_level: '20', sagemaker_job_name: '"dogs-261122-1030"', sagemaker_region: '"us-east-1"',
-      sagemaker_estimator_class_name: '"PyTorch"', sagemaker_estimator_module: '"sagemaker.pytorch.estimator"',
+      epochs: '6',
+      arch: '"resnet18"',
+      sagemaker_program: '"train.py"',
+      sagemaker_submit_directory: '"s3://dogs-data/dogs/code/abc/sourcedir.tar.gz"',
+      sagemaker_container_log_level: '20',
+      sagemaker_job_name: '"dogs-261122-1030"',
+      sagemaker_region: '"us-east-1"',
+      sagemaker_estimator_class_name: '"PyTorch"',
+      sagemaker_estimator_module: '"sagemaker.pytorch.estimator"',
     })
-    expect(request.Tags).toEqual([{ Key: 'mlops:project', Value: 'dogs' }, { Key: 'mlops:managed-by', Value: 'mlops' }])
+    expect(request.Tags).toEqual([
+      { Key: 'mlops:project', Value: 'dogs' },
+      { Key: 'mlops:managed-by', Value: 'mlops' },
+    ])
   })
 
   it('Hyperband gets its resource from epochs and runs with early stopping off; Grid takes only categorical ranges', () => {
@@ -200,7 +242,14 @@ ${extra}`)
 })
 
 describe('--dry-run offline (no credentials, no endpoint)', () => {
-  const offline = { AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined, AWS_ENDPOINT_URL: undefined, AWS_PROFILE: undefined, AWS_CONFIG_FILE: '/nonexistent', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent' }
+  const offline = {
+    AWS_ACCESS_KEY_ID: undefined,
+    AWS_SECRET_ACCESS_KEY: undefined,
+    AWS_ENDPOINT_URL: undefined,
+    AWS_PROFILE: undefined,
+    AWS_CONFIG_FILE: '/nonexistent',
+    AWS_SHARED_CREDENTIALS_FILE: '/nonexistent',
+  }
   const config = minimalConfig(`  prefix: data
 training:
   sourceDir: code
@@ -218,7 +267,20 @@ training:
     const out = r.json()
     expect(out).toMatchObject({ dryRun: true, distribution: { mode: 'torch_distributed' }, estimatedCost: { maxUsd: 5.89 } })
     const ops = out.operations.map((o: { operation: string }) => o.operation)
-    expect(ops).toEqual(['GetCallerIdentity', 'GetRole', 'CreateRole', 'PutRolePolicy', 'ListObjectsV2', 'ListObjectsV2', 'ListObjectsV2', 'HeadObject', 'PutObject', 'CreateTrainingJob', 'DescribeTrainingJob', 'DescribeLogStreams'])
+    expect(ops).toEqual([
+      'GetCallerIdentity',
+      'GetRole',
+      'CreateRole',
+      'PutRolePolicy',
+      'ListObjectsV2',
+      'ListObjectsV2',
+      'ListObjectsV2',
+      'HeadObject',
+      'PutObject',
+      'CreateTrainingJob',
+      'DescribeTrainingJob',
+      'DescribeLogStreams',
+    ])
     const create = out.operations.find((o: { operation: string }) => o.operation === 'CreateTrainingJob').input
     expect(create.RoleArn).toBe('arn:aws:iam::<account-id>:role/dogs-sagemaker')
     expect(create.ResourceConfig.InstanceCount).toBe(4)

@@ -7,14 +7,12 @@ import {
   StopTrainingJobCommand,
   type DescribeTrainingJobResponse,
 } from '@aws-sdk/client-sagemaker'
-import { IAMClient } from '@aws-sdk/client-iam'
-import { STSClient } from '@aws-sdk/client-sts'
 import { mockClient } from 'aws-sdk-client-mock'
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { beforeEach, describe, expect, it } from 'vitest'
-import type { AwsClientFactory } from '../../src/aws/clients.js'
 import { fastClock, minimalConfig, runMlops, tempProject } from '../helpers/cli.js'
+import { fakeAwsFactory, noAwsFactory } from '../helpers/aws.js'
 
 /**
  * What moto cannot show: jobs that stay InProgress and then fail, deadlines, Ctrl-C, throttling
@@ -24,15 +22,7 @@ import { fastClock, minimalConfig, runMlops, tempProject } from '../helpers/cli.
 const sm = mockClient(SageMakerClient)
 const s3 = mockClient(S3Client)
 const logs = mockClient(CloudWatchLogsClient)
-const creds = { region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } }
-const factory = (): AwsClientFactory =>
-  (async () => ({
-    sagemaker: new SageMakerClient(creds),
-    s3: new S3Client(creds),
-    logs: new CloudWatchLogsClient(creds),
-    iam: new IAMClient(creds),
-    sts: new STSClient(creds),
-  })) as unknown as AwsClientFactory
+const factory = fakeAwsFactory()
 
 // fastClock starts at 2026-11-22T10:00:00Z, so the job name is fixed.
 const JOB = 'dogs-train-2026-11-22-10-00-00-000'
@@ -76,11 +66,12 @@ beforeEach(async () => {
   dir = await tempProject(CONFIG, { 'code/train.py': 'print("epoch=1 val_accuracy=0.5")\n' })
 })
 
-const run = (args: string[], extra: Parameters<typeof runMlops>[1] = {}) =>
-  runMlops(args, { cwd: dir, clock: fastClock(), awsFactory: factory, ...extra })
+const run = (args: string[], extra: Parameters<typeof runMlops>[1] = {}) => runMlops(args, { cwd: dir, clock: fastClock(), awsFactory: factory, ...extra })
 
 async function stateOf(kind: string) {
-  const file = JSON.parse(await readFile(path.join(dir, '.mlops/state.json'), 'utf8')) as { resources: { kind: string; name: string; details: Record<string, unknown> }[] }
+  const file = JSON.parse(await readFile(path.join(dir, '.mlops/state.json'), 'utf8')) as {
+    resources: { kind: string; name: string; details: Record<string, unknown> }[]
+  }
   return file.resources.filter((r) => r.kind === kind)
 }
 
@@ -124,21 +115,32 @@ describe('train: waiting on a job', () => {
     const artifact = `s3://dogs-data/output/${JOB}/output/model.tar.gz`
     sm.on(DescribeTrainingJobCommand)
       .resolvesOnce(job('InProgress', 'Training'))
-      .resolves(job('Completed', 'Completed', {
-        BillableTimeInSeconds: 1800,
-        ModelArtifacts: { S3ModelArtifacts: artifact },
-        FinalMetricDataList: [{ MetricName: 'val_accuracy', Value: 0.81 }, { MetricName: 'train:progress', Value: 100 }],
-        DebugRuleEvaluationStatuses: [{ RuleConfigurationName: 'Overfit', RuleEvaluationStatus: 'NoIssuesFound' }],
-        ProfilerRuleEvaluationStatuses: [{ RuleConfigurationName: 'ProfilerReport', RuleEvaluationStatus: 'IssuesFound', StatusDetails: 'GPU underutilised' }],
-      }))
+      .resolves(
+        job('Completed', 'Completed', {
+          BillableTimeInSeconds: 1800,
+          ModelArtifacts: { S3ModelArtifacts: artifact },
+          FinalMetricDataList: [
+            { MetricName: 'val_accuracy', Value: 0.81 },
+            { MetricName: 'train:progress', Value: 100 },
+          ],
+          DebugRuleEvaluationStatuses: [{ RuleConfigurationName: 'Overfit', RuleEvaluationStatus: 'NoIssuesFound' }],
+          ProfilerRuleEvaluationStatuses: [
+            { RuleConfigurationName: 'ProfilerReport', RuleEvaluationStatus: 'IssuesFound', StatusDetails: 'GPU underutilised' },
+          ],
+        }),
+      )
     fakeLogs({ 'algo-1': ['epoch=3 train_loss=0.5 val_loss=0.6 val_accuracy=0.80 images_per_sec=400', 'test_accuracy=0.79 test_loss=0.65'] })
     const r = await run(['train', '--yes', '--json'])
     expect(r.code).toBe(0)
     const out = r.json()
     expect(out).toMatchObject({
-      jobName: JOB, status: 'Completed', billableSeconds: 1800, modelArtifact: artifact,
+      jobName: JOB,
+      status: 'Completed',
+      billableSeconds: 1800,
+      modelArtifact: artifact,
       metrics: { epoch: 3, val_accuracy: 0.81, test_accuracy: 0.79, test_loss: 0.65 },
-      distribution: { mode: 'none' }, estimatedCost: { hourlyUsd: 0.736, maxUsd: 1.47 },
+      distribution: { mode: 'none' },
+      estimatedCost: { hourlyUsd: 0.736, maxUsd: 1.47 },
       costUsd: 0.74, // 1800 s x 2 instances (as the job reports) x $0.736/h
     })
     expect(out.debugger).toEqual([
@@ -240,7 +242,18 @@ describe('train: waiting on a job', () => {
     s3.on(HeadObjectCommand).rejects(Object.assign(new Error('NotFound'), { name: 'NotFound', $metadata: { httpStatusCode: 404 } }))
     s3.on(PutObjectCommand).resolves({})
     sm.on(DescribeTrainingJobCommand).resolves(job('Completed', 'Completed'))
-    const r = await run(['train', '--yes', '--instances', '2', '--instance-type', 'ml.m5.xlarge', '--hyperparameter', 'lr=0.01', '--hyperparameter', 'arch=resnet50'])
+    const r = await run([
+      'train',
+      '--yes',
+      '--instances',
+      '2',
+      '--instance-type',
+      'ml.m5.xlarge',
+      '--hyperparameter',
+      'lr=0.01',
+      '--hyperparameter',
+      'arch=resnet50',
+    ])
     expect(r.code).toBe(0)
     expect(s3).toHaveReceivedCommandTimes(PutObjectCommand, 1)
     expect(sm).toHaveReceivedCommandWith(CreateTrainingJobCommand, {
@@ -276,9 +289,7 @@ describe('train: checks before anything is created', () => {
   })
 
   it('bad flags are usage errors naming the flag, before any AWS call', async () => {
-    const noAws = () => async () => {
-      throw new Error('AWS must not be touched')
-    }
+    const noAws = noAwsFactory('AWS must not be touched')
     for (const [args, text] of [
       [['--timeout', 'soon'], '--timeout'],
       [['--instances', '0'], '--instances must be a whole number 1 to 100'],
@@ -295,7 +306,10 @@ describe('train: checks before anything is created', () => {
   })
 
   it('torch_distributed on a CPU type is refused with the fix', async () => {
-    const cpuDir = await tempProject(minimalConfig(`training:\n  roleArn: ${ROLE}\n  sourceDir: code\n  distribution: torch_distributed\n  instanceType: ml.c5.xlarge\n  instanceCount: 2\n`), { 'code/train.py': '' })
+    const cpuDir = await tempProject(
+      minimalConfig(`training:\n  roleArn: ${ROLE}\n  sourceDir: code\n  distribution: torch_distributed\n  instanceType: ml.c5.xlarge\n  instanceCount: 2\n`),
+      { 'code/train.py': '' },
+    )
     const r = await runMlops(['train', '--dry-run'], { cwd: cpuDir })
     expect(r.code).toBe(2)
     expect(r.stderr).toContain('torch_distributed needs a GPU instance type; ml.c5.xlarge is CPU only')
@@ -319,7 +333,7 @@ describe('train: checks before anything is created', () => {
 })
 
 describe('logs: re-attaching', () => {
-  it('replays a finished job\'s metric lines, reports it, and records its model', async () => {
+  it("replays a finished job's metric lines, reports it, and records its model", async () => {
     const artifact = `s3://dogs-data/output/${JOB}/output/model.tar.gz`
     sm.on(DescribeTrainingJobCommand).resolves(job('Completed', 'Completed', { BillableTimeInSeconds: 99, ModelArtifacts: { S3ModelArtifacts: artifact } }))
     fakeLogs({ 'algo-1': ['epoch=1 train_loss=1 val_loss=1 val_accuracy=0.5 images_per_sec=100', 'test_accuracy=0.6 test_loss=0.9'] })
@@ -335,7 +349,10 @@ describe('logs: re-attaching', () => {
 
   it('follows a running job until it ends; --debug shows every line', async () => {
     // The first Describe finds the job; the wait then sees it Uploading, then Completed.
-    sm.on(DescribeTrainingJobCommand).resolvesOnce(job('InProgress', 'Uploading')).resolvesOnce(job('InProgress', 'Uploading')).resolves(job('Completed', 'Completed'))
+    sm.on(DescribeTrainingJobCommand)
+      .resolvesOnce(job('InProgress', 'Uploading'))
+      .resolvesOnce(job('InProgress', 'Uploading'))
+      .resolves(job('Completed', 'Completed'))
     fakeLogs({ 'algo-1': ['Saving model to /opt/ml/model', 'test_accuracy=0.6 test_loss=0.9'] })
     const r = await run(['logs', JOB, '--debug'])
     expect(r.code).toBe(0)

@@ -1,4 +1,3 @@
-import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs'
 import { HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3'
 import {
   CreateHyperParameterTuningJobCommand,
@@ -12,14 +11,12 @@ import { mockClient } from 'aws-sdk-client-mock'
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { beforeEach, describe, expect, it } from 'vitest'
-import type { AwsClientFactory } from '../../src/aws/clients.js'
 import { fastClock, minimalConfig, runMlops, tempProject } from '../helpers/cli.js'
+import { fakeAwsFactory } from '../helpers/aws.js'
 
 const sm = mockClient(SageMakerClient)
 const s3 = mockClient(S3Client)
-const creds = { region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } }
-const factory = (): AwsClientFactory =>
-  (async () => ({ sagemaker: new SageMakerClient(creds), s3: new S3Client(creds), logs: new CloudWatchLogsClient(creds) })) as unknown as AwsClientFactory
+const factory = fakeAwsFactory()
 
 // fastClock: 2026-11-22T10:00:00Z -> short timestamp 261122-1000.
 const TUNING = 'dogs-261122-1000'
@@ -46,7 +43,13 @@ function tuning(status: string, extra: Partial<DescribeHyperParameterTuningJobRe
       HyperParameterTuningJobObjective: { Type: 'Maximize', MetricName: 'val_accuracy' },
     },
     TrainingJobDefinition: { StoppingCondition: { MaxRuntimeInSeconds: 3600 } } as never,
-    TrainingJobStatusCounters: { Completed: status === 'InProgress' ? 1 : 4, InProgress: status === 'InProgress' ? 2 : 0, RetryableError: 0, NonRetryableError: 0, Stopped: 0 },
+    TrainingJobStatusCounters: {
+      Completed: status === 'InProgress' ? 1 : 4,
+      InProgress: status === 'InProgress' ? 2 : 0,
+      RetryableError: 0,
+      NonRetryableError: 0,
+      Stopped: 0,
+    },
     CreationTime: new Date('2026-11-22T10:00:00Z'),
     ...extra,
   } as DescribeHyperParameterTuningJobResponse
@@ -76,28 +79,41 @@ describe('tune: waiting and the best job', () => {
     const artifact = `s3://dogs-data/output/${BEST}/output/model.tar.gz`
     sm.on(DescribeHyperParameterTuningJobCommand)
       .resolvesOnce(tuning('InProgress'))
-      .resolvesOnce(tuning('InProgress', { BestTrainingJob: { ...best, FinalHyperParameterTuningJobObjectiveMetric: { MetricName: 'val_accuracy', Value: 0.7 } } }))
+      .resolvesOnce(
+        tuning('InProgress', { BestTrainingJob: { ...best, FinalHyperParameterTuningJobObjectiveMetric: { MetricName: 'val_accuracy', Value: 0.7 } } }),
+      )
       .resolves(tuning('Completed', { BestTrainingJob: best }))
     sm.on(DescribeTrainingJobCommand, { TrainingJobName: BEST }).resolves({
-      TrainingJobName: BEST, TrainingJobStatus: 'Completed', ResourceConfig: { InstanceCount: 1, InstanceType: 'ml.g4dn.xlarge', VolumeSizeInGB: 30 },
-      ModelArtifacts: { S3ModelArtifacts: artifact }, FinalMetricDataList: [{ MetricName: 'val_accuracy', Value: 0.84 }],
+      TrainingJobName: BEST,
+      TrainingJobStatus: 'Completed',
+      ResourceConfig: { InstanceCount: 1, InstanceType: 'ml.g4dn.xlarge', VolumeSizeInGB: 30 },
+      ModelArtifacts: { S3ModelArtifacts: artifact },
+      FinalMetricDataList: [{ MetricName: 'val_accuracy', Value: 0.84 }],
     } as never)
     const r = await run(['tune', '--yes', '--json'])
     expect(r.code, r.stderr).toBe(0)
     expect(r.stderr).toContain(`${TUNING}: InProgress — 1 done, 2 running, 0 failed`)
     expect(r.stderr).toContain('best val_accuracy=0.7')
     expect(r.json()).toMatchObject({
-      tuningJobName: TUNING, status: 'Completed', objective: { metric: 'val_accuracy', type: 'Maximize' },
+      tuningJobName: TUNING,
+      status: 'Completed',
+      objective: { metric: 'val_accuracy', type: 'Maximize' },
       bestTrainingJob: { trainingJobName: BEST, objective: { value: 0.84 }, hyperparameters: { lr: 0.0031, arch: 'resnet50' }, modelArtifact: artifact },
     })
     expect(sm).toHaveReceivedCommandWith(CreateHyperParameterTuningJobCommand, { HyperParameterTuningJobName: TUNING })
-    const state = JSON.parse(await readFile(path.join(dir, '.mlops/state.json'), 'utf8')) as { resources: { kind: string; name: string; details: Record<string, unknown> }[] }
-    expect(state.resources.filter((x) => x.kind === 'tuning-job')).toMatchObject([{ name: TUNING, details: { status: 'Completed', bestTrainingJob: BEST, modelArtifact: artifact } }])
+    const state = JSON.parse(await readFile(path.join(dir, '.mlops/state.json'), 'utf8')) as {
+      resources: { kind: string; name: string; details: Record<string, unknown> }[]
+    }
+    expect(state.resources.filter((x) => x.kind === 'tuning-job')).toMatchObject([
+      { name: TUNING, details: { status: 'Completed', bestTrainingJob: BEST, modelArtifact: artifact } },
+    ])
     expect(state.resources.filter((x) => x.kind === 'model-artifact')).toMatchObject([{ name: artifact, details: { source: 'tuning', jobName: BEST } }])
   })
 
   it('a failed tuning job shows its FailureReason and exits 1', async () => {
-    sm.on(DescribeHyperParameterTuningJobCommand).resolvesOnce(tuning('InProgress')).resolves(tuning('Failed', { FailureReason: 'All training jobs failed' }))
+    sm.on(DescribeHyperParameterTuningJobCommand)
+      .resolvesOnce(tuning('InProgress'))
+      .resolves(tuning('Failed', { FailureReason: 'All training jobs failed' }))
     const r = await run(['tune', '--yes'])
     expect(r.code).toBe(1)
     expect(r.stderr).toContain(`Tuning job ${TUNING} failed: All training jobs failed`)
@@ -132,8 +148,14 @@ describe('tune: waiting and the best job', () => {
   })
 
   it('logs re-attaches to a tuning job by name', async () => {
-    sm.on(DescribeTrainingJobCommand, { TrainingJobName: TUNING }).rejects(Object.assign(new Error(`Requested resource not found.`), { name: 'ResourceNotFound' }))
-    sm.on(DescribeTrainingJobCommand, { TrainingJobName: BEST }).resolves({ TrainingJobName: BEST, TrainingJobStatus: 'Completed', ModelArtifacts: { S3ModelArtifacts: 's3://b/m.tar.gz' } } as never)
+    sm.on(DescribeTrainingJobCommand, { TrainingJobName: TUNING }).rejects(
+      Object.assign(new Error(`Requested resource not found.`), { name: 'ResourceNotFound' }),
+    )
+    sm.on(DescribeTrainingJobCommand, { TrainingJobName: BEST }).resolves({
+      TrainingJobName: BEST,
+      TrainingJobStatus: 'Completed',
+      ModelArtifacts: { S3ModelArtifacts: 's3://b/m.tar.gz' },
+    } as never)
     sm.on(DescribeHyperParameterTuningJobCommand).resolves(tuning('Completed', { BestTrainingJob: best }))
     const r = await run(['logs', TUNING])
     expect(r.code, r.stderr).toBe(0)

@@ -1,17 +1,31 @@
 import {
-  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, DeleteBucketCommand,
-  DeleteObjectsCommand, GetBucketAclCommand, GetBucketPolicyCommand, GetPublicAccessBlockCommand, HeadBucketCommand, ListObjectsV2Command,
-  PutBucketEncryptionCommand, PutBucketPolicyCommand, PutObjectCommand, S3Client, S3ServiceException, UploadPartCommand,
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  DeleteBucketCommand,
+  DeleteObjectsCommand,
+  GetBucketAclCommand,
+  GetBucketPolicyCommand,
+  GetPublicAccessBlockCommand,
+  HeadBucketCommand,
+  ListObjectsV2Command,
+  PutBucketEncryptionCommand,
+  PutBucketPolicyCommand,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+  UploadPartCommand,
 } from '@aws-sdk/client-s3'
 import { mockClient } from 'aws-sdk-client-mock'
 import { mkdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { beforeEach, describe, expect, it } from 'vitest'
-import type { AwsClientFactory } from '../../src/aws/clients.js'
 import { minimalConfig, runMlops, tempProject } from '../helpers/cli.js'
+import { fakeAwsFactory, noAwsFactory } from '../helpers/aws.js'
 
 const s3Mock = mockClient(S3Client)
-const factory = () => (async () => ({ s3: new S3Client({ region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, maxAttempts: 1 }) })) as unknown as AwsClientFactory
+const factory = fakeAwsFactory()
 
 function awsError(name: string, status: number, message = name): S3ServiceException {
   return new S3ServiceException({ name, $fault: status >= 500 ? 'server' : 'client', $metadata: { httpStatusCode: status, requestId: 'req-1' }, message })
@@ -47,9 +61,7 @@ beforeEach(() => {
 describe('upload-data flags', () => {
   it('rejects bad values with exit 2, naming the flag, before any AWS client exists', async () => {
     const dir = await project()
-    const noAws = () => (async () => {
-      throw new Error('AWS must not be reached')
-    }) as unknown as AwsClientFactory
+    const noAws = noAwsFactory()
     const cases: [string[], string][] = [
       [['--concurrency', '0'], '--concurrency must be a whole number 1 to 256, got "0".'],
       [['--concurrency', 'lots'], '--concurrency must be a whole number 1 to 256, got "lots".'],
@@ -70,7 +82,8 @@ describe('upload-data flags', () => {
   it('--help shows the flags and a worked example', async () => {
     const run = await runMlops(['upload-data', '--help'])
     expect(run.code).toBe(0)
-    for (const f of ['--source', '--bucket', '--prefix', '--concurrency', '--delete', '--from-url', '--no-validate', 'Examples:']) expect(run.stdout).toContain(f)
+    for (const f of ['--source', '--bucket', '--prefix', '--concurrency', '--delete', '--from-url', '--no-validate', 'Examples:'])
+      expect(run.stdout).toContain(f)
   })
 })
 
@@ -163,7 +176,9 @@ describe('upload-data against a fake S3', () => {
     const run = await runMlops(['upload-data', '--yes'], { cwd: dir, awsFactory: factory })
     expect(run.code, run.stderr).toBe(0)
     expect(s3Mock).toHaveReceivedCommandWith(PutBucketEncryptionCommand, {
-      ServerSideEncryptionConfiguration: { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: 'alias/dogs' }, BucketKeyEnabled: true }] },
+      ServerSideEncryptionConfiguration: {
+        Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: 'alias/dogs' }, BucketKeyEnabled: true }],
+      },
     })
     expect(s3Mock).toHaveReceivedCommandWith(PutObjectCommand, { ServerSideEncryption: 'aws:kms', SSEKMSKeyId: 'alias/dogs', BucketKeyEnabled: true })
     expect(s3Mock).not.toHaveReceivedCommand(ListObjectsV2Command) // a new bucket is empty: no listing needed

@@ -89,20 +89,43 @@ async function main(): Promise<void> {
     const cfgPath = path.join(work, 'mlops.config.yaml')
     const cfg = (await readFile(cfgPath, 'utf8'))
       .replace('instanceType: ml.g4dn.xlarge', 'instanceType: ml.m5.xlarge')
-      .replace(/    arch: resnet50\n    epochs: 10\n    batch-size: 64\n    lr: 0.001\n/, '    arch: resnet18\n    epochs: 4\n    batch-size: 16\n    lr: 0.003\n    weights: none\n    image-size: 64\n    num-workers: 0\n')
+      .replace(
+        / {4}arch: resnet50\n {4}epochs: 10\n {4}batch-size: 64\n {4}lr: 0.001\n/,
+        '    arch: resnet18\n    epochs: 4\n    batch-size: 16\n    lr: 0.003\n    weights: none\n    image-size: 64\n    num-workers: 0\n',
+      )
       .replace('maxCapacity: 4', 'maxCapacity: 2')
       // The project's training code: this repository's scripts/ (a real project keeps its own beside the config).
       .replace('sourceDir: scripts', `sourceDir: ${path.join(ROOT, 'scripts')}`)
     await writeFile(cfgPath, cfg)
 
     header('a small dog-breed-shaped dataset (5 breeds, synthetic images)')
-    python([path.join(ROOT, 'scripts-dev/make_synthetic_dataset.py'), '--out', path.join(work, 'dogImages'), '--classes', '5',
-      '--train-per-class', '24', '--valid-per-class', '8', '--test-per-class', '8', '--size', '64', '--seed', '7'], work)
+    python(
+      [
+        path.join(ROOT, 'scripts-dev/make_synthetic_dataset.py'),
+        '--out',
+        path.join(work, 'dogImages'),
+        '--classes',
+        '5',
+        '--train-per-class',
+        '24',
+        '--valid-per-class',
+        '8',
+        '--test-per-class',
+        '8',
+        '--size',
+        '64',
+        '--seed',
+        '7',
+      ],
+      work,
+    )
     process.stdout.write('   wrote dogImages/{train,valid,test}/<breed>/*.jpg\n')
 
     header('upload-data: sync the images to S3')
     const upload = JSON.parse((await mlops(['upload-data', '--yes', '--json'], work, env, { quiet: true })).stdout)
-    process.stdout.write(`   uploaded ${upload.uploaded} files (${upload.bytes} bytes), skipped ${upload.skipped}; channels ${JSON.stringify(upload.channels)}\n`)
+    process.stdout.write(
+      `   uploaded ${upload.uploaded} files (${upload.bytes} bytes), skipped ${upload.skipped}; channels ${JSON.stringify(upload.channels)}\n`,
+    )
     const again = JSON.parse((await mlops(['upload-data', '--yes', '--json'], work, env, { quiet: true })).stdout)
     process.stdout.write(`   re-run: uploaded ${again.uploaded}, skipped ${again.skipped} (nothing changed)\n`)
 
@@ -113,9 +136,38 @@ async function main(): Promise<void> {
     emulated('moto marks the job Completed without running it; the same scripts/train.py now trains on this CPU and its model goes where SageMaker puts it:')
     const modelDir = path.join(work, 'model')
     await mkdir(modelDir, { recursive: true })
-    const trainOut = python([path.join(ROOT, 'scripts/train.py'), '--train', path.join(work, 'dogImages/train'), '--valid', path.join(work, 'dogImages/valid'),
-      '--test', path.join(work, 'dogImages/test'), '--model-dir', modelDir, '--checkpoint-dir', path.join(work, 'ckpt'),
-      '--arch', 'resnet18', '--weights', 'none', '--epochs', '4', '--batch-size', '16', '--lr', '0.003', '--image-size', '64', '--num-workers', '0', '--seed', '7'], work)
+    const trainOut = python(
+      [
+        path.join(ROOT, 'scripts/train.py'),
+        '--train',
+        path.join(work, 'dogImages/train'),
+        '--valid',
+        path.join(work, 'dogImages/valid'),
+        '--test',
+        path.join(work, 'dogImages/test'),
+        '--model-dir',
+        modelDir,
+        '--checkpoint-dir',
+        path.join(work, 'ckpt'),
+        '--arch',
+        'resnet18',
+        '--weights',
+        'none',
+        '--epochs',
+        '4',
+        '--batch-size',
+        '16',
+        '--lr',
+        '0.003',
+        '--image-size',
+        '64',
+        '--num-workers',
+        '0',
+        '--seed',
+        '7',
+      ],
+      work,
+    )
     for (const line of trainOut.split('\n').filter((l) => /^(epoch|test_accuracy)=/.test(l))) process.stdout.write(`   ${line}\n`)
     const tarball = path.join(work, 'model.tar.gz')
     await createTar({ cwd: modelDir, gzip: true, file: tarball, portable: true }, ['model.pth', 'classes.json', 'model-info.json'])

@@ -79,8 +79,7 @@ export async function startMoto(): Promise<MotoServer> {
         if (child.exitCode === null) child.kill('SIGKILL')
       }
     },
-    setEndpointResults: (results, region = 'us-east-1') =>
-      post('/moto-api/static/sagemaker/endpoint-results', { results, region }),
+    setEndpointResults: (results, region = 'us-east-1') => post('/moto-api/static/sagemaker/endpoint-results', { results, region }),
     setLambdaResults: (results, region = 'us-east-1') => post('/moto-api/static/lambda-simple/response', { results, region }),
   }
 }

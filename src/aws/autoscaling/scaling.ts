@@ -125,8 +125,12 @@ export async function describeScaling(as: ApplicationAutoScalingClient, endpoint
 /** RegisterScalableTarget then PutScalingPolicy (both idempotent: they update what is there). */
 export async function applyScaling(as: ApplicationAutoScalingClient, s: ScalingSettings): Promise<{ policyArn?: string }> {
   const resource = scalingResourceId(s.endpointName)
-  await callAws({ service: 'application-autoscaling', operation: 'RegisterScalableTarget', resource }, () => as.send(new RegisterScalableTargetCommand(buildRegisterInput(s))))
-  const out = await callAws({ service: 'application-autoscaling', operation: 'PutScalingPolicy', resource }, () => as.send(new PutScalingPolicyCommand(buildPolicyInput(s))))
+  await callAws({ service: 'application-autoscaling', operation: 'RegisterScalableTarget', resource }, () =>
+    as.send(new RegisterScalableTargetCommand(buildRegisterInput(s))),
+  )
+  const out = await callAws({ service: 'application-autoscaling', operation: 'PutScalingPolicy', resource }, () =>
+    as.send(new PutScalingPolicyCommand(buildPolicyInput(s))),
+  )
   return { policyArn: out.PolicyARN }
 }
 
@@ -147,7 +151,11 @@ export async function removeScaling(as: ApplicationAutoScalingClient, endpointNa
 }
 
 /** Settings to re-create `current` after an update (same min, max and first target-tracking policy). */
-export function scalingFromCurrent(endpointName: string, current: CurrentScaling, fallback: Omit<ScalingSettings, 'endpointName' | 'minCapacity' | 'maxCapacity'>): ScalingSettings {
+export function scalingFromCurrent(
+  endpointName: string,
+  current: CurrentScaling,
+  fallback: Omit<ScalingSettings, 'endpointName' | 'minCapacity' | 'maxCapacity'>,
+): ScalingSettings {
   const p = current.policies.find((x) => x.metric === PREDEFINED_METRIC) ?? current.policies[0]
   return {
     endpointName,

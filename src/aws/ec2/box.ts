@@ -49,7 +49,8 @@ export async function resolveAmi(ssm: SSMClient, ec2: EC2Client, parameter: stri
     } catch (e) {
       if (isNotFound(e)) {
         throw new UserError('AmiParameterNotFound', `The AMI parameter ${parameter} does not exist in ${region}.`, {
-          hint: 'Deep Learning AMI lines are retired as PyTorch versions move on. List the current ones with ' +
+          hint:
+            'Deep Learning AMI lines are retired as PyTorch versions move on. List the current ones with ' +
             `\`aws ssm get-parameters-by-path --path /aws/service/deeplearning/ami/x86_64/ --recursive --region ${region} --query "Parameters[?contains(Name,'pytorch')].Name"\`` +
             ' and set ec2.amiParameter.',
           cause: e,
@@ -98,7 +99,8 @@ export async function findVpcId(ec2: EC2Client, subnetId: string | undefined, re
     return subnet.VpcId
   }
   const vpcs = await callAws({ service: 'ec2', operation: 'DescribeVpcs' }, () =>
-    ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: 'is-default', Values: ['true'] }] })))
+    ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: 'is-default', Values: ['true'] }] })),
+  )
   const vpcId = vpcs.Vpcs?.[0]?.VpcId
   if (!vpcId) {
     throw new UserError('NoDefaultVpc', `${region} has no default VPC to launch the training box into.`, {
@@ -119,7 +121,15 @@ export interface SecurityGroupResult {
 /** Finds the project's group by name + tag in the VPC (creating it if missing) and keeps it free of inbound rules. */
 export async function ensureSecurityGroup(ec2: EC2Client, project: string, groupName: string, vpcId: string): Promise<SecurityGroupResult> {
   const found = await callAws({ service: 'ec2', operation: 'DescribeSecurityGroups', resource: groupName }, () =>
-    ec2.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-name', Values: [groupName] }, { Name: 'vpc-id', Values: [vpcId] }] })))
+    ec2.send(
+      new DescribeSecurityGroupsCommand({
+        Filters: [
+          { Name: 'group-name', Values: [groupName] },
+          { Name: 'vpc-id', Values: [vpcId] },
+        ],
+      }),
+    ),
+  )
   const existing = found.SecurityGroups?.[0]
   if (existing) {
     if (!hasProjectTags(existing.Tags, project)) {
@@ -131,12 +141,14 @@ export async function ensureSecurityGroup(ec2: EC2Client, project: string, group
     if (ingress.length > 0) {
       // Someone opened a port: the box must stay unreachable, so converge back to no inbound rules.
       await callAws({ service: 'ec2', operation: 'RevokeSecurityGroupIngress', resource: existing.GroupId }, () =>
-        ec2.send(new RevokeSecurityGroupIngressCommand({ GroupId: existing.GroupId, IpPermissions: ingress })))
+        ec2.send(new RevokeSecurityGroupIngressCommand({ GroupId: existing.GroupId, IpPermissions: ingress })),
+      )
     }
     return { groupId: existing.GroupId!, groupName, created: false, revokedRules: ingress.length }
   }
   const created = await callAws({ service: 'ec2', operation: 'CreateSecurityGroup', resource: groupName }, () =>
-    ec2.send(new CreateSecurityGroupCommand(buildSecurityGroupInput(project, groupName, vpcId))))
+    ec2.send(new CreateSecurityGroupCommand(buildSecurityGroupInput(project, groupName, vpcId))),
+  )
   return { groupId: created.GroupId!, groupName, created: true, revokedRules: 0 }
 }
 
@@ -232,11 +244,7 @@ export async function waitForInstanceRunning(ec2: EC2Client, instanceId: string,
 }
 
 /** Terminates the box and waits (bounded) until AWS reports it shutting down or terminated. */
-export async function terminateInstance(
-  ec2: EC2Client,
-  instanceId: string,
-  opts: Omit<WaitOptions, 'signal'>,
-): Promise<{ state: string }> {
+export async function terminateInstance(ec2: EC2Client, instanceId: string, opts: Omit<WaitOptions, 'signal'>): Promise<{ state: string }> {
   await callAws({ service: 'ec2', operation: 'TerminateInstances', resource: instanceId }, async () => {
     try {
       await ec2.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] }))

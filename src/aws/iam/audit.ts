@@ -54,7 +54,14 @@ export async function fetchAuthorizationDetails(
       throw new InterruptedError('Interrupted while reading IAM; nothing was changed.')
     }
     const page = await callAws({ service: 'iam', operation: 'GetAccountAuthorizationDetails' }, () =>
-      iam.send(new GetAccountAuthorizationDetailsCommand({ Filter: authorizationFilter(opts.includeAwsManaged), MaxItems: 1000, ...(marker ? { Marker: marker } : {}) }), { abortSignal: signal }),
+      iam.send(
+        new GetAccountAuthorizationDetailsCommand({
+          Filter: authorizationFilter(opts.includeAwsManaged),
+          MaxItems: 1000,
+          ...(marker ? { Marker: marker } : {}),
+        }),
+        { abortSignal: signal },
+      ),
     )
     pages++
     roles.push(...(page.RoleDetailList ?? []))
@@ -95,7 +102,9 @@ export async function completeRoles(iam: AwsClients['iam'], roles: readonly Role
         const policy = await callAws({ service: 'iam', operation: 'GetPolicy', resource: arn }, () => iam.send(new GetPolicyCommand({ PolicyArn: arn })))
         const versionId = policy.Policy?.DefaultVersionId
         if (!versionId) return undefined
-        const version = await callAws({ service: 'iam', operation: 'GetPolicyVersion', resource: arn }, () => iam.send(new GetPolicyVersionCommand({ PolicyArn: arn, VersionId: versionId })))
+        const version = await callAws({ service: 'iam', operation: 'GetPolicyVersion', resource: arn }, () =>
+          iam.send(new GetPolicyVersionCommand({ PolicyArn: arn, VersionId: versionId })),
+        )
         return version.PolicyVersion?.Document ? parsePolicyDocument(version.PolicyVersion.Document) : undefined
       })()
       documents.set(arn, p)
@@ -149,10 +158,14 @@ export async function findProjectResources(
     }
   }
   const fn = await soft(`Lambda function ${names.functionName}`, () =>
-    callAws({ service: 'lambda', operation: 'GetFunctionConfiguration', resource: names.functionName }, () => clients.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: names.functionName }))),
+    callAws({ service: 'lambda', operation: 'GetFunctionConfiguration', resource: names.functionName }, () =>
+      clients.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: names.functionName })),
+    ),
   )
   const endpoint = await soft(`endpoint ${names.endpointName}`, () =>
-    callAws({ service: 'sagemaker', operation: 'DescribeEndpoint', resource: names.endpointName }, () => clients.sagemaker.send(new DescribeEndpointCommand({ EndpointName: names.endpointName }))),
+    callAws({ service: 'sagemaker', operation: 'DescribeEndpoint', resource: names.endpointName }, () =>
+      clients.sagemaker.send(new DescribeEndpointCommand({ EndpointName: names.endpointName })),
+    ),
   )
   const executionRoles = new Set<string>()
   if (endpoint?.EndpointConfigName) {
@@ -164,7 +177,9 @@ export async function findProjectResources(
     for (const variant of config?.ProductionVariants ?? []) {
       if (!variant.ModelName) continue
       const model = await soft(`model ${variant.ModelName}`, () =>
-        callAws({ service: 'sagemaker', operation: 'DescribeModel', resource: variant.ModelName }, () => clients.sagemaker.send(new DescribeModelCommand({ ModelName: variant.ModelName }))),
+        callAws({ service: 'sagemaker', operation: 'DescribeModel', resource: variant.ModelName }, () =>
+          clients.sagemaker.send(new DescribeModelCommand({ ModelName: variant.ModelName })),
+        ),
       )
       if (model?.ExecutionRoleArn) executionRoles.add(roleNameOf(model.ExecutionRoleArn))
     }
@@ -202,7 +217,9 @@ export async function fetchLastAccessed(
     timeoutMs: opts.timeoutMs,
     intervalMs: 2000,
     check: async () => {
-      const got = await callAws({ service: 'iam', operation: 'GetServiceLastAccessedDetails', resource: roleArn }, () => iam.send(new GetServiceLastAccessedDetailsCommand({ JobId: id })))
+      const got = await callAws({ service: 'iam', operation: 'GetServiceLastAccessedDetails', resource: roleArn }, () =>
+        iam.send(new GetServiceLastAccessedDetailsCommand({ JobId: id })),
+      )
       return { done: got.JobStatus !== 'IN_PROGRESS', value: got, status: got.JobStatus }
     },
   })
@@ -212,4 +229,3 @@ export async function fetchLastAccessed(
   }
   return parseLastAccessed(details.ServicesLastAccessed)
 }
-

@@ -83,7 +83,10 @@ export function sameDocument(a: string | PolicyDocument | undefined, b: PolicyDo
 function canonical(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`
   if (v && typeof v === 'object') {
-    return `{${Object.keys(v as object).sort().map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(',')}}`
+    return `{${Object.keys(v as object)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`
   }
   return JSON.stringify(v)
 }
@@ -114,12 +117,14 @@ export async function ensureRole(iam: IAMClient, spec: RoleSpec): Promise<Ensure
   let arn: string
   if (!existing) {
     const created = await callAws(ctx('CreateRole'), () =>
-      iam.send(new CreateRoleCommand({
-        RoleName: spec.name,
-        Description: spec.description,
-        AssumeRolePolicyDocument: JSON.stringify(spec.trustPolicy),
-        Tags: [...spec.tags],
-      })),
+      iam.send(
+        new CreateRoleCommand({
+          RoleName: spec.name,
+          Description: spec.description,
+          AssumeRolePolicyDocument: JSON.stringify(spec.trustPolicy),
+          Tags: [...spec.tags],
+        }),
+      ),
     )
     arn = created.Role!.Arn!
   } else {
@@ -137,7 +142,7 @@ export async function ensureRole(iam: IAMClient, spec: RoleSpec): Promise<Ensure
   }
 
   const currentInline = existing
-    ? (await callAws(ctx('ListRolePolicies'), () => iam.send(new ListRolePoliciesCommand({ RoleName: spec.name })))).PolicyNames ?? []
+    ? ((await callAws(ctx('ListRolePolicies'), () => iam.send(new ListRolePoliciesCommand({ RoleName: spec.name })))).PolicyNames ?? [])
     : []
   for (const [name, doc] of Object.entries(spec.inlinePolicies)) {
     let same = false
@@ -159,8 +164,9 @@ export async function ensureRole(iam: IAMClient, spec: RoleSpec): Promise<Ensure
 
   const wanted = new Set(spec.managedPolicyArns ?? [])
   const attached = existing
-    ? ((await callAws(ctx('ListAttachedRolePolicies'), () => iam.send(new ListAttachedRolePoliciesCommand({ RoleName: spec.name })))).AttachedPolicies ?? [])
-        .map((p) => p.PolicyArn!)
+    ? (
+        (await callAws(ctx('ListAttachedRolePolicies'), () => iam.send(new ListAttachedRolePoliciesCommand({ RoleName: spec.name })))).AttachedPolicies ?? []
+      ).map((p) => p.PolicyArn!)
     : []
   for (const policyArn of wanted) {
     if (!attached.includes(policyArn)) {
@@ -183,9 +189,14 @@ export async function ensureInstanceProfile(
   tags: readonly { Key: string; Value: string }[],
 ): Promise<{ arn: string; created: boolean }> {
   const ctx = (operation: string) => ({ service: 'iam', operation, resource: `instance-profile/${name}` })
-  const existing = await callAwsOrUndefined(ctx('GetInstanceProfile'), async () => (await iam.send(new GetInstanceProfileCommand({ InstanceProfileName: name }))).InstanceProfile)
-  const profile = existing ??
-    (await callAws(ctx('CreateInstanceProfile'), () => iam.send(new CreateInstanceProfileCommand({ InstanceProfileName: name, Tags: [...tags] })))).InstanceProfile!
+  const existing = await callAwsOrUndefined(
+    ctx('GetInstanceProfile'),
+    async () => (await iam.send(new GetInstanceProfileCommand({ InstanceProfileName: name }))).InstanceProfile,
+  )
+  const profile =
+    existing ??
+    (await callAws(ctx('CreateInstanceProfile'), () => iam.send(new CreateInstanceProfileCommand({ InstanceProfileName: name, Tags: [...tags] }))))
+      .InstanceProfile!
   if (!(profile.Roles ?? []).some((r) => r.RoleName === roleName)) {
     await callAws(ctx('AddRoleToInstanceProfile'), () => iam.send(new AddRoleToInstanceProfileCommand({ InstanceProfileName: name, RoleName: roleName })))
   }
@@ -218,9 +229,15 @@ export async function retryWhileIamPropagates<T>(
 export function isIamPropagationError(e: unknown): boolean {
   const msg = (e as { message?: string })?.message ?? ''
   const name = (e as { name?: string })?.name ?? ''
-  if (/cannot be assumed|could not assume|not authorized to assume|Invalid IAM Instance Profile|instance profile .* (does not exist|is invalid)|role .* does not exist|The role defined for the function cannot be assumed/i.test(msg)) return true
-  return name === 'InvalidParameterValueException' && /role/i.test(msg) ||
-    name === 'InvalidParameterValue' && /iamInstanceProfile|instance profile/i.test(msg)
+  if (
+    /cannot be assumed|could not assume|not authorized to assume|Invalid IAM Instance Profile|instance profile .* (does not exist|is invalid)|role .* does not exist|The role defined for the function cannot be assumed/i.test(
+      msg,
+    )
+  )
+    return true
+  return (
+    (name === 'InvalidParameterValueException' && /role/i.test(msg)) || (name === 'InvalidParameterValue' && /iamInstanceProfile|instance profile/i.test(msg))
+  )
 }
 
 /** SSE-KMS data needs Decrypt to read and GenerateDataKey to write, on that key only. */

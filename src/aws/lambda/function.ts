@@ -64,7 +64,10 @@ export function functionSpec(cfg: Pick<MlopsConfig, 'project' | 'endpoint' | 'la
 }
 
 /** The CreateFunction request. `zip` is a placeholder string in dry-run plans. */
-export function createFunctionInput(spec: FunctionSpec, zip: Uint8Array | string): Omit<CreateFunctionCommandInput, 'Code'> & { Code: { ZipFile: Uint8Array | string } } {
+export function createFunctionInput(
+  spec: FunctionSpec,
+  zip: Uint8Array | string,
+): Omit<CreateFunctionCommandInput, 'Code'> & { Code: { ZipFile: Uint8Array | string } } {
   return {
     FunctionName: spec.name,
     Runtime: spec.runtime as Runtime,
@@ -162,9 +165,13 @@ export async function waitForFunctionReady(
   })
   if (opts.failOnFailed !== false && (cfg.State === 'Failed' || cfg.LastUpdateStatus === 'Failed')) {
     const reason = cfg.State === 'Failed' ? cfg.StateReason : cfg.LastUpdateStatusReason
-    throw new OperationError('FunctionUpdateFailed', `Lambda ${target} ${cfg.State === 'Failed' ? 'failed to start' : 'update failed'}: ${reason ?? 'no reason given'}`, {
-      hint: 'Check the reason above; a role that cannot be assumed usually fixes itself after a minute (run the command again).',
-    })
+    throw new OperationError(
+      'FunctionUpdateFailed',
+      `Lambda ${target} ${cfg.State === 'Failed' ? 'failed to start' : 'update failed'}: ${reason ?? 'no reason given'}`,
+      {
+        hint: 'Check the reason above; a role that cannot be assumed usually fixes itself after a minute (run the command again).',
+      },
+    )
   }
   return cfg
 }
@@ -207,7 +214,9 @@ export async function ensureFunction(lambda: LambdaClient, spec: FunctionSpec, p
     let current = await waitForFunctionReady(lambda, spec.name, { ...opts, failOnFailed: false })
     if (!sameCode(current, pkg, spec)) {
       await callAws(ctx('UpdateFunctionCode'), () =>
-        lambda.send(new UpdateFunctionCodeCommand({ FunctionName: spec.name, ZipFile: pkg.zip, Architectures: [spec.architecture as Architecture], Publish: false })),
+        lambda.send(
+          new UpdateFunctionCodeCommand({ FunctionName: spec.name, ZipFile: pkg.zip, Architectures: [spec.architecture as Architecture], Publish: false }),
+        ),
       )
       codeUpdated = true
       current = await waitForFunctionReady(lambda, spec.name, waitOpts)
@@ -241,7 +250,9 @@ export async function ensureFunction(lambda: LambdaClient, spec: FunctionSpec, p
   if (!aliasUpToDate) {
     // CodeSha256 makes Lambda refuse to publish if someone changed the code since we uploaded it.
     const out = await callAws(ctx('PublishVersion'), () =>
-      lambda.send(new PublishVersionCommand({ FunctionName: spec.name, CodeSha256: pkg.codeSha256, Description: `mlops lambda-setup, code ${pkg.codeSha256}` })),
+      lambda.send(
+        new PublishVersionCommand({ FunctionName: spec.name, CodeSha256: pkg.codeSha256, Description: `mlops lambda-setup, code ${pkg.codeSha256}` }),
+      ),
     )
     published = out.Version !== version
     version = out.Version!

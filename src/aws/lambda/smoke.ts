@@ -20,9 +20,7 @@ export interface SmokeTestPassed {
   readonly requestId?: string
 }
 
-type Verdict =
-  | ({ ok: true } & SmokeTestPassed)
-  | { ok: false; statusCode?: number; message: string; retryable: boolean }
+type Verdict = ({ ok: true } & SmokeTestPassed) | { ok: false; statusCode?: number; message: string; retryable: boolean }
 
 /** Reads the function's answer (proxy format) to the test invocation. */
 export function interpretTestAnswer(payload: string, functionError?: string): Verdict {
@@ -51,8 +49,7 @@ export function interpretTestAnswer(payload: string, functionError?: string): Ve
     return { ok: false, statusCode: res.statusCode, message: `the function answered ${res.statusCode} (${why})`, retryable: res.statusCode >= 500 }
   }
   const preds = body.predictions
-  if (!Array.isArray(preds) || preds.length === 0 ||
-    !preds.every((p) => typeof p?.breed === 'string' && typeof p?.probability === 'number')) {
+  if (!Array.isArray(preds) || preds.length === 0 || !preds.every((p) => typeof p?.breed === 'string' && typeof p?.probability === 'number')) {
     return { ok: false, statusCode: 200, message: 'the function answered 200 without a list of {breed, probability} predictions', retryable: false }
   }
   return { ok: true, predictions: preds as Prediction[], endpointLatencyMs: body.endpointLatencyMs, requestId: body.requestId }
@@ -84,9 +81,12 @@ export async function runSmokeTest(
     if (verdict.ok) return { predictions: verdict.predictions, endpointLatencyMs: verdict.endpointLatencyMs, requestId: verdict.requestId }
     if (!verdict.retryable || attempt >= attempts) {
       throw new OperationError('FunctionTestFailed', `The function was deployed, but its test invocation failed: ${verdict.message}.`, {
-        hint: verdict.statusCode === 502
-          ? 'The function could not get an answer from the endpoint. Check it with `mlops status` and `mlops invoke`, and the function\'s logs in CloudWatch (/aws/lambda/' + functionName + ').'
-          : `Look at the function's logs in CloudWatch (/aws/lambda/${functionName}); run with --no-test to skip the test.`,
+        hint:
+          verdict.statusCode === 502
+            ? "The function could not get an answer from the endpoint. Check it with `mlops status` and `mlops invoke`, and the function's logs in CloudWatch (/aws/lambda/" +
+              functionName +
+              ').'
+            : `Look at the function's logs in CloudWatch (/aws/lambda/${functionName}); run with --no-test to skip the test.`,
         details: { statusCode: verdict.statusCode },
       })
     }

@@ -56,7 +56,9 @@ export async function ensureFunctionUrl(lambda: LambdaClient, functionName: stri
   const resource = `${functionName}:${qualifier}`
   const authType: UrlAuthType = wantPublic ? 'NONE' : 'AWS_IAM'
   const changes: string[] = []
-  const existing = await callAwsOrUndefined({ service: 'lambda', operation: 'GetFunctionUrlConfig', resource }, () => lambda.send(new GetFunctionUrlConfigCommand({ FunctionName: functionName, Qualifier: qualifier })))
+  const existing = await callAwsOrUndefined({ service: 'lambda', operation: 'GetFunctionUrlConfig', resource }, () =>
+    lambda.send(new GetFunctionUrlConfigCommand({ FunctionName: functionName, Qualifier: qualifier })),
+  )
   let url = existing?.FunctionUrl
   if (!existing) {
     const out = await callAws({ service: 'lambda', operation: 'CreateFunctionUrlConfig', resource }, () =>
@@ -92,7 +94,11 @@ export async function ensureFunctionUrl(lambda: LambdaClient, functionName: stri
 }
 
 /** The function URL of `qualifier`, if there is one (lambda-setup reports it even when not managing it). */
-export async function getFunctionUrl(lambda: LambdaClient, functionName: string, qualifier: string): Promise<{ url: string; authType: UrlAuthType } | undefined> {
+export async function getFunctionUrl(
+  lambda: LambdaClient,
+  functionName: string,
+  qualifier: string,
+): Promise<{ url: string; authType: UrlAuthType } | undefined> {
   return callAwsOrUndefined({ service: 'lambda', operation: 'GetFunctionUrlConfig', resource: `${functionName}:${qualifier}` }, async () => {
     const out = await lambda.send(new GetFunctionUrlConfigCommand({ FunctionName: functionName, Qualifier: qualifier }))
     return { url: out.FunctionUrl ?? '', authType: (out.AuthType ?? 'AWS_IAM') as UrlAuthType }
@@ -100,7 +106,10 @@ export async function getFunctionUrl(lambda: LambdaClient, functionName: string,
 }
 
 async function policyStatementIds(lambda: LambdaClient, functionName: string, qualifier: string): Promise<Set<string>> {
-  const policy = await callAwsOrUndefined({ service: 'lambda', operation: 'GetPolicy', resource: `${functionName}:${qualifier}` }, async () => (await lambda.send(new GetPolicyCommand({ FunctionName: functionName, Qualifier: qualifier }))).Policy)
+  const policy = await callAwsOrUndefined(
+    { service: 'lambda', operation: 'GetPolicy', resource: `${functionName}:${qualifier}` },
+    async () => (await lambda.send(new GetPolicyCommand({ FunctionName: functionName, Qualifier: qualifier }))).Policy,
+  )
   if (!policy) return new Set()
   const doc = JSON.parse(policy) as { Statement?: { Sid?: string }[] }
   return new Set((doc.Statement ?? []).map((s) => s.Sid ?? '').filter(Boolean))
@@ -109,14 +118,24 @@ async function policyStatementIds(lambda: LambdaClient, functionName: string, qu
 /** Dry-run requests for a URL that does not exist yet. */
 export function planFunctionUrl(functionName: string, qualifier: string, wantPublic: boolean): PlannedOperation[] {
   return [
-    { service: 'lambda', operation: 'GetFunctionUrlConfig', input: { FunctionName: functionName, Qualifier: qualifier }, note: 'create if missing; update AuthType if it differs' },
+    {
+      service: 'lambda',
+      operation: 'GetFunctionUrlConfig',
+      input: { FunctionName: functionName, Qualifier: qualifier },
+      note: 'create if missing; update AuthType if it differs',
+    },
     {
       service: 'lambda',
       operation: 'CreateFunctionUrlConfig',
       input: { FunctionName: functionName, Qualifier: qualifier, AuthType: wantPublic ? 'NONE' : 'AWS_IAM' },
     },
     ...(wantPublic
-      ? publicPermissionInputs(functionName, qualifier).map((input) => ({ service: 'lambda', operation: 'AddPermission', input, note: 'lets anyone on the internet call the URL' }))
+      ? publicPermissionInputs(functionName, qualifier).map((input) => ({
+          service: 'lambda',
+          operation: 'AddPermission',
+          input,
+          note: 'lets anyone on the internet call the URL',
+        }))
       : []),
   ]
 }

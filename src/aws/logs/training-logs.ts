@@ -88,11 +88,13 @@ export class TrainingLogTailer {
     for (let page = 0; page < this.opts.maxStreamPages; page++) {
       const res = await callAws({ service: 'logs', operation: 'DescribeLogStreams', resource: `${TRAINING_LOG_GROUP}:${this.jobName}/` }, async () => {
         try {
-          return await this.logs.send(new DescribeLogStreamsCommand({
-            logGroupName: TRAINING_LOG_GROUP,
-            logStreamNamePrefix: `${this.jobName}/`,
-            ...(nextToken ? { nextToken } : {}),
-          }))
+          return await this.logs.send(
+            new DescribeLogStreamsCommand({
+              logGroupName: TRAINING_LOG_GROUP,
+              logStreamNamePrefix: `${this.jobName}/`,
+              ...(nextToken ? { nextToken } : {}),
+            }),
+          )
         } catch (err) {
           // The group is created by the first training job in the account and region.
           if (isNotFound(err)) return { logStreams: [], nextToken: undefined }
@@ -112,12 +114,14 @@ export class TrainingLogTailer {
     for (let page = 0; page < this.opts.maxPagesPerStream; page++) {
       const token = this.tokens.get(stream)
       const res = await callAws({ service: 'logs', operation: 'GetLogEvents', resource: `${TRAINING_LOG_GROUP}:${stream}` }, () =>
-        this.logs.send(new GetLogEventsCommand({
-          logGroupName: TRAINING_LOG_GROUP,
-          logStreamName: stream,
-          startFromHead: true,
-          ...(token ? { nextToken: token } : {}),
-        })),
+        this.logs.send(
+          new GetLogEventsCommand({
+            logGroupName: TRAINING_LOG_GROUP,
+            logStreamName: stream,
+            startFromHead: true,
+            ...(token ? { nextToken: token } : {}),
+          }),
+        ),
       )
       for (const e of res.events ?? []) {
         for (const message of (e.message ?? '').split(/\r?\n/)) {

@@ -16,6 +16,7 @@ import { AwsError, UserError } from '../../shared/errors.js'
 import { projectTags } from '../../shared/naming.js'
 import type { PlannedOperation } from '../../shared/plan.js'
 import { callAws, isAwsErrorNamed, translateAwsError } from '../errors.js'
+import { partitionOf } from '../arn.js'
 import { publicAccessReasons, type BucketAccessFacts } from './public-policy.js'
 
 export interface BucketOptions {
@@ -32,26 +33,21 @@ export interface EnsureBucketResult {
   readonly warnings: readonly string[]
 }
 
-/** `aws`, `aws-cn` or `aws-us-gov`: bucket ARNs differ by partition. */
-export function partitionOf(region: string): string {
-  if (region.startsWith('cn-')) return 'aws-cn'
-  if (region.startsWith('us-gov-')) return 'aws-us-gov'
-  return 'aws'
-}
-
 /** Denies every request that does not use TLS (the AWS-recommended `aws:SecureTransport` statement). */
 export function tlsOnlyPolicy(bucket: string, region: string): string {
   const arn = `arn:${partitionOf(region)}:s3:::${bucket}`
   return JSON.stringify({
     Version: '2012-10-17',
-    Statement: [{
-      Sid: 'DenyInsecureTransport',
-      Effect: 'Deny',
-      Principal: '*',
-      Action: 's3:*',
-      Resource: [arn, `${arn}/*`],
-      Condition: { Bool: { 'aws:SecureTransport': 'false' } },
-    }],
+    Statement: [
+      {
+        Sid: 'DenyInsecureTransport',
+        Effect: 'Deny',
+        Principal: '*',
+        Action: 's3:*',
+        Resource: [arn, `${arn}/*`],
+        Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+      },
+    ],
   })
 }
 
@@ -67,32 +63,53 @@ export function bucketSetupRequests(o: BucketOptions): PlannedOperation[] {
     : { ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }
   return [
     {
-      service: 's3', operation: 'CreateBucket', note: 'only if the bucket does not exist',
-      input: { Bucket, ObjectOwnership: 'BucketOwnerEnforced', ...(o.region === 'us-east-1' ? {} : { CreateBucketConfiguration: { LocationConstraint: o.region } }) },
+      service: 's3',
+      operation: 'CreateBucket',
+      note: 'only if the bucket does not exist',
+      input: {
+        Bucket,
+        ObjectOwnership: 'BucketOwnerEnforced',
+        ...(o.region === 'us-east-1' ? {} : { CreateBucketConfiguration: { LocationConstraint: o.region } }),
+      },
     },
     {
-      service: 's3', operation: 'PutPublicAccessBlock', note: 'no public access, ever',
-      input: { Bucket, PublicAccessBlockConfiguration: { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true } },
+      service: 's3',
+      operation: 'PutPublicAccessBlock',
+      note: 'no public access, ever',
+      input: {
+        Bucket,
+        PublicAccessBlockConfiguration: { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true },
+      },
     },
     {
-      service: 's3', operation: 'PutBucketEncryption', note: o.kmsKeyId ? 'SSE-KMS with the configured key' : 'SSE-S3',
+      service: 's3',
+      operation: 'PutBucketEncryption',
+      note: o.kmsKeyId ? 'SSE-KMS with the configured key' : 'SSE-S3',
       input: { Bucket, ServerSideEncryptionConfiguration: { Rules: [encryption] } },
     },
     { service: 's3', operation: 'PutBucketPolicy', note: 'deny requests without TLS', input: { Bucket, Policy: tlsOnlyPolicy(Bucket, o.region) } },
     { service: 's3', operation: 'PutBucketTagging', input: { Bucket, Tagging: { TagSet: projectTags(o.project) } } },
     {
-      service: 's3', operation: 'PutBucketLifecycleConfiguration', note: 'interrupted multipart uploads stop costing storage after 7 days',
+      service: 's3',
+      operation: 'PutBucketLifecycleConfiguration',
+      note: 'interrupted multipart uploads stop costing storage after 7 days',
       input: {
         Bucket,
         LifecycleConfiguration: {
-          Rules: [{ ID: 'mlops-abort-incomplete-multipart-uploads', Status: 'Enabled', Filter: { Prefix: '' }, AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 } }],
+          Rules: [
+            {
+              ID: 'mlops-abort-incomplete-multipart-uploads',
+              Status: 'Enabled',
+              Filter: { Prefix: '' },
+              AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 },
+            },
+          ],
         },
       },
     },
   ]
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 const SETUP_COMMANDS: Record<string, new (input: any) => any> = {
   CreateBucket: CreateBucketCommand,
   PutPublicAccessBlock: PutPublicAccessBlockCommand,
@@ -167,11 +184,16 @@ export async function headBucket(s3: S3Client, o: BucketOptions, signal?: AbortS
       throw wrongRegion(o, region)
     }
     if (status === 403) {
-      throw new AwsError('BucketForbidden', `Access to bucket ${o.bucket} was denied (HTTP 403): either it belongs to another AWS account or your identity may not use it.`, {
-        hint: 'If the name belongs to someone else, choose another data.bucket or pass --bucket <name>. Otherwise grant s3:ListBucket on ' +
-          `arn:aws:s3:::${o.bucket} (check who you are with \`aws sts get-caller-identity\`).`,
-        cause: err,
-      })
+      throw new AwsError(
+        'BucketForbidden',
+        `Access to bucket ${o.bucket} was denied (HTTP 403): either it belongs to another AWS account or your identity may not use it.`,
+        {
+          hint:
+            'If the name belongs to someone else, choose another data.bucket or pass --bucket <name>. Otherwise grant s3:ListBucket on ' +
+            `arn:aws:s3:::${o.bucket} (check who you are with \`aws sts get-caller-identity\`).`,
+          cause: err,
+        },
+      )
     }
     throw translateAwsError(err, { service: 's3', operation: 'HeadBucket', resource: `s3://${o.bucket}` })
   }
@@ -179,7 +201,9 @@ export async function headBucket(s3: S3Client, o: BucketOptions, signal?: AbortS
 
 function wrongRegion(o: BucketOptions, actual: string | undefined): UserError {
   return new UserError('BucketInOtherRegion', `Bucket ${o.bucket} is in ${actual ?? 'another region'}, not ${o.region}.`, {
-    hint: actual ? `Pass --region ${actual} (or set aws.region), or choose another bucket.` : 'Set aws.region to the bucket\'s region, or choose another bucket.',
+    hint: actual
+      ? `Pass --region ${actual} (or set aws.region), or choose another bucket.`
+      : "Set aws.region to the bucket's region, or choose another bucket.",
   })
 }
 
@@ -203,7 +227,9 @@ async function refusePublicBucket(s3: S3Client, bucket: string, signal?: AbortSi
       throw translated
     }
   }
-  const bpa = await tryGet('GetPublicAccessBlock', () => s3.send(new GetPublicAccessBlockCommand({ Bucket: bucket }), { abortSignal: signal }), ['NoSuchPublicAccessBlockConfiguration'])
+  const bpa = await tryGet('GetPublicAccessBlock', () => s3.send(new GetPublicAccessBlockCommand({ Bucket: bucket }), { abortSignal: signal }), [
+    'NoSuchPublicAccessBlockConfiguration',
+  ])
   facts.publicAccessBlock = bpa?.PublicAccessBlockConfiguration
   const policy = await tryGet('GetBucketPolicy', () => s3.send(new GetBucketPolicyCommand({ Bucket: bucket }), { abortSignal: signal }), ['NoSuchBucketPolicy'])
   facts.policy = policy?.Policy
@@ -212,7 +238,8 @@ async function refusePublicBucket(s3: S3Client, bucket: string, signal?: AbortSi
   const reasons = publicAccessReasons(facts)
   if (reasons.length > 0) {
     throw new UserError('PublicBucket', `Bucket ${bucket} is public, so mlops will not upload the dataset to it: ${reasons.join('; ')}.`, {
-      hint: `Make it private with \`aws s3api put-public-access-block --bucket ${bucket} --public-access-block-configuration ` +
+      hint:
+        `Make it private with \`aws s3api put-public-access-block --bucket ${bucket} --public-access-block-configuration ` +
         'BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true,RestrictPublicBuckets=true`, or use another bucket (--bucket <name>; ' +
         'mlops creates a missing one private, encrypted and TLS-only).',
       details: { bucket, reasons },

@@ -19,7 +19,8 @@ export async function headObject(s3: S3Client, bucket: string, key: string, sign
     const out = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal })
     return { sha256: out.Metadata?.sha256, etag: out.ETag ?? '', size: out.ContentLength ?? 0, serverSideEncryption: out.ServerSideEncryption }
   } catch (err) {
-    if (isAwsErrorNamed(err, 'NotFound', 'NoSuchKey') || (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return undefined
+    if (isAwsErrorNamed(err, 'NotFound', 'NoSuchKey') || (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404)
+      return undefined
     throw translateAwsError(err, { service: 's3', operation: 'HeadObject', resource: `s3://${bucket}/${key}` })
   }
 }

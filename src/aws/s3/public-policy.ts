@@ -37,9 +37,19 @@ const AUTHENTICATED_USERS = 'http://acs.amazonaws.com/groups/global/Authenticate
  * non-public in AWS's sense.
  */
 const RESTRICTING_KEYS = new Set([
-  'aws:sourceip', 'aws:sourcevpc', 'aws:sourcevpce', 'aws:sourceaccount', 'aws:sourcearn', 'aws:sourceowner',
-  'aws:principalaccount', 'aws:principalarn', 'aws:principalorgid', 'aws:principalorgpaths', 'aws:userid',
-  's3:dataaccesspointaccount', 's3:dataaccesspointarn',
+  'aws:sourceip',
+  'aws:sourcevpc',
+  'aws:sourcevpce',
+  'aws:sourceaccount',
+  'aws:sourcearn',
+  'aws:sourceowner',
+  'aws:principalaccount',
+  'aws:principalarn',
+  'aws:principalorgid',
+  'aws:principalorgpaths',
+  'aws:userid',
+  's3:dataaccesspointaccount',
+  's3:dataaccesspointarn',
 ])
 
 /** Human reasons the bucket is public; empty when it is not. */

@@ -38,12 +38,16 @@ export function isTransitional(status: string | undefined): boolean {
 
 /** DescribeEndpoint; undefined when there is no such endpoint. */
 export async function describeEndpoint(sm: SageMakerClient, name: string): Promise<EndpointDescription | undefined> {
-  return callAwsOrUndefined({ service: 'sagemaker', operation: 'DescribeEndpoint', resource: name }, () => sm.send(new DescribeEndpointCommand({ EndpointName: name })))
+  return callAwsOrUndefined({ service: 'sagemaker', operation: 'DescribeEndpoint', resource: name }, () =>
+    sm.send(new DescribeEndpointCommand({ EndpointName: name })),
+  )
 }
 
 /** DescribeEndpointConfig; undefined when it is gone. */
 export async function describeEndpointConfig(sm: SageMakerClient, name: string): Promise<DescribeEndpointConfigCommandOutput | undefined> {
-  return callAwsOrUndefined({ service: 'sagemaker', operation: 'DescribeEndpointConfig', resource: name }, () => sm.send(new DescribeEndpointConfigCommand({ EndpointConfigName: name })))
+  return callAwsOrUndefined({ service: 'sagemaker', operation: 'DescribeEndpointConfig', resource: name }, () =>
+    sm.send(new DescribeEndpointConfigCommand({ EndpointConfigName: name })),
+  )
 }
 
 export async function createModel(sm: SageMakerClient, input: CreateModelInput): Promise<string | undefined> {
@@ -59,12 +63,16 @@ export async function createEndpointConfig(sm: SageMakerClient, input: CreateEnd
 }
 
 export async function createEndpoint(sm: SageMakerClient, input: CreateEndpointInput): Promise<string | undefined> {
-  const out = await callAws({ service: 'sagemaker', operation: 'CreateEndpoint', resource: input.EndpointName }, () => sm.send(new CreateEndpointCommand(input)))
+  const out = await callAws({ service: 'sagemaker', operation: 'CreateEndpoint', resource: input.EndpointName }, () =>
+    sm.send(new CreateEndpointCommand(input)),
+  )
   return out.EndpointArn
 }
 
 export async function updateEndpoint(sm: SageMakerClient, input: UpdateEndpointInput): Promise<string | undefined> {
-  const out = await callAws({ service: 'sagemaker', operation: 'UpdateEndpoint', resource: input.EndpointName }, () => sm.send(new UpdateEndpointCommand(input)))
+  const out = await callAws({ service: 'sagemaker', operation: 'UpdateEndpoint', resource: input.EndpointName }, () =>
+    sm.send(new UpdateEndpointCommand(input)),
+  )
   return out.EndpointArn
 }
 
@@ -101,8 +109,14 @@ export async function waitForEndpoint(sm: SageMakerClient, name: string, opts: W
     onStatus: opts.onStatus,
     check: async () => {
       const d = await describeEndpoint(sm, name)
-      if (!d) throw new OperationError('EndpointVanished', `Endpoint ${name} disappeared while mlops was waiting for it.`, { hint: 'Someone deleted it; run `mlops deploy` again.' })
-      const early = opts.expectConfig !== undefined && d.EndpointStatus === 'InService' && d.EndpointConfigName !== opts.expectConfig &&
+      if (!d)
+        throw new OperationError('EndpointVanished', `Endpoint ${name} disappeared while mlops was waiting for it.`, {
+          hint: 'Someone deleted it; run `mlops deploy` again.',
+        })
+      const early =
+        opts.expectConfig !== undefined &&
+        d.EndpointStatus === 'InService' &&
+        d.EndpointConfigName !== opts.expectConfig &&
         opts.clock.now() - started < (opts.settleMs ?? 20_000)
       return { done: !isTransitional(d.EndpointStatus) && !early, value: d, status: d.EndpointStatus ?? 'unknown' }
     },
@@ -142,10 +156,14 @@ export function assertDeployed(d: EndpointDescription, expectedConfig: string, o
   const logs = `The container's logs are in CloudWatch, log group /aws/sagemaker/Endpoints/${name}.`
   if (d.EndpointStatus === 'InService' && d.EndpointConfigName === expectedConfig) return
   if (d.EndpointStatus === 'InService') {
-    throw new OperationError('UpdateRolledBack', `SageMaker rolled the update back: endpoint ${name} is InService on the previous config ${d.EndpointConfigName}, not ${expectedConfig}${reason}.`, {
-      hint: `The old version keeps serving. ${logs} A CloudWatch alarm in ALARM during the update also rolls it back.`,
-      details: { endpoint: name, servingConfig: d.EndpointConfigName, attemptedConfig: expectedConfig, failureReason: d.FailureReason },
-    })
+    throw new OperationError(
+      'UpdateRolledBack',
+      `SageMaker rolled the update back: endpoint ${name} is InService on the previous config ${d.EndpointConfigName}, not ${expectedConfig}${reason}.`,
+      {
+        hint: `The old version keeps serving. ${logs} A CloudWatch alarm in ALARM during the update also rolls it back.`,
+        details: { endpoint: name, servingConfig: d.EndpointConfigName, attemptedConfig: expectedConfig, failureReason: d.FailureReason },
+      },
+    )
   }
   if (d.EndpointStatus === 'Failed') {
     throw new OperationError('EndpointFailed', `Endpoint ${name} failed${reason || ' (SageMaker gave no reason)'}.`, {
@@ -153,10 +171,14 @@ export function assertDeployed(d: EndpointDescription, expectedConfig: string, o
       details: { endpoint: name, status: d.EndpointStatus, failureReason: d.FailureReason },
     })
   }
-  throw new OperationError('EndpointNotInService', `Endpoint ${name} ended ${opts.updating ? 'the update' : 'creation'} as ${d.EndpointStatus ?? 'unknown'}${reason}.`, {
-    hint: `${logs} \`mlops status\` shows it; \`mlops teardown\` removes it.`,
-    details: { endpoint: name, status: d.EndpointStatus, failureReason: d.FailureReason },
-  })
+  throw new OperationError(
+    'EndpointNotInService',
+    `Endpoint ${name} ended ${opts.updating ? 'the update' : 'creation'} as ${d.EndpointStatus ?? 'unknown'}${reason}.`,
+    {
+      hint: `${logs} \`mlops status\` shows it; \`mlops teardown\` removes it.`,
+      details: { endpoint: name, status: d.EndpointStatus, failureReason: d.FailureReason },
+    },
+  )
 }
 
 /** Names made by uniqueName: `<base>-YYYY-MM-DD-HH-MM-SS-mmm`. */
@@ -260,7 +282,11 @@ export function assertUpdatable(d: EndpointDescription): void {
       hint: 'Wait for it (`mlops status`), then run `mlops deploy` again. Nothing was created.',
     })
   }
-  throw new OperationError('EndpointNotUpdatable', `Endpoint ${d.EndpointName} is ${status}${d.FailureReason ? ` (${d.FailureReason})` : ''} and cannot be updated.`, {
-    hint: 'Remove it with `mlops teardown`, then deploy again.',
-  })
+  throw new OperationError(
+    'EndpointNotUpdatable',
+    `Endpoint ${d.EndpointName} is ${status}${d.FailureReason ? ` (${d.FailureReason})` : ''} and cannot be updated.`,
+    {
+      hint: 'Remove it with `mlops teardown`, then deploy again.',
+    },
+  )
 }

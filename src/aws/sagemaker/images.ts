@@ -1,3 +1,4 @@
+import { dnsSuffixOf, partitionOf } from '../arn.js'
 import { UserError } from '../../shared/errors.js'
 
 /**
@@ -7,22 +8,52 @@ import { UserError } from '../../shared/errors.js'
  */
 const DEFAULT_REGISTRY = '763104351884'
 const REGISTRY_BY_REGION: Record<string, string> = {
-  'us-east-1': DEFAULT_REGISTRY, 'us-east-2': DEFAULT_REGISTRY, 'us-west-1': DEFAULT_REGISTRY, 'us-west-2': DEFAULT_REGISTRY,
-  'ca-central-1': DEFAULT_REGISTRY, 'sa-east-1': DEFAULT_REGISTRY,
-  'eu-west-1': DEFAULT_REGISTRY, 'eu-west-2': DEFAULT_REGISTRY, 'eu-west-3': DEFAULT_REGISTRY, 'eu-central-1': DEFAULT_REGISTRY, 'eu-north-1': DEFAULT_REGISTRY,
-  'ap-south-1': DEFAULT_REGISTRY, 'ap-northeast-1': DEFAULT_REGISTRY, 'ap-northeast-2': DEFAULT_REGISTRY,
-  'ap-southeast-1': DEFAULT_REGISTRY, 'ap-southeast-2': DEFAULT_REGISTRY,
-  'ap-east-1': '871362719292', 'af-south-1': '626614931356', 'me-south-1': '217643126080', 'eu-south-1': '692866216735',
-  'cn-north-1': '727897471807', 'cn-northwest-1': '727897471807',
+  'us-east-1': DEFAULT_REGISTRY,
+  'us-east-2': DEFAULT_REGISTRY,
+  'us-west-1': DEFAULT_REGISTRY,
+  'us-west-2': DEFAULT_REGISTRY,
+  'ca-central-1': DEFAULT_REGISTRY,
+  'sa-east-1': DEFAULT_REGISTRY,
+  'eu-west-1': DEFAULT_REGISTRY,
+  'eu-west-2': DEFAULT_REGISTRY,
+  'eu-west-3': DEFAULT_REGISTRY,
+  'eu-central-1': DEFAULT_REGISTRY,
+  'eu-north-1': DEFAULT_REGISTRY,
+  'ap-south-1': DEFAULT_REGISTRY,
+  'ap-northeast-1': DEFAULT_REGISTRY,
+  'ap-northeast-2': DEFAULT_REGISTRY,
+  'ap-southeast-1': DEFAULT_REGISTRY,
+  'ap-southeast-2': DEFAULT_REGISTRY,
+  'ap-east-1': '871362719292',
+  'af-south-1': '626614931356',
+  'me-south-1': '217643126080',
+  'eu-south-1': '692866216735',
+  'cn-north-1': '727897471807',
+  'cn-northwest-1': '727897471807',
 }
 
 /** Versions the SDK's table lists, newest last. */
 export const TRAINING_VERSIONS: Record<string, string> = {
-  '1.13.1': 'py39', '2.0.1': 'py310', '2.1.0': 'py310', '2.2.0': 'py310', '2.3.0': 'py311', '2.4.0': 'py311',
-  '2.5.1': 'py311', '2.6.0': 'py312', '2.7.1': 'py312', '2.8.0': 'py312',
+  '1.13.1': 'py39',
+  '2.0.1': 'py310',
+  '2.1.0': 'py310',
+  '2.2.0': 'py310',
+  '2.3.0': 'py311',
+  '2.4.0': 'py311',
+  '2.5.1': 'py311',
+  '2.6.0': 'py312',
+  '2.7.1': 'py312',
+  '2.8.0': 'py312',
 }
 export const INFERENCE_VERSIONS: Record<string, string> = {
-  '1.13.1': 'py39', '2.0.1': 'py310', '2.1.0': 'py310', '2.2.0': 'py310', '2.3.0': 'py311', '2.4.0': 'py311', '2.5.1': 'py311', '2.6.0': 'py312',
+  '1.13.1': 'py39',
+  '2.0.1': 'py310',
+  '2.1.0': 'py310',
+  '2.2.0': 'py310',
+  '2.3.0': 'py311',
+  '2.4.0': 'py311',
+  '2.5.1': 'py311',
+  '2.6.0': 'py312',
 }
 
 export type ImageKind = 'training' | 'inference'
@@ -61,13 +92,11 @@ export function pytorchImageUri(req: ImageRequest): string {
       hint: `Set ${req.kind === 'training' ? 'training' : 'endpoint'}.pyVersion: ${expectedPy}.`,
     })
   }
-  const domain = req.region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com'
-  return `${registry}.dkr.ecr.${req.region}.${domain}/pytorch-${req.kind}:${req.frameworkVersion}-${processorFor(req.instanceType)}-${req.pyVersion}`
+  return `${registry}.dkr.ecr.${req.region}.${dnsSuffixOf(req.region)}/pytorch-${req.kind}:${req.frameworkVersion}-${processorFor(req.instanceType)}-${req.pyVersion}`
 }
 
 /** ECR repository ARN of the DLC images (for least-privilege pull permissions). */
 export function pytorchRepositoryArns(region: string): string[] {
   const registry = REGISTRY_BY_REGION[region] ?? DEFAULT_REGISTRY
-  const partition = region.startsWith('cn-') ? 'aws-cn' : 'aws'
-  return ['training', 'inference'].map((k) => `arn:${partition}:ecr:${region}:${registry}:repository/pytorch-${k}`)
+  return ['training', 'inference'].map((k) => `arn:${partitionOf(region)}:ecr:${region}:${registry}:repository/pytorch-${k}`)
 }

@@ -88,7 +88,10 @@ export function parseLambdaAnswer(payload: string, functionName: string): Infere
     if (typeof statusCode === 'number' && statusCode >= 400) {
       const id = requestIdOf(body)
       throw new OperationError('InvocationFailed', `Lambda ${functionName} answered HTTP ${statusCode}: ${errorText(body)}${id ? ` (request id ${id})` : ''}`, {
-        hint: statusCode >= 500 ? 'Check the function\'s CloudWatch logs (/aws/lambda/' + functionName + ') and that the endpoint is InService.' : 'Check the image or URL you sent.',
+        hint:
+          statusCode >= 500
+            ? "Check the function's CloudWatch logs (/aws/lambda/" + functionName + ') and that the endpoint is InService.'
+            : 'Check the image or URL you sent.',
       })
     }
     return parseInferenceAnswer(body, `Lambda ${functionName}`)
@@ -128,7 +131,9 @@ export async function invokeEndpoint(
   const started = now()
   let out
   try {
-    out = await runtime.send(new InvokeEndpointCommand({ EndpointName: endpointName, Body: req.body, ContentType: req.contentType, Accept: 'application/json' }))
+    out = await runtime.send(
+      new InvokeEndpointCommand({ EndpointName: endpointName, Body: req.body, ContentType: req.contentType, Accept: 'application/json' }),
+    )
   } catch (e) {
     throw invokeError(e, endpointName)
   }
@@ -147,10 +152,14 @@ function invokeError(e: unknown, endpointName: string): unknown {
   }
   if (isAwsErrorNamed(e, 'ModelError', 'ModelNotReadyException', 'ServiceUnavailable', 'InternalFailure', 'ValidationError', 'ValidationException')) {
     const original = (e as { OriginalStatusCode?: number }).OriginalStatusCode
-    return new OperationError('InvocationFailed', `Endpoint ${endpointName} could not answer${original ? ` (HTTP ${original} from the model)` : ''}: ${msg.split('\n')[0]}`, {
-      hint: `The container's logs are in CloudWatch, log group /aws/sagemaker/Endpoints/${endpointName}.`,
-      cause: e,
-    })
+    return new OperationError(
+      'InvocationFailed',
+      `Endpoint ${endpointName} could not answer${original ? ` (HTTP ${original} from the model)` : ''}: ${msg.split('\n')[0]}`,
+      {
+        hint: `The container's logs are in CloudWatch, log group /aws/sagemaker/Endpoints/${endpointName}.`,
+        cause: e,
+      },
+    )
   }
   return translateAwsError(e, { service: 'sagemaker', operation: 'InvokeEndpoint', resource: endpointName })
 }

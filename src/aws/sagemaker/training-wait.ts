@@ -1,9 +1,4 @@
-import {
-  DescribeTrainingJobCommand,
-  StopTrainingJobCommand,
-  type DescribeTrainingJobResponse,
-  type SageMakerClient,
-} from '@aws-sdk/client-sagemaker'
+import { DescribeTrainingJobCommand, StopTrainingJobCommand, type DescribeTrainingJobResponse, type SageMakerClient } from '@aws-sdk/client-sagemaker'
 import type { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs'
 import type { Metrics } from '../../shared/metrics.js'
 import { InterruptedError, OperationError, UserError } from '../../shared/errors.js'
@@ -64,7 +59,8 @@ export async function describeTrainingJob(
       return await withRetry(() => sagemaker.send(new DescribeTrainingJobCommand({ TrainingJobName: jobName })), {
         clock: opts.clock,
         signal: opts.signal,
-        onRetry: (n, err, delay) => opts.onRetry?.(`DescribeTrainingJob ${(err as Error).name ?? 'error'}; retrying in ${Math.round(delay / 1000)}s (attempt ${n + 1})`),
+        onRetry: (n, err, delay) =>
+          opts.onRetry?.(`DescribeTrainingJob ${(err as Error).name ?? 'error'}; retrying in ${Math.round(delay / 1000)}s (attempt ${n + 1})`),
       })
     } catch (err) {
       if (isNotFound(err)) {
@@ -83,10 +79,7 @@ function isTerminal(status: string | undefined): boolean {
 }
 
 /** Polls the job and its logs until it ends. Throws OperationError 'DeadlineReached' or InterruptedError. */
-export async function watchTrainingJob(
-  clients: { sagemaker: SageMakerClient; logs: CloudWatchLogsClient },
-  opts: WatchOptions,
-): Promise<WatchResult> {
+export async function watchTrainingJob(clients: { sagemaker: SageMakerClient; logs: CloudWatchLogsClient }, opts: WatchOptions): Promise<WatchResult> {
   const tailer = new TrainingLogTailer(clients.logs, opts.jobName)
   const start = opts.clock.now()
   const forward = (lines: LogLine[]) => {
@@ -125,10 +118,14 @@ export async function watchTrainingJob(
   } catch (err) {
     if (err instanceof OperationError && err.code === 'DeadlineReached') {
       const status = lastJob?.SecondaryStatus ?? lastJob?.TrainingJobStatus ?? 'unknown'
-      throw new OperationError('DeadlineReached', `Training job ${opts.jobName} is still running (${status}) after the ${formatDuration(opts.timeoutSeconds)} wait deadline.`, {
-        hint: `It keeps running (and billing) on AWS. Re-attach with \`mlops logs ${opts.jobName}\`, or stop it with \`mlops logs ${opts.jobName} --stop\`.`,
-        details: { jobName: opts.jobName, status: lastJob?.TrainingJobStatus, secondaryStatus: lastJob?.SecondaryStatus, logMetrics: tailer.metrics() },
-      })
+      throw new OperationError(
+        'DeadlineReached',
+        `Training job ${opts.jobName} is still running (${status}) after the ${formatDuration(opts.timeoutSeconds)} wait deadline.`,
+        {
+          hint: `It keeps running (and billing) on AWS. Re-attach with \`mlops logs ${opts.jobName}\`, or stop it with \`mlops logs ${opts.jobName} --stop\`.`,
+          details: { jobName: opts.jobName, status: lastJob?.TrainingJobStatus, secondaryStatus: lastJob?.SecondaryStatus, logMetrics: tailer.metrics() },
+        },
+      )
     }
     throw err
   }

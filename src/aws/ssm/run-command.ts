@@ -62,7 +62,8 @@ export async function waitForAgentOnline(ssm: SSMClient, instanceId: string, opt
     check: async () => {
       if (opts.checkInstance && ++polls % 3 === 0) await opts.checkInstance()
       const out = await callAws({ service: 'ssm', operation: 'DescribeInstanceInformation', resource: instanceId }, () =>
-        ssm.send(new DescribeInstanceInformationCommand({ Filters: [{ Key: 'InstanceIds', Values: [instanceId] }] })))
+        ssm.send(new DescribeInstanceInformationCommand({ Filters: [{ Key: 'InstanceIds', Values: [instanceId] }] })),
+      )
       const ping = out.InstanceInformationList?.find((i) => i.InstanceId === instanceId)?.PingStatus
       return { done: ping === 'Online', value: undefined, status: ping ? `agent ${ping}` : 'agent not registered yet' }
     },
@@ -82,17 +83,24 @@ export async function ensureLogGroup(logs: CloudWatchLogsClient, name: string, t
   })
   if (created) {
     await callAws({ service: 'logs', operation: 'PutRetentionPolicy', resource: name }, () =>
-      logs.send(new PutRetentionPolicyCommand({ logGroupName: name, retentionInDays: LOG_RETENTION_DAYS })))
+      logs.send(new PutRetentionPolicyCommand({ logGroupName: name, retentionInDays: LOG_RETENTION_DAYS })),
+    )
   }
   return { created }
 }
 
 /** SendCommand, retried (bounded) while SSM still calls a just-registered instance invalid. */
-export async function sendCommand(ssm: SSMClient, input: SendCommandCommandInput, opts: { clock: Clock; signal?: AbortSignal; attempts?: number }): Promise<string> {
+export async function sendCommand(
+  ssm: SSMClient,
+  input: SendCommandCommandInput,
+  opts: { clock: Clock; signal?: AbortSignal; attempts?: number },
+): Promise<string> {
   const attempts = opts.attempts ?? 6
   for (let attempt = 1; ; attempt++) {
     try {
-      const out = await callAws({ service: 'ssm', operation: 'SendCommand', resource: input.InstanceIds?.join(',') }, () => ssm.send(new SendCommandCommand(input)))
+      const out = await callAws({ service: 'ssm', operation: 'SendCommand', resource: input.InstanceIds?.join(',') }, () =>
+        ssm.send(new SendCommandCommand(input)),
+      )
       const id = out.Command?.CommandId
       if (!id) throw new OperationError('SendCommandFailed', 'SSM accepted the command but returned no command id.')
       return id
@@ -107,7 +115,11 @@ export async function sendCommand(ssm: SSMClient, input: SendCommandCommandInput
 class LogTail {
   private token?: string
   denied = false
-  constructor(private readonly logs: CloudWatchLogsClient, private readonly group: string, private readonly stream: string) {}
+  constructor(
+    private readonly logs: CloudWatchLogsClient,
+    private readonly group: string,
+    private readonly stream: string,
+  ) {}
 
   async drain(): Promise<string[]> {
     if (this.denied) return []
@@ -116,7 +128,9 @@ class LogTail {
     for (let page = 0; page < 50; page++) {
       let out
       try {
-        out = await this.logs.send(new GetLogEventsCommand({ logGroupName: this.group, logStreamName: this.stream, startFromHead: true, nextToken: this.token }))
+        out = await this.logs.send(
+          new GetLogEventsCommand({ logGroupName: this.group, logStreamName: this.stream, startFromHead: true, nextToken: this.token }),
+        )
       } catch (e) {
         if (isAwsErrorNamed(e, 'ResourceNotFoundException')) return lines
         if (isAwsErrorNamed(e, 'AccessDeniedException', 'AccessDenied')) {
@@ -240,7 +254,10 @@ export async function followCommand(ssm: SSMClient, logs: CloudWatchLogsClient, 
     for (const line of inline.split(/\r?\n/).filter(Boolean)) take(line, 'stdout')
   }
   if (stderrCount === 0) for (const line of (invocation?.StandardErrorContent ?? '').split(/\r?\n/).filter(Boolean)) take(line, 'stderr')
-  const reported = stdoutLines.find((l) => l.startsWith(ARTIFACT_MARKER))?.slice(ARTIFACT_MARKER.length).trim()
+  const reported = stdoutLines
+    .find((l) => l.startsWith(ARTIFACT_MARKER))
+    ?.slice(ARTIFACT_MARKER.length)
+    .trim()
   return {
     status: invocation?.Status ?? 'Pending',
     ...(invocation?.StatusDetails ? { statusDetails: invocation.StatusDetails } : {}),

@@ -12,10 +12,3 @@ export function getAccountId(sts: STSClient): Promise<string> {
   }
   return p
 }
-
-/** `arn:aws:...` partition for a region. */
-export function partitionFor(region: string): string {
-  if (region.startsWith('cn-')) return 'aws-cn'
-  if (region.startsWith('us-gov-')) return 'aws-us-gov'
-  return 'aws'
-}

@@ -1,8 +1,7 @@
 import { z } from 'zod'
 import { duration, ec2InstanceType, positiveInt } from '../common.js'
 
-export const DEFAULT_DLAMI_PARAMETER =
-  '/aws/service/deeplearning/ami/x86_64/oss-nvidia-driver-gpu-pytorch-2.9-ubuntu-24.04/latest/ami-id'
+export const DEFAULT_DLAMI_PARAMETER = '/aws/service/deeplearning/ami/x86_64/oss-nvidia-driver-gpu-pytorch-2.9-ubuntu-24.04/latest/ami-id'
 
 /** The longest an SSM Run Command may execute (AWS-RunShellScript executionTimeout maximum). */
 export const MAX_EXECUTION_TIMEOUT_SECONDS = 172_800
@@ -21,13 +20,14 @@ export const Ec2Schema = z.strictObject({
   /** Dead-man switch: the box shuts itself down (and terminates) after this many hours. @default 4 */
   maxHours: z.number().positive('must be more than 0 hours').max(48, 'at most 48 hours (the SSM command limit)').default(4),
   /** Longest the training command may run. @default '3h' */
-  timeout: duration
-    .refine((s) => s <= MAX_EXECUTION_TIMEOUT_SECONDS, 'at most 48h (the SSM Run Command executionTimeout limit)')
-    .default(10800),
+  timeout: duration.refine((s) => s <= MAX_EXECUTION_TIMEOUT_SECONDS, 'at most 48h (the SSM Run Command executionTimeout limit)').default(10800),
   /** One-time spot instance. @default false */
   spot: z.boolean().default(false),
   /** Subnet to launch into; unset: the default VPC. */
-  subnetId: z.string().regex(/^subnet-[0-9a-f]+$/, 'expected a subnet id such as subnet-0abc1234').optional(),
+  subnetId: z
+    .string()
+    .regex(/^subnet-[0-9a-f]+$/, 'expected a subnet id such as subnet-0abc1234')
+    .optional(),
   /** The AMI's PyTorch interpreter. @default '/opt/pytorch/bin/python' */
   pythonPath: z.string().startsWith('/', 'expected an absolute path').default('/opt/pytorch/bin/python'),
   /** Longest to wait for the instance to reach `running`. @default '10m' */

@@ -29,15 +29,25 @@ export const EndpointSchema = z.strictObject({
   serverless: z
     .strictObject({
       /** 1024-6144 in steps of 1024. @default 2048 */
-      memoryMb: z.number().int().refine((m) => m >= 1024 && m <= 6144 && m % 1024 === 0, 'expected 1024, 2048, 3072, 4096, 5120 or 6144').default(2048),
+      memoryMb: z
+        .number()
+        .int()
+        .refine((m) => m >= 1024 && m <= 6144 && m % 1024 === 0, 'expected 1024, 2048, 3072, 4096, 5120 or 6144')
+        .default(2048),
       /** @default 5 */
       maxConcurrency: positiveInt('concurrent invocations').max(200).default(5),
     })
     .optional(),
   /** @default '2.6.0' */
-  frameworkVersion: z.string().regex(/^\d+\.\d+(\.\d+)?$/, 'expected a PyTorch version such as 2.6.0').default('2.6.0'),
+  frameworkVersion: z
+    .string()
+    .regex(/^\d+\.\d+(\.\d+)?$/, 'expected a PyTorch version such as 2.6.0')
+    .default('2.6.0'),
   /** @default 'py312' */
-  pyVersion: z.string().regex(/^py3\d+$/, 'expected a Python tag such as py312').default('py312'),
+  pyVersion: z
+    .string()
+    .regex(/^py3\d+$/, 'expected a Python tag such as py312')
+    .default('py312'),
   /** Override the PyTorch inference container image URI (unset: the region's SageMaker DLC). */
   image: z.string().min(1).optional(),
   /** Old endpoint configs and models kept for rollback. @default 2 */
@@ -48,7 +58,10 @@ export const EndpointSchema = z.strictObject({
   waitTimeout: duration.default(1800),
   autoscaling: AutoscalingSchema.optional(),
   /** The inference handler inside training.sourceDir, shipped as code/<entryPoint> in the model. @default 'inference.py' */
-  entryPoint: z.string().regex(/^[\w.-]+\.py$/, 'expected a Python file name such as inference.py').default('inference.py'),
+  entryPoint: z
+    .string()
+    .regex(/^[\w.-]+\.py$/, 'expected a Python file name such as inference.py')
+    .default('inference.py'),
   /** Image the post-deploy smoke test sends (relative to this file). Unset: the sample bundled with mlops. */
   smokeTestImage: z.string().min(1).optional(),
   /**

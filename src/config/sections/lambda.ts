@@ -23,12 +23,17 @@ export const LambdaSchema = z
     /** Predictions returned per call. @default 3 */
     topK: positiveInt('breeds').max(133).default(3),
     /** Largest request body the handler accepts, in bytes (the MAX_BODY_BYTES variable). @default 5 MiB */
-    maxBodyBytes: positiveInt('bytes').max(MAX_LAMBDA_BODY_BYTES, `at most ${MAX_LAMBDA_BODY_BYTES} bytes (Lambda's 6 MB payload limit)`).default(5 * 1024 * 1024),
+    maxBodyBytes: positiveInt('bytes')
+      .max(MAX_LAMBDA_BODY_BYTES, `at most ${MAX_LAMBDA_BODY_BYTES} bytes (Lambda's 6 MB payload limit)`)
+      .default(5 * 1024 * 1024),
     /** Days the function's log group keeps logs. @default 30 */
     logRetentionDays: z
       .number()
       .int()
-      .refine((d) => (LOG_RETENTION_DAYS as readonly number[]).includes(d), `expected one of ${LOG_RETENTION_DAYS.join(', ')} (CloudWatch Logs retention periods)`)
+      .refine(
+        (d) => (LOG_RETENTION_DAYS as readonly number[]).includes(d),
+        `expected one of ${LOG_RETENTION_DAYS.join(', ')} (CloudWatch Logs retention periods)`,
+      )
       .default(30),
     /** Longest to wait for each code or configuration update to finish. @default '5m' */
     updateTimeout: duration.default(300),
@@ -39,7 +44,7 @@ export const LambdaSchema = z
     /** Function URL; AWS_IAM auth unless public is true. */
     url: z.strictObject({ enabled: z.boolean().default(false), public: z.boolean().default(false) }).optional(),
   })
-  .refine(
-    (l) => l.provisionedConcurrency === undefined || l.reservedConcurrency === undefined || l.provisionedConcurrency <= l.reservedConcurrency,
-    { message: 'provisionedConcurrency must not exceed reservedConcurrency', path: ['provisionedConcurrency'] },
-  )
+  .refine((l) => l.provisionedConcurrency === undefined || l.reservedConcurrency === undefined || l.provisionedConcurrency <= l.reservedConcurrency, {
+    message: 'provisionedConcurrency must not exceed reservedConcurrency',
+    path: ['provisionedConcurrency'],
+  })

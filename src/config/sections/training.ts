@@ -30,36 +30,37 @@ export const ParameterRangeSchema = z
   .refine((r) => r.type === 'categorical' || r.min < r.max, { message: 'min must be less than max' })
 
 /** `training.tuning`: hyperparameter tuning (`mlops tune`). */
-export const TuningSchema = z.strictObject({
-  /** Metric printed by train.py: val_accuracy, val_loss, test_accuracy, ... */
-  objective: z.strictObject({
-    metric: z.enum(['val_accuracy', 'val_loss', 'train_loss', 'test_accuracy', 'test_loss'], {
-      error: 'expected one of the metrics train.py prints: val_accuracy, val_loss, train_loss, test_accuracy, test_loss',
+export const TuningSchema = z
+  .strictObject({
+    /** Metric printed by train.py: val_accuracy, val_loss, test_accuracy, ... */
+    objective: z.strictObject({
+      metric: z.enum(['val_accuracy', 'val_loss', 'train_loss', 'test_accuracy', 'test_loss'], {
+        error: 'expected one of the metrics train.py prints: val_accuracy, val_loss, train_loss, test_accuracy, test_loss',
+      }),
+      /** Unset: follows the metric (Maximize accuracies, Minimize losses). */
+      type: z.enum(['Maximize', 'Minimize']).optional(),
     }),
-    /** Unset: follows the metric (Maximize accuracies, Minimize losses). */
-    type: z.enum(['Maximize', 'Minimize']).optional(),
-  }),
-  /** @default 'Bayesian' */
-  strategy: z.enum(['Bayesian', 'Random', 'Hyperband', 'Grid']).default('Bayesian'),
-  /** @default 4 */
-  maxJobs: positiveInt('tuning jobs').default(4),
-  /** @default 2 */
-  maxParallelJobs: positiveInt('parallel tuning jobs').default(2),
-  /** @default 'Auto' (Hyperband always runs with 'Off': it stops jobs itself) */
-  earlyStopping: z.enum(['Auto', 'Off']).default('Auto'),
-  /**
-   * Hyperband only: the resource it allocates is epochs. Unset maxResource: the numeric `epochs`
-   * hyperparameter. @default { minResource: 1 }
-   */
-  hyperband: z
-    .strictObject({
-      /** @default 1 */
-      minResource: positiveInt('epochs').default(1),
-      maxResource: positiveInt('epochs').optional(),
-    })
-    .optional(),
-  ranges: z.record(z.string(), ParameterRangeSchema).refine((r) => Object.keys(r).length > 0, 'give at least one range'),
-})
+    /** @default 'Bayesian' */
+    strategy: z.enum(['Bayesian', 'Random', 'Hyperband', 'Grid']).default('Bayesian'),
+    /** @default 4 */
+    maxJobs: positiveInt('tuning jobs').default(4),
+    /** @default 2 */
+    maxParallelJobs: positiveInt('parallel tuning jobs').default(2),
+    /** @default 'Auto' (Hyperband always runs with 'Off': it stops jobs itself) */
+    earlyStopping: z.enum(['Auto', 'Off']).default('Auto'),
+    /**
+     * Hyperband only: the resource it allocates is epochs. Unset maxResource: the numeric `epochs`
+     * hyperparameter. @default { minResource: 1 }
+     */
+    hyperband: z
+      .strictObject({
+        /** @default 1 */
+        minResource: positiveInt('epochs').default(1),
+        maxResource: positiveInt('epochs').optional(),
+      })
+      .optional(),
+    ranges: z.record(z.string(), ParameterRangeSchema).refine((r) => Object.keys(r).length > 0, 'give at least one range'),
+  })
   .refine((t) => t.maxParallelJobs <= t.maxJobs, { message: 'maxParallelJobs must not exceed maxJobs', path: ['maxParallelJobs'] })
 
 /** `training`: SageMaker training jobs (`mlops train`, `mlops tune`). */
@@ -79,9 +80,15 @@ export const TrainingSchema = z.strictObject({
   /** Spot only: the longest to wait for capacity plus run time. @default '4h' */
   maxWait: duration.default(14400),
   /** @default '2.8.0' */
-  frameworkVersion: z.string().regex(/^\d+\.\d+(\.\d+)?$/, 'expected a PyTorch version such as 2.8.0').default('2.8.0'),
+  frameworkVersion: z
+    .string()
+    .regex(/^\d+\.\d+(\.\d+)?$/, 'expected a PyTorch version such as 2.8.0')
+    .default('2.8.0'),
   /** @default 'py312' */
-  pyVersion: z.string().regex(/^py3\d+$/, 'expected a Python tag such as py312').default('py312'),
+  pyVersion: z
+    .string()
+    .regex(/^py3\d+$/, 'expected a Python tag such as py312')
+    .default('py312'),
   /** Override the PyTorch training container image URI (unset: the region's SageMaker DLC). */
   image: z.string().min(1).optional(),
   /** @default 'train.py' */
@@ -99,9 +106,7 @@ export const TrainingSchema = z.strictObject({
   /** SageMaker Debugger rules and the profiler report. */
   debugger: z
     .strictObject({
-      rules: z
-        .array(z.enum(['VanishingGradient', 'Overfit', 'Overtraining', 'PoorWeightInitialization', 'LossNotDecreasing']))
-        .default([]),
+      rules: z.array(z.enum(['VanishingGradient', 'Overfit', 'Overtraining', 'PoorWeightInitialization', 'LossNotDecreasing'])).default([]),
       profilerReport: z.boolean().default(false),
     })
     .optional(),

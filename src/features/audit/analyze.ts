@@ -78,7 +78,10 @@ export async function analyze(roles: readonly RoleInput[], policyFiles: readonly
     return !by
   })
 
-  const docs = [...audited.flatMap((r) => [...r.policies.map((p) => p.document), r.boundary?.document]), ...files.filter((f) => !f.isTrustPolicy).map((f) => f.document)]
+  const docs = [
+    ...audited.flatMap((r) => [...r.policies.map((p) => p.document), r.boundary?.document]),
+    ...files.filter((f) => !f.isTrustPolicy).map((f) => f.document),
+  ]
   const services = servicesForDocuments(docs)
   await ensureServices(services)
   const allActionsLoaded = services === 'all'
@@ -97,7 +100,8 @@ export async function analyze(roles: readonly RoleInput[], policyFiles: readonly
       ...(accountId ? { accountId } : {}),
     }
     const boundary = role.boundary?.document ? boundaryActions(role.boundary) : undefined
-    if (role.boundary && !role.boundary.document) warnings.push(`${role.name}: permissions boundary ${role.boundary.name} is not available; findings ignore it.`)
+    if (role.boundary && !role.boundary.document)
+      warnings.push(`${role.name}: permissions boundary ${role.boundary.name} is not available; findings ignore it.`)
     const permissions = new Permissions(role.policies.flatMap(grantsOf), deniedActions(role.policies), boundary)
     permissionsByRole.set(role.name, permissions)
     findings.push(...evaluatePermissionRules({ subject, permissions, policies: role.policies, allActionsLoaded }))
@@ -106,7 +110,13 @@ export async function analyze(roles: readonly RoleInput[], policyFiles: readonly
   }
   for (const file of files) {
     const ref: AttachedPolicy = { kind: 'file', name: file.path, file: file.path, document: file.document, text: file.text }
-    const subject: Subject = { name: file.path, file: policyRef(ref), trustedServices: [], isInstanceRole: false, ...(opts.accountId ? { accountId: opts.accountId } : {}) }
+    const subject: Subject = {
+      name: file.path,
+      file: policyRef(ref),
+      trustedServices: [],
+      isInstanceRole: false,
+      ...(opts.accountId ? { accountId: opts.accountId } : {}),
+    }
     if (file.isTrustPolicy) {
       findings.push(...evaluateTrustRules(subject, file.document, ref, { knownAccounts: ex.knownAccounts }))
       continue
@@ -137,7 +147,11 @@ export async function analyze(roles: readonly RoleInput[], policyFiles: readonly
 export function sortFindings(findings: readonly Finding[]): Finding[] {
   const subject = (f: Finding) => f.role?.name ?? f.policy?.file ?? ''
   return [...findings].sort(
-    (a, b) => severityRank(a.severity) - severityRank(b.severity) || subject(a).localeCompare(subject(b)) || a.ruleId.localeCompare(b.ruleId) || a.id.localeCompare(b.id),
+    (a, b) =>
+      severityRank(a.severity) - severityRank(b.severity) ||
+      subject(a).localeCompare(subject(b)) ||
+      a.ruleId.localeCompare(b.ruleId) ||
+      a.id.localeCompare(b.id),
   )
 }
 

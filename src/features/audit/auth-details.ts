@@ -54,7 +54,10 @@ export function parseManagedPolicies(raw: unknown, warnings: string[]): Map<stri
     if (!arn) continue
     const name = str(p.PolicyName) ?? policyNameFromArn(arn)
     const versions = list(p.PolicyVersionList)
-    const def = versions.find((v) => v.IsDefaultVersion === true) ?? versions.find((v) => v.VersionId === p.DefaultVersionId) ?? (versions.length === 1 ? versions[0] : undefined)
+    const def =
+      versions.find((v) => v.IsDefaultVersion === true) ??
+      versions.find((v) => v.VersionId === p.DefaultVersionId) ??
+      (versions.length === 1 ? versions[0] : undefined)
     let document: PolicyDocument | undefined
     if (def?.Document !== undefined) {
       try {
@@ -102,7 +105,10 @@ export function parseRoleDetail(r: Obj, policies: ReadonlyMap<string, ManagedPol
   const boundaryArn = isObj(r.PermissionsBoundary) ? str(r.PermissionsBoundary.PermissionsBoundaryArn) : undefined
   const boundaryRecord = boundaryArn ? policies.get(boundaryArn) : undefined
   const lastUsed = isObj(r.RoleLastUsed)
-    ? { ...(iso(r.RoleLastUsed.LastUsedDate) ? { date: iso(r.RoleLastUsed.LastUsedDate) } : {}), ...(str(r.RoleLastUsed.Region) ? { region: str(r.RoleLastUsed.Region) } : {}) }
+    ? {
+        ...(iso(r.RoleLastUsed.LastUsedDate) ? { date: iso(r.RoleLastUsed.LastUsedDate) } : {}),
+        ...(str(r.RoleLastUsed.Region) ? { region: str(r.RoleLastUsed.Region) } : {}),
+      }
     : undefined
   const trust = doc(r.AssumeRolePolicyDocument, 'trust policy')
   const tags: Record<string, string> = {}
@@ -118,7 +124,14 @@ export function parseRoleDetail(r: Obj, policies: ReadonlyMap<string, ManagedPol
     ...(trust ? { trust } : {}),
     policies: attached,
     ...(boundaryArn
-      ? { boundary: { kind: 'boundary' as const, name: boundaryRecord?.name ?? policyNameFromArn(boundaryArn), arn: boundaryArn, ...(boundaryRecord?.document ? { document: boundaryRecord.document } : {}) } }
+      ? {
+          boundary: {
+            kind: 'boundary' as const,
+            name: boundaryRecord?.name ?? policyNameFromArn(boundaryArn),
+            arn: boundaryArn,
+            ...(boundaryRecord?.document ? { document: boundaryRecord.document } : {}),
+          },
+        }
       : {}),
     instanceProfiles: list(r.InstanceProfileList).flatMap((ip) => (str(ip.InstanceProfileName) ? [str(ip.InstanceProfileName)!] : [])),
     tags,

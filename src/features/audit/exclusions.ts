@@ -43,7 +43,13 @@ export const ExclusionsSchema = z.strictObject({
   policies: z.array(glob).default([]),
   rules: z.array(z.enum(RULE_IDS, { error: `expected a rule id: ${RULE_IDS.join(', ')}` })).default([]),
   actions: z.array(glob).default([]),
-  knownAccounts: z.array(z.string({ error: 'expected a 12-digit account id in quotes, e.g. "111122223333"' }).regex(/^\d{12}$/, 'expected a 12-digit account id, e.g. "111122223333"')).default([]),
+  knownAccounts: z
+    .array(
+      z
+        .string({ error: 'expected a 12-digit account id in quotes, e.g. "111122223333"' })
+        .regex(/^\d{12}$/, 'expected a 12-digit account id, e.g. "111122223333"'),
+    )
+    .default([]),
   findings: z.array(FindingSuppression).default([]),
 })
 export type Exclusions = z.output<typeof ExclusionsSchema>
@@ -51,7 +57,10 @@ export type Exclusions = z.output<typeof ExclusionsSchema>
 export const EMPTY_EXCLUSIONS: Exclusions = { roles: [], policies: [], rules: [], actions: [], knownAccounts: [], findings: [] }
 
 export class ExclusionsError extends Error {
-  constructor(message: string, readonly issues: readonly string[] = []) {
+  constructor(
+    message: string,
+    readonly issues: readonly string[] = [],
+  ) {
     super(message)
     this.name = 'ExclusionsError'
   }
@@ -65,12 +74,14 @@ export function parseExclusions(text: string): Exclusions {
   } catch (e) {
     throw new ExclusionsError(`not valid YAML or JSON: ${(e as Error).message.split('\n')[0]}`)
   }
-  if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new ExclusionsError('expected a mapping with roles, policies, rules, actions, knownAccounts, findings')
+  if (typeof data !== 'object' || data === null || Array.isArray(data))
+    throw new ExclusionsError('expected a mapping with roles, policies, rules, actions, knownAccounts, findings')
   const result = ExclusionsSchema.safeParse(data)
   if (result.success) return result.data
   const issues = result.error.issues.map((i) => {
     const where = i.path.length ? i.path.join('.') : '(root)'
-    if (i.code === 'unrecognized_keys') return `${where}: unknown key ${i.keys.map((k) => `"${k}"`).join(', ')}; supported: roles, policies, rules, actions, knownAccounts, findings`
+    if (i.code === 'unrecognized_keys')
+      return `${where}: unknown key ${i.keys.map((k) => `"${k}"`).join(', ')}; supported: roles, policies, rules, actions, knownAccounts, findings`
     return `${where}: ${i.message}`
   })
   throw new ExclusionsError(`${issues.length === 1 ? '1 problem' : `${issues.length} problems`}`, issues)
@@ -78,7 +89,10 @@ export function parseExclusions(text: string): Exclusions {
 
 /** Case-insensitive glob (`*`, `?`) match. */
 export function globMatch(pattern: string, value: string): boolean {
-  const body = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')
+  const body = pattern
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.')
   return new RegExp(`^${body}$`, 'i').test(value)
 }
 
@@ -115,7 +129,12 @@ export function applyFindingExclusions(findings: readonly Finding[], ex: Exclusi
         suppressed.push({ finding: f, reason: `all its actions are excluded (${f.actions.join(', ')})` })
         continue
       }
-      if (remaining.length !== f.actions.length) f = { ...f, actions: remaining, adjustments: [...(f.adjustments ?? []), `excluded actions removed: ${f.actions.filter((a) => !remaining.includes(a)).join(', ')}`] }
+      if (remaining.length !== f.actions.length)
+        f = {
+          ...f,
+          actions: remaining,
+          adjustments: [...(f.adjustments ?? []), `excluded actions removed: ${f.actions.filter((a) => !remaining.includes(a)).join(', ')}`],
+        }
     }
     const match = ex.findings.find((s) => suppressionMatches(s, f))
     if (match) {

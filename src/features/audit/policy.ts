@@ -8,7 +8,10 @@ import type { PolicyDocument, Statement } from './types.js'
 
 /** A document that cannot be analysed. `path` is a dotted location inside the document. */
 export class PolicyParseError extends Error {
-  constructor(message: string, readonly path?: string) {
+  constructor(
+    message: string,
+    readonly path?: string,
+  ) {
     super(path ? `${path}: ${message}` : message)
     this.name = 'PolicyParseError'
   }
@@ -85,7 +88,8 @@ function stringList(v: unknown, at: string): string[] {
 
 function principal(v: unknown, at: string): '*' | Record<string, string[]> {
   if (v === '*') return '*'
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new PolicyParseError('expected "*" or an object such as {"Service": "lambda.amazonaws.com"}', at)
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new PolicyParseError('expected "*" or an object such as {"Service": "lambda.amazonaws.com"}', at)
   const out: Record<string, string[]> = {}
   for (const [k, val] of Object.entries(v)) out[k] = stringList(val, `${at}.${k}`)
   return out

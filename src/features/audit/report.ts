@@ -78,7 +78,11 @@ export function buildReport(result: AnalysisResult, meta: ReportMeta): AuditRepo
       excludedServiceLinkedRoles: result.excluded.filter((e) => e.kind === 'role' && e.reason.startsWith('service-linked')).length,
       excludedPolicies: result.excluded.filter((e) => e.kind === 'policy').length,
     },
-    roles: result.roles.map((r) => ({ ...r, ...(meta.scopeReasons?.get(r.name) ? { scopeReason: meta.scopeReasons.get(r.name) } : {}), findings: roleFindings(r.name) })),
+    roles: result.roles.map((r) => ({
+      ...r,
+      ...(meta.scopeReasons?.get(r.name) ? { scopeReason: meta.scopeReasons.get(r.name) } : {}),
+      findings: roleFindings(r.name),
+    })),
     findings: result.findings,
     suppressed: result.suppressed.map(({ finding: f, reason }) => ({
       id: f.id,
@@ -112,7 +116,9 @@ function where(f: Finding): string | undefined {
     entry.parts.push(s.sid ? `${s.index} (${s.sid})` : String(s.index))
     byPolicy.set(key, entry)
   }
-  return [...byPolicy.values()].map(({ ref, parts }) => `${describePolicy(ref)} statement ${parts.slice(0, 4).join(', ')}${parts.length > 4 ? ` and ${parts.length - 4} more` : ''}`).join('; ')
+  return [...byPolicy.values()]
+    .map(({ ref, parts }) => `${describePolicy(ref)} statement ${parts.slice(0, 4).join(', ')}${parts.length > 4 ? ` and ${parts.length - 4} more` : ''}`)
+    .join('; ')
 }
 
 function renderFinding(f: Finding, c: ChalkInstance): string[] {
@@ -131,7 +137,10 @@ function renderFinding(f: Finding, c: ChalkInstance): string[] {
 /** The human report: findings grouped by role (then by policy file), exclusions, summary. */
 export function renderTable(r: AuditReport, c: ChalkInstance): string {
   const out: string[] = []
-  const what = [r.summary.roles ? `${r.summary.roles} role${r.summary.roles === 1 ? '' : 's'}` : '', r.summary.policyFiles ? `${r.summary.policyFiles} policy file${r.summary.policyFiles === 1 ? '' : 's'}` : '']
+  const what = [
+    r.summary.roles ? `${r.summary.roles} role${r.summary.roles === 1 ? '' : 's'}` : '',
+    r.summary.policyFiles ? `${r.summary.policyFiles} policy file${r.summary.policyFiles === 1 ? '' : 's'}` : '',
+  ]
     .filter(Boolean)
     .join(' and ')
   out.push(c.bold(`IAM audit of ${what || 'no roles'}${r.source.accountId ? ` in account ${r.source.accountId}` : ''} (${r.source.scope})`))
@@ -162,11 +171,19 @@ export function renderTable(r: AuditReport, c: ChalkInstance): string {
     for (const w of r.warnings) out.push(`  ${c.yellow('!')} ${w}`)
   }
   for (const s of r.suggestions ?? []) {
-    out.push('', c.bold(`Suggested policy for ${s.role}`) + c.gray(` (${s.basis === 'mlops-purpose' ? `mlops knows its purpose: ${s.purpose}` : 'from last-accessed data'})`))
+    out.push(
+      '',
+      c.bold(`Suggested policy for ${s.role}`) +
+        c.gray(` (${s.basis === 'mlops-purpose' ? `mlops knows its purpose: ${s.purpose}` : 'from last-accessed data'})`),
+    )
     for (const n of s.notes) out.push(c.gray(`  ${n}`))
     if (s.detach.length) out.push(`  detach: ${s.detach.join(', ')}`)
     if (s.keepAttached.length) out.push(`  keep attached: ${s.keepAttached.join(', ')}`)
-    out.push(...JSON.stringify(s.policy, null, 2).split('\n').map((l) => `  ${l}`))
+    out.push(
+      ...JSON.stringify(s.policy, null, 2)
+        .split('\n')
+        .map((l) => `  ${l}`),
+    )
   }
   out.push('')
   const counts = SEVERITIES.map((s) => paint(c, s, `${r.summary.bySeverity[s]} ${s}`)).join(' · ')

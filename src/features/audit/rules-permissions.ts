@@ -1,12 +1,5 @@
 import { loadedActionCount, loadedActions } from './actions.js'
-import {
-  AWS_BASELINE_POLICIES,
-  COMPUTE_SERVICES,
-  CREDENTIAL_ACTIONS,
-  DATA_EXFILTRATION_ACTIONS,
-  ESCALATION_PATHS,
-  SSM_PIVOT_ACTIONS,
-} from './catalog.js'
+import { AWS_BASELINE_POLICIES, COMPUTE_SERVICES, CREDENTIAL_ACTIONS, DATA_EXFILTRATION_ACTIONS, ESCALATION_PATHS, SSM_PIVOT_ACTIONS } from './catalog.js'
 import { infoFor, Permissions, policyRef, type Grant } from './grants.js'
 import { conditionKeys } from './policy.js'
 import { conditioned, displayAction, listSome, makeFinding, type Subject } from './subject.js'
@@ -131,14 +124,29 @@ function iamActionKeys(): string[] {
 }
 
 export function describePolicy(p: PolicyRef): string {
-  const kind = { inline: 'inline', 'aws-managed': 'AWS managed', 'customer-managed': 'customer managed', file: 'file', trust: 'trust policy', boundary: 'boundary' }[p.kind]
+  const kind = {
+    inline: 'inline',
+    'aws-managed': 'AWS managed',
+    'customer-managed': 'customer managed',
+    file: 'file',
+    trust: 'trust policy',
+    boundary: 'boundary',
+  }[p.kind]
   return p.kind === 'file' || p.kind === 'trust' ? p.name : `${kind} ${p.name}`
 }
 
 function privilegeEscalation(ctx: PermissionContext): Finding[] {
   const compute = isCompute(ctx.subject)
   const base: Severity = compute ? 'critical' : 'high'
-  interface Match { id: string; severity: Severity; conditional: boolean; scoped: boolean; targetDependent: boolean; grants: Grant[]; actions: string[] }
+  interface Match {
+    id: string
+    severity: Severity
+    conditional: boolean
+    scoped: boolean
+    targetDependent: boolean
+    grants: Grant[]
+    actions: string[]
+  }
   const matches: Match[] = []
   for (const path of ESCALATION_PATHS) {
     const grants = path.actions.map((a) => ctx.permissions.grantOf(a))
@@ -149,7 +157,15 @@ function privilegeEscalation(ctx: PermissionContext): Finding[] {
     const targetDependent = path.category === 'existing-passrole'
     let severity = lowerSeverity(base, (targetDependent ? 1 : 0) + (conditional ? 1 : 0))
     if (scoped) severity = 'low'
-    matches.push({ id: path.id, severity, conditional, scoped, targetDependent, grants: grants.flatMap((g) => [...g!.via]), actions: path.actions.map(displayAction) })
+    matches.push({
+      id: path.id,
+      severity,
+      conditional,
+      scoped,
+      targetDependent,
+      grants: grants.flatMap((g) => [...g!.via]),
+      actions: path.actions.map(displayAction),
+    })
   }
   const groups = new Map<string, Match[]>()
   for (const m of matches) {
@@ -160,7 +176,8 @@ function privilegeEscalation(ctx: PermissionContext): Finding[] {
     const { severity, conditional, scoped } = group[0]
     const adjustments: string[] = []
     if (compute) adjustments.push(`assumed by ${compute}: critical (code running as the role can be compromised)`)
-    if (group.some((m) => m.targetDependent)) adjustments.push('existing-passrole paths: one level lower (they need an existing resource that runs with a privileged role)')
+    if (group.some((m) => m.targetDependent))
+      adjustments.push('existing-passrole paths: one level lower (they need an existing resource that runs with a privileged role)')
     if (conditional) adjustments.push('Condition present: one level lower (check that it really limits access)')
     if (scoped) adjustments.push('an action is allowed only on specific resources: low (verify those resources do not run with privileged roles)')
     const ids = group.map((m) => m.id)
@@ -168,7 +185,10 @@ function privilegeEscalation(ctx: PermissionContext): Finding[] {
     return makeFinding(ctx.subject, {
       ruleId: 'privilege-escalation',
       severity,
-      message: `${scoped ? 'Potential privilege' : 'Privilege'} escalation via ${ids.length} known path${ids.length === 1 ? '' : 's'}: ${listSome(group.map((m) => `${m.id} (${m.actions.join(' + ')})`), 3)}.`,
+      message: `${scoped ? 'Potential privilege' : 'Privilege'} escalation via ${ids.length} known path${ids.length === 1 ? '' : 's'}: ${listSome(
+        group.map((m) => `${m.id} (${m.actions.join(' + ')})`),
+        3,
+      )}.`,
       grants: group.flatMap((m) => m.grants),
       actions: [...new Set(group.flatMap((m) => m.actions))],
       paths: ids,
@@ -202,12 +222,24 @@ function wildcardPatterns(g: Grant): { pattern: string; star: boolean }[] {
 
 function awsManagedFullAccess(ctx: PermissionContext, ref: PolicyRef, grants: Grant[], perms: Permissions): Finding[] {
   if (ref.kind !== 'aws-managed' || !ctx.subject.role) return []
-  const wildcards = [...new Set(grants.filter((g) => !g.conditional).flatMap((g) => wildcardPatterns(g).filter((w) => w.star).map((w) => w.pattern)))].filter((p) => p !== '*')
+  const wildcards = [
+    ...new Set(
+      grants
+        .filter((g) => !g.conditional)
+        .flatMap((g) =>
+          wildcardPatterns(g)
+            .filter((w) => w.star)
+            .map((w) => w.pattern),
+        ),
+    ),
+  ].filter((p) => p !== '*')
   if (!/FullAccess/i.test(ref.name) && wildcards.length === 0) return []
   const compute = isCompute(ctx.subject)
   const severity: Severity = compute ? 'high' : 'medium'
   const count = [...perms.actions()].length
-  const allows = grants.length ? `: it allows ${count} actions${wildcards.length ? ` (${listSome(wildcards, 3)})` : ''}` : ' (its document was not available: judged by its name)'
+  const allows = grants.length
+    ? `: it allows ${count} actions${wildcards.length ? ` (${listSome(wildcards, 3)})` : ''}`
+    : ' (its document was not available: judged by its name)'
   return [
     makeFinding(ctx.subject, {
       ruleId: 'aws-managed-full-access',
@@ -301,7 +333,13 @@ function resourceStarWrite(ctx: PermissionContext, ref: PolicyRef, perms: Permis
     const severity = star.conditional ? lowerSeverity(pm ? 'high' : 'low') : pm ? 'high' : 'low'
     hits.push({ action, severity, conditional: star.conditional, via: star.via, note: pm ? 'permissions-management actions: high' : undefined })
   }
-  return groupedFindings(ctx, ref, 'resource-star-write', hits, (actions) => `${actions.length} write/permissions-management action${actions.length === 1 ? '' : 's'} on every resource: ${listSome(actions)}.`)
+  return groupedFindings(
+    ctx,
+    ref,
+    'resource-star-write',
+    hits,
+    (actions) => `${actions.length} write/permissions-management action${actions.length === 1 ? '' : 's'} on every resource: ${listSome(actions)}.`,
+  )
 }
 
 function passroleUnscoped(ctx: PermissionContext, ref: PolicyRef, perms: Permissions): Finding[] {
@@ -316,7 +354,15 @@ function passroleUnscoped(ctx: PermissionContext, ref: PolicyRef, perms: Permiss
   )
 }
 
-function actionListRule(ctx: PermissionContext, ref: PolicyRef, perms: Permissions, ruleId: 'credentials-exposure' | 'data-exfiltration', list: readonly string[], base: Severity, what: string): Finding[] {
+function actionListRule(
+  ctx: PermissionContext,
+  ref: PolicyRef,
+  perms: Permissions,
+  ruleId: 'credentials-exposure' | 'data-exfiltration',
+  list: readonly string[],
+  base: Severity,
+  what: string,
+): Finding[] {
   const hits = []
   for (const action of list) {
     const star = starLevel(perms, action)
@@ -325,7 +371,13 @@ function actionListRule(ctx: PermissionContext, ref: PolicyRef, perms: Permissio
     const wildcardOnly = info.wildcardOnly && !info.unknown
     let severity: Severity = wildcardOnly ? 'low' : base
     if (star.conditional) severity = lowerSeverity(severity)
-    hits.push({ action, severity, conditional: star.conditional, via: star.via, note: wildcardOnly ? `${displayAction(action)} supports no resource-level permissions: low` : undefined })
+    hits.push({
+      action,
+      severity,
+      conditional: star.conditional,
+      via: star.via,
+      note: wildcardOnly ? `${displayAction(action)} supports no resource-level permissions: low` : undefined,
+    })
   }
   return groupedFindings(ctx, ref, ruleId, hits, (actions) => `Actions that ${what} on every resource: ${listSome(actions)}.`)
 }

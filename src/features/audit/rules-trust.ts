@@ -42,7 +42,18 @@ export function evaluateTrustRules(subject: Subject, trust: PolicyDocument, ref:
     const any = (message: string, detail: string, severityOverride?: Severity, extra?: string) => {
       const adjustments: string[] = extra ? [extra] : []
       const severity = severityOverride ?? conditioned('critical', conditional, adjustments)
-      out.push(makeFinding(subject, { ruleId: 'trust-any-principal', severity, message: message + condText + '.', policy: ref, statements: statementRef(s), conditional: severityOverride ? false : conditional, adjustments, detail: `${s.index}:${detail}` }))
+      out.push(
+        makeFinding(subject, {
+          ruleId: 'trust-any-principal',
+          severity,
+          message: message + condText + '.',
+          policy: ref,
+          statements: statementRef(s),
+          conditional: severityOverride ? false : conditional,
+          adjustments,
+          detail: `${s.index}:${detail}`,
+        }),
+      )
     }
     if (s.notPrincipal) any('Allow with NotPrincipal: every principal except those listed can assume the role', 'not-principal')
     const p = s.principal
@@ -79,7 +90,12 @@ export function evaluateTrustRules(subject: Subject, trust: PolicyDocument, ref:
       if (!s.condition) {
         any(`Federated principal ${provider} without conditions: any identity of that provider can assume the role`, `federated:${provider}`)
       } else if (provider.includes('token.actions.githubusercontent.com') && !conditionHasKey(s, ['token.actions.githubusercontent.com:sub'])) {
-        any(`GitHub OIDC principal without a condition on token.actions.githubusercontent.com:sub: any repository's workflow can assume the role`, `federated:${provider}`, 'high', 'no :sub condition: high')
+        any(
+          `GitHub OIDC principal without a condition on token.actions.githubusercontent.com:sub: any repository's workflow can assume the role`,
+          `federated:${provider}`,
+          'high',
+          'no :sub condition: high',
+        )
       }
     }
     for (const service of p.Service ?? []) {

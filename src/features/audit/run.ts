@@ -55,9 +55,13 @@ async function readText(file: string, what: string, flag: string): Promise<strin
     return await readFile(file, 'utf8')
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code
-    throw new UserError(code === 'ENOENT' ? 'FileNotFound' : 'FileUnreadable', `${flag}: cannot read ${what} ${file}${code === 'ENOENT' ? ': no such file' : `: ${(e as Error).message}`}.`, {
-      hint: `Check the path given to ${flag} (relative paths start from the current folder).`,
-    })
+    throw new UserError(
+      code === 'ENOENT' ? 'FileNotFound' : 'FileUnreadable',
+      `${flag}: cannot read ${what} ${file}${code === 'ENOENT' ? ': no such file' : `: ${(e as Error).message}`}.`,
+      {
+        hint: `Check the path given to ${flag} (relative paths start from the current folder).`,
+      },
+    )
   }
 }
 
@@ -75,7 +79,9 @@ export function parsePolicyFile(file: string, text: string): PolicyFileInput {
     document = parsePolicyDocument(value)
   } catch (e) {
     if (e instanceof PolicyParseError) {
-      throw new UserError('InvalidPolicyFile', `--policy-file ${file}: ${e.message}.`, { hint: 'Pass an IAM policy document: {"Version": "2012-10-17", "Statement": [...]}.' })
+      throw new UserError('InvalidPolicyFile', `--policy-file ${file}: ${e.message}.`, {
+        hint: 'Pass an IAM policy document: {"Version": "2012-10-17", "Statement": [...]}.',
+      })
     }
     throw e
   }
@@ -93,7 +99,10 @@ async function loadExclusions(ctx: CommandContext, opts: AuditIamOptions, config
     return { exclusions: { ...ex, knownAccounts: [...new Set([...ex.knownAccounts, ...known])] }, file }
   } catch (e) {
     if (e instanceof ExclusionsError) {
-      throw new UserError('InvalidExclusions', `Exclusions file ${file}: ${e.message}`, { hint: e.issues.length ? e.issues.join('\n') : 'See `mlops audit-iam --help` for the format.', details: { issues: e.issues } })
+      throw new UserError('InvalidExclusions', `Exclusions file ${file}: ${e.message}`, {
+        hint: e.issues.length ? e.issues.join('\n') : 'See `mlops audit-iam --help` for the format.',
+        details: { issues: e.issues },
+      })
     }
     throw e
   }
@@ -115,19 +124,40 @@ function projectRoles(config: MlopsConfig): ProjectRoles {
 /** The read-only requests a live audit makes (for --dry-run). */
 function livePlan(config: MlopsConfig | undefined, opts: AuditIamOptions): PlannedOperation[] {
   const ops: PlannedOperation[] = [
-    { service: 'iam', operation: 'GetAccountAuthorizationDetails', input: { Filter: opts.allRoles ? ['Role', 'LocalManagedPolicy', 'AWSManagedPolicy'] : ['Role', 'LocalManagedPolicy'], MaxItems: 1000 }, note: 'repeated with Marker while IsTruncated' },
+    {
+      service: 'iam',
+      operation: 'GetAccountAuthorizationDetails',
+      input: { Filter: opts.allRoles ? ['Role', 'LocalManagedPolicy', 'AWSManagedPolicy'] : ['Role', 'LocalManagedPolicy'], MaxItems: 1000 },
+      note: 'repeated with Marker while IsTruncated',
+    },
   ]
   if (config && !opts.allRoles && opts.roles.length === 0) {
     const names = resourceNames(config)
-    ops.push({ service: 'lambda', operation: 'GetFunctionConfiguration', input: { FunctionName: names.lambdaFunction }, note: 'the function\'s role is in scope' })
-    ops.push({ service: 'sagemaker', operation: 'DescribeEndpoint', input: { EndpointName: names.endpoint }, note: 'then DescribeEndpointConfig and DescribeModel for the execution role' })
+    ops.push({
+      service: 'lambda',
+      operation: 'GetFunctionConfiguration',
+      input: { FunctionName: names.lambdaFunction },
+      note: "the function's role is in scope",
+    })
+    ops.push({
+      service: 'sagemaker',
+      operation: 'DescribeEndpoint',
+      input: { EndpointName: names.endpoint },
+      note: 'then DescribeEndpointConfig and DescribeModel for the execution role',
+    })
   }
   ops.push({ service: 'iam', operation: 'GetRole', input: { RoleName: '<each role in scope without RoleLastUsed>' } })
   if (!opts.allRoles) {
     ops.push({ service: 'iam', operation: 'GetPolicy', input: { PolicyArn: '<each AWS managed policy attached to a role in scope>' } })
     ops.push({ service: 'iam', operation: 'GetPolicyVersion', input: { PolicyArn: '<same>', VersionId: '<its DefaultVersionId>' } })
   }
-  if (opts.suggest) ops.push({ service: 'iam', operation: 'GenerateServiceLastAccessedDetails', input: { Arn: '<role-arn>', Granularity: 'ACTION_LEVEL' }, note: 'for roles with findings whose purpose mlops does not know' })
+  if (opts.suggest)
+    ops.push({
+      service: 'iam',
+      operation: 'GenerateServiceLastAccessedDetails',
+      input: { Arn: '<role-arn>', Granularity: 'ACTION_LEVEL' },
+      note: 'for roles with findings whose purpose mlops does not know',
+    })
   return ops
 }
 
@@ -165,14 +195,19 @@ export async function runAuditIam(ctx: CommandContext, opts: AuditIamOptions): P
     try {
       json = JSON.parse(text)
     } catch (e) {
-      throw new UserError('InvalidInput', `--input ${opts.input} is not valid JSON (${(e as Error).message}).`, { hint: 'Save it with `aws iam get-account-authorization-details --output json > auth-details.json`.' })
+      throw new UserError('InvalidInput', `--input ${opts.input} is not valid JSON (${(e as Error).message}).`, {
+        hint: 'Save it with `aws iam get-account-authorization-details --output json > auth-details.json`.',
+      })
     }
     try {
       const details = parseAuthDetails(json)
       allRoles = details.roles
       extraWarnings.push(...details.warnings)
     } catch (e) {
-      if (e instanceof AuthDetailsError) throw new UserError('InvalidInput', `--input ${opts.input}: ${e.message}.`, { hint: 'Save it with `aws iam get-account-authorization-details --output json > auth-details.json`.' })
+      if (e instanceof AuthDetailsError)
+        throw new UserError('InvalidInput', `--input ${opts.input}: ${e.message}.`, {
+          hint: 'Save it with `aws iam get-account-authorization-details --output json > auth-details.json`.',
+        })
       throw e
     }
   } else if (live) {
@@ -188,7 +223,11 @@ export async function runAuditIam(ctx: CommandContext, opts: AuditIamOptions): P
     if (wantProject && names && project) {
       const c = clients as Pick<AwsClients, 'lambda' | 'sagemaker'>
       const found = await findProjectResources(c, { functionName: names.lambdaFunction, endpointName: names.endpoint }, progress)
-      project = { ...project, ...(found.functionRole ? { functionRole: found.functionRole } : {}), executionRoles: [...(project.executionRoles ?? []), ...found.executionRoles] }
+      project = {
+        ...project,
+        ...(found.functionRole ? { functionRole: found.functionRole } : {}),
+        executionRoles: [...(project.executionRoles ?? []), ...found.executionRoles],
+      }
     }
   }
 
@@ -222,7 +261,9 @@ export async function runAuditIam(ctx: CommandContext, opts: AuditIamOptions): P
     if (picked.missing.length) {
       const available = allRoles.map((r) => r.name)
       throw new UserError('RoleNotFound', `No role named ${picked.missing.join(', ')} in ${opts.input ? opts.input : 'the account'}.`, {
-        hint: available.length ? `Roles there: ${available.slice(0, 10).join(', ')}${available.length > 10 ? ` and ${available.length - 10} more` : ''}.` : 'There are no roles there.',
+        hint: available.length
+          ? `Roles there: ${available.slice(0, 10).join(', ')}${available.length > 10 ? ` and ${available.length - 10} more` : ''}.`
+          : 'There are no roles there.',
       })
     }
     selected = picked.roles
@@ -245,7 +286,17 @@ export async function runAuditIam(ctx: CommandContext, opts: AuditIamOptions): P
   let suggestions: Suggestion[] | undefined
   if (opts.suggest) {
     suggestions = []
-    const permissionRules = new Set(['admin-access', 'privilege-escalation', 'aws-managed-full-access', 'service-wildcard', 'resource-star-write', 'passrole-unscoped', 'credentials-exposure', 'data-exfiltration', 'unsafe-ssm-instance-role'])
+    const permissionRules = new Set([
+      'admin-access',
+      'privilege-escalation',
+      'aws-managed-full-access',
+      'service-wildcard',
+      'resource-star-write',
+      'passrole-unscoped',
+      'credentials-exposure',
+      'data-exfiltration',
+      'unsafe-ssm-instance-role',
+    ])
     for (let role of selected) {
       if (!result.roles.some((r) => r.name === role.name)) continue
       const hasFindings = result.findings.some((f) => f.role?.name === role.name && permissionRules.has(f.ruleId))
@@ -262,7 +313,9 @@ export async function runAuditIam(ctx: CommandContext, opts: AuditIamOptions): P
     }
   }
 
-  const accountId = selected.map((r) => /^arn:aws[\w-]*:iam::(\d{12}):/.exec(r.arn)?.[1]).find(Boolean) ?? allRoles.map((r) => /^arn:aws[\w-]*:iam::(\d{12}):/.exec(r.arn)?.[1]).find(Boolean)
+  const accountId =
+    selected.map((r) => /^arn:aws[\w-]*:iam::(\d{12}):/.exec(r.arn)?.[1]).find(Boolean) ??
+    allRoles.map((r) => /^arn:aws[\w-]*:iam::(\d{12}):/.exec(r.arn)?.[1]).find(Boolean)
   const report = buildReport(result, {
     version: ctx.deps.version,
     iamData: await iamDataVersion(),

@@ -23,9 +23,7 @@ export interface ProjectRoles {
 }
 
 export type Scope =
-  | { readonly mode: 'all' }
-  | { readonly mode: 'named'; readonly names: readonly string[] }
-  | { readonly mode: 'project'; readonly project: ProjectRoles }
+  { readonly mode: 'all' } | { readonly mode: 'named'; readonly names: readonly string[] } | { readonly mode: 'project'; readonly project: ProjectRoles }
 
 export interface ScopedRoles {
   readonly roles: RoleInput[]
@@ -79,9 +77,9 @@ export function selectRoles(all: readonly RoleInput[], scope: Scope, project?: P
   }
   for (const r of all) if (r.tags[TAG_PROJECT] === p.project) add(r, `tagged ${TAG_PROJECT}=${p.project}`)
   add(byName.get(p.trainingRole.toLowerCase()), 'SageMaker execution role of the project')
-  for (const n of p.executionRoles ?? []) add(byName.get(roleNameOf(n).toLowerCase()), 'runs the project\'s SageMaker jobs or endpoint')
+  for (const n of p.executionRoles ?? []) add(byName.get(roleNameOf(n).toLowerCase()), "runs the project's SageMaker jobs or endpoint")
   add(byName.get(p.lambdaRole.toLowerCase()), 'Lambda role of the project')
-  if (p.functionRole) add(byName.get(p.functionRole.toLowerCase()), 'role of the project\'s Lambda function')
+  if (p.functionRole) add(byName.get(p.functionRole.toLowerCase()), "role of the project's Lambda function")
   add(byName.get(p.ec2Role.toLowerCase()), 'EC2 instance role of the project')
   for (const r of all) if (r.instanceProfiles.includes(p.instanceProfile)) add(r, `role of instance profile ${p.instanceProfile}`)
   for (const n of p.extraRoles ?? []) {

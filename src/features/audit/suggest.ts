@@ -45,12 +45,7 @@ export async function suggestFor(role: RoleInput, ctx: SuggestContext): Promise<
   return undefined
 }
 
-async function suggestForPurpose(
-  role: RoleInput,
-  purpose: RolePurpose,
-  cfg: NonNullable<SuggestContext['config']>,
-  ctx: SuggestContext,
-): Promise<Suggestion> {
+async function suggestForPurpose(role: RoleInput, purpose: RolePurpose, cfg: NonNullable<SuggestContext['config']>, ctx: SuggestContext): Promise<Suggestion> {
   const account = accountOf(role.arn)
   const attachedManaged = role.policies.filter((x) => x.arn).map((x) => x.arn!)
   // The same documents mlops writes when it creates these roles.
@@ -91,7 +86,9 @@ async function suggestForPurpose(
     policy: spec.inlinePolicies[EC2_INLINE_POLICY] as unknown as JsonPolicy,
     keepAttached: [...keep],
     detach: attachedManaged.filter((a) => !keep.includes(a)),
-    notes: ['The policy mlops writes for the train-ec2 box: the SSM agent (AmazonSSMManagedInstanceCore), the project prefixes and its command log group; nothing else.'],
+    notes: [
+      'The policy mlops writes for the train-ec2 box: the SSM agent (AmazonSSMManagedInstanceCore), the project prefixes and its command log group; nothing else.',
+    ],
   }
 }
 

@@ -112,7 +112,9 @@ export class UploadCache {
 
   /** Recorded keys under `prefix` (which should end with `/`). */
   objectKeys(bucket: string, prefix: string): string[] {
-    return Object.keys(this.data.objects[bucket] ?? {}).filter((k) => k.startsWith(prefix)).sort()
+    return Object.keys(this.data.objects[bucket] ?? {})
+      .filter((k) => k.startsWith(prefix))
+      .sort()
   }
 
   /**

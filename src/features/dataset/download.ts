@@ -84,7 +84,10 @@ export async function fetchDataset(o: FetchDatasetOptions): Promise<FetchDataset
       onProgress: (written, total) => (bar ??= o.ui.progress('Unpacking', total, { format: formatBytes, intervalMs: 3000 })).update(written),
     })
     bar?.done()
-    if (result.skipped.length > 0) o.ui.warn(`Left out ${result.skipped.length} archive entr${result.skipped.length === 1 ? 'y' : 'ies'}: ${result.skipped.slice(0, 3).join(', ')}${result.skipped.length > 3 ? ', …' : ''}`)
+    if (result.skipped.length > 0)
+      o.ui.warn(
+        `Left out ${result.skipped.length} archive entr${result.skipped.length === 1 ? 'y' : 'ies'}: ${result.skipped.slice(0, 3).join(', ')}${result.skipped.length > 3 ? ', …' : ''}`,
+      )
     const root = await datasetRootIn(staging)
     await mkdir(path.dirname(o.dest), { recursive: true })
     if (existing) await rmdir(o.dest) // empty, checked above
@@ -127,15 +130,24 @@ async function download(o: FetchDatasetOptions, file: string): Promise<{ bytes: 
       res = await fetch(url, { signal, redirect: 'follow' })
     } catch (err) {
       if (o.signal.aborted) throw err
-      throw new OperationError('DownloadFailed', `Could not download ${url.href}: ${idle.signal.aborted ? `no response within ${idleMs / 1000}s` : (err as Error).message}.`, {
-        hint: 'Check the URL and your network (proxy, firewall), then run the command again.',
-        cause: err,
-      })
+      throw new OperationError(
+        'DownloadFailed',
+        `Could not download ${url.href}: ${idle.signal.aborted ? `no response within ${idleMs / 1000}s` : (err as Error).message}.`,
+        {
+          hint: 'Check the URL and your network (proxy, firewall), then run the command again.',
+          cause: err,
+        },
+      )
     }
     if (!res.ok || !res.body) {
       const Err = res.status >= 400 && res.status < 500 ? UserError : OperationError
       throw new Err('DownloadFailed', `GET ${url.href} answered ${res.status} ${res.statusText}; nothing was downloaded.`, {
-        hint: res.status === 404 ? 'Check the URL.' : res.status === 403 ? 'The URL may have expired (presigned URLs do) or need credentials.' : 'Run the command again later.',
+        hint:
+          res.status === 404
+            ? 'Check the URL.'
+            : res.status === 403
+              ? 'The URL may have expired (presigned URLs do) or need credentials.'
+              : 'Run the command again later.',
       })
     }
     const expected = Number(res.headers.get('content-length') ?? NaN)
@@ -155,14 +167,20 @@ async function download(o: FetchDatasetOptions, file: string): Promise<{ bytes: 
       await pipeline(Readable.fromWeb(res.body as Parameters<typeof Readable.fromWeb>[0]), count, createWriteStream(file), { signal })
     } catch (err) {
       if (o.signal.aborted) throw err
-      throw new OperationError('DownloadFailed', `The download of ${url.href} stopped after ${formatBytes(bytes)}: ${idle.signal.aborted ? `no data for ${idleMs / 1000}s` : (err as Error).message}.`, {
-        hint: 'Run the command again; the partial file was removed.',
-        cause: err,
-      })
+      throw new OperationError(
+        'DownloadFailed',
+        `The download of ${url.href} stopped after ${formatBytes(bytes)}: ${idle.signal.aborted ? `no data for ${idleMs / 1000}s` : (err as Error).message}.`,
+        {
+          hint: 'Run the command again; the partial file was removed.',
+          cause: err,
+        },
+      )
     }
     bar.done()
     if (Number.isFinite(expected) && bytes !== expected) {
-      throw new OperationError('DownloadIncomplete', `Received ${bytes} bytes from ${url.href}, but the server announced ${expected}.`, { hint: 'Run the command again.' })
+      throw new OperationError('DownloadIncomplete', `Received ${bytes} bytes from ${url.href}, but the server announced ${expected}.`, {
+        hint: 'Run the command again.',
+      })
     }
     const sha256 = hash.digest('hex')
     o.ui.success(`Downloaded ${formatBytes(bytes)} (sha256 ${sha256.slice(0, 16)}…)`)
@@ -192,6 +210,9 @@ async function readRecords(file: string): Promise<Record<string, DownloadRecord>
 export async function recordedDownload(workDir: string, dest: string): Promise<{ url: string; archiveSha256: string } | undefined> {
   const rec = (await readRecords(path.join(workDir, 'downloads.json')))[dest]
   if (!rec) return undefined
-  const there = await readdir(dest).then((e) => e.length > 0, () => false)
+  const there = await readdir(dest).then(
+    (e) => e.length > 0,
+    () => false,
+  )
   return there ? { url: rec.url, archiveSha256: rec.archiveSha256 } : undefined
 }

@@ -93,8 +93,10 @@ export async function scanDataset(root: string, options: ScanOptions = {}): Prom
   }
   if (missing.length > 0) {
     const nested = await findNestedRoot(root, top)
-    problems.push(`missing ${missing.map((s) => `${s}/`).join(', ')} (expected train/, valid/ and test/ directly inside ${root})` +
-      (nested ? `; they are in ${nested}: pass --source ${nested}` : ''))
+    problems.push(
+      `missing ${missing.map((s) => `${s}/`).join(', ')} (expected train/, valid/ and test/ directly inside ${root})` +
+        (nested ? `; they are in ${nested}: pass --source ${nested}` : ''),
+    )
     throw layoutError(root, problems, options.maxProblemsShown)
   }
 
@@ -156,8 +158,12 @@ export async function scanDataset(root: string, options: ScanOptions = {}): Prom
     if (have.size === 0) continue
     const lacking = [...all].filter((c) => !have.has(c)).sort()
     if (lacking.length > 0) {
-      const where = SPLITS.filter((s) => s !== split && lacking.some((c) => classesBySplit.get(s)!.has(c))).map((s) => `${s}/`).join(' and ')
-      problems.push(`${split}/ lacks ${lacking.length} class${lacking.length === 1 ? '' : 'es'} that ${where} ${where.includes(' and ') ? 'have' : 'has'}: ${preview(lacking)}`)
+      const where = SPLITS.filter((s) => s !== split && lacking.some((c) => classesBySplit.get(s)!.has(c)))
+        .map((s) => `${s}/`)
+        .join(' and ')
+      problems.push(
+        `${split}/ lacks ${lacking.length} class${lacking.length === 1 ? '' : 'es'} that ${where} ${where.includes(' and ') ? 'have' : 'has'}: ${preview(lacking)}`,
+      )
     }
   }
   if (all.size === 1) problems.push(`only one class (${[...all][0]}): a classifier needs at least two`)
@@ -175,11 +181,14 @@ export function isImage(name: string): boolean {
 function layoutError(root: string, problems: string[], maxShown = 25): UserError {
   const shown = problems.slice(0, maxShown).map((p) => `  • ${p}`)
   if (problems.length > maxShown) shown.push(`  • … and ${problems.length - maxShown} more`)
-  return new UserError('InvalidDatasetLayout',
-    `${root} is not a dataset of train/ valid/ test/ with one folder per class (${problems.length} problem${problems.length === 1 ? '' : 's'}); nothing was uploaded:\n${shown.join('\n')}`, {
+  return new UserError(
+    'InvalidDatasetLayout',
+    `${root} is not a dataset of train/ valid/ test/ with one folder per class (${problems.length} problem${problems.length === 1 ? '' : 's'}); nothing was uploaded:\n${shown.join('\n')}`,
+    {
       hint: 'Fix the folders above, or pass --no-validate to upload a different layout as it is.',
       details: { root, problems },
-    })
+    },
+  )
 }
 
 async function readDirOrThrow(root: string): Promise<Dirent[]> {
@@ -256,7 +265,9 @@ function preview(items: string[], max = 8): string {
 /** The dataset part of a result: counts, bytes, classes. */
 export function summarize(scan: DatasetScan): DatasetSummary {
   return {
-    validated: scan.validated, files: scan.files.length, bytes: scan.bytes,
+    validated: scan.validated,
+    files: scan.files.length,
+    bytes: scan.bytes,
     ...(scan.classes !== undefined ? { classes: scan.classes, splits: scan.splits } : {}),
     skippedFiles: scan.skipped.length,
   }

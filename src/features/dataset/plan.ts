@@ -23,9 +23,7 @@ export type UploadReason = 'new' | 'changed'
  * - `compare`: same size, so the content hashes decide. `remoteSha` is known when this machine's
  *   record of the upload still matches the listing's ETag; otherwise HeadObject must fetch it.
  */
-export type FirstPass =
-  | { readonly kind: 'upload'; readonly reason: UploadReason }
-  | { readonly kind: 'compare'; readonly remoteSha?: string }
+export type FirstPass = { readonly kind: 'upload'; readonly reason: UploadReason } | { readonly kind: 'compare'; readonly remoteSha?: string }
 
 /** Files at or above this size go through a multipart upload (@aws-sdk/lib-storage). @default 16 MiB */
 export const MULTIPART_THRESHOLD = 16 * 1024 * 1024

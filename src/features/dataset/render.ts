@@ -12,13 +12,17 @@ export type SyncUi = Pick<Ui, 'step' | 'info' | 'warn' | 'success' | 'progress' 
 export function reportScan(ui: SyncUi, scan: DatasetScan): void {
   if (scan.validated && scan.splits) {
     const s = scan.splits
-    ui.step(`Dataset ${scan.root}: ${scan.classes} classes, ${scan.files.length.toLocaleString('en-US')} images, ${formatBytes(scan.bytes)} ` +
-      `(${SPLITS.map((k) => `${k} ${s[k].files.toLocaleString('en-US')}`).join(', ')})`)
+    ui.step(
+      `Dataset ${scan.root}: ${scan.classes} classes, ${scan.files.length.toLocaleString('en-US')} images, ${formatBytes(scan.bytes)} ` +
+        `(${SPLITS.map((k) => `${k} ${s[k].files.toLocaleString('en-US')}`).join(', ')})`,
+    )
   } else {
     ui.step(`Dataset ${scan.root}: ${scan.files.length.toLocaleString('en-US')} files, ${formatBytes(scan.bytes)} (layout not validated: --no-validate)`)
   }
   if (scan.skipped.length > 0) {
-    ui.warn(`Skipping ${scan.skipped.length} file${scan.skipped.length === 1 ? '' : 's'} that ${scan.skipped.length === 1 ? 'is' : 'are'} not part of the dataset:`)
+    ui.warn(
+      `Skipping ${scan.skipped.length} file${scan.skipped.length === 1 ? '' : 's'} that ${scan.skipped.length === 1 ? 'is' : 'are'} not part of the dataset:`,
+    )
     for (const f of scan.skipped.slice(0, 20)) ui.info(`    ${f.rel}  (${f.reason})`)
     if (scan.skipped.length > 20) ui.info(`    … and ${scan.skipped.length - 20} more`)
   }
@@ -74,10 +78,18 @@ export function renderSyncResult(r: SyncResult, c: ChalkInstance): string {
   const lines = [
     `${c.green('✔')} ${r.destination} is in sync with ${r.source} (${r.seconds}s): ` +
       `${r.uploaded.toLocaleString('en-US')} uploaded (${formatBytes(r.bytes)}), ${r.skipped.toLocaleString('en-US')} unchanged, ${r.deleted} deleted` +
-      (r.remoteOnly > 0 ? `, ${r.remoteOnly} remote-only kept` : '') + '.',
+      (r.remoteOnly > 0 ? `, ${r.remoteOnly} remote-only kept` : '') +
+      '.',
     '',
     'Training channels:',
-    formatTable(['channel', 's3 uri'], [['train', r.channels.train], ['valid', r.channels.valid], ['test', r.channels.test]]),
+    formatTable(
+      ['channel', 's3 uri'],
+      [
+        ['train', r.channels.train],
+        ['valid', r.channels.valid],
+        ['test', r.channels.test],
+      ],
+    ),
     '',
     c.gray('Next: mlops train'),
   ]
@@ -89,14 +101,21 @@ export function renderSyncPlan(p: SyncPlan, c: ChalkInstance): string {
   const lines = [c.bold(`Dry run: upload-data ${p.source} -> ${p.destination}`)]
   for (const n of p.notes) lines.push(c.gray(n))
   if (p.download) lines.push(`Would download ${p.download.url} and unpack it into ${p.download.into} first.`)
-  lines.push(`Would upload ${p.wouldUpload.toLocaleString('en-US')} file${p.wouldUpload === 1 ? '' : 's'} (${formatBytes(p.bytes)}), ` +
-    `skip ${p.wouldSkip.toLocaleString('en-US')} unchanged, delete ${p.wouldDelete}. Nothing was sent.`)
+  lines.push(
+    `Would upload ${p.wouldUpload.toLocaleString('en-US')} file${p.wouldUpload === 1 ? '' : 's'} (${formatBytes(p.bytes)}), ` +
+      `skip ${p.wouldSkip.toLocaleString('en-US')} unchanged, delete ${p.wouldDelete}. Nothing was sent.`,
+  )
   const bucket = p.destination.slice('s3://'.length).split('/')[0]
   let i = 0
   for (const op of p.operations) {
     if (op.operation === 'PutObject' || op.operation === 'CreateMultipartUpload' || op.operation === 'DeleteObjects') continue
     lines.push('', `${String(++i).padStart(2)}. ${c.cyan(op.service)} ${c.bold(op.operation)}`)
-    lines.push((JSON.stringify(op.input, null, 2) ?? 'null').split('\n').map((l) => `    ${l}`).join('\n'))
+    lines.push(
+      (JSON.stringify(op.input, null, 2) ?? 'null')
+        .split('\n')
+        .map((l) => `    ${l}`)
+        .join('\n'),
+    )
   }
   if (p.uploads.length > 0) {
     lines.push('', c.bold('Uploads') + c.gray(' (PutObject with x-amz-meta-sha256 and ChecksumSHA256; --json shows every input):'))

@@ -15,7 +15,8 @@ import type { Clock } from '../../shared/clock.js'
 import { ensureDataBucket, headBucket } from '../../aws/s3/bucket.js'
 import { channelUris, type ChannelUris } from '../../shared/channels.js'
 import { planDatasetSync, type SyncPlan } from './sync-plan.js'
-import { deleteKeys, hashFile, headObject, listObjects, runPool, uploadFiles, type UploadFilesOptions, type UploadItem } from './upload.js'
+import { deleteKeys, hashFile, listObjects, runPool, uploadFiles, type UploadFilesOptions, type UploadItem } from './upload.js'
+import { headObject } from '../../aws/s3/objects.js'
 
 export { channelUris, type ChannelUris } from '../../shared/channels.js'
 
@@ -82,9 +83,19 @@ export interface SyncResult {
 export async function runUploadData(ctx: CommandContext, cfg: MlopsConfig, o: UploadDataOptions): Promise<SyncResult | SyncPlan> {
   const workDir = path.join(ctx.projectDir, '.mlops')
   const common = {
-    source: o.source, bucket: o.bucket, prefix: o.prefix, region: ctx.awsSettings(cfg).region, project: cfg.project.name,
-    kmsKeyId: cfg.data.kmsKeyId, concurrency: o.concurrency, delete: o.delete, validate: o.validate,
-    cacheFile: UploadCache.pathFor(ctx.projectDir), signal: ctx.signal, clock: ctx.clock, ui: ctx.ui,
+    source: o.source,
+    bucket: o.bucket,
+    prefix: o.prefix,
+    region: ctx.awsSettings(cfg).region,
+    project: cfg.project.name,
+    kmsKeyId: cfg.data.kmsKeyId,
+    concurrency: o.concurrency,
+    delete: o.delete,
+    validate: o.validate,
+    cacheFile: UploadCache.pathFor(ctx.projectDir),
+    signal: ctx.signal,
+    clock: ctx.clock,
+    ui: ctx.ui,
   }
   if (ctx.dryRun) {
     if (o.fromUrl && (await recordedDownload(workDir, o.source))?.url !== o.fromUrl) {
@@ -108,7 +119,10 @@ export async function runUploadData(ctx: CommandContext, cfg: MlopsConfig, o: Up
     confirmDelete: (keys) => ctx.ui.confirm(`Delete ${keys.length === 1 ? 'this object' : `these ${keys.length} objects`} from s3://${o.bucket}?`),
   })
   return download
-    ? { ...result, download: { url: download.url, downloaded: download.downloaded, archiveBytes: download.archiveBytes, archiveSha256: download.archiveSha256 } }
+    ? {
+        ...result,
+        download: { url: download.url, downloaded: download.downloaded, archiveBytes: download.archiveBytes, archiveSha256: download.archiveSha256 },
+      }
     : result
 }
 
@@ -144,7 +158,13 @@ async function sync(s3: S3Client, o: SyncOptions): Promise<SyncResult> {
   for (const w of bucket.warnings) o.ui.warn(w)
   if (bucket.created) {
     o.ui.success(`Created bucket ${o.bucket} (private, ${o.kmsKeyId ? 'SSE-KMS' : 'SSE-S3'} encrypted, TLS-only, tagged)`)
-    await o.state?.record({ kind: 'bucket', name: o.bucket, region: o.region, createdAt: new Date(o.clock.now()).toISOString(), details: { kmsKeyId: o.kmsKeyId ?? null } })
+    await o.state?.record({
+      kind: 'bucket',
+      name: o.bucket,
+      region: o.region,
+      createdAt: new Date(o.clock.now()).toISOString(),
+      details: { kmsKeyId: o.kmsKeyId ?? null },
+    })
   }
 
   const remote = bucket.created ? new Map<string, RemoteObject>() : await listObjects(s3, o.bucket, listPrefix(o.prefix), o.signal)
@@ -164,26 +184,31 @@ async function sync(s3: S3Client, o: SyncOptions): Promise<SyncResult> {
   // Same size: decide by content. Local hashes come from the cache (no read) or are computed;
   // remote ones from this machine's record or, failing that, one HeadObject each.
   try {
-    await runPool(compare, o.concurrency, async (c) => {
-      const localSha = cache.hashOf(c.file) ?? (await hashFile(c.file.path, { signal: o.signal })).sha256
-      cache.rememberHash(c.file, localSha)
-      let remoteSha = c.remoteSha
-      if (remoteSha === undefined) {
-        headRequests++
-        const head = await headObject(s3, o.bucket, c.key, o.signal)
-        if (!head) return void uploads.push({ file: c.file, key: c.key, reason: 'new' })
-        if (head.sha256) remoteSha = head.sha256
-        else if (etagIsContentMd5(head.etag, head.serverSideEncryption)) {
-          // Uploaded by other means (`aws s3 cp`): a single-part ETag is the MD5 of the content.
-          const { md5 } = await hashFile(c.file.path, { md5: true, signal: o.signal })
-          if (`"${md5}"` === head.etag || md5 === head.etag) remoteSha = localSha
+    await runPool(
+      compare,
+      o.concurrency,
+      async (c) => {
+        const localSha = cache.hashOf(c.file) ?? (await hashFile(c.file.path, { signal: o.signal })).sha256
+        cache.rememberHash(c.file, localSha)
+        let remoteSha = c.remoteSha
+        if (remoteSha === undefined) {
+          headRequests++
+          const head = await headObject(s3, o.bucket, c.key, o.signal)
+          if (!head) return void uploads.push({ file: c.file, key: c.key, reason: 'new' })
+          if (head.sha256) remoteSha = head.sha256
+          else if (etagIsContentMd5(head.etag, head.serverSideEncryption)) {
+            // Uploaded by other means (`aws s3 cp`): a single-part ETag is the MD5 of the content.
+            const { md5 } = await hashFile(c.file.path, { md5: true, signal: o.signal })
+            if (`"${md5}"` === head.etag || md5 === head.etag) remoteSha = localSha
+          }
         }
-      }
-      if (remoteSha === localSha) {
-        skipped.push(c.file)
-        cache.rememberObject(o.bucket, c.key, { size: c.file.size, sha256: localSha, etag: c.remote.etag })
-      } else uploads.push({ file: c.file, key: c.key, reason: 'changed' })
-    }, o.signal)
+        if (remoteSha === localSha) {
+          skipped.push(c.file)
+          cache.rememberObject(o.bucket, c.key, { size: c.file.size, sha256: localSha, etag: c.remote.etag })
+        } else uploads.push({ file: c.file, key: c.key, reason: 'changed' })
+      },
+      o.signal,
+    )
   } finally {
     if (o.signal.aborted) await cache.save()
   }
@@ -192,7 +217,9 @@ async function sync(s3: S3Client, o: SyncOptions): Promise<SyncResult> {
 
   const orphans = orphanKeys(new Set(scan.files.map((f) => objectKey(o.prefix, f.rel))), remote.keys())
   if (o.delete && orphans.length > 0) {
-    o.ui.warn(`--delete: ${orphans.length} object${orphans.length === 1 ? '' : 's'} under ${destination} ha${orphans.length === 1 ? 's' : 've'} no local file and will be deleted:`)
+    o.ui.warn(
+      `--delete: ${orphans.length} object${orphans.length === 1 ? '' : 's'} under ${destination} ha${orphans.length === 1 ? 's' : 've'} no local file and will be deleted:`,
+    )
     for (const k of orphans.slice(0, 50)) o.ui.info(`    s3://${o.bucket}/${k}`)
     if (orphans.length > 50) o.ui.info(`    … and ${orphans.length - 50} more (\`mlops upload-data --delete --dry-run --json\` lists them all)`)
     if (!(await o.confirmDelete(orphans))) {
@@ -200,29 +227,40 @@ async function sync(s3: S3Client, o: SyncOptions): Promise<SyncResult> {
       throw new AbortError('Cancelled: nothing was uploaded or deleted.')
     }
   } else if (orphans.length > 0) {
-    o.ui.info(`${orphans.length} object${orphans.length === 1 ? '' : 's'} under ${destination} ha${orphans.length === 1 ? 's' : 've'} no local file (kept; --delete removes them).`)
+    o.ui.info(
+      `${orphans.length} object${orphans.length === 1 ? '' : 's'} under ${destination} ha${orphans.length === 1 ? 's' : 've'} no local file (kept; --delete removes them).`,
+    )
   }
 
   const uploadBytes = uploads.reduce((n, u) => n + u.file.size, 0)
   if (uploads.length > 0) {
     const counts = { new: uploads.filter((u) => u.reason === 'new').length, changed: uploads.filter((u) => u.reason === 'changed').length }
-    o.ui.step(`Uploading ${uploads.length.toLocaleString('en-US')} file${uploads.length === 1 ? '' : 's'} (${formatBytes(uploadBytes)}; ${counts.new} new, ${counts.changed} changed), ${skipped.length.toLocaleString('en-US')} unchanged, ${o.concurrency} at a time`)
+    o.ui.step(
+      `Uploading ${uploads.length.toLocaleString('en-US')} file${uploads.length === 1 ? '' : 's'} (${formatBytes(uploadBytes)}; ${counts.new} new, ${counts.changed} changed), ${skipped.length.toLocaleString('en-US')} unchanged, ${o.concurrency} at a time`,
+    )
   } else o.ui.step(`All ${scan.files.length.toLocaleString('en-US')} files are already in ${destination}`)
 
-  let transfer = { uploaded: 0, bytes: 0, retries: 0, interrupted: false }
+  let transfer: Awaited<ReturnType<typeof uploadFiles>>
   const progress = uploads.length > 0 ? createProgress(o.ui, o.clock, uploads.length, uploadBytes) : undefined
   let lastSave = o.clock.now()
   try {
     transfer = await uploadFiles(s3, uploads, {
       ...o.transfer,
-      bucket: o.bucket, kmsKeyId: o.kmsKeyId, concurrency: o.concurrency, signal: o.signal, clock: o.clock,
+      bucket: o.bucket,
+      kmsKeyId: o.kmsKeyId,
+      concurrency: o.concurrency,
+      signal: o.signal,
+      clock: o.clock,
       knownSha256: (f) => cache.hashOf(f),
       onBytes: (n) => progress?.bytes(n),
       onRetry: (item, attempt, err) => o.ui.warn(`retrying ${item.key} (attempt ${attempt + 1}): ${(err as Error).name ?? err}`),
       onVanished: (item) => o.ui.warn(`${item.file.path} disappeared before it was uploaded; skipped`),
-      onAbortFailed: (item, uploadId, err) => o.ui.warn(`could not abort the unfinished multipart upload of ${item.key} (${(err as Error).message}); ` +
-        `remove it with \`aws s3api abort-multipart-upload --bucket ${o.bucket} --key ${item.key} --upload-id ${uploadId}\`` +
-        (bucket.created ? ' (the bucket\'s lifecycle rule also removes it after 7 days)' : '')),
+      onAbortFailed: (item, uploadId, err) =>
+        o.ui.warn(
+          `could not abort the unfinished multipart upload of ${item.key} (${(err as Error).message}); ` +
+            `remove it with \`aws s3api abort-multipart-upload --bucket ${o.bucket} --key ${item.key} --upload-id ${uploadId}\`` +
+            (bucket.created ? " (the bucket's lifecycle rule also removes it after 7 days)" : ''),
+        ),
       onUploaded: (item, r) => {
         progress?.file()
         if (r.size === item.file.size) cache.rememberHash(item.file, r.sha256)

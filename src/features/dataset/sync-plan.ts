@@ -1,8 +1,17 @@
 import { UploadCache } from './cache.js'
 import { scanDataset, summarize, type DatasetSummary } from './layout.js'
 import {
-  classifyAgainstRecord, deleteBatches, listPrefix, multipartInput, MULTIPART_THRESHOLD, objectKey, orphanKeys, PART_SIZE, putObjectInput,
-  type FirstPass, type UploadReason,
+  classifyAgainstRecord,
+  deleteBatches,
+  listPrefix,
+  multipartInput,
+  MULTIPART_THRESHOLD,
+  objectKey,
+  orphanKeys,
+  PART_SIZE,
+  putObjectInput,
+  type FirstPass,
+  type UploadReason,
 } from './plan.js'
 import { reportScan } from './render.js'
 import type { MlopsConfig } from '../../config/schema.js'
@@ -56,7 +65,21 @@ export async function planDatasetSync(o: Omit<SyncOptions, 'confirmDelete' | 'st
   ]
   if (o.withoutFiles) {
     notes.push('The files to upload are known only after --from-url has been downloaded and unpacked.')
-    return { dryRun: true, operations: planToJson(ops), comparedWith: 'local-record', source: o.source, destination, wouldUpload: 0, wouldSkip: 0, wouldDelete: 0, bytes: 0, uploads: [], deletes: [], channels, notes }
+    return {
+      dryRun: true,
+      operations: planToJson(ops),
+      comparedWith: 'local-record',
+      source: o.source,
+      destination,
+      wouldUpload: 0,
+      wouldSkip: 0,
+      wouldDelete: 0,
+      bytes: 0,
+      uploads: [],
+      deletes: [],
+      channels,
+      notes,
+    }
   }
   const scan = await scanDataset(o.source, { validate: o.validate })
   reportScan(o.ui, scan)
@@ -76,7 +99,12 @@ export async function planDatasetSync(o: Omit<SyncOptions, 'confirmDelete' | 'st
     const req = { bucket: o.bucket, key, size: file.size, sha256Hex: sha, kmsKeyId: o.kmsKeyId }
     if (file.size >= (o.transfer?.multipartThreshold ?? MULTIPART_THRESHOLD)) {
       const parts = Math.ceil(file.size / (o.transfer?.partSize ?? PART_SIZE))
-      ops.push({ service: 's3', operation: 'CreateMultipartUpload', input: multipartInput(req), note: `then ${parts} UploadPart and CompleteMultipartUpload (${file.path})` })
+      ops.push({
+        service: 's3',
+        operation: 'CreateMultipartUpload',
+        input: multipartInput(req),
+        note: `then ${parts} UploadPart and CompleteMultipartUpload (${file.path})`,
+      })
     } else {
       ops.push({ service: 's3', operation: 'PutObject', input: { ...putObjectInput(req), Body: `<contents of ${file.path}>` } })
     }
@@ -84,9 +112,19 @@ export async function planDatasetSync(o: Omit<SyncOptions, 'confirmDelete' | 'st
   const deletes = o.delete ? orphanKeys(new Set(scan.files.map((f) => objectKey(o.prefix, f.rel))), cache.objectKeys(o.bucket, listPrefix(o.prefix))) : []
   for (const input of deleteBatches(o.bucket, deletes)) ops.push({ service: 's3', operation: 'DeleteObjects', input })
   return {
-    dryRun: true, operations: planToJson(ops), comparedWith: 'local-record', source: scan.root, destination,
-    wouldUpload: uploads.length, wouldSkip, wouldDelete: deletes.length, bytes: uploads.reduce((n, u) => n + u.size, 0),
-    uploads, deletes, channels, dataset: summarize(scan), notes,
+    dryRun: true,
+    operations: planToJson(ops),
+    comparedWith: 'local-record',
+    source: scan.root,
+    destination,
+    wouldUpload: uploads.length,
+    wouldSkip,
+    wouldDelete: deletes.length,
+    bytes: uploads.reduce((n, u) => n + u.size, 0),
+    uploads,
+    deletes,
+    channels,
+    dataset: summarize(scan),
+    notes,
   }
 }
-

@@ -121,12 +121,11 @@ export async function unzip(zipFile: string, destDir: string, opts: UnzipOptions
  */
 export function safeEntryPath(destDir: string, name: string): string {
   const normalized = name.replace(/\\/g, '/')
-  const unsafe = normalized.startsWith('/') || /^[a-zA-Z]:/.test(normalized) || normalized.includes('\0') ||
-    normalized.split('/').some((seg) => seg === '..')
+  const unsafe = normalized.startsWith('/') || /^[a-zA-Z]:/.test(normalized) || normalized.includes('\0') || normalized.split('/').some((seg) => seg === '..')
   const root = path.resolve(destDir)
   const target = path.resolve(root, normalized)
   const rel = path.relative(root, target)
-  if (unsafe || rel === '' && !normalized.endsWith('/') || rel.startsWith('..') || path.isAbsolute(rel)) {
+  if (unsafe || (rel === '' && !normalized.endsWith('/')) || rel.startsWith('..') || path.isAbsolute(rel)) {
     throw new UserError('UnsafeArchive', `The archive entry "${name}" would be written outside the target folder; nothing was extracted.`, {
       hint: 'The archive is malformed or hostile (a "zip slip"). Get the dataset from a source you trust.',
     })
@@ -187,15 +186,27 @@ export async function readCentralDirectory(fh: FileHandle, label: string): Promi
       const len = extra.readUInt16LE(e + 2)
       if (id === 0x0001) {
         let q = e + 4
-        if (uncompressedSize === 0xffffffff) (uncompressedSize = Number(extra.readBigUInt64LE(q))), (q += 8)
-        if (compressedSize === 0xffffffff) (compressedSize = Number(extra.readBigUInt64LE(q))), (q += 8)
+        if (uncompressedSize === 0xffffffff) {
+          uncompressedSize = Number(extra.readBigUInt64LE(q))
+          q += 8
+        }
+        if (compressedSize === 0xffffffff) {
+          compressedSize = Number(extra.readBigUInt64LE(q))
+          q += 8
+        }
         if (localHeaderOffset === 0xffffffff) localHeaderOffset = Number(extra.readBigUInt64LE(q))
       }
       e += 4 + len
     }
     const unixMode = madeBy >> 8 === 3 ? externalAttrs >>> 16 : 0
     entries.push({
-      name, method, flags, crc32, compressedSize, uncompressedSize, localHeaderOffset,
+      name,
+      method,
+      flags,
+      crc32,
+      compressedSize,
+      uncompressedSize,
+      localHeaderOffset,
       isDirectory: name.endsWith('/'),
       isSymlink: (unixMode & 0o170000) === 0o120000,
     })
@@ -208,9 +219,10 @@ function checkLimits(entries: readonly ZipEntry[], label: string, o: UnzipLimits
   const maxEntries = o.maxEntries ?? 1_000_000
   const maxTotal = o.maxTotalBytes ?? 64 * 1024 ** 3
   const maxRatio = o.maxRatio ?? 200
-  const bomb = (why: string) => new UserError('UnsafeArchive', `${label} looks like a zip bomb: ${why}; nothing was extracted.`, {
-    hint: 'Get the dataset from a source you trust. For a genuinely larger dataset, unpack it yourself and pass --source <dir>.',
-  })
+  const bomb = (why: string) =>
+    new UserError('UnsafeArchive', `${label} looks like a zip bomb: ${why}; nothing was extracted.`, {
+      hint: 'Get the dataset from a source you trust. For a genuinely larger dataset, unpack it yourself and pass --source <dir>.',
+    })
   if (entries.length > maxEntries) throw bomb(`${entries.length.toLocaleString('en-US')} entries (limit ${maxEntries.toLocaleString('en-US')})`)
   const total = entries.reduce((n, e) => n + e.uncompressedSize, 0)
   if (total > maxTotal) throw bomb(`it expands to ${total.toLocaleString('en-US')} bytes (limit ${maxTotal.toLocaleString('en-US')})`)
@@ -221,7 +233,14 @@ function checkLimits(entries: readonly ZipEntry[], label: string, o: UnzipLimits
   }
 }
 
-async function extractEntry(fh: FileHandle, label: string, entry: ZipEntry, target: string, signal: AbortSignal | undefined, onBytes: (n: number) => void): Promise<void> {
+async function extractEntry(
+  fh: FileHandle,
+  label: string,
+  entry: ZipEntry,
+  target: string,
+  signal: AbortSignal | undefined,
+  onBytes: (n: number) => void,
+): Promise<void> {
   const local = await readAt(fh, entry.localHeaderOffset, 30)
   if (local.length < 30 || local.readUInt32LE(0) !== SIG_LOCAL) throw corrupt(label, `local header of ${entry.name} is damaged`)
   const dataStart = entry.localHeaderOffset + 30 + local.readUInt16LE(26) + local.readUInt16LE(28)
@@ -237,7 +256,12 @@ async function extractEntry(fh: FileHandle, label: string, entry: ZipEntry, targ
       written += chunk.length
       // Never trust the declared size: stop the moment an entry inflates past it.
       if (written > entry.uncompressedSize) {
-        done(new UserError('UnsafeArchive', `${label}: ${entry.name} inflates beyond its declared ${entry.uncompressedSize} bytes (a zip bomb or a corrupt archive); extraction stopped.`))
+        done(
+          new UserError(
+            'UnsafeArchive',
+            `${label}: ${entry.name} inflates beyond its declared ${entry.uncompressedSize} bytes (a zip bomb or a corrupt archive); extraction stopped.`,
+          ),
+        )
         return
       }
       crc = crc32(chunk, crc)

@@ -1,10 +1,4 @@
-import {
-  AbortMultipartUploadCommand,
-  DeleteObjectsCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  type S3Client,
-} from '@aws-sdk/client-s3'
+import { AbortMultipartUploadCommand, DeleteObjectsCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
 import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
@@ -15,7 +9,6 @@ import { deleteBatches, multipartInput, MULTIPART_THRESHOLD, PART_SIZE, putObjec
 import type { LocalFile } from './layout.js'
 import type { Clock } from '../../shared/clock.js'
 import { callAws, isAwsErrorNamed, translateAwsError } from '../../aws/errors.js'
-export { headObject, type RemoteHead } from '../../aws/s3/objects.js'
 
 /**
  * The S3 transfer engine of `upload-data`: listing, HeadObject, parallel uploads (single PUTs for
@@ -82,7 +75,8 @@ export async function listObjects(s3: S3Client, bucket: string, prefix: string, 
   let ContinuationToken: string | undefined
   do {
     const page = await callAws({ service: 's3', operation: 'ListObjectsV2', resource: `s3://${bucket}/${prefix}` }, () =>
-      s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken }), { abortSignal: signal }))
+      s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken }), { abortSignal: signal }),
+    )
     for (const o of page.Contents ?? []) if (o.Key) out.set(o.Key, { key: o.Key, size: o.Size ?? 0, etag: o.ETag ?? '' })
     ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined
   } while (ContinuationToken)
@@ -94,10 +88,14 @@ export async function deleteKeys(s3: S3Client, bucket: string, keys: readonly st
   let deleted = 0
   for (const input of deleteBatches(bucket, keys)) {
     const out = await callAws({ service: 's3', operation: 'DeleteObjects', resource: `s3://${bucket}` }, () =>
-      s3.send(new DeleteObjectsCommand(input), { abortSignal: signal }))
+      s3.send(new DeleteObjectsCommand(input), { abortSignal: signal }),
+    )
     const errors = out.Errors ?? []
     if (errors.length > 0) {
-      const first = errors.slice(0, 5).map((e) => `${e.Key}: ${e.Code} ${e.Message ?? ''}`.trim()).join('; ')
+      const first = errors
+        .slice(0, 5)
+        .map((e) => `${e.Key}: ${e.Code} ${e.Message ?? ''}`.trim())
+        .join('; ')
       throw new AwsError('DeleteFailed', `S3 did not delete ${errors.length} of ${input.Delete.Objects.length} objects: ${first}`, {
         hint: errors.some((e) => e.Code === 'AccessDenied') ? `Grant s3:DeleteObject on arn:aws:s3:::${bucket}/*.` : 'Run the command again.',
       })
@@ -111,12 +109,16 @@ export async function deleteKeys(s3: S3Client, bucket: string, keys: readonly st
 export async function hashFile(file: string, opts: { md5?: boolean; signal?: AbortSignal } = {}): Promise<{ sha256: string; md5?: string }> {
   const sha = createHash('sha256')
   const md5 = opts.md5 ? createHash('md5') : undefined
-  await pipeline(createReadStream(file, { highWaterMark: 1024 * 1024 }), async (source: AsyncIterable<Buffer>) => {
-    for await (const chunk of source) {
-      sha.update(chunk)
-      md5?.update(chunk)
-    }
-  }, { signal: opts.signal })
+  await pipeline(
+    createReadStream(file, { highWaterMark: 1024 * 1024 }),
+    async (source: AsyncIterable<Buffer>) => {
+      for await (const chunk of source) {
+        sha.update(chunk)
+        md5?.update(chunk)
+      }
+    },
+    { signal: opts.signal },
+  )
   return { sha256: sha.digest('hex'), ...(md5 ? { md5: md5.digest('hex') } : {}) }
 }
 
@@ -149,9 +151,7 @@ export async function uploadFiles(s3: S3Client, items: readonly UploadItem[], o:
           o.onBytes?.(n)
         }
         try {
-          const result = large
-            ? await putMultipart(s3, item, o, partSize, partConcurrency, progress)
-            : await putSingle(s3, item, o, progress)
+          const result = large ? await putMultipart(s3, item, o, partSize, partConcurrency, progress) : await putSingle(s3, item, o, progress)
           uploaded++
           bytes += result.size
           o.onUploaded?.(item, result)
@@ -203,7 +203,12 @@ async function putSingle(s3: S3Client, item: UploadItem, o: UploadFilesOptions, 
 }
 
 async function putMultipart(
-  s3: S3Client, item: UploadItem, o: UploadFilesOptions, partSize: number, queueSize: number, progress: (n: number) => void,
+  s3: S3Client,
+  item: UploadItem,
+  o: UploadFilesOptions,
+  partSize: number,
+  queueSize: number,
+  progress: (n: number) => void,
 ): Promise<UploadedObject> {
   const sha256 = o.knownSha256?.(item.file) ?? (await hashFile(item.file.path, { signal: o.signal })).sha256
   const tracked = trackSends(s3)
@@ -236,7 +241,12 @@ async function putMultipart(
       try {
         await s3.send(new AbortMultipartUploadCommand({ Bucket: o.bucket, Key: item.key, UploadId: upload.uploadId }))
       } catch (e) {
-        if (!isAwsErrorNamed(e, 'NoSuchUpload')) o.onAbortFailed?.(item, upload.uploadId, translateAwsError(e, { service: 's3', operation: 'AbortMultipartUpload', resource: `s3://${o.bucket}/${item.key}` }))
+        if (!isAwsErrorNamed(e, 'NoSuchUpload'))
+          o.onAbortFailed?.(
+            item,
+            upload.uploadId,
+            translateAwsError(e, { service: 's3', operation: 'AbortMultipartUpload', resource: `s3://${o.bucket}/${item.key}` }),
+          )
       }
     }
     throw err
@@ -255,7 +265,10 @@ function trackSends(s3: S3Client): { client: S3Client; settled(): Promise<void> 
       return (...args: Parameters<S3Client['send']>) => {
         const p = (target.send as (...a: unknown[]) => Promise<unknown>)(...args)
         inflight.add(p)
-        p.then(() => inflight.delete(p), () => inflight.delete(p))
+        p.then(
+          () => inflight.delete(p),
+          () => inflight.delete(p),
+        )
         return p
       }
     },
@@ -269,8 +282,16 @@ function trackSends(s3: S3Client): { client: S3Client; settled(): Promise<void> 
 }
 
 const RETRYABLE_NAMES = new Set([
-  'SlowDown', 'Throttling', 'ThrottlingException', 'RequestTimeout', 'RequestTimeTooSkewed', 'InternalError',
-  'ServiceUnavailable', 'TimeoutError', 'RequestTimeoutException', 'NetworkingError',
+  'SlowDown',
+  'Throttling',
+  'ThrottlingException',
+  'RequestTimeout',
+  'RequestTimeTooSkewed',
+  'InternalError',
+  'ServiceUnavailable',
+  'TimeoutError',
+  'RequestTimeoutException',
+  'NetworkingError',
 ])
 const RETRYABLE_CODES = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNREFUSED', 'EAI_AGAIN', 'ENOTFOUND', 'ECONNABORTED'])
 

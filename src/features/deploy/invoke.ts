@@ -132,7 +132,9 @@ export async function runInvoke(ctx: CommandContext, opts: InvokeOptions): Promi
     const name = `${names.lambdaFunction}:${names.lambdaAlias}`
     if (ctx.dryRun) {
       const shown = img.kind === 'file' ? { ...event, image: `<base64 of ${img.bytes!.length} bytes from ${path.basename(img.value)}>` } : event
-      const ops: PlannedOperation[] = [{ service: 'lambda', operation: 'Invoke', input: { FunctionName: names.lambdaFunction, Qualifier: names.lambdaAlias, Payload: shown } }]
+      const ops: PlannedOperation[] = [
+        { service: 'lambda', operation: 'Invoke', input: { FunctionName: names.lambdaFunction, Qualifier: names.lambdaAlias, Payload: shown } },
+      ]
       return { dryRun: true, operations: planToJson(ops), target: 'lambda', name }
     }
     const { lambda } = await ctx.clients(['lambda'], cfg)
@@ -149,15 +151,27 @@ export async function runInvoke(ctx: CommandContext, opts: InvokeOptions): Promi
   }
   const req = endpointRequest(img, topK)
   if (ctx.dryRun) {
-    const body = req.contentType === 'application/json' && img.kind === 'url' ? Buffer.from(req.body).toString('utf8') : `<${req.body.length} bytes: ${req.label}>`
+    const body =
+      req.contentType === 'application/json' && img.kind === 'url' ? Buffer.from(req.body).toString('utf8') : `<${req.body.length} bytes: ${req.label}>`
     const ops: PlannedOperation[] = [
-      { service: 'sagemaker-runtime', operation: 'InvokeEndpoint', input: { EndpointName: names.endpoint, ContentType: req.contentType, Accept: 'application/json', Body: body } },
+      {
+        service: 'sagemaker-runtime',
+        operation: 'InvokeEndpoint',
+        input: { EndpointName: names.endpoint, ContentType: req.contentType, Accept: 'application/json', Body: body },
+      },
     ]
     return { dryRun: true, operations: planToJson(ops), target: 'endpoint', name: names.endpoint }
   }
   const { sagemakerRuntime } = await ctx.clients(['sagemakerRuntime'], cfg)
   const answer = await invokeEndpoint(sagemakerRuntime, names.endpoint, req, () => ctx.clock.now())
-  return { target: 'endpoint', name: names.endpoint, input: inputSummary, predictions: answer.predictions.slice(0, topK), latencyMs: answer.latencyMs, ...(answer.model ? { model: answer.model } : {}) }
+  return {
+    target: 'endpoint',
+    name: names.endpoint,
+    input: inputSummary,
+    predictions: answer.predictions.slice(0, topK),
+    latencyMs: answer.latencyMs,
+    ...(answer.model ? { model: answer.model } : {}),
+  }
 }
 
 /** "93.1%". */
@@ -167,7 +181,10 @@ export function percent(p: number): string {
 
 /** The predictions as a numbered table. */
 export function predictionTable(preds: readonly Prediction[]): string {
-  return formatTable(['#', 'Breed', 'Probability'], preds.map((p, i) => [String(i + 1), p.label, percent(p.probability)]))
+  return formatTable(
+    ['#', 'Breed', 'Probability'],
+    preds.map((p, i) => [String(i + 1), p.label, percent(p.probability)]),
+  )
 }
 
 export function renderInvoke(r: InvokeResult | InvokeDryRun, c: ChalkInstance): string {

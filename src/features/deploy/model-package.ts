@@ -25,7 +25,6 @@ import { headObject } from '../../aws/s3/objects.js'
 /** Placeholder for the archive hash in dry-run plans (it depends on the model's bytes). */
 export const SHA_PLACEHOLDER = '<sha256-of-repacked-model>'
 
-
 export interface S3Location {
   readonly bucket: string
   readonly key: string
@@ -51,7 +50,10 @@ export function modelPackageLocation(bucket: string, project: string, sha256: st
 export function pythonImports(source: string): string[] {
   const found: string[] = []
   const add = (name: string) => {
-    const top = name.trim().split(/\s+as\s+/)[0].split('.')[0]
+    const top = name
+      .trim()
+      .split(/\s+as\s+/)[0]
+      .split('.')[0]
     if (/^[A-Za-z_]\w*$/.test(top) && !found.includes(top)) found.push(top)
   }
   for (const raw of source.split('\n')) {
@@ -82,7 +84,11 @@ export interface InferenceCode {
  * beside them is included: the serving container pip-installs code/requirements.txt at start.
  */
 export async function collectInferenceCode(sourceDir: string, entryPoint: string, fallbackDir = bundledScriptsDir()): Promise<InferenceCode> {
-  const has = (dir: string, f: string) => stat(path.join(dir, f)).then((s) => s.isFile(), () => false)
+  const has = (dir: string, f: string) =>
+    stat(path.join(dir, f)).then(
+      (s) => s.isFile(),
+      () => false,
+    )
   let dir = sourceDir
   let bundled = false
   if (!(await has(sourceDir, entryPoint))) {
@@ -223,7 +229,12 @@ export function planModelPackage(source: string, bucket: string, project: string
   const dest = modelPackageLocation(bucket, project, SHA_PLACEHOLDER)
   const codeNote = code ? `adds code/${code.files.join(', code/')}` : 'adds the inference handler under code/'
   return [
-    { service: 's3', operation: 'GetObject', input: src ? { Bucket: src.bucket, Key: src.key } : { Bucket: '<bucket>', Key: source }, note: `download the trained model; ${codeNote}` },
+    {
+      service: 's3',
+      operation: 'GetObject',
+      input: src ? { Bucket: src.bucket, Key: src.key } : { Bucket: '<bucket>', Key: source },
+      note: `download the trained model; ${codeNote}`,
+    },
     { service: 's3', operation: 'HeadObject', input: { Bucket: dest.bucket, Key: dest.key }, note: 'skip the upload when this exact archive is already there' },
     {
       service: 's3',

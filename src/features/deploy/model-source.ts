@@ -1,9 +1,4 @@
-import {
-  DescribeHyperParameterTuningJobCommand,
-  DescribeTrainingJobCommand,
-  ListTrainingJobsCommand,
-  type SageMakerClient,
-} from '@aws-sdk/client-sagemaker'
+import { DescribeHyperParameterTuningJobCommand, DescribeTrainingJobCommand, ListTrainingJobsCommand, type SageMakerClient } from '@aws-sdk/client-sagemaker'
 import type { MlopsConfig } from '../../config/schema.js'
 import { UserError } from '../../shared/errors.js'
 import { resourceNames } from '../../shared/naming.js'
@@ -44,7 +39,8 @@ export async function latestModelInState(state: StateStore): Promise<ModelSource
   }
   for (const rec of await state.list('training-job')) {
     const d = (rec.details ?? {}) as { status?: string; modelArtifact?: string }
-    if (d.status === 'Completed' && d.modelArtifact) candidates.push({ rec, source: { uri: d.modelArtifact, kind: 'sagemaker', jobName: rec.name, foundIn: 'state' } })
+    if (d.status === 'Completed' && d.modelArtifact)
+      candidates.push({ rec, source: { uri: d.modelArtifact, kind: 'sagemaker', jobName: rec.name, foundIn: 'state' } })
   }
   for (const rec of await state.list('tuning-job')) {
     const d = (rec.details ?? {}) as { modelArtifact?: string; bestTrainingJob?: string }
@@ -57,17 +53,28 @@ export async function latestModelInState(state: StateStore): Promise<ModelSource
 
 /** The model artifact of a completed training job, or of a tuning job's best training job. */
 export async function modelOfJob(sm: SageMakerClient, name: string): Promise<ModelSource> {
-  const job = await callAwsOrUndefined({ service: 'sagemaker', operation: 'DescribeTrainingJob', resource: name }, () => sm.send(new DescribeTrainingJobCommand({ TrainingJobName: name })))
+  const job = await callAwsOrUndefined({ service: 'sagemaker', operation: 'DescribeTrainingJob', resource: name }, () =>
+    sm.send(new DescribeTrainingJobCommand({ TrainingJobName: name })),
+  )
   if (job) {
     const uri = job.ModelArtifacts?.S3ModelArtifacts
     if (job.TrainingJobStatus !== 'Completed' || !uri) {
-      throw new UserError('TrainingJobNotCompleted', `Training job ${name} is ${job.TrainingJobStatus ?? 'in an unknown state'}; only a Completed job has a model to deploy.`, {
-        hint: job.TrainingJobStatus === 'InProgress' ? `Wait for it (\`mlops logs ${name}\`), then deploy.` : 'Deploy another job, or leave out --model to use the latest completed one.',
-      })
+      throw new UserError(
+        'TrainingJobNotCompleted',
+        `Training job ${name} is ${job.TrainingJobStatus ?? 'in an unknown state'}; only a Completed job has a model to deploy.`,
+        {
+          hint:
+            job.TrainingJobStatus === 'InProgress'
+              ? `Wait for it (\`mlops logs ${name}\`), then deploy.`
+              : 'Deploy another job, or leave out --model to use the latest completed one.',
+        },
+      )
     }
     return { uri, kind: 'sagemaker', jobName: name, foundIn: 'flag' }
   }
-  const tuning = await callAwsOrUndefined({ service: 'sagemaker', operation: 'DescribeHyperParameterTuningJob', resource: name }, () => sm.send(new DescribeHyperParameterTuningJobCommand({ HyperParameterTuningJobName: name })))
+  const tuning = await callAwsOrUndefined({ service: 'sagemaker', operation: 'DescribeHyperParameterTuningJob', resource: name }, () =>
+    sm.send(new DescribeHyperParameterTuningJobCommand({ HyperParameterTuningJobName: name })),
+  )
   const best = tuning?.BestTrainingJob?.TrainingJobName
   if (best) return { ...(await modelOfJob(sm, best)), kind: 'tuning' }
   throw new UserError('ModelNotFound', `No training job or tuning job named ${name} (with a best job) in this account and region.`, {
@@ -96,7 +103,13 @@ export async function latestModelInSageMaker(sm: SageMakerClient, cfg: Pick<Mlop
 
 function listJobsInput(cfg: Pick<MlopsConfig, 'project'>) {
   // Tuning jobs name their children after the (shorter) tuning base, so search for that prefix.
-  return { StatusEquals: 'Completed' as const, SortBy: 'CreationTime' as const, SortOrder: 'Descending' as const, NameContains: resourceNames(cfg).tuningJobBase, MaxResults: 50 }
+  return {
+    StatusEquals: 'Completed' as const,
+    SortBy: 'CreationTime' as const,
+    SortOrder: 'Descending' as const,
+    NameContains: resourceNames(cfg).tuningJobBase,
+    MaxResults: 50,
+  }
 }
 
 /** --model, else state, else SageMaker. */
@@ -124,7 +137,14 @@ export async function planModelSource(
     const uri = (known?.details as { modelArtifact?: string } | undefined)?.modelArtifact ?? placeholder(model)
     return {
       source: { uri, kind: 'sagemaker', jobName: model, foundIn: 'flag' },
-      ops: [{ service: 'sagemaker', operation: 'DescribeTrainingJob', input: { TrainingJobName: model }, note: 'must be Completed; its ModelArtifacts is what gets deployed' }],
+      ops: [
+        {
+          service: 'sagemaker',
+          operation: 'DescribeTrainingJob',
+          input: { TrainingJobName: model },
+          note: 'must be Completed; its ModelArtifacts is what gets deployed',
+        },
+      ],
     }
   }
   const fromState = await latestModelInState(state)
@@ -132,7 +152,12 @@ export async function planModelSource(
   return {
     source: { uri: placeholder('<latest-completed-training-job>'), kind: 'sagemaker', foundIn: 'sagemaker' },
     ops: [
-      { service: 'sagemaker', operation: 'ListTrainingJobs', input: listJobsInput(cfg), note: 'no model in the state file: find the newest completed job of the project' },
+      {
+        service: 'sagemaker',
+        operation: 'ListTrainingJobs',
+        input: listJobsInput(cfg),
+        note: 'no model in the state file: find the newest completed job of the project',
+      },
       { service: 'sagemaker', operation: 'DescribeTrainingJob', input: { TrainingJobName: '<latest-completed-training-job>' } },
     ],
   }

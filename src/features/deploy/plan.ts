@@ -148,7 +148,13 @@ export function buildCreateModelInput(s: DeploySettings, modelDataUrl: string, e
 export function productionVariant(s: Pick<DeploySettings, 'variant' | 'modelName'>): ProductionVariant {
   const v = s.variant
   return v.kind === 'instance'
-    ? { VariantName: VARIANT_NAME, ModelName: s.modelName, InitialInstanceCount: v.instanceCount, InstanceType: v.instanceType as ProductionVariant['InstanceType'], InitialVariantWeight: 1 }
+    ? {
+        VariantName: VARIANT_NAME,
+        ModelName: s.modelName,
+        InitialInstanceCount: v.instanceCount,
+        InstanceType: v.instanceType as ProductionVariant['InstanceType'],
+        InitialVariantWeight: 1,
+      }
     : { VariantName: VARIANT_NAME, ModelName: s.modelName, ServerlessConfig: { MemorySizeInMB: v.memoryMb, MaxConcurrency: v.maxConcurrency } }
 }
 
@@ -208,7 +214,8 @@ export function describeVariant(v: VariantSpec): string {
 /** The variant an existing endpoint config describes (from DescribeEndpointConfig). */
 export function variantFromConfig(pv: ProductionVariant | undefined): VariantSpec | undefined {
   if (!pv) return undefined
-  if (pv.ServerlessConfig) return { kind: 'serverless', memoryMb: pv.ServerlessConfig.MemorySizeInMB ?? 0, maxConcurrency: pv.ServerlessConfig.MaxConcurrency ?? 0 }
+  if (pv.ServerlessConfig)
+    return { kind: 'serverless', memoryMb: pv.ServerlessConfig.MemorySizeInMB ?? 0, maxConcurrency: pv.ServerlessConfig.MaxConcurrency ?? 0 }
   if (pv.InstanceType) return { kind: 'instance', instanceType: pv.InstanceType, instanceCount: pv.InitialInstanceCount ?? 1 }
   return undefined
 }
@@ -241,8 +248,18 @@ export function buildDeployPlan(p: DeployPlanInputs): PlannedOperation[] {
   const rid = scalingResourceId(s.endpointName)
   const ops: PlannedOperation[] = [
     ...p.sourceOps,
-    { service: 'sagemaker', operation: 'DescribeEndpoint', input: { EndpointName: s.endpointName }, note: 'missing: CreateEndpoint; present: UpdateEndpoint (blue/green)' },
-    { service: 'sagemaker', operation: 'DescribeEndpointConfig', input: { EndpointConfigName: '<config the endpoint serves now>' }, note: 'only when the endpoint exists: its variant, for rollback and autoscaling' },
+    {
+      service: 'sagemaker',
+      operation: 'DescribeEndpoint',
+      input: { EndpointName: s.endpointName },
+      note: 'missing: CreateEndpoint; present: UpdateEndpoint (blue/green)',
+    },
+    {
+      service: 'sagemaker',
+      operation: 'DescribeEndpointConfig',
+      input: { EndpointConfigName: '<config the endpoint serves now>' },
+      note: 'only when the endpoint exists: its variant, for rollback and autoscaling',
+    },
     {
       service: 'application-autoscaling',
       operation: 'DescribeScalableTargets',
@@ -254,7 +271,12 @@ export function buildDeployPlan(p: DeployPlanInputs): PlannedOperation[] {
     ...planExecutionRole(cfg, account, s.region),
     { service: 'sagemaker', operation: 'CreateModel', input: buildCreateModelInput(s, dest.uri, executionRoleArnFor(cfg, account, s.region)) },
     { service: 'sagemaker', operation: 'CreateEndpointConfig', input: buildEndpointConfigInput(s) },
-    { service: 'sagemaker', operation: 'CreateEndpoint', input: buildCreateEndpointInput(s), note: 'when the endpoint does not exist (a Failed one is deleted first)' },
+    {
+      service: 'sagemaker',
+      operation: 'CreateEndpoint',
+      input: buildCreateEndpointInput(s),
+      note: 'when the endpoint does not exist (a Failed one is deleted first)',
+    },
     {
       service: 'application-autoscaling',
       operation: 'DeleteScalingPolicy',
@@ -267,8 +289,18 @@ export function buildDeployPlan(p: DeployPlanInputs): PlannedOperation[] {
       input: { ServiceNamespace: SERVICE_NAMESPACE, ResourceId: rid, ScalableDimension: SCALABLE_DIMENSION },
       note: 'same condition; RegisterScalableTarget + PutScalingPolicy with the same settings after InService',
     },
-    { service: 'sagemaker', operation: 'UpdateEndpoint', input: buildUpdateEndpointInput(s, s.configName), note: 'when the endpoint exists (RetainAllVariantProperties when autoscaled and the type stays)' },
-    { service: 'sagemaker', operation: 'DescribeEndpoint', input: { EndpointName: s.endpointName }, note: `every 15 s until it leaves Creating/Updating, for at most ${formatDuration(s.waitTimeoutSeconds)}` },
+    {
+      service: 'sagemaker',
+      operation: 'UpdateEndpoint',
+      input: buildUpdateEndpointInput(s, s.configName),
+      note: 'when the endpoint exists (RetainAllVariantProperties when autoscaled and the type stays)',
+    },
+    {
+      service: 'sagemaker',
+      operation: 'DescribeEndpoint',
+      input: { EndpointName: s.endpointName },
+      note: `every 15 s until it leaves Creating/Updating, for at most ${formatDuration(s.waitTimeoutSeconds)}`,
+    },
   ]
   if (p.smokeTest) {
     ops.push({
@@ -279,9 +311,18 @@ export function buildDeployPlan(p: DeployPlanInputs): PlannedOperation[] {
     })
   }
   ops.push(
-    { service: 'sagemaker', operation: 'ListEndpointConfigs', input: { NameContains: resourceNames(cfg).endpointConfigBase, SortBy: 'CreationTime', SortOrder: 'Descending', MaxResults: 100 }, note: `after success: keep the new config and ${s.keepVersions} previous` },
+    {
+      service: 'sagemaker',
+      operation: 'ListEndpointConfigs',
+      input: { NameContains: resourceNames(cfg).endpointConfigBase, SortBy: 'CreationTime', SortOrder: 'Descending', MaxResults: 100 },
+      note: `after success: keep the new config and ${s.keepVersions} previous`,
+    },
     { service: 'sagemaker', operation: 'DeleteEndpointConfig', input: { EndpointConfigName: '<each older config>' } },
-    { service: 'sagemaker', operation: 'ListModels', input: { NameContains: resourceNames(cfg).modelBase, SortBy: 'CreationTime', SortOrder: 'Descending', MaxResults: 100 } },
+    {
+      service: 'sagemaker',
+      operation: 'ListModels',
+      input: { NameContains: resourceNames(cfg).modelBase, SortBy: 'CreationTime', SortOrder: 'Descending', MaxResults: 100 },
+    },
     { service: 'sagemaker', operation: 'DeleteModel', input: { ModelName: '<each model no kept config uses>' } },
   )
   return ops

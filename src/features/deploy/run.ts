@@ -106,7 +106,15 @@ export async function runDeploy(ctx: CommandContext, flags: DeployFlags): Promis
 
   if (ctx.dryRun) {
     const planned = await planModelSource(ctx.state(), cfg, flags.model)
-    const ops = buildDeployPlan({ settings: s, cfg, sourceOps: planned.ops, sourceUri: planned.source.uri, code, smokeTest: smoke, rollbackOnFailure: Boolean(flags.rollbackOnFailure) })
+    const ops = buildDeployPlan({
+      settings: s,
+      cfg,
+      sourceOps: planned.ops,
+      sourceUri: planned.source.uri,
+      code,
+      smokeTest: smoke,
+      rollbackOnFailure: Boolean(flags.rollbackOnFailure),
+    })
     const hourly = variantHourly(s.variant)
     return {
       dryRun: true,
@@ -128,7 +136,10 @@ export async function runDeploy(ctx: CommandContext, flags: DeployFlags): Promis
   // Read-only first: what to deploy and where, so nothing is created for a deploy that cannot happen.
   const source = await resolveModelSource(c.sagemaker, state, cfg, flags.model)
   const src = parseS3Uri(source.uri)
-  if (!src) throw new UserError('InvalidModelUri', `${source.uri} is not an s3:// URI of a model.tar.gz.`, { hint: 'Pass --model s3://<bucket>/<key>/model.tar.gz or a training job name.' })
+  if (!src)
+    throw new UserError('InvalidModelUri', `${source.uri} is not an s3:// URI of a model.tar.gz.`, {
+      hint: 'Pass --model s3://<bucket>/<key>/model.tar.gz or a training job name.',
+    })
   ui.step(`Model: ${source.uri}${source.jobName ? ` (${source.kind === 'tuning' ? 'tuning best job' : 'job'} ${source.jobName})` : ''}`)
   const existing = await describeEndpoint(c.sagemaker, s.endpointName)
   if (existing) assertUpdatable(existing)
@@ -189,7 +200,13 @@ export async function runDeploy(ctx: CommandContext, flags: DeployFlags): Promis
     final = await wait('Creating')
     assertDeployed(final, s.configName, { updating: false })
   } else {
-    const switched = await switchConfig(ctx, c, s, { to: s.configName, toVariant: s.variant, fromVariant: previousVariant, scaling, explicitCount: flags.instanceCount !== undefined })
+    const switched = await switchConfig(ctx, c, s, {
+      to: s.configName,
+      toVariant: s.variant,
+      fromVariant: previousVariant,
+      scaling,
+      explicitCount: flags.instanceCount !== undefined,
+    })
     final = switched.final
     autoscaling = switched.autoscaling
     action = 'updated'
@@ -198,11 +215,24 @@ export async function runDeploy(ctx: CommandContext, flags: DeployFlags): Promis
   ui.success(`Endpoint ${s.endpointName} is InService on ${s.configName}`)
 
   let smokeTest: DeployResult['smokeTest'] = { skipped: true }
-  if (smokeBytes) smokeTest = await smokeTestOrRollback(ctx, c, s, { bytes: smokeBytes, file: smokeFile, previousConfig, previousVariant, rollback: Boolean(flags.rollbackOnFailure) })
+  if (smokeBytes)
+    smokeTest = await smokeTestOrRollback(ctx, c, s, {
+      bytes: smokeBytes,
+      file: smokeFile,
+      previousConfig,
+      previousVariant,
+      rollback: Boolean(flags.rollbackOnFailure),
+    })
 
   // Only now, with the new version serving and answering, do old versions go.
   const names = resourceNames(cfg)
-  const cleanup = await pruneOldVersions(c.sagemaker, { configBase: names.endpointConfigBase, modelBase: names.modelBase, currentConfig: s.configName, currentModel: s.modelName, keep: s.keepVersions })
+  const cleanup = await pruneOldVersions(c.sagemaker, {
+    configBase: names.endpointConfigBase,
+    modelBase: names.modelBase,
+    currentConfig: s.configName,
+    currentModel: s.modelName,
+    keep: s.keepVersions,
+  })
   for (const n of cleanup.deletedConfigs) await state.remove('endpoint-config', n)
   for (const n of cleanup.deletedModels) await state.remove('model', n)
 
@@ -242,7 +272,7 @@ function announceCost(ui: Ui, s: DeploySettings, cfg: MlopsConfig, scaling: Curr
   ui.info(`Endpoint ${s.endpointName}: ${describeVariant(s.variant)} costs ${formatUsd(hourly)}/hour${monthly}, billed until \`mlops teardown\`, used or not.`)
   const max = scaling?.maxCapacity ?? cfg.endpoint.autoscaling?.maxCapacity
   const each = hourlyPrice(s.variant.instanceType)
-  if (max !== undefined && max > s.variant.instanceCount && each !== undefined) ui.info(`With autoscaling up to ${max} instances: at most ${formatUsd(each * max)}/hour.`)
+  if (max !== undefined && max > s.variant.instanceCount && each !== undefined)
+    ui.info(`With autoscaling up to ${max} instances: at most ${formatUsd(each * max)}/hour.`)
   ui.info(PRICE_NOTE)
 }
-

@@ -49,9 +49,13 @@ export function resolveScaling(cfg: MlopsConfig, flags: EndpointScaleFlags): Sca
   const max = flags.max ?? a.maxCapacity
   if (min > max) {
     const from = (flag: string, key: string, given: boolean) => (given ? flag : `endpoint.autoscaling.${key}`)
-    throw new UserError('MinAboveMax', `The minimum capacity ${min} (${from('--min', 'minCapacity', flags.min !== undefined)}) is above the maximum ${max} (${from('--max', 'maxCapacity', flags.max !== undefined)}).`, {
-      hint: `Use --min ${max} or less, or raise --max to at least ${min}.`,
-    })
+    throw new UserError(
+      'MinAboveMax',
+      `The minimum capacity ${min} (${from('--min', 'minCapacity', flags.min !== undefined)}) is above the maximum ${max} (${from('--max', 'maxCapacity', flags.max !== undefined)}).`,
+      {
+        hint: `Use --min ${max} or less, or raise --max to at least ${min}.`,
+      },
+    )
   }
   const target = flags.targetRps !== undefined ? flags.targetRps * 60 : (flags.target ?? a.targetInvocationsPerInstance)
   return {
@@ -116,9 +120,13 @@ async function endpointVariant(ctx: CommandContext, cfg: MlopsConfig, forShow: b
   const pv = d.ProductionVariants?.[0]
   if (!forShow) {
     if (variant?.kind === 'serverless') {
-      throw new UserError('ServerlessScalesItself', `Endpoint ${name} is serverless: it scales by itself, from zero up to ${variant.maxConcurrency} concurrent invocations.`, {
-        hint: `Nothing to register. To allow more concurrency: \`mlops deploy --serverless --max-concurrency <n>\`; for instance autoscaling, deploy with --instance-type first.`,
-      })
+      throw new UserError(
+        'ServerlessScalesItself',
+        `Endpoint ${name} is serverless: it scales by itself, from zero up to ${variant.maxConcurrency} concurrent invocations.`,
+        {
+          hint: `Nothing to register. To allow more concurrency: \`mlops deploy --serverless --max-concurrency <n>\`; for instance autoscaling, deploy with --instance-type first.`,
+        },
+      )
     }
     if (d.EndpointStatus !== 'InService') {
       throw new UserError('EndpointBusy', `Endpoint ${name} is ${d.EndpointStatus}; autoscaling can be set once it is InService.`, {
@@ -145,7 +153,12 @@ export async function runEndpointScale(ctx: CommandContext, cfg: MlopsConfig, fl
   if (ctx.dryRun) {
     const ops: PlannedOperation[] = [
       { service: 'sagemaker', operation: 'DescribeEndpoint', input: { EndpointName: s.endpointName }, note: 'must exist and be InService' },
-      { service: 'sagemaker', operation: 'DescribeEndpointConfig', input: { EndpointConfigName: '<config the endpoint serves>' }, note: 'a serverless endpoint scales by itself and is refused' },
+      {
+        service: 'sagemaker',
+        operation: 'DescribeEndpointConfig',
+        input: { EndpointConfigName: '<config the endpoint serves>' },
+        note: 'a serverless endpoint scales by itself and is refused',
+      },
       ...planScaling(s),
     ]
     const type = cfg.endpoint.instanceType
@@ -174,7 +187,10 @@ export async function runEndpointScale(ctx: CommandContext, cfg: MlopsConfig, fl
   }
 }
 
-export async function showEndpointScale(ctx: CommandContext, cfg: MlopsConfig): Promise<EndpointScaleShow | { dryRun: true; operations: ReturnType<typeof planToJson> }> {
+export async function showEndpointScale(
+  ctx: CommandContext,
+  cfg: MlopsConfig,
+): Promise<EndpointScaleShow | { dryRun: true; operations: ReturnType<typeof planToJson> }> {
   const name = resourceNames(cfg).endpoint
   const resourceId = scalingResourceId(name)
   if (ctx.dryRun) {
@@ -183,8 +199,16 @@ export async function showEndpointScale(ctx: CommandContext, cfg: MlopsConfig): 
       operations: planToJson([
         { service: 'sagemaker', operation: 'DescribeEndpoint', input: { EndpointName: name } },
         { service: 'sagemaker', operation: 'DescribeEndpointConfig', input: { EndpointConfigName: '<config the endpoint serves>' } },
-        { service: 'application-autoscaling', operation: 'DescribeScalableTargets', input: { ServiceNamespace: SERVICE_NAMESPACE, ResourceIds: [resourceId], ScalableDimension: SCALABLE_DIMENSION } },
-        { service: 'application-autoscaling', operation: 'DescribeScalingPolicies', input: { ServiceNamespace: SERVICE_NAMESPACE, ResourceId: resourceId, ScalableDimension: SCALABLE_DIMENSION } },
+        {
+          service: 'application-autoscaling',
+          operation: 'DescribeScalableTargets',
+          input: { ServiceNamespace: SERVICE_NAMESPACE, ResourceIds: [resourceId], ScalableDimension: SCALABLE_DIMENSION },
+        },
+        {
+          service: 'application-autoscaling',
+          operation: 'DescribeScalingPolicies',
+          input: { ServiceNamespace: SERVICE_NAMESPACE, ResourceId: resourceId, ScalableDimension: SCALABLE_DIMENSION },
+        },
       ]),
     }
   }
@@ -208,15 +232,24 @@ export function renderEndpointScale(r: EndpointScaleResult | EndpointScaleDryRun
     `  target    ${r.targetValue} invocations per instance per minute (≈ ${round(r.targetRps)} requests/s per instance)`,
     `  cooldown  scale-in ${r.scaleInCooldown}s, scale-out ${r.scaleOutCooldown}s`,
   ]
-  if (r.maxHourlyUsd !== undefined) lines.push(`  cost      at most ${formatUsd(r.maxHourlyUsd)}/hour at ${r.maxCapacity} instances${r.instanceType ? ` of ${r.instanceType}` : ''}`)
-  if (!('dryRun' in r) && r.previous) lines.push(c.gray(`  (was ${r.previous.minCapacity}-${r.previous.maxCapacity} instances${r.previous.policies[0]?.targetValue !== undefined ? `, target ${r.previous.policies[0].targetValue}` : ''})`))
+  if (r.maxHourlyUsd !== undefined)
+    lines.push(`  cost      at most ${formatUsd(r.maxHourlyUsd)}/hour at ${r.maxCapacity} instances${r.instanceType ? ` of ${r.instanceType}` : ''}`)
+  if (!('dryRun' in r) && r.previous)
+    lines.push(
+      c.gray(
+        `  (was ${r.previous.minCapacity}-${r.previous.maxCapacity} instances${r.previous.policies[0]?.targetValue !== undefined ? `, target ${r.previous.policies[0].targetValue}` : ''})`,
+      ),
+    )
   return lines.join('\n')
 }
 
 export function renderEndpointScaleShow(r: EndpointScaleShow, c: ChalkInstance): string {
-  const variant = r.variant?.kind === 'serverless'
-    ? `serverless (${r.variant.memoryMb} MB, up to ${r.variant.maxConcurrency} concurrent): scales by itself`
-    : r.variant ? `${r.variant.instanceType}, ${r.currentInstances ?? '?'} running (desired ${r.desiredInstances ?? '?'})` : 'unknown variant'
+  const variant =
+    r.variant?.kind === 'serverless'
+      ? `serverless (${r.variant.memoryMb} MB, up to ${r.variant.maxConcurrency} concurrent): scales by itself`
+      : r.variant
+        ? `${r.variant.instanceType}, ${r.currentInstances ?? '?'} running (desired ${r.desiredInstances ?? '?'})`
+        : 'unknown variant'
   const lines = [`Endpoint ${c.bold(r.endpoint)} ${r.status ?? ''}: ${variant}`]
   if (!r.scaling) {
     lines.push(r.variant?.kind === 'serverless' ? '' : `  not autoscaled: set it with \`mlops scale --min 1 --max 4\``)
@@ -225,17 +258,22 @@ export function renderEndpointScaleShow(r: EndpointScaleShow, c: ChalkInstance):
   lines.push(`  ${r.resourceId}: ${r.scaling.minCapacity}-${r.scaling.maxCapacity} instances`)
   if (r.scaling.policies.length === 0) lines.push('  no scaling policy')
   else {
-    lines.push(formatTable(
-      ['Policy', 'Metric', 'Target (/instance/min)', '≈ req/s', 'Scale-in', 'Scale-out'],
-      r.scaling.policies.map((p) => [
-        p.name,
-        p.metric ?? p.type ?? '',
-        p.targetValue !== undefined ? String(p.targetValue) : '',
-        p.targetValue !== undefined ? String(round(rpsForTarget(p.targetValue))) : '',
-        p.scaleInCooldown !== undefined ? `${p.scaleInCooldown}s` : '',
-        p.scaleOutCooldown !== undefined ? `${p.scaleOutCooldown}s` : '',
-      ]),
-    ).split('\n').map((l) => `  ${l}`).join('\n'))
+    lines.push(
+      formatTable(
+        ['Policy', 'Metric', 'Target (/instance/min)', '≈ req/s', 'Scale-in', 'Scale-out'],
+        r.scaling.policies.map((p) => [
+          p.name,
+          p.metric ?? p.type ?? '',
+          p.targetValue !== undefined ? String(p.targetValue) : '',
+          p.targetValue !== undefined ? String(round(rpsForTarget(p.targetValue))) : '',
+          p.scaleInCooldown !== undefined ? `${p.scaleInCooldown}s` : '',
+          p.scaleOutCooldown !== undefined ? `${p.scaleOutCooldown}s` : '',
+        ]),
+      )
+        .split('\n')
+        .map((l) => `  ${l}`)
+        .join('\n'),
+    )
   }
   return lines.join('\n')
 }

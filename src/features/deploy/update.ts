@@ -1,5 +1,13 @@
 import path from 'node:path'
-import { applyScaling, describeScaling, removeScaling, scalingFromCurrent, scalingResourceId, type CurrentScaling, type ScalingSettings } from '../../aws/autoscaling/scaling.js'
+import {
+  applyScaling,
+  describeScaling,
+  removeScaling,
+  scalingFromCurrent,
+  scalingResourceId,
+  type CurrentScaling,
+  type ScalingSettings,
+} from '../../aws/autoscaling/scaling.js'
 import type { AwsClients } from '../../aws/clients.js'
 import { assertDeployed, updateEndpoint, waitForEndpoint, type EndpointDescription } from '../../aws/sagemaker/endpoint.js'
 import { invokeEndpoint, type Prediction } from '../../aws/sagemaker/invoke.js'
@@ -31,7 +39,14 @@ export interface AutoscalingOutcome {
   readonly maxCapacity?: number
 }
 
-export async function recordEndpoint(ctx: CommandContext, s: DeploySettings, arn: string | undefined, status: string, config: string, variant: VariantSpec = s.variant): Promise<void> {
+export async function recordEndpoint(
+  ctx: CommandContext,
+  s: DeploySettings,
+  arn: string | undefined,
+  status: string,
+  config: string,
+  variant: VariantSpec = s.variant,
+): Promise<void> {
   await ctx.state().record({
     kind: 'endpoint',
     name: s.endpointName,
@@ -84,14 +99,28 @@ export interface SwitchOptions {
  * changes (SageMaker refuses otherwise) and put back afterwards with the same settings, also when
  * SageMaker rolled the update back.
  */
-export async function switchConfig(ctx: CommandContext, c: Clients, s: DeploySettings, o: SwitchOptions): Promise<{ final: EndpointDescription; autoscaling?: AutoscalingOutcome }> {
+export async function switchConfig(
+  ctx: CommandContext,
+  c: Clients,
+  s: DeploySettings,
+  o: SwitchOptions,
+): Promise<{ final: EndpointDescription; autoscaling?: AutoscalingOutcome }> {
   const ui = ctx.ui
   const blocks = Boolean(o.scaling) && scalingBlocksUpdate(o.fromVariant, o.toVariant)
   let restore: ScalingSettings | undefined
   if (o.scaling && blocks) {
-    restore = scalingFromCurrent(s.endpointName, o.scaling, { policyName: resourceNames({ project: { name: s.project } }).scalingPolicy, targetValue: 70, scaleInCooldown: 300, scaleOutCooldown: 60 })
+    restore = scalingFromCurrent(s.endpointName, o.scaling, {
+      policyName: resourceNames({ project: { name: s.project } }).scalingPolicy,
+      targetValue: 70,
+      scaleInCooldown: 300,
+      scaleOutCooldown: 60,
+    })
     ui.step(`Taking autoscaling off ${o.scaling.resourceId} for the instance-type change (restored after the update)`)
-    await removeScaling(c.autoscaling, s.endpointName, o.scaling.policies.map((p) => p.name))
+    await removeScaling(
+      c.autoscaling,
+      s.endpointName,
+      o.scaling.policies.map((p) => p.name),
+    )
   }
   const retain = Boolean(o.scaling) && !blocks && !o.explicitCount
   await updateEndpoint(c.sagemaker, buildUpdateEndpointInput({ ...s, variant: o.toVariant }, o.to, { retainInstanceCount: retain }))
@@ -100,15 +129,26 @@ export async function switchConfig(ctx: CommandContext, c: Clients, s: DeploySet
   try {
     final = await waitWithStatus(ctx, c, s, 'Updating', o.to)
   } catch (e) {
-    if (restore) ui.warn(`Autoscaling of ${scalingResourceId(s.endpointName)} is off for the update; once the endpoint is InService restore it with \`mlops scale --min ${restore.minCapacity} --max ${restore.maxCapacity}\`.`)
+    if (restore)
+      ui.warn(
+        `Autoscaling of ${scalingResourceId(s.endpointName)} is off for the update; once the endpoint is InService restore it with \`mlops scale --min ${restore.minCapacity} --max ${restore.maxCapacity}\`.`,
+      )
     throw e
   }
-  let autoscaling: AutoscalingOutcome | undefined = o.scaling ? { action: 'kept', minCapacity: o.scaling.minCapacity, maxCapacity: o.scaling.maxCapacity } : undefined
+  let autoscaling: AutoscalingOutcome | undefined = o.scaling
+    ? { action: 'kept', minCapacity: o.scaling.minCapacity, maxCapacity: o.scaling.maxCapacity }
+    : undefined
   if (restore) {
     const serving = final.EndpointConfigName === o.to ? o.toVariant : o.fromVariant
     if (final.EndpointStatus === 'InService' && serving?.kind === 'instance') {
       await applyScaling(c.autoscaling, restore)
-      await ctx.state().record({ kind: 'scaling-target', name: scalingResourceId(s.endpointName), region: s.region, createdAt: new Date(ctx.clock.now()).toISOString(), details: { ...restore } })
+      await ctx.state().record({
+        kind: 'scaling-target',
+        name: scalingResourceId(s.endpointName),
+        region: s.region,
+        createdAt: new Date(ctx.clock.now()).toISOString(),
+        details: { ...restore },
+      })
       ui.step(`Autoscaling restored: ${restore.minCapacity}-${restore.maxCapacity} instances, target ${restore.targetValue} invocations/instance/minute`)
       autoscaling = { action: 're-registered', minCapacity: restore.minCapacity, maxCapacity: restore.maxCapacity }
     } else if (final.EndpointStatus === 'InService') {
@@ -156,7 +196,13 @@ export async function smokeTestOrRollback(ctx: CommandContext, c: Clients, s: De
   }
   ctx.ui.warn(`Smoke test failed (${why}); rolling back to ${o.previousConfig}.`)
   const scaling = await describeScaling(c.autoscaling, s.endpointName)
-  const back = await switchConfig(ctx, c, s, { to: o.previousConfig, toVariant: o.previousVariant ?? s.variant, fromVariant: s.variant, scaling, explicitCount: false })
+  const back = await switchConfig(ctx, c, s, {
+    to: o.previousConfig,
+    toVariant: o.previousVariant ?? s.variant,
+    fromVariant: s.variant,
+    scaling,
+    explicitCount: false,
+  })
   await recordEndpoint(ctx, s, back.final.EndpointArn, back.final.EndpointStatus ?? 'InService', o.previousConfig, o.previousVariant ?? s.variant)
   throw new OperationError('SmokeTestFailed', `Smoke test failed on the new version (${why}); endpoint ${s.endpointName} is back on ${o.previousConfig}.`, {
     hint: `The failed model ${s.modelName} and config ${s.configName} are kept for inspection; the container's logs are in CloudWatch (/aws/sagemaker/Endpoints/${s.endpointName}).`,

@@ -8,14 +8,7 @@ import { formatDuration } from '../../shared/duration.js'
 import { planCodePackage } from '../../shared/code-package.js'
 import { planEc2Role } from '../../shared/roles/ec2-role.js'
 import { channelUris } from '../../shared/channels.js'
-import {
-  buildRunInstancesInput,
-  buildSecurityGroupInput,
-  buildSendCommandInput,
-  commandLogGroupName,
-  deadManMinutes,
-  runOutputUris,
-} from './requests.js'
+import { buildRunInstancesInput, buildSecurityGroupInput, buildSendCommandInput, commandLogGroupName, deadManMinutes, runOutputUris } from './requests.js'
 import { buildTrainingScript, runShellScriptCommands } from './script.js'
 
 /**
@@ -79,9 +72,13 @@ export function resolveEc2Settings(cfg: MlopsConfig, flags: TrainEc2Flags, env: 
   let timeoutNote: string | undefined
   if (flags.timeoutSeconds !== undefined) {
     if (flags.timeoutSeconds > capSeconds) {
-      throw new UserError('TimeoutBeyondMaxHours', `--timeout ${formatDuration(flags.timeoutSeconds)} is longer than --max-hours ${maxHours}: the box would terminate itself first.`, {
-        hint: `Raise --max-hours to at least ${Math.ceil(flags.timeoutSeconds / 360) / 10}, or lower --timeout.`,
-      })
+      throw new UserError(
+        'TimeoutBeyondMaxHours',
+        `--timeout ${formatDuration(flags.timeoutSeconds)} is longer than --max-hours ${maxHours}: the box would terminate itself first.`,
+        {
+          hint: `Raise --max-hours to at least ${Math.ceil(flags.timeoutSeconds / 360) / 10}, or lower --timeout.`,
+        },
+      )
     }
     timeoutSeconds = flags.timeoutSeconds
   } else if (e.timeout > capSeconds) {
@@ -91,7 +88,9 @@ export function resolveEc2Settings(cfg: MlopsConfig, flags: TrainEc2Flags, env: 
     timeoutSeconds = e.timeout
   }
   if (timeoutSeconds > MAX_EXECUTION_TIMEOUT_SECONDS) {
-    throw new UserError('TimeoutTooLong', `--timeout ${formatDuration(timeoutSeconds)} is beyond SSM Run Command's 48h limit.`, { hint: 'Use --timeout 48h or less.' })
+    throw new UserError('TimeoutTooLong', `--timeout ${formatDuration(timeoutSeconds)} is beyond SSM Run Command's 48h limit.`, {
+      hint: 'Use --timeout 48h or less.',
+    })
   }
   const instanceType = flags.instanceType ?? e.instanceType
   const project = cfg.project.name
@@ -170,7 +169,12 @@ export function buildTrainEc2Plan(
     {
       service: 'ec2',
       operation: 'DescribeSecurityGroups',
-      input: { Filters: [{ Name: 'group-name', Values: [s.securityGroupName] }, { Name: 'vpc-id', Values: [vpcId] }] },
+      input: {
+        Filters: [
+          { Name: 'group-name', Values: [s.securityGroupName] },
+          { Name: 'vpc-id', Values: [vpcId] },
+        ],
+      },
       note: 'reuse the project group (its inbound rules are removed if any were added)',
     },
     { service: 'ec2', operation: 'CreateSecurityGroup', input: sg, note: 'only if missing; no inbound rules are ever added' },
@@ -194,7 +198,12 @@ export function buildTrainEc2Plan(
       }),
       note: `user data: shutdown -h +${deadManMinutes(s.maxHours)} (the box terminates itself)`,
     },
-    { service: 'ec2', operation: 'DescribeInstances', input: { InstanceIds: [PLACEHOLDER.instanceId] }, note: `until running (at most ${formatDuration(s.launchTimeoutSeconds)})` },
+    {
+      service: 'ec2',
+      operation: 'DescribeInstances',
+      input: { InstanceIds: [PLACEHOLDER.instanceId] },
+      note: `until running (at most ${formatDuration(s.launchTimeoutSeconds)})`,
+    },
     {
       service: 'ssm',
       operation: 'DescribeInstanceInformation',
@@ -215,12 +224,31 @@ export function buildTrainEc2Plan(
     {
       service: 'logs',
       operation: 'GetLogEvents',
-      input: { logGroupName: s.logGroupName, logStreamName: `${PLACEHOLDER.commandId}/${PLACEHOLDER.instanceId}/aws-runShellScript/stdout`, startFromHead: true },
+      input: {
+        logGroupName: s.logGroupName,
+        logStreamName: `${PLACEHOLDER.commandId}/${PLACEHOLDER.instanceId}/aws-runShellScript/stdout`,
+        startFromHead: true,
+      },
       note: 'streamed live, with the stderr stream',
     },
-    { service: 'ssm', operation: 'GetCommandInvocation', input: { CommandId: PLACEHOLDER.commandId, InstanceId: PLACEHOLDER.instanceId }, note: 'until Success, Failed or TimedOut' },
+    {
+      service: 'ssm',
+      operation: 'GetCommandInvocation',
+      input: { CommandId: PLACEHOLDER.commandId, InstanceId: PLACEHOLDER.instanceId },
+      note: 'until Success, Failed or TimedOut',
+    },
     s.keep
-      ? { service: 'ec2', operation: 'DescribeInstances', input: { InstanceIds: [PLACEHOLDER.instanceId] }, note: '--keep: the box is left running (it still terminates itself at --max-hours)' }
-      : { service: 'ec2', operation: 'TerminateInstances', input: { InstanceIds: [PLACEHOLDER.instanceId] }, note: 'always, also on failure, timeout and Ctrl-C' },
+      ? {
+          service: 'ec2',
+          operation: 'DescribeInstances',
+          input: { InstanceIds: [PLACEHOLDER.instanceId] },
+          note: '--keep: the box is left running (it still terminates itself at --max-hours)',
+        }
+      : {
+          service: 'ec2',
+          operation: 'TerminateInstances',
+          input: { InstanceIds: [PLACEHOLDER.instanceId] },
+          note: 'always, also on failure, timeout and Ctrl-C',
+        },
   ]
 }

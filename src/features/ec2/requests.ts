@@ -76,9 +76,7 @@ export function buildRunInstancesInput(s: LaunchSpec): RunInstancesCommandInput 
     ...(s.subnetId ? { SubnetId: s.subnetId } : {}),
     // IMDSv2 only: a stolen-credentials SSRF needs the PUT token; hop limit 1 keeps it on the host.
     MetadataOptions: { HttpTokens: 'required', HttpEndpoint: 'enabled', HttpPutResponseHopLimit: 1 },
-    BlockDeviceMappings: [
-      { DeviceName: s.rootDeviceName, Ebs: { VolumeSize: s.volumeSizeGb, VolumeType: 'gp3', Encrypted: true, DeleteOnTermination: true } },
-    ],
+    BlockDeviceMappings: [{ DeviceName: s.rootDeviceName, Ebs: { VolumeSize: s.volumeSizeGb, VolumeType: 'gp3', Encrypted: true, DeleteOnTermination: true } }],
     InstanceInitiatedShutdownBehavior: 'terminate',
     UserData: Buffer.from(userDataScript(s.maxHours), 'utf8').toString('base64'),
     ...(s.spot

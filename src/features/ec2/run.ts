@@ -2,12 +2,20 @@ import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3'
 import type { AwsClients } from '../../aws/clients.js'
 import { buildCodePackage, codePackageLocation, ensureCodePackage } from '../../shared/code-package.js'
 import { getAccountId } from '../../aws/sts/account.js'
-import { describeInstanceState, ensureSecurityGroup, findVpcId, launchInstance, resolveAmi, terminateInstance, waitForInstanceRunning } from '../../aws/ec2/box.js'
+import {
+  describeInstanceState,
+  ensureSecurityGroup,
+  findVpcId,
+  launchInstance,
+  resolveAmi,
+  terminateInstance,
+  waitForInstanceRunning,
+} from '../../aws/ec2/box.js'
 import { ensureEc2Role } from '../../shared/roles/ec2-role.js'
 import { callAws, isAwsErrorNamed } from '../../aws/errors.js'
 import { ensureLogGroup, followCommand, sendCommand, waitForAgentOnline, type CommandOutcome } from '../../aws/ssm/run-command.js'
 import type { CommandContext } from '../../context.js'
-import { AbortError, InterruptedError, MlopsError, OperationError, UserError } from '../../shared/errors.js'
+import { AbortError, InterruptedError, type MlopsError, OperationError, UserError } from '../../shared/errors.js'
 import { projectTagMap } from '../../shared/naming.js'
 import type { PlannedOperation } from '../../shared/plan.js'
 import type { StateStore } from '../../shared/state.js'
@@ -74,8 +82,14 @@ export async function runTrainEc2(ctx: CommandContext, flags: TrainEc2Flags): Pr
   const pkg = await buildCodePackage(ctx.resolvePath(cfg.training.sourceDir), cfg.training.entryPoint)
   const code = { ...codePackageLocation(s.bucket, s.project, pkg.sha256), sha256: pkg.sha256 }
   const summary: TrainEc2Summary = {
-    runName: s.runName, instanceType: s.instanceType, spot: s.spot, keep: s.keep, maxHours: s.maxHours, timeoutSeconds: s.timeoutSeconds,
-    ...(s.hourlyUsd !== undefined ? { hourlyUsd: s.hourlyUsd, maxCostUsd: s.maxCostUsd } : {}), modelArtifact: s.outputs.model,
+    runName: s.runName,
+    instanceType: s.instanceType,
+    spot: s.spot,
+    keep: s.keep,
+    maxHours: s.maxHours,
+    timeoutSeconds: s.timeoutSeconds,
+    ...(s.hourlyUsd !== undefined ? { hourlyUsd: s.hourlyUsd, maxCostUsd: s.maxCostUsd } : {}),
+    modelArtifact: s.outputs.model,
   }
   if (ctx.dryRun) return { dryRun: true, summary, operations: buildTrainEc2Plan(s, cfg, code) }
 
@@ -105,7 +119,14 @@ export async function runTrainEc2(ctx: CommandContext, flags: TrainEc2Flags): Pr
   ui.step(`Code ${uploaded.uri}${uploaded.uploaded ? ' (uploaded)' : ' (unchanged)'}`)
   const role = await ensureEc2Role(c.iam, cfg, accountId, s.region)
   await state.record({ kind: 'role', name: role.roleName, arn: role.roleArn, region: s.region, createdAt: stamp(), details: { purpose: 'ec2' } })
-  await state.record({ kind: 'instance-profile', name: role.profileName, arn: role.profileArn, region: s.region, createdAt: stamp(), details: { roleName: role.roleName } })
+  await state.record({
+    kind: 'instance-profile',
+    name: role.profileName,
+    arn: role.profileArn,
+    region: s.region,
+    createdAt: stamp(),
+    details: { roleName: role.roleName },
+  })
   ui.step(`Instance role ${role.roleName}${role.created ? ' (created)' : ''}: SSM core + S3 scoped to the project`)
   const vpcId = await findVpcId(c.ec2, s.subnetId, s.region)
   const sg = await ensureSecurityGroup(c.ec2, s.project, s.securityGroupName, vpcId)
@@ -117,8 +138,17 @@ export async function runTrainEc2(ctx: CommandContext, flags: TrainEc2Flags): Pr
   // 2. Launch. From here on, the cleanup below owns the instance.
   if (ctx.signal.aborted) throw new InterruptedError('Interrupted before launch: nothing is running.')
   const launchInput = buildRunInstancesInput({
-    project: s.project, runName: s.runName, instanceType: s.instanceType, spot: s.spot, amiId: ami.amiId, rootDeviceName: ami.rootDeviceName,
-    volumeSizeGb: s.volumeSizeGb, subnetId: s.subnetId, securityGroupId: sg.groupId, instanceProfileName: role.profileName, maxHours: s.maxHours,
+    project: s.project,
+    runName: s.runName,
+    instanceType: s.instanceType,
+    spot: s.spot,
+    amiId: ami.amiId,
+    rootDeviceName: ami.rootDeviceName,
+    volumeSizeGb: s.volumeSizeGb,
+    subnetId: s.subnetId,
+    securityGroupId: sg.groupId,
+    instanceProfileName: role.profileName,
+    maxHours: s.maxHours,
   })
   const launched = await launchInstance(c.ec2, launchInput, {
     clock: ctx.clock,
@@ -138,7 +168,10 @@ export async function runTrainEc2(ctx: CommandContext, flags: TrainEc2Flags): Pr
   let failure: unknown
   try {
     await state.record({
-      kind: 'instance', name: instanceId, region: s.region, createdAt: stamp(),
+      kind: 'instance',
+      name: instanceId,
+      region: s.region,
+      createdAt: stamp(),
       details: { instanceType: s.instanceType, state: launched.state, runName: s.runName, spot: s.spot, selfTerminatesAt },
     })
     ui.success(`Launched ${instanceId} (${s.instanceType}${s.spot ? ', spot' : ''}); it terminates itself by ${selfTerminatesAt} at the latest.`)
@@ -146,19 +179,26 @@ export async function runTrainEc2(ctx: CommandContext, flags: TrainEc2Flags): Pr
       const st = await describeInstanceState(c.ec2, instanceId)
       if (st.state !== 'running' && st.state !== 'pending') {
         throw new OperationError('InstanceEnded', `Instance ${instanceId} is ${st.state}${st.reason ? ` (${st.reason})` : ''}; training cannot go on.`, {
-          hint: s.spot ? 'Spot capacity was probably reclaimed: retry later, or without --spot.' : `The box may have hit its --max-hours ${s.maxHours} dead-man switch.`,
+          hint: s.spot
+            ? 'Spot capacity was probably reclaimed: retry later, or without --spot.'
+            : `The box may have hit its --max-hours ${s.maxHours} dead-man switch.`,
         })
       }
     }
     const waitLine = ui.spinner(`Waiting for ${instanceId} to be running…`)
     try {
       await waitForInstanceRunning(c.ec2, instanceId, {
-        clock: ctx.clock, signal: ctx.signal, timeoutMs: s.launchTimeoutSeconds * 1000,
+        clock: ctx.clock,
+        signal: ctx.signal,
+        timeoutMs: s.launchTimeoutSeconds * 1000,
         onStatus: (st, ms) => waitLine.update(`Instance ${instanceId}: ${st} (${formatDuration(ms / 1000)})`),
       })
       waitLine.update(`Waiting for the SSM agent on ${instanceId}…`)
       await waitForAgentOnline(c.ssm, instanceId, {
-        clock: ctx.clock, signal: ctx.signal, timeoutMs: s.agentTimeoutSeconds * 1000, checkInstance: ensureAlive,
+        clock: ctx.clock,
+        signal: ctx.signal,
+        timeoutMs: s.agentTimeoutSeconds * 1000,
+        checkInstance: ensureAlive,
         onStatus: (st, ms) => waitLine.update(`Instance ${instanceId}: ${st} (${formatDuration(ms / 1000)})`),
       })
       waitLine.succeed(`SSM agent on ${instanceId} is online`)
@@ -167,11 +207,21 @@ export async function runTrainEc2(ctx: CommandContext, flags: TrainEc2Flags): Pr
       throw explainWaitFailure(e, instanceId, s)
     }
 
-    const sendInput = buildSendCommandInput({ instanceId, runName: s.runName, commands: trainingCommands(s, uploaded.uri), timeoutSeconds: s.timeoutSeconds, logGroupName: s.logGroupName })
+    const sendInput = buildSendCommandInput({
+      instanceId,
+      runName: s.runName,
+      commands: trainingCommands(s, uploaded.uri),
+      timeoutSeconds: s.timeoutSeconds,
+      logGroupName: s.logGroupName,
+    })
     commandId = await sendCommand(c.ssm, sendInput, { clock: ctx.clock, signal: ctx.signal })
     ui.step(`Training (command ${commandId}, up to ${formatDuration(s.timeoutSeconds)}); output from ${s.logGroupName}:`)
     outcome = await followCommand(c.ssm, c.logs, {
-      commandId, instanceId, logGroupName: s.logGroupName, clock: ctx.clock, signal: ctx.signal,
+      commandId,
+      instanceId,
+      logGroupName: s.logGroupName,
+      clock: ctx.clock,
+      signal: ctx.signal,
       timeoutMs: s.timeoutSeconds * 1000 + FOLLOW_MARGIN_MS,
       onLine: (line, stream) => {
         const m = stream === 'stdout' ? parseMetricLine(line) : undefined
@@ -183,9 +233,14 @@ export async function runTrainEc2(ctx: CommandContext, flags: TrainEc2Flags): Pr
       checkInstance: ensureAlive,
     }).catch((e) => {
       if (e instanceof OperationError && e.code === 'DeadlineReached') {
-        throw new OperationError('TrainingTimedOut', `Training did not finish within --timeout ${formatDuration(s.timeoutSeconds)} plus ${FOLLOW_MARGIN_MS / 60_000} minutes.`, {
-          hint: 'Raise --timeout (and --max-hours), or train for fewer epochs.', cause: e,
-        })
+        throw new OperationError(
+          'TrainingTimedOut',
+          `Training did not finish within --timeout ${formatDuration(s.timeoutSeconds)} plus ${FOLLOW_MARGIN_MS / 60_000} minutes.`,
+          {
+            hint: 'Raise --timeout (and --max-hours), or train for fewer epochs.',
+            cause: e,
+          },
+        )
       }
       throw e
     })
@@ -211,7 +266,10 @@ export async function runTrainEc2(ctx: CommandContext, flags: TrainEc2Flags): Pr
   if (o.tail.length === 0) ui.info('  (the command printed nothing)')
   if (o.truncated) ui.warn('Only the first 24,000 characters of output were available; metrics may be incomplete.')
   await state.record({
-    kind: 'model-artifact', name: s.outputs.model, region: s.region, createdAt: stamp(),
+    kind: 'model-artifact',
+    name: s.outputs.model,
+    region: s.region,
+    createdAt: stamp(),
     details: { source: 'ec2', jobName: s.runName, metrics: o.metrics, instanceType: s.instanceType, instanceId },
   })
   return {
@@ -240,7 +298,10 @@ async function checkChannels(s3: S3Client, s: Ec2RunSettings): Promise<void> {
         return await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `${key}/`, MaxKeys: 1 }))
       } catch (e) {
         if (isAwsErrorNamed(e, 'NoSuchBucket')) {
-          throw new UserError('BucketMissing', `Bucket ${bucket} does not exist.`, { hint: 'Run `mlops upload-data` first: it creates the bucket and uploads the images.', cause: e })
+          throw new UserError('BucketMissing', `Bucket ${bucket} does not exist.`, {
+            hint: 'Run `mlops upload-data` first: it creates the bucket and uploads the images.',
+            cause: e,
+          })
         }
         throw e
       }
@@ -265,16 +326,23 @@ async function cleanUp(
   const ui = ctx.ui
   if (s.keep) {
     await state.record({
-      kind: 'instance', name: instanceId, region: s.region, createdAt: new Date(ctx.clock.now()).toISOString(),
+      kind: 'instance',
+      name: instanceId,
+      region: s.region,
+      createdAt: new Date(ctx.clock.now()).toISOString(),
       details: { instanceType: s.instanceType, state: 'running', runName: s.runName, spot: s.spot, kept: true, selfTerminatesAt },
     })
-    ui.warn(`--keep: ${instanceId} is still running at ${formatUsd(s.hourlyUsd)}/hour until ${selfTerminatesAt} (dead-man switch). End it with:\n  ${terminateCmd}`)
+    ui.warn(
+      `--keep: ${instanceId} is still running at ${formatUsd(s.hourlyUsd)}/hour until ${selfTerminatesAt} (dead-man switch). End it with:\n  ${terminateCmd}`,
+    )
     return { state: 'running' }
   }
   const line = ui.spinner(`Terminating ${instanceId}…`)
   try {
     const t = await terminateInstance(ec2, instanceId, {
-      clock: ctx.clock, timeoutMs: TERMINATE_WAIT_MS, onStatus: (st) => line.update(`Terminating ${instanceId}: ${st}`),
+      clock: ctx.clock,
+      timeoutMs: TERMINATE_WAIT_MS,
+      onStatus: (st) => line.update(`Terminating ${instanceId}: ${st}`),
     })
     line.succeed(`Instance ${instanceId} ${t.state}.`)
     await state.remove('instance', instanceId)
@@ -284,11 +352,15 @@ async function cleanUp(
     const before = failure instanceof Error ? ` (after: ${failure.message})` : ''
     return {
       state: 'unknown',
-      error: new OperationError('TerminateFailed', `Could not terminate ${instanceId}: ${(e as Error)?.message ?? String(e)}${before}. It may still be running at ${formatUsd(s.hourlyUsd)}/hour until its dead-man switch at ${selfTerminatesAt}.`, {
-        hint: `Terminate it now: ${terminateCmd}`,
-        cause: e,
-        details: { instanceId, terminateCommand: terminateCmd },
-      }),
+      error: new OperationError(
+        'TerminateFailed',
+        `Could not terminate ${instanceId}: ${(e as Error)?.message ?? String(e)}${before}. It may still be running at ${formatUsd(s.hourlyUsd)}/hour until its dead-man switch at ${selfTerminatesAt}.`,
+        {
+          hint: `Terminate it now: ${terminateCmd}`,
+          cause: e,
+          details: { instanceId, terminateCommand: terminateCmd },
+        },
+      ),
     }
   }
 }

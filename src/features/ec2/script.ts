@@ -71,7 +71,10 @@ export function buildTrainingScript(o: TrainingScriptOptions): string {
   const q = shellQuote
   const hpArgs = hyperparameterArgs(o.hyperparameters).map(q).join(' ')
   const torchrun = o.distribution === 'auto' || o.distribution === 'torch_distributed'
-  const channels: [string, string][] = [['train', o.channels.train], ['valid', o.channels.valid]]
+  const channels: [string, string][] = [
+    ['train', o.channels.train],
+    ['valid', o.channels.valid],
+  ]
   if (o.channels.test) channels.push(['test', o.channels.test])
 
   const lines = [

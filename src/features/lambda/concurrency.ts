@@ -39,7 +39,12 @@ export interface LambdaScaleResult {
   readonly version?: string
   readonly reserved?: { readonly previous: number | null; readonly requested: number; readonly changed: boolean }
   /** requested 0 = removed. status: READY after the wait, REMOVED, or PLANNED in a dry run. */
-  readonly provisioned?: { readonly previous: number | null; readonly requested: number; readonly changed: boolean; readonly status: 'READY' | 'REMOVED' | 'PLANNED' }
+  readonly provisioned?: {
+    readonly previous: number | null
+    readonly requested: number
+    readonly changed: boolean
+    readonly status: 'READY' | 'REMOVED' | 'PLANNED'
+  }
   readonly account?: { readonly concurrencyLimit: number; readonly unreservedBefore: number; readonly unreservedAfter: number }
   /** Provisioned concurrency cost; absent when none is configured. */
   readonly cost?: { readonly memoryMb: number; readonly executions: number; readonly hourlyUsd: number; readonly monthlyUsd: number; readonly note: string }
@@ -68,38 +73,63 @@ export function checkConcurrency(n: ConcurrencyNumbers): { unreservedAfter: numb
   const effectiveReserved = n.reserved ?? n.currentReserved
   const provisioned = n.provisioned ?? n.currentProvisioned
   if (n.provisioned !== undefined && n.provisioned > 0 && effectiveReserved !== undefined && n.provisioned > effectiveReserved) {
-    throw new UserError('ProvisionedAboveReserved', `Provisioned concurrency ${n.provisioned} is more than the function's reserved concurrency ${effectiveReserved}.`, {
-      hint: n.reserved === undefined
-        ? `Raise the reservation too: --lambda-reserved ${n.provisioned} --lambda-provisioned ${n.provisioned}.`
-        : `Use --lambda-provisioned ${effectiveReserved} or less, or raise --lambda-reserved.`,
-    })
+    throw new UserError(
+      'ProvisionedAboveReserved',
+      `Provisioned concurrency ${n.provisioned} is more than the function's reserved concurrency ${effectiveReserved}.`,
+      {
+        hint:
+          n.reserved === undefined
+            ? `Raise the reservation too: --lambda-reserved ${n.provisioned} --lambda-provisioned ${n.provisioned}.`
+            : `Use --lambda-provisioned ${effectiveReserved} or less, or raise --lambda-reserved.`,
+      },
+    )
   }
   if (n.reserved !== undefined && n.provisioned === undefined && n.currentProvisioned > n.reserved) {
-    throw new UserError('ReservedBelowProvisioned', `Reserved concurrency ${n.reserved} is below the ${n.currentProvisioned} provisioned executions on the ${LIVE_ALIAS} alias.`, {
-      hint: `Lower provisioned concurrency in the same command: --lambda-reserved ${n.reserved} --lambda-provisioned ${n.reserved}.`,
-    })
+    throw new UserError(
+      'ReservedBelowProvisioned',
+      `Reserved concurrency ${n.reserved} is below the ${n.currentProvisioned} provisioned executions on the ${LIVE_ALIAS} alias.`,
+      {
+        hint: `Lower provisioned concurrency in the same command: --lambda-reserved ${n.reserved} --lambda-provisioned ${n.reserved}.`,
+      },
+    )
   }
   const freed = n.currentReserved ?? 0
   const unreservedAfter = n.reserved === undefined ? n.unreserved : n.unreserved + freed - n.reserved
   if (n.reserved !== undefined && n.reserved > 0 && unreservedAfter < MIN_UNRESERVED) {
     if (n.limit <= MIN_UNRESERVED) {
-      throw new UserError('AccountConcurrencyTooLow', `Your account's Lambda concurrency limit in this region is ${n.limit}, so no function can reserve any: AWS keeps at least ${MIN_UNRESERVED} executions (or the whole limit, when lower) unreserved.`, {
-        hint: 'New accounts start at 10 or 50. Request an increase of "Concurrent executions" for AWS Lambda in the Service Quotas ' +
-          'console (1000 is the usual default), or leave out --lambda-reserved: the function still runs on the unreserved pool.',
-      })
+      throw new UserError(
+        'AccountConcurrencyTooLow',
+        `Your account's Lambda concurrency limit in this region is ${n.limit}, so no function can reserve any: AWS keeps at least ${MIN_UNRESERVED} executions (or the whole limit, when lower) unreserved.`,
+        {
+          hint:
+            'New accounts start at 10 or 50. Request an increase of "Concurrent executions" for AWS Lambda in the Service Quotas ' +
+            'console (1000 is the usual default), or leave out --lambda-reserved: the function still runs on the unreserved pool.',
+        },
+      )
     }
     const most = n.unreserved + freed - MIN_UNRESERVED
-    throw new UserError('ReservationTooLarge', `Reserving ${n.reserved} would leave ${unreservedAfter} unreserved executions in the account; AWS requires at least ${MIN_UNRESERVED}.`, {
-      hint: most > 0 ? `Reserve at most ${most} (account limit ${n.limit}, ${n.unreserved} unreserved now).` : 'Other functions hold the reservations; request a higher "Concurrent executions" quota in Service Quotas.',
-    })
+    throw new UserError(
+      'ReservationTooLarge',
+      `Reserving ${n.reserved} would leave ${unreservedAfter} unreserved executions in the account; AWS requires at least ${MIN_UNRESERVED}.`,
+      {
+        hint:
+          most > 0
+            ? `Reserve at most ${most} (account limit ${n.limit}, ${n.unreserved} unreserved now).`
+            : 'Other functions hold the reservations; request a higher "Concurrent executions" quota in Service Quotas.',
+      },
+    )
   }
   // Without a reservation, provisioned executions come out of the unreserved pool.
   if (n.provisioned !== undefined && n.provisioned > 0 && effectiveReserved === undefined) {
     const room = n.unreserved + n.currentProvisioned - MIN_UNRESERVED
     if (provisioned > room) {
-      throw new UserError('ProvisionedTooLarge', `Provisioned concurrency ${provisioned} would leave fewer than ${MIN_UNRESERVED} unreserved executions (limit ${n.limit}, ${n.unreserved} unreserved).`, {
-        hint: room > 0 ? `Use --lambda-provisioned ${room} or less.` : 'Request a higher "Concurrent executions" quota in Service Quotas.',
-      })
+      throw new UserError(
+        'ProvisionedTooLarge',
+        `Provisioned concurrency ${provisioned} would leave fewer than ${MIN_UNRESERVED} unreserved executions (limit ${n.limit}, ${n.unreserved} unreserved).`,
+        {
+          hint: room > 0 ? `Use --lambda-provisioned ${room} or less.` : 'Request a higher "Concurrent executions" quota in Service Quotas.',
+        },
+      )
     }
   }
   return { unreservedAfter }
@@ -137,11 +167,21 @@ export function planLambdaScale(functionName: string, reserved: number | undefin
     ops.push({ service: 'lambda', operation: 'GetFunctionConfiguration', input: q, note: 'memory size, for the cost' })
   }
   if (reserved !== undefined) {
-    ops.push({ service: 'lambda', operation: 'PutFunctionConcurrency', input: { FunctionName: functionName, ReservedConcurrentExecutions: reserved }, note: 'only if it differs' })
+    ops.push({
+      service: 'lambda',
+      operation: 'PutFunctionConcurrency',
+      input: { FunctionName: functionName, ReservedConcurrentExecutions: reserved },
+      note: 'only if it differs',
+    })
   }
   if (provisioned !== undefined && provisioned > 0) {
     ops.push(
-      { service: 'lambda', operation: 'PutProvisionedConcurrencyConfig', input: { ...q, ProvisionedConcurrentExecutions: provisioned }, note: 'only if it differs' },
+      {
+        service: 'lambda',
+        operation: 'PutProvisionedConcurrencyConfig',
+        input: { ...q, ProvisionedConcurrentExecutions: provisioned },
+        note: 'only if it differs',
+      },
       { service: 'lambda', operation: 'GetProvisionedConcurrencyConfig', input: q, note: 'poll until Status is READY' },
     )
   } else if (provisioned === 0) {
@@ -154,9 +194,14 @@ export async function runLambdaScale(ctx: CommandContext, cfg: MlopsConfig, opts
   const reserved = opts.reserved ?? cfg.lambda.reservedConcurrency
   const provisioned = opts.provisioned ?? cfg.lambda.provisionedConcurrency
   if (reserved === undefined && provisioned === undefined) {
-    throw new UserError('NothingToScale', 'No Lambda concurrency given.', { hint: 'Pass --lambda-reserved <n> and/or --lambda-provisioned <n> (or set lambda.reservedConcurrency in the config).' })
+    throw new UserError('NothingToScale', 'No Lambda concurrency given.', {
+      hint: 'Pass --lambda-reserved <n> and/or --lambda-provisioned <n> (or set lambda.reservedConcurrency in the config).',
+    })
   }
-  for (const [flag, v] of [['--lambda-reserved', reserved], ['--lambda-provisioned', provisioned]] as const) {
+  for (const [flag, v] of [
+    ['--lambda-reserved', reserved],
+    ['--lambda-provisioned', provisioned],
+  ] as const) {
     if (v !== undefined && (!Number.isInteger(v) || v < 0)) throw new UserError('InvalidFlag', `${flag} must be a whole number 0 or more, got ${v}.`)
   }
   if (reserved !== undefined && provisioned !== undefined && provisioned > reserved) {
@@ -201,7 +246,8 @@ export async function runLambdaScale(ctx: CommandContext, cfg: MlopsConfig, opts
   const settings = await call('GetAccountSettings', () => lambda.send(new GetAccountSettingsCommand({})))
   const limit = settings.AccountLimit?.ConcurrentExecutions ?? 0
   const unreserved = settings.AccountLimit?.UnreservedConcurrentExecutions ?? limit
-  const currentReserved = (await call('GetFunctionConcurrency', () => lambda.send(new GetFunctionConcurrencyCommand({ FunctionName: functionName })))).ReservedConcurrentExecutions
+  const currentReserved = (await call('GetFunctionConcurrency', () => lambda.send(new GetFunctionConcurrencyCommand({ FunctionName: functionName }))))
+    .ReservedConcurrentExecutions
   const pcc = await call('GetProvisionedConcurrencyConfig', () =>
     orUndefined(lambda.send(new GetProvisionedConcurrencyConfigCommand({ FunctionName: functionName, Qualifier: LIVE_ALIAS }))),
   )
@@ -210,7 +256,9 @@ export async function runLambdaScale(ctx: CommandContext, cfg: MlopsConfig, opts
 
   let cost: LambdaScaleResult['cost']
   if (provisioned) {
-    const conf = await call('GetFunctionConfiguration', () => lambda.send(new GetFunctionConfigurationCommand({ FunctionName: functionName, Qualifier: LIVE_ALIAS })))
+    const conf = await call('GetFunctionConfiguration', () =>
+      lambda.send(new GetFunctionConfigurationCommand({ FunctionName: functionName, Qualifier: LIVE_ALIAS })),
+    )
     cost = provisionedCost(conf.MemorySize ?? cfg.lambda.memoryMb, provisioned)
     if (provisioned > currentProvisioned) {
       const ok = await ctx.ui.confirm(
@@ -225,20 +273,29 @@ export async function runLambdaScale(ctx: CommandContext, cfg: MlopsConfig, opts
   const putReserved = async () => {
     if (!reservedChanged) return
     ctx.ui.step(`Reserved concurrency of ${functionName}: ${currentReserved ?? 'none'} -> ${reserved}`)
-    await call('PutFunctionConcurrency', () => lambda.send(new PutFunctionConcurrencyCommand({ FunctionName: functionName, ReservedConcurrentExecutions: reserved })))
-      .catch((e) => { throw explainConcurrencyError(e, limit) })
+    await call('PutFunctionConcurrency', () =>
+      lambda.send(new PutFunctionConcurrencyCommand({ FunctionName: functionName, ReservedConcurrentExecutions: reserved })),
+    ).catch((e) => {
+      throw explainConcurrencyError(e, limit)
+    })
   }
   const putProvisioned = async () => {
     if (provisioned === undefined || !provisionedChanged) return
     if (provisioned === 0) {
       ctx.ui.step(`Removing provisioned concurrency from ${target} (was ${currentProvisioned})`)
-      await call('DeleteProvisionedConcurrencyConfig', () => lambda.send(new DeleteProvisionedConcurrencyConfigCommand({ FunctionName: functionName, Qualifier: LIVE_ALIAS })))
+      await call('DeleteProvisionedConcurrencyConfig', () =>
+        lambda.send(new DeleteProvisionedConcurrencyConfigCommand({ FunctionName: functionName, Qualifier: LIVE_ALIAS })),
+      )
       return
     }
     ctx.ui.step(`Provisioned concurrency of ${target} (version ${alias.FunctionVersion}): ${currentProvisioned || 'none'} -> ${provisioned}`)
     await call('PutProvisionedConcurrencyConfig', () =>
-      lambda.send(new PutProvisionedConcurrencyConfigCommand({ FunctionName: functionName, Qualifier: LIVE_ALIAS, ProvisionedConcurrentExecutions: provisioned })),
-    ).catch((e) => { throw explainConcurrencyError(e, limit) })
+      lambda.send(
+        new PutProvisionedConcurrencyConfigCommand({ FunctionName: functionName, Qualifier: LIVE_ALIAS, ProvisionedConcurrentExecutions: provisioned }),
+      ),
+    ).catch((e) => {
+      throw explainConcurrencyError(e, limit)
+    })
   }
   // Lowering the reservation below today's provisioned executions: shrink provisioned first.
   if (reserved !== undefined && reserved < currentProvisioned) {
@@ -265,7 +322,9 @@ export async function runLambdaScale(ctx: CommandContext, cfg: MlopsConfig, opts
     alias: LIVE_ALIAS,
     version: alias.FunctionVersion,
     ...(reserved !== undefined ? { reserved: { previous: currentReserved ?? null, requested: reserved, changed: reservedChanged } } : {}),
-    ...(provisioned !== undefined && status ? { provisioned: { previous: currentProvisioned || null, requested: provisioned, changed: provisionedChanged, status } } : {}),
+    ...(provisioned !== undefined && status
+      ? { provisioned: { previous: currentProvisioned || null, requested: provisioned, changed: provisionedChanged, status } }
+      : {}),
     account: { concurrencyLimit: limit, unreservedBefore: unreserved, unreservedAfter },
     ...(cost ? { cost } : {}),
   }
@@ -294,7 +353,8 @@ async function waitForProvisioned(ctx: CommandContext, cfg: MlopsConfig, lambda:
     if (out.Status === 'FAILED') {
       spin.fail()
       throw new OperationError('ProvisionedConcurrencyFailed', `Provisioned concurrency on ${target} FAILED: ${out.StatusReason ?? 'no reason given'}`, {
-        hint: 'FUNCTION_ERROR_INIT_FAILURE means the handler fails to start: test it with `mlops lambda-setup`. ' +
+        hint:
+          'FUNCTION_ERROR_INIT_FAILURE means the handler fails to start: test it with `mlops lambda-setup`. ' +
           `Remove the failed config with \`mlops scale --lambda-provisioned 0\`.`,
       })
     }
@@ -303,7 +363,9 @@ async function waitForProvisioned(ctx: CommandContext, cfg: MlopsConfig, lambda:
   } catch (e) {
     spin.stop()
     if (e instanceof InterruptedError) {
-      throw new InterruptedError(`Interrupted while waiting; AWS keeps allocating provisioned concurrency on ${target}, and it is billed. Remove it with \`mlops scale --lambda-provisioned 0\`.`)
+      throw new InterruptedError(
+        `Interrupted while waiting; AWS keeps allocating provisioned concurrency on ${target}, and it is billed. Remove it with \`mlops scale --lambda-provisioned 0\`.`,
+      )
     }
     throw e
   }
@@ -320,7 +382,11 @@ function explainConcurrencyError(e: unknown, limit: number): unknown {
   return e
 }
 
-async function recordConcurrency(ctx: CommandContext, functionName: string, v: { version: string; roleName: string; reserved?: number; provisioned: number }): Promise<void> {
+async function recordConcurrency(
+  ctx: CommandContext,
+  functionName: string,
+  v: { version: string; roleName: string; reserved?: number; provisioned: number },
+): Promise<void> {
   const state = ctx.state()
   const existing = (await state.list('function')).find((r) => r.name === functionName)
   await state.record({
@@ -356,16 +422,20 @@ export function renderLambdaScale(result: LambdaScaleResult, c: ChalkInstance): 
   }
   if (result.provisioned) {
     const p = result.provisioned
-    lines.push(p.status === 'REMOVED'
-      ? `  provisioned  none${p.changed ? ` (removed ${p.previous ?? 0})` : ''}`
-      : `  provisioned  ${p.requested} ${p.status}${p.changed ? ` (was ${p.previous ?? 'none'})` : ' (unchanged)'}`)
+    lines.push(
+      p.status === 'REMOVED'
+        ? `  provisioned  none${p.changed ? ` (removed ${p.previous ?? 0})` : ''}`
+        : `  provisioned  ${p.requested} ${p.status}${p.changed ? ` (was ${p.previous ?? 'none'})` : ' (unchanged)'}`,
+    )
   }
   if (result.account) {
     lines.push(`  account      limit ${result.account.concurrencyLimit}, unreserved ${result.account.unreservedAfter}`)
   }
   if (costLine) {
     lines.push(c.yellow(costLine))
-    lines.push(`Left running: ${result.cost!.executions} warm execution${result.cost!.executions === 1 ? '' : 's'}. Remove with \`mlops scale --lambda-provisioned 0\`.`)
+    lines.push(
+      `Left running: ${result.cost!.executions} warm execution${result.cost!.executions === 1 ? '' : 's'}. Remove with \`mlops scale --lambda-provisioned 0\`.`,
+    )
   }
   return lines.join('\n')
 }

@@ -120,12 +120,21 @@ export async function runLambdaSetup(ctx: CommandContext, opts: LambdaSetupOptio
 
   ctx.ui.step(`Role ${names.lambdaRole}: sagemaker:InvokeEndpoint on ${names.endpoint}, logs of ${names.lambdaFunction}, nothing else`)
   const role = await ensureLambdaRole(iam, cfg, accountId, region)
-  await state.record({ kind: 'role', name: names.lambdaRole, arn: role.arn, region, createdAt: new Date(ctx.clock.now()).toISOString(), details: { purpose: 'lambda' } })
+  await state.record({
+    kind: 'role',
+    name: names.lambdaRole,
+    arn: role.arn,
+    region,
+    createdAt: new Date(ctx.clock.now()).toISOString(),
+    details: { purpose: 'lambda' },
+  })
 
   await ensureFunctionLogGroup(logs, names.lambdaFunction, cfg.lambda.logRetentionDays, projectTagMap(cfg.project.name))
 
   const spec = functionSpec(cfg, role.arn)
-  ctx.ui.step(`Function ${spec.name} (${spec.runtime}, ${spec.architecture}, ${spec.memoryMb} MB, ${spec.timeoutSeconds}s; package ${formatBytes(pkg.zip.length)})`)
+  ctx.ui.step(
+    `Function ${spec.name} (${spec.runtime}, ${spec.architecture}, ${spec.memoryMb} MB, ${spec.timeoutSeconds}s; package ${formatBytes(pkg.zip.length)})`,
+  )
   const spin = ctx.ui.spinner(`Creating or updating ${spec.name}…`)
   let fn: Awaited<ReturnType<typeof ensureFunction>>
   try {
@@ -139,7 +148,9 @@ export async function runLambdaSetup(ctx: CommandContext, opts: LambdaSetupOptio
   } catch (e) {
     spin.fail()
     if (e instanceof InterruptedError) {
-      throw new InterruptedError(`Interrupted while setting up ${spec.name}; nothing is left half-done that a re-run of \`mlops lambda-setup\` does not converge.`)
+      throw new InterruptedError(
+        `Interrupted while setting up ${spec.name}; nothing is left half-done that a re-run of \`mlops lambda-setup\` does not converge.`,
+      )
     }
     throw e
   } finally {
@@ -203,7 +214,10 @@ export async function runLambdaSetup(ctx: CommandContext, opts: LambdaSetupOptio
 }
 
 async function describeEndpointStatus(sagemaker: SageMakerClient, name: string): Promise<string | undefined> {
-  return callAwsOrUndefined({ service: 'sagemaker', operation: 'DescribeEndpoint', resource: name }, async () => (await sagemaker.send(new DescribeEndpointCommand({ EndpointName: name }))).EndpointStatus ?? 'Unknown')
+  return callAwsOrUndefined(
+    { service: 'sagemaker', operation: 'DescribeEndpoint', resource: name },
+    async () => (await sagemaker.send(new DescribeEndpointCommand({ EndpointName: name }))).EndpointStatus ?? 'Unknown',
+  )
 }
 
 /** Every request a first run would make, in order, with full inputs. Pure: no AWS calls. */
@@ -217,7 +231,12 @@ export function planLambdaSetup(
   const zipPlaceholder = `<handler.zip: ${pkg.zip.length} bytes, CodeSha256 ${pkg.codeSha256}>`
   const fn = spec.name
   return [
-    { service: 'sagemaker', operation: 'DescribeEndpoint', input: { EndpointName: names.endpoint }, note: 'the test invocation runs only when it is InService' },
+    {
+      service: 'sagemaker',
+      operation: 'DescribeEndpoint',
+      input: { EndpointName: names.endpoint },
+      note: 'the test invocation runs only when it is InService',
+    },
     ...planLambdaRole(cfg, o.accountId, o.region),
     ...planFunctionLogGroup(fn, cfg.lambda.logRetentionDays, spec.tags),
     {
@@ -228,17 +247,32 @@ export function planLambdaSetup(
     },
     { service: 'lambda', operation: 'CreateFunction', input: createFunctionInput(spec, zipPlaceholder), note: 'retried while a new role propagates' },
     { service: 'lambda', operation: 'GetFunctionConfiguration', input: { FunctionName: fn }, note: 'poll until State is Active' },
-    { service: 'lambda', operation: 'GetAlias', input: { FunctionName: fn, Name: LIVE_ALIAS }, note: `publish only if ${LIVE_ALIAS} does not already serve this code and configuration` },
-    { service: 'lambda', operation: 'PublishVersion', input: { FunctionName: fn, CodeSha256: pkg.codeSha256, Description: `mlops lambda-setup, code ${pkg.codeSha256}` } },
-    { service: 'lambda', operation: 'CreateAlias', input: { FunctionName: fn, Name: LIVE_ALIAS, FunctionVersion: PLACEHOLDER.version, Description: 'the version mlops serves' } },
+    {
+      service: 'lambda',
+      operation: 'GetAlias',
+      input: { FunctionName: fn, Name: LIVE_ALIAS },
+      note: `publish only if ${LIVE_ALIAS} does not already serve this code and configuration`,
+    },
+    {
+      service: 'lambda',
+      operation: 'PublishVersion',
+      input: { FunctionName: fn, CodeSha256: pkg.codeSha256, Description: `mlops lambda-setup, code ${pkg.codeSha256}` },
+    },
+    {
+      service: 'lambda',
+      operation: 'CreateAlias',
+      input: { FunctionName: fn, Name: LIVE_ALIAS, FunctionVersion: PLACEHOLDER.version, Description: 'the version mlops serves' },
+    },
     ...(o.wantUrl ? planFunctionUrl(fn, LIVE_ALIAS, o.wantPublic) : []),
     ...(o.runTest
-      ? [{
-          service: 'lambda',
-          operation: 'Invoke',
-          input: testInvokeInput(fn, LIVE_ALIAS, `<base64 of ${o.sample.source}, ${o.sample.bytes.length} bytes>`),
-          note: 'test invocation through the endpoint',
-        }]
+      ? [
+          {
+            service: 'lambda',
+            operation: 'Invoke',
+            input: testInvokeInput(fn, LIVE_ALIAS, `<base64 of ${o.sample.source}, ${o.sample.bytes.length} bytes>`),
+            note: 'test invocation through the endpoint',
+          },
+        ]
       : []),
   ]
 }
@@ -264,7 +298,9 @@ export function renderLambdaSetup(r: LambdaSetupResult, c: ChalkInstance): strin
   }
   if (r.test?.status === 'passed') {
     const top = (r.test.predictions ?? []).map((p, i) => `${i + 1}. ${p.breed} ${pct(p.probability)}`).join('   ')
-    lines.push(`  test      ${c.green('passed')} with ${r.test.image}: ${top}${r.test.endpointLatencyMs !== undefined ? `  (endpoint ${r.test.endpointLatencyMs} ms)` : ''}`)
+    lines.push(
+      `  test      ${c.green('passed')} with ${r.test.image}: ${top}${r.test.endpointLatencyMs !== undefined ? `  (endpoint ${r.test.endpointLatencyMs} ms)` : ''}`,
+    )
   } else if (r.test) {
     lines.push(`  test      skipped: ${r.test.reason}`)
   }

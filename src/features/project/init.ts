@@ -28,7 +28,10 @@ export async function runInit(ctx: CommandContext, opts: { project?: string; buc
       cause: e,
     })
   }
-  const exists = await access(file).then(() => true, () => false)
+  const exists = await access(file).then(
+    () => true,
+    () => false,
+  )
   if (exists && !opts.force) {
     throw new UserError('ConfigExists', `${file} already exists; nothing was written.`, { hint: 'Pass --force to overwrite it, or -c <other-path>.' })
   }
@@ -38,6 +41,11 @@ export async function runInit(ctx: CommandContext, opts: { project?: string; buc
 }
 
 function sanitize(name: string): string {
-  const s = name.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^[^a-z]+/, '').replace(/-+$/, '').slice(0, 32)
+  const s = name
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^[^a-z]+/, '')
+    .replace(/-+$/, '')
+    .slice(0, 32)
   return s.length >= 2 ? s : 'mlops-project'
 }

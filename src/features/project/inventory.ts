@@ -98,13 +98,7 @@ async function sagemakerTagged(c: InventoryClients, arn: string | undefined, pro
   return hasProjectTags(tags.Tags, project)
 }
 
-export async function collectInventory(
-  c: InventoryClients,
-  cfg: MlopsConfig,
-  region: string,
-  state: StateStore,
-  now: number,
-): Promise<Inventory> {
+export async function collectInventory(c: InventoryClients, cfg: MlopsConfig, region: string, state: StateStore, now: number): Promise<Inventory> {
   const project = cfg.project.name
   const names = resourceNames(cfg)
   const records = await state.all()
@@ -114,19 +108,30 @@ export async function collectInventory(
   // Jobs still running (they bill until they end).
   const jobs: RunningJob[] = []
   const training = await callAws(sm('ListTrainingJobs'), () =>
-    c.sagemaker.send(new ListTrainingJobsCommand({ StatusEquals: 'InProgress', NameContains: project, MaxResults: 100 })))
+    c.sagemaker.send(new ListTrainingJobsCommand({ StatusEquals: 'InProgress', NameContains: project, MaxResults: 100 })),
+  )
   for (const j of training.TrainingJobSummaries ?? []) {
-    const d = await callAws(sm('DescribeTrainingJob', j.TrainingJobName), () => c.sagemaker.send(new DescribeTrainingJobCommand({ TrainingJobName: j.TrainingJobName })))
+    const d = await callAws(sm('DescribeTrainingJob', j.TrainingJobName), () =>
+      c.sagemaker.send(new DescribeTrainingJobCommand({ TrainingJobName: j.TrainingJobName })),
+    )
     if (!(await sagemakerTagged(c, d.TrainingJobArn, project))) continue
     const type = d.ResourceConfig?.InstanceType
     const count = d.ResourceConfig?.InstanceCount ?? 1
-    jobs.push({ name: j.TrainingJobName!, kind: 'training', status: d.SecondaryStatus ?? 'InProgress', instanceType: type, instanceCount: count,
-      hourly: type ? mul(hourlyPrice(type), count) : undefined })
+    jobs.push({
+      name: j.TrainingJobName!,
+      kind: 'training',
+      status: d.SecondaryStatus ?? 'InProgress',
+      instanceType: type,
+      instanceCount: count,
+      hourly: type ? mul(hourlyPrice(type), count) : undefined,
+    })
   }
   const tuning = await callAws(sm('ListHyperParameterTuningJobs'), () =>
-    c.sagemaker.send(new ListHyperParameterTuningJobsCommand({ StatusEquals: 'InProgress', NameContains: names.tuningJobBase, MaxResults: 100 })))
+    c.sagemaker.send(new ListHyperParameterTuningJobsCommand({ StatusEquals: 'InProgress', NameContains: names.tuningJobBase, MaxResults: 100 })),
+  )
   for (const t of tuning.HyperParameterTuningJobSummaries ?? []) {
-    if (await sagemakerTagged(c, t.HyperParameterTuningJobArn, project)) jobs.push({ name: t.HyperParameterTuningJobName!, kind: 'tuning', status: 'InProgress' })
+    if (await sagemakerTagged(c, t.HyperParameterTuningJobArn, project))
+      jobs.push({ name: t.HyperParameterTuningJobName!, kind: 'tuning', status: 'InProgress' })
   }
 
   // Endpoints: the configured name, plus any recorded in state.
@@ -135,7 +140,9 @@ export async function collectInventory(
     const ep = await callAwsOrUndefined(sm('DescribeEndpoint', name), () => c.sagemaker.send(new DescribeEndpointCommand({ EndpointName: name })))
     if (!ep || !(await sagemakerTagged(c, ep.EndpointArn, project))) continue
     const conf = ep.EndpointConfigName
-      ? await callAwsOrUndefined(sm('DescribeEndpointConfig', ep.EndpointConfigName), () => c.sagemaker.send(new DescribeEndpointConfigCommand({ EndpointConfigName: ep.EndpointConfigName })))
+      ? await callAwsOrUndefined(sm('DescribeEndpointConfig', ep.EndpointConfigName), () =>
+          c.sagemaker.send(new DescribeEndpointConfigCommand({ EndpointConfigName: ep.EndpointConfigName })),
+        )
       : undefined
     const variant = conf?.ProductionVariants?.[0]
     const live = ep.ProductionVariants?.[0]
@@ -147,12 +154,18 @@ export async function collectInventory(
       configName: ep.EndpointConfigName,
       ...(serverless
         ? { serverless: { memoryMb: serverless.MemorySizeInMB ?? 0, maxConcurrency: serverless.MaxConcurrency ?? 0 } }
-        : { instanceType: variant?.InstanceType, instanceCount: count, hourly: variant?.InstanceType ? mul(hourlyPrice(variant.InstanceType), count ?? 1) : undefined }),
+        : {
+            instanceType: variant?.InstanceType,
+            instanceCount: count,
+            hourly: variant?.InstanceType ? mul(hourlyPrice(variant.InstanceType), count ?? 1) : undefined,
+          }),
     })
   }
 
   // Endpoint configs and models: ours by name prefix and tag.
-  const configs = await callAws(sm('ListEndpointConfigs'), () => c.sagemaker.send(new ListEndpointConfigsCommand({ NameContains: names.endpointConfigBase, MaxResults: 100 })))
+  const configs = await callAws(sm('ListEndpointConfigs'), () =>
+    c.sagemaker.send(new ListEndpointConfigsCommand({ NameContains: names.endpointConfigBase, MaxResults: 100 })),
+  )
   const endpointConfigs: string[] = []
   for (const ec of configs.EndpointConfigs ?? []) if (await sagemakerTagged(c, ec.EndpointConfigArn, project)) endpointConfigs.push(ec.EndpointConfigName!)
   const modelList = await callAws(sm('ListModels'), () => c.sagemaker.send(new ListModelsCommand({ NameContains: names.modelBase, MaxResults: 100 })))
@@ -163,22 +176,34 @@ export async function collectInventory(
   const scalingTargets: ScalingTargetInfo[] = []
   const resourceIds = unique([names.endpoint, ...fromState('endpoint')]).map((e) => `endpoint/${e}/variant/AllTraffic`)
   const targets = await callAws({ service: 'application-autoscaling', operation: 'DescribeScalableTargets' }, () =>
-    c.autoscaling.send(new DescribeScalableTargetsCommand({ ServiceNamespace: 'sagemaker', ResourceIds: resourceIds })))
+    c.autoscaling.send(new DescribeScalableTargetsCommand({ ServiceNamespace: 'sagemaker', ResourceIds: resourceIds })),
+  )
   for (const t of targets.ScalableTargets ?? []) {
     const pol = await callAws({ service: 'application-autoscaling', operation: 'DescribeScalingPolicies' }, () =>
-      c.autoscaling.send(new DescribeScalingPoliciesCommand({ ServiceNamespace: 'sagemaker', ResourceId: t.ResourceId })))
-    scalingTargets.push({ resourceId: t.ResourceId!, min: t.MinCapacity ?? 0, max: t.MaxCapacity ?? 0, policies: (pol.ScalingPolicies ?? []).map((p) => p.PolicyName!) })
+      c.autoscaling.send(new DescribeScalingPoliciesCommand({ ServiceNamespace: 'sagemaker', ResourceId: t.ResourceId })),
+    )
+    scalingTargets.push({
+      resourceId: t.ResourceId!,
+      min: t.MinCapacity ?? 0,
+      max: t.MaxCapacity ?? 0,
+      policies: (pol.ScalingPolicies ?? []).map((p) => p.PolicyName!),
+    })
   }
 
   // Lambda functions with provisioned concurrency (which bills while idle) and URLs.
   const functions: FunctionInfo[] = []
   for (const name of unique([names.lambdaFunction, ...fromState('function')])) {
-    const fn = await callAwsOrUndefined({ service: 'lambda', operation: 'GetFunction', resource: name }, () => c.lambda.send(new GetFunctionCommand({ FunctionName: name })))
+    const fn = await callAwsOrUndefined({ service: 'lambda', operation: 'GetFunction', resource: name }, () =>
+      c.lambda.send(new GetFunctionCommand({ FunctionName: name })),
+    )
     if (!fn || fn.Tags?.[TAG_PROJECT] !== project) continue
     const memoryMb = fn.Configuration?.MemorySize ?? 128
-    const pcc = await callAwsOrUndefined({ service: 'lambda', operation: 'GetProvisionedConcurrencyConfig', resource: name }, () => c.lambda.send(new GetProvisionedConcurrencyConfigCommand({ FunctionName: name, Qualifier: names.lambdaAlias })))
-    const url = await callAwsOrUndefined({ service: 'lambda', operation: 'GetFunctionUrlConfig', resource: name }, () => c.lambda.send(new GetFunctionUrlConfigCommand({ FunctionName: name, Qualifier: names.lambdaAlias })))
-      .catch(() => undefined) // function URLs are optional and not every emulator knows them
+    const pcc = await callAwsOrUndefined({ service: 'lambda', operation: 'GetProvisionedConcurrencyConfig', resource: name }, () =>
+      c.lambda.send(new GetProvisionedConcurrencyConfigCommand({ FunctionName: name, Qualifier: names.lambdaAlias })),
+    )
+    const url = await callAwsOrUndefined({ service: 'lambda', operation: 'GetFunctionUrlConfig', resource: name }, () =>
+      c.lambda.send(new GetFunctionUrlConfigCommand({ FunctionName: name, Qualifier: names.lambdaAlias })),
+    ).catch(() => undefined) // function URLs are optional and not every emulator knows them
     const executions = pcc?.AllocatedProvisionedConcurrentExecutions ?? pcc?.RequestedProvisionedConcurrentExecutions ?? 0
     functions.push({
       name,
@@ -195,34 +220,42 @@ export async function collectInventory(
     const role = await callAwsOrUndefined({ service: 'iam', operation: 'GetRole', resource: name }, () => c.iam.send(new GetRoleCommand({ RoleName: name })))
     if (!role?.Role || !hasProjectTags(role.Role.Tags, project)) continue
     const profiles = await callAws({ service: 'iam', operation: 'ListInstanceProfilesForRole', resource: name }, () =>
-      c.iam.send(new ListInstanceProfilesForRoleCommand({ RoleName: name })))
+      c.iam.send(new ListInstanceProfilesForRoleCommand({ RoleName: name })),
+    )
     roles.push({ name, arn: role.Role.Arn!, instanceProfiles: (profiles.InstanceProfiles ?? []).map((p) => p.InstanceProfileName!) })
   }
 
   const instanceProfiles = new Set(roles.flatMap((r) => r.instanceProfiles))
   for (const name of unique([names.ec2InstanceProfile, ...fromState('instance-profile')])) {
-    const profile = await callAwsOrUndefined({ service: 'iam', operation: 'GetInstanceProfile', resource: name }, () => c.iam.send(new GetInstanceProfileCommand({ InstanceProfileName: name })))
+    const profile = await callAwsOrUndefined({ service: 'iam', operation: 'GetInstanceProfile', resource: name }, () =>
+      c.iam.send(new GetInstanceProfileCommand({ InstanceProfileName: name })),
+    )
     if (profile?.InstanceProfile && (hasProjectTags(profile.InstanceProfile.Tags, project) || instanceProfiles.has(name))) instanceProfiles.add(name)
   }
 
   // EC2 boxes and their security groups, by tag.
   const tagFilter = { Name: `tag:${TAG_PROJECT}`, Values: [project] }
   const reservations = await callAws({ service: 'ec2', operation: 'DescribeInstances' }, () =>
-    c.ec2.send(new DescribeInstancesCommand({ Filters: [tagFilter, { Name: 'instance-state-name', Values: LIVE_INSTANCE_STATES }] })))
-  const instances: InstanceInfo[] = (reservations.Reservations ?? []).flatMap((r) => r.Instances ?? []).map((i) => {
-    const launched = i.LaunchTime ? new Date(i.LaunchTime) : undefined
-    const running = i.State?.Name === 'running' || i.State?.Name === 'pending'
-    return {
-      id: i.InstanceId!,
-      state: i.State?.Name ?? 'unknown',
-      instanceType: i.InstanceType ?? 'unknown',
-      launchedAt: launched?.toISOString(),
-      ageSeconds: launched ? Math.max(0, Math.round((now - launched.getTime()) / 1000)) : undefined,
-      // Stopped boxes bill only their volumes; the hourly figure is the instance price while running.
-      hourly: running ? hourlyPrice(i.InstanceType ?? '') : 0,
-    }
-  })
-  const groups = await callAws({ service: 'ec2', operation: 'DescribeSecurityGroups' }, () => c.ec2.send(new DescribeSecurityGroupsCommand({ Filters: [tagFilter] })))
+    c.ec2.send(new DescribeInstancesCommand({ Filters: [tagFilter, { Name: 'instance-state-name', Values: LIVE_INSTANCE_STATES }] })),
+  )
+  const instances: InstanceInfo[] = (reservations.Reservations ?? [])
+    .flatMap((r) => r.Instances ?? [])
+    .map((i) => {
+      const launched = i.LaunchTime ? new Date(i.LaunchTime) : undefined
+      const running = i.State?.Name === 'running' || i.State?.Name === 'pending'
+      return {
+        id: i.InstanceId!,
+        state: i.State?.Name ?? 'unknown',
+        instanceType: i.InstanceType ?? 'unknown',
+        launchedAt: launched?.toISOString(),
+        ageSeconds: launched ? Math.max(0, Math.round((now - launched.getTime()) / 1000)) : undefined,
+        // Stopped boxes bill only their volumes; the hourly figure is the instance price while running.
+        hourly: running ? hourlyPrice(i.InstanceType ?? '') : 0,
+      }
+    })
+  const groups = await callAws({ service: 'ec2', operation: 'DescribeSecurityGroups' }, () =>
+    c.ec2.send(new DescribeSecurityGroupsCommand({ Filters: [tagFilter] })),
+  )
   const securityGroups = (groups.SecurityGroups ?? []).map((g) => ({ id: g.GroupId!, name: g.GroupName! }))
 
   // The dataset in S3 (kept by teardown unless --delete-data).
@@ -240,14 +273,37 @@ export async function collectInventory(
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined
     } while (token)
-    const tagging = await callAwsOrUndefined({ service: 's3', operation: 'GetBucketTagging', resource: bucket }, () => c.s3.send(new GetBucketTaggingCommand({ Bucket: bucket }))).catch(() => undefined)
-    data = { bucket, prefix: cfg.data.prefix, objects, bytes, monthly: (bytes / 1024 ** 3) * S3_GB_MONTH, bucketManagedByMlops: hasProjectTags(tagging?.TagSet, project) }
+    const tagging = await callAwsOrUndefined({ service: 's3', operation: 'GetBucketTagging', resource: bucket }, () =>
+      c.s3.send(new GetBucketTaggingCommand({ Bucket: bucket })),
+    ).catch(() => undefined)
+    data = {
+      bucket,
+      prefix: cfg.data.prefix,
+      objects,
+      bytes,
+      monthly: (bytes / 1024 ** 3) * S3_GB_MONTH,
+      bucketManagedByMlops: hasProjectTags(tagging?.TagSet, project),
+    }
   } catch (e) {
     if (!isNotFound(e) && (e as { name?: string }).name !== 'NoSuchBucket') throw e
     data = undefined
   }
 
-  return { project, region, jobs, endpoints, endpointConfigs, models, scalingTargets, functions, roles, instanceProfiles: [...instanceProfiles], instances, securityGroups, data }
+  return {
+    project,
+    region,
+    jobs,
+    endpoints,
+    endpointConfigs,
+    models,
+    scalingTargets,
+    functions,
+    roles,
+    instanceProfiles: [...instanceProfiles],
+    instances,
+    securityGroups,
+    data,
+  }
 }
 
 /** Hourly cost of what is running now (jobs, instance endpoints, provisioned concurrency, EC2). */
@@ -258,8 +314,19 @@ export function hourlyTotal(inv: Inventory): number {
 
 /** True when nothing mlops manages exists (data excluded). */
 export function isEmpty(inv: Inventory): boolean {
-  return inv.jobs.length + inv.endpoints.length + inv.endpointConfigs.length + inv.models.length + inv.scalingTargets.length +
-    inv.functions.length + inv.roles.length + inv.instanceProfiles.length + inv.instances.length + inv.securityGroups.length === 0
+  return (
+    inv.jobs.length +
+      inv.endpoints.length +
+      inv.endpointConfigs.length +
+      inv.models.length +
+      inv.scalingTargets.length +
+      inv.functions.length +
+      inv.roles.length +
+      inv.instanceProfiles.length +
+      inv.instances.length +
+      inv.securityGroups.length ===
+    0
+  )
 }
 
 function mul(a: number | undefined, n: number): number | undefined {

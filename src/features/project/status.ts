@@ -25,11 +25,19 @@ export function planStatus(cfg: MlopsConfig): PlannedOperation[] {
     { service: 'sagemaker', operation: 'DescribeEndpoint', input: { EndpointName: n.endpoint } },
     { service: 'sagemaker', operation: 'ListEndpointConfigs', input: { NameContains: n.endpointConfigBase, MaxResults: 100 } },
     { service: 'sagemaker', operation: 'ListModels', input: { NameContains: n.modelBase, MaxResults: 100 } },
-    { service: 'application-autoscaling', operation: 'DescribeScalableTargets', input: { ServiceNamespace: 'sagemaker', ResourceIds: [`endpoint/${n.endpoint}/variant/AllTraffic`] } },
+    {
+      service: 'application-autoscaling',
+      operation: 'DescribeScalableTargets',
+      input: { ServiceNamespace: 'sagemaker', ResourceIds: [`endpoint/${n.endpoint}/variant/AllTraffic`] },
+    },
     { service: 'lambda', operation: 'GetFunction', input: { FunctionName: n.lambdaFunction } },
     { service: 'lambda', operation: 'GetProvisionedConcurrencyConfig', input: { FunctionName: n.lambdaFunction, Qualifier: n.lambdaAlias } },
     ...[n.trainingRole, n.lambdaRole, n.ec2Role].map((RoleName) => ({ service: 'iam', operation: 'GetRole', input: { RoleName } })),
-    { service: 'ec2', operation: 'DescribeInstances', input: { Filters: [tag, { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped', 'shutting-down'] }] } },
+    {
+      service: 'ec2',
+      operation: 'DescribeInstances',
+      input: { Filters: [tag, { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped', 'shutting-down'] }] },
+    },
     { service: 'ec2', operation: 'DescribeSecurityGroups', input: { Filters: [tag] } },
     { service: 's3', operation: 'ListObjectsV2', input: { Bucket: cfg.data.bucket, Prefix: `${cfg.data.prefix}/` } },
   ]
@@ -39,7 +47,7 @@ export async function runStatus(ctx: CommandContext): Promise<void> {
   const cfg = await ctx.config()
   if (ctx.dryRun) {
     const ops = planStatus(cfg)
-    ctx.ui.result({ dryRun: true, operations: planToJson(ops) }, (_r, c) => renderPlan('mlops status (read-only)', ops, c))
+    ctx.ui.resultData({ dryRun: true, operations: planToJson(ops) }, (_r, c) => renderPlan('mlops status (read-only)', ops, c))
     return
   }
   const region = ctx.awsSettings(cfg).region
@@ -52,8 +60,13 @@ export async function runStatus(ctx: CommandContext): Promise<void> {
     spin.stop()
   }
   const hourly = hourlyTotal(inv)
-  const result: StatusResult = { ...inv, hourlyTotal: round(hourly), monthlyTotal: round(hourly * HOURS_PER_MONTH + (inv.data?.monthly ?? 0)), priceNote: PRICE_NOTE }
-  ctx.ui.result(result, renderStatus)
+  const result: StatusResult = {
+    ...inv,
+    hourlyTotal: round(hourly),
+    monthlyTotal: round(hourly * HOURS_PER_MONTH + (inv.data?.monthly ?? 0)),
+    priceNote: PRICE_NOTE,
+  }
+  ctx.ui.resultData(result, renderStatus)
 }
 
 const round = (n: number) => Math.round(n * 10000) / 10000
@@ -63,22 +76,45 @@ export function renderStatus(r: StatusResult, c: ChalkInstance): string {
   const rows: string[][] = []
   for (const j of r.jobs) rows.push([`${j.kind} job`, j.name, j.status, j.instanceType ? `${j.instanceCount ?? 1} x ${j.instanceType}` : '', perHour(j.hourly)])
   for (const e of r.endpoints) {
-    rows.push(['endpoint', e.name, e.status, e.serverless ? `serverless ${e.serverless.memoryMb} MB, max ${e.serverless.maxConcurrency}` : `${e.instanceCount ?? '?'} x ${e.instanceType ?? '?'}`,
-      e.serverless ? 'per request (0 when idle)' : perHour(e.hourly)])
+    rows.push([
+      'endpoint',
+      e.name,
+      e.status,
+      e.serverless ? `serverless ${e.serverless.memoryMb} MB, max ${e.serverless.maxConcurrency}` : `${e.instanceCount ?? '?'} x ${e.instanceType ?? '?'}`,
+      e.serverless ? 'per request (0 when idle)' : perHour(e.hourly),
+    ])
   }
   for (const t of r.scalingTargets) rows.push(['autoscaling', t.resourceId, `min ${t.min} / max ${t.max}`, t.policies.join(', '), '-'])
   for (const f of r.functions) {
-    rows.push(['lambda', f.name, f.provisioned ? `provisioned ${f.provisioned.executions} (${f.provisioned.status})` : 'on demand',
-      `${f.memoryMb} MB${f.url ? `, URL ${f.url.authType}` : ''}`, f.hourly > 0 ? `${perHour(f.hourly)} (while idle too)` : 'per request'])
+    rows.push([
+      'lambda',
+      f.name,
+      f.provisioned ? `provisioned ${f.provisioned.executions} (${f.provisioned.status})` : 'on demand',
+      `${f.memoryMb} MB${f.url ? `, URL ${f.url.authType}` : ''}`,
+      f.hourly > 0 ? `${perHour(f.hourly)} (while idle too)` : 'per request',
+    ])
   }
   for (const i of r.instances) {
-    rows.push(['ec2 instance', i.id, i.state, `${i.instanceType}${i.ageSeconds !== undefined ? `, up ${formatDuration(i.ageSeconds)}` : ''}`, perHour(i.hourly)])
+    rows.push([
+      'ec2 instance',
+      i.id,
+      i.state,
+      `${i.instanceType}${i.ageSeconds !== undefined ? `, up ${formatDuration(i.ageSeconds)}` : ''}`,
+      perHour(i.hourly),
+    ])
   }
   if (r.endpointConfigs.length) rows.push(['endpoint configs', String(r.endpointConfigs.length), 'kept for rollback', '', 'free'])
   if (r.models.length) rows.push(['models', String(r.models.length), '', '', 'free'])
   for (const role of r.roles) rows.push(['iam role', role.name, '', role.instanceProfiles.length ? `profile ${role.instanceProfiles.join(', ')}` : '', 'free'])
   for (const g of r.securityGroups) rows.push(['security group', g.name, g.id, '', 'free'])
-  if (r.data) rows.push(['s3 data', `s3://${r.data.bucket}/${r.data.prefix}/`, `${r.data.objects} objects`, formatBytes(r.data.bytes), `${formatUsd(r.data.monthly)}/month`])
+  if (r.data)
+    rows.push([
+      's3 data',
+      `s3://${r.data.bucket}/${r.data.prefix}/`,
+      `${r.data.objects} objects`,
+      formatBytes(r.data.bytes),
+      `${formatUsd(r.data.monthly)}/month`,
+    ])
   if (rows.length === 0) lines.push('Nothing is running or stored for this project.')
   else lines.push(formatTable(['kind', 'name', 'state', 'size', 'cost'], rows))
   lines.push('')

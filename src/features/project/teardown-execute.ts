@@ -60,24 +60,33 @@ const op = (service: string, operation: string, input: unknown): PlannedOperatio
 export function planTeardown(inv: Inventory, cfg: MlopsConfig, opts: TeardownOptions): TeardownItem[] {
   const items: TeardownItem[] = []
   for (const j of inv.jobs) {
-    items.push(j.kind === 'training'
-      ? { label: `training job ${j.name} (stop)`, ops: [op('sagemaker', 'StopTrainingJob', { TrainingJobName: j.name })] }
-      : { label: `tuning job ${j.name} (stop)`, ops: [op('sagemaker', 'StopHyperParameterTuningJob', { HyperParameterTuningJobName: j.name })] })
+    items.push(
+      j.kind === 'training'
+        ? { label: `training job ${j.name} (stop)`, ops: [op('sagemaker', 'StopTrainingJob', { TrainingJobName: j.name })] }
+        : { label: `tuning job ${j.name} (stop)`, ops: [op('sagemaker', 'StopHyperParameterTuningJob', { HyperParameterTuningJobName: j.name })] },
+    )
   }
   for (const t of inv.scalingTargets) {
     const base = { ServiceNamespace: 'sagemaker', ResourceId: t.resourceId, ScalableDimension: 'sagemaker:variant:DesiredInstanceCount' }
     items.push({
       label: `autoscaling of ${t.resourceId}`,
-      ops: [...t.policies.map((PolicyName) => op('application-autoscaling', 'DeleteScalingPolicy', { PolicyName, ...base })), op('application-autoscaling', 'DeregisterScalableTarget', base)],
+      ops: [
+        ...t.policies.map((PolicyName) => op('application-autoscaling', 'DeleteScalingPolicy', { PolicyName, ...base })),
+        op('application-autoscaling', 'DeregisterScalableTarget', base),
+      ],
     })
   }
   for (const e of inv.endpoints) items.push({ label: `endpoint ${e.name}`, ops: [op('sagemaker', 'DeleteEndpoint', { EndpointName: e.name })] })
   for (const c of inv.endpointConfigs) items.push({ label: `endpoint config ${c}`, ops: [op('sagemaker', 'DeleteEndpointConfig', { EndpointConfigName: c })] })
   for (const m of inv.models) items.push({ label: `model ${m}`, ops: [op('sagemaker', 'DeleteModel', { ModelName: m })] })
   for (const f of inv.functions) {
-    if (f.url) items.push({ label: `function URL of ${f.name}`, ops: [op('lambda', 'DeleteFunctionUrlConfig', { FunctionName: f.name, Qualifier: f.url.qualifier })] })
+    if (f.url)
+      items.push({ label: `function URL of ${f.name}`, ops: [op('lambda', 'DeleteFunctionUrlConfig', { FunctionName: f.name, Qualifier: f.url.qualifier })] })
     if (f.provisioned) {
-      items.push({ label: `provisioned concurrency of ${f.name}:${f.provisioned.qualifier}`, ops: [op('lambda', 'DeleteProvisionedConcurrencyConfig', { FunctionName: f.name, Qualifier: f.provisioned.qualifier })] })
+      items.push({
+        label: `provisioned concurrency of ${f.name}:${f.provisioned.qualifier}`,
+        ops: [op('lambda', 'DeleteProvisionedConcurrencyConfig', { FunctionName: f.name, Qualifier: f.provisioned.qualifier })],
+      })
     }
     items.push({ label: `Lambda function ${f.name}`, ops: [op('lambda', 'DeleteFunction', { FunctionName: f.name })] })
   }
@@ -98,14 +107,24 @@ export function planTeardown(inv: Inventory, cfg: MlopsConfig, opts: TeardownOpt
     for (const p of inv.instanceProfiles) items.push({ label: `instance profile ${p}`, ops: [op('iam', 'DeleteInstanceProfile', { InstanceProfileName: p })] })
   }
   if (inv.instances.length) {
-    items.push({ label: `EC2 instance${inv.instances.length > 1 ? 's' : ''} ${inv.instances.map((i) => i.id).join(', ')}`, ops: [op('ec2', 'TerminateInstances', { InstanceIds: inv.instances.map((i) => i.id) })] })
+    items.push({
+      label: `EC2 instance${inv.instances.length > 1 ? 's' : ''} ${inv.instances.map((i) => i.id).join(', ')}`,
+      ops: [op('ec2', 'TerminateInstances', { InstanceIds: inv.instances.map((i) => i.id) })],
+    })
   }
   for (const g of inv.securityGroups) items.push({ label: `security group ${g.name} (${g.id})`, ops: [op('ec2', 'DeleteSecurityGroup', { GroupId: g.id })] })
   if (opts.deleteData && inv.data) {
     for (const prefix of dataPrefixes(cfg)) {
-      items.push({ label: `s3://${inv.data.bucket}/${prefix}`, ops: [op('s3', 'ListObjectsV2', { Bucket: inv.data.bucket, Prefix: prefix }), op('s3', 'DeleteObjects', { Bucket: inv.data.bucket, Delete: { Objects: '<each listed key>' } })] })
+      items.push({
+        label: `s3://${inv.data.bucket}/${prefix}`,
+        ops: [
+          op('s3', 'ListObjectsV2', { Bucket: inv.data.bucket, Prefix: prefix }),
+          op('s3', 'DeleteObjects', { Bucket: inv.data.bucket, Delete: { Objects: '<each listed key>' } }),
+        ],
+      })
     }
-    if (inv.data.bucketManagedByMlops) items.push({ label: `bucket ${inv.data.bucket} (if empty)`, ops: [op('s3', 'DeleteBucket', { Bucket: inv.data.bucket })] })
+    if (inv.data.bucketManagedByMlops)
+      items.push({ label: `bucket ${inv.data.bucket} (if empty)`, ops: [op('s3', 'DeleteBucket', { Bucket: inv.data.bucket })] })
   }
   return items
 }
@@ -130,9 +149,15 @@ export function presumedInventory(cfg: MlopsConfig, region: string, records: rea
     endpoints: uniq([names.endpoint, ...of('endpoint')]).map((name) => ({ name, status: 'unknown' })),
     endpointConfigs: of('endpoint-config'),
     models: of('model'),
-    scalingTargets: uniq([`endpoint/${names.endpoint}/variant/AllTraffic`, ...of('scaling-target')]).map((resourceId) => ({ resourceId, min: 0, max: 0, policies: [names.scalingPolicy] })),
+    scalingTargets: uniq([`endpoint/${names.endpoint}/variant/AllTraffic`, ...of('scaling-target')]).map((resourceId) => ({
+      resourceId,
+      min: 0,
+      max: 0,
+      policies: [names.scalingPolicy],
+    })),
     functions: uniq([names.lambdaFunction, ...of('function')]).map((name) => ({ name, memoryMb: cfg.lambda.memoryMb, hourly: 0 })),
-    roles: uniq([names.trainingRole, names.lambdaRole, names.ec2Role, ...of('role')]).filter((r) => !cfg.training.roleArn?.endsWith(`/${r}`))
+    roles: uniq([names.trainingRole, names.lambdaRole, names.ec2Role, ...of('role')])
+      .filter((r) => !cfg.training.roleArn?.endsWith(`/${r}`))
       .map((name) => ({ name, arn: `arn:aws:iam::<account-id>:role/${name}`, instanceProfiles: name === names.ec2Role ? [names.ec2InstanceProfile] : [] })),
     instanceProfiles: uniq([names.ec2InstanceProfile, ...of('instance-profile')]),
     instances: of('instance').map((id) => ({ id, state: 'unknown', instanceType: 'unknown' })),
@@ -185,7 +210,9 @@ export async function executeTeardown(
   }
   for (const e of inv.endpoints) {
     await attempt(`endpoint ${e.name}`, async () => {
-      await callAws({ service: 'sagemaker', operation: 'DeleteEndpoint', resource: e.name }, () => c.sagemaker.send(new DeleteEndpointCommand({ EndpointName: e.name })))
+      await callAws({ service: 'sagemaker', operation: 'DeleteEndpoint', resource: e.name }, () =>
+        c.sagemaker.send(new DeleteEndpointCommand({ EndpointName: e.name })),
+      )
       // Deletion is asynchronous; wait until it is really gone so "nothing left running" is true.
       await pollUntil({
         what: `endpoint ${e.name} to be deleted`,
@@ -198,21 +225,35 @@ export async function executeTeardown(
             throw err
           }
         },
-        timeoutMs, intervalMs: 15_000, clock: opts.clock, signal: opts.signal,
+        timeoutMs,
+        intervalMs: 15_000,
+        clock: opts.clock,
+        signal: opts.signal,
         rerunHint: 'Run `mlops teardown` again to finish.',
       })
     })
   }
-  for (const name of inv.endpointConfigs) await attempt(`endpoint config ${name}`, async () => { await c.sagemaker.send(new DeleteEndpointConfigCommand({ EndpointConfigName: name })) })
-  for (const name of inv.models) await attempt(`model ${name}`, async () => { await c.sagemaker.send(new DeleteModelCommand({ ModelName: name })) })
+  for (const name of inv.endpointConfigs)
+    await attempt(`endpoint config ${name}`, async () => {
+      await c.sagemaker.send(new DeleteEndpointConfigCommand({ EndpointConfigName: name }))
+    })
+  for (const name of inv.models)
+    await attempt(`model ${name}`, async () => {
+      await c.sagemaker.send(new DeleteModelCommand({ ModelName: name }))
+    })
   for (const f of inv.functions) {
-    if (f.url) await attempt(`function URL of ${f.name}`, async () => { await c.lambda.send(new DeleteFunctionUrlConfigCommand({ FunctionName: f.name, Qualifier: f.url!.qualifier })) })
+    if (f.url)
+      await attempt(`function URL of ${f.name}`, async () => {
+        await c.lambda.send(new DeleteFunctionUrlConfigCommand({ FunctionName: f.name, Qualifier: f.url!.qualifier }))
+      })
     if (f.provisioned) {
       await attempt(`provisioned concurrency of ${f.name}:${f.provisioned.qualifier}`, async () => {
         await c.lambda.send(new DeleteProvisionedConcurrencyConfigCommand({ FunctionName: f.name, Qualifier: f.provisioned!.qualifier }))
       })
     }
-    await attempt(`Lambda function ${f.name}`, async () => { await c.lambda.send(new DeleteFunctionCommand({ FunctionName: f.name })) })
+    await attempt(`Lambda function ${f.name}`, async () => {
+      await c.lambda.send(new DeleteFunctionCommand({ FunctionName: f.name }))
+    })
   }
   if (opts.keepRoles) {
     kept.push(...inv.roles.map((r) => `IAM role ${r.name}`), ...inv.instanceProfiles.map((p) => `instance profile ${p}`))
@@ -229,12 +270,17 @@ export async function executeTeardown(
         await c.iam.send(new DeleteRoleCommand({ RoleName: r.name }))
       })
     }
-    for (const p of inv.instanceProfiles) await attempt(`instance profile ${p}`, async () => { await c.iam.send(new DeleteInstanceProfileCommand({ InstanceProfileName: p })) })
+    for (const p of inv.instanceProfiles)
+      await attempt(`instance profile ${p}`, async () => {
+        await c.iam.send(new DeleteInstanceProfileCommand({ InstanceProfileName: p }))
+      })
   }
   if (inv.instances.length) {
     const ids = inv.instances.map((i) => i.id)
     await attempt(`EC2 instance${ids.length > 1 ? 's' : ''} ${ids.join(', ')}`, async () => {
-      await callAws({ service: 'ec2', operation: 'TerminateInstances', resource: ids.join(',') }, () => c.ec2.send(new TerminateInstancesCommand({ InstanceIds: ids })))
+      await callAws({ service: 'ec2', operation: 'TerminateInstances', resource: ids.join(',') }, () =>
+        c.ec2.send(new TerminateInstancesCommand({ InstanceIds: ids })),
+      )
       // Security groups can only go once their instances are terminated.
       await pollUntil({
         what: `instances ${ids.join(', ')} to terminate`,
@@ -243,12 +289,18 @@ export async function executeTeardown(
           const states = (d.Reservations ?? []).flatMap((r) => r.Instances ?? []).map((i) => i.State?.Name ?? 'unknown')
           return { done: states.every((s) => s === 'terminated'), value: undefined, status: [...new Set(states)].join(', ') }
         },
-        timeoutMs, intervalMs: 10_000, clock: opts.clock, signal: opts.signal,
+        timeoutMs,
+        intervalMs: 10_000,
+        clock: opts.clock,
+        signal: opts.signal,
         rerunHint: 'Run `mlops teardown` again to finish.',
       })
     })
   }
-  for (const g of inv.securityGroups) await attempt(`security group ${g.name} (${g.id})`, async () => { await c.ec2.send(new DeleteSecurityGroupCommand({ GroupId: g.id })) })
+  for (const g of inv.securityGroups)
+    await attempt(`security group ${g.name} (${g.id})`, async () => {
+      await c.ec2.send(new DeleteSecurityGroupCommand({ GroupId: g.id }))
+    })
 
   if (inv.data) {
     if (!opts.deleteData) kept.push(`data s3://${inv.data.bucket}/${inv.data.prefix}/ (${inv.data.objects} objects; --delete-data removes it)`)
@@ -266,7 +318,10 @@ export async function executeTeardown(
       }
       if (inv.data.bucketManagedByMlops) {
         const rest = await c.s3.send(new ListObjectsV2Command({ Bucket: inv.data.bucket, MaxKeys: 1 }))
-        if ((rest.KeyCount ?? 0) === 0) await attempt(`bucket ${inv.data.bucket}`, async () => { await c.s3.send(new DeleteBucketCommand({ Bucket: inv.data!.bucket })) })
+        if ((rest.KeyCount ?? 0) === 0)
+          await attempt(`bucket ${inv.data.bucket}`, async () => {
+            await c.s3.send(new DeleteBucketCommand({ Bucket: inv.data!.bucket }))
+          })
         else kept.push(`bucket ${inv.data.bucket} (holds objects outside the project's prefixes)`)
       }
     }

@@ -24,8 +24,8 @@ export async function runTeardown(ctx: CommandContext, opts: TeardownOptions): P
     // Without AWS access the plan comes from the project's fixed names and the state file.
     const items = planTeardown(presumedInventory(cfg, region, await state.all()), cfg, opts)
     const ops = items.flatMap((i) => i.ops)
-    const note = 'Planned from the project\'s resource names and .mlops/state.json; a real run first looks each one up and skips what does not exist.'
-    ctx.ui.result({ dryRun: true, operations: planToJson(ops), note }, (_r, c) => renderPlan(`mlops teardown (${cfg.project.name})`, ops, c, [note]))
+    const note = "Planned from the project's resource names and .mlops/state.json; a real run first looks each one up and skips what does not exist."
+    ctx.ui.resultData({ dryRun: true, operations: planToJson(ops), note }, (_r, c) => renderPlan(`mlops teardown (${cfg.project.name})`, ops, c, [note]))
     return
   }
   const clients = await ctx.clients(['sagemaker', 'lambda', 'ec2', 's3', 'iam', 'autoscaling'], cfg)
@@ -34,7 +34,7 @@ export async function runTeardown(ctx: CommandContext, opts: TeardownOptions): P
   const items = planTeardown(inv, cfg, opts)
   if (isEmpty(inv) && items.length === 0) {
     const summary: TeardownSummary = { project: cfg.project.name, nothingToDo: true, deleted: [], failed: [], kept: [], left: describeLeft(inv, opts) }
-    ctx.ui.result(summary, renderTeardown)
+    ctx.ui.resultData(summary, renderTeardown)
     return
   }
   ctx.ui.info(`mlops teardown will delete, in this order (project ${cfg.project.name}, ${region}):`)
@@ -42,18 +42,27 @@ export async function runTeardown(ctx: CommandContext, opts: TeardownOptions): P
   if (inv.data && !opts.deleteData) ctx.ui.info(`  (keeping the data in s3://${inv.data.bucket}/${inv.data.prefix}/; add --delete-data to remove it)`)
   if (!(await ctx.ui.confirm(`Delete these ${items.length} resources?`))) throw new AbortError()
 
-  const result = await executeTeardown(clients, inv, cfg, { ...opts, clock: ctx.clock, signal: ctx.signal, onStep: (label) => ctx.ui.step(`Deleting ${label}`) })
+  const result = await executeTeardown(clients, inv, cfg, {
+    ...opts,
+    clock: ctx.clock,
+    signal: ctx.signal,
+    onStep: (label) => ctx.ui.step(`Deleting ${label}`),
+  })
   for (const kind of REMOVED_KINDS) for (const r of await state.list(kind)) await state.remove(kind, r.name)
   if (!opts.keepRoles) for (const kind of ['role', 'instance-profile'] as const) for (const r of await state.list(kind)) await state.remove(kind, r.name)
   const after = await inventory()
   const summary: TeardownSummary = { project: cfg.project.name, nothingToDo: false, ...result, left: describeLeft(after, opts) }
   if (result.failed.length) {
-    throw new OperationError('TeardownIncomplete', `Teardown finished with ${result.failed.length} failure(s): ${result.failed.map((f) => `${f.label}: ${f.error}`).join('; ')}`, {
-      hint: 'Fix the cause (often a permission) and run `mlops teardown` again: it only deletes what is still there.',
-      details: { ...summary },
-    })
+    throw new OperationError(
+      'TeardownIncomplete',
+      `Teardown finished with ${result.failed.length} failure(s): ${result.failed.map((f) => `${f.label}: ${f.error}`).join('; ')}`,
+      {
+        hint: 'Fix the cause (often a permission) and run `mlops teardown` again: it only deletes what is still there.',
+        details: { ...summary },
+      },
+    )
   }
-  ctx.ui.result(summary, renderTeardown)
+  ctx.ui.resultData(summary, renderTeardown)
 }
 
 function describeLeft(inv: Inventory, opts: TeardownOptions): string[] {
@@ -62,7 +71,10 @@ function describeLeft(inv: Inventory, opts: TeardownOptions): string[] {
   for (const e of inv.endpoints) left.push(`endpoint ${e.name} (${e.status})`)
   left.push(...inv.endpointConfigs.map((x) => `endpoint config ${x}`), ...inv.models.map((x) => `model ${x}`))
   left.push(...inv.scalingTargets.map((t) => `scaling target ${t.resourceId}`), ...inv.functions.map((f) => `Lambda function ${f.name}`))
-  left.push(...inv.roles.map((r) => `IAM role ${r.name}${opts.keepRoles ? ' (kept: --keep-roles)' : ''}`), ...inv.instanceProfiles.map((p) => `instance profile ${p}`))
+  left.push(
+    ...inv.roles.map((r) => `IAM role ${r.name}${opts.keepRoles ? ' (kept: --keep-roles)' : ''}`),
+    ...inv.instanceProfiles.map((p) => `instance profile ${p}`),
+  )
   left.push(...inv.instances.map((i) => `EC2 instance ${i.id} (${i.state})`), ...inv.securityGroups.map((g) => `security group ${g.name}`))
   if (inv.data && inv.data.objects > 0) left.push(`data s3://${inv.data.bucket}/${inv.data.prefix}/ (${inv.data.objects} objects)`)
   return left
@@ -70,7 +82,10 @@ function describeLeft(inv: Inventory, opts: TeardownOptions): string[] {
 
 export function renderTeardown(s: TeardownSummary, c: ChalkInstance): string {
   if (s.nothingToDo) {
-    return [`Nothing to tear down for project ${s.project}.`, ...(s.left.length ? ['Still there (kept on purpose):', ...s.left.map((l) => `  - ${l}`)] : [])].join('\n')
+    return [
+      `Nothing to tear down for project ${s.project}.`,
+      ...(s.left.length ? ['Still there (kept on purpose):', ...s.left.map((l) => `  - ${l}`)] : []),
+    ].join('\n')
   }
   const lines = [c.bold(`Teardown of ${s.project}: ${s.deleted.length} deleted.`)]
   for (const d of s.deleted) lines.push(`  ${c.green('✔')} ${d}`)

@@ -20,16 +20,37 @@ export type DistributionSetting = 'auto' | DistributionMode
  * (TORCH_DISTRIBUTED_GPU_SUPPORTED_FRAMEWORK_VERSIONS, src/sagemaker/fw_utils.py @ v2.257.6).
  */
 export const TORCH_DISTRIBUTED_VERSIONS: readonly string[] = [
-  '1.13.1', '2.0.0', '2.0.1', '2.1.0', '2.2.0', '2.3.0', '2.3.1', '2.4.0', '2.4.1', '2.5.1', '2.6.0', '2.7.1', '2.8.0',
+  '1.13.1',
+  '2.0.0',
+  '2.0.1',
+  '2.1.0',
+  '2.2.0',
+  '2.3.0',
+  '2.3.1',
+  '2.4.0',
+  '2.4.1',
+  '2.5.1',
+  '2.6.0',
+  '2.7.1',
+  '2.8.0',
 ]
 
 /** GPUs per instance for the multi-GPU types; every other GPU type has one. */
 const MULTI_GPU: Record<string, number> = {
-  'g4dn.12xlarge': 4, 'g4dn.metal': 8,
-  'g5.12xlarge': 4, 'g5.24xlarge': 4, 'g5.48xlarge': 8,
-  'g6.12xlarge': 4, 'g6.24xlarge': 4, 'g6.48xlarge': 8,
-  'p3.8xlarge': 4, 'p3.16xlarge': 8, 'p3dn.24xlarge': 8,
-  'p4d.24xlarge': 8, 'p4de.24xlarge': 8, 'p5.48xlarge': 8,
+  'g4dn.12xlarge': 4,
+  'g4dn.metal': 8,
+  'g5.12xlarge': 4,
+  'g5.24xlarge': 4,
+  'g5.48xlarge': 8,
+  'g6.12xlarge': 4,
+  'g6.24xlarge': 4,
+  'g6.48xlarge': 8,
+  'p3.8xlarge': 4,
+  'p3.16xlarge': 8,
+  'p3dn.24xlarge': 8,
+  'p4d.24xlarge': 8,
+  'p4de.24xlarge': 8,
+  'p5.48xlarge': 8,
 }
 
 /** GPUs on one instance of this type (0 for CPU types). */
@@ -77,7 +98,11 @@ export function decideDistribution(input: DistributionInput): DistributionPlan {
     },
   })
   const native = (reason: string, warning?: string): DistributionPlan => ({
-    mode: 'native', reason, worldSize: world, hyperparameters: {}, ...(warning ? { warning } : {}),
+    mode: 'native',
+    reason,
+    worldSize: world,
+    hyperparameters: {},
+    ...(warning ? { warning } : {}),
   })
   const backend = onGpu ? 'NCCL' : 'gloo'
 
@@ -88,9 +113,13 @@ export function decideDistribution(input: DistributionInput): DistributionPlan {
       })
     }
     if (!supported) {
-      throw new UserError('TorchDistributedUnsupportedVersion', `SageMaker supports torch_distributed for PyTorch ${TORCH_DISTRIBUTED_VERSIONS[0]} to ${TORCH_DISTRIBUTED_VERSIONS.at(-1)}, not ${frameworkVersion}.`, {
-        hint: `Set training.frameworkVersion to one of ${TORCH_DISTRIBUTED_VERSIONS.join(', ')}, or use distribution: native.`,
-      })
+      throw new UserError(
+        'TorchDistributedUnsupportedVersion',
+        `SageMaker supports torch_distributed for PyTorch ${TORCH_DISTRIBUTED_VERSIONS[0]} to ${TORCH_DISTRIBUTED_VERSIONS.at(-1)}, not ${frameworkVersion}.`,
+        {
+          hint: `Set training.frameworkVersion to one of ${TORCH_DISTRIBUTED_VERSIONS.join(', ')}, or use distribution: native.`,
+        },
+      )
     }
     return torchDistributed(`as configured: SageMaker's torchrun launcher, ${shape} processes, ${backend} all-reduce`)
   }
@@ -100,10 +129,13 @@ export function decideDistribution(input: DistributionInput): DistributionPlan {
   if (setting === 'none') {
     return {
       mode: 'none',
-      reason: hosts === 1 ? 'as configured: one host, no launcher' : `as configured: no SageMaker launcher; train.py still joins the ${hosts} hosts from SM_HOSTS`,
+      reason:
+        hosts === 1 ? 'as configured: one host, no launcher' : `as configured: no SageMaker launcher; train.py still joins the ${hosts} hosts from SM_HOSTS`,
       worldSize: hosts === 1 ? 1 : world,
       hyperparameters: {},
-      ...(hosts > 1 ? { warning: 'distribution: none with several instances behaves like native (train.py joins the hosts itself); say native to make that explicit.' } : {}),
+      ...(hosts > 1
+        ? { warning: 'distribution: none with several instances behaves like native (train.py joins the hosts itself); say native to make that explicit.' }
+        : {}),
     }
   }
   // auto
@@ -116,7 +148,11 @@ export function decideDistribution(input: DistributionInput): DistributionPlan {
     )
   }
   if (onGpu) {
-    return native(`PyTorch ${frameworkVersion} is not on SageMaker's torch_distributed list, so train.py forms an ${backend} process group from SM_HOSTS (${shape} processes)`)
+    return native(
+      `PyTorch ${frameworkVersion} is not on SageMaker's torch_distributed list, so train.py forms an ${backend} process group from SM_HOSTS (${shape} processes)`,
+    )
   }
-  return native(`${instanceType} is a CPU type (torch_distributed needs GPUs), so train.py forms a gloo process group from SM_HOSTS: ${shape} processes, each training on 1/${world} of every epoch`)
+  return native(
+    `${instanceType} is a CPU type (torch_distributed needs GPUs), so train.py forms a gloo process group from SM_HOSTS: ${shape} processes, each training on 1/${world} of every epoch`,
+  )
 }

@@ -75,7 +75,8 @@ export function userHyperparameters(hp: Record<string, string> | undefined): Rec
 export function distributionOf(job: DescribeTrainingJobResponse): { mode: DistributionMode; reason: string } {
   const hp = job.HyperParameters ?? {}
   const count = job.ResourceConfig?.InstanceCount ?? 1
-  if (hp.sagemaker_torch_distributed_enabled === 'true') return { mode: 'torch_distributed', reason: 'SageMaker torchrun launcher (sagemaker_torch_distributed_enabled)' }
+  if (hp.sagemaker_torch_distributed_enabled === 'true')
+    return { mode: 'torch_distributed', reason: 'SageMaker torchrun launcher (sagemaker_torch_distributed_enabled)' }
   if (count > 1) return { mode: 'native', reason: `train.py joins the ${count} hosts from SM_HOSTS` }
   return { mode: 'none', reason: 'one instance' }
 }
@@ -128,7 +129,12 @@ export function summarizeTrainingJob(
 }
 
 /** Records the job (any status) and, once Completed, its model artifact for `deploy`. */
-export async function recordTrainingResult(state: StateStore, r: TrainingResult, createdAt: string, source: 'sagemaker' | 'tuning' = 'sagemaker'): Promise<void> {
+export async function recordTrainingResult(
+  state: StateStore,
+  r: TrainingResult,
+  createdAt: string,
+  source: 'sagemaker' | 'tuning' = 'sagemaker',
+): Promise<void> {
   await state.record({
     kind: 'training-job',
     name: r.jobName,
@@ -169,10 +175,17 @@ export function failUnlessCompleted(r: TrainingResult, ui?: Ui): void {
   }
   if (r.status === 'Stopped') {
     const why = r.secondaryStatus && r.secondaryStatus !== 'Stopped' ? ` (${r.secondaryStatus})` : ''
-    throw new OperationError('TrainingStopped', `Training job ${r.jobName} was stopped${why}${r.failureReason ? `: ${r.failureReason}` : ''}; no model was recorded for deploy.`, {
-      hint: r.secondaryStatus === 'MaxRuntimeExceeded' ? 'Raise training.maxRuntime, or train for fewer epochs.' : `Run \`mlops train\` again to start a new job.`,
-      details: { ...r },
-    })
+    throw new OperationError(
+      'TrainingStopped',
+      `Training job ${r.jobName} was stopped${why}${r.failureReason ? `: ${r.failureReason}` : ''}; no model was recorded for deploy.`,
+      {
+        hint:
+          r.secondaryStatus === 'MaxRuntimeExceeded'
+            ? 'Raise training.maxRuntime, or train for fewer epochs.'
+            : `Run \`mlops train\` again to start a new job.`,
+        details: { ...r },
+      },
+    )
   }
 }
 
@@ -192,13 +205,12 @@ export interface FollowOptions {
  * The wait with its live view: a status line (Starting, Downloading, Training, Uploading, ...),
  * each host's metric lines, and the deadline. Ctrl-C asks to stop or detach.
  */
-export async function followTrainingJob(
-  clients: { sagemaker: SageMakerClient; logs: CloudWatchLogsClient },
-  o: FollowOptions,
-): Promise<WatchResult> {
+export async function followTrainingJob(clients: { sagemaker: SageMakerClient; logs: CloudWatchLogsClient }, o: FollowOptions): Promise<WatchResult> {
   const { ui } = o
   const deadline = new Date(o.clock.now() + o.timeoutSeconds * 1000)
-  ui.step(`Waiting for ${o.jobName} (deadline ${formatDuration(o.timeoutSeconds)}, at ${deadline.toISOString().slice(11, 16)} UTC). Ctrl-C to stop the job or detach.`)
+  ui.step(
+    `Waiting for ${o.jobName} (deadline ${formatDuration(o.timeoutSeconds)}, at ${deadline.toISOString().slice(11, 16)} UTC). Ctrl-C to stop the job or detach.`,
+  )
   let text = `${o.jobName}: waiting for status`
   let spin: Spinner = ui.spinner(text)
   const printLines = (lines: string[]) => {

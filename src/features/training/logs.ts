@@ -45,7 +45,12 @@ export async function runLogs(ctx: CommandContext, opts: LogsOptions): Promise<L
     const plan: PlannedOperation[] = [
       { service: 'sagemaker', operation: 'DescribeTrainingJob', input: { TrainingJobName: name }, note: 'status, then until it ends' },
       ...(opts.stop ? [{ service: 'sagemaker', operation: 'StopTrainingJob', input: { TrainingJobName: name } }] : []),
-      { service: 'logs', operation: 'DescribeLogStreams', input: { logGroupName: TRAINING_LOG_GROUP, logStreamNamePrefix: `${name}/` }, note: 'then GetLogEvents per host stream' },
+      {
+        service: 'logs',
+        operation: 'DescribeLogStreams',
+        input: { logGroupName: TRAINING_LOG_GROUP, logStreamNamePrefix: `${name}/` },
+        note: 'then GetLogEvents per host stream',
+      },
     ]
     return { kind: 'dry-run', plan, result: { dryRun: true, jobName: name, operations: planToJson(plan) } }
   }
@@ -56,9 +61,10 @@ export async function runLogs(ctx: CommandContext, opts: LogsOptions): Promise<L
     try {
       job = await describeTrainingJob(clients.sagemaker, name, { clock: ctx.clock, signal: ctx.signal, onRetry: (m) => ctx.ui.debug(m) })
     } catch (err) {
-      const tuning = err instanceof UserError && err.code === 'TrainingJobNotFound' && name.length <= 32
-        ? await describeTuningJob(clients.sagemaker, name, ctx.clock, ctx.signal).catch((e) => (isNotFound(e) ? undefined : Promise.reject(e)))
-        : undefined
+      const tuning =
+        err instanceof UserError && err.code === 'TrainingJobNotFound' && name.length <= 32
+          ? await describeTuningJob(clients.sagemaker, name, ctx.clock, ctx.signal).catch((e) => (isNotFound(e) ? undefined : Promise.reject(e)))
+          : undefined
       if (!tuning) throw err
     }
   }
@@ -90,8 +96,14 @@ export async function runLogs(ctx: CommandContext, opts: LogsOptions): Promise<L
   const limit = job.StoppingCondition?.MaxWaitTimeInSeconds ?? job.StoppingCondition?.MaxRuntimeInSeconds ?? 86_400
   const timeoutSeconds = opts.timeoutSeconds ?? remainingSeconds(ctx.clock.now(), job.CreationTime, limit)
   const watched = await followTrainingJob(clients, {
-    ui: ctx.ui, jobName: name, timeoutSeconds, clock: ctx.clock, signal: ctx.signal,
-    showAll: Boolean(ctx.globals.debug), decideInterrupt: opts.decideInterrupt, ...(opts.intervalMs ? { intervalMs: opts.intervalMs } : {}),
+    ui: ctx.ui,
+    jobName: name,
+    timeoutSeconds,
+    clock: ctx.clock,
+    signal: ctx.signal,
+    showAll: Boolean(ctx.globals.debug),
+    decideInterrupt: opts.decideInterrupt,
+    ...(opts.intervalMs ? { intervalMs: opts.intervalMs } : {}),
   })
   const result = summarizeTrainingJob(watched.job, region, watched.logMetrics, { logStreams: watched.logStreams })
   await recordTrainingResult(state, result, createdAt)

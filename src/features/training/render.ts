@@ -30,14 +30,20 @@ export function trainingSummaryLines(s: SummaryInput): string[] {
   const st = s.settings
   const cost = s.estimatedCost
   const jobs = s.jobs ?? 1
-  const costText = cost.maxUsd === undefined
-    ? `price unknown for ${st.instanceType} (not in the built-in table)`
-    : `up to ${formatUsd(cost.maxUsd)} = ${formatUsd(cost.hourlyUsd)}/h × ${st.instanceCount} instance${st.instanceCount === 1 ? '' : 's'} × ${formatDuration(st.maxRuntimeSeconds)} max runtime${jobs > 1 ? ` × ${jobs} jobs` : ''}`
+  const costText =
+    cost.maxUsd === undefined
+      ? `price unknown for ${st.instanceType} (not in the built-in table)`
+      : `up to ${formatUsd(cost.maxUsd)} = ${formatUsd(cost.hourlyUsd)}/h × ${st.instanceCount} instance${st.instanceCount === 1 ? '' : 's'} × ${formatDuration(st.maxRuntimeSeconds)} max runtime${jobs > 1 ? ` × ${jobs} jobs` : ''}`
   const channels = (s.request.InputDataConfig ?? []).map((c) => `${c.ChannelName} ${c.DataSource?.S3DataSource?.S3Uri}`).join(', ')
-  const hp = Object.entries(st.hyperparameters).map(([k, v]) => `${k}=${v}`).join(' ')
+  const hp = Object.entries(st.hyperparameters)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ')
   const lines = [
     `${s.jobs !== undefined ? 'Tuning job' : 'Training job'} ${s.jobName} (${s.region})${s.jobs !== undefined ? `: ${jobs} training jobs, each:` : ''}`,
-    row('instances', `${st.instanceCount} × ${st.instanceType}${st.spot ? `, managed spot (max wait ${formatDuration(st.maxWaitSeconds)}, resumes from checkpoints)` : ', on-demand'}`),
+    row(
+      'instances',
+      `${st.instanceCount} × ${st.instanceType}${st.spot ? `, managed spot (max wait ${formatDuration(st.maxWaitSeconds)}, resumes from checkpoints)` : ', on-demand'}`,
+    ),
     row('distribution', `${s.distribution.mode}: ${s.distribution.reason}`),
     row('image', s.request.AlgorithmSpecification?.TrainingImage ?? ''),
     row('code', s.codeUri),
@@ -120,7 +126,9 @@ export function renderTuningResult(r: TuningResultView, c: ChalkInstance): strin
   const b = r.bestTrainingJob
   if (b) {
     lines.push(row('best job', `${b.trainingJobName}${b.objective?.value !== undefined ? ` (${b.objective.metric} ${b.objective.value})` : ''}`))
-    const hp = Object.entries(b.hyperparameters).map(([k, v]) => `${k}=${v}`).join(' ')
+    const hp = Object.entries(b.hyperparameters)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ')
     if (hp) lines.push(row('tuned', hp))
     if (b.modelArtifact) lines.push(row('model', b.modelArtifact), '', 'Next: mlops deploy (uses the best model)')
   }

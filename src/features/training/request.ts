@@ -99,7 +99,9 @@ export function parseHyperparameterFlag(text: string): [string, HyperparameterVa
   const eq = text.indexOf('=')
   const key = eq > 0 ? text.slice(0, eq).trim() : ''
   if (!key || !/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(key)) {
-    throw new UserError('InvalidFlag', `--hyperparameter expects key=value, got "${text}".`, { hint: 'For example: --hyperparameter lr=0.01 --hyperparameter epochs=5' })
+    throw new UserError('InvalidFlag', `--hyperparameter expects key=value, got "${text}".`, {
+      hint: 'For example: --hyperparameter lr=0.01 --hyperparameter epochs=5',
+    })
   }
   const raw = text.slice(eq + 1).trim()
   if (/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(raw)) return [key, Number(raw)]
@@ -147,7 +149,10 @@ export interface Channels {
 }
 
 /** File-mode S3Prefix channels (TrainingInput defaults), FullyReplicated unless sharding was asked for. */
-export function inputDataConfig(channels: Channels, distribution: 'FullyReplicated' | 'ShardedByS3Key'): NonNullable<CreateTrainingJobRequest['InputDataConfig']> {
+export function inputDataConfig(
+  channels: Channels,
+  distribution: 'FullyReplicated' | 'ShardedByS3Key',
+): NonNullable<CreateTrainingJobRequest['InputDataConfig']> {
   return (['train', 'valid', 'test'] as const).map((name) => ({
     ChannelName: name,
     DataSource: { S3DataSource: { S3DataType: 'S3Prefix', S3Uri: channels[name], S3DataDistributionType: distribution } },
@@ -171,12 +176,30 @@ export function trainingImage(s: TrainingSettings, region: string): string {
 // SageMaker Debugger built-in rules (smdebug_rulesconfig ruleConfigs.json) and the rule image
 // registries (src/sagemaker/image_uri_config/debugger.json): one account per region.
 const DEBUGGER_REGISTRY: Record<string, string> = {
-  'af-south-1': '314341159256', 'ap-east-1': '199566480951', 'ap-northeast-1': '430734990657', 'ap-northeast-2': '578805364391',
-  'ap-northeast-3': '364406365360', 'ap-south-1': '904829902805', 'ap-southeast-1': '972752614525', 'ap-southeast-2': '184798709955',
-  'ca-central-1': '519511493484', 'cn-north-1': '618459771430', 'cn-northwest-1': '658757709296', 'eu-central-1': '482524230118',
-  'eu-north-1': '314864569078', 'eu-south-1': '563282790590', 'eu-west-1': '929884845733', 'eu-west-2': '250201462417',
-  'eu-west-3': '447278800020', 'me-south-1': '986000313247', 'sa-east-1': '818342061345', 'us-east-1': '503895931360',
-  'us-east-2': '915447279597', 'us-gov-west-1': '515509971035', 'us-west-1': '685455198987', 'us-west-2': '895741380848',
+  'af-south-1': '314341159256',
+  'ap-east-1': '199566480951',
+  'ap-northeast-1': '430734990657',
+  'ap-northeast-2': '578805364391',
+  'ap-northeast-3': '364406365360',
+  'ap-south-1': '904829902805',
+  'ap-southeast-1': '972752614525',
+  'ap-southeast-2': '184798709955',
+  'ca-central-1': '519511493484',
+  'cn-north-1': '618459771430',
+  'cn-northwest-1': '658757709296',
+  'eu-central-1': '482524230118',
+  'eu-north-1': '314864569078',
+  'eu-south-1': '563282790590',
+  'eu-west-1': '929884845733',
+  'eu-west-2': '250201462417',
+  'eu-west-3': '447278800020',
+  'me-south-1': '986000313247',
+  'sa-east-1': '818342061345',
+  'us-east-1': '503895931360',
+  'us-east-2': '915447279597',
+  'us-gov-west-1': '515509971035',
+  'us-west-1': '685455198987',
+  'us-west-2': '895741380848',
 }
 const RULE_COLLECTIONS: Record<string, { CollectionName: string; CollectionParameters: Record<string, string> } | undefined> = {
   VanishingGradient: { CollectionName: 'gradients', CollectionParameters: { save_interval: '500' } },
@@ -216,7 +239,9 @@ export function debuggerConfig(cfg: Pick<MlopsConfig, 'data' | 'training'>, regi
   }
   if (d.profilerReport) {
     out.ProfilerConfig = { S3OutputPath: outputPath(cfg), ProfilingIntervalInMilliseconds: 500 }
-    out.ProfilerRuleConfigurations = [{ RuleConfigurationName: 'ProfilerReport', RuleEvaluatorImage: image, RuleParameters: { rule_to_invoke: 'ProfilerReport' } }]
+    out.ProfilerRuleConfigurations = [
+      { RuleConfigurationName: 'ProfilerReport', RuleEvaluatorImage: image, RuleParameters: { rule_to_invoke: 'ProfilerReport' } },
+    ]
   }
   return out
 }
@@ -241,7 +266,10 @@ export interface TrainingRequestPlan {
 export function buildTrainingJobRequest(i: TrainingRequestInput): TrainingRequestPlan {
   const s = i.settings
   const distribution = decideDistribution({
-    instanceType: s.instanceType, instanceCount: s.instanceCount, frameworkVersion: s.frameworkVersion, setting: s.distribution,
+    instanceType: s.instanceType,
+    instanceCount: s.instanceCount,
+    frameworkVersion: s.frameworkVersion,
+    setting: s.distribution,
   })
   const image = trainingImage(s, i.region)
   const request: CreateTrainingJobRequest = {
@@ -265,9 +293,7 @@ export function buildTrainingJobRequest(i: TrainingRequestInput): TrainingReques
       MaxRuntimeInSeconds: s.maxRuntimeSeconds,
       ...(s.spot ? { MaxWaitTimeInSeconds: s.maxWaitSeconds } : {}),
     },
-    ...(s.spot
-      ? { EnableManagedSpotTraining: true, CheckpointConfig: { S3Uri: checkpointUri(i.cfg, i.jobName), LocalPath: CHECKPOINT_LOCAL_PATH } }
-      : {}),
+    ...(s.spot ? { EnableManagedSpotTraining: true, CheckpointConfig: { S3Uri: checkpointUri(i.cfg, i.jobName), LocalPath: CHECKPOINT_LOCAL_PATH } } : {}),
     ...debuggerConfig(i.cfg, i.region),
     Tags: projectTags(i.cfg.project.name),
   }

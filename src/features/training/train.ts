@@ -74,7 +74,10 @@ export async function runTrain(ctx: CommandContext, opts: TrainOptions): Promise
   const region = ctx.awsSettings(cfg).region
   const jobName = uniqueName(resourceNames(cfg).trainingJobBase, new Date(ctx.clock.now()))
   const p: Prepared = {
-    cfg, settings, region, jobName,
+    cfg,
+    settings,
+    region,
+    jobName,
     timeoutSeconds: opts.timeoutSeconds ?? defaultWaitSeconds(settings),
     estimatedCost: estimateTrainingCost(settings),
   }
@@ -122,16 +125,29 @@ export async function runTrain(ctx: CommandContext, opts: TrainOptions): Promise
   await createTrainingJob(clients.sagemaker, request, ctx.clock, ctx.signal, (m) => ui.debug(m))
   ui.success(`Started training job ${jobName} on ${settings.instanceCount} × ${settings.instanceType}${settings.spot ? ' (spot)' : ''}`)
   const extra = {
-    jobName, distribution: { mode: plan.distribution.mode, reason: plan.distribution.reason }, estimatedCost: p.estimatedCost,
-    codeUri: uploaded.uri, codeUploaded: uploaded.uploaded, roleArn, instanceType: settings.instanceType, instanceCount: settings.instanceCount, spot: settings.spot,
+    jobName,
+    distribution: { mode: plan.distribution.mode, reason: plan.distribution.reason },
+    estimatedCost: p.estimatedCost,
+    codeUri: uploaded.uri,
+    codeUploaded: uploaded.uploaded,
+    roleArn,
+    instanceType: settings.instanceType,
+    instanceCount: settings.instanceCount,
+    spot: settings.spot,
   }
   const launched = inProgressResult(p, plan.distribution, extra)
   await recordTrainingResult(state, launched, createdAt)
   if (!opts.wait) return { kind: 'done', result: launched }
 
   const watched = await followTrainingJob(clients, {
-    ui, jobName, timeoutSeconds: p.timeoutSeconds, clock: ctx.clock, signal: ctx.signal,
-    showAll: Boolean(ctx.globals.debug), decideInterrupt: opts.decideInterrupt, ...(opts.intervalMs ? { intervalMs: opts.intervalMs } : {}),
+    ui,
+    jobName,
+    timeoutSeconds: p.timeoutSeconds,
+    clock: ctx.clock,
+    signal: ctx.signal,
+    showAll: Boolean(ctx.globals.debug),
+    decideInterrupt: opts.decideInterrupt,
+    ...(opts.intervalMs ? { intervalMs: opts.intervalMs } : {}),
   })
   const result = summarizeTrainingJob(watched.job, region, watched.logMetrics, { ...extra, logStreams: watched.logStreams })
   await recordTrainingResult(state, result, createdAt)
@@ -140,14 +156,23 @@ export async function runTrain(ctx: CommandContext, opts: TrainOptions): Promise
 }
 
 /** CreateTrainingJob: throttling retried (nothing was created), and a fresh role given time to propagate. */
-export async function createTrainingJob(sagemaker: SageMakerClient, request: CreateTrainingJobRequest, clock: Clock, signal: AbortSignal, onRetry: (m: string) => void): Promise<void> {
+export async function createTrainingJob(
+  sagemaker: SageMakerClient,
+  request: CreateTrainingJobRequest,
+  clock: Clock,
+  signal: AbortSignal,
+  onRetry: (m: string) => void,
+): Promise<void> {
   await retryWhileIamPropagates(
-    () => callAws({ service: 'sagemaker', operation: 'CreateTrainingJob', resource: request.TrainingJobName }, () =>
-      withRetry(() => sagemaker.send(new CreateTrainingJobCommand(request)), {
-        clock, signal, retryable: isThrottling,
-        onRetry: (n, _e, d) => onRetry(`CreateTrainingJob throttled; retrying in ${Math.round(d / 1000)}s (attempt ${n + 1})`),
-      }),
-    ),
+    () =>
+      callAws({ service: 'sagemaker', operation: 'CreateTrainingJob', resource: request.TrainingJobName }, () =>
+        withRetry(() => sagemaker.send(new CreateTrainingJobCommand(request)), {
+          clock,
+          signal,
+          retryable: isThrottling,
+          onRetry: (n, _e, d) => onRetry(`CreateTrainingJob throttled; retrying in ${Math.round(d / 1000)}s (attempt ${n + 1})`),
+        }),
+      ),
     { clock, signal, onRetry: (n) => onRetry(`the new execution role is not visible to SageMaker yet; retrying (attempt ${n + 1})`) },
   )
 }
@@ -173,11 +198,15 @@ function inProgressResult(p: Prepared, d: DistributionPlan, extra: Partial<Train
 export function waitPlan(jobName: string, timeoutSeconds: number): PlannedOperation[] {
   return [
     {
-      service: 'sagemaker', operation: 'DescribeTrainingJob', input: { TrainingJobName: jobName },
+      service: 'sagemaker',
+      operation: 'DescribeTrainingJob',
+      input: { TrainingJobName: jobName },
       note: `every ${DEFAULT_POLL_MS / 1000}s until Completed, Failed or Stopped (wait deadline ${timeoutSeconds}s)`,
     },
     {
-      service: 'logs', operation: 'DescribeLogStreams', input: { logGroupName: TRAINING_LOG_GROUP, logStreamNamePrefix: `${jobName}/` },
+      service: 'logs',
+      operation: 'DescribeLogStreams',
+      input: { logGroupName: TRAINING_LOG_GROUP, logStreamNamePrefix: `${jobName}/` },
       note: 'then GetLogEvents (startFromHead, nextForwardToken) on each host stream for the live view',
     },
   ]

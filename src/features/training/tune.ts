@@ -90,12 +90,25 @@ export async function runTune(ctx: CommandContext, opts: TuneOptions): Promise<T
   const build = (roleArn: string) => buildTuningJobRequest({ cfg, training, tuning, jobName, region, roleArn, codeUri: code.uri, channels })
   const summary = (plan: ReturnType<typeof build>) => [
     ...trainingSummaryLines({
-      cfg, settings: training, jobName, region, timeoutSeconds, estimatedCost, distribution: plan.distribution, codeUri: code.uri, jobs,
-      request: { ...plan.request.TrainingJobDefinition, AlgorithmSpecification: plan.request.TrainingJobDefinition?.AlgorithmSpecification } as CreateTrainingJobRequest,
+      cfg,
+      settings: training,
+      jobName,
+      region,
+      timeoutSeconds,
+      estimatedCost,
+      distribution: plan.distribution,
+      codeUri: code.uri,
+      jobs,
+      request: {
+        ...plan.request.TrainingJobDefinition,
+        AlgorithmSpecification: plan.request.TrainingJobDefinition?.AlgorithmSpecification,
+      } as CreateTrainingJobRequest,
     }),
     `  ${'objective'.padEnd(14)} ${tuning.objective.type} ${tuning.objective.metric} (regex ${tuning.objective.regex})`,
     `  ${'strategy'.padEnd(14)} ${tuning.strategy}, ${jobs} jobs, ${tuning.maxParallelJobs} in parallel, early stopping ${plan.request.HyperParameterTuningJobConfig?.TrainingJobEarlyStoppingType}`,
-    `  ${'ranges'.padEnd(14)} ${Object.entries(tuning.ranges).map(([k, r]) => `${k} ${r.type === 'categorical' ? `[${r.values.join(', ')}]` : `${r.min}..${r.max}${r.scaling !== 'Auto' ? ` ${r.scaling}` : ''}`}`).join('; ')}`,
+    `  ${'ranges'.padEnd(14)} ${Object.entries(tuning.ranges)
+      .map(([k, r]) => `${k} ${r.type === 'categorical' ? `[${r.values.join(', ')}]` : `${r.min}..${r.max}${r.scaling !== 'Auto' ? ` ${r.scaling}` : ''}`}`)
+      .join('; ')}`,
   ]
 
   if (ctx.dryRun) {
@@ -105,8 +118,18 @@ export async function runTune(ctx: CommandContext, opts: TuneOptions): Promise<T
       { service: 'sagemaker', operation: 'CreateHyperParameterTuningJob', input: plan.request },
       ...(opts.wait
         ? [
-            { service: 'sagemaker', operation: 'DescribeHyperParameterTuningJob', input: { HyperParameterTuningJobName: jobName }, note: `every ${TUNING_POLL_MS / 1000}s until it ends (wait deadline ${timeoutSeconds}s)` },
-            { service: 'sagemaker', operation: 'DescribeTrainingJob', input: { TrainingJobName: '<best-training-job>' }, note: 'the best job: its hyperparameters and model artifact' },
+            {
+              service: 'sagemaker',
+              operation: 'DescribeHyperParameterTuningJob',
+              input: { HyperParameterTuningJobName: jobName },
+              note: `every ${TUNING_POLL_MS / 1000}s until it ends (wait deadline ${timeoutSeconds}s)`,
+            },
+            {
+              service: 'sagemaker',
+              operation: 'DescribeTrainingJob',
+              input: { TrainingJobName: '<best-training-job>' },
+              note: 'the best job: its hyperparameters and model artifact',
+            },
           ]
         : []),
     ]
@@ -115,8 +138,14 @@ export async function runTune(ctx: CommandContext, opts: TuneOptions): Promise<T
       plan: operations,
       notes: summary(plan),
       result: {
-        dryRun: true, tuningJobName: jobName, objective: { metric: tuning.objective.metric, type: tuning.objective.type }, strategy: tuning.strategy,
-        distribution: { mode: plan.distribution.mode, reason: plan.distribution.reason }, estimatedCost, timeoutSeconds, operations: planToJson(operations),
+        dryRun: true,
+        tuningJobName: jobName,
+        objective: { metric: tuning.objective.metric, type: tuning.objective.type },
+        strategy: tuning.strategy,
+        distribution: { mode: plan.distribution.mode, reason: plan.distribution.reason },
+        estimatedCost,
+        timeoutSeconds,
+        operations: planToJson(operations),
       },
     }
   }
@@ -135,30 +164,44 @@ export async function runTune(ctx: CommandContext, opts: TuneOptions): Promise<T
   const { roleArn } = await prepareLaunch(ctx, clients, cfg, region, code, accountId, { state, createdAt })
   const request = roleArn === plannedRole ? plan.request : build(roleArn).request
   await retryWhileIamPropagates(
-    () => callAws({ service: 'sagemaker', operation: 'CreateHyperParameterTuningJob', resource: jobName }, async () => {
-      try {
-        return await withRetry(() => clients.sagemaker.send(new CreateHyperParameterTuningJobCommand(request)), { clock: ctx.clock, signal: ctx.signal, retryable: isThrottling })
-      } catch (err) {
-        if (isAwsErrorNamed(err, 'ResourceInUse', 'ResourceInUseException') || /already exists/i.test((err as Error).message ?? '')) {
-          throw new UserError('TuningJobExists', `A tuning job named ${jobName} already exists (names carry the minute, and are limited to 32 characters).`, {
-            hint: 'Wait a minute and run `mlops tune` again.',
-            cause: err,
+    () =>
+      callAws({ service: 'sagemaker', operation: 'CreateHyperParameterTuningJob', resource: jobName }, async () => {
+        try {
+          return await withRetry(() => clients.sagemaker.send(new CreateHyperParameterTuningJobCommand(request)), {
+            clock: ctx.clock,
+            signal: ctx.signal,
+            retryable: isThrottling,
           })
+        } catch (err) {
+          if (isAwsErrorNamed(err, 'ResourceInUse', 'ResourceInUseException') || /already exists/i.test((err as Error).message ?? '')) {
+            throw new UserError('TuningJobExists', `A tuning job named ${jobName} already exists (names carry the minute, and are limited to 32 characters).`, {
+              hint: 'Wait a minute and run `mlops tune` again.',
+              cause: err,
+            })
+          }
+          throw err
         }
-        throw err
-      }
-    }),
+      }),
     { clock: ctx.clock, signal: ctx.signal },
   )
   ui.success(`Started tuning job ${jobName}: ${jobs} jobs on ${training.instanceCount} × ${training.instanceType}, ${tuning.maxParallelJobs} at a time`)
   const base: TuningResult = {
-    tuningJobName: jobName, status: 'InProgress', strategy: tuning.strategy,
+    tuningJobName: jobName,
+    status: 'InProgress',
+    strategy: tuning.strategy,
     objective: { metric: tuning.objective.metric, type: tuning.objective.type },
-    distribution: { mode: plan.distribution.mode, reason: plan.distribution.reason }, estimatedCost, region,
+    distribution: { mode: plan.distribution.mode, reason: plan.distribution.reason },
+    estimatedCost,
+    region,
   }
   await recordTuning(state, base, createdAt)
   if (!opts.wait) return { kind: 'done', result: base }
-  const result = await followTuningJob(ctx, clients.sagemaker, jobName, { timeoutSeconds, decideInterrupt: opts.decideInterrupt, intervalMs: opts.intervalMs, base })
+  const result = await followTuningJob(ctx, clients.sagemaker, jobName, {
+    timeoutSeconds,
+    decideInterrupt: opts.decideInterrupt,
+    intervalMs: opts.intervalMs,
+    base,
+  })
   return { kind: 'done', result }
 }
 
@@ -172,7 +215,12 @@ function counts(d: DescribeHyperParameterTuningJobResponse) {
   }
 }
 
-export async function describeTuningJob(sagemaker: SageMakerClient, name: string, clock: Clock, signal?: AbortSignal): Promise<DescribeHyperParameterTuningJobResponse> {
+export async function describeTuningJob(
+  sagemaker: SageMakerClient,
+  name: string,
+  clock: Clock,
+  signal?: AbortSignal,
+): Promise<DescribeHyperParameterTuningJobResponse> {
   return callAws({ service: 'sagemaker', operation: 'DescribeHyperParameterTuningJob', resource: name }, () =>
     withRetry(() => sagemaker.send(new DescribeHyperParameterTuningJobCommand({ HyperParameterTuningJobName: name })), { clock, signal }),
   )
@@ -192,7 +240,10 @@ export async function followTuningJob(
   let desc: DescribeHyperParameterTuningJobResponse
   try {
     desc = await pollUntil({
-      clock: ctx.clock, signal: ctx.signal, timeoutMs: o.timeoutSeconds * 1000, intervalMs: o.intervalMs ?? TUNING_POLL_MS,
+      clock: ctx.clock,
+      signal: ctx.signal,
+      timeoutMs: o.timeoutSeconds * 1000,
+      intervalMs: o.intervalMs ?? TUNING_POLL_MS,
       what: `tuning job ${jobName}`,
       rerunHint: `Re-attach with \`mlops logs ${jobName}\`.`,
       check: async () => {
@@ -265,10 +316,16 @@ async function finishTuningJob(
   }
   await recordTuning(ctx.state(), result, new Date(ctx.clock.now()).toISOString())
   if (result.status === 'Failed' || result.status === 'Stopped') {
-    throw new OperationError(result.status === 'Failed' ? 'TuningFailed' : 'TuningStopped', `Tuning job ${name} ${result.status === 'Failed' ? 'failed' : 'was stopped'}${d.FailureReason ? `: ${d.FailureReason}` : ''}.`, {
-      hint: best ? `The best job so far is ${best.trainingJobName}.` : `See the children with \`aws sagemaker list-training-jobs-for-hyper-parameter-tuning-job --hyper-parameter-tuning-job-name ${name}\`.`,
-      details: { ...result },
-    })
+    throw new OperationError(
+      result.status === 'Failed' ? 'TuningFailed' : 'TuningStopped',
+      `Tuning job ${name} ${result.status === 'Failed' ? 'failed' : 'was stopped'}${d.FailureReason ? `: ${d.FailureReason}` : ''}.`,
+      {
+        hint: best
+          ? `The best job so far is ${best.trainingJobName}.`
+          : `See the children with \`aws sagemaker list-training-jobs-for-hyper-parameter-tuning-job --hyper-parameter-tuning-job-name ${name}\`.`,
+        details: { ...result },
+      },
+    )
   }
   if (!best) {
     throw new OperationError('NoBestTrainingJob', `Tuning job ${name} finished without a best training job: no child reported ${cfgObjective?.MetricName}.`, {

@@ -53,14 +53,20 @@ export function tuningSettings(cfg: MlopsConfig, o: TuningOverrides, training: T
   const maxJobs = o.maxJobs ?? t.maxJobs
   const maxParallelJobs = o.maxParallelJobs ?? t.maxParallelJobs
   if (maxParallelJobs > maxJobs) {
-    throw new UserError('InvalidFlag', `--max-parallel (${maxParallelJobs}) must not exceed --max-jobs (${maxJobs}).`, { hint: `For example: --max-jobs ${maxJobs} --max-parallel ${Math.min(2, maxJobs)}` })
+    throw new UserError('InvalidFlag', `--max-parallel (${maxParallelJobs}) must not exceed --max-jobs (${maxJobs}).`, {
+      hint: `For example: --max-jobs ${maxJobs} --max-parallel ${Math.min(2, maxJobs)}`,
+    })
   }
   const metric = t.objective.metric
   const direction = objectiveDirection(metric)
   if (t.objective.type && t.objective.type !== direction) {
-    throw new UserError('ObjectiveDirectionMismatch', `training.tuning.objective.type is ${t.objective.type}, but ${metric} is ${direction === 'Minimize' ? 'a loss: lower is better' : 'better when higher'}.`, {
-      hint: `Remove objective.type (it follows the metric) or set it to ${direction}.`,
-    })
+    throw new UserError(
+      'ObjectiveDirectionMismatch',
+      `training.tuning.objective.type is ${t.objective.type}, but ${metric} is ${direction === 'Minimize' ? 'a loss: lower is better' : 'better when higher'}.`,
+      {
+        hint: `Remove objective.type (it follows the metric) or set it to ${direction}.`,
+      },
+    )
   }
   const rangeNames = Object.keys(t.ranges)
   if (strategy === 'Grid' && rangeNames.some((n) => t.ranges[n].type !== 'categorical')) {
@@ -100,7 +106,12 @@ export function tuningSettings(cfg: MlopsConfig, o: TuningOverrides, training: T
 /** ParameterRanges: strings for bounds, JSON-encoded categorical values (CategoricalParameter.as_json_range). */
 export function parameterRanges(ranges: TuningConfig['ranges']) {
   const out = {
-    ContinuousParameterRanges: [] as { Name: string; MinValue: string; MaxValue: string; ScalingType: 'Auto' | 'Linear' | 'Logarithmic' | 'ReverseLogarithmic' }[],
+    ContinuousParameterRanges: [] as {
+      Name: string
+      MinValue: string
+      MaxValue: string
+      ScalingType: 'Auto' | 'Linear' | 'Logarithmic' | 'ReverseLogarithmic'
+    }[],
     IntegerParameterRanges: [] as { Name: string; MinValue: string; MaxValue: string; ScalingType: 'Auto' | 'Linear' | 'Logarithmic' | 'ReverseLogarithmic' }[],
     CategoricalParameterRanges: [] as { Name: string; Values: string[] }[],
   }
@@ -132,7 +143,10 @@ export function buildTuningJobRequest(i: TuningRequestInput): TuningRequestPlan 
   const s = i.training
   const t = i.tuning
   const distribution = decideDistribution({
-    instanceType: s.instanceType, instanceCount: s.instanceCount, frameworkVersion: s.frameworkVersion, setting: s.distribution,
+    instanceType: s.instanceType,
+    instanceCount: s.instanceCount,
+    frameworkVersion: s.frameworkVersion,
+    setting: s.distribution,
   })
   const tuned = new Set(Object.keys(t.ranges).map((k) => k.replace(/_/g, '-')))
   const staticHp = Object.fromEntries(Object.entries(s.hyperparameters).filter(([k]) => !tuned.has(k.replace(/_/g, '-'))))
@@ -140,9 +154,7 @@ export function buildTuningJobRequest(i: TuningRequestInput): TuningRequestPlan 
     HyperParameterTuningJobName: i.jobName,
     HyperParameterTuningJobConfig: {
       Strategy: t.strategy as HyperParameterTuningJobStrategyType,
-      ...(t.hyperband
-        ? { StrategyConfig: { HyperbandStrategyConfig: { MinResource: t.hyperband.minResource, MaxResource: t.hyperband.maxResource } } }
-        : {}),
+      ...(t.hyperband ? { StrategyConfig: { HyperbandStrategyConfig: { MinResource: t.hyperband.minResource, MaxResource: t.hyperband.maxResource } } } : {}),
       ResourceLimits: {
         // Grid runs every combination; SageMaker rejects MaxNumberOfTrainingJobs with it.
         ...(t.strategy === 'Grid' ? {} : { MaxNumberOfTrainingJobs: t.maxJobs }),

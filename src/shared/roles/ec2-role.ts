@@ -3,9 +3,18 @@ import type { MlopsConfig } from '../../config/schema.js'
 import { commandLogGroupName } from '../../features/ec2/requests.js'
 import { projectTags, resourceNames } from '../naming.js'
 import type { PlannedOperation } from '../plan.js'
-import { partitionFor } from '../../aws/sts/account.js'
+import { partitionOf } from '../../aws/arn.js'
 import { projectPrefixes } from './execution-role.js'
-import { ensureInstanceProfile, ensureRole, kmsStatement, planRole, serviceTrustPolicy, type PolicyDocument, type PolicyStatement, type RoleSpec } from '../../aws/iam/roles.js'
+import {
+  ensureInstanceProfile,
+  ensureRole,
+  kmsStatement,
+  planRole,
+  serviceTrustPolicy,
+  type PolicyDocument,
+  type PolicyStatement,
+  type RoleSpec,
+} from '../../aws/iam/roles.js'
 
 /**
  * The instance role of the `train-ec2` box, created once and converged on every run:
@@ -21,12 +30,12 @@ type RoleConfig = Pick<MlopsConfig, 'data' | 'training' | 'project'>
 
 /** The managed policy ARN in the region's partition. */
 export function ssmCorePolicyArn(region: string): string {
-  return `arn:${partitionFor(region)}:iam::aws:policy/${SSM_CORE_POLICY}`
+  return `arn:${partitionOf(region)}:iam::aws:policy/${SSM_CORE_POLICY}`
 }
 
 /** The role spec: trust ec2.amazonaws.com, SSM core, scoped S3 and logs. */
 export function ec2RoleSpec(cfg: RoleConfig, accountId: string, region: string): RoleSpec {
-  const p = partitionFor(region)
+  const p = partitionOf(region)
   const project = cfg.project.name
   const bucketArn = `arn:${p}:s3:::${cfg.data.bucket}`
   const { data, code, output } = projectPrefixes(cfg)

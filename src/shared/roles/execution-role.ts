@@ -2,7 +2,7 @@ import type { IAMClient } from '@aws-sdk/client-iam'
 import type { MlopsConfig } from '../../config/schema.js'
 import { projectTags, resourceNames } from '../naming.js'
 import type { PlannedOperation } from '../plan.js'
-import { partitionFor } from '../../aws/sts/account.js'
+import { partitionOf } from '../../aws/arn.js'
 import { ensureRole, kmsStatement, planRole, serviceTrustPolicy, type PolicyDocument, type RoleSpec } from '../../aws/iam/roles.js'
 import { pytorchRepositoryArns } from '../../aws/sagemaker/images.js'
 
@@ -25,7 +25,7 @@ export function projectPrefixes(cfg: Pick<MlopsConfig, 'data' | 'training' | 'pr
 }
 
 export function executionRoleSpec(cfg: Pick<MlopsConfig, 'data' | 'training' | 'project'>, accountId: string, region: string): RoleSpec {
-  const p = partitionFor(region)
+  const p = partitionOf(region)
   const bucketArn = `arn:${p}:s3:::${cfg.data.bucket}`
   const prefixes = projectPrefixes(cfg)
   const objects = (prefix: string) => `${bucketArn}/${prefix}/*`
@@ -115,5 +115,5 @@ export function planExecutionRole(cfg: Pick<MlopsConfig, 'data' | 'training' | '
 
 /** The role ARN to show in plans. */
 export function executionRoleArnFor(cfg: Pick<MlopsConfig, 'training' | 'project'>, accountId: string, region: string): string {
-  return cfg.training.roleArn ?? `arn:${partitionFor(region)}:iam::${accountId}:role/${cfg.project.name}-sagemaker`
+  return cfg.training.roleArn ?? `arn:${partitionOf(region)}:iam::${accountId}:role/${cfg.project.name}-sagemaker`
 }

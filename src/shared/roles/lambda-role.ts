@@ -2,7 +2,7 @@ import type { IAMClient } from '@aws-sdk/client-iam'
 import type { MlopsConfig } from '../../config/schema.js'
 import { projectTags, resourceNames } from '../naming.js'
 import type { PlannedOperation } from '../plan.js'
-import { partitionFor } from '../../aws/sts/account.js'
+import { partitionOf } from '../../aws/arn.js'
 import { ensureRole, planRole, serviceTrustPolicy, type EnsureRoleResult, type PolicyDocument, type RoleSpec } from '../../aws/iam/roles.js'
 
 /**
@@ -14,16 +14,16 @@ import { ensureRole, planRole, serviceTrustPolicy, type EnsureRoleResult, type P
 
 type LambdaRoleConfig = Pick<MlopsConfig, 'project' | 'endpoint' | 'lambda'>
 
-export const LAMBDA_POLICY_NAME = 'mlops-lambda'
+const LAMBDA_POLICY_NAME = 'mlops-lambda'
 
 /** The endpoint ARN as IAM matches it: SageMaker lower-cases endpoint names in ARNs. */
 export function endpointArn(endpointName: string, accountId: string, region: string): string {
-  return `arn:${partitionFor(region)}:sagemaker:${region}:${accountId}:endpoint/${endpointName.toLowerCase()}`
+  return `arn:${partitionOf(region)}:sagemaker:${region}:${accountId}:endpoint/${endpointName.toLowerCase()}`
 }
 
 /** The function's log group ARN with the `:*` suffix that covers its streams. */
 export function functionLogGroupArn(functionName: string, accountId: string, region: string): string {
-  return `arn:${partitionFor(region)}:logs:${region}:${accountId}:log-group:/aws/lambda/${functionName}:*`
+  return `arn:${partitionOf(region)}:logs:${region}:${accountId}:log-group:/aws/lambda/${functionName}:*`
 }
 
 /** The inline policy: InvokeEndpoint on one endpoint, logs on one log group. Nothing else. */
@@ -63,7 +63,7 @@ export function lambdaRoleSpec(cfg: LambdaRoleConfig, accountId: string, region:
 }
 
 export function lambdaRoleArn(cfg: Pick<MlopsConfig, 'project'>, accountId: string, region: string): string {
-  return `arn:${partitionFor(region)}:iam::${accountId}:role/${resourceNames(cfg).lambdaRole}`
+  return `arn:${partitionOf(region)}:iam::${accountId}:role/${resourceNames(cfg).lambdaRole}`
 }
 
 export function ensureLambdaRole(iam: IAMClient, cfg: LambdaRoleConfig, accountId: string, region: string): Promise<EnsureRoleResult> {

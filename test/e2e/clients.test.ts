@@ -8,7 +8,10 @@ describe('resolveAwsSettings precedence', () => {
   const config = { region: 'eu-west-1', profile: 'cfg-profile', endpointUrl: 'http://cfg:1' }
   it('uses config when nothing else is set', () => {
     expect(resolveAwsSettings({ flags: {}, env: {}, config, version: '1' })).toEqual({
-      region: 'eu-west-1', profile: 'cfg-profile', endpointUrl: 'http://cfg:1', version: '1',
+      region: 'eu-west-1',
+      profile: 'cfg-profile',
+      endpointUrl: 'http://cfg:1',
+      version: '1',
     })
   })
   it('environment overrides config', () => {
@@ -21,7 +24,9 @@ describe('resolveAwsSettings precedence', () => {
   it('flags override both', () => {
     const s = resolveAwsSettings({
       flags: { region: 'ca-central-1', profile: 'flag', endpointUrl: 'http://flag:3' },
-      env: { AWS_REGION: 'us-west-2', AWS_PROFILE: 'env', AWS_ENDPOINT_URL: 'http://env:2' }, config, version: '1',
+      env: { AWS_REGION: 'us-west-2', AWS_PROFILE: 'env', AWS_ENDPOINT_URL: 'http://env:2' },
+      config,
+      version: '1',
     })
     expect(s).toMatchObject({ region: 'ca-central-1', profile: 'flag', endpointUrl: 'http://flag:3' })
   })
@@ -58,14 +63,23 @@ describe('client configuration', () => {
   })
 
   it('sends the mlops user agent on the wire', async () => {
-    const factory = createAwsClientFactory({ region: 'us-east-1', version: '9.9.9', endpointUrl: 'http://127.0.0.1:1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } })
+    const factory = createAwsClientFactory({
+      region: 'us-east-1',
+      version: '9.9.9',
+      endpointUrl: 'http://127.0.0.1:1',
+      credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+    })
     const { sts } = await factory(['sts'])
     let ua = ''
-    sts.middlewareStack.add((next) => async (args) => {
-      ua = String((args.request as { headers: Record<string, string> }).headers['user-agent'] ?? '') +
-        String((args.request as { headers: Record<string, string> }).headers['x-amz-user-agent'] ?? '')
-      throw new Error('stop before sending')
-    }, { step: 'finalizeRequest', priority: 'low' })
+    sts.middlewareStack.add(
+      (_next) => async (args) => {
+        ua =
+          String((args.request as { headers: Record<string, string> }).headers['user-agent'] ?? '') +
+          String((args.request as { headers: Record<string, string> }).headers['x-amz-user-agent'] ?? '')
+        throw new Error('stop before sending')
+      },
+      { step: 'finalizeRequest', priority: 'low' },
+    )
     await expect(sts.send(new GetCallerIdentityCommand({}))).rejects.toThrow('stop before sending')
     expect(ua).toContain('mlops/9.9.9')
   })
@@ -80,7 +94,10 @@ describe('endpoint override against a real moto server', () => {
 
   it('sends every call to the emulator', async () => {
     const factory = createAwsClientFactory({
-      region: 'us-east-1', endpointUrl: moto.endpoint, version: '1', maxAttempts: 1,
+      region: 'us-east-1',
+      endpointUrl: moto.endpoint,
+      version: '1',
+      maxAttempts: 1,
       credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
     })
     const { sts, s3 } = await factory(['sts', 's3'])

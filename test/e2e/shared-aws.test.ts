@@ -1,12 +1,19 @@
 import { CreateBucketCommand, GetObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { GetRolePolicyCommand, IAMClient, ListAttachedRolePoliciesCommand, PutRolePolicyCommand } from '@aws-sdk/client-iam'
-import { mkdir, writeFile } from 'node:fs/promises'
+import { writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { list as listTar } from 'tar'
 import { Readable } from 'node:stream'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { buildCodePackage, codePackageLocation, ensureCodePackage } from '../../src/shared/code-package.js'
-import { ensureInstanceProfile, ensureRole, isIamPropagationError, retryWhileIamPropagates, serviceTrustPolicy, type RoleSpec } from '../../src/aws/iam/roles.js'
+import {
+  ensureInstanceProfile,
+  ensureRole,
+  isIamPropagationError,
+  retryWhileIamPropagates,
+  serviceTrustPolicy,
+  type RoleSpec,
+} from '../../src/aws/iam/roles.js'
 import { processorFor, pytorchImageUri } from '../../src/aws/sagemaker/images.js'
 import { formatMetrics, latestMetrics, metricDefinitions, objectiveDirection, parseMetricLine } from '../../src/shared/metrics.js'
 import { fastClock, tempProject } from '../helpers/cli.js'
@@ -15,7 +22,11 @@ import { motoClientConfig, startMoto, type MotoServer } from '../helpers/moto.js
 describe('metric lines', () => {
   it('parses the epoch and final lines', () => {
     expect(parseMetricLine('epoch=3 train_loss=0.912 val_loss=0.805 val_accuracy=0.771 images_per_sec=412.5')).toEqual({
-      epoch: 3, train_loss: 0.912, val_loss: 0.805, val_accuracy: 0.771, images_per_sec: 412.5,
+      epoch: 3,
+      train_loss: 0.912,
+      val_loss: 0.805,
+      val_accuracy: 0.771,
+      images_per_sec: 412.5,
     })
     expect(parseMetricLine('test_accuracy=0.802 test_loss=1e-3')).toEqual({ test_accuracy: 0.802, test_loss: 0.001 })
     expect(parseMetricLine('Downloading data...')).toBeUndefined()
@@ -34,26 +45,34 @@ describe('metric lines', () => {
 
 describe('PyTorch image URIs', () => {
   it('resolves region, processor and tag like the SageMaker SDK', () => {
-    expect(pytorchImageUri({ region: 'us-east-1', kind: 'training', frameworkVersion: '2.8.0', pyVersion: 'py312', instanceType: 'ml.g5.xlarge' }))
-      .toBe('763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.8.0-gpu-py312')
-    expect(pytorchImageUri({ region: 'ap-east-1', kind: 'inference', frameworkVersion: '2.6.0', pyVersion: 'py312', instanceType: 'ml.m5.large' }))
-      .toBe('871362719292.dkr.ecr.ap-east-1.amazonaws.com/pytorch-inference:2.6.0-cpu-py312')
-    expect(pytorchImageUri({ region: 'cn-north-1', kind: 'inference', frameworkVersion: '2.6.0', pyVersion: 'py312', instanceType: 'ml.p3.2xlarge' }))
-      .toBe('727897471807.dkr.ecr.cn-north-1.amazonaws.com.cn/pytorch-inference:2.6.0-gpu-py312')
+    expect(pytorchImageUri({ region: 'us-east-1', kind: 'training', frameworkVersion: '2.8.0', pyVersion: 'py312', instanceType: 'ml.g5.xlarge' })).toBe(
+      '763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.8.0-gpu-py312',
+    )
+    expect(pytorchImageUri({ region: 'ap-east-1', kind: 'inference', frameworkVersion: '2.6.0', pyVersion: 'py312', instanceType: 'ml.m5.large' })).toBe(
+      '871362719292.dkr.ecr.ap-east-1.amazonaws.com/pytorch-inference:2.6.0-cpu-py312',
+    )
+    expect(pytorchImageUri({ region: 'cn-north-1', kind: 'inference', frameworkVersion: '2.6.0', pyVersion: 'py312', instanceType: 'ml.p3.2xlarge' })).toBe(
+      '727897471807.dkr.ecr.cn-north-1.amazonaws.com.cn/pytorch-inference:2.6.0-gpu-py312',
+    )
     expect(processorFor('ml.c5.xlarge')).toBe('cpu')
   })
   it('refuses unknown versions and mismatched Python tags with the fix', () => {
-    expect(() => pytorchImageUri({ region: 'us-east-1', kind: 'inference', frameworkVersion: '2.8.0', pyVersion: 'py312', instanceType: 'ml.m5.large' }))
-      .toThrow(/PyTorch 2.8.0 has no SageMaker inference image/)
-    expect(() => pytorchImageUri({ region: 'us-east-1', kind: 'training', frameworkVersion: '2.8.0', pyVersion: 'py311', instanceType: 'ml.m5.large' }))
-      .toThrow(/built for py312/)
+    expect(() =>
+      pytorchImageUri({ region: 'us-east-1', kind: 'inference', frameworkVersion: '2.8.0', pyVersion: 'py312', instanceType: 'ml.m5.large' }),
+    ).toThrow(/PyTorch 2.8.0 has no SageMaker inference image/)
+    expect(() =>
+      pytorchImageUri({ region: 'us-east-1', kind: 'training', frameworkVersion: '2.8.0', pyVersion: 'py311', instanceType: 'ml.m5.large' }),
+    ).toThrow(/built for py312/)
   })
 })
 
 describe('code package', () => {
   it('is reproducible, excludes caches and requires the entry point', async () => {
     const dir = await tempProject(undefined, {
-      'src/train.py': 'print(1)\n', 'src/model_def.py': 'x=1\n', 'src/__pycache__/a.pyc': 'junk', 'src/.DS_Store': 'x',
+      'src/train.py': 'print(1)\n',
+      'src/model_def.py': 'x=1\n',
+      'src/__pycache__/a.pyc': 'junk',
+      'src/.DS_Store': 'x',
     })
     const a = await buildCodePackage(path.join(dir, 'src'), 'train.py')
     await new Promise((r) => setTimeout(r, 20))
@@ -63,7 +82,16 @@ describe('code package', () => {
     expect(a.files).toEqual(['model_def.py', 'train.py'])
     const names: string[] = []
     await new Promise<void>((resolve, reject) => {
-      Readable.from(a.body).pipe(listTar({ onReadEntry: (e) => { names.push(e.path) } })).on('finish', resolve).on('error', reject)
+      Readable.from(a.body)
+        .pipe(
+          listTar({
+            onReadEntry: (e) => {
+              names.push(e.path)
+            },
+          }),
+        )
+        .on('finish', resolve)
+        .on('error', reject)
     })
     expect(names.sort()).toEqual(['model_def.py', 'train.py'])
     await expect(buildCodePackage(path.join(dir, 'src'), 'hpo.py')).rejects.toMatchObject({ code: 'EntryPointMissing' })
@@ -97,15 +125,28 @@ describe('against moto', () => {
 
   it('creates a role, then converges it: extra inline policies and attachments are removed', async () => {
     const spec: RoleSpec = {
-      name: 'dogs-test', description: 'test', trustPolicy: serviceTrustPolicy('lambda.amazonaws.com', '123456789012'),
-      inlinePolicies: { invoke: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'sagemaker:InvokeEndpoint', Resource: 'arn:aws:sagemaker:us-east-1:123456789012:endpoint/dogs' }] } },
+      name: 'dogs-test',
+      description: 'test',
+      trustPolicy: serviceTrustPolicy('lambda.amazonaws.com', '123456789012'),
+      inlinePolicies: {
+        invoke: {
+          Version: '2012-10-17',
+          Statement: [{ Effect: 'Allow', Action: 'sagemaker:InvokeEndpoint', Resource: 'arn:aws:sagemaker:us-east-1:123456789012:endpoint/dogs' }],
+        },
+      },
       tags: [{ Key: 'mlops:project', Value: 'dogs' }],
     }
     const created = await ensureRole(iam, spec)
     expect(created.created).toBe(true)
     expect(created.arn).toBe('arn:aws:iam::123456789012:role/dogs-test')
     expect((await ensureRole(iam, spec)).changes).toEqual([])
-    await iam.send(new PutRolePolicyCommand({ RoleName: 'dogs-test', PolicyName: 'extra', PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] }) }))
+    await iam.send(
+      new PutRolePolicyCommand({
+        RoleName: 'dogs-test',
+        PolicyName: 'extra',
+        PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] }),
+      }),
+    )
     const { AttachRolePolicyCommand } = await import('@aws-sdk/client-iam')
     await iam.send(new AttachRolePolicyCommand({ RoleName: 'dogs-test', PolicyArn: 'arn:aws:iam::aws:policy/AmazonSageMakerFullAccess' }))
     const converged = await ensureRole(iam, spec)
@@ -122,18 +163,37 @@ describe('against moto', () => {
 describe('IAM propagation retry', () => {
   it('retries only propagation errors, bounded', async () => {
     let calls = 0
-    const value = await retryWhileIamPropagates(async () => {
-      calls++
-      if (calls < 3) throw Object.assign(new Error('The role defined for the function cannot be assumed by Lambda.'), { name: 'InvalidParameterValueException' })
-      return 'ok'
-    }, { clock: fastClock() })
+    const value = await retryWhileIamPropagates(
+      async () => {
+        calls++
+        if (calls < 3)
+          throw Object.assign(new Error('The role defined for the function cannot be assumed by Lambda.'), { name: 'InvalidParameterValueException' })
+        return 'ok'
+      },
+      { clock: fastClock() },
+    )
     expect(value).toBe('ok')
     expect(calls).toBe(3)
     const other = Object.assign(new Error('nope'), { name: 'ValidationException' })
     expect(isIamPropagationError(other)).toBe(false)
-    await expect(retryWhileIamPropagates(async () => { throw other }, { clock: fastClock() })).rejects.toBe(other)
+    await expect(
+      retryWhileIamPropagates(
+        async () => {
+          throw other
+        },
+        { clock: fastClock() },
+      ),
+    ).rejects.toBe(other)
     let n = 0
-    await expect(retryWhileIamPropagates(async () => { n++; throw new Error('Invalid IAM Instance Profile name') }, { clock: fastClock(), attempts: 3 })).rejects.toThrow()
+    await expect(
+      retryWhileIamPropagates(
+        async () => {
+          n++
+          throw new Error('Invalid IAM Instance Profile name')
+        },
+        { clock: fastClock(), attempts: 3 },
+      ),
+    ).rejects.toThrow()
     expect(n).toBe(3)
   })
 })
@@ -146,13 +206,22 @@ describe('execution role', () => {
     const statements = plain.inlinePolicies['mlops-execution'].Statement
     expect(statements.some((s) => JSON.stringify(s).includes('kms:'))).toBe(false)
     expect(statements.find((s) => s.Sid === 'ReadDataCodeAndModels')?.Resource).toEqual([
-      'arn:aws:s3:::dogs-data/data/*', 'arn:aws:s3:::dogs-data/dogs/code/*', 'arn:aws:s3:::dogs-data/output/*',
-      'arn:aws:s3:::dogs-data/dogs/checkpoints/*', 'arn:aws:s3:::dogs-data/dogs/models/*',
+      'arn:aws:s3:::dogs-data/data/*',
+      'arn:aws:s3:::dogs-data/dogs/code/*',
+      'arn:aws:s3:::dogs-data/output/*',
+      'arn:aws:s3:::dogs-data/dogs/checkpoints/*',
+      'arn:aws:s3:::dogs-data/dogs/models/*',
     ])
     expect(plain.managedPolicyArns).toEqual([])
-    const kms = executionRoleSpec(parseConfigText('project:\n  name: dogs\ndata:\n  bucket: dogs-data\n  kmsKeyId: 1234abcd-12ab-34cd-56ef-1234567890ab\n', 'x'), '123456789012', 'eu-west-1')
+    const kms = executionRoleSpec(
+      parseConfigText('project:\n  name: dogs\ndata:\n  bucket: dogs-data\n  kmsKeyId: 1234abcd-12ab-34cd-56ef-1234567890ab\n', 'x'),
+      '123456789012',
+      'eu-west-1',
+    )
     expect(kms.inlinePolicies['mlops-execution'].Statement.at(-1)).toEqual({
-      Sid: 'DataKey', Effect: 'Allow', Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+      Sid: 'DataKey',
+      Effect: 'Allow',
+      Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
       Resource: 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
     })
   })
