@@ -102,7 +102,7 @@ def build_parser(env) -> argparse.ArgumentParser:
          help="stop after this many epochs without a better val_accuracy; 0 disables")
     _add(p, "--seed", type=lenient_int, default=42)
     _add(p, "--amp", type=amp_mode, choices=("auto", "bf16", "fp16", "off"), default="auto",
-         help="mixed precision on GPU: bf16 where supported, else fp16 with a grad scaler")
+         help="mixed precision on GPU: bf16 where native (compute capability >= 8.0), else fp16 with a grad scaler")
     _add(p, "--channels-last", type=str_to_bool, nargs="?", const=True, default=True)
     _add(p, "--compile", type=str_to_bool, nargs="?", const=True, default=False,
          help="torch.compile the model (torch 2.x only)")
@@ -141,6 +141,7 @@ class SpeedConfig:
     amp_dtype: object = None  # torch.bfloat16, torch.float16 or None
     channels_last: bool = False
     cudnn_benchmark: bool = False
+    amp_reason: str = ""  # what the log says about the precision choice
 
     @property
     def needs_scaler(self) -> bool:
@@ -148,15 +149,42 @@ class SpeedConfig:
         return self.amp_dtype == torch.float16
 
 
-def speed_config(device: torch.device, amp: str = "auto", channels_last: bool = True) -> SpeedConfig:
+def _gpu_label(device: torch.device) -> str:
+    """``T4 sm_75``: the short device name and its compute capability, for the log."""
+    major, minor = torch.cuda.get_device_capability(device)
+    name = torch.cuda.get_device_name(device).replace("NVIDIA ", "").replace("Tesla ", "").strip()
+    return "{} sm_{}{}".format(name or "GPU", major, minor)
+
+
+def choose_amp(device: torch.device, amp: str = "auto"):
+    """(dtype or None, why) for ``--amp`` on ``device``.
+
+    bf16 only where the tensor cores do it natively, compute capability >= 8.0 (Ampere on):
+    torch.cuda.is_bf16_supported() also counts emulation, which is true on a T4 (sm_75) and
+    much slower than fp16 there (issue 14).
+    """
     if device.type != "cuda":
-        return SpeedConfig()
-    dtype = None
-    if amp == "bf16" or (amp == "auto" and torch.cuda.is_bf16_supported()):
-        dtype = torch.bfloat16
-    elif amp in ("fp16", "auto"):
-        dtype = torch.float16
-    return SpeedConfig(amp_dtype=dtype, channels_last=channels_last, cudnn_benchmark=True)
+        return None, "off on {}".format(device.type)
+    if amp == "off":
+        return None, "off (--amp off)"
+    label = _gpu_label(device)
+    native_bf16 = tuple(torch.cuda.get_device_capability(device)) >= (8, 0)
+    if amp == "bf16":
+        if native_bf16:
+            return torch.bfloat16, "bf16 (--amp bf16; {} has native bf16)".format(label)
+        return torch.bfloat16, "bf16 (--amp bf16, but {} has no native bf16: emulated, slow)".format(label)
+    if amp == "fp16":
+        return torch.float16, "fp16 with a grad scaler (--amp fp16)"
+    if native_bf16:
+        return torch.bfloat16, "bf16 ({} has native bf16)".format(label)
+    return torch.float16, "fp16 with a grad scaler ({} has no native bf16)".format(label)
+
+
+def speed_config(device: torch.device, amp: str = "auto", channels_last: bool = True) -> SpeedConfig:
+    dtype, reason = choose_amp(device, amp)
+    if device.type != "cuda":
+        return SpeedConfig(amp_reason=reason)
+    return SpeedConfig(amp_dtype=dtype, channels_last=channels_last, cudnn_benchmark=True, amp_reason=reason)
 
 
 def apply_backend_flags(speed: SpeedConfig) -> None:
@@ -496,6 +524,7 @@ def run(args, ctx, env) -> dict:
         log(ctx, "training {} ({} classes, weights {}) on {} x {}, {} loader workers, amp {}, channels_last {}"
             .format(args.arch, len(t.classes), args.weights, ctx.world_size, ctx.device.type, t.workers,
                     t.speed.amp_dtype, t.speed.channels_last))
+        log(ctx, "amp: " + t.speed.amp_reason)
     best_state = fit(t, args, ctx, progress, best_state)
     return finish(t, args, ctx, progress, best_state)
 
