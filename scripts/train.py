@@ -38,6 +38,7 @@ import model_def
 import train_artifacts
 import train_data
 import train_dist
+import train_pipeline
 
 SAGEMAKER_CHECKPOINT_DIR = "/opt/ml/checkpoints"  # synced to S3 by CheckpointConfig (spot)
 
@@ -265,9 +266,9 @@ def load_splits(args, ctx, env):
         raise UsageError("no class folders in {}".format(args.train))
     on_gpu = ctx.device.type == "cuda"
     workers = train_data.auto_num_workers(args.num_workers, ctx.local_world_size, on_gpu)
-    train_set = train_data.ImageListDataset(
-        train_data.scan_samples(args.train, classes),
-        model_def.train_transform(args.image_size))
+    samples = train_data.scan_samples(args.train, classes)
+    train_set = train_pipeline.FastTrainDataset(
+        samples, args.image_size, prepare_cache(args, ctx, env, samples, workers))
     loaders = {"train": train_data.make_train_loader(
         train_set, ctx, train_data.data_group(ctx, "train" in sharded), args.batch_size,
         workers, args.seed, on_gpu)}
@@ -283,6 +284,33 @@ def load_splits(args, ctx, env):
     if sizes[0] == 0:
         raise UsageError("no images in the validation folder {}".format(args.valid))
     return classes, loaders, workers
+
+
+def prepare_cache(args, ctx, env, samples, workers) -> dict:
+    """Build this process's shard of the training-image cache (once per job: later epochs and
+    reruns reuse it), wait for the host's other processes, and index what everyone built."""
+    if not args.cache:
+        log(ctx, "cache: off (--no-cache)")
+        return {}
+    cache_dir = args.cache_dir or train_pipeline.default_cache_dir(env)
+    try:
+        os.makedirs(cache_dir, exist_ok=True)
+        if not os.access(cache_dir, os.W_OK):
+            raise PermissionError("not writable")
+    except OSError as err:
+        log(ctx, "warning: cache off, cannot use {} ({})".format(cache_dir, err))
+        cache_dir = ""
+    short_side = train_pipeline.cache_short_side(args.image_size, args.cache_scale)
+    if cache_dir:
+        start = time.perf_counter()
+        stats = train_pipeline.build_cache(
+            samples, cache_dir, short_side, shard=(ctx.local_rank, ctx.local_world_size),
+            max_bytes=args.cache_max_gb * 1e9, workers=max(1, workers))
+        log(ctx, "cache: built {built}, reused {reused}, over the cap {skipped}, unreadable {failed}, "
+                 "{mb:.1f} MB in {dir} ({sec:.1f} s)".format(
+                     mb=stats["bytes"] / 1e6, dir=cache_dir, sec=time.perf_counter() - start, **stats))
+    train_dist.barrier(ctx)  # every rank (even one without a usable dir) reaches the barrier
+    return train_pipeline.cache_index(samples, cache_dir, short_side) if cache_dir else {}
 
 
 # --------------------------------------------------------------------------- model
@@ -342,10 +370,14 @@ def set_train_mode(core: nn.Module, freeze_backbone: bool) -> None:
 
 
 def to_device(inputs, targets, speed, device):
-    """Move a batch; non_blocking overlaps the copy with compute when memory is pinned."""
+    """Move a batch; non_blocking overlaps the copy with compute when memory is pinned. uint8
+    batches (the training pipeline's) are converted and normalised on the device."""
     memory_format = torch.channels_last if speed.channels_last else torch.contiguous_format
-    return (inputs.to(device, non_blocking=True, memory_format=memory_format),
-            targets.to(device, non_blocking=True))
+    if inputs.dtype == torch.uint8:
+        inputs = train_pipeline.normalize(inputs, device, memory_format=memory_format)
+    else:
+        inputs = inputs.to(device, non_blocking=True, memory_format=memory_format)
+    return inputs, targets.to(device, non_blocking=True)
 
 
 def train_step(model, inputs, targets, criterion, optimizer, scaler, speed, device):
