@@ -51,3 +51,30 @@ def test_loader_only_without_data_is_a_usage_error():
                        clean_env(), timeout=60)
     assert r.code == 2 and "--data-dir" in r.stderr
 
+
+def test_gpu_bench_smoke_prints_the_summary_table(tmp_path):
+    import subprocess
+    env = clean_env(GPU_BENCH_SMOKE="1", GPU_BENCH_OUT=str(tmp_path / "out"), PYTHON=sys.executable)
+    proc = subprocess.run(["bash", os.path.join(REPO, "scripts", "gpu-bench.sh")], env=env, cwd=str(tmp_path),
+                          capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout.splitlines()
+    assert out[0].startswith("gpu-bench: ") and re.match(r"^configuration\s+images/s$", out[1])
+    rows = [re.match(r"^train (\S+) \(data=tensor\)\s+(\d+\.\d)$", line) for line in out[2:7]]
+    assert [m.group(1) for m in rows] == ["baseline", "+loader", "+amp", "+channels_last", "+cudnn_bench"]
+    assert re.match(r"^loader seed-style \(1 workers\)\s+\d+\.\d$", out[7])
+    assert re.match(r"^loader train\.py \(1 workers\)\s+\d+\.\d$", out[8])
+    assert re.match(r"^bottleneck=(loader|GPU) gpu_images_per_sec=\d+\.\d loader_images_per_sec=\d+\.\d "
+                    r"loader_speedup=\d+\.\d\dx$", out[9])
+    assert len(out) == 10
+    assert os.path.exists(tmp_path / "out" / "ladder.json") and os.path.exists(tmp_path / "out" / "loader.json")
+
+
+def test_gpu_bench_is_shellcheck_clean():
+    import shutil
+    import subprocess
+    if shutil.which("shellcheck") is None:
+        import pytest
+        pytest.skip("shellcheck is not installed")
+    proc = subprocess.run(["shellcheck", os.path.join(REPO, "scripts", "gpu-bench.sh")], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout
