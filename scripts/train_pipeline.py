@@ -201,6 +201,7 @@ def normalize(batch: torch.Tensor, device, mean=model_def.IMAGENET_MEAN, std=mod
     """uint8 N x 3 x H x W (any device) -> float, /255, ImageNet-normalised, on ``device``:
     the ToTensor + Normalize of the old transform, done where the compute is."""
     x = batch.to(device, non_blocking=True).to(memory_format=memory_format).float()
-    m = torch.tensor(mean, device=x.device).view(1, 3, 1, 1) * 255.0
-    s = torch.tensor(std, device=x.device).view(1, 3, 1, 1) * 255.0
-    return x.sub_(m).div_(s)
+    m = torch.tensor(mean, device=x.device).view(1, 3, 1, 1)
+    s = torch.tensor(std, device=x.device).view(1, 3, 1, 1)
+    # The same float32 operations in the same order as ToTensor then Normalize: bit-identical.
+    return x.div_(255.0).sub_(m).div_(s)
