@@ -14,6 +14,15 @@ baseline and then with the features switched on one after another:
 matters as it does in training; ``--data tensor`` feeds ready tensors to measure the GPU alone.
 Each configuration prints one line; the last line is the speed-up of the full set.
 
+``--loader-only`` times train.py's own training input pipeline instead (train.prepare_cache +
+train_pipeline.FastTrainDataset + train_data.make_train_loader, cache build included) against the
+seed-style torchvision ImageFolder + RandomResizedCrop/flip/ToTensor/Normalize on the same files,
+``--epochs`` passes each, and ends with ``loader images_per_sec=<x>``. ``--make-data N`` first
+writes N photo-like 1000x750 JPEGs (~300 KB) into ``--data-dir`` (no dataset needed):
+
+    python3 scripts/bench_train.py --loader-only --make-data 200 --data-dir /tmp/photos \
+        --workers 2 --image-size 224 --epochs 10 --device cpu
+
     python3 scripts/bench_train.py                      # resnet50, 224 px, batch 64
     python3 scripts/bench_train.py --device cpu --arch resnet18 --image-size 32 --batch-size 4 \
         --steps 3 --warmup 1 --num-images 16            # a smoke test anywhere
@@ -25,7 +34,9 @@ import io
 import json
 import os
 import platform
+import shutil
 import sys
+import tempfile
 import time
 
 import torch
@@ -36,6 +47,8 @@ from torch.utils.data import DataLoader, Dataset, RandomSampler
 import model_def
 import train
 import train_data
+import train_dist
+import train_pipeline
 
 NUM_CLASSES = 133  # the dog-breed dataset
 
@@ -138,6 +151,14 @@ def parse_args(argv):
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--compile", action="store_true", help="also measure torch.compile (torch 2.x)")
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    p.add_argument("--loader-only", action="store_true",
+                   help="time train.py's training input pipeline against the seed-style loader, no model")
+    p.add_argument("--data-dir", help="ImageFolder (one sub-folder per class) for --loader-only")
+    p.add_argument("--epochs", type=int, default=10, help="--loader-only: passes over --data-dir per loader")
+    p.add_argument("--make-data", type=int, default=0, metavar="N",
+                   help="--loader-only: first write N photo-like JPEGs into --data-dir (a temp dir if unset)")
+    p.add_argument("--photo-size", default="1000x750", help="--make-data: WIDTHxHEIGHT of the JPEGs")
+    p.add_argument("--cache-dir", help="--loader-only: cache folder; default a fresh temp dir, so the build is timed")
     return p.parse_args(argv)
 
 
@@ -147,6 +168,114 @@ def describe(device: torch.device) -> str:
     return platform.processor() or platform.machine()
 
 
+# --------------------------------------------------------------------------- --loader-only
+
+
+def make_photos(root: str, n: int, size=(1000, 750), classes: int = 4, seed: int = 0) -> str:
+    """N JPEGs that cost what photos cost to decode: a smooth colour field with texture on top,
+    so they do not compress to nothing (~300 KB at 1000x750, quality 90)."""
+    g = torch.Generator().manual_seed(seed)
+    w, h = size
+    for i in range(n):
+        folder = os.path.join(root, "{:03d}.class_{}".format(i % classes + 1, i % classes))
+        os.makedirs(folder, exist_ok=True)
+        low = torch.randint(0, 256, (6, 8, 3), generator=g, dtype=torch.uint8).numpy()
+        smooth = torch.from_numpy(__import__("numpy").array(Image.fromarray(low).resize((w, h), Image.BICUBIC)))
+        noise = torch.randint(-20, 21, (h, w, 3), generator=g, dtype=torch.int16)
+        pixels = (smooth.to(torch.int16) + noise).clamp(0, 255).to(torch.uint8).numpy()
+        Image.fromarray(pixels).save(os.path.join(folder, "img_{:05d}.jpg".format(i)), "JPEG", quality=90)
+    return root
+
+
+def _time_epochs(loader, epochs, device, speed, set_epoch=None) -> tuple:
+    """(images, seconds) for ``epochs`` passes, each batch taken to the device as train.py does."""
+    images, start = 0, time.perf_counter()
+    for epoch in range(epochs):
+        if set_epoch is not None:
+            set_epoch(epoch)
+        for inputs, targets in loader:
+            inputs, targets = train.to_device(inputs, targets, speed, device)
+            images += targets.size(0)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return images, time.perf_counter() - start
+
+
+def bench_seed_loader(args, device, workers) -> dict:
+    """The seed project's loader: ImageFolder, full decode, RandomResizedCrop(size), flip, ToTensor, Normalize."""
+    from torchvision import datasets, transforms
+    transform = transforms.Compose([
+        transforms.RandomResizedCrop(args.image_size), transforms.RandomHorizontalFlip(), transforms.ToTensor(),
+        transforms.Normalize(model_def.IMAGENET_MEAN, model_def.IMAGENET_STD)])
+    dataset = datasets.ImageFolder(args.data_dir, transform)
+    loader = DataLoader(dataset, batch_size=args.batch_size, shuffle=True, num_workers=workers,
+                        pin_memory=device.type == "cuda", persistent_workers=workers > 0)
+    images, seconds = _time_epochs(loader, args.epochs, device, train.SpeedConfig())
+    return {"images": images, "seconds": seconds, "images_per_sec": images / seconds}
+
+
+def bench_train_pipeline(args, device, workers) -> dict:
+    """train.py's own training input: cache build (timed), FastTrainDataset, its loader."""
+    cache_dir = args.cache_dir or tempfile.mkdtemp(prefix="bench-cache-")
+    try:
+        return _bench_train_pipeline(args, device, workers, cache_dir)
+    finally:
+        if not args.cache_dir:
+            shutil.rmtree(cache_dir, ignore_errors=True)
+
+
+def _bench_train_pipeline(args, device, workers, cache_dir) -> dict:
+    options = argparse.Namespace(cache=True, cache_dir=cache_dir, cache_scale=1.5, cache_max_gb=1e6,
+                                 image_size=args.image_size)
+    ctx = train_dist.DistContext(device=device)
+    samples = train_data.scan_samples(args.data_dir, train_data.class_folders(args.data_dir))
+    speed = train.speed_config(device)
+    start = time.perf_counter()
+    cache = train.prepare_cache(options, ctx, {}, samples, workers)
+    build = time.perf_counter() - start
+    loader = train_data.make_train_loader(train_pipeline.FastTrainDataset(samples, args.image_size, cache), ctx,
+                                          (0, 1), args.batch_size, workers, 0, device.type == "cuda")
+    images, seconds = _time_epochs(loader, args.epochs, device, speed, loader.sampler.set_epoch)
+    total = build + seconds
+    return {"images": images, "seconds": total, "cache_build_seconds": build, "cached": len(cache),
+            "images_per_sec": images / total}
+
+
+def loader_only(args, device) -> int:
+    if args.make_data:
+        args.data_dir = args.data_dir or tempfile.mkdtemp(prefix="bench-photos-")
+        w, h = (int(x) for x in args.photo_size.lower().split("x"))
+        start = time.perf_counter()
+        make_photos(args.data_dir, args.make_data, (w, h))
+        print("made {} JPEGs of {}x{} in {} ({:.0f} KB each on average, {:.1f} s)".format(
+            args.make_data, w, h, args.data_dir,
+            sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(args.data_dir) for f in fs)
+            / 1024 / args.make_data, time.perf_counter() - start), file=sys.stderr, flush=True)
+    if not args.data_dir or not os.path.isdir(args.data_dir):
+        print("error: --loader-only needs --data-dir <ImageFolder> (or --make-data N)", file=sys.stderr)
+        return 2
+    workers = args.workers if args.workers >= 0 else (os.cpu_count() or 1)
+    cores = max(1, workers)
+    print("bench loader data_dir={} workers={} image_size={} epochs={} batch_size={} device={} cpus={}".format(
+        args.data_dir, workers, args.image_size, args.epochs, args.batch_size, device.type, os.cpu_count()),
+        flush=True)
+    base = bench_seed_loader(args, device, workers)
+    print("baseline images_per_sec={:.1f} per_core={:.1f} seconds={:.2f} images={}".format(
+        base["images_per_sec"], base["images_per_sec"] / cores, base["seconds"], base["images"]), flush=True)
+    new = bench_train_pipeline(args, device, workers)
+    print("pipeline images_per_sec={:.1f} per_core={:.1f} seconds={:.2f} images={} cache_build_s={:.2f} "
+          "cached={}".format(new["images_per_sec"], new["images_per_sec"] / cores, new["seconds"], new["images"],
+                             new["cache_build_seconds"], new["cached"]), flush=True)
+    print("ratio={:.2f}x baseline_images_per_sec={:.1f} pipeline_images_per_sec={:.1f} workers={}".format(
+        new["images_per_sec"] / base["images_per_sec"], base["images_per_sec"], new["images_per_sec"], workers),
+        flush=True)
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump({"baseline": base, "pipeline": new, "workers": workers, "epochs": args.epochs}, fh, indent=2)
+    print("loader images_per_sec={:.1f}".format(new["images_per_sec"]), flush=True)
+    return 0
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
@@ -154,6 +283,8 @@ def main(argv=None) -> int:
         return 2
     use_cuda = args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
     device = torch.device("cuda" if use_cuda else "cpu")
+    if args.loader_only:
+        return loader_only(args, device)
     with_compile = args.compile and hasattr(torch, "compile")
     if args.compile and not with_compile:
         print("warning: torch.compile needs torch 2.x; skipping it", file=sys.stderr)

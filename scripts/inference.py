@@ -19,7 +19,7 @@ Response (application/json only; Accept */* or empty also gets JSON)
 Errors. Bad input raises an InferenceError, a ValueError subclass whose message says what was
 wrong. When the serving toolkit is installed the class also derives from its
 BaseInferenceToolkitError, so the container answers with the error's status instead of 500:
-400 bad input (bad JSON, not an image, refused or failed URL), 415 unsupported Content-Type,
+400 bad input (bad JSON, not an image or not in ALLOWED_FORMATS, malformed, refused or failed URL), 415 unsupported Content-Type,
 406 unsupported Accept. The response body starts with that message on its first line; the
 toolkit appends its traceback after it, which clients should not show. Anything else (a bug, a
 broken model file) stays a 500.
@@ -50,6 +50,15 @@ MAX_IMAGE_BYTES = 10 * 1024 * 1024
 MAX_PIXELS = 40_000_000  # a 40-megapixel photo is plenty; beyond that is a decompression bomb
 JSON_TYPE = "application/json"
 IMAGE_TYPES = ("application/x-image", "application/octet-stream")
+#: The PIL decoders a request may reach. Never EPS/PS-like formats: PIL hands those to
+#: Ghostscript, an interpreter no one should feed untrusted input. (JPEG's opener also returns
+#: the multi-picture JPEGs phones write.) Filtered to what this Pillow build registers.
+ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
+
+
+def _open_formats() -> list:
+    Image.init()
+    return [f for f in ALLOWED_FORMATS if f in Image.OPEN]
 
 try:
     from sagemaker_inference.errors import BaseInferenceToolkitError as _ToolkitError
@@ -120,10 +129,11 @@ def decode_image(data: bytes) -> Image.Image:
     if len(data) > MAX_IMAGE_BYTES:
         raise InferenceError("the image is larger than {} bytes".format(MAX_IMAGE_BYTES))
     try:
-        img = Image.open(io.BytesIO(data))
+        img = Image.open(io.BytesIO(data), formats=_open_formats())
         too_big = img.width * img.height > MAX_PIXELS
     except Exception as err:  # PIL raises many types for garbage input
-        raise InferenceError("the body is not a readable image ({})".format(type(err).__name__)) from err
+        raise InferenceError("the body is not a readable image in an accepted format ({}; {})".format(
+            ", ".join(_open_formats()), type(err).__name__)) from err
     if too_big:
         raise InferenceError("the image has more than {} pixels".format(MAX_PIXELS))
     try:
@@ -177,6 +187,8 @@ def parse_json_request(body, fetch=None) -> dict:
             data = fetch(payload["url"])
         except (url_fetch.FetchRefused, url_fetch.FetchFailed) as err:
             raise InferenceError("cannot use the image URL: {}".format(err)) from err
+        except ValueError as err:  # any other unparsable URL is still the caller's mistake, not a 500
+            raise InferenceError("cannot use the image URL: malformed URL ({})".format(err)) from err
     return {"image": decode_image(data), "top_k": top_k, "logits": logits}
 
 

@@ -23,6 +23,11 @@ DEFAULT_ARCH = "resnet50"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
+#: RandomResizedCrop's area and aspect ranges for training. Scale floor 0.25 rather than 0.08:
+#: dog photos are already tightly framed. train_pipeline draws crops from the same ranges.
+TRAIN_SCALE = (0.25, 1.0)
+TRAIN_RATIO = (3.0 / 4.0, 4.0 / 3.0)
+
 MODEL_FILE = "model.pth"
 CLASSES_FILE = "classes.json"
 MODEL_INFO_FILE = "model-info.json"
@@ -83,8 +88,7 @@ def backbone_parameters(model: nn.Module):
 def train_transform(image_size: int, mean=IMAGENET_MEAN, std=IMAGENET_STD):
     """Augmenting transform used for training (PIL image -> normalised tensor)."""
     return transforms.Compose([
-        # scale floor 0.25 rather than 0.08: dog photos are already tightly framed.
-        transforms.RandomResizedCrop(image_size, scale=(0.25, 1.0)),
+        transforms.RandomResizedCrop(image_size, scale=TRAIN_SCALE, ratio=TRAIN_RATIO),
         transforms.RandomHorizontalFlip(),
         transforms.ToTensor(),
         transforms.Normalize(mean, std),

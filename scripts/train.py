@@ -1,10 +1,12 @@
 """Fine-tune a torchvision ResNet on ImageFolder train/valid/test splits: one script for SageMaker,
 EC2 and a laptop.
 
-Configuration: flags, whose defaults come from SageMaker's SM_* environment when it is present
-(SM_CHANNEL_TRAIN/VALID/TEST, SM_MODEL_DIR, SM_OUTPUT_DATA_DIR). The flags are also the
-hyperparameter names (``--batch-size 64``, ``--freeze-backbone true``); ``batch_size``-style
-spellings are accepted too, and unknown ones are ignored with a warning.
+Configuration: flags, declared in hyperparameters.json (name, type, range, default, help; the
+TypeScript CLI validates configs against the same file), whose defaults come from SageMaker's SM_*
+environment when it is present (SM_CHANNEL_TRAIN/VALID/TEST, SM_MODEL_DIR, SM_OUTPUT_DATA_DIR). The
+flags are also the hyperparameter names (``--batch-size 64``, ``--freeze-backbone true``);
+``batch_size``-style spellings are accepted too, unknown ones are ignored with a warning, and values
+outside the file's min/max are refused (exit 2).
 
 Distribution (see train_dist.py): torchrun, one process per SageMaker host, or a single process.
 With N processes each trains on 1/N of every epoch (DistributedSampler) and gradients are averaged
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import random
 import sys
@@ -35,6 +38,7 @@ import model_def
 import train_artifacts
 import train_data
 import train_dist
+import train_pipeline
 
 SAGEMAKER_CHECKPOINT_DIR = "/opt/ml/checkpoints"  # synced to S3 by CheckpointConfig (spot)
 
@@ -74,56 +78,86 @@ def amp_mode(value) -> str:
     return "auto" if str_to_bool(text) else "off"
 
 
-def _add(parser, name, **kwargs):
-    """Add ``--some-flag`` together with its ``--some_flag`` spelling."""
-    names = [name] + (["--" + name[2:].replace("-", "_")] if "-" in name[2:] else [])
-    parser.add_argument(*names, **kwargs)
+HYPERPARAMETERS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "hyperparameters.json")
+_TYPES = {"int": lenient_int, "float": float, "string": str}
 
 
-def build_parser(env) -> argparse.ArgumentParser:
-    """Flags with defaults from SageMaker's environment (absent variables mean flag mode)."""
+def load_hyperparameters(path: str = HYPERPARAMETERS_FILE) -> list:
+    """The entries of hyperparameters.json (its format is described in the file itself)."""
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)["hyperparameters"]
+
+
+def _flag_names(flag: str) -> list:
+    """``--some-flag`` together with its ``--some_flag`` spelling."""
+    return [flag] + (["--" + flag[2:].replace("-", "_")] if "-" in flag[2:] else [])
+
+
+def _default(spec, env, in_sagemaker):
+    for var in spec.get("env", ()):
+        if env.get(var):
+            return env[var]
+    if in_sagemaker and "sagemaker_default" in spec:
+        return spec["sagemaker_default"]
+    return spec["default"]
+
+
+def _add_hyperparameter(parser, spec, env, in_sagemaker) -> None:
+    kind, flag = spec["type"], "--" + spec["name"]
+    kwargs = {"default": _default(spec, env, in_sagemaker), "help": spec.get("help")}
+    if kind == "bool":
+        kwargs.update(type=str_to_bool, nargs="?", const=True)
+    elif kind == "choice":
+        kwargs["choices"] = tuple(spec["choices"])
+        if spec["name"] == "amp":
+            kwargs["type"] = amp_mode
+        elif "bool_means" in spec:
+            raise ValueError("bool_means is only implemented for amp")
+    else:
+        kwargs["type"] = _TYPES[kind]
+    parser.add_argument(*_flag_names(flag), **kwargs)
+    if spec.get("negative_flag"):
+        parser.add_argument(*_flag_names(spec["negative_flag"]), dest=spec["name"].replace("-", "_"),
+                            action="store_false", help="same as {} false".format(flag))
+
+
+def build_parser(env, specs=None) -> argparse.ArgumentParser:
+    """Flags from hyperparameters.json, with defaults from SageMaker's environment (absent
+    variables mean flag mode)."""
     in_sagemaker = bool(env.get("SM_CURRENT_HOST") or env.get("SM_TRAINING_ENV"))
     # allow_abbrev off: an unknown hyperparameter must never be taken for a prefix of a known one.
     p = argparse.ArgumentParser(
         description="Fine-tune a torchvision ResNet on ImageFolder train/valid/test folders.", allow_abbrev=False)
-    _add(p, "--epochs", type=lenient_int, default=10)
-    _add(p, "--batch-size", type=lenient_int, default=64, help="images per process per step")
-    _add(p, "--lr", type=float, default=1e-3, help="AdamW learning rate of the head")
-    _add(p, "--weight-decay", type=float, default=1e-4)
-    _add(p, "--backbone-lr-scale", type=float, default=None,
-         help="backbone lr = lr x this; default 0.1 with imagenet weights, 1.0 without")
-    _add(p, "--arch", choices=model_def.ARCHS, default=model_def.DEFAULT_ARCH)
-    _add(p, "--weights", choices=("imagenet", "none"), default="imagenet")
-    _add(p, "--image-size", type=lenient_int, default=224)
-    _add(p, "--num-workers", type=lenient_int, default=-1, help="-1: sized from the CPU count")
-    _add(p, "--freeze-backbone", type=str_to_bool, nargs="?", const=True, default=False)
-    _add(p, "--label-smoothing", type=float, default=0.1)
-    _add(p, "--patience", type=lenient_int, default=3,
-         help="stop after this many epochs without a better val_accuracy; 0 disables")
-    _add(p, "--seed", type=lenient_int, default=42)
-    _add(p, "--amp", type=amp_mode, choices=("auto", "bf16", "fp16", "off"), default="auto",
-         help="mixed precision on GPU: bf16 where supported, else fp16 with a grad scaler")
-    _add(p, "--channels-last", type=str_to_bool, nargs="?", const=True, default=True)
-    _add(p, "--compile", type=str_to_bool, nargs="?", const=True, default=False,
-         help="torch.compile the model (torch 2.x only)")
-    _add(p, "--checkpoint-dir", default=SAGEMAKER_CHECKPOINT_DIR if in_sagemaker else "",
-         help="per-epoch checkpoints, resumed from; empty or 'none' disables")
-    _add(p, "--train", default=env.get("SM_CHANNEL_TRAIN"))
-    _add(p, "--valid", default=env.get("SM_CHANNEL_VALID") or env.get("SM_CHANNEL_VALIDATION"))
-    _add(p, "--test", default=env.get("SM_CHANNEL_TEST"))
-    _add(p, "--model-dir", default=env.get("SM_MODEL_DIR", "model"))
-    _add(p, "--output-data-dir", default=env.get("SM_OUTPUT_DATA_DIR"))
+    for spec in specs if specs is not None else load_hyperparameters():
+        _add_hyperparameter(p, spec, env, in_sagemaker)
     return p
+
+
+def check_ranges(args, specs) -> None:
+    """min/max from hyperparameters.json; the same bounds the CLI checks before launching."""
+    for spec in specs:
+        if spec["type"] not in ("int", "float"):
+            continue
+        value = getattr(args, spec["name"].replace("-", "_"))
+        low, high = spec.get("min"), spec.get("max")
+        if value is None or ((low is None or value >= low) and (high is None or value <= high)):
+            continue
+        if low is not None and high is not None:
+            bounds = "between {:g} and {:g}".format(low, high)
+        elif low is not None:
+            bounds = "at least {:g}".format(low)
+        else:
+            bounds = "at most {:g}".format(high)
+        raise UsageError("--{} must be {}, got {:g}".format(spec["name"], bounds, value))
 
 
 def parse_args(argv, env):
     """Parse flags; unknown ones (extra hyperparameters) are returned for a warning, not fatal."""
-    args, unknown = build_parser(env).parse_known_args(argv)
+    specs = load_hyperparameters()
+    args, unknown = build_parser(env, specs).parse_known_args(argv)
     if not args.train or not args.valid:
         raise UsageError("--train and --valid are required (or SM_CHANNEL_TRAIN / SM_CHANNEL_VALID)")
-    for name in ("epochs", "batch_size", "image_size"):
-        if getattr(args, name) < 1:
-            raise UsageError("--{} must be at least 1".format(name.replace("_", "-")))
+    check_ranges(args, specs)
     if args.checkpoint_dir.strip().lower() in ("none", "off", "false"):
         args.checkpoint_dir = ""
     if args.backbone_lr_scale is None:
@@ -141,6 +175,7 @@ class SpeedConfig:
     amp_dtype: object = None  # torch.bfloat16, torch.float16 or None
     channels_last: bool = False
     cudnn_benchmark: bool = False
+    amp_reason: str = ""  # what the log says about the precision choice
 
     @property
     def needs_scaler(self) -> bool:
@@ -148,15 +183,42 @@ class SpeedConfig:
         return self.amp_dtype == torch.float16
 
 
-def speed_config(device: torch.device, amp: str = "auto", channels_last: bool = True) -> SpeedConfig:
+def _gpu_label(device: torch.device) -> str:
+    """``T4 sm_75``: the short device name and its compute capability, for the log."""
+    major, minor = torch.cuda.get_device_capability(device)
+    name = torch.cuda.get_device_name(device).replace("NVIDIA ", "").replace("Tesla ", "").strip()
+    return "{} sm_{}{}".format(name or "GPU", major, minor)
+
+
+def choose_amp(device: torch.device, amp: str = "auto"):
+    """(dtype or None, why) for ``--amp`` on ``device``.
+
+    bf16 only where the tensor cores do it natively, compute capability >= 8.0 (Ampere on):
+    torch.cuda.is_bf16_supported() also counts emulation, which is true on a T4 (sm_75) and
+    much slower than fp16 there (issue 14).
+    """
     if device.type != "cuda":
-        return SpeedConfig()
-    dtype = None
-    if amp == "bf16" or (amp == "auto" and torch.cuda.is_bf16_supported()):
-        dtype = torch.bfloat16
-    elif amp in ("fp16", "auto"):
-        dtype = torch.float16
-    return SpeedConfig(amp_dtype=dtype, channels_last=channels_last, cudnn_benchmark=True)
+        return None, "off on {}".format(device.type)
+    if amp == "off":
+        return None, "off (--amp off)"
+    label = _gpu_label(device)
+    native_bf16 = tuple(torch.cuda.get_device_capability(device)) >= (8, 0)
+    if amp == "bf16":
+        if native_bf16:
+            return torch.bfloat16, "bf16 (--amp bf16; {} has native bf16)".format(label)
+        return torch.bfloat16, "bf16 (--amp bf16, but {} has no native bf16: emulated, slow)".format(label)
+    if amp == "fp16":
+        return torch.float16, "fp16 with a grad scaler (--amp fp16)"
+    if native_bf16:
+        return torch.bfloat16, "bf16 ({} has native bf16)".format(label)
+    return torch.float16, "fp16 with a grad scaler ({} has no native bf16)".format(label)
+
+
+def speed_config(device: torch.device, amp: str = "auto", channels_last: bool = True) -> SpeedConfig:
+    dtype, reason = choose_amp(device, amp)
+    if device.type != "cuda":
+        return SpeedConfig(amp_reason=reason)
+    return SpeedConfig(amp_dtype=dtype, channels_last=channels_last, cudnn_benchmark=True, amp_reason=reason)
 
 
 def apply_backend_flags(speed: SpeedConfig) -> None:
@@ -204,9 +266,9 @@ def load_splits(args, ctx, env):
         raise UsageError("no class folders in {}".format(args.train))
     on_gpu = ctx.device.type == "cuda"
     workers = train_data.auto_num_workers(args.num_workers, ctx.local_world_size, on_gpu)
-    train_set = train_data.ImageListDataset(
-        train_data.scan_samples(args.train, classes),
-        model_def.train_transform(args.image_size))
+    samples = train_data.scan_samples(args.train, classes)
+    train_set = train_pipeline.FastTrainDataset(
+        samples, args.image_size, prepare_cache(args, ctx, env, samples, workers))
     loaders = {"train": train_data.make_train_loader(
         train_set, ctx, train_data.data_group(ctx, "train" in sharded), args.batch_size,
         workers, args.seed, on_gpu)}
@@ -222,6 +284,33 @@ def load_splits(args, ctx, env):
     if sizes[0] == 0:
         raise UsageError("no images in the validation folder {}".format(args.valid))
     return classes, loaders, workers
+
+
+def prepare_cache(args, ctx, env, samples, workers) -> dict:
+    """Build this process's shard of the training-image cache (once per job: later epochs and
+    reruns reuse it), wait for the host's other processes, and index what everyone built."""
+    if not args.cache:
+        log(ctx, "cache: off (--no-cache)")
+        return {}
+    cache_dir = args.cache_dir or train_pipeline.default_cache_dir(env)
+    try:
+        os.makedirs(cache_dir, exist_ok=True)
+        if not os.access(cache_dir, os.W_OK):
+            raise PermissionError("not writable")
+    except OSError as err:
+        log(ctx, "warning: cache off, cannot use {} ({})".format(cache_dir, err))
+        cache_dir = ""
+    short_side = train_pipeline.cache_short_side(args.image_size, args.cache_scale)
+    if cache_dir:
+        start = time.perf_counter()
+        stats = train_pipeline.build_cache(
+            samples, cache_dir, short_side, shard=(ctx.local_rank, ctx.local_world_size),
+            max_bytes=args.cache_max_gb * 1e9, workers=max(1, workers))
+        log(ctx, "cache: built {built}, reused {reused}, over the cap {skipped}, unreadable {failed}, "
+                 "{mb:.1f} MB in {dir} ({sec:.1f} s)".format(
+                     mb=stats["bytes"] / 1e6, dir=cache_dir, sec=time.perf_counter() - start, **stats))
+    train_dist.barrier(ctx)  # every rank (even one without a usable dir) reaches the barrier
+    return train_pipeline.cache_index(samples, cache_dir, short_side) if cache_dir else {}
 
 
 # --------------------------------------------------------------------------- model
@@ -281,10 +370,14 @@ def set_train_mode(core: nn.Module, freeze_backbone: bool) -> None:
 
 
 def to_device(inputs, targets, speed, device):
-    """Move a batch; non_blocking overlaps the copy with compute when memory is pinned."""
+    """Move a batch; non_blocking overlaps the copy with compute when memory is pinned. uint8
+    batches (the training pipeline's) are converted and normalised on the device."""
     memory_format = torch.channels_last if speed.channels_last else torch.contiguous_format
-    return (inputs.to(device, non_blocking=True, memory_format=memory_format),
-            targets.to(device, non_blocking=True))
+    if inputs.dtype == torch.uint8:
+        inputs = train_pipeline.normalize(inputs, device, memory_format=memory_format)
+    else:
+        inputs = inputs.to(device, non_blocking=True, memory_format=memory_format)
+    return inputs, targets.to(device, non_blocking=True)
 
 
 def train_step(model, inputs, targets, criterion, optimizer, scaler, speed, device):
@@ -496,6 +589,7 @@ def run(args, ctx, env) -> dict:
         log(ctx, "training {} ({} classes, weights {}) on {} x {}, {} loader workers, amp {}, channels_last {}"
             .format(args.arch, len(t.classes), args.weights, ctx.world_size, ctx.device.type, t.workers,
                     t.speed.amp_dtype, t.speed.channels_last))
+        log(ctx, "amp: " + t.speed.amp_reason)
     best_state = fit(t, args, ctx, progress, best_state)
     return finish(t, args, ctx, progress, best_state)
 

@@ -10,7 +10,10 @@ An endpoint that fetches URLs for callers runs inside AWS, next to the instance 
 * connects to the address it checked (no second DNS lookup a rebinding server could answer
   differently), while TLS still verifies the certificate for the host name;
 * follows at most 3 redirects, checking each target the same way;
-* gives up after 10 s in total and refuses bodies over 10 MB (Content-Length or counted).
+* gives up after 10 s for the whole request, redirects included: one deadline covers connect,
+  TLS, headers and body (a watchdog shuts the socket when it passes, because socket timeouts
+  only bound each read and a server dripping a byte at a time would reset them forever);
+* refuses bodies over 10 MB (Content-Length or counted).
 
 Proxies from the environment are deliberately not used: they would bypass the address check.
 Everything refused raises FetchRefused; a remote failure raises FetchFailed (both ValueErrors).
@@ -22,6 +25,7 @@ import ipaddress
 import os
 import socket
 import ssl
+import threading
 import time
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
@@ -76,26 +80,47 @@ def forbidden_reason(ip: str):
     return None
 
 
+def _split(url: str):
+    """urlsplit, with malformed hosts (``https://[::1/``, ``https://[127.0.0.1]/``) refused the same
+    way on every Python: newer ones raise ValueError for them, older ones let some through."""
+    try:
+        parts = urlsplit(url)
+        hostname, netloc = parts.hostname, parts.netloc
+    except ValueError as err:
+        raise FetchRefused("malformed URL: {}".format(err)) from err
+    host_port = netloc.rsplit("@", 1)[-1]
+    if "[" in host_port or "]" in host_port:
+        inside = host_port[host_port.find("[") + 1:host_port.find("]")] if "]" in host_port else ""
+        try:
+            if not host_port.startswith("[") or "]" not in host_port:
+                raise ValueError("unbalanced brackets")
+            ipaddress.IPv6Address(inside.split("%", 1)[0])
+        except ValueError as err:
+            raise FetchRefused("malformed URL: brackets must hold an IPv6 address, got {!r}".format(
+                host_port)) from err
+    return parts, hostname
+
+
 def check_url(url: str, policy: FetchPolicy):
     """Validate the URL's shape; returns (scheme, host, port)."""
     if not isinstance(url, str) or not url.strip():
         raise FetchRefused("url must be a non-empty string")
     if len(url) > MAX_URL_LENGTH:
         raise FetchRefused("url is longer than {} characters".format(MAX_URL_LENGTH))
-    parts = urlsplit(url.strip())
+    parts, hostname = _split(url.strip())
     scheme = parts.scheme.lower()
     allowed = ("https", "http") if policy.allow_http else ("https",)
     if scheme not in allowed:
         raise FetchRefused("only {} URLs are allowed, got {!r}".format(" or ".join(allowed), scheme or url))
     if parts.username is not None or parts.password is not None:
         raise FetchRefused("URLs with credentials are not allowed")
-    if not parts.hostname:
+    if not hostname:
         raise FetchRefused("the URL has no host")
     try:
         port = parts.port or (443 if scheme == "https" else 80)
     except ValueError as err:
         raise FetchRefused("bad port in URL: {}".format(err)) from err
-    return scheme, parts.hostname, port
+    return scheme, hostname, port
 
 
 def resolve_checked(host: str, port: int, policy: FetchPolicy, resolver=socket.getaddrinfo) -> str:
@@ -135,7 +160,9 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
 
     def connect(self):
         sock = socket.create_connection((self._pinned_ip, self.port), self.timeout)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+        # Handshake after self.sock is set, so the deadline watchdog can shut a stalled handshake.
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host, do_handshake_on_connect=False)
+        self.sock.do_handshake()
 
 
 def open_connection(scheme, host, ip, port, timeout):
@@ -143,32 +170,72 @@ def open_connection(scheme, host, ip, port, timeout):
     return cls(host, ip, port, timeout)
 
 
+class _Watchdog:
+    """Shuts the connection's socket when the request's deadline passes.
+
+    Socket timeouts bound each recv, not the request: http.client reads headers a line at a
+    time, and a server sending one byte every 2 s never trips a 10 s timeout (issue 19). Shutting
+    the socket down from a timer wakes whatever read is blocked, wherever it is."""
+
+    def __init__(self, conn, seconds: float):
+        self.conn, self.fired = conn, False
+        self._timer = threading.Timer(max(seconds, 0.0), self._fire)
+        self._timer.daemon = True
+
+    def _fire(self):
+        self.fired = True
+        sock = getattr(self.conn, "sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def __enter__(self):
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._timer.cancel()
+        return False
+
+
 def fetch_url(url: str, policy: FetchPolicy = FetchPolicy(), resolver=socket.getaddrinfo,
               connect=open_connection) -> bytes:
     """The body at ``url`` under ``policy``; ``resolver`` and ``connect`` are seams for tests."""
     deadline = time.monotonic() + policy.timeout_s
+    too_slow = "fetching the image took longer than {:g} s".format(policy.timeout_s)
     for _ in range(policy.max_redirects + 1):
         scheme, host, port = check_url(url, policy)
         ip = resolve_checked(host, port, policy, resolver)
         parts = urlsplit(url.strip())
         target = (parts.path or "/") + ("?" + parts.query if parts.query else "")
-        conn = None
+        conn = watchdog = None
         try:
             conn = connect(scheme, host, ip, port, _remaining(deadline))
-            conn.request("GET", target, headers={"User-Agent": "mlops-inference/1", "Accept": "image/*"})
-            response = conn.getresponse()
-            if response.status in REDIRECT_STATUSES:
-                location = response.getheader("Location")
-                if not location:
-                    raise FetchFailed("redirect without a Location header from {}".format(host))
-                url = urljoin(url, location)
-                continue
-            if response.status != 200:
-                raise FetchFailed("the image URL answered HTTP {}".format(response.status))
-            return _read_limited(conn, response, policy.max_bytes, deadline)
+            with _Watchdog(conn, _remaining(deadline)) as watchdog:
+                conn.request("GET", target, headers={"User-Agent": "mlops-inference/1", "Accept": "image/*"})
+                response = conn.getresponse()
+                if response.status in REDIRECT_STATUSES:
+                    location = response.getheader("Location")
+                    if not location:
+                        raise FetchFailed("redirect without a Location header from {}".format(host))
+                    try:
+                        url = urljoin(url, location)
+                    except ValueError as err:
+                        raise FetchRefused("malformed redirect Location {!r}: {}".format(location, err)) from err
+                    continue
+                if response.status != 200:
+                    raise FetchFailed("the image URL answered HTTP {}".format(response.status))
+                body = _read_limited(conn, response, policy.max_bytes, deadline)
+            if watchdog.fired:  # the shutdown may read as a clean end of the body
+                raise FetchFailed(too_slow)
+            return body
         except (socket.timeout, TimeoutError) as err:
-            raise FetchFailed("fetching the image took longer than {:g} s".format(policy.timeout_s)) from err
+            raise FetchFailed(too_slow) from err
         except (ssl.SSLError, http.client.HTTPException, OSError) as err:
+            if watchdog is not None and watchdog.fired:
+                raise FetchFailed(too_slow) from err
             raise FetchFailed("could not fetch the image from {}: {}".format(host, err)) from err
         finally:
             if conn is not None:

@@ -50,6 +50,21 @@ class RunResult:
         return [line for line in self.stdout.splitlines() if line.startswith(prefix)]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_tmpdir(tmp_path_factory):
+    """train.py's default image cache lives under the temp dir: keep the tests' in pytest's."""
+    import tempfile
+    tmp = str(tmp_path_factory.mktemp("tmpdir"))
+    old = os.environ.get("TMPDIR")
+    os.environ["TMPDIR"], tempfile.tempdir = tmp, None
+    yield tmp
+    if old is None:
+        os.environ.pop("TMPDIR", None)
+    else:
+        os.environ["TMPDIR"] = old
+    tempfile.tempdir = None
+
+
 @pytest.fixture(scope="session")
 def dataset(tmp_path_factory) -> Dataset:
     root = str(tmp_path_factory.mktemp("dogs"))

@@ -1,0 +1,220 @@
+"""The faster training input pipeline (issue 17 item 1): same augmentation, uint8 out of the
+loader, normalisation on the device, a one-time cache shared safely between processes."""
+import io
+import multiprocessing
+import os
+import re
+from collections import Counter
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import model_def
+import train_data
+import train_dist
+import train_pipeline
+from conftest import BATCH, FAST_FLAGS, data_flags, run_train
+
+SIZE = 32
+LOW = [(0 - m) / s for m, s in zip(model_def.IMAGENET_MEAN, model_def.IMAGENET_STD)]
+HIGH = [(1 - m) / s for m, s in zip(model_def.IMAGENET_MEAN, model_def.IMAGENET_STD)]
+
+
+def _photo(path, size=(800, 600), fmt="JPEG"):
+    """A photo-like image: smooth colour field plus texture, so decoding and resizing are real work."""
+    g = torch.Generator().manual_seed(len(path))
+    low = torch.randint(0, 256, (6, 8, 3), generator=g, dtype=torch.uint8).numpy()
+    smooth = torch.from_numpy(np.array(Image.fromarray(low).resize(size, Image.BICUBIC))).int()
+    noise = torch.randint(0, 40, (size[1], size[0], 3), generator=g, dtype=torch.int32)
+    Image.fromarray((smooth + noise).clamp(0, 255).byte().numpy()).save(
+        path, fmt, **({"quality": 92} if fmt == "JPEG" else {}))
+    return path
+
+
+def _normalized(u8):
+    return train_pipeline.normalize(u8.unsqueeze(0), torch.device("cpu"))[0]
+
+
+def test_items_are_uint8_and_the_device_step_normalises(dataset):
+    samples = train_data.scan_samples(dataset.train, train_data.class_folders(dataset.train))
+    ds = train_pipeline.FastTrainDataset(samples, SIZE)
+    x, y = ds[0]
+    assert x.dtype == torch.uint8 and x.shape == (3, SIZE, SIZE) and y == samples[0][1]
+    assert 0 <= int(x.min()) and int(x.max()) <= 255 and x.float().std() > 0
+    batch = torch.stack([ds[i][0] for i in range(4)])
+    out = train_pipeline.normalize(batch, torch.device("cpu"), memory_format=torch.channels_last)
+    assert out.dtype == torch.float32 and out.shape == (4, 3, SIZE, SIZE)
+    assert out.is_contiguous(memory_format=torch.channels_last)
+    for c in range(3):
+        assert LOW[c] - 1e-5 <= float(out[:, c].min()) and float(out[:, c].max()) <= HIGH[c] + 1e-5
+    assert torch.allclose(out, (batch.float() / 255 - torch.tensor(model_def.IMAGENET_MEAN).view(1, 3, 1, 1))
+                          / torch.tensor(model_def.IMAGENET_STD).view(1, 3, 1, 1), atol=1e-5)
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_same_crops_and_flips_as_the_old_transform(tmp_path, fmt):
+    """Without reduced decoding in play (every crop of a 60 x 45 image is under 2 x 32 px, so no
+    JPEG draft) the output equals model_def.train_transform's for the same RNG state: the same
+    crop distribution, the same flip, the same pixels."""
+    path = _photo(str(tmp_path / ("a." + fmt.lower())), (60, 45), fmt)
+    old = model_def.train_transform(SIZE)
+    ds = train_pipeline.FastTrainDataset([(path, 0)], SIZE)
+    for seed in range(12):
+        torch.manual_seed(seed)
+        with Image.open(path) as img:
+            expected = old(img.convert("RGB"))
+        torch.manual_seed(seed)
+        got = _normalized(ds[0][0])
+        assert torch.equal(got, expected), seed  # bit for bit: training on such data is unchanged
+
+
+def test_whole_synthetic_epoch_is_bit_identical_through_the_cache(dataset, tmp_path):
+    classes = train_data.class_folders(dataset.train)
+    samples = train_data.scan_samples(dataset.train, classes)
+    train_pipeline.build_cache(samples, str(tmp_path), 48)
+    new = train_pipeline.FastTrainDataset(samples, SIZE, train_pipeline.cache_index(samples, str(tmp_path), 48))
+    old = train_data.ImageListDataset(samples, model_def.train_transform(SIZE))
+    assert len(new.cache) == len(samples)
+    torch.manual_seed(5)
+    expected = torch.stack([old[i][0] for i in range(len(samples))])
+    torch.manual_seed(5)
+    got = train_pipeline.normalize(torch.stack([new[i][0] for i in range(len(samples))]), torch.device("cpu"))
+    assert torch.equal(got, expected)
+
+
+def test_draft_and_cache_keep_the_crop_geometry(tmp_path):
+    """Big JPEG: draft decode (no cache) and the cache both map the crop drawn in original
+    coordinates, so the picture matches the full-decode crop up to resampling noise."""
+    path = _photo(str(tmp_path / "big.jpg"))
+    old = model_def.train_transform(SIZE)
+    cache_dir = str(tmp_path / "cache")
+    short = train_pipeline.cache_short_side(SIZE, 1.5)
+    train_pipeline.build_cache([(path, 0)], cache_dir, short)
+    cached = train_pipeline.FastTrainDataset([(path, 0)], SIZE, train_pipeline.cache_index([(path, 0)], cache_dir, short))
+    drafted = train_pipeline.FastTrainDataset([(path, 0)], SIZE)
+    img, original = train_pipeline.read_cache_entry(cached.cache[0])
+    assert original == (800, 600) and min(img.size) == short
+    for seed in range(8):
+        torch.manual_seed(seed)
+        with Image.open(path) as full:
+            expected = old(full.convert("RGB"))
+        for ds in (drafted, cached):
+            torch.manual_seed(seed)
+            got = _normalized(ds[0][0])
+            # normalised units: 0.1 is about 6/255; a wrong box or a missed flip is far above it
+            assert (got - expected).abs().mean() < 0.1, (seed, ds is cached)
+
+
+def test_crop_scale_and_ratio_distribution_is_todays():
+    """Crop parameters come from torchvision's own sampler with model_def's ranges."""
+    assert model_def.train_transform(SIZE).transforms[0].scale == model_def.TRAIN_SCALE
+    ds = train_pipeline.FastTrainDataset([], SIZE)
+    assert (ds.scale, ds.ratio) == (model_def.TRAIN_SCALE, model_def.TRAIN_RATIO)
+
+
+def test_each_epoch_sees_every_image_once_same_class_balance(dataset):
+    classes = train_data.class_folders(dataset.train)
+    samples = train_data.scan_samples(dataset.train, classes)
+    ctx = train_dist.DistContext()
+    loader = train_data.make_train_loader(train_pipeline.FastTrainDataset(samples, SIZE), ctx, (0, 1),
+                                          BATCH, 0, 0, False)
+    balance = Counter(t for _, t in samples)
+    for epoch in (1, 2):
+        loader.sampler.set_epoch(epoch)
+        seen = Counter()
+        for x, y in loader:
+            assert x.dtype == torch.uint8 and x.shape[1:] == (3, SIZE, SIZE)
+            seen.update(y.tolist())
+        assert seen == balance
+
+
+def _count_train_opens(monkeypatch, root):
+    opened = []
+    real = Image.open
+
+    def counting(fp, *args, **kwargs):
+        if isinstance(fp, str) and fp.startswith(root):
+            opened.append(fp)
+        return real(fp, *args, **kwargs)
+    monkeypatch.setattr(Image, "open", counting)
+    return opened
+
+
+def test_cache_is_built_once_and_reused_by_later_epochs_and_runs(dataset, tmp_path, monkeypatch):
+    opened = _count_train_opens(monkeypatch, dataset.train)
+    flags = data_flags(dataset) + FAST_FLAGS + ["--epochs", "2", "--patience", "0", "--cache-dir", str(tmp_path / "c")]
+    first = run_train(flags + ["--model-dir", str(tmp_path / "m1")])
+    assert first.code == 0, first.stderr
+    assert "cache: built {}, reused 0".format(dataset.n_train) in first.stderr
+    assert len(opened) == dataset.n_train  # the build only: both epochs read the cache
+    assert len(set(opened)) == dataset.n_train
+    del opened[:]
+    second = run_train(flags + ["--model-dir", str(tmp_path / "m2")])
+    assert second.code == 0 and "cache: built 0, reused {}".format(dataset.n_train) in second.stderr
+    assert opened == []
+    entries = os.listdir(tmp_path / "c" / "s48")
+    assert len(entries) == dataset.n_train and all(e.endswith(".rgb") for e in entries)
+
+
+@pytest.mark.parametrize("flag", [["--no-cache"], ["--cache", "false"], ["--cache", "False"]])
+def test_no_cache_decodes_the_originals_every_epoch(dataset, tmp_path, monkeypatch, flag):
+    opened = _count_train_opens(monkeypatch, dataset.train)
+    r = run_train(data_flags(dataset) + FAST_FLAGS + flag + [
+        "--epochs", "2", "--patience", "0", "--cache-dir", str(tmp_path / "c"), "--model-dir", str(tmp_path / "m")])
+    assert r.code == 0, r.stderr
+    assert "cache: off" in r.stderr and not os.path.exists(tmp_path / "c")
+    assert len(opened) == 2 * dataset.n_train
+    assert len(r.metric_lines()) == 2
+
+
+def test_cache_cap_stops_adding_entries(dataset, tmp_path):
+    samples = train_data.scan_samples(dataset.train, train_data.class_folders(dataset.train))
+    one = 32 * 32 * 3 + 20  # the synthetic images are 32 px: cached as they are, plus the header
+    stats = train_pipeline.build_cache(samples, str(tmp_path), 48, max_bytes=5 * one)
+    assert stats["built"] == 5 and stats["skipped"] == len(samples) - 5 and stats["bytes"] == 5 * one
+    assert len(train_pipeline.cache_index(samples, str(tmp_path), 48)) == 5
+
+
+def _build_shard(args):
+    samples, cache_dir, rank = args
+    return train_pipeline.build_cache(samples, cache_dir, 48, shard=(rank, 2), workers=2)
+
+
+def test_two_ranks_build_disjoint_shards_into_one_folder(dataset, tmp_path):
+    samples = train_data.scan_samples(dataset.train, train_data.class_folders(dataset.train))
+    cache_dir = str(tmp_path / "shared")
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        stats = pool.map(_build_shard, [(samples, cache_dir, 0), (samples, cache_dir, 1)])
+    assert [s["built"] for s in stats] == [24, 24] and all(s["failed"] == 0 for s in stats)
+    mine = [{train_pipeline.cache_path(cache_dir, p, 48) for p, _ in samples[r::2]} for r in (0, 1)]
+    assert not mine[0] & mine[1]
+    files = {os.path.join(cache_dir, "s48", f) for f in os.listdir(os.path.join(cache_dir, "s48"))}
+    assert files == mine[0] | mine[1]  # no temporary files left behind
+    index = train_pipeline.cache_index(samples, cache_dir, 48)
+    assert sorted(index) == list(range(len(samples)))
+    for i in (0, 1, 47):  # every entry is complete and is the image it claims to be
+        img, original = train_pipeline.read_cache_entry(index[i])
+        with Image.open(samples[i][0]) as src:
+            assert original == src.size and img.tobytes() == src.convert("RGB").tobytes()
+    # Building the same shard again, from two processes at once, is harmless.
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        again = pool.map(_build_shard, [(samples, cache_dir, 0), (samples, cache_dir, 0)])
+    assert [s["reused"] for s in again] == [24, 24]
+
+
+def test_changed_image_or_size_gets_a_new_entry(tmp_path):
+    path = _photo(str(tmp_path / "p.jpg"), (100, 80))
+    a = train_pipeline.cache_path(str(tmp_path), path, 48)
+    assert train_pipeline.cache_path(str(tmp_path), path, 64) != a
+    os.utime(path, ns=(1, 1))
+    assert train_pipeline.cache_path(str(tmp_path), path, 48) != a
+
+
+def test_training_uses_the_new_pipeline_and_still_learns(trained):
+    """The shared 5-epoch learning run (same seed budget as before) trains through the cache."""
+    stderr = trained["result"].stderr
+    assert re.search(r"cache: built \d+, reused \d+", stderr)
+    accuracies = [float(re.search(r"val_accuracy=(\d\.\d+)", l).group(1)) for l in trained["result"].metric_lines()]
+    assert max(accuracies) >= 0.75
