@@ -1,0 +1,199 @@
+import { execFileSync } from 'node:child_process'
+import { copyFile, mkdir, readFile, readdir, writeFile } from 'node:fs/promises'
+import path from 'node:path'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { noAwsFactory } from '../helpers/aws.js'
+import { runMlops, tempProject } from '../helpers/cli.js'
+
+/**
+ * The request contract: every request in every --dry-run plan, over several config variants, is
+ * checked against botocore's model of its operation (test/harness/validate_requests.py). moto
+ * accepts requests that AWS rejects; this is where a request a real endpoint would refuse fails.
+ */
+
+const ROOT = path.resolve(import.meta.dirname, '../..')
+const VALIDATOR = path.join(ROOT, 'test/harness/validate_requests.py')
+const OFFLINE = {
+  AWS_ACCESS_KEY_ID: undefined,
+  AWS_SECRET_ACCESS_KEY: undefined,
+  AWS_SESSION_TOKEN: undefined,
+  AWS_PROFILE: undefined,
+  AWS_ENDPOINT_URL: undefined,
+  AWS_CONFIG_FILE: '/nonexistent',
+  AWS_SHARED_CREDENTIALS_FILE: '/nonexistent',
+}
+const MODEL = 's3://dogs-data/output/j/output/model.tar.gz'
+const SAMPLE = path.join(ROOT, 'assets/sample.jpg')
+const KMS_KEY = 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab'
+
+interface PlannedRequest {
+  readonly label: string
+  readonly service: string
+  readonly operation: string
+  readonly input: unknown
+}
+interface Verdict {
+  readonly checked: number
+  readonly operations: string[]
+  readonly violations: { label: string; service: string; operation: string; path: string; message: string }[]
+}
+
+function validate(requests: readonly PlannedRequest[]): Verdict {
+  return JSON.parse(execFileSync('python3', [VALIDATOR], { input: JSON.stringify(requests), encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }))
+}
+
+/** Every command form that plans requests: the same list as dry-run-all, so no command is left out. */
+const DEFAULT_COMMANDS: string[][] = [
+  ['upload-data'],
+  ['train'],
+  ['train', '--instances', '4'],
+  ['tune'],
+  ['logs', 'dogs-train-2026-11-22-10-00-00-000'],
+  ['train-ec2'],
+  ['deploy', '--model', MODEL],
+  ['invoke', SAMPLE],
+  ['invoke', SAMPLE, '--lambda'],
+  ['scale', '--min', '1', '--max', '2'],
+  ['scale', '--lambda-reserved', '5', '--lambda-provisioned', '1'],
+  ['lambda-setup'],
+  ['audit-iam'],
+  ['status'],
+  ['teardown'],
+]
+
+interface Variant {
+  readonly name: string
+  /** Edits to the config written by `mlops init`. */
+  readonly edit?: (yaml: string, dir: string) => Promise<string> | string
+  readonly commands: string[][]
+}
+
+const VARIANTS: Variant[] = [
+  { name: 'defaults', commands: DEFAULT_COMMANDS },
+  {
+    name: 'four spot instances with a KMS key',
+    edit: (y) => y.replace(/^data:\n/m, `data:\n  kmsKeyId: ${KMS_KEY}\n`),
+    commands: [['upload-data'], ['train', '--instances', '4', '--spot'], ['tune'], ['train-ec2', '--spot'], ['deploy', '--model', MODEL]],
+  },
+  { name: 'Hyperband tuning', edit: (y) => y.replace('strategy: Bayesian', 'strategy: Hyperband'), commands: [['tune']] },
+  {
+    name: 'serverless endpoint',
+    commands: [
+      ['deploy', '--serverless', '--model', MODEL],
+      ['deploy', '--serverless', '--memory', '4096', '--model', MODEL],
+    ],
+  },
+  {
+    name: 'custom entry points',
+    edit: async (y, dir) => {
+      // A project whose code has its own names for both scripts.
+      const code = path.join(dir, 'code')
+      await mkdir(code, { recursive: true })
+      for (const f of await readdir(path.join(ROOT, 'scripts')))
+        if (f.endsWith('.py') || f.endsWith('.json')) await copyFile(path.join(ROOT, 'scripts', f), path.join(code, f))
+      await copyFile(path.join(ROOT, 'scripts/train.py'), path.join(code, 'fit_dogs.py'))
+      await copyFile(path.join(ROOT, 'scripts/inference.py'), path.join(code, 'serve_dogs.py'))
+      return y
+        .replace(/sourceDir: .*/, `sourceDir: ${code}`)
+        .replace('entryPoint: train.py', 'entryPoint: fit_dogs.py')
+        .replace('entryPoint: inference.py', 'entryPoint: serve_dogs.py')
+    },
+    commands: [['train'], ['tune'], ['train-ec2'], ['deploy', '--model', MODEL]],
+  },
+  { name: 'Lambda with a function URL', commands: [['lambda-setup', '--url']] },
+]
+
+async function planned(variant: Variant): Promise<PlannedRequest[]> {
+  const dir = await tempProject()
+  expect((await runMlops(['init', '--project', 'dogs', '--bucket', 'dogs-data'], { cwd: dir })).code).toBe(0)
+  const cfgPath = path.join(dir, 'mlops.config.yaml')
+  let yaml = (await readFile(cfgPath, 'utf8')).replace(/sourceDir: .*/, `sourceDir: ${path.join(ROOT, 'scripts')}`)
+  if (variant.edit) yaml = await variant.edit(yaml, dir)
+  await writeFile(cfgPath, yaml)
+  execFileSync('/usr/bin/python3', [
+    path.join(ROOT, 'scripts-dev/make_synthetic_dataset.py'),
+    ...['--out', path.join(dir, 'dogImages'), '--classes', '3', '--train-per-class', '2', '--valid-per-class', '1', '--test-per-class', '1', '--size', '16'],
+  ])
+  const requests: PlannedRequest[] = []
+  for (const args of variant.commands) {
+    const run = await runMlops([...args, '--dry-run', '--json'], { cwd: dir, env: OFFLINE, awsFactory: noAwsFactory('a --dry-run asked for AWS clients') })
+    expect(run.code, `${args.join(' ')}: ${run.stderr}`).toBe(0)
+    const label = `${variant.name}: mlops ${args.map((a) => (a === SAMPLE ? 'sample.jpg' : a)).join(' ')}`
+    for (const op of run.json().operations) requests.push({ label, ...op })
+  }
+  return requests
+}
+
+describe('request contract: every planned request is valid against the AWS API models (botocore)', () => {
+  const byVariant = new Map<string, PlannedRequest[]>()
+  beforeAll(async () => {
+    for (const v of VARIANTS) byVariant.set(v.name, await planned(v))
+  }, 120_000)
+
+  it.each(VARIANTS.map((v) => v.name))('%s', (name) => {
+    const requests = byVariant.get(name)!
+    expect(requests.length).toBeGreaterThan(0)
+    const verdict = validate(requests)
+    expect(verdict.checked).toBe(requests.length)
+    const report = verdict.violations.map((v) => `${v.label}\n    ${v.service} ${v.operation} ${v.path}: ${v.message}`).join('\n')
+    expect(report, 'requests a real AWS endpoint would reject').toBe('')
+  })
+
+  it('covers every operation any command plans, and each operation exists in the model', () => {
+    const all = [...byVariant.values()].flat()
+    const verdict = validate(all)
+    const planned = new Set(all.map((r) => `${r.service}:${r.operation}`))
+    expect(new Set(verdict.operations)).toEqual(planned)
+    // The pipeline's core calls are among them (a plan that silently lost one would shrink this set).
+    for (const op of [
+      'sagemaker:CreateTrainingJob',
+      'sagemaker:CreateHyperParameterTuningJob',
+      'sagemaker:CreateModel',
+      'sagemaker:CreateEndpointConfig',
+      'sagemaker:CreateEndpoint',
+      'ec2:RunInstances',
+      'ssm:SendCommand',
+      'lambda:CreateFunction',
+      'lambda:CreateFunctionUrlConfig',
+      'iam:CreateRole',
+      'iam:PutRolePolicy',
+      's3:CreateBucket',
+      's3:PutBucketPolicy',
+      'application-autoscaling:PutScalingPolicy',
+    ]) {
+      expect(planned, op).toContain(op)
+    }
+  })
+})
+
+describe('the contract checker itself', () => {
+  it('rejects what AWS rejects: missing and unknown members, types, lengths, patterns, enums, ranges, list sizes', () => {
+    const bad: PlannedRequest[] = [
+      { label: 'missing', service: 'sagemaker', operation: 'CreateEndpoint', input: { EndpointName: 'e' } },
+      { label: 'unknown', service: 'sagemaker', operation: 'DescribeEndpoint', input: { EndpointName: 'e', Endpoint: 'e' } },
+      { label: 'type', service: 'sagemaker', operation: 'CreateEndpoint', input: { EndpointName: 'e', EndpointConfigName: 42 } },
+      { label: 'length', service: 'sagemaker', operation: 'DescribeEndpoint', input: { EndpointName: 'e'.repeat(64) } },
+      { label: 'pattern', service: 'sagemaker', operation: 'DescribeEndpoint', input: { EndpointName: 'bad_name' } },
+      {
+        label: 'enum',
+        service: 'lambda',
+        operation: 'CreateFunction',
+        input: { FunctionName: 'f', Role: 'arn:aws:iam::123456789012:role/r', Code: {}, Runtime: 'nodejs99.x' },
+      },
+      { label: 'range', service: 'lambda', operation: 'PutFunctionConcurrency', input: { FunctionName: 'f', ReservedConcurrentExecutions: -1 } },
+      { label: 'list', service: 'ec2', operation: 'TerminateInstances', input: { InstanceIds: 'i-1' } },
+      { label: 'placeholder', service: 'sts', operation: 'GetCallerIdentity', input: { Bogus: '<made-up-thing>' } },
+    ]
+    const messages: Record<string, string[]> = {}
+    for (const v of validate(bad).violations) (messages[v.label] ??= []).push(`${v.path}: ${v.message}`)
+    expect(messages.missing).toEqual(['input.EndpointConfigName: required member is missing'])
+    expect(messages.unknown).toEqual([expect.stringMatching(/^input\.Endpoint: unknown member of DescribeEndpointInput/)])
+    expect(messages.type).toEqual(['input.EndpointConfigName: expected a string, got int'])
+    expect(messages.length).toContain('input.EndpointName: 64 characters is more than the maximum 63')
+    expect(messages.pattern).toEqual([expect.stringMatching(/^input\.EndpointName: 'bad_name' does not match the pattern/)])
+    expect(messages.enum).toContainEqual(expect.stringMatching(/^input\.Runtime: 'nodejs99\.x' is not one of .*nodejs22\.x/))
+    expect(messages.range).toEqual(['input.ReservedConcurrentExecutions: -1 is below the minimum 0'])
+    expect(messages.list).toEqual(['input.InstanceIds: expected a list, got str'])
+    expect(messages.placeholder).toContain(': unknown placeholder <made-up-thing>: give it a realistic stand-in in PLACEHOLDERS')
+  })
+})
