@@ -4,9 +4,17 @@
  */
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 }
 
+/**
+ * The longest duration any mlops setting takes: a year. Every AWS limit it feeds is far below (a
+ * training job runs at most 28 days), and past it numbers stop being exact (`99999999999999999999d`).
+ * Settings with a tighter AWS limit check it where they are declared.
+ */
+export const MAX_DURATION_SECONDS = 366 * 86400
+
 export function parseDuration(input: string | number): number {
   if (typeof input === 'number') {
     if (!Number.isFinite(input) || input <= 0) throw new Error(`expected a positive duration, got ${input}`)
+    if (input > MAX_DURATION_SECONDS) throw new Error(`${input} seconds is longer than 366d, the longest mlops accepts`)
     return Math.round(input)
   }
   const text = input.trim().toLowerCase()
@@ -21,6 +29,7 @@ export function parseDuration(input: string | number): number {
   if (consumed !== text.length || text.length === 0 || total <= 0) {
     throw new Error(`"${input}" is not a duration: use forms like 90s, 30m, 2h or 1h30m`)
   }
+  if (total > MAX_DURATION_SECONDS) throw new Error(`"${input}" is longer than 366d, the longest mlops accepts`)
   return Math.round(total)
 }
 
