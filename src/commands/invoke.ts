@@ -33,7 +33,8 @@ Examples:
     .action(
       action<InvokeCliOptions>(deps, async (ctx, opts, args) => {
         const top = opts.top === undefined ? undefined : parseIntFlag(opts.top, '--top', { min: 1, max: 133 })
-        if (opts.port !== undefined && !opts.local) throw new UserError('InvalidFlag', '--port only applies with --local.', { hint: 'Add --local, or leave out --port.' })
+        if (opts.port !== undefined && !opts.local)
+          throw new UserError('InvalidFlag', '--port only applies with --local.', { hint: 'Add --local, or leave out --port.' })
         const port = opts.port === undefined ? 8080 : parseIntFlag(opts.port, '--port', { min: 1, max: 65535 })
         const target = opts.local ? await (await import('../features/local/invoke.js')).localInvokeContext(ctx, { port }) : ctx
         const { runInvoke, renderInvoke } = await import('../features/deploy/invoke.js')

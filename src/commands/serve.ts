@@ -36,7 +36,8 @@ Examples:
       action<ServeFlags>(deps, async (ctx, flags) => {
         const port = flags.port === undefined ? 8080 : parseIntFlag(flags.port, '--port', { min: 1, max: 65535 })
         const maxConcurrency = flags.maxConcurrency === undefined ? undefined : parseIntFlag(flags.maxConcurrency, '--max-concurrency', { min: 1, max: 256 })
-        const maxBodyBytes = flags.maxBodyBytes === undefined ? undefined : parseIntFlag(flags.maxBodyBytes, '--max-body-bytes', { min: 1, max: 64 * 1024 * 1024 })
+        const maxBodyBytes =
+          flags.maxBodyBytes === undefined ? undefined : parseIntFlag(flags.maxBodyBytes, '--max-body-bytes', { min: 1, max: 64 * 1024 * 1024 })
         const { runServe } = await import('../features/local/serve.js')
         const { renderServe } = await import('../features/local/render.js')
         const outcome = await runServe(ctx, {

@@ -86,7 +86,8 @@ Ctrl-C while waiting asks whether to stop the job or detach from it.`,
     .action(
       action<TrainFlags>(deps, async (ctx, flags) => {
         if (flags.local) return trainLocally(ctx, flags)
-        if (flags.python !== undefined) throw new UserError('InvalidFlag', '--python only applies to --local training.', { hint: 'Add --local, or leave out --python.' })
+        if (flags.python !== undefined)
+          throw new UserError('InvalidFlag', '--python only applies to --local training.', { hint: 'Add --local, or leave out --python.' })
         const parsed = await parseTrainingFlags(ctx, flags)
         const { runTrain } = await import('../features/training/train.js')
         const { renderTrainingResult } = await import('../features/training/render.js')
@@ -111,7 +112,10 @@ async function trainLocally(ctx: CommandContext, flags: TrainFlags): Promise<voi
     ['--no-wait', flags.wait === false],
     ['--stop-on-interrupt', Boolean(flags.stopOnInterrupt)],
   ] as const) {
-    if (set) throw new UserError('InvalidFlag', `${flag} does not apply to --local training (one machine, no instance types, no spot).`, { hint: `Leave out ${flag}.` })
+    if (set)
+      throw new UserError('InvalidFlag', `${flag} does not apply to --local training (one machine, no instance types, no spot).`, {
+        hint: `Leave out ${flag}.`,
+      })
   }
   const { parseHyperparameterFlag } = await import('../features/training/request.js')
   const { runLocalTrain } = await import('../features/local/train.js')

@@ -84,7 +84,11 @@ describe('train --local', () => {
   it('writes /opt/ml/input/config like SageMaker (JSON-encoded hyperparameters)', async () => {
     const job = trained.json().jobName as string
     const cfgDir = path.join(dir, '.mlops', 'local', job, 'input', 'config')
-    expect(JSON.parse(await readFile(path.join(cfgDir, 'hyperparameters.json'), 'utf8'))).toMatchObject({ arch: '"resnet18"', epochs: '4', 'freeze-backbone': 'false' })
+    expect(JSON.parse(await readFile(path.join(cfgDir, 'hyperparameters.json'), 'utf8'))).toMatchObject({
+      arch: '"resnet18"',
+      epochs: '4',
+      'freeze-backbone': 'false',
+    })
     expect(JSON.parse(await readFile(path.join(cfgDir, 'resourceconfig.json'), 'utf8'))).toEqual({ current_host: 'algo-1', hosts: ['algo-1'] })
   })
 
@@ -104,7 +108,11 @@ describe('train --local', () => {
     afterAll(() => controller?.abort())
 
     it('answers /invocations with named top-k from the trained model', async () => {
-      const res = await fetch(`http://127.0.0.1:${port}/invocations`, { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: await readFile(image()) })
+      const res = await fetch(`http://127.0.0.1:${port}/invocations`, {
+        method: 'POST',
+        headers: { 'content-type': 'image/jpeg' },
+        body: await readFile(image()),
+      })
       expect(res.status).toBe(200)
       expect(res.headers.get('content-type')).toBe('application/json')
       const body = (await res.json()) as { predictions: { label: string; index: number }[]; top_k: number }
@@ -125,7 +133,11 @@ describe('train --local', () => {
       expect(body.predictions).toHaveLength(2)
       expect(body.predictions[0].label).toBe('Airedale terrier')
 
-      const bad = await fetch(`http://127.0.0.1:${port}/endpoints/localtest-endpoint/invocations`, { method: 'POST', headers: { 'content-type': 'text/csv' }, body: 'x' })
+      const bad = await fetch(`http://127.0.0.1:${port}/endpoints/localtest-endpoint/invocations`, {
+        method: 'POST',
+        headers: { 'content-type': 'text/csv' },
+        body: 'x',
+      })
       expect(bad.status).toBe(424)
       expect(bad.headers.get('x-amzn-errortype')).toMatch(/^ModelError:/)
       expect(await bad.json()).toMatchObject({ OriginalStatusCode: 415, ErrorCode: 'CLIENT_ERROR_FROM_MODEL' })
@@ -136,7 +148,11 @@ describe('train --local', () => {
         body: await readFile(image()),
       })
       expect(notAcceptable.status).toBe(406)
-      const tooBig = await fetch(`http://127.0.0.1:${port}/invocations`, { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: Buffer.alloc(300_000) })
+      const tooBig = await fetch(`http://127.0.0.1:${port}/invocations`, {
+        method: 'POST',
+        headers: { 'content-type': 'image/jpeg' },
+        body: Buffer.alloc(300_000),
+      })
       expect(tooBig.status).toBe(413)
     })
 
@@ -201,7 +217,9 @@ describe('train --local --instances 2', () => {
 describe('train --local: plan and errors', () => {
   it('--dry-run shows each host’s process: SM_* contract, sorted --key value hyperparameters', async () => {
     const dir = await tempProject(config(3), { 'dogImages/train/a/x.jpg': 'x', 'dogImages/valid/a/x.jpg': 'x' })
-    const r = await runMlops(['train', '--local', '--instances', '2', '--python', '/opt/py', '--hyperparameter', 'batch_size=8', '--dry-run', '--json'], { cwd: dir })
+    const r = await runMlops(['train', '--local', '--instances', '2', '--python', '/opt/py', '--hyperparameter', 'batch_size=8', '--dry-run', '--json'], {
+      cwd: dir,
+    })
     expect(r.code, r.stderr).toBe(0)
     const doc = r.json()
     expect(doc.operations).toHaveLength(2)

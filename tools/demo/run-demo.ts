@@ -153,7 +153,9 @@ async function main(): Promise<void> {
 
     header('deploy: model, endpoint config, endpoint, smoke test')
     const prediction = await classifyLocally(port, path.join(ROOT, 'assets/sample.jpg'))
-    emulated('moto cannot run the model server, so it answers the smoke test with what mlops serve (scripts/inference.py, the model above) answered for assets/sample.jpg:')
+    emulated(
+      'moto cannot run the model server, so it answers the smoke test with what mlops serve (scripts/inference.py, the model above) answered for assets/sample.jpg:',
+    )
     process.stdout.write(`   ${prediction.slice(0, 160)}…\n`)
     await moto.setEndpointResults(Array.from({ length: 20 }, () => ({ Body: prediction, ContentType: 'application/json' })))
     await mlops(['deploy', '--yes'], work, env)
@@ -199,7 +201,11 @@ function formatLocalMetrics(metrics: Record<string, number>): string {
 /** `mlops serve` in the background, its request log shown dimmed. */
 function startServe(cwd: string, env: Record<string, string>, port: number): ChildProcess {
   process.stdout.write(dim(`   $ mlops serve --port ${port} &\n`))
-  const child = spawn(process.execPath, [CLI, 'serve', '--port', String(port)], { cwd, env: { ...process.env, ...env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [CLI, 'serve', '--port', String(port)], {
+    cwd,
+    env: { ...process.env, ...env, NO_COLOR: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   child.stdout.on('data', (d: Buffer) => process.stdout.write(dim(indent(`[serve] ${d.toString()}`))))
   child.stderr.on('data', (d: Buffer) => process.stdout.write(dim(indent(d.toString().replace(/^(?=.)/gm, '[serve] ')))))
   return child
@@ -209,7 +215,10 @@ async function waitForPing(port: number, child: ChildProcess): Promise<void> {
   const deadline = Date.now() + 120_000
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`mlops serve exited ${child.exitCode}`)
-    const ok = await fetch(`http://127.0.0.1:${port}/ping`).then((r) => r.status === 200, () => false)
+    const ok = await fetch(`http://127.0.0.1:${port}/ping`).then(
+      (r) => r.status === 200,
+      () => false,
+    )
     if (ok) return
     await new Promise((r) => setTimeout(r, 250))
   }

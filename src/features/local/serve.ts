@@ -52,7 +52,10 @@ const isModelDir = (dir: string) => existsSync(path.join(dir, 'model-info.json')
 /** Unpacks a model.tar.gz once into `.mlops/local/serve/<hash>/` and returns that folder. */
 async function unpackArtifact(projectDir: string, file: string): Promise<string> {
   const info = statSync(file)
-  const key = createHash('sha256').update(`${path.resolve(file)}:${info.size}:${info.mtimeMs}`).digest('hex').slice(0, 16)
+  const key = createHash('sha256')
+    .update(`${path.resolve(file)}:${info.size}:${info.mtimeMs}`)
+    .digest('hex')
+    .slice(0, 16)
   const dir = path.join(projectDir, '.mlops', 'local', 'serve', key)
   if (isModelDir(dir)) return dir
   const tmp = `${dir}.${process.pid}.tmp`
@@ -127,10 +130,13 @@ export async function runServe(ctx: CommandContext, opts: ServeOptions): Promise
     })
   }
   let requests = 0
-  const group = startProcesses([{ name: 'serve', command: python, args, cwd: resolved.modelDir, env: { ...ctx.deps.env, PYTHONUNBUFFERED: '1' } }], (_n, _s, line) => {
-    if (REQUEST_LINE.test(line)) requests++
-    ctx.ui.info(line)
-  })
+  const group = startProcesses(
+    [{ name: 'serve', command: python, args, cwd: resolved.modelDir, env: { ...ctx.deps.env, PYTHONUNBUFFERED: '1' } }],
+    (_n, _s, line) => {
+      if (REQUEST_LINE.test(line)) requests++
+      ctx.ui.info(line)
+    },
+  )
   ctx.ui.step(`Serving ${resolved.label} on ${url} (Ctrl-C stops it)`)
   const interrupted = new Promise<'interrupt'>((resolve) => {
     if (ctx.signal.aborted) resolve('interrupt')

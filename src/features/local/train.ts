@@ -67,7 +67,9 @@ export async function runLocalTrain(ctx: CommandContext, opts: LocalTrainOptions
     })
   }
   const instances = opts.instances ?? cfg.training.instanceCount
-  const python = ctx.dryRun ? { path: opts.python ?? ctx.deps.env.MLOPS_PYTHON ?? 'python3', cudaDevices: 0 } : findPython({ flag: opts.python, env: ctx.deps.env })
+  const python = ctx.dryRun
+    ? { path: opts.python ?? ctx.deps.env.MLOPS_PYTHON ?? 'python3', cudaDevices: 0 }
+    : findPython({ flag: opts.python, env: ctx.deps.env })
   const plan = planLocalTraining({
     cfg,
     projectDir: ctx.projectDir,
@@ -152,9 +154,13 @@ async function runHosts(ctx: CommandContext, plan: LocalTrainingPlan, deadlineMs
   }
   if (outcome.kind === 'timeout') {
     await group.stop()
-    throw new OperationError('LocalTrainingTimedOut', `Local training ${plan.jobName} ran past its deadline of ${Math.round(deadlineMs / 1000)} s and was stopped.`, {
-      hint: 'Pass a longer --timeout, or fewer epochs (--hyperparameter epochs=…).',
-    })
+    throw new OperationError(
+      'LocalTrainingTimedOut',
+      `Local training ${plan.jobName} ran past its deadline of ${Math.round(deadlineMs / 1000)} s and was stopped.`,
+      {
+        hint: 'Pass a longer --timeout, or fewer epochs (--hyperparameter epochs=…).',
+      },
+    )
   }
   const failed = outcome.exits.find((e) => e.code !== 0)
   if (failed) throw trainingFailed(plan.jobName, failed)
@@ -187,7 +193,10 @@ function trainingFailed(jobName: string, exit: ProcessExit): OperationError {
   const errorLine = [...exit.tail].reverse().find((l) => /^error: /.test(l)) ?? exit.tail.at(-1) ?? ''
   const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`
   return new OperationError('LocalTrainingFailed', `Local training ${jobName} failed: ${exit.name} ${how}${errorLine ? `: ${errorLine}` : ''}.`, {
-    hint: exit.code === 2 ? 'train.py refused its input (flags, data or hyperparameters); fix what it names and run again.' : 'Its output is above; rerun with --debug for more.',
+    hint:
+      exit.code === 2
+        ? 'train.py refused its input (flags, data or hyperparameters); fix what it names and run again.'
+        : 'Its output is above; rerun with --debug for more.',
     details: { host: exit.name, exitCode: exit.code, tail: exit.tail },
   })
 }
