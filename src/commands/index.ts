@@ -7,6 +7,7 @@ import * as invoke from './invoke.js'
 import * as lambdaSetup from './lambda-setup.js'
 import * as logs from './logs.js'
 import * as scale from './scale.js'
+import * as serve from './serve.js'
 import * as status from './status.js'
 import * as teardown from './teardown.js'
 import * as trainEc2 from './train-ec2.js'
@@ -26,6 +27,7 @@ export const COMMANDS: readonly { register(program: Command, deps: Deps): Comman
   logs,
   trainEc2,
   deploy,
+  serve,
   invoke,
   lambdaSetup,
   scale,

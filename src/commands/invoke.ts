@@ -1,10 +1,13 @@
 import type { Command } from 'commander'
 import { parseIntFlag, type Deps } from '../context.js'
+import { UserError } from '../shared/errors.js'
 import { action } from './action.js'
 
 interface InvokeCliOptions {
   readonly top?: string
   readonly lambda?: boolean
+  readonly local?: boolean
+  readonly port?: string
 }
 
 export function register(program: Command, deps: Deps): Command {
@@ -14,6 +17,8 @@ export function register(program: Command, deps: Deps): Command {
     .argument('<image>', 'a local JPEG/PNG file (at most 6 MB) or an https:// URL the endpoint fetches')
     .option('--top <k>', 'how many breeds to print, 1-133 (default: 3)')
     .option('--lambda', 'go through the Lambda function (alias live) instead of calling the endpoint directly')
+    .option('--local', 'call `mlops serve` on this machine (with --lambda: run the bundled Lambda handler here against it)')
+    .option('--port <n>', 'with --local: the port `mlops serve` listens on (default: 8080)')
     .addHelpText(
       'after',
       `
@@ -22,14 +27,19 @@ Prints the top-k breeds with probabilities and the round-trip latency (--json fo
 Examples:
   $ mlops invoke dogImages/test/001.Affenpinscher/Affenpinscher_00003.jpg
   $ mlops invoke https://example.com/dog.jpg --top 5
-  $ mlops invoke my-dog.png --lambda --json`,
+  $ mlops invoke my-dog.png --lambda --json
+  $ mlops invoke my-dog.png --local --lambda    the Lambda handler, in this process, against mlops serve`,
     )
     .action(
       action<InvokeCliOptions>(deps, async (ctx, opts, args) => {
         const top = opts.top === undefined ? undefined : parseIntFlag(opts.top, '--top', { min: 1, max: 133 })
+        if (opts.port !== undefined && !opts.local)
+          throw new UserError('InvalidFlag', '--port only applies with --local.', { hint: 'Add --local, or leave out --port.' })
+        const port = opts.port === undefined ? 8080 : parseIntFlag(opts.port, '--port', { min: 1, max: 65535 })
+        const target = opts.local ? await (await import('../features/local/invoke.js')).localInvokeContext(ctx, { port }) : ctx
         const { runInvoke, renderInvoke } = await import('../features/deploy/invoke.js')
-        const result = await runInvoke(ctx, { input: args[0], ...(top !== undefined ? { top } : {}), lambda: Boolean(opts.lambda) })
-        ctx.ui.resultData(result, renderInvoke)
+        const result = await runInvoke(target, { input: args[0], ...(top !== undefined ? { top } : {}), lambda: Boolean(opts.lambda) })
+        target.ui.resultData(result, renderInvoke)
       }),
     )
 }

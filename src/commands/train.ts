@@ -13,6 +13,9 @@ export interface TrainFlags {
   readonly wait?: boolean
   readonly timeout?: string
   readonly stopOnInterrupt?: boolean
+  /** `train` only: run on this machine instead of SageMaker. */
+  readonly local?: boolean
+  readonly python?: string
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value]
@@ -60,7 +63,11 @@ export async function parseTrainingFlags(ctx: CommandContext, f: TrainFlags) {
 }
 
 export function register(program: Command, deps: Deps): Command {
-  const cmd = program.command('train').description('run a SageMaker training job, data-parallel across instances')
+  const cmd = program
+    .command('train')
+    .description('run a SageMaker training job, data-parallel across instances (or --local, on this machine)')
+    .option('--local', 'train on this machine under the SageMaker training contract (no AWS; --instances N runs N hosts on loopback)')
+    .option('--python <path>', 'with --local: the Python with torch and torchvision (default: MLOPS_PYTHON, else the first on PATH that has them)')
   return addTrainingFlags(cmd)
     .addHelpText(
       'after',
@@ -70,6 +77,7 @@ Examples:
   $ mlops train --instances 4                  4 instances, torch_distributed on GPU types
   $ mlops train --spot --hyperparameter epochs=20 --hyperparameter lr=0.0005
   $ mlops train --no-wait && mlops logs <job>  start now, follow later
+  $ mlops train --local --instances 2          two hosts on this machine, model in .mlops/local/<job>/
 
 The code in training.sourceDir is uploaded once per content hash. Before launching, mlops prints the
 distribution mode and why, and the most the job can cost, and asks (pass --yes in scripts).
@@ -77,6 +85,9 @@ Ctrl-C while waiting asks whether to stop the job or detach from it.`,
     )
     .action(
       action<TrainFlags>(deps, async (ctx, flags) => {
+        if (flags.local) return trainLocally(ctx, flags)
+        if (flags.python !== undefined)
+          throw new UserError('InvalidFlag', '--python only applies to --local training.', { hint: 'Add --local, or leave out --python.' })
         const parsed = await parseTrainingFlags(ctx, flags)
         const { runTrain } = await import('../features/training/train.js')
         const { renderTrainingResult } = await import('../features/training/render.js')
@@ -91,4 +102,29 @@ Ctrl-C while waiting asks whether to stop the job or detach from it.`,
         else ctx.ui.resultData(outcome.result, (r, c) => renderTrainingResult(r, c))
       }),
     )
+}
+
+/** `train --local`: the same script and contract on this machine; instance types and spot do not apply. */
+async function trainLocally(ctx: CommandContext, flags: TrainFlags): Promise<void> {
+  for (const [flag, set] of [
+    ['--instance-type', flags.instanceType !== undefined],
+    ['--spot / --no-spot', flags.spot !== undefined],
+    ['--no-wait', flags.wait === false],
+    ['--stop-on-interrupt', Boolean(flags.stopOnInterrupt)],
+  ] as const) {
+    if (set)
+      throw new UserError('InvalidFlag', `${flag} does not apply to --local training (one machine, no instance types, no spot).`, {
+        hint: `Leave out ${flag}.`,
+      })
+  }
+  const { parseHyperparameterFlag } = await import('../features/training/request.js')
+  const { runLocalTrain } = await import('../features/local/train.js')
+  const { renderLocalTrain } = await import('../features/local/render.js')
+  const outcome = await runLocalTrain(ctx, {
+    ...(flags.instances !== undefined ? { instances: parseIntFlag(flags.instances, '--instances', { min: 1, max: 16 }) } : {}),
+    ...(flags.hyperparameter?.length ? { hyperparameters: Object.fromEntries(flags.hyperparameter.map(parseHyperparameterFlag)) } : {}),
+    ...(flags.timeout !== undefined ? { timeoutSeconds: parseDurationFlag(flags.timeout, '--timeout', '30m') } : {}),
+    ...(flags.python !== undefined ? { python: flags.python } : {}),
+  })
+  ctx.ui.result(outcome, renderLocalTrain)
 }

@@ -22,6 +22,8 @@ export type ResourceKind =
   | 'instance'
   | 'security-group'
   | 'bucket'
+  /** A model trained by `mlops train --local`; name = the local job, details.modelArtifact = its model.tar.gz. */
+  | 'local-model'
 
 export interface StateRecord {
   readonly kind: ResourceKind

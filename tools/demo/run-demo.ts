@@ -2,20 +2,21 @@
  * `npm run demo`: the whole pipeline against a local moto server, no AWS account needed.
  *
  * What is real: every mlops command runs unmodified (the built CLI, in its own process) and every
- * AWS request goes to moto; the training script really trains on CPU and the inference handler
- * really classifies the sample image. What is emulated, and said so as it happens: moto completes
- * a training job instantly without running it, so the demo runs scripts/train.py locally and puts
- * the model where SageMaker would; moto's endpoint and Lambda cannot run code, so the demo runs the
- * real inference handler (and the real Lambda handler) locally and tells moto to answer with what
- * they returned.
+ * AWS request goes to moto. `mlops train --local` really trains the model on this CPU, `mlops serve`
+ * really serves it through scripts/inference.py, and `mlops invoke --local` (with and without
+ * --lambda, the bundled Lambda handler) prints that model's answers: no canned predictions. What is
+ * emulated, and said so as it happens: moto completes a training job instantly without running it,
+ * so the locally trained model goes where SageMaker would put it; moto's endpoint and Lambda cannot
+ * run code, so they answer the deploy and lambda-setup smoke tests with what the local model server
+ * (and the real handler in front of it) answered.
  */
-import { spawn, spawnSync } from 'node:child_process'
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { createServer } from 'node:net'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
-import { create as createTar } from 'tar'
 import { startMoto, motoClientConfig, motoEnv, type MotoServer } from '../dev/moto-server.js'
 import { silenceSdkNodeVersionWarning } from '../../src/shared/warnings.js'
 
@@ -76,11 +77,12 @@ async function main(): Promise<void> {
   const started = Date.now()
   const work = await mkdtemp(path.join(os.tmpdir(), 'mlops-demo-'))
   let moto: MotoServer | undefined
+  let server: ChildProcess | undefined
   try {
     process.stdout.write(bold('mlops demo: the whole pipeline against a local AWS emulator (moto); no AWS account is used.\n'))
     moto = await startMoto()
     process.stdout.write(dim(`   moto listening on ${moto.endpoint}; working in ${work}\n`))
-    const env = motoEnv(moto.endpoint)
+    const env = { ...motoEnv(moto.endpoint), MLOPS_PYTHON: TORCH_PYTHON }
     const s3 = new S3Client({ ...motoClientConfig(moto.endpoint), forcePathStyle: true })
 
     header('init: write a commented config')
@@ -129,63 +131,38 @@ async function main(): Promise<void> {
     const again = JSON.parse((await mlops(['upload-data', '--yes', '--json'], work, env, { quiet: true })).stdout)
     process.stdout.write(`   re-run: uploaded ${again.uploaded}, skipped ${again.skipped} (nothing changed)\n`)
 
+    header('train --local: the same scripts/train.py on this CPU, under the SageMaker training contract')
+    const local = JSON.parse((await mlops(['train', '--local', '--json'], work, env, { quiet: true })).stdout)
+    process.stdout.write(`   job ${local.jobName}: ${formatLocalMetrics(local.metrics)}\n   model ${local.modelArtifact}\n`)
+
     header('train --instances 2: a data-parallel SageMaker training job')
     const train = JSON.parse((await mlops(['train', '--instances', '2', '--yes', '--json'], work, env, { quiet: true })).stdout)
     process.stdout.write(`   job ${train.jobName}: ${train.status}; distribution ${train.distribution?.mode} (${train.distribution?.reason})\n`)
     const artifact: string = train.modelArtifact
-    emulated('moto marks the job Completed without running it; the same scripts/train.py now trains on this CPU and its model goes where SageMaker puts it:')
-    const modelDir = path.join(work, 'model')
-    await mkdir(modelDir, { recursive: true })
-    const trainOut = python(
-      [
-        path.join(ROOT, 'scripts/train.py'),
-        '--train',
-        path.join(work, 'dogImages/train'),
-        '--valid',
-        path.join(work, 'dogImages/valid'),
-        '--test',
-        path.join(work, 'dogImages/test'),
-        '--model-dir',
-        modelDir,
-        '--checkpoint-dir',
-        path.join(work, 'ckpt'),
-        '--arch',
-        'resnet18',
-        '--weights',
-        'none',
-        '--epochs',
-        '4',
-        '--batch-size',
-        '16',
-        '--lr',
-        '0.003',
-        '--image-size',
-        '64',
-        '--num-workers',
-        '0',
-        '--seed',
-        '7',
-      ],
-      work,
-    )
-    for (const line of trainOut.split('\n').filter((l) => /^(epoch|test_accuracy)=/.test(l))) process.stdout.write(`   ${line}\n`)
-    const tarball = path.join(work, 'model.tar.gz')
-    await createTar({ cwd: modelDir, gzip: true, file: tarball, portable: true }, ['model.pth', 'classes.json', 'model-info.json'])
+    emulated('moto marks the job Completed without running it; the model trained above goes where SageMaker puts it:')
     const m = /^s3:\/\/([^/]+)\/(.+)$/.exec(artifact)
     if (!m) throw new Error(`train returned no model artifact URI (got ${artifact})`)
-    await s3.send(new PutObjectCommand({ Bucket: m[1], Key: m[2], Body: await readFile(tarball) }))
+    await s3.send(new PutObjectCommand({ Bucket: m[1], Key: m[2], Body: await readFile(local.modelArtifact) }))
     process.stdout.write(`   put ${artifact}\n`)
 
+    header('serve: the trained model behind the SageMaker inference contract, on this machine')
+    const port = await freePort()
+    server = startServe(work, env, port)
+    await waitForPing(port, server)
+    process.stdout.write(`   GET http://127.0.0.1:${port}/ping -> 200\n`)
+
     header('deploy: model, endpoint config, endpoint, smoke test')
-    emulated('moto cannot run the model server, so scripts/inference.py classifies assets/sample.jpg here and moto answers with its JSON:')
-    const prediction = python(['-c', INFERENCE_SNIPPET, modelDir, path.join(ROOT, 'assets/sample.jpg')], path.join(ROOT, 'scripts')).trim()
+    const prediction = await classifyLocally(port, path.join(ROOT, 'assets/sample.jpg'))
+    emulated(
+      'moto cannot run the model server, so it answers the smoke test with what mlops serve (scripts/inference.py, the model above) answered for assets/sample.jpg:',
+    )
     process.stdout.write(`   ${prediction.slice(0, 160)}…\n`)
     await moto.setEndpointResults(Array.from({ length: 20 }, () => ({ Body: prediction, ContentType: 'application/json' })))
     await mlops(['deploy', '--yes'], work, env)
 
     header('lambda-setup: a least-privilege function in front of the endpoint')
     const lambdaAnswer = await realLambdaAnswer(prediction)
-    emulated('moto cannot run Node functions; the real bundled handler ran here against the endpoint answer, and moto returns what it returned.')
+    emulated('moto cannot run Node functions; the real bundled handler ran here on the model server’s answer, and moto returns what it returned.')
     await moto.setLambdaResults(Array.from({ length: 20 }, () => lambdaAnswer))
     await mlops(['lambda-setup', '--yes'], work, env)
 
@@ -193,9 +170,11 @@ async function main(): Promise<void> {
     await mlops(['scale', '--min', '1', '--max', '2', '--target-rps', '2', '--yes'], work, env)
     await mlops(['scale', '--lambda-reserved', '5', '--lambda-provisioned', '1', '--yes'], work, env)
 
-    header('invoke: the endpoint, then through the Lambda')
-    await mlops(['invoke', path.join(ROOT, 'assets/sample.jpg'), '--top', '3'], work, env)
-    await mlops(['invoke', path.join(ROOT, 'assets/sample.jpg'), '--top', '3', '--lambda'], work, env)
+    header('invoke --local: the model server, then the bundled Lambda handler in this process against it')
+    await mlops(['invoke', path.join(ROOT, 'assets/sample.jpg'), '--top', '3', '--local', '--port', String(port)], work, env)
+    await mlops(['invoke', path.join(ROOT, 'assets/sample.jpg'), '--top', '3', '--local', '--lambda', '--port', String(port)], work, env)
+    await stopServe(server)
+    server = undefined
 
     header('audit-iam: least-privilege findings for the roles mlops created')
     await mlops(['audit-iam'], work, env, { expect: [0, 3] })
@@ -209,22 +188,70 @@ async function main(): Promise<void> {
 
     process.stdout.write(`\n${bold(`Demo finished in ${((Date.now() - started) / 1000).toFixed(1)} s.`)} Nothing is left running; moto is stopping.\n`)
   } finally {
+    if (server) await stopServe(server).catch(() => undefined)
     await moto?.stop()
     if (!process.env.MLOPS_DEMO_KEEP) await rm(work, { recursive: true, force: true })
   }
 }
 
-/** Loads the trained model with the real handler and classifies one image, printing the JSON body. */
-const INFERENCE_SNIPPET = `
-import sys, json
-import inference
-model = inference.model_fn(sys.argv[1])
-body = open(sys.argv[2], 'rb').read()
-data = inference.input_fn(body, 'image/jpeg')
-pred = inference.predict_fn(data, model)
-out = inference.output_fn(pred, 'application/json')
-print(out[0] if isinstance(out, tuple) else out)
-`
+function formatLocalMetrics(metrics: Record<string, number>): string {
+  return ['epoch', 'val_accuracy', 'test_accuracy'].map((k) => `${k}=${metrics[k]}`).join(' ')
+}
+
+/** `mlops serve` in the background, its request log shown dimmed. */
+function startServe(cwd: string, env: Record<string, string>, port: number): ChildProcess {
+  process.stdout.write(dim(`   $ mlops serve --port ${port} &\n`))
+  const child = spawn(process.execPath, [CLI, 'serve', '--port', String(port)], {
+    cwd,
+    env: { ...process.env, ...env, NO_COLOR: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  child.stdout.on('data', (d: Buffer) => process.stdout.write(dim(indent(`[serve] ${d.toString()}`))))
+  child.stderr.on('data', (d: Buffer) => process.stdout.write(dim(indent(d.toString().replace(/^(?=.)/gm, '[serve] ')))))
+  return child
+}
+
+async function waitForPing(port: number, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 120_000
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`mlops serve exited ${child.exitCode}`)
+    const ok = await fetch(`http://127.0.0.1:${port}/ping`).then(
+      (r) => r.status === 200,
+      () => false,
+    )
+    if (ok) return
+    await new Promise((r) => setTimeout(r, 250))
+  }
+  throw new Error('mlops serve did not answer /ping within 2 minutes')
+}
+
+/** Ctrl-C for the server, as a user would; it must exit 0 with nothing left behind. */
+async function stopServe(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  child.kill('SIGINT')
+  const code = await exited
+  if (code !== 0) throw new Error(`mlops serve exited ${code} on Ctrl-C`)
+}
+
+/** The model server's answer for one image (POST /invocations, as SageMaker calls the container). */
+async function classifyLocally(port: number, image: string): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${port}/invocations`, { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: await readFile(image) })
+  const text = await res.text()
+  if (res.status !== 200) throw new Error(`mlops serve answered ${res.status}: ${text}`)
+  return text
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer()
+    srv.on('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address()
+      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0))
+    })
+  })
+}
 
 /** Runs the real Lambda handler against a fake endpoint that answers `prediction`. */
 async function realLambdaAnswer(prediction: string): Promise<string> {

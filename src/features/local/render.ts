@@ -1,0 +1,17 @@
+import type { ChalkInstance } from 'chalk'
+import { formatMetrics } from '../../shared/metrics.js'
+import type { ServeResult } from './serve.js'
+import type { LocalTrainResult } from './train.js'
+
+export function renderLocalTrain(r: LocalTrainResult, c: ChalkInstance): string {
+  return [
+    `${c.green('✔')} Local training ${r.jobName} finished in ${r.durationSeconds} s (${r.instances} host${r.instances > 1 ? 's' : ''})`,
+    `  metrics   ${formatMetrics(r.metrics) || 'none printed'}`,
+    `  model     ${r.modelArtifact}`,
+    `  next      mlops serve            (serves this model on http://127.0.0.1:8080)`,
+  ].join('\n')
+}
+
+export function renderServe(r: ServeResult, c: ChalkInstance): string {
+  return `${c.green('✔')} Stopped serving ${r.model} on ${r.url} after ${r.requests} request${r.requests === 1 ? '' : 's'}`
+}

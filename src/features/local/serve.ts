@@ -1,0 +1,153 @@
+import { createHash } from 'node:crypto'
+import { existsSync, statSync } from 'node:fs'
+import { mkdir, rename, rm } from 'node:fs/promises'
+import path from 'node:path'
+import { extract as extractTar } from 'tar'
+import type { CommandContext } from '../../context.js'
+import { OperationError, UserError } from '../../shared/errors.js'
+import { done, planned, type Outcome } from '../../shared/outcome.js'
+import { bundledScriptsDir } from '../../shared/package-root.js'
+import { findPython } from './python.js'
+import { startProcesses } from './processes.js'
+import { LOCAL_MODEL_KIND } from './train.js'
+
+/**
+ * `mlops serve`: a model in the foreground behind scripts/serve.py, the SageMaker inference
+ * contract on 127.0.0.1 (GET /ping, POST /invocations, POST /endpoints/<name>/invocations).
+ * Models come from this machine: a model folder, a model.tar.gz, or a local job's name; the
+ * default is the latest `train --local`. A SageMaker model in S3 is not downloaded (yet): copy it
+ * with `aws s3 cp` and pass the file.
+ */
+
+export interface ServeOptions {
+  /** A model folder, a model.tar.gz, or a local job name. @default the latest `train --local` model */
+  readonly model?: string
+  /** @default 8080 */
+  readonly port: number
+  readonly python?: string
+  /** Requests handled at once; more get 503. @default 4 */
+  readonly maxConcurrency?: number
+  /** Largest request body; larger gets 413. @default 6 MB (InvokeEndpoint's limit) */
+  readonly maxBodyBytes?: number
+}
+
+export interface ServeResult {
+  readonly model: string
+  readonly modelDir: string
+  readonly url: string
+  /** Requests answered (one log line each). */
+  readonly requests: number
+  readonly stoppedBy: 'interrupt' | 'exit'
+}
+
+export interface LocalModel {
+  /** The folder serve.py loads (model.pth, model-info.json, code/). */
+  readonly modelDir: string
+  /** What the user named, or the job found in the state file. */
+  readonly label: string
+}
+
+const isModelDir = (dir: string) => existsSync(path.join(dir, 'model-info.json')) && existsSync(path.join(dir, 'code'))
+
+/** Unpacks a model.tar.gz once into `.mlops/local/serve/<hash>/` and returns that folder. */
+async function unpackArtifact(projectDir: string, file: string): Promise<string> {
+  const info = statSync(file)
+  const key = createHash('sha256')
+    .update(`${path.resolve(file)}:${info.size}:${info.mtimeMs}`)
+    .digest('hex')
+    .slice(0, 16)
+  const dir = path.join(projectDir, '.mlops', 'local', 'serve', key)
+  if (isModelDir(dir)) return dir
+  const tmp = `${dir}.${process.pid}.tmp`
+  await rm(tmp, { recursive: true, force: true })
+  await mkdir(tmp, { recursive: true })
+  await extractTar({ file, cwd: tmp })
+  await rm(dir, { recursive: true, force: true })
+  await rename(tmp, dir)
+  return dir
+}
+
+/** Resolves `--model` (or the latest local model) to a folder serve.py can load. */
+export async function resolveLocalModel(ctx: CommandContext, model: string | undefined): Promise<LocalModel> {
+  const notServable = (what: string) =>
+    new UserError('ModelNotServable', `${what} is not a model: expected a folder with model-info.json and code/, or a model.tar.gz.`, {
+      hint: 'Pass --model .mlops/local/<job>/model.tar.gz (what `mlops train --local` writes) or a local job name.',
+    })
+  if (model === undefined) {
+    const latest = await ctx.state().latest(LOCAL_MODEL_KIND)
+    const artifact = (latest?.details as { modelArtifact?: string } | undefined)?.modelArtifact
+    if (!latest || !artifact || !existsSync(artifact)) {
+      throw new UserError('NoLocalModel', 'No locally trained model to serve (the state file records none, or its file is gone).', {
+        hint: 'Train one with `mlops train --local`, or pass --model <folder|model.tar.gz>. For a SageMaker model, `aws s3 cp` its model.tar.gz here and pass that file.',
+      })
+    }
+    return { modelDir: await unpackArtifact(ctx.projectDir, artifact), label: latest.name }
+  }
+  if (model.startsWith('s3://')) {
+    throw new UserError('RemoteModel', `serve runs models from this machine; ${model} is in S3.`, {
+      hint: `Download it first (aws s3 cp ${model} model.tar.gz) and pass --model model.tar.gz.`,
+    })
+  }
+  const asPath = path.resolve(ctx.deps.cwd, model)
+  if (existsSync(asPath)) {
+    if (statSync(asPath).isDirectory()) {
+      if (isModelDir(asPath)) return { modelDir: asPath, label: model }
+      const inner = path.join(asPath, 'model.tar.gz')
+      if (existsSync(inner)) return { modelDir: await unpackArtifact(ctx.projectDir, inner), label: model }
+      throw notServable(asPath)
+    }
+    if (/\.tar\.gz$|\.tgz$/.test(asPath)) return { modelDir: await unpackArtifact(ctx.projectDir, asPath), label: model }
+    throw notServable(asPath)
+  }
+  const job = path.join(ctx.projectDir, '.mlops', 'local', model, 'model.tar.gz')
+  if (/^[\w.-]+$/.test(model) && existsSync(job)) return { modelDir: await unpackArtifact(ctx.projectDir, job), label: model }
+  throw new UserError('ModelNotFound', `--model ${model} is neither a file, a folder nor a local job (looked for ${job}).`, {
+    hint: 'List local jobs with `ls .mlops/local`, or pass a path.',
+  })
+}
+
+const REQUEST_LINE = /^(GET|POST|PUT|DELETE|HEAD) \S+ \d{3} /
+
+/** Runs serve.py until Ctrl-C (or until it exits by itself, which is an error). */
+export async function runServe(ctx: CommandContext, opts: ServeOptions): Promise<Outcome<ServeResult>> {
+  const resolved = ctx.dryRun ? { modelDir: opts.model ?? '<latest local model>', label: opts.model ?? 'latest' } : await resolveLocalModel(ctx, opts.model)
+  const python = ctx.dryRun ? (opts.python ?? ctx.deps.env.MLOPS_PYTHON ?? 'python3') : findPython({ flag: opts.python, env: ctx.deps.env }).path
+  const args = [
+    path.join(bundledScriptsDir(), 'serve.py'),
+    '--model-dir',
+    resolved.modelDir,
+    '--port',
+    String(opts.port),
+    ...(opts.maxConcurrency ? ['--max-concurrency', String(opts.maxConcurrency)] : []),
+    ...(opts.maxBodyBytes ? ['--max-body-bytes', String(opts.maxBodyBytes)] : []),
+  ]
+  const url = `http://127.0.0.1:${opts.port}`
+  if (ctx.dryRun) {
+    return planned({
+      title: 'mlops serve',
+      operations: [{ service: 'local', operation: 'StartModelServer', input: { Command: [python, ...args] } }],
+      details: { url, model: resolved.label },
+    })
+  }
+  let requests = 0
+  const group = startProcesses(
+    [{ name: 'serve', command: python, args, cwd: resolved.modelDir, env: { ...ctx.deps.env, PYTHONUNBUFFERED: '1' } }],
+    (_n, _s, line) => {
+      if (REQUEST_LINE.test(line)) requests++
+      ctx.ui.info(line)
+    },
+  )
+  ctx.ui.step(`Serving ${resolved.label} on ${url} (Ctrl-C stops it)`)
+  const interrupted = new Promise<'interrupt'>((resolve) => {
+    if (ctx.signal.aborted) resolve('interrupt')
+    else ctx.signal.addEventListener('abort', () => resolve('interrupt'), { once: true })
+  })
+  const first = await Promise.race([interrupted, group.firstExit])
+  if (first === 'interrupt') {
+    await group.stop()
+    return done({ model: resolved.label, modelDir: resolved.modelDir, url, requests, stoppedBy: 'interrupt' })
+  }
+  const line = [...first.tail].reverse().find((l) => l.startsWith('error: ')) ?? first.tail.at(-1) ?? ''
+  if (first.code === 2) throw new UserError('ServeFailed', `The model server could not start: ${line}`, { hint: 'Choose another --port.' })
+  throw new OperationError('ServeFailed', `The model server stopped unexpectedly (exit ${first.code ?? first.signal}): ${line}`)
+}

@@ -1,0 +1,202 @@
+import { existsSync, statSync } from 'node:fs'
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import path from 'node:path'
+import { create as createTar } from 'tar'
+import type { CommandContext } from '../../context.js'
+import { InterruptedError, OperationError, UserError } from '../../shared/errors.js'
+import { latestMetrics, type Metrics } from '../../shared/metrics.js'
+import { uniqueName } from '../../shared/naming.js'
+import { done, planned, type Outcome } from '../../shared/outcome.js'
+import { findPython } from './python.js'
+import { localTrainingOperations, planLocalTraining, type HyperparameterValue, type LocalTrainingPlan } from './plan.js'
+import { freePort, startProcesses, type ProcessExit, type ProcessGroup } from './processes.js'
+
+/** State-file kind of a locally trained model (its name is the job). */
+export const LOCAL_MODEL_KIND = 'local-model'
+
+export interface LocalTrainOptions {
+  /** Processes, one per simulated host. @default training.instanceCount */
+  readonly instances?: number
+  readonly hyperparameters?: Readonly<Record<string, HyperparameterValue>>
+  /** Deadline for the whole job, seconds. @default training.maxRuntime */
+  readonly timeoutSeconds?: number
+  /** --python */
+  readonly python?: string
+}
+
+export interface LocalTrainResult {
+  readonly jobName: string
+  readonly mode: 'local'
+  readonly instances: number
+  readonly python: string
+  /** `.mlops/local/<job>/model.tar.gz` */
+  readonly modelArtifact: string
+  readonly modelDir: string
+  /** The last values of each metric line (epoch=…, test_accuracy=…). */
+  readonly metrics: Metrics
+  /** train.py's metrics.json (history, best epoch, world size), when it wrote one. */
+  readonly summary?: Record<string, unknown>
+  readonly durationSeconds: number
+}
+
+const SPLITS = ['train', 'valid', 'test'] as const
+
+/** data.localDir's split folders; train and valid are required. */
+function localChannels(dataDir: string): Record<string, string> {
+  const channels: Record<string, string> = {}
+  for (const split of SPLITS) {
+    const dir = path.join(dataDir, split)
+    if (existsSync(dir) && statSync(dir).isDirectory()) channels[split] = dir
+  }
+  if (!channels.train || !channels.valid) {
+    throw new UserError('LocalDataMissing', `data.localDir ${dataDir} needs train/ and valid/ folders (one subfolder per class); test/ is optional.`, {
+      hint: 'Point data.localDir in mlops.config.yaml at your dataset, e.g. ./dogImages.',
+    })
+  }
+  return channels
+}
+
+/** `mlops train --local`: the training script on this machine, as SageMaker would run it. */
+export async function runLocalTrain(ctx: CommandContext, opts: LocalTrainOptions): Promise<Outcome<LocalTrainResult>> {
+  const cfg = await ctx.config()
+  const channels = localChannels(ctx.resolvePath(cfg.data.localDir))
+  const sourceDir = ctx.resolvePath(cfg.training.sourceDir)
+  if (!existsSync(path.join(sourceDir, cfg.training.entryPoint))) {
+    throw new UserError('EntryPointMissing', `training.entryPoint ${cfg.training.entryPoint} is not in training.sourceDir ${sourceDir}.`, {
+      hint: 'Fix training.sourceDir / training.entryPoint in mlops.config.yaml.',
+    })
+  }
+  const instances = opts.instances ?? cfg.training.instanceCount
+  const python = ctx.dryRun
+    ? { path: opts.python ?? ctx.deps.env.MLOPS_PYTHON ?? 'python3', cudaDevices: 0 }
+    : findPython({ flag: opts.python, env: ctx.deps.env })
+  const plan = planLocalTraining({
+    cfg,
+    projectDir: ctx.projectDir,
+    jobName: uniqueName(`${cfg.project.name}-local`, new Date(ctx.clock.now())),
+    python: python.path,
+    instances,
+    ...(opts.hyperparameters ? { overrides: opts.hyperparameters } : {}),
+    channels,
+    cudaDevices: python.cudaDevices,
+    masterPort: instances > 1 && !ctx.dryRun ? await freePort() : 0,
+  })
+  if (ctx.dryRun) {
+    return planned({
+      title: `mlops train --local (${instances} host${instances > 1 ? 's' : ''} on this machine)`,
+      operations: localTrainingOperations(plan),
+      notes: [`Model: ${plan.layout.artifact}`, 'Nothing is uploaded: the channels are data.localDir’s folders.'],
+      details: { jobName: plan.jobName, local: true, modelArtifact: plan.layout.artifact },
+    })
+  }
+  const started = ctx.clock.now()
+  await prepareLayout(plan)
+  ctx.ui.step(`Training ${plan.jobName} locally: ${instances} host${instances > 1 ? 's' : ''}, ${python.path}`)
+  const lines = await runHosts(ctx, plan, (opts.timeoutSeconds ?? cfg.training.maxRuntime) * 1000)
+  // The contents of /opt/ml/model at the top of the archive, as SageMaker tars them.
+  await createTar({ cwd: plan.layout.model, gzip: true, file: plan.layout.artifact, portable: true }, await readdir(plan.layout.model))
+  const summary = await readJson(path.join(plan.layout.outputData, 'metrics.json'))
+  const metrics = latestMetrics(lines)
+  await ctx.state().record({
+    kind: LOCAL_MODEL_KIND,
+    name: plan.jobName,
+    region: 'local',
+    createdAt: new Date(ctx.clock.now()).toISOString(),
+    details: { modelArtifact: plan.layout.artifact, modelDir: plan.layout.model, instances, metrics },
+  })
+  return done({
+    jobName: plan.jobName,
+    mode: 'local',
+    instances,
+    python: python.path,
+    modelArtifact: plan.layout.artifact,
+    modelDir: plan.layout.model,
+    metrics,
+    ...(summary ? { summary } : {}),
+    durationSeconds: Math.round((ctx.clock.now() - started) / 100) / 10,
+  })
+}
+
+async function prepareLayout(plan: LocalTrainingPlan): Promise<void> {
+  const l = plan.layout
+  await rm(l.root, { recursive: true, force: true })
+  for (const dir of [l.model, l.outputData, l.intermediate, l.inputConfig, l.checkpoints]) await mkdir(dir, { recursive: true })
+  for (const [name, content] of Object.entries(plan.configFiles)) await writeFile(path.join(l.inputConfig, name), JSON.stringify(content, null, 2) + '\n')
+}
+
+async function readJson(file: string): Promise<Record<string, unknown> | undefined> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Starts one process per host and waits for all. Metric lines (stdout) and diagnostics (stderr)
+ * stream to stderr, prefixed with the host when there are several. The first failure, Ctrl-C or
+ * the deadline stops every process group. Returns the leader's stdout lines.
+ */
+async function runHosts(ctx: CommandContext, plan: LocalTrainingPlan, deadlineMs: number): Promise<string[]> {
+  const many = plan.hosts.length > 1
+  const stdout: string[] = []
+  const group = startProcesses(
+    plan.hosts.map((h) => ({ name: h.host, command: h.command, args: h.args, cwd: h.cwd, env: { ...ctx.deps.env, ...h.env } })),
+    (name, stream, line) => {
+      if (stream === 'stdout' && name === plan.hosts[0].host) stdout.push(line)
+      ctx.ui.info(many ? `[${name}] ${line}` : line)
+    },
+  )
+  const outcome = await waitForHosts(ctx.signal, group, deadlineMs)
+  if (outcome.kind === 'interrupted') {
+    await group.stop()
+    throw new InterruptedError()
+  }
+  if (outcome.kind === 'timeout') {
+    await group.stop()
+    throw new OperationError(
+      'LocalTrainingTimedOut',
+      `Local training ${plan.jobName} ran past its deadline of ${Math.round(deadlineMs / 1000)} s and was stopped.`,
+      {
+        hint: 'Pass a longer --timeout, or fewer epochs (--hyperparameter epochs=…).',
+      },
+    )
+  }
+  const failed = outcome.exits.find((e) => e.code !== 0)
+  if (failed) throw trainingFailed(plan.jobName, failed)
+  return stdout
+}
+
+type HostsOutcome = { kind: 'exited'; exits: ProcessExit[] } | { kind: 'interrupted' } | { kind: 'timeout' }
+
+/** All exited (or one failed, which stops the rest), Ctrl-C, or the deadline, whichever comes first. */
+async function waitForHosts(signal: AbortSignal, group: ProcessGroup, deadlineMs: number): Promise<HostsOutcome> {
+  let timer: NodeJS.Timeout | undefined
+  let onAbort: (() => void) | undefined
+  const stopped = new Promise<HostsOutcome>((resolve) => {
+    timer = setTimeout(() => resolve({ kind: 'timeout' }), deadlineMs)
+    onAbort = () => resolve({ kind: 'interrupted' })
+    if (signal.aborted) onAbort()
+    else signal.addEventListener('abort', onAbort, { once: true })
+  })
+  // One host failing leaves the others waiting at a collective until the gloo timeout: stop them.
+  const failedOrAll = group.firstExit.then(async (first) => (first.code === 0 ? group.exited : [first, ...(await group.stop())]))
+  try {
+    return await Promise.race([stopped, failedOrAll.then((exits) => ({ kind: 'exited' as const, exits }))])
+  } finally {
+    clearTimeout(timer)
+    if (onAbort) signal.removeEventListener('abort', onAbort)
+  }
+}
+
+function trainingFailed(jobName: string, exit: ProcessExit): OperationError {
+  const errorLine = [...exit.tail].reverse().find((l) => /^error: /.test(l)) ?? exit.tail.at(-1) ?? ''
+  const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`
+  return new OperationError('LocalTrainingFailed', `Local training ${jobName} failed: ${exit.name} ${how}${errorLine ? `: ${errorLine}` : ''}.`, {
+    hint:
+      exit.code === 2
+        ? 'train.py refused its input (flags, data or hyperparameters); fix what it names and run again.'
+        : 'Its output is above; rerun with --debug for more.',
+    details: { host: exit.name, exitCode: exit.code, tail: exit.tail },
+  })
+}
