@@ -264,7 +264,7 @@ async function extractEntry(
         )
         return
       }
-      crc = crc32(chunk, crc)
+      crc = zlib.crc32(chunk, crc)
       onBytes(chunk.length)
       done(null, chunk)
     },
@@ -288,22 +288,4 @@ function corrupt(label: string, why: string): UserError {
   return new UserError('CorruptArchive', `${label} is not a usable zip archive: ${why}.`, {
     hint: 'Download it again (a partial download looks like this), or unpack it yourself and pass --source <dir>.',
   })
-}
-
-let table: Uint32Array | undefined
-/** CRC-32 (zip's polynomial). Uses zlib.crc32 where Node has it (20.15+), else a table. */
-export function crc32(data: Buffer, value = 0): number {
-  const native = (zlib as unknown as { crc32?: (d: Buffer, v: number) => number }).crc32
-  if (native) return native(data, value)
-  if (!table) {
-    table = new Uint32Array(256)
-    for (let n = 0; n < 256; n++) {
-      let c = n
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1
-      table[n] = c >>> 0
-    }
-  }
-  let c = (value ^ 0xffffffff) >>> 0
-  for (let i = 0; i < data.length; i++) c = table[(c ^ data[i]) & 0xff] ^ (c >>> 8)
-  return (c ^ 0xffffffff) >>> 0
 }
