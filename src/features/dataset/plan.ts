@@ -153,3 +153,17 @@ export function bucketSetupRequests(o: { bucket: string; region: string; project
     return { service: 's3', operation: r.operation, ...(note ? { note } : {}), input: r.input }
   })
 }
+
+/**
+ * The prefixes mlops itself writes into the data bucket (code packages, repacked models, SageMaker
+ * output). A dataset prefix overlapping one of them would make `--delete` remove mlops's own objects.
+ */
+export function reservedPrefixes(project: string): string[] {
+  return [`${project}/code/`, `${project}/models/`, 'output/']
+}
+
+/** The reserved prefix `prefix` overlaps (one contains the other), or undefined. */
+export function overlappingReservedPrefix(prefix: string, project: string): string | undefined {
+  const mine = listPrefix(prefix)
+  return reservedPrefixes(project).find((r) => mine.startsWith(r) || r.startsWith(mine))
+}

@@ -6,9 +6,18 @@ import type { CommandContext } from '../../context.js'
 import { UploadCache } from './cache.js'
 import { fetchDataset, recordedDownload, type FetchDatasetResult } from './download.js'
 import { scanDataset, summarize, type DatasetScan, type LocalFile } from './layout.js'
-import { classifyAgainstListing, etagIsContentMd5, keysToDelete, listPrefix, objectKey, type RemoteObject, type UploadReason } from './plan.js'
+import {
+  classifyAgainstListing,
+  etagIsContentMd5,
+  keysToDelete,
+  listPrefix,
+  objectKey,
+  overlappingReservedPrefix,
+  type RemoteObject,
+  type UploadReason,
+} from './plan.js'
 import { createProgress, reportScan } from './progress.js'
-import { AbortError, InterruptedError } from '../../shared/errors.js'
+import { AbortError, InterruptedError, UserError } from '../../shared/errors.js'
 import { formatBytes } from '../../shared/output.js'
 import { done, type Outcome } from '../../shared/outcome.js'
 import { projectTags } from '../../shared/naming.js'
@@ -22,6 +31,7 @@ import type { SyncOptions, SyncPlanDetails, SyncResult, UploadDataOptions } from
 
 /** The `upload-data` command: optional download, then a dry-run plan or the sync itself. */
 export async function runUploadData(ctx: CommandContext, cfg: MlopsConfig, o: UploadDataOptions): Promise<Outcome<SyncResult, SyncPlanDetails>> {
+  refuseReservedPrefix(o.prefix, cfg.project.name)
   const workDir = path.join(ctx.projectDir, '.mlops')
   const common = {
     source: o.source,
@@ -57,6 +67,19 @@ export async function runUploadData(ctx: CommandContext, cfg: MlopsConfig, o: Up
   if (!download) return done(result)
   const { url, downloaded, archiveBytes, archiveSha256 } = download
   return done({ ...result, download: { url, downloaded, archiveBytes, archiveSha256 } })
+}
+
+/** A dataset prefix overlapping mlops's own objects would let --delete remove them (issue 19 item 3): refused, exit 2. */
+function refuseReservedPrefix(prefix: string, project: string): void {
+  const clash = overlappingReservedPrefix(prefix, project)
+  if (!clash) return
+  throw new UserError(
+    'PrefixOverlap',
+    `data.prefix "${prefix}" overlaps "${clash}", where mlops keeps its own objects (code packages, models, training output).`,
+    {
+      hint: `Choose a prefix of its own in data.prefix (mlops.config.yaml) or pass --prefix, for example --prefix ${project}-data.`,
+    },
+  )
 }
 
 /**
