@@ -54,3 +54,18 @@ export async function withRetry<T>(fn: () => Promise<T>, opts: RetryOptions): Pr
     }
   }
 }
+
+const TRANSFER_ERRORS = new Set(['RequestTimeout', 'RequestTimeTooSkewed', 'InternalError', 'ServiceUnavailable', 'RequestTimeoutException', 'NetworkingError'])
+const TRANSFER_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'ECONNABORTED'])
+
+/**
+ * Whether a whole-object transfer (an upload that the SDK could not replay itself) is worth another
+ * attempt: anything transient, plus 429, S3's request-timeout family, refused or dropped connections
+ * and whatever the SDK marks `$retryable`. AccessDenied and friends are not.
+ */
+export function isRetryableTransfer(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false
+  if (isTransient(err)) return true
+  const e = err as { name?: string; code?: string; $metadata?: { httpStatusCode?: number }; $retryable?: unknown }
+  return e.$metadata?.httpStatusCode === 429 || TRANSFER_ERRORS.has(e.name ?? '') || TRANSFER_CODES.has(e.code ?? '') || Boolean(e.$retryable)
+}

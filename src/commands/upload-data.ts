@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import path from 'node:path'
-import { bucketName, s3Prefix } from '../config/common.js'
+import { DataSchema } from '../config/sections/data.js'
 import { parseIntFlag, type Deps } from '../context.js'
 import { UserError } from '../shared/errors.js'
 import { action } from './action.js'
@@ -51,7 +51,7 @@ Examples:
         const cfg = await ctx.config()
         const { runUploadData } = await import('../features/dataset/run.js')
         const { renderSyncPlan, renderSyncResult } = await import('../features/dataset/render.js')
-        const result = await runUploadData(ctx, cfg, {
+        const outcome = await runUploadData(ctx, cfg, {
           source: parsed.source ? path.resolve(ctx.deps.cwd, parsed.source) : ctx.resolvePath(cfg.data.localDir),
           bucket: parsed.bucket ?? cfg.data.bucket,
           prefix: parsed.prefix ?? cfg.data.prefix,
@@ -61,16 +61,40 @@ Examples:
           fromUrl: parsed.fromUrl,
           expectSha256: parsed.expectSha256,
         })
-        ctx.ui.resultData(result, (r, c) => ('dryRun' in r ? renderSyncPlan(r, c) : renderSyncResult(r, c)))
+        ctx.ui.result(outcome, renderSyncResult, renderSyncPlan)
       }),
     )
 }
 
-/** Checks every flag before the config is read or AWS is called; each error names its flag (exit 2). */
-function parseFlags(f: UploadDataFlags) {
-  const concurrency = f.concurrency === undefined ? undefined : parseIntFlag(f.concurrency, '--concurrency', { min: 1, max: 256 })
-  const bucket = f.bucket === undefined ? undefined : check(bucketName, f.bucket, '--bucket', 'my-dog-data')
-  const prefix = f.prefix === undefined ? undefined : check(s3Prefix, f.prefix, '--prefix', 'dogImages')
+/** What the flags say, checked; unset flags fall back to the config. */
+interface UploadDataFlagOptions {
+  readonly concurrency?: number
+  readonly bucket?: string
+  readonly prefix?: string
+  readonly source?: string
+  readonly fromUrl?: string
+  readonly expectSha256?: string
+}
+
+/**
+ * Checks every flag before the config is read or AWS is called; each error names its flag (exit 2).
+ * --bucket, --prefix and --concurrency are checked by the config's own `data` fields, so a rule exists once.
+ */
+function parseFlags(f: UploadDataFlags): UploadDataFlagOptions {
+  const concurrencyField = DataSchema.shape.concurrency.unwrap()
+  const concurrency =
+    f.concurrency === undefined
+      ? undefined
+      : Number(
+          check(
+            concurrencyField,
+            parseIntFlag(f.concurrency, '--concurrency', { min: concurrencyField.minValue ?? 1, max: concurrencyField.maxValue ?? undefined }),
+            '--concurrency',
+            '32',
+          ),
+        )
+  const bucket = f.bucket === undefined ? undefined : check(DataSchema.shape.bucket, f.bucket, '--bucket', 'my-dog-data')
+  const prefix = f.prefix === undefined ? undefined : check(DataSchema.shape.prefix, f.prefix, '--prefix', 'dogImages')
   if (f.source !== undefined && f.source.trim() === '')
     throw new UserError('InvalidFlag', '--source must name a folder.', { hint: 'For example: --source ./dogImages' })
   let fromUrl: string | undefined
@@ -90,12 +114,12 @@ function parseFlags(f: UploadDataFlags) {
   return { concurrency, bucket, prefix, source: f.source, fromUrl, expectSha256: f.expectSha256?.toLowerCase() }
 }
 
-function check(
+function check<T extends string | number>(
   schema: { safeParse(v: unknown): { success: boolean; error?: { issues: { message: string }[] } } },
-  value: string,
+  value: T,
   flag: string,
   example: string,
-): string {
+): T {
   const r = schema.safeParse(value)
   if (!r.success)
     throw new UserError('InvalidFlag', `${flag} "${value}": ${r.error?.issues[0]?.message ?? 'invalid'}.`, { hint: `For example: ${flag} ${example}` })

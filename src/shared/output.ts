@@ -1,7 +1,7 @@
 import { Chalk, type ChalkInstance } from 'chalk'
 import { UserError } from './errors.js'
 import type { Clock } from './clock.js'
-import { planDocument, renderPlanOutcome, type Outcome } from './outcome.js'
+import { planDocument, renderPlanOutcome, type Outcome, type Plan } from './outcome.js'
 
 /** The minimal writable surface mlops needs; process.stdout/stderr and test buffers both fit. */
 export interface OutStream {
@@ -69,8 +69,14 @@ export class Ui {
    * Writes a command's outcome, once: a plan (from --dry-run) as its plan document or numbered
    * requests, a result as one JSON document with --json or else `render`'s text.
    */
-  result<R>(outcome: Outcome<R, object>, render: (result: R, c: ChalkInstance) => string): void {
-    if (outcome.kind === 'plan') this.write(planDocument(outcome.plan), () => renderPlanOutcome(outcome.plan, this.c))
+  result<R, D extends object = object>(
+    outcome: Outcome<R, D>,
+    render: (result: R, c: ChalkInstance) => string,
+    /** The human text of a plan, where the numbered requests are too many to print (upload-data). */
+    renderPlan?: (plan: Plan<D>, c: ChalkInstance) => string,
+  ): void {
+    if (outcome.kind === 'plan')
+      this.write(planDocument(outcome.plan), () => (renderPlan ? renderPlan(outcome.plan, this.c) : renderPlanOutcome(outcome.plan, this.c)))
     else this.write(outcome.result, () => render(outcome.result, this.c))
   }
 

@@ -1,4 +1,4 @@
-import { deflateRawSync } from 'node:zlib'
+import { crc32, deflateRawSync } from 'node:zlib'
 
 /**
  * A minimal, deterministic zip writer for the Lambda deployment package. Same entries in, same
@@ -24,18 +24,8 @@ const VERSION_MADE_BY = (3 << 8) | 20 // Unix, zip 2.0: external attributes carr
 const VERSION_NEEDED = 20
 const FLAG_UTF8 = 0x0800
 
-let crcTable: Uint32Array | undefined
-/** CRC-32 (IEEE), as zip stores it. */
-export function crc32(data: Buffer): number {
-  crcTable ??= Uint32Array.from({ length: 256 }, (_, n) => {
-    let c = n
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1
-    return c >>> 0
-  })
-  let crc = 0xffffffff
-  for (const byte of data) crc = crcTable[(crc ^ byte) & 0xff] ^ (crc >>> 8)
-  return (crc ^ 0xffffffff) >>> 0
-}
+/** CRC-32 (IEEE), as zip stores it: Node's own (20.15+), one implementation for the writer and unzip. */
+export { crc32 }
 
 /** Builds the archive. Entries keep the given order (sort them first for a canonical archive). */
 export function createZip(entries: readonly ZipEntry[], { deflate = false }: { deflate?: boolean } = {}): Buffer {

@@ -2,15 +2,16 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { bucketSetupRequests, tlsOnlyPolicy } from '../../src/aws/s3/bucket.js'
+import { tlsOnlyPolicy } from '../../src/aws/s3/bucket.js'
 import { partitionOf } from '../../src/aws/arn.js'
 import { publicAccessReasons, publicPolicyStatements } from '../../src/aws/s3/public-policy.js'
-import { channelUris } from '../../src/features/dataset/run.js'
+import { channelUris } from '../../src/shared/channels.js'
 import { UploadCache } from '../../src/features/dataset/cache.js'
 import {
   classifyAgainstListing,
   classifyAgainstRecord,
   contentTypeFor,
+  bucketSetupRequests,
   deleteBatches,
   etagIsContentMd5,
   listPrefix,

@@ -7,7 +7,8 @@ import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { fetchDataset } from '../../src/features/dataset/download.js'
-import { crc32, readCentralDirectory, safeEntryPath, unzip } from '../../src/features/dataset/unzip.js'
+import { readCentralDirectory, safeEntryPath, unzip } from '../../src/features/dataset/unzip.js'
+import { crc32 } from '../../src/shared/zip-writer.js'
 import { MlopsError } from '../../src/shared/errors.js'
 import { Ui } from '../../src/shared/output.js'
 import { fastClock } from '../helpers/cli.js'
@@ -141,6 +142,47 @@ describe('unzip', () => {
     )
     expect(err?.code).toBe('UnsafeArchive')
     expect(err?.message).toContain('inflates beyond its declared 1000 bytes')
+  })
+
+  it('refuses hostile archives the per-entry checks miss: many small bombs, duplicate names, a file reused as a folder, over-long names (issue 19)', async () => {
+    const dir = await tmp()
+    const cases: [string, Parameters<typeof makeZip>[1], string][] = [
+      [
+        'many.zip',
+        Array.from({ length: 70 }, (_, i) => [`d/train/a/${i}.jpg`, { zeros: 1024 * 1024 }] as [string, { zeros: number }]),
+        'the whole archive expands',
+      ],
+      [
+        'dup.zip',
+        [
+          ['d/train/a/x.jpg', 'one'],
+          ['d/train/a/x.jpg', 'two'],
+        ],
+        'appears twice',
+      ],
+      [
+        'filedir.zip',
+        [
+          ['d/train/a', 'file'],
+          ['d/train/a/x.jpg', 'img'],
+        ],
+        'is both a file and a folder',
+      ],
+      ['long.zip', [[`d/${'n'.repeat(5000)}.jpg`, 'x']], 'over 255 bytes'],
+    ]
+    for (const [name, entries, message] of cases) {
+      const zip = path.join(dir, name)
+      makeZip(zip, entries)
+      const out = path.join(dir, `${name}.out`)
+      await mkdir(out)
+      const err = await unzip(zip, out).then(
+        () => undefined,
+        (e: unknown) => e as MlopsError,
+      )
+      expect(err?.code, name).toBe('UnsafeArchive')
+      expect(err?.message).toContain(message)
+      expect(await listTree(out)).toEqual([])
+    }
   })
 
   it('detects corruption: bad CRC, not a zip, unsupported methods', async () => {

@@ -13,8 +13,6 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3'
 import { AwsError, UserError } from '../../shared/errors.js'
-import { projectTags } from '../../shared/naming.js'
-import type { PlannedOperation } from '../../shared/plan.js'
 import { callAws, isAwsErrorNamed, translateAwsError } from '../errors.js'
 import { partitionOf } from '../arn.js'
 import { publicAccessReasons, type BucketAccessFacts } from './public-policy.js'
@@ -22,7 +20,8 @@ import { publicAccessReasons, type BucketAccessFacts } from './public-policy.js'
 export interface BucketOptions {
   readonly bucket: string
   readonly region: string
-  readonly project: string
+  /** Tags of a created bucket. */
+  readonly tags: readonly { readonly Key: string; readonly Value: string }[]
   /** SSE-KMS key id or ARN; unset means SSE-S3. */
   readonly kmsKeyId?: string
 }
@@ -51,21 +50,29 @@ export function tlsOnlyPolicy(bucket: string, region: string): string {
   })
 }
 
+/** The operations that set up a new data bucket, in the order they are sent. */
+export type BucketSetupOperation =
+  'CreateBucket' | 'PutPublicAccessBlock' | 'PutBucketEncryption' | 'PutBucketPolicy' | 'PutBucketTagging' | 'PutBucketLifecycleConfiguration'
+
+/** One request of the bucket setup: the operation and its exact SDK input. */
+export interface BucketSetupRequest {
+  readonly operation: BucketSetupOperation
+  readonly input: Record<string, unknown>
+}
+
 /**
  * The requests that create a data bucket, in order: private (Block Public Access, ACLs disabled),
  * encrypted by default, TLS-only, tagged, and incomplete multipart uploads (from interrupted runs)
- * cleaned up after a week. Used both to execute and to print under --dry-run.
+ * cleaned up after a week. Used both to execute and (by the feature) to print under --dry-run.
  */
-export function bucketSetupRequests(o: BucketOptions): PlannedOperation[] {
+export function bucketSetupInputs(o: BucketOptions): BucketSetupRequest[] {
   const Bucket = o.bucket
   const encryption = o.kmsKeyId
     ? { ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: o.kmsKeyId }, BucketKeyEnabled: true }
     : { ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }
   return [
     {
-      service: 's3',
       operation: 'CreateBucket',
-      note: 'only if the bucket does not exist',
       input: {
         Bucket,
         ObjectOwnership: 'BucketOwnerEnforced',
@@ -73,26 +80,17 @@ export function bucketSetupRequests(o: BucketOptions): PlannedOperation[] {
       },
     },
     {
-      service: 's3',
       operation: 'PutPublicAccessBlock',
-      note: 'no public access, ever',
       input: {
         Bucket,
         PublicAccessBlockConfiguration: { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true },
       },
     },
+    { operation: 'PutBucketEncryption', input: { Bucket, ServerSideEncryptionConfiguration: { Rules: [encryption] } } },
+    { operation: 'PutBucketPolicy', input: { Bucket, Policy: tlsOnlyPolicy(Bucket, o.region) } },
+    { operation: 'PutBucketTagging', input: { Bucket, Tagging: { TagSet: o.tags.map((t) => ({ Key: t.Key, Value: t.Value })) } } },
     {
-      service: 's3',
-      operation: 'PutBucketEncryption',
-      note: o.kmsKeyId ? 'SSE-KMS with the configured key' : 'SSE-S3',
-      input: { Bucket, ServerSideEncryptionConfiguration: { Rules: [encryption] } },
-    },
-    { service: 's3', operation: 'PutBucketPolicy', note: 'deny requests without TLS', input: { Bucket, Policy: tlsOnlyPolicy(Bucket, o.region) } },
-    { service: 's3', operation: 'PutBucketTagging', input: { Bucket, Tagging: { TagSet: projectTags(o.project) } } },
-    {
-      service: 's3',
       operation: 'PutBucketLifecycleConfiguration',
-      note: 'interrupted multipart uploads stop costing storage after 7 days',
       input: {
         Bucket,
         LifecycleConfiguration: {
@@ -110,7 +108,7 @@ export function bucketSetupRequests(o: BucketOptions): PlannedOperation[] {
   ]
 }
 
-const SETUP_COMMANDS: Record<string, new (input: any) => any> = {
+const SETUP_COMMANDS: Record<BucketSetupOperation, new (input: any) => any> = {
   CreateBucket: CreateBucketCommand,
   PutPublicAccessBlock: PutPublicAccessBlockCommand,
   PutBucketEncryption: PutBucketEncryptionCommand,
@@ -122,7 +120,7 @@ const SETUP_COMMANDS: Record<string, new (input: any) => any> = {
 /**
  * Makes sure the bucket exists and is safe to hold the dataset. An existing bucket is used as it is,
  * unless it is public (refused) or lives in another region (refused with the right --region).
- * A missing one is created with `bucketSetupRequests`; if a setup step fails, the new (empty) bucket
+ * A missing one is created with `bucketSetupInputs`; if a setup step fails, the new (empty) bucket
  * is deleted again so a re-run does not find a half-configured bucket and trust it.
  */
 export async function ensureDataBucket(s3: S3Client, o: BucketOptions, signal?: AbortSignal): Promise<EnsureBucketResult> {
@@ -130,7 +128,7 @@ export async function ensureDataBucket(s3: S3Client, o: BucketOptions, signal?: 
   const exists = await headBucket(s3, o, signal)
   if (exists) return { created: false, warnings: await refusePublicBucket(s3, o.bucket, signal) }
 
-  const [create, ...rest] = bucketSetupRequests(o)
+  const [create, ...rest] = bucketSetupInputs(o)
   try {
     await send(s3, create, resource, signal)
   } catch (err) {
@@ -160,7 +158,7 @@ export async function ensureDataBucket(s3: S3Client, o: BucketOptions, signal?: 
   return { created: true, warnings: [] }
 }
 
-async function send(s3: S3Client, op: PlannedOperation, resource: string, signal?: AbortSignal): Promise<void> {
+async function send(s3: S3Client, op: BucketSetupRequest, resource: string, signal?: AbortSignal): Promise<void> {
   const Command = SETUP_COMMANDS[op.operation]
   await callAws({ service: 's3', operation: op.operation, resource }, () => s3.send(new Command(op.input), { abortSignal: signal }))
 }

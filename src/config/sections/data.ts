@@ -7,8 +7,16 @@ export const DataSchema = z.strictObject({
   localDir: z.string().min(1).default('./dogImages'),
   /** Bucket for data, code and model artifacts. Created private and encrypted if missing. */
   bucket: bucketName,
-  /** Key prefix of the dataset in the bucket. @default 'data' */
-  prefix: s3Prefix.default('data'),
+  /**
+   * Key prefix of the dataset in the bucket. At most 1,000 bytes (S3 keys are 1,024 bytes with the
+   * file's path below it), no control characters and no `.`/`..` segments. @default 'data'
+   */
+  prefix: s3Prefix
+    .refine((v) => Buffer.byteLength(v) <= 1000, 'at most 1,000 bytes (S3 keys are at most 1,024 bytes, and the file paths go below it)')
+    // eslint-disable-next-line no-control-regex
+    .refine((v) => !/[\u0000-\u001f\u007f]/.test(v), 'no NUL or other control characters')
+    .refine((v) => !v.split('/').some((seg) => seg === '..' || seg === '.' || seg === ''), 'no empty, "." or ".." segments')
+    .default('data'),
   /** KMS key id or ARN for SSE-KMS; unset means SSE-S3. */
   kmsKeyId: z.string().min(1).optional(),
   /**

@@ -1,19 +1,20 @@
 import path from 'node:path'
 import type { ObjectRecord } from './cache.js'
 import type { LocalFile } from './layout.js'
+import type { ListedObject } from '../../aws/s3/upload.js'
+import { bucketSetupInputs, type BucketSetupOperation } from '../../aws/s3/bucket.js'
+import { projectTags } from '../../shared/naming.js'
+import type { PlannedOperation } from '../../shared/plan.js'
+
+export { deleteBatches } from '../../aws/s3/upload.js'
 
 /**
  * Pure sync decisions and request shapes for `upload-data`: no I/O and no AWS client, so every rule
- * is tested without mocks. `src/aws/s3-sync.ts` feeds them the listing, the local record and hashes.
+ * is tested without mocks. `run.ts` feeds them the listing, the local record and hashes.
  */
 
 /** One object as ListObjectsV2 reports it. */
-export interface RemoteObject {
-  readonly key: string
-  readonly size: number
-  /** Quotes included, as S3 returns it. */
-  readonly etag: string
-}
+export type RemoteObject = ListedObject
 
 export type UploadReason = 'new' | 'changed'
 
@@ -62,6 +63,19 @@ export function classifyAgainstRecord(file: Pick<LocalFile, 'size'>, record: Obj
  */
 export function etagIsContentMd5(etag: string, serverSideEncryption: string | undefined): boolean {
   return /^"?[0-9a-f]{32}"?$/.test(etag) && serverSideEncryption !== 'aws:kms' && serverSideEncryption !== 'aws:kms:dsse'
+}
+
+/**
+ * What `--delete` removes: the objects under the dataset's own prefix (`<prefix>/`) that have no
+ * local file, sorted. The dry-run plan (remote keys from the local record) and the real run (from
+ * the listing) both call this, so they cannot disagree on the rule.
+ */
+export function keysToDelete(prefix: string, files: readonly Pick<LocalFile, 'rel'>[], remoteKeys: Iterable<string>): string[] {
+  const under = listPrefix(prefix)
+  return orphanKeys(
+    new Set(files.map((f) => objectKey(prefix, f.rel))),
+    [...remoteKeys].filter((k) => k.startsWith(under)),
+  )
 }
 
 /** Remote keys with no local file, sorted. */
@@ -125,11 +139,31 @@ function sseInput(kmsKeyId: string | undefined) {
   return kmsKeyId ? { ServerSideEncryption: 'aws:kms' as const, SSEKMSKeyId: kmsKeyId, BucketKeyEnabled: true } : {}
 }
 
-/** DeleteObjects takes at most 1,000 keys per request. */
-export function deleteBatches(bucket: string, keys: readonly string[], batchSize = 1000) {
-  const out: { Bucket: string; Delete: { Objects: { Key: string }[]; Quiet: true } }[] = []
-  for (let i = 0; i < keys.length; i += batchSize) {
-    out.push({ Bucket: bucket, Delete: { Objects: keys.slice(i, i + batchSize).map((Key) => ({ Key })), Quiet: true } })
-  }
-  return out
+const SETUP_NOTES: Partial<Record<BucketSetupOperation, string>> = {
+  CreateBucket: 'only if the bucket does not exist',
+  PutPublicAccessBlock: 'no public access, ever',
+  PutBucketPolicy: 'deny requests without TLS',
+  PutBucketLifecycleConfiguration: 'interrupted multipart uploads stop costing storage after 7 days',
+}
+
+/** The bucket setup requests (aws/s3/bucket.ts) as plan operations, tagged for the project, with why each is sent. */
+export function bucketSetupRequests(o: { bucket: string; region: string; project: string; kmsKeyId?: string }): PlannedOperation[] {
+  return bucketSetupInputs({ bucket: o.bucket, region: o.region, tags: projectTags(o.project), kmsKeyId: o.kmsKeyId }).map((r) => {
+    const note = r.operation === 'PutBucketEncryption' ? (o.kmsKeyId ? 'SSE-KMS with the configured key' : 'SSE-S3') : SETUP_NOTES[r.operation]
+    return { service: 's3', operation: r.operation, ...(note ? { note } : {}), input: r.input }
+  })
+}
+
+/**
+ * The prefixes mlops itself writes into the data bucket (code packages, repacked models, SageMaker
+ * output). A dataset prefix overlapping one of them would make `--delete` remove mlops's own objects.
+ */
+export function reservedPrefixes(project: string): string[] {
+  return [`${project}/code/`, `${project}/models/`, 'output/']
+}
+
+/** The reserved prefix `prefix` overlaps (one contains the other), or undefined. */
+export function overlappingReservedPrefix(prefix: string, project: string): string | undefined {
+  const mine = listPrefix(prefix)
+  return reservedPrefixes(project).find((r) => mine.startsWith(r) || r.startsWith(mine))
 }

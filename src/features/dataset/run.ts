@@ -5,82 +5,33 @@ import type { MlopsConfig } from '../../config/schema.js'
 import type { CommandContext } from '../../context.js'
 import { UploadCache } from './cache.js'
 import { fetchDataset, recordedDownload, type FetchDatasetResult } from './download.js'
-import { scanDataset, summarize, type DatasetSummary, type LocalFile } from './layout.js'
-import { classifyAgainstListing, etagIsContentMd5, listPrefix, objectKey, orphanKeys, type RemoteObject, type UploadReason } from './plan.js'
-import { createProgress, reportScan, type SyncUi } from './render.js'
-import { AbortError, InterruptedError } from '../../shared/errors.js'
+import { scanDataset, summarize, type DatasetScan, type LocalFile } from './layout.js'
+import {
+  classifyAgainstListing,
+  etagIsContentMd5,
+  keysToDelete,
+  listPrefix,
+  objectKey,
+  overlappingReservedPrefix,
+  type RemoteObject,
+  type UploadReason,
+} from './plan.js'
+import { createProgress, reportScan } from './progress.js'
+import { AbortError, InterruptedError, UserError } from '../../shared/errors.js'
 import { formatBytes } from '../../shared/output.js'
-import type { StateStore } from '../../shared/state.js'
-import type { Clock } from '../../shared/clock.js'
+import { done, type Outcome } from '../../shared/outcome.js'
+import { projectTags } from '../../shared/naming.js'
 import { ensureDataBucket, headBucket } from '../../aws/s3/bucket.js'
-import { channelUris, type ChannelUris } from '../../shared/channels.js'
-import { planDatasetSync, type SyncPlan } from './sync-plan.js'
-import { deleteKeys, hashFile, listObjects, runPool, uploadFiles, type UploadFilesOptions, type UploadItem } from './upload.js'
 import { headObject } from '../../aws/s3/objects.js'
-
-export { channelUris, type ChannelUris } from '../../shared/channels.js'
-
-/** What `upload-data` was asked to do, after flags were merged over the config. */
-export interface UploadDataOptions {
-  /** Absolute path of the dataset folder. */
-  readonly source: string
-  readonly bucket: string
-  readonly prefix: string
-  readonly concurrency: number
-  readonly delete: boolean
-  readonly validate: boolean
-  readonly fromUrl?: string
-  readonly expectSha256?: string
-}
-
-export interface SyncOptions {
-  readonly source: string
-  readonly bucket: string
-  readonly prefix: string
-  readonly region: string
-  readonly project: string
-  readonly kmsKeyId?: string
-  readonly concurrency: number
-  readonly delete: boolean
-  readonly validate: boolean
-  /** `.mlops/upload-cache.json` (see UploadCache for why it exists). */
-  readonly cacheFile: string
-  readonly signal: AbortSignal
-  readonly clock: Clock
-  readonly ui: SyncUi
-  /** Asked once, before anything is uploaded, when --delete found objects with no local file. */
-  readonly confirmDelete: (keys: readonly string[]) => Promise<boolean>
-  /** Where a created bucket is recorded. */
-  readonly state?: Pick<StateStore, 'record'>
-  /** Transfer tuning (tests force multipart with small sizes). */
-  readonly transfer?: Partial<Pick<UploadFilesOptions, 'multipartThreshold' | 'partSize' | 'maxAttempts' | 'maxBufferedBytes'>>
-}
-
-export interface SyncResult {
-  readonly source: string
-  /** `s3://<bucket>/<prefix>/` */
-  readonly destination: string
-  readonly uploaded: number
-  readonly skipped: number
-  readonly deleted: number
-  /** Objects under the prefix with no local file, left alone (pass --delete to remove them). */
-  readonly remoteOnly: number
-  /** Bytes uploaded. */
-  readonly bytes: number
-  /** Bytes of the whole local dataset. */
-  readonly totalBytes: number
-  readonly seconds: number
-  readonly channels: ChannelUris
-  readonly dataset: DatasetSummary
-  readonly bucketCreated: boolean
-  /** HeadObject calls made (only for objects this machine has no record of). */
-  readonly headRequests: number
-  readonly retries: number
-  readonly download?: Pick<FetchDatasetResult, 'url' | 'downloaded' | 'archiveBytes' | 'archiveSha256'>
-}
+import { deleteObjects, listObjects } from '../../aws/s3/upload.js'
+import { channelUris } from '../../shared/channels.js'
+import { planDatasetSync } from './sync-plan.js'
+import { hashFile, runPool, uploadFiles, type UploadItem } from './upload.js'
+import type { SyncOptions, SyncPlanDetails, SyncResult, UploadDataOptions } from './types.js'
 
 /** The `upload-data` command: optional download, then a dry-run plan or the sync itself. */
-export async function runUploadData(ctx: CommandContext, cfg: MlopsConfig, o: UploadDataOptions): Promise<SyncResult | SyncPlan> {
+export async function runUploadData(ctx: CommandContext, cfg: MlopsConfig, o: UploadDataOptions): Promise<Outcome<SyncResult, SyncPlanDetails>> {
+  refuseReservedPrefix(o.prefix, cfg.project.name)
   const workDir = path.join(ctx.projectDir, '.mlops')
   const common = {
     source: o.source,
@@ -98,19 +49,14 @@ export async function runUploadData(ctx: CommandContext, cfg: MlopsConfig, o: Up
     ui: ctx.ui,
   }
   if (ctx.dryRun) {
-    if (o.fromUrl && (await recordedDownload(workDir, o.source))?.url !== o.fromUrl) {
-      return {
-        ...(await planDatasetSync({ ...common, withoutFiles: true })),
-        download: { url: o.fromUrl, into: o.source },
-      }
-    }
-    return planDatasetSync(common)
+    const pending = o.fromUrl && (await recordedDownload(workDir, o.source))?.url !== o.fromUrl
+    return planDatasetSync(pending ? { ...common, withoutFiles: true, download: { url: o.fromUrl!, into: o.source } } : common)
   }
   const { s3 } = await ctx.clients(['s3'], cfg)
   let download: FetchDatasetResult | undefined
   if (o.fromUrl) {
     // Credentials, bucket ownership and region are checked before a download that may take minutes.
-    if ((await recordedDownload(workDir, o.source))?.url !== o.fromUrl) await headBucket(s3, { ...common, bucket: o.bucket }, ctx.signal)
+    if ((await recordedDownload(workDir, o.source))?.url !== o.fromUrl) await headBucket(s3, { ...common, tags: [] }, ctx.signal)
     download = await fetchDataset({ url: o.fromUrl, dest: o.source, workDir, expectSha256: o.expectSha256, signal: ctx.signal, ui: ctx.ui })
   }
   const result = await syncDataset(s3, {
@@ -118,12 +64,22 @@ export async function runUploadData(ctx: CommandContext, cfg: MlopsConfig, o: Up
     state: ctx.state(),
     confirmDelete: (keys) => ctx.ui.confirm(`Delete ${keys.length === 1 ? 'this object' : `these ${keys.length} objects`} from s3://${o.bucket}?`),
   })
-  return download
-    ? {
-        ...result,
-        download: { url: download.url, downloaded: download.downloaded, archiveBytes: download.archiveBytes, archiveSha256: download.archiveSha256 },
-      }
-    : result
+  if (!download) return done(result)
+  const { url, downloaded, archiveBytes, archiveSha256 } = download
+  return done({ ...result, download: { url, downloaded, archiveBytes, archiveSha256 } })
+}
+
+/** A dataset prefix overlapping mlops's own objects would let --delete remove them (issue 19 item 3): refused, exit 2. */
+function refuseReservedPrefix(prefix: string, project: string): void {
+  const clash = overlappingReservedPrefix(prefix, project)
+  if (!clash) return
+  throw new UserError(
+    'PrefixOverlap',
+    `data.prefix "${prefix}" overlaps "${clash}", where mlops keeps its own objects (code packages, models, training output).`,
+    {
+      hint: `Choose a prefix of its own in data.prefix (mlops.config.yaml) or pass --prefix, for example --prefix ${project}-data.`,
+    },
+  )
 }
 
 /**
@@ -145,16 +101,55 @@ export async function syncDataset(s3: S3Client, options: SyncOptions): Promise<S
   }
 }
 
+type Upload = UploadItem & { reason: UploadReason }
+
+/** The phases of one sync, in order; each is a function below. */
 async function sync(s3: S3Client, o: SyncOptions): Promise<SyncResult> {
   const started = o.clock.now()
   const scan = await scanDataset(o.source, { validate: o.validate })
   reportScan(o.ui, scan)
   const cache = await UploadCache.load(o.cacheFile)
   cache.pruneHashes(scan.root, new Set(scan.files.map((f) => f.path)))
-  const channels = channelUris({ data: { bucket: o.bucket, prefix: o.prefix } as MlopsConfig['data'] })
   const destination = `s3://${o.bucket}/${listPrefix(o.prefix)}`
 
-  const bucket = await ensureDataBucket(s3, { bucket: o.bucket, region: o.region, project: o.project, kmsKeyId: o.kmsKeyId }, o.signal)
+  const bucketCreated = await prepareBucket(s3, o)
+  const remote = bucketCreated ? new Map<string, RemoteObject>() : await listObjects(s3, o.bucket, listPrefix(o.prefix), o.signal)
+  for (const key of cache.objectKeys(o.bucket, listPrefix(o.prefix))) if (!remote.has(key)) cache.forgetObject(o.bucket, key)
+
+  const { uploads, skipped, headRequests } = await compareWithRemote(s3, o, scan, remote, cache)
+  const orphans = keysToDelete(o.prefix, scan.files, remote.keys())
+  await confirmOrphans(o, orphans, destination, cache)
+  const transfer = await transferFiles(s3, o, uploads, skipped.length, scan, cache, bucketCreated)
+
+  let deleted = 0
+  if (o.delete && orphans.length > 0) {
+    o.ui.step(`Deleting ${orphans.length} object${orphans.length === 1 ? '' : 's'} with no local file…`)
+    deleted = await deleteObjects(s3, o.bucket, orphans, o.signal)
+    for (const k of orphans) cache.forgetObject(o.bucket, k)
+    await cache.save()
+  }
+
+  return {
+    source: scan.root,
+    destination,
+    uploaded: transfer.uploaded,
+    skipped: skipped.length,
+    deleted,
+    remoteOnly: o.delete ? 0 : orphans.length,
+    bytes: transfer.bytes,
+    totalBytes: scan.bytes,
+    seconds: Math.round((o.clock.now() - started) / 10) / 100,
+    channels: channelUris({ data: { bucket: o.bucket, prefix: o.prefix } as MlopsConfig['data'] }),
+    dataset: summarize(scan),
+    bucketCreated,
+    headRequests,
+    retries: transfer.retries,
+  }
+}
+
+/** Makes sure the bucket exists and is safe; records a created one. True when it was created now. */
+async function prepareBucket(s3: S3Client, o: SyncOptions): Promise<boolean> {
+  const bucket = await ensureDataBucket(s3, { bucket: o.bucket, region: o.region, tags: projectTags(o.project), kmsKeyId: o.kmsKeyId }, o.signal)
   for (const w of bucket.warnings) o.ui.warn(w)
   if (bucket.created) {
     o.ui.success(`Created bucket ${o.bucket} (private, ${o.kmsKeyId ? 'SSE-KMS' : 'SSE-S3'} encrypted, TLS-only, tagged)`)
@@ -166,13 +161,18 @@ async function sync(s3: S3Client, o: SyncOptions): Promise<SyncResult> {
       details: { kmsKeyId: o.kmsKeyId ?? null },
     })
   }
+  return bucket.created
+}
 
-  const remote = bucket.created ? new Map<string, RemoteObject>() : await listObjects(s3, o.bucket, listPrefix(o.prefix), o.signal)
-  for (const key of cache.objectKeys(o.bucket, listPrefix(o.prefix))) if (!remote.has(key)) cache.forgetObject(o.bucket, key)
-
+/**
+ * Which files to upload: another size (or no object) from the listing alone; same size by content.
+ * Local hashes come from the cache (no read) or are computed; remote ones from this machine's record
+ * or, failing that, one HeadObject each.
+ */
+async function compareWithRemote(s3: S3Client, o: SyncOptions, scan: DatasetScan, remote: ReadonlyMap<string, RemoteObject>, cache: UploadCache) {
   let headRequests = 0
   const skipped: LocalFile[] = []
-  const uploads: (UploadItem & { reason: UploadReason })[] = []
+  const uploads: Upload[] = []
   const compare: { file: LocalFile; key: string; remote: RemoteObject; remoteSha?: string }[] = []
   for (const file of scan.files) {
     const key = objectKey(o.prefix, file.rel)
@@ -180,9 +180,6 @@ async function sync(s3: S3Client, o: SyncOptions): Promise<SyncResult> {
     if (first.kind === 'upload') uploads.push({ file, key, reason: first.reason })
     else compare.push({ file, key, remote: remote.get(key)!, remoteSha: first.remoteSha })
   }
-
-  // Same size: decide by content. Local hashes come from the cache (no read) or are computed;
-  // remote ones from this machine's record or, failing that, one HeadObject each.
   try {
     await runPool(
       compare,
@@ -214,29 +211,39 @@ async function sync(s3: S3Client, o: SyncOptions): Promise<SyncResult> {
   }
   if (o.signal.aborted) throw new InterruptedError('Interrupted while comparing files; nothing was uploaded. Run the command again.')
   uploads.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+  return { uploads, skipped, headRequests }
+}
 
-  const orphans = orphanKeys(new Set(scan.files.map((f) => objectKey(o.prefix, f.rel))), remote.keys())
-  if (o.delete && orphans.length > 0) {
-    o.ui.warn(
-      `--delete: ${orphans.length} object${orphans.length === 1 ? '' : 's'} under ${destination} ha${orphans.length === 1 ? 's' : 've'} no local file and will be deleted:`,
-    )
-    for (const k of orphans.slice(0, 50)) o.ui.info(`    s3://${o.bucket}/${k}`)
-    if (orphans.length > 50) o.ui.info(`    … and ${orphans.length - 50} more (\`mlops upload-data --delete --dry-run --json\` lists them all)`)
-    if (!(await o.confirmDelete(orphans))) {
-      await cache.save()
-      throw new AbortError('Cancelled: nothing was uploaded or deleted.')
-    }
-  } else if (orphans.length > 0) {
-    o.ui.info(
-      `${orphans.length} object${orphans.length === 1 ? '' : 's'} under ${destination} ha${orphans.length === 1 ? 's' : 've'} no local file (kept; --delete removes them).`,
-    )
+/** Lists the objects with no local file; with --delete asks once (before anything is uploaded). */
+async function confirmOrphans(o: SyncOptions, orphans: readonly string[], destination: string, cache: UploadCache): Promise<void> {
+  if (orphans.length === 0) return
+  const these = `${orphans.length} object${orphans.length === 1 ? '' : 's'} under ${destination} ha${orphans.length === 1 ? 's' : 've'} no local file`
+  if (!o.delete) return void o.ui.info(`${these} (kept; --delete removes them).`)
+  o.ui.warn(`--delete: ${these} and will be deleted:`)
+  for (const k of orphans.slice(0, 50)) o.ui.info(`    s3://${o.bucket}/${k}`)
+  if (orphans.length > 50) o.ui.info(`    … and ${orphans.length - 50} more (\`mlops upload-data --delete --dry-run --json\` lists them all)`)
+  if (!(await o.confirmDelete(orphans))) {
+    await cache.save()
+    throw new AbortError('Cancelled: nothing was uploaded or deleted.')
   }
+}
 
+/** Uploads, with progress and the record saved as files complete; throws InterruptedError on Ctrl-C / SIGTERM. */
+async function transferFiles(
+  s3: S3Client,
+  o: SyncOptions,
+  uploads: readonly Upload[],
+  unchanged: number,
+  scan: DatasetScan,
+  cache: UploadCache,
+  bucketCreated: boolean,
+) {
   const uploadBytes = uploads.reduce((n, u) => n + u.file.size, 0)
+  const destination = `s3://${o.bucket}/${listPrefix(o.prefix)}`
   if (uploads.length > 0) {
     const counts = { new: uploads.filter((u) => u.reason === 'new').length, changed: uploads.filter((u) => u.reason === 'changed').length }
     o.ui.step(
-      `Uploading ${uploads.length.toLocaleString('en-US')} file${uploads.length === 1 ? '' : 's'} (${formatBytes(uploadBytes)}; ${counts.new} new, ${counts.changed} changed), ${skipped.length.toLocaleString('en-US')} unchanged, ${o.concurrency} at a time`,
+      `Uploading ${uploads.length.toLocaleString('en-US')} file${uploads.length === 1 ? '' : 's'} (${formatBytes(uploadBytes)}; ${counts.new} new, ${counts.changed} changed), ${unchanged.toLocaleString('en-US')} unchanged, ${o.concurrency} at a time`,
     )
   } else o.ui.step(`All ${scan.files.length.toLocaleString('en-US')} files are already in ${destination}`)
 
@@ -259,7 +266,7 @@ async function sync(s3: S3Client, o: SyncOptions): Promise<SyncResult> {
         o.ui.warn(
           `could not abort the unfinished multipart upload of ${item.key} (${(err as Error).message}); ` +
             `remove it with \`aws s3api abort-multipart-upload --bucket ${o.bucket} --key ${item.key} --upload-id ${uploadId}\`` +
-            (bucket.created ? " (the bucket's lifecycle rule also removes it after 7 days)" : ''),
+            (bucketCreated ? " (the bucket's lifecycle rule also removes it after 7 days)" : ''),
         ),
       onUploaded: (item, r) => {
         progress?.file()
@@ -283,31 +290,7 @@ async function sync(s3: S3Client, o: SyncOptions): Promise<SyncResult> {
         'unfinished multipart uploads aborted. Run the same command again to resume: files already uploaded are skipped.',
     )
   }
-
-  let deleted = 0
-  if (o.delete && orphans.length > 0) {
-    o.ui.step(`Deleting ${orphans.length} object${orphans.length === 1 ? '' : 's'} with no local file…`)
-    deleted = await deleteKeys(s3, o.bucket, orphans, o.signal)
-    for (const k of orphans) cache.forgetObject(o.bucket, k)
-    await cache.save()
-  }
-
-  return {
-    source: scan.root,
-    destination,
-    uploaded: transfer.uploaded,
-    skipped: skipped.length,
-    deleted,
-    remoteOnly: o.delete ? 0 : orphans.length,
-    bytes: transfer.bytes,
-    totalBytes: scan.bytes,
-    seconds: Math.round((o.clock.now() - started) / 10) / 100,
-    channels,
-    dataset: summarize(scan),
-    bucketCreated: bucket.created,
-    headRequests,
-    retries: transfer.retries,
-  }
+  return transfer
 }
 
 /**

@@ -186,6 +186,8 @@ export async function readCentralDirectory(fh: FileHandle, label: string): Promi
       const len = extra.readUInt16LE(e + 2)
       if (id === 0x0001) {
         let q = e + 4
+        const need = (uncompressedSize === 0xffffffff ? 8 : 0) + (compressedSize === 0xffffffff ? 8 : 0) + (localHeaderOffset === 0xffffffff ? 8 : 0)
+        if (len < need || e + 4 + need > extra.length) throw corrupt(label, `the ZIP64 extra field of ${name} is truncated`)
         if (uncompressedSize === 0xffffffff) {
           uncompressedSize = Number(extra.readBigUInt64LE(q))
           q += 8
@@ -226,6 +228,22 @@ function checkLimits(entries: readonly ZipEntry[], label: string, o: UnzipLimits
   if (entries.length > maxEntries) throw bomb(`${entries.length.toLocaleString('en-US')} entries (limit ${maxEntries.toLocaleString('en-US')})`)
   const total = entries.reduce((n, e) => n + e.uncompressedSize, 0)
   if (total > maxTotal) throw bomb(`it expands to ${total.toLocaleString('en-US')} bytes (limit ${maxTotal.toLocaleString('en-US')})`)
+  // Many small entries of zeros pass a per-entry check: the archive as a whole is bounded too.
+  const compressed = entries.reduce((n, e) => n + e.compressedSize, 0)
+  if (total > 64 * 1024 * 1024 && total / Math.max(1, compressed) > maxRatio) {
+    throw bomb(`the whole archive expands ${Math.round(total / Math.max(1, compressed))}:1 (limit ${maxRatio}:1)`)
+  }
+  const seen = new Set<string>()
+  const dirs = new Set<string>()
+  for (const e of entries) {
+    const name = e.name.replace(/\\/g, '/').replace(/\/+$/, '')
+    if (!e.isDirectory && seen.has(name)) throw bomb(`the entry ${e.name} appears twice`)
+    if (!e.isDirectory) seen.add(name)
+    const segments = name.split('/')
+    if (segments.some((seg) => Buffer.byteLength(seg) > 255)) throw bomb(`an entry name has a path segment over 255 bytes (${e.name.slice(0, 60)}…)`)
+    for (let i = 1; i < segments.length; i++) dirs.add(segments.slice(0, i).join('/'))
+  }
+  for (const name of seen) if (dirs.has(name)) throw bomb(`${name} is both a file and a folder`)
   for (const e of entries) {
     if (e.uncompressedSize > 1024 * 1024 && e.uncompressedSize / Math.max(1, e.compressedSize) > maxRatio) {
       throw bomb(`${e.name} expands ${Math.round(e.uncompressedSize / Math.max(1, e.compressedSize))}:1 (limit ${maxRatio}:1)`)
@@ -264,7 +282,7 @@ async function extractEntry(
         )
         return
       }
-      crc = crc32(chunk, crc)
+      crc = zlib.crc32(chunk, crc)
       onBytes(chunk.length)
       done(null, chunk)
     },
@@ -288,22 +306,4 @@ function corrupt(label: string, why: string): UserError {
   return new UserError('CorruptArchive', `${label} is not a usable zip archive: ${why}.`, {
     hint: 'Download it again (a partial download looks like this), or unpack it yourself and pass --source <dir>.',
   })
-}
-
-let table: Uint32Array | undefined
-/** CRC-32 (zip's polynomial). Uses zlib.crc32 where Node has it (20.15+), else a table. */
-export function crc32(data: Buffer, value = 0): number {
-  const native = (zlib as unknown as { crc32?: (d: Buffer, v: number) => number }).crc32
-  if (native) return native(data, value)
-  if (!table) {
-    table = new Uint32Array(256)
-    for (let n = 0; n < 256; n++) {
-      let c = n
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1
-      table[n] = c >>> 0
-    }
-  }
-  let c = (value ^ 0xffffffff) >>> 0
-  for (let i = 0; i < data.length; i++) c = table[(c ^ data[i]) & 0xff] ^ (c >>> 8)
-  return (c ^ 0xffffffff) >>> 0
 }

@@ -1,19 +1,21 @@
-import { AbortMultipartUploadCommand, DeleteObjectsCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
-import { Upload } from '@aws-sdk/lib-storage'
+import type { S3Client } from '@aws-sdk/client-s3'
 import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
-import { readFile } from 'node:fs/promises'
+import { readFile, stat } from 'node:fs/promises'
+import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { AwsError } from '../../shared/errors.js'
-import { deleteBatches, multipartInput, MULTIPART_THRESHOLD, PART_SIZE, putObjectInput, type RemoteObject } from './plan.js'
+import { OperationError } from '../../shared/errors.js'
+import { multipartInput, MULTIPART_THRESHOLD, PART_SIZE, putObjectInput } from './plan.js'
 import type { LocalFile } from './layout.js'
 import type { Clock } from '../../shared/clock.js'
-import { callAws, isAwsErrorNamed, translateAwsError } from '../../aws/errors.js'
+import { translateAwsError } from '../../aws/errors.js'
+import { isRetryableTransfer, withRetry } from '../../aws/retry.js'
+import { deleteObjects, multipartUpload, putObject } from '../../aws/s3/upload.js'
 
 /**
- * The S3 transfer engine of `upload-data`: listing, HeadObject, parallel uploads (single PUTs for
- * ordinary files, @aws-sdk/lib-storage multipart for large ones), deletes. Every function takes its
- * client and an AbortSignal; none prints.
+ * The transfer engine of `upload-data`: parallel uploads (single PUTs for ordinary files, multipart
+ * for large ones) under a memory budget, whole-file retries, and the sha256 of what was actually
+ * sent. The S3 calls themselves are in aws/s3/upload.ts. Every function takes an AbortSignal; none prints.
  */
 
 export interface UploadItem {
@@ -69,42 +71,6 @@ export interface UploadFilesResult {
   readonly interrupted: boolean
 }
 
-/** Every object under `prefix`: one ListObjectsV2 page per 1,000 keys, nothing per object. */
-export async function listObjects(s3: S3Client, bucket: string, prefix: string, signal?: AbortSignal): Promise<Map<string, RemoteObject>> {
-  const out = new Map<string, RemoteObject>()
-  let ContinuationToken: string | undefined
-  do {
-    const page = await callAws({ service: 's3', operation: 'ListObjectsV2', resource: `s3://${bucket}/${prefix}` }, () =>
-      s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken }), { abortSignal: signal }),
-    )
-    for (const o of page.Contents ?? []) if (o.Key) out.set(o.Key, { key: o.Key, size: o.Size ?? 0, etag: o.ETag ?? '' })
-    ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined
-  } while (ContinuationToken)
-  return out
-}
-
-/** Deletes keys in batches of 1,000; any key S3 could not delete fails the call, naming it. */
-export async function deleteKeys(s3: S3Client, bucket: string, keys: readonly string[], signal?: AbortSignal): Promise<number> {
-  let deleted = 0
-  for (const input of deleteBatches(bucket, keys)) {
-    const out = await callAws({ service: 's3', operation: 'DeleteObjects', resource: `s3://${bucket}` }, () =>
-      s3.send(new DeleteObjectsCommand(input), { abortSignal: signal }),
-    )
-    const errors = out.Errors ?? []
-    if (errors.length > 0) {
-      const first = errors
-        .slice(0, 5)
-        .map((e) => `${e.Key}: ${e.Code} ${e.Message ?? ''}`.trim())
-        .join('; ')
-      throw new AwsError('DeleteFailed', `S3 did not delete ${errors.length} of ${input.Delete.Objects.length} objects: ${first}`, {
-        hint: errors.some((e) => e.Code === 'AccessDenied') ? `Grant s3:DeleteObject on arn:aws:s3:::${bucket}/*.` : 'Run the command again.',
-      })
-    }
-    deleted += input.Delete.Objects.length
-  }
-  return deleted
-}
-
 /** sha256 (and optionally MD5) of a file's content, streamed. */
 export async function hashFile(file: string, opts: { md5?: boolean; signal?: AbortSignal } = {}): Promise<{ sha256: string; md5?: string }> {
   const sha = createHash('sha256')
@@ -133,174 +99,159 @@ export async function uploadFiles(s3: S3Client, items: readonly UploadItem[], o:
   const partSize = o.partSize ?? PART_SIZE
   const partConcurrency = o.partConcurrency ?? 4
   const budget = new ByteBudget(o.maxBufferedBytes ?? 256 * 1024 * 1024)
-  const maxAttempts = o.maxAttempts ?? 3
-  let uploaded = 0
-  let bytes = 0
-  let retries = 0
+  const totals = { uploaded: 0, bytes: 0, retries: 0 }
 
   const uploadOne = async (item: UploadItem): Promise<void> => {
     const large = item.file.size >= threshold
     const reserve = large ? partSize * (partConcurrency + 1) : item.file.size
     await budget.acquire(reserve)
     try {
-      for (let attempt = 1; ; attempt++) {
-        if (o.signal.aborted) return
-        let sent = 0
-        const progress = (n: number) => {
-          sent += n
-          o.onBytes?.(n)
-        }
-        try {
-          const result = large ? await putMultipart(s3, item, o, partSize, partConcurrency, progress) : await putSingle(s3, item, o, progress)
-          uploaded++
-          bytes += result.size
-          o.onUploaded?.(item, result)
-          return
-        } catch (err) {
-          if (sent > 0) o.onBytes?.(-sent)
-          if (o.signal.aborted) return
-          if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-            o.onVanished?.(item)
-            return
-          }
-          if (attempt >= maxAttempts || !isRetryable(err)) {
-            throw translateAwsError(err, { service: 's3', operation: large ? 'UploadPart' : 'PutObject', resource: `s3://${o.bucket}/${item.key}` })
-          }
-          retries++
-          o.onRetry?.(item, attempt, err)
-          // Capped exponential backoff between whole-file attempts; sleep rejects on Ctrl-C.
-          await o.clock.sleep(Math.min(250 * 2 ** (attempt - 1), 5_000), o.signal).catch(() => undefined)
-        }
-      }
+      const result = await uploadWithRetries(s3, item, o, large ? { partSize, partConcurrency } : undefined, totals)
+      if (!result) return
+      totals.uploaded++
+      totals.bytes += result.size
+      o.onUploaded?.(item, result)
     } finally {
       budget.release(reserve)
     }
   }
 
   await runPool(items, o.concurrency, uploadOne, o.signal)
-  return { uploaded, bytes, retries, interrupted: o.signal.aborted }
+  return { ...totals, interrupted: o.signal.aborted }
 }
 
-async function putSingle(s3: S3Client, item: UploadItem, o: UploadFilesOptions, progress: (n: number) => void): Promise<UploadedObject> {
-  const body = await readFile(item.file.path)
-  const sha256 = createHash('sha256').update(body).digest('hex')
-  const command = new PutObjectCommand({
-    ...putObjectInput({ bucket: o.bucket, key: item.key, size: body.length, sha256Hex: sha256, kmsKeyId: o.kmsKeyId }),
-    Body: body,
-  })
-  // The SigV4 payload hash is the same sha256: hand it to the signer so the body is hashed once, not twice.
-  command.middlewareStack.add(
-    (next) => async (args) => {
-      const req = args.request as { headers?: Record<string, string> }
-      if (req.headers) req.headers['x-amz-content-sha256'] = sha256
-      return next(args)
-    },
-    { step: 'build', name: 'mlopsPresetPayloadHash' },
-  )
-  const out = await s3.send(command, { abortSignal: o.signal })
-  progress(body.length)
-  return { sha256, etag: out.ETag ?? '', size: body.length }
-}
-
-async function putMultipart(
+/**
+ * One file, with whole-file attempts on top of the SDK's per-request retries (capped exponential
+ * backoff on the injectable clock). Undefined when the signal aborted or the file vanished.
+ */
+async function uploadWithRetries(
   s3: S3Client,
   item: UploadItem,
   o: UploadFilesOptions,
-  partSize: number,
-  queueSize: number,
+  multipart: { partSize: number; partConcurrency: number } | undefined,
+  totals: { retries: number },
+): Promise<UploadedObject | undefined> {
+  let attempt = 0
+  try {
+    return await withRetry(
+      async () => {
+        attempt++
+        o.signal.throwIfAborted()
+        let sent = 0
+        const progress = (n: number) => {
+          sent += n
+          o.onBytes?.(n)
+        }
+        try {
+          // After a failed attempt the file may have changed: its cached hash is not trusted again.
+          return multipart ? await putLarge(s3, item, o, multipart, attempt === 1, progress) : await putSmall(s3, item, o, progress)
+        } catch (err) {
+          if (sent > 0) o.onBytes?.(-sent)
+          throw err
+        }
+      },
+      {
+        clock: o.clock,
+        signal: o.signal,
+        attempts: o.maxAttempts ?? 3,
+        baseDelayMs: 250,
+        maxDelayMs: 5_000,
+        retryable: (err) => !o.signal.aborted && !isVanished(err) && (err instanceof FileChangedError || isRetryableTransfer(err)),
+        onRetry: (n, err) => {
+          totals.retries++
+          o.onRetry?.(item, n, err)
+        },
+      },
+    )
+  } catch (err) {
+    if (o.signal.aborted) return undefined
+    if (isVanished(err)) {
+      o.onVanished?.(item)
+      return undefined
+    }
+    if (err instanceof FileChangedError) {
+      throw new OperationError('FileChangedDuringUpload', `${item.file.path} kept changing while it was uploaded (${attempt} attempts); it was not recorded.`, {
+        hint: 'Stop whatever writes into the dataset folder, then run the command again.',
+      })
+    }
+    throw translateAwsError(err, { service: 's3', operation: multipart ? 'UploadPart' : 'PutObject', resource: `s3://${o.bucket}/${item.key}` })
+  }
+}
+
+function isVanished(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException | undefined)?.code === 'ENOENT'
+}
+
+/** The bytes sent did not match the sha256 the object was created with: the file changed mid-upload. */
+class FileChangedError extends Error {
+  override readonly name = 'FileChangedError'
+}
+
+/** A single PUT: the body is read once, and the sha256 of exactly those bytes goes with it. */
+async function putSmall(s3: S3Client, item: UploadItem, o: UploadFilesOptions, progress: (n: number) => void): Promise<UploadedObject> {
+  const body = await readFile(item.file.path)
+  const sha256 = createHash('sha256').update(body).digest('hex')
+  const input = { ...putObjectInput({ bucket: o.bucket, key: item.key, size: body.length, sha256Hex: sha256, kmsKeyId: o.kmsKeyId }), Body: body }
+  const { etag } = await putObject(s3, input, { payloadSha256Hex: sha256, signal: o.signal })
+  progress(body.length)
+  return { sha256, etag, size: body.length }
+}
+
+/**
+ * A multipart upload. The object's x-amz-meta-sha256 is sent first (CreateMultipartUpload), so the
+ * bytes are hashed again as they stream out; if they differ from it (the file changed under us), the
+ * attempt fails with FileChangedError and is retried, and the wrong sha256 is never recorded (issue 19).
+ */
+async function putLarge(
+  s3: S3Client,
+  item: UploadItem,
+  o: UploadFilesOptions,
+  m: { partSize: number; partConcurrency: number },
+  trustCache: boolean,
   progress: (n: number) => void,
 ): Promise<UploadedObject> {
-  const sha256 = o.knownSha256?.(item.file) ?? (await hashFile(item.file.path, { signal: o.signal })).sha256
-  const tracked = trackSends(s3)
-  const body = createReadStream(item.file.path, { highWaterMark: 1024 * 1024 })
-  const upload = new Upload({
-    client: tracked.client,
-    params: { ...multipartInput({ bucket: o.bucket, key: item.key, size: item.file.size, sha256Hex: sha256, kmsKeyId: o.kmsKeyId }), Body: body },
-    partSize,
-    queueSize,
-    // mlops aborts the multipart upload itself, after every part request has settled (below):
-    // lib-storage's own abort can race a part still in flight, which would then linger as storage.
-    leavePartsOnError: true,
-  })
-  let reported = 0
-  upload.on('httpUploadProgress', (p) => {
-    if (typeof p.loaded === 'number' && p.loaded > reported) {
-      progress(p.loaded - reported)
-      reported = p.loaded
-    }
-  })
-  const onAbort = () => void upload.abort()
-  o.signal.addEventListener('abort', onAbort, { once: true })
-  try {
-    const out = await upload.done()
-    if (reported < item.file.size) progress(item.file.size - reported)
-    return { sha256, etag: out.ETag ?? '', size: item.file.size }
-  } catch (err) {
-    await tracked.settled()
-    if (upload.uploadId) {
-      try {
-        await s3.send(new AbortMultipartUploadCommand({ Bucket: o.bucket, Key: item.key, UploadId: upload.uploadId }))
-      } catch (e) {
-        if (!isAwsErrorNamed(e, 'NoSuchUpload'))
-          o.onAbortFailed?.(
-            item,
-            upload.uploadId,
-            translateAwsError(e, { service: 's3', operation: 'AbortMultipartUpload', resource: `s3://${o.bucket}/${item.key}` }),
-          )
+  const now = await stat(item.file.path)
+  const unchanged = now.size === item.file.size && now.mtimeMs === item.file.mtimeMs
+  const known = trustCache && unchanged ? o.knownSha256?.(item.file) : undefined
+  const sha256 = known ?? (await hashFile(item.file.path, { signal: o.signal })).sha256
+  const streamed = createHash('sha256')
+  let streamedBytes = 0
+  const body = Readable.from(
+    (async function* () {
+      for await (const chunk of createReadStream(item.file.path, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) {
+        streamed.update(chunk)
+        streamedBytes += chunk.length
+        yield chunk
       }
+    })(),
+    { objectMode: false },
+  )
+  let reported = 0
+  try {
+    const { etag } = await multipartUpload(
+      s3,
+      { ...multipartInput({ bucket: o.bucket, key: item.key, size: now.size, sha256Hex: sha256, kmsKeyId: o.kmsKeyId }), Body: body },
+      {
+        partSize: m.partSize,
+        queueSize: m.partConcurrency,
+        signal: o.signal,
+        onProgress: (loaded) => {
+          progress(loaded - reported)
+          reported = loaded
+        },
+        onAbortFailed: (uploadId, err) => o.onAbortFailed?.(item, uploadId, err),
+      },
+    )
+    if (streamed.digest('hex') !== sha256) {
+      // The completed object's body and its x-amz-meta-sha256 disagree: it must not stay behind as a record.
+      await deleteObjects(s3, o.bucket, [item.key], o.signal)
+      throw new FileChangedError(`${item.file.path} changed while it was uploaded`)
     }
-    throw err
+    if (reported < streamedBytes) progress(streamedBytes - reported)
+    return { sha256, etag, size: streamedBytes }
   } finally {
-    o.signal.removeEventListener('abort', onAbort)
     body.destroy()
   }
-}
-
-/** A view of the client that knows when every request it sent has settled. */
-function trackSends(s3: S3Client): { client: S3Client; settled(): Promise<void> } {
-  const inflight = new Set<Promise<unknown>>()
-  const client = new Proxy(s3, {
-    get(target, prop, receiver) {
-      if (prop !== 'send') return Reflect.get(target, prop, receiver)
-      return (...args: Parameters<S3Client['send']>) => {
-        const p = (target.send as (...a: unknown[]) => Promise<unknown>)(...args)
-        inflight.add(p)
-        p.then(
-          () => inflight.delete(p),
-          () => inflight.delete(p),
-        )
-        return p
-      }
-    },
-  })
-  return {
-    client,
-    settled: async () => {
-      while (inflight.size > 0) await Promise.allSettled([...inflight])
-    },
-  }
-}
-
-const RETRYABLE_NAMES = new Set([
-  'SlowDown',
-  'Throttling',
-  'ThrottlingException',
-  'RequestTimeout',
-  'RequestTimeTooSkewed',
-  'InternalError',
-  'ServiceUnavailable',
-  'TimeoutError',
-  'RequestTimeoutException',
-  'NetworkingError',
-])
-const RETRYABLE_CODES = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNREFUSED', 'EAI_AGAIN', 'ENOTFOUND', 'ECONNABORTED'])
-
-/** Throttling, 5xx and dropped connections are worth another attempt; AccessDenied and friends are not. */
-export function isRetryable(err: unknown): boolean {
-  if (typeof err !== 'object' || err === null) return false
-  const e = err as { name?: string; code?: string; $metadata?: { httpStatusCode?: number }; $retryable?: unknown }
-  const status = e.$metadata?.httpStatusCode ?? 0
-  return status >= 500 || status === 429 || RETRYABLE_NAMES.has(e.name ?? '') || RETRYABLE_CODES.has(e.code ?? '') || Boolean(e.$retryable)
 }
 
 /** Runs `worker` over items with bounded concurrency. Stops taking new items on abort or on the first failure. */
