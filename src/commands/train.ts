@@ -33,7 +33,7 @@ export function addTrainingFlags(cmd: Command): Command {
 /** Validates the shared flags before any AWS call: a bad value is a usage error naming the flag. */
 export async function parseTrainingFlags(ctx: CommandContext, f: TrainFlags) {
   const { parseHyperparameterFlag } = await import('../features/training/request.js')
-  const { interruptDecider } = await import('../aws/sagemaker/training-wait.js')
+  const { interruptDecider } = await import('../features/training/interrupt.js')
   if (f.instanceType !== undefined && !SAGEMAKER_INSTANCE_TYPE_PATTERN.test(f.instanceType)) {
     throw new UserError('InvalidFlag', `--instance-type must be a SageMaker instance type such as ml.g4dn.xlarge, got "${f.instanceType}".`, {
       hint: "SageMaker types start with 'ml.' (ml.m5.xlarge, ml.g4dn.xlarge, ml.p3.2xlarge).",
@@ -80,15 +80,13 @@ Ctrl-C while waiting asks whether to stop the job or detach from it.`,
         const parsed = await parseTrainingFlags(ctx, flags)
         const { runTrain } = await import('../features/training/train.js')
         const { renderTrainingResult } = await import('../features/training/render.js')
-        const { renderPlan } = await import('../shared/plan.js')
         const outcome = await runTrain(ctx, {
           overrides: parsed.overrides,
           wait: parsed.wait,
           ...(parsed.timeoutSeconds !== undefined ? { timeoutSeconds: parsed.timeoutSeconds } : {}),
           decideInterrupt: parsed.interrupt('training job'),
         })
-        if (outcome.kind === 'dry-run') ctx.ui.resultData(outcome.result, (_r, c) => renderPlan('mlops train', outcome.plan, c, outcome.notes))
-        else ctx.ui.resultData(outcome.result, (r, c) => renderTrainingResult(r, c))
+        ctx.ui.result(outcome, renderTrainingResult)
       }),
     )
 }

@@ -29,6 +29,10 @@ export const ParameterRangeSchema = z
   })
   .refine((r) => r.type === 'categorical' || r.min < r.max, { message: 'min must be less than max' })
 
+/** SageMaker's tuning strategies: the one list (the config field and `tune --strategy` both use it). */
+export const TUNING_STRATEGIES = ['Bayesian', 'Random', 'Hyperband', 'Grid'] as const
+export const TuningStrategySchema = z.enum(TUNING_STRATEGIES)
+
 /** `training.tuning`: hyperparameter tuning (`mlops tune`). */
 export const TuningSchema = z
   .strictObject({
@@ -41,7 +45,7 @@ export const TuningSchema = z
       type: z.enum(['Maximize', 'Minimize']).optional(),
     }),
     /** @default 'Bayesian' */
-    strategy: z.enum(['Bayesian', 'Random', 'Hyperband', 'Grid']).default('Bayesian'),
+    strategy: TuningStrategySchema.default('Bayesian'),
     /** @default 4 */
     maxJobs: positiveInt('tuning jobs').default(4),
     /** @default 2 */

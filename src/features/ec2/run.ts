@@ -1,6 +1,7 @@
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3'
 import type { AwsClients } from '../../aws/clients.js'
-import { buildCodePackage, codePackageLocation, ensureCodePackage } from '../../shared/code-package.js'
+import { buildCodePackage, codePackageLocation } from '../../shared/code-package.js'
+import { ensureCodePackage } from '../../aws/s3/code-upload.js'
 import { getAccountId } from '../../aws/sts/account.js'
 import {
   describeInstanceState,
@@ -115,7 +116,7 @@ export async function runTrainEc2(ctx: CommandContext, flags: TrainEc2Flags): Pr
   }
   ui.step(`AMI ${ami.amiId}${ami.name ? ` (${ami.name})` : ''}`)
   await checkChannels(c.s3, s)
-  const uploaded = await ensureCodePackage(c.s3, s.bucket, s.project, pkg)
+  const uploaded = await ensureCodePackage(c.s3, codePackageLocation(s.bucket, s.project, pkg.sha256), pkg)
   ui.step(`Code ${uploaded.uri}${uploaded.uploaded ? ' (uploaded)' : ' (unchanged)'}`)
   const role = await ensureEc2Role(c.iam, cfg, accountId, s.region)
   await state.record({ kind: 'role', name: role.roleName, arn: role.roleArn, region: s.region, createdAt: stamp(), details: { purpose: 'ec2' } })

@@ -134,3 +134,8 @@ export function renderTuningResult(r: TuningResultView, c: ChalkInstance): strin
   }
   return lines.join('\n')
 }
+
+/** `logs`: a tuning job's report when the result is one (it has `tuningJobName`), else a training job's. */
+export function renderLogsResult(r: TrainingResultView | TuningResultView, c: ChalkInstance): string {
+  return 'tuningJobName' in r ? renderTuningResult(r, c) : renderTrainingResult(r, c)
+}
