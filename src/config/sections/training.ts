@@ -97,8 +97,8 @@ export const TrainingSchema = z.strictObject({
   image: z.string().min(1).optional(),
   /** @default 'train.py' */
   entryPoint: z.string().min(1).default('train.py'),
-  /** Folder packaged as sourcedir.tar.gz. @default 'scripts' */
-  sourceDir: z.string().min(1).default('scripts'),
+  /** Folder packaged as sourcedir.tar.gz, relative to the project. Unset: the scripts bundled with mlops. */
+  sourceDir: z.string().min(1).optional(),
   /** How instances cooperate: auto picks torch_distributed on GPU, the script's own process group on CPU. @default 'auto' */
   distribution: z.enum(['auto', 'torch_distributed', 'native', 'none']).default('auto'),
   /** @default 'FullyReplicated' */

@@ -26,6 +26,7 @@ import { commandFailure, costLine, explainWaitFailure } from './outcome.js'
 import { buildTrainEc2Plan, resolveEc2Settings, trainingCommands, type Ec2RunSettings, type TrainEc2Flags } from './plan.js'
 import { buildRunInstancesInput, buildSendCommandInput, deadManMinutes, terminateCommandLine } from './requests.js'
 import { formatMetrics, parseMetricLine, type Metrics } from '../../shared/metrics.js'
+import { resolveTrainingSourceDir } from '../../shared/source-dir.js'
 
 /**
  * `mlops train-ec2`: the course's "log into a g4dn.xlarge and run the script" without SSH, open
@@ -80,7 +81,7 @@ export async function runTrainEc2(ctx: CommandContext, flags: TrainEc2Flags): Pr
   const cfg = await ctx.config()
   const aws = ctx.awsSettings(cfg)
   const s = resolveEc2Settings(cfg, flags, { region: aws.region, now: new Date(ctx.clock.now()) })
-  const pkg = await buildCodePackage(ctx.resolvePath(cfg.training.sourceDir), cfg.training.entryPoint)
+  const pkg = await buildCodePackage(resolveTrainingSourceDir(cfg, ctx.projectDir).dir, cfg.training.entryPoint)
   const code = { ...codePackageLocation(s.bucket, s.project, pkg.sha256), sha256: pkg.sha256 }
   const summary: TrainEc2Summary = {
     runName: s.runName,

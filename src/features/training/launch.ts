@@ -1,6 +1,9 @@
 import type { S3Client } from '@aws-sdk/client-s3'
 import type { MlopsConfig } from '../../config/schema.js'
-import type { Channels } from './request.js'
+import type { Channels, TrainingOverrides } from './request.js'
+import type { Ui } from '../../shared/output.js'
+import { checkHyperparameters, type TuningRange } from '../../shared/hyperparameters.js'
+import type { TrainingSourceDir } from '../../shared/source-dir.js'
 import { UserError } from '../../shared/errors.js'
 import type { CommandContext } from '../../context.js'
 import { resourceNames } from '../../shared/naming.js'
@@ -67,13 +70,41 @@ export interface PreparedCode {
   readonly bucket: string
   readonly key: string
   readonly uri: string
+  /** Where the code came from (training.sourceDir or the bundled scripts). */
+  readonly source: TrainingSourceDir
 }
 
 /** Builds sourcedir.tar.gz locally (works offline, so --dry-run shows the real content-addressed URI). */
-export async function prepareCode(cfg: MlopsConfig, resolvePath: (p: string) => string): Promise<PreparedCode> {
-  const pkg = await buildCodePackage(resolvePath(cfg.training.sourceDir), cfg.training.entryPoint)
+export async function prepareCode(cfg: MlopsConfig, source: TrainingSourceDir): Promise<PreparedCode> {
+  const pkg = await buildCodePackage(source.dir, cfg.training.entryPoint)
   const loc = codePackageLocation(cfg.data.bucket, cfg.project.name, pkg.sha256)
-  return { pkg, ...loc }
+  return { pkg, ...loc, source }
+}
+
+/**
+ * The script's declared hyperparameters (its hyperparameters.json) against the config's values,
+ * the --hyperparameter flags and the tuning ranges: exit 2 before any AWS call. A config value a
+ * flag replaces is not checked (the flag's is). Names the script does not declare are a warning.
+ */
+export async function checkScriptHyperparameters(
+  ui: Pick<Ui, 'warn'>,
+  source: TrainingSourceDir,
+  cfg: MlopsConfig,
+  overrides: TrainingOverrides,
+  ranges?: Readonly<Record<string, TuningRange>>,
+): Promise<void> {
+  const key = (k: string) => k.replace(/_/g, '-')
+  const flags = overrides.hyperparameters ?? {}
+  const replaced = new Set(Object.keys(flags).map(key))
+  const fromConfig = Object.fromEntries(Object.entries(cfg.training.hyperparameters).filter(([k]) => !replaced.has(key(k))))
+  const checks = [
+    await checkHyperparameters(source.dir, fromConfig, { source: 'config', ...(ranges ? { ranges } : {}) }),
+    await checkHyperparameters(source.dir, flags, { source: 'flag' }),
+  ]
+  const unknown = checks.flatMap((c) => c.unknown)
+  if (unknown.length > 0) {
+    ui.warn(`${source.dir}/hyperparameters.json does not declare ${unknown.join(', ')}: the script will ignore ${unknown.length === 1 ? 'it' : 'them'}.`)
+  }
 }
 
 /** The requests `train` and `tune` both make before creating their job, for --dry-run. */

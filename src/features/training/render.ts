@@ -19,6 +19,8 @@ export interface SummaryInput {
   readonly distribution: DistributionPlan
   readonly request: CreateTrainingJobRequest
   readonly codeUri: string
+  /** Where the code came from (training.sourceDir or the bundled scripts). */
+  readonly codeSource?: string
   /** Tuning: how many jobs the estimate covers. */
   readonly jobs?: number
 }
@@ -47,6 +49,7 @@ export function trainingSummaryLines(s: SummaryInput): string[] {
     row('distribution', `${s.distribution.mode}: ${s.distribution.reason}`),
     row('image', s.request.AlgorithmSpecification?.TrainingImage ?? ''),
     row('code', s.codeUri),
+    ...(s.codeSource ? [row('', `from ${s.codeSource}`)] : []),
     row('data', `${channels} (${st.dataDistribution})`),
     row('output', s.request.OutputDataConfig?.S3OutputPath ?? ''),
     ...(hp ? [row('hyperparams', hp)] : []),

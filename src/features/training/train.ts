@@ -17,10 +17,19 @@ import { resourceNames, uniqueName } from '../../shared/naming.js'
 import { done, planned, type Outcome } from '../../shared/outcome.js'
 import { PLACEHOLDER, type PlannedOperation } from '../../shared/plan.js'
 import { formatUsd } from '../../shared/pricing.js'
+import { resolveTrainingSourceDir } from '../../shared/source-dir.js'
 import { getAccountId } from '../../aws/sts/account.js'
 import type { AwsClients } from '../../aws/clients.js'
 import { executionRoleArnFor } from '../../shared/roles/execution-role.js'
-import { checkChannels, planLaunchPrerequisites, prepareCode, prepareLaunch, trainingChannels, type PreparedCode } from './launch.js'
+import {
+  checkChannels,
+  checkScriptHyperparameters,
+  planLaunchPrerequisites,
+  prepareCode,
+  prepareLaunch,
+  trainingChannels,
+  type PreparedCode,
+} from './launch.js'
 import { TRAINING_LOG_GROUP } from '../../aws/logs/training-logs.js'
 import { failUnlessCompleted, followTrainingJob, recordTrainingResult, summarizeTrainingJob, type TrainingResult } from './follow.js'
 import { createTrainingJob } from '../../aws/sagemaker/training-job.js'
@@ -84,7 +93,9 @@ async function prepareTrain(ctx: CommandContext, opts: TrainOptions): Promise<Pr
   const settings = trainingSettings(cfg, opts.overrides)
   const region = ctx.awsSettings(cfg).region
   const jobName = uniqueName(resourceNames(cfg).trainingJobBase, new Date(ctx.clock.now()))
-  const code = await prepareCode(cfg, (x) => ctx.resolvePath(x))
+  const source = resolveTrainingSourceDir(cfg, ctx.projectDir)
+  await checkScriptHyperparameters(ctx.ui, source, cfg, opts.overrides)
+  const code = await prepareCode(cfg, source)
   const channels = trainingChannels(cfg)
   return {
     cfg,
@@ -100,7 +111,7 @@ async function prepareTrain(ctx: CommandContext, opts: TrainOptions): Promise<Pr
 }
 
 function summaryLines(p: Prepared, plan: TrainingRequestPlan): string[] {
-  return trainingSummaryLines({ ...p, distribution: plan.distribution, request: plan.request, codeUri: p.code.uri })
+  return trainingSummaryLines({ ...p, distribution: plan.distribution, request: plan.request, codeUri: p.code.uri, codeSource: p.code.source.description })
 }
 
 /** --dry-run: the requests with a placeholder account, and the summary as notes. */

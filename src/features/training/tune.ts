@@ -18,13 +18,22 @@ import { resourceNames, shortTimestamp, uniqueName } from '../../shared/naming.j
 import { done, planned, type Outcome } from '../../shared/outcome.js'
 import { PLACEHOLDER, type PlannedOperation } from '../../shared/plan.js'
 import { formatUsd } from '../../shared/pricing.js'
+import { resolveTrainingSourceDir } from '../../shared/source-dir.js'
 import type { StateStore } from '../../shared/state.js'
 import { pollUntil } from '../../shared/clock.js'
 import { formatDuration } from '../../shared/duration.js'
 import { getAccountId } from '../../aws/sts/account.js'
 import type { AwsClients } from '../../aws/clients.js'
 import { executionRoleArnFor } from '../../shared/roles/execution-role.js'
-import { checkChannels, planLaunchPrerequisites, prepareCode, prepareLaunch, trainingChannels, type PreparedCode } from './launch.js'
+import {
+  checkChannels,
+  checkScriptHyperparameters,
+  planLaunchPrerequisites,
+  prepareCode,
+  prepareLaunch,
+  trainingChannels,
+  type PreparedCode,
+} from './launch.js'
 import { recordTrainingResult, summarizeTrainingJob } from './follow.js'
 import { describeTrainingJob } from '../../aws/sagemaker/training-wait.js'
 import { createTuningJob, describeTuningJob } from '../../aws/sagemaker/tuning-job.js'
@@ -129,7 +138,9 @@ async function prepareTune(ctx: CommandContext, opts: TuneOptions): Promise<Prep
   const jobs = plannedJobs(tuning)
   const rounds = tuning.strategy === 'Grid' ? Math.ceil(jobs / tuning.maxParallelJobs) : tuningRounds(tuning)
   const timeoutSeconds = opts.timeoutSeconds ?? (training.spot ? training.maxWaitSeconds : training.maxRuntimeSeconds) * rounds + WAIT_MARGIN_SECONDS
-  const code = await prepareCode(cfg, (x) => ctx.resolvePath(x))
+  const source = resolveTrainingSourceDir(cfg, ctx.projectDir)
+  await checkScriptHyperparameters(ctx.ui, source, cfg, opts.training, tuning.ranges)
+  const code = await prepareCode(cfg, source)
   const channels = trainingChannels(cfg)
   return {
     cfg,
@@ -158,6 +169,7 @@ function tuneSummaryLines(p: PreparedTune, plan: TuningRequestPlan): string[] {
       estimatedCost: p.estimatedCost,
       distribution: plan.distribution,
       codeUri: p.code.uri,
+      codeSource: p.code.source.description,
       jobs: p.jobs,
       request: {
         ...plan.request.TrainingJobDefinition,
