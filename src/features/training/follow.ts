@@ -8,7 +8,7 @@ import type { Spinner, Ui } from '../../shared/output.js'
 import type { StateStore } from '../../shared/state.js'
 import type { Clock } from '../../shared/clock.js'
 import { formatDuration } from '../../shared/duration.js'
-import { renderTrainingResult } from './render.js'
+import { renderTrainingResult, type WarmPoolView } from './render.js'
 import type { LogLine } from '../../aws/logs/training-logs.js'
 import { watchTrainingJob } from '../../aws/sagemaker/training-wait.js'
 import { interruptTrainingWait, type InterruptChoice } from './interrupt.js'
@@ -46,6 +46,8 @@ export interface TrainingResult {
   readonly region: string
   readonly hyperparameters: Record<string, string | number | boolean>
   readonly debugger?: readonly DebuggerRuleResult[]
+  /** With training.keepAlive: this job's warm pool and the job whose pool it reused. */
+  readonly warmPool?: WarmPoolView
   readonly logStreams?: readonly string[]
   /** Set by `train`. */
   readonly codeUri?: string
@@ -123,9 +125,19 @@ export function summarizeTrainingJob(
     region,
     hyperparameters: userHyperparameters(job.HyperParameters),
     ...(debuggerRules ? { debugger: debuggerRules } : {}),
+    ...(job.WarmPoolStatus || extra.warmPool ? { warmPool: { ...warmPoolOf(job), ...extra.warmPool } } : {}),
     ...(extra.logStreams ? { logStreams: extra.logStreams } : {}),
     ...(extra.codeUri ? { codeUri: extra.codeUri, codeUploaded: extra.codeUploaded } : {}),
     ...(extra.roleArn ? { roleArn: extra.roleArn } : {}),
+  }
+}
+
+function warmPoolOf(job: DescribeTrainingJobResponse): WarmPoolView {
+  const w = job.WarmPoolStatus
+  if (!w) return {}
+  return {
+    ...(w.Status ? { status: w.Status } : {}),
+    ...(w.ResourceRetainedBillableTimeInSeconds !== undefined ? { retainedBillableSeconds: w.ResourceRetainedBillableTimeInSeconds } : {}),
   }
 }
 

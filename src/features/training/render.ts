@@ -53,6 +53,15 @@ export function trainingSummaryLines(s: SummaryInput): string[] {
     row('data', `${channels} (${st.dataDistribution})`),
     row('output', s.request.OutputDataConfig?.S3OutputPath ?? ''),
     ...(hp ? [row('hyperparams', hp)] : []),
+    row('input', `${st.inputMode}${st.inputMode === 'FastFile' ? ' (streamed from S3 on first read)' : ' (copied to the instance before the first step)'}`),
+    ...(st.keepAliveSeconds
+      ? [
+          row(
+            'warm pool',
+            `instances kept ${formatDuration(st.keepAliveSeconds)} after the job for the next train to reuse; they bill while kept (up to ${cost.hourlyUsd === undefined ? 'the instance rate' : formatUsd((cost.hourlyUsd * st.instanceCount * st.keepAliveSeconds) / 3600)})`,
+          ),
+        ]
+      : []),
     row('max runtime', `${formatDuration(st.maxRuntimeSeconds)} (SageMaker stops the job after this)`),
     row('cost', costText),
     row('', cost.note),
@@ -74,6 +83,25 @@ export interface TrainingResultView {
   readonly costUsd?: number
   readonly distribution: { readonly mode: string; readonly reason: string }
   readonly debugger?: readonly { rule: string; status: string; detail?: string }[]
+  readonly warmPool?: WarmPoolView
+}
+
+export interface WarmPoolView {
+  /** This job's own pool: Available (kept, billing), InUse, Reused or Terminated. */
+  readonly status?: string
+  /** The earlier job whose warm pool this job started on. */
+  readonly reusedFrom?: string
+  readonly retainedBillableSeconds?: number
+}
+
+function warmPoolLine(w: WarmPoolView): string {
+  const parts = [
+    ...(w.reusedFrom ? [`reused the warm pool of ${w.reusedFrom} (no provisioning)`] : []),
+    ...(w.status === 'Available' ? ['instances kept warm for the next train; they bill until the keep-alive period ends'] : []),
+    ...(w.status && w.status !== 'Available' ? [`this job's pool: ${w.status}`] : []),
+    ...(w.retainedBillableSeconds ? [`${w.retainedBillableSeconds}s billed while kept`] : []),
+  ]
+  return parts.join('; ')
 }
 
 /** The final report of `train` / `logs`. */
@@ -91,6 +119,7 @@ export function renderTrainingResult(r: TrainingResultView, c: ChalkInstance): s
   if (r.failureReason) lines.push(row('reason', r.failureReason))
   if (r.billableSeconds !== undefined) lines.push(row('billable', `${r.billableSeconds}s${r.costUsd !== undefined ? ` (≈ ${formatUsd(r.costUsd)})` : ''}`))
   lines.push(row('distribution', `${r.distribution.mode}: ${r.distribution.reason}`))
+  if (r.warmPool && warmPoolLine(r.warmPool)) lines.push(row('warm pool', warmPoolLine(r.warmPool)))
   const m = formatMetrics(r.metrics)
   lines.push(row('metrics', m || 'none reported'))
   if (r.modelArtifact) lines.push(row('model', r.modelArtifact))

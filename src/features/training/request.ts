@@ -38,6 +38,10 @@ export interface TrainingSettings {
   readonly entryPoint: string
   readonly distribution: DistributionSetting
   readonly dataDistribution: 'FullyReplicated' | 'ShardedByS3Key'
+  /** AlgorithmSpecification.TrainingInputMode. */
+  readonly inputMode: 'File' | 'FastFile'
+  /** Warm pool: ResourceConfig.KeepAlivePeriodInSeconds; unset: no warm pool. */
+  readonly keepAliveSeconds?: number
   readonly hyperparameters: Readonly<Record<string, HyperparameterValue>>
 }
 
@@ -77,6 +81,16 @@ export function trainingSettings(cfg: MlopsConfig, o: TrainingOverrides = {}): T
     // train.py resumes from here; SageMaker syncs it with CheckpointConfig.S3Uri across interruptions.
     hyperparameters['checkpoint-dir'] = CHECKPOINT_LOCAL_PATH
   }
+  const keepAliveSeconds = t.keepAlive
+  if (spot && keepAliveSeconds) {
+    throw new UserError(
+      'WarmPoolWithSpot',
+      'training.keepAlive (a warm pool) cannot be combined with spot training: SageMaker keeps no warm pool for spot jobs.',
+      {
+        hint: 'Remove training.keepAlive, or train on-demand (--no-spot).',
+      },
+    )
+  }
   return {
     instanceType: o.instanceType ?? t.instanceType,
     instanceCount: o.instanceCount ?? t.instanceCount,
@@ -90,6 +104,8 @@ export function trainingSettings(cfg: MlopsConfig, o: TrainingOverrides = {}): T
     entryPoint: t.entryPoint,
     distribution: t.distribution,
     dataDistribution: t.dataDistribution,
+    inputMode: t.inputMode,
+    ...(keepAliveSeconds ? { keepAliveSeconds } : {}),
     hyperparameters,
   }
 }
@@ -277,7 +293,7 @@ export function buildTrainingJobRequest(i: TrainingRequestInput): TrainingReques
     RoleArn: i.roleArn,
     AlgorithmSpecification: {
       TrainingImage: image,
-      TrainingInputMode: 'File',
+      TrainingInputMode: s.inputMode,
       MetricDefinitions: metricDefinitions(),
       EnableSageMakerMetricsTimeSeries: true,
     },
@@ -288,7 +304,12 @@ export function buildTrainingJobRequest(i: TrainingRequestInput): TrainingReques
     },
     InputDataConfig: inputDataConfig(i.channels, s.dataDistribution),
     OutputDataConfig: { S3OutputPath: outputPath(i.cfg) },
-    ResourceConfig: { InstanceCount: s.instanceCount, InstanceType: s.instanceType as never, VolumeSizeInGB: s.volumeSizeGb },
+    ResourceConfig: {
+      InstanceCount: s.instanceCount,
+      InstanceType: s.instanceType as never,
+      VolumeSizeInGB: s.volumeSizeGb,
+      ...(s.keepAliveSeconds ? { KeepAlivePeriodInSeconds: s.keepAliveSeconds } : {}),
+    },
     StoppingCondition: {
       MaxRuntimeInSeconds: s.maxRuntimeSeconds,
       ...(s.spot ? { MaxWaitTimeInSeconds: s.maxWaitSeconds } : {}),

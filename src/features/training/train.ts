@@ -12,7 +12,7 @@ import {
   type Channels,
 } from './request.js'
 import { trainingSummaryLines } from './render.js'
-import { AbortError } from '../../shared/errors.js'
+import { AbortError, UserError } from '../../shared/errors.js'
 import { resourceNames, uniqueName } from '../../shared/naming.js'
 import { done, planned, type Outcome } from '../../shared/outcome.js'
 import { PLACEHOLDER, type PlannedOperation } from '../../shared/plan.js'
@@ -33,7 +33,7 @@ import {
 import { TRAINING_LOG_GROUP } from '../../aws/logs/training-logs.js'
 import { failUnlessCompleted, followTrainingJob, recordTrainingResult, summarizeTrainingJob, type TrainingResult } from './follow.js'
 import { createTrainingJob } from '../../aws/sagemaker/training-job.js'
-import { DEFAULT_POLL_MS } from '../../aws/sagemaker/training-wait.js'
+import { DEFAULT_POLL_MS, describeTrainingJob } from '../../aws/sagemaker/training-wait.js'
 import type { InterruptChoice } from './interrupt.js'
 
 /**
@@ -188,10 +188,36 @@ async function waitForTrain(ctx: CommandContext, clients: TrainClients, opts: Tr
     decideInterrupt: opts.decideInterrupt,
     ...(opts.intervalMs ? { intervalMs: opts.intervalMs } : {}),
   })
-  const result = summarizeTrainingJob(watched.job, p.region, watched.logMetrics, { ...launched.extra, logStreams: watched.logStreams })
+  const reused = await warmPoolReusedBy(ctx, clients.sagemaker, p)
+  const result = summarizeTrainingJob(watched.job, p.region, watched.logMetrics, {
+    ...launched.extra,
+    logStreams: watched.logStreams,
+    ...(reused ? { warmPool: { reusedFrom: reused } } : {}),
+  })
   await recordTrainingResult(ctx.state(), result, launched.createdAt)
   failUnlessCompleted(result, ctx.ui)
   return result
+}
+
+/**
+ * With a warm pool: the earlier job whose pool this one started on. SageMaker marks the earlier
+ * job (WarmPoolStatus Reused, ReusedByJob = this job), not the new one, so look at the newest
+ * job this project recorded before.
+ */
+async function warmPoolReusedBy(ctx: CommandContext, sagemaker: TrainClients['sagemaker'], p: Prepared): Promise<string | undefined> {
+  if (!p.settings.keepAliveSeconds) return undefined
+  const earlier = (await ctx.state().list('training-job'))
+    .filter((r) => r.name !== p.jobName)
+    .sort((a, b) => a.createdAt.localeCompare(b.createdAt))
+    .at(-1)
+  if (!earlier) return undefined
+  try {
+    const job = await describeTrainingJob(sagemaker, earlier.name, { clock: ctx.clock, signal: ctx.signal })
+    return job.WarmPoolStatus?.ReusedByJob === p.jobName ? earlier.name : undefined
+  } catch (err) {
+    if (err instanceof UserError && err.code === 'TrainingJobNotFound') return undefined
+    throw err
+  }
 }
 
 function inProgressResult(p: Prepared, extra: Partial<TrainingResult> & Pick<TrainingResult, 'distribution'>): TrainingResult {

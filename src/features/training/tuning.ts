@@ -166,7 +166,7 @@ export function buildTuningJobRequest(i: TuningRequestInput): TuningRequestPlan 
       ParameterRanges: parameterRanges(t.ranges),
     },
     TrainingJobDefinition: {
-      AlgorithmSpecification: { TrainingImage: trainingImage(s, i.region), TrainingInputMode: 'File', MetricDefinitions: metricDefinitions() },
+      AlgorithmSpecification: { TrainingImage: trainingImage(s, i.region), TrainingInputMode: s.inputMode, MetricDefinitions: metricDefinitions() },
       RoleArn: i.roleArn,
       StaticHyperParameters: {
         ...encodeHyperparameters(staticHp),
