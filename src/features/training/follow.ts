@@ -3,7 +3,7 @@ import type { DescribeTrainingJobResponse, SageMakerClient } from '@aws-sdk/clie
 import { latestMetrics, METRIC_NAMES, parseMetricLine, type Metrics } from '../../shared/metrics.js'
 import { actualCost, decodeHyperparameter, estimateTrainingCost, type CostEstimate } from './request.js'
 import type { DistributionMode } from './distribution.js'
-import { InterruptedError, OperationError } from '../../shared/errors.js'
+import { InterruptedError, OperationError, UserError } from '../../shared/errors.js'
 import type { Spinner, Ui } from '../../shared/output.js'
 import type { StateStore } from '../../shared/state.js'
 import type { Clock } from '../../shared/clock.js'
@@ -269,10 +269,24 @@ export async function followTrainingJob(clients: { sagemaker: SageMakerClient; l
       spin.stop()
       return interruptTrainingWait(clients.sagemaker, o.jobName, o.decideInterrupt, o.clock)
     }
-    throw err
+    throw credentialsLapsedDuringWait(err, 'Training job', o.jobName)
   } finally {
     spin.stop()
   }
+}
+
+/**
+ * Credentials that lapse during a long wait (an SSO session expires) are not the user's bad input:
+ * the job was created and keeps running and billing. Exit 1, and say how to re-attach (issue 14
+ * item 9). Any other error comes back unchanged.
+ */
+export function credentialsLapsedDuringWait(err: unknown, what: 'Training job' | 'Tuning job', name: string): unknown {
+  if (!(err instanceof UserError && err.code === 'NoCredentials')) return err
+  return new OperationError('CredentialsExpiredDuringWait', `${what} ${name} is still running on AWS, but the AWS credentials expired while waiting for it.`, {
+    hint: `Refresh them (for example \`aws sso login\`), then re-attach with \`mlops logs ${name}\`; stop it with \`mlops logs ${name} --stop\`.`,
+    cause: err,
+    details: { [what === 'Training job' ? 'jobName' : 'tuningJobName']: name, status: 'InProgress' },
+  })
 }
 
 /** The wait ran out before the job did: exit 1, and the job is still running. */

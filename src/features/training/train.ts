@@ -2,6 +2,7 @@ import type { CommandContext } from '../../context.js'
 import type { MlopsConfig } from '../../config/schema.js'
 import {
   buildTrainingJobRequest,
+  debuggerNotices,
   defaultWaitSeconds,
   estimateTrainingCost,
   trainingSettings,
@@ -12,6 +13,7 @@ import {
   type Channels,
 } from './request.js'
 import { trainingSummaryLines } from './render.js'
+import { decideDistribution } from './distribution.js'
 import { AbortError, UserError } from '../../shared/errors.js'
 import { resourceNames, uniqueName } from '../../shared/naming.js'
 import { done, planned, type Outcome } from '../../shared/outcome.js'
@@ -97,6 +99,8 @@ async function prepareTrain(ctx: CommandContext, opts: TrainOptions): Promise<Pr
   await checkScriptHyperparameters(ctx.ui, source, cfg, opts.overrides)
   const code = await prepareCode(cfg, source)
   const channels = trainingChannels(cfg)
+  const distribution = decideDistribution({ ...settings, setting: settings.distribution })
+  for (const notice of debuggerNotices(cfg, settings, distribution, ctx.clock.now())) ctx.ui.warn(notice)
   return {
     cfg,
     settings,

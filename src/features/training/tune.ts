@@ -34,7 +34,7 @@ import {
   trainingChannels,
   type PreparedCode,
 } from './launch.js'
-import { recordTrainingResult, summarizeTrainingJob } from './follow.js'
+import { credentialsLapsedDuringWait, recordTrainingResult, summarizeTrainingJob } from './follow.js'
 import { describeTrainingJob } from '../../aws/sagemaker/training-wait.js'
 import { createTuningJob, describeTuningJob } from '../../aws/sagemaker/tuning-job.js'
 import { interruptTuningWait, type InterruptChoice } from './interrupt.js'
@@ -299,7 +299,7 @@ export async function followTuningJob(
         details: { tuningJobName: jobName },
       })
     }
-    throw err
+    throw credentialsLapsedDuringWait(err, 'Tuning job', jobName)
   } finally {
     spin.stop()
   }
