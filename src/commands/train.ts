@@ -13,6 +13,7 @@ export interface TrainFlags {
   readonly wait?: boolean
   readonly timeout?: string
   readonly stopOnInterrupt?: boolean
+  readonly budget?: string
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value]
@@ -28,6 +29,17 @@ export function addTrainingFlags(cmd: Command): Command {
     .option('--no-wait', 'start the job, print its name and return (re-attach with `mlops logs <job>`)')
     .option('--timeout <duration>', "how long to wait for the job, e.g. 90m or 3h (default: the job's max runtime + 30m)")
     .option('--stop-on-interrupt', 'on Ctrl-C stop the job instead of asking (without a terminal the default is to detach)')
+    .option('--budget <usd>', 'most to spend in USD, e.g. 20: sets the max runtime (train) or the number of jobs (tune) from the hourly price')
+}
+
+/** `--budget 20` or `--budget $20`: a positive amount of US dollars. */
+function parseBudgetFlag(value: string): number {
+  const text = value.trim().replace(/^\$/, '')
+  const usd = /^\d+(\.\d+)?$/.test(text) ? Number(text) : NaN
+  if (!(usd > 0)) {
+    throw new UserError('InvalidFlag', `--budget must be a positive amount of US dollars, got "${value}".`, { hint: 'For example: --budget 20' })
+  }
+  return usd
 }
 
 /** Validates the shared flags before any AWS call: a bad value is a usage error naming the flag. */
@@ -49,6 +61,7 @@ export async function parseTrainingFlags(ctx: CommandContext, f: TrainFlags) {
     },
     wait: f.wait !== false,
     ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}),
+    ...(f.budget !== undefined ? { budgetUsd: parseBudgetFlag(f.budget) } : {}),
     interrupt: (what: string) =>
       interruptDecider({
         stopOnInterrupt: Boolean(f.stopOnInterrupt),
@@ -70,6 +83,7 @@ Examples:
   $ mlops train --instances 4                  4 instances, torch_distributed on GPU types
   $ mlops train --spot --hyperparameter epochs=20 --hyperparameter lr=0.0005
   $ mlops train --no-wait && mlops logs <job>  start now, follow later
+  $ mlops train --budget 20                    max runtime = $20 / (hourly price × instances)
 
 The code in training.sourceDir is uploaded once per content hash. Before launching, mlops prints the
 distribution mode and why, and the most the job can cost, and asks (pass --yes in scripts).
@@ -84,6 +98,7 @@ Ctrl-C while waiting asks whether to stop the job or detach from it.`,
           overrides: parsed.overrides,
           wait: parsed.wait,
           ...(parsed.timeoutSeconds !== undefined ? { timeoutSeconds: parsed.timeoutSeconds } : {}),
+          ...(parsed.budgetUsd !== undefined ? { budgetUsd: parsed.budgetUsd } : {}),
           decideInterrupt: parsed.interrupt('training job'),
         })
         ctx.ui.result(outcome, renderTrainingResult)

@@ -38,6 +38,7 @@ Examples:
   $ mlops tune --dry-run                         show the CreateHyperParameterTuningJob request
   $ mlops tune --max-jobs 8 --max-parallel 2 --strategy Random
   $ mlops tune --no-wait && mlops logs <tuning-job>
+  $ mlops tune --budget 50                       as many jobs as $50 covers at their max runtime
 
 The objective (training.tuning.objective.metric) is one of the metric lines train.py prints; its
 direction follows the metric: accuracies are maximised, losses minimised. The best training job's
@@ -59,6 +60,7 @@ model is recorded for \`mlops deploy\`.`,
           tuning,
           wait: parsed.wait,
           ...(parsed.timeoutSeconds !== undefined ? { timeoutSeconds: parsed.timeoutSeconds } : {}),
+          ...(parsed.budgetUsd !== undefined ? { budgetUsd: parsed.budgetUsd } : {}),
           decideInterrupt: parsed.interrupt('tuning job'),
         })
         ctx.ui.result(outcome, renderTuningResult)

@@ -21,6 +21,8 @@ export interface SummaryInput {
   readonly codeUri: string
   /** Where the code came from (training.sourceDir or the bundled scripts). */
   readonly codeSource?: string
+  /** --budget: the arithmetic behind the limits (train) or the number of jobs (tune). */
+  readonly budgetLine?: string
   /** Tuning: how many jobs the estimate covers. */
   readonly jobs?: number
 }
@@ -64,6 +66,7 @@ export function trainingSummaryLines(s: SummaryInput): string[] {
       : []),
     row('max runtime', `${formatDuration(st.maxRuntimeSeconds)} (SageMaker stops the job after this)`),
     row('cost', costText),
+    ...(s.budgetLine ? [row('budget', s.budgetLine)] : []),
     row('', cost.note),
     row('wait', `${formatDuration(s.timeoutSeconds)} (--timeout); the job keeps running if the CLI stops waiting`),
   ]

@@ -14,6 +14,7 @@ import {
 } from './request.js'
 import { trainingSummaryLines } from './render.js'
 import { decideDistribution } from './distribution.js'
+import { trainBudget, withTrainBudget, type TrainBudget } from './budget.js'
 import { AbortError, UserError } from '../../shared/errors.js'
 import { resourceNames, uniqueName } from '../../shared/naming.js'
 import { done, planned, type Outcome } from '../../shared/outcome.js'
@@ -53,6 +54,8 @@ export interface TrainOptions {
   readonly decideInterrupt: (jobName: string) => Promise<InterruptChoice>
   /** Poll interval override (tests). */
   readonly intervalMs?: number
+  /** --budget in USD: derives MaxRuntimeInSeconds (and MaxWaitTimeInSeconds with spot). */
+  readonly budgetUsd?: number
 }
 
 /** What `train --dry-run --json` prints beside `dryRun` and `operations`. */
@@ -61,6 +64,8 @@ export interface TrainPlanDetails {
   readonly distribution: { readonly mode: string; readonly reason: string }
   readonly estimatedCost: CostEstimate
   readonly timeoutSeconds: number
+  /** With --budget: the arithmetic behind the limits. */
+  readonly budget?: TrainBudget
 }
 
 export type TrainOutcome = Outcome<TrainingResult, TrainPlanDetails>
@@ -73,6 +78,7 @@ interface Prepared {
   readonly jobName: string
   readonly timeoutSeconds: number
   readonly estimatedCost: CostEstimate
+  readonly budget?: TrainBudget
   readonly code: PreparedCode
   readonly channels: Channels
   readonly build: (roleArn: string) => TrainingRequestPlan
@@ -92,7 +98,9 @@ export async function runTrain(ctx: CommandContext, opts: TrainOptions): Promise
 /** Settings, names, the code package and the request builder: no AWS call. */
 async function prepareTrain(ctx: CommandContext, opts: TrainOptions): Promise<Prepared> {
   const cfg = await ctx.config()
-  const settings = trainingSettings(cfg, opts.overrides)
+  const configured = trainingSettings(cfg, opts.overrides)
+  const budget = opts.budgetUsd !== undefined ? trainBudget(opts.budgetUsd, configured) : undefined
+  const settings = budget ? withTrainBudget(configured, budget) : configured
   const region = ctx.awsSettings(cfg).region
   const jobName = uniqueName(resourceNames(cfg).trainingJobBase, new Date(ctx.clock.now()))
   const source = resolveTrainingSourceDir(cfg, ctx.projectDir)
@@ -108,6 +116,7 @@ async function prepareTrain(ctx: CommandContext, opts: TrainOptions): Promise<Pr
     jobName,
     timeoutSeconds: opts.timeoutSeconds ?? defaultWaitSeconds(settings),
     estimatedCost: estimateTrainingCost(settings),
+    ...(budget ? { budget } : {}),
     code,
     channels,
     build: (roleArn) => buildTrainingJobRequest({ cfg, settings, jobName, region, roleArn, codeUri: code.uri, channels }),
@@ -115,7 +124,14 @@ async function prepareTrain(ctx: CommandContext, opts: TrainOptions): Promise<Pr
 }
 
 function summaryLines(p: Prepared, plan: TrainingRequestPlan): string[] {
-  return trainingSummaryLines({ ...p, distribution: plan.distribution, request: plan.request, codeUri: p.code.uri, codeSource: p.code.source.description })
+  return trainingSummaryLines({
+    ...p,
+    distribution: plan.distribution,
+    request: plan.request,
+    codeUri: p.code.uri,
+    codeSource: p.code.source.description,
+    ...(p.budget ? { budgetLine: p.budget.arithmetic } : {}),
+  })
 }
 
 /** --dry-run: the requests with a placeholder account, and the summary as notes. */
@@ -135,6 +151,7 @@ function planTrain(p: Prepared, opts: TrainOptions): TrainOutcome {
       distribution: { mode: plan.distribution.mode, reason: plan.distribution.reason },
       estimatedCost: p.estimatedCost,
       timeoutSeconds: p.timeoutSeconds,
+      ...(p.budget ? { budget: p.budget } : {}),
     },
   })
 }

@@ -38,6 +38,7 @@ import { credentialsLapsedDuringWait, recordTrainingResult, summarizeTrainingJob
 import { describeTrainingJob } from '../../aws/sagemaker/training-wait.js'
 import { createTuningJob, describeTuningJob } from '../../aws/sagemaker/tuning-job.js'
 import { interruptTuningWait, type InterruptChoice } from './interrupt.js'
+import { tuneBudget, type TuneBudget } from './budget.js'
 
 /**
  * `mlops tune`: one CreateHyperParameterTuningJob with the ranges and objective from the config,
@@ -55,6 +56,8 @@ export interface TuneOptions {
   readonly timeoutSeconds?: number
   readonly decideInterrupt: (name: string) => Promise<InterruptChoice>
   readonly intervalMs?: number
+  /** --budget in USD: derives the number of training jobs. */
+  readonly budgetUsd?: number
 }
 
 export interface BestJob {
@@ -86,6 +89,8 @@ export interface TunePlanDetails {
   readonly distribution: { readonly mode: string; readonly reason: string }
   readonly estimatedCost: CostEstimate
   readonly timeoutSeconds: number
+  /** With --budget: the arithmetic behind the number of jobs. */
+  readonly budget?: TuneBudget
 }
 
 export type TuneOutcome = Outcome<TuningResult, TunePlanDetails>
@@ -104,6 +109,7 @@ interface PreparedTune {
   readonly region: string
   readonly jobName: string
   readonly jobs: number
+  readonly budget?: TuneBudget
   readonly estimatedCost: CostEstimate
   readonly timeoutSeconds: number
   readonly code: PreparedCode
@@ -132,10 +138,20 @@ export async function runTune(ctx: CommandContext, opts: TuneOptions): Promise<T
 async function prepareTune(ctx: CommandContext, opts: TuneOptions): Promise<PreparedTune> {
   const cfg = await ctx.config()
   const training = trainingSettings(cfg, opts.training)
-  const tuning = tuningSettings(cfg, opts.tuning, training)
+  const budget = opts.budgetUsd !== undefined ? tuneBudget(opts.budgetUsd, training, opts.tuning.maxJobs) : undefined
+  const tuning = tuningSettings(cfg, budget ? budgetedTuning(cfg, opts.tuning, budget) : opts.tuning, training)
   const region = ctx.awsSettings(cfg).region
   const jobName = uniqueName(resourceNames(cfg).tuningJobBase, new Date(ctx.clock.now()), 32, shortTimestamp)
   const jobs = plannedJobs(tuning)
+  if (budget && jobs > budget.jobs) {
+    throw new UserError(
+      'BudgetTooSmall',
+      `--budget ${formatUsd(budget.budgetUsd)} covers ${budget.jobs} jobs, but the Grid strategy runs all ${jobs} combinations.`,
+      {
+        hint: `Raise --budget to ${formatUsd(Math.ceil(budget.perJobUsd * jobs * 100) / 100)}, or list fewer categorical values.`,
+      },
+    )
+  }
   const rounds = tuning.strategy === 'Grid' ? Math.ceil(jobs / tuning.maxParallelJobs) : tuningRounds(tuning)
   const timeoutSeconds = opts.timeoutSeconds ?? (training.spot ? training.maxWaitSeconds : training.maxRuntimeSeconds) * rounds + WAIT_MARGIN_SECONDS
   const source = resolveTrainingSourceDir(cfg, ctx.projectDir)
@@ -149,12 +165,19 @@ async function prepareTune(ctx: CommandContext, opts: TuneOptions): Promise<Prep
     region,
     jobName,
     jobs,
+    ...(budget ? { budget } : {}),
     estimatedCost: estimateTrainingCost(training, jobs),
     timeoutSeconds,
     code,
     channels,
     build: (roleArn) => buildTuningJobRequest({ cfg, training, tuning, jobName, region, roleArn, codeUri: code.uri, channels }),
   }
+}
+
+/** The budget's job count as the tuning overrides; the parallel jobs never exceed it. */
+function budgetedTuning(cfg: MlopsConfig, o: TuningOverrides, budget: TuneBudget): TuningOverrides {
+  const parallel = o.maxParallelJobs ?? cfg.training.tuning?.maxParallelJobs
+  return { ...o, maxJobs: budget.jobs, ...(parallel !== undefined ? { maxParallelJobs: Math.min(parallel, budget.jobs) } : {}) }
 }
 
 function tuneSummaryLines(p: PreparedTune, plan: TuningRequestPlan): string[] {
@@ -171,6 +194,7 @@ function tuneSummaryLines(p: PreparedTune, plan: TuningRequestPlan): string[] {
       codeUri: p.code.uri,
       codeSource: p.code.source.description,
       jobs: p.jobs,
+      ...(p.budget ? { budgetLine: p.budget.arithmetic } : {}),
       request: {
         ...plan.request.TrainingJobDefinition,
         AlgorithmSpecification: plan.request.TrainingJobDefinition?.AlgorithmSpecification,
@@ -217,6 +241,7 @@ function planTune(p: PreparedTune, opts: TuneOptions): TuneOutcome {
       distribution: { mode: plan.distribution.mode, reason: plan.distribution.reason },
       estimatedCost: p.estimatedCost,
       timeoutSeconds: p.timeoutSeconds,
+      ...(p.budget ? { budget: p.budget } : {}),
     },
   })
 }
