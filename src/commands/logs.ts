@@ -32,9 +32,8 @@ ends. The result is recorded so \`mlops deploy\` finds the model.`,
       action<LogsFlags>(deps, async (ctx, flags, args) => {
         const timeoutSeconds = flags.timeout === undefined ? undefined : parseDurationFlag(flags.timeout, '--timeout', '2h')
         const { runLogs } = await import('../features/training/logs.js')
-        const { interruptDecider } = await import('../aws/sagemaker/training-wait.js')
-        const { renderTrainingResult, renderTuningResult } = await import('../features/training/render.js')
-        const { renderPlan } = await import('../shared/plan.js')
+        const { interruptDecider } = await import('../features/training/interrupt.js')
+        const { renderLogsResult } = await import('../features/training/render.js')
         const outcome = await runLogs(ctx, {
           ...(args[0] ? { jobName: args[0] } : {}),
           stop: Boolean(flags.stop),
@@ -46,9 +45,7 @@ ends. The result is recorded so \`mlops deploy\` finds the model.`,
             what: 'job',
           }),
         })
-        if (outcome.kind === 'dry-run') ctx.ui.resultData(outcome.result, (_r, c) => renderPlan('mlops logs', outcome.plan, c))
-        else if (outcome.kind === 'training') ctx.ui.resultData(outcome.result, (r, c) => renderTrainingResult(r, c))
-        else ctx.ui.resultData(outcome.result, (r, c) => renderTuningResult(r, c))
+        ctx.ui.result(outcome, renderLogsResult)
       }),
     )
 }

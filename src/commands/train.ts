@@ -16,6 +16,7 @@ export interface TrainFlags {
   /** `train` only: run on this machine instead of SageMaker. */
   readonly local?: boolean
   readonly python?: string
+  readonly budget?: string
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value]
@@ -31,12 +32,23 @@ export function addTrainingFlags(cmd: Command): Command {
     .option('--no-wait', 'start the job, print its name and return (re-attach with `mlops logs <job>`)')
     .option('--timeout <duration>', "how long to wait for the job, e.g. 90m or 3h (default: the job's max runtime + 30m)")
     .option('--stop-on-interrupt', 'on Ctrl-C stop the job instead of asking (without a terminal the default is to detach)')
+    .option('--budget <usd>', 'most to spend in USD, e.g. 20: sets the max runtime (train) or the number of jobs (tune) from the hourly price')
+}
+
+/** `--budget 20` or `--budget $20`: a positive amount of US dollars. */
+function parseBudgetFlag(value: string): number {
+  const text = value.trim().replace(/^\$/, '')
+  const usd = /^\d+(\.\d+)?$/.test(text) ? Number(text) : NaN
+  if (!(usd > 0)) {
+    throw new UserError('InvalidFlag', `--budget must be a positive amount of US dollars, got "${value}".`, { hint: 'For example: --budget 20' })
+  }
+  return usd
 }
 
 /** Validates the shared flags before any AWS call: a bad value is a usage error naming the flag. */
 export async function parseTrainingFlags(ctx: CommandContext, f: TrainFlags) {
   const { parseHyperparameterFlag } = await import('../features/training/request.js')
-  const { interruptDecider } = await import('../aws/sagemaker/training-wait.js')
+  const { interruptDecider } = await import('../features/training/interrupt.js')
   if (f.instanceType !== undefined && !SAGEMAKER_INSTANCE_TYPE_PATTERN.test(f.instanceType)) {
     throw new UserError('InvalidFlag', `--instance-type must be a SageMaker instance type such as ml.g4dn.xlarge, got "${f.instanceType}".`, {
       hint: "SageMaker types start with 'ml.' (ml.m5.xlarge, ml.g4dn.xlarge, ml.p3.2xlarge).",
@@ -52,6 +64,7 @@ export async function parseTrainingFlags(ctx: CommandContext, f: TrainFlags) {
     },
     wait: f.wait !== false,
     ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}),
+    ...(f.budget !== undefined ? { budgetUsd: parseBudgetFlag(f.budget) } : {}),
     interrupt: (what: string) =>
       interruptDecider({
         stopOnInterrupt: Boolean(f.stopOnInterrupt),
@@ -78,6 +91,7 @@ Examples:
   $ mlops train --spot --hyperparameter epochs=20 --hyperparameter lr=0.0005
   $ mlops train --no-wait && mlops logs <job>  start now, follow later
   $ mlops train --local --instances 2          two hosts on this machine, model in .mlops/local/<job>/
+  $ mlops train --budget 20                    max runtime = $20 / (hourly price × instances)
 
 The code in training.sourceDir is uploaded once per content hash. Before launching, mlops prints the
 distribution mode and why, and the most the job can cost, and asks (pass --yes in scripts).
@@ -91,15 +105,14 @@ Ctrl-C while waiting asks whether to stop the job or detach from it.`,
         const parsed = await parseTrainingFlags(ctx, flags)
         const { runTrain } = await import('../features/training/train.js')
         const { renderTrainingResult } = await import('../features/training/render.js')
-        const { renderPlan } = await import('../shared/plan.js')
         const outcome = await runTrain(ctx, {
           overrides: parsed.overrides,
           wait: parsed.wait,
           ...(parsed.timeoutSeconds !== undefined ? { timeoutSeconds: parsed.timeoutSeconds } : {}),
+          ...(parsed.budgetUsd !== undefined ? { budgetUsd: parsed.budgetUsd } : {}),
           decideInterrupt: parsed.interrupt('training job'),
         })
-        if (outcome.kind === 'dry-run') ctx.ui.resultData(outcome.result, (_r, c) => renderPlan('mlops train', outcome.plan, c, outcome.notes))
-        else ctx.ui.resultData(outcome.result, (r, c) => renderTrainingResult(r, c))
+        ctx.ui.result(outcome, renderTrainingResult)
       }),
     )
 }
@@ -111,6 +124,7 @@ async function trainLocally(ctx: CommandContext, flags: TrainFlags): Promise<voi
     ['--spot / --no-spot', flags.spot !== undefined],
     ['--no-wait', flags.wait === false],
     ['--stop-on-interrupt', Boolean(flags.stopOnInterrupt)],
+    ['--budget', flags.budget !== undefined],
   ] as const) {
     if (set)
       throw new UserError('InvalidFlag', `${flag} does not apply to --local training (one machine, no instance types, no spot).`, {

@@ -1,18 +1,15 @@
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
 import { createHash } from 'node:crypto'
 import { readdir, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { create as createTar } from 'tar'
 import { UserError } from './errors.js'
 import type { PlannedOperation } from './plan.js'
-import { callAws } from '../aws/errors.js'
-import { headObject } from '../aws/s3/objects.js'
 
 /**
  * The training code (scripts/) as `sourcedir.tar.gz`, uploaded content-addressed:
  * `s3://<bucket>/<prefix>/code/<sha256>/sourcedir.tar.gz`. The archive is byte-for-byte
  * reproducible (sorted entries, fixed mtime, no owner data), so unchanged code hashes the same
- * and is never uploaded twice. SageMaker (`train`) and the EC2 box (`train-ec2`) use the same one.
+ * and is never uploaded twice (the upload itself: aws/s3/code-upload.ts). SageMaker (`train`) and the EC2 box (`train-ec2`) use the same one.
  */
 
 /** Never shipped: caches, tests and editor debris. */
@@ -90,21 +87,4 @@ export function planCodePackage(bucket: string, key: string, sha256: string): Pl
       note: 'only when HeadObject found nothing',
     },
   ]
-}
-
-/** Uploads the package unless an object with the same content hash is already there. */
-export async function ensureCodePackage(
-  s3: S3Client,
-  bucket: string,
-  prefix: string,
-  pkg: CodePackage,
-): Promise<{ uri: string; key: string; uploaded: boolean }> {
-  const loc = codePackageLocation(bucket, prefix, pkg.sha256)
-  const present = (await headObject(s3, loc.bucket, loc.key)) !== undefined
-  if (!present) {
-    await callAws({ service: 's3', operation: 'PutObject', resource: loc.uri }, () =>
-      s3.send(new PutObjectCommand({ Bucket: loc.bucket, Key: loc.key, Body: pkg.body, ContentType: 'application/gzip', Metadata: { sha256: pkg.sha256 } })),
-    )
-  }
-  return { uri: loc.uri, key: loc.key, uploaded: !present }
 }

@@ -5,7 +5,8 @@ import path from 'node:path'
 import { list as listTar } from 'tar'
 import { Readable } from 'node:stream'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { buildCodePackage, codePackageLocation, ensureCodePackage } from '../../src/shared/code-package.js'
+import { buildCodePackage, codePackageLocation } from '../../src/shared/code-package.js'
+import { ensureCodePackage } from '../../src/aws/s3/code-upload.js'
 import {
   ensureInstanceProfile,
   ensureRole,
@@ -115,9 +116,9 @@ describe('against moto', () => {
     await s3.send(new CreateBucketCommand({ Bucket: 'code-bucket' }))
     const dir = await tempProject(undefined, { 'train.py': 'print(1)\n' })
     const pkg = await buildCodePackage(dir, 'train.py')
-    const first = await ensureCodePackage(s3, 'code-bucket', 'dogs', pkg)
+    const first = await ensureCodePackage(s3, codePackageLocation('code-bucket', 'dogs', pkg.sha256), pkg)
     expect(first).toEqual({ uploaded: true, key: `dogs/code/${pkg.sha256}/sourcedir.tar.gz`, uri: codePackageLocation('code-bucket', 'dogs', pkg.sha256).uri })
-    const second = await ensureCodePackage(s3, 'code-bucket', 'dogs', pkg)
+    const second = await ensureCodePackage(s3, codePackageLocation('code-bucket', 'dogs', pkg.sha256), pkg)
     expect(second.uploaded).toBe(false)
     const obj = await s3.send(new GetObjectCommand({ Bucket: 'code-bucket', Key: first.key }))
     expect(Buffer.from(await obj.Body!.transformToByteArray()).equals(pkg.body)).toBe(true)

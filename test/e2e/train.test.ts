@@ -77,6 +77,15 @@ async function tarEntries(body: Uint8Array): Promise<string[]> {
 }
 
 describe('train on moto', () => {
+  it('training.keepAlive and training.inputMode reach the stored job (issue 17 items 3 and 4)', async () => {
+    await writeFile(path.join(dir, 'mlops.config.yaml'), CONFIG.replace('  sourceDir: code\n', '  sourceDir: code\n  keepAlive: 10m\n  inputMode: FastFile\n'))
+    const r = await run(['train', '--json'])
+    expect(r.code, r.stderr).toBe(0)
+    const job = await sm.send(new DescribeTrainingJobCommand({ TrainingJobName: r.json().jobName }))
+    expect(job.ResourceConfig).toEqual({ InstanceCount: 1, InstanceType: 'ml.g4dn.xlarge', VolumeSizeInGB: 30, KeepAlivePeriodInSeconds: 600 })
+    expect(job.AlgorithmSpecification?.TrainingInputMode).toBe('FastFile')
+  })
+
   it('--instances 4 creates exactly one distributed job from the uploaded code and data, and records it', async () => {
     const r = await run(['train', '--instances', '4', '--json'])
     expect(r.code, r.stderr).toBe(0)

@@ -1,5 +1,4 @@
 import { DescribeLogStreamsCommand, GetLogEventsCommand, type CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs'
-import { latestMetrics, parseMetricLine, type Metrics } from '../../shared/metrics.js'
 import { callAws, isNotFound } from '../errors.js'
 import { isTransient } from '../retry.js'
 
@@ -52,9 +51,9 @@ export class TrainingLogTailer {
     return [...this.tokens.keys()]
   }
 
-  /** The latest value of each metric seen in any line so far. */
-  metrics(): Metrics {
-    return latestMetrics(this.lines)
+  /** Every line read so far, in the order read (the caller parses what it needs, e.g. metric lines). */
+  get messages(): readonly string[] {
+    return this.lines
   }
 
   /**
@@ -135,9 +134,4 @@ export class TrainingLogTailer {
     }
     return out
   }
-}
-
-/** Whether a line belongs in the live view: metric lines always, everything with --debug. */
-export function isShownLine(line: LogLine, all: boolean): boolean {
-  return all || parseMetricLine(line.message) !== undefined
 }

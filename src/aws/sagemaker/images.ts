@@ -100,3 +100,44 @@ export function pytorchRepositoryArns(region: string): string[] {
   const registry = REGISTRY_BY_REGION[region] ?? DEFAULT_REGISTRY
   return ['training', 'inference'].map((k) => `arn:${partitionOf(region)}:ecr:${region}:${registry}:repository/pytorch-${k}`)
 }
+
+// SageMaker Debugger rule images: one registry account per region (the SDK's
+// src/sagemaker/image_uri_config/debugger.json).
+const DEBUGGER_REGISTRY: Record<string, string> = {
+  'af-south-1': '314341159256',
+  'ap-east-1': '199566480951',
+  'ap-northeast-1': '430734990657',
+  'ap-northeast-2': '578805364391',
+  'ap-northeast-3': '479947661362',
+  'ap-south-1': '904829902805',
+  'ap-southeast-1': '972752614525',
+  'ap-southeast-2': '184798709955',
+  'ca-central-1': '519511493484',
+  'cn-north-1': '618459771430',
+  'cn-northwest-1': '658757709296',
+  'eu-central-1': '482524230118',
+  'eu-north-1': '314864569078',
+  'eu-south-1': '563282790590',
+  'eu-west-1': '929884845733',
+  'eu-west-2': '250201462417',
+  'eu-west-3': '447278800020',
+  'me-south-1': '986000313247',
+  'sa-east-1': '818342061345',
+  'us-east-1': '503895931360',
+  'us-east-2': '915447279597',
+  'us-gov-west-1': '515509971035',
+  'us-west-1': '685455198987',
+  'us-west-2': '895741380848',
+}
+
+/** The Debugger rule evaluator image of the region; undefined where Debugger has none. */
+export function debuggerRuleImageUri(region: string): string | undefined {
+  const account = DEBUGGER_REGISTRY[region]
+  return account ? `${account}.dkr.ecr.${region}.${dnsSuffixOf(region)}/sagemaker-debugger-rules:latest` : undefined
+}
+
+/** ECR repository ARN of the rule image (the execution role pulls it for the rule processing jobs). */
+export function debuggerRuleRepositoryArn(region: string): string | undefined {
+  const account = DEBUGGER_REGISTRY[region]
+  return account ? `arn:${partitionOf(region)}:ecr:${region}:${account}:repository/sagemaker-debugger-rules` : undefined
+}

@@ -1,9 +1,7 @@
 import { DescribeTrainingJobCommand, StopTrainingJobCommand, type DescribeTrainingJobResponse, type SageMakerClient } from '@aws-sdk/client-sagemaker'
 import type { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs'
-import type { Metrics } from '../../shared/metrics.js'
-import { InterruptedError, OperationError, UserError } from '../../shared/errors.js'
+import { OperationError, UserError } from '../../shared/errors.js'
 import { pollUntil, type Clock } from '../../shared/clock.js'
-import { formatDuration } from '../../shared/duration.js'
 import { callAws, isAwsErrorNamed, isNotFound } from '../errors.js'
 import { TrainingLogTailer, type LogLine } from '../logs/training-logs.js'
 import { withRetry } from '../retry.js'
@@ -18,8 +16,6 @@ import { withRetry } from '../retry.js'
 export const TERMINAL_STATUSES = ['Completed', 'Failed', 'Stopped'] as const
 /** How often to look. SageMaker's own SDK polls every 30 s (5 s for logs); 15 s keeps the view live. */
 export const DEFAULT_POLL_MS = 15_000
-
-export type InterruptChoice = 'stop' | 'detach'
 
 export interface JobStatusView {
   readonly status: string
@@ -41,12 +37,18 @@ export interface WatchOptions {
   readonly onRetry?: (message: string) => void
 }
 
-export interface WatchResult {
-  readonly job: DescribeTrainingJobResponse
-  /** Latest value of each metric from the job's log lines. */
-  readonly logMetrics: Metrics
-  readonly logStreams: readonly string[]
-}
+/**
+ * How a wait ended: the job reached a terminal status (`ended`), or the deadline passed first
+ * (`job` is then the last description seen, if any). Log lines are raw; the caller parses them.
+ */
+export type WatchResult =
+  | { readonly ended: true; readonly job: DescribeTrainingJobResponse; readonly logLines: readonly string[]; readonly logStreams: readonly string[] }
+  | {
+      readonly ended: false
+      readonly job?: DescribeTrainingJobResponse
+      readonly logLines: readonly string[]
+      readonly logStreams: readonly string[]
+    }
 
 /** DescribeTrainingJob with bounded retries on throttling; a missing job is the user's typo (exit 2). */
 export async function describeTrainingJob(
@@ -78,7 +80,7 @@ function isTerminal(status: string | undefined): boolean {
   return (TERMINAL_STATUSES as readonly string[]).includes(status ?? '')
 }
 
-/** Polls the job and its logs until it ends. Throws OperationError 'DeadlineReached' or InterruptedError. */
+/** Polls the job and its logs until it ends or the deadline passes. Throws InterruptedError on the signal. */
 export async function watchTrainingJob(clients: { sagemaker: SageMakerClient; logs: CloudWatchLogsClient }, opts: WatchOptions): Promise<WatchResult> {
   const tailer = new TrainingLogTailer(clients.logs, opts.jobName)
   const start = opts.clock.now()
@@ -114,18 +116,10 @@ export async function watchTrainingJob(clients: { sagemaker: SageMakerClient; lo
     })
     // CloudWatch delivers the last lines a little after the status flips: one more read.
     forward(await tailer.poll())
-    return { job, logMetrics: tailer.metrics(), logStreams: tailer.streams }
+    return { ended: true, job, logLines: tailer.messages, logStreams: tailer.streams }
   } catch (err) {
     if (err instanceof OperationError && err.code === 'DeadlineReached') {
-      const status = lastJob?.SecondaryStatus ?? lastJob?.TrainingJobStatus ?? 'unknown'
-      throw new OperationError(
-        'DeadlineReached',
-        `Training job ${opts.jobName} is still running (${status}) after the ${formatDuration(opts.timeoutSeconds)} wait deadline.`,
-        {
-          hint: `It keeps running (and billing) on AWS. Re-attach with \`mlops logs ${opts.jobName}\`, or stop it with \`mlops logs ${opts.jobName} --stop\`.`,
-          details: { jobName: opts.jobName, status: lastJob?.TrainingJobStatus, secondaryStatus: lastJob?.SecondaryStatus, logMetrics: tailer.metrics() },
-        },
-      )
+      return { ended: false, ...(lastJob ? { job: lastJob } : {}), logLines: tailer.messages, logStreams: tailer.streams }
     }
     throw err
   }
@@ -154,59 +148,4 @@ export async function stopTrainingJob(sagemaker: SageMakerClient, jobName: strin
     await clock.sleep(3000)
   }
   return status
-}
-
-/**
- * What Ctrl-C during a wait does: ask (or take the flag's answer), then stop the job or detach.
- * Always ends in InterruptedError (exit 130) that says what is still running.
- */
-export async function interruptTrainingWait(
-  sagemaker: SageMakerClient,
-  jobName: string,
-  decide: (jobName: string) => Promise<InterruptChoice>,
-  clock: Clock,
-): Promise<never> {
-  let choice: InterruptChoice
-  try {
-    choice = await decide(jobName)
-  } catch {
-    choice = 'detach'
-  }
-  if (choice === 'stop') {
-    const status = await stopTrainingJob(sagemaker, jobName, clock)
-    throw new InterruptedError(`Interrupted: stopped training job ${jobName} (${status}). SageMaker releases its instances; nothing else is left running.`, {
-      hint: `Its final status and any partial output: \`mlops logs ${jobName}\`.`,
-      details: { jobName, status, action: 'stopped' },
-    })
-  }
-  throw new InterruptedError(`Interrupted: detached from training job ${jobName}; it is still running (and billing) on AWS.`, {
-    hint: `Re-attach with \`mlops logs ${jobName}\`; stop it with \`mlops logs ${jobName} --stop\`.`,
-    details: { jobName, action: 'detached' },
-  })
-}
-
-/**
- * The Ctrl-C policy: `--stop-on-interrupt` stops the job; on a terminal a person is asked
- * ("Stop the training job? [y/N]", default no); anywhere else (CI, pipes) the safe default is to
- * detach, because stopping throws away the run and detaching loses nothing. --yes does not stop a
- * job: it answers launch confirmations, not this question.
- */
-export function interruptDecider(o: {
-  readonly stopOnInterrupt: boolean
-  /** Present only when a person can answer (stdin is a terminal). */
-  readonly ask?: (question: string) => Promise<string>
-  readonly info: (message: string) => void
-  /** "training job" or "tuning job". @default 'training job' */
-  readonly what?: string
-}): (name: string) => Promise<InterruptChoice> {
-  const what = o.what ?? 'training job'
-  return async (name) => {
-    if (o.stopOnInterrupt) return 'stop'
-    if (o.ask) {
-      const answer = (await o.ask(`Stop the ${what} ${name}? [y/N] `)).trim().toLowerCase()
-      return answer === 'y' || answer === 'yes' ? 'stop' : 'detach'
-    }
-    o.info(`No terminal to ask on: detaching from ${name} (pass --stop-on-interrupt to stop it instead).`)
-    return 'detach'
-  }
 }

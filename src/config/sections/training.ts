@@ -29,6 +29,13 @@ export const ParameterRangeSchema = z
   })
   .refine((r) => r.type === 'categorical' || r.min < r.max, { message: 'min must be less than max' })
 
+/** ResourceConfig.KeepAlivePeriodInSeconds' upper bound in the SageMaker API model. */
+export const WARM_POOL_MAX_SECONDS = 21_600
+
+/** SageMaker's tuning strategies: the one list (the config field and `tune --strategy` both use it). */
+export const TUNING_STRATEGIES = ['Bayesian', 'Random', 'Hyperband', 'Grid'] as const
+export const TuningStrategySchema = z.enum(TUNING_STRATEGIES)
+
 /** `training.tuning`: hyperparameter tuning (`mlops tune`). */
 export const TuningSchema = z
   .strictObject({
@@ -41,7 +48,7 @@ export const TuningSchema = z
       type: z.enum(['Maximize', 'Minimize']).optional(),
     }),
     /** @default 'Bayesian' */
-    strategy: z.enum(['Bayesian', 'Random', 'Hyperband', 'Grid']).default('Bayesian'),
+    strategy: TuningStrategySchema.default('Bayesian'),
     /** @default 4 */
     maxJobs: positiveInt('tuning jobs').default(4),
     /** @default 2 */
@@ -93,10 +100,23 @@ export const TrainingSchema = z.strictObject({
   image: z.string().min(1).optional(),
   /** @default 'train.py' */
   entryPoint: z.string().min(1).default('train.py'),
-  /** Folder packaged as sourcedir.tar.gz. @default 'scripts' */
-  sourceDir: z.string().min(1).default('scripts'),
+  /** Folder packaged as sourcedir.tar.gz, relative to the project. Unset: the scripts bundled with mlops. */
+  sourceDir: z.string().min(1).optional(),
   /** How instances cooperate: auto picks torch_distributed on GPU, the script's own process group on CPU. @default 'auto' */
   distribution: z.enum(['auto', 'torch_distributed', 'native', 'none']).default('auto'),
+  /**
+   * Warm pool: keep the instances this long after the job (e.g. 10m) so the next `train` with the
+   * same instance type, count and role starts in seconds instead of minutes. Kept instances bill at
+   * the instance rate. Not with spot. At most 6h (KeepAlivePeriodInSeconds, 0-21600).
+   */
+  keepAlive: duration.pipe(z.number().max(WARM_POOL_MAX_SECONDS, 'at most 6h (SageMaker keeps a warm pool up to 21600 s)')).optional(),
+  /**
+   * How the data reaches the container. File (default) copies every object to the instance before
+   * the first step: best for many small files read every epoch (an image folder). FastFile streams
+   * from S3 on first read: it wins for large datasets of big files read once or sequentially, where
+   * the copy would dominate start-up. @default 'File'
+   */
+  inputMode: z.enum(['File', 'FastFile']).default('File'),
   /** @default 'FullyReplicated' */
   dataDistribution: z.enum(['FullyReplicated', 'ShardedByS3Key']).default('FullyReplicated'),
   /** Passed to train.py as --key value. */

@@ -40,6 +40,7 @@ import {
   type VariantSpec,
 } from './plan.js'
 import { recordEndpoint, smokeTestOrRollback, switchConfig, waitWithStatus, type AutoscalingOutcome, type SmokeTestResult } from './update.js'
+import { resolveTrainingSourceDir } from '../../shared/source-dir.js'
 
 export type { SmokeTestResult } from './update.js'
 
@@ -100,7 +101,7 @@ export async function runDeploy(ctx: CommandContext, flags: DeployFlags): Promis
   const started = ctx.clock.now()
   const s = resolveDeploySettings(cfg, flags, region, new Date(started))
   const smoke = flags.smokeTest !== false
-  const code = await collectInferenceCode(ctx.resolvePath(cfg.training.sourceDir), cfg.endpoint.entryPoint)
+  const code = await collectInferenceCode(resolveTrainingSourceDir(cfg, ctx.projectDir).dir, cfg.endpoint.entryPoint)
   const smokeFile = smokeImagePath(ctx, cfg)
   const smokeBytes = smoke ? await readSmokeImage(smokeFile) : undefined
 

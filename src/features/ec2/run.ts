@@ -1,6 +1,7 @@
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3'
 import type { AwsClients } from '../../aws/clients.js'
-import { buildCodePackage, codePackageLocation, ensureCodePackage } from '../../shared/code-package.js'
+import { buildCodePackage, codePackageLocation } from '../../shared/code-package.js'
+import { ensureCodePackage } from '../../aws/s3/code-upload.js'
 import { getAccountId } from '../../aws/sts/account.js'
 import {
   describeInstanceState,
@@ -25,6 +26,7 @@ import { commandFailure, costLine, explainWaitFailure } from './outcome.js'
 import { buildTrainEc2Plan, resolveEc2Settings, trainingCommands, type Ec2RunSettings, type TrainEc2Flags } from './plan.js'
 import { buildRunInstancesInput, buildSendCommandInput, deadManMinutes, terminateCommandLine } from './requests.js'
 import { formatMetrics, parseMetricLine, type Metrics } from '../../shared/metrics.js'
+import { resolveTrainingSourceDir } from '../../shared/source-dir.js'
 
 /**
  * `mlops train-ec2`: the course's "log into a g4dn.xlarge and run the script" without SSH, open
@@ -79,7 +81,7 @@ export async function runTrainEc2(ctx: CommandContext, flags: TrainEc2Flags): Pr
   const cfg = await ctx.config()
   const aws = ctx.awsSettings(cfg)
   const s = resolveEc2Settings(cfg, flags, { region: aws.region, now: new Date(ctx.clock.now()) })
-  const pkg = await buildCodePackage(ctx.resolvePath(cfg.training.sourceDir), cfg.training.entryPoint)
+  const pkg = await buildCodePackage(resolveTrainingSourceDir(cfg, ctx.projectDir).dir, cfg.training.entryPoint)
   const code = { ...codePackageLocation(s.bucket, s.project, pkg.sha256), sha256: pkg.sha256 }
   const summary: TrainEc2Summary = {
     runName: s.runName,
@@ -115,7 +117,7 @@ export async function runTrainEc2(ctx: CommandContext, flags: TrainEc2Flags): Pr
   }
   ui.step(`AMI ${ami.amiId}${ami.name ? ` (${ami.name})` : ''}`)
   await checkChannels(c.s3, s)
-  const uploaded = await ensureCodePackage(c.s3, s.bucket, s.project, pkg)
+  const uploaded = await ensureCodePackage(c.s3, codePackageLocation(s.bucket, s.project, pkg.sha256), pkg)
   ui.step(`Code ${uploaded.uri}${uploaded.uploaded ? ' (uploaded)' : ' (unchanged)'}`)
   const role = await ensureEc2Role(c.iam, cfg, accountId, s.region)
   await state.record({ kind: 'role', name: role.roleName, arn: role.roleArn, region: s.region, createdAt: stamp(), details: { purpose: 'ec2' } })

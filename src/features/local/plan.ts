@@ -1,6 +1,7 @@
 import path from 'node:path'
 import type { MlopsConfig } from '../../config/schema.js'
 import type { PlannedOperation } from '../../shared/plan.js'
+import { resolveTrainingSourceDir } from '../../shared/source-dir.js'
 
 /**
  * `mlops train --local`: the processes a local training job runs, under the SageMaker training
@@ -113,7 +114,7 @@ export function planLocalTraining(i: LocalTrainingInput): LocalTrainingPlan {
   // SageMaker syncs /opt/ml/checkpoints (train.py's default there); locally it is the job's folder.
   const argsHp = hasKey(hyperparameters, 'checkpoint-dir') ? hyperparameters : { ...hyperparameters, 'checkpoint-dir': layout.checkpoints }
   const hostNames = Array.from({ length: i.instances }, (_, n) => `algo-${n + 1}`)
-  const sourceDir = path.resolve(i.projectDir, t.sourceDir)
+  const sourceDir = resolveTrainingSourceDir(i.cfg, i.projectDir).dir
   const channelNames = Object.keys(i.channels).sort()
   const userArgs = hyperparameterArgs(argsHp)
   const gpus = i.instances > 1 ? 0 : i.cudaDevices

@@ -10,6 +10,8 @@ import { done, planned, type Outcome } from '../../shared/outcome.js'
 import { findPython } from './python.js'
 import { localTrainingOperations, planLocalTraining, type HyperparameterValue, type LocalTrainingPlan } from './plan.js'
 import { freePort, startProcesses, type ProcessExit, type ProcessGroup } from './processes.js'
+import { resolveTrainingSourceDir } from '../../shared/source-dir.js'
+import { checkScriptHyperparameters } from '../../shared/hyperparameters.js'
 
 /** State-file kind of a locally trained model (its name is the job). */
 export const LOCAL_MODEL_KIND = 'local-model'
@@ -60,12 +62,14 @@ function localChannels(dataDir: string): Record<string, string> {
 export async function runLocalTrain(ctx: CommandContext, opts: LocalTrainOptions): Promise<Outcome<LocalTrainResult>> {
   const cfg = await ctx.config()
   const channels = localChannels(ctx.resolvePath(cfg.data.localDir))
-  const sourceDir = ctx.resolvePath(cfg.training.sourceDir)
+  const source = resolveTrainingSourceDir(cfg, ctx.projectDir)
+  const sourceDir = source.dir
   if (!existsSync(path.join(sourceDir, cfg.training.entryPoint))) {
-    throw new UserError('EntryPointMissing', `training.entryPoint ${cfg.training.entryPoint} is not in training.sourceDir ${sourceDir}.`, {
+    throw new UserError('EntryPointMissing', `training.entryPoint ${cfg.training.entryPoint} is not in ${source.description}.`, {
       hint: 'Fix training.sourceDir / training.entryPoint in mlops.config.yaml.',
     })
   }
+  await checkScriptHyperparameters(ctx.ui, sourceDir, cfg.training.hyperparameters, opts.hyperparameters)
   const instances = opts.instances ?? cfg.training.instanceCount
   const python = ctx.dryRun
     ? { path: opts.python ?? ctx.deps.env.MLOPS_PYTHON ?? 'python3', cudaDevices: 0 }

@@ -1,16 +1,17 @@
 import type { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs'
 import type { DescribeTrainingJobResponse, SageMakerClient } from '@aws-sdk/client-sagemaker'
-import { METRIC_NAMES, type Metrics } from '../../shared/metrics.js'
+import { latestMetrics, METRIC_NAMES, parseMetricLine, type Metrics } from '../../shared/metrics.js'
 import { actualCost, decodeHyperparameter, estimateTrainingCost, type CostEstimate } from './request.js'
 import type { DistributionMode } from './distribution.js'
-import { InterruptedError, OperationError } from '../../shared/errors.js'
+import { InterruptedError, OperationError, UserError } from '../../shared/errors.js'
 import type { Spinner, Ui } from '../../shared/output.js'
 import type { StateStore } from '../../shared/state.js'
 import type { Clock } from '../../shared/clock.js'
 import { formatDuration } from '../../shared/duration.js'
-import { renderTrainingResult } from './render.js'
-import { isShownLine, type LogLine } from '../../aws/logs/training-logs.js'
-import { interruptTrainingWait, watchTrainingJob, type InterruptChoice, type WatchResult } from '../../aws/sagemaker/training-wait.js'
+import { renderTrainingResult, type WarmPoolView } from './render.js'
+import type { LogLine } from '../../aws/logs/training-logs.js'
+import { watchTrainingJob } from '../../aws/sagemaker/training-wait.js'
+import { interruptTrainingWait, type InterruptChoice } from './interrupt.js'
 
 /**
  * The end of a training job, shared by `train` (after launching) and `logs` (re-attaching): the
@@ -45,6 +46,8 @@ export interface TrainingResult {
   readonly region: string
   readonly hyperparameters: Record<string, string | number | boolean>
   readonly debugger?: readonly DebuggerRuleResult[]
+  /** With training.keepAlive: this job's warm pool and the job whose pool it reused. */
+  readonly warmPool?: WarmPoolView
   readonly logStreams?: readonly string[]
   /** Set by `train`. */
   readonly codeUri?: string
@@ -122,9 +125,19 @@ export function summarizeTrainingJob(
     region,
     hyperparameters: userHyperparameters(job.HyperParameters),
     ...(debuggerRules ? { debugger: debuggerRules } : {}),
+    ...(job.WarmPoolStatus || extra.warmPool ? { warmPool: { ...warmPoolOf(job), ...extra.warmPool } } : {}),
     ...(extra.logStreams ? { logStreams: extra.logStreams } : {}),
     ...(extra.codeUri ? { codeUri: extra.codeUri, codeUploaded: extra.codeUploaded } : {}),
     ...(extra.roleArn ? { roleArn: extra.roleArn } : {}),
+  }
+}
+
+function warmPoolOf(job: DescribeTrainingJobResponse): WarmPoolView {
+  const w = job.WarmPoolStatus
+  if (!w) return {}
+  return {
+    ...(w.Status ? { status: w.Status } : {}),
+    ...(w.ResourceRetainedBillableTimeInSeconds !== undefined ? { retainedBillableSeconds: w.ResourceRetainedBillableTimeInSeconds } : {}),
   }
 }
 
@@ -201,11 +214,24 @@ export interface FollowOptions {
   readonly intervalMs?: number
 }
 
+/** What a finished wait gives `train` and `logs`. */
+export interface FollowedJob {
+  readonly job: DescribeTrainingJobResponse
+  /** Latest value of each metric from the job's log lines. */
+  readonly logMetrics: Metrics
+  readonly logStreams: readonly string[]
+}
+
+/** Whether a line belongs in the live view: metric lines always, everything with --debug. */
+export function isShownLine(line: LogLine, all: boolean): boolean {
+  return all || parseMetricLine(line.message) !== undefined
+}
+
 /**
  * The wait with its live view: a status line (Starting, Downloading, Training, Uploading, ...),
  * each host's metric lines, and the deadline. Ctrl-C asks to stop or detach.
  */
-export async function followTrainingJob(clients: { sagemaker: SageMakerClient; logs: CloudWatchLogsClient }, o: FollowOptions): Promise<WatchResult> {
+export async function followTrainingJob(clients: { sagemaker: SageMakerClient; logs: CloudWatchLogsClient }, o: FollowOptions): Promise<FollowedJob> {
   const { ui } = o
   const deadline = new Date(o.clock.now() + o.timeoutSeconds * 1000)
   ui.step(
@@ -220,7 +246,7 @@ export async function followTrainingJob(clients: { sagemaker: SageMakerClient; l
     if (ui.interactive) spin = ui.spinner(text)
   }
   try {
-    return await watchTrainingJob(clients, {
+    const watched = await watchTrainingJob(clients, {
       jobName: o.jobName,
       timeoutSeconds: o.timeoutSeconds,
       clock: o.clock,
@@ -235,13 +261,43 @@ export async function followTrainingJob(clients: { sagemaker: SageMakerClient; l
       },
       onRetry: (m) => ui.debug(m),
     })
+    const logMetrics = latestMetrics(watched.logLines)
+    if (!watched.ended) throw deadlineReached(o, watched.job, logMetrics)
+    return { job: watched.job, logMetrics, logStreams: watched.logStreams }
   } catch (err) {
     if (err instanceof InterruptedError && o.signal.aborted) {
       spin.stop()
       return interruptTrainingWait(clients.sagemaker, o.jobName, o.decideInterrupt, o.clock)
     }
-    throw err
+    throw credentialsLapsedDuringWait(err, 'Training job', o.jobName)
   } finally {
     spin.stop()
   }
+}
+
+/**
+ * Credentials that lapse during a long wait (an SSO session expires) are not the user's bad input:
+ * the job was created and keeps running and billing. Exit 1, and say how to re-attach (issue 14
+ * item 9). Any other error comes back unchanged.
+ */
+export function credentialsLapsedDuringWait(err: unknown, what: 'Training job' | 'Tuning job', name: string): unknown {
+  if (!(err instanceof UserError && err.code === 'NoCredentials')) return err
+  return new OperationError('CredentialsExpiredDuringWait', `${what} ${name} is still running on AWS, but the AWS credentials expired while waiting for it.`, {
+    hint: `Refresh them (for example \`aws sso login\`), then re-attach with \`mlops logs ${name}\`; stop it with \`mlops logs ${name} --stop\`.`,
+    cause: err,
+    details: { [what === 'Training job' ? 'jobName' : 'tuningJobName']: name, status: 'InProgress' },
+  })
+}
+
+/** The wait ran out before the job did: exit 1, and the job is still running. */
+function deadlineReached(o: Pick<FollowOptions, 'jobName' | 'timeoutSeconds'>, lastJob: DescribeTrainingJobResponse | undefined, logMetrics: Metrics) {
+  const status = lastJob?.SecondaryStatus ?? lastJob?.TrainingJobStatus ?? 'unknown'
+  return new OperationError(
+    'DeadlineReached',
+    `Training job ${o.jobName} is still running (${status}) after the ${formatDuration(o.timeoutSeconds)} wait deadline.`,
+    {
+      hint: `It keeps running (and billing) on AWS. Re-attach with \`mlops logs ${o.jobName}\`, or stop it with \`mlops logs ${o.jobName} --stop\`.`,
+      details: { jobName: o.jobName, status: lastJob?.TrainingJobStatus, secondaryStatus: lastJob?.SecondaryStatus, logMetrics },
+    },
+  )
 }

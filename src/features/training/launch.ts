@@ -1,15 +1,18 @@
-import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3'
+import type { S3Client } from '@aws-sdk/client-s3'
 import type { MlopsConfig } from '../../config/schema.js'
 import type { Channels } from './request.js'
+import type { TrainingSourceDir } from '../../shared/source-dir.js'
 import { UserError } from '../../shared/errors.js'
 import type { CommandContext } from '../../context.js'
 import { resourceNames } from '../../shared/naming.js'
 import type { StateStore } from '../../shared/state.js'
 import { PLACEHOLDER, type PlannedOperation } from '../../shared/plan.js'
 import type { AwsClients } from '../../aws/clients.js'
-import { buildCodePackage, codePackageLocation, ensureCodePackage, planCodePackage, type CodePackage } from '../../shared/code-package.js'
+import { buildCodePackage, codePackageLocation, planCodePackage, type CodePackage } from '../../shared/code-package.js'
+import { ensureCodePackage } from '../../aws/s3/code-upload.js'
+import { probePrefix } from '../../aws/s3/prefix-probe.js'
+import { parseS3Uri } from '../../aws/arn.js'
 import { ensureExecutionRole, planExecutionRole } from '../../shared/roles/execution-role.js'
-import { callAws, isAwsErrorNamed } from '../../aws/errors.js'
 import { channelUris } from '../../shared/channels.js'
 
 /**
@@ -21,10 +24,10 @@ import { channelUris } from '../../shared/channels.js'
 const SPLITS = ['train', 'valid', 'test'] as const
 
 function splitUri(uri: string): { bucket: string; prefix: string } {
-  const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(uri)
-  if (!m) throw new Error(`internal: not an S3 URI: ${uri}`)
+  const loc = parseS3Uri(uri)
+  if (!loc) throw new Error(`internal: not an S3 URI: ${uri}`)
   // A trailing slash keeps `data/train` from matching `data/train-old/...`.
-  return { bucket: m[1], prefix: m[2].replace(/\/*$/, '/') }
+  return { bucket: loc.bucket, prefix: loc.key.replace(/\/*$/, '/') }
 }
 
 /** The train/valid/test channel URIs (same as `upload-data` writes). */
@@ -45,22 +48,13 @@ export async function checkChannels(s3: S3Client, channels: Channels): Promise<v
   const empty: string[] = []
   for (const split of SPLITS) {
     const { bucket, prefix } = splitUri(channels[split])
-    const uri = `s3://${bucket}/${prefix}`
-    const count = await callAws({ service: 's3', operation: 'ListObjectsV2', resource: uri }, async () => {
-      try {
-        const res = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, MaxKeys: 1 }))
-        return res.KeyCount ?? res.Contents?.length ?? 0
-      } catch (err) {
-        if (isAwsErrorNamed(err, 'NoSuchBucket')) {
-          throw new UserError('DataMissing', `The bucket ${bucket} does not exist, so there is no training data.`, {
-            hint: 'Run `mlops upload-data` first: it creates the bucket and uploads train/, valid/ and test/.',
-            cause: err,
-          })
-        }
-        throw err
-      }
-    })
-    if (count === 0) empty.push(`${split} (${uri})`)
+    const probe = await probePrefix(s3, bucket, prefix)
+    if (!probe.bucketExists) {
+      throw new UserError('DataMissing', `The bucket ${bucket} does not exist, so there is no training data.`, {
+        hint: 'Run `mlops upload-data` first: it creates the bucket and uploads train/, valid/ and test/.',
+      })
+    }
+    if (probe.empty) empty.push(`${split} (s3://${bucket}/${prefix})`)
   }
   if (empty.length > 0) {
     throw new UserError('DataMissing', `No training data in S3 for: ${empty.join(', ')}.`, {
@@ -74,13 +68,15 @@ export interface PreparedCode {
   readonly bucket: string
   readonly key: string
   readonly uri: string
+  /** Where the code came from (training.sourceDir or the bundled scripts). */
+  readonly source: TrainingSourceDir
 }
 
 /** Builds sourcedir.tar.gz locally (works offline, so --dry-run shows the real content-addressed URI). */
-export async function prepareCode(cfg: MlopsConfig, resolvePath: (p: string) => string): Promise<PreparedCode> {
-  const pkg = await buildCodePackage(resolvePath(cfg.training.sourceDir), cfg.training.entryPoint)
+export async function prepareCode(cfg: MlopsConfig, source: TrainingSourceDir): Promise<PreparedCode> {
+  const pkg = await buildCodePackage(source.dir, cfg.training.entryPoint)
   const loc = codePackageLocation(cfg.data.bucket, cfg.project.name, pkg.sha256)
-  return { pkg, ...loc }
+  return { pkg, ...loc, source }
 }
 
 /** The requests `train` and `tune` both make before creating their job, for --dry-run. */
@@ -117,7 +113,7 @@ export async function prepareLaunch(
     ctx.ui.step(role.created ? `Created execution role ${roleName} (least privilege)` : `Execution role ${roleName} is up to date`)
     await state.record({ kind: 'role', name: roleName, arn: role.arn, region, createdAt, details: { purpose: 'execution' } })
   }
-  const uploaded = await ensureCodePackage(clients.s3, code.bucket, cfg.project.name, code.pkg)
+  const uploaded = await ensureCodePackage(clients.s3, code, code.pkg)
   ctx.ui.step(uploaded.uploaded ? `Uploaded code ${uploaded.uri}` : `Code unchanged: reusing ${uploaded.uri}`)
   await state.record({ kind: 'code-package', name: uploaded.uri, region, createdAt, details: { sha256: code.pkg.sha256, files: code.pkg.files } })
   return { roleArn, code: { uri: uploaded.uri, uploaded: uploaded.uploaded } }

@@ -19,6 +19,10 @@ export interface SummaryInput {
   readonly distribution: DistributionPlan
   readonly request: CreateTrainingJobRequest
   readonly codeUri: string
+  /** Where the code came from (training.sourceDir or the bundled scripts). */
+  readonly codeSource?: string
+  /** --budget: the arithmetic behind the limits (train) or the number of jobs (tune). */
+  readonly budgetLine?: string
   /** Tuning: how many jobs the estimate covers. */
   readonly jobs?: number
 }
@@ -47,11 +51,22 @@ export function trainingSummaryLines(s: SummaryInput): string[] {
     row('distribution', `${s.distribution.mode}: ${s.distribution.reason}`),
     row('image', s.request.AlgorithmSpecification?.TrainingImage ?? ''),
     row('code', s.codeUri),
+    ...(s.codeSource ? [row('', `from ${s.codeSource}`)] : []),
     row('data', `${channels} (${st.dataDistribution})`),
     row('output', s.request.OutputDataConfig?.S3OutputPath ?? ''),
     ...(hp ? [row('hyperparams', hp)] : []),
+    row('input', `${st.inputMode}${st.inputMode === 'FastFile' ? ' (streamed from S3 on first read)' : ' (copied to the instance before the first step)'}`),
+    ...(st.keepAliveSeconds
+      ? [
+          row(
+            'warm pool',
+            `instances kept ${formatDuration(st.keepAliveSeconds)} after the job for the next train to reuse; they bill while kept (up to ${cost.hourlyUsd === undefined ? 'the instance rate' : formatUsd((cost.hourlyUsd * st.instanceCount * st.keepAliveSeconds) / 3600)})`,
+          ),
+        ]
+      : []),
     row('max runtime', `${formatDuration(st.maxRuntimeSeconds)} (SageMaker stops the job after this)`),
     row('cost', costText),
+    ...(s.budgetLine ? [row('budget', s.budgetLine)] : []),
     row('', cost.note),
     row('wait', `${formatDuration(s.timeoutSeconds)} (--timeout); the job keeps running if the CLI stops waiting`),
   ]
@@ -71,6 +86,25 @@ export interface TrainingResultView {
   readonly costUsd?: number
   readonly distribution: { readonly mode: string; readonly reason: string }
   readonly debugger?: readonly { rule: string; status: string; detail?: string }[]
+  readonly warmPool?: WarmPoolView
+}
+
+export interface WarmPoolView {
+  /** This job's own pool: Available (kept, billing), InUse, Reused or Terminated. */
+  readonly status?: string
+  /** The earlier job whose warm pool this job started on. */
+  readonly reusedFrom?: string
+  readonly retainedBillableSeconds?: number
+}
+
+function warmPoolLine(w: WarmPoolView): string {
+  const parts = [
+    ...(w.reusedFrom ? [`reused the warm pool of ${w.reusedFrom} (no provisioning)`] : []),
+    ...(w.status === 'Available' ? ['instances kept warm for the next train; they bill until the keep-alive period ends'] : []),
+    ...(w.status && w.status !== 'Available' ? [`this job's pool: ${w.status}`] : []),
+    ...(w.retainedBillableSeconds ? [`${w.retainedBillableSeconds}s billed while kept`] : []),
+  ]
+  return parts.join('; ')
 }
 
 /** The final report of `train` / `logs`. */
@@ -88,6 +122,7 @@ export function renderTrainingResult(r: TrainingResultView, c: ChalkInstance): s
   if (r.failureReason) lines.push(row('reason', r.failureReason))
   if (r.billableSeconds !== undefined) lines.push(row('billable', `${r.billableSeconds}s${r.costUsd !== undefined ? ` (≈ ${formatUsd(r.costUsd)})` : ''}`))
   lines.push(row('distribution', `${r.distribution.mode}: ${r.distribution.reason}`))
+  if (r.warmPool && warmPoolLine(r.warmPool)) lines.push(row('warm pool', warmPoolLine(r.warmPool)))
   const m = formatMetrics(r.metrics)
   lines.push(row('metrics', m || 'none reported'))
   if (r.modelArtifact) lines.push(row('model', r.modelArtifact))
@@ -133,4 +168,9 @@ export function renderTuningResult(r: TuningResultView, c: ChalkInstance): strin
     if (b.modelArtifact) lines.push(row('model', b.modelArtifact), '', 'Next: mlops deploy (uses the best model)')
   }
   return lines.join('\n')
+}
+
+/** `logs`: a tuning job's report when the result is one (it has `tuningJobName`), else a training job's. */
+export function renderLogsResult(r: TrainingResultView | TuningResultView, c: ChalkInstance): string {
+  return 'tuningJobName' in r ? renderTuningResult(r, c) : renderTrainingResult(r, c)
 }

@@ -3,8 +3,9 @@ import type { MlopsConfig } from '../../config/schema.js'
 import { UserError } from '../../shared/errors.js'
 import { projectTags } from '../../shared/naming.js'
 import { estimateCost, hourlyPrice, PRICE_NOTE } from '../../shared/pricing.js'
-import { pytorchImageUri } from '../../aws/sagemaker/images.js'
+import { debuggerRuleImageUri, pytorchImageUri } from '../../aws/sagemaker/images.js'
 import { metricDefinitions } from '../../shared/metrics.js'
+import { DEBUGGER_CLOSED_TO_NEW_CUSTOMERS } from '../../aws/lifecycle.js'
 import { decideDistribution, type DistributionPlan, type DistributionSetting } from './distribution.js'
 
 /**
@@ -38,6 +39,10 @@ export interface TrainingSettings {
   readonly entryPoint: string
   readonly distribution: DistributionSetting
   readonly dataDistribution: 'FullyReplicated' | 'ShardedByS3Key'
+  /** AlgorithmSpecification.TrainingInputMode. */
+  readonly inputMode: 'File' | 'FastFile'
+  /** Warm pool: ResourceConfig.KeepAlivePeriodInSeconds; unset: no warm pool. */
+  readonly keepAliveSeconds?: number
   readonly hyperparameters: Readonly<Record<string, HyperparameterValue>>
 }
 
@@ -77,6 +82,16 @@ export function trainingSettings(cfg: MlopsConfig, o: TrainingOverrides = {}): T
     // train.py resumes from here; SageMaker syncs it with CheckpointConfig.S3Uri across interruptions.
     hyperparameters['checkpoint-dir'] = CHECKPOINT_LOCAL_PATH
   }
+  const keepAliveSeconds = t.keepAlive
+  if (spot && keepAliveSeconds) {
+    throw new UserError(
+      'WarmPoolWithSpot',
+      'training.keepAlive (a warm pool) cannot be combined with spot training: SageMaker keeps no warm pool for spot jobs.',
+      {
+        hint: 'Remove training.keepAlive, or train on-demand (--no-spot).',
+      },
+    )
+  }
   return {
     instanceType: o.instanceType ?? t.instanceType,
     instanceCount: o.instanceCount ?? t.instanceCount,
@@ -90,6 +105,8 @@ export function trainingSettings(cfg: MlopsConfig, o: TrainingOverrides = {}): T
     entryPoint: t.entryPoint,
     distribution: t.distribution,
     dataDistribution: t.dataDistribution,
+    inputMode: t.inputMode,
+    ...(keepAliveSeconds ? { keepAliveSeconds } : {}),
     hyperparameters,
   }
 }
@@ -173,34 +190,7 @@ export function trainingImage(s: TrainingSettings, region: string): string {
   return s.image ?? pytorchImageUri({ region, kind: 'training', frameworkVersion: s.frameworkVersion, pyVersion: s.pyVersion, instanceType: s.instanceType })
 }
 
-// SageMaker Debugger built-in rules (smdebug_rulesconfig ruleConfigs.json) and the rule image
-// registries (src/sagemaker/image_uri_config/debugger.json): one account per region.
-const DEBUGGER_REGISTRY: Record<string, string> = {
-  'af-south-1': '314341159256',
-  'ap-east-1': '199566480951',
-  'ap-northeast-1': '430734990657',
-  'ap-northeast-2': '578805364391',
-  'ap-northeast-3': '364406365360',
-  'ap-south-1': '904829902805',
-  'ap-southeast-1': '972752614525',
-  'ap-southeast-2': '184798709955',
-  'ca-central-1': '519511493484',
-  'cn-north-1': '618459771430',
-  'cn-northwest-1': '658757709296',
-  'eu-central-1': '482524230118',
-  'eu-north-1': '314864569078',
-  'eu-south-1': '563282790590',
-  'eu-west-1': '929884845733',
-  'eu-west-2': '250201462417',
-  'eu-west-3': '447278800020',
-  'me-south-1': '986000313247',
-  'sa-east-1': '818342061345',
-  'us-east-1': '503895931360',
-  'us-east-2': '915447279597',
-  'us-gov-west-1': '515509971035',
-  'us-west-1': '685455198987',
-  'us-west-2': '895741380848',
-}
+// SageMaker Debugger built-in rules (smdebug_rulesconfig ruleConfigs.json); the rule images: aws/sagemaker/images.ts.
 const RULE_COLLECTIONS: Record<string, { CollectionName: string; CollectionParameters: Record<string, string> } | undefined> = {
   VanishingGradient: { CollectionName: 'gradients', CollectionParameters: { save_interval: '500' } },
   LossNotDecreasing: { CollectionName: 'losses', CollectionParameters: { save_interval: '500' } },
@@ -211,18 +201,54 @@ const RULE_COLLECTIONS: Record<string, { CollectionName: string; CollectionParam
 const RULE_PARAMETERS: Record<string, Record<string, string>> = { LossNotDecreasing: { mode: 'TRAIN' } }
 
 export function debuggerRuleImage(region: string): string {
-  const account = DEBUGGER_REGISTRY[region]
-  if (!account) {
+  const image = debuggerRuleImageUri(region)
+  if (!image) {
     throw new UserError('DebuggerUnavailable', `SageMaker Debugger rules have no image in ${region}.`, {
       hint: 'Remove training.debugger from the config, or train in a region that has Debugger (us-east-1, eu-west-1, ...).',
     })
   }
-  const domain = region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com'
-  return `${account}.dkr.ecr.${region}.${domain}/sagemaker-debugger-rules:latest`
+  return image
+}
+
+/**
+ * The SDK drops the hook (not the rules) when checkpointing is combined with distributed training:
+ * smdebug does not support that combination (Estimator._validate_and_set_debugger_configs:
+ * checkpoint_s3_uri and (instance_count > 1 or distribution)).
+ */
+export function debugHookDropped(s: Pick<TrainingSettings, 'spot' | 'instanceCount'>, distribution: Pick<DistributionPlan, 'hyperparameters'>): boolean {
+  const checkpointing = s.spot
+  const distributed = s.instanceCount > 1 || Object.keys(distribution.hyperparameters).length > 0
+  return checkpointing && distributed
+}
+
+/**
+ * What to tell the user about training.debugger before launching: Debugger is closed to new
+ * customers (aws/lifecycle.ts), and the hook is left out with checkpoints + distributed training.
+ */
+export function debuggerNotices(
+  cfg: Pick<MlopsConfig, 'training'>,
+  s: Pick<TrainingSettings, 'spot' | 'instanceCount'>,
+  distribution: Pick<DistributionPlan, 'hyperparameters'>,
+  nowMs: number,
+): string[] {
+  const d = cfg.training.debugger
+  if (!d || (d.rules.length === 0 && !d.profilerReport)) return []
+  const closed = DEBUGGER_CLOSED_TO_NEW_CUSTOMERS
+  const notices = [
+    nowMs >= Date.parse(closed)
+      ? `SageMaker Debugger is closed to new customers since ${closed}: an account that never used it cannot start now, and its rule jobs will not run. Remove training.debugger if this account is new to Debugger.`
+      : `SageMaker Debugger closes to new customers on ${closed}: accounts that have not used it by then cannot start.`,
+  ]
+  if (debugHookDropped(s, distribution)) {
+    notices.push(
+      'training.debugger: the debug hook (DebugHookConfig) is left out, as the SageMaker SDK does, because spot checkpoints and distributed training are combined (smdebug does not support it); the rules that need saved tensors will report no data.',
+    )
+  }
+  return notices
 }
 
 /** DebugHookConfig/DebugRuleConfigurations/ProfilerConfig/ProfilerRuleConfigurations from training.debugger. */
-export function debuggerConfig(cfg: Pick<MlopsConfig, 'data' | 'training'>, region: string): Partial<CreateTrainingJobRequest> {
+export function debuggerConfig(cfg: Pick<MlopsConfig, 'data' | 'training'>, region: string, dropHook = false): Partial<CreateTrainingJobRequest> {
   const d = cfg.training.debugger
   if (!d || (d.rules.length === 0 && !d.profilerReport)) return {}
   const image = debuggerRuleImage(region)
@@ -230,7 +256,7 @@ export function debuggerConfig(cfg: Pick<MlopsConfig, 'data' | 'training'>, regi
   if (d.rules.length > 0) {
     const collections = d.rules.map((r) => RULE_COLLECTIONS[r]).filter((c): c is NonNullable<typeof c> => c !== undefined)
     const unique = collections.filter((c, i) => collections.findIndex((x) => x.CollectionName === c.CollectionName) === i)
-    out.DebugHookConfig = { S3OutputPath: outputPath(cfg), ...(unique.length ? { CollectionConfigurations: unique } : {}) }
+    if (!dropHook) out.DebugHookConfig = { S3OutputPath: outputPath(cfg), ...(unique.length ? { CollectionConfigurations: unique } : {}) }
     out.DebugRuleConfigurations = d.rules.map((rule) => ({
       RuleConfigurationName: rule,
       RuleEvaluatorImage: image,
@@ -277,7 +303,7 @@ export function buildTrainingJobRequest(i: TrainingRequestInput): TrainingReques
     RoleArn: i.roleArn,
     AlgorithmSpecification: {
       TrainingImage: image,
-      TrainingInputMode: 'File',
+      TrainingInputMode: s.inputMode,
       MetricDefinitions: metricDefinitions(),
       EnableSageMakerMetricsTimeSeries: true,
     },
@@ -288,13 +314,18 @@ export function buildTrainingJobRequest(i: TrainingRequestInput): TrainingReques
     },
     InputDataConfig: inputDataConfig(i.channels, s.dataDistribution),
     OutputDataConfig: { S3OutputPath: outputPath(i.cfg) },
-    ResourceConfig: { InstanceCount: s.instanceCount, InstanceType: s.instanceType as never, VolumeSizeInGB: s.volumeSizeGb },
+    ResourceConfig: {
+      InstanceCount: s.instanceCount,
+      InstanceType: s.instanceType as never,
+      VolumeSizeInGB: s.volumeSizeGb,
+      ...(s.keepAliveSeconds ? { KeepAlivePeriodInSeconds: s.keepAliveSeconds } : {}),
+    },
     StoppingCondition: {
       MaxRuntimeInSeconds: s.maxRuntimeSeconds,
       ...(s.spot ? { MaxWaitTimeInSeconds: s.maxWaitSeconds } : {}),
     },
     ...(s.spot ? { EnableManagedSpotTraining: true, CheckpointConfig: { S3Uri: checkpointUri(i.cfg, i.jobName), LocalPath: CHECKPOINT_LOCAL_PATH } } : {}),
-    ...debuggerConfig(i.cfg, i.region),
+    ...debuggerConfig(i.cfg, i.region, debugHookDropped(s, distribution)),
     Tags: projectTags(i.cfg.project.name),
   }
   return { request, distribution, image }

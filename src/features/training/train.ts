@@ -1,32 +1,36 @@
-import { CreateTrainingJobCommand, type CreateTrainingJobRequest } from '@aws-sdk/client-sagemaker'
 import type { CommandContext } from '../../context.js'
 import type { MlopsConfig } from '../../config/schema.js'
 import {
   buildTrainingJobRequest,
+  debuggerNotices,
   defaultWaitSeconds,
   estimateTrainingCost,
   trainingSettings,
   type CostEstimate,
   type TrainingOverrides,
+  type TrainingRequestPlan,
   type TrainingSettings,
+  type Channels,
 } from './request.js'
-import type { DistributionPlan } from './distribution.js'
 import { trainingSummaryLines } from './render.js'
-import { AbortError } from '../../shared/errors.js'
+import { decideDistribution } from './distribution.js'
+import { trainBudget, withTrainBudget, type TrainBudget } from './budget.js'
+import { AbortError, UserError } from '../../shared/errors.js'
 import { resourceNames, uniqueName } from '../../shared/naming.js'
-import { PLACEHOLDER, planToJson, type PlannedOperation } from '../../shared/plan.js'
+import { done, planned, type Outcome } from '../../shared/outcome.js'
+import { PLACEHOLDER, type PlannedOperation } from '../../shared/plan.js'
 import { formatUsd } from '../../shared/pricing.js'
-import type { Clock } from '../../shared/clock.js'
+import { resolveTrainingSourceDir } from '../../shared/source-dir.js'
 import { getAccountId } from '../../aws/sts/account.js'
-import { callAws } from '../../aws/errors.js'
+import type { AwsClients } from '../../aws/clients.js'
 import { executionRoleArnFor } from '../../shared/roles/execution-role.js'
-import { retryWhileIamPropagates } from '../../aws/iam/roles.js'
-import { checkChannels, planLaunchPrerequisites, prepareCode, prepareLaunch, trainingChannels } from './launch.js'
+import { checkChannels, planLaunchPrerequisites, prepareCode, prepareLaunch, trainingChannels, type PreparedCode } from './launch.js'
 import { TRAINING_LOG_GROUP } from '../../aws/logs/training-logs.js'
 import { failUnlessCompleted, followTrainingJob, recordTrainingResult, summarizeTrainingJob, type TrainingResult } from './follow.js'
-import { isThrottling, withRetry } from '../../aws/retry.js'
-import { DEFAULT_POLL_MS, type InterruptChoice } from '../../aws/sagemaker/training-wait.js'
-import type { SageMakerClient } from '@aws-sdk/client-sagemaker'
+import { createTrainingJob } from '../../aws/sagemaker/training-job.js'
+import { DEFAULT_POLL_MS, describeTrainingJob } from '../../aws/sagemaker/training-wait.js'
+import type { InterruptChoice } from './interrupt.js'
+import { checkScriptHyperparameters } from '../../shared/hyperparameters.js'
 
 /**
  * `mlops train`: package the code, check the data, show what will run and what it may cost,
@@ -43,20 +47,21 @@ export interface TrainOptions {
   readonly decideInterrupt: (jobName: string) => Promise<InterruptChoice>
   /** Poll interval override (tests). */
   readonly intervalMs?: number
+  /** --budget in USD: derives MaxRuntimeInSeconds (and MaxWaitTimeInSeconds with spot). */
+  readonly budgetUsd?: number
 }
 
-export interface TrainDryRun {
-  readonly dryRun: true
+/** What `train --dry-run --json` prints beside `dryRun` and `operations`. */
+export interface TrainPlanDetails {
   readonly jobName: string
   readonly distribution: { readonly mode: string; readonly reason: string }
   readonly estimatedCost: CostEstimate
   readonly timeoutSeconds: number
-  readonly operations: ReturnType<typeof planToJson>
+  /** With --budget: the arithmetic behind the limits. */
+  readonly budget?: TrainBudget
 }
 
-export type TrainOutcome =
-  | { readonly kind: 'dry-run'; readonly result: TrainDryRun; readonly plan: PlannedOperation[]; readonly notes: string[] }
-  | { readonly kind: 'done'; readonly result: TrainingResult }
+export type TrainOutcome = Outcome<TrainingResult, TrainPlanDetails>
 
 /** Everything about the job that is known before any AWS call. */
 interface Prepared {
@@ -66,62 +71,107 @@ interface Prepared {
   readonly jobName: string
   readonly timeoutSeconds: number
   readonly estimatedCost: CostEstimate
+  readonly budget?: TrainBudget
+  readonly code: PreparedCode
+  readonly channels: Channels
+  readonly build: (roleArn: string) => TrainingRequestPlan
 }
 
+type TrainClients = Pick<AwsClients, 'sagemaker' | 's3' | 'iam' | 'sts' | 'logs'>
+
 export async function runTrain(ctx: CommandContext, opts: TrainOptions): Promise<TrainOutcome> {
+  const p = await prepareTrain(ctx, opts)
+  if (ctx.dryRun) return planTrain(p, opts)
+  const clients = await ctx.clients(['sagemaker', 's3', 'iam', 'sts', 'logs'], p.cfg)
+  const launched = await launchTrain(ctx, clients, p)
+  if (!opts.wait) return done(launched.result)
+  return done(await waitForTrain(ctx, clients, opts, p, launched))
+}
+
+/** Settings, names, the code package and the request builder: no AWS call. */
+async function prepareTrain(ctx: CommandContext, opts: TrainOptions): Promise<Prepared> {
   const cfg = await ctx.config()
-  const settings = trainingSettings(cfg, opts.overrides)
+  const configured = trainingSettings(cfg, opts.overrides)
+  const budget = opts.budgetUsd !== undefined ? trainBudget(opts.budgetUsd, configured) : undefined
+  const settings = budget ? withTrainBudget(configured, budget) : configured
   const region = ctx.awsSettings(cfg).region
   const jobName = uniqueName(resourceNames(cfg).trainingJobBase, new Date(ctx.clock.now()))
-  const p: Prepared = {
+  const source = resolveTrainingSourceDir(cfg, ctx.projectDir)
+  await checkScriptHyperparameters(ctx.ui, source.dir, cfg.training.hyperparameters, opts.overrides.hyperparameters)
+  const code = await prepareCode(cfg, source)
+  const channels = trainingChannels(cfg)
+  const distribution = decideDistribution({ ...settings, setting: settings.distribution })
+  for (const notice of debuggerNotices(cfg, settings, distribution, ctx.clock.now())) ctx.ui.warn(notice)
+  return {
     cfg,
     settings,
     region,
     jobName,
     timeoutSeconds: opts.timeoutSeconds ?? defaultWaitSeconds(settings),
     estimatedCost: estimateTrainingCost(settings),
+    ...(budget ? { budget } : {}),
+    code,
+    channels,
+    build: (roleArn) => buildTrainingJobRequest({ cfg, settings, jobName, region, roleArn, codeUri: code.uri, channels }),
   }
-  const code = await prepareCode(cfg, (x) => ctx.resolvePath(x))
-  const channels = trainingChannels(cfg)
-  const build = (roleArn: string) => buildTrainingJobRequest({ cfg, settings, jobName, region, roleArn, codeUri: code.uri, channels })
+}
 
-  if (ctx.dryRun) {
-    const plan = build(executionRoleArnFor(cfg, PLACEHOLDER.accountId, region))
-    const operations: PlannedOperation[] = [
-      ...planLaunchPrerequisites(cfg, region, channels, code),
-      { service: 'sagemaker', operation: 'CreateTrainingJob', input: plan.request },
-      ...(opts.wait ? waitPlan(jobName, p.timeoutSeconds) : []),
-    ]
-    return {
-      kind: 'dry-run',
-      plan: operations,
-      notes: trainingSummaryLines({ ...p, distribution: plan.distribution, request: plan.request, codeUri: code.uri }),
-      result: {
-        dryRun: true,
-        jobName,
-        distribution: { mode: plan.distribution.mode, reason: plan.distribution.reason },
-        estimatedCost: p.estimatedCost,
-        timeoutSeconds: p.timeoutSeconds,
-        operations: planToJson(operations),
-      },
-    }
-  }
+function summaryLines(p: Prepared, plan: TrainingRequestPlan): string[] {
+  return trainingSummaryLines({
+    ...p,
+    distribution: plan.distribution,
+    request: plan.request,
+    codeUri: p.code.uri,
+    codeSource: p.code.source.description,
+    ...(p.budget ? { budgetLine: p.budget.arithmetic } : {}),
+  })
+}
 
+/** --dry-run: the requests with a placeholder account, and the summary as notes. */
+function planTrain(p: Prepared, opts: TrainOptions): TrainOutcome {
+  const plan = p.build(executionRoleArnFor(p.cfg, PLACEHOLDER.accountId, p.region))
+  const operations: PlannedOperation[] = [
+    ...planLaunchPrerequisites(p.cfg, p.region, p.channels, p.code),
+    { service: 'sagemaker', operation: 'CreateTrainingJob', input: plan.request },
+    ...(opts.wait ? waitPlan(p.jobName, p.timeoutSeconds) : []),
+  ]
+  return planned({
+    title: 'mlops train',
+    operations,
+    notes: summaryLines(p, plan),
+    details: {
+      jobName: p.jobName,
+      distribution: { mode: plan.distribution.mode, reason: plan.distribution.reason },
+      estimatedCost: p.estimatedCost,
+      timeoutSeconds: p.timeoutSeconds,
+      ...(p.budget ? { budget: p.budget } : {}),
+    },
+  })
+}
+
+interface Launched {
+  readonly result: TrainingResult
+  readonly extra: Partial<TrainingResult>
+  readonly createdAt: string
+}
+
+/** Checks the data, shows the summary, asks, converges role and code, and creates the job. */
+async function launchTrain(ctx: CommandContext, clients: TrainClients, p: Prepared): Promise<Launched> {
   const { ui } = ctx
-  const clients = await ctx.clients(['sagemaker', 's3', 'iam', 'sts', 'logs'], cfg)
-  await checkChannels(clients.s3, channels)
+  const { cfg, settings, region, jobName } = p
+  await checkChannels(clients.s3, p.channels)
   const accountId = cfg.training.roleArn ? undefined : await getAccountId(clients.sts)
   const plannedRole = cfg.training.roleArn ?? executionRoleArnFor(cfg, accountId!, region)
-  const plan = build(plannedRole)
-  for (const line of trainingSummaryLines({ ...p, distribution: plan.distribution, request: plan.request, codeUri: code.uri })) ui.info(line)
+  const plan = p.build(plannedRole)
+  for (const line of summaryLines(p, plan)) ui.info(line)
   if (plan.distribution.warning) ui.warn(plan.distribution.warning)
   const question = `Start training job ${jobName} (up to ${formatUsd(p.estimatedCost.maxUsd)})?`
   if (!(await ui.confirm(question))) throw new AbortError()
 
   const state = ctx.state()
   const createdAt = new Date(ctx.clock.now()).toISOString()
-  const { roleArn, code: uploaded } = await prepareLaunch(ctx, clients, cfg, region, code, accountId, { state, createdAt })
-  const request = roleArn === plannedRole ? plan.request : build(roleArn).request
+  const { roleArn, code: uploaded } = await prepareLaunch(ctx, clients, cfg, region, p.code, accountId, { state, createdAt })
+  const request = roleArn === plannedRole ? plan.request : p.build(roleArn).request
   await createTrainingJob(clients.sagemaker, request, ctx.clock, ctx.signal, (m) => ui.debug(m))
   ui.success(`Started training job ${jobName} on ${settings.instanceCount} × ${settings.instanceType}${settings.spot ? ' (spot)' : ''}`)
   const extra = {
@@ -135,13 +185,16 @@ export async function runTrain(ctx: CommandContext, opts: TrainOptions): Promise
     instanceCount: settings.instanceCount,
     spot: settings.spot,
   }
-  const launched = inProgressResult(p, plan.distribution, extra)
-  await recordTrainingResult(state, launched, createdAt)
-  if (!opts.wait) return { kind: 'done', result: launched }
+  const result = inProgressResult(p, extra)
+  await recordTrainingResult(state, result, createdAt)
+  return { result, extra, createdAt }
+}
 
+/** Follows the job to its end, records and reports it; Failed and Stopped end in exit 1. */
+async function waitForTrain(ctx: CommandContext, clients: TrainClients, opts: TrainOptions, p: Prepared, launched: Launched): Promise<TrainingResult> {
   const watched = await followTrainingJob(clients, {
-    ui,
-    jobName,
+    ui: ctx.ui,
+    jobName: p.jobName,
     timeoutSeconds: p.timeoutSeconds,
     clock: ctx.clock,
     signal: ctx.signal,
@@ -149,40 +202,44 @@ export async function runTrain(ctx: CommandContext, opts: TrainOptions): Promise
     decideInterrupt: opts.decideInterrupt,
     ...(opts.intervalMs ? { intervalMs: opts.intervalMs } : {}),
   })
-  const result = summarizeTrainingJob(watched.job, region, watched.logMetrics, { ...extra, logStreams: watched.logStreams })
-  await recordTrainingResult(state, result, createdAt)
+  const reused = await warmPoolReusedBy(ctx, clients.sagemaker, p)
+  const result = summarizeTrainingJob(watched.job, p.region, watched.logMetrics, {
+    ...launched.extra,
+    logStreams: watched.logStreams,
+    ...(reused ? { warmPool: { reusedFrom: reused } } : {}),
+  })
+  await recordTrainingResult(ctx.state(), result, launched.createdAt)
   failUnlessCompleted(result, ctx.ui)
-  return { kind: 'done', result }
+  return result
 }
 
-/** CreateTrainingJob: throttling retried (nothing was created), and a fresh role given time to propagate. */
-export async function createTrainingJob(
-  sagemaker: SageMakerClient,
-  request: CreateTrainingJobRequest,
-  clock: Clock,
-  signal: AbortSignal,
-  onRetry: (m: string) => void,
-): Promise<void> {
-  await retryWhileIamPropagates(
-    () =>
-      callAws({ service: 'sagemaker', operation: 'CreateTrainingJob', resource: request.TrainingJobName }, () =>
-        withRetry(() => sagemaker.send(new CreateTrainingJobCommand(request)), {
-          clock,
-          signal,
-          retryable: isThrottling,
-          onRetry: (n, _e, d) => onRetry(`CreateTrainingJob throttled; retrying in ${Math.round(d / 1000)}s (attempt ${n + 1})`),
-        }),
-      ),
-    { clock, signal, onRetry: (n) => onRetry(`the new execution role is not visible to SageMaker yet; retrying (attempt ${n + 1})`) },
-  )
+/**
+ * With a warm pool: the earlier job whose pool this one started on. SageMaker marks the earlier
+ * job (WarmPoolStatus Reused, ReusedByJob = this job), not the new one, so look at the newest
+ * job this project recorded before.
+ */
+async function warmPoolReusedBy(ctx: CommandContext, sagemaker: TrainClients['sagemaker'], p: Prepared): Promise<string | undefined> {
+  if (!p.settings.keepAliveSeconds) return undefined
+  const earlier = (await ctx.state().list('training-job'))
+    .filter((r) => r.name !== p.jobName)
+    .sort((a, b) => a.createdAt.localeCompare(b.createdAt))
+    .at(-1)
+  if (!earlier) return undefined
+  try {
+    const job = await describeTrainingJob(sagemaker, earlier.name, { clock: ctx.clock, signal: ctx.signal })
+    return job.WarmPoolStatus?.ReusedByJob === p.jobName ? earlier.name : undefined
+  } catch (err) {
+    if (err instanceof UserError && err.code === 'TrainingJobNotFound') return undefined
+    throw err
+  }
 }
 
-function inProgressResult(p: Prepared, d: DistributionPlan, extra: Partial<TrainingResult>): TrainingResult {
+function inProgressResult(p: Prepared, extra: Partial<TrainingResult> & Pick<TrainingResult, 'distribution'>): TrainingResult {
   return {
     jobName: p.jobName,
     status: 'InProgress',
     metrics: {},
-    distribution: { mode: d.mode, reason: d.reason },
+    distribution: extra.distribution,
     estimatedCost: p.estimatedCost,
     instanceType: p.settings.instanceType,
     instanceCount: p.settings.instanceCount,
@@ -195,7 +252,7 @@ function inProgressResult(p: Prepared, d: DistributionPlan, extra: Partial<Train
 }
 
 /** The polling a wait does, for --dry-run. */
-export function waitPlan(jobName: string, timeoutSeconds: number): PlannedOperation[] {
+function waitPlan(jobName: string, timeoutSeconds: number): PlannedOperation[] {
   return [
     {
       service: 'sagemaker',

@@ -1,30 +1,37 @@
-import {
-  CreateHyperParameterTuningJobCommand,
-  DescribeHyperParameterTuningJobCommand,
-  StopHyperParameterTuningJobCommand,
-  type CreateTrainingJobRequest,
-  type DescribeHyperParameterTuningJobResponse,
-  type SageMakerClient,
-} from '@aws-sdk/client-sagemaker'
+import type { CreateTrainingJobRequest, DescribeHyperParameterTuningJobResponse, SageMakerClient } from '@aws-sdk/client-sagemaker'
 import type { CommandContext } from '../../context.js'
+import type { MlopsConfig } from '../../config/schema.js'
 import { trainingSummaryLines } from './render.js'
-import { decodeHyperparameter, estimateTrainingCost, trainingSettings, WAIT_MARGIN_SECONDS, type CostEstimate, type TrainingOverrides } from './request.js'
-import { buildTuningJobRequest, tuningRounds, tuningSettings, type TuningOverrides, type TuningSettings } from './tuning.js'
+import {
+  decodeHyperparameter,
+  estimateTrainingCost,
+  trainingSettings,
+  WAIT_MARGIN_SECONDS,
+  type Channels,
+  type CostEstimate,
+  type TrainingOverrides,
+  type TrainingSettings,
+} from './request.js'
+import { buildTuningJobRequest, tuningRounds, tuningSettings, type TuningOverrides, type TuningRequestPlan, type TuningSettings } from './tuning.js'
 import { AbortError, InterruptedError, OperationError, UserError } from '../../shared/errors.js'
 import { resourceNames, shortTimestamp, uniqueName } from '../../shared/naming.js'
-import { PLACEHOLDER, planToJson, type PlannedOperation } from '../../shared/plan.js'
+import { done, planned, type Outcome } from '../../shared/outcome.js'
+import { PLACEHOLDER, type PlannedOperation } from '../../shared/plan.js'
 import { formatUsd } from '../../shared/pricing.js'
+import { resolveTrainingSourceDir } from '../../shared/source-dir.js'
 import type { StateStore } from '../../shared/state.js'
-import { pollUntil, type Clock } from '../../shared/clock.js'
+import { pollUntil } from '../../shared/clock.js'
 import { formatDuration } from '../../shared/duration.js'
 import { getAccountId } from '../../aws/sts/account.js'
-import { callAws, isAwsErrorNamed, isNotFound } from '../../aws/errors.js'
+import type { AwsClients } from '../../aws/clients.js'
 import { executionRoleArnFor } from '../../shared/roles/execution-role.js'
-import { retryWhileIamPropagates } from '../../aws/iam/roles.js'
-import { checkChannels, planLaunchPrerequisites, prepareCode, prepareLaunch, trainingChannels } from './launch.js'
-import { recordTrainingResult, summarizeTrainingJob } from './follow.js'
-import { isThrottling, withRetry } from '../../aws/retry.js'
-import { describeTrainingJob, type InterruptChoice } from '../../aws/sagemaker/training-wait.js'
+import { checkChannels, planLaunchPrerequisites, prepareCode, prepareLaunch, trainingChannels, type PreparedCode } from './launch.js'
+import { credentialsLapsedDuringWait, recordTrainingResult, summarizeTrainingJob } from './follow.js'
+import { describeTrainingJob } from '../../aws/sagemaker/training-wait.js'
+import { createTuningJob, describeTuningJob } from '../../aws/sagemaker/tuning-job.js'
+import { interruptTuningWait, type InterruptChoice } from './interrupt.js'
+import { tuneBudget, type TuneBudget } from './budget.js'
+import { checkScriptHyperparameters } from '../../shared/hyperparameters.js'
 
 /**
  * `mlops tune`: one CreateHyperParameterTuningJob with the ranges and objective from the config,
@@ -42,6 +49,8 @@ export interface TuneOptions {
   readonly timeoutSeconds?: number
   readonly decideInterrupt: (name: string) => Promise<InterruptChoice>
   readonly intervalMs?: number
+  /** --budget in USD: derives the number of training jobs. */
+  readonly budgetUsd?: number
 }
 
 export interface BestJob {
@@ -65,9 +74,19 @@ export interface TuningResult {
   readonly region: string
 }
 
-export type TuneOutcome =
-  | { readonly kind: 'dry-run'; readonly result: Record<string, unknown>; readonly plan: PlannedOperation[]; readonly notes: string[] }
-  | { readonly kind: 'done'; readonly result: TuningResult }
+/** What `tune --dry-run --json` prints beside `dryRun` and `operations`. */
+export interface TunePlanDetails {
+  readonly tuningJobName: string
+  readonly objective: { readonly metric: string; readonly type: string }
+  readonly strategy: string
+  readonly distribution: { readonly mode: string; readonly reason: string }
+  readonly estimatedCost: CostEstimate
+  readonly timeoutSeconds: number
+  /** With --budget: the arithmetic behind the number of jobs. */
+  readonly budget?: TuneBudget
+}
+
+export type TuneOutcome = Outcome<TuningResult, TunePlanDetails>
 
 /** How many training jobs the tuning job may run (Grid: every combination). */
 export function plannedJobs(t: TuningSettings): number {
@@ -75,134 +94,179 @@ export function plannedJobs(t: TuningSettings): number {
   return Object.values(t.ranges).reduce((n, r) => n * (r.type === 'categorical' ? r.values.length : 1), 1)
 }
 
+/** Everything about the tuning job that is known before any AWS call. */
+interface PreparedTune {
+  readonly cfg: MlopsConfig
+  readonly training: TrainingSettings
+  readonly tuning: TuningSettings
+  readonly region: string
+  readonly jobName: string
+  readonly jobs: number
+  readonly budget?: TuneBudget
+  readonly estimatedCost: CostEstimate
+  readonly timeoutSeconds: number
+  readonly code: PreparedCode
+  readonly channels: Channels
+  readonly build: (roleArn: string) => TuningRequestPlan
+}
+
+type TuneClients = Pick<AwsClients, 'sagemaker' | 's3' | 'iam' | 'sts' | 'logs'>
+
 export async function runTune(ctx: CommandContext, opts: TuneOptions): Promise<TuneOutcome> {
+  const p = await prepareTune(ctx, opts)
+  if (ctx.dryRun) return planTune(p, opts)
+  const clients = await ctx.clients(['sagemaker', 's3', 'iam', 'sts', 'logs'], p.cfg)
+  const base = await launchTune(ctx, clients, p)
+  if (!opts.wait) return done(base)
+  return done(
+    await followTuningJob(ctx, clients.sagemaker, p.jobName, {
+      timeoutSeconds: p.timeoutSeconds,
+      decideInterrupt: opts.decideInterrupt,
+      intervalMs: opts.intervalMs,
+      base,
+    }),
+  )
+}
+
+async function prepareTune(ctx: CommandContext, opts: TuneOptions): Promise<PreparedTune> {
   const cfg = await ctx.config()
   const training = trainingSettings(cfg, opts.training)
-  const tuning = tuningSettings(cfg, opts.tuning, training)
+  const budget = opts.budgetUsd !== undefined ? tuneBudget(opts.budgetUsd, training, opts.tuning.maxJobs) : undefined
+  const tuning = tuningSettings(cfg, budget ? budgetedTuning(cfg, opts.tuning, budget) : opts.tuning, training)
   const region = ctx.awsSettings(cfg).region
   const jobName = uniqueName(resourceNames(cfg).tuningJobBase, new Date(ctx.clock.now()), 32, shortTimestamp)
   const jobs = plannedJobs(tuning)
-  const estimatedCost = estimateTrainingCost(training, jobs)
+  if (budget && jobs > budget.jobs) {
+    throw new UserError(
+      'BudgetTooSmall',
+      `--budget ${formatUsd(budget.budgetUsd)} covers ${budget.jobs} jobs, but the Grid strategy runs all ${jobs} combinations.`,
+      {
+        hint: `Raise --budget to ${formatUsd(Math.ceil(budget.perJobUsd * jobs * 100) / 100)}, or list fewer categorical values.`,
+      },
+    )
+  }
   const rounds = tuning.strategy === 'Grid' ? Math.ceil(jobs / tuning.maxParallelJobs) : tuningRounds(tuning)
   const timeoutSeconds = opts.timeoutSeconds ?? (training.spot ? training.maxWaitSeconds : training.maxRuntimeSeconds) * rounds + WAIT_MARGIN_SECONDS
-  const code = await prepareCode(cfg, (x) => ctx.resolvePath(x))
+  const source = resolveTrainingSourceDir(cfg, ctx.projectDir)
+  await checkScriptHyperparameters(ctx.ui, source.dir, cfg.training.hyperparameters, opts.training.hyperparameters, tuning.ranges)
+  const code = await prepareCode(cfg, source)
   const channels = trainingChannels(cfg)
-  const build = (roleArn: string) => buildTuningJobRequest({ cfg, training, tuning, jobName, region, roleArn, codeUri: code.uri, channels })
-  const summary = (plan: ReturnType<typeof build>) => [
+  return {
+    cfg,
+    training,
+    tuning,
+    region,
+    jobName,
+    jobs,
+    ...(budget ? { budget } : {}),
+    estimatedCost: estimateTrainingCost(training, jobs),
+    timeoutSeconds,
+    code,
+    channels,
+    build: (roleArn) => buildTuningJobRequest({ cfg, training, tuning, jobName, region, roleArn, codeUri: code.uri, channels }),
+  }
+}
+
+/** The budget's job count as the tuning overrides; the parallel jobs never exceed it. */
+function budgetedTuning(cfg: MlopsConfig, o: TuningOverrides, budget: TuneBudget): TuningOverrides {
+  const parallel = o.maxParallelJobs ?? cfg.training.tuning?.maxParallelJobs
+  return { ...o, maxJobs: budget.jobs, ...(parallel !== undefined ? { maxParallelJobs: Math.min(parallel, budget.jobs) } : {}) }
+}
+
+function tuneSummaryLines(p: PreparedTune, plan: TuningRequestPlan): string[] {
+  const { tuning } = p
+  return [
     ...trainingSummaryLines({
-      cfg,
-      settings: training,
-      jobName,
-      region,
-      timeoutSeconds,
-      estimatedCost,
+      cfg: p.cfg,
+      settings: p.training,
+      jobName: p.jobName,
+      region: p.region,
+      timeoutSeconds: p.timeoutSeconds,
+      estimatedCost: p.estimatedCost,
       distribution: plan.distribution,
-      codeUri: code.uri,
-      jobs,
+      codeUri: p.code.uri,
+      codeSource: p.code.source.description,
+      jobs: p.jobs,
+      ...(p.budget ? { budgetLine: p.budget.arithmetic } : {}),
       request: {
         ...plan.request.TrainingJobDefinition,
         AlgorithmSpecification: plan.request.TrainingJobDefinition?.AlgorithmSpecification,
       } as CreateTrainingJobRequest,
     }),
     `  ${'objective'.padEnd(14)} ${tuning.objective.type} ${tuning.objective.metric} (regex ${tuning.objective.regex})`,
-    `  ${'strategy'.padEnd(14)} ${tuning.strategy}, ${jobs} jobs, ${tuning.maxParallelJobs} in parallel, early stopping ${plan.request.HyperParameterTuningJobConfig?.TrainingJobEarlyStoppingType}`,
+    `  ${'strategy'.padEnd(14)} ${tuning.strategy}, ${p.jobs} jobs, ${tuning.maxParallelJobs} in parallel, early stopping ${plan.request.HyperParameterTuningJobConfig?.TrainingJobEarlyStoppingType}`,
     `  ${'ranges'.padEnd(14)} ${Object.entries(tuning.ranges)
       .map(([k, r]) => `${k} ${r.type === 'categorical' ? `[${r.values.join(', ')}]` : `${r.min}..${r.max}${r.scaling !== 'Auto' ? ` ${r.scaling}` : ''}`}`)
       .join('; ')}`,
   ]
+}
 
-  if (ctx.dryRun) {
-    const plan = build(executionRoleArnFor(cfg, PLACEHOLDER.accountId, region))
-    const operations: PlannedOperation[] = [
-      ...planLaunchPrerequisites(cfg, region, channels, code),
-      { service: 'sagemaker', operation: 'CreateHyperParameterTuningJob', input: plan.request },
-      ...(opts.wait
-        ? [
-            {
-              service: 'sagemaker',
-              operation: 'DescribeHyperParameterTuningJob',
-              input: { HyperParameterTuningJobName: jobName },
-              note: `every ${TUNING_POLL_MS / 1000}s until it ends (wait deadline ${timeoutSeconds}s)`,
-            },
-            {
-              service: 'sagemaker',
-              operation: 'DescribeTrainingJob',
-              input: { TrainingJobName: '<best-training-job>' },
-              note: 'the best job: its hyperparameters and model artifact',
-            },
-          ]
-        : []),
-    ]
-    return {
-      kind: 'dry-run',
-      plan: operations,
-      notes: summary(plan),
-      result: {
-        dryRun: true,
-        tuningJobName: jobName,
-        objective: { metric: tuning.objective.metric, type: tuning.objective.type },
-        strategy: tuning.strategy,
-        distribution: { mode: plan.distribution.mode, reason: plan.distribution.reason },
-        estimatedCost,
-        timeoutSeconds,
-        operations: planToJson(operations),
-      },
-    }
-  }
+function planTune(p: PreparedTune, opts: TuneOptions): TuneOutcome {
+  const plan = p.build(executionRoleArnFor(p.cfg, PLACEHOLDER.accountId, p.region))
+  const operations: PlannedOperation[] = [
+    ...planLaunchPrerequisites(p.cfg, p.region, p.channels, p.code),
+    { service: 'sagemaker', operation: 'CreateHyperParameterTuningJob', input: plan.request },
+    ...(opts.wait
+      ? [
+          {
+            service: 'sagemaker',
+            operation: 'DescribeHyperParameterTuningJob',
+            input: { HyperParameterTuningJobName: p.jobName },
+            note: `every ${TUNING_POLL_MS / 1000}s until it ends (wait deadline ${p.timeoutSeconds}s)`,
+          },
+          {
+            service: 'sagemaker',
+            operation: 'DescribeTrainingJob',
+            input: { TrainingJobName: '<best-training-job>' },
+            note: 'the best job: its hyperparameters and model artifact',
+          },
+        ]
+      : []),
+  ]
+  return planned({
+    title: 'mlops tune',
+    operations,
+    notes: tuneSummaryLines(p, plan),
+    details: {
+      tuningJobName: p.jobName,
+      objective: { metric: p.tuning.objective.metric, type: p.tuning.objective.type },
+      strategy: p.tuning.strategy,
+      distribution: { mode: plan.distribution.mode, reason: plan.distribution.reason },
+      estimatedCost: p.estimatedCost,
+      timeoutSeconds: p.timeoutSeconds,
+      ...(p.budget ? { budget: p.budget } : {}),
+    },
+  })
+}
 
+/** Checks the data, shows the summary, asks, converges role and code, creates the tuning job. */
+async function launchTune(ctx: CommandContext, clients: TuneClients, p: PreparedTune): Promise<TuningResult> {
   const { ui } = ctx
-  const clients = await ctx.clients(['sagemaker', 's3', 'iam', 'sts', 'logs'], cfg)
-  await checkChannels(clients.s3, channels)
+  const { cfg, region, jobName, training, tuning } = p
+  await checkChannels(clients.s3, p.channels)
   const accountId = cfg.training.roleArn ? undefined : await getAccountId(clients.sts)
   const plannedRole = cfg.training.roleArn ?? executionRoleArnFor(cfg, accountId!, region)
-  const plan = build(plannedRole)
-  for (const line of summary(plan)) ui.info(line)
-  if (!(await ui.confirm(`Start tuning job ${jobName} (${jobs} training jobs, up to ${formatUsd(estimatedCost.maxUsd)})?`))) throw new AbortError()
+  const plan = p.build(plannedRole)
+  for (const line of tuneSummaryLines(p, plan)) ui.info(line)
+  if (!(await ui.confirm(`Start tuning job ${jobName} (${p.jobs} training jobs, up to ${formatUsd(p.estimatedCost.maxUsd)})?`))) throw new AbortError()
 
   const state = ctx.state()
   const createdAt = new Date(ctx.clock.now()).toISOString()
-  const { roleArn } = await prepareLaunch(ctx, clients, cfg, region, code, accountId, { state, createdAt })
-  const request = roleArn === plannedRole ? plan.request : build(roleArn).request
-  await retryWhileIamPropagates(
-    () =>
-      callAws({ service: 'sagemaker', operation: 'CreateHyperParameterTuningJob', resource: jobName }, async () => {
-        try {
-          return await withRetry(() => clients.sagemaker.send(new CreateHyperParameterTuningJobCommand(request)), {
-            clock: ctx.clock,
-            signal: ctx.signal,
-            retryable: isThrottling,
-          })
-        } catch (err) {
-          if (isAwsErrorNamed(err, 'ResourceInUse', 'ResourceInUseException') || /already exists/i.test((err as Error).message ?? '')) {
-            throw new UserError('TuningJobExists', `A tuning job named ${jobName} already exists (names carry the minute, and are limited to 32 characters).`, {
-              hint: 'Wait a minute and run `mlops tune` again.',
-              cause: err,
-            })
-          }
-          throw err
-        }
-      }),
-    { clock: ctx.clock, signal: ctx.signal },
-  )
-  ui.success(`Started tuning job ${jobName}: ${jobs} jobs on ${training.instanceCount} × ${training.instanceType}, ${tuning.maxParallelJobs} at a time`)
+  const { roleArn } = await prepareLaunch(ctx, clients, cfg, region, p.code, accountId, { state, createdAt })
+  const request = roleArn === plannedRole ? plan.request : p.build(roleArn).request
+  await createTuningJob(clients.sagemaker, request, ctx.clock, ctx.signal)
+  ui.success(`Started tuning job ${jobName}: ${p.jobs} jobs on ${training.instanceCount} × ${training.instanceType}, ${tuning.maxParallelJobs} at a time`)
   const base: TuningResult = {
     tuningJobName: jobName,
     status: 'InProgress',
     strategy: tuning.strategy,
     objective: { metric: tuning.objective.metric, type: tuning.objective.type },
     distribution: { mode: plan.distribution.mode, reason: plan.distribution.reason },
-    estimatedCost,
+    estimatedCost: p.estimatedCost,
     region,
   }
   await recordTuning(state, base, createdAt)
-  if (!opts.wait) return { kind: 'done', result: base }
-  const result = await followTuningJob(ctx, clients.sagemaker, jobName, {
-    timeoutSeconds,
-    decideInterrupt: opts.decideInterrupt,
-    intervalMs: opts.intervalMs,
-    base,
-  })
-  return { kind: 'done', result }
+  return base
 }
 
 function counts(d: DescribeHyperParameterTuningJobResponse) {
@@ -213,17 +277,6 @@ function counts(d: DescribeHyperParameterTuningJobResponse) {
     failed: (c.RetryableError ?? 0) + (c.NonRetryableError ?? 0),
     stopped: c.Stopped ?? 0,
   }
-}
-
-export async function describeTuningJob(
-  sagemaker: SageMakerClient,
-  name: string,
-  clock: Clock,
-  signal?: AbortSignal,
-): Promise<DescribeHyperParameterTuningJobResponse> {
-  return callAws({ service: 'sagemaker', operation: 'DescribeHyperParameterTuningJob', resource: name }, () =>
-    withRetry(() => sagemaker.send(new DescribeHyperParameterTuningJobCommand({ HyperParameterTuningJobName: name })), { clock, signal }),
-  )
 }
 
 /** Waits for a tuning job (new or re-attached), then reports and records its best training job. */
@@ -257,14 +310,14 @@ export async function followTuningJob(
     })
   } catch (err) {
     spin.stop()
-    if (err instanceof InterruptedError && ctx.signal.aborted) return interruptTuning(sagemaker, jobName, o.decideInterrupt, ctx.clock)
+    if (err instanceof InterruptedError && ctx.signal.aborted) return interruptTuningWait(sagemaker, jobName, o.decideInterrupt, ctx.clock)
     if (err instanceof OperationError && err.code === 'DeadlineReached') {
       throw new OperationError('DeadlineReached', `Tuning job ${jobName} is still running after the ${formatDuration(o.timeoutSeconds)} wait deadline.`, {
         hint: `It keeps running (and billing) on AWS. Re-attach with \`mlops logs ${jobName}\`, or stop it with \`mlops logs ${jobName} --stop\`.`,
         details: { tuningJobName: jobName },
       })
     }
-    throw err
+    throw credentialsLapsedDuringWait(err, 'Tuning job', jobName)
   } finally {
     spin.stop()
   }
@@ -347,29 +400,5 @@ async function recordTuning(state: StateStore, r: TuningResult, createdAt: strin
       ...(r.bestTrainingJob ? { bestTrainingJob: r.bestTrainingJob.trainingJobName } : {}),
       ...(r.bestTrainingJob?.modelArtifact ? { modelArtifact: r.bestTrainingJob.modelArtifact } : {}),
     },
-  })
-}
-
-/** Ctrl-C during a tuning wait: StopHyperParameterTuningJob (stops every child) or detach. */
-async function interruptTuning(sagemaker: SageMakerClient, name: string, decide: (n: string) => Promise<InterruptChoice>, clock: Clock): Promise<never> {
-  const choice = await decide(name).catch(() => 'detach' as const)
-  if (choice === 'stop') {
-    await stopTuningJob(sagemaker, name, clock)
-    throw new InterruptedError(`Interrupted: stopped tuning job ${name} and its training jobs.`, { details: { tuningJobName: name, action: 'stopped' } })
-  }
-  throw new InterruptedError(`Interrupted: detached from tuning job ${name}; it is still running (and billing) on AWS.`, {
-    hint: `Re-attach with \`mlops logs ${name}\`; stop it with \`mlops logs ${name} --stop\`.`,
-    details: { tuningJobName: name, action: 'detached' },
-  })
-}
-
-export async function stopTuningJob(sagemaker: SageMakerClient, name: string, clock: Clock): Promise<void> {
-  await callAws({ service: 'sagemaker', operation: 'StopHyperParameterTuningJob', resource: name }, async () => {
-    try {
-      await withRetry(() => sagemaker.send(new StopHyperParameterTuningJobCommand({ HyperParameterTuningJobName: name })), { clock, attempts: 4 })
-    } catch (err) {
-      if (isAwsErrorNamed(err, 'ValidationException') && !isNotFound(err)) return // already finished
-      throw err
-    }
   })
 }

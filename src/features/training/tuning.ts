@@ -1,6 +1,7 @@
 import type { CreateHyperParameterTuningJobRequest, HyperParameterTuningJobStrategyType } from '@aws-sdk/client-sagemaker'
 import type { MlopsConfig } from '../../config/schema.js'
 import { UserError } from '../../shared/errors.js'
+import type { TUNING_STRATEGIES } from '../../config/sections/training.js'
 import { projectTags } from '../../shared/naming.js'
 import { metricDefinitions, metricRegex, objectiveDirection, type MetricName } from '../../shared/metrics.js'
 import { decideDistribution, type DistributionPlan } from './distribution.js'
@@ -20,8 +21,7 @@ import {
  * the objective's direction taken from the metric (a loss is minimised, an accuracy maximised).
  */
 
-export type TuningStrategy = 'Bayesian' | 'Random' | 'Hyperband' | 'Grid'
-export const TUNING_STRATEGIES: readonly TuningStrategy[] = ['Bayesian', 'Random', 'Hyperband', 'Grid']
+export type TuningStrategy = (typeof TUNING_STRATEGIES)[number]
 
 export type TuningConfig = NonNullable<MlopsConfig['training']['tuning']>
 
@@ -166,7 +166,7 @@ export function buildTuningJobRequest(i: TuningRequestInput): TuningRequestPlan 
       ParameterRanges: parameterRanges(t.ranges),
     },
     TrainingJobDefinition: {
-      AlgorithmSpecification: { TrainingImage: trainingImage(s, i.region), TrainingInputMode: 'File', MetricDefinitions: metricDefinitions() },
+      AlgorithmSpecification: { TrainingImage: trainingImage(s, i.region), TrainingInputMode: s.inputMode, MetricDefinitions: metricDefinitions() },
       RoleArn: i.roleArn,
       StaticHyperParameters: {
         ...encodeHyperparameters(staticHp),

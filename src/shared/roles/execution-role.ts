@@ -4,7 +4,7 @@ import { projectTags, resourceNames } from '../naming.js'
 import type { PlannedOperation } from '../plan.js'
 import { partitionOf } from '../../aws/arn.js'
 import { ensureRole, kmsStatement, planRole, serviceTrustPolicy, type PolicyDocument, type RoleSpec } from '../../aws/iam/roles.js'
-import { pytorchRepositoryArns } from '../../aws/sagemaker/images.js'
+import { debuggerRuleRepositoryArn, pytorchRepositoryArns } from '../../aws/sagemaker/images.js'
 
 /**
  * The SageMaker execution role mlops creates when `training.roleArn` is not set. Training jobs,
@@ -82,6 +82,26 @@ export function executionRoleSpec(cfg: Pick<MlopsConfig, 'data' | 'training' | '
         Condition: { StringLike: { 'cloudwatch:namespace': ['/aws/sagemaker/*', 'aws/sagemaker/*'] } },
       },
     ],
+  }
+  // training.debugger (opt-in): the rules run as processing jobs under this role; they pull the
+  // region's rule image and write /aws/sagemaker/ProcessingJobs logs. Nothing of this without it.
+  const debuggerRepo = debuggerRuleRepositoryArn(region)
+  const d = cfg.training.debugger
+  if (d && (d.rules.length > 0 || d.profilerReport) && debuggerRepo) {
+    policy.Statement.push(
+      {
+        Sid: 'PullDebuggerRuleImage',
+        Effect: 'Allow',
+        Action: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'],
+        Resource: [debuggerRepo],
+      },
+      {
+        Sid: 'DebuggerRuleLogs',
+        Effect: 'Allow',
+        Action: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'],
+        Resource: [`arn:${p}:logs:${region}:${accountId}:log-group:/aws/sagemaker/ProcessingJobs:*`],
+      },
+    )
   }
   // SSE-KMS data (data.kmsKeyId): jobs must decrypt the dataset and encrypt what they write.
   const kms = kmsStatement(cfg.data.kmsKeyId, p, region, accountId)

@@ -1,0 +1,208 @@
+import { readFile } from 'node:fs/promises'
+import path from 'node:path'
+import { ConfigError, UserError } from './errors.js'
+import type { Ui } from './output.js'
+
+/**
+ * Hyperparameters checked before any AWS call (issue 14 item 11). The training script declares
+ * what it accepts in `hyperparameters.json` beside it (scripts/hyperparameters.json documents the
+ * format in its `$comment`; train.py builds its argparse parser from the same file), so a bad
+ * `epochs: -3` fails here in a second instead of minutes into a billed job. A user's own script
+ * without that file is passed through unchecked.
+ */
+
+export const HYPERPARAMETERS_FILE = 'hyperparameters.json'
+
+type Value = string | number | boolean
+
+/** One entry of hyperparameters.json (format 1). */
+export interface HyperparameterSpec {
+  readonly name: string
+  readonly type: 'int' | 'float' | 'bool' | 'string' | 'choice'
+  readonly default?: Value | null
+  readonly min?: number
+  readonly max?: number
+  readonly choices?: readonly string[]
+  /** choice only: what true/false mean (amp: false -> off). */
+  readonly bool_means?: { readonly true: string; readonly false: string }
+  readonly help?: string
+}
+
+/** The same spellings train.py's str_to_bool accepts. */
+const TRUE_WORDS = ['1', 'true', 't', 'yes', 'y', 'on']
+const FALSE_WORDS = ['0', 'false', 'f', 'no', 'n', 'off', 'none', '']
+
+/** Normalised name: `batch_size` and `batch-size` are the same flag (train.py accepts both). */
+const flagKey = (name: string) => name.replace(/_/g, '-')
+
+/** The specs in `<sourceDir>/hyperparameters.json`; undefined when the folder has no such file. */
+export async function loadHyperparameterSpecs(sourceDir: string): Promise<HyperparameterSpec[] | undefined> {
+  const file = path.join(sourceDir, HYPERPARAMETERS_FILE)
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw err
+  }
+  let doc: { hyperparameters?: unknown }
+  try {
+    doc = JSON.parse(text) as { hyperparameters?: unknown }
+  } catch (err) {
+    throw new UserError('InvalidHyperparameterSpec', `${file} is not valid JSON: ${(err as Error).message}`, {
+      hint: `Fix the file, or delete it to pass hyperparameters to the script unchecked.`,
+      cause: err,
+    })
+  }
+  if (!Array.isArray(doc.hyperparameters)) {
+    throw new UserError('InvalidHyperparameterSpec', `${file} has no "hyperparameters" list.`, {
+      hint: 'See the $comment in the hyperparameters.json bundled with mlops for the format.',
+    })
+  }
+  return doc.hyperparameters as HyperparameterSpec[]
+}
+
+function bounds(spec: HyperparameterSpec): string {
+  const { min, max } = spec
+  if (min !== undefined && max !== undefined) return `between ${min} and ${max}`
+  if (min !== undefined) return `at least ${min}`
+  if (max !== undefined) return `at most ${max}`
+  return 'any number'
+}
+
+function shown(v: unknown): string {
+  return typeof v === 'string' ? `"${v}"` : String(v)
+}
+
+function asNumber(v: Value): number | undefined {
+  if (typeof v === 'number') return v
+  if (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))) return Number(v)
+  return undefined
+}
+
+/** What is wrong with one value for its spec, or undefined when train.py would accept it. */
+export function problemWith(spec: HyperparameterSpec, value: Value): string | undefined {
+  switch (spec.type) {
+    case 'int':
+    case 'float': {
+      const n = asNumber(value)
+      const kind = spec.type === 'int' ? 'a whole number' : 'a number'
+      if (n === undefined || (spec.type === 'int' && !Number.isInteger(n))) return `expected ${kind} ${bounds(spec)}, got ${shown(value)}`
+      if ((spec.min !== undefined && n < spec.min) || (spec.max !== undefined && n > spec.max)) return `must be ${bounds(spec)}, got ${shown(value)}`
+      return undefined
+    }
+    case 'bool':
+      if (typeof value === 'boolean') return undefined
+      if ([...TRUE_WORDS, ...FALSE_WORDS].includes(String(value).trim().toLowerCase())) return undefined
+      return `expected true or false, got ${shown(value)}`
+    case 'choice': {
+      const choices = spec.choices ?? []
+      if (typeof value === 'string' && choices.includes(value)) return undefined
+      const asBool = typeof value === 'boolean' || [...TRUE_WORDS, ...FALSE_WORDS].includes(String(value).trim().toLowerCase())
+      if (spec.bool_means && asBool) return undefined
+      return `must be one of ${choices.join(', ')}${spec.bool_means ? ' (or true/false)' : ''}, got ${shown(value)}`
+    }
+    default:
+      return undefined
+  }
+}
+
+/** One tuning range from training.tuning.ranges, as the config schema gives it. */
+export type TuningRange =
+  { readonly type: 'continuous' | 'integer'; readonly min: number; readonly max: number } | { readonly type: 'categorical'; readonly values: readonly Value[] }
+
+function rangeProblems(spec: HyperparameterSpec, range: TuningRange, at: string): string[] {
+  if (range.type === 'categorical') {
+    return range.values.flatMap((v, i) => {
+      const p = problemWith(spec, v)
+      return p ? [`${at}.values.${i}: ${p}`] : []
+    })
+  }
+  if (spec.type !== 'int' && spec.type !== 'float') return [`${at}.type: ${spec.name} is a ${spec.type}, so only a categorical range fits it`]
+  if (spec.type === 'int' && range.type === 'continuous') return [`${at}.type: ${spec.name} takes whole numbers: use type: integer`]
+  return (['min', 'max'] as const).flatMap((end) => {
+    const p = problemWith(spec, range[end])
+    return p ? [`${at}.${end}: ${p}`] : []
+  })
+}
+
+export interface HyperparameterCheck {
+  /** False when the script folder has no hyperparameters.json (nothing was checked). */
+  readonly checked: boolean
+  /** Names the script does not declare (train.py ignores them with a warning): probably typos. */
+  readonly unknown: readonly string[]
+}
+
+export interface CheckOptions {
+  /** Where the values came from: the message names `training.hyperparameters.<name>` or `--hyperparameter <name>=...`. */
+  readonly source: 'config' | 'flag'
+  /** training.tuning.ranges, checked against the same specs (config paths). */
+  readonly ranges?: Readonly<Record<string, TuningRange>>
+}
+
+/**
+ * Checks hyperparameter values (and tuning ranges) against `<sourceDir>/hyperparameters.json`.
+ * Throws ConfigError (source 'config') or UserError 'InvalidFlag' (source 'flag'), both exit 2,
+ * naming the dotted path or the flag, what was wrong and the allowed range. Keys SageMaker
+ * reserves (`sagemaker_*`) are not the script's and are left alone.
+ */
+export async function checkHyperparameters(sourceDir: string, values: Readonly<Record<string, Value>>, opts: CheckOptions): Promise<HyperparameterCheck> {
+  const specs = await loadHyperparameterSpecs(sourceDir)
+  if (!specs) return { checked: false, unknown: [] }
+  const byKey = new Map(specs.map((s) => [flagKey(s.name), s]))
+  const unknown: string[] = []
+  const problems: string[] = []
+  for (const [name, value] of Object.entries(values)) {
+    if (name.startsWith('sagemaker_') || name === '_tuning_objective_metric') continue
+    const spec = byKey.get(flagKey(name))
+    if (!spec) {
+      unknown.push(name)
+      continue
+    }
+    const problem = problemWith(spec, value)
+    if (!problem) continue
+    problems.push(opts.source === 'flag' ? `--hyperparameter ${name}=${value}: ${problem}` : `• training.hyperparameters.${name}: ${problem}`)
+  }
+  for (const [name, range] of Object.entries(opts.ranges ?? {})) {
+    const spec = byKey.get(flagKey(name))
+    if (spec) problems.push(...rangeProblems(spec, range, `training.tuning.ranges.${name}`).map((p) => `• ${p}`))
+    else unknown.push(name)
+  }
+  if (problems.length > 0) throw invalidHyperparameters(problems, opts.source, path.join(sourceDir, HYPERPARAMETERS_FILE))
+  return { checked: true, unknown }
+}
+
+function invalidHyperparameters(problems: string[], source: 'config' | 'flag', file: string): UserError {
+  const hint = `The allowed values are declared in ${file}.`
+  if (source === 'flag' && problems.every((p) => p.startsWith('--'))) {
+    return new UserError('InvalidFlag', problems.join('\n'), { hint })
+  }
+  const count = problems.length === 1 ? '1 invalid value' : `${problems.length} invalid values`
+  return new ConfigError(`The training hyperparameters have ${count}:`, problems, { hint })
+}
+
+/**
+ * The script's declared hyperparameters (its hyperparameters.json) against the config's values,
+ * the --hyperparameter flags and the tuning ranges: exit 2 before any AWS call or process start. A
+ * config value a flag replaces is not checked (the flag's is). Names the script does not declare
+ * are a warning. `train`, `tune`, `train-ec2` and `train --local` all check this one way.
+ */
+export async function checkScriptHyperparameters(
+  ui: Pick<Ui, 'warn'>,
+  sourceDir: string,
+  configValues: Readonly<Record<string, Value>>,
+  flagValues: Readonly<Record<string, Value>> = {},
+  ranges?: Readonly<Record<string, TuningRange>>,
+): Promise<void> {
+  const key = (k: string) => k.replace(/_/g, '-')
+  const replaced = new Set(Object.keys(flagValues).map(key))
+  const fromConfig = Object.fromEntries(Object.entries(configValues).filter(([k]) => !replaced.has(key(k))))
+  const checks = [
+    await checkHyperparameters(sourceDir, fromConfig, { source: 'config', ...(ranges ? { ranges } : {}) }),
+    await checkHyperparameters(sourceDir, flagValues, { source: 'flag' }),
+  ]
+  const unknown = checks.flatMap((c) => c.unknown)
+  if (unknown.length > 0) {
+    ui.warn(`${sourceDir}/hyperparameters.json does not declare ${unknown.join(', ')}: the script will ignore ${unknown.length === 1 ? 'it' : 'them'}.`)
+  }
+}
