@@ -6,9 +6,11 @@ import { PLACEHOLDER, type PlannedOperation } from '../../shared/plan.js'
 import { hourlyPrice } from '../../shared/pricing.js'
 import { formatDuration } from '../../shared/duration.js'
 import { planCodePackage } from '../../shared/code-package.js'
-import { planEc2Role } from '../../shared/roles/ec2-role.js'
+import { commandLogGroupName } from '../../shared/roles/ec2-role.js'
+import { parseS3Uri } from '../../aws/arn.js'
+import { planEc2Role } from './role.js'
 import { channelUris } from '../../shared/channels.js'
-import { buildRunInstancesInput, buildSecurityGroupInput, buildSendCommandInput, commandLogGroupName, deadManMinutes, runOutputUris } from './requests.js'
+import { buildRunInstancesInput, buildSecurityGroupInput, buildSendCommandInput, deadManMinutes, runOutputUris } from './requests.js'
 import { buildTrainingScript, runShellScriptCommands } from './script.js'
 
 /**
@@ -17,7 +19,7 @@ import { buildTrainingScript, runShellScriptCommands } from './script.js'
  */
 
 /** Flags of `mlops train-ec2`, already validated by the command. undefined: take the config's value. */
-export interface TrainEc2Flags {
+export interface TrainEc2Options {
   readonly instanceType?: string
   readonly spot?: boolean
   /** Leave the instance running at the end. @default false */
@@ -64,7 +66,7 @@ export interface Ec2RunSettings {
 const SETUP_MARGIN_SECONDS = 600
 
 /** Merges flags over the config and checks the combination (UserError naming the flag; exit 2). */
-export function resolveEc2Settings(cfg: MlopsConfig, flags: TrainEc2Flags, env: { region: string; now: Date }): Ec2RunSettings {
+export function resolveEc2Settings(cfg: MlopsConfig, flags: TrainEc2Options, env: { region: string; now: Date }): Ec2RunSettings {
   const e = cfg.ec2
   const maxHours = flags.maxHours ?? e.maxHours
   const capSeconds = Math.floor(maxHours * 3600)
@@ -153,7 +155,7 @@ export function buildTrainEc2Plan(
   const vpcId = s.subnetId ? '<vpc-of-subnet>' : '<default-vpc-id>'
   const sg = buildSecurityGroupInput(s.project, s.securityGroupName, vpcId)
   const channelOps: PlannedOperation[] = (['train', 'valid'] as const).map((ch) => {
-    const [, bucket, key] = /^s3:\/\/([^/]+)\/(.*)$/.exec(s.channels[ch])!
+    const { bucket, key } = parseS3Uri(s.channels[ch], { requireKey: true })!
     return { service: 's3', operation: 'ListObjectsV2', input: { Bucket: bucket, Prefix: `${key}/`, MaxKeys: 1 }, note: `the ${ch} channel has data` }
   })
   return [
