@@ -11,7 +11,7 @@ import { parseS3Uri } from '../../aws/arn.js'
 import { planEc2Role } from './role.js'
 import { channelUris } from '../../shared/channels.js'
 import { buildRunInstancesInput, buildSecurityGroupInput, buildSendCommandInput, deadManMinutes, runOutputUris } from './requests.js'
-import { buildTrainingScript, runShellScriptCommands } from './script.js'
+import { runShellScriptCommands, type TrainingParameters } from './script.js'
 
 /**
  * `train-ec2` settings (flags merged over the `ec2` config) and its --dry-run plan. Pure: the
@@ -128,9 +128,9 @@ export function resolveEc2Settings(cfg: MlopsConfig, flags: TrainEc2Options, env
   }
 }
 
-/** The `commands` the SSM document runs for these settings and this code package. */
-export function trainingCommands(s: Ec2RunSettings, codeUri: string): string[] {
-  const script = buildTrainingScript({
+/** The runner's parameters for these settings and this code package (what --dry-run shows). */
+export function trainingParameters(s: Ec2RunSettings, codeUri: string): TrainingParameters {
+  return {
     runName: s.runName,
     region: s.region,
     codeUri,
@@ -141,8 +141,12 @@ export function trainingCommands(s: Ec2RunSettings, codeUri: string): string[] {
     distribution: s.distribution,
     artifactUri: s.outputs.model,
     outputDataUri: s.outputs.outputData,
-  })
-  return runShellScriptCommands(script, s.runName)
+  }
+}
+
+/** The `commands` the SSM document runs: the runner and its parameters. */
+export function trainingCommands(s: Ec2RunSettings, codeUri: string, runner: string): string[] {
+  return runShellScriptCommands(runner, trainingParameters(s, codeUri))
 }
 
 /** Every request of a run, in order, with placeholders for what only AWS knows. */
@@ -150,6 +154,7 @@ export function buildTrainEc2Plan(
   s: Ec2RunSettings,
   cfg: MlopsConfig,
   code: { bucket: string; key: string; uri: string; sha256: string },
+  runner: string,
   accountId: string = PLACEHOLDER.accountId,
 ): PlannedOperation[] {
   const vpcId = s.subnetId ? '<vpc-of-subnet>' : '<default-vpc-id>'
@@ -218,7 +223,7 @@ export function buildTrainEc2Plan(
       input: buildSendCommandInput({
         instanceId: PLACEHOLDER.instanceId,
         runName: s.runName,
-        commands: trainingCommands(s, code.uri),
+        commands: trainingCommands(s, code.uri, runner),
         timeoutSeconds: s.timeoutSeconds,
         logGroupName: s.logGroupName,
       }),

@@ -15,11 +15,12 @@ import { estimateCost, formatUsd, PRICE_NOTE } from '../../shared/pricing.js'
 import { formatDuration } from '../../shared/duration.js'
 import { formatMetrics, latestMetrics, parseMetricLine } from '../../shared/metrics.js'
 import { commandFailure, costLine, explainWaitFailure } from './outcome.js'
-import { buildTrainEc2Plan, resolveEc2Settings, trainingCommands, type Ec2RunSettings, type TrainEc2Options } from './plan.js'
+import { buildTrainEc2Plan, resolveEc2Settings, trainingCommands, trainingParameters, type Ec2RunSettings, type TrainEc2Options } from './plan.js'
 import { buildRunInstancesInput, buildSendCommandInput, deadManMinutes, terminateCommandLine } from './requests.js'
+import { readRunner, RUNNER } from './script.js'
 import { ensureEc2Role, type Ec2RoleResult } from './role.js'
 import { ensureSecurityGroup, type SecurityGroupResult } from './security-group.js'
-import type { TrainEc2Result, TrainEc2Summary } from './types.js'
+import type { TrainEc2PlanDetails, TrainEc2Result, TrainEc2Summary } from './types.js'
 
 /**
  * `mlops train-ec2`: the course's "log into a g4dn.xlarge and run the script" without SSH, open
@@ -35,29 +36,31 @@ const TERMINATE_WAIT_MS = 180_000
 /** Client-side margin over the command's executionTimeout before giving up on it. */
 const FOLLOW_MARGIN_MS = 10 * 60_000
 
-export async function runTrainEc2(ctx: CommandContext, flags: TrainEc2Options): Promise<Outcome<TrainEc2Result, TrainEc2Summary>> {
+export async function runTrainEc2(ctx: CommandContext, flags: TrainEc2Options): Promise<Outcome<TrainEc2Result, TrainEc2PlanDetails>> {
   const cfg = await ctx.config()
   const aws = ctx.awsSettings(cfg)
   const s = resolveEc2Settings(cfg, flags, { region: aws.region, now: new Date(ctx.clock.now()) })
   const pkg = await buildCodePackage(ctx.resolvePath(cfg.training.sourceDir), cfg.training.entryPoint)
   const code = { ...codePackageLocation(s.bucket, s.project, pkg.sha256), sha256: pkg.sha256 }
   const summary = summarize(s)
+  const runner = await readRunner()
   if (ctx.dryRun) {
     return planned({
       title: `train-ec2 ${s.runName}`,
-      operations: buildTrainEc2Plan(s, cfg, code),
+      operations: buildTrainEc2Plan(s, cfg, code, runner),
       notes: [
         `${s.instanceType}${s.spot ? ' (spot)' : ''}: ${formatUsd(s.hourlyUsd)}/hour; terminates itself after ${s.maxHours}h, so at most ${formatUsd(s.maxCostUsd)}.`,
         `Training may run ${formatDuration(s.timeoutSeconds)}; the model goes to ${summary.modelArtifact}.`,
+        `On the box: bash scripts/${RUNNER} with ${JSON.stringify(trainingParameters(s, code.uri))}`,
       ],
-      details: summary,
+      details: { ...summary, runner: { script: `scripts/${RUNNER}`, parameters: trainingParameters(s, code.uri) } },
     })
   }
   await confirmLaunch(ctx, s)
   const c: Ec2Clients = await ctx.clients(['ec2', 'ssm', 'iam', 's3', 'sts', 'logs'], cfg)
   const setup = await setUp(ctx, c, s, cfg, pkg)
   const box = await launch(ctx, c, s, setup, { profile: aws.profile, endpointUrl: aws.endpointUrl })
-  return done(await trainOnBox(ctx, c, s, summary, setup, box))
+  return done(await trainOnBox(ctx, c, s, summary, { ...setup, runner }, box))
 }
 
 function summarize(s: Ec2RunSettings): TrainEc2Summary {
@@ -196,7 +199,7 @@ async function trainOnBox(
   c: Ec2Clients,
   s: Ec2RunSettings,
   summary: TrainEc2Summary,
-  setup: SetupResult,
+  setup: SetupResult & { readonly runner: string },
   box: Box,
 ): Promise<TrainEc2Result> {
   const state = ctx.state()
@@ -218,7 +221,7 @@ async function trainOnBox(
       buildSendCommandInput({
         instanceId: box.instanceId,
         runName: s.runName,
-        commands: trainingCommands(s, setup.codeUri),
+        commands: trainingCommands(s, setup.codeUri, setup.runner),
         timeoutSeconds: s.timeoutSeconds,
         logGroupName: s.logGroupName,
       }),

@@ -1,4 +1,5 @@
 import type { Metrics } from '../../shared/metrics.js'
+import type { TrainingParameters } from './script.js'
 
 /** What `train-ec2` would do or did: the fields of its --dry-run JSON (beside the operations). */
 export interface TrainEc2Summary {
@@ -28,4 +29,9 @@ export interface TrainEc2Result extends TrainEc2Summary {
   readonly instance: { readonly state: string; readonly kept: boolean; readonly terminateCommand?: string; readonly selfTerminatesAt?: string }
   /** False when output could only be read from GetCommandInvocation (first 24,000 characters). */
   readonly outputStreamed: boolean
+}
+
+/** The --dry-run JSON beside the operations: the summary, and the runner with the parameters it would get. */
+export interface TrainEc2PlanDetails extends TrainEc2Summary {
+  readonly runner: { readonly script: string; readonly parameters: TrainingParameters }
 }
