@@ -107,13 +107,15 @@ describe('other requests', () => {
 })
 
 describe('instance role', () => {
-  it('trusts EC2 in our account, attaches only SSM core, and scopes S3 and logs to the project', () => {
+  it('trusts EC2 with the standard instance-role trust (no source condition), attaches only SSM core, and scopes S3 and logs to the project', () => {
     const role = ec2RoleFor(cfg(), '123456789012', 'us-east-1')
     expect(role.name).toBe('dogs-ec2')
     expect(role.managedPolicyArns).toEqual(['arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore'])
-    expect(role.trustPolicy.Statement[0]).toMatchObject({
-      Principal: { Service: 'ec2.amazonaws.com' },
-      Condition: { StringEquals: { 'aws:SourceAccount': '123456789012' } },
+    // The standard instance-role trust: EC2 sets no aws:SourceAccount when it assumes an
+    // instance-profile role, so a condition on it would leave the box without credentials (issue 14 item 8).
+    expect(role.trustPolicy).toEqual({
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }],
     })
     const st = Object.fromEntries(role.inlinePolicies['mlops-train-ec2'].Statement.map((s) => [s.Sid, s]))
     expect(st.ListProjectPrefixes).toMatchObject({ Action: 's3:ListBucket', Resource: 'arn:aws:s3:::dogs-data' })

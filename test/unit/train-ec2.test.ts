@@ -196,6 +196,10 @@ describe('train-ec2 with stateful fakes', () => {
       CloudWatchOutputConfig: { CloudWatchOutputEnabled: true, CloudWatchLogGroupName: '/mlops/dogs/train-ec2' },
     })
     expect(sent.Parameters!.commands!.join('\n')).toContain(`'--epochs' '2'`)
+    expect(JSON.parse(iamMock.commandCalls(CreateRoleCommand)[0].args[0].input.AssumeRolePolicyDocument!)).toEqual({
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }],
+    })
     expect(ec2Mock).toHaveReceivedCommandTimes(TerminateInstancesCommand, 1)
     // The agent was online before the command went out.
     expect(ssmMock).toHaveReceivedCommand(DescribeInstanceInformationCommand)

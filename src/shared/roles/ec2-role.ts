@@ -61,18 +61,16 @@ export function ssmCorePolicyArn(partition: string): string {
   return `arn:${partition}:iam::aws:policy/${SSM_CORE_POLICY}`
 }
 
-/** Trust ec2.amazonaws.com, limited to our own account. */
-export function ec2TrustPolicy(accountId: string): Ec2RoleDocument {
+/**
+ * The standard trust policy of an instance role. No aws:SourceAccount / aws:SourceArn condition:
+ * EC2 does not set those keys when it assumes an instance-profile role, so with one the box would
+ * get no credentials and its SSM agent would never come online (issue 14 item 8). Only this
+ * account can put the role in an instance profile (iam:PassRole), which is the confused-deputy guard.
+ */
+export function ec2TrustPolicy(): Ec2RoleDocument {
   return {
     Version: '2012-10-17',
-    Statement: [
-      {
-        Effect: 'Allow',
-        Principal: { Service: 'ec2.amazonaws.com' },
-        Action: 'sts:AssumeRole',
-        Condition: { StringEquals: { 'aws:SourceAccount': accountId } },
-      },
-    ],
+    Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }],
   }
 }
 
@@ -117,7 +115,7 @@ export function ec2RoleSpec(o: Ec2RoleInput): Ec2RoleSpec {
   return {
     name: o.roleName,
     description: `EC2 instance role for mlops train-ec2 in project ${o.project} (SSM + scoped S3, managed by mlops)`,
-    trustPolicy: ec2TrustPolicy(o.accountId),
+    trustPolicy: ec2TrustPolicy(),
     inlinePolicies: { [EC2_INLINE_POLICY]: { Version: '2012-10-17', Statement: statements } },
     managedPolicyArns: [ssmCorePolicyArn(p)],
     tags: o.tags,
