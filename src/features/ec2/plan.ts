@@ -11,7 +11,7 @@ import { parseS3Uri } from '../../aws/arn.js'
 import { planEc2Role } from './role.js'
 import { channelUris } from '../../shared/channels.js'
 import { buildRunInstancesInput, buildSecurityGroupInput, buildSendCommandInput, deadManMinutes, runOutputUris } from './requests.js'
-import { runShellScriptCommands, type TrainingParameters } from './script.js'
+import { checkHyperparameters, runShellScriptCommands, type TrainingParameters } from './script.js'
 
 /**
  * `train-ec2` settings (flags merged over the `ec2` config) and its --dry-run plan. Pure: the
@@ -94,6 +94,7 @@ export function resolveEc2Settings(cfg: MlopsConfig, flags: TrainEc2Options, env
       hint: 'Use --timeout 48h or less.',
     })
   }
+  checkHyperparameters(cfg.training.hyperparameters)
   const instanceType = flags.instanceType ?? e.instanceType
   const project = cfg.project.name
   const runName = uniqueName(`${project}-ec2`, env.now)

@@ -7,7 +7,8 @@ import { prefixHasObjects } from '../../aws/s3/prefix-objects.js'
 import { parseS3Uri } from '../../aws/arn.js'
 import type { MlopsConfig } from '../../config/schema.js'
 import type { CommandContext } from '../../context.js'
-import { AbortError, InterruptedError, type MlopsError, OperationError, UserError } from '../../shared/errors.js'
+import { AbortError, InterruptedError, MlopsError as MlopsErrorClass, type MlopsError, OperationError, UserError } from '../../shared/errors.js'
+import type { Spinner } from '../../shared/output.js'
 import { projectTagMap } from '../../shared/naming.js'
 import { done, planned, type Outcome } from '../../shared/outcome.js'
 import type { StateStore } from '../../shared/state.js'
@@ -17,7 +18,7 @@ import { formatMetrics, latestMetrics, parseMetricLine } from '../../shared/metr
 import { commandFailure, costLine, explainWaitFailure } from './outcome.js'
 import { buildTrainEc2Plan, resolveEc2Settings, trainingCommands, trainingParameters, type Ec2RunSettings, type TrainEc2Options } from './plan.js'
 import { buildRunInstancesInput, buildSendCommandInput, deadManMinutes, terminateCommandLine } from './requests.js'
-import { readRunner, RUNNER } from './script.js'
+import { ARTIFACT_MARKER, readRunner, RUNNER } from './script.js'
 import { ensureEc2Role, type Ec2RoleResult } from './role.js'
 import { ensureSecurityGroup, type SecurityGroupResult } from './security-group.js'
 import type { TrainEc2PlanDetails, TrainEc2Result, TrainEc2Summary } from './types.js'
@@ -56,11 +57,13 @@ export async function runTrainEc2(ctx: CommandContext, flags: TrainEc2Options): 
       details: { ...summary, runner: { script: `scripts/${RUNNER}`, parameters: trainingParameters(s, code.uri) } },
     })
   }
+  // Built (and checked) now, before anything is created: a value SSM cannot carry stops here, not after launch.
+  const commands = trainingCommands(s, code.uri, runner)
   await confirmLaunch(ctx, s)
   const c: Ec2Clients = await ctx.clients(['ec2', 'ssm', 'iam', 's3', 'sts', 'logs'], cfg)
   const setup = await setUp(ctx, c, s, cfg, pkg)
   const box = await launch(ctx, c, s, setup, { profile: aws.profile, endpointUrl: aws.endpointUrl })
-  return done(await trainOnBox(ctx, c, s, summary, { ...setup, runner }, box))
+  return done(await trainOnBox(ctx, c, s, summary, { ...setup, commands }, box))
 }
 
 function summarize(s: Ec2RunSettings): TrainEc2Summary {
@@ -199,7 +202,7 @@ async function trainOnBox(
   c: Ec2Clients,
   s: Ec2RunSettings,
   summary: TrainEc2Summary,
-  setup: SetupResult & { readonly runner: string },
+  setup: SetupResult & { readonly commands: readonly string[] },
   box: Box,
 ): Promise<TrainEc2Result> {
   const state = ctx.state()
@@ -221,7 +224,7 @@ async function trainOnBox(
       buildSendCommandInput({
         instanceId: box.instanceId,
         runName: s.runName,
-        commands: trainingCommands(s, setup.codeUri, setup.runner),
+        commands: setup.commands,
         timeoutSeconds: s.timeoutSeconds,
         logGroupName: s.logGroupName,
       }),
@@ -230,13 +233,15 @@ async function trainOnBox(
     outcome = await followTraining(ctx, c, s, box.instanceId, commandId)
     if (outcome.status !== 'Success') throw commandFailure(outcome, s, commandId, box.instanceId)
   } catch (e) {
-    failure = e
+    failure = asOutputFailure(e, box.instanceId)
   }
 
   const end = await cleanUp(ctx, state, c.ec2, s, box, failure)
   const runtimeSeconds = Math.max(0, Math.round((ctx.clock.now() - box.launchedAt) / 1000))
   const cost = estimateCost(s.instanceType, 1, Math.max(60, runtimeSeconds))
-  ctx.ui.info(`Runtime ${formatDuration(runtimeSeconds)}, estimated cost ${formatUsd(cost)}${s.spot ? ' at most (on-demand rate)' : ''}. ${PRICE_NOTE}`)
+  quietly(() =>
+    ctx.ui.info(`Runtime ${formatDuration(runtimeSeconds)}, estimated cost ${formatUsd(cost)}${s.spot ? ' at most (on-demand rate)' : ''}. ${PRICE_NOTE}`),
+  )
   if (end.error) throw end.error
   if (failure !== undefined) {
     if (failure instanceof InterruptedError) {
@@ -260,6 +265,7 @@ async function finish(
   const o = run.outcome
   if (o.tail.length === 0) ctx.ui.info('  (the command printed nothing)')
   if (o.truncated) ctx.ui.warn('Only the first 24,000 characters of output were available; metrics may be incomplete.')
+  checkArtifactReported(ctx, s, o, box.instanceId)
   const metrics = latestMetrics(o.stdout.filter((l) => parseMetricLine(l)))
   await ctx.state().record({
     kind: 'model-artifact',
@@ -287,6 +293,24 @@ async function finish(
     },
     outputStreamed: o.streamed,
   }
+}
+
+/**
+ * The runner prints the artifact marker only after model.tar.gz is uploaded: a run without it
+ * recorded no model. When no output could be read at all, or only its first 24,000 characters,
+ * the marker cannot be seen, so that is a warning, not a failure.
+ */
+function checkArtifactReported(ctx: CommandContext, s: Ec2RunSettings, o: CommandOutcome, instanceId: string): void {
+  if (o.stdout.some((l) => l.startsWith(ARTIFACT_MARKER))) return
+  if (o.truncated || o.stdout.length === 0) {
+    ctx.ui.warn(`The output does not show the model upload; ${s.outputs.model} is recorded unconfirmed.`)
+    return
+  }
+  throw new OperationError(
+    'NoModelReported',
+    `Training on ${instanceId} ended without reporting ${s.outputs.model} (no ${ARTIFACT_MARKER} line); no model was recorded.`,
+    { hint: `The output is above; all of it: aws logs tail ${s.logGroupName} --region ${s.region}` },
+  )
 }
 
 /** Throws when the instance has ended (spot reclaimed, dead-man switch). */
@@ -335,13 +359,13 @@ async function followTraining(ctx: CommandContext, c: Ec2Clients, s: Ec2RunSetti
     clock: ctx.clock,
     signal: ctx.signal,
     timeoutMs: s.timeoutSeconds * 1000 + FOLLOW_MARGIN_MS,
-    onLine: (line, stream) => {
+    onLine: guardOutput((line: string, stream: 'stdout' | 'stderr') => {
       const m = stream === 'stdout' ? parseMetricLine(line) : undefined
       if (m) ui.step(formatMetrics(m))
       else ui.info(stream === 'stderr' ? ui.c.gray(`  ${line}`) : `  ${line}`)
-    },
-    onStatus: (st) => (st.startsWith('retrying') ? ui.warn(`Status check failed, ${st}`) : ui.debug(`command ${commandId}: ${st}`)),
-    onLogsUnavailable: (why) => ui.warn(`Live output unavailable (${why}); showing GetCommandInvocation's copy at the end.`),
+    }),
+    onStatus: guardOutput((st: string) => (st.startsWith('retrying') ? ui.warn(`Status check failed, ${st}`) : ui.debug(`command ${commandId}: ${st}`))),
+    onLogsUnavailable: guardOutput((why: string) => ui.warn(`Live output unavailable (${why}); showing GetCommandInvocation's copy at the end.`)),
     checkInstance: instanceAlive(c, s, instanceId),
   }).catch((e) => {
     if (e instanceof OperationError && e.code === 'DeadlineReached') {
@@ -364,6 +388,7 @@ async function cleanUp(
   box: Box,
   failure: unknown,
 ): Promise<{ state: string; error?: MlopsError }> {
+  // Output may be gone (a closed pipe, a broken terminal): it must never stop the box from ending.
   const ui = ctx.ui
   const { instanceId, selfTerminatesAt, terminateCmd } = box
   if (s.keep) {
@@ -374,23 +399,25 @@ async function cleanUp(
       createdAt: new Date(ctx.clock.now()).toISOString(),
       details: { instanceType: s.instanceType, state: 'running', runName: s.runName, spot: s.spot, kept: true, selfTerminatesAt },
     })
-    ui.warn(
-      `--keep: ${instanceId} is still running at ${formatUsd(s.hourlyUsd)}/hour until ${selfTerminatesAt} (dead-man switch). End it with:\n  ${terminateCmd}`,
+    quietly(() =>
+      ui.warn(
+        `--keep: ${instanceId} is still running at ${formatUsd(s.hourlyUsd)}/hour until ${selfTerminatesAt} (dead-man switch). End it with:\n  ${terminateCmd}`,
+      ),
     )
     return { state: 'running' }
   }
-  const line = ui.spinner(`Terminating ${instanceId}…`)
+  const line = quietly(() => ui.spinner(`Terminating ${instanceId}…`)) ?? SILENT_SPINNER
   try {
     const t = await terminateInstance(ec2, instanceId, {
       clock: ctx.clock,
       timeoutMs: TERMINATE_WAIT_MS,
-      onStatus: (st) => line.update(`Terminating ${instanceId}: ${st}`),
+      onStatus: (st) => quietly(() => line.update(`Terminating ${instanceId}: ${st}`)),
     })
-    line.succeed(`Instance ${instanceId} ${t.state}.`)
+    quietly(() => line.succeed(`Instance ${instanceId} ${t.state}.`))
     await state.remove('instance', instanceId)
     return { state: t.state }
   } catch (e) {
-    line.fail(`Could not terminate ${instanceId}.`)
+    quietly(() => line.fail(`Could not terminate ${instanceId}.`))
     const before = failure instanceof Error ? ` (after: ${failure.message})` : ''
     return {
       state: 'unknown',
@@ -399,6 +426,44 @@ async function cleanUp(
         `Could not terminate ${instanceId}: ${(e as Error)?.message ?? String(e)}${before}. It may still be running at ${formatUsd(s.hourlyUsd)}/hour until its dead-man switch at ${selfTerminatesAt}.`,
         { hint: `Terminate it now: ${terminateCmd}`, cause: e, details: { instanceId, terminateCommand: terminateCmd } },
       ),
+    }
+  }
+}
+
+/** A spinner that shows nothing, for when the real one could not even start. */
+const SILENT_SPINNER: Spinner = { update: () => undefined, succeed: () => undefined, fail: () => undefined, stop: () => undefined }
+
+/** Runs an output call, ignoring its failure (EPIPE on a closed pipe, a broken terminal). */
+function quietly<T>(write: () => T): T | undefined {
+  try {
+    return write()
+  } catch {
+    return undefined
+  }
+}
+
+/** Whether an error came from writing output (a closed pipe or terminal), not from AWS. */
+function isOutputError(e: unknown): boolean {
+  const code = (e as { code?: unknown })?.code
+  return !(e instanceof MlopsErrorClass) && (code === 'EPIPE' || code === 'ERR_STREAM_DESTROYED' || code === 'ERR_STREAM_WRITE_AFTER_END')
+}
+
+/** An output error while the box runs: stop (the box is terminated next) and say so; other errors as they are. */
+function asOutputFailure(e: unknown, instanceId: string): unknown {
+  if (!isOutputError(e)) return e
+  return new OperationError('OutputClosed', `The output closed (${(e as { code: string }).code}) while ${instanceId} was training; the run was stopped.`, {
+    hint: 'Keep the output open for the whole run (for example pipe into a file rather than `head`), or use --json and read the result at the end.',
+    cause: e,
+  })
+}
+
+/** Output calls made while following the command: a write error must end the wait, not look like an AWS blip to retry. */
+function guardOutput<A extends unknown[]>(write: (...args: A) => void): (...args: A) => void {
+  return (...args) => {
+    try {
+      write(...args)
+    } catch (e) {
+      throw isOutputError(e) ? asOutputFailure(e, 'the box') : e
     }
   }
 }

@@ -57,18 +57,40 @@ export function shellQuote(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`
 }
 
-/** `--key value` pairs sorted by key, the way SageMaker's training toolkit builds the command line. */
-export function hyperparameterArgs(hps: Readonly<Record<string, string | number | boolean>>): string[] {
-  const out: string[] = []
-  for (const key of Object.keys(hps).sort()) {
+/**
+ * Refuses, naming the key, what cannot reach train.py intact: a key that is not a plain flag
+ * name, a value with NUL (no argument can hold it), and SSM/CloudFormation references
+ * (`{{ssm:...}}`, `{{resolve:...}}`), which Run Command would resolve instead of passing on.
+ * Runs before any AWS call (issue 19 item 10).
+ */
+export function checkHyperparameters(hps: Readonly<Record<string, string | number | boolean>>): void {
+  for (const [key, raw] of Object.entries(hps)) {
+    const field = `training.hyperparameters.${key}`
     if (!HP_KEY.test(key)) {
-      throw new UserError('InvalidHyperparameter', `Hyperparameter name "${key}" cannot be passed as a command-line flag.`, {
+      throw new UserError('InvalidHyperparameter', `${field}: the name "${key}" cannot be passed as a command-line flag.`, {
         hint: 'Use letters, digits, hyphens, dots or underscores in training.hyperparameters keys (for example batch-size).',
       })
     }
-    out.push(`--${key}`, String(hps[key]))
+    const value = String(raw)
+    if (value.includes('\0')) {
+      throw new UserError('InvalidHyperparameter', `${field}: the value contains a NUL character, which no command-line argument can hold.`, {
+        hint: `Remove the NUL from ${field}.`,
+      })
+    }
+    if (/\{\{\s*(ssm|ssm-secure|resolve)\s*:/i.test(value) || value.includes('{{')) {
+      throw new UserError('InvalidHyperparameter', `${field}: the value contains "{{", which SSM Run Command treats as a parameter reference.`, {
+        hint: `Remove "{{" from ${field}; values are passed to train.py as they are written.`,
+      })
+    }
   }
-  return out
+}
+
+/** `--key value` pairs sorted by key, the way SageMaker's training toolkit builds the command line. */
+export function hyperparameterArgs(hps: Readonly<Record<string, string | number | boolean>>): string[] {
+  checkHyperparameters(hps)
+  return Object.keys(hps)
+    .sort()
+    .flatMap((key) => [`--${key}`, String(hps[key])])
 }
 
 /** The runner's arguments: named options, then `--` and the training script's own arguments. */
