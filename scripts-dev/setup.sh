@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBIAN_PACKAGES=(python3-torch python3-torchvision python3-pil python3-pytest awscli)
+DEBIAN_PACKAGES=(python3-torch python3-torchvision python3-pil python3-pytest awscli shellcheck)
 missing=()
 for p in "${DEBIAN_PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -3,11 +3,11 @@ import { MAX_EXECUTION_TIMEOUT_SECONDS } from '../config/sections/ec2.js'
 import { EC2_INSTANCE_TYPE_PATTERN } from '../config/common.js'
 import { parseDurationFlag, type Deps } from '../context.js'
 import { UserError } from '../shared/errors.js'
-import { formatDuration } from '../shared/duration.js'
-import type { TrainEc2Flags } from '../features/ec2/plan.js'
+import type { TrainEc2Options } from '../features/ec2/plan.js'
 import { action } from './action.js'
 
-interface TrainEc2Options {
+/** Commander's raw option values. */
+interface TrainEc2Flags {
   readonly instanceType?: string
   readonly spot?: boolean
   readonly keep?: boolean
@@ -39,41 +39,17 @@ shutdown timer, runs train.py through SSM Run Command with live output, uploads 
 s3://<bucket>/<outputPrefix>/<run>/output/, and terminates the box, also on failure and Ctrl-C.`,
     )
     .action(
-      action<TrainEc2Options>(deps, async (ctx, opts) => {
-        const flags = parseTrainEc2Flags(opts)
+      action<TrainEc2Flags>(deps, async (ctx, flags) => {
+        const opts = parseTrainEc2Flags(flags)
         const { runTrainEc2 } = await import('../features/ec2/run.js')
-        const result = await runTrainEc2(ctx, flags)
-        if (result.dryRun) {
-          const { planToJson, renderPlan } = await import('../shared/plan.js')
-          const { formatUsd } = await import('../shared/pricing.js')
-          const s = result.summary
-          ctx.ui.resultData({ dryRun: true, operations: planToJson(result.operations), ...s }, (_r, c) =>
-            renderPlan(`train-ec2 ${s.runName}`, result.operations, c, [
-              `${s.instanceType}${s.spot ? ' (spot)' : ''}: ${formatUsd(s.hourlyUsd)}/hour; terminates itself after ${s.maxHours}h, so at most ${formatUsd(s.maxCostUsd)}.`,
-              `Training may run ${formatDuration(s.timeoutSeconds)}; the model goes to ${s.modelArtifact}.`,
-            ]),
-          )
-          return
-        }
-        const { formatUsd } = await import('../shared/pricing.js')
-        const { formatMetrics } = await import('../shared/metrics.js')
-        ctx.ui.resultData(result, (r, c) =>
-          [
-            `${c.green('✔')} ${r.runName} completed on ${r.instanceId} (${r.instanceType}${r.spot ? ', spot' : ''}) in ${formatDuration(r.runtimeSeconds)}, about ${formatUsd(r.estimatedCostUsd)}.`,
-            `  model     ${r.modelArtifact}`,
-            ...(Object.keys(r.metrics).length ? [`  metrics   ${formatMetrics(r.metrics)}`] : []),
-            r.instance.kept
-              ? `  instance  still running (--keep), ${formatUsd(r.hourlyUsd)}/hour; terminate: ${r.instance.terminateCommand}`
-              : `  instance  ${r.instance.state}`,
-            `Next: mlops deploy (it picks this model).`,
-          ].join('\n'),
-        )
+        const { renderTrainEc2 } = await import('../features/ec2/render.js')
+        ctx.ui.result(await runTrainEc2(ctx, opts), renderTrainEc2)
       }),
     )
 }
 
 /** Validates the flags before any AWS call; bad values are UserErrors naming the flag (exit 2). */
-export function parseTrainEc2Flags(o: TrainEc2Options): TrainEc2Flags {
+export function parseTrainEc2Flags(o: TrainEc2Flags): TrainEc2Options {
   let instanceType: string | undefined
   if (o.instanceType !== undefined) {
     if (o.instanceType.startsWith('ml.')) {

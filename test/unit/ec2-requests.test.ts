@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { ec2RoleSpec, ssmCorePolicyArn } from '../../src/shared/roles/ec2-role.js'
+import { ec2RoleFor } from '../../src/features/ec2/role.js'
 import { parseTrainEc2Flags } from '../../src/commands/train-ec2.js'
 import { parseConfigText } from '../../src/config/load.js'
 import { resolveEc2Settings } from '../../src/features/ec2/plan.js'
@@ -7,13 +7,13 @@ import {
   buildRunInstancesInput,
   buildSecurityGroupInput,
   buildSendCommandInput,
-  commandLogStreams,
   runOutputUris,
   terminateCommandLine,
   userDataScript,
   type LaunchSpec,
 } from '../../src/features/ec2/requests.js'
 import { minimalConfig } from '../helpers/cli.js'
+import { commandLogStreams } from '../../src/aws/ssm/run-command.js'
 
 const NOW = new Date('2026-11-22T10:00:00Z')
 const spec: LaunchSpec = {
@@ -107,13 +107,15 @@ describe('other requests', () => {
 })
 
 describe('instance role', () => {
-  it('trusts EC2 in our account, attaches only SSM core, and scopes S3 and logs to the project', () => {
-    const role = ec2RoleSpec(cfg(), '123456789012', 'us-east-1')
+  it('trusts EC2 with the standard instance-role trust (no source condition), attaches only SSM core, and scopes S3 and logs to the project', () => {
+    const role = ec2RoleFor(cfg(), '123456789012', 'us-east-1')
     expect(role.name).toBe('dogs-ec2')
     expect(role.managedPolicyArns).toEqual(['arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore'])
-    expect(role.trustPolicy.Statement[0]).toMatchObject({
-      Principal: { Service: 'ec2.amazonaws.com' },
-      Condition: { StringEquals: { 'aws:SourceAccount': '123456789012' } },
+    // The standard instance-role trust: EC2 sets no aws:SourceAccount when it assumes an
+    // instance-profile role, so a condition on it would leave the box without credentials (issue 14 item 8).
+    expect(role.trustPolicy).toEqual({
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }],
     })
     const st = Object.fromEntries(role.inlinePolicies['mlops-train-ec2'].Statement.map((s) => [s.Sid, s]))
     expect(st.ListProjectPrefixes).toMatchObject({ Action: 's3:ListBucket', Resource: 'arn:aws:s3:::dogs-data' })
@@ -138,14 +140,14 @@ describe('instance role', () => {
   })
   it('adds KMS only for the data key, and uses the partition of the region', () => {
     const withKey = parseConfigText(`project:\n  name: dogs\ndata:\n  bucket: dogs-data\n  kmsKeyId: 1234abcd-12ab-34cd-56ef-1234567890ab\n`, 'x.yaml')
-    const st = ec2RoleSpec(withKey, '123456789012', 'us-east-1').inlinePolicies['mlops-train-ec2'].Statement.find((s) => s.Sid === 'DataKey')
+    const st = ec2RoleFor(withKey, '123456789012', 'us-east-1').inlinePolicies['mlops-train-ec2'].Statement.find((s) => s.Sid === 'DataKey')
     expect(st).toEqual({
       Sid: 'DataKey',
       Effect: 'Allow',
       Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
       Resource: 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
     })
-    expect(ssmCorePolicyArn('cn-north-1')).toBe('arn:aws-cn:iam::aws:policy/AmazonSSMManagedInstanceCore')
+    expect(ec2RoleFor(cfg(), '123456789012', 'cn-north-1').managedPolicyArns).toEqual(['arn:aws-cn:iam::aws:policy/AmazonSSMManagedInstanceCore'])
   })
 })
 

@@ -9,18 +9,19 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { buildCodePackage } from '../../src/shared/code-package.js'
 import {
   ARTIFACT_MARKER,
-  buildTrainingScript,
   hyperparameterArgs,
+  readRunner,
+  runnerArgs,
   runShellScriptCommands,
   shellQuote,
-  type TrainingScriptOptions,
+  type TrainingParameters,
 } from '../../src/features/ec2/script.js'
 import { latestMetrics, parseMetricLine } from '../../src/shared/metrics.js'
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const SYSTEM_PYTHON = '/usr/bin/python3' // Debian's, with torch (CPU) and PIL
 
-function options(over: Partial<TrainingScriptOptions> = {}): TrainingScriptOptions {
+function options(over: Partial<TrainingParameters> = {}): TrainingParameters {
   return {
     runName: 'dogs-ec2-2026-11-22-10-00-00-000',
     region: 'us-east-1',
@@ -126,51 +127,84 @@ describe('shell quoting and hyperparameters', () => {
   })
 })
 
-describe('the training script', () => {
-  it('is valid bash, and its SSM wrapper is valid POSIX sh', async () => {
-    const script = buildTrainingScript(options())
+describe('the runner and its SSM command', () => {
+  let runner: string
+  beforeAll(async () => {
+    runner = await readRunner()
+  })
+
+  it('the runner is the shipped scripts/ec2/train.sh, and the SSM wrapper is valid POSIX sh', async () => {
+    expect(runner).toBe(await readFile(path.join(REPO, 'scripts/ec2/train.sh'), 'utf8'))
+    expect(runner.startsWith('#!/bin/bash\n')).toBe(true)
+    expect(runner).toContain('set -euo pipefail')
+    expect(runner).not.toContain('{{')
+    expect(runner).not.toMatch(/\beval\b/)
     const dir = await mkdtemp(path.join(os.tmpdir(), 'mlops-ec2-syntax-'))
-    await writeFile(path.join(dir, 'inner.sh'), script)
-    await writeFile(path.join(dir, 'outer.sh'), runShellScriptCommands(script, options().runName).join('\n'))
-    const bash = spawnSync('bash', ['-n', path.join(dir, 'inner.sh')], { encoding: 'utf8' })
-    expect(bash.stderr).toBe('')
-    expect(bash.status).toBe(0)
+    await writeFile(path.join(dir, 'outer.sh'), runShellScriptCommands(runner, options()).join('\n'))
     const sh = spawnSync('sh', ['-n', path.join(dir, 'outer.sh')], { encoding: 'utf8' }) // dash on Debian
     expect(sh.stderr).toBe('')
     expect(sh.status).toBe(0)
   })
 
-  it('sets HOME and PATH, stops on errors, and runs the one entry point with the SageMaker-style arguments', () => {
-    const script = buildTrainingScript(options())
-    expect(script.startsWith('#!/bin/bash\n')).toBe(true)
-    expect(script).toContain('set -euo pipefail')
-    expect(script).toContain('export HOME=/root')
-    expect(script).toContain(`export PATH='/opt/pytorch/bin':/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`)
-    expect(script).toContain(`aws s3 cp --only-show-errors 's3://dogs-data/dogs/code/abc123/sourcedir.tar.gz'`)
-    expect(script).toContain(`aws s3 sync --only-show-errors 's3://dogs-data/data/train/' "$WORK/data/train"`)
-    expect(script).toContain(`'--epochs' '3' '--freeze-backbone' 'true' '--lr' '0.001'`)
-    expect(script).toContain(`"$PY" 'train.py' "\${ARGS[@]}"`)
-    expect(script).toContain(`aws s3 cp --only-show-errors "$WORK/model.tar.gz" '${options().artifactUri}'`)
+  it.skipIf(spawnSync('shellcheck', ['--version']).status !== 0)('passes shellcheck', () => {
+    const res = spawnSync('shellcheck', [path.join(REPO, 'scripts/ec2/train.sh')], { encoding: 'utf8' })
+    expect(res.stdout).toBe('')
+    expect(res.status).toBe(0)
   })
 
-  it("is wrapped so the agent's sh writes it to a file and execs bash on it", () => {
-    const cmds = runShellScriptCommands(buildTrainingScript(options()), options().runName)
-    expect(cmds[0]).toBe('set -e')
-    expect(cmds).toContain(`cat > '/opt/mlops/${options().runName}.sh' <<'MLOPS_SCRIPT_END'`)
-    expect(cmds.at(-2)).toBe('MLOPS_SCRIPT_END')
-    expect(cmds.at(-1)).toBe(`exec bash '/opt/mlops/${options().runName}.sh'`)
+  it('passes the parameters as data: named options, then -- and the SageMaker-style hyperparameters', () => {
+    expect(runnerArgs(options())).toEqual([
+      '--run-name',
+      'dogs-ec2-2026-11-22-10-00-00-000',
+      '--region',
+      'us-east-1',
+      '--code-uri',
+      's3://dogs-data/dogs/code/abc123/sourcedir.tar.gz',
+      '--channel',
+      'train=s3://dogs-data/data/train',
+      '--channel',
+      'valid=s3://dogs-data/data/valid',
+      '--channel',
+      'test=s3://dogs-data/data/test',
+      '--entry-point',
+      'train.py',
+      '--python',
+      '/opt/pytorch/bin/python',
+      '--distribution',
+      'auto',
+      '--model-uri',
+      options().artifactUri,
+      '--output-uri',
+      options().outputDataUri,
+      '--',
+      '--epochs',
+      '3',
+      '--freeze-backbone',
+      'true',
+      '--lr',
+      '0.001',
+    ])
+  })
+
+  it("is four lines: the agent's sh writes the runner with printf (no heredoc) and execs bash on it with quoted parameters", () => {
+    const cmds = runShellScriptCommands(runner, options()).join('\n')
+    expect(cmds.startsWith(`set -e\nmkdir -p '/opt/mlops'\nprintf '%s' '#!/bin/bash\n`)).toBe(true)
+    expect(cmds).not.toContain('<<')
+    expect(cmds).toContain(`' > '/opt/mlops/${options().runName}.sh'\nexec bash '/opt/mlops/${options().runName}.sh' '--run-name' '${options().runName}'`)
+    expect(cmds.endsWith(`'--' '--epochs' '3' '--freeze-backbone' 'true' '--lr' '0.001'`)).toBe(true)
   })
 
   it('refuses text SSM would read as a parameter reference', () => {
-    const script = buildTrainingScript(options({ hyperparameters: { note: '{{ssm:secret}}' } }))
-    expect(() => runShellScriptCommands(script, 'r')).toThrow(/parameter reference/)
+    expect(() => runShellScriptCommands(runner, options({ hyperparameters: { note: '{{ssm:secret}}' } }))).toThrow(/parameter reference/)
   })
 })
 
-describe('the training script, run locally under sh + bash with a fake aws', () => {
+describe('the runner, run locally under sh + bash with a fake aws', () => {
   let pkgBody: Buffer
   let datasetDir: string
+  let runner: string
   beforeAll(async () => {
+    runner = await readRunner()
     const pkg = await buildCodePackage(path.join(REPO, 'scripts'), 'train.py')
     pkgBody = pkg.body
     datasetDir = await mkdtemp(path.join(os.tmpdir(), 'mlops-ec2-data-'))
@@ -214,7 +248,7 @@ describe('the training script, run locally under sh + bash with a fake aws', () 
         workRoot: box.work,
         hyperparameters: { epochs: 1, arch: 'resnet18', weights: 'none', 'image-size': 32, 'num-workers': 0, 'batch-size': 4 },
       })
-      const res = await runOnBox(box, runShellScriptCommands(buildTrainingScript(o), o.runName, box.work))
+      const res = await runOnBox(box, runShellScriptCommands(runner, o))
       expect(res.code, res.stdout + res.stderr).toBe(0)
 
       const lines = res.stdout.split('\n')
@@ -240,21 +274,88 @@ describe('the training script, run locally under sh + bash with a fake aws', () 
     60_000,
   )
 
-  it.skipIf(!existsSync(SYSTEM_PYTHON))('exits non-zero, names the failed step and uploads nothing when training fails', async () => {
-    const box = await makeBox(SYSTEM_PYTHON)
+  it.skipIf(!existsSync(SYSTEM_PYTHON))(
+    'exits non-zero, names the failed step and uploads nothing when training fails',
+    async () => {
+      const box = await makeBox(SYSTEM_PYTHON)
+      await seedS3(box)
+      const o = options({ pythonPath: path.join(box.bin, 'python'), workRoot: box.work, hyperparameters: { arch: 'not-a-model' } })
+      const res = await runOnBox(box, runShellScriptCommands(runner, o))
+      expect(res.code).not.toBe(0)
+      expect(res.stdout).toContain('mlops: step "train" failed with exit code 2')
+      expect(res.stderr).toMatch(/invalid choice: 'not-a-model'/)
+      expect(existsSync(path.join(box.s3, 'dogs-data/output'))).toBe(false)
+    },
+    // Starts the real train.py (torch import): seconds on a loaded machine.
+    60_000,
+  )
+
+  it('hands hostile values to train.py byte for byte and runs nothing they contain', async () => {
+    // A fake python that records its argv (NUL-separated) and writes a model, so every step runs.
+    const fakePython = [
+      '#!/bin/bash',
+      'printf "%s\\0" "$@" > "$(dirname "$0")/../argv"',
+      'while [ "$#" -gt 0 ]; do if [ "$1" = --model-dir ]; then echo weights > "$2/model.pth"; fi; shift; done',
+    ].join('\n')
+    const box = await makeBox({ script: '#!/bin/sh\nexit 0\n' })
+    const pyDir = path.join(box.dir, `py 'q' $(touch PWNED)`)
+    await mkdir(pyDir)
+    await writeFile(path.join(pyDir, 'python'), fakePython)
+    await chmod(path.join(pyDir, 'python'), 0o755)
+    // The runner puts the interpreter's folder first on PATH: the fake aws lives there too.
+    await writeFile(path.join(pyDir, 'aws'), FAKE_AWS)
+    await chmod(path.join(pyDir, 'aws'), 0o755)
     await seedS3(box)
-    const o = options({ pythonPath: path.join(box.bin, 'python'), workRoot: box.work, hyperparameters: { arch: 'not-a-model' } })
-    const res = await runOnBox(box, runShellScriptCommands(buildTrainingScript(o), o.runName, box.work))
-    expect(res.code).not.toBe(0)
-    expect(res.stdout).toContain('mlops: step "train" failed with exit code 2')
-    expect(res.stderr).toMatch(/invalid choice: 'not-a-model'/)
-    expect(existsSync(path.join(box.s3, 'dogs-data/output'))).toBe(false)
+    const hostile = {
+      quotes: `it's "quoted" \`id\` \\'`,
+      newline: 'line1\nMLOPS_SCRIPT_END\nline3',
+      subst: '$(touch PWNED) ; touch PWNED2 && echo $HOME',
+      marker: 'MLOPS_SCRIPT_END',
+    }
+    const o = options({ pythonPath: path.join(pyDir, 'python'), workRoot: box.work, distribution: 'none', hyperparameters: hostile })
+    const res = await runOnBox(box, runShellScriptCommands(runner, o))
+    expect(res.code, res.stdout + res.stderr).toBe(0)
+    const w = `${box.work}/${o.runName}`
+    const argv = (await readFile(path.join(box.dir, 'argv'), 'utf8')).split('\0').slice(0, -1)
+    expect(argv).toEqual([
+      'train.py',
+      ...['--train', `${w}/data/train`, '--valid', `${w}/data/valid`, '--test', `${w}/data/test`],
+      ...['--model-dir', `${w}/model`, '--checkpoint-dir', `${w}/checkpoints`, '--output-data-dir', `${w}/output/data`],
+      ...['--marker', hostile.marker, '--newline', hostile.newline, '--quotes', hostile.quotes, '--subst', hostile.subst],
+    ])
+    // Nothing a value (or the python path) contains ran: no file was touched anywhere.
+    const touched = spawnSync('find', [box.dir, '-name', 'PWNED*'], { encoding: 'utf8' }).stdout
+    expect(touched).toBe('')
+    expect(res.stdout.split('\n')).toContain(`${ARTIFACT_MARKER}${o.artifactUri}`)
+  })
+
+  it('refuses a missing or malformed parameter before doing anything', async () => {
+    const box = await makeBox({ script: '#!/bin/sh\necho "python ran"\n' })
+    const file = path.join(REPO, 'scripts/ec2/train.sh')
+    const run = (...args: string[]) =>
+      spawnSync('bash', [file, ...args], { encoding: 'utf8', env: { PATH: `${box.bin}:/usr/bin:/bin`, FAKE_S3: box.s3, FAKE_AWS_LOG: box.awsLog } })
+    const args = runnerArgs(options({ pythonPath: path.join(box.bin, 'python'), workRoot: box.work }))
+    const without = (name: string) => {
+      const i = args.indexOf(name)
+      return [...args.slice(0, i), ...args.slice(i + 2)]
+    }
+    expect(run(...without('--code-uri')).stdout).toContain('mlops: missing --code-uri')
+    expect(run(...without('--python')).stdout).toContain('mlops: missing --python')
+    const swap = (name: string, value: string) => args.map((a, i) => (args[i - 1] === name ? value : a))
+    expect(run(...swap('--entry-point', '-c')).stdout).toContain('--entry-point must be a relative path inside the code package')
+    expect(run(...swap('--run-name', '../etc')).stdout).toContain('--run-name must be letters')
+    expect(run(...swap('--distribution', 'mpi')).stdout).toContain('--distribution must be auto, torch_distributed, native or none')
+    expect(run('--bogus', 'x').stdout).toContain('unknown option: --bogus')
+    const bad = run(...swap('--entry-point', '-c'))
+    expect(bad.status).toBe(2)
+    expect(bad.stdout).toContain('mlops: step "read the parameters" failed with exit code 2')
+    expect(existsSync(box.awsLog)).toBe(false)
   })
 
   it('fails at the download step when the code package is missing', async () => {
     const box = await makeBox({ script: '#!/bin/sh\nexit 0\n' })
     const o = options({ pythonPath: path.join(box.bin, 'python'), workRoot: box.work })
-    const res = await runOnBox(box, runShellScriptCommands(buildTrainingScript(o), o.runName, box.work))
+    const res = await runOnBox(box, runShellScriptCommands(runner, o))
     expect(res.code).toBe(1)
     expect(res.stdout).toContain('mlops: step "download the code" failed with exit code 1')
   })
@@ -264,7 +365,7 @@ describe('the training script, run locally under sh + bash with a fake aws', () 
     await mkdir(path.join(box.s3, 'dogs-data/dogs/code/abc123'), { recursive: true })
     await writeFile(path.join(box.s3, 'dogs-data/dogs/code/abc123/sourcedir.tar.gz'), pkgBody)
     const o = options({ pythonPath: path.join(box.bin, 'python'), workRoot: box.work })
-    const res = await runOnBox(box, runShellScriptCommands(buildTrainingScript(o), o.runName, box.work))
+    const res = await runOnBox(box, runShellScriptCommands(runner, o))
     expect(res.code).toBe(4)
     expect(res.stdout).toContain('no training data under s3://dogs-data/data/train: run mlops upload-data')
     expect(res.stdout).not.toContain('python ran')
@@ -275,7 +376,7 @@ describe('the training script, run locally under sh + bash with a fake aws', () 
     const box = await makeBox({ script: fakePython }, { 'nvidia-smi': '#!/bin/sh\necho "GPU 0: Tesla T4"\necho "GPU 1: Tesla T4"\n' })
     await seedS3(box)
     const o = options({ pythonPath: path.join(box.bin, 'python'), workRoot: box.work, hyperparameters: { epochs: 2 } })
-    const res = await runOnBox(box, runShellScriptCommands(buildTrainingScript(o), o.runName, box.work))
+    const res = await runOnBox(box, runShellScriptCommands(runner, o))
     const w = `${box.work}/${o.runName}`
     expect(res.stdout).toContain('mlops: training on 2 GPUs with torchrun')
     expect(res.stdout).toContain(
@@ -290,7 +391,7 @@ describe('the training script, run locally under sh + bash with a fake aws', () 
     const box = await makeBox({ script: '#!/bin/bash\necho "PYTHON $*"\n' }, { 'nvidia-smi': '#!/bin/sh\necho "GPU 0: A"\necho "GPU 1: B"\n' })
     await seedS3(box)
     const o = options({ pythonPath: path.join(box.bin, 'python'), workRoot: box.work, distribution: 'none' })
-    const res = await runOnBox(box, runShellScriptCommands(buildTrainingScript(o), o.runName, box.work))
+    const res = await runOnBox(box, runShellScriptCommands(runner, o))
     expect(res.stdout).toMatch(/^PYTHON train\.py --train /m)
     expect(res.stdout).not.toContain('torch.distributed.run')
   })

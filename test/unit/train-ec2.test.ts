@@ -196,6 +196,10 @@ describe('train-ec2 with stateful fakes', () => {
       CloudWatchOutputConfig: { CloudWatchOutputEnabled: true, CloudWatchLogGroupName: '/mlops/dogs/train-ec2' },
     })
     expect(sent.Parameters!.commands!.join('\n')).toContain(`'--epochs' '2'`)
+    expect(JSON.parse(iamMock.commandCalls(CreateRoleCommand)[0].args[0].input.AssumeRolePolicyDocument!)).toEqual({
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }],
+    })
     expect(ec2Mock).toHaveReceivedCommandTimes(TerminateInstancesCommand, 1)
     // The agent was online before the command went out.
     expect(ssmMock).toHaveReceivedCommand(DescribeInstanceInformationCommand)
@@ -470,7 +474,23 @@ describe('train-ec2 flags and dry run', () => {
     expect(run).not.toHaveProperty('KeyName')
     const send = ops.find((o) => o.operation === 'SendCommand')!.input
     expect(send).toMatchObject({ DocumentName: 'AWS-RunShellScript', InstanceIds: ['<instance-id>'], Parameters: { executionTimeout: ['5400'] } })
-    expect(send.Parameters.commands.join('\n')).toMatch(/aws s3 cp --only-show-errors 's3:\/\/dogs-data\/dogs\/code\/[0-9a-f]{64}\/sourcedir.tar.gz'/)
+    expect(send.Parameters.commands.join('\n')).toMatch(/'--code-uri' 's3:\/\/dogs-data\/dogs\/code\/[0-9a-f]{64}\/sourcedir.tar.gz'/)
+    // The runner and the parameters it would get, as data.
+    expect(out.runner).toEqual({
+      script: 'scripts/ec2/train.sh',
+      parameters: {
+        runName: out.runName,
+        region: 'us-east-1',
+        codeUri: expect.stringMatching(/^s3:\/\/dogs-data\/dogs\/code\/[0-9a-f]{64}\/sourcedir\.tar\.gz$/),
+        channels: { train: 's3://dogs-data/data/train', valid: 's3://dogs-data/data/valid', test: 's3://dogs-data/data/test' },
+        entryPoint: 'train.py',
+        pythonPath: '/opt/pytorch/bin/python',
+        hyperparameters: { epochs: 2 },
+        distribution: 'auto',
+        artifactUri: out.modelArtifact,
+        outputDataUri: out.modelArtifact.replace(/model\.tar\.gz$/, 'output.tar.gz'),
+      },
+    })
     expect(ops.map((o) => `${o.service}:${o.operation}`)).toEqual(
       expect.arrayContaining(['iam:CreateRole', 'iam:AttachRolePolicy', 'ec2:CreateSecurityGroup', 'ec2:TerminateInstances']),
     )

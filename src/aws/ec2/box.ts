@@ -8,19 +8,19 @@ import {
   RevokeSecurityGroupIngressCommand,
   RunInstancesCommand,
   TerminateInstancesCommand,
+  type CreateSecurityGroupCommandInput,
   type EC2Client,
+  type IpPermission,
   type RunInstancesCommandInput,
 } from '@aws-sdk/client-ec2'
 import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm'
-import { buildSecurityGroupInput } from '../../features/ec2/requests.js'
 import { AwsError, OperationError, UserError } from '../../shared/errors.js'
-import { hasProjectTags, TAG_PROJECT } from '../../shared/naming.js'
 import { pollUntil, type Clock } from '../../shared/clock.js'
 import { callAws, isAwsErrorNamed, isNotFound, translateAwsError } from '../errors.js'
 import { retryWhileIamPropagates } from '../iam/roles.js'
 
 /**
- * The EC2 side of `train-ec2`: find the Deep Learning AMI, the network and the security group,
+ * EC2 calls for a short-lived, locked-down box: find the AMI, the network and a security group,
  * launch the box, wait for it, and terminate it. Every wait is bounded and uses the injected clock.
  */
 
@@ -110,16 +110,15 @@ export async function findVpcId(ec2: EC2Client, subnetId: string | undefined, re
   return vpcId
 }
 
-export interface SecurityGroupResult {
+export interface FoundSecurityGroup {
   readonly groupId: string
-  readonly groupName: string
-  readonly created: boolean
-  /** Inbound rules found on a reused group and removed. */
-  readonly revokedRules: number
+  readonly tags: readonly { Key?: string; Value?: string }[]
+  /** Its inbound rules, as DescribeSecurityGroups returns them (to revoke them as they are). */
+  readonly ingress: readonly IpPermission[]
 }
 
-/** Finds the project's group by name + tag in the VPC (creating it if missing) and keeps it free of inbound rules. */
-export async function ensureSecurityGroup(ec2: EC2Client, project: string, groupName: string, vpcId: string): Promise<SecurityGroupResult> {
+/** The group with this name in the VPC, or undefined. */
+export async function findSecurityGroup(ec2: EC2Client, groupName: string, vpcId: string): Promise<FoundSecurityGroup | undefined> {
   const found = await callAws({ service: 'ec2', operation: 'DescribeSecurityGroups', resource: groupName }, () =>
     ec2.send(
       new DescribeSecurityGroupsCommand({
@@ -130,26 +129,24 @@ export async function ensureSecurityGroup(ec2: EC2Client, project: string, group
       }),
     ),
   )
-  const existing = found.SecurityGroups?.[0]
-  if (existing) {
-    if (!hasProjectTags(existing.Tags, project)) {
-      throw new UserError('SecurityGroupNotOurs', `Security group ${groupName} (${existing.GroupId}) in ${vpcId} is not tagged ${TAG_PROJECT}=${project}.`, {
-        hint: 'mlops only reuses groups it created. Rename or delete that group, or use another project name.',
-      })
-    }
-    const ingress = existing.IpPermissions ?? []
-    if (ingress.length > 0) {
-      // Someone opened a port: the box must stay unreachable, so converge back to no inbound rules.
-      await callAws({ service: 'ec2', operation: 'RevokeSecurityGroupIngress', resource: existing.GroupId }, () =>
-        ec2.send(new RevokeSecurityGroupIngressCommand({ GroupId: existing.GroupId, IpPermissions: ingress })),
-      )
-    }
-    return { groupId: existing.GroupId!, groupName, created: false, revokedRules: ingress.length }
-  }
-  const created = await callAws({ service: 'ec2', operation: 'CreateSecurityGroup', resource: groupName }, () =>
-    ec2.send(new CreateSecurityGroupCommand(buildSecurityGroupInput(project, groupName, vpcId))),
+  const group = found.SecurityGroups?.[0]
+  if (!group?.GroupId) return undefined
+  return { groupId: group.GroupId, tags: group.Tags ?? [], ingress: group.IpPermissions ?? [] }
+}
+
+/** Removes these inbound rules from the group. */
+export async function revokeIngress(ec2: EC2Client, groupId: string, rules: readonly IpPermission[]): Promise<void> {
+  await callAws({ service: 'ec2', operation: 'RevokeSecurityGroupIngress', resource: groupId }, () =>
+    ec2.send(new RevokeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions: [...rules] })),
   )
-  return { groupId: created.GroupId!, groupName, created: true, revokedRules: 0 }
+}
+
+/** CreateSecurityGroup; returns the new group id. */
+export async function createSecurityGroup(ec2: EC2Client, input: CreateSecurityGroupCommandInput): Promise<string> {
+  const created = await callAws({ service: 'ec2', operation: 'CreateSecurityGroup', resource: input.GroupName }, () =>
+    ec2.send(new CreateSecurityGroupCommand(input)),
+  )
+  return created.GroupId!
 }
 
 const CAPACITY_ERRORS = ['InsufficientInstanceCapacity', 'SpotMaxPriceTooLow', 'MaxSpotInstanceCountExceeded', 'InsufficientCapacity']

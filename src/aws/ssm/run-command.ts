@@ -7,15 +7,13 @@ import {
   type SendCommandCommandInput,
   type SSMClient,
 } from '@aws-sdk/client-ssm'
-import { commandLogStreams } from '../../features/ec2/requests.js'
-import { ARTIFACT_MARKER } from '../../features/ec2/script.js'
-import { latestMetrics, parseMetricLine, type Metrics } from '../../shared/metrics.js'
-import { AwsError, OperationError } from '../../shared/errors.js'
+import { OperationError } from '../../shared/errors.js'
 import { pollUntil, type Clock } from '../../shared/clock.js'
 import { callAws, isAwsErrorNamed, translateAwsError } from '../errors.js'
+import { isTransient } from '../retry.js'
 
 /**
- * The SSM side of `train-ec2`: wait for the agent, send the training command, stream its output
+ * Run Command on one instance: wait for the agent, send the training command, stream its output
  * from CloudWatch Logs while polling its status. GetCommandInvocation alone keeps only the first
  * 24,000 characters of output, so it is the fallback, not the source.
  */
@@ -28,11 +26,10 @@ const TERMINAL = new Set(['Success', 'Failed', 'TimedOut', 'Cancelled'])
 /** Transient errors in a row tolerated while following a command (about 5 minutes at the default interval). */
 const MAX_CONSECUTIVE_BLIPS = 60
 
-/** Throttling, an unreachable endpoint or a 5xx: worth another look later. */
-export function isTransient(e: unknown): boolean {
-  if (e instanceof AwsError && (e.code === 'Throttled' || e.code === 'Unreachable')) return true
-  const status = (e as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode
-  return (status !== undefined && status >= 500) || isAwsErrorNamed(e, 'TimeoutError', 'RequestTimeout', 'InternalServerError', 'ServiceUnavailable')
+/** The log streams Run Command writes for AWS-RunShellScript: `<command-id>/<instance-id>/aws-runShellScript/stdout|stderr`. */
+export function commandLogStreams(commandId: string, instanceId: string): { stdout: string; stderr: string } {
+  const base = `${commandId}/${instanceId}/aws-runShellScript`
+  return { stdout: `${base}/stdout`, stderr: `${base}/stderr` }
 }
 
 export interface AgentWaitOptions {
@@ -174,11 +171,10 @@ export interface CommandOutcome {
   readonly statusDetails?: string
   /** The script's exit code (-1: it never started). */
   readonly responseCode?: number
-  readonly metrics: Metrics
+  /** Every stdout line, in order. */
+  readonly stdout: readonly string[]
   /** Last lines of output (stdout and stderr), for error messages. */
   readonly tail: readonly string[]
-  /** The model URI the script reported after uploading it. */
-  readonly reportedArtifact?: string
   /** Whether output came live from CloudWatch Logs (false: from GetCommandInvocation only). */
   readonly streamed: boolean
   /** True when the only output available was GetCommandInvocation's, cut at 24,000 characters. */
@@ -254,17 +250,12 @@ export async function followCommand(ssm: SSMClient, logs: CloudWatchLogsClient, 
     for (const line of inline.split(/\r?\n/).filter(Boolean)) take(line, 'stdout')
   }
   if (stderrCount === 0) for (const line of (invocation?.StandardErrorContent ?? '').split(/\r?\n/).filter(Boolean)) take(line, 'stderr')
-  const reported = stdoutLines
-    .find((l) => l.startsWith(ARTIFACT_MARKER))
-    ?.slice(ARTIFACT_MARKER.length)
-    .trim()
   return {
     status: invocation?.Status ?? 'Pending',
     ...(invocation?.StatusDetails ? { statusDetails: invocation.StatusDetails } : {}),
     ...(invocation?.ResponseCode !== undefined ? { responseCode: invocation.ResponseCode } : {}),
-    metrics: latestMetrics(stdoutLines.filter((l) => parseMetricLine(l))),
+    stdout: stdoutLines,
     tail,
-    ...(reported ? { reportedArtifact: reported } : {}),
     streamed,
     truncated,
   }

@@ -76,8 +76,12 @@ async function suggestForPurpose(role: RoleInput, purpose: RolePurpose, cfg: Non
       notes: [`The policy mlops writes for the Lambda ${names.lambdaFunction}: it only invokes ${names.endpoint} and writes its own logs.`],
     }
   }
-  const { ec2RoleSpec, EC2_INLINE_POLICY } = await import('../../shared/roles/ec2-role.js')
-  const spec = ec2RoleSpec(cfg, account, ctx.region)
+  const { ec2RoleInputFor, ec2RoleSpec, EC2_INLINE_POLICY } = await import('../../shared/roles/ec2-role.js')
+  const { partitionOf } = await import('../../aws/arn.js')
+  const { kmsStatement } = await import('../../aws/iam/roles.js')
+  const partition = partitionOf(ctx.region)
+  const dataKeyStatement = kmsStatement(cfg.data.kmsKeyId, partition, ctx.region, account)
+  const spec = ec2RoleSpec(ec2RoleInputFor(cfg, { accountId: account, region: ctx.region, partition, ...(dataKeyStatement ? { dataKeyStatement } : {}) }))
   const keep = spec.managedPolicyArns ?? []
   return {
     role: role.name,

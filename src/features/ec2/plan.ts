@@ -6,10 +6,12 @@ import { PLACEHOLDER, type PlannedOperation } from '../../shared/plan.js'
 import { hourlyPrice } from '../../shared/pricing.js'
 import { formatDuration } from '../../shared/duration.js'
 import { planCodePackage } from '../../shared/code-package.js'
-import { planEc2Role } from '../../shared/roles/ec2-role.js'
+import { commandLogGroupName } from '../../shared/roles/ec2-role.js'
+import { parseS3Uri } from '../../aws/arn.js'
+import { planEc2Role } from './role.js'
 import { channelUris } from '../../shared/channels.js'
-import { buildRunInstancesInput, buildSecurityGroupInput, buildSendCommandInput, commandLogGroupName, deadManMinutes, runOutputUris } from './requests.js'
-import { buildTrainingScript, runShellScriptCommands } from './script.js'
+import { buildRunInstancesInput, buildSecurityGroupInput, buildSendCommandInput, deadManMinutes, runOutputUris } from './requests.js'
+import { checkPassableHyperparameters, runShellScriptCommands, type TrainingParameters } from './script.js'
 
 /**
  * `train-ec2` settings (flags merged over the `ec2` config) and its --dry-run plan. Pure: the
@@ -17,7 +19,7 @@ import { buildTrainingScript, runShellScriptCommands } from './script.js'
  */
 
 /** Flags of `mlops train-ec2`, already validated by the command. undefined: take the config's value. */
-export interface TrainEc2Flags {
+export interface TrainEc2Options {
   readonly instanceType?: string
   readonly spot?: boolean
   /** Leave the instance running at the end. @default false */
@@ -64,7 +66,7 @@ export interface Ec2RunSettings {
 const SETUP_MARGIN_SECONDS = 600
 
 /** Merges flags over the config and checks the combination (UserError naming the flag; exit 2). */
-export function resolveEc2Settings(cfg: MlopsConfig, flags: TrainEc2Flags, env: { region: string; now: Date }): Ec2RunSettings {
+export function resolveEc2Settings(cfg: MlopsConfig, flags: TrainEc2Options, env: { region: string; now: Date }): Ec2RunSettings {
   const e = cfg.ec2
   const maxHours = flags.maxHours ?? e.maxHours
   const capSeconds = Math.floor(maxHours * 3600)
@@ -92,6 +94,7 @@ export function resolveEc2Settings(cfg: MlopsConfig, flags: TrainEc2Flags, env: 
       hint: 'Use --timeout 48h or less.',
     })
   }
+  checkPassableHyperparameters(cfg.training.hyperparameters)
   const instanceType = flags.instanceType ?? e.instanceType
   const project = cfg.project.name
   const runName = uniqueName(`${project}-ec2`, env.now)
@@ -126,9 +129,9 @@ export function resolveEc2Settings(cfg: MlopsConfig, flags: TrainEc2Flags, env: 
   }
 }
 
-/** The `commands` the SSM document runs for these settings and this code package. */
-export function trainingCommands(s: Ec2RunSettings, codeUri: string): string[] {
-  const script = buildTrainingScript({
+/** The runner's parameters for these settings and this code package (what --dry-run shows). */
+export function trainingParameters(s: Ec2RunSettings, codeUri: string): TrainingParameters {
+  return {
     runName: s.runName,
     region: s.region,
     codeUri,
@@ -139,8 +142,12 @@ export function trainingCommands(s: Ec2RunSettings, codeUri: string): string[] {
     distribution: s.distribution,
     artifactUri: s.outputs.model,
     outputDataUri: s.outputs.outputData,
-  })
-  return runShellScriptCommands(script, s.runName)
+  }
+}
+
+/** The `commands` the SSM document runs: the runner and its parameters. */
+export function trainingCommands(s: Ec2RunSettings, codeUri: string, runner: string): string[] {
+  return runShellScriptCommands(runner, trainingParameters(s, codeUri))
 }
 
 /** Every request of a run, in order, with placeholders for what only AWS knows. */
@@ -148,12 +155,13 @@ export function buildTrainEc2Plan(
   s: Ec2RunSettings,
   cfg: MlopsConfig,
   code: { bucket: string; key: string; uri: string; sha256: string },
+  runner: string,
   accountId: string = PLACEHOLDER.accountId,
 ): PlannedOperation[] {
   const vpcId = s.subnetId ? '<vpc-of-subnet>' : '<default-vpc-id>'
   const sg = buildSecurityGroupInput(s.project, s.securityGroupName, vpcId)
   const channelOps: PlannedOperation[] = (['train', 'valid'] as const).map((ch) => {
-    const [, bucket, key] = /^s3:\/\/([^/]+)\/(.*)$/.exec(s.channels[ch])!
+    const { bucket, key } = parseS3Uri(s.channels[ch], { requireKey: true })!
     return { service: 's3', operation: 'ListObjectsV2', input: { Bucket: bucket, Prefix: `${key}/`, MaxKeys: 1 }, note: `the ${ch} channel has data` }
   })
   return [
@@ -216,7 +224,7 @@ export function buildTrainEc2Plan(
       input: buildSendCommandInput({
         instanceId: PLACEHOLDER.instanceId,
         runName: s.runName,
-        commands: trainingCommands(s, code.uri),
+        commands: trainingCommands(s, code.uri, runner),
         timeoutSeconds: s.timeoutSeconds,
         logGroupName: s.logGroupName,
       }),

@@ -13,17 +13,6 @@ export const RUN_SHELL_SCRIPT = 'AWS-RunShellScript'
 /** How long SSM may take to deliver the command to the agent (not an execution limit). */
 export const DELIVERY_TIMEOUT_SECONDS = 600
 
-/** CloudWatch log group for the command output of a project's EC2 runs. */
-export function commandLogGroupName(project: string): string {
-  return `/mlops/${project}/train-ec2`
-}
-
-/** The log streams Run Command writes: `<command-id>/<instance-id>/aws-runShellScript/stdout|stderr`. */
-export function commandLogStreams(commandId: string, instanceId: string): { stdout: string; stderr: string } {
-  const base = `${commandId}/${instanceId}/aws-runShellScript`
-  return { stdout: `${base}/stdout`, stderr: `${base}/stderr` }
-}
-
 /** Where the run's model and output data go: the same shape as a SageMaker job's. */
 export function runOutputUris(bucket: string, outputPrefix: string, runName: string): { model: string; outputData: string; prefix: string } {
   const prefix = `s3://${bucket}/${outputPrefix}/${runName}/output`

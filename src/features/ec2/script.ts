@@ -1,19 +1,26 @@
+import { readFile } from 'node:fs/promises'
+import path from 'node:path'
 import { UserError } from '../../shared/errors.js'
+import { bundledScriptsDir } from '../../shared/package-root.js'
 
 /**
- * The shell script `train-ec2` runs on the box through SSM Run Command (AWS-RunShellScript).
- * Pure text generation: no AWS calls, so it is unit-tested with `bash -n` and run locally against
- * a fake `aws` and Python.
+ * What `train-ec2` runs on the box: the fixed runner `scripts/ec2/train.sh` (shipped in the npm
+ * package, read and linted like any script) and the parameters it is given as data. This module
+ * builds parameters, never a program: every value becomes one single-quoted shell word that the
+ * runner reads as an argument, so no value can change what runs.
  *
- * Why it looks the way it does (../shared/reference/sagemaker.md §3.5):
- * - The agent runs commands as root with `sh` and a minimal environment (no HOME, short PATH), so
- *   the outer commands are POSIX sh that write the real script to a file and `exec bash` it.
- * - It runs the one training script from the same content-addressed sourcedir.tar.gz that
- *   SageMaker gets (never a copy of the model code), with the hyperparameters SageMaker would pass.
- * - `set -euo pipefail`: any failed step ends the command with a non-zero exit code.
+ * Why the SSM command looks the way it does (../shared/reference/sagemaker.md §3.5): the agent
+ * runs commands as root with `sh` and a minimal environment, so the command writes the runner to a
+ * file with `printf` (no heredoc, hence no end marker a value could collide with) and `exec`s bash
+ * on it with the parameters.
  */
 
-export interface TrainingScriptOptions {
+/** The runner, relative to the package's scripts/ folder. */
+export const RUNNER = 'ec2/train.sh'
+/** The line the runner prints once the model is uploaded; the CLI looks for it. */
+export const ARTIFACT_MARKER = 'MLOPS_MODEL_ARTIFACT='
+
+export interface TrainingParameters {
   /** Run name; also the folder under `workRoot`. */
   readonly runName: string
   readonly region: string
@@ -37,140 +44,101 @@ export interface TrainingScriptOptions {
   readonly workRoot?: string
 }
 
-/** The line the script prints once the model is uploaded; the CLI looks for it. */
-export const ARTIFACT_MARKER = 'MLOPS_MODEL_ARTIFACT='
-/** Heredoc delimiter of the outer command. */
-const HEREDOC_END = 'MLOPS_SCRIPT_END'
 /** Safe characters for a hyperparameter name (it becomes a `--flag`). */
 const HP_KEY = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/
+
+/** Reads the runner shipped with mlops. */
+export async function readRunner(): Promise<string> {
+  return readFile(path.join(bundledScriptsDir(), RUNNER), 'utf8')
+}
 
 /** Single-quotes a value for sh/bash: `it's` -> `'it'\''s'`. */
 export function shellQuote(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`
 }
 
-/** `--key value` pairs sorted by key, the way SageMaker's training toolkit builds the command line. */
-export function hyperparameterArgs(hps: Readonly<Record<string, string | number | boolean>>): string[] {
-  const out: string[] = []
-  for (const key of Object.keys(hps).sort()) {
+/**
+ * Refuses, naming the key, what cannot reach train.py intact: a key that is not a plain flag
+ * name, a value with NUL (no argument can hold it), and SSM/CloudFormation references
+ * (`{{ssm:...}}`, `{{resolve:...}}`), which Run Command would resolve instead of passing on.
+ * Runs before any AWS call (issue 19 item 10).
+ */
+export function checkPassableHyperparameters(hps: Readonly<Record<string, string | number | boolean>>): void {
+  for (const [key, raw] of Object.entries(hps)) {
+    const field = `training.hyperparameters.${key}`
     if (!HP_KEY.test(key)) {
-      throw new UserError('InvalidHyperparameter', `Hyperparameter name "${key}" cannot be passed as a command-line flag.`, {
+      throw new UserError('InvalidHyperparameter', `${field}: the name "${key}" cannot be passed as a command-line flag.`, {
         hint: 'Use letters, digits, hyphens, dots or underscores in training.hyperparameters keys (for example batch-size).',
       })
     }
-    out.push(`--${key}`, String(hps[key]))
+    const value = String(raw)
+    if (value.includes('\0')) {
+      throw new UserError('InvalidHyperparameter', `${field}: the value contains a NUL character, which no command-line argument can hold.`, {
+        hint: `Remove the NUL from ${field}.`,
+      })
+    }
+    if (/\{\{\s*(ssm|ssm-secure|resolve)\s*:/i.test(value) || value.includes('{{')) {
+      throw new UserError('InvalidHyperparameter', `${field}: the value contains "{{", which SSM Run Command treats as a parameter reference.`, {
+        hint: `Remove "{{" from ${field}; values are passed to train.py as they are written.`,
+      })
+    }
   }
-  return out
 }
 
-/** The bash script that runs on the box. */
-export function buildTrainingScript(o: TrainingScriptOptions): string {
-  const workRoot = o.workRoot ?? '/opt/mlops'
-  const work = `${workRoot.replace(/\/+$/, '')}/${o.runName}`
-  const pyDir = o.pythonPath.replace(/\/[^/]+$/, '') || '/'
-  const q = shellQuote
-  const hpArgs = hyperparameterArgs(o.hyperparameters).map(q).join(' ')
-  const torchrun = o.distribution === 'auto' || o.distribution === 'torch_distributed'
-  const channels: [string, string][] = [
-    ['train', o.channels.train],
-    ['valid', o.channels.valid],
-  ]
-  if (o.channels.test) channels.push(['test', o.channels.test])
+/** `--key value` pairs sorted by key, the way SageMaker's training toolkit builds the command line. */
+export function hyperparameterArgs(hps: Readonly<Record<string, string | number | boolean>>): string[] {
+  checkPassableHyperparameters(hps)
+  return Object.keys(hps)
+    .sort()
+    .flatMap((key) => [`--${key}`, String(hps[key])])
+}
 
-  const lines = [
-    '#!/bin/bash',
-    `# mlops train-ec2 ${o.runName}: generated by mlops, run by SSM Run Command under bash.`,
-    'set -euo pipefail',
-    'export HOME=/root',
-    `export PATH=${q(pyDir)}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
-    `export AWS_DEFAULT_REGION=${q(o.region)} AWS_REGION=${q(o.region)}`,
-    'export PYTHONUNBUFFERED=1',
-    `PY=${q(o.pythonPath)}`,
-    `WORK=${q(work)}`,
-    'STEP=start',
-    'log() { echo "mlops: $*"; }',
-    // Says which step failed, so the CLI's error names it even when the output is cut short.
-    `trap 'rc=$?; if [ "$rc" -ne 0 ]; then log "step \\"$STEP\\" failed with exit code $rc"; fi' EXIT`,
-    '',
-    "STEP='check the PyTorch environment'",
-    `[ -x "$PY" ] || { log "$PY is missing: use a PyTorch Deep Learning AMI or set ec2.pythonPath"; exit 3; }`,
-    'command -v aws >/dev/null || { log "the AWS CLI is missing on this AMI"; exit 3; }',
-    'rm -rf "$WORK" && mkdir -p "$WORK/code" "$WORK/data" "$WORK/model" "$WORK/checkpoints" "$WORK/output/data"',
-    '',
-    "STEP='download the code'",
-    `log ${q(`downloading ${o.codeUri}`)}`,
-    `aws s3 cp --only-show-errors ${q(o.codeUri)} "$WORK/sourcedir.tar.gz"`,
-    'tar -xzf "$WORK/sourcedir.tar.gz" -C "$WORK/code"',
-    '',
-    "STEP='download the data'",
-    ...channels.flatMap(([name, uri]) => [
-      `log ${q(`syncing ${uri}`)}`,
-      `mkdir -p "$WORK/data/${name}" && aws s3 sync --only-show-errors ${q(uri.replace(/\/*$/, '/'))} "$WORK/data/${name}"`,
-    ]),
-    `[ -n "$(ls -A "$WORK/data/train")" ] || { log ${q(`no training data under ${o.channels.train}: run mlops upload-data`)}; exit 4; }`,
-    `[ -n "$(ls -A "$WORK/data/valid")" ] || { log ${q(`no validation data under ${o.channels.valid}: run mlops upload-data`)}; exit 4; }`,
-    '',
-    "STEP='train'",
-    'ARGS=(--train "$WORK/data/train" --valid "$WORK/data/valid")',
-    'if [ -d "$WORK/data/test" ] && [ -n "$(ls -A "$WORK/data/test")" ]; then ARGS+=(--test "$WORK/data/test"); fi',
-    `ARGS+=(--model-dir "$WORK/model" --checkpoint-dir "$WORK/checkpoints" --output-data-dir "$WORK/output/data"${hpArgs ? ` ${hpArgs}` : ''})`,
-    // `grep -c` prints 0 and exits 1 without GPUs; `|| true` keeps set -e and pipefail quiet.
-    `NGPU=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)`,
-    'NGPU=${NGPU:-0}',
-    'cd "$WORK/code"',
-    ...(torchrun
-      ? [
-          'if [ "$NGPU" -gt 1 ]; then',
-          `  log "training on $NGPU GPUs with torchrun"`,
-          `  "$PY" -m torch.distributed.run --standalone --nproc_per_node "$NGPU" ${q(o.entryPoint)} "\${ARGS[@]}"`,
-          'else',
-          `  log "training on $NGPU GPU(s)"`,
-          `  "$PY" ${q(o.entryPoint)} "\${ARGS[@]}"`,
-          'fi',
-        ]
-      : [`log "training on $NGPU GPU(s)"`, `"$PY" ${q(o.entryPoint)} "\${ARGS[@]}"`]),
-    '',
-    "STEP='package the model'",
-    'shopt -s dotglob nullglob',
-    'cd "$WORK/model"',
-    'FILES=(*)',
-    `[ "\${#FILES[@]}" -gt 0 ] || { log ${q(`${o.entryPoint} wrote nothing to the model dir`)}; exit 5; }`,
-    // Entries at the archive root (model.pth, classes.json, ...), like SageMaker's model.tar.gz.
-    'tar -czf "$WORK/model.tar.gz" -- "${FILES[@]}"',
-    '',
-    "STEP='upload the model'",
-    `aws s3 cp --only-show-errors "$WORK/model.tar.gz" ${q(o.artifactUri)}`,
-    'cd "$WORK/output/data"',
-    'FILES=(*)',
-    'if [ "${#FILES[@]}" -gt 0 ]; then',
-    '  tar -czf "$WORK/output.tar.gz" -- "${FILES[@]}"',
-    `  aws s3 cp --only-show-errors "$WORK/output.tar.gz" ${q(o.outputDataUri)}`,
-    'fi',
-    "STEP='done'",
-    `echo ${q(`${ARTIFACT_MARKER}${o.artifactUri}`)}`,
+/** The runner's arguments: named options, then `--` and the training script's own arguments. */
+export function runnerArgs(p: TrainingParameters): string[] {
+  const channels = (['train', 'valid', 'test'] as const).flatMap((name) => (p.channels[name] ? ['--channel', `${name}=${p.channels[name]}`] : []))
+  return [
+    '--run-name',
+    p.runName,
+    '--region',
+    p.region,
+    '--code-uri',
+    p.codeUri,
+    ...channels,
+    '--entry-point',
+    p.entryPoint,
+    '--python',
+    p.pythonPath,
+    '--distribution',
+    p.distribution,
+    '--model-uri',
+    p.artifactUri,
+    '--output-uri',
+    p.outputDataUri,
+    ...(p.workRoot ? ['--work-root', p.workRoot] : []),
+    '--',
+    ...hyperparameterArgs(p.hyperparameters),
   ]
-  return lines.join('\n') + '\n'
 }
 
 /**
  * The `commands` parameter for AWS-RunShellScript: POSIX sh (the agent's shell) that writes the
- * bash script to a file and runs it with bash. The quoted heredoc keeps every `$` literal.
+ * runner to `<workRoot>/<run>.sh` and runs it under bash with the parameters, each one quoted word.
  */
-export function runShellScriptCommands(script: string, runName: string, workRoot = '/opt/mlops'): string[] {
-  if (script.split('\n').includes(HEREDOC_END)) throw new Error(`internal: the training script contains the line ${HEREDOC_END}`)
+export function runShellScriptCommands(runner: string, p: TrainingParameters): string[] {
+  const workRoot = (p.workRoot ?? '/opt/mlops').replace(/\/+$/, '')
+  const file = `${workRoot}/${p.runName}.sh`
+  const lines = [
+    'set -e',
+    `mkdir -p ${shellQuote(workRoot)}`,
+    `printf '%s' ${shellQuote(runner)} > ${shellQuote(file)}`,
+    `exec bash ${shellQuote(file)} ${runnerArgs(p).map(shellQuote).join(' ')}`,
+  ]
+  const text = lines.join('\n')
   // Run Command resolves `{{ssm:...}}` references in parameter values; a literal `{{` must not reach it.
-  if (script.includes('{{')) {
+  if (text.includes('{{')) {
     throw new UserError('InvalidCommandText', 'The training command would contain "{{", which SSM Run Command treats as a parameter reference.', {
       hint: 'Remove "{{" from training.hyperparameters values and the configured paths.',
     })
   }
-  const file = `${workRoot.replace(/\/+$/, '')}/${runName}.sh`
-  return [
-    'set -e',
-    `mkdir -p ${shellQuote(workRoot)}`,
-    `cat > ${shellQuote(file)} <<'${HEREDOC_END}'`,
-    ...script.replace(/\n$/, '').split('\n'),
-    HEREDOC_END,
-    `exec bash ${shellQuote(file)}`,
-  ]
+  return text.split('\n')
 }

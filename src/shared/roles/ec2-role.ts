@@ -1,46 +1,86 @@
-import type { IAMClient } from '@aws-sdk/client-iam'
-import type { MlopsConfig } from '../../config/schema.js'
-import { commandLogGroupName } from '../../features/ec2/requests.js'
-import { projectTags, resourceNames } from '../naming.js'
-import type { PlannedOperation } from '../plan.js'
-import { partitionOf } from '../../aws/arn.js'
-import { projectPrefixes } from './execution-role.js'
-import {
-  ensureInstanceProfile,
-  ensureRole,
-  kmsStatement,
-  planRole,
-  serviceTrustPolicy,
-  type PolicyDocument,
-  type PolicyStatement,
-  type RoleSpec,
-} from '../../aws/iam/roles.js'
-
 /**
- * The instance role of the `train-ec2` box, created once and converged on every run:
+ * The instance role of the `train-ec2` box, as a pure spec from plain values:
  * AmazonSSMManagedInstanceCore (the agent talks to SSM) plus S3 access scoped to the project's
  * data, code and output prefixes and its own command-output log group. Nothing else: no
- * FullAccess policy, no write to the data, no access to other prefixes.
+ * FullAccess policy, no write to the data, no access to other prefixes. The feature creates or
+ * converges it with aws/iam/roles.ts (whose RoleSpec this shape matches).
  */
+
+import type { MlopsConfig } from '../../config/schema.js'
+import { projectTags, resourceNames } from '../naming.js'
+import { projectPrefixes } from './execution-role.js'
 
 export const SSM_CORE_POLICY = 'AmazonSSMManagedInstanceCore'
 export const EC2_INLINE_POLICY = 'mlops-train-ec2'
 
-type RoleConfig = Pick<MlopsConfig, 'data' | 'training' | 'project'>
+/** An IAM policy statement, as the role's documents hold them. */
+export interface Ec2RoleStatement {
+  Sid?: string
+  Effect: 'Allow' | 'Deny'
+  Action?: string | string[]
+  NotAction?: string | string[]
+  Resource?: string | string[]
+  NotResource?: string | string[]
+  Principal?: unknown
+  Condition?: Record<string, Record<string, string | string[]>>
+}
+export interface Ec2RoleDocument {
+  Version: '2012-10-17'
+  Statement: Ec2RoleStatement[]
+}
 
-/** The managed policy ARN in the region's partition. */
-export function ssmCorePolicyArn(region: string): string {
-  return `arn:${partitionOf(region)}:iam::aws:policy/${SSM_CORE_POLICY}`
+export interface Ec2RoleSpec {
+  readonly name: string
+  readonly description: string
+  readonly trustPolicy: Ec2RoleDocument
+  readonly inlinePolicies: Readonly<Record<string, Ec2RoleDocument>>
+  readonly managedPolicyArns: readonly string[]
+  readonly tags: readonly { Key: string; Value: string }[]
+}
+
+/** Everything the role depends on, as plain values. */
+export interface Ec2RoleInput {
+  readonly roleName: string
+  readonly project: string
+  /** `aws`, `aws-cn` or `aws-us-gov`. */
+  readonly partition: string
+  readonly region: string
+  readonly accountId: string
+  readonly bucket: string
+  /** Key prefixes in the bucket (no leading or trailing slash). */
+  readonly prefixes: { readonly data: string; readonly code: string; readonly output: string }
+  /** The log group Run Command writes the box's output to. */
+  readonly logGroupName: string
+  /** Grant on the data's KMS key, when the data is SSE-KMS encrypted. */
+  readonly dataKeyStatement?: Ec2RoleStatement
+  readonly tags: readonly { Key: string; Value: string }[]
+}
+
+/** The managed policy ARN in a partition. */
+export function ssmCorePolicyArn(partition: string): string {
+  return `arn:${partition}:iam::aws:policy/${SSM_CORE_POLICY}`
+}
+
+/**
+ * The standard trust policy of an instance role. No aws:SourceAccount / aws:SourceArn condition:
+ * EC2 does not set those keys when it assumes an instance-profile role, so with one the box would
+ * get no credentials and its SSM agent would never come online (issue 14 item 8). Only this
+ * account can put the role in an instance profile (iam:PassRole), which is the confused-deputy guard.
+ */
+export function ec2TrustPolicy(): Ec2RoleDocument {
+  return {
+    Version: '2012-10-17',
+    Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }],
+  }
 }
 
 /** The role spec: trust ec2.amazonaws.com, SSM core, scoped S3 and logs. */
-export function ec2RoleSpec(cfg: RoleConfig, accountId: string, region: string): RoleSpec {
-  const p = partitionOf(region)
-  const project = cfg.project.name
-  const bucketArn = `arn:${p}:s3:::${cfg.data.bucket}`
-  const { data, code, output } = projectPrefixes(cfg)
-  const logGroupArn = `arn:${p}:logs:${region}:${accountId}:log-group:${commandLogGroupName(project)}`
-  const statements: PolicyStatement[] = [
+export function ec2RoleSpec(o: Ec2RoleInput): Ec2RoleSpec {
+  const p = o.partition
+  const bucketArn = `arn:${p}:s3:::${o.bucket}`
+  const { data, code, output } = o.prefixes
+  const logGroupArn = `arn:${p}:logs:${o.region}:${o.accountId}:log-group:${o.logGroupName}`
+  const statements: Ec2RoleStatement[] = [
     {
       Sid: 'ListProjectPrefixes',
       Effect: 'Allow',
@@ -54,7 +94,7 @@ export function ec2RoleSpec(cfg: RoleConfig, accountId: string, region: string):
       Sid: 'WriteRunOutput',
       Effect: 'Allow',
       Action: ['s3:PutObject', 's3:AbortMultipartUpload'],
-      Resource: `${bucketArn}/${output}/${project}-ec2-*`,
+      Resource: `${bucketArn}/${output}/${o.project}-ec2-*`,
     },
     {
       // Run Command's CloudWatch output is written with the instance's credentials.
@@ -68,48 +108,41 @@ export function ec2RoleSpec(cfg: RoleConfig, accountId: string, region: string):
       Sid: 'FindCommandOutputLogGroup',
       Effect: 'Allow',
       Action: 'logs:DescribeLogGroups',
-      Resource: `arn:${p}:logs:${region}:${accountId}:log-group:*`,
+      Resource: `arn:${p}:logs:${o.region}:${o.accountId}:log-group:*`,
     },
   ]
-  const kms = kmsStatement(cfg.data.kmsKeyId, p, region, accountId)
-  if (kms) statements.push(kms)
-  const policy: PolicyDocument = { Version: '2012-10-17', Statement: statements }
+  if (o.dataKeyStatement) statements.push(o.dataKeyStatement)
   return {
-    name: resourceNames(cfg).ec2Role,
-    description: `EC2 instance role for mlops train-ec2 in project ${project} (SSM + scoped S3, managed by mlops)`,
-    trustPolicy: serviceTrustPolicy('ec2.amazonaws.com', accountId),
-    inlinePolicies: { [EC2_INLINE_POLICY]: policy },
-    managedPolicyArns: [ssmCorePolicyArn(region)],
-    tags: projectTags(project),
+    name: o.roleName,
+    description: `EC2 instance role for mlops train-ec2 in project ${o.project} (SSM + scoped S3, managed by mlops)`,
+    trustPolicy: ec2TrustPolicy(),
+    inlinePolicies: { [EC2_INLINE_POLICY]: { Version: '2012-10-17', Statement: statements } },
+    managedPolicyArns: [ssmCorePolicyArn(p)],
+    tags: o.tags,
   }
 }
 
-export interface Ec2RoleResult {
-  readonly roleName: string
-  readonly roleArn: string
-  readonly profileName: string
-  readonly profileArn: string
-  /** True when the role or the profile was created just now (IAM needs time to propagate). */
-  readonly created: boolean
+/** CloudWatch log group for the command output of a project's EC2 runs (the role may write only there). */
+export function commandLogGroupName(project: string): string {
+  return `/mlops/${project}/train-ec2`
 }
 
-/** Creates or converges the role, then the instance profile holding it. */
-export async function ensureEc2Role(iam: IAMClient, cfg: RoleConfig, accountId: string, region: string): Promise<Ec2RoleResult> {
-  const spec = ec2RoleSpec(cfg, accountId, region)
-  const role = await ensureRole(iam, spec)
-  const profileName = resourceNames(cfg).ec2InstanceProfile
-  const profile = await ensureInstanceProfile(iam, profileName, spec.name, spec.tags)
-  return { roleName: spec.name, roleArn: role.arn, profileName, profileArn: profile.arn, created: role.created || profile.created }
-}
-
-/** Dry-run requests for the role and its instance profile. */
-export function planEc2Role(cfg: RoleConfig, accountId: string, region: string): PlannedOperation[] {
-  const spec = ec2RoleSpec(cfg, accountId, region)
-  const profileName = resourceNames(cfg).ec2InstanceProfile
-  return [
-    ...planRole(spec),
-    { service: 'iam', operation: 'GetInstanceProfile', input: { InstanceProfileName: profileName }, note: 'create only if missing' },
-    { service: 'iam', operation: 'CreateInstanceProfile', input: { InstanceProfileName: profileName, Tags: spec.tags } },
-    { service: 'iam', operation: 'AddRoleToInstanceProfile', input: { InstanceProfileName: profileName, RoleName: spec.name } },
-  ]
+/**
+ * The role's plain inputs for a config. The partition and the KMS grant come from the caller
+ * (aws/arn.ts partitionOf, aws/iam/roles.ts kmsStatement), since shared/ sits below aws/.
+ */
+export function ec2RoleInputFor(
+  cfg: Pick<MlopsConfig, 'data' | 'training' | 'project'>,
+  where: { readonly accountId: string; readonly region: string; readonly partition: string; readonly dataKeyStatement?: Ec2RoleStatement },
+): Ec2RoleInput {
+  const { data, code, output } = projectPrefixes(cfg)
+  return {
+    roleName: resourceNames(cfg).ec2Role,
+    project: cfg.project.name,
+    ...where,
+    bucket: cfg.data.bucket,
+    prefixes: { data, code, output },
+    logGroupName: commandLogGroupName(cfg.project.name),
+    tags: projectTags(cfg.project.name),
+  }
 }
