@@ -16,6 +16,18 @@ import type { PlannedOperation } from './plan.js'
 const EXCLUDED = [/(^|\/)__pycache__(\/|$)/, /\.py[co]$/, /(^|\/)\.[^/]+/, /(^|\/)tests?(\/|$)/, /\.ipynb$/]
 /** SageMaker's sourcedir limit is generous, but anything this big is almost surely data by mistake. */
 const MAX_PACKAGE_BYTES = 50 * 1024 * 1024
+/** The most source bytes read to build one: code compresses, so more than this is data or weights. */
+const MAX_SOURCE_BYTES = 4 * MAX_PACKAGE_BYTES
+
+function tooLarge(sourceDir: string, bytes: number, verb: string): UserError {
+  return new UserError(
+    'CodePackageTooLarge',
+    `${sourceDir} ${verb} ${(bytes / 1e6).toFixed(0)} MB; code packages should be small (at most ${MAX_PACKAGE_BYTES / 1024 / 1024} MB packed).`,
+    {
+      hint: 'Keep data and weights out of training.sourceDir (upload data with `mlops upload-data`).',
+    },
+  )
+}
 
 export interface CodePackage {
   /** The gzipped tar. */
@@ -58,15 +70,20 @@ export async function buildCodePackage(sourceDir: string, entryPoint: string): P
       hint: `Set training.entryPoint to a file inside ${sourceDir} (found: ${files.slice(0, 8).join(', ') || 'no files'}).`,
     })
   }
+  // Sizes first, so a folder full of data or weights is refused before anything is read into memory
+  // (a 300 MB scripts/ used to reach 760 MB of RSS before this check ran on the finished archive).
+  let rawBytes = 0
+  for (const f of files) rawBytes += (await stat(path.join(sourceDir, f))).size
+  if (rawBytes > MAX_SOURCE_BYTES) throw tooLarge(sourceDir, rawBytes, 'holds')
   const chunks: Buffer[] = []
+  let packed = 0
   const stream = createTar({ cwd: sourceDir, gzip: { level: 9 }, portable: true, mtime: new Date(0), noDirRecurse: true }, files)
-  for await (const chunk of stream as AsyncIterable<Buffer>) chunks.push(Buffer.from(chunk))
-  const body = Buffer.concat(chunks)
-  if (body.length > MAX_PACKAGE_BYTES) {
-    throw new UserError('CodePackageTooLarge', `${sourceDir} packs to ${(body.length / 1e6).toFixed(0)} MB; code packages should be small.`, {
-      hint: 'Keep data and weights out of training.sourceDir (upload data with `mlops upload-data`).',
-    })
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    packed += chunk.length
+    if (packed > MAX_PACKAGE_BYTES) throw tooLarge(sourceDir, packed, 'packs to more than')
+    chunks.push(Buffer.from(chunk))
   }
+  const body = Buffer.concat(chunks)
   return { body, sha256: createHash('sha256').update(body).digest('hex'), files }
 }
 
