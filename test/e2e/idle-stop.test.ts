@@ -184,7 +184,7 @@ describe('idle stop on moto', () => {
       'Subscribe',
       'PutMetricAlarm',
     ])
-    expect(JSON.parse(planned[1].input.PolicyDocument as string)).toEqual(POLICY)
+    expect(JSON.parse((planned[1].input as { PolicyDocument: string }).PolicyDocument)).toEqual(POLICY)
   })
 
   it('audit-iam finds nothing above low in the reaper role', async () => {

@@ -198,3 +198,12 @@ describe('loadtest --local (a loopback server, real time)', () => {
     expect(run.stderr).toMatch(/mlops serve/)
   })
 })
+
+describe('deploy --idle-stop (offline)', () => {
+  it('a bad value exits 2 naming the flag, before anything is read or sent', async () => {
+    const dir = await tempProject(minimalConfig())
+    const bad = await runMlops(['deploy', '--idle-stop', '1m', '--dry-run'], { cwd: dir, env: OFFLINE, awsFactory: noAwsFactory() })
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toContain('--idle-stop: between 5m and 24h, got "1m".')
+  })
+})
