@@ -1,13 +1,6 @@
-import {
-  AddPermissionCommand,
-  DeleteFunctionCommand,
-  GetFunctionCommand,
-  UpdateFunctionCodeCommand,
-  CreateFunctionCommand,
-  type LambdaClient,
-} from '@aws-sdk/client-lambda'
+import { AddPermissionCommand, GetFunctionCommand, UpdateFunctionCodeCommand, CreateFunctionCommand, type LambdaClient } from '@aws-sdk/client-lambda'
 import type { Clock } from '../../shared/clock.js'
-import { callAws, callAwsIgnoringNotFound, callAwsOrUndefined, isAwsErrorNamed, translateAwsError } from '../errors.js'
+import { callAws, callAwsOrUndefined, isAwsErrorNamed, translateAwsError } from '../errors.js'
 import { retryWhileIamPropagates } from '../iam/roles.js'
 
 /**
@@ -85,9 +78,4 @@ export async function allowTopic(lambda: LambdaClient, functionName: string, top
 export async function functionArnOf(lambda: LambdaClient, name: string): Promise<string | undefined> {
   const out = await callAwsOrUndefined(ctx('GetFunction', name), () => lambda.send(new GetFunctionCommand({ FunctionName: name })))
   return out?.Configuration?.FunctionArn
-}
-
-/** Deletes the function; false when it was already gone. */
-export async function deleteSubscriberFunction(lambda: LambdaClient, name: string): Promise<boolean> {
-  return callAwsIgnoringNotFound(ctx('DeleteFunction', name), () => lambda.send(new DeleteFunctionCommand({ FunctionName: name })))
 }
