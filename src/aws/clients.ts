@@ -1,4 +1,5 @@
 import type { ApplicationAutoScalingClient } from '@aws-sdk/client-application-auto-scaling'
+import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch'
 import type { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs'
 import type { EC2Client } from '@aws-sdk/client-ec2'
 import type { IAMClient } from '@aws-sdk/client-iam'
@@ -6,6 +7,7 @@ import type { LambdaClient } from '@aws-sdk/client-lambda'
 import type { S3Client } from '@aws-sdk/client-s3'
 import type { SageMakerClient } from '@aws-sdk/client-sagemaker'
 import type { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime'
+import type { SNSClient } from '@aws-sdk/client-sns'
 import type { SSMClient } from '@aws-sdk/client-ssm'
 import type { STSClient } from '@aws-sdk/client-sts'
 import type { AwsCredentialIdentityProvider } from '@smithy/types'
@@ -22,6 +24,8 @@ export interface AwsClients {
   autoscaling: ApplicationAutoScalingClient
   logs: CloudWatchLogsClient
   sts: STSClient
+  cloudwatch: CloudWatchClient
+  sns: SNSClient
 }
 export type AwsClientName = keyof AwsClients
 
@@ -57,6 +61,8 @@ const LOADERS: { [K in AwsClientName]: (cfg: Record<string, unknown>) => Promise
   autoscaling: async (cfg) => new (await import('@aws-sdk/client-application-auto-scaling')).ApplicationAutoScalingClient(cfg),
   logs: async (cfg) => new (await import('@aws-sdk/client-cloudwatch-logs')).CloudWatchLogsClient(cfg),
   sts: async (cfg) => new (await import('@aws-sdk/client-sts')).STSClient(cfg),
+  cloudwatch: async (cfg) => new (await import('@aws-sdk/client-cloudwatch')).CloudWatchClient(cfg),
+  sns: async (cfg) => new (await import('@aws-sdk/client-sns')).SNSClient(cfg),
 }
 
 /** The shared client configuration: region, endpoint, credentials, capped retries, user agent. */

@@ -1,6 +1,7 @@
 import type { ChalkInstance } from 'chalk'
 import type { Command } from 'commander'
 import { SAGEMAKER_INSTANCE_TYPE_PATTERN } from '../config/common.js'
+import { EndpointSchema } from '../config/sections/endpoint.js'
 import { parseDurationFlag, parseIntFlag, type Deps } from '../context.js'
 import type { DeployDryRun, DeployResult } from '../features/deploy/run.js'
 import { UserError } from '../shared/errors.js'
@@ -20,6 +21,7 @@ interface DeployCliOptions {
   readonly smokeTest: boolean
   readonly rollbackOnFailure?: boolean
   readonly timeout?: string
+  readonly idleStop?: string
 }
 
 const MEMORY_SIZES = [1024, 2048, 3072, 4096, 5120, 6144]
@@ -37,6 +39,7 @@ export function register(program: Command, deps: Deps): Command {
     .option('--no-smoke-test', 'skip invoking the new endpoint with the sample image')
     .option('--rollback-on-failure', 'if the smoke test fails, put the endpoint back on the previous config')
     .option('--timeout <duration>', 'longest to wait for InService, e.g. 20m (default: endpoint.waitTimeout, 30m)')
+    .option('--idle-stop <duration>', 'delete the endpoint after this long without an invocation, 5m-24h (config and model stay; default: endpoint.idleStop)')
     .addHelpText(
       'after',
       `
@@ -90,6 +93,12 @@ export function parseDeployFlags(opts: DeployCliOptions) {
     }
   }
   const timeoutSeconds = opts.timeout === undefined ? undefined : parseDurationFlag(opts.timeout, '--timeout', '20m')
+  const idleStop = opts.idleStop === undefined ? undefined : EndpointSchema.shape.idleStop.safeParse(opts.idleStop)
+  if (idleStop && !idleStop.success) {
+    throw new UserError('InvalidFlag', `--idle-stop: ${idleStop.error.issues[0]?.message ?? 'invalid'}, got "${opts.idleStop}".`, {
+      hint: 'For example: --idle-stop 2h',
+    })
+  }
   return {
     ...(opts.model !== undefined ? { model: opts.model.trim() } : {}),
     ...(opts.instanceType !== undefined ? { instanceType: opts.instanceType } : {}),
@@ -100,6 +109,7 @@ export function parseDeployFlags(opts: DeployCliOptions) {
     smokeTest: opts.smokeTest !== false,
     rollbackOnFailure: Boolean(opts.rollbackOnFailure),
     ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}),
+    ...(idleStop?.data !== undefined ? { idleStopSeconds: idleStop.data } : {}),
   }
 }
 
@@ -121,6 +131,8 @@ function renderDeploy(r: DeployResult | DeployDryRun, c: ChalkInstance): string 
     lines.push(
       `  scaling    ${r.autoscaling.action}${r.autoscaling.minCapacity !== undefined ? ` (${r.autoscaling.minCapacity}-${r.autoscaling.maxCapacity} instances)` : ''}`,
     )
+  if (r.idleStop)
+    lines.push(`  idle stop  deletes the endpoint after ${formatDuration(r.idleStop.idleSeconds)} without an invocation (alarm ${r.idleStop.alarm})`)
   if ('skipped' in r.smokeTest) lines.push(`  smoke test skipped (--no-smoke-test)`)
   else {
     const top = r.smokeTest.predictions.map((p, i) => `${i + 1}. ${p.label} ${(p.probability * 100).toFixed(1)}%`).join('  ')

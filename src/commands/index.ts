@@ -5,6 +5,7 @@ import * as deploy from './deploy.js'
 import * as init from './init.js'
 import * as invoke from './invoke.js'
 import * as lambdaSetup from './lambda-setup.js'
+import * as loadtest from './loadtest.js'
 import * as logs from './logs.js'
 import * as scale from './scale.js'
 import * as serve from './serve.js'
@@ -30,6 +31,7 @@ export const COMMANDS: readonly { register(program: Command, deps: Deps): Comman
   serve,
   invoke,
   lambdaSetup,
+  loadtest,
   scale,
   auditIam,
   status,

@@ -16,6 +16,8 @@ interface ScaleCliOptions {
   readonly show?: boolean
   readonly lambdaReserved?: string
   readonly lambdaProvisioned?: string
+  /** true: the last result (.mlops/loadtest.json); a string: that file. */
+  readonly fromLoadtest?: string | true
 }
 
 export function register(program: Command, deps: Deps): Command {
@@ -31,6 +33,7 @@ export function register(program: Command, deps: Deps): Command {
     .option('--show', 'print the current autoscaling settings and change nothing')
     .option('--lambda-reserved <n>', "the Lambda's reserved concurrency (0 blocks every call)")
     .option('--lambda-provisioned <n>', 'pre-warmed Lambda executions on the live alias (costs money while idle; 0 removes them)')
+    .option('--from-loadtest [file]', "apply a load test's recommendation (default: the last, .mlops/loadtest.json); other flags win")
     .addHelpText(
       'after',
       `
@@ -47,10 +50,21 @@ Examples:
   $ mlops scale --min 1 --max 4 --target-rps 2   2 requests/s per instance = 120/min
   $ mlops scale --max 6 --scale-in-cooldown 600
   $ mlops scale --show
-  $ mlops scale --lambda-reserved 20 --lambda-provisioned 2`,
+  $ mlops scale --lambda-reserved 20 --lambda-provisioned 2
+  $ mlops scale --from-loadtest --max 4           target and Lambda concurrency from \`mlops loadtest\``,
     )
     .action(
-      action<ScaleCliOptions>(deps, async (ctx, opts) => {
+      action<ScaleCliOptions>(deps, async (ctx, given) => {
+        let opts = given
+        if (given.fromLoadtest !== undefined) {
+          const { loadtestScaleFlags } = await import('../features/capacity/apply.js')
+          const { fromLoadtest, ...rest } = given
+          const loaded = await loadtestScaleFlags(ctx, fromLoadtest === true ? undefined : fromLoadtest, {
+            targetGiven: given.target !== undefined || given.targetRps !== undefined,
+            lambdaGiven: given.lambdaReserved !== undefined || given.lambdaProvisioned !== undefined,
+          })
+          opts = { ...loaded.flags, ...rest }
+        }
         const parsed = parseScaleFlags(opts)
         const cfg = await ctx.config()
         const scaleMod = await import('../features/deploy/scale.js')

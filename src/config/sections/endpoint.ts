@@ -69,4 +69,9 @@ export const EndpointSchema = z.strictObject({
    * shifting traffic, before the update counts as done (TerminationWaitInSeconds). @default '5m'
    */
   bakeTime: duration.refine((s) => s <= 3600, 'at most 1h (SageMaker limit)').default(300),
+  /**
+   * Delete the endpoint after this long without an invocation (a CloudWatch alarm and a small
+   * reaper Lambda; the config and model stay, so `mlops deploy` restores it). Unset: never. 5m to 24h.
+   */
+  idleStop: duration.refine((s) => s >= 300 && s <= 86_400, 'between 5m and 24h').optional(),
 })

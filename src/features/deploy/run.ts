@@ -39,6 +39,7 @@ import {
   type DeploySettings,
   type VariantSpec,
 } from './plan.js'
+import { armIdleStop, planIdleStop, type IdleStopResult } from './idle-stop.js'
 import { recordEndpoint, smokeTestOrRollback, switchConfig, waitWithStatus, type AutoscalingOutcome, type SmokeTestResult } from './update.js'
 import { resolveTrainingSourceDir } from '../../shared/source-dir.js'
 
@@ -64,6 +65,8 @@ export interface DeployResult {
   readonly hourlyUsd?: number
   readonly autoscaling?: AutoscalingOutcome
   readonly smokeTest: SmokeTestResult | { readonly skipped: true }
+  /** --idle-stop / endpoint.idleStop: what deletes the endpoint when nobody calls it. */
+  readonly idleStop?: IdleStopResult
   readonly cleanup: PruneResult
   readonly durationSeconds: number
 }
@@ -95,7 +98,7 @@ async function readSmokeImage(file: string): Promise<Uint8Array> {
   }
 }
 
-export async function runDeploy(ctx: CommandContext, flags: DeployFlags): Promise<DeployResult | DeployDryRun> {
+export async function runDeploy(ctx: CommandContext, flags: DeployFlags & { idleStopSeconds?: number }): Promise<DeployResult | DeployDryRun> {
   const cfg = await ctx.config()
   const region = ctx.awsSettings(cfg).region
   const started = ctx.clock.now()
@@ -104,6 +107,8 @@ export async function runDeploy(ctx: CommandContext, flags: DeployFlags): Promis
   const code = await collectInferenceCode(resolveTrainingSourceDir(cfg, ctx.projectDir).dir, cfg.endpoint.entryPoint)
   const smokeFile = smokeImagePath(ctx, cfg)
   const smokeBytes = smoke ? await readSmokeImage(smokeFile) : undefined
+  // A serverless endpoint costs nothing idle: nothing to stop.
+  const idleSeconds = s.variant.kind === 'instance' ? (flags.idleStopSeconds ?? cfg.endpoint.idleStop) : undefined
 
   if (ctx.dryRun) {
     const planned = await planModelSource(ctx.state(), cfg, flags.model)
@@ -119,7 +124,11 @@ export async function runDeploy(ctx: CommandContext, flags: DeployFlags): Promis
     const hourly = variantHourly(s.variant)
     return {
       dryRun: true,
-      operations: planToJson(ops),
+      operations: planToJson(
+        idleSeconds === undefined
+          ? ops
+          : [...ops, ...planIdleStop({ project: cfg.project.name, endpointName: s.endpointName, idleSeconds, region, accountId: '<account-id>' })],
+      ),
       endpoint: s.endpointName,
       endpointConfig: s.configName,
       model: s.modelName,
@@ -214,6 +223,7 @@ export async function runDeploy(ctx: CommandContext, flags: DeployFlags): Promis
   }
   await recordEndpoint(ctx, s, final.EndpointArn, final.EndpointStatus ?? 'InService', s.configName)
   ui.success(`Endpoint ${s.endpointName} is InService on ${s.configName}`)
+  const idleStop = idleSeconds === undefined ? undefined : await armIdleStop(ctx, cfg, s.endpointName, idleSeconds)
 
   let smokeTest: DeployResult['smokeTest'] = { skipped: true }
   if (smokeBytes)
@@ -254,6 +264,7 @@ export async function runDeploy(ctx: CommandContext, flags: DeployFlags): Promis
     ...(hourly !== undefined ? { hourlyUsd: hourly } : {}),
     ...(autoscaling ? { autoscaling } : {}),
     smokeTest,
+    ...(idleStop ? { idleStop } : {}),
     cleanup,
     durationSeconds: Math.round((ctx.clock.now() - started) / 1000),
   }

@@ -19,6 +19,7 @@ import { hourlyPrice, lambdaProvisionedHourly, S3_GB_MONTH } from '../../shared/
 import type { StateStore } from '../../shared/state.js'
 import type { AwsClients } from '../../aws/clients.js'
 import { callAws, callAwsOrUndefined, isNotFound } from '../../aws/errors.js'
+import { collectIdleStops, idleStopResourceNames, type IdleStopInfo } from './idle-stop.js'
 
 /**
  * Everything mlops manages for one project, found from tags, fixed names, the state file and
@@ -26,7 +27,7 @@ import { callAws, callAwsOrUndefined, isNotFound } from '../../aws/errors.js'
  * `teardown` deletes it.
  */
 
-export type InventoryClients = Pick<AwsClients, 'sagemaker' | 'lambda' | 'ec2' | 's3' | 'iam' | 'autoscaling'>
+export type InventoryClients = Pick<AwsClients, 'sagemaker' | 'lambda' | 'ec2' | 's3' | 'iam' | 'autoscaling' | 'cloudwatch' | 'sns'>
 
 export interface RunningJob {
   readonly name: string
@@ -87,6 +88,8 @@ export interface Inventory {
   readonly instances: readonly InstanceInfo[]
   readonly securityGroups: readonly { id: string; name: string }[]
   readonly data: { bucket: string; prefix: string; objects: number; bytes: number; monthly: number; bucketManagedByMlops: boolean } | undefined
+  /** Idle stops (`deploy --idle-stop`): alarm and topic; their reaper functions and roles are in functions and roles. */
+  readonly idleStops?: readonly IdleStopInfo[]
 }
 
 const LIVE_INSTANCE_STATES = ['pending', 'running', 'stopping', 'stopped', 'shutting-down']
@@ -192,7 +195,8 @@ export async function collectInventory(c: InventoryClients, cfg: MlopsConfig, re
 
   // Lambda functions with provisioned concurrency (which bills while idle) and URLs.
   const functions: FunctionInfo[] = []
-  for (const name of unique([names.lambdaFunction, ...fromState('function')])) {
+  const idle = idleStopResourceNames(unique([names.endpoint, ...fromState('endpoint')]))
+  for (const name of unique([names.lambdaFunction, ...idle.functions, ...fromState('function')])) {
     const fn = await callAwsOrUndefined({ service: 'lambda', operation: 'GetFunction', resource: name }, () =>
       c.lambda.send(new GetFunctionCommand({ FunctionName: name })),
     )
@@ -216,7 +220,7 @@ export async function collectInventory(c: InventoryClients, cfg: MlopsConfig, re
 
   // Roles mlops created (tagged for this project; a user-supplied training.roleArn is never ours).
   const roles: RoleInfo[] = []
-  for (const name of unique([names.trainingRole, names.lambdaRole, names.ec2Role, ...fromState('role')])) {
+  for (const name of unique([names.trainingRole, names.lambdaRole, names.ec2Role, ...idle.roles, ...fromState('role')])) {
     const role = await callAwsOrUndefined({ service: 'iam', operation: 'GetRole', resource: name }, () => c.iam.send(new GetRoleCommand({ RoleName: name })))
     if (!role?.Role || !hasProjectTags(role.Role.Tags, project)) continue
     const profiles = await callAws({ service: 'iam', operation: 'ListInstanceProfilesForRole', resource: name }, () =>
@@ -303,6 +307,7 @@ export async function collectInventory(c: InventoryClients, cfg: MlopsConfig, re
     instances,
     securityGroups,
     data,
+    idleStops: await collectIdleStops(c, unique([names.endpoint, ...fromState('endpoint')])),
   }
 }
 

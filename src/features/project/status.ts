@@ -51,7 +51,7 @@ export async function runStatus(ctx: CommandContext): Promise<void> {
     return
   }
   const region = ctx.awsSettings(cfg).region
-  const clients = await ctx.clients(['sagemaker', 'lambda', 'ec2', 's3', 'iam', 'autoscaling'], cfg)
+  const clients = await ctx.clients(['sagemaker', 'lambda', 'ec2', 's3', 'iam', 'autoscaling', 'cloudwatch', 'sns'], cfg)
   const spin = ctx.ui.spinner(`Looking for ${cfg.project.name} resources in ${region}…`)
   let inv: Inventory
   try {
@@ -85,6 +85,14 @@ export function renderStatus(r: StatusResult, c: ChalkInstance): string {
     ])
   }
   for (const t of r.scalingTargets) rows.push(['autoscaling', t.resourceId, `min ${t.min} / max ${t.max}`, t.policies.join(', '), '-'])
+  for (const i of r.idleStops ?? [])
+    rows.push([
+      'idle stop',
+      i.alarm ?? i.functionName,
+      i.alarm ? `armed (${i.state ?? 'unknown'})` : 'alarm missing',
+      i.idleSeconds ? `deletes ${i.endpoint} after ${formatDuration(i.idleSeconds)} idle` : '',
+      'free',
+    ])
   for (const f of r.functions) {
     rows.push([
       'lambda',

@@ -26,6 +26,7 @@ import type { StateRecord } from '../../shared/state.js'
 import { pollUntil, type Clock } from '../../shared/clock.js'
 import { callAws, isNotFound } from '../../aws/errors.js'
 import type { Inventory, InventoryClients } from './inventory.js'
+import { planRemoveIdleStop, removeIdleStop } from './idle-stop.js'
 
 /**
  * Deletes what `collectInventory` found, in dependency order: running jobs are stopped, scaling
@@ -76,6 +77,7 @@ export function planTeardown(inv: Inventory, cfg: MlopsConfig, opts: TeardownOpt
       ],
     })
   }
+  for (const i of inv.idleStops ?? []) items.push({ label: `idle stop of ${i.endpoint} (alarm, topic)`, ops: planRemoveIdleStop(i) })
   for (const e of inv.endpoints) items.push({ label: `endpoint ${e.name}`, ops: [op('sagemaker', 'DeleteEndpoint', { EndpointName: e.name })] })
   for (const c of inv.endpointConfigs) items.push({ label: `endpoint config ${c}`, ops: [op('sagemaker', 'DeleteEndpointConfig', { EndpointConfigName: c })] })
   for (const m of inv.models) items.push({ label: `model ${m}`, ops: [op('sagemaker', 'DeleteModel', { ModelName: m })] })
@@ -208,6 +210,7 @@ export async function executeTeardown(
       await gone(() => c.autoscaling.send(new DeregisterScalableTargetCommand(base)))
     })
   }
+  for (const i of inv.idleStops ?? []) await attempt(`idle stop of ${i.endpoint} (alarm, topic)`, () => removeIdleStop(c, i))
   for (const e of inv.endpoints) {
     await attempt(`endpoint ${e.name}`, async () => {
       await callAws({ service: 'sagemaker', operation: 'DeleteEndpoint', resource: e.name }, () =>

@@ -28,7 +28,7 @@ export async function runTeardown(ctx: CommandContext, opts: TeardownOptions): P
     ctx.ui.resultData({ dryRun: true, operations: planToJson(ops), note }, (_r, c) => renderPlan(`mlops teardown (${cfg.project.name})`, ops, c, [note]))
     return
   }
-  const clients = await ctx.clients(['sagemaker', 'lambda', 'ec2', 's3', 'iam', 'autoscaling'], cfg)
+  const clients = await ctx.clients(['sagemaker', 'lambda', 'ec2', 's3', 'iam', 'autoscaling', 'cloudwatch', 'sns'], cfg)
   const inventory = () => collectInventory(clients, cfg, region, state, ctx.clock.now())
   const inv = await inventory()
   const items = planTeardown(inv, cfg, opts)

@@ -1,0 +1,60 @@
+/** The documents of `mlops loadtest`: what `--json` prints and `.mlops/loadtest.json` keeps. */
+
+export type TargetKind = 'endpoint' | 'lambda' | 'local'
+
+export interface LoadtestTarget {
+  readonly kind: TargetKind
+  /** Endpoint name, or `function:alias`. */
+  readonly name: string
+  /** --local: the URL requests go to. */
+  readonly url?: string
+}
+
+export interface LevelSummary {
+  readonly concurrency: number
+  /** Requests sent (open loop: plus those due but left unsent, counted as the error "unsent"). */
+  readonly requests: number
+  /** Failed requests by HTTP status ("500", "429") or error code ("timeout", "unsent"); {} when none. */
+  readonly errors: Readonly<Record<string, number>>
+  /** Answered requests per second over the level. */
+  readonly rps: number
+  /** Percentiles of the successful requests, ms; null when none succeeded. */
+  readonly p50Ms: number | null
+  readonly p95Ms: number | null
+  readonly p99Ms: number | null
+}
+
+export interface Recommendation {
+  /** Highest throughput of a level with no errors and p99 within the SLO; 0 when no level passed. */
+  readonly maxRps: number
+  /** floor(maxRps x 0.5 x 60): SageMakerVariantInvocationsPerInstance target tracking value. */
+  readonly targetInvocationsPerInstance: number
+  readonly lambdaReservedConcurrency: number
+  readonly lambdaProvisionedConcurrency: number
+  /** One line per number: where it came from. */
+  readonly reasoning: readonly string[]
+}
+
+export interface LoadtestReport {
+  readonly target: LoadtestTarget
+  readonly levels: readonly LevelSummary[]
+  readonly recommendation: Recommendation
+}
+
+/** What `.mlops/loadtest.json` holds: the report plus how it was measured. */
+export interface SavedLoadtest extends LoadtestReport {
+  readonly savedAt: string
+  readonly settings: LoadtestSettingsSummary
+}
+
+export interface LoadtestSettingsSummary {
+  /** Per level. */
+  readonly durationMs: number
+  readonly concurrency: readonly number[]
+  readonly rate?: number
+  readonly sloMs: number
+  readonly peakRps?: number
+  readonly maxRequests: number
+  readonly image: string
+  readonly payloadBytes: number
+}

@@ -1,0 +1,188 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { partitionOf } from '../../aws/arn.js'
+import type { AwsClients } from '../../aws/clients.js'
+import { putAlarm } from '../../aws/cloudwatch/alarm.js'
+import { ensureRole, serviceTrustPolicy, type RoleSpec } from '../../aws/iam/roles.js'
+import { allowTopic, createSubscriberInput, ensureSubscriberFunction, snsPermissionInput } from '../../aws/sns/subscriber-function.js'
+import { createTopic, subscribeLambda } from '../../aws/sns/topic.js'
+import { getAccountId } from '../../aws/sts/account.js'
+import type { MlopsConfig } from '../../config/schema.js'
+import type { CommandContext } from '../../context.js'
+import type { Clock } from '../../shared/clock.js'
+import { formatDuration } from '../../shared/duration.js'
+import { OperationError } from '../../shared/errors.js'
+import { idleAlarmInput, idlePeriods, idleStopNames, reaperEnvironment, reaperPolicy } from '../../shared/idle-stop.js'
+import { projectTagMap, projectTags } from '../../shared/naming.js'
+import { PACKAGE_ROOT } from '../../shared/package-root.js'
+import type { PlannedOperation } from '../../shared/plan.js'
+import { createZip } from '../../shared/zip-writer.js'
+
+/**
+ * `deploy --idle-stop 2h`: after the endpoint is InService, arm the alarm, the topic and the reaper
+ * (see src/shared/idle-stop.ts for the design). Every step converges, so a re-deploy re-arms it.
+ */
+
+export const REAPER_RUNTIME = 'nodejs22.x'
+export const REAPER_HANDLER = 'reaper.handler'
+const PREBUILT = fileURLToPath(new URL('../../lambda-runtime/reaper.bundle.js', import.meta.url))
+const SOURCE = path.join('src', 'lambda-runtime', 'reaper.ts')
+
+export interface IdleStopSettings {
+  readonly project: string
+  readonly endpointName: string
+  readonly idleSeconds: number
+  readonly region: string
+  readonly accountId: string
+}
+
+export interface IdleStopResult {
+  readonly alarm: string
+  readonly topicArn: string
+  readonly subscriptionArn: string
+  readonly functionArn: string
+  readonly roleArn: string
+  /** The idle time the alarm covers (rounded up to whole minutes). */
+  readonly idleSeconds: number
+  readonly period: number
+  readonly evaluationPeriods: number
+}
+
+function esbuildOptions() {
+  return {
+    absWorkingDir: PACKAGE_ROOT,
+    entryPoints: [SOURCE],
+    bundle: true,
+    platform: 'node' as const,
+    format: 'cjs' as const,
+    target: 'node20',
+    external: ['@aws-sdk/*'],
+    legalComments: 'none' as const,
+    sourcemap: false,
+    charset: 'utf8' as const,
+    logLevel: 'silent' as const,
+    write: false,
+  }
+}
+
+/** Bundles the reaper into `outFile` (`npm run build`, scripts-dev/postbuild.mjs). */
+export async function writeReaperBundle(outFile: string): Promise<void> {
+  const esbuild = await import('esbuild')
+  await mkdir(path.dirname(outFile), { recursive: true })
+  await writeFile(outFile, (await esbuild.build(esbuildOptions())).outputFiles![0].contents)
+}
+
+/** The reaper's zip: the prebuilt bundle of an installed mlops, else esbuild on the fly (source checkout). */
+export async function reaperZip(): Promise<Buffer> {
+  let code = await readFile(PREBUILT).catch(() => undefined)
+  if (!code) {
+    const esbuild = await import('esbuild').catch((e: unknown) => {
+      throw new OperationError('ReaperBundleMissing', `The idle-stop reaper bundle (${PREBUILT}) is missing and esbuild is not installed.`, {
+        hint: 'Reinstall mlops, or from a source checkout run `npm run build`.',
+        cause: e,
+      })
+    })
+    code = Buffer.from((await esbuild.build(esbuildOptions())).outputFiles![0].contents)
+  }
+  return createZip([{ name: 'reaper.js', data: code }])
+}
+
+/** The reaper's role: assumed by Lambda (this account only), DeleteEndpoint on one ARN, its own logs. */
+export function reaperRoleSpec(s: IdleStopSettings): RoleSpec {
+  const names = idleStopNames(s.endpointName)
+  return {
+    name: names.role,
+    description: `mlops idle stop: may delete endpoint ${s.endpointName} only`,
+    trustPolicy: serviceTrustPolicy('lambda.amazonaws.com', s.accountId),
+    inlinePolicies: {
+      [names.policy]: reaperPolicy({
+        partition: partitionOf(s.region),
+        region: s.region,
+        accountId: s.accountId,
+        endpointName: s.endpointName,
+        functionName: names.function,
+      }),
+    },
+    tags: projectTags(s.project),
+  }
+}
+
+function functionSpec(s: IdleStopSettings, roleArn: string) {
+  return {
+    name: idleStopNames(s.endpointName).function,
+    roleArn,
+    runtime: REAPER_RUNTIME,
+    handler: REAPER_HANDLER,
+    description: `mlops idle stop: deletes endpoint ${s.endpointName} when its idle alarm fires (config and model stay)`,
+    environment: reaperEnvironment(s.endpointName),
+    tags: projectTagMap(s.project),
+  }
+}
+
+/** Every request of the setup, in order, for --dry-run. */
+export function planIdleStop(s: IdleStopSettings): PlannedOperation[] {
+  const names = idleStopNames(s.endpointName)
+  const role = reaperRoleSpec(s)
+  const topicArn = `arn:${partitionOf(s.region)}:sns:${s.region}:${s.accountId}:${names.topic}`
+  const functionArn = `arn:${partitionOf(s.region)}:lambda:${s.region}:${s.accountId}:function:${names.function}`
+  const roleArn = `arn:${partitionOf(s.region)}:iam::${s.accountId}:role/${names.role}`
+  const { period, evaluationPeriods } = idlePeriods(s.idleSeconds)
+  return [
+    {
+      service: 'iam',
+      operation: 'CreateRole',
+      input: { RoleName: role.name, AssumeRolePolicyDocument: JSON.stringify(role.trustPolicy), Tags: role.tags },
+      note: 'or converge an existing one',
+    },
+    {
+      service: 'iam',
+      operation: 'PutRolePolicy',
+      input: { RoleName: role.name, PolicyName: names.policy, PolicyDocument: JSON.stringify(role.inlinePolicies[names.policy]) },
+    },
+    { service: 'sns', operation: 'CreateTopic', input: { Name: names.topic, Tags: projectTags(s.project) } },
+    { service: 'lambda', operation: 'CreateFunction', input: createSubscriberInput(functionSpec(s, roleArn), '<reaper.js zip>'), note: 'or update its code' },
+    { service: 'lambda', operation: 'AddPermission', input: snsPermissionInput(names.function, topicArn) },
+    { service: 'sns', operation: 'Subscribe', input: { TopicArn: topicArn, Protocol: 'lambda', Endpoint: functionArn, ReturnSubscriptionArn: true } },
+    {
+      service: 'cloudwatch',
+      operation: 'PutMetricAlarm',
+      input: idleAlarmInput(s.endpointName, s.idleSeconds, topicArn, projectTags(s.project)),
+      note: `fires after ${evaluationPeriods} x ${period} s without an invocation`,
+    },
+  ]
+}
+
+/** Arms the idle stop: role, topic, reaper, permission, subscription, alarm (in that order, so the alarm fires into a working chain). */
+export async function setupIdleStop(
+  c: Pick<AwsClients, 'iam' | 'lambda' | 'sns' | 'cloudwatch'>,
+  s: IdleStopSettings,
+  opts: { clock: Clock; signal?: AbortSignal },
+): Promise<IdleStopResult> {
+  const names = idleStopNames(s.endpointName)
+  const role = await ensureRole(c.iam, reaperRoleSpec(s))
+  const topicArn = await createTopic(c.sns, names.topic, projectTags(s.project))
+  const functionArn = await ensureSubscriberFunction(c.lambda, { ...functionSpec(s, role.arn), zip: await reaperZip() }, opts)
+  await allowTopic(c.lambda, names.function, topicArn)
+  const subscriptionArn = await subscribeLambda(c.sns, topicArn, functionArn)
+  await putAlarm(c.cloudwatch, idleAlarmInput(s.endpointName, s.idleSeconds, topicArn, projectTags(s.project)) as never)
+  const { period, evaluationPeriods, idleSeconds } = idlePeriods(s.idleSeconds)
+  return { alarm: names.alarm, topicArn, subscriptionArn, functionArn, roleArn: role.arn, idleSeconds, period, evaluationPeriods }
+}
+
+/** The deploy step: arms the idle stop of the endpoint that just became InService. */
+export async function armIdleStop(ctx: CommandContext, cfg: MlopsConfig, endpointName: string, idleSeconds: number): Promise<IdleStopResult> {
+  const c = await ctx.clients(['iam', 'lambda', 'sns', 'cloudwatch', 'sts'], cfg)
+  const settings = { project: cfg.project.name, endpointName, idleSeconds, region: ctx.awsSettings(cfg).region, accountId: await getAccountId(c.sts) }
+  const spin = ctx.ui.spinner(`Arming the idle stop of ${endpointName} (${formatDuration(idleSeconds)} without an invocation)`)
+  try {
+    const out = await setupIdleStop(c, settings, { clock: ctx.clock, signal: ctx.signal })
+    spin.succeed(
+      `Idle stop armed: alarm ${out.alarm} deletes ${endpointName} after ${formatDuration(out.idleSeconds)} without an invocation (config and model stay)`,
+    )
+    return out
+  } catch (e) {
+    spin.fail(`Arming the idle stop of ${endpointName} failed; the endpoint is serving and bills until \`mlops teardown\``)
+    throw e
+  }
+}

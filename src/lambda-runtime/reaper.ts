@@ -1,0 +1,95 @@
+/**
+ * The idle-stop reaper (`mlops deploy --idle-stop`): subscribed to the SNS topic of one endpoint's
+ * idle alarm, it deletes that endpoint, and only when the message is that alarm going into ALARM for
+ * that endpoint. The endpoint config and model stay, so `mlops deploy` restores the endpoint. Its role
+ * may do nothing else (sagemaker:DeleteEndpoint on this one ARN, and its own logs).
+ *
+ * Bundled alone by esbuild; the Node.js runtime provides `@aws-sdk/client-sagemaker`.
+ * Self-contained on purpose: nothing here may import from the rest of mlops.
+ */
+import { DeleteEndpointCommand, SageMakerClient } from '@aws-sdk/client-sagemaker'
+
+export interface ReaperDeps {
+  /** @default a SageMakerClient created on first use */
+  readonly client?: () => Pick<SageMakerClient, 'send'>
+  /** @default process.env (ENDPOINT_NAME, ALARM_NAME) */
+  readonly env?: Readonly<Record<string, string | undefined>>
+  /** One structured log line (JSON). @default process.stdout */
+  readonly log?: (line: string) => void
+}
+
+/** What the reaper did with one SNS record. */
+export interface ReaperVerdict {
+  readonly action: 'deleted' | 'already-gone' | 'refused'
+  readonly endpoint?: string
+  readonly alarm?: string
+  readonly reason: string
+}
+
+interface SnsEvent {
+  Records?: { Sns?: { Message?: string; TopicArn?: string } }[]
+}
+
+interface AlarmMessage {
+  AlarmName?: string
+  NewStateValue?: string
+  NewStateReason?: string
+  Trigger?: { Namespace?: string; MetricName?: string; Dimensions?: { name?: string; value?: string }[] }
+}
+
+let defaultClient: SageMakerClient | undefined
+
+/** Why a message must not delete anything, or undefined when it is our alarm firing for our endpoint. */
+function refusal(msg: AlarmMessage | undefined, endpoint: string, alarm: string): string | undefined {
+  if (!msg) return 'not a CloudWatch alarm notification'
+  if (msg.AlarmName !== alarm) return `alarm ${String(msg.AlarmName)} is not ${alarm}`
+  if (msg.NewStateValue !== 'ALARM') return `state ${String(msg.NewStateValue)} is not ALARM`
+  const dims = msg.Trigger?.Dimensions ?? []
+  const named = dims.find((d) => d.name === 'EndpointName')?.value
+  if (named !== endpoint) return `the alarm watches endpoint ${String(named)}, not ${endpoint}`
+  if (msg.Trigger?.Namespace !== 'AWS/SageMaker' || msg.Trigger?.MetricName !== 'Invocations') return 'the alarm is not on AWS/SageMaker Invocations'
+  return undefined
+}
+
+function parse(text: string | undefined): AlarmMessage | undefined {
+  try {
+    const doc = JSON.parse(text ?? '') as unknown
+    return doc && typeof doc === 'object' ? (doc as AlarmMessage) : undefined
+  } catch {
+    return undefined
+  }
+}
+
+export function createReaper(deps: ReaperDeps = {}) {
+  const env = deps.env ?? process.env
+  const log = deps.log ?? ((line: string) => process.stdout.write(line + '\n'))
+  const client = deps.client ?? (() => (defaultClient ??= new SageMakerClient({})))
+  return async (event: SnsEvent): Promise<ReaperVerdict[]> => {
+    const endpoint = env.ENDPOINT_NAME
+    const alarm = env.ALARM_NAME
+    if (!endpoint || !alarm) throw new Error('ENDPOINT_NAME and ALARM_NAME must be set')
+    const verdicts: ReaperVerdict[] = []
+    for (const record of event.Records ?? []) {
+      const msg = parse(record.Sns?.Message)
+      const why = refusal(msg, endpoint, alarm)
+      let verdict: ReaperVerdict
+      if (why) verdict = { action: 'refused', endpoint, alarm, reason: why }
+      else {
+        const reason = `alarm ${alarm}: ${msg!.NewStateReason ?? 'no invocations'}`
+        try {
+          await client().send(new DeleteEndpointCommand({ EndpointName: endpoint }))
+          verdict = { action: 'deleted', endpoint, alarm, reason }
+        } catch (e) {
+          const err = e as { name?: string; message?: string }
+          if (err.name !== 'ValidationException' || !/could not find|not found/i.test(err.message ?? '')) throw e
+          verdict = { action: 'already-gone', endpoint, alarm, reason }
+        }
+      }
+      log(JSON.stringify({ level: verdict.action === 'refused' ? 'warn' : 'info', msg: `idle stop: ${verdict.action}`, ...verdict }))
+      verdicts.push(verdict)
+    }
+    return verdicts
+  }
+}
+
+export const handler = createReaper()
