@@ -4,7 +4,9 @@ import { CreateEndpointCommand, CreateEndpointConfigCommand, CreateModelCommand,
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import type { AuditReport } from '../../src/features/audit/report.js'
 import { executionRoleSpec } from '../../src/shared/roles/execution-role.js'
-import { ensureInstanceProfile, ensureRole, serviceTrustPolicy } from '../../src/aws/iam/roles.js'
+import { ensureInstanceProfile, ensureRole } from '../../src/aws/iam/roles.js'
+import { serviceTrustPolicy } from '../../src/shared/roles/policy.js'
+import { roleTarget } from '../../src/aws/iam/role-target.js'
 import { parseConfigText } from '../../src/config/load.js'
 import { projectTags } from '../../src/shared/naming.js'
 import { sarifErrors } from '../fixtures/audit/sarif-validate.js'
@@ -34,7 +36,7 @@ const config = parseConfigText(minimalConfig(), 'mlops.config.yaml')
 
 /** The three roles as mlops creates them (the SageMaker one is the real spec; the others per the design). */
 async function createMlopsRoles(): Promise<void> {
-  await ensureRole(iam, executionRoleSpec(config, ACCOUNT, REGION))
+  await ensureRole(iam, executionRoleSpec(config, roleTarget(ACCOUNT, REGION)))
   await ensureRole(iam, {
     name: 'dogs-lambda',
     description: 'Lambda role',

@@ -51,7 +51,8 @@ async function suggestForPurpose(role: RoleInput, purpose: RolePurpose, cfg: Non
   // The same documents mlops writes when it creates these roles.
   const { executionRoleSpec } = await import('../../shared/roles/execution-role.js')
   if (purpose === 'training') {
-    const spec = executionRoleSpec(cfg, account, ctx.region)
+    const { roleTarget } = await import('../../aws/iam/role-target.js')
+    const spec = executionRoleSpec(cfg, roleTarget(account, ctx.region))
     return {
       role: role.name,
       basis: 'mlops-purpose',

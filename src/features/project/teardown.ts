@@ -3,7 +3,7 @@ import { collectInventory, isEmpty, type Inventory } from './inventory.js'
 import { executeTeardown, planTeardown, presumedInventory, type TeardownOptions, type TeardownResult } from './teardown-execute.js'
 import type { CommandContext } from '../../context.js'
 import { AbortError, OperationError } from '../../shared/errors.js'
-import { planToJson, renderPlan } from '../../shared/plan.js'
+import { done, planned, type Outcome } from '../../shared/outcome.js'
 import type { ResourceKind } from '../../shared/state.js'
 
 export interface TeardownSummary extends TeardownResult {
@@ -16,7 +16,7 @@ export interface TeardownSummary extends TeardownResult {
 /** State records that describe resources teardown removes. */
 const REMOVED_KINDS: ResourceKind[] = ['endpoint', 'endpoint-config', 'model', 'scaling-target', 'function', 'instance', 'security-group']
 
-export async function runTeardown(ctx: CommandContext, opts: TeardownOptions): Promise<void> {
+export async function runTeardown(ctx: CommandContext, opts: TeardownOptions): Promise<Outcome<TeardownSummary>> {
   const cfg = await ctx.config()
   const region = ctx.awsSettings(cfg).region
   const state = ctx.state()
@@ -25,17 +25,14 @@ export async function runTeardown(ctx: CommandContext, opts: TeardownOptions): P
     const items = planTeardown(presumedInventory(cfg, region, await state.all()), cfg, opts)
     const ops = items.flatMap((i) => i.ops)
     const note = "Planned from the project's resource names and .mlops/state.json; a real run first looks each one up and skips what does not exist."
-    ctx.ui.resultData({ dryRun: true, operations: planToJson(ops), note }, (_r, c) => renderPlan(`mlops teardown (${cfg.project.name})`, ops, c, [note]))
-    return
+    return planned({ title: `mlops teardown (${cfg.project.name})`, operations: ops, notes: [note], details: { note } })
   }
   const clients = await ctx.clients(['sagemaker', 'lambda', 'ec2', 's3', 'iam', 'autoscaling'], cfg)
   const inventory = () => collectInventory(clients, cfg, region, state, ctx.clock.now())
   const inv = await inventory()
   const items = planTeardown(inv, cfg, opts)
   if (isEmpty(inv) && items.length === 0) {
-    const summary: TeardownSummary = { project: cfg.project.name, nothingToDo: true, deleted: [], failed: [], kept: [], left: describeLeft(inv, opts) }
-    ctx.ui.resultData(summary, renderTeardown)
-    return
+    return done({ project: cfg.project.name, nothingToDo: true, deleted: [], failed: [], kept: [], left: describeLeft(inv, opts) })
   }
   ctx.ui.info(`mlops teardown will delete, in this order (project ${cfg.project.name}, ${region}):`)
   for (const item of items) ctx.ui.info(`  - ${item.label}`)
@@ -62,7 +59,7 @@ export async function runTeardown(ctx: CommandContext, opts: TeardownOptions): P
       },
     )
   }
-  ctx.ui.resultData(summary, renderTeardown)
+  return done(summary)
 }
 
 function describeLeft(inv: Inventory, opts: TeardownOptions): string[] {

@@ -20,6 +20,7 @@ import type { Clock } from '../../shared/clock.js'
 import { getAccountId } from '../../aws/sts/account.js'
 import { callAws } from '../../aws/errors.js'
 import { executionRoleArnFor } from '../../shared/roles/execution-role.js'
+import { roleTarget } from '../../aws/iam/role-target.js'
 import { retryWhileIamPropagates } from '../../aws/iam/roles.js'
 import { checkChannels, planLaunchPrerequisites, prepareCode, prepareLaunch, trainingChannels } from './launch.js'
 import { TRAINING_LOG_GROUP } from '../../aws/logs/training-logs.js'
@@ -86,7 +87,7 @@ export async function runTrain(ctx: CommandContext, opts: TrainOptions): Promise
   const build = (roleArn: string) => buildTrainingJobRequest({ cfg, settings, jobName, region, roleArn, codeUri: code.uri, channels })
 
   if (ctx.dryRun) {
-    const plan = build(executionRoleArnFor(cfg, PLACEHOLDER.accountId, region))
+    const plan = build(executionRoleArnFor(cfg, roleTarget(PLACEHOLDER.accountId, region)))
     const operations: PlannedOperation[] = [
       ...planLaunchPrerequisites(cfg, region, channels, code),
       { service: 'sagemaker', operation: 'CreateTrainingJob', input: plan.request },
@@ -111,7 +112,7 @@ export async function runTrain(ctx: CommandContext, opts: TrainOptions): Promise
   const clients = await ctx.clients(['sagemaker', 's3', 'iam', 'sts', 'logs'], cfg)
   await checkChannels(clients.s3, channels)
   const accountId = cfg.training.roleArn ? undefined : await getAccountId(clients.sts)
-  const plannedRole = cfg.training.roleArn ?? executionRoleArnFor(cfg, accountId!, region)
+  const plannedRole = cfg.training.roleArn ?? executionRoleArnFor(cfg, roleTarget(accountId!, region))
   const plan = build(plannedRole)
   for (const line of trainingSummaryLines({ ...p, distribution: plan.distribution, request: plan.request, codeUri: code.uri })) ui.info(line)
   if (plan.distribution.warning) ui.warn(plan.distribution.warning)

@@ -20,6 +20,7 @@ import { formatDuration } from '../../shared/duration.js'
 import { getAccountId } from '../../aws/sts/account.js'
 import { callAws, isAwsErrorNamed, isNotFound } from '../../aws/errors.js'
 import { executionRoleArnFor } from '../../shared/roles/execution-role.js'
+import { roleTarget } from '../../aws/iam/role-target.js'
 import { retryWhileIamPropagates } from '../../aws/iam/roles.js'
 import { checkChannels, planLaunchPrerequisites, prepareCode, prepareLaunch, trainingChannels } from './launch.js'
 import { recordTrainingResult, summarizeTrainingJob } from './follow.js'
@@ -112,7 +113,7 @@ export async function runTune(ctx: CommandContext, opts: TuneOptions): Promise<T
   ]
 
   if (ctx.dryRun) {
-    const plan = build(executionRoleArnFor(cfg, PLACEHOLDER.accountId, region))
+    const plan = build(executionRoleArnFor(cfg, roleTarget(PLACEHOLDER.accountId, region)))
     const operations: PlannedOperation[] = [
       ...planLaunchPrerequisites(cfg, region, channels, code),
       { service: 'sagemaker', operation: 'CreateHyperParameterTuningJob', input: plan.request },
@@ -154,7 +155,7 @@ export async function runTune(ctx: CommandContext, opts: TuneOptions): Promise<T
   const clients = await ctx.clients(['sagemaker', 's3', 'iam', 'sts', 'logs'], cfg)
   await checkChannels(clients.s3, channels)
   const accountId = cfg.training.roleArn ? undefined : await getAccountId(clients.sts)
-  const plannedRole = cfg.training.roleArn ?? executionRoleArnFor(cfg, accountId!, region)
+  const plannedRole = cfg.training.roleArn ?? executionRoleArnFor(cfg, roleTarget(accountId!, region))
   const plan = build(plannedRole)
   for (const line of summary(plan)) ui.info(line)
   if (!(await ui.confirm(`Start tuning job ${jobName} (${jobs} training jobs, up to ${formatUsd(estimatedCost.maxUsd)})?`))) throw new AbortError()

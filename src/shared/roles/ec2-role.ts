@@ -5,16 +5,8 @@ import { projectTags, resourceNames } from '../naming.js'
 import type { PlannedOperation } from '../plan.js'
 import { partitionOf } from '../../aws/arn.js'
 import { projectPrefixes } from './execution-role.js'
-import {
-  ensureInstanceProfile,
-  ensureRole,
-  kmsStatement,
-  planRole,
-  serviceTrustPolicy,
-  type PolicyDocument,
-  type PolicyStatement,
-  type RoleSpec,
-} from '../../aws/iam/roles.js'
+import { ensureInstanceProfile, ensureRole } from '../../aws/iam/roles.js'
+import { kmsStatement, planRole, serviceTrustPolicy, type PolicyDocument, type PolicyStatement, type RoleSpec } from './policy.js'
 
 /**
  * The instance role of the `train-ec2` box, created once and converged on every run:
