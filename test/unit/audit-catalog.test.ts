@@ -139,7 +139,7 @@ describe('roles as mlops creates them yield nothing above low', () => {
       allow('s3:GetObject', ['arn:aws:s3:::dogs-data/data/*', 'arn:aws:s3:::dogs-data/dogs/code/*']),
       allow('s3:PutObject', 'arn:aws:s3:::dogs-data/output/*'),
     )
-    for (const trust of [serviceTrust('ec2.amazonaws.com', false), serviceTrustPolicy('ec2.amazonaws.com', ACCOUNT)]) {
+    for (const trust of [serviceTrust('ec2.amazonaws.com', false), serviceTrustPolicy('ec2.amazonaws.com', ACCOUNT), serviceTrustPolicy('ec2.amazonaws.com')]) {
       const result = await auditRoles([
         role('dogs-ec2', {
           trust: trust as never,
@@ -149,6 +149,8 @@ describe('roles as mlops creates them yield nothing above low', () => {
       ])
       expect(highest(result.findings)).toBe(severityRank('low'))
       expect(ofRule(result.findings, 'unsafe-ssm-instance-role')).toEqual([])
+      // The standard EC2 trust (no aws:SourceAccount; EC2 sends none for instance profiles) is correct: no trust finding at all.
+      expect(ofRule(result.findings, 'trust-service-no-source')).toEqual([])
       // The baseline's medium data-exfiltration is reported at low, with the reason.
       expect(ofRule(result.findings, 'data-exfiltration')[0].adjustments?.join(' ')).toContain('AWS managed baseline')
     }
