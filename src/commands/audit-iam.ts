@@ -58,6 +58,15 @@ Exclusions file:
   findings:
     - { rule: resource-star-write, role: dogs-sagemaker, reason: "PutMetricData is namespace-limited" }
 
+GitHub code scanning (the step exits 3 on findings, so upload with if: always()):
+  - run: npx mlops audit-iam --format sarif > audit-iam.sarif
+  - uses: github/codeql-action/upload-sarif@v3
+    if: always()
+    with:
+      sarif_file: audit-iam.sarif
+Every result has a location (the policy file, the --input file, or iam/roles/<name> for a live
+role) and the run's automationDetails.id is mlops-audit-iam/<project>/.
+
 Exit codes: 0 no finding at or above --fail-on, 3 findings at or above it, 2 usage errors.`,
     )
     .action(

@@ -3,7 +3,7 @@ import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import type { AuditReport } from '../../src/features/audit/report.js'
 import { FIXTURES } from '../fixtures/audit/helpers.js'
-import { sarifErrors } from '../fixtures/audit/sarif-validate.js'
+import { githubUploadProblems, sarifErrors } from '../fixtures/audit/sarif-validate.js'
 import { minimalConfig, runMlops, tempProject } from '../helpers/cli.js'
 
 /**
@@ -35,6 +35,7 @@ const FILES = {
 
 async function validateSarif(doc: unknown): Promise<void> {
   expect(sarifErrors(doc)).toEqual([])
+  expect(githubUploadProblems(doc)).toEqual([])
 }
 
 describe('audit-iam --input (saved auth details)', () => {

@@ -380,6 +380,14 @@ export async function runAuditIam(ctx: CommandContext, opts: AuditIamOptions): P
     ...(suggested ? { suggestions: suggested.suggestions } : {}),
     extraWarnings,
   })
-  const sarif = opts.format === 'sarif' ? buildSarif(report, { cwd: ctx.deps.cwd, texts }) : undefined
+  const sarif =
+    opts.format === 'sarif'
+      ? buildSarif(report, {
+          cwd: ctx.deps.cwd,
+          texts,
+          category: config?.project.name ?? report.source.kind,
+          ...(config ? { configFile: ctx.configPath } : {}),
+        })
+      : undefined
   return done({ report, ...(sarif ? { sarif } : {}), exitCode: report.summary.atOrAboveFailOn > 0 ? 3 : 0 })
 }
