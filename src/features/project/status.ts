@@ -48,11 +48,14 @@ export async function runStatus(ctx: CommandContext): Promise<Outcome<StatusResu
   const cfg = await ctx.config()
   if (ctx.dryRun) return planned({ title: 'mlops status (read-only)', operations: planStatus(cfg) })
   const region = ctx.awsSettings(cfg).region
+  // A state file that cannot be read is a named error before any AWS call.
+  const state = ctx.state()
+  await state.all()
   const clients = await ctx.clients(['sagemaker', 'lambda', 'ec2', 's3', 'iam', 'autoscaling'], cfg)
   const spin = ctx.ui.spinner(`Looking for ${cfg.project.name} resources in ${region}…`)
   let inv: Inventory
   try {
-    inv = await collectInventory(clients, cfg, region, ctx.state(), ctx.clock.now())
+    inv = await collectInventory(clients, cfg, region, state, ctx.clock.now())
   } finally {
     spin.stop()
   }

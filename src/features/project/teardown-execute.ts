@@ -3,6 +3,7 @@ import { resourceNames } from '../../shared/naming.js'
 import type { PlannedOperation } from '../../shared/plan.js'
 import type { StateRecord } from '../../shared/state.js'
 import type { Clock } from '../../shared/clock.js'
+import { InterruptedError } from '../../shared/errors.js'
 import { removeScaling } from '../../aws/autoscaling/project-resources.js'
 import { deleteSecurityGroup, terminateInstancesAndWait } from '../../aws/ec2/project-resources.js'
 import { deleteInstanceProfile, deleteRoleCompletely } from '../../aws/iam/project-resources.js'
@@ -166,16 +167,27 @@ class Run {
     this.wait = { clock: opts.clock, signal: opts.signal, timeoutMs: opts.waitTimeoutMs ?? 15 * 60_000, rerunHint: 'Run `mlops teardown` again to finish.' }
   }
 
-  /** `fn` resolves false when the resource was already gone. An interrupt stops the whole run. */
+  /** `fn` resolves false when the resource was already gone. Ctrl-C stops the whole run (exit 130), never counted as a failure. */
   async attempt(label: string, fn: () => Promise<boolean | void>): Promise<void> {
+    this.checkInterrupt(label)
     this.opts.onStep?.(label)
     try {
       const existed = await fn()
       this.deleted.push(existed === false ? `${label} (already gone)` : label)
     } catch (e) {
-      if (this.opts.signal?.aborted) throw e
+      this.checkInterrupt(label, e)
       this.failed.push({ label, error: e instanceof Error ? e.message : String(e) })
     }
+  }
+
+  private checkInterrupt(label: string, cause?: unknown): void {
+    if (!this.opts.signal?.aborted) return
+    if (cause instanceof InterruptedError) throw cause
+    const done = this.deleted.length ? ` Deleted so far: ${this.deleted.join(', ')}.` : ' Nothing was deleted yet.'
+    throw new InterruptedError(`Interrupted during teardown (at ${label}).${done}`, {
+      hint: 'Run `mlops teardown` again to finish: it only deletes what is still there.',
+      ...(cause ? { cause } : {}),
+    })
   }
 }
 

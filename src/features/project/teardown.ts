@@ -27,6 +27,8 @@ export async function runTeardown(ctx: CommandContext, opts: TeardownOptions): P
     const note = "Planned from the project's resource names and .mlops/state.json; a real run first looks each one up and skips what does not exist."
     return planned({ title: `mlops teardown (${cfg.project.name})`, operations: ops, notes: [note], details: { note } })
   }
+  // A state file that cannot be written (or read) stops teardown before it changes anything in AWS.
+  await state.checkWritable()
   const clients = await ctx.clients(['sagemaker', 'lambda', 'ec2', 's3', 'iam', 'autoscaling'], cfg)
   const inventory = () => collectInventory(clients, cfg, region, state, ctx.clock.now())
   const inv = await inventory()
