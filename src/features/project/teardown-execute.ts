@@ -8,9 +8,10 @@ import { removeScaling } from '../../aws/autoscaling/project-resources.js'
 import { deleteSecurityGroup, terminateInstancesAndWait } from '../../aws/ec2/project-resources.js'
 import { deleteInstanceProfile, deleteRoleCompletely } from '../../aws/iam/project-resources.js'
 import { deleteFunction, deleteFunctionUrl, deleteProvisionedConcurrency } from '../../aws/lambda/project-resources.js'
-import { bucketHasObjects, deleteBucket, deleteKeys, listObjectsIfBucketExists } from '../../aws/s3/project-resources.js'
+import { bucketHasObjects, deleteBucket, deleteKeys } from '../../aws/s3/project-resources.js'
 import { deleteEndpointAndWait, deleteEndpointConfig, deleteModel, stopJob } from '../../aws/sagemaker/project-resources.js'
 import type { Inventory, InventoryClients } from './inventory.js'
+import { ownedPrefixes, type OwnedData } from './owned-data.js'
 
 /**
  * Deletes what `collectInventory` found, in dependency order: running jobs are stopped, scaling
@@ -30,6 +31,8 @@ export interface TeardownItem {
   /** Human label: "endpoint dogs-endpoint". */
   readonly label: string
   readonly ops: readonly PlannedOperation[]
+  /** The exact S3 keys an item deletes, listed before the question. */
+  readonly keys?: readonly string[]
 }
 
 export interface TeardownResult {
@@ -42,7 +45,7 @@ export interface TeardownResult {
 const op = (service: string, operation: string, input: unknown): PlannedOperation => ({ service, operation, input })
 
 /** The ordered deletion plan. Pure: used for the confirmation list, --dry-run and execution. */
-export function planTeardown(inv: Inventory, cfg: MlopsConfig, opts: TeardownOptions): TeardownItem[] {
+export function planTeardown(inv: Inventory, cfg: MlopsConfig, opts: TeardownOptions, owned?: OwnedData): TeardownItem[] {
   const items: TeardownItem[] = []
   for (const j of inv.jobs) {
     items.push(
@@ -99,12 +102,26 @@ export function planTeardown(inv: Inventory, cfg: MlopsConfig, opts: TeardownOpt
   }
   for (const g of inv.securityGroups) items.push({ label: `security group ${g.name} (${g.id})`, ops: [op('ec2', 'DeleteSecurityGroup', { GroupId: g.id })] })
   if (opts.deleteData && inv.data) {
-    for (const prefix of dataPrefixes(cfg)) {
+    const bucket = inv.data.bucket
+    if (owned) {
+      if (owned.keys.length) {
+        items.push({
+          label: `${owned.keys.length} object${owned.keys.length === 1 ? '' : 's'} mlops wrote in s3://${bucket}/`,
+          ops: [op('s3', 'DeleteObjects', { Bucket: bucket, Delete: { Objects: owned.keys.map((Key) => ({ Key })), Quiet: true } })],
+          keys: owned.keys,
+        })
+      }
+    } else {
+      const { marked, byName } = ownedPrefixes(cfg)
       items.push({
-        label: `s3://${inv.data.bucket}/${prefix}`,
+        label: `objects mlops wrote in s3://${bucket}/ (${[...marked, ...byName].join(', ')})`,
         ops: [
-          op('s3', 'ListObjectsV2', { Bucket: inv.data.bucket, Prefix: prefix }),
-          op('s3', 'DeleteObjects', { Bucket: inv.data.bucket, Delete: { Objects: '<each listed key>' } }),
+          ...[...byName, ...marked].map((Prefix) => op('s3', 'ListObjectsV2', { Bucket: bucket, Prefix })),
+          op('s3', 'HeadObject', {
+            Bucket: bucket,
+            Key: '<each listed key under the data, code and models prefixes: kept unless its x-amz-meta-sha256 is set>',
+          }),
+          op('s3', 'DeleteObjects', { Bucket: bucket, Delete: { Objects: '<only the objects mlops wrote>' } }),
         ],
       })
     }
@@ -112,11 +129,6 @@ export function planTeardown(inv: Inventory, cfg: MlopsConfig, opts: TeardownOpt
       items.push({ label: `bucket ${inv.data.bucket} (if empty)`, ops: [op('s3', 'DeleteBucket', { Bucket: inv.data.bucket })] })
   }
   return items
-}
-
-/** The S3 prefixes --delete-data removes: dataset, job outputs, and the project's code, models and checkpoints. */
-export function dataPrefixes(cfg: MlopsConfig): string[] {
-  return [`${cfg.data.prefix}/`, `${cfg.training.outputPrefix}/`, `${cfg.project.name}/`]
 }
 
 /**
@@ -151,7 +163,14 @@ export function presumedInventory(cfg: MlopsConfig, region: string, records: rea
   }
 }
 
-export type ExecuteOptions = TeardownOptions & { clock: Clock; signal?: AbortSignal; waitTimeoutMs?: number; onStep?: (label: string) => void }
+export type ExecuteOptions = TeardownOptions & {
+  clock: Clock
+  signal?: AbortSignal
+  waitTimeoutMs?: number
+  onStep?: (label: string) => void
+  /** With --delete-data: exactly the objects to delete (those mlops wrote, listed to the user first). */
+  ownedData?: OwnedData
+}
 
 /** Runs each deletion, recording it as deleted, already gone, or failed (the rest still runs). */
 class Run {
@@ -198,7 +217,7 @@ export async function executeTeardown(c: InventoryClients, inv: Inventory, cfg: 
   await removeFunctions(run, inv)
   await removeIam(run, inv)
   await removeEc2(run, inv)
-  await removeData(run, inv, cfg)
+  await removeData(run, inv)
   return { deleted: run.deleted, failed: run.failed, kept: run.kept }
 }
 
@@ -244,7 +263,7 @@ async function removeEc2(run: Run, inv: Inventory): Promise<void> {
 }
 
 /** With --delete-data: the project's prefixes, then the bucket if mlops created it and it is empty. */
-async function removeData(run: Run, inv: Inventory, cfg: MlopsConfig): Promise<void> {
+async function removeData(run: Run, inv: Inventory): Promise<void> {
   const data = inv.data
   if (!data) return
   if (!run.opts.deleteData) {
@@ -252,16 +271,13 @@ async function removeData(run: Run, inv: Inventory, cfg: MlopsConfig): Promise<v
     return
   }
   const { s3 } = run.c
-  for (const prefix of dataPrefixes(cfg)) {
-    await run.attempt(`s3://${data.bucket}/${prefix}`, async () => {
-      const objects = (await listObjectsIfBucketExists(s3, data.bucket, prefix)) ?? []
-      await deleteKeys(
-        s3,
-        data.bucket,
-        objects.map((o) => o.key),
-      )
-    })
+  const owned = run.opts.ownedData
+  if (owned?.keys.length) {
+    await run.attempt(`${owned.keys.length} object${owned.keys.length === 1 ? '' : 's'} mlops wrote in s3://${data.bucket}/`, () =>
+      deleteKeys(s3, data.bucket, owned.keys),
+    )
   }
+  if (owned?.kept) run.kept.push(`${owned.kept} object${owned.kept === 1 ? '' : 's'} under the project's prefixes that mlops did not write`)
   if (data.bucketManagedByMlops) {
     if (!(await bucketHasObjects(s3, data.bucket))) await run.attempt(`bucket ${data.bucket}`, () => deleteBucket(s3, data.bucket))
     else run.kept.push(`bucket ${data.bucket} (holds objects outside the project's prefixes)`)

@@ -1,5 +1,6 @@
 import type { ChalkInstance } from 'chalk'
 import { collectInventory, isEmpty, type Inventory } from './inventory.js'
+import { findOwnedData } from './owned-data.js'
 import { executeTeardown, planTeardown, presumedInventory, type TeardownOptions, type TeardownResult } from './teardown-execute.js'
 import type { CommandContext } from '../../context.js'
 import { AbortError, OperationError } from '../../shared/errors.js'
@@ -32,12 +33,18 @@ export async function runTeardown(ctx: CommandContext, opts: TeardownOptions): P
   const clients = await ctx.clients(['sagemaker', 'lambda', 'ec2', 's3', 'iam', 'autoscaling'], cfg)
   const inventory = () => collectInventory(clients, cfg, region, state, ctx.clock.now())
   const inv = await inventory()
-  const items = planTeardown(inv, cfg, opts)
+  // --delete-data deletes only what mlops wrote; find exactly that before asking (issue 19).
+  const owned = opts.deleteData && inv.data ? await findOwnedData(clients.s3, cfg, ctx.signal) : undefined
+  const items = planTeardown(inv, cfg, opts, owned)
   if (isEmpty(inv) && items.length === 0) {
     return done({ project: cfg.project.name, nothingToDo: true, deleted: [], failed: [], kept: [], left: describeLeft(inv, opts) })
   }
   ctx.ui.info(`mlops teardown will delete, in this order (project ${cfg.project.name}, ${region}):`)
-  for (const item of items) ctx.ui.info(`  - ${item.label}`)
+  for (const item of items) {
+    ctx.ui.info(`  - ${item.label}`)
+    for (const key of item.keys ?? []) ctx.ui.info(`      ${key}`)
+  }
+  if (owned?.kept) ctx.ui.info(`  (keeping ${owned.kept} object${owned.kept === 1 ? '' : 's'} under the project's prefixes that mlops did not write)`)
   if (inv.data && !opts.deleteData) ctx.ui.info(`  (keeping the data in s3://${inv.data.bucket}/${inv.data.prefix}/; add --delete-data to remove it)`)
   if (!(await ctx.ui.confirm(`Delete these ${items.length} resources?`))) throw new AbortError()
 
@@ -46,6 +53,7 @@ export async function runTeardown(ctx: CommandContext, opts: TeardownOptions): P
     clock: ctx.clock,
     signal: ctx.signal,
     onStep: (label) => ctx.ui.step(`Deleting ${label}`),
+    ...(owned ? { ownedData: owned } : {}),
   })
   for (const kind of REMOVED_KINDS) for (const r of await state.list(kind)) await state.remove(kind, r.name)
   if (!opts.keepRoles) for (const kind of ['role', 'instance-profile'] as const) for (const r of await state.list(kind)) await state.remove(kind, r.name)
