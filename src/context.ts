@@ -135,7 +135,7 @@ export class CommandContext {
 
   /** The local state file beside the config. */
   state(): StateStore {
-    return new StateStore(this.projectDir)
+    return new StateStore(this.projectDir, { warn: (m) => this.ui.warn(m), now: () => this.clock.now() })
   }
 }
 

@@ -1,6 +1,8 @@
 import type { Command } from 'commander'
 import { parseIntFlag, type Deps } from '../context.js'
+import { AuditSchema, SEVERITIES } from '../config/sections/audit.js'
 import { FindingsError, UserError } from '../shared/errors.js'
+import { done } from '../shared/outcome.js'
 import { action } from './action.js'
 
 interface AuditIamFlags {
@@ -16,7 +18,7 @@ interface AuditIamFlags {
 }
 
 const FORMATS = ['table', 'json', 'sarif'] as const
-const FAIL_ON = ['critical', 'high', 'medium', 'low', 'none'] as const
+type FailOn = (typeof SEVERITIES)[number] | 'none'
 const collect = (value: string, previous: string[]) => [...previous, value]
 
 export function register(program: Command, deps: Deps): Command {
@@ -56,6 +58,15 @@ Exclusions file:
   findings:
     - { rule: resource-star-write, role: dogs-sagemaker, reason: "PutMetricData is namespace-limited" }
 
+GitHub code scanning (the step exits 3 on findings, so upload with if: always()):
+  - run: npx mlops audit-iam --format sarif > audit-iam.sarif
+  - uses: github/codeql-action/upload-sarif@v3
+    if: always()
+    with:
+      sarif_file: audit-iam.sarif
+Every result has a location (the policy file, the --input file, or iam/roles/<name> for a live
+role) and the run's automationDetails.id is mlops-audit-iam/<project>/.
+
 Exit codes: 0 no finding at or above --fail-on, 3 findings at or above it, 2 usage errors.`,
     )
     .action(
@@ -63,10 +74,7 @@ Exit codes: 0 no finding at or above --fail-on, 3 findings at or above it, 2 usa
         const format = FORMATS.find((f) => f === flags.format)
         if (!format)
           throw new UserError('InvalidFlag', `--format must be one of ${FORMATS.join(', ')}, got "${flags.format}".`, { hint: 'For example: --format sarif' })
-        const failOn = flags.failOn === undefined ? undefined : FAIL_ON.find((f) => f === flags.failOn)
-        if (flags.failOn !== undefined && !failOn) {
-          throw new UserError('InvalidFlag', `--fail-on must be one of ${FAIL_ON.join(', ')}, got "${flags.failOn}".`, { hint: 'For example: --fail-on high' })
-        }
+        const failOn = flags.failOn === undefined ? undefined : parseFailOn(flags.failOn)
         const unusedDays = flags.unusedDays === undefined ? undefined : parseIntFlag(flags.unusedDays, '--unused-days', { min: 1, max: 3650 })
         if (flags.allRoles && flags.role.length) {
           throw new UserError('InvalidFlag', '--role and --all-roles cannot be combined.', {
@@ -74,7 +82,7 @@ Exit codes: 0 no finding at or above --fail-on, 3 findings at or above it, 2 usa
           })
         }
         const { runAuditIam } = await import('../features/audit/run.js')
-        const result = await runAuditIam(ctx, {
+        const outcome = await runAuditIam(ctx, {
           roles: flags.role,
           allRoles: Boolean(flags.allRoles),
           policyFiles: flags.policyFile,
@@ -85,29 +93,34 @@ Exit codes: 0 no finding at or above --fail-on, 3 findings at or above it, 2 usa
           suggest: Boolean(flags.suggest),
           ...(flags.exclusions ? { exclusions: flags.exclusions } : {}),
         })
-        if (result.kind === 'plan') {
-          const { planToJson, renderPlan } = await import('../shared/plan.js')
-          ctx.ui.resultData({ dryRun: true, operations: planToJson(result.operations) }, (_d, c) =>
-            renderPlan('mlops audit-iam (read-only)', result.operations, c, result.notes),
-          )
-          return
-        }
+        if (outcome.kind === 'plan') return ctx.ui.result(outcome, () => '')
+        const { report, sarif, exitCode } = outcome.result
         const { renderTable } = await import('../features/audit/report.js')
-        const doc = result.sarif ?? result.report
-        ctx.ui.resultData(doc, (d, c) => (format === 'table' ? renderTable(result.report, c) : JSON.stringify(d, null, 2)))
-        if (result.exitCode === 3) {
-          const { summary, options } = result.report
-          const levels = (['critical', 'high', 'medium', 'low'] as const).slice(0, ['critical', 'high', 'medium', 'low'].indexOf(options.failOn) + 1)
-          const counts = levels
-            .filter((s) => summary.bySeverity[s])
-            .map((s) => `${summary.bySeverity[s]} ${s}`)
-            .join(', ')
-          throw new FindingsError(`${summary.atOrAboveFailOn} finding${summary.atOrAboveFailOn === 1 ? '' : 's'} at or above ${options.failOn} (${counts}).`, {
-            hint: 'Apply the fix shown for each finding, or record accepted ones in an exclusions file (--exclusions). --fail-on none reports without failing.',
-            reportAlreadyWritten: true,
-            details: { atOrAboveFailOn: summary.atOrAboveFailOn, bySeverity: summary.bySeverity },
-          })
-        }
+        ctx.ui.result(done(sarif ?? report), (doc, c) => (format === 'table' ? renderTable(report, c) : JSON.stringify(doc, null, 2)))
+        if (exitCode === 3) throw findingsError(report.summary, report.options.failOn)
       }),
     )
+}
+
+/** --fail-on, checked by the same schema field as `audit.failOn`. */
+function parseFailOn(value: string): FailOn {
+  const field = AuditSchema.shape.failOn.unwrap()
+  const r = field.safeParse(value)
+  if (!r.success)
+    throw new UserError('InvalidFlag', `--fail-on must be one of ${field.options.join(', ')}, got "${value}".`, { hint: 'For example: --fail-on high' })
+  return r.data
+}
+
+function findingsError(summary: { atOrAboveFailOn: number; bySeverity: Record<string, number> }, failOn: FailOn): FindingsError {
+  const levels = SEVERITIES.slice(0, SEVERITIES.indexOf(failOn as (typeof SEVERITIES)[number]) + 1)
+  const counts = levels
+    .filter((s) => summary.bySeverity[s])
+    .map((s) => `${summary.bySeverity[s]} ${s}`)
+    .join(', ')
+  const n = summary.atOrAboveFailOn
+  return new FindingsError(`${n} finding${n === 1 ? '' : 's'} at or above ${failOn} (${counts}).`, {
+    hint: 'Apply the fix shown for each finding, or record accepted ones in an exclusions file (--exclusions). --fail-on none reports without failing.',
+    reportAlreadyWritten: true,
+    details: { atOrAboveFailOn: n, bySeverity: summary.bySeverity },
+  })
 }

@@ -2,28 +2,36 @@ import type { Command } from 'commander'
 import type { Deps } from '../context.js'
 import { action } from './action.js'
 
-interface InitOptions {
+interface InitFlags {
   readonly project?: string
   readonly bucket?: string
   readonly force?: boolean
+  /** false with --no-scripts. */
+  readonly scripts: boolean
 }
 
 export function register(program: Command, deps: Deps): Command {
   return program
     .command('init')
-    .description('write a commented mlops.config.yaml (refuses to overwrite one without --force)')
+    .description('write a commented mlops.config.yaml and copy the training and inference code into ./scripts/')
     .option('--project <name>', 'project name (default: the folder name)')
     .option('--bucket <name>', 'S3 bucket for data and models (default: <project>-mlops-<region>)')
-    .option('--force', 'overwrite an existing config file')
-    .addHelpText('after', '\nExample:\n  $ mlops init --project dog-breeds --bucket my-dog-data\n  $ mlops init -c staging.yaml --region eu-west-1')
+    .option('--force', 'overwrite an existing config file and bundled script files')
+    .option('--no-scripts', 'write only the config; do not copy the bundled code into ./scripts/')
+    .addHelpText(
+      'after',
+      `
+The code in ./scripts/ (train.py, inference.py, hyperparameters.json, ...) is yours to edit;
+training.sourceDir points at it. Existing files are kept unless --force. Links are never written through.
+
+Example:
+  $ mlops init --project dog-breeds --bucket my-dog-data
+  $ mlops init -c staging.yaml --region eu-west-1 --no-scripts`,
+    )
     .action(
-      action<InitOptions>(deps, async (ctx, opts) => {
-        const { runInit } = await import('../features/project/init.js')
-        const result = await runInit(ctx, opts)
-        ctx.ui.resultData(
-          result,
-          (r) => `Wrote ${r.path} (project ${r.project}, bucket ${r.bucket}). Next: put your images in ${r.dataDir} and run \`mlops upload-data\`.`,
-        )
+      action<InitFlags>(deps, async (ctx, flags) => {
+        const [{ runInit }, { renderInit }] = await Promise.all([import('../features/project/init.js'), import('../features/project/init-render.js')])
+        ctx.ui.result(await runInit(ctx, { project: flags.project, bucket: flags.bucket, force: flags.force, scripts: flags.scripts }), renderInit)
       }),
     )
 }

@@ -19,8 +19,8 @@ Examples:
     )
     .action(
       action<Record<string, never>>(deps, async (ctx) => {
-        const { runStatus } = await import('../features/project/status.js')
-        await runStatus(ctx)
+        const { renderStatus, runStatus } = await import('../features/project/status.js')
+        ctx.ui.result(await runStatus(ctx), renderStatus)
       }),
     )
 }

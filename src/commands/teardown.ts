@@ -26,9 +26,9 @@ Examples:
   $ mlops teardown --dry-run        # the requests, offline`,
     )
     .action(
-      action<TeardownFlags>(deps, async (ctx, opts) => {
-        const { runTeardown } = await import('../features/project/teardown.js')
-        await runTeardown(ctx, { deleteData: Boolean(opts.deleteData), keepRoles: Boolean(opts.keepRoles) })
+      action<TeardownFlags>(deps, async (ctx, flags) => {
+        const { renderTeardown, runTeardown } = await import('../features/project/teardown.js')
+        ctx.ui.result(await runTeardown(ctx, { deleteData: Boolean(flags.deleteData), keepRoles: Boolean(flags.keepRoles) }), renderTeardown)
       }),
     )
 }

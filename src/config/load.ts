@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml'
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml'
 import { z } from 'zod'
 import { ConfigError, UserError } from '../shared/errors.js'
 import { MlopsConfigSchema, type MlopsConfig } from './schema.js'
@@ -37,7 +37,7 @@ export function parseConfigText(text: string, file: string): MlopsConfig {
     })
     throw new ConfigError(`${shown} is not valid YAML.`, issues, { hint: 'Check indentation and quoting on the line shown.' })
   }
-  const data: unknown = doc.toJS() ?? {}
+  const data = toData(doc, lineCounter, shown)
   if (typeof data !== 'object' || Array.isArray(data)) {
     throw new ConfigError(`${shown} must be a YAML mapping of sections (project, aws, data, ...).`, [`${shown}:1 • (root): expected a mapping`], {
       hint: FIX_HINT,
@@ -48,6 +48,36 @@ export function parseConfigText(text: string, file: string): MlopsConfig {
   const issues = result.error.issues.map((issue) => describeIssue(issue, doc, lineCounter, shown))
   const count = issues.length === 1 ? '1 problem' : `${issues.length} problems`
   throw new ConfigError(`${shown} has ${count}:`, issues, { hint: FIX_HINT })
+}
+
+/**
+ * The document as plain data. Aliases are YAML's only way to make a small file expand without
+ * bound ("billion laughs"), and an alias without its anchor has no value: both are usage errors
+ * that name the alias's line, not an "Unexpected error" (issue 19).
+ */
+function toData(doc: Document, lineCounter: LineCounter, shown: string): unknown {
+  try {
+    return doc.toJS({ maxAliasCount: 100 }) ?? {}
+  } catch (e) {
+    if (!(e instanceof ReferenceError)) throw e
+    const unresolved = /Unresolved alias[^:]*: (.+)$/.exec(e.message)?.[1]
+    let line = 1
+    visit(doc, {
+      Alias(_key, node) {
+        if (unresolved !== undefined && node.source !== unresolved) return undefined
+        if (isAlias(node) && node.range) line = lineCounter.linePos(node.range[0]).line
+        return visit.BREAK
+      },
+    })
+    if (unresolved !== undefined) {
+      throw new ConfigError(`${shown} uses an alias with no anchor.`, [`${shown}:${line} • *${unresolved}: no &${unresolved} is defined before it`], {
+        hint: `Define &${unresolved} before *${unresolved}, or write the value out.`,
+      })
+    }
+    throw new ConfigError(`${shown} expands its YAML aliases too far.`, [`${shown}:${line} • aliases expand to more than 100 nodes (an alias bomb?)`], {
+      hint: 'Write the values out instead of nesting aliases (*name) inside anchored values (&name).',
+    })
+  }
 }
 
 type Issue = z.core.$ZodIssue

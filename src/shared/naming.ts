@@ -71,3 +71,6 @@ export function resourceNames(cfg: {
     scalingPolicy: `${p}-invocations-target`,
   } as const
 }
+
+/** The fixed names of one project's resources. */
+export type ResourceNames = ReturnType<typeof resourceNames>

@@ -1,5 +1,6 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { access, constants, mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises'
 import path from 'node:path'
+import { UserError } from './errors.js'
 
 /**
  * `.mlops/state.json`: a small local record of what mlops created, so `deploy` finds the latest
@@ -42,25 +43,125 @@ interface StateFile {
   resources: StateRecord[]
 }
 
+export interface StateStoreOptions {
+  /** Where a warning goes (a corrupt file set aside). @default nothing */
+  readonly warn?: (message: string) => void
+  /** Clock for the `.corrupt-<time>` suffix. @default Date.now */
+  readonly now?: () => number
+}
+
+const STRING_FIELDS = ['kind', 'name', 'region', 'createdAt'] as const
+
+/** Checks each record's shape, so a hand-edited file gives a named error instead of a TypeError later. */
+function validateRecords(file: string, resources: unknown): StateRecord[] {
+  const fix = `Fix or delete ${file}: it is a cache, and mlops rebuilds what it needs from AWS tags.`
+  if (!Array.isArray(resources)) throw new UserError('StateInvalid', `${file}: "resources" must be a list, got ${typeOf(resources)}.`, { hint: fix })
+  resources.forEach((r, i) => {
+    if (typeof r !== 'object' || r === null || Array.isArray(r)) {
+      throw new UserError('StateInvalid', `${file}: resources[${i}] must be an object, got ${typeOf(r)}.`, { hint: fix })
+    }
+    const rec = r as Record<string, unknown>
+    for (const field of STRING_FIELDS) {
+      if (typeof rec[field] !== 'string') {
+        throw new UserError('StateInvalid', `${file}: resources[${i}].${field} must be a string, got ${typeOf(rec[field])}.`, { hint: fix })
+      }
+    }
+    if (rec.arn !== undefined && typeof rec.arn !== 'string') {
+      throw new UserError('StateInvalid', `${file}: resources[${i}].arn must be a string, got ${typeOf(rec.arn)}.`, { hint: fix })
+    }
+    if (rec.details !== undefined && (typeof rec.details !== 'object' || rec.details === null || Array.isArray(rec.details))) {
+      throw new UserError('StateInvalid', `${file}: resources[${i}].details must be an object, got ${typeOf(rec.details)}.`, { hint: fix })
+    }
+  })
+  return resources as StateRecord[]
+}
+
+function typeOf(v: unknown): string {
+  return v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v
+}
+
 export class StateStore {
   readonly file: string
   private cache?: StateFile
+  private readonly opts: StateStoreOptions
 
   /** @param dir the folder holding mlops.config.yaml; state lives in `<dir>/.mlops/state.json`. */
-  constructor(dir: string) {
+  constructor(dir: string, opts: StateStoreOptions = {}) {
     this.file = path.join(dir, '.mlops', 'state.json')
+    this.opts = opts
   }
 
+  /**
+   * Missing state is an empty cache. A file that is not JSON is set aside as
+   * `state.json.corrupt-<time>` (with a warning) rather than silently overwritten; an unknown
+   * `version` is refused (a newer mlops wrote it) and wrong-typed records are a named error.
+   */
   private async read(): Promise<StateFile> {
     if (this.cache) return this.cache
+    let text: string
     try {
-      const parsed = JSON.parse(await readFile(this.file, 'utf8')) as StateFile
-      this.cache = parsed && Array.isArray(parsed.resources) ? parsed : { version: 1, resources: [] }
-    } catch {
-      // Missing or corrupt state is not an error: it is a cache rebuilt from AWS.
+      text = await readFile(this.file, 'utf8')
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
+        throw new UserError('StateUnreadable', `Cannot read ${this.file}: ${(e as Error).message}`, {
+          hint: 'Make it a readable file, or move it away.',
+          cause: e,
+        })
+      }
       this.cache = { version: 1, resources: [] }
+      return this.cache
     }
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(text)
+    } catch {
+      const aside = `${this.file}.corrupt-${new Date((this.opts.now ?? Date.now)()).toISOString().replace(/[:.]/g, '-')}`
+      await rename(this.file, aside)
+      this.opts.warn?.(`${this.file} was not valid JSON; set it aside as ${aside} and started a new one (mlops finds its resources by tag too).`)
+      this.cache = { version: 1, resources: [] }
+      return this.cache
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      throw new UserError('StateInvalid', `${this.file} must be a JSON object with "version" and "resources", got ${typeOf(parsed)}.`, {
+        hint: `Fix or delete ${this.file}: it is a cache, and mlops rebuilds what it needs from AWS tags.`,
+      })
+    }
+    const o = parsed as Record<string, unknown>
+    if (o.version !== 1) {
+      throw new UserError('StateVersionUnknown', `${this.file} has version ${JSON.stringify(o.version)}; this mlops reads version 1 and will not rewrite it.`, {
+        hint: 'A newer mlops wrote it: upgrade mlops, or move the file away to start a new one.',
+      })
+    }
+    this.cache = { version: 1, resources: validateRecords(this.file, o.resources ?? []) }
     return this.cache
+  }
+
+  /**
+   * Throws a UserError unless the state file can be written: call it BEFORE an AWS change whose
+   * record would otherwise be lost (an orphan model after EISDIR). Reads the file too, so a corrupt
+   * or unknown-version file stops the command before it changes anything.
+   */
+  async checkWritable(): Promise<void> {
+    const dir = path.dirname(this.file)
+    const fail = (e: unknown): never => {
+      throw new UserError('StateNotWritable', `Cannot write ${this.file}: ${(e as Error).message}. Nothing was changed in AWS.`, {
+        hint: `Make ${dir} a writable folder and ${this.file} a writable file (or remove it), then run the command again.`,
+        cause: e,
+      })
+    }
+    try {
+      await mkdir(dir, { recursive: true })
+      const st = await stat(this.file).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? undefined : fail(e)))
+      if (st && !st.isFile()) throw Object.assign(new Error('it is not a regular file'), { code: st.isDirectory() ? 'EISDIR' : 'EINVAL' })
+      if (st) await access(this.file, constants.W_OK)
+      const probe = `${this.file}.${process.pid}.probe`
+      await writeFile(probe, '')
+      await unlink(probe)
+    } catch (e) {
+      if (e instanceof UserError) throw e
+      fail(e)
+    }
+    await this.read()
   }
 
   private async write(state: StateFile): Promise<void> {

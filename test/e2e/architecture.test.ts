@@ -38,6 +38,7 @@ describe('npm run lint: the import direction rules', () => {
       await mkdir(path.dirname(path.join(dir, f)), { recursive: true })
       await writeFile(path.join(dir, f), text)
     }
+    await symlink(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'))
     await writeFile(
       path.join(dir, 'tsconfig.json'),
       JSON.stringify({ compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext' }, include: ['src'] }),

@@ -3,7 +3,7 @@ import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import type { AuditReport } from '../../src/features/audit/report.js'
 import { FIXTURES } from '../fixtures/audit/helpers.js'
-import { sarifErrors } from '../fixtures/audit/sarif-validate.js'
+import { githubUploadProblems, sarifErrors } from '../fixtures/audit/sarif-validate.js'
 import { minimalConfig, runMlops, tempProject } from '../helpers/cli.js'
 
 /**
@@ -35,6 +35,7 @@ const FILES = {
 
 async function validateSarif(doc: unknown): Promise<void> {
   expect(sarifErrors(doc)).toEqual([])
+  expect(githubUploadProblems(doc)).toEqual([])
 }
 
 describe('audit-iam --input (saved auth details)', () => {
@@ -253,14 +254,18 @@ describe('audit-iam --policy-file (CI on policies kept in a repository)', () => 
   })
 
   it('a clean run writes SARIF with no results and exits 0', async () => {
-    const dir = await tempProject(undefined, FILES)
+    // deploy-scoped's one finding (privilege-escalation, low) is accepted with a reason, so nothing is left even at --fail-on low.
+    const accepted =
+      'findings:\n  - { rule: privilege-escalation, role: iam/deploy-scoped.json, reason: "PassRole only to the execution role, for SageMaker" }\n'
+    const dir = await tempProject(undefined, { ...FILES, 'accepted.yaml': accepted })
     const run = await runMlops(
-      ['audit-iam', '--policy-file', 'iam/deploy-scoped.json', '--format', 'sarif', '--fail-on', 'low', '--exclusions', 'exclusions.yaml'],
+      ['audit-iam', '--policy-file', 'iam/deploy-scoped.json', '--format', 'sarif', '--fail-on', 'low', '--exclusions', 'accepted.yaml'],
       { cwd: dir, ...NO_AWS },
     )
-    // deploy-scoped's one low finding still fails --fail-on low: exclusions do not cover it.
-    expect(run.code).toBe(3)
-    await validateSarif(run.json())
+    expect(run.code).toBe(0)
+    const sarif = run.json<{ runs: { results: unknown[] }[] }>()
+    expect(sarif.runs[0].results).toEqual([])
+    await validateSarif(sarif)
   })
 })
 

@@ -4,10 +4,12 @@ import { CreateEndpointCommand, CreateEndpointConfigCommand, CreateModelCommand,
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import type { AuditReport } from '../../src/features/audit/report.js'
 import { executionRoleSpec } from '../../src/shared/roles/execution-role.js'
-import { ensureInstanceProfile, ensureRole, serviceTrustPolicy } from '../../src/aws/iam/roles.js'
+import { ensureInstanceProfile, ensureRole } from '../../src/aws/iam/roles.js'
+import { serviceTrustPolicy } from '../../src/shared/roles/policy.js'
+import { roleTarget } from '../../src/aws/iam/role-target.js'
 import { parseConfigText } from '../../src/config/load.js'
 import { projectTags } from '../../src/shared/naming.js'
-import { sarifErrors } from '../fixtures/audit/sarif-validate.js'
+import { githubUploadProblems, sarifErrors } from '../fixtures/audit/sarif-validate.js'
 import { minimalConfig, runMlops, tempProject } from '../helpers/cli.js'
 import { motoClientConfig, motoEnv, startMoto, type MotoServer } from '../helpers/moto.js'
 
@@ -34,7 +36,7 @@ const config = parseConfigText(minimalConfig(), 'mlops.config.yaml')
 
 /** The three roles as mlops creates them (the SageMaker one is the real spec; the others per the design). */
 async function createMlopsRoles(): Promise<void> {
-  await ensureRole(iam, executionRoleSpec(config, ACCOUNT, REGION))
+  await ensureRole(iam, executionRoleSpec(config, roleTarget(ACCOUNT, REGION)))
   await ensureRole(iam, {
     name: 'dogs-lambda',
     description: 'Lambda role',
@@ -99,6 +101,7 @@ async function createMlopsRoles(): Promise<void> {
 
 async function validateSarif(doc: unknown): Promise<void> {
   expect(sarifErrors(doc)).toEqual([])
+  expect(githubUploadProblems(doc)).toEqual([])
 }
 
 describe('audit-iam on a live account (moto)', () => {
@@ -197,7 +200,7 @@ describe('audit-iam on a live account (moto)', () => {
     expect(suggestion?.notes.join(' ')).not.toContain('built from the name')
   })
 
-  it('SARIF from a live audit validates against the SARIF 2.1.0 schema (logical locations only)', async () => {
+  it('SARIF from a live audit validates against the SARIF 2.1.0 schema and GitHub upload rules (iam/roles/<name> as the artifact)', async () => {
     await iam.send(new CreateRoleCommand({ RoleName: 'dogs-lambda', AssumeRolePolicyDocument: trustJson('lambda.amazonaws.com'), Tags: projectTags('dogs') }))
     await iam.send(new AttachRolePolicyCommand({ RoleName: 'dogs-lambda', PolicyArn: 'arn:aws:iam::aws:policy/AmazonSageMakerFullAccess' }))
     const dir = await tempProject(minimalConfig())
@@ -209,7 +212,9 @@ describe('audit-iam on a live account (moto)', () => {
     expect(result.locations[0]).toMatchObject({
       logicalLocations: [{ name: 'dogs-lambda', fullyQualifiedName: `arn:aws:iam::${ACCOUNT}:role/dogs-lambda` }, { name: 'AmazonSageMakerFullAccess' }],
     })
-    expect(result.locations[0].physicalLocation).toBeUndefined()
+    // GitHub code scanning rejects results without a physical location (issue 15 item 6).
+    expect(result.locations[0].physicalLocation).toEqual({ artifactLocation: { uri: 'iam/roles/dogs-lambda' }, region: { startLine: 1 } })
+    expect(sarif.runs[0].automationDetails).toEqual({ id: 'mlops-audit-iam/dogs/' })
   })
 
   it('--dry-run prints the read-only requests and sends none (no credentials needed)', async () => {

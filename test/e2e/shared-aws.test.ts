@@ -7,14 +7,9 @@ import { Readable } from 'node:stream'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { buildCodePackage, codePackageLocation } from '../../src/shared/code-package.js'
 import { ensureCodePackage } from '../../src/aws/s3/code-upload.js'
-import {
-  ensureInstanceProfile,
-  ensureRole,
-  isIamPropagationError,
-  retryWhileIamPropagates,
-  serviceTrustPolicy,
-  type RoleSpec,
-} from '../../src/aws/iam/roles.js'
+import { ensureInstanceProfile, ensureRole, isIamPropagationError, retryWhileIamPropagates } from '../../src/aws/iam/roles.js'
+import { serviceTrustPolicy, type RoleSpec } from '../../src/shared/roles/policy.js'
+import { roleTarget } from '../../src/aws/iam/role-target.js'
 import { processorFor, pytorchImageUri } from '../../src/aws/sagemaker/images.js'
 import { formatMetrics, latestMetrics, metricDefinitions, objectiveDirection, parseMetricLine } from '../../src/shared/metrics.js'
 import { fastClock, tempProject } from '../helpers/cli.js'
@@ -203,7 +198,7 @@ describe('execution role', () => {
   it('is scoped to the project prefixes, and gains exactly one KMS statement when the data is SSE-KMS encrypted', async () => {
     const { executionRoleSpec } = await import('../../src/shared/roles/execution-role.js')
     const { parseConfigText } = await import('../../src/config/load.js')
-    const plain = executionRoleSpec(parseConfigText('project:\n  name: dogs\ndata:\n  bucket: dogs-data\n', 'x'), '123456789012', 'us-east-1')
+    const plain = executionRoleSpec(parseConfigText('project:\n  name: dogs\ndata:\n  bucket: dogs-data\n', 'x'), roleTarget('123456789012', 'us-east-1'))
     const statements = plain.inlinePolicies['mlops-execution'].Statement
     expect(statements.some((s) => JSON.stringify(s).includes('kms:'))).toBe(false)
     expect(statements.find((s) => s.Sid === 'ReadDataCodeAndModels')?.Resource).toEqual([
@@ -216,8 +211,7 @@ describe('execution role', () => {
     expect(plain.managedPolicyArns).toEqual([])
     const kms = executionRoleSpec(
       parseConfigText('project:\n  name: dogs\ndata:\n  bucket: dogs-data\n  kmsKeyId: 1234abcd-12ab-34cd-56ef-1234567890ab\n', 'x'),
-      '123456789012',
-      'eu-west-1',
+      roleTarget('123456789012', 'eu-west-1'),
     )
     expect(kms.inlinePolicies['mlops-execution'].Statement.at(-1)).toEqual({
       Sid: 'DataKey',

@@ -53,6 +53,9 @@ with zipfile.ZipFile(b, 'w') as z: z.writestr('handler.js', 'exports.handler = a
 sys.stdout.buffer.write(b.getvalue())`,
   ])
 
+/** sha256 of 1,000 zero bytes, as upload-data records it. */
+const SHA_1000_ZEROS = '541b3e9daa09b20bf85fa273e5cbd3e80185aa4ec298e765db87742b70138a53'
+
 describe('status and teardown on moto', () => {
   let moto: MotoServer
   let sm: SageMakerClient, iam: IAMClient, lambda: LambdaClient, ec2: EC2Client, s3: S3Client, aas: ApplicationAutoScalingClient
@@ -73,9 +76,11 @@ describe('status and teardown on moto', () => {
   async function seedProject() {
     await s3.send(new CreateBucketCommand({ Bucket: 'dogs-data' }))
     for (const k of ['data/train/001.A/a.jpg', 'data/valid/001.A/b.jpg', 'data/test/001.A/c.jpg']) {
-      await s3.send(new PutObjectCommand({ Bucket: 'dogs-data', Key: k, Body: Buffer.alloc(1000) }))
+      // upload-data marks what it writes with the content's sha256 (x-amz-meta-sha256).
+      await s3.send(new PutObjectCommand({ Bucket: 'dogs-data', Key: k, Body: Buffer.alloc(1000), Metadata: { sha256: SHA_1000_ZEROS } }))
     }
-    await s3.send(new PutObjectCommand({ Bucket: 'dogs-data', Key: 'output/job/output/model.tar.gz', Body: 'm' }))
+    // A job mlops started (named <project>-train-...) wrote its model under the output prefix.
+    await s3.send(new PutObjectCommand({ Bucket: 'dogs-data', Key: 'output/dogs-train-2026-11-22-10-00-00-000/output/model.tar.gz', Body: 'm' }))
     for (const [name, svc] of [
       ['dogs-sagemaker', 'sagemaker.amazonaws.com'],
       ['dogs-lambda', 'lambda.amazonaws.com'],
@@ -254,6 +259,34 @@ describe('status and teardown on moto', () => {
     expect(run.code, run.stderr).toBe(0)
     expect(run.json().left).toEqual([])
     expect((await s3.send(new ListObjectsV2Command({ Bucket: 'dogs-data' }))).KeyCount).toBe(0)
+  })
+
+  it('--delete-data in a shared bucket deletes only what mlops wrote, lists it first, and keeps the rest (issue 19)', async () => {
+    await seedProject()
+    const others = ['output/other-team-model.tar.gz', 'data/train/001.A/not-uploaded-by-mlops.jpg', 'dogs/notes.txt', 'other-team/data.csv']
+    for (const Key of others) await s3.send(new PutObjectCommand({ Bucket: 'dogs-data', Key, Body: 'theirs' }))
+    // Marked with something that is not a sha256: not mlops's mark either.
+    await s3.send(new PutObjectCommand({ Bucket: 'dogs-data', Key: 'data/valid/001.A/fake.jpg', Body: 'x', Metadata: { sha256: 'yes' } }))
+    const mine = [
+      'data/test/001.A/c.jpg',
+      'data/train/001.A/a.jpg',
+      'data/valid/001.A/b.jpg',
+      'dogs/code/abc/sourcedir.tar.gz',
+      'dogs/models/abc/model.tar.gz',
+      'output/dogs-train-2026-11-22-10-00-00-000/output/model.tar.gz',
+    ]
+    for (const Key of ['dogs/code/abc/sourcedir.tar.gz', 'dogs/models/abc/model.tar.gz']) {
+      await s3.send(new PutObjectCommand({ Bucket: 'dogs-data', Key, Body: 'pkg', Metadata: { sha256: 'a'.repeat(64) } }))
+    }
+    const dir = await tempProject(minimalConfig())
+    const run = await runMlops(['teardown', '--yes', '--delete-data', '--json'], { cwd: dir, env: motoEnv(moto.endpoint) })
+    expect(run.code, run.stderr).toBe(0)
+    // Exactly what goes is listed before the question, key by key.
+    expect(run.stderr).toContain(`  - 6 objects mlops wrote in s3://dogs-data/\n${mine.map((k) => `      ${k}`).join('\n')}\n`)
+    expect(run.stderr).toContain("(keeping 4 objects under the project's prefixes that mlops did not write)")
+    const left = ((await s3.send(new ListObjectsV2Command({ Bucket: 'dogs-data' }))).Contents ?? []).map((o) => o.Key).sort()
+    expect(left).toEqual([...others, 'data/valid/001.A/fake.jpg'].sort())
+    expect(run.json().deleted).toContain('6 objects mlops wrote in s3://dogs-data/')
   })
 
   it('--dry-run plans offline from names and state, without credentials', async () => {

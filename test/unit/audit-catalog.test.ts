@@ -2,7 +2,8 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { actionInfo, ensureServices, iamDataVersion } from '../../src/features/audit/actions.js'
 import { CREDENTIAL_ACTIONS, DATA_EXFILTRATION_ACTIONS, ESCALATION_PATHS, PATHFINDING_PATH_COUNT } from '../../src/features/audit/catalog.js'
 import { executionRoleSpec } from '../../src/shared/roles/execution-role.js'
-import { serviceTrustPolicy } from '../../src/aws/iam/roles.js'
+import { serviceTrustPolicy } from '../../src/shared/roles/policy.js'
+import { roleTarget } from '../../src/aws/iam/role-target.js'
 import { severityRank, type Finding } from '../../src/features/audit/types.js'
 import { ACCOUNT, allow, auditPolicy, auditRoles, doc, inline, managed, managedDoc, ofRule, role, serviceTrust, summary } from '../fixtures/audit/helpers.js'
 
@@ -124,7 +125,7 @@ describe('roles as mlops creates them yield nothing above low', () => {
     const cfg = { project: { name: 'dogs' }, data: { bucket: 'dogs-data', prefix: 'data' }, training: { outputPrefix: 'output' } } as Parameters<
       typeof executionRoleSpec
     >[0]
-    const spec = executionRoleSpec(cfg, ACCOUNT, 'us-east-1')
+    const spec = executionRoleSpec(cfg, roleTarget(ACCOUNT, 'us-east-1'))
     const result = await auditRoles([
       role('dogs-sagemaker', { trust: spec.trustPolicy as never, policies: Object.entries(spec.inlinePolicies).map(([n, d]) => inline(n, d as never)) }),
     ])
@@ -138,7 +139,7 @@ describe('roles as mlops creates them yield nothing above low', () => {
       allow('s3:GetObject', ['arn:aws:s3:::dogs-data/data/*', 'arn:aws:s3:::dogs-data/dogs/code/*']),
       allow('s3:PutObject', 'arn:aws:s3:::dogs-data/output/*'),
     )
-    for (const trust of [serviceTrust('ec2.amazonaws.com', false), serviceTrustPolicy('ec2.amazonaws.com', ACCOUNT)]) {
+    for (const trust of [serviceTrust('ec2.amazonaws.com', false), serviceTrustPolicy('ec2.amazonaws.com', ACCOUNT), serviceTrustPolicy('ec2.amazonaws.com')]) {
       const result = await auditRoles([
         role('dogs-ec2', {
           trust: trust as never,
@@ -148,6 +149,8 @@ describe('roles as mlops creates them yield nothing above low', () => {
       ])
       expect(highest(result.findings)).toBe(severityRank('low'))
       expect(ofRule(result.findings, 'unsafe-ssm-instance-role')).toEqual([])
+      // The standard EC2 trust (no aws:SourceAccount; EC2 sends none for instance profiles) is correct: no trust finding at all.
+      expect(ofRule(result.findings, 'trust-service-no-source')).toEqual([])
       // The baseline's medium data-exfiltration is reported at low, with the reason.
       expect(ofRule(result.findings, 'data-exfiltration')[0].adjustments?.join(' ')).toContain('AWS managed baseline')
     }

@@ -15,6 +15,7 @@ import { buildTrainingJobRequest, trainingSettings } from '../../src/features/tr
 import { executionRoleSpec } from '../../src/shared/roles/execution-role.js'
 import { fastClock, minimalConfig, runMlops, tempProject } from '../helpers/cli.js'
 import { fakeAwsFactory, noAwsFactory } from '../helpers/aws.js'
+import { roleTarget } from '../../src/aws/iam/role-target.js'
 
 /** Issue 14 items 5 (Debugger), 12 (torch_distributed versions, multi-GPU types) and 9 (credentials lapsing mid-wait). */
 
@@ -63,7 +64,7 @@ describe('SageMaker Debugger (opt-in) as the SDK sends it', () => {
   })
 
   it('the execution role may pull the rule image and write the rule jobs’ logs only when debugger is on', () => {
-    const withDebugger = executionRoleSpec(cfgOf(DEBUGGER), '123456789012', 'ap-northeast-3').inlinePolicies['mlops-execution'].Statement
+    const withDebugger = executionRoleSpec(cfgOf(DEBUGGER), roleTarget('123456789012', 'ap-northeast-3')).inlinePolicies['mlops-execution'].Statement
     expect(withDebugger).toContainEqual({
       Sid: 'PullDebuggerRuleImage',
       Effect: 'Allow',
@@ -76,7 +77,7 @@ describe('SageMaker Debugger (opt-in) as the SDK sends it', () => {
       Action: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'],
       Resource: ['arn:aws:logs:ap-northeast-3:123456789012:log-group:/aws/sagemaker/ProcessingJobs:*'],
     })
-    const without = executionRoleSpec(cfgOf('  spot: false\n'), '123456789012', 'ap-northeast-3').inlinePolicies['mlops-execution'].Statement
+    const without = executionRoleSpec(cfgOf('  spot: false\n'), roleTarget('123456789012', 'ap-northeast-3')).inlinePolicies['mlops-execution'].Statement
     expect(without.map((s) => s.Sid)).not.toContain('PullDebuggerRuleImage')
     expect(without.map((s) => s.Sid)).not.toContain('DebuggerRuleLogs')
   })

@@ -6,21 +6,27 @@ import {
   GetRoleCommand,
   GetServiceLastAccessedDetailsCommand,
   type RoleDetail,
+  type ServiceLastAccessed,
 } from '@aws-sdk/client-iam'
 import { GetFunctionConfigurationCommand } from '@aws-sdk/client-lambda'
 import { DescribeEndpointCommand, DescribeEndpointConfigCommand, DescribeModelCommand } from '@aws-sdk/client-sagemaker'
-import { parseLastAccessed, parseManagedPolicies, parseRoleDetail, type AuthDetails } from '../../features/audit/auth-details.js'
-import { parsePolicyDocument } from '../../features/audit/policy.js'
-import { roleNameOf } from '../../features/audit/scope.js'
-import type { RoleInput, ServiceLastAccessed } from '../../features/audit/types.js'
 import { pollUntil, type Clock } from '../../shared/clock.js'
+import { InterruptedError } from '../../shared/errors.js'
 import type { AwsClients } from '../clients.js'
 import { callAws, isAwsErrorNamed, isNotFound } from '../errors.js'
 
 /**
- * Reads what `mlops audit-iam` analyses from the live account. Read-only: the calls need about
- * what the AWS managed SecurityAudit (or IAMReadOnlyAccess) policy grants.
+ * Reads what `mlops audit-iam` analyses from the live account, as IAM, Lambda and SageMaker return
+ * it; features/audit interprets it. Read-only: the calls need about what the AWS managed
+ * SecurityAudit (or IAMReadOnlyAccess) policy grants.
  */
+
+/** The listing as IAM returned it: RoleDetailList and Policies of every page. */
+export interface RawAuthorizationDetails {
+  readonly roles: RoleDetail[]
+  readonly policies: unknown[]
+  readonly pages: number
+}
 
 export interface Progress {
   step(message: string): void
@@ -42,17 +48,14 @@ export async function fetchAuthorizationDetails(
   iam: AwsClients['iam'],
   progress: Progress,
   opts: { readonly signal?: AbortSignal; readonly includeAwsManaged: boolean },
-): Promise<AuthDetails & { pages: number }> {
+): Promise<RawAuthorizationDetails> {
   const signal = opts.signal
   const roles: RoleDetail[] = []
   const policies: unknown[] = []
   let marker: string | undefined
   let pages = 0
   do {
-    if (signal?.aborted) {
-      const { InterruptedError } = await import('../../shared/errors.js')
-      throw new InterruptedError('Interrupted while reading IAM; nothing was changed.')
-    }
+    if (signal?.aborted) throw new InterruptedError('Interrupted while reading IAM; nothing was changed.')
     const page = await callAws({ service: 'iam', operation: 'GetAccountAuthorizationDetails' }, () =>
       iam.send(
         new GetAccountAuthorizationDetailsCommand({
@@ -69,69 +72,32 @@ export async function fetchAuthorizationDetails(
     marker = page.IsTruncated ? page.Marker : undefined
     if (marker) progress.step(`Read ${roles.length} roles and ${policies.length} policies (page ${pages}); reading more…`)
   } while (marker)
-  const warnings: string[] = []
-  const policyMap = parseManagedPolicies(policies, warnings)
-  const parsed = roles.flatMap((r) => parseRoleDetail(r as unknown as Record<string, unknown>, policyMap, warnings) ?? [])
-  return { roles: parsed, policies: policyMap, warnings, pages }
+  return { roles, policies, pages }
 }
 
-/** Runs `fn` over `items` with at most `limit` in flight (IAM throttles bursts). */
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length)
-  let next = 0
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++
-      out[i] = await fn(items[i])
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
-  return out
+/** The default version's document of a managed policy, as IAM returns it (URL-encoded JSON); undefined without one. */
+export async function getDefaultPolicyDocument(iam: AwsClients['iam'], policyArn: string): Promise<string | undefined> {
+  const policy = await callAws({ service: 'iam', operation: 'GetPolicy', resource: policyArn }, () => iam.send(new GetPolicyCommand({ PolicyArn: policyArn })))
+  const versionId = policy.Policy?.DefaultVersionId
+  if (!versionId) return undefined
+  const version = await callAws({ service: 'iam', operation: 'GetPolicyVersion', resource: policyArn }, () =>
+    iam.send(new GetPolicyVersionCommand({ PolicyArn: policyArn, VersionId: versionId })),
+  )
+  return version.PolicyVersion?.Document
 }
 
-/**
- * Completes the roles being audited: RoleLastUsed from GetRole where the listing lacked it, and the
- * documents of attached managed policies that the listing did not include.
- */
-export async function completeRoles(iam: AwsClients['iam'], roles: readonly RoleInput[], progress: Progress): Promise<RoleInput[]> {
-  const documents = new Map<string, Promise<RoleInput['policies'][number]['document']>>()
-  const fetchDocument = (arn: string) => {
-    let p = documents.get(arn)
-    if (!p) {
-      p = (async () => {
-        const policy = await callAws({ service: 'iam', operation: 'GetPolicy', resource: arn }, () => iam.send(new GetPolicyCommand({ PolicyArn: arn })))
-        const versionId = policy.Policy?.DefaultVersionId
-        if (!versionId) return undefined
-        const version = await callAws({ service: 'iam', operation: 'GetPolicyVersion', resource: arn }, () =>
-          iam.send(new GetPolicyVersionCommand({ PolicyArn: arn, VersionId: versionId })),
-        )
-        return version.PolicyVersion?.Document ? parsePolicyDocument(version.PolicyVersion.Document) : undefined
-      })()
-      documents.set(arn, p)
-    }
-    return p
-  }
-  const missingLastUsed = roles.filter((r) => r.lastUsed === undefined).length
-  if (missingLastUsed) progress.step(`Reading RoleLastUsed for ${missingLastUsed} role${missingLastUsed === 1 ? '' : 's'} (GetRole)…`)
-  return mapLimit(roles, 4, async (role) => {
-    let lastUsed = role.lastUsed
-    if (lastUsed === undefined) {
-      const got = await callAws({ service: 'iam', operation: 'GetRole', resource: role.name }, () => iam.send(new GetRoleCommand({ RoleName: role.name })))
-      const ru = got.Role?.RoleLastUsed
-      lastUsed = { ...(ru?.LastUsedDate ? { date: ru.LastUsedDate.toISOString() } : {}), ...(ru?.Region ? { region: ru.Region } : {}) }
-    }
-    const policies = await Promise.all(
-      role.policies.map(async (p) => (p.document || !p.arn ? p : { ...p, ...(await fetchDocument(p.arn).then((d) => (d ? { document: d } : {}))) })),
-    )
-    return { ...role, lastUsed, policies }
-  })
+/** RoleLastUsed from GetRole (the listing may lack it): ISO date and region, each when IAM has it. */
+export async function getRoleLastUsed(iam: AwsClients['iam'], roleName: string): Promise<{ date?: string; region?: string }> {
+  const got = await callAws({ service: 'iam', operation: 'GetRole', resource: roleName }, () => iam.send(new GetRoleCommand({ RoleName: roleName })))
+  const used = got.Role?.RoleLastUsed
+  return { ...(used?.LastUsedDate ? { date: used.LastUsedDate.toISOString() } : {}), ...(used?.Region ? { region: used.Region } : {}) }
 }
 
 export interface ProjectResources {
-  /** The Lambda function's role name. */
-  readonly functionRole?: string
-  /** Roles the endpoint's models run with. */
-  readonly executionRoles: readonly string[]
+  /** The Lambda function's role ARN. */
+  readonly functionRoleArn?: string
+  /** ARNs of the roles the endpoint's models run with. */
+  readonly executionRoleArns: readonly string[]
   readonly endpointArn?: string
 }
 
@@ -181,37 +147,38 @@ export async function findProjectResources(
           clients.sagemaker.send(new DescribeModelCommand({ ModelName: variant.ModelName })),
         ),
       )
-      if (model?.ExecutionRoleArn) executionRoles.add(roleNameOf(model.ExecutionRoleArn))
+      if (model?.ExecutionRoleArn) executionRoles.add(model.ExecutionRoleArn)
     }
   }
   return {
-    ...(fn?.Role ? { functionRole: roleNameOf(fn.Role) } : {}),
-    executionRoles: [...executionRoles],
+    ...(fn?.Role ? { functionRoleArn: fn.Role } : {}),
+    executionRoleArns: [...executionRoles],
     ...(endpoint?.EndpointArn ? { endpointArn: endpoint.EndpointArn } : {}),
   }
 }
 
 /**
- * Service (and, where IAM tracks it, action) last-accessed data for one role, for --suggest.
- * Returns undefined when the account cannot produce it (not supported, access denied).
+ * Service (and, where IAM tracks it, action) last-accessed data for one role, for --suggest, as
+ * GetServiceLastAccessedDetails returns it. Undefined when the account cannot produce it (not
+ * supported, access denied). `label` names the role in warnings.
  */
 export async function fetchLastAccessed(
   iam: AwsClients['iam'],
   roleArn: string,
-  opts: { readonly clock: Clock; readonly signal?: AbortSignal; readonly timeoutMs: number; readonly progress: Progress },
+  opts: { readonly clock: Clock; readonly signal?: AbortSignal; readonly timeoutMs: number; readonly progress: Progress; readonly label: string },
 ): Promise<ServiceLastAccessed[] | undefined> {
   let jobId: string | undefined
   try {
     const job = await iam.send(new GenerateServiceLastAccessedDetailsCommand({ Arn: roleArn, Granularity: 'ACTION_LEVEL' }))
     jobId = job.JobId
   } catch (e) {
-    opts.progress.warn(`No last-accessed data for ${roleNameOf(roleArn)} (${(e as Error).name}: ${(e as Error).message.split('\n')[0]}).`)
+    opts.progress.warn(`No last-accessed data for ${opts.label} (${(e as Error).name}: ${(e as Error).message.split('\n')[0]}).`)
     return undefined
   }
   if (!jobId) return undefined
   const id = jobId
   const details = await pollUntil({
-    what: `last-accessed data for ${roleNameOf(roleArn)}`,
+    what: `last-accessed data for ${opts.label}`,
     clock: opts.clock,
     signal: opts.signal,
     timeoutMs: opts.timeoutMs,
@@ -224,8 +191,8 @@ export async function fetchLastAccessed(
     },
   })
   if (details.JobStatus !== 'COMPLETED') {
-    opts.progress.warn(`Last-accessed report for ${roleNameOf(roleArn)} ended ${details.JobStatus}: ${details.Error?.Message ?? 'no detail'}.`)
+    opts.progress.warn(`Last-accessed report for ${opts.label} ended ${details.JobStatus}: ${details.Error?.Message ?? 'no detail'}.`)
     return undefined
   }
-  return parseLastAccessed(details.ServicesLastAccessed)
+  return details.ServicesLastAccessed
 }

@@ -15,7 +15,6 @@ import {
   UpdateAssumeRolePolicyCommand,
   type IAMClient,
 } from '@aws-sdk/client-iam'
-import type { PlannedOperation } from '../../shared/plan.js'
 import type { Clock } from '../../shared/clock.js'
 import { callAws, callAwsOrUndefined } from '../errors.js'
 
@@ -25,27 +24,16 @@ import { callAws, callAwsOrUndefined } from '../errors.js'
  * and attachments that are not in the spec, so a role never silently accumulates privileges.
  */
 
-export interface PolicyStatement {
-  Sid?: string
-  Effect: 'Allow' | 'Deny'
-  Action?: string | string[]
-  NotAction?: string | string[]
-  Resource?: string | string[]
-  NotResource?: string | string[]
-  Principal?: unknown
-  Condition?: Record<string, Record<string, string | string[]>>
-}
-export interface PolicyDocument {
-  Version: '2012-10-17'
-  Statement: PolicyStatement[]
-}
+/** An IAM policy document as JSON data (IAM parses it; the builders live in shared/roles/policy.ts). */
+export type IamPolicyDocument = object
 
-export interface RoleSpec {
+/** A role as plain values: name, trust policy, inline policies by name, managed policy ARNs, tags. */
+export interface IamRoleSpec {
   readonly name: string
   readonly description: string
-  readonly trustPolicy: PolicyDocument
+  readonly trustPolicy: IamPolicyDocument
   /** Inline policies by name. */
-  readonly inlinePolicies: Readonly<Record<string, PolicyDocument>>
+  readonly inlinePolicies: Readonly<Record<string, IamPolicyDocument>>
   /** Managed policy ARNs to attach (for example AmazonSSMManagedInstanceCore). @default [] */
   readonly managedPolicyArns?: readonly string[]
   readonly tags: readonly { Key: string; Value: string }[]
@@ -58,23 +46,8 @@ export interface EnsureRoleResult {
   readonly changes: readonly string[]
 }
 
-/** A trust policy for one AWS service, limited to our own account (confused-deputy protection). */
-export function serviceTrustPolicy(service: string, accountId: string): PolicyDocument {
-  return {
-    Version: '2012-10-17',
-    Statement: [
-      {
-        Effect: 'Allow',
-        Principal: { Service: service },
-        Action: 'sts:AssumeRole',
-        Condition: { StringEquals: { 'aws:SourceAccount': accountId } },
-      },
-    ],
-  }
-}
-
 /** IAM returns documents URL-encoded; compare structurally. */
-export function sameDocument(a: string | PolicyDocument | undefined, b: PolicyDocument): boolean {
+export function sameDocument(a: string | IamPolicyDocument | undefined, b: IamPolicyDocument): boolean {
   if (a === undefined) return false
   const parsed = typeof a === 'string' ? (JSON.parse(decodeURIComponent(a)) as unknown) : a
   return canonical(parsed) === canonical(b)
@@ -91,26 +64,8 @@ function canonical(v: unknown): string {
   return JSON.stringify(v)
 }
 
-/** The requests for a role that does not exist yet, for --dry-run. */
-export function planRole(spec: RoleSpec): PlannedOperation[] {
-  return [
-    { service: 'iam', operation: 'GetRole', input: { RoleName: spec.name }, note: 'create only if missing; otherwise converge to this spec' },
-    {
-      service: 'iam',
-      operation: 'CreateRole',
-      input: { RoleName: spec.name, Description: spec.description, AssumeRolePolicyDocument: JSON.stringify(spec.trustPolicy), Tags: spec.tags },
-    },
-    ...Object.entries(spec.inlinePolicies).map(([PolicyName, doc]) => ({
-      service: 'iam',
-      operation: 'PutRolePolicy',
-      input: { RoleName: spec.name, PolicyName, PolicyDocument: JSON.stringify(doc) },
-    })),
-    ...(spec.managedPolicyArns ?? []).map((PolicyArn) => ({ service: 'iam', operation: 'AttachRolePolicy', input: { RoleName: spec.name, PolicyArn } })),
-  ]
-}
-
 /** Creates the role or converges an existing one to `spec`. */
-export async function ensureRole(iam: IAMClient, spec: RoleSpec): Promise<EnsureRoleResult> {
+export async function ensureRole(iam: IAMClient, spec: IamRoleSpec): Promise<EnsureRoleResult> {
   const ctx = (operation: string) => ({ service: 'iam', operation, resource: `role/${spec.name}` })
   const existing = await callAwsOrUndefined(ctx('GetRole'), async () => (await iam.send(new GetRoleCommand({ RoleName: spec.name }))).Role)
   const changes: string[] = []
@@ -238,22 +193,4 @@ export function isIamPropagationError(e: unknown): boolean {
   return (
     (name === 'InvalidParameterValueException' && /role/i.test(msg)) || (name === 'InvalidParameterValue' && /iamInstanceProfile|instance profile/i.test(msg))
   )
-}
-
-/** SSE-KMS data needs Decrypt to read and GenerateDataKey to write, on that key only. */
-export function kmsStatement(kmsKeyId: string | undefined, partition: string, region: string, accountId: string): PolicyStatement | undefined {
-  if (!kmsKeyId) return undefined
-  const actions = ['kms:Decrypt', 'kms:GenerateDataKey']
-  if (kmsKeyId.startsWith('arn:')) return { Sid: 'DataKey', Effect: 'Allow', Action: actions, Resource: kmsKeyId }
-  if (kmsKeyId.startsWith('alias/')) {
-    // Key policies cannot be granted through an alias ARN; scope by the alias the key carries instead.
-    return {
-      Sid: 'DataKey',
-      Effect: 'Allow',
-      Action: actions,
-      Resource: `arn:${partition}:kms:${region}:${accountId}:key/*`,
-      Condition: { 'ForAnyValue:StringEquals': { 'kms:ResourceAliases': kmsKeyId } },
-    }
-  }
-  return { Sid: 'DataKey', Effect: 'Allow', Action: actions, Resource: `arn:${partition}:kms:${region}:${accountId}:key/${kmsKeyId}` }
 }

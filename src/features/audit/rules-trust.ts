@@ -100,11 +100,12 @@ export function evaluateTrustRules(subject: Subject, trust: PolicyDocument, ref:
     }
     for (const service of p.Service ?? []) {
       if (conditionHasKey(s, SOURCE_CONDITION_KEYS)) continue
+      // EC2 sends no source keys when it assumes an instance-profile role, so the plain service
+      // trust is the correct one there (Prowler agrees, prowler-cloud/prowler#2810; issue 14 item 8):
+      // only principals with iam:PassRole in this account can attach the role.
+      if (NO_SOURCE_CONTEXT_SERVICES.includes(service.toLowerCase())) continue
       const adjustments: string[] = []
-      const noContext = NO_SOURCE_CONTEXT_SERVICES.includes(service.toLowerCase())
-      let severity: Severity = noContext ? 'low' : 'medium'
-      if (noContext) adjustments.push(`${service}: the role can only be attached by principals with iam:PassRole in this account: low`)
-      severity = conditioned(severity, conditional, adjustments)
+      const severity = conditioned('medium', conditional, adjustments)
       out.push(
         makeFinding(subject, {
           ruleId: 'trust-service-no-source',

@@ -6,9 +6,11 @@ import type { CommandContext } from '../../context.js'
 import { MlopsError, UserError } from '../../shared/errors.js'
 import { resourceNames } from '../../shared/naming.js'
 import type { PlannedOperation } from '../../shared/plan.js'
+import { done, planned, type Outcome } from '../../shared/outcome.js'
 import { iamDataVersion } from './actions.js'
-import { analyze } from './analyze.js'
+import { analyze, type AnalysisResult } from './analyze.js'
 import { AuthDetailsError, parseAuthDetails } from './auth-details.js'
+import { completeRoles, readLastAccessed, readLiveRoles, readProjectResourceRoles } from './live.js'
 import { EMPTY_EXCLUSIONS, ExclusionsError, parseExclusions, type Exclusions } from './exclusions.js'
 import { decodePolicyValue, parsePolicyDocument, PolicyParseError } from './policy.js'
 import { buildReport, type AuditReport } from './report.js'
@@ -36,9 +38,13 @@ export interface AuditIamOptions {
   readonly exclusions?: string
 }
 
-export type AuditIamResult =
-  | { readonly kind: 'report'; readonly report: AuditReport; readonly sarif?: Record<string, unknown>; readonly exitCode: 0 | 3 }
-  | { readonly kind: 'plan'; readonly operations: PlannedOperation[]; readonly notes: string[] }
+export interface AuditIamResult {
+  readonly report: AuditReport
+  /** The SARIF log, with --format sarif. */
+  readonly sarif?: Record<string, unknown>
+  /** 3 when a finding is at or above the fail-on severity. */
+  readonly exitCode: 0 | 3
+}
 
 /** Reads the config when there is one; --input and --policy-file work without it. */
 async function optionalConfig(ctx: CommandContext): Promise<MlopsConfig | undefined> {
@@ -161,7 +167,153 @@ function livePlan(config: MlopsConfig | undefined, opts: AuditIamOptions): Plann
   return ops
 }
 
-export async function runAuditIam(ctx: CommandContext, opts: AuditIamOptions): Promise<AuditIamResult> {
+/** Rules whose findings make --suggest read last-accessed data for a role of unknown purpose. */
+const PERMISSION_RULES: ReadonlySet<string> = new Set([
+  'admin-access',
+  'privilege-escalation',
+  'aws-managed-full-access',
+  'service-wildcard',
+  'resource-star-write',
+  'passrole-unscoped',
+  'credentials-exposure',
+  'data-exfiltration',
+  'unsafe-ssm-instance-role',
+])
+
+const AUTH_DETAILS_HINT = 'Save it with `aws iam get-account-authorization-details --output json > auth-details.json`.'
+
+interface Progress {
+  step(message: string): void
+  warn(message: string): void
+}
+
+/** What the run gathered before choosing the scope: every role seen, and where they came from. */
+interface Gathered {
+  readonly allRoles: RoleInput[]
+  readonly warnings: string[]
+  readonly project: ProjectRoles | undefined
+  /** The live IAM client (undefined offline). */
+  readonly iam: AwsClients['iam'] | undefined
+}
+
+/** Roles from a saved `get-account-authorization-details` file (--input). */
+async function gatherFromInput(ctx: CommandContext, input: string, texts: Map<string, string>): Promise<{ roles: RoleInput[]; warnings: string[] }> {
+  const text = await readText(path.resolve(ctx.deps.cwd, input), 'auth-details file', '--input')
+  texts.set(input, text)
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch (e) {
+    throw new UserError('InvalidInput', `--input ${input} is not valid JSON (${(e as Error).message}).`, { hint: AUTH_DETAILS_HINT })
+  }
+  try {
+    return parseAuthDetails(json)
+  } catch (e) {
+    if (e instanceof AuthDetailsError) throw new UserError('InvalidInput', `--input ${input}: ${e.message}.`, { hint: AUTH_DETAILS_HINT })
+    throw e
+  }
+}
+
+/** Roles from the live account, plus the roles the project's resources use when the scope is the project. */
+async function gatherLive(ctx: CommandContext, opts: AuditIamOptions, config: MlopsConfig | undefined, progress: Progress): Promise<Gathered> {
+  let project = config ? projectRoles(config) : undefined
+  const wantProject = Boolean(config && !opts.allRoles && opts.roles.length === 0)
+  const clients = await ctx.clients(wantProject ? ['iam', 'lambda', 'sagemaker'] : ['iam'], config)
+  ctx.ui.step('Reading IAM roles and policies (GetAccountAuthorizationDetails)…')
+  const details = await readLiveRoles(clients.iam, progress, { signal: ctx.signal, includeAwsManaged: opts.allRoles })
+  if (wantProject && config && project) {
+    const names = resourceNames(config)
+    const found = await readProjectResourceRoles(
+      clients as Pick<AwsClients, 'lambda' | 'sagemaker'>,
+      { functionName: names.lambdaFunction, endpointName: names.endpoint },
+      progress,
+    )
+    project = {
+      ...project,
+      ...(found.functionRole ? { functionRole: found.functionRole } : {}),
+      executionRoles: [...(project.executionRoles ?? []), ...found.executionRoles],
+    }
+  }
+  return { allRoles: details.roles, warnings: details.warnings, project, iam: clients.iam }
+}
+
+/** Which roles are audited, and the sentence that says so in the report. */
+function chooseScope(opts: AuditIamOptions, project: ProjectRoles | undefined, hasRoleSource: boolean): { scope?: Scope; scopeText: string } {
+  if (!hasRoleSource && (opts.roles.length || opts.allRoles)) {
+    throw new UserError('InvalidFlag', '--role and --all-roles choose roles from the account or an --input file; with only --policy-file there are no roles.', {
+      hint: 'Add --input <auth-details.json>, or drop --policy-file to audit the live account.',
+    })
+  }
+  if (opts.allRoles) return { scope: { mode: 'all' }, scopeText: 'all roles' }
+  if (opts.roles.length) return { scope: { mode: 'named', names: opts.roles }, scopeText: `roles named with --role` }
+  if (project && hasRoleSource) {
+    return {
+      scope: { mode: 'project', project },
+      scopeText: `project ${project.project}: roles tagged mlops:project=${project.project} and the roles its resources use`,
+    }
+  }
+  if (hasRoleSource) return { scope: { mode: 'all' }, scopeText: 'all roles in the input file (no mlops.config.yaml, so no project scope)' }
+  return { scopeText: 'policy files only' }
+}
+
+/** The roles in scope (completed from IAM when live); a named role that is not there is a usage error. */
+async function selectScoped(
+  g: Gathered,
+  scope: Scope,
+  where: string,
+  progress: Progress,
+): Promise<{ selected: RoleInput[]; reasons: ReadonlyMap<string, string>; warnings: string[] }> {
+  const picked = selectRoles(g.allRoles, scope, g.project)
+  if (picked.missing.length) {
+    const available = g.allRoles.map((r) => r.name)
+    throw new UserError('RoleNotFound', `No role named ${picked.missing.join(', ')} in ${where}.`, {
+      hint: available.length
+        ? `Roles there: ${available.slice(0, 10).join(', ')}${available.length > 10 ? ` and ${available.length - 10} more` : ''}.`
+        : 'There are no roles there.',
+    })
+  }
+  const warnings: string[] = []
+  if (scope.mode === 'project' && picked.roles.length === 0) {
+    const p = scope.project
+    warnings.push(
+      `No role of project ${p.project} found (tagged mlops:project=${p.project}, or named ${p.lambdaRole}, ${p.trainingRole}, ${p.ec2Role}). ` +
+        'Nothing deployed yet? Audit other roles with --role <name> or --all-roles.',
+    )
+  }
+  const selected = g.iam && picked.roles.length ? await completeRoles(g.iam, picked.roles, progress) : picked.roles
+  return { selected, reasons: picked.reasons, warnings }
+}
+
+/** --suggest: a scoped policy per role that has findings or a known purpose. */
+async function collectSuggestions(
+  ctx: CommandContext,
+  selected: readonly RoleInput[],
+  result: AnalysisResult,
+  config: MlopsConfig | undefined,
+  iam: AwsClients['iam'] | undefined,
+  progress: Progress,
+): Promise<{ suggestions: Suggestion[]; warnings: string[] }> {
+  const suggestions: Suggestion[] = []
+  const warnings: string[] = []
+  for (let role of selected) {
+    if (!result.roles.some((r) => r.name === role.name)) continue
+    const hasFindings = result.findings.some((f) => f.role?.name === role.name && PERMISSION_RULES.has(f.ruleId))
+    if (!role.purpose && !hasFindings) continue
+    if (!role.purpose && !role.lastAccessed && iam) {
+      ctx.ui.step(`Reading last-accessed data for ${role.name}…`)
+      const lastAccessed = await readLastAccessed(iam, role.arn, { clock: ctx.clock, signal: ctx.signal, timeoutMs: 60_000, progress })
+      if (lastAccessed) role = { ...role, lastAccessed }
+    }
+    const s = await suggestFor(role, { ...(config ? { config } : {}), region: ctx.awsSettings(config).region, permissions: result.permissions })
+    if (s) suggestions.push(s)
+    else warnings.push(`--suggest: no scoped policy for ${role.name}: mlops does not know its purpose and there is no last-accessed data for it.`)
+  }
+  return { suggestions, warnings }
+}
+
+const accountOfArn = (arn: string) => /^arn:aws[\w-]*:iam::(\d{12}):/.exec(arn)?.[1]
+
+export async function runAuditIam(ctx: CommandContext, opts: AuditIamOptions): Promise<Outcome<AuditIamResult>> {
   const config = await optionalConfig(ctx)
   const failOn = opts.failOn ?? config?.audit.failOn ?? 'high'
   const unusedDays = opts.unusedDays ?? config?.audit.unusedDays ?? 90
@@ -180,142 +332,37 @@ export async function runAuditIam(ctx: CommandContext, opts: AuditIamOptions): P
     policyFiles.push(parsePolicyFile(file, text))
   }
   if (live && ctx.dryRun) {
-    return { kind: 'plan', operations: livePlan(config, opts), notes: ['audit-iam only reads; --input and --policy-file need no AWS access at all.'] }
-  }
-
-  let allRoles: RoleInput[] = []
-  const extraWarnings: string[] = []
-  let project = config ? projectRoles(config) : undefined
-  let iam: AwsClients['iam'] | undefined
-  const progress = { step: (m: string) => ctx.ui.step(m), warn: (m: string) => ctx.ui.warn(m) }
-  if (opts.input) {
-    const text = await readText(path.resolve(ctx.deps.cwd, opts.input), 'auth-details file', '--input')
-    texts.set(opts.input, text)
-    let json: unknown
-    try {
-      json = JSON.parse(text)
-    } catch (e) {
-      throw new UserError('InvalidInput', `--input ${opts.input} is not valid JSON (${(e as Error).message}).`, {
-        hint: 'Save it with `aws iam get-account-authorization-details --output json > auth-details.json`.',
-      })
-    }
-    try {
-      const details = parseAuthDetails(json)
-      allRoles = details.roles
-      extraWarnings.push(...details.warnings)
-    } catch (e) {
-      if (e instanceof AuthDetailsError)
-        throw new UserError('InvalidInput', `--input ${opts.input}: ${e.message}.`, {
-          hint: 'Save it with `aws iam get-account-authorization-details --output json > auth-details.json`.',
-        })
-      throw e
-    }
-  } else if (live) {
-    const names = config ? resourceNames(config) : undefined
-    const wantProject = Boolean(config && !opts.allRoles && opts.roles.length === 0)
-    const clients = await ctx.clients(wantProject ? ['iam', 'lambda', 'sagemaker'] : ['iam'], config)
-    iam = clients.iam
-    ctx.ui.step('Reading IAM roles and policies (GetAccountAuthorizationDetails)…')
-    const { fetchAuthorizationDetails, findProjectResources } = await import('../../aws/iam/audit.js')
-    const details = await fetchAuthorizationDetails(clients.iam, progress, { signal: ctx.signal, includeAwsManaged: opts.allRoles })
-    allRoles = details.roles
-    extraWarnings.push(...details.warnings)
-    if (wantProject && names && project) {
-      const c = clients as Pick<AwsClients, 'lambda' | 'sagemaker'>
-      const found = await findProjectResources(c, { functionName: names.lambdaFunction, endpointName: names.endpoint }, progress)
-      project = {
-        ...project,
-        ...(found.functionRole ? { functionRole: found.functionRole } : {}),
-        executionRoles: [...(project.executionRoles ?? []), ...found.executionRoles],
-      }
-    }
-  }
-
-  const hasRoleSource = Boolean(opts.input) || live
-  let scope: Scope | undefined
-  let scopeText: string
-  if (opts.allRoles) {
-    scope = { mode: 'all' }
-    scopeText = 'all roles'
-  } else if (opts.roles.length) {
-    scope = { mode: 'named', names: opts.roles }
-    scopeText = `roles named with --role`
-  } else if (project && hasRoleSource) {
-    scope = { mode: 'project', project }
-    scopeText = `project ${project.project}: roles tagged mlops:project=${project.project} and the roles its resources use`
-  } else if (hasRoleSource) {
-    scope = { mode: 'all' }
-    scopeText = 'all roles in the input file (no mlops.config.yaml, so no project scope)'
-  } else {
-    scopeText = 'policy files only'
-  }
-  if (!hasRoleSource && (opts.roles.length || opts.allRoles)) {
-    throw new UserError('InvalidFlag', '--role and --all-roles choose roles from the account or an --input file; with only --policy-file there are no roles.', {
-      hint: 'Add --input <auth-details.json>, or drop --policy-file to audit the live account.',
+    return planned({
+      title: 'mlops audit-iam (read-only)',
+      operations: livePlan(config, opts),
+      notes: ['audit-iam only reads; --input and --policy-file need no AWS access at all.'],
     })
   }
+
+  const progress: Progress = { step: (m) => ctx.ui.step(m), warn: (m) => ctx.ui.warn(m) }
+  const project = config ? projectRoles(config) : undefined
+  let gathered: Gathered = { allRoles: [], warnings: [], project, iam: undefined }
+  if (opts.input) {
+    const details = await gatherFromInput(ctx, opts.input, texts)
+    gathered = { ...gathered, allRoles: details.roles, warnings: details.warnings }
+  } else if (live) gathered = await gatherLive(ctx, opts, config, progress)
+  const extraWarnings = [...gathered.warnings]
+
+  const hasRoleSource = Boolean(opts.input) || live
+  const { scope, scopeText } = chooseScope(opts, gathered.project, hasRoleSource)
   let selected: RoleInput[] = []
   let reasons: ReadonlyMap<string, string> | undefined
   if (scope) {
-    const picked = selectRoles(allRoles, scope, project)
-    if (picked.missing.length) {
-      const available = allRoles.map((r) => r.name)
-      throw new UserError('RoleNotFound', `No role named ${picked.missing.join(', ')} in ${opts.input ? opts.input : 'the account'}.`, {
-        hint: available.length
-          ? `Roles there: ${available.slice(0, 10).join(', ')}${available.length > 10 ? ` and ${available.length - 10} more` : ''}.`
-          : 'There are no roles there.',
-      })
-    }
-    selected = picked.roles
-    reasons = picked.reasons
-    if (scope.mode === 'project' && selected.length === 0) {
-      const p = scope.project
-      extraWarnings.push(
-        `No role of project ${p.project} found (tagged mlops:project=${p.project}, or named ${p.lambdaRole}, ${p.trainingRole}, ${p.ec2Role}). ` +
-          'Nothing deployed yet? Audit other roles with --role <name> or --all-roles.',
-      )
-    }
-    if (iam && selected.length) {
-      const { completeRoles } = await import('../../aws/iam/audit.js')
-      selected = await completeRoles(iam, selected, progress)
-    }
+    const s = await selectScoped(gathered, scope, opts.input ? opts.input : 'the account', progress)
+    ;({ selected, reasons } = s)
+    extraWarnings.push(...s.warnings)
   }
 
   const result = await analyze(selected, policyFiles, { now: ctx.clock.now(), unusedDays, exclusions })
+  const suggested = opts.suggest ? await collectSuggestions(ctx, selected, result, config, gathered.iam, progress) : undefined
+  if (suggested) extraWarnings.push(...suggested.warnings)
 
-  let suggestions: Suggestion[] | undefined
-  if (opts.suggest) {
-    suggestions = []
-    const permissionRules = new Set([
-      'admin-access',
-      'privilege-escalation',
-      'aws-managed-full-access',
-      'service-wildcard',
-      'resource-star-write',
-      'passrole-unscoped',
-      'credentials-exposure',
-      'data-exfiltration',
-      'unsafe-ssm-instance-role',
-    ])
-    for (let role of selected) {
-      if (!result.roles.some((r) => r.name === role.name)) continue
-      const hasFindings = result.findings.some((f) => f.role?.name === role.name && permissionRules.has(f.ruleId))
-      if (!role.purpose && !hasFindings) continue
-      if (!role.purpose && !role.lastAccessed && iam) {
-        const { fetchLastAccessed } = await import('../../aws/iam/audit.js')
-        ctx.ui.step(`Reading last-accessed data for ${role.name}…`)
-        const lastAccessed = await fetchLastAccessed(iam, role.arn, { clock: ctx.clock, signal: ctx.signal, timeoutMs: 60_000, progress })
-        if (lastAccessed) role = { ...role, lastAccessed }
-      }
-      const s = await suggestFor(role, { ...(config ? { config } : {}), region: ctx.awsSettings(config).region, permissions: result.permissions })
-      if (s) suggestions.push(s)
-      else extraWarnings.push(`--suggest: no scoped policy for ${role.name}: mlops does not know its purpose and there is no last-accessed data for it.`)
-    }
-  }
-
-  const accountId =
-    selected.map((r) => /^arn:aws[\w-]*:iam::(\d{12}):/.exec(r.arn)?.[1]).find(Boolean) ??
-    allRoles.map((r) => /^arn:aws[\w-]*:iam::(\d{12}):/.exec(r.arn)?.[1]).find(Boolean)
+  const accountId = selected.map((r) => accountOfArn(r.arn)).find(Boolean) ?? gathered.allRoles.map((r) => accountOfArn(r.arn)).find(Boolean)
   const report = buildReport(result, {
     version: ctx.deps.version,
     iamData: await iamDataVersion(),
@@ -330,9 +377,17 @@ export async function runAuditIam(ctx: CommandContext, opts: AuditIamOptions): P
     options: { failOn, unusedDays },
     ...(reasons ? { scopeReasons: reasons } : {}),
     policyFileCount: policyFiles.length,
-    ...(suggestions ? { suggestions } : {}),
+    ...(suggested ? { suggestions: suggested.suggestions } : {}),
     extraWarnings,
   })
-  const sarif = opts.format === 'sarif' ? buildSarif(report, { cwd: ctx.deps.cwd, texts }) : undefined
-  return { kind: 'report', report, ...(sarif ? { sarif } : {}), exitCode: report.summary.atOrAboveFailOn > 0 ? 3 : 0 }
+  const sarif =
+    opts.format === 'sarif'
+      ? buildSarif(report, {
+          cwd: ctx.deps.cwd,
+          texts,
+          category: config?.project.name ?? report.source.kind,
+          ...(config ? { configFile: ctx.configPath } : {}),
+        })
+      : undefined
+  return done({ report, ...(sarif ? { sarif } : {}), exitCode: report.summary.atOrAboveFailOn > 0 ? 3 : 0 })
 }

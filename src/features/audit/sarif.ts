@@ -9,7 +9,10 @@ import { RULE_IDS, type Finding, type PolicyRef } from './types.js'
  * SARIF 2.1.0 for code scanning: one rule per rule id (with level and security-severity), one
  * result per finding that is not suppressed. Findings have logical locations (the role and the
  * policy, by ARN); findings from policy files (and from an --input file) also have a physical
- * location with the line of the statement (or of the role), which GitHub code scanning needs.
+ * location with the line of the statement (or of the role). GitHub code scanning rejects a result
+ * without a physical location, so a live-account finding points at a stable `iam/roles/<name>` URI
+ * (or, without a role, at the config file), and `automationDetails.id` names the category, so
+ * audits of different projects or sources do not close each other's alerts (issue 15 item 6).
  */
 
 export interface SarifOptions {
@@ -18,6 +21,15 @@ export interface SarifOptions {
   /** Text of the policy files and of the --input file, by the path given on the command line. */
   readonly texts: ReadonlyMap<string, string>
   readonly informationUri?: string
+  /** The config file, for findings that belong to no role and no file. */
+  readonly configFile?: string
+  /** The code scanning category: the project name, or the source kind without a config. */
+  readonly category: string
+}
+
+/** The automation id GitHub keys a run's alerts by: `<tool>/<category>/` (the trailing slash makes it a category). */
+export function automationId(category: string): string {
+  return `mlops-audit-iam/${category.replace(/[^A-Za-z0-9._-]+/g, '-')}/`
 }
 
 type Json = Record<string, unknown>
@@ -65,6 +77,7 @@ export function buildSarif(report: AuditReport, opts: SarifOptions): Json {
             rules,
           },
         },
+        automationDetails: { id: automationId(opts.category) },
         originalUriBaseIds: { '%SRCROOT%': { uri: pathToFileURL(opts.cwd.endsWith(path.sep) ? opts.cwd : opts.cwd + path.sep).href } },
         invocations: [{ executionSuccessful: true }],
         results,
@@ -113,6 +126,15 @@ function location(f: Finding, report: AuditReport, opts: SarifOptions): Json {
     const text = opts.texts.get(report.source.input)
     const line = text === undefined ? undefined : (lineOf(text, `"RoleName": "${f.role.name}"`) ?? lineOf(text, `"RoleName":"${f.role.name}"`))
     out.physicalLocation = { artifactLocation: artifact(report.source.input, opts.cwd), ...(line ? { region: { startLine: line } } : {}) }
+  }
+  if (!out.physicalLocation) {
+    // A live-account finding: a stable URI per role, so code scanning can place and track it.
+    const artifactLocation = f.role
+      ? { uri: `iam/roles/${encodeURIComponent(f.role.name)}` }
+      : opts.configFile
+        ? artifact(opts.configFile, opts.cwd)
+        : { uri: 'iam/account' }
+    out.physicalLocation = { artifactLocation, region: { startLine: 1 } }
   }
   if (logical.length) out.logicalLocations = logical
   if (f.statements[0]) out.message = { text: `statement ${f.statements[0].index}${f.statements[0].sid ? ` (${f.statements[0].sid})` : ''}` }

@@ -51,7 +51,8 @@ async function suggestForPurpose(role: RoleInput, purpose: RolePurpose, cfg: Non
   // The same documents mlops writes when it creates these roles.
   const { executionRoleSpec } = await import('../../shared/roles/execution-role.js')
   if (purpose === 'training') {
-    const spec = executionRoleSpec(cfg, account, ctx.region)
+    const { roleTarget } = await import('../../aws/iam/role-target.js')
+    const spec = executionRoleSpec(cfg, roleTarget(account, ctx.region))
     return {
       role: role.name,
       basis: 'mlops-purpose',
@@ -78,7 +79,7 @@ async function suggestForPurpose(role: RoleInput, purpose: RolePurpose, cfg: Non
   }
   const { ec2RoleInputFor, ec2RoleSpec, EC2_INLINE_POLICY } = await import('../../shared/roles/ec2-role.js')
   const { partitionOf } = await import('../../aws/arn.js')
-  const { kmsStatement } = await import('../../aws/iam/roles.js')
+  const { kmsStatement } = await import('../../shared/roles/policy.js')
   const partition = partitionOf(ctx.region)
   const dataKeyStatement = kmsStatement(cfg.data.kmsKeyId, partition, ctx.region, account)
   const spec = ec2RoleSpec(ec2RoleInputFor(cfg, { accountId: account, region: ctx.region, partition, ...(dataKeyStatement ? { dataKeyStatement } : {}) }))

@@ -1,10 +1,12 @@
+import { SEVERITIES } from '../../config/sections/audit.js'
+
 /**
  * Shared shapes of the IAM audit. Everything in src/audit is pure: it takes documents that were
  * already fetched (live, from a saved auth-details file, or from policy files) and returns findings.
  */
 
-/** Highest first. `none` is only a --fail-on value. */
-export const SEVERITIES = ['critical', 'high', 'medium', 'low'] as const
+/** The one list of severities, highest first (the config schema's). `none` is only a fail-on value. */
+export { SEVERITIES }
 export type Severity = (typeof SEVERITIES)[number]
 
 /** Lower is more severe (index in SEVERITIES). */

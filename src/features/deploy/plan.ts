@@ -8,6 +8,7 @@ import type {
 } from '@aws-sdk/client-sagemaker'
 import { SCALABLE_DIMENSION, SERVICE_NAMESPACE, scalingResourceId } from '../../aws/autoscaling/scaling.js'
 import { executionRoleArnFor, planExecutionRole } from '../../shared/roles/execution-role.js'
+import { roleTarget } from '../../aws/iam/role-target.js'
 import { pytorchImageUri } from '../../aws/sagemaker/images.js'
 import { modelPackageLocation, planModelPackage, SHA_PLACEHOLDER, type InferenceCode } from './model-package.js'
 import type { MlopsConfig } from '../../config/schema.js'
@@ -268,8 +269,8 @@ export function buildDeployPlan(p: DeployPlanInputs): PlannedOperation[] {
     },
     ...planModelPackage(p.sourceUri, cfg.data.bucket, cfg.project.name, p.code),
     { service: 'sts', operation: 'GetCallerIdentity', input: {} },
-    ...planExecutionRole(cfg, account, s.region),
-    { service: 'sagemaker', operation: 'CreateModel', input: buildCreateModelInput(s, dest.uri, executionRoleArnFor(cfg, account, s.region)) },
+    ...planExecutionRole(cfg, roleTarget(account, s.region)),
+    { service: 'sagemaker', operation: 'CreateModel', input: buildCreateModelInput(s, dest.uri, executionRoleArnFor(cfg, roleTarget(account, s.region))) },
     { service: 'sagemaker', operation: 'CreateEndpointConfig', input: buildEndpointConfigInput(s) },
     {
       service: 'sagemaker',

@@ -16,7 +16,9 @@ import {
   type EndpointDescription,
   type PruneResult,
 } from '../../aws/sagemaker/endpoint.js'
-import { ensureExecutionRole } from '../../shared/roles/execution-role.js'
+import { executionRoleSpec } from '../../shared/roles/execution-role.js'
+import { ensureRole } from '../../aws/iam/roles.js'
+import { roleTarget } from '../../aws/iam/role-target.js'
 import { PACKAGE_ROOT } from '../../shared/package-root.js'
 import { collectInferenceCode, downloadAndRepack, ensureModelPackage, makeWorkDir, modelPackageLocation, parseS3Uri } from './model-package.js'
 import type { MlopsConfig } from '../../config/schema.js'
@@ -185,7 +187,9 @@ export async function runDeploy(ctx: CommandContext, flags: DeployFlags & { idle
   throwIfAborted(ctx, 'after the model archive was uploaded; no SageMaker resource was created')
 
   const accountId = await getAccountId(c.sts)
-  const role = await ensureExecutionRole(c.iam, cfg, accountId, region)
+  const role = cfg.training.roleArn
+    ? { arn: cfg.training.roleArn, created: false }
+    : await ensureRole(c.iam, executionRoleSpec(cfg, roleTarget(accountId, region)))
   if (role.created) ui.step(`Created the execution role ${role.arn}`)
   const createdAt = new Date(ctx.clock.now()).toISOString()
   const modelArn = await createModel(c.sagemaker, buildCreateModelInput(s, modelDataUrl, role.arn))

@@ -1,9 +1,21 @@
-import { access, writeFile } from 'node:fs/promises'
+import { lstat, readdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { mkdir } from 'node:fs/promises'
 import path from 'node:path'
 import { parseConfigText } from '../../config/load.js'
 import { configTemplate } from '../../config/template.js'
 import type { CommandContext } from '../../context.js'
 import { UserError } from '../../shared/errors.js'
+import { done, type Outcome } from '../../shared/outcome.js'
+import { bundledScriptsDir } from '../../shared/package-root.js'
+
+export interface InitOptions {
+  readonly project?: string
+  readonly bucket?: string
+  /** Overwrite an existing config and bundled script files. @default false */
+  readonly force?: boolean
+  /** Copy the bundled training and inference code into ./scripts/. @default true */
+  readonly scripts?: boolean
+}
 
 export interface InitResult {
   readonly path: string
@@ -11,10 +23,26 @@ export interface InitResult {
   readonly bucket: string
   readonly dataDir: string
   readonly written: boolean
+  /** The bundled code copied into the project (absent with --no-scripts). */
+  readonly scripts?: {
+    readonly dir: string
+    /** Paths relative to `dir` that were (or, with --dry-run, would be) written. */
+    readonly copied: readonly string[]
+    /** Files already there and kept (pass --force to overwrite them). */
+    readonly kept: readonly string[]
+  }
 }
 
-/** Writes the commented template; validates it before writing so a bad --project never lands on disk. */
-export async function runInit(ctx: CommandContext, opts: { project?: string; bucket?: string; force?: boolean }): Promise<InitResult> {
+/** The folder `training.sourceDir` in the template names, beside the config file. */
+const SCRIPTS_DIR = 'scripts'
+
+/**
+ * Writes the commented template and copies the bundled training and inference code into
+ * `./scripts/`, so `mlops train` works in a fresh folder (the user owns and edits the copy). It
+ * validates the template before writing, never overwrites a file without --force, and never writes
+ * through a symbolic link (issue 19): an existing link is refused, new files are created with O_EXCL.
+ */
+export async function runInit(ctx: CommandContext, opts: InitOptions): Promise<Outcome<InitResult>> {
   const file = ctx.configPath
   const region = ctx.awsSettings().region
   const project = opts.project ?? sanitize(path.basename(ctx.projectDir))
@@ -28,16 +56,102 @@ export async function runInit(ctx: CommandContext, opts: { project?: string; buc
       cause: e,
     })
   }
-  const exists = await access(file).then(
-    () => true,
-    () => false,
-  )
-  if (exists && !opts.force) {
+  const existing = await kindOf(file)
+  if (existing === 'link') throw symlinkError(file, '-c <a real path>')
+  if (existing && !opts.force) {
     throw new UserError('ConfigExists', `${file} already exists; nothing was written.`, { hint: 'Pass --force to overwrite it, or -c <other-path>.' })
   }
-  const result = { path: file, project, bucket, dataDir: ctx.resolvePath('dogImages'), written: !ctx.dryRun }
-  if (!ctx.dryRun) await writeFile(file, text)
-  return result
+  const scriptsDir = path.join(path.dirname(file), SCRIPTS_DIR)
+  const copy = opts.scripts === false ? undefined : await planScriptCopy(scriptsDir, Boolean(opts.force))
+  const result: InitResult = {
+    path: file,
+    project,
+    bucket,
+    dataDir: ctx.resolvePath('dogImages'),
+    written: !ctx.dryRun,
+    ...(copy ? { scripts: { dir: scriptsDir, copied: copy.files.map((f) => f.rel), kept: copy.kept } } : {}),
+  }
+  if (ctx.dryRun) return done(result)
+  await writeSafely(file, text, existing !== undefined)
+  if (copy) {
+    for (const f of copy.files) {
+      await mkdir(path.dirname(path.join(scriptsDir, f.rel)), { recursive: true })
+      await writeSafely(path.join(scriptsDir, f.rel), await readFile(f.source), f.exists)
+    }
+    for (const k of copy.kept) ctx.ui.warn(`Kept your ${path.join(SCRIPTS_DIR, k)} (pass --force to replace it with the bundled one).`)
+  }
+  return done(result)
+}
+
+/**
+ * The bundled code the user owns and edits: its .py files and hyperparameters.json; never tests, and
+ * not the shell tools (scripts/ec2/train.sh is the tool's own runner, read from the package, and
+ * gpu-bench.sh a benchmark).
+ */
+export async function bundledScriptFiles(root = bundledScriptsDir()): Promise<string[]> {
+  const out: string[] = []
+  const walk = async (rel: string): Promise<void> => {
+    for (const entry of await readdir(path.join(root, rel), { withFileTypes: true })) {
+      const child = rel ? `${rel}/${entry.name}` : entry.name
+      if (entry.isFile() && isShippedScript(child)) out.push(child)
+    }
+  }
+  await walk('')
+  return out.sort()
+}
+
+function isShippedScript(rel: string): boolean {
+  const name = path.posix.basename(rel)
+  if (/^test_.*\.py$|_test\.py$|^conftest\.py$/.test(name)) return false
+  return name.endsWith('.py') || name === 'hyperparameters.json'
+}
+
+/** Which bundled files go where, which existing ones are kept; refuses links before anything is written. */
+async function planScriptCopy(dir: string, force: boolean): Promise<{ files: { rel: string; source: string; exists: boolean }[]; kept: string[] }> {
+  const dirKind = await kindOf(dir)
+  if (dirKind === 'link') throw symlinkError(dir, '--no-scripts, or remove the link')
+  if (dirKind === 'file') {
+    throw new UserError('ScriptsDirIsFile', `${dir} is a file, not a folder; nothing was written.`, { hint: 'Move it away, or pass --no-scripts.' })
+  }
+  const root = bundledScriptsDir()
+  const files: { rel: string; source: string; exists: boolean }[] = []
+  const kept: string[] = []
+  for (const rel of await bundledScriptFiles(root)) {
+    const target = path.join(dir, rel)
+    const kind = await kindOf(target)
+    if (kind === 'link') throw symlinkError(target, '--no-scripts, or remove the link')
+    if (kind && !force) kept.push(rel)
+    else files.push({ rel, source: path.join(root, rel), exists: kind !== undefined })
+  }
+  return { files, kept }
+}
+
+async function kindOf(p: string): Promise<'link' | 'file' | 'dir' | undefined> {
+  try {
+    const st = await lstat(p)
+    return st.isSymbolicLink() ? 'link' : st.isDirectory() ? 'dir' : 'file'
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw e
+  }
+}
+
+/**
+ * A new file is created exclusively (O_EXCL fails on any existing path, a link planted since the
+ * check included); a replaced one is written beside it and renamed over it, which replaces the
+ * directory entry and never follows a link.
+ */
+async function writeSafely(file: string, data: string | Buffer, replace: boolean): Promise<void> {
+  if (!replace) return writeFile(file, data, { flag: 'wx' })
+  const tmp = `${file}.mlops-${process.pid}.tmp`
+  await writeFile(tmp, data, { flag: 'wx' })
+  await rename(tmp, file)
+}
+
+function symlinkError(p: string, alternative: string): UserError {
+  return new UserError('RefusingSymlink', `${p} is a symbolic link; mlops init does not write through links, so nothing was written.`, {
+    hint: `Pass ${alternative}.`,
+  })
 }
 
 function sanitize(name: string): string {

@@ -1,25 +1,25 @@
-import { DescribeScalableTargetsCommand, DescribeScalingPoliciesCommand } from '@aws-sdk/client-application-auto-scaling'
-import { DescribeInstancesCommand, DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2'
-import { GetInstanceProfileCommand, GetRoleCommand, ListInstanceProfilesForRoleCommand } from '@aws-sdk/client-iam'
-import { GetFunctionCommand, GetFunctionUrlConfigCommand, GetProvisionedConcurrencyConfigCommand } from '@aws-sdk/client-lambda'
-import { GetBucketTaggingCommand, ListObjectsV2Command } from '@aws-sdk/client-s3'
-import {
-  DescribeEndpointCommand,
-  DescribeEndpointConfigCommand,
-  ListEndpointConfigsCommand,
-  ListHyperParameterTuningJobsCommand,
-  ListModelsCommand,
-  ListTagsCommand,
-  ListTrainingJobsCommand,
-  DescribeTrainingJobCommand,
-} from '@aws-sdk/client-sagemaker'
 import type { MlopsConfig } from '../../config/schema.js'
-import { hasProjectTags, resourceNames, TAG_PROJECT } from '../../shared/naming.js'
+import { hasProjectTags, resourceNames, TAG_PROJECT, type ResourceNames } from '../../shared/naming.js'
 import { hourlyPrice, lambdaProvisionedHourly, S3_GB_MONTH } from '../../shared/pricing.js'
 import type { StateStore } from '../../shared/state.js'
 import type { AwsClients } from '../../aws/clients.js'
-import { callAws, callAwsOrUndefined, isNotFound } from '../../aws/errors.js'
 import { collectIdleStops, idleStopResourceNames, type IdleStopInfo } from './idle-stop.js'
+import { scalingResourceId } from '../../aws/autoscaling/scaling.js'
+import { describeScalableTargets, listScalingPolicyNames } from '../../aws/autoscaling/project-resources.js'
+import { describeTaggedInstances, describeTaggedSecurityGroups } from '../../aws/ec2/project-resources.js'
+import { getInstanceProfileIfExists, getRoleIfExists, listInstanceProfileNamesForRole } from '../../aws/iam/project-resources.js'
+import { getFunctionIfExists, getFunctionUrlIfExists, getProvisionedConcurrencyIfExists } from '../../aws/lambda/project-resources.js'
+import { getBucketTagsIfAny, listObjectsIfBucketExists } from '../../aws/s3/project-resources.js'
+import {
+  describeEndpointConfigIfExists,
+  describeEndpointIfExists,
+  describeTrainingJob,
+  listEndpointConfigs,
+  listModels,
+  listRunningTrainingJobs,
+  listRunningTuningJobs,
+  listTags,
+} from '../../aws/sagemaker/project-resources.js'
 
 /**
  * Everything mlops manages for one project, found from tags, fixed names, the state file and
@@ -96,32 +96,56 @@ const LIVE_INSTANCE_STATES = ['pending', 'running', 'stopping', 'stopped', 'shut
 
 /** True when the SageMaker resource carries this project's tag. */
 async function sagemakerTagged(c: InventoryClients, arn: string | undefined, project: string): Promise<boolean> {
-  if (!arn) return false
-  const tags = await callAws({ service: 'sagemaker', operation: 'ListTags', resource: arn }, () => c.sagemaker.send(new ListTagsCommand({ ResourceArn: arn })))
-  return hasProjectTags(tags.Tags, project)
+  return arn ? hasProjectTags(await listTags(c.sagemaker, arn), project) : false
 }
 
-export async function collectInventory(c: InventoryClients, cfg: MlopsConfig, region: string, state: StateStore, now: number): Promise<Inventory> {
-  const project = cfg.project.name
-  const names = resourceNames(cfg)
-  const records = await state.all()
-  const fromState = (kind: string) => records.filter((r) => r.kind === kind).map((r) => r.name)
-  const sm = (operation: string, resource?: string) => ({ service: 'sagemaker', operation, resource })
+/** What one phase of the inventory needs. */
+interface Scan {
+  readonly c: InventoryClients
+  readonly cfg: MlopsConfig
+  readonly project: string
+  readonly names: ResourceNames
+  /** Names of a kind recorded in .mlops/state.json. */
+  readonly fromState: (kind: string) => string[]
+}
 
-  // Jobs still running (they bill until they end).
+/**
+ * Finds the project's resources. Each lookup treats "not found" as "not there"; any other error
+ * (AccessDenied above all) propagates, so a partial inventory is never shown as the whole truth.
+ */
+export async function collectInventory(c: InventoryClients, cfg: MlopsConfig, region: string, state: StateStore, now: number): Promise<Inventory> {
+  const records = await state.all()
+  const scan: Scan = {
+    c,
+    cfg,
+    project: cfg.project.name,
+    names: resourceNames(cfg),
+    fromState: (kind) => records.filter((r) => r.kind === kind).map((r) => r.name),
+  }
+  // One phase after another, in this order, so a fake or a log reads like the old single pass.
+  const jobs = await collectJobs(scan)
+  const endpoints = await collectEndpoints(scan)
+  const configsAndModels = await collectConfigsAndModels(scan)
+  const scalingTargets = await collectScaling(scan)
+  const functions = await collectFunctions(scan)
+  const roles = await collectRoles(scan)
+  const instanceProfiles = await collectInstanceProfiles(scan, roles)
+  const ec2 = await collectEc2(scan, now)
+  const data = await collectData(scan)
+  const idleStops = await collectIdleStops(c, unique([scan.names.endpoint, ...scan.fromState('endpoint')]))
+  return { project: scan.project, region, jobs, endpoints, ...configsAndModels, scalingTargets, functions, roles, instanceProfiles, ...ec2, data, idleStops }
+}
+
+/** Jobs still running (they bill until they end). */
+async function collectJobs({ c, project, names }: Scan): Promise<RunningJob[]> {
   const jobs: RunningJob[] = []
-  const training = await callAws(sm('ListTrainingJobs'), () =>
-    c.sagemaker.send(new ListTrainingJobsCommand({ StatusEquals: 'InProgress', NameContains: project, MaxResults: 100 })),
-  )
-  for (const j of training.TrainingJobSummaries ?? []) {
-    const d = await callAws(sm('DescribeTrainingJob', j.TrainingJobName), () =>
-      c.sagemaker.send(new DescribeTrainingJobCommand({ TrainingJobName: j.TrainingJobName })),
-    )
+  for (const name of await listRunningTrainingJobs(c.sagemaker, project)) {
+    const d = await describeTrainingJob(c.sagemaker, name)
     if (!(await sagemakerTagged(c, d.TrainingJobArn, project))) continue
     const type = d.ResourceConfig?.InstanceType
     const count = d.ResourceConfig?.InstanceCount ?? 1
     jobs.push({
-      name: j.TrainingJobName!,
+      name,
       kind: 'training',
       status: d.SecondaryStatus ?? 'InProgress',
       instanceType: type,
@@ -129,24 +153,19 @@ export async function collectInventory(c: InventoryClients, cfg: MlopsConfig, re
       hourly: type ? mul(hourlyPrice(type), count) : undefined,
     })
   }
-  const tuning = await callAws(sm('ListHyperParameterTuningJobs'), () =>
-    c.sagemaker.send(new ListHyperParameterTuningJobsCommand({ StatusEquals: 'InProgress', NameContains: names.tuningJobBase, MaxResults: 100 })),
-  )
-  for (const t of tuning.HyperParameterTuningJobSummaries ?? []) {
-    if (await sagemakerTagged(c, t.HyperParameterTuningJobArn, project))
-      jobs.push({ name: t.HyperParameterTuningJobName!, kind: 'tuning', status: 'InProgress' })
+  for (const t of await listRunningTuningJobs(c.sagemaker, names.tuningJobBase)) {
+    if (await sagemakerTagged(c, t.arn, project)) jobs.push({ name: t.name, kind: 'tuning', status: 'InProgress' })
   }
+  return jobs
+}
 
-  // Endpoints: the configured name, plus any recorded in state.
+/** Endpoints: the configured name, plus any recorded in state. */
+async function collectEndpoints({ c, project, names, fromState }: Scan): Promise<EndpointInfo[]> {
   const endpoints: EndpointInfo[] = []
   for (const name of unique([names.endpoint, ...fromState('endpoint')])) {
-    const ep = await callAwsOrUndefined(sm('DescribeEndpoint', name), () => c.sagemaker.send(new DescribeEndpointCommand({ EndpointName: name })))
+    const ep = await describeEndpointIfExists(c.sagemaker, name)
     if (!ep || !(await sagemakerTagged(c, ep.EndpointArn, project))) continue
-    const conf = ep.EndpointConfigName
-      ? await callAwsOrUndefined(sm('DescribeEndpointConfig', ep.EndpointConfigName), () =>
-          c.sagemaker.send(new DescribeEndpointConfigCommand({ EndpointConfigName: ep.EndpointConfigName })),
-        )
-      : undefined
+    const conf = ep.EndpointConfigName ? await describeEndpointConfigIfExists(c.sagemaker, ep.EndpointConfigName) : undefined
     const variant = conf?.ProductionVariants?.[0]
     const live = ep.ProductionVariants?.[0]
     const serverless = variant?.ServerlessConfig
@@ -164,50 +183,44 @@ export async function collectInventory(c: InventoryClients, cfg: MlopsConfig, re
           }),
     })
   }
+  return endpoints
+}
 
-  // Endpoint configs and models: ours by name prefix and tag.
-  const configs = await callAws(sm('ListEndpointConfigs'), () =>
-    c.sagemaker.send(new ListEndpointConfigsCommand({ NameContains: names.endpointConfigBase, MaxResults: 100 })),
-  )
+/** Endpoint configs and models: ours by name prefix and tag. */
+async function collectConfigsAndModels({ c, project, names }: Scan): Promise<Pick<Inventory, 'endpointConfigs' | 'models'>> {
   const endpointConfigs: string[] = []
-  for (const ec of configs.EndpointConfigs ?? []) if (await sagemakerTagged(c, ec.EndpointConfigArn, project)) endpointConfigs.push(ec.EndpointConfigName!)
-  const modelList = await callAws(sm('ListModels'), () => c.sagemaker.send(new ListModelsCommand({ NameContains: names.modelBase, MaxResults: 100 })))
+  for (const ec of await listEndpointConfigs(c.sagemaker, names.endpointConfigBase))
+    if (await sagemakerTagged(c, ec.arn, project)) endpointConfigs.push(ec.name)
   const models: string[] = []
-  for (const m of modelList.Models ?? []) if (await sagemakerTagged(c, m.ModelArn, project)) models.push(m.ModelName!)
+  for (const m of await listModels(c.sagemaker, names.modelBase)) if (await sagemakerTagged(c, m.arn, project)) models.push(m.name)
+  return { endpointConfigs, models }
+}
 
-  // Scaling targets on our endpoints' variants.
+/** Scaling targets on our endpoints' variants. */
+async function collectScaling({ c, names, fromState }: Scan): Promise<ScalingTargetInfo[]> {
+  const resourceIds = unique([names.endpoint, ...fromState('endpoint')]).map((e) => scalingResourceId(e))
   const scalingTargets: ScalingTargetInfo[] = []
-  const resourceIds = unique([names.endpoint, ...fromState('endpoint')]).map((e) => `endpoint/${e}/variant/AllTraffic`)
-  const targets = await callAws({ service: 'application-autoscaling', operation: 'DescribeScalableTargets' }, () =>
-    c.autoscaling.send(new DescribeScalableTargetsCommand({ ServiceNamespace: 'sagemaker', ResourceIds: resourceIds })),
-  )
-  for (const t of targets.ScalableTargets ?? []) {
-    const pol = await callAws({ service: 'application-autoscaling', operation: 'DescribeScalingPolicies' }, () =>
-      c.autoscaling.send(new DescribeScalingPoliciesCommand({ ServiceNamespace: 'sagemaker', ResourceId: t.ResourceId })),
-    )
+  for (const t of await describeScalableTargets(c.autoscaling, resourceIds)) {
     scalingTargets.push({
       resourceId: t.ResourceId!,
       min: t.MinCapacity ?? 0,
       max: t.MaxCapacity ?? 0,
-      policies: (pol.ScalingPolicies ?? []).map((p) => p.PolicyName!),
+      policies: await listScalingPolicyNames(c.autoscaling, t.ResourceId!),
     })
   }
+  return scalingTargets
+}
 
-  // Lambda functions with provisioned concurrency (which bills while idle) and URLs.
+/** Lambda functions with provisioned concurrency (which bills while idle) and URLs. */
+async function collectFunctions({ c, project, names, fromState }: Scan): Promise<FunctionInfo[]> {
   const functions: FunctionInfo[] = []
   const idle = idleStopResourceNames(unique([names.endpoint, ...fromState('endpoint')]))
   for (const name of unique([names.lambdaFunction, ...idle.functions, ...fromState('function')])) {
-    const fn = await callAwsOrUndefined({ service: 'lambda', operation: 'GetFunction', resource: name }, () =>
-      c.lambda.send(new GetFunctionCommand({ FunctionName: name })),
-    )
+    const fn = await getFunctionIfExists(c.lambda, name)
     if (!fn || fn.Tags?.[TAG_PROJECT] !== project) continue
     const memoryMb = fn.Configuration?.MemorySize ?? 128
-    const pcc = await callAwsOrUndefined({ service: 'lambda', operation: 'GetProvisionedConcurrencyConfig', resource: name }, () =>
-      c.lambda.send(new GetProvisionedConcurrencyConfigCommand({ FunctionName: name, Qualifier: names.lambdaAlias })),
-    )
-    const url = await callAwsOrUndefined({ service: 'lambda', operation: 'GetFunctionUrlConfig', resource: name }, () =>
-      c.lambda.send(new GetFunctionUrlConfigCommand({ FunctionName: name, Qualifier: names.lambdaAlias })),
-    ).catch(() => undefined) // function URLs are optional and not every emulator knows them
+    const pcc = await getProvisionedConcurrencyIfExists(c.lambda, name, names.lambdaAlias)
+    const url = await getFunctionUrlIfExists(c.lambda, name, names.lambdaAlias)
     const executions = pcc?.AllocatedProvisionedConcurrentExecutions ?? pcc?.RequestedProvisionedConcurrentExecutions ?? 0
     functions.push({
       name,
@@ -217,97 +230,63 @@ export async function collectInventory(c: InventoryClients, cfg: MlopsConfig, re
       hourly: executions > 0 ? lambdaProvisionedHourly(memoryMb, executions) : 0,
     })
   }
+  return functions
+}
 
-  // Roles mlops created (tagged for this project; a user-supplied training.roleArn is never ours).
+/** Roles mlops created (tagged for this project; a user-supplied training.roleArn is never ours). */
+async function collectRoles({ c, project, names, fromState }: Scan): Promise<RoleInfo[]> {
   const roles: RoleInfo[] = []
+  const idle = idleStopResourceNames(unique([names.endpoint, ...fromState('endpoint')]))
   for (const name of unique([names.trainingRole, names.lambdaRole, names.ec2Role, ...idle.roles, ...fromState('role')])) {
-    const role = await callAwsOrUndefined({ service: 'iam', operation: 'GetRole', resource: name }, () => c.iam.send(new GetRoleCommand({ RoleName: name })))
-    if (!role?.Role || !hasProjectTags(role.Role.Tags, project)) continue
-    const profiles = await callAws({ service: 'iam', operation: 'ListInstanceProfilesForRole', resource: name }, () =>
-      c.iam.send(new ListInstanceProfilesForRoleCommand({ RoleName: name })),
-    )
-    roles.push({ name, arn: role.Role.Arn!, instanceProfiles: (profiles.InstanceProfiles ?? []).map((p) => p.InstanceProfileName!) })
+    const role = await getRoleIfExists(c.iam, name)
+    if (!role || !hasProjectTags(role.Tags, project)) continue
+    roles.push({ name, arn: role.Arn!, instanceProfiles: await listInstanceProfileNamesForRole(c.iam, name) })
   }
+  return roles
+}
 
+/** Instance profiles mlops created, including one left without a role. */
+async function collectInstanceProfiles({ c, project, names, fromState }: Scan, roles: readonly RoleInfo[]): Promise<string[]> {
   const instanceProfiles = new Set(roles.flatMap((r) => r.instanceProfiles))
   for (const name of unique([names.ec2InstanceProfile, ...fromState('instance-profile')])) {
-    const profile = await callAwsOrUndefined({ service: 'iam', operation: 'GetInstanceProfile', resource: name }, () =>
-      c.iam.send(new GetInstanceProfileCommand({ InstanceProfileName: name })),
-    )
-    if (profile?.InstanceProfile && (hasProjectTags(profile.InstanceProfile.Tags, project) || instanceProfiles.has(name))) instanceProfiles.add(name)
+    const profile = await getInstanceProfileIfExists(c.iam, name)
+    if (profile && (hasProjectTags(profile.Tags, project) || instanceProfiles.has(name))) instanceProfiles.add(name)
   }
+  return [...instanceProfiles]
+}
 
-  // EC2 boxes and their security groups, by tag.
-  const tagFilter = { Name: `tag:${TAG_PROJECT}`, Values: [project] }
-  const reservations = await callAws({ service: 'ec2', operation: 'DescribeInstances' }, () =>
-    c.ec2.send(new DescribeInstancesCommand({ Filters: [tagFilter, { Name: 'instance-state-name', Values: LIVE_INSTANCE_STATES }] })),
-  )
-  const instances: InstanceInfo[] = (reservations.Reservations ?? [])
-    .flatMap((r) => r.Instances ?? [])
-    .map((i) => {
-      const launched = i.LaunchTime ? new Date(i.LaunchTime) : undefined
-      const running = i.State?.Name === 'running' || i.State?.Name === 'pending'
-      return {
-        id: i.InstanceId!,
-        state: i.State?.Name ?? 'unknown',
-        instanceType: i.InstanceType ?? 'unknown',
-        launchedAt: launched?.toISOString(),
-        ageSeconds: launched ? Math.max(0, Math.round((now - launched.getTime()) / 1000)) : undefined,
-        // Stopped boxes bill only their volumes; the hourly figure is the instance price while running.
-        hourly: running ? hourlyPrice(i.InstanceType ?? '') : 0,
-      }
-    })
-  const groups = await callAws({ service: 'ec2', operation: 'DescribeSecurityGroups' }, () =>
-    c.ec2.send(new DescribeSecurityGroupsCommand({ Filters: [tagFilter] })),
-  )
-  const securityGroups = (groups.SecurityGroups ?? []).map((g) => ({ id: g.GroupId!, name: g.GroupName! }))
-
-  // The dataset in S3 (kept by teardown unless --delete-data).
-  let data: Inventory['data']
-  const bucket = cfg.data.bucket
-  try {
-    let objects = 0
-    let bytes = 0
-    let token: string | undefined
-    do {
-      const page = await c.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `${cfg.data.prefix}/`, ContinuationToken: token }))
-      for (const o of page.Contents ?? []) {
-        objects++
-        bytes += o.Size ?? 0
-      }
-      token = page.IsTruncated ? page.NextContinuationToken : undefined
-    } while (token)
-    const tagging = await callAwsOrUndefined({ service: 's3', operation: 'GetBucketTagging', resource: bucket }, () =>
-      c.s3.send(new GetBucketTaggingCommand({ Bucket: bucket })),
-    ).catch(() => undefined)
-    data = {
-      bucket,
-      prefix: cfg.data.prefix,
-      objects,
-      bytes,
-      monthly: (bytes / 1024 ** 3) * S3_GB_MONTH,
-      bucketManagedByMlops: hasProjectTags(tagging?.TagSet, project),
+/** EC2 boxes and their security groups, by tag. */
+async function collectEc2({ c, project }: Scan, now: number): Promise<Pick<Inventory, 'instances' | 'securityGroups'>> {
+  const instances: InstanceInfo[] = (await describeTaggedInstances(c.ec2, TAG_PROJECT, project, LIVE_INSTANCE_STATES)).map((i) => {
+    const launched = i.LaunchTime ? new Date(i.LaunchTime) : undefined
+    const running = i.State?.Name === 'running' || i.State?.Name === 'pending'
+    return {
+      id: i.InstanceId!,
+      state: i.State?.Name ?? 'unknown',
+      instanceType: i.InstanceType ?? 'unknown',
+      launchedAt: launched?.toISOString(),
+      ageSeconds: launched ? Math.max(0, Math.round((now - launched.getTime()) / 1000)) : undefined,
+      // Stopped boxes bill only their volumes; the hourly figure is the instance price while running.
+      hourly: running ? hourlyPrice(i.InstanceType ?? '') : 0,
     }
-  } catch (e) {
-    if (!isNotFound(e) && (e as { name?: string }).name !== 'NoSuchBucket') throw e
-    data = undefined
-  }
+  })
+  return { instances, securityGroups: await describeTaggedSecurityGroups(c.ec2, TAG_PROJECT, project) }
+}
 
+/** The dataset in S3 (kept by teardown unless --delete-data); undefined when the bucket does not exist. */
+async function collectData({ c, cfg, project }: Scan): Promise<Inventory['data']> {
+  const bucket = cfg.data.bucket
+  const objects = await listObjectsIfBucketExists(c.s3, bucket, `${cfg.data.prefix}/`)
+  if (!objects) return undefined
+  const bytes = objects.reduce((a, o) => a + o.size, 0)
+  const tags = await getBucketTagsIfAny(c.s3, bucket)
   return {
-    project,
-    region,
-    jobs,
-    endpoints,
-    endpointConfigs,
-    models,
-    scalingTargets,
-    functions,
-    roles,
-    instanceProfiles: [...instanceProfiles],
-    instances,
-    securityGroups,
-    data,
-    idleStops: await collectIdleStops(c, unique([names.endpoint, ...fromState('endpoint')])),
+    bucket,
+    prefix: cfg.data.prefix,
+    objects: objects.length,
+    bytes,
+    monthly: (bytes / 1024 ** 3) * S3_GB_MONTH,
+    bucketManagedByMlops: hasProjectTags(tags, project),
   }
 }
 

@@ -2,7 +2,8 @@ import type { ChalkInstance } from 'chalk'
 import { collectInventory, hourlyTotal, type Inventory } from './inventory.js'
 import type { CommandContext } from '../../context.js'
 import { formatBytes, formatTable } from '../../shared/output.js'
-import { planToJson, renderPlan, type PlannedOperation } from '../../shared/plan.js'
+import type { PlannedOperation } from '../../shared/plan.js'
+import { done, planned, type Outcome } from '../../shared/outcome.js'
 import { formatUsd, HOURS_PER_MONTH, PRICE_NOTE } from '../../shared/pricing.js'
 import { resourceNames } from '../../shared/naming.js'
 import { formatDuration } from '../../shared/duration.js'
@@ -43,19 +44,18 @@ export function planStatus(cfg: MlopsConfig): PlannedOperation[] {
   ]
 }
 
-export async function runStatus(ctx: CommandContext): Promise<void> {
+export async function runStatus(ctx: CommandContext): Promise<Outcome<StatusResult>> {
   const cfg = await ctx.config()
-  if (ctx.dryRun) {
-    const ops = planStatus(cfg)
-    ctx.ui.resultData({ dryRun: true, operations: planToJson(ops) }, (_r, c) => renderPlan('mlops status (read-only)', ops, c))
-    return
-  }
+  if (ctx.dryRun) return planned({ title: 'mlops status (read-only)', operations: planStatus(cfg) })
   const region = ctx.awsSettings(cfg).region
+  // A state file that cannot be read is a named error before any AWS call.
+  const state = ctx.state()
+  await state.all()
   const clients = await ctx.clients(['sagemaker', 'lambda', 'ec2', 's3', 'iam', 'autoscaling', 'cloudwatch', 'sns'], cfg)
   const spin = ctx.ui.spinner(`Looking for ${cfg.project.name} resources in ${region}…`)
   let inv: Inventory
   try {
-    inv = await collectInventory(clients, cfg, region, ctx.state(), ctx.clock.now())
+    inv = await collectInventory(clients, cfg, region, state, ctx.clock.now())
   } finally {
     spin.stop()
   }
@@ -66,7 +66,7 @@ export async function runStatus(ctx: CommandContext): Promise<void> {
     monthlyTotal: round(hourly * HOURS_PER_MONTH + (inv.data?.monthly ?? 0)),
     priceNote: PRICE_NOTE,
   }
-  ctx.ui.resultData(result, renderStatus)
+  return done(result)
 }
 
 const round = (n: number) => Math.round(n * 10000) / 10000

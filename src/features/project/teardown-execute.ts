@@ -1,31 +1,17 @@
-import { DeleteScalingPolicyCommand, DeregisterScalableTargetCommand } from '@aws-sdk/client-application-auto-scaling'
-import { DeleteSecurityGroupCommand, DescribeInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2'
-import {
-  DeleteInstanceProfileCommand,
-  DeleteRoleCommand,
-  DeleteRolePolicyCommand,
-  DetachRolePolicyCommand,
-  ListAttachedRolePoliciesCommand,
-  ListRolePoliciesCommand,
-  RemoveRoleFromInstanceProfileCommand,
-} from '@aws-sdk/client-iam'
-import { DeleteFunctionCommand, DeleteFunctionUrlConfigCommand, DeleteProvisionedConcurrencyConfigCommand } from '@aws-sdk/client-lambda'
-import { DeleteBucketCommand, DeleteObjectsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3'
-import {
-  DeleteEndpointCommand,
-  DeleteEndpointConfigCommand,
-  DeleteModelCommand,
-  DescribeEndpointCommand,
-  StopHyperParameterTuningJobCommand,
-  StopTrainingJobCommand,
-} from '@aws-sdk/client-sagemaker'
 import type { MlopsConfig } from '../../config/schema.js'
 import { resourceNames } from '../../shared/naming.js'
 import type { PlannedOperation } from '../../shared/plan.js'
 import type { StateRecord } from '../../shared/state.js'
-import { pollUntil, type Clock } from '../../shared/clock.js'
-import { callAws, isNotFound } from '../../aws/errors.js'
+import type { Clock } from '../../shared/clock.js'
+import { InterruptedError } from '../../shared/errors.js'
+import { removeScaling } from '../../aws/autoscaling/project-resources.js'
+import { deleteSecurityGroup, terminateInstancesAndWait } from '../../aws/ec2/project-resources.js'
+import { deleteInstanceProfile, deleteRoleCompletely } from '../../aws/iam/project-resources.js'
+import { deleteFunction, deleteFunctionUrl, deleteProvisionedConcurrency } from '../../aws/lambda/project-resources.js'
+import { bucketHasObjects, deleteBucket, deleteKeys } from '../../aws/s3/project-resources.js'
+import { deleteEndpointAndWait, deleteEndpointConfig, deleteModel, stopJob } from '../../aws/sagemaker/project-resources.js'
 import type { Inventory, InventoryClients } from './inventory.js'
+import { ownedPrefixes, type OwnedData } from './owned-data.js'
 import { planRemoveIdleStop, removeIdleStop } from './idle-stop.js'
 
 /**
@@ -46,6 +32,8 @@ export interface TeardownItem {
   /** Human label: "endpoint dogs-endpoint". */
   readonly label: string
   readonly ops: readonly PlannedOperation[]
+  /** The exact S3 keys an item deletes, listed before the question. */
+  readonly keys?: readonly string[]
 }
 
 export interface TeardownResult {
@@ -58,7 +46,7 @@ export interface TeardownResult {
 const op = (service: string, operation: string, input: unknown): PlannedOperation => ({ service, operation, input })
 
 /** The ordered deletion plan. Pure: used for the confirmation list, --dry-run and execution. */
-export function planTeardown(inv: Inventory, cfg: MlopsConfig, opts: TeardownOptions): TeardownItem[] {
+export function planTeardown(inv: Inventory, cfg: MlopsConfig, opts: TeardownOptions, owned?: OwnedData): TeardownItem[] {
   const items: TeardownItem[] = []
   for (const j of inv.jobs) {
     items.push(
@@ -116,12 +104,26 @@ export function planTeardown(inv: Inventory, cfg: MlopsConfig, opts: TeardownOpt
   }
   for (const g of inv.securityGroups) items.push({ label: `security group ${g.name} (${g.id})`, ops: [op('ec2', 'DeleteSecurityGroup', { GroupId: g.id })] })
   if (opts.deleteData && inv.data) {
-    for (const prefix of dataPrefixes(cfg)) {
+    const bucket = inv.data.bucket
+    if (owned) {
+      if (owned.keys.length) {
+        items.push({
+          label: `${owned.keys.length} object${owned.keys.length === 1 ? '' : 's'} mlops wrote in s3://${bucket}/`,
+          ops: [op('s3', 'DeleteObjects', { Bucket: bucket, Delete: { Objects: owned.keys.map((Key) => ({ Key })), Quiet: true } })],
+          keys: owned.keys,
+        })
+      }
+    } else {
+      const { marked, byName } = ownedPrefixes(cfg)
       items.push({
-        label: `s3://${inv.data.bucket}/${prefix}`,
+        label: `objects mlops wrote in s3://${bucket}/ (${[...marked, ...byName].join(', ')})`,
         ops: [
-          op('s3', 'ListObjectsV2', { Bucket: inv.data.bucket, Prefix: prefix }),
-          op('s3', 'DeleteObjects', { Bucket: inv.data.bucket, Delete: { Objects: '<each listed key>' } }),
+          ...[...byName, ...marked].map((Prefix) => op('s3', 'ListObjectsV2', { Bucket: bucket, Prefix })),
+          op('s3', 'HeadObject', {
+            Bucket: bucket,
+            Key: '<each listed key under the data, code and models prefixes: kept unless its x-amz-meta-sha256 is set>',
+          }),
+          op('s3', 'DeleteObjects', { Bucket: bucket, Delete: { Objects: '<only the objects mlops wrote>' } }),
         ],
       })
     }
@@ -129,11 +131,6 @@ export function planTeardown(inv: Inventory, cfg: MlopsConfig, opts: TeardownOpt
       items.push({ label: `bucket ${inv.data.bucket} (if empty)`, ops: [op('s3', 'DeleteBucket', { Bucket: inv.data.bucket })] })
   }
   return items
-}
-
-/** The S3 prefixes --delete-data removes: dataset, job outputs, and the project's code, models and checkpoints. */
-export function dataPrefixes(cfg: MlopsConfig): string[] {
-  return [`${cfg.data.prefix}/`, `${cfg.training.outputPrefix}/`, `${cfg.project.name}/`]
 }
 
 /**
@@ -168,166 +165,125 @@ export function presumedInventory(cfg: MlopsConfig, region: string, records: rea
   }
 }
 
-/** Runs the plan. Failures are collected (and reported) rather than stopping the rest of the cleanup. */
-export async function executeTeardown(
-  c: InventoryClients,
-  inv: Inventory,
-  cfg: MlopsConfig,
-  opts: TeardownOptions & { clock: Clock; signal?: AbortSignal; waitTimeoutMs?: number; onStep?: (label: string) => void },
-): Promise<TeardownResult> {
-  const deleted: string[] = []
-  const failed: { label: string; error: string }[] = []
-  const kept: string[] = []
-  const timeoutMs = opts.waitTimeoutMs ?? 15 * 60_000
-  const attempt = async (label: string, fn: () => Promise<void>) => {
-    opts.onStep?.(label)
-    try {
-      await fn()
-      deleted.push(label)
-    } catch (e) {
-      if (isNotFound(e)) deleted.push(`${label} (already gone)`)
-      else failed.push({ label, error: e instanceof Error ? e.message : String(e) })
-    }
+export type ExecuteOptions = TeardownOptions & {
+  clock: Clock
+  signal?: AbortSignal
+  waitTimeoutMs?: number
+  onStep?: (label: string) => void
+  /** With --delete-data: exactly the objects to delete (those mlops wrote, listed to the user first). */
+  ownedData?: OwnedData
+}
+
+/** Runs each deletion, recording it as deleted, already gone, or failed (the rest still runs). */
+class Run {
+  readonly deleted: string[] = []
+  readonly failed: { label: string; error: string }[] = []
+  readonly kept: string[] = []
+  readonly wait: { clock: Clock; signal?: AbortSignal; timeoutMs: number; rerunHint: string }
+
+  constructor(
+    readonly c: InventoryClients,
+    readonly opts: ExecuteOptions,
+  ) {
+    this.wait = { clock: opts.clock, signal: opts.signal, timeoutMs: opts.waitTimeoutMs ?? 15 * 60_000, rerunHint: 'Run `mlops teardown` again to finish.' }
   }
-  const gone = async <T>(fn: () => Promise<T>) => {
+
+  /** `fn` resolves false when the resource was already gone. Ctrl-C stops the whole run (exit 130), never counted as a failure. */
+  async attempt(label: string, fn: () => Promise<boolean | void>): Promise<void> {
+    this.checkInterrupt(label)
+    this.opts.onStep?.(label)
     try {
-      await fn()
+      const existed = await fn()
+      this.deleted.push(existed === false ? `${label} (already gone)` : label)
     } catch (e) {
-      if (!isNotFound(e)) throw e
+      this.checkInterrupt(label, e)
+      this.failed.push({ label, error: e instanceof Error ? e.message : String(e) })
     }
   }
 
-  for (const j of inv.jobs) {
-    await attempt(`${j.kind} job ${j.name} (stopped)`, async () => {
-      if (j.kind === 'training') await c.sagemaker.send(new StopTrainingJobCommand({ TrainingJobName: j.name }))
-      else await c.sagemaker.send(new StopHyperParameterTuningJobCommand({ HyperParameterTuningJobName: j.name }))
+  private checkInterrupt(label: string, cause?: unknown): void {
+    if (!this.opts.signal?.aborted) return
+    if (cause instanceof InterruptedError) throw cause
+    const done = this.deleted.length ? ` Deleted so far: ${this.deleted.join(', ')}.` : ' Nothing was deleted yet.'
+    throw new InterruptedError(`Interrupted during teardown (at ${label}).${done}`, {
+      hint: 'Run `mlops teardown` again to finish: it only deletes what is still there.',
+      ...(cause ? { cause } : {}),
     })
   }
-  for (const t of inv.scalingTargets) {
-    await attempt(`autoscaling of ${t.resourceId}`, async () => {
-      const base = { ServiceNamespace: 'sagemaker' as const, ResourceId: t.resourceId, ScalableDimension: 'sagemaker:variant:DesiredInstanceCount' as const }
-      for (const PolicyName of t.policies) await gone(() => c.autoscaling.send(new DeleteScalingPolicyCommand({ PolicyName, ...base })))
-      await gone(() => c.autoscaling.send(new DeregisterScalableTargetCommand(base)))
-    })
-  }
-  for (const i of inv.idleStops ?? []) await attempt(`idle stop of ${i.endpoint} (alarm, topic)`, () => removeIdleStop(c, i))
-  for (const e of inv.endpoints) {
-    await attempt(`endpoint ${e.name}`, async () => {
-      await callAws({ service: 'sagemaker', operation: 'DeleteEndpoint', resource: e.name }, () =>
-        c.sagemaker.send(new DeleteEndpointCommand({ EndpointName: e.name })),
-      )
-      // Deletion is asynchronous; wait until it is really gone so "nothing left running" is true.
-      await pollUntil({
-        what: `endpoint ${e.name} to be deleted`,
-        check: async () => {
-          try {
-            const d = await c.sagemaker.send(new DescribeEndpointCommand({ EndpointName: e.name }))
-            return { done: false, value: undefined, status: d.EndpointStatus }
-          } catch (err) {
-            if (isNotFound(err)) return { done: true, value: undefined, status: 'Deleted' }
-            throw err
-          }
-        },
-        timeoutMs,
-        intervalMs: 15_000,
-        clock: opts.clock,
-        signal: opts.signal,
-        rerunHint: 'Run `mlops teardown` again to finish.',
-      })
-    })
-  }
-  for (const name of inv.endpointConfigs)
-    await attempt(`endpoint config ${name}`, async () => {
-      await c.sagemaker.send(new DeleteEndpointConfigCommand({ EndpointConfigName: name }))
-    })
-  for (const name of inv.models)
-    await attempt(`model ${name}`, async () => {
-      await c.sagemaker.send(new DeleteModelCommand({ ModelName: name }))
-    })
+}
+
+/** Runs the plan. Failures are collected (and reported) rather than stopping the rest of the cleanup. */
+export async function executeTeardown(c: InventoryClients, inv: Inventory, cfg: MlopsConfig, opts: ExecuteOptions): Promise<TeardownResult> {
+  const run = new Run(c, opts)
+  await removeSageMaker(run, inv)
+  await removeFunctions(run, inv)
+  await removeIam(run, inv)
+  await removeEc2(run, inv)
+  await removeData(run, inv)
+  return { deleted: run.deleted, failed: run.failed, kept: run.kept }
+}
+
+/** Jobs stopped, scaling off, then the endpoint (waited for), its configs and models. */
+async function removeSageMaker(run: Run, inv: Inventory): Promise<void> {
+  const { sagemaker, autoscaling } = run.c
+  for (const j of inv.jobs) await run.attempt(`${j.kind} job ${j.name} (stopped)`, () => stopJob(sagemaker, j.kind, j.name))
+  for (const t of inv.scalingTargets) await run.attempt(`autoscaling of ${t.resourceId}`, () => removeScaling(autoscaling, t.resourceId, t.policies))
+  // The idle stop goes first, so its alarm cannot fire (and its reaper act) in the middle of teardown.
+  for (const i of inv.idleStops ?? []) await run.attempt(`idle stop of ${i.endpoint} (alarm, topic)`, () => removeIdleStop(run.c, i))
+  for (const e of inv.endpoints) await run.attempt(`endpoint ${e.name}`, () => deleteEndpointAndWait(sagemaker, e.name, run.wait))
+  for (const name of inv.endpointConfigs) await run.attempt(`endpoint config ${name}`, () => deleteEndpointConfig(sagemaker, name))
+  for (const name of inv.models) await run.attempt(`model ${name}`, () => deleteModel(sagemaker, name))
+}
+
+/** The function URL and provisioned concurrency before the function. */
+async function removeFunctions(run: Run, inv: Inventory): Promise<void> {
+  const { lambda } = run.c
   for (const f of inv.functions) {
-    if (f.url)
-      await attempt(`function URL of ${f.name}`, async () => {
-        await c.lambda.send(new DeleteFunctionUrlConfigCommand({ FunctionName: f.name, Qualifier: f.url!.qualifier }))
-      })
-    if (f.provisioned) {
-      await attempt(`provisioned concurrency of ${f.name}:${f.provisioned.qualifier}`, async () => {
-        await c.lambda.send(new DeleteProvisionedConcurrencyConfigCommand({ FunctionName: f.name, Qualifier: f.provisioned!.qualifier }))
-      })
-    }
-    await attempt(`Lambda function ${f.name}`, async () => {
-      await c.lambda.send(new DeleteFunctionCommand({ FunctionName: f.name }))
-    })
+    const url = f.url
+    if (url) await run.attempt(`function URL of ${f.name}`, () => deleteFunctionUrl(lambda, f.name, url.qualifier))
+    const pc = f.provisioned
+    if (pc) await run.attempt(`provisioned concurrency of ${f.name}:${pc.qualifier}`, () => deleteProvisionedConcurrency(lambda, f.name, pc.qualifier))
+    await run.attempt(`Lambda function ${f.name}`, () => deleteFunction(lambda, f.name))
   }
-  if (opts.keepRoles) {
-    kept.push(...inv.roles.map((r) => `IAM role ${r.name}`), ...inv.instanceProfiles.map((p) => `instance profile ${p}`))
-  } else {
-    for (const r of inv.roles) {
-      await attempt(`IAM role ${r.name}`, async () => {
-        const inline = await c.iam.send(new ListRolePoliciesCommand({ RoleName: r.name }))
-        for (const PolicyName of inline.PolicyNames ?? []) await gone(() => c.iam.send(new DeleteRolePolicyCommand({ RoleName: r.name, PolicyName })))
-        const attached = await c.iam.send(new ListAttachedRolePoliciesCommand({ RoleName: r.name }))
-        for (const p of attached.AttachedPolicies ?? []) await gone(() => c.iam.send(new DetachRolePolicyCommand({ RoleName: r.name, PolicyArn: p.PolicyArn })))
-        for (const InstanceProfileName of r.instanceProfiles) {
-          await gone(() => c.iam.send(new RemoveRoleFromInstanceProfileCommand({ InstanceProfileName, RoleName: r.name })))
-        }
-        await c.iam.send(new DeleteRoleCommand({ RoleName: r.name }))
-      })
-    }
-    for (const p of inv.instanceProfiles)
-      await attempt(`instance profile ${p}`, async () => {
-        await c.iam.send(new DeleteInstanceProfileCommand({ InstanceProfileName: p }))
-      })
+}
+
+/** Roles (policies first) and instance profiles, unless --keep-roles. */
+async function removeIam(run: Run, inv: Inventory): Promise<void> {
+  if (run.opts.keepRoles) {
+    run.kept.push(...inv.roles.map((r) => `IAM role ${r.name}`), ...inv.instanceProfiles.map((p) => `instance profile ${p}`))
+    return
   }
+  for (const r of inv.roles) await run.attempt(`IAM role ${r.name}`, () => deleteRoleCompletely(run.c.iam, r.name, r.instanceProfiles))
+  for (const p of inv.instanceProfiles) await run.attempt(`instance profile ${p}`, () => deleteInstanceProfile(run.c.iam, p))
+}
+
+/** Instances terminated (and waited for), then their security groups. */
+async function removeEc2(run: Run, inv: Inventory): Promise<void> {
   if (inv.instances.length) {
     const ids = inv.instances.map((i) => i.id)
-    await attempt(`EC2 instance${ids.length > 1 ? 's' : ''} ${ids.join(', ')}`, async () => {
-      await callAws({ service: 'ec2', operation: 'TerminateInstances', resource: ids.join(',') }, () =>
-        c.ec2.send(new TerminateInstancesCommand({ InstanceIds: ids })),
-      )
-      // Security groups can only go once their instances are terminated.
-      await pollUntil({
-        what: `instances ${ids.join(', ')} to terminate`,
-        check: async () => {
-          const d = await c.ec2.send(new DescribeInstancesCommand({ InstanceIds: ids }))
-          const states = (d.Reservations ?? []).flatMap((r) => r.Instances ?? []).map((i) => i.State?.Name ?? 'unknown')
-          return { done: states.every((s) => s === 'terminated'), value: undefined, status: [...new Set(states)].join(', ') }
-        },
-        timeoutMs,
-        intervalMs: 10_000,
-        clock: opts.clock,
-        signal: opts.signal,
-        rerunHint: 'Run `mlops teardown` again to finish.',
-      })
-    })
+    await run.attempt(`EC2 instance${ids.length > 1 ? 's' : ''} ${ids.join(', ')}`, () => terminateInstancesAndWait(run.c.ec2, ids, run.wait))
   }
-  for (const g of inv.securityGroups)
-    await attempt(`security group ${g.name} (${g.id})`, async () => {
-      await c.ec2.send(new DeleteSecurityGroupCommand({ GroupId: g.id }))
-    })
+  for (const g of inv.securityGroups) await run.attempt(`security group ${g.name} (${g.id})`, () => deleteSecurityGroup(run.c.ec2, g.id))
+}
 
-  if (inv.data) {
-    if (!opts.deleteData) kept.push(`data s3://${inv.data.bucket}/${inv.data.prefix}/ (${inv.data.objects} objects; --delete-data removes it)`)
-    else {
-      for (const prefix of dataPrefixes(cfg)) {
-        await attempt(`s3://${inv.data.bucket}/${prefix}`, async () => {
-          let token: string | undefined
-          do {
-            const page = await c.s3.send(new ListObjectsV2Command({ Bucket: inv.data!.bucket, Prefix: prefix, ContinuationToken: token }))
-            const keys = (page.Contents ?? []).map((o) => ({ Key: o.Key! }))
-            if (keys.length) await c.s3.send(new DeleteObjectsCommand({ Bucket: inv.data!.bucket, Delete: { Objects: keys, Quiet: true } }))
-            token = page.IsTruncated ? page.NextContinuationToken : undefined
-          } while (token)
-        })
-      }
-      if (inv.data.bucketManagedByMlops) {
-        const rest = await c.s3.send(new ListObjectsV2Command({ Bucket: inv.data.bucket, MaxKeys: 1 }))
-        if ((rest.KeyCount ?? 0) === 0)
-          await attempt(`bucket ${inv.data.bucket}`, async () => {
-            await c.s3.send(new DeleteBucketCommand({ Bucket: inv.data!.bucket }))
-          })
-        else kept.push(`bucket ${inv.data.bucket} (holds objects outside the project's prefixes)`)
-      }
-    }
+/** With --delete-data: the project's prefixes, then the bucket if mlops created it and it is empty. */
+async function removeData(run: Run, inv: Inventory): Promise<void> {
+  const data = inv.data
+  if (!data) return
+  if (!run.opts.deleteData) {
+    run.kept.push(`data s3://${data.bucket}/${data.prefix}/ (${data.objects} objects; --delete-data removes it)`)
+    return
   }
-  return { deleted, failed, kept }
+  const { s3 } = run.c
+  const owned = run.opts.ownedData
+  if (owned?.keys.length) {
+    await run.attempt(`${owned.keys.length} object${owned.keys.length === 1 ? '' : 's'} mlops wrote in s3://${data.bucket}/`, () =>
+      deleteKeys(s3, data.bucket, owned.keys),
+    )
+  }
+  if (owned?.kept) run.kept.push(`${owned.kept} object${owned.kept === 1 ? '' : 's'} under the project's prefixes that mlops did not write`)
+  if (data.bucketManagedByMlops) {
+    if (!(await bucketHasObjects(s3, data.bucket))) await run.attempt(`bucket ${data.bucket}`, () => deleteBucket(s3, data.bucket))
+    else run.kept.push(`bucket ${data.bucket} (holds objects outside the project's prefixes)`)
+  }
 }

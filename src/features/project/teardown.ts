@@ -1,9 +1,10 @@
 import type { ChalkInstance } from 'chalk'
 import { collectInventory, isEmpty, type Inventory } from './inventory.js'
+import { findOwnedData } from './owned-data.js'
 import { executeTeardown, planTeardown, presumedInventory, type TeardownOptions, type TeardownResult } from './teardown-execute.js'
 import type { CommandContext } from '../../context.js'
 import { AbortError, OperationError } from '../../shared/errors.js'
-import { planToJson, renderPlan } from '../../shared/plan.js'
+import { done, planned, type Outcome } from '../../shared/outcome.js'
 import type { ResourceKind } from '../../shared/state.js'
 
 export interface TeardownSummary extends TeardownResult {
@@ -16,7 +17,7 @@ export interface TeardownSummary extends TeardownResult {
 /** State records that describe resources teardown removes. */
 const REMOVED_KINDS: ResourceKind[] = ['endpoint', 'endpoint-config', 'model', 'scaling-target', 'function', 'instance', 'security-group']
 
-export async function runTeardown(ctx: CommandContext, opts: TeardownOptions): Promise<void> {
+export async function runTeardown(ctx: CommandContext, opts: TeardownOptions): Promise<Outcome<TeardownSummary>> {
   const cfg = await ctx.config()
   const region = ctx.awsSettings(cfg).region
   const state = ctx.state()
@@ -25,20 +26,25 @@ export async function runTeardown(ctx: CommandContext, opts: TeardownOptions): P
     const items = planTeardown(presumedInventory(cfg, region, await state.all()), cfg, opts)
     const ops = items.flatMap((i) => i.ops)
     const note = "Planned from the project's resource names and .mlops/state.json; a real run first looks each one up and skips what does not exist."
-    ctx.ui.resultData({ dryRun: true, operations: planToJson(ops), note }, (_r, c) => renderPlan(`mlops teardown (${cfg.project.name})`, ops, c, [note]))
-    return
+    return planned({ title: `mlops teardown (${cfg.project.name})`, operations: ops, notes: [note], details: { note } })
   }
+  // A state file that cannot be written (or read) stops teardown before it changes anything in AWS.
+  await state.checkWritable()
   const clients = await ctx.clients(['sagemaker', 'lambda', 'ec2', 's3', 'iam', 'autoscaling', 'cloudwatch', 'sns'], cfg)
   const inventory = () => collectInventory(clients, cfg, region, state, ctx.clock.now())
   const inv = await inventory()
-  const items = planTeardown(inv, cfg, opts)
+  // --delete-data deletes only what mlops wrote; find exactly that before asking (issue 19).
+  const owned = opts.deleteData && inv.data ? await findOwnedData(clients.s3, cfg, ctx.signal) : undefined
+  const items = planTeardown(inv, cfg, opts, owned)
   if (isEmpty(inv) && items.length === 0) {
-    const summary: TeardownSummary = { project: cfg.project.name, nothingToDo: true, deleted: [], failed: [], kept: [], left: describeLeft(inv, opts) }
-    ctx.ui.resultData(summary, renderTeardown)
-    return
+    return done({ project: cfg.project.name, nothingToDo: true, deleted: [], failed: [], kept: [], left: describeLeft(inv, opts) })
   }
   ctx.ui.info(`mlops teardown will delete, in this order (project ${cfg.project.name}, ${region}):`)
-  for (const item of items) ctx.ui.info(`  - ${item.label}`)
+  for (const item of items) {
+    ctx.ui.info(`  - ${item.label}`)
+    for (const key of item.keys ?? []) ctx.ui.info(`      ${key}`)
+  }
+  if (owned?.kept) ctx.ui.info(`  (keeping ${owned.kept} object${owned.kept === 1 ? '' : 's'} under the project's prefixes that mlops did not write)`)
   if (inv.data && !opts.deleteData) ctx.ui.info(`  (keeping the data in s3://${inv.data.bucket}/${inv.data.prefix}/; add --delete-data to remove it)`)
   if (!(await ctx.ui.confirm(`Delete these ${items.length} resources?`))) throw new AbortError()
 
@@ -47,6 +53,7 @@ export async function runTeardown(ctx: CommandContext, opts: TeardownOptions): P
     clock: ctx.clock,
     signal: ctx.signal,
     onStep: (label) => ctx.ui.step(`Deleting ${label}`),
+    ...(owned ? { ownedData: owned } : {}),
   })
   for (const kind of REMOVED_KINDS) for (const r of await state.list(kind)) await state.remove(kind, r.name)
   if (!opts.keepRoles) for (const kind of ['role', 'instance-profile'] as const) for (const r of await state.list(kind)) await state.remove(kind, r.name)
@@ -62,7 +69,7 @@ export async function runTeardown(ctx: CommandContext, opts: TeardownOptions): P
       },
     )
   }
-  ctx.ui.resultData(summary, renderTeardown)
+  return done(summary)
 }
 
 function describeLeft(inv: Inventory, opts: TeardownOptions): string[] {

@@ -12,7 +12,9 @@ import { buildCodePackage, codePackageLocation, planCodePackage, type CodePackag
 import { ensureCodePackage } from '../../aws/s3/code-upload.js'
 import { probePrefix } from '../../aws/s3/prefix-probe.js'
 import { parseS3Uri } from '../../aws/arn.js'
-import { ensureExecutionRole, planExecutionRole } from '../../shared/roles/execution-role.js'
+import { executionRoleSpec, planExecutionRole } from '../../shared/roles/execution-role.js'
+import { ensureRole } from '../../aws/iam/roles.js'
+import { roleTarget } from '../../aws/iam/role-target.js'
 import { channelUris } from '../../shared/channels.js'
 
 /**
@@ -84,7 +86,7 @@ export function planLaunchPrerequisites(cfg: MlopsConfig, region: string, channe
   const accountId = PLACEHOLDER.accountId
   return [
     ...(cfg.training.roleArn ? [] : [{ service: 'sts', operation: 'GetCallerIdentity', input: {}, note: 'the account id, for the execution role' }]),
-    ...planExecutionRole(cfg, accountId, region),
+    ...planExecutionRole(cfg, roleTarget(accountId, region)),
     ...planChannelChecks(channels),
     ...planCodePackage(code.bucket, code.key, code.pkg.sha256),
   ]
@@ -108,7 +110,7 @@ export async function prepareLaunch(
   const roleName = resourceNames(cfg).trainingRole
   let roleArn = cfg.training.roleArn
   if (!roleArn) {
-    const role = await ensureExecutionRole(clients.iam, cfg, accountId!, region)
+    const role = await ensureRole(clients.iam, executionRoleSpec(cfg, roleTarget(accountId!, region)))
     roleArn = role.arn
     ctx.ui.step(role.created ? `Created execution role ${roleName} (least privilege)` : `Execution role ${roleName} is up to date`)
     await state.record({ kind: 'role', name: roleName, arn: role.arn, region, createdAt, details: { purpose: 'execution' } })

@@ -24,6 +24,7 @@ import { resolveTrainingSourceDir } from '../../shared/source-dir.js'
 import { getAccountId } from '../../aws/sts/account.js'
 import type { AwsClients } from '../../aws/clients.js'
 import { executionRoleArnFor } from '../../shared/roles/execution-role.js'
+import { roleTarget } from '../../aws/iam/role-target.js'
 import { checkChannels, planLaunchPrerequisites, prepareCode, prepareLaunch, trainingChannels, type PreparedCode } from './launch.js'
 import { TRAINING_LOG_GROUP } from '../../aws/logs/training-logs.js'
 import { failUnlessCompleted, followTrainingJob, recordTrainingResult, summarizeTrainingJob, type TrainingResult } from './follow.js'
@@ -129,7 +130,7 @@ function summaryLines(p: Prepared, plan: TrainingRequestPlan): string[] {
 
 /** --dry-run: the requests with a placeholder account, and the summary as notes. */
 function planTrain(p: Prepared, opts: TrainOptions): TrainOutcome {
-  const plan = p.build(executionRoleArnFor(p.cfg, PLACEHOLDER.accountId, p.region))
+  const plan = p.build(executionRoleArnFor(p.cfg, roleTarget(PLACEHOLDER.accountId, p.region)))
   const operations: PlannedOperation[] = [
     ...planLaunchPrerequisites(p.cfg, p.region, p.channels, p.code),
     { service: 'sagemaker', operation: 'CreateTrainingJob', input: plan.request },
@@ -161,7 +162,7 @@ async function launchTrain(ctx: CommandContext, clients: TrainClients, p: Prepar
   const { cfg, settings, region, jobName } = p
   await checkChannels(clients.s3, p.channels)
   const accountId = cfg.training.roleArn ? undefined : await getAccountId(clients.sts)
-  const plannedRole = cfg.training.roleArn ?? executionRoleArnFor(cfg, accountId!, region)
+  const plannedRole = cfg.training.roleArn ?? executionRoleArnFor(cfg, roleTarget(accountId!, region))
   const plan = p.build(plannedRole)
   for (const line of summaryLines(p, plan)) ui.info(line)
   if (plan.distribution.warning) ui.warn(plan.distribution.warning)

@@ -25,6 +25,7 @@ import { formatDuration } from '../../shared/duration.js'
 import { getAccountId } from '../../aws/sts/account.js'
 import type { AwsClients } from '../../aws/clients.js'
 import { executionRoleArnFor } from '../../shared/roles/execution-role.js'
+import { roleTarget } from '../../aws/iam/role-target.js'
 import { checkChannels, planLaunchPrerequisites, prepareCode, prepareLaunch, trainingChannels, type PreparedCode } from './launch.js'
 import { credentialsLapsedDuringWait, recordTrainingResult, summarizeTrainingJob } from './follow.js'
 import { describeTrainingJob } from '../../aws/sagemaker/training-wait.js'
@@ -202,7 +203,7 @@ function tuneSummaryLines(p: PreparedTune, plan: TuningRequestPlan): string[] {
 }
 
 function planTune(p: PreparedTune, opts: TuneOptions): TuneOutcome {
-  const plan = p.build(executionRoleArnFor(p.cfg, PLACEHOLDER.accountId, p.region))
+  const plan = p.build(executionRoleArnFor(p.cfg, roleTarget(PLACEHOLDER.accountId, p.region)))
   const operations: PlannedOperation[] = [
     ...planLaunchPrerequisites(p.cfg, p.region, p.channels, p.code),
     { service: 'sagemaker', operation: 'CreateHyperParameterTuningJob', input: plan.request },
@@ -245,7 +246,7 @@ async function launchTune(ctx: CommandContext, clients: TuneClients, p: Prepared
   const { cfg, region, jobName, training, tuning } = p
   await checkChannels(clients.s3, p.channels)
   const accountId = cfg.training.roleArn ? undefined : await getAccountId(clients.sts)
-  const plannedRole = cfg.training.roleArn ?? executionRoleArnFor(cfg, accountId!, region)
+  const plannedRole = cfg.training.roleArn ?? executionRoleArnFor(cfg, roleTarget(accountId!, region))
   const plan = p.build(plannedRole)
   for (const line of tuneSummaryLines(p, plan)) ui.info(line)
   if (!(await ui.confirm(`Start tuning job ${jobName} (${p.jobs} training jobs, up to ${formatUsd(p.estimatedCost.maxUsd)})?`))) throw new AbortError()

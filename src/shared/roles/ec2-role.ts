@@ -9,34 +9,14 @@
 import type { MlopsConfig } from '../../config/schema.js'
 import { projectTags, resourceNames } from '../naming.js'
 import { projectPrefixes } from './execution-role.js'
+import type { PolicyDocument, PolicyStatement, RoleSpec } from './policy.js'
 
 export const SSM_CORE_POLICY = 'AmazonSSMManagedInstanceCore'
 export const EC2_INLINE_POLICY = 'mlops-train-ec2'
 
-/** An IAM policy statement, as the role's documents hold them. */
-export interface Ec2RoleStatement {
-  Sid?: string
-  Effect: 'Allow' | 'Deny'
-  Action?: string | string[]
-  NotAction?: string | string[]
-  Resource?: string | string[]
-  NotResource?: string | string[]
-  Principal?: unknown
-  Condition?: Record<string, Record<string, string | string[]>>
-}
-export interface Ec2RoleDocument {
-  Version: '2012-10-17'
-  Statement: Ec2RoleStatement[]
-}
-
-export interface Ec2RoleSpec {
-  readonly name: string
-  readonly description: string
-  readonly trustPolicy: Ec2RoleDocument
-  readonly inlinePolicies: Readonly<Record<string, Ec2RoleDocument>>
-  readonly managedPolicyArns: readonly string[]
-  readonly tags: readonly { Key: string; Value: string }[]
-}
+/** The role's documents and spec, in the vocabulary every mlops role uses (./policy.ts). */
+export type Ec2RoleStatement = PolicyStatement
+export type Ec2RoleSpec = RoleSpec
 
 /** Everything the role depends on, as plain values. */
 export interface Ec2RoleInput {
@@ -67,7 +47,7 @@ export function ssmCorePolicyArn(partition: string): string {
  * get no credentials and its SSM agent would never come online (issue 14 item 8). Only this
  * account can put the role in an instance profile (iam:PassRole), which is the confused-deputy guard.
  */
-export function ec2TrustPolicy(): Ec2RoleDocument {
+export function ec2TrustPolicy(): PolicyDocument {
   return {
     Version: '2012-10-17',
     Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }],
@@ -129,7 +109,7 @@ export function commandLogGroupName(project: string): string {
 
 /**
  * The role's plain inputs for a config. The partition and the KMS grant come from the caller
- * (aws/arn.ts partitionOf, aws/iam/roles.ts kmsStatement), since shared/ sits below aws/.
+ * (aws/arn.ts partitionOf, and ./policy.ts kmsStatement for the data key).
  */
 export function ec2RoleInputFor(
   cfg: Pick<MlopsConfig, 'data' | 'training' | 'project'>,

@@ -1,17 +1,27 @@
-import type { IAMClient } from '@aws-sdk/client-iam'
 import type { MlopsConfig } from '../../config/schema.js'
 import { projectTags, resourceNames } from '../naming.js'
 import type { PlannedOperation } from '../plan.js'
-import { partitionOf } from '../../aws/arn.js'
-import { ensureRole, kmsStatement, planRole, serviceTrustPolicy, type PolicyDocument, type RoleSpec } from '../../aws/iam/roles.js'
-import { debuggerRuleRepositoryArn, pytorchRepositoryArns } from '../../aws/sagemaker/images.js'
+import { kmsStatement, planRole, serviceTrustPolicy, type PolicyDocument, type RoleSpec, type RoleTarget } from './policy.js'
 
 /**
  * The SageMaker execution role mlops creates when `training.roleArn` is not set. Training jobs,
  * tuning jobs and the endpoint's model all run as this role. It can read the project's data and
  * model artifacts, write output and checkpoints, pull the PyTorch images and write its own logs:
  * nothing else, and no AWS managed FullAccess policy.
+ *
+ * Pure: plain inputs in, a spec out. The feature converges it with `aws/iam/roles.ts` `ensureRole`
+ * and gets the target facts from `aws/iam/role-target.ts` `roleTarget`.
  */
+
+type ExecutionRoleConfig = Pick<MlopsConfig, 'data' | 'training' | 'project'>
+
+/** The account facts the execution role's policy names, with the SageMaker PyTorch image repositories. */
+export interface ExecutionRoleTarget extends RoleTarget {
+  /** ECR repository ARNs of the PyTorch training and inference images in the region. */
+  readonly imageRepositoryArns: readonly string[]
+  /** ECR repository ARN of the region's Debugger rule images, where Debugger has them. */
+  readonly debuggerRuleRepositoryArn?: string
+}
 
 /** Key prefixes of the project in `data.bucket` that the role touches. */
 export function projectPrefixes(cfg: Pick<MlopsConfig, 'data' | 'training' | 'project'>) {
@@ -24,8 +34,8 @@ export function projectPrefixes(cfg: Pick<MlopsConfig, 'data' | 'training' | 'pr
   }
 }
 
-export function executionRoleSpec(cfg: Pick<MlopsConfig, 'data' | 'training' | 'project'>, accountId: string, region: string): RoleSpec {
-  const p = partitionOf(region)
+export function executionRoleSpec(cfg: ExecutionRoleConfig, target: ExecutionRoleTarget): RoleSpec {
+  const { accountId, region, partition: p } = target
   const bucketArn = `arn:${p}:s3:::${cfg.data.bucket}`
   const prefixes = projectPrefixes(cfg)
   const objects = (prefix: string) => `${bucketArn}/${prefix}/*`
@@ -55,7 +65,7 @@ export function executionRoleSpec(cfg: Pick<MlopsConfig, 'data' | 'training' | '
         Sid: 'PullPyTorchImages',
         Effect: 'Allow',
         Action: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'],
-        Resource: pytorchRepositoryArns(region),
+        Resource: [...target.imageRepositoryArns],
       },
       {
         // GetAuthorizationToken has no resource-level permissions: "*" is the only valid resource.
@@ -85,7 +95,7 @@ export function executionRoleSpec(cfg: Pick<MlopsConfig, 'data' | 'training' | '
   }
   // training.debugger (opt-in): the rules run as processing jobs under this role; they pull the
   // region's rule image and write /aws/sagemaker/ProcessingJobs logs. Nothing of this without it.
-  const debuggerRepo = debuggerRuleRepositoryArn(region)
+  const debuggerRepo = target.debuggerRuleRepositoryArn
   const d = cfg.training.debugger
   if (d && (d.rules.length > 0 || d.profilerReport) && debuggerRepo) {
     policy.Statement.push(
@@ -116,24 +126,12 @@ export function executionRoleSpec(cfg: Pick<MlopsConfig, 'data' | 'training' | '
   }
 }
 
-/** `training.roleArn` when set; otherwise the project's execution role (created or converged). */
-export async function ensureExecutionRole(
-  iam: IAMClient,
-  cfg: Pick<MlopsConfig, 'data' | 'training' | 'project'>,
-  accountId: string,
-  region: string,
-): Promise<{ arn: string; created: boolean; managedByMlops: boolean }> {
-  if (cfg.training.roleArn) return { arn: cfg.training.roleArn, created: false, managedByMlops: false }
-  const result = await ensureRole(iam, executionRoleSpec(cfg, accountId, region))
-  return { arn: result.arn, created: result.created, managedByMlops: true }
-}
-
 /** Dry-run requests for the execution role (none when training.roleArn is given). */
-export function planExecutionRole(cfg: Pick<MlopsConfig, 'data' | 'training' | 'project'>, accountId: string, region: string): PlannedOperation[] {
-  return cfg.training.roleArn ? [] : planRole(executionRoleSpec(cfg, accountId, region))
+export function planExecutionRole(cfg: ExecutionRoleConfig, target: ExecutionRoleTarget): PlannedOperation[] {
+  return cfg.training.roleArn ? [] : planRole(executionRoleSpec(cfg, target))
 }
 
-/** The role ARN to show in plans. */
-export function executionRoleArnFor(cfg: Pick<MlopsConfig, 'training' | 'project'>, accountId: string, region: string): string {
-  return cfg.training.roleArn ?? `arn:${partitionOf(region)}:iam::${accountId}:role/${cfg.project.name}-sagemaker`
+/** The role ARN to show in plans and to pass to jobs: `training.roleArn`, or the project's role. */
+export function executionRoleArnFor(cfg: Pick<MlopsConfig, 'training' | 'project'>, target: Pick<RoleTarget, 'accountId' | 'partition'>): string {
+  return cfg.training.roleArn ?? `arn:${target.partition}:iam::${target.accountId}:role/${resourceNames(cfg).trainingRole}`
 }

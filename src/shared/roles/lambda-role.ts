@@ -3,7 +3,8 @@ import type { MlopsConfig } from '../../config/schema.js'
 import { projectTags, resourceNames } from '../naming.js'
 import type { PlannedOperation } from '../plan.js'
 import { partitionOf } from '../../aws/arn.js'
-import { ensureRole, planRole, serviceTrustPolicy, type EnsureRoleResult, type PolicyDocument, type RoleSpec } from '../../aws/iam/roles.js'
+import { ensureRole, type EnsureRoleResult } from '../../aws/iam/roles.js'
+import { planRole, serviceTrustPolicy, type PolicyDocument, type RoleSpec } from './policy.js'
 
 /**
  * The Lambda's execution role `<project>-lambda`. The course project attached

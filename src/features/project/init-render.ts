@@ -1,0 +1,16 @@
+import type { ChalkInstance } from 'chalk'
+import type { InitResult } from './init.js'
+
+export function renderInit(r: InitResult, c: ChalkInstance): string {
+  const lines = [`${r.written ? 'Wrote' : 'Would write'} ${r.path} (project ${r.project}, bucket ${r.bucket}).`]
+  if (r.scripts) {
+    const n = r.scripts.copied.length
+    if (n)
+      lines.push(
+        `${r.written ? 'Copied' : 'Would copy'} ${n} file${n === 1 ? '' : 's'} of training and inference code to ${r.scripts.dir}: ${r.scripts.copied.join(', ')}.`,
+      )
+    if (r.scripts.kept.length) lines.push(c.gray(`Kept your ${r.scripts.kept.join(', ')} (--force replaces them).`))
+  }
+  lines.push(`Next: put your images in ${r.dataDir} and run \`mlops upload-data\`.`)
+  return lines.join('\n')
+}

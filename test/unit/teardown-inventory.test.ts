@@ -1,0 +1,92 @@
+import { mkdtemp } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { GetBucketTaggingCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3'
+import { GetFunctionCommand, GetFunctionUrlConfigCommand, LambdaClient } from '@aws-sdk/client-lambda'
+import { DescribeEndpointCommand, SageMakerClient } from '@aws-sdk/client-sagemaker'
+import { IAMClient } from '@aws-sdk/client-iam'
+import { EC2Client } from '@aws-sdk/client-ec2'
+import { ApplicationAutoScalingClient } from '@aws-sdk/client-application-auto-scaling'
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch'
+import { SNSClient } from '@aws-sdk/client-sns'
+import { mockClient } from 'aws-sdk-client-mock'
+import { beforeEach, describe, expect, it } from 'vitest'
+import { collectInventory, type InventoryClients } from '../../src/features/project/inventory.js'
+import { parseConfigText } from '../../src/config/load.js'
+import { StateStore } from '../../src/shared/state.js'
+import { FAKE_CREDENTIALS } from '../helpers/aws.js'
+
+const opts = { region: 'us-east-1', credentials: FAKE_CREDENTIALS, maxAttempts: 1 }
+const clients: InventoryClients = {
+  sagemaker: new SageMakerClient(opts),
+  lambda: new LambdaClient(opts),
+  ec2: new EC2Client(opts),
+  s3: new S3Client(opts),
+  iam: new IAMClient(opts),
+  autoscaling: new ApplicationAutoScalingClient(opts),
+  cloudwatch: new CloudWatchClient(opts),
+  sns: new SNSClient(opts),
+}
+const mocks = {
+  sagemaker: mockClient(clients.sagemaker),
+  lambda: mockClient(clients.lambda),
+  ec2: mockClient(clients.ec2),
+  s3: mockClient(clients.s3),
+  iam: mockClient(clients.iam),
+  autoscaling: mockClient(clients.autoscaling),
+}
+const cfg = parseConfigText('project:\n  name: dogs\ndata:\n  bucket: dogs-data\n', 'mlops.config.yaml')
+
+/** An SDK-shaped service error. */
+function awsError(name: string, status: number): Error {
+  return Object.assign(new Error(`${name}: denied or missing`), { name, $metadata: { httpStatusCode: status } })
+}
+
+const notFound = () => awsError('ResourceNotFoundException', 404)
+
+async function inventory() {
+  const dir = await mkdtemp(path.join(tmpdir(), 'mlops-inv-'))
+  return collectInventory(clients, cfg, 'us-east-1', new StateStore(dir), Date.parse('2026-12-01T00:00:00Z'))
+}
+
+beforeEach(() => {
+  for (const m of Object.values(mocks) as { reset(): void; onAnyCommand(): { resolves(v: object): unknown } }[]) {
+    m.reset()
+    m.onAnyCommand().resolves({})
+  }
+  // Nothing of the project exists: each lookup by name is "not found".
+  mocks.sagemaker.on(DescribeEndpointCommand).rejects(notFound())
+  mocks.lambda.on(GetFunctionCommand).rejects(notFound())
+  mocks.iam.onAnyCommand().rejects(awsError('NoSuchEntity', 404))
+  mocks.s3.on(ListObjectsV2Command).resolves({ Contents: [{ Key: 'data/train/a/1.jpg', Size: 10 }], KeyCount: 1 })
+  mocks.s3.on(GetBucketTaggingCommand).rejects(awsError('NoSuchTagSet', 404))
+})
+
+describe('collectInventory: not found is an answer, every other error surfaces', () => {
+  it('reads an untagged bucket (NoSuchTagSet) as not managed by mlops', async () => {
+    const inv = await inventory()
+    expect(inv.data).toMatchObject({ bucket: 'dogs-data', objects: 1, bytes: 10, bucketManagedByMlops: false })
+    expect(inv.functions).toEqual([])
+    expect(inv.roles).toEqual([])
+  })
+
+  it('AccessDenied on GetBucketTagging fails with the action named, instead of reporting the bucket as not ours', async () => {
+    mocks.s3.on(GetBucketTaggingCommand).rejects(awsError('AccessDenied', 403))
+    await expect(inventory()).rejects.toMatchObject({ code: 'AccessDenied', message: expect.stringContaining('s3:GetBucketTagging on dogs-data') })
+  })
+
+  it('AccessDenied on GetFunctionUrlConfig fails instead of hiding a public function URL', async () => {
+    mocks.lambda.on(GetFunctionCommand).resolves({ Configuration: { MemorySize: 512 }, Tags: { 'mlops:project': 'dogs' } })
+    mocks.lambda.on(GetFunctionUrlConfigCommand).rejects(awsError('AccessDeniedException', 403))
+    await expect(inventory()).rejects.toMatchObject({ code: 'AccessDenied', message: expect.stringContaining('lambda:GetFunctionUrlConfig on dogs-') })
+  })
+
+  it('a function without a URL (ResourceNotFoundException) is listed without one', async () => {
+    mocks.lambda.on(GetFunctionCommand, { FunctionName: 'dogs-invoke' }).resolves({ Configuration: { MemorySize: 512 }, Tags: { 'mlops:project': 'dogs' } })
+    mocks.lambda.on(GetFunctionUrlConfigCommand).rejects(notFound())
+    const inv = await inventory()
+    expect(inv.functions).toHaveLength(1)
+    expect(inv.functions[0].url).toBeUndefined()
+    expect(inv.functions[0].memoryMb).toBe(512)
+  })
+})
