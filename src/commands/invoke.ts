@@ -27,9 +27,10 @@ Examples:
     .action(
       action<InvokeCliOptions>(deps, async (ctx, opts, args) => {
         const top = opts.top === undefined ? undefined : parseIntFlag(opts.top, '--top', { min: 1, max: 133 })
-        const { runInvoke, renderInvoke } = await import('../features/deploy/invoke.js')
+        const { runInvoke } = await import('../features/deploy/invoke.js')
+        const { renderInvoke } = await import('../features/deploy/render.js')
         const result = await runInvoke(ctx, { input: args[0], ...(top !== undefined ? { top } : {}), lambda: Boolean(opts.lambda) })
-        ctx.ui.resultData(result, renderInvoke)
+        ctx.ui.result(result, renderInvoke)
       }),
     )
 }

@@ -10,6 +10,7 @@
  * Self-contained on purpose: nothing here may import from the rest of mlops.
  */
 import { InvokeEndpointCommand, SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime'
+import type { BreedPrediction } from '../aws/sagemaker/prediction.js'
 
 export interface ProxyResult {
   statusCode: number
@@ -54,10 +55,8 @@ class BadRequest extends Error {
   }
 }
 
-interface Prediction {
-  breed: string
-  probability: number
-}
+// The Lambda's answer shape, shared with the CLI (type-only: nothing of mlops is bundled).
+type Prediction = BreedPrediction
 
 let sharedClient: SageMakerRuntimeClient | undefined
 // Created lazily (the first call pays for it, cold-start imports do not) and reused while the

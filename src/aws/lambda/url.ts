@@ -8,7 +8,6 @@ import {
   type AddPermissionCommandInput,
   type LambdaClient,
 } from '@aws-sdk/client-lambda'
-import type { PlannedOperation } from '../../shared/plan.js'
 import { callAws, callAwsOrUndefined } from '../errors.js'
 
 /**
@@ -62,7 +61,7 @@ export async function ensureFunctionUrl(lambda: LambdaClient, functionName: stri
   let url = existing?.FunctionUrl
   if (!existing) {
     const out = await callAws({ service: 'lambda', operation: 'CreateFunctionUrlConfig', resource }, () =>
-      lambda.send(new CreateFunctionUrlConfigCommand({ FunctionName: functionName, Qualifier: qualifier, AuthType: authType })),
+      lambda.send(new CreateFunctionUrlConfigCommand(createUrlInput(functionName, qualifier, wantPublic))),
     )
     url = out.FunctionUrl
     changes.push('created')
@@ -115,27 +114,7 @@ async function policyStatementIds(lambda: LambdaClient, functionName: string, qu
   return new Set((doc.Statement ?? []).map((s) => s.Sid ?? '').filter(Boolean))
 }
 
-/** Dry-run requests for a URL that does not exist yet. */
-export function planFunctionUrl(functionName: string, qualifier: string, wantPublic: boolean): PlannedOperation[] {
-  return [
-    {
-      service: 'lambda',
-      operation: 'GetFunctionUrlConfig',
-      input: { FunctionName: functionName, Qualifier: qualifier },
-      note: 'create if missing; update AuthType if it differs',
-    },
-    {
-      service: 'lambda',
-      operation: 'CreateFunctionUrlConfig',
-      input: { FunctionName: functionName, Qualifier: qualifier, AuthType: wantPublic ? 'NONE' : 'AWS_IAM' },
-    },
-    ...(wantPublic
-      ? publicPermissionInputs(functionName, qualifier).map((input) => ({
-          service: 'lambda',
-          operation: 'AddPermission',
-          input,
-          note: 'lets anyone on the internet call the URL',
-        }))
-      : []),
-  ]
+/** The CreateFunctionUrlConfig request for `qualifier` (plan and execution use the same). */
+export function createUrlInput(functionName: string, qualifier: string, wantPublic: boolean) {
+  return { FunctionName: functionName, Qualifier: qualifier, AuthType: (wantPublic ? 'NONE' : 'AWS_IAM') as UrlAuthType }
 }

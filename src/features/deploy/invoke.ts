@@ -1,12 +1,13 @@
-import type { ChalkInstance } from 'chalk'
 import { readFile, stat } from 'node:fs/promises'
 import path from 'node:path'
-import { MAX_REQUEST_BYTES, invokeEndpoint, invokeLambda, type InferenceRequest, type Prediction } from '../../aws/sagemaker/invoke.js'
+import { MAX_REQUEST_BYTES, invokeEndpoint, invokeLambda, type InferenceRequest } from '../../aws/sagemaker/invoke.js'
+import type { Prediction } from '../../aws/sagemaker/prediction.js'
 import type { CommandContext } from '../../context.js'
 import { UserError } from '../../shared/errors.js'
 import { resourceNames } from '../../shared/naming.js'
-import { formatBytes, formatTable } from '../../shared/output.js'
-import { planToJson, renderPlan, type PlannedOperation } from '../../shared/plan.js'
+import { formatBytes } from '../../shared/output.js'
+import type { PlannedOperation } from '../../shared/plan.js'
+import { done, planned, type Outcome } from '../../shared/outcome.js'
 
 /**
  * `mlops invoke`: one image (a local file or an https URL) through the endpoint or the Lambda,
@@ -114,14 +115,13 @@ export interface InvokeResult {
   readonly requestId?: string
 }
 
+/** The facts of an invoke plan that go into its JSON beside the request. */
 export interface InvokeDryRun {
-  readonly dryRun: true
-  readonly operations: ReturnType<typeof planToJson>
   readonly target: 'endpoint' | 'lambda'
   readonly name: string
 }
 
-export async function runInvoke(ctx: CommandContext, opts: InvokeOptions): Promise<InvokeResult | InvokeDryRun> {
+export async function runInvoke(ctx: CommandContext, opts: InvokeOptions): Promise<Outcome<InvokeResult, InvokeDryRun>> {
   const cfg = await ctx.config()
   const names = resourceNames(cfg)
   const img = await readImageInput(opts.input, ctx.deps.cwd)
@@ -135,11 +135,11 @@ export async function runInvoke(ctx: CommandContext, opts: InvokeOptions): Promi
       const ops: PlannedOperation[] = [
         { service: 'lambda', operation: 'Invoke', input: { FunctionName: names.lambdaFunction, Qualifier: names.lambdaAlias, Payload: shown } },
       ]
-      return { dryRun: true, operations: planToJson(ops), target: 'lambda', name }
+      return planned({ title: `invoke the lambda ${name}`, operations: ops, details: { target: 'lambda', name } })
     }
     const { lambda } = await ctx.clients(['lambda'], cfg)
     const answer = await invokeLambda(lambda, names.lambdaFunction, names.lambdaAlias, event, () => ctx.clock.now())
-    return {
+    return done({
       target: 'lambda',
       name,
       input: inputSummary,
@@ -147,7 +147,7 @@ export async function runInvoke(ctx: CommandContext, opts: InvokeOptions): Promi
       latencyMs: answer.latencyMs,
       ...(answer.model ? { model: answer.model } : {}),
       ...(answer.requestId ? { requestId: answer.requestId } : {}),
-    }
+    })
   }
   const req = endpointRequest(img, topK)
   if (ctx.dryRun) {
@@ -160,35 +160,16 @@ export async function runInvoke(ctx: CommandContext, opts: InvokeOptions): Promi
         input: { EndpointName: names.endpoint, ContentType: req.contentType, Accept: 'application/json', Body: body },
       },
     ]
-    return { dryRun: true, operations: planToJson(ops), target: 'endpoint', name: names.endpoint }
+    return planned({ title: `invoke the endpoint ${names.endpoint}`, operations: ops, details: { target: 'endpoint', name: names.endpoint } })
   }
   const { sagemakerRuntime } = await ctx.clients(['sagemakerRuntime'], cfg)
   const answer = await invokeEndpoint(sagemakerRuntime, names.endpoint, req, () => ctx.clock.now())
-  return {
+  return done({
     target: 'endpoint',
     name: names.endpoint,
     input: inputSummary,
     predictions: answer.predictions.slice(0, topK),
     latencyMs: answer.latencyMs,
     ...(answer.model ? { model: answer.model } : {}),
-  }
-}
-
-/** "93.1%". */
-export function percent(p: number): string {
-  return `${(p * 100).toFixed(1)}%`
-}
-
-/** The predictions as a numbered table. */
-export function predictionTable(preds: readonly Prediction[]): string {
-  return formatTable(
-    ['#', 'Breed', 'Probability'],
-    preds.map((p, i) => [String(i + 1), p.label, percent(p.probability)]),
-  )
-}
-
-export function renderInvoke(r: InvokeResult | InvokeDryRun, c: ChalkInstance): string {
-  if ('dryRun' in r) return renderPlan(`invoke the ${r.target} ${r.name}`, r.operations, c)
-  const via = r.target === 'lambda' ? `Lambda ${r.name}` : `endpoint ${r.name}`
-  return `${predictionTable(r.predictions)}\n${c.gray(`${Math.round(r.latencyMs)} ms round trip via ${via}${r.requestId ? ` (request id ${r.requestId})` : ''}`)}`
+  })
 }

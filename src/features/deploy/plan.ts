@@ -34,8 +34,8 @@ export type VariantSpec =
   | { readonly kind: 'instance'; readonly instanceType: string; readonly instanceCount: number }
   | { readonly kind: 'serverless'; readonly memoryMb: number; readonly maxConcurrency: number }
 
-/** Flags of `mlops deploy`, already validated (numbers parsed, ranges checked). */
-export interface DeployFlags {
+/** Options of `mlops deploy`, parsed from its flags (numbers parsed, ranges checked). */
+export interface DeployOptions {
   /** An S3 URI of a model.tar.gz, or a training (or tuning) job name. */
   readonly model?: string
   readonly instanceType?: string
@@ -67,7 +67,7 @@ export interface DeploySettings {
 }
 
 /** Merges flags over `endpoint.*`; UserError (exit 2) for combinations that make no sense. */
-export function resolveDeploySettings(cfg: MlopsConfig, flags: DeployFlags, region: string, now: Date): DeploySettings {
+export function resolveDeploySettings(cfg: MlopsConfig, flags: DeployOptions, region: string, now: Date): DeploySettings {
   const ep = cfg.endpoint
   const wantsInstances = flags.instanceType !== undefined || flags.instanceCount !== undefined
   if (flags.serverless && wantsInstances) {
