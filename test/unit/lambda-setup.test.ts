@@ -161,7 +161,7 @@ describe('role and function spec', () => {
   it('configuration compares by value', () => {
     const spec = functionSpec(cfg(), 'arn:aws:iam::1:role/dogs-lambda')
     const live: FunctionConfiguration = {
-      Runtime: 'nodejs20.x',
+      Runtime: 'nodejs24.x',
       Handler: 'handler.handler',
       Role: spec.roleArn,
       Description: spec.description,
@@ -247,7 +247,7 @@ describe('ensureFunction against a stateful fake', () => {
       FunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:dogs-invoke',
       CodeSha256: 'old-sha',
       Architectures: ['arm64'],
-      Runtime: 'nodejs20.x',
+      Runtime: 'nodejs24.x',
       Handler: 'handler.handler',
       Role: spec.roleArn,
       Description: spec.description,
@@ -322,7 +322,7 @@ describe('ensureFunction against a stateful fake', () => {
     expect(lambdaMock).toHaveReceivedCommandWith(CreateFunctionCommand, {
       FunctionName: 'dogs-invoke',
       Handler: 'handler.handler',
-      Runtime: 'nodejs20.x',
+      Runtime: 'nodejs24.x',
       Architectures: ['arm64'],
       Publish: false,
       Environment: { Variables: { ENDPOINT_NAME: 'dogs-endpoint', TOP_K: '3', MAX_BODY_BYTES: '5242880' } },

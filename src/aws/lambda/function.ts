@@ -183,6 +183,11 @@ export async function ensureFunction(lambda: LambdaClient, spec: FunctionSpec, p
   const ctx = (operation: string, qualifier?: string) => ({ service: 'lambda', operation, resource: qualifier ? `${spec.name}:${qualifier}` : spec.name })
   const existing = await callAwsOrUndefined(ctx('GetFunction'), () => lambda.send(new GetFunctionCommand({ FunctionName: spec.name })))
   const waitOpts = { ...opts, failOnFailed: true }
+  const updateConfiguration = () =>
+    retryWhileIamPropagates(
+      () => callAws(ctx('UpdateFunctionConfiguration'), () => lambda.send(new UpdateFunctionConfigurationCommand(configurationInput(spec)))),
+      { clock: opts.clock, signal: opts.signal, onRetry: opts.onRetry },
+    )
   let created = false
   let codeUpdated = false
   let configUpdated: string[] = []
@@ -199,6 +204,13 @@ export async function ensureFunction(lambda: LambdaClient, spec: FunctionSpec, p
     functionArn = existing.Configuration.FunctionArn!
     // Someone else's update may still be running; Lambda would reject ours.
     let current = await waitForFunctionReady(lambda, spec.name, { ...opts, failOnFailed: false })
+    // A runtime change goes first: the new bundle targets the new runtime, and AWS refuses code
+    // updates of functions on a runtime past its block-update date.
+    if (current.Runtime !== spec.runtime) {
+      configUpdated = configurationDiff(current, spec)
+      await updateConfiguration()
+      current = await waitForFunctionReady(lambda, spec.name, waitOpts)
+    }
     if (!sameCode(current, pkg, spec)) {
       await callAws(ctx('UpdateFunctionCode'), () =>
         lambda.send(
@@ -208,12 +220,10 @@ export async function ensureFunction(lambda: LambdaClient, spec: FunctionSpec, p
       codeUpdated = true
       current = await waitForFunctionReady(lambda, spec.name, waitOpts)
     }
-    configUpdated = configurationDiff(current, spec)
-    if (configUpdated.length > 0) {
-      await retryWhileIamPropagates(
-        () => callAws(ctx('UpdateFunctionConfiguration'), () => lambda.send(new UpdateFunctionConfigurationCommand(configurationInput(spec)))),
-        { clock: opts.clock, signal: opts.signal, onRetry: opts.onRetry },
-      )
+    const remaining = configurationDiff(current, spec)
+    if (remaining.length > 0) {
+      configUpdated = [...new Set([...configUpdated, ...remaining])]
+      await updateConfiguration()
       await waitForFunctionReady(lambda, spec.name, waitOpts)
     }
     const tags = existing.Tags ?? {}

@@ -7,19 +7,55 @@ import { functionLogGroupName } from '../../aws/logs/lambda-logs.js'
 import { testInvokeInput } from '../../aws/lambda/smoke.js'
 import { planRole } from '../../aws/iam/roles.js'
 import { lambdaRoleSpec, type RoleScope } from '../../shared/roles/lambda-role.js'
-import { LAMBDA_HANDLER, type FunctionPackage } from './bundle.js'
+import { UserError } from '../../shared/errors.js'
+import { DEFAULT_LAMBDA_RUNTIME, LAMBDA_NODE_RUNTIMES, lambdaRuntimeLife, lambdaRuntimeStatus } from '../../aws/lifecycle.js'
+import { BUNDLE_RUNTIMES, LAMBDA_HANDLER, type FunctionPackage } from './bundle.js'
 
 /** The Lambda family's pure parts: the function spec from the config and the dry-run plans. */
 
 /** AWS keeps this many executions unreserved (or the whole limit, when it is lower). */
 export const MIN_UNRESERVED = 100
 
-/** Everything about the function that lambda-setup decides, from the config. */
-export function functionSpec(cfg: Pick<MlopsConfig, 'project' | 'endpoint' | 'lambda'>, roleArn: string): FunctionSpec {
+/**
+ * The runtime the function gets: lambda.runtime, else DEFAULT_LAMBDA_RUNTIME. A runtime AWS no
+ * longer lets anyone create functions on (or that mlops does not bundle for) is a usage error
+ * before any AWS call, naming the date and the fix.
+ */
+export function resolveLambdaRuntime(cfg: Pick<MlopsConfig, 'lambda'>, nowMs: number): string {
+  const runtime = cfg.lambda.runtime ?? DEFAULT_LAMBDA_RUNTIME
+  const allowed = BUNDLE_RUNTIMES.filter((r) => lambdaRuntimeStatus(r, nowMs) === 'supported' || lambdaRuntimeStatus(r, nowMs) === 'deprecated')
+  const fix = {
+    hint: `Set lambda.runtime to ${allowed[0] ?? DEFAULT_LAMBDA_RUNTIME} (or remove it for the default)${allowed.length > 1 ? `; also allowed: ${allowed.slice(1).join(', ')}` : ''}.`,
+  }
+  const status = lambdaRuntimeStatus(runtime, nowMs)
+  const life = lambdaRuntimeLife(runtime)
+  if (life && (status === 'create-blocked' || status === 'blocked')) {
+    throw new UserError(
+      'LambdaRuntimeBlocked',
+      `lambda.runtime ${runtime} is retired: AWS blocks creating functions on it since ${life.blockCreate} and updating them since ${life.blockUpdate}.`,
+      fix,
+    )
+  }
+  if (!life || !(BUNDLE_RUNTIMES as readonly string[]).includes(runtime)) {
+    throw new UserError(
+      'LambdaRuntimeUnsupported',
+      `lambda.runtime ${runtime} is not a runtime mlops bundles the handler for (known: ${LAMBDA_NODE_RUNTIMES.map((r) => r.runtime).join(', ')}).`,
+      fix,
+    )
+  }
+  return runtime
+}
+
+/** Everything about the function that lambda-setup decides, from the config (runtime: resolveLambdaRuntime's). */
+export function functionSpec(
+  cfg: Pick<MlopsConfig, 'project' | 'endpoint' | 'lambda'>,
+  roleArn: string,
+  runtime: string = cfg.lambda.runtime ?? DEFAULT_LAMBDA_RUNTIME,
+): FunctionSpec {
   const names = resourceNames(cfg)
   return {
     name: names.lambdaFunction,
-    runtime: cfg.lambda.runtime,
+    runtime,
     handler: LAMBDA_HANDLER,
     roleArn,
     memoryMb: cfg.lambda.memoryMb,

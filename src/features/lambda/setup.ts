@@ -16,7 +16,7 @@ import { ensureFunctionLogGroup } from '../../aws/logs/lambda-logs.js'
 import { runSmokeTest } from '../../aws/lambda/smoke.js'
 import { ensureFunctionUrl, getFunctionUrl } from '../../aws/lambda/url.js'
 import { buildFunctionPackage, loadSampleImage, type FunctionPackage } from './bundle.js'
-import { functionSpec, planLambdaSetup } from './plan.js'
+import { functionSpec, planLambdaSetup, resolveLambdaRuntime } from './plan.js'
 import type { LambdaSetupPlanDetails, LambdaSetupResult } from './types.js'
 
 /**
@@ -61,6 +61,7 @@ interface SetupInputs {
   readonly wantUrl: boolean
   readonly wantPublic: boolean
   readonly runTest: boolean
+  readonly runtime: string
   readonly pkg: FunctionPackage
   readonly sample: { readonly bytes: Buffer; readonly source: string }
 }
@@ -68,6 +69,7 @@ interface SetupInputs {
 export async function runLambdaSetup(ctx: CommandContext, opts: LambdaSetupOptions): Promise<Outcome<LambdaSetupResult, LambdaSetupPlanDetails>> {
   const cfg = mergeLambdaOptions(await ctx.config(), opts)
   const wantUrl = opts.url ?? cfg.lambda.url?.enabled ?? false
+  const runtime = resolveLambdaRuntime(cfg, ctx.clock.now())
   const inputs: SetupInputs = {
     cfg,
     names: resourceNames(cfg),
@@ -75,7 +77,8 @@ export async function runLambdaSetup(ctx: CommandContext, opts: LambdaSetupOptio
     wantUrl,
     wantPublic: wantUrl && (opts.public ?? cfg.lambda.url?.public ?? false),
     runTest: opts.test !== false,
-    pkg: await buildFunctionPackage(),
+    runtime,
+    pkg: await buildFunctionPackage(runtime),
     sample: await loadSampleImage(),
   }
   if (inputs.wantPublic) ctx.ui.warn(PUBLIC_WARNING(inputs.names.lambdaFunction))
@@ -90,7 +93,7 @@ export async function runLambdaSetup(ctx: CommandContext, opts: LambdaSetupOptio
   }
   const role = await setUpRole(ctx, inputs, iam, scope)
   await ensureFunctionLogGroup(logs, inputs.names.lambdaFunction, cfg.lambda.logRetentionDays, projectTagMap(cfg.project.name))
-  const spec = functionSpec(cfg, role.arn)
+  const spec = functionSpec(cfg, role.arn, inputs.runtime)
   const fn = await setUpFunction(ctx, inputs, lambda, spec)
   const url = await setUpUrl(ctx, inputs, lambda, spec)
   const test = await testFunction(ctx, inputs, lambda, spec, { endpointStatus, roleChanged: role.created || role.changes.length > 0 })
@@ -121,7 +124,7 @@ function scopeOf(accountId: string, region: string): RoleScope {
 function planSetup(i: SetupInputs) {
   const scope = scopeOf(PLACEHOLDER.accountId, i.region)
   const roleArn = lambdaRoleArn(i.cfg, scope)
-  const spec = functionSpec(i.cfg, roleArn)
+  const spec = functionSpec(i.cfg, roleArn, i.runtime)
   const details: LambdaSetupPlanDetails = {
     dryRun: true,
     functionName: spec.name,
