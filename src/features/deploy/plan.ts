@@ -59,6 +59,8 @@ export interface DeploySettings {
   readonly configName: string
   readonly variant: VariantSpec
   readonly image: string
+  /** The handler module under code/ that the serving container imports (endpoint.entryPoint). */
+  readonly entryPoint: string
   readonly waitTimeoutSeconds: number
   readonly keepVersions: number
   readonly alarms: readonly string[]
@@ -118,6 +120,7 @@ export function resolveDeploySettings(cfg: MlopsConfig, flags: DeployOptions, re
     configName,
     variant,
     image,
+    entryPoint: ep.entryPoint,
     waitTimeoutSeconds: flags.timeoutSeconds ?? ep.waitTimeout,
     keepVersions: ep.keepVersions,
     alarms: ep.autoRollbackAlarms,
@@ -133,9 +136,11 @@ export function buildCreateModelInput(s: DeploySettings, modelDataUrl: string, e
     PrimaryContainer: {
       Image: s.image,
       ModelDataUrl: modelDataUrl,
-      // Plain strings, as the SageMaker SDK sends them for a repacked model (reference 1.6).
+      // Plain strings, as the SageMaker SDK sends them for a repacked model (reference 1.6). The
+      // container imports SAGEMAKER_PROGRAM from code/ and silently falls back to its default
+      // handlers when that module is missing, so it must name the entry point that was shipped.
       Environment: {
-        SAGEMAKER_PROGRAM: 'inference.py',
+        SAGEMAKER_PROGRAM: s.entryPoint,
         SAGEMAKER_SUBMIT_DIRECTORY: SUBMIT_DIRECTORY,
         SAGEMAKER_CONTAINER_LOG_LEVEL: '20',
         SAGEMAKER_REGION: s.region,
