@@ -24,7 +24,7 @@ export function register(program: Command, deps: Deps): Command {
     .option('--function-name <name>', 'function name (default: lambda.functionName or <project>-invoke)')
     .option('--memory <mb>', 'memory in MB, 128-10240 (default: lambda.memoryMb, 256)')
     .option('--timeout <s>', 'timeout in seconds, 1-900 (default: lambda.timeoutSeconds, 30)')
-    .option('--url', 'add a function URL on the live alias, AWS_IAM auth (callers sign with SigV4)')
+    .option('--url', 'add a function URL on the live alias, AWS_IAM auth (callers sign with SigV4 and need lambda:InvokeFunctionUrl and lambda:InvokeFunction)')
     .option('--public', 'with --url: no auth at all, anyone on the internet can call it (prints a warning)')
     .option('--no-test', 'skip the test invocation with the sample image at the end')
     .addHelpText(

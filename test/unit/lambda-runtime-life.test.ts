@@ -122,3 +122,28 @@ describe('an existing function whose runtime changes', () => {
     expect(res).toMatchObject({ codeUpdated: true, configUpdated: ['Runtime'] })
   })
 })
+
+describe('function URL callers (issue 14 item 12)', () => {
+  it('AWS_IAM callers are told they need lambda:InvokeFunctionUrl AND lambda:InvokeFunction', async () => {
+    const { renderLambdaSetup } = await import('../../src/features/lambda/render.js')
+    const { Chalk } = await import('chalk')
+    const text = renderLambdaSetup(
+      {
+        dryRun: false,
+        functionName: 'dogs-invoke',
+        alias: 'live',
+        version: '1',
+        codeSha256: 'x',
+        zipBytes: 1,
+        environment: { ENDPOINT_NAME: 'dogs-endpoint', TOP_K: '3' },
+        role: { name: 'dogs-lambda', arn: 'arn' },
+        endpoint: { name: 'dogs-endpoint', status: 'InService' },
+        url: { url: 'https://x.lambda-url.us-east-1.on.aws/', authType: 'AWS_IAM', managed: true },
+      },
+      new Chalk({ level: 0 }),
+    )
+    expect(text).toContain('callers need lambda:InvokeFunctionUrl and lambda:InvokeFunction on dogs-invoke:live')
+    const help = await runMlops(['lambda-setup', '--help'])
+    expect(help.stdout.replace(/\s+/g, ' ')).toMatch(/need lambda:InvokeFunctionUrl and lambda:InvokeFunction/)
+  })
+})

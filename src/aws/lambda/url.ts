@@ -12,10 +12,14 @@ import { callAws, callAwsOrUndefined } from '../errors.js'
 
 /**
  * The optional function URL on the `live` alias. AWS_IAM auth by default: callers sign requests
- * with SigV4 and need lambda:InvokeFunctionUrl. Auth NONE (--public) also needs a resource policy
- * that lets anyone invoke; since October 2025 that takes two statements, one for
+ * with SigV4, and since October 2025 their identity policy needs both lambda:InvokeFunctionUrl and
+ * lambda:InvokeFunction on the function (IAM_URL_CALLER_ACTIONS). Auth NONE (--public) needs a
+ * resource policy that lets anyone invoke, with the same two actions: one statement for
  * lambda:InvokeFunctionUrl and one for lambda:InvokeFunction via the URL.
  */
+
+/** What an AWS_IAM caller of a function URL must be allowed (both, since October 2025). */
+export const IAM_URL_CALLER_ACTIONS = ['lambda:InvokeFunctionUrl', 'lambda:InvokeFunction'] as const
 
 export type UrlAuthType = 'AWS_IAM' | 'NONE'
 

@@ -1,6 +1,7 @@
 import type { ChalkInstance } from 'chalk'
 import { formatBytes } from '../../shared/output.js'
 import { formatUsd } from '../../shared/pricing.js'
+import { IAM_URL_CALLER_ACTIONS } from '../../aws/lambda/url.js'
 import type { LambdaScaleResult, LambdaSetupResult } from './types.js'
 
 /** Text for people: what lambda-setup and the Lambda part of scale did. */
@@ -26,6 +27,7 @@ export function renderLambdaSetup(r: LambdaSetupResult, c: ChalkInstance): strin
   if (r.url) {
     const auth = r.url.authType === 'NONE' ? c.yellow('PUBLIC, no auth') : 'AWS_IAM: callers sign requests with SigV4'
     lines.push(`  url       ${r.url.url} (${auth})${r.url.managed ? '' : ' — not managed in this run; pass --url to manage it'}`)
+    if (r.url.authType === 'AWS_IAM') lines.push(`            callers need ${IAM_URL_CALLER_ACTIONS.join(' and ')} on ${r.functionName}:${r.alias}`)
   }
   if (r.test?.status === 'passed') {
     const top = (r.test.predictions ?? []).map((p, i) => `${i + 1}. ${p.breed} ${pct(p.probability)}`).join('   ')
