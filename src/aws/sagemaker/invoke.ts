@@ -10,9 +10,6 @@ import type { Prediction } from './prediction.js'
  * `{"predictions": [{"label", "index", "probability"}, ...], "top_k": k, "model": {...}}`.
  */
 
-/** InvokeEndpoint's request limit for real-time endpoints (and the Lambda's synchronous payload limit). */
-export const MAX_REQUEST_BYTES = 6 * 1024 * 1024
-
 export interface InferenceAnswer {
   readonly predictions: Prediction[]
   readonly model?: Record<string, unknown>

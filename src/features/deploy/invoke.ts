@@ -1,6 +1,7 @@
 import { readFile, stat } from 'node:fs/promises'
 import path from 'node:path'
-import { MAX_REQUEST_BYTES, invokeEndpoint, invokeLambda, type InferenceRequest } from '../../aws/sagemaker/invoke.js'
+import { invokeEndpoint, invokeLambda, type InferenceRequest } from '../../aws/sagemaker/invoke.js'
+import { endpointKind, MAX_REALTIME_REQUEST_BYTES, maxRequestBytes } from '../../shared/endpoint-limits.js'
 import type { Prediction } from '../../aws/sagemaker/prediction.js'
 import type { CommandContext } from '../../context.js'
 import { UserError } from '../../shared/errors.js'
@@ -34,8 +35,8 @@ export function sniffImageType(bytes: Uint8Array): string | undefined {
   return undefined
 }
 
-/** Reads and checks the argument of `invoke`: an https URL, or a JPEG/PNG file of at most 6 MB. */
-export async function readImageInput(arg: string, cwd: string): Promise<ImageInput> {
+/** Reads and checks the argument of `invoke`: an https URL, or a JPEG/PNG file within `limit` (6 MB real-time, 4 MB serverless). */
+export async function readImageInput(arg: string, cwd: string, limit = MAX_REALTIME_REQUEST_BYTES): Promise<ImageInput> {
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(arg)) {
     let url: URL
     try {
@@ -55,8 +56,8 @@ export async function readImageInput(arg: string, cwd: string): Promise<ImageInp
   if (!info?.isFile()) {
     throw new UserError('ImageNotFound', `No image file at ${file}.`, { hint: 'Pass a JPEG or PNG file, or an https:// URL.' })
   }
-  if (info.size > MAX_REQUEST_BYTES) {
-    throw new UserError('ImageTooLarge', `${path.basename(file)} is ${formatBytes(info.size)}; an endpoint request may be at most 6 MB.`, {
+  if (info.size > limit) {
+    throw new UserError('ImageTooLarge', `${path.basename(file)} is ${formatBytes(info.size)}; ${limitText(limit)}.`, {
       hint: 'Resize or re-compress it (the model sees 224x224 pixels anyway), or pass an https URL the endpoint fetches itself.',
     })
   }
@@ -69,29 +70,34 @@ export async function readImageInput(arg: string, cwd: string): Promise<ImageInp
 }
 
 /** The endpoint request: raw bytes when the handler's default top-5 suffices, else JSON with "top_k". */
-export function endpointRequest(img: ImageInput, topK: number): InferenceRequest {
+export function endpointRequest(img: ImageInput, topK: number, limit = MAX_REALTIME_REQUEST_BYTES): InferenceRequest {
   if (img.kind === 'url') {
     return { body: Buffer.from(JSON.stringify({ url: img.value, top_k: topK })), contentType: 'application/json', label: img.value }
   }
   const label = `${path.basename(img.value)} (${formatBytes(img.bytes!.length)})`
   if (topK <= HANDLER_DEFAULT_TOP_K) return { body: img.bytes!, contentType: img.contentType!, label }
   const body = Buffer.from(JSON.stringify({ image: Buffer.from(img.bytes!).toString('base64'), top_k: topK }))
-  assertFits(body.length, `--top ${topK} sends the image base64-encoded`)
+  assertFits(body.length, `--top ${topK} sends the image base64-encoded`, limit)
   return { body, contentType: 'application/json', label }
 }
 
 /** The Lambda event: `{"image": base64}` or `{"url"}`, with "top_k" only when --top was given. */
-export function lambdaEvent(img: ImageInput, topK?: number): Record<string, unknown> {
+export function lambdaEvent(img: ImageInput, topK?: number, limit = MAX_REALTIME_REQUEST_BYTES): Record<string, unknown> {
   const base = img.kind === 'url' ? { url: img.value } : { image: Buffer.from(img.bytes!).toString('base64') }
   const event = topK === undefined ? base : { ...base, top_k: topK }
-  if (img.kind === 'file') assertFits(Buffer.byteLength(JSON.stringify(event)), 'the Lambda receives the image base64-encoded')
+  if (img.kind === 'file') assertFits(Buffer.byteLength(JSON.stringify(event)), 'the Lambda receives the image base64-encoded', limit)
   return event
 }
 
-function assertFits(bytes: number, why: string): void {
-  if (bytes > MAX_REQUEST_BYTES) {
-    throw new UserError('ImageTooLarge', `The request would be ${formatBytes(bytes)} (${why}); the limit is 6 MB.`, {
-      hint: 'Use a smaller image (under about 4.4 MB), or an https URL.',
+function limitText(limit: number): string {
+  const mb = `${limit / (1024 * 1024)} MB`
+  return limit < MAX_REALTIME_REQUEST_BYTES ? `a serverless endpoint takes at most ${mb} per request` : `an endpoint request may be at most ${mb}`
+}
+
+function assertFits(bytes: number, why: string, limit: number): void {
+  if (bytes > limit) {
+    throw new UserError('ImageTooLarge', `The request would be ${formatBytes(bytes)} (${why}); ${limitText(limit)}.`, {
+      hint: `Use a smaller image (under about ${formatBytes(Math.floor((limit * 3) / 4))}), or an https URL.`,
     })
   }
 }
@@ -124,11 +130,13 @@ export interface InvokeDryRun {
 export async function runInvoke(ctx: CommandContext, opts: InvokeOptions): Promise<Outcome<InvokeResult, InvokeDryRun>> {
   const cfg = await ctx.config()
   const names = resourceNames(cfg)
-  const img = await readImageInput(opts.input, ctx.deps.cwd)
+  // Serverless endpoints take 4 MB per request, real-time ones 6 MB (the Lambda forwards the same body).
+  const limit = maxRequestBytes(await endpointKind(cfg, names.endpoint, ctx.state()))
+  const img = await readImageInput(opts.input, ctx.deps.cwd, limit)
   const topK = opts.top ?? 3
   const inputSummary = { kind: img.kind, value: img.value, ...(img.bytes ? { bytes: img.bytes.length, contentType: img.contentType } : {}) }
   if (opts.lambda) {
-    const event = lambdaEvent(img, opts.top)
+    const event = lambdaEvent(img, opts.top, limit)
     const name = `${names.lambdaFunction}:${names.lambdaAlias}`
     if (ctx.dryRun) {
       const shown = img.kind === 'file' ? { ...event, image: `<base64 of ${img.bytes!.length} bytes from ${path.basename(img.value)}>` } : event
@@ -149,7 +157,7 @@ export async function runInvoke(ctx: CommandContext, opts: InvokeOptions): Promi
       ...(answer.requestId ? { requestId: answer.requestId } : {}),
     })
   }
-  const req = endpointRequest(img, topK)
+  const req = endpointRequest(img, topK, limit)
   if (ctx.dryRun) {
     const body =
       req.contentType === 'application/json' && img.kind === 'url' ? Buffer.from(req.body).toString('utf8') : `<${req.body.length} bytes: ${req.label}>`

@@ -8,6 +8,7 @@ import { testInvokeInput } from '../../aws/lambda/smoke.js'
 import { planRole } from '../../aws/iam/roles.js'
 import { lambdaRoleSpec, type RoleScope } from '../../shared/roles/lambda-role.js'
 import { UserError } from '../../shared/errors.js'
+import { maxRequestBytes, type EndpointKind } from '../../shared/endpoint-limits.js'
 import { DEFAULT_LAMBDA_RUNTIME, LAMBDA_NODE_RUNTIMES, lambdaRuntimeLife, lambdaRuntimeStatus } from '../../aws/lifecycle.js'
 import { BUNDLE_RUNTIMES, LAMBDA_HANDLER, type FunctionPackage } from './bundle.js'
 
@@ -50,9 +51,12 @@ export function resolveLambdaRuntime(cfg: Pick<MlopsConfig, 'lambda'>, nowMs: nu
 export function functionSpec(
   cfg: Pick<MlopsConfig, 'project' | 'endpoint' | 'lambda'>,
   roleArn: string,
-  runtime: string = cfg.lambda.runtime ?? DEFAULT_LAMBDA_RUNTIME,
+  o: { readonly runtime?: string; readonly endpointKind?: EndpointKind } = {},
 ): FunctionSpec {
   const names = resourceNames(cfg)
+  const runtime = o.runtime ?? cfg.lambda.runtime ?? DEFAULT_LAMBDA_RUNTIME
+  // The handler forwards the body as it came, so a serverless endpoint's 4 MB is the Lambda's limit too.
+  const maxBody = Math.min(cfg.lambda.maxBodyBytes, maxRequestBytes(o.endpointKind ?? (cfg.endpoint.serverless ? 'serverless' : 'instance')))
   return {
     name: names.lambdaFunction,
     runtime,
@@ -61,7 +65,7 @@ export function functionSpec(
     memoryMb: cfg.lambda.memoryMb,
     timeoutSeconds: cfg.lambda.timeoutSeconds,
     architecture: cfg.lambda.architecture,
-    environment: { ENDPOINT_NAME: names.endpoint, TOP_K: String(cfg.lambda.topK), MAX_BODY_BYTES: String(cfg.lambda.maxBodyBytes) },
+    environment: { ENDPOINT_NAME: names.endpoint, TOP_K: String(cfg.lambda.topK), MAX_BODY_BYTES: String(maxBody) },
     description: `Dog-breed predictions from SageMaker endpoint ${names.endpoint} (mlops project ${cfg.project.name})`,
     tags: projectTagMap(cfg.project.name),
     alias: names.lambdaAlias,

@@ -2,6 +2,7 @@ import type { LambdaClient } from '@aws-sdk/client-lambda'
 import type { MlopsConfig } from '../../config/schema.js'
 import type { CommandContext } from '../../context.js'
 import { InterruptedError } from '../../shared/errors.js'
+import { endpointKind, type EndpointKind } from '../../shared/endpoint-limits.js'
 import { formatBytes } from '../../shared/output.js'
 import { projectTagMap, resourceNames } from '../../shared/naming.js'
 import { PLACEHOLDER } from '../../shared/plan.js'
@@ -62,6 +63,7 @@ interface SetupInputs {
   readonly wantPublic: boolean
   readonly runTest: boolean
   readonly runtime: string
+  readonly endpointKind: EndpointKind
   readonly pkg: FunctionPackage
   readonly sample: { readonly bytes: Buffer; readonly source: string }
 }
@@ -78,6 +80,7 @@ export async function runLambdaSetup(ctx: CommandContext, opts: LambdaSetupOptio
     wantPublic: wantUrl && (opts.public ?? cfg.lambda.url?.public ?? false),
     runTest: opts.test !== false,
     runtime,
+    endpointKind: await endpointKind(cfg, resourceNames(cfg).endpoint, ctx.state()),
     pkg: await buildFunctionPackage(runtime),
     sample: await loadSampleImage(),
   }
@@ -93,7 +96,7 @@ export async function runLambdaSetup(ctx: CommandContext, opts: LambdaSetupOptio
   }
   const role = await setUpRole(ctx, inputs, iam, scope)
   await ensureFunctionLogGroup(logs, inputs.names.lambdaFunction, cfg.lambda.logRetentionDays, projectTagMap(cfg.project.name))
-  const spec = functionSpec(cfg, role.arn, inputs.runtime)
+  const spec = functionSpec(cfg, role.arn, { runtime: inputs.runtime, endpointKind: inputs.endpointKind })
   const fn = await setUpFunction(ctx, inputs, lambda, spec)
   const url = await setUpUrl(ctx, inputs, lambda, spec)
   const test = await testFunction(ctx, inputs, lambda, spec, { endpointStatus, roleChanged: role.created || role.changes.length > 0 })
@@ -124,7 +127,7 @@ function scopeOf(accountId: string, region: string): RoleScope {
 function planSetup(i: SetupInputs) {
   const scope = scopeOf(PLACEHOLDER.accountId, i.region)
   const roleArn = lambdaRoleArn(i.cfg, scope)
-  const spec = functionSpec(i.cfg, roleArn, i.runtime)
+  const spec = functionSpec(i.cfg, roleArn, { runtime: i.runtime, endpointKind: i.endpointKind })
   const details: LambdaSetupPlanDetails = {
     dryRun: true,
     functionName: spec.name,
