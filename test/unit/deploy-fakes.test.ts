@@ -24,6 +24,9 @@ import {
 } from '@aws-sdk/client-sagemaker'
 import { InvokeEndpointCommand, SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime'
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts'
+import { CreateRoleCommand, GetRoleCommand, IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam'
+import { writeFile } from 'node:fs/promises'
+import path from 'node:path'
 import { mockClient } from 'aws-sdk-client-mock'
 import { Readable } from 'node:stream'
 import { beforeEach, describe, expect, it } from 'vitest'
@@ -343,5 +346,50 @@ describe('deploy with stateful fakes', () => {
     expect(declined.code).toBe(1)
     expect(declined.stderr).toContain('Create endpoint dogs-endpoint with ml.m5.large x 1? [y/N]')
     expect(log).not.toContain('CreateModel')
+  })
+})
+
+describe('deploy right after the execution role was created (issue 14 item 4)', () => {
+  const iam = mockClient(IAMClient)
+  beforeEach(async () => {
+    iam.reset()
+    await writeFile(path.join(dir, 'mlops.config.yaml'), minimalConfig())
+    iam.on(GetRoleCommand).rejects(Object.assign(new Error('The role with name dogs-sagemaker cannot be found.'), { name: 'NoSuchEntityException' }))
+    iam.on(CreateRoleCommand).resolves({ Role: { Arn: 'arn:aws:iam::123456789012:role/dogs-sagemaker' } as never })
+    iam.on(PutRolePolicyCommand).resolves({})
+  })
+  const assumeFails = () =>
+    Object.assign(
+      new Error(
+        "Could not assume role arn:aws:iam::123456789012:role/dogs-sagemaker. Please ensure that the role exists and allows principal 'sagemaker.amazonaws.com' to assume the role.",
+      ),
+      { name: 'ValidationException', $metadata: { httpStatusCode: 400 } },
+    )
+
+  it('retries CreateModel while IAM propagates, then carries on', async () => {
+    endpointSequence([undefined, ep('InService', NEW)])
+    let attempts = 0
+    sm.on(CreateModelCommand).callsFake(() => {
+      log.push('CreateModel')
+      if (++attempts <= 2) throw assumeFails()
+      return { ModelArn: 'arn:model' }
+    })
+    const run = await deploy()
+    expect(run.code, run.stderr).toBe(0)
+    expect(log.filter((x) => x === 'CreateModel')).toHaveLength(3)
+    expect(run.stderr).toContain('Waiting for the execution role arn:aws:iam::123456789012:role/dogs-sagemaker to reach SageMaker (IAM propagation, attempt 2)')
+  })
+
+  it('gives up after a bounded number of attempts with the error', async () => {
+    endpointSequence([undefined])
+    sm.on(CreateModelCommand).callsFake(() => {
+      log.push('CreateModel')
+      throw assumeFails()
+    })
+    const run = await deploy()
+    expect(run.code).toBe(1)
+    expect(run.stderr).toContain('Could not assume role')
+    expect(log.filter((x) => x === 'CreateModel')).toHaveLength(8)
+    expect(log).not.toContain('CreateEndpointConfig')
   })
 })

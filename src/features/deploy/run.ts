@@ -17,6 +17,7 @@ import {
   type PruneResult,
 } from '../../aws/sagemaker/endpoint.js'
 import { ensureExecutionRole } from '../../shared/roles/execution-role.js'
+import { retryWhileIamPropagates } from '../../aws/iam/roles.js'
 import { PACKAGE_ROOT } from '../../shared/package-root.js'
 import { collectInferenceCode, downloadAndRepack, ensureModelPackage, makeWorkDir, modelPackageLocation, type InferenceCode } from './model-package.js'
 import { parseS3Uri, type S3Location } from '../../aws/arn.js'
@@ -230,7 +231,16 @@ async function createModelAndConfig(ctx: CommandContext, aws: DeployClients, i: 
   const role = await ensureExecutionRole(aws.iam, i.cfg, accountId, s.region)
   if (role.created) ctx.ui.step(`Created the execution role ${role.arn}`)
   const createdAt = new Date(ctx.clock.now()).toISOString()
-  const modelArn = await createModel(aws.sagemaker, buildCreateModelInput(s, modelDataUrl, role.arn))
+  const create = () => createModel(aws.sagemaker, buildCreateModelInput(s, modelDataUrl, role.arn))
+  // A role mlops just created or converged takes a while to reach SageMaker ("Could not assume
+  // role"): retried like train's CreateTrainingJob, bounded, on the injectable clock.
+  const modelArn = role.managedByMlops
+    ? await retryWhileIamPropagates(create, {
+        clock: ctx.clock,
+        signal: ctx.signal,
+        onRetry: (attempt) => ctx.ui.info(`Waiting for the execution role ${role.arn} to reach SageMaker (IAM propagation, attempt ${attempt})…`),
+      })
+    : await create()
   await state.record({
     kind: 'model',
     name: s.modelName,
