@@ -7,7 +7,7 @@ import {
   PutScalingPolicyCommand,
   RegisterScalableTargetCommand,
 } from '@aws-sdk/client-application-auto-scaling'
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
+import { CreateBucketCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import {
   CreateEndpointCommand,
   CreateEndpointConfigCommand,
@@ -391,5 +391,42 @@ describe('deploy right after the execution role was created (issue 14 item 4)', 
     expect(run.stderr).toContain('Could not assume role')
     expect(log.filter((x) => x === 'CreateModel')).toHaveLength(8)
     expect(log).not.toContain('CreateEndpointConfig')
+  })
+})
+
+describe('deploy --model s3://other-bucket/... before upload-data (issue 14 item 10)', () => {
+  const OTHER = 's3://other-team-models/run-7/model.tar.gz'
+  const missing = () => Object.assign(new Error('NotFound'), { name: 'NotFound', $metadata: { httpStatusCode: 404 } })
+
+  it('creates the project bucket, hardened like upload-data, before anything else', async () => {
+    endpointSequence([undefined, ep('InService', NEW)])
+    s3.on(HeadBucketCommand).callsFake(() => {
+      log.push('HeadBucket')
+      throw missing()
+    })
+    s3.on(CreateBucketCommand).callsFake((input: { Bucket: string }) => {
+      log.push(`CreateBucket:${input.Bucket}`)
+      return {}
+    })
+    const run = await deploy(['--model', OTHER])
+    expect(run.code, run.stderr).toBe(0)
+    expect(log.indexOf('CreateBucket:dogs-data')).toBeGreaterThan(-1)
+    expect(log.indexOf('CreateBucket:dogs-data')).toBeLessThan(log.indexOf('CreateModel'))
+    const setup = s3.calls().map((c) => c.args[0].constructor.name)
+    expect(setup).toEqual(expect.arrayContaining(['PutPublicAccessBlockCommand', 'PutBucketEncryptionCommand', 'PutBucketPolicyCommand']))
+    expect(setup.indexOf('PutBucketPolicyCommand')).toBeLessThan(setup.indexOf('GetObjectCommand'))
+    expect(run.stderr).toContain('Created the project bucket s3://dogs-data')
+  })
+
+  it('stops with exit 2 and the fix when the bucket name is taken, and creates nothing', async () => {
+    endpointSequence([undefined])
+    s3.on(HeadBucketCommand).rejects(missing())
+    s3.on(CreateBucketCommand).rejects(Object.assign(new Error('taken'), { name: 'BucketAlreadyExists', $metadata: { httpStatusCode: 409 } }))
+    const run = await deploy(['--model', OTHER])
+    expect(run.code).toBe(2)
+    expect(run.stderr).toContain('The bucket name dogs-data is taken by another AWS account')
+    expect(run.stderr).not.toMatch(/Unexpected error|NoSuchBucket/)
+    expect(log).not.toContain('CreateModel')
+    expect(s3.commandCalls(GetObjectCommand)).toHaveLength(0)
   })
 })

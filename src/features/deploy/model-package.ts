@@ -210,6 +210,16 @@ export function planModelPackage(source: string, bucket: string, project: string
       input: src ? { Bucket: src.bucket, Key: src.key } : { Bucket: '<bucket>', Key: source },
       note: `download the trained model; ${codeNote}`,
     },
+    ...(src && src.bucket !== bucket
+      ? [
+          {
+            service: 's3',
+            operation: 'HeadBucket',
+            input: { Bucket: bucket },
+            note: 'the model is in another bucket: the project bucket is created first if missing, hardened as upload-data does',
+          },
+        ]
+      : []),
     { service: 's3', operation: 'HeadObject', input: { Bucket: dest.bucket, Key: dest.key }, note: 'skip the upload when this exact archive is already there' },
     {
       service: 's3',

@@ -21,6 +21,7 @@ import { retryWhileIamPropagates } from '../../aws/iam/roles.js'
 import { PACKAGE_ROOT } from '../../shared/package-root.js'
 import { collectInferenceCode, downloadAndRepack, ensureModelPackage, makeWorkDir, modelPackageLocation, type InferenceCode } from './model-package.js'
 import { parseS3Uri, type S3Location } from '../../aws/arn.js'
+import { ensureDataBucket } from '../../aws/s3/bucket.js'
 import type { MlopsConfig } from '../../config/schema.js'
 import type { CommandContext } from '../../context.js'
 import { AbortError, InterruptedError, UserError } from '../../shared/errors.js'
@@ -97,6 +98,7 @@ export async function runDeploy(ctx: CommandContext, flags: DeployOptions): Prom
   if (!(await ctx.ui.confirm(`${verb} endpoint ${s.endpointName} with ${describeVariant(s.variant)}?`))) throw new AbortError()
   throwIfAborted(ctx, 'before anything was created')
 
+  await ensureProjectBucket(ctx, aws, inputs, target.src)
   const archive = await repackAndUpload(ctx, aws, inputs, target.src)
   throwIfAborted(ctx, 'after the model archive was uploaded; no SageMaker resource was created')
   await createModelAndConfig(ctx, aws, inputs, archive.modelDataUrl, target.source)
@@ -201,6 +203,22 @@ async function inspectTarget(ctx: CommandContext, aws: DeployClients, i: DeployI
   const previousVariant = previousConfig ? variantFromConfig((await describeEndpointConfig(aws.sagemaker, previousConfig))?.ProductionVariants?.[0]) : undefined
   const scaling = previousConfig ? await describeScaling(aws.autoscaling, s.endpointName) : undefined
   return { source, src, existing, replacingFailed, previousConfig, previousVariant, scaling }
+}
+
+/**
+ * The repacked model goes to the project bucket (data.bucket). With --model s3://other-bucket/...
+ * before any upload-data it may not exist yet: it is created with upload-data's hardening, before
+ * anything else, or the run stops with that setup's exit-2 error and its fix.
+ */
+async function ensureProjectBucket(ctx: CommandContext, aws: DeployClients, i: DeployInputs, src: S3Location): Promise<void> {
+  if (src.bucket === i.cfg.data.bucket) return
+  const bucket = await ensureDataBucket(
+    aws.s3,
+    { bucket: i.cfg.data.bucket, region: i.settings.region, project: i.cfg.project.name, kmsKeyId: i.cfg.data.kmsKeyId },
+    ctx.signal,
+  )
+  if (bucket.created) ctx.ui.step(`Created the project bucket s3://${i.cfg.data.bucket} (private, encrypted, TLS-only) for the repacked model`)
+  for (const w of bucket.warnings) ctx.ui.warn(w)
 }
 
 /** Repacks the trained model with the inference code and uploads it, content-addressed. */
