@@ -147,3 +147,21 @@ describe('function URL callers (issue 14 item 12)', () => {
     expect(help.stdout.replace(/\s+/g, ' ')).toMatch(/need lambda:InvokeFunctionUrl and lambda:InvokeFunction/)
   })
 })
+
+describe('lambda-setup --url --public (issue 19)', () => {
+  it('asks before anything unless --yes: no answer possible is exit 2, "n" aborts, neither reaches AWS', async () => {
+    const { noAwsFactory } = await import('../helpers/aws.js')
+    const dir = await tempProject(minimalConfig())
+    const script = await runMlops(['lambda-setup', '--url', '--public'], { cwd: dir, env: NO_CREDS, awsFactory: noAwsFactory() })
+    expect(script.code).toBe(2)
+    expect(script.stderr).toContain('Make the function URL of dogs-invoke:live public (no auth): this needs confirmation.')
+    expect(script.stderr).toMatch(/--yes/)
+    const declined = await runMlops(['lambda-setup', '--url', '--public'], { cwd: dir, env: NO_CREDS, awsFactory: noAwsFactory(), answers: ['n'] })
+    expect(declined.stderr).toContain('Make the function URL of dogs-invoke:live public (no auth)? [y/N]')
+    expect(declined.code).not.toBe(0)
+    expect(declined.stderr).not.toMatch(/AWS must not be reached/)
+    // Without --public there is nothing to ask.
+    const plan = await runMlops(['lambda-setup', '--url', '--dry-run'], { cwd: dir, env: NO_CREDS, awsFactory: noAwsFactory() })
+    expect(plan.code).toBe(0)
+  })
+})

@@ -1,7 +1,7 @@
 import type { LambdaClient } from '@aws-sdk/client-lambda'
 import type { MlopsConfig } from '../../config/schema.js'
 import type { CommandContext } from '../../context.js'
-import { InterruptedError } from '../../shared/errors.js'
+import { AbortError, InterruptedError } from '../../shared/errors.js'
 import { endpointKind, type EndpointKind } from '../../shared/endpoint-limits.js'
 import { formatBytes } from '../../shared/output.js'
 import { projectTagMap, resourceNames } from '../../shared/naming.js'
@@ -86,6 +86,10 @@ export async function runLambdaSetup(ctx: CommandContext, opts: LambdaSetupOptio
   }
   if (inputs.wantPublic) ctx.ui.warn(PUBLIC_WARNING(inputs.names.lambdaFunction))
   if (ctx.dryRun) return planned(planSetup(inputs))
+  // A public URL lets anyone run the endpoint you pay for: asked before anything, unless --yes.
+  if (inputs.wantPublic && !(await ctx.ui.confirm(`Make the function URL of ${inputs.names.lambdaFunction}:${inputs.names.lambdaAlias} public (no auth)?`))) {
+    throw new AbortError()
+  }
 
   const { iam, lambda, sts, sagemaker, logs } = await ctx.clients(['iam', 'lambda', 'sts', 'sagemaker', 'logs'], cfg)
   const scope = scopeOf(await getAccountId(sts), inputs.region)
