@@ -430,3 +430,35 @@ describe('deploy --model s3://other-bucket/... before upload-data (issue 14 item
     expect(s3.commandCalls(GetObjectCommand)).toHaveLength(0)
   })
 })
+
+describe('concurrent deploys of one project (issue 19)', () => {
+  it('are serialised by .mlops/deploy.lock: the second refuses clearly and creates nothing', async () => {
+    endpointSequence([undefined, ep('Creating', NEW), ep('InService', NEW)])
+    const [a, b] = await Promise.all([deploy(), deploy()])
+    expect([a.code, b.code].sort()).toEqual([0, 2])
+    const refused = a.code === 2 ? a : b
+    expect(refused.stderr).toMatch(/Another deploy of this project is running \(pid \d+ on .+, since .+\)\./)
+    expect(refused.stderr).toContain('deploy.lock')
+    // One model, one config: nothing for a second prune to miscount, so keepVersions holds.
+    expect(log.filter((x) => x === 'CreateEndpointConfig')).toHaveLength(1)
+    expect(log.filter((x) => x === 'CreateModel')).toHaveLength(1)
+    // The lock is released afterwards: the next deploy runs.
+    endpointSequence([ep('InService', NEW)])
+    const next = await deploy(['--no-smoke-test'])
+    expect(next.stderr).not.toMatch(/Another deploy/)
+  })
+
+  it('a stale lock (its process is gone) is taken over with a warning', async () => {
+    const { mkdir } = await import('node:fs/promises')
+    await mkdir(path.join(dir, '.mlops'), { recursive: true })
+    const os = await import('node:os')
+    await writeFile(
+      path.join(dir, '.mlops', 'deploy.lock'),
+      JSON.stringify({ pid: 2 ** 22 + 12345, host: os.hostname(), startedAt: '2026-11-22T09:00:00.000Z', command: 'deploy' }),
+    )
+    endpointSequence([undefined, ep('InService', NEW)])
+    const run = await deploy()
+    expect(run.code, run.stderr).toBe(0)
+    expect(run.stderr).toMatch(/Taking over a stale deploy lock \(pid 4206649 on .+, since 2026-11-22T09:00:00.000Z\)/)
+  })
+})

@@ -44,6 +44,7 @@ import {
 } from './plan.js'
 import { recordEndpoint, smokeTestOrRollback, switchConfig, waitWithStatus, type DeployClients } from './update.js'
 import { variantText } from './render.js'
+import { acquireDeployLock } from './lock.js'
 import type { DeployDryRun, DeployResult } from './types.js'
 
 /** `mlops deploy`: repack, model, config, create or blue/green update, wait, smoke test, prune. */
@@ -88,7 +89,21 @@ interface DeployTarget {
 export async function runDeploy(ctx: CommandContext, flags: DeployOptions): Promise<Outcome<DeployResult, DeployDryRun>> {
   const inputs = await prepareDeploy(ctx, flags)
   if (ctx.dryRun) return planned(await planDeploy(ctx, inputs))
+  // One deploy per project at a time, or two runs prune with different views (issue 19).
+  const lock = await acquireDeployLock(ctx.projectDir, {
+    now: () => ctx.clock.now(),
+    onStale: (owner) => ctx.ui.warn(`Taking over a stale deploy lock${owner ? ` (pid ${owner.pid} on ${owner.host}, since ${owner.startedAt})` : ''}.`),
+  })
+  try {
+    return await deployLocked(ctx, inputs)
+  } finally {
+    await lock.release()
+  }
+}
+
+async function deployLocked(ctx: CommandContext, inputs: DeployInputs): Promise<Outcome<DeployResult, DeployDryRun>> {
   const s = inputs.settings
+  const flags = inputs.flags
   const aws = await ctx.clients(['sagemaker', 'sagemakerRuntime', 's3', 'iam', 'sts', 'autoscaling'], inputs.cfg)
 
   // Read-only first: what to deploy and where, so nothing is created for a deploy that cannot happen.
