@@ -4,8 +4,11 @@ chmodSync(new URL('../dist/bin.js', import.meta.url), 0o755)
 
 // Bundles the Lambda handler (src/lambda-runtime/handler.ts) for `mlops lambda-setup`, with the same esbuild
 // options the CLI uses on the fly from a source checkout, so both give the same CodeSha256.
-const { writeHandlerBundle } = await import('../dist/features/lambda/bundle.js')
-await writeHandlerBundle(new URL('../dist/lambda-runtime/handler.bundle.js', import.meta.url).pathname)
+// One bundle per runtime a config may choose: esbuild's target follows the runtime (issue 14).
+const { writeHandlerBundle, BUNDLE_RUNTIMES, prebuiltBundlePath } = await import('../dist/features/lambda/bundle.js')
+for (const runtime of BUNDLE_RUNTIMES) {
+  await writeHandlerBundle(prebuiltBundlePath(runtime, new URL('../dist/lambda-runtime/', import.meta.url).pathname), runtime)
+}
 
 // The idle-stop reaper (src/lambda-runtime/reaper.ts), bundled alone the same way.
 const { writeReaperBundle } = await import('../dist/features/deploy/idle-stop.js')

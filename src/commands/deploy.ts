@@ -1,16 +1,12 @@
-import type { ChalkInstance } from 'chalk'
 import type { Command } from 'commander'
 import { SAGEMAKER_INSTANCE_TYPE_PATTERN } from '../config/common.js'
-import { EndpointSchema } from '../config/sections/endpoint.js'
+import { EndpointSchema, SERVERLESS_MEMORY_SIZES } from '../config/sections/endpoint.js'
 import { parseDurationFlag, parseIntFlag, type Deps } from '../context.js'
-import type { DeployDryRun, DeployResult } from '../features/deploy/run.js'
 import { UserError } from '../shared/errors.js'
-import { renderPlan } from '../shared/plan.js'
-import { formatUsd } from '../shared/pricing.js'
-import { formatDuration } from '../shared/duration.js'
 import { action } from './action.js'
+import { parseIntFlagBySchema } from './flag-schema.js'
 
-interface DeployCliOptions {
+interface DeployFlags {
   readonly model?: string
   readonly instanceType?: string
   readonly instanceCount?: string
@@ -23,8 +19,6 @@ interface DeployCliOptions {
   readonly timeout?: string
   readonly idleStop?: string
 }
-
-const MEMORY_SIZES = [1024, 2048, 3072, 4096, 5120, 6144]
 
 export function register(program: Command, deps: Deps): Command {
   return program
@@ -59,17 +53,16 @@ Examples:
   $ mlops deploy --dry-run                         every request, nothing sent`,
     )
     .action(
-      action<DeployCliOptions>(deps, async (ctx, opts) => {
-        const flags = parseDeployFlags(opts)
+      action<DeployFlags>(deps, async (ctx, flags) => {
         const { runDeploy } = await import('../features/deploy/run.js')
-        const result = await runDeploy(ctx, flags)
-        ctx.ui.resultData(result, renderDeploy)
+        const { renderDeploy } = await import('../features/deploy/render.js')
+        ctx.ui.result(await runDeploy(ctx, parseDeployFlags(flags)), renderDeploy)
       }),
     )
 }
 
 /** Flag values checked before any AWS call (UserError naming the flag, exit 2). */
-export function parseDeployFlags(opts: DeployCliOptions) {
+export function parseDeployFlags(opts: DeployFlags) {
   if (opts.model !== undefined) {
     const m = opts.model.trim()
     const s3 = /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/.+/.test(m)
@@ -85,13 +78,13 @@ export function parseDeployFlags(opts: DeployCliOptions) {
       hint: "Endpoint instance types start with 'ml.' (ml.m5.large, ml.c5.xlarge, ml.g4dn.xlarge).",
     })
   }
-  let memoryMb: number | undefined
-  if (opts.memory !== undefined) {
-    memoryMb = parseIntFlag(opts.memory, '--memory', { min: 1024, max: 6144 })
-    if (!MEMORY_SIZES.includes(memoryMb)) {
-      throw new UserError('InvalidFlag', `--memory must be one of ${MEMORY_SIZES.join(', ')} (MB), got ${opts.memory}.`, { hint: 'For example: --memory 2048' })
-    }
-  }
+  // The config's own rule for endpoint.serverless.memoryMb, so it exists once.
+  const memoryMb = parseIntFlagBySchema(
+    opts.memory,
+    '--memory',
+    EndpointSchema.shape.serverless.unwrap().shape.memoryMb.unwrap(),
+    (v) => `--memory must be one of ${SERVERLESS_MEMORY_SIZES.join(', ')} (MB), got ${v}.`,
+  )
   const timeoutSeconds = opts.timeout === undefined ? undefined : parseDurationFlag(opts.timeout, '--timeout', '20m')
   const idleStop = opts.idleStop === undefined ? undefined : EndpointSchema.shape.idleStop.safeParse(opts.idleStop)
   if (idleStop && !idleStop.success) {
@@ -111,42 +104,4 @@ export function parseDeployFlags(opts: DeployCliOptions) {
     ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}),
     ...(idleStop?.data !== undefined ? { idleStopSeconds: idleStop.data } : {}),
   }
-}
-
-function renderDeploy(r: DeployResult | DeployDryRun, c: ChalkInstance): string {
-  if ('dryRun' in r) {
-    return renderPlan(`deploy ${r.endpoint}`, r.operations, c, [
-      `Model: ${r.source.uri}${r.source.foundIn === 'state' ? ' (latest in .mlops/state.json)' : ''}`,
-      `Variant: ${variantText(r.variant, r.hourlyUsd)}`,
-      `Image: ${r.image}`,
-    ])
-  }
-  const lines = [
-    `${c.green('✔')} Endpoint ${c.bold(r.endpoint)} is ${r.status} (${r.action}) on ${r.endpointConfig}`,
-    `  model      ${r.source.uri}${r.source.jobName ? ` (${r.source.jobName})` : ''}`,
-    `  archive    ${r.modelDataUrl}`,
-    `  serving    ${variantText(r.variant, r.hourlyUsd)}`,
-  ]
-  if (r.autoscaling)
-    lines.push(
-      `  scaling    ${r.autoscaling.action}${r.autoscaling.minCapacity !== undefined ? ` (${r.autoscaling.minCapacity}-${r.autoscaling.maxCapacity} instances)` : ''}`,
-    )
-  if (r.idleStop)
-    lines.push(`  idle stop  deletes the endpoint after ${formatDuration(r.idleStop.idleSeconds)} without an invocation (alarm ${r.idleStop.alarm})`)
-  if ('skipped' in r.smokeTest) lines.push(`  smoke test skipped (--no-smoke-test)`)
-  else {
-    const top = r.smokeTest.predictions.map((p, i) => `${i + 1}. ${p.label} ${(p.probability * 100).toFixed(1)}%`).join('  ')
-    lines.push(`  smoke test ${r.smokeTest.image}: ${top} (${Math.round(r.smokeTest.latencyMs)} ms)`)
-  }
-  const cl = r.cleanup
-  lines.push(
-    `  kept       ${cl.keptConfigs.length ? cl.keptConfigs.join(', ') : 'no previous versions'}${cl.deletedConfigs.length + cl.deletedModels.length ? `; deleted ${cl.deletedConfigs.length} old config(s), ${cl.deletedModels.length} old model(s)` : ''}`,
-  )
-  lines.push(c.gray(`Done in ${formatDuration(r.durationSeconds)}. Next: \`mlops invoke <image>\`, \`mlops scale --min 1 --max 4\`, \`mlops lambda-setup\`.`))
-  return lines.join('\n')
-}
-
-function variantText(v: DeployResult['variant'], hourly: number | undefined): string {
-  if (v.kind === 'serverless') return `serverless, ${v.memoryMb} MB, up to ${v.maxConcurrency} concurrent (billed per request, nothing when idle)`
-  return `${v.instanceType} x ${v.instanceCount}, ${formatUsd(hourly)}/hour until \`mlops teardown\``
 }

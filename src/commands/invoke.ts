@@ -37,9 +37,10 @@ Examples:
           throw new UserError('InvalidFlag', '--port only applies with --local.', { hint: 'Add --local, or leave out --port.' })
         const port = opts.port === undefined ? 8080 : parseIntFlag(opts.port, '--port', { min: 1, max: 65535 })
         const target = opts.local ? await (await import('../features/local/invoke.js')).localInvokeContext(ctx, { port }) : ctx
-        const { runInvoke, renderInvoke } = await import('../features/deploy/invoke.js')
+        const { runInvoke } = await import('../features/deploy/invoke.js')
+        const { renderInvoke } = await import('../features/deploy/render.js')
         const result = await runInvoke(target, { input: args[0], ...(top !== undefined ? { top } : {}), lambda: Boolean(opts.lambda) })
-        target.ui.resultData(result, renderInvoke)
+        target.ui.result(result, renderInvoke)
       }),
     )
 }

@@ -1,7 +1,8 @@
 import type { Command } from 'commander'
-import { parseIntFlag, type Deps } from '../context.js'
+import type { Deps } from '../context.js'
+import { LambdaSchema } from '../config/sections/lambda.js'
 import { UserError } from '../shared/errors.js'
-import { planToJson } from '../shared/plan.js'
+import { parseIntFlagBySchema } from './flag-schema.js'
 import { action } from './action.js'
 
 interface LambdaSetupFlags {
@@ -23,7 +24,7 @@ export function register(program: Command, deps: Deps): Command {
     .option('--function-name <name>', 'function name (default: lambda.functionName or <project>-invoke)')
     .option('--memory <mb>', 'memory in MB, 128-10240 (default: lambda.memoryMb, 256)')
     .option('--timeout <s>', 'timeout in seconds, 1-900 (default: lambda.timeoutSeconds, 30)')
-    .option('--url', 'add a function URL on the live alias, AWS_IAM auth (callers sign with SigV4)')
+    .option('--url', 'add a function URL on the live alias, AWS_IAM auth (callers sign with SigV4 and need lambda:InvokeFunctionUrl and lambda:InvokeFunction)')
     .option('--public', 'with --url: no auth at all, anyone on the internet can call it (prints a warning)')
     .option('--no-test', 'skip the test invocation with the sample image at the end')
     .addHelpText(
@@ -47,15 +48,17 @@ Examples:
             hint: 'For example: --function-name dogs-invoke',
           })
         }
-        const memoryMb = flags.memory === undefined ? undefined : parseIntFlag(flags.memory, '--memory', { min: 128, max: 10240 })
-        const timeoutSeconds = flags.timeout === undefined ? undefined : parseIntFlag(flags.timeout, '--timeout', { min: 1, max: 900 })
+        // The config's own rules (LambdaSchema), so a limit exists once.
+        const memoryMb = parseIntFlagBySchema(flags.memory, '--memory', LambdaSchema.shape.memoryMb.unwrap())
+        const timeoutSeconds = parseIntFlagBySchema(flags.timeout, '--timeout', LambdaSchema.shape.timeoutSeconds.unwrap())
         if (flags.public && !flags.url) {
           throw new UserError('InvalidFlag', '--public only makes sense with --url.', {
             hint: 'Pass --url --public for a public function URL, or --url alone for one that requires IAM auth.',
           })
         }
-        const { runLambdaSetup, renderLambdaSetup } = await import('../features/lambda/setup.js')
-        const result = await runLambdaSetup(ctx, {
+        const { runLambdaSetup } = await import('../features/lambda/setup.js')
+        const { renderLambdaSetup } = await import('../features/lambda/render.js')
+        const outcome = await runLambdaSetup(ctx, {
           functionName: flags.functionName,
           memoryMb,
           timeoutSeconds,
@@ -63,8 +66,7 @@ Examples:
           public: flags.url ? Boolean(flags.public) : undefined,
           test: flags.test !== false,
         })
-        const data = result.operations ? { ...result, operations: planToJson(result.operations) } : result
-        ctx.ui.resultData(data, () => renderLambdaSetup(result, ctx.ui.c))
+        ctx.ui.result(outcome, renderLambdaSetup)
       }),
     )
 }

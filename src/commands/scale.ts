@@ -1,12 +1,11 @@
-import type { ChalkInstance } from 'chalk'
 import type { Command } from 'commander'
 import { parseIntFlag, type Deps } from '../context.js'
-import type { EndpointScaleFlags } from '../features/deploy/scale.js'
+import type { EndpointScaleOptions } from '../features/deploy/scale.js'
 import { UserError } from '../shared/errors.js'
-import { renderPlan, type PlannedOperation } from '../shared/plan.js'
+import { done, planned, type Outcome } from '../shared/outcome.js'
 import { action } from './action.js'
 
-interface ScaleCliOptions {
+interface ScaleFlags {
   readonly min?: string
   readonly max?: string
   readonly target?: string
@@ -54,8 +53,8 @@ Examples:
   $ mlops scale --from-loadtest --max 4           target and Lambda concurrency from \`mlops loadtest\``,
     )
     .action(
-      action<ScaleCliOptions>(deps, async (ctx, given) => {
-        let opts = given
+      action<ScaleFlags>(deps, async (ctx, given) => {
+        let flags = given
         if (given.fromLoadtest !== undefined) {
           const { loadtestScaleFlags } = await import('../features/capacity/apply.js')
           const { fromLoadtest, ...rest } = given
@@ -63,62 +62,59 @@ Examples:
             targetGiven: given.target !== undefined || given.targetRps !== undefined,
             lambdaGiven: given.lambdaReserved !== undefined || given.lambdaProvisioned !== undefined,
           })
-          opts = { ...loaded.flags, ...rest }
+          flags = { ...loaded.flags, ...rest }
         }
-        const parsed = parseScaleFlags(opts)
+        const parsed = parseScaleFlags(flags)
         const cfg = await ctx.config()
         const scaleMod = await import('../features/deploy/scale.js')
-        if (opts.show) {
-          const shown = await scaleMod.showEndpointScale(ctx, cfg)
-          ctx.ui.resultData(shown, (r, c) =>
-            'dryRun' in r ? renderPlan('show endpoint autoscaling', r.operations, c) : scaleMod.renderEndpointScaleShow(r, c),
-          )
+        const render = await import('../features/deploy/render.js')
+        if (flags.show) {
+          ctx.ui.result(await scaleMod.showEndpointScale(ctx, cfg), render.renderEndpointScaleShow)
           return
         }
-        const combined: { endpoint?: unknown; lambda?: unknown } = {}
-        let endpointResult: Awaited<ReturnType<typeof scaleMod.runEndpointScale>> | undefined
         // Only Lambda flags: only the Lambda part. Otherwise (endpoint flags, or none) the endpoint.
-        if (parsed.endpointGiven || !parsed.lambdaGiven) {
-          endpointResult = await scaleMod.runEndpointScale(ctx, cfg, parsed.endpoint)
-          combined.endpoint = endpointResult
-        }
-        let lambdaResult: unknown
-        let renderLambda: ((r: never, c: ChalkInstance) => string) | undefined
-        if (parsed.lambdaGiven) {
-          const { runLambdaScale, renderLambdaScale } = await import('../features/lambda/concurrency.js')
-          lambdaResult = await runLambdaScale(ctx, cfg, parsed.lambda)
-          renderLambda = renderLambdaScale as (r: never, c: ChalkInstance) => string
-          combined.lambda = lambdaResult
-        }
-        const dryRun = ctx.dryRun
-        const operations = dryRun
-          ? [
-              ...((endpointResult as { operations?: PlannedOperation[] } | undefined)?.operations ?? []),
-              ...((lambdaResult as { operations?: PlannedOperation[] } | undefined)?.operations ?? []),
-            ]
-          : undefined
-        const doc = dryRun
-          ? { dryRun: true, operations: operations!.map(({ service, operation, input }) => ({ service, operation, input })), ...combined }
-          : combined
-        ctx.ui.resultData(doc, (_d, c) => {
-          if (dryRun) return renderPlan('scale', operations!, c)
-          const parts: string[] = []
-          if (endpointResult) parts.push(scaleMod.renderEndpointScale(endpointResult, c))
-          if (lambdaResult !== undefined && renderLambda) parts.push(renderLambda(lambdaResult as never, c))
-          return parts.join('\n\n')
-        })
+        const endpoint = parsed.endpointGiven || !parsed.lambdaGiven ? await scaleMod.runEndpointScale(ctx, cfg, parsed.endpoint) : undefined
+        const lambdaMod = parsed.lambdaGiven ? await import('../features/lambda/concurrency.js') : undefined
+        const lambda = lambdaMod ? await lambdaMod.runLambdaScale(ctx, cfg, parsed.lambda) : undefined
+        const { renderLambdaScale } = await import('../features/lambda/render.js')
+        ctx.ui.result(combineScaleOutcomes(endpoint, lambda), (r, c) =>
+          [r.endpoint && render.renderEndpointScale(r.endpoint, c), r.lambda && renderLambdaScale(r.lambda, c)].filter(Boolean).join('\n\n'),
+        )
       }),
     )
 }
 
+/** One outcome for the two parts of `scale`: their plans in order, or their results side by side. */
+function combineScaleOutcomes<E, ED extends object, L, LD extends object>(
+  endpoint: Outcome<E, ED> | undefined,
+  lambda: Outcome<L, LD> | undefined,
+): Outcome<{ endpoint?: E; lambda?: L }, { endpoint?: ED; lambda?: LD }> {
+  if (endpoint?.kind === 'plan' || lambda?.kind === 'plan') {
+    const parts = { endpoint: endpoint?.kind === 'plan' ? endpoint.plan : undefined, lambda: lambda?.kind === 'plan' ? lambda.plan : undefined }
+    return planned({
+      title: 'scale',
+      operations: [...(parts.endpoint?.operations ?? []), ...(parts.lambda?.operations ?? [])],
+      notes: [...(parts.endpoint?.notes ?? []), ...(parts.lambda?.notes ?? [])],
+      details: {
+        ...(parts.endpoint?.details ? { endpoint: parts.endpoint.details } : {}),
+        ...(parts.lambda?.details ? { lambda: parts.lambda.details } : {}),
+      },
+    })
+  }
+  return done({
+    ...(endpoint?.kind === 'done' ? { endpoint: endpoint.result } : {}),
+    ...(lambda?.kind === 'done' ? { lambda: lambda.result } : {}),
+  })
+}
+
 /** Every flag checked before any AWS call (UserError naming the flag, exit 2). */
-export function parseScaleFlags(opts: ScaleCliOptions): {
-  endpoint: EndpointScaleFlags
+export function parseScaleFlags(opts: ScaleFlags): {
+  endpoint: EndpointScaleOptions
   lambda: { reserved?: number; provisioned?: number }
   endpointGiven: boolean
   lambdaGiven: boolean
 } {
-  const endpoint: EndpointScaleFlags = {
+  const endpoint: EndpointScaleOptions = {
     ...(opts.min !== undefined ? { min: parseIntFlag(opts.min, '--min', { min: 1, max: 1000 }) } : {}),
     ...(opts.max !== undefined ? { max: parseIntFlag(opts.max, '--max', { min: 1, max: 1000 }) } : {}),
     ...(opts.target !== undefined ? { target: positiveNumber(opts.target, '--target', 'invocations per instance per minute, e.g. --target 120') } : {}),

@@ -10,6 +10,7 @@
  * Self-contained on purpose: nothing here may import from the rest of mlops.
  */
 import { InvokeEndpointCommand, SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime'
+import type { BreedPrediction } from '../aws/sagemaker/prediction.js'
 
 export interface ProxyResult {
   statusCode: number
@@ -54,10 +55,8 @@ class BadRequest extends Error {
   }
 }
 
-interface Prediction {
-  breed: string
-  probability: number
-}
+// The Lambda's answer shape, shared with the CLI (type-only: nothing of mlops is bundled).
+type Prediction = BreedPrediction
 
 let sharedClient: SageMakerRuntimeClient | undefined
 // Created lazily (the first call pays for it, cold-start imports do not) and reused while the
@@ -355,9 +354,16 @@ function toPredictions(answer: unknown): Prediction[] | undefined {
 }
 
 /**
- * The endpoint refused (its 4xx first line is written for clients, so a bad image or URL becomes
- * a 400 with that line) or failed (502 with a fixed message; the details only go to the log).
+ * The endpoint refused (a 4xx from the model: a bad image or a URL it would not fetch) -> 400, or
+ * failed -> 502. Callers get one fixed message per code: the model's own words can name resolved
+ * private addresses, hosts it refused and the endpoint (issue 19), so they go to the log only.
  */
+const CALLER_MESSAGES = {
+  ImageRejected:
+    'The model could not use this input: send a JPEG or PNG image, or an https URL of one on a public host. Quote the requestId when reporting it.',
+  EndpointError: 'The model endpoint could not answer. Try again later; quote the requestId when reporting it.',
+} as const
+
 function endpointFailure(
   err: unknown,
   requestId: string,
@@ -366,15 +372,18 @@ function endpointFailure(
 ): ProxyResult {
   const e = (isObject(err) ? err : {}) as { name?: string; message?: string; OriginalStatusCode?: number; OriginalMessage?: string }
   const original = e.OriginalStatusCode
-  logLine('error', 'endpoint call failed', { error: e.name ?? String(err), detail: e.message, originalStatus: original, endpointLatencyMs })
-  if (e.name === 'ModelError' && typeof original === 'number' && original >= 400 && original < 500 && original !== 429) {
-    const firstLine = scrub(String(e.OriginalMessage ?? '').split('\n')[0]).slice(0, 300)
-    return reply(400, { error: { code: 'ImageRejected', message: firstLine || 'The model could not use this input.' }, requestId })
-  }
-  return reply(502, {
-    error: { code: 'EndpointError', message: 'The model endpoint could not answer. Try again later; quote the requestId when reporting it.' },
-    requestId,
+  const modelSaid = String(e.OriginalMessage ?? '').split('\n')[0]
+  logLine('error', 'endpoint call failed', {
+    error: e.name ?? String(err),
+    detail: e.message,
+    originalStatus: original,
+    ...(modelSaid ? { modelMessage: scrub(modelSaid).slice(0, 500) } : {}),
+    endpointLatencyMs,
   })
+  if (e.name === 'ModelError' && typeof original === 'number' && original >= 400 && original < 500 && original !== 429) {
+    return reply(400, { error: { code: 'ImageRejected', message: CALLER_MESSAGES.ImageRejected }, requestId })
+  }
+  return reply(502, { error: { code: 'EndpointError', message: CALLER_MESSAGES.EndpointError }, requestId })
 }
 
 /** Defence in depth: never echo anything that looks like an ARN or an account id. */

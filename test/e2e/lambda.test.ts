@@ -139,7 +139,7 @@ describe('lambda-setup and Lambda concurrency on moto', () => {
     // The function: env var from the config, Node runtime, our handler, the role, tags.
     const fn = await lambda.send(new GetFunctionCommand({ FunctionName: 'dogs-invoke' }))
     expect(fn.Configuration).toMatchObject({
-      Runtime: 'nodejs20.x',
+      Runtime: 'nodejs24.x',
       Handler: 'handler.handler',
       MemorySize: 256,
       Timeout: 30,

@@ -249,7 +249,7 @@ describe('--suggest', () => {
     const s = await suggestFor(r, { config, region: 'us-east-1' })
     // Exactly the two statements lambda-setup writes, from the same function, so they cannot drift.
     const { lambdaRolePolicy } = await import('../../src/shared/roles/lambda-role.js')
-    expect(s?.policy).toEqual(lambdaRolePolicy(config, '123456789012', 'us-east-1'))
+    expect(s?.policy).toEqual(lambdaRolePolicy(config, { accountId: '123456789012', region: 'us-east-1', partition: 'aws' }))
     expect(s?.policy.Statement).toHaveLength(2)
     expect(s?.policy.Statement[0]).toMatchObject({
       Effect: 'Allow',

@@ -7,7 +7,7 @@ import {
   PutScalingPolicyCommand,
   RegisterScalableTargetCommand,
 } from '@aws-sdk/client-application-auto-scaling'
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
+import { CreateBucketCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import {
   CreateEndpointCommand,
   CreateEndpointConfigCommand,
@@ -24,6 +24,9 @@ import {
 } from '@aws-sdk/client-sagemaker'
 import { InvokeEndpointCommand, SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime'
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts'
+import { CreateRoleCommand, GetRoleCommand, IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam'
+import { writeFile } from 'node:fs/promises'
+import path from 'node:path'
 import { mockClient } from 'aws-sdk-client-mock'
 import { Readable } from 'node:stream'
 import { beforeEach, describe, expect, it } from 'vitest'
@@ -343,5 +346,119 @@ describe('deploy with stateful fakes', () => {
     expect(declined.code).toBe(1)
     expect(declined.stderr).toContain('Create endpoint dogs-endpoint with ml.m5.large x 1? [y/N]')
     expect(log).not.toContain('CreateModel')
+  })
+})
+
+describe('deploy right after the execution role was created (issue 14 item 4)', () => {
+  const iam = mockClient(IAMClient)
+  beforeEach(async () => {
+    iam.reset()
+    await writeFile(path.join(dir, 'mlops.config.yaml'), minimalConfig())
+    iam.on(GetRoleCommand).rejects(Object.assign(new Error('The role with name dogs-sagemaker cannot be found.'), { name: 'NoSuchEntityException' }))
+    iam.on(CreateRoleCommand).resolves({ Role: { Arn: 'arn:aws:iam::123456789012:role/dogs-sagemaker' } as never })
+    iam.on(PutRolePolicyCommand).resolves({})
+  })
+  const assumeFails = () =>
+    Object.assign(
+      new Error(
+        "Could not assume role arn:aws:iam::123456789012:role/dogs-sagemaker. Please ensure that the role exists and allows principal 'sagemaker.amazonaws.com' to assume the role.",
+      ),
+      { name: 'ValidationException', $metadata: { httpStatusCode: 400 } },
+    )
+
+  it('retries CreateModel while IAM propagates, then carries on', async () => {
+    endpointSequence([undefined, ep('InService', NEW)])
+    let attempts = 0
+    sm.on(CreateModelCommand).callsFake(() => {
+      log.push('CreateModel')
+      if (++attempts <= 2) throw assumeFails()
+      return { ModelArn: 'arn:model' }
+    })
+    const run = await deploy()
+    expect(run.code, run.stderr).toBe(0)
+    expect(log.filter((x) => x === 'CreateModel')).toHaveLength(3)
+    expect(run.stderr).toContain('Waiting for the execution role arn:aws:iam::123456789012:role/dogs-sagemaker to reach SageMaker (IAM propagation, attempt 2)')
+  })
+
+  it('gives up after a bounded number of attempts with the error', async () => {
+    endpointSequence([undefined])
+    sm.on(CreateModelCommand).callsFake(() => {
+      log.push('CreateModel')
+      throw assumeFails()
+    })
+    const run = await deploy()
+    expect(run.code).toBe(1)
+    expect(run.stderr).toContain('Could not assume role')
+    expect(log.filter((x) => x === 'CreateModel')).toHaveLength(8)
+    expect(log).not.toContain('CreateEndpointConfig')
+  })
+})
+
+describe('deploy --model s3://other-bucket/... before upload-data (issue 14 item 10)', () => {
+  const OTHER = 's3://other-team-models/run-7/model.tar.gz'
+  const missing = () => Object.assign(new Error('NotFound'), { name: 'NotFound', $metadata: { httpStatusCode: 404 } })
+
+  it('creates the project bucket, hardened like upload-data, before anything else', async () => {
+    endpointSequence([undefined, ep('InService', NEW)])
+    s3.on(HeadBucketCommand).callsFake(() => {
+      log.push('HeadBucket')
+      throw missing()
+    })
+    s3.on(CreateBucketCommand).callsFake((input: { Bucket: string }) => {
+      log.push(`CreateBucket:${input.Bucket}`)
+      return {}
+    })
+    const run = await deploy(['--model', OTHER])
+    expect(run.code, run.stderr).toBe(0)
+    expect(log.indexOf('CreateBucket:dogs-data')).toBeGreaterThan(-1)
+    expect(log.indexOf('CreateBucket:dogs-data')).toBeLessThan(log.indexOf('CreateModel'))
+    const setup = s3.calls().map((c) => c.args[0].constructor.name)
+    expect(setup).toEqual(expect.arrayContaining(['PutPublicAccessBlockCommand', 'PutBucketEncryptionCommand', 'PutBucketPolicyCommand']))
+    expect(setup.indexOf('PutBucketPolicyCommand')).toBeLessThan(setup.indexOf('GetObjectCommand'))
+    expect(run.stderr).toContain('Created the project bucket s3://dogs-data')
+  })
+
+  it('stops with exit 2 and the fix when the bucket name is taken, and creates nothing', async () => {
+    endpointSequence([undefined])
+    s3.on(HeadBucketCommand).rejects(missing())
+    s3.on(CreateBucketCommand).rejects(Object.assign(new Error('taken'), { name: 'BucketAlreadyExists', $metadata: { httpStatusCode: 409 } }))
+    const run = await deploy(['--model', OTHER])
+    expect(run.code).toBe(2)
+    expect(run.stderr).toContain('The bucket name dogs-data is taken by another AWS account')
+    expect(run.stderr).not.toMatch(/Unexpected error|NoSuchBucket/)
+    expect(log).not.toContain('CreateModel')
+    expect(s3.commandCalls(GetObjectCommand)).toHaveLength(0)
+  })
+})
+
+describe('concurrent deploys of one project (issue 19)', () => {
+  it('are serialised by .mlops/deploy.lock: the second refuses clearly and creates nothing', async () => {
+    endpointSequence([undefined, ep('Creating', NEW), ep('InService', NEW)])
+    const [a, b] = await Promise.all([deploy(), deploy()])
+    expect([a.code, b.code].sort()).toEqual([0, 2])
+    const refused = a.code === 2 ? a : b
+    expect(refused.stderr).toMatch(/Another deploy of this project is running \(pid \d+ on .+, since .+\)\./)
+    expect(refused.stderr).toContain('deploy.lock')
+    // One model, one config: nothing for a second prune to miscount, so keepVersions holds.
+    expect(log.filter((x) => x === 'CreateEndpointConfig')).toHaveLength(1)
+    expect(log.filter((x) => x === 'CreateModel')).toHaveLength(1)
+    // The lock is released afterwards: the next deploy runs.
+    endpointSequence([ep('InService', NEW)])
+    const next = await deploy(['--no-smoke-test'])
+    expect(next.stderr).not.toMatch(/Another deploy/)
+  })
+
+  it('a stale lock (its process is gone) is taken over with a warning', async () => {
+    const { mkdir } = await import('node:fs/promises')
+    await mkdir(path.join(dir, '.mlops'), { recursive: true })
+    const os = await import('node:os')
+    await writeFile(
+      path.join(dir, '.mlops', 'deploy.lock'),
+      JSON.stringify({ pid: 2 ** 22 + 12345, host: os.hostname(), startedAt: '2026-11-22T09:00:00.000Z', command: 'deploy' }),
+    )
+    endpointSequence([undefined, ep('InService', NEW)])
+    const run = await deploy()
+    expect(run.code, run.stderr).toBe(0)
+    expect(run.stderr).toMatch(/Taking over a stale deploy lock \(pid 4206649 on .+, since 2026-11-22T09:00:00.000Z\)/)
   })
 })

@@ -210,7 +210,7 @@ describe('endpoint failures and configuration', () => {
     })
   })
 
-  it("the model's own 400 (a refused URL) becomes a 400 with its first line, scrubbed", async () => {
+  it("the model's own 400 (a refused URL) becomes a 400 with a fixed message; its first line goes to the log only (issue 19)", async () => {
     runtime.on(InvokeEndpointCommand).rejects(
       new ModelError({
         $metadata: {},
@@ -223,7 +223,11 @@ describe('endpoint failures and configuration', () => {
     )
     const res = await handler()({ url: 'https://a.example/missing.jpg' }, CONTEXT)
     expect(res.statusCode).toBe(400)
-    expect(body(res).error).toEqual({ code: 'ImageRejected', message: 'cannot use the image URL: HTTP 404 from <arn>' })
+    expect(body(res).error).toEqual({
+      code: 'ImageRejected',
+      message: 'The model could not use this input: send a JPEG or PNG image, or an https URL of one on a public host. Quote the requestId when reporting it.',
+    })
+    expect(JSON.stringify(res)).not.toContain('HTTP 404')
   })
 
   it('a model 5xx, throttling or a broken answer is a 502', async () => {
@@ -341,5 +345,54 @@ describe('URL checks', () => {
     for (const host of ['172.32.0.1', '8.8.8.8', '2606:4700::1111', 'example.com', '::ffff:8.8.8.8']) {
       expect(isPrivateAddress(host), host).toBe(false)
     }
+  })
+})
+
+describe('no internal detail reaches callers (issue 19 item 7)', () => {
+  it('the inference error line, resolved private addresses and the endpoint name stay in the logs', async () => {
+    const logs: string[] = []
+    const h = createHandler({ client: () => client, env: { ENDPOINT_NAME: 'dogs-prod-endpoint' }, log: (l) => logs.push(l), newId: () => 'req-1' })
+    runtime.reset()
+    runtime
+      .on(InvokeEndpointCommand)
+      .rejectsOnce(
+        new ModelError({
+          $metadata: {},
+          message: 'Received client error (400) from primary with message "refusing to fetch"',
+          OriginalStatusCode: 400,
+          OriginalMessage: "refusing to fetch from 'localhost': it resolves to a loopback address 127.0.0.1\nTraceback ...",
+        }),
+      )
+      .rejectsOnce(
+        new ModelError({
+          $metadata: {},
+          message: 'x',
+          OriginalStatusCode: 400,
+          OriginalMessage: "refusing to fetch from 'intranet.example': it resolves to a private address 10.1.2.3",
+        }),
+      )
+      .rejectsOnce(Object.assign(new Error('Endpoint dogs-prod-endpoint of account 123456789012 not found.'), { name: 'ValidationError' }))
+    const responses = [
+      await h({ url: 'https://a.example/x.jpg' }, CONTEXT),
+      await h({ url: 'https://intranet.example/x.jpg' }, CONTEXT),
+      await h({ url: 'https://a.example/x.jpg' }, CONTEXT),
+    ]
+    expect(responses.map((r) => [r.statusCode, body(r).error.code])).toEqual([
+      [400, 'ImageRejected'],
+      [400, 'ImageRejected'],
+      [502, 'EndpointError'],
+    ])
+    for (const r of responses) {
+      const text = JSON.stringify(r)
+      for (const secret of ['localhost', '127.0.0.1', '10.1.2.3', 'intranet', 'loopback', 'dogs-prod-endpoint', 'refusing']) expect(text).not.toContain(secret)
+    }
+    expect(body(responses[0]).error.message).toBe(body(responses[1]).error.message)
+    const logged = logs.map((l) => JSON.parse(l))
+    expect(logged[0]).toMatchObject({
+      msg: 'endpoint call failed',
+      modelMessage: "refusing to fetch from 'localhost': it resolves to a loopback address 127.0.0.1",
+    })
+    expect(logged[1].modelMessage).toContain('10.1.2.3')
+    expect(logged[2].detail).toContain('dogs-prod-endpoint')
   })
 })

@@ -25,9 +25,13 @@ import os from 'node:os'
 import path from 'node:path'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { buildFunctionPackage, codeSha256, loadHandlerBundle, MAX_ZIP_BYTES, writeHandlerBundle } from '../../src/features/lambda/bundle.js'
-import { checkConcurrency, planLambdaScale, provisionedCost, runLambdaScale } from '../../src/features/lambda/concurrency.js'
-import { configurationDiff, ensureFunction, functionSpec, sameCode, type FunctionSpec } from '../../src/aws/lambda/function.js'
+import { checkConcurrency, provisionedCost, runLambdaScale } from '../../src/features/lambda/concurrency.js'
+import { functionSpec, planLambdaScale } from '../../src/features/lambda/plan.js'
+import type { LambdaScaleResult } from '../../src/features/lambda/types.js'
+import type { PlannedOperation } from '../../src/shared/plan.js'
+import { configurationDiff, ensureFunction, sameCode, type FunctionSpec } from '../../src/aws/lambda/function.js'
 import { lambdaRoleSpec } from '../../src/shared/roles/lambda-role.js'
+import { partitionOf } from '../../src/aws/arn.js'
 import { interpretTestAnswer } from '../../src/aws/lambda/smoke.js'
 import { crc32, createZip } from '../../src/shared/zip-writer.js'
 import { parseConfigText } from '../../src/config/load.js'
@@ -122,7 +126,7 @@ describe('deployment package', () => {
 
 describe('role and function spec', () => {
   it('the role allows exactly InvokeEndpoint on this endpoint (lower-cased ARN) and its own logs', () => {
-    const spec = lambdaRoleSpec(cfg('endpoint:\n  name: Dogs-Prod\n'), '111122223333', 'eu-west-1')
+    const spec = lambdaRoleSpec(cfg('endpoint:\n  name: Dogs-Prod\n'), { accountId: '111122223333', region: 'eu-west-1', partition: 'aws' })
     expect(spec.name).toBe('dogs-lambda')
     expect(spec.managedPolicyArns).toEqual([])
     expect(Object.keys(spec.inlinePolicies)).toEqual(['mlops-lambda'])
@@ -148,15 +152,16 @@ describe('role and function spec', () => {
         Condition: { StringEquals: { 'aws:SourceAccount': '111122223333' } },
       },
     ])
-    expect(lambdaRoleSpec(cfg(), '1', 'cn-north-1').inlinePolicies['mlops-lambda'].Statement[0].Resource).toMatch(
-      /^arn:aws-cn:sagemaker:cn-north-1:1:endpoint\//,
-    )
+    expect(
+      lambdaRoleSpec(cfg(), { accountId: '1', region: 'cn-north-1', partition: partitionOf('cn-north-1') }).inlinePolicies['mlops-lambda'].Statement[0]
+        .Resource,
+    ).toMatch(/^arn:aws-cn:sagemaker:cn-north-1:1:endpoint\//)
   })
 
   it('configuration compares by value', () => {
     const spec = functionSpec(cfg(), 'arn:aws:iam::1:role/dogs-lambda')
     const live: FunctionConfiguration = {
-      Runtime: 'nodejs20.x',
+      Runtime: 'nodejs24.x',
       Handler: 'handler.handler',
       Role: spec.roleArn,
       Description: spec.description,
@@ -242,7 +247,7 @@ describe('ensureFunction against a stateful fake', () => {
       FunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:dogs-invoke',
       CodeSha256: 'old-sha',
       Architectures: ['arm64'],
-      Runtime: 'nodejs20.x',
+      Runtime: 'nodejs24.x',
       Handler: 'handler.handler',
       Role: spec.roleArn,
       Description: spec.description,
@@ -257,7 +262,7 @@ describe('ensureFunction against a stateful fake', () => {
     const res = await ensureFunction(
       lambda,
       spec,
-      { zip: Buffer.from('zip'), codeSha256: 'new-sha', origin: 'esbuild' },
+      { zip: Buffer.from('zip'), codeSha256: 'new-sha' },
       {
         clock: fastClock(),
         timeoutMs: 60_000,
@@ -286,12 +291,7 @@ describe('ensureFunction against a stateful fake', () => {
     // A re-run with the same package: no update, no PublishVersion, no alias change.
     lambdaMock.on(GetAliasCommand).resolves({ FunctionVersion: '2', AliasArn: 'arn:alias' })
     lambdaMock.resetHistory()
-    const again = await ensureFunction(
-      lambda,
-      spec,
-      { zip: Buffer.from('zip'), codeSha256: 'new-sha', origin: 'esbuild' },
-      { clock: fastClock(), timeoutMs: 60_000 },
-    )
+    const again = await ensureFunction(lambda, spec, { zip: Buffer.from('zip'), codeSha256: 'new-sha' }, { clock: fastClock(), timeoutMs: 60_000 })
     expect(again).toMatchObject({ codeUpdated: false, configUpdated: [], version: '2', published: false })
     expect(lambdaMock.calls().map((c) => c.args[0].constructor.name)).toEqual([
       'GetFunctionCommand',
@@ -313,7 +313,7 @@ describe('ensureFunction against a stateful fake', () => {
     const res = await ensureFunction(
       lambda,
       spec,
-      { zip: Buffer.from('z'), codeSha256: 'sha', origin: 'esbuild' },
+      { zip: Buffer.from('z'), codeSha256: 'sha' },
       { clock: fastClock(), timeoutMs: 60_000, onRetry: (n) => retries.push(n) },
     )
     expect(res).toMatchObject({ created: true, version: '1', published: true, aliasArn: 'arn:fn:live' })
@@ -322,7 +322,7 @@ describe('ensureFunction against a stateful fake', () => {
     expect(lambdaMock).toHaveReceivedCommandWith(CreateFunctionCommand, {
       FunctionName: 'dogs-invoke',
       Handler: 'handler.handler',
-      Runtime: 'nodejs20.x',
+      Runtime: 'nodejs24.x',
       Architectures: ['arm64'],
       Publish: false,
       Environment: { Variables: { ENDPOINT_NAME: 'dogs-endpoint', TOP_K: '3', MAX_BODY_BYTES: '5242880' } },
@@ -330,9 +330,9 @@ describe('ensureFunction against a stateful fake', () => {
     expect(lambdaMock).toHaveReceivedCommandWith(CreateAliasCommand, { FunctionName: 'dogs-invoke', Name: 'live', FunctionVersion: '1' })
 
     lambdaMock.on(CreateFunctionCommand).rejects(propagating)
-    await expect(
-      ensureFunction(lambda, spec, { zip: Buffer.from('z'), codeSha256: 'sha', origin: 'esbuild' }, { clock: fastClock(), timeoutMs: 60_000 }),
-    ).rejects.toThrow(/cannot be assumed/)
+    await expect(ensureFunction(lambda, spec, { zip: Buffer.from('z'), codeSha256: 'sha' }, { clock: fastClock(), timeoutMs: 60_000 })).rejects.toThrow(
+      /cannot be assumed/,
+    )
     expect(lambdaMock.commandCalls(CreateFunctionCommand)).toHaveLength(3 + 8)
   })
 
@@ -404,7 +404,7 @@ describe('concurrency preflight (pure)', () => {
   })
 
   it('plans provisioned concurrency on the alias, never $LATEST', () => {
-    const ops = planLambdaScale('dogs-invoke', 5, 2)
+    const ops = planLambdaScale('dogs-invoke', 'live', 5, 2)
     expect(ops.map((o) => o.operation)).toEqual([
       'GetAlias',
       'GetAccountSettings',
@@ -461,7 +461,9 @@ describe('runLambdaScale against fakes', () => {
       { yes: o.yes ?? true, dryRun: o.dryRun },
     )
     try {
-      const result = await runLambdaScale(ctx, await ctx.config(), opts)
+      const outcome = await runLambdaScale(ctx, await ctx.config(), opts)
+      const result: LambdaScaleResult & { operations?: readonly PlannedOperation[] } =
+        outcome.kind === 'plan' ? { ...outcome.plan.details!, operations: outcome.plan.operations } : outcome.result
       return { result, code: 0, stdout, stderr }
     } catch (e) {
       return { error: e as Error & { code?: string; hint?: string }, code: exitCodeFor(e), stdout, stderr }

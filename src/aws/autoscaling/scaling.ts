@@ -9,7 +9,6 @@ import {
   type PutScalingPolicyRequest,
   type RegisterScalableTargetRequest,
 } from '@aws-sdk/client-application-auto-scaling'
-import type { PlannedOperation } from '../../shared/plan.js'
 import { callAws, isNotFound } from '../errors.js'
 
 /**
@@ -84,13 +83,6 @@ export function buildPolicyInput(s: ScalingSettings): PutScalingPolicyRequest {
       ScaleOutCooldown: s.scaleOutCooldown,
     },
   }
-}
-
-export function planScaling(s: ScalingSettings): PlannedOperation[] {
-  return [
-    { service: 'application-autoscaling', operation: 'RegisterScalableTarget', input: buildRegisterInput(s) },
-    { service: 'application-autoscaling', operation: 'PutScalingPolicy', input: buildPolicyInput(s) },
-  ]
 }
 
 /** The variant's scalable target and policies; undefined when it is not registered. */

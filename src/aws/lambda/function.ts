@@ -15,13 +15,10 @@ import {
   type LambdaClient,
   type Runtime,
 } from '@aws-sdk/client-lambda'
-import type { MlopsConfig } from '../../config/schema.js'
 import { OperationError } from '../../shared/errors.js'
-import { projectTagMap, resourceNames } from '../../shared/naming.js'
 import { pollUntil, type Clock } from '../../shared/clock.js'
 import { callAws, callAwsOrUndefined } from '../errors.js'
 import { retryWhileIamPropagates } from '../iam/roles.js'
-import { LAMBDA_HANDLER, type FunctionPackage } from '../../features/lambda/bundle.js'
 
 /**
  * Create-or-update of the Lambda function, by value: code is replaced only when the zip's
@@ -31,9 +28,7 @@ import { LAMBDA_HANDLER, type FunctionPackage } from '../../features/lambda/bund
  * ResourceConflictException).
  */
 
-export const LIVE_ALIAS = 'live'
-
-/** Everything about the function that lambda-setup decides. */
+/** Everything about the function that lambda-setup decides, as plain values. */
 export interface FunctionSpec {
   readonly name: string
   readonly runtime: string
@@ -45,22 +40,14 @@ export interface FunctionSpec {
   readonly environment: Readonly<Record<string, string>>
   readonly description: string
   readonly tags: Readonly<Record<string, string>>
+  /** The alias the served version sits behind. */
+  readonly alias: string
 }
 
-export function functionSpec(cfg: Pick<MlopsConfig, 'project' | 'endpoint' | 'lambda'>, roleArn: string): FunctionSpec {
-  const names = resourceNames(cfg)
-  return {
-    name: names.lambdaFunction,
-    runtime: cfg.lambda.runtime,
-    handler: LAMBDA_HANDLER,
-    roleArn,
-    memoryMb: cfg.lambda.memoryMb,
-    timeoutSeconds: cfg.lambda.timeoutSeconds,
-    architecture: cfg.lambda.architecture,
-    environment: { ENDPOINT_NAME: names.endpoint, TOP_K: String(cfg.lambda.topK), MAX_BODY_BYTES: String(cfg.lambda.maxBodyBytes) },
-    description: `Dog-breed predictions from SageMaker endpoint ${names.endpoint} (mlops project ${cfg.project.name})`,
-    tags: projectTagMap(cfg.project.name),
-  }
+/** The deployment package: the zip and its base64 SHA-256 (what Lambda reports as CodeSha256). */
+export interface FunctionCode {
+  readonly zip: Uint8Array
+  readonly codeSha256: string
 }
 
 /** The CreateFunction request. `zip` is a placeholder string in dry-run plans. */
@@ -113,7 +100,7 @@ export function configurationDiff(current: FunctionConfiguration, spec: Function
 }
 
 /** True when the code (zip and architecture) of `current` is what `pkg` would deploy. */
-export function sameCode(current: FunctionConfiguration, pkg: Pick<FunctionPackage, 'codeSha256'>, spec: FunctionSpec): boolean {
+export function sameCode(current: FunctionConfiguration, pkg: Pick<FunctionCode, 'codeSha256'>, spec: FunctionSpec): boolean {
   return current.CodeSha256 === pkg.codeSha256 && (current.Architectures ?? ['x86_64'])[0] === spec.architecture
 }
 
@@ -192,10 +179,15 @@ export interface EnsureFunctionResult {
 }
 
 /** Creates or converges the function, publishes a version when needed and points `live` at it. */
-export async function ensureFunction(lambda: LambdaClient, spec: FunctionSpec, pkg: FunctionPackage, opts: WaitOptions): Promise<EnsureFunctionResult> {
+export async function ensureFunction(lambda: LambdaClient, spec: FunctionSpec, pkg: FunctionCode, opts: WaitOptions): Promise<EnsureFunctionResult> {
   const ctx = (operation: string, qualifier?: string) => ({ service: 'lambda', operation, resource: qualifier ? `${spec.name}:${qualifier}` : spec.name })
   const existing = await callAwsOrUndefined(ctx('GetFunction'), () => lambda.send(new GetFunctionCommand({ FunctionName: spec.name })))
   const waitOpts = { ...opts, failOnFailed: true }
+  const updateConfiguration = () =>
+    retryWhileIamPropagates(
+      () => callAws(ctx('UpdateFunctionConfiguration'), () => lambda.send(new UpdateFunctionConfigurationCommand(configurationInput(spec)))),
+      { clock: opts.clock, signal: opts.signal, onRetry: opts.onRetry },
+    )
   let created = false
   let codeUpdated = false
   let configUpdated: string[] = []
@@ -212,6 +204,13 @@ export async function ensureFunction(lambda: LambdaClient, spec: FunctionSpec, p
     functionArn = existing.Configuration.FunctionArn!
     // Someone else's update may still be running; Lambda would reject ours.
     let current = await waitForFunctionReady(lambda, spec.name, { ...opts, failOnFailed: false })
+    // A runtime change goes first: the new bundle targets the new runtime, and AWS refuses code
+    // updates of functions on a runtime past its block-update date.
+    if (current.Runtime !== spec.runtime) {
+      configUpdated = configurationDiff(current, spec)
+      await updateConfiguration()
+      current = await waitForFunctionReady(lambda, spec.name, waitOpts)
+    }
     if (!sameCode(current, pkg, spec)) {
       await callAws(ctx('UpdateFunctionCode'), () =>
         lambda.send(
@@ -221,12 +220,10 @@ export async function ensureFunction(lambda: LambdaClient, spec: FunctionSpec, p
       codeUpdated = true
       current = await waitForFunctionReady(lambda, spec.name, waitOpts)
     }
-    configUpdated = configurationDiff(current, spec)
-    if (configUpdated.length > 0) {
-      await retryWhileIamPropagates(
-        () => callAws(ctx('UpdateFunctionConfiguration'), () => lambda.send(new UpdateFunctionConfigurationCommand(configurationInput(spec)))),
-        { clock: opts.clock, signal: opts.signal, onRetry: opts.onRetry },
-      )
+    const remaining = configurationDiff(current, spec)
+    if (remaining.length > 0) {
+      configUpdated = [...new Set([...configUpdated, ...remaining])]
+      await updateConfiguration()
       await waitForFunctionReady(lambda, spec.name, waitOpts)
     }
     const tags = existing.Tags ?? {}
@@ -236,7 +233,7 @@ export async function ensureFunction(lambda: LambdaClient, spec: FunctionSpec, p
   }
 
   // Publish only when `live` does not already serve exactly this code and configuration.
-  const alias = await callAwsOrUndefined(ctx('GetAlias', LIVE_ALIAS), () => lambda.send(new GetAliasCommand({ FunctionName: spec.name, Name: LIVE_ALIAS })))
+  const alias = await callAwsOrUndefined(ctx('GetAlias', spec.alias), () => lambda.send(new GetAliasCommand({ FunctionName: spec.name, Name: spec.alias })))
   let version = alias?.FunctionVersion
   let aliasUpToDate = false
   if (version && version !== '$LATEST') {
@@ -260,13 +257,13 @@ export async function ensureFunction(lambda: LambdaClient, spec: FunctionSpec, p
   }
   let aliasArn = alias?.AliasArn
   if (!alias) {
-    const out = await callAws(ctx('CreateAlias', LIVE_ALIAS), () =>
-      lambda.send(new CreateAliasCommand({ FunctionName: spec.name, Name: LIVE_ALIAS, FunctionVersion: version, Description: 'the version mlops serves' })),
+    const out = await callAws(ctx('CreateAlias', spec.alias), () =>
+      lambda.send(new CreateAliasCommand({ FunctionName: spec.name, Name: spec.alias, FunctionVersion: version, Description: 'the version mlops serves' })),
     )
     aliasArn = out.AliasArn
   } else if (alias.FunctionVersion !== version) {
-    const out = await callAws(ctx('UpdateAlias', LIVE_ALIAS), () =>
-      lambda.send(new UpdateAliasCommand({ FunctionName: spec.name, Name: LIVE_ALIAS, FunctionVersion: version })),
+    const out = await callAws(ctx('UpdateAlias', spec.alias), () =>
+      lambda.send(new UpdateAliasCommand({ FunctionName: spec.name, Name: spec.alias, FunctionVersion: version })),
     )
     aliasArn = out.AliasArn
   }
@@ -277,7 +274,7 @@ export async function ensureFunction(lambda: LambdaClient, spec: FunctionSpec, p
     configUpdated,
     version: version!,
     published,
-    aliasArn: aliasArn ?? `${functionArn}:${LIVE_ALIAS}`,
+    aliasArn: aliasArn ?? `${functionArn}:${spec.alias}`,
     previousVersion: alias?.FunctionVersion,
   }
 }

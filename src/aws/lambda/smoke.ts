@@ -2,17 +2,13 @@ import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda'
 import { OperationError } from '../../shared/errors.js'
 import type { Clock } from '../../shared/clock.js'
 import { callAws } from '../errors.js'
+import type { BreedPrediction as Prediction } from '../sagemaker/prediction.js'
 
 /**
  * The test invocation at the end of lambda-setup: the bundled sample image through the `live`
  * alias, the endpoint and back. A function that deploys but cannot answer is a failure (exit 1),
  * not a warning.
  */
-
-export interface Prediction {
-  readonly breed: string
-  readonly probability: number
-}
 
 export interface SmokeTestPassed {
   readonly predictions: readonly Prediction[]

@@ -8,15 +8,18 @@ import {
   type AddPermissionCommandInput,
   type LambdaClient,
 } from '@aws-sdk/client-lambda'
-import type { PlannedOperation } from '../../shared/plan.js'
 import { callAws, callAwsOrUndefined } from '../errors.js'
 
 /**
  * The optional function URL on the `live` alias. AWS_IAM auth by default: callers sign requests
- * with SigV4 and need lambda:InvokeFunctionUrl. Auth NONE (--public) also needs a resource policy
- * that lets anyone invoke; since October 2025 that takes two statements, one for
+ * with SigV4, and since October 2025 their identity policy needs both lambda:InvokeFunctionUrl and
+ * lambda:InvokeFunction on the function (IAM_URL_CALLER_ACTIONS). Auth NONE (--public) needs a
+ * resource policy that lets anyone invoke, with the same two actions: one statement for
  * lambda:InvokeFunctionUrl and one for lambda:InvokeFunction via the URL.
  */
+
+/** What an AWS_IAM caller of a function URL must be allowed (both, since October 2025). */
+export const IAM_URL_CALLER_ACTIONS = ['lambda:InvokeFunctionUrl', 'lambda:InvokeFunction'] as const
 
 export type UrlAuthType = 'AWS_IAM' | 'NONE'
 
@@ -62,7 +65,7 @@ export async function ensureFunctionUrl(lambda: LambdaClient, functionName: stri
   let url = existing?.FunctionUrl
   if (!existing) {
     const out = await callAws({ service: 'lambda', operation: 'CreateFunctionUrlConfig', resource }, () =>
-      lambda.send(new CreateFunctionUrlConfigCommand({ FunctionName: functionName, Qualifier: qualifier, AuthType: authType })),
+      lambda.send(new CreateFunctionUrlConfigCommand(createUrlInput(functionName, qualifier, wantPublic))),
     )
     url = out.FunctionUrl
     changes.push('created')
@@ -115,27 +118,7 @@ async function policyStatementIds(lambda: LambdaClient, functionName: string, qu
   return new Set((doc.Statement ?? []).map((s) => s.Sid ?? '').filter(Boolean))
 }
 
-/** Dry-run requests for a URL that does not exist yet. */
-export function planFunctionUrl(functionName: string, qualifier: string, wantPublic: boolean): PlannedOperation[] {
-  return [
-    {
-      service: 'lambda',
-      operation: 'GetFunctionUrlConfig',
-      input: { FunctionName: functionName, Qualifier: qualifier },
-      note: 'create if missing; update AuthType if it differs',
-    },
-    {
-      service: 'lambda',
-      operation: 'CreateFunctionUrlConfig',
-      input: { FunctionName: functionName, Qualifier: qualifier, AuthType: wantPublic ? 'NONE' : 'AWS_IAM' },
-    },
-    ...(wantPublic
-      ? publicPermissionInputs(functionName, qualifier).map((input) => ({
-          service: 'lambda',
-          operation: 'AddPermission',
-          input,
-          note: 'lets anyone on the internet call the URL',
-        }))
-      : []),
-  ]
+/** The CreateFunctionUrlConfig request for `qualifier` (plan and execution use the same). */
+export function createUrlInput(functionName: string, qualifier: string, wantPublic: boolean) {
+  return { FunctionName: functionName, Qualifier: qualifier, AuthType: (wantPublic ? 'NONE' : 'AWS_IAM') as UrlAuthType }
 }

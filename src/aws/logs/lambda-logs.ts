@@ -1,5 +1,4 @@
 import { CreateLogGroupCommand, DescribeLogGroupsCommand, PutRetentionPolicyCommand, type CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs'
-import type { PlannedOperation } from '../../shared/plan.js'
 import { callAws, isAwsErrorNamed } from '../errors.js'
 
 /**
@@ -38,13 +37,4 @@ export async function ensureFunctionLogGroup(
     await callAws(ctx('PutRetentionPolicy'), () => logs.send(new PutRetentionPolicyCommand({ logGroupName: name, retentionInDays: retentionDays })))
   }
   return { name, created, retentionChanged }
-}
-
-export function planFunctionLogGroup(functionName: string, retentionDays: number, tags: Readonly<Record<string, string>>): PlannedOperation[] {
-  const name = functionLogGroupName(functionName)
-  return [
-    { service: 'logs', operation: 'DescribeLogGroups', input: { logGroupNamePrefix: name }, note: 'create only if missing' },
-    { service: 'logs', operation: 'CreateLogGroup', input: { logGroupName: name, tags: { ...tags } } },
-    { service: 'logs', operation: 'PutRetentionPolicy', input: { logGroupName: name, retentionInDays: retentionDays }, note: 'only if the retention differs' },
-  ]
 }

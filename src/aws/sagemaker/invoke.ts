@@ -2,21 +2,13 @@ import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda'
 import { InvokeEndpointCommand, type SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime'
 import { OperationError, UserError } from '../../shared/errors.js'
 import { isAwsErrorNamed, translateAwsError } from '../errors.js'
+import type { Prediction } from './prediction.js'
 
 /**
  * Calling the model: the endpoint (sagemaker-runtime InvokeEndpoint) or the Lambda in front of it,
  * and reading the inference JSON scripts/inference.py answers:
  * `{"predictions": [{"label", "index", "probability"}, ...], "top_k": k, "model": {...}}`.
  */
-
-/** InvokeEndpoint's request limit for real-time endpoints (and the Lambda's synchronous payload limit). */
-export const MAX_REQUEST_BYTES = 6 * 1024 * 1024
-
-export interface Prediction {
-  readonly label: string
-  readonly probability: number
-  readonly index?: number
-}
 
 export interface InferenceAnswer {
   readonly predictions: Prediction[]

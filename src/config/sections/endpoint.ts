@@ -17,6 +17,9 @@ export const AutoscalingSchema = z
   })
   .refine((a) => a.minCapacity <= a.maxCapacity, { message: 'minCapacity must not exceed maxCapacity', path: ['minCapacity'] })
 
+/** Memory sizes a serverless endpoint takes (MB). */
+export const SERVERLESS_MEMORY_SIZES = [1024, 2048, 3072, 4096, 5120, 6144] as const
+
 /** `endpoint`: the real-time (or serverless) endpoint `mlops deploy` manages. */
 export const EndpointSchema = z.strictObject({
   /** Unset: `<project>-endpoint`. */
@@ -32,7 +35,10 @@ export const EndpointSchema = z.strictObject({
       memoryMb: z
         .number()
         .int()
-        .refine((m) => m >= 1024 && m <= 6144 && m % 1024 === 0, 'expected 1024, 2048, 3072, 4096, 5120 or 6144')
+        .refine(
+          (m) => (SERVERLESS_MEMORY_SIZES as readonly number[]).includes(m),
+          `expected ${SERVERLESS_MEMORY_SIZES.slice(0, -1).join(', ')} or ${SERVERLESS_MEMORY_SIZES.at(-1)}`,
+        )
         .default(2048),
       /** @default 5 */
       maxConcurrency: positiveInt('concurrent invocations').max(200).default(5),

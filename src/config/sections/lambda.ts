@@ -16,8 +16,14 @@ export const LambdaSchema = z
     memoryMb: z.number().int().min(128, 'at least 128 MB').max(10240, 'at most 10240 MB').default(256),
     /** @default 30 */
     timeoutSeconds: positiveInt('seconds').max(900, 'at most 900 seconds').default(30),
-    /** @default 'nodejs20.x' */
-    runtime: z.enum(['nodejs20.x', 'nodejs22.x']).default('nodejs20.x'),
+    /**
+     * Node.js managed runtime. Which ones AWS still allows, and the default, come from the dates in
+     * aws/lifecycle.ts (checked by lambda-setup before any AWS call). @default DEFAULT_LAMBDA_RUNTIME (nodejs24.x)
+     */
+    runtime: z
+      .string()
+      .regex(/^nodejs\d+\.x$/, 'expected a Node.js Lambda runtime such as nodejs24.x')
+      .optional(),
     /** arm64 (Graviton) costs about 20% less per GB-second than x86_64 for the same work. @default 'arm64' */
     architecture: z.enum(['arm64', 'x86_64']).default('arm64'),
     /** Predictions returned per call. @default 3 */

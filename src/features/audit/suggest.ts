@@ -65,13 +65,14 @@ async function suggestForPurpose(role: RoleInput, purpose: RolePurpose, cfg: Non
   }
   if (purpose === 'lambda') {
     const { lambdaRolePolicy } = await import('../../shared/roles/lambda-role.js')
+    const { partitionOf } = await import('../../aws/arn.js')
     const { resourceNames } = await import('../../shared/naming.js')
     const names = resourceNames(cfg)
     return {
       role: role.name,
       basis: 'mlops-purpose',
       purpose,
-      policy: lambdaRolePolicy(cfg, account, ctx.region) as unknown as JsonPolicy,
+      policy: lambdaRolePolicy(cfg, { accountId: account, region: ctx.region, partition: partitionOf(ctx.region) }) as unknown as JsonPolicy,
       keepAttached: [],
       detach: attachedManaged,
       notes: [`The policy mlops writes for the Lambda ${names.lambdaFunction}: it only invokes ${names.endpoint} and writes its own logs.`],

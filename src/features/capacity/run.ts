@@ -1,6 +1,6 @@
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { MAX_REQUEST_BYTES } from '../../aws/sagemaker/invoke.js'
+import { MAX_REALTIME_REQUEST_BYTES } from '../../shared/endpoint-limits.js'
 import type { CommandContext } from '../../context.js'
 import { systemClock } from '../../shared/clock.js'
 import { formatDuration } from '../../shared/duration.js'
@@ -49,7 +49,7 @@ async function readPayload(ctx: CommandContext, image: string | undefined): Prom
   const file = image ? path.resolve(ctx.deps.cwd, image) : path.join(PACKAGE_ROOT, 'assets', 'sample.jpg')
   const info = await stat(file).catch(() => undefined)
   if (!info?.isFile()) throw new UserError('ImageNotFound', `--image: no file at ${file}.`, { hint: 'Pass a JPEG or PNG file, e.g. --image dog.jpg.' })
-  if (info.size > MAX_REQUEST_BYTES) {
+  if (info.size > MAX_REALTIME_REQUEST_BYTES) {
     throw new UserError('ImageTooLarge', `--image: ${path.basename(file)} is ${formatBytes(info.size)}; a request may be at most 6 MB.`, {
       hint: 'Use a smaller image (the model sees 224x224 pixels).',
     })

@@ -1,12 +1,14 @@
-import type { ChalkInstance } from 'chalk'
 import { readFile, stat } from 'node:fs/promises'
 import path from 'node:path'
-import { MAX_REQUEST_BYTES, invokeEndpoint, invokeLambda, type InferenceRequest, type Prediction } from '../../aws/sagemaker/invoke.js'
+import { invokeEndpoint, invokeLambda, type InferenceRequest } from '../../aws/sagemaker/invoke.js'
+import { endpointKind, MAX_REALTIME_REQUEST_BYTES, maxRequestBytes } from '../../shared/endpoint-limits.js'
+import type { Prediction } from '../../aws/sagemaker/prediction.js'
 import type { CommandContext } from '../../context.js'
 import { UserError } from '../../shared/errors.js'
 import { resourceNames } from '../../shared/naming.js'
-import { formatBytes, formatTable } from '../../shared/output.js'
-import { planToJson, renderPlan, type PlannedOperation } from '../../shared/plan.js'
+import { formatBytes } from '../../shared/output.js'
+import type { PlannedOperation } from '../../shared/plan.js'
+import { done, planned, type Outcome } from '../../shared/outcome.js'
 
 /**
  * `mlops invoke`: one image (a local file or an https URL) through the endpoint or the Lambda,
@@ -33,8 +35,8 @@ export function sniffImageType(bytes: Uint8Array): string | undefined {
   return undefined
 }
 
-/** Reads and checks the argument of `invoke`: an https URL, or a JPEG/PNG file of at most 6 MB. */
-export async function readImageInput(arg: string, cwd: string): Promise<ImageInput> {
+/** Reads and checks the argument of `invoke`: an https URL, or a JPEG/PNG file within `limit` (6 MB real-time, 4 MB serverless). */
+export async function readImageInput(arg: string, cwd: string, limit = MAX_REALTIME_REQUEST_BYTES): Promise<ImageInput> {
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(arg)) {
     let url: URL
     try {
@@ -54,8 +56,8 @@ export async function readImageInput(arg: string, cwd: string): Promise<ImageInp
   if (!info?.isFile()) {
     throw new UserError('ImageNotFound', `No image file at ${file}.`, { hint: 'Pass a JPEG or PNG file, or an https:// URL.' })
   }
-  if (info.size > MAX_REQUEST_BYTES) {
-    throw new UserError('ImageTooLarge', `${path.basename(file)} is ${formatBytes(info.size)}; an endpoint request may be at most 6 MB.`, {
+  if (info.size > limit) {
+    throw new UserError('ImageTooLarge', `${path.basename(file)} is ${formatBytes(info.size)}; ${limitText(limit)}.`, {
       hint: 'Resize or re-compress it (the model sees 224x224 pixels anyway), or pass an https URL the endpoint fetches itself.',
     })
   }
@@ -68,29 +70,34 @@ export async function readImageInput(arg: string, cwd: string): Promise<ImageInp
 }
 
 /** The endpoint request: raw bytes when the handler's default top-5 suffices, else JSON with "top_k". */
-export function endpointRequest(img: ImageInput, topK: number): InferenceRequest {
+export function endpointRequest(img: ImageInput, topK: number, limit = MAX_REALTIME_REQUEST_BYTES): InferenceRequest {
   if (img.kind === 'url') {
     return { body: Buffer.from(JSON.stringify({ url: img.value, top_k: topK })), contentType: 'application/json', label: img.value }
   }
   const label = `${path.basename(img.value)} (${formatBytes(img.bytes!.length)})`
   if (topK <= HANDLER_DEFAULT_TOP_K) return { body: img.bytes!, contentType: img.contentType!, label }
   const body = Buffer.from(JSON.stringify({ image: Buffer.from(img.bytes!).toString('base64'), top_k: topK }))
-  assertFits(body.length, `--top ${topK} sends the image base64-encoded`)
+  assertFits(body.length, `--top ${topK} sends the image base64-encoded`, limit)
   return { body, contentType: 'application/json', label }
 }
 
 /** The Lambda event: `{"image": base64}` or `{"url"}`, with "top_k" only when --top was given. */
-export function lambdaEvent(img: ImageInput, topK?: number): Record<string, unknown> {
+export function lambdaEvent(img: ImageInput, topK?: number, limit = MAX_REALTIME_REQUEST_BYTES): Record<string, unknown> {
   const base = img.kind === 'url' ? { url: img.value } : { image: Buffer.from(img.bytes!).toString('base64') }
   const event = topK === undefined ? base : { ...base, top_k: topK }
-  if (img.kind === 'file') assertFits(Buffer.byteLength(JSON.stringify(event)), 'the Lambda receives the image base64-encoded')
+  if (img.kind === 'file') assertFits(Buffer.byteLength(JSON.stringify(event)), 'the Lambda receives the image base64-encoded', limit)
   return event
 }
 
-function assertFits(bytes: number, why: string): void {
-  if (bytes > MAX_REQUEST_BYTES) {
-    throw new UserError('ImageTooLarge', `The request would be ${formatBytes(bytes)} (${why}); the limit is 6 MB.`, {
-      hint: 'Use a smaller image (under about 4.4 MB), or an https URL.',
+function limitText(limit: number): string {
+  const mb = `${limit / (1024 * 1024)} MB`
+  return limit < MAX_REALTIME_REQUEST_BYTES ? `a serverless endpoint takes at most ${mb} per request` : `an endpoint request may be at most ${mb}`
+}
+
+function assertFits(bytes: number, why: string, limit: number): void {
+  if (bytes > limit) {
+    throw new UserError('ImageTooLarge', `The request would be ${formatBytes(bytes)} (${why}); ${limitText(limit)}.`, {
+      hint: `Use a smaller image (under about ${formatBytes(Math.floor((limit * 3) / 4))}), or an https URL.`,
     })
   }
 }
@@ -114,32 +121,33 @@ export interface InvokeResult {
   readonly requestId?: string
 }
 
+/** The facts of an invoke plan that go into its JSON beside the request. */
 export interface InvokeDryRun {
-  readonly dryRun: true
-  readonly operations: ReturnType<typeof planToJson>
   readonly target: 'endpoint' | 'lambda'
   readonly name: string
 }
 
-export async function runInvoke(ctx: CommandContext, opts: InvokeOptions): Promise<InvokeResult | InvokeDryRun> {
+export async function runInvoke(ctx: CommandContext, opts: InvokeOptions): Promise<Outcome<InvokeResult, InvokeDryRun>> {
   const cfg = await ctx.config()
   const names = resourceNames(cfg)
-  const img = await readImageInput(opts.input, ctx.deps.cwd)
+  // Serverless endpoints take 4 MB per request, real-time ones 6 MB (the Lambda forwards the same body).
+  const limit = maxRequestBytes(await endpointKind(cfg, names.endpoint, ctx.state()))
+  const img = await readImageInput(opts.input, ctx.deps.cwd, limit)
   const topK = opts.top ?? 3
   const inputSummary = { kind: img.kind, value: img.value, ...(img.bytes ? { bytes: img.bytes.length, contentType: img.contentType } : {}) }
   if (opts.lambda) {
-    const event = lambdaEvent(img, opts.top)
+    const event = lambdaEvent(img, opts.top, limit)
     const name = `${names.lambdaFunction}:${names.lambdaAlias}`
     if (ctx.dryRun) {
       const shown = img.kind === 'file' ? { ...event, image: `<base64 of ${img.bytes!.length} bytes from ${path.basename(img.value)}>` } : event
       const ops: PlannedOperation[] = [
         { service: 'lambda', operation: 'Invoke', input: { FunctionName: names.lambdaFunction, Qualifier: names.lambdaAlias, Payload: shown } },
       ]
-      return { dryRun: true, operations: planToJson(ops), target: 'lambda', name }
+      return planned({ title: `invoke the lambda ${name}`, operations: ops, details: { target: 'lambda', name } })
     }
     const { lambda } = await ctx.clients(['lambda'], cfg)
     const answer = await invokeLambda(lambda, names.lambdaFunction, names.lambdaAlias, event, () => ctx.clock.now())
-    return {
+    return done({
       target: 'lambda',
       name,
       input: inputSummary,
@@ -147,9 +155,9 @@ export async function runInvoke(ctx: CommandContext, opts: InvokeOptions): Promi
       latencyMs: answer.latencyMs,
       ...(answer.model ? { model: answer.model } : {}),
       ...(answer.requestId ? { requestId: answer.requestId } : {}),
-    }
+    })
   }
-  const req = endpointRequest(img, topK)
+  const req = endpointRequest(img, topK, limit)
   if (ctx.dryRun) {
     const body =
       req.contentType === 'application/json' && img.kind === 'url' ? Buffer.from(req.body).toString('utf8') : `<${req.body.length} bytes: ${req.label}>`
@@ -160,35 +168,16 @@ export async function runInvoke(ctx: CommandContext, opts: InvokeOptions): Promi
         input: { EndpointName: names.endpoint, ContentType: req.contentType, Accept: 'application/json', Body: body },
       },
     ]
-    return { dryRun: true, operations: planToJson(ops), target: 'endpoint', name: names.endpoint }
+    return planned({ title: `invoke the endpoint ${names.endpoint}`, operations: ops, details: { target: 'endpoint', name: names.endpoint } })
   }
   const { sagemakerRuntime } = await ctx.clients(['sagemakerRuntime'], cfg)
   const answer = await invokeEndpoint(sagemakerRuntime, names.endpoint, req, () => ctx.clock.now())
-  return {
+  return done({
     target: 'endpoint',
     name: names.endpoint,
     input: inputSummary,
     predictions: answer.predictions.slice(0, topK),
     latencyMs: answer.latencyMs,
     ...(answer.model ? { model: answer.model } : {}),
-  }
-}
-
-/** "93.1%". */
-export function percent(p: number): string {
-  return `${(p * 100).toFixed(1)}%`
-}
-
-/** The predictions as a numbered table. */
-export function predictionTable(preds: readonly Prediction[]): string {
-  return formatTable(
-    ['#', 'Breed', 'Probability'],
-    preds.map((p, i) => [String(i + 1), p.label, percent(p.probability)]),
-  )
-}
-
-export function renderInvoke(r: InvokeResult | InvokeDryRun, c: ChalkInstance): string {
-  if ('dryRun' in r) return renderPlan(`invoke the ${r.target} ${r.name}`, r.operations, c)
-  const via = r.target === 'lambda' ? `Lambda ${r.name}` : `endpoint ${r.name}`
-  return `${predictionTable(r.predictions)}\n${c.gray(`${Math.round(r.latencyMs)} ms round trip via ${via}${r.requestId ? ` (request id ${r.requestId})` : ''}`)}`
+  })
 }

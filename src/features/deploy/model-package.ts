@@ -1,17 +1,18 @@
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3'
+import type { S3Client } from '@aws-sdk/client-s3'
 import { createHash } from 'node:crypto'
-import { createReadStream, createWriteStream } from 'node:fs'
+import { createWriteStream } from 'node:fs'
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { Transform, type Readable } from 'node:stream'
+import { Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { create as createTar, extract as extractTar } from 'tar'
 import { bundledScriptsDir } from '../../shared/package-root.js'
 import { UserError } from '../../shared/errors.js'
 import type { PlannedOperation } from '../../shared/plan.js'
-import { callAws, isNotFound } from '../../aws/errors.js'
+import { parseS3Uri, type S3Location } from '../../aws/arn.js'
 import { headObject } from '../../aws/s3/objects.js'
+import { getObjectStream, uploadFile } from '../../aws/s3/model-archive.js'
 
 /**
  * The model archive an endpoint serves: the training `model.tar.gz` repacked with the inference
@@ -24,18 +25,6 @@ import { headObject } from '../../aws/s3/objects.js'
 
 /** Placeholder for the archive hash in dry-run plans (it depends on the model's bytes). */
 export const SHA_PLACEHOLDER = '<sha256-of-repacked-model>'
-
-export interface S3Location {
-  readonly bucket: string
-  readonly key: string
-  readonly uri: string
-}
-
-/** `s3://bucket/key` -> parts; undefined when it is not an S3 URI with a key. */
-export function parseS3Uri(uri: string): S3Location | undefined {
-  const m = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])\/(.+)$/.exec(uri)
-  return m ? { bucket: m[1], key: m[2], uri } : undefined
-}
 
 /** Where a repacked model with this hash lives. */
 export function modelPackageLocation(bucket: string, project: string, sha256: string): S3Location {
@@ -192,40 +181,26 @@ export async function makeWorkDir(): Promise<{ dir: string; cleanup: () => Promi
 
 /** Downloads `source` from S3 and repacks it with `code` (see repackModelArchive). */
 export async function downloadAndRepack(s3: S3Client, source: S3Location, code: InferenceCode, workDir: string): Promise<RepackedModel> {
-  const body = await callAws({ service: 's3', operation: 'GetObject', resource: source.uri }, async () => {
-    try {
-      return (await s3.send(new GetObjectCommand({ Bucket: source.bucket, Key: source.key }))).Body
-    } catch (e) {
-      if (isNotFound(e)) {
-        throw new UserError('ModelArtifactMissing', `No model artifact at ${source.uri}.`, {
-          hint: 'Check the URI, or deploy the latest training job by leaving out --model.',
-          cause: e,
-        })
-      }
-      throw e
-    }
-  })
-  if (!body) throw new UserError('ModelArtifactMissing', `S3 returned no body for ${source.uri}.`)
-  return repackModelArchive(body as Readable, code, workDir, source.uri)
+  const body = await getObjectStream(s3, source.bucket, source.key)
+  if (!body) {
+    throw new UserError('ModelArtifactMissing', `No model artifact at ${source.uri}.`, {
+      hint: 'Check the URI, or deploy the latest training job by leaving out --model.',
+    })
+  }
+  return repackModelArchive(body, code, workDir, source.uri)
 }
 
 /** Uploads the repacked archive unless an object with the same hash is already there. */
 export async function ensureModelPackage(s3: S3Client, loc: S3Location, model: RepackedModel): Promise<{ uploaded: boolean }> {
   const present = (await headObject(s3, loc.bucket, loc.key)) !== undefined
   if (present) return { uploaded: false }
-  const { Upload } = await import('@aws-sdk/lib-storage')
-  await callAws({ service: 's3', operation: 'PutObject', resource: loc.uri }, () =>
-    new Upload({
-      client: s3,
-      params: { Bucket: loc.bucket, Key: loc.key, Body: createReadStream(model.file), ContentType: 'application/gzip', Metadata: { sha256: model.sha256 } },
-    }).done(),
-  )
+  await uploadFile(s3, { bucket: loc.bucket, key: loc.key, file: model.file, contentType: 'application/gzip', metadata: { sha256: model.sha256 } })
   return { uploaded: true }
 }
 
 /** The requests of a repack, for --dry-run. */
 export function planModelPackage(source: string, bucket: string, project: string, code: InferenceCode | undefined): PlannedOperation[] {
-  const src = parseS3Uri(source)
+  const src = parseS3Uri(source, { requireKey: true })
   const dest = modelPackageLocation(bucket, project, SHA_PLACEHOLDER)
   const codeNote = code ? `adds code/${code.files.join(', code/')}` : 'adds the inference handler under code/'
   return [
@@ -235,6 +210,16 @@ export function planModelPackage(source: string, bucket: string, project: string
       input: src ? { Bucket: src.bucket, Key: src.key } : { Bucket: '<bucket>', Key: source },
       note: `download the trained model; ${codeNote}`,
     },
+    ...(src && src.bucket !== bucket
+      ? [
+          {
+            service: 's3',
+            operation: 'HeadBucket',
+            input: { Bucket: bucket },
+            note: 'the model is in another bucket: the project bucket is created first if missing, hardened as upload-data does',
+          },
+        ]
+      : []),
     { service: 's3', operation: 'HeadObject', input: { Bucket: dest.bucket, Key: dest.key }, note: 'skip the upload when this exact archive is already there' },
     {
       service: 's3',

@@ -1,11 +1,11 @@
-import { DescribeHyperParameterTuningJobCommand, DescribeTrainingJobCommand, ListTrainingJobsCommand, type SageMakerClient } from '@aws-sdk/client-sagemaker'
+import type { SageMakerClient } from '@aws-sdk/client-sagemaker'
 import type { MlopsConfig } from '../../config/schema.js'
 import { UserError } from '../../shared/errors.js'
 import { resourceNames } from '../../shared/naming.js'
 import type { PlannedOperation } from '../../shared/plan.js'
 import type { StateRecord, StateStore } from '../../shared/state.js'
-import { callAws, callAwsOrUndefined } from '../../aws/errors.js'
-import { parseS3Uri } from './model-package.js'
+import { parseS3Uri } from '../../aws/arn.js'
+import { describeTrainingJobModel, describeTuningBestJob, listTrainingJobNames } from '../../aws/sagemaker/job-models.js'
 
 /**
  * Which trained model `deploy` serves: `--model` (an S3 URI or a job name), else the newest model
@@ -46,25 +46,23 @@ export async function latestModelInState(state: StateStore): Promise<ModelSource
     const d = (rec.details ?? {}) as { modelArtifact?: string; bestTrainingJob?: string }
     if (d.modelArtifact) candidates.push({ rec, source: { uri: d.modelArtifact, kind: 'tuning', jobName: d.bestTrainingJob ?? rec.name, foundIn: 'state' } })
   }
-  const valid = candidates.filter((c) => parseS3Uri(c.source.uri))
+  const valid = candidates.filter((c) => parseS3Uri(c.source.uri, { requireKey: true }))
   valid.sort((a, b) => a.rec.createdAt.localeCompare(b.rec.createdAt))
   return valid.at(-1)?.source
 }
 
 /** The model artifact of a completed training job, or of a tuning job's best training job. */
 export async function modelOfJob(sm: SageMakerClient, name: string): Promise<ModelSource> {
-  const job = await callAwsOrUndefined({ service: 'sagemaker', operation: 'DescribeTrainingJob', resource: name }, () =>
-    sm.send(new DescribeTrainingJobCommand({ TrainingJobName: name })),
-  )
+  const job = await describeTrainingJobModel(sm, name)
   if (job) {
-    const uri = job.ModelArtifacts?.S3ModelArtifacts
-    if (job.TrainingJobStatus !== 'Completed' || !uri) {
+    const uri = job.modelUri
+    if (job.status !== 'Completed' || !uri) {
       throw new UserError(
         'TrainingJobNotCompleted',
-        `Training job ${name} is ${job.TrainingJobStatus ?? 'in an unknown state'}; only a Completed job has a model to deploy.`,
+        `Training job ${name} is ${job.status ?? 'in an unknown state'}; only a Completed job has a model to deploy.`,
         {
           hint:
-            job.TrainingJobStatus === 'InProgress'
+            job.status === 'InProgress'
               ? `Wait for it (\`mlops logs ${name}\`), then deploy.`
               : 'Deploy another job, or leave out --model to use the latest completed one.',
         },
@@ -72,10 +70,7 @@ export async function modelOfJob(sm: SageMakerClient, name: string): Promise<Mod
     }
     return { uri, kind: 'sagemaker', jobName: name, foundIn: 'flag' }
   }
-  const tuning = await callAwsOrUndefined({ service: 'sagemaker', operation: 'DescribeHyperParameterTuningJob', resource: name }, () =>
-    sm.send(new DescribeHyperParameterTuningJobCommand({ HyperParameterTuningJobName: name })),
-  )
-  const best = tuning?.BestTrainingJob?.TrainingJobName
+  const best = await describeTuningBestJob(sm, name)
   if (best) return { ...(await modelOfJob(sm, best)), kind: 'tuning' }
   throw new UserError('ModelNotFound', `No training job or tuning job named ${name} (with a best job) in this account and region.`, {
     hint: 'Pass the exact job name (see `mlops status`), or an S3 URI of a model.tar.gz.',
@@ -86,9 +81,7 @@ export async function modelOfJob(sm: SageMakerClient, name: string): Promise<Mod
 export async function latestModelInSageMaker(sm: SageMakerClient, cfg: Pick<MlopsConfig, 'project'>): Promise<ModelSource> {
   const names = resourceNames(cfg)
   const prefixes = [`${cfg.project.name}-`, `${names.tuningJobBase}-`]
-  const list = await callAws({ service: 'sagemaker', operation: 'ListTrainingJobs' }, () => sm.send(new ListTrainingJobsCommand(listJobsInput(cfg))))
-  for (const summary of list.TrainingJobSummaries ?? []) {
-    const name = summary.TrainingJobName ?? ''
+  for (const name of await listTrainingJobNames(sm, listJobsInput(cfg))) {
     if (!prefixes.some((p) => name.startsWith(p))) continue
     const src = await modelOfJob(sm, name).catch((e) => {
       if (e instanceof UserError) return undefined

@@ -35,8 +35,8 @@ export type VariantSpec =
   | { readonly kind: 'instance'; readonly instanceType: string; readonly instanceCount: number }
   | { readonly kind: 'serverless'; readonly memoryMb: number; readonly maxConcurrency: number }
 
-/** Flags of `mlops deploy`, already validated (numbers parsed, ranges checked). */
-export interface DeployFlags {
+/** Options of `mlops deploy`, parsed from its flags (numbers parsed, ranges checked). */
+export interface DeployOptions {
   /** An S3 URI of a model.tar.gz, or a training (or tuning) job name. */
   readonly model?: string
   readonly instanceType?: string
@@ -50,6 +50,8 @@ export interface DeployFlags {
   readonly rollbackOnFailure?: boolean
   /** Overrides endpoint.waitTimeout (seconds). */
   readonly timeoutSeconds?: number
+  /** --idle-stop: overrides endpoint.idleStop (seconds without an invocation before the endpoint is deleted). */
+  readonly idleStopSeconds?: number
 }
 
 export interface DeploySettings {
@@ -60,6 +62,8 @@ export interface DeploySettings {
   readonly configName: string
   readonly variant: VariantSpec
   readonly image: string
+  /** The handler module under code/ that the serving container imports (endpoint.entryPoint). */
+  readonly entryPoint: string
   readonly waitTimeoutSeconds: number
   readonly keepVersions: number
   readonly alarms: readonly string[]
@@ -68,7 +72,7 @@ export interface DeploySettings {
 }
 
 /** Merges flags over `endpoint.*`; UserError (exit 2) for combinations that make no sense. */
-export function resolveDeploySettings(cfg: MlopsConfig, flags: DeployFlags, region: string, now: Date): DeploySettings {
+export function resolveDeploySettings(cfg: MlopsConfig, flags: DeployOptions, region: string, now: Date): DeploySettings {
   const ep = cfg.endpoint
   const wantsInstances = flags.instanceType !== undefined || flags.instanceCount !== undefined
   if (flags.serverless && wantsInstances) {
@@ -119,6 +123,7 @@ export function resolveDeploySettings(cfg: MlopsConfig, flags: DeployFlags, regi
     configName,
     variant,
     image,
+    entryPoint: ep.entryPoint,
     waitTimeoutSeconds: flags.timeoutSeconds ?? ep.waitTimeout,
     keepVersions: ep.keepVersions,
     alarms: ep.autoRollbackAlarms,
@@ -134,9 +139,11 @@ export function buildCreateModelInput(s: DeploySettings, modelDataUrl: string, e
     PrimaryContainer: {
       Image: s.image,
       ModelDataUrl: modelDataUrl,
-      // Plain strings, as the SageMaker SDK sends them for a repacked model (reference 1.6).
+      // Plain strings, as the SageMaker SDK sends them for a repacked model (reference 1.6). The
+      // container imports SAGEMAKER_PROGRAM from code/ and silently falls back to its default
+      // handlers when that module is missing, so it must name the entry point that was shipped.
       Environment: {
-        SAGEMAKER_PROGRAM: 'inference.py',
+        SAGEMAKER_PROGRAM: s.entryPoint,
         SAGEMAKER_SUBMIT_DIRECTORY: SUBMIT_DIRECTORY,
         SAGEMAKER_CONTAINER_LOG_LEVEL: '20',
         SAGEMAKER_REGION: s.region,

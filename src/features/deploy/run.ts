@@ -19,14 +19,20 @@ import {
 import { executionRoleSpec } from '../../shared/roles/execution-role.js'
 import { ensureRole } from '../../aws/iam/roles.js'
 import { roleTarget } from '../../aws/iam/role-target.js'
+import { resolveTrainingSourceDir } from '../../shared/source-dir.js'
+import { armIdleStop, planIdleStop } from './idle-stop.js'
+import { retryWhileIamPropagates } from '../../aws/iam/roles.js'
 import { PACKAGE_ROOT } from '../../shared/package-root.js'
-import { collectInferenceCode, downloadAndRepack, ensureModelPackage, makeWorkDir, modelPackageLocation, parseS3Uri } from './model-package.js'
+import { collectInferenceCode, downloadAndRepack, ensureModelPackage, makeWorkDir, modelPackageLocation, type InferenceCode } from './model-package.js'
+import { parseS3Uri, type S3Location } from '../../aws/arn.js'
+import { ensureDataBucket } from '../../aws/s3/bucket.js'
 import type { MlopsConfig } from '../../config/schema.js'
 import type { CommandContext } from '../../context.js'
 import { AbortError, InterruptedError, UserError } from '../../shared/errors.js'
-import { resourceNames } from '../../shared/naming.js'
+import { projectTags, resourceNames } from '../../shared/naming.js'
+import { PLACEHOLDER } from '../../shared/plan.js'
 import type { Ui } from '../../shared/output.js'
-import { planToJson } from '../../shared/plan.js'
+import { done, planned, type Outcome, type Plan } from '../../shared/outcome.js'
 import { formatUsd, hourlyPrice, HOURS_PER_MONTH, PRICE_NOTE } from '../../shared/pricing.js'
 import {
   buildCreateEndpointInput,
@@ -37,53 +43,16 @@ import {
   resolveDeploySettings,
   variantFromConfig,
   variantHourly,
-  type DeployFlags,
+  type DeployOptions,
   type DeploySettings,
   type VariantSpec,
 } from './plan.js'
-import { armIdleStop, planIdleStop, type IdleStopResult } from './idle-stop.js'
-import { recordEndpoint, smokeTestOrRollback, switchConfig, waitWithStatus, type AutoscalingOutcome, type SmokeTestResult } from './update.js'
-import { resolveTrainingSourceDir } from '../../shared/source-dir.js'
-
-export type { SmokeTestResult } from './update.js'
+import { recordEndpoint, smokeTestOrRollback, switchConfig, waitWithStatus, type DeployClients } from './update.js'
+import { variantText } from './render.js'
+import { acquireDeployLock } from './lock.js'
+import type { DeployDryRun, DeployResult } from './types.js'
 
 /** `mlops deploy`: repack, model, config, create or blue/green update, wait, smoke test, prune. */
-
-export interface DeployResult {
-  readonly endpoint: string
-  readonly endpointArn?: string
-  readonly status: string
-  /** created: new endpoint; updated: blue/green to the new config; recreated: a Failed endpoint was replaced. */
-  readonly action: 'created' | 'updated' | 'recreated'
-  readonly endpointConfig: string
-  readonly previousConfig?: string
-  readonly model: string
-  readonly modelDataUrl: string
-  readonly modelUploaded: boolean
-  readonly source: ModelSource
-  readonly image: string
-  readonly variant: VariantSpec
-  /** USD per hour while it exists (instances); absent for serverless or unknown prices. */
-  readonly hourlyUsd?: number
-  readonly autoscaling?: AutoscalingOutcome
-  readonly smokeTest: SmokeTestResult | { readonly skipped: true }
-  /** --idle-stop / endpoint.idleStop: what deletes the endpoint when nobody calls it. */
-  readonly idleStop?: IdleStopResult
-  readonly cleanup: PruneResult
-  readonly durationSeconds: number
-}
-
-export interface DeployDryRun {
-  readonly dryRun: true
-  readonly operations: ReturnType<typeof planToJson>
-  readonly endpoint: string
-  readonly endpointConfig: string
-  readonly model: string
-  readonly source: ModelSource
-  readonly image: string
-  readonly variant: VariantSpec
-  readonly hourlyUsd?: number
-}
 
 /** The sample the smoke test sends: endpoint.smokeTestImage, else the one bundled with mlops. */
 export function smokeImagePath(ctx: CommandContext, cfg: MlopsConfig): string {
@@ -100,83 +69,204 @@ async function readSmokeImage(file: string): Promise<Uint8Array> {
   }
 }
 
-export async function runDeploy(ctx: CommandContext, flags: DeployFlags & { idleStopSeconds?: number }): Promise<DeployResult | DeployDryRun> {
+/** What the run decided before any AWS call. */
+interface DeployInputs {
+  readonly cfg: MlopsConfig
+  readonly flags: DeployOptions
+  readonly settings: DeploySettings
+  readonly code: InferenceCode
+  readonly smokeFile: string
+  readonly smokeBytes?: Uint8Array
+  readonly started: number
+  /** Seconds without an invocation before the idle stop deletes the endpoint; none for serverless (nothing bills idle). */
+  readonly idleSeconds?: number
+}
+
+/** What is there now: the model to serve and the endpoint it goes on (read-only lookups). */
+interface DeployTarget {
+  readonly source: ModelSource
+  readonly src: S3Location
+  readonly existing?: EndpointDescription
+  readonly replacingFailed: boolean
+  readonly previousConfig?: string
+  readonly previousVariant?: VariantSpec
+  readonly scaling?: CurrentScaling
+}
+
+export async function runDeploy(ctx: CommandContext, flags: DeployOptions): Promise<Outcome<DeployResult, DeployDryRun>> {
+  const inputs = await prepareDeploy(ctx, flags)
+  if (ctx.dryRun) return planned(await planDeploy(ctx, inputs))
+  // One deploy per project at a time, or two runs prune with different views (issue 19).
+  const lock = await acquireDeployLock(ctx.projectDir, {
+    now: () => ctx.clock.now(),
+    onStale: (owner) => ctx.ui.warn(`Taking over a stale deploy lock${owner ? ` (pid ${owner.pid} on ${owner.host}, since ${owner.startedAt})` : ''}.`),
+  })
+  try {
+    return await deployLocked(ctx, inputs)
+  } finally {
+    await lock.release()
+  }
+}
+
+async function deployLocked(ctx: CommandContext, inputs: DeployInputs): Promise<Outcome<DeployResult, DeployDryRun>> {
+  const s = inputs.settings
+  const flags = inputs.flags
+  const aws = await ctx.clients(['sagemaker', 'sagemakerRuntime', 's3', 'iam', 'sts', 'autoscaling'], inputs.cfg)
+
+  // Read-only first: what to deploy and where, so nothing is created for a deploy that cannot happen.
+  const target = await inspectTarget(ctx, aws, inputs)
+  announceCost(ctx.ui, s, inputs.cfg, target.scaling)
+  const verb = !target.existing ? 'Create' : target.replacingFailed ? 'Replace the failed' : 'Update'
+  if (!(await ctx.ui.confirm(`${verb} endpoint ${s.endpointName} with ${describeVariant(s.variant)}?`))) throw new AbortError()
+  throwIfAborted(ctx, 'before anything was created')
+
+  await ensureProjectBucket(ctx, aws, inputs, target.src)
+  const archive = await repackAndUpload(ctx, aws, inputs, target.src)
+  throwIfAborted(ctx, 'after the model archive was uploaded; no SageMaker resource was created')
+  await createModelAndConfig(ctx, aws, inputs, archive.modelDataUrl, target.source)
+  throwIfAborted(ctx, `after model ${s.modelName} and config ${s.configName} were created; the endpoint was not changed`)
+
+  const served = await putOnEndpoint(ctx, aws, inputs, target)
+  await recordEndpoint(ctx, s, served.final.EndpointArn, served.final.EndpointStatus ?? 'InService', s.configName)
+  ctx.ui.success(`Endpoint ${s.endpointName} is InService on ${s.configName}`)
+  const idleStop = inputs.idleSeconds === undefined ? undefined : await armIdleStop(ctx, inputs.cfg, s.endpointName, inputs.idleSeconds)
+
+  let smokeTest: DeployResult['smokeTest'] = { skipped: true }
+  if (inputs.smokeBytes)
+    smokeTest = await smokeTestOrRollback(ctx, aws, s, {
+      bytes: inputs.smokeBytes,
+      file: inputs.smokeFile,
+      previousConfig: target.previousConfig,
+      previousVariant: target.previousVariant,
+      rollback: Boolean(flags.rollbackOnFailure),
+    })
+  // Only now, with the new version serving and answering, do old versions go.
+  const cleanup = await pruneVersions(ctx, aws, inputs)
+
+  const hourly = variantHourly(s.variant)
+  const final = served.final
+  return done({
+    endpoint: s.endpointName,
+    ...(final.EndpointArn ? { endpointArn: final.EndpointArn } : {}),
+    status: final.EndpointStatus ?? 'InService',
+    action: served.action,
+    endpointConfig: s.configName,
+    ...(target.previousConfig ? { previousConfig: target.previousConfig } : {}),
+    model: s.modelName,
+    modelDataUrl: archive.modelDataUrl,
+    modelUploaded: archive.modelUploaded,
+    source: target.source,
+    image: s.image,
+    variant: s.variant,
+    ...(hourly !== undefined ? { hourlyUsd: hourly } : {}),
+    ...(served.autoscaling ? { autoscaling: served.autoscaling } : {}),
+    smokeTest,
+    ...(idleStop ? { idleStop } : {}),
+    cleanup,
+    durationSeconds: Math.round((ctx.clock.now() - inputs.started) / 1000),
+  })
+}
+
+async function prepareDeploy(ctx: CommandContext, flags: DeployOptions): Promise<DeployInputs> {
   const cfg = await ctx.config()
   const region = ctx.awsSettings(cfg).region
   const started = ctx.clock.now()
-  const s = resolveDeploySettings(cfg, flags, region, new Date(started))
-  const smoke = flags.smokeTest !== false
+  const settings = resolveDeploySettings(cfg, flags, region, new Date(started))
   const code = await collectInferenceCode(resolveTrainingSourceDir(cfg, ctx.projectDir).dir, cfg.endpoint.entryPoint)
   const smokeFile = smokeImagePath(ctx, cfg)
-  const smokeBytes = smoke ? await readSmokeImage(smokeFile) : undefined
-  // A serverless endpoint costs nothing idle: nothing to stop.
-  const idleSeconds = s.variant.kind === 'instance' ? (flags.idleStopSeconds ?? cfg.endpoint.idleStop) : undefined
+  const smokeBytes = flags.smokeTest !== false ? await readSmokeImage(smokeFile) : undefined
+  const idleSeconds = settings.variant.kind === 'instance' ? (flags.idleStopSeconds ?? cfg.endpoint.idleStop) : undefined
+  return { cfg, flags, settings, code, smokeFile, ...(smokeBytes ? { smokeBytes } : {}), started, ...(idleSeconds !== undefined ? { idleSeconds } : {}) }
+}
 
-  if (ctx.dryRun) {
-    const planned = await planModelSource(ctx.state(), cfg, flags.model)
-    const ops = buildDeployPlan({
-      settings: s,
-      cfg,
-      sourceOps: planned.ops,
-      sourceUri: planned.source.uri,
-      code,
-      smokeTest: smoke,
-      rollbackOnFailure: Boolean(flags.rollbackOnFailure),
-    })
-    const hourly = variantHourly(s.variant)
-    return {
-      dryRun: true,
-      operations: planToJson(
-        idleSeconds === undefined
-          ? ops
-          : [...ops, ...planIdleStop({ project: cfg.project.name, endpointName: s.endpointName, idleSeconds, region, accountId: '<account-id>' })],
-      ),
+async function planDeploy(ctx: CommandContext, i: DeployInputs): Promise<Plan<DeployDryRun>> {
+  const s = i.settings
+  const source = await planModelSource(ctx.state(), i.cfg, i.flags.model)
+  const operations = buildDeployPlan({
+    settings: s,
+    cfg: i.cfg,
+    sourceOps: source.ops,
+    sourceUri: source.source.uri,
+    code: i.code,
+    smokeTest: i.smokeBytes !== undefined,
+    rollbackOnFailure: Boolean(i.flags.rollbackOnFailure),
+  })
+  const hourly = variantHourly(s.variant)
+  const idleStopOps =
+    i.idleSeconds === undefined
+      ? []
+      : planIdleStop({
+          project: i.cfg.project.name,
+          endpointName: s.endpointName,
+          idleSeconds: i.idleSeconds,
+          region: s.region,
+          accountId: PLACEHOLDER.accountId,
+        })
+  return {
+    title: `deploy ${s.endpointName}`,
+    operations: [...operations, ...idleStopOps],
+    notes: [
+      `Model: ${source.source.uri}${source.source.foundIn === 'state' ? ' (latest in .mlops/state.json)' : ''}`,
+      `Variant: ${variantText(s.variant, hourly)}`,
+      `Image: ${s.image}`,
+    ],
+    details: {
       endpoint: s.endpointName,
       endpointConfig: s.configName,
       model: s.modelName,
-      source: planned.source,
+      source: source.source,
       image: s.image,
       variant: s.variant,
       ...(hourly !== undefined ? { hourlyUsd: hourly } : {}),
-    }
+    },
   }
+}
 
-  const c = await ctx.clients(['sagemaker', 'sagemakerRuntime', 's3', 'iam', 'sts', 'autoscaling'], cfg)
-  const state = ctx.state()
-  const ui = ctx.ui
-
-  // Read-only first: what to deploy and where, so nothing is created for a deploy that cannot happen.
-  const source = await resolveModelSource(c.sagemaker, state, cfg, flags.model)
-  const src = parseS3Uri(source.uri)
+async function inspectTarget(ctx: CommandContext, aws: DeployClients, i: DeployInputs): Promise<DeployTarget> {
+  const s = i.settings
+  const source = await resolveModelSource(aws.sagemaker, ctx.state(), i.cfg, i.flags.model)
+  const src = parseS3Uri(source.uri, { requireKey: true })
   if (!src)
     throw new UserError('InvalidModelUri', `${source.uri} is not an s3:// URI of a model.tar.gz.`, {
       hint: 'Pass --model s3://<bucket>/<key>/model.tar.gz or a training job name.',
     })
-  ui.step(`Model: ${source.uri}${source.jobName ? ` (${source.kind === 'tuning' ? 'tuning best job' : 'job'} ${source.jobName})` : ''}`)
-  const existing = await describeEndpoint(c.sagemaker, s.endpointName)
+  ctx.ui.step(`Model: ${source.uri}${source.jobName ? ` (${source.kind === 'tuning' ? 'tuning best job' : 'job'} ${source.jobName})` : ''}`)
+  const existing = await describeEndpoint(aws.sagemaker, s.endpointName)
   if (existing) assertUpdatable(existing)
   const replacingFailed = existing?.EndpointStatus === 'Failed'
   const previousConfig = existing && !replacingFailed ? existing.EndpointConfigName : undefined
-  const previousVariant = previousConfig ? variantFromConfig((await describeEndpointConfig(c.sagemaker, previousConfig))?.ProductionVariants?.[0]) : undefined
-  const scaling = previousConfig ? await describeScaling(c.autoscaling, s.endpointName) : undefined
+  const previousVariant = previousConfig ? variantFromConfig((await describeEndpointConfig(aws.sagemaker, previousConfig))?.ProductionVariants?.[0]) : undefined
+  const scaling = previousConfig ? await describeScaling(aws.autoscaling, s.endpointName) : undefined
+  return { source, src, existing, replacingFailed, previousConfig, previousVariant, scaling }
+}
 
-  announceCost(ui, s, cfg, scaling)
-  const verb = !existing ? 'Create' : replacingFailed ? 'Replace the failed' : 'Update'
-  if (!(await ui.confirm(`${verb} endpoint ${s.endpointName} with ${describeVariant(s.variant)}?`))) throw new AbortError()
-  throwIfAborted(ctx, 'before anything was created')
+/**
+ * The repacked model goes to the project bucket (data.bucket). With --model s3://other-bucket/...
+ * before any upload-data it may not exist yet: it is created with upload-data's hardening, before
+ * anything else, or the run stops with that setup's exit-2 error and its fix.
+ */
+async function ensureProjectBucket(ctx: CommandContext, aws: DeployClients, i: DeployInputs, src: S3Location): Promise<void> {
+  if (src.bucket === i.cfg.data.bucket) return
+  const bucket = await ensureDataBucket(
+    aws.s3,
+    { bucket: i.cfg.data.bucket, region: i.settings.region, tags: projectTags(i.cfg.project.name), kmsKeyId: i.cfg.data.kmsKeyId },
+    ctx.signal,
+  )
+  if (bucket.created) ctx.ui.step(`Created the project bucket s3://${i.cfg.data.bucket} (private, encrypted, TLS-only) for the repacked model`)
+  for (const w of bucket.warnings) ctx.ui.warn(w)
+}
 
-  // Repack the trained model with the inference code, content-addressed.
+/** Repacks the trained model with the inference code and uploads it, content-addressed. */
+async function repackAndUpload(ctx: CommandContext, aws: DeployClients, i: DeployInputs, src: S3Location) {
   const work = await makeWorkDir()
-  let modelDataUrl: string
-  let modelUploaded: boolean
   try {
-    const spin = ui.spinner(`Repacking ${src.uri} with code/${code.files.join(', code/')}${code.bundled ? ' (handler bundled with mlops)' : ''}`)
+    const spin = ctx.ui.spinner(`Repacking ${src.uri} with code/${i.code.files.join(', code/')}${i.code.bundled ? ' (handler bundled with mlops)' : ''}`)
     try {
-      const repacked = await downloadAndRepack(c.s3, src, code, work.dir)
-      const loc = modelPackageLocation(cfg.data.bucket, cfg.project.name, repacked.sha256)
-      modelUploaded = (await ensureModelPackage(c.s3, loc, repacked)).uploaded
-      modelDataUrl = loc.uri
+      const repacked = await downloadAndRepack(aws.s3, src, i.code, work.dir)
+      const loc = modelPackageLocation(i.cfg.data.bucket, i.cfg.project.name, repacked.sha256)
+      const modelUploaded = (await ensureModelPackage(aws.s3, loc, repacked)).uploaded
       spin.succeed(`Model archive ${loc.uri} (${modelUploaded ? 'uploaded' : 'already there'})`)
+      return { modelDataUrl: loc.uri, modelUploaded }
     } catch (e) {
       spin.fail('Repacking the model failed')
       throw e
@@ -184,94 +274,90 @@ export async function runDeploy(ctx: CommandContext, flags: DeployFlags & { idle
   } finally {
     await work.cleanup()
   }
-  throwIfAborted(ctx, 'after the model archive was uploaded; no SageMaker resource was created')
+}
 
-  const accountId = await getAccountId(c.sts)
-  const role = cfg.training.roleArn
-    ? { arn: cfg.training.roleArn, created: false }
-    : await ensureRole(c.iam, executionRoleSpec(cfg, roleTarget(accountId, region)))
-  if (role.created) ui.step(`Created the execution role ${role.arn}`)
+/** The execution role, the SageMaker model and the endpoint config, each recorded in the state file. */
+async function createModelAndConfig(ctx: CommandContext, aws: DeployClients, i: DeployInputs, modelDataUrl: string, source: ModelSource): Promise<void> {
+  const s = i.settings
+  const state = ctx.state()
+  const accountId = await getAccountId(aws.sts)
+  const role = i.cfg.training.roleArn
+    ? { arn: i.cfg.training.roleArn, created: false, managedByMlops: false }
+    : { ...(await ensureRole(aws.iam, executionRoleSpec(i.cfg, roleTarget(accountId, s.region)))), managedByMlops: true }
+  if (role.created) ctx.ui.step(`Created the execution role ${role.arn}`)
   const createdAt = new Date(ctx.clock.now()).toISOString()
-  const modelArn = await createModel(c.sagemaker, buildCreateModelInput(s, modelDataUrl, role.arn))
-  await state.record({ kind: 'model', name: s.modelName, arn: modelArn, region, createdAt, details: { modelDataUrl, image: s.image, source: source.uri } })
-  const configArn = await createEndpointConfig(c.sagemaker, buildEndpointConfigInput(s))
-  await state.record({ kind: 'endpoint-config', name: s.configName, arn: configArn, region, createdAt, details: { model: s.modelName, variant: s.variant } })
-  ui.step(`Created model ${s.modelName} and endpoint config ${s.configName}`)
-  throwIfAborted(ctx, `after model ${s.modelName} and config ${s.configName} were created; the endpoint was not changed`)
+  const create = () => createModel(aws.sagemaker, buildCreateModelInput(s, modelDataUrl, role.arn))
+  // A role mlops just created or converged takes a while to reach SageMaker ("Could not assume
+  // role"): retried like train's CreateTrainingJob, bounded, on the injectable clock.
+  const modelArn = role.managedByMlops
+    ? await retryWhileIamPropagates(create, {
+        clock: ctx.clock,
+        signal: ctx.signal,
+        onRetry: (attempt) => ctx.ui.info(`Waiting for the execution role ${role.arn} to reach SageMaker (IAM propagation, attempt ${attempt})…`),
+      })
+    : await create()
+  await state.record({
+    kind: 'model',
+    name: s.modelName,
+    arn: modelArn,
+    region: s.region,
+    createdAt,
+    details: { modelDataUrl, image: s.image, source: source.uri },
+  })
+  const configArn = await createEndpointConfig(aws.sagemaker, buildEndpointConfigInput(s))
+  await state.record({
+    kind: 'endpoint-config',
+    name: s.configName,
+    arn: configArn,
+    region: s.region,
+    createdAt,
+    details: { model: s.modelName, variant: s.variant },
+  })
+  ctx.ui.step(`Created model ${s.modelName} and endpoint config ${s.configName}`)
+}
 
-  const wait = (what: string) => waitWithStatus(ctx, c, s, what)
-  let action: DeployResult['action']
-  let final: EndpointDescription
-  let autoscaling: DeployResult['autoscaling']
-  if (!existing || replacingFailed) {
-    if (replacingFailed) {
-      ui.warn(`Endpoint ${s.endpointName} is Failed (${existing!.FailureReason ?? 'no reason given'}); deleting it to create it again.`)
-      await deleteEndpointAndWait(c.sagemaker, s.endpointName, { timeoutMs: s.waitTimeoutSeconds * 1000, clock: ctx.clock, signal: ctx.signal })
-    }
-    const arn = await createEndpoint(c.sagemaker, buildCreateEndpointInput(s))
-    await recordEndpoint(ctx, s, arn, 'Creating', s.configName)
-    action = replacingFailed ? 'recreated' : 'created'
-    final = await wait('Creating')
-    assertDeployed(final, s.configName, { updating: false })
-  } else {
-    const switched = await switchConfig(ctx, c, s, {
+/** CreateEndpoint (deleting a Failed one first) or the blue/green UpdateEndpoint, and the wait. */
+async function putOnEndpoint(
+  ctx: CommandContext,
+  aws: DeployClients,
+  i: DeployInputs,
+  t: DeployTarget,
+): Promise<{ action: DeployResult['action']; final: EndpointDescription; autoscaling?: DeployResult['autoscaling'] }> {
+  const s = i.settings
+  if (t.existing && !t.replacingFailed) {
+    const switched = await switchConfig(ctx, aws, s, {
       to: s.configName,
       toVariant: s.variant,
-      fromVariant: previousVariant,
-      scaling,
-      explicitCount: flags.instanceCount !== undefined,
+      fromVariant: t.previousVariant,
+      scaling: t.scaling,
+      explicitCount: i.flags.instanceCount !== undefined,
     })
-    final = switched.final
-    autoscaling = switched.autoscaling
-    action = 'updated'
+    return { action: 'updated', final: switched.final, ...(switched.autoscaling ? { autoscaling: switched.autoscaling } : {}) }
   }
-  await recordEndpoint(ctx, s, final.EndpointArn, final.EndpointStatus ?? 'InService', s.configName)
-  ui.success(`Endpoint ${s.endpointName} is InService on ${s.configName}`)
-  const idleStop = idleSeconds === undefined ? undefined : await armIdleStop(ctx, cfg, s.endpointName, idleSeconds)
+  if (t.replacingFailed) {
+    ctx.ui.warn(`Endpoint ${s.endpointName} is Failed (${t.existing!.FailureReason ?? 'no reason given'}); deleting it to create it again.`)
+    await deleteEndpointAndWait(aws.sagemaker, s.endpointName, { timeoutMs: s.waitTimeoutSeconds * 1000, clock: ctx.clock, signal: ctx.signal })
+  }
+  const arn = await createEndpoint(aws.sagemaker, buildCreateEndpointInput(s))
+  await recordEndpoint(ctx, s, arn, 'Creating', s.configName)
+  const final = await waitWithStatus(ctx, aws, s, 'Creating')
+  assertDeployed(final, s.configName, { updating: false })
+  return { action: t.replacingFailed ? 'recreated' : 'created', final }
+}
 
-  let smokeTest: DeployResult['smokeTest'] = { skipped: true }
-  if (smokeBytes)
-    smokeTest = await smokeTestOrRollback(ctx, c, s, {
-      bytes: smokeBytes,
-      file: smokeFile,
-      previousConfig,
-      previousVariant,
-      rollback: Boolean(flags.rollbackOnFailure),
-    })
-
-  // Only now, with the new version serving and answering, do old versions go.
-  const names = resourceNames(cfg)
-  const cleanup = await pruneOldVersions(c.sagemaker, {
+async function pruneVersions(ctx: CommandContext, aws: DeployClients, i: DeployInputs): Promise<PruneResult> {
+  const names = resourceNames(i.cfg)
+  const state = ctx.state()
+  const cleanup = await pruneOldVersions(aws.sagemaker, {
     configBase: names.endpointConfigBase,
     modelBase: names.modelBase,
-    currentConfig: s.configName,
-    currentModel: s.modelName,
-    keep: s.keepVersions,
+    currentConfig: i.settings.configName,
+    currentModel: i.settings.modelName,
+    keep: i.settings.keepVersions,
   })
   for (const n of cleanup.deletedConfigs) await state.remove('endpoint-config', n)
   for (const n of cleanup.deletedModels) await state.remove('model', n)
-
-  const hourly = variantHourly(s.variant)
-  return {
-    endpoint: s.endpointName,
-    ...(final.EndpointArn ? { endpointArn: final.EndpointArn } : {}),
-    status: final.EndpointStatus ?? 'InService',
-    action,
-    endpointConfig: s.configName,
-    ...(previousConfig ? { previousConfig } : {}),
-    model: s.modelName,
-    modelDataUrl,
-    modelUploaded,
-    source,
-    image: s.image,
-    variant: s.variant,
-    ...(hourly !== undefined ? { hourlyUsd: hourly } : {}),
-    ...(autoscaling ? { autoscaling } : {}),
-    smokeTest,
-    ...(idleStop ? { idleStop } : {}),
-    cleanup,
-    durationSeconds: Math.round((ctx.clock.now() - started) / 1000),
-  }
+  return cleanup
 }
 
 function throwIfAborted(ctx: CommandContext, where: string): void {

@@ -1,8 +1,8 @@
-import type { ChalkInstance } from 'chalk'
 import {
   applyScaling,
+  buildPolicyInput,
+  buildRegisterInput,
   describeScaling,
-  planScaling,
   rpsForTarget,
   SCALABLE_DIMENSION,
   scalingResourceId,
@@ -15,15 +15,15 @@ import type { MlopsConfig } from '../../config/schema.js'
 import type { CommandContext } from '../../context.js'
 import { UserError } from '../../shared/errors.js'
 import { resourceNames } from '../../shared/naming.js'
-import { formatTable } from '../../shared/output.js'
 import { planToJson, type PlannedOperation } from '../../shared/plan.js'
-import { formatUsd, hourlyPrice } from '../../shared/pricing.js'
+import { done, planned, type Outcome } from '../../shared/outcome.js'
+import { hourlyPrice } from '../../shared/pricing.js'
 import { variantFromConfig, type VariantSpec } from './plan.js'
 
 /** The endpoint part of `mlops scale`: target tracking on invocations per instance per minute. */
 
 /** Flags of `mlops scale` for the endpoint, already parsed. */
-export interface EndpointScaleFlags {
+export interface EndpointScaleOptions {
   readonly min?: number
   readonly max?: number
   /** Invocations per instance per minute. */
@@ -38,7 +38,7 @@ export interface EndpointScaleFlags {
 const DEFAULTS = { minCapacity: 1, maxCapacity: 2, targetInvocationsPerInstance: 70, scaleInCooldown: 300, scaleOutCooldown: 60 }
 
 /** Flags over `endpoint.autoscaling` over defaults; UserError when min exceeds max. */
-export function resolveScaling(cfg: MlopsConfig, flags: EndpointScaleFlags): ScalingSettings {
+export function resolveScaling(cfg: MlopsConfig, flags: EndpointScaleOptions): ScalingSettings {
   if (flags.target !== undefined && flags.targetRps !== undefined) {
     throw new UserError('ConflictingFlags', 'Give either --target or --target-rps, not both.', {
       hint: '--target is invocations per instance per MINUTE; --target-rps N is the same as --target N*60.',
@@ -89,6 +89,7 @@ export interface EndpointScaleResult {
   readonly previous?: CurrentScaling
 }
 
+/** The facts of an endpoint scaling plan that go into its JSON beside the requests. */
 export interface EndpointScaleDryRun extends Omit<EndpointScaleResult, 'previous' | 'policyArn'> {
   readonly dryRun: true
   readonly operations: ReturnType<typeof planToJson>
@@ -137,7 +138,19 @@ async function endpointVariant(ctx: CommandContext, cfg: MlopsConfig, forShow: b
   return { name, d, variant, pv }
 }
 
-export async function runEndpointScale(ctx: CommandContext, cfg: MlopsConfig, flags: EndpointScaleFlags): Promise<EndpointScaleResult | EndpointScaleDryRun> {
+/** The two requests that set autoscaling (both idempotent). */
+export function planScaling(s: ScalingSettings): PlannedOperation[] {
+  return [
+    { service: 'application-autoscaling', operation: 'RegisterScalableTarget', input: buildRegisterInput(s) },
+    { service: 'application-autoscaling', operation: 'PutScalingPolicy', input: buildPolicyInput(s) },
+  ]
+}
+
+export async function runEndpointScale(
+  ctx: CommandContext,
+  cfg: MlopsConfig,
+  flags: EndpointScaleOptions,
+): Promise<Outcome<EndpointScaleResult, EndpointScaleDryRun>> {
   const s = resolveScaling(cfg, flags)
   const base = {
     endpoint: s.endpointName,
@@ -163,7 +176,11 @@ export async function runEndpointScale(ctx: CommandContext, cfg: MlopsConfig, fl
     ]
     const type = cfg.endpoint.instanceType
     const each = hourlyPrice(type)
-    return { dryRun: true, operations: planToJson(ops), ...base, ...(each !== undefined ? { maxHourlyUsd: each * s.maxCapacity } : {}) }
+    return planned({
+      title: `endpoint autoscaling for ${s.endpointName}`,
+      operations: ops,
+      details: { dryRun: true, operations: planToJson(ops), ...base, ...(each !== undefined ? { maxHourlyUsd: each * s.maxCapacity } : {}) },
+    })
   }
   const { variant } = await endpointVariant(ctx, cfg, false)
   const { autoscaling } = await ctx.clients(['autoscaling'], cfg)
@@ -178,25 +195,22 @@ export async function runEndpointScale(ctx: CommandContext, cfg: MlopsConfig, fl
   })
   const type = variant?.kind === 'instance' ? variant.instanceType : undefined
   const each = type ? hourlyPrice(type) : undefined
-  return {
+  return done({
     ...base,
     ...(out.policyArn ? { policyArn: out.policyArn } : {}),
     ...(type ? { instanceType: type } : {}),
     ...(each !== undefined ? { maxHourlyUsd: each * s.maxCapacity } : {}),
     ...(previous ? { previous } : {}),
-  }
+  })
 }
 
-export async function showEndpointScale(
-  ctx: CommandContext,
-  cfg: MlopsConfig,
-): Promise<EndpointScaleShow | { dryRun: true; operations: ReturnType<typeof planToJson> }> {
+export async function showEndpointScale(ctx: CommandContext, cfg: MlopsConfig): Promise<Outcome<EndpointScaleShow>> {
   const name = resourceNames(cfg).endpoint
   const resourceId = scalingResourceId(name)
   if (ctx.dryRun) {
-    return {
-      dryRun: true,
-      operations: planToJson([
+    return planned({
+      title: 'show endpoint autoscaling',
+      operations: [
         { service: 'sagemaker', operation: 'DescribeEndpoint', input: { EndpointName: name } },
         { service: 'sagemaker', operation: 'DescribeEndpointConfig', input: { EndpointConfigName: '<config the endpoint serves>' } },
         {
@@ -209,13 +223,13 @@ export async function showEndpointScale(
           operation: 'DescribeScalingPolicies',
           input: { ServiceNamespace: SERVICE_NAMESPACE, ResourceId: resourceId, ScalableDimension: SCALABLE_DIMENSION },
         },
-      ]),
-    }
+      ],
+    })
   }
   const { d, variant, pv } = await endpointVariant(ctx, cfg, true)
   const { autoscaling } = await ctx.clients(['autoscaling'], cfg)
   const scaling = await describeScaling(autoscaling, name)
-  return {
+  return done({
     endpoint: name,
     resourceId,
     ...(d.EndpointStatus ? { status: d.EndpointStatus } : {}),
@@ -223,61 +237,5 @@ export async function showEndpointScale(
     ...(pv?.CurrentInstanceCount !== undefined ? { currentInstances: pv.CurrentInstanceCount } : {}),
     ...(pv?.DesiredInstanceCount !== undefined ? { desiredInstances: pv.DesiredInstanceCount } : {}),
     ...(scaling ? { scaling } : {}),
-  }
-}
-
-export function renderEndpointScale(r: EndpointScaleResult | EndpointScaleDryRun, c: ChalkInstance): string {
-  const lines = [
-    `${'dryRun' in r ? 'Would set' : `${c.green('✔')} Autoscaling on`} ${r.resourceId}: ${r.minCapacity}-${r.maxCapacity} instances`,
-    `  target    ${r.targetValue} invocations per instance per minute (≈ ${round(r.targetRps)} requests/s per instance)`,
-    `  cooldown  scale-in ${r.scaleInCooldown}s, scale-out ${r.scaleOutCooldown}s`,
-  ]
-  if (r.maxHourlyUsd !== undefined)
-    lines.push(`  cost      at most ${formatUsd(r.maxHourlyUsd)}/hour at ${r.maxCapacity} instances${r.instanceType ? ` of ${r.instanceType}` : ''}`)
-  if (!('dryRun' in r) && r.previous)
-    lines.push(
-      c.gray(
-        `  (was ${r.previous.minCapacity}-${r.previous.maxCapacity} instances${r.previous.policies[0]?.targetValue !== undefined ? `, target ${r.previous.policies[0].targetValue}` : ''})`,
-      ),
-    )
-  return lines.join('\n')
-}
-
-export function renderEndpointScaleShow(r: EndpointScaleShow, c: ChalkInstance): string {
-  const variant =
-    r.variant?.kind === 'serverless'
-      ? `serverless (${r.variant.memoryMb} MB, up to ${r.variant.maxConcurrency} concurrent): scales by itself`
-      : r.variant
-        ? `${r.variant.instanceType}, ${r.currentInstances ?? '?'} running (desired ${r.desiredInstances ?? '?'})`
-        : 'unknown variant'
-  const lines = [`Endpoint ${c.bold(r.endpoint)} ${r.status ?? ''}: ${variant}`]
-  if (!r.scaling) {
-    lines.push(r.variant?.kind === 'serverless' ? '' : `  not autoscaled: set it with \`mlops scale --min 1 --max 4\``)
-    return lines.filter(Boolean).join('\n')
-  }
-  lines.push(`  ${r.resourceId}: ${r.scaling.minCapacity}-${r.scaling.maxCapacity} instances`)
-  if (r.scaling.policies.length === 0) lines.push('  no scaling policy')
-  else {
-    lines.push(
-      formatTable(
-        ['Policy', 'Metric', 'Target (/instance/min)', '≈ req/s', 'Scale-in', 'Scale-out'],
-        r.scaling.policies.map((p) => [
-          p.name,
-          p.metric ?? p.type ?? '',
-          p.targetValue !== undefined ? String(p.targetValue) : '',
-          p.targetValue !== undefined ? String(round(rpsForTarget(p.targetValue))) : '',
-          p.scaleInCooldown !== undefined ? `${p.scaleInCooldown}s` : '',
-          p.scaleOutCooldown !== undefined ? `${p.scaleOutCooldown}s` : '',
-        ]),
-      )
-        .split('\n')
-        .map((l) => `  ${l}`)
-        .join('\n'),
-    )
-  }
-  return lines.join('\n')
-}
-
-function round(n: number): number {
-  return Math.round(n * 100) / 100
+  })
 }

@@ -10,7 +10,8 @@ import {
 } from '../../aws/autoscaling/scaling.js'
 import type { AwsClients } from '../../aws/clients.js'
 import { assertDeployed, updateEndpoint, waitForEndpoint, type EndpointDescription } from '../../aws/sagemaker/endpoint.js'
-import { invokeEndpoint, type Prediction } from '../../aws/sagemaker/invoke.js'
+import { invokeEndpoint } from '../../aws/sagemaker/invoke.js'
+import type { Prediction } from '../../aws/sagemaker/prediction.js'
 import type { CommandContext } from '../../context.js'
 import { InterruptedError, OperationError, type MlopsError } from '../../shared/errors.js'
 import { resourceNames } from '../../shared/naming.js'
@@ -58,11 +59,17 @@ export async function recordEndpoint(
 }
 
 /** Waits with a spinner; turns Ctrl-C into a message that says the endpoint keeps changing on AWS. */
-export async function waitWithStatus(ctx: CommandContext, c: Clients, s: DeploySettings, initial: string, expectConfig?: string): Promise<EndpointDescription> {
+export async function waitWithStatus(
+  ctx: CommandContext,
+  aws: Clients,
+  s: DeploySettings,
+  initial: string,
+  expectConfig?: string,
+): Promise<EndpointDescription> {
   const spin = ctx.ui.spinner(`Endpoint ${s.endpointName}: ${initial} (deadline ${formatDuration(s.waitTimeoutSeconds)})`)
   let last = initial
   try {
-    const d = await waitForEndpoint(c.sagemaker, s.endpointName, {
+    const d = await waitForEndpoint(aws.sagemaker, s.endpointName, {
       timeoutMs: s.waitTimeoutSeconds * 1000,
       clock: ctx.clock,
       signal: ctx.signal,
@@ -101,7 +108,7 @@ export interface SwitchOptions {
  */
 export async function switchConfig(
   ctx: CommandContext,
-  c: Clients,
+  aws: Clients,
   s: DeploySettings,
   o: SwitchOptions,
 ): Promise<{ final: EndpointDescription; autoscaling?: AutoscalingOutcome }> {
@@ -117,17 +124,17 @@ export async function switchConfig(
     })
     ui.step(`Taking autoscaling off ${o.scaling.resourceId} for the instance-type change (restored after the update)`)
     await removeScaling(
-      c.autoscaling,
+      aws.autoscaling,
       s.endpointName,
       o.scaling.policies.map((p) => p.name),
     )
   }
   const retain = Boolean(o.scaling) && !blocks && !o.explicitCount
-  await updateEndpoint(c.sagemaker, buildUpdateEndpointInput({ ...s, variant: o.toVariant }, o.to, { retainInstanceCount: retain }))
+  await updateEndpoint(aws.sagemaker, buildUpdateEndpointInput({ ...s, variant: o.toVariant }, o.to, { retainInstanceCount: retain }))
   await recordEndpoint(ctx, s, undefined, 'Updating', o.to, o.toVariant)
   let final: EndpointDescription
   try {
-    final = await waitWithStatus(ctx, c, s, 'Updating', o.to)
+    final = await waitWithStatus(ctx, aws, s, 'Updating', o.to)
   } catch (e) {
     if (restore)
       ui.warn(
@@ -141,7 +148,7 @@ export async function switchConfig(
   if (restore) {
     const serving = final.EndpointConfigName === o.to ? o.toVariant : o.fromVariant
     if (final.EndpointStatus === 'InService' && serving?.kind === 'instance') {
-      await applyScaling(c.autoscaling, restore)
+      await applyScaling(aws.autoscaling, restore)
       await ctx.state().record({
         kind: 'scaling-target',
         name: scalingResourceId(s.endpointName),
@@ -170,12 +177,12 @@ export interface SmokeOptions {
 }
 
 /** Invokes the new endpoint with the sample; on failure optionally restores the previous config, then exits 1. */
-export async function smokeTestOrRollback(ctx: CommandContext, c: Clients, s: DeploySettings, o: SmokeOptions): Promise<SmokeTestResult> {
+export async function smokeTestOrRollback(ctx: CommandContext, aws: Clients, s: DeploySettings, o: SmokeOptions): Promise<SmokeTestResult> {
   const label = path.basename(o.file)
   const spin = ctx.ui.spinner(`Smoke test: sending ${label} to ${s.endpointName}`)
   let failure: MlopsError | Error
   try {
-    const answer = await invokeEndpoint(c.sagemakerRuntime, s.endpointName, { body: o.bytes, contentType: 'image/jpeg', label }, () => ctx.clock.now())
+    const answer = await invokeEndpoint(aws.sagemakerRuntime, s.endpointName, { body: o.bytes, contentType: 'image/jpeg', label }, () => ctx.clock.now())
     const top = answer.predictions.slice(0, 3)
     spin.succeed(`Smoke test passed in ${Math.round(answer.latencyMs)} ms: ${top.map((p) => `${p.label} ${(p.probability * 100).toFixed(1)}%`).join(', ')}`)
     return { image: label, predictions: top, latencyMs: answer.latencyMs }
@@ -195,8 +202,8 @@ export async function smokeTestOrRollback(ctx: CommandContext, c: Clients, s: De
     })
   }
   ctx.ui.warn(`Smoke test failed (${why}); rolling back to ${o.previousConfig}.`)
-  const scaling = await describeScaling(c.autoscaling, s.endpointName)
-  const back = await switchConfig(ctx, c, s, {
+  const scaling = await describeScaling(aws.autoscaling, s.endpointName)
+  const back = await switchConfig(ctx, aws, s, {
     to: o.previousConfig,
     toVariant: o.previousVariant ?? s.variant,
     fromVariant: s.variant,

@@ -5,11 +5,12 @@ import { fileURLToPath } from 'node:url'
 import { OperationError } from '../../shared/errors.js'
 import { PACKAGE_ROOT } from '../../shared/package-root.js'
 import { createZip } from '../../shared/zip-writer.js'
+import { DEFAULT_LAMBDA_RUNTIME } from '../../aws/lifecycle.js'
 
 /**
  * The function's deployment package: src/lambda-runtime/handler.ts bundled by esbuild into one CommonJS
  * file for the Node.js runtime, zipped deterministically. `npm run build` prebuilds the bundle
- * (dist/lambda-runtime/handler.bundle.js, via scripts-dev/postbuild.mjs) so an installed mlops needs no
+ * (dist/lambda-runtime/handler.<runtime>.bundle.js, one per runtime, via scripts-dev/postbuild.mjs) so an installed mlops needs no
  * bundler; from the source tree (tsx, vitest) it is bundled on the fly with the same options, so
  * both give byte-identical zips.
  */
@@ -20,8 +21,20 @@ export const LAMBDA_HANDLER = 'handler.handler'
 /** Lambda's limit for a direct ZipFile upload is 50 MB; ours must stay tiny (the SDK is in the runtime). */
 export const MAX_ZIP_BYTES = 100 * 1024
 
-// Beside the compiled module in dist/ (absent in src/, where the handler is bundled on the fly).
-const PREBUILT = fileURLToPath(new URL('../../lambda-runtime/handler.bundle.js', import.meta.url))
+/** The runtimes `npm run build` prebuilds a bundle for (the ones mlops lets a config choose). */
+export const BUNDLE_RUNTIMES = ['nodejs24.x', 'nodejs22.x'] as const
+
+/** Beside the compiled module in dist/ (absent in src/, where the handler is bundled on the fly); one per runtime. */
+export function prebuiltBundlePath(runtime: string, dir = fileURLToPath(new URL('../../lambda-runtime/', import.meta.url))): string {
+  return path.join(dir, `handler.${runtime}.bundle.js`)
+}
+
+/** esbuild's target for a Lambda runtime: `nodejs22.x` -> `node22`, so the bundle uses what that Node.js has. */
+export function esbuildTarget(runtime: string): string {
+  const m = /^nodejs(\d+)\.x$/.exec(runtime)
+  if (!m) throw new OperationError('UnknownLambdaRuntime', `Cannot bundle the handler for Lambda runtime ${runtime}.`)
+  return `node${m[1]}`
+}
 const HANDLER_SOURCE = path.join(PACKAGE_ROOT, 'src', 'lambda-runtime', 'handler.ts')
 
 export interface FunctionPackage {
@@ -34,14 +47,14 @@ export interface FunctionPackage {
 }
 
 /** The esbuild options, shared by the build step and the on-the-fly path so their output matches. */
-export function esbuildOptions(outfile?: string) {
+export function esbuildOptions(outfile?: string, runtime: string = DEFAULT_LAMBDA_RUNTIME) {
   return {
     absWorkingDir: PACKAGE_ROOT,
     entryPoints: [path.relative(PACKAGE_ROOT, HANDLER_SOURCE)],
     bundle: true,
     platform: 'node' as const,
     format: 'cjs' as const,
-    target: 'node20',
+    target: esbuildTarget(runtime),
     // The Node.js runtimes ship AWS SDK v3; bundling it would add megabytes for nothing.
     external: ['@aws-sdk/*'],
     legalComments: 'none' as const,
@@ -52,34 +65,35 @@ export function esbuildOptions(outfile?: string) {
   }
 }
 
-/** Bundles the handler into `outFile` (used by `npm run build`). */
-export async function writeHandlerBundle(outFile: string): Promise<void> {
+/** Bundles the handler for `runtime` into `outFile` (used by `npm run build`, once per BUNDLE_RUNTIMES). */
+export async function writeHandlerBundle(outFile: string, runtime: string = DEFAULT_LAMBDA_RUNTIME): Promise<void> {
   const esbuild = await import('esbuild')
   await mkdir(path.dirname(outFile), { recursive: true })
-  const result = await esbuild.build({ ...esbuildOptions(), write: false })
+  const result = await esbuild.build({ ...esbuildOptions(undefined, runtime), write: false })
   await writeFile(outFile, result.outputFiles[0].contents)
 }
 
-/** The bundled handler: the prebuilt file when this is an installed build, else esbuild on the fly. */
-export async function loadHandlerBundle(): Promise<{ code: Buffer; origin: 'prebuilt' | 'esbuild' }> {
-  const prebuilt = await readFile(PREBUILT).catch(() => undefined)
+/** The bundled handler for `runtime`: the prebuilt file when this is an installed build, else esbuild on the fly. */
+export async function loadHandlerBundle(runtime: string = DEFAULT_LAMBDA_RUNTIME): Promise<{ code: Buffer; origin: 'prebuilt' | 'esbuild' }> {
+  const prebuiltFile = prebuiltBundlePath(runtime)
+  const prebuilt = await readFile(prebuiltFile).catch(() => undefined)
   if (prebuilt) return { code: prebuilt, origin: 'prebuilt' }
   let esbuild: typeof import('esbuild')
   try {
     esbuild = await import('esbuild')
   } catch (e) {
-    throw new OperationError('LambdaBundleMissing', `The Lambda handler bundle (${PREBUILT}) is missing and esbuild is not installed to build it.`, {
+    throw new OperationError('LambdaBundleMissing', `The Lambda handler bundle (${prebuiltFile}) is missing and esbuild is not installed to build it.`, {
       hint: 'Reinstall mlops, or from a source checkout run `npm run build`.',
       cause: e,
     })
   }
-  const result = await esbuild.build(esbuildOptions())
+  const result = await esbuild.build(esbuildOptions(undefined, runtime))
   return { code: Buffer.from(result.outputFiles![0].contents), origin: 'esbuild' }
 }
 
-/** The zip with the bundled handler, and its CodeSha256. */
-export async function buildFunctionPackage(): Promise<FunctionPackage> {
-  const { code, origin } = await loadHandlerBundle()
+/** The zip with the handler bundled for `runtime`, and its CodeSha256. */
+export async function buildFunctionPackage(runtime: string = DEFAULT_LAMBDA_RUNTIME): Promise<FunctionPackage> {
+  const { code, origin } = await loadHandlerBundle(runtime)
   const zip = createZip([{ name: HANDLER_FILE, data: code }])
   if (zip.length > MAX_ZIP_BYTES) {
     throw new OperationError('LambdaPackageTooLarge', `The Lambda package is ${zip.length} bytes; it should stay under ${MAX_ZIP_BYTES}.`, {

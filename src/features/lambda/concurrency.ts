@@ -1,23 +1,26 @@
-import {
-  DeleteProvisionedConcurrencyConfigCommand,
-  GetAccountSettingsCommand,
-  GetAliasCommand,
-  GetFunctionConcurrencyCommand,
-  GetFunctionConfigurationCommand,
-  GetProvisionedConcurrencyConfigCommand,
-  PutFunctionConcurrencyCommand,
-  PutProvisionedConcurrencyConfigCommand,
-  type LambdaClient,
-} from '@aws-sdk/client-lambda'
-import type { ChalkInstance } from 'chalk'
+import type { LambdaClient } from '@aws-sdk/client-lambda'
 import type { MlopsConfig } from '../../config/schema.js'
 import type { CommandContext } from '../../context.js'
 import { AbortError, InterruptedError, OperationError, UserError } from '../../shared/errors.js'
 import { resourceNames } from '../../shared/naming.js'
-import { renderPlan, type PlannedOperation } from '../../shared/plan.js'
+import { planToJson } from '../../shared/plan.js'
+import { done, planned, type Outcome } from '../../shared/outcome.js'
 import { formatUsd, HOURS_PER_MONTH, lambdaProvisionedHourly, PRICE_NOTE } from '../../shared/pricing.js'
-import { pollUntil } from '../../shared/clock.js'
-import { callAws, isAwsErrorNamed, isNotFound } from '../../aws/errors.js'
+import { isAwsErrorNamed } from '../../aws/errors.js'
+import {
+  accountConcurrency,
+  aliasVersion,
+  deleteProvisionedConcurrency,
+  functionMemory,
+  provisionedConcurrency,
+  putProvisionedConcurrency,
+  putReservedConcurrency,
+  reservedConcurrency,
+  waitForProvisionedConcurrency,
+} from '../../aws/lambda/concurrency.js'
+import { MIN_UNRESERVED, planLambdaScale } from './plan.js'
+import { costLine } from './render.js'
+import type { LambdaScalePlanDetails, LambdaScaleResult } from './types.js'
 
 /**
  * Reserved and provisioned concurrency for the Lambda (`mlops scale --lambda-reserved N
@@ -26,31 +29,6 @@ import { callAws, isAwsErrorNamed, isNotFound } from '../../aws/errors.js'
  * unreserved executions in the account (new accounts often have a total of 10 or 50, so they
  * cannot reserve anything until AWS raises the quota).
  */
-
-export const LIVE_ALIAS = 'live'
-/** AWS keeps this many executions unreserved (or the whole limit, when it is lower). */
-export const MIN_UNRESERVED = 100
-
-export interface LambdaScaleResult {
-  readonly dryRun: boolean
-  readonly functionName: string
-  readonly alias: string
-  /** The version `live` points at (what provisioned concurrency warms). */
-  readonly version?: string
-  readonly reserved?: { readonly previous: number | null; readonly requested: number; readonly changed: boolean }
-  /** requested 0 = removed. status: READY after the wait, REMOVED, or PLANNED in a dry run. */
-  readonly provisioned?: {
-    readonly previous: number | null
-    readonly requested: number
-    readonly changed: boolean
-    readonly status: 'READY' | 'REMOVED' | 'PLANNED'
-  }
-  readonly account?: { readonly concurrencyLimit: number; readonly unreservedBefore: number; readonly unreservedAfter: number }
-  /** Provisioned concurrency cost; absent when none is configured. */
-  readonly cost?: { readonly memoryMb: number; readonly executions: number; readonly hourlyUsd: number; readonly monthlyUsd: number; readonly note: string }
-  /** Dry run only: every request, in order. */
-  readonly operations?: PlannedOperation[]
-}
 
 export interface ConcurrencyNumbers {
   /** AccountLimit.ConcurrentExecutions */
@@ -87,7 +65,7 @@ export function checkConcurrency(n: ConcurrencyNumbers): { unreservedAfter: numb
   if (n.reserved !== undefined && n.provisioned === undefined && n.currentProvisioned > n.reserved) {
     throw new UserError(
       'ReservedBelowProvisioned',
-      `Reserved concurrency ${n.reserved} is below the ${n.currentProvisioned} provisioned executions on the ${LIVE_ALIAS} alias.`,
+      `Reserved concurrency ${n.reserved} is below the ${n.currentProvisioned} provisioned executions on the live alias.`,
       {
         hint: `Lower provisioned concurrency in the same command: --lambda-reserved ${n.reserved} --lambda-provisioned ${n.reserved}.`,
       },
@@ -154,43 +132,78 @@ async function resolveFunctionName(ctx: CommandContext, cfg: MlopsConfig): Promi
   return recorded?.name ?? resourceNames(cfg).lambdaFunction
 }
 
-/** Every request of a scale run, in order, with full inputs. Pure. */
-export function planLambdaScale(functionName: string, reserved: number | undefined, provisioned: number | undefined): PlannedOperation[] {
-  const q = { FunctionName: functionName, Qualifier: LIVE_ALIAS }
-  const ops: PlannedOperation[] = [
-    { service: 'lambda', operation: 'GetAlias', input: { FunctionName: functionName, Name: LIVE_ALIAS }, note: 'must exist: `mlops lambda-setup` creates it' },
-    { service: 'lambda', operation: 'GetAccountSettings', input: {}, note: `preflight: at least ${MIN_UNRESERVED} executions must stay unreserved` },
-    { service: 'lambda', operation: 'GetFunctionConcurrency', input: { FunctionName: functionName } },
-    { service: 'lambda', operation: 'GetProvisionedConcurrencyConfig', input: q, note: 'current value (not found: none)' },
-  ]
-  if (provisioned !== undefined && provisioned > 0) {
-    ops.push({ service: 'lambda', operation: 'GetFunctionConfiguration', input: q, note: 'memory size, for the cost' })
-  }
-  if (reserved !== undefined) {
-    ops.push({
-      service: 'lambda',
-      operation: 'PutFunctionConcurrency',
-      input: { FunctionName: functionName, ReservedConcurrentExecutions: reserved },
-      note: 'only if it differs',
-    })
-  }
-  if (provisioned !== undefined && provisioned > 0) {
-    ops.push(
-      {
-        service: 'lambda',
-        operation: 'PutProvisionedConcurrencyConfig',
-        input: { ...q, ProvisionedConcurrentExecutions: provisioned },
-        note: 'only if it differs',
-      },
-      { service: 'lambda', operation: 'GetProvisionedConcurrencyConfig', input: q, note: 'poll until Status is READY' },
-    )
-  } else if (provisioned === 0) {
-    ops.push({ service: 'lambda', operation: 'DeleteProvisionedConcurrencyConfig', input: q, note: 'only if one is configured' })
-  }
-  return ops
+export interface LambdaScaleOptions {
+  readonly reserved?: number
+  readonly provisioned?: number
 }
 
-export async function runLambdaScale(ctx: CommandContext, cfg: MlopsConfig, opts: { reserved?: number; provisioned?: number }): Promise<LambdaScaleResult> {
+/** `mlops scale --lambda-reserved/--lambda-provisioned`: preflight, confirm the cost, change, wait, record. */
+export async function runLambdaScale(
+  ctx: CommandContext,
+  cfg: MlopsConfig,
+  opts: LambdaScaleOptions,
+): Promise<Outcome<LambdaScaleResult, LambdaScalePlanDetails>> {
+  const { reserved, provisioned } = resolveConcurrency(cfg, opts)
+  const functionName = await resolveFunctionName(ctx, cfg)
+  const alias = resourceNames(cfg).lambdaAlias
+  if (reserved === 0) ctx.ui.warn(`Reserved concurrency 0 stops ${functionName} from running at all (every call is throttled).`)
+
+  if (ctx.dryRun) {
+    const operations = planLambdaScale(functionName, alias, reserved, provisioned)
+    const details: LambdaScaleResult = {
+      dryRun: true,
+      functionName,
+      alias,
+      ...(reserved !== undefined ? { reserved: { previous: null, requested: reserved, changed: true } } : {}),
+      ...(provisioned !== undefined ? { provisioned: { previous: null, requested: provisioned, changed: true, status: 'PLANNED' as const } } : {}),
+      ...(provisioned ? { cost: provisionedCost(cfg.lambda.memoryMb, provisioned) } : {}),
+    }
+    return planned({
+      title: `Lambda concurrency for ${functionName}:${alias}`,
+      operations,
+      notes: details.cost ? [costLine(details.cost)] : [],
+      details: { ...details, operations: planToJson(operations) },
+    })
+  }
+
+  const { lambda } = await ctx.clients(['lambda'], cfg)
+  const target: ScaleTarget = { lambda, functionName, alias }
+  const now = await readConcurrency(target, { reserved, provisioned })
+  const cost = provisioned ? await confirmProvisionedCost(ctx, cfg, target, provisioned, now.currentProvisioned) : undefined
+  const changed = await applyConcurrency(ctx, target, now, { reserved, provisioned })
+  let status: 'READY' | 'REMOVED' | undefined
+  if (provisioned === 0) status = 'REMOVED'
+  else if (provisioned !== undefined) status = await waitForProvisioned(ctx, cfg, target, provisioned)
+
+  await recordConcurrency(ctx, functionName, {
+    alias,
+    version: now.version,
+    roleName: resourceNames(cfg).lambdaRole,
+    reserved: reserved ?? now.currentReserved,
+    provisioned: provisioned ?? now.currentProvisioned,
+  })
+  return done({
+    dryRun: false,
+    functionName,
+    alias,
+    version: now.version,
+    ...(reserved !== undefined ? { reserved: { previous: now.currentReserved ?? null, requested: reserved, changed: changed.reserved } } : {}),
+    ...(provisioned !== undefined && status
+      ? { provisioned: { previous: now.currentProvisioned || null, requested: provisioned, changed: changed.provisioned, status } }
+      : {}),
+    account: { concurrencyLimit: now.limit, unreservedBefore: now.unreserved, unreservedAfter: now.unreservedAfter },
+    ...(cost ? { cost } : {}),
+  })
+}
+
+interface ScaleTarget {
+  readonly lambda: LambdaClient
+  readonly functionName: string
+  readonly alias: string
+}
+
+/** Flags over config, checked before anything else. */
+function resolveConcurrency(cfg: MlopsConfig, opts: LambdaScaleOptions): LambdaScaleOptions {
   const reserved = opts.reserved ?? cfg.lambda.reservedConcurrency
   const provisioned = opts.provisioned ?? cfg.lambda.provisionedConcurrency
   if (reserved === undefined && provisioned === undefined) {
@@ -209,146 +222,88 @@ export async function runLambdaScale(ctx: CommandContext, cfg: MlopsConfig, opts
       hint: 'Provisioned executions are part of the reservation: use a provisioned value at or below the reserved one.',
     })
   }
-  const functionName = await resolveFunctionName(ctx, cfg)
-  if (reserved === 0) ctx.ui.warn(`Reserved concurrency 0 stops ${functionName} from running at all (every call is throttled).`)
+  return { reserved, provisioned }
+}
 
-  if (ctx.dryRun) {
-    return {
-      dryRun: true,
-      functionName,
-      alias: LIVE_ALIAS,
-      ...(reserved !== undefined ? { reserved: { previous: null, requested: reserved, changed: true } } : {}),
-      ...(provisioned !== undefined ? { provisioned: { previous: null, requested: provisioned, changed: true, status: 'PLANNED' as const } } : {}),
-      ...(provisioned ? { cost: provisionedCost(cfg.lambda.memoryMb, provisioned) } : {}),
-      operations: planLambdaScale(functionName, reserved, provisioned),
-    }
-  }
-
-  const { lambda } = await ctx.clients(['lambda'], cfg)
-  const target = `${functionName}:${LIVE_ALIAS}`
-  const call = <T>(operation: string, fn: () => Promise<T>) => callAws({ service: 'lambda', operation, resource: target }, fn)
-  const orUndefined = async <T>(p: Promise<T>): Promise<T | undefined> => {
-    try {
-      return await p
-    } catch (e) {
-      if (isNotFound(e) || isAwsErrorNamed(e, 'ProvisionedConcurrencyConfigNotFoundException')) return undefined
-      throw e
-    }
-  }
-
-  // Preflight: read everything, decide, and only then change anything.
-  const alias = await call('GetAlias', () => orUndefined(lambda.send(new GetAliasCommand({ FunctionName: functionName, Name: LIVE_ALIAS }))))
-  if (!alias?.FunctionVersion) {
-    throw new UserError('FunctionNotSetUp', `Lambda ${functionName} has no "${LIVE_ALIAS}" alias yet, and concurrency goes on that alias.`, {
+/** Preflight: read everything and decide (checkConcurrency) before anything changes. */
+async function readConcurrency(t: ScaleTarget, want: LambdaScaleOptions) {
+  const resource = `${t.functionName}:${t.alias}`
+  const version = await aliasVersion(t.lambda, t.functionName, t.alias)
+  if (!version) {
+    throw new UserError('FunctionNotSetUp', `Lambda ${t.functionName} has no "${t.alias}" alias yet, and concurrency goes on that alias.`, {
       hint: 'Run `mlops lambda-setup` first.',
     })
   }
-  const settings = await call('GetAccountSettings', () => lambda.send(new GetAccountSettingsCommand({})))
-  const limit = settings.AccountLimit?.ConcurrentExecutions ?? 0
-  const unreserved = settings.AccountLimit?.UnreservedConcurrentExecutions ?? limit
-  const currentReserved = (await call('GetFunctionConcurrency', () => lambda.send(new GetFunctionConcurrencyCommand({ FunctionName: functionName }))))
-    .ReservedConcurrentExecutions
-  const pcc = await call('GetProvisionedConcurrencyConfig', () =>
-    orUndefined(lambda.send(new GetProvisionedConcurrencyConfigCommand({ FunctionName: functionName, Qualifier: LIVE_ALIAS }))),
-  )
-  const currentProvisioned = pcc?.RequestedProvisionedConcurrentExecutions ?? 0
-  const { unreservedAfter } = checkConcurrency({ limit, unreserved, currentReserved, currentProvisioned, reserved, provisioned })
+  const { limit, unreserved } = await accountConcurrency(t.lambda, resource)
+  const currentReserved = await reservedConcurrency(t.lambda, t.functionName, resource)
+  const currentProvisioned = (await provisionedConcurrency(t.lambda, t.functionName, t.alias))?.RequestedProvisionedConcurrentExecutions ?? 0
+  const { unreservedAfter } = checkConcurrency({ limit, unreserved, currentReserved, currentProvisioned, ...want })
+  return { version, limit, unreserved, unreservedAfter, currentReserved, currentProvisioned }
+}
 
-  let cost: LambdaScaleResult['cost']
-  if (provisioned) {
-    const conf = await call('GetFunctionConfiguration', () =>
-      lambda.send(new GetFunctionConfigurationCommand({ FunctionName: functionName, Qualifier: LIVE_ALIAS })),
+/** The cost of the warm executions, confirmed when the run adds some. */
+async function confirmProvisionedCost(ctx: CommandContext, cfg: MlopsConfig, t: ScaleTarget, provisioned: number, currentProvisioned: number) {
+  const memory = await functionMemory(t.lambda, t.functionName, t.alias)
+  const cost = provisionedCost(memory ?? cfg.lambda.memoryMb, provisioned)
+  if (provisioned > currentProvisioned) {
+    const ok = await ctx.ui.confirm(
+      `Keep ${provisioned} execution${provisioned === 1 ? '' : 's'} of ${t.functionName}:${t.alias} warm for about ${formatUsd(cost.hourlyUsd)}/hour (${formatUsd(cost.monthlyUsd)}/month), billed even when idle?`,
     )
-    cost = provisionedCost(conf.MemorySize ?? cfg.lambda.memoryMb, provisioned)
-    if (provisioned > currentProvisioned) {
-      const ok = await ctx.ui.confirm(
-        `Keep ${provisioned} execution${provisioned === 1 ? '' : 's'} of ${target} warm for about ${formatUsd(cost.hourlyUsd)}/hour (${formatUsd(cost.monthlyUsd)}/month), billed even when idle?`,
-      )
-      if (!ok) throw new AbortError()
-    }
+    if (!ok) throw new AbortError()
   }
+  return cost
+}
 
-  const reservedChanged = reserved !== undefined && reserved !== currentReserved
-  const provisionedChanged = provisioned !== undefined && provisioned !== currentProvisioned
+/** Puts the reservation and the provisioned executions, in the order AWS accepts. */
+async function applyConcurrency(
+  ctx: CommandContext,
+  t: ScaleTarget,
+  now: Awaited<ReturnType<typeof readConcurrency>>,
+  { reserved, provisioned }: LambdaScaleOptions,
+): Promise<{ reserved: boolean; provisioned: boolean }> {
+  const target = `${t.functionName}:${t.alias}`
+  const reservedChanged = reserved !== undefined && reserved !== now.currentReserved
+  const provisionedChanged = provisioned !== undefined && provisioned !== now.currentProvisioned
+  const explain = (e: unknown) => {
+    throw explainConcurrencyError(e, now.limit)
+  }
   const putReserved = async () => {
     if (!reservedChanged) return
-    ctx.ui.step(`Reserved concurrency of ${functionName}: ${currentReserved ?? 'none'} -> ${reserved}`)
-    await call('PutFunctionConcurrency', () =>
-      lambda.send(new PutFunctionConcurrencyCommand({ FunctionName: functionName, ReservedConcurrentExecutions: reserved })),
-    ).catch((e) => {
-      throw explainConcurrencyError(e, limit)
-    })
+    ctx.ui.step(`Reserved concurrency of ${t.functionName}: ${now.currentReserved ?? 'none'} -> ${reserved}`)
+    await putReservedConcurrency(t.lambda, t.functionName, reserved, target).catch(explain)
   }
   const putProvisioned = async () => {
     if (provisioned === undefined || !provisionedChanged) return
     if (provisioned === 0) {
-      ctx.ui.step(`Removing provisioned concurrency from ${target} (was ${currentProvisioned})`)
-      await call('DeleteProvisionedConcurrencyConfig', () =>
-        lambda.send(new DeleteProvisionedConcurrencyConfigCommand({ FunctionName: functionName, Qualifier: LIVE_ALIAS })),
-      )
+      ctx.ui.step(`Removing provisioned concurrency from ${target} (was ${now.currentProvisioned})`)
+      await deleteProvisionedConcurrency(t.lambda, t.functionName, t.alias)
       return
     }
-    ctx.ui.step(`Provisioned concurrency of ${target} (version ${alias.FunctionVersion}): ${currentProvisioned || 'none'} -> ${provisioned}`)
-    await call('PutProvisionedConcurrencyConfig', () =>
-      lambda.send(
-        new PutProvisionedConcurrencyConfigCommand({ FunctionName: functionName, Qualifier: LIVE_ALIAS, ProvisionedConcurrentExecutions: provisioned }),
-      ),
-    ).catch((e) => {
-      throw explainConcurrencyError(e, limit)
-    })
+    ctx.ui.step(`Provisioned concurrency of ${target} (version ${now.version}): ${now.currentProvisioned || 'none'} -> ${provisioned}`)
+    await putProvisionedConcurrency(t.lambda, t.functionName, t.alias, provisioned).catch(explain)
   }
   // Lowering the reservation below today's provisioned executions: shrink provisioned first.
-  if (reserved !== undefined && reserved < currentProvisioned) {
+  if (reserved !== undefined && reserved < now.currentProvisioned) {
     await putProvisioned()
     await putReserved()
   } else {
     await putReserved()
     await putProvisioned()
   }
-
-  let status: 'READY' | 'REMOVED' | undefined
-  if (provisioned === 0) status = 'REMOVED'
-  else if (provisioned !== undefined) status = await waitForProvisioned(ctx, cfg, lambda, functionName, provisioned)
-
-  await recordConcurrency(ctx, functionName, {
-    version: alias.FunctionVersion,
-    roleName: resourceNames(cfg).lambdaRole,
-    reserved: reserved ?? currentReserved,
-    provisioned: provisioned ?? currentProvisioned,
-  })
-  return {
-    dryRun: false,
-    functionName,
-    alias: LIVE_ALIAS,
-    version: alias.FunctionVersion,
-    ...(reserved !== undefined ? { reserved: { previous: currentReserved ?? null, requested: reserved, changed: reservedChanged } } : {}),
-    ...(provisioned !== undefined && status
-      ? { provisioned: { previous: currentProvisioned || null, requested: provisioned, changed: provisionedChanged, status } }
-      : {}),
-    account: { concurrencyLimit: limit, unreservedBefore: unreserved, unreservedAfter },
-    ...(cost ? { cost } : {}),
-  }
+  return { reserved: reservedChanged, provisioned: provisionedChanged }
 }
 
-async function waitForProvisioned(ctx: CommandContext, cfg: MlopsConfig, lambda: LambdaClient, functionName: string, n: number): Promise<'READY'> {
-  const target = `${functionName}:${LIVE_ALIAS}`
+async function waitForProvisioned(ctx: CommandContext, cfg: MlopsConfig, t: ScaleTarget, n: number): Promise<'READY'> {
+  const target = `${t.functionName}:${t.alias}`
   const spin = ctx.ui.spinner(`Waiting for ${n} provisioned execution${n === 1 ? '' : 's'} of ${target} to be READY…`)
   try {
-    const out = await pollUntil({
-      what: `provisioned concurrency on ${target} to be READY`,
+    const out = await waitForProvisionedConcurrency(t.lambda, t.functionName, t.alias, {
       clock: ctx.clock,
       signal: ctx.signal,
       timeoutMs: cfg.lambda.provisionedTimeout * 1000,
-      intervalMs: 5000,
-      rerunHint: `Check with \`aws lambda get-provisioned-concurrency-config --function-name ${functionName} --qualifier ${LIVE_ALIAS}\`; it is billed while allocated.`,
+      executions: n,
+      rerunHint: `Check with \`aws lambda get-provisioned-concurrency-config --function-name ${t.functionName} --qualifier ${t.alias}\`; it is billed while allocated.`,
       onStatus: (s) => spin.update(`${target}: ${s}`),
-      check: async () => {
-        const c = await callAws({ service: 'lambda', operation: 'GetProvisionedConcurrencyConfig', resource: target }, () =>
-          lambda.send(new GetProvisionedConcurrencyConfigCommand({ FunctionName: functionName, Qualifier: LIVE_ALIAS })),
-        )
-        const status = c.Status ?? 'IN_PROGRESS'
-        return { done: status !== 'IN_PROGRESS', value: c, status: `${status} (${c.AllocatedProvisionedConcurrentExecutions ?? 0}/${n} allocated)` }
-      },
     })
     if (out.Status === 'FAILED') {
       spin.fail()
@@ -385,7 +340,7 @@ function explainConcurrencyError(e: unknown, limit: number): unknown {
 async function recordConcurrency(
   ctx: CommandContext,
   functionName: string,
-  v: { version: string; roleName: string; reserved?: number; provisioned: number },
+  v: { alias: string; version: string; roleName: string; reserved?: number; provisioned: number },
 ): Promise<void> {
   const state = ctx.state()
   const existing = (await state.list('function')).find((r) => r.name === functionName)
@@ -398,44 +353,10 @@ async function recordConcurrency(
     details: {
       roleName: v.roleName,
       ...existing?.details,
-      alias: LIVE_ALIAS,
+      alias: v.alias,
       version: v.version,
       reservedConcurrency: v.reserved ?? null,
       provisionedConcurrency: v.provisioned,
     },
   })
-}
-
-export function renderLambdaScale(result: LambdaScaleResult, c: ChalkInstance): string {
-  const target = `${result.functionName}:${result.alias}`
-  const costLine = result.cost
-    ? `Provisioned concurrency cost: about ${formatUsd(result.cost.hourlyUsd)}/hour, ${formatUsd(result.cost.monthlyUsd)}/month ` +
-      `(${result.cost.executions} x ${result.cost.memoryMb} MB). ${result.cost.note}`
-    : undefined
-  if (result.dryRun) {
-    return renderPlan(`Lambda concurrency for ${target}`, result.operations ?? [], c, costLine ? [costLine] : [])
-  }
-  const lines = [c.bold(`Lambda ${target}${result.version ? ` (version ${result.version})` : ''}`)]
-  if (result.reserved) {
-    const r = result.reserved
-    lines.push(`  reserved     ${r.requested}${r.changed ? ` (was ${r.previous ?? 'none'})` : ' (unchanged)'}`)
-  }
-  if (result.provisioned) {
-    const p = result.provisioned
-    lines.push(
-      p.status === 'REMOVED'
-        ? `  provisioned  none${p.changed ? ` (removed ${p.previous ?? 0})` : ''}`
-        : `  provisioned  ${p.requested} ${p.status}${p.changed ? ` (was ${p.previous ?? 'none'})` : ' (unchanged)'}`,
-    )
-  }
-  if (result.account) {
-    lines.push(`  account      limit ${result.account.concurrencyLimit}, unreserved ${result.account.unreservedAfter}`)
-  }
-  if (costLine) {
-    lines.push(c.yellow(costLine))
-    lines.push(
-      `Left running: ${result.cost!.executions} warm execution${result.cost!.executions === 1 ? '' : 's'}. Remove with \`mlops scale --lambda-provisioned 0\`.`,
-    )
-  }
-  return lines.join('\n')
 }

@@ -8,6 +8,7 @@ import { formatUsd, HOURS_PER_MONTH, PRICE_NOTE } from '../../shared/pricing.js'
 import { resourceNames } from '../../shared/naming.js'
 import { formatDuration } from '../../shared/duration.js'
 import type { MlopsConfig } from '../../config/schema.js'
+import { scalingResourceId } from '../../aws/autoscaling/scaling.js'
 
 export interface StatusResult extends Inventory {
   /** USD per hour for what is running now. */
@@ -29,7 +30,7 @@ export function planStatus(cfg: MlopsConfig): PlannedOperation[] {
     {
       service: 'application-autoscaling',
       operation: 'DescribeScalableTargets',
-      input: { ServiceNamespace: 'sagemaker', ResourceIds: [`endpoint/${n.endpoint}/variant/AllTraffic`] },
+      input: { ServiceNamespace: 'sagemaker', ResourceIds: [scalingResourceId(n.endpoint)] },
     },
     { service: 'lambda', operation: 'GetFunction', input: { FunctionName: n.lambdaFunction } },
     { service: 'lambda', operation: 'GetProvisionedConcurrencyConfig', input: { FunctionName: n.lambdaFunction, Qualifier: n.lambdaAlias } },

@@ -13,6 +13,7 @@ import { deleteEndpointAndWait, deleteEndpointConfig, deleteModel, stopJob } fro
 import type { Inventory, InventoryClients } from './inventory.js'
 import { ownedPrefixes, type OwnedData } from './owned-data.js'
 import { planRemoveIdleStop, removeIdleStop } from './idle-stop.js'
+import { scalingResourceId } from '../../aws/autoscaling/scaling.js'
 
 /**
  * Deletes what `collectInventory` found, in dependency order: running jobs are stopped, scaling
@@ -148,7 +149,7 @@ export function presumedInventory(cfg: MlopsConfig, region: string, records: rea
     endpoints: uniq([names.endpoint, ...of('endpoint')]).map((name) => ({ name, status: 'unknown' })),
     endpointConfigs: of('endpoint-config'),
     models: of('model'),
-    scalingTargets: uniq([`endpoint/${names.endpoint}/variant/AllTraffic`, ...of('scaling-target')]).map((resourceId) => ({
+    scalingTargets: uniq([scalingResourceId(names.endpoint), ...of('scaling-target')]).map((resourceId) => ({
       resourceId,
       min: 0,
       max: 0,

@@ -1,34 +1,35 @@
-import type { IAMClient } from '@aws-sdk/client-iam'
 import type { MlopsConfig } from '../../config/schema.js'
 import { projectTags, resourceNames } from '../naming.js'
-import type { PlannedOperation } from '../plan.js'
-import { partitionOf } from '../../aws/arn.js'
-import { ensureRole, type EnsureRoleResult } from '../../aws/iam/roles.js'
-import { planRole, serviceTrustPolicy, type PolicyDocument, type RoleSpec } from './policy.js'
+import { serviceTrustPolicy, type PolicyDocument, type RoleSpec, type RoleTarget } from './policy.js'
 
 /**
- * The Lambda's execution role `<project>-lambda`. The course project attached
+ * The Lambda's execution role `<project>-lambda`, as a pure spec. The course project attached
  * AmazonSageMakerFullAccess to call one API; this role can do exactly two things: invoke this
- * project's endpoint and write the function's own logs. ensureRole converges an existing role to
- * this spec, detaching any managed policy someone attached by hand.
+ * project's endpoint and write the function's own logs. The feature hands the spec to
+ * aws/iam/roles.ts's ensureRole, which converges an existing role to it (detaching any managed
+ * policy someone attached by hand). The spec is plain data in the vocabulary every mlops role uses
+ * (./policy.ts); the partition is the caller's (aws/arn.ts partitionOf).
  */
 
 type LambdaRoleConfig = Pick<MlopsConfig, 'project' | 'endpoint' | 'lambda'>
 
+/** Where the role lives: the account, its region and that region's partition. */
+export type RoleScope = RoleTarget
+
 const LAMBDA_POLICY_NAME = 'mlops-lambda'
 
 /** The endpoint ARN as IAM matches it: SageMaker lower-cases endpoint names in ARNs. */
-export function endpointArn(endpointName: string, accountId: string, region: string): string {
-  return `arn:${partitionOf(region)}:sagemaker:${region}:${accountId}:endpoint/${endpointName.toLowerCase()}`
+export function endpointArn(endpointName: string, s: RoleScope): string {
+  return `arn:${s.partition}:sagemaker:${s.region}:${s.accountId}:endpoint/${endpointName.toLowerCase()}`
 }
 
 /** The function's log group ARN with the `:*` suffix that covers its streams. */
-export function functionLogGroupArn(functionName: string, accountId: string, region: string): string {
-  return `arn:${partitionOf(region)}:logs:${region}:${accountId}:log-group:/aws/lambda/${functionName}:*`
+export function functionLogGroupArn(functionName: string, s: RoleScope): string {
+  return `arn:${s.partition}:logs:${s.region}:${s.accountId}:log-group:/aws/lambda/${functionName}:*`
 }
 
 /** The inline policy: InvokeEndpoint on one endpoint, logs on one log group. Nothing else. */
-export function lambdaRolePolicy(cfg: LambdaRoleConfig, accountId: string, region: string): PolicyDocument {
+export function lambdaRolePolicy(cfg: LambdaRoleConfig, s: RoleScope): PolicyDocument {
   const names = resourceNames(cfg)
   return {
     Version: '2012-10-17',
@@ -37,40 +38,33 @@ export function lambdaRolePolicy(cfg: LambdaRoleConfig, accountId: string, regio
         Sid: 'InvokeModelEndpoint',
         Effect: 'Allow',
         Action: 'sagemaker:InvokeEndpoint',
-        Resource: endpointArn(names.endpoint, accountId, region),
+        Resource: endpointArn(names.endpoint, s),
       },
       {
         // CreateLogGroup only matters if someone deletes the group lambda-setup created (with retention).
         Sid: 'WriteOwnLogs',
         Effect: 'Allow',
         Action: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'],
-        Resource: functionLogGroupArn(names.lambdaFunction, accountId, region),
+        Resource: functionLogGroupArn(names.lambdaFunction, s),
       },
     ],
   }
 }
 
-export function lambdaRoleSpec(cfg: LambdaRoleConfig, accountId: string, region: string): RoleSpec {
+/** The whole role: trust, the one inline policy, no managed policies, the project tags. */
+export function lambdaRoleSpec(cfg: LambdaRoleConfig, s: RoleScope): RoleSpec {
   const names = resourceNames(cfg)
   return {
     name: names.lambdaRole,
     description: `Execution role of Lambda ${names.lambdaFunction} (mlops project ${cfg.project.name}): invoke endpoint ${names.endpoint}, write own logs`,
     // aws:SourceAccount keeps another account's Lambda from using this role (confused deputy).
-    trustPolicy: serviceTrustPolicy('lambda.amazonaws.com', accountId),
-    inlinePolicies: { [LAMBDA_POLICY_NAME]: lambdaRolePolicy(cfg, accountId, region) },
+    trustPolicy: serviceTrustPolicy('lambda.amazonaws.com', s.accountId),
+    inlinePolicies: { [LAMBDA_POLICY_NAME]: lambdaRolePolicy(cfg, s) },
     managedPolicyArns: [],
     tags: projectTags(cfg.project.name),
   }
 }
 
-export function lambdaRoleArn(cfg: Pick<MlopsConfig, 'project'>, accountId: string, region: string): string {
-  return `arn:${partitionOf(region)}:iam::${accountId}:role/${resourceNames(cfg).lambdaRole}`
-}
-
-export function ensureLambdaRole(iam: IAMClient, cfg: LambdaRoleConfig, accountId: string, region: string): Promise<EnsureRoleResult> {
-  return ensureRole(iam, lambdaRoleSpec(cfg, accountId, region))
-}
-
-export function planLambdaRole(cfg: LambdaRoleConfig, accountId: string, region: string): PlannedOperation[] {
-  return planRole(lambdaRoleSpec(cfg, accountId, region))
+export function lambdaRoleArn(cfg: Pick<MlopsConfig, 'project'>, s: RoleScope): string {
+  return `arn:${s.partition}:iam::${s.accountId}:role/${resourceNames(cfg).lambdaRole}`
 }

@@ -1,0 +1,119 @@
+import type { ChalkInstance } from 'chalk'
+import { formatDuration } from '../../shared/duration.js'
+import { formatTable } from '../../shared/output.js'
+import { formatUsd } from '../../shared/pricing.js'
+import { rpsForTarget } from '../../aws/autoscaling/scaling.js'
+import type { EndpointScaleDryRun, EndpointScaleResult, EndpointScaleShow } from './scale.js'
+import type { DeployResult } from './types.js'
+import type { InvokeResult } from './invoke.js'
+import type { Prediction } from '../../aws/sagemaker/prediction.js'
+
+/** Text for people: what deploy and the endpoint part of scale did. */
+
+/** What a deploy did, for people. */
+export function renderDeploy(r: DeployResult, c: ChalkInstance): string {
+  const lines = [
+    `${c.green('✔')} Endpoint ${c.bold(r.endpoint)} is ${r.status} (${r.action}) on ${r.endpointConfig}`,
+    `  model      ${r.source.uri}${r.source.jobName ? ` (${r.source.jobName})` : ''}`,
+    `  archive    ${r.modelDataUrl}`,
+    `  serving    ${variantText(r.variant, r.hourlyUsd)}`,
+  ]
+  if (r.autoscaling)
+    lines.push(
+      `  scaling    ${r.autoscaling.action}${r.autoscaling.minCapacity !== undefined ? ` (${r.autoscaling.minCapacity}-${r.autoscaling.maxCapacity} instances)` : ''}`,
+    )
+  if ('skipped' in r.smokeTest) lines.push(`  smoke test skipped (--no-smoke-test)`)
+  else {
+    const top = r.smokeTest.predictions.map((p, i) => `${i + 1}. ${p.label} ${(p.probability * 100).toFixed(1)}%`).join('  ')
+    lines.push(`  smoke test ${r.smokeTest.image}: ${top} (${Math.round(r.smokeTest.latencyMs)} ms)`)
+  }
+  if (r.idleStop)
+    lines.push(`  idle stop  deletes the endpoint after ${formatDuration(r.idleStop.idleSeconds)} without an invocation (alarm ${r.idleStop.alarm})`)
+  const cl = r.cleanup
+  lines.push(
+    `  kept       ${cl.keptConfigs.length ? cl.keptConfigs.join(', ') : 'no previous versions'}${cl.deletedConfigs.length + cl.deletedModels.length ? `; deleted ${cl.deletedConfigs.length} old config(s), ${cl.deletedModels.length} old model(s)` : ''}`,
+  )
+  lines.push(c.gray(`Done in ${formatDuration(r.durationSeconds)}. Next: \`mlops invoke <image>\`, \`mlops scale --min 1 --max 4\`, \`mlops lambda-setup\`.`))
+  return lines.join('\n')
+}
+
+/** The variant and what it costs, in one phrase. */
+export function variantText(v: DeployResult['variant'], hourly: number | undefined): string {
+  if (v.kind === 'serverless') return `serverless, ${v.memoryMb} MB, up to ${v.maxConcurrency} concurrent (billed per request, nothing when idle)`
+  return `${v.instanceType} x ${v.instanceCount}, ${formatUsd(hourly)}/hour until \`mlops teardown\``
+}
+
+export function renderEndpointScale(r: EndpointScaleResult | EndpointScaleDryRun, c: ChalkInstance): string {
+  const lines = [
+    `${'dryRun' in r ? 'Would set' : `${c.green('✔')} Autoscaling on`} ${r.resourceId}: ${r.minCapacity}-${r.maxCapacity} instances`,
+    `  target    ${r.targetValue} invocations per instance per minute (≈ ${round(r.targetRps)} requests/s per instance)`,
+    `  cooldown  scale-in ${r.scaleInCooldown}s, scale-out ${r.scaleOutCooldown}s`,
+  ]
+  if (r.maxHourlyUsd !== undefined)
+    lines.push(`  cost      at most ${formatUsd(r.maxHourlyUsd)}/hour at ${r.maxCapacity} instances${r.instanceType ? ` of ${r.instanceType}` : ''}`)
+  if (!('dryRun' in r) && r.previous)
+    lines.push(
+      c.gray(
+        `  (was ${r.previous.minCapacity}-${r.previous.maxCapacity} instances${r.previous.policies[0]?.targetValue !== undefined ? `, target ${r.previous.policies[0].targetValue}` : ''})`,
+      ),
+    )
+  return lines.join('\n')
+}
+
+export function renderEndpointScaleShow(r: EndpointScaleShow, c: ChalkInstance): string {
+  const variant =
+    r.variant?.kind === 'serverless'
+      ? `serverless (${r.variant.memoryMb} MB, up to ${r.variant.maxConcurrency} concurrent): scales by itself`
+      : r.variant
+        ? `${r.variant.instanceType}, ${r.currentInstances ?? '?'} running (desired ${r.desiredInstances ?? '?'})`
+        : 'unknown variant'
+  const lines = [`Endpoint ${c.bold(r.endpoint)} ${r.status ?? ''}: ${variant}`]
+  if (!r.scaling) {
+    lines.push(r.variant?.kind === 'serverless' ? '' : `  not autoscaled: set it with \`mlops scale --min 1 --max 4\``)
+    return lines.filter(Boolean).join('\n')
+  }
+  lines.push(`  ${r.resourceId}: ${r.scaling.minCapacity}-${r.scaling.maxCapacity} instances`)
+  if (r.scaling.policies.length === 0) lines.push('  no scaling policy')
+  else {
+    lines.push(
+      formatTable(
+        ['Policy', 'Metric', 'Target (/instance/min)', '≈ req/s', 'Scale-in', 'Scale-out'],
+        r.scaling.policies.map((p) => [
+          p.name,
+          p.metric ?? p.type ?? '',
+          p.targetValue !== undefined ? String(p.targetValue) : '',
+          p.targetValue !== undefined ? String(round(rpsForTarget(p.targetValue))) : '',
+          p.scaleInCooldown !== undefined ? `${p.scaleInCooldown}s` : '',
+          p.scaleOutCooldown !== undefined ? `${p.scaleOutCooldown}s` : '',
+        ]),
+      )
+        .split('\n')
+        .map((l) => `  ${l}`)
+        .join('\n'),
+    )
+  }
+  return lines.join('\n')
+}
+
+function round(n: number): number {
+  return Math.round(n * 100) / 100
+}
+
+/** "93.1%". */
+export function percent(p: number): string {
+  return `${(p * 100).toFixed(1)}%`
+}
+
+/** The predictions as a numbered table. */
+export function predictionTable(preds: readonly Prediction[]): string {
+  return formatTable(
+    ['#', 'Breed', 'Probability'],
+    preds.map((p, i) => [String(i + 1), p.label, percent(p.probability)]),
+  )
+}
+
+/** The top breeds and the round trip, for people. */
+export function renderInvoke(r: InvokeResult, c: ChalkInstance): string {
+  const via = r.target === 'lambda' ? `Lambda ${r.name}` : `endpoint ${r.name}`
+  return `${predictionTable(r.predictions)}\n${c.gray(`${Math.round(r.latencyMs)} ms round trip via ${via}${r.requestId ? ` (request id ${r.requestId})` : ''}`)}`
+}

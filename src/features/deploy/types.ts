@@ -1,0 +1,42 @@
+import type { PruneResult } from '../../aws/sagemaker/endpoint.js'
+import type { ModelSource } from './model-source.js'
+import type { VariantSpec } from './plan.js'
+import type { AutoscalingOutcome, SmokeTestResult } from './update.js'
+import type { IdleStopResult } from './idle-stop.js'
+
+/** What `mlops deploy` returns. */
+
+export interface DeployResult {
+  readonly endpoint: string
+  readonly endpointArn?: string
+  readonly status: string
+  /** created: new endpoint; updated: blue/green to the new config; recreated: a Failed endpoint was replaced. */
+  readonly action: 'created' | 'updated' | 'recreated'
+  readonly endpointConfig: string
+  readonly previousConfig?: string
+  readonly model: string
+  readonly modelDataUrl: string
+  readonly modelUploaded: boolean
+  readonly source: ModelSource
+  readonly image: string
+  readonly variant: VariantSpec
+  /** USD per hour while it exists (instances); absent for serverless or unknown prices. */
+  readonly hourlyUsd?: number
+  readonly autoscaling?: AutoscalingOutcome
+  readonly smokeTest: SmokeTestResult | { readonly skipped: true }
+  /** --idle-stop / endpoint.idleStop: what deletes the endpoint when nobody calls it. */
+  readonly idleStop?: IdleStopResult
+  readonly cleanup: PruneResult
+  readonly durationSeconds: number
+}
+
+/** The facts of a deploy plan that go into its JSON beside the requests. */
+export interface DeployDryRun {
+  readonly endpoint: string
+  readonly endpointConfig: string
+  readonly model: string
+  readonly source: ModelSource
+  readonly image: string
+  readonly variant: VariantSpec
+  readonly hourlyUsd?: number
+}

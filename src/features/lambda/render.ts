@@ -1,0 +1,70 @@
+import type { ChalkInstance } from 'chalk'
+import { formatBytes } from '../../shared/output.js'
+import { formatUsd } from '../../shared/pricing.js'
+import { IAM_URL_CALLER_ACTIONS } from '../../aws/lambda/url.js'
+import type { LambdaScaleResult, LambdaSetupResult } from './types.js'
+
+/** Text for people: what lambda-setup and the Lambda part of scale did. */
+
+/** The provisioned-concurrency cost sentence (plans show it as a note). */
+export function costLine(cost: NonNullable<LambdaScaleResult['cost']>): string {
+  return (
+    `Provisioned concurrency cost: about ${formatUsd(cost.hourlyUsd)}/hour, ${formatUsd(cost.monthlyUsd)}/month ` +
+    `(${cost.executions} x ${cost.memoryMb} MB). ${cost.note}`
+  )
+}
+
+/** Human rendering of the result. */
+export function renderLambdaSetup(r: LambdaSetupResult, c: ChalkInstance): string {
+  const pct = (p: number) => `${(p * 100).toFixed(1)}%`
+  const lines = [
+    `${c.bold(`${r.functionName}:${r.alias}`)} -> version ${r.version} ${r.created ? '(function created)' : r.published ? '(new version published)' : '(unchanged: no new version)'}`,
+    `  role      ${r.role.name}${r.role.created ? ' (created)' : r.role.changes?.length ? ` (converged: ${r.role.changes.join(', ')})` : ''}: InvokeEndpoint on ${r.endpoint.name} + own logs only`,
+    `  code      ${formatBytes(r.zipBytes)}, CodeSha256 ${r.codeSha256}${r.created ? '' : r.codeUpdated ? ' (updated)' : ' (unchanged)'}`,
+    `  config    ${r.created ? 'set' : r.configUpdated?.length ? `updated: ${r.configUpdated.join(', ')}` : 'unchanged'} (ENDPOINT_NAME=${r.environment.ENDPOINT_NAME}, TOP_K=${r.environment.TOP_K})`,
+    `  endpoint  ${r.endpoint.name} (${r.endpoint.status})`,
+  ]
+  if (r.url) {
+    const auth = r.url.authType === 'NONE' ? c.yellow('PUBLIC, no auth') : 'AWS_IAM: callers sign requests with SigV4'
+    lines.push(`  url       ${r.url.url} (${auth})${r.url.managed ? '' : ' — not managed in this run; pass --url to manage it'}`)
+    if (r.url.authType === 'AWS_IAM') lines.push(`            callers need ${IAM_URL_CALLER_ACTIONS.join(' and ')} on ${r.functionName}:${r.alias}`)
+  }
+  if (r.test?.status === 'passed') {
+    const top = (r.test.predictions ?? []).map((p, i) => `${i + 1}. ${p.breed} ${pct(p.probability)}`).join('   ')
+    lines.push(
+      `  test      ${c.green('passed')} with ${r.test.image}: ${top}${r.test.endpointLatencyMs !== undefined ? `  (endpoint ${r.test.endpointLatencyMs} ms)` : ''}`,
+    )
+  } else if (r.test) {
+    lines.push(`  test      skipped: ${r.test.reason}`)
+  }
+  lines.push(c.gray('Costs nothing while idle; each call is billed per request and duration, and runs the endpoint.'))
+  return lines.join('\n')
+}
+
+export function renderLambdaScale(result: LambdaScaleResult, c: ChalkInstance): string {
+  const target = `${result.functionName}:${result.alias}`
+  const cost = result.cost ? costLine(result.cost) : undefined
+  const lines = [c.bold(`Lambda ${target}${result.version ? ` (version ${result.version})` : ''}`)]
+  if (result.reserved) {
+    const r = result.reserved
+    lines.push(`  reserved     ${r.requested}${r.changed ? ` (was ${r.previous ?? 'none'})` : ' (unchanged)'}`)
+  }
+  if (result.provisioned) {
+    const p = result.provisioned
+    lines.push(
+      p.status === 'REMOVED'
+        ? `  provisioned  none${p.changed ? ` (removed ${p.previous ?? 0})` : ''}`
+        : `  provisioned  ${p.requested} ${p.status}${p.changed ? ` (was ${p.previous ?? 'none'})` : ' (unchanged)'}`,
+    )
+  }
+  if (result.account) {
+    lines.push(`  account      limit ${result.account.concurrencyLimit}, unreserved ${result.account.unreservedAfter}`)
+  }
+  if (cost) {
+    lines.push(c.yellow(cost))
+    lines.push(
+      `Left running: ${result.cost!.executions} warm execution${result.cost!.executions === 1 ? '' : 's'}. Remove with \`mlops scale --lambda-provisioned 0\`.`,
+    )
+  }
+  return lines.join('\n')
+}

@@ -1,0 +1,60 @@
+import type { planToJson } from '../../shared/plan.js'
+import type { BreedPrediction as Prediction } from '../../aws/sagemaker/prediction.js'
+import type { UrlAuthType } from '../../aws/lambda/url.js'
+
+/** Results of the Lambda family: `lambda-setup` and the Lambda part of `scale`. */
+
+export interface LambdaSetupResult {
+  readonly dryRun: boolean
+  readonly functionName: string
+  readonly alias: string
+  readonly functionArn?: string
+  /** The version `live` points at. */
+  readonly version?: string
+  readonly created?: boolean
+  /** A new version was published (false on a re-run with unchanged code and configuration). */
+  readonly published?: boolean
+  readonly codeUpdated?: boolean
+  readonly configUpdated?: readonly string[]
+  readonly codeSha256: string
+  readonly zipBytes: number
+  readonly environment: Readonly<Record<string, string>>
+  readonly role: { readonly name: string; readonly arn: string; readonly created?: boolean; readonly changes?: readonly string[] }
+  readonly endpoint: { readonly name: string; readonly status?: string }
+  readonly url?: { readonly url: string; readonly authType: UrlAuthType; readonly managed: boolean }
+  readonly test?: {
+    readonly status: 'passed' | 'skipped'
+    readonly reason?: string
+    readonly image?: string
+    readonly predictions?: readonly Prediction[]
+    readonly endpointLatencyMs?: number
+  }
+}
+
+/** The facts of a lambda-setup plan that go into its JSON beside the requests. */
+export type LambdaSetupPlanDetails = Pick<
+  LambdaSetupResult,
+  'dryRun' | 'functionName' | 'alias' | 'codeSha256' | 'zipBytes' | 'environment' | 'role' | 'endpoint' | 'url'
+>
+
+export interface LambdaScaleResult {
+  readonly dryRun: boolean
+  readonly functionName: string
+  readonly alias: string
+  /** The version `live` points at (what provisioned concurrency warms). */
+  readonly version?: string
+  readonly reserved?: { readonly previous: number | null; readonly requested: number; readonly changed: boolean }
+  /** requested 0 = removed. status: READY after the wait, REMOVED, or PLANNED in a dry run. */
+  readonly provisioned?: {
+    readonly previous: number | null
+    readonly requested: number
+    readonly changed: boolean
+    readonly status: 'READY' | 'REMOVED' | 'PLANNED'
+  }
+  readonly account?: { readonly concurrencyLimit: number; readonly unreservedBefore: number; readonly unreservedAfter: number }
+  /** Provisioned concurrency cost; absent when none is configured. */
+  readonly cost?: { readonly memoryMb: number; readonly executions: number; readonly hourlyUsd: number; readonly monthlyUsd: number; readonly note: string }
+}
+
+/** The facts of a Lambda concurrency plan that go into its JSON beside the requests. */
+export type LambdaScalePlanDetails = LambdaScaleResult & { readonly operations: ReturnType<typeof planToJson> }

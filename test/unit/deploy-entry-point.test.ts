@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest'
+import { parseConfigText } from '../../src/config/load.js'
+import { buildCreateModelInput, resolveDeploySettings } from '../../src/features/deploy/plan.js'
+import { minimalConfig, runMlops, tempProject } from '../helpers/cli.js'
+
+// Issue 14 item 2: SAGEMAKER_PROGRAM was hard-coded to inference.py while code/<entryPoint> was shipped.
+const NO_CREDS = {
+  AWS_ACCESS_KEY_ID: undefined,
+  AWS_SECRET_ACCESS_KEY: undefined,
+  AWS_CONFIG_FILE: '/nonexistent',
+  AWS_SHARED_CREDENTIALS_FILE: '/nonexistent',
+}
+
+describe('SAGEMAKER_PROGRAM', () => {
+  it('is endpoint.entryPoint (inference.py by default)', () => {
+    const env = (extra: string) =>
+      buildCreateModelInput(resolveDeploySettings(parseConfigText(minimalConfig(extra), 'x.yaml'), {}, 'us-east-1', new Date(0)), 's3://b/m.tar.gz', 'arn:role')
+        .PrimaryContainer?.Environment
+    expect(env('')).toMatchObject({ SAGEMAKER_PROGRAM: 'inference.py', SAGEMAKER_SUBMIT_DIRECTORY: '/opt/ml/model/code' })
+    expect(env('endpoint:\n  entryPoint: serve.py\n')).toMatchObject({ SAGEMAKER_PROGRAM: 'serve.py' })
+  })
+
+  it('a custom entry point reaches CreateModel in the --dry-run plan, next to the code/ it ships', async () => {
+    const dir = await tempProject(minimalConfig('endpoint:\n  entryPoint: serve.py\n'), { 'scripts/serve.py': 'import json\n' })
+    const run = await runMlops(['deploy', '--dry-run', '--json', '--model', 's3://dogs-data/output/job/output/model.tar.gz'], { cwd: dir, env: NO_CREDS })
+    expect(run.code, run.stderr).toBe(0)
+    const ops = run.json().operations as { operation: string; input: { PrimaryContainer?: { Environment?: Record<string, string> } } }[]
+    expect(ops.find((o) => o.operation === 'CreateModel')?.input.PrimaryContainer?.Environment?.SAGEMAKER_PROGRAM).toBe('serve.py')
+  })
+})
