@@ -1,11 +1,8 @@
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { writeFile, mkdir } from 'node:fs/promises'
-import http from 'node:http'
-import type { AddressInfo } from 'node:net'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { minimalConfig, tempProject } from '../helpers/cli.js'
+import { datasetProject, fakeS3, type FakeS3 } from '../helpers/loopback.js'
 
 /**
  * The real process, as a shell and a terminal meet it: real signals, a reader that closes the pipe
@@ -16,51 +13,6 @@ const ROOT = path.resolve(import.meta.dirname, '../..')
 const TSX = path.join(ROOT, 'node_modules/tsx/dist/loader.mjs')
 const BIN = path.join(ROOT, 'src/bin.ts')
 const MLOPS = `'${process.execPath}' --import '${TSX}' '${BIN}'`
-
-interface FakeS3 {
-  readonly url: string
-  readonly requests: string[]
-  /** Resolves when a request matching `pattern` has arrived. */
-  arrived(pattern: RegExp): Promise<void>
-  close(): Promise<void>
-}
-
-/** HeadBucket says 404, bucket set-up succeeds, and every object upload hangs when `hangUploads`. */
-async function fakeS3({ hangUploads }: { hangUploads: boolean }): Promise<FakeS3> {
-  const requests: string[] = []
-  const waiters: { pattern: RegExp; resolve: () => void }[] = []
-  const server = http.createServer((req, res) => {
-    requests.push(`${req.method} ${req.url}`)
-    for (const w of waiters.filter((x) => requests.some((r) => x.pattern.test(r)))) w.resolve()
-    req.resume()
-    const isObject = /^\/dogs-data\/data\//.test(req.url ?? '')
-    if (isObject && hangUploads) return // never answered: the command is mid-flight
-    if (req.method === 'HEAD') res.statusCode = 404
-    res.setHeader('content-type', 'application/xml')
-    res.end(req.method === 'GET' ? '<?xml version="1.0"?><ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>' : '')
-  })
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    requests,
-    arrived: (pattern) => new Promise((resolve) => (requests.some((r) => pattern.test(r)) ? resolve() : waiters.push({ pattern, resolve }))),
-    close: () => {
-      server.closeAllConnections()
-      return new Promise((r) => server.close(() => r()))
-    },
-  }
-}
-
-async function datasetProject(): Promise<string> {
-  const dir = await tempProject(minimalConfig())
-  const jpeg = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(100, 0x30)])
-  for (const split of ['train', 'valid', 'test'])
-    for (const cls of ['001.A', '002.B']) {
-      await mkdir(path.join(dir, 'dogImages', split, cls), { recursive: true })
-      await writeFile(path.join(dir, 'dogImages', split, cls, 'x.jpg'), jpeg)
-    }
-  return dir
-}
 
 const awsEnv = (endpoint: string) => ({
   ...process.env,
