@@ -1,23 +1,24 @@
 #!/usr/bin/env node
-import { createInterface } from 'node:readline/promises'
-import { runCli } from './cli.js'
-import { systemClock } from './shared/clock.js'
-import { silenceSdkNodeVersionWarning } from './shared/warnings.js'
-import { VERSION } from './shared/version.js'
+import module from 'node:module'
+
+// Node's on-disk compile cache (22.1+; absent on 20) makes every later start faster. It only covers
+// modules loaded after it is on, so everything else is imported dynamically below.
+;(module as { enableCompileCache?: () => unknown }).enableCompileCache?.()
+
+const [{ createInterface }, { runCli }, { watchInterrupts }, { systemClock }, { silenceSdkNodeVersionWarning }, { VERSION }] = await Promise.all([
+  import('node:readline/promises'),
+  import('./cli.js'),
+  import('./interrupts.js'),
+  import('./shared/clock.js'),
+  import('./shared/warnings.js'),
+  import('./shared/version.js'),
+])
 
 silenceSdkNodeVersionWarning()
 
-// Ctrl-C: the first one aborts the running command, which cleans up (stops polling, terminates
-// instances, aborts uploads) and exits 130; a second one exits at once.
-const controller = new AbortController()
-let interrupts = 0
-process.on('SIGINT', () => {
-  interrupts++
-  if (interrupts === 1) {
-    process.stderr.write('\nInterrupted: cleaning up (press Ctrl-C again to exit at once)…\n')
-    controller.abort()
-  } else process.exit(130)
-})
+// SIGINT, SIGTERM, SIGHUP and a closed output pipe all abort the running command, which cleans up
+// (stops polling, terminates instances, aborts uploads); a second signal exits at once.
+const interrupts = watchInterrupts(process)
 
 const ask = async (question: string): Promise<string> => {
   const rl = createInterface({ input: process.stdin, output: process.stderr })
@@ -36,7 +37,7 @@ const code = await runCli(process.argv.slice(2), {
   env: process.env,
   cwd: process.cwd(),
   clock: systemClock,
-  signal: controller.signal,
+  signal: interrupts.signal,
   version: VERSION,
 })
-process.exitCode = code
+process.exitCode = interrupts.exitCode(code)

@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander'
 import { COMMANDS } from './commands/index.js'
-import type { Deps } from './context.js'
+import { checkGlobalFlags, type Deps, type GlobalOptions } from './context.js'
 import { errorToJson, exitCodeFor, isCommanderError, MlopsError, ConfigError, AbortError, FindingsError, type ExitCodeValue } from './shared/errors.js'
 import { Ui } from './shared/output.js'
 
@@ -17,7 +17,7 @@ export function createProgram(deps: Deps): Command {
     .version(deps.version, '-V, --version', 'print the mlops version')
     .option('-c, --config <path>', 'config file', 'mlops.config.yaml')
     .option('--profile <name>', 'AWS profile (overrides AWS_PROFILE and aws.profile)')
-    .option('--region <region>', 'AWS region (overrides AWS_REGION and aws.region)')
+    .option('--region <region>', "AWS region (overrides AWS_REGION, aws.region and the profile's region)")
     .option('--endpoint-url <url>', 'send every AWS call to this URL, e.g. a local moto server (overrides AWS_ENDPOINT_URL)')
     .option('--json', 'print exactly one JSON document on stdout (progress stays on stderr)')
     .option('--dry-run', 'print the AWS requests that would be made, with full inputs, and change nothing')
@@ -48,6 +48,8 @@ Typical flow:
 Exit codes: 0 ok, 1 operation failed, 2 usage or config error, 3 audit findings, 130 interrupted.
 Try it without an AWS account: npm run demo (runs the pipeline against a local moto server).`,
   )
+  // Global flags are checked once, before any command does anything.
+  program.hook('preAction', (_root, actionCommand) => checkGlobalFlags(actionCommand.optsWithGlobals() as GlobalOptions))
   for (const cmd of COMMANDS) cmd.register(program, deps)
   return program
 }

@@ -1,7 +1,10 @@
 import path from 'node:path'
 import { createAwsClientFactory, resolveAwsSettings, type AwsClientFactory, type AwsClientName, type AwsClients, type AwsSettings } from './aws/clients.js'
+import { readFile } from 'node:fs/promises'
+import { parse as parseYaml } from 'yaml'
 import { DEFAULT_CONFIG_FILE, loadConfig } from './config/load.js'
 import type { MlopsConfig } from './config/schema.js'
+import { AwsSchema } from './config/sections/aws.js'
 import { UserError } from './shared/errors.js'
 import { parseDuration } from './shared/duration.js'
 import { Ui, type OutStream } from './shared/output.js'
@@ -51,6 +54,8 @@ export class CommandContext {
   readonly globals: GlobalOptions
   readonly configPath: string
   private configPromise?: Promise<MlopsConfig>
+  /** Whether the config file wrote aws.region (its default must not hide the profile's region). */
+  private readonly regionWritten = new WeakMap<object, boolean>()
   private factory?: AwsClientFactory
 
   constructor(deps: Deps, globals: GlobalOptions) {
@@ -85,7 +90,10 @@ export class CommandContext {
 
   /** The validated config; throws ConfigNotFound / InvalidConfig (exit 2). */
   config(): Promise<MlopsConfig> {
-    this.configPromise ??= loadConfig(this.configPath)
+    this.configPromise ??= loadConfig(this.configPath).then(async (cfg) => {
+      this.regionWritten.set(cfg.aws, await configWritesRegion(this.configPath))
+      return cfg
+    })
     return this.configPromise
   }
 
@@ -101,12 +109,15 @@ export class CommandContext {
 
   /** Region/profile/endpoint after flags > env > config. */
   awsSettings(config?: Pick<MlopsConfig, 'aws'>): AwsSettings {
+    // aws.region filled in by the schema's default ranks below the profile's region.
+    const fromConfig = config && this.regionWritten.get(config.aws) === false ? { ...config.aws, region: undefined } : config?.aws
     const settings = resolveAwsSettings({
       flags: { region: this.globals.region, profile: this.globals.profile, endpointUrl: this.globals.endpointUrl },
       env: this.deps.env,
-      config: config?.aws,
+      config: fromConfig,
       version: this.deps.version,
     })
+    checkAwsEnvironment(this.deps.env)
     // Environment credentials come from the environment we were given (not the process's), so an
     // embedding program or a test controls them. As in the SDK's own chain, a profile wins over them.
     const env = this.deps.env
@@ -137,6 +148,46 @@ export class CommandContext {
   state(): StateStore {
     return new StateStore(this.projectDir, { warn: (m) => this.ui.warn(m), now: () => this.clock.now() })
   }
+}
+
+/** True unless the config file leaves aws.region out (read again raw: the parsed config has the default filled in). */
+async function configWritesRegion(file: string): Promise<boolean> {
+  try {
+    const raw = parseYaml(await readFile(file, 'utf8')) as { aws?: { region?: unknown } } | null
+    return raw?.aws?.region !== undefined
+  } catch {
+    return true
+  }
+}
+
+/**
+ * The global AWS flags, checked before any command runs (so nothing is created with a bad one) by
+ * the same schema fields as the config's `aws` section. An empty value is an error, never "unset".
+ */
+export function checkGlobalFlags(globals: GlobalOptions): void {
+  checkAwsValue('--region', globals.region, AwsSchema.shape.region, 'For example: --region eu-west-1')
+  checkAwsValue('--endpoint-url', globals.endpointUrl, AwsSchema.shape.endpointUrl, 'For example: --endpoint-url http://127.0.0.1:5000 (a local moto server)')
+}
+
+/** The same checks for AWS_REGION, AWS_DEFAULT_REGION and AWS_ENDPOINT_URL (empty ones count as unset, as in the AWS CLI). */
+function checkAwsEnvironment(env: Readonly<Record<string, string | undefined>>): void {
+  for (const name of ['AWS_REGION', 'AWS_DEFAULT_REGION'] as const) {
+    if (env[name]) checkAwsValue(name, env[name], AwsSchema.shape.region, `For example: ${name}=eu-west-1, or unset it`)
+  }
+  if (env.AWS_ENDPOINT_URL)
+    checkAwsValue('AWS_ENDPOINT_URL', env.AWS_ENDPOINT_URL, AwsSchema.shape.endpointUrl, 'Unset it to reach AWS, or point it at http://127.0.0.1:5000')
+}
+
+function checkAwsValue(
+  source: string,
+  value: string | undefined,
+  schema: { safeParse(v: unknown): { success: boolean; error?: { issues: { message: string }[] } } },
+  hint: string,
+): void {
+  if (value === undefined) return
+  const parsed = value === '' ? { success: false, error: { issues: [{ message: 'must not be empty' }] } } : schema.safeParse(value)
+  if (parsed.success) return
+  throw new UserError('InvalidFlag', `${source}: ${parsed.error?.issues[0]?.message ?? 'invalid'}, got "${value}".`, { hint })
 }
 
 /** Validates a numeric flag; throws a UserError that names the flag. */

@@ -11,6 +11,9 @@ import type { SNSClient } from '@aws-sdk/client-sns'
 import type { SSMClient } from '@aws-sdk/client-ssm'
 import type { STSClient } from '@aws-sdk/client-sts'
 import type { AwsCredentialIdentityProvider } from '@smithy/types'
+import { UserError } from '../shared/errors.js'
+import { proxyFromEnv, type ProxySettings } from './proxy.js'
+import { profileRegion } from './shared-config.js'
 
 /** Every AWS client mlops uses. Core logic asks for the subset it needs: `Pick<AwsClients, 's3' | 'sts'>`. */
 export interface AwsClients {
@@ -35,8 +38,12 @@ export interface AwsSettings {
   readonly profile?: string
   /** Every call goes here (a local emulator). S3 then uses path-style addressing. */
   readonly endpointUrl?: string
-  /** At most this many attempts per call, backoff included. @default 4 */
+  /** At most this many attempts per call, backoff included (AWS_MAX_ATTEMPTS). @default 4 */
   readonly maxAttempts?: number
+  /** AWS_RETRY_MODE: `standard` (capped backoff, the default; `legacy` means the same in SDK v3) or `adaptive` (client-side rate limiting too). */
+  readonly retryMode?: 'standard' | 'adaptive'
+  /** HTTPS_PROXY / HTTP_PROXY / NO_PROXY. */
+  readonly proxy?: ProxySettings
   /** Explicit credentials (tests); otherwise the SDK's default provider chain. */
   readonly credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | AwsCredentialIdentityProvider
   /** Appended to the SDK's user agent as `mlops/<version>`. */
@@ -67,8 +74,7 @@ const LOADERS: { [K in AwsClientName]: (cfg: Record<string, unknown>) => Promise
 
 /** The shared client configuration: region, endpoint, credentials, capped retries, user agent. */
 export async function buildClientConfig(settings: AwsSettings): Promise<Record<string, unknown>> {
-  const { ConfiguredRetryStrategy } = await import('@smithy/util-retry')
-  const maxAttempts = settings.maxAttempts ?? 4
+  const maxAttempts = settings.maxAttempts ?? DEFAULT_MAX_ATTEMPTS
   let credentials = settings.credentials
   if (!credentials && settings.profile) {
     // fromNodeProviderChain honours the profile (SSO, assume-role, credential_process included).
@@ -79,10 +85,26 @@ export async function buildClientConfig(settings: AwsSettings): Promise<Record<s
     region: settings.region,
     ...(settings.endpointUrl ? { endpoint: settings.endpointUrl } : {}),
     ...(credentials ? { credentials } : {}),
-    // Capped exponential backoff: uncapped backoff under throttling looks like a hang to the user.
-    retryStrategy: new ConfiguredRetryStrategy(maxAttempts, (attempt: number) => Math.min(300 * 2 ** attempt, 15_000)),
+    ...(await retryConfig(settings.retryMode, maxAttempts)),
+    ...(settings.proxy ? { requestHandler: await proxiedHandler(settings.proxy) } : {}),
     customUserAgent: [[`mlops/${settings.version}`]],
   }
+}
+
+const DEFAULT_MAX_ATTEMPTS = 4
+
+async function retryConfig(mode: AwsSettings['retryMode'], maxAttempts: number): Promise<Record<string, unknown>> {
+  // The SDK's adaptive strategy adds client-side rate limiting; its backoff is already capped (20 s).
+  if (mode === 'adaptive') return { retryMode: 'adaptive', maxAttempts }
+  const { ConfiguredRetryStrategy } = await import('@smithy/util-retry')
+  // Capped exponential backoff: uncapped backoff under throttling looks like a hang to the user.
+  return { retryStrategy: new ConfiguredRetryStrategy(maxAttempts, (attempt: number) => Math.min(300 * 2 ** attempt, 15_000)) }
+}
+
+/** SDK v3 ignores HTTPS_PROXY and friends: its HTTP handler gets agents that honour them. */
+async function proxiedHandler(proxy: ProxySettings): Promise<unknown> {
+  const [{ NodeHttpHandler }, { proxyAgents }] = await Promise.all([import('@smithy/node-http-handler'), import('./proxy.js')])
+  return new NodeHttpHandler(proxyAgents(proxy))
 }
 
 /** The one place that constructs SDK clients. Clients are cached per factory. */
@@ -108,16 +130,46 @@ export interface SettingsSources {
   readonly version: string
 }
 
-/** Precedence: flags > environment (AWS_REGION, AWS_DEFAULT_REGION, AWS_PROFILE, AWS_ENDPOINT_URL) > config > us-east-1. */
+/**
+ * Precedence, as the AWS CLI's: flags > environment (AWS_REGION, AWS_DEFAULT_REGION, AWS_PROFILE,
+ * AWS_ENDPOINT_URL) > config > the profile's `region` in the shared config file > us-east-1.
+ * AWS_MAX_ATTEMPTS and AWS_RETRY_MODE override the default retries; HTTPS_PROXY, HTTP_PROXY and
+ * NO_PROXY route every call.
+ */
 export function resolveAwsSettings(src: SettingsSources): AwsSettings {
   const { flags, env, config } = src
-  const region = flags.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? config?.region ?? 'us-east-1'
-  const profile = flags.profile ?? env.AWS_PROFILE ?? config?.profile
-  const endpointUrl = flags.endpointUrl ?? env.AWS_ENDPOINT_URL ?? config?.endpointUrl
+  const profile = flags.profile || env.AWS_PROFILE || config?.profile || undefined
+  const region = flags.region ?? (env.AWS_REGION || env.AWS_DEFAULT_REGION || config?.region || profileRegion(env, profile) || 'us-east-1')
+  const endpointUrl = flags.endpointUrl ?? (env.AWS_ENDPOINT_URL || config?.endpointUrl || undefined)
+  const maxAttempts = env.AWS_MAX_ATTEMPTS ? parseMaxAttempts(env.AWS_MAX_ATTEMPTS) : undefined
+  const retryMode = env.AWS_RETRY_MODE ? parseRetryMode(env.AWS_RETRY_MODE) : undefined
+  const proxy = proxyFromEnv(env)
   return {
     region,
     ...(profile ? { profile } : {}),
     ...(endpointUrl ? { endpointUrl } : {}),
+    ...(maxAttempts ? { maxAttempts } : {}),
+    ...(retryMode ? { retryMode } : {}),
+    ...(proxy ? { proxy } : {}),
     version: src.version,
   }
+}
+
+function parseMaxAttempts(value: string): number {
+  const n = Number(value)
+  if (!/^\d+$/.test(value.trim()) || n < 1 || n > 20) {
+    throw new UserError('InvalidEnvironment', `AWS_MAX_ATTEMPTS must be a whole number from 1 to 20, got "${value}".`, {
+      hint: 'For example AWS_MAX_ATTEMPTS=4 (1 turns retries off), or unset it for the default of 4.',
+    })
+  }
+  return n
+}
+
+function parseRetryMode(value: string): 'standard' | 'adaptive' {
+  const mode = value.trim().toLowerCase()
+  if (mode === 'standard' || mode === 'legacy') return 'standard' // SDK v3 has no legacy mode; standard is its nearest
+  if (mode === 'adaptive') return 'adaptive'
+  throw new UserError('InvalidEnvironment', `AWS_RETRY_MODE must be standard, adaptive or legacy, got "${value}".`, {
+    hint: 'Unset AWS_RETRY_MODE for the default (standard, with capped backoff).',
+  })
 }

@@ -1,6 +1,7 @@
 import type { Command } from 'commander'
 import type { Deps } from '../context.js'
 import * as auditIam from './audit-iam.js'
+import * as completion from './completion.js'
 import * as deploy from './deploy.js'
 import * as init from './init.js'
 import * as invoke from './invoke.js'
@@ -36,4 +37,5 @@ export const COMMANDS: readonly { register(program: Command, deps: Deps): Comman
   auditIam,
   status,
   teardown,
+  completion,
 ]

@@ -47,6 +47,15 @@ export function isCI(env: Readonly<Record<string, string | undefined>>): boolean
 }
 
 /**
+ * A terminal we can redraw on. A pty with zero columns (`script -qc … /dev/null | cat`, some CI
+ * runners) is not one: ora divides by the width and loops forever there. A stream that does not
+ * say its width (a test fake) is taken as ora takes it, 80 columns.
+ */
+export function isLiveTerminal(stream: OutStream): boolean {
+  return Boolean(stream.isTTY) && (stream.columns ?? 80) > 0
+}
+
+/**
  * All user-facing output goes through here: results on stdout, everything else on stderr.
  * Spinners and bars only when a person is watching (stderr TTY, not CI, not --json, not --debug).
  */
@@ -62,7 +71,7 @@ export class Ui {
     this.json = opts.json
     const colorAllowed = opts.color && !opts.env.NO_COLOR && Boolean(opts.stderr.isTTY) && opts.env.TERM !== 'dumb'
     this.c = new Chalk({ level: colorAllowed ? 1 : 0 })
-    this.interactive = Boolean(opts.stderr.isTTY) && !isCI(opts.env) && !opts.json && !opts.debug
+    this.interactive = isLiveTerminal(opts.stderr) && !isCI(opts.env) && !opts.json && !opts.debug
   }
 
   /**
@@ -139,7 +148,8 @@ export class Ui {
     let ora: { text: string; succeed(t?: string): void; fail(t?: string): void; stop(): void } | undefined
     void import('ora').then(({ default: oraFn }) => {
       if (state.stopped) return
-      ora = oraFn({ text: state.text, stream: this.opts.stderr as NodeJS.WritableStream }).start()
+      // discardStdin: false keeps stdin out of raw mode, so Ctrl-C stays a SIGINT that reaches our handler.
+      ora = oraFn({ text: state.text, stream: this.opts.stderr as NodeJS.WritableStream, discardStdin: false }).start()
     })
     return {
       update: (t) => {

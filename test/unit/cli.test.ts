@@ -1,3 +1,4 @@
+import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { Ui } from '../../src/shared/output.js'
 import { fastClock, minimalConfig, runMlops, tempProject } from '../helpers/cli.js'
@@ -41,6 +42,9 @@ describe('mlops program', () => {
     const dir = await tempProject()
     const run = await runMlops(['train', '--dry-run', '-c', 'nope.yaml'], { cwd: dir })
     expect(run.code).toBe(2)
+    expect(run.stdout).toBe('')
+    expect(run.stderr).toContain(`No config file at ${path.join(dir, 'nope.yaml')}.`)
+    expect(run.stderr).toMatch(/^hint: Run `mlops init` to write a commented mlops\.config\.yaml, or pass --config <path>\.$/m)
   })
 })
 
@@ -139,9 +143,11 @@ describe('output modes', () => {
 describe('config errors through the CLI', () => {
   it('prints file:line • path lines and exits 2', async () => {
     const dir = await tempProject(minimalConfig('training:\n  instanceCount: 0\n'))
-    const { runCli } = await import('../../src/cli.js')
-    expect(runCli).toBeTypeOf('function')
     const run = await runMlops(['train', '--dry-run'], { cwd: dir })
     expect(run.code).toBe(2)
+    expect(run.stdout).toBe('')
+    // The file is named as a path (relative or absolute), then :line • dotted.path: message.
+    expect(run.stderr).toMatch(/^✖ \S*mlops\.config\.yaml has 1 problem:$/m)
+    expect(run.stderr).toMatch(/^ {2}\S*mlops\.config\.yaml:7 • training\.instanceCount: must be at least 1 \(training instances\)$/m)
   })
 })

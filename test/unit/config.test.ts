@@ -146,6 +146,11 @@ describe('config loading', () => {
     // upload-data may not be built yet; any config-reading command works. status reads config first.
     const run = await runMlops(['train', '--dry-run'], { cwd: dir })
     expect(run.code).toBe(2)
+    const lines = run.stderr.trimEnd().split('\n')
+    expect(lines).toHaveLength(3)
+    expect(lines[0]).toMatch(/^✖ \S*mlops\.config\.yaml has 1 problem:$/)
+    expect(lines[1]).toMatch(/^ {2}\S*mlops\.config\.yaml:7 • training\.instanceCount: must be at least 1/)
+    expect(lines[2]).toBe('hint: Fix the fields listed above. `mlops init --force` writes a commented example of every section.')
     expect(run.stderr).not.toMatch(/\n\s+at /)
   })
 })

@@ -11,5 +11,5 @@ export const AwsSchema = z.strictObject({
   /** A named profile from ~/.aws/config (SSO profiles work). Unset: the SDK's default chain. */
   profile: z.string().min(1).optional(),
   /** Send every AWS call to this URL (a local emulator such as moto). */
-  endpointUrl: z.url({ error: 'expected a URL such as http://127.0.0.1:5000' }).optional(),
+  endpointUrl: z.url({ protocol: /^https?$/, error: 'expected a URL with http:// or https://, such as http://127.0.0.1:5000' }).optional(),
 })
