@@ -101,7 +101,8 @@ function parseFlags(f: UploadDataFlags): UploadDataFlagOptions {
   if (f.fromUrl !== undefined) {
     const url = URL.canParse(f.fromUrl) ? new URL(f.fromUrl) : undefined
     if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
-      throw new UserError('InvalidFlag', `--from-url must be an http:// or https:// URL, got "${f.fromUrl}".`, {
+      const shown = url && (url.username || url.password) ? f.fromUrl.replace(/\/\/[^/]*@/, '//***@') : f.fromUrl
+      throw new UserError('InvalidFlag', `--from-url must be an http:// or https:// URL, got "${shown}".`, {
         hint: 'For example: --from-url https://s3-us-west-1.amazonaws.com/udacity-aind/dog-project/dogImages.zip',
       })
     }

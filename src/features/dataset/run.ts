@@ -4,7 +4,7 @@ import path from 'node:path'
 import type { MlopsConfig } from '../../config/schema.js'
 import type { CommandContext } from '../../context.js'
 import { UploadCache } from './cache.js'
-import { fetchDataset, recordedDownload, type FetchDatasetResult } from './download.js'
+import { fetchDataset, redactUrl, unpackedFrom, type FetchDatasetResult } from './download.js'
 import { scanDataset, summarize, type DatasetScan, type LocalFile } from './layout.js'
 import {
   classifyAgainstListing,
@@ -49,14 +49,14 @@ export async function runUploadData(ctx: CommandContext, cfg: MlopsConfig, o: Up
     ui: ctx.ui,
   }
   if (ctx.dryRun) {
-    const pending = o.fromUrl && (await recordedDownload(workDir, o.source))?.url !== o.fromUrl
-    return planDatasetSync(pending ? { ...common, withoutFiles: true, download: { url: o.fromUrl!, into: o.source } } : common)
+    const pending = o.fromUrl && !(await unpackedFrom(workDir, o.source, o.fromUrl))
+    return planDatasetSync(pending ? { ...common, withoutFiles: true, download: { url: redactUrl(o.fromUrl!), into: o.source } } : common)
   }
   const { s3 } = await ctx.clients(['s3'], cfg)
   let download: FetchDatasetResult | undefined
   if (o.fromUrl) {
     // Credentials, bucket ownership and region are checked before a download that may take minutes.
-    if ((await recordedDownload(workDir, o.source))?.url !== o.fromUrl) await headBucket(s3, { ...common, tags: [] }, ctx.signal)
+    if (!(await unpackedFrom(workDir, o.source, o.fromUrl))) await headBucket(s3, { ...common, tags: [] }, ctx.signal)
     download = await fetchDataset({ url: o.fromUrl, dest: o.source, workDir, expectSha256: o.expectSha256, signal: ctx.signal, ui: ctx.ui })
   }
   const result = await syncDataset(s3, {
