@@ -43,6 +43,7 @@ export async function runUploadData(ctx: CommandContext, cfg: MlopsConfig, o: Up
     concurrency: o.concurrency,
     delete: o.delete,
     validate: o.validate,
+    followSymlinks: o.followSymlinks,
     cacheFile: UploadCache.pathFor(ctx.projectDir),
     signal: ctx.signal,
     clock: ctx.clock,
@@ -106,7 +107,7 @@ type Upload = UploadItem & { reason: UploadReason }
 /** The phases of one sync, in order; each is a function below. */
 async function sync(s3: S3Client, o: SyncOptions): Promise<SyncResult> {
   const started = o.clock.now()
-  const scan = await scanDataset(o.source, { validate: o.validate })
+  const scan = await scanDataset(o.source, { validate: o.validate, followSymlinks: o.followSymlinks })
   reportScan(o.ui, scan)
   const cache = await UploadCache.load(o.cacheFile)
   cache.pruneHashes(scan.root, new Set(scan.files.map((f) => f.path)))
