@@ -105,7 +105,9 @@ async function generateDataset(scale: number): Promise<{ dir: string; files: num
       const folder = path.join(dir, split, cls)
       if (i < classes.length) await mkdir(folder, { recursive: true })
       // Random bytes: incompressible like JPEG data, so no layer can cheat by compressing.
-      await writeFile(path.join(folder, `${cls.slice(4)}_${String(i).padStart(5, '0')}.jpg`), randomBytes(sz[i]))
+      const body = randomBytes(sz[i])
+      body.set([0xff, 0xd8, 0xff]) // a JPEG's signature: upload-data checks magic bytes
+      await writeFile(path.join(folder, `${cls.slice(4)}_${String(i).padStart(5, '0')}.jpg`), body)
       files++
       bytes += sz[i]
     }

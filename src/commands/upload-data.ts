@@ -15,6 +15,7 @@ interface UploadDataFlags {
   readonly expectSha256?: string
   /** commander sets false for --no-validate. */
   readonly validate: boolean
+  readonly followSymlinks?: boolean
 }
 
 export function register(program: Command, deps: Deps): Command {
@@ -28,6 +29,7 @@ export function register(program: Command, deps: Deps): Command {
     .option('--delete', 'delete objects under the prefix that have no local file (lists them and asks first)')
     .option('--from-url <zip-url>', 'download a dataset zip (dogImages.zip layout), unpack it into the source folder, then sync')
     .option('--expect-sha256 <hex>', 'with --from-url: refuse the archive unless its sha256 matches')
+    .option('--follow-symlinks', 'upload what symbolic links leading out of the dataset folder point to (refused otherwise)')
     .option('--no-validate', 'skip the train/ valid/ test/ layout check and upload every file as is')
     .addHelpText(
       'after',
@@ -58,6 +60,7 @@ Examples:
           concurrency: parsed.concurrency ?? cfg.data.concurrency,
           delete: Boolean(flags.delete),
           validate: flags.validate !== false,
+          followSymlinks: Boolean(flags.followSymlinks),
           fromUrl: parsed.fromUrl,
           expectSha256: parsed.expectSha256,
         })
@@ -97,11 +100,13 @@ function parseFlags(f: UploadDataFlags): UploadDataFlagOptions {
   const prefix = f.prefix === undefined ? undefined : check(DataSchema.shape.prefix, f.prefix, '--prefix', 'dogImages')
   if (f.source !== undefined && f.source.trim() === '')
     throw new UserError('InvalidFlag', '--source must name a folder.', { hint: 'For example: --source ./dogImages' })
+  if (f.source !== undefined) checkPathLength(f.source, '--source')
   let fromUrl: string | undefined
   if (f.fromUrl !== undefined) {
     const url = URL.canParse(f.fromUrl) ? new URL(f.fromUrl) : undefined
     if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
-      throw new UserError('InvalidFlag', `--from-url must be an http:// or https:// URL, got "${f.fromUrl}".`, {
+      const shown = url && (url.username || url.password) ? f.fromUrl.replace(/\/\/[^/]*@/, '//***@') : f.fromUrl
+      throw new UserError('InvalidFlag', `--from-url must be an http:// or https:// URL, got "${shown}".`, {
         hint: 'For example: --from-url https://s3-us-west-1.amazonaws.com/udacity-aind/dog-project/dogImages.zip',
       })
     }
@@ -112,6 +117,19 @@ function parseFlags(f: UploadDataFlags): UploadDataFlagOptions {
     if (!/^[0-9a-fA-F]{64}$/.test(f.expectSha256)) throw new UserError('InvalidFlag', `--expect-sha256 must be 64 hex digits, got "${f.expectSha256}".`)
   }
   return { concurrency, bucket, prefix, source: f.source, fromUrl, expectSha256: f.expectSha256?.toLowerCase() }
+}
+
+/** Linux's limits (NAME_MAX 255 bytes a name, PATH_MAX 4,096 with the NUL): a longer path is ENAMETOOLONG deep inside the scan. */
+function checkPathLength(p: string, flag: string): void {
+  const long = p.split(/[\\/]/).find((seg) => Buffer.byteLength(seg) > 255)
+  if (long === undefined && Buffer.byteLength(p) < 4096) return
+  throw new UserError(
+    'InvalidFlag',
+    long !== undefined
+      ? `${flag} has a folder name of ${Buffer.byteLength(long)} bytes ("${long.slice(0, 40)}…"); names may have at most 255.`
+      : `${flag} is ${Buffer.byteLength(p)} bytes long; paths may have at most 4,095.`,
+    { hint: 'For example: --source ./dogImages' },
+  )
 }
 
 function check<T extends string | number>(

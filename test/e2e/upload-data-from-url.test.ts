@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { minimalConfig, runMlops, tempProject } from '../helpers/cli.js'
+import { jpeg } from '../helpers/images.js'
 import { motoClientConfig, motoEnv, startMoto, type MotoServer } from '../helpers/moto.js'
 
 let moto: MotoServer
@@ -22,7 +23,7 @@ async function buildZip(dir: string): Promise<Buffer> {
   for (const split of ['train', 'valid', 'test']) {
     for (const cls of ['001.Affenpinscher', '002.Afghan_hound']) {
       await mkdir(path.join(src, split, cls), { recursive: true })
-      await writeFile(path.join(src, split, cls, `${cls.slice(4)}_00001.jpg`), `${split}-${cls}-image`)
+      await writeFile(path.join(src, split, cls, `${cls.slice(4)}_00001.jpg`), jpeg(`${split}-${cls}-image`))
     }
   }
   const out = path.join(dir, 'dogImages.zip')

@@ -21,6 +21,7 @@ import path from 'node:path'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { createAwsClientFactory, type AwsClientFactory, type AwsSettings } from '../../src/aws/clients.js'
 import { minimalConfig, runMlops, tempProject } from '../helpers/cli.js'
+import { jpeg, pngOfSize } from '../helpers/images.js'
 import { motoClientConfig, motoEnv, startMoto, type MotoServer } from '../helpers/moto.js'
 
 /** An env with no credentials and no endpoint: a dry run must not need either. */
@@ -50,6 +51,7 @@ async function makeDataset(root: string): Promise<DatasetFile[]> {
       await mkdir(path.join(root, split, cls), { recursive: true })
       for (let i = 0; i < 2; i++) {
         const content = Buffer.from(Array.from({ length: 500 + Math.floor(rand() * 2500) }, () => Math.floor(rand() * 256)))
+        content.set([0xff, 0xd8, 0xff]) // a JPEG's signature: upload-data checks magic bytes
         const rel = `${split}/${cls}/${cls.slice(4)}_${String(i).padStart(5, '0')}.jpg`
         await writeFile(path.join(root, rel), content)
         files.push({ rel, content })
@@ -150,7 +152,7 @@ describe('upload-data on moto', () => {
     expect((await runMlops(['upload-data', '--yes'], { cwd: dir, env })).code).toBe(0)
     const target = files[10]
     const changed = Buffer.from(target.content)
-    changed[0] ^= 0xff
+    changed[changed.length - 1] ^= 0xff // the last byte: the first ones are the JPEG signature
     await writeFile(path.join(dir, 'dogImages', target.rel), changed)
     const counts = new Map<string, number>()
     const run = await runMlops(['upload-data', '--json', '--yes'], { cwd: dir, env, awsFactory: counting(counts) })
@@ -244,6 +246,7 @@ describe('upload-data on moto', () => {
     const { dir, env } = await project()
     const big = Buffer.alloc(17 * 1024 * 1024)
     for (let i = 0; i < big.length; i += 4096) big[i] = i % 251
+    big.set(pngOfSize(8)) // a PNG's signature: upload-data checks magic bytes
     await writeFile(path.join(dir, 'dogImages/train/001.Affenpinscher/big.png'), big)
     const controller = new AbortController()
     const interrupted = await runMlops(['upload-data', '--yes'], {
@@ -360,7 +363,7 @@ describe('upload-data on moto', () => {
     const before = await listKeys()
     const changed = files[3]
     await writeFile(path.join(dir, 'dogImages', changed.rel), Buffer.concat([changed.content, Buffer.from('!')]))
-    await writeFile(path.join(dir, 'dogImages/test/003.Airedale_terrier/new.jpg'), 'new image')
+    await writeFile(path.join(dir, 'dogImages/test/003.Airedale_terrier/new.jpg'), jpeg('new image'))
     await rm(path.join(dir, 'dogImages', files[7].rel))
 
     const plan = await runMlops(['upload-data', '--dry-run', '--delete', '--json'], { cwd: dir, env: NO_CREDENTIALS })
@@ -370,7 +373,7 @@ describe('upload-data on moto', () => {
     expect(p.uploads).toEqual(
       [
         { key: `data/${changed.rel}`, size: changed.content.length + 1, reason: 'changed' },
-        { key: 'data/test/003.Airedale_terrier/new.jpg', size: 9, reason: 'new' },
+        { key: 'data/test/003.Airedale_terrier/new.jpg', size: 12, reason: 'new' },
       ].sort((a, b) => a.key.localeCompare(b.key)),
     )
     const ops = p.operations.map((o: { operation: string }) => o.operation)
@@ -388,11 +391,11 @@ describe('upload-data on moto', () => {
       'DeleteObjects',
     ])
     const put = p.operations.find((o: { input: { Key: string } }) => o.input.Key === 'data/test/003.Airedale_terrier/new.jpg')
-    const sha = createHash('sha256').update('new image').digest()
+    const sha = createHash('sha256').update(jpeg('new image')).digest()
     expect(put.input).toMatchObject({
       Bucket: BUCKET,
       ContentType: 'image/jpeg',
-      ContentLength: 9,
+      ContentLength: 12,
       Metadata: { sha256: sha.toString('hex') },
       ChecksumAlgorithm: 'SHA256',
       ChecksumSHA256: sha.toString('base64'),

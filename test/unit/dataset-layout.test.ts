@@ -5,13 +5,15 @@ import { mkdtemp } from 'node:fs/promises'
 import { describe, expect, it } from 'vitest'
 import { isImage, scanDataset } from '../../src/features/dataset/layout.js'
 import { UserError } from '../../src/shared/errors.js'
+import { jpeg } from '../helpers/images.js'
 
 async function tree(files: Record<string, string>): Promise<string> {
   const root = await mkdtemp(path.join(os.tmpdir(), 'mlops-layout-'))
   for (const [rel, content] of Object.entries(files)) {
     await mkdir(path.dirname(path.join(root, rel)), { recursive: true })
     if (rel.endsWith('/')) await mkdir(path.join(root, rel), { recursive: true })
-    else await writeFile(path.join(root, rel), content)
+    // Image names get a JPEG signature before their text (magic bytes are checked); empty stays empty.
+    else await writeFile(path.join(root, rel), isImage(rel) && content !== '' ? jpeg(content) : content)
   }
   return root
 }
@@ -46,13 +48,13 @@ describe('scanDataset', () => {
     expect(scan.validated).toBe(true)
     expect(scan.classes).toBe(2)
     expect(scan.splits).toEqual({
-      train: { files: 4, bytes: 12, classes: 2 },
-      valid: { files: 4, bytes: 12, classes: 2 },
-      test: { files: 4, bytes: 12, classes: 2 },
+      train: { files: 4, bytes: 24, classes: 2 },
+      valid: { files: 4, bytes: 24, classes: 2 },
+      test: { files: 4, bytes: 24, classes: 2 },
     })
-    expect(scan.bytes).toBe(36)
+    expect(scan.bytes).toBe(72)
     expect(scan.files.map((f) => f.rel)).toEqual([...scan.files.map((f) => f.rel)].sort())
-    expect(scan.files[0]).toMatchObject({ rel: 'test/001.Affenpinscher/a.jpg', size: 4, path: path.join(root, 'test/001.Affenpinscher/a.jpg') })
+    expect(scan.files[0]).toMatchObject({ rel: 'test/001.Affenpinscher/a.jpg', size: 7, path: path.join(root, 'test/001.Affenpinscher/a.jpg') })
     expect(scan.skipped).toEqual(
       expect.arrayContaining([
         { rel: 'README.md', reason: 'not in a split folder' },
@@ -103,12 +105,12 @@ describe('scanDataset', () => {
     expect(err.message).toContain('… and 5 more')
   })
 
-  it('follows symlinked images and split folders', async () => {
+  it('follows symlinked images and split folders with --follow-symlinks', async () => {
     const root = await tree(valid())
     const elsewhere = await tree({ 'real.jpg': 'real' })
     await symlink(path.join(elsewhere, 'real.jpg'), path.join(root, 'train/001.Affenpinscher/link.jpg'))
-    const scan = await scanDataset(root)
-    expect(scan.files.find((f) => f.rel === 'train/001.Affenpinscher/link.jpg')?.size).toBe(4)
+    const scan = await scanDataset(root, { followSymlinks: true })
+    expect(scan.files.find((f) => f.rel === 'train/001.Affenpinscher/link.jpg')?.size).toBe(7)
   })
 
   it('says when the folder does not exist', async () => {

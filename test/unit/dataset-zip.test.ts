@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { fetchDataset } from '../../src/features/dataset/download.js'
 import { readCentralDirectory, safeEntryPath, unzip } from '../../src/features/dataset/unzip.js'
 import { crc32 } from '../../src/shared/zip-writer.js'
-import { MlopsError } from '../../src/shared/errors.js'
+import { exitCodeFor, MlopsError } from '../../src/shared/errors.js'
 import { Ui } from '../../src/shared/output.js'
 import { fastClock } from '../helpers/cli.js'
 
@@ -349,5 +349,262 @@ describe('fetchDataset', () => {
     )
     expect(err?.code).toBe('Interrupted')
     expect(await readdir(path.join(work, '.mlops', 'downloads'))).toEqual([])
+  })
+})
+
+describe('hostile archives and servers (issue 19 item 5)', () => {
+  let server: http.Server
+  let base = ''
+  let port = 0
+  const routes = new Map<string, (req: http.IncomingMessage, res: http.ServerResponse) => void>()
+  const timers = new Set<NodeJS.Timeout>()
+  beforeAll(async () => {
+    server = http.createServer((req, res) => {
+      const route = routes.get(req.url ?? '')
+      if (route) route(req, res)
+      else res.writeHead(404).end('not here')
+    })
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    port = (server.address() as AddressInfo).port
+    base = `http://127.0.0.1:${port}`
+  })
+  afterAll(() => {
+    for (const t of timers) clearInterval(t)
+    server.closeAllConnections()
+    return new Promise<void>((r) => server.close(() => r()))
+  })
+
+  function quietUi() {
+    let err = ''
+    const u = new Ui({
+      stdout: { write: () => true },
+      stderr: { write: (s: string) => (err += s) },
+      json: false,
+      debug: false,
+      color: false,
+      env: {},
+      clock: fastClock(),
+      yes: true,
+    })
+    return { ui: u, stderr: () => err }
+  }
+
+  async function failure(p: Promise<unknown>): Promise<MlopsError> {
+    const err = await p.then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    if (!(err instanceof MlopsError)) throw new Error(`expected an MlopsError, got ${String(err)}`)
+    return err
+  }
+
+  /** 14 deflated entries; entry `broken`'s deflate stream starts with a reserved block type. */
+  async function corruptZip(broken: number): Promise<string> {
+    const dir = await tmp()
+    const zip = path.join(dir, 'corrupt.zip')
+    makeZip(
+      zip,
+      Array.from({ length: 14 }, (_, i) => [`d/train/c${i % 2}/f${i}.jpg`, `image ${i} `.repeat(500), 'deflated'] as [string, string, 'deflated']),
+    )
+    const fh = await open(zip, 'r+')
+    try {
+      const entry = (await readCentralDirectory(fh, zip))[broken]
+      const local = Buffer.alloc(30)
+      await fh.read(local, 0, 30, entry.localHeaderOffset)
+      const dataStart = entry.localHeaderOffset + 30 + local.readUInt16LE(26) + local.readUInt16LE(28)
+      await fh.write(Buffer.from([0xff, 0xff, 0xff, 0xff]), 0, 4, dataStart)
+    } finally {
+      await fh.close()
+    }
+    return zip
+  }
+
+  it('a corrupt deflate stream settles with CorruptArchive, and no lane writes after it', async () => {
+    for (const broken of [0, 6, 13]) {
+      const zip = await corruptZip(broken)
+      const dest = await tmp()
+      const err = await failure(unzip(zip, dest, { concurrency: 4 }))
+      expect(err.code).toBe('CorruptArchive')
+      expect(exitCodeFor(err)).toBe(2)
+      expect(err.message).toContain('a deflate stream is damaged')
+      const right = await listTree(dest)
+      await new Promise((r) => setTimeout(r, 150))
+      expect(await listTree(dest)).toEqual(right)
+    }
+  })
+
+  it('--from-url with a corrupt archive ends in CorruptArchive and leaves no *.unpacking-* folder', async () => {
+    const body = await readFile(await corruptZip(3))
+    routes.set('/corrupt.zip', (_req, res) => res.writeHead(200, { 'content-length': String(body.length) }).end(body))
+    const work = await tmp()
+    const err = await failure(
+      fetchDataset({
+        url: `${base}/corrupt.zip`,
+        dest: path.join(work, 'dogImages'),
+        workDir: path.join(work, '.mlops'),
+        signal: new AbortController().signal,
+        ui: quietUi().ui,
+      }),
+    )
+    expect(err.code).toBe('CorruptArchive')
+    expect(await readdir(work)).toEqual(['.mlops'])
+    expect(await readdir(path.join(work, '.mlops', 'downloads'))).toEqual([])
+  })
+
+  it('checks the total unpacked size against the free disk before writing anything', async () => {
+    const dir = await tmp()
+    const zip = path.join(dir, 'big.zip')
+    makeZip(zip, [
+      ['d/a.jpg', 'a'.repeat(5000)],
+      ['d/b.jpg', 'b'.repeat(5000)],
+    ])
+    const dest = await tmp()
+    const err = await failure(unzip(zip, dest, { freeBytes: async () => 64 * 1024 * 1024 }))
+    expect(err.code).toBe('NotEnoughDisk')
+    expect(exitCodeFor(err)).toBe(2)
+    expect(err.message).toMatch(/^.+big\.zip unpacks to 9\.8 KB, but .+ has 64\.0 MB free \(64\.0 MB needed with a margin\); nothing was extracted\.$/)
+    expect(await readdir(dest)).toEqual([])
+    // The real statfs of this machine has room for 10 KB.
+    expect((await unzip(zip, dest)).files).toBe(2)
+  })
+
+  it('caps the download size, announced or counted, with the limit in the message', async () => {
+    routes.set('/announced.zip', (_req, res) => res.writeHead(200, { 'content-length': '5000' }).end(Buffer.alloc(5000)))
+    routes.set('/chunked.zip', (_req, res) => {
+      res.writeHead(200)
+      res.write(Buffer.alloc(3000))
+      res.end(Buffer.alloc(3000))
+    })
+    for (const name of ['announced', 'chunked']) {
+      const work = await tmp()
+      const err = await failure(
+        fetchDataset({
+          url: `${base}/${name}.zip`,
+          dest: path.join(work, 'd'),
+          workDir: path.join(work, '.mlops'),
+          maxBytes: 4096,
+          signal: new AbortController().signal,
+          ui: quietUi().ui,
+        }),
+      )
+      expect(err.code).toBe('DownloadTooLarge')
+      expect(exitCodeFor(err)).toBe(2)
+      expect(err.message).toBe(`The archive at ${base}/${name}.zip is larger than the 4.0 KB limit for --from-url; nothing was kept.`)
+      expect(await readdir(path.join(work, '.mlops', 'downloads'))).toEqual([])
+    }
+  })
+
+  it('one overall deadline: a server dripping a byte a second is cut off at 3 s, not reset by each byte', async () => {
+    routes.set('/drip.zip', (_req, res) => {
+      res.writeHead(200, { 'content-length': '100' })
+      const t = setInterval(() => (res.destroyed ? clearInterval(t) : res.write('x')), 1000)
+      timers.add(t)
+      res.on('close', () => clearInterval(t))
+    })
+    const work = await tmp()
+    const started = Date.now()
+    const err = await failure(
+      fetchDataset({
+        url: `${base}/drip.zip`,
+        dest: path.join(work, 'd'),
+        workDir: path.join(work, '.mlops'),
+        deadlineMs: 3000,
+        idleTimeoutMs: 2000,
+        signal: new AbortController().signal,
+        ui: quietUi().ui,
+      }),
+    )
+    const took = Date.now() - started
+    expect(err.code).toBe('DownloadFailed')
+    expect(err.message).toMatch(/stopped after \d+ B: it took longer than 3 s in all\.$/)
+    expect(took).toBeGreaterThanOrEqual(2900)
+    expect(took).toBeLessThan(4500)
+  }, 10_000)
+
+  it('refuses redirects to loopback, private and link-local targets from a public URL; loopback to loopback stays possible', async () => {
+    const zipDir = await tmp()
+    const zipFile = path.join(zipDir, 'ok.zip')
+    makeZip(zipFile, [['dogImages/train/001.A/a.jpg', 'aaa']])
+    const zip = await readFile(zipFile)
+    routes.set('/final.zip', (_req, res) => res.writeHead(200, { 'content-length': String(zip.length) }).end(zip))
+    const redirectTo = (to: string) => (_req: http.IncomingMessage, res: http.ServerResponse) => res.writeHead(302, { location: to }).end()
+    routes.set('/to-self', redirectTo(`${base}/final.zip`))
+    routes.set('/to-metadata', redirectTo('http://169.254.169.254/latest/meta-data/'))
+    routes.set('/to-private', redirectTo('http://10.0.0.8/data.zip'))
+    routes.set('/to-internal-name', redirectTo(`http://internal.example:${port}/final.zip`))
+    routes.set('/to-mapped', redirectTo(`http://[::ffff:127.0.0.1]:${port}/final.zip`))
+    // "files.example" looks public (a documentation address) but is served here: dial maps it to 127.0.0.1.
+    const resolve = async (host: string) => (host === 'files.example' ? ['93.184.216.34'] : host === 'internal.example' ? ['93.184.216.35', '127.0.0.1'] : [])
+    const dial = (ip: string) => (ip.startsWith('93.184.') ? '127.0.0.1' : ip)
+    const attempt = async (url: string) => {
+      const work = await tmp()
+      return fetchDataset({
+        url,
+        dest: path.join(work, 'd'),
+        workDir: path.join(work, '.mlops'),
+        resolve,
+        dial,
+        signal: new AbortController().signal,
+        ui: quietUi().ui,
+      })
+    }
+    const pub = `http://files.example:${port}`
+    for (const [route, why] of [
+      ['/to-metadata', '169.254.169.254 resolves to a link-local address 169.254.169.254'],
+      ['/to-private', '10.0.0.8 resolves to a private address 10.0.0.8'],
+      ['/to-internal-name', 'internal.example resolves to a loopback address 127.0.0.1'],
+      ['/to-mapped', '::ffff:7f00:1 resolves to a loopback address ::ffff:7f00:1'],
+    ]) {
+      const err = await failure(attempt(`${pub}${route}`))
+      expect(err.code).toBe('DownloadRefused')
+      expect(exitCodeFor(err)).toBe(2)
+      expect(err.message).toContain(why)
+    }
+    // The URL the user gave may be local: a loopback server may redirect to loopback, not to link-local.
+    expect((await attempt(`${base}/to-self`)).files).toBe(1)
+    expect((await failure(attempt(`${base}/to-metadata`))).code).toBe('DownloadRefused')
+    routes.set('/pub-to-pub', redirectTo(`${pub}/final.zip`))
+    expect((await attempt(`${pub}/pub-to-pub`)).files).toBe(1)
+  })
+
+  it('never prints credentials from the URL, in messages, progress, results or the record', async () => {
+    const zipDir = await tmp()
+    const zipFile = path.join(zipDir, 'ok.zip')
+    makeZip(zipFile, [['dogImages/train/001.A/a.jpg', 'aaa']])
+    const zip = await readFile(zipFile)
+    let auth = ''
+    routes.set('/private.zip', (req, res) => {
+      auth = req.headers.authorization ?? ''
+      res.writeHead(200, { 'content-length': String(zip.length) }).end(zip)
+    })
+    const work = await tmp()
+    const { ui: u, stderr } = quietUi()
+    const url = `http://alice:s3cret-pw@127.0.0.1:${port}/private.zip`
+    const r = await fetchDataset({ url, dest: path.join(work, 'd'), workDir: path.join(work, '.mlops'), signal: new AbortController().signal, ui: u })
+    expect(auth).toBe(`Basic ${Buffer.from('alice:s3cret-pw').toString('base64')}`)
+    expect(r.url).toBe(`http://***@127.0.0.1:${port}/private.zip`)
+    const record = await readFile(path.join(work, '.mlops', 'downloads.json'), 'utf8')
+    for (const text of [stderr(), JSON.stringify(r), record]) {
+      expect(text).not.toContain('s3cret-pw')
+      expect(text).not.toContain('alice')
+    }
+    expect(stderr()).toContain(`Downloading http://***@127.0.0.1:${port}/private.zip`)
+    // The same URL is still recognised on the next run (the record keeps a hash, not the secret).
+    expect(
+      (await fetchDataset({ url, dest: path.join(work, 'd'), workDir: path.join(work, '.mlops'), signal: new AbortController().signal, ui: quietUi().ui }))
+        .downloaded,
+    ).toBe(false)
+    const missing = quietUi()
+    const err = await failure(
+      fetchDataset({
+        url: `http://alice:s3cret-pw@127.0.0.1:${port}/nope.zip`,
+        dest: path.join(work, 'e'),
+        workDir: path.join(work, '.mlops'),
+        signal: new AbortController().signal,
+        ui: missing.ui,
+      }),
+    )
+    expect(err.message).toBe(`GET http://***@127.0.0.1:${port}/nope.zip answered 404 Not Found; nothing was downloaded.`)
+    expect(missing.stderr()).not.toContain('s3cret-pw')
   })
 })

@@ -18,6 +18,7 @@ import { mkdir, open, readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { minimalConfig, runMlops, tempProject } from '../helpers/cli.js'
+import { jpeg, pngOfSize } from '../helpers/images.js'
 import { fakeAwsFactory, noAwsFactory } from '../helpers/aws.js'
 
 /** Issue 19: faults and hostile input for upload-data (prefixes, a file changing mid-upload, aborts at several points). */
@@ -44,7 +45,7 @@ async function project(extra = ''): Promise<string> {
   for (const split of ['train', 'valid', 'test']) {
     for (const cls of ['001.A', '002.B']) {
       await mkdir(path.join(dir, 'dogImages', split, cls), { recursive: true })
-      await writeFile(path.join(dir, 'dogImages', split, cls, `0.jpg`), `${split}${cls}`)
+      await writeFile(path.join(dir, 'dogImages', split, cls, `0.jpg`), jpeg(`${split}${cls}`))
     }
   }
   return dir
@@ -98,7 +99,7 @@ describe('data.prefix that mlops cannot use safely', () => {
     // The record now holds what the listing said is there; the dry run computes deletions with the same rule.
     const cache = JSON.parse(await readFile(path.join(dir, '.mlops/upload-cache.json'), 'utf8'))
     expect(JSON.stringify(cache)).not.toContain('data/old.jpg')
-    await writeFile(path.join(dir, 'dogImages/train/001.A/gone.jpg'), 'x')
+    await writeFile(path.join(dir, 'dogImages/train/001.A/gone.jpg'), jpeg('x'))
     await runMlops(['upload-data', '--yes'], { cwd: dir, awsFactory: factory })
     await import('node:fs/promises').then((fs) => fs.rm(path.join(dir, 'dogImages/train/001.A/gone.jpg')))
     const plan = await runMlops(['upload-data', '--delete', '--dry-run', '--json'], { cwd: dir, awsFactory: noAwsFactory() })
@@ -110,7 +111,7 @@ describe('a file that changes during a multipart upload', () => {
   it('is never recorded with a sha256 that does not match the body sent: the attempt is undone and retried', async () => {
     const dir = await project()
     const big = path.join(dir, BIG)
-    await writeFile(big, Buffer.alloc(17 * 1024 * 1024, 1))
+    await writeFile(big, pngOfSize(17 * 1024 * 1024, 1))
     existingPrivateBucket()
     let uploads = 0
     let changed = false
@@ -149,7 +150,7 @@ describe('aborting upload-data (Ctrl-C, SIGTERM, SIGHUP all abort the same signa
   for (const point of ['CreateMultipartUpload', 'UploadPart', 'CompleteMultipartUpload'] as const) {
     it(`aborted during ${point}: the multipart upload is aborted and nothing is completed`, async () => {
       const dir = await project()
-      await writeFile(path.join(dir, BIG), Buffer.alloc(17 * 1024 * 1024, 1))
+      await writeFile(path.join(dir, BIG), pngOfSize(17 * 1024 * 1024, 1))
       existingPrivateBucket()
       const controller = new AbortController()
       const maybeAbort = (here: string) => {
@@ -177,7 +178,7 @@ describe('aborting upload-data (Ctrl-C, SIGTERM, SIGHUP all abort the same signa
   it('an output error (stderr progress failing, as on a closed pipe) does not skip aborting the multipart upload', async () => {
     const dir = await tempProject(minimalConfig())
     await mkdir(path.join(dir, 'only-big'), { recursive: true })
-    await writeFile(path.join(dir, 'only-big/big.png'), Buffer.alloc(17 * 1024 * 1024, 1))
+    await writeFile(path.join(dir, 'only-big/big.png'), pngOfSize(17 * 1024 * 1024, 1))
     existingPrivateBucket()
     s3Mock.on(CreateMultipartUploadCommand).resolves({ UploadId: 'upload-9' })
     s3Mock.on(UploadPartCommand).callsFake(async (input: { PartNumber: number }) => ({ ETag: `"p${input.PartNumber}"` }))

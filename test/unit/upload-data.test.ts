@@ -22,6 +22,7 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { minimalConfig, runMlops, tempProject } from '../helpers/cli.js'
+import { jpeg, pngOfSize } from '../helpers/images.js'
 import { fakeAwsFactory, noAwsFactory } from '../helpers/aws.js'
 
 const s3Mock = mockClient(S3Client)
@@ -48,7 +49,7 @@ async function project(extra = '', images = 2): Promise<string> {
   for (const split of ['train', 'valid', 'test']) {
     for (const cls of ['001.A', '002.B']) {
       await mkdir(path.join(dir, 'dogImages', split, cls), { recursive: true })
-      for (let i = 0; i < images; i++) await writeFile(path.join(dir, 'dogImages', split, cls, `${i}.jpg`), `${split}${cls}${i}`)
+      for (let i = 0; i < images; i++) await writeFile(path.join(dir, 'dogImages', split, cls, `${i}.jpg`), jpeg(`${split}${cls}${i}`))
     }
   }
   return dir
@@ -186,7 +187,7 @@ describe('upload-data against a fake S3', () => {
 
   it('Ctrl-C during a multipart upload aborts it only after the parts in flight have settled', async () => {
     const dir = await project()
-    await writeFile(path.join(dir, 'dogImages/train/001.A/big.png'), Buffer.alloc(17 * 1024 * 1024, 1))
+    await writeFile(path.join(dir, 'dogImages/train/001.A/big.png'), pngOfSize(17 * 1024 * 1024, 1))
     existingPrivateBucket()
     const controller = new AbortController()
     const events: string[] = []
@@ -213,7 +214,7 @@ describe('upload-data against a fake S3', () => {
 
   it('says how to remove a multipart upload it could not abort', async () => {
     const dir = await project()
-    await writeFile(path.join(dir, 'dogImages/train/001.A/big.png'), Buffer.alloc(17 * 1024 * 1024, 1))
+    await writeFile(path.join(dir, 'dogImages/train/001.A/big.png'), pngOfSize(17 * 1024 * 1024, 1))
     existingPrivateBucket()
     const controller = new AbortController()
     s3Mock.on(CreateMultipartUploadCommand).resolves({ UploadId: 'upload-2' })

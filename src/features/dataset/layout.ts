@@ -1,5 +1,5 @@
 import type { Dirent } from 'node:fs'
-import { readdir, stat } from 'node:fs/promises'
+import { open, readdir, realpath, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { UserError } from '../../shared/errors.js'
 
@@ -66,16 +66,40 @@ export interface ScanOptions {
   readonly validate?: boolean
   /** Most problems listed in the error message (all are in `details`). @default 25 */
   readonly maxProblemsShown?: number
+  /** Follow symbolic links that lead out of the dataset folder (--follow-symlinks). @default false */
+  readonly followSymlinks?: boolean
 }
 
 const STAT_PARALLELISM = 64
 
-/** Scans `root`. Throws UserError 'InvalidDatasetLayout' (exit 2) listing every problem when validation fails. */
+/**
+ * Scans `root`. Throws UserError (exit 2), before anything is sent: 'InvalidDatasetLayout' listing
+ * every layout problem; 'SymlinkOutsideDataset' for links leading out of the folder (unless
+ * followSymlinks); 'UnreadableDataset' for files and folders that cannot be opened; 'NotAnImage'
+ * for jpg/jpeg/png files whose first bytes are no image (validated layouts).
+ */
 export async function scanDataset(root: string, options: ScanOptions = {}): Promise<DatasetScan> {
+  const guard = new ScanGuard(await realRoot(root), options.followSymlinks ?? false)
+  const scan = await scanLayout(root, options, guard)
+  if (scan.validated) {
+    const fakes = scan.files.filter((f) => !looksLikeImage(guard.heads.get(f.path)!)).map((f) => f.rel)
+    if (fakes.length > 0) {
+      throw new UserError(
+        'NotAnImage',
+        `${fakes.length} file${fakes.length === 1 ? '' : 's'} in ${root} ha${fakes.length === 1 ? 's' : 've'} an image name but no image inside (not JPEG, PNG, GIF, BMP or WebP); nothing was uploaded:\n${listed(fakes)}`,
+        { hint: 'Remove or replace them, or pass --no-validate to upload the folder as it is.', details: { root, files: fakes } },
+      )
+    }
+  }
+  return scan
+}
+
+async function scanLayout(root: string, options: ScanOptions, guard: ScanGuard): Promise<DatasetScan> {
   const validate = options.validate ?? true
   const top = await readDirOrThrow(root)
   if (!validate) {
-    const files = await walkAll(root, '', top)
+    const files = await walkAll(root, '', top, guard)
+    await guard.check(root, files)
     return { root, files, validated: false, bytes: sum(files), skipped: [] }
   }
 
@@ -89,7 +113,7 @@ export async function scanDataset(root: string, options: ScanOptions = {}): Prom
   const missing: Split[] = []
   for (const s of SPLITS) {
     const d = present.get(s)
-    if (!d || (await entryKind(path.join(root, s), d)) !== 'dir') missing.push(s)
+    if (!d || (await entryKind(path.join(root, s), d, guard)) !== 'dir') missing.push(s)
   }
   if (missing.length > 0) {
     const nested = await findNestedRoot(root, top)
@@ -104,13 +128,13 @@ export async function scanDataset(root: string, options: ScanOptions = {}): Prom
   const classesBySplit = new Map<Split, Set<string>>()
   const summaries = {} as Record<Split, SplitSummary>
   for (const split of SPLITS) {
-    const entries = await readdir(path.join(root, split), { withFileTypes: true })
+    const entries = await guard.readdir(path.join(root, split), split)
     const classes = new Set<string>()
     let bytes = 0
     let count = 0
     for (const entry of entries.sort(byName)) {
       const rel = `${split}/${entry.name}`
-      const kind = await entryKind(path.join(root, rel), entry)
+      const kind = await entryKind(path.join(root, rel), entry, guard, rel)
       if (kind === 'file') {
         if (isImage(entry.name)) problems.push(`${rel}: images must be inside a class folder (${split}/<class>/${entry.name})`)
         else skipped.push({ rel, reason: 'not an image (jpg, jpeg, png)' })
@@ -121,12 +145,13 @@ export async function scanDataset(root: string, options: ScanOptions = {}): Prom
         continue
       }
       classes.add(entry.name)
-      const inClass = await readdir(path.join(root, rel), { withFileTypes: true })
+      const inClass = await guard.readdir(path.join(root, rel), `${rel}/`)
       const images: { name: string; abs: string }[] = []
       for (const f of inClass.sort(byName)) {
         const frel = `${rel}/${f.name}`
-        const fkind = await entryKind(path.join(root, frel), f)
+        const fkind = await entryKind(path.join(root, frel), f, guard, frel)
         if (fkind === 'dir') problems.push(`${frel}/: class folders must hold images directly, not subfolders`)
+        else if (fkind !== 'file' && isImage(f.name)) guard.cannotRead(frel, f.isSymbolicLink() ? 'a link to nothing' : 'not a regular file')
         else if (fkind !== 'file') skipped.push({ rel: frel, reason: 'not a regular file' })
         else if (!isImage(f.name)) skipped.push({ rel: frel, reason: 'not an image (jpg, jpeg, png)' })
         else images.push({ name: f.name, abs: path.join(root, frel) })
@@ -145,7 +170,7 @@ export async function scanDataset(root: string, options: ScanOptions = {}): Prom
         count++
         kept++
       })
-      if (kept === 0) problems.push(`${rel}/: no images (a class needs at least one jpg, jpeg or png in every split)`)
+      if (kept === 0 && !guard.troubled(`${rel}/`)) problems.push(`${rel}/: no images (a class needs at least one jpg, jpeg or png in every split)`)
     }
     if (classes.size === 0) problems.push(`${split}/: no class folders (expected ${split}/<class>/<image>, e.g. ${split}/001.Affenpinscher/a.jpg)`)
     classesBySplit.set(split, classes)
@@ -167,6 +192,7 @@ export async function scanDataset(root: string, options: ScanOptions = {}): Prom
     }
   }
   if (all.size === 1) problems.push(`only one class (${[...all][0]}): a classifier needs at least two`)
+  await guard.check(root, files)
   if (problems.length > 0) throw layoutError(root, problems, options.maxProblemsShown)
 
   files.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0))
@@ -201,6 +227,16 @@ async function readDirOrThrow(root: string): Promise<Dirent[]> {
         hint: 'Set data.localDir in mlops.config.yaml, pass --source <dir>, or download the dataset with --from-url <zip-url>.',
       })
     }
+    if (code === 'ENAMETOOLONG') {
+      throw new UserError('InvalidFlag', `--source (or data.localDir) is too long a path for this system: ${root.slice(0, 80)}…`, {
+        hint: 'Each folder name may have at most 255 bytes and the whole path 4,095. Pass a shorter --source.',
+      })
+    }
+    if (code === 'EACCES' || code === 'EPERM') {
+      throw new UserError('UnreadableDataset', `The dataset folder ${root} cannot be read (${code}); nothing was uploaded.`, {
+        hint: 'Fix its permissions (chmod -R u+rX).',
+      })
+    }
     if (code === 'ENOTDIR') throw new UserError('SourceNotADirectory', `${root} is a file, not a dataset folder.`, { hint: 'Pass --source <dir>.' })
     throw err
   }
@@ -215,26 +251,145 @@ async function findNestedRoot(root: string, top: Dirent[]): Promise<string | und
   return undefined
 }
 
-async function entryKind(abs: string, d: Dirent): Promise<'file' | 'dir' | 'other'> {
+async function entryKind(abs: string, d: Dirent, guard?: ScanGuard, rel?: string): Promise<'file' | 'dir' | 'other'> {
   if (d.isFile()) return 'file'
   if (d.isDirectory()) return 'dir'
   if (d.isSymbolicLink()) {
     const s = await stat(abs).catch(() => undefined)
+    if (s && (s.isFile() || s.isDirectory()) && guard && rel !== undefined) await guard.checkLink(abs, rel)
     if (s?.isFile()) return 'file'
     if (s?.isDirectory()) return 'dir'
   }
   return 'other'
 }
 
+/**
+ * What the scan found that must stop it before anything is sent: symbolic links leading out of the
+ * dataset folder (a `valid/c1/passwd.jpg -> /etc/passwd` was uploaded, issue 19) and files or
+ * folders that cannot be read (found by opening them, so it holds for root too).
+ */
+class ScanGuard {
+  /** The first 12 bytes of every file checked, by path. */
+  readonly heads = new Map<string, Buffer>()
+  private readonly escapes: string[] = []
+  private readonly unreadable: string[] = []
+  constructor(
+    private readonly root: string,
+    private readonly follow: boolean,
+  ) {}
+
+  async checkLink(abs: string, rel: string): Promise<void> {
+    if (this.follow) return
+    const target = await realpath(abs).catch(() => undefined)
+    if (target === undefined) return
+    const inside = path.relative(this.root, target)
+    if (inside.startsWith('..') || path.isAbsolute(inside)) this.escapes.push(`${rel} -> ${target}`)
+  }
+
+  async readdir(abs: string, rel: string): Promise<Dirent[]> {
+    try {
+      return await readdir(abs, { withFileTypes: true })
+    } catch (err) {
+      this.cannotRead(rel, err)
+      return []
+    }
+  }
+
+  cannotRead(rel: string, err: unknown): void {
+    this.unreadable.push(`${rel} (${typeof err === 'string' ? err : ((err as NodeJS.ErrnoException).code ?? (err as Error).message)})`)
+  }
+
+  troubled(relDir: string): boolean {
+    return this.unreadable.some((u) => u.startsWith(relDir))
+  }
+
+  /** Opens every file (reading its first bytes) and refuses escaping links, then unreadable paths. */
+  async check(root: string, files: readonly LocalFile[]): Promise<void> {
+    this.refuseEscapes(root)
+    const heads = await readHeads(files, this)
+    files.forEach((f, i) => heads[i] && this.heads.set(f.path, heads[i]))
+    this.refuseUnreadable(root)
+  }
+
+  refuseEscapes(root: string): void {
+    const n = this.escapes.length
+    if (n === 0) return
+    throw new UserError(
+      'SymlinkOutsideDataset',
+      `${n} symbolic link${n === 1 ? '' : 's'} in ${root} lead${n === 1 ? 's' : ''} out of the dataset folder; nothing was uploaded:\n${listed(this.escapes)}`,
+      {
+        hint: 'Copy the files into the folder, or pass --follow-symlinks if you mean to upload what the links point to.',
+        details: { root, links: [...this.escapes] },
+      },
+    )
+  }
+
+  refuseUnreadable(root: string): void {
+    const n = this.unreadable.length
+    if (n === 0) return
+    throw new UserError(
+      'UnreadableDataset',
+      `${n} file${n === 1 ? '' : 's'} or folder${n === 1 ? '' : 's'} in ${root} cannot be read; nothing was uploaded:\n${listed(this.unreadable)}`,
+      { hint: 'Fix their permissions (chmod -R u+rX), or move them out of the dataset folder.', details: { root, paths: [...this.unreadable] } },
+    )
+  }
+}
+
+async function realRoot(root: string): Promise<string> {
+  return realpath(root).catch(() => path.resolve(root))
+}
+
+/** The first 12 bytes of every file, read by opening it: a file that cannot be opened is recorded in `guard`. */
+async function readHeads(files: readonly LocalFile[], guard: ScanGuard): Promise<(Buffer | undefined)[]> {
+  const out: (Buffer | undefined)[] = new Array(files.length)
+  for (let i = 0; i < files.length; i += STAT_PARALLELISM) {
+    await Promise.all(
+      files.slice(i, i + STAT_PARALLELISM).map(async (f, j) => {
+        try {
+          const fh = await open(f.path, 'r')
+          try {
+            const buf = Buffer.alloc(12)
+            const { bytesRead } = await fh.read(buf, 0, 12, 0)
+            out[i + j] = buf.subarray(0, bytesRead)
+          } finally {
+            await fh.close()
+          }
+        } catch (err) {
+          guard.cannotRead(f.rel, err)
+        }
+      }),
+    )
+  }
+  return out
+}
+
+/** JPEG, PNG, GIF, BMP or WebP, by their first bytes (what PIL would decode as an image). */
+export function looksLikeImage(head: Buffer): boolean {
+  const starts = (bytes: number[], at = 0) => bytes.every((b, i) => head[at + i] === b)
+  return (
+    starts([0xff, 0xd8, 0xff]) ||
+    starts([0x89, 0x50, 0x4e, 0x47]) ||
+    starts([0x47, 0x49, 0x46, 0x38]) ||
+    starts([0x42, 0x4d]) ||
+    (starts([0x52, 0x49, 0x46, 0x46]) && starts([0x57, 0x45, 0x42, 0x50], 8))
+  )
+}
+
+function listed(items: readonly string[], max = 10): string {
+  const shown = items.slice(0, max).map((p) => `  • ${p}`)
+  if (items.length > max) shown.push(`  • … and ${items.length - max} more`)
+  return shown.join('\n')
+}
+
 /** Every regular file below `root` (symlinked files followed, symlinked folders not, to avoid loops). */
-async function walkAll(root: string, relDir: string, entries: Dirent[]): Promise<LocalFile[]> {
+async function walkAll(root: string, relDir: string, entries: Dirent[], guard: ScanGuard): Promise<LocalFile[]> {
   const out: LocalFile[] = []
   const found: string[] = []
   for (const e of entries.sort(byName)) {
     const rel = relDir ? `${relDir}/${e.name}` : e.name
     const abs = path.join(root, rel)
-    if (e.isDirectory()) out.push(...(await walkAll(root, rel, await readdir(abs, { withFileTypes: true }))))
-    else if (e.isFile() || (e.isSymbolicLink() && (await entryKind(abs, e)) === 'file')) found.push(rel)
+    if (e.isDirectory()) out.push(...(await walkAll(root, rel, await guard.readdir(abs, `${rel}/`), guard)))
+    else if (e.isFile() || (e.isSymbolicLink() && (await entryKind(abs, e, guard, rel)) === 'file')) found.push(rel)
   }
   const stats = await statAll(found.map((rel) => path.join(root, rel)))
   found.forEach((rel, i) => out.push({ path: path.join(root, rel), rel, size: stats[i].size, mtimeMs: stats[i].mtimeMs }))

@@ -4,7 +4,7 @@ import path from 'node:path'
 import type { MlopsConfig } from '../../config/schema.js'
 import type { CommandContext } from '../../context.js'
 import { UploadCache } from './cache.js'
-import { fetchDataset, recordedDownload, type FetchDatasetResult } from './download.js'
+import { fetchDataset, redactUrl, unpackedFrom, type FetchDatasetResult } from './download.js'
 import { scanDataset, summarize, type DatasetScan, type LocalFile } from './layout.js'
 import {
   classifyAgainstListing,
@@ -43,20 +43,21 @@ export async function runUploadData(ctx: CommandContext, cfg: MlopsConfig, o: Up
     concurrency: o.concurrency,
     delete: o.delete,
     validate: o.validate,
+    followSymlinks: o.followSymlinks,
     cacheFile: UploadCache.pathFor(ctx.projectDir),
     signal: ctx.signal,
     clock: ctx.clock,
     ui: ctx.ui,
   }
   if (ctx.dryRun) {
-    const pending = o.fromUrl && (await recordedDownload(workDir, o.source))?.url !== o.fromUrl
-    return planDatasetSync(pending ? { ...common, withoutFiles: true, download: { url: o.fromUrl!, into: o.source } } : common)
+    const pending = o.fromUrl && !(await unpackedFrom(workDir, o.source, o.fromUrl))
+    return planDatasetSync(pending ? { ...common, withoutFiles: true, download: { url: redactUrl(o.fromUrl!), into: o.source } } : common)
   }
   const { s3 } = await ctx.clients(['s3'], cfg)
   let download: FetchDatasetResult | undefined
   if (o.fromUrl) {
     // Credentials, bucket ownership and region are checked before a download that may take minutes.
-    if ((await recordedDownload(workDir, o.source))?.url !== o.fromUrl) await headBucket(s3, { ...common, tags: [] }, ctx.signal)
+    if (!(await unpackedFrom(workDir, o.source, o.fromUrl))) await headBucket(s3, { ...common, tags: [] }, ctx.signal)
     download = await fetchDataset({ url: o.fromUrl, dest: o.source, workDir, expectSha256: o.expectSha256, signal: ctx.signal, ui: ctx.ui })
   }
   const result = await syncDataset(s3, {
@@ -106,7 +107,7 @@ type Upload = UploadItem & { reason: UploadReason }
 /** The phases of one sync, in order; each is a function below. */
 async function sync(s3: S3Client, o: SyncOptions): Promise<SyncResult> {
   const started = o.clock.now()
-  const scan = await scanDataset(o.source, { validate: o.validate })
+  const scan = await scanDataset(o.source, { validate: o.validate, followSymlinks: o.followSymlinks })
   reportScan(o.ui, scan)
   const cache = await UploadCache.load(o.cacheFile)
   cache.pruneHashes(scan.root, new Set(scan.files.map((f) => f.path)))

@@ -46,7 +46,7 @@ export async function planDatasetSync(o: PlanOptions): Promise<{ kind: 'plan'; p
     const details = { ...base, source: o.source, wouldUpload: 0, wouldSkip: 0, wouldDelete: 0, bytes: 0, uploads: [], deletes: [], download: o.download }
     return planned({ title, operations: ops, details: reorder(details) })
   }
-  const scan = await scanDataset(o.source, { validate: o.validate })
+  const scan = await scanDataset(o.source, { validate: o.validate, followSymlinks: o.followSymlinks })
   reportScan(o.ui, scan)
   const cache = await UploadCache.load(o.cacheFile)
   const { uploads, wouldSkip, uploadOps } = await planUploads(o, scan.files, cache)

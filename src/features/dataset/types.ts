@@ -16,6 +16,8 @@ export interface UploadDataOptions {
   readonly concurrency: number
   readonly delete: boolean
   readonly validate: boolean
+  /** Upload what symbolic links leading out of the folder point to (--follow-symlinks). */
+  readonly followSymlinks?: boolean
   readonly fromUrl?: string
   readonly expectSha256?: string
 }
@@ -30,6 +32,7 @@ export interface SyncOptions {
   readonly concurrency: number
   readonly delete: boolean
   readonly validate: boolean
+  readonly followSymlinks?: boolean
   /** `.mlops/upload-cache.json` (see UploadCache for why it exists). */
   readonly cacheFile: string
   readonly signal: AbortSignal

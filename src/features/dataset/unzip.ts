@@ -1,10 +1,11 @@
 import { createWriteStream } from 'node:fs'
-import { mkdir, open, writeFile, type FileHandle } from 'node:fs/promises'
+import { mkdir, open, statfs, writeFile, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
 import { Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import zlib from 'node:zlib'
-import { UserError } from '../../shared/errors.js'
+import { OperationError, UserError } from '../../shared/errors.js'
+import { formatBytes } from '../../shared/output.js'
 
 /**
  * A small unzip for dataset archives (the dogImages.zip layout): reads the central directory,
@@ -33,6 +34,8 @@ export interface UnzipLimits {
   readonly maxEntries?: number
   /** Largest uncompressed/compressed ratio for entries over 1 MiB (JPEGs are ~1:1; bombs are 1000:1). @default 200 */
   readonly maxRatio?: number
+  /** Bytes free for an unprivileged writer on the file system holding `dir` (tests). @default statfs */
+  readonly freeBytes?: (dir: string) => Promise<number>
 }
 
 export interface UnzipOptions extends UnzipLimits {
@@ -82,6 +85,7 @@ export async function unzip(zipFile: string, destDir: string, opts: UnzipOptions
       work.push({ entry, target })
     }
     const total = work.reduce((n, w) => n + w.entry.uncompressedSize, 0)
+    await checkFreeSpace(destDir, zipFile, total, opts.freeBytes ?? freeBytesAt)
     let written = 0
     const made = new Set<string>()
     const ensureDir = async (dir: string) => {
@@ -91,24 +95,35 @@ export async function unzip(zipFile: string, destDir: string, opts: UnzipOptions
     }
     let files = 0
     let next = 0
+    // The first failure stops every lane, and all lanes settle before the archive is closed: a lane
+    // still reading a closed handle left the promise unsettled (exit 13, issue 19).
+    const stop = new AbortController()
+    const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal
+    let failure: unknown
     const lane = async () => {
-      while (next < work.length) {
-        if (opts.signal?.aborted) return
+      while (next < work.length && !signal.aborted) {
         const { entry, target } = work[next++]
         if (entry.isDirectory) {
           await ensureDir(target)
           continue
         }
         await ensureDir(path.dirname(target))
-        await extractEntry(fh, zipFile, entry, target, opts.signal, (n) => {
+        await extractEntry(fh, zipFile, entry, target, signal, (n) => {
           written += n
           opts.onProgress?.(written, total)
         })
         files++
       }
     }
-    await Promise.all(Array.from({ length: Math.max(1, opts.concurrency ?? 4) }, lane))
+    const lanes = Array.from({ length: Math.max(1, opts.concurrency ?? 4) }, () =>
+      lane().catch((err: unknown) => {
+        if (failure === undefined && !stop.signal.aborted) failure = err
+        stop.abort()
+      }),
+    )
+    await Promise.all(lanes)
     opts.signal?.throwIfAborted()
+    if (failure !== undefined) throw namedFailure(failure, zipFile)
     return { files, bytes: written, skipped }
   } finally {
     await fh.close()
@@ -300,6 +315,37 @@ async function readAt(fh: FileHandle, position: number, length: number): Promise
   const buf = Buffer.alloc(length)
   const { bytesRead } = await fh.read(buf, 0, length, position)
   return buf.subarray(0, bytesRead)
+}
+
+/** zlib's and the file system's errors during extraction, as named errors (exit 2 or 1, never "Unexpected error"). */
+function namedFailure(err: unknown, label: string): unknown {
+  if (err instanceof UserError) return err
+  const e = err as NodeJS.ErrnoException
+  if (typeof e.code === 'string' && e.code.startsWith('Z_')) return corrupt(label, `a deflate stream is damaged (${e.message})`)
+  if (e.code === 'ENOSPC')
+    return new OperationError('NotEnoughDisk', `The disk filled up while unpacking ${label}; the partial files were removed.`, {
+      hint: 'Free some space and run the command again.',
+    })
+  if (typeof e.code === 'string')
+    return new OperationError('UnpackFailed', `Unpacking ${label} failed: ${e.message}; the partial files were removed.`, { cause: err })
+  return err
+}
+
+async function freeBytesAt(dir: string): Promise<number> {
+  const s = await statfs(dir)
+  return Number(s.bavail) * Number(s.bsize)
+}
+
+/** The archive's total unpacked size must fit on the disk, with 1% (at least 64 MiB) to spare. */
+async function checkFreeSpace(dir: string, label: string, total: number, freeBytes: (dir: string) => Promise<number>): Promise<void> {
+  const free = await freeBytes(dir)
+  const need = total + Math.max(64 * 1024 * 1024, Math.ceil(total / 100))
+  if (free >= need) return
+  throw new UserError(
+    'NotEnoughDisk',
+    `${label} unpacks to ${formatBytes(total)}, but ${dir} has ${formatBytes(free)} free (${formatBytes(need)} needed with a margin); nothing was extracted.`,
+    { hint: 'Free some space, or pass --source <dir> on a disk with room for the dataset.' },
+  )
 }
 
 function corrupt(label: string, why: string): UserError {
