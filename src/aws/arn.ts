@@ -34,8 +34,3 @@ export function parseS3Uri(uri: string, { requireKey = false } = {}): S3Location
   if (requireKey && key === '') return undefined
   return { bucket: m[1], key, uri }
 }
-
-/** `s3://bucket/key`. */
-export function s3Uri(bucket: string, key: string): string {
-  return `s3://${bucket}/${key}`
-}

@@ -99,14 +99,6 @@ export class Ui {
     }
   }
 
-  /**
-   * The pre-outcome form, kept only while commands move to `result(outcome, render)`.
-   * @deprecated use `result`.
-   */
-  resultData<T>(data: T, human: (data: T, c: ChalkInstance) => string): void {
-    this.write(data, () => human(data, this.c))
-  }
-
   /** A progress or status line on stderr. */
   info(message: string): void {
     this.opts.stderr.write(message + '\n')

@@ -67,7 +67,11 @@ function esbuildOptions() {
   }
 }
 
-/** Bundles the reaper into `outFile` (`npm run build`, scripts-dev/postbuild.mjs). */
+/**
+ * Bundles the reaper into `outFile` (`npm run build`, scripts-dev/postbuild.mjs, which imports the
+ * compiled module: hence the tag for knip).
+ * @public
+ */
 export async function writeReaperBundle(outFile: string): Promise<void> {
   const esbuild = await import('esbuild')
   await mkdir(path.dirname(outFile), { recursive: true })
