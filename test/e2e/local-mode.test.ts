@@ -5,6 +5,8 @@ import { list as listTar } from 'tar'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { freePort } from '../../src/features/local/processes.js'
 import { runMlops, tempProject, type CliRun } from '../helpers/cli.js'
+import { motoClientConfig, motoEnv, startMoto, type MotoServer } from '../helpers/moto.js'
+import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 
 /**
  * Issue 16, for real: train --local on a small synthetic dataset (4 classes, 48 px, resnet18,
@@ -181,6 +183,62 @@ describe('train --local', () => {
       expect(r.stderr).toMatch(/^stopped$/m)
       expect(processesMentioning(`--port ${port}`)).toEqual([])
     })
+  })
+
+  describe('serve a SageMaker model from S3', () => {
+    let moto: MotoServer
+    beforeAll(async () => {
+      moto = await startMoto()
+    }, SLOW)
+    afterAll(async () => moto?.stop())
+
+    it(
+      '--model s3://… downloads the model.tar.gz once and serves it; with no --model, a SageMaker model newer than the local one wins',
+      async () => {
+        const artifact = trained.json().modelArtifact as string
+        const s3 = new S3Client(motoClientConfig(moto.endpoint))
+        await s3.send(new CreateBucketCommand({ Bucket: 'localtest-data' }))
+        await s3.send(new PutObjectCommand({ Bucket: 'localtest-data', Key: 'output/localtest-train-1/output/model.tar.gz', Body: await readFile(artifact) }))
+        const uri = 's3://localtest-data/output/localtest-train-1/output/model.tar.gz'
+        const env = motoEnv(moto.endpoint)
+        const serveOnce = async (args: string[]) => {
+          const port = await freePort()
+          const controller = new AbortController()
+          const serving = runMlops(['serve', '--python', PYTHON, '--port', String(port), ...args], { cwd: dir, env, signal: controller.signal })
+          await waitFor('/ping 200', async () => ((await fetch(`http://127.0.0.1:${port}/ping`)).status === 200 ? true : undefined))
+          const res = await fetch(`http://127.0.0.1:${port}/invocations`, {
+            method: 'POST',
+            headers: { 'content-type': 'image/jpeg' },
+            body: await readFile(path.join(dir, 'dogImages', 'test', CLASSES[2], '003_0000.jpg')),
+          })
+          const body = (await res.json()) as { predictions: { label: string }[] }
+          controller.abort()
+          return { run: await serving, top: body.predictions[0].label }
+        }
+        const explicit = await serveOnce(['--model', uri])
+        expect(explicit.run.code, explicit.run.stderr).toBe(0)
+        expect(explicit.run.stderr).toContain(`Downloading ${uri}`)
+        expect(explicit.run.stderr).toContain(`Serving ${uri} on`)
+        expect(explicit.top).toBe('Airedale terrier')
+        // Recorded as a completed SageMaker job after the local training: the default is now that model.
+        const statePath = path.join(dir, '.mlops', 'state.json')
+        const state = JSON.parse(await readFile(statePath, 'utf8'))
+        state.resources.push({
+          kind: 'training-job',
+          name: 'localtest-train-1',
+          createdAt: new Date(Date.now() + 60_000).toISOString(),
+          details: { status: 'Completed', modelArtifact: uri },
+        })
+        await writeFile(statePath, JSON.stringify(state, null, 2))
+        const byDefault = await serveOnce([])
+        expect(byDefault.run.code, byDefault.run.stderr).toBe(0)
+        // Downloaded once: the second run reuses the file.
+        expect(byDefault.run.stderr).not.toContain('Downloading')
+        expect(byDefault.run.stderr).toContain('Serving localtest-train-1 on')
+        expect(byDefault.top).toBe('Airedale terrier')
+      },
+      SLOW,
+    )
   })
 })
 

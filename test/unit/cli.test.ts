@@ -106,10 +106,10 @@ describe('output modes', () => {
   it('--json writes exactly one document on stdout and progress on stderr', () => {
     const { ui, out } = make({ json: true })
     ui.step('working')
-    ui.resultData({ a: 1 }, () => 'human')
+    ui.result({ kind: 'done', result: { a: 1 } }, () => 'human')
     expect(JSON.parse(out.stdout)).toEqual({ a: 1 })
     expect(out.stderr).toContain('working')
-    expect(() => ui.resultData({ b: 2 }, () => '')).toThrow()
+    expect(() => ui.result({ kind: 'done', result: { b: 2 } }, () => '')).toThrow()
   })
 
   it('non-interactive spinner prints one line per distinct status', () => {

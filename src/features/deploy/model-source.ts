@@ -3,7 +3,8 @@ import type { MlopsConfig } from '../../config/schema.js'
 import { UserError } from '../../shared/errors.js'
 import { resourceNames } from '../../shared/naming.js'
 import type { PlannedOperation } from '../../shared/plan.js'
-import type { StateRecord, StateStore } from '../../shared/state.js'
+import type { StateStore } from '../../shared/state.js'
+import { latestRecordedModel, type ModelSource } from '../../shared/models.js'
 import { parseS3Uri } from '../../aws/arn.js'
 import { describeTrainingJobModel, describeTuningBestJob, listTrainingJobNames } from '../../aws/sagemaker/job-models.js'
 
@@ -13,42 +14,14 @@ import { describeTrainingJobModel, describeTuningBestJob, listTrainingJobNames }
  * training job of the project in SageMaker (when the state file is missing).
  */
 
-export interface ModelSource {
-  /** s3:// URI of the trained model.tar.gz. */
-  readonly uri: string
-  /** What produced it. */
-  readonly kind: 's3' | 'sagemaker' | 'tuning' | 'ec2'
-  /** Training job, tuning job or EC2 run name, when known. */
-  readonly jobName?: string
-  /** How mlops found it. */
-  readonly foundIn: 'flag' | 'state' | 'sagemaker'
-}
-
 /** True when `--model` is an S3 URI (else it names a job). */
 export function isS3ModelFlag(model: string): boolean {
   return model.startsWith('s3://')
 }
 
-/** The newest deployable model the state file knows, if any. */
-export async function latestModelInState(state: StateStore): Promise<ModelSource | undefined> {
-  const candidates: { rec: StateRecord; source: ModelSource }[] = []
-  for (const rec of await state.list('model-artifact')) {
-    const d = (rec.details ?? {}) as { source?: string; jobName?: string }
-    const kind = d.source === 'tuning' || d.source === 'ec2' ? d.source : 'sagemaker'
-    candidates.push({ rec, source: { uri: rec.name, kind, ...(d.jobName ? { jobName: d.jobName } : {}), foundIn: 'state' } })
-  }
-  for (const rec of await state.list('training-job')) {
-    const d = (rec.details ?? {}) as { status?: string; modelArtifact?: string }
-    if (d.status === 'Completed' && d.modelArtifact)
-      candidates.push({ rec, source: { uri: d.modelArtifact, kind: 'sagemaker', jobName: rec.name, foundIn: 'state' } })
-  }
-  for (const rec of await state.list('tuning-job')) {
-    const d = (rec.details ?? {}) as { modelArtifact?: string; bestTrainingJob?: string }
-    if (d.modelArtifact) candidates.push({ rec, source: { uri: d.modelArtifact, kind: 'tuning', jobName: d.bestTrainingJob ?? rec.name, foundIn: 'state' } })
-  }
-  const valid = candidates.filter((c) => parseS3Uri(c.source.uri, { requireKey: true }))
-  valid.sort((a, b) => a.rec.createdAt.localeCompare(b.rec.createdAt))
-  return valid.at(-1)?.source
+/** The newest deployable model the state file knows, if any (shared with `serve`). */
+export function latestModelInState(state: StateStore): Promise<ModelSource | undefined> {
+  return latestRecordedModel(state, (uri) => parseS3Uri(uri, { requireKey: true }) !== undefined)
 }
 
 /** The model artifact of a completed training job, or of a tuning job's best training job. */

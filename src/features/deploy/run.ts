@@ -2,7 +2,8 @@ import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { getAccountId } from '../../aws/sts/account.js'
 import { describeScaling, type CurrentScaling } from '../../aws/autoscaling/scaling.js'
-import { planModelSource, resolveModelSource, type ModelSource } from './model-source.js'
+import { planModelSource, resolveModelSource } from './model-source.js'
+import type { ModelSource } from '../../shared/models.js'
 import {
   assertDeployed,
   assertUpdatable,

@@ -1,5 +1,5 @@
 import type { PruneResult } from '../../aws/sagemaker/endpoint.js'
-import type { ModelSource } from './model-source.js'
+import type { ModelSource } from '../../shared/models.js'
 import type { VariantSpec } from './plan.js'
 import type { AutoscalingOutcome, SmokeTestResult } from './update.js'
 import type { IdleStopResult } from './idle-stop.js'

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
-import { existsSync, statSync } from 'node:fs'
+import { createWriteStream, existsSync, statSync } from 'node:fs'
+import { pipeline } from 'node:stream/promises'
 import { mkdir, rename, rm } from 'node:fs/promises'
 import path from 'node:path'
 import { extract as extractTar } from 'tar'
@@ -8,19 +9,22 @@ import { OperationError, UserError } from '../../shared/errors.js'
 import { done, planned, type Outcome } from '../../shared/outcome.js'
 import { bundledScriptsDir } from '../../shared/package-root.js'
 import { findPython } from './python.js'
+import { parseS3Uri } from '../../aws/arn.js'
+import { getObjectStream } from '../../aws/s3/model-archive.js'
+import { latestRecordedModelRecord } from '../../shared/models.js'
 import { startProcesses } from './processes.js'
 import { LOCAL_MODEL_KIND } from './train.js'
 
 /**
  * `mlops serve`: a model in the foreground behind scripts/serve.py, the SageMaker inference
  * contract on 127.0.0.1 (GET /ping, POST /invocations, POST /endpoints/<name>/invocations).
- * Models come from this machine: a model folder, a model.tar.gz, or a local job's name; the
- * default is the latest `train --local`. A SageMaker model in S3 is not downloaded (yet): copy it
- * with `aws s3 cp` and pass the file.
+ * Models: a model folder, a model.tar.gz, a local job's name, or an s3:// model.tar.gz (downloaded
+ * once into .mlops/local/serve/). The default is the newest trained model, local or SageMaker (the
+ * state file records both; a SageMaker one is downloaded from S3).
  */
 
 export interface ServeOptions {
-  /** A model folder, a model.tar.gz, or a local job name. @default the latest `train --local` model */
+  /** A model folder, a model.tar.gz, a local job name or an s3:// URI. @default the newest trained model, local or SageMaker */
   readonly model?: string
   /** @default 8080 */
   readonly port: number
@@ -67,7 +71,37 @@ async function unpackArtifact(projectDir: string, file: string): Promise<string>
   return dir
 }
 
-/** Resolves `--model` (or the latest local model) to a folder serve.py can load. */
+/**
+ * Downloads an s3:// model.tar.gz once into `.mlops/local/serve/<hash of the URI>.tar.gz` (a re-run
+ * with the same URI reuses it) and returns the file.
+ */
+async function downloadModel(ctx: CommandContext, uri: string): Promise<string> {
+  const loc = parseS3Uri(uri, { requireKey: true })
+  if (!loc || !loc.key.endsWith('.tar.gz')) {
+    throw new UserError('InvalidFlag', `--model ${uri} is not an S3 URI of a model.tar.gz.`, {
+      hint: 'For example: --model s3://my-bucket/output/<job>/output/model.tar.gz',
+    })
+  }
+  const file = path.join(ctx.projectDir, '.mlops', 'local', 'serve', `${createHash('sha256').update(uri).digest('hex').slice(0, 16)}.tar.gz`)
+  if (existsSync(file)) return file
+  // The config gives the region when there is one; serve itself needs none.
+  const cfg = existsSync(ctx.configPath) ? await ctx.config() : undefined
+  const { s3 } = await ctx.clients(['s3'], cfg)
+  ctx.ui.step(`Downloading ${uri}`)
+  const body = await getObjectStream(s3, loc.bucket, loc.key)
+  if (!body) throw new UserError('ModelNotFound', `${uri} does not exist.`, { hint: 'Check the URI, or train a model first (`mlops train`).' })
+  await mkdir(path.dirname(file), { recursive: true })
+  const partial = `${file}.${process.pid}.partial`
+  try {
+    await pipeline(body, createWriteStream(partial), { signal: ctx.signal })
+    await rename(partial, file)
+  } finally {
+    await rm(partial, { force: true })
+  }
+  return file
+}
+
+/** Resolves `--model` (or the newest trained model) to a folder serve.py can load. */
 export async function resolveLocalModel(ctx: CommandContext, model: string | undefined): Promise<LocalModel> {
   const notServable = (what: string) =>
     new UserError('ModelNotServable', `${what} is not a model: expected a folder with model-info.json and code/, or a model.tar.gz.`, {
@@ -76,6 +110,11 @@ export async function resolveLocalModel(ctx: CommandContext, model: string | und
   if (model === undefined) {
     const latest = await ctx.state().latest(LOCAL_MODEL_KIND)
     const artifact = (latest?.details as { modelArtifact?: string } | undefined)?.modelArtifact
+    // A SageMaker (or EC2) model trained after the newest local one wins: it is what deploy would serve.
+    const remote = await latestRecordedModelRecord(ctx.state(), (uri) => parseS3Uri(uri, { requireKey: true }) !== undefined)
+    if (remote && (!latest || !artifact || !existsSync(artifact) || remote.recordedAt > latest.createdAt)) {
+      return { modelDir: await unpackArtifact(ctx.projectDir, await downloadModel(ctx, remote.source.uri)), label: remote.source.jobName ?? remote.source.uri }
+    }
     if (!latest || !artifact || !existsSync(artifact)) {
       throw new UserError('NoLocalModel', 'No locally trained model to serve (the state file records none, or its file is gone).', {
         hint: 'Train one with `mlops train --local`, or pass --model <folder|model.tar.gz>. For a SageMaker model, `aws s3 cp` its model.tar.gz here and pass that file.',
@@ -83,11 +122,7 @@ export async function resolveLocalModel(ctx: CommandContext, model: string | und
     }
     return { modelDir: await unpackArtifact(ctx.projectDir, artifact), label: latest.name }
   }
-  if (model.startsWith('s3://')) {
-    throw new UserError('RemoteModel', `serve runs models from this machine; ${model} is in S3.`, {
-      hint: `Download it first (aws s3 cp ${model} model.tar.gz) and pass --model model.tar.gz.`,
-    })
-  }
+  if (model.startsWith('s3://')) return { modelDir: await unpackArtifact(ctx.projectDir, await downloadModel(ctx, model)), label: model }
   const asPath = path.resolve(ctx.deps.cwd, model)
   if (existsSync(asPath)) {
     if (statSync(asPath).isDirectory()) {
