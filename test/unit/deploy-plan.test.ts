@@ -156,7 +156,7 @@ describe('repacking the model', () => {
     const empty = await tempProject(undefined, { 'scripts/train.py': 'x' })
     const fallback = await collectInferenceCode(path.join(empty, 'scripts'), 'inference.py', SCRIPTS)
     expect(fallback).toMatchObject({ dir: SCRIPTS, bundled: true })
-    await expect(collectInferenceCode(path.join(empty, 'scripts'), 'serve.py', SCRIPTS)).rejects.toMatchObject({ code: 'InferenceHandlerMissing' })
+    await expect(collectInferenceCode(path.join(empty, 'scripts'), 'no_such_handler.py', SCRIPTS)).rejects.toMatchObject({ code: 'InferenceHandlerMissing' })
   })
 
   it('replaces code/, keeps the weights, and is byte-for-byte reproducible', async () => {
