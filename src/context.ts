@@ -10,7 +10,7 @@ import { parseDuration } from './shared/duration.js'
 import { Ui, type OutStream } from './shared/output.js'
 import { StateStore } from './shared/state.js'
 import type { Clock } from './shared/clock.js'
-import { fileCache, priceCachePath, resolvePrices, type PriceBook, type PriceUse } from './shared/pricing.js'
+import { fileCache, priceCachePath, resolvePrices, tablePrices, type PriceBook, type PriceUse } from './shared/pricing.js'
 
 /** Everything from the outside world a command may touch. Tests pass fakes; `src/bin.ts` passes the real ones. */
 export interface Deps {
@@ -148,10 +148,12 @@ export class CommandContext {
   /**
    * Hourly prices for the configured region from the Price List API, cached on disk for a week
    * (`priceCachePath`); the built-in table under --dry-run, offline, or for types the list lacks.
-   * `PriceBook.note()` says which source and date each estimate used.
+   * `PriceBook.note()` says which source and date each estimate used. MLOPS_PRICE_LIST=off keeps to
+   * the table (air-gapped machines, roles without pricing:GetProducts).
    */
   prices(instanceTypes: readonly string[], use: PriceUse, config?: Pick<MlopsConfig, 'aws'>): Promise<PriceBook> {
     if (this.dryRun) return resolvePrices(instanceTypes, { region: '', use, dryRun: true, now: () => this.clock.now() })
+    if (this.deps.env.MLOPS_PRICE_LIST === 'off') return Promise.resolve(tablePrices('MLOPS_PRICE_LIST=off'))
     const { region } = this.awsSettings(config)
     const cachePath = priceCachePath(this.deps.env, region)
     return resolvePrices(instanceTypes, {

@@ -236,7 +236,7 @@ export async function resolvePrices(instanceTypes: readonly string[], opts: Reso
         entries[key] = { usd: usd ?? null, date: today }
         wrote = true
       } catch (e) {
-        failure = `offline (${(e as Error)?.message ?? String(e)})` // one failure is enough: do not wait on every type
+        failure = unavailable(e) // one failure is enough: do not wait on every type
       }
     }
     const entry = entries[key]
@@ -244,6 +244,14 @@ export async function resolvePrices(instanceTypes: readonly string[], opts: Reso
   }
   if (wrote) await opts.cache?.write({ version: 1, region: opts.region, entries })
   return new PriceBook(listed, { kind: 'table', date: BUILTIN_TABLE_DATE, reason: failure ?? `not in the ${opts.region} price list` })
+}
+
+function unavailable(e: unknown): string {
+  const err = e as { name?: string; message?: string } | undefined
+  const why = err?.message ?? String(e)
+  return /AccessDenied|NotAuthorized|UnrecognizedClient|InvalidClientToken|Credentials/i.test(`${err?.name} ${why}`)
+    ? `price list not readable (${why}; it needs pricing:GetProducts)`
+    : `offline (${why})`
 }
 
 function cacheKey(instanceType: string, use: PriceUse): string {

@@ -154,6 +154,16 @@ describe('ctx.prices', () => {
     expect(pricingMock).toHaveReceivedCommandTimes(GetProductsCommand, 1)
   })
 
+  it('says the price list was not readable when access is denied', async () => {
+    pricingMock
+      .on(GetProductsCommand)
+      .rejects(Object.assign(new Error('User: arn:aws:iam::1:user/x is not authorized to perform: pricing:GetProducts'), { name: 'AccessDeniedException' }))
+    const prices = await context().prices(['ml.g5.xlarge'], 'hosting')
+    expect(describePriceSource(prices.sourceOf('ml.g5.xlarge'))).toBe(
+      'built-in table (2026-11, us-east-1, approximate), price list not readable (User: arn:aws:iam::1:user/x is not authorized to perform: pricing:GetProducts; it needs pricing:GetProducts)',
+    )
+  })
+
   it('keeps a stale cached price over the table when the list is unreachable', async () => {
     const file = priceCachePath({ MLOPS_CACHE_DIR: cacheDir }, 'eu-west-1')!
     await writeFile(file, JSON.stringify({ version: 1, region: 'eu-west-1', entries: { 'hosting/ml.g5.xlarge': { usd: 1.6, date: '2026-10-01' } } }))
@@ -161,6 +171,24 @@ describe('ctx.prices', () => {
     const prices = await context().prices(['ml.g5.xlarge'], 'hosting')
     expect(prices.hourly('ml.g5.xlarge')).toBe(1.6)
     expect(describePriceSource(prices.sourceOf('ml.g5.xlarge'))).toBe('price list 2026-10-01 (eu-west-1)')
+  })
+
+  it('MLOPS_PRICE_LIST=off keeps to the table without asking AWS', async () => {
+    const ctx = new CommandContext(
+      {
+        stdout: { write: () => true },
+        stderr: { write: () => true },
+        stdinIsTTY: false,
+        env: { MLOPS_PRICE_LIST: 'off' },
+        cwd: cacheDir,
+        clock: fastClock(),
+        signal: new AbortController().signal,
+        awsFactory: noAwsFactory(),
+        version: 'test',
+      },
+      {},
+    )
+    expect((await ctx.prices(['g5.xlarge'], 'training')).note(['g5.xlarge'])).toContain('approximate), MLOPS_PRICE_LIST=off;')
   })
 
   it('never asks AWS under --dry-run and says the table was used', async () => {
@@ -182,5 +210,21 @@ describe('built-in table', () => {
   it('says its date and that it is approximate', () => {
     expect(PRICE_NOTE).toBe('On-demand prices from built-in table (2026-11, us-east-1, approximate); spot and savings plans differ.')
     expect(tablePrices('offline').note()).toContain('approximate), offline; spot')
+  })
+})
+
+describe('call sites', () => {
+  it('the training estimate uses the price book it is given and names its source', async () => {
+    const { estimateTrainingCost } = await import('../../src/features/training/request.js')
+    const { resolvePrices } = await import('../../src/shared/pricing.js')
+    const prices = await resolvePrices(['ml.g5.xlarge'], {
+      region: 'eu-west-1',
+      use: 'training',
+      now: () => Date.parse('2026-12-01T00:00:00Z'),
+      fetch: async () => 2,
+    })
+    const cost = estimateTrainingCost({ instanceType: 'ml.g5.xlarge', instanceCount: 2, maxRuntimeSeconds: 3600, spot: false }, 1, prices)
+    expect(cost).toMatchObject({ hourlyUsd: 2, maxUsd: 4 })
+    expect(cost.note).toBe('On-demand prices from price list 2026-12-01 (eu-west-1); spot and savings plans differ.')
   })
 })
