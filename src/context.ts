@@ -10,6 +10,7 @@ import { parseDuration } from './shared/duration.js'
 import { Ui, type OutStream } from './shared/output.js'
 import { StateStore } from './shared/state.js'
 import type { Clock } from './shared/clock.js'
+import { fileCache, priceCachePath, resolvePrices, tablePrices, type PriceBook, type PriceUse } from './shared/pricing.js'
 
 /** Everything from the outside world a command may touch. Tests pass fakes; `src/bin.ts` passes the real ones. */
 export interface Deps {
@@ -142,6 +143,32 @@ export class CommandContext {
     if (this.dryRun) throw new Error(`internal: AWS clients requested during --dry-run (${names.join(', ')})`)
     this.factory ??= (this.deps.awsFactory ?? createAwsClientFactory)(this.awsSettings(config))
     return this.factory(names)
+  }
+
+  /**
+   * Hourly prices for the configured region from the Price List API, cached on disk for a week
+   * (`priceCachePath`); the built-in table under --dry-run, offline, or for types the list lacks.
+   * `PriceBook.note()` says which source and date each estimate used. MLOPS_PRICE_LIST=off keeps to
+   * the table (air-gapped machines, roles without pricing:GetProducts).
+   */
+  prices(instanceTypes: readonly string[], use: PriceUse, config?: Pick<MlopsConfig, 'aws'>): Promise<PriceBook> {
+    if (this.dryRun) return resolvePrices(instanceTypes, { region: '', use, dryRun: true, now: () => this.clock.now() })
+    if (this.deps.env.MLOPS_PRICE_LIST === 'off') return Promise.resolve(tablePrices('MLOPS_PRICE_LIST=off'))
+    const { region } = this.awsSettings(config)
+    const cachePath = priceCachePath(this.deps.env, region)
+    return resolvePrices(instanceTypes, {
+      region,
+      use,
+      now: () => this.clock.now(),
+      ...(cachePath ? { cache: fileCache(cachePath) } : {}),
+      fetch: async (type, priceRegion, priceUse) => {
+        const [{ pricing }, { instancePriceQuery, onDemandHourlyUsd }] = await Promise.all([
+          this.clients(['pricing'], config),
+          import('./aws/pricing/products.js'),
+        ])
+        return onDemandHourlyUsd(pricing, instancePriceQuery(type, priceRegion, priceUse))
+      },
+    })
   }
 
   /** The local state file beside the config. */

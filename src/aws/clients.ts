@@ -4,6 +4,7 @@ import type { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs'
 import type { EC2Client } from '@aws-sdk/client-ec2'
 import type { IAMClient } from '@aws-sdk/client-iam'
 import type { LambdaClient } from '@aws-sdk/client-lambda'
+import type { PricingClient } from '@aws-sdk/client-pricing'
 import type { S3Client } from '@aws-sdk/client-s3'
 import type { SageMakerClient } from '@aws-sdk/client-sagemaker'
 import type { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime'
@@ -29,6 +30,7 @@ export interface AwsClients {
   sts: STSClient
   cloudwatch: CloudWatchClient
   sns: SNSClient
+  pricing: PricingClient
 }
 export type AwsClientName = keyof AwsClients
 
@@ -70,6 +72,9 @@ const LOADERS: { [K in AwsClientName]: (cfg: Record<string, unknown>) => Promise
   sts: async (cfg) => new (await import('@aws-sdk/client-sts')).STSClient(cfg),
   cloudwatch: async (cfg) => new (await import('@aws-sdk/client-cloudwatch')).CloudWatchClient(cfg),
   sns: async (cfg) => new (await import('@aws-sdk/client-sns')).SNSClient(cfg),
+  // The Price List API answers only in us-east-1 (and ap-south-1, eu-central-1), whatever region is
+  // priced. An endpoint override (tests, emulators) is followed so nothing leaves a test for AWS.
+  pricing: async (cfg) => new (await import('@aws-sdk/client-pricing')).PricingClient({ ...cfg, ...(cfg.endpoint ? {} : { region: 'us-east-1' }) }),
 }
 
 /** The shared client configuration: region, endpoint, credentials, capped retries, user agent. */

@@ -15,7 +15,7 @@ import type { MlopsConfig } from '../../config/schema.js'
 import { UserError } from '../../shared/errors.js'
 import { projectTags, resourceNames, uniqueName } from '../../shared/naming.js'
 import { PLACEHOLDER, type PlannedOperation } from '../../shared/plan.js'
-import { hourlyPrice } from '../../shared/pricing.js'
+import { hourlyPrice, type PriceBook } from '../../shared/pricing.js'
 import { formatDuration } from '../../shared/duration.js'
 
 /**
@@ -208,9 +208,9 @@ export function buildUpdateEndpointInput(
 }
 
 /** Hourly price of the variant: instances x list price; undefined for serverless (per request) or unknown types. */
-export function variantHourly(v: VariantSpec): number | undefined {
+export function variantHourly(v: VariantSpec, prices?: PriceBook): number | undefined {
   if (v.kind === 'serverless') return undefined
-  const p = hourlyPrice(v.instanceType)
+  const p = hourlyPrice(v.instanceType, prices)
   return p === undefined ? undefined : p * v.instanceCount
 }
 

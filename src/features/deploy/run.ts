@@ -34,7 +34,7 @@ import { projectTags, resourceNames } from '../../shared/naming.js'
 import { PLACEHOLDER } from '../../shared/plan.js'
 import type { Ui } from '../../shared/output.js'
 import { done, planned, type Outcome, type Plan } from '../../shared/outcome.js'
-import { formatUsd, hourlyPrice, HOURS_PER_MONTH, PRICE_NOTE } from '../../shared/pricing.js'
+import { formatUsd, hourlyPrice, HOURS_PER_MONTH, TABLE_PRICES, type PriceBook } from '../../shared/pricing.js'
 import {
   buildCreateEndpointInput,
   buildCreateModelInput,
@@ -116,7 +116,8 @@ async function deployLocked(ctx: CommandContext, inputs: DeployInputs): Promise<
 
   // Read-only first: what to deploy and where, so nothing is created for a deploy that cannot happen.
   const target = await inspectTarget(ctx, aws, inputs)
-  announceCost(ctx.ui, s, inputs.cfg, target.scaling)
+  const prices = s.variant.kind === 'serverless' ? undefined : await ctx.prices([s.variant.instanceType], 'hosting', inputs.cfg)
+  announceCost(ctx.ui, s, inputs.cfg, target.scaling, prices)
   const verb = !target.existing ? 'Create' : target.replacingFailed ? 'Replace the failed' : 'Update'
   if (!(await ctx.ui.confirm(`${verb} endpoint ${s.endpointName} with ${describeVariant(s.variant)}?`))) throw new AbortError()
   throwIfAborted(ctx, 'before anything was created')
@@ -365,17 +366,17 @@ function throwIfAborted(ctx: CommandContext, where: string): void {
   if (ctx.signal.aborted) throw new InterruptedError(`Interrupted ${where}.`)
 }
 
-function announceCost(ui: Ui, s: DeploySettings, cfg: MlopsConfig, scaling: CurrentScaling | undefined): void {
+function announceCost(ui: Ui, s: DeploySettings, cfg: MlopsConfig, scaling: CurrentScaling | undefined, prices?: PriceBook): void {
   if (s.variant.kind === 'serverless') {
     ui.info(`Endpoint ${s.endpointName}: ${describeVariant(s.variant)}; billed per request and compute time, nothing when idle.`)
     return
   }
-  const hourly = variantHourly(s.variant)
+  const hourly = variantHourly(s.variant, prices)
   const monthly = hourly === undefined ? '' : ` (about ${formatUsd(hourly * HOURS_PER_MONTH)}/month)`
   ui.info(`Endpoint ${s.endpointName}: ${describeVariant(s.variant)} costs ${formatUsd(hourly)}/hour${monthly}, billed until \`mlops teardown\`, used or not.`)
   const max = scaling?.maxCapacity ?? cfg.endpoint.autoscaling?.maxCapacity
-  const each = hourlyPrice(s.variant.instanceType)
+  const each = hourlyPrice(s.variant.instanceType, prices)
   if (max !== undefined && max > s.variant.instanceCount && each !== undefined)
     ui.info(`With autoscaling up to ${max} instances: at most ${formatUsd(each * max)}/hour.`)
-  ui.info(PRICE_NOTE)
+  ui.info((prices ?? TABLE_PRICES).note([s.variant.instanceType]))
 }

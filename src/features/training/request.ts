@@ -2,7 +2,7 @@ import type { CreateTrainingJobRequest } from '@aws-sdk/client-sagemaker'
 import type { MlopsConfig } from '../../config/schema.js'
 import { UserError } from '../../shared/errors.js'
 import { projectTags } from '../../shared/naming.js'
-import { estimateCost, hourlyPrice, PRICE_NOTE } from '../../shared/pricing.js'
+import { estimateCost, hourlyPrice, TABLE_PRICES, type PriceBook } from '../../shared/pricing.js'
 import { debuggerRuleImageUri, pytorchImageUri } from '../../aws/sagemaker/images.js'
 import { metricDefinitions } from '../../shared/metrics.js'
 import { DEBUGGER_CLOSED_TO_NEW_CUSTOMERS } from '../../aws/lifecycle.js'
@@ -342,16 +342,20 @@ export interface CostEstimate {
 }
 
 /** The most a job (or `jobs` jobs) can cost at on-demand prices. */
-export function estimateTrainingCost(s: Pick<TrainingSettings, 'instanceType' | 'instanceCount' | 'maxRuntimeSeconds' | 'spot'>, jobs = 1): CostEstimate {
-  const perJob = estimateCost(s.instanceType, s.instanceCount, s.maxRuntimeSeconds)
+export function estimateTrainingCost(
+  s: Pick<TrainingSettings, 'instanceType' | 'instanceCount' | 'maxRuntimeSeconds' | 'spot'>,
+  jobs = 1,
+  prices: PriceBook = TABLE_PRICES,
+): CostEstimate {
+  const perJob = estimateCost(s.instanceType, s.instanceCount, s.maxRuntimeSeconds, prices)
   const spotNote = s.spot ? ' Spot capacity usually bills well below this on-demand ceiling.' : ''
-  const hourly = hourlyPrice(s.instanceType)
+  const hourly = hourlyPrice(s.instanceType, prices)
   return {
     ...(hourly !== undefined ? { hourlyUsd: hourly } : {}),
     instances: s.instanceCount,
     maxRuntimeSeconds: s.maxRuntimeSeconds,
     ...(perJob !== undefined ? { maxUsd: Math.round(perJob * jobs * 100) / 100 } : {}),
-    note: PRICE_NOTE + spotNote,
+    note: prices.note([s.instanceType]) + spotNote,
   }
 }
 

@@ -109,7 +109,7 @@ async function prepareTrain(ctx: CommandContext, opts: TrainOptions): Promise<Pr
     region,
     jobName,
     timeoutSeconds: opts.timeoutSeconds ?? defaultWaitSeconds(settings),
-    estimatedCost: estimateTrainingCost(settings),
+    estimatedCost: estimateTrainingCost(settings, 1, await ctx.prices([settings.instanceType], 'training', cfg)),
     ...(budget ? { budget } : {}),
     code,
     channels,
