@@ -46,6 +46,9 @@ export function fastClock(start = Date.parse('2026-11-22T10:00:00Z')): Clock & {
   }
 }
 
+/** One price cache per test process, never the user's ~/.cache. */
+const PRICE_CACHE = path.join(os.tmpdir(), `mlops-test-prices-${process.pid}`)
+
 /** Runs the CLI in-process with captured output. AWS retries are kept to one attempt. */
 export async function runMlops(args: string[], opts: RunOptions = {}): Promise<CliRun> {
   let stdout = ''
@@ -59,7 +62,14 @@ export async function runMlops(args: string[], opts: RunOptions = {}): Promise<C
       stderr += q
       return answers.shift() ?? ''
     },
-    env: { NO_COLOR: opts.tty ? undefined : '1', ...opts.env },
+    env: {
+      NO_COLOR: opts.tty ? undefined : '1',
+      // No test reaches past loopback: without an emulator endpoint the Price List API is not asked
+      // (the built-in table answers); with one, the pricing client follows it to moto.
+      MLOPS_PRICE_LIST: opts.env?.AWS_ENDPOINT_URL ? undefined : 'off',
+      MLOPS_CACHE_DIR: PRICE_CACHE,
+      ...opts.env,
+    },
     cwd: opts.cwd ?? process.cwd(),
     clock: opts.clock ?? fastClock(),
     signal: opts.signal ?? new AbortController().signal,
