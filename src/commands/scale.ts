@@ -4,6 +4,7 @@ import type { EndpointScaleOptions } from '../features/deploy/scale.js'
 import { UserError } from '../shared/errors.js'
 import { done, planned, type Outcome } from '../shared/outcome.js'
 import { action } from './action.js'
+import { MAX_TARGET_INVOCATIONS_PER_MINUTE } from '../config/sections/endpoint.js'
 
 interface ScaleFlags {
   readonly min?: string
@@ -117,9 +118,18 @@ export function parseScaleFlags(opts: ScaleFlags): {
   const endpoint: EndpointScaleOptions = {
     ...(opts.min !== undefined ? { min: parseIntFlag(opts.min, '--min', { min: 1, max: 1000 }) } : {}),
     ...(opts.max !== undefined ? { max: parseIntFlag(opts.max, '--max', { min: 1, max: 1000 }) } : {}),
-    ...(opts.target !== undefined ? { target: positiveNumber(opts.target, '--target', 'invocations per instance per minute, e.g. --target 120') } : {}),
+    ...(opts.target !== undefined
+      ? { target: positiveNumber(opts.target, '--target', 'invocations per instance per minute, e.g. --target 120', MAX_TARGET_INVOCATIONS_PER_MINUTE) }
+      : {}),
     ...(opts.targetRps !== undefined
-      ? { targetRps: positiveNumber(opts.targetRps, '--target-rps', 'requests per second per instance, e.g. --target-rps 2') }
+      ? {
+          targetRps: positiveNumber(
+            opts.targetRps,
+            '--target-rps',
+            'requests per second per instance, e.g. --target-rps 2',
+            MAX_TARGET_INVOCATIONS_PER_MINUTE / 60,
+          ),
+        }
       : {}),
     ...(opts.scaleInCooldown !== undefined ? { scaleInCooldown: parseIntFlag(opts.scaleInCooldown, '--scale-in-cooldown', { min: 0, max: 3600 }) } : {}),
     ...(opts.scaleOutCooldown !== undefined ? { scaleOutCooldown: parseIntFlag(opts.scaleOutCooldown, '--scale-out-cooldown', { min: 0, max: 3600 }) } : {}),
@@ -148,10 +158,13 @@ export function parseScaleFlags(opts: ScaleFlags): {
   return { endpoint, lambda, endpointGiven, lambdaGiven }
 }
 
-function positiveNumber(value: string, flag: string, example: string): number {
+function positiveNumber(value: string, flag: string, example: string, max: number): number {
   const n = Number(value)
   if (value.trim() === '' || !Number.isFinite(n) || n <= 0) {
     throw new UserError('InvalidFlag', `${flag} must be a number above 0, got "${value}".`, { hint: `It is ${example}.` })
+  }
+  if (n > max) {
+    throw new UserError('InvalidFlag', `${flag} must be at most ${Math.floor(max)}, got "${value}".`, { hint: `It is ${example}.` })
   }
   return n
 }

@@ -164,3 +164,21 @@ describe('the example mlops.config.yaml in the repository', () => {
     expect(parseConfigText(text, 'mlops.config.yaml').project.name).toBe('dog-breeds')
   })
 })
+
+describe('absurd autoscaling targets in the config', () => {
+  it('endpoint.autoscaling.targetInvocationsPerInstance: 1e308 is refused with its limit', async () => {
+    const { parseConfigText } = await import('../../src/config/load.js')
+    expect(() =>
+      parseConfigText(
+        'project:\n  name: dogs\ndata:\n  bucket: dogs-data\nendpoint:\n  autoscaling:\n    targetInvocationsPerInstance: 1e308\n',
+        'mlops.config.yaml',
+      ),
+    ).toThrow(
+      expect.objectContaining({
+        issues: expect.arrayContaining([
+          expect.stringContaining('endpoint.autoscaling.targetInvocationsPerInstance: must be at most 1000000 invocations per instance per minute'),
+        ]),
+      }),
+    )
+  })
+})

@@ -59,6 +59,9 @@ describe('mlops scale flags and dry run (offline)', () => {
       [['--scale-in-cooldown', '7200'], /--scale-in-cooldown must be a whole number 0 to 3600/],
       [['--show', '--min', '1'], /--show only prints/],
       [['--lambda-reserved', '-1'], /--lambda-reserved must be a whole number 0 or more/],
+      // Absurd numbers are refused with their limit instead of reaching AWS as a null TargetValue.
+      [['--target-rps', '1e308'], /--target-rps must be at most 16666, got "1e308"\./],
+      [['--target', '1e9'], /--target must be at most 1000000, got "1e9"\./],
     ]
     for (const [args, message] of cases) {
       const run = await runMlops(['scale', ...args, '--dry-run'], { cwd: dir, env: OFFLINE })

@@ -1,6 +1,13 @@
 import { z } from 'zod'
 import { duration, positiveInt, resourceName, sagemakerInstanceType } from '../common.js'
 
+/**
+ * The highest autoscaling target mlops accepts: a million invocations per instance per minute (about
+ * 16,700 requests/s, far beyond any one SageMaker instance). Above it a typo (`1e308`) would reach
+ * AWS as a non-finite TargetValue.
+ */
+export const MAX_TARGET_INVOCATIONS_PER_MINUTE = 1_000_000
+
 /** `endpoint.autoscaling`: target tracking on SageMakerVariantInvocationsPerInstance. */
 export const AutoscalingSchema = z
   .strictObject({
@@ -9,7 +16,11 @@ export const AutoscalingSchema = z
     /** @default 2 */
     maxCapacity: positiveInt('instances').default(2),
     /** Invocations per instance per MINUTE (not a CPU percentage). AWS's start: max RPS x 0.5 x 60. @default 70 */
-    targetInvocationsPerInstance: z.number().positive('must be more than 0 invocations per instance per minute').default(70),
+    targetInvocationsPerInstance: z
+      .number()
+      .positive('must be more than 0 invocations per instance per minute')
+      .max(MAX_TARGET_INVOCATIONS_PER_MINUTE, `must be at most ${MAX_TARGET_INVOCATIONS_PER_MINUTE} invocations per instance per minute`)
+      .default(70),
     /** Seconds. @default 300 */
     scaleInCooldown: z.number().int().min(0).max(3600).default(300),
     /** Seconds. @default 60 */
