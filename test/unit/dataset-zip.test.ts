@@ -230,6 +230,40 @@ with zipfile.ZipFile(sys.argv[1], 'w') as z:
     }
   }, 30_000)
 
+  it('a truncated ZIP64 extra field is CorruptArchive naming the entry, not a RangeError', async () => {
+    const dir = await tmp()
+    const zip = path.join(dir, 'z64-truncated.zip')
+    // An entry with a 4-byte extra field, then patched: its id becomes ZIP64's (0x0001) and its
+    // compressed size 0xffffffff, which needs 8 bytes of that field.
+    execFileSync(PY, [
+      '-c',
+      `
+import struct, sys, zipfile
+with zipfile.ZipFile(sys.argv[1], 'w') as z:
+    info = zipfile.ZipInfo('a.txt')
+    info.extra = struct.pack('<HH', 0x9999, 4) + b'\\0\\0\\0\\0'
+    z.writestr(info, b'hello')
+`,
+      zip,
+    ])
+    const buf = await readFile(zip)
+    const at = buf.indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02]))
+    buf.writeUInt32LE(0xffffffff, at + 20)
+    buf.writeUInt16LE(0x0001, at + 46 + buf.readUInt16LE(at + 28))
+    await writeFile(zip, buf)
+    const fh = await open(zip, 'r')
+    try {
+      const err = await readCentralDirectory(fh, zip).then(
+        () => undefined,
+        (e: unknown) => e,
+      )
+      expect(err).toBeInstanceOf(MlopsError)
+      expect(err).toMatchObject({ code: 'CorruptArchive', message: expect.stringContaining('the ZIP64 extra field of a.txt is truncated') })
+    } finally {
+      await fh.close()
+    }
+  })
+
   it('computes CRC-32 like zip does', () => {
     expect(crc32(Buffer.from('123456789'))).toBe(0xcbf43926)
     expect(crc32(Buffer.from('56789'), crc32(Buffer.from('1234')))).toBe(0xcbf43926)

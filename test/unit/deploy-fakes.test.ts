@@ -25,7 +25,7 @@ import {
 import { InvokeEndpointCommand, SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime'
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts'
 import { CreateRoleCommand, GetRoleCommand, IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam'
-import { writeFile } from 'node:fs/promises'
+import { mkdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { mockClient } from 'aws-sdk-client-mock'
 import { Readable } from 'node:stream'
@@ -460,5 +460,20 @@ describe('concurrent deploys of one project (issue 19)', () => {
     const run = await deploy()
     expect(run.code, run.stderr).toBe(0)
     expect(run.stderr).toMatch(/Taking over a stale deploy lock \(pid 4206649 on .+, since 2026-11-22T09:00:00.000Z\)/)
+  })
+})
+
+describe('deploy with a state file it cannot write', () => {
+  it('stops with exit 2 before anything is created, instead of leaving an orphan model', async () => {
+    endpointSequence([undefined, ep('Creating', NEW), ep('InService', NEW)])
+    // Tests run as root, where file modes do not stop a write: a folder where checkWritable puts its
+    // probe file (named after this process) makes the state folder unwritable all the same.
+    await mkdir(path.join(dir, '.mlops', `state.json.${process.pid}.probe`), { recursive: true })
+    const run = await deploy()
+    expect(run.code, run.stderr).toBe(2)
+    expect(run.stderr).toContain(`Cannot write ${path.join(dir, '.mlops', 'state.json')}`)
+    expect(run.stderr).toContain('Nothing was changed in AWS.')
+    expect(log).not.toContain('CreateModel')
+    expect(s3.commandCalls(PutObjectCommand)).toHaveLength(0)
   })
 })

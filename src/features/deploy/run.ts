@@ -121,6 +121,9 @@ async function deployLocked(ctx: CommandContext, inputs: DeployInputs): Promise<
   const verb = !target.existing ? 'Create' : target.replacingFailed ? 'Replace the failed' : 'Update'
   if (!(await ctx.ui.confirm(`${verb} endpoint ${s.endpointName} with ${describeVariant(s.variant)}?`))) throw new AbortError()
   throwIfAborted(ctx, 'before anything was created')
+  // Every model and config is recorded there; a state file that cannot be written must stop the
+  // deploy now, not after CreateModel (an orphan model nobody would prune).
+  await ctx.state().checkWritable()
 
   await ensureProjectBucket(ctx, aws, inputs, target.src)
   const archive = await repackAndUpload(ctx, aws, inputs, target.src)

@@ -4,7 +4,7 @@ import { ensureCodePackage } from '../../aws/s3/code-upload.js'
 import { getAccountId } from '../../aws/sts/account.js'
 import { describeInstanceState, findVpcId, launchInstance, resolveAmi, terminateInstance, waitForInstanceRunning, type ResolvedAmi } from '../../aws/ec2/box.js'
 import { ensureLogGroup, followCommand, sendCommand, waitForAgentOnline, type CommandOutcome } from '../../aws/ssm/run-command.js'
-import { prefixHasObjects } from '../../aws/s3/prefix-objects.js'
+import { probePrefix } from '../../aws/s3/prefix-probe.js'
 import { parseS3Uri } from '../../aws/arn.js'
 import type { MlopsConfig } from '../../config/schema.js'
 import type { CommandContext } from '../../context.js'
@@ -142,13 +142,13 @@ async function setUp(ctx: CommandContext, c: Ec2Clients, s: Ec2RunSettings, cfg:
 async function checkChannels(s3: Ec2Clients['s3'], s: Ec2RunSettings): Promise<void> {
   for (const ch of ['train', 'valid'] as const) {
     const { bucket, key } = parseS3Uri(s.channels[ch], { requireKey: true })!
-    const found = await prefixHasObjects(s3, bucket, `${key}/`)
-    if (found === 'no-bucket') {
+    const found = await probePrefix(s3, bucket, `${key}/`)
+    if (!found.bucketExists) {
       throw new UserError('BucketMissing', `Bucket ${bucket} does not exist.`, {
         hint: 'Run `mlops upload-data` first: it creates the bucket and uploads the images.',
       })
     }
-    if (found === 'empty') {
+    if (found.empty) {
       throw new UserError('NoTrainingData', `No ${ch} data under ${s.channels[ch]}/.`, { hint: 'Run `mlops upload-data` first. Nothing was launched.' })
     }
   }
