@@ -1,5 +1,5 @@
 /**
- * `npm run bench:upload [-- --scale 0.25] [--concurrency 16] [--repeat 1] [--timeout 45m]`
+ * `npm run bench:upload [-- --scale 0.25] [--rtt 20ms] [--concurrency 16] [--repeat 1] [--timeout 45m]`
  *
  * Generates a dogImages-shaped dataset (133 classes, ~8,351 files at --scale 1, JPEG-like sizes from
  * 20 KB to 500 KB, ~1.1 GB), starts one moto server, and measures in the same run:
@@ -8,6 +8,10 @@
  *   3. `mlops upload-data`: first upload, then the no-change re-sync;
  * with wall time and peak memory (max RSS of the process, via /usr/bin/time) for 2 and 3.
  * State is reset between tools so each starts from an empty server and moto's memory stays bounded.
+ * With `--rtt 20ms` every tool talks to moto through a loopback proxy (rtt-proxy.ts) that delays each
+ * direction by half the round trip, as a network to S3 would (one round trip per request: moto closes
+ * every connection, so the handshake is not charged); the rounds then default to 2 and alternate which
+ * tool goes first. The connections each tool opened through the proxy are reported.
  * Results are printed as ratios and written to bench-out/upload/results-<time>.json.
  *
  * The run is bounded (--timeout, and a per-command limit) and always stops its moto server.
@@ -22,6 +26,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { runCeiling } from './ceiling.js'
+import { startRttProxy, type RttProxy } from './rtt-proxy.js'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const OUT = path.join(ROOT, 'bench-out', 'upload')
@@ -34,28 +39,42 @@ interface Args {
   scale: number
   concurrency?: number
   repeat: number
+  /** Added round trip in ms; 0 = no proxy, tools talk to moto directly. */
+  rttMs: number
   timeoutS: number
   skipAws: boolean
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { scale: 1, repeat: 1, timeoutS: 45 * 60, skipAws: false }
+  const a: Args = { scale: 1, repeat: 0, rttMs: 0, timeoutS: 45 * 60, skipAws: false }
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split('=', 2)
     const value = () => inline ?? argv[++i]
     if (flag === '--scale') a.scale = Number(value())
     else if (flag === '--concurrency') a.concurrency = Number(value())
     else if (flag === '--repeat') a.repeat = Number(value())
+    else if (flag === '--rtt') a.rttMs = parseMs(value())
     else if (flag === '--timeout') a.timeoutS = parseSeconds(value())
     else if (flag === '--skip-aws') a.skipAws = true
     else if (flag === '--help' || flag === '-h') {
-      process.stdout.write('npm run bench:upload -- [--scale 1] [--concurrency <n>] [--repeat 1] [--timeout 45m] [--skip-aws]\n')
+      process.stdout.write(
+        'npm run bench:upload -- [--scale 1] [--rtt 0|20ms] [--concurrency <n>] [--repeat 1, or 2 with --rtt] [--timeout 45m] [--skip-aws]\n',
+      )
       process.exit(0)
     } else throw new Error(`unknown argument ${argv[i]}`)
   }
   if (!(a.scale > 0 && a.scale <= 4)) throw new Error('--scale must be in (0, 4]')
+  if (!(a.rttMs >= 0 && a.rttMs <= 1000)) throw new Error('--rtt must be 0 to 1000ms')
+  if (a.repeat === 0) a.repeat = a.rttMs > 0 ? 2 : 1
   if (!(Number.isInteger(a.repeat) && a.repeat >= 1 && a.repeat <= 5)) throw new Error('--repeat must be 1 to 5')
   return a
+}
+
+/** `20ms`, `20` (ms), `0.02s`. */
+function parseMs(v: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(v ?? '')
+  if (!m) throw new Error(`bad --rtt ${v}: use e.g. 20ms`)
+  return Number(m[1]) * (m[2] === 's' ? 1000 : 1)
 }
 
 function parseSeconds(v: string): number {
@@ -277,20 +296,30 @@ async function main(): Promise<void> {
   const data = await generateDataset(args.scale)
   const bin = await buildMlops()
   const moto = await startMoto()
-  log(`moto: ${moto.endpoint}`)
+  let proxy: RttProxy | undefined
   const rounds: Record<string, unknown>[] = []
   try {
+    // No handshake modelling: moto (werkzeug) answers every request with `Connection: close`, so each
+    // request opens a connection; charging each a handshake would measure that quirk, where S3 keeps
+    // connections alive and a request costs one round trip.
+    if (args.rttMs > 0)
+      proxy = await startRttProxy({ upstreamHost: '127.0.0.1', upstreamPort: Number(new URL(moto.endpoint).port), rttMs: args.rttMs, handshake: false })
+    // Resets go to moto directly; every measured request goes through the proxy when there is one.
+    const endpoint = proxy?.endpoint ?? moto.endpoint
+    log(`moto: ${moto.endpoint}${proxy ? `, through the ${args.rttMs} ms RTT proxy at ${proxy.endpoint}` : ''}`)
     for (let round = 1; round <= args.repeat; round++) {
-      // The order rotates between rounds, so a change in machine load does not always favour the same tool.
+      // Odd rounds run ceiling, aws, mlops; even rounds the reverse, so a change in machine load
+      // (or a warm page cache) does not always favour the same tool.
       const order = ['ceiling', 'aws', 'mlops'].filter((t) => t !== 'aws' || !args.skipAws)
-      for (let k = 1; k < round; k++) order.push(order.shift()!)
+      if (round % 2 === 0) order.reverse()
       const result: Record<string, unknown> = { round, order }
       for (const tool of order) {
         await moto.reset()
+        const connectionsBefore = proxy?.connections() ?? 0
         if (tool === 'ceiling') {
           log(`[${round}] ceiling: bare concurrent PutObject loop…`)
           const ceiling = await runCeiling({
-            endpoint: moto.endpoint,
+            endpoint,
             dir: data.dir,
             bucket: 'bench-ceiling',
             concurrency: args.concurrency ?? DEFAULT_CONCURRENCY,
@@ -300,29 +329,32 @@ async function main(): Promise<void> {
           result.ceiling = { ...ceiling, seconds: round2(ceiling.seconds), cpuS: round2(ceiling.cpuS) }
         } else if (tool === 'aws') {
           log(`[${round}] aws s3 sync…`)
-          const aws = await runAws(moto.endpoint, data.dir, 'bench-aws', left())
+          const aws = await runAws(endpoint, data.dir, 'bench-aws', left())
           log(`[${round}] aws s3 sync: first ${aws.first.wallS.toFixed(2)}s, re-sync ${aws.resync.wallS.toFixed(2)}s`)
           result.aws = figures(aws)
         } else {
           log(`[${round}] mlops upload-data…`)
-          const mlops = await runMlops(bin, moto.endpoint, data.dir, 'bench-mlops', args.concurrency, left())
+          const mlops = await runMlops(bin, endpoint, data.dir, 'bench-mlops', args.concurrency, left())
           log(
             `[${round}] mlops: first ${mlops.first.wallS.toFixed(2)}s (${mlops.uploaded} uploaded), re-sync ${mlops.resync.wallS.toFixed(2)}s (${mlops.resyncUploaded} uploaded)`,
           )
           if (mlops.uploaded !== data.files || mlops.resyncUploaded !== 0) throw new Error('mlops did not upload every file exactly once')
           result.mlops = figures(mlops)
         }
+        if (proxy) ((result.connections ??= {}) as Record<string, number>)[tool] = proxy.connections() - connectionsBefore
       }
       await moto.reset()
       rounds.push(result)
     }
   } finally {
     clearTimeout(overall)
+    await proxy?.close()
     await moto.stop()
   }
   const report = {
     when: new Date().toISOString(),
     scale: args.scale,
+    rttMs: args.rttMs,
     files: data.files,
     bytes: data.bytes,
     concurrency: args.concurrency ?? 'default',
@@ -348,9 +380,10 @@ function figures(t: ToolFigures) {
   }
 }
 
-function printSummary(report: { files: number; bytes: number; scale: number; loadavg: number[] }, rounds: Record<string, any>[]): void {
+function printSummary(report: { files: number; bytes: number; scale: number; rttMs: number; loadavg: number[] }, rounds: Record<string, any>[]): void {
   const lines = [
-    `\nupload benchmark: ${report.files} files, ${mb(report.bytes)} (scale ${report.scale}); load average ${report.loadavg.map((l) => l.toFixed(1)).join(' ')}`,
+    `\nupload benchmark: ${report.files} files, ${mb(report.bytes)} (scale ${report.scale}), ` +
+      `${report.rttMs > 0 ? `${report.rttMs} ms RTT through the proxy` : 'no added latency'}; load average ${report.loadavg.map((l) => l.toFixed(1)).join(' ')}`,
   ]
   for (const r of rounds) {
     const m = r.mlops
@@ -371,8 +404,27 @@ function printSummary(report: { files: number; bytes: number; scale: number; loa
       )
     }
     lines.push(`  vs ceiling:    mlops reaches ${((r.ceiling.seconds / m.firstS) * 100).toFixed(0)}% of the bare PutObject loop's throughput (target >= 80%)`)
+    if (r.connections)
+      lines.push(
+        `  connections:   ${Object.entries(r.connections)
+          .map(([tool, n]) => `${tool} ${n}`)
+          .join(', ')} (TCP connections opened through the proxy)`,
+      )
   }
+  if (rounds.length > 1 && rounds.every((r) => r.aws)) lines.push(...sideBySide(rounds))
   process.stdout.write(lines.join('\n') + '\n')
+}
+
+/** Every round's aws and mlops figures in one table, then the ratio of their means. */
+function sideBySide(rounds: Record<string, any>[]): string[] {
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length
+  const lines = ['all rounds (seconds; ratio = aws / mlops, > 1 means mlops is faster):', '  round  first: aws   mlops  ratio   re-sync: aws   mlops  ratio']
+  const row = (label: string, a: number, m: number, ar: number, mr: number) =>
+    `  ${label.padEnd(5)}  ${a.toFixed(2).padStart(10)} ${m.toFixed(2).padStart(7)} ${(a / m).toFixed(2).padStart(6)}  ${ar.toFixed(2).padStart(13)} ${mr.toFixed(2).padStart(7)} ${(ar / mr).toFixed(2).padStart(6)}`
+  for (const r of rounds) lines.push(row(String(r.round), r.aws.firstS, r.mlops.firstS, r.aws.resyncS, r.mlops.resyncS))
+  const pick = (tool: string, k: string) => mean(rounds.map((r) => r[tool][k]))
+  lines.push(row('mean', pick('aws', 'firstS'), pick('mlops', 'firstS'), pick('aws', 'resyncS'), pick('mlops', 'resyncS')))
+  return lines
 }
 
 const round2 = (n: number) => Math.round(n * 100) / 100
