@@ -205,7 +205,12 @@ describe('train --local', () => {
           const port = await freePort()
           const controller = new AbortController()
           const serving = runMlops(['serve', '--python', PYTHON, '--port', String(port), ...args], { cwd: dir, env, signal: controller.signal })
-          await waitFor('/ping 200', async () => ((await fetch(`http://127.0.0.1:${port}/ping`)).status === 200 ? true : undefined))
+          // A serve that exits early (a model it cannot resolve) fails the test with its own message.
+          const early = serving.then((r) => {
+            throw new Error(`serve exited ${r.code} before answering /ping:\n${r.stderr}`)
+          })
+          early.catch(() => undefined)
+          await Promise.race([waitFor('/ping 200', async () => ((await fetch(`http://127.0.0.1:${port}/ping`)).status === 200 ? true : undefined)), early])
           const res = await fetch(`http://127.0.0.1:${port}/invocations`, {
             method: 'POST',
             headers: { 'content-type': 'image/jpeg' },
@@ -226,6 +231,7 @@ describe('train --local', () => {
         state.resources.push({
           kind: 'training-job',
           name: 'localtest-train-1',
+          region: 'us-east-1',
           createdAt: new Date(Date.now() + 60_000).toISOString(),
           details: { status: 'Completed', modelArtifact: uri },
         })
