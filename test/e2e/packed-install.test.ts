@@ -42,7 +42,10 @@ afterAll(async () => moto?.stop())
 describe('the packed and installed package', () => {
   it('holds what a user needs and nothing else', () => {
     expect(files).toContain('dist/bin.js')
-    expect(files).toContain('dist/lambda-runtime/handler.bundle.js')
+    // The Lambda handler, prebuilt once per runtime a config may choose, and the idle-stop reaper.
+    expect(files).toContain('dist/lambda-runtime/handler.nodejs24.x.bundle.js')
+    expect(files).toContain('dist/lambda-runtime/handler.nodejs22.x.bundle.js')
+    expect(files).toContain('dist/lambda-runtime/reaper.bundle.js')
     expect(files).toContain('scripts/train.py')
     expect(files).toContain('package.json')
     expect(files.filter((f) => /^(test|tools|bench|scripts-dev|src)\//.test(f) || /^dist\/(dev|tools|demo)\//.test(f) || /\.test\./.test(f))).toEqual([])
