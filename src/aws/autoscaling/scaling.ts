@@ -9,7 +9,7 @@ import {
   type PutScalingPolicyRequest,
   type RegisterScalableTargetRequest,
 } from '@aws-sdk/client-application-auto-scaling'
-import { callAws, isNotFound } from '../errors.js'
+import { callAws, callAwsIgnoringNotFound } from '../errors.js'
 
 /**
  * Application Auto Scaling for the endpoint's variant (reference sagemaker.md 4.1): a scalable
@@ -130,13 +130,7 @@ export async function applyScaling(as: ApplicationAutoScalingClient, s: ScalingS
 export async function removeScaling(as: ApplicationAutoScalingClient, endpointName: string, policyNames: readonly string[]): Promise<void> {
   const base = { ServiceNamespace: SERVICE_NAMESPACE, ResourceId: scalingResourceId(endpointName), ScalableDimension: SCALABLE_DIMENSION } as const
   const gone = async (operation: string, fn: () => Promise<unknown>) => {
-    await callAws({ service: 'application-autoscaling', operation, resource: base.ResourceId }, async () => {
-      try {
-        await fn()
-      } catch (e) {
-        if (!isNotFound(e)) throw e
-      }
-    })
+    await callAwsIgnoringNotFound({ service: 'application-autoscaling', operation, resource: base.ResourceId }, fn)
   }
   for (const PolicyName of policyNames) await gone('DeleteScalingPolicy', () => as.send(new DeleteScalingPolicyCommand({ PolicyName, ...base })))
   await gone('DeregisterScalableTarget', () => as.send(new DeregisterScalableTargetCommand(base)))

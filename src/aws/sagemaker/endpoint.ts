@@ -20,7 +20,7 @@ import {
 } from '@aws-sdk/client-sagemaker'
 import { OperationError, UserError } from '../../shared/errors.js'
 import { pollUntil, type Clock } from '../../shared/clock.js'
-import { callAws, callAwsOrUndefined, isNotFound } from '../errors.js'
+import { callAws, callAwsIgnoringNotFound, callAwsOrUndefined } from '../errors.js'
 
 /**
  * The SageMaker endpoint, its configs and models: create, update, wait, roll-back detection and
@@ -125,13 +125,9 @@ export async function waitForEndpoint(sm: SageMakerClient, name: string, opts: W
 
 /** Deletes a (Failed) endpoint and waits until it is gone, so it can be created again. */
 export async function deleteEndpointAndWait(sm: SageMakerClient, name: string, opts: WaitOptions): Promise<void> {
-  await callAws({ service: 'sagemaker', operation: 'DeleteEndpoint', resource: name }, async () => {
-    try {
-      await sm.send(new DeleteEndpointCommand({ EndpointName: name }))
-    } catch (e) {
-      if (!isNotFound(e)) throw e
-    }
-  })
+  await callAwsIgnoringNotFound({ service: 'sagemaker', operation: 'DeleteEndpoint', resource: name }, () =>
+    sm.send(new DeleteEndpointCommand({ EndpointName: name })),
+  )
   await pollUntil({
     what: `endpoint ${name} to be deleted`,
     timeoutMs: opts.timeoutMs,
@@ -247,13 +243,9 @@ export async function pruneOldVersions(sm: SageMakerClient, opts: PruneOptions):
   }
   const deletedConfigs: string[] = []
   for (const c of doomed) {
-    await callAws({ service: 'sagemaker', operation: 'DeleteEndpointConfig', resource: c.name }, async () => {
-      try {
-        await sm.send(new DeleteEndpointConfigCommand({ EndpointConfigName: c.name }))
-      } catch (e) {
-        if (!isNotFound(e)) throw e
-      }
-    })
+    await callAwsIgnoringNotFound({ service: 'sagemaker', operation: 'DeleteEndpointConfig', resource: c.name }, () =>
+      sm.send(new DeleteEndpointConfigCommand({ EndpointConfigName: c.name })),
+    )
     deletedConfigs.push(c.name)
   }
   const models = await listAll(sm, 'model', opts.modelBase)
@@ -261,13 +253,9 @@ export async function pruneOldVersions(sm: SageMakerClient, opts: PruneOptions):
   const deletedModels: string[] = []
   for (const m of models) {
     if (keepModels.has(m.name) || (currentModel && m.created > currentModel.created)) continue
-    await callAws({ service: 'sagemaker', operation: 'DeleteModel', resource: m.name }, async () => {
-      try {
-        await sm.send(new DeleteModelCommand({ ModelName: m.name }))
-      } catch (e) {
-        if (!isNotFound(e)) throw e
-      }
-    })
+    await callAwsIgnoringNotFound({ service: 'sagemaker', operation: 'DeleteModel', resource: m.name }, () =>
+      sm.send(new DeleteModelCommand({ ModelName: m.name })),
+    )
     deletedModels.push(m.name)
   }
   return { keptConfigs: kept.map((c) => c.name), deletedConfigs, deletedModels }
