@@ -17,7 +17,7 @@ import { buildReport, type AuditReport } from './report.js'
 import { buildSarif } from './sarif.js'
 import { roleNameOf, selectRoles, type ProjectRoles, type Scope } from './scope.js'
 import { suggestFor, type Suggestion } from './suggest.js'
-import type { PolicyFileInput, RoleInput, Severity } from './types.js'
+import { RULE_IDS, type PolicyFileInput, type RoleInput, type Severity } from './types.js'
 
 /** The whole `mlops audit-iam` run: gather inputs (live, --input, --policy-file), analyse, report. */
 
@@ -167,18 +167,11 @@ function livePlan(config: MlopsConfig | undefined, opts: AuditIamOptions): Plann
   return ops
 }
 
-/** Rules whose findings make --suggest read last-accessed data for a role of unknown purpose. */
-const PERMISSION_RULES: ReadonlySet<string> = new Set([
-  'admin-access',
-  'privilege-escalation',
-  'aws-managed-full-access',
-  'service-wildcard',
-  'resource-star-write',
-  'passrole-unscoped',
-  'credentials-exposure',
-  'data-exfiltration',
-  'unsafe-ssm-instance-role',
-])
+/**
+ * Rules whose findings make --suggest read last-accessed data for a role of unknown purpose: every
+ * rule about what a role may do, that is all of them but the trust-policy rules and unused-role.
+ */
+const PERMISSION_RULES: ReadonlySet<string> = new Set(RULE_IDS.filter((id) => !id.startsWith('trust-') && id !== 'unused-role'))
 
 const AUTH_DETAILS_HINT = 'Save it with `aws iam get-account-authorization-details --output json > auth-details.json`.'
 
