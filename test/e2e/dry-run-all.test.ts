@@ -1,8 +1,7 @@
-import { execFileSync } from 'node:child_process'
 import { readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { runMlops, tempProject } from '../helpers/cli.js'
+import { makeSyntheticDataset, runMlops, tempProject } from '../helpers/cli.js'
 import { noAwsFactory } from '../helpers/aws.js'
 
 const ROOT = path.resolve(import.meta.dirname, '../..')
@@ -42,21 +41,7 @@ describe('--dry-run of every command works offline, without credentials', () => 
     expect((await runMlops(['init', '--project', 'dogs', '--bucket', 'dogs-data'], { cwd: dir })).code).toBe(0)
     const cfg = path.join(dir, 'mlops.config.yaml')
     await writeFile(cfg, (await readFile(cfg, 'utf8')).replace('sourceDir: scripts', `sourceDir: ${path.join(ROOT, 'scripts')}`))
-    execFileSync('/usr/bin/python3', [
-      path.join(ROOT, 'scripts-dev/make_synthetic_dataset.py'),
-      '--out',
-      path.join(dir, 'dogImages'),
-      '--classes',
-      '3',
-      '--train-per-class',
-      '2',
-      '--valid-per-class',
-      '1',
-      '--test-per-class',
-      '1',
-      '--size',
-      '16',
-    ])
+    makeSyntheticDataset(dir, { classes: 3, train: 2, valid: 1, test: 1, size: 16 })
   })
 
   it.each(COMMANDS)('%s', async (_name, args) => {

@@ -5,6 +5,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { motoEnv, startMoto, type MotoServer } from '../helpers/moto.js'
+import { makeSyntheticDataset } from '../helpers/cli.js'
 
 /**
  * The package as a user gets it: `npm pack` (prepack builds dist/), installed into a temporary
@@ -68,25 +69,7 @@ describe('the packed and installed package', () => {
     for (const f of ['train.py', 'inference.py', 'hyperparameters.json']) expect(existsSync(path.join(project, 'scripts', f)), f).toBe(true)
     expect(await readFile(path.join(project, 'mlops.config.yaml'), 'utf8')).toMatch(/sourceDir: scripts/)
 
-    execFileSync(
-      '/usr/bin/python3',
-      [
-        path.join(ROOT, 'scripts-dev/make_synthetic_dataset.py'),
-        '--out',
-        path.join(project, 'dogImages'),
-        '--classes',
-        '2',
-        '--train-per-class',
-        '2',
-        '--valid-per-class',
-        '1',
-        '--test-per-class',
-        '1',
-        '--size',
-        '16',
-      ],
-      { stdio: 'ignore' },
-    )
+    makeSyntheticDataset(project, { classes: 2, train: 2, valid: 1, test: 1, size: 16 })
 
     const upload = mlops('upload-data', '--yes')
     expect(upload.status, upload.stderr).toBe(0)

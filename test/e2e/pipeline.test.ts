@@ -4,12 +4,11 @@ import { IAMClient, ListInstanceProfilesCommand, ListRolesCommand } from '@aws-s
 import { LambdaClient, ListFunctionsCommand } from '@aws-sdk/client-lambda'
 import { ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { ListEndpointConfigsCommand, ListEndpointsCommand, ListModelsCommand, SageMakerClient } from '@aws-sdk/client-sagemaker'
-import { execFileSync } from 'node:child_process'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { create as createTar } from 'tar'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { fastClock, runMlops, tempProject } from '../helpers/cli.js'
+import { fastClock, makeSyntheticDataset, runMlops, tempProject } from '../helpers/cli.js'
 import { motoClientConfig, motoEnv, startMoto, type MotoServer } from '../helpers/moto.js'
 
 const ROOT = path.resolve(import.meta.dirname, '../..')
@@ -46,21 +45,7 @@ describe('the whole pipeline on moto', () => {
     moto = await startMoto()
     env = motoEnv(moto.endpoint)
     dir = await tempProject()
-    execFileSync('/usr/bin/python3', [
-      path.join(ROOT, 'scripts-dev/make_synthetic_dataset.py'),
-      '--out',
-      path.join(dir, 'dogImages'),
-      '--classes',
-      '3',
-      '--train-per-class',
-      '4',
-      '--valid-per-class',
-      '2',
-      '--test-per-class',
-      '2',
-      '--size',
-      '32',
-    ])
+    makeSyntheticDataset(dir, { classes: 3, train: 4, valid: 2, test: 2, size: 32 })
   })
   afterAll(async () => moto?.stop())
 

@@ -3,7 +3,7 @@ import { copyFile, mkdir, readFile, readdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { noAwsFactory } from '../helpers/aws.js'
-import { runMlops, tempProject } from '../helpers/cli.js'
+import { makeSyntheticDataset, runMlops, tempProject } from '../helpers/cli.js'
 
 /**
  * The request contract: every request in every --dry-run plan, over several config variants, is
@@ -110,10 +110,7 @@ async function planned(variant: Variant): Promise<PlannedRequest[]> {
   let yaml = (await readFile(cfgPath, 'utf8')).replace(/sourceDir: .*/, `sourceDir: ${path.join(ROOT, 'scripts')}`)
   if (variant.edit) yaml = await variant.edit(yaml, dir)
   await writeFile(cfgPath, yaml)
-  execFileSync('/usr/bin/python3', [
-    path.join(ROOT, 'scripts-dev/make_synthetic_dataset.py'),
-    ...['--out', path.join(dir, 'dogImages'), '--classes', '3', '--train-per-class', '2', '--valid-per-class', '1', '--test-per-class', '1', '--size', '16'],
-  ])
+  makeSyntheticDataset(dir, { classes: 3, train: 2, valid: 1, test: 1, size: 16 })
   const requests: PlannedRequest[] = []
   for (const args of variant.commands) {
     const run = await runMlops([...args, '--dry-run', '--json'], { cwd: dir, env: OFFLINE, awsFactory: noAwsFactory('a --dry-run asked for AWS clients') })

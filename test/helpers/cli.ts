@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process'
 import { mkdtemp, writeFile, mkdir } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -105,4 +106,23 @@ export async function tempProject(configText?: string, files: Record<string, str
 /** A minimal valid config; `extra` is appended verbatim (YAML). */
 export function minimalConfig(extra = '', project = 'dogs', bucket = 'dogs-data'): string {
   return `project:\n  name: ${project}\ndata:\n  bucket: ${bucket}\n  localDir: ./dogImages\n${extra}`
+}
+
+/** Repository root, for scripts and assets the tests use. */
+const REPO_ROOT = path.resolve(import.meta.dirname, '../..')
+
+/**
+ * Writes a tiny synthetic dogImages-style dataset (train/valid/test, one folder per class) into
+ * `<dir>/dogImages` with scripts-dev/make_synthetic_dataset.py on Debian's Python (which has PIL).
+ */
+export function makeSyntheticDataset(dir: string, o: { classes: number; train: number; valid: number; test: number; size: number }): void {
+  execFileSync(
+    '/usr/bin/python3',
+    [
+      path.join(REPO_ROOT, 'scripts-dev/make_synthetic_dataset.py'),
+      ...['--out', path.join(dir, 'dogImages'), '--classes', String(o.classes), '--train-per-class', String(o.train)],
+      ...['--valid-per-class', String(o.valid), '--test-per-class', String(o.test), '--size', String(o.size)],
+    ],
+    { stdio: 'ignore' },
+  )
 }
