@@ -60,7 +60,21 @@ export type AwsClientFactory = <K extends AwsClientName>(names: readonly K[]) =>
  * commands that touch one service do not pay for loading all ten.
  */
 const LOADERS: { [K in AwsClientName]: (cfg: Record<string, unknown>) => Promise<AwsClients[K]> } = {
-  s3: async (cfg) => new (await import('@aws-sdk/client-s3')).S3Client({ ...cfg, forcePathStyle: Boolean(cfg.endpoint) }),
+  s3: async (cfg) => {
+    const [{ S3Client }, transfer, { signalAwareHttpHandler }] = await Promise.all([
+      import('@aws-sdk/client-s3'),
+      import('./s3/transfer-client.js'),
+      import('./request-signal.js'),
+    ])
+    const client = new S3Client({
+      ...cfg,
+      forcePathStyle: Boolean(cfg.endpoint),
+      ...transfer.TRANSFER_CLIENT_CONFIG,
+      requestHandler: cfg.requestHandler ?? (await signalAwareHttpHandler()),
+    })
+    transfer.addTransferMiddleware(client)
+    return client
+  },
   sagemaker: async (cfg) => new (await import('@aws-sdk/client-sagemaker')).SageMakerClient(cfg),
   sagemakerRuntime: async (cfg) => new (await import('@aws-sdk/client-sagemaker-runtime')).SageMakerRuntimeClient(cfg),
   ec2: async (cfg) => new (await import('@aws-sdk/client-ec2')).EC2Client(cfg),
@@ -108,8 +122,8 @@ async function retryConfig(mode: AwsSettings['retryMode'], maxAttempts: number):
 
 /** SDK v3 ignores HTTPS_PROXY and friends: its HTTP handler gets agents that honour them. */
 async function proxiedHandler(proxy: ProxySettings): Promise<unknown> {
-  const [{ NodeHttpHandler }, { proxyAgents }] = await Promise.all([import('@smithy/node-http-handler'), import('./proxy.js')])
-  return new NodeHttpHandler(proxyAgents(proxy))
+  const [{ signalAwareHttpHandler }, { proxyAgents }] = await Promise.all([import('./request-signal.js'), import('./proxy.js')])
+  return signalAwareHttpHandler(proxyAgents(proxy))
 }
 
 /** The one place that constructs SDK clients. Clients are cached per factory. */

@@ -11,6 +11,7 @@ import { Upload } from '@aws-sdk/lib-storage'
 import type { Readable } from 'node:stream'
 import { AwsError } from '../../shared/errors.js'
 import { callAws, isAwsErrorNamed, translateAwsError } from '../errors.js'
+import { withRequestSignal } from '../request-signal.js'
 
 /**
  * The S3 object transfers `upload-data` makes: listing, single PUTs, @aws-sdk/lib-storage multipart
@@ -72,25 +73,17 @@ export async function deleteObjects(s3: S3Client, bucket: string, keys: readonly
 }
 
 /**
- * One PutObject of an in-memory body. `payloadSha256Hex` is the SigV4 payload hash, handed to the
- * signer so the body is hashed once by the caller, not again by the SDK. Errors propagate untranslated
- * (the caller decides what to retry).
+ * One PutObject of an in-memory body, signed with the sha256 its input carries as `ChecksumSHA256`
+ * (the body is hashed once, by the caller) and sent through the client's cached middleware stack, with
+ * the signal in the input (transfer-client.ts). Errors propagate untranslated (the caller decides what
+ * to retry).
  */
 export async function putObject(
   s3: S3Client,
-  input: PutObjectCommandInput & { readonly Body: Buffer },
-  o: { readonly payloadSha256Hex: string; readonly signal?: AbortSignal },
+  input: PutObjectCommandInput & { readonly Body: Buffer; readonly ChecksumSHA256: string },
+  o: { readonly signal?: AbortSignal },
 ): Promise<{ etag: string }> {
-  const command = new PutObjectCommand(input)
-  command.middlewareStack.add(
-    (next) => async (args) => {
-      const req = args.request as { headers?: Record<string, string> }
-      if (req.headers) req.headers['x-amz-content-sha256'] = o.payloadSha256Hex
-      return next(args)
-    },
-    { step: 'build', name: 'mlopsPresetPayloadHash' },
-  )
-  const out = await s3.send(command, { abortSignal: o.signal })
+  const out = await s3.send(new PutObjectCommand(withRequestSignal(input, o.signal)))
   return { etag: out.ETag ?? '' }
 }
 
