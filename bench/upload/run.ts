@@ -1,25 +1,26 @@
 /**
- * `npm run bench:upload [-- --scale 0.25] [--rtt 20ms] [--concurrency 16] [--repeat 1] [--timeout 45m]`
+ * `npm run bench:upload [-- --scale 0.25] [--rtt 20ms] [--server s3rver|moto] [--concurrency 16] [--repeat 1] [--timeout 45m]`
  *
  * Generates a dogImages-shaped dataset (133 classes, ~8,351 files at --scale 1, JPEG-like sizes from
- * 20 KB to 500 KB, ~1.1 GB), starts one moto server, and measures in the same run:
+ * 20 KB to 500 KB, ~1.1 GB), starts an S3 server, and measures in the same run:
  *   1. the server's ceiling: a bare loop of concurrent PutObject calls with the same files;
  *   2. `aws s3 sync` (Debian's AWS CLI v2, /usr/bin/aws): first upload, then the no-change re-sync;
  *   3. `mlops upload-data`: first upload, then the no-change re-sync;
  * with wall time and peak memory (max RSS of the process, via /usr/bin/time) for 2 and 3.
- * State is reset between tools so each starts from an empty server and moto's memory stays bounded.
- * With `--rtt 20ms` every tool talks to moto through a loopback proxy (rtt-proxy.ts) that delays each
- * direction by half the round trip, as a network to S3 would (one round trip per request: moto closes
- * every connection, so the handshake is not charged); the rounds then default to 2 and alternate which
- * tool goes first. The connections each tool opened through the proxy are reported.
+ * The server (--server) is s3rver by default (s3rver.ts: objects and listings, connections kept alive,
+ * several times moto's request rate; the bucket settings it lacks are passed to moto), or moto alone.
+ * State is reset between tools so each starts from an empty server and its storage stays bounded.
+ * With `--rtt 20ms` every tool talks to the server through a loopback proxy (rtt-proxy.ts) that delays
+ * each direction by half the round trip, as a network to S3 would; the rounds then default to 2 and
+ * alternate which tool goes first. The connections each tool opened through the proxy are reported.
  * Results are printed as ratios and written to bench-out/upload/results-<time>.json.
  *
- * The run is bounded (--timeout, and a per-command limit) and always stops its moto server.
+ * The run is bounded (--timeout, and a per-command limit) and always stops its servers.
  * The generated dataset is kept in bench-out/upload/ for the next run (`rm -rf bench-out/upload` frees it).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { existsSync } from 'node:fs'
+import { existsSync, rmSync } from 'node:fs'
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import os from 'node:os'
@@ -27,6 +28,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { runCeiling } from './ceiling.js'
 import { startRttProxy, type RttProxy } from './rtt-proxy.js'
+import { startS3rverFront, type S3rverFront } from './s3rver.js'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const OUT = path.join(ROOT, 'bench-out', 'upload')
@@ -39,14 +41,16 @@ interface Args {
   scale: number
   concurrency?: number
   repeat: number
-  /** Added round trip in ms; 0 = no proxy, tools talk to moto directly. */
+  /** Added round trip in ms; 0 = no proxy, tools talk to the server directly. */
   rttMs: number
   timeoutS: number
   skipAws: boolean
+  /** What serves the objects: s3rver (with moto for the bucket settings) or moto alone. */
+  server: 's3rver' | 'moto'
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { scale: 1, repeat: 0, rttMs: 0, timeoutS: 45 * 60, skipAws: false }
+  const a: Args = { scale: 1, repeat: 0, rttMs: 0, timeoutS: 45 * 60, skipAws: false, server: 's3rver' }
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split('=', 2)
     const value = () => inline ?? argv[++i]
@@ -56,9 +60,13 @@ function parseArgs(argv: string[]): Args {
     else if (flag === '--rtt') a.rttMs = parseMs(value())
     else if (flag === '--timeout') a.timeoutS = parseSeconds(value())
     else if (flag === '--skip-aws') a.skipAws = true
-    else if (flag === '--help' || flag === '-h') {
+    else if (flag === '--server') {
+      const v = value()
+      if (v !== 's3rver' && v !== 'moto') throw new Error(`--server must be s3rver or moto, got ${v}`)
+      a.server = v
+    } else if (flag === '--help' || flag === '-h') {
       process.stdout.write(
-        'npm run bench:upload -- [--scale 1] [--rtt 0|20ms] [--concurrency <n>] [--repeat 1, or 2 with --rtt] [--timeout 45m] [--skip-aws]\n',
+        'npm run bench:upload -- [--scale 1] [--rtt 0|20ms] [--server s3rver|moto] [--concurrency <n>] [--repeat 1, or 2 with --rtt] [--timeout 45m] [--skip-aws]\n',
       )
       process.exit(0)
     } else throw new Error(`unknown argument ${argv[i]}`)
@@ -219,6 +227,11 @@ async function startMoto(): Promise<{ endpoint: string; reset(): Promise<void>; 
   }
 }
 
+/** In memory where there is a tmpfs: the server's disk is not what is measured (S3's is not the client's). */
+function s3rverStorage(): string {
+  return existsSync('/dev/shm') ? path.join('/dev/shm', `mlops-bench-s3rver-${process.pid}`) : path.join(OUT, 's3rver-data')
+}
+
 async function buildMlops(): Promise<string> {
   // Compiled file by file like the release build (dist/ from tsc): lazy `import()`s stay lazy, so
   // start-up loads only what upload-data needs. The package.json beside it is what src/version.ts reads.
@@ -296,17 +309,33 @@ async function main(): Promise<void> {
   const data = await generateDataset(args.scale)
   const bin = await buildMlops()
   const moto = await startMoto()
+  let front: S3rverFront | undefined
   let proxy: RttProxy | undefined
   const rounds: Record<string, unknown>[] = []
   try {
-    // No handshake modelling: moto (werkzeug) answers every request with `Connection: close`, so each
-    // request opens a connection; charging each a handshake would measure that quirk, where S3 keeps
-    // connections alive and a request costs one round trip.
+    if (args.server === 's3rver') {
+      const storageDir = s3rverStorage()
+      scratchDirs.add(storageDir) // a gigabyte of tmpfs (memory): removed on Ctrl-C too
+      front = await startS3rverFront({ port: await freePort(), motoEndpoint: moto.endpoint, storageDir, children, log })
+    }
+    const server = front ?? moto
+    // With moto alone there is no handshake to charge: moto (werkzeug) answers every request with
+    // `Connection: close`, so each request opens a connection, where S3 keeps connections alive and a
+    // request costs one round trip; charging each a handshake would measure that quirk. s3rver keeps
+    // connections alive like S3, so there a new connection pays its handshake.
     if (args.rttMs > 0)
-      proxy = await startRttProxy({ upstreamHost: '127.0.0.1', upstreamPort: Number(new URL(moto.endpoint).port), rttMs: args.rttMs, handshake: false })
-    // Resets go to moto directly; every measured request goes through the proxy when there is one.
-    const endpoint = proxy?.endpoint ?? moto.endpoint
-    log(`moto: ${moto.endpoint}${proxy ? `, through the ${args.rttMs} ms RTT proxy at ${proxy.endpoint}` : ''}`)
+      proxy = await startRttProxy({
+        upstreamHost: '127.0.0.1',
+        upstreamPort: Number(new URL(server.endpoint).port),
+        rttMs: args.rttMs,
+        handshake: args.server === 's3rver',
+      })
+    // Resets go to the server directly; every measured request goes through the proxy when there is one.
+    const endpoint = proxy?.endpoint ?? server.endpoint
+    log(
+      `server: ${args.server === 's3rver' ? `s3rver at ${server.endpoint} (bucket settings: moto at ${moto.endpoint})` : `moto at ${moto.endpoint}`}` +
+        (proxy ? `, through the ${args.rttMs} ms RTT proxy at ${proxy.endpoint}` : ''),
+    )
     for (let round = 1; round <= args.repeat; round++) {
       // Odd rounds run ceiling, aws, mlops; even rounds the reverse, so a change in machine load
       // (or a warm page cache) does not always favour the same tool.
@@ -314,7 +343,7 @@ async function main(): Promise<void> {
       if (round % 2 === 0) order.reverse()
       const result: Record<string, unknown> = { round, order }
       for (const tool of order) {
-        await moto.reset()
+        await server.reset()
         const connectionsBefore = proxy?.connections() ?? 0
         if (tool === 'ceiling') {
           log(`[${round}] ceiling: bare concurrent PutObject loop…`)
@@ -343,18 +372,20 @@ async function main(): Promise<void> {
         }
         if (proxy) ((result.connections ??= {}) as Record<string, number>)[tool] = proxy.connections() - connectionsBefore
       }
-      await moto.reset()
+      await server.reset()
       rounds.push(result)
     }
   } finally {
     clearTimeout(overall)
     await proxy?.close()
+    await front?.stop()
     await moto.stop()
   }
   const report = {
     when: new Date().toISOString(),
     scale: args.scale,
     rttMs: args.rttMs,
+    server: args.server,
     files: data.files,
     bytes: data.bytes,
     concurrency: args.concurrency ?? 'default',
@@ -433,8 +464,12 @@ function log(s: string): void {
   process.stderr.write(`${s}\n`)
 }
 
+/** Folders to remove however the run ends. */
+const scratchDirs = new Set<string>()
+
 async function cleanup(): Promise<void> {
   for (const c of children) c.kill('SIGKILL')
+  for (const dir of scratchDirs) rmSync(dir, { recursive: true, force: true })
 }
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.on(sig, () => {
