@@ -12,6 +12,10 @@ import { moveRequestSignal } from '../request-signal.js'
  * - the SigV4 payload hash: a request whose input carries `ChecksumSHA256` for a body in memory (the
  *   body's sha256, which upload-data computes anyway) is signed with that hash, instead of the SDK
  *   hashing the body a second time.
+ * With the cache on, middleware added to a single S3 command (`command.middlewareStack.add`) is not
+ * honoured: the first option-less send of a command class fixes the stack every later one of that class
+ * reuses (that first command's own middleware included). Per-request behaviour belongs in the input,
+ * read by client-wide middleware added here.
  */
 export const TRANSFER_CLIENT_CONFIG = { cacheMiddleware: true } as const
 
