@@ -22,12 +22,12 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync, rmSync } from 'node:fs'
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { runCeiling } from './ceiling.js'
 import { startRttProxy, type RttProxy } from './rtt-proxy.js'
+import { freePort, startMoto, type MotoServer } from '../../tools/dev/moto-server.js'
 import { startS3rverFront, type S3rverFront } from './s3rver.js'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
@@ -182,51 +182,6 @@ async function measure(cmd: string, args: string[], opts: { cwd?: string; env: R
   return { wallS, cpuS: (user ?? 0) + (sys ?? 0), maxRssMb: rssKb / 1024, code, stdout, stderr }
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.on('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number }
-      srv.close(() => resolve(port))
-    })
-  })
-}
-
-async function startMoto(): Promise<{ endpoint: string; reset(): Promise<void>; stop(): Promise<void> }> {
-  const port = await freePort()
-  const endpoint = `http://127.0.0.1:${port}`
-  const child = spawn(process.env.MOTO_PYTHON ?? 'python3', [path.join(ROOT, 'test/harness/moto_server.py'), '-H', '127.0.0.1', '-p', String(port)], {
-    stdio: ['ignore', 'ignore', 'ignore'],
-  })
-  children.add(child)
-  const deadline = Date.now() + 30_000
-  for (;;) {
-    if (
-      await fetch(`${endpoint}/moto-api/`).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      break
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error('moto did not start (is moto installed for python3?)')
-    await new Promise((r) => setTimeout(r, 200))
-  }
-  return {
-    endpoint,
-    reset: async () => {
-      const r = await fetch(`${endpoint}/moto-api/reset`, { method: 'POST' })
-      if (!r.ok) throw new Error(`moto reset: ${r.status}`)
-    },
-    stop: async () => {
-      child.kill('SIGTERM')
-      await Promise.race([new Promise((r) => child.once('exit', r)), new Promise((r) => setTimeout(r, 3000))])
-      if (child.exitCode === null) child.kill('SIGKILL')
-      children.delete(child)
-    },
-  }
-}
-
 /** In memory where there is a tmpfs: the server's disk is not what is measured (S3's is not the client's). */
 function s3rverStorage(): string {
   return existsSync('/dev/shm') ? path.join('/dev/shm', `mlops-bench-s3rver-${process.pid}`) : path.join(OUT, 's3rver-data')
@@ -308,7 +263,7 @@ async function main(): Promise<void> {
   await mkdir(OUT, { recursive: true })
   const data = await generateDataset(args.scale)
   const bin = await buildMlops()
-  const moto = await startMoto()
+  moto = await startMoto()
   let front: S3rverFront | undefined
   let proxy: RttProxy | undefined
   const rounds: Record<string, unknown>[] = []
@@ -466,9 +421,12 @@ function log(s: string): void {
 
 /** Folders to remove however the run ends. */
 const scratchDirs = new Set<string>()
+/** The moto server, stopped however the run ends. */
+let moto: MotoServer | undefined
 
 async function cleanup(): Promise<void> {
   for (const c of children) c.kill('SIGKILL')
+  await moto?.stop()
   for (const dir of scratchDirs) rmSync(dir, { recursive: true, force: true })
 }
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
