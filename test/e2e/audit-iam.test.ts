@@ -10,7 +10,7 @@ import { roleTarget } from '../../src/aws/iam/role-target.js'
 import { parseConfigText } from '../../src/config/load.js'
 import { projectTags } from '../../src/shared/naming.js'
 import { githubUploadProblems, sarifErrors } from '../fixtures/audit/sarif-validate.js'
-import { minimalConfig, runMlops, tempProject } from '../helpers/cli.js'
+import { minimalConfig, OFFLINE_ENV, runMlops, tempProject } from '../helpers/cli.js'
 import { motoClientConfig, motoEnv, startMoto, type MotoServer } from '../helpers/moto.js'
 
 /** `mlops audit-iam` against a live (moto) account. */
@@ -221,7 +221,7 @@ describe('audit-iam on a live account (moto)', () => {
     const dir = await tempProject(minimalConfig())
     const run = await runMlops(['audit-iam', '--dry-run', '--json'], {
       cwd: dir,
-      env: { AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined, AWS_CONFIG_FILE: '/nonexistent', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent' },
+      env: OFFLINE_ENV,
     })
     expect(run.code).toBe(0)
     expect(run.json().operations).toHaveLength(6)

@@ -1,20 +1,10 @@
 import { readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { makeSyntheticDataset, runMlops, tempProject } from '../helpers/cli.js'
+import { makeSyntheticDataset, OFFLINE_ENV, runMlops, tempProject } from '../helpers/cli.js'
 import { noAwsFactory } from '../helpers/aws.js'
 
 const ROOT = path.resolve(import.meta.dirname, '../..')
-/** No credentials, no profile files, no endpoint: anything that tried to reach AWS would fail. */
-const OFFLINE = {
-  AWS_ACCESS_KEY_ID: undefined,
-  AWS_SECRET_ACCESS_KEY: undefined,
-  AWS_SESSION_TOKEN: undefined,
-  AWS_PROFILE: undefined,
-  AWS_ENDPOINT_URL: undefined,
-  AWS_CONFIG_FILE: '/nonexistent',
-  AWS_SHARED_CREDENTIALS_FILE: '/nonexistent',
-}
 const noAws = noAwsFactory('a --dry-run asked for AWS clients')
 
 const COMMANDS: [string, string[]][] = [
@@ -45,7 +35,7 @@ describe('--dry-run of every command works offline, without credentials', () => 
   })
 
   it.each(COMMANDS)('%s', async (_name, args) => {
-    const run = await runMlops([...args, '--dry-run', '--json'], { cwd: dir, env: OFFLINE, awsFactory: noAws })
+    const run = await runMlops([...args, '--dry-run', '--json'], { cwd: dir, env: OFFLINE_ENV, awsFactory: noAws })
     expect(run.code, run.stderr).toBe(0)
     const doc = run.json()
     expect(doc.dryRun).toBe(true)
@@ -55,7 +45,7 @@ describe('--dry-run of every command works offline, without credentials', () => 
       expect(op).toEqual({ service: expect.any(String), operation: expect.stringMatching(/^[A-Z][A-Za-z0-9]+$/), input: expect.anything() })
     }
     // The human rendering names each request too.
-    const human = await runMlops([...args, '--dry-run'], { cwd: dir, env: OFFLINE, awsFactory: noAws })
+    const human = await runMlops([...args, '--dry-run'], { cwd: dir, env: OFFLINE_ENV, awsFactory: noAws })
     expect(human.code, human.stderr).toBe(0)
     expect(human.stdout).toContain(doc.operations[0].operation)
   })

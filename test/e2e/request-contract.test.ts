@@ -3,7 +3,7 @@ import { copyFile, mkdir, readFile, readdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { noAwsFactory } from '../helpers/aws.js'
-import { makeSyntheticDataset, runMlops, tempProject } from '../helpers/cli.js'
+import { makeSyntheticDataset, OFFLINE_ENV, runMlops, tempProject } from '../helpers/cli.js'
 
 /**
  * The request contract: every request in every --dry-run plan, over several config variants, is
@@ -13,15 +13,6 @@ import { makeSyntheticDataset, runMlops, tempProject } from '../helpers/cli.js'
 
 const ROOT = path.resolve(import.meta.dirname, '../..')
 const VALIDATOR = path.join(ROOT, 'test/harness/validate_requests.py')
-const OFFLINE = {
-  AWS_ACCESS_KEY_ID: undefined,
-  AWS_SECRET_ACCESS_KEY: undefined,
-  AWS_SESSION_TOKEN: undefined,
-  AWS_PROFILE: undefined,
-  AWS_ENDPOINT_URL: undefined,
-  AWS_CONFIG_FILE: '/nonexistent',
-  AWS_SHARED_CREDENTIALS_FILE: '/nonexistent',
-}
 const MODEL = 's3://dogs-data/output/j/output/model.tar.gz'
 const SAMPLE = path.join(ROOT, 'assets/sample.jpg')
 const KMS_KEY = 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab'
@@ -113,7 +104,7 @@ async function planned(variant: Variant): Promise<PlannedRequest[]> {
   makeSyntheticDataset(dir, { classes: 3, train: 2, valid: 1, test: 1, size: 16 })
   const requests: PlannedRequest[] = []
   for (const args of variant.commands) {
-    const run = await runMlops([...args, '--dry-run', '--json'], { cwd: dir, env: OFFLINE, awsFactory: noAwsFactory('a --dry-run asked for AWS clients') })
+    const run = await runMlops([...args, '--dry-run', '--json'], { cwd: dir, env: OFFLINE_ENV, awsFactory: noAwsFactory('a --dry-run asked for AWS clients') })
     expect(run.code, `${args.join(' ')}: ${run.stderr}`).toBe(0)
     const label = `${variant.name}: mlops ${args.map((a) => (a === SAMPLE ? 'sample.jpg' : a)).join(' ')}`
     for (const op of run.json().operations) requests.push({ label, ...op })

@@ -6,7 +6,7 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { minimalConfig, runMlops, tempProject } from '../helpers/cli.js'
+import { minimalConfig, OFFLINE_ENV, runMlops, tempProject } from '../helpers/cli.js'
 import { jpeg } from '../helpers/images.js'
 import { motoClientConfig, motoEnv, startMoto, type MotoServer } from '../helpers/moto.js'
 
@@ -75,7 +75,7 @@ describe('upload-data --from-url on moto', () => {
 
     const plan = await runMlops(['upload-data', '--from-url', `${base}/dogImages.zip`, '--dry-run', '--json'], {
       cwd: dir,
-      env: { AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined, AWS_CONFIG_FILE: '/nonexistent', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent' },
+      env: OFFLINE_ENV,
     })
     expect(plan.code, plan.stderr).toBe(0)
     expect(plan.json()).toMatchObject({ dryRun: true, wouldUpload: 0, download: { url: `${base}/dogImages.zip`, into: path.join(dir, 'dogImages') } })

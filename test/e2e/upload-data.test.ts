@@ -20,20 +20,9 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { createAwsClientFactory, type AwsClientFactory, type AwsSettings } from '../../src/aws/clients.js'
-import { minimalConfig, runMlops, tempProject } from '../helpers/cli.js'
+import { minimalConfig, OFFLINE_ENV, runMlops, tempProject } from '../helpers/cli.js'
 import { jpeg, pngOfSize } from '../helpers/images.js'
 import { motoClientConfig, motoEnv, startMoto, type MotoServer } from '../helpers/moto.js'
-
-/** An env with no credentials and no endpoint: a dry run must not need either. */
-const NO_CREDENTIALS = {
-  AWS_ACCESS_KEY_ID: undefined,
-  AWS_SECRET_ACCESS_KEY: undefined,
-  AWS_SESSION_TOKEN: undefined,
-  AWS_PROFILE: undefined,
-  AWS_ENDPOINT_URL: undefined,
-  AWS_CONFIG_FILE: '/nonexistent',
-  AWS_SHARED_CREDENTIALS_FILE: '/nonexistent',
-}
 
 interface DatasetFile {
   readonly rel: string
@@ -355,7 +344,7 @@ describe('upload-data on moto', () => {
 
   it('--dry-run without credentials lists what would be uploaded and deleted, from the local record, and sends nothing', async () => {
     const { dir, files, env } = await project()
-    const fresh = await runMlops(['upload-data', '--dry-run', '--json'], { cwd: dir, env: NO_CREDENTIALS })
+    const fresh = await runMlops(['upload-data', '--dry-run', '--json'], { cwd: dir, env: OFFLINE_ENV })
     expect(fresh.code, fresh.stderr).toBe(0)
     expect(fresh.json()).toMatchObject({ dryRun: true, comparedWith: 'local-record', wouldUpload: files.length, wouldSkip: 0, wouldDelete: 0 })
 
@@ -366,7 +355,7 @@ describe('upload-data on moto', () => {
     await writeFile(path.join(dir, 'dogImages/test/003.Airedale_terrier/new.jpg'), jpeg('new image'))
     await rm(path.join(dir, 'dogImages', files[7].rel))
 
-    const plan = await runMlops(['upload-data', '--dry-run', '--delete', '--json'], { cwd: dir, env: NO_CREDENTIALS })
+    const plan = await runMlops(['upload-data', '--dry-run', '--delete', '--json'], { cwd: dir, env: OFFLINE_ENV })
     expect(plan.code, plan.stderr).toBe(0)
     const p = plan.json()
     expect(p).toMatchObject({ dryRun: true, wouldUpload: 2, wouldSkip: files.length - 2, wouldDelete: 1, deletes: [`data/${files[7].rel}`] })
@@ -403,7 +392,7 @@ describe('upload-data on moto', () => {
     expect(p.operations.at(-1).input).toEqual({ Bucket: BUCKET, Delete: { Objects: [{ Key: `data/${files[7].rel}` }], Quiet: true } })
     expect(await listKeys()).toEqual(before)
 
-    const human = await runMlops(['upload-data', '--dry-run', '--delete'], { cwd: dir, env: NO_CREDENTIALS })
+    const human = await runMlops(['upload-data', '--dry-run', '--delete'], { cwd: dir, env: OFFLINE_ENV })
     expect(human.stdout).toContain('compares with the local record of earlier uploads')
     expect(human.stdout).toContain(`~ s3://${BUCKET}/data/${changed.rel}`)
     expect(human.stdout).toContain(`- s3://${BUCKET}/data/${files[7].rel}`)

@@ -47,6 +47,20 @@ export function fastClock(start = Date.parse('2026-11-22T10:00:00Z')): Clock & {
   }
 }
 
+/**
+ * An environment with no credentials, no profile, no profile files and no endpoint: a command that
+ * tried to reach AWS would fail. What every offline test (dry runs, refusals before any call) runs with.
+ */
+export const OFFLINE_ENV: Readonly<Record<string, string | undefined>> = {
+  AWS_ACCESS_KEY_ID: undefined,
+  AWS_SECRET_ACCESS_KEY: undefined,
+  AWS_SESSION_TOKEN: undefined,
+  AWS_PROFILE: undefined,
+  AWS_ENDPOINT_URL: undefined,
+  AWS_CONFIG_FILE: '/nonexistent',
+  AWS_SHARED_CREDENTIALS_FILE: '/nonexistent',
+}
+
 /** One price cache per test process, never the user's ~/.cache. */
 const PRICE_CACHE = path.join(os.tmpdir(), `mlops-test-prices-${process.pid}`)
 

@@ -1,15 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import { parseConfigText } from '../../src/config/load.js'
 import { buildCreateModelInput, resolveDeploySettings } from '../../src/features/deploy/plan.js'
-import { minimalConfig, runMlops, tempProject } from '../helpers/cli.js'
+import { minimalConfig, OFFLINE_ENV, runMlops, tempProject } from '../helpers/cli.js'
 
 // Issue 14 item 2: SAGEMAKER_PROGRAM was hard-coded to inference.py while code/<entryPoint> was shipped.
-const NO_CREDS = {
-  AWS_ACCESS_KEY_ID: undefined,
-  AWS_SECRET_ACCESS_KEY: undefined,
-  AWS_CONFIG_FILE: '/nonexistent',
-  AWS_SHARED_CREDENTIALS_FILE: '/nonexistent',
-}
 
 describe('SAGEMAKER_PROGRAM', () => {
   it('is endpoint.entryPoint (inference.py by default)', () => {
@@ -22,7 +16,7 @@ describe('SAGEMAKER_PROGRAM', () => {
 
   it('a custom entry point reaches CreateModel in the --dry-run plan, next to the code/ it ships', async () => {
     const dir = await tempProject(minimalConfig('endpoint:\n  entryPoint: serve.py\n'), { 'scripts/serve.py': 'import json\n' })
-    const run = await runMlops(['deploy', '--dry-run', '--json', '--model', 's3://dogs-data/output/job/output/model.tar.gz'], { cwd: dir, env: NO_CREDS })
+    const run = await runMlops(['deploy', '--dry-run', '--json', '--model', 's3://dogs-data/output/job/output/model.tar.gz'], { cwd: dir, env: OFFLINE_ENV })
     expect(run.code, run.stderr).toBe(0)
     const ops = run.json().operations as { operation: string; input: { PrimaryContainer?: { Environment?: Record<string, string> } } }[]
     expect(ops.find((o) => o.operation === 'CreateModel')?.input.PrimaryContainer?.Environment?.SAGEMAKER_PROGRAM).toBe('serve.py')

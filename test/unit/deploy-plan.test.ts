@@ -15,18 +15,11 @@ import {
   scalingBlocksUpdate,
   variantFromConfig,
 } from '../../src/features/deploy/plan.js'
-import { minimalConfig, runMlops, tempProject } from '../helpers/cli.js'
+import { minimalConfig, OFFLINE_ENV, runMlops, tempProject } from '../helpers/cli.js'
 import { tinyModelTarGz } from '../e2e/deploy-fixtures.js'
 
 const NOW = new Date('2026-11-22T10:00:00Z')
 const cfgOf = (extra = '') => parseConfigText(minimalConfig(extra), 'x.yaml')
-const OFFLINE = {
-  AWS_ACCESS_KEY_ID: undefined,
-  AWS_SECRET_ACCESS_KEY: undefined,
-  AWS_CONFIG_FILE: '/nonexistent',
-  AWS_SHARED_CREDENTIALS_FILE: '/nonexistent',
-  AWS_ENDPOINT_URL: undefined,
-}
 const SCRIPTS = path.resolve(import.meta.dirname, '../../scripts')
 
 async function entriesOf(file: string): Promise<string[]> {
@@ -281,7 +274,7 @@ describe('flags and dry runs (offline, no credentials)', () => {
       [['--timeout', 'soon'], /--timeout: "soon" is not a duration/],
     ]
     for (const [args, message] of cases) {
-      const run = await runMlops(['deploy', ...args, '--dry-run'], { cwd: dir, env: OFFLINE })
+      const run = await runMlops(['deploy', ...args, '--dry-run'], { cwd: dir, env: OFFLINE_ENV })
       expect(run.code, args.join(' ')).toBe(2)
       expect(run.stderr).toMatch(message)
     }
@@ -302,7 +295,7 @@ describe('flags and dry runs (offline, no credentials)', () => {
         ],
       }),
     })
-    const run = await runMlops(['deploy', '--dry-run', '--json'], { cwd: dir, env: OFFLINE })
+    const run = await runMlops(['deploy', '--dry-run', '--json'], { cwd: dir, env: OFFLINE_ENV })
     expect(run.code, run.stderr).toBe(0)
     const doc = run.json()
     expect(doc).toMatchObject({
@@ -356,7 +349,7 @@ describe('flags and dry runs (offline, no credentials)', () => {
 
   it('deploy --dry-run without state looks the model up in SageMaker; --no-smoke-test drops the invoke', async () => {
     const dir = await tempProject(minimalConfig('training:\n  roleArn: arn:aws:iam::123456789012:role/mine\n'))
-    const run = await runMlops(['deploy', '--dry-run', '--json', '--serverless', '--no-smoke-test'], { cwd: dir, env: OFFLINE })
+    const run = await runMlops(['deploy', '--dry-run', '--json', '--serverless', '--no-smoke-test'], { cwd: dir, env: OFFLINE_ENV })
     expect(run.code, run.stderr).toBe(0)
     const ops = run.json().operations
     expect(ops.slice(0, 2).map((o: { operation: string }) => o.operation)).toEqual(['ListTrainingJobs', 'DescribeTrainingJob'])
@@ -366,7 +359,7 @@ describe('flags and dry runs (offline, no credentials)', () => {
       MemorySizeInMB: 2048,
       MaxConcurrency: 5,
     })
-    const human = await runMlops(['deploy', '--dry-run', '--model', 'dogs-train-7'], { cwd: dir, env: OFFLINE })
+    const human = await runMlops(['deploy', '--dry-run', '--model', 'dogs-train-7'], { cwd: dir, env: OFFLINE_ENV })
     expect(human.code).toBe(0)
     expect(human.stdout).toContain('Dry run: deploy dogs-endpoint')
     expect(human.stdout).toContain('DescribeTrainingJob')
@@ -375,7 +368,7 @@ describe('flags and dry runs (offline, no credentials)', () => {
 
   it('invoke --dry-run shows the request for the endpoint and for the Lambda', async () => {
     const dir = await tempProject(minimalConfig(), { 'dog.jpg': Buffer.from([0xff, 0xd8, 0xff, 1]) })
-    const ep = await runMlops(['invoke', 'dog.jpg', '--dry-run', '--json'], { cwd: dir, env: OFFLINE })
+    const ep = await runMlops(['invoke', 'dog.jpg', '--dry-run', '--json'], { cwd: dir, env: OFFLINE_ENV })
     expect(ep.code, ep.stderr).toBe(0)
     expect(ep.json().operations).toEqual([
       {
@@ -384,13 +377,13 @@ describe('flags and dry runs (offline, no credentials)', () => {
         input: { EndpointName: 'dogs-endpoint', ContentType: 'image/jpeg', Accept: 'application/json', Body: '<4 bytes: dog.jpg (4 B)>' },
       },
     ])
-    const la = await runMlops(['invoke', 'https://example.com/d.jpg', '--lambda', '--dry-run', '--json'], { cwd: dir, env: OFFLINE })
+    const la = await runMlops(['invoke', 'https://example.com/d.jpg', '--lambda', '--dry-run', '--json'], { cwd: dir, env: OFFLINE_ENV })
     expect(la.json().operations[0]).toEqual({
       service: 'lambda',
       operation: 'Invoke',
       input: { FunctionName: 'dogs-invoke', Qualifier: 'live', Payload: { url: 'https://example.com/d.jpg' } },
     })
-    const bad = await runMlops(['invoke', 'dog.jpg', '--top', '0'], { cwd: dir, env: OFFLINE })
+    const bad = await runMlops(['invoke', 'dog.jpg', '--top', '0'], { cwd: dir, env: OFFLINE_ENV })
     expect(bad.code).toBe(2)
     expect(bad.stderr).toContain('--top must be a whole number 1 to 133')
   })

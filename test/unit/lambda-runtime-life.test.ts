@@ -16,18 +16,12 @@ import { ensureFunction } from '../../src/aws/lambda/function.js'
 import { esbuildOptions, esbuildTarget } from '../../src/features/lambda/bundle.js'
 import { functionSpec, resolveLambdaRuntime } from '../../src/features/lambda/plan.js'
 import { parseConfigText } from '../../src/config/load.js'
-import { fastClock, minimalConfig, runMlops, tempProject } from '../helpers/cli.js'
+import { fastClock, minimalConfig, OFFLINE_ENV, runMlops, tempProject } from '../helpers/cli.js'
 
 // Issue 14 item 1: nodejs20.x has been create-blocked since 2026-06-01.
 const cfg = (extra = '') => parseConfigText(minimalConfig(extra), 'mlops.config.yaml')
 const NOW = Date.parse('2026-12-01T00:00:00Z')
 const DAY = 86_400_000
-const NO_CREDS = {
-  AWS_ACCESS_KEY_ID: undefined,
-  AWS_SECRET_ACCESS_KEY: undefined,
-  AWS_CONFIG_FILE: '/nonexistent',
-  AWS_SHARED_CREDENTIALS_FILE: '/nonexistent',
-}
 
 /** Days from `nowMs` until AWS blocks creating functions on `runtime`. */
 function daysToBlockCreate(runtime: string, nowMs: number): number {
@@ -57,11 +51,11 @@ describe('Lambda runtime lifecycle', () => {
 
   it('`lambda-setup --dry-run` plans nodejs24.x; nodejs20.x exits 2 before any AWS call', async () => {
     const dir = await tempProject(minimalConfig())
-    const ok = await runMlops(['lambda-setup', '--dry-run', '--json'], { cwd: dir, env: NO_CREDS, clock: fastClock(NOW) })
+    const ok = await runMlops(['lambda-setup', '--dry-run', '--json'], { cwd: dir, env: OFFLINE_ENV, clock: fastClock(NOW) })
     expect(ok.code, ok.stderr).toBe(0)
     expect(ok.json().operations.find((o: { operation: string }) => o.operation === 'CreateFunction').input.Runtime).toBe('nodejs24.x')
     const old = await tempProject(minimalConfig('lambda:\n  runtime: nodejs20.x\n'))
-    const bad = await runMlops(['lambda-setup', '--dry-run'], { cwd: old, env: NO_CREDS, clock: fastClock(NOW) })
+    const bad = await runMlops(['lambda-setup', '--dry-run'], { cwd: old, env: OFFLINE_ENV, clock: fastClock(NOW) })
     expect(bad.code).toBe(2)
     expect(bad.stderr).toMatch(/nodejs20\.x is retired: AWS blocks creating functions on it since 2026-06-01/)
     expect(bad.stderr).toMatch(/Set lambda\.runtime to nodejs24\.x/)
@@ -152,16 +146,16 @@ describe('lambda-setup --url --public (issue 19)', () => {
   it('asks before anything unless --yes: no answer possible is exit 2, "n" aborts, neither reaches AWS', async () => {
     const { noAwsFactory } = await import('../helpers/aws.js')
     const dir = await tempProject(minimalConfig())
-    const script = await runMlops(['lambda-setup', '--url', '--public'], { cwd: dir, env: NO_CREDS, awsFactory: noAwsFactory() })
+    const script = await runMlops(['lambda-setup', '--url', '--public'], { cwd: dir, env: OFFLINE_ENV, awsFactory: noAwsFactory() })
     expect(script.code).toBe(2)
     expect(script.stderr).toContain('Make the function URL of dogs-invoke:live public (no auth): this needs confirmation.')
     expect(script.stderr).toMatch(/--yes/)
-    const declined = await runMlops(['lambda-setup', '--url', '--public'], { cwd: dir, env: NO_CREDS, awsFactory: noAwsFactory(), answers: ['n'] })
+    const declined = await runMlops(['lambda-setup', '--url', '--public'], { cwd: dir, env: OFFLINE_ENV, awsFactory: noAwsFactory(), answers: ['n'] })
     expect(declined.stderr).toContain('Make the function URL of dogs-invoke:live public (no auth)? [y/N]')
     expect(declined.code).not.toBe(0)
     expect(declined.stderr).not.toMatch(/AWS must not be reached/)
     // Without --public there is nothing to ask.
-    const plan = await runMlops(['lambda-setup', '--url', '--dry-run'], { cwd: dir, env: NO_CREDS, awsFactory: noAwsFactory() })
+    const plan = await runMlops(['lambda-setup', '--url', '--dry-run'], { cwd: dir, env: OFFLINE_ENV, awsFactory: noAwsFactory() })
     expect(plan.code).toBe(0)
   })
 })

@@ -37,16 +37,8 @@ import { crc32, createZip } from '../../src/shared/zip-writer.js'
 import { parseConfigText } from '../../src/config/load.js'
 import { CommandContext } from '../../src/context.js'
 import { exitCodeFor } from '../../src/shared/errors.js'
-import { fastClock, minimalConfig, runMlops, tempProject } from '../helpers/cli.js'
+import { fastClock, minimalConfig, OFFLINE_ENV, runMlops, tempProject } from '../helpers/cli.js'
 
-const NO_CREDS = {
-  AWS_ACCESS_KEY_ID: undefined,
-  AWS_SECRET_ACCESS_KEY: undefined,
-  AWS_SESSION_TOKEN: undefined,
-  AWS_PROFILE: undefined,
-  AWS_CONFIG_FILE: '/nonexistent',
-  AWS_SHARED_CREDENTIALS_FILE: '/nonexistent',
-}
 const cfg = (extra = '') => parseConfigText(minimalConfig(extra), 'mlops.config.yaml')
 
 describe('deployment package', () => {
@@ -556,7 +548,7 @@ describe('runLambdaScale against fakes', () => {
   })
 
   it('dry run: full requests, no clients, cost from the config', async () => {
-    const r = await scale({ reserved: 5, provisioned: 2 }, { dryRun: true, env: NO_CREDS })
+    const r = await scale({ reserved: 5, provisioned: 2 }, { dryRun: true, env: OFFLINE_ENV })
     expect(r.code).toBe(0)
     expect(r.result).toMatchObject({ dryRun: true, functionName: 'dogs-invoke', cost: { memoryMb: 256, executions: 2 } })
     expect(r.result?.operations?.map((o) => o.operation)).toContain('PutProvisionedConcurrencyConfig')
@@ -567,7 +559,7 @@ describe('runLambdaScale against fakes', () => {
 describe('lambda-setup command', () => {
   it('--dry-run prints every request offline, with no credentials', async () => {
     const dir = await tempProject(minimalConfig('lambda:\n  memoryMb: 512\n'))
-    const res = await runMlops(['lambda-setup', '--dry-run', '--json', '--url'], { cwd: dir, env: NO_CREDS })
+    const res = await runMlops(['lambda-setup', '--dry-run', '--json', '--url'], { cwd: dir, env: OFFLINE_ENV })
     expect(res.stderr).not.toMatch(/✖/)
     expect(res.code).toBe(0)
     const out = res.json()
@@ -611,7 +603,7 @@ describe('lambda-setup command', () => {
 
   it('`mlops scale --lambda-reserved 5 --lambda-provisioned 2 --dry-run` plans offline with the cost', async () => {
     const dir = await tempProject(minimalConfig())
-    const res = await runMlops(['scale', '--lambda-reserved', '5', '--lambda-provisioned', '2', '--dry-run', '--json'], { cwd: dir, env: NO_CREDS })
+    const res = await runMlops(['scale', '--lambda-reserved', '5', '--lambda-provisioned', '2', '--dry-run', '--json'], { cwd: dir, env: OFFLINE_ENV })
     expect(res.stderr).not.toMatch(/✖/)
     expect(res.code).toBe(0)
     const out = res.json()
@@ -637,7 +629,7 @@ describe('lambda-setup command', () => {
       [['--public'], /--public only makes sense with --url/],
       [['--function-name', 'bad name!'], /--function-name must be 1-64/],
     ] as const) {
-      const res = await runMlops(['lambda-setup', ...args], { cwd: dir, env: NO_CREDS })
+      const res = await runMlops(['lambda-setup', ...args], { cwd: dir, env: OFFLINE_ENV })
       expect(res.code).toBe(2)
       expect(res.stderr).toMatch(msg)
     }

@@ -4,16 +4,9 @@ import { mockClient } from 'aws-sdk-client-mock'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { parseConfigText } from '../../src/config/load.js'
 import { resolveScaling } from '../../src/features/deploy/scale.js'
-import { fastClock, minimalConfig, runMlops, tempProject } from '../helpers/cli.js'
+import { fastClock, minimalConfig, OFFLINE_ENV, runMlops, tempProject } from '../helpers/cli.js'
 import { fakeAwsFactory } from '../helpers/aws.js'
 
-const OFFLINE = {
-  AWS_ACCESS_KEY_ID: undefined,
-  AWS_SECRET_ACCESS_KEY: undefined,
-  AWS_CONFIG_FILE: '/nonexistent',
-  AWS_SHARED_CREDENTIALS_FILE: '/nonexistent',
-  AWS_ENDPOINT_URL: undefined,
-}
 const SCALING =
   'endpoint:\n  autoscaling:\n    minCapacity: 2\n    maxCapacity: 6\n    targetInvocationsPerInstance: 90\n    scaleInCooldown: 120\n    scaleOutCooldown: 45\n'
 
@@ -64,7 +57,7 @@ describe('mlops scale flags and dry run (offline)', () => {
       [['--target', '1e9'], /--target must be at most 1000000, got "1e9"\./],
     ]
     for (const [args, message] of cases) {
-      const run = await runMlops(['scale', ...args, '--dry-run'], { cwd: dir, env: OFFLINE })
+      const run = await runMlops(['scale', ...args, '--dry-run'], { cwd: dir, env: OFFLINE_ENV })
       expect(run.code, args.join(' ')).toBe(2)
       expect(run.stderr).toMatch(message)
     }
@@ -72,7 +65,7 @@ describe('mlops scale flags and dry run (offline)', () => {
 
   it('--dry-run --json prints the registration and policy with exactly the configured values', async () => {
     const dir = await tempProject(minimalConfig(SCALING))
-    const run = await runMlops(['scale', '--dry-run', '--json', '--target-rps', '3'], { cwd: dir, env: OFFLINE })
+    const run = await runMlops(['scale', '--dry-run', '--json', '--target-rps', '3'], { cwd: dir, env: OFFLINE_ENV })
     expect(run.code, run.stderr).toBe(0)
     const doc = run.json()
     expect(doc.lambda).toBeUndefined()
@@ -100,7 +93,7 @@ describe('mlops scale flags and dry run (offline)', () => {
 
   it('only Lambda flags do only the Lambda part; both do both', async () => {
     const dir = await tempProject(minimalConfig())
-    const onlyLambda = await runMlops(['scale', '--lambda-reserved', '5', '--dry-run', '--json'], { cwd: dir, env: OFFLINE })
+    const onlyLambda = await runMlops(['scale', '--lambda-reserved', '5', '--dry-run', '--json'], { cwd: dir, env: OFFLINE_ENV })
     expect(onlyLambda.code, onlyLambda.stderr).toBe(0)
     const a = onlyLambda.json()
     expect(a.endpoint).toBeUndefined()
@@ -108,7 +101,7 @@ describe('mlops scale flags and dry run (offline)', () => {
     expect(a.operations.every((o: { service: string }) => o.service === 'lambda')).toBe(true)
     const both = await runMlops(['scale', '--max', '3', '--lambda-provisioned', '1', '--lambda-reserved', '2', '--dry-run', '--json'], {
       cwd: dir,
-      env: OFFLINE,
+      env: OFFLINE_ENV,
     })
     expect(both.code, both.stderr).toBe(0)
     const b = both.json()

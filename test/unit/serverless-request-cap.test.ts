@@ -2,15 +2,9 @@ import { writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { createHandler } from '../../src/lambda-runtime/handler.js'
-import { minimalConfig, runMlops, tempProject } from '../helpers/cli.js'
+import { minimalConfig, OFFLINE_ENV, runMlops, tempProject } from '../helpers/cli.js'
 
 // Issue 14 item 7: serverless endpoints take at most 4 MB per request; the Lambda and `invoke` allowed 5-6 MB.
-const NO_CREDS = {
-  AWS_ACCESS_KEY_ID: undefined,
-  AWS_SECRET_ACCESS_KEY: undefined,
-  AWS_CONFIG_FILE: '/nonexistent',
-  AWS_SHARED_CREDENTIALS_FILE: '/nonexistent',
-}
 const SERVERLESS = 'endpoint:\n  serverless: { memoryMb: 2048 }\n'
 const MB = 1024 * 1024
 
@@ -25,7 +19,7 @@ async function pngOf(dir: string, bytes: number): Promise<string> {
 describe('request size per endpoint kind', () => {
   it('lambda-setup gives the Lambda a 4 MB body limit in front of a serverless endpoint, 5 MiB (lambda.maxBodyBytes) otherwise', async () => {
     const env = async (config: string) => {
-      const run = await runMlops(['lambda-setup', '--dry-run', '--json'], { cwd: await tempProject(config), env: NO_CREDS })
+      const run = await runMlops(['lambda-setup', '--dry-run', '--json'], { cwd: await tempProject(config), env: OFFLINE_ENV })
       expect(run.code, run.stderr).toBe(0)
       return run.json().operations.find((o: { operation: string }) => o.operation === 'CreateFunction').input.Environment.Variables
     }
@@ -46,14 +40,14 @@ describe('request size per endpoint kind', () => {
   it('invoke refuses a 4.5 MB image for a serverless endpoint (exit 2, nothing sent); a real-time endpoint still takes it', async () => {
     const dir = await tempProject(minimalConfig(SERVERLESS))
     await pngOf(dir, 4.5 * MB)
-    const refused = await runMlops(['invoke', 'dog.png', '--dry-run'], { cwd: dir, env: NO_CREDS })
+    const refused = await runMlops(['invoke', 'dog.png', '--dry-run'], { cwd: dir, env: OFFLINE_ENV })
     expect(refused.code).toBe(2)
     expect(refused.stderr).toContain('dog.png is 4.5 MB; a serverless endpoint takes at most 4 MB per request.')
-    const viaLambda = await runMlops(['invoke', 'dog.png', '--lambda', '--dry-run'], { cwd: dir, env: NO_CREDS })
+    const viaLambda = await runMlops(['invoke', 'dog.png', '--lambda', '--dry-run'], { cwd: dir, env: OFFLINE_ENV })
     expect(viaLambda.code).toBe(2)
     const realtime = await tempProject(minimalConfig())
     await pngOf(realtime, 4.5 * MB)
-    const ok = await runMlops(['invoke', 'dog.png', '--dry-run', '--json'], { cwd: realtime, env: NO_CREDS })
+    const ok = await runMlops(['invoke', 'dog.png', '--dry-run', '--json'], { cwd: realtime, env: OFFLINE_ENV })
     expect(ok.code, ok.stderr).toBe(0)
   })
 })

@@ -27,7 +27,7 @@ import { mockClient } from 'aws-sdk-client-mock'
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { beforeEach, describe, expect, it } from 'vitest'
-import { fastClock, minimalConfig, runMlops, tempProject } from '../helpers/cli.js'
+import { fastClock, minimalConfig, OFFLINE_ENV, runMlops, tempProject } from '../helpers/cli.js'
 import { fakeAwsFactory } from '../helpers/aws.js'
 
 /**
@@ -447,18 +447,9 @@ describe('train-ec2 with stateful fakes', () => {
 })
 
 describe('train-ec2 flags and dry run', () => {
-  const offline = {
-    AWS_ACCESS_KEY_ID: undefined,
-    AWS_SECRET_ACCESS_KEY: undefined,
-    AWS_PROFILE: undefined,
-    AWS_ENDPOINT_URL: undefined,
-    AWS_CONFIG_FILE: '/nonexistent',
-    AWS_SHARED_CREDENTIALS_FILE: '/nonexistent',
-  }
-
   it('--dry-run prints the launch and command requests offline, with no credentials', async () => {
     const dir = await project()
-    const res = await runMlops(['train-ec2', '--dry-run', '--json', '--spot', '--max-hours', '2', '--timeout', '90m'], { cwd: dir, env: offline })
+    const res = await runMlops(['train-ec2', '--dry-run', '--json', '--spot', '--max-hours', '2', '--timeout', '90m'], { cwd: dir, env: OFFLINE_ENV })
     expect(res.code).toBe(0)
     const out = res.json()
     expect(out).toMatchObject({ dryRun: true, instanceType: 'g4dn.xlarge', spot: true, maxHours: 2, timeoutSeconds: 5400, hourlyUsd: 0.526 })
@@ -499,7 +490,7 @@ describe('train-ec2 flags and dry run', () => {
 
   it('--dry-run renders a readable plan', async () => {
     const dir = await project()
-    const res = await runMlops(['train-ec2', '--dry-run'], { cwd: dir, env: offline })
+    const res = await runMlops(['train-ec2', '--dry-run'], { cwd: dir, env: OFFLINE_ENV })
     expect(res.code).toBe(0)
     expect(res.stdout).toMatch(/^Dry run: train-ec2 dogs-ec2-/)
     expect(res.stdout).toContain('ec2 RunInstances  — user data: shutdown -h +240 (the box terminates itself)')

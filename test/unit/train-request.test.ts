@@ -11,7 +11,7 @@ import {
   trainingSettings,
 } from '../../src/features/training/request.js'
 import { buildTuningJobRequest, tuningSettings } from '../../src/features/training/tuning.js'
-import { minimalConfig, runMlops, tempProject } from '../helpers/cli.js'
+import { minimalConfig, OFFLINE_ENV, runMlops, tempProject } from '../helpers/cli.js'
 
 const cfgOf = (training: string) => parseConfigText(minimalConfig(`  prefix: data\ntraining:\n${training}`), 'mlops.config.yaml')
 const channels = { train: 's3://dogs-data/data/train', valid: 's3://dogs-data/data/valid', test: 's3://dogs-data/data/test' }
@@ -242,14 +242,6 @@ ${extra}`)
 })
 
 describe('--dry-run offline (no credentials, no endpoint)', () => {
-  const offline = {
-    AWS_ACCESS_KEY_ID: undefined,
-    AWS_SECRET_ACCESS_KEY: undefined,
-    AWS_ENDPOINT_URL: undefined,
-    AWS_PROFILE: undefined,
-    AWS_CONFIG_FILE: '/nonexistent',
-    AWS_SHARED_CREDENTIALS_FILE: '/nonexistent',
-  }
   const config = minimalConfig(`  prefix: data
 training:
   sourceDir: code
@@ -262,7 +254,7 @@ training:
 
   it('train prints the CreateTrainingJob request with placeholders and the distribution choice', async () => {
     const dir = await tempProject(config, { 'code/train.py': 'print(1)\n' })
-    const r = await runMlops(['train', '--dry-run', '--json'], { cwd: dir, env: offline })
+    const r = await runMlops(['train', '--dry-run', '--json'], { cwd: dir, env: OFFLINE_ENV })
     expect(r.code, r.stderr).toBe(0)
     const out = r.json()
     expect(out).toMatchObject({ dryRun: true, distribution: { mode: 'torch_distributed' }, estimatedCost: { maxUsd: 5.89 } })
@@ -285,7 +277,7 @@ training:
     expect(create.RoleArn).toBe('arn:aws:iam::<account-id>:role/dogs-sagemaker')
     expect(create.ResourceConfig.InstanceCount).toBe(4)
     expect(create.HyperParameters.sagemaker_torch_distributed_enabled).toBe('true')
-    const human = await runMlops(['train', '--dry-run'], { cwd: dir, env: offline })
+    const human = await runMlops(['train', '--dry-run'], { cwd: dir, env: OFFLINE_ENV })
     expect(human.code).toBe(0)
     expect(human.stdout).toContain('Dry run: mlops train')
     expect(human.stdout).toMatch(/distribution\s+torch_distributed: GPU instances and PyTorch 2\.8\.0/)
@@ -294,7 +286,7 @@ training:
 
   it('tune prints the CreateHyperParameterTuningJob request', async () => {
     const dir = await tempProject(config.replace('  instanceCount: 4\n', ''), { 'code/train.py': 'print(1)\n' })
-    const r = await runMlops(['tune', '--dry-run', '--json', '--strategy', 'random', '--max-jobs', '3', '--max-parallel', '1'], { cwd: dir, env: offline })
+    const r = await runMlops(['tune', '--dry-run', '--json', '--strategy', 'random', '--max-jobs', '3', '--max-parallel', '1'], { cwd: dir, env: OFFLINE_ENV })
     expect(r.code, r.stderr).toBe(0)
     const out = r.json()
     expect(out).toMatchObject({ dryRun: true, strategy: 'Random', objective: { metric: 'val_accuracy', type: 'Maximize' } })
@@ -302,14 +294,14 @@ training:
     expect(create.HyperParameterTuningJobName.length).toBeLessThanOrEqual(32)
     expect(create.HyperParameterTuningJobConfig.ResourceLimits).toEqual({ MaxNumberOfTrainingJobs: 3, MaxParallelTrainingJobs: 1 })
     expect(create.TrainingJobDefinition.RoleArn).toBe('arn:aws:iam::<account-id>:role/dogs-sagemaker')
-    const bad = await runMlops(['tune', '--dry-run', '--strategy', 'Annealing'], { cwd: dir, env: offline })
+    const bad = await runMlops(['tune', '--dry-run', '--strategy', 'Annealing'], { cwd: dir, env: OFFLINE_ENV })
     expect(bad.code).toBe(2)
     expect(bad.stderr).toContain('--strategy must be one of Bayesian, Random, Hyperband, Grid')
   })
 
   it('tune without training.tuning says what to add', async () => {
     const dir = await tempProject(minimalConfig(`training:\n  sourceDir: code\n`), { 'code/train.py': '' })
-    const r = await runMlops(['tune', '--dry-run'], { cwd: dir, env: offline })
+    const r = await runMlops(['tune', '--dry-run'], { cwd: dir, env: OFFLINE_ENV })
     expect(r.code).toBe(2)
     expect(r.stderr).toContain('training.tuning is not set')
   })
