@@ -1,3 +1,6 @@
+import { endpointArn } from './roles/lambda-role.js'
+import type { PolicyDocument, RoleTarget } from './roles/policy.js'
+
 /**
  * The idle stop of an endpoint (`deploy --idle-stop 2h`, `endpoint.idleStop`): names, the alarm, and
  * the reaper's least-privilege policy, in one place for deploy (creates), status (shows) and teardown
@@ -54,19 +57,8 @@ export function idleAlarmInput(endpointName: string, idleSeconds: number, topicA
   }
 }
 
-/** The IAM statement shape (kept here: shared/ imports nothing from aws/). */
-interface Statement {
-  Sid: string
-  Effect: 'Allow'
-  Action: string | string[]
-  Resource: string
-}
-
 /** The reaper may delete this one endpoint and write its own logs; nothing else. */
-export function reaperPolicy(p: { partition: string; region: string; accountId: string; endpointName: string; functionName: string }): {
-  Version: '2012-10-17'
-  Statement: Statement[]
-} {
+export function reaperPolicy(p: RoleTarget & { endpointName: string; functionName: string }): PolicyDocument {
   const logGroup = `arn:${p.partition}:logs:${p.region}:${p.accountId}:log-group:/aws/lambda/${p.functionName}`
   return {
     Version: '2012-10-17',
@@ -75,8 +67,7 @@ export function reaperPolicy(p: { partition: string; region: string; accountId: 
         Sid: 'DeleteThisEndpointOnly',
         Effect: 'Allow',
         Action: 'sagemaker:DeleteEndpoint',
-        // SageMaker ARNs carry the name in lower case.
-        Resource: `arn:${p.partition}:sagemaker:${p.region}:${p.accountId}:endpoint/${p.endpointName.toLowerCase()}`,
+        Resource: endpointArn(p.endpointName, p),
       },
       { Sid: 'CreateOwnLogGroup', Effect: 'Allow', Action: 'logs:CreateLogGroup', Resource: logGroup },
       { Sid: 'WriteOwnLogs', Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: `${logGroup}:*` },
