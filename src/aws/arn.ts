@@ -15,6 +15,11 @@ export function dnsSuffixOf(region: string): string {
   return region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com'
 }
 
+/** The account id in an IAM ARN (`arn:aws:iam::111122223333:role/x` -> `111122223333`), any partition. */
+export function iamAccountOf(arn: string): string | undefined {
+  return /^arn:aws[\w-]*:iam::(\d{12}):/.exec(arn)?.[1]
+}
+
 export interface S3Location {
   readonly bucket: string
   /** The key (or prefix) after the bucket, without a leading slash; '' for `s3://bucket` or `s3://bucket/`. */

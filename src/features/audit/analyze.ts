@@ -5,6 +5,7 @@ import { evaluatePermissionRules } from './rules-permissions.js'
 import { evaluateTrustRules, evaluateUnusedRole, trustedServices } from './rules-trust.js'
 import type { Subject } from './subject.js'
 import { severityRank, type AttachedPolicy, type Finding, type PolicyDocument, type PolicyFileInput, type PolicyRef, type RoleInput } from './types.js'
+import { iamAccountOf } from '../../aws/arn.js'
 
 /** Pure analysis: roles and policy files in, findings out. No AWS calls, no files read. */
 
@@ -90,7 +91,7 @@ export async function analyze(roles: readonly RoleInput[], policyFiles: readonly
   const findings: Finding[] = []
   const permissionsByRole = new Map<string, Permissions>()
   for (const role of audited) {
-    const accountId = opts.accountId ?? /^arn:aws[\w-]*:iam::(\d{12}):/.exec(role.arn)?.[1]
+    const accountId = opts.accountId ?? iamAccountOf(role.arn)
     const services = trustedServices(role.trust)
     const subject: Subject = {
       name: role.name,

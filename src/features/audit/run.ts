@@ -18,6 +18,8 @@ import { buildSarif } from './sarif.js'
 import { roleNameOf, selectRoles, type ProjectRoles, type Scope } from './scope.js'
 import { suggestFor, type Suggestion } from './suggest.js'
 import { RULE_IDS, type PolicyFileInput, type RoleInput, type Severity } from './types.js'
+import { iamAccountOf } from '../../aws/arn.js'
+import type { Progress } from '../../aws/iam/audit.js'
 
 /** The whole `mlops audit-iam` run: gather inputs (live, --input, --policy-file), analyse, report. */
 
@@ -175,11 +177,6 @@ const PERMISSION_RULES: ReadonlySet<string> = new Set(RULE_IDS.filter((id) => !i
 
 const AUTH_DETAILS_HINT = 'Save it with `aws iam get-account-authorization-details --output json > auth-details.json`.'
 
-interface Progress {
-  step(message: string): void
-  warn(message: string): void
-}
-
 /** What the run gathered before choosing the scope: every role seen, and where they came from. */
 interface Gathered {
   readonly allRoles: RoleInput[]
@@ -304,8 +301,6 @@ async function collectSuggestions(
   return { suggestions, warnings }
 }
 
-const accountOfArn = (arn: string) => /^arn:aws[\w-]*:iam::(\d{12}):/.exec(arn)?.[1]
-
 export async function runAuditIam(ctx: CommandContext, opts: AuditIamOptions): Promise<Outcome<AuditIamResult>> {
   const config = await optionalConfig(ctx)
   const failOn = opts.failOn ?? config?.audit.failOn ?? 'high'
@@ -355,7 +350,7 @@ export async function runAuditIam(ctx: CommandContext, opts: AuditIamOptions): P
   const suggested = opts.suggest ? await collectSuggestions(ctx, selected, result, config, gathered.iam, progress) : undefined
   if (suggested) extraWarnings.push(...suggested.warnings)
 
-  const accountId = selected.map((r) => accountOfArn(r.arn)).find(Boolean) ?? gathered.allRoles.map((r) => accountOfArn(r.arn)).find(Boolean)
+  const accountId = selected.map((r) => iamAccountOf(r.arn)).find(Boolean) ?? gathered.allRoles.map((r) => iamAccountOf(r.arn)).find(Boolean)
   const report = buildReport(result, {
     version: ctx.deps.version,
     iamData: await iamDataVersion(),

@@ -2,6 +2,7 @@ import type { MlopsConfig } from '../../config/schema.js'
 import type { Permissions } from './grants.js'
 import { displayAction } from './subject.js'
 import type { RoleInput, RolePurpose } from './types.js'
+import { iamAccountOf } from '../../aws/arn.js'
 
 /**
  * `--suggest`: scoped replacement policies. For roles whose purpose mlops knows (it created them:
@@ -36,7 +37,7 @@ export interface SuggestContext {
 }
 
 function accountOf(arn: string): string {
-  return /^arn:aws[\w-]*:iam::(\d{12}):/.exec(arn)?.[1] ?? '<account-id>'
+  return iamAccountOf(arn) ?? '<account-id>'
 }
 
 export async function suggestFor(role: RoleInput, ctx: SuggestContext): Promise<Suggestion | undefined> {
