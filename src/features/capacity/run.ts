@@ -5,7 +5,7 @@ import type { CommandContext } from '../../context.js'
 import { systemClock } from '../../shared/clock.js'
 import { formatDuration } from '../../shared/duration.js'
 import { AbortError, UserError } from '../../shared/errors.js'
-import { resourceNames } from '../../shared/naming.js'
+import { resourceNames, type ResourceNames } from '../../shared/naming.js'
 import { done, planned, type Outcome } from '../../shared/outcome.js'
 import { formatBytes } from '../../shared/output.js'
 import { PACKAGE_ROOT } from '../../shared/package-root.js'
@@ -19,7 +19,6 @@ import type { LoadtestReport, LoadtestSettingsSummary, LoadtestTarget, SavedLoad
 
 /** Where the last result is kept, beside the config, for `mlops scale --from-loadtest`. */
 export const LOADTEST_FILE = path.join('.mlops', 'loadtest.json')
-const LIVE_ALIAS = 'live'
 
 export interface LoadtestOptions {
   readonly target: TargetKind
@@ -65,13 +64,13 @@ export function requestBound(opts: Pick<LoadtestOptions, 'maxRequests' | 'rate' 
   return Math.min(opts.maxRequests, Math.ceil((opts.durationMs / 1000) * opts.rate) * opts.concurrency.length)
 }
 
-function describeTarget(opts: LoadtestOptions, endpointName: string, functionName: string): LoadtestTarget {
-  if (opts.target === 'local') return { kind: 'local', name: endpointName, url: localInvocationUrl(opts.port, endpointName) }
-  if (opts.target === 'lambda') return { kind: 'lambda', name: `${functionName}:${LIVE_ALIAS}` }
-  return { kind: 'endpoint', name: endpointName }
+function describeTarget(opts: LoadtestOptions, names: ResourceNames): LoadtestTarget {
+  if (opts.target === 'local') return { kind: 'local', name: names.endpoint, url: localInvocationUrl(opts.port, names.endpoint) }
+  if (opts.target === 'lambda') return { kind: 'lambda', name: `${names.lambdaFunction}:${names.lambdaAlias}` }
+  return { kind: 'endpoint', name: names.endpoint }
 }
 
-function requestOperation(target: LoadtestTarget, payload: Payload, functionName: string, bound: number): PlannedOperation {
+function requestOperation(target: LoadtestTarget, payload: Payload, names: ResourceNames, bound: number): PlannedOperation {
   const shown = `<${formatBytes(payload.bytes.length)} from ${path.basename(payload.file)}>`
   const note = `repeated, at most ${bound} times`
   if (target.kind === 'local') return { service: 'http', operation: 'POST', input: { url: target.url, 'Content-Type': payload.contentType, body: shown }, note }
@@ -79,7 +78,7 @@ function requestOperation(target: LoadtestTarget, payload: Payload, functionName
     return {
       service: 'lambda',
       operation: 'Invoke',
-      input: { FunctionName: functionName, Qualifier: LIVE_ALIAS, Payload: { image: `<base64 of ${shown}>` } },
+      input: { FunctionName: names.lambdaFunction, Qualifier: names.lambdaAlias, Payload: { image: `<base64 of ${shown}>` } },
       note,
     }
   }
@@ -128,16 +127,15 @@ async function makeSender(ctx: CommandContext, target: LoadtestTarget, payload: 
 export async function runLoadtest(ctx: CommandContext, opts: LoadtestOptions): Promise<Outcome<LoadtestReport>> {
   const cfg = await ctx.config()
   const names = resourceNames(cfg)
-  const functionName = cfg.lambda.functionName ?? names.lambdaFunction
   const payload = await readPayload(ctx, opts.image)
-  const target = describeTarget(opts, names.endpoint, functionName)
+  const target = describeTarget(opts, names)
   const settings = settingsSummary(opts, payload)
   const load = describeLoad(target, settings)
 
   if (ctx.dryRun) {
     return planned({
       title: `loadtest ${target.kind} ${target.name}`,
-      operations: [requestOperation(target, payload, functionName, settings.maxRequests)],
+      operations: [requestOperation(target, payload, names, settings.maxRequests)],
       notes: [`Would send ${load}.`],
       details: { target, settings },
     })
