@@ -149,6 +149,16 @@ export interface CheckOptions {
 export async function checkHyperparameters(sourceDir: string, values: Readonly<Record<string, Value>>, opts: CheckOptions): Promise<HyperparameterCheck> {
   const specs = await loadHyperparameterSpecs(sourceDir)
   if (!specs) return { checked: false, unknown: [] }
+  return checkAgainstSpecs(specs, sourceDir, values, opts)
+}
+
+/** checkHyperparameters for specs already loaded, so one command reads and parses the file once. */
+function checkAgainstSpecs(
+  specs: readonly HyperparameterSpec[],
+  sourceDir: string,
+  values: Readonly<Record<string, Value>>,
+  opts: CheckOptions,
+): HyperparameterCheck {
   const byKey = new Map(specs.map((s) => [flagKey(s.name), s]))
   const unknown: string[] = []
   const problems: string[] = []
@@ -197,9 +207,11 @@ export async function checkScriptHyperparameters(
   const key = (k: string) => k.replace(/_/g, '-')
   const replaced = new Set(Object.keys(flagValues).map(key))
   const fromConfig = Object.fromEntries(Object.entries(configValues).filter(([k]) => !replaced.has(key(k))))
+  const specs = await loadHyperparameterSpecs(sourceDir)
+  if (!specs) return
   const checks = [
-    await checkHyperparameters(sourceDir, fromConfig, { source: 'config', ...(ranges ? { ranges } : {}) }),
-    await checkHyperparameters(sourceDir, flagValues, { source: 'flag' }),
+    checkAgainstSpecs(specs, sourceDir, fromConfig, { source: 'config', ...(ranges ? { ranges } : {}) }),
+    checkAgainstSpecs(specs, sourceDir, flagValues, { source: 'flag' }),
   ]
   const unknown = checks.flatMap((c) => c.unknown)
   if (unknown.length > 0) {
