@@ -1,6 +1,7 @@
 import type { CreateTrainingJobRequest } from '@aws-sdk/client-sagemaker'
 import type { MlopsConfig } from '../../config/schema.js'
 import { UserError } from '../../shared/errors.js'
+import { isReservedHyperparameter, mergeHyperparameters } from '../../shared/hyperparameters.js'
 import { projectTags } from '../../shared/naming.js'
 import { estimateCost, hourlyPrice, TABLE_PRICES, type PriceBook } from '../../shared/pricing.js'
 import { debuggerRuleImageUri, pytorchImageUri } from '../../aws/sagemaker/images.js'
@@ -54,20 +55,13 @@ export interface TrainingOverrides {
   readonly hyperparameters?: Readonly<Record<string, HyperparameterValue>>
 }
 
-/** Normalised hyperparameter name, so `batch_size` on the command line replaces `batch-size` from the config. */
-const hpKey = (k: string) => k.replace(/_/g, '-')
-
 /** Merges flags over `training` and validates the combination. */
 export function trainingSettings(cfg: MlopsConfig, o: TrainingOverrides = {}): TrainingSettings {
   const t = cfg.training
   const spot = o.spot ?? t.spot
-  const hyperparameters: Record<string, HyperparameterValue> = { ...t.hyperparameters }
-  for (const [k, v] of Object.entries(o.hyperparameters ?? {})) {
-    for (const existing of Object.keys(hyperparameters)) if (hpKey(existing) === hpKey(k)) delete hyperparameters[existing]
-    hyperparameters[k] = v
-  }
+  const hyperparameters: Record<string, HyperparameterValue> = mergeHyperparameters(t.hyperparameters, o.hyperparameters)
   for (const k of Object.keys(hyperparameters)) {
-    if (k.startsWith('sagemaker_') || k === '_tuning_objective_metric') {
+    if (isReservedHyperparameter(k)) {
       throw new UserError('ReservedHyperparameter', `Hyperparameter "${k}" is reserved for SageMaker's own settings.`, {
         hint: 'Remove it from training.hyperparameters / --hyperparameter; mlops sets the sagemaker_* keys itself.',
       })

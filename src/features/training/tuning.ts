@@ -1,6 +1,7 @@
 import type { CreateHyperParameterTuningJobRequest, HyperParameterTuningJobStrategyType } from '@aws-sdk/client-sagemaker'
 import type { MlopsConfig } from '../../config/schema.js'
 import { UserError } from '../../shared/errors.js'
+import { hyperparameterKey } from '../../shared/hyperparameters.js'
 import type { TUNING_STRATEGIES } from '../../config/sections/training.js'
 import { projectTags } from '../../shared/naming.js'
 import { metricDefinitions, metricRegex, objectiveDirection, type MetricName } from '../../shared/metrics.js'
@@ -148,8 +149,8 @@ export function buildTuningJobRequest(i: TuningRequestInput): TuningRequestPlan 
     frameworkVersion: s.frameworkVersion,
     setting: s.distribution,
   })
-  const tuned = new Set(Object.keys(t.ranges).map((k) => k.replace(/_/g, '-')))
-  const staticHp = Object.fromEntries(Object.entries(s.hyperparameters).filter(([k]) => !tuned.has(k.replace(/_/g, '-'))))
+  const tuned = new Set(Object.keys(t.ranges).map(hyperparameterKey))
+  const staticHp = Object.fromEntries(Object.entries(s.hyperparameters).filter(([k]) => !tuned.has(hyperparameterKey(k))))
   const request: CreateHyperParameterTuningJobRequest = {
     HyperParameterTuningJobName: i.jobName,
     HyperParameterTuningJobConfig: {
