@@ -1,4 +1,4 @@
-import { HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3'
+import { HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import {
   CreateHyperParameterTuningJobCommand,
   DescribeHyperParameterTuningJobCommand,
@@ -8,7 +8,7 @@ import {
   type DescribeHyperParameterTuningJobResponse,
 } from '@aws-sdk/client-sagemaker'
 import { mockClient } from 'aws-sdk-client-mock'
-import { readFile } from 'node:fs/promises'
+import { mkdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { fastClock, minimalConfig, runMlops, tempProject } from '../helpers/cli.js'
@@ -162,5 +162,19 @@ describe('tune: waiting and the best job', () => {
     expect(r.stdout).toContain(`Tuning job ${TUNING}: Completed`)
     expect(r.stdout).toMatch(/best job\s+dogs-261122-1000-003-1a2b3c4d \(val_accuracy 0.84\)/)
     expect(r.stdout).toContain('lr=0.0031 arch=resnet50')
+  })
+})
+
+describe('tune with a state file it cannot write', () => {
+  it('stops with exit 2 before the tuning job is created, instead of leaving it unrecorded', async () => {
+    // Tests run as root, where file modes do not stop a write: a folder where checkWritable puts its
+    // probe file (named after this process) makes the state folder unwritable all the same.
+    await mkdir(path.join(dir, '.mlops', `state.json.${process.pid}.probe`), { recursive: true })
+    const r = await run(['tune', '--yes'])
+    expect(r.code, r.stderr).toBe(2)
+    expect(r.stderr).toContain(`Cannot write ${path.join(dir, '.mlops', 'state.json')}`)
+    expect(r.stderr).toContain('Nothing was changed in AWS.')
+    expect(sm).not.toHaveReceivedCommand(CreateHyperParameterTuningJobCommand)
+    expect(s3.commandCalls(PutObjectCommand)).toHaveLength(0)
   })
 })

@@ -168,9 +168,6 @@ async function launchTrain(ctx: CommandContext, clients: TrainClients, p: Prepar
   if (plan.distribution.warning) ui.warn(plan.distribution.warning)
   const question = `Start training job ${jobName} (up to ${formatUsd(p.estimatedCost.maxUsd)})?`
   if (!(await ui.confirm(question))) throw new AbortError()
-  // The job is recorded there so `logs`, `deploy` and `teardown` find it: check before it exists.
-  await ctx.state().checkWritable()
-
   const state = ctx.state()
   const createdAt = new Date(ctx.clock.now()).toISOString()
   const { roleArn, code: uploaded } = await prepareLaunch(ctx, clients, cfg, region, p.code, accountId, { state, createdAt })
