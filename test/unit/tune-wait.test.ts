@@ -178,3 +178,43 @@ describe('tune with a state file it cannot write', () => {
     expect(s3.commandCalls(PutObjectCommand)).toHaveLength(0)
   })
 })
+
+describe('tune: the default wait deadline', () => {
+  const deadline = async (config: string) => {
+    dir = await tempProject(config, { 'code/train.py': '' })
+    const r = await run(['tune', '--dry-run', '--json'])
+    expect(r.code, r.stderr).toBe(0)
+    return (r.json() as { timeoutSeconds: number }).timeoutSeconds
+  }
+  const tuningConfig = (lines: string) => minimalConfig(`training:\n  roleArn: arn:aws:iam::123456789012:role/r\n  sourceDir: code\n${lines}`)
+
+  it('is the job limit times the rounds of parallel jobs, plus 30 minutes', async () => {
+    // 4 jobs, 2 at a time: 2 rounds of the 2h default maxRuntime.
+    expect(await deadline(CONFIG)).toBe(2 * 7200 + 1800)
+  })
+
+  it('counts spot jobs by their maxWait', async () => {
+    const config = tuningConfig(`  spot: true
+  maxWait: 3h
+  tuning:
+    objective: { metric: val_accuracy }
+    maxJobs: 5
+    maxParallelJobs: 2
+    ranges:
+      lr: { type: continuous, min: 0.0001, max: 0.1 }
+`)
+    expect(await deadline(config)).toBe(3 * 10800 + 1800)
+  })
+
+  it('counts every Grid combination, not maxJobs', async () => {
+    const config = tuningConfig(`  tuning:
+    strategy: Grid
+    objective: { metric: val_accuracy }
+    maxParallelJobs: 2
+    ranges:
+      arch: { type: categorical, values: [resnet18, resnet50] }
+      lr: { type: categorical, values: [0.001, 0.01, 0.1] }
+`)
+    expect(await deadline(config)).toBe(3 * 7200 + 1800)
+  })
+})

@@ -360,7 +360,7 @@ export function actualCost(instanceType: string, instanceCount: number, billable
   return c === undefined ? undefined : Math.round(c * 100) / 100
 }
 
-/** Default for the CLI's wait: SageMaker's own limit for the job plus a margin. */
-export function defaultWaitSeconds(s: Pick<TrainingSettings, 'spot' | 'maxRuntimeSeconds' | 'maxWaitSeconds'>): number {
-  return (s.spot ? s.maxWaitSeconds : s.maxRuntimeSeconds) + WAIT_MARGIN_SECONDS
+/** Default for the CLI's wait: SageMaker's own limit for a job, times the rounds of jobs (a tuning job's), plus a margin. */
+export function defaultWaitSeconds(s: Pick<TrainingSettings, 'spot' | 'maxRuntimeSeconds' | 'maxWaitSeconds'>, rounds = 1): number {
+  return (s.spot ? s.maxWaitSeconds : s.maxRuntimeSeconds) * rounds + WAIT_MARGIN_SECONDS
 }

@@ -188,7 +188,7 @@ export function buildTuningJobRequest(i: TuningRequestInput): TuningRequestPlan 
   return { request, distribution }
 }
 
-/** Rounds of parallel jobs, for the default wait: ceil(maxJobs / maxParallel). */
-export function tuningRounds(t: Pick<TuningSettings, 'maxJobs' | 'maxParallelJobs'>): number {
-  return Math.ceil(t.maxJobs / t.maxParallelJobs)
+/** Rounds of parallel jobs a tuning job runs, for its wait: ceil(jobs / maxParallelJobs). */
+export function tuningRounds(jobs: number, maxParallelJobs: number): number {
+  return Math.ceil(jobs / maxParallelJobs)
 }
