@@ -269,6 +269,8 @@ export function debuggerConfig(cfg: Pick<MlopsConfig, 'data' | 'training'>, regi
 export interface TrainingRequestInput {
   readonly cfg: MlopsConfig
   readonly settings: TrainingSettings
+  /** trainingDistribution(settings), decided once by the caller (train also warns with it). */
+  readonly distribution: DistributionPlan
   readonly jobName: string
   readonly region: string
   readonly roleArn: string
@@ -282,15 +284,15 @@ export interface TrainingRequestPlan {
   readonly image: string
 }
 
+/** The distribution mode for these settings (UserError, exit 2, for a combination SageMaker would reject). */
+export function trainingDistribution(s: Pick<TrainingSettings, 'instanceType' | 'instanceCount' | 'frameworkVersion' | 'distribution'>): DistributionPlan {
+  return decideDistribution({ instanceType: s.instanceType, instanceCount: s.instanceCount, frameworkVersion: s.frameworkVersion, setting: s.distribution })
+}
+
 /** The CreateTrainingJob request, field for field. */
 export function buildTrainingJobRequest(i: TrainingRequestInput): TrainingRequestPlan {
   const s = i.settings
-  const distribution = decideDistribution({
-    instanceType: s.instanceType,
-    instanceCount: s.instanceCount,
-    frameworkVersion: s.frameworkVersion,
-    setting: s.distribution,
-  })
+  const distribution = i.distribution
   const image = trainingImage(s, i.region)
   const request: CreateTrainingJobRequest = {
     TrainingJobName: i.jobName,

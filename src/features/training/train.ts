@@ -5,6 +5,7 @@ import {
   debuggerNotices,
   defaultWaitSeconds,
   estimateTrainingCost,
+  trainingDistribution,
   trainingSettings,
   type CostEstimate,
   type TrainingOverrides,
@@ -13,7 +14,6 @@ import {
   type Channels,
 } from './request.js'
 import { trainingSummaryLines } from './render.js'
-import { decideDistribution } from './distribution.js'
 import { trainBudget, withTrainBudget, type TrainBudget } from './budget.js'
 import { AbortError, UserError } from '../../shared/errors.js'
 import { resourceNames, uniqueName } from '../../shared/naming.js'
@@ -101,7 +101,7 @@ async function prepareTrain(ctx: CommandContext, opts: TrainOptions): Promise<Pr
   await checkScriptHyperparameters(ctx.ui, source.dir, cfg.training.hyperparameters, opts.overrides.hyperparameters)
   const code = await prepareCode(cfg, source)
   const channels = trainingChannels(cfg)
-  const distribution = decideDistribution({ ...settings, setting: settings.distribution })
+  const distribution = trainingDistribution(settings)
   for (const notice of debuggerNotices(cfg, settings, distribution, ctx.clock.now())) ctx.ui.warn(notice)
   return {
     cfg,
@@ -113,7 +113,7 @@ async function prepareTrain(ctx: CommandContext, opts: TrainOptions): Promise<Pr
     ...(budget ? { budget } : {}),
     code,
     channels,
-    build: (roleArn) => buildTrainingJobRequest({ cfg, settings, jobName, region, roleArn, codeUri: code.uri, channels }),
+    build: (roleArn) => buildTrainingJobRequest({ cfg, settings, distribution, jobName, region, roleArn, codeUri: code.uri, channels }),
   }
 }
 

@@ -5,12 +5,13 @@ import { hyperparameterKey } from '../../shared/hyperparameters.js'
 import type { TUNING_STRATEGIES } from '../../config/sections/training.js'
 import { projectTags } from '../../shared/naming.js'
 import { metricDefinitions, metricRegex, objectiveDirection, type MetricName } from '../../shared/metrics.js'
-import { decideDistribution, type DistributionPlan } from './distribution.js'
+import type { DistributionPlan } from './distribution.js'
 import {
   encodeHyperparameters,
   inputDataConfig,
   outputPath,
   scriptModeHyperparameters,
+  trainingDistribution,
   trainingImage,
   type Channels,
   type TrainingSettings,
@@ -143,12 +144,7 @@ export interface TuningRequestPlan {
 export function buildTuningJobRequest(i: TuningRequestInput): TuningRequestPlan {
   const s = i.training
   const t = i.tuning
-  const distribution = decideDistribution({
-    instanceType: s.instanceType,
-    instanceCount: s.instanceCount,
-    frameworkVersion: s.frameworkVersion,
-    setting: s.distribution,
-  })
+  const distribution = trainingDistribution(s)
   const tuned = new Set(Object.keys(t.ranges).map(hyperparameterKey))
   const staticHp = Object.fromEntries(Object.entries(s.hyperparameters).filter(([k]) => !tuned.has(hyperparameterKey(k))))
   const request: CreateHyperParameterTuningJobRequest = {
