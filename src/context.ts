@@ -58,6 +58,12 @@ export class CommandContext {
   /** Whether the config file wrote aws.region (its default must not hide the profile's region). */
   private readonly regionWritten = new WeakMap<object, boolean>()
   private factory?: AwsClientFactory
+  /**
+   * awsSettings per config `aws` section, and once without a config: resolving reads ~/.aws/config
+   * and checks the environment, and features, clients(), prices() and audit's per-role loop all ask.
+   */
+  private readonly settingsFor = new WeakMap<object, AwsSettings>()
+  private settingsWithoutConfig?: AwsSettings
 
   constructor(deps: Deps, globals: GlobalOptions) {
     this.deps = deps
@@ -110,6 +116,16 @@ export class CommandContext {
 
   /** Region/profile/endpoint after flags > env > config. */
   awsSettings(config?: Pick<MlopsConfig, 'aws'>): AwsSettings {
+    const key = config?.aws
+    const known = key ? this.settingsFor.get(key) : this.settingsWithoutConfig
+    if (known) return known
+    const settings = this.resolveSettings(config)
+    if (key) this.settingsFor.set(key, settings)
+    else this.settingsWithoutConfig = settings
+    return settings
+  }
+
+  private resolveSettings(config?: Pick<MlopsConfig, 'aws'>): AwsSettings {
     // aws.region filled in by the schema's default ranks below the profile's region.
     const fromConfig = config && this.regionWritten.get(config.aws) === false ? { ...config.aws, region: undefined } : config?.aws
     const settings = resolveAwsSettings({

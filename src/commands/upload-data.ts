@@ -1,9 +1,10 @@
 import type { Command } from 'commander'
 import path from 'node:path'
 import { DataSchema } from '../config/sections/data.js'
-import { parseIntFlag, type Deps } from '../context.js'
+import type { Deps } from '../context.js'
 import { UserError } from '../shared/errors.js'
 import { action } from './action.js'
+import { parseIntFlagBySchema } from './flag-schema.js'
 
 interface UploadDataFlags {
   readonly source?: string
@@ -84,18 +85,7 @@ interface UploadDataFlagOptions {
  * --bucket, --prefix and --concurrency are checked by the config's own `data` fields, so a rule exists once.
  */
 function parseFlags(f: UploadDataFlags): UploadDataFlagOptions {
-  const concurrencyField = DataSchema.shape.concurrency.unwrap()
-  const concurrency =
-    f.concurrency === undefined
-      ? undefined
-      : Number(
-          check(
-            concurrencyField,
-            parseIntFlag(f.concurrency, '--concurrency', { min: concurrencyField.minValue ?? 1, max: concurrencyField.maxValue ?? undefined }),
-            '--concurrency',
-            '32',
-          ),
-        )
+  const concurrency = parseIntFlagBySchema(f.concurrency, '--concurrency', DataSchema.shape.concurrency.unwrap())
   const bucket = f.bucket === undefined ? undefined : check(DataSchema.shape.bucket, f.bucket, '--bucket', 'my-dog-data')
   const prefix = f.prefix === undefined ? undefined : check(DataSchema.shape.prefix, f.prefix, '--prefix', 'dogImages')
   if (f.source !== undefined && f.source.trim() === '')

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml'
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml'
 import { z } from 'zod'
 import { ConfigError, UserError } from '../shared/errors.js'
 import { MlopsConfigSchema, type MlopsConfig } from './schema.js'
@@ -65,7 +65,7 @@ function toData(doc: Document, lineCounter: LineCounter, shown: string): unknown
     visit(doc, {
       Alias(_key, node) {
         if (unresolved !== undefined && node.source !== unresolved) return undefined
-        if (isAlias(node) && node.range) line = lineCounter.linePos(node.range[0]).line
+        if (node.range) line = lineCounter.linePos(node.range[0]).line
         return visit.BREAK
       },
     })

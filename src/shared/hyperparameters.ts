@@ -32,8 +32,21 @@ export interface HyperparameterSpec {
 const TRUE_WORDS = ['1', 'true', 't', 'yes', 'y', 'on']
 const FALSE_WORDS = ['0', 'false', 'f', 'no', 'n', 'off', 'none', '']
 
-/** Normalised name: `batch_size` and `batch-size` are the same flag (train.py accepts both). */
-const flagKey = (name: string) => name.replace(/_/g, '-')
+/** Normalised name: `batch_size` and `batch-size` are the same hyperparameter (train.py accepts both). */
+export const hyperparameterKey = (name: string) => name.replace(/_/g, '-')
+
+/** Keys SageMaker sets itself (script mode's `sagemaker_*`, the tuner's objective metric), never the script's. */
+export const isReservedHyperparameter = (name: string) => name.startsWith('sagemaker_') || name === '_tuning_objective_metric'
+
+/** Config hyperparameters with the flags' values over them, one spelling per name (`batch_size` replaces `batch-size`). */
+export function mergeHyperparameters(base: Readonly<Record<string, Value>>, overrides: Readonly<Record<string, Value>> = {}): Record<string, Value> {
+  const merged: Record<string, Value> = { ...base }
+  for (const [k, v] of Object.entries(overrides)) {
+    for (const existing of Object.keys(merged)) if (hyperparameterKey(existing) === hyperparameterKey(k)) delete merged[existing]
+    merged[k] = v
+  }
+  return merged
+}
 
 /** The specs in `<sourceDir>/hyperparameters.json`; undefined when the folder has no such file. */
 export async function loadHyperparameterSpecs(sourceDir: string): Promise<HyperparameterSpec[] | undefined> {
@@ -149,12 +162,22 @@ export interface CheckOptions {
 export async function checkHyperparameters(sourceDir: string, values: Readonly<Record<string, Value>>, opts: CheckOptions): Promise<HyperparameterCheck> {
   const specs = await loadHyperparameterSpecs(sourceDir)
   if (!specs) return { checked: false, unknown: [] }
-  const byKey = new Map(specs.map((s) => [flagKey(s.name), s]))
+  return checkAgainstSpecs(specs, sourceDir, values, opts)
+}
+
+/** checkHyperparameters for specs already loaded, so one command reads and parses the file once. */
+function checkAgainstSpecs(
+  specs: readonly HyperparameterSpec[],
+  sourceDir: string,
+  values: Readonly<Record<string, Value>>,
+  opts: CheckOptions,
+): HyperparameterCheck {
+  const byKey = new Map(specs.map((s) => [hyperparameterKey(s.name), s]))
   const unknown: string[] = []
   const problems: string[] = []
   for (const [name, value] of Object.entries(values)) {
-    if (name.startsWith('sagemaker_') || name === '_tuning_objective_metric') continue
-    const spec = byKey.get(flagKey(name))
+    if (isReservedHyperparameter(name)) continue
+    const spec = byKey.get(hyperparameterKey(name))
     if (!spec) {
       unknown.push(name)
       continue
@@ -164,7 +187,7 @@ export async function checkHyperparameters(sourceDir: string, values: Readonly<R
     problems.push(opts.source === 'flag' ? `--hyperparameter ${name}=${value}: ${problem}` : `• training.hyperparameters.${name}: ${problem}`)
   }
   for (const [name, range] of Object.entries(opts.ranges ?? {})) {
-    const spec = byKey.get(flagKey(name))
+    const spec = byKey.get(hyperparameterKey(name))
     if (spec) problems.push(...rangeProblems(spec, range, `training.tuning.ranges.${name}`).map((p) => `• ${p}`))
     else unknown.push(name)
   }
@@ -194,12 +217,13 @@ export async function checkScriptHyperparameters(
   flagValues: Readonly<Record<string, Value>> = {},
   ranges?: Readonly<Record<string, TuningRange>>,
 ): Promise<void> {
-  const key = (k: string) => k.replace(/_/g, '-')
-  const replaced = new Set(Object.keys(flagValues).map(key))
-  const fromConfig = Object.fromEntries(Object.entries(configValues).filter(([k]) => !replaced.has(key(k))))
+  const replaced = new Set(Object.keys(flagValues).map(hyperparameterKey))
+  const fromConfig = Object.fromEntries(Object.entries(configValues).filter(([k]) => !replaced.has(hyperparameterKey(k))))
+  const specs = await loadHyperparameterSpecs(sourceDir)
+  if (!specs) return
   const checks = [
-    await checkHyperparameters(sourceDir, fromConfig, { source: 'config', ...(ranges ? { ranges } : {}) }),
-    await checkHyperparameters(sourceDir, flagValues, { source: 'flag' }),
+    checkAgainstSpecs(specs, sourceDir, fromConfig, { source: 'config', ...(ranges ? { ranges } : {}) }),
+    checkAgainstSpecs(specs, sourceDir, flagValues, { source: 'flag' }),
   ]
   const unknown = checks.flatMap((c) => c.unknown)
   if (unknown.length > 0) {

@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest'
 import { buildClientConfig, resolveAwsSettings } from '../../src/aws/clients.js'
 import { bypassesProxy, proxyFromEnv } from '../../src/aws/proxy.js'
 import { profileRegion } from '../../src/aws/shared-config.js'
-import { minimalConfig, runMlops, tempProject } from '../helpers/cli.js'
+import { CommandContext } from '../../src/context.js'
+import { fastClock, minimalConfig, runMlops, tempProject } from '../helpers/cli.js'
 
 const AWS_CONFIG = `# the AWS CLI's file
 [default]
@@ -67,6 +68,35 @@ describe('the profile region from the AWS shared config file', () => {
     const fixed = await runMlops(['train', '--dry-run', '--json'], { cwd: set, env })
     expect(fixed.stdout).toContain('.dkr.ecr.us-west-2.amazonaws.com')
     expect(fixed.stdout).not.toContain('eu-west-1')
+  })
+})
+
+describe('CommandContext.awsSettings', () => {
+  it('resolves once per config aws section (and once without one), not on every call', async () => {
+    const h = await home()
+    const ctx = new CommandContext(
+      {
+        stdout: { write: () => true },
+        stderr: { write: () => true },
+        stdinIsTTY: false,
+        env: { HOME: h },
+        cwd: h,
+        clock: fastClock(),
+        signal: new AbortController().signal,
+        version: 'test',
+      },
+      {},
+    )
+    const cfg = { aws: { region: 'eu-central-1' } }
+    const first = ctx.awsSettings(cfg)
+    expect(first.region).toBe('eu-central-1')
+    expect(ctx.awsSettings(cfg)).toBe(first)
+    expect(ctx.awsSettings({ aws: cfg.aws })).toBe(first)
+    const withoutConfig = ctx.awsSettings()
+    expect(withoutConfig.region).toBe('ap-south-1') // ~/.aws/config's [default]
+    await writeFile(path.join(h, '.aws', 'config'), '[default]\nregion = sa-east-1\n')
+    expect(ctx.awsSettings()).toBe(withoutConfig) // the file is not read again
+    expect(ctx.awsSettings({ aws: { region: 'us-west-2' } }).region).toBe('us-west-2')
   })
 })
 

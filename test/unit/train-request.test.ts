@@ -8,6 +8,7 @@ import {
   encodeHyperparameters,
   estimateTrainingCost,
   parseHyperparameterFlag,
+  trainingDistribution,
   trainingSettings,
 } from '../../src/features/training/request.js'
 import { buildTuningJobRequest, tuningSettings } from '../../src/features/training/tuning.js'
@@ -84,7 +85,8 @@ describe('hyperparameters', () => {
 describe('CreateTrainingJob request', () => {
   it('matches the SDK wire format: script-mode keys, File channels, output path, stop condition, tags, metrics', () => {
     const cfg = cfgOf('  hyperparameters: { epochs: 3 }\n')
-    const { request } = buildTrainingJobRequest({ cfg, settings: trainingSettings(cfg), ...base })
+    const settings = trainingSettings(cfg)
+    const { request } = buildTrainingJobRequest({ cfg, settings, distribution: trainingDistribution(settings), ...base })
     expect(request).toEqual({
       TrainingJobName: 'dogs-train-x',
       RoleArn: 'arn:aws:iam::1:role/r',
@@ -121,7 +123,8 @@ describe('CreateTrainingJob request', () => {
 
   it("spot sets EnableManagedSpotTraining, MaxWaitTimeInSeconds, a per-job CheckpointConfig and the script's checkpoint dir", () => {
     const cfg = cfgOf('  maxRuntime: 1h\n  maxWait: 3h\n  dataDistribution: ShardedByS3Key\n')
-    const { request } = buildTrainingJobRequest({ cfg, settings: trainingSettings(cfg, { spot: true }), ...base })
+    const settings = trainingSettings(cfg, { spot: true })
+    const { request } = buildTrainingJobRequest({ cfg, settings, distribution: trainingDistribution(settings), ...base })
     expect(request).toMatchObject({
       EnableManagedSpotTraining: true,
       StoppingCondition: { MaxRuntimeInSeconds: 3600, MaxWaitTimeInSeconds: 10800 },
@@ -136,7 +139,8 @@ describe('CreateTrainingJob request', () => {
     const cfg = cfgOf(
       '  debugger:\n    rules: [VanishingGradient, Overfit, Overtraining, PoorWeightInitialization, LossNotDecreasing]\n    profilerReport: true\n',
     )
-    const { request } = buildTrainingJobRequest({ cfg, settings: trainingSettings(cfg), ...base, region: 'eu-west-1' })
+    const settings = trainingSettings(cfg)
+    const { request } = buildTrainingJobRequest({ cfg, settings, distribution: trainingDistribution(settings), ...base, region: 'eu-west-1' })
     const image = '929884845733.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-debugger-rules:latest'
     expect(request.DebugHookConfig).toEqual({
       S3OutputPath: 's3://dogs-data/output/',

@@ -8,7 +8,7 @@ import {
   type DescribeTrainingJobResponse,
 } from '@aws-sdk/client-sagemaker'
 import { mockClient } from 'aws-sdk-client-mock'
-import { readFile } from 'node:fs/promises'
+import { mkdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { fastClock, minimalConfig, runMlops, tempProject } from '../helpers/cli.js'
@@ -383,5 +383,19 @@ describe('logs: re-attaching', () => {
     const r = await run(['logs', JOB])
     expect(r.code).toBe(0)
     expect(logs).toHaveReceivedCommandWith(DescribeLogStreamsCommand, { logGroupName: '/aws/sagemaker/TrainingJobs', logStreamNamePrefix: `${JOB}/` })
+  })
+})
+
+describe('train with a state file it cannot write', () => {
+  it('stops with exit 2 before the training job is created, instead of leaving it unrecorded', async () => {
+    // Tests run as root, where file modes do not stop a write: a folder where checkWritable puts its
+    // probe file (named after this process) makes the state folder unwritable all the same.
+    await mkdir(path.join(dir, '.mlops', `state.json.${process.pid}.probe`), { recursive: true })
+    const r = await run(['train', '--yes'])
+    expect(r.code, r.stderr).toBe(2)
+    expect(r.stderr).toContain(`Cannot write ${path.join(dir, '.mlops', 'state.json')}`)
+    expect(r.stderr).toContain('Nothing was changed in AWS.')
+    expect(sm).not.toHaveReceivedCommand(CreateTrainingJobCommand)
+    expect(s3.commandCalls(PutObjectCommand)).toHaveLength(0)
   })
 })

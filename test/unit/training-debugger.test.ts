@@ -11,7 +11,7 @@ import { mockClient } from 'aws-sdk-client-mock'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { parseConfigText } from '../../src/config/load.js'
 import { decideDistribution, gpusPerInstance, TORCH_DISTRIBUTED_VERSIONS } from '../../src/features/training/distribution.js'
-import { buildTrainingJobRequest, trainingSettings } from '../../src/features/training/request.js'
+import { buildTrainingJobRequest, trainingDistribution, trainingSettings } from '../../src/features/training/request.js'
 import { executionRoleSpec } from '../../src/shared/roles/execution-role.js'
 import { fastClock, minimalConfig, runMlops, tempProject } from '../helpers/cli.js'
 import { fakeAwsFactory, noAwsFactory } from '../helpers/aws.js'
@@ -29,7 +29,8 @@ const base = {
 }
 const requestOf = (training: string, region = 'us-east-1') => {
   const cfg = cfgOf(training)
-  return buildTrainingJobRequest({ cfg, settings: trainingSettings(cfg), ...base, region }).request
+  const settings = trainingSettings(cfg)
+  return buildTrainingJobRequest({ cfg, settings, distribution: trainingDistribution(settings), ...base, region }).request
 }
 
 describe('SageMaker Debugger (opt-in) as the SDK sends it', () => {

@@ -1,4 +1,4 @@
-import { HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3'
+import { HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import {
   CreateHyperParameterTuningJobCommand,
   DescribeHyperParameterTuningJobCommand,
@@ -8,7 +8,7 @@ import {
   type DescribeHyperParameterTuningJobResponse,
 } from '@aws-sdk/client-sagemaker'
 import { mockClient } from 'aws-sdk-client-mock'
-import { readFile } from 'node:fs/promises'
+import { mkdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { fastClock, minimalConfig, runMlops, tempProject } from '../helpers/cli.js'
@@ -162,5 +162,59 @@ describe('tune: waiting and the best job', () => {
     expect(r.stdout).toContain(`Tuning job ${TUNING}: Completed`)
     expect(r.stdout).toMatch(/best job\s+dogs-261122-1000-003-1a2b3c4d \(val_accuracy 0.84\)/)
     expect(r.stdout).toContain('lr=0.0031 arch=resnet50')
+  })
+})
+
+describe('tune with a state file it cannot write', () => {
+  it('stops with exit 2 before the tuning job is created, instead of leaving it unrecorded', async () => {
+    // Tests run as root, where file modes do not stop a write: a folder where checkWritable puts its
+    // probe file (named after this process) makes the state folder unwritable all the same.
+    await mkdir(path.join(dir, '.mlops', `state.json.${process.pid}.probe`), { recursive: true })
+    const r = await run(['tune', '--yes'])
+    expect(r.code, r.stderr).toBe(2)
+    expect(r.stderr).toContain(`Cannot write ${path.join(dir, '.mlops', 'state.json')}`)
+    expect(r.stderr).toContain('Nothing was changed in AWS.')
+    expect(sm).not.toHaveReceivedCommand(CreateHyperParameterTuningJobCommand)
+    expect(s3.commandCalls(PutObjectCommand)).toHaveLength(0)
+  })
+})
+
+describe('tune: the default wait deadline', () => {
+  const deadline = async (config: string) => {
+    dir = await tempProject(config, { 'code/train.py': '' })
+    const r = await run(['tune', '--dry-run', '--json'])
+    expect(r.code, r.stderr).toBe(0)
+    return (r.json() as { timeoutSeconds: number }).timeoutSeconds
+  }
+  const tuningConfig = (lines: string) => minimalConfig(`training:\n  roleArn: arn:aws:iam::123456789012:role/r\n  sourceDir: code\n${lines}`)
+
+  it('is the job limit times the rounds of parallel jobs, plus 30 minutes', async () => {
+    // 4 jobs, 2 at a time: 2 rounds of the 2h default maxRuntime.
+    expect(await deadline(CONFIG)).toBe(2 * 7200 + 1800)
+  })
+
+  it('counts spot jobs by their maxWait', async () => {
+    const config = tuningConfig(`  spot: true
+  maxWait: 3h
+  tuning:
+    objective: { metric: val_accuracy }
+    maxJobs: 5
+    maxParallelJobs: 2
+    ranges:
+      lr: { type: continuous, min: 0.0001, max: 0.1 }
+`)
+    expect(await deadline(config)).toBe(3 * 10800 + 1800)
+  })
+
+  it('counts every Grid combination, not maxJobs', async () => {
+    const config = tuningConfig(`  tuning:
+    strategy: Grid
+    objective: { metric: val_accuracy }
+    maxParallelJobs: 2
+    ranges:
+      arch: { type: categorical, values: [resnet18, resnet50] }
+      lr: { type: categorical, values: [0.001, 0.01, 0.1] }
+`)
+    expect(await deadline(config)).toBe(3 * 7200 + 1800)
   })
 })

@@ -1,6 +1,7 @@
 import path from 'node:path'
 import type { MlopsConfig } from '../../config/schema.js'
 import type { PlannedOperation } from '../../shared/plan.js'
+import { hyperparameterKey, mergeHyperparameters } from '../../shared/hyperparameters.js'
 import { resolveTrainingSourceDir } from '../../shared/source-dir.js'
 
 /**
@@ -77,21 +78,6 @@ export interface LocalTrainingInput {
   readonly masterPort: number
 }
 
-const hpKey = (k: string) => k.replace(/_/g, '-')
-
-/** Config hyperparameters with the flags' values over them, one spelling per name. */
-export function mergeHyperparameters(
-  base: Readonly<Record<string, HyperparameterValue>>,
-  overrides: Readonly<Record<string, HyperparameterValue>> = {},
-): Record<string, HyperparameterValue> {
-  const merged: Record<string, HyperparameterValue> = { ...base }
-  for (const [k, v] of Object.entries(overrides)) {
-    for (const existing of Object.keys(merged)) if (hpKey(existing) === hpKey(k)) delete merged[existing]
-    merged[k] = v
-  }
-  return merged
-}
-
 /**
  * What the training toolkit puts on the command line: each value JSON-decoded, then `--key value`
  * sorted by key (`mapping.to_cmd_args`); Python booleans print as True/False.
@@ -105,7 +91,7 @@ export function hyperparameterArgs(hp: Readonly<Record<string, HyperparameterVal
     })
 }
 
-const hasKey = (hp: Readonly<Record<string, HyperparameterValue>>, key: string) => Object.keys(hp).some((k) => hpKey(k) === key)
+const hasKey = (hp: Readonly<Record<string, HyperparameterValue>>, key: string) => Object.keys(hp).some((k) => hyperparameterKey(k) === key)
 
 export function planLocalTraining(i: LocalTrainingInput): LocalTrainingPlan {
   const t = i.cfg.training

@@ -8,6 +8,7 @@ import type { Spinner, Ui } from '../../shared/output.js'
 import type { StateStore } from '../../shared/state.js'
 import type { Clock } from '../../shared/clock.js'
 import { formatDuration } from '../../shared/duration.js'
+import { isReservedHyperparameter } from '../../shared/hyperparameters.js'
 import { renderTrainingResult, type WarmPoolView } from './render.js'
 import type { LogLine } from '../../aws/logs/training-logs.js'
 import { watchTrainingJob } from '../../aws/sagemaker/training-wait.js'
@@ -69,7 +70,7 @@ export function finalMetrics(job: DescribeTrainingJobResponse, logMetrics: Metri
 export function userHyperparameters(hp: Record<string, string> | undefined): Record<string, string | number | boolean> {
   return Object.fromEntries(
     Object.entries(hp ?? {})
-      .filter(([k]) => !k.startsWith('sagemaker_') && k !== '_tuning_objective_metric')
+      .filter(([k]) => !isReservedHyperparameter(k))
       .map(([k, v]) => [k, decodeHyperparameter(v)]),
   )
 }

@@ -93,9 +93,9 @@ export function planLaunchPrerequisites(cfg: MlopsConfig, region: string, channe
 }
 
 /**
- * What `train` and `tune` both do once the user confirmed: converge the execution role (unless
- * training.roleArn is given) and upload the code package unless it is already there, recording
- * both in state. Returns the role ARN to run as.
+ * What `train` and `tune` both do once the user confirmed: check the state file can be written,
+ * converge the execution role (unless training.roleArn is given) and upload the code package
+ * unless it is already there, recording both in state. Returns the role ARN to run as.
  */
 export async function prepareLaunch(
   ctx: CommandContext,
@@ -107,6 +107,8 @@ export async function prepareLaunch(
   record: { state: StateStore; createdAt: string },
 ): Promise<{ roleArn: string; code: { uri: string; uploaded: boolean } }> {
   const { state, createdAt } = record
+  // The job is recorded there so `logs`, `deploy` and `teardown` find it: check before anything exists.
+  await state.checkWritable()
   const roleName = resourceNames(cfg).trainingRole
   let roleArn = cfg.training.roleArn
   if (!roleArn) {

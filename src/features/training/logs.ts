@@ -11,6 +11,7 @@ import { failUnlessCompleted, followTrainingJob, recordTrainingResult, summarize
 import { describeTrainingJob, stopTrainingJob } from '../../aws/sagemaker/training-wait.js'
 import { describeTuningJob, stopTuningJob } from '../../aws/sagemaker/tuning-job.js'
 import { followTuningJob, type TuningResult } from './tune.js'
+import { tuningRounds } from './tuning.js'
 import type { InterruptChoice } from './interrupt.js'
 import { isNotFound } from '../../aws/errors.js'
 
@@ -98,7 +99,7 @@ async function attachTuningJob(ctx: CommandContext, sagemaker: SageMakerClient, 
   const t = await describeTuningJob(sagemaker, name, ctx.clock, ctx.signal)
   const maxRuntime = t.TrainingJobDefinition?.StoppingCondition?.MaxRuntimeInSeconds ?? 86_400
   const limits = t.HyperParameterTuningJobConfig?.ResourceLimits
-  const rounds = Math.ceil((limits?.MaxNumberOfTrainingJobs ?? 1) / (limits?.MaxParallelTrainingJobs ?? 1))
+  const rounds = tuningRounds(limits?.MaxNumberOfTrainingJobs ?? 1, limits?.MaxParallelTrainingJobs ?? 1)
   const timeoutSeconds = opts.timeoutSeconds ?? remainingSeconds(ctx.clock.now(), t.CreationTime, maxRuntime * rounds)
   return followTuningJob(ctx, sagemaker, name, { timeoutSeconds, decideInterrupt: opts.decideInterrupt, intervalMs: opts.intervalMs })
 }

@@ -1,6 +1,7 @@
 import type { CreateTrainingJobRequest } from '@aws-sdk/client-sagemaker'
 import type { MlopsConfig } from '../../config/schema.js'
 import { UserError } from '../../shared/errors.js'
+import { isReservedHyperparameter, mergeHyperparameters } from '../../shared/hyperparameters.js'
 import { projectTags } from '../../shared/naming.js'
 import { estimateCost, hourlyPrice, TABLE_PRICES, type PriceBook } from '../../shared/pricing.js'
 import { debuggerRuleImageUri, pytorchImageUri } from '../../aws/sagemaker/images.js'
@@ -54,20 +55,13 @@ export interface TrainingOverrides {
   readonly hyperparameters?: Readonly<Record<string, HyperparameterValue>>
 }
 
-/** Normalised hyperparameter name, so `batch_size` on the command line replaces `batch-size` from the config. */
-const hpKey = (k: string) => k.replace(/_/g, '-')
-
 /** Merges flags over `training` and validates the combination. */
 export function trainingSettings(cfg: MlopsConfig, o: TrainingOverrides = {}): TrainingSettings {
   const t = cfg.training
   const spot = o.spot ?? t.spot
-  const hyperparameters: Record<string, HyperparameterValue> = { ...t.hyperparameters }
-  for (const [k, v] of Object.entries(o.hyperparameters ?? {})) {
-    for (const existing of Object.keys(hyperparameters)) if (hpKey(existing) === hpKey(k)) delete hyperparameters[existing]
-    hyperparameters[k] = v
-  }
+  const hyperparameters: Record<string, HyperparameterValue> = mergeHyperparameters(t.hyperparameters, o.hyperparameters)
   for (const k of Object.keys(hyperparameters)) {
-    if (k.startsWith('sagemaker_') || k === '_tuning_objective_metric') {
+    if (isReservedHyperparameter(k)) {
       throw new UserError('ReservedHyperparameter', `Hyperparameter "${k}" is reserved for SageMaker's own settings.`, {
         hint: 'Remove it from training.hyperparameters / --hyperparameter; mlops sets the sagemaker_* keys itself.',
       })
@@ -275,6 +269,8 @@ export function debuggerConfig(cfg: Pick<MlopsConfig, 'data' | 'training'>, regi
 export interface TrainingRequestInput {
   readonly cfg: MlopsConfig
   readonly settings: TrainingSettings
+  /** trainingDistribution(settings), decided once by the caller (train also warns with it). */
+  readonly distribution: DistributionPlan
   readonly jobName: string
   readonly region: string
   readonly roleArn: string
@@ -288,15 +284,15 @@ export interface TrainingRequestPlan {
   readonly image: string
 }
 
+/** The distribution mode for these settings (UserError, exit 2, for a combination SageMaker would reject). */
+export function trainingDistribution(s: Pick<TrainingSettings, 'instanceType' | 'instanceCount' | 'frameworkVersion' | 'distribution'>): DistributionPlan {
+  return decideDistribution({ instanceType: s.instanceType, instanceCount: s.instanceCount, frameworkVersion: s.frameworkVersion, setting: s.distribution })
+}
+
 /** The CreateTrainingJob request, field for field. */
 export function buildTrainingJobRequest(i: TrainingRequestInput): TrainingRequestPlan {
   const s = i.settings
-  const distribution = decideDistribution({
-    instanceType: s.instanceType,
-    instanceCount: s.instanceCount,
-    frameworkVersion: s.frameworkVersion,
-    setting: s.distribution,
-  })
+  const distribution = i.distribution
   const image = trainingImage(s, i.region)
   const request: CreateTrainingJobRequest = {
     TrainingJobName: i.jobName,
@@ -366,7 +362,7 @@ export function actualCost(instanceType: string, instanceCount: number, billable
   return c === undefined ? undefined : Math.round(c * 100) / 100
 }
 
-/** Default for the CLI's wait: SageMaker's own limit for the job plus a margin. */
-export function defaultWaitSeconds(s: Pick<TrainingSettings, 'spot' | 'maxRuntimeSeconds' | 'maxWaitSeconds'>): number {
-  return (s.spot ? s.maxWaitSeconds : s.maxRuntimeSeconds) + WAIT_MARGIN_SECONDS
+/** Default for the CLI's wait: SageMaker's own limit for a job, times the rounds of jobs (a tuning job's), plus a margin. */
+export function defaultWaitSeconds(s: Pick<TrainingSettings, 'spot' | 'maxRuntimeSeconds' | 'maxWaitSeconds'>, rounds = 1): number {
+  return (s.spot ? s.maxWaitSeconds : s.maxRuntimeSeconds) * rounds + WAIT_MARGIN_SECONDS
 }

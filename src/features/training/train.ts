@@ -5,6 +5,7 @@ import {
   debuggerNotices,
   defaultWaitSeconds,
   estimateTrainingCost,
+  trainingDistribution,
   trainingSettings,
   type CostEstimate,
   type TrainingOverrides,
@@ -13,7 +14,6 @@ import {
   type Channels,
 } from './request.js'
 import { trainingSummaryLines } from './render.js'
-import { decideDistribution } from './distribution.js'
 import { trainBudget, withTrainBudget, type TrainBudget } from './budget.js'
 import { AbortError, UserError } from '../../shared/errors.js'
 import { resourceNames, uniqueName } from '../../shared/naming.js'
@@ -101,7 +101,7 @@ async function prepareTrain(ctx: CommandContext, opts: TrainOptions): Promise<Pr
   await checkScriptHyperparameters(ctx.ui, source.dir, cfg.training.hyperparameters, opts.overrides.hyperparameters)
   const code = await prepareCode(cfg, source)
   const channels = trainingChannels(cfg)
-  const distribution = decideDistribution({ ...settings, setting: settings.distribution })
+  const distribution = trainingDistribution(settings)
   for (const notice of debuggerNotices(cfg, settings, distribution, ctx.clock.now())) ctx.ui.warn(notice)
   return {
     cfg,
@@ -113,7 +113,7 @@ async function prepareTrain(ctx: CommandContext, opts: TrainOptions): Promise<Pr
     ...(budget ? { budget } : {}),
     code,
     channels,
-    build: (roleArn) => buildTrainingJobRequest({ cfg, settings, jobName, region, roleArn, codeUri: code.uri, channels }),
+    build: (roleArn) => buildTrainingJobRequest({ cfg, settings, distribution, jobName, region, roleArn, codeUri: code.uri, channels }),
   }
 }
 
@@ -168,9 +168,6 @@ async function launchTrain(ctx: CommandContext, clients: TrainClients, p: Prepar
   if (plan.distribution.warning) ui.warn(plan.distribution.warning)
   const question = `Start training job ${jobName} (up to ${formatUsd(p.estimatedCost.maxUsd)})?`
   if (!(await ui.confirm(question))) throw new AbortError()
-  // The job is recorded there so `logs`, `deploy` and `teardown` find it: check before it exists.
-  await ctx.state().checkWritable()
-
   const state = ctx.state()
   const createdAt = new Date(ctx.clock.now()).toISOString()
   const { roleArn, code: uploaded } = await prepareLaunch(ctx, clients, cfg, region, p.code, accountId, { state, createdAt })

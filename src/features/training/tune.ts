@@ -4,9 +4,9 @@ import type { MlopsConfig } from '../../config/schema.js'
 import { trainingSummaryLines } from './render.js'
 import {
   decodeHyperparameter,
+  defaultWaitSeconds,
   estimateTrainingCost,
   trainingSettings,
-  WAIT_MARGIN_SECONDS,
   type Channels,
   type CostEstimate,
   type TrainingOverrides,
@@ -146,8 +146,8 @@ async function prepareTune(ctx: CommandContext, opts: TuneOptions): Promise<Prep
       },
     )
   }
-  const rounds = tuning.strategy === 'Grid' ? Math.ceil(jobs / tuning.maxParallelJobs) : tuningRounds(tuning)
-  const timeoutSeconds = opts.timeoutSeconds ?? (training.spot ? training.maxWaitSeconds : training.maxRuntimeSeconds) * rounds + WAIT_MARGIN_SECONDS
+  // plannedJobs is maxJobs except for Grid, which runs every combination.
+  const timeoutSeconds = opts.timeoutSeconds ?? defaultWaitSeconds(training, tuningRounds(jobs, tuning.maxParallelJobs))
   const source = resolveTrainingSourceDir(cfg, ctx.projectDir)
   await checkScriptHyperparameters(ctx.ui, source.dir, cfg.training.hyperparameters, opts.training.hyperparameters, tuning.ranges)
   const code = await prepareCode(cfg, source)

@@ -1,15 +1,17 @@
 import type { CreateHyperParameterTuningJobRequest, HyperParameterTuningJobStrategyType } from '@aws-sdk/client-sagemaker'
 import type { MlopsConfig } from '../../config/schema.js'
 import { UserError } from '../../shared/errors.js'
+import { hyperparameterKey } from '../../shared/hyperparameters.js'
 import type { TUNING_STRATEGIES } from '../../config/sections/training.js'
 import { projectTags } from '../../shared/naming.js'
 import { metricDefinitions, metricRegex, objectiveDirection, type MetricName } from '../../shared/metrics.js'
-import { decideDistribution, type DistributionPlan } from './distribution.js'
+import type { DistributionPlan } from './distribution.js'
 import {
   encodeHyperparameters,
   inputDataConfig,
   outputPath,
   scriptModeHyperparameters,
+  trainingDistribution,
   trainingImage,
   type Channels,
   type TrainingSettings,
@@ -142,14 +144,9 @@ export interface TuningRequestPlan {
 export function buildTuningJobRequest(i: TuningRequestInput): TuningRequestPlan {
   const s = i.training
   const t = i.tuning
-  const distribution = decideDistribution({
-    instanceType: s.instanceType,
-    instanceCount: s.instanceCount,
-    frameworkVersion: s.frameworkVersion,
-    setting: s.distribution,
-  })
-  const tuned = new Set(Object.keys(t.ranges).map((k) => k.replace(/_/g, '-')))
-  const staticHp = Object.fromEntries(Object.entries(s.hyperparameters).filter(([k]) => !tuned.has(k.replace(/_/g, '-'))))
+  const distribution = trainingDistribution(s)
+  const tuned = new Set(Object.keys(t.ranges).map(hyperparameterKey))
+  const staticHp = Object.fromEntries(Object.entries(s.hyperparameters).filter(([k]) => !tuned.has(hyperparameterKey(k))))
   const request: CreateHyperParameterTuningJobRequest = {
     HyperParameterTuningJobName: i.jobName,
     HyperParameterTuningJobConfig: {
@@ -187,7 +184,7 @@ export function buildTuningJobRequest(i: TuningRequestInput): TuningRequestPlan 
   return { request, distribution }
 }
 
-/** Rounds of parallel jobs, for the default wait: ceil(maxJobs / maxParallel). */
-export function tuningRounds(t: Pick<TuningSettings, 'maxJobs' | 'maxParallelJobs'>): number {
-  return Math.ceil(t.maxJobs / t.maxParallelJobs)
+/** Rounds of parallel jobs a tuning job runs, for its wait: ceil(jobs / maxParallelJobs). */
+export function tuningRounds(jobs: number, maxParallelJobs: number): number {
+  return Math.ceil(jobs / maxParallelJobs)
 }
