@@ -22,7 +22,7 @@ import { formatBytes } from '../../shared/output.js'
 import { done, type Outcome } from '../../shared/outcome.js'
 import { projectTags } from '../../shared/naming.js'
 import { ensureDataBucket, headBucket } from '../../aws/s3/bucket.js'
-import { headObject } from '../../aws/s3/objects.js'
+import { headObject, type RemoteHead } from '../../aws/s3/objects.js'
 import { deleteObjects, listObjects } from '../../aws/s3/upload.js'
 import { channelUris } from '../../shared/channels.js'
 import { planDatasetSync } from './sync-plan.js'
@@ -186,19 +186,23 @@ async function compareWithRemote(s3: S3Client, o: SyncOptions, scan: DatasetScan
       compare,
       o.concurrency,
       async (c) => {
-        const localSha = cache.hashOf(c.file) ?? (await hashFile(c.file.path, { signal: o.signal })).sha256
-        cache.rememberHash(c.file, localSha)
+        // The HeadObject goes first, so one read of the file gives every digest the comparison needs.
         let remoteSha = c.remoteSha
+        let head: RemoteHead | undefined
         if (remoteSha === undefined) {
           headRequests++
-          const head = await headObject(s3, o.bucket, c.key, o.signal)
+          head = await headObject(s3, o.bucket, c.key, o.signal)
+        }
+        // Uploaded by other means (`aws s3 cp`): a single-part ETag is the MD5 of the content.
+        const needMd5 = head !== undefined && !head.sha256 && etagIsContentMd5(head.etag, head.serverSideEncryption)
+        const cachedSha = cache.hashOf(c.file)
+        const hashed = cachedSha === undefined || needMd5 ? await hashFile(c.file.path, { md5: needMd5, signal: o.signal }) : undefined
+        const localSha = cachedSha ?? hashed!.sha256
+        cache.rememberHash(c.file, localSha)
+        if (remoteSha === undefined) {
           if (!head) return void uploads.push({ file: c.file, key: c.key, reason: 'new' })
           if (head.sha256) remoteSha = head.sha256
-          else if (etagIsContentMd5(head.etag, head.serverSideEncryption)) {
-            // Uploaded by other means (`aws s3 cp`): a single-part ETag is the MD5 of the content.
-            const { md5 } = await hashFile(c.file.path, { md5: true, signal: o.signal })
-            if (`"${md5}"` === head.etag || md5 === head.etag) remoteSha = localSha
-          }
+          else if (needMd5 && (`"${hashed!.md5}"` === head.etag || hashed!.md5 === head.etag)) remoteSha = localSha
         }
         if (remoteSha === localSha) {
           skipped.push(c.file)
