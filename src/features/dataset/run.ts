@@ -31,7 +31,7 @@ import type { SyncOptions, SyncPlanDetails, SyncResult, UploadDataOptions } from
 
 /** The `upload-data` command: optional download, then a dry-run plan or the sync itself. */
 export async function runUploadData(ctx: CommandContext, cfg: MlopsConfig, o: UploadDataOptions): Promise<Outcome<SyncResult, SyncPlanDetails>> {
-  refuseReservedPrefix(o.prefix, cfg.project.name)
+  refuseReservedPrefix(o.prefix, cfg)
   const workDir = path.join(ctx.projectDir, '.mlops')
   const common = {
     source: o.source,
@@ -71,12 +71,13 @@ export async function runUploadData(ctx: CommandContext, cfg: MlopsConfig, o: Up
 }
 
 /** A dataset prefix overlapping mlops's own objects would let --delete remove them (issue 19 item 3): refused, exit 2. */
-function refuseReservedPrefix(prefix: string, project: string): void {
-  const clash = overlappingReservedPrefix(prefix, project)
+function refuseReservedPrefix(prefix: string, cfg: MlopsConfig): void {
+  const project = cfg.project.name
+  const clash = overlappingReservedPrefix(prefix, cfg)
   if (!clash) return
   throw new UserError(
     'PrefixOverlap',
-    `data.prefix "${prefix}" overlaps "${clash}", where mlops keeps its own objects (code packages, models, training output).`,
+    `data.prefix "${prefix}" overlaps "${clash}", where mlops keeps its own objects (code packages, models, training output, checkpoints).`,
     {
       hint: `Choose a prefix of its own in data.prefix (mlops.config.yaml) or pass --prefix, for example --prefix ${project}-data.`,
     },

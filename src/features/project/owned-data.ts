@@ -2,7 +2,7 @@ import type { MlopsConfig } from '../../config/schema.js'
 import type { AwsClients } from '../../aws/clients.js'
 import { headObject } from '../../aws/s3/objects.js'
 import { listObjectsIfBucketExists } from '../../aws/s3/project-resources.js'
-import { resourceNames } from '../../shared/naming.js'
+import { mlopsWritePrefixes, resourceNames } from '../../shared/naming.js'
 
 /**
  * What `teardown --delete-data` may delete in a bucket that others may share (issue 19): only
@@ -23,12 +23,13 @@ export interface OwnedData {
 /** The prefixes looked at: those mlops writes to. */
 export function ownedPrefixes(cfg: MlopsConfig): { marked: string[]; byName: string[] } {
   const p = cfg.project.name
+  const written = mlopsWritePrefixes(cfg)
   return {
     // Objects mlops uploads itself, each marked with its sha256 in the metadata.
-    marked: [`${cfg.data.prefix}/`, `${p}/code/`, `${p}/models/`],
+    marked: [`${cfg.data.prefix}/`, written.code, written.models],
     // Written by the jobs mlops starts, recognised by where they are.
     // (tuning jobs are named from the first 19 characters of the project name).
-    byName: [...new Set([`${cfg.training.outputPrefix}/${p}-`, `${cfg.training.outputPrefix}/${resourceNames(cfg).tuningJobBase}-`, `${p}/checkpoints/`])],
+    byName: [...new Set([`${written.output}${p}-`, `${written.output}${resourceNames(cfg).tuningJobBase}-`, written.checkpoints])],
   }
 }
 
