@@ -10,10 +10,9 @@ import { describeTaggedInstances, describeTaggedSecurityGroups } from '../../aws
 import { getInstanceProfileIfExists, getRoleIfExists, listInstanceProfileNamesForRole } from '../../aws/iam/project-resources.js'
 import { getFunctionIfExists, getFunctionUrlIfExists, getProvisionedConcurrencyIfExists } from '../../aws/lambda/project-resources.js'
 import { getBucketTagsIfAny, listObjectsIfBucketExists } from '../../aws/s3/project-resources.js'
+import { describeEndpoint, describeEndpointConfig } from '../../aws/sagemaker/endpoint.js'
 import {
-  describeEndpointConfigIfExists,
-  describeEndpointIfExists,
-  describeTrainingJob,
+  describeTrainingJobOnce,
   listEndpointConfigs,
   listModels,
   listRunningTrainingJobs,
@@ -158,7 +157,7 @@ export async function collectInventory(c: InventoryClients, cfg: MlopsConfig, re
 async function collectJobs({ c, project, names }: Scan): Promise<RunningJob[]> {
   const jobs: RunningJob[] = []
   for (const name of await listRunningTrainingJobs(c.sagemaker, project)) {
-    const d = await describeTrainingJob(c.sagemaker, name)
+    const d = await describeTrainingJobOnce(c.sagemaker, name)
     if (!(await sagemakerTagged(c, d.TrainingJobArn, project))) continue
     const type = d.ResourceConfig?.InstanceType
     const count = d.ResourceConfig?.InstanceCount ?? 1
@@ -181,9 +180,9 @@ async function collectJobs({ c, project, names }: Scan): Promise<RunningJob[]> {
 async function collectEndpoints({ c, project, candidates }: Scan): Promise<EndpointInfo[]> {
   const endpoints: EndpointInfo[] = []
   for (const name of candidates.endpoints) {
-    const ep = await describeEndpointIfExists(c.sagemaker, name)
+    const ep = await describeEndpoint(c.sagemaker, name)
     if (!ep || !(await sagemakerTagged(c, ep.EndpointArn, project))) continue
-    const conf = ep.EndpointConfigName ? await describeEndpointConfigIfExists(c.sagemaker, ep.EndpointConfigName) : undefined
+    const conf = ep.EndpointConfigName ? await describeEndpointConfig(c.sagemaker, ep.EndpointConfigName) : undefined
     const variant = conf?.ProductionVariants?.[0]
     const live = ep.ProductionVariants?.[0]
     const serverless = variant?.ServerlessConfig
