@@ -293,12 +293,12 @@ async function collectData({ c, cfg, project }: Scan): Promise<Inventory['data']
   const bucket = cfg.data.bucket
   const objects = await listObjectsIfBucketExists(c.s3, bucket, `${cfg.data.prefix}/`)
   if (!objects) return undefined
-  const bytes = objects.reduce((a, o) => a + o.size, 0)
+  const bytes = [...objects.values()].reduce((a, o) => a + o.size, 0)
   const tags = await getBucketTagsIfAny(c.s3, bucket)
   return {
     bucket,
     prefix: cfg.data.prefix,
-    objects: objects.length,
+    objects: objects.size,
     bytes,
     monthly: (bytes / 1024 ** 3) * S3_GB_MONTH,
     bucketManagedByMlops: hasProjectTags(tags, project),

@@ -39,9 +39,9 @@ export async function findOwnedData(s3: AwsClients['s3'], cfg: MlopsConfig, sign
   const { marked, byName } = ownedPrefixes(cfg)
   const keys = new Set<string>()
   const seen = new Set<string>()
-  for (const prefix of byName) for (const o of (await listObjectsIfBucketExists(s3, bucket, prefix)) ?? []) keys.add(o.key)
+  for (const prefix of byName) for (const key of (await listObjectsIfBucketExists(s3, bucket, prefix))?.keys() ?? []) keys.add(key)
   const candidates: string[] = []
-  for (const prefix of marked) for (const o of (await listObjectsIfBucketExists(s3, bucket, prefix)) ?? []) candidates.push(o.key)
+  for (const prefix of marked) for (const key of (await listObjectsIfBucketExists(s3, bucket, prefix))?.keys() ?? []) candidates.push(key)
   let next = 0
   const worker = async () => {
     while (next < candidates.length) {
@@ -53,7 +53,7 @@ export async function findOwnedData(s3: AwsClients['s3'], cfg: MlopsConfig, sign
   await Promise.all(Array.from({ length: Math.min(8, candidates.length) }, worker))
   // Everything else under the prefixes teardown used to sweep is counted as kept.
   for (const prefix of [`${cfg.data.prefix}/`, `${cfg.training.outputPrefix}/`, `${cfg.project.name}/`]) {
-    for (const o of (await listObjectsIfBucketExists(s3, bucket, prefix)) ?? []) seen.add(o.key)
+    for (const key of (await listObjectsIfBucketExists(s3, bucket, prefix))?.keys() ?? []) seen.add(key)
   }
   const sorted = [...keys].sort()
   return { bucket, keys: sorted, kept: [...seen].filter((k) => !keys.has(k)).length }

@@ -9,7 +9,9 @@ import { removeScaling } from '../../aws/autoscaling/project-resources.js'
 import { deleteSecurityGroup, terminateInstancesAndWait } from '../../aws/ec2/project-resources.js'
 import { deleteInstanceProfile, deleteRoleCompletely } from '../../aws/iam/project-resources.js'
 import { deleteFunction, deleteFunctionUrl, deleteProvisionedConcurrency } from '../../aws/lambda/project-resources.js'
-import { bucketHasObjects, deleteBucket, deleteKeys } from '../../aws/s3/project-resources.js'
+import { probePrefix } from '../../aws/s3/prefix-probe.js'
+import { deleteBucket } from '../../aws/s3/project-resources.js'
+import { deleteObjects } from '../../aws/s3/upload.js'
 import { deleteEndpointAndWait, deleteEndpointConfig, deleteModel } from '../../aws/sagemaker/endpoint.js'
 import { stopJob } from '../../aws/sagemaker/project-resources.js'
 import { candidateNames, type Inventory, type InventoryClients } from './inventory.js'
@@ -286,12 +288,13 @@ async function removeData(run: Run, inv: Inventory): Promise<void> {
   const owned = run.opts.ownedData
   if (owned?.keys.length) {
     await run.attempt(`${owned.keys.length} object${owned.keys.length === 1 ? '' : 's'} mlops wrote in s3://${data.bucket}/`, () =>
-      deleteKeys(s3, data.bucket, owned.keys),
+      deleteObjects(s3, data.bucket, owned.keys).then(() => undefined),
     )
   }
   if (owned?.kept) run.kept.push(`${owned.kept} object${owned.kept === 1 ? '' : 's'} under the project's prefixes that mlops did not write`)
   if (data.bucketManagedByMlops) {
-    if (!(await bucketHasObjects(s3, data.bucket))) await run.attempt(`bucket ${data.bucket}`, () => deleteBucket(s3, data.bucket))
+    // The empty prefix: the whole bucket.
+    if ((await probePrefix(s3, data.bucket, '')).empty) await run.attempt(`bucket ${data.bucket}`, () => deleteBucket(s3, data.bucket))
     else run.kept.push(`bucket ${data.bucket} (holds objects outside the project's prefixes)`)
   }
 }
