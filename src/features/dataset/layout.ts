@@ -2,6 +2,7 @@ import type { Dirent } from 'node:fs'
 import { open, readdir, realpath, stat, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
 import { UserError } from '../../shared/errors.js'
+import { runPool } from '../../shared/pool.js'
 
 /**
  * Reads the local dataset folder and checks it has the layout training expects
@@ -288,10 +289,9 @@ class ScanGuard {
    */
   async openAll(paths: readonly string[]): Promise<{ size: number; mtimeMs: number }[]> {
     const out: { size: number; mtimeMs: number }[] = new Array(paths.length)
-    for (let i = 0; i < paths.length; i += STAT_PARALLELISM) {
-      const batch = await Promise.all(paths.slice(i, i + STAT_PARALLELISM).map((p) => this.openOne(p)))
-      batch.forEach((s, j) => (out[i + j] = s))
-    }
+    await runPool(paths, STAT_PARALLELISM, async (p, i) => {
+      out[i] = await this.openOne(p)
+    })
     return out
   }
 

@@ -119,11 +119,11 @@ export function planTeardown(inv: Inventory, cfg: MlopsConfig, opts: TeardownOpt
         })
       }
     } else {
-      const { marked, byName } = ownedPrefixes(cfg)
+      const { marked, byName, listed } = ownedPrefixes(cfg)
       items.push({
         label: `objects mlops wrote in s3://${bucket}/ (${[...marked, ...byName].join(', ')})`,
         ops: [
-          ...[...byName, ...marked].map((Prefix) => op('s3', 'ListObjectsV2', { Bucket: bucket, Prefix })),
+          ...listed.map((Prefix) => op('s3', 'ListObjectsV2', { Bucket: bucket, Prefix })),
           op('s3', 'HeadObject', {
             Bucket: bucket,
             Key: '<each listed key under the data, code and models prefixes: kept unless its x-amz-meta-sha256 is set>',
