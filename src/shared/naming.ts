@@ -74,3 +74,23 @@ export function resourceNames(cfg: {
 
 /** The fixed names of one project's resources. */
 export type ResourceNames = ReturnType<typeof resourceNames>
+
+/**
+ * Where mlops writes its own objects in the data bucket, beside the dataset: code packages,
+ * repacked models, the training job output (SageMaker and train-ec2) and SageMaker checkpoints.
+ * One list for the two commands that must agree on it: upload-data refuses a dataset prefix that
+ * overlaps any of these (its `--delete` would remove them), and teardown `--delete-data` looks
+ * for mlops's objects here.
+ */
+export function mlopsWritePrefixes(cfg: {
+  readonly project: Pick<MlopsConfig['project'], 'name'>
+  readonly training: Pick<MlopsConfig['training'], 'outputPrefix'>
+}) {
+  const p = cfg.project.name
+  return {
+    code: `${p}/code/`,
+    models: `${p}/models/`,
+    output: `${cfg.training.outputPrefix}/`,
+    checkpoints: `${p}/checkpoints/`,
+  } as const
+}

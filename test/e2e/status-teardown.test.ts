@@ -34,7 +34,7 @@ import {
 } from '@aws-sdk/client-sagemaker'
 import { execFileSync } from 'node:child_process'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { minimalConfig, runMlops, tempProject } from '../helpers/cli.js'
+import { minimalConfig, OFFLINE_ENV, runMlops, tempProject } from '../helpers/cli.js'
 import { motoClientConfig, motoEnv, startMoto, type MotoServer } from '../helpers/moto.js'
 
 const TAGS = [
@@ -308,5 +308,20 @@ describe('status and teardown on moto', () => {
     const status = await runMlops(['status', '--dry-run'], { cwd: dir, env })
     expect(status.code).toBe(0)
     expect(status.stdout).toContain('DescribeEndpoint')
+  })
+
+  it('--dry-run names the idle stop (alarm, topic, reaper function and role) that a real teardown removes', async () => {
+    const dir = await tempProject(minimalConfig())
+    const run = await runMlops(['teardown', '--dry-run', '--json'], { cwd: dir, env: OFFLINE_ENV })
+    expect(run.code, run.stderr).toBe(0)
+    const ops: { service: string; operation: string; input: unknown }[] = run.json().operations
+    const op = (operation: string, input: Record<string, unknown>) => expect.objectContaining({ operation, input: expect.objectContaining(input) })
+    expect(ops).toContainEqual(op('DeleteAlarms', { AlarmNames: ['dogs-endpoint-idle-stop'] }))
+    expect(ops).toContainEqual(op('DeleteTopic', { TopicArn: expect.stringMatching(/:dogs-endpoint-idle-stop$/) }))
+    expect(ops).toContainEqual(op('DeleteFunction', { FunctionName: 'dogs-endpoint-idle-stop' }))
+    expect(ops).toContainEqual(op('DeleteRole', { RoleName: 'dogs-endpoint-idle-stop' }))
+    // The alarm goes before the endpoint it would delete.
+    const index = (operation: string) => ops.findIndex((o) => o.operation === operation)
+    expect(index('DeleteAlarms')).toBeLessThan(index('DeleteEndpoint'))
   })
 })

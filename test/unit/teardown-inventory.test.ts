@@ -1,7 +1,7 @@
 import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { GetBucketTaggingCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3'
+import { GetBucketTaggingCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3'
 import { GetFunctionCommand, GetFunctionUrlConfigCommand, LambdaClient } from '@aws-sdk/client-lambda'
 import { DescribeEndpointCommand, SageMakerClient } from '@aws-sdk/client-sagemaker'
 import { IAMClient } from '@aws-sdk/client-iam'
@@ -12,6 +12,7 @@ import { SNSClient } from '@aws-sdk/client-sns'
 import { mockClient } from 'aws-sdk-client-mock'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { collectInventory, type InventoryClients } from '../../src/features/project/inventory.js'
+import { findOwnedData, ownedPrefixes } from '../../src/features/project/owned-data.js'
 import { parseConfigText } from '../../src/config/load.js'
 import { StateStore } from '../../src/shared/state.js'
 import { FAKE_CREDENTIALS } from '../helpers/aws.js'
@@ -88,5 +89,30 @@ describe('collectInventory: not found is an answer, every other error surfaces',
     expect(inv.functions).toHaveLength(1)
     expect(inv.functions[0].url).toBeUndefined()
     expect(inv.functions[0].memoryMb).toBe(512)
+  })
+})
+
+describe('findOwnedData: one walk of each root prefix', () => {
+  it('lists the data, output and project prefixes once, less those inside another, and sorts what it finds', async () => {
+    const listed: (string | undefined)[] = []
+    mocks.s3.on(ListObjectsV2Command).callsFake((input: { Prefix?: string }) => {
+      listed.push(input.Prefix)
+      const keys: Record<string, string[]> = {
+        'data/': ['data/train/a/1.jpg'],
+        'output/': ['output/dogs-train-1/output/model.tar.gz', 'output/cats-train-1/output/model.tar.gz'],
+        'dogs/': ['dogs/checkpoints/j/c.pt', 'dogs/code/x/sourcedir.tar.gz', 'dogs/notes.txt'],
+      }
+      return { Contents: (keys[input.Prefix ?? ''] ?? []).map((Key) => ({ Key, Size: 1 })), IsTruncated: false }
+    })
+    mocks.s3.on(HeadObjectCommand).callsFake((input: { Key: string }) => ({ Metadata: input.Key.includes('/code/') ? { sha256: 'a'.repeat(64) } : {} }))
+    const owned = await findOwnedData(clients.s3, cfg)
+    expect(listed).toEqual(['data/', 'output/', 'dogs/'])
+    expect(owned.keys).toEqual(['dogs/checkpoints/j/c.pt', 'dogs/code/x/sourcedir.tar.gz', 'output/dogs-train-1/output/model.tar.gz'])
+    expect(owned.kept).toBe(3)
+    // Inside the project prefix: listed with it.
+    expect(ownedPrefixes(parseConfigText('project:\n  name: dogs\ndata:\n  bucket: dogs-data\n  prefix: dogs/data\n', 'mlops.config.yaml')).listed).toEqual([
+      'output/',
+      'dogs/',
+    ])
   })
 })

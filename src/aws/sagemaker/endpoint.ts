@@ -123,11 +123,20 @@ export async function waitForEndpoint(sm: SageMakerClient, name: string, opts: W
   })
 }
 
-/** Deletes a (Failed) endpoint and waits until it is gone, so it can be created again. */
-export async function deleteEndpointAndWait(sm: SageMakerClient, name: string, opts: WaitOptions): Promise<void> {
-  await callAwsIgnoringNotFound({ service: 'sagemaker', operation: 'DeleteEndpoint', resource: name }, () =>
-    sm.send(new DeleteEndpointCommand({ EndpointName: name })),
-  )
+/**
+ * Deletes the endpoint and waits until DescribeEndpoint says it is gone (deletion is asynchronous:
+ * deploy re-creates a Failed endpoint under the same name, and teardown's "nothing left running"
+ * must be true). False when it was already gone, with nothing to wait for.
+ */
+export async function deleteEndpointAndWait(
+  sm: SageMakerClient,
+  name: string,
+  opts: WaitOptions & {
+    /** How to finish later, added to the deadline error's hint. */
+    readonly rerunHint?: string
+  },
+): Promise<boolean> {
+  if (!(await deleteEndpoint(sm, name))) return false
   await pollUntil({
     what: `endpoint ${name} to be deleted`,
     timeoutMs: opts.timeoutMs,
@@ -135,11 +144,32 @@ export async function deleteEndpointAndWait(sm: SageMakerClient, name: string, o
     clock: opts.clock,
     signal: opts.signal,
     onStatus: opts.onStatus,
+    ...(opts.rerunHint ? { rerunHint: opts.rerunHint } : {}),
     check: async () => {
       const d = await describeEndpoint(sm, name)
       return { done: !d, value: undefined, status: d?.EndpointStatus ?? 'Deleted' }
     },
   })
+  return true
+}
+
+/** DeleteEndpoint (asynchronous; deleteEndpointAndWait waits for it); false when it was already gone. */
+function deleteEndpoint(sm: SageMakerClient, name: string): Promise<boolean> {
+  return callAwsIgnoringNotFound({ service: 'sagemaker', operation: 'DeleteEndpoint', resource: name }, () =>
+    sm.send(new DeleteEndpointCommand({ EndpointName: name })),
+  )
+}
+
+/** DeleteEndpointConfig; false when it was already gone. */
+export function deleteEndpointConfig(sm: SageMakerClient, name: string): Promise<boolean> {
+  return callAwsIgnoringNotFound({ service: 'sagemaker', operation: 'DeleteEndpointConfig', resource: name }, () =>
+    sm.send(new DeleteEndpointConfigCommand({ EndpointConfigName: name })),
+  )
+}
+
+/** DeleteModel; false when it was already gone. */
+export function deleteModel(sm: SageMakerClient, name: string): Promise<boolean> {
+  return callAwsIgnoringNotFound({ service: 'sagemaker', operation: 'DeleteModel', resource: name }, () => sm.send(new DeleteModelCommand({ ModelName: name })))
 }
 
 /**
@@ -243,9 +273,7 @@ export async function pruneOldVersions(sm: SageMakerClient, opts: PruneOptions):
   }
   const deletedConfigs: string[] = []
   for (const c of doomed) {
-    await callAwsIgnoringNotFound({ service: 'sagemaker', operation: 'DeleteEndpointConfig', resource: c.name }, () =>
-      sm.send(new DeleteEndpointConfigCommand({ EndpointConfigName: c.name })),
-    )
+    await deleteEndpointConfig(sm, c.name)
     deletedConfigs.push(c.name)
   }
   const models = await listAll(sm, 'model', opts.modelBase)
@@ -253,9 +281,7 @@ export async function pruneOldVersions(sm: SageMakerClient, opts: PruneOptions):
   const deletedModels: string[] = []
   for (const m of models) {
     if (keepModels.has(m.name) || (currentModel && m.created > currentModel.created)) continue
-    await callAwsIgnoringNotFound({ service: 'sagemaker', operation: 'DeleteModel', resource: m.name }, () =>
-      sm.send(new DeleteModelCommand({ ModelName: m.name })),
-    )
+    await deleteModel(sm, m.name)
     deletedModels.push(m.name)
   }
   return { keptConfigs: kept.map((c) => c.name), deletedConfigs, deletedModels }

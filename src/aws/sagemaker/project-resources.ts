@@ -1,9 +1,4 @@
 import {
-  DeleteEndpointCommand,
-  DeleteEndpointConfigCommand,
-  DeleteModelCommand,
-  DescribeEndpointCommand,
-  DescribeEndpointConfigCommand,
   DescribeTrainingJobCommand,
   ListEndpointConfigsCommand,
   ListHyperParameterTuningJobsCommand,
@@ -12,19 +7,17 @@ import {
   ListTrainingJobsCommand,
   StopHyperParameterTuningJobCommand,
   StopTrainingJobCommand,
-  type DescribeEndpointConfigOutput,
-  type DescribeEndpointOutput,
   type DescribeTrainingJobResponse,
   type SageMakerClient,
   type Tag,
 } from '@aws-sdk/client-sagemaker'
-import { pollUntil, type Clock } from '../../shared/clock.js'
-import { callAws, callAwsIgnoringNotFound, callAwsOrUndefined, isNotFound } from '../errors.js'
+import { callAws, callAwsIgnoringNotFound } from '../errors.js'
 
 /**
- * The SageMaker reads and deletes that `status` and `teardown` make on a project's resources:
- * plain names in, SDK shapes out. "Not found" is an answer (undefined, or false for a delete);
- * every other error, AccessDenied first, propagates translated.
+ * The SageMaker reads and stops that `status` and `teardown` make on a project's resources:
+ * plain names in, SDK shapes out. "Not found" is an answer (false for a stop); every other
+ * error, AccessDenied first, propagates translated. The endpoint's describes and deletes, which
+ * deploy makes too, are in endpoint.ts.
  */
 
 const sm = (operation: string, resource?: string) => ({ service: 'sagemaker', operation, ...(resource ? { resource } : {}) })
@@ -41,7 +34,12 @@ export async function listRunningTrainingJobs(client: SageMakerClient, nameConta
   return (out.TrainingJobSummaries ?? []).map((j) => j.TrainingJobName!)
 }
 
-export function describeTrainingJob(client: SageMakerClient, name: string): Promise<DescribeTrainingJobResponse> {
+/**
+ * One DescribeTrainingJob of a job just listed, every error translated as it comes. Unlike
+ * training-wait.ts describeTrainingJob (a name the user typed, described again and again while
+ * waiting), it neither retries on throttling nor reads "not found" as the user's typo.
+ */
+export function describeTrainingJobOnce(client: SageMakerClient, name: string): Promise<DescribeTrainingJobResponse> {
   return callAws(sm('DescribeTrainingJob', name), () => client.send(new DescribeTrainingJobCommand({ TrainingJobName: name })))
 }
 
@@ -51,14 +49,6 @@ export async function listRunningTuningJobs(client: SageMakerClient, nameContain
     client.send(new ListHyperParameterTuningJobsCommand({ StatusEquals: 'InProgress', NameContains: nameContains, MaxResults: 100 })),
   )
   return (out.HyperParameterTuningJobSummaries ?? []).map((t) => ({ name: t.HyperParameterTuningJobName!, arn: t.HyperParameterTuningJobArn }))
-}
-
-export function describeEndpointIfExists(client: SageMakerClient, name: string): Promise<DescribeEndpointOutput | undefined> {
-  return callAwsOrUndefined(sm('DescribeEndpoint', name), () => client.send(new DescribeEndpointCommand({ EndpointName: name })))
-}
-
-export function describeEndpointConfigIfExists(client: SageMakerClient, name: string): Promise<DescribeEndpointConfigOutput | undefined> {
-  return callAwsOrUndefined(sm('DescribeEndpointConfig', name), () => client.send(new DescribeEndpointConfigCommand({ EndpointConfigName: name })))
 }
 
 /** Endpoint configs whose name contains `nameContains` (first 100). */
@@ -80,43 +70,4 @@ export function stopJob(client: SageMakerClient, kind: 'training' | 'tuning', na
     : callAwsIgnoringNotFound(sm('StopHyperParameterTuningJob', name), () =>
         client.send(new StopHyperParameterTuningJobCommand({ HyperParameterTuningJobName: name })),
       )
-}
-
-/**
- * Deletes the endpoint and waits until DescribeEndpoint says it is gone (deletion is asynchronous,
- * and "nothing left running" must be true). False when it was already gone.
- */
-export async function deleteEndpointAndWait(
-  client: SageMakerClient,
-  name: string,
-  wait: { readonly clock: Clock; readonly signal?: AbortSignal; readonly timeoutMs: number; readonly rerunHint: string },
-): Promise<boolean> {
-  const existed = await callAwsIgnoringNotFound(sm('DeleteEndpoint', name), () => client.send(new DeleteEndpointCommand({ EndpointName: name })))
-  if (!existed) return false
-  await pollUntil({
-    what: `endpoint ${name} to be deleted`,
-    check: async () => {
-      try {
-        const d = await client.send(new DescribeEndpointCommand({ EndpointName: name }))
-        return { done: false, value: undefined, status: d.EndpointStatus }
-      } catch (err) {
-        if (isNotFound(err)) return { done: true, value: undefined, status: 'Deleted' }
-        throw err
-      }
-    },
-    timeoutMs: wait.timeoutMs,
-    intervalMs: 15_000,
-    clock: wait.clock,
-    signal: wait.signal,
-    rerunHint: wait.rerunHint,
-  })
-  return true
-}
-
-export function deleteEndpointConfig(client: SageMakerClient, name: string): Promise<boolean> {
-  return callAwsIgnoringNotFound(sm('DeleteEndpointConfig', name), () => client.send(new DeleteEndpointConfigCommand({ EndpointConfigName: name })))
-}
-
-export function deleteModel(client: SageMakerClient, name: string): Promise<boolean> {
-  return callAwsIgnoringNotFound(sm('DeleteModel', name), () => client.send(new DeleteModelCommand({ ModelName: name })))
 }

@@ -1,7 +1,8 @@
 import type { Dirent } from 'node:fs'
-import { open, readdir, realpath, stat } from 'node:fs/promises'
+import { open, readdir, realpath, stat, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
 import { UserError } from '../../shared/errors.js'
+import { runPool } from '../../shared/pool.js'
 
 /**
  * Reads the local dataset folder and checks it has the layout training expects
@@ -79,7 +80,7 @@ const STAT_PARALLELISM = 64
  * for jpg/jpeg/png files whose first bytes are no image (validated layouts).
  */
 export async function scanDataset(root: string, options: ScanOptions = {}): Promise<DatasetScan> {
-  const guard = new ScanGuard(await realRoot(root), options.followSymlinks ?? false)
+  const guard = new ScanGuard(await realRoot(root), options.followSymlinks ?? false, options.validate ?? true)
   const scan = await scanLayout(root, options, guard)
   if (scan.validated) {
     const fakes = scan.files.filter((f) => !looksLikeImage(guard.heads.get(f.path)!)).map((f) => f.rel)
@@ -99,7 +100,7 @@ async function scanLayout(root: string, options: ScanOptions, guard: ScanGuard):
   const top = await readDirOrThrow(root)
   if (!validate) {
     const files = await walkAll(root, '', top, guard)
-    await guard.check(root, files)
+    guard.check(root, files)
     return { root, files, validated: false, bytes: sum(files), skipped: [] }
   }
 
@@ -156,7 +157,7 @@ async function scanLayout(root: string, options: ScanOptions, guard: ScanGuard):
         else if (!isImage(f.name)) skipped.push({ rel: frel, reason: 'not an image (jpg, jpeg, png)' })
         else images.push({ name: f.name, abs: path.join(root, frel) })
       }
-      const stats = await statAll(images.map((i) => i.abs))
+      const stats = await guard.openAll(images.map((i) => i.abs))
       let kept = 0
       images.forEach((img, i) => {
         const s = stats[i]
@@ -192,7 +193,7 @@ async function scanLayout(root: string, options: ScanOptions, guard: ScanGuard):
     }
   }
   if (all.size === 1) problems.push(`only one class (${[...all][0]}): a classifier needs at least two`)
-  await guard.check(root, files)
+  guard.check(root, files)
   if (problems.length > 0) throw layoutError(root, problems, options.maxProblemsShown)
 
   files.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0))
@@ -269,14 +270,57 @@ async function entryKind(abs: string, d: Dirent, guard?: ScanGuard, rel?: string
  * folders that cannot be read (found by opening them, so it holds for root too).
  */
 class ScanGuard {
-  /** The first 12 bytes of every file checked, by path. */
+  /** The first 12 bytes of every file checked, by path (validated layouts only). */
   readonly heads = new Map<string, Buffer>()
   private readonly escapes: string[] = []
   private readonly unreadable: string[] = []
+  /** What opening each file gave: its first bytes, or why it could not be opened or read. */
+  private readonly opened = new Map<string, { head?: Buffer; error?: unknown }>()
   constructor(
     private readonly root: string,
     private readonly follow: boolean,
+    /** Whether the first bytes are wanted (the image check of validated layouts). */
+    private readonly readHeads: boolean,
   ) {}
+
+  /**
+   * Size and mtime of each file, `STAT_PARALLELISM` at a time, from one open per file that also reads
+   * its first bytes when wanted. What the open found is reported by `check`, for the files kept only.
+   */
+  async openAll(paths: readonly string[]): Promise<{ size: number; mtimeMs: number }[]> {
+    const out: { size: number; mtimeMs: number }[] = new Array(paths.length)
+    await runPool(paths, STAT_PARALLELISM, async (p, i) => {
+      out[i] = await this.openOne(p)
+    })
+    return out
+  }
+
+  private async openOne(abs: string): Promise<{ size: number; mtimeMs: number }> {
+    let fh: FileHandle
+    try {
+      fh = await open(abs, 'r')
+    } catch (error) {
+      // Not opened (permissions, say): its size still decides whether it is kept (an empty file is skipped, not refused).
+      this.opened.set(abs, { error })
+      const s = await stat(abs)
+      return { size: s.size, mtimeMs: s.mtimeMs }
+    }
+    try {
+      const s = await fh.stat()
+      if (this.readHeads) {
+        try {
+          const buf = Buffer.alloc(12)
+          const { bytesRead } = await fh.read(buf, 0, 12, 0)
+          this.opened.set(abs, { head: buf.subarray(0, bytesRead) })
+        } catch (error) {
+          this.opened.set(abs, { error })
+        }
+      } else this.opened.set(abs, {})
+      return { size: s.size, mtimeMs: s.mtimeMs }
+    } finally {
+      await fh.close()
+    }
+  }
 
   async checkLink(abs: string, rel: string): Promise<void> {
     if (this.follow) return
@@ -303,11 +347,14 @@ class ScanGuard {
     return this.unreadable.some((u) => u.startsWith(relDir))
   }
 
-  /** Opens every file (reading its first bytes) and refuses escaping links, then unreadable paths. */
-  async check(root: string, files: readonly LocalFile[]): Promise<void> {
+  /** Refuses escaping links, then unreadable paths (the kept files that could not be opened among them). */
+  check(root: string, files: readonly LocalFile[]): void {
     this.refuseEscapes(root)
-    const heads = await readHeads(files, this)
-    files.forEach((f, i) => heads[i] && this.heads.set(f.path, heads[i]))
+    for (const f of files) {
+      const o = this.opened.get(f.path)
+      if (o?.error !== undefined) this.cannotRead(f.rel, o.error)
+      else if (o?.head) this.heads.set(f.path, o.head)
+    }
     this.refuseUnreadable(root)
   }
 
@@ -339,30 +386,6 @@ async function realRoot(root: string): Promise<string> {
   return realpath(root).catch(() => path.resolve(root))
 }
 
-/** The first 12 bytes of every file, read by opening it: a file that cannot be opened is recorded in `guard`. */
-async function readHeads(files: readonly LocalFile[], guard: ScanGuard): Promise<(Buffer | undefined)[]> {
-  const out: (Buffer | undefined)[] = new Array(files.length)
-  for (let i = 0; i < files.length; i += STAT_PARALLELISM) {
-    await Promise.all(
-      files.slice(i, i + STAT_PARALLELISM).map(async (f, j) => {
-        try {
-          const fh = await open(f.path, 'r')
-          try {
-            const buf = Buffer.alloc(12)
-            const { bytesRead } = await fh.read(buf, 0, 12, 0)
-            out[i + j] = buf.subarray(0, bytesRead)
-          } finally {
-            await fh.close()
-          }
-        } catch (err) {
-          guard.cannotRead(f.rel, err)
-        }
-      }),
-    )
-  }
-  return out
-}
-
 /** JPEG, PNG, GIF, BMP or WebP, by their first bytes (what PIL would decode as an image). */
 export function looksLikeImage(head: Buffer): boolean {
   const starts = (bytes: number[], at = 0) => bytes.every((b, i) => head[at + i] === b)
@@ -391,18 +414,9 @@ async function walkAll(root: string, relDir: string, entries: Dirent[], guard: S
     if (e.isDirectory()) out.push(...(await walkAll(root, rel, await guard.readdir(abs, `${rel}/`), guard)))
     else if (e.isFile() || (e.isSymbolicLink() && (await entryKind(abs, e, guard, rel)) === 'file')) found.push(rel)
   }
-  const stats = await statAll(found.map((rel) => path.join(root, rel)))
+  const stats = await guard.openAll(found.map((rel) => path.join(root, rel)))
   found.forEach((rel, i) => out.push({ path: path.join(root, rel), rel, size: stats[i].size, mtimeMs: stats[i].mtimeMs }))
   return out.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0))
-}
-
-async function statAll(paths: string[]): Promise<{ size: number; mtimeMs: number }[]> {
-  const out: { size: number; mtimeMs: number }[] = new Array(paths.length)
-  for (let i = 0; i < paths.length; i += STAT_PARALLELISM) {
-    const batch = await Promise.all(paths.slice(i, i + STAT_PARALLELISM).map((p) => stat(p)))
-    batch.forEach((s, j) => (out[i + j] = { size: s.size, mtimeMs: s.mtimeMs }))
-  }
-  return out
 }
 
 function byName(a: Dirent, b: Dirent): number {

@@ -3,7 +3,7 @@ import type { ObjectRecord } from './cache.js'
 import type { LocalFile } from './layout.js'
 import type { ListedObject } from '../../aws/s3/upload.js'
 import { bucketSetupInputs, type BucketSetupOperation } from '../../aws/s3/bucket.js'
-import { projectTags } from '../../shared/naming.js'
+import { mlopsWritePrefixes, projectTags } from '../../shared/naming.js'
 import type { PlannedOperation } from '../../shared/plan.js'
 
 export { deleteBatches } from '../../aws/s3/upload.js'
@@ -155,15 +155,10 @@ export function bucketSetupRequests(o: { bucket: string; region: string; project
 }
 
 /**
- * The prefixes mlops itself writes into the data bucket (code packages, repacked models, SageMaker
- * output). A dataset prefix overlapping one of them would make `--delete` remove mlops's own objects.
+ * The prefix of mlops's own objects (shared/naming.ts mlopsWritePrefixes) that a dataset prefix
+ * overlaps (one contains the other), or undefined: with such a prefix `--delete` would remove them.
  */
-export function reservedPrefixes(project: string): string[] {
-  return [`${project}/code/`, `${project}/models/`, 'output/']
-}
-
-/** The reserved prefix `prefix` overlaps (one contains the other), or undefined. */
-export function overlappingReservedPrefix(prefix: string, project: string): string | undefined {
+export function overlappingReservedPrefix(prefix: string, cfg: Parameters<typeof mlopsWritePrefixes>[0]): string | undefined {
   const mine = listPrefix(prefix)
-  return reservedPrefixes(project).find((r) => mine.startsWith(r) || r.startsWith(mine))
+  return Object.values(mlopsWritePrefixes(cfg)).find((r) => mine.startsWith(r) || r.startsWith(mine))
 }

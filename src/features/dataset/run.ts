@@ -22,16 +22,17 @@ import { formatBytes } from '../../shared/output.js'
 import { done, type Outcome } from '../../shared/outcome.js'
 import { projectTags } from '../../shared/naming.js'
 import { ensureDataBucket, headBucket } from '../../aws/s3/bucket.js'
-import { headObject } from '../../aws/s3/objects.js'
+import { headObject, type RemoteHead } from '../../aws/s3/objects.js'
 import { deleteObjects, listObjects } from '../../aws/s3/upload.js'
 import { channelUris } from '../../shared/channels.js'
 import { planDatasetSync } from './sync-plan.js'
-import { hashFile, runPool, uploadFiles, type UploadItem } from './upload.js'
+import { hashFile, uploadFiles, type UploadItem } from './upload.js'
+import { runPool } from '../../shared/pool.js'
 import type { SyncOptions, SyncPlanDetails, SyncResult, UploadDataOptions } from './types.js'
 
 /** The `upload-data` command: optional download, then a dry-run plan or the sync itself. */
 export async function runUploadData(ctx: CommandContext, cfg: MlopsConfig, o: UploadDataOptions): Promise<Outcome<SyncResult, SyncPlanDetails>> {
-  refuseReservedPrefix(o.prefix, cfg.project.name)
+  refuseReservedPrefix(o.prefix, cfg)
   const workDir = path.join(ctx.projectDir, '.mlops')
   const common = {
     source: o.source,
@@ -71,12 +72,13 @@ export async function runUploadData(ctx: CommandContext, cfg: MlopsConfig, o: Up
 }
 
 /** A dataset prefix overlapping mlops's own objects would let --delete remove them (issue 19 item 3): refused, exit 2. */
-function refuseReservedPrefix(prefix: string, project: string): void {
-  const clash = overlappingReservedPrefix(prefix, project)
+function refuseReservedPrefix(prefix: string, cfg: MlopsConfig): void {
+  const project = cfg.project.name
+  const clash = overlappingReservedPrefix(prefix, cfg)
   if (!clash) return
   throw new UserError(
     'PrefixOverlap',
-    `data.prefix "${prefix}" overlaps "${clash}", where mlops keeps its own objects (code packages, models, training output).`,
+    `data.prefix "${prefix}" overlaps "${clash}", where mlops keeps its own objects (code packages, models, training output, checkpoints).`,
     {
       hint: `Choose a prefix of its own in data.prefix (mlops.config.yaml) or pass --prefix, for example --prefix ${project}-data.`,
     },
@@ -186,19 +188,23 @@ async function compareWithRemote(s3: S3Client, o: SyncOptions, scan: DatasetScan
       compare,
       o.concurrency,
       async (c) => {
-        const localSha = cache.hashOf(c.file) ?? (await hashFile(c.file.path, { signal: o.signal })).sha256
-        cache.rememberHash(c.file, localSha)
+        // The HeadObject goes first, so one read of the file gives every digest the comparison needs.
         let remoteSha = c.remoteSha
+        let head: RemoteHead | undefined
         if (remoteSha === undefined) {
           headRequests++
-          const head = await headObject(s3, o.bucket, c.key, o.signal)
+          head = await headObject(s3, o.bucket, c.key, o.signal)
+        }
+        // Uploaded by other means (`aws s3 cp`): a single-part ETag is the MD5 of the content.
+        const needMd5 = head !== undefined && !head.sha256 && etagIsContentMd5(head.etag, head.serverSideEncryption)
+        const cachedSha = cache.hashOf(c.file)
+        const hashed = cachedSha === undefined || needMd5 ? await hashFile(c.file.path, { md5: needMd5, signal: o.signal }) : undefined
+        const localSha = cachedSha ?? hashed!.sha256
+        cache.rememberHash(c.file, localSha)
+        if (remoteSha === undefined) {
           if (!head) return void uploads.push({ file: c.file, key: c.key, reason: 'new' })
           if (head.sha256) remoteSha = head.sha256
-          else if (etagIsContentMd5(head.etag, head.serverSideEncryption)) {
-            // Uploaded by other means (`aws s3 cp`): a single-part ETag is the MD5 of the content.
-            const { md5 } = await hashFile(c.file.path, { md5: true, signal: o.signal })
-            if (`"${md5}"` === head.etag || md5 === head.etag) remoteSha = localSha
-          }
+          else if (needMd5 && (`"${hashed!.md5}"` === head.etag || hashed!.md5 === head.etag)) remoteSha = localSha
         }
         if (remoteSha === localSha) {
           skipped.push(c.file)

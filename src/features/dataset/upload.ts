@@ -6,6 +6,7 @@ import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { promisify } from 'node:util'
 import { OperationError } from '../../shared/errors.js'
+import { runPool } from '../../shared/pool.js'
 import { multipartInput, MULTIPART_THRESHOLD, PART_SIZE, putObjectInput } from './plan.js'
 import type { LocalFile } from './layout.js'
 import type { Clock } from '../../shared/clock.js'
@@ -256,24 +257,6 @@ async function putLarge(
   } finally {
     body.destroy()
   }
-}
-
-/** Runs `worker` over items with bounded concurrency. Stops taking new items on abort or on the first failure. */
-export async function runPool<T>(items: readonly T[], concurrency: number, worker: (item: T) => Promise<void>, signal: AbortSignal): Promise<void> {
-  let next = 0
-  let failure: { error: unknown } | undefined
-  const lane = async () => {
-    while (!failure && !signal.aborted && next < items.length) {
-      const item = items[next++]
-      try {
-        await worker(item)
-      } catch (error) {
-        failure ??= { error }
-      }
-    }
-  }
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, lane))
-  if (failure && !signal.aborted) throw failure.error
 }
 
 /** A counting semaphore over bytes, so many workers with large files cannot exhaust memory. */

@@ -1,7 +1,7 @@
 import type { MlopsConfig } from '../../config/schema.js'
 import { hasProjectTags, resourceNames, TAG_PROJECT, type ResourceNames } from '../../shared/naming.js'
 import { hourlyPrice, lambdaProvisionedHourly, S3_GB_MONTH } from '../../shared/pricing.js'
-import type { StateStore } from '../../shared/state.js'
+import type { StateRecord, StateStore } from '../../shared/state.js'
 import type { AwsClients } from '../../aws/clients.js'
 import { collectIdleStops, idleStopResourceNames, type IdleStopInfo } from './idle-stop.js'
 import { scalingResourceId } from '../../aws/autoscaling/scaling.js'
@@ -10,10 +10,9 @@ import { describeTaggedInstances, describeTaggedSecurityGroups } from '../../aws
 import { getInstanceProfileIfExists, getRoleIfExists, listInstanceProfileNamesForRole } from '../../aws/iam/project-resources.js'
 import { getFunctionIfExists, getFunctionUrlIfExists, getProvisionedConcurrencyIfExists } from '../../aws/lambda/project-resources.js'
 import { getBucketTagsIfAny, listObjectsIfBucketExists } from '../../aws/s3/project-resources.js'
+import { describeEndpoint, describeEndpointConfig } from '../../aws/sagemaker/endpoint.js'
 import {
-  describeEndpointConfigIfExists,
-  describeEndpointIfExists,
-  describeTrainingJob,
+  describeTrainingJobOnce,
   listEndpointConfigs,
   listModels,
   listRunningTrainingJobs,
@@ -99,14 +98,38 @@ async function sagemakerTagged(c: InventoryClients, arn: string | undefined, pro
   return arn ? hasProjectTags(await listTags(c.sagemaker, arn), project) : false
 }
 
+/**
+ * The names of the resources looked up one by one: the project's fixed names (the idle stop's
+ * reaper function and role among them, one per endpoint) plus those recorded in .mlops/state.json.
+ * collectInventory describes each; teardown --dry-run, which cannot ask AWS, presumes each exists.
+ * One list for both, so the dry run names everything a real teardown may delete.
+ */
+export interface CandidateNames {
+  readonly endpoints: readonly string[]
+  readonly functions: readonly string[]
+  readonly roles: readonly string[]
+  readonly instanceProfiles: readonly string[]
+}
+
+export function candidateNames(names: ResourceNames, records: readonly StateRecord[]): CandidateNames {
+  const fromState = (kind: StateRecord['kind']) => records.filter((r) => r.kind === kind).map((r) => r.name)
+  const endpoints = unique([names.endpoint, ...fromState('endpoint')])
+  const idle = idleStopResourceNames(endpoints)
+  return {
+    endpoints,
+    functions: unique([names.lambdaFunction, ...idle.functions, ...fromState('function')]),
+    roles: unique([names.trainingRole, names.lambdaRole, names.ec2Role, ...idle.roles, ...fromState('role')]),
+    instanceProfiles: unique([names.ec2InstanceProfile, ...fromState('instance-profile')]),
+  }
+}
+
 /** What one phase of the inventory needs. */
 interface Scan {
   readonly c: InventoryClients
   readonly cfg: MlopsConfig
   readonly project: string
   readonly names: ResourceNames
-  /** Names of a kind recorded in .mlops/state.json. */
-  readonly fromState: (kind: string) => string[]
+  readonly candidates: CandidateNames
 }
 
 /**
@@ -114,14 +137,8 @@ interface Scan {
  * (AccessDenied above all) propagates, so a partial inventory is never shown as the whole truth.
  */
 export async function collectInventory(c: InventoryClients, cfg: MlopsConfig, region: string, state: StateStore, now: number): Promise<Inventory> {
-  const records = await state.all()
-  const scan: Scan = {
-    c,
-    cfg,
-    project: cfg.project.name,
-    names: resourceNames(cfg),
-    fromState: (kind) => records.filter((r) => r.kind === kind).map((r) => r.name),
-  }
+  const names = resourceNames(cfg)
+  const scan: Scan = { c, cfg, project: cfg.project.name, names, candidates: candidateNames(names, await state.all()) }
   // One phase after another, in this order, so a fake or a log reads like the old single pass.
   const jobs = await collectJobs(scan)
   const endpoints = await collectEndpoints(scan)
@@ -132,7 +149,7 @@ export async function collectInventory(c: InventoryClients, cfg: MlopsConfig, re
   const instanceProfiles = await collectInstanceProfiles(scan, roles)
   const ec2 = await collectEc2(scan, now)
   const data = await collectData(scan)
-  const idleStops = await collectIdleStops(c, unique([scan.names.endpoint, ...scan.fromState('endpoint')]))
+  const idleStops = await collectIdleStops(c, scan.candidates.endpoints)
   return { project: scan.project, region, jobs, endpoints, ...configsAndModels, scalingTargets, functions, roles, instanceProfiles, ...ec2, data, idleStops }
 }
 
@@ -140,7 +157,7 @@ export async function collectInventory(c: InventoryClients, cfg: MlopsConfig, re
 async function collectJobs({ c, project, names }: Scan): Promise<RunningJob[]> {
   const jobs: RunningJob[] = []
   for (const name of await listRunningTrainingJobs(c.sagemaker, project)) {
-    const d = await describeTrainingJob(c.sagemaker, name)
+    const d = await describeTrainingJobOnce(c.sagemaker, name)
     if (!(await sagemakerTagged(c, d.TrainingJobArn, project))) continue
     const type = d.ResourceConfig?.InstanceType
     const count = d.ResourceConfig?.InstanceCount ?? 1
@@ -160,12 +177,12 @@ async function collectJobs({ c, project, names }: Scan): Promise<RunningJob[]> {
 }
 
 /** Endpoints: the configured name, plus any recorded in state. */
-async function collectEndpoints({ c, project, names, fromState }: Scan): Promise<EndpointInfo[]> {
+async function collectEndpoints({ c, project, candidates }: Scan): Promise<EndpointInfo[]> {
   const endpoints: EndpointInfo[] = []
-  for (const name of unique([names.endpoint, ...fromState('endpoint')])) {
-    const ep = await describeEndpointIfExists(c.sagemaker, name)
+  for (const name of candidates.endpoints) {
+    const ep = await describeEndpoint(c.sagemaker, name)
     if (!ep || !(await sagemakerTagged(c, ep.EndpointArn, project))) continue
-    const conf = ep.EndpointConfigName ? await describeEndpointConfigIfExists(c.sagemaker, ep.EndpointConfigName) : undefined
+    const conf = ep.EndpointConfigName ? await describeEndpointConfig(c.sagemaker, ep.EndpointConfigName) : undefined
     const variant = conf?.ProductionVariants?.[0]
     const live = ep.ProductionVariants?.[0]
     const serverless = variant?.ServerlessConfig
@@ -197,8 +214,8 @@ async function collectConfigsAndModels({ c, project, names }: Scan): Promise<Pic
 }
 
 /** Scaling targets on our endpoints' variants. */
-async function collectScaling({ c, names, fromState }: Scan): Promise<ScalingTargetInfo[]> {
-  const resourceIds = unique([names.endpoint, ...fromState('endpoint')]).map((e) => scalingResourceId(e))
+async function collectScaling({ c, candidates }: Scan): Promise<ScalingTargetInfo[]> {
+  const resourceIds = candidates.endpoints.map((e) => scalingResourceId(e))
   const scalingTargets: ScalingTargetInfo[] = []
   for (const t of await describeScalableTargets(c.autoscaling, resourceIds)) {
     scalingTargets.push({
@@ -212,10 +229,9 @@ async function collectScaling({ c, names, fromState }: Scan): Promise<ScalingTar
 }
 
 /** Lambda functions with provisioned concurrency (which bills while idle) and URLs. */
-async function collectFunctions({ c, project, names, fromState }: Scan): Promise<FunctionInfo[]> {
+async function collectFunctions({ c, project, names, candidates }: Scan): Promise<FunctionInfo[]> {
   const functions: FunctionInfo[] = []
-  const idle = idleStopResourceNames(unique([names.endpoint, ...fromState('endpoint')]))
-  for (const name of unique([names.lambdaFunction, ...idle.functions, ...fromState('function')])) {
+  for (const name of candidates.functions) {
     const fn = await getFunctionIfExists(c.lambda, name)
     if (!fn || fn.Tags?.[TAG_PROJECT] !== project) continue
     const memoryMb = fn.Configuration?.MemorySize ?? 128
@@ -234,10 +250,9 @@ async function collectFunctions({ c, project, names, fromState }: Scan): Promise
 }
 
 /** Roles mlops created (tagged for this project; a user-supplied training.roleArn is never ours). */
-async function collectRoles({ c, project, names, fromState }: Scan): Promise<RoleInfo[]> {
+async function collectRoles({ c, project, candidates }: Scan): Promise<RoleInfo[]> {
   const roles: RoleInfo[] = []
-  const idle = idleStopResourceNames(unique([names.endpoint, ...fromState('endpoint')]))
-  for (const name of unique([names.trainingRole, names.lambdaRole, names.ec2Role, ...idle.roles, ...fromState('role')])) {
+  for (const name of candidates.roles) {
     const role = await getRoleIfExists(c.iam, name)
     if (!role || !hasProjectTags(role.Tags, project)) continue
     roles.push({ name, arn: role.Arn!, instanceProfiles: await listInstanceProfileNamesForRole(c.iam, name) })
@@ -246,9 +261,9 @@ async function collectRoles({ c, project, names, fromState }: Scan): Promise<Rol
 }
 
 /** Instance profiles mlops created, including one left without a role. */
-async function collectInstanceProfiles({ c, project, names, fromState }: Scan, roles: readonly RoleInfo[]): Promise<string[]> {
+async function collectInstanceProfiles({ c, project, candidates }: Scan, roles: readonly RoleInfo[]): Promise<string[]> {
   const instanceProfiles = new Set(roles.flatMap((r) => r.instanceProfiles))
-  for (const name of unique([names.ec2InstanceProfile, ...fromState('instance-profile')])) {
+  for (const name of candidates.instanceProfiles) {
     const profile = await getInstanceProfileIfExists(c.iam, name)
     if (profile && (hasProjectTags(profile.Tags, project) || instanceProfiles.has(name))) instanceProfiles.add(name)
   }
@@ -278,12 +293,12 @@ async function collectData({ c, cfg, project }: Scan): Promise<Inventory['data']
   const bucket = cfg.data.bucket
   const objects = await listObjectsIfBucketExists(c.s3, bucket, `${cfg.data.prefix}/`)
   if (!objects) return undefined
-  const bytes = objects.reduce((a, o) => a + o.size, 0)
+  const bytes = [...objects.values()].reduce((a, o) => a + o.size, 0)
   const tags = await getBucketTagsIfAny(c.s3, bucket)
   return {
     bucket,
     prefix: cfg.data.prefix,
-    objects: objects.length,
+    objects: objects.size,
     bytes,
     monthly: (bytes / 1024 ** 3) * S3_GB_MONTH,
     bucketManagedByMlops: hasProjectTags(tags, project),

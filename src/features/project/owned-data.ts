@@ -2,7 +2,8 @@ import type { MlopsConfig } from '../../config/schema.js'
 import type { AwsClients } from '../../aws/clients.js'
 import { headObject } from '../../aws/s3/objects.js'
 import { listObjectsIfBucketExists } from '../../aws/s3/project-resources.js'
-import { resourceNames } from '../../shared/naming.js'
+import { mlopsWritePrefixes, resourceNames } from '../../shared/naming.js'
+import { runPool } from '../../shared/pool.js'
 
 /**
  * What `teardown --delete-data` may delete in a bucket that others may share (issue 19): only
@@ -20,40 +21,46 @@ export interface OwnedData {
   readonly kept: number
 }
 
-/** The prefixes looked at: those mlops writes to. */
-export function ownedPrefixes(cfg: MlopsConfig): { marked: string[]; byName: string[] } {
+/**
+ * The prefixes mlops writes to: `marked` holds objects it uploads, `byName` those of the jobs it
+ * starts. `listed` is what is walked to find them: the data, output and project prefixes, each
+ * holding some of the others, less any inside another (listing it again would find nothing new).
+ */
+export function ownedPrefixes(cfg: MlopsConfig): { marked: string[]; byName: string[]; listed: string[] } {
   const p = cfg.project.name
+  const written = mlopsWritePrefixes(cfg)
+  const roots = [...new Set([`${cfg.data.prefix}/`, written.output, `${p}/`])]
   return {
     // Objects mlops uploads itself, each marked with its sha256 in the metadata.
-    marked: [`${cfg.data.prefix}/`, `${p}/code/`, `${p}/models/`],
+    marked: [`${cfg.data.prefix}/`, written.code, written.models],
     // Written by the jobs mlops starts, recognised by where they are.
     // (tuning jobs are named from the first 19 characters of the project name).
-    byName: [...new Set([`${cfg.training.outputPrefix}/${p}-`, `${cfg.training.outputPrefix}/${resourceNames(cfg).tuningJobBase}-`, `${p}/checkpoints/`])],
+    byName: [...new Set([`${written.output}${p}-`, `${written.output}${resourceNames(cfg).tuningJobBase}-`, written.checkpoints])],
+    listed: roots.filter((r) => !roots.some((other) => other !== r && r.startsWith(other))),
   }
 }
 
-/** Lists the project's prefixes and picks the objects mlops wrote (HeadObject for the marked ones, 8 at a time). */
+/**
+ * Lists the project's prefixes once and picks the objects mlops wrote (HeadObject for the marked
+ * ones, 8 at a time); everything else listed is counted as kept.
+ */
 export async function findOwnedData(s3: AwsClients['s3'], cfg: MlopsConfig, signal?: AbortSignal): Promise<OwnedData> {
   const bucket = cfg.data.bucket
-  const { marked, byName } = ownedPrefixes(cfg)
-  const keys = new Set<string>()
-  const seen = new Set<string>()
-  for (const prefix of byName) for (const o of (await listObjectsIfBucketExists(s3, bucket, prefix)) ?? []) keys.add(o.key)
-  const candidates: string[] = []
-  for (const prefix of marked) for (const o of (await listObjectsIfBucketExists(s3, bucket, prefix)) ?? []) candidates.push(o.key)
-  let next = 0
-  const worker = async () => {
-    while (next < candidates.length) {
-      const key = candidates[next++]
+  const { marked, byName, listed } = ownedPrefixes(cfg)
+  const seen: string[] = []
+  for (const prefix of listed) seen.push(...((await listObjectsIfBucketExists(s3, bucket, prefix))?.keys() ?? []))
+  const under = (prefixes: readonly string[]) => (key: string) => prefixes.some((p) => key.startsWith(p))
+  const keys = new Set(seen.filter(under(byName)))
+  await runPool(
+    seen.filter(under(marked)),
+    8,
+    async (key) => {
       const head = await headObject(s3, bucket, key, signal)
       if (head?.sha256 && /^[0-9a-f]{64}$/.test(head.sha256)) keys.add(key)
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(8, candidates.length) }, worker))
-  // Everything else under the prefixes teardown used to sweep is counted as kept.
-  for (const prefix of [`${cfg.data.prefix}/`, `${cfg.training.outputPrefix}/`, `${cfg.project.name}/`]) {
-    for (const o of (await listObjectsIfBucketExists(s3, bucket, prefix)) ?? []) seen.add(o.key)
-  }
-  const sorted = [...keys].sort()
-  return { bucket, keys: sorted, kept: [...seen].filter((k) => !keys.has(k)).length }
+    },
+    signal,
+  )
+  // An interrupted lookup must not pass for a complete one (runPool leaves that check to its caller).
+  signal?.throwIfAborted()
+  return { bucket, keys: [...keys].sort(), kept: seen.filter((k) => !keys.has(k)).length }
 }

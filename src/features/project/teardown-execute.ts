@@ -1,4 +1,5 @@
 import type { MlopsConfig } from '../../config/schema.js'
+import { idleStopNames } from '../../shared/idle-stop.js'
 import { resourceNames } from '../../shared/naming.js'
 import type { PlannedOperation } from '../../shared/plan.js'
 import type { StateRecord } from '../../shared/state.js'
@@ -8,9 +9,12 @@ import { removeScaling } from '../../aws/autoscaling/project-resources.js'
 import { deleteSecurityGroup, terminateInstancesAndWait } from '../../aws/ec2/project-resources.js'
 import { deleteInstanceProfile, deleteRoleCompletely } from '../../aws/iam/project-resources.js'
 import { deleteFunction, deleteFunctionUrl, deleteProvisionedConcurrency } from '../../aws/lambda/project-resources.js'
-import { bucketHasObjects, deleteBucket, deleteKeys } from '../../aws/s3/project-resources.js'
-import { deleteEndpointAndWait, deleteEndpointConfig, deleteModel, stopJob } from '../../aws/sagemaker/project-resources.js'
-import type { Inventory, InventoryClients } from './inventory.js'
+import { probePrefix } from '../../aws/s3/prefix-probe.js'
+import { deleteBucket } from '../../aws/s3/project-resources.js'
+import { deleteObjects } from '../../aws/s3/upload.js'
+import { deleteEndpointAndWait, deleteEndpointConfig, deleteModel } from '../../aws/sagemaker/endpoint.js'
+import { stopJob } from '../../aws/sagemaker/project-resources.js'
+import { candidateNames, type Inventory, type InventoryClients } from './inventory.js'
 import { ownedPrefixes, type OwnedData } from './owned-data.js'
 import { planRemoveIdleStop, removeIdleStop } from './idle-stop.js'
 import { scalingResourceId } from '../../aws/autoscaling/scaling.js'
@@ -115,11 +119,11 @@ export function planTeardown(inv: Inventory, cfg: MlopsConfig, opts: TeardownOpt
         })
       }
     } else {
-      const { marked, byName } = ownedPrefixes(cfg)
+      const { marked, byName, listed } = ownedPrefixes(cfg)
       items.push({
         label: `objects mlops wrote in s3://${bucket}/ (${[...marked, ...byName].join(', ')})`,
         ops: [
-          ...[...byName, ...marked].map((Prefix) => op('s3', 'ListObjectsV2', { Bucket: bucket, Prefix })),
+          ...listed.map((Prefix) => op('s3', 'ListObjectsV2', { Bucket: bucket, Prefix })),
           op('s3', 'HeadObject', {
             Bucket: bucket,
             Key: '<each listed key under the data, code and models prefixes: kept unless its x-amz-meta-sha256 is set>',
@@ -135,18 +139,19 @@ export function planTeardown(inv: Inventory, cfg: MlopsConfig, opts: TeardownOpt
 }
 
 /**
- * What teardown would remove when it cannot ask AWS (--dry-run without credentials): the fixed
- * names of the project plus what the state file records.
+ * What teardown would remove when it cannot ask AWS (--dry-run without credentials): the names
+ * collectInventory looks up (candidateNames), each presumed to exist, plus what the state file records.
  */
 export function presumedInventory(cfg: MlopsConfig, region: string, records: readonly StateRecord[]): Inventory {
   const names = resourceNames(cfg)
+  const candidates = candidateNames(names, records)
   const of = (kind: StateRecord['kind']) => records.filter((r) => r.kind === kind).map((r) => r.name)
   const uniq = (xs: string[]) => [...new Set(xs)]
   return {
     project: cfg.project.name,
     region,
     jobs: [],
-    endpoints: uniq([names.endpoint, ...of('endpoint')]).map((name) => ({ name, status: 'unknown' })),
+    endpoints: candidates.endpoints.map((name) => ({ name, status: 'unknown' })),
     endpointConfigs: of('endpoint-config'),
     models: of('model'),
     scalingTargets: uniq([scalingResourceId(names.endpoint), ...of('scaling-target')]).map((resourceId) => ({
@@ -155,14 +160,18 @@ export function presumedInventory(cfg: MlopsConfig, region: string, records: rea
       max: 0,
       policies: [names.scalingPolicy],
     })),
-    functions: uniq([names.lambdaFunction, ...of('function')]).map((name) => ({ name, memoryMb: cfg.lambda.memoryMb, hourly: 0 })),
-    roles: uniq([names.trainingRole, names.lambdaRole, names.ec2Role, ...of('role')])
+    functions: candidates.functions.map((name) => ({ name, memoryMb: cfg.lambda.memoryMb, hourly: 0 })),
+    roles: candidates.roles
       .filter((r) => !cfg.training.roleArn?.endsWith(`/${r}`))
       .map((name) => ({ name, arn: `arn:aws:iam::<account-id>:role/${name}`, instanceProfiles: name === names.ec2Role ? [names.ec2InstanceProfile] : [] })),
-    instanceProfiles: uniq([names.ec2InstanceProfile, ...of('instance-profile')]),
+    instanceProfiles: [...candidates.instanceProfiles],
     instances: of('instance').map((id) => ({ id, state: 'unknown', instanceType: 'unknown' })),
     securityGroups: of('security-group').map((id) => ({ id, name: names.ec2SecurityGroup })),
     data: { bucket: cfg.data.bucket, prefix: cfg.data.prefix, objects: 0, bytes: 0, monthly: 0, bucketManagedByMlops: false },
+    idleStops: candidates.endpoints.map((endpoint) => {
+      const idle = idleStopNames(endpoint)
+      return { endpoint, functionName: idle.function, alarm: idle.alarm, topicArn: `arn:aws:sns:${region}:<account-id>:${idle.topic}` }
+    }),
   }
 }
 
@@ -279,12 +288,13 @@ async function removeData(run: Run, inv: Inventory): Promise<void> {
   const owned = run.opts.ownedData
   if (owned?.keys.length) {
     await run.attempt(`${owned.keys.length} object${owned.keys.length === 1 ? '' : 's'} mlops wrote in s3://${data.bucket}/`, () =>
-      deleteKeys(s3, data.bucket, owned.keys),
+      deleteObjects(s3, data.bucket, owned.keys).then(() => undefined),
     )
   }
   if (owned?.kept) run.kept.push(`${owned.kept} object${owned.kept === 1 ? '' : 's'} under the project's prefixes that mlops did not write`)
   if (data.bucketManagedByMlops) {
-    if (!(await bucketHasObjects(s3, data.bucket))) await run.attempt(`bucket ${data.bucket}`, () => deleteBucket(s3, data.bucket))
+    // The empty prefix: the whole bucket.
+    if ((await probePrefix(s3, data.bucket, '')).empty) await run.attempt(`bucket ${data.bucket}`, () => deleteBucket(s3, data.bucket))
     else run.kept.push(`bucket ${data.bucket} (holds objects outside the project's prefixes)`)
   }
 }
