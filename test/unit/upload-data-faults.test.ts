@@ -69,15 +69,15 @@ describe('data.prefix that mlops cannot use safely', () => {
     expect(fine.code, fine.stderr).toBe(0)
   })
 
-  it('refuses a prefix overlapping the checkpoints or a configured training.outputPrefix, the prefixes teardown sweeps', async () => {
+  it('refuses a prefix overlapping the checkpoints or a configured training.outputPrefix (and still output/), the prefixes teardown sweeps', async () => {
     const dir = await project('training:\n  outputPrefix: jobs/out\n')
-    for (const prefix of ['dogs/checkpoints', 'dogs/checkpoints/job-1', 'jobs', 'jobs/out', 'jobs/out/dogs-train-1']) {
+    // The default 'output/' stays refused too (output written before outputPrefix changed).
+    for (const prefix of ['dogs/checkpoints', 'dogs/checkpoints/job-1', 'jobs', 'jobs/out', 'jobs/out/dogs-train-1', 'output']) {
       const run = await runMlops(['upload-data', '--prefix', prefix, '--delete', '--yes', '--dry-run'], { cwd: dir, awsFactory: noAwsFactory() })
       expect(run.code, prefix).toBe(2)
       expect(run.stderr).toContain(`data.prefix "${prefix}" overlaps`)
     }
-    // The hard-coded 'output/' of before was this project's job output only by default.
-    const fine = await runMlops(['upload-data', '--prefix', 'output', '--dry-run', '--json'], { cwd: dir, awsFactory: noAwsFactory() })
+    const fine = await runMlops(['upload-data', '--prefix', 'dogs-data', '--dry-run', '--json'], { cwd: dir, awsFactory: noAwsFactory() })
     expect(fine.code, fine.stderr).toBe(0)
   })
 

@@ -160,5 +160,8 @@ export function bucketSetupRequests(o: { bucket: string; region: string; project
  */
 export function overlappingReservedPrefix(prefix: string, cfg: Parameters<typeof mlopsWritePrefixes>[0]): string | undefined {
   const mine = listPrefix(prefix)
-  return Object.values(mlopsWritePrefixes(cfg)).find((r) => mine.startsWith(r) || r.startsWith(mine))
+  // The default `output/` stays refused with a custom training.outputPrefix too: job output written
+  // before the prefix changed is still there, and --delete must not reach it.
+  const reserved = [...Object.values(mlopsWritePrefixes(cfg)), 'output/']
+  return reserved.find((r) => mine.startsWith(r) || r.startsWith(mine))
 }
