@@ -125,7 +125,7 @@ export async function switchConfig(
     ui.step(`Taking autoscaling off ${o.scaling.resourceId} for the instance-type change (restored after the update)`)
     await removeScaling(
       aws.autoscaling,
-      s.endpointName,
+      o.scaling.resourceId,
       o.scaling.policies.map((p) => p.name),
     )
   }
