@@ -10,6 +10,6 @@ for (const runtime of BUNDLE_RUNTIMES) {
   await writeHandlerBundle(prebuiltBundlePath(runtime, new URL('../dist/lambda-runtime/', import.meta.url).pathname), runtime)
 }
 
-// The idle-stop reaper (src/lambda-runtime/reaper.ts), bundled alone the same way.
+// The idle-stop reaper (src/lambda-runtime/reaper.ts), bundled alone the same way for its own runtime (REAPER_LAMBDA_RUNTIME).
 const { writeReaperBundle } = await import('../dist/features/deploy/idle-stop.js')
 await writeReaperBundle(new URL('../dist/lambda-runtime/reaper.bundle.js', import.meta.url).pathname)

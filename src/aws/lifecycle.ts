@@ -26,6 +26,12 @@ export const LAMBDA_NODE_RUNTIMES: readonly LambdaRuntimeLife[] = [
 /** The runtime new functions get: the newest one. */
 export const DEFAULT_LAMBDA_RUNTIME = LAMBDA_NODE_RUNTIMES[0].runtime
 
+/**
+ * The idle-stop reaper's runtime (`deploy --idle-stop`), which no config chooses: its function is
+ * created on it and its bundle targets it. Kept here, with the dates, so the lifecycle test watches it too.
+ */
+export const REAPER_LAMBDA_RUNTIME = 'nodejs22.x'
+
 /** The life of a runtime, or undefined for one mlops does not know. */
 export function lambdaRuntimeLife(runtime: string): LambdaRuntimeLife | undefined {
   return LAMBDA_NODE_RUNTIMES.find((r) => r.runtime === runtime)

@@ -117,6 +117,10 @@ describe('instance role', () => {
       Version: '2012-10-17',
       Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }],
     })
+    // CreateRole sends this JSON text: the key order is part of the request too.
+    expect(JSON.stringify(role.trustPolicy)).toBe(
+      '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}',
+    )
     const st = Object.fromEntries(role.inlinePolicies['mlops-train-ec2'].Statement.map((s) => [s.Sid, s]))
     expect(st.ListProjectPrefixes).toMatchObject({ Action: 's3:ListBucket', Resource: 'arn:aws:s3:::dogs-data' })
     expect(st.ListProjectPrefixes.Condition?.StringLike['s3:prefix']).toEqual(['data', 'data/*', 'dogs/code', 'dogs/code/*', 'output', 'output/*'])

@@ -11,9 +11,11 @@ import {
 } from '@aws-sdk/client-lambda'
 import { mockClient } from 'aws-sdk-client-mock'
 import { beforeEach, describe, expect, it } from 'vitest'
-import { DEFAULT_LAMBDA_RUNTIME, lambdaRuntimeLife } from '../../src/aws/lifecycle.js'
+import { DEFAULT_LAMBDA_RUNTIME, lambdaRuntimeLife, REAPER_LAMBDA_RUNTIME } from '../../src/aws/lifecycle.js'
 import { ensureFunction } from '../../src/aws/lambda/function.js'
-import { esbuildOptions, esbuildTarget } from '../../src/features/lambda/bundle.js'
+import { handlerBundle } from '../../src/features/lambda/bundle.js'
+import { planIdleStop, reaperBundle } from '../../src/features/deploy/idle-stop.js'
+import { esbuildOptions, esbuildTarget } from '../../src/shared/lambda-bundle.js'
 import { functionSpec, resolveLambdaRuntime } from '../../src/features/lambda/plan.js'
 import { parseConfigText } from '../../src/config/load.js'
 import { fastClock, minimalConfig, OFFLINE_ENV, runMlops, tempProject } from '../helpers/cli.js'
@@ -63,8 +65,20 @@ describe('Lambda runtime lifecycle', () => {
 
   it("the handler bundle's esbuild target follows the runtime", () => {
     expect(esbuildTarget('nodejs24.x')).toBe('node24')
-    expect(esbuildOptions(undefined, 'nodejs22.x').target).toBe('node22')
-    expect(esbuildOptions().target).toBe('node24')
+    expect(esbuildOptions(handlerBundle('nodejs22.x')).target).toBe('node22')
+    expect(esbuildOptions(handlerBundle()).target).toBe('node24')
+  })
+
+  it('the idle-stop reaper is bundled for the runtime its function is created on, one AWS still supports', () => {
+    // Both come from REAPER_LAMBDA_RUNTIME (the reaper once targeted node20 while running on nodejs22.x).
+    const plan = planIdleStop({ project: 'dogs', endpointName: 'dogs-endpoint', idleSeconds: 3600, region: 'us-east-1', accountId: '123456789012' })
+    const runtime = (plan.find((o) => o.operation === 'CreateFunction')?.input as { Runtime?: string } | undefined)?.Runtime
+    expect(runtime).toBe(REAPER_LAMBDA_RUNTIME)
+    expect(reaperBundle().runtime).toBe(runtime)
+    expect(esbuildOptions(reaperBundle()).target).toBe(esbuildTarget(REAPER_LAMBDA_RUNTIME))
+    expect(esbuildOptions(reaperBundle()).target).toBe('node22')
+    // Real time on purpose, as for the default: fails before AWS stops creating functions on it.
+    expect(daysToBlockCreate(REAPER_LAMBDA_RUNTIME, Date.now())).toBeGreaterThan(60)
   })
 })
 

@@ -11,13 +11,12 @@
  * (and the real handler in front of it) answered.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { createServer } from 'node:net'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
-import { startMoto, motoClientConfig, motoEnv, type MotoServer } from '../dev/moto-server.js'
+import { freePort, startMoto, motoClientConfig, motoEnv, type MotoServer } from '../dev/moto-server.js'
 import { silenceSdkNodeVersionWarning } from '../../src/shared/warnings.js'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
@@ -240,17 +239,6 @@ async function classifyLocally(port: number, image: string): Promise<string> {
   const text = await res.text()
   if (res.status !== 200) throw new Error(`mlops serve answered ${res.status}: ${text}`)
   return text
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.on('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address()
-      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0))
-    })
-  })
 }
 
 /** Runs the real Lambda handler against a fake endpoint that answers `prediction`. */

@@ -126,11 +126,11 @@ export async function applyScaling(as: ApplicationAutoScalingClient, s: ScalingS
   return { policyArn: out.PolicyARN }
 }
 
-/** Deletes the policies and deregisters the target; already-gone pieces are fine. */
-export async function removeScaling(as: ApplicationAutoScalingClient, endpointName: string, policyNames: readonly string[]): Promise<void> {
-  const base = { ServiceNamespace: SERVICE_NAMESPACE, ResourceId: scalingResourceId(endpointName), ScalableDimension: SCALABLE_DIMENSION } as const
+/** Deletes the policies, then deregisters the target (`resourceId` as from {@link scalingResourceId}); each "already gone" is fine. */
+export async function removeScaling(as: ApplicationAutoScalingClient, resourceId: string, policyNames: readonly string[]): Promise<void> {
+  const base = { ServiceNamespace: SERVICE_NAMESPACE, ResourceId: resourceId, ScalableDimension: SCALABLE_DIMENSION } as const
   const gone = async (operation: string, fn: () => Promise<unknown>) => {
-    await callAwsIgnoringNotFound({ service: 'application-autoscaling', operation, resource: base.ResourceId }, fn)
+    await callAwsIgnoringNotFound({ service: 'application-autoscaling', operation, resource: resourceId }, fn)
   }
   for (const PolicyName of policyNames) await gone('DeleteScalingPolicy', () => as.send(new DeleteScalingPolicyCommand({ PolicyName, ...base })))
   await gone('DeregisterScalableTarget', () => as.send(new DeregisterScalableTargetCommand(base)))

@@ -11,7 +11,7 @@ import {
   type LambdaClient,
 } from '@aws-sdk/client-lambda'
 import { pollUntil, type Clock } from '../../shared/clock.js'
-import { callAws, isAwsErrorNamed, isNotFound } from '../errors.js'
+import { callAws, callAwsOrUndefined } from '../errors.js'
 
 /**
  * Reserved concurrency (on the function) and provisioned concurrency (on an alias): the reads the
@@ -20,20 +20,12 @@ import { callAws, isAwsErrorNamed, isNotFound } from '../errors.js'
 
 const call = <T>(operation: string, resource: string, fn: () => Promise<T>) => callAws({ service: 'lambda', operation, resource }, fn)
 
-async function orUndefined<T>(p: Promise<T>): Promise<T | undefined> {
-  try {
-    return await p
-  } catch (e) {
-    if (isNotFound(e) || isAwsErrorNamed(e, 'ProvisionedConcurrencyConfigNotFoundException')) return undefined
-    throw e
-  }
-}
+/** A read where "not found" (of the function, the alias or the config) is an answer. */
+const read = <T>(operation: string, resource: string, fn: () => Promise<T>) => callAwsOrUndefined({ service: 'lambda', operation, resource }, fn)
 
 /** The version an alias points at; undefined when the alias (or the function) does not exist. */
 export async function aliasVersion(lambda: LambdaClient, functionName: string, alias: string): Promise<string | undefined> {
-  const out = await call('GetAlias', `${functionName}:${alias}`, () =>
-    orUndefined(lambda.send(new GetAliasCommand({ FunctionName: functionName, Name: alias }))),
-  )
+  const out = await read('GetAlias', `${functionName}:${alias}`, () => lambda.send(new GetAliasCommand({ FunctionName: functionName, Name: alias })))
   return out?.FunctionVersion
 }
 
@@ -50,14 +42,14 @@ export async function reservedConcurrency(lambda: LambdaClient, functionName: st
     .ReservedConcurrentExecutions
 }
 
-/** The provisioned concurrency config of `qualifier`; undefined when there is none. */
+/** The provisioned concurrency config of `qualifier`; undefined when there is none (or no such function). */
 export async function provisionedConcurrency(
   lambda: LambdaClient,
   functionName: string,
   qualifier: string,
 ): Promise<GetProvisionedConcurrencyConfigCommandOutput | undefined> {
-  return call('GetProvisionedConcurrencyConfig', `${functionName}:${qualifier}`, () =>
-    orUndefined(lambda.send(new GetProvisionedConcurrencyConfigCommand({ FunctionName: functionName, Qualifier: qualifier }))),
+  return read('GetProvisionedConcurrencyConfig', `${functionName}:${qualifier}`, () =>
+    lambda.send(new GetProvisionedConcurrencyConfigCommand({ FunctionName: functionName, Qualifier: qualifier })),
   )
 }
 

@@ -2,7 +2,6 @@ import {
   CreateAliasCommand,
   CreateFunctionCommand,
   GetAliasCommand,
-  GetFunctionCommand,
   GetFunctionConfigurationCommand,
   PublishVersionCommand,
   TagResourceCommand,
@@ -19,6 +18,7 @@ import { OperationError } from '../../shared/errors.js'
 import { pollUntil, type Clock } from '../../shared/clock.js'
 import { callAws, callAwsOrUndefined } from '../errors.js'
 import { retryWhileIamPropagates } from '../iam/roles.js'
+import { getFunctionIfExists } from './project-resources.js'
 
 /**
  * Create-or-update of the Lambda function, by value: code is replaced only when the zip's
@@ -181,7 +181,7 @@ export interface EnsureFunctionResult {
 /** Creates or converges the function, publishes a version when needed and points `live` at it. */
 export async function ensureFunction(lambda: LambdaClient, spec: FunctionSpec, pkg: FunctionCode, opts: WaitOptions): Promise<EnsureFunctionResult> {
   const ctx = (operation: string, qualifier?: string) => ({ service: 'lambda', operation, resource: qualifier ? `${spec.name}:${qualifier}` : spec.name })
-  const existing = await callAwsOrUndefined(ctx('GetFunction'), () => lambda.send(new GetFunctionCommand({ FunctionName: spec.name })))
+  const existing = await getFunctionIfExists(lambda, spec.name)
   const waitOpts = { ...opts, failOnFailed: true }
   const updateConfiguration = () =>
     retryWhileIamPropagates(

@@ -4,30 +4,21 @@ import {
   DeleteProvisionedConcurrencyConfigCommand,
   GetFunctionCommand,
   GetFunctionUrlConfigCommand,
-  GetProvisionedConcurrencyConfigCommand,
   type GetFunctionCommandOutput,
   type GetFunctionUrlConfigCommandOutput,
-  type GetProvisionedConcurrencyConfigCommandOutput,
   type LambdaClient,
 } from '@aws-sdk/client-lambda'
 import { callAwsIgnoringNotFound, callAwsOrUndefined } from '../errors.js'
 
-/** The Lambda reads and deletes of `status` and `teardown`. Not found is an answer; anything else propagates. */
+/**
+ * The Lambda reads and deletes of `status` and `teardown` (the provisioned concurrency read is
+ * ./concurrency.ts's). Not found is an answer; anything else propagates.
+ */
 
 const ctx = (operation: string, resource: string) => ({ service: 'lambda', operation, resource })
 
 export function getFunctionIfExists(client: LambdaClient, name: string): Promise<GetFunctionCommandOutput | undefined> {
   return callAwsOrUndefined(ctx('GetFunction', name), () => client.send(new GetFunctionCommand({ FunctionName: name })))
-}
-
-export function getProvisionedConcurrencyIfExists(
-  client: LambdaClient,
-  name: string,
-  qualifier: string,
-): Promise<GetProvisionedConcurrencyConfigCommandOutput | undefined> {
-  return callAwsOrUndefined(ctx('GetProvisionedConcurrencyConfig', name), () =>
-    client.send(new GetProvisionedConcurrencyConfigCommand({ FunctionName: name, Qualifier: qualifier })),
-  )
 }
 
 export function getFunctionUrlIfExists(client: LambdaClient, name: string, qualifier: string): Promise<GetFunctionUrlConfigCommandOutput | undefined> {

@@ -1,6 +1,7 @@
-import { AddPermissionCommand, GetFunctionCommand, UpdateFunctionCodeCommand, CreateFunctionCommand, type LambdaClient } from '@aws-sdk/client-lambda'
+import { AddPermissionCommand, UpdateFunctionCodeCommand, CreateFunctionCommand, type LambdaClient } from '@aws-sdk/client-lambda'
 import type { Clock } from '../../shared/clock.js'
-import { callAws, callAwsOrUndefined, isAwsErrorNamed, translateAwsError } from '../errors.js'
+import { callAws, isAwsErrorNamed, translateAwsError } from '../errors.js'
+import { getFunctionIfExists } from '../lambda/project-resources.js'
 import { retryWhileIamPropagates } from '../iam/roles.js'
 
 /**
@@ -51,7 +52,7 @@ export async function ensureSubscriberFunction(
   spec: SubscriberFunctionSpec,
   opts: { clock: Clock; signal?: AbortSignal },
 ): Promise<string> {
-  const existing = await callAwsOrUndefined(ctx('GetFunction', spec.name), () => lambda.send(new GetFunctionCommand({ FunctionName: spec.name })))
+  const existing = await getFunctionIfExists(lambda, spec.name)
   if (existing?.Configuration?.FunctionArn) {
     await callAws(ctx('UpdateFunctionCode', spec.name), () => lambda.send(new UpdateFunctionCodeCommand({ FunctionName: spec.name, ZipFile: spec.zip })))
     return existing.Configuration.FunctionArn
@@ -73,9 +74,4 @@ export async function allowTopic(lambda: LambdaClient, functionName: string, top
     if (isAwsErrorNamed(e, 'ResourceConflictException')) return
     throw translateAwsError(e, ctx('AddPermission', functionName))
   }
-}
-
-export async function functionArnOf(lambda: LambdaClient, name: string): Promise<string | undefined> {
-  const out = await callAwsOrUndefined(ctx('GetFunction', name), () => lambda.send(new GetFunctionCommand({ FunctionName: name })))
-  return out?.Configuration?.FunctionArn
 }

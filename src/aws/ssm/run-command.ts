@@ -10,7 +10,7 @@ import {
 import { OperationError } from '../../shared/errors.js'
 import { pollUntil, type Clock } from '../../shared/clock.js'
 import { callAws, isAwsErrorNamed, translateAwsError } from '../errors.js'
-import { isTransient } from '../retry.js'
+import { isTransient, withRetry } from '../retry.js'
 
 /**
  * Run Command on one instance: wait for the agent, send the training command, stream its output
@@ -92,20 +92,23 @@ export async function sendCommand(
   input: SendCommandCommandInput,
   opts: { clock: Clock; signal?: AbortSignal; attempts?: number },
 ): Promise<string> {
-  const attempts = opts.attempts ?? 6
-  for (let attempt = 1; ; attempt++) {
-    try {
-      const out = await callAws({ service: 'ssm', operation: 'SendCommand', resource: input.InstanceIds?.join(',') }, () =>
-        ssm.send(new SendCommandCommand(input)),
-      )
-      const id = out.Command?.CommandId
-      if (!id) throw new OperationError('SendCommandFailed', 'SSM accepted the command but returned no command id.')
-      return id
-    } catch (e) {
-      if (attempt >= attempts || !isAwsErrorNamed(e, 'InvalidInstanceId')) throw e
-      await opts.clock.sleep(5000, opts.signal)
-    }
+  const send = async () => {
+    const out = await callAws({ service: 'ssm', operation: 'SendCommand', resource: input.InstanceIds?.join(',') }, () =>
+      ssm.send(new SendCommandCommand(input)),
+    )
+    const id = out.Command?.CommandId
+    if (!id) throw new OperationError('SendCommandFailed', 'SSM accepted the command but returned no command id.')
+    return id
   }
+  // A steady 5 s between tries (base = cap), so 6 tries give a just-registered instance about 25 s.
+  return withRetry(send, {
+    clock: opts.clock,
+    signal: opts.signal,
+    attempts: opts.attempts ?? 6,
+    baseDelayMs: 5000,
+    maxDelayMs: 5000,
+    retryable: (e) => isAwsErrorNamed(e, 'InvalidInstanceId'),
+  })
 }
 
 /** Reads a CloudWatch stream forward from where it left off. Missing stream (not written yet) = no lines. */

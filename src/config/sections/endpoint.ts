@@ -28,6 +28,9 @@ export const AutoscalingSchema = z
   })
   .refine((a) => a.minCapacity <= a.maxCapacity, { message: 'minCapacity must not exceed maxCapacity', path: ['minCapacity'] })
 
+/** What `endpoint.autoscaling: {}` parses to: the defaults `mlops scale` and a deploy's scaling restore fall back on. */
+export const AUTOSCALING_DEFAULTS = AutoscalingSchema.parse({})
+
 /** Memory sizes a serverless endpoint takes (MB). */
 export const SERVERLESS_MEMORY_SIZES = [1024, 2048, 3072, 4096, 5120, 6144] as const
 

@@ -81,10 +81,7 @@ async function suggestForPurpose(role: RoleInput, purpose: RolePurpose, cfg: Non
   }
   const { ec2RoleInputFor, ec2RoleSpec, EC2_INLINE_POLICY } = await import('../../shared/roles/ec2-role.js')
   const { partitionOf } = await import('../../aws/arn.js')
-  const { kmsStatement } = await import('../../shared/roles/policy.js')
-  const partition = partitionOf(ctx.region)
-  const dataKeyStatement = kmsStatement(cfg.data.kmsKeyId, partition, ctx.region, account)
-  const spec = ec2RoleSpec(ec2RoleInputFor(cfg, { accountId: account, region: ctx.region, partition, ...(dataKeyStatement ? { dataKeyStatement } : {}) }))
+  const spec = ec2RoleSpec(ec2RoleInputFor(cfg, { accountId: account, region: ctx.region, partition: partitionOf(ctx.region) }))
   const keep = spec.managedPolicyArns ?? []
   return {
     role: role.name,

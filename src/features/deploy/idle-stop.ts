@@ -1,10 +1,10 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { partitionOf } from '../../aws/arn.js'
 import type { AwsClients } from '../../aws/clients.js'
 import { putAlarm } from '../../aws/cloudwatch/alarm.js'
 import { ensureRole } from '../../aws/iam/roles.js'
+import { REAPER_LAMBDA_RUNTIME } from '../../aws/lifecycle.js'
 import { serviceTrustPolicy, type RoleSpec } from '../../shared/roles/policy.js'
 import { allowTopic, createSubscriberInput, ensureSubscriberFunction, snsPermissionInput } from '../../aws/sns/subscriber-function.js'
 import { createTopic, subscribeLambda } from '../../aws/sns/topic.js'
@@ -13,10 +13,9 @@ import type { MlopsConfig } from '../../config/schema.js'
 import type { CommandContext } from '../../context.js'
 import type { Clock } from '../../shared/clock.js'
 import { formatDuration } from '../../shared/duration.js'
-import { OperationError } from '../../shared/errors.js'
 import { idleAlarmInput, idlePeriods, idleStopNames, reaperEnvironment, reaperPolicy } from '../../shared/idle-stop.js'
 import { projectTagMap, projectTags } from '../../shared/naming.js'
-import { PACKAGE_ROOT } from '../../shared/package-root.js'
+import { loadLambdaBundle, writeLambdaBundle, type LambdaBundle } from '../../shared/lambda-bundle.js'
 import type { PlannedOperation } from '../../shared/plan.js'
 import { createZip } from '../../shared/zip-writer.js'
 
@@ -25,10 +24,7 @@ import { createZip } from '../../shared/zip-writer.js'
  * (see src/shared/idle-stop.ts for the design). Every step converges, so a re-deploy re-arms it.
  */
 
-export const REAPER_RUNTIME = 'nodejs22.x'
 export const REAPER_HANDLER = 'reaper.handler'
-const PREBUILT = fileURLToPath(new URL('../../lambda-runtime/reaper.bundle.js', import.meta.url))
-const SOURCE = path.join('src', 'lambda-runtime', 'reaper.ts')
 
 export interface IdleStopSettings {
   readonly project: string
@@ -50,20 +46,14 @@ export interface IdleStopResult {
   readonly evaluationPeriods: number
 }
 
-function esbuildOptions() {
+/** src/lambda-runtime/reaper.ts, bundled for the runtime its function is created with. */
+export function reaperBundle(): LambdaBundle {
   return {
-    absWorkingDir: PACKAGE_ROOT,
-    entryPoints: [SOURCE],
-    bundle: true,
-    platform: 'node' as const,
-    format: 'cjs' as const,
-    target: 'node20',
-    external: ['@aws-sdk/*'],
-    legalComments: 'none' as const,
-    sourcemap: false,
-    charset: 'utf8' as const,
-    logLevel: 'silent' as const,
-    write: false,
+    entry: path.join('src', 'lambda-runtime', 'reaper.ts'),
+    runtime: REAPER_LAMBDA_RUNTIME,
+    prebuilt: fileURLToPath(new URL('../../lambda-runtime/reaper.bundle.js', import.meta.url)),
+    what: 'idle-stop reaper',
+    missingCode: 'ReaperBundleMissing',
   }
 }
 
@@ -73,23 +63,12 @@ function esbuildOptions() {
  * @public
  */
 export async function writeReaperBundle(outFile: string): Promise<void> {
-  const esbuild = await import('esbuild')
-  await mkdir(path.dirname(outFile), { recursive: true })
-  await writeFile(outFile, (await esbuild.build(esbuildOptions())).outputFiles![0].contents)
+  await writeLambdaBundle(reaperBundle(), outFile)
 }
 
 /** The reaper's zip: the prebuilt bundle of an installed mlops, else esbuild on the fly (source checkout). */
 export async function reaperZip(): Promise<Buffer> {
-  let code = await readFile(PREBUILT).catch(() => undefined)
-  if (!code) {
-    const esbuild = await import('esbuild').catch((e: unknown) => {
-      throw new OperationError('ReaperBundleMissing', `The idle-stop reaper bundle (${PREBUILT}) is missing and esbuild is not installed.`, {
-        hint: 'Reinstall mlops, or from a source checkout run `npm run build`.',
-        cause: e,
-      })
-    })
-    code = Buffer.from((await esbuild.build(esbuildOptions())).outputFiles![0].contents)
-  }
+  const { code } = await loadLambdaBundle(reaperBundle())
   return createZip([{ name: 'reaper.js', data: code }])
 }
 
@@ -117,7 +96,8 @@ function functionSpec(s: IdleStopSettings, roleArn: string) {
   return {
     name: idleStopNames(s.endpointName).function,
     roleArn,
-    runtime: REAPER_RUNTIME,
+    // The runtime reaperBundle() targets.
+    runtime: REAPER_LAMBDA_RUNTIME,
     handler: REAPER_HANDLER,
     description: `mlops idle stop: deletes endpoint ${s.endpointName} when its idle alarm fires (config and model stay)`,
     environment: reaperEnvironment(s.endpointName),

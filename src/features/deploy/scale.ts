@@ -12,6 +12,7 @@ import {
 } from '../../aws/autoscaling/scaling.js'
 import { describeEndpoint, describeEndpointConfig } from '../../aws/sagemaker/endpoint.js'
 import type { MlopsConfig } from '../../config/schema.js'
+import { AUTOSCALING_DEFAULTS } from '../../config/sections/endpoint.js'
 import type { CommandContext } from '../../context.js'
 import { UserError } from '../../shared/errors.js'
 import { resourceNames } from '../../shared/naming.js'
@@ -34,9 +35,6 @@ export interface EndpointScaleOptions {
   readonly scaleOutCooldown?: number
 }
 
-/** Defaults when the config has no endpoint.autoscaling (the schema's own defaults). */
-const DEFAULTS = { minCapacity: 1, maxCapacity: 2, targetInvocationsPerInstance: 70, scaleInCooldown: 300, scaleOutCooldown: 60 }
-
 /** Flags over `endpoint.autoscaling` over defaults; UserError when min exceeds max. */
 export function resolveScaling(cfg: MlopsConfig, flags: EndpointScaleOptions): ScalingSettings {
   if (flags.target !== undefined && flags.targetRps !== undefined) {
@@ -44,7 +42,7 @@ export function resolveScaling(cfg: MlopsConfig, flags: EndpointScaleOptions): S
       hint: '--target is invocations per instance per MINUTE; --target-rps N is the same as --target N*60.',
     })
   }
-  const a = cfg.endpoint.autoscaling ?? DEFAULTS
+  const a = cfg.endpoint.autoscaling ?? AUTOSCALING_DEFAULTS
   const min = flags.min ?? a.minCapacity
   const max = flags.max ?? a.maxCapacity
   if (min > max) {

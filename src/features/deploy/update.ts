@@ -12,6 +12,7 @@ import type { AwsClients } from '../../aws/clients.js'
 import { assertDeployed, updateEndpoint, waitForEndpoint, type EndpointDescription } from '../../aws/sagemaker/endpoint.js'
 import { invokeEndpoint } from '../../aws/sagemaker/invoke.js'
 import type { Prediction } from '../../aws/sagemaker/prediction.js'
+import { AUTOSCALING_DEFAULTS } from '../../config/sections/endpoint.js'
 import type { CommandContext } from '../../context.js'
 import { InterruptedError, OperationError, type MlopsError } from '../../shared/errors.js'
 import { resourceNames } from '../../shared/naming.js'
@@ -118,14 +119,14 @@ export async function switchConfig(
   if (o.scaling && blocks) {
     restore = scalingFromCurrent(s.endpointName, o.scaling, {
       policyName: resourceNames({ project: { name: s.project } }).scalingPolicy,
-      targetValue: 70,
-      scaleInCooldown: 300,
-      scaleOutCooldown: 60,
+      targetValue: AUTOSCALING_DEFAULTS.targetInvocationsPerInstance,
+      scaleInCooldown: AUTOSCALING_DEFAULTS.scaleInCooldown,
+      scaleOutCooldown: AUTOSCALING_DEFAULTS.scaleOutCooldown,
     })
     ui.step(`Taking autoscaling off ${o.scaling.resourceId} for the instance-type change (restored after the update)`)
     await removeScaling(
       aws.autoscaling,
-      s.endpointName,
+      o.scaling.resourceId,
       o.scaling.policies.map((p) => p.name),
     )
   }

@@ -2,20 +2,18 @@ import type { IAMClient } from '@aws-sdk/client-iam'
 import type { MlopsConfig } from '../../config/schema.js'
 import { partitionOf } from '../../aws/arn.js'
 import { ensureInstanceProfile, ensureRole } from '../../aws/iam/roles.js'
-import { kmsStatement, planRole } from '../../shared/roles/policy.js'
+import { planRole, type RoleSpec } from '../../shared/roles/policy.js'
 import { resourceNames } from '../../shared/naming.js'
 import type { PlannedOperation } from '../../shared/plan.js'
-import { ec2RoleInputFor, ec2RoleSpec, type Ec2RoleSpec } from '../../shared/roles/ec2-role.js'
+import { ec2RoleInputFor, ec2RoleSpec } from '../../shared/roles/ec2-role.js'
 
 /** The box's instance role and profile: the pure spec from shared/roles, converged through aws/iam. */
 
 type RoleConfig = Pick<MlopsConfig, 'data' | 'training' | 'project'>
 
 /** The spec for this config, account and region. */
-export function ec2RoleFor(cfg: RoleConfig, accountId: string, region: string): Ec2RoleSpec {
-  const partition = partitionOf(region)
-  const dataKeyStatement = kmsStatement(cfg.data.kmsKeyId, partition, region, accountId)
-  return ec2RoleSpec(ec2RoleInputFor(cfg, { accountId, region, partition, ...(dataKeyStatement ? { dataKeyStatement } : {}) }))
+export function ec2RoleFor(cfg: RoleConfig, accountId: string, region: string): RoleSpec {
+  return ec2RoleSpec(ec2RoleInputFor(cfg, { accountId, region, partition: partitionOf(region) }))
 }
 
 export interface Ec2RoleResult {

@@ -1,6 +1,6 @@
 import type { AwsClients } from '../../aws/clients.js'
 import { buildCodePackage, codePackageLocation, type CodePackage } from '../../shared/code-package.js'
-import { ensureCodePackage } from '../../aws/s3/code-upload.js'
+import { ensureCodePackage, type ObjectLocation } from '../../aws/s3/code-upload.js'
 import { getAccountId } from '../../aws/sts/account.js'
 import { describeInstanceState, findVpcId, launchInstance, resolveAmi, terminateInstance, waitForInstanceRunning, type ResolvedAmi } from '../../aws/ec2/box.js'
 import { ensureLogGroup, followCommand, sendCommand, waitForAgentOnline, type CommandOutcome } from '../../aws/ssm/run-command.js'
@@ -52,22 +52,23 @@ export async function runTrainEc2(ctx: CommandContext, flags: TrainEc2Options): 
   const summary = summarize(s)
   const runner = await readRunner()
   if (ctx.dryRun) {
+    const parameters = trainingParameters(s, code.uri)
     return planned({
       title: `train-ec2 ${s.runName}`,
       operations: buildTrainEc2Plan(s, cfg, code, runner),
       notes: [
         `${s.instanceType}${s.spot ? ' (spot)' : ''}: ${formatUsd(s.hourlyUsd)}/hour; terminates itself after ${s.maxHours}h, so at most ${formatUsd(s.maxCostUsd)}.`,
         `Training may run ${formatDuration(s.timeoutSeconds)}; the model goes to ${summary.modelArtifact}.`,
-        `On the box: bash scripts/${RUNNER} with ${JSON.stringify(trainingParameters(s, code.uri))}`,
+        `On the box: bash scripts/${RUNNER} with ${JSON.stringify(parameters)}`,
       ],
-      details: { ...summary, runner: { script: `scripts/${RUNNER}`, parameters: trainingParameters(s, code.uri) } },
+      details: { ...summary, runner: { script: `scripts/${RUNNER}`, parameters } },
     })
   }
   // Built (and checked) now, before anything is created: a value SSM cannot carry stops here, not after launch.
   const commands = trainingCommands(s, code.uri, runner)
   await confirmLaunch(ctx, s)
   const c: Ec2Clients = await ctx.clients(['ec2', 'ssm', 'iam', 's3', 'sts', 'logs'], cfg)
-  const setup = await setUp(ctx, c, s, cfg, pkg)
+  const setup = await setUp(ctx, c, s, cfg, pkg, code)
   const box = await launch(ctx, c, s, setup, { profile: aws.profile, endpointUrl: aws.endpointUrl })
   return done(await trainOnBox(ctx, c, s, summary, { ...setup, commands }, box))
 }
@@ -103,7 +104,7 @@ interface SetupResult {
 }
 
 /** 1. Free checks and idempotent setup, before anything bills. */
-async function setUp(ctx: CommandContext, c: Ec2Clients, s: Ec2RunSettings, cfg: MlopsConfig, pkg: CodePackage): Promise<SetupResult> {
+async function setUp(ctx: CommandContext, c: Ec2Clients, s: Ec2RunSettings, cfg: MlopsConfig, pkg: CodePackage, code: ObjectLocation): Promise<SetupResult> {
   const ui = ctx.ui
   const state = ctx.state()
   const stamp = () => new Date(ctx.clock.now()).toISOString()
@@ -116,7 +117,7 @@ async function setUp(ctx: CommandContext, c: Ec2Clients, s: Ec2RunSettings, cfg:
   }
   ui.step(`AMI ${ami.amiId}${ami.name ? ` (${ami.name})` : ''}`)
   await checkChannels(c.s3, s)
-  const uploaded = await ensureCodePackage(c.s3, codePackageLocation(s.bucket, s.project, pkg.sha256), pkg)
+  const uploaded = await ensureCodePackage(c.s3, code, pkg)
   ui.step(`Code ${uploaded.uri}${uploaded.uploaded ? ' (uploaded)' : ' (unchanged)'}`)
   const role = await ensureEc2Role(c.iam, cfg, accountId, s.region)
   await state.record({ kind: 'role', name: role.roleName, arn: role.roleArn, region: s.region, createdAt: stamp(), details: { purpose: 'ec2' } })

@@ -77,7 +77,7 @@ export function checkPassableHyperparameters(hps: Readonly<Record<string, string
         hint: `Remove the NUL from ${field}.`,
       })
     }
-    if (/\{\{\s*(ssm|ssm-secure|resolve)\s*:/i.test(value) || value.includes('{{')) {
+    if (value.includes('{{')) {
       throw new UserError('InvalidHyperparameter', `${field}: the value contains "{{", which SSM Run Command treats as a parameter reference.`, {
         hint: `Remove "{{" from ${field}; values are passed to train.py as they are written.`,
       })

@@ -1,18 +1,17 @@
 import { createHash } from 'node:crypto'
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { OperationError } from '../../shared/errors.js'
+import { loadLambdaBundle, writeLambdaBundle, type LambdaBundle } from '../../shared/lambda-bundle.js'
 import { PACKAGE_ROOT } from '../../shared/package-root.js'
 import { createZip } from '../../shared/zip-writer.js'
 import { DEFAULT_LAMBDA_RUNTIME } from '../../aws/lifecycle.js'
 
 /**
- * The function's deployment package: src/lambda-runtime/handler.ts bundled by esbuild into one CommonJS
- * file for the Node.js runtime, zipped deterministically. `npm run build` prebuilds the bundle
- * (dist/lambda-runtime/handler.<runtime>.bundle.js, one per runtime, via scripts-dev/postbuild.mjs) so an installed mlops needs no
- * bundler; from the source tree (tsx, vitest) it is bundled on the fly with the same options, so
- * both give byte-identical zips.
+ * The function's deployment package: src/lambda-runtime/handler.ts bundled (shared/lambda-bundle.ts)
+ * for the Node.js runtime, zipped deterministically. `npm run build` prebuilds one bundle per runtime
+ * (dist/lambda-runtime/handler.<runtime>.bundle.js, via scripts-dev/postbuild.mjs).
  */
 
 /** Name of the file inside the zip, and the function's Handler setting. */
@@ -29,14 +28,6 @@ export function prebuiltBundlePath(runtime: string, dir = fileURLToPath(new URL(
   return path.join(dir, `handler.${runtime}.bundle.js`)
 }
 
-/** esbuild's target for a Lambda runtime: `nodejs22.x` -> `node22`, so the bundle uses what that Node.js has. */
-export function esbuildTarget(runtime: string): string {
-  const m = /^nodejs(\d+)\.x$/.exec(runtime)
-  if (!m) throw new OperationError('UnknownLambdaRuntime', `Cannot bundle the handler for Lambda runtime ${runtime}.`)
-  return `node${m[1]}`
-}
-const HANDLER_SOURCE = path.join(PACKAGE_ROOT, 'src', 'lambda-runtime', 'handler.ts')
-
 export interface FunctionPackage {
   /** The zip to upload as `Code.ZipFile`. */
   readonly zip: Buffer
@@ -46,49 +37,25 @@ export interface FunctionPackage {
   readonly origin: 'prebuilt' | 'esbuild'
 }
 
-/** The esbuild options, shared by the build step and the on-the-fly path so their output matches. */
-export function esbuildOptions(outfile?: string, runtime: string = DEFAULT_LAMBDA_RUNTIME) {
+/** The handler's bundle for `runtime`. */
+export function handlerBundle(runtime: string = DEFAULT_LAMBDA_RUNTIME): LambdaBundle {
   return {
-    absWorkingDir: PACKAGE_ROOT,
-    entryPoints: [path.relative(PACKAGE_ROOT, HANDLER_SOURCE)],
-    bundle: true,
-    platform: 'node' as const,
-    format: 'cjs' as const,
-    target: esbuildTarget(runtime),
-    // The Node.js runtimes ship AWS SDK v3; bundling it would add megabytes for nothing.
-    external: ['@aws-sdk/*'],
-    legalComments: 'none' as const,
-    sourcemap: false,
-    charset: 'utf8' as const,
-    logLevel: 'silent' as const,
-    ...(outfile ? { outfile, write: true } : { write: false }),
+    entry: path.join('src', 'lambda-runtime', 'handler.ts'),
+    runtime,
+    prebuilt: prebuiltBundlePath(runtime),
+    what: 'Lambda handler',
+    missingCode: 'LambdaBundleMissing',
   }
 }
 
 /** Bundles the handler for `runtime` into `outFile` (used by `npm run build`, once per BUNDLE_RUNTIMES). */
 export async function writeHandlerBundle(outFile: string, runtime: string = DEFAULT_LAMBDA_RUNTIME): Promise<void> {
-  const esbuild = await import('esbuild')
-  await mkdir(path.dirname(outFile), { recursive: true })
-  const result = await esbuild.build({ ...esbuildOptions(undefined, runtime), write: false })
-  await writeFile(outFile, result.outputFiles[0].contents)
+  await writeLambdaBundle(handlerBundle(runtime), outFile)
 }
 
 /** The bundled handler for `runtime`: the prebuilt file when this is an installed build, else esbuild on the fly. */
-export async function loadHandlerBundle(runtime: string = DEFAULT_LAMBDA_RUNTIME): Promise<{ code: Buffer; origin: 'prebuilt' | 'esbuild' }> {
-  const prebuiltFile = prebuiltBundlePath(runtime)
-  const prebuilt = await readFile(prebuiltFile).catch(() => undefined)
-  if (prebuilt) return { code: prebuilt, origin: 'prebuilt' }
-  let esbuild: typeof import('esbuild')
-  try {
-    esbuild = await import('esbuild')
-  } catch (e) {
-    throw new OperationError('LambdaBundleMissing', `The Lambda handler bundle (${prebuiltFile}) is missing and esbuild is not installed to build it.`, {
-      hint: 'Reinstall mlops, or from a source checkout run `npm run build`.',
-      cause: e,
-    })
-  }
-  const result = await esbuild.build(esbuildOptions(undefined, runtime))
-  return { code: Buffer.from(result.outputFiles![0].contents), origin: 'esbuild' }
+export function loadHandlerBundle(runtime: string = DEFAULT_LAMBDA_RUNTIME): Promise<{ code: Buffer; origin: 'prebuilt' | 'esbuild' }> {
+  return loadLambdaBundle(handlerBundle(runtime))
 }
 
 /** The zip with the handler bundled for `runtime`, and its CodeSha256. */

@@ -5,8 +5,8 @@ import { createFunctionInput, type FunctionSpec } from '../../aws/lambda/functio
 import { createUrlInput, publicPermissionInputs } from '../../aws/lambda/url.js'
 import { functionLogGroupName } from '../../aws/logs/lambda-logs.js'
 import { testInvokeInput } from '../../aws/lambda/smoke.js'
-import { planRole } from '../../shared/roles/policy.js'
-import { lambdaRoleSpec, type RoleScope } from '../../shared/roles/lambda-role.js'
+import { lambdaRoleSpec } from '../../shared/roles/lambda-role.js'
+import { planRole, type RoleTarget } from '../../shared/roles/policy.js'
 import { UserError } from '../../shared/errors.js'
 import { maxRequestBytes, type EndpointKind } from '../../shared/endpoint-limits.js'
 import { DEFAULT_LAMBDA_RUNTIME, LAMBDA_NODE_RUNTIMES, lambdaRuntimeLife, lambdaRuntimeStatus } from '../../aws/lifecycle.js'
@@ -104,7 +104,7 @@ export function planFunctionUrl(functionName: string, qualifier: string, wantPub
 }
 
 export interface LambdaSetupPlanOptions {
-  readonly scope: RoleScope
+  readonly scope: RoleTarget
   readonly wantUrl: boolean
   readonly wantPublic: boolean
   readonly runTest: boolean

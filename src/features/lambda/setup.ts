@@ -7,7 +7,8 @@ import { formatBytes } from '../../shared/output.js'
 import { projectTagMap, resourceNames } from '../../shared/naming.js'
 import { PLACEHOLDER } from '../../shared/plan.js'
 import { done, planned, type Outcome } from '../../shared/outcome.js'
-import { lambdaRoleArn, lambdaRoleSpec, type RoleScope } from '../../shared/roles/lambda-role.js'
+import { lambdaRoleArn, lambdaRoleSpec } from '../../shared/roles/lambda-role.js'
+import type { RoleTarget } from '../../shared/roles/policy.js'
 import { partitionOf } from '../../aws/arn.js'
 import { getAccountId } from '../../aws/sts/account.js'
 import { ensureRole, type EnsureRoleResult } from '../../aws/iam/roles.js'
@@ -124,7 +125,7 @@ export async function runLambdaSetup(ctx: CommandContext, opts: LambdaSetupOptio
   })
 }
 
-function scopeOf(accountId: string, region: string): RoleScope {
+function scopeOf(accountId: string, region: string): RoleTarget {
   return { accountId, region, partition: partitionOf(region) }
 }
 
@@ -151,7 +152,7 @@ function planSetup(i: SetupInputs) {
   }
 }
 
-async function setUpRole(ctx: CommandContext, i: SetupInputs, iam: Parameters<typeof ensureRole>[0], scope: RoleScope): Promise<EnsureRoleResult> {
+async function setUpRole(ctx: CommandContext, i: SetupInputs, iam: Parameters<typeof ensureRole>[0], scope: RoleTarget): Promise<EnsureRoleResult> {
   ctx.ui.step(`Role ${i.names.lambdaRole}: sagemaker:InvokeEndpoint on ${i.names.endpoint}, logs of ${i.names.lambdaFunction}, nothing else`)
   const role = await ensureRole(iam, lambdaRoleSpec(i.cfg, scope))
   await ctx.state().record({

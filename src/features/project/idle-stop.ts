@@ -1,6 +1,6 @@
 import type { AwsClients } from '../../aws/clients.js'
 import { deleteAlarm, describeAlarm } from '../../aws/cloudwatch/alarm.js'
-import { functionArnOf } from '../../aws/sns/subscriber-function.js'
+import { getFunctionIfExists } from '../../aws/lambda/project-resources.js'
 import { deleteTopic, findTopicByName } from '../../aws/sns/topic.js'
 import { idleStopNames } from '../../shared/idle-stop.js'
 import type { PlannedOperation } from '../../shared/plan.js'
@@ -34,7 +34,7 @@ export async function collectIdleStops(c: Pick<AwsClients, 'cloudwatch' | 'sns' 
     const names = idleStopNames(endpoint)
     // The reaper is looked up first, with the client the inventory uses anyway: no reaper, no idle stop
     // (a half-removed one still has its function until teardown's last step).
-    const fn = await functionArnOf(c.lambda, names.function)
+    const fn = (await getFunctionIfExists(c.lambda, names.function))?.Configuration?.FunctionArn
     if (!fn) continue
     const alarm = await describeAlarm(c.cloudwatch, names.alarm)
     const topicArn = alarm?.actions.find((a) => a.endsWith(`:${names.topic}`)) ?? (await findTopicByName(c.sns, names.topic))

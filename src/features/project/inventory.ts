@@ -8,7 +8,8 @@ import { scalingResourceId } from '../../aws/autoscaling/scaling.js'
 import { describeScalableTargets, listScalingPolicyNames } from '../../aws/autoscaling/project-resources.js'
 import { describeTaggedInstances, describeTaggedSecurityGroups } from '../../aws/ec2/project-resources.js'
 import { getInstanceProfileIfExists, getRoleIfExists, listInstanceProfileNamesForRole } from '../../aws/iam/project-resources.js'
-import { getFunctionIfExists, getFunctionUrlIfExists, getProvisionedConcurrencyIfExists } from '../../aws/lambda/project-resources.js'
+import { provisionedConcurrency } from '../../aws/lambda/concurrency.js'
+import { getFunctionIfExists, getFunctionUrlIfExists } from '../../aws/lambda/project-resources.js'
 import { getBucketTagsIfAny, listObjectsIfBucketExists } from '../../aws/s3/project-resources.js'
 import { describeEndpoint, describeEndpointConfig } from '../../aws/sagemaker/endpoint.js'
 import {
@@ -235,7 +236,7 @@ async function collectFunctions({ c, project, names, candidates }: Scan): Promis
     const fn = await getFunctionIfExists(c.lambda, name)
     if (!fn || fn.Tags?.[TAG_PROJECT] !== project) continue
     const memoryMb = fn.Configuration?.MemorySize ?? 128
-    const pcc = await getProvisionedConcurrencyIfExists(c.lambda, name, names.lambdaAlias)
+    const pcc = await provisionedConcurrency(c.lambda, name, names.lambdaAlias)
     const url = await getFunctionUrlIfExists(c.lambda, name, names.lambdaAlias)
     const executions = pcc?.AllocatedProvisionedConcurrentExecutions ?? pcc?.RequestedProvisionedConcurrentExecutions ?? 0
     functions.push({

@@ -5,7 +5,6 @@ import type { PlannedOperation } from '../../shared/plan.js'
 import type { StateRecord } from '../../shared/state.js'
 import type { Clock } from '../../shared/clock.js'
 import { InterruptedError } from '../../shared/errors.js'
-import { removeScaling } from '../../aws/autoscaling/project-resources.js'
 import { deleteSecurityGroup, terminateInstancesAndWait } from '../../aws/ec2/project-resources.js'
 import { deleteInstanceProfile, deleteRoleCompletely } from '../../aws/iam/project-resources.js'
 import { deleteFunction, deleteFunctionUrl, deleteProvisionedConcurrency } from '../../aws/lambda/project-resources.js'
@@ -17,7 +16,7 @@ import { stopJob } from '../../aws/sagemaker/project-resources.js'
 import { candidateNames, type Inventory, type InventoryClients } from './inventory.js'
 import { ownedPrefixes, type OwnedData } from './owned-data.js'
 import { planRemoveIdleStop, removeIdleStop } from './idle-stop.js'
-import { scalingResourceId } from '../../aws/autoscaling/scaling.js'
+import { removeScaling, scalingResourceId } from '../../aws/autoscaling/scaling.js'
 
 /**
  * Deletes what `collectInventory` found, in dependency order: running jobs are stopped, scaling

@@ -9,14 +9,10 @@
 import type { MlopsConfig } from '../../config/schema.js'
 import { projectTags, resourceNames } from '../naming.js'
 import { projectPrefixes } from './execution-role.js'
-import type { PolicyDocument, PolicyStatement, RoleSpec } from './policy.js'
+import { kmsStatement, serviceTrustPolicy, type PolicyStatement, type RoleSpec, type RoleTarget } from './policy.js'
 
 export const SSM_CORE_POLICY = 'AmazonSSMManagedInstanceCore'
 export const EC2_INLINE_POLICY = 'mlops-train-ec2'
-
-/** The role's documents and spec, in the vocabulary every mlops role uses (./policy.ts). */
-export type Ec2RoleStatement = PolicyStatement
-export type Ec2RoleSpec = RoleSpec
 
 /** Everything the role depends on, as plain values. */
 export interface Ec2RoleInput {
@@ -32,7 +28,7 @@ export interface Ec2RoleInput {
   /** The log group Run Command writes the box's output to. */
   readonly logGroupName: string
   /** Grant on the data's KMS key, when the data is SSE-KMS encrypted. */
-  readonly dataKeyStatement?: Ec2RoleStatement
+  readonly dataKeyStatement?: PolicyStatement
   readonly tags: readonly { Key: string; Value: string }[]
 }
 
@@ -41,26 +37,13 @@ export function ssmCorePolicyArn(partition: string): string {
   return `arn:${partition}:iam::aws:policy/${SSM_CORE_POLICY}`
 }
 
-/**
- * The standard trust policy of an instance role. No aws:SourceAccount / aws:SourceArn condition:
- * EC2 does not set those keys when it assumes an instance-profile role, so with one the box would
- * get no credentials and its SSM agent would never come online (issue 14 item 8). Only this
- * account can put the role in an instance profile (iam:PassRole), which is the confused-deputy guard.
- */
-export function ec2TrustPolicy(): PolicyDocument {
-  return {
-    Version: '2012-10-17',
-    Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }],
-  }
-}
-
 /** The role spec: trust ec2.amazonaws.com, SSM core, scoped S3 and logs. */
-export function ec2RoleSpec(o: Ec2RoleInput): Ec2RoleSpec {
+export function ec2RoleSpec(o: Ec2RoleInput): RoleSpec {
   const p = o.partition
   const bucketArn = `arn:${p}:s3:::${o.bucket}`
   const { data, code, output } = o.prefixes
   const logGroupArn = `arn:${p}:logs:${o.region}:${o.accountId}:log-group:${o.logGroupName}`
-  const statements: Ec2RoleStatement[] = [
+  const statements: PolicyStatement[] = [
     {
       Sid: 'ListProjectPrefixes',
       Effect: 'Allow',
@@ -95,7 +78,11 @@ export function ec2RoleSpec(o: Ec2RoleInput): Ec2RoleSpec {
   return {
     name: o.roleName,
     description: `EC2 instance role for mlops train-ec2 in project ${o.project} (SSM + scoped S3, managed by mlops)`,
-    trustPolicy: ec2TrustPolicy(),
+    // The plain service trust, without aws:SourceAccount / aws:SourceArn: EC2 does not set those keys
+    // when it assumes an instance-profile role, so with one the box would get no credentials and its
+    // SSM agent would never come online (issue 14 item 8). Only this account can put the role in an
+    // instance profile (iam:PassRole), which is the confused-deputy guard.
+    trustPolicy: serviceTrustPolicy('ec2.amazonaws.com'),
     inlinePolicies: { [EC2_INLINE_POLICY]: { Version: '2012-10-17', Statement: statements } },
     managedPolicyArns: [ssmCorePolicyArn(p)],
     tags: o.tags,
@@ -107,19 +94,18 @@ export function commandLogGroupName(project: string): string {
   return `/mlops/${project}/train-ec2`
 }
 
-/**
- * The role's plain inputs for a config. The partition and the KMS grant come from the caller
- * (aws/arn.ts partitionOf, and ./policy.ts kmsStatement for the data key).
- */
-export function ec2RoleInputFor(
-  cfg: Pick<MlopsConfig, 'data' | 'training' | 'project'>,
-  where: { readonly accountId: string; readonly region: string; readonly partition: string; readonly dataKeyStatement?: Ec2RoleStatement },
-): Ec2RoleInput {
+/** The role's plain inputs for a config and target, with the grant on the data's KMS key when it has one. */
+export function ec2RoleInputFor(cfg: Pick<MlopsConfig, 'data' | 'training' | 'project'>, target: RoleTarget): Ec2RoleInput {
+  const { accountId, region, partition } = target
   const { data, code, output } = projectPrefixes(cfg)
+  const dataKeyStatement = kmsStatement(cfg.data.kmsKeyId, partition, region, accountId)
   return {
     roleName: resourceNames(cfg).ec2Role,
     project: cfg.project.name,
-    ...where,
+    accountId,
+    region,
+    partition,
+    ...(dataKeyStatement ? { dataKeyStatement } : {}),
     bucket: cfg.data.bucket,
     prefixes: { data, code, output },
     logGroupName: commandLogGroupName(cfg.project.name),

@@ -13,23 +13,20 @@ import { serviceTrustPolicy, type PolicyDocument, type RoleSpec, type RoleTarget
 
 type LambdaRoleConfig = Pick<MlopsConfig, 'project' | 'endpoint' | 'lambda'>
 
-/** Where the role lives: the account, its region and that region's partition. */
-export type RoleScope = RoleTarget
-
 const LAMBDA_POLICY_NAME = 'mlops-lambda'
 
 /** The endpoint ARN as IAM matches it: SageMaker lower-cases endpoint names in ARNs. */
-export function endpointArn(endpointName: string, s: RoleScope): string {
+export function endpointArn(endpointName: string, s: RoleTarget): string {
   return `arn:${s.partition}:sagemaker:${s.region}:${s.accountId}:endpoint/${endpointName.toLowerCase()}`
 }
 
 /** The function's log group ARN with the `:*` suffix that covers its streams. */
-export function functionLogGroupArn(functionName: string, s: RoleScope): string {
+export function functionLogGroupArn(functionName: string, s: RoleTarget): string {
   return `arn:${s.partition}:logs:${s.region}:${s.accountId}:log-group:/aws/lambda/${functionName}:*`
 }
 
 /** The inline policy: InvokeEndpoint on one endpoint, logs on one log group. Nothing else. */
-export function lambdaRolePolicy(cfg: LambdaRoleConfig, s: RoleScope): PolicyDocument {
+export function lambdaRolePolicy(cfg: LambdaRoleConfig, s: RoleTarget): PolicyDocument {
   const names = resourceNames(cfg)
   return {
     Version: '2012-10-17',
@@ -52,7 +49,7 @@ export function lambdaRolePolicy(cfg: LambdaRoleConfig, s: RoleScope): PolicyDoc
 }
 
 /** The whole role: trust, the one inline policy, no managed policies, the project tags. */
-export function lambdaRoleSpec(cfg: LambdaRoleConfig, s: RoleScope): RoleSpec {
+export function lambdaRoleSpec(cfg: LambdaRoleConfig, s: RoleTarget): RoleSpec {
   const names = resourceNames(cfg)
   return {
     name: names.lambdaRole,
@@ -65,6 +62,6 @@ export function lambdaRoleSpec(cfg: LambdaRoleConfig, s: RoleScope): RoleSpec {
   }
 }
 
-export function lambdaRoleArn(cfg: Pick<MlopsConfig, 'project'>, s: RoleScope): string {
+export function lambdaRoleArn(cfg: Pick<MlopsConfig, 'project'>, s: RoleTarget): string {
   return `arn:${s.partition}:iam::${s.accountId}:role/${resourceNames(cfg).lambdaRole}`
 }
