@@ -3,7 +3,7 @@ import path from 'node:path'
 import { z } from 'zod'
 import type { CommandContext } from '../../context.js'
 import { UserError } from '../../shared/errors.js'
-import { LOADTEST_FILE } from './run.js'
+import { LOADTEST_FILE } from './loadtest.js'
 import type { Recommendation } from './types.js'
 
 /**

@@ -10,7 +10,7 @@ import {
   type CurrentScaling,
   type ScalingSettings,
 } from '../../aws/autoscaling/scaling.js'
-import { describeEndpoint, describeEndpointConfig } from '../../aws/sagemaker/endpoint.js'
+import { describeEndpoint, describeEndpointConfig } from '../../aws/sagemaker/endpoint-lifecycle.js'
 import type { MlopsConfig } from '../../config/schema.js'
 import { AUTOSCALING_DEFAULTS } from '../../config/sections/endpoint.js'
 import type { CommandContext } from '../../context.js'

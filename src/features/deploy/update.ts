@@ -9,8 +9,8 @@ import {
   type ScalingSettings,
 } from '../../aws/autoscaling/scaling.js'
 import type { AwsClients } from '../../aws/clients.js'
-import { assertDeployed, updateEndpoint, waitForEndpoint, type EndpointDescription } from '../../aws/sagemaker/endpoint.js'
-import { invokeEndpoint } from '../../aws/sagemaker/invoke.js'
+import { assertDeployed, updateEndpoint, waitForEndpoint, type EndpointDescription } from '../../aws/sagemaker/endpoint-lifecycle.js'
+import { invokeEndpoint } from '../../aws/sagemaker/invoke-model.js'
 import type { Prediction } from '../../aws/sagemaker/prediction.js'
 import { AUTOSCALING_DEFAULTS } from '../../config/sections/endpoint.js'
 import type { CommandContext } from '../../context.js'

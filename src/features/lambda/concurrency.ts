@@ -6,7 +6,7 @@ import { resourceNames } from '../../shared/naming.js'
 import { planToJson } from '../../shared/plan.js'
 import { done, planned, type Outcome } from '../../shared/outcome.js'
 import { formatUsd, HOURS_PER_MONTH, lambdaProvisionedHourly, PRICE_NOTE } from '../../shared/pricing.js'
-import { isAwsErrorNamed } from '../../aws/errors.js'
+import { isAwsErrorNamed } from '../../aws/error-translation.js'
 import {
   accountConcurrency,
   aliasVersion,
