@@ -8,13 +8,8 @@ import { parseLambdaAnswer, parseInferenceAnswer } from '../../src/aws/sagemaker
 import { collectInferenceCode, makeWorkDir, pythonImports, repackModelArchive } from '../../src/features/deploy/model-package.js'
 import { parseConfigText } from '../../src/config/load.js'
 import { endpointRequest, lambdaEvent, readImageInput, sniffImageType } from '../../src/features/deploy/invoke.js'
-import {
-  buildCreateModelInput,
-  buildUpdateEndpointInput,
-  resolveDeploySettings,
-  scalingBlocksUpdate,
-  variantFromConfig,
-} from '../../src/features/deploy/plan.js'
+import { buildCreateModelInput, buildUpdateEndpointInput, resolveDeploySettings, scalingBlocksUpdate } from '../../src/features/deploy/plan.js'
+import { variantFromConfig } from '../../src/shared/endpoint-variant.js'
 import { minimalConfig, OFFLINE_ENV, runMlops, tempProject } from '../helpers/cli.js'
 import { tinyModelTarGz } from '../e2e/deploy-fixtures.js'
 

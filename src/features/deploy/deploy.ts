@@ -42,12 +42,11 @@ import {
   buildEndpointConfigInput,
   describeVariant,
   resolveDeploySettings,
-  variantFromConfig,
   variantHourly,
   type DeployOptions,
   type DeploySettings,
-  type VariantSpec,
 } from './plan.js'
+import { variantFromConfig, type VariantSpec } from '../../shared/endpoint-variant.js'
 import { recordEndpoint, smokeTestOrRollback, switchConfig, waitWithStatus, type DeployClients } from './update.js'
 import { variantText } from './render.js'
 import { acquireDeployLock } from './lock.js'

@@ -17,7 +17,8 @@ import type { CommandContext } from '../../context.js'
 import { InterruptedError, OperationError, type MlopsError } from '../../shared/errors.js'
 import { resourceNames } from '../../shared/naming.js'
 import { formatDuration } from '../../shared/duration.js'
-import { buildUpdateEndpointInput, scalingBlocksUpdate, type DeploySettings, type VariantSpec } from './plan.js'
+import { buildUpdateEndpointInput, scalingBlocksUpdate, type DeploySettings } from './plan.js'
+import type { VariantSpec } from '../../shared/endpoint-variant.js'
 
 /**
  * The parts of `deploy` after the new config exists: waiting with visible status, the blue/green
