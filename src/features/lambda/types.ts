@@ -1,7 +1,7 @@
 import type { BreedPrediction as Prediction } from '../../aws/sagemaker/prediction.js'
 import type { UrlAuthType } from '../../aws/lambda/url.js'
 
-/** Results of the Lambda family: `lambda-setup` and the Lambda part of `scale`. */
+/** Results of the Lambda family: `lambda-setup`. */
 
 export interface LambdaSetupResult {
   readonly dryRun: boolean
