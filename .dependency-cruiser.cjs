@@ -1,8 +1,67 @@
 // The direction rules of the house plan (README, "Architecture"): imports point down only.
 //   commands -> features -> aws | shared ; aws -> shared (errors and small utilities only).
+/* eslint-disable @typescript-eslint/no-require-imports -- dependency-cruiser loads this CommonJS file with require() */
+const fs = require('node:fs')
+const path = require('node:path')
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+/**
+ * One command, one family: each src/commands/<name>.ts calls the one src/features/<family>/<name>.ts
+ * that holds its run<Command>, so the family of a command is the folder that holds a file of its name
+ * (read from the tree being cruised, so a new command needs no entry here). A command imports from that
+ * family only, plus features/local for `--local`; a command no family names (completion, index, the
+ * helpers) imports no feature at all.
+ */
+function oneFamilyRules(root) {
+  const features = path.join(root, 'src', 'features')
+  const commands = path.join(root, 'src', 'commands')
+  if (!fs.existsSync(commands)) return []
+  const families = fs.existsSync(features)
+    ? fs
+        .readdirSync(features, { withFileTypes: true })
+        .filter((d) => d.isDirectory())
+        .map((d) => d.name)
+    : []
+  const names = fs
+    .readdirSync(commands)
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => f.slice(0, -'.ts'.length))
+  const escape = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+  const comment =
+    'A command imports exactly one feature family (the one with features/<family>/<command>.ts), plus features/local for --local. What a command needs from another family belongs in its own family, src/shared/ or src/aws/.'
+  const orphans = []
+  const rules = []
+  for (const name of names) {
+    const owners = families.filter((f) => fs.existsSync(path.join(features, f, `${name}.ts`)))
+    if (owners.length > 1) {
+      throw new Error(`.dependency-cruiser.cjs: ${owners.map((f) => `src/features/${f}/${name}.ts`).join(' and ')} both claim command ${name}; rename one`)
+    }
+    if (owners.length === 0) orphans.push(name)
+    else
+      rules.push({
+        name: 'command-imports-one-family',
+        severity: 'error',
+        comment,
+        from: { path: `^src/commands/${escape(name)}\\.ts$` },
+        to: { path: '^src/features/', pathNot: `^src/features/(${escape(owners[0])}|local)/` },
+      })
+  }
+  if (orphans.length > 0)
+    rules.push({
+      name: 'command-imports-one-family',
+      severity: 'error',
+      comment: `${comment} No family holds a file named after these, so they import no feature.`,
+      from: { path: `^src/commands/(${orphans.map(escape).join('|')})\\.ts$` },
+      to: { path: '^src/features/' },
+    })
+  return rules
+}
+
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
   forbidden: [
+    // depcruise runs from the root of the tree it cruises (npm run lint; the fixture trees of test/e2e/architecture.test.ts).
+    ...oneFamilyRules(process.cwd()),
     {
       name: 'no-circular',
       severity: 'error',

@@ -11,5 +11,5 @@ for (const runtime of BUNDLE_RUNTIMES) {
 }
 
 // The idle-stop reaper (src/lambda-runtime/reaper.ts), bundled alone the same way for its own runtime (REAPER_LAMBDA_RUNTIME).
-const { writeReaperBundle } = await import('../dist/features/deploy/idle-stop.js')
+const { writeReaperBundle } = await import('../dist/features/deploy/arm-idle-stop.js')
 await writeReaperBundle(new URL('../dist/lambda-runtime/reaper.bundle.js', import.meta.url).pathname)

@@ -1,6 +1,6 @@
 import type { Clock } from '../shared/clock.js'
 import { AwsError } from '../shared/errors.js'
-import { isAwsErrorNamed, THROTTLING_ERRORS } from './errors.js'
+import { isAwsErrorNamed, THROTTLING_ERRORS } from './error-translation.js'
 
 /**
  * Bounded retries for the calls a long wait makes over and over. The SDK already retries each call

@@ -81,7 +81,7 @@ Exit codes: 0 no finding at or above --fail-on, 3 findings at or above it, 2 usa
             hint: 'Use --role for specific roles, or --all-roles for every role.',
           })
         }
-        const { runAuditIam } = await import('../features/audit/run.js')
+        const { runAuditIam } = await import('../features/audit/audit-iam.js')
         const outcome = await runAuditIam(ctx, {
           roles: flags.role,
           allRoles: Boolean(flags.allRoles),

@@ -54,7 +54,7 @@ Examples:
     )
     .action(
       action<DeployFlags>(deps, async (ctx, flags) => {
-        const { runDeploy } = await import('../features/deploy/run.js')
+        const { runDeploy } = await import('../features/deploy/deploy.js')
         const { renderDeploy } = await import('../features/deploy/render.js')
         ctx.ui.result(await runDeploy(ctx, parseDeployFlags(flags)), renderDeploy)
       }),

@@ -36,7 +36,7 @@ Examples:
         if (opts.port !== undefined && !opts.local)
           throw new UserError('InvalidFlag', '--port only applies with --local.', { hint: 'Add --local, or leave out --port.' })
         const port = opts.port === undefined ? 8080 : parseIntFlag(opts.port, '--port', { min: 1, max: 65535 })
-        const target = opts.local ? await (await import('../features/local/invoke.js')).localInvokeContext(ctx, { port }) : ctx
+        const target = opts.local ? await (await import('../features/local/invoke-local.js')).localInvokeContext(ctx, { port }) : ctx
         const { runInvoke } = await import('../features/deploy/invoke.js')
         const { renderInvoke } = await import('../features/deploy/render.js')
         const result = await runInvoke(target, { input: args[0], ...(top !== undefined ? { top } : {}), lambda: Boolean(opts.lambda) })

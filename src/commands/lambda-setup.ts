@@ -56,7 +56,7 @@ Examples:
             hint: 'Pass --url --public for a public function URL, or --url alone for one that requires IAM auth.',
           })
         }
-        const { runLambdaSetup } = await import('../features/lambda/setup.js')
+        const { runLambdaSetup } = await import('../features/lambda/lambda-setup.js')
         const { renderLambdaSetup } = await import('../features/lambda/render.js')
         const outcome = await runLambdaSetup(ctx, {
           functionName: flags.functionName,

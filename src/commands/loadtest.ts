@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import { parseDurationFlag, parseIntFlag, type Deps } from '../context.js'
-import type { LoadtestOptions } from '../features/capacity/run.js'
+import type { LoadtestOptions } from '../features/capacity/loadtest.js'
 import { UserError } from '../shared/errors.js'
 import { action } from './action.js'
 
@@ -59,7 +59,7 @@ Examples:
     .action(
       action<LoadtestFlags>(deps, async (ctx, flags) => {
         const opts = parseLoadtestFlags(flags)
-        const { runLoadtest } = await import('../features/capacity/run.js')
+        const { runLoadtest } = await import('../features/capacity/loadtest.js')
         const { renderLoadtest } = await import('../features/capacity/render.js')
         ctx.ui.result(await runLoadtest(ctx, opts), renderLoadtest)
       }),

@@ -1,8 +1,7 @@
 import type { Command } from 'commander'
 import { parseIntFlag, type Deps } from '../context.js'
-import type { EndpointScaleOptions } from '../features/deploy/scale.js'
+import type { EndpointScaleOptions } from '../features/scale/types.js'
 import { UserError } from '../shared/errors.js'
-import { done, planned, type Outcome } from '../shared/outcome.js'
 import { action } from './action.js'
 import { MAX_TARGET_INVOCATIONS_PER_MINUTE } from '../config/sections/endpoint.js'
 
@@ -54,58 +53,12 @@ Examples:
   $ mlops scale --from-loadtest --max 4           target and Lambda concurrency from \`mlops loadtest\``,
     )
     .action(
-      action<ScaleFlags>(deps, async (ctx, given) => {
-        let flags = given
-        if (given.fromLoadtest !== undefined) {
-          const { loadtestScaleFlags } = await import('../features/capacity/apply.js')
-          const { fromLoadtest, ...rest } = given
-          const loaded = await loadtestScaleFlags(ctx, fromLoadtest === true ? undefined : fromLoadtest, {
-            targetGiven: given.target !== undefined || given.targetRps !== undefined,
-            lambdaGiven: given.lambdaReserved !== undefined || given.lambdaProvisioned !== undefined,
-          })
-          flags = { ...loaded.flags, ...rest }
-        }
-        const parsed = parseScaleFlags(flags)
-        const cfg = await ctx.config()
-        const scaleMod = await import('../features/deploy/scale.js')
-        const render = await import('../features/deploy/render.js')
-        if (flags.show) {
-          ctx.ui.result(await scaleMod.showEndpointScale(ctx, cfg), render.renderEndpointScaleShow)
-          return
-        }
-        // Only Lambda flags: only the Lambda part. Otherwise (endpoint flags, or none) the endpoint.
-        const endpoint = parsed.endpointGiven || !parsed.lambdaGiven ? await scaleMod.runEndpointScale(ctx, cfg, parsed.endpoint) : undefined
-        const lambdaMod = parsed.lambdaGiven ? await import('../features/lambda/concurrency.js') : undefined
-        const lambda = lambdaMod ? await lambdaMod.runLambdaScale(ctx, cfg, parsed.lambda) : undefined
-        const { renderLambdaScale } = await import('../features/lambda/render.js')
-        ctx.ui.result(combineScaleOutcomes(endpoint, lambda), (r, c) =>
-          [r.endpoint && render.renderEndpointScale(r.endpoint, c), r.lambda && renderLambdaScale(r.lambda, c)].filter(Boolean).join('\n\n'),
-        )
+      action<ScaleFlags>(deps, async (ctx, flags) => {
+        const { endpoint, lambda } = parseScaleFlags(flags)
+        const [{ runScale }, { renderScale }] = await Promise.all([import('../features/scale/scale.js'), import('../features/scale/render.js')])
+        ctx.ui.result(await runScale(ctx, { endpoint, lambda, show: flags.show === true, fromLoadtest: flags.fromLoadtest }), renderScale)
       }),
     )
-}
-
-/** One outcome for the two parts of `scale`: their plans in order, or their results side by side. */
-function combineScaleOutcomes<E, ED extends object, L, LD extends object>(
-  endpoint: Outcome<E, ED> | undefined,
-  lambda: Outcome<L, LD> | undefined,
-): Outcome<{ endpoint?: E; lambda?: L }, { endpoint?: ED; lambda?: LD }> {
-  if (endpoint?.kind === 'plan' || lambda?.kind === 'plan') {
-    const parts = { endpoint: endpoint?.kind === 'plan' ? endpoint.plan : undefined, lambda: lambda?.kind === 'plan' ? lambda.plan : undefined }
-    return planned({
-      title: 'scale',
-      operations: [...(parts.endpoint?.operations ?? []), ...(parts.lambda?.operations ?? [])],
-      notes: [...(parts.endpoint?.notes ?? []), ...(parts.lambda?.notes ?? [])],
-      details: {
-        ...(parts.endpoint?.details ? { endpoint: parts.endpoint.details } : {}),
-        ...(parts.lambda?.details ? { lambda: parts.lambda.details } : {}),
-      },
-    })
-  }
-  return done({
-    ...(endpoint?.kind === 'done' ? { endpoint: endpoint.result } : {}),
-    ...(lambda?.kind === 'done' ? { lambda: lambda.result } : {}),
-  })
 }
 
 /** Every flag checked before any AWS call (UserError naming the flag, exit 2). */

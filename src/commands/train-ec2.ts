@@ -41,7 +41,7 @@ s3://<bucket>/<outputPrefix>/<run>/output/, and terminates the box, also on fail
     .action(
       action<TrainEc2Flags>(deps, async (ctx, flags) => {
         const opts = parseTrainEc2Flags(flags)
-        const { runTrainEc2 } = await import('../features/ec2/run.js')
+        const { runTrainEc2 } = await import('../features/ec2/train-ec2.js')
         const { renderTrainEc2 } = await import('../features/ec2/render.js')
         ctx.ui.result(await runTrainEc2(ctx, opts), renderTrainEc2)
       }),

@@ -132,7 +132,7 @@ async function trainLocally(ctx: CommandContext, flags: TrainFlags): Promise<voi
       })
   }
   const { parseHyperparameterFlag } = await import('../features/training/request.js')
-  const { runLocalTrain } = await import('../features/local/train.js')
+  const { runLocalTrain } = await import('../features/local/train-local.js')
   const { renderLocalTrain } = await import('../features/local/render.js')
   const outcome = await runLocalTrain(ctx, {
     ...(flags.instances !== undefined ? { instances: parseIntFlag(flags.instances, '--instances', { min: 1, max: 16 }) } : {}),

@@ -52,7 +52,7 @@ Examples:
       action<UploadDataFlags>(deps, async (ctx, flags) => {
         const parsed = parseFlags(flags)
         const cfg = await ctx.config()
-        const { runUploadData } = await import('../features/dataset/run.js')
+        const { runUploadData } = await import('../features/dataset/upload-data.js')
         const { renderSyncPlan, renderSyncResult } = await import('../features/dataset/render.js')
         const outcome = await runUploadData(ctx, cfg, {
           source: parsed.source ? path.resolve(ctx.deps.cwd, parsed.source) : ctx.resolvePath(cfg.data.localDir),

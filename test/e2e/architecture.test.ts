@@ -23,7 +23,6 @@ describe('npm run lint: the import direction rules', () => {
   })
 
   it('reports each deliberately added back-edge by its rule', async () => {
-    const dir = await tempProject()
     const files: Record<string, string> = {
       'src/shared/errors.ts': 'export class E extends Error {}\n',
       'src/shared/naming.ts': "import { probe } from '../aws/s3/probe.js'\nexport const n = probe\n",
@@ -34,25 +33,7 @@ describe('npm run lint: the import direction rules', () => {
       'src/features/lambda/a.ts': "import type { B } from './b.js'\nexport type A = B\n",
       'src/features/lambda/b.ts': "import type { A } from './a.js'\nexport type B = A | 1\n",
     }
-    for (const [f, text] of Object.entries(files)) {
-      await mkdir(path.dirname(path.join(dir, f)), { recursive: true })
-      await writeFile(path.join(dir, f), text)
-    }
-    await symlink(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'))
-    await writeFile(
-      path.join(dir, 'tsconfig.json'),
-      JSON.stringify({ compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext' }, include: ['src'] }),
-    )
-    const result = await run(
-      path.join(ROOT, 'node_modules/.bin/depcruise'),
-      ['src', '--config', path.join(ROOT, '.dependency-cruiser.cjs'), '--output-type', 'err'],
-      {
-        cwd: dir,
-      },
-    ).then(
-      () => ({ code: 0, stdout: '' }),
-      (e: { code: number; stdout: string }) => e,
-    )
+    const result = await cruiseFixture(files)
     expect(result.code).not.toBe(0)
     for (const rule of [
       'shared-is-the-bottom: src/shared/naming.ts → src/aws/s3/probe.ts',
@@ -65,4 +46,45 @@ describe('npm run lint: the import direction rules', () => {
       expect(result.stdout).toContain(rule)
     }
   }, 60_000)
+
+  it('a command imports exactly one feature family (the one with <family>/<command>.ts), plus local', async () => {
+    const result = await cruiseFixture({
+      'src/features/scale/scale.ts': 'export const runScale = 1\n',
+      'src/features/scale/render.ts': 'export const renderScale = 1\n',
+      'src/features/deploy/deploy.ts': 'export const runDeploy = 1\n',
+      'src/features/deploy/render.ts': 'export const renderEndpointScale = 1\n',
+      'src/features/local/invoke-local.ts': 'export const localInvokeContext = 1\n',
+      // scale: its own family and local are fine; a second family (here dynamically imported) is not.
+      'src/commands/scale.ts': [
+        "import { runScale } from '../features/scale/scale.js'",
+        "import { renderScale } from '../features/scale/render.js'",
+        "import { localInvokeContext } from '../features/local/invoke-local.js'",
+        "export const c = async () => [runScale, renderScale, localInvokeContext, (await import('../features/deploy/render.js')).renderEndpointScale]",
+      ].join('\n'),
+      'src/commands/deploy.ts': "import { runDeploy } from '../features/deploy/deploy.js'\nexport const c = runDeploy\n",
+      // No family holds completion.ts: it imports no feature.
+      'src/commands/completion.ts': "import { runDeploy } from '../features/deploy/deploy.js'\nexport const c = runDeploy\n",
+    })
+    expect(result.code).not.toBe(0)
+    expect(result.stdout).toContain('command-imports-one-family: src/commands/scale.ts → src/features/deploy/render.ts')
+    expect(result.stdout).toContain('command-imports-one-family: src/commands/completion.ts → src/features/deploy/deploy.ts')
+    expect(result.stdout).toMatch(/\b2 dependency violations/)
+  }, 60_000)
 })
+
+/** Cruises a small tree (the files given, node_modules linked) with the project's own config; code 0 when clean. */
+async function cruiseFixture(files: Record<string, string>): Promise<{ code: number; stdout: string }> {
+  const dir = await tempProject()
+  for (const [f, text] of Object.entries(files)) {
+    await mkdir(path.dirname(path.join(dir, f)), { recursive: true })
+    await writeFile(path.join(dir, f), text)
+  }
+  await symlink(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'))
+  await writeFile(path.join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext' }, include: ['src'] }))
+  return run(path.join(ROOT, 'node_modules/.bin/depcruise'), ['src', '--config', path.join(ROOT, '.dependency-cruiser.cjs'), '--output-type', 'err'], {
+    cwd: dir,
+  }).then(
+    (r) => ({ code: 0, stdout: r.stdout }),
+    (e: { code: number; stdout: string }) => e,
+  )
+}

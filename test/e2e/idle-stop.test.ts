@@ -13,7 +13,7 @@ import {
 import { ListSubscriptionsByTopicCommand, ListTopicsCommand, SNSClient } from '@aws-sdk/client-sns'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import type { AuditReport } from '../../src/features/audit/report.js'
-import { planIdleStop, setupIdleStop } from '../../src/features/deploy/idle-stop.js'
+import { planIdleStop, setupIdleStop } from '../../src/features/deploy/arm-idle-stop.js'
 import { createReaper } from '../../src/lambda-runtime/reaper.js'
 import { projectTags } from '../../src/shared/naming.js'
 import { fastClock, minimalConfig, runMlops, tempProject } from '../helpers/cli.js'

@@ -4,17 +4,12 @@ import path from 'node:path'
 import { Readable } from 'node:stream'
 import { list as listTar, create as createTar } from 'tar'
 import { describe, expect, it } from 'vitest'
-import { parseLambdaAnswer, parseInferenceAnswer } from '../../src/aws/sagemaker/invoke.js'
+import { parseLambdaAnswer, parseInferenceAnswer } from '../../src/aws/sagemaker/invoke-model.js'
 import { collectInferenceCode, makeWorkDir, pythonImports, repackModelArchive } from '../../src/features/deploy/model-package.js'
 import { parseConfigText } from '../../src/config/load.js'
 import { endpointRequest, lambdaEvent, readImageInput, sniffImageType } from '../../src/features/deploy/invoke.js'
-import {
-  buildCreateModelInput,
-  buildUpdateEndpointInput,
-  resolveDeploySettings,
-  scalingBlocksUpdate,
-  variantFromConfig,
-} from '../../src/features/deploy/plan.js'
+import { buildCreateModelInput, buildUpdateEndpointInput, resolveDeploySettings, scalingBlocksUpdate } from '../../src/features/deploy/plan.js'
+import { variantFromConfig } from '../../src/shared/endpoint-variant.js'
 import { minimalConfig, OFFLINE_ENV, runMlops, tempProject } from '../helpers/cli.js'
 import { tinyModelTarGz } from '../e2e/deploy-fixtures.js'
 

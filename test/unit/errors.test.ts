@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { callAws, isNotFound, translateAwsError } from '../../src/aws/errors.js'
+import { callAws, isNotFound, translateAwsError } from '../../src/aws/error-translation.js'
 import {
   AbortError,
   AwsError,

@@ -118,4 +118,14 @@ describe('mlops scale --from-loadtest', () => {
       expect(run.stderr).toMatch(message)
     }
   })
+
+  it('refuses --show beside it before reading any file, and a target above the flag bound, changing nothing', async () => {
+    const dir = await tempProject(minimalConfig(), { 'huge.json': saved({ ...RECOMMENDATION, targetInvocationsPerInstance: 1_000_001 }) })
+    const show = await runMlops(['scale', '--show', '--from-loadtest', 'missing.json'], { cwd: dir, awsFactory: noAwsFactory() })
+    expect(show.code).toBe(2)
+    expect(show.stderr).toContain('--show only prints the current settings; it takes no other scale flags.')
+    const huge = await runMlops(['scale', '--from-loadtest', 'huge.json', '--yes'], { cwd: dir, awsFactory: noAwsFactory() })
+    expect(huge.code).toBe(2)
+    expect(huge.stderr).toMatch(/--from-loadtest: .*huge\.json is not a load test result \(recommendation\.targetInvocationsPerInstance\)/)
+  })
 })

@@ -3,7 +3,7 @@ import { DescribeEndpointCommand, DescribeEndpointConfigCommand, SageMakerClient
 import { mockClient } from 'aws-sdk-client-mock'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { parseConfigText } from '../../src/config/load.js'
-import { resolveScaling } from '../../src/features/deploy/scale.js'
+import { resolveScaling } from '../../src/features/scale/endpoint-scaling.js'
 import { fastClock, minimalConfig, OFFLINE_ENV, runMlops, tempProject } from '../helpers/cli.js'
 import { fakeAwsFactory } from '../helpers/aws.js'
 

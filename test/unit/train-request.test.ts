@@ -11,7 +11,7 @@ import {
   trainingDistribution,
   trainingSettings,
 } from '../../src/features/training/request.js'
-import { buildTuningJobRequest, tuningSettings } from '../../src/features/training/tuning.js'
+import { buildTuningJobRequest, tuningSettings } from '../../src/features/training/tuning-request.js'
 import { minimalConfig, OFFLINE_ENV, runMlops, tempProject } from '../helpers/cli.js'
 
 const cfgOf = (training: string) => parseConfigText(minimalConfig(`  prefix: data\ntraining:\n${training}`), 'mlops.config.yaml')

@@ -196,7 +196,7 @@ describe('aborting upload-data (Ctrl-C, SIGTERM, SIGHUP all abort the same signa
     s3Mock.on(UploadPartCommand).callsFake(async (input: { PartNumber: number }) => ({ ETag: `"p${input.PartNumber}"` }))
     s3Mock.on(CompleteMultipartUploadCommand).resolves({ ETag: '"done"' })
     s3Mock.on(AbortMultipartUploadCommand).resolves({})
-    const { syncDataset } = await import('../../src/features/dataset/run.js')
+    const { syncDataset } = await import('../../src/features/dataset/upload-data.js')
     const { systemClock } = await import('../../src/shared/clock.js')
     const epipe = () => {
       throw Object.assign(new Error('write EPIPE'), { code: 'EPIPE' })

@@ -4,7 +4,7 @@ import {
   type ApplicationAutoScalingClient,
   type ScalableTarget,
 } from '@aws-sdk/client-application-auto-scaling'
-import { callAws } from '../errors.js'
+import { callAws } from '../error-translation.js'
 import { SERVICE_NAMESPACE } from './scaling.js'
 
 /** The Application Auto Scaling reads of `status` and `teardown`, for SageMaker variants (the delete is scaling.ts `removeScaling`). */

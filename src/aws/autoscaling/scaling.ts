@@ -9,7 +9,7 @@ import {
   type PutScalingPolicyRequest,
   type RegisterScalableTargetRequest,
 } from '@aws-sdk/client-application-auto-scaling'
-import { callAws, callAwsIgnoringNotFound } from '../errors.js'
+import { callAws, callAwsIgnoringNotFound } from '../error-translation.js'
 
 /**
  * Application Auto Scaling for the endpoint's variant (reference sagemaker.md 4.1): a scalable

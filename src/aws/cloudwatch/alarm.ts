@@ -5,7 +5,7 @@ import {
   type CloudWatchClient,
   type PutMetricAlarmCommandInput,
 } from '@aws-sdk/client-cloudwatch'
-import { callAws } from '../errors.js'
+import { callAws } from '../error-translation.js'
 
 /** CloudWatch metric alarms: create-or-replace, look up, delete. */
 

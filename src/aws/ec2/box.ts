@@ -16,7 +16,7 @@ import {
 import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm'
 import { AwsError, OperationError, UserError } from '../../shared/errors.js'
 import { pollUntil, type Clock } from '../../shared/clock.js'
-import { callAws, isAwsErrorNamed, isNotFound, translateAwsError } from '../errors.js'
+import { callAws, isAwsErrorNamed, isNotFound, translateAwsError } from '../error-translation.js'
 import { retryWhileIamPropagates } from '../iam/roles.js'
 
 /**

@@ -7,7 +7,7 @@ import {
   type Instance,
 } from '@aws-sdk/client-ec2'
 import { pollUntil, type Clock } from '../../shared/clock.js'
-import { callAws, callAwsIgnoringNotFound } from '../errors.js'
+import { callAws, callAwsIgnoringNotFound } from '../error-translation.js'
 
 /** The EC2 reads and deletes of `status` and `teardown`, by tag. */
 

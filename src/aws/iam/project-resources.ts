@@ -13,7 +13,7 @@ import {
   type InstanceProfile,
   type Role,
 } from '@aws-sdk/client-iam'
-import { callAws, callAwsIgnoringNotFound, callAwsOrUndefined } from '../errors.js'
+import { callAws, callAwsIgnoringNotFound, callAwsOrUndefined } from '../error-translation.js'
 
 /** The IAM reads and deletes of `status` and `teardown`. Not found is an answer; anything else propagates. */
 

@@ -16,7 +16,7 @@ import {
   type IAMClient,
 } from '@aws-sdk/client-iam'
 import type { Clock } from '../../shared/clock.js'
-import { callAws, callAwsOrUndefined } from '../errors.js'
+import { callAws, callAwsOrUndefined } from '../error-translation.js'
 
 /**
  * Create-or-update of the roles mlops owns (training execution role, Lambda role, EC2 instance

@@ -11,7 +11,7 @@ import {
   type LambdaClient,
 } from '@aws-sdk/client-lambda'
 import { pollUntil, type Clock } from '../../shared/clock.js'
-import { callAws, callAwsOrUndefined } from '../errors.js'
+import { callAws, callAwsOrUndefined } from '../error-translation.js'
 
 /**
  * Reserved concurrency (on the function) and provisioned concurrency (on an alias): the reads the

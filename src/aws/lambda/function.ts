@@ -16,7 +16,7 @@ import {
 } from '@aws-sdk/client-lambda'
 import { OperationError } from '../../shared/errors.js'
 import { pollUntil, type Clock } from '../../shared/clock.js'
-import { callAws, callAwsOrUndefined } from '../errors.js'
+import { callAws, callAwsOrUndefined } from '../error-translation.js'
 import { retryWhileIamPropagates } from '../iam/roles.js'
 import { getFunctionIfExists } from './project-resources.js'
 

@@ -8,7 +8,7 @@ import {
   type GetFunctionUrlConfigCommandOutput,
   type LambdaClient,
 } from '@aws-sdk/client-lambda'
-import { callAwsIgnoringNotFound, callAwsOrUndefined } from '../errors.js'
+import { callAwsIgnoringNotFound, callAwsOrUndefined } from '../error-translation.js'
 
 /**
  * The Lambda reads and deletes of `status` and `teardown` (the provisioned concurrency read is

@@ -1,7 +1,7 @@
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda'
 import { OperationError } from '../../shared/errors.js'
 import type { Clock } from '../../shared/clock.js'
-import { callAws } from '../errors.js'
+import { callAws } from '../error-translation.js'
 import type { BreedPrediction as Prediction } from '../sagemaker/prediction.js'
 
 /**

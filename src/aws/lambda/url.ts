@@ -8,7 +8,7 @@ import {
   type AddPermissionCommandInput,
   type LambdaClient,
 } from '@aws-sdk/client-lambda'
-import { callAws, callAwsOrUndefined } from '../errors.js'
+import { callAws, callAwsOrUndefined } from '../error-translation.js'
 
 /**
  * The optional function URL on the `live` alias. AWS_IAM auth by default: callers sign requests

@@ -1,5 +1,5 @@
 import { CreateLogGroupCommand, DescribeLogGroupsCommand, PutRetentionPolicyCommand, type CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs'
-import { callAws, isAwsErrorNamed } from '../errors.js'
+import { callAws, isAwsErrorNamed } from '../error-translation.js'
 
 /**
  * The function's log group, made before the function's first run so it has a retention period

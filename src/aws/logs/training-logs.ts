@@ -1,5 +1,5 @@
 import { DescribeLogStreamsCommand, GetLogEventsCommand, type CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs'
-import { callAws, isNotFound } from '../errors.js'
+import { callAws, isNotFound } from '../error-translation.js'
 import { isTransient } from '../retry.js'
 
 /**

@@ -13,7 +13,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3'
 import { AwsError, UserError } from '../../shared/errors.js'
-import { callAws, isAwsErrorNamed, translateAwsError } from '../errors.js'
+import { callAws, isAwsErrorNamed, translateAwsError } from '../error-translation.js'
 import { partitionOf } from '../arn.js'
 import { publicAccessReasons, type BucketAccessFacts } from './public-policy.js'
 

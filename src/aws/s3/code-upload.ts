@@ -1,5 +1,5 @@
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
-import { callAws } from '../errors.js'
+import { callAws } from '../error-translation.js'
 import { headObject } from './objects.js'
 
 /**

@@ -1,7 +1,7 @@
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3'
 import { createReadStream } from 'node:fs'
 import type { Readable } from 'node:stream'
-import { callAws, isNotFound } from '../errors.js'
+import { callAws, isNotFound } from '../error-translation.js'
 
 /** Reading a model archive from S3 and uploading a file, for `deploy`'s repack. */
 

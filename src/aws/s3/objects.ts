@@ -1,5 +1,5 @@
 import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3'
-import { isAwsErrorNamed, translateAwsError } from '../errors.js'
+import { isAwsErrorNamed, translateAwsError } from '../error-translation.js'
 
 /** What HeadObject tells mlops about an object it may have uploaded before. */
 export interface RemoteHead {

@@ -1,5 +1,5 @@
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3'
-import { callAws, isAwsErrorNamed } from '../errors.js'
+import { callAws, isAwsErrorNamed } from '../error-translation.js'
 
 /**
  * Whether a prefix holds any object: one ListObjectsV2 with MaxKeys 1. A missing bucket is an

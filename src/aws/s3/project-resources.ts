@@ -1,5 +1,5 @@
 import { DeleteBucketCommand, GetBucketTaggingCommand, type S3Client, type Tag } from '@aws-sdk/client-s3'
-import { callAwsIgnoringNotFound, callAwsOrUndefined } from '../errors.js'
+import { callAwsIgnoringNotFound, callAwsOrUndefined } from '../error-translation.js'
 import { listObjects, type ListedObject } from './upload.js'
 
 /**

@@ -10,7 +10,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage'
 import type { Readable } from 'node:stream'
 import { AwsError } from '../../shared/errors.js'
-import { callAws, isAwsErrorNamed, translateAwsError } from '../errors.js'
+import { callAws, isAwsErrorNamed, translateAwsError } from '../error-translation.js'
 import { withRequestSignal } from '../request-signal.js'
 
 /**

@@ -5,7 +5,7 @@ import {
   type ListTrainingJobsCommandInput,
   type SageMakerClient,
 } from '@aws-sdk/client-sagemaker'
-import { callAws, callAwsOrUndefined } from '../errors.js'
+import { callAws, callAwsOrUndefined } from '../error-translation.js'
 
 /** The few facts about training and tuning jobs `deploy` needs to find a model. */
 

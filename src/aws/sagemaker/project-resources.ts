@@ -11,13 +11,13 @@ import {
   type SageMakerClient,
   type Tag,
 } from '@aws-sdk/client-sagemaker'
-import { callAws, callAwsIgnoringNotFound } from '../errors.js'
+import { callAws, callAwsIgnoringNotFound } from '../error-translation.js'
 
 /**
  * The SageMaker reads and stops that `status` and `teardown` make on a project's resources:
  * plain names in, SDK shapes out. "Not found" is an answer (false for a stop); every other
  * error, AccessDenied first, propagates translated. The endpoint's describes and deletes, which
- * deploy makes too, are in endpoint.ts.
+ * deploy makes too, are in endpoint-lifecycle.ts.
  */
 
 const sm = (operation: string, resource?: string) => ({ service: 'sagemaker', operation, ...(resource ? { resource } : {}) })

@@ -1,6 +1,6 @@
 import { CreateTrainingJobCommand, type CreateTrainingJobRequest, type SageMakerClient } from '@aws-sdk/client-sagemaker'
 import type { Clock } from '../../shared/clock.js'
-import { callAws } from '../errors.js'
+import { callAws } from '../error-translation.js'
 import { retryWhileIamPropagates } from '../iam/roles.js'
 import { isThrottling, withRetry } from '../retry.js'
 

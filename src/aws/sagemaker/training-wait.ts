@@ -2,7 +2,7 @@ import { DescribeTrainingJobCommand, StopTrainingJobCommand, type DescribeTraini
 import type { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs'
 import { OperationError, UserError } from '../../shared/errors.js'
 import { pollUntil, type Clock } from '../../shared/clock.js'
-import { callAws, isAwsErrorNamed, isNotFound } from '../errors.js'
+import { callAws, isAwsErrorNamed, isNotFound } from '../error-translation.js'
 import { TrainingLogTailer, type LogLine } from '../logs/training-logs.js'
 import { withRetry } from '../retry.js'
 

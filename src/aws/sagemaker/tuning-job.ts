@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/client-sagemaker'
 import { UserError } from '../../shared/errors.js'
 import type { Clock } from '../../shared/clock.js'
-import { callAws, isAwsErrorNamed, isNotFound } from '../errors.js'
+import { callAws, isAwsErrorNamed, isNotFound } from '../error-translation.js'
 import { retryWhileIamPropagates } from '../iam/roles.js'
 import { isThrottling, withRetry } from '../retry.js'
 

@@ -1,6 +1,6 @@
 import { AddPermissionCommand, UpdateFunctionCodeCommand, CreateFunctionCommand, type LambdaClient } from '@aws-sdk/client-lambda'
 import type { Clock } from '../../shared/clock.js'
-import { callAws, isAwsErrorNamed, translateAwsError } from '../errors.js'
+import { callAws, isAwsErrorNamed, translateAwsError } from '../error-translation.js'
 import { getFunctionIfExists } from '../lambda/project-resources.js'
 import { retryWhileIamPropagates } from '../iam/roles.js'
 

@@ -8,7 +8,7 @@ import {
   UnsubscribeCommand,
   type SNSClient,
 } from '@aws-sdk/client-sns'
-import { callAws, callAwsOrUndefined, isAwsErrorNamed } from '../errors.js'
+import { callAws, callAwsOrUndefined, isAwsErrorNamed } from '../error-translation.js'
 
 /** SNS topics with Lambda subscribers: create (idempotent by name), subscribe, find, delete. */
 

@@ -9,7 +9,7 @@ import {
 } from '@aws-sdk/client-ssm'
 import { OperationError } from '../../shared/errors.js'
 import { pollUntil, type Clock } from '../../shared/clock.js'
-import { callAws, isAwsErrorNamed, translateAwsError } from '../errors.js'
+import { callAws, isAwsErrorNamed, translateAwsError } from '../error-translation.js'
 import { isTransient, withRetry } from '../retry.js'
 
 /**

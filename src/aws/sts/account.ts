@@ -1,5 +1,5 @@
 import { GetCallerIdentityCommand, type STSClient } from '@aws-sdk/client-sts'
-import { callAws } from '../errors.js'
+import { callAws } from '../error-translation.js'
 
 /** The account id of the caller (needed for ARNs and aws:SourceAccount conditions). Cached per client. */
 const cache = new WeakMap<STSClient, Promise<string>>()

@@ -1,4 +1,4 @@
-import { parsePolicyDocument, PolicyParseError } from './policy.js'
+import { parsePolicyDocument, PolicyParseError } from './parse-policy.js'
 import type { AttachedPolicy, PolicyDocument, RoleInput, ServiceLastAccessed } from './types.js'
 
 /**

@@ -1,13 +1,13 @@
 import type { AwsClients } from '../../aws/clients.js'
-import type { Progress } from '../../aws/iam/audit.js'
+import type { Progress } from '../../aws/iam/audit-reads.js'
 import type { Clock } from '../../shared/clock.js'
 import { parseLastAccessed, parseManagedPolicies, parseRoleDetail } from './auth-details.js'
-import { parsePolicyDocument } from './policy.js'
+import { parsePolicyDocument } from './parse-policy.js'
 import { roleNameOf } from './scope.js'
 import type { RoleInput, ServiceLastAccessed } from './types.js'
 
 /**
- * The live account read into the audit's own types: aws/iam/audit.ts fetches what IAM, Lambda and
+ * The live account read into the audit's own types: aws/iam/audit-reads.ts fetches what IAM, Lambda and
  * SageMaker return; this file turns it into RoleInput and role names.
  */
 
@@ -17,7 +17,7 @@ export async function readLiveRoles(
   progress: Progress,
   opts: { readonly signal?: AbortSignal; readonly includeAwsManaged: boolean },
 ): Promise<{ roles: RoleInput[]; warnings: string[] }> {
-  const { fetchAuthorizationDetails } = await import('../../aws/iam/audit.js')
+  const { fetchAuthorizationDetails } = await import('../../aws/iam/audit-reads.js')
   const raw = await fetchAuthorizationDetails(iam, progress, opts)
   const warnings: string[] = []
   const policies = parseManagedPolicies(raw.policies, warnings)
@@ -31,7 +31,7 @@ export async function readProjectResourceRoles(
   names: { readonly functionName: string; readonly endpointName: string },
   progress: Progress,
 ): Promise<{ functionRole?: string; executionRoles: string[] }> {
-  const { findProjectResources } = await import('../../aws/iam/audit.js')
+  const { findProjectResources } = await import('../../aws/iam/audit-reads.js')
   const found = await findProjectResources(clients, names, progress)
   return {
     ...(found.functionRoleArn ? { functionRole: roleNameOf(found.functionRoleArn) } : {}),
@@ -58,7 +58,7 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
  * documents of attached managed policies that the listing did not include (each fetched once).
  */
 export async function completeRoles(iam: AwsClients['iam'], roles: readonly RoleInput[], progress: Progress): Promise<RoleInput[]> {
-  const { getDefaultPolicyDocument, getRoleLastUsed } = await import('../../aws/iam/audit.js')
+  const { getDefaultPolicyDocument, getRoleLastUsed } = await import('../../aws/iam/audit-reads.js')
   const documents = new Map<string, Promise<RoleInput['policies'][number]['document']>>()
   const fetchDocument = (arn: string) => {
     let p = documents.get(arn)
@@ -85,7 +85,7 @@ export async function readLastAccessed(
   roleArn: string,
   opts: { readonly clock: Clock; readonly signal?: AbortSignal; readonly timeoutMs: number; readonly progress: Progress },
 ): Promise<ServiceLastAccessed[] | undefined> {
-  const { fetchLastAccessed } = await import('../../aws/iam/audit.js')
+  const { fetchLastAccessed } = await import('../../aws/iam/audit-reads.js')
   const raw = await fetchLastAccessed(iam, roleArn, { ...opts, label: roleNameOf(roleArn) })
   return raw === undefined ? undefined : parseLastAccessed(raw)
 }

@@ -1,7 +1,7 @@
 import { loadedActionCount, loadedActions } from './actions.js'
 import { AWS_BASELINE_POLICIES, COMPUTE_SERVICES, CREDENTIAL_ACTIONS, DATA_EXFILTRATION_ACTIONS, ESCALATION_PATHS, SSM_PIVOT_ACTIONS } from './catalog.js'
 import { infoFor, Permissions, policyRef, type Grant } from './grants.js'
-import { conditionKeys } from './policy.js'
+import { conditionKeys } from './parse-policy.js'
 import { conditioned, displayAction, listSome, makeFinding, type Subject } from './subject.js'
 import { lowerSeverity, type AttachedPolicy, type Finding, type PolicyRef, type Severity } from './types.js'
 

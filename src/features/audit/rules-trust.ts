@@ -1,6 +1,6 @@
 import { actionMatches } from './actions.js'
 import { NO_SOURCE_CONTEXT_SERVICES, SOURCE_CONDITION_KEYS } from './catalog.js'
-import { conditionHasKey, conditionKeys } from './policy.js'
+import { conditionHasKey, conditionKeys } from './parse-policy.js'
 import { conditioned, makeFinding, type Subject } from './subject.js'
 import type { Finding, PolicyDocument, PolicyRef, RoleInput, Severity, Statement } from './types.js'
 

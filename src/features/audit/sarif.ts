@@ -1,6 +1,6 @@
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { statementLine } from './policy.js'
+import { statementLine } from './parse-policy.js'
 import type { AuditReport } from './report.js'
 import { RULES, sarifLevel, securitySeverity } from './rules.js'
 import { RULE_IDS, type Finding, type PolicyRef } from './types.js'

@@ -1,5 +1,6 @@
 import type { LevelMeasurement } from './runner.js'
-import type { LevelSummary, Recommendation } from './types.js'
+import type { Recommendation } from '../../shared/loadtest-file.js'
+import type { LevelSummary } from './types.js'
 
 /**
  * From measurements to settings. AWS's starting point for SageMaker target tracking is

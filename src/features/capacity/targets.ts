@@ -1,6 +1,6 @@
 import type { LambdaClient } from '@aws-sdk/client-lambda'
 import type { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime'
-import { invokeEndpoint, invokeLambda } from '../../aws/sagemaker/invoke.js'
+import { invokeEndpoint, invokeLambda } from '../../aws/sagemaker/invoke-model.js'
 import { MlopsError, UserError } from '../../shared/errors.js'
 import type { Sender } from './runner.js'
 

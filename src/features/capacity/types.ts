@@ -1,3 +1,5 @@
+import type { Recommendation } from '../../shared/loadtest-file.js'
+
 /** The documents of `mlops loadtest`: what `--json` prints and `.mlops/loadtest.json` keeps. */
 
 export type TargetKind = 'endpoint' | 'lambda' | 'local'
@@ -22,17 +24,6 @@ export interface LevelSummary {
   readonly p50Ms: number | null
   readonly p95Ms: number | null
   readonly p99Ms: number | null
-}
-
-export interface Recommendation {
-  /** Highest throughput of a level with no errors and p99 within the SLO; 0 when no level passed. */
-  readonly maxRps: number
-  /** floor(maxRps x 0.5 x 60): SageMakerVariantInvocationsPerInstance target tracking value. */
-  readonly targetInvocationsPerInstance: number
-  readonly lambdaReservedConcurrency: number
-  readonly lambdaProvisionedConcurrency: number
-  /** One line per number: where it came from. */
-  readonly reasoning: readonly string[]
 }
 
 export interface LoadtestReport {

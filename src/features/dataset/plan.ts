@@ -10,7 +10,7 @@ export { deleteBatches } from '../../aws/s3/upload.js'
 
 /**
  * Pure sync decisions and request shapes for `upload-data`: no I/O and no AWS client, so every rule
- * is tested without mocks. `run.ts` feeds them the listing, the local record and hashes.
+ * is tested without mocks. `upload-data.ts` feeds them the listing, the local record and hashes.
  */
 
 /** One object as ListObjectsV2 reports it. */

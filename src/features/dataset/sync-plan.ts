@@ -18,7 +18,7 @@ import type { PlannedOperation } from '../../shared/plan.js'
 import { planned, type Plan } from '../../shared/outcome.js'
 import { channelUris } from '../../shared/channels.js'
 import type { PlannedUpload, SyncOptions, SyncPlanDetails } from './types.js'
-import { hashFile } from './upload.js'
+import { hashFile } from './parallel-upload.js'
 
 type PlanOptions = Omit<SyncOptions, 'confirmDelete' | 'state'> & { withoutFiles?: boolean; download?: { url: string; into: string } }
 

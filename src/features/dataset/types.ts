@@ -5,7 +5,7 @@ import type { FetchDatasetResult } from './download.js'
 import type { DatasetSummary } from './layout.js'
 import type { UploadReason } from './plan.js'
 import type { SyncUi } from './progress.js'
-import type { UploadFilesOptions } from './upload.js'
+import type { UploadFilesOptions } from './parallel-upload.js'
 
 /** What `upload-data` was asked to do, after flags were merged over the config. */
 export interface UploadDataOptions {

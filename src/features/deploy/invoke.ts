@@ -1,6 +1,6 @@
 import { readFile, stat } from 'node:fs/promises'
 import path from 'node:path'
-import { invokeEndpoint, invokeLambda, type InferenceRequest } from '../../aws/sagemaker/invoke.js'
+import { invokeEndpoint, invokeLambda, type InferenceRequest } from '../../aws/sagemaker/invoke-model.js'
 import { endpointKind, MAX_REALTIME_REQUEST_BYTES, maxRequestBytes } from '../../shared/endpoint-limits.js'
 import type { Prediction } from '../../aws/sagemaker/prediction.js'
 import type { CommandContext } from '../../context.js'

@@ -17,6 +17,7 @@ import { projectTags, resourceNames, uniqueName } from '../../shared/naming.js'
 import { PLACEHOLDER, type PlannedOperation } from '../../shared/plan.js'
 import { hourlyPrice, type PriceBook } from '../../shared/pricing.js'
 import { formatDuration } from '../../shared/duration.js'
+import type { VariantSpec } from '../../shared/endpoint-variant.js'
 
 /**
  * Pure deploy logic: flags merged over the config, names, and every SageMaker request `deploy`
@@ -30,10 +31,6 @@ export const SUBMIT_DIRECTORY = '/opt/ml/model/code'
 
 /** Serverless variants cannot use GPUs; any CPU type picks the CPU image. */
 const CPU_TYPE_FOR_IMAGE = 'ml.m5.large'
-
-export type VariantSpec =
-  | { readonly kind: 'instance'; readonly instanceType: string; readonly instanceCount: number }
-  | { readonly kind: 'serverless'; readonly memoryMb: number; readonly maxConcurrency: number }
 
 /** Options of `mlops deploy`, parsed from its flags (numbers parsed, ranges checked). */
 export interface DeployOptions {
@@ -217,15 +214,6 @@ export function variantHourly(v: VariantSpec, prices?: PriceBook): number | unde
 /** "ml.m5.large x 2" / "serverless 2048 MB, up to 5 concurrent". */
 export function describeVariant(v: VariantSpec): string {
   return v.kind === 'instance' ? `${v.instanceType} x ${v.instanceCount}` : `serverless ${v.memoryMb} MB, up to ${v.maxConcurrency} concurrent`
-}
-
-/** The variant an existing endpoint config describes (from DescribeEndpointConfig). */
-export function variantFromConfig(pv: ProductionVariant | undefined): VariantSpec | undefined {
-  if (!pv) return undefined
-  if (pv.ServerlessConfig)
-    return { kind: 'serverless', memoryMb: pv.ServerlessConfig.MemorySizeInMB ?? 0, maxConcurrency: pv.ServerlessConfig.MaxConcurrency ?? 0 }
-  if (pv.InstanceType) return { kind: 'instance', instanceType: pv.InstanceType, instanceCount: pv.InitialInstanceCount ?? 1 }
-  return undefined
 }
 
 /**

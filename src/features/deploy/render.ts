@@ -2,13 +2,11 @@ import type { ChalkInstance } from 'chalk'
 import { formatDuration } from '../../shared/duration.js'
 import { formatTable } from '../../shared/output.js'
 import { formatUsd } from '../../shared/pricing.js'
-import { rpsForTarget } from '../../aws/autoscaling/scaling.js'
-import type { EndpointScaleDryRun, EndpointScaleResult, EndpointScaleShow } from './scale.js'
 import type { DeployResult } from './types.js'
 import type { InvokeResult } from './invoke.js'
 import type { Prediction } from '../../aws/sagemaker/prediction.js'
 
-/** Text for people: what deploy and the endpoint part of scale did. */
+/** Text for people: what deploy and invoke did. */
 
 /** What a deploy did, for people. */
 export function renderDeploy(r: DeployResult, c: ChalkInstance): string {
@@ -41,62 +39,6 @@ export function renderDeploy(r: DeployResult, c: ChalkInstance): string {
 export function variantText(v: DeployResult['variant'], hourly: number | undefined): string {
   if (v.kind === 'serverless') return `serverless, ${v.memoryMb} MB, up to ${v.maxConcurrency} concurrent (billed per request, nothing when idle)`
   return `${v.instanceType} x ${v.instanceCount}, ${formatUsd(hourly)}/hour until \`mlops teardown\``
-}
-
-export function renderEndpointScale(r: EndpointScaleResult | EndpointScaleDryRun, c: ChalkInstance): string {
-  const lines = [
-    `${'dryRun' in r ? 'Would set' : `${c.green('✔')} Autoscaling on`} ${r.resourceId}: ${r.minCapacity}-${r.maxCapacity} instances`,
-    `  target    ${r.targetValue} invocations per instance per minute (≈ ${round(r.targetRps)} requests/s per instance)`,
-    `  cooldown  scale-in ${r.scaleInCooldown}s, scale-out ${r.scaleOutCooldown}s`,
-  ]
-  if (r.maxHourlyUsd !== undefined)
-    lines.push(`  cost      at most ${formatUsd(r.maxHourlyUsd)}/hour at ${r.maxCapacity} instances${r.instanceType ? ` of ${r.instanceType}` : ''}`)
-  if (!('dryRun' in r) && r.previous)
-    lines.push(
-      c.gray(
-        `  (was ${r.previous.minCapacity}-${r.previous.maxCapacity} instances${r.previous.policies[0]?.targetValue !== undefined ? `, target ${r.previous.policies[0].targetValue}` : ''})`,
-      ),
-    )
-  return lines.join('\n')
-}
-
-export function renderEndpointScaleShow(r: EndpointScaleShow, c: ChalkInstance): string {
-  const variant =
-    r.variant?.kind === 'serverless'
-      ? `serverless (${r.variant.memoryMb} MB, up to ${r.variant.maxConcurrency} concurrent): scales by itself`
-      : r.variant
-        ? `${r.variant.instanceType}, ${r.currentInstances ?? '?'} running (desired ${r.desiredInstances ?? '?'})`
-        : 'unknown variant'
-  const lines = [`Endpoint ${c.bold(r.endpoint)} ${r.status ?? ''}: ${variant}`]
-  if (!r.scaling) {
-    lines.push(r.variant?.kind === 'serverless' ? '' : `  not autoscaled: set it with \`mlops scale --min 1 --max 4\``)
-    return lines.filter(Boolean).join('\n')
-  }
-  lines.push(`  ${r.resourceId}: ${r.scaling.minCapacity}-${r.scaling.maxCapacity} instances`)
-  if (r.scaling.policies.length === 0) lines.push('  no scaling policy')
-  else {
-    lines.push(
-      formatTable(
-        ['Policy', 'Metric', 'Target (/instance/min)', '≈ req/s', 'Scale-in', 'Scale-out'],
-        r.scaling.policies.map((p) => [
-          p.name,
-          p.metric ?? p.type ?? '',
-          p.targetValue !== undefined ? String(p.targetValue) : '',
-          p.targetValue !== undefined ? String(round(rpsForTarget(p.targetValue))) : '',
-          p.scaleInCooldown !== undefined ? `${p.scaleInCooldown}s` : '',
-          p.scaleOutCooldown !== undefined ? `${p.scaleOutCooldown}s` : '',
-        ]),
-      )
-        .split('\n')
-        .map((l) => `  ${l}`)
-        .join('\n'),
-    )
-  }
-  return lines.join('\n')
-}
-
-function round(n: number): number {
-  return Math.round(n * 100) / 100
 }
 
 /** "93.1%". */

@@ -1,8 +1,8 @@
-import type { PruneResult } from '../../aws/sagemaker/endpoint.js'
+import type { PruneResult } from '../../aws/sagemaker/endpoint-lifecycle.js'
 import type { ModelSource } from '../../shared/models.js'
-import type { VariantSpec } from './plan.js'
+import type { VariantSpec } from '../../shared/endpoint-variant.js'
 import type { AutoscalingOutcome, SmokeTestResult } from './update.js'
-import type { IdleStopResult } from './idle-stop.js'
+import type { IdleStopResult } from './arm-idle-stop.js'
 
 /** What `mlops deploy` returns. */
 

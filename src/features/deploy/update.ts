@@ -9,15 +9,16 @@ import {
   type ScalingSettings,
 } from '../../aws/autoscaling/scaling.js'
 import type { AwsClients } from '../../aws/clients.js'
-import { assertDeployed, updateEndpoint, waitForEndpoint, type EndpointDescription } from '../../aws/sagemaker/endpoint.js'
-import { invokeEndpoint } from '../../aws/sagemaker/invoke.js'
+import { assertDeployed, updateEndpoint, waitForEndpoint, type EndpointDescription } from '../../aws/sagemaker/endpoint-lifecycle.js'
+import { invokeEndpoint } from '../../aws/sagemaker/invoke-model.js'
 import type { Prediction } from '../../aws/sagemaker/prediction.js'
 import { AUTOSCALING_DEFAULTS } from '../../config/sections/endpoint.js'
 import type { CommandContext } from '../../context.js'
 import { InterruptedError, OperationError, type MlopsError } from '../../shared/errors.js'
 import { resourceNames } from '../../shared/naming.js'
 import { formatDuration } from '../../shared/duration.js'
-import { buildUpdateEndpointInput, scalingBlocksUpdate, type DeploySettings, type VariantSpec } from './plan.js'
+import { buildUpdateEndpointInput, scalingBlocksUpdate, type DeploySettings } from './plan.js'
+import type { VariantSpec } from '../../shared/endpoint-variant.js'
 
 /**
  * The parts of `deploy` after the new config exists: waiting with visible status, the blue/green

@@ -14,9 +14,6 @@ import { BUNDLE_RUNTIMES, LAMBDA_HANDLER, type FunctionPackage } from './bundle.
 
 /** The Lambda family's pure parts: the function spec from the config and the dry-run plans. */
 
-/** AWS keeps this many executions unreserved (or the whole limit, when it is lower). */
-export const MIN_UNRESERVED = 100
-
 /**
  * The runtime the function gets: lambda.runtime, else DEFAULT_LAMBDA_RUNTIME. A runtime AWS no
  * longer lets anyone create functions on (or that mlops does not bundle for) is a usage error
@@ -161,40 +158,4 @@ export function planLambdaSetup(cfg: MlopsConfig, spec: FunctionSpec, pkg: Funct
         ]
       : []),
   ]
-}
-
-/** Every request of a Lambda concurrency change, in order, with full inputs. Pure. */
-export function planLambdaScale(functionName: string, alias: string, reserved: number | undefined, provisioned: number | undefined): PlannedOperation[] {
-  const q = { FunctionName: functionName, Qualifier: alias }
-  const ops: PlannedOperation[] = [
-    { service: 'lambda', operation: 'GetAlias', input: { FunctionName: functionName, Name: alias }, note: 'must exist: `mlops lambda-setup` creates it' },
-    { service: 'lambda', operation: 'GetAccountSettings', input: {}, note: `preflight: at least ${MIN_UNRESERVED} executions must stay unreserved` },
-    { service: 'lambda', operation: 'GetFunctionConcurrency', input: { FunctionName: functionName } },
-    { service: 'lambda', operation: 'GetProvisionedConcurrencyConfig', input: q, note: 'current value (not found: none)' },
-  ]
-  if (provisioned !== undefined && provisioned > 0) {
-    ops.push({ service: 'lambda', operation: 'GetFunctionConfiguration', input: q, note: 'memory size, for the cost' })
-  }
-  if (reserved !== undefined) {
-    ops.push({
-      service: 'lambda',
-      operation: 'PutFunctionConcurrency',
-      input: { FunctionName: functionName, ReservedConcurrentExecutions: reserved },
-      note: 'only if it differs',
-    })
-  }
-  if (provisioned !== undefined && provisioned > 0) {
-    ops.push(
-      {
-        service: 'lambda',
-        operation: 'PutProvisionedConcurrencyConfig',
-        input: { ...q, ProvisionedConcurrentExecutions: provisioned },
-        note: 'only if it differs',
-      },
-      { service: 'lambda', operation: 'GetProvisionedConcurrencyConfig', input: q, note: 'poll until Status is READY' },
-    )
-  } else if (provisioned === 0) {
-    ops.push({ service: 'lambda', operation: 'DeleteProvisionedConcurrencyConfig', input: q, note: 'only if one is configured' })
-  }
-  return ops
 }

@@ -1,18 +1,9 @@
 import type { ChalkInstance } from 'chalk'
 import { formatBytes } from '../../shared/output.js'
-import { formatUsd } from '../../shared/pricing.js'
 import { IAM_URL_CALLER_ACTIONS } from '../../aws/lambda/url.js'
-import type { LambdaScaleResult, LambdaSetupResult } from './types.js'
+import type { LambdaSetupResult } from './types.js'
 
-/** Text for people: what lambda-setup and the Lambda part of scale did. */
-
-/** The provisioned-concurrency cost sentence (plans show it as a note). */
-export function costLine(cost: NonNullable<LambdaScaleResult['cost']>): string {
-  return (
-    `Provisioned concurrency cost: about ${formatUsd(cost.hourlyUsd)}/hour, ${formatUsd(cost.monthlyUsd)}/month ` +
-    `(${cost.executions} x ${cost.memoryMb} MB). ${cost.note}`
-  )
-}
+/** Text for people: what lambda-setup did. */
 
 /** Human rendering of the result. */
 export function renderLambdaSetup(r: LambdaSetupResult, c: ChalkInstance): string {
@@ -38,33 +29,5 @@ export function renderLambdaSetup(r: LambdaSetupResult, c: ChalkInstance): strin
     lines.push(`  test      skipped: ${r.test.reason}`)
   }
   lines.push(c.gray('Costs nothing while idle; each call is billed per request and duration, and runs the endpoint.'))
-  return lines.join('\n')
-}
-
-export function renderLambdaScale(result: LambdaScaleResult, c: ChalkInstance): string {
-  const target = `${result.functionName}:${result.alias}`
-  const cost = result.cost ? costLine(result.cost) : undefined
-  const lines = [c.bold(`Lambda ${target}${result.version ? ` (version ${result.version})` : ''}`)]
-  if (result.reserved) {
-    const r = result.reserved
-    lines.push(`  reserved     ${r.requested}${r.changed ? ` (was ${r.previous ?? 'none'})` : ' (unchanged)'}`)
-  }
-  if (result.provisioned) {
-    const p = result.provisioned
-    lines.push(
-      p.status === 'REMOVED'
-        ? `  provisioned  none${p.changed ? ` (removed ${p.previous ?? 0})` : ''}`
-        : `  provisioned  ${p.requested} ${p.status}${p.changed ? ` (was ${p.previous ?? 'none'})` : ' (unchanged)'}`,
-    )
-  }
-  if (result.account) {
-    lines.push(`  account      limit ${result.account.concurrencyLimit}, unreserved ${result.account.unreservedAfter}`)
-  }
-  if (cost) {
-    lines.push(c.yellow(cost))
-    lines.push(
-      `Left running: ${result.cost!.executions} warm execution${result.cost!.executions === 1 ? '' : 's'}. Remove with \`mlops scale --lambda-provisioned 0\`.`,
-    )
-  }
   return lines.join('\n')
 }

@@ -1,8 +1,7 @@
-import type { planToJson } from '../../shared/plan.js'
 import type { BreedPrediction as Prediction } from '../../aws/sagemaker/prediction.js'
 import type { UrlAuthType } from '../../aws/lambda/url.js'
 
-/** Results of the Lambda family: `lambda-setup` and the Lambda part of `scale`. */
+/** Results of the Lambda family: `lambda-setup`. */
 
 export interface LambdaSetupResult {
   readonly dryRun: boolean
@@ -36,25 +35,3 @@ export type LambdaSetupPlanDetails = Pick<
   LambdaSetupResult,
   'dryRun' | 'functionName' | 'alias' | 'codeSha256' | 'zipBytes' | 'environment' | 'role' | 'endpoint' | 'url'
 >
-
-export interface LambdaScaleResult {
-  readonly dryRun: boolean
-  readonly functionName: string
-  readonly alias: string
-  /** The version `live` points at (what provisioned concurrency warms). */
-  readonly version?: string
-  readonly reserved?: { readonly previous: number | null; readonly requested: number; readonly changed: boolean }
-  /** requested 0 = removed. status: READY after the wait, REMOVED, or PLANNED in a dry run. */
-  readonly provisioned?: {
-    readonly previous: number | null
-    readonly requested: number
-    readonly changed: boolean
-    readonly status: 'READY' | 'REMOVED' | 'PLANNED'
-  }
-  readonly account?: { readonly concurrencyLimit: number; readonly unreservedBefore: number; readonly unreservedAfter: number }
-  /** Provisioned concurrency cost; absent when none is configured. */
-  readonly cost?: { readonly memoryMb: number; readonly executions: number; readonly hourlyUsd: number; readonly monthlyUsd: number; readonly note: string }
-}
-
-/** The facts of a Lambda concurrency plan that go into its JSON beside the requests. */
-export type LambdaScalePlanDetails = LambdaScaleResult & { readonly operations: ReturnType<typeof planToJson> }

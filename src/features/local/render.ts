@@ -1,7 +1,7 @@
 import type { ChalkInstance } from 'chalk'
 import { formatMetrics } from '../../shared/metrics.js'
 import type { ServeResult } from './serve.js'
-import type { LocalTrainResult } from './train.js'
+import type { LocalTrainResult } from './train-local.js'
 
 export function renderLocalTrain(r: LocalTrainResult, c: ChalkInstance): string {
   return [

@@ -13,7 +13,7 @@ import { parseS3Uri } from '../../aws/arn.js'
 import { getObjectStream } from '../../aws/s3/model-archive.js'
 import { latestRecordedModelRecord } from '../../shared/models.js'
 import { startProcesses } from './processes.js'
-import { LOCAL_MODEL_KIND } from './train.js'
+import { LOCAL_MODEL_KIND } from './train-local.js'
 
 /**
  * `mlops serve`: a model in the foreground behind scripts/serve.py, the SageMaker inference

@@ -3,7 +3,7 @@ import { hasProjectTags, resourceNames, TAG_PROJECT, type ResourceNames } from '
 import { hourlyPrice, lambdaProvisionedHourly, S3_GB_MONTH } from '../../shared/pricing.js'
 import type { StateRecord, StateStore } from '../../shared/state.js'
 import type { AwsClients } from '../../aws/clients.js'
-import { collectIdleStops, idleStopResourceNames, type IdleStopInfo } from './idle-stop.js'
+import { collectIdleStops, idleStopResourceNames, type IdleStopInfo } from './idle-stop-inventory.js'
 import { scalingResourceId } from '../../aws/autoscaling/scaling.js'
 import { describeScalableTargets, listScalingPolicyNames } from '../../aws/autoscaling/project-resources.js'
 import { describeTaggedInstances, describeTaggedSecurityGroups } from '../../aws/ec2/project-resources.js'
@@ -11,7 +11,7 @@ import { getInstanceProfileIfExists, getRoleIfExists, listInstanceProfileNamesFo
 import { provisionedConcurrency } from '../../aws/lambda/concurrency.js'
 import { getFunctionIfExists, getFunctionUrlIfExists } from '../../aws/lambda/project-resources.js'
 import { getBucketTagsIfAny, listObjectsIfBucketExists } from '../../aws/s3/project-resources.js'
-import { describeEndpoint, describeEndpointConfig } from '../../aws/sagemaker/endpoint.js'
+import { describeEndpoint, describeEndpointConfig } from '../../aws/sagemaker/endpoint-lifecycle.js'
 import {
   describeTrainingJobOnce,
   listEndpointConfigs,

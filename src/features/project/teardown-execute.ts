@@ -1,5 +1,5 @@
 import type { MlopsConfig } from '../../config/schema.js'
-import { idleStopNames } from '../../shared/idle-stop.js'
+import { idleStopNames } from '../../shared/idle-stop-spec.js'
 import { resourceNames } from '../../shared/naming.js'
 import type { PlannedOperation } from '../../shared/plan.js'
 import type { StateRecord } from '../../shared/state.js'
@@ -11,11 +11,11 @@ import { deleteFunction, deleteFunctionUrl, deleteProvisionedConcurrency } from 
 import { probePrefix } from '../../aws/s3/prefix-probe.js'
 import { deleteBucket } from '../../aws/s3/project-resources.js'
 import { deleteObjects } from '../../aws/s3/upload.js'
-import { deleteEndpointAndWait, deleteEndpointConfig, deleteModel } from '../../aws/sagemaker/endpoint.js'
+import { deleteEndpointAndWait, deleteEndpointConfig, deleteModel } from '../../aws/sagemaker/endpoint-lifecycle.js'
 import { stopJob } from '../../aws/sagemaker/project-resources.js'
 import { candidateNames, type Inventory, type InventoryClients } from './inventory.js'
 import { ownedPrefixes, type OwnedData } from './owned-data.js'
-import { planRemoveIdleStop, removeIdleStop } from './idle-stop.js'
+import { planRemoveIdleStop, removeIdleStop } from './idle-stop-inventory.js'
 import { removeScaling, scalingResourceId } from '../../aws/autoscaling/scaling.js'
 
 /**

@@ -11,9 +11,9 @@ import { failUnlessCompleted, followTrainingJob, recordTrainingResult, summarize
 import { describeTrainingJob, stopTrainingJob } from '../../aws/sagemaker/training-wait.js'
 import { describeTuningJob, stopTuningJob } from '../../aws/sagemaker/tuning-job.js'
 import { followTuningJob, type TuningResult } from './tune.js'
-import { tuningRounds } from './tuning.js'
+import { tuningRounds } from './tuning-request.js'
 import type { InterruptChoice } from './interrupt.js'
-import { isNotFound } from '../../aws/errors.js'
+import { isNotFound } from '../../aws/error-translation.js'
 
 /**
  * `mlops logs [job]`: re-attach to a training job (or a tuning job) started earlier, from this

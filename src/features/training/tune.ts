@@ -12,7 +12,7 @@ import {
   type TrainingOverrides,
   type TrainingSettings,
 } from './request.js'
-import { buildTuningJobRequest, tuningRounds, tuningSettings, type TuningOverrides, type TuningRequestPlan, type TuningSettings } from './tuning.js'
+import { buildTuningJobRequest, tuningRounds, tuningSettings, type TuningOverrides, type TuningRequestPlan, type TuningSettings } from './tuning-request.js'
 import { AbortError, InterruptedError, OperationError, UserError } from '../../shared/errors.js'
 import { resourceNames, shortTimestamp, uniqueName } from '../../shared/naming.js'
 import { done, planned, type Outcome } from '../../shared/outcome.js'

@@ -1,16 +1,13 @@
 import {
   applyScaling,
-  buildPolicyInput,
-  buildRegisterInput,
   describeScaling,
   rpsForTarget,
   SCALABLE_DIMENSION,
   scalingResourceId,
   SERVICE_NAMESPACE,
-  type CurrentScaling,
   type ScalingSettings,
 } from '../../aws/autoscaling/scaling.js'
-import { describeEndpoint, describeEndpointConfig } from '../../aws/sagemaker/endpoint.js'
+import { describeEndpoint, describeEndpointConfig } from '../../aws/sagemaker/endpoint-lifecycle.js'
 import type { MlopsConfig } from '../../config/schema.js'
 import { AUTOSCALING_DEFAULTS } from '../../config/sections/endpoint.js'
 import type { CommandContext } from '../../context.js'
@@ -19,21 +16,11 @@ import { resourceNames } from '../../shared/naming.js'
 import { planToJson, type PlannedOperation } from '../../shared/plan.js'
 import { done, planned, type Outcome } from '../../shared/outcome.js'
 import { hourlyPrice } from '../../shared/pricing.js'
-import { variantFromConfig, type VariantSpec } from './plan.js'
+import { variantFromConfig } from '../../shared/endpoint-variant.js'
+import { planScaling } from './plan.js'
+import type { EndpointScaleDryRun, EndpointScaleOptions, EndpointScaleResult, EndpointScaleShow } from './types.js'
 
 /** The endpoint part of `mlops scale`: target tracking on invocations per instance per minute. */
-
-/** Flags of `mlops scale` for the endpoint, already parsed. */
-export interface EndpointScaleOptions {
-  readonly min?: number
-  readonly max?: number
-  /** Invocations per instance per minute. */
-  readonly target?: number
-  /** Requests per second per instance; becomes target = rps x 60. */
-  readonly targetRps?: number
-  readonly scaleInCooldown?: number
-  readonly scaleOutCooldown?: number
-}
 
 /** Flags over `endpoint.autoscaling` over defaults; UserError when min exceeds max. */
 export function resolveScaling(cfg: MlopsConfig, flags: EndpointScaleOptions): ScalingSettings {
@@ -67,43 +54,6 @@ export function resolveScaling(cfg: MlopsConfig, flags: EndpointScaleOptions): S
   }
 }
 
-export interface EndpointScaleResult {
-  readonly endpoint: string
-  readonly resourceId: string
-  readonly minCapacity: number
-  readonly maxCapacity: number
-  readonly policyName: string
-  readonly policyArn?: string
-  /** Invocations per instance per minute. */
-  readonly targetValue: number
-  /** The same target in requests per second per instance. */
-  readonly targetRps: number
-  readonly scaleInCooldown: number
-  readonly scaleOutCooldown: number
-  readonly instanceType?: string
-  /** Cost at max capacity, USD per hour. */
-  readonly maxHourlyUsd?: number
-  /** What was registered before, if anything. */
-  readonly previous?: CurrentScaling
-}
-
-/** The facts of an endpoint scaling plan that go into its JSON beside the requests. */
-export interface EndpointScaleDryRun extends Omit<EndpointScaleResult, 'previous' | 'policyArn'> {
-  readonly dryRun: true
-  readonly operations: ReturnType<typeof planToJson>
-}
-
-export interface EndpointScaleShow {
-  readonly endpoint: string
-  readonly resourceId: string
-  readonly status?: string
-  readonly variant?: VariantSpec
-  readonly currentInstances?: number
-  readonly desiredInstances?: number
-  /** undefined: not autoscaled. */
-  readonly scaling?: CurrentScaling
-}
-
 /** DescribeEndpoint + DescribeEndpointConfig: the endpoint must exist, be InService and have instances. */
 async function endpointVariant(ctx: CommandContext, cfg: MlopsConfig, forShow: boolean) {
   const { sagemaker } = await ctx.clients(['sagemaker'], cfg)
@@ -134,14 +84,6 @@ async function endpointVariant(ctx: CommandContext, cfg: MlopsConfig, forShow: b
     }
   }
   return { name, d, variant, pv }
-}
-
-/** The two requests that set autoscaling (both idempotent). */
-export function planScaling(s: ScalingSettings): PlannedOperation[] {
-  return [
-    { service: 'application-autoscaling', operation: 'RegisterScalableTarget', input: buildRegisterInput(s) },
-    { service: 'application-autoscaling', operation: 'PutScalingPolicy', input: buildPolicyInput(s) },
-  ]
 }
 
 export async function runEndpointScale(

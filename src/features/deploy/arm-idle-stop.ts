@@ -13,7 +13,7 @@ import type { MlopsConfig } from '../../config/schema.js'
 import type { CommandContext } from '../../context.js'
 import type { Clock } from '../../shared/clock.js'
 import { formatDuration } from '../../shared/duration.js'
-import { idleAlarmInput, idlePeriods, idleStopNames, reaperEnvironment, reaperPolicy } from '../../shared/idle-stop.js'
+import { idleAlarmInput, idlePeriods, idleStopNames, reaperEnvironment, reaperPolicy } from '../../shared/idle-stop-spec.js'
 import { projectTagMap, projectTags } from '../../shared/naming.js'
 import { loadLambdaBundle, writeLambdaBundle, type LambdaBundle } from '../../shared/lambda-bundle.js'
 import type { PlannedOperation } from '../../shared/plan.js'
@@ -21,7 +21,7 @@ import { createZip } from '../../shared/zip-writer.js'
 
 /**
  * `deploy --idle-stop 2h`: after the endpoint is InService, arm the alarm, the topic and the reaper
- * (see src/shared/idle-stop.ts for the design). Every step converges, so a re-deploy re-arms it.
+ * (see src/shared/idle-stop-spec.ts for the design). Every step converges, so a re-deploy re-arms it.
  */
 
 export const REAPER_HANDLER = 'reaper.handler'

@@ -6,7 +6,7 @@ import { resourceNames } from '../../shared/naming.js'
 import { planToJson } from '../../shared/plan.js'
 import { done, planned, type Outcome } from '../../shared/outcome.js'
 import { formatUsd, HOURS_PER_MONTH, lambdaProvisionedHourly, PRICE_NOTE } from '../../shared/pricing.js'
-import { isAwsErrorNamed } from '../../aws/errors.js'
+import { isAwsErrorNamed } from '../../aws/error-translation.js'
 import {
   accountConcurrency,
   aliasVersion,
@@ -20,7 +20,7 @@ import {
 } from '../../aws/lambda/concurrency.js'
 import { MIN_UNRESERVED, planLambdaScale } from './plan.js'
 import { costLine } from './render.js'
-import type { LambdaScalePlanDetails, LambdaScaleResult } from './types.js'
+import type { LambdaScaleOptions, LambdaScalePlanDetails, LambdaScaleResult } from './types.js'
 
 /**
  * Reserved and provisioned concurrency for the Lambda (`mlops scale --lambda-reserved N
@@ -130,11 +130,6 @@ async function resolveFunctionName(ctx: CommandContext, cfg: MlopsConfig): Promi
   if (cfg.lambda.functionName) return cfg.lambda.functionName
   const recorded = await ctx.state().latest('function')
   return recorded?.name ?? resourceNames(cfg).lambdaFunction
-}
-
-export interface LambdaScaleOptions {
-  readonly reserved?: number
-  readonly provisioned?: number
 }
 
 /** `mlops scale --lambda-reserved/--lambda-provisioned`: preflight, confirm the cost, change, wait, record. */

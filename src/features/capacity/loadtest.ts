@@ -13,12 +13,10 @@ import type { PlannedOperation } from '../../shared/plan.js'
 import { recommend, summarizeLevel } from './recommend.js'
 import { preciseSystemClock, runLevels, type Sender } from './runner.js'
 import { endpointSender, lambdaSender, localInvocationUrl, localSender, type Fatal } from './targets.js'
+import { LOADTEST_FILE } from '../../shared/loadtest-file.js'
 import type { LoadtestReport, LoadtestSettingsSummary, LoadtestTarget, SavedLoadtest, TargetKind } from './types.js'
 
 /** `mlops loadtest`: measure the endpoint, the Lambda or the local server, and recommend scaling. */
-
-/** Where the last result is kept, beside the config, for `mlops scale --from-loadtest`. */
-export const LOADTEST_FILE = path.join('.mlops', 'loadtest.json')
 
 export interface LoadtestOptions {
   readonly target: TargetKind

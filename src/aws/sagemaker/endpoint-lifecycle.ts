@@ -20,7 +20,7 @@ import {
 } from '@aws-sdk/client-sagemaker'
 import { OperationError, UserError } from '../../shared/errors.js'
 import { pollUntil, type Clock } from '../../shared/clock.js'
-import { callAws, callAwsIgnoringNotFound, callAwsOrUndefined } from '../errors.js'
+import { callAws, callAwsIgnoringNotFound, callAwsOrUndefined } from '../error-translation.js'
 
 /**
  * The SageMaker endpoint, its configs and models: create, update, wait, roll-back detection and

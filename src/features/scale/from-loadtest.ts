@@ -1,43 +1,40 @@
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { z } from 'zod'
+import { MAX_TARGET_INVOCATIONS_PER_MINUTE } from '../../config/sections/endpoint.js'
 import type { CommandContext } from '../../context.js'
 import { UserError } from '../../shared/errors.js'
-import { LOADTEST_FILE } from './run.js'
-import type { Recommendation } from './types.js'
+import { LOADTEST_FILE, type Recommendation } from '../../shared/loadtest-file.js'
+import type { EndpointScaleOptions, LambdaScaleOptions } from './types.js'
 
 /**
- * `mlops scale --from-loadtest [file]`: the saved recommendation as `mlops scale` flags, so it goes
- * through exactly the same checks, requests, before/after and cost as typing them.
+ * `mlops scale --from-loadtest [file]`: the saved recommendation as `scale` options, so it goes
+ * through exactly the same requests, before/after and cost as typing the flags. The numbers are
+ * checked here against the same bounds the flags have.
  */
 
 const RecommendationSchema = z.object({
   maxRps: z.number().nonnegative(),
-  targetInvocationsPerInstance: z.number().int().nonnegative(),
+  targetInvocationsPerInstance: z.number().int().nonnegative().max(MAX_TARGET_INVOCATIONS_PER_MINUTE),
   lambdaReservedConcurrency: z.number().int().nonnegative(),
   lambdaProvisionedConcurrency: z.number().int().nonnegative(),
   reasoning: z.array(z.string()),
 })
 const SavedSchema = z.object({ recommendation: RecommendationSchema, savedAt: z.string().optional(), target: z.object({ kind: z.string(), name: z.string() }) })
 
-/** The scale flags a recommendation stands for (strings, as typed on the command line). */
-export interface LoadtestScaleFlags {
-  readonly target?: string
-  readonly lambdaReserved?: string
-  readonly lambdaProvisioned?: string
-}
-
 export interface LoadtestForScale {
   readonly file: string
   readonly recommendation: Recommendation
-  readonly flags: LoadtestScaleFlags
+  /** The options the recommendation stands for, less those given beside --from-loadtest. */
+  readonly endpoint: Pick<EndpointScaleOptions, 'target'>
+  readonly lambda: LambdaScaleOptions
 }
 
-/** Reads the saved load test (`file`, else .mlops/loadtest.json beside the config) and turns it into flags. */
-export async function loadtestScaleFlags(
+/** Reads the saved load test (`file`, else .mlops/loadtest.json beside the config) and turns it into options. */
+export async function loadtestScaleOptions(
   ctx: CommandContext,
   file: string | undefined,
-  opts: { targetGiven: boolean; lambdaGiven: boolean },
+  given: { readonly targetGiven: boolean; readonly lambdaGiven: boolean },
 ): Promise<LoadtestForScale> {
   const where = file ? path.resolve(ctx.deps.cwd, file) : path.join(ctx.projectDir, LOADTEST_FILE)
   const text = await readFile(where, 'utf8').catch(() => undefined)
@@ -71,10 +68,8 @@ export async function loadtestScaleFlags(
   return {
     file: where,
     recommendation: rec,
-    flags: {
-      // Flags typed beside --from-loadtest win over the recommendation.
-      ...(opts.targetGiven ? {} : { target: String(rec.targetInvocationsPerInstance) }),
-      ...(opts.lambdaGiven ? {} : { lambdaReserved: String(rec.lambdaReservedConcurrency), lambdaProvisioned: String(rec.lambdaProvisionedConcurrency) }),
-    },
+    // Options given beside --from-loadtest win over the recommendation.
+    endpoint: given.targetGiven ? {} : { target: rec.targetInvocationsPerInstance },
+    lambda: given.lambdaGiven ? {} : { reserved: rec.lambdaReservedConcurrency, provisioned: rec.lambdaProvisionedConcurrency },
   }
 }

@@ -16,12 +16,12 @@ import {
   pruneOldVersions,
   type EndpointDescription,
   type PruneResult,
-} from '../../aws/sagemaker/endpoint.js'
+} from '../../aws/sagemaker/endpoint-lifecycle.js'
 import { executionRoleSpec } from '../../shared/roles/execution-role.js'
 import { ensureRole } from '../../aws/iam/roles.js'
 import { roleTarget } from '../../aws/iam/role-target.js'
 import { resolveTrainingSourceDir } from '../../shared/source-dir.js'
-import { armIdleStop, planIdleStop } from './idle-stop.js'
+import { armIdleStop, planIdleStop } from './arm-idle-stop.js'
 import { retryWhileIamPropagates } from '../../aws/iam/roles.js'
 import { PACKAGE_ROOT } from '../../shared/package-root.js'
 import { collectInferenceCode, downloadAndRepack, ensureModelPackage, makeWorkDir, modelPackageLocation, type InferenceCode } from './model-package.js'
@@ -42,12 +42,11 @@ import {
   buildEndpointConfigInput,
   describeVariant,
   resolveDeploySettings,
-  variantFromConfig,
   variantHourly,
   type DeployOptions,
   type DeploySettings,
-  type VariantSpec,
 } from './plan.js'
+import { variantFromConfig, type VariantSpec } from '../../shared/endpoint-variant.js'
 import { recordEndpoint, smokeTestOrRollback, switchConfig, waitWithStatus, type DeployClients } from './update.js'
 import { variantText } from './render.js'
 import { acquireDeployLock } from './lock.js'

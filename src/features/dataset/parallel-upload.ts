@@ -10,7 +10,7 @@ import { runPool } from '../../shared/pool.js'
 import { multipartInput, MULTIPART_THRESHOLD, PART_SIZE, putObjectInput } from './plan.js'
 import type { LocalFile } from './layout.js'
 import type { Clock } from '../../shared/clock.js'
-import { translateAwsError } from '../../aws/errors.js'
+import { translateAwsError } from '../../aws/error-translation.js'
 import { isRetryableTransfer, withRetry } from '../../aws/retry.js'
 import { deleteObjects, multipartUpload, putObject } from '../../aws/s3/upload.js'
 

@@ -26,7 +26,7 @@ import { headObject, type RemoteHead } from '../../aws/s3/objects.js'
 import { deleteObjects, listObjects } from '../../aws/s3/upload.js'
 import { channelUris } from '../../shared/channels.js'
 import { planDatasetSync } from './sync-plan.js'
-import { hashFile, uploadFiles, type UploadItem } from './upload.js'
+import { hashFile, uploadFiles, type UploadItem } from './parallel-upload.js'
 import { runPool } from '../../shared/pool.js'
 import type { SyncOptions, SyncPlanDetails, SyncResult, UploadDataOptions } from './types.js'
 

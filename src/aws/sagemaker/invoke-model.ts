@@ -1,7 +1,7 @@
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda'
 import { InvokeEndpointCommand, type SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime'
 import { OperationError, UserError } from '../../shared/errors.js'
-import { isAwsErrorNamed, translateAwsError } from '../errors.js'
+import { isAwsErrorNamed, translateAwsError } from '../error-translation.js'
 import type { Prediction } from './prediction.js'
 
 /**

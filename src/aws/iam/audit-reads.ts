@@ -13,7 +13,7 @@ import { DescribeEndpointCommand, DescribeEndpointConfigCommand, DescribeModelCo
 import { pollUntil, type Clock } from '../../shared/clock.js'
 import { InterruptedError } from '../../shared/errors.js'
 import type { AwsClients } from '../clients.js'
-import { callAws, isAwsErrorNamed, isNotFound } from '../errors.js'
+import { callAws, isAwsErrorNamed, isNotFound } from '../error-translation.js'
 
 /**
  * Reads what `mlops audit-iam` analyses from the live account, as IAM, Lambda and SageMaker return

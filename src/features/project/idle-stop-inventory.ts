@@ -2,7 +2,7 @@ import type { AwsClients } from '../../aws/clients.js'
 import { deleteAlarm, describeAlarm } from '../../aws/cloudwatch/alarm.js'
 import { getFunctionIfExists } from '../../aws/lambda/project-resources.js'
 import { deleteTopic, findTopicByName } from '../../aws/sns/topic.js'
-import { idleStopNames } from '../../shared/idle-stop.js'
+import { idleStopNames } from '../../shared/idle-stop-spec.js'
 import type { PlannedOperation } from '../../shared/plan.js'
 
 /**

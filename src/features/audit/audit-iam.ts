@@ -12,14 +12,14 @@ import { analyze, type AnalysisResult } from './analyze.js'
 import { AuthDetailsError, parseAuthDetails } from './auth-details.js'
 import { completeRoles, readLastAccessed, readLiveRoles, readProjectResourceRoles } from './live.js'
 import { EMPTY_EXCLUSIONS, ExclusionsError, parseExclusions, type Exclusions } from './exclusions.js'
-import { decodePolicyValue, parsePolicyDocument, PolicyParseError } from './policy.js'
+import { decodePolicyValue, parsePolicyDocument, PolicyParseError } from './parse-policy.js'
 import { buildReport, type AuditReport } from './report.js'
 import { buildSarif } from './sarif.js'
 import { roleNameOf, selectRoles, type ProjectRoles, type Scope } from './scope.js'
 import { suggestFor, type Suggestion } from './suggest.js'
 import { RULE_IDS, type PolicyFileInput, type RoleInput, type Severity } from './types.js'
 import { iamAccountOf } from '../../aws/arn.js'
-import type { Progress } from '../../aws/iam/audit.js'
+import type { Progress } from '../../aws/iam/audit-reads.js'
 
 /** The whole `mlops audit-iam` run: gather inputs (live, --input, --policy-file), analyse, report. */
 

@@ -1,0 +1,19 @@
+import type { ProductionVariant } from '@aws-sdk/client-sagemaker'
+
+/**
+ * What an endpoint serves on: instances or serverless. `deploy` builds one from flags and config and
+ * compares it with the one it replaces; `scale` reads it to refuse a serverless endpoint and to price
+ * the instances.
+ */
+export type VariantSpec =
+  | { readonly kind: 'instance'; readonly instanceType: string; readonly instanceCount: number }
+  | { readonly kind: 'serverless'; readonly memoryMb: number; readonly maxConcurrency: number }
+
+/** The variant an existing endpoint config describes (from DescribeEndpointConfig). */
+export function variantFromConfig(pv: ProductionVariant | undefined): VariantSpec | undefined {
+  if (!pv) return undefined
+  if (pv.ServerlessConfig)
+    return { kind: 'serverless', memoryMb: pv.ServerlessConfig.MemorySizeInMB ?? 0, maxConcurrency: pv.ServerlessConfig.MaxConcurrency ?? 0 }
+  if (pv.InstanceType) return { kind: 'instance', instanceType: pv.InstanceType, instanceCount: pv.InitialInstanceCount ?? 1 }
+  return undefined
+}
