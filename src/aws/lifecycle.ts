@@ -20,7 +20,7 @@ export const LAMBDA_NODE_RUNTIMES: readonly LambdaRuntimeLife[] = [
   { runtime: 'nodejs24.x', deprecation: '2028-04-30', blockCreate: '2028-06-01', blockUpdate: '2028-07-01' },
   { runtime: 'nodejs22.x', deprecation: '2027-04-30', blockCreate: '2027-06-01', blockUpdate: '2027-07-01' },
   // Kept so the config can name it and get a clear refusal instead of AWS's InvalidParameterValue.
-  { runtime: 'nodejs20.x', deprecation: '2026-04-30', blockCreate: '2026-06-01', blockUpdate: '2026-07-01' },
+  { runtime: 'nodejs20.x', deprecation: '2026-04-30', blockCreate: '2026-08-31', blockUpdate: '2026-09-30' },
 ]
 
 /** The runtime new functions get: the newest one. */
@@ -30,7 +30,7 @@ export const DEFAULT_LAMBDA_RUNTIME = LAMBDA_NODE_RUNTIMES[0].runtime
  * The idle-stop reaper's runtime (`deploy --idle-stop`), which no config chooses: its function is
  * created on it and its bundle targets it. Kept here, with the dates, so the lifecycle test watches it too.
  */
-export const REAPER_LAMBDA_RUNTIME = 'nodejs22.x'
+export const REAPER_LAMBDA_RUNTIME = 'nodejs24.x'
 
 /** The life of a runtime, or undefined for one mlops does not know. */
 export function lambdaRuntimeLife(runtime: string): LambdaRuntimeLife | undefined {

@@ -2,16 +2,24 @@
  * The idle-stop reaper (`mlops deploy --idle-stop`): subscribed to the SNS topic of one endpoint's
  * idle alarm, it deletes that endpoint, and only when the message is that alarm going into ALARM for
  * that endpoint. The endpoint config and model stay, so `mlops deploy` restores the endpoint. Its role
- * may do nothing else (sagemaker:DeleteEndpoint on this one ARN, and its own logs).
+ * may do nothing else (sagemaker:DeleteEndpoint on this one ARN, deregistering the endpoint's
+ * autoscaling, and its own logs).
  *
- * Bundled alone by esbuild; the Node.js runtime provides `@aws-sdk/client-sagemaker`.
+ * An autoscaled endpoint's scalable target is deregistered first: deleting the endpoint would do it
+ * with the caller's permissions anyway (docs: endpoint-delete-with-scaling), and doing it explicitly
+ * means a missing permission fails loudly here, before the endpoint is touched.
+ *
+ * Bundled alone by esbuild; the Node.js runtime provides the AWS SDK v3 clients.
  * Self-contained on purpose: nothing here may import from the rest of mlops.
  */
+import { ApplicationAutoScalingClient, DeregisterScalableTargetCommand } from '@aws-sdk/client-application-auto-scaling'
 import { DeleteEndpointCommand, SageMakerClient } from '@aws-sdk/client-sagemaker'
 
 export interface ReaperDeps {
   /** @default a SageMakerClient created on first use */
   readonly client?: () => Pick<SageMakerClient, 'send'>
+  /** @default an ApplicationAutoScalingClient created on first use */
+  readonly autoscaling?: () => Pick<ApplicationAutoScalingClient, 'send'>
   /** @default process.env (ENDPOINT_NAME, ALARM_NAME) */
   readonly env?: Readonly<Record<string, string | undefined>>
   /** One structured log line (JSON). @default process.stdout */
@@ -38,6 +46,29 @@ interface AlarmMessage {
 }
 
 let defaultClient: SageMakerClient | undefined
+let defaultAutoscaling: ApplicationAutoScalingClient | undefined
+
+/** The variant mlops deploys, and so the one scalable target an mlops endpoint can have. */
+const VARIANT = 'AllTraffic'
+
+/** Removes the endpoint's autoscaling; true when there was some. */
+async function deregisterScaling(client: Pick<ApplicationAutoScalingClient, 'send'>, endpoint: string): Promise<boolean> {
+  try {
+    await client.send(
+      new DeregisterScalableTargetCommand({
+        ServiceNamespace: 'sagemaker',
+        ResourceId: `endpoint/${endpoint}/variant/${VARIANT}`,
+        ScalableDimension: 'sagemaker:variant:DesiredInstanceCount',
+      }),
+    )
+    return true
+  } catch (e) {
+    // AWS answers ObjectNotFoundException; some emulators a ValidationException that says so.
+    const err = e as { name?: string; message?: string }
+    if (err.name === 'ObjectNotFoundException' || (err.name === 'ValidationException' && /no scalable target/i.test(err.message ?? ''))) return false
+    throw e
+  }
+}
 
 /** Why a message must not delete anything, or undefined when it is our alarm firing for our endpoint. */
 function refusal(msg: AlarmMessage | undefined, endpoint: string, alarm: string): string | undefined {
@@ -64,6 +95,7 @@ export function createReaper(deps: ReaperDeps = {}) {
   const env = deps.env ?? process.env
   const log = deps.log ?? ((line: string) => process.stdout.write(line + '\n'))
   const client = deps.client ?? (() => (defaultClient ??= new SageMakerClient({})))
+  const autoscaling = deps.autoscaling ?? (() => (defaultAutoscaling ??= new ApplicationAutoScalingClient({})))
   return async (event: SnsEvent): Promise<ReaperVerdict[]> => {
     const endpoint = env.ENDPOINT_NAME
     const alarm = env.ALARM_NAME
@@ -77,6 +109,7 @@ export function createReaper(deps: ReaperDeps = {}) {
       else {
         const reason = `alarm ${alarm}: ${msg!.NewStateReason ?? 'no invocations'}`
         try {
+          await deregisterScaling(autoscaling(), endpoint)
           await client().send(new DeleteEndpointCommand({ EndpointName: endpoint }))
           verdict = { action: 'deleted', endpoint, alarm, reason }
         } catch (e) {

@@ -57,7 +57,10 @@ export function idleAlarmInput(endpointName: string, idleSeconds: number, topicA
   }
 }
 
-/** The reaper may delete this one endpoint and write its own logs; nothing else. */
+/**
+ * The reaper may delete this one endpoint, deregister SageMaker variant autoscaling (which deleting
+ * an autoscaled endpoint needs), and write its own logs; nothing else.
+ */
 export function reaperPolicy(p: RoleTarget & { endpointName: string; functionName: string }): PolicyDocument {
   const logGroup = `arn:${p.partition}:logs:${p.region}:${p.accountId}:log-group:/aws/lambda/${p.functionName}`
   return {
@@ -69,8 +72,23 @@ export function reaperPolicy(p: RoleTarget & { endpointName: string; functionNam
         Action: 'sagemaker:DeleteEndpoint',
         Resource: endpointArn(p.endpointName, p),
       },
-      { Sid: 'CreateOwnLogGroup', Effect: 'Allow', Action: 'logs:CreateLogGroup', Resource: logGroup },
-      { Sid: 'WriteOwnLogs', Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: `${logGroup}:*` },
+      {
+        // A scalable target's ARN ends in an opaque ID, not the endpoint name, so the narrowest
+        // grant is SageMaker variant targets of this account and region.
+        Sid: 'DeregisterEndpointScaling',
+        Effect: 'Allow',
+        Action: 'application-autoscaling:DeregisterScalableTarget',
+        Resource: `arn:${p.partition}:application-autoscaling:${p.region}:${p.accountId}:scalable-target/*`,
+        Condition: {
+          StringEquals: {
+            'application-autoscaling:service-namespace': 'sagemaker',
+            'application-autoscaling:scalable-dimension': 'sagemaker:variant:DesiredInstanceCount',
+          },
+        },
+      },
+      // CloudWatch Logs authorises CreateLogGroup against `log-group:<name>:log-stream:`, which the
+      // bare log-group ARN does not match: `<name>:*` is the ARN that lets the reaper log at all.
+      { Sid: 'WriteOwnLogs', Effect: 'Allow', Action: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'], Resource: `${logGroup}:*` },
     ],
   }
 }

@@ -180,3 +180,57 @@ describe('audit-iam live reads (fakes)', () => {
     expect(run.stderr).toContain('Interrupted while reading IAM; nothing was changed.')
   })
 })
+
+describe('audit-iam --suggest: last-accessed data of more than one page', () => {
+  it('follows Marker through every page, so a service used on page 2 is kept in the suggestion', async () => {
+    iamMock.on(GetAccountAuthorizationDetailsCommand).resolves({
+      RoleDetailList: [
+        {
+          RoleName: 'dogs-extra',
+          Arn: `arn:aws:iam::${ACCOUNT}:role/dogs-extra`,
+          Path: '/',
+          RoleId: 'B',
+          CreateDate: new Date('2026-11-01T00:00:00Z'),
+          AssumeRolePolicyDocument: trust('sagemaker.amazonaws.com'),
+          AttachedManagedPolicies: [{ PolicyName: 'AmazonS3FullAccess', PolicyArn: 'arn:aws:iam::aws:policy/AmazonS3FullAccess' }],
+          RoleLastUsed: { LastUsedDate: new Date('2026-11-20T00:00:00Z'), Region: 'us-east-1' },
+          Tags: tags,
+        },
+      ],
+      IsTruncated: false,
+    })
+    iamMock.on(GetPolicyCommand).resolves({ Policy: { Arn: 'arn:aws:iam::aws:policy/AmazonS3FullAccess', DefaultVersionId: 'v2' } })
+    iamMock
+      .on(GetPolicyVersionCommand)
+      .resolves({ PolicyVersion: { VersionId: 'v2', IsDefaultVersion: true, Document: enc(managedDoc('AmazonS3FullAccess')) } })
+    iamMock.on(GenerateServiceLastAccessedDetailsCommand).resolves({ JobId: 'job-1' })
+    // Page 1: 100 services nobody used; page 2: S3, used.
+    const unused = Array.from({ length: 100 }, (_, i) => ({ ServiceName: `Service ${i}`, ServiceNamespace: `svc${i}` }))
+    // The more specific answer is set last: aws-sdk-client-mock uses the last matching one.
+    iamMock
+      .on(GetServiceLastAccessedDetailsCommand, { JobId: 'job-1' })
+      .resolves({ JobStatus: 'COMPLETED', JobCreationDate: new Date(), ServicesLastAccessed: unused, IsTruncated: true, Marker: 'p2' })
+    iamMock.on(GetServiceLastAccessedDetailsCommand, { JobId: 'job-1', Marker: 'p2' }).resolves({
+      JobStatus: 'COMPLETED',
+      JobCreationDate: new Date(),
+      ServicesLastAccessed: [
+        {
+          ServiceName: 'Amazon S3',
+          ServiceNamespace: 's3',
+          LastAuthenticated: new Date('2026-11-19T00:00:00Z'),
+          TrackedActionsLastAccessed: [{ ActionName: 'GetObject', LastAccessedTime: new Date('2026-11-19T00:00:00Z') }],
+        },
+      ],
+      IsTruncated: false,
+    })
+    const dir = await tempProject(minimalConfig())
+    const run = await runMlops(['audit-iam', '--json', '--suggest'], { cwd: dir, awsFactory, clock: fastClock() })
+    expect(run.code, run.stderr).toBe(3)
+    expect(iamMock).toHaveReceivedCommandTimes(GetServiceLastAccessedDetailsCommand, 2)
+    expect(iamMock).toHaveReceivedNthCommandWith(GetServiceLastAccessedDetailsCommand, 2, { JobId: 'job-1', Marker: 'p2' })
+    expect(run.json<AuditReport>().suggestions?.find((s) => s.role === 'dogs-extra')).toMatchObject({
+      basis: 'last-accessed',
+      policy: { Statement: [{ Action: ['s3:GetObject'], Resource: '*' }] },
+    })
+  })
+})

@@ -1,6 +1,12 @@
-import { CloudWatchClient, DescribeAlarmsCommand, ListTagsForResourceCommand } from '@aws-sdk/client-cloudwatch'
+import {
+  ApplicationAutoScalingClient,
+  DescribeScalableTargetsCommand,
+  PutScalingPolicyCommand,
+  RegisterScalableTargetCommand,
+} from '@aws-sdk/client-application-auto-scaling'
+import { CloudWatchClient, DescribeAlarmsCommand, ListTagsForResourceCommand, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch'
 import { GetRoleCommand, GetRolePolicyCommand, IAMClient, ListRolePoliciesCommand } from '@aws-sdk/client-iam'
-import { GetFunctionCommand, GetPolicyCommand, LambdaClient } from '@aws-sdk/client-lambda'
+import { GetFunctionCommand, GetPolicyCommand, LambdaClient, UpdateFunctionConfigurationCommand } from '@aws-sdk/client-lambda'
 import {
   CreateEndpointCommand,
   CreateEndpointConfigCommand,
@@ -35,18 +41,36 @@ const POLICY = {
       Action: 'sagemaker:DeleteEndpoint',
       Resource: `arn:aws:sagemaker:${REGION}:${ACCOUNT}:endpoint/dogs-endpoint`,
     },
-    { Sid: 'CreateOwnLogGroup', Effect: 'Allow', Action: 'logs:CreateLogGroup', Resource: `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/aws/lambda/${NAME}` },
+    {
+      Sid: 'DeregisterEndpointScaling',
+      Effect: 'Allow',
+      Action: 'application-autoscaling:DeregisterScalableTarget',
+      Resource: `arn:aws:application-autoscaling:${REGION}:${ACCOUNT}:scalable-target/*`,
+      Condition: {
+        StringEquals: {
+          'application-autoscaling:service-namespace': 'sagemaker',
+          'application-autoscaling:scalable-dimension': 'sagemaker:variant:DesiredInstanceCount',
+        },
+      },
+    },
     {
       Sid: 'WriteOwnLogs',
       Effect: 'Allow',
-      Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+      Action: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'],
       Resource: `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/aws/lambda/${NAME}:*`,
     },
   ],
 }
 
 let moto: MotoServer
-let c: { iam: IAMClient; lambda: LambdaClient; sns: SNSClient; cloudwatch: CloudWatchClient; sagemaker: SageMakerClient }
+let c: {
+  iam: IAMClient
+  lambda: LambdaClient
+  sns: SNSClient
+  cloudwatch: CloudWatchClient
+  sagemaker: SageMakerClient
+  autoscaling: ApplicationAutoScalingClient
+}
 
 beforeAll(async () => {
   moto = await startMoto()
@@ -57,6 +81,7 @@ beforeAll(async () => {
     sns: new SNSClient(cfg),
     cloudwatch: new CloudWatchClient(cfg),
     sagemaker: new SageMakerClient(cfg),
+    autoscaling: new ApplicationAutoScalingClient(cfg),
   }
 })
 afterAll(async () => {
@@ -142,7 +167,7 @@ describe('idle stop on moto', () => {
 
     const fn = await c.lambda.send(new GetFunctionCommand({ FunctionName: NAME }))
     expect(fn.Configuration).toMatchObject({
-      Runtime: 'nodejs22.x',
+      Runtime: 'nodejs24.x',
       Handler: 'reaper.handler',
       Role: `arn:aws:iam::${ACCOUNT}:role/${NAME}`,
       Environment: { Variables: { ENDPOINT_NAME: ENDPOINT, ALARM_NAME: NAME } },
@@ -183,6 +208,7 @@ describe('idle stop on moto', () => {
       'AddPermission',
       'Subscribe',
       'PutMetricAlarm',
+      'SetAlarmState',
     ])
     expect(JSON.parse((planned[1].input as { PolicyDocument: string }).PolicyDocument)).toEqual(POLICY)
   })
@@ -201,7 +227,12 @@ describe('idle stop on moto', () => {
     await createEndpoint(ENDPOINT)
     await createEndpoint('cats-endpoint')
     const logs: string[] = []
-    const reap = createReaper({ client: () => c.sagemaker, env: { ENDPOINT_NAME: ENDPOINT, ALARM_NAME: NAME }, log: (l) => logs.push(l) })
+    const reap = createReaper({
+      client: () => c.sagemaker,
+      autoscaling: () => c.autoscaling,
+      env: { ENDPOINT_NAME: ENDPOINT, ALARM_NAME: NAME },
+      log: (l) => logs.push(l),
+    })
 
     expect(await reap(alarmMessage({ endpoint: 'cats-endpoint' }))).toEqual([
       expect.objectContaining({ action: 'refused', reason: 'the alarm watches endpoint cats-endpoint, not dogs-endpoint' }),
@@ -224,6 +255,58 @@ describe('idle stop on moto', () => {
     expect(JSON.parse(logs.at(-1)!)).toMatchObject({ level: 'info', msg: 'idle stop: deleted', alarm: NAME, endpoint: ENDPOINT })
     // A second notification finds it gone and says so.
     expect(await reap(alarmMessage())).toMatchObject([{ action: 'already-gone' }])
+  })
+
+  it('the reaper deletes an autoscaled endpoint: its scalable target is deregistered first, another endpoint keeps its own', async () => {
+    const target = (endpoint: string) => ({
+      ServiceNamespace: 'sagemaker' as const,
+      ResourceId: `endpoint/${endpoint}/variant/AllTraffic`,
+      ScalableDimension: 'sagemaker:variant:DesiredInstanceCount' as const,
+    })
+    for (const endpoint of [ENDPOINT, 'cats-endpoint']) {
+      await createEndpoint(endpoint)
+      await c.autoscaling.send(new RegisterScalableTargetCommand({ ...target(endpoint), MinCapacity: 1, MaxCapacity: 2 }))
+      await c.autoscaling.send(
+        new PutScalingPolicyCommand({
+          ...target(endpoint),
+          PolicyName: `${endpoint}-invocations`,
+          PolicyType: 'TargetTrackingScaling',
+          TargetTrackingScalingPolicyConfiguration: {
+            TargetValue: 70,
+            PredefinedMetricSpecification: { PredefinedMetricType: 'SageMakerVariantInvocationsPerInstance' },
+          },
+        }),
+      )
+    }
+    const reap = createReaper({
+      client: () => c.sagemaker,
+      autoscaling: () => c.autoscaling,
+      env: { ENDPOINT_NAME: ENDPOINT, ALARM_NAME: NAME },
+      log: () => {},
+    })
+    expect(await reap(alarmMessage())).toMatchObject([{ action: 'deleted', endpoint: ENDPOINT }])
+    expect(await exists(() => c.sagemaker.send(new DescribeEndpointCommand({ EndpointName: ENDPOINT })))).toBe(false)
+    const left = await c.autoscaling.send(new DescribeScalableTargetsCommand({ ServiceNamespace: 'sagemaker' }))
+    expect(left.ScalableTargets?.map((t) => t.ResourceId)).toEqual(['endpoint/cats-endpoint/variant/AllTraffic'])
+    // A second notification (the endpoint and its scaling already gone) is not an error.
+    expect(await reap(alarmMessage())).toMatchObject([{ action: 'already-gone' }])
+  })
+
+  it('a re-deploy puts an alarm left in ALARM back to OK, so the restored endpoint can be reaped again', async () => {
+    await setupIdleStop(c, SETTINGS, { clock: fastClock() })
+    await c.cloudwatch.send(new SetAlarmStateCommand({ AlarmName: NAME, StateValue: 'ALARM', StateReason: 'the endpoint was idle' }))
+    const state = async () => (await c.cloudwatch.send(new DescribeAlarmsCommand({ AlarmNames: [NAME] }))).MetricAlarms?.[0]?.StateValue
+    expect(await state()).toBe('ALARM')
+    await setupIdleStop(c, SETTINGS, { clock: fastClock() })
+    expect(await state()).toBe('OK')
+  })
+
+  it('a reaper made on an older runtime is moved to the runtime its bundle targets on the next deploy', async () => {
+    await setupIdleStop(c, SETTINGS, { clock: fastClock() })
+    await c.lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: NAME, Runtime: 'nodejs22.x', Timeout: 3 }))
+    await setupIdleStop(c, SETTINGS, { clock: fastClock() })
+    const fn = await c.lambda.send(new GetFunctionCommand({ FunctionName: NAME }))
+    expect(fn.Configuration).toMatchObject({ Runtime: 'nodejs24.x', Timeout: 30, Handler: 'reaper.handler' })
   })
 
   it('status shows it armed, and teardown removes alarm, topic, subscription, reaper and role', async () => {

@@ -20,7 +20,7 @@ import { functionSpec, resolveLambdaRuntime } from '../../src/features/lambda/pl
 import { parseConfigText } from '../../src/config/load.js'
 import { fastClock, minimalConfig, OFFLINE_ENV, runMlops, tempProject } from '../helpers/cli.js'
 
-// Issue 14 item 1: nodejs20.x has been create-blocked since 2026-06-01.
+// Issue 14 item 1: nodejs20.x has been create-blocked since 2026-08-31 (issue 26 corrected the dates).
 const cfg = (extra = '') => parseConfigText(minimalConfig(extra), 'mlops.config.yaml')
 const NOW = Date.parse('2026-12-01T00:00:00Z')
 const DAY = 86_400_000
@@ -46,7 +46,7 @@ describe('Lambda runtime lifecycle', () => {
     expect(functionSpec(cfg(), 'arn:role').runtime).toBe('nodejs24.x')
     expect(resolveLambdaRuntime(cfg('lambda:\n  runtime: nodejs22.x\n'), NOW)).toBe('nodejs22.x')
     expect(() => resolveLambdaRuntime(cfg('lambda:\n  runtime: nodejs20.x\n'), NOW)).toThrow(
-      'lambda.runtime nodejs20.x is retired: AWS blocks creating functions on it since 2026-06-01 and updating them since 2026-07-01.',
+      'lambda.runtime nodejs20.x is retired: AWS blocks creating functions on it since 2026-08-31 and updating them since 2026-09-30.',
     )
     expect(() => resolveLambdaRuntime(cfg('lambda:\n  runtime: nodejs18.x\n'), NOW)).toThrow(/not a runtime mlops bundles the handler for/)
   })
@@ -59,7 +59,7 @@ describe('Lambda runtime lifecycle', () => {
     const old = await tempProject(minimalConfig('lambda:\n  runtime: nodejs20.x\n'))
     const bad = await runMlops(['lambda-setup', '--dry-run'], { cwd: old, env: OFFLINE_ENV, clock: fastClock(NOW) })
     expect(bad.code).toBe(2)
-    expect(bad.stderr).toMatch(/nodejs20\.x is retired: AWS blocks creating functions on it since 2026-06-01/)
+    expect(bad.stderr).toMatch(/nodejs20\.x is retired: AWS blocks creating functions on it since 2026-08-31 and updating them since 2026-09-30/)
     expect(bad.stderr).toMatch(/Set lambda\.runtime to nodejs24\.x/)
   })
 
@@ -76,7 +76,7 @@ describe('Lambda runtime lifecycle', () => {
     expect(runtime).toBe(REAPER_LAMBDA_RUNTIME)
     expect(reaperBundle().runtime).toBe(runtime)
     expect(esbuildOptions(reaperBundle()).target).toBe(esbuildTarget(REAPER_LAMBDA_RUNTIME))
-    expect(esbuildOptions(reaperBundle()).target).toBe('node22')
+    expect(esbuildOptions(reaperBundle()).target).toBe('node24')
     // Real time on purpose, as for the default: fails before AWS stops creating functions on it.
     expect(daysToBlockCreate(REAPER_LAMBDA_RUNTIME, Date.now())).toBeGreaterThan(60)
   })

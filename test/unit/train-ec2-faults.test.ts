@@ -276,3 +276,43 @@ describe('train-ec2: hyperparameters outside the script’s declared ranges', ()
     }
   })
 })
+
+describe('train-ec2: DescribeInstances right after launch (eventual consistency)', () => {
+  const notFound = () => awsError('InvalidInstanceID.NotFound', "The instance ID 'i-0abc' does not exist")
+
+  it('survives three InvalidInstanceID.NotFound answers after RunInstances: the box trains and is terminated at the end', async () => {
+    command('Success', [...SUCCESS_LINES, [MARKER('s3://dogs-data/output/x/model.tar.gz')]])
+    let unseen = 3
+    ec2Mock.on(DescribeInstancesCommand).callsFake(() => {
+      if (instanceState === 'pending' && unseen > 0) {
+        unseen--
+        throw notFound()
+      }
+      const current = instanceState
+      if (instanceState === 'pending') instanceState = 'running'
+      if (instanceState === 'shutting-down') instanceState = 'terminated'
+      return { Reservations: [{ Instances: [{ InstanceId: 'i-0abc', State: { Name: current } }] }] }
+    })
+    const dir = await project()
+    const res = await runMlops(['train-ec2', '--yes'], { cwd: dir, awsFactory: factory, clock: fastClock() })
+    expect(res.code, res.stderr).toBe(0)
+    expect(unseen).toBe(0)
+    expect(res.stderr).not.toContain('before training started')
+    expect(ssmMock).toHaveReceivedCommandTimes(SendCommandCommand, 1)
+    expect(await kinds(dir)).toContain('model-artifact')
+  })
+
+  it('an instance still unknown after the grace period is reported as ended, and mlops still tries to terminate it', async () => {
+    command('Success', SUCCESS_LINES)
+    ec2Mock.on(DescribeInstancesCommand).callsFake(() => {
+      if (instanceState === 'pending') throw notFound()
+      return { Reservations: [{ Instances: [{ InstanceId: 'i-0abc', State: { Name: instanceState } }] }] }
+    })
+    const dir = await project()
+    const res = await runMlops(['train-ec2', '--yes'], { cwd: dir, awsFactory: factory, clock: fastClock() })
+    expect(res.code).toBe(1)
+    expect(res.stderr).toContain('Instance i-0abc is terminated before training started')
+    expect(ssmMock).toHaveReceivedCommandTimes(SendCommandCommand, 0)
+    expect(ec2Mock).toHaveReceivedCommandWith(TerminateInstancesCommand, { InstanceIds: ['i-0abc'] })
+  })
+})

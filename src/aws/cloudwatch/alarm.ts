@@ -2,6 +2,7 @@ import {
   DeleteAlarmsCommand,
   DescribeAlarmsCommand,
   PutMetricAlarmCommand,
+  SetAlarmStateCommand,
   type CloudWatchClient,
   type PutMetricAlarmCommandInput,
 } from '@aws-sdk/client-cloudwatch'
@@ -24,6 +25,19 @@ const ctx = (operation: string, resource: string) => ({ service: 'cloudwatch', o
 /** PutMetricAlarm creates the alarm or replaces it whole, so a re-run converges. */
 export async function putAlarm(cw: CloudWatchClient, input: PutMetricAlarmCommandInput): Promise<void> {
   await callAws(ctx('PutMetricAlarm', `alarm/${input.AlarmName}`), () => cw.send(new PutMetricAlarmCommand(input)))
+}
+
+/** SetAlarmState's input that puts an alarm back to OK (it is evaluated again at its next period). */
+export function alarmOkInput(name: string, reason: string) {
+  return { AlarmName: name, StateValue: 'OK' as const, StateReason: reason }
+}
+
+/**
+ * Puts the alarm back to OK. PutMetricAlarm on an existing alarm keeps its state, and an alarm
+ * notifies only when its state changes: one left in ALARM would never fire again.
+ */
+export async function resetAlarm(cw: CloudWatchClient, name: string, reason: string): Promise<void> {
+  await callAws(ctx('SetAlarmState', `alarm/${name}`), () => cw.send(new SetAlarmStateCommand(alarmOkInput(name, reason))))
 }
 
 export async function describeAlarm(cw: CloudWatchClient, name: string): Promise<AlarmInfo | undefined> {

@@ -201,9 +201,21 @@ export interface InstanceStatus {
   readonly state: string
   /** Why it changed state ("Server.SpotInstanceTermination: ..."), when AWS says. */
   readonly reason?: string
+  /**
+   * DescribeInstances answered InvalidInstanceID.NotFound (state is then 'terminated'). Right after
+   * RunInstances this is EC2's eventual consistency, not an ended box: the caller decides.
+   */
+  readonly notFound?: true
 }
 
-/** The instance's state; 'terminated' when AWS no longer knows it. */
+/**
+ * How long after RunInstances a NotFound answer is read as "not visible yet" rather than "gone".
+ * botocore's InstanceRunning waiter retries on InvalidInstanceID.NotFound for its whole wait; two
+ * minutes covers the propagation delays EC2 documents while still failing fast on a box that vanished.
+ */
+export const LAUNCH_NOT_FOUND_GRACE_MS = 120_000
+
+/** The instance's state; 'terminated' (with `notFound`) when AWS does not know it. */
 export async function describeInstanceState(ec2: EC2Client, instanceId: string): Promise<InstanceStatus> {
   return callAws({ service: 'ec2', operation: 'DescribeInstances', resource: instanceId }, async () => {
     try {
@@ -213,14 +225,20 @@ export async function describeInstanceState(ec2: EC2Client, instanceId: string):
       const reason = inst.StateReason?.Message || inst.StateTransitionReason || undefined
       return { state: inst.State?.Name ?? 'unknown', ...(reason ? { reason } : {}) }
     } catch (e) {
-      if (isNotFound(e)) return { state: 'terminated' }
+      if (isNotFound(e)) return { state: 'terminated', notFound: true }
       throw e
     }
   })
 }
 
-/** Waits for `running`; fails at once when the instance ends instead (spot reclaimed, boot failure). */
-export async function waitForInstanceRunning(ec2: EC2Client, instanceId: string, opts: WaitOptions): Promise<void> {
+/**
+ * Waits for `running`; fails at once when the instance ends instead (spot reclaimed, boot failure).
+ * A NotFound answer within `notFoundGraceMs` of the start is the launch not being visible yet, as
+ * in botocore's waiter: reading it as "terminated" would fail the run and tear down a healthy box.
+ */
+export async function waitForInstanceRunning(ec2: EC2Client, instanceId: string, opts: WaitOptions & { readonly notFoundGraceMs?: number }): Promise<void> {
+  const start = opts.clock.now()
+  const graceMs = opts.notFoundGraceMs ?? LAUNCH_NOT_FOUND_GRACE_MS
   await pollUntil({
     what: `instance ${instanceId} to be running`,
     clock: opts.clock,
@@ -230,6 +248,7 @@ export async function waitForInstanceRunning(ec2: EC2Client, instanceId: string,
     onStatus: opts.onStatus,
     check: async () => {
       const s = await describeInstanceState(ec2, instanceId)
+      if (s.notFound && opts.clock.now() - start < graceMs) return { done: false, value: undefined, status: 'launched, not yet visible to DescribeInstances' }
       if (s.state === 'shutting-down' || s.state === 'terminated' || s.state === 'stopped' || s.state === 'stopping') {
         throw new OperationError('InstanceEnded', `Instance ${instanceId} is ${s.state} before training started${s.reason ? `: ${s.reason}` : ''}.`, {
           hint: 'For spot, capacity may have been reclaimed: retry, or run without --spot.',

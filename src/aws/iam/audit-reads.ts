@@ -194,5 +194,18 @@ export async function fetchLastAccessed(
     opts.progress.warn(`Last-accessed report for ${opts.label} ended ${details.JobStatus}: ${details.Error?.Message ?? 'no detail'}.`)
     return undefined
   }
-  return details.ServicesLastAccessed
+  // The report pages at 100 services: a role that used a service on a later page must not look as
+  // if it never did (--suggest would then propose dropping a permission in use).
+  const services = [...(details.ServicesLastAccessed ?? [])]
+  let marker = details.IsTruncated ? details.Marker : undefined
+  while (marker) {
+    if (opts.signal?.aborted) throw new InterruptedError()
+    const from = marker
+    const page = await callAws({ service: 'iam', operation: 'GetServiceLastAccessedDetails', resource: roleArn }, () =>
+      iam.send(new GetServiceLastAccessedDetailsCommand({ JobId: id, Marker: from })),
+    )
+    services.push(...(page.ServicesLastAccessed ?? []))
+    marker = page.IsTruncated ? page.Marker : undefined
+  }
+  return services
 }

@@ -1,6 +1,15 @@
-import { AddPermissionCommand, UpdateFunctionCodeCommand, CreateFunctionCommand, type LambdaClient } from '@aws-sdk/client-lambda'
+import {
+  AddPermissionCommand,
+  CreateFunctionCommand,
+  UpdateFunctionCodeCommand,
+  UpdateFunctionConfigurationCommand,
+  type FunctionConfiguration,
+  type LambdaClient,
+  type Runtime,
+} from '@aws-sdk/client-lambda'
 import type { Clock } from '../../shared/clock.js'
 import { callAws, isAwsErrorNamed, translateAwsError } from '../error-translation.js'
+import { waitForFunctionReady } from '../lambda/function.js'
 import { getFunctionIfExists } from '../lambda/project-resources.js'
 import { retryWhileIamPropagates } from '../iam/roles.js'
 
@@ -21,6 +30,12 @@ export interface SubscriberFunctionSpec {
   readonly zip: Uint8Array
 }
 
+/** Memory and timeout of every subscriber function: it makes one or two API calls. */
+const MEMORY_MB = 128
+const TIMEOUT_SECONDS = 30
+/** How long one update of the function may take to settle (LastUpdateStatus). */
+const UPDATE_TIMEOUT_MS = 5 * 60_000
+
 /** Lets the topic (and nothing else) invoke the function. */
 export const SNS_PERMISSION_SID = 'mlops-idle-stop-sns'
 
@@ -34,8 +49,8 @@ export function createSubscriberInput(spec: Omit<SubscriberFunctionSpec, 'zip'>,
     Role: spec.roleArn,
     Code: { ZipFile: zip },
     Description: spec.description,
-    MemorySize: 128,
-    Timeout: 30,
+    MemorySize: MEMORY_MB,
+    Timeout: TIMEOUT_SECONDS,
     Environment: { Variables: { ...spec.environment } },
     PackageType: 'Zip',
     Tags: { ...spec.tags },
@@ -46,7 +61,43 @@ export function snsPermissionInput(functionName: string, topicArn: string) {
   return { FunctionName: functionName, StatementId: SNS_PERMISSION_SID, Action: 'lambda:InvokeFunction', Principal: 'sns.amazonaws.com', SourceArn: topicArn }
 }
 
-/** Creates the function, or replaces its code; returns its ARN. */
+/** The UpdateFunctionConfiguration request: what mlops decides about the function besides its code. */
+export function subscriberConfigurationInput(spec: Omit<SubscriberFunctionSpec, 'zip'>) {
+  return {
+    FunctionName: spec.name,
+    Runtime: spec.runtime as Runtime,
+    Handler: spec.handler,
+    Role: spec.roleArn,
+    Description: spec.description,
+    MemorySize: MEMORY_MB,
+    Timeout: TIMEOUT_SECONDS,
+    Environment: { Variables: { ...spec.environment } },
+  }
+}
+
+/** True when the live configuration differs from what `spec` asks for (a runtime moved on, a new role). */
+function configurationDiffers(current: FunctionConfiguration, spec: Omit<SubscriberFunctionSpec, 'zip'>): boolean {
+  const want = subscriberConfigurationInput(spec)
+  const env = current.Environment?.Variables ?? {}
+  const wantEnv = want.Environment.Variables
+  return (
+    current.Runtime !== want.Runtime ||
+    current.Handler !== want.Handler ||
+    current.Role !== want.Role ||
+    (current.Description ?? '') !== want.Description ||
+    current.MemorySize !== want.MemorySize ||
+    current.Timeout !== want.Timeout ||
+    Object.keys(env).length !== Object.keys(wantEnv).length ||
+    Object.entries(wantEnv).some(([k, v]) => env[k] !== v)
+  )
+}
+
+/**
+ * Creates the function, or converges an existing one: its configuration first when it differs (so a
+ * function made on a runtime that AWS retires moves to the one its bundle targets), then its code.
+ * Lambda refuses an update while another is in progress, and an update that fails shows only in
+ * LastUpdateStatus: each update is awaited until it settles, and a failed one is an error.
+ */
 export async function ensureSubscriberFunction(
   lambda: LambdaClient,
   spec: SubscriberFunctionSpec,
@@ -54,7 +105,19 @@ export async function ensureSubscriberFunction(
 ): Promise<string> {
   const existing = await getFunctionIfExists(lambda, spec.name)
   if (existing?.Configuration?.FunctionArn) {
+    const wait = (failOnFailed: boolean) => waitForFunctionReady(lambda, spec.name, { ...opts, timeoutMs: UPDATE_TIMEOUT_MS, failOnFailed })
+    // Settle whatever update was in flight; a failed earlier one is just the state we replace.
+    const current = await wait(false)
+    if (configurationDiffers(current, spec)) {
+      await retryWhileIamPropagates(
+        () =>
+          callAws(ctx('UpdateFunctionConfiguration', spec.name), () => lambda.send(new UpdateFunctionConfigurationCommand(subscriberConfigurationInput(spec)))),
+        opts,
+      )
+      await wait(true)
+    }
     await callAws(ctx('UpdateFunctionCode', spec.name), () => lambda.send(new UpdateFunctionCodeCommand({ FunctionName: spec.name, ZipFile: spec.zip })))
+    await wait(true)
     return existing.Configuration.FunctionArn
   }
   // A role created seconds ago may not be assumable by Lambda yet.

@@ -2,7 +2,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { partitionOf } from '../../aws/arn.js'
 import type { AwsClients } from '../../aws/clients.js'
-import { putAlarm } from '../../aws/cloudwatch/alarm.js'
+import { alarmOkInput, putAlarm, resetAlarm } from '../../aws/cloudwatch/alarm.js'
 import { ensureRole } from '../../aws/iam/roles.js'
 import { REAPER_LAMBDA_RUNTIME } from '../../aws/lifecycle.js'
 import { serviceTrustPolicy, type RoleSpec } from '../../shared/roles/policy.js'
@@ -25,6 +25,9 @@ import { createZip } from '../../shared/zip-writer.js'
  */
 
 export const REAPER_HANDLER = 'reaper.handler'
+
+/** Why deploy puts the alarm back to OK (shown in the alarm's history). */
+const REARM_REASON = 'mlops deploy armed the idle stop: the idle time counts from now'
 
 export interface IdleStopSettings {
   readonly project: string
@@ -126,7 +129,12 @@ export function planIdleStop(s: IdleStopSettings): PlannedOperation[] {
       input: { RoleName: role.name, PolicyName: names.policy, PolicyDocument: JSON.stringify(role.inlinePolicies[names.policy]) },
     },
     { service: 'sns', operation: 'CreateTopic', input: { Name: names.topic, Tags: projectTags(s.project) } },
-    { service: 'lambda', operation: 'CreateFunction', input: createSubscriberInput(functionSpec(s, roleArn), '<reaper.js zip>'), note: 'or update its code' },
+    {
+      service: 'lambda',
+      operation: 'CreateFunction',
+      input: createSubscriberInput(functionSpec(s, roleArn), '<reaper.js zip>'),
+      note: 'or converge its configuration (runtime included) and code, each update awaited',
+    },
     { service: 'lambda', operation: 'AddPermission', input: snsPermissionInput(names.function, topicArn) },
     { service: 'sns', operation: 'Subscribe', input: { TopicArn: topicArn, Protocol: 'lambda', Endpoint: functionArn, ReturnSubscriptionArn: true } },
     {
@@ -135,10 +143,19 @@ export function planIdleStop(s: IdleStopSettings): PlannedOperation[] {
       input: idleAlarmInput(s.endpointName, s.idleSeconds, topicArn, projectTags(s.project)),
       note: `fires after ${evaluationPeriods} x ${period} s without an invocation`,
     },
+    {
+      service: 'cloudwatch',
+      operation: 'SetAlarmState',
+      input: alarmOkInput(names.alarm, REARM_REASON),
+      note: 'an alarm left in ALARM by an earlier idle stop would never notify again',
+    },
   ]
 }
 
-/** Arms the idle stop: role, topic, reaper, permission, subscription, alarm (in that order, so the alarm fires into a working chain). */
+/**
+ * Arms the idle stop: role, topic, reaper, permission, subscription, alarm (in that order, so the alarm
+ * fires into a working chain), then the alarm back to OK so a restored endpoint can be reaped again.
+ */
 export async function setupIdleStop(
   c: Pick<AwsClients, 'iam' | 'lambda' | 'sns' | 'cloudwatch'>,
   s: IdleStopSettings,
@@ -151,6 +168,7 @@ export async function setupIdleStop(
   await allowTopic(c.lambda, names.function, topicArn)
   const subscriptionArn = await subscribeLambda(c.sns, topicArn, functionArn)
   await putAlarm(c.cloudwatch, idleAlarmInput(s.endpointName, s.idleSeconds, topicArn, projectTags(s.project)) as never)
+  await resetAlarm(c.cloudwatch, names.alarm, REARM_REASON)
   const { period, evaluationPeriods, idleSeconds } = idlePeriods(s.idleSeconds)
   return { alarm: names.alarm, topicArn, subscriptionArn, functionArn, roleArn: role.arn, idleSeconds, period, evaluationPeriods }
 }
