@@ -1,7 +1,5 @@
 import path from 'node:path'
 import { createAwsClientFactory, resolveAwsSettings, type AwsClientFactory, type AwsClientName, type AwsClients, type AwsSettings } from './aws/clients.js'
-import { readFile } from 'node:fs/promises'
-import { parse as parseYaml } from 'yaml'
 import { DEFAULT_CONFIG_FILE, loadConfig } from './config/load.js'
 import type { MlopsConfig } from './config/schema.js'
 import { AwsSchema } from './config/sections/aws.js'
@@ -55,8 +53,6 @@ export class CommandContext {
   readonly globals: GlobalOptions
   readonly configPath: string
   private configPromise?: Promise<MlopsConfig>
-  /** Whether the config file wrote aws.region (its default must not hide the profile's region). */
-  private readonly regionWritten = new WeakMap<object, boolean>()
   private factory?: AwsClientFactory
   /**
    * awsSettings per config `aws` section, and once without a config: resolving reads ~/.aws/config
@@ -97,10 +93,7 @@ export class CommandContext {
 
   /** The validated config; throws ConfigNotFound / InvalidConfig (exit 2). */
   config(): Promise<MlopsConfig> {
-    this.configPromise ??= loadConfig(this.configPath).then(async (cfg) => {
-      this.regionWritten.set(cfg.aws, await configWritesRegion(this.configPath))
-      return cfg
-    })
+    this.configPromise ??= loadConfig(this.configPath, this.deps.cwd)
     return this.configPromise
   }
 
@@ -126,12 +119,10 @@ export class CommandContext {
   }
 
   private resolveSettings(config?: Pick<MlopsConfig, 'aws'>): AwsSettings {
-    // aws.region filled in by the schema's default ranks below the profile's region.
-    const fromConfig = config && this.regionWritten.get(config.aws) === false ? { ...config.aws, region: undefined } : config?.aws
     const settings = resolveAwsSettings({
       flags: { region: this.globals.region, profile: this.globals.profile, endpointUrl: this.globals.endpointUrl },
       env: this.deps.env,
-      config: fromConfig,
+      config: config?.aws,
       version: this.deps.version,
     })
     checkAwsEnvironment(this.deps.env)
@@ -190,16 +181,6 @@ export class CommandContext {
   /** The local state file beside the config. */
   state(): StateStore {
     return new StateStore(this.projectDir, { warn: (m) => this.ui.warn(m), now: () => this.clock.now() })
-  }
-}
-
-/** True unless the config file leaves aws.region out (read again raw: the parsed config has the default filled in). */
-async function configWritesRegion(file: string): Promise<boolean> {
-  try {
-    const raw = parseYaml(await readFile(file, 'utf8')) as { aws?: { region?: unknown } } | null
-    return raw?.aws?.region !== undefined
-  } catch {
-    return true
   }
 }
 
