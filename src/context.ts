@@ -4,7 +4,6 @@ import { DEFAULT_CONFIG_FILE, loadConfig } from './config/load.js'
 import type { MlopsConfig } from './config/schema.js'
 import { AwsSchema } from './config/sections/aws.js'
 import { UserError } from './shared/errors.js'
-import { parseDuration } from './shared/duration.js'
 import { Ui, type OutStream } from './shared/output.js'
 import { StateStore } from './shared/state.js'
 import type { Clock } from './shared/clock.js'
@@ -212,25 +211,4 @@ function checkAwsValue(
   const parsed = value === '' ? { success: false, error: { issues: [{ message: 'must not be empty' }] } } : schema.safeParse(value)
   if (parsed.success) return
   throw new UserError('InvalidFlag', `${source}: ${parsed.error?.issues[0]?.message ?? 'invalid'}, got "${value}".`, { hint })
-}
-
-/** Validates a numeric flag; throws a UserError that names the flag. */
-export function parseIntFlag(value: string, flag: string, { min = 1, max = Number.MAX_SAFE_INTEGER } = {}): number {
-  const n = Number(value)
-  if (!/^-?\d+$/.test(value.trim()) || !Number.isInteger(n) || n < min || n > max) {
-    const range = max === Number.MAX_SAFE_INTEGER ? `${min} or more` : `${min} to ${max}`
-    throw new UserError('InvalidFlag', `${flag} must be a whole number ${range}, got "${value}".`, {
-      hint: `For example: ${flag} ${Math.max(min, 1)}`,
-    })
-  }
-  return n
-}
-
-/** Validates a duration flag such as --timeout (90s, 30m, 2h, 1h30m); throws a UserError that names the flag. */
-export function parseDurationFlag(value: string, flag: string, example: string): number {
-  try {
-    return parseDuration(value)
-  } catch (e) {
-    throw new UserError('InvalidFlag', `${flag}: ${(e as Error).message}.`, { hint: `For example: ${flag} ${example}` })
-  }
 }
