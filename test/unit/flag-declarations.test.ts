@@ -1,6 +1,11 @@
 import { readdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { parseDeployFlags } from '../../src/commands/deploy.js'
+import { parseScaleFlags } from '../../src/commands/scale.js'
+import { parseTrainEc2Flags } from '../../src/commands/train-ec2.js'
+import { parseConfigText } from '../../src/config/load.js'
+import type { ConfigError } from '../../src/shared/errors.js'
 import { minimalConfig, OFFLINE_ENV, runMlops, tempProject } from '../helpers/cli.js'
 
 const COMMANDS_DIR = path.resolve(import.meta.dirname, '../../src/commands')
@@ -73,5 +78,58 @@ describe('a flag is declared once, with the schema field that validates it', () 
     expect([zeroFlag.code, zeroConfig.code]).toEqual([2, 2])
     expect(zeroFlag.stderr).toContain('✖ --instance-count: must be at least 1 (endpoint instances), got "0".')
     expect(zeroConfig.stderr).toContain('endpoint.instanceCount: must be at least 1 (endpoint instances)')
+  })
+
+  it.each([
+    // [flag, value, parse the flag, config text, dotted path, the field's message]
+    [
+      '--max-concurrency',
+      '500',
+      (v: string) => parseDeployFlags({ smokeTest: true, maxConcurrency: v }),
+      'endpoint:\n  serverless:\n    maxConcurrency: 500\n',
+      'endpoint.serverless.maxConcurrency',
+      'must be at most 200 (concurrent invocations)',
+    ],
+    [
+      '--max',
+      '0',
+      (v: string) => parseScaleFlags({ max: v }),
+      'endpoint:\n  autoscaling:\n    maxCapacity: 0\n',
+      'endpoint.autoscaling.maxCapacity',
+      'must be at least 1 (instances)',
+    ],
+    [
+      '--scale-in-cooldown',
+      '7200',
+      (v: string) => parseScaleFlags({ scaleInCooldown: v }),
+      'endpoint:\n  autoscaling:\n    scaleInCooldown: 7200\n',
+      'endpoint.autoscaling.scaleInCooldown',
+      'must be at most 3600 (seconds)',
+    ],
+    [
+      '--lambda-reserved',
+      '-1',
+      (v: string) => parseScaleFlags({ lambdaReserved: v }),
+      'lambda:\n  reservedConcurrency: -1\n',
+      'lambda.reservedConcurrency',
+      'must be 0 or more (executions)',
+    ],
+    [
+      '--max-hours',
+      '49',
+      (v: string) => parseTrainEc2Flags({ maxHours: v }),
+      'ec2:\n  maxHours: 49\n',
+      'ec2.maxHours',
+      'at most 48 hours (the SSM command limit)',
+    ],
+  ] as const)('%s %s and its config field refuse alike, in the same words', (flag, value, parseFlag, configText, dotted, message) => {
+    expect(() => parseFlag(value)).toThrow(`${flag}: ${message}, got "${value}".`)
+    let issues: readonly string[] = []
+    try {
+      parseConfigText(minimalConfig(configText), 'mlops.config.yaml')
+    } catch (e) {
+      issues = (e as ConfigError).issues
+    }
+    expect(issues).toContainEqual(expect.stringContaining(`${dotted}: ${message}`))
   })
 })
