@@ -1,12 +1,9 @@
 import path from 'node:path'
 import { createAwsClientFactory, resolveAwsSettings, type AwsClientFactory, type AwsClientName, type AwsClients, type AwsSettings } from './aws/clients.js'
-import { readFile } from 'node:fs/promises'
-import { parse as parseYaml } from 'yaml'
 import { DEFAULT_CONFIG_FILE, loadConfig } from './config/load.js'
 import type { MlopsConfig } from './config/schema.js'
 import { AwsSchema } from './config/sections/aws.js'
 import { UserError } from './shared/errors.js'
-import { parseDuration } from './shared/duration.js'
 import { Ui, type OutStream } from './shared/output.js'
 import { StateStore } from './shared/state.js'
 import type { Clock } from './shared/clock.js'
@@ -55,8 +52,6 @@ export class CommandContext {
   readonly globals: GlobalOptions
   readonly configPath: string
   private configPromise?: Promise<MlopsConfig>
-  /** Whether the config file wrote aws.region (its default must not hide the profile's region). */
-  private readonly regionWritten = new WeakMap<object, boolean>()
   private factory?: AwsClientFactory
   /**
    * awsSettings per config `aws` section, and once without a config: resolving reads ~/.aws/config
@@ -97,10 +92,7 @@ export class CommandContext {
 
   /** The validated config; throws ConfigNotFound / InvalidConfig (exit 2). */
   config(): Promise<MlopsConfig> {
-    this.configPromise ??= loadConfig(this.configPath).then(async (cfg) => {
-      this.regionWritten.set(cfg.aws, await configWritesRegion(this.configPath))
-      return cfg
-    })
+    this.configPromise ??= loadConfig(this.configPath, this.deps.cwd)
     return this.configPromise
   }
 
@@ -126,12 +118,10 @@ export class CommandContext {
   }
 
   private resolveSettings(config?: Pick<MlopsConfig, 'aws'>): AwsSettings {
-    // aws.region filled in by the schema's default ranks below the profile's region.
-    const fromConfig = config && this.regionWritten.get(config.aws) === false ? { ...config.aws, region: undefined } : config?.aws
     const settings = resolveAwsSettings({
       flags: { region: this.globals.region, profile: this.globals.profile, endpointUrl: this.globals.endpointUrl },
       env: this.deps.env,
-      config: fromConfig,
+      config: config?.aws,
       version: this.deps.version,
     })
     checkAwsEnvironment(this.deps.env)
@@ -193,16 +183,6 @@ export class CommandContext {
   }
 }
 
-/** True unless the config file leaves aws.region out (read again raw: the parsed config has the default filled in). */
-async function configWritesRegion(file: string): Promise<boolean> {
-  try {
-    const raw = parseYaml(await readFile(file, 'utf8')) as { aws?: { region?: unknown } } | null
-    return raw?.aws?.region !== undefined
-  } catch {
-    return true
-  }
-}
-
 /**
  * The global AWS flags, checked before any command runs (so nothing is created with a bad one) by
  * the same schema fields as the config's `aws` section. An empty value is an error, never "unset".
@@ -231,25 +211,4 @@ function checkAwsValue(
   const parsed = value === '' ? { success: false, error: { issues: [{ message: 'must not be empty' }] } } : schema.safeParse(value)
   if (parsed.success) return
   throw new UserError('InvalidFlag', `${source}: ${parsed.error?.issues[0]?.message ?? 'invalid'}, got "${value}".`, { hint })
-}
-
-/** Validates a numeric flag; throws a UserError that names the flag. */
-export function parseIntFlag(value: string, flag: string, { min = 1, max = Number.MAX_SAFE_INTEGER } = {}): number {
-  const n = Number(value)
-  if (!/^-?\d+$/.test(value.trim()) || !Number.isInteger(n) || n < min || n > max) {
-    const range = max === Number.MAX_SAFE_INTEGER ? `${min} or more` : `${min} to ${max}`
-    throw new UserError('InvalidFlag', `${flag} must be a whole number ${range}, got "${value}".`, {
-      hint: `For example: ${flag} ${Math.max(min, 1)}`,
-    })
-  }
-  return n
-}
-
-/** Validates a duration flag such as --timeout (90s, 30m, 2h, 1h30m); throws a UserError that names the flag. */
-export function parseDurationFlag(value: string, flag: string, example: string): number {
-  try {
-    return parseDuration(value)
-  } catch (e) {
-    throw new UserError('InvalidFlag', `${flag}: ${(e as Error).message}.`, { hint: `For example: ${flag} ${example}` })
-  }
 }

@@ -1,9 +1,11 @@
 import type { Command } from 'commander'
-import { parseIntFlag, type Deps } from '../context.js'
+import type { Deps } from '../context.js'
+import { auditFormatField } from '../config/flag-fields.js'
 import { AuditSchema, SEVERITIES } from '../config/sections/audit.js'
 import { FindingsError, UserError } from '../shared/errors.js'
 import { done } from '../shared/outcome.js'
 import { action } from './action.js'
+import { enumOption, intOption } from './options.js'
 
 interface AuditIamFlags {
   readonly role: string[]
@@ -17,8 +19,14 @@ interface AuditIamFlags {
   readonly exclusions?: string
 }
 
-const FORMATS = ['table', 'json', 'sarif'] as const
 type FailOn = (typeof SEVERITIES)[number] | 'none'
+
+/** --fail-on and --unused-days are checked by the audit.* fields they override. */
+const FLAGS = {
+  format: enumOption('--format', auditFormatField, 'sarif'),
+  failOn: enumOption('--fail-on', AuditSchema.shape.failOn.unwrap(), 'high'),
+  unusedDays: intOption('--unused-days', AuditSchema.shape.unusedDays.unwrap(), '90'),
+}
 const collect = (value: string, previous: string[]) => [...previous, value]
 
 export function register(program: Command, deps: Deps): Command {
@@ -71,13 +79,11 @@ Exit codes: 0 no finding at or above --fail-on, 3 findings at or above it, 2 usa
     )
     .action(
       action<AuditIamFlags>(deps, async (ctx, flags) => {
-        const format = FORMATS.find((f) => f === flags.format)
-        if (!format)
-          throw new UserError('InvalidFlag', `--format must be one of ${FORMATS.join(', ')}, got "${flags.format}".`, { hint: 'For example: --format sarif' })
-        const failOn = flags.failOn === undefined ? undefined : parseFailOn(flags.failOn)
-        const unusedDays = flags.unusedDays === undefined ? undefined : parseIntFlag(flags.unusedDays, '--unused-days', { min: 1, max: 3650 })
+        const format = FLAGS.format(flags.format)
+        const failOn = FLAGS.failOn(flags.failOn)
+        const unusedDays = FLAGS.unusedDays(flags.unusedDays)
         if (flags.allRoles && flags.role.length) {
-          throw new UserError('InvalidFlag', '--role and --all-roles cannot be combined.', {
+          throw new UserError('ConflictingFlags', '--role and --all-roles cannot be combined.', {
             hint: 'Use --role for specific roles, or --all-roles for every role.',
           })
         }
@@ -100,15 +106,6 @@ Exit codes: 0 no finding at or above --fail-on, 3 findings at or above it, 2 usa
         if (exitCode === 3) throw findingsError(report.summary, report.options.failOn)
       }),
     )
-}
-
-/** --fail-on, checked by the same schema field as `audit.failOn`. */
-function parseFailOn(value: string): FailOn {
-  const field = AuditSchema.shape.failOn.unwrap()
-  const r = field.safeParse(value)
-  if (!r.success)
-    throw new UserError('InvalidFlag', `--fail-on must be one of ${field.options.join(', ')}, got "${value}".`, { hint: 'For example: --fail-on high' })
-  return r.data
 }
 
 function findingsError(summary: { atOrAboveFailOn: number; bySeverity: Record<string, number> }, failOn: FailOn): FindingsError {

@@ -1,10 +1,9 @@
 import type { Command } from 'commander'
-import { SAGEMAKER_INSTANCE_TYPE_PATTERN } from '../config/common.js'
-import { EndpointSchema, SERVERLESS_MEMORY_SIZES } from '../config/sections/endpoint.js'
-import { parseDurationFlag, parseIntFlag, type Deps } from '../context.js'
-import { UserError } from '../shared/errors.js'
+import { modelRefField } from '../config/flag-fields.js'
+import { EndpointSchema } from '../config/sections/endpoint.js'
+import type { Deps } from '../context.js'
 import { action } from './action.js'
-import { parseIntFlagBySchema } from './flag-schema.js'
+import { durationOption, intOption, stringOption } from './options.js'
 
 interface DeployFlags {
   readonly model?: string
@@ -61,47 +60,37 @@ Examples:
     )
 }
 
+/** Each flag checked by the config field it overrides (or its flag-only field), before any AWS call. */
+const serverless = EndpointSchema.shape.serverless.unwrap().shape
+const FLAGS = {
+  model: stringOption('--model', modelRefField, { example: 's3://my-bucket/output/dogs-train-…/output/model.tar.gz' }),
+  instanceType: stringOption('--instance-type', EndpointSchema.shape.instanceType.unwrap(), { example: 'ml.c5.xlarge' }),
+  instanceCount: intOption('--instance-count', EndpointSchema.shape.instanceCount.unwrap(), '2'),
+  memory: intOption('--memory', serverless.memoryMb.unwrap(), '4096'),
+  maxConcurrency: intOption('--max-concurrency', serverless.maxConcurrency.unwrap(), '10'),
+  timeout: durationOption('--timeout', EndpointSchema.shape.waitTimeout.unwrap(), '20m'),
+  idleStop: durationOption('--idle-stop', EndpointSchema.shape.idleStop.unwrap(), '2h'),
+}
+
 /** Flag values checked before any AWS call (UserError naming the flag, exit 2). */
 export function parseDeployFlags(opts: DeployFlags) {
-  if (opts.model !== undefined) {
-    const m = opts.model.trim()
-    const s3 = /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/.+/.test(m)
-    const job = /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/.test(m)
-    if (!s3 && !job) {
-      throw new UserError('InvalidFlag', `--model must be an s3:// URI of a model.tar.gz or a training job name, got "${opts.model}".`, {
-        hint: 'For example: --model s3://my-bucket/output/dogs-train-…/output/model.tar.gz, or --model dogs-train-2026-11-22-10-30-05-123',
-      })
-    }
-  }
-  if (opts.instanceType !== undefined && !SAGEMAKER_INSTANCE_TYPE_PATTERN.test(opts.instanceType)) {
-    throw new UserError('InvalidFlag', `--instance-type must be a SageMaker instance type such as ml.m5.large, got "${opts.instanceType}".`, {
-      hint: "Endpoint instance types start with 'ml.' (ml.m5.large, ml.c5.xlarge, ml.g4dn.xlarge).",
-    })
-  }
-  // The config's own rule for endpoint.serverless.memoryMb, so it exists once.
-  const memoryMb = parseIntFlagBySchema(
-    opts.memory,
-    '--memory',
-    EndpointSchema.shape.serverless.unwrap().shape.memoryMb.unwrap(),
-    (v) => `--memory must be one of ${SERVERLESS_MEMORY_SIZES.join(', ')} (MB), got ${v}.`,
-  )
-  const timeoutSeconds = opts.timeout === undefined ? undefined : parseDurationFlag(opts.timeout, '--timeout', '20m')
-  const idleStop = opts.idleStop === undefined ? undefined : EndpointSchema.shape.idleStop.safeParse(opts.idleStop)
-  if (idleStop && !idleStop.success) {
-    throw new UserError('InvalidFlag', `--idle-stop: ${idleStop.error.issues[0]?.message ?? 'invalid'}, got "${opts.idleStop}".`, {
-      hint: 'For example: --idle-stop 2h',
-    })
-  }
+  const model = FLAGS.model(opts.model)
+  const instanceType = FLAGS.instanceType(opts.instanceType)
+  const instanceCount = FLAGS.instanceCount(opts.instanceCount)
+  const memoryMb = FLAGS.memory(opts.memory)
+  const maxConcurrency = FLAGS.maxConcurrency(opts.maxConcurrency)
+  const timeoutSeconds = FLAGS.timeout(opts.timeout)
+  const idleStopSeconds = FLAGS.idleStop(opts.idleStop)
   return {
-    ...(opts.model !== undefined ? { model: opts.model.trim() } : {}),
-    ...(opts.instanceType !== undefined ? { instanceType: opts.instanceType } : {}),
-    ...(opts.instanceCount !== undefined ? { instanceCount: parseIntFlag(opts.instanceCount, '--instance-count', { min: 1, max: 100 }) } : {}),
+    ...(model !== undefined ? { model } : {}),
+    ...(instanceType !== undefined ? { instanceType } : {}),
+    ...(instanceCount !== undefined ? { instanceCount } : {}),
     ...(opts.serverless ? { serverless: true } : {}),
     ...(memoryMb !== undefined ? { memoryMb } : {}),
-    ...(opts.maxConcurrency !== undefined ? { maxConcurrency: parseIntFlag(opts.maxConcurrency, '--max-concurrency', { min: 1, max: 200 }) } : {}),
+    ...(maxConcurrency !== undefined ? { maxConcurrency } : {}),
     smokeTest: opts.smokeTest !== false,
     rollbackOnFailure: Boolean(opts.rollbackOnFailure),
     ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}),
-    ...(idleStop?.data !== undefined ? { idleStopSeconds: idleStop.data } : {}),
+    ...(idleStopSeconds !== undefined ? { idleStopSeconds } : {}),
   }
 }

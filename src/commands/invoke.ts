@@ -1,13 +1,22 @@
 import type { Command } from 'commander'
-import { parseIntFlag, type Deps } from '../context.js'
+import { portField } from '../config/flag-fields.js'
+import { LambdaSchema } from '../config/sections/lambda.js'
+import type { Deps } from '../context.js'
 import { UserError } from '../shared/errors.js'
 import { action } from './action.js'
+import { intOption } from './options.js'
 
 interface InvokeCliOptions {
   readonly top?: string
   readonly lambda?: boolean
   readonly local?: boolean
   readonly port?: string
+}
+
+/** --top is the same concept as lambda.topK (breeds per answer), so it takes that field. */
+const FLAGS = {
+  top: intOption('--top', LambdaSchema.shape.topK.unwrap(), '5'),
+  port: intOption('--port', portField, '8080'),
 }
 
 export function register(program: Command, deps: Deps): Command {
@@ -32,10 +41,10 @@ Examples:
     )
     .action(
       action<InvokeCliOptions>(deps, async (ctx, opts, args) => {
-        const top = opts.top === undefined ? undefined : parseIntFlag(opts.top, '--top', { min: 1, max: 133 })
+        const top = FLAGS.top(opts.top)
         if (opts.port !== undefined && !opts.local)
-          throw new UserError('InvalidFlag', '--port only applies with --local.', { hint: 'Add --local, or leave out --port.' })
-        const port = opts.port === undefined ? 8080 : parseIntFlag(opts.port, '--port', { min: 1, max: 65535 })
+          throw new UserError('ConflictingFlags', '--port only applies with --local.', { hint: 'Add --local, or leave out --port.' })
+        const port = FLAGS.port(opts.port) ?? 8080
         const target = opts.local ? await (await import('../features/local/invoke-local.js')).localInvokeContext(ctx, { port }) : ctx
         const { runInvoke } = await import('../features/deploy/invoke.js')
         const { renderInvoke } = await import('../features/deploy/render.js')

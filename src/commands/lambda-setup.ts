@@ -2,8 +2,8 @@ import type { Command } from 'commander'
 import type { Deps } from '../context.js'
 import { LambdaSchema } from '../config/sections/lambda.js'
 import { UserError } from '../shared/errors.js'
-import { parseIntFlagBySchema } from './flag-schema.js'
 import { action } from './action.js'
+import { intOption, stringOption } from './options.js'
 
 interface LambdaSetupFlags {
   readonly functionName?: string
@@ -15,7 +15,12 @@ interface LambdaSetupFlags {
   readonly test?: boolean
 }
 
-const FUNCTION_NAME = /^[a-zA-Z0-9-_]{1,64}$/
+/** The config's own fields (LambdaSchema), so a limit exists once. */
+const FLAGS = {
+  functionName: stringOption('--function-name', LambdaSchema.shape.functionName.unwrap(), { example: 'dogs-invoke' }),
+  memory: intOption('--memory', LambdaSchema.shape.memoryMb.unwrap(), '512'),
+  timeout: intOption('--timeout', LambdaSchema.shape.timeoutSeconds.unwrap(), '20'),
+}
 
 export function register(program: Command, deps: Deps): Command {
   return program
@@ -43,23 +48,18 @@ Examples:
     )
     .action(
       action<LambdaSetupFlags>(deps, async (ctx, flags) => {
-        if (flags.functionName !== undefined && !FUNCTION_NAME.test(flags.functionName)) {
-          throw new UserError('InvalidFlag', `--function-name must be 1-64 letters, digits, hyphens or underscores, got "${flags.functionName}".`, {
-            hint: 'For example: --function-name dogs-invoke',
-          })
-        }
-        // The config's own rules (LambdaSchema), so a limit exists once.
-        const memoryMb = parseIntFlagBySchema(flags.memory, '--memory', LambdaSchema.shape.memoryMb.unwrap())
-        const timeoutSeconds = parseIntFlagBySchema(flags.timeout, '--timeout', LambdaSchema.shape.timeoutSeconds.unwrap())
+        const functionName = FLAGS.functionName(flags.functionName)
+        const memoryMb = FLAGS.memory(flags.memory)
+        const timeoutSeconds = FLAGS.timeout(flags.timeout)
         if (flags.public && !flags.url) {
-          throw new UserError('InvalidFlag', '--public only makes sense with --url.', {
+          throw new UserError('ConflictingFlags', '--public only makes sense with --url.', {
             hint: 'Pass --url --public for a public function URL, or --url alone for one that requires IAM auth.',
           })
         }
         const { runLambdaSetup } = await import('../features/lambda/lambda-setup.js')
         const { renderLambdaSetup } = await import('../features/lambda/render.js')
         const outcome = await runLambdaSetup(ctx, {
-          functionName: flags.functionName,
+          functionName,
           memoryMb,
           timeoutSeconds,
           url: flags.url ? true : undefined,

@@ -1,8 +1,10 @@
 import type { Command } from 'commander'
-import { parseDurationFlag, parseIntFlag, type Deps } from '../context.js'
+import { durationMsField, latencyMsField, loadLevelsField, maxRequestsField, portField, requestRateField } from '../config/flag-fields.js'
+import type { Deps } from '../context.js'
 import type { LoadtestOptions } from '../features/capacity/loadtest.js'
 import { UserError } from '../shared/errors.js'
 import { action } from './action.js'
+import { durationOption, intOption, listOption, numberOption } from './options.js'
 
 /** Commander's view of the flags (strings as typed). */
 export interface LoadtestFlags {
@@ -17,10 +19,6 @@ export interface LoadtestFlags {
   readonly local?: boolean
   readonly port?: string
 }
-
-/** Most concurrency levels and the highest level one run may use. */
-const MAX_LEVELS = 10
-const MAX_CONCURRENCY = 1000
 
 export function register(program: Command, deps: Deps): Command {
   return program
@@ -66,6 +64,17 @@ Examples:
     )
 }
 
+/** Each flag checked by its field in config/flag-fields.ts (loadtest has no config section). */
+const FLAGS = {
+  port: intOption('--port', portField, '8080'),
+  durationMs: durationOption('--duration', durationMsField, '30s'),
+  concurrency: listOption('--concurrency', loadLevelsField, '1,2,4,8'),
+  rate: numberOption('--rate', requestRateField, '20'),
+  peakRps: numberOption('--peak-rps', requestRateField, '50'),
+  sloMs: durationOption('--slo', latencyMsField, '1s'),
+  maxRequests: intOption('--max-requests', maxRequestsField, '2000'),
+}
+
 /** Every flag checked before anything is read or sent (UserError naming the flag, exit 2). */
 export function parseLoadtestFlags(flags: LoadtestFlags): LoadtestOptions {
   if (flags.lambda && flags.local) {
@@ -74,43 +83,18 @@ export function parseLoadtestFlags(flags: LoadtestFlags): LoadtestOptions {
   if (flags.port !== undefined && !flags.local) {
     throw new UserError('ConflictingFlags', '--port is the local server port and needs --local.', { hint: 'For example: --local --port 8080' })
   }
-  const levels = flags.concurrency.split(',').map((part) => parseIntFlag(part.trim(), '--concurrency', { min: 1, max: MAX_CONCURRENCY }))
-  if (levels.length > MAX_LEVELS) {
-    throw new UserError('InvalidFlag', `--concurrency takes at most ${MAX_LEVELS} levels, got ${levels.length}.`, {
-      hint: 'For example: --concurrency 1,2,4,8',
-    })
-  }
-  const rate = flags.rate === undefined ? undefined : positive(flags.rate, '--rate', '--rate 20')
-  const peakRps = flags.peakRps === undefined ? undefined : positive(flags.peakRps, '--peak-rps', '--peak-rps 50')
+  const concurrency = FLAGS.concurrency(flags.concurrency)
+  const rate = FLAGS.rate(flags.rate)
+  const peakRps = FLAGS.peakRps(flags.peakRps)
   return {
     target: flags.lambda ? 'lambda' : flags.local ? 'local' : 'endpoint',
-    port: flags.port === undefined ? 8080 : parseIntFlag(flags.port, '--port', { min: 1, max: 65535 }),
-    durationMs: /^\s*\d+(\.\d+)?\s*ms\s*$/i.test(flags.duration)
-      ? parseLatencyFlag(flags.duration, '--duration')
-      : parseDurationFlag(flags.duration, '--duration', '30s') * 1000,
-    concurrency: levels,
+    port: FLAGS.port(flags.port) ?? 8080,
+    durationMs: FLAGS.durationMs(flags.duration),
+    concurrency,
     ...(flags.image !== undefined ? { image: flags.image } : {}),
     ...(rate !== undefined ? { rate } : {}),
-    sloMs: parseLatencyFlag(flags.slo, '--slo'),
+    sloMs: FLAGS.sloMs(flags.slo),
     ...(peakRps !== undefined ? { peakRps } : {}),
-    maxRequests: parseIntFlag(flags.maxRequests, '--max-requests', { min: 1, max: 1_000_000 }),
+    maxRequests: FLAGS.maxRequests(flags.maxRequests),
   }
-}
-
-/** "1s", "1.5s", "300ms" or a bare number of milliseconds -> milliseconds. */
-export function parseLatencyFlag(value: string, flag: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(value.trim().toLowerCase())
-  const n = m ? Number(m[1]) * (m[2] === 's' ? 1000 : 1) : NaN
-  if (!m || !(n > 0)) {
-    throw new UserError('InvalidFlag', `${flag} must be a latency such as 1s or 300ms, got "${value}".`, { hint: `For example: ${flag} 1s` })
-  }
-  return n
-}
-
-function positive(value: string, flag: string, example: string): number {
-  const n = Number(value)
-  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) {
-    throw new UserError('InvalidFlag', `${flag} must be a number of requests per second above 0, got "${value}".`, { hint: `For example: ${example}` })
-  }
-  return n
 }

@@ -1,6 +1,10 @@
 import type { Command } from 'commander'
-import { parseDurationFlag, type Deps } from '../context.js'
+import { followTimeoutField } from '../config/flag-fields.js'
+import type { Deps } from '../context.js'
 import { action } from './action.js'
+import { durationOption } from './options.js'
+
+const timeoutFlag = durationOption('--timeout', followTimeoutField, '2h')
 
 interface LogsFlags {
   readonly stop?: boolean
@@ -30,7 +34,7 @@ ends. The result is recorded so \`mlops deploy\` finds the model.`,
     )
     .action(
       action<LogsFlags>(deps, async (ctx, flags, args) => {
-        const timeoutSeconds = flags.timeout === undefined ? undefined : parseDurationFlag(flags.timeout, '--timeout', '2h')
+        const timeoutSeconds = timeoutFlag(flags.timeout)
         const { runLogs } = await import('../features/training/logs.js')
         const { interruptDecider } = await import('../features/training/interrupt.js')
         const { renderLogsResult } = await import('../features/training/render.js')

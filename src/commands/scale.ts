@@ -1,9 +1,11 @@
 import type { Command } from 'commander'
-import { parseIntFlag, type Deps } from '../context.js'
+import type { Deps } from '../context.js'
 import type { EndpointScaleOptions } from '../features/scale/types.js'
 import { UserError } from '../shared/errors.js'
 import { action } from './action.js'
-import { MAX_TARGET_INVOCATIONS_PER_MINUTE } from '../config/sections/endpoint.js'
+import { AutoscalingSchema, TargetRpsSchema } from '../config/sections/endpoint.js'
+import { LambdaSchema } from '../config/sections/lambda.js'
+import { intOption, numberOption } from './options.js'
 
 interface ScaleFlags {
   readonly min?: string
@@ -61,31 +63,34 @@ Examples:
     )
 }
 
-/** Every flag checked before any AWS call (UserError naming the flag, exit 2). */
+/** Each flag checked by the config field it overrides: endpoint.autoscaling.* and lambda.*Concurrency. */
+const autoscaling = AutoscalingSchema.shape
+const FLAGS = {
+  min: intOption('--min', autoscaling.minCapacity.unwrap(), '1'),
+  max: intOption('--max', autoscaling.maxCapacity.unwrap(), '4'),
+  target: numberOption('--target', autoscaling.targetInvocationsPerInstance.unwrap(), '120'),
+  targetRps: numberOption('--target-rps', TargetRpsSchema, '2'),
+  scaleInCooldown: intOption('--scale-in-cooldown', autoscaling.scaleInCooldown.unwrap(), '300'),
+  scaleOutCooldown: intOption('--scale-out-cooldown', autoscaling.scaleOutCooldown.unwrap(), '60'),
+  lambdaReserved: intOption('--lambda-reserved', LambdaSchema.shape.reservedConcurrency.unwrap(), '20'),
+  lambdaProvisioned: intOption('--lambda-provisioned', LambdaSchema.shape.provisionedConcurrency.unwrap(), '2'),
+}
+
+/** Every flag checked before any AWS call (UserError naming the flag, exit 2); here only the rules that combine them. */
 export function parseScaleFlags(opts: ScaleFlags): {
   endpoint: EndpointScaleOptions
   lambda: { reserved?: number; provisioned?: number }
   endpointGiven: boolean
   lambdaGiven: boolean
 } {
+  const given = <K extends string, V>(key: K, value: V | undefined) => (value === undefined ? {} : ({ [key]: value } as Record<K, V>))
   const endpoint: EndpointScaleOptions = {
-    ...(opts.min !== undefined ? { min: parseIntFlag(opts.min, '--min', { min: 1, max: 1000 }) } : {}),
-    ...(opts.max !== undefined ? { max: parseIntFlag(opts.max, '--max', { min: 1, max: 1000 }) } : {}),
-    ...(opts.target !== undefined
-      ? { target: positiveNumber(opts.target, '--target', 'invocations per instance per minute, e.g. --target 120', MAX_TARGET_INVOCATIONS_PER_MINUTE) }
-      : {}),
-    ...(opts.targetRps !== undefined
-      ? {
-          targetRps: positiveNumber(
-            opts.targetRps,
-            '--target-rps',
-            'requests per second per instance, e.g. --target-rps 2',
-            MAX_TARGET_INVOCATIONS_PER_MINUTE / 60,
-          ),
-        }
-      : {}),
-    ...(opts.scaleInCooldown !== undefined ? { scaleInCooldown: parseIntFlag(opts.scaleInCooldown, '--scale-in-cooldown', { min: 0, max: 3600 }) } : {}),
-    ...(opts.scaleOutCooldown !== undefined ? { scaleOutCooldown: parseIntFlag(opts.scaleOutCooldown, '--scale-out-cooldown', { min: 0, max: 3600 }) } : {}),
+    ...given('min', FLAGS.min(opts.min)),
+    ...given('max', FLAGS.max(opts.max)),
+    ...given('target', FLAGS.target(opts.target)),
+    ...given('targetRps', FLAGS.targetRps(opts.targetRps)),
+    ...given('scaleInCooldown', FLAGS.scaleInCooldown(opts.scaleInCooldown)),
+    ...given('scaleOutCooldown', FLAGS.scaleOutCooldown(opts.scaleOutCooldown)),
   }
   if (endpoint.target !== undefined && endpoint.targetRps !== undefined) {
     throw new UserError('ConflictingFlags', 'Give either --target or --target-rps, not both.', {
@@ -98,8 +103,8 @@ export function parseScaleFlags(opts: ScaleFlags): {
     })
   }
   const lambda = {
-    ...(opts.lambdaReserved !== undefined ? { reserved: parseIntFlag(opts.lambdaReserved, '--lambda-reserved', { min: 0 }) } : {}),
-    ...(opts.lambdaProvisioned !== undefined ? { provisioned: parseIntFlag(opts.lambdaProvisioned, '--lambda-provisioned', { min: 0 }) } : {}),
+    ...given('reserved', FLAGS.lambdaReserved(opts.lambdaReserved)),
+    ...given('provisioned', FLAGS.lambdaProvisioned(opts.lambdaProvisioned)),
   }
   const endpointGiven = Object.keys(endpoint).length > 0
   const lambdaGiven = Object.keys(lambda).length > 0
@@ -109,15 +114,4 @@ export function parseScaleFlags(opts: ScaleFlags): {
     })
   }
   return { endpoint, lambda, endpointGiven, lambdaGiven }
-}
-
-function positiveNumber(value: string, flag: string, example: string, max: number): number {
-  const n = Number(value)
-  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) {
-    throw new UserError('InvalidFlag', `${flag} must be a number above 0, got "${value}".`, { hint: `It is ${example}.` })
-  }
-  if (n > max) {
-    throw new UserError('InvalidFlag', `${flag} must be at most ${Math.floor(max)}, got "${value}".`, { hint: `It is ${example}.` })
-  }
-  return n
 }

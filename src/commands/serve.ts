@@ -1,6 +1,8 @@
 import type { Command } from 'commander'
-import { parseIntFlag, type Deps } from '../context.js'
+import { portField, serveBodyBytesField, serveConcurrencyField } from '../config/flag-fields.js'
+import type { Deps } from '../context.js'
 import { action } from './action.js'
+import { intOption } from './options.js'
 
 /** The flags `serve` declares. */
 export interface ServeFlags {
@@ -9,6 +11,12 @@ export interface ServeFlags {
   readonly python?: string
   readonly maxConcurrency?: string
   readonly maxBodyBytes?: string
+}
+
+const FLAGS = {
+  port: intOption('--port', portField, '8080'),
+  maxConcurrency: intOption('--max-concurrency', serveConcurrencyField, '4'),
+  maxBodyBytes: intOption('--max-body-bytes', serveBodyBytesField, '6291456'),
 }
 
 export function register(program: Command, deps: Deps): Command {
@@ -34,10 +42,9 @@ Examples:
     )
     .action(
       action<ServeFlags>(deps, async (ctx, flags) => {
-        const port = flags.port === undefined ? 8080 : parseIntFlag(flags.port, '--port', { min: 1, max: 65535 })
-        const maxConcurrency = flags.maxConcurrency === undefined ? undefined : parseIntFlag(flags.maxConcurrency, '--max-concurrency', { min: 1, max: 256 })
-        const maxBodyBytes =
-          flags.maxBodyBytes === undefined ? undefined : parseIntFlag(flags.maxBodyBytes, '--max-body-bytes', { min: 1, max: 64 * 1024 * 1024 })
+        const port = FLAGS.port(flags.port) ?? 8080
+        const maxConcurrency = FLAGS.maxConcurrency(flags.maxConcurrency)
+        const maxBodyBytes = FLAGS.maxBodyBytes(flags.maxBodyBytes)
         const { runServe } = await import('../features/local/serve.js')
         const { renderServe } = await import('../features/local/render.js')
         const outcome = await runServe(ctx, {

@@ -1,10 +1,9 @@
 import type { Command } from 'commander'
-import { MAX_EXECUTION_TIMEOUT_SECONDS } from '../config/sections/ec2.js'
-import { EC2_INSTANCE_TYPE_PATTERN } from '../config/common.js'
-import { parseDurationFlag, type Deps } from '../context.js'
-import { UserError } from '../shared/errors.js'
+import { Ec2Schema } from '../config/sections/ec2.js'
+import type { Deps } from '../context.js'
 import type { TrainEc2Options } from '../features/ec2/plan.js'
 import { action } from './action.js'
+import { durationOption, numberOption, stringOption } from './options.js'
 
 /** Commander's raw option values. */
 interface TrainEc2Flags {
@@ -48,36 +47,18 @@ s3://<bucket>/<outputPrefix>/<run>/output/, and terminates the box, also on fail
     )
 }
 
+/** Checked by the ec2.* fields they override, so the 48h and 48-hour SSM limits exist once. */
+const FLAGS = {
+  instanceType: stringOption('--instance-type', Ec2Schema.shape.instanceType.unwrap(), { example: 'g4dn.xlarge' }),
+  maxHours: numberOption('--max-hours', Ec2Schema.shape.maxHours.unwrap(), '4'),
+  timeout: durationOption('--timeout', Ec2Schema.shape.timeout.unwrap(), '2h'),
+}
+
 /** Validates the flags before any AWS call; bad values are UserErrors naming the flag (exit 2). */
 export function parseTrainEc2Flags(o: TrainEc2Flags): TrainEc2Options {
-  let instanceType: string | undefined
-  if (o.instanceType !== undefined) {
-    if (o.instanceType.startsWith('ml.')) {
-      throw new UserError('InvalidFlag', `--instance-type ${o.instanceType} is a SageMaker type; EC2 types have no "ml." prefix.`, {
-        hint: `Use --instance-type ${o.instanceType.slice(3)}.`,
-      })
-    }
-    if (!EC2_INSTANCE_TYPE_PATTERN.test(o.instanceType)) {
-      throw new UserError('InvalidFlag', `--instance-type "${o.instanceType}" is not an EC2 instance type.`, {
-        hint: 'For example: --instance-type g4dn.xlarge',
-      })
-    }
-    instanceType = o.instanceType
-  }
-  let maxHours: number | undefined
-  if (o.maxHours !== undefined) {
-    const n = Number(o.maxHours)
-    if (!/^\s*\d+(\.\d+)?\s*$/.test(o.maxHours) || !(n > 0) || n > 48) {
-      throw new UserError('InvalidFlag', `--max-hours must be a number of hours above 0 and at most 48, got "${o.maxHours}".`, {
-        hint: 'For example: --max-hours 4',
-      })
-    }
-    maxHours = n
-  }
-  const timeoutSeconds = o.timeout === undefined ? undefined : parseDurationFlag(o.timeout, '--timeout', '2h')
-  if (timeoutSeconds !== undefined && timeoutSeconds > MAX_EXECUTION_TIMEOUT_SECONDS) {
-    throw new UserError('InvalidFlag', `--timeout ${o.timeout} is beyond SSM Run Command's 48h limit.`, { hint: 'Use --timeout 48h or less.' })
-  }
+  const instanceType = FLAGS.instanceType(o.instanceType)
+  const maxHours = FLAGS.maxHours(o.maxHours)
+  const timeoutSeconds = FLAGS.timeout(o.timeout)
   return {
     ...(instanceType ? { instanceType } : {}),
     ...(o.spot ? { spot: true } : {}),

@@ -1,8 +1,10 @@
 import type { Command } from 'commander'
-import { SAGEMAKER_INSTANCE_TYPE_PATTERN } from '../config/common.js'
-import { parseDurationFlag, parseIntFlag, type CommandContext, type Deps } from '../context.js'
+import { budgetUsdField, followTimeoutField, localHostsField } from '../config/flag-fields.js'
+import { TrainingSchema } from '../config/sections/training.js'
+import type { CommandContext, Deps } from '../context.js'
 import { UserError } from '../shared/errors.js'
 import { action } from './action.js'
+import { durationOption, intOption, stringOption } from './options.js'
 
 /** The flags `train` declares, which `tune` shares through addTrainingFlags. */
 export interface TrainFlags {
@@ -35,36 +37,34 @@ export function addTrainingFlags(cmd: Command): Command {
     .option('--budget <usd>', 'most to spend in USD, e.g. 20: sets the max runtime (train) or the number of jobs (tune) from the hourly price')
 }
 
-/** `--budget 20` or `--budget $20`: a positive amount of US dollars. */
-function parseBudgetFlag(value: string): number {
-  const text = value.trim().replace(/^\$/, '')
-  const usd = /^\d+(\.\d+)?$/.test(text) ? Number(text) : NaN
-  if (!(usd > 0)) {
-    throw new UserError('InvalidFlag', `--budget must be a positive amount of US dollars, got "${value}".`, { hint: 'For example: --budget 20' })
-  }
-  return usd
+/** Checked by the training.* fields they override, or their flag-only fields. */
+const FLAGS = {
+  instances: intOption('--instances', TrainingSchema.shape.instanceCount.unwrap(), '4'),
+  instanceType: stringOption('--instance-type', TrainingSchema.shape.instanceType.unwrap(), { example: 'ml.g4dn.xlarge' }),
+  timeout: durationOption('--timeout', followTimeoutField, '3h'),
+  budget: stringOption('--budget', budgetUsdField, { example: '20' }),
+  localInstances: intOption('--instances', localHostsField, '2'),
+  localTimeout: durationOption('--timeout', followTimeoutField, '30m'),
 }
 
 /** Validates the shared flags before any AWS call: a bad value is a usage error naming the flag. */
 export async function parseTrainingFlags(ctx: CommandContext, f: TrainFlags) {
   const { parseHyperparameterFlag } = await import('../features/training/request.js')
   const { interruptDecider } = await import('../features/training/interrupt.js')
-  if (f.instanceType !== undefined && !SAGEMAKER_INSTANCE_TYPE_PATTERN.test(f.instanceType)) {
-    throw new UserError('InvalidFlag', `--instance-type must be a SageMaker instance type such as ml.g4dn.xlarge, got "${f.instanceType}".`, {
-      hint: "SageMaker types start with 'ml.' (ml.m5.xlarge, ml.g4dn.xlarge, ml.p3.2xlarge).",
-    })
-  }
-  const timeoutSeconds = f.timeout === undefined ? undefined : parseDurationFlag(f.timeout, '--timeout', '3h')
+  const instanceType = FLAGS.instanceType(f.instanceType)
+  const timeoutSeconds = FLAGS.timeout(f.timeout)
+  const instanceCount = FLAGS.instances(f.instances)
+  const budgetUsd = FLAGS.budget(f.budget)
   return {
     overrides: {
-      ...(f.instances !== undefined ? { instanceCount: parseIntFlag(f.instances, '--instances', { min: 1, max: 100 }) } : {}),
-      ...(f.instanceType !== undefined ? { instanceType: f.instanceType } : {}),
+      ...(instanceCount !== undefined ? { instanceCount } : {}),
+      ...(instanceType !== undefined ? { instanceType } : {}),
       ...(f.spot !== undefined ? { spot: f.spot } : {}),
       ...(f.hyperparameter?.length ? { hyperparameters: Object.fromEntries(f.hyperparameter.map(parseHyperparameterFlag)) } : {}),
     },
     wait: f.wait !== false,
     ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}),
-    ...(f.budget !== undefined ? { budgetUsd: parseBudgetFlag(f.budget) } : {}),
+    ...(budgetUsd !== undefined ? { budgetUsd } : {}),
     interrupt: (what: string) =>
       interruptDecider({
         stopOnInterrupt: Boolean(f.stopOnInterrupt),
@@ -101,7 +101,7 @@ Ctrl-C while waiting asks whether to stop the job or detach from it.`,
       action<TrainFlags>(deps, async (ctx, flags) => {
         if (flags.local) return trainLocally(ctx, flags)
         if (flags.python !== undefined)
-          throw new UserError('InvalidFlag', '--python only applies to --local training.', { hint: 'Add --local, or leave out --python.' })
+          throw new UserError('ConflictingFlags', '--python only applies to --local training.', { hint: 'Add --local, or leave out --python.' })
         const parsed = await parseTrainingFlags(ctx, flags)
         const { runTrain } = await import('../features/training/train.js')
         const { renderTrainingResult } = await import('../features/training/render.js')
@@ -127,7 +127,7 @@ async function trainLocally(ctx: CommandContext, flags: TrainFlags): Promise<voi
     ['--budget', flags.budget !== undefined],
   ] as const) {
     if (set)
-      throw new UserError('InvalidFlag', `${flag} does not apply to --local training (one machine, no instance types, no spot).`, {
+      throw new UserError('ConflictingFlags', `${flag} does not apply to --local training (one machine, no instance types, no spot).`, {
         hint: `Leave out ${flag}.`,
       })
   }
@@ -135,9 +135,9 @@ async function trainLocally(ctx: CommandContext, flags: TrainFlags): Promise<voi
   const { runLocalTrain } = await import('../features/local/train-local.js')
   const { renderLocalTrain } = await import('../features/local/render.js')
   const outcome = await runLocalTrain(ctx, {
-    ...(flags.instances !== undefined ? { instances: parseIntFlag(flags.instances, '--instances', { min: 1, max: 16 }) } : {}),
+    ...(flags.instances !== undefined ? { instances: FLAGS.localInstances(flags.instances) } : {}),
     ...(flags.hyperparameter?.length ? { hyperparameters: Object.fromEntries(flags.hyperparameter.map(parseHyperparameterFlag)) } : {}),
-    ...(flags.timeout !== undefined ? { timeoutSeconds: parseDurationFlag(flags.timeout, '--timeout', '30m') } : {}),
+    ...(flags.timeout !== undefined ? { timeoutSeconds: FLAGS.localTimeout(flags.timeout) } : {}),
     ...(flags.python !== undefined ? { python: flags.python } : {}),
   })
   ctx.ui.result(outcome, renderLocalTrain)

@@ -1,10 +1,8 @@
 import type { Command } from 'commander'
-import { parseIntFlag, type Deps } from '../context.js'
-import { UserError } from '../shared/errors.js'
+import type { Deps } from '../context.js'
 import { action } from './action.js'
-import { TuningStrategySchema } from '../config/sections/training.js'
-
-type TuningStrategy = (typeof TuningStrategySchema.options)[number]
+import { TuningSchema, TuningStrategySchema } from '../config/sections/training.js'
+import { enumOption, intOption } from './options.js'
 import { addTrainingFlags, parseTrainingFlags, type TrainFlags } from './train.js'
 
 interface TuneFlags extends TrainFlags {
@@ -13,14 +11,12 @@ interface TuneFlags extends TrainFlags {
   readonly strategy?: string
 }
 
-/** `--strategy`, case-insensitive, checked by the config's own field (TuningStrategySchema), so the list exists once. */
-function parseStrategyFlag(value: string): TuningStrategy {
-  const options = TuningStrategySchema.options
-  const parsed = TuningStrategySchema.safeParse(options.find((s) => s.toLowerCase() === value.toLowerCase()) ?? value)
-  if (!parsed.success) {
-    throw new UserError('InvalidFlag', `--strategy must be one of ${options.join(', ')}, got "${value}".`, { hint: 'For example: --strategy Bayesian' })
-  }
-  return parsed.data
+/** Checked by the config's own training.tuning fields, so a limit and the strategy list exist once. */
+const tuning = TuningSchema.shape
+const FLAGS = {
+  maxJobs: intOption('--max-jobs', tuning.maxJobs.unwrap(), '8'),
+  maxParallel: intOption('--max-parallel', tuning.maxParallelJobs.unwrap(), '2'),
+  strategy: enumOption('--strategy', TuningStrategySchema, 'Bayesian', { ignoreCase: true }),
 }
 
 export function register(program: Command, deps: Deps): Command {
@@ -47,10 +43,12 @@ model is recorded for \`mlops deploy\`.`,
     .action(
       action<TuneFlags>(deps, async (ctx, flags) => {
         const parsed = await parseTrainingFlags(ctx, flags)
-        const strategy = flags.strategy === undefined ? undefined : parseStrategyFlag(flags.strategy)
+        const strategy = FLAGS.strategy(flags.strategy)
+        const maxJobs = FLAGS.maxJobs(flags.maxJobs)
+        const maxParallelJobs = FLAGS.maxParallel(flags.maxParallel)
         const tuning = {
-          ...(flags.maxJobs !== undefined ? { maxJobs: parseIntFlag(flags.maxJobs, '--max-jobs', { min: 1, max: 500 }) } : {}),
-          ...(flags.maxParallel !== undefined ? { maxParallelJobs: parseIntFlag(flags.maxParallel, '--max-parallel', { min: 1, max: 100 }) } : {}),
+          ...(maxJobs !== undefined ? { maxJobs } : {}),
+          ...(maxParallelJobs !== undefined ? { maxParallelJobs } : {}),
           ...(strategy ? { strategy } : {}),
         }
         const { runTune } = await import('../features/training/tune.js')

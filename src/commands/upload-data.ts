@@ -1,10 +1,11 @@
 import type { Command } from 'commander'
 import path from 'node:path'
+import { downloadUrlField, sha256Field, sourceDirField } from '../config/flag-fields.js'
 import { DataSchema } from '../config/sections/data.js'
 import type { Deps } from '../context.js'
 import { UserError } from '../shared/errors.js'
 import { action } from './action.js'
-import { parseIntFlagBySchema } from './flag-schema.js'
+import { intOption, stringOption } from './options.js'
 
 interface UploadDataFlags {
   readonly source?: string
@@ -81,55 +82,28 @@ interface UploadDataFlagOptions {
 }
 
 /**
- * Checks every flag before the config is read or AWS is called; each error names its flag (exit 2).
+ * Every flag checked before the config is read or AWS is called; each error names its flag (exit 2).
  * --bucket, --prefix and --concurrency are checked by the config's own `data` fields, so a rule exists once.
  */
+const FLAGS = {
+  concurrency: intOption('--concurrency', DataSchema.shape.concurrency.unwrap(), '32'),
+  bucket: stringOption('--bucket', DataSchema.shape.bucket, { example: 'my-dog-data' }),
+  prefix: stringOption('--prefix', DataSchema.shape.prefix.unwrap(), { example: 'dogImages' }),
+  source: stringOption('--source', sourceDirField, { example: './dogImages' }),
+  fromUrl: stringOption('--from-url', downloadUrlField, {
+    example: 'https://s3-us-west-1.amazonaws.com/udacity-aind/dog-project/dogImages.zip',
+    // Never echo credentials written into the URL.
+    shown: (v) => v.replace(/\/\/[^/]*@/, '//***@'),
+  }),
+  expectSha256: stringOption('--expect-sha256', sha256Field, { example: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' }),
+}
+
 function parseFlags(f: UploadDataFlags): UploadDataFlagOptions {
-  const concurrency = parseIntFlagBySchema(f.concurrency, '--concurrency', DataSchema.shape.concurrency.unwrap())
-  const bucket = f.bucket === undefined ? undefined : check(DataSchema.shape.bucket, f.bucket, '--bucket', 'my-dog-data')
-  const prefix = f.prefix === undefined ? undefined : check(DataSchema.shape.prefix, f.prefix, '--prefix', 'dogImages')
-  if (f.source !== undefined && f.source.trim() === '')
-    throw new UserError('InvalidFlag', '--source must name a folder.', { hint: 'For example: --source ./dogImages' })
-  if (f.source !== undefined) checkPathLength(f.source, '--source')
-  let fromUrl: string | undefined
-  if (f.fromUrl !== undefined) {
-    const url = URL.canParse(f.fromUrl) ? new URL(f.fromUrl) : undefined
-    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
-      const shown = url && (url.username || url.password) ? f.fromUrl.replace(/\/\/[^/]*@/, '//***@') : f.fromUrl
-      throw new UserError('InvalidFlag', `--from-url must be an http:// or https:// URL, got "${shown}".`, {
-        hint: 'For example: --from-url https://s3-us-west-1.amazonaws.com/udacity-aind/dog-project/dogImages.zip',
-      })
-    }
-    fromUrl = url.href
-  }
-  if (f.expectSha256 !== undefined) {
-    if (!fromUrl) throw new UserError('InvalidFlag', '--expect-sha256 only applies with --from-url.')
-    if (!/^[0-9a-fA-F]{64}$/.test(f.expectSha256)) throw new UserError('InvalidFlag', `--expect-sha256 must be 64 hex digits, got "${f.expectSha256}".`)
-  }
-  return { concurrency, bucket, prefix, source: f.source, fromUrl, expectSha256: f.expectSha256?.toLowerCase() }
-}
-
-/** Linux's limits (NAME_MAX 255 bytes a name, PATH_MAX 4,096 with the NUL): a longer path is ENAMETOOLONG deep inside the scan. */
-function checkPathLength(p: string, flag: string): void {
-  const long = p.split(/[\\/]/).find((seg) => Buffer.byteLength(seg) > 255)
-  if (long === undefined && Buffer.byteLength(p) < 4096) return
-  throw new UserError(
-    'InvalidFlag',
-    long !== undefined
-      ? `${flag} has a folder name of ${Buffer.byteLength(long)} bytes ("${long.slice(0, 40)}…"); names may have at most 255.`
-      : `${flag} is ${Buffer.byteLength(p)} bytes long; paths may have at most 4,095.`,
-    { hint: 'For example: --source ./dogImages' },
-  )
-}
-
-function check<T extends string | number>(
-  schema: { safeParse(v: unknown): { success: boolean; error?: { issues: { message: string }[] } } },
-  value: T,
-  flag: string,
-  example: string,
-): T {
-  const r = schema.safeParse(value)
-  if (!r.success)
-    throw new UserError('InvalidFlag', `${flag} "${value}": ${r.error?.issues[0]?.message ?? 'invalid'}.`, { hint: `For example: ${flag} ${example}` })
-  return value
+  const concurrency = FLAGS.concurrency(f.concurrency)
+  const bucket = FLAGS.bucket(f.bucket)
+  const prefix = FLAGS.prefix(f.prefix)
+  const source = FLAGS.source(f.source)
+  const fromUrl = FLAGS.fromUrl(f.fromUrl)
+  if (f.expectSha256 !== undefined && !fromUrl) throw new UserError('ConflictingFlags', '--expect-sha256 only applies with --from-url.')
+  return { concurrency, bucket, prefix, source, fromUrl, expectSha256: FLAGS.expectSha256(f.expectSha256) }
 }

@@ -40,6 +40,9 @@ export const positiveInt = (what: string) =>
     .int(`expected a whole number (${what})`)
     .min(1, `must be at least 1 (${what})`)
 
+/** The message for a field's upper bound: `must be at most 200 (concurrent invocations)`. */
+export const atMost = (max: number, what: string) => `must be at most ${max} (${what})`
+
 export const nonNegativeInt = (what: string) =>
   z
     .number({ error: `expected a number (${what})` })

@@ -9,8 +9,11 @@ export const DEFAULT_CONFIG_FILE = 'mlops.config.yaml'
 
 const FIX_HINT = 'Fix the fields listed above. `mlops init --force` writes a commented example of every section.'
 
-/** Reads and validates a config file. Throws `ConfigError` (exit 2) naming file, line and dotted path. */
-export async function loadConfig(file: string): Promise<MlopsConfig> {
+/**
+ * Reads and validates a config file, once. Throws `ConfigError` (exit 2) naming file, line and
+ * dotted path; the file is shown relative to `cwd` (the command's working folder).
+ */
+export async function loadConfig(file: string, cwd: string): Promise<MlopsConfig> {
   let text: string
   try {
     text = await readFile(file, 'utf8')
@@ -22,12 +25,15 @@ export async function loadConfig(file: string): Promise<MlopsConfig> {
     }
     throw new UserError('ConfigUnreadable', `Cannot read ${file}: ${(e as Error).message}`, { cause: e })
   }
-  return parseConfigText(text, file)
+  return parseConfigText(text, file, cwd)
 }
 
-/** Validates config text; `file` is only used in messages. */
-export function parseConfigText(text: string, file: string): MlopsConfig {
-  const shown = path.relative(process.cwd(), file) || file
+/**
+ * Validates config text; `file` is only used in messages, shown relative to `cwd` when given (as
+ * written otherwise). A section left empty (`aws:` with every key commented out) takes its defaults.
+ */
+export function parseConfigText(text: string, file: string, cwd?: string): MlopsConfig {
+  const shown = (cwd === undefined ? file : path.relative(cwd, file)) || file
   const lineCounter = new LineCounter()
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true })
   if (doc.errors.length > 0) {
@@ -43,7 +49,7 @@ export function parseConfigText(text: string, file: string): MlopsConfig {
       hint: FIX_HINT,
     })
   }
-  const result = MlopsConfigSchema.safeParse(data)
+  const result = MlopsConfigSchema.safeParse(emptySectionsAsDefaults(data, MlopsConfigSchema))
   if (result.success) return result.data
   const issues = result.error.issues.map((issue) => describeIssue(issue, doc, lineCounter, shown))
   const count = issues.length === 1 ? '1 problem' : `${issues.length} problems`
@@ -78,6 +84,33 @@ function toData(doc: Document, lineCounter: LineCounter, shown: string): unknown
       hint: 'Write the values out instead of nesting aliases (*name) inside anchored values (&name).',
     })
   }
+}
+
+/**
+ * YAML reads a key with nothing under it (`aws:` whose keys are all commented out) as null. Where the
+ * schema expects a mapping (a section, or a nested one such as `endpoint.autoscaling`) or a record
+ * (`training.hyperparameters`), null means "all defaults": it becomes `{}`. Elsewhere null stays
+ * null, so `bucket:` with no value is still an error naming the field.
+ */
+function emptySectionsAsDefaults(data: unknown, schema: unknown): unknown {
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) return data
+  const inner = unwrap(schema)
+  const shape = (inner as { shape?: Record<string, unknown> }).shape
+  const valueType = inner instanceof z.ZodRecord ? (inner as unknown as { valueType: unknown }).valueType : undefined
+  if (!shape && !valueType) return data
+  // fromEntries defines own properties, so a hostile `__proto__` key stays a plain (unknown) key.
+  return Object.fromEntries(
+    Object.entries(data).map(([key, value]) => {
+      const field = shape ? (Object.hasOwn(shape, key) ? shape[key] : undefined) : valueType
+      if (field === undefined) return [key, value]
+      return [key, value === null && takesMapping(field) ? {} : emptySectionsAsDefaults(value, field)]
+    }),
+  )
+}
+
+function takesMapping(schema: unknown): boolean {
+  const inner = unwrap(schema)
+  return inner instanceof z.ZodObject || inner instanceof z.ZodRecord
 }
 
 type Issue = z.core.$ZodIssue

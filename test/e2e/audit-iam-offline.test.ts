@@ -271,9 +271,10 @@ describe('audit-iam --policy-file (CI on policies kept in a repository)', () => 
 
 describe('audit-iam usage errors (exit 2, before any AWS call)', () => {
   it.each([
-    [['--format', 'xml'], '--format must be one of table, json, sarif, got "xml".'],
-    [['--fail-on', 'severe'], '--fail-on must be one of critical, high, medium, low, none, got "severe".'],
-    [['--unused-days', '0'], '--unused-days must be a whole number 1 to 3650, got "0".'],
+    [['--format', 'xml'], '--format: must be one of table, json, sarif, got "xml".'],
+    [['--fail-on', 'severe'], '--fail-on: must be one of critical, high, medium, low, none, got "severe".'],
+    [['--unused-days', '0'], '--unused-days: must be at least 1 (days), got "0".'],
+    [['--unused-days', '3651'], '--unused-days: must be at most 3650 (days), got "3651".'],
     [['--role', 'a', '--all-roles'], '--role and --all-roles cannot be combined.'],
     [['--policy-file', 'missing.json'], '--policy-file: cannot read policy file'],
     [['--input', 'missing.json'], '--input: cannot read auth-details file'],

@@ -19,7 +19,8 @@ function problems(text: string): string[] {
 describe('config loading', () => {
   it('fills every default from a minimal config', () => {
     const cfg = parseConfigText(minimalConfig(), 'x.yaml')
-    expect(cfg.aws.region).toBe('us-east-1')
+    // No schema default: the profile's region, else us-east-1, is resolveAwsSettings' (cli-aws-settings.test.ts).
+    expect(cfg.aws.region).toBeUndefined()
     expect(cfg.data.prefix).toBe('data')
     expect(cfg.training.instanceType).toBe('ml.g4dn.xlarge')
     expect(cfg.training.maxRuntime).toBe(7200)
@@ -136,6 +137,16 @@ describe('config loading', () => {
     for (const l of lines) expect(l).toMatch(/^\/p\/mlops\.config\.yaml:\d+ • |^.*mlops\.config\.yaml:\d+ • /)
   })
 
+  it("names the file relative to the command's cwd, not the process's", () => {
+    let issues: readonly string[] = []
+    try {
+      parseConfigText(base('training:\n  instanceCount: 0\n'), '/p/q/mlops.config.yaml', '/p')
+    } catch (e) {
+      issues = (e as ConfigError).issues
+    }
+    expect(issues).toEqual(['q/mlops.config.yaml:7 • training.instanceCount: must be at least 1 (training instances)'])
+  })
+
   it('reports every problem at once, not just the first', () => {
     const lines = problems('project:\n  name: X\ndata:\n  bucket: B\ntraining:\n  instanceCount: 0\n')
     expect(lines).toHaveLength(3)
@@ -180,5 +191,43 @@ describe('absurd autoscaling targets in the config', () => {
         ]),
       }),
     )
+  })
+})
+
+describe('a section left empty (its keys all commented out) takes its defaults', () => {
+  const defaults = parseConfigText(minimalConfig(), 'x.yaml')
+
+  it('top-level sections: aws, training, ec2, endpoint, lambda, audit', () => {
+    const empty = ['aws', 'training', 'ec2', 'endpoint', 'lambda', 'audit'].map((s) => `${s}:\n  # commented: out\n`).join('')
+    const cfg = parseConfigText(minimalConfig(empty), 'x.yaml')
+    expect(cfg).toEqual(defaults)
+  })
+
+  it('nested ones: endpoint.autoscaling, endpoint.serverless, lambda.url, training.debugger, training.hyperparameters', () => {
+    const cfg = parseConfigText(
+      minimalConfig('endpoint:\n  autoscaling:\n    # maxCapacity: 4\n  serverless:\nlambda:\n  url:\ntraining:\n  debugger:\n  hyperparameters:\n'),
+      'x.yaml',
+    )
+    expect(cfg.endpoint.autoscaling).toEqual({ minCapacity: 1, maxCapacity: 2, targetInvocationsPerInstance: 70, scaleInCooldown: 300, scaleOutCooldown: 60 })
+    expect(cfg.endpoint.serverless).toEqual({ memoryMb: 2048, maxConcurrency: 5 })
+    expect(cfg.lambda.url).toEqual({ enabled: false, public: false })
+    expect(cfg.training.debugger).toEqual({ rules: [], profilerReport: false })
+    expect(cfg.training.hyperparameters).toEqual({})
+  })
+
+  it('through the CLI: `aws:` with nothing under it is accepted (exit 0), not "expected object, got null"', async () => {
+    const dir = await tempProject(minimalConfig('aws:\n  # region: eu-west-1\n'))
+    const run = await runMlops(['deploy', '--dry-run', '--model', 's3://dogs-data/m/model.tar.gz'], { cwd: dir })
+    expect(run.stderr).not.toContain('expected object')
+    expect(run.code).toBe(0)
+  })
+
+  it('a section with required fields says which field is missing; a scalar left empty is still an error', () => {
+    expect(problems('project:\ndata:\n  bucket: dogs-data\n')).toEqual([
+      '/p/mlops.config.yaml:1 • project.name: required field is missing (expected the project name, for example dog-breeds)',
+    ])
+    expect(problems(minimalConfig('endpoint:\n  instanceType:\n'))).toEqual([
+      expect.stringMatching(/^\/p\/mlops\.config\.yaml:7 • endpoint\.instanceType: .*got null$/),
+    ])
   })
 })

@@ -156,13 +156,13 @@ describe('unreadable files and folders are found before the first write (issue 1
     const dir = await tempProject(minimalConfig())
     const long = await runMlops(['upload-data', '--source', `data/${'x'.repeat(300)}`, '--yes'], { cwd: dir, awsFactory: fakeAwsFactory() })
     expect(long.code).toBe(2)
-    expect(long.stderr).toContain('--source has a folder name of 300 bytes')
+    expect(long.stderr).toContain('--source: has a folder name of 300 bytes')
     const deep = await runMlops(['upload-data', '--source', Array.from({ length: 40 }, () => 'y'.repeat(120)).join('/'), '--yes'], {
       cwd: dir,
       awsFactory: fakeAwsFactory(),
     })
     expect(deep.code).toBe(2)
-    expect(deep.stderr).toContain('--source is 4839 bytes long; paths may have at most 4,095.')
+    expect(deep.stderr).toContain('--source: is 4839 bytes long; paths may have at most 4,095.')
     // From the config (data.localDir) the scan says so too.
     const err = await failure(scanDataset(path.join(dir, 'z'.repeat(300))))
     expect(err.code).toBe('InvalidFlag')

@@ -157,13 +157,18 @@ describe('instance role', () => {
 
 describe('flags and settings', () => {
   it('validates each flag and names it', () => {
-    expect(() => parseTrainEc2Flags({ instanceType: 'ml.g4dn.xlarge' })).toThrow(/--instance-type ml.g4dn.xlarge is a SageMaker type/)
-    expect(() => parseTrainEc2Flags({ instanceType: 'huge' })).toThrow(/--instance-type "huge" is not an EC2 instance type/)
-    expect(() => parseTrainEc2Flags({ maxHours: '0' })).toThrow(/--max-hours must be/)
-    expect(() => parseTrainEc2Flags({ maxHours: '49' })).toThrow(/--max-hours must be/)
-    expect(() => parseTrainEc2Flags({ maxHours: 'two' })).toThrow(/--max-hours must be/)
+    // Checked by the ec2.* fields (Ec2Schema), in their words.
+    expect(() => parseTrainEc2Flags({ instanceType: 'ml.g4dn.xlarge' })).toThrow(
+      '--instance-type: expected an EC2 instance type such as g4dn.xlarge (no ml. prefix), got "ml.g4dn.xlarge".',
+    )
+    expect(() => parseTrainEc2Flags({ instanceType: 'huge' })).toThrow(
+      '--instance-type: expected an EC2 instance type such as g4dn.xlarge (no ml. prefix), got "huge".',
+    )
+    expect(() => parseTrainEc2Flags({ maxHours: '0' })).toThrow('--max-hours: must be more than 0 hours, got "0".')
+    expect(() => parseTrainEc2Flags({ maxHours: '49' })).toThrow('--max-hours: at most 48 hours (the SSM command limit), got "49".')
+    expect(() => parseTrainEc2Flags({ maxHours: 'two' })).toThrow('--max-hours: expected a number of hours, got "two".')
     expect(() => parseTrainEc2Flags({ timeout: 'soon' })).toThrow(/--timeout: "soon" is not a duration/)
-    expect(() => parseTrainEc2Flags({ timeout: '49h' })).toThrow(/--timeout 49h is beyond SSM Run Command's 48h limit/)
+    expect(() => parseTrainEc2Flags({ timeout: '49h' })).toThrow('--timeout: at most 48h (the SSM Run Command executionTimeout limit), got "49h".')
     expect(parseTrainEc2Flags({ instanceType: 'g5.xlarge', spot: true, keep: true, maxHours: '1.5', timeout: '1h' })).toEqual({
       instanceType: 'g5.xlarge',
       spot: true,

@@ -24,13 +24,14 @@ beforeEach(() => {
 describe('loadtest flags and dry run', () => {
   it('bad values exit 2 naming the flag, and nothing is sent', async () => {
     const dir = await tempProject(minimalConfig())
-    const cases: [string[], RegExp][] = [
-      [['--concurrency', '1,0'], /--concurrency must be a whole number 1 to 1000, got "0"/],
-      [['--concurrency', '1,2,3,4,5,6,7,8,9,10,11'], /--concurrency takes at most 10 levels/],
+    const cases: [string[], RegExp | string][] = [
+      [['--concurrency', '1,0'], '--concurrency: must be at least 1 (concurrent requests), got "0".'],
+      [['--concurrency', '1,2000'], '--concurrency: must be at most 1000 (concurrent requests), got "2000".'],
+      [['--concurrency', '1,2,3,4,5,6,7,8,9,10,11'], '--concurrency: must have at most 10 levels, got "1,2,3,4,5,6,7,8,9,10,11".'],
       [['--duration', 'soon'], /--duration: "soon" is not a duration/],
-      [['--slo', 'fast'], /--slo must be a latency such as 1s or 300ms, got "fast"/],
-      [['--rate', '0'], /--rate must be a number of requests per second above 0/],
-      [['--max-requests', '0'], /--max-requests must be a whole number 1 to 1000000/],
+      [['--slo', 'fast'], '--slo: must be a latency such as 1s or 300ms, got "fast".'],
+      [['--rate', '0'], '--rate: must be a number of requests per second above 0, got "0".'],
+      [['--max-requests', '0'], '--max-requests: must be at least 1 (requests), got "0".'],
       [['--lambda', '--local'], /either --lambda or --local/],
       [['--port', '9000'], /--port is the local server port and needs --local/],
       [['--image', 'missing.jpg'], /--image: no file at .*missing\.jpg/],
@@ -38,7 +39,8 @@ describe('loadtest flags and dry run', () => {
     for (const [args, message] of cases) {
       const run = await runMlops(['loadtest', ...args, '--yes'], { cwd: dir, env: OFFLINE, awsFactory: noAwsFactory() })
       expect(run.code, args.join(' ')).toBe(2)
-      expect(run.stderr).toMatch(message)
+      if (typeof message === 'string') expect(run.stderr).toContain(message)
+      else expect(run.stderr).toMatch(message)
     }
   })
 

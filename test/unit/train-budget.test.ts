@@ -83,8 +83,8 @@ describe('--budget in the dry-run plan', () => {
   it('bad or too small budgets exit 2 before any AWS call', async () => {
     const dir = await tempProject(minimalConfig(`training:\n  roleArn: ${ROLE}\n${TUNING}`))
     for (const [args, text] of [
-      [['train', '--budget', 'twenty'], '--budget must be a positive amount of US dollars, got "twenty"'],
-      [['train', '--budget', '0'], '--budget must be a positive amount'],
+      [['train', '--budget', 'twenty'], '--budget: must be a positive amount of US dollars, got "twenty".'],
+      [['train', '--budget', '0'], '--budget: must be a positive amount of US dollars, got "0".'],
       [['train', '--budget', '0.1'], 'a training run needs at least 15m'],
       [['tune', '--budget', '1'], 'covers 68% of one tuning job'],
     ] as const) {

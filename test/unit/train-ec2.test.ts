@@ -500,8 +500,8 @@ describe('train-ec2 flags and dry run', () => {
   it('rejects bad flags with exit 2 before any AWS call', async () => {
     const dir = await project()
     for (const [args, msg] of [
-      [['--instance-type', 'ml.g4dn.xlarge'], '--instance-type ml.g4dn.xlarge is a SageMaker type'],
-      [['--max-hours', '0'], '--max-hours must be a number of hours above 0'],
+      [['--instance-type', 'ml.g4dn.xlarge'], '--instance-type: expected an EC2 instance type such as g4dn.xlarge (no ml. prefix), got "ml.g4dn.xlarge".'],
+      [['--max-hours', '0'], '--max-hours: must be more than 0 hours, got "0".'],
       [['--timeout', 'tomorrow'], '--timeout: "tomorrow" is not a duration'],
       [['--timeout', '5h', '--max-hours', '4'], '--timeout 5h is longer than --max-hours 4'],
     ] as const) {

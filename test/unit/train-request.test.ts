@@ -300,7 +300,7 @@ training:
     expect(create.TrainingJobDefinition.RoleArn).toBe('arn:aws:iam::<account-id>:role/dogs-sagemaker')
     const bad = await runMlops(['tune', '--dry-run', '--strategy', 'Annealing'], { cwd: dir, env: OFFLINE_ENV })
     expect(bad.code).toBe(2)
-    expect(bad.stderr).toContain('--strategy must be one of Bayesian, Random, Hyperband, Grid')
+    expect(bad.stderr).toContain('--strategy: must be one of Bayesian, Random, Hyperband, Grid, got "Annealing".')
   })
 
   it('tune without training.tuning says what to add', async () => {

@@ -292,8 +292,12 @@ describe('train: checks before anything is created', () => {
     const noAws = noAwsFactory('AWS must not be touched')
     for (const [args, text] of [
       [['--timeout', 'soon'], '--timeout'],
-      [['--instances', '0'], '--instances must be a whole number 1 to 100'],
-      [['--instance-type', 'g4dn.xlarge'], '--instance-type must be a SageMaker instance type'],
+      [['--instances', '0'], '--instances: must be at least 1 (training instances), got "0".'],
+      [['--instances', '101'], '--instances: must be at most 100 (training instances), got "101".'],
+      [
+        ['--instance-type', 'g4dn.xlarge'],
+        `--instance-type: expected a SageMaker instance type such as ml.m5.large or ml.g4dn.xlarge (note the 'ml.' prefix), got "g4dn.xlarge".`,
+      ],
       [['--hyperparameter', 'novalue'], '--hyperparameter expects key=value'],
       [['--hyperparameter', 'sagemaker_program=x.py'], 'reserved'],
       [['--instance-type', 'ml.m5.xlarge', '--instances', '2'], ''],

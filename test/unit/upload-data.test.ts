@@ -64,14 +64,15 @@ describe('upload-data flags', () => {
     const dir = await project()
     const noAws = noAwsFactory()
     const cases: [string[], string][] = [
-      [['--concurrency', '0'], '--concurrency must be a whole number 1 to 256, got "0".'],
-      [['--concurrency', 'lots'], '--concurrency must be a whole number 1 to 256, got "lots".'],
-      [['--concurrency', '300'], '--concurrency must be a whole number 1 to 256'],
-      [['--bucket', 'Bad_Bucket'], '--bucket "Bad_Bucket": expected an S3 bucket name'],
-      [['--prefix', '/data/'], '--prefix "/data/": expected a key prefix without a leading or trailing "/"'],
-      [['--from-url', 'ftp://example.com/d.zip'], '--from-url must be an http:// or https:// URL, got "ftp://example.com/d.zip".'],
+      [['--concurrency', '0'], '--concurrency: must be at least 1 (parallel uploads), got "0".'],
+      [['--concurrency', 'lots'], '--concurrency: expected a number (parallel uploads), got "lots".'],
+      [['--concurrency', '300'], '--concurrency: at most 256 parallel uploads, got "300".'],
+      [['--bucket', 'Bad_Bucket'], '--bucket: expected an S3 bucket name: 3-63 lower-case letters, digits, dots or hyphens, got "Bad_Bucket".'],
+      [['--prefix', '/data/'], '--prefix: expected a key prefix without a leading or trailing "/" (for example dogImages), got "/data/".'],
+      [['--from-url', 'ftp://example.com/d.zip'], '--from-url: must be an http:// or https:// URL, got "ftp://example.com/d.zip".'],
+      [['--from-url', 'ftp://user:secret@example.com/d.zip'], '--from-url: must be an http:// or https:// URL, got "ftp://***@example.com/d.zip".'],
       [['--expect-sha256', 'a'.repeat(64)], '--expect-sha256 only applies with --from-url.'],
-      [['--from-url', 'https://x/d.zip', '--expect-sha256', 'xyz'], '--expect-sha256 must be 64 hex digits'],
+      [['--from-url', 'https://x/d.zip', '--expect-sha256', 'xyz'], '--expect-sha256: must be 64 hex digits, got "xyz".'],
     ]
     for (const [args, message] of cases) {
       const run = await runMlops(['upload-data', ...args, '--yes'], { cwd: dir, awsFactory: noAws })

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { positiveInt } from '../common.js'
+import { atMost, positiveInt } from '../common.js'
 
 export const SEVERITIES = ['critical', 'high', 'medium', 'low'] as const
 
@@ -7,8 +7,8 @@ export const SEVERITIES = ['critical', 'high', 'medium', 'low'] as const
 export const AuditSchema = z.strictObject({
   /** Exit 3 when a finding is at or above this. @default 'high' */
   failOn: z.enum([...SEVERITIES, 'none'], { error: 'expected critical, high, medium, low or none' }).default('high'),
-  /** A role unused for longer is reported. @default 90 */
-  unusedDays: positiveInt('days').default(90),
+  /** A role unused for longer is reported; at most ten years, as `audit-iam --unused-days` had. @default 90 */
+  unusedDays: positiveInt('days').max(3650, atMost(3650, 'days')).default(90),
   /** Exclusions file (YAML or JSON), relative to this config file. */
   exclusions: z.string().min(1).optional(),
   /** Extra roles to audit besides the project's own (names or ARNs). @default [] */

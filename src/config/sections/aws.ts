@@ -6,8 +6,11 @@ import { region } from '../common.js'
  * these, and flags (--region, --profile, --endpoint-url) override both.
  */
 export const AwsSchema = z.strictObject({
-  /** @default 'us-east-1' */
-  region: region.default('us-east-1'),
+  /**
+   * Unset: the profile's region, else us-east-1 (resolveAwsSettings in aws/clients.ts). No schema
+   * default here, so the config is read once and an absent region never hides the profile's.
+   */
+  region: region.optional(),
   /** A named profile from ~/.aws/config (SSO profiles work). Unset: the SDK's default chain. */
   profile: z.string().min(1).optional(),
   /** Send every AWS call to this URL (a local emulator such as moto). */

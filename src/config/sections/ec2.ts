@@ -18,7 +18,11 @@ export const Ec2Schema = z.strictObject({
   /** Root volume size (encrypted). @default 100 */
   volumeSizeGb: positiveInt('GB').max(16384).default(100),
   /** Dead-man switch: the box shuts itself down (and terminates) after this many hours. @default 4 */
-  maxHours: z.number().positive('must be more than 0 hours').max(48, 'at most 48 hours (the SSM command limit)').default(4),
+  maxHours: z
+    .number({ error: 'expected a number of hours' })
+    .positive('must be more than 0 hours')
+    .max(48, 'at most 48 hours (the SSM command limit)')
+    .default(4),
   /** Longest the training command may run. @default '3h' */
   timeout: duration.refine((s) => s <= MAX_EXECUTION_TIMEOUT_SECONDS, 'at most 48h (the SSM Run Command executionTimeout limit)').default(10800),
   /** One-time spot instance. @default false */

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { duration, positiveInt, resourceName, sagemakerInstanceType } from '../common.js'
+import { atMost, duration, nonNegativeInt, positiveInt, resourceName, sagemakerInstanceType } from '../common.js'
 
 /**
  * The highest autoscaling target mlops accepts: a million invocations per instance per minute (about
@@ -11,22 +11,37 @@ export const MAX_TARGET_INVOCATIONS_PER_MINUTE = 1_000_000
 /** `endpoint.autoscaling`: target tracking on SageMakerVariantInvocationsPerInstance. */
 export const AutoscalingSchema = z
   .strictObject({
-    /** @default 1 */
+    /**
+     * RegisterScalableTarget's MinCapacity: at least 1 for an endpoint variant. No upper bound in the
+     * API (`mlops scale --min` and this field alike): the account's instance quota is the limit. @default 1
+     */
     minCapacity: positiveInt('instances').default(1),
-    /** @default 2 */
+    /** RegisterScalableTarget's MaxCapacity; no API upper bound (the account quota is). @default 2 */
     maxCapacity: positiveInt('instances').default(2),
     /** Invocations per instance per MINUTE (not a CPU percentage). AWS's start: max RPS x 0.5 x 60. @default 70 */
     targetInvocationsPerInstance: z
-      .number()
+      .number({ error: 'expected a number (invocations per instance per minute)' })
       .positive('must be more than 0 invocations per instance per minute')
       .max(MAX_TARGET_INVOCATIONS_PER_MINUTE, `must be at most ${MAX_TARGET_INVOCATIONS_PER_MINUTE} invocations per instance per minute`)
       .default(70),
     /** Seconds. @default 300 */
-    scaleInCooldown: z.number().int().min(0).max(3600).default(300),
+    scaleInCooldown: nonNegativeInt('seconds').max(3600, atMost(3600, 'seconds')).default(300),
     /** Seconds. @default 60 */
-    scaleOutCooldown: z.number().int().min(0).max(3600).default(60),
+    scaleOutCooldown: nonNegativeInt('seconds').max(3600, atMost(3600, 'seconds')).default(60),
   })
   .refine((a) => a.minCapacity <= a.maxCapacity, { message: 'minCapacity must not exceed maxCapacity', path: ['minCapacity'] })
+
+/**
+ * `mlops scale --target-rps`: the target as requests per SECOND per instance (x 60 is
+ * targetInvocationsPerInstance, so its limit is that field's over 60).
+ */
+export const TargetRpsSchema = z
+  .number({ error: 'must be a number of requests per second per instance' })
+  .positive('must be more than 0 requests per second per instance')
+  .max(
+    MAX_TARGET_INVOCATIONS_PER_MINUTE / 60,
+    `must be at most ${Math.floor(MAX_TARGET_INVOCATIONS_PER_MINUTE / 60)} requests per second per instance (${MAX_TARGET_INVOCATIONS_PER_MINUTE} per minute)`,
+  )
 
 /** What `endpoint.autoscaling: {}` parses to: the defaults `mlops scale` and a deploy's scaling restore fall back on. */
 export const AUTOSCALING_DEFAULTS = AutoscalingSchema.parse({})
@@ -40,22 +55,26 @@ export const EndpointSchema = z.strictObject({
   name: resourceName.optional(),
   /** @default 'ml.m5.large' */
   instanceType: sagemakerInstanceType.default('ml.m5.large'),
-  /** @default 1 */
+  /**
+   * InitialInstanceCount: at least 1, and no upper bound in the SageMaker API (the account's
+   * per-instance-type endpoint quota is the limit; AWS refuses more with ResourceLimitExceeded).
+   * `mlops deploy --instance-count` is checked by this field too. @default 1
+   */
   instanceCount: positiveInt('endpoint instances').default(1),
   /** Serverless inference instead of instances: zero cost when idle. */
   serverless: z
     .strictObject({
       /** 1024-6144 in steps of 1024. @default 2048 */
       memoryMb: z
-        .number()
-        .int()
+        .number({ error: 'expected a number (MB)' })
+        .int('expected a whole number (MB)')
         .refine(
           (m) => (SERVERLESS_MEMORY_SIZES as readonly number[]).includes(m),
           `expected ${SERVERLESS_MEMORY_SIZES.slice(0, -1).join(', ')} or ${SERVERLESS_MEMORY_SIZES.at(-1)}`,
         )
         .default(2048),
-      /** @default 5 */
-      maxConcurrency: positiveInt('concurrent invocations').max(200).default(5),
+      /** ServerlessConfig.MaxConcurrency: 1-200 in the SageMaker API. @default 5 */
+      maxConcurrency: positiveInt('concurrent invocations').max(200, atMost(200, 'concurrent invocations')).default(5),
     })
     .optional(),
   /** @default '2.6.0' */

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { duration, positiveInt, roleArn, s3Prefix, sagemakerInstanceType } from '../common.js'
+import { atMost, duration, positiveInt, roleArn, s3Prefix, sagemakerInstanceType } from '../common.js'
 
 const hyperparameterValue = z.union([z.string(), z.number(), z.boolean()], {
   error: 'expected a string, number or boolean hyperparameter value',
@@ -49,10 +49,13 @@ export const TuningSchema = z
     }),
     /** @default 'Bayesian' */
     strategy: TuningStrategySchema.default('Bayesian'),
-    /** @default 4 */
-    maxJobs: positiveInt('tuning jobs').default(4),
-    /** @default 2 */
-    maxParallelJobs: positiveInt('parallel tuning jobs').default(2),
+    /**
+     * ResourceLimits.MaxNumberOfTrainingJobs. The API sets only a minimum (1); 500 is the bound
+     * `tune --max-jobs` always had, now one rule for the flag and this field. @default 4
+     */
+    maxJobs: positiveInt('tuning jobs').max(500, atMost(500, 'tuning jobs')).default(4),
+    /** ResourceLimits.MaxParallelTrainingJobs; 100 as `tune --max-parallel` had. @default 2 */
+    maxParallelJobs: positiveInt('parallel tuning jobs').max(100, atMost(100, 'parallel tuning jobs')).default(2),
     /** @default 'Auto' (Hyperband always runs with 'Off': it stops jobs itself) */
     earlyStopping: z.enum(['Auto', 'Off']).default('Auto'),
     /**
@@ -77,7 +80,7 @@ export const TrainingSchema = z.strictObject({
   /** @default 'ml.g4dn.xlarge' */
   instanceType: sagemakerInstanceType.default('ml.g4dn.xlarge'),
   /** @default 1 */
-  instanceCount: positiveInt('training instances').max(100, 'at most 100 instances').default(1),
+  instanceCount: positiveInt('training instances').max(100, atMost(100, 'training instances')).default(1),
   /** @default 30 */
   volumeSizeGb: positiveInt('GB').max(16384).default(30),
   /** Longest the job may run; SageMaker stops it after this. @default '2h' (7200 s) */
