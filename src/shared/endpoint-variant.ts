@@ -17,3 +17,14 @@ export function variantFromConfig(pv: ProductionVariant | undefined): VariantSpe
   if (pv.InstanceType) return { kind: 'instance', instanceType: pv.InstanceType, instanceCount: pv.InitialInstanceCount ?? 1 }
   return undefined
 }
+
+/** The variant `mlops deploy` makes from the config alone (no flags): serverless when configured. */
+export function configuredVariant(ep: {
+  readonly instanceType: string
+  readonly instanceCount: number
+  readonly serverless?: { readonly memoryMb: number; readonly maxConcurrency: number } | undefined
+}): VariantSpec {
+  return ep.serverless
+    ? { kind: 'serverless', memoryMb: ep.serverless.memoryMb, maxConcurrency: ep.serverless.maxConcurrency }
+    : { kind: 'instance', instanceType: ep.instanceType, instanceCount: ep.instanceCount }
+}

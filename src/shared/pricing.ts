@@ -95,6 +95,15 @@ const EC2_HOURLY: Record<string, number> = {
   'trn1.32xlarge': 21.5,
 }
 
+/**
+ * SageMaker Serverless Inference, us-east-1: compute per GB-second of inference time ($0.0000200 a
+ * second at 1024 MB, in proportion up to 6144 MB) and data processed, in and out, per GB.
+ */
+export const SERVERLESS_INFERENCE_GB_SECOND = 0.00002
+export const SERVERLESS_INFERENCE_DATA_GB = 0.016
+/** Lambda on demand, us-east-1: duration per GB-second by architecture, and each request. */
+export const LAMBDA_GB_SECOND = { x86_64: 0.0000166667, arm64: 0.0000133334 } as const
+export const LAMBDA_REQUEST = 0.0000002
 /** Lambda provisioned concurrency: USD per GB-second while configured (idle or not). */
 export const LAMBDA_PROVISIONED_GB_SECOND = 0.0000041667
 /** S3 Standard storage, USD per GB-month. */

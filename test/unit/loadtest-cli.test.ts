@@ -98,7 +98,15 @@ describe('loadtest against the endpoint and the Lambda (fakes)', () => {
     })
     expect(run.code, run.stderr).toBe(0)
     const doc = run.json()
-    expect(Object.keys(doc)).toEqual(['target', 'levels', 'recommendation'])
+    expect(Object.keys(doc)).toEqual(['target', 'levels', 'recommendation', 'costPer1000'])
+    // 1 x ml.m5.large (the config's endpoint; nothing deployed is recorded) at $0.115/hour from the
+    // built-in table, answering 100 x 0.5 x 3600 = 180,000 predictions an hour at the target.
+    expect(doc.costPer1000).toMatchObject({
+      usd: 0.000639,
+      basis: 'instance',
+      serving: { kind: 'instance', instanceType: 'ml.m5.large', instanceCount: 1 },
+      priceSource: expect.stringContaining('built-in table (2026-11, us-east-1, approximate), MLOPS_PRICE_LIST=off'),
+    })
     expect(doc.levels.map((l: { requests: number }) => l.requests)).toEqual([100, 50])
     expect(runtime.commandCalls(InvokeEndpointCommand)).toHaveLength(150)
     expect(runtime.commandCalls(InvokeEndpointCommand)[0].args[0].input).toMatchObject({ EndpointName: 'dogs-endpoint', ContentType: 'image/jpeg' })
@@ -132,6 +140,8 @@ describe('loadtest against the endpoint and the Lambda (fakes)', () => {
     expect(input).toMatchObject({ FunctionName: 'dogs-invoke', Qualifier: 'live' })
     expect(JSON.parse(Buffer.from(input.Payload as Uint8Array).toString()).image).toHaveLength(Math.ceil(SAMPLE_BYTES / 3) * 4)
     expect(doc.recommendation.maxRps).toBe(0)
+    // No usable level: nothing to price.
+    expect(doc.costPer1000).toBeUndefined()
   })
 })
 

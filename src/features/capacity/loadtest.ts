@@ -10,11 +10,14 @@ import { done, planned, type Outcome } from '../../shared/outcome.js'
 import { formatBytes } from '../../shared/output.js'
 import { PACKAGE_ROOT } from '../../shared/package-root.js'
 import type { PlannedOperation } from '../../shared/plan.js'
+import { configuredVariant, type VariantSpec } from '../../shared/endpoint-variant.js'
+import type { MlopsConfig } from '../../config/schema.js'
+import { costPer1000 } from './cost.js'
 import { recommend, summarizeLevel } from './recommend.js'
 import { preciseSystemClock, runLevels, type Sender } from './runner.js'
 import { endpointSender, lambdaSender, localInvocationUrl, localSender, type Fatal } from './targets.js'
 import { LOADTEST_FILE } from '../../shared/loadtest-file.js'
-import type { LoadtestReport, LoadtestSettingsSummary, LoadtestTarget, SavedLoadtest, TargetKind } from './types.js'
+import type { CostPer1000, LevelSummary, LoadtestReport, LoadtestSettingsSummary, LoadtestTarget, SavedLoadtest, TargetKind } from './types.js'
 
 /** `mlops loadtest`: measure the endpoint, the Lambda or the local server, and recommend scaling. */
 
@@ -159,10 +162,48 @@ export async function runLoadtest(ctx: CommandContext, opts: LoadtestOptions): P
   )
   if (fatal.error) throw fatal.error
   const levels = measured.map(summarizeLevel)
-  const report: LoadtestReport = { target, levels, recommendation: recommend(levels, opts.sloMs, opts.peakRps) }
+  const recommendation = recommend(levels, opts.sloMs, opts.peakRps)
+  const cost = await priceLoad(ctx, cfg, target, levels, recommendation, payload)
+  const report: LoadtestReport = { target, levels, recommendation, ...(cost ? { costPer1000: cost } : {}) }
   const file = await saveLoadtest(ctx.projectDir, { ...report, savedAt: new Date(ctx.clock.now()).toISOString(), settings })
   ctx.ui.info(`Saved to ${path.relative(ctx.deps.cwd, file) || file}; apply it with \`mlops scale --from-loadtest\`.`)
   return done(report)
+}
+
+/**
+ * What the endpoint serves on: the variant deploy recorded for it, else what the config would deploy
+ * (always the config for --local, which measures this machine).
+ */
+async function servingVariant(ctx: CommandContext, cfg: MlopsConfig, target: LoadtestTarget, endpointName: string): Promise<VariantSpec> {
+  if (target.kind !== 'local') {
+    const recorded = (await ctx.state().latest('endpoint', (r) => r.name === endpointName))?.details?.variant as VariantSpec | undefined
+    if (recorded?.kind === 'instance' || recorded?.kind === 'serverless') return recorded
+  }
+  return configuredVariant(cfg.endpoint)
+}
+
+/** The cost per 1,000 predictions at the recommendation, priced with the region's price book. */
+async function priceLoad(
+  ctx: CommandContext,
+  cfg: MlopsConfig,
+  target: LoadtestTarget,
+  levels: readonly LevelSummary[],
+  recommendation: LoadtestReport['recommendation'],
+  payload: Payload,
+): Promise<CostPer1000 | undefined> {
+  const serving = await servingVariant(ctx, cfg, target, resourceNames(cfg).endpoint)
+  const prices = serving.kind === 'instance' ? await ctx.prices([serving.instanceType], 'hosting', cfg) : undefined
+  const hourly = serving.kind === 'instance' ? prices?.hourly(serving.instanceType) : undefined
+  return costPer1000({
+    target: target.kind,
+    levels,
+    recommendation,
+    serving,
+    ...(hourly !== undefined ? { hourly } : {}),
+    priceSource: prices && serving.kind === 'instance' ? prices.note([serving.instanceType]) : '',
+    payloadBytes: payload.bytes.length,
+    ...(target.kind === 'lambda' ? { lambda: { memoryMb: cfg.lambda.memoryMb, architecture: cfg.lambda.architecture } } : {}),
+  })
 }
 
 async function saveLoadtest(projectDir: string, doc: SavedLoadtest): Promise<string> {

@@ -1,3 +1,4 @@
+import { formatUsd } from '../../shared/pricing.js'
 import type { ChalkInstance } from 'chalk'
 import { formatTable } from '../../shared/output.js'
 import { errorCount } from './recommend.js'
@@ -52,6 +53,11 @@ export function renderLoadtest(r: LoadtestReport, c: ChalkInstance): string {
     )
   } else lines.push(c.yellow('No recommendation: no level passed.'))
   lines.push(...rec.reasoning.map((line) => c.gray(`  ${line}`)))
+  const cost = r.costPer1000
+  if (cost) {
+    lines.push(`  cost per 1,000 predictions     ${formatUsd(cost.usd ?? undefined)} (${cost.basis}, at the target)`)
+    lines.push(...[...cost.arithmetic, ...(cost.notes ?? []), cost.priceSource].filter(Boolean).map((line) => c.gray(`  ${line}`)))
+  }
   if (rec.maxRps > 0) lines.push(c.gray('Apply with `mlops scale --from-loadtest` (shows the before/after and the cost).'))
   return lines.join('\n')
 }

@@ -1,3 +1,4 @@
+import type { VariantSpec } from '../../shared/endpoint-variant.js'
 import type { Recommendation } from '../../shared/loadtest-file.js'
 
 /** The documents of `mlops loadtest`: what `--json` prints and `.mlops/loadtest.json` keeps. */
@@ -26,10 +27,27 @@ export interface LevelSummary {
   readonly p99Ms: number | null
 }
 
+/** What 1,000 predictions cost at the recommended target (features/capacity/cost.ts). */
+export interface CostPer1000 {
+  /** USD; null when the instance type's price is unknown. */
+  readonly usd: number | null
+  /** 'instance' | 'serverless', prefixed 'lambda+' when the function in front is priced too. */
+  readonly basis: string
+  /** What the endpoint serves on. */
+  readonly serving: VariantSpec
+  /** Where the price came from. */
+  readonly priceSource: string
+  /** The arithmetic, one line per part. */
+  readonly arithmetic: readonly string[]
+  readonly notes?: readonly string[]
+}
+
 export interface LoadtestReport {
   readonly target: LoadtestTarget
   readonly levels: readonly LevelSummary[]
   readonly recommendation: Recommendation
+  /** Absent when no level was usable. */
+  readonly costPer1000?: CostPer1000
 }
 
 /** What `.mlops/loadtest.json` holds: the report plus how it was measured. */
