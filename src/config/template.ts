@@ -29,8 +29,7 @@ training:
   instanceCount: 1                  # > 1 runs genuinely data-parallel training
   maxRuntime: 2h
   spot: false                       # managed spot training; resumes from checkpoints
-  frameworkVersion: "2.8.0"
-  pyVersion: py312
+  # frameworkVersion: "2.13.0"     # unset: the newest maintained SageMaker PyTorch image (older lines warn past end of patch)
   sourceDir: scripts
   entryPoint: train.py
   distribution: auto                # auto | torch_distributed | native | none
@@ -53,11 +52,11 @@ training:
       lr: { type: continuous, min: 0.0001, max: 0.1, scaling: Logarithmic }
       batch-size: { type: categorical, values: [32, 64, 128] }
     # hyperband: { minResource: 1 }   # with strategy: Hyperband (maxResource defaults to epochs)
-  # image: <account>.dkr.ecr.<region>.amazonaws.com/pytorch-training:2.8.0-gpu-py312   # override the DLC
+  # image: <account>.dkr.ecr.<region>.amazonaws.com/pytorch:2.13.0-cu133-amzn2023-sagemaker   # override the DLC
 
 ec2:
   instanceType: g4dn.xlarge
-  # amiParameter: /aws/service/deeplearning/ami/x86_64/oss-nvidia-driver-gpu-pytorch-2.9-ubuntu-24.04/latest/ami-id
+  # amiParameter: /aws/service/deeplearning/ami/x86_64/oss-nvidia-driver-gpu-pytorch-2.11-ubuntu-24.04/latest/ami-id
   volumeSizeGb: 100
   maxHours: 4                       # dead-man switch: the box terminates itself after this
   timeout: 3h                       # longest the training command may run (at most 48h)
@@ -70,9 +69,7 @@ endpoint:
   # name: ${opts.project}-endpoint
   instanceType: ml.m5.large
   instanceCount: 1
-  # serverless: { memoryMb: 2048, maxConcurrency: 5 }   # zero cost when idle
-  frameworkVersion: "2.6.0"
-  pyVersion: py312
+  # image: <account>.dkr.ecr.<region>.amazonaws.com/ray:serve-ml-sagemaker-cpu-v1   # unset: the Ray Serve image (CPU or CUDA by type)
   keepVersions: 2                   # old configs and models kept for rollback
   waitTimeout: 30m
   entryPoint: inference.py          # the handler in training.sourceDir, shipped as code/inference.py

@@ -7,6 +7,7 @@ import { executionRoleSpec } from '../../src/shared/roles/execution-role.js'
 import { ensureInstanceProfile, ensureRole } from '../../src/aws/iam/roles.js'
 import { serviceTrustPolicy } from '../../src/shared/roles/policy.js'
 import { roleTarget } from '../../src/aws/iam/role-target.js'
+import { configuredImageUris } from '../../src/aws/sagemaker/images.js'
 import { parseConfigText } from '../../src/config/load.js'
 import { projectTags } from '../../src/shared/naming.js'
 import { githubUploadProblems, sarifErrors } from '../fixtures/audit/sarif-validate.js'
@@ -36,7 +37,7 @@ const config = parseConfigText(minimalConfig(), 'mlops.config.yaml')
 
 /** The three roles as mlops creates them (the SageMaker one is the real spec; the others per the design). */
 async function createMlopsRoles(): Promise<void> {
-  await ensureRole(iam, executionRoleSpec(config, roleTarget(ACCOUNT, REGION)))
+  await ensureRole(iam, executionRoleSpec(config, roleTarget(ACCOUNT, REGION, configuredImageUris(REGION, config))))
   await ensureRole(iam, {
     name: 'dogs-lambda',
     description: 'Lambda role',

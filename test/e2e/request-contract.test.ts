@@ -68,10 +68,32 @@ const VARIANTS: Variant[] = [
   },
   { name: 'Hyperband tuning', edit: (y) => y.replace('strategy: Bayesian', 'strategy: Hyperband'), commands: [['tune']] },
   {
-    name: 'serverless endpoint',
+    // The Ray Serve image refuses serverless (issue 25); an image of the user's own keeps it.
+    name: 'serverless endpoint on an own image',
+    edit: (y) => y.replace(/^endpoint:\n/m, 'endpoint:\n  image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/dogs-serve:cpu\n'),
     commands: [
       ['deploy', '--serverless', '--model', MODEL],
       ['deploy', '--serverless', '--memory', '4096', '--model', MODEL],
+    ],
+  },
+  {
+    // InferenceAmiVersion is checked against botocore's enum here.
+    name: 'GPU endpoint on the Ray Serve CUDA image',
+    commands: [['deploy', '--instance-type', 'ml.g5.xlarge', '--model', MODEL]],
+  },
+  ...['2.9.0', '2.10.0'].map((version) => ({
+    name: `older training line ${version}`,
+    edit: (y: string) => y.replace(/^training:\n/m, `training:\n  frameworkVersion: "${version}"\n`),
+    commands: [['train', '--instances', '4'], ['tune']],
+  })),
+  {
+    name: 'regions the old table refused: ap-south-2 and GovCloud',
+    commands: [
+      ['train', '--region', 'ap-south-2'],
+      ['deploy', '--region', 'ap-south-2', '--model', MODEL],
+      ['train', '--instances', '4', '--region', 'us-gov-west-1'],
+      ['deploy', '--instance-type', 'ml.g5.xlarge', '--region', 'us-gov-west-1', '--model', MODEL],
+      ['train-ec2', '--region', 'us-gov-west-1'],
     ],
   },
   {

@@ -10,7 +10,7 @@ import { ensureCodePackage } from '../../src/aws/s3/code-upload.js'
 import { ensureInstanceProfile, ensureRole, isIamPropagationError, retryWhileIamPropagates } from '../../src/aws/iam/roles.js'
 import { serviceTrustPolicy, type RoleSpec } from '../../src/shared/roles/policy.js'
 import { roleTarget } from '../../src/aws/iam/role-target.js'
-import { processorFor, pytorchImageUri } from '../../src/aws/sagemaker/images.js'
+import { processorFor, servingImageUri, trainingImageUri } from '../../src/aws/sagemaker/images.js'
 import { formatMetrics, latestMetrics, metricDefinitions, objectiveDirection, parseMetricLine } from '../../src/shared/metrics.js'
 import { fastClock, tempProject } from '../helpers/cli.js'
 import { motoClientConfig, startMoto, type MotoServer } from '../helpers/moto.js'
@@ -39,26 +39,22 @@ describe('metric lines', () => {
   })
 })
 
-describe('PyTorch image URIs', () => {
-  it('resolves region, processor and tag like the SageMaker SDK', () => {
-    expect(pytorchImageUri({ region: 'us-east-1', kind: 'training', frameworkVersion: '2.8.0', pyVersion: 'py312', instanceType: 'ml.g5.xlarge' })).toBe(
+describe('image URIs', () => {
+  it('resolves region, processor and tag from the lifecycle and registry tables', () => {
+    expect(trainingImageUri({ region: 'us-east-1', frameworkVersion: '2.8.0', pyVersion: 'py312', instanceType: 'ml.g5.xlarge' })).toBe(
       '763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.8.0-gpu-py312',
     )
-    expect(pytorchImageUri({ region: 'ap-east-1', kind: 'inference', frameworkVersion: '2.6.0', pyVersion: 'py312', instanceType: 'ml.m5.large' })).toBe(
-      '871362719292.dkr.ecr.ap-east-1.amazonaws.com/pytorch-inference:2.6.0-cpu-py312',
-    )
-    expect(pytorchImageUri({ region: 'cn-north-1', kind: 'inference', frameworkVersion: '2.6.0', pyVersion: 'py312', instanceType: 'ml.p3.2xlarge' })).toBe(
-      '727897471807.dkr.ecr.cn-north-1.amazonaws.com.cn/pytorch-inference:2.6.0-gpu-py312',
-    )
+    expect(servingImageUri('ap-east-1', 'ml.m5.large')).toBe('871362719292.dkr.ecr.ap-east-1.amazonaws.com/ray:serve-ml-sagemaker-cpu-v1')
+    expect(servingImageUri('cn-north-1', 'ml.p3.2xlarge')).toBe('727897471807.dkr.ecr.cn-north-1.amazonaws.com.cn/ray:serve-ml-sagemaker-cuda-v1')
     expect(processorFor('ml.c5.xlarge')).toBe('cpu')
   })
   it('refuses unknown versions and mismatched Python tags with the fix', () => {
-    expect(() =>
-      pytorchImageUri({ region: 'us-east-1', kind: 'inference', frameworkVersion: '2.8.0', pyVersion: 'py312', instanceType: 'ml.m5.large' }),
-    ).toThrow(/PyTorch 2.8.0 has no SageMaker inference image/)
-    expect(() =>
-      pytorchImageUri({ region: 'us-east-1', kind: 'training', frameworkVersion: '2.8.0', pyVersion: 'py311', instanceType: 'ml.m5.large' }),
-    ).toThrow(/built for py312/)
+    expect(() => trainingImageUri({ region: 'us-east-1', frameworkVersion: '2.5.1', instanceType: 'ml.m5.large' })).toThrow(
+      /PyTorch 2.5.1 has no SageMaker training image/,
+    )
+    expect(() => trainingImageUri({ region: 'us-east-1', frameworkVersion: '2.8.0', pyVersion: 'py311', instanceType: 'ml.m5.large' })).toThrow(
+      /built for py312/,
+    )
   })
 })
 
@@ -198,7 +194,7 @@ describe('execution role', () => {
   it('is scoped to the project prefixes, and gains exactly one KMS statement when the data is SSE-KMS encrypted', async () => {
     const { executionRoleSpec } = await import('../../src/shared/roles/execution-role.js')
     const { parseConfigText } = await import('../../src/config/load.js')
-    const plain = executionRoleSpec(parseConfigText('project:\n  name: dogs\ndata:\n  bucket: dogs-data\n', 'x'), roleTarget('123456789012', 'us-east-1'))
+    const plain = executionRoleSpec(parseConfigText('project:\n  name: dogs\ndata:\n  bucket: dogs-data\n', 'x'), roleTarget('123456789012', 'us-east-1', []))
     const statements = plain.inlinePolicies['mlops-execution'].Statement
     expect(statements.some((s) => JSON.stringify(s).includes('kms:'))).toBe(false)
     expect(statements.find((s) => s.Sid === 'ReadDataCodeAndModels')?.Resource).toEqual([
@@ -211,7 +207,7 @@ describe('execution role', () => {
     expect(plain.managedPolicyArns).toEqual([])
     const kms = executionRoleSpec(
       parseConfigText('project:\n  name: dogs\ndata:\n  bucket: dogs-data\n  kmsKeyId: 1234abcd-12ab-34cd-56ef-1234567890ab\n', 'x'),
-      roleTarget('123456789012', 'eu-west-1'),
+      roleTarget('123456789012', 'eu-west-1', []),
     )
     expect(kms.inlinePolicies['mlops-execution'].Statement.at(-1)).toEqual({
       Sid: 'DataKey',

@@ -116,7 +116,7 @@ describe('train on moto', () => {
       sagemaker_instance_type: '"ml.g4dn.xlarge"',
     })
     expect(job.RoleArn).toBe('arn:aws:iam::123456789012:role/dogs-sagemaker')
-    expect(job.AlgorithmSpecification?.TrainingImage).toBe('763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.8.0-gpu-py312')
+    expect(job.AlgorithmSpecification?.TrainingImage).toBe('763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch:2.13.0-cu133-amzn2023-sagemaker')
     expect(job.OutputDataConfig?.S3OutputPath).toBe('s3://dogs-data/output/')
     expect(job.StoppingCondition?.MaxRuntimeInSeconds).toBe(7200)
     expect(job.InputDataConfig?.map((c) => [c.ChannelName, c.DataSource?.S3DataSource?.S3Uri, c.DataSource?.S3DataSource?.S3DataDistributionType])).toEqual([

@@ -125,7 +125,13 @@ describe('roles as mlops creates them yield nothing above low', () => {
     const cfg = { project: { name: 'dogs' }, data: { bucket: 'dogs-data', prefix: 'data' }, training: { outputPrefix: 'output' } } as Parameters<
       typeof executionRoleSpec
     >[0]
-    const spec = executionRoleSpec(cfg, roleTarget(ACCOUNT, 'us-east-1'))
+    const spec = executionRoleSpec(
+      cfg,
+      roleTarget(ACCOUNT, 'us-east-1', [
+        '763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch:2.13.0-cu133-amzn2023-sagemaker',
+        '763104351884.dkr.ecr.us-east-1.amazonaws.com/ray:serve-ml-sagemaker-cpu-v1',
+      ]),
+    )
     const result = await auditRoles([
       role('dogs-sagemaker', { trust: spec.trustPolicy as never, policies: Object.entries(spec.inlinePolicies).map(([n, d]) => inline(n, d as never)) }),
     ])

@@ -239,8 +239,9 @@ describe('--suggest', () => {
   const config = {
     project: { name: 'dogs' },
     data: { bucket: 'dogs-data', prefix: 'data' },
-    training: { outputPrefix: 'output' },
-    endpoint: {},
+    // The instance types every parsed config has: the execution role's image grant derives from them.
+    training: { outputPrefix: 'output', instanceType: 'ml.g4dn.xlarge' },
+    endpoint: { instanceType: 'ml.m5.large' },
     lambda: {},
   } as never
 
@@ -266,6 +267,10 @@ describe('--suggest', () => {
   it('the training role gets the execution policy mlops creates; the instance role keeps AmazonSSMManagedInstanceCore', async () => {
     const training = await suggestFor({ ...role('dogs-sagemaker'), purpose: 'training' }, { config, region: 'us-east-1' })
     expect(JSON.stringify(training?.policy)).toContain('arn:aws:s3:::dogs-data/data/*')
+    // The pull grant is the configured images' repositories (issue 25), not a fixed list.
+    expect(JSON.stringify(training?.policy)).toContain(
+      '"arn:aws:ecr:us-east-1:763104351884:repository/pytorch","arn:aws:ecr:us-east-1:763104351884:repository/ray"',
+    )
     const instance = await suggestFor(
       { ...role('dogs-ec2', { policies: [managed('AmazonSSMManagedInstanceCore'), managed('AmazonS3FullAccess')] }), purpose: 'instance' },
       { config, region: 'us-east-1' },

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { parseConfigText } from '../../src/config/load.js'
 import { roleTarget } from '../../src/aws/iam/role-target.js'
+import { configuredImageUris } from '../../src/aws/sagemaker/images.js'
 import { executionRoleSpec } from '../../src/shared/roles/execution-role.js'
 import { kmsAliasName, kmsStatement } from '../../src/shared/roles/policy.js'
 import { severityRank } from '../../src/features/audit/types.js'
@@ -55,7 +56,7 @@ describe('SageMaker execution role with data.kmsKeyId as an alias ARN', () => {
     'project:\n  name: dogs\ndata:\n  bucket: dogs-data\n  kmsKeyId: arn:aws:kms:eu-west-1:123456789012:alias/dogs-data\n',
     'mlops.config.yaml',
   )
-  const spec = executionRoleSpec(cfg, roleTarget(ACCOUNT, 'eu-west-1'))
+  const spec = executionRoleSpec(cfg, roleTarget(ACCOUNT, 'eu-west-1', configuredImageUris('eu-west-1', cfg)))
 
   it('grants the key through the alias condition, never on the alias ARN', () => {
     const statements = spec.inlinePolicies['mlops-execution'].Statement

@@ -42,21 +42,36 @@ describe('deploy settings', () => {
       modelName: 'dogs-model-2026-11-22-10-00-00-000',
       configName: 'dogs-config-2026-11-22-10-00-00-000',
       variant: { kind: 'instance', instanceType: 'ml.m5.large', instanceCount: 1 },
-      image: '763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.6.0-cpu-py312',
+      image: '763104351884.dkr.ecr.us-east-1.amazonaws.com/ray:serve-ml-sagemaker-cpu-v1',
       waitTimeoutSeconds: 1800,
       keepVersions: 2,
     })
     const gpu = resolveDeploySettings(cfgOf(), { instanceType: 'ml.g4dn.xlarge', instanceCount: 2, timeoutSeconds: 60 }, 'eu-west-1', NOW)
-    expect(gpu.image).toBe('763104351884.dkr.ecr.eu-west-1.amazonaws.com/pytorch-inference:2.6.0-gpu-py312')
+    expect(gpu.image).toBe('763104351884.dkr.ecr.eu-west-1.amazonaws.com/ray:serve-ml-sagemaker-cuda-v1')
     expect(gpu.variant).toEqual({ kind: 'instance', instanceType: 'ml.g4dn.xlarge', instanceCount: 2 })
     expect(gpu.waitTimeoutSeconds).toBe(60)
   })
 
-  it('serverless uses a CPU image even when the configured type is a GPU, and takes config or flag sizes', () => {
-    const s = resolveDeploySettings(cfgOf('endpoint:\n  instanceType: ml.g4dn.xlarge\n'), { serverless: true, memoryMb: 4096 }, 'us-east-1', NOW)
+  it('serverless is refused on the Ray Serve image, with why and the alternative', () => {
+    const refuse = (yaml: string, flags: Parameters<typeof resolveDeploySettings>[1]) => () => resolveDeploySettings(cfgOf(yaml), flags, 'us-east-1', NOW)
+    expect(refuse('endpoint:\n  instanceType: ml.g4dn.xlarge\n', { serverless: true, memoryMb: 4096 })).toThrow(
+      /not offered on the Ray Serve image: AWS documents and tests it on real-time instances only/,
+    )
+    expect(refuse('endpoint:\n  serverless: {}\n', {})).toThrow(
+      expect.objectContaining({ code: 'ServerlessUnsupported', hint: expect.stringContaining('endpoint.idleStop') }),
+    )
+    // endpoint.image naming the Ray image in any region's registry is refused the same way.
+    expect(refuse('endpoint:\n  image: 772153158452.dkr.ecr.ap-south-2.amazonaws.com/ray:serve-ml-sagemaker-cpu-v1.3\n', { serverless: true })).toThrow(
+      /Ray Serve image/,
+    )
+  })
+
+  it('serverless with an image of the user’s own takes config or flag sizes', () => {
+    const own = 'endpoint:\n  image: 111122223333.dkr.ecr.us-east-1.amazonaws.com/dogs-serve:cpu\n'
+    const s = resolveDeploySettings(cfgOf(`${own}  instanceType: ml.g4dn.xlarge\n`), { serverless: true, memoryMb: 4096 }, 'us-east-1', NOW)
     expect(s.variant).toEqual({ kind: 'serverless', memoryMb: 4096, maxConcurrency: 5 })
-    expect(s.image).toContain('-cpu-')
-    const fromCfg = resolveDeploySettings(cfgOf('endpoint:\n  serverless: { memoryMb: 3072, maxConcurrency: 9 }\n'), {}, 'us-east-1', NOW)
+    expect(s.image).toBe('111122223333.dkr.ecr.us-east-1.amazonaws.com/dogs-serve:cpu')
+    const fromCfg = resolveDeploySettings(cfgOf(`${own}  serverless: { memoryMb: 3072, maxConcurrency: 9 }\n`), {}, 'us-east-1', NOW)
     expect(fromCfg.variant).toEqual({ kind: 'serverless', memoryMb: 3072, maxConcurrency: 9 })
     // An instance flag overrides a serverless config.
     expect(resolveDeploySettings(cfgOf('endpoint:\n  serverless: {}\n'), { instanceType: 'ml.c5.xlarge' }, 'us-east-1', NOW).variant.kind).toBe('instance')
@@ -75,20 +90,15 @@ describe('deploy settings', () => {
     ).toThrow(/Serverless endpoints run on CPU/)
   })
 
-  it('CreateModel carries the script-mode environment, the role and the project tags', () => {
+  it('CreateModel carries the Ray Serve environment (no TorchServe variables), the role and the project tags', () => {
     const s = resolveDeploySettings(cfgOf(), {}, 'us-west-2', NOW)
     expect(buildCreateModelInput(s, 's3://dogs-data/dogs/models/abc/model.tar.gz', 'arn:aws:iam::1:role/r')).toEqual({
       ModelName: 'dogs-model-2026-11-22-10-00-00-000',
       ExecutionRoleArn: 'arn:aws:iam::1:role/r',
       PrimaryContainer: {
-        Image: '763104351884.dkr.ecr.us-west-2.amazonaws.com/pytorch-inference:2.6.0-cpu-py312',
+        Image: '763104351884.dkr.ecr.us-west-2.amazonaws.com/ray:serve-ml-sagemaker-cpu-v1',
         ModelDataUrl: 's3://dogs-data/dogs/models/abc/model.tar.gz',
-        Environment: {
-          SAGEMAKER_PROGRAM: 'inference.py',
-          SAGEMAKER_SUBMIT_DIRECTORY: '/opt/ml/model/code',
-          SAGEMAKER_CONTAINER_LOG_LEVEL: '20',
-          SAGEMAKER_REGION: 'us-west-2',
-        },
+        Environment: { SAGEMAKER_REGION: 'us-west-2' },
       },
       Tags: [
         { Key: 'mlops:project', Value: 'dogs' },
@@ -349,7 +359,9 @@ describe('flags and dry runs (offline, no credentials)', () => {
   })
 
   it('deploy --dry-run without state looks the model up in SageMaker; --no-smoke-test drops the invoke', async () => {
-    const dir = await tempProject(minimalConfig('training:\n  roleArn: arn:aws:iam::123456789012:role/mine\n'))
+    // Serverless needs an image of the user's own (the Ray Serve image refuses it; see above).
+    const ownImage = 'endpoint:\n  image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/dogs-serve:cpu\n'
+    const dir = await tempProject(minimalConfig(`training:\n  roleArn: arn:aws:iam::123456789012:role/mine\n${ownImage}`))
     const run = await runMlops(['deploy', '--dry-run', '--json', '--serverless', '--no-smoke-test'], { cwd: dir, env: OFFLINE_ENV })
     expect(run.code, run.stderr).toBe(0)
     const ops = run.json().operations

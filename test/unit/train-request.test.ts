@@ -91,7 +91,7 @@ describe('CreateTrainingJob request', () => {
       TrainingJobName: 'dogs-train-x',
       RoleArn: 'arn:aws:iam::1:role/r',
       AlgorithmSpecification: {
-        TrainingImage: '763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.8.0-gpu-py312',
+        TrainingImage: '763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch:2.13.0-cu133-amzn2023-sagemaker',
         TrainingInputMode: 'File',
         MetricDefinitions: expect.arrayContaining([
           { Name: 'val_accuracy', Regex: expect.any(String) },
@@ -284,7 +284,7 @@ training:
     const human = await runMlops(['train', '--dry-run'], { cwd: dir, env: OFFLINE_ENV })
     expect(human.code).toBe(0)
     expect(human.stdout).toContain('Dry run: mlops train')
-    expect(human.stdout).toMatch(/distribution\s+torch_distributed: GPU instances and PyTorch 2\.8\.0/)
+    expect(human.stdout).toMatch(/distribution\s+torch_distributed: GPU instances and PyTorch 2\.13\.0/)
     expect(human.stdout).toContain('up to $5.89 = $0.74/h × 4 instances × 2h max runtime')
   })
 

@@ -65,7 +65,7 @@ describe('SageMaker Debugger (opt-in) as the SDK sends it', () => {
   })
 
   it('the execution role may pull the rule image and write the rule jobs’ logs only when debugger is on', () => {
-    const withDebugger = executionRoleSpec(cfgOf(DEBUGGER), roleTarget('123456789012', 'ap-northeast-3')).inlinePolicies['mlops-execution'].Statement
+    const withDebugger = executionRoleSpec(cfgOf(DEBUGGER), roleTarget('123456789012', 'ap-northeast-3', [])).inlinePolicies['mlops-execution'].Statement
     expect(withDebugger).toContainEqual({
       Sid: 'PullDebuggerRuleImage',
       Effect: 'Allow',
@@ -78,7 +78,7 @@ describe('SageMaker Debugger (opt-in) as the SDK sends it', () => {
       Action: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'],
       Resource: ['arn:aws:logs:ap-northeast-3:123456789012:log-group:/aws/sagemaker/ProcessingJobs:*'],
     })
-    const without = executionRoleSpec(cfgOf('  spot: false\n'), roleTarget('123456789012', 'ap-northeast-3')).inlinePolicies['mlops-execution'].Statement
+    const without = executionRoleSpec(cfgOf('  spot: false\n'), roleTarget('123456789012', 'ap-northeast-3', [])).inlinePolicies['mlops-execution'].Statement
     expect(without.map((s) => s.Sid)).not.toContain('PullDebuggerRuleImage')
     expect(without.map((s) => s.Sid)).not.toContain('DebuggerRuleLogs')
   })

@@ -1,7 +1,12 @@
 import { z } from 'zod'
 import { duration, ec2InstanceType, positiveInt } from '../common.js'
 
-export const DEFAULT_DLAMI_PARAMETER = '/aws/service/deeplearning/ami/x86_64/oss-nvidia-driver-gpu-pytorch-2.9-ubuntu-24.04/latest/ami-id'
+/**
+ * The newest supported x86 PyTorch DLAMI line (OSS NVIDIA driver, Ubuntu 24.04). It must equal the newest
+ * `ec2` row of aws/lifecycle.ts `IMAGE_LIFECYCLE` (test/unit/image-lifecycle.test.ts checks it; the config
+ * layer cannot import aws/).
+ */
+export const DEFAULT_DLAMI_PARAMETER = '/aws/service/deeplearning/ami/x86_64/oss-nvidia-driver-gpu-pytorch-2.11-ubuntu-24.04/latest/ami-id'
 
 /** The longest an SSM Run Command may execute (AWS-RunShellScript executionTimeout maximum). */
 export const MAX_EXECUTION_TIMEOUT_SECONDS = 172_800

@@ -77,17 +77,14 @@ export const EndpointSchema = z.strictObject({
       maxConcurrency: positiveInt('concurrent invocations').max(200, atMost(200, 'concurrent invocations')).default(5),
     })
     .optional(),
-  /** @default '2.6.0' */
-  frameworkVersion: z
-    .string()
-    .regex(/^\d+\.\d+(\.\d+)?$/, 'expected a PyTorch version such as 2.6.0')
-    .default('2.6.0'),
-  /** @default 'py312' */
-  pyVersion: z
-    .string()
-    .regex(/^py3\d+$/, 'expected a Python tag such as py312')
-    .default('py312'),
-  /** Override the PyTorch inference container image URI (unset: the region's SageMaker DLC). */
+  /**
+   * Retired: endpoints serve on the Ray Serve SageMaker image, which has no PyTorch version to pick.
+   * Setting it is refused with the reason (the TorchServe `pytorch-inference` images ended patching 2026-06-30).
+   */
+  frameworkVersion: z.string().optional(),
+  /** Retired with `frameworkVersion`. */
+  pyVersion: z.string().optional(),
+  /** Override the serving container image URI (unset: the region's Ray Serve SageMaker image, CPU or CUDA by instance type). */
   image: z.string().min(1).optional(),
   /** Old endpoint configs and models kept for rollback. @default 2 */
   keepVersions: positiveInt('versions').default(2),

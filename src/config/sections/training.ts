@@ -89,17 +89,21 @@ export const TrainingSchema = z.strictObject({
   spot: z.boolean().default(false),
   /** Spot only: the longest to wait for capacity plus run time. @default '4h' */
   maxWait: duration.default(14400),
-  /** @default '2.8.0' */
+  /**
+   * PyTorch version of the SageMaker training image. Unset: the newest maintained line (aws/lifecycle.ts
+   * `IMAGE_LIFECYCLE`, today 2.13.0 on the Amazon Linux 2023 `pytorch` images). Older lines (2.6.0-2.12.1)
+   * stay selectable; `train` warns when the chosen one is past its end of patch.
+   */
   frameworkVersion: z
     .string()
-    .regex(/^\d+\.\d+(\.\d+)?$/, 'expected a PyTorch version such as 2.8.0')
-    .default('2.8.0'),
-  /** @default 'py312' */
+    .regex(/^\d+\.\d+(\.\d+)?$/, 'expected a PyTorch version such as 2.13.0')
+    .optional(),
+  /** Python tag; checked against the chosen image's own (unset: whatever the image has). */
   pyVersion: z
     .string()
     .regex(/^py3\d+$/, 'expected a Python tag such as py312')
-    .default('py312'),
-  /** Override the PyTorch training container image URI (unset: the region's SageMaker DLC). */
+    .optional(),
+  /** Override the training container image URI (unset: the region's SageMaker DLC for `frameworkVersion`). */
   image: z.string().min(1).optional(),
   /** @default 'train.py' */
   entryPoint: z.string().min(1).default('train.py'),

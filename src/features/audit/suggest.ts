@@ -53,7 +53,8 @@ async function suggestForPurpose(role: RoleInput, purpose: RolePurpose, cfg: Non
   const { executionRoleSpec } = await import('../../shared/roles/execution-role.js')
   if (purpose === 'training') {
     const { roleTarget } = await import('../../aws/iam/role-target.js')
-    const spec = executionRoleSpec(cfg, roleTarget(account, ctx.region))
+    const { configuredImageUris } = await import('../../aws/sagemaker/images.js')
+    const spec = executionRoleSpec(cfg, roleTarget(account, ctx.region, configuredImageUris(ctx.region, cfg)))
     return {
       role: role.name,
       basis: 'mlops-purpose',

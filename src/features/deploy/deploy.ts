@@ -20,6 +20,7 @@ import {
 import { executionRoleSpec } from '../../shared/roles/execution-role.js'
 import { ensureRole } from '../../aws/iam/roles.js'
 import { roleTarget } from '../../aws/iam/role-target.js'
+import { configuredImageUris } from '../../aws/sagemaker/images.js'
 import { resolveTrainingSourceDir } from '../../shared/source-dir.js'
 import { armIdleStop, planIdleStop } from './arm-idle-stop.js'
 import { retryWhileIamPropagates } from '../../aws/iam/roles.js'
@@ -42,6 +43,7 @@ import {
   buildEndpointConfigInput,
   describeVariant,
   resolveDeploySettings,
+  servingImageNotice,
   variantHourly,
   type DeployOptions,
   type DeploySettings,
@@ -176,6 +178,8 @@ async function prepareDeploy(ctx: CommandContext, flags: DeployOptions): Promise
   const region = ctx.awsSettings(cfg).region
   const started = ctx.clock.now()
   const settings = resolveDeploySettings(cfg, flags, region, new Date(started))
+  const imageNotice = servingImageNotice(settings.image, started)
+  if (imageNotice) ctx.ui.warn(imageNotice)
   const code = await collectInferenceCode(resolveTrainingSourceDir(cfg, ctx.projectDir).dir, cfg.endpoint.entryPoint)
   const smokeFile = smokeImagePath(ctx, cfg)
   const smokeBytes = flags.smokeTest !== false ? await readSmokeImage(smokeFile) : undefined
@@ -287,7 +291,7 @@ async function createModelAndConfig(ctx: CommandContext, aws: DeployClients, i: 
   const accountId = await getAccountId(aws.sts)
   const role = i.cfg.training.roleArn
     ? { arn: i.cfg.training.roleArn, created: false, managedByMlops: false }
-    : { ...(await ensureRole(aws.iam, executionRoleSpec(i.cfg, roleTarget(accountId, s.region)))), managedByMlops: true }
+    : { ...(await ensureRole(aws.iam, executionRoleSpec(i.cfg, roleTarget(accountId, s.region, configuredImageUris(s.region, i.cfg))))), managedByMlops: true }
   if (role.created) ctx.ui.step(`Created the execution role ${role.arn}`)
   const createdAt = new Date(ctx.clock.now()).toISOString()
   const create = () => createModel(aws.sagemaker, buildCreateModelInput(s, modelDataUrl, role.arn))

@@ -9,7 +9,8 @@ import type {
 import { SCALABLE_DIMENSION, SERVICE_NAMESPACE, scalingResourceId } from '../../aws/autoscaling/scaling.js'
 import { executionRoleArnFor, planExecutionRole } from '../../shared/roles/execution-role.js'
 import { roleTarget } from '../../aws/iam/role-target.js'
-import { pytorchImageUri } from '../../aws/sagemaker/images.js'
+import { configuredImageUris, GPU_INFERENCE_AMI_VERSION, imageLineOf, processorFor, servingImageUri } from '../../aws/sagemaker/images.js'
+import { endOfPatchWarning } from '../../aws/lifecycle.js'
 import { modelPackageLocation, planModelPackage, SHA_PLACEHOLDER, type InferenceCode } from './model-package.js'
 import type { MlopsConfig } from '../../config/schema.js'
 import { UserError } from '../../shared/errors.js'
@@ -26,11 +27,19 @@ import type { VariantSpec } from '../../shared/endpoint-variant.js'
 
 export const VARIANT_NAME = 'AllTraffic'
 
-/** Where the serving container finds the repacked handler (reference sagemaker.md 1.6). */
-export const SUBMIT_DIRECTORY = '/opt/ml/model/code'
-
 /** Serverless variants cannot use GPUs; any CPU type picks the CPU image. */
 const CPU_TYPE_FOR_IMAGE = 'ml.m5.large'
+
+/**
+ * Why `--serverless` is refused on the Ray Serve image (checked 2026-12-07): AWS documents and tests
+ * it on real-time instances only (aws/deep-learning-containers docs/ray, test/ray/sagemaker); serverless
+ * endpoints are CPU-only, cap the container image at 10 GB and memory at 6 GB, and this image starts
+ * a Ray cluster (GCS, raylet, a /dev/shm object store, the Serve proxy) before the adapter answers
+ * /ping, on every cold start. Shipping it there would be untested at best; the retired TorchServe
+ * image is the only serverless-capable AWS PyTorch image left, and it is no longer patched.
+ */
+export const SERVERLESS_REFUSAL =
+  'Serverless endpoints are not offered on the Ray Serve image: AWS documents and tests it on real-time instances only, and serverless endpoints (CPU only, image at most 10 GB, memory at most 6 GB) would start a Ray cluster on every cold start.'
 
 /** Options of `mlops deploy`, parsed from its flags (numbers parsed, ranges checked). */
 export interface DeployOptions {
@@ -90,18 +99,24 @@ export function resolveDeploySettings(cfg: MlopsConfig, flags: DeployOptions, re
         maxConcurrency: flags.maxConcurrency ?? ep.serverless?.maxConcurrency ?? 5,
       }
     : { kind: 'instance', instanceType: flags.instanceType ?? ep.instanceType, instanceCount: flags.instanceCount ?? ep.instanceCount }
-  const image =
-    ep.image ??
-    pytorchImageUri({
-      region,
-      kind: 'inference',
-      frameworkVersion: ep.frameworkVersion,
-      pyVersion: ep.pyVersion,
-      instanceType: variant.kind === 'instance' ? variant.instanceType : CPU_TYPE_FOR_IMAGE,
+  if (ep.frameworkVersion !== undefined || ep.pyVersion !== undefined) {
+    throw new UserError(
+      'RetiredServingImage',
+      'endpoint.frameworkVersion and endpoint.pyVersion picked a TorchServe pytorch-inference image; those ended patching on 2026-06-30 and no newer one exists.',
+      {
+        hint: 'Remove endpoint.frameworkVersion and endpoint.pyVersion: endpoints now serve on the Ray Serve SageMaker image (ray:serve-ml-sagemaker-cpu-v1 / -cuda-v1), or set endpoint.image.',
+      },
+    )
+  }
+  const image = ep.image ?? servingImageUri(region, variant.kind === 'instance' ? variant.instanceType : CPU_TYPE_FOR_IMAGE)
+  if (variant.kind === 'serverless' && isRayServeImage(image)) {
+    throw new UserError('ServerlessUnsupported', SERVERLESS_REFUSAL, {
+      hint: 'Deploy on an instance (for example --instance-type ml.m5.large) and set endpoint.idleStop (or --idle-stop 30m) so an idle endpoint is deleted and nothing bills, or set endpoint.image to a serverless-capable image of your own.',
     })
-  if (variant.kind === 'serverless' && /-gpu-/.test(image)) {
+  }
+  if (variant.kind === 'serverless' && /-gpu-|-cuda-|-cu\d+-/.test(image)) {
     throw new UserError('ServerlessNeedsCpuImage', `Serverless endpoints run on CPU, but endpoint.image is a GPU image (${image}).`, {
-      hint: 'Use a -cpu- inference image, or leave endpoint.image unset so mlops picks one.',
+      hint: 'Use a CPU image, or leave endpoint.image unset so mlops picks one.',
     })
   }
   const names = resourceNames(cfg)
@@ -136,18 +151,21 @@ export function buildCreateModelInput(s: DeploySettings, modelDataUrl: string, e
     PrimaryContainer: {
       Image: s.image,
       ModelDataUrl: modelDataUrl,
-      // Plain strings, as the SageMaker SDK sends them for a repacked model (reference 1.6). The
-      // container imports SAGEMAKER_PROGRAM from code/ and silently falls back to its default
-      // handlers when that module is missing, so it must name the entry point that was shipped.
-      Environment: {
-        SAGEMAKER_PROGRAM: s.entryPoint,
-        SAGEMAKER_SUBMIT_DIRECTORY: SUBMIT_DIRECTORY,
-        SAGEMAKER_CONTAINER_LOG_LEVEL: '20',
-        SAGEMAKER_REGION: s.region,
-      },
+      Environment: servingEnvironment(s),
     },
     Tags: s.tags,
   }
+}
+
+/**
+ * The serving container's environment, in this one place. The Ray Serve image reads everything it
+ * needs from the archive (`/opt/ml/model/config.yaml`, `import_path: deployment:app`, and
+ * `code/requirements.txt`), so the TorchServe variables (SAGEMAKER_PROGRAM, SAGEMAKER_SUBMIT_DIRECTORY,
+ * SAGEMAKER_CONTAINER_LOG_LEVEL) are gone: the image ignores them, and naming a module there would
+ * be a second place that could disagree with config.yaml. Only the region stays, for boto3 in the predictor.
+ */
+export function servingEnvironment(s: Pick<DeploySettings, 'region'>): Record<string, string> {
+  return { SAGEMAKER_REGION: s.region }
 }
 
 export function productionVariant(s: Pick<DeploySettings, 'variant' | 'modelName'>): ProductionVariant {
@@ -159,8 +177,21 @@ export function productionVariant(s: Pick<DeploySettings, 'variant' | 'modelName
         InitialInstanceCount: v.instanceCount,
         InstanceType: v.instanceType as ProductionVariant['InstanceType'],
         InitialVariantWeight: 1,
+        // The default host AMI's NVIDIA driver is too old for the CUDA image; CPU hosts need none.
+        ...(processorFor(v.instanceType) === 'gpu' ? { InferenceAmiVersion: GPU_INFERENCE_AMI_VERSION } : {}),
       }
     : { VariantName: VARIANT_NAME, ModelName: s.modelName, ServerlessConfig: { MemorySizeInMB: v.memoryMb, MaxConcurrency: v.maxConcurrency } }
+}
+
+/** True for an image of the Ray Serve SageMaker repository in any region's DLC registry. */
+function isRayServeImage(image: string): boolean {
+  return /\/ray:serve-ml-sagemaker-/.test(image)
+}
+
+/** The end-of-patch warning for the serving image (a known DLC tag in endpoint.image included); undefined while patched. */
+export function servingImageNotice(image: string, nowMs: number): string | undefined {
+  const line = imageLineOf(image)
+  return line ? endOfPatchWarning(line, nowMs) : undefined
 }
 
 export function buildEndpointConfigInput(s: DeploySettings): CreateEndpointConfigInput {
@@ -264,8 +295,8 @@ export function buildDeployPlan(p: DeployPlanInputs): PlannedOperation[] {
     },
     ...planModelPackage(p.sourceUri, cfg.data.bucket, cfg.project.name, p.code),
     { service: 'sts', operation: 'GetCallerIdentity', input: {} },
-    ...planExecutionRole(cfg, roleTarget(account, s.region)),
-    { service: 'sagemaker', operation: 'CreateModel', input: buildCreateModelInput(s, dest.uri, executionRoleArnFor(cfg, roleTarget(account, s.region))) },
+    ...planExecutionRole(cfg, roleTarget(account, s.region, configuredImageUris(s.region, cfg))),
+    { service: 'sagemaker', operation: 'CreateModel', input: buildCreateModelInput(s, dest.uri, executionRoleArnFor(cfg, roleTarget(account, s.region, []))) },
     { service: 'sagemaker', operation: 'CreateEndpointConfig', input: buildEndpointConfigInput(s) },
     {
       service: 'sagemaker',

@@ -1,4 +1,6 @@
 import type { AwsClients } from '../../aws/clients.js'
+import { amiLineOf } from '../../aws/sagemaker/images.js'
+import { endOfPatchWarning } from '../../aws/lifecycle.js'
 import { buildCodePackage, codePackageLocation, type CodePackage } from '../../shared/code-package.js'
 import { ensureCodePackage, type ObjectLocation } from '../../aws/s3/code-upload.js'
 import { getAccountId } from '../../aws/sts/account.js'
@@ -44,6 +46,9 @@ export async function runTrainEc2(ctx: CommandContext, flags: TrainEc2Options): 
   const cfg = await ctx.config()
   const aws = ctx.awsSettings(cfg)
   const s = resolveEc2Settings(cfg, flags, { region: aws.region, now: new Date(ctx.clock.now()) })
+  const amiLine = amiLineOf(s.amiParameter)
+  const amiNotice = amiLine ? endOfPatchWarning(amiLine, ctx.clock.now()) : undefined
+  if (amiNotice) ctx.ui.warn(amiNotice)
   const sourceDir = resolveTrainingSourceDir(cfg, ctx.projectDir).dir
   // The script's own ranges, as train and tune check them: a bad value stops here, before a box exists.
   await checkScriptHyperparameters(ctx.ui, sourceDir, cfg.training.hyperparameters)

@@ -17,7 +17,9 @@ export type DistributionSetting = 'auto' | DistributionMode
 
 /**
  * Framework versions SageMaker accepts `torch_distributed` for on GPU instances
- * (TORCH_DISTRIBUTED_GPU_SUPPORTED_FRAMEWORK_VERSIONS, src/sagemaker/fw_utils.py @ v2.257.6).
+ * (TORCH_DISTRIBUTED_GPU_SUPPORTED_FRAMEWORK_VERSIONS, src/sagemaker/fw_utils.py @ v2.257.6, up to
+ * 2.8.0), plus the lines after it: the 2.9/2.10 `pytorch-training` images and the AL2023 `-sagemaker`
+ * images keep sagemaker_pytorch_container's torchrun launcher (shared/reference/aws-images-2026.md).
  */
 export const TORCH_DISTRIBUTED_VERSIONS: readonly string[] = [
   '1.13.1',
@@ -33,6 +35,11 @@ export const TORCH_DISTRIBUTED_VERSIONS: readonly string[] = [
   '2.6.0',
   '2.7.1',
   '2.8.0',
+  '2.9.0',
+  '2.10.0',
+  '2.11.0',
+  '2.12.1',
+  '2.13.0',
 ]
 
 /** GPUs per instance for the multi-GPU types; every other GPU type has one. */

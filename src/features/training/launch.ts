@@ -15,6 +15,7 @@ import { parseS3Uri } from '../../aws/arn.js'
 import { executionRoleSpec, planExecutionRole } from '../../shared/roles/execution-role.js'
 import { ensureRole } from '../../aws/iam/roles.js'
 import { roleTarget } from '../../aws/iam/role-target.js'
+import { configuredImageUris } from '../../aws/sagemaker/images.js'
 import { channelUris } from '../../shared/channels.js'
 
 /**
@@ -86,7 +87,7 @@ export function planLaunchPrerequisites(cfg: MlopsConfig, region: string, channe
   const accountId = PLACEHOLDER.accountId
   return [
     ...(cfg.training.roleArn ? [] : [{ service: 'sts', operation: 'GetCallerIdentity', input: {}, note: 'the account id, for the execution role' }]),
-    ...planExecutionRole(cfg, roleTarget(accountId, region)),
+    ...planExecutionRole(cfg, roleTarget(accountId, region, configuredImageUris(region, cfg))),
     ...planChannelChecks(channels),
     ...planCodePackage(code.bucket, code.key, code.pkg.sha256),
   ]
@@ -112,7 +113,7 @@ export async function prepareLaunch(
   const roleName = resourceNames(cfg).trainingRole
   let roleArn = cfg.training.roleArn
   if (!roleArn) {
-    const role = await ensureRole(clients.iam, executionRoleSpec(cfg, roleTarget(accountId!, region)))
+    const role = await ensureRole(clients.iam, executionRoleSpec(cfg, roleTarget(accountId!, region, configuredImageUris(region, cfg))))
     roleArn = role.arn
     ctx.ui.step(role.created ? `Created execution role ${roleName} (least privilege)` : `Execution role ${roleName} is up to date`)
     await state.record({ kind: 'role', name: roleName, arn: role.arn, region, createdAt, details: { purpose: 'execution' } })

@@ -4,9 +4,9 @@ import { UserError } from '../../shared/errors.js'
 import { isReservedHyperparameter, mergeHyperparameters } from '../../shared/hyperparameters.js'
 import { projectTags } from '../../shared/naming.js'
 import { estimateCost, hourlyPrice, TABLE_PRICES, type PriceBook } from '../../shared/pricing.js'
-import { debuggerRuleImageUri, pytorchImageUri } from '../../aws/sagemaker/images.js'
+import { debuggerRuleImageUri, imageLineOf, trainingImageLine, trainingImageUri } from '../../aws/sagemaker/images.js'
 import { metricDefinitions } from '../../shared/metrics.js'
-import { DEBUGGER_CLOSED_TO_NEW_CUSTOMERS } from '../../aws/lifecycle.js'
+import { DEBUGGER_CLOSED_TO_NEW_CUSTOMERS, endOfPatchWarning } from '../../aws/lifecycle.js'
 import { decideDistribution, type DistributionPlan, type DistributionSetting } from './distribution.js'
 
 /**
@@ -34,8 +34,9 @@ export interface TrainingSettings {
   /** Spot only: capacity wait plus run time (SageMaker's MaxWaitTimeInSeconds). */
   readonly maxWaitSeconds: number
   readonly volumeSizeGb: number
+  /** The training line's PyTorch version (aws/lifecycle.ts), resolved from training.frameworkVersion or the default. */
   readonly frameworkVersion: string
-  readonly pyVersion: string
+  readonly pyVersion?: string
   readonly image?: string
   readonly entryPoint: string
   readonly distribution: DistributionSetting
@@ -93,8 +94,9 @@ export function trainingSettings(cfg: MlopsConfig, o: TrainingOverrides = {}): T
     maxRuntimeSeconds: t.maxRuntime,
     maxWaitSeconds: t.maxWait,
     volumeSizeGb: t.volumeSizeGb,
-    frameworkVersion: t.frameworkVersion,
-    pyVersion: t.pyVersion,
+    // With training.image the line only informs the distribution choice; without it, it is the image.
+    frameworkVersion: t.image ? (t.frameworkVersion ?? trainingImageLine().version) : trainingImageLine(t.frameworkVersion, t.pyVersion).version,
+    ...(t.pyVersion ? { pyVersion: t.pyVersion } : {}),
     ...(t.image ? { image: t.image } : {}),
     entryPoint: t.entryPoint,
     distribution: t.distribution,
@@ -181,7 +183,16 @@ export function checkpointUri(cfg: Pick<MlopsConfig, 'data' | 'project'>, jobNam
 }
 
 export function trainingImage(s: TrainingSettings, region: string): string {
-  return s.image ?? pytorchImageUri({ region, kind: 'training', frameworkVersion: s.frameworkVersion, pyVersion: s.pyVersion, instanceType: s.instanceType })
+  return (
+    s.image ??
+    trainingImageUri({ region, frameworkVersion: s.frameworkVersion, ...(s.pyVersion ? { pyVersion: s.pyVersion } : {}), instanceType: s.instanceType })
+  )
+}
+
+/** The end-of-patch warning for the image a job would run (overrides of a known DLC tag included); undefined while patched. */
+export function trainingImageNotice(image: string, nowMs: number): string | undefined {
+  const line = imageLineOf(image)
+  return line ? endOfPatchWarning(line, nowMs) : undefined
 }
 
 // SageMaker Debugger built-in rules (smdebug_rulesconfig ruleConfigs.json); the rule images: aws/sagemaker/images.ts.

@@ -4,6 +4,8 @@ import {
   buildTrainingJobRequest,
   debuggerNotices,
   defaultWaitSeconds,
+  trainingImage,
+  trainingImageNotice,
   estimateTrainingCost,
   trainingDistribution,
   trainingSettings,
@@ -103,6 +105,8 @@ async function prepareTrain(ctx: CommandContext, opts: TrainOptions): Promise<Pr
   const channels = trainingChannels(cfg)
   const distribution = trainingDistribution(settings)
   for (const notice of debuggerNotices(cfg, settings, distribution, ctx.clock.now())) ctx.ui.warn(notice)
+  const imageNotice = trainingImageNotice(trainingImage(settings, region), ctx.clock.now())
+  if (imageNotice) ctx.ui.warn(imageNotice)
   return {
     cfg,
     settings,
@@ -130,7 +134,7 @@ function summaryLines(p: Prepared, plan: TrainingRequestPlan): string[] {
 
 /** --dry-run: the requests with a placeholder account, and the summary as notes. */
 function planTrain(p: Prepared, opts: TrainOptions): TrainOutcome {
-  const plan = p.build(executionRoleArnFor(p.cfg, roleTarget(PLACEHOLDER.accountId, p.region)))
+  const plan = p.build(executionRoleArnFor(p.cfg, roleTarget(PLACEHOLDER.accountId, p.region, [])))
   const operations: PlannedOperation[] = [
     ...planLaunchPrerequisites(p.cfg, p.region, p.channels, p.code),
     { service: 'sagemaker', operation: 'CreateTrainingJob', input: plan.request },
@@ -162,7 +166,7 @@ async function launchTrain(ctx: CommandContext, clients: TrainClients, p: Prepar
   const { cfg, settings, region, jobName } = p
   await checkChannels(clients.s3, p.channels)
   const accountId = cfg.training.roleArn ? undefined : await getAccountId(clients.sts)
-  const plannedRole = cfg.training.roleArn ?? executionRoleArnFor(cfg, roleTarget(accountId!, region))
+  const plannedRole = cfg.training.roleArn ?? executionRoleArnFor(cfg, roleTarget(accountId!, region, []))
   const plan = p.build(plannedRole)
   for (const line of summaryLines(p, plan)) ui.info(line)
   if (plan.distribution.warning) ui.warn(plan.distribution.warning)

@@ -6,6 +6,8 @@ import {
   decodeHyperparameter,
   defaultWaitSeconds,
   estimateTrainingCost,
+  trainingImage,
+  trainingImageNotice,
   trainingSettings,
   type Channels,
   type CostEstimate,
@@ -135,6 +137,8 @@ async function prepareTune(ctx: CommandContext, opts: TuneOptions): Promise<Prep
   const budget = opts.budgetUsd !== undefined ? tuneBudget(opts.budgetUsd, training, opts.tuning.maxJobs) : undefined
   const tuning = tuningSettings(cfg, budget ? budgetedTuning(cfg, opts.tuning, budget) : opts.tuning, training)
   const region = ctx.awsSettings(cfg).region
+  const imageNotice = trainingImageNotice(trainingImage(training, region), ctx.clock.now())
+  if (imageNotice) ctx.ui.warn(imageNotice)
   const jobName = uniqueName(resourceNames(cfg).tuningJobBase, new Date(ctx.clock.now()), 32, shortTimestamp)
   const jobs = plannedJobs(tuning)
   if (budget && jobs > budget.jobs) {
@@ -203,7 +207,7 @@ function tuneSummaryLines(p: PreparedTune, plan: TuningRequestPlan): string[] {
 }
 
 function planTune(p: PreparedTune, opts: TuneOptions): TuneOutcome {
-  const plan = p.build(executionRoleArnFor(p.cfg, roleTarget(PLACEHOLDER.accountId, p.region)))
+  const plan = p.build(executionRoleArnFor(p.cfg, roleTarget(PLACEHOLDER.accountId, p.region, [])))
   const operations: PlannedOperation[] = [
     ...planLaunchPrerequisites(p.cfg, p.region, p.channels, p.code),
     { service: 'sagemaker', operation: 'CreateHyperParameterTuningJob', input: plan.request },
@@ -246,7 +250,7 @@ async function launchTune(ctx: CommandContext, clients: TuneClients, p: Prepared
   const { cfg, region, jobName, training, tuning } = p
   await checkChannels(clients.s3, p.channels)
   const accountId = cfg.training.roleArn ? undefined : await getAccountId(clients.sts)
-  const plannedRole = cfg.training.roleArn ?? executionRoleArnFor(cfg, roleTarget(accountId!, region))
+  const plannedRole = cfg.training.roleArn ?? executionRoleArnFor(cfg, roleTarget(accountId!, region, []))
   const plan = p.build(plannedRole)
   for (const line of tuneSummaryLines(p, plan)) ui.info(line)
   if (!(await ui.confirm(`Start tuning job ${jobName} (${p.jobs} training jobs, up to ${formatUsd(p.estimatedCost.maxUsd)})?`))) throw new AbortError()

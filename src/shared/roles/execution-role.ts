@@ -6,7 +6,7 @@ import { kmsStatement, planRole, serviceTrustPolicy, type PolicyDocument, type R
 /**
  * The SageMaker execution role mlops creates when `training.roleArn` is not set. Training jobs,
  * tuning jobs and the endpoint's model all run as this role. It can read the project's data and
- * model artifacts, write output and checkpoints, pull the PyTorch images and write its own logs:
+ * model artifacts, write output and checkpoints, pull the images it runs and write its own logs:
  * nothing else, and no AWS managed FullAccess policy.
  *
  * Pure: plain inputs in, a spec out. The feature converges it with `aws/iam/roles.ts` `ensureRole`
@@ -15,9 +15,12 @@ import { kmsStatement, planRole, serviceTrustPolicy, type PolicyDocument, type R
 
 type ExecutionRoleConfig = Pick<MlopsConfig, 'data' | 'training' | 'project'>
 
-/** The account facts the execution role's policy names, with the SageMaker PyTorch image repositories. */
+/** The account facts the execution role's policy names, with the repositories of the images it pulls. */
 export interface ExecutionRoleTarget extends RoleTarget {
-  /** ECR repository ARNs of the PyTorch training and inference images in the region. */
+  /**
+   * ECR repository ARNs of the images the project's jobs and endpoint pull, derived from the image
+   * URIs actually used (training and serving, defaults or overrides, any region's registry).
+   */
   readonly imageRepositoryArns: readonly string[]
   /** ECR repository ARN of the region's Debugger rule images, where Debugger has them. */
   readonly debuggerRuleRepositoryArn?: string
@@ -61,12 +64,18 @@ export function executionRoleSpec(cfg: ExecutionRoleConfig, target: ExecutionRol
         Action: ['s3:PutObject', 's3:AbortMultipartUpload'],
         Resource: [objects(prefixes.output), objects(prefixes.checkpoints)],
       },
-      {
-        Sid: 'PullPyTorchImages',
-        Effect: 'Allow',
-        Action: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'],
-        Resource: [...target.imageRepositoryArns],
-      },
+      // SageMaker pulls each image with this role: the three layer actions on that image's own
+      // repository, and nothing broader (shared/reference/aws-images-2026.md, IAM facts).
+      ...(target.imageRepositoryArns.length > 0
+        ? [
+            {
+              Sid: 'PullImages',
+              Effect: 'Allow' as const,
+              Action: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'],
+              Resource: [...target.imageRepositoryArns],
+            },
+          ]
+        : []),
       {
         // GetAuthorizationToken has no resource-level permissions: "*" is the only valid resource.
         Sid: 'EcrLogin',
