@@ -100,14 +100,23 @@ describe('mlops deploy on moto', () => {
       cleanup: { keptConfigs: [], deletedConfigs: [], deletedModels: [] },
     })
     expect(r.modelDataUrl).toMatch(/^s3:\/\/dogs-data\/dogs\/models\/[0-9a-f]{64}\/model\.tar\.gz$/)
-    expect(await archiveEntries(r.modelDataUrl)).toEqual(['classes.json', 'code/inference.py', 'code/model_def.py', 'code/url_fetch.py', 'model.pth'])
+    expect(await archiveEntries(r.modelDataUrl)).toEqual([
+      'classes.json',
+      'config.yaml',
+      'deployment.py',
+      'inference.py',
+      'model.pth',
+      'model_def.py',
+      'serve_compat.py',
+      'url_fetch.py',
+    ])
 
     const model = await sm.send(new DescribeModelCommand({ ModelName: r.model }))
     expect(model.PrimaryContainer).toMatchObject({
       Image: '763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.6.0-cpu-py312',
       ModelDataUrl: r.modelDataUrl,
       Environment: {
-        SAGEMAKER_PROGRAM: 'inference.py',
+        SAGEMAKER_PROGRAM: 'deployment.py',
         SAGEMAKER_SUBMIT_DIRECTORY: '/opt/ml/model/code',
         SAGEMAKER_CONTAINER_LOG_LEVEL: '20',
         SAGEMAKER_REGION: 'us-east-1',

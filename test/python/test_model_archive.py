@@ -22,7 +22,7 @@ import {{ collectInferenceCode, repackModelArchive }} from '{repo}/src/features/
 import {{ serveConfigFor }} from '{repo}/src/features/deploy/ray-serve.ts'
 const cfg = parseConfigText({config!r}, 'mlops.config.yaml')
 const code = await collectInferenceCode('{repo}/scripts', cfg.endpoint.entryPoint)
-const yaml = serveConfigFor(cfg.endpoint, {{ kind: 'instance', instanceType: 'ml.m5.xlarge', instanceCount: 1 }}, code.app)
+const yaml = serveConfigFor(cfg.endpoint, {{ kind: 'instance', instanceType: 'ml.m5.xlarge' }}, code.app)
 const out = await repackModelArchive(createReadStream({source!r}), code, yaml, {work!r}, 'test')
 console.log(JSON.stringify(out))
 """

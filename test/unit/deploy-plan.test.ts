@@ -164,7 +164,16 @@ describe('repacking the model', () => {
       const first = await repackModelArchive(Readable.from(archive), code, SERVE_YAML, a.dir, 'test')
       const second = await repackModelArchive(Readable.from(archive), code, SERVE_YAML, b.dir, 'test')
       expect(first.sha256).toBe(second.sha256)
-      expect(first.entries).toEqual(['classes.json', 'config.yaml', 'deployment.py', 'inference.py', 'model.pth', 'model_def.py', 'serve_compat.py', 'url_fetch.py'])
+      expect(first.entries).toEqual([
+        'classes.json',
+        'config.yaml',
+        'deployment.py',
+        'inference.py',
+        'model.pth',
+        'model_def.py',
+        'serve_compat.py',
+        'url_fetch.py',
+      ])
       expect((await entriesOf(first.file)).sort()).toEqual(first.entries)
       expect((await readFile(first.file)).length).toBe(first.bytes)
     } finally {
@@ -183,7 +192,9 @@ describe('repacking the model', () => {
       const dir = await tempProject(undefined, { 'code/x.py': '1' })
       const chunks: Buffer[] = []
       for await (const c of createTar({ cwd: dir, gzip: true }, ['code/x.py']) as unknown as AsyncIterable<Buffer>) chunks.push(Buffer.from(c))
-      await expect(repackModelArchive(Readable.from(Buffer.concat(chunks)), code, SERVE_YAML, w.dir, 's3://b/k')).rejects.toMatchObject({ code: 'ModelArchiveEmpty' })
+      await expect(repackModelArchive(Readable.from(Buffer.concat(chunks)), code, SERVE_YAML, w.dir, 's3://b/k')).rejects.toMatchObject({
+        code: 'ModelArchiveEmpty',
+      })
     } finally {
       await w.cleanup()
     }

@@ -9,7 +9,7 @@ import { parseConfigText } from '../../src/config/load.js'
 import type { ConfigError } from '../../src/shared/errors.js'
 import { collectInferenceCode, makeWorkDir, repackModelArchive } from '../../src/features/deploy/model-package.js'
 import { extraRequirements, rayServeConfig, serveAppOf, serveConfigFor } from '../../src/features/deploy/ray-serve.js'
-import { minimalConfig, tempProject } from '../helpers/cli.js'
+import { minimalConfig, OFFLINE_ENV, runMlops, tempProject } from '../helpers/cli.js'
 import { tinyModelTarGz } from '../e2e/deploy-fixtures.js'
 
 const SCRIPTS = path.resolve(import.meta.dirname, '../../scripts')
@@ -18,7 +18,7 @@ const endpointOf = (extra = '') => parseConfigText(minimalConfig(extra), 'mlops.
 describe('the Ray Serve model archive (issue 25 item 2)', () => {
   it('config.yaml imports deployment:app on route / with replicas, GPUs and batching from endpoint.*', () => {
     const app = { module: 'deployment', deployment: 'Predictor' }
-    const cpu = parse(serveConfigFor(endpointOf(), { kind: 'instance', instanceType: 'ml.m5.large', instanceCount: 1 }, app))
+    const cpu = parse(serveConfigFor(endpointOf(), { kind: 'instance', instanceType: 'ml.m5.large' }, app))
     expect(cpu).toEqual({
       applications: [
         {
@@ -32,7 +32,7 @@ describe('the Ray Serve model archive (issue 25 item 2)', () => {
     const gpu = parse(
       serveConfigFor(
         endpointOf('endpoint:\n  replicas: 4\n  batching:\n    maxBatchSize: 32\n    batchWaitTimeoutMs: 25\n'),
-        { kind: 'instance', instanceType: 'ml.g5.12xlarge', instanceCount: 1 },
+        { kind: 'instance', instanceType: 'ml.g5.12xlarge' },
         app,
       ),
     )
@@ -43,7 +43,7 @@ describe('the Ray Serve model archive (issue 25 item 2)', () => {
       ray_actor_options: { num_gpus: 1 },
       user_config: { max_batch_size: 32, batch_wait_timeout_s: 0.025 },
     })
-    const serverless = parse(serveConfigFor(endpointOf(), { kind: 'serverless', memoryMb: 2048, maxConcurrency: 5 }, app))
+    const serverless = parse(serveConfigFor(endpointOf(), { kind: 'serverless' }, app))
     expect(serverless.applications[0].deployments[0].ray_actor_options).toBeUndefined()
     expect(rayServeConfig({ app, replicas: 1, gpusPerReplica: 0, maxBatchSize: 1, batchWaitTimeoutMs: 0 })).toMatch(/^# Written by mlops deploy/)
   })
@@ -73,7 +73,9 @@ describe('the Ray Serve model archive (issue 25 item 2)', () => {
 
   it('ships code/requirements.txt only with what the image lacks', async () => {
     expect(extraRequirements('torch==2.10\nPillow>=10  # in the image\n\nray[serve]\nnumpy\n')).toBeUndefined()
-    expect(extraRequirements('--index-url https://pypi.example/simple\ntorch\ntimm==1.0.9\nopencv_python\n')).toBe('--index-url https://pypi.example/simple\ntimm==1.0.9\n')
+    expect(extraRequirements('--index-url https://pypi.example/simple\ntorch\ntimm==1.0.9\nopencv_python\n')).toBe(
+      '--index-url https://pypi.example/simple\ntimm==1.0.9\n',
+    )
     const dir = await tempProject(undefined, {
       'scripts/deployment.py': '@serve.deployment\nclass P:\n    pass\napp = P.bind()\n',
       'scripts/requirements.txt': 'torch\ntimm==1.0.9\n',
@@ -92,5 +94,16 @@ describe('the Ray Serve model archive (issue 25 item 2)', () => {
       await w.cleanup()
       await rm(out, { recursive: true, force: true })
     }
+  })
+})
+
+describe('mlops serve runs the predictor with the endpoint batching (issue 25 item 3)', () => {
+  it('passes endpoint.batching to serve.py', async () => {
+    const dir = await tempProject(minimalConfig('endpoint:\n  batching:\n    maxBatchSize: 32\n    batchWaitTimeoutMs: 25\n'))
+    const run = await runMlops(['serve', '--dry-run', '--json', '--model', 'm.tar.gz'], { cwd: dir, env: OFFLINE_ENV })
+    expect(run.code, run.stderr).toBe(0)
+    const command = run.json().operations[0].input.Command as string[]
+    expect(command[1]).toMatch(/scripts[/\\]serve\.py$/)
+    expect(command.slice(-4)).toEqual(['--max-batch-size', '32', '--batch-wait-ms', '25'])
   })
 })

@@ -2,7 +2,6 @@ import { stringify } from 'yaml'
 import { UserError } from '../../shared/errors.js'
 import { processorFor } from '../../aws/sagemaker/images.js'
 import type { MlopsConfig } from '../../config/schema.js'
-import type { VariantSpec } from './plan.js'
 
 /**
  * The Ray Serve SageMaker image's contract (../shared/reference/aws-images-2026.md, "Serving: the Ray
@@ -71,9 +70,13 @@ export interface ServeApp {
 export function serveAppOf(entryPoint: string, source: string): ServeApp {
   const decorated = /@serve\.deployment(?:\(([^)]*)\))?\s*\n\s*class\s+([A-Za-z_]\w*)/.exec(source)
   if (!decorated || !/^app\s*=/m.test(source)) {
-    throw new UserError('NotARayServeApp', `endpoint.entryPoint ${entryPoint} is not a Ray Serve application (no @serve.deployment class or no module-level app = <Class>.bind()).`, {
-      hint: 'Endpoints run the Ray Serve image: point endpoint.entryPoint at a predictor module like the bundled deployment.py (`mlops init` copies it to scripts/), or remove the setting.',
-    })
+    throw new UserError(
+      'NotARayServeApp',
+      `endpoint.entryPoint ${entryPoint} is not a Ray Serve application (no @serve.deployment class or no module-level app = <Class>.bind()).`,
+      {
+        hint: 'Endpoints run the Ray Serve image: point endpoint.entryPoint at a predictor module like the bundled deployment.py (`mlops init` copies it to scripts/), or remove the setting.',
+      },
+    )
   }
   const named = decorated[1] ? /\bname\s*=\s*["']([^"']+)["']/.exec(decorated[1]) : null
   return { module: entryPoint.replace(/\.py$/, ''), deployment: named ? named[1] : decorated[2] }
@@ -108,7 +111,11 @@ export function rayServeConfig(i: ServeConfigInput): string {
 }
 
 /** config.yaml for this endpoint: `endpoint.replicas` and `endpoint.batching`, one GPU per replica on a GPU instance. */
-export function serveConfigFor(endpoint: MlopsConfig['endpoint'], variant: VariantSpec, app: ServeApp): string {
+export function serveConfigFor(
+  endpoint: MlopsConfig['endpoint'],
+  variant: { readonly kind: 'instance'; readonly instanceType: string } | { readonly kind: 'serverless' },
+  app: ServeApp,
+): string {
   const gpu = variant.kind === 'instance' && processorFor(variant.instanceType) === 'gpu'
   return rayServeConfig({
     app,

@@ -24,7 +24,15 @@ import { resolveTrainingSourceDir } from '../../shared/source-dir.js'
 import { armIdleStop, planIdleStop } from './idle-stop.js'
 import { retryWhileIamPropagates } from '../../aws/iam/roles.js'
 import { PACKAGE_ROOT } from '../../shared/package-root.js'
-import { collectInferenceCode, downloadAndRepack, ensureModelPackage, makeWorkDir, modelPackageLocation, packageNote, type InferenceCode } from './model-package.js'
+import {
+  collectInferenceCode,
+  downloadAndRepack,
+  ensureModelPackage,
+  makeWorkDir,
+  modelPackageLocation,
+  packageNote,
+  type InferenceCode,
+} from './model-package.js'
 import { serveConfigFor } from './ray-serve.js'
 import { parseS3Uri, type S3Location } from '../../aws/arn.js'
 import { ensureDataBucket } from '../../aws/s3/bucket.js'
