@@ -127,6 +127,24 @@ def answer_of(result):
     return 200, "application/json", json.dumps(result).encode("utf-8"), {}
 
 
+def archive_batching(model_dir: str) -> dict:
+    """The user_config of a deployed archive's config.yaml (what Ray Serve hands ``reconfigure``), so a
+    model.tar.gz from deploy batches here as on its endpoint; {} when there is none. Flags override it."""
+    path = os.path.join(model_dir, "config.yaml")
+    if not os.path.isfile(path):
+        return {}
+    try:
+        import yaml
+
+        with open(path, encoding="utf-8") as fh:
+            deployments = yaml.safe_load(fh)["applications"][0].get("deployments") or [{}]
+        config = deployments[0].get("user_config") or {}
+        return {k: config[k] for k in ("max_batch_size", "batch_wait_timeout_s") if k in config}
+    except Exception as err:  # an unreadable config.yaml leaves the predictor's defaults, said once
+        log("warning: ignoring {} ({}: {})".format(path, type(err).__name__, err))
+        return {}
+
+
 class Model:
     """The predictor instance on its event loop; ``ready`` once the constructor returned."""
 
@@ -325,7 +343,7 @@ def parse_args(argv):
 def main(argv=None) -> int:
     args = parse_args(argv)
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(message)s")  # the predictor's errors
-    batching = {}
+    batching = archive_batching(os.path.abspath(args.model_dir))
     if args.max_batch_size is not None:
         batching["max_batch_size"] = max(1, args.max_batch_size)
     if args.batch_wait_ms is not None:

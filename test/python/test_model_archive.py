@@ -113,3 +113,12 @@ def test_the_archive_serves_on_its_own_with_its_batching(archive, dataset):
     assert {p["label"] for p in answer["predictions"]} == {"Affenpinscher", "Afghan hound", "Airedale terrier"}
     assert out["bad"][0] == 400 and "not a readable image" in out["bad"][1]
     assert out["many"] == [[200, 3]] * 4 and out["passes"] == 1
+
+
+def test_serve_py_takes_the_batching_of_a_deployed_archive(archive, tmp_path):
+    import serve
+
+    assert serve.archive_batching(archive["root"]) == {"max_batch_size": 4, "batch_wait_timeout_s": 0.5}
+    assert serve.archive_batching(str(tmp_path)) == {}
+    (tmp_path / "config.yaml").write_text("applications: nope\n")
+    assert serve.archive_batching(str(tmp_path)) == {}
