@@ -1,4 +1,4 @@
-"""scripts/serve.py: the SageMaker inference container's contract around code/inference.py, run
+"""scripts/serve.py: the Ray Serve image's contract around the predictor class (deployment.py over inference.py), run
 as a real subprocess on a free port against the session's trained tiny model."""
 from __future__ import annotations
 
