@@ -145,7 +145,7 @@ async function main(): Promise<void> {
     await s3.send(new PutObjectCommand({ Bucket: m[1], Key: m[2], Body: await readFile(local.modelArtifact) }))
     process.stdout.write(`   put ${artifact}\n`)
 
-    header('serve: the trained model behind the SageMaker inference contract, on this machine')
+    header('serve: the trained model through the endpoint’s predictor class (deployment.py, without Ray), on this machine')
     const port = await freePort()
     server = startServe(work, env, port)
     await waitForPing(port, server)
