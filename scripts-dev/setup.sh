@@ -4,7 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBIAN_PACKAGES=(python3-torch python3-torchvision python3-pil python3-pytest awscli shellcheck)
+# python3-starlette: the predictor (scripts/deployment.py) answers Starlette requests, as under Ray Serve;
+# python3-yaml: the model archive test reads config.yaml.
+DEBIAN_PACKAGES=(python3-torch python3-torchvision python3-pil python3-pytest python3-starlette python3-yaml awscli shellcheck)
 missing=()
 for p in "${DEBIAN_PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -23,8 +25,8 @@ if ! python3 -c 'import moto.server, flask' 2>/dev/null; then
   echo "setup: this machine kind ships moto 5.2.1 in the pyenv Python; install it with: python3 -m pip install 'moto[server]==5.2.1'" >&2
   exit 1
 fi
-if ! /usr/bin/python3 -c 'import torch, torchvision, PIL' 2>/dev/null; then
-  echo "setup: FATAL: Debian's python3 cannot import torch/torchvision/PIL after install." >&2
+if ! /usr/bin/python3 -c 'import torch, torchvision, PIL, starlette' 2>/dev/null; then
+  echo "setup: FATAL: Debian's python3 cannot import torch/torchvision/PIL/starlette after install." >&2
   exit 1
 fi
 

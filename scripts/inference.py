@@ -1,8 +1,9 @@
-"""SageMaker PyTorch serving handler: named dog-breed predictions from an image.
+"""The prediction logic (the one copy): named dog-breed predictions from an image.
 
-Contract (sagemaker-pytorch-inference-toolkit): model_fn, input_fn, predict_fn, output_fn.
-``code/`` must hold this file, model_def.py and url_fetch.py (train.py writes all three into the
-model dir, so model.tar.gz serves as is).
+deployment.py (the Ray Serve deployment on the endpoint, the same class behind ``mlops serve``)
+imports it; the functions keep the SageMaker handler shape (model_fn, input_fn, predict_fn /
+predict_batch, output_fn). It needs model_def.py and url_fetch.py beside it (train.py writes them
+into the model dir's code/, deploy puts them next to deployment.py at the archive root).
 
 Requests
     image/jpeg, image/png, application/x-image (any image/*, and application/octet-stream):
@@ -209,25 +210,37 @@ def input_fn(request_body, request_content_type):
 # --------------------------------------------------------------------------- predict / output
 
 
-def predict_fn(request: dict, bundle: dict) -> dict:
-    """Top-k classes by name with softmax probabilities (and the raw logits when asked)."""
-    tensor = bundle["transform"](request["image"]).unsqueeze(0).to(bundle["device"])
+def predict_batch(requests: list, bundle: dict) -> list:
+    """Top-k classes by name with softmax probabilities (and the raw logits when asked), for many
+    decoded requests in ONE forward pass: the Ray Serve deployment's ``@serve.batch`` hands a batch
+    here, and predict_fn is a batch of one. The only copy of the prediction logic."""
+    if not requests:
+        return []
+    tensor = torch.stack([bundle["transform"](r["image"]) for r in requests]).to(bundle["device"])
     with torch.no_grad():
-        logits = bundle["model"](tensor)[0].float().cpu()
-    probabilities = torch.softmax(logits, dim=0)
-    k = min(request["top_k"], len(bundle["classes"]))
-    top = torch.topk(probabilities, k)
-    result = {
-        "predictions": [
-            {"label": bundle["classes"][i], "index": i, "probability": round(float(p), 6)}
-            for p, i in zip(top.values.tolist(), top.indices.tolist())
-        ],
-        "top_k": k,
-        "model": {"arch": bundle["arch"]},
-    }
-    if request.get("logits"):
-        result["logits"] = [round(float(x), 6) for x in logits.tolist()]
-    return result
+        all_logits = bundle["model"](tensor).float().cpu()
+    results = []
+    for request, logits in zip(requests, all_logits):
+        probabilities = torch.softmax(logits, dim=0)
+        k = min(request["top_k"], len(bundle["classes"]))
+        top = torch.topk(probabilities, k)
+        result = {
+            "predictions": [
+                {"label": bundle["classes"][i], "index": i, "probability": round(float(p), 6)}
+                for p, i in zip(top.values.tolist(), top.indices.tolist())
+            ],
+            "top_k": k,
+            "model": {"arch": bundle["arch"]},
+        }
+        if request.get("logits"):
+            result["logits"] = [round(float(x), 6) for x in logits.tolist()]
+        results.append(result)
+    return results
+
+
+def predict_fn(request: dict, bundle: dict) -> dict:
+    """One request: a batch of one through predict_batch."""
+    return predict_batch([request], bundle)[0]
 
 
 def output_fn(prediction: dict, accept):

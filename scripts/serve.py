@@ -1,17 +1,28 @@
-"""A local model server with the SageMaker inference container's contract, around the handler
-functions of a model's ``code/<entry point>`` (model_fn, input_fn, predict_fn, output_fn).
+"""A local model server with the SageMaker contract of the Ray Serve image, around the SAME
+predictor class the endpoint runs: ``deployment.py``'s Ray Serve deployment, without Ray.
 
     python3 scripts/serve.py --model-dir .mlops/local/<job>/model --port 8080
 
+The class comes from the model (``deployment.py`` at its root, as deploy packs it, or in ``code/``,
+as train.py writes it), else the one bundled beside this file. It is built once (its constructor
+loads the model) and ``reconfigure`` gets the batching settings, as Ray Serve does with config.yaml's
+user_config; every request becomes a real Starlette ``Request`` awaited on one asyncio loop, so
+concurrent requests are batched by its ``@serve.batch`` exactly as on the endpoint.
+
 Routes
-    GET  /ping                          200 once model_fn has returned, 503 while loading
-    POST /invocations                   the container's own route (what SageMaker calls)
+    GET  /ping                          200 once the class is built, 503 while loading
+    POST /invocations                   what SageMaker calls; the Ray Serve image's adapter semantics:
+                                        body, Content-Type and Accept (both default application/json)
+                                        and every X-Amzn-SageMaker-* header go to the class; its status,
+                                        body, content type and X-Amzn-SageMaker-* headers come back;
+                                        504 {"error": "Request timeout"} after RAYSERVE_BACKEND_TIMEOUT
+                                        seconds (default 300)
     POST /endpoints/<name>/invocations  the SageMaker runtime API route (InvokeEndpoint), so an SDK
                                         client or the Lambda handler pointed here works unchanged
 Errors
-    /invocations answers like the container: the handler's status (400 bad input, 415 unsupported
-    Content-Type, 406 unsupported Accept), 500 for anything else, the message on the first line.
-    The runtime route answers like InvokeEndpoint: a handler error becomes ModelError (HTTP 424,
+    /invocations answers with the class's status (400 bad input, 415 unsupported Content-Type, 406
+    unsupported Accept), 500 for anything else, the message on the first line.
+    The runtime route answers like InvokeEndpoint: an error status becomes ModelError (HTTP 424,
     header x-amzn-ErrorType) with OriginalStatusCode and OriginalMessage, as the real API does.
     413 for a body over --max-body-bytes (InvokeEndpoint's 6 MB), 503 when --max-concurrency
     requests are already running (the caller retries), 404 for other paths.
@@ -21,8 +32,11 @@ stop the server after the requests in flight.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import concurrent.futures
 import importlib.util
 import json
+import logging
 import os
 import re
 import signal
@@ -34,55 +48,157 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 DEFAULT_MAX_BODY_BYTES = 6 * 1024 * 1024  # InvokeEndpoint's limit for real-time endpoints
 DEFAULT_MAX_CONCURRENCY = 4
+DEFAULT_BACKEND_TIMEOUT = 300  # the Ray Serve image adapter's RAYSERVE_BACKEND_TIMEOUT default
 RUNTIME_PATH = re.compile(r"^/endpoints/([A-Za-z0-9](?:-*[A-Za-z0-9])*)/invocations$")
 MODEL_ERROR_TYPE = "ModelError:http://internal.amazon.com/coral/com.amazon.sagemaker/"
+SCRIPT_DIR = os.path.dirname(os.path.abspath(__file__))
+PREDICTOR_FILE = "deployment.py"
+SAGEMAKER_HEADER = "x-amzn-sagemaker-"
 
 
-def load_handler(model_dir: str, program: str):
-    """Import ``model_dir/code/<program>`` as the container does (code/ on sys.path)."""
-    code_dir = os.path.join(model_dir, "code")
-    path = os.path.join(code_dir, program)
-    if not os.path.isfile(path):
-        raise FileNotFoundError("no handler at {} (a model from train.py has code/inference.py)".format(path))
-    sys.path.insert(0, code_dir)
-    spec = importlib.util.spec_from_file_location(os.path.splitext(program)[0], path)
+def find_predictor(model_dir: str) -> str:
+    """deployment.py at the model root (a deployed archive), in code/ (train.py's), else bundled."""
+    for folder in (model_dir, os.path.join(model_dir, "code"), SCRIPT_DIR):
+        path = os.path.join(folder, PREDICTOR_FILE)
+        if os.path.isfile(path):
+            return path
+    raise FileNotFoundError("no {} in {}, its code/ or {}".format(PREDICTOR_FILE, model_dir, SCRIPT_DIR))
+
+
+def load_deployment_class(path: str):
+    """Import the predictor module from its file (its folder first on sys.path, as Ray Serve's
+    PYTHONPATH has the model root) and return the class behind ``app`` (``func_or_class``), the
+    same attribute Ray's Deployment has."""
+    folder = os.path.dirname(path)
+    if folder in sys.path:
+        sys.path.remove(folder)
+    sys.path.insert(0, folder)
+    spec = importlib.util.spec_from_file_location(os.path.splitext(os.path.basename(path))[0], path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
     spec.loader.exec_module(module)
-    for name in ("model_fn", "input_fn", "predict_fn", "output_fn"):
-        if not callable(getattr(module, name, None)):
-            raise AttributeError("{} defines no {}()".format(path, name))
-    return module
+    app = getattr(module, "app", None)
+    deployment = getattr(app, "deployment", None)
+    cls = getattr(deployment, "func_or_class", None)
+    if cls is None:
+        raise AttributeError("{} defines no Ray Serve app (app = <Deployment>.bind())".format(path))
+    return cls, tuple(getattr(app, "args", ())), dict(getattr(app, "kwargs", {}))
+
+
+def starlette_request(body: bytes, headers: dict, client=("127.0.0.1", 0)):
+    """A real Starlette Request for POST / (the route the adapter proxies to) with this body."""
+    from starlette.requests import Request
+
+    sent = {"done": False}
+
+    async def receive():
+        if sent["done"]:
+            return {"type": "http.disconnect"}
+        sent["done"] = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+        "path": "/", "raw_path": b"/", "root_path": "", "query_string": b"", "server": ("127.0.0.1", 8000),
+        "client": client,
+        "headers": [(k.lower().encode("latin-1"), str(v).encode("latin-1")) for k, v in headers.items()],
+    }
+    return Request(scope, receive)
+
+
+def adapter_headers(incoming) -> dict:
+    """What the Ray Serve image's adapter forwards: X-Amzn-SageMaker-*, Content-Type, Accept."""
+    out = {k: v for k, v in incoming.items() if k.lower().startswith(SAGEMAKER_HEADER)}
+    out["Content-Type"] = incoming.get("Content-Type") or "application/json"
+    out["Accept"] = incoming.get("Accept") or "application/json"
+    return out
+
+
+def answer_of(result):
+    """(status, content type, body bytes, X-Amzn-SageMaker-* headers) of what ``__call__`` returned:
+    a Starlette Response as the predictor returns, or a dict/list/str/bytes as Ray Serve also accepts."""
+    if hasattr(result, "status_code") and hasattr(result, "body"):
+        headers = {k: v for k, v in result.headers.items() if k.lower().startswith(SAGEMAKER_HEADER)}
+        return result.status_code, result.headers.get("content-type", "application/json"), bytes(result.body), headers
+    if isinstance(result, (bytes, bytearray)):
+        return 200, "application/octet-stream", bytes(result), {}
+    if isinstance(result, str):
+        return 200, "text/plain; charset=utf-8", result.encode("utf-8"), {}
+    return 200, "application/json", json.dumps(result).encode("utf-8"), {}
+
+
+def archive_batching(model_dir: str) -> dict:
+    """The user_config of a deployed archive's config.yaml (what Ray Serve hands ``reconfigure``), so a
+    model.tar.gz from deploy batches here as on its endpoint; {} when there is none. Flags override it."""
+    path = os.path.join(model_dir, "config.yaml")
+    if not os.path.isfile(path):
+        return {}
+    try:
+        import yaml
+
+        with open(path, encoding="utf-8") as fh:
+            deployments = yaml.safe_load(fh)["applications"][0].get("deployments") or [{}]
+        config = deployments[0].get("user_config") or {}
+        return {k: config[k] for k in ("max_batch_size", "batch_wait_timeout_s") if k in config}
+    except Exception as err:  # an unreadable config.yaml leaves the predictor's defaults, said once
+        log("warning: ignoring {} ({}: {})".format(path, type(err).__name__, err))
+        return {}
 
 
 class Model:
-    """The handler and its loaded model; ``ready`` once model_fn returned."""
+    """The predictor instance on its event loop; ``ready`` once the constructor returned."""
 
-    def __init__(self, model_dir: str, program: str):
-        self.model_dir, self.program = model_dir, program
-        self.handler = None
-        self.bundle = None
+    def __init__(self, model_dir: str, batching: dict, backend_timeout: float):
+        self.model_dir, self.batching, self.backend_timeout = model_dir, batching, backend_timeout
+        self.instance = None
         self.ready = threading.Event()
         self.failed = None
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self.loop.run_forever, name="predictor-loop", daemon=True).start()
 
     def load(self) -> None:
         try:
             started = time.perf_counter()
-            self.handler = load_handler(self.model_dir, self.program)
-            self.bundle = self.handler.model_fn(self.model_dir)
-            log("model loaded from {} in {:.1f}s".format(self.model_dir, time.perf_counter() - started))
+            path = find_predictor(self.model_dir)
+            cls, args, kwargs = load_deployment_class(path)
+            os.environ["MLOPS_MODEL_DIR"] = self.model_dir  # the class finds its model without Ray's cwd
+            instance = cls(*args, **kwargs)
+            if callable(getattr(instance, "reconfigure", None)):
+                instance.reconfigure(dict(self.batching))
+            self.instance = instance
+            log("model loaded from {} in {:.1f}s (predictor {}.{} from {})".format(
+                self.model_dir, time.perf_counter() - started, cls.__module__, cls.__name__, path))
             self.ready.set()
         except Exception as err:  # reported on /ping and in the log; the server keeps answering 503
             self.failed = "{}: {}".format(type(err).__name__, err)
             log("error: cannot load the model: " + self.failed)
 
-    def invoke(self, body: bytes, content_type: str, accept: str):
-        """(status, content type, body bytes) through input_fn, predict_fn, output_fn."""
-        h = self.handler
-        data = h.input_fn(body, content_type)
-        prediction = h.predict_fn(data, self.bundle)
-        out = h.output_fn(prediction, accept)
-        payload, out_type = out if isinstance(out, tuple) else (out, "application/json")
-        return 200, out_type, payload.encode("utf-8") if isinstance(payload, str) else bytes(payload)
+    def close(self) -> None:
+        """Cancel what still runs on the loop (the batch queues' tasks) and stop it, quietly."""
+
+        async def cancel_all():
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        if self.loop.is_running():
+            try:
+                asyncio.run_coroutine_threadsafe(cancel_all(), self.loop).result(timeout=5)
+            except Exception:  # a task that will not stop must not keep the server from exiting
+                pass
+            self.loop.call_soon_threadsafe(self.loop.stop)
+
+    def invoke(self, body: bytes, headers: dict):
+        """(status, content type, body bytes, extra headers) from the class, with the adapter's timeout."""
+        request = starlette_request(body, adapter_headers(headers))
+        future = asyncio.run_coroutine_threadsafe(self.instance(request), self.loop)
+        try:
+            result = future.result(timeout=self.backend_timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            return 504, "application/json", json.dumps({"error": "Request timeout"}).encode("utf-8"), {}
+        return answer_of(result)
 
 
 def log(message: str) -> None:
@@ -156,16 +272,19 @@ def make_handler_class(model: Model, max_body: int, slots: threading.BoundedSema
             if not slots.acquire(blocking=False):
                 return self._fail(runtime, 503, "busy: too many requests at once; retry", client_side=True)
             try:
-                status, out_type, payload = model.invoke(body, self.headers.get("Content-Type", ""),
-                                                         self.headers.get("Accept", ""))
-            except Exception as err:  # the handler's error becomes its status, as in the container
+                status, out_type, payload, extra = model.invoke(body, self.headers)
+            except Exception as err:  # the class raised instead of answering: a 500, as Ray Serve gives
                 status = error_status(err)
-                if status == 500:
-                    log(traceback.format_exc().rstrip())
+                log(traceback.format_exc().rstrip())
                 return self._fail(runtime, status, str(err) or type(err).__name__)
             finally:
                 slots.release()
-            headers = {"x-Amzn-Invoked-Production-Variant": "AllTraffic"} if runtime else {}
+            if status >= 400:
+                message = payload.decode("utf-8", "replace").strip() or "error {}".format(status)
+                if not runtime:
+                    return self._send(status, payload, out_type, extra)
+                return self._fail(runtime, status, message.splitlines()[0] if status != 504 else message)
+            headers = {**extra, **({"x-Amzn-Invoked-Production-Variant": "AllTraffic"} if runtime else {})}
             self._send(status, payload, out_type, headers)
 
         def _content_length(self):
@@ -209,8 +328,13 @@ def parse_args(argv):
     p.add_argument("--model-dir", required=True, help="folder with model.pth, model-info.json and code/")
     p.add_argument("--port", type=int, default=int(os.environ.get("SAGEMAKER_BIND_TO_PORT", "8080")))
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--program", default=os.environ.get("SAGEMAKER_PROGRAM", "inference.py"),
-                   help="the handler file in code/")
+    p.add_argument("--max-batch-size", type=int, default=None,
+                   help="the predictor's @serve.batch size (endpoint.batching.maxBatchSize)")
+    p.add_argument("--batch-wait-ms", type=float, default=None,
+                   help="how long a batch waits to fill (endpoint.batching.batchWaitTimeoutMs)")
+    p.add_argument("--backend-timeout", type=float,
+                   default=float(os.environ.get("RAYSERVE_BACKEND_TIMEOUT", DEFAULT_BACKEND_TIMEOUT)),
+                   help="seconds before /invocations answers 504 (RAYSERVE_BACKEND_TIMEOUT)")
     p.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES)
     p.add_argument("--max-concurrency", type=int, default=DEFAULT_MAX_CONCURRENCY)
     return p.parse_args(argv)
@@ -218,7 +342,16 @@ def parse_args(argv):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    model = Model(os.path.abspath(args.model_dir), args.program)
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(message)s")  # the predictor's errors
+    batching = archive_batching(os.path.abspath(args.model_dir))
+    if args.max_batch_size is not None:
+        batching["max_batch_size"] = max(1, args.max_batch_size)
+    if args.batch_wait_ms is not None:
+        batching["batch_wait_timeout_s"] = max(0.0, args.batch_wait_ms) / 1000
+    if args.backend_timeout <= 0:
+        log("error: --backend-timeout (RAYSERVE_BACKEND_TIMEOUT) must be positive")
+        return 2
+    model = Model(os.path.abspath(args.model_dir), batching, args.backend_timeout)
     slots = threading.BoundedSemaphore(max(1, args.max_concurrency))
     try:
         server = ThreadingHTTPServer((args.host, args.port), make_handler_class(model, args.max_body_bytes, slots))
@@ -242,6 +375,7 @@ def main(argv=None) -> int:
         server.serve_forever(poll_interval=0.2)
     finally:
         server.server_close()
+        model.close()
     log("stopped")
     return 0
 

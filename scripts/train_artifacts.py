@@ -14,8 +14,9 @@ SCRIPT_DIR = os.path.dirname(os.path.abspath(__file__))
 CHECKPOINT_RE = re.compile(r"^checkpoint-epoch(\d+)\.pt$")
 BEST_MODEL_FILE = "best-model.pth"
 KEEP_CHECKPOINTS = 2
-#: What the serving container needs in model.tar.gz's code/ folder.
-SERVING_CODE = ("inference.py", "model_def.py", "url_fetch.py")
+#: The predictor and what it imports, in model.tar.gz's code/ folder: `mlops serve` runs deployment.py
+#: from there, and deploy moves them to the archive root for the Ray Serve image.
+SERVING_CODE = ("deployment.py", "inference.py", "model_def.py", "serve_compat.py", "url_fetch.py")
 
 
 def usable_checkpoint_dir(path: str, warn) -> str:

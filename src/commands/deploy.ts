@@ -36,8 +36,9 @@ export function register(program: Command, deps: Deps): Command {
     .addHelpText(
       'after',
       `
-The trained model.tar.gz is repacked with code/inference.py (and the modules it imports), uploaded
-content-addressed, and served by the region's PyTorch inference container. Each deploy makes a new
+The trained model.tar.gz is repacked for the Ray Serve SageMaker image: the predictor
+(endpoint.entryPoint, deployment.py, and the modules it imports) and config.yaml (the Ray Serve app,
+endpoint.replicas and endpoint.batching) at its root, uploaded content-addressed. Each deploy makes a new
 model and endpoint config; an existing endpoint is updated blue/green (SageMaker keeps the old
 version serving until the new one is healthy, and rolls back on failure, which exits 1). The two
 previous configs stay for rollback (endpoint.keepVersions); older ones are deleted after success.

@@ -72,7 +72,11 @@ endpoint:
   # image: <account>.dkr.ecr.<region>.amazonaws.com/ray:serve-ml-sagemaker-cpu-v1   # unset: the Ray Serve image (CPU or CUDA by type)
   keepVersions: 2                   # old configs and models kept for rollback
   waitTimeout: 30m
-  entryPoint: inference.py          # the handler in training.sourceDir, shipped as code/inference.py
+  entryPoint: deployment.py         # the Ray Serve predictor in training.sourceDir, shipped at the model root
+  replicas: 1                       # Ray Serve replicas per instance (one GPU each on a GPU instance)
+  batching:                         # dynamic batching (@serve.batch); mlops serve uses the same values
+    maxBatchSize: 8                 # most requests one forward pass answers
+    batchWaitTimeoutMs: 10          # how long a batch waits to fill after its first request
   # smokeTestImage: ./sample.jpg    # unset: the sample bundled with mlops
   # autoRollbackAlarms: [my-5xx-alarm]   # roll an update back when these alarm
   # bakeTime: 5m                    # how long SageMaker watches those alarms

@@ -100,7 +100,16 @@ describe('mlops deploy on moto', () => {
       cleanup: { keptConfigs: [], deletedConfigs: [], deletedModels: [] },
     })
     expect(r.modelDataUrl).toMatch(/^s3:\/\/dogs-data\/dogs\/models\/[0-9a-f]{64}\/model\.tar\.gz$/)
-    expect(await archiveEntries(r.modelDataUrl)).toEqual(['classes.json', 'code/inference.py', 'code/model_def.py', 'code/url_fetch.py', 'model.pth'])
+    expect(await archiveEntries(r.modelDataUrl)).toEqual([
+      'classes.json',
+      'config.yaml',
+      'deployment.py',
+      'inference.py',
+      'model.pth',
+      'model_def.py',
+      'serve_compat.py',
+      'url_fetch.py',
+    ])
 
     const model = await sm.send(new DescribeModelCommand({ ModelName: r.model }))
     expect(model.PrimaryContainer).toMatchObject({

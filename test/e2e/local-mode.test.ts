@@ -74,7 +74,9 @@ describe('train --local', () => {
     expect(r.modelArtifact).toBe(path.join(dir, '.mlops', 'local', r.jobName, 'model.tar.gz'))
     const entries: string[] = []
     await listTar({ file: r.modelArtifact, onReadEntry: (e) => void entries.push(e.path) })
-    expect(entries).toEqual(expect.arrayContaining(['model.pth', 'classes.json', 'model-info.json', 'code/inference.py', 'code/model_def.py']))
+    expect(entries).toEqual(
+      expect.arrayContaining(['model.pth', 'classes.json', 'model-info.json', 'code/deployment.py', 'code/inference.py', 'code/model_def.py']),
+    )
     // Metric lines streamed on stderr, results alone on stdout.
     expect(trained.stderr).toMatch(/^epoch=4 train_loss=\S+ val_loss=\S+ val_accuracy=0\.\d+/m)
     const state = JSON.parse(await readFile(path.join(dir, '.mlops', 'state.json'), 'utf8'))

@@ -105,11 +105,11 @@ const VARIANTS: Variant[] = [
       for (const f of await readdir(path.join(ROOT, 'scripts')))
         if (f.endsWith('.py') || f.endsWith('.json')) await copyFile(path.join(ROOT, 'scripts', f), path.join(code, f))
       await copyFile(path.join(ROOT, 'scripts/train.py'), path.join(code, 'fit_dogs.py'))
-      await copyFile(path.join(ROOT, 'scripts/inference.py'), path.join(code, 'serve_dogs.py'))
+      await copyFile(path.join(ROOT, 'scripts/deployment.py'), path.join(code, 'serve_dogs.py'))
       return y
         .replace(/sourceDir: .*/, `sourceDir: ${code}`)
         .replace('entryPoint: train.py', 'entryPoint: fit_dogs.py')
-        .replace('entryPoint: inference.py', 'entryPoint: serve_dogs.py')
+        .replace('entryPoint: deployment.py', 'entryPoint: serve_dogs.py')
     },
     commands: [['train'], ['tune'], ['train-ec2'], ['deploy', '--model', MODEL]],
   },

@@ -40,7 +40,8 @@ def test_learns_and_writes_the_model_artifact(trained):
 
     model_dir = trained["model_dir"]
     assert sorted(os.listdir(model_dir)) == ["classes.json", "code", "model-info.json", "model.pth"]
-    assert sorted(os.listdir(os.path.join(model_dir, "code"))) == ["inference.py", "model_def.py", "url_fetch.py"]
+    assert sorted(os.listdir(os.path.join(model_dir, "code"))) == ["deployment.py", "inference.py", "model_def.py",
+                                                                 "serve_compat.py", "url_fetch.py"]
     with open(os.path.join(model_dir, "classes.json")) as fh:
         assert json.load(fh) == {"0": "Affenpinscher", "1": "Afghan hound", "2": "Airedale terrier"}
     with open(os.path.join(model_dir, "model-info.json")) as fh:

@@ -16,6 +16,7 @@ import { tinyModelTarGz } from '../e2e/deploy-fixtures.js'
 const NOW = new Date('2026-11-22T10:00:00Z')
 const cfgOf = (extra = '') => parseConfigText(minimalConfig(extra), 'x.yaml')
 const SCRIPTS = path.resolve(import.meta.dirname, '../../scripts')
+const SERVE_YAML = 'applications: []\n'
 
 async function entriesOf(file: string): Promise<string[]> {
   const names: string[] = []
@@ -147,26 +148,37 @@ describe('repacking the model', () => {
       'url_fetch',
       'torch',
     ])
-    const code = await collectInferenceCode(SCRIPTS, 'inference.py')
-    expect(code.files).toEqual(['inference.py', 'model_def.py', 'url_fetch.py'])
+    const code = await collectInferenceCode(SCRIPTS, 'deployment.py')
+    expect(code.files).toEqual(['deployment.py', 'inference.py', 'model_def.py', 'serve_compat.py', 'url_fetch.py'])
     expect(code.bundled).toBe(false)
+    expect(code.app).toEqual({ module: 'deployment', deployment: 'Predictor' })
+    expect(code.requirements).toBeUndefined()
     // A project without its own handler gets the one bundled with mlops.
     const empty = await tempProject(undefined, { 'scripts/train.py': 'x' })
-    const fallback = await collectInferenceCode(path.join(empty, 'scripts'), 'inference.py', SCRIPTS)
+    const fallback = await collectInferenceCode(path.join(empty, 'scripts'), 'deployment.py', SCRIPTS)
     expect(fallback).toMatchObject({ dir: SCRIPTS, bundled: true })
     await expect(collectInferenceCode(path.join(empty, 'scripts'), 'no_such_handler.py', SCRIPTS)).rejects.toMatchObject({ code: 'InferenceHandlerMissing' })
   })
 
-  it('replaces code/, keeps the weights, and is byte-for-byte reproducible', async () => {
+  it('replaces code/ with the Ray Serve layout, keeps the weights, and is byte-for-byte reproducible', async () => {
     const archive = await tinyModelTarGz()
-    const code = await collectInferenceCode(SCRIPTS, 'inference.py')
+    const code = await collectInferenceCode(SCRIPTS, 'deployment.py')
     const a = await makeWorkDir()
     const b = await makeWorkDir()
     try {
-      const first = await repackModelArchive(Readable.from(archive), code, a.dir, 'test')
-      const second = await repackModelArchive(Readable.from(archive), code, b.dir, 'test')
+      const first = await repackModelArchive(Readable.from(archive), code, SERVE_YAML, a.dir, 'test')
+      const second = await repackModelArchive(Readable.from(archive), code, SERVE_YAML, b.dir, 'test')
       expect(first.sha256).toBe(second.sha256)
-      expect(first.entries).toEqual(['classes.json', 'code/inference.py', 'code/model_def.py', 'code/url_fetch.py', 'model.pth'])
+      expect(first.entries).toEqual([
+        'classes.json',
+        'config.yaml',
+        'deployment.py',
+        'inference.py',
+        'model.pth',
+        'model_def.py',
+        'serve_compat.py',
+        'url_fetch.py',
+      ])
       expect((await entriesOf(first.file)).sort()).toEqual(first.entries)
       expect((await readFile(first.file)).length).toBe(first.bytes)
     } finally {
@@ -176,16 +188,18 @@ describe('repacking the model', () => {
   })
 
   it('refuses an archive that is not a tarball, or holds only code', async () => {
-    const code = await collectInferenceCode(SCRIPTS, 'inference.py')
+    const code = await collectInferenceCode(SCRIPTS, 'deployment.py')
     const w = await makeWorkDir()
     try {
-      await expect(repackModelArchive(Readable.from(Buffer.from('not a tarball at all')), code, w.dir, 's3://b/k')).rejects.toMatchObject({
+      await expect(repackModelArchive(Readable.from(Buffer.from('not a tarball at all')), code, SERVE_YAML, w.dir, 's3://b/k')).rejects.toMatchObject({
         code: expect.stringMatching(/ModelArchive(Unreadable|Empty)/),
       })
       const dir = await tempProject(undefined, { 'code/x.py': '1' })
       const chunks: Buffer[] = []
       for await (const c of createTar({ cwd: dir, gzip: true }, ['code/x.py']) as unknown as AsyncIterable<Buffer>) chunks.push(Buffer.from(c))
-      await expect(repackModelArchive(Readable.from(Buffer.concat(chunks)), code, w.dir, 's3://b/k')).rejects.toMatchObject({ code: 'ModelArchiveEmpty' })
+      await expect(repackModelArchive(Readable.from(Buffer.concat(chunks)), code, SERVE_YAML, w.dir, 's3://b/k')).rejects.toMatchObject({
+        code: 'ModelArchiveEmpty',
+      })
     } finally {
       await w.cleanup()
     }

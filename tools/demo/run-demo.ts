@@ -3,7 +3,8 @@
  *
  * What is real: every mlops command runs unmodified (the built CLI, in its own process) and every
  * AWS request goes to moto. `mlops train --local` really trains the model on this CPU, `mlops serve`
- * really serves it through scripts/inference.py, and `mlops invoke --local` (with and without
+ * really serves it through the endpoint's predictor class (scripts/deployment.py's Ray Serve
+ * deployment, run without Ray; its log names the class), and `mlops invoke --local` (with and without
  * --lambda, the bundled Lambda handler) prints that model's answers: no canned predictions. What is
  * emulated, and said so as it happens: moto completes a training job instantly without running it,
  * so the locally trained model goes where SageMaker would put it; moto's endpoint and Lambda cannot
@@ -144,7 +145,7 @@ async function main(): Promise<void> {
     await s3.send(new PutObjectCommand({ Bucket: m[1], Key: m[2], Body: await readFile(local.modelArtifact) }))
     process.stdout.write(`   put ${artifact}\n`)
 
-    header('serve: the trained model behind the SageMaker inference contract, on this machine')
+    header('serve: the trained model through the endpoint’s predictor class (deployment.py, without Ray), on this machine')
     const port = await freePort()
     server = startServe(work, env, port)
     await waitForPing(port, server)
@@ -153,7 +154,7 @@ async function main(): Promise<void> {
     header('deploy: model, endpoint config, endpoint, smoke test')
     const prediction = await classifyLocally(port, path.join(ROOT, 'assets/sample.jpg'))
     emulated(
-      'moto cannot run the model server, so it answers the smoke test with what mlops serve (scripts/inference.py, the model above) answered for assets/sample.jpg:',
+      'moto cannot run the model server, so it answers the smoke test with what mlops serve (the deployment.py predictor, the model above) answered for assets/sample.jpg:',
     )
     process.stdout.write(`   ${prediction.slice(0, 160)}…\n`)
     await moto.setEndpointResults(Array.from({ length: 20 }, () => ({ Body: prediction, ContentType: 'application/json' })))

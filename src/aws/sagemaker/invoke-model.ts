@@ -6,7 +6,7 @@ import type { Prediction } from './prediction.js'
 
 /**
  * Calling the model: the endpoint (sagemaker-runtime InvokeEndpoint) or the Lambda in front of it,
- * and reading the inference JSON scripts/inference.py answers:
+ * and reading the inference JSON the predictor (scripts/deployment.py over inference.py) answers:
  * `{"predictions": [{"label", "index", "probability"}, ...], "top_k": k, "model": {...}}`.
  */
 
@@ -31,7 +31,7 @@ export function parseInferenceAnswer(value: unknown, from: string): InferenceAns
     new OperationError('BadInferenceResponse', `${from} answered something that is not a prediction list (${why}).`, {
       hint: from.startsWith('Lambda')
         ? 'Is the function the one `mlops lambda-setup` deploys? It answers {"statusCode", "body": {"predictions": [...]}}; check its CloudWatch logs.'
-        : 'The handler (code/inference.py) must answer {"predictions": [{"label", "probability"}, ...]}. Check its logs in CloudWatch.',
+        : 'The predictor (deployment.py) must answer {"predictions": [{"label", "probability"}, ...]}. Check its logs in CloudWatch.',
       details: { answer: typeof value === 'string' ? value.slice(0, 500) : value },
     })
   let doc = value

@@ -3,7 +3,7 @@
  * smoke test and the Lambda runtime (which imports them type-only, so its bundle stays alone).
  */
 
-/** One class of the model's answer, as code/inference.py writes it. */
+/** One class of the model's answer, as the predictor (deployment.py over inference.py) writes it. */
 export interface Prediction {
   readonly label: string
   readonly probability: number

@@ -46,6 +46,25 @@ export const TargetRpsSchema = z
 /** What `endpoint.autoscaling: {}` parses to: the defaults `mlops scale` and a deploy's scaling restore fall back on. */
 export const AUTOSCALING_DEFAULTS = AutoscalingSchema.parse({})
 
+/**
+ * `endpoint.batching`: dynamic batching in the predictor (Ray Serve's `@serve.batch`): requests that
+ * arrive together are answered by one forward pass. Written to config.yaml's user_config on deploy;
+ * `mlops serve` uses the same values.
+ */
+export const BatchingSchema = z.strictObject({
+  /** Most requests one forward pass answers. @default 8 */
+  maxBatchSize: positiveInt('requests per batch').max(256, 'must be at most 256 requests per batch').default(8),
+  /** Milliseconds a batch waits for more requests after its first one (the added latency at low load). @default 10 */
+  batchWaitTimeoutMs: z
+    .number({ error: 'expected a number of milliseconds' })
+    .min(0, 'must be 0 or more milliseconds')
+    .max(10_000, 'must be at most 10000 milliseconds')
+    .default(10),
+})
+
+/** What `endpoint.batching: {}` parses to. */
+export const BATCHING_DEFAULTS = BatchingSchema.parse({})
+
 /** Memory sizes a serverless endpoint takes (MB). */
 export const SERVERLESS_MEMORY_SIZES = [1024, 2048, 3072, 4096, 5120, 6144] as const
 
@@ -93,11 +112,18 @@ export const EndpointSchema = z.strictObject({
   /** Longest to wait for InService. @default '30m' */
   waitTimeout: duration.default(1800),
   autoscaling: AutoscalingSchema.optional(),
-  /** The inference handler inside training.sourceDir, shipped as code/<entryPoint> in the model. @default 'inference.py' */
+  /**
+   * The predictor inside training.sourceDir: a Ray Serve module (a `@serve.deployment` class and
+   * `app = <Class>.bind()`), shipped at the model archive's root with the local modules it imports;
+   * config.yaml imports `<module>:app`. Missing there: the one bundled with mlops. @default 'deployment.py'
+   */
   entryPoint: z
     .string()
-    .regex(/^[\w.-]+\.py$/, 'expected a Python file name such as inference.py')
-    .default('inference.py'),
+    .regex(/^[A-Za-z_]\w*\.py$/, 'expected a Python module file name such as deployment.py')
+    .default('deployment.py'),
+  /** Ray Serve replicas of the predictor on each instance (each takes one GPU on a GPU instance). @default 1 */
+  replicas: positiveInt('replicas per instance').max(64, 'must be at most 64 replicas per instance').default(1),
+  batching: BatchingSchema.default(BATCHING_DEFAULTS),
   /** Image the post-deploy smoke test sends (relative to this file). Unset: the sample bundled with mlops. */
   smokeTestImage: z.string().min(1).optional(),
   /**

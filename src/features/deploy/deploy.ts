@@ -25,7 +25,16 @@ import { resolveTrainingSourceDir } from '../../shared/source-dir.js'
 import { armIdleStop, planIdleStop } from './arm-idle-stop.js'
 import { retryWhileIamPropagates } from '../../aws/iam/roles.js'
 import { PACKAGE_ROOT } from '../../shared/package-root.js'
-import { collectInferenceCode, downloadAndRepack, ensureModelPackage, makeWorkDir, modelPackageLocation, type InferenceCode } from './model-package.js'
+import {
+  collectInferenceCode,
+  downloadAndRepack,
+  ensureModelPackage,
+  makeWorkDir,
+  modelPackageLocation,
+  packageNote,
+  type InferenceCode,
+} from './model-package.js'
+import { serveConfigFor } from './ray-serve.js'
 import { parseS3Uri, type S3Location } from '../../aws/arn.js'
 import { ensureDataBucket } from '../../aws/s3/bucket.js'
 import type { MlopsConfig } from '../../config/schema.js'
@@ -268,9 +277,9 @@ async function ensureProjectBucket(ctx: CommandContext, aws: DeployClients, i: D
 async function repackAndUpload(ctx: CommandContext, aws: DeployClients, i: DeployInputs, src: S3Location) {
   const work = await makeWorkDir()
   try {
-    const spin = ctx.ui.spinner(`Repacking ${src.uri} with code/${i.code.files.join(', code/')}${i.code.bundled ? ' (handler bundled with mlops)' : ''}`)
+    const spin = ctx.ui.spinner(`Repacking ${src.uri}: ${packageNote(i.code)}${i.code.bundled ? ' (predictor bundled with mlops)' : ''}`)
     try {
-      const repacked = await downloadAndRepack(aws.s3, src, i.code, work.dir)
+      const repacked = await downloadAndRepack(aws.s3, src, i.code, serveConfigFor(i.cfg.endpoint, i.settings.variant, i.code.app), work.dir)
       const loc = modelPackageLocation(i.cfg.data.bucket, i.cfg.project.name, repacked.sha256)
       const modelUploaded = (await ensureModelPackage(aws.s3, loc, repacked)).uploaded
       spin.succeed(`Model archive ${loc.uri} (${modelUploaded ? 'uploaded' : 'already there'})`)

@@ -1,7 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3'
 import { createHash } from 'node:crypto'
 import { createWriteStream } from 'node:fs'
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises'
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { Transform } from 'node:stream'
@@ -13,14 +13,16 @@ import type { PlannedOperation } from '../../shared/plan.js'
 import { parseS3Uri, type S3Location } from '../../aws/arn.js'
 import { headObject } from '../../aws/s3/objects.js'
 import { getObjectStream, uploadFile } from '../../aws/s3/model-archive.js'
+import { extraRequirements, serveAppOf, type ServeApp } from './ray-serve.js'
 
 /**
- * The model archive an endpoint serves: the training `model.tar.gz` repacked with the inference
- * handler under `code/` (what the SageMaker SDK's `repack_model` does, ../shared/reference/sagemaker.md
- * 1.6), so the PyTorch serving container runs our `inference.py` with SAGEMAKER_SUBMIT_DIRECTORY
- * `/opt/ml/model/code`. The archive is reproducible (sorted entries, fixed mtime, no owners) and
- * uploaded content-addressed to `s3://<bucket>/<project>/models/<sha256>/model.tar.gz`, which is
- * the prefix the execution role may read.
+ * The model archive an endpoint serves, for the Ray Serve SageMaker image (ray-serve.ts): the
+ * training `model.tar.gz` (weights, classes, model-info.json) with its `code/` replaced by the
+ * predictor module (`deployment.py`) and the local modules it imports at the root, `config.yaml`
+ * (the Ray Serve application) beside them, and `code/requirements.txt` only when the user's
+ * requirements name something the image lacks. The archive is reproducible (sorted entries, fixed
+ * mtime, no owners) and uploaded content-addressed to
+ * `s3://<bucket>/<project>/models/<sha256>/model.tar.gz`, which is the prefix the execution role may read.
  */
 
 /** Placeholder for the archive hash in dry-run plans (it depends on the model's bytes). */
@@ -61,16 +63,22 @@ export function pythonImports(source: string): string[] {
 export interface InferenceCode {
   /** Folder the files come from. */
   readonly dir: string
-  /** File names (relative to `dir`) placed under `code/`: the entry point, the local modules it imports, requirements.txt. */
+  /** File names (relative to `dir`) placed at the archive root: the predictor and the local modules it imports. */
   readonly files: readonly string[]
-  /** True when the project had no handler and the one bundled with mlops is used. */
+  /** True when the project had no predictor and the one bundled with mlops is used. */
   readonly bundled: boolean
+  /** The Ray Serve application the predictor defines (for config.yaml). */
+  readonly app: ServeApp
+  /** code/requirements.txt: the lines of `dir`/requirements.txt the image does not already satisfy; unset: none ships. */
+  readonly requirements?: string
 }
 
 /**
- * The handler and the local modules it needs, following imports transitively (inference.py ->
- * model_def.py, url_fetch.py), so train-only scripts stay out of the endpoint. A `requirements.txt`
- * beside them is included: the serving container pip-installs code/requirements.txt at start.
+ * The predictor and the local modules it needs, following imports transitively (deployment.py ->
+ * inference.py -> model_def.py, url_fetch.py), so train-only scripts stay out of the endpoint. A
+ * `requirements.txt` beside them ships as code/requirements.txt (the image pip-installs it at start)
+ * with only what the image lacks, and not at all when that is nothing. UserError (exit 2) when the
+ * entry point is not a Ray Serve application.
  */
 export async function collectInferenceCode(sourceDir: string, entryPoint: string, fallbackDir = bundledScriptsDir()): Promise<InferenceCode> {
   const has = (dir: string, f: string) =>
@@ -101,8 +109,9 @@ export async function collectInferenceCode(sourceDir: string, entryPoint: string
       if (!files.includes(candidate) && (await has(dir, candidate))) queue.push(candidate)
     }
   }
-  if (await has(dir, 'requirements.txt')) files.push('requirements.txt')
-  return { dir, files: files.sort(), bundled }
+  const app = serveAppOf(entryPoint, await readFile(path.join(dir, entryPoint), 'utf8'))
+  const requirements = (await has(dir, 'requirements.txt')) ? extraRequirements(await readFile(path.join(dir, 'requirements.txt'), 'utf8')) : undefined
+  return { dir, files: files.sort(), bundled, app, ...(requirements ? { requirements } : {}) }
 }
 
 export interface RepackedModel {
@@ -124,12 +133,22 @@ async function listFiles(root: string, rel = ''): Promise<string[]> {
   return out
 }
 
+/** The Ray Serve application file at the archive root. */
+export const SERVE_CONFIG_FILE = 'config.yaml'
+
 /**
- * Unpacks `archive` (a gzipped tar stream), replaces any `code/` folder with `code`, and writes a
- * reproducible `model.tar.gz` into `workDir`. tar's extractor refuses absolute paths and `..`, so
+ * Unpacks `archive` (a gzipped tar stream), drops its `code/` folder, puts `code`'s files and
+ * `serveConfig` (config.yaml) at the root (and code/requirements.txt when there is one), and writes
+ * a reproducible `model.tar.gz` into `workDir`. tar's extractor refuses absolute paths and `..`, so
  * a hostile archive cannot write outside `workDir`.
  */
-export async function repackModelArchive(archive: NodeJS.ReadableStream, code: InferenceCode, workDir: string, sourceLabel: string): Promise<RepackedModel> {
+export async function repackModelArchive(
+  archive: NodeJS.ReadableStream,
+  code: InferenceCode,
+  serveConfig: string,
+  workDir: string,
+  sourceLabel: string,
+): Promise<RepackedModel> {
   const root = path.join(workDir, 'model')
   await mkdir(root, { recursive: true })
   try {
@@ -154,8 +173,12 @@ export async function repackModelArchive(archive: NodeJS.ReadableStream, code: I
       hint: 'A trained model.tar.gz holds model.pth and classes.json at its root; check the training job finished.',
     })
   }
-  await mkdir(path.join(root, 'code'), { recursive: true })
-  for (const f of code.files) await copyFile(path.join(code.dir, f), path.join(root, 'code', f))
+  for (const f of code.files) await copyFile(path.join(code.dir, f), path.join(root, f))
+  await writeFile(path.join(root, SERVE_CONFIG_FILE), serveConfig)
+  if (code.requirements) {
+    await mkdir(path.join(root, 'code'), { recursive: true })
+    await writeFile(path.join(root, 'code', 'requirements.txt'), code.requirements)
+  }
   const entries = (await listFiles(root)).sort()
   const file = path.join(workDir, 'model.tar.gz')
   const hash = createHash('sha256')
@@ -179,15 +202,15 @@ export async function makeWorkDir(): Promise<{ dir: string; cleanup: () => Promi
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) }
 }
 
-/** Downloads `source` from S3 and repacks it with `code` (see repackModelArchive). */
-export async function downloadAndRepack(s3: S3Client, source: S3Location, code: InferenceCode, workDir: string): Promise<RepackedModel> {
+/** Downloads `source` from S3 and repacks it with `code` and `serveConfig` (see repackModelArchive). */
+export async function downloadAndRepack(s3: S3Client, source: S3Location, code: InferenceCode, serveConfig: string, workDir: string): Promise<RepackedModel> {
   const body = await getObjectStream(s3, source.bucket, source.key)
   if (!body) {
     throw new UserError('ModelArtifactMissing', `No model artifact at ${source.uri}.`, {
       hint: 'Check the URI, or deploy the latest training job by leaving out --model.',
     })
   }
-  return repackModelArchive(body, code, workDir, source.uri)
+  return repackModelArchive(body, code, serveConfig, workDir, source.uri)
 }
 
 /** Uploads the repacked archive unless an object with the same hash is already there. */
@@ -198,11 +221,17 @@ export async function ensureModelPackage(s3: S3Client, loc: S3Location, model: R
   return { uploaded: true }
 }
 
+/** What a repack adds, in words (the dry-run plan and the spinner). */
+export function packageNote(code: InferenceCode): string {
+  const req = code.requirements ? ', code/requirements.txt' : ''
+  return `adds ${SERVE_CONFIG_FILE} (Ray Serve app ${code.app.module}:app), ${code.files.join(', ')}${req}`
+}
+
 /** The requests of a repack, for --dry-run. */
 export function planModelPackage(source: string, bucket: string, project: string, code: InferenceCode | undefined): PlannedOperation[] {
   const src = parseS3Uri(source, { requireKey: true })
   const dest = modelPackageLocation(bucket, project, SHA_PLACEHOLDER)
-  const codeNote = code ? `adds code/${code.files.join(', code/')}` : 'adds the inference handler under code/'
+  const codeNote = code ? packageNote(code) : 'adds the Ray Serve predictor and config.yaml'
   return [
     {
       service: 's3',

@@ -16,8 +16,10 @@ import { startProcesses } from './processes.js'
 import { LOCAL_MODEL_KIND } from './train-local.js'
 
 /**
- * `mlops serve`: a model in the foreground behind scripts/serve.py, the SageMaker inference
- * contract on 127.0.0.1 (GET /ping, POST /invocations, POST /endpoints/<name>/invocations).
+ * `mlops serve`: a model in the foreground behind scripts/serve.py, which runs the same predictor
+ * class the endpoint runs (deployment.py's Ray Serve deployment, without Ray) with the Ray Serve
+ * image's contract on 127.0.0.1 (GET /ping, POST /invocations, POST /endpoints/<name>/invocations),
+ * batching as `endpoint.batching` says.
  * Models: a model folder, a model.tar.gz, a local job's name, or an s3:// model.tar.gz (downloaded
  * once into .mlops/local/serve/). The default is the newest trained model, local or SageMaker (the
  * state file records both; a SageMaker one is downloaded from S3).
@@ -51,7 +53,9 @@ export interface LocalModel {
   readonly label: string
 }
 
-const isModelDir = (dir: string) => existsSync(path.join(dir, 'model-info.json')) && existsSync(path.join(dir, 'code'))
+/** A trained model folder (code/ beside the weights) or a deployed one (deployment.py at its root, issue 25). */
+const isModelDir = (dir: string) =>
+  existsSync(path.join(dir, 'model-info.json')) && (existsSync(path.join(dir, 'code')) || existsSync(path.join(dir, 'deployment.py')))
 
 /** Unpacks a model.tar.gz once into `.mlops/local/serve/<hash>/` and returns that folder. */
 async function unpackArtifact(projectDir: string, file: string): Promise<string> {
@@ -104,7 +108,7 @@ async function downloadModel(ctx: CommandContext, uri: string): Promise<string> 
 /** Resolves `--model` (or the newest trained model) to a folder serve.py can load. */
 export async function resolveLocalModel(ctx: CommandContext, model: string | undefined): Promise<LocalModel> {
   const notServable = (what: string) =>
-    new UserError('ModelNotServable', `${what} is not a model: expected a folder with model-info.json and code/, or a model.tar.gz.`, {
+    new UserError('ModelNotServable', `${what} is not a model: expected a folder with model-info.json and code/ (or deployment.py), or a model.tar.gz.`, {
       hint: 'Pass --model .mlops/local/<job>/model.tar.gz (what `mlops train --local` writes) or a local job name.',
     })
   if (model === undefined) {
@@ -147,6 +151,8 @@ const REQUEST_LINE = /^(GET|POST|PUT|DELETE|HEAD) \S+ \d{3} /
 export async function runServe(ctx: CommandContext, opts: ServeOptions): Promise<Outcome<ServeResult>> {
   const resolved = ctx.dryRun ? { modelDir: opts.model ?? '<latest local model>', label: opts.model ?? 'latest' } : await resolveLocalModel(ctx, opts.model)
   const python = ctx.dryRun ? (opts.python ?? ctx.deps.env.MLOPS_PYTHON ?? 'python3') : findPython({ flag: opts.python, env: ctx.deps.env }).path
+  // The endpoint's batching, so the local server batches as the deployed predictor does.
+  const batching = existsSync(ctx.configPath) ? (await ctx.config()).endpoint.batching : undefined
   const args = [
     path.join(bundledScriptsDir(), 'serve.py'),
     '--model-dir',
@@ -155,6 +161,7 @@ export async function runServe(ctx: CommandContext, opts: ServeOptions): Promise
     String(opts.port),
     ...(opts.maxConcurrency ? ['--max-concurrency', String(opts.maxConcurrency)] : []),
     ...(opts.maxBodyBytes ? ['--max-body-bytes', String(opts.maxBodyBytes)] : []),
+    ...(batching ? ['--max-batch-size', String(batching.maxBatchSize), '--batch-wait-ms', String(batching.batchWaitTimeoutMs)] : []),
   ]
   const url = `http://127.0.0.1:${opts.port}`
   if (ctx.dryRun) {
