@@ -29,7 +29,8 @@ function needs(args: readonly string[]): Need[] {
   if (cmd === 'train' || cmd === 'tune' || cmd === 'train-ec2') return ['data']
   if (cmd === 'logs') return ['job']
   if (cmd === 'deploy') return ['model']
-  if (cmd === 'lambda-setup') return ['endpoint']
+  // With a URL it runs over an existing function: the converge path (GetFunction, GetAlias, ...) is checked too.
+  if (cmd === 'lambda-setup') return args.includes('--url') ? ['endpoint', 'function'] : ['endpoint']
   if (cmd === 'invoke') return args.includes('--lambda') ? ['endpoint', 'function'] : ['endpoint']
   if (cmd === 'scale') return args.some((a) => a.startsWith('--lambda')) ? ['function'] : ['endpoint']
   return []
