@@ -24,6 +24,9 @@ type Need = 'data' | 'job' | 'model' | 'endpoint' | 'function'
 /** The order a person runs the pipeline in: a variant's forms run in this order, whatever the list order. */
 const STAGES = ['upload-data', 'train', 'tune', 'logs', 'train-ec2', 'deploy', 'lambda-setup', 'invoke', 'scale', 'audit-iam', 'status', 'teardown']
 
+/** Commands that converge what exists: each is run a second time, and what that run sends is compared too. */
+const CONVERGING = new Set(['upload-data', 'deploy', 'lambda-setup', 'scale'])
+
 function needs(args: readonly string[]): Need[] {
   const [cmd] = args
   if (cmd === 'train' || cmd === 'tune' || cmd === 'train-ec2') return ['data']
@@ -126,6 +129,12 @@ describe('every request a command sends is in its --dry-run plan (moto)', () => 
       await mlops(args, { record: sent })
       expect(sent.length, `${label}: the recorder saw no request`).toBeGreaterThan(0)
       problems.push(...unplannedCalls(label, plan, sent))
+      if (CONVERGING.has(args[0])) {
+        // A second run finds everything in place: the update path must be planned too.
+        const again: SentCall[] = []
+        await mlops(args, { record: again })
+        problems.push(...unplannedCalls(`${label} (run again)`, plan, again))
+      }
       for (const p of provides(args)) have.add(p)
     }
     return problems

@@ -344,7 +344,12 @@ export function buildDeployPlan(p: DeployPlanInputs): PlannedOperation[] {
           },
         ]
       : []),
-    ...planModelPackage(p.sourceUri, cfg.data.bucket, cfg.project.name, p.code),
+    ...planModelPackage(
+      p.sourceUri,
+      { bucket: cfg.data.bucket, region: s.region, tags: s.tags, ...(cfg.data.kmsKeyId ? { kmsKeyId: cfg.data.kmsKeyId } : {}) },
+      cfg.project.name,
+      p.code,
+    ),
     { service: 'sts', operation: 'GetCallerIdentity', input: {} },
     ...planExecutionRole(cfg, roleTarget(account, s.region)),
     { service: 'sagemaker', operation: 'CreateModel', input: buildCreateModelInput(s, dest.uri, executionRoleArnFor(cfg, roleTarget(account, s.region))) },
