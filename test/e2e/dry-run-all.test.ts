@@ -52,5 +52,7 @@ describe('--dry-run of every command works offline, without credentials', () => 
     const human = await runMlops([...args, '--dry-run'], { cwd: dir, env: OFFLINE_ENV, awsFactory: noAws })
     expect(human.code, human.stderr).toBe(0)
     expect(human.stdout).toContain(doc.operations[0].operation)
+    const firstRead = doc.operations.find((o: { read?: boolean }) => o.read)
+    if (firstRead) expect(human.stdout).toMatch(new RegExp(`${firstRead.service} ${firstRead.operation} \\(read\\)`))
   })
 })
