@@ -22,9 +22,18 @@ export const PLACEHOLDER = {
   amiId: '<ami-id-from-ssm>',
 } as const
 
-/** The JSON shape of a plan: an array of `{service, operation, input}`. */
-export function planToJson(ops: readonly PlannedOperation[]): { service: string; operation: string; input: unknown }[] {
-  return ops.map(({ service, operation, input }) => ({ service, operation, input }))
+/**
+ * Whether an operation only reads (Describe*, List*, Get*, Head*, ...). Plans list reads too: the
+ * least-privilege policy for the person running mlops is built from them, so a read left out of a
+ * plan is a denied call on a real account. Reads are marked, not hidden: `read: true` in --json.
+ */
+export function isReadOperation(operation: string): boolean {
+  return /^(Describe|List|Get|Head|Filter|Search|Lookup|BatchGet)[A-Z]/.test(operation)
+}
+
+/** The JSON shape of a plan: an array of `{service, operation, input}`, with `read: true` on reads. */
+export function planToJson(ops: readonly PlannedOperation[]): { service: string; operation: string; input: unknown; read?: true }[] {
+  return ops.map(({ service, operation, input }) => ({ service, operation, input, ...(isReadOperation(operation) ? { read: true as const } : {}) }))
 }
 
 /** Human rendering: a numbered list with each request's full input. */
@@ -33,7 +42,8 @@ export function renderPlan(title: string, ops: readonly PlannedOperation[], c: C
   for (const n of notes) lines.push(c.gray(n))
   ops.forEach((op, i) => {
     lines.push('')
-    lines.push(`${String(i + 1).padStart(2)}. ${c.cyan(op.service)} ${c.bold(op.operation)}${op.note ? c.gray(`  — ${op.note}`) : ''}`)
+    const read = isReadOperation(op.operation) ? c.gray(' (read)') : ''
+    lines.push(`${String(i + 1).padStart(2)}. ${c.cyan(op.service)} ${c.bold(op.operation)}${read}${op.note ? c.gray(`  — ${op.note}`) : ''}`)
     const body = JSON.stringify(op.input, null, 2) ?? 'null'
     lines.push(
       body

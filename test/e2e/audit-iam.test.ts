@@ -225,13 +225,15 @@ describe('audit-iam on a live account (moto)', () => {
       env: OFFLINE_ENV,
     })
     expect(run.code).toBe(0)
-    expect(run.json().operations).toHaveLength(6)
+    expect(run.json().operations).toHaveLength(8)
     expect(run.json()).toMatchObject({
       dryRun: true,
       operations: [
         { service: 'iam', operation: 'GetAccountAuthorizationDetails', input: { Filter: ['Role', 'LocalManagedPolicy'], MaxItems: 1000 } },
         { service: 'lambda', operation: 'GetFunctionConfiguration', input: { FunctionName: 'dogs-invoke' } },
         { service: 'sagemaker', operation: 'DescribeEndpoint', input: { EndpointName: 'dogs-endpoint' } },
+        { service: 'sagemaker', operation: 'DescribeEndpointConfig', input: { EndpointConfigName: '<config the endpoint serves>' } },
+        { service: 'sagemaker', operation: 'DescribeModel', input: { ModelName: '<each model of that config>' } },
         { service: 'iam', operation: 'GetRole' },
         { service: 'iam', operation: 'GetPolicy' },
         { service: 'iam', operation: 'GetPolicyVersion' },

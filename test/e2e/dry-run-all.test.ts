@@ -3,6 +3,7 @@ import path from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { makeSyntheticDataset, OFFLINE_ENV, runMlops, tempProject } from '../helpers/cli.js'
 import { noAwsFactory } from '../helpers/aws.js'
+import { isReadOperation } from '../../src/shared/plan.js'
 
 const ROOT = path.resolve(import.meta.dirname, '../..')
 const noAws = noAwsFactory('a --dry-run asked for AWS clients')
@@ -42,11 +43,16 @@ describe('--dry-run of every command works offline, without credentials', () => 
     expect(Array.isArray(doc.operations)).toBe(true)
     expect(doc.operations.length).toBeGreaterThan(0)
     for (const op of doc.operations) {
-      expect(op).toEqual({ service: expect.any(String), operation: expect.stringMatching(/^[A-Z][A-Za-z0-9]+$/), input: expect.anything() })
+      const { read, ...request } = op
+      expect(request).toEqual({ service: expect.any(String), operation: expect.stringMatching(/^[A-Z][A-Za-z0-9]+$/), input: expect.anything() })
+      // Reads are marked, so the policy built from plans can tell them from writes.
+      expect(read, `${op.service}:${op.operation}`).toBe(isReadOperation(op.operation) ? true : undefined)
     }
     // The human rendering names each request too.
     const human = await runMlops([...args, '--dry-run'], { cwd: dir, env: OFFLINE_ENV, awsFactory: noAws })
     expect(human.code, human.stderr).toBe(0)
     expect(human.stdout).toContain(doc.operations[0].operation)
+    const firstRead = doc.operations.find((o: { read?: boolean }) => o.read)
+    if (firstRead) expect(human.stdout).toMatch(new RegExp(`${firstRead.service} ${firstRead.operation} \\(read\\)`))
   })
 })

@@ -368,12 +368,16 @@ describe('upload-data on moto', () => {
     const ops = p.operations.map((o: { operation: string }) => o.operation)
     expect(ops).toEqual([
       'HeadBucket',
+      'GetPublicAccessBlock',
+      'GetBucketPolicy',
+      'GetBucketAcl',
       'CreateBucket',
       'PutPublicAccessBlock',
       'PutBucketEncryption',
       'PutBucketPolicy',
       'PutBucketTagging',
       'PutBucketLifecycleConfiguration',
+      'DeleteBucket',
       'ListObjectsV2',
       'PutObject',
       'PutObject',

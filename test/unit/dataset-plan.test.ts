@@ -119,21 +119,25 @@ describe('bucket setup and public-bucket analysis', () => {
   it('creates buckets private, encrypted, TLS-only and tagged, in the right order', () => {
     const ops = bucketSetupRequests({ bucket: 'b', region: 'eu-west-1', project: 'dogs', kmsKeyId: 'arn:aws:kms:eu-west-1:1:key/k' })
     expect(ops.map((o) => o.operation)).toEqual([
+      'GetPublicAccessBlock',
+      'GetBucketPolicy',
+      'GetBucketAcl',
       'CreateBucket',
       'PutPublicAccessBlock',
       'PutBucketEncryption',
       'PutBucketPolicy',
       'PutBucketTagging',
       'PutBucketLifecycleConfiguration',
+      'DeleteBucket',
     ])
-    expect(ops[0].input).toEqual({ Bucket: 'b', ObjectOwnership: 'BucketOwnerEnforced', CreateBucketConfiguration: { LocationConstraint: 'eu-west-1' } })
-    expect(ops[2].input).toEqual({
+    expect(ops[3].input).toEqual({ Bucket: 'b', ObjectOwnership: 'BucketOwnerEnforced', CreateBucketConfiguration: { LocationConstraint: 'eu-west-1' } })
+    expect(ops[5].input).toEqual({
       Bucket: 'b',
       ServerSideEncryptionConfiguration: {
         Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: 'arn:aws:kms:eu-west-1:1:key/k' }, BucketKeyEnabled: true }],
       },
     })
-    expect(ops[4].input).toEqual({
+    expect(ops[7].input).toEqual({
       Bucket: 'b',
       Tagging: {
         TagSet: [
@@ -142,7 +146,7 @@ describe('bucket setup and public-bucket analysis', () => {
         ],
       },
     })
-    expect(bucketSetupRequests({ bucket: 'b', region: 'us-east-1', project: 'p' })[0].input as object).not.toHaveProperty('CreateBucketConfiguration')
+    expect(bucketSetupRequests({ bucket: 'b', region: 'us-east-1', project: 'p' })[3].input as object).not.toHaveProperty('CreateBucketConfiguration')
   })
   it('the TLS-only policy uses the partition of the region', () => {
     expect(partitionOf('cn-north-1')).toBe('aws-cn')

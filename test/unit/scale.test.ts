@@ -76,17 +76,19 @@ describe('mlops scale flags and dry run (offline)', () => {
     expect(doc.operations.map((o: { operation: string }) => o.operation)).toEqual([
       'DescribeEndpoint',
       'DescribeEndpointConfig',
+      'DescribeScalableTargets',
+      'DescribeScalingPolicies',
       'RegisterScalableTarget',
       'PutScalingPolicy',
     ])
-    expect(doc.operations[2].input).toEqual({
+    expect(doc.operations[4].input).toEqual({
       ServiceNamespace: 'sagemaker',
       ResourceId: 'endpoint/dogs-endpoint/variant/AllTraffic',
       ScalableDimension: 'sagemaker:variant:DesiredInstanceCount',
       MinCapacity: 2,
       MaxCapacity: 6,
     })
-    expect(doc.operations[3].input.TargetTrackingScalingPolicyConfiguration).toEqual({
+    expect(doc.operations[5].input.TargetTrackingScalingPolicyConfiguration).toEqual({
       TargetValue: 180,
       PredefinedMetricSpecification: { PredefinedMetricType: 'SageMakerVariantInvocationsPerInstance' },
       ScaleInCooldown: 120,

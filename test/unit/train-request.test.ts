@@ -264,10 +264,18 @@ training:
     expect(out).toMatchObject({ dryRun: true, distribution: { mode: 'torch_distributed' }, estimatedCost: { maxUsd: 5.89 } })
     const ops = out.operations.map((o: { operation: string }) => o.operation)
     expect(ops).toEqual([
+      'GetProducts',
       'GetCallerIdentity',
       'GetRole',
       'CreateRole',
+      'UpdateAssumeRolePolicy',
+      'TagRole',
+      'ListRolePolicies',
+      'GetRolePolicy',
       'PutRolePolicy',
+      'DeleteRolePolicy',
+      'ListAttachedRolePolicies',
+      'DetachRolePolicy',
       'ListObjectsV2',
       'ListObjectsV2',
       'ListObjectsV2',

@@ -1,4 +1,4 @@
-import { GetProductsCommand, type Filter, type PricingClient } from '@aws-sdk/client-pricing'
+import { GetProductsCommand, type Filter, type GetProductsCommandInput, type PricingClient } from '@aws-sdk/client-pricing'
 
 /** What to ask the Price List API for: a service and exact attribute matches. */
 export interface PriceQuery {
@@ -23,6 +23,12 @@ export function instancePriceQuery(instanceType: string, region: string, use: 't
   }
 }
 
+/** The first GetProducts request for `query` (later pages add NextToken); plans show the same. */
+export function getProductsInput(query: PriceQuery): GetProductsCommandInput {
+  const Filters: Filter[] = Object.entries(query.attributes).map(([Field, Value]) => ({ Type: 'TERM_MATCH', Field, Value }))
+  return { ServiceCode: query.serviceCode, Filters, FormatVersion: 'aws_v1', MaxResults: 100 }
+}
+
 /** Bounds the paging: one instance type matches a handful of products, never hundreds. */
 const MAX_PAGES = 10
 
@@ -31,12 +37,10 @@ const MAX_PAGES = 10
  * product matches (a type the region does not offer). AWS errors propagate.
  */
 export async function onDemandHourlyUsd(client: PricingClient, query: PriceQuery): Promise<number | undefined> {
-  const Filters: Filter[] = Object.entries(query.attributes).map(([Field, Value]) => ({ Type: 'TERM_MATCH', Field, Value }))
+  const first = getProductsInput(query)
   let NextToken: string | undefined
   for (let page = 0; page < MAX_PAGES; page++) {
-    const out = await client.send(
-      new GetProductsCommand({ ServiceCode: query.serviceCode, Filters, FormatVersion: 'aws_v1', MaxResults: 100, ...(NextToken ? { NextToken } : {}) }),
-    )
+    const out = await client.send(new GetProductsCommand({ ...first, ...(NextToken ? { NextToken } : {}) }))
     for (const item of out.PriceList ?? []) {
       const usd = hourlyUsdOf(String(item))
       if (usd !== undefined) return usd

@@ -108,6 +108,24 @@ export function bucketSetupInputs(o: BucketOptions): BucketSetupRequest[] {
   ]
 }
 
+/**
+ * Every request `ensureDataBucket` may send after HeadBucket, in its order, for plans: the reads that
+ * refuse an existing public bucket, the setup of a missing one, and the DeleteBucket that removes a
+ * new bucket whose setup failed.
+ */
+export function ensureBucketRequests(o: BucketOptions): { operation: string; input: Record<string, unknown>; note?: string }[] {
+  const Bucket = o.bucket
+  return [
+    ...(['GetPublicAccessBlock', 'GetBucketPolicy', 'GetBucketAcl'] as const).map((operation) => ({
+      operation,
+      input: { Bucket },
+      note: 'an existing bucket: refused if public',
+    })),
+    ...bucketSetupInputs(o),
+    { operation: 'DeleteBucket', input: { Bucket }, note: 'only if a setup step failed: the new, empty bucket goes again' },
+  ]
+}
+
 const SETUP_COMMANDS: Record<BucketSetupOperation, new (input: any) => any> = {
   CreateBucket: CreateBucketCommand,
   PutPublicAccessBlock: PutPublicAccessBlockCommand,

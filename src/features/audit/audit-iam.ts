@@ -151,8 +151,15 @@ function livePlan(config: MlopsConfig | undefined, opts: AuditIamOptions): Plann
       service: 'sagemaker',
       operation: 'DescribeEndpoint',
       input: { EndpointName: names.endpoint },
-      note: 'then DescribeEndpointConfig and DescribeModel for the execution role',
+      note: 'its execution role is in scope',
     })
+    ops.push({
+      service: 'sagemaker',
+      operation: 'DescribeEndpointConfig',
+      input: { EndpointConfigName: '<config the endpoint serves>' },
+      note: 'when the endpoint exists',
+    })
+    ops.push({ service: 'sagemaker', operation: 'DescribeModel', input: { ModelName: '<each model of that config>' }, note: 'its ExecutionRoleArn' })
   }
   ops.push({ service: 'iam', operation: 'GetRole', input: { RoleName: '<each role in scope without RoleLastUsed>' } })
   if (!opts.allRoles) {

@@ -2,7 +2,7 @@ import path from 'node:path'
 import type { ObjectRecord } from './cache.js'
 import type { LocalFile } from './layout.js'
 import type { ListedObject } from '../../aws/s3/upload.js'
-import { bucketSetupInputs, type BucketSetupOperation } from '../../aws/s3/bucket.js'
+import { ensureBucketRequests, type BucketSetupOperation } from '../../aws/s3/bucket.js'
 import { mlopsWritePrefixes, projectTags } from '../../shared/naming.js'
 import type { PlannedOperation } from '../../shared/plan.js'
 
@@ -146,10 +146,18 @@ const SETUP_NOTES: Partial<Record<BucketSetupOperation, string>> = {
   PutBucketLifecycleConfiguration: 'interrupted multipart uploads stop costing storage after 7 days',
 }
 
-/** The bucket setup requests (aws/s3/bucket.ts) as plan operations, tagged for the project, with why each is sent. */
+/**
+ * The requests of `ensureDataBucket` after HeadBucket (aws/s3/bucket.ts) as plan operations: the
+ * public-bucket checks, the setup tagged for the project, with why each is sent, and the cleanup.
+ */
 export function bucketSetupRequests(o: { bucket: string; region: string; project: string; kmsKeyId?: string }): PlannedOperation[] {
-  return bucketSetupInputs({ bucket: o.bucket, region: o.region, tags: projectTags(o.project), kmsKeyId: o.kmsKeyId }).map((r) => {
-    const note = r.operation === 'PutBucketEncryption' ? (o.kmsKeyId ? 'SSE-KMS with the configured key' : 'SSE-S3') : SETUP_NOTES[r.operation]
+  return ensureBucketRequests({ bucket: o.bucket, region: o.region, tags: projectTags(o.project), kmsKeyId: o.kmsKeyId }).map((r) => {
+    const note =
+      r.operation === 'PutBucketEncryption'
+        ? o.kmsKeyId
+          ? 'SSE-KMS with the configured key'
+          : 'SSE-S3'
+        : (SETUP_NOTES[r.operation as BucketSetupOperation] ?? r.note)
     return { service: 's3', operation: r.operation, ...(note ? { note } : {}), input: r.input }
   })
 }

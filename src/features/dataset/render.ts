@@ -1,6 +1,7 @@
 import type { ChalkInstance } from 'chalk'
 import { formatBytes, formatTable } from '../../shared/output.js'
 import type { Plan } from '../../shared/outcome.js'
+import { isReadOperation } from '../../shared/plan.js'
 import type { SyncPlanDetails, SyncResult } from './types.js'
 
 /** Human rendering of a finished sync (stdout). */
@@ -40,7 +41,7 @@ export function renderSyncPlan(plan: Plan<SyncPlanDetails>, c: ChalkInstance): s
   let i = 0
   for (const op of plan.operations) {
     if (op.operation === 'PutObject' || op.operation === 'CreateMultipartUpload' || op.operation === 'DeleteObjects') continue
-    lines.push('', `${String(++i).padStart(2)}. ${c.cyan(op.service)} ${c.bold(op.operation)}`)
+    lines.push('', `${String(++i).padStart(2)}. ${c.cyan(op.service)} ${c.bold(op.operation)}${isReadOperation(op.operation) ? c.gray(' (read)') : ''}`)
     lines.push(
       (JSON.stringify(op.input, null, 2) ?? 'null')
         .split('\n')

@@ -12,6 +12,7 @@ import { UserError } from '../../shared/errors.js'
 import type { PlannedOperation } from '../../shared/plan.js'
 import { parseS3Uri, type S3Location } from '../../aws/arn.js'
 import { headObject } from '../../aws/s3/objects.js'
+import { ensureBucketRequests, type BucketOptions } from '../../aws/s3/bucket.js'
 import { getObjectStream, uploadFile } from '../../aws/s3/model-archive.js'
 import { extraRequirements, serveAppOf, type ServeApp } from './ray-serve.js'
 
@@ -227,8 +228,12 @@ export function packageNote(code: InferenceCode): string {
   return `adds ${SERVE_CONFIG_FILE} (Ray Serve app ${code.app.module}:app), ${code.files.join(', ')}${req}`
 }
 
-/** The requests of a repack, for --dry-run. */
-export function planModelPackage(source: string, bucket: string, project: string, code: InferenceCode | undefined): PlannedOperation[] {
+/**
+ * The requests of a repack, for --dry-run. `projectBucket` is how deploy creates the project bucket
+ * when the model is in another one (upload-data's hardening).
+ */
+export function planModelPackage(source: string, projectBucket: BucketOptions, project: string, code: InferenceCode | undefined): PlannedOperation[] {
+  const bucket = projectBucket.bucket
   const src = parseS3Uri(source, { requireKey: true })
   const dest = modelPackageLocation(bucket, project, SHA_PLACEHOLDER)
   const codeNote = code ? packageNote(code) : 'adds the Ray Serve predictor and config.yaml'
@@ -247,6 +252,7 @@ export function planModelPackage(source: string, bucket: string, project: string
             input: { Bucket: bucket },
             note: 'the model is in another bucket: the project bucket is created first if missing, hardened as upload-data does',
           },
+          ...ensureBucketRequests(projectBucket).map((r) => ({ service: 's3', ...r })),
         ]
       : []),
     { service: 's3', operation: 'HeadObject', input: { Bucket: dest.bucket, Key: dest.key }, note: 'skip the upload when this exact archive is already there' },

@@ -6,11 +6,13 @@ import type {
   ProductionVariant,
   UpdateEndpointInput,
 } from '@aws-sdk/client-sagemaker'
-import { SCALABLE_DIMENSION, SERVICE_NAMESPACE, scalingResourceId } from '../../aws/autoscaling/scaling.js'
+import { buildPolicyInput, buildRegisterInput, SCALABLE_DIMENSION, SERVICE_NAMESPACE, scalingResourceId } from '../../aws/autoscaling/scaling.js'
+import { AUTOSCALING_DEFAULTS } from '../../config/sections/endpoint.js'
 import { executionRoleArnFor, planExecutionRole } from '../../shared/roles/execution-role.js'
 import { roleTarget } from '../../aws/iam/role-target.js'
 import { configuredImageUris, GPU_INFERENCE_AMI_VERSION, imageLineOf, processorFor, servingImageUri } from '../../aws/sagemaker/images.js'
 import { endOfPatchWarning } from '../../aws/lifecycle.js'
+import { getProductsInput, instancePriceQuery } from '../../aws/pricing/products.js'
 import { modelPackageLocation, planModelPackage, SHA_PLACEHOLDER, type InferenceCode } from './model-package.js'
 import type { MlopsConfig } from '../../config/schema.js'
 import { UserError } from '../../shared/errors.js'
@@ -256,6 +258,58 @@ export function scalingBlocksUpdate(from: VariantSpec | undefined, to: VariantSp
   return to.kind !== 'instance' || to.instanceType !== from.instanceType
 }
 
+/** RegisterScalableTarget + PutScalingPolicy that put back autoscaling an instance-type change took off. */
+function planRestoreScaling(cfg: MlopsConfig, s: DeploySettings, note: string): PlannedOperation[] {
+  // The same fallbacks as switchConfig's restore (a policy's own values win at run time).
+  const restore = {
+    endpointName: s.endpointName,
+    minCapacity: 1,
+    maxCapacity: 1,
+    policyName: resourceNames(cfg).scalingPolicy,
+    targetValue: AUTOSCALING_DEFAULTS.targetInvocationsPerInstance,
+    scaleInCooldown: AUTOSCALING_DEFAULTS.scaleInCooldown,
+    scaleOutCooldown: AUTOSCALING_DEFAULTS.scaleOutCooldown,
+  }
+  const { MinCapacity: _min, MaxCapacity: _max, ...register } = buildRegisterInput(restore)
+  return [
+    { service: 'application-autoscaling', operation: 'RegisterScalableTarget', input: register, note: `${note} (MinCapacity, MaxCapacity as before)` },
+    { service: 'application-autoscaling', operation: 'PutScalingPolicy', input: buildPolicyInput(restore), note },
+  ]
+}
+
+/** --rollback-on-failure after a failed smoke test: back to the previous config, autoscaling as around the update. */
+function planRollback(cfg: MlopsConfig, s: DeploySettings): PlannedOperation[] {
+  const rid = scalingResourceId(s.endpointName)
+  return [
+    {
+      service: 'application-autoscaling',
+      operation: 'DescribeScalableTargets',
+      input: { ServiceNamespace: SERVICE_NAMESPACE, ResourceIds: [rid], ScalableDimension: SCALABLE_DIMENSION },
+      note: 'only when the smoke test fails and there is a previous config',
+    },
+    {
+      service: 'application-autoscaling',
+      operation: 'DeleteScalingPolicy',
+      input: { PolicyName: resourceNames(cfg).scalingPolicy, ServiceNamespace: SERVICE_NAMESPACE, ResourceId: rid, ScalableDimension: SCALABLE_DIMENSION },
+      note: 'rollback, when the instance type changes back on an autoscaled variant',
+    },
+    {
+      service: 'application-autoscaling',
+      operation: 'DeregisterScalableTarget',
+      input: { ServiceNamespace: SERVICE_NAMESPACE, ResourceId: rid, ScalableDimension: SCALABLE_DIMENSION },
+      note: 'same condition',
+    },
+    {
+      service: 'sagemaker',
+      operation: 'UpdateEndpoint',
+      input: { EndpointName: s.endpointName, EndpointConfigName: '<the previous config>' },
+      note: 'rollback to the config the endpoint served before',
+    },
+    { service: 'sagemaker', operation: 'DescribeEndpoint', input: { EndpointName: s.endpointName }, note: 'until the rollback is InService' },
+    ...planRestoreScaling(cfg, s, 'rollback: autoscaling taken off is put back'),
+  ]
+}
+
 export interface DeployPlanInputs {
   readonly settings: DeploySettings
   readonly cfg: MlopsConfig
@@ -293,7 +347,28 @@ export function buildDeployPlan(p: DeployPlanInputs): PlannedOperation[] {
       input: { ServiceNamespace: SERVICE_NAMESPACE, ResourceIds: [rid], ScalableDimension: SCALABLE_DIMENSION },
       note: 'only when the endpoint exists',
     },
-    ...planModelPackage(p.sourceUri, cfg.data.bucket, cfg.project.name, p.code),
+    {
+      service: 'application-autoscaling',
+      operation: 'DescribeScalingPolicies',
+      input: { ServiceNamespace: SERVICE_NAMESPACE, ResourceId: rid, ScalableDimension: SCALABLE_DIMENSION },
+      note: 'only when the variant is autoscaled',
+    },
+    ...(s.variant.kind === 'instance'
+      ? [
+          {
+            service: 'pricing',
+            operation: 'GetProducts',
+            input: getProductsInput(instancePriceQuery(s.variant.instanceType, s.region, 'hosting')),
+            note: 'the list price, unless cached in the last week or MLOPS_PRICE_LIST=off',
+          },
+        ]
+      : []),
+    ...planModelPackage(
+      p.sourceUri,
+      { bucket: cfg.data.bucket, region: s.region, tags: s.tags, ...(cfg.data.kmsKeyId ? { kmsKeyId: cfg.data.kmsKeyId } : {}) },
+      cfg.project.name,
+      p.code,
+    ),
     { service: 'sts', operation: 'GetCallerIdentity', input: {} },
     ...planExecutionRole(cfg, roleTarget(account, s.region, configuredImageUris(s.region, cfg))),
     { service: 'sagemaker', operation: 'CreateModel', input: buildCreateModelInput(s, dest.uri, executionRoleArnFor(cfg, roleTarget(account, s.region, []))) },
@@ -328,6 +403,7 @@ export function buildDeployPlan(p: DeployPlanInputs): PlannedOperation[] {
       input: { EndpointName: s.endpointName },
       note: `every 15 s until it leaves Creating/Updating, for at most ${formatDuration(s.waitTimeoutSeconds)}`,
     },
+    ...planRestoreScaling(cfg, s, 'autoscaling taken off above is put back, with the settings it had'),
   ]
   if (p.smokeTest) {
     ops.push({
@@ -336,6 +412,7 @@ export function buildDeployPlan(p: DeployPlanInputs): PlannedOperation[] {
       input: { EndpointName: s.endpointName, ContentType: 'image/jpeg', Accept: 'application/json', Body: '<sample image bytes>' },
       note: p.rollbackOnFailure ? 'smoke test; on failure UpdateEndpoint back to the previous config' : 'smoke test',
     })
+    if (p.rollbackOnFailure) ops.push(...planRollback(cfg, s))
   }
   ops.push(
     {

@@ -1,8 +1,8 @@
 import type { MlopsConfig } from '../../config/schema.js'
 import { projectTagMap, resourceNames } from '../../shared/naming.js'
 import { PLACEHOLDER, type PlannedOperation } from '../../shared/plan.js'
-import { createFunctionInput, type FunctionSpec } from '../../aws/lambda/function.js'
-import { createUrlInput, publicPermissionInputs } from '../../aws/lambda/url.js'
+import { configurationInput, createFunctionInput, type FunctionSpec } from '../../aws/lambda/function.js'
+import { createUrlInput, PUBLIC_URL_STATEMENTS, publicPermissionInputs } from '../../aws/lambda/url.js'
 import { functionLogGroupName } from '../../aws/logs/lambda-logs.js'
 import { testInvokeInput } from '../../aws/lambda/smoke.js'
 import { lambdaRoleSpec } from '../../shared/roles/lambda-role.js'
@@ -79,8 +79,26 @@ export function planFunctionLogGroup(functionName: string, retentionDays: number
   ]
 }
 
-/** Dry-run requests for a URL that does not exist yet. */
+/** The requests that converge an existing function (`ensureFunction`): each only when something differs. */
+function planFunctionUpdate(spec: FunctionSpec, zipPlaceholder: string, scope: RoleTarget): PlannedOperation[] {
+  const functionArn = `arn:${scope.partition}:lambda:${scope.region}:${scope.accountId}:function:${spec.name}`
+  const configuration = { service: 'lambda', operation: 'UpdateFunctionConfiguration', input: configurationInput(spec) }
+  return [
+    { ...configuration, note: 'existing function on another runtime: the runtime changes first' },
+    {
+      service: 'lambda',
+      operation: 'UpdateFunctionCode',
+      input: { FunctionName: spec.name, ZipFile: zipPlaceholder, Architectures: [spec.architecture], Publish: false },
+      note: 'existing function whose CodeSha256 differs',
+    },
+    { ...configuration, note: 'existing function whose configuration differs' },
+    { service: 'lambda', operation: 'TagResource', input: { Resource: functionArn, Tags: { ...spec.tags } }, note: 'existing function whose tags differ' },
+  ]
+}
+
+/** The requests of `ensureFunctionUrl`, in its order: create or converge the URL, then its public-access statements. */
 export function planFunctionUrl(functionName: string, qualifier: string, wantPublic: boolean): PlannedOperation[] {
+  const authType = createUrlInput(functionName, qualifier, wantPublic).AuthType
   return [
     {
       service: 'lambda',
@@ -89,14 +107,26 @@ export function planFunctionUrl(functionName: string, qualifier: string, wantPub
       note: 'create if missing; update AuthType if it differs',
     },
     { service: 'lambda', operation: 'CreateFunctionUrlConfig', input: createUrlInput(functionName, qualifier, wantPublic) },
+    {
+      service: 'lambda',
+      operation: 'UpdateFunctionUrlConfig',
+      input: { FunctionName: functionName, Qualifier: qualifier, AuthType: authType },
+      note: `existing URL whose AuthType is not ${authType}`,
+    },
+    { service: 'lambda', operation: 'GetPolicy', input: { FunctionName: functionName, Qualifier: qualifier }, note: 'the statements already there' },
     ...(wantPublic
       ? publicPermissionInputs(functionName, qualifier).map((input) => ({
           service: 'lambda',
           operation: 'AddPermission',
           input,
-          note: 'lets anyone on the internet call the URL',
+          note: 'lets anyone on the internet call the URL (each statement not there yet)',
         }))
-      : []),
+      : PUBLIC_URL_STATEMENTS.map((StatementId) => ({
+          service: 'lambda',
+          operation: 'RemovePermission',
+          input: { FunctionName: functionName, Qualifier: qualifier, StatementId },
+          note: 'only if a public statement is there',
+        }))),
   ]
 }
 
@@ -114,6 +144,7 @@ export function planLambdaSetup(cfg: MlopsConfig, spec: FunctionSpec, pkg: Funct
   const zipPlaceholder = `<handler.zip: ${pkg.zip.length} bytes, CodeSha256 ${pkg.codeSha256}>`
   const fn = spec.name
   return [
+    { service: 'sts', operation: 'GetCallerIdentity', input: {}, note: 'the account, for the role and its policy' },
     {
       service: 'sagemaker',
       operation: 'DescribeEndpoint',
@@ -129,7 +160,8 @@ export function planLambdaSetup(cfg: MlopsConfig, spec: FunctionSpec, pkg: Funct
       note: 'create if missing; else UpdateFunctionCode only if CodeSha256 differs, UpdateFunctionConfiguration only if a value differs',
     },
     { service: 'lambda', operation: 'CreateFunction', input: createFunctionInput(spec, zipPlaceholder), note: 'retried while a new role propagates' },
-    { service: 'lambda', operation: 'GetFunctionConfiguration', input: { FunctionName: fn }, note: 'poll until State is Active' },
+    { service: 'lambda', operation: 'GetFunctionConfiguration', input: { FunctionName: fn }, note: 'poll until State is Active (and before each update)' },
+    ...planFunctionUpdate(spec, zipPlaceholder, o.scope),
     {
       service: 'lambda',
       operation: 'GetAlias',
@@ -146,7 +178,22 @@ export function planLambdaSetup(cfg: MlopsConfig, spec: FunctionSpec, pkg: Funct
       operation: 'CreateAlias',
       input: { FunctionName: fn, Name: spec.alias, FunctionVersion: PLACEHOLDER.version, Description: 'the version mlops serves' },
     },
-    ...(o.wantUrl ? planFunctionUrl(fn, spec.alias, o.wantPublic) : []),
+    {
+      service: 'lambda',
+      operation: 'UpdateAlias',
+      input: { FunctionName: fn, Name: spec.alias, FunctionVersion: PLACEHOLDER.version },
+      note: `when ${spec.alias} exists and a new version was published`,
+    },
+    ...(o.wantUrl
+      ? planFunctionUrl(fn, spec.alias, o.wantPublic)
+      : [
+          {
+            service: 'lambda',
+            operation: 'GetFunctionUrlConfig',
+            input: { FunctionName: fn, Qualifier: spec.alias },
+            note: 'an existing URL is reported, not changed',
+          },
+        ]),
     ...(o.runTest
       ? [
           {

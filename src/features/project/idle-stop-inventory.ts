@@ -54,6 +54,7 @@ export function planRemoveIdleStop(s: IdleStopInfo): PlannedOperation[] {
     ...(s.alarm ? [{ service: 'cloudwatch', operation: 'DeleteAlarms', input: { AlarmNames: [s.alarm] } }] : []),
     ...(s.topicArn
       ? [
+          { service: 'sns', operation: 'ListSubscriptionsByTopic', input: { TopicArn: s.topicArn } },
           { service: 'sns', operation: 'Unsubscribe', input: { SubscriptionArn: '<each subscription of the topic>' } },
           { service: 'sns', operation: 'DeleteTopic', input: { TopicArn: s.topicArn } },
         ]

@@ -92,7 +92,7 @@ export interface Inventory {
   readonly idleStops?: readonly IdleStopInfo[]
 }
 
-const LIVE_INSTANCE_STATES = ['pending', 'running', 'stopping', 'stopped', 'shutting-down']
+export const LIVE_INSTANCE_STATES = ['pending', 'running', 'stopping', 'stopped', 'shutting-down']
 
 /** True when the SageMaker resource carries this project's tag. */
 async function sagemakerTagged(c: InventoryClients, arn: string | undefined, project: string): Promise<boolean> {

@@ -1,14 +1,11 @@
 import type { ChalkInstance } from 'chalk'
 import { collectInventory, hourlyTotal, type Inventory } from './inventory.js'
+import { planInventory } from './inventory-plan.js'
 import type { CommandContext } from '../../context.js'
 import { formatBytes, formatTable } from '../../shared/output.js'
-import type { PlannedOperation } from '../../shared/plan.js'
 import { done, planned, type Outcome } from '../../shared/outcome.js'
 import { formatUsd, HOURS_PER_MONTH, PRICE_NOTE } from '../../shared/pricing.js'
-import { resourceNames } from '../../shared/naming.js'
 import { formatDuration } from '../../shared/duration.js'
-import type { MlopsConfig } from '../../config/schema.js'
-import { scalingResourceId } from '../../aws/autoscaling/scaling.js'
 
 export interface StatusResult extends Inventory {
   /** USD per hour for what is running now. */
@@ -17,37 +14,9 @@ export interface StatusResult extends Inventory {
   readonly priceNote: string
 }
 
-/** The read-only requests `status` makes, for --dry-run. */
-export function planStatus(cfg: MlopsConfig): PlannedOperation[] {
-  const n = resourceNames(cfg)
-  const tag = { Name: 'tag:mlops:project', Values: [cfg.project.name] }
-  return [
-    { service: 'sagemaker', operation: 'ListTrainingJobs', input: { StatusEquals: 'InProgress', NameContains: cfg.project.name, MaxResults: 100 } },
-    { service: 'sagemaker', operation: 'ListHyperParameterTuningJobs', input: { StatusEquals: 'InProgress', NameContains: n.tuningJobBase, MaxResults: 100 } },
-    { service: 'sagemaker', operation: 'DescribeEndpoint', input: { EndpointName: n.endpoint } },
-    { service: 'sagemaker', operation: 'ListEndpointConfigs', input: { NameContains: n.endpointConfigBase, MaxResults: 100 } },
-    { service: 'sagemaker', operation: 'ListModels', input: { NameContains: n.modelBase, MaxResults: 100 } },
-    {
-      service: 'application-autoscaling',
-      operation: 'DescribeScalableTargets',
-      input: { ServiceNamespace: 'sagemaker', ResourceIds: [scalingResourceId(n.endpoint)] },
-    },
-    { service: 'lambda', operation: 'GetFunction', input: { FunctionName: n.lambdaFunction } },
-    { service: 'lambda', operation: 'GetProvisionedConcurrencyConfig', input: { FunctionName: n.lambdaFunction, Qualifier: n.lambdaAlias } },
-    ...[n.trainingRole, n.lambdaRole, n.ec2Role].map((RoleName) => ({ service: 'iam', operation: 'GetRole', input: { RoleName } })),
-    {
-      service: 'ec2',
-      operation: 'DescribeInstances',
-      input: { Filters: [tag, { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped', 'shutting-down'] }] },
-    },
-    { service: 'ec2', operation: 'DescribeSecurityGroups', input: { Filters: [tag] } },
-    { service: 's3', operation: 'ListObjectsV2', input: { Bucket: cfg.data.bucket, Prefix: `${cfg.data.prefix}/` } },
-  ]
-}
-
 export async function runStatus(ctx: CommandContext): Promise<Outcome<StatusResult>> {
   const cfg = await ctx.config()
-  if (ctx.dryRun) return planned({ title: 'mlops status (read-only)', operations: planStatus(cfg) })
+  if (ctx.dryRun) return planned({ title: 'mlops status (read-only)', operations: planInventory(cfg, await ctx.state().all()) })
   const region = ctx.awsSettings(cfg).region
   // A state file that cannot be read is a named error before any AWS call.
   const state = ctx.state()

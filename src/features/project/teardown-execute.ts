@@ -1,6 +1,6 @@
 import type { MlopsConfig } from '../../config/schema.js'
 import { idleStopNames } from '../../shared/idle-stop-spec.js'
-import { resourceNames } from '../../shared/naming.js'
+import { resourceNames, TAG_PROJECT } from '../../shared/naming.js'
 import type { PlannedOperation } from '../../shared/plan.js'
 import type { StateRecord } from '../../shared/state.js'
 import type { Clock } from '../../shared/clock.js'
@@ -149,7 +149,11 @@ export function presumedInventory(cfg: MlopsConfig, region: string, records: rea
   return {
     project: cfg.project.name,
     region,
-    jobs: [],
+    // Running jobs and tagged EC2 resources are found by listing: one placeholder stands for each.
+    jobs: [
+      { name: '<each running training job>', kind: 'training', status: 'unknown' },
+      { name: '<each running tuning job>', kind: 'tuning', status: 'unknown' },
+    ],
     endpoints: candidates.endpoints.map((name) => ({ name, status: 'unknown' })),
     endpointConfigs: of('endpoint-config'),
     models: of('model'),
@@ -159,13 +163,28 @@ export function presumedInventory(cfg: MlopsConfig, region: string, records: rea
       max: 0,
       policies: [names.scalingPolicy],
     })),
-    functions: candidates.functions.map((name) => ({ name, memoryMb: cfg.lambda.memoryMb, hourly: 0 })),
+    functions: candidates.functions.map((name) => ({
+      name,
+      memoryMb: cfg.lambda.memoryMb,
+      hourly: 0,
+      // The served function's URL and provisioned concurrency (the reapers have neither).
+      ...(name === names.lambdaFunction
+        ? { url: { qualifier: names.lambdaAlias, authType: 'unknown' }, provisioned: { qualifier: names.lambdaAlias, executions: 0, status: 'unknown' } }
+        : {}),
+    })),
     roles: candidates.roles
       .filter((r) => !cfg.training.roleArn?.endsWith(`/${r}`))
       .map((name) => ({ name, arn: `arn:aws:iam::<account-id>:role/${name}`, instanceProfiles: name === names.ec2Role ? [names.ec2InstanceProfile] : [] })),
     instanceProfiles: [...candidates.instanceProfiles],
-    instances: of('instance').map((id) => ({ id, state: 'unknown', instanceType: 'unknown' })),
-    securityGroups: of('security-group').map((id) => ({ id, name: names.ec2SecurityGroup })),
+    instances: uniq([...of('instance'), `<each instance tagged ${TAG_PROJECT}=${cfg.project.name}>`]).map((id) => ({
+      id,
+      state: 'unknown',
+      instanceType: 'unknown',
+    })),
+    securityGroups: uniq([...of('security-group'), `<each security group tagged ${TAG_PROJECT}=${cfg.project.name}>`]).map((id) => ({
+      id,
+      name: names.ec2SecurityGroup,
+    })),
     data: { bucket: cfg.data.bucket, prefix: cfg.data.prefix, objects: 0, bytes: 0, monthly: 0, bucketManagedByMlops: false },
     idleStops: candidates.endpoints.map((endpoint) => {
       const idle = idleStopNames(endpoint)

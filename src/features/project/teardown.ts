@@ -1,6 +1,7 @@
 import type { ChalkInstance } from 'chalk'
 import { collectInventory, isEmpty, type Inventory } from './inventory.js'
 import { findOwnedData } from './owned-data.js'
+import { planInventory } from './inventory-plan.js'
 import { executeTeardown, planTeardown, presumedInventory, type TeardownOptions, type TeardownResult } from './teardown-execute.js'
 import type { CommandContext } from '../../context.js'
 import { AbortError, OperationError } from '../../shared/errors.js'
@@ -23,8 +24,10 @@ export async function runTeardown(ctx: CommandContext, opts: TeardownOptions): P
   const state = ctx.state()
   if (ctx.dryRun) {
     // Without AWS access the plan comes from the project's fixed names and the state file.
-    const items = planTeardown(presumedInventory(cfg, region, await state.all()), cfg, opts)
-    const ops = items.flatMap((i) => i.ops)
+    const records = await state.all()
+    const items = planTeardown(presumedInventory(cfg, region, records), cfg, opts)
+    // The inventory's reads come first (and again at the end, to report what is left).
+    const ops = [...planInventory(cfg, records), ...items.flatMap((i) => i.ops)]
     const note = "Planned from the project's resource names and .mlops/state.json; a real run first looks each one up and skips what does not exist."
     return planned({ title: `mlops teardown (${cfg.project.name})`, operations: ops, notes: [note], details: { note } })
   }

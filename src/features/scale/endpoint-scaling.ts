@@ -86,6 +86,24 @@ async function endpointVariant(ctx: CommandContext, cfg: MlopsConfig, forShow: b
   return { name, d, variant, pv }
 }
 
+/** The reads of `describeScaling`: the scalable target, then its policies when it is registered. */
+function planDescribeScaling(resourceId: string, note?: string): PlannedOperation[] {
+  return [
+    {
+      service: 'application-autoscaling',
+      operation: 'DescribeScalableTargets',
+      input: { ServiceNamespace: SERVICE_NAMESPACE, ResourceIds: [resourceId], ScalableDimension: SCALABLE_DIMENSION },
+      ...(note ? { note } : {}),
+    },
+    {
+      service: 'application-autoscaling',
+      operation: 'DescribeScalingPolicies',
+      input: { ServiceNamespace: SERVICE_NAMESPACE, ResourceId: resourceId, ScalableDimension: SCALABLE_DIMENSION },
+      note: 'only when the target is registered',
+    },
+  ]
+}
+
 export async function runEndpointScale(
   ctx: CommandContext,
   cfg: MlopsConfig,
@@ -112,6 +130,7 @@ export async function runEndpointScale(
         input: { EndpointConfigName: '<config the endpoint serves>' },
         note: 'a serverless endpoint scales by itself and is refused',
       },
+      ...planDescribeScaling(scalingResourceId(s.endpointName), 'the settings before this change, reported as previous'),
       ...planScaling(s),
     ]
     const type = cfg.endpoint.instanceType
@@ -153,16 +172,7 @@ export async function showEndpointScale(ctx: CommandContext, cfg: MlopsConfig): 
       operations: [
         { service: 'sagemaker', operation: 'DescribeEndpoint', input: { EndpointName: name } },
         { service: 'sagemaker', operation: 'DescribeEndpointConfig', input: { EndpointConfigName: '<config the endpoint serves>' } },
-        {
-          service: 'application-autoscaling',
-          operation: 'DescribeScalableTargets',
-          input: { ServiceNamespace: SERVICE_NAMESPACE, ResourceIds: [resourceId], ScalableDimension: SCALABLE_DIMENSION },
-        },
-        {
-          service: 'application-autoscaling',
-          operation: 'DescribeScalingPolicies',
-          input: { ServiceNamespace: SERVICE_NAMESPACE, ResourceId: resourceId, ScalableDimension: SCALABLE_DIMENSION },
-        },
+        ...planDescribeScaling(resourceId),
       ],
     })
   }

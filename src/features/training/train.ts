@@ -27,6 +27,7 @@ import { getAccountId } from '../../aws/sts/account.js'
 import type { AwsClients } from '../../aws/clients.js'
 import { executionRoleArnFor } from '../../shared/roles/execution-role.js'
 import { roleTarget } from '../../aws/iam/role-target.js'
+import { getProductsInput, instancePriceQuery } from '../../aws/pricing/products.js'
 import { checkChannels, planLaunchPrerequisites, prepareCode, prepareLaunch, trainingChannels, type PreparedCode } from './launch.js'
 import { TRAINING_LOG_GROUP } from '../../aws/logs/training-logs.js'
 import { failUnlessCompleted, followTrainingJob, recordTrainingResult, summarizeTrainingJob, type TrainingResult } from './follow.js'
@@ -136,6 +137,12 @@ function summaryLines(p: Prepared, plan: TrainingRequestPlan): string[] {
 function planTrain(p: Prepared, opts: TrainOptions): TrainOutcome {
   const plan = p.build(executionRoleArnFor(p.cfg, roleTarget(PLACEHOLDER.accountId, p.region, [])))
   const operations: PlannedOperation[] = [
+    {
+      service: 'pricing',
+      operation: 'GetProducts',
+      input: getProductsInput(instancePriceQuery(p.settings.instanceType, p.region, 'training')),
+      note: 'the list price, unless cached in the last week or MLOPS_PRICE_LIST=off',
+    },
     ...planLaunchPrerequisites(p.cfg, p.region, p.channels, p.code),
     { service: 'sagemaker', operation: 'CreateTrainingJob', input: plan.request },
     ...(opts.wait ? waitPlan(p.jobName, p.timeoutSeconds) : []),

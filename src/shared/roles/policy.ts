@@ -91,20 +91,41 @@ export function kmsStatement(kmsKeyId: string | undefined, partition: string, re
   return { Sid: 'DataKey', Effect: 'Allow', Action: actions, Resource: `arn:${partition}:kms:${region}:${accountId}:key/${kmsKeyId}` }
 }
 
-/** The requests for a role that does not exist yet, for --dry-run (the same inputs `ensureRole` sends). */
+/**
+ * The requests `ensureRole` may send, in its order, with the inputs it sends: CreateRole and the
+ * policies for a missing role; for an existing one the reads that compare it with this spec and
+ * only the writes that converge what differs.
+ */
 export function planRole(spec: RoleSpec): PlannedOperation[] {
+  const RoleName = spec.name
+  const inline = Object.entries(spec.inlinePolicies)
   return [
-    { service: 'iam', operation: 'GetRole', input: { RoleName: spec.name }, note: 'create only if missing; otherwise converge to this spec' },
+    { service: 'iam', operation: 'GetRole', input: { RoleName }, note: 'create only if missing; otherwise converge to this spec' },
     {
       service: 'iam',
       operation: 'CreateRole',
-      input: { RoleName: spec.name, Description: spec.description, AssumeRolePolicyDocument: JSON.stringify(spec.trustPolicy), Tags: spec.tags },
+      input: { RoleName, Description: spec.description, AssumeRolePolicyDocument: JSON.stringify(spec.trustPolicy), Tags: spec.tags },
     },
-    ...Object.entries(spec.inlinePolicies).map(([PolicyName, doc]) => ({
+    {
       service: 'iam',
-      operation: 'PutRolePolicy',
-      input: { RoleName: spec.name, PolicyName, PolicyDocument: JSON.stringify(doc) },
-    })),
-    ...(spec.managedPolicyArns ?? []).map((PolicyArn) => ({ service: 'iam', operation: 'AttachRolePolicy', input: { RoleName: spec.name, PolicyArn } })),
+      operation: 'UpdateAssumeRolePolicy',
+      input: { RoleName, PolicyDocument: JSON.stringify(spec.trustPolicy) },
+      note: 'existing role whose trust policy differs',
+    },
+    { service: 'iam', operation: 'TagRole', input: { RoleName, Tags: spec.tags }, note: 'existing role whose tags differ' },
+    { service: 'iam', operation: 'ListRolePolicies', input: { RoleName }, note: 'existing role' },
+    ...inline.flatMap(([PolicyName, doc]) => [
+      { service: 'iam', operation: 'GetRolePolicy', input: { RoleName, PolicyName }, note: 'existing role with this policy' },
+      {
+        service: 'iam',
+        operation: 'PutRolePolicy',
+        input: { RoleName, PolicyName, PolicyDocument: JSON.stringify(doc) },
+        note: 'only if missing or different',
+      },
+    ]),
+    { service: 'iam', operation: 'DeleteRolePolicy', input: { RoleName, PolicyName: '<each inline policy not in this spec>' } },
+    { service: 'iam', operation: 'ListAttachedRolePolicies', input: { RoleName }, note: 'existing role' },
+    ...(spec.managedPolicyArns ?? []).map((PolicyArn) => ({ service: 'iam', operation: 'AttachRolePolicy', input: { RoleName, PolicyArn } })),
+    { service: 'iam', operation: 'DetachRolePolicy', input: { RoleName, PolicyArn: '<each managed policy not in this spec>' } },
   ]
 }
