@@ -86,8 +86,17 @@ describe('every request a command sends is in its --dry-run plan (moto)', () => 
     const clock = fastClock(Date.parse('2026-11-22T09:00:00Z'))
     const have = new Set<Need>()
     const mlops = async (args: string[], opts: { record?: SentCall[]; clock?: ReturnType<typeof fastClock> } = {}) => {
-      await moto.setEndpointResults(Array.from({ length: 5 }, () => ({ Body: JSON.stringify(PREDICTION), ContentType: 'application/json' })))
-      await moto.setLambdaResults(Array.from({ length: 5 }, () => JSON.stringify(LAMBDA_ANSWER)))
+      // moto keeps canned answers per region: the smoke test and invoke ask the form's own region.
+      const at = args.indexOf('--region')
+      const region = at >= 0 ? args[at + 1] : 'us-east-1'
+      await moto.setEndpointResults(
+        Array.from({ length: 5 }, () => ({ Body: JSON.stringify(PREDICTION), ContentType: 'application/json' })),
+        region,
+      )
+      await moto.setLambdaResults(
+        Array.from({ length: 5 }, () => JSON.stringify(LAMBDA_ANSWER)),
+        region,
+      )
       clock.advance(60_000)
       const run = await runMlops([...args, '--yes'], { cwd: dir, env, clock: opts.clock ?? clock, awsFactory: recordingAwsFactory(opts.record ?? []) })
       expect(run.code, `${formLabel(variant, args)}\n${run.stderr}`).toBe(0)

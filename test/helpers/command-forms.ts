@@ -58,9 +58,10 @@ export const VARIANTS: Variant[] = [
     ],
   },
   {
-    // InferenceAmiVersion is checked against botocore's enum here.
+    // InferenceAmiVersion is checked against botocore's enum here; ml.g4dn is a GPU family moto's
+    // CreateEndpointConfig also accepts (it refuses ml.g5), so plan-vs-sent runs this form too.
     name: 'GPU endpoint on the Ray Serve CUDA image',
-    commands: [['deploy', '--instance-type', 'ml.g5.xlarge', '--model', MODEL]],
+    commands: [['deploy', '--instance-type', 'ml.g4dn.xlarge', '--model', MODEL]],
   },
   ...['2.9.0', '2.10.0'].map((version) => ({
     name: `older training line ${version}`,
@@ -73,7 +74,7 @@ export const VARIANTS: Variant[] = [
       ['train', '--region', 'ap-south-2'],
       ['deploy', '--region', 'ap-south-2', '--model', MODEL],
       ['train', '--instances', '4', '--region', 'us-gov-west-1'],
-      ['deploy', '--instance-type', 'ml.g5.xlarge', '--region', 'us-gov-west-1', '--model', MODEL],
+      ['deploy', '--instance-type', 'ml.g4dn.xlarge', '--region', 'us-gov-west-1', '--model', MODEL],
       ['train-ec2', '--region', 'us-gov-west-1'],
     ],
   },
