@@ -43,7 +43,9 @@ def test_loader_only_on_a_tiny_generated_folder(tmp_path):
         assert re.match(pattern, line), (pattern, line)
     assert sum(len(files) for _, _, files in os.walk(data)) == 12
     # train.py's own pipeline ran: its cache holds the images, built during the timed run.
-    assert "cache: built 12, reused 0" in r.stderr and len(os.listdir(tmp_path / "c" / "s48")) == 12
+    assert "cache: built 12, reused 0" in r.stderr and "cache: 12 of 12 images" in r.stderr
+    assert sorted(f.split(".", 1)[1] for f in os.listdir(tmp_path / "c" / "s48")) == ["done", "idx.npy", "u8"]
+    assert os.path.getsize(next((tmp_path / "c" / "s48").glob("*.u8"))) == 12 * 64 * 48 * 4  # all 12, short side 48, RGBX
 
 
 def test_loader_only_without_data_is_a_usage_error():
