@@ -80,3 +80,33 @@ def test_gpu_bench_is_shellcheck_clean():
         pytest.skip("shellcheck is not installed")
     proc = subprocess.run(["shellcheck", os.path.join(REPO, "scripts", "gpu-bench.sh")], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout
+
+
+def test_loader_only_compares_each_photo_size_in_alternating_pairs(tmp_path):
+    r = run_subprocess([os.path.join(REPO, "scripts", "bench_train.py"), "--loader-only", "--make-data", "6",
+                        "--sizes", "80x60,64,mix", "--pairs", "2", "--data-dir", str(tmp_path / "photos"),
+                        "--workers", "1", "--image-size", "32", "--epochs", "1", "--batch-size", "4",
+                        "--device", "cpu", "--json", str(tmp_path / "t.json")], clean_env(), timeout=240)
+    assert r.code == 0, r.stderr
+    runs = re.findall(r"^run size=(\S+) pair=(\d) loader=(\S+) images_per_sec=\d+\.\d per_core=\d+\.\d "
+                      r"per_cpu_second=\d+\.\d seconds=", r.stdout, re.M)
+    assert runs == [(s, p, l) for s in ("80x60", "64", "mix") for p in "12" for l in ("seed", "train.py")]
+    rows = re.findall(r"^(\S+)\s+6\s+\d+ \|\s+\d+\.\d\s+\d+\.\d\s+(\d+\.\d\d)x \|\s+\d+\.\d\s+\d+\.\d\s+(\d+\.\d\d)x \|",
+                      r.stdout, re.M)
+    assert [row[0] for row in rows] == ["80x60", "64x48", "mix"]
+    table = json.loads((tmp_path / "t.json").read_text())["sizes"]
+    assert [len(row["runs"]["seed"]) for row in table] == [2, 2, 2]
+    sizes = set()
+    for d, _, files in os.walk(tmp_path / "photos" / "mix"):
+        for f in files:
+            from PIL import Image
+            with Image.open(os.path.join(d, f)) as img:
+                sizes.add(img.size)
+    assert len(sizes) > 1 and all(300 <= max(s) <= 1000 for s in sizes)  # assorted, dogImages-like
+
+
+def test_loader_only_refuses_a_bad_size():
+    r = run_subprocess([os.path.join(REPO, "scripts", "bench_train.py"), "--loader-only", "--make-data", "4",
+                        "--sizes", "300,big", "--device", "cpu"], clean_env(), timeout=60)
+    assert r.code == 2 and "--sizes" in r.stderr and "'big' is not a photo size" in r.stderr
+    assert "Traceback" not in r.stderr

@@ -61,7 +61,7 @@ def test_same_crops_and_flips_as_the_old_transform(tmp_path, fmt):
     crop distribution, the same flip, the same pixels."""
     path = _photo(str(tmp_path / ("a." + fmt.lower())), (60, 45), fmt)
     old = model_def.train_transform(SIZE)
-    ds = train_pipeline.FastTrainDataset([(path, 0)], SIZE)
+    ds = train_pipeline.FastTrainDataset([(path, 0)], SIZE, torch_resize=False)
     for seed in range(12):
         torch.manual_seed(seed)
         with Image.open(path) as img:
@@ -75,7 +75,8 @@ def test_whole_synthetic_epoch_is_bit_identical_through_the_cache(dataset, tmp_p
     classes = train_data.class_folders(dataset.train)
     samples = train_data.scan_samples(dataset.train, classes)
     train_pipeline.build_cache(samples, str(tmp_path), 48)
-    new = train_pipeline.FastTrainDataset(samples, SIZE, train_pipeline.cache_index(samples, str(tmp_path), 48))
+    new = train_pipeline.FastTrainDataset(samples, SIZE, train_pipeline.cache_index(samples, str(tmp_path), 48),
+                                          torch_resize=False)  # PIL's resize: what the old transform used
     old = train_data.ImageListDataset(samples, model_def.train_transform(SIZE))
     assert len(new.cache) == len(samples)
     torch.manual_seed(5)
@@ -365,3 +366,52 @@ def test_cpu_normalize_is_bit_identical_to_the_torch_path():
     assert torch.equal(train_pipeline.normalize(batch, torch.device("cpu")), expected)
     cl = train_pipeline.normalize(batch, torch.device("cpu"), memory_format=torch.channels_last)
     assert cl.is_contiguous(memory_format=torch.channels_last) and torch.equal(cl, expected)
+
+
+def test_resize_backend_follows_the_torch_version(dataset, tmp_path, monkeypatch):
+    """torch >= 2 resizes uint8 itself; torch 1.x (Debian's 1.13) has no uint8 kernel and falls
+    back to PIL, which is then exactly torchvision's PIL transform."""
+    major = int(torch.__version__.split(".")[0])
+    assert train_pipeline.TORCH_UINT8_RESIZE == (major >= 2)
+    samples = train_data.scan_samples(dataset.train, train_data.class_folders(dataset.train))[:6]
+    train_pipeline.build_cache(samples, str(tmp_path), 48)
+    index = train_pipeline.cache_index(samples, str(tmp_path), 48)
+    monkeypatch.setattr(train_pipeline, "TORCH_UINT8_RESIZE", False)
+    fallback = train_pipeline.FastTrainDataset(samples, SIZE, index)
+    assert fallback.torch_resize is False
+    old = train_data.ImageListDataset(samples, model_def.train_transform(SIZE))
+    for seed in range(3):
+        torch.manual_seed(seed)
+        expected = torch.stack([old[i][0] for i in range(6)])
+        torch.manual_seed(seed)
+        got = train_pipeline.normalize(torch.stack([fallback[i][0] for i in range(6)]), torch.device("cpu"))
+        assert torch.equal(got, expected)
+
+
+@pytest.mark.skipif(not train_pipeline.TORCH_UINT8_RESIZE, reason="torch 1.x: no uint8 resize kernel")
+def test_torch_resize_is_pils_within_one_level(dataset, tmp_path):
+    samples = train_data.scan_samples(dataset.train, train_data.class_folders(dataset.train))[:6]
+    train_pipeline.build_cache(samples, str(tmp_path), 48)
+    index = train_pipeline.cache_index(samples, str(tmp_path), 48)
+    fast = train_pipeline.FastTrainDataset(samples, SIZE, index, torch_resize=True)
+    pil = train_pipeline.FastTrainDataset(samples, SIZE, index, torch_resize=False)
+    for seed in range(10):
+        for i in range(6):
+            torch.manual_seed(seed)
+            a = fast[i][0]
+            torch.manual_seed(seed)
+            b = pil[i][0]
+            assert a.shape == b.shape == (3, SIZE, SIZE) and (a.int() - b.int()).abs().max() <= 1
+
+
+def test_resized_crop_uint8_geometry_and_flip():
+    """The torch path's crop box and flip, on an image whose columns and rows are numbered."""
+    if not train_pipeline.TORCH_UINT8_RESIZE:
+        with pytest.raises(RuntimeError):  # torch 1.x: the fallback above is what runs
+            train_pipeline.resized_crop_uint8(torch.zeros((8, 8, 4), dtype=torch.uint8), 0, 0, 8, 8, 4, False)
+        return
+    cols = torch.arange(100, dtype=torch.uint8).view(1, 100, 1).expand(60, 100, 4).contiguous()
+    out = train_pipeline.resized_crop_uint8(cols, 10, 20, 40, 40, 40, False)
+    assert out.shape == (3, 40, 40) and int(out[0, 0, 0]) == 20 and int(out[0, 0, 39]) == 59
+    flipped = train_pipeline.resized_crop_uint8(cols, 10, 20, 40, 40, 40, torch.tensor([True]))
+    assert torch.equal(flipped, out.flip(-1))
