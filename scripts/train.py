@@ -317,8 +317,8 @@ def announce_cache(ctx, plan) -> None:
     """Say up front what the pixel cache will take, before the first image is decoded."""
     cap = "no cap" if plan["max_bytes"] == float("inf") else "cap {:.1f} GB".format(plan["max_bytes"] / 1e9)
     log(ctx, "cache: {cached} of {images} images, {gb:.2f} GB of decoded pixels (all: {all_gb:.2f} GB; {cap}, "
-             "{free_gb:.1f} GB free) in {path}".format(gb=plan["bytes"] / 1e9, all_gb=plan["total_bytes"] / 1e9, cap=cap,
-                                                     free_gb=plan["free_bytes"] / 1e9, **plan))
+             "{free_gb:.1f} GB free) in {path}".format(gb=plan["bytes"] / 1e9, all_gb=plan["total_bytes"] / 1e9,
+                                                     cap=cap, free_gb=plan["free_bytes"] / 1e9, **plan))
 
 
 # --------------------------------------------------------------------------- model

@@ -2,17 +2,18 @@
 
 model_def.train_transform (RandomResizedCrop(scale=TRAIN_SCALE, ratio=TRAIN_RATIO), horizontal
 flip, ToTensor, ImageNet Normalize) on a full PIL decode costs 2.5 ms (300 px photos) to 100+ ms
-(12 MP) per image per core. This pipeline keeps the distribution and moves the cost (issues 17, 32):
+(12 MP) of CPU per image. This pipeline keeps the distribution and moves the cost (issues 17, 32):
 
 * The crop is drawn on the ORIGINAL image size with the same torch RNG calls, in the same order,
   as RandomResizedCrop.get_params, then the flip (crop_params: bit-identical to torchvision's, so
   the scale and ratio distribution, and for a given seed the very crops, are unchanged).
 * A one-time pixel cache (build_cache): every training image decoded once, as raw uint8 RGBX (PIL's
-  own in-memory pixel layout, so an image is mapped without a copy or conversion), with its short side reduced to cache_scale x image_size (never enlarged), all in ONE memory-mapped
-  file. Its layout (offset and size of every image) is planned from the file headers before any
-  pixel is decoded, so the size is known, capped (--cache-max-gb and the free disk) and announced
-  up front, and the space is reserved with posix_fallocate before writing. Reading an image is a
-  zero-copy view of the mapping: no open, no read, no decode, no per-file syscalls.
+  own in-memory pixel layout, so an image is mapped without a copy or conversion), with its short
+  side reduced to cache_scale x image_size (never enlarged), all in ONE memory-mapped file. Its
+  layout (offset and size of every image) is planned from the file headers before any pixel is
+  decoded, so the size is known, capped (--cache-max-gb and the free disk) and announced up front,
+  and the space is reserved with posix_fallocate before writing. Reading an image is a zero-copy
+  view of the mapping: no open, no read, no decode, no per-file syscalls.
 * Crop and resize are one call on that view: torch's uint8 antialiased bilinear kernel (torch >= 2,
   2-3x faster than PIL, within 1 level of it) for images cached at their own size, else PIL's
   resize with the crop box mapped into cached coordinates (torch 1.x has no uint8 kernel).
@@ -377,7 +378,8 @@ class FastTrainDataset(Dataset):
             out = img.resize(size, Image.BILINEAR, box=(left / sx, top / sy, (left + w) / sx, (top + h) / sy))
         if flip:
             out = out.transpose(Image.FLIP_LEFT_RIGHT)
-        return torch.frombuffer(bytearray(out.tobytes("raw", "RGB")), dtype=torch.uint8).view(self.size, self.size, 3).permute(2, 0, 1)
+        pixels = torch.frombuffer(bytearray(out.tobytes("raw", "RGB")), dtype=torch.uint8)
+        return pixels.view(self.size, self.size, 3).permute(2, 0, 1)
 
 
 def normalize(batch: torch.Tensor, device, mean=model_def.IMAGENET_MEAN, std=model_def.IMAGENET_STD,
