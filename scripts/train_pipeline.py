@@ -246,7 +246,7 @@ def resized_crop_uint8(pixels: torch.Tensor, top: int, left: int, h: int, w: int
 
 
 class PixelCache:
-    """The complete images of one pixel cache: ``get(i)`` is (RGB image viewing the mapping,
+    """The complete images of one pixel cache: ``get(i)`` is (RGBX image viewing the mapping,
     original (width, height)) or None. Picklable: each process maps the file on first use."""
 
     def __init__(self, data_path: str, rows: dict):
