@@ -311,8 +311,8 @@ def compare_sizes(args, device, specs, workers) -> int:
                            args.batch_size, device.type, os.cpu_count()), flush=True)
     table = []
     for spec in specs:
-        args.data_dir = os.path.join(root, spec)
-        shutil.rmtree(args.data_dir, ignore_errors=True)
+        os.makedirs(root, exist_ok=True)
+        args.data_dir = tempfile.mkdtemp(prefix=spec + "-", dir=root)  # fresh: never writes into existing data
         sizes = photo_sizes(spec, args.make_data)
         make_photos(args.data_dir, args.make_data, sizes)
         kb = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(args.data_dir) for f in fs) / 1024

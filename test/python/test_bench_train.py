@@ -97,7 +97,7 @@ def test_loader_only_compares_each_photo_size_in_alternating_pairs(tmp_path):
     table = json.loads((tmp_path / "t.json").read_text())["sizes"]
     assert [len(row["runs"]["seed"]) for row in table] == [2, 2, 2]
     sizes = set()
-    for d, _, files in os.walk(tmp_path / "photos" / "mix"):
+    for d, _, files in os.walk(next((tmp_path / "photos").glob("mix-*"))):
         for f in files:
             from PIL import Image
             with Image.open(os.path.join(d, f)) as img:
