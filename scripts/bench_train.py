@@ -23,6 +23,17 @@ writes N photo-like 1000x750 JPEGs (~300 KB) into ``--data-dir`` (no dataset nee
     python3 scripts/bench_train.py --loader-only --make-data 200 --data-dir /tmp/photos \
         --workers 2 --image-size 224 --epochs 10 --device cpu
 
+``--sizes 300,640,1000x750,4000x3000,mix`` (with ``--make-data N``) runs that comparison for each
+photo size in turn (N JPEGs each; a bare number is the long side of a 4:3 photo; ``mix`` is long
+sides of 300-1000 px in assorted aspect ratios, like the dog-breed photos), ``--pairs`` alternating
+runs (seed, train.py, seed, train.py, ...) per size so that a shared machine's load falls on both,
+and prints a table: per size the median images/s per core of each and the median of the per-pair
+ratios. Per core is counted two ways: wall-clock images/s divided by the workers, and images per
+CPU-second used by the main process and its loader workers together (steady under other load):
+
+    python3 scripts/bench_train.py --loader-only --make-data 200 --sizes 300,640,1000x750,mix \
+        --pairs 3 --workers 2 --image-size 224 --epochs 10 --device cpu
+
     python3 scripts/bench_train.py                      # resnet50, 224 px, batch 64
     python3 scripts/bench_train.py --device cpu --arch resnet18 --image-size 32 --batch-size 4 \
         --steps 3 --warmup 1 --num-images 16            # a smoke test anywhere
@@ -34,7 +45,9 @@ import io
 import json
 import os
 import platform
+import random
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -159,6 +172,9 @@ def parse_args(argv):
                    help="--loader-only: first write N photo-like JPEGs into --data-dir (a temp dir if unset)")
     p.add_argument("--photo-size", default="1000x750", help="--make-data: WIDTHxHEIGHT of the JPEGs")
     p.add_argument("--cache-dir", help="--loader-only: cache folder; default a fresh temp dir, so the build is timed")
+    p.add_argument("--sizes", help="--loader-only --make-data: comma list of photo sizes to compare in turn, "
+                                   "e.g. 300,640,1000x750,4000x3000,mix")
+    p.add_argument("--pairs", type=int, default=3, help="--sizes: alternating (seed, train.py) runs per size")
     return p.parse_args(argv)
 
 
@@ -171,12 +187,36 @@ def describe(device: torch.device) -> str:
 # --------------------------------------------------------------------------- --loader-only
 
 
+MIX_RATIOS = ((4, 3), (3, 4), (1, 1), (3, 2), (2, 3), (16, 9), (5, 4))
+
+
+def photo_sizes(spec: str, n: int, seed: int = 0) -> list:
+    """(width, height) of each of ``n`` photos: ``WxH``; a bare number, the long side of a 4:3
+    landscape photo; ``mix``, long sides of 300-1000 px in assorted aspect ratios (dogImages)."""
+    spec = spec.strip().lower()
+    if spec == "mix":
+        rng = random.Random(seed)
+        sizes = []
+        for _ in range(n):
+            long_side, (a, b) = rng.randint(300, 1000), rng.choice(MIX_RATIOS)
+            sizes.append((long_side, round(long_side * b / a)) if a >= b else (round(long_side * a / b), long_side))
+        return sizes
+    parts = spec.split("x")
+    if len(parts) > 2 or not all(p.isdigit() and 16 <= int(p) <= 20000 for p in parts):
+        raise ValueError("{!r} is not a photo size: use WIDTHxHEIGHT (16-20000 px), a long side such as 640, "
+                         "or mix".format(spec))
+    w, h = (int(parts[0]), int(parts[0]) * 3 // 4) if len(parts) == 1 else (int(parts[0]), int(parts[1]))
+    return [(w, h)] * n
+
+
 def make_photos(root: str, n: int, size=(1000, 750), classes: int = 4, seed: int = 0) -> str:
     """N JPEGs that cost what photos cost to decode: a smooth colour field with texture on top,
-    so they do not compress to nothing (~300 KB at 1000x750, quality 90)."""
+    so they do not compress to nothing (~300 KB at 1000x750, quality 90). ``size``: one
+    (width, height) for all, or a list with one per photo."""
     g = torch.Generator().manual_seed(seed)
-    w, h = size
+    sizes = size if isinstance(size, list) else [tuple(size)] * n
     for i in range(n):
+        w, h = sizes[i]
         folder = os.path.join(root, "{:03d}.class_{}".format(i % classes + 1, i % classes))
         os.makedirs(folder, exist_ok=True)
         low = torch.randint(0, 256, (6, 8, 3), generator=g, dtype=torch.uint8).numpy()
@@ -187,8 +227,19 @@ def make_photos(root: str, n: int, size=(1000, 750), classes: int = 4, seed: int
     return root
 
 
+def _process_cpu_seconds(pid: int) -> float:
+    """user + system CPU seconds of a live process, from /proc (0 where there is no /proc)."""
+    try:
+        with open("/proc/{}/stat".format(pid)) as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _time_epochs(loader, epochs, device, speed, set_epoch=None) -> tuple:
-    """(images, seconds) for ``epochs`` passes, each batch taken to the device as train.py does."""
+    """(images, seconds, loader workers' CPU seconds) for ``epochs`` passes, each batch taken to the
+    device as train.py does (persistent workers: still alive to be measured at the end)."""
     images, start = 0, time.perf_counter()
     for epoch in range(epochs):
         if set_epoch is not None:
@@ -198,7 +249,9 @@ def _time_epochs(loader, epochs, device, speed, set_epoch=None) -> tuple:
             images += targets.size(0)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-    return images, time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    workers = getattr(getattr(loader, "_iterator", None), "_workers", None) or []
+    return images, seconds, sum(_process_cpu_seconds(w.pid) for w in workers)
 
 
 def bench_seed_loader(args, device, workers) -> dict:
@@ -210,8 +263,11 @@ def bench_seed_loader(args, device, workers) -> dict:
     dataset = datasets.ImageFolder(args.data_dir, transform)
     loader = DataLoader(dataset, batch_size=args.batch_size, shuffle=True, num_workers=workers,
                         pin_memory=device.type == "cuda", persistent_workers=workers > 0)
-    images, seconds = _time_epochs(loader, args.epochs, device, train.SpeedConfig())
-    return {"images": images, "seconds": seconds, "images_per_sec": images / seconds}
+    cpu = time.process_time()
+    images, seconds, worker_cpu = _time_epochs(loader, args.epochs, device, train.SpeedConfig())
+    cpu = time.process_time() - cpu + worker_cpu
+    return {"images": images, "seconds": seconds, "images_per_sec": images / seconds, "cpu_seconds": cpu,
+            "images_per_cpu_second": images / max(cpu, 1e-9)}
 
 
 def bench_train_pipeline(args, device, workers) -> dict:
@@ -230,18 +286,85 @@ def _bench_train_pipeline(args, device, workers, cache_dir) -> dict:
     ctx = train_dist.DistContext(device=device)
     samples = train_data.scan_samples(args.data_dir, train_data.class_folders(args.data_dir))
     speed = train.speed_config(device)
-    start = time.perf_counter()
+    cpu, start = time.process_time(), time.perf_counter()
     cache = train.prepare_cache(options, ctx, {}, samples, workers)
     build = time.perf_counter() - start
     loader = train_data.make_train_loader(train_pipeline.FastTrainDataset(samples, args.image_size, cache), ctx,
                                           (0, 1), args.batch_size, workers, 0, device.type == "cuda")
-    images, seconds = _time_epochs(loader, args.epochs, device, speed, loader.sampler.set_epoch)
+    images, seconds, worker_cpu = _time_epochs(loader, args.epochs, device, speed, loader.sampler.set_epoch)
     total = build + seconds
-    return {"images": images, "seconds": total, "cache_build_seconds": build, "cached": len(cache),
-            "images_per_sec": images / total}
+    cpu = time.process_time() - cpu + worker_cpu
+    return {"images": images, "seconds": total, "cache_build_seconds": build, "cached": len(cache or ()),
+            "images_per_sec": images / total, "cpu_seconds": cpu, "images_per_cpu_second": images / max(cpu, 1e-9)}
+
+
+def _median(values):
+    return statistics.median(values)
+
+
+def compare_sizes(args, device, specs, workers) -> int:
+    """--sizes: for each photo size, --pairs alternating (seed, train.py) runs on N fresh JPEGs."""
+    root = args.data_dir or tempfile.mkdtemp(prefix="bench-photos-")
+    cores = max(1, workers)
+    print("bench loader sizes={} images={} pairs={} workers={} image_size={} epochs={} batch_size={} device={} "
+          "cpus={}".format(",".join(specs), args.make_data, args.pairs, workers, args.image_size, args.epochs,
+                           args.batch_size, device.type, os.cpu_count()), flush=True)
+    table = []
+    for spec in specs:
+        os.makedirs(root, exist_ok=True)
+        args.data_dir = tempfile.mkdtemp(prefix=spec + "-", dir=root)  # fresh: never writes into existing data
+        sizes = photo_sizes(spec, args.make_data)
+        make_photos(args.data_dir, args.make_data, sizes)
+        kb = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(args.data_dir) for f in fs) / 1024
+        runs = {"seed": [], "ours": []}
+        loads = [os.getloadavg()[0]]
+        for pair in range(args.pairs):
+            for name, bench in (("seed", bench_seed_loader), ("ours", bench_train_pipeline)):
+                r = bench(args, device, workers)
+                runs[name].append(r)
+                print("run size={} pair={} loader={} images_per_sec={:.1f} per_core={:.1f} per_cpu_second={:.1f} "
+                      "seconds={:.2f} cpu_seconds={:.2f} load={:.1f}".format(
+                          spec, pair + 1, "seed" if name == "seed" else "train.py", r["images_per_sec"],
+                          r["images_per_sec"] / cores, r["images_per_cpu_second"], r["seconds"], r["cpu_seconds"],
+                          os.getloadavg()[0]), flush=True)
+            loads.append(os.getloadavg()[0])
+        label = spec if spec == "mix" or len(set(sizes)) > 1 else "{}x{}".format(*sizes[0])
+        row = {"size": label, "images": args.make_data, "kb_per_image": kb / args.make_data,
+               "load": _median(loads), "runs": runs}
+        for key, per in (("per_core", lambda r: r["images_per_sec"] / cores),
+                         ("per_cpu_second", lambda r: r["images_per_cpu_second"])):
+            row["seed_" + key] = _median([per(r) for r in runs["seed"]])
+            row["ours_" + key] = _median([per(r) for r in runs["ours"]])
+            row["ratio_" + key] = _median([per(o) / per(b) for b, o in zip(runs["seed"], runs["ours"])])
+        table.append(row)
+    print("{:<10} {:>6} {:>6} | {:>9} {:>9} {:>7} | {:>9} {:>9} {:>7} | {:>5}".format(
+        "size", "images", "KB", "seed", "train.py", "ratio", "seed", "train.py", "ratio", "load"), flush=True)
+    print("{:<10} {:>6} {:>6} | {:^27} | {:^27} |".format("", "", "", "images/s per core (wall)",
+                                                           "images per CPU-second"), flush=True)
+    for row in table:
+        print("{size:<10} {images:>6} {kb_per_image:>6.0f} | {seed_per_core:>9.1f} {ours_per_core:>9.1f} "
+              "{ratio_per_core:>6.2f}x | {seed_per_cpu_second:>9.1f} {ours_per_cpu_second:>9.1f} "
+              "{ratio_per_cpu_second:>6.2f}x | {load:>5.1f}".format(**row), flush=True)
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump({"sizes": table, "workers": workers, "epochs": args.epochs, "pairs": args.pairs}, fh, indent=2)
+    return 0
 
 
 def loader_only(args, device) -> int:
+    if args.sizes:
+        specs = [s.strip().lower() for s in args.sizes.split(",") if s.strip()]
+        try:
+            for spec in specs:
+                photo_sizes(spec, 1)
+        except ValueError as err:
+            print("error: --sizes: {}".format(err), file=sys.stderr)
+            return 2
+        if not specs or args.make_data <= 0 or args.pairs <= 0:
+            print("error: --sizes needs a size list, --make-data N (N > 0) and --pairs > 0, e.g. --sizes 300,mix "
+                  "--make-data 200 --pairs 3", file=sys.stderr)
+            return 2
+        return compare_sizes(args, device, specs, args.workers if args.workers >= 0 else (os.cpu_count() or 1))
     if args.make_data:
         args.data_dir = args.data_dir or tempfile.mkdtemp(prefix="bench-photos-")
         w, h = (int(x) for x in args.photo_size.lower().split("x"))

@@ -286,12 +286,12 @@ def load_splits(args, ctx, env):
     return classes, loaders, workers
 
 
-def prepare_cache(args, ctx, env, samples, workers) -> dict:
+def prepare_cache(args, ctx, env, samples, workers):
     """Build this process's shard of the training-image cache (once per job: later epochs and
     reruns reuse it), wait for the host's other processes, and index what everyone built."""
     if not args.cache:
         log(ctx, "cache: off (--no-cache)")
-        return {}
+        return None
     cache_dir = args.cache_dir or train_pipeline.default_cache_dir(env)
     try:
         os.makedirs(cache_dir, exist_ok=True)
@@ -305,12 +305,20 @@ def prepare_cache(args, ctx, env, samples, workers) -> dict:
         start = time.perf_counter()
         stats = train_pipeline.build_cache(
             samples, cache_dir, short_side, shard=(ctx.local_rank, ctx.local_world_size),
-            max_bytes=args.cache_max_gb * 1e9, workers=max(1, workers))
+            max_bytes=args.cache_max_gb * 1e9, workers=max(1, workers), announce=lambda plan: announce_cache(ctx, plan))
         log(ctx, "cache: built {built}, reused {reused}, over the cap {skipped}, unreadable {failed}, "
                  "{mb:.1f} MB in {dir} ({sec:.1f} s)".format(
                      mb=stats["bytes"] / 1e6, dir=cache_dir, sec=time.perf_counter() - start, **stats))
     train_dist.barrier(ctx)  # every rank (even one without a usable dir) reaches the barrier
-    return train_pipeline.cache_index(samples, cache_dir, short_side) if cache_dir else {}
+    return train_pipeline.cache_index(samples, cache_dir, short_side) if cache_dir else None
+
+
+def announce_cache(ctx, plan) -> None:
+    """Say up front what the pixel cache will take, before the first image is decoded."""
+    cap = "no cap" if plan["max_bytes"] == float("inf") else "cap {:.1f} GB".format(plan["max_bytes"] / 1e9)
+    log(ctx, "cache: {cached} of {images} images, {gb:.2f} GB of decoded pixels (all: {all_gb:.2f} GB; {cap}, "
+             "{free_gb:.1f} GB free) in {path}".format(gb=plan["bytes"] / 1e9, all_gb=plan["total_bytes"] / 1e9,
+                                                     cap=cap, free_gb=plan["free_bytes"] / 1e9, **plan))
 
 
 # --------------------------------------------------------------------------- model

@@ -43,7 +43,9 @@ def test_loader_only_on_a_tiny_generated_folder(tmp_path):
         assert re.match(pattern, line), (pattern, line)
     assert sum(len(files) for _, _, files in os.walk(data)) == 12
     # train.py's own pipeline ran: its cache holds the images, built during the timed run.
-    assert "cache: built 12, reused 0" in r.stderr and len(os.listdir(tmp_path / "c" / "s48")) == 12
+    assert "cache: built 12, reused 0" in r.stderr and "cache: 12 of 12 images" in r.stderr
+    assert sorted(f.split(".", 1)[1] for f in os.listdir(tmp_path / "c" / "s48")) == ["done", "idx.npy", "u8"]
+    assert os.path.getsize(next((tmp_path / "c" / "s48").glob("*.u8"))) == 12 * 64 * 48 * 4  # all 12, short side 48, RGBX
 
 
 def test_loader_only_without_data_is_a_usage_error():
@@ -78,3 +80,33 @@ def test_gpu_bench_is_shellcheck_clean():
         pytest.skip("shellcheck is not installed")
     proc = subprocess.run(["shellcheck", os.path.join(REPO, "scripts", "gpu-bench.sh")], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout
+
+
+def test_loader_only_compares_each_photo_size_in_alternating_pairs(tmp_path):
+    r = run_subprocess([os.path.join(REPO, "scripts", "bench_train.py"), "--loader-only", "--make-data", "6",
+                        "--sizes", "80x60,64,mix", "--pairs", "2", "--data-dir", str(tmp_path / "photos"),
+                        "--workers", "1", "--image-size", "32", "--epochs", "1", "--batch-size", "4",
+                        "--device", "cpu", "--json", str(tmp_path / "t.json")], clean_env(), timeout=240)
+    assert r.code == 0, r.stderr
+    runs = re.findall(r"^run size=(\S+) pair=(\d) loader=(\S+) images_per_sec=\d+\.\d per_core=\d+\.\d "
+                      r"per_cpu_second=\d+\.\d seconds=", r.stdout, re.M)
+    assert runs == [(s, p, l) for s in ("80x60", "64", "mix") for p in "12" for l in ("seed", "train.py")]
+    rows = re.findall(r"^(\S+)\s+6\s+\d+ \|\s+\d+\.\d\s+\d+\.\d\s+(\d+\.\d\d)x \|\s+\d+\.\d\s+\d+\.\d\s+(\d+\.\d\d)x \|",
+                      r.stdout, re.M)
+    assert [row[0] for row in rows] == ["80x60", "64x48", "mix"]
+    table = json.loads((tmp_path / "t.json").read_text())["sizes"]
+    assert [len(row["runs"]["seed"]) for row in table] == [2, 2, 2]
+    sizes = set()
+    for d, _, files in os.walk(next((tmp_path / "photos").glob("mix-*"))):
+        for f in files:
+            from PIL import Image
+            with Image.open(os.path.join(d, f)) as img:
+                sizes.add(img.size)
+    assert len(sizes) > 1 and all(300 <= max(s) <= 1000 for s in sizes)  # assorted, dogImages-like
+
+
+def test_loader_only_refuses_a_bad_size():
+    r = run_subprocess([os.path.join(REPO, "scripts", "bench_train.py"), "--loader-only", "--make-data", "4",
+                        "--sizes", "300,big", "--device", "cpu"], clean_env(), timeout=60)
+    assert r.code == 2 and "--sizes" in r.stderr and "'big' is not a photo size" in r.stderr
+    assert "Traceback" not in r.stderr

@@ -1,6 +1,7 @@
 """The faster training input pipeline (issue 17 item 1): same augmentation, uint8 out of the
 loader, normalisation on the device, a one-time cache shared safely between processes."""
 import io
+import math
 import multiprocessing
 import os
 import re
@@ -60,7 +61,7 @@ def test_same_crops_and_flips_as_the_old_transform(tmp_path, fmt):
     crop distribution, the same flip, the same pixels."""
     path = _photo(str(tmp_path / ("a." + fmt.lower())), (60, 45), fmt)
     old = model_def.train_transform(SIZE)
-    ds = train_pipeline.FastTrainDataset([(path, 0)], SIZE)
+    ds = train_pipeline.FastTrainDataset([(path, 0)], SIZE, torch_resize=False)
     for seed in range(12):
         torch.manual_seed(seed)
         with Image.open(path) as img:
@@ -74,7 +75,8 @@ def test_whole_synthetic_epoch_is_bit_identical_through_the_cache(dataset, tmp_p
     classes = train_data.class_folders(dataset.train)
     samples = train_data.scan_samples(dataset.train, classes)
     train_pipeline.build_cache(samples, str(tmp_path), 48)
-    new = train_pipeline.FastTrainDataset(samples, SIZE, train_pipeline.cache_index(samples, str(tmp_path), 48))
+    new = train_pipeline.FastTrainDataset(samples, SIZE, train_pipeline.cache_index(samples, str(tmp_path), 48),
+                                          torch_resize=False)  # PIL's resize: what the old transform used
     old = train_data.ImageListDataset(samples, model_def.train_transform(SIZE))
     assert len(new.cache) == len(samples)
     torch.manual_seed(5)
@@ -94,7 +96,7 @@ def test_draft_and_cache_keep_the_crop_geometry(tmp_path):
     train_pipeline.build_cache([(path, 0)], cache_dir, short)
     cached = train_pipeline.FastTrainDataset([(path, 0)], SIZE, train_pipeline.cache_index([(path, 0)], cache_dir, short))
     drafted = train_pipeline.FastTrainDataset([(path, 0)], SIZE)
-    img, original = train_pipeline.read_cache_entry(cached.cache[0])
+    img, original = cached.cache.get(0)
     assert original == (800, 600) and min(img.size) == short
     for seed in range(8):
         torch.manual_seed(seed)
@@ -148,14 +150,18 @@ def test_cache_is_built_once_and_reused_by_later_epochs_and_runs(dataset, tmp_pa
     first = run_train(flags + ["--model-dir", str(tmp_path / "m1")])
     assert first.code == 0, first.stderr
     assert "cache: built {}, reused 0".format(dataset.n_train) in first.stderr
-    assert len(opened) == dataset.n_train  # the build only: both epochs read the cache
+    # the build only, twice an image (its header to plan the layout, then its one decode): both
+    # epochs read the cache
+    assert len(opened) == 2 * dataset.n_train
     assert len(set(opened)) == dataset.n_train
     del opened[:]
     second = run_train(flags + ["--model-dir", str(tmp_path / "m2")])
     assert second.code == 0 and "cache: built 0, reused {}".format(dataset.n_train) in second.stderr
     assert opened == []
-    entries = os.listdir(tmp_path / "c" / "s48")
-    assert len(entries) == dataset.n_train and all(e.endswith(".rgb") for e in entries)
+    entries = sorted(os.listdir(tmp_path / "c" / "s48"))  # one pixel cache: layout, pixels, done flags
+    assert [e.split(".", 1)[1] for e in entries] == ["done", "idx.npy", "u8"]
+    samples = train_data.scan_samples(dataset.train, train_data.class_folders(dataset.train))
+    assert len(train_pipeline.cache_index(samples, str(tmp_path / "c"), 48)) == dataset.n_train
 
 
 @pytest.mark.parametrize("flag", [["--no-cache"], ["--cache", "false"], ["--cache", "False"]])
@@ -171,10 +177,15 @@ def test_no_cache_decodes_the_originals_every_epoch(dataset, tmp_path, monkeypat
 
 def test_cache_cap_stops_adding_entries(dataset, tmp_path):
     samples = train_data.scan_samples(dataset.train, train_data.class_folders(dataset.train))
-    one = 32 * 32 * 3 + 20  # the synthetic images are 32 px: cached as they are, plus the header
-    stats = train_pipeline.build_cache(samples, str(tmp_path), 48, max_bytes=5 * one)
+    one = 32 * 32 * 4  # the synthetic images are 32 px: cached as they are, 4 bytes a pixel (RGBX)
+    plans = []
+    stats = train_pipeline.build_cache(samples, str(tmp_path), 48, max_bytes=5 * one + 20, announce=plans.append)
     assert stats["built"] == 5 and stats["skipped"] == len(samples) - 5 and stats["bytes"] == 5 * one
     assert len(train_pipeline.cache_index(samples, str(tmp_path), 48)) == 5
+    # announced before the build: what fits, what all would take, where
+    assert len(plans) == 1 and plans[0]["cached"] == 5 and plans[0]["bytes"] == 5 * one
+    assert plans[0]["total_bytes"] == len(samples) * one and plans[0]["path"].endswith(".u8")
+    assert os.path.getsize(plans[0]["path"]) == 5 * one  # the pixel file is no bigger than the cap allows
 
 
 def _build_shard(args):
@@ -188,16 +199,15 @@ def test_two_ranks_build_disjoint_shards_into_one_folder(dataset, tmp_path):
     with multiprocessing.get_context("fork").Pool(2) as pool:
         stats = pool.map(_build_shard, [(samples, cache_dir, 0), (samples, cache_dir, 1)])
     assert [s["built"] for s in stats] == [24, 24] and all(s["failed"] == 0 for s in stats)
-    mine = [{train_pipeline.cache_path(cache_dir, p, 48) for p, _ in samples[r::2]} for r in (0, 1)]
-    assert not mine[0] & mine[1]
+    base = train_pipeline.cache_base(cache_dir, samples, 48)
     files = {os.path.join(cache_dir, "s48", f) for f in os.listdir(os.path.join(cache_dir, "s48"))}
-    assert files == mine[0] | mine[1]  # no temporary files left behind
+    assert files == {base + ".u8", base + ".done", base + ".idx.npy"}  # no temporary files left behind
     index = train_pipeline.cache_index(samples, cache_dir, 48)
-    assert sorted(index) == list(range(len(samples)))
+    assert sorted(index.rows) == list(range(len(samples)))
     for i in (0, 1, 47):  # every entry is complete and is the image it claims to be
-        img, original = train_pipeline.read_cache_entry(index[i])
+        img, original = index.get(i)
         with Image.open(samples[i][0]) as src:
-            assert original == src.size and img.tobytes() == src.convert("RGB").tobytes()
+            assert original == src.size and img.convert("RGB").tobytes() == src.convert("RGB").tobytes()
     # Building the same shard again, from two processes at once, is harmless.
     with multiprocessing.get_context("fork").Pool(2) as pool:
         again = pool.map(_build_shard, [(samples, cache_dir, 0), (samples, cache_dir, 0)])
@@ -206,10 +216,10 @@ def test_two_ranks_build_disjoint_shards_into_one_folder(dataset, tmp_path):
 
 def test_changed_image_or_size_gets_a_new_entry(tmp_path):
     path = _photo(str(tmp_path / "p.jpg"), (100, 80))
-    a = train_pipeline.cache_path(str(tmp_path), path, 48)
-    assert train_pipeline.cache_path(str(tmp_path), path, 64) != a
+    a = train_pipeline.cache_base(str(tmp_path), [(path, 0)], 48)
+    assert train_pipeline.cache_base(str(tmp_path), [(path, 0)], 64) != a
     os.utime(path, ns=(1, 1))
-    assert train_pipeline.cache_path(str(tmp_path), path, 48) != a
+    assert train_pipeline.cache_base(str(tmp_path), [(path, 0)], 48) != a
 
 
 def test_training_uses_the_new_pipeline_and_still_learns(trained):
@@ -218,3 +228,190 @@ def test_training_uses_the_new_pipeline_and_still_learns(trained):
     assert re.search(r"cache: built \d+, reused \d+", stderr)
     accuracies = [float(re.search(r"val_accuracy=(\d\.\d+)", l).group(1)) for l in trained["result"].metric_lines()]
     assert max(accuracies) >= 0.75
+
+
+# --------------------------------------------------------------------------- issue 32: pixel cache, crop law
+
+
+@pytest.mark.parametrize("width,height", [(300, 225), (640, 480), (1000, 750), (4000, 3000), (225, 300),
+                                          (1000, 90), (33, 31)])
+def test_crop_params_are_torchvisions_for_the_same_rng_state(width, height):
+    """The cheap sampler makes the same torch RNG calls as RandomResizedCrop.get_params, so the
+    same crops come out, fallback (very wide images) included."""
+    from torchvision import transforms
+    shape = torch.empty((1, 1, 1), dtype=torch.uint8).expand(3, height, width)
+    log_ratio = [float(r) for r in torch.log(torch.tensor(model_def.TRAIN_RATIO))]
+    for seed in range(300):
+        torch.manual_seed(seed)
+        expected = transforms.RandomResizedCrop.get_params(shape, model_def.TRAIN_SCALE, model_def.TRAIN_RATIO)
+        after = torch.rand(1)
+        torch.manual_seed(seed)
+        got = train_pipeline.crop_params(width, height, model_def.TRAIN_SCALE, log_ratio)
+        assert got == expected and torch.equal(torch.rand(1), after), (seed, got, expected)
+
+
+def _ks_statistic(a, b) -> float:
+    a, b = np.sort(a), np.sort(b)
+    grid = np.concatenate([a, b])
+    return float(np.max(np.abs(np.searchsorted(a, grid, "right") / len(a) - np.searchsorted(b, grid, "right") / len(b))))
+
+
+def test_epoch_crop_scale_and_ratio_follow_random_resized_crop(tmp_path, monkeypatch):
+    """Statistically, through the dataset and its pixel cache: the crops drawn for cached
+    (reduced) images are drawn on the ORIGINAL size, and their area fraction and log aspect
+    ratio follow RandomResizedCrop's law (two-sample Kolmogorov-Smirnov against torchvision's
+    sampler on independent seeds; 1% critical value for 2000 + 2000 draws is 0.052)."""
+    from torchvision import transforms
+    paths = [_photo(str(tmp_path / "a.jpg"), (640, 480)), _photo(str(tmp_path / "bb.jpg"), (300, 400))]
+    samples = [(p, 0) for p in paths]
+    train_pipeline.build_cache(samples, str(tmp_path / "c"), 48)
+    ds = train_pipeline.FastTrainDataset(samples, SIZE, train_pipeline.cache_index(samples, str(tmp_path / "c"), 48))
+    assert len(ds.cache) == 2 and ds.cache.get(0)[0].size == (64, 48)  # reduced in the cache
+    drawn, real = [], train_pipeline.crop_params
+
+    def recording(width, height, scale, log_ratio):
+        box = real(width, height, scale, log_ratio)
+        drawn.append((width, height) + box)
+        return box
+    monkeypatch.setattr(train_pipeline, "crop_params", recording)
+    torch.manual_seed(1)
+    for k in range(2000):
+        ds[k % 2]
+    assert {(w, h) for w, h, *_ in drawn} == {(640, 480), (300, 400)}  # original sizes, not cached ones
+    ours_scale = np.array([bw * bh / (w * h) for w, h, _, _, bh, bw in drawn])
+    ours_ratio = np.log([bw / bh for w, h, _, _, bh, bw in drawn])
+    torch.manual_seed(2)
+    ref = []
+    for k in range(2000):
+        w, h = (640, 480) if k % 2 == 0 else (300, 400)
+        _, _, bh, bw = transforms.RandomResizedCrop.get_params(
+            torch.empty((1, 1, 1)).expand(3, h, w), model_def.TRAIN_SCALE, model_def.TRAIN_RATIO)
+        ref.append((bw * bh / (w * h), math.log(bw / bh)))
+    ref = np.array(ref)
+    assert _ks_statistic(ours_scale, ref[:, 0]) < 0.052 and _ks_statistic(ours_ratio, ref[:, 1]) < 0.052
+    # and the law itself: area fraction within scale (up to rounding), ratio within [3/4, 4/3]
+    assert 0.07 < ours_scale.min() and ours_scale.max() <= 1.0
+    assert math.log(3 / 4) - 0.02 < ours_ratio.min() and ours_ratio.max() < math.log(4 / 3) + 0.02
+
+
+def test_a_changed_image_invalidates_the_cache_and_is_rebuilt(tmp_path):
+    paths = [_photo(str(tmp_path / "a.jpg"), (120, 90)), _photo(str(tmp_path / "bb.jpg"), (90, 120))]
+    samples = [(p, 0) for p in paths]
+    cache_dir = str(tmp_path / "c")
+    assert train_pipeline.build_cache(samples, cache_dir, 48)["built"] == 2
+    assert train_pipeline.build_cache(samples, cache_dir, 48) == {
+        "built": 0, "reused": 2, "skipped": 0, "failed": 0, "bytes": 2 * 64 * 48 * 4}
+    Image.new("RGB", (200, 100), (250, 10, 10)).save(paths[1], "JPEG")  # same path, new picture and size
+    assert train_pipeline.cache_index(samples, cache_dir, 48) is None  # the old cache is never read
+    assert train_pipeline.build_cache(samples, cache_dir, 48)["built"] == 2
+    img, original = train_pipeline.cache_index(samples, cache_dir, 48).get(1)
+    assert original == (200, 100) and img.size == (96, 48)
+    r, g, b = img.convert("RGB").getpixel((40, 20))
+    assert r > 200 and g < 60 and b < 60
+
+
+def test_the_cache_stays_within_the_free_disk(dataset, tmp_path, monkeypatch):
+    samples = train_data.scan_samples(dataset.train, train_data.class_folders(dataset.train))
+    one = 32 * 32 * 4
+    free = train_pipeline.DISK_RESERVE_BYTES + 7 * one + 100
+    monkeypatch.setattr(train_pipeline.shutil, "disk_usage", lambda path: shutil_usage(free))
+    plans = []
+    stats = train_pipeline.build_cache(samples, str(tmp_path), 48, announce=plans.append)
+    assert stats["built"] == 7 and stats["skipped"] == len(samples) - 7 and stats["bytes"] == 7 * one
+    assert plans[0]["free_bytes"] == free and plans[0]["cached"] == 7
+    # a later run with room completes it, reusing what is there
+    monkeypatch.setattr(train_pipeline.shutil, "disk_usage", lambda path: shutil_usage(1 << 40))
+    again = train_pipeline.build_cache(samples, str(tmp_path), 48)
+    assert again["reused"] == 7 and again["built"] == len(samples) - 7
+    assert len(train_pipeline.cache_index(samples, str(tmp_path), 48)) == len(samples)
+
+
+def shutil_usage(free):
+    import collections
+    return collections.namedtuple("usage", "total used free")(free * 2, free, free)
+
+
+def test_unreadable_images_are_left_to_the_loader(tmp_path):
+    good = _photo(str(tmp_path / "a.jpg"), (120, 90))
+    bad = str(tmp_path / "bad.jpg")
+    with open(bad, "wb") as fh:
+        fh.write(b"not a jpeg")
+    samples = [(good, 0), (bad, 1)]
+    stats = train_pipeline.build_cache(samples, str(tmp_path / "c"), 48)
+    assert stats["built"] == 1 and stats["failed"] == 1
+    ds = train_pipeline.FastTrainDataset(samples, SIZE, train_pipeline.cache_index(samples, str(tmp_path / "c"), 48))
+    assert ds[0][0].shape == (3, SIZE, SIZE) and 1 not in ds.cache
+    with pytest.raises(OSError):
+        ds[1]
+
+
+def test_the_cache_pickles_for_spawned_workers(dataset, tmp_path):
+    import pickle
+    samples = train_data.scan_samples(dataset.train, train_data.class_folders(dataset.train))
+    train_pipeline.build_cache(samples, str(tmp_path), 48)
+    ds = train_pipeline.FastTrainDataset(samples, SIZE, train_pipeline.cache_index(samples, str(tmp_path), 48))
+    ds[0]  # maps the file in this process
+    copy = pickle.loads(pickle.dumps(ds))
+    torch.manual_seed(3)
+    a = ds[5][0]
+    torch.manual_seed(3)
+    assert torch.equal(copy[5][0], a)
+
+
+def test_cpu_normalize_is_bit_identical_to_the_torch_path():
+    batch = torch.randint(0, 256, (4, 3, 8, 8), dtype=torch.uint8)
+    m = torch.tensor(model_def.IMAGENET_MEAN).view(1, 3, 1, 1)
+    s = torch.tensor(model_def.IMAGENET_STD).view(1, 3, 1, 1)
+    expected = batch.float().div_(255.0).sub_(m).div_(s)
+    assert torch.equal(train_pipeline.normalize(batch, torch.device("cpu")), expected)
+    cl = train_pipeline.normalize(batch, torch.device("cpu"), memory_format=torch.channels_last)
+    assert cl.is_contiguous(memory_format=torch.channels_last) and torch.equal(cl, expected)
+
+
+def test_resize_backend_follows_the_torch_version(dataset, tmp_path, monkeypatch):
+    """torch >= 2 resizes uint8 itself; torch 1.x (Debian's 1.13) has no uint8 kernel and falls
+    back to PIL, which is then exactly torchvision's PIL transform."""
+    major = int(torch.__version__.split(".")[0])
+    assert train_pipeline.TORCH_UINT8_RESIZE == (major >= 2)
+    samples = train_data.scan_samples(dataset.train, train_data.class_folders(dataset.train))[:6]
+    train_pipeline.build_cache(samples, str(tmp_path), 48)
+    index = train_pipeline.cache_index(samples, str(tmp_path), 48)
+    monkeypatch.setattr(train_pipeline, "TORCH_UINT8_RESIZE", False)
+    fallback = train_pipeline.FastTrainDataset(samples, SIZE, index)
+    assert fallback.torch_resize is False
+    old = train_data.ImageListDataset(samples, model_def.train_transform(SIZE))
+    for seed in range(3):
+        torch.manual_seed(seed)
+        expected = torch.stack([old[i][0] for i in range(6)])
+        torch.manual_seed(seed)
+        got = train_pipeline.normalize(torch.stack([fallback[i][0] for i in range(6)]), torch.device("cpu"))
+        assert torch.equal(got, expected)
+
+
+@pytest.mark.skipif(not train_pipeline.TORCH_UINT8_RESIZE, reason="torch 1.x: no uint8 resize kernel")
+def test_torch_resize_is_pils_within_one_level(dataset, tmp_path):
+    samples = train_data.scan_samples(dataset.train, train_data.class_folders(dataset.train))[:6]
+    train_pipeline.build_cache(samples, str(tmp_path), 48)
+    index = train_pipeline.cache_index(samples, str(tmp_path), 48)
+    fast = train_pipeline.FastTrainDataset(samples, SIZE, index, torch_resize=True)
+    pil = train_pipeline.FastTrainDataset(samples, SIZE, index, torch_resize=False)
+    for seed in range(10):
+        for i in range(6):
+            torch.manual_seed(seed)
+            a = fast[i][0]
+            torch.manual_seed(seed)
+            b = pil[i][0]
+            assert a.shape == b.shape == (3, SIZE, SIZE) and (a.int() - b.int()).abs().max() <= 1
+
+
+def test_resized_crop_uint8_geometry_and_flip():
+    """The torch path's crop box and flip, on an image whose columns and rows are numbered."""
+    if not train_pipeline.TORCH_UINT8_RESIZE:
+        with pytest.raises(RuntimeError):  # torch 1.x: the fallback above is what runs
+            train_pipeline.resized_crop_uint8(torch.zeros((8, 8, 4), dtype=torch.uint8), 0, 0, 8, 8, 4, False)
+        return
+    cols = torch.arange(100, dtype=torch.uint8).view(1, 100, 1).expand(60, 100, 4).contiguous()
+    out = train_pipeline.resized_crop_uint8(cols, 10, 20, 40, 40, 40, False)
+    assert out.shape == (3, 40, 40) and int(out[0, 0, 0]) == 20 and int(out[0, 0, 39]) == 59
+    flipped = train_pipeline.resized_crop_uint8(cols, 10, 20, 40, 40, 40, torch.tensor([True]))
+    assert torch.equal(flipped, out.flip(-1))
