@@ -257,7 +257,12 @@ export async function resolvePrices(instanceTypes: readonly string[], opts: Reso
 
 function unavailable(e: unknown): string {
   const err = e as { name?: string; message?: string } | undefined
-  const why = err?.message ?? String(e)
+  const raw = err?.message ?? String(e)
+  // An emulator or proxy without the Price List API answers an HTML page, which the SDK reports as a
+  // multi-line deserialisation error: say what happened instead of passing the SDK's text on.
+  if (/Deserialization error|Unexpected token '<'|<!doctype|<html/i.test(raw))
+    return 'price list unavailable: the endpoint answered HTML, not the AWS Price List API'
+  const why = raw.split('\n')[0].trim()
   return /AccessDenied|NotAuthorized|UnrecognizedClient|InvalidClientToken|Credentials/i.test(`${err?.name} ${why}`)
     ? `price list not readable (${why}; it needs pricing:GetProducts)`
     : `offline (${why})`

@@ -154,6 +154,20 @@ describe('ctx.prices', () => {
     expect(pricingMock).toHaveReceivedCommandTimes(GetProductsCommand, 1)
   })
 
+  it('an endpoint that answers HTML (an emulator without the Price List API) is named as such, not by the SDK parse error', async () => {
+    pricingMock
+      .on(GetProductsCommand)
+      .rejects(
+        new SyntaxError(
+          `Unexpected token '<', "<!doctype "... is not valid JSON\n  Deserialization error: to see the raw response, inspect the hidden field {error}.$response on this object.`,
+        ),
+      )
+    const prices = await context().prices(['ml.m5.large'], 'hosting')
+    expect(prices.note(['ml.m5.large'])).toBe(
+      'On-demand prices from built-in table (2026-11, us-east-1, approximate), price list unavailable: the endpoint answered HTML, not the AWS Price List API; spot and savings plans differ.',
+    )
+  })
+
   it('says the price list was not readable when access is denied', async () => {
     pricingMock
       .on(GetProductsCommand)
