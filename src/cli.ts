@@ -1,7 +1,17 @@
 import { Command, Option } from 'commander'
 import { COMMANDS } from './commands/index.js'
 import { checkGlobalFlags, type Deps, type GlobalOptions } from './context.js'
-import { errorToJson, exitCodeFor, isCommanderError, MlopsError, ConfigError, AbortError, FindingsError, type ExitCodeValue } from './shared/errors.js'
+import {
+  errorToJson,
+  exitCodeFor,
+  isCommanderError,
+  MlopsError,
+  ConfigError,
+  AbortError,
+  FindingsError,
+  notAnAwsApiError,
+  type ExitCodeValue,
+} from './shared/errors.js'
 import { Ui } from './shared/output.js'
 
 /**
@@ -60,7 +70,9 @@ export async function runCli(argv: readonly string[], deps: Deps): Promise<ExitC
   try {
     await program.parseAsync([...argv], { from: 'user' })
     return 0
-  } catch (err) {
+  } catch (thrown) {
+    // An answer no AWS call site translated still gets a plain message, not a SyntaxError.
+    const err = notAnAwsApiError(thrown) ?? thrown
     const code = exitCodeFor(err)
     if (isCommanderError(err) && code === 0) return 0 // --help, --version
     renderError(err, deps, {

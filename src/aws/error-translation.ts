@@ -1,4 +1,4 @@
-import { AwsError, MlopsError, UserError } from '../shared/errors.js'
+import { AwsError, MlopsError, notAnAwsApiError, UserError } from '../shared/errors.js'
 
 /** What was being attempted when an AWS call failed; used to make the message say which action on what. */
 export interface AwsCallContext {
@@ -90,6 +90,8 @@ export function translateAwsError(err: unknown, ctx: AwsCallContext): unknown {
       requestId,
     })
   }
+  const unparsable = notAnAwsApiError(err, action)
+  if (unparsable) return unparsable
   const sysCode = (err as NodeJS.ErrnoException).code
   if (sysCode === 'ECONNREFUSED' || sysCode === 'ENOTFOUND' || sysCode === 'ETIMEDOUT' || sysCode === 'EAI_AGAIN') {
     return new AwsError('Unreachable', `Could not reach the AWS endpoint for ${action} (${sysCode}).`, {

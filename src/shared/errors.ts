@@ -62,6 +62,26 @@ export class AwsError extends MlopsError {
   }
 }
 
+/**
+ * The SDK could not parse an answer: whatever listens at the endpoint is not that AWS API (a web page,
+ * a proxy's login form, an emulator that lacks the service). Such errors reach mlops as a SyntaxError
+ * or a "Deserialization error"; this names what happened instead. Undefined for any other error.
+ */
+export function notAnAwsApiError(err: unknown, action?: string): AwsError | undefined {
+  if (err instanceof MlopsError || !(err instanceof Error)) return undefined
+  if (!/Deserialization error|Unexpected token '<'|<!doctype|<html/i.test(err.message)) return undefined
+  return new AwsError(
+    'NotAnAwsApi',
+    `The endpoint${action ? ` for ${action}` : ''} answered something that is not the AWS API (an HTML page, or not JSON/XML).`,
+    {
+      hint:
+        'Check --endpoint-url, AWS_ENDPOINT_URL and any proxy: they must point at AWS or at an emulator that implements this service. ' +
+        "Without them mlops reaches the region's AWS endpoint.",
+      cause: err,
+    },
+  )
+}
+
 /** Something ran and failed: a training job ended Failed, a deadline was reached, a smoke test failed. Exit 1. */
 export class OperationError extends MlopsError {}
 

@@ -55,6 +55,19 @@ describe('AWS error translation', () => {
     expect((translateAwsError(refused, ctx) as AwsError).code).toBe('Unreachable')
   })
 
+  it('an answer that is not the AWS API (an HTML page) is named, with the endpoint to check, instead of a SyntaxError', () => {
+    const html = new SyntaxError(
+      `Unexpected token '<', "<!doctype "... is not valid JSON\n  Deserialization error: to see the raw response, inspect the hidden field {error}.$response on this object.`,
+    )
+    const e = translateAwsError(html, ctx) as AwsError
+    expect(e).toBeInstanceOf(AwsError)
+    expect(e.code).toBe('NotAnAwsApi')
+    expect(e.message).toBe('The endpoint for sagemaker:CreateTrainingJob answered something that is not the AWS API (an HTML page, or not JSON/XML).')
+    expect(e.hint).toContain('--endpoint-url, AWS_ENDPOINT_URL and any proxy')
+    expect(e.cause).toBe(html)
+    expect(exitCodeFor(e)).toBe(1)
+  })
+
   it('unknown errors pass through unchanged', async () => {
     const weird = sdkError('SomethingNew', 'boom')
     expect(translateAwsError(weird, ctx)).toBe(weird)
