@@ -1,10 +1,10 @@
 import { HeadBucketCommand, S3Client } from '@aws-sdk/client-s3'
-import { mockClient } from 'aws-sdk-client-mock'
+import { sdkMock } from '../helpers/mock-sdk.js'
 import { execFileSync } from 'node:child_process'
 import { mkdir, mkdtemp, symlink, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { beforeEach, describe, expect, it, vi } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { looksLikeImage, scanDataset } from '../../src/features/dataset/layout.js'
 import { MlopsError, exitCodeFor } from '../../src/shared/errors.js'
 import { fakeAwsFactory } from '../helpers/aws.js'
@@ -29,8 +29,7 @@ vi.mock('node:fs/promises', async (importOriginal) => {
   }
 })
 
-const s3Mock = mockClient(S3Client)
-beforeEach(() => s3Mock.reset())
+const s3Mock = sdkMock(S3Client)
 
 async function dataset(images: Record<string, Buffer | string> = {}): Promise<string> {
   const root = await mkdtemp(path.join(os.tmpdir(), 'mlops-guard-'))

@@ -17,7 +17,7 @@ import {
   UpdateFunctionConfigurationCommand,
   type FunctionConfiguration,
 } from '@aws-sdk/client-lambda'
-import { mockClient } from 'aws-sdk-client-mock'
+import { sdkMock } from '../helpers/mock-sdk.js'
 import { execFileSync } from 'node:child_process'
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
@@ -188,11 +188,10 @@ describe('role and function spec', () => {
 })
 
 describe('ensureFunction against a stateful fake', () => {
-  const lambdaMock = mockClient(LambdaClient)
+  const lambdaMock = sdkMock(LambdaClient)
   const lambda = new LambdaClient({ region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } })
   let spec: FunctionSpec
   beforeEach(() => {
-    lambdaMock.reset()
     spec = functionSpec(cfg(), 'arn:aws:iam::123456789012:role/dogs-lambda')
   })
 
@@ -417,11 +416,10 @@ describe('concurrency preflight (pure)', () => {
 })
 
 describe('runLambdaScale against fakes', () => {
-  const lambdaMock = mockClient(LambdaClient)
+  const lambdaMock = sdkMock(LambdaClient)
   const lambda = new LambdaClient({ region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } })
   let dir: string
   beforeEach(async () => {
-    lambdaMock.reset()
     dir = await tempProject(minimalConfig())
     lambdaMock.on(GetAliasCommand).resolves({ FunctionVersion: '3' })
     lambdaMock.on(GetAccountSettingsCommand).resolves({ AccountLimit: { ConcurrentExecutions: 1000, UnreservedConcurrentExecutions: 1000 } })

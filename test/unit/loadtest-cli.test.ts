@@ -4,8 +4,8 @@ import type { AddressInfo } from 'node:net'
 import path from 'node:path'
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda'
 import { InvokeEndpointCommand, SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime'
-import { mockClient } from 'aws-sdk-client-mock'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { sdkMock } from '../helpers/mock-sdk.js'
+import { afterEach, describe, expect, it } from 'vitest'
 import { systemClock } from '../../src/shared/clock.js'
 import { fakeAwsFactory, noAwsFactory } from '../helpers/aws.js'
 import { fastClock, minimalConfig, runMlops, tempProject } from '../helpers/cli.js'
@@ -14,13 +14,8 @@ const OFFLINE = { AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined
 const ANSWER = { predictions: [{ label: 'Beagle', index: 15, probability: 0.9 }] }
 const SAMPLE_BYTES = 14776
 
-const runtime = mockClient(SageMakerRuntimeClient)
-const lambda = mockClient(LambdaClient)
-beforeEach(() => {
-  runtime.reset()
-  lambda.reset()
-})
-
+const runtime = sdkMock(SageMakerRuntimeClient)
+const lambda = sdkMock(LambdaClient)
 describe('loadtest flags and dry run', () => {
   it('bad values exit 2 naming the flag, and nothing is sent', async () => {
     const dir = await tempProject(minimalConfig())
