@@ -1,14 +1,27 @@
 import { defineConfig } from 'vitest/config'
 
-// Two projects: unit tests never start moto and must be quick; e2e tests each start their own
-// moto server (a test that starts moto belongs in test/e2e/). Two cores means two forks.
+// Three tiers, by what a test touches (test/unit/tiers.test.ts checks the rules):
+// - unit: in-process only. No child process, no moto, no waiting on the real clock (5 s per test).
+// - integration: real processes (python, sh, esbuild, depcruise, the CLI itself) or the real clock; no moto.
+// - e2e: against a moto server (test/helpers/moto.ts), in-process or as the packed and installed CLI.
+// Workers: vitest 4 runs os.availableParallelism() - 1 forks by default (1 on this 2-core machine),
+// one fresh process per test file.
 export default defineConfig({
   test: {
     pool: 'forks',
     setupFiles: ['test/helpers/setup.ts'],
     projects: [
       { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'], testTimeout: 5_000, hookTimeout: 10_000 } },
-      { extends: true, test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], testTimeout: 60_000, hookTimeout: 60_000 } },
+      { extends: true, test: { name: 'integration', include: ['test/integration/**/*.test.ts'], testTimeout: 60_000, hookTimeout: 60_000 } },
+      {
+        extends: true,
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
     ],
   },
 })

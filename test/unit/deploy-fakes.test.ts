@@ -30,7 +30,7 @@ import path from 'node:path'
 import { sdkMock } from '../helpers/mock-sdk.js'
 import { Readable } from 'node:stream'
 import { beforeEach, describe, expect, it } from 'vitest'
-import { ANSWER, tinyModelTarGz } from '../e2e/deploy-fixtures.js'
+import { ANSWER, tinyModelTarGz } from '../fixtures/deploy.js'
 import { fastClock, minimalConfig, runMlops, tempProject } from '../helpers/cli.js'
 import { fakeAwsFactory } from '../helpers/aws.js'
 

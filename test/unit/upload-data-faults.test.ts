@@ -17,7 +17,7 @@ import { sdkMock } from '../helpers/mock-sdk.js'
 import { mkdir, open, readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { minimalConfig, runMlops, tempProject } from '../helpers/cli.js'
+import { fastClock, minimalConfig, runMlops, tempProject } from '../helpers/cli.js'
 import { jpeg, pngOfSize } from '../helpers/images.js'
 import { fakeAwsFactory, noAwsFactory } from '../helpers/aws.js'
 
@@ -193,7 +193,6 @@ describe('aborting upload-data (Ctrl-C, SIGTERM, SIGHUP all abort the same signa
     s3Mock.on(CompleteMultipartUploadCommand).resolves({ ETag: '"done"' })
     s3Mock.on(AbortMultipartUploadCommand).resolves({})
     const { syncDataset } = await import('../../src/features/dataset/run.js')
-    const { systemClock } = await import('../../src/shared/clock.js')
     const epipe = () => {
       throw Object.assign(new Error('write EPIPE'), { code: 'EPIPE' })
     }
@@ -218,7 +217,7 @@ describe('aborting upload-data (Ctrl-C, SIGTERM, SIGHUP all abort the same signa
         validate: false,
         cacheFile: path.join(dir, '.mlops/upload-cache.json'),
         signal: new AbortController().signal,
-        clock: systemClock,
+        clock: fastClock(),
         ui: ui as never,
         confirmDelete: async () => true,
         transfer: { maxAttempts: 1 },
