@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest'
  * process or waits on the real clock, or an e2e file that never starts moto, is in the wrong folder.
  */
 const TEST = path.resolve(import.meta.dirname, '..')
+const ROOT = path.resolve(TEST, '..')
 const filesOf = (tier: string) =>
   readdirSync(path.join(TEST, tier), { recursive: true, encoding: 'utf8' })
     .filter((f) => f.endsWith('.ts'))
@@ -45,5 +46,15 @@ describe('test tiers', () => {
     expect(probe("import { execFileSync } from 'child_process'", PROCESS)).toBe(true)
     expect(probe("import { startMoto } from '../helpers/moto.js'", MOTO)).toBe(true)
     expect(probe("import { fastClock } from '../helpers/cli.js'", PROCESS) || probe("import { fastClock } from '../helpers/cli.js'", MOTO)).toBe(false)
+  })
+
+  it('the Node 22 pass of test/run-all.sh names process-level test files that exist', () => {
+    const script = readFileSync(path.join(ROOT, 'test/run-all.sh'), 'utf8')
+    const list = /^NODE22_FILES=\(([^)]*)\)/m.exec(script)?.[1].trim().split(/\s+/) ?? []
+    expect(list.length).toBeGreaterThan(0)
+    for (const f of list) {
+      expect(f, f).toMatch(/^test\/(integration|e2e)\/.+\.test\.ts$/)
+      expect(() => readFileSync(path.join(ROOT, f)), f).not.toThrow()
+    }
   })
 })
