@@ -3,7 +3,8 @@ import { defineConfig } from 'vitest/config'
 // Three tiers, by what a test touches (test/unit/tiers.test.ts checks the rules):
 // - unit: in-process only. No child process, no moto, no waiting on the real clock (5 s per test).
 // - integration: real processes (python, sh, esbuild, depcruise, the CLI itself) or the real clock; no moto.
-// - e2e: against a moto server (test/helpers/moto.ts), in-process or as the packed and installed CLI.
+// - e2e: against moto (test/helpers/moto.ts: one server per worker, reset for each file), in-process
+//   or as the packed and installed CLI.
 // Workers: vitest 4 runs os.availableParallelism() - 1 forks by default (1 on this 2-core machine),
 // one fresh process per test file.
 export default defineConfig({
@@ -18,6 +19,8 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
+          // One moto server per worker, reset at the start of each file (test/helpers/moto.ts).
+          globalSetup: ['test/helpers/moto-workers.ts'],
           testTimeout: 60_000,
           hookTimeout: 60_000,
         },
