@@ -73,6 +73,12 @@ side_by_side() {
 }
 
 t_all=$SECONDS
+# The times so far, also when a stage fails.
+print_times() {
+  record "total" $((SECONDS - t_all))
+  printf '%s\n' "== times" "${timings[@]}" >&2
+}
+trap print_times EXIT
 t0=$SECONDS
 NODE24_BIN=$(node_bin 24)
 NODE22_BIN=$(node_bin 22)
@@ -98,5 +104,3 @@ stage "demo" npx tsx tools/demo/run-demo.ts
 # shellcheck disable=SC2016 # $(node --version) and $@ expand in the inner bash, on Node 22
 stage "vitest on Node 22 (CLI processes)" env PATH="$NODE22_BIN:$PATH" bash -c 'echo "== Node $(node --version)" >&2 && npx vitest run "$@"' _ "${NODE22_FILES[@]}"
 
-record "total" $((SECONDS - t_all))
-printf '%s\n' "== times" "${timings[@]}" >&2
