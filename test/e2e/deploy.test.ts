@@ -17,7 +17,7 @@ import { list as listTar } from 'tar'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { fastClock, minimalConfig, runMlops, tempProject } from '../helpers/cli.js'
 import { motoClientConfig, motoEnv, startMoto, type MotoServer } from '../helpers/moto.js'
-import { ANSWER, tinyModelTarGz } from './deploy-fixtures.js'
+import { ANSWER, tinyModelTarGz } from '../fixtures/deploy.js'
 
 /**
  * `mlops deploy` end to end on moto: repack + upload, CreateModel with the right image and

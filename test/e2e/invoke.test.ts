@@ -5,7 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { createZip } from '../../src/shared/zip-writer.js'
 import { fastClock, minimalConfig, runMlops, tempProject } from '../helpers/cli.js'
 import { motoClientConfig, motoEnv, startMoto, type MotoServer } from '../helpers/moto.js'
-import { ANSWER } from './deploy-fixtures.js'
+import { ANSWER } from '../fixtures/deploy.js'
 
 /** `mlops invoke` on moto: the endpoint directly, and through the Lambda's live alias. */
 

@@ -13,7 +13,7 @@ import path from 'node:path'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { fastClock, minimalConfig, runMlops, tempProject } from '../helpers/cli.js'
 import { motoClientConfig, motoEnv, startMoto, type MotoServer } from '../helpers/moto.js'
-import { ANSWER, tinyModelTarGz } from './deploy-fixtures.js'
+import { ANSWER, tinyModelTarGz } from '../fixtures/deploy.js'
 
 /** `mlops scale` on moto: the target and the policy carry exactly the configured values. */
 

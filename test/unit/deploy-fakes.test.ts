@@ -27,10 +27,10 @@ import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts'
 import { CreateRoleCommand, GetRoleCommand, IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam'
 import { mkdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { mockClient } from 'aws-sdk-client-mock'
+import { sdkMock } from '../helpers/mock-sdk.js'
 import { Readable } from 'node:stream'
 import { beforeEach, describe, expect, it } from 'vitest'
-import { ANSWER, tinyModelTarGz } from '../e2e/deploy-fixtures.js'
+import { ANSWER, tinyModelTarGz } from '../fixtures/deploy.js'
 import { fastClock, minimalConfig, runMlops, tempProject } from '../helpers/cli.js'
 import { fakeAwsFactory } from '../helpers/aws.js'
 
@@ -40,11 +40,11 @@ import { fakeAwsFactory } from '../helpers/aws.js'
  * Ctrl-C. Stateful fakes behind aws-sdk-client-mock on a clock that never sleeps.
  */
 
-const sm = mockClient(SageMakerClient)
-const s3 = mockClient(S3Client)
-const rt = mockClient(SageMakerRuntimeClient)
-const as = mockClient(ApplicationAutoScalingClient)
-const sts = mockClient(STSClient)
+const sm = sdkMock(SageMakerClient)
+const s3 = sdkMock(S3Client)
+const rt = sdkMock(SageMakerRuntimeClient)
+const as = sdkMock(ApplicationAutoScalingClient)
+const sts = sdkMock(STSClient)
 const factory = fakeAwsFactory()
 
 const ROLE = 'arn:aws:iam::123456789012:role/my-sagemaker'
@@ -134,7 +134,6 @@ function scaled(min: number, max: number) {
 
 let dir: string
 beforeEach(async () => {
-  for (const m of [sm, s3, rt, as, sts]) m.reset()
   log = []
   configs = new Map([[OLD, [OLD_VARIANT]]])
   archive ??= await tinyModelTarGz()
@@ -350,9 +349,8 @@ describe('deploy with stateful fakes', () => {
 })
 
 describe('deploy right after the execution role was created (issue 14 item 4)', () => {
-  const iam = mockClient(IAMClient)
+  const iam = sdkMock(IAMClient)
   beforeEach(async () => {
-    iam.reset()
     await writeFile(path.join(dir, 'mlops.config.yaml'), minimalConfig())
     iam.on(GetRoleCommand).rejects(Object.assign(new Error('The role with name dogs-sagemaker cannot be found.'), { name: 'NoSuchEntityException' }))
     iam.on(CreateRoleCommand).resolves({ Role: { Arn: 'arn:aws:iam::123456789012:role/dogs-sagemaker' } as never })

@@ -11,7 +11,7 @@ import { endpointRequest, lambdaEvent, readImageInput, sniffImageType } from '..
 import { buildCreateModelInput, buildUpdateEndpointInput, resolveDeploySettings, scalingBlocksUpdate } from '../../src/features/deploy/plan.js'
 import { variantFromConfig } from '../../src/shared/endpoint-variant.js'
 import { minimalConfig, OFFLINE_ENV, runMlops, tempProject } from '../helpers/cli.js'
-import { tinyModelTarGz } from '../e2e/deploy-fixtures.js'
+import { tinyModelTarGz } from '../fixtures/deploy.js'
 
 const NOW = new Date('2026-11-22T10:00:00Z')
 const cfgOf = (extra = '') => parseConfigText(minimalConfig(extra), 'x.yaml')

@@ -1,21 +1,19 @@
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda'
 import { InvokeEndpointCommand, SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime'
-import { mockClient } from 'aws-sdk-client-mock'
+import { sdkMock } from '../helpers/mock-sdk.js'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { fastClock, minimalConfig, runMlops, tempProject } from '../helpers/cli.js'
 import { fakeAwsFactory } from '../helpers/aws.js'
 
 /** `mlops invoke` errors moto cannot produce: missing function, function errors, model errors, latency. */
 
-const rt = mockClient(SageMakerRuntimeClient)
-const lambda = mockClient(LambdaClient)
+const rt = sdkMock(SageMakerRuntimeClient)
+const lambda = sdkMock(LambdaClient)
 const factory = fakeAwsFactory()
 const JPEG = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3])
 
 let dir: string
 beforeEach(async () => {
-  rt.reset()
-  lambda.reset()
   dir = await tempProject(minimalConfig(), { 'rex.jpg': JPEG })
 })
 const invoke = (args: string[], clock = fastClock()) => runMlops(['invoke', ...args], { cwd: dir, awsFactory: factory, clock })

@@ -1,10 +1,10 @@
 import { InvokeEndpointCommand, ModelError, SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime'
-import { mockClient } from 'aws-sdk-client-mock'
+import { sdkMock } from '../helpers/mock-sdk.js'
 import { readFileSync } from 'node:fs'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { checkUrl, createHandler, isPrivateAddress, type ProxyResult } from '../../src/lambda-runtime/handler.js'
 
-const runtime = mockClient(SageMakerRuntimeClient)
+const runtime = sdkMock(SageMakerRuntimeClient)
 const client = new SageMakerRuntimeClient({ region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } })
 const JPEG = readFileSync(new URL('../../assets/sample.jpg', import.meta.url))
 const PNG_1PX = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=='
@@ -45,7 +45,6 @@ const sentBody = (i = 0) => JSON.parse(new TextDecoder().decode(runtime.commandC
 const answer = (v: unknown) => ({ Body: new TextEncoder().encode(JSON.stringify(v)) as never, ContentType: 'application/json' })
 
 beforeEach(() => {
-  runtime.reset()
   runtime.on(InvokeEndpointCommand).resolves(answer(ENDPOINT_ANSWER))
   logs = []
   clock = 0

@@ -9,8 +9,8 @@ import {
   UpdateFunctionConfigurationCommand,
   type FunctionConfiguration,
 } from '@aws-sdk/client-lambda'
-import { mockClient } from 'aws-sdk-client-mock'
-import { beforeEach, describe, expect, it } from 'vitest'
+import { sdkMock } from '../helpers/mock-sdk.js'
+import { describe, expect, it } from 'vitest'
 import { DEFAULT_LAMBDA_RUNTIME, lambdaRuntimeLife, REAPER_LAMBDA_RUNTIME } from '../../src/aws/lifecycle.js'
 import { ensureFunction } from '../../src/aws/lambda/function.js'
 import { handlerBundle } from '../../src/features/lambda/bundle.js'
@@ -83,10 +83,8 @@ describe('Lambda runtime lifecycle', () => {
 })
 
 describe('an existing function whose runtime changes', () => {
-  const lambdaMock = mockClient(LambdaClient)
+  const lambdaMock = sdkMock(LambdaClient)
   const lambda = new LambdaClient({ region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } })
-  beforeEach(() => lambdaMock.reset())
-
   it('gets UpdateFunctionConfiguration (Runtime) before UpdateFunctionCode', async () => {
     const spec = functionSpec(cfg(), 'arn:aws:iam::123456789012:role/dogs-lambda')
     const fn: FunctionConfiguration = {

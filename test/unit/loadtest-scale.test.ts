@@ -16,7 +16,7 @@ import {
   PutProvisionedConcurrencyConfigCommand,
 } from '@aws-sdk/client-lambda'
 import { DescribeEndpointCommand, DescribeEndpointConfigCommand, SageMakerClient } from '@aws-sdk/client-sagemaker'
-import { mockClient } from 'aws-sdk-client-mock'
+import { sdkMock } from '../helpers/mock-sdk.js'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { fakeAwsFactory, noAwsFactory } from '../helpers/aws.js'
 import { fastClock, minimalConfig, runMlops, tempProject } from '../helpers/cli.js'
@@ -28,14 +28,11 @@ const RECOMMENDATION = { maxRps: 18.3, targetInvocationsPerInstance: 549, lambda
 const saved = (recommendation: object = RECOMMENDATION) =>
   JSON.stringify({ target: { kind: 'endpoint', name: 'dogs-endpoint' }, levels: [], recommendation, savedAt: '2026-11-22T10:00:00.000Z' })
 
-const sm = mockClient(SageMakerClient)
-const as = mockClient(ApplicationAutoScalingClient)
-const lambda = mockClient(LambdaClient)
+const sm = sdkMock(SageMakerClient)
+const as = sdkMock(ApplicationAutoScalingClient)
+const lambda = sdkMock(LambdaClient)
 
 beforeEach(() => {
-  sm.reset()
-  as.reset()
-  lambda.reset()
   sm.on(DescribeEndpointCommand).resolves({ EndpointName: 'dogs-endpoint', EndpointStatus: 'InService', EndpointConfigName: 'c1' } as never)
   sm.on(DescribeEndpointConfigCommand).resolves({
     EndpointConfigName: 'c1',

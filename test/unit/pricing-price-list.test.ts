@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { GetProductsCommand, PricingClient } from '@aws-sdk/client-pricing'
-import { mockClient } from 'aws-sdk-client-mock'
+import { sdkMock } from '../helpers/mock-sdk.js'
 import 'aws-sdk-client-mock-vitest/extend'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { instancePriceQuery, onDemandHourlyUsd } from '../../src/aws/pricing/products.js'
@@ -11,7 +11,7 @@ import { describePriceSource, hourlyPrice, PRICE_NOTE, priceCachePath, tablePric
 import { fakeAwsFactory, noAwsFactory } from '../helpers/aws.js'
 import { fastClock } from '../helpers/cli.js'
 
-const pricingMock = mockClient(PricingClient)
+const pricingMock = sdkMock(PricingClient)
 
 /** One Price List product document as GetProducts returns it (a JSON string). */
 function product(usd: string, unit = 'Hrs'): string {
@@ -22,8 +22,6 @@ function product(usd: string, unit = 'Hrs'): string {
 }
 
 describe('GetProducts', () => {
-  beforeEach(() => pricingMock.reset())
-
   it('follows NextToken until a product has an hourly on-demand price, with the SageMaker filters', async () => {
     pricingMock
       .on(GetProductsCommand, { NextToken: undefined })
@@ -72,7 +70,6 @@ describe('GetProducts', () => {
 describe('ctx.prices', () => {
   let cacheDir: string
   beforeEach(async () => {
-    pricingMock.reset()
     cacheDir = await mkdtemp(path.join(tmpdir(), 'mlops-prices-'))
   })
   afterEach(() => rm(cacheDir, { recursive: true, force: true }))

@@ -1,7 +1,7 @@
 import { ApplicationAutoScalingClient, RegisterScalableTargetCommand } from '@aws-sdk/client-application-auto-scaling'
 import { DescribeEndpointCommand, DescribeEndpointConfigCommand, SageMakerClient } from '@aws-sdk/client-sagemaker'
-import { mockClient } from 'aws-sdk-client-mock'
-import { beforeEach, describe, expect, it } from 'vitest'
+import { sdkMock } from '../helpers/mock-sdk.js'
+import { describe, expect, it } from 'vitest'
 import { parseConfigText } from '../../src/config/load.js'
 import { resolveScaling } from '../../src/features/scale/endpoint-scaling.js'
 import { fastClock, minimalConfig, OFFLINE_ENV, runMlops, tempProject } from '../helpers/cli.js'
@@ -125,14 +125,9 @@ describe('mlops scale flags and dry run (offline)', () => {
 })
 
 describe('mlops scale against fakes', () => {
-  const sm = mockClient(SageMakerClient)
-  const as = mockClient(ApplicationAutoScalingClient)
+  const sm = sdkMock(SageMakerClient)
+  const as = sdkMock(ApplicationAutoScalingClient)
   const factory = fakeAwsFactory()
-  beforeEach(() => {
-    sm.reset()
-    as.reset()
-  })
-
   it('a serverless endpoint gets a clear message instead of a registration', async () => {
     sm.on(DescribeEndpointCommand).resolves({ EndpointName: 'dogs-endpoint', EndpointStatus: 'InService', EndpointConfigName: 'c1' } as never)
     sm.on(DescribeEndpointConfigCommand).resolves({

@@ -1,12 +1,12 @@
 import { SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm'
-import { mockClient } from 'aws-sdk-client-mock'
-import { beforeEach, describe, expect, it } from 'vitest'
+import { sdkMock } from '../helpers/mock-sdk.js'
+import { describe, expect, it } from 'vitest'
 import { sendCommand } from '../../src/aws/ssm/run-command.js'
 import { fastClock } from '../helpers/cli.js'
 
 /** SendCommand's bounded retry while SSM still calls a just-registered instance invalid. */
 
-const ssmMock = mockClient(SSMClient)
+const ssmMock = sdkMock(SSMClient)
 const invalid = () => Object.assign(new Error('Instances [[i-1]] not in a valid state'), { name: 'InvalidInstanceId', $metadata: {} })
 const input = { InstanceIds: ['i-1'], DocumentName: 'AWS-RunShellScript' }
 
@@ -17,8 +17,6 @@ function recordingClock() {
 }
 
 describe('sendCommand', () => {
-  beforeEach(() => ssmMock.reset())
-
   it('retries InvalidInstanceId every 5 s and returns the command id', async () => {
     ssmMock
       .on(SendCommandCommand)

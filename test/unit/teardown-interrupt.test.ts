@@ -4,23 +4,19 @@ import { LambdaClient } from '@aws-sdk/client-lambda'
 import { IAMClient } from '@aws-sdk/client-iam'
 import { EC2Client } from '@aws-sdk/client-ec2'
 import { ApplicationAutoScalingClient } from '@aws-sdk/client-application-auto-scaling'
-import { mockClient } from 'aws-sdk-client-mock'
-import { afterEach, describe, expect, it } from 'vitest'
+import { sdkMock } from '../helpers/mock-sdk.js'
+import { describe, expect, it } from 'vitest'
 import { fakeAwsFactory } from '../helpers/aws.js'
 import { minimalConfig, runMlops, tempProject } from '../helpers/cli.js'
 
-const sagemaker = mockClient(SageMakerClient)
-type AnyMock = { restore(): void; onAnyCommand(): { resolves(v: object): void } }
+const sagemaker = sdkMock(SageMakerClient)
+type AnyMock = { onAnyCommand(): { resolves(v: object): void } }
 const mocks: AnyMock[] = [
   sagemaker as unknown as AnyMock,
-  ...[mockClient(S3Client), mockClient(LambdaClient), mockClient(IAMClient), mockClient(EC2Client), mockClient(ApplicationAutoScalingClient)].map(
+  ...[sdkMock(S3Client), sdkMock(LambdaClient), sdkMock(IAMClient), sdkMock(EC2Client), sdkMock(ApplicationAutoScalingClient)].map(
     (m) => m as unknown as AnyMock,
   ),
 ]
-
-afterEach(() => {
-  for (const m of mocks) m.restore()
-})
 
 describe('Ctrl-C during teardown (issue 19)', () => {
   it('exits 130 with what was deleted so far, not 1 with the interrupted delete counted as a failure', async () => {

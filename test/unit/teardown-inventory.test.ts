@@ -9,7 +9,7 @@ import { EC2Client } from '@aws-sdk/client-ec2'
 import { ApplicationAutoScalingClient } from '@aws-sdk/client-application-auto-scaling'
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch'
 import { SNSClient } from '@aws-sdk/client-sns'
-import { mockClient } from 'aws-sdk-client-mock'
+import { sdkMock } from '../helpers/mock-sdk.js'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { collectInventory, type InventoryClients } from '../../src/features/project/inventory.js'
 import { findOwnedData, ownedPrefixes } from '../../src/features/project/owned-data.js'
@@ -29,12 +29,12 @@ const clients: InventoryClients = {
   sns: new SNSClient(opts),
 }
 const mocks = {
-  sagemaker: mockClient(clients.sagemaker),
-  lambda: mockClient(clients.lambda),
-  ec2: mockClient(clients.ec2),
-  s3: mockClient(clients.s3),
-  iam: mockClient(clients.iam),
-  autoscaling: mockClient(clients.autoscaling),
+  sagemaker: sdkMock(clients.sagemaker),
+  lambda: sdkMock(clients.lambda),
+  ec2: sdkMock(clients.ec2),
+  s3: sdkMock(clients.s3),
+  iam: sdkMock(clients.iam),
+  autoscaling: sdkMock(clients.autoscaling),
 }
 const cfg = parseConfigText('project:\n  name: dogs\ndata:\n  bucket: dogs-data\n', 'mlops.config.yaml')
 
@@ -51,10 +51,7 @@ async function inventory() {
 }
 
 beforeEach(() => {
-  for (const m of Object.values(mocks) as { reset(): void; onAnyCommand(): { resolves(v: object): unknown } }[]) {
-    m.reset()
-    m.onAnyCommand().resolves({})
-  }
+  for (const m of Object.values(mocks) as { onAnyCommand(): { resolves(v: object): unknown } }[]) m.onAnyCommand().resolves({})
   // Nothing of the project exists: each lookup by name is "not found".
   mocks.sagemaker.on(DescribeEndpointCommand).rejects(notFound())
   mocks.lambda.on(GetFunctionCommand).rejects(notFound())

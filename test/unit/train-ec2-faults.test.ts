@@ -13,7 +13,7 @@ import { CreateInstanceProfileCommand, CreateRoleCommand, GetInstanceProfileComm
 import { HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3'
 import { DescribeInstanceInformationCommand, GetCommandInvocationCommand, GetParameterCommand, SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm'
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts'
-import { mockClient } from 'aws-sdk-client-mock'
+import { sdkMock } from '../helpers/mock-sdk.js'
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { beforeEach, describe, expect, it } from 'vitest'
@@ -29,12 +29,12 @@ import { fakeAwsFactory, noAwsFactory } from '../helpers/aws.js'
  * case where one was launched.
  */
 
-const ec2Mock = mockClient(EC2Client)
-const ssmMock = mockClient(SSMClient)
-const iamMock = mockClient(IAMClient)
-const s3Mock = mockClient(S3Client)
-const stsMock = mockClient(STSClient)
-const logsMock = mockClient(CloudWatchLogsClient)
+const ec2Mock = sdkMock(EC2Client)
+const ssmMock = sdkMock(SSMClient)
+const iamMock = sdkMock(IAMClient)
+const s3Mock = sdkMock(S3Client)
+const stsMock = sdkMock(STSClient)
+const logsMock = sdkMock(CloudWatchLogsClient)
 const awsError = (name: string, message = name) => Object.assign(new Error(message), { name, $metadata: {} })
 const factory = fakeAwsFactory()
 
@@ -42,7 +42,6 @@ let instanceState: string
 let stdoutEvents: string[]
 
 beforeEach(() => {
-  for (const m of [ec2Mock, ssmMock, iamMock, s3Mock, stsMock, logsMock]) m.reset()
   // Anything not arranged below (PutRolePolicy, AttachRolePolicy, ...) answers {}.
   ec2Mock.onAnyCommand().resolves({})
   ssmMock.onAnyCommand().resolves({})

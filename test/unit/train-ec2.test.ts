@@ -23,7 +23,7 @@ import {
 import { HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { DescribeInstanceInformationCommand, GetCommandInvocationCommand, GetParameterCommand, SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm'
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts'
-import { mockClient } from 'aws-sdk-client-mock'
+import { sdkMock } from '../helpers/mock-sdk.js'
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { beforeEach, describe, expect, it } from 'vitest'
@@ -36,12 +36,12 @@ import { fakeAwsFactory } from '../helpers/aws.js'
  * and a termination that fails. EC2 keeps an instance state machine so cleanup is observable.
  */
 
-const ec2Mock = mockClient(EC2Client)
-const ssmMock = mockClient(SSMClient)
-const iamMock = mockClient(IAMClient)
-const s3Mock = mockClient(S3Client)
-const stsMock = mockClient(STSClient)
-const logsMock = mockClient(CloudWatchLogsClient)
+const ec2Mock = sdkMock(EC2Client)
+const ssmMock = sdkMock(SSMClient)
+const iamMock = sdkMock(IAMClient)
+const s3Mock = sdkMock(S3Client)
+const stsMock = sdkMock(STSClient)
+const logsMock = sdkMock(CloudWatchLogsClient)
 
 const awsError = (name: string, message = name) => Object.assign(new Error(message), { name, $metadata: {} })
 const factory = fakeAwsFactory()
@@ -144,10 +144,7 @@ async function readState(dir: string) {
   }
 }
 
-beforeEach(() => {
-  for (const m of [ec2Mock, ssmMock, iamMock, s3Mock, stsMock, logsMock]) m.reset()
-  happyPath()
-})
+beforeEach(happyPath)
 
 describe('train-ec2 with stateful fakes', () => {
   it('launches, streams output and metrics live, terminates the box and records the model', async () => {

@@ -7,7 +7,7 @@ import {
   StopTrainingJobCommand,
   type DescribeTrainingJobResponse,
 } from '@aws-sdk/client-sagemaker'
-import { mockClient } from 'aws-sdk-client-mock'
+import { sdkMock } from '../helpers/mock-sdk.js'
 import { mkdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { beforeEach, describe, expect, it } from 'vitest'
@@ -19,9 +19,9 @@ import { fakeAwsFactory, noAwsFactory } from '../helpers/aws.js'
  * and the live log view. Stateful fakes behind aws-sdk-client-mock, on a clock that never sleeps.
  */
 
-const sm = mockClient(SageMakerClient)
-const s3 = mockClient(S3Client)
-const logs = mockClient(CloudWatchLogsClient)
+const sm = sdkMock(SageMakerClient)
+const s3 = sdkMock(S3Client)
+const logs = sdkMock(CloudWatchLogsClient)
 const factory = fakeAwsFactory()
 
 // fastClock starts at 2026-11-22T10:00:00Z, so the job name is fixed.
@@ -56,9 +56,6 @@ const throttled = () => Object.assign(new Error('Rate exceeded'), { name: 'Throt
 
 let dir: string
 beforeEach(async () => {
-  sm.reset()
-  s3.reset()
-  logs.reset()
   s3.on(ListObjectsV2Command).resolves({ KeyCount: 1, Contents: [{ Key: 'data/train/a/1.jpg' }] })
   s3.on(HeadObjectCommand).resolves({})
   sm.on(CreateTrainingJobCommand).resolves({ TrainingJobArn: `arn:aws:sagemaker:us-east-1:123456789012:training-job/${JOB}` })

@@ -1,16 +1,16 @@
 import { CloudWatchLogsClient, DescribeLogStreamsCommand } from '@aws-sdk/client-cloudwatch-logs'
 import { HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3'
 import { CreateTrainingJobCommand, DescribeTrainingJobCommand, SageMakerClient, type DescribeTrainingJobResponse } from '@aws-sdk/client-sagemaker'
-import { mockClient } from 'aws-sdk-client-mock'
+import { sdkMock } from '../helpers/mock-sdk.js'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { fastClock, minimalConfig, runMlops, tempProject } from '../helpers/cli.js'
 import { fakeAwsFactory, noAwsFactory } from '../helpers/aws.js'
 
 /** Issue 17 items 3 and 4: training.keepAlive (warm pools) and training.inputMode reach CreateTrainingJob exactly. */
 
-const sm = mockClient(SageMakerClient)
-const s3 = mockClient(S3Client)
-const logs = mockClient(CloudWatchLogsClient)
+const sm = sdkMock(SageMakerClient)
+const s3 = sdkMock(S3Client)
+const logs = sdkMock(CloudWatchLogsClient)
 const ROLE = 'arn:aws:iam::123456789012:role/my-sagemaker-role'
 const cfg = (training: string) => minimalConfig(`training:\n  roleArn: ${ROLE}\n${training}`)
 
@@ -79,9 +79,6 @@ describe('a warm pool reused by the next train', () => {
     }) as DescribeTrainingJobResponse
 
   beforeEach(() => {
-    sm.reset()
-    s3.reset()
-    logs.reset()
     s3.on(ListObjectsV2Command).resolves({ KeyCount: 1 })
     s3.on(HeadObjectCommand).resolves({})
     sm.on(CreateTrainingJobCommand).resolves({ TrainingJobArn: 'arn:aws:sagemaker:us-east-1:123456789012:training-job/x' })

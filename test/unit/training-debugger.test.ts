@@ -7,7 +7,7 @@ import {
   DescribeTrainingJobCommand,
   SageMakerClient,
 } from '@aws-sdk/client-sagemaker'
-import { mockClient } from 'aws-sdk-client-mock'
+import { sdkMock } from '../helpers/mock-sdk.js'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { parseConfigText } from '../../src/config/load.js'
 import { decideDistribution, gpusPerInstance, TORCH_DISTRIBUTED_VERSIONS } from '../../src/features/training/distribution.js'
@@ -101,18 +101,15 @@ describe('torch_distributed versions and multi-GPU types (the SDK’s lists)', (
 })
 
 describe('credentials that expire during a long wait', () => {
-  const sm = mockClient(SageMakerClient)
-  const s3 = mockClient(S3Client)
-  const logs = mockClient(CloudWatchLogsClient)
+  const sm = sdkMock(SageMakerClient)
+  const s3 = sdkMock(S3Client)
+  const logs = sdkMock(CloudWatchLogsClient)
   const JOB = 'dogs-train-2026-11-22-10-00-00-000'
   const expired = () =>
     Object.assign(new Error('The security token included in the request is expired'), { name: 'ExpiredTokenException', $metadata: { httpStatusCode: 400 } })
   const ROLE = 'arn:aws:iam::123456789012:role/r'
 
   beforeEach(() => {
-    sm.reset()
-    s3.reset()
-    logs.reset()
     s3.on(ListObjectsV2Command).resolves({ KeyCount: 1 })
     s3.on(HeadObjectCommand).resolves({})
     logs.on(DescribeLogStreamsCommand).resolves({ logStreams: [] })

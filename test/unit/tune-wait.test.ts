@@ -7,15 +7,15 @@ import {
   StopHyperParameterTuningJobCommand,
   type DescribeHyperParameterTuningJobResponse,
 } from '@aws-sdk/client-sagemaker'
-import { mockClient } from 'aws-sdk-client-mock'
+import { sdkMock } from '../helpers/mock-sdk.js'
 import { mkdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { fastClock, minimalConfig, runMlops, tempProject } from '../helpers/cli.js'
 import { fakeAwsFactory } from '../helpers/aws.js'
 
-const sm = mockClient(SageMakerClient)
-const s3 = mockClient(S3Client)
+const sm = sdkMock(SageMakerClient)
+const s3 = sdkMock(S3Client)
 const factory = fakeAwsFactory()
 
 // fastClock: 2026-11-22T10:00:00Z -> short timestamp 261122-1000.
@@ -65,8 +65,6 @@ const best = {
 
 let dir: string
 beforeEach(async () => {
-  sm.reset()
-  s3.reset()
   s3.on(ListObjectsV2Command).resolves({ KeyCount: 1 })
   s3.on(HeadObjectCommand).resolves({})
   sm.on(CreateHyperParameterTuningJobCommand).resolves({ HyperParameterTuningJobArn: 'arn' })

@@ -13,17 +13,17 @@ import {
   S3ServiceException,
   UploadPartCommand,
 } from '@aws-sdk/client-s3'
-import { mockClient } from 'aws-sdk-client-mock'
+import { sdkMock } from '../helpers/mock-sdk.js'
 import { mkdir, open, readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { beforeEach, describe, expect, it } from 'vitest'
-import { minimalConfig, runMlops, tempProject } from '../helpers/cli.js'
+import { describe, expect, it } from 'vitest'
+import { fastClock, minimalConfig, runMlops, tempProject } from '../helpers/cli.js'
 import { jpeg, pngOfSize } from '../helpers/images.js'
 import { fakeAwsFactory, noAwsFactory } from '../helpers/aws.js'
 
 /** Issue 19: faults and hostile input for upload-data (prefixes, a file changing mid-upload, aborts at several points). */
 
-const s3Mock = mockClient(S3Client)
+const s3Mock = sdkMock(S3Client)
 const factory = fakeAwsFactory()
 const BIG = 'dogImages/train/001.A/big.png'
 
@@ -50,10 +50,6 @@ async function project(extra = ''): Promise<string> {
   }
   return dir
 }
-
-beforeEach(() => {
-  s3Mock.reset()
-})
 
 describe('data.prefix that mlops cannot use safely', () => {
   it('refuses a prefix overlapping mlops own objects (code, models, output), also in a dry run, before any AWS client', async () => {
@@ -197,7 +193,6 @@ describe('aborting upload-data (Ctrl-C, SIGTERM, SIGHUP all abort the same signa
     s3Mock.on(CompleteMultipartUploadCommand).resolves({ ETag: '"done"' })
     s3Mock.on(AbortMultipartUploadCommand).resolves({})
     const { syncDataset } = await import('../../src/features/dataset/upload-data.js')
-    const { systemClock } = await import('../../src/shared/clock.js')
     const epipe = () => {
       throw Object.assign(new Error('write EPIPE'), { code: 'EPIPE' })
     }
@@ -222,7 +217,7 @@ describe('aborting upload-data (Ctrl-C, SIGTERM, SIGHUP all abort the same signa
         validate: false,
         cacheFile: path.join(dir, '.mlops/upload-cache.json'),
         signal: new AbortController().signal,
-        clock: systemClock,
+        clock: fastClock(),
         ui: ui as never,
         confirmDelete: async () => true,
         transfer: { maxAttempts: 1 },

@@ -17,15 +17,15 @@ import {
   S3ServiceException,
   UploadPartCommand,
 } from '@aws-sdk/client-s3'
-import { mockClient } from 'aws-sdk-client-mock'
+import { sdkMock } from '../helpers/mock-sdk.js'
 import { mkdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { minimalConfig, runMlops, tempProject } from '../helpers/cli.js'
 import { jpeg, pngOfSize } from '../helpers/images.js'
 import { fakeAwsFactory, noAwsFactory } from '../helpers/aws.js'
 
-const s3Mock = mockClient(S3Client)
+const s3Mock = sdkMock(S3Client)
 const factory = fakeAwsFactory()
 
 function awsError(name: string, status: number, message = name): S3ServiceException {
@@ -54,10 +54,6 @@ async function project(extra = '', images = 2): Promise<string> {
   }
   return dir
 }
-
-beforeEach(() => {
-  s3Mock.reset()
-})
 
 describe('upload-data flags', () => {
   it('rejects bad values with exit 2, naming the flag, before any AWS client exists', async () => {

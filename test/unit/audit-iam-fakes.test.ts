@@ -9,7 +9,7 @@ import {
 } from '@aws-sdk/client-iam'
 import { GetFunctionConfigurationCommand, LambdaClient, ResourceNotFoundException } from '@aws-sdk/client-lambda'
 import { DescribeEndpointCommand, SageMakerClient } from '@aws-sdk/client-sagemaker'
-import { mockClient } from 'aws-sdk-client-mock'
+import { sdkMock } from '../helpers/mock-sdk.js'
 import { beforeEach, describe, expect, it } from 'vitest'
 import type { AuditReport } from '../../src/features/audit/report.js'
 import type { AwsClientFactory } from '../../src/aws/clients.js'
@@ -22,9 +22,9 @@ import { fastClock, minimalConfig, runMlops, tempProject } from '../helpers/cli.
  */
 
 const creds = { region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } }
-const iamMock = mockClient(IAMClient)
-const lambdaMock = mockClient(LambdaClient)
-const smMock = mockClient(SageMakerClient)
+const iamMock = sdkMock(IAMClient)
+const lambdaMock = sdkMock(LambdaClient)
+const smMock = sdkMock(SageMakerClient)
 const awsFactory = () =>
   (async () => ({ iam: new IAMClient(creds), lambda: new LambdaClient(creds), sagemaker: new SageMakerClient(creds) })) as unknown as AwsClientFactory
 
@@ -38,9 +38,6 @@ const trust = (service: string) =>
 const tags = [{ Key: 'mlops:project', Value: 'dogs' }]
 
 beforeEach(() => {
-  iamMock.reset()
-  lambdaMock.reset()
-  smMock.reset()
   lambdaMock.on(GetFunctionConfigurationCommand).rejects(new ResourceNotFoundException({ message: 'Function not found', $metadata: {} }))
   smMock.on(DescribeEndpointCommand).rejects(Object.assign(new Error('Could not find endpoint "dogs-endpoint".'), { name: 'ValidationException' }))
 })
