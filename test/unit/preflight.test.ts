@@ -1,6 +1,6 @@
 import { ApplicationAutoScalingClient } from '@aws-sdk/client-application-auto-scaling'
 import { CreateRoleCommand, GetRoleCommand, IAMClient, SimulatePrincipalPolicyCommand, type SimulatePrincipalPolicyCommandInput } from '@aws-sdk/client-iam'
-import { HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
+import { GetBucketLocationCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { CreateEndpointCommand, CreateEndpointConfigCommand, CreateModelCommand, CreateTrainingJobCommand, SageMakerClient } from '@aws-sdk/client-sagemaker'
 import { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime'
 import {
@@ -208,5 +208,51 @@ describe('checks that cannot run, and --no-preflight', () => {
     ])
     const off = await runMlops(['train', '--dry-run', '--json', '--no-preflight'], { cwd: dir, env: { ...OFFLINE_ENV, ...ON }, awsFactory: noAwsFactory() })
     expect(off.json().operations.map((o: { service: string }) => o.service)).not.toContain('servicequotas')
+  })
+})
+
+describe('mlops doctor', () => {
+  it('--json: every check on fakes, a failed quota with its request command, exit 3', async () => {
+    quotas([
+      { QuotaName: 'ml.g4dn.xlarge for training job usage', QuotaCode: 'L-3F53BF0F', Value: 0 },
+      { QuotaName: 'ml.m5.large for endpoint usage', QuotaCode: 'L-ENDPOINT', Value: 2 },
+    ])
+    sq.on(GetServiceQuotaCommand, { ServiceCode: 'ec2', QuotaCode: 'L-DB2E81BA' }).resolves({
+      Quota: { QuotaName: 'Running On-Demand G and VT instances', QuotaCode: 'L-DB2E81BA', Value: 8 },
+    })
+    s3.on(GetBucketLocationCommand).resolves({ LocationConstraint: 'eu-west-1' })
+    const dir = await tempProject(minimalConfig())
+    const run = await runMlops(['doctor', '--json'], { cwd: dir, awsFactory: factory, env: { PATH: '/nonexistent' } })
+    expect(run.code, run.stderr).toBe(3)
+    const doc = run.json()
+    expect(doc).toMatchObject({ region: 'us-east-1', caller: `arn:aws:sts::${ACCOUNT}:assumed-role/ci-deployer/build-42`, ok: false })
+    const byName = Object.fromEntries(doc.checks.map((c: { name: string }) => [c.name, c]))
+    expect(byName.region).toMatchObject({ status: 'ok' })
+    expect(byName.credentials).toMatchObject({ status: 'ok' })
+    expect(byName['quota: ml.g4dn.xlarge for training job usage']).toEqual({
+      name: 'quota: ml.g4dn.xlarge for training job usage',
+      status: 'fail',
+      detail: '0 in us-east-1 (L-3F53BF0F); 1 × ml.g4dn.xlarge training instance needs 1',
+      fix: 'aws service-quotas request-service-quota-increase --service-code sagemaker --quota-code L-3F53BF0F --desired-value 1 --region us-east-1',
+    })
+    expect(byName['quota: ml.m5.large for endpoint usage']).toMatchObject({ status: 'ok' })
+    expect(byName['quota: Running On-Demand G and VT instances']).toMatchObject({ status: 'ok', detail: expect.stringContaining('4 vCPUs') })
+    expect(byName.permissions).toMatchObject({ status: 'ok', detail: expect.stringContaining(`role/ci/ci-deployer`) })
+    expect(byName.bucket).toMatchObject({ status: 'fail', detail: expect.stringContaining('s3://dogs-data is in eu-west-1') })
+    expect(byName['local python']).toMatchObject({ status: 'warn' })
+    expect(iam).toHaveReceivedCommandWith(SimulatePrincipalPolicyCommand, { ActionNames: expect.arrayContaining(['sagemaker:CreateEndpoint']) })
+  })
+
+  it('a denied action fails the permissions check with the statement to add; unreadable quotas only warn', async () => {
+    simulate(['iam:PassRole'])
+    sq.on(ListServiceQuotasCommand).rejects(accessDenied('servicequotas:ListServiceQuotas'))
+    sq.on(GetServiceQuotaCommand).rejects(accessDenied('servicequotas:GetServiceQuota'))
+    s3.on(GetBucketLocationCommand).resolves({})
+    const run = await runMlops(['doctor'], { cwd: await tempProject(minimalConfig()), awsFactory: factory, env: { PATH: '/nonexistent' } })
+    expect(run.code, run.stderr).toBe(3)
+    expect(run.stdout).toContain('✖ permissions')
+    expect(run.stdout).toContain(`iam:PassRole on arn:aws:iam::${ACCOUNT}:role/dogs-sagemaker (implicitDeny)`)
+    expect(run.stdout).toContain('! quotas')
+    expect(run.stdout).toContain('✔ bucket         s3://dogs-data is in us-east-1')
   })
 })
