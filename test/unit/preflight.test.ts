@@ -1,4 +1,4 @@
-import { ApplicationAutoScalingClient } from '@aws-sdk/client-application-auto-scaling'
+import { ApplicationAutoScalingClient, PutScalingPolicyCommand, RegisterScalableTargetCommand } from '@aws-sdk/client-application-auto-scaling'
 import { CreateRoleCommand, GetRoleCommand, IAMClient, SimulatePrincipalPolicyCommand, type SimulatePrincipalPolicyCommandInput } from '@aws-sdk/client-iam'
 import { GetBucketLocationCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { CreateEndpointCommand, CreateEndpointConfigCommand, CreateModelCommand, CreateTrainingJobCommand, SageMakerClient } from '@aws-sdk/client-sagemaker'
@@ -254,5 +254,24 @@ describe('mlops doctor', () => {
     expect(run.stdout).toContain(`iam:PassRole on arn:aws:iam::${ACCOUNT}:role/dogs-sagemaker (implicitDeny)`)
     expect(run.stdout).toContain('! quotas')
     expect(run.stdout).toContain('✔ bucket         s3://dogs-data is in us-east-1')
+  })
+})
+
+describe('scale and lambda-setup: permissions for their whole plan', () => {
+  it('scale: a caller without application-autoscaling:RegisterScalableTarget stops before any scaling change', async () => {
+    simulate(['application-autoscaling:RegisterScalableTarget'])
+    const run = await runMlops(['scale', '--yes', '--min', '1', '--max', '2'], { cwd: await tempProject(minimalConfig()), awsFactory: factory, env: ON })
+    expect(run.code, run.stderr).toBe(2)
+    expect(run.stderr).toContain('may not application-autoscaling:RegisterScalableTarget on * (implicitDeny)')
+    expect(as).not.toHaveReceivedCommand(RegisterScalableTargetCommand)
+    expect(as).not.toHaveReceivedCommand(PutScalingPolicyCommand)
+  })
+
+  it('lambda-setup: a caller without lambda:CreateFunction stops before the role is created', async () => {
+    simulate(['lambda:CreateFunction'])
+    const run = await runMlops(['lambda-setup', '--yes'], { cwd: await tempProject(minimalConfig()), awsFactory: factory, env: ON })
+    expect(run.code, run.stderr).toBe(2)
+    expect(run.stderr).toContain(`may not lambda:CreateFunction on arn:aws:lambda:us-east-1:${ACCOUNT}:function:dogs-invoke (implicitDeny)`)
+    expect(iam).not.toHaveReceivedCommand(CreateRoleCommand)
   })
 })
