@@ -84,8 +84,11 @@ function rethrowCredentials(err: unknown): void {
 }
 
 function reason(err: unknown): string {
-  const e = err as { code?: string; name?: string; message?: string }
-  const name = e.code === 'AccessDenied' ? 'AccessDenied' : (e.name ?? 'Error')
+  const e = err as { code?: string; name?: string; message?: string; $metadata?: { httpStatusCode?: number } }
+  if (e.code === 'AccessDenied' || /AccessDenied/.test(e.name ?? '')) return 'AccessDenied'
+  const status = e.$metadata?.httpStatusCode
+  // An endpoint that does not speak the API (an emulator without it) answers HTML or nothing useful.
+  if (e.name === 'SyntaxError' || /Deserialization error/.test(e.message ?? '')) return `not answered by ${status ? `HTTP ${status}` : 'this endpoint'}`
   const first = (e.message ?? '').split('\n')[0]!.slice(0, 120)
-  return name === 'AccessDenied' ? 'AccessDenied' : `${name}${first ? `: ${first}` : ''}`
+  return `${e.name ?? 'Error'}${first ? `: ${first}` : ''}`
 }
