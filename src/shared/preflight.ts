@@ -254,6 +254,11 @@ export function resourceArnOf(action: string, input: unknown, s: ArnScope): stri
   return '*'
 }
 
+/** "needs" after one thing ("1 × ml.g5.xlarge ...", "a warm pool ..."), "need" after several. */
+export function needVerb(need: QuotaNeed): string {
+  return /^(1 ×|a )/.test(need.why) ? 'needs' : 'need'
+}
+
 /** The refusal for what the preflight found, or undefined when nothing stands in the way. */
 export function preflightRefusal(report: PreflightReport, command: string): UserError | undefined {
   const { quotaShortfalls: short, denials } = report
@@ -261,9 +266,7 @@ export function preflightRefusal(report: PreflightReport, command: string): User
   const lines: string[] = [`${command}: the preflight found what AWS would refuse; nothing was created.`]
   const fixes: string[] = []
   for (const s of short) {
-    lines.push(
-      `  • Service Quotas: "${s.name}" (${s.code}) is ${s.applied} in ${report.region}; ${s.need.why} need${s.need.needed === 1 ? 's' : ''} ${s.need.needed}.`,
-    )
+    lines.push(`  • Service Quotas: "${s.name}" (${s.code}) is ${s.applied} in ${report.region}; ${s.need.why} ${needVerb(s.need)} ${s.need.needed}.`)
     fixes.push(
       `aws service-quotas request-service-quota-increase --service-code ${s.need.serviceCode} --quota-code ${s.code} --desired-value ${s.need.needed} --region ${report.region}`,
     )

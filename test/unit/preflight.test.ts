@@ -275,3 +275,35 @@ describe('scale and lambda-setup: permissions for their whole plan', () => {
     expect(iam).not.toHaveReceivedCommand(CreateRoleCommand)
   })
 })
+
+describe('tune and train-ec2: the quotas of their own requests', () => {
+  it('tune needs the training quota for every job it runs at once (MaxParallelTrainingJobs × instances)', async () => {
+    quotas([{ QuotaName: 'ml.g4dn.xlarge for training job usage', QuotaCode: 'L-3F53BF0F', Value: 2 }])
+    const dir = await tempProject(
+      minimalConfig(
+        'training:\n  instanceType: ml.g4dn.xlarge\n  instanceCount: 2\n  tuning:\n    maxJobs: 6\n    maxParallelJobs: 3\n    objective: { metric: val_accuracy }\n    ranges:\n      lr: { type: continuous, min: 0.001, max: 0.1 }\n',
+      ),
+    )
+    const run = await runMlops(['tune', '--yes', '--no-wait'], { cwd: dir, awsFactory: factory, clock: fastClock(), env: ON })
+    expect(run.code, run.stderr).toBe(2)
+    expect(run.stderr).toContain('is 2 in us-east-1; 6 × ml.g4dn.xlarge training instances (3 jobs at once × 2) need 6.')
+    expect(run.stderr).toContain('--quota-code L-3F53BF0F --desired-value 6 --region us-east-1')
+    expect(iam).not.toHaveReceivedCommand(CreateRoleCommand)
+  })
+
+  it('train-ec2 needs the On-Demand G and VT vCPUs of its instance (L-DB2E81BA), asked by code', async () => {
+    sq.on(GetServiceQuotaCommand).rejects(Object.assign(new Error('never changed'), { name: 'NoSuchResourceException', $metadata: { httpStatusCode: 400 } }))
+    sq.on(GetAWSDefaultServiceQuotaCommand, { ServiceCode: 'ec2', QuotaCode: 'L-DB2E81BA' }).resolves({
+      Quota: { QuotaName: 'Running On-Demand G and VT instances', QuotaCode: 'L-DB2E81BA', Value: 0 },
+    })
+    const run = await runMlops(['train-ec2', '--yes'], { cwd: await tempProject(minimalConfig()), awsFactory: factory, clock: fastClock(), env: ON })
+    expect(run.code, run.stderr).toBe(2)
+    expect(run.stderr).toContain(
+      '"Running On-Demand G and VT instances" (L-DB2E81BA) is 0 in us-east-1; 1 × g4dn.xlarge (4 vCPUs, On-Demand G and VT) needs 4.',
+    )
+    expect(run.stderr).toContain(
+      'aws service-quotas request-service-quota-increase --service-code ec2 --quota-code L-DB2E81BA --desired-value 4 --region us-east-1',
+    )
+    expect(iam).not.toHaveReceivedCommand(CreateRoleCommand)
+  })
+})

@@ -6,7 +6,7 @@ import { runPreflightChecks } from '../../aws/preflight.js'
 import { done, type Outcome } from '../../shared/outcome.js'
 import { resourceNames } from '../../shared/naming.js'
 import type { PlannedOperation } from '../../shared/plan.js'
-import { endpointQuotaNeeds, ec2QuotaNeeds, permissionChecks, trainingQuotaNeeds, type QuotaNeed } from '../../shared/preflight.js'
+import { endpointQuotaNeeds, ec2QuotaNeeds, needVerb, permissionChecks, trainingQuotaNeeds, type QuotaNeed } from '../../shared/preflight.js'
 
 /**
  * `mlops doctor` (issue 26): every preflight check for the whole config, without planning a
@@ -69,7 +69,7 @@ export async function runDoctor(ctx: CommandContext, opts: DoctorOptions): Promi
       detail:
         q.applied === undefined
           ? `no such quota in ${region}`
-          : `${q.applied} in ${region}${q.code ? ` (${q.code})` : ''}; ${q.need.why} need${q.need.needed === 1 ? 's' : ''} ${q.need.needed}`,
+          : `${q.applied} in ${region}${q.code ? ` (${q.code})` : ''}; ${q.need.why} ${needVerb(q.need)} ${q.need.needed}`,
       ...(short && q.code
         ? {
             fix: `aws service-quotas request-service-quota-increase --service-code ${q.need.serviceCode} --quota-code ${q.code} --desired-value ${q.need.needed} --region ${region}`,
