@@ -1,5 +1,5 @@
 import { UserError } from './errors.js'
-import type { PlannedOperation } from './plan.js'
+import { PLACEHOLDER, type PlannedOperation } from './plan.js'
 
 /**
  * The preflight (issue 26): before its first write, a command checks the Service Quotas its request
@@ -199,22 +199,40 @@ export interface ArnScope {
 export function permissionChecks(ops: readonly PlannedOperation[], scope: ArnScope): { action: string; resource: string }[] {
   const seen = new Set<string>()
   const out: { action: string; resource: string }[] = []
+  const add = (action: string, resource: string) => {
+    if (seen.has(`${action} ${resource}`)) return
+    seen.add(`${action} ${resource}`)
+    out.push({ action, resource })
+  }
   for (const op of ops) {
     const key = `${op.service}:${op.operation}`
     const action = ACTION_OF[key] ?? key
     if (NOT_SIMULATED.test(action)) continue
-    const resource = resourceArnOf(action, op.input, scope)
-    if (seen.has(`${action} ${resource}`)) continue
-    seen.add(`${action} ${resource}`)
-    out.push({ action, resource })
+    add(action, resourceArnOf(action, op.input, scope))
+    // A request that hands AWS a role (CreateTrainingJob's RoleArn, CreateModel's ExecutionRoleArn,
+    // CreateFunction's Role, RunInstances' instance profile aside) needs iam:PassRole on that role.
+    for (const role of passedRoles(op.input, scope)) add('iam:PassRole', role)
   }
   return out
+}
+
+/** Role ARNs a request passes to a service, with the plan's account placeholder filled in. */
+function passedRoles(input: unknown, scope: ArnScope): string[] {
+  const i = (input ?? {}) as Record<string, unknown>
+  return ['RoleArn', 'ExecutionRoleArn', 'Role']
+    .map((k) => i[k])
+    .filter((v): v is string => typeof v === 'string' && /^arn:[^:]+:iam::[^:]*:role\//.test(v))
+    .map((v) => v.replaceAll(PLACEHOLDER.accountId, scope.accountId))
+    .filter((v) => !v.includes('<'))
 }
 
 /** The resource ARN a request acts on, from its input; "*" where it cannot be told (or holds a placeholder). */
 export function resourceArnOf(action: string, input: unknown, s: ArnScope): string {
   const i = (input ?? {}) as Record<string, unknown>
-  const str = (k: string) => (typeof i[k] === 'string' && !(i[k] as string).includes('<') ? (i[k] as string) : undefined)
+  const str = (k: string) => {
+    const v = typeof i[k] === 'string' ? (i[k] as string).replaceAll(PLACEHOLDER.accountId, s.accountId) : undefined
+    return v && !v.includes('<') ? v : undefined
+  }
   const [service, operation = ''] = action.split(':')
   const regional = (svc: string, rest: string) => `arn:${s.partition}:${svc}:${s.region}:${s.accountId}:${rest}`
   if (service === 's3') {
@@ -268,7 +286,7 @@ export function preflightRefusal(report: PreflightReport, command: string): User
   for (const s of short) {
     lines.push(`  • Service Quotas: "${s.name}" (${s.code}) is ${s.applied} in ${report.region}; ${s.need.why} ${needVerb(s.need)} ${s.need.needed}.`)
     fixes.push(
-      `aws service-quotas request-service-quota-increase --service-code ${s.need.serviceCode} --quota-code ${s.code} --desired-value ${s.need.needed} --region ${report.region}`,
+      `request an increase: aws service-quotas request-service-quota-increase --service-code ${s.need.serviceCode} --quota-code ${s.code} --desired-value ${s.need.needed} --region ${report.region}`,
     )
   }
   if (denials.length) {
@@ -280,7 +298,7 @@ export function preflightRefusal(report: PreflightReport, command: string): User
     fixes.push(`add to the policy of ${who}: ${statements.join(', ')}`)
   }
   return new UserError('PreflightRefused', lines.join('\n'), {
-    hint: `${fixes.join('\n  ')}\n  (or pick another instance type; --no-preflight skips these checks)`,
+    hint: `${fixes.join('\n  ')}\n  ${short.length ? '(or pick another instance type) ' : ''}--no-preflight skips these checks.`,
     details: { quotas: short.map((s) => ({ name: s.name, code: s.code, needed: s.need.needed, applied: s.applied })), denials },
   })
 }

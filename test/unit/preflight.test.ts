@@ -135,6 +135,11 @@ describe('train: the Service Quotas for the training instances', () => {
       ResourceArns: [expect.stringMatching(new RegExp(`^arn:aws:sagemaker:us-east-1:${ACCOUNT}:training-job/dogs-train-`))],
     })
     expect(iam).toHaveReceivedCommandWith(SimulatePrincipalPolicyCommand, { ActionNames: expect.arrayContaining(['iam:CreateRole', 'iam:GetRole']) })
+    // CreateTrainingJob hands SageMaker the execution role: iam:PassRole on it, with the real account.
+    expect(iam).toHaveReceivedCommandWith(SimulatePrincipalPolicyCommand, {
+      ActionNames: expect.arrayContaining(['iam:PassRole']),
+      ResourceArns: [`arn:aws:iam::${ACCOUNT}:role/dogs-sagemaker`],
+    })
   })
 })
 
