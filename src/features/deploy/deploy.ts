@@ -125,7 +125,8 @@ async function deployLocked(ctx: CommandContext, inputs: DeployInputs): Promise<
   const flags = inputs.flags
   const aws = await ctx.clients(['sagemaker', 'sagemakerRuntime', 's3', 'iam', 'sts', 'autoscaling'], inputs.cfg)
   // Before anything is read or created: the endpoint quota and the caller's permissions for the whole plan.
-  await ctx.preflight('deploy', { quotas: deployQuotaNeeds(inputs), operations: (await planDeploy(ctx, inputs)).operations }, inputs.cfg)
+  if (ctx.preflightEnabled)
+    await ctx.preflight('deploy', { quotas: deployQuotaNeeds(inputs), operations: (await planDeploy(ctx, inputs)).operations }, inputs.cfg)
 
   // Read-only first: what to deploy and where, so nothing is created for a deploy that cannot happen.
   const target = await inspectTarget(ctx, aws, inputs)
