@@ -279,7 +279,8 @@ export function needVerb(need: QuotaNeed): string {
 
 /** The refusal for what the preflight found, or undefined when nothing stands in the way. */
 export function preflightRefusal(report: PreflightReport, command: string): UserError | undefined {
-  const { quotaShortfalls: short, denials } = report
+  const { quotaShortfalls: short } = report
+  const denials = provenDenials(report)
   if (short.length === 0 && denials.length === 0) return undefined
   const lines: string[] = [`${command}: the preflight found what AWS would refuse; nothing was created.`]
   const fixes: string[] = []
@@ -303,8 +304,27 @@ export function preflightRefusal(report: PreflightReport, command: string): User
   })
 }
 
-/** One warning for the checks that could not run: a check that cannot run is not a failure. */
+/**
+ * Denials that prove a refusal. An implicitDeny on "*" (a request whose resource the plan cannot
+ * name, e.g. a scalable target) proves nothing: a policy scoped to the real resource allows the
+ * call and still does not match "*". An explicitDeny does match, so it counts.
+ */
+export function provenDenials(report: Pick<PreflightReport, 'denials'>): PreflightReport['denials'] {
+  return report.denials.filter((d) => d.resource !== '*' || d.decision === 'explicitDeny')
+}
+
+/** Actions with no resource ARN that the simulation did not allow on "*": unproven either way. */
+export function unprovenDenials(report: Pick<PreflightReport, 'denials'>): string[] {
+  return [...new Set(report.denials.filter((d) => d.resource === '*' && d.decision !== 'explicitDeny').map((d) => d.action))]
+}
+
+/** One warning for the checks that could not run or prove anything: a check that cannot run is not a failure. */
 export function preflightSkippedWarning(report: PreflightReport): string | undefined {
-  if (report.skipped.length === 0) return undefined
-  return `Preflight could not check everything (${report.skipped.join('; ')}); going on without it.`
+  const unproven = unprovenDenials(report)
+  const reasons = [
+    ...report.skipped,
+    ...(unproven.length ? [`${unproven.join(', ')} not allowed on "*", and the plan names no resource to try (a scoped policy may allow them)`] : []),
+  ]
+  if (reasons.length === 0) return undefined
+  return `Preflight could not check everything (${reasons.join('; ')}); going on without it.`
 }

@@ -167,6 +167,19 @@ describe('deploy: the caller may not sagemaker:CreateEndpoint', () => {
 })
 
 describe('checks that cannot run, and --no-preflight', () => {
+  it('an implicitDeny on "*" (no resource in the plan) proves nothing: one warning, and the command goes on', async () => {
+    quotas([{ QuotaName: 'ml.g4dn.xlarge for training job usage', QuotaCode: 'L-3F53BF0F', Value: 1 }])
+    iam.on(SimulatePrincipalPolicyCommand).callsFake((input: SimulatePrincipalPolicyCommandInput) => ({
+      EvaluationResults: (input.ActionNames ?? []).map((a) => ({ EvalActionName: a, EvalDecision: input.ResourceArns ? 'allowed' : 'implicitDeny' })),
+    }))
+    const run = await train(await trainProject())
+    expect(run.code, run.stderr).toBe(0)
+    expect(run.stderr.split('\n').filter((l) => l.includes('Preflight'))).toEqual([
+      expect.stringMatching(/not allowed on "\*", and the plan names no resource/),
+    ])
+    expect(sm).toHaveReceivedCommand(CreateTrainingJobCommand)
+  })
+
   it('AccessDenied on the quota and simulate reads: one warning, and the command goes on', async () => {
     sq.on(ListServiceQuotasCommand).rejects(accessDenied('servicequotas:ListServiceQuotas'))
     iam.on(SimulatePrincipalPolicyCommand).rejects(accessDenied('iam:SimulatePrincipalPolicy'))
@@ -263,11 +276,11 @@ describe('mlops doctor', () => {
 })
 
 describe('scale and lambda-setup: permissions for their whole plan', () => {
-  it('scale: a caller without application-autoscaling:RegisterScalableTarget stops before any scaling change', async () => {
-    simulate(['application-autoscaling:RegisterScalableTarget'])
+  it('scale: a caller who may not read the endpoint stops before any scaling change', async () => {
+    simulate([`sagemaker:DescribeEndpoint arn:aws:sagemaker:us-east-1:${ACCOUNT}:endpoint/dogs-endpoint`])
     const run = await runMlops(['scale', '--yes', '--min', '1', '--max', '2'], { cwd: await tempProject(minimalConfig()), awsFactory: factory, env: ON })
     expect(run.code, run.stderr).toBe(2)
-    expect(run.stderr).toContain('may not application-autoscaling:RegisterScalableTarget on * (implicitDeny)')
+    expect(run.stderr).toContain(`may not sagemaker:DescribeEndpoint on arn:aws:sagemaker:us-east-1:${ACCOUNT}:endpoint/dogs-endpoint (implicitDeny)`)
     expect(as).not.toHaveReceivedCommand(RegisterScalableTargetCommand)
     expect(as).not.toHaveReceivedCommand(PutScalingPolicyCommand)
   })

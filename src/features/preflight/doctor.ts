@@ -6,7 +6,16 @@ import { runPreflightChecks } from '../../aws/preflight.js'
 import { done, type Outcome } from '../../shared/outcome.js'
 import { resourceNames } from '../../shared/naming.js'
 import type { PlannedOperation } from '../../shared/plan.js'
-import { endpointQuotaNeeds, ec2QuotaNeeds, needVerb, permissionChecks, trainingQuotaNeeds, type QuotaNeed } from '../../shared/preflight.js'
+import {
+  endpointQuotaNeeds,
+  ec2QuotaNeeds,
+  needVerb,
+  permissionChecks,
+  provenDenials,
+  trainingQuotaNeeds,
+  unprovenDenials,
+  type QuotaNeed,
+} from '../../shared/preflight.js'
 
 /**
  * `mlops doctor` (issue 26): every preflight check for the whole config, without planning a
@@ -81,13 +90,21 @@ export async function runDoctor(ctx: CommandContext, opts: DoctorOptions): Promi
   const permSkipped = report.skipped.find((s) => s.startsWith('permissions'))
   if (permSkipped) checks.push({ name: 'permissions', status: 'warn', detail: `could not be simulated: ${permSkipped}` })
   else if (!callerUnknown) {
+    const denials = provenDenials(report)
+    const unproven = unprovenDenials(report)
+    if (unproven.length)
+      checks.push({
+        name: 'permissions',
+        status: 'warn',
+        detail: `${unproven.join(', ')}: not allowed on "*" (a policy scoped to the project's resources may still allow them)`,
+      })
     checks.push(
-      report.denials.length
+      denials.length
         ? {
             name: 'permissions',
             status: 'fail',
-            detail: report.denials.map((d) => `${d.action} on ${d.resource} (${d.decision})`).join('; '),
-            fix: `add to the policy of ${report.principalArn}: ${JSON.stringify({ Effect: 'Allow', Action: [...new Set(report.denials.map((d) => d.action))], Resource: [...new Set(report.denials.map((d) => d.resource))] })}`,
+            detail: denials.map((d) => `${d.action} on ${d.resource} (${d.decision})`).join('; '),
+            fix: `add to the policy of ${report.principalArn}: ${JSON.stringify({ Effect: 'Allow', Action: [...new Set(denials.map((d) => d.action))], Resource: [...new Set(denials.map((d) => d.resource))] })}`,
           }
         : { name: 'permissions', status: 'ok', detail: `${report.principalArn} may run the pipeline's requests` },
     )
