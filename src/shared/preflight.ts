@@ -98,9 +98,9 @@ export function endpointQuotaNeeds(instanceType: string, count: number): QuotaNe
  * L-DB2E81BA "Running On-Demand G and VT instances", L-3819A6DF "All G and VT Spot Instance Requests", ...
  */
 const EC2_VCPU_QUOTAS: readonly { families: RegExp; onDemand: string; spot: string; label: string }[] = [
-  { families: /^(g|vt)/, onDemand: 'L-DB2E81BA', spot: 'L-3819A6DF', label: 'G and VT' },
-  { families: /^p/, onDemand: 'L-417A185B', spot: 'L-7212CCBC', label: 'P' },
-  { families: /^[acdhimrtz]/, onDemand: 'L-1216C47A', spot: 'L-34B43A08', label: 'Standard (A, C, D, H, I, M, R, T, Z)' },
+  { families: /^(g\d|vt\d)/, onDemand: 'L-DB2E81BA', spot: 'L-3819A6DF', label: 'G and VT' },
+  { families: /^p\d/, onDemand: 'L-417A185B', spot: 'L-7212CCBC', label: 'P' },
+  { families: /^[acdhimrtz]\d/, onDemand: 'L-1216C47A', spot: 'L-34B43A08', label: 'Standard (A, C, D, H, I, M, R, T, Z)' },
 ]
 
 /** vCPUs of an EC2 size: large 2, xlarge 4, Nxlarge 4N (true of the g, p, m, c, r families mlops offers). */
@@ -242,6 +242,9 @@ export function resourceArnOf(action: string, input: unknown, s: ArnScope): stri
     return key && !/Bucket/.test(operation) && operation !== 'ListBucket' ? `arn:${s.partition}:s3:::${bucket}/${key}` : `arn:${s.partition}:s3:::${bucket}`
   }
   if (service === 'sagemaker') {
+    // AddTags, ListTags, DeleteTags name the resource by ARN.
+    const arn = str('ResourceArn')
+    if (arn?.startsWith('arn:')) return arn
     const sm: [RegExp, string, string][] = [
       [/EndpointConfig/, 'EndpointConfigName', 'endpoint-config'],
       [/Endpoint/, 'EndpointName', 'endpoint'],
