@@ -8,7 +8,16 @@ import { Ui, type OutStream } from './shared/output.js'
 import { StateStore } from './shared/state.js'
 import type { Clock } from './shared/clock.js'
 import { fileCache, priceCachePath, resolvePrices, tablePrices, type PriceBook, type PriceUse } from './shared/pricing.js'
-import { preflightEnabled, preflightOperations, type PreflightInput, type PreflightReport, type QuotaNeed } from './shared/preflight.js'
+import {
+  permissionChecks,
+  preflightEnabled,
+  preflightOperations,
+  preflightRefusal,
+  preflightSkippedWarning,
+  type PreflightInput,
+  type PreflightReport,
+  type QuotaNeed,
+} from './shared/preflight.js'
 import type { PlannedOperation } from './shared/plan.js'
 
 /** Everything from the outside world a command may touch. Tests pass fakes; `src/bin.ts` passes the real ones. */
@@ -199,19 +208,15 @@ export class CommandContext {
    */
   async preflight(command: string, input: PreflightInput, config?: Pick<MlopsConfig, 'aws'>): Promise<PreflightReport | undefined> {
     if (!this.preflightEnabled) return undefined
-    const [clients, { runPreflightChecks }, shared] = await Promise.all([
-      this.clients(['sts', 'iam', 'serviceQuotas'], config),
-      import('./aws/preflight.js'),
-      import('./shared/preflight.js'),
-    ])
+    const [clients, { runPreflightChecks }] = await Promise.all([this.clients(['sts', 'iam', 'serviceQuotas'], config), import('./aws/preflight.js')])
     const report = await runPreflightChecks(clients, {
       region: this.awsSettings(config).region,
       quotas: input.quotas,
-      checks: (scope) => shared.permissionChecks(input.operations, scope),
+      checks: (scope) => permissionChecks(input.operations, scope),
     })
-    const refusal = shared.preflightRefusal(report, `mlops ${command}`)
+    const refusal = preflightRefusal(report, `mlops ${command}`)
     if (refusal) throw refusal
-    const skipped = shared.preflightSkippedWarning(report)
+    const skipped = preflightSkippedWarning(report)
     if (skipped) this.ui.warn(skipped)
     return report
   }
