@@ -33,6 +33,7 @@ export function createProgram(deps: Deps): Command {
     .option('--dry-run', 'print the AWS requests that would be made, with full inputs, and change nothing')
     .option('-y, --yes', 'answer yes to confirmations (needed in scripts for destructive or costly steps)')
     .option('--debug', 'show error causes and stack traces')
+    .option('--no-preflight', 'skip the quota and permission checks commands run before their first write (also MLOPS_PREFLIGHT=off)')
     .addOption(new Option('--no-color', 'disable colours (also NO_COLOR=1, or when output is not a terminal)'))
     .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
     .exitOverride()

@@ -8,6 +8,17 @@ import { Ui, type OutStream } from './shared/output.js'
 import { StateStore } from './shared/state.js'
 import type { Clock } from './shared/clock.js'
 import { fileCache, priceCachePath, resolvePrices, tablePrices, type PriceBook, type PriceUse } from './shared/pricing.js'
+import {
+  permissionChecks,
+  preflightEnabled,
+  preflightOperations,
+  preflightRefusal,
+  preflightSkippedWarning,
+  type PreflightInput,
+  type PreflightReport,
+  type QuotaNeed,
+} from './shared/preflight.js'
+import type { PlannedOperation } from './shared/plan.js'
 
 /** Everything from the outside world a command may touch. Tests pass fakes; `src/bin.ts` passes the real ones. */
 export interface Deps {
@@ -40,6 +51,8 @@ export interface GlobalOptions {
   readonly debug?: boolean
   /** commander sets false for --no-color. */
   readonly color?: boolean
+  /** commander sets false for --no-preflight: skip the quota and permission checks before the first write. */
+  readonly preflight?: boolean
 }
 
 /**
@@ -175,6 +188,37 @@ export class CommandContext {
         return onDemandHourlyUsd(pricing, instancePriceQuery(type, priceRegion, priceUse))
       },
     })
+  }
+
+  /** Whether the preflight runs (not with --no-preflight or MLOPS_PREFLIGHT=off). */
+  get preflightEnabled(): boolean {
+    return preflightEnabled(this.globals.preflight, this.deps.env)
+  }
+
+  /** The preflight's own reads for a plan (none when it is off): features put them first in their plans. */
+  preflightPlan(quotas: readonly QuotaNeed[]): PlannedOperation[] {
+    return this.preflightEnabled ? preflightOperations(quotas) : []
+  }
+
+  /**
+   * Before a command's first write: checks the quotas its request needs and simulates the caller's
+   * permissions for every operation of its plan (issue 26). Throws PreflightRefused (exit 2) naming
+   * the quota or the action and the fix; a check that cannot run is one warning. Returns the report
+   * (undefined when off).
+   */
+  async preflight(command: string, input: PreflightInput, config?: Pick<MlopsConfig, 'aws'>): Promise<PreflightReport | undefined> {
+    if (!this.preflightEnabled) return undefined
+    const [clients, { runPreflightChecks }] = await Promise.all([this.clients(['sts', 'iam', 'serviceQuotas'], config), import('./aws/preflight.js')])
+    const report = await runPreflightChecks(clients, {
+      region: this.awsSettings(config).region,
+      quotas: input.quotas,
+      checks: (scope) => permissionChecks(input.operations, scope),
+    })
+    const refusal = preflightRefusal(report, `mlops ${command}`)
+    if (refusal) throw refusal
+    const skipped = preflightSkippedWarning(report)
+    if (skipped) this.ui.warn(skipped)
+    return report
   }
 
   /** The local state file beside the config. */

@@ -8,6 +8,7 @@ import type { PricingClient } from '@aws-sdk/client-pricing'
 import type { S3Client } from '@aws-sdk/client-s3'
 import type { SageMakerClient } from '@aws-sdk/client-sagemaker'
 import type { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime'
+import type { ServiceQuotasClient } from '@aws-sdk/client-service-quotas'
 import type { SNSClient } from '@aws-sdk/client-sns'
 import type { SSMClient } from '@aws-sdk/client-ssm'
 import type { STSClient } from '@aws-sdk/client-sts'
@@ -31,6 +32,7 @@ export interface AwsClients {
   cloudwatch: CloudWatchClient
   sns: SNSClient
   pricing: PricingClient
+  serviceQuotas: ServiceQuotasClient
 }
 export type AwsClientName = keyof AwsClients
 
@@ -86,6 +88,7 @@ const LOADERS: { [K in AwsClientName]: (cfg: Record<string, unknown>) => Promise
   sts: async (cfg) => new (await import('@aws-sdk/client-sts')).STSClient(cfg),
   cloudwatch: async (cfg) => new (await import('@aws-sdk/client-cloudwatch')).CloudWatchClient(cfg),
   sns: async (cfg) => new (await import('@aws-sdk/client-sns')).SNSClient(cfg),
+  serviceQuotas: async (cfg) => new (await import('@aws-sdk/client-service-quotas')).ServiceQuotasClient(cfg),
   // The Price List API answers only in us-east-1 (and ap-south-1, eu-central-1), whatever region is
   // priced. An endpoint override (tests, emulators) is followed so nothing leaves a test for AWS.
   pricing: async (cfg) => new (await import('@aws-sdk/client-pricing')).PricingClient({ ...cfg, ...(cfg.endpoint ? {} : { region: 'us-east-1' }) }),

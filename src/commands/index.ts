@@ -3,6 +3,7 @@ import type { Deps } from '../context.js'
 import * as auditIam from './audit-iam.js'
 import * as completion from './completion.js'
 import * as deploy from './deploy.js'
+import * as doctor from './doctor.js'
 import * as init from './init.js'
 import * as invoke from './invoke.js'
 import * as lambdaSetup from './lambda-setup.js'
@@ -36,6 +37,7 @@ export const COMMANDS: readonly { register(program: Command, deps: Deps): Comman
   scale,
   auditIam,
   status,
+  doctor,
   teardown,
   completion,
 ]

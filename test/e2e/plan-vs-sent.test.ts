@@ -61,7 +61,9 @@ describe('every request a command sends is in its --dry-run plan (moto)', () => 
   let s3: S3Client
   beforeAll(async () => {
     moto = await startMoto()
-    env = motoEnv(moto.endpoint)
+    // With the preflight on (the helpers turn it off): its reads must be planned too. moto has
+    // neither SageMaker quotas nor SimulatePrincipalPolicy, so it warns and goes on.
+    env = { ...motoEnv(moto.endpoint), MLOPS_PREFLIGHT: 'on' }
     s3 = new S3Client({ ...motoClientConfig(moto.endpoint), forcePathStyle: true })
   })
   afterAll(async () => moto?.stop())
@@ -128,7 +130,7 @@ describe('every request a command sends is in its --dry-run plan (moto)', () => 
       const label = formLabel(variant, args)
       const dry = await runMlops([...args, '--dry-run', '--json'], {
         cwd: dir,
-        env: OFFLINE_ENV,
+        env: { ...OFFLINE_ENV, MLOPS_PREFLIGHT: 'on' },
         awsFactory: noAwsFactory('a --dry-run asked for AWS clients'),
       })
       expect(dry.code, `${label} --dry-run\n${dry.stderr}`).toBe(0)

@@ -83,6 +83,11 @@ export async function runMlops(args: string[], opts: RunOptions = {}): Promise<C
       // (the built-in table answers); with one, the pricing client follows it to moto.
       MLOPS_PRICE_LIST: opts.env?.AWS_ENDPOINT_URL ? undefined : 'off',
       MLOPS_CACHE_DIR: PRICE_CACHE,
+      // The preflight (quotas, permission simulation) is off unless a test turns it on with
+      // MLOPS_PREFLIGHT: 'on': most fakes do not answer Service Quotas or IAM, and moto implements
+      // neither, so it would only add a warning to every run. test/unit/preflight.test.ts and the
+      // plan-vs-sent test on moto run it.
+      MLOPS_PREFLIGHT: 'off',
       ...opts.env,
     },
     cwd: opts.cwd ?? process.cwd(),

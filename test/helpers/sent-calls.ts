@@ -30,6 +30,7 @@ const SERVICE_OF: Record<AwsClientName, string> = {
   cloudwatch: 'cloudwatch',
   sns: 'sns',
   pricing: 'pricing',
+  serviceQuotas: 'servicequotas',
 }
 
 /**

@@ -10,7 +10,7 @@ import type { ConfigError } from '../../src/shared/errors.js'
 import { collectInferenceCode, makeWorkDir, repackModelArchive } from '../../src/features/deploy/model-package.js'
 import { extraRequirements, rayServeConfig, serveAppOf, serveConfigFor } from '../../src/features/deploy/ray-serve.js'
 import { minimalConfig, OFFLINE_ENV, runMlops, tempProject } from '../helpers/cli.js'
-import { tinyModelTarGz } from '../e2e/deploy-fixtures.js'
+import { tinyModelTarGz } from '../fixtures/deploy.js'
 
 const SCRIPTS = path.resolve(import.meta.dirname, '../../scripts')
 const endpointOf = (extra = '') => parseConfigText(minimalConfig(extra), 'mlops.config.yaml').endpoint

@@ -179,7 +179,7 @@ async function runWithBrokenOutput(dir: string, breakWhen: RegExp) {
     },
     stdinIsTTY: false,
     ask: async () => '',
-    env: { NO_COLOR: '1' },
+    env: { NO_COLOR: '1', MLOPS_PREFLIGHT: 'off' }, // as runMlops: no fake answers Service Quotas or IAM simulation here
     cwd: dir,
     clock: fastClock(),
     signal: new AbortController().signal,

@@ -1,3 +1,4 @@
+import { endpointQuotaNeeds, type QuotaNeed } from '../../shared/preflight.js'
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { getAccountId } from '../../aws/sts/account.js'
@@ -123,6 +124,9 @@ async function deployLocked(ctx: CommandContext, inputs: DeployInputs): Promise<
   const s = inputs.settings
   const flags = inputs.flags
   const aws = await ctx.clients(['sagemaker', 'sagemakerRuntime', 's3', 'iam', 'sts', 'autoscaling'], inputs.cfg)
+  // Before anything is read or created: the endpoint quota and the caller's permissions for the whole plan.
+  if (ctx.preflightEnabled)
+    await ctx.preflight('deploy', { quotas: deployQuotaNeeds(inputs), operations: (await planDeploy(ctx, inputs)).operations }, inputs.cfg)
 
   // Read-only first: what to deploy and where, so nothing is created for a deploy that cannot happen.
   const target = await inspectTarget(ctx, aws, inputs)
@@ -196,6 +200,12 @@ async function prepareDeploy(ctx: CommandContext, flags: DeployOptions): Promise
   return { cfg, flags, settings, code, smokeFile, ...(smokeBytes ? { smokeBytes } : {}), started, ...(idleSeconds !== undefined ? { idleSeconds } : {}) }
 }
 
+/** The endpoint instance quota an instance variant needs (serverless endpoints have none per type). */
+function deployQuotaNeeds(i: DeployInputs): QuotaNeed[] {
+  const v = i.settings.variant
+  return v.kind === 'instance' ? endpointQuotaNeeds(v.instanceType, v.instanceCount) : []
+}
+
 async function planDeploy(ctx: CommandContext, i: DeployInputs): Promise<Plan<DeployDryRun>> {
   const s = i.settings
   const source = await planModelSource(ctx.state(), i.cfg, i.flags.model)
@@ -221,7 +231,7 @@ async function planDeploy(ctx: CommandContext, i: DeployInputs): Promise<Plan<De
         })
   return {
     title: `deploy ${s.endpointName}`,
-    operations: [...operations, ...idleStopOps],
+    operations: [...ctx.preflightPlan(deployQuotaNeeds(i)), ...operations, ...idleStopOps],
     notes: [
       `Model: ${source.source.uri}${source.source.foundIn === 'state' ? ' (latest in .mlops/state.json)' : ''}`,
       `Variant: ${variantText(s.variant, hourly)}`,

@@ -1,3 +1,4 @@
+import { ec2QuotaNeeds } from '../../shared/preflight.js'
 import type { AwsClients } from '../../aws/clients.js'
 import { amiLineOf } from '../../aws/sagemaker/images.js'
 import { endOfPatchWarning } from '../../aws/lifecycle.js'
@@ -56,11 +57,13 @@ export async function runTrainEc2(ctx: CommandContext, flags: TrainEc2Options): 
   const code = { ...codePackageLocation(s.bucket, s.project, pkg.sha256), sha256: pkg.sha256 }
   const summary = summarize(s)
   const runner = await readRunner()
+  const quotas = ec2QuotaNeeds(s.instanceType, 1, s.spot)
+  const operations = [...ctx.preflightPlan(quotas), ...buildTrainEc2Plan(s, cfg, code, runner)]
   if (ctx.dryRun) {
     const parameters = trainingParameters(s, code.uri)
     return planned({
       title: `train-ec2 ${s.runName}`,
-      operations: buildTrainEc2Plan(s, cfg, code, runner),
+      operations,
       notes: [
         `${s.instanceType}${s.spot ? ' (spot)' : ''}: ${formatUsd(s.hourlyUsd)}/hour; terminates itself after ${s.maxHours}h, so at most ${formatUsd(s.maxCostUsd)}.`,
         `Training may run ${formatDuration(s.timeoutSeconds)}; the model goes to ${summary.modelArtifact}.`,
@@ -71,6 +74,8 @@ export async function runTrainEc2(ctx: CommandContext, flags: TrainEc2Options): 
   }
   // Built (and checked) now, before anything is created: a value SSM cannot carry stops here, not after launch.
   const commands = trainingCommands(s, code.uri, runner)
+  // The vCPU quota of the instance's family and the caller's permissions, before the question and any write.
+  await ctx.preflight('train-ec2', { quotas, operations }, cfg)
   await confirmLaunch(ctx, s)
   const c: Ec2Clients = await ctx.clients(['ec2', 'ssm', 'iam', 's3', 'sts', 'logs'], cfg)
   const setup = await setUp(ctx, c, s, cfg, pkg, code)

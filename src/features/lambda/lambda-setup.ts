@@ -86,7 +86,11 @@ export async function runLambdaSetup(ctx: CommandContext, opts: LambdaSetupOptio
     sample: await loadSampleImage(),
   }
   if (inputs.wantPublic) ctx.ui.warn(PUBLIC_WARNING(inputs.names.lambdaFunction))
-  if (ctx.dryRun) return planned(planSetup(inputs))
+  const plan = planSetup(inputs)
+  const withPreflight = { ...plan, operations: [...ctx.preflightPlan([]), ...plan.operations] }
+  if (ctx.dryRun) return planned(withPreflight)
+  // The caller's permissions for every request of the plan, before the question and any write.
+  await ctx.preflight('lambda-setup', { quotas: [], operations: withPreflight.operations }, cfg)
   // A public URL lets anyone run the endpoint you pay for: asked before anything, unless --yes.
   if (inputs.wantPublic && !(await ctx.ui.confirm(`Make the function URL of ${inputs.names.lambdaFunction}:${inputs.names.lambdaAlias} public (no auth)?`))) {
     throw new AbortError()

@@ -1,4 +1,4 @@
-import type { CommandContext } from '../../context.js'
+import { CommandContext } from '../../context.js'
 import { UserError } from '../../shared/errors.js'
 import { done, planned, type Outcome } from '../../shared/outcome.js'
 import { runEndpointScale, showEndpointScale } from './endpoint-scaling.js'
@@ -29,9 +29,28 @@ export async function runScale(ctx: CommandContext, opts: ScaleOptions): Promise
   }
   const cfg = await ctx.config()
   if (opts.show) return showEndpointScale(ctx, cfg)
-  const endpointPart = given(endpoint) || !given(lambda) ? await runEndpointScale(ctx, cfg, endpoint) : undefined
-  const lambdaPart = given(lambda) ? await runLambdaScale(ctx, cfg, lambda) : undefined
-  return combineScaleOutcomes(endpointPart, lambdaPart)
+  const run = async (c: CommandContext) => {
+    const endpointPart = given(endpoint) || !given(lambda) ? await runEndpointScale(c, cfg, endpoint) : undefined
+    const lambdaPart = given(lambda) ? await runLambdaScale(c, cfg, lambda) : undefined
+    return combineScaleOutcomes(endpointPart, lambdaPart)
+  }
+  if (ctx.dryRun) {
+    const outcome = await run(ctx)
+    return outcome.kind === 'plan' ? planned({ ...outcome.plan, operations: [...ctx.preflightPlan([]), ...outcome.plan.operations] }) : outcome
+  }
+  if (ctx.preflightEnabled) {
+    // The two parts plan and act in turn; the preflight needs both plans before either acts, so
+    // they are planned once, quietly, as --dry-run would (no AWS call, nothing printed).
+    const outcome = await run(quietDryRun(ctx))
+    if (outcome.kind === 'plan') await ctx.preflight('scale', { quotas: [], operations: outcome.plan.operations }, cfg)
+  }
+  return run(ctx)
+}
+
+/** The same command as a silent --dry-run: its plan, for the preflight. */
+function quietDryRun(ctx: CommandContext): CommandContext {
+  const silent = { write: () => true, isTTY: false }
+  return new CommandContext({ ...ctx.deps, stdout: silent, stderr: silent }, { ...ctx.globals, dryRun: true, json: true })
 }
 
 /** Whether any option of a part was given (an explicit undefined counts as not given). */

@@ -21,6 +21,7 @@ import { AbortError, UserError } from '../../shared/errors.js'
 import { resourceNames, uniqueName } from '../../shared/naming.js'
 import { done, planned, type Outcome } from '../../shared/outcome.js'
 import { PLACEHOLDER, type PlannedOperation } from '../../shared/plan.js'
+import { trainingQuotaNeeds, type QuotaNeed } from '../../shared/preflight.js'
 import { formatUsd } from '../../shared/pricing.js'
 import { resolveTrainingSourceDir } from '../../shared/source-dir.js'
 import { getAccountId } from '../../aws/sts/account.js'
@@ -85,8 +86,10 @@ type TrainClients = Pick<AwsClients, 'sagemaker' | 's3' | 'iam' | 'sts' | 'logs'
 
 export async function runTrain(ctx: CommandContext, opts: TrainOptions): Promise<TrainOutcome> {
   const p = await prepareTrain(ctx, opts)
-  if (ctx.dryRun) return planTrain(p, opts)
+  const plan = planTrain(p, opts, ctx.preflightPlan(quotaNeeds(p)))
+  if (ctx.dryRun) return plan
   const clients = await ctx.clients(['sagemaker', 's3', 'iam', 'sts', 'logs'], p.cfg)
+  await ctx.preflight('train', { quotas: quotaNeeds(p), operations: plan.plan.operations }, p.cfg)
   const launched = await launchTrain(ctx, clients, p)
   if (!opts.wait) return done(launched.result)
   return done(await waitForTrain(ctx, clients, opts, p, launched))
@@ -133,10 +136,16 @@ function summaryLines(p: Prepared, plan: TrainingRequestPlan): string[] {
   })
 }
 
-/** --dry-run: the requests with a placeholder account, and the summary as notes. */
-function planTrain(p: Prepared, opts: TrainOptions): TrainOutcome {
+/** The Service Quotas this job needs: its instances (spot or on-demand) and its warm pool. */
+function quotaNeeds(p: Prepared): QuotaNeed[] {
+  return trainingQuotaNeeds(p.settings)
+}
+
+/** --dry-run (and the preflight's list of operations): the requests with a placeholder account, and the summary as notes. */
+function planTrain(p: Prepared, opts: TrainOptions, preflight: readonly PlannedOperation[]) {
   const plan = p.build(executionRoleArnFor(p.cfg, roleTarget(PLACEHOLDER.accountId, p.region, [])))
   const operations: PlannedOperation[] = [
+    ...preflight,
     {
       service: 'pricing',
       operation: 'GetProducts',

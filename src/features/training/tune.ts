@@ -1,3 +1,4 @@
+import { trainingQuotaNeeds, type QuotaNeed } from '../../shared/preflight.js'
 import type { CreateTrainingJobRequest, DescribeHyperParameterTuningJobResponse, SageMakerClient } from '@aws-sdk/client-sagemaker'
 import type { CommandContext } from '../../context.js'
 import type { MlopsConfig } from '../../config/schema.js'
@@ -117,8 +118,10 @@ type TuneClients = Pick<AwsClients, 'sagemaker' | 's3' | 'iam' | 'sts' | 'logs'>
 
 export async function runTune(ctx: CommandContext, opts: TuneOptions): Promise<TuneOutcome> {
   const p = await prepareTune(ctx, opts)
-  if (ctx.dryRun) return planTune(p, opts)
+  const plan = planTune(p, opts, ctx.preflightPlan(tuneQuotaNeeds(p)))
+  if (ctx.dryRun) return plan
   const clients = await ctx.clients(['sagemaker', 's3', 'iam', 'sts', 'logs'], p.cfg)
+  await ctx.preflight('tune', { quotas: tuneQuotaNeeds(p), operations: plan.plan.operations }, p.cfg)
   const base = await launchTune(ctx, clients, p)
   if (!opts.wait) return done(base)
   return done(
@@ -206,9 +209,15 @@ function tuneSummaryLines(p: PreparedTune, plan: TuningRequestPlan): string[] {
   ]
 }
 
-function planTune(p: PreparedTune, opts: TuneOptions): TuneOutcome {
+/** The training instance quota for every job that may run at once (MaxParallelTrainingJobs × instances each). */
+function tuneQuotaNeeds(p: PreparedTune): QuotaNeed[] {
+  return trainingQuotaNeeds({ ...p.training, parallel: Math.min(p.tuning.maxParallelJobs, p.jobs) })
+}
+
+function planTune(p: PreparedTune, opts: TuneOptions, preflight: readonly PlannedOperation[]) {
   const plan = p.build(executionRoleArnFor(p.cfg, roleTarget(PLACEHOLDER.accountId, p.region, [])))
   const operations: PlannedOperation[] = [
+    ...preflight,
     ...planLaunchPrerequisites(p.cfg, p.region, p.channels, p.code),
     { service: 'sagemaker', operation: 'CreateHyperParameterTuningJob', input: plan.request },
     ...(opts.wait
