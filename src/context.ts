@@ -208,7 +208,10 @@ export class CommandContext {
    */
   async preflight(command: string, input: PreflightInput, config?: Pick<MlopsConfig, 'aws'>): Promise<PreflightReport | undefined> {
     if (!this.preflightEnabled) return undefined
-    const [clients, { runPreflightChecks }] = await Promise.all([this.clients(['sts', 'iam', 'serviceQuotas'], config), import('./aws/preflight.js')])
+    const [clients, { runPreflightChecks }] = await Promise.all([
+      this.clients(['sts', 'iam', 'serviceQuotas'], config),
+      import('./aws/quota-and-permission-checks.js'),
+    ])
     const report = await runPreflightChecks(clients, {
       region: this.awsSettings(config).region,
       quotas: input.quotas,

@@ -5,7 +5,7 @@ import { PLACEHOLDER, type PlannedOperation } from './plan.js'
  * The preflight (issue 26): before its first write, a command checks the Service Quotas its request
  * needs and simulates the caller's permissions for every operation of its own plan. This file is the
  * pure half: what to check, the reads that checking sends (for plans), and the verdict. The calls
- * are in src/aws/preflight/run.ts; CommandContext.preflight joins them.
+ * are in src/aws/quota-and-permission-checks.ts; CommandContext.preflight joins them.
  */
 
 /** A quota the request needs: by exact name (SageMaker's per-instance-type quotas) or by code (EC2's vCPU quotas). */
