@@ -3,6 +3,7 @@ import type { Deps } from '../context.js'
 import * as auditIam from './audit-iam.js'
 import * as completion from './completion.js'
 import * as deploy from './deploy.js'
+import * as iamPolicy from './iam-policy.js'
 import * as init from './init.js'
 import * as invoke from './invoke.js'
 import * as lambdaSetup from './lambda-setup.js'
@@ -21,7 +22,7 @@ import * as uploadData from './upload-data.js'
  * Every subcommand, in the order a user meets them. Command files only declare flags and import
  * their core logic lazily, so `mlops --help` loads no AWS SDK.
  */
-export const COMMANDS: readonly { register(program: Command, deps: Deps): Command }[] = [
+export const COMMANDS: readonly { register(program: Command, deps: Deps, makeProgram: (deps: Deps) => Command): Command }[] = [
   init,
   uploadData,
   train,
@@ -35,6 +36,7 @@ export const COMMANDS: readonly { register(program: Command, deps: Deps): Comman
   loadtest,
   scale,
   auditIam,
+  iamPolicy,
   status,
   teardown,
   completion,
