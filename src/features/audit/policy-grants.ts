@@ -140,9 +140,23 @@ export class GrantBuilder {
       resources = keys.map((k) => this.arn('s3', `${bucket}/${k}`, { region: false, account: false }))
     } else resources = [this.arn('s3', bucket, { region: false, account: false })]
     const out: Grant[] = actions.map((action) => ({ action, resources }))
+    out.push(...this.s3Kms(operation, input))
     // CreateBucket with ObjectOwnership sets the ownership controls in the same request.
     if (operation === 'CreateBucket' && input.ObjectOwnership) out.push({ action: 's3:PutBucketOwnershipControls', resources })
     return out
+  }
+
+  /**
+   * With data.kmsKeyId, objects are written with SSE-KMS (and the bucket's default is that key): the
+   * caller needs the key to write (GenerateDataKey, and Decrypt for multipart) and to read, through S3 only.
+   */
+  private s3Kms(operation: string, input: Input): Grant[] {
+    const key = typeof input.SSEKMSKeyId === 'string' ? input.SSEKMSKeyId : this.scope.cfg.data.kmsKeyId
+    if (!key || !OBJECT_OPS.has(operation) || operation === 'DeleteObjects') return []
+    const keyArn = key.startsWith('arn:') ? key : this.arn('kms', key.startsWith('alias/') ? key : `key/${key}`)
+    const viaS3 = { StringEquals: { 'kms:ViaService': `s3.${this.scope.region}.amazonaws.com` } }
+    const writes = operation === 'PutObject' || operation === 'CopyObject'
+    return (writes ? ['kms:GenerateDataKey', 'kms:Decrypt'] : ['kms:Decrypt']).map((action) => ({ action, resources: [keyArn], condition: viaS3 }))
   }
 
   /** A key under one of the project's prefixes becomes that prefix's wildcard; any other key stays exact. */
