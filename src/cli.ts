@@ -61,7 +61,8 @@ Try it without an AWS account: npm run demo (runs the pipeline against a local m
   )
   // Global flags are checked once, before any command does anything.
   program.hook('preAction', (_root, actionCommand) => checkGlobalFlags(actionCommand.optsWithGlobals() as GlobalOptions))
-  for (const cmd of COMMANDS) cmd.register(program, deps)
+  // iam-policy plans other commands in-process on a fresh program of its own.
+  for (const cmd of COMMANDS) cmd.register(program, deps, createProgram)
   return program
 }
 

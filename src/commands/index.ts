@@ -4,6 +4,7 @@ import * as auditIam from './audit-iam.js'
 import * as completion from './completion.js'
 import * as deploy from './deploy.js'
 import * as doctor from './doctor.js'
+import * as iamPolicy from './iam-policy.js'
 import * as init from './init.js'
 import * as invoke from './invoke.js'
 import * as lambdaSetup from './lambda-setup.js'
@@ -22,7 +23,7 @@ import * as uploadData from './upload-data.js'
  * Every subcommand, in the order a user meets them. Command files only declare flags and import
  * their core logic lazily, so `mlops --help` loads no AWS SDK.
  */
-export const COMMANDS: readonly { register(program: Command, deps: Deps): Command }[] = [
+export const COMMANDS: readonly { register(program: Command, deps: Deps, makeProgram: (deps: Deps) => Command): Command }[] = [
   init,
   uploadData,
   train,
@@ -36,6 +37,7 @@ export const COMMANDS: readonly { register(program: Command, deps: Deps): Comman
   loadtest,
   scale,
   auditIam,
+  iamPolicy,
   status,
   doctor,
   teardown,
