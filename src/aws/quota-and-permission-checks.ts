@@ -88,7 +88,9 @@ function reason(err: unknown): string {
   if (e.code === 'AccessDenied' || /AccessDenied/.test(e.name ?? '')) return 'AccessDenied'
   const status = e.$metadata?.httpStatusCode
   // An endpoint that does not speak the API (an emulator without it) answers HTML or nothing useful.
-  if (e.name === 'SyntaxError' || /Deserialization error/.test(e.message ?? '')) return `not answered by ${status ? `HTTP ${status}` : 'this endpoint'}`
+  // (callAws already turns such an answer into NotAnAwsApi.)
+  if (e.code === 'NotAnAwsApi' || e.name === 'SyntaxError' || /Deserialization error/.test(e.message ?? ''))
+    return `not answered by ${status ? `HTTP ${status}` : 'this endpoint'}`
   const first = (e.message ?? '').split('\n')[0]!.slice(0, 120)
   return `${e.name ?? 'Error'}${first ? `: ${first}` : ''}`
 }

@@ -194,6 +194,20 @@ describe('checks that cannot run, and --no-preflight', () => {
     expect(sm).toHaveReceivedCommand(CreateTrainingJobCommand)
   })
 
+  it('an endpoint without Service Quotas (an emulator answering HTML) is named plainly in the one warning', async () => {
+    sq.on(ListServiceQuotasCommand).rejects(
+      new SyntaxError(
+        `Unexpected token '<', "<!doctype "... is not valid JSON\n  Deserialization error: to see the raw response, inspect the hidden field {error}.$response on this object.`,
+      ),
+    )
+    const run = await train(await trainProject())
+    expect(run.code, run.stderr).toBe(0)
+    const warnings = run.stderr.split('\n').filter((l) => l.includes('Preflight'))
+    expect(warnings).toHaveLength(1)
+    expect(warnings[0]).toContain('Service Quotas: not answered by this endpoint')
+    expect(warnings[0]).not.toMatch(/AwsError|Deserialization|Unexpected token/)
+  })
+
   it('--no-preflight (and MLOPS_PREFLIGHT=off) send none of its reads', async () => {
     quotas([{ QuotaName: 'ml.g4dn.xlarge for training job usage', QuotaCode: 'L-3F53BF0F', Value: 0 }])
     for (const [args, env] of [
