@@ -27,7 +27,7 @@ export function createProgram(deps: Deps): Command {
         'with a least-privilege Lambda in front and an IAM audit of the roles that made it possible.',
     )
     .version(deps.version, '-V, --version', 'print the mlops version')
-    .option('-c, --config <path>', 'config file', 'mlops.config.yaml')
+    .option('-c, --config <path>', 'config file; unset: the nearest in this folder or a parent, up to the repository root (.git)', 'mlops.config.yaml')
     .option('--profile <name>', 'AWS profile (overrides AWS_PROFILE and aws.profile)')
     .option('--region <region>', "AWS region (overrides AWS_REGION, aws.region and the profile's region)")
     .option('--endpoint-url <url>', 'send every AWS call to this URL, e.g. a local moto server (overrides AWS_ENDPOINT_URL)')
