@@ -12,7 +12,7 @@ export const DEFAULT_CONFIG_FILE = 'mlops.config.yaml'
  * Never `init --force`: that overwrites the user's config and edited scripts (issue 31 item 9).
  * `init --example` writes the commented template to a new file and touches nothing else.
  */
-const EXAMPLE_HINT = '`mlops init --example mlops.config.example.yaml` writes a commented example of every section beside yours (it changes nothing else).'
+const EXAMPLE_HINT = '`mlops init --example mlops.config.example.yaml` writes a commented example of every section to a new file (it changes nothing else).'
 
 const FIX_HINT = `Fix the fields listed above. ${EXAMPLE_HINT}`
 
