@@ -13,6 +13,8 @@ import {
   type ExitCodeValue,
 } from './shared/errors.js'
 import { Ui } from './shared/output.js'
+import { bundledHyperparameterNames, hyperparameterFlagHint } from './shared/hyperparameters.js'
+import { bundledScriptsDir } from './shared/package-root.js'
 
 /**
  * Builds a fresh program (tests get their own). Global flags live on the root and are read by
@@ -25,7 +27,7 @@ export function createProgram(deps: Deps): Command {
         'with a least-privilege Lambda in front and an IAM audit of the roles that made it possible.',
     )
     .version(deps.version, '-V, --version', 'print the mlops version')
-    .option('-c, --config <path>', 'config file', 'mlops.config.yaml')
+    .option('-c, --config <path>', 'config file; unset: the nearest in this folder or a parent, up to the repository root (.git)', 'mlops.config.yaml')
     .option('--profile <name>', 'AWS profile (overrides AWS_PROFILE and aws.profile)')
     .option('--region <region>', "AWS region (overrides AWS_REGION, aws.region and the profile's region)")
     .option('--endpoint-url <url>', 'send every AWS call to this URL, e.g. a local moto server (overrides AWS_ENDPOINT_URL)')
@@ -77,7 +79,7 @@ export async function runCli(argv: readonly string[], deps: Deps): Promise<ExitC
     const err = notAnAwsApiError(thrown) ?? thrown
     const code = exitCodeFor(err)
     if (isCommanderError(err) && code === 0) return 0 // --help, --version
-    renderError(err, deps, {
+    renderError((isCommanderError(err) && hyperparameterUsage(err, program, argv)) || err, deps, {
       json: argv.includes('--json'),
       debug: argv.includes('--debug'),
       color: !argv.includes('--no-color'),
@@ -134,4 +136,19 @@ function describeCause(cause: unknown): string {
 
 function usageFromCommander(err: { message: string; code: string }): MlopsError {
   return new MlopsError('Usage', err.message.replace(/^error: /, ''), { hint: 'Run the command with --help for usage.' })
+}
+
+/**
+ * An unknown option that is a hyperparameter of the bundled training script, on a command that
+ * takes --hyperparameter (`mlops train --epochs 3`): the usage error with the flag that sets it
+ * (issue 31 item 10). Undefined for every other commander error.
+ */
+function hyperparameterUsage(err: { message: string; code: string }, program: Command, argv: readonly string[]): MlopsError | undefined {
+  if (err.code !== 'commander.unknownOption') return undefined
+  const message = err.message.replace(/^error: /, '')
+  const option = /'([^']+)'/.exec(message)?.[1]
+  const command = program.commands.find((cmd) => argv.includes(cmd.name()))
+  if (!option || !command?.options.some((o) => o.long === '--hyperparameter')) return undefined
+  const hint = hyperparameterFlagHint(option, argv[argv.indexOf(option) + 1], bundledHyperparameterNames(bundledScriptsDir()))
+  return hint ? new MlopsError('Usage', message, { hint }) : undefined
 }

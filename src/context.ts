@@ -1,6 +1,6 @@
 import path from 'node:path'
 import { createAwsClientFactory, resolveAwsSettings, type AwsClientFactory, type AwsClientName, type AwsClients, type AwsSettings } from './aws/clients.js'
-import { DEFAULT_CONFIG_FILE, loadConfig } from './config/load.js'
+import { findConfigUpward, loadConfig } from './config/load.js'
 import type { MlopsConfig } from './config/schema.js'
 import { AwsSchema } from './config/sections/aws.js'
 import { UserError } from './shared/errors.js'
@@ -40,7 +40,7 @@ export interface Deps {
 
 /** Options every command accepts (declared once on the root program). */
 export interface GlobalOptions {
-  /** @default 'mlops.config.yaml' */
+  /** Unset: ./mlops.config.yaml or the nearest in a parent folder (findConfigUpward). */
   readonly config?: string
   readonly profile?: string
   readonly region?: string
@@ -76,7 +76,7 @@ export class CommandContext {
   constructor(deps: Deps, globals: GlobalOptions) {
     this.deps = deps
     this.globals = globals
-    this.configPath = path.resolve(deps.cwd, globals.config ?? DEFAULT_CONFIG_FILE)
+    this.configPath = globals.config !== undefined ? path.resolve(deps.cwd, globals.config) : findConfigUpward(deps.cwd)
     this.ui = new Ui({
       stdout: deps.stdout,
       stderr: deps.stderr,
@@ -105,6 +105,10 @@ export class CommandContext {
 
   /** The validated config; throws ConfigNotFound / InvalidConfig (exit 2). */
   config(): Promise<MlopsConfig> {
+    if (!this.configPromise && this.globals.config === undefined && this.projectDir !== path.resolve(this.deps.cwd)) {
+      // Found in a parent folder: say which file, since its folder is the project's (state, data, scripts).
+      this.ui.info(`Using ${path.relative(this.deps.cwd, this.configPath)} (paths in it resolve from ${this.projectDir}).`)
+    }
     this.configPromise ??= loadConfig(this.configPath, this.deps.cwd)
     return this.configPromise
   }

@@ -9,7 +9,10 @@ export function action<O>(deps: Deps, handler: (ctx: CommandContext, opts: O, ar
   return async (...args: unknown[]) => {
     const command = args.at(-1) as Command
     const positional = args.slice(0, -2).filter((a) => a !== undefined) as string[]
-    const globals = command.optsWithGlobals() as GlobalOptions
+    // --config left at its default: the context looks for the file in parent folders too.
+    const given = command.getOptionValueSourceWithGlobals('config') !== 'default'
+    const { config, ...rest } = command.optsWithGlobals() as GlobalOptions
+    const globals: GlobalOptions = given && config !== undefined ? { ...rest, config } : rest
     const ctx = new CommandContext(deps, globals)
     await handler(ctx, command.opts() as O, positional)
   }

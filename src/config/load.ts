@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml'
@@ -7,12 +8,32 @@ import { MlopsConfigSchema, type MlopsConfig } from './schema.js'
 
 export const DEFAULT_CONFIG_FILE = 'mlops.config.yaml'
 
-const FIX_HINT = 'Fix the fields listed above. `mlops init --force` writes a commented example of every section.'
+/**
+ * Never `init --force`: that overwrites the user's config and edited scripts (issue 31 item 9).
+ * `init --example` writes the commented template to a new file and touches nothing else.
+ */
+const EXAMPLE_HINT = '`mlops init --example mlops.config.example.yaml` writes a commented example of every section to a new file (it changes nothing else).'
+
+const FIX_HINT = `Fix the fields listed above. ${EXAMPLE_HINT}`
 
 /**
  * Reads and validates a config file, once. Throws `ConfigError` (exit 2) naming file, line and
  * dotted path; the file is shown relative to `cwd` (the command's working folder).
  */
+/**
+ * The config a command uses when --config is not given: ./mlops.config.yaml, else the nearest one in
+ * a parent folder, as git finds .git (issue 31 item 9). The search stops at the first folder that
+ * holds a .git (a repository's root: a config above it belongs to another project) or at the
+ * filesystem root. Found nowhere: ./mlops.config.yaml, so ConfigNotFound names the folder the user is in.
+ */
+export function findConfigUpward(cwd: string): string {
+  for (let dir = path.resolve(cwd); ; dir = path.dirname(dir)) {
+    const candidate = path.join(dir, DEFAULT_CONFIG_FILE)
+    if (existsSync(candidate)) return candidate
+    if (existsSync(path.join(dir, '.git')) || path.dirname(dir) === dir) return path.resolve(cwd, DEFAULT_CONFIG_FILE)
+  }
+}
+
 export async function loadConfig(file: string, cwd: string): Promise<MlopsConfig> {
   let text: string
   try {

@@ -2,7 +2,12 @@
  * The commented config `mlops init` writes (and the repository's example mlops.config.yaml).
  * Every key here is validated by `schema.ts`; a test parses this template to keep them in step.
  */
-export function configTemplate(opts: { project: string; bucket: string; region: string }): string {
+/**
+ * The commented config. `bundledScripts`: training.sourceDir is left commented out, so training uses the
+ * scripts bundled with mlops (init --no-scripts copies none into ./scripts/, and a sourceDir naming a
+ * folder that does not exist would fail the first train).
+ */
+export function configTemplate(opts: { project: string; bucket: string; region: string; bundledScripts?: boolean }): string {
   return `# mlops.config.yaml: one file for the whole pipeline. Docs: README.md, "Config reference".
 # Precedence: command-line flags > environment (AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL) > this file.
 
@@ -30,7 +35,7 @@ training:
   maxRuntime: 2h
   spot: false                       # managed spot training; resumes from checkpoints
   # frameworkVersion: "2.13.0"     # unset: the newest maintained SageMaker PyTorch image (older lines warn past end of patch)
-  sourceDir: scripts
+  ${opts.bundledScripts ? '# sourceDir: scripts               # unset: the scripts bundled with mlops (mlops init copies them here)' : 'sourceDir: scripts'}
   entryPoint: train.py
   distribution: auto                # auto | torch_distributed | native | none
   hyperparameters:

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { ConfigError, UserError } from './errors.js'
@@ -204,14 +205,50 @@ function invalidHyperparameters(problems: string[], source: 'config' | 'flag', f
   return new ConfigError(`The training hyperparameters have ${count}:`, problems, { hint })
 }
 
+/** Edit distance between two names (insert, delete, substitute), for "Did you mean". */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i]
+    for (let j = 1; j <= b.length; j++) row.push(Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)))
+    prev = row
+  }
+  return prev[b.length]!
+}
+
+/**
+ * The declared name closest to a misspelt one (`epoch` -> `epochs`, `learning-rate` is too far from
+ * `lr` to guess), or undefined when nothing is near: at most 2 edits, and fewer than a third of the name.
+ */
+export function closestHyperparameter(name: string, declared: readonly string[]): string | undefined {
+  const key = hyperparameterKey(name).toLowerCase()
+  let best: { name: string; d: number } | undefined
+  for (const candidate of declared) {
+    const d = editDistance(key, hyperparameterKey(candidate).toLowerCase())
+    if (d <= 2 && d * 3 < Math.max(key.length, 3) + 1 && (!best || d < best.d)) best = { name: candidate, d }
+  }
+  return best?.name
+}
+
+/** How this run treats names the script does not declare: stop (exit 2) unless --yes; --dry-run only warns. */
+export interface UnknownHyperparameterGate {
+  readonly ui: Pick<Ui, 'warn'>
+  /** --yes: run anyway, with the warning. */
+  readonly yes: boolean
+  /** --dry-run: nothing runs, so the plan is shown with the warning. */
+  readonly dryRun: boolean
+}
+
 /**
  * The script's declared hyperparameters (its hyperparameters.json) against the config's values,
  * the --hyperparameter flags and the tuning ranges: exit 2 before any AWS call or process start. A
- * config value a flag replaces is not checked (the flag's is). Names the script does not declare
- * are a warning. `train`, `tune`, `train-ec2` and `train --local` all check this one way.
+ * config value a flag replaces is not checked (the flag's is). A name the script does not declare
+ * (issue 31 item 10: `epoch: 3` silently ran 10 epochs) stops the run with "Did you mean" from the
+ * script's table unless --yes; --dry-run warns. `train`, `tune`, `train-ec2` and `train --local`
+ * all check this one way.
  */
 export async function checkScriptHyperparameters(
-  ui: Pick<Ui, 'warn'>,
+  gate: UnknownHyperparameterGate,
   sourceDir: string,
   configValues: Readonly<Record<string, Value>>,
   flagValues: Readonly<Record<string, Value>> = {},
@@ -221,12 +258,48 @@ export async function checkScriptHyperparameters(
   const fromConfig = Object.fromEntries(Object.entries(configValues).filter(([k]) => !replaced.has(hyperparameterKey(k))))
   const specs = await loadHyperparameterSpecs(sourceDir)
   if (!specs) return
-  const checks = [
-    checkAgainstSpecs(specs, sourceDir, fromConfig, { source: 'config', ...(ranges ? { ranges } : {}) }),
-    checkAgainstSpecs(specs, sourceDir, flagValues, { source: 'flag' }),
-  ]
-  const unknown = checks.flatMap((c) => c.unknown)
-  if (unknown.length > 0) {
-    ui.warn(`${sourceDir}/hyperparameters.json does not declare ${unknown.join(', ')}: the script will ignore ${unknown.length === 1 ? 'it' : 'them'}.`)
+  const fromFlags = checkAgainstSpecs(specs, sourceDir, flagValues, { source: 'flag' }).unknown
+  const unknown = [...checkAgainstSpecs(specs, sourceDir, fromConfig, { source: 'config', ...(ranges ? { ranges } : {}) }).unknown, ...fromFlags]
+  if (unknown.length === 0) return
+  const declared = specs.map((s) => s.name)
+  const guesses = unknown.flatMap((name) => {
+    const guess = closestHyperparameter(name, declared)
+    return guess ? [unknown.length === 1 ? `\`${guess}\`` : `\`${guess}\` for ${name}`] : []
+  })
+  const message =
+    `${sourceDir}/${HYPERPARAMETERS_FILE} does not declare ${unknown.join(', ')}: the script will ignore ${unknown.length === 1 ? 'it' : 'them'}.` +
+    (guesses.length > 0 ? ` Did you mean ${guesses.join(', ')}?` : '')
+  if (gate.yes || gate.dryRun) {
+    gate.ui.warn(gate.dryRun && !gate.yes ? `${message} A real run stops here unless --yes.` : message)
+    return
+  }
+  const where = fromFlags.length === unknown.length ? 'the --hyperparameter flag' : 'training.hyperparameters in mlops.config.yaml'
+  throw new UserError('UnknownHyperparameter', message, {
+    hint: `Fix the name in ${where} (the script accepts ${declared.join(', ')}), or pass --yes to run with it ignored.`,
+  })
+}
+
+/**
+ * The hint for an unknown CLI option that is a hyperparameter of the bundled script
+ * (`mlops train --epochs 3` -> `--hyperparameter epochs=3`), or undefined. `option` is what commander
+ * reports (`--epochs` or `--epochs=3`); `next` the argument after it, taken as the value.
+ */
+export function hyperparameterFlagHint(option: string, next: string | undefined, declared: readonly string[]): string | undefined {
+  const m = /^--([^=]+)(?:=(.*))?$/.exec(option)
+  if (!m) return undefined
+  const name = declared.find((d) => hyperparameterKey(d) === hyperparameterKey(m[1]!))
+  if (!name) return undefined
+  const value = m[2] ?? (next !== undefined && !next.startsWith('-') ? next : '<value>')
+  return `${option.split('=')[0]} is a hyperparameter of the training script, not an mlops flag: pass --hyperparameter ${name}=${value}.`
+}
+
+/** The names the bundled script declares, read synchronously for commander's error path. */
+export function bundledHyperparameterNames(scriptsDir: string): string[] {
+  try {
+    const doc = JSON.parse(readFileSync(path.join(scriptsDir, HYPERPARAMETERS_FILE), 'utf8')) as { hyperparameters?: { name?: unknown }[] }
+    return (doc.hyperparameters ?? []).flatMap((h) => (typeof h.name === 'string' ? [h.name] : []))
+  } catch {
+    // A hint only: an unreadable table means no suggestion, and commander's own message still stands.
+    return []
   }
 }

@@ -161,7 +161,9 @@ describe('config loading', () => {
     expect(lines).toHaveLength(3)
     expect(lines[0]).toMatch(/^✖ \S*mlops\.config\.yaml has 1 problem:$/)
     expect(lines[1]).toMatch(/^ {2}\S*mlops\.config\.yaml:7 • training\.instanceCount: must be at least 1/)
-    expect(lines[2]).toBe('hint: Fix the fields listed above. `mlops init --force` writes a commented example of every section.')
+    expect(lines[2]).toBe(
+      'hint: Fix the fields listed above. `mlops init --example mlops.config.example.yaml` writes a commented example of every section to a new file (it changes nothing else).',
+    )
     expect(run.stderr).not.toMatch(/\n\s+at /)
   })
 })

@@ -56,6 +56,46 @@ describe('init copies the bundled training and inference code (issue 15 item 1)'
   })
 })
 
+describe('init never suggests destroying work (issue 31 item 9)', () => {
+  it('--example <file> writes the commented template there and touches nothing else; never overwrites', async () => {
+    const mine = 'project:\n  name: mine\n'
+    const dir = await tempProject(mine, { 'scripts/train.py': '# edited\n' })
+    const run = await init(['--example', 'mlops.config.example.yaml'], dir)
+    expect(run.code, run.stderr).toBe(0)
+    expect(run.stdout).toContain(`Wrote a commented example of every section to ${path.join(dir, 'mlops.config.example.yaml')}.`)
+    expect(run.stdout).toContain('Your config and scripts were not touched')
+    expect(await readFile(path.join(dir, 'mlops.config.yaml'), 'utf8')).toBe(mine)
+    expect(await readFile(path.join(dir, 'scripts', 'train.py'), 'utf8')).toBe('# edited\n')
+    expect((await readdir(dir)).sort()).toEqual(['mlops.config.example.yaml', 'mlops.config.yaml', 'scripts'])
+    expect(await readFile(path.join(dir, 'mlops.config.example.yaml'), 'utf8')).toMatch(/^# mlops\.config\.yaml: one file/)
+    const again = await init(['--example', 'mlops.config.example.yaml'], dir)
+    expect(again.code).toBe(2)
+    expect(again.stderr).toContain('already exists; nothing was written.')
+  })
+
+  it('a config error and an existing config point at --example, never at --force', async () => {
+    const dir = await tempProject('project:\n  name: dogs\n  colour: red\n')
+    const bad = await runMlops(['train', '--dry-run'], { cwd: dir, ...NO_AWS })
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toContain('hint: Fix the fields listed above. `mlops init --example mlops.config.example.yaml` writes a commented example')
+    expect(bad.stderr).not.toContain('--force')
+    const exists = await init([], dir)
+    expect(exists.code).toBe(2)
+    expect(exists.stderr).toContain('hint: Pass --example <file> for a commented example beside it')
+  })
+
+  it('--no-scripts writes no training.sourceDir (the bundled scripts) and says so; train then finds its code', async () => {
+    const dir = await tempProject()
+    const run = await init(['--no-scripts'], dir)
+    expect(run.code, run.stderr).toBe(0)
+    expect(run.stdout).toContain(`training.sourceDir is left unset: training uses the scripts bundled with mlops (${bundledScriptsDir()}).`)
+    expect(await readFile(path.join(dir, 'mlops.config.yaml'), 'utf8')).not.toMatch(/^\s*sourceDir:/m)
+    const train = await runMlops(['train', '--dry-run'], { cwd: dir, ...NO_AWS })
+    expect(train.code, train.stderr).toBe(0)
+    expect(train.stdout).toContain(`from the scripts bundled with mlops (${bundledScriptsDir()})`)
+  })
+})
+
 describe('init --force never writes through a symbolic link (issue 19)', () => {
   it('a config that is a link is refused (exit 2) and its target is untouched', async () => {
     const dir = await tempProject(undefined, { 'elsewhere/precious.txt': 'keep me\n' })

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import path from 'node:path'
-import { checkHyperparameters } from '../../src/shared/hyperparameters.js'
+import { checkHyperparameters, closestHyperparameter } from '../../src/shared/hyperparameters.js'
 import { bundledScriptsDir } from '../../src/shared/package-root.js'
 import { minimalConfig, runMlops, tempProject } from '../helpers/cli.js'
 import { noAwsFactory } from '../helpers/aws.js'
@@ -90,6 +90,56 @@ describe('hyperparameters checked against the script’s hyperparameters.json', 
     const r = await trainWith('  hyperparameters: { epoch: 3 }\n', ['--dry-run'])
     expect(r.code, r.stderr).toBe(0)
     expect(r.stderr).toContain('does not declare epoch: the script will ignore it')
+  })
+})
+
+describe('a misspelt hyperparameter stops the run (issue 31 item 10)', () => {
+  const dataset = { 'dogImages/train/a/1.jpg': 'x', 'dogImages/train/b/1.jpg': 'x', 'dogImages/valid/a/1.jpg': 'x', 'dogImages/valid/b/1.jpg': 'x' }
+  const project = (training: string) => tempProject(minimalConfig(`training:\n  roleArn: ${ROLE}\n${training}`), dataset)
+
+  it('epoch: 3 exits 2 with "Did you mean `epochs`?" unless --yes, before any AWS client', async () => {
+    const dir = await project('  hyperparameters: { epoch: 3 }\n')
+    const r = await runMlops(['train'], { cwd: dir, awsFactory: noAwsFactory() })
+    expect(r.code, r.stderr).toBe(2)
+    expect(r.stderr).toContain('does not declare epoch: the script will ignore it. Did you mean `epochs`?')
+    expect(r.stderr).toContain('hint: Fix the name in training.hyperparameters in mlops.config.yaml')
+    expect(r.stderr).toContain('or pass --yes to run with it ignored.')
+    expect(r.stderr).not.toContain('AWS must not be reached')
+    const local = await runMlops(['train', '--local'], { cwd: dir, awsFactory: noAwsFactory() })
+    expect(local.code, local.stderr).toBe(2)
+    expect(local.stderr).toContain('Did you mean `epochs`?')
+  })
+
+  it('--hyperparameter lrr=0.1 names the flag; --dry-run warns that a real run stops', async () => {
+    const dir = await project('')
+    const r = await runMlops(['train', '--hyperparameter', 'lrr=0.1'], { cwd: dir, awsFactory: noAwsFactory() })
+    expect(r.code, r.stderr).toBe(2)
+    expect(r.stderr).toContain('Did you mean `lr`?')
+    expect(r.stderr).toContain('hint: Fix the name in the --hyperparameter flag')
+    const dry = await runMlops(['train', '--dry-run', '--hyperparameter', 'lrr=0.1'], { cwd: dir, awsFactory: noAwsFactory() })
+    expect(dry.code, dry.stderr).toBe(0)
+    expect(dry.stderr).toContain('A real run stops here unless --yes.')
+  })
+
+  it('closestHyperparameter guesses only near names', () => {
+    const names = ['epochs', 'batch-size', 'lr', 'arch']
+    expect(closestHyperparameter('epoch', names)).toBe('epochs')
+    expect(closestHyperparameter('batch_sise', names)).toBe('batch-size')
+    expect(closestHyperparameter('learning-rate', names)).toBeUndefined()
+    expect(closestHyperparameter('xy', names)).toBeUndefined()
+  })
+
+  it('mlops train --epochs 3 suggests --hyperparameter epochs=3 (exit 2)', async () => {
+    const dir = await project('')
+    const r = await runMlops(['train', '--epochs', '3'], { cwd: dir, awsFactory: noAwsFactory() })
+    expect(r.code, r.stderr).toBe(2)
+    expect(r.stderr).toContain("unknown option '--epochs'")
+    expect(r.stderr).toContain('hint: --epochs is a hyperparameter of the training script, not an mlops flag: pass --hyperparameter epochs=3.')
+    const eq = await runMlops(['train', '--batch_size=8'], { cwd: dir, awsFactory: noAwsFactory() })
+    expect(eq.stderr).toContain('pass --hyperparameter batch-size=8.')
+    const other = await runMlops(['train', '--frobnicate'], { cwd: dir, awsFactory: noAwsFactory() })
+    expect(other.code).toBe(2)
+    expect(other.stderr).toContain('Run the command with --help for usage.')
   })
 })
 

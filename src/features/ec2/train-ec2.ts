@@ -52,7 +52,7 @@ export async function runTrainEc2(ctx: CommandContext, flags: TrainEc2Options): 
   if (amiNotice) ctx.ui.warn(amiNotice)
   const sourceDir = resolveTrainingSourceDir(cfg, ctx.projectDir).dir
   // The script's own ranges, as train and tune check them: a bad value stops here, before a box exists.
-  await checkScriptHyperparameters(ctx.ui, sourceDir, cfg.training.hyperparameters)
+  await checkScriptHyperparameters({ ui: ctx.ui, yes: Boolean(ctx.globals.yes), dryRun: ctx.dryRun }, sourceDir, cfg.training.hyperparameters)
   const pkg = await buildCodePackage(sourceDir, cfg.training.entryPoint)
   const code = { ...codePackageLocation(s.bucket, s.project, pkg.sha256), sha256: pkg.sha256 }
   const summary = summarize(s)

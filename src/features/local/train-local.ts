@@ -69,7 +69,12 @@ export async function runLocalTrain(ctx: CommandContext, opts: LocalTrainOptions
       hint: 'Fix training.sourceDir / training.entryPoint in mlops.config.yaml.',
     })
   }
-  await checkScriptHyperparameters(ctx.ui, sourceDir, cfg.training.hyperparameters, opts.hyperparameters)
+  await checkScriptHyperparameters(
+    { ui: ctx.ui, yes: Boolean(ctx.globals.yes), dryRun: ctx.dryRun },
+    sourceDir,
+    cfg.training.hyperparameters,
+    opts.hyperparameters,
+  )
   const instances = opts.instances ?? cfg.training.instanceCount
   const python = ctx.dryRun
     ? { path: opts.python ?? ctx.deps.env.MLOPS_PYTHON ?? 'python3', cudaDevices: 0 }

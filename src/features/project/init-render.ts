@@ -2,6 +2,12 @@ import type { ChalkInstance } from 'chalk'
 import type { InitResult } from './init.js'
 
 export function renderInit(r: InitResult, c: ChalkInstance): string {
+  if (r.example) {
+    return [
+      `${r.written ? 'Wrote' : 'Would write'} a commented example of every section to ${r.path}.`,
+      'Your config and scripts were not touched: copy the sections you need from it.',
+    ].join('\n')
+  }
   const lines = [`${r.written ? 'Wrote' : 'Would write'} ${r.path} (project ${r.project}, bucket ${r.bucket}).`]
   if (r.scripts) {
     const n = r.scripts.copied.length
@@ -11,6 +17,7 @@ export function renderInit(r: InitResult, c: ChalkInstance): string {
       )
     if (r.scripts.kept.length) lines.push(c.gray(`Kept your ${r.scripts.kept.join(', ')} (--force replaces them).`))
   }
+  if (r.sourceDir?.bundled) lines.push(`training.sourceDir is left unset: training uses the scripts bundled with mlops (${r.sourceDir.dir}).`)
   lines.push(`Next: put your images in ${r.dataDir} and run \`mlops upload-data\`.`)
   return lines.join('\n')
 }

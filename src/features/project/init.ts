@@ -1,7 +1,7 @@
 import { lstat, readdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { mkdir } from 'node:fs/promises'
 import path from 'node:path'
-import { parseConfigText } from '../../config/load.js'
+import { DEFAULT_CONFIG_FILE, parseConfigText } from '../../config/load.js'
 import { configTemplate } from '../../config/template.js'
 import type { CommandContext } from '../../context.js'
 import { UserError } from '../../shared/errors.js'
@@ -15,6 +15,11 @@ export interface InitOptions {
   readonly force?: boolean
   /** Copy the bundled training and inference code into ./scripts/. @default true */
   readonly scripts?: boolean
+  /**
+   * Write the commented template to this new file and nothing else (no scripts, the config untouched):
+   * what a config error's hint points at instead of --force (issue 31 item 9). Never overwrites.
+   */
+  readonly example?: string
 }
 
 export interface InitResult {
@@ -23,6 +28,10 @@ export interface InitResult {
   readonly bucket: string
   readonly dataDir: string
   readonly written: boolean
+  /** True for --example: the file is a commented example; the config and scripts were not touched. */
+  readonly example?: boolean
+  /** Where training's code comes from: ./scripts/, or (--no-scripts) the scripts bundled with mlops. */
+  readonly sourceDir?: { readonly dir: string; readonly bundled: boolean }
   /** The bundled code copied into the project (absent with --no-scripts). */
   readonly scripts?: {
     readonly dir: string
@@ -43,11 +52,18 @@ const SCRIPTS_DIR = 'scripts'
  * through a symbolic link (issue 19): an existing link is refused, new files are created with O_EXCL.
  */
 export async function runInit(ctx: CommandContext, opts: InitOptions): Promise<Outcome<InitResult>> {
-  const file = ctx.configPath
+  // init writes where it is told or here: never into a config found in a parent folder.
+  const file = opts.example
+    ? path.resolve(ctx.deps.cwd, opts.example)
+    : ctx.globals.config !== undefined
+      ? ctx.configPath
+      : path.join(ctx.deps.cwd, DEFAULT_CONFIG_FILE)
+  const dir = path.dirname(file)
   const region = ctx.awsSettings().region
-  const project = opts.project ?? sanitize(path.basename(ctx.projectDir))
+  const project = opts.project ?? sanitize(path.basename(dir))
   const bucket = opts.bucket ?? `${project}-mlops-${region}`.slice(0, 63)
-  const text = configTemplate({ project, bucket, region })
+  const bundled = opts.scripts === false
+  const text = configTemplate({ project, bucket, region, bundledScripts: bundled })
   try {
     parseConfigText(text, file)
   } catch (e) {
@@ -57,18 +73,31 @@ export async function runInit(ctx: CommandContext, opts: InitOptions): Promise<O
     })
   }
   const existing = await kindOf(file)
-  if (existing === 'link') throw symlinkError(file, '-c <a real path>')
-  if (existing && !opts.force) {
-    throw new UserError('ConfigExists', `${file} already exists; nothing was written.`, { hint: 'Pass --force to overwrite it, or -c <other-path>.' })
+  if (existing === 'link') throw symlinkError(file, opts.example ? '--example <a new file>' : '-c <a real path>')
+  if (existing && opts.example) {
+    throw new UserError('ExampleExists', `${file} already exists; nothing was written.`, {
+      hint: 'Pass --example <a new file name>: the example never overwrites a file.',
+    })
   }
-  const scriptsDir = path.join(path.dirname(file), SCRIPTS_DIR)
-  const copy = opts.scripts === false ? undefined : await planScriptCopy(scriptsDir, Boolean(opts.force))
+  if (opts.example) {
+    const result: InitResult = { path: file, project, bucket, dataDir: path.resolve(dir, 'dogImages'), written: !ctx.dryRun, example: true }
+    if (!ctx.dryRun) await writeSafely(file, text, false)
+    return done(result)
+  }
+  if (existing && !opts.force) {
+    throw new UserError('ConfigExists', `${file} already exists; nothing was written.`, {
+      hint: 'Pass --example <file> for a commented example beside it, -c <other-path>, or --force to overwrite it (and the bundled scripts).',
+    })
+  }
+  const scriptsDir = path.join(dir, SCRIPTS_DIR)
+  const copy = bundled ? undefined : await planScriptCopy(scriptsDir, Boolean(opts.force))
   const result: InitResult = {
     path: file,
     project,
     bucket,
-    dataDir: ctx.resolvePath('dogImages'),
+    dataDir: path.resolve(dir, 'dogImages'),
     written: !ctx.dryRun,
+    sourceDir: bundled ? { dir: bundledScriptsDir(), bundled: true } : { dir: scriptsDir, bundled: false },
     ...(copy ? { scripts: { dir: scriptsDir, copied: copy.files.map((f) => f.rel), kept: copy.kept } } : {}),
   }
   if (ctx.dryRun) return done(result)

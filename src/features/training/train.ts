@@ -104,7 +104,12 @@ async function prepareTrain(ctx: CommandContext, opts: TrainOptions): Promise<Pr
   const region = ctx.awsSettings(cfg).region
   const jobName = uniqueName(resourceNames(cfg).trainingJobBase, new Date(ctx.clock.now()))
   const source = resolveTrainingSourceDir(cfg, ctx.projectDir)
-  await checkScriptHyperparameters(ctx.ui, source.dir, cfg.training.hyperparameters, opts.overrides.hyperparameters)
+  await checkScriptHyperparameters(
+    { ui: ctx.ui, yes: Boolean(ctx.globals.yes), dryRun: ctx.dryRun },
+    source.dir,
+    cfg.training.hyperparameters,
+    opts.overrides.hyperparameters,
+  )
   const code = await prepareCode(cfg, source)
   const channels = trainingChannels(cfg)
   const distribution = trainingDistribution(settings)

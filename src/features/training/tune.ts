@@ -156,7 +156,13 @@ async function prepareTune(ctx: CommandContext, opts: TuneOptions): Promise<Prep
   // plannedJobs is maxJobs except for Grid, which runs every combination.
   const timeoutSeconds = opts.timeoutSeconds ?? defaultWaitSeconds(training, tuningRounds(jobs, tuning.maxParallelJobs))
   const source = resolveTrainingSourceDir(cfg, ctx.projectDir)
-  await checkScriptHyperparameters(ctx.ui, source.dir, cfg.training.hyperparameters, opts.training.hyperparameters, tuning.ranges)
+  await checkScriptHyperparameters(
+    { ui: ctx.ui, yes: Boolean(ctx.globals.yes), dryRun: ctx.dryRun },
+    source.dir,
+    cfg.training.hyperparameters,
+    opts.training.hyperparameters,
+    tuning.ranges,
+  )
   const code = await prepareCode(cfg, source)
   const channels = trainingChannels(cfg)
   return {
