@@ -1,15 +1,23 @@
 import type { Command } from 'commander'
-import { followTimeoutField } from '../config/flag-fields.js'
-import type { Deps } from '../context.js'
+import { followTimeoutField, logFilterPatternField, logsSinceField } from '../config/flag-fields.js'
+import type { CommandContext, Deps } from '../context.js'
+import { UserError } from '../shared/errors.js'
 import { action } from './action.js'
-import { durationOption } from './options.js'
+import { durationOption, stringOption } from './options.js'
 
 const timeoutFlag = durationOption('--timeout', followTimeoutField, '2h')
+const sinceFlag = durationOption('--since', logsSinceField, '1h')
+const filterFlag = stringOption('--filter', logFilterPatternField, { example: 'ERROR' })
 
 interface LogsFlags {
   readonly stop?: boolean
   readonly timeout?: string
   readonly stopOnInterrupt?: boolean
+  readonly endpoint?: boolean
+  readonly lambda?: boolean
+  readonly follow?: boolean
+  readonly since?: string
+  readonly filter?: string
 }
 
 export function register(program: Command, deps: Deps): Command {
@@ -20,6 +28,11 @@ export function register(program: Command, deps: Deps): Command {
     .option('--stop', 'stop the job (StopTrainingJob / StopHyperParameterTuningJob) instead of following it')
     .option('--timeout <duration>', "how long to follow it, e.g. 2h (default: what is left of the job's max runtime + 30m)")
     .option('--stop-on-interrupt', 'on Ctrl-C stop the job instead of asking (without a terminal the default is to detach)')
+    .option('--endpoint', "the project's endpoint log group (/aws/sagemaker/Endpoints/<endpoint>) instead of a job")
+    .option('--lambda', "the project's function log group (/aws/lambda/<function>) instead of a job")
+    .option('--since <duration>', 'with --endpoint/--lambda: start this far back, e.g. 30m, 1h (default: 10m)')
+    .option('--filter <pattern>', 'with --endpoint/--lambda: a CloudWatch Logs filter pattern, e.g. ERROR or "timed out"')
+    .option('--follow', 'with --endpoint/--lambda: keep printing new lines until Ctrl-C or --timeout (default 1h)')
     .addHelpText(
       'after',
       `
@@ -28,6 +41,8 @@ Examples:
   $ mlops logs dogs-train-2026-11-22-10-30-05-123
   $ mlops logs dogs-train-2026-11-22-10-30-05-123 --debug   every log line, not only metrics
   $ mlops logs dogs-train-2026-11-22-10-30-05-123 --stop
+  $ mlops logs --endpoint --since 1h --filter ERROR   the endpoint's lines, all streams in time order
+  $ mlops logs --lambda --follow                       new lines of the function as they come (--json: JSON lines)
 
 A finished job prints its metric lines and final result at once; a running one is followed until it
 ends. The result is recorded so \`mlops deploy\` finds the model.`,
@@ -35,6 +50,18 @@ ends. The result is recorded so \`mlops deploy\` finds the model.`,
     .action(
       action<LogsFlags>(deps, async (ctx, flags, args) => {
         const timeoutSeconds = timeoutFlag(flags.timeout)
+        if (flags.endpoint || flags.lambda) return serviceLogs(ctx, flags, args, timeoutSeconds)
+        for (const [given, flag] of [
+          [flags.since, '--since'],
+          [flags.filter, '--filter'],
+          [flags.follow, '--follow'],
+        ] as const) {
+          if (given !== undefined) {
+            throw new UserError('ConflictingFlags', `${flag} only applies with --endpoint or --lambda (a job's logs are always followed).`, {
+              hint: `Add --endpoint or --lambda, or leave out ${flag}.`,
+            })
+          }
+        }
         const { runLogs } = await import('../features/training/logs.js')
         const { interruptDecider } = await import('../features/training/interrupt.js')
         const { renderLogsResult } = await import('../features/training/render.js')
@@ -52,4 +79,32 @@ ends. The result is recorded so \`mlops deploy\` finds the model.`,
         ctx.ui.result(outcome, renderLogsResult)
       }),
     )
+}
+
+/** `logs --endpoint` / `logs --lambda`: recent lines, or --follow them. */
+async function serviceLogs(ctx: CommandContext, flags: LogsFlags, args: string[], timeoutSeconds: number | undefined): Promise<void> {
+  const conflict = (message: string, hint: string) => new UserError('ConflictingFlags', message, { hint })
+  if (flags.endpoint && flags.lambda) throw conflict('--endpoint and --lambda cannot be combined.', 'Pick one log group per run.')
+  const source = flags.endpoint ? 'endpoint' : 'lambda'
+  if (args[0]) throw conflict(`--${source} reads the project's ${source} log group; a job name does not apply.`, `Run \`mlops logs ${args[0]}\` for the job.`)
+  if (flags.stop || flags.stopOnInterrupt) throw conflict(`--stop and --stop-on-interrupt apply to jobs, not to --${source}.`, 'Leave them out.')
+  if (timeoutSeconds !== undefined && !flags.follow) throw conflict('--timeout only applies with --follow.', 'Add --follow, or leave out --timeout.')
+  const sinceSeconds = sinceFlag(flags.since) ?? 600
+  const filterPattern = filterFlag(flags.filter)
+  const { runServiceLogs, renderServiceLogs, formatLogEvent } = await import('../features/training/service-logs.js')
+  const out = ctx.deps.stdout
+  const outcome = await runServiceLogs(ctx, {
+    source,
+    sinceSeconds,
+    follow: Boolean(flags.follow),
+    ...(filterPattern ? { filterPattern } : {}),
+    ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}),
+    // Followed lines are the output, written as they come: JSON lines with --json.
+    onEvents: (events) => {
+      for (const e of events) out.write((ctx.ui.json ? JSON.stringify(e) : formatLogEvent(e)) + '\n')
+    },
+  })
+  // A follow's lines are already written; its summary went to stderr (JSON lines stay JSON lines).
+  if (outcome.kind === 'done' && outcome.result.followed !== undefined) return
+  ctx.ui.result(outcome, renderServiceLogs)
 }

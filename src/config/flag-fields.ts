@@ -20,6 +20,12 @@ export const localHostsField = positiveInt('local hosts').max(16, atMost(16, 'lo
 /** How long to follow a job (`train --timeout`, `logs --timeout`): any duration up to mlops's 366d. */
 export const followTimeoutField = duration
 
+/** `logs --endpoint/--lambda --since`: how far back to read, e.g. 10m, 1h. */
+export const logsSinceField = duration
+
+/** `logs --filter`: a CloudWatch Logs filter pattern (FilterLogEvents allows up to 1024 characters). */
+export const logFilterPatternField = z.string().trim().min(1, 'must not be empty').max(1024, 'must be at most 1024 characters (CloudWatch filter pattern)')
+
 /** `train --budget` / `tune --budget`: US dollars, `20` or `$20`. */
 export const budgetUsdField = z
   .string()

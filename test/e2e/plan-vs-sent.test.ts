@@ -30,7 +30,8 @@ const CONVERGING = new Set(['upload-data', 'deploy', 'lambda-setup', 'scale'])
 function needs(args: readonly string[]): Need[] {
   const [cmd] = args
   if (cmd === 'train' || cmd === 'tune' || cmd === 'train-ec2') return ['data']
-  if (cmd === 'logs') return ['job']
+  // --lambda reads the log group lambda-setup makes (with its retention) before the function's first run.
+  if (cmd === 'logs') return args.includes('--lambda') ? ['function'] : ['job']
   if (cmd === 'deploy') return ['model']
   // With a URL it runs over an existing function: the converge path (GetFunction, GetAlias, ...) is checked too.
   if (cmd === 'lambda-setup') return args.includes('--url') ? ['endpoint', 'function'] : ['endpoint']

@@ -21,6 +21,7 @@ export const DEFAULT_COMMANDS: string[][] = [
   ['train', '--instances', '4'],
   ['tune'],
   ['logs', 'dogs-train-2026-11-22-10-00-00-000'],
+  ['logs', '--lambda', '--since', '1h', '--filter', 'ERROR'],
   ['train-ec2'],
   ['deploy', '--model', MODEL],
   ['invoke', SAMPLE],
