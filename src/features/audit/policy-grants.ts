@@ -297,7 +297,11 @@ export class GrantBuilder {
     const action = `logs:${operation}`
     const group = typeof input.logGroupName === 'string' ? input.logGroupName : undefined
     if (operation === 'DescribeLogGroups' || !group) return [{ action, resources: ['*'] }]
-    if (operation === 'GetLogEvents' || operation === 'FilterLogEvents') return [{ action, resources: [this.arn('logs', `log-group:${group}:log-stream:*`)] }]
+    if (operation === 'GetLogEvents') return [{ action, resources: [this.arn('logs', `log-group:${group}:log-stream:*`)] }]
+    // FilterLogEvents' resource type is the log group (the Service Authorization Reference); the
+    // stream pattern is kept too, since CloudWatch Logs has authorised group actions against it.
+    if (operation === 'FilterLogEvents')
+      return [{ action, resources: [this.arn('logs', `log-group:${group}`), this.arn('logs', `log-group:${group}:log-stream:*`)] }]
     const resources = this.logGroup(group)
     const out: Grant[] = [{ action, resources }]
     if (operation === 'CreateLogGroup' && input.tags) out.push({ action: 'logs:TagResource', resources }, { action: 'logs:TagLogGroup', resources })
