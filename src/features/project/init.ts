@@ -23,6 +23,8 @@ export interface InitResult {
   readonly bucket: string
   readonly dataDir: string
   readonly written: boolean
+  /** What init did (or, with --dry-run, would do) to `.gitignore` so `.mlops/` stays out of git. */
+  readonly gitignore: { readonly path: string; readonly action: 'created' | 'appended' | 'already ignored' | 'skipped (not a plain file)' }
   /** The bundled code copied into the project (absent with --no-scripts). */
   readonly scripts?: {
     readonly dir: string
@@ -63,16 +65,19 @@ export async function runInit(ctx: CommandContext, opts: InitOptions): Promise<O
   }
   const scriptsDir = path.join(path.dirname(file), SCRIPTS_DIR)
   const copy = opts.scripts === false ? undefined : await planScriptCopy(scriptsDir, Boolean(opts.force))
+  const gitignore = await planGitignore(path.join(path.dirname(file), '.gitignore'))
   const result: InitResult = {
     path: file,
     project,
     bucket,
     dataDir: ctx.resolvePath('dogImages'),
     written: !ctx.dryRun,
+    gitignore: { path: gitignore.path, action: gitignore.action },
     ...(copy ? { scripts: { dir: scriptsDir, copied: copy.files.map((f) => f.rel), kept: copy.kept } } : {}),
   }
   if (ctx.dryRun) return done(result)
   await writeSafely(file, text, existing !== undefined)
+  if (gitignore.text !== undefined) await writeFile(gitignore.path, gitignore.text, { flag: gitignore.action === 'created' ? 'wx' : 'a' })
   if (copy) {
     for (const f of copy.files) {
       await mkdir(path.dirname(path.join(scriptsDir, f.rel)), { recursive: true })
@@ -81,6 +86,23 @@ export async function runInit(ctx: CommandContext, opts: InitOptions): Promise<O
     for (const k of copy.kept) ctx.ui.warn(`Kept your ${path.join(SCRIPTS_DIR, k)} (pass --force to replace it with the bundled one).`)
   }
   return done(result)
+}
+
+/** The line init adds: .mlops/ holds local runs (134 MB checkpoints), downloads and state, none of it for git. */
+const GITIGNORE_ENTRY = '.mlops/'
+
+/**
+ * What to do to `.gitignore` (issue 31 item 8): create it, append the entry, or nothing when a line
+ * already ignores `.mlops` (with or without the slashes). Never writes through a link.
+ */
+async function planGitignore(file: string): Promise<{ path: string; action: InitResult['gitignore']['action']; text?: string }> {
+  const kind = await kindOf(file)
+  if (kind === 'link' || kind === 'dir') return { path: file, action: 'skipped (not a plain file)' }
+  if (kind === undefined) return { path: file, action: 'created', text: `${GITIGNORE_ENTRY}\n` }
+  const current = await readFile(file, 'utf8')
+  const ignored = current.split(/\r?\n/).some((l) => /^\/?\.mlops\/?(\*\*)?$/.test(l.trim()))
+  if (ignored) return { path: file, action: 'already ignored' }
+  return { path: file, action: 'appended', text: `${current === '' || current.endsWith('\n') ? '' : '\n'}${GITIGNORE_ENTRY}\n` }
 }
 
 /**
