@@ -1,4 +1,4 @@
-import { readdir, readFile } from 'node:fs/promises'
+import { readdir, readFile, rm } from 'node:fs/promises'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { noAwsFactory } from '../helpers/aws.js'
@@ -54,7 +54,9 @@ describe('mlops clean: .mlops/ does not grow without bound (issue 31 item 8)', (
     expect(r).toMatchObject({ deleted: true, bytes: 102 * 1024 })
     // Before deleting, the list with sizes on stderr.
     expect(run.stderr).toContain('mlops clean will delete 6 items, freeing 102.0 KB:')
-    expect(run.stderr).toContain('  - .mlops/local/dogs-local-2/model (20.0 KB): model of a run .mlops/state.json does not reference')
+    expect(run.stderr).toContain(
+      '  - .mlops/local/dogs-local-2/model (20.0 KB): model of a run .mlops/state.json does not reference (its best weights stay in its checkpoints)',
+    )
     expect((await readdir(path.join(dir, '.mlops/local/dogs-local-1/checkpoints'))).sort()).toEqual(['best-model.pth', 'checkpoint-epoch0003.pt'])
     expect((await readdir(path.join(dir, '.mlops/local/dogs-local-1'))).sort()).toEqual(['checkpoints', 'model', 'model.tar.gz'])
     expect((await readdir(path.join(dir, '.mlops/local/dogs-local-2'))).sort()).toEqual(['checkpoints'])
@@ -82,5 +84,23 @@ describe('mlops clean: .mlops/ does not grow without bound (issue 31 item 8)', (
     expect(run.code, run.stderr).toBe(0)
     expect(run.json()).toMatchObject({ dryRun: true, operations: [], bytes: 102 * 1024, deleted: false })
     expect((await readdir(path.join(dir, '.mlops/local/dogs-local-1/checkpoints'))).length).toBe(4)
+  })
+
+  it('a project whose state references no local model (state.json deleted: it is a cache) keeps every model', async () => {
+    const dir = await project()
+    await rm(path.join(dir, '.mlops/state.json'))
+    const run = await runMlops(['clean', '--yes', '--json'], { cwd: dir, ...NO_AWS })
+    expect(run.code, run.stderr).toBe(0)
+    expect(run.json().items.map((i: { path: string }) => i.path)).not.toContainEqual(expect.stringMatching(/model(\.tar\.gz)?$/))
+    expect((await readdir(path.join(dir, '.mlops/local/dogs-local-2'))).sort()).toEqual(['checkpoints', 'model', 'model.tar.gz'])
+  })
+
+  it('an unreferenced run without best weights in its checkpoints keeps its model (the only copy)', async () => {
+    const dir = await project()
+    await rm(path.join(dir, '.mlops/local/dogs-local-2/checkpoints/best-model.pth'))
+    const run = await runMlops(['clean', '--yes', '--json'], { cwd: dir, ...NO_AWS })
+    expect(run.code, run.stderr).toBe(0)
+    expect((await readdir(path.join(dir, '.mlops/local/dogs-local-2'))).sort()).toEqual(['checkpoints', 'model', 'model.tar.gz'])
+    expect(run.json().kept).toContain('.mlops/local/dogs-local-2/model.tar.gz')
   })
 })

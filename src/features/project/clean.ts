@@ -13,7 +13,7 @@ import { formatBytes } from '../../shared/output.js'
  * `checkpoint-epoch*.pt`; train.py keeps two); the older checkpoint and half-written `*.tmp` files
  * go. A run's model (`model/` and `model.tar.gz`) is kept while .mlops/state.json references it
  * (`serve` and `deploy --model <run>` find it there); an unreferenced run's model goes (its best
- * weights stay in its checkpoints). `.mlops/local/serve/` holds models `serve` downloaded from S3:
+ * weights stay in its checkpoints), unless the state references no local model at all. `.mlops/local/serve/` holds models `serve` downloaded from S3:
  * a cache, fetched again when needed. The state file, upload cache and loadtest results are
  * never touched.
  */
@@ -98,8 +98,16 @@ async function findCleanable(ctx: CommandContext): Promise<{ items: CleanItem[];
     for (const model of ['model', 'model.tar.gz']) {
       const p = path.join(run, model)
       if (!(await exists(p))) continue
-      if (referenced.has(name)) kept.push(rel(p))
-      else items.push({ path: rel(p), bytes: await sizeOf(p), reason: 'model of a run .mlops/state.json does not reference' })
+      // With no local model in the state (a deleted or reset state file: it is a cache), nothing says which
+      // model is unused, so every model stays.
+      // And a run without best weights in its checkpoints keeps its model: it would be the only copy.
+      if (referenced.size === 0 || referenced.has(name) || !files.includes(BEST_MODEL_FILE)) kept.push(rel(p))
+      else
+        items.push({
+          path: rel(p),
+          bytes: await sizeOf(p),
+          reason: 'model of a run .mlops/state.json does not reference (its best weights stay in its checkpoints)',
+        })
     }
   }
   return { items, kept }
