@@ -1,6 +1,7 @@
 import type { Command } from 'commander'
 import type { Deps } from '../context.js'
 import * as auditIam from './audit-iam.js'
+import * as clean from './clean.js'
 import * as completion from './completion.js'
 import * as deploy from './deploy.js'
 import * as doctor from './doctor.js'
@@ -41,5 +42,6 @@ export const COMMANDS: readonly { register(program: Command, deps: Deps, makePro
   status,
   doctor,
   teardown,
+  clean,
   completion,
 ]

@@ -5,6 +5,7 @@ import { action } from './action.js'
 interface TeardownFlags {
   readonly deleteData?: boolean
   readonly keepRoles?: boolean
+  readonly verbose?: boolean
 }
 
 export function register(program: Command, deps: Deps): Command {
@@ -12,6 +13,7 @@ export function register(program: Command, deps: Deps): Command {
     .command('teardown')
     .description('delete everything mlops created for the project (keeps the S3 data unless --delete-data)')
     .option('--delete-data', 'also delete the dataset, job outputs and code packages in S3 (and the bucket if mlops created it)')
+    .option('--verbose', 'with --delete-data, list every S3 key it deletes (the default shows counts and sizes by kind)')
     .option('--keep-roles', 'keep the IAM roles and instance profile (they cost nothing)')
     .addHelpText(
       'after',
@@ -28,7 +30,10 @@ Examples:
     .action(
       action<TeardownFlags>(deps, async (ctx, flags) => {
         const { renderTeardown, runTeardown } = await import('../features/project/teardown.js')
-        ctx.ui.result(await runTeardown(ctx, { deleteData: Boolean(flags.deleteData), keepRoles: Boolean(flags.keepRoles) }), renderTeardown)
+        ctx.ui.result(
+          await runTeardown(ctx, { deleteData: Boolean(flags.deleteData), keepRoles: Boolean(flags.keepRoles), verbose: Boolean(flags.verbose) }),
+          renderTeardown,
+        )
       }),
     )
 }

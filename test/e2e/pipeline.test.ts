@@ -111,12 +111,20 @@ describe('the whole pipeline on moto', () => {
     expect(status.scalingTargets).toEqual([expect.objectContaining({ resourceId: 'endpoint/pipe-endpoint/variant/AllTraffic', min: 1, max: 3 })])
     expect(status.roles.map((r: { name: string }) => r.name).sort()).toEqual(['pipe-ec2', 'pipe-lambda', 'pipe-sagemaker'])
     expect(status.instances).toEqual([]) // train-ec2 never leaves its box running
-    expect(status.data).toMatchObject({ bucket: 'pipe-data', objects: 24 })
+    expect(status.data).toMatchObject({ bucket: 'pipe-data' })
+    // Grouped by kind: the model archive and code package the pipeline uploaded show beside the dataset.
+    expect(status.data.groups.map((g: { kind: string }) => g.kind)).toEqual(['dataset', 'job outputs', 'model archives', 'code packages'])
+    expect(status.data.groups[0]).toMatchObject({ kind: 'dataset', prefix: 'dogImages/', objects: 24 })
     expect(status.hourlyTotal).toBeCloseTo(0.115 + status.functions[0].hourly, 4)
 
     const down = (await mlops(['teardown', '--yes', '--json'])).json()
     expect(down.failed).toEqual([])
-    expect(down.left).toEqual(['data s3://pipe-data/dogImages/ (24 objects)'])
+    expect(down.left).toEqual([
+      expect.stringMatching(/^dataset s3:\/\/pipe-data\/dogImages\/ \(24 objects, [\d.]+ [KM]?B\)$/),
+      expect.stringMatching(/^job outputs s3:\/\/pipe-data\/output\/, s3:\/\/pipe-data\/pipe\/checkpoints\/ \(\d+ objects?, /),
+      expect.stringMatching(/^model archives s3:\/\/pipe-data\/pipe\/models\/ \(\d+ objects?, /),
+      expect.stringMatching(/^code packages s3:\/\/pipe-data\/pipe\/code\/ \(\d+ objects?, /),
+    ])
 
     const cfg = motoClientConfig(moto.endpoint)
     const sm = new SageMakerClient(cfg)

@@ -196,12 +196,19 @@ describe('status and teardown on moto', () => {
     expect(s.instances[0]).toMatchObject({ state: 'running', instanceType: 'g4dn.xlarge', hourly: 0.526 })
     expect(s.roles.map((r: { name: string }) => r.name).sort()).toEqual(['dogs-ec2', 'dogs-lambda', 'dogs-sagemaker'])
     expect(s.instanceProfiles).toEqual(['dogs-ec2'])
-    expect(s.data).toMatchObject({ bucket: 'dogs-data', prefix: 'data', objects: 3, bytes: 3000 })
+    // The job's output counts too, by kind (issue 31 item 7): not only the dataset.
+    expect(s.data).toMatchObject({ bucket: 'dogs-data', prefix: 'data', objects: 4, bytes: 3001 })
+    expect(s.data.groups).toEqual([
+      { kind: 'dataset', prefix: 'data/', objects: 3, bytes: 3000 },
+      { kind: 'job outputs', prefix: 'output/, dogs/checkpoints/', objects: 1, bytes: 1 },
+    ])
     expect(s.hourlyTotal).toBeCloseTo(0.23 + 0.526 + 0.0000041667 * 2 * 3600, 3)
     const human = await runMlops(['status'], { cwd: dir, env })
     expect(human.stdout).toContain('dogs-endpoint')
     expect(human.stdout).toMatch(/Running now: \$0\.79\/hour/)
     expect(human.stdout).toContain('mlops teardown')
+    expect(human.stdout).toMatch(/s3 dataset +s3:\/\/dogs-data\/data\/ +3 objects +2\.9 KB/)
+    expect(human.stdout).toMatch(/s3 job outputs +s3:\/\/dogs-data\/output\/, s3:\/\/dogs-data\/dogs\/checkpoints\/ +1 objects +1 B/)
 
     const refused = await runMlops(['teardown'], { cwd: dir, env })
     expect(refused.code).toBe(2)
@@ -212,7 +219,10 @@ describe('status and teardown on moto', () => {
     expect(down.code, down.stderr).toBe(0)
     const d = down.json()
     expect(d.failed).toEqual([])
-    expect(d.left).toEqual(['data s3://dogs-data/data/ (3 objects)'])
+    expect(d.left).toEqual([
+      'dataset s3://dogs-data/data/ (3 objects, 2.9 KB)',
+      'job outputs s3://dogs-data/output/, s3://dogs-data/dogs/checkpoints/ (1 object, 1 B)',
+    ])
     // Dependency order as the user saw it.
     const order = [
       'autoscaling of',
@@ -257,6 +267,11 @@ describe('status and teardown on moto', () => {
     const dir = await tempProject(minimalConfig())
     const run = await runMlops(['teardown', '--yes', '--delete-data', '--json'], { cwd: dir, env: motoEnv(moto.endpoint) })
     expect(run.code, run.stderr).toBe(0)
+    // By kind with counts and sizes, not key by key (8,350 lines for the real dataset; issue 31 item 7).
+    expect(run.stderr).toContain(
+      '  - 4 objects mlops wrote in s3://dogs-data/\n      dataset s3://dogs-data/data/ (3 objects, 2.9 KB)\n      job outputs s3://dogs-data/output/, s3://dogs-data/dogs/checkpoints/ (1 object, 1 B)\n',
+    )
+    expect(run.stderr).not.toContain('output/dogs-train-2026-11-22-10-00-00-000/output/model.tar.gz')
     expect(run.json().left).toEqual([])
     expect((await s3.send(new ListObjectsV2Command({ Bucket: 'dogs-data' }))).KeyCount).toBe(0)
   })
@@ -279,10 +294,19 @@ describe('status and teardown on moto', () => {
       await s3.send(new PutObjectCommand({ Bucket: 'dogs-data', Key, Body: 'pkg', Metadata: { sha256: 'a'.repeat(64) } }))
     }
     const dir = await tempProject(minimalConfig())
-    const run = await runMlops(['teardown', '--yes', '--delete-data', '--json'], { cwd: dir, env: motoEnv(moto.endpoint) })
+    const run = await runMlops(['teardown', '--yes', '--delete-data', '--verbose', '--json'], { cwd: dir, env: motoEnv(moto.endpoint) })
     expect(run.code, run.stderr).toBe(0)
-    // Exactly what goes is listed before the question, key by key.
-    expect(run.stderr).toContain(`  - 6 objects mlops wrote in s3://dogs-data/\n${mine.map((k) => `      ${k}`).join('\n')}\n`)
+    // Exactly what goes is listed before the question, by kind, and with --verbose key by key.
+    expect(run.stderr).toContain(
+      [
+        '  - 6 objects mlops wrote in s3://dogs-data/',
+        '      dataset s3://dogs-data/data/ (3 objects, 2.9 KB)',
+        '      job outputs s3://dogs-data/output/, s3://dogs-data/dogs/checkpoints/ (1 object, 1 B)',
+        '      model archives s3://dogs-data/dogs/models/ (1 object, 3 B)',
+        '      code packages s3://dogs-data/dogs/code/ (1 object, 3 B)',
+        ...mine.map((k) => `      ${k}`),
+      ].join('\n') + '\n',
+    )
     expect(run.stderr).toContain("(keeping 4 objects under the project's prefixes that mlops did not write)")
     const left = ((await s3.send(new ListObjectsV2Command({ Bucket: 'dogs-data' }))).Contents ?? []).map((o) => o.Key).sort()
     expect(left).toEqual([...others, 'data/valid/001.A/fake.jpg'].sort())

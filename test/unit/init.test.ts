@@ -44,7 +44,7 @@ describe('init copies the bundled training and inference code (issue 15 item 1)'
     const run = await init(['--no-scripts', '--json'], dir)
     expect(run.code).toBe(0)
     expect(run.json().scripts).toBeUndefined()
-    expect(await readdir(dir)).toEqual(['mlops.config.yaml'])
+    expect((await readdir(dir)).sort()).toEqual(['.gitignore', 'mlops.config.yaml'])
   })
 
   it('--dry-run lists the files and writes nothing', async () => {
@@ -127,5 +127,35 @@ describe('init --force never writes through a symbolic link (issue 19)', () => {
     expect(run.code).toBe(2)
     expect(run.stderr).toContain('scripts is a symbolic link')
     expect(await readdir(path.join(dir, 'elsewhere'))).toEqual(['x'])
+  })
+})
+
+describe('init keeps .mlops/ out of git (issue 31 item 8)', () => {
+  it('writes a .gitignore with .mlops/ when there is none', async () => {
+    const dir = await tempProject()
+    const run = await init(['--json'], dir)
+    expect(run.code, run.stderr).toBe(0)
+    expect(await readFile(path.join(dir, '.gitignore'), 'utf8')).toBe('.mlops/\n')
+    expect(run.json().gitignore).toEqual({ path: path.join(dir, '.gitignore'), action: 'created' })
+  })
+
+  it('appends to an existing .gitignore (adding the missing newline), and never twice', async () => {
+    const dir = await tempProject(undefined, { '.gitignore': 'node_modules\n*.log' })
+    const run = await init([], dir)
+    expect(run.code, run.stderr).toBe(0)
+    expect(run.stdout).toContain(`Added .mlops/ to ${path.join(dir, '.gitignore')}`)
+    expect(await readFile(path.join(dir, '.gitignore'), 'utf8')).toBe('node_modules\n*.log\n.mlops/\n')
+    const again = await init(['--force', '--json'], dir)
+    expect(again.json().gitignore.action).toBe('already ignored')
+    expect(await readFile(path.join(dir, '.gitignore'), 'utf8')).toBe('node_modules\n*.log\n.mlops/\n')
+  })
+
+  it('leaves a .gitignore that already ignores /.mlops alone; --dry-run writes none', async () => {
+    const dir = await tempProject(undefined, { '.gitignore': '/.mlops\n' })
+    expect((await init(['--json'], dir)).json().gitignore.action).toBe('already ignored')
+    expect(await readFile(path.join(dir, '.gitignore'), 'utf8')).toBe('/.mlops\n')
+    const fresh = await tempProject()
+    expect((await init(['--dry-run', '--json'], fresh)).json().gitignore.action).toBe('created')
+    expect(await readdir(fresh)).toEqual([])
   })
 })

@@ -113,3 +113,40 @@ describe('findOwnedData: one walk of each root prefix', () => {
     ])
   })
 })
+
+describe('collectInventory: what the bucket holds, by kind (issue 31 item 7)', () => {
+  it('counts and sizes the dataset, job outputs, model archives and code packages, not only the dataset', async () => {
+    const listed: (string | undefined)[] = []
+    mocks.s3.on(ListObjectsV2Command).callsFake((input: { Prefix?: string }) => {
+      listed.push(input.Prefix)
+      const objects: Record<string, [string, number][]> = {
+        'data/': [
+          ['data/train/a/1.jpg', 100],
+          ['data/train/b/2.jpg', 200],
+        ],
+        'output/': [
+          ['output/dogs-train-1/output/model.tar.gz', 5000],
+          ['output/cats-train-1/output/model.tar.gz', 7000],
+        ],
+        'dogs/': [
+          ['dogs/checkpoints/j/c.pt', 3000],
+          ['dogs/models/abc/model.tar.gz', 83 * 1024 * 1024],
+          ['dogs/code/x/sourcedir.tar.gz', 40],
+          ['dogs/notes.txt', 1],
+        ],
+      }
+      return { Contents: (objects[input.Prefix ?? ''] ?? []).map(([Key, Size]) => ({ Key, Size })), IsTruncated: false }
+    })
+    const inv = await inventory()
+    expect(listed).toEqual(['data/', 'output/', 'dogs/'])
+    // Another project's job output in a shared output prefix is not ours.
+    expect(inv.data?.groups).toEqual([
+      { kind: 'dataset', prefix: 'data/', objects: 2, bytes: 300 },
+      { kind: 'job outputs', prefix: 'output/, dogs/checkpoints/', objects: 2, bytes: 8000 },
+      { kind: 'model archives', prefix: 'dogs/models/', objects: 1, bytes: 83 * 1024 * 1024 },
+      { kind: 'code packages', prefix: 'dogs/code/', objects: 1, bytes: 40 },
+      { kind: 'other', prefix: 'dogs/', objects: 1, bytes: 1 },
+    ])
+    expect(inv.data).toMatchObject({ objects: 7, bytes: 300 + 8000 + 83 * 1024 * 1024 + 41 })
+  })
+})

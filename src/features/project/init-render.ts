@@ -18,6 +18,10 @@ export function renderInit(r: InitResult, c: ChalkInstance): string {
     if (r.scripts.kept.length) lines.push(c.gray(`Kept your ${r.scripts.kept.join(', ')} (--force replaces them).`))
   }
   if (r.sourceDir?.bundled) lines.push(`training.sourceDir is left unset: training uses the scripts bundled with mlops (${r.sourceDir.dir}).`)
+  if (r.gitignore && (r.gitignore.action === 'created' || r.gitignore.action === 'appended'))
+    lines.push(
+      `${r.written ? (r.gitignore.action === 'created' ? 'Wrote' : 'Added .mlops/ to') : 'Would add .mlops/ to'} ${r.gitignore.path}${r.gitignore.action === 'created' ? ' (.mlops/)' : ''}: local runs and state stay out of git.`,
+    )
   lines.push(`Next: put your images in ${r.dataDir} and run \`mlops upload-data\`.`)
   return lines.join('\n')
 }

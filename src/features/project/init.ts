@@ -32,6 +32,8 @@ export interface InitResult {
   readonly example?: boolean
   /** Where training's code comes from: ./scripts/, or (--no-scripts) the scripts bundled with mlops. */
   readonly sourceDir?: { readonly dir: string; readonly bundled: boolean }
+  /** What init did (or, with --dry-run, would do) to `.gitignore` so `.mlops/` stays out of git; absent for --example. */
+  readonly gitignore?: { readonly path: string; readonly action: 'created' | 'appended' | 'already ignored' | 'skipped (not a plain file)' }
   /** The bundled code copied into the project (absent with --no-scripts). */
   readonly scripts?: {
     readonly dir: string
@@ -91,6 +93,7 @@ export async function runInit(ctx: CommandContext, opts: InitOptions): Promise<O
   }
   const scriptsDir = path.join(dir, SCRIPTS_DIR)
   const copy = bundled ? undefined : await planScriptCopy(scriptsDir, Boolean(opts.force))
+  const gitignore = await planGitignore(path.join(dir, '.gitignore'))
   const result: InitResult = {
     path: file,
     project,
@@ -98,10 +101,12 @@ export async function runInit(ctx: CommandContext, opts: InitOptions): Promise<O
     dataDir: path.resolve(dir, 'dogImages'),
     written: !ctx.dryRun,
     sourceDir: bundled ? { dir: bundledScriptsDir(), bundled: true } : { dir: scriptsDir, bundled: false },
+    gitignore: { path: gitignore.path, action: gitignore.action },
     ...(copy ? { scripts: { dir: scriptsDir, copied: copy.files.map((f) => f.rel), kept: copy.kept } } : {}),
   }
   if (ctx.dryRun) return done(result)
   await writeSafely(file, text, existing !== undefined)
+  if (gitignore.text !== undefined) await writeFile(gitignore.path, gitignore.text, { flag: gitignore.action === 'created' ? 'wx' : 'a' })
   if (copy) {
     for (const f of copy.files) {
       await mkdir(path.dirname(path.join(scriptsDir, f.rel)), { recursive: true })
@@ -110,6 +115,23 @@ export async function runInit(ctx: CommandContext, opts: InitOptions): Promise<O
     for (const k of copy.kept) ctx.ui.warn(`Kept your ${path.join(SCRIPTS_DIR, k)} (pass --force to replace it with the bundled one).`)
   }
   return done(result)
+}
+
+/** The line init adds: .mlops/ holds local runs (134 MB checkpoints), downloads and state, none of it for git. */
+const GITIGNORE_ENTRY = '.mlops/'
+
+/**
+ * What to do to `.gitignore` (issue 31 item 8): create it, append the entry, or nothing when a line
+ * already ignores `.mlops` (with or without the slashes). Never writes through a link.
+ */
+async function planGitignore(file: string): Promise<{ path: string; action: NonNullable<InitResult['gitignore']>['action']; text?: string }> {
+  const kind = await kindOf(file)
+  if (kind === 'link' || kind === 'dir') return { path: file, action: 'skipped (not a plain file)' }
+  if (kind === undefined) return { path: file, action: 'created', text: `${GITIGNORE_ENTRY}\n` }
+  const current = await readFile(file, 'utf8')
+  const ignored = current.split(/\r?\n/).some((l) => /^\/?\.mlops\/?(\*\*)?$/.test(l.trim()))
+  if (ignored) return { path: file, action: 'already ignored' }
+  return { path: file, action: 'appended', text: `${current === '' || current.endsWith('\n') ? '' : '\n'}${GITIGNORE_ENTRY}\n` }
 }
 
 /**

@@ -5,6 +5,7 @@ import type { PlannedOperation } from '../../shared/plan.js'
 import type { StateRecord } from '../../shared/state.js'
 import { SERVICE_NAMESPACE, scalingResourceId } from '../../aws/autoscaling/scaling.js'
 import { candidateNames, LIVE_INSTANCE_STATES } from './inventory.js'
+import { ownedPrefixes } from './owned-data.js'
 
 /**
  * The reads of `collectInventory`, in its order, for the plans of `status` and `teardown` (which
@@ -54,7 +55,7 @@ export function planInventory(cfg: MlopsConfig, records: readonly StateRecord[])
     ...candidates.instanceProfiles.map((InstanceProfileName) => ({ service: 'iam', operation: 'GetInstanceProfile', input: { InstanceProfileName } })),
     { service: 'ec2', operation: 'DescribeInstances', input: { Filters: [tag, { Name: 'instance-state-name', Values: LIVE_INSTANCE_STATES }] } },
     { service: 'ec2', operation: 'DescribeSecurityGroups', input: { Filters: [tag] } },
-    { service: 's3', operation: 'ListObjectsV2', input: { Bucket: cfg.data.bucket, Prefix: `${cfg.data.prefix}/` } },
+    ...ownedPrefixes(cfg).listed.map((Prefix) => ({ service: 's3', operation: 'ListObjectsV2', input: { Bucket: cfg.data.bucket, Prefix } })),
     { service: 's3', operation: 'GetBucketTagging', input: { Bucket: cfg.data.bucket }, note: 'when the bucket exists' },
     ...candidates.endpoints.flatMap((endpoint) => {
       const idle = idleStopNames(endpoint)

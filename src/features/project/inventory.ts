@@ -3,6 +3,7 @@ import { hasProjectTags, resourceNames, TAG_PROJECT, type ResourceNames } from '
 import { hourlyPrice, lambdaProvisionedHourly, S3_GB_MONTH } from '../../shared/pricing.js'
 import type { StateRecord, StateStore } from '../../shared/state.js'
 import type { AwsClients } from '../../aws/clients.js'
+import { groupByKind, ownedPrefixes, type DataGroup } from './owned-data.js'
 import { collectIdleStops, idleStopResourceNames, type IdleStopInfo } from './idle-stop-inventory.js'
 import { scalingResourceId } from '../../aws/autoscaling/scaling.js'
 import { describeScalableTargets, listScalingPolicyNames } from '../../aws/autoscaling/project-resources.js'
@@ -87,7 +88,21 @@ export interface Inventory {
   readonly instanceProfiles: readonly string[]
   readonly instances: readonly InstanceInfo[]
   readonly securityGroups: readonly { id: string; name: string }[]
-  readonly data: { bucket: string; prefix: string; objects: number; bytes: number; monthly: number; bucketManagedByMlops: boolean } | undefined
+  /**
+   * What the bucket holds under the prefixes mlops writes to: totals, and the same by kind
+   * (dataset, job outputs, model archives, code packages), so nothing left there goes unseen.
+   */
+  readonly data:
+    | {
+        bucket: string
+        prefix: string
+        objects: number
+        bytes: number
+        monthly: number
+        bucketManagedByMlops: boolean
+        groups: readonly DataGroup[]
+      }
+    | undefined
   /** Idle stops (`deploy --idle-stop`): alarm and topic; their reaper functions and roles are in functions and roles. */
   readonly idleStops?: readonly IdleStopInfo[]
 }
@@ -289,18 +304,29 @@ async function collectEc2({ c, project }: Scan, now: number): Promise<Pick<Inven
   return { instances, securityGroups: await describeTaggedSecurityGroups(c.ec2, TAG_PROJECT, project) }
 }
 
-/** The dataset in S3 (kept by teardown unless --delete-data); undefined when the bucket does not exist. */
+/**
+ * The project's objects in S3 (kept by teardown unless --delete-data): the data, output and project
+ * prefixes, grouped by kind; undefined when the bucket does not exist.
+ */
 async function collectData({ c, cfg, project }: Scan): Promise<Inventory['data']> {
   const bucket = cfg.data.bucket
-  const objects = await listObjectsIfBucketExists(c.s3, bucket, `${cfg.data.prefix}/`)
-  if (!objects) return undefined
-  const bytes = [...objects.values()].reduce((a, o) => a + o.size, 0)
+  const { listed, marked, byName } = ownedPrefixes(cfg)
+  // The output prefix may be shared with other projects: only this project's jobs count.
+  const ours = [...marked, ...byName, `${project}/`]
+  const sizes = new Map<string, number>()
+  for (const prefix of listed) {
+    const objects = await listObjectsIfBucketExists(c.s3, bucket, prefix)
+    if (!objects) return undefined
+    for (const [key, o] of objects) if (ours.some((p) => key.startsWith(p))) sizes.set(key, o.size)
+  }
+  const bytes = [...sizes.values()].reduce((a, n) => a + n, 0)
   const tags = await getBucketTagsIfAny(c.s3, bucket)
   return {
     bucket,
     prefix: cfg.data.prefix,
-    objects: objects.size,
+    objects: sizes.size,
     bytes,
+    groups: groupByKind(cfg, sizes),
     monthly: (bytes / 1024 ** 3) * S3_GB_MONTH,
     bucketManagedByMlops: hasProjectTags(tags, project),
   }

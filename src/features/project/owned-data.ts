@@ -17,8 +17,53 @@ export interface OwnedData {
   readonly bucket: string
   /** Keys that will be deleted, sorted. */
   readonly keys: readonly string[]
+  /** The same keys by kind, with sizes (what the question shows; `--verbose` lists the keys). */
+  readonly groups: readonly DataGroup[]
   /** How many objects under the project's prefixes are kept because mlops did not write them. */
   readonly kept: number
+}
+
+/** What an object in the project's prefixes is, by where mlops writes it. */
+export type DataKind = 'dataset' | 'job outputs' | 'model archives' | 'code packages' | 'other'
+
+/** Objects of one kind: how many, how big, and where. */
+export interface DataGroup {
+  readonly kind: DataKind
+  /** The prefix (or prefixes) the kind lives under. */
+  readonly prefix: string
+  readonly objects: number
+  readonly bytes: number
+}
+
+/**
+ * Sorts objects into kinds (issue 31 item 7: "Left: data (180 objects)" hid 83 MB of model
+ * archives and code). The most specific prefix wins, since the output prefix may hold the
+ * project's own. Kinds with no objects are left out; the order is fixed.
+ */
+export function groupByKind(cfg: MlopsConfig, objects: Iterable<readonly [key: string, bytes: number]>): DataGroup[] {
+  const w = mlopsWritePrefixes(cfg)
+  const kinds: { kind: DataKind; prefixes: string[] }[] = [
+    { kind: 'dataset', prefixes: [`${cfg.data.prefix}/`] },
+    { kind: 'job outputs', prefixes: [...new Set([w.output, w.checkpoints])] },
+    { kind: 'model archives', prefixes: [w.models] },
+    { kind: 'code packages', prefixes: [w.code] },
+    { kind: 'other', prefixes: [`${cfg.project.name}/`] },
+  ]
+  const match = (key: string) => {
+    let best: { kind: DataKind; length: number } | undefined
+    for (const k of kinds) for (const p of k.prefixes) if (key.startsWith(p) && (!best || p.length > best.length)) best = { kind: k.kind, length: p.length }
+    return best?.kind ?? 'other'
+  }
+  const totals = new Map<DataKind, { objects: number; bytes: number }>()
+  for (const [key, bytes] of objects) {
+    const kind = match(key)
+    const t = totals.get(kind) ?? { objects: 0, bytes: 0 }
+    totals.set(kind, { objects: t.objects + 1, bytes: t.bytes + bytes })
+  }
+  return kinds.flatMap((k) => {
+    const t = totals.get(k.kind)
+    return t ? [{ kind: k.kind, prefix: k.prefixes.join(', '), ...t }] : []
+  })
 }
 
 /**
@@ -47,8 +92,9 @@ export function ownedPrefixes(cfg: MlopsConfig): { marked: string[]; byName: str
 export async function findOwnedData(s3: AwsClients['s3'], cfg: MlopsConfig, signal?: AbortSignal): Promise<OwnedData> {
   const bucket = cfg.data.bucket
   const { marked, byName, listed } = ownedPrefixes(cfg)
-  const seen: string[] = []
-  for (const prefix of listed) seen.push(...((await listObjectsIfBucketExists(s3, bucket, prefix))?.keys() ?? []))
+  const sizes = new Map<string, number>()
+  for (const prefix of listed) for (const [key, o] of (await listObjectsIfBucketExists(s3, bucket, prefix)) ?? []) sizes.set(key, o.size)
+  const seen = [...sizes.keys()]
   const under = (prefixes: readonly string[]) => (key: string) => prefixes.some((p) => key.startsWith(p))
   const keys = new Set(seen.filter(under(byName)))
   await runPool(
@@ -62,5 +108,14 @@ export async function findOwnedData(s3: AwsClients['s3'], cfg: MlopsConfig, sign
   )
   // An interrupted lookup must not pass for a complete one (runPool leaves that check to its caller).
   signal?.throwIfAborted()
-  return { bucket, keys: [...keys].sort(), kept: seen.filter((k) => !keys.has(k)).length }
+  const sorted = [...keys].sort()
+  return {
+    bucket,
+    keys: sorted,
+    groups: groupByKind(
+      cfg,
+      sorted.map((k) => [k, sizes.get(k) ?? 0] as const),
+    ),
+    kept: seen.filter((k) => !keys.has(k)).length,
+  }
 }

@@ -4,7 +4,7 @@ import { planInventory } from './inventory-plan.js'
 import type { CommandContext } from '../../context.js'
 import { formatBytes, formatTable } from '../../shared/output.js'
 import { done, planned, type Outcome } from '../../shared/outcome.js'
-import { formatUsd, HOURS_PER_MONTH, PRICE_NOTE } from '../../shared/pricing.js'
+import { formatUsd, HOURS_PER_MONTH, PRICE_NOTE, S3_GB_MONTH } from '../../shared/pricing.js'
 import { formatDuration } from '../../shared/duration.js'
 
 export interface StatusResult extends Inventory {
@@ -85,13 +85,17 @@ export function renderStatus(r: StatusResult, c: ChalkInstance): string {
   if (r.models.length) rows.push(['models', String(r.models.length), '', '', 'free'])
   for (const role of r.roles) rows.push(['iam role', role.name, '', role.instanceProfiles.length ? `profile ${role.instanceProfiles.join(', ')}` : '', 'free'])
   for (const g of r.securityGroups) rows.push(['security group', g.name, g.id, '', 'free'])
-  if (r.data)
+  // One row per kind (dataset, job outputs, model archives, code packages): all of it bills by the GB.
+  for (const g of r.data?.groups ?? [])
     rows.push([
-      's3 data',
-      `s3://${r.data.bucket}/${r.data.prefix}/`,
-      `${r.data.objects} objects`,
-      formatBytes(r.data.bytes),
-      `${formatUsd(r.data.monthly)}/month`,
+      `s3 ${g.kind}`,
+      g.prefix
+        .split(', ')
+        .map((p) => `s3://${r.data!.bucket}/${p}`)
+        .join(', '),
+      `${g.objects} objects`,
+      formatBytes(g.bytes),
+      `${formatUsd((g.bytes / 1024 ** 3) * S3_GB_MONTH)}/month`,
     ])
   if (rows.length === 0) lines.push('Nothing is running or stored for this project.')
   else lines.push(formatTable(['kind', 'name', 'state', 'size', 'cost'], rows))

@@ -14,7 +14,8 @@ import { deleteObjects } from '../../aws/s3/upload.js'
 import { deleteEndpointAndWait, deleteEndpointConfig, deleteModel } from '../../aws/sagemaker/endpoint-lifecycle.js'
 import { stopJob } from '../../aws/sagemaker/project-resources.js'
 import { candidateNames, type Inventory, type InventoryClients } from './inventory.js'
-import { ownedPrefixes, type OwnedData } from './owned-data.js'
+import { ownedPrefixes, type DataGroup, type OwnedData } from './owned-data.js'
+import { formatBytes } from '../../shared/output.js'
 import { planRemoveIdleStop, removeIdleStop } from './idle-stop-inventory.js'
 import { removeScaling, scalingResourceId } from '../../aws/autoscaling/scaling.js'
 
@@ -30,14 +31,18 @@ export interface TeardownOptions {
   readonly deleteData: boolean
   /** Keep the IAM roles and instance profiles (they cost nothing). */
   readonly keepRoles: boolean
+  /** List every S3 key --delete-data deletes, not only the counts by kind. @default false */
+  readonly verbose?: boolean
 }
 
 export interface TeardownItem {
   /** Human label: "endpoint dogs-endpoint". */
   readonly label: string
   readonly ops: readonly PlannedOperation[]
-  /** The exact S3 keys an item deletes, listed before the question. */
+  /** The exact S3 keys an item deletes (listed before the question with --verbose). */
   readonly keys?: readonly string[]
+  /** The same keys by kind with sizes, shown before the question. */
+  readonly groups?: readonly DataGroup[]
 }
 
 export interface TeardownResult {
@@ -115,6 +120,7 @@ export function planTeardown(inv: Inventory, cfg: MlopsConfig, opts: TeardownOpt
           label: `${owned.keys.length} object${owned.keys.length === 1 ? '' : 's'} mlops wrote in s3://${bucket}/`,
           ops: [op('s3', 'DeleteObjects', { Bucket: bucket, Delete: { Objects: owned.keys.map((Key) => ({ Key })), Quiet: true } })],
           keys: owned.keys,
+          groups: owned.groups,
         })
       }
     } else {
@@ -185,7 +191,7 @@ export function presumedInventory(cfg: MlopsConfig, region: string, records: rea
       id,
       name: names.ec2SecurityGroup,
     })),
-    data: { bucket: cfg.data.bucket, prefix: cfg.data.prefix, objects: 0, bytes: 0, monthly: 0, bucketManagedByMlops: false },
+    data: { bucket: cfg.data.bucket, prefix: cfg.data.prefix, objects: 0, bytes: 0, monthly: 0, bucketManagedByMlops: false, groups: [] },
     idleStops: candidates.endpoints.map((endpoint) => {
       const idle = idleStopNames(endpoint)
       return { endpoint, functionName: idle.function, alarm: idle.alarm, topicArn: `arn:aws:sns:${region}:<account-id>:${idle.topic}` }
@@ -294,12 +300,21 @@ async function removeEc2(run: Run, inv: Inventory): Promise<void> {
   for (const g of inv.securityGroups) await run.attempt(`security group ${g.name} (${g.id})`, () => deleteSecurityGroup(run.c.ec2, g.id))
 }
 
+/** One kind of object in the bucket, for a person: `model archives s3://b/p/models/ (3 objects, 83.0 MB)`. */
+export function describeGroup(bucket: string, g: DataGroup): string {
+  const where = g.prefix
+    .split(', ')
+    .map((p) => `s3://${bucket}/${p}`)
+    .join(', ')
+  return `${g.kind} ${where} (${g.objects} object${g.objects === 1 ? '' : 's'}, ${formatBytes(g.bytes)})`
+}
+
 /** With --delete-data: the project's prefixes, then the bucket if mlops created it and it is empty. */
 async function removeData(run: Run, inv: Inventory): Promise<void> {
   const data = inv.data
   if (!data) return
   if (!run.opts.deleteData) {
-    run.kept.push(`data s3://${data.bucket}/${data.prefix}/ (${data.objects} objects; --delete-data removes it)`)
+    for (const g of data.groups) run.kept.push(`${describeGroup(data.bucket, g)}; --delete-data removes it`)
     return
   }
   const { s3 } = run.c
