@@ -1,12 +1,11 @@
 import { CreateAccessKeyCommand, CreateUserCommand, IAMClient, PutUserPolicyCommand } from '@aws-sdk/client-iam'
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { create as createTar } from 'tar'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../../src/config/load.js'
 import type { PolicyDocument, PolicyStatement } from '../../src/features/audit/iam-policy.js'
 import { GrantBuilder } from '../../src/features/audit/policy-grants.js'
+import { trainedModelTarGz } from '../fixtures/deploy.js'
 import { noAwsFactory } from '../helpers/aws.js'
 import { fastClock, OFFLINE_ENV, runMlops } from '../helpers/cli.js'
 import { variantProject, VARIANTS } from '../helpers/command-forms.js'
@@ -118,16 +117,9 @@ describe('the pipeline on moto with IAM enforced, as a user holding only `mlops 
   }
 
   async function putModel(keys: Keys, uri: string): Promise<void> {
-    const modelDir = path.join(dir, 'model')
-    await mkdir(modelDir, { recursive: true })
-    await writeFile(path.join(modelDir, 'model.pth'), 'weights')
-    await writeFile(path.join(modelDir, 'classes.json'), JSON.stringify(['Golden retriever']))
-    await writeFile(path.join(modelDir, 'model-info.json'), JSON.stringify({ arch: 'resnet18', num_classes: 1, image_size: 16 }))
-    const tarball = path.join(dir, 'model.tar.gz')
-    await createTar({ cwd: modelDir, gzip: true, file: tarball }, ['model.pth', 'classes.json', 'model-info.json'])
     const [, bucket, key] = /^s3:\/\/([^/]+)\/(.+)$/.exec(uri)!
     const s3 = new S3Client({ ...motoClientConfig(moto.endpoint), credentials: keys.admin, forcePathStyle: true })
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: await readFile(tarball) }))
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: await trainedModelTarGz() }))
   }
 
   /** The IAM action each request sent is authorised as (the first grant of its mapping). */

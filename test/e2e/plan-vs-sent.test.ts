@@ -1,8 +1,6 @@
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
-import path from 'node:path'
-import { create as createTar } from 'tar'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { trainedModelTarGz } from '../fixtures/deploy.js'
 import { noAwsFactory } from '../helpers/aws.js'
 import { fastClock, OFFLINE_ENV, runMlops } from '../helpers/cli.js'
 import { formLabel, MODEL, variantProject, VARIANTS, type Variant } from '../helpers/command-forms.js'
@@ -70,17 +68,10 @@ describe('every request a command sends is in its --dry-run plan (moto)', () => 
   afterAll(async () => moto?.stop())
 
   /** A model.tar.gz where training would have left it (MODEL), as the pipeline test makes one. */
-  async function putModel(dir: string): Promise<void> {
-    const modelDir = path.join(dir, 'model')
-    await mkdir(modelDir, { recursive: true })
-    await writeFile(path.join(modelDir, 'model.pth'), 'weights')
-    await writeFile(path.join(modelDir, 'classes.json'), JSON.stringify(['Golden retriever']))
-    await writeFile(path.join(modelDir, 'model-info.json'), JSON.stringify({ arch: 'resnet18', num_classes: 1, image_size: 16 }))
-    const tarball = path.join(dir, 'model.tar.gz')
-    await createTar({ cwd: modelDir, gzip: true, file: tarball }, ['model.pth', 'classes.json', 'model-info.json'])
+  async function putModel(): Promise<void> {
     const [, bucket, key] = /^s3:\/\/([^/]+)\/(.+)$/.exec(MODEL)!
     await s3.send(new CreateBucketCommand({ Bucket: bucket })).catch(() => undefined) // upload-data may have made it
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: await readFile(tarball) }))
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: await trainedModelTarGz() }))
   }
 
   async function runVariant(variant: Variant): Promise<string[]> {
@@ -113,7 +104,7 @@ describe('every request a command sends is in its --dry-run plan (moto)', () => 
         await ensure('data')
         await mlops(['train'], { clock: fastClock() })
       }
-      if (need === 'model') await putModel(dir)
+      if (need === 'model') await putModel()
       if (need === 'endpoint') {
         await ensure('model')
         await mlops(['deploy', '--model', MODEL])
