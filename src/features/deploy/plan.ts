@@ -277,6 +277,23 @@ function planRestoreScaling(cfg: MlopsConfig, s: DeploySettings, note: string): 
   ]
 }
 
+/**
+ * DeleteScalingPolicy + DeregisterScalableTarget: SageMaker refuses an instance-type change on an
+ * autoscaled variant, so deploy (and its rollback) takes the scaling off first.
+ */
+function planScalingRemoval(cfg: MlopsConfig, rid: string, policyNote: string, targetNote: string): PlannedOperation[] {
+  const target = { ServiceNamespace: SERVICE_NAMESPACE, ResourceId: rid, ScalableDimension: SCALABLE_DIMENSION }
+  return [
+    {
+      service: 'application-autoscaling',
+      operation: 'DeleteScalingPolicy',
+      input: { PolicyName: resourceNames(cfg).scalingPolicy, ...target },
+      note: policyNote,
+    },
+    { service: 'application-autoscaling', operation: 'DeregisterScalableTarget', input: target, note: targetNote },
+  ]
+}
+
 /** --rollback-on-failure after a failed smoke test: back to the previous config, autoscaling as around the update. */
 function planRollback(cfg: MlopsConfig, s: DeploySettings): PlannedOperation[] {
   const rid = scalingResourceId(s.endpointName)
@@ -287,18 +304,7 @@ function planRollback(cfg: MlopsConfig, s: DeploySettings): PlannedOperation[] {
       input: { ServiceNamespace: SERVICE_NAMESPACE, ResourceIds: [rid], ScalableDimension: SCALABLE_DIMENSION },
       note: 'only when the smoke test fails and there is a previous config',
     },
-    {
-      service: 'application-autoscaling',
-      operation: 'DeleteScalingPolicy',
-      input: { PolicyName: resourceNames(cfg).scalingPolicy, ServiceNamespace: SERVICE_NAMESPACE, ResourceId: rid, ScalableDimension: SCALABLE_DIMENSION },
-      note: 'rollback, when the instance type changes back on an autoscaled variant',
-    },
-    {
-      service: 'application-autoscaling',
-      operation: 'DeregisterScalableTarget',
-      input: { ServiceNamespace: SERVICE_NAMESPACE, ResourceId: rid, ScalableDimension: SCALABLE_DIMENSION },
-      note: 'same condition',
-    },
+    ...planScalingRemoval(cfg, rid, 'rollback, when the instance type changes back on an autoscaled variant', 'same condition'),
     {
       service: 'sagemaker',
       operation: 'UpdateEndpoint',
@@ -379,18 +385,12 @@ export function buildDeployPlan(p: DeployPlanInputs): PlannedOperation[] {
       input: buildCreateEndpointInput(s),
       note: 'when the endpoint does not exist (a Failed one is deleted first)',
     },
-    {
-      service: 'application-autoscaling',
-      operation: 'DeleteScalingPolicy',
-      input: { PolicyName: resourceNames(cfg).scalingPolicy, ServiceNamespace: SERVICE_NAMESPACE, ResourceId: rid, ScalableDimension: SCALABLE_DIMENSION },
-      note: 'only when the variant is autoscaled and the instance type changes (each policy)',
-    },
-    {
-      service: 'application-autoscaling',
-      operation: 'DeregisterScalableTarget',
-      input: { ServiceNamespace: SERVICE_NAMESPACE, ResourceId: rid, ScalableDimension: SCALABLE_DIMENSION },
-      note: 'same condition; RegisterScalableTarget + PutScalingPolicy with the same settings after InService',
-    },
+    ...planScalingRemoval(
+      cfg,
+      rid,
+      'only when the variant is autoscaled and the instance type changes (each policy)',
+      'same condition; RegisterScalableTarget + PutScalingPolicy with the same settings after InService',
+    ),
     {
       service: 'sagemaker',
       operation: 'UpdateEndpoint',
