@@ -1,3 +1,4 @@
+import { iamActionsOf } from './iam-actions.js'
 import { UserError } from './errors.js'
 import { PLACEHOLDER, type PlannedOperation } from './plan.js'
 
@@ -175,19 +176,6 @@ export function preflightOperations(quotas: readonly QuotaNeed[]): PlannedOperat
 /** The preflight's own reads and the calls every identity may make are not simulated; the Price List falls back to a table. */
 const NOT_SIMULATED = /^(sts:|servicequotas:|pricing:|iam:SimulatePrincipalPolicy$)/
 
-/** Plan operation name -> IAM action, where they differ. */
-const ACTION_OF: Record<string, string> = {
-  's3:HeadObject': 's3:GetObject',
-  's3:HeadBucket': 's3:ListBucket',
-  's3:ListObjectsV2': 's3:ListBucket',
-  's3:CreateMultipartUpload': 's3:PutObject',
-  's3:UploadPart': 's3:PutObject',
-  's3:CompleteMultipartUpload': 's3:PutObject',
-  's3:DeleteObjects': 's3:DeleteObject',
-  'lambda:Invoke': 'lambda:InvokeFunction',
-  'sagemaker-runtime:InvokeEndpoint': 'sagemaker:InvokeEndpoint',
-}
-
 /** Where an ARN is built: the caller's account and the command's region. */
 export interface ArnScope {
   readonly partition: string
@@ -205,10 +193,10 @@ export function permissionChecks(ops: readonly PlannedOperation[], scope: ArnSco
     out.push({ action, resource })
   }
   for (const op of ops) {
-    const key = `${op.service}:${op.operation}`
-    const action = ACTION_OF[key] ?? key
-    if (NOT_SIMULATED.test(action)) continue
-    add(action, resourceArnOf(action, op.input, scope))
+    for (const action of iamActionsOf(op.service, op.operation)) {
+      if (!NOT_SIMULATED.test(action)) add(action, resourceArnOf(action, op.input, scope))
+    }
+    if (NOT_SIMULATED.test(`${op.service}:${op.operation}`)) continue
     // A request that hands AWS a role (CreateTrainingJob's RoleArn, CreateModel's ExecutionRoleArn,
     // CreateFunction's Role, RunInstances' instance profile aside) needs iam:PassRole on that role.
     for (const role of passedRoles(op.input, scope)) add('iam:PassRole', role)

@@ -31,6 +31,8 @@ describe('permissionChecks', () => {
       { action: 's3:ListBucket', resource: 'arn:aws:s3:::b' },
       { action: 's3:GetObject', resource: 'arn:aws:s3:::b/k/x.tar.gz' },
       { action: 's3:PutObject', resource: 'arn:aws:s3:::b/k/x.tar.gz' },
+      // An upload large enough for multipart is aborted on failure: that needs its own action.
+      { action: 's3:AbortMultipartUpload', resource: 'arn:aws:s3:::b/k/x.tar.gz' },
       { action: 'sagemaker:CreateEndpointConfig', resource: 'arn:aws:sagemaker:eu-west-1:111122223333:endpoint-config/dogs-config-1' },
       { action: 'sagemaker:CreateEndpoint', resource: 'arn:aws:sagemaker:eu-west-1:111122223333:endpoint/dogs-endpoint' },
       { action: 'sagemaker:CreateModel', resource: 'arn:aws:sagemaker:eu-west-1:111122223333:model/m' },
@@ -40,6 +42,21 @@ describe('permissionChecks', () => {
       { action: 'logs:FilterLogEvents', resource: 'arn:aws:logs:eu-west-1:111122223333:log-group:/aws/sagemaker/TrainingJobs:*' },
       { action: 'ec2:TerminateInstances', resource: '*' },
     ])
+  })
+})
+
+describe('permissionChecks asks IAM about real action names (the table iam-policy uses too)', () => {
+  it('bucket settings: the SDK operation names are not IAM actions', () => {
+    const checks = permissionChecks(
+      [
+        op('s3', 'GetPublicAccessBlock', { Bucket: 'b' }),
+        op('s3', 'PutBucketEncryption', { Bucket: 'b' }),
+        op('s3', 'PutBucketLifecycleConfiguration', { Bucket: 'b' }),
+      ],
+      scope,
+    )
+    expect(checks.map((c) => c.action)).toEqual(['s3:GetBucketPublicAccessBlock', 's3:PutEncryptionConfiguration', 's3:PutLifecycleConfiguration'])
+    expect(checks.map((c) => c.resource)).toEqual(['arn:aws:s3:::b', 'arn:aws:s3:::b', 'arn:aws:s3:::b'])
   })
 })
 

@@ -1,3 +1,4 @@
+import { iamActionsOf } from '../../shared/iam-actions.js'
 import { mlopsWritePrefixes, resourceNames, TAG_PROJECT } from '../../shared/naming.js'
 import type { MlopsConfig } from '../../config/schema.js'
 
@@ -42,24 +43,7 @@ export const NO_PERMISSION_NEEDED = new Set(['sts:GetCallerIdentity'])
 
 const isPlaceholder = (v: unknown): boolean => typeof v !== 'string' || v.includes('<')
 
-/** The S3 operations whose IAM action has another name. Bucket-level unless listed in OBJECT_OPS. */
-const S3_ACTIONS: Record<string, readonly string[]> = {
-  HeadBucket: ['ListBucket'],
-  ListObjectsV2: ['ListBucket'],
-  ListObjects: ['ListBucket'],
-  GetPublicAccessBlock: ['GetBucketPublicAccessBlock'],
-  PutPublicAccessBlock: ['PutBucketPublicAccessBlock'],
-  GetBucketEncryption: ['GetEncryptionConfiguration'],
-  PutBucketEncryption: ['PutEncryptionConfiguration'],
-  GetBucketLifecycleConfiguration: ['GetLifecycleConfiguration'],
-  PutBucketLifecycleConfiguration: ['PutLifecycleConfiguration'],
-  HeadObject: ['GetObject'],
-  // lib-storage's Upload turns a large PutObject into Create/UploadPart/Complete (all s3:PutObject)
-  // and aborts on failure (s3:AbortMultipartUpload).
-  PutObject: ['PutObject', 'AbortMultipartUpload'],
-  DeleteObjects: ['DeleteObject'],
-  CopyObject: ['GetObject', 'PutObject'],
-}
+/** The S3 operations on objects (the rest are bucket-level); their action names come from shared/iam-actions.ts. */
 const OBJECT_OPS = new Set(['HeadObject', 'GetObject', 'PutObject', 'DeleteObject', 'DeleteObjects', 'CopyObject'])
 
 /** The sagemaker request fields that name a resource, and its ARN type. */
@@ -134,7 +118,7 @@ export class GrantBuilder {
   }
 
   private s3(operation: string, input: Input): Grant[] {
-    const actions = (S3_ACTIONS[operation] ?? [operation]).map((a) => `s3:${a}`)
+    const actions = iamActionsOf('s3', operation)
     const bucket = typeof input.Bucket === 'string' && !isPlaceholder(input.Bucket) ? input.Bucket : this.bucket
     let resources: string[]
     if (OBJECT_OPS.has(operation)) {
@@ -314,7 +298,7 @@ export class GrantBuilder {
   }
 
   private lambda(operation: string, input: Input): Grant[] {
-    const action = operation === 'Invoke' ? 'lambda:InvokeFunction' : `lambda:${operation}`
+    const [action] = iamActionsOf('lambda', operation)
     const name = typeof input.FunctionName === 'string' ? input.FunctionName : typeof input.Resource === 'string' ? input.Resource : undefined
     if (!name) return [{ action, resources: ['*'] }]
     const resources = this.lambdaFunction(this.withAccount(name))
