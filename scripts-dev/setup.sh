@@ -5,8 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # python3-starlette: the predictor (scripts/deployment.py) answers Starlette requests, as under Ray Serve;
-# python3-yaml: the model archive test reads config.yaml.
-DEBIAN_PACKAGES=(python3-torch python3-torchvision python3-pil python3-pytest python3-starlette python3-yaml awscli shellcheck)
+# python3-yaml: the model archive test reads config.yaml; chromium: the report test opens the HTML in a headless browser.
+DEBIAN_PACKAGES=(python3-torch python3-torchvision python3-pil python3-pytest python3-starlette python3-yaml awscli shellcheck chromium)
 missing=()
 for p in "${DEBIAN_PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
