@@ -23,6 +23,11 @@ export const followTimeoutField = duration
 /** `logs --endpoint/--lambda --since`: how far back to read, e.g. 10m, 1h. */
 export const logsSinceField = duration
 
+/** `status --metrics --since`: the window; CloudWatch keeps metrics 455 days (1-minute points for 15 of them). */
+export const metricsSinceField = duration
+  .refine((s) => s >= 300, 'must be at least 5m (CloudWatch points are a minute or more)')
+  .refine((s) => s <= 455 * 86_400, 'must be at most 455d (how long CloudWatch keeps metrics)')
+
 /** `logs --filter`: a CloudWatch Logs filter pattern (FilterLogEvents allows up to 1024 characters). */
 export const logFilterPatternField = z.string().trim().min(1, 'must not be empty').max(1024, 'must be at most 1024 characters (CloudWatch filter pattern)')
 

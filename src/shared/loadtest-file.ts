@@ -1,4 +1,7 @@
+import { readFile } from 'node:fs/promises'
 import path from 'node:path'
+import { z } from 'zod'
+import { UserError } from './errors.js'
 
 /**
  * The file `mlops loadtest` writes and `mlops scale --from-loadtest` reads: where it is kept and the
@@ -17,4 +20,48 @@ export interface Recommendation {
   readonly lambdaProvisionedConcurrency: number
   /** One line per number: where it came from. */
   readonly reasoning: readonly string[]
+}
+
+/** What `status --metrics` shows beside CloudWatch's figures: when and against what the last load test ran, and its levels. */
+export interface SavedLoadtestFigures {
+  readonly savedAt: string
+  readonly target: { readonly kind: string; readonly name: string }
+  readonly levels: readonly { readonly concurrency: number; readonly rps: number; readonly p50Ms: number | null; readonly p99Ms: number | null }[]
+  readonly recommendation: Pick<Recommendation, 'maxRps' | 'targetInvocationsPerInstance'>
+}
+
+const finite = z.number().finite()
+const figuresSchema = z.object({
+  savedAt: z.string(),
+  target: z.object({ kind: z.string(), name: z.string() }),
+  levels: z.array(z.object({ concurrency: finite, rps: finite.nonnegative(), p50Ms: finite.nullable(), p99Ms: finite.nullable() })),
+  recommendation: z.object({ maxRps: finite.nonnegative(), targetInvocationsPerInstance: finite.nonnegative() }),
+})
+
+/**
+ * The figures of the last load test (.mlops/loadtest.json under `projectDir`); undefined when there is
+ * none. A file that is not a load test's is a named error, not a silent "no load test".
+ */
+export async function readSavedLoadtest(projectDir: string): Promise<SavedLoadtestFigures | undefined> {
+  const file = path.join(projectDir, LOADTEST_FILE)
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw new UserError('LoadtestFileUnreadable', `${file}: ${(err as Error).message}`, { hint: 'Run `mlops loadtest` again to rewrite it.' })
+  }
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch {
+    parsed = undefined
+  }
+  const r = figuresSchema.safeParse(parsed)
+  if (!r.success) {
+    throw new UserError('LoadtestFileInvalid', `${file} is not a load test result mlops wrote (${r.error.issues[0]?.path.join('.') || 'JSON'}).`, {
+      hint: 'Run `mlops loadtest` again to rewrite it, or delete the file.',
+    })
+  }
+  return r.data
 }

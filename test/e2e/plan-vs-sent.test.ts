@@ -35,6 +35,8 @@ function needs(args: readonly string[]): Need[] {
   if (cmd === 'lambda-setup') return args.includes('--url') ? ['endpoint', 'function'] : ['endpoint']
   if (cmd === 'invoke') return args.includes('--lambda') ? ['endpoint', 'function'] : ['endpoint']
   if (cmd === 'scale') return args.some((a) => a.startsWith('--lambda')) ? ['function'] : ['endpoint']
+  // With an endpoint, --metrics reads its variant and scaling policy before GetMetricData.
+  if (cmd === 'status' && args.includes('--metrics')) return ['endpoint']
   return []
 }
 

@@ -31,6 +31,7 @@ export const DEFAULT_COMMANDS: string[][] = [
   ['lambda-setup'],
   ['audit-iam'],
   ['status'],
+  ['status', '--metrics', '--since', '6h'],
   ['teardown'],
 ]
 

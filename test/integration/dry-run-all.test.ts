@@ -22,6 +22,7 @@ const COMMANDS: [string, string[]][] = [
   ['lambda-setup', ['lambda-setup']],
   ['audit-iam', ['audit-iam']],
   ['status', ['status']],
+  ['status --metrics', ['status', '--metrics']],
   ['teardown', ['teardown']],
 ]
 
