@@ -1,6 +1,8 @@
 import { ApplicationAutoScalingClient, DescribeScalableTargetsCommand, DescribeScalingPoliciesCommand } from '@aws-sdk/client-application-auto-scaling'
 import { CloudWatchClient, GetMetricDataCommand, type GetMetricDataCommandInput, type MetricDataResult } from '@aws-sdk/client-cloudwatch'
 import { DescribeEndpointCommand, SageMakerClient } from '@aws-sdk/client-sagemaker'
+import { readFile } from 'node:fs/promises'
+import path from 'node:path'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { levelNearTarget, periodFor } from '../../src/features/project/live-metrics.js'
 import { fakeAwsFactory, noAwsFactory } from '../helpers/aws.js'
@@ -68,6 +70,8 @@ describe('status --metrics on fakes', () => {
     const run = await runMlops(['status', '--metrics', '--json'], { cwd: dir, awsFactory: fakeAwsFactory(), clock: fastClock(NOW) })
     expect(run.code, run.stderr).toBe(0)
     const doc = JSON.parse(run.stdout)
+    // Kept for \`mlops report\`, which charts it offline.
+    expect(JSON.parse(await readFile(path.join(dir, '.mlops/metrics.json'), 'utf8'))).toEqual(doc)
     const calls = cw.commandCalls(GetMetricDataCommand)
     expect(calls).toHaveLength(2)
     const first = calls[0]!.args[0].input as GetMetricDataCommandInput

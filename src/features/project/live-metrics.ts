@@ -1,3 +1,5 @@
+import { mkdir, rename, writeFile } from 'node:fs/promises'
+import path from 'node:path'
 import type { CommandContext } from '../../context.js'
 import type { MlopsConfig } from '../../config/schema.js'
 import { done, planned, type Outcome } from '../../shared/outcome.js'
@@ -71,6 +73,8 @@ export interface MetricsResult {
 }
 
 const DEFAULT_VARIANT = 'AllTraffic'
+/** The last `status --metrics` result, kept beside the load test's so `mlops report` can chart it offline. */
+export const METRICS_FILE = path.join('.mlops', 'metrics.json')
 /** At most this many points per series: enough for a sparkline, one GetMetricData page for all series. */
 const POINTS_PER_SERIES = 60
 
@@ -212,7 +216,7 @@ export async function runMetrics(ctx: CommandContext, opts: MetricsOptions): Pro
     if (endpoint) endpointSeries.splice(2, 0, instanceCountSeries(endpointSeries))
     const lambdaSeries = lambdaSpecs.map(toSeries)
     const levelAtTarget = loadtest ? levelNearTarget(loadtest, scalingTarget) : undefined
-    return done({
+    const result: MetricsResult = {
       project: cfg.project.name,
       region,
       since: w.startTime.toISOString(),
@@ -230,10 +234,20 @@ export async function runMetrics(ctx: CommandContext, opts: MetricsOptions): Pro
       ...(scalingTarget !== undefined ? { scalingTarget } : {}),
       ...(loadtest ? { loadtest: { ...loadtest, ...(levelAtTarget ? { levelAtTarget } : {}) } } : {}),
       comparisons: compare(endpointSeries, lambdaSeries, scalingTarget, loadtest, levelAtTarget, w.periodSeconds),
-    })
+    }
+    await saveMetrics(ctx.projectDir, result)
+    return done(result)
   } finally {
     spin.stop()
   }
+}
+
+async function saveMetrics(projectDir: string, result: MetricsResult): Promise<void> {
+  const file = path.join(projectDir, METRICS_FILE)
+  await mkdir(path.dirname(file), { recursive: true })
+  const tmp = `${file}.${process.pid}.tmp`
+  await writeFile(tmp, JSON.stringify(result, null, 2) + '\n')
+  await rename(tmp, file)
 }
 
 function seriesOf(s: Pick<SeriesSpec, 'id' | 'label' | 'unit' | 'stat'>, timestamps: readonly number[], values: readonly number[]): MetricSeries {
