@@ -33,7 +33,8 @@ Errors
 One log line per request on stderr: ``POST /invocations 200 1532B 41.7ms`` (control characters in
 the path escaped, so a request cannot write escape sequences into the terminal). SIGINT and SIGTERM
 stop the server after the requests in flight. A connection idle for --idle-timeout seconds is
-closed (idle connections would otherwise hold a thread each forever). With --exit-with-parent the
+closed (idle connections would otherwise hold a thread each forever), and at most --max-connections
+are open at once (the next is answered 503 and closed). With --exit-with-parent the
 server stops when the process that started it dies, even by SIGKILL (``mlops serve`` passes it).
 """
 from __future__ import annotations
@@ -57,6 +58,7 @@ DEFAULT_MAX_BODY_BYTES = 6 * 1024 * 1024  # InvokeEndpoint's limit for real-time
 DEFAULT_MAX_CONCURRENCY = 4
 DEFAULT_BACKEND_TIMEOUT = 300  # the Ray Serve image adapter's RAYSERVE_BACKEND_TIMEOUT default
 DEFAULT_IDLE_TIMEOUT = 60  # seconds a connection may sit without sending a byte
+DEFAULT_MAX_CONNECTIONS = 64  # open connections (one thread each); more are answered 503 and closed
 RUNTIME_PATH = re.compile(r"^/endpoints/([A-Za-z0-9](?:-*[A-Za-z0-9])*)/invocations$")
 MODEL_ERROR_TYPE = "ModelError:http://internal.amazon.com/coral/com.amazon.sagemaker/"
 SCRIPT_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -409,6 +411,38 @@ def make_handler_class(model: Model, max_body: int, slots: threading.BoundedSema
     return Handler
 
 
+class BoundedHTTPServer(ThreadingHTTPServer):
+    """A thread per connection, at most ``max_connections`` of them: the next is answered 503 and
+    closed at once, so idle or slow clients cannot pile up threads until the process falls over."""
+
+    daemon_threads = True
+
+    def __init__(self, address, handler, max_connections: int = DEFAULT_MAX_CONNECTIONS):
+        self.connections = threading.BoundedSemaphore(max(1, max_connections))
+        super().__init__(address, handler)
+
+    def process_request(self, request, client_address):
+        if not self.connections.acquire(blocking=False):
+            try:
+                request.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                                b"Content-Length: 39\r\nConnection: close\r\n\r\ntoo many open connections; retry later\n")
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except Exception:
+            self.connections.release()
+            raise
+
+    def process_request_thread(self, request, client_address):
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.connections.release()
+
+
 def parse_args(argv):
     p = argparse.ArgumentParser(description="Serve a model with the SageMaker inference contract.")
     p.add_argument("--model-dir", required=True, help="folder with model.pth, model-info.json and code/")
@@ -425,6 +459,8 @@ def parse_args(argv):
     p.add_argument("--max-concurrency", type=int, default=DEFAULT_MAX_CONCURRENCY)
     p.add_argument("--idle-timeout", type=float, default=DEFAULT_IDLE_TIMEOUT,
                    help="seconds a connection may stay silent before it is closed")
+    p.add_argument("--max-connections", type=int, default=DEFAULT_MAX_CONNECTIONS,
+                   help="open connections at once; more are answered 503 and closed")
     p.add_argument("--predictor", default=None,
                    help="the predictor file (the project's deployment.py, as deploy packs it); default: the bundled one")
     p.add_argument("--trust-archive-code", action="store_true",
@@ -452,8 +488,9 @@ def main(argv=None) -> int:
     model = Model(os.path.abspath(args.model_dir), batching, args.backend_timeout, args.trust_archive_code, predictor)
     slots = threading.BoundedSemaphore(max(1, args.max_concurrency))
     try:
-        server = ThreadingHTTPServer((args.host, args.port),
-                                     make_handler_class(model, args.max_body_bytes, slots, args.idle_timeout))
+        server = BoundedHTTPServer((args.host, args.port),
+                                   make_handler_class(model, args.max_body_bytes, slots, args.idle_timeout),
+                                   args.max_connections)
     except OSError as err:
         log("error: cannot listen on {}:{} ({})".format(args.host, args.port, err.strerror or err))
         return 2

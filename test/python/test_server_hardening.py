@@ -268,3 +268,25 @@ def test_the_server_dies_with_a_parent_killed_by_sigkill(tmp_path):
         pytest.fail("serve.py outlived its parent")
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
+
+
+def test_connections_beyond_the_cap_get_503_and_are_closed(tmp_path):
+    port, proc = _start(tmp_path, "--max-connections", "2", "--idle-timeout", "30")
+    held = []
+    try:
+        time.sleep(0.5)  # the probe connection of _start has been closed and released
+        for _ in range(2):
+            held.append(socket.create_connection(("127.0.0.1", port), timeout=10))
+        time.sleep(0.3)
+        answer = _raw(port, b"")
+        assert answer.startswith(b"HTTP/1.1 503 ") and b"too many open connections" in answer
+        held.pop().close()
+        time.sleep(0.5)
+        # A slot is free again: a request is answered (the stand-in model never loads: 503 "model loading").
+        answer = _raw(port, b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert answer.startswith(b"HTTP/1.1 503 ") and b"too many" not in answer
+    finally:
+        for s in held:
+            s.close()
+        proc.kill()
+        proc.wait()
