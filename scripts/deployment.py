@@ -103,7 +103,8 @@ class Predictor:
         echo = {"X-Amzn-SageMaker-Custom-Attributes": attributes} if attributes else {}
         try:
             # Decoding (and a URL fetch) block: off the event loop so batches keep forming.
-            decoded = await asyncio.to_thread(inference.input_fn, body, headers.get("content-type", ""))
+            decoded = await asyncio.to_thread(inference.input_fn, body, headers.get("content-type", ""),
+                                              self.bundle.get("image_size"))
             top_k = custom_top_k(attributes)
             if top_k is not None and inference._media_type(headers.get("content-type")) != inference.JSON_TYPE:
                 decoded["top_k"] = top_k

@@ -49,6 +49,12 @@ except ImportError:  # loaded by file path: the sibling modules sit next to this
 DEFAULT_TOP_K = 5
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
 MAX_PIXELS = 40_000_000  # a 40-megapixel photo is plenty; beyond that is a decompression bomb
+#: Longest side over shortest side. Panoramas are about 4:1; a 1x20000 strip (157 bytes as a PNG) is
+#: no photo, and its resize to the model's short side would allocate gigabytes (issue 27).
+MAX_ASPECT_RATIO = 20
+#: Pixels of the image once resized for the model (short side to the model's resize size), before
+#: the centre crop: bounds the one allocation the pixel limit above does not.
+MAX_RESIZED_PIXELS = 16 * 1024 * 1024
 JSON_TYPE = "application/json"
 IMAGE_TYPES = ("application/x-image", "application/octet-stream")
 #: The PIL decoders a request may reach. Never EPS/PS-like formats: PIL hands those to
@@ -96,14 +102,35 @@ class NotAcceptable(InferenceError):
 # --------------------------------------------------------------------------- model
 
 
+def model_file_path(model_dir: str, info: dict, field: str, default: str) -> str:
+    """The file ``info[field]`` names, which must lie inside ``model_dir``: a relative path with no
+    way out (no absolute path, no ``..``, no symbolic link leading outside). An archive that names
+    /etc/passwd.json or ../../secrets.json as its classes file must not get it served as labels."""
+    name = info.get(field, default)
+    if not isinstance(name, str) or not name or "\0" in name:
+        raise ValueError("model-info.json: {} must be a file name inside the model folder, got {}".format(
+            field, json.dumps(name)))
+    if os.path.isabs(name) or ".." in name.replace("\\", "/").split("/"):
+        raise ValueError("model-info.json: {} {!r} points outside the model folder; name a file inside it "
+                         "(for example {!r})".format(field, name, default))
+    root = os.path.realpath(model_dir)
+    path = os.path.realpath(os.path.join(root, name))
+    if os.path.commonpath([root, path]) != root:
+        raise ValueError("model-info.json: {} {!r} leads outside the model folder (a symbolic link?); "
+                         "name a file inside it".format(field, name))
+    return path
+
+
 def model_fn(model_dir: str) -> dict:
     """Rebuild the network from model-info.json and load model.pth (state_dict)."""
     with open(os.path.join(model_dir, model_def.MODEL_INFO_FILE), encoding="utf-8") as fh:
         info = json.load(fh)
-    classes = model_def.read_classes(os.path.join(model_dir, info.get("classes_file", model_def.CLASSES_FILE)))
+    classes_path = model_file_path(model_dir, info, "classes_file", model_def.CLASSES_FILE)
+    weights_path = model_file_path(model_dir, info, "model_file", model_def.MODEL_FILE)
+    classes = model_def.read_classes(classes_path)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model = model_def.build_model(info["arch"], int(info["num_classes"]), weights="none")
-    state = model_def.load_state(os.path.join(model_dir, info.get("model_file", model_def.MODEL_FILE)), device)
+    state = model_def.load_state(weights_path, device)
     model.load_state_dict(state)
     model.to(device).eval()
     return {
@@ -111,6 +138,7 @@ def model_fn(model_dir: str) -> dict:
         "classes": classes,
         "arch": info["arch"],
         "device": device,
+        "image_size": int(info["image_size"]),
         "transform": model_def.eval_transform(int(info["image_size"]), info.get("mean", model_def.IMAGENET_MEAN),
                                               info.get("std", model_def.IMAGENET_STD)),
     }
@@ -123,20 +151,44 @@ def _media_type(header) -> str:
     return (header or "").split(";", 1)[0].strip().lower()
 
 
-def decode_image(data: bytes) -> Image.Image:
-    """Bytes -> RGB image, upright per EXIF; anything unreadable is a 400."""
+def resize_short_side(image_size: int) -> int:
+    """The short side eval_transform resizes to (the 256/224 ratio of model_def.eval_transform)."""
+    return int(round(image_size * 256 / 224))
+
+
+def check_dimensions(width: int, height: int, image_size=None) -> None:
+    """Refuse, from the header's dimensions alone, an image whose decode or resize would cost far
+    more than its bytes: too many pixels, a strip (aspect ratio), or a resized size over the bound."""
+    if width < 1 or height < 1:
+        raise InferenceError("the image has no pixels ({}x{})".format(width, height))
+    if width * height > MAX_PIXELS:
+        raise InferenceError("the image has more than {} pixels".format(MAX_PIXELS))
+    long_side, short_side = max(width, height), min(width, height)
+    if long_side > short_side * MAX_ASPECT_RATIO:
+        raise InferenceError("the image is {}x{}: more than {}:1 between its sides; send a photo, not a strip".format(
+            width, height, MAX_ASPECT_RATIO))
+    if image_size:
+        short = resize_short_side(int(image_size))
+        resized = short * -(-long_side * short // short_side)  # the long side rounded up, as a bound
+        if resized > MAX_RESIZED_PIXELS:
+            raise InferenceError("the image is {}x{}: resized for the model it would have {} pixels (limit {})".format(
+                width, height, resized, MAX_RESIZED_PIXELS))
+
+
+def decode_image(data: bytes, image_size=None) -> Image.Image:
+    """Bytes -> RGB image, upright per EXIF; anything unreadable is a 400. The dimensions are
+    checked from the header before a single pixel is decoded (check_dimensions)."""
     if not data:
         raise InferenceError("the image is empty")
     if len(data) > MAX_IMAGE_BYTES:
         raise InferenceError("the image is larger than {} bytes".format(MAX_IMAGE_BYTES))
     try:
         img = Image.open(io.BytesIO(data), formats=_open_formats())
-        too_big = img.width * img.height > MAX_PIXELS
+        width, height = img.width, img.height
     except Exception as err:  # PIL raises many types for garbage input
         raise InferenceError("the body is not a readable image in an accepted format ({}; {})".format(
             ", ".join(_open_formats()), type(err).__name__)) from err
-    if too_big:
-        raise InferenceError("the image has more than {} pixels".format(MAX_PIXELS))
+    check_dimensions(width, height, image_size)
     try:
         img.load()
         img = ImageOps.exif_transpose(img)
@@ -163,7 +215,7 @@ def _decode_base64(text) -> bytes:
         raise InferenceError('"image" is not valid base64') from err
 
 
-def parse_json_request(body, fetch=None) -> dict:
+def parse_json_request(body, fetch=None, image_size=None) -> dict:
     """{"url"|"image", "top_k"?, "logits"?} -> request dict."""
     if isinstance(body, (bytes, bytearray)):
         try:
@@ -174,6 +226,8 @@ def parse_json_request(body, fetch=None) -> dict:
         payload = json.loads(body)
     except ValueError as err:
         raise InferenceError("the body is not valid JSON: {}".format(err)) from err
+    except RecursionError as err:  # [[[[...]]]] thousands deep: the parser's stack, not a server fault
+        raise InferenceError("the JSON body is nested too deeply") from err
     if not isinstance(payload, dict) or ("url" in payload) == ("image" in payload):
         raise InferenceError('send a JSON object with exactly one of {"url": "https://..."} or {"image": "<base64>"}')
     logits = payload.get("logits", False)
@@ -190,18 +244,19 @@ def parse_json_request(body, fetch=None) -> dict:
             raise InferenceError("cannot use the image URL: {}".format(err)) from err
         except ValueError as err:  # any other unparsable URL is still the caller's mistake, not a 500
             raise InferenceError("cannot use the image URL: malformed URL ({})".format(err)) from err
-    return {"image": decode_image(data), "top_k": top_k, "logits": logits}
+    return {"image": decode_image(data, image_size), "top_k": top_k, "logits": logits}
 
 
-def input_fn(request_body, request_content_type):
-    """Deserialize a request into {"image": PIL.Image, "top_k": int, "logits": bool}."""
+def input_fn(request_body, request_content_type, image_size=None):
+    """Deserialize a request into {"image": PIL.Image, "top_k": int, "logits": bool}. ``image_size``
+    (the model's, from the bundle) bounds the resize as well as the decode."""
     media = _media_type(request_content_type)
     if media == JSON_TYPE:
-        return parse_json_request(request_body)
+        return parse_json_request(request_body, image_size=image_size)
     if media.startswith("image/") or media in IMAGE_TYPES:
         if isinstance(request_body, str):  # bytes expected; a str here means it was text all along
             raise InferenceError("send the image as binary bytes, or as base64 in a JSON body")
-        return {"image": decode_image(bytes(request_body)), "top_k": DEFAULT_TOP_K, "logits": False}
+        return {"image": decode_image(bytes(request_body), image_size), "top_k": DEFAULT_TOP_K, "logits": False}
     raise UnsupportedContentType(
         "Content-Type {!r} is not supported; use image/jpeg, image/png, application/x-image or "
         "application/json".format(request_content_type))

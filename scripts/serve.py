@@ -3,8 +3,10 @@ predictor class the endpoint runs: ``deployment.py``'s Ray Serve deployment, wit
 
     python3 scripts/serve.py --model-dir .mlops/local/<job>/model --port 8080
 
-The class comes from the model (``deployment.py`` at its root, as deploy packs it, or in ``code/``,
-as train.py writes it), else the one bundled beside this file. It is built once (its constructor
+The class is the project's predictor (``--predictor``, what deploy packs), else the one bundled
+beside this file; never the model's own ``deployment.py`` (at its root, as deploy packs it, or in
+``code/``, as train.py writes it) unless ``--trust-archive-code`` says so: a model archive is data,
+and running the Python inside one someone handed you is running their program (issue 27). It is built once (its constructor
 loads the model) and ``reconfigure`` gets the batching settings, as Ray Serve does with config.yaml's
 user_config; every request becomes a real Starlette ``Request`` awaited on one asyncio loop, so
 concurrent requests are batched by its ``@serve.batch`` exactly as on the endpoint.
@@ -26,8 +28,14 @@ Errors
     header x-amzn-ErrorType) with OriginalStatusCode and OriginalMessage, as the real API does.
     413 for a body over --max-body-bytes (InvokeEndpoint's 6 MB), 503 when --max-concurrency
     requests are already running (the caller retries), 404 for other paths.
-One log line per request on stderr: ``POST /invocations 200 1532B 41.7ms``. SIGINT and SIGTERM
-stop the server after the requests in flight.
+    A request that announces ``Expect: 100-continue`` with a body over the limit (or a path that
+    does not exist) is answered 413 (404) at once, never "100 Continue".
+One log line per request on stderr: ``POST /invocations 200 1532B 41.7ms`` (control characters in
+the path escaped, so a request cannot write escape sequences into the terminal). SIGINT and SIGTERM
+stop the server after the requests in flight. A connection idle for --idle-timeout seconds is
+closed (idle connections would otherwise hold a thread each forever), and at most --max-connections
+are open at once (the next is answered 503 and closed). With --exit-with-parent the
+server stops when the process that started it dies, even by SIGKILL (``mlops serve`` passes it).
 """
 from __future__ import annotations
 
@@ -49,6 +57,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 DEFAULT_MAX_BODY_BYTES = 6 * 1024 * 1024  # InvokeEndpoint's limit for real-time endpoints
 DEFAULT_MAX_CONCURRENCY = 4
 DEFAULT_BACKEND_TIMEOUT = 300  # the Ray Serve image adapter's RAYSERVE_BACKEND_TIMEOUT default
+DEFAULT_IDLE_TIMEOUT = 60  # seconds a connection may sit without sending a byte
+DEFAULT_MAX_CONNECTIONS = 64  # open connections (one thread each); more are answered 503 and closed
 RUNTIME_PATH = re.compile(r"^/endpoints/([A-Za-z0-9](?:-*[A-Za-z0-9])*)/invocations$")
 MODEL_ERROR_TYPE = "ModelError:http://internal.amazon.com/coral/com.amazon.sagemaker/"
 SCRIPT_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -56,13 +66,57 @@ PREDICTOR_FILE = "deployment.py"
 SAGEMAKER_HEADER = "x-amzn-sagemaker-"
 
 
-def find_predictor(model_dir: str) -> str:
-    """deployment.py at the model root (a deployed archive), in code/ (train.py's), else bundled."""
-    for folder in (model_dir, os.path.join(model_dir, "code"), SCRIPT_DIR):
-        path = os.path.join(folder, PREDICTOR_FILE)
+def find_predictor(model_dir: str, trust_archive_code: bool = False, predictor=None) -> str:
+    """The predictor file to import: ``predictor`` (the project's) when given, else the bundled one.
+    Only with ``trust_archive_code``: deployment.py at the model root (a deployed archive) or in
+    code/ (train.py's) first."""
+    folders = [model_dir, os.path.join(model_dir, "code")] if trust_archive_code else []
+    if predictor:
+        if not os.path.isfile(predictor):
+            raise FileNotFoundError("the predictor {} does not exist".format(predictor))
+        candidates = [os.path.join(f, PREDICTOR_FILE) for f in folders] + [predictor]
+    else:
+        candidates = [os.path.join(f, PREDICTOR_FILE) for f in folders + [SCRIPT_DIR]]
+    for path in candidates:
         if os.path.isfile(path):
             return path
-    raise FileNotFoundError("no {} in {}, its code/ or {}".format(PREDICTOR_FILE, model_dir, SCRIPT_DIR))
+    raise FileNotFoundError("no {} in {}".format(PREDICTOR_FILE, ", ".join(os.path.dirname(c) for c in candidates)))
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters (ESC, CR, BEL, C1 CSI...) written as \\xNN: what a client
+    sends may be logged, never interpreted by the terminal. Backslashes are escaped too, so the
+    escaped form is unambiguous."""
+    return _CONTROL.sub(lambda m: "\\x{:02x}".format(ord(m.group())) if ord(m.group()) < 0x100 else
+                        "\\u{:04x}".format(ord(m.group())), text.replace("\\", "\\\\"))
+
+
+def exit_with_parent(stop) -> None:
+    """Call ``stop`` when the parent process dies, whatever killed it: Linux's PR_SET_PDEATHSIG
+    sends SIGTERM at once; a watcher thread that sees the parent pid change covers the rest (and
+    the race where the parent died before prctl ran)."""
+    parent = os.getppid()
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
+        except Exception:  # no prctl: the watcher below still works
+            pass
+
+    def watch():
+        while True:
+            if os.getppid() != parent:
+                log("the parent process {} is gone; stopping".format(parent))
+                stop()
+                return
+            time.sleep(0.5)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def load_deployment_class(path: str):
@@ -148,8 +202,10 @@ def archive_batching(model_dir: str) -> dict:
 class Model:
     """The predictor instance on its event loop; ``ready`` once the constructor returned."""
 
-    def __init__(self, model_dir: str, batching: dict, backend_timeout: float):
+    def __init__(self, model_dir: str, batching: dict, backend_timeout: float, trust_archive_code: bool = False,
+                 predictor=None):
         self.model_dir, self.batching, self.backend_timeout = model_dir, batching, backend_timeout
+        self.trust_archive_code, self.predictor = trust_archive_code, predictor
         self.instance = None
         self.ready = threading.Event()
         self.failed = None
@@ -159,7 +215,7 @@ class Model:
     def load(self) -> None:
         try:
             started = time.perf_counter()
-            path = find_predictor(self.model_dir)
+            path = find_predictor(self.model_dir, self.trust_archive_code, self.predictor)
             cls, args, kwargs = load_deployment_class(path)
             os.environ["MLOPS_MODEL_DIR"] = self.model_dir  # the class finds its model without Ray's cwd
             instance = cls(*args, **kwargs)
@@ -211,10 +267,13 @@ def error_status(err: Exception) -> int:
     return status if isinstance(status, int) and 400 <= status < 600 else 500
 
 
-def make_handler_class(model: Model, max_body: int, slots: threading.BoundedSemaphore):
+def make_handler_class(model: Model, max_body: int, slots: threading.BoundedSemaphore,
+                       idle_timeout: float = DEFAULT_IDLE_TIMEOUT):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "mlops-serve"
+        #: socketserver sets it on the connection: a read that waits longer ends the connection.
+        timeout = idle_timeout
 
         def log_message(self, fmt, *args):  # one line per request comes from _finish instead
             pass
@@ -231,7 +290,7 @@ def make_handler_class(model: Model, max_body: int, slots: threading.BoundedSema
             self._status, self._bytes = status, len(body)
 
         def _finish(self, started: float) -> None:
-            log("{} {} {} {}B {:.1f}ms".format(self.command, self.path, getattr(self, "_status", 0),
+            log("{} {} {} {}B {:.1f}ms".format(printable(self.command), printable(self.path), getattr(self, "_status", 0),
                                                getattr(self, "_bytes", 0), (time.perf_counter() - started) * 1000))
 
         def do_GET(self):
@@ -252,6 +311,35 @@ def make_handler_class(model: Model, max_body: int, slots: threading.BoundedSema
                 self._post()
             finally:
                 self._finish(started)
+
+        def handle_expect_100(self):
+            """Answer ``Expect: 100-continue`` with the refusal itself when the request will be refused
+            anyway (too large, no length, unknown path): the client must not be invited to send it."""
+            if self.command != "POST":
+                return super().handle_expect_100()
+            started = time.perf_counter()
+            runtime = RUNTIME_PATH.match(self.path)
+            refused = True
+            try:
+                if self.path != "/invocations" and not runtime:
+                    self.close_connection = True
+                    self._send(404, b"not found; POST /invocations or /endpoints/<name>/invocations\n")
+                    return False
+                length = self._content_length()
+                if length is None:
+                    self.close_connection = True
+                    self._fail(runtime, 411, "send a Content-Length header", client_side=True)
+                    return False
+                if length > max_body:
+                    self.close_connection = True
+                    self._fail(runtime, 413, "the request body is {} bytes; the limit is {}".format(length, max_body),
+                               client_side=True)
+                    return False
+                refused = False
+                return super().handle_expect_100()
+            finally:
+                if refused:
+                    self._finish(started)
 
         def _post(self):
             runtime = RUNTIME_PATH.match(self.path)
@@ -323,6 +411,38 @@ def make_handler_class(model: Model, max_body: int, slots: threading.BoundedSema
     return Handler
 
 
+class BoundedHTTPServer(ThreadingHTTPServer):
+    """A thread per connection, at most ``max_connections`` of them: the next is answered 503 and
+    closed at once, so idle or slow clients cannot pile up threads until the process falls over."""
+
+    daemon_threads = True
+
+    def __init__(self, address, handler, max_connections: int = DEFAULT_MAX_CONNECTIONS):
+        self.connections = threading.BoundedSemaphore(max(1, max_connections))
+        super().__init__(address, handler)
+
+    def process_request(self, request, client_address):
+        if not self.connections.acquire(blocking=False):
+            try:
+                request.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                                b"Content-Length: 39\r\nConnection: close\r\n\r\ntoo many open connections; retry later\n")
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except Exception:
+            self.connections.release()
+            raise
+
+    def process_request_thread(self, request, client_address):
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.connections.release()
+
+
 def parse_args(argv):
     p = argparse.ArgumentParser(description="Serve a model with the SageMaker inference contract.")
     p.add_argument("--model-dir", required=True, help="folder with model.pth, model-info.json and code/")
@@ -337,6 +457,16 @@ def parse_args(argv):
                    help="seconds before /invocations answers 504 (RAYSERVE_BACKEND_TIMEOUT)")
     p.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES)
     p.add_argument("--max-concurrency", type=int, default=DEFAULT_MAX_CONCURRENCY)
+    p.add_argument("--idle-timeout", type=float, default=DEFAULT_IDLE_TIMEOUT,
+                   help="seconds a connection may stay silent before it is closed")
+    p.add_argument("--max-connections", type=int, default=DEFAULT_MAX_CONNECTIONS,
+                   help="open connections at once; more are answered 503 and closed")
+    p.add_argument("--predictor", default=None,
+                   help="the predictor file (the project's deployment.py, as deploy packs it); default: the bundled one")
+    p.add_argument("--trust-archive-code", action="store_true",
+                   help="run the model folder's own deployment.py (root or code/) instead: only for a model you trust")
+    p.add_argument("--exit-with-parent", action="store_true",
+                   help="stop when the process that started this one dies (mlops serve passes it)")
     return p.parse_args(argv)
 
 
@@ -351,10 +481,16 @@ def main(argv=None) -> int:
     if args.backend_timeout <= 0:
         log("error: --backend-timeout (RAYSERVE_BACKEND_TIMEOUT) must be positive")
         return 2
-    model = Model(os.path.abspath(args.model_dir), batching, args.backend_timeout)
+    if args.idle_timeout <= 0:
+        log("error: --idle-timeout must be positive")
+        return 2
+    predictor = os.path.abspath(args.predictor) if args.predictor else None
+    model = Model(os.path.abspath(args.model_dir), batching, args.backend_timeout, args.trust_archive_code, predictor)
     slots = threading.BoundedSemaphore(max(1, args.max_concurrency))
     try:
-        server = ThreadingHTTPServer((args.host, args.port), make_handler_class(model, args.max_body_bytes, slots))
+        server = BoundedHTTPServer((args.host, args.port),
+                                   make_handler_class(model, args.max_body_bytes, slots, args.idle_timeout),
+                                   args.max_connections)
     except OSError as err:
         log("error: cannot listen on {}:{} ({})".format(args.host, args.port, err.strerror or err))
         return 2
@@ -369,7 +505,9 @@ def main(argv=None) -> int:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    log("listening on http://{}:{} (model {})".format(args.host, server.server_address[1], model.model_dir))
+    if args.exit_with_parent:
+        exit_with_parent(lambda: stop(signal.SIGTERM, None))
+    log("listening on http://{}:{} (model {})".format(args.host, server.server_address[1], printable(model.model_dir)))
     threading.Thread(target=model.load, daemon=True).start()
     try:
         server.serve_forever(poll_interval=0.2)

@@ -7,6 +7,8 @@ import { intOption } from './options.js'
 /** The flags `serve` declares. */
 export interface ServeFlags {
   readonly model?: string
+  readonly sagemakerModel?: boolean
+  readonly trustArchiveCode?: boolean
   readonly port?: string
   readonly python?: string
   readonly maxConcurrency?: string
@@ -23,7 +25,9 @@ export function register(program: Command, deps: Deps): Command {
   return program
     .command('serve')
     .description('serve a trained model on this machine with the SageMaker inference contract (foreground, Ctrl-C stops it)')
-    .option('--model <path|job>', 'a model folder, a model.tar.gz or a local job name (default: the latest `train --local` model)')
+    .option('--model <path|job>', 'a model folder, a model.tar.gz, a local job name or an s3:// model.tar.gz (default: the newest `train --local` model)')
+    .option('--sagemaker-model', 'serve the newest SageMaker-trained model the state file records instead (downloads it from S3; needs AWS)')
+    .option('--trust-archive-code', "run the model's own deployment.py instead of the project's predictor (only for a model you trust)")
     .option('--port <n>', 'port on 127.0.0.1 (default: 8080)')
     .option('--python <path>', 'the Python with torch and torchvision (default: MLOPS_PYTHON, else the first on PATH that has them)')
     .option('--max-concurrency <n>', 'requests handled at once; more are answered 503 (default: 4)')
@@ -35,9 +39,15 @@ Routes: GET /ping (200 once the model is loaded), POST /invocations (the contain
 POST /endpoints/<name>/invocations (the SageMaker runtime API's), with the handler's content types,
 Accept handling and error codes. One log line per request on stderr.
 
+Which model: --model when given; else the newest local model (no AWS call); --sagemaker-model for
+the newest SageMaker-trained one. The first stderr line (and --json's "choice" and "reason") says
+which and why. The predictor is the project's (training.sourceDir's endpoint.entryPoint, as deploy
+packs it), else the bundled one: the Python inside a model archive runs only with --trust-archive-code.
+
 Examples:
   $ mlops train --local && mlops serve
   $ mlops serve --model .mlops/local/<job>/model.tar.gz --port 9000
+  $ mlops serve --sagemaker-model                (the newest model trained on SageMaker)
   $ mlops invoke dog.jpg --local                 (in another terminal)`,
     )
     .action(
@@ -50,6 +60,8 @@ Examples:
         const outcome = await runServe(ctx, {
           port,
           ...(flags.model !== undefined ? { model: flags.model } : {}),
+          ...(flags.sagemakerModel ? { sagemakerModel: true } : {}),
+          ...(flags.trustArchiveCode ? { trustArchiveCode: true } : {}),
           ...(flags.python !== undefined ? { python: flags.python } : {}),
           ...(maxConcurrency !== undefined ? { maxConcurrency } : {}),
           ...(maxBodyBytes !== undefined ? { maxBodyBytes } : {}),

@@ -329,6 +329,89 @@ const IMAGE_SIGNATURES: readonly (readonly number[])[] = [
   [0x52, 0x49, 0x46, 0x46], // RIFF (WebP)
 ]
 
+/** The endpoint's limits (scripts/inference.py MAX_PIXELS, MAX_ASPECT_RATIO), checked here first: a 157-byte PNG of 1x20000 pixels is cheap to send and costly to resize (issue 27). */
+export const MAX_IMAGE_PIXELS = 40_000_000
+export const MAX_IMAGE_ASPECT_RATIO = 20
+
+/**
+ * Width and height from the header of a PNG, JPEG, GIF, BMP or WebP, without decoding a pixel;
+ * undefined when the header does not say (a truncated or malformed file).
+ */
+export function imageDimensions(b: Uint8Array): { width: number; height: number } | undefined {
+  const view = new DataView(b.buffer, b.byteOffset, b.byteLength)
+  const has = (n: number) => b.length >= n
+  const ascii = (at: number, text: string) => has(at + text.length) && [...text].every((ch, i) => b[at + i] === ch.charCodeAt(0))
+  if (b[0] === 0x89 && ascii(1, 'PNG')) {
+    // The first chunk must be IHDR: width and height as big-endian 32-bit numbers.
+    return ascii(12, 'IHDR') && has(24) ? { width: view.getUint32(16), height: view.getUint32(20) } : undefined
+  }
+  if (b[0] === 0xff && b[1] === 0xd8) {
+    // Walk the marker segments to the first start-of-frame (SOF0-SOF15 but DHT, JPG, DAC).
+    let p = 2
+    while (p + 4 <= b.length) {
+      if (b[p] !== 0xff) return undefined
+      const marker = b[p + 1]
+      if (marker === 0xff) {
+        p++ // fill byte
+        continue
+      }
+      if (marker === 0xd8 || marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) {
+        p += 2 // markers without a length
+        continue
+      }
+      const length = view.getUint16(p + 2)
+      if (length < 2) return undefined
+      if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
+        return has(p + 9) ? { width: view.getUint16(p + 7), height: view.getUint16(p + 5) } : undefined
+      }
+      if (marker === 0xda || marker === 0xd9) return undefined // scan data before any frame header
+      p += 2 + length
+    }
+    return undefined
+  }
+  if (ascii(0, 'GIF8')) return has(10) ? { width: view.getUint16(6, true), height: view.getUint16(8, true) } : undefined
+  if (ascii(0, 'BM')) return has(26) ? { width: Math.abs(view.getInt32(18, true)), height: Math.abs(view.getInt32(22, true)) } : undefined
+  if (ascii(0, 'RIFF') && ascii(8, 'WEBP')) {
+    if (ascii(12, 'VP8X') && has(30)) {
+      const u24 = (at: number) => b[at] | (b[at + 1] << 8) | (b[at + 2] << 16)
+      return { width: u24(24) + 1, height: u24(27) + 1 }
+    }
+    if (ascii(12, 'VP8L') && has(25)) {
+      const bits = view.getUint32(21, true)
+      return { width: (bits & 0x3fff) + 1, height: ((bits >>> 14) & 0x3fff) + 1 }
+    }
+    if (ascii(12, 'VP8 ') && has(30)) return { width: view.getUint16(26, true) & 0x3fff, height: view.getUint16(28, true) & 0x3fff }
+  }
+  return undefined
+}
+
+/** Refuses, from the header alone, an image the endpoint would refuse (or spend gigabytes resizing). */
+function checkDimensions(bytes: Uint8Array): void {
+  const dims = imageDimensions(bytes)
+  const isPngOrJpeg = (bytes[0] === 0x89 && bytes[1] === 0x50) || (bytes[0] === 0xff && bytes[1] === 0xd8)
+  if (!dims) {
+    // Both formats put their size in a header every decoder needs; without it the file is broken.
+    if (isPngOrJpeg) throw new BadRequest(400, 'InvalidImage', '"image" has no readable size in its header (a truncated or damaged file).')
+    return
+  }
+  const { width, height } = dims
+  if (width < 1 || height < 1) throw new BadRequest(400, 'InvalidImage', `"image" has no pixels (${width}x${height}).`)
+  if (width * height > MAX_IMAGE_PIXELS) {
+    throw new BadRequest(
+      400,
+      'ImageTooLarge',
+      `"image" is ${width}x${height}, more than ${MAX_IMAGE_PIXELS.toLocaleString('en-US')} pixels; send a smaller one.`,
+    )
+  }
+  if (Math.max(width, height) > Math.min(width, height) * MAX_IMAGE_ASPECT_RATIO) {
+    throw new BadRequest(
+      400,
+      'ImageTooLarge',
+      `"image" is ${width}x${height}, more than ${MAX_IMAGE_ASPECT_RATIO}:1 between its sides; send a photo, not a strip.`,
+    )
+  }
+}
+
 function checkImage(value: unknown): { base64: string; bytes: number } {
   if (typeof value !== 'string' || value.trim() === '') throw new BadRequest(400, 'InvalidImage', '"image" must be a non-empty base64 string.')
   const b64 = value.replace(/^data:[^,]*;base64,/, '').replace(/\s+/g, '')
@@ -339,6 +422,7 @@ function checkImage(value: unknown): { base64: string; bytes: number } {
   if (!IMAGE_SIGNATURES.some((sig) => sig.every((byte, i) => bytes[i] === byte))) {
     throw new BadRequest(400, 'InvalidImage', '"image" is not a JPEG, PNG, GIF, BMP or WebP image.')
   }
+  checkDimensions(bytes)
   return { base64: b64, bytes: bytes.length }
 }
 

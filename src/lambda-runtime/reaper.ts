@@ -5,6 +5,11 @@
  * may do nothing else (sagemaker:DeleteEndpoint on this one ARN, deregistering the endpoint's
  * autoscaling, and its own logs).
  *
+ * The message must come from this alarm's topic (named like the alarm) in this function's own account
+ * and region, and name that account: the function ARN in the invocation context says which. A direct
+ * invoke with a well-formed message from another account's topic, or a malformed event, is refused
+ * and logged, never a TypeError (issue 27).
+ *
  * An autoscaled endpoint's scalable target is deregistered first: deleting the endpoint would do it
  * with the caller's permissions anyway (docs: endpoint-delete-with-scaling), and doing it explicitly
  * means a missing permission fails loudly here, before the endpoint is touched.
@@ -20,7 +25,7 @@ export interface ReaperDeps {
   readonly client?: () => Pick<SageMakerClient, 'send'>
   /** @default an ApplicationAutoScalingClient created on first use */
   readonly autoscaling?: () => Pick<ApplicationAutoScalingClient, 'send'>
-  /** @default process.env (ENDPOINT_NAME, ALARM_NAME) */
+  /** @default process.env (ENDPOINT_NAME, ALARM_NAME; TOPIC_NAME, default the alarm's name) */
   readonly env?: Readonly<Record<string, string | undefined>>
   /** One structured log line (JSON). @default process.stdout */
   readonly log?: (line: string) => void
@@ -38,8 +43,16 @@ interface SnsEvent {
   Records?: { Sns?: { Message?: string; TopicArn?: string } }[]
 }
 
+/** The fields of the Lambda context the reaper reads. */
+export interface ReaperContext {
+  /** arn:<partition>:lambda:<region>:<account>:function:<name>[:<alias>] */
+  readonly invokedFunctionArn?: string
+}
+
 interface AlarmMessage {
   AlarmName?: string
+  AWSAccountId?: string
+  AlarmArn?: string
   NewStateValue?: string
   NewStateReason?: string
   Trigger?: { Namespace?: string; MetricName?: string; Dimensions?: { name?: string; value?: string }[] }
@@ -82,9 +95,35 @@ function refusal(msg: AlarmMessage | undefined, endpoint: string, alarm: string)
   return undefined
 }
 
-function parse(text: string | undefined): AlarmMessage | undefined {
+/** partition, region and account of an ARN; undefined when it is not one. */
+function arnParts(arn: unknown): { partition: string; service: string; region: string; account: string; resource: string } | undefined {
+  if (typeof arn !== 'string') return undefined
+  const m = /^arn:([\w-]+):([\w-]+):([\w-]*):(\d{12}):(.+)$/.exec(arn)
+  return m ? { partition: m[1], service: m[2], region: m[3], account: m[4], resource: m[5] } : undefined
+}
+
+/** Why the record did not come from our topic in our account, or undefined when it did. */
+function sourceRefusal(topicArn: unknown, msg: AlarmMessage, topicName: string, context: ReaperContext | undefined): string | undefined {
+  const topic = arnParts(topicArn)
+  if (!topic || topic.service !== 'sns') return 'the record names no SNS topic'
+  if (topic.resource !== topicName) return `topic ${topic.resource} is not ${topicName}`
+  const self = arnParts(context?.invokedFunctionArn)
+  if (!self) return undefined // called as a library (tests): only the topic's name can be checked
+  if (topic.account !== self.account || topic.region !== self.region || topic.partition !== self.partition) {
+    return `topic ${String(topicArn)} is not in this function's account and region (${self.account}, ${self.region})`
+  }
+  if (msg.AWSAccountId !== self.account) return `the alarm's account ${String(msg.AWSAccountId)} is not ${self.account}`
+  const alarmArn = msg.AlarmArn === undefined ? undefined : arnParts(msg.AlarmArn)
+  if (msg.AlarmArn !== undefined && (!alarmArn || alarmArn.account !== self.account || alarmArn.region !== self.region)) {
+    return `alarm ${String(msg.AlarmArn)} is not in this function's account and region`
+  }
+  return undefined
+}
+
+function parse(text: unknown): AlarmMessage | undefined {
+  if (typeof text !== 'string') return undefined
   try {
-    const doc = JSON.parse(text ?? '') as unknown
+    const doc = JSON.parse(text) as unknown
     return doc && typeof doc === 'object' ? (doc as AlarmMessage) : undefined
   } catch {
     return undefined
@@ -96,14 +135,23 @@ export function createReaper(deps: ReaperDeps = {}) {
   const log = deps.log ?? ((line: string) => process.stdout.write(line + '\n'))
   const client = deps.client ?? (() => (defaultClient ??= new SageMakerClient({})))
   const autoscaling = deps.autoscaling ?? (() => (defaultAutoscaling ??= new ApplicationAutoScalingClient({})))
-  return async (event: SnsEvent): Promise<ReaperVerdict[]> => {
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+  return async (event: SnsEvent | unknown, context?: ReaperContext): Promise<ReaperVerdict[]> => {
     const endpoint = env.ENDPOINT_NAME
     const alarm = env.ALARM_NAME
     if (!endpoint || !alarm) throw new Error('ENDPOINT_NAME and ALARM_NAME must be set')
+    const topicName = env.TOPIC_NAME || alarm
     const verdicts: ReaperVerdict[] = []
-    for (const record of event.Records ?? []) {
-      const msg = parse(record.Sns?.Message)
-      const why = refusal(msg, endpoint, alarm)
+    const records = isObject(event) ? event.Records : undefined
+    if (!Array.isArray(records)) {
+      const verdict: ReaperVerdict = { action: 'refused', endpoint, alarm, reason: 'not an SNS event (no Records list)' }
+      log(JSON.stringify({ level: 'warn', msg: 'idle stop: refused', ...verdict }))
+      return [verdict]
+    }
+    for (const record of records as unknown[]) {
+      const sns = isObject(record) && isObject(record.Sns) ? record.Sns : undefined
+      const msg = parse(sns?.Message)
+      const why = refusal(msg, endpoint, alarm) ?? sourceRefusal(sns?.TopicArn, msg!, topicName, context)
       let verdict: ReaperVerdict
       if (why) verdict = { action: 'refused', endpoint, alarm, reason: why }
       else {

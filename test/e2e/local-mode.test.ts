@@ -195,7 +195,7 @@ describe('train --local', () => {
     afterAll(async () => moto?.stop())
 
     it(
-      '--model s3://… downloads the model.tar.gz once and serves it; with no --model, a SageMaker model newer than the local one wins',
+      '--model s3://… downloads the model.tar.gz once and serves it; with no flag the local model is served, --sagemaker-model serves the newer SageMaker one',
       async () => {
         const artifact = trained.json().modelArtifact as string
         const s3 = new S3Client(motoClientConfig(moto.endpoint))
@@ -227,7 +227,8 @@ describe('train --local', () => {
         expect(explicit.run.stderr).toContain(`Downloading ${uri}`)
         expect(explicit.run.stderr).toContain(`Serving ${uri} on`)
         expect(explicit.top).toBe('Airedale terrier')
-        // Recorded as a completed SageMaker job after the local training: the default is now that model.
+        // Recorded as a completed SageMaker job after the local training: the default stays the local model
+        // (issue 31: local mode needs no AWS) and says a newer one exists; --sagemaker-model serves it.
         const statePath = path.join(dir, '.mlops', 'state.json')
         const state = JSON.parse(await readFile(statePath, 'utf8'))
         state.resources.push({
@@ -240,10 +241,16 @@ describe('train --local', () => {
         await writeFile(statePath, JSON.stringify(state, null, 2))
         const byDefault = await serveOnce([])
         expect(byDefault.run.code, byDefault.run.stderr).toBe(0)
-        // Downloaded once: the second run reuses the file.
+        expect(byDefault.run.stderr).toContain('chosen as the newest local model')
+        expect(byDefault.run.stderr).toContain('a newer SageMaker model (localtest-train-1) exists: pass --sagemaker-model to serve it')
         expect(byDefault.run.stderr).not.toContain('Downloading')
-        expect(byDefault.run.stderr).toContain('Serving localtest-train-1 on')
         expect(byDefault.top).toBe('Airedale terrier')
+        const sagemaker = await serveOnce(['--sagemaker-model'])
+        expect(sagemaker.run.code, sagemaker.run.stderr).toBe(0)
+        // Downloaded once: the second run reuses the file.
+        expect(sagemaker.run.stderr).not.toContain('Downloading')
+        expect(sagemaker.run.stderr).toContain('Serving localtest-train-1 on')
+        expect(sagemaker.top).toBe('Airedale terrier')
       },
       SLOW,
     )

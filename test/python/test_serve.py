@@ -126,7 +126,10 @@ def test_the_server_answers_through_deployment_py_and_batches(trained, dataset):
         model.load()
         assert model.ready.is_set(), model.failed
         assert type(model.instance).__module__ == "deployment" and type(model.instance).__name__ == "Predictor"
-        assert os.path.dirname(serve.find_predictor(trained["model_dir"])) == os.path.join(trained["model_dir"], "code")
+        # The bundled predictor by default; the model's own code/ only when trusted (issue 27).
+        assert os.path.dirname(serve.find_predictor(trained["model_dir"])) == os.path.dirname(serve.__file__)
+        assert os.path.dirname(serve.find_predictor(trained["model_dir"], trust_archive_code=True)) == os.path.join(
+            trained["model_dir"], "code")
         image = _image(dataset.root)
         answers = [None, None]
 
@@ -169,12 +172,13 @@ app = Echo.bind()
 
 @pytest.fixture(scope="module")
 def echo_server(tmp_path_factory):
-    """serve.py around a stand-in predictor at a model's root (where deploy puts deployment.py)."""
+    """serve.py around a stand-in predictor at a model's root (where deploy puts deployment.py), trusted."""
     model_dir = tmp_path_factory.mktemp("echo-model")
     (model_dir / "deployment.py").write_text(FAKE_PREDICTOR)
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, os.path.join(SCRIPTS, "serve.py"), "--model-dir", str(model_dir), "--port", str(port)],
+        [sys.executable, os.path.join(SCRIPTS, "serve.py"), "--model-dir", str(model_dir), "--port", str(port),
+         "--trust-archive-code"],
         env=clean_env(RAYSERVE_BACKEND_TIMEOUT="1"), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True)
     deadline = time.time() + 60

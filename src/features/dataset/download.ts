@@ -287,17 +287,32 @@ async function checkedAddresses(url: URL, resolve: Resolver, originKind: Address
   }
   if (addresses.length === 0) throw new OperationError('DownloadFailed', `${host} has no addresses; nothing was downloaded.`)
   const kinds = addresses.map(addressKind)
-  if (originKind === undefined) return { addresses, kind: kinds.find((k) => k !== 'public') ?? 'public' }
-  const bad = addresses.findIndex((_, i) => kinds[i] !== 'public' && kinds[i] !== originKind)
-  if (bad >= 0) {
+  if (originKind !== undefined) {
+    const bad = addresses.findIndex((_, i) => kinds[i] !== 'public' && kinds[i] !== originKind)
+    if (bad >= 0) {
+      throw new UserError(
+        'DownloadRefused',
+        `Refusing the redirect to ${redactUrl(url.href)}: ${host} resolves to a ${kinds[bad]} address ${addresses[bad]}; nothing was downloaded.`,
+        {
+          hint: 'A server may not redirect a download to a loopback, private or link-local address. Pass the final URL yourself if you trust it.',
+        },
+      )
+    }
+  }
+  // One name, several kinds of address (a public one and 127.0.0.1 or 169.254.169.254): which one
+  // a connection reaches is up to the resolver, and a local kind taken as the origin's would let
+  // every redirect follow it into loopback. Refused as scripts/url_fetch.py does (issue 27).
+  const mixed = kinds.findIndex((k) => k !== kinds[0])
+  if (mixed >= 0) {
     throw new UserError(
       'DownloadRefused',
-      `Refusing the redirect to ${redactUrl(url.href)}: ${host} resolves to a ${kinds[bad]} address ${addresses[bad]}; nothing was downloaded.`,
+      `Refusing ${redactUrl(url.href)}: ${host} resolves to both a ${kinds[0]} address ${addresses[0]} and a ${kinds[mixed]} address ${addresses[mixed]}; nothing was downloaded.`,
       {
-        hint: 'A server may not redirect a download to a loopback, private or link-local address. Pass the final URL yourself if you trust it.',
+        hint: 'A name must resolve only to public addresses (or only to local ones, for a server on this machine). Pass a URL whose host answers consistently.',
       },
     )
   }
+  if (originKind === undefined) return { addresses, kind: kinds[0] }
   return { addresses, kind: originKind }
 }
 

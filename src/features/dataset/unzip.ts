@@ -1,11 +1,19 @@
 import { createWriteStream } from 'node:fs'
-import { mkdir, open, statfs, writeFile, type FileHandle } from 'node:fs/promises'
+import { mkdir, open, writeFile, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
 import { Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import zlib from 'node:zlib'
 import { OperationError, UserError } from '../../shared/errors.js'
-import { formatBytes } from '../../shared/output.js'
+import {
+  checkFreeSpace,
+  DEFAULT_MAX_ENTRIES,
+  DEFAULT_MAX_RATIO,
+  DEFAULT_MAX_TOTAL_BYTES,
+  freeBytesAt,
+  MIN_RATIO_BYTES,
+  type ArchiveLimits,
+} from '../../shared/archive-bounds.js'
 
 /**
  * A small unzip for dataset archives (the dogImages.zip layout): reads the central directory,
@@ -27,16 +35,8 @@ export interface ZipEntry {
   readonly isSymlink: boolean
 }
 
-export interface UnzipLimits {
-  /** Sum of declared uncompressed sizes. @default 64 GiB */
-  readonly maxTotalBytes?: number
-  /** @default 1,000,000 */
-  readonly maxEntries?: number
-  /** Largest uncompressed/compressed ratio for entries over 1 MiB (JPEGs are ~1:1; bombs are 1000:1). @default 200 */
-  readonly maxRatio?: number
-  /** Bytes free for an unprivileged writer on the file system holding `dir` (tests). @default statfs */
-  readonly freeBytes?: (dir: string) => Promise<number>
-}
+/** The limits shared with model archives (shared/archive-bounds.ts); the ratio applies to entries over 1 MiB too. */
+export type UnzipLimits = ArchiveLimits
 
 export interface UnzipOptions extends UnzipLimits {
   readonly signal?: AbortSignal
@@ -233,9 +233,9 @@ export async function readCentralDirectory(fh: FileHandle, label: string): Promi
 }
 
 function checkLimits(entries: readonly ZipEntry[], label: string, o: UnzipLimits): void {
-  const maxEntries = o.maxEntries ?? 1_000_000
-  const maxTotal = o.maxTotalBytes ?? 64 * 1024 ** 3
-  const maxRatio = o.maxRatio ?? 200
+  const maxEntries = o.maxEntries ?? DEFAULT_MAX_ENTRIES
+  const maxTotal = o.maxTotalBytes ?? DEFAULT_MAX_TOTAL_BYTES
+  const maxRatio = o.maxRatio ?? DEFAULT_MAX_RATIO
   const bomb = (why: string) =>
     new UserError('UnsafeArchive', `${label} looks like a zip bomb: ${why}; nothing was extracted.`, {
       hint: 'Get the dataset from a source you trust. For a genuinely larger dataset, unpack it yourself and pass --source <dir>.',
@@ -245,7 +245,7 @@ function checkLimits(entries: readonly ZipEntry[], label: string, o: UnzipLimits
   if (total > maxTotal) throw bomb(`it expands to ${total.toLocaleString('en-US')} bytes (limit ${maxTotal.toLocaleString('en-US')})`)
   // Many small entries of zeros pass a per-entry check: the archive as a whole is bounded too.
   const compressed = entries.reduce((n, e) => n + e.compressedSize, 0)
-  if (total > 64 * 1024 * 1024 && total / Math.max(1, compressed) > maxRatio) {
+  if (total > MIN_RATIO_BYTES && total / Math.max(1, compressed) > maxRatio) {
     throw bomb(`the whole archive expands ${Math.round(total / Math.max(1, compressed))}:1 (limit ${maxRatio}:1)`)
   }
   const seen = new Set<string>()
@@ -329,23 +329,6 @@ function namedFailure(err: unknown, label: string): unknown {
   if (typeof e.code === 'string')
     return new OperationError('UnpackFailed', `Unpacking ${label} failed: ${e.message}; the partial files were removed.`, { cause: err })
   return err
-}
-
-async function freeBytesAt(dir: string): Promise<number> {
-  const s = await statfs(dir)
-  return Number(s.bavail) * Number(s.bsize)
-}
-
-/** The archive's total unpacked size must fit on the disk, with 1% (at least 64 MiB) to spare. */
-async function checkFreeSpace(dir: string, label: string, total: number, freeBytes: (dir: string) => Promise<number>): Promise<void> {
-  const free = await freeBytes(dir)
-  const need = total + Math.max(64 * 1024 * 1024, Math.ceil(total / 100))
-  if (free >= need) return
-  throw new UserError(
-    'NotEnoughDisk',
-    `${label} unpacks to ${formatBytes(total)}, but ${dir} has ${formatBytes(free)} free (${formatBytes(need)} needed with a margin); nothing was extracted.`,
-    { hint: 'Free some space, or pass --source <dir> on a disk with room for the dataset.' },
-  )
 }
 
 function corrupt(label: string, why: string): UserError {

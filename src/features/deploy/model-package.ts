@@ -6,7 +6,8 @@ import os from 'node:os'
 import path from 'node:path'
 import { Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { create as createTar, extract as extractTar } from 'tar'
+import { create as createTar } from 'tar'
+import { extractTarBounded, type ArchiveLimits } from '../../shared/archive-bounds.js'
 import { bundledScriptsDir } from '../../shared/package-root.js'
 import { UserError } from '../../shared/errors.js'
 import type { PlannedOperation } from '../../shared/plan.js'
@@ -140,8 +141,10 @@ export const SERVE_CONFIG_FILE = 'config.yaml'
 /**
  * Unpacks `archive` (a gzipped tar stream), drops its `code/` folder, puts `code`'s files and
  * `serveConfig` (config.yaml) at the root (and code/requirements.txt when there is one), and writes
- * a reproducible `model.tar.gz` into `workDir`. tar's extractor refuses absolute paths and `..`, so
- * a hostile archive cannot write outside `workDir`.
+ * a reproducible `model.tar.gz` into `workDir`. The archive is saved first and unpacked within the
+ * dataset unzip's bounds (shared/archive-bounds.ts: total, ratio, free disk; plain files only), so a
+ * bomb is refused before anything is written; tar's extractor refuses absolute paths and `..`, so a
+ * hostile archive cannot write outside `workDir`.
  */
 export async function repackModelArchive(
   archive: NodeJS.ReadableStream,
@@ -149,24 +152,18 @@ export async function repackModelArchive(
   serveConfig: string,
   workDir: string,
   sourceLabel: string,
+  limits: ArchiveLimits = {},
 ): Promise<RepackedModel> {
   const root = path.join(workDir, 'model')
   await mkdir(root, { recursive: true })
-  try {
-    await new Promise<void>((resolve, reject) => {
-      // tar's Unpack is a minipass stream: it signals completion with 'close' once every file is written.
-      const unpack = extractTar({ cwd: root, strict: true })
-      unpack.on('error', reject)
-      unpack.on('close', () => resolve())
-      archive.on('error', reject)
-      archive.pipe(unpack as unknown as NodeJS.WritableStream)
-    })
-  } catch (e) {
-    throw new UserError('ModelArchiveUnreadable', `${sourceLabel} is not a readable model.tar.gz: ${(e as Error).message}`, {
-      hint: 'Point --model at the model.tar.gz a training job wrote (…/output/model.tar.gz) or at the job name.',
-      cause: e,
-    })
-  }
+  const source = path.join(workDir, 'source.tar.gz')
+  await pipeline(archive, createWriteStream(source))
+  await extractTarBounded(source, root, {
+    ...limits,
+    label: sourceLabel,
+    hint: 'Point --model at the model.tar.gz a training job wrote (…/output/model.tar.gz) or at the job name.',
+  })
+  await rm(source, { force: true })
   await rm(path.join(root, 'code'), { recursive: true, force: true })
   const weights = await listFiles(root)
   if (weights.length === 0) {

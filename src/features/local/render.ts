@@ -1,5 +1,6 @@
 import type { ChalkInstance } from 'chalk'
 import { formatMetrics } from '../../shared/metrics.js'
+import { escapeTerminal } from '../../shared/terminal-text.js'
 import type { ServeResult } from './serve.js'
 import type { LocalTrainResult } from './train-local.js'
 
@@ -13,5 +14,5 @@ export function renderLocalTrain(r: LocalTrainResult, c: ChalkInstance): string 
 }
 
 export function renderServe(r: ServeResult, c: ChalkInstance): string {
-  return `${c.green('✔')} Stopped serving ${r.model} on ${r.url} after ${r.requests} request${r.requests === 1 ? '' : 's'}`
+  return `${c.green('✔')} Stopped serving ${escapeTerminal(r.model)} on ${r.url} after ${r.requests} request${r.requests === 1 ? '' : 's'}`
 }
