@@ -1,9 +1,10 @@
 import type { MlopsConfig } from '../../config/schema.js'
-import { hasProjectTags, resourceNames, TAG_PROJECT, type ResourceNames } from '../../shared/naming.js'
+import { hasProjectTags, legacyTuningJobBase, resourceNames, TAG_PROJECT, type ResourceNames } from '../../shared/naming.js'
+import { isProjectResource, matchProjectName, type GeneratedNameKind } from '../../shared/project-ownership.js'
 import { hourlyPrice, lambdaProvisionedHourly, S3_GB_MONTH } from '../../shared/pricing.js'
 import type { StateRecord, StateStore } from '../../shared/state.js'
 import type { AwsClients } from '../../aws/clients.js'
-import { groupByKind, ownedPrefixes, type DataGroup } from './owned-data.js'
+import { groupByKind, isProjectOutput, ownedPrefixes, type DataGroup } from './owned-data.js'
 import { collectIdleStops, idleStopResourceNames, type IdleStopInfo } from './idle-stop-inventory.js'
 import { scalingResourceId } from '../../aws/autoscaling/scaling.js'
 import { describeScalableTargets, listScalingPolicyNames } from '../../aws/autoscaling/project-resources.js'
@@ -109,7 +110,17 @@ export interface Inventory {
 
 export const LIVE_INSTANCE_STATES = ['pending', 'running', 'stopping', 'stopped', 'shutting-down']
 
-/** True when the SageMaker resource carries this project's tag. */
+/**
+ * True when a listed SageMaker resource is this project's: named exactly as mlops names it (of one
+ * of `kinds`) and tagged for the project (shared/project-ownership.ts; issue 27). The name is
+ * checked first, so another project's resources cost no ListTags.
+ */
+async function sagemakerOwned(c: InventoryClients, r: { name: string; arn?: string }, project: string, kinds: readonly GeneratedNameKind[]): Promise<boolean> {
+  if (!r.arn || !matchProjectName(project, r.name, kinds)) return false
+  return isProjectResource(project, { name: r.name, tags: await listTags(c.sagemaker, r.arn) }, kinds)
+}
+
+/** True when the SageMaker resource carries this project's tag (fixed names: the endpoint). */
 async function sagemakerTagged(c: InventoryClients, arn: string | undefined, project: string): Promise<boolean> {
   return arn ? hasProjectTags(await listTags(c.sagemaker, arn), project) : false
 }
@@ -173,8 +184,9 @@ export async function collectInventory(c: InventoryClients, cfg: MlopsConfig, re
 async function collectJobs({ c, project, names }: Scan): Promise<RunningJob[]> {
   const jobs: RunningJob[] = []
   for (const name of await listRunningTrainingJobs(c.sagemaker, project)) {
+    if (!matchProjectName(project, name, ['training-job', 'tuning-child'])) continue
     const d = await describeTrainingJobOnce(c.sagemaker, name)
-    if (!(await sagemakerTagged(c, d.TrainingJobArn, project))) continue
+    if (!(await sagemakerOwned(c, { name, arn: d.TrainingJobArn }, project, ['training-job', 'tuning-child']))) continue
     const type = d.ResourceConfig?.InstanceType
     const count = d.ResourceConfig?.InstanceCount ?? 1
     jobs.push({
@@ -186,8 +198,11 @@ async function collectJobs({ c, project, names }: Scan): Promise<RunningJob[]> {
       hourly: type ? mul(hourlyPrice(type), count) : undefined,
     })
   }
-  for (const t of await listRunningTuningJobs(c.sagemaker, names.tuningJobBase)) {
-    if (await sagemakerTagged(c, t.arn, project)) jobs.push({ name: t.name, kind: 'tuning', status: 'InProgress' })
+  // Tuning jobs of an older mlops are named from the first 19 characters of the project: listed too, ours when tagged.
+  const tuning = new Map<string, { name: string; arn?: string }>()
+  for (const base of tuningBases(names, project)) for (const t of await listRunningTuningJobs(c.sagemaker, base)) tuning.set(t.name, t)
+  for (const t of tuning.values()) {
+    if (await sagemakerOwned(c, t, project, ['tuning-job'])) jobs.push({ name: t.name, kind: 'tuning', status: 'InProgress' })
   }
   return jobs
 }
@@ -223,9 +238,9 @@ async function collectEndpoints({ c, project, candidates }: Scan): Promise<Endpo
 async function collectConfigsAndModels({ c, project, names }: Scan): Promise<Pick<Inventory, 'endpointConfigs' | 'models'>> {
   const endpointConfigs: string[] = []
   for (const ec of await listEndpointConfigs(c.sagemaker, names.endpointConfigBase))
-    if (await sagemakerTagged(c, ec.arn, project)) endpointConfigs.push(ec.name)
+    if (await sagemakerOwned(c, ec, project, ['endpoint-config'])) endpointConfigs.push(ec.name)
   const models: string[] = []
-  for (const m of await listModels(c.sagemaker, names.modelBase)) if (await sagemakerTagged(c, m.arn, project)) models.push(m.name)
+  for (const m of await listModels(c.sagemaker, names.modelBase)) if (await sagemakerOwned(c, m, project, ['model'])) models.push(m.name)
   return { endpointConfigs, models }
 }
 
@@ -310,14 +325,14 @@ async function collectEc2({ c, project }: Scan, now: number): Promise<Pick<Inven
  */
 async function collectData({ c, cfg, project }: Scan): Promise<Inventory['data']> {
   const bucket = cfg.data.bucket
-  const { listed, marked, byName } = ownedPrefixes(cfg)
-  // The output prefix may be shared with other projects: only this project's jobs count.
-  const ours = [...marked, ...byName, `${project}/`]
+  const { listed, marked } = ownedPrefixes(cfg)
+  // The output prefix may be shared with other projects: only this project's jobs count (by their exact names).
+  const ours = [...marked, `${project}/`]
   const sizes = new Map<string, number>()
   for (const prefix of listed) {
     const objects = await listObjectsIfBucketExists(c.s3, bucket, prefix)
     if (!objects) return undefined
-    for (const [key, o] of objects) if (ours.some((p) => key.startsWith(p))) sizes.set(key, o.size)
+    for (const [key, o] of objects) if (ours.some((p) => key.startsWith(p)) || isProjectOutput(cfg, key)) sizes.set(key, o.size)
   }
   const bytes = [...sizes.values()].reduce((a, n) => a + n, 0)
   const tags = await getBucketTagsIfAny(c.s3, bucket)
@@ -357,6 +372,11 @@ export function isEmpty(inv: Inventory): boolean {
 
 function mul(a: number | undefined, n: number): number | undefined {
   return a === undefined ? undefined : a * n
+}
+
+/** The names running tuning jobs are listed by: today's base, and an older mlops's when it differs. */
+export function tuningBases(names: ResourceNames, project: string): string[] {
+  return unique([names.tuningJobBase, legacyTuningJobBase(project)])
 }
 
 function unique<T>(xs: readonly T[]): T[] {
