@@ -6,6 +6,7 @@ import type { StateRecord, StateStore } from '../../shared/state.js'
 import type { AwsClients } from '../../aws/clients.js'
 import { groupByKind, isProjectOutput, ownedPrefixes, type DataGroup } from './owned-data.js'
 import { collectIdleStops, idleStopResourceNames, type IdleStopInfo } from './idle-stop-inventory.js'
+import { globalsInUseElsewhere, otherRegions, type RegionUse } from './other-regions.js'
 import { scalingResourceId } from '../../aws/autoscaling/scaling.js'
 import { describeScalableTargets, listScalingPolicyNames } from '../../aws/autoscaling/project-resources.js'
 import { describeTaggedInstances, describeTaggedSecurityGroups } from '../../aws/ec2/project-resources.js'
@@ -106,6 +107,10 @@ export interface Inventory {
     | undefined
   /** Idle stops (`deploy --idle-stop`): alarm and topic; their reaper functions and roles are in functions and roles. */
   readonly idleStops?: readonly IdleStopInfo[]
+  /** The project's resources in other regions, as the state file records them (not counted here). */
+  readonly elsewhere?: readonly RegionUse[]
+  /** Roles and instance profiles (by name) a resource in another region uses: teardown keeps them. */
+  readonly inUseElsewhere?: Readonly<Record<string, readonly string[]>>
 }
 
 export const LIVE_INSTANCE_STATES = ['pending', 'running', 'stopping', 'stopped', 'shutting-down']
@@ -165,7 +170,8 @@ interface Scan {
  */
 export async function collectInventory(c: InventoryClients, cfg: MlopsConfig, region: string, state: StateStore, now: number): Promise<Inventory> {
   const names = resourceNames(cfg)
-  const scan: Scan = { c, cfg, project: cfg.project.name, names, candidates: candidateNames(names, await state.all()) }
+  const records = await state.all()
+  const scan: Scan = { c, cfg, project: cfg.project.name, names, candidates: candidateNames(names, records) }
   // One phase after another, in this order, so a fake or a log reads like the old single pass.
   const jobs = await collectJobs(scan)
   const endpoints = await collectEndpoints(scan)
@@ -177,7 +183,27 @@ export async function collectInventory(c: InventoryClients, cfg: MlopsConfig, re
   const ec2 = await collectEc2(scan, now)
   const data = await collectData(scan)
   const idleStops = await collectIdleStops(c, scan.candidates.endpoints)
-  return { project: scan.project, region, jobs, endpoints, ...configsAndModels, scalingTargets, functions, roles, instanceProfiles, ...ec2, data, idleStops }
+  return {
+    project: scan.project,
+    region,
+    jobs,
+    endpoints,
+    ...configsAndModels,
+    scalingTargets,
+    functions,
+    roles,
+    instanceProfiles,
+    ...ec2,
+    data,
+    idleStops,
+    ...regionsOf(names, records, region),
+  }
+}
+
+/** What the state file records in other regions, for status and teardown. */
+export function regionsOf(names: ResourceNames, records: readonly StateRecord[], region: string): Pick<Inventory, 'elsewhere' | 'inUseElsewhere'> {
+  const elsewhere = otherRegions(records, region)
+  return elsewhere.length ? { elsewhere, inUseElsewhere: globalsInUseElsewhere(names, records, region) } : {}
 }
 
 /** Jobs still running (they bill until they end). */
