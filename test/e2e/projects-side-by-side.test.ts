@@ -85,9 +85,23 @@ describe.each([
   it('status counts only its own objects, models and configs; teardown --delete-data deletes only its own', async () => {
     await seed(a, STAMP_A)
     await seed(b, STAMP_B)
-    // An older mlops named tuning jobs from the first 19 characters: such output is kept, never claimed by name.
-    const oldTuning = `output/${uniqueName(legacyTuningJobBase(a), NOW, 32, shortTimestamp)}-001-1a2b3c4d/output/model.tar.gz`
-    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: oldTuning, Body: 'old' }))
+    // An older mlops named tuning jobs from the first 19 characters: such output is never claimed by name.
+    // It is this project's when its job is tagged so (deleted); a job SageMaker does not know leaves it kept.
+    const oldBase = uniqueName(legacyTuningJobBase(a), NOW, 32, shortTimestamp)
+    const oldTuning = `output/${oldBase}-002-00000000/output/model.tar.gz`
+    const oldTagged = `output/${oldBase}-001-1a2b3c4d/output/model.tar.gz`
+    for (const Key of [oldTuning, oldTagged]) await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key, Body: 'old' }))
+    await sm.send(
+      new CreateTrainingJobCommand({
+        TrainingJobName: `${oldBase}-001-1a2b3c4d`,
+        RoleArn: 'arn:aws:iam::123456789012:role/my-sagemaker',
+        AlgorithmSpecification: { TrainingImage: 'img', TrainingInputMode: 'File' },
+        OutputDataConfig: { S3OutputPath: `s3://${BUCKET}/output` },
+        ResourceConfig: { InstanceType: 'ml.m5.large', InstanceCount: 1, VolumeSizeInGB: 10 },
+        StoppingCondition: { MaxRuntimeInSeconds: 600 },
+        Tags: tags(a),
+      }),
+    )
     const env = motoEnv(moto.endpoint)
     const dirA = await tempProject(config(a))
     const dirB = await tempProject(config(b))

@@ -4,7 +4,8 @@ import { headObject } from '../../aws/s3/objects.js'
 import { listObjectsIfBucketExists } from '../../aws/s3/project-resources.js'
 import { mlopsWritePrefixes, resourceNames } from '../../shared/naming.js'
 import { runPool } from '../../shared/pool.js'
-import { outputOwnership } from '../../shared/project-ownership.js'
+import { isProjectResource, outputOwnership } from '../../shared/project-ownership.js'
+import { listTags, trainingJobArnIfExists } from '../../aws/sagemaker/project-resources.js'
 
 /**
  * What `teardown --delete-data` may delete in a bucket that others may share (issue 19): only
@@ -105,10 +106,32 @@ export function isProjectOutput(cfg: MlopsConfig, key: string): boolean {
 }
 
 /**
+ * Output of an older mlops's tuning jobs (named from the first 19 characters of the project, which
+ * another project may share): the project's only when its training job is tagged for it (issue 27).
+ * One DescribeTrainingJob and ListTags per such job; a job SageMaker no longer knows leaves its output kept.
+ */
+async function confirmedLegacyOutput(sagemaker: AwsClients['sagemaker'], cfg: MlopsConfig, keys: readonly string[], signal?: AbortSignal): Promise<string[]> {
+  const root = `${cfg.training.outputPrefix}/`
+  const byJob = new Map<string, string[]>()
+  for (const key of keys) {
+    if (outputOwnership(cfg.project.name, cfg.training.outputPrefix, key) !== 'ask-tag') continue
+    const job = key.slice(root.length).split('/')[0]!
+    byJob.set(job, [...(byJob.get(job) ?? []), key])
+  }
+  const confirmed: string[] = []
+  for (const [job, jobKeys] of byJob) {
+    signal?.throwIfAborted()
+    const arn = await trainingJobArnIfExists(sagemaker, job)
+    if (arn && isProjectResource(cfg.project.name, { name: job, tags: await listTags(sagemaker, arn) }, ['tuning-child'])) confirmed.push(...jobKeys)
+  }
+  return confirmed
+}
+
+/**
  * Lists the project's prefixes once and picks the objects mlops wrote (HeadObject for the marked
  * ones, 8 at a time); everything else listed is counted as kept.
  */
-export async function findOwnedData(s3: AwsClients['s3'], cfg: MlopsConfig, signal?: AbortSignal): Promise<OwnedData> {
+export async function findOwnedData(s3: AwsClients['s3'], cfg: MlopsConfig, signal?: AbortSignal, sagemaker?: AwsClients['sagemaker']): Promise<OwnedData> {
   const bucket = cfg.data.bucket
   const { marked, listed } = ownedPrefixes(cfg)
   const sizes = new Map<string, number>()
@@ -127,6 +150,7 @@ export async function findOwnedData(s3: AwsClients['s3'], cfg: MlopsConfig, sign
   )
   // An interrupted lookup must not pass for a complete one (runPool leaves that check to its caller).
   signal?.throwIfAborted()
+  if (sagemaker) for (const key of await confirmedLegacyOutput(sagemaker, cfg, seen, signal)) keys.add(key)
   const sorted = [...keys].sort()
   return {
     bucket,

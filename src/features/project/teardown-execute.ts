@@ -137,6 +137,11 @@ export function planTeardown(inv: Inventory, cfg: MlopsConfig, opts: TeardownOpt
             Bucket: bucket,
             Key: '<each listed key under the data, code and models prefixes: kept unless its x-amz-meta-sha256 is set>',
           }),
+          {
+            ...op('sagemaker', 'DescribeTrainingJob', { TrainingJobName: '<each job of an older tuning job output found>' }),
+            note: 'named from the first 19 characters of the project: deleted only when the job is tagged for it',
+          },
+          op('sagemaker', 'ListTags', { ResourceArn: '<each such job found>' }),
           op('s3', 'DeleteObjects', { Bucket: bucket, Delete: { Objects: '<only the objects mlops wrote>' } }),
         ],
       })

@@ -38,7 +38,7 @@ export async function runTeardown(ctx: CommandContext, opts: TeardownOptions): P
   const inventory = () => collectInventory(clients, cfg, region, state, ctx.clock.now())
   const inv = await inventory()
   // --delete-data deletes only what mlops wrote; find exactly that before asking (issue 19).
-  const owned = opts.deleteData && inv.data ? await findOwnedData(clients.s3, cfg, ctx.signal) : undefined
+  const owned = opts.deleteData && inv.data ? await findOwnedData(clients.s3, cfg, ctx.signal, clients.sagemaker) : undefined
   const items = planTeardown(inv, cfg, opts, owned)
   // Nothing to do also when all that is left is what another region still uses.
   const inUse = inv.inUseElsewhere ?? {}
