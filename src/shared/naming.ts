@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import type { MlopsConfig } from '../config/schema.js'
 
 /**
@@ -48,6 +49,21 @@ export function uniqueName(base: string, now: Date, maxLength = 63, stamp: (d: D
   return `${trimmed}-${suffix}`
 }
 
+/**
+ * The base of a tuning job's name, which SageMaker limits to 32 characters: up to 13 characters of
+ * the project and 6 hex digits of a hash of the whole name (`dogs-3f9a1c`), so two projects that
+ * share their first characters never share tuning names (issue 27).
+ */
+export function tuningJobBase(project: string): string {
+  const hash = createHash('sha256').update(project).digest('hex').slice(0, 6)
+  return `${project.slice(0, 13).replace(/-+$/, '')}-${hash}`
+}
+
+/** The tuning base of mlops before issue 27 (the first 19 characters): still recognised, when tagged. */
+export function legacyTuningJobBase(project: string): string {
+  return project.slice(0, 19).replace(/-+$/, '')
+}
+
 /** Fixed names of the long-lived resources of a project. */
 export function resourceNames(cfg: {
   readonly project: Pick<MlopsConfig['project'], 'name'>
@@ -65,7 +81,7 @@ export function resourceNames(cfg: {
     ec2InstanceProfile: `${p}-ec2`,
     ec2SecurityGroup: `${p}-train-ec2`,
     trainingJobBase: `${p}-train`,
-    tuningJobBase: p.slice(0, 19),
+    tuningJobBase: tuningJobBase(p),
     modelBase: `${p}-model`,
     endpointConfigBase: `${p}-config`,
     scalingPolicy: `${p}-invocations-target`,

@@ -1,5 +1,8 @@
-import { access, constants, mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import { access, constants, link, mkdir, open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises'
+import { hostname } from 'node:os'
 import path from 'node:path'
+import { setTimeout as delay } from 'node:timers/promises'
 import { UserError } from './errors.js'
 
 /**
@@ -48,6 +51,21 @@ export interface StateStoreOptions {
   readonly warn?: (message: string) => void
   /** Clock for the `.corrupt-<time>` suffix. @default Date.now */
   readonly now?: () => number
+  /** How long a change waits for another command's lock before it gives up. @default 10_000 ms */
+  readonly lockWaitMs?: number
+  /**
+   * A lock older than this is stale (its command died without removing it) and is taken over; a
+   * change holds the lock for milliseconds. @default 30_000 ms
+   */
+  readonly staleLockMs?: number
+}
+
+/** What a lock file holds: who took it, so a stale one can be recognised and named. */
+interface LockOwner {
+  readonly pid: number
+  readonly host: string
+  /** ISO time it was taken. */
+  readonly at: string
 }
 
 const STRING_FIELDS = ['kind', 'name', 'region', 'createdAt'] as const
@@ -166,11 +184,122 @@ export class StateStore {
 
   private async write(state: StateFile): Promise<void> {
     await mkdir(path.dirname(this.file), { recursive: true })
-    // Write then rename, so a crash mid-write never leaves half a file.
-    const tmp = `${this.file}.${process.pid}.tmp`
-    await writeFile(tmp, JSON.stringify(state, null, 2) + '\n')
-    await rename(tmp, this.file)
+    // Write then rename, so a crash mid-write never leaves half a file (a name of its own per write:
+    // two stores in one process must not share a temporary file).
+    const tmp = `${this.file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
+    try {
+      await writeFile(tmp, JSON.stringify(state, null, 2) + '\n')
+      await rename(tmp, this.file)
+    } catch (e) {
+      await unlink(tmp).catch(() => undefined)
+      throw e
+    }
     this.cache = state
+  }
+
+  /** `.mlops/state.json.lock`: held while one command re-reads, changes and writes the file. */
+  get lockFile(): string {
+    return `${this.file}.lock`
+  }
+
+  /**
+   * Applies one change to the file as it is NOW, under the lock (issue 27): a long command
+   * (`train-ec2`, a waiting `train`) read the file when it started, and writing that snapshot back
+   * erased what other commands recorded meanwhile. Re-read under the lock, change, write by atomic
+   * rename, release.
+   */
+  private async update(change: (resources: readonly StateRecord[]) => StateRecord[] | undefined): Promise<void> {
+    await mkdir(path.dirname(this.file), { recursive: true })
+    await this.lock()
+    try {
+      this.cache = undefined
+      const resources = change((await this.read()).resources)
+      if (resources) await this.write({ version: 1, resources })
+    } finally {
+      await unlink(this.lockFile).catch(() => undefined)
+    }
+  }
+
+  /**
+   * Takes the lock file (created exclusively), waiting a bounded time for another command's. A lock
+   * whose process is gone (same host) or that is older than `staleLockMs` is taken over.
+   */
+  private async lock(): Promise<void> {
+    const waitMs = this.opts.lockWaitMs ?? 10_000
+    const staleMs = this.opts.staleLockMs ?? 30_000
+    const started = Date.now()
+    const me: LockOwner = { pid: process.pid, host: hostname(), at: new Date().toISOString() }
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const handle = await open(this.lockFile, 'wx')
+        try {
+          await handle.writeFile(JSON.stringify(me))
+        } finally {
+          await handle.close()
+        }
+        return
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
+          throw new UserError('StateNotWritable', `Cannot lock ${this.file} (${this.lockFile}): ${(e as Error).message}`, {
+            hint: `Make ${path.dirname(this.file)} a writable folder, then run the command again.`,
+            cause: e,
+          })
+        }
+      }
+      const owner = await this.lockOwner()
+      if (owner === 'gone') continue
+      if (owner.stale(staleMs)) {
+        this.opts.warn?.(`Took over a stale lock on ${this.file} (${owner.describe}).`)
+        await this.removeStaleLock(owner.text)
+        continue
+      }
+      if (Date.now() - started >= waitMs) {
+        throw new UserError('StateLocked', `${this.file} is locked by another mlops command (${owner.describe}); waited ${Math.round(waitMs / 1000)} s.`, {
+          hint: `Let that command finish and run this one again. If no mlops command is running, delete ${this.lockFile}.`,
+        })
+      }
+      await delay(Math.min(50, 5 * 2 ** Math.min(attempt, 4)))
+    }
+  }
+
+  /**
+   * Removes the lock judged stale, and only that one: it is renamed aside first and put back (by
+   * an exclusive link) when it turns out to be a fresh lock another command took meanwhile.
+   */
+  private async removeStaleLock(staleText: string): Promise<void> {
+    const aside = `${this.lockFile}.stale-${process.pid}-${randomBytes(4).toString('hex')}`
+    try {
+      await rename(this.lockFile, aside)
+    } catch {
+      return // released or taken over meanwhile: try again
+    }
+    const text = await readFile(aside, 'utf8').catch(() => staleText)
+    if (text !== staleText) await link(aside, this.lockFile).catch(() => undefined)
+    await unlink(aside).catch(() => undefined)
+  }
+
+  /** Who holds the lock, and whether it is stale; 'gone' when it was released meanwhile. */
+  private async lockOwner(): Promise<'gone' | { text: string; describe: string; stale: (ms: number) => boolean }> {
+    let text: string
+    let mtime: number
+    try {
+      ;[text, mtime] = await Promise.all([readFile(this.lockFile, 'utf8'), stat(this.lockFile).then((s) => s.mtimeMs)])
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 'gone'
+      throw e
+    }
+    let owner: Partial<LockOwner> = {}
+    try {
+      owner = JSON.parse(text) as Partial<LockOwner>
+    } catch {
+      // Being written this very moment, or garbage: judged by its age alone.
+    }
+    const dead = typeof owner.pid === 'number' && owner.host === hostname() && !processAlive(owner.pid)
+    return {
+      text,
+      describe: `process ${owner.pid ?? 'unknown'} on ${owner.host ?? 'an unknown host'} since ${owner.at ?? new Date(mtime).toISOString()}`,
+      stale: (ms) => dead || Date.now() - mtime > ms,
+    }
   }
 
   async all(): Promise<readonly StateRecord[]> {
@@ -187,16 +316,26 @@ export class StateStore {
     return matching.sort((a, b) => a.createdAt.localeCompare(b.createdAt)).at(-1)
   }
 
-  /** Adds or replaces (same kind and name) a record. */
+  /** Adds or replaces (same kind and name) a record, in the file as it is now (under the lock). */
   async record(rec: StateRecord): Promise<void> {
-    const state = await this.read()
-    const others = state.resources.filter((r) => !(r.kind === rec.kind && r.name === rec.name))
-    await this.write({ version: 1, resources: [...others, rec] })
+    await this.update((resources) => [...resources.filter((r) => !(r.kind === rec.kind && r.name === rec.name)), rec])
   }
 
+  /** Removes a record, from the file as it is now (under the lock). */
   async remove(kind: ResourceKind, name: string): Promise<void> {
-    const state = await this.read()
-    const kept = state.resources.filter((r) => !(r.kind === kind && r.name === name))
-    if (kept.length !== state.resources.length) await this.write({ version: 1, resources: kept })
+    await this.update((resources) => {
+      const kept = resources.filter((r) => !(r.kind === kind && r.name === name))
+      return kept.length !== resources.length ? kept : undefined
+    })
+  }
+}
+
+/** True when a process with this id exists (EPERM: it exists, owned by someone else). */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'
   }
 }

@@ -189,6 +189,8 @@ describe('mlops deploy on moto', () => {
         OutputDataConfig: { S3OutputPath: 's3://dogs-data/output' },
         ResourceConfig: { InstanceType: 'ml.m5.large', InstanceCount: 1, VolumeSizeInGB: 10 },
         StoppingCondition: { MaxRuntimeInSeconds: 600 },
+        // mlops tags every job it starts; without state, a job is the project's only when tagged so (issue 27).
+        Tags: [{ Key: 'mlops:project', Value: 'dogs' }],
       }),
     )
     const dir = await project('', false)

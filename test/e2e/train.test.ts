@@ -190,7 +190,8 @@ describe('tune on moto', () => {
     const r = await run(['tune', '--max-jobs', '6', '--max-parallel', '3', '--json'])
     expect(r.code, r.stderr).toBe(0)
     const out = r.json()
-    expect(out.tuningJobName).toMatch(/^dogs-\d{6}-\d{4}$/)
+    // The tuning base carries a hash of the whole project name (issue 27): dogs-23bcd2-<yymmdd-HHMM>.
+    expect(out.tuningJobName).toMatch(/^dogs-23bcd2-\d{6}-\d{4}$/)
     expect(out.tuningJobName.length).toBeLessThanOrEqual(32)
     const d = await sm.send(new DescribeHyperParameterTuningJobCommand({ HyperParameterTuningJobName: out.tuningJobName }))
     const c = d.HyperParameterTuningJobConfig!

@@ -108,8 +108,10 @@ describe('mlops iam-policy', () => {
     expect(grantsOf(doc, 'sagemaker:InvokeEndpoint').flatMap((s) => list(s.Resource))).toEqual([
       'arn:aws:sagemaker:us-east-1:123456789012:endpoint/dogs-endpoint',
     ])
+    // Training jobs and the tuning jobs' children (named after a hash of the whole project name, issue 27).
     expect(grantsOf(doc, 'sagemaker:CreateTrainingJob').flatMap((s) => list(s.Resource))).toEqual([
-      'arn:aws:sagemaker:us-east-1:123456789012:training-job/dogs-*',
+      'arn:aws:sagemaker:us-east-1:123456789012:training-job/dogs-23bcd2-*',
+      'arn:aws:sagemaker:us-east-1:123456789012:training-job/dogs-train-*',
     ])
     expect(grantsOf(doc, 's3:ListBucket').flatMap((s) => list(s.Resource))).toEqual(['arn:aws:s3:::dogs-data'])
     expect(grantsOf(doc, 's3:PutObject').flatMap((s) => list(s.Resource))).toEqual(

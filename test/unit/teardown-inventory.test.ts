@@ -96,7 +96,7 @@ describe('findOwnedData: one walk of each root prefix', () => {
       listed.push(input.Prefix)
       const keys: Record<string, string[]> = {
         'data/': ['data/train/a/1.jpg'],
-        'output/': ['output/dogs-train-1/output/model.tar.gz', 'output/cats-train-1/output/model.tar.gz'],
+        'output/': ['output/dogs-train-2026-11-22-10-00-00-000/output/model.tar.gz', 'output/dogs-v2-train-2026-11-22-10-00-00-000/output/model.tar.gz'],
         'dogs/': ['dogs/checkpoints/j/c.pt', 'dogs/code/x/sourcedir.tar.gz', 'dogs/notes.txt'],
       }
       return { Contents: (keys[input.Prefix ?? ''] ?? []).map((Key) => ({ Key, Size: 1 })), IsTruncated: false }
@@ -104,7 +104,7 @@ describe('findOwnedData: one walk of each root prefix', () => {
     mocks.s3.on(HeadObjectCommand).callsFake((input: { Key: string }) => ({ Metadata: input.Key.includes('/code/') ? { sha256: 'a'.repeat(64) } : {} }))
     const owned = await findOwnedData(clients.s3, cfg)
     expect(listed).toEqual(['data/', 'output/', 'dogs/'])
-    expect(owned.keys).toEqual(['dogs/checkpoints/j/c.pt', 'dogs/code/x/sourcedir.tar.gz', 'output/dogs-train-1/output/model.tar.gz'])
+    expect(owned.keys).toEqual(['dogs/checkpoints/j/c.pt', 'dogs/code/x/sourcedir.tar.gz', 'output/dogs-train-2026-11-22-10-00-00-000/output/model.tar.gz'])
     expect(owned.kept).toBe(3)
     // Inside the project prefix: listed with it.
     expect(ownedPrefixes(parseConfigText('project:\n  name: dogs\ndata:\n  bucket: dogs-data\n  prefix: dogs/data\n', 'mlops.config.yaml')).listed).toEqual([
@@ -125,8 +125,8 @@ describe('collectInventory: what the bucket holds, by kind (issue 31 item 7)', (
           ['data/train/b/2.jpg', 200],
         ],
         'output/': [
-          ['output/dogs-train-1/output/model.tar.gz', 5000],
-          ['output/cats-train-1/output/model.tar.gz', 7000],
+          ['output/dogs-train-2026-11-22-10-00-00-000/output/model.tar.gz', 5000],
+          ['output/dogs-v2-train-2026-11-22-10-00-00-000/output/model.tar.gz', 7000],
         ],
         'dogs/': [
           ['dogs/checkpoints/j/c.pt', 3000],

@@ -137,7 +137,7 @@ describe('credentials that expire during a long wait', () => {
     const r = await runMlops(['tune', '--yes'], { cwd: dir, awsFactory: fakeAwsFactory(), clock: fastClock() })
     expect(r.code, r.stderr).toBe(1)
     const name = /Tuning job (\S+) is still running on AWS, but the AWS credentials expired while waiting for it\./.exec(r.stderr)?.[1]
-    expect(name).toBe('dogs-261122-1000')
+    expect(name).toBe('dogs-23bcd2-261122-1000')
     expect(r.stderr).toContain(`re-attach with \`mlops logs ${name}\``)
   })
 })

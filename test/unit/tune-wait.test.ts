@@ -19,7 +19,7 @@ const s3 = sdkMock(S3Client)
 const factory = fakeAwsFactory()
 
 // fastClock: 2026-11-22T10:00:00Z -> short timestamp 261122-1000.
-const TUNING = 'dogs-261122-1000'
+const TUNING = 'dogs-23bcd2-261122-1000'
 const BEST = `${TUNING}-003-1a2b3c4d`
 const CONFIG = minimalConfig(`training:
   roleArn: arn:aws:iam::123456789012:role/r
@@ -158,7 +158,7 @@ describe('tune: waiting and the best job', () => {
     const r = await run(['logs', TUNING])
     expect(r.code, r.stderr).toBe(0)
     expect(r.stdout).toContain(`Tuning job ${TUNING}: Completed`)
-    expect(r.stdout).toMatch(/best job\s+dogs-261122-1000-003-1a2b3c4d \(val_accuracy 0.84\)/)
+    expect(r.stdout).toMatch(/best job\s+dogs-23bcd2-261122-1000-003-1a2b3c4d \(val_accuracy 0.84\)/)
     expect(r.stdout).toContain('lr=0.0031 arch=resnet50')
   })
 })

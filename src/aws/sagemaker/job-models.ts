@@ -31,8 +31,8 @@ export async function describeTuningBestJob(sm: SageMakerClient, name: string): 
   return tuning?.BestTrainingJob?.TrainingJobName
 }
 
-/** Names of the training jobs ListTrainingJobs returns for `input` (one page). */
-export async function listTrainingJobNames(sm: SageMakerClient, input: ListTrainingJobsCommandInput): Promise<string[]> {
+/** Names and ARNs of the training jobs ListTrainingJobs returns for `input` (one page). */
+export async function listTrainingJobNames(sm: SageMakerClient, input: ListTrainingJobsCommandInput): Promise<{ name: string; arn?: string }[]> {
   const list = await callAws({ service: 'sagemaker', operation: 'ListTrainingJobs' }, () => sm.send(new ListTrainingJobsCommand(input)))
-  return (list.TrainingJobSummaries ?? []).map((s) => s.TrainingJobName ?? '')
+  return (list.TrainingJobSummaries ?? []).map((s) => ({ name: s.TrainingJobName ?? '', arn: s.TrainingJobArn }))
 }

@@ -11,7 +11,7 @@ import {
   type SageMakerClient,
   type Tag,
 } from '@aws-sdk/client-sagemaker'
-import { callAws, callAwsIgnoringNotFound } from '../error-translation.js'
+import { callAws, callAwsIgnoringNotFound, callAwsOrUndefined } from '../error-translation.js'
 
 /**
  * The SageMaker reads and stops that `status` and `teardown` make on a project's resources:
@@ -41,6 +41,12 @@ export async function listRunningTrainingJobs(client: SageMakerClient, nameConta
  */
 export function describeTrainingJobOnce(client: SageMakerClient, name: string): Promise<DescribeTrainingJobResponse> {
   return callAws(sm('DescribeTrainingJob', name), () => client.send(new DescribeTrainingJobCommand({ TrainingJobName: name })))
+}
+
+/** A training job's ARN; undefined when there is no such job. */
+export async function trainingJobArnIfExists(client: SageMakerClient, name: string): Promise<string | undefined> {
+  const d = await callAwsOrUndefined(sm('DescribeTrainingJob', name), () => client.send(new DescribeTrainingJobCommand({ TrainingJobName: name })))
+  return d?.TrainingJobArn
 }
 
 /** In-progress tuning jobs whose name contains `nameContains`, with their ARNs. */

@@ -1,12 +1,13 @@
 import type { SageMakerClient } from '@aws-sdk/client-sagemaker'
 import type { MlopsConfig } from '../../config/schema.js'
 import { UserError } from '../../shared/errors.js'
-import { resourceNames } from '../../shared/naming.js'
+import { isProjectResource, matchProjectName } from '../../shared/project-ownership.js'
 import type { PlannedOperation } from '../../shared/plan.js'
 import type { StateStore } from '../../shared/state.js'
 import { latestRecordedModel, type ModelSource } from '../../shared/models.js'
 import { parseS3Uri } from '../../aws/arn.js'
 import { describeTrainingJobModel, describeTuningBestJob, listTrainingJobNames } from '../../aws/sagemaker/job-models.js'
+import { listTags } from '../../aws/sagemaker/project-resources.js'
 
 /**
  * Which trained model `deploy` serves: `--model` (an S3 URI or a job name), else the newest model
@@ -50,17 +51,22 @@ export async function modelOfJob(sm: SageMakerClient, name: string): Promise<Mod
   })
 }
 
-/** The newest Completed training job of this project in SageMaker, for when there is no state file. */
+/**
+ * The newest Completed training job of this project in SageMaker, for when there is no state file:
+ * a job named exactly as mlops names this project's training jobs (or its tuning jobs' children)
+ * AND tagged for it (issue 27: a name prefix picked project `dogs-v2`'s model for `dogs`).
+ */
 export async function latestModelInSageMaker(sm: SageMakerClient, cfg: Pick<MlopsConfig, 'project'>): Promise<ModelSource> {
-  const names = resourceNames(cfg)
-  const prefixes = [`${cfg.project.name}-`, `${names.tuningJobBase}-`]
-  for (const name of await listTrainingJobNames(sm, listJobsInput(cfg))) {
-    if (!prefixes.some((p) => name.startsWith(p))) continue
+  const project = cfg.project.name
+  for (const { name, arn } of await listTrainingJobNames(sm, listJobsInput(cfg))) {
+    const match = matchProjectName(project, name, ['training-job', 'tuning-child'])
+    if (!match || !arn) continue
     const src = await modelOfJob(sm, name).catch((e) => {
       if (e instanceof UserError) return undefined
       throw e
     })
-    if (src) return { ...src, kind: name.startsWith(`${names.trainingJobBase}-`) ? 'sagemaker' : 'tuning', foundIn: 'sagemaker' }
+    if (src && isProjectResource(project, { name, tags: await listTags(sm, arn) }))
+      return { ...src, kind: match.kind === 'training-job' ? 'sagemaker' : 'tuning', foundIn: 'sagemaker' }
   }
   throw new UserError('NoModel', `No trained model found for project ${cfg.project.name}.`, {
     hint: 'Train one with `mlops train` (or `mlops train-ec2`), or pass --model s3://…/model.tar.gz.',
@@ -68,13 +74,14 @@ export async function latestModelInSageMaker(sm: SageMakerClient, cfg: Pick<Mlop
 }
 
 function listJobsInput(cfg: Pick<MlopsConfig, 'project'>) {
-  // Tuning jobs name their children after the (shorter) tuning base, so search for that prefix.
+  // Tuning jobs name their children after the (shorter) tuning base: search for what every name
+  // of the project holds (its first 13 characters); the exact names and the tag are checked after.
   return {
     StatusEquals: 'Completed' as const,
     SortBy: 'CreationTime' as const,
     SortOrder: 'Descending' as const,
-    NameContains: resourceNames(cfg).tuningJobBase,
-    MaxResults: 50,
+    NameContains: cfg.project.name.slice(0, 13).replace(/-+$/, ''),
+    MaxResults: 100,
   }
 }
 
@@ -125,6 +132,12 @@ export async function planModelSource(
         note: 'no model in the state file: find the newest completed job of the project',
       },
       { service: 'sagemaker', operation: 'DescribeTrainingJob', input: { TrainingJobName: '<latest-completed-training-job>' } },
+      {
+        service: 'sagemaker',
+        operation: 'ListTags',
+        input: { ResourceArn: '<each listed job named as this project names its jobs>' },
+        note: 'ours only when tagged mlops:project=' + cfg.project.name,
+      },
     ],
   }
 }

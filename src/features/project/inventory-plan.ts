@@ -4,7 +4,7 @@ import { resourceNames, TAG_PROJECT } from '../../shared/naming.js'
 import type { PlannedOperation } from '../../shared/plan.js'
 import type { StateRecord } from '../../shared/state.js'
 import { SERVICE_NAMESPACE, scalingResourceId } from '../../aws/autoscaling/scaling.js'
-import { candidateNames, LIVE_INSTANCE_STATES } from './inventory.js'
+import { candidateNames, LIVE_INSTANCE_STATES, tuningBases } from './inventory.js'
 import { ownedPrefixes } from './owned-data.js'
 
 /**
@@ -26,7 +26,11 @@ export function planInventory(cfg: MlopsConfig, records: readonly StateRecord[])
     { service: 'sagemaker', operation: 'ListTrainingJobs', input: { StatusEquals: 'InProgress', NameContains: cfg.project.name, MaxResults: 100 } },
     { service: 'sagemaker', operation: 'DescribeTrainingJob', input: { TrainingJobName: '<each running training job>' } },
     listTags,
-    { service: 'sagemaker', operation: 'ListHyperParameterTuningJobs', input: { StatusEquals: 'InProgress', NameContains: n.tuningJobBase, MaxResults: 100 } },
+    ...tuningBases(n, cfg.project.name).map((NameContains) => ({
+      service: 'sagemaker',
+      operation: 'ListHyperParameterTuningJobs',
+      input: { StatusEquals: 'InProgress', NameContains, MaxResults: 100 },
+    })),
     ...candidates.endpoints.flatMap((EndpointName) => [
       { service: 'sagemaker', operation: 'DescribeEndpoint', input: { EndpointName } },
       { service: 'sagemaker', operation: 'DescribeEndpointConfig', input: { EndpointConfigName: '<config the endpoint serves>' }, note: 'when it exists' },

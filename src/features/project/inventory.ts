@@ -1,10 +1,12 @@
 import type { MlopsConfig } from '../../config/schema.js'
-import { hasProjectTags, resourceNames, TAG_PROJECT, type ResourceNames } from '../../shared/naming.js'
+import { hasProjectTags, legacyTuningJobBase, resourceNames, TAG_PROJECT, type ResourceNames } from '../../shared/naming.js'
+import { isProjectResource, matchProjectName, type GeneratedNameKind } from '../../shared/project-ownership.js'
 import { hourlyPrice, lambdaProvisionedHourly, S3_GB_MONTH } from '../../shared/pricing.js'
 import type { StateRecord, StateStore } from '../../shared/state.js'
 import type { AwsClients } from '../../aws/clients.js'
-import { groupByKind, ownedPrefixes, type DataGroup } from './owned-data.js'
+import { groupByKind, isProjectOutput, ownedPrefixes, type DataGroup } from './owned-data.js'
 import { collectIdleStops, idleStopResourceNames, type IdleStopInfo } from './idle-stop-inventory.js'
+import { globalsInUseElsewhere, otherRegions, type RegionUse } from './other-regions.js'
 import { scalingResourceId } from '../../aws/autoscaling/scaling.js'
 import { describeScalableTargets, listScalingPolicyNames } from '../../aws/autoscaling/project-resources.js'
 import { describeTaggedInstances, describeTaggedSecurityGroups } from '../../aws/ec2/project-resources.js'
@@ -105,11 +107,25 @@ export interface Inventory {
     | undefined
   /** Idle stops (`deploy --idle-stop`): alarm and topic; their reaper functions and roles are in functions and roles. */
   readonly idleStops?: readonly IdleStopInfo[]
+  /** The project's resources in other regions, as the state file records them (not counted here). */
+  readonly elsewhere?: readonly RegionUse[]
+  /** Roles and instance profiles (by name) a resource in another region uses: teardown keeps them. */
+  readonly inUseElsewhere?: Readonly<Record<string, readonly string[]>>
 }
 
 export const LIVE_INSTANCE_STATES = ['pending', 'running', 'stopping', 'stopped', 'shutting-down']
 
-/** True when the SageMaker resource carries this project's tag. */
+/**
+ * True when a listed SageMaker resource is this project's: named exactly as mlops names it (of one
+ * of `kinds`) and tagged for the project (shared/project-ownership.ts; issue 27). The name is
+ * checked first, so another project's resources cost no ListTags.
+ */
+async function sagemakerOwned(c: InventoryClients, r: { name: string; arn?: string }, project: string, kinds: readonly GeneratedNameKind[]): Promise<boolean> {
+  if (!r.arn || !matchProjectName(project, r.name, kinds)) return false
+  return isProjectResource(project, { name: r.name, tags: await listTags(c.sagemaker, r.arn) }, kinds)
+}
+
+/** True when the SageMaker resource carries this project's tag (fixed names: the endpoint). */
 async function sagemakerTagged(c: InventoryClients, arn: string | undefined, project: string): Promise<boolean> {
   return arn ? hasProjectTags(await listTags(c.sagemaker, arn), project) : false
 }
@@ -154,7 +170,8 @@ interface Scan {
  */
 export async function collectInventory(c: InventoryClients, cfg: MlopsConfig, region: string, state: StateStore, now: number): Promise<Inventory> {
   const names = resourceNames(cfg)
-  const scan: Scan = { c, cfg, project: cfg.project.name, names, candidates: candidateNames(names, await state.all()) }
+  const records = await state.all()
+  const scan: Scan = { c, cfg, project: cfg.project.name, names, candidates: candidateNames(names, records) }
   // One phase after another, in this order, so a fake or a log reads like the old single pass.
   const jobs = await collectJobs(scan)
   const endpoints = await collectEndpoints(scan)
@@ -166,15 +183,36 @@ export async function collectInventory(c: InventoryClients, cfg: MlopsConfig, re
   const ec2 = await collectEc2(scan, now)
   const data = await collectData(scan)
   const idleStops = await collectIdleStops(c, scan.candidates.endpoints)
-  return { project: scan.project, region, jobs, endpoints, ...configsAndModels, scalingTargets, functions, roles, instanceProfiles, ...ec2, data, idleStops }
+  return {
+    project: scan.project,
+    region,
+    jobs,
+    endpoints,
+    ...configsAndModels,
+    scalingTargets,
+    functions,
+    roles,
+    instanceProfiles,
+    ...ec2,
+    data,
+    idleStops,
+    ...regionsOf(names, records, region),
+  }
+}
+
+/** What the state file records in other regions, for status and teardown. */
+export function regionsOf(names: ResourceNames, records: readonly StateRecord[], region: string): Pick<Inventory, 'elsewhere' | 'inUseElsewhere'> {
+  const elsewhere = otherRegions(records, region)
+  return elsewhere.length ? { elsewhere, inUseElsewhere: globalsInUseElsewhere(names, records, region) } : {}
 }
 
 /** Jobs still running (they bill until they end). */
 async function collectJobs({ c, project, names }: Scan): Promise<RunningJob[]> {
   const jobs: RunningJob[] = []
   for (const name of await listRunningTrainingJobs(c.sagemaker, project)) {
+    if (!matchProjectName(project, name, ['training-job', 'tuning-child'])) continue
     const d = await describeTrainingJobOnce(c.sagemaker, name)
-    if (!(await sagemakerTagged(c, d.TrainingJobArn, project))) continue
+    if (!(await sagemakerOwned(c, { name, arn: d.TrainingJobArn }, project, ['training-job', 'tuning-child']))) continue
     const type = d.ResourceConfig?.InstanceType
     const count = d.ResourceConfig?.InstanceCount ?? 1
     jobs.push({
@@ -186,8 +224,11 @@ async function collectJobs({ c, project, names }: Scan): Promise<RunningJob[]> {
       hourly: type ? mul(hourlyPrice(type), count) : undefined,
     })
   }
-  for (const t of await listRunningTuningJobs(c.sagemaker, names.tuningJobBase)) {
-    if (await sagemakerTagged(c, t.arn, project)) jobs.push({ name: t.name, kind: 'tuning', status: 'InProgress' })
+  // Tuning jobs of an older mlops are named from the first 19 characters of the project: listed too, ours when tagged.
+  const tuning = new Map<string, { name: string; arn?: string }>()
+  for (const base of tuningBases(names, project)) for (const t of await listRunningTuningJobs(c.sagemaker, base)) tuning.set(t.name, t)
+  for (const t of tuning.values()) {
+    if (await sagemakerOwned(c, t, project, ['tuning-job'])) jobs.push({ name: t.name, kind: 'tuning', status: 'InProgress' })
   }
   return jobs
 }
@@ -223,9 +264,9 @@ async function collectEndpoints({ c, project, candidates }: Scan): Promise<Endpo
 async function collectConfigsAndModels({ c, project, names }: Scan): Promise<Pick<Inventory, 'endpointConfigs' | 'models'>> {
   const endpointConfigs: string[] = []
   for (const ec of await listEndpointConfigs(c.sagemaker, names.endpointConfigBase))
-    if (await sagemakerTagged(c, ec.arn, project)) endpointConfigs.push(ec.name)
+    if (await sagemakerOwned(c, ec, project, ['endpoint-config'])) endpointConfigs.push(ec.name)
   const models: string[] = []
-  for (const m of await listModels(c.sagemaker, names.modelBase)) if (await sagemakerTagged(c, m.arn, project)) models.push(m.name)
+  for (const m of await listModels(c.sagemaker, names.modelBase)) if (await sagemakerOwned(c, m, project, ['model'])) models.push(m.name)
   return { endpointConfigs, models }
 }
 
@@ -310,14 +351,14 @@ async function collectEc2({ c, project }: Scan, now: number): Promise<Pick<Inven
  */
 async function collectData({ c, cfg, project }: Scan): Promise<Inventory['data']> {
   const bucket = cfg.data.bucket
-  const { listed, marked, byName } = ownedPrefixes(cfg)
-  // The output prefix may be shared with other projects: only this project's jobs count.
-  const ours = [...marked, ...byName, `${project}/`]
+  const { listed, marked } = ownedPrefixes(cfg)
+  // The output prefix may be shared with other projects: only this project's jobs count (by their exact names).
+  const ours = [...marked, `${project}/`]
   const sizes = new Map<string, number>()
   for (const prefix of listed) {
     const objects = await listObjectsIfBucketExists(c.s3, bucket, prefix)
     if (!objects) return undefined
-    for (const [key, o] of objects) if (ours.some((p) => key.startsWith(p))) sizes.set(key, o.size)
+    for (const [key, o] of objects) if (ours.some((p) => key.startsWith(p)) || isProjectOutput(cfg, key)) sizes.set(key, o.size)
   }
   const bytes = [...sizes.values()].reduce((a, n) => a + n, 0)
   const tags = await getBucketTagsIfAny(c.s3, bucket)
@@ -357,6 +398,11 @@ export function isEmpty(inv: Inventory): boolean {
 
 function mul(a: number | undefined, n: number): number | undefined {
   return a === undefined ? undefined : a * n
+}
+
+/** The names running tuning jobs are listed by: today's base, and an older mlops's when it differs. */
+export function tuningBases(names: ResourceNames, project: string): string[] {
+  return unique([names.tuningJobBase, legacyTuningJobBase(project)])
 }
 
 function unique<T>(xs: readonly T[]): T[] {

@@ -97,10 +97,19 @@ export function renderStatus(r: StatusResult, c: ChalkInstance): string {
       formatBytes(g.bytes),
       `${formatUsd((g.bytes / 1024 ** 3) * S3_GB_MONTH)}/month`,
     ])
-  if (rows.length === 0) lines.push('Nothing is running or stored for this project.')
+  const elsewhere = r.elsewhere ?? []
+  if (rows.length === 0) lines.push(`Nothing is running or stored for this project${elsewhere.length ? ` in ${r.region}` : ''}.`)
   else lines.push(formatTable(['kind', 'name', 'state', 'size', 'cost'], rows))
+  // The state file records resources in other regions: they bill there, and are not counted here (issue 27).
+  if (elsewhere.length) {
+    lines.push('', c.yellow(`In other regions (recorded in .mlops/state.json; not counted below):`))
+    for (const e of elsewhere) lines.push(`  ${e.region}: ${e.resources.join(', ')}  ${c.gray(`(mlops status --region ${e.region})`)}`)
+  }
   lines.push('')
-  lines.push(`Running now: ${c.bold(`${formatUsd(r.hourlyTotal)}/hour`)}, about ${c.bold(`${formatUsd(r.monthlyTotal)}/month`)} if left as is (data included).`)
+  const scope = elsewhere.length ? ` in ${r.region}` : ''
+  lines.push(
+    `Running now${scope}: ${c.bold(`${formatUsd(r.hourlyTotal)}/hour`)}, about ${c.bold(`${formatUsd(r.monthlyTotal)}/month`)} if left as is (data included).`,
+  )
   lines.push(c.gray(r.priceNote))
   if (r.hourlyTotal > 0) lines.push(`Remove it all with: ${c.cyan('mlops teardown')}`)
   return lines.join('\n')

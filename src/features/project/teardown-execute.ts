@@ -13,7 +13,8 @@ import { deleteBucket } from '../../aws/s3/project-resources.js'
 import { deleteObjects } from '../../aws/s3/upload.js'
 import { deleteEndpointAndWait, deleteEndpointConfig, deleteModel } from '../../aws/sagemaker/endpoint-lifecycle.js'
 import { stopJob } from '../../aws/sagemaker/project-resources.js'
-import { candidateNames, type Inventory, type InventoryClients } from './inventory.js'
+import { candidateNames, regionsOf, type Inventory, type InventoryClients } from './inventory.js'
+import { describeUsers } from './other-regions.js'
 import { ownedPrefixes, type DataGroup, type OwnedData } from './owned-data.js'
 import { formatBytes } from '../../shared/output.js'
 import { planRemoveIdleStop, removeIdleStop } from './idle-stop-inventory.js'
@@ -90,7 +91,9 @@ export function planTeardown(inv: Inventory, cfg: MlopsConfig, opts: TeardownOpt
     items.push({ label: `Lambda function ${f.name}`, ops: [op('lambda', 'DeleteFunction', { FunctionName: f.name })] })
   }
   if (!opts.keepRoles) {
-    for (const r of inv.roles) {
+    // A role or instance profile that a resource in another region uses stays (issue 27): they are global.
+    const inUse = inv.inUseElsewhere ?? {}
+    for (const r of inv.roles.filter((x) => !inUse[x.name])) {
       items.push({
         label: `IAM role ${r.name}`,
         ops: [
@@ -103,7 +106,8 @@ export function planTeardown(inv: Inventory, cfg: MlopsConfig, opts: TeardownOpt
         ],
       })
     }
-    for (const p of inv.instanceProfiles) items.push({ label: `instance profile ${p}`, ops: [op('iam', 'DeleteInstanceProfile', { InstanceProfileName: p })] })
+    for (const p of inv.instanceProfiles.filter((x) => !inUse[x]))
+      items.push({ label: `instance profile ${p}`, ops: [op('iam', 'DeleteInstanceProfile', { InstanceProfileName: p })] })
   }
   if (inv.instances.length) {
     items.push({
@@ -133,6 +137,11 @@ export function planTeardown(inv: Inventory, cfg: MlopsConfig, opts: TeardownOpt
             Bucket: bucket,
             Key: '<each listed key under the data, code and models prefixes: kept unless its x-amz-meta-sha256 is set>',
           }),
+          {
+            ...op('sagemaker', 'DescribeTrainingJob', { TrainingJobName: '<each job of an older tuning job output found>' }),
+            note: 'named from the first 19 characters of the project: deleted only when the job is tagged for it',
+          },
+          op('sagemaker', 'ListTags', { ResourceArn: '<each such job found>' }),
           op('s3', 'DeleteObjects', { Bucket: bucket, Delete: { Objects: '<only the objects mlops wrote>' } }),
         ],
       })
@@ -196,6 +205,7 @@ export function presumedInventory(cfg: MlopsConfig, region: string, records: rea
       const idle = idleStopNames(endpoint)
       return { endpoint, functionName: idle.function, alarm: idle.alarm, topicArn: `arn:aws:sns:${region}:<account-id>:${idle.topic}` }
     }),
+    ...regionsOf(names, records, region),
   }
 }
 
@@ -287,8 +297,17 @@ async function removeIam(run: Run, inv: Inventory): Promise<void> {
     run.kept.push(...inv.roles.map((r) => `IAM role ${r.name}`), ...inv.instanceProfiles.map((p) => `instance profile ${p}`))
     return
   }
-  for (const r of inv.roles) await run.attempt(`IAM role ${r.name}`, () => deleteRoleCompletely(run.c.iam, r.name, r.instanceProfiles))
-  for (const p of inv.instanceProfiles) await run.attempt(`instance profile ${p}`, () => deleteInstanceProfile(run.c.iam, p))
+  const inUse = inv.inUseElsewhere ?? {}
+  for (const r of inv.roles) {
+    const users = inUse[r.name]
+    if (users) run.kept.push(`IAM role ${r.name} (${describeUsers(users)})`)
+    else await run.attempt(`IAM role ${r.name}`, () => deleteRoleCompletely(run.c.iam, r.name, r.instanceProfiles))
+  }
+  for (const p of inv.instanceProfiles) {
+    const users = inUse[p]
+    if (users) run.kept.push(`instance profile ${p} (${describeUsers(users)})`)
+    else await run.attempt(`instance profile ${p}`, () => deleteInstanceProfile(run.c.iam, p))
+  }
 }
 
 /** Instances terminated (and waited for), then their security groups. */

@@ -1,6 +1,7 @@
 import type { ChalkInstance } from 'chalk'
 import { collectInventory, isEmpty, type Inventory } from './inventory.js'
 import { findOwnedData } from './owned-data.js'
+import { describeUsers } from './other-regions.js'
 import { planInventory } from './inventory-plan.js'
 import { describeGroup, executeTeardown, planTeardown, presumedInventory, type TeardownOptions, type TeardownResult } from './teardown-execute.js'
 import type { CommandContext } from '../../context.js'
@@ -37,9 +38,12 @@ export async function runTeardown(ctx: CommandContext, opts: TeardownOptions): P
   const inventory = () => collectInventory(clients, cfg, region, state, ctx.clock.now())
   const inv = await inventory()
   // --delete-data deletes only what mlops wrote; find exactly that before asking (issue 19).
-  const owned = opts.deleteData && inv.data ? await findOwnedData(clients.s3, cfg, ctx.signal) : undefined
+  const owned = opts.deleteData && inv.data ? await findOwnedData(clients.s3, cfg, ctx.signal, clients.sagemaker) : undefined
   const items = planTeardown(inv, cfg, opts, owned)
-  if (isEmpty(inv) && items.length === 0) {
+  // Nothing to do also when all that is left is what another region still uses.
+  const inUse = inv.inUseElsewhere ?? {}
+  const onlyKept = isEmpty({ ...inv, roles: inv.roles.filter((r) => !inUse[r.name]), instanceProfiles: inv.instanceProfiles.filter((p) => !inUse[p]) })
+  if (onlyKept && items.length === 0) {
     return done({ project: cfg.project.name, nothingToDo: true, deleted: [], failed: [], kept: [], left: describeLeft(inv, opts) })
   }
   ctx.ui.info(`mlops teardown will delete, in this order (project ${cfg.project.name}, ${region}):`)
@@ -49,6 +53,7 @@ export async function runTeardown(ctx: CommandContext, opts: TeardownOptions): P
     for (const g of item.groups ?? []) ctx.ui.info(`      ${describeGroup(owned?.bucket ?? '', g)}`)
     if (opts.verbose) for (const key of item.keys ?? []) ctx.ui.info(`      ${key}`)
   }
+  for (const line of keptForOtherRegions(inv, opts)) ctx.ui.info(`  (${line})`)
   if (owned?.kept) ctx.ui.info(`  (keeping ${owned.kept} object${owned.kept === 1 ? '' : 's'} under the project's prefixes that mlops did not write)`)
   if (inv.data && !opts.deleteData && inv.data.groups.length) {
     ctx.ui.info('  (keeping these objects in S3; add --delete-data to remove them)')
@@ -63,8 +68,11 @@ export async function runTeardown(ctx: CommandContext, opts: TeardownOptions): P
     onStep: (label) => ctx.ui.step(`Deleting ${label}`),
     ...(owned ? { ownedData: owned } : {}),
   })
-  for (const kind of REMOVED_KINDS) for (const r of await state.list(kind)) await state.remove(kind, r.name)
-  if (!opts.keepRoles) for (const kind of ['role', 'instance-profile'] as const) for (const r of await state.list(kind)) await state.remove(kind, r.name)
+  // Only this region's records go: those of another region describe resources still there (issue 27).
+  for (const kind of REMOVED_KINDS) for (const r of await state.list(kind)) if (r.region === region) await state.remove(kind, r.name)
+  if (!opts.keepRoles)
+    for (const kind of ['role', 'instance-profile'] as const)
+      for (const r of await state.list(kind)) if (!inv.inUseElsewhere?.[r.name]) await state.remove(kind, r.name)
   const after = await inventory()
   const summary: TeardownSummary = { project: cfg.project.name, nothingToDo: false, ...result, left: describeLeft(after, opts) }
   if (result.failed.length) {
@@ -80,16 +88,30 @@ export async function runTeardown(ctx: CommandContext, opts: TeardownOptions): P
   return done(summary)
 }
 
+/** The roles and instance profiles kept because a resource in another region uses them, naming it. */
+function keptForOtherRegions(inv: Inventory, opts: TeardownOptions): string[] {
+  if (opts.keepRoles) return []
+  const inUse = inv.inUseElsewhere ?? {}
+  return [
+    ...inv.roles.filter((r) => inUse[r.name]).map((r) => `keeping IAM role ${r.name}: ${describeUsers(inUse[r.name]!)}`),
+    ...inv.instanceProfiles.filter((p) => inUse[p]).map((p) => `keeping instance profile ${p}: ${describeUsers(inUse[p]!)}`),
+  ]
+}
+
 function describeLeft(inv: Inventory, opts: TeardownOptions): string[] {
   const left: string[] = []
   for (const j of inv.jobs) left.push(`${j.kind} job ${j.name} (${j.status})`)
   for (const e of inv.endpoints) left.push(`endpoint ${e.name} (${e.status})`)
   left.push(...inv.endpointConfigs.map((x) => `endpoint config ${x}`), ...inv.models.map((x) => `model ${x}`))
   left.push(...inv.scalingTargets.map((t) => `scaling target ${t.resourceId}`), ...inv.functions.map((f) => `Lambda function ${f.name}`))
+  const inUse = inv.inUseElsewhere ?? {}
+  const why = (name: string) => (opts.keepRoles ? ' (kept: --keep-roles)' : inUse[name] ? ` (kept: ${describeUsers(inUse[name])})` : '')
   left.push(
-    ...inv.roles.map((r) => `IAM role ${r.name}${opts.keepRoles ? ' (kept: --keep-roles)' : ''}`),
-    ...inv.instanceProfiles.map((p) => `instance profile ${p}`),
+    ...inv.roles.map((r) => `IAM role ${r.name}${why(r.name)}`),
+    ...inv.instanceProfiles.map((p) => `instance profile ${p}${opts.keepRoles ? '' : why(p)}`),
   )
+  // Resources the state file records in other regions: this teardown does not reach them.
+  for (const e of inv.elsewhere ?? []) left.push(`in ${e.region} (not torn down here; run \`mlops teardown --region ${e.region}\`): ${e.resources.join(', ')}`)
   left.push(...inv.instances.map((i) => `EC2 instance ${i.id} (${i.state})`), ...inv.securityGroups.map((g) => `security group ${g.name}`))
   for (const g of inv.data?.groups ?? []) left.push(describeGroup(inv.data!.bucket, g))
   return left
