@@ -3,7 +3,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { mkdtemp } from 'node:fs/promises'
 import { describe, expect, it } from 'vitest'
-import { isImage, scanDataset } from '../../src/features/dataset/layout.js'
+import { isImage, scanDataset } from '../../src/shared/dataset-layout.js'
 import { UserError } from '../../src/shared/errors.js'
 import { jpeg } from '../helpers/images.js'
 

@@ -1,8 +1,8 @@
 import type { Dirent } from 'node:fs'
 import { open, readdir, realpath, stat, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
-import { UserError } from '../../shared/errors.js'
-import { runPool } from '../../shared/pool.js'
+import { UserError } from './errors.js'
+import { runPool } from './pool.js'
 
 /**
  * Reads the local dataset folder and checks it has the layout training expects
