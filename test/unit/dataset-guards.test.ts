@@ -115,7 +115,7 @@ describe('image magic bytes (issue 19 item 9)', () => {
     expect(err.code).toBe('NotAnImage')
     expect(exitCodeFor(err)).toBe(2)
     expect(err.message).toBe(
-      `2 files in ${root} have an image name but no image inside (not JPEG, PNG, GIF, BMP or WebP); nothing was uploaded:\n  • train/001.A/notes.jpg\n  • valid/002.B/page.png`,
+      `2 files in ${root} have an image name but no image inside (not JPEG, PNG, GIF, BMP, WebP or TIFF); nothing was uploaded:\n  • train/001.A/notes.jpg\n  • valid/002.B/page.png`,
     )
     expect(err.details).toEqual({ root, files: ['train/001.A/notes.jpg', 'valid/002.B/page.png'] })
     // --no-validate uploads the folder as it is.
