@@ -223,13 +223,30 @@ async function scanLayout(root: string, options: ScanOptions, guard: ScanGuard):
     summaries[split] = { files: count, bytes, classes: classes.size }
   }
 
+  problems.push(...classSetProblems(classesBySplit))
   const all = new Set(SPLITS.flatMap((s) => [...classesBySplit.get(s)!]))
+  problems.unshift(...guard.nonUtf8Problems())
+  guard.check(root, files)
+  if (problems.length > 0) throw layoutError(root, problems, options)
+
+  files.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0))
+  return { root, files, validated: true, splits: summaries, classes: all.size, bytes: sum(files), skipped }
+}
+
+/**
+ * The rules on class folders that the local scan and train's check of the S3 channels share: every
+ * split has the classes the others have, and there are at least two. Splits with no class folder
+ * are left to the caller (they are named as such).
+ */
+export function classSetProblems(classesBySplit: ReadonlyMap<Split, ReadonlySet<string>>): string[] {
+  const problems: string[] = []
+  const all = new Set(SPLITS.flatMap((s) => [...(classesBySplit.get(s) ?? [])]))
   for (const split of SPLITS) {
-    const have = classesBySplit.get(split)!
+    const have = classesBySplit.get(split) ?? new Set<string>()
     if (have.size === 0) continue
     const lacking = [...all].filter((c) => !have.has(c)).sort()
     if (lacking.length > 0) {
-      const where = SPLITS.filter((s) => s !== split && lacking.some((c) => classesBySplit.get(s)!.has(c)))
+      const where = SPLITS.filter((s) => s !== split && lacking.some((c) => classesBySplit.get(s)?.has(c)))
         .map((s) => `${s}/`)
         .join(' and ')
       problems.push(
@@ -238,12 +255,7 @@ async function scanLayout(root: string, options: ScanOptions, guard: ScanGuard):
     }
   }
   if (all.size === 1) problems.push(`only one class (${[...all][0]}): a classifier needs at least two`)
-  problems.unshift(...guard.nonUtf8Problems())
-  guard.check(root, files)
-  if (problems.length > 0) throw layoutError(root, problems, options)
-
-  files.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0))
-  return { root, files, validated: true, splits: summaries, classes: all.size, bytes: sum(files), skipped }
+  return problems
 }
 
 /** True for the extensions training loads (IMAGE_EXTENSIONS), in any letter case. */
