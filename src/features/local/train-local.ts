@@ -6,13 +6,13 @@ import type { CommandContext } from '../../context.js'
 import { InterruptedError, OperationError, UserError } from '../../shared/errors.js'
 import { latestMetrics, type Metrics } from '../../shared/metrics.js'
 import { uniqueName } from '../../shared/naming.js'
+import { scanDataset, SPLITS } from '../../shared/dataset-layout.js'
 import { done, planned, type Outcome } from '../../shared/outcome.js'
 import { findPython } from './python.js'
 import { localTrainingOperations, planLocalTraining, type HyperparameterValue, type LocalTrainingPlan } from './plan.js'
 import { freePort, startProcesses, type ProcessExit, type ProcessGroup } from './processes.js'
 import { resolveTrainingSourceDir } from '../../shared/source-dir.js'
 import { checkScriptHyperparameters } from '../../shared/hyperparameters.js'
-import { scanDataset, SPLITS } from '../../shared/dataset-layout.js'
 
 /** State-file kind of a locally trained model (its name is the job). */
 export const LOCAL_MODEL_KIND = 'local-model'
@@ -69,9 +69,9 @@ export async function runLocalTrain(ctx: CommandContext, opts: LocalTrainOptions
     cfg.training.hyperparameters,
     opts.hyperparameters,
   )
+  const instances = opts.instances ?? cfg.training.instanceCount
   // After the config's own checks (a typo in a hyperparameter is reported first), before Python is looked for.
   const channels = await localChannels(ctx.resolvePath(cfg.data.localDir))
-  const instances = opts.instances ?? cfg.training.instanceCount
   const python = ctx.dryRun
     ? { path: opts.python ?? ctx.deps.env.MLOPS_PYTHON ?? 'python3', cudaDevices: 0 }
     : findPython({ flag: opts.python, env: ctx.deps.env })
