@@ -190,8 +190,10 @@ def decode_image(data: bytes, image_size=None) -> Image.Image:
             ", ".join(_open_formats()), type(err).__name__)) from err
     check_dimensions(width, height, image_size)
     try:
-        img.load()
+        # EXIF before load(): Pillow 9.x closes a multi-page TIFF's file on load, and getexif() then
+        # fails (AttributeError), so a valid TIFF was a 400. exif_transpose loads the first page.
         img = ImageOps.exif_transpose(img)
+        img.load()
         return img.convert("RGB")
     except Exception as err:
         raise InferenceError("the image could not be decoded ({})".format(type(err).__name__)) from err

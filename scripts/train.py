@@ -264,9 +264,12 @@ def load_splits(args, ctx, env):
         classes = sorted(set().union(*train_dist.gather_objects(ctx, classes)))
     if not classes:
         raise UsageError("no class folders in {}".format(args.train))
+    if len(classes) == 1:
+        raise UsageError("only one class folder ({}) in {}: a classifier needs at least two".format(classes[0], args.train))
     on_gpu = ctx.device.type == "cuda"
     workers = train_data.auto_num_workers(args.num_workers, ctx.local_world_size, on_gpu)
-    samples = train_data.scan_samples(args.train, classes)
+    samples = readable(ctx, args.train, train_data.scan_samples(args.train, classes))
+    check_every_class_trains(ctx, classes, samples, args.train, "train" in sharded)
     train_set = train_pipeline.FastTrainDataset(
         samples, args.image_size, prepare_cache(args, ctx, env, samples, workers))
     loaders = {"train": train_data.make_train_loader(
@@ -277,13 +280,41 @@ def load_splits(args, ctx, env):
         if not root:
             continue
         dataset = train_data.ImageListDataset(
-            train_data.scan_samples(root, classes), model_def.eval_transform(args.image_size))
+            readable(ctx, root, train_data.scan_samples(root, classes)), model_def.eval_transform(args.image_size))
         loaders[split] = train_data.make_eval_loader(
             dataset, train_data.data_group(ctx, split in sharded), args.batch_size, workers, on_gpu)
     sizes = train_dist.all_reduce_sum(ctx, [len(loaders["valid"].dataset)])
     if sizes[0] == 0:
         raise UsageError("no images in the validation folder {}".format(args.valid))
     return classes, loaders, workers
+
+
+def readable(ctx, root, samples):
+    """The samples whose image PIL can open; the others are left out with a count and their names
+    (one unreadable file used to kill the job mid-epoch with a traceback naming no file)."""
+    good, bad = train_data.readable_samples(samples)
+    if bad and ctx.local_rank == 0:
+        log(ctx, "warning: skipped {} unreadable image{} in {}:".format(len(bad), "" if len(bad) == 1 else "s", root))
+        for path, why in bad[:20]:
+            log(ctx, "  {} ({})".format(os.path.relpath(path, root), why))
+        if len(bad) > 20:
+            log(ctx, "  ... and {} more".format(len(bad) - 20))
+    return good
+
+
+def check_every_class_trains(ctx, classes, samples, root, sharded):
+    """Every class needs a training image (summed over hosts when SageMaker shards the channel): a
+    class with none could never be predicted, and its folder is usually a mistake."""
+    counts = [0] * len(classes)
+    for _, target in samples:
+        counts[target] += 1
+    if sharded:
+        counts = train_dist.all_reduce_sum(ctx, counts)
+    empty = [name for name, n in zip(classes, counts) if n == 0]
+    if empty:
+        raise UsageError("no readable training images for {} class{} in {}: {} (every class needs at least one; "
+                         "add images or remove the folder from every split)".format(
+                             len(empty), "" if len(empty) == 1 else "es", root, ", ".join(empty[:10])))
 
 
 def prepare_cache(args, ctx, env, samples, workers):

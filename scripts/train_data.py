@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 
 import torch
 from PIL import Image
@@ -21,11 +22,82 @@ class DataError(ValueError):
     """The data folders are not usable as given (missing classes, too few images)."""
 
 
+#: What PIL raises for a file it cannot read as an image (garbage, truncated, a decompression bomb).
+UNREADABLE = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
+
+
+def escaped_name(name: str) -> str:
+    """A file name as bash's $'...' reads it: printable ASCII as is, every other byte \\xNN."""
+    return "".join(chr(b) if 0x20 <= b < 0x7F and b not in (0x5C, 0x27) else "\\x{:02x}".format(b)
+                   for b in os.fsencode(name))
+
+
+def _check_utf8(root: str, name: str) -> None:
+    """Class names become labels in classes.json and the endpoint's JSON answers, and S3 keys: a
+    folder name that is not UTF-8 (Python hands it over with surrogate escapes) cannot be one."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raw = os.fsencode(name)
+        suggested = raw.decode("latin-1") if all(b < 0x80 or b >= 0xA0 for b in raw) else raw.decode("utf-8", "replace")
+        raise DataError(
+            "the class folder $'{esc}' in {root} has a name that is not UTF-8 (labels and S3 keys must be); "
+            "rename it in every split, e.g. mv $'{root}/{esc}' '{root}/{new}'".format(
+                esc=escaped_name(name), root=root, new=suggested.replace("\ufffd", "_"))) from None
+
+
 def class_folders(root: str) -> list:
     """Sorted sub-folder names of ``root`` (the class order, as ImageFolder defines it)."""
     if not root or not os.path.isdir(root):
         raise FileNotFoundError("data folder not found: {}".format(root))
-    return sorted(e.name for e in os.scandir(root) if e.is_dir() and not e.name.startswith("."))
+    names = sorted(e.name for e in os.scandir(root) if e.is_dir() and not e.name.startswith("."))
+    for name in names:
+        _check_utf8(root, name)
+    return names
+
+
+def readable_samples(samples: list):
+    """(samples whose image header PIL can read, [(path, why) for the others]). Only the header is
+    read (a few KB a file), so a file that is no image is left out before training instead of
+    killing it mid-epoch; a file that is cut short past its header is caught when it is decoded
+    (see ImageListDataset)."""
+    good, bad = [], []
+    for path, target in samples:
+        try:
+            with open(path, "rb") as fh, Image.open(fh) as img:  # parses the header; decodes nothing
+                img.size  # noqa: B018
+            good.append((path, target))
+        except UNREADABLE as err:
+            bad.append((path, "{}: {}".format(type(err).__name__, err)))
+    return good, bad
+
+
+class SkipUnreadable:
+    """Mixin for a dataset of (path, target) samples: an image that fails to decode (a truncated
+    JPEG that passed the header check) is named once on stderr and the next readable sample takes
+    its place, so one bad file costs one image instead of the job."""
+
+    samples: list
+
+    def _load(self, i):
+        raise NotImplementedError
+
+    def __getitem__(self, i):
+        n = len(self.samples)
+        for step in range(n):
+            j = (i + step) % n
+            try:
+                return self._load(j)
+            except UNREADABLE as err:
+                self._report(self.samples[j][0], err)
+        raise DataError("none of the {} images could be decoded".format(n))
+
+    def _report(self, path, err):
+        skipped = self.__dict__.setdefault("_skipped", set())
+        if path not in skipped:
+            skipped.add(path)
+            print("warning: skipped unreadable image {} ({}: {}); the next image takes its place".format(
+                path, type(err).__name__, err), file=sys.stderr, flush=True)
 
 
 def scan_samples(root: str, classes: list) -> list:
@@ -46,8 +118,9 @@ def scan_samples(root: str, classes: list) -> list:
     return samples
 
 
-class ImageListDataset(Dataset):
-    """Images from a sample list, decoded with PIL and converted to RGB."""
+class ImageListDataset(SkipUnreadable, Dataset):
+    """Images from a sample list, decoded with PIL and converted to RGB (a multi-page TIFF: its
+    first page, as the predictor reads it)."""
 
     def __init__(self, samples, transform):
         self.samples = samples
@@ -56,7 +129,7 @@ class ImageListDataset(Dataset):
     def __len__(self):
         return len(self.samples)
 
-    def __getitem__(self, i):
+    def _load(self, i):
         path, target = self.samples[i]
         with Image.open(path) as img:
             img = img.convert("RGB")

@@ -50,6 +50,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 import model_def
+import train_data
 
 CACHE_VERSION = 2
 LAYOUT = np.dtype([("offset", "<i8"), ("cw", "<i4"), ("ch", "<i4"), ("ow", "<i4"), ("oh", "<i4")])
@@ -327,7 +328,7 @@ def crop_params(width: int, height: int, scale, log_ratio):
     return (height - h) // 2, (width - w) // 2, h, w
 
 
-class FastTrainDataset(Dataset):
+class FastTrainDataset(train_data.SkipUnreadable, Dataset):
     """(uint8 tensor 3 x size x size, class) per sample; see the module docstring."""
 
     def __init__(self, samples, image_size: int, cache: PixelCache = None, scale=model_def.TRAIN_SCALE,
@@ -342,7 +343,7 @@ class FastTrainDataset(Dataset):
     def __len__(self):
         return len(self.samples)
 
-    def __getitem__(self, i):
+    def _load(self, i):
         path, target = self.samples[i]
         if self.cache is not None and i in self.cache:
             row = self.cache.rows[i]

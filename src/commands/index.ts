@@ -13,6 +13,7 @@ import * as loadtest from './loadtest.js'
 import * as logs from './logs.js'
 import * as scale from './scale.js'
 import * as serve from './serve.js'
+import * as splitData from './split-data.js'
 import * as status from './status.js'
 import * as teardown from './teardown.js'
 import * as trainEc2 from './train-ec2.js'
@@ -26,6 +27,7 @@ import * as uploadData from './upload-data.js'
  */
 export const COMMANDS: readonly { register(program: Command, deps: Deps, makeProgram: (deps: Deps) => Command): Command }[] = [
   init,
+  splitData,
   uploadData,
   train,
   tune,

@@ -36,8 +36,10 @@ export function register(program: Command, deps: Deps): Command {
     .addHelpText(
       'after',
       `
-The layout is checked before anything is sent: train/, valid/ and test/, one folder per class
-(the same classes in each), jpg/jpeg/png images; other files are listed and skipped.
+The layout is checked before anything is sent, by the same rules as train --local: train/, valid/
+and test/, one folder per class (the same classes, at least two, in each), images as training
+reads them (jpg, jpeg, png, bmp, gif, webp, tif, tiff); other files are listed and skipped.
+A folder of class folders not yet split: mlops split-data <folder> --out <dir>.
 Unchanged files are skipped by size and sha256 (stored as x-amz-meta-sha256); a re-run after
 Ctrl-C resumes where it stopped. A dry run compares with the local record in .mlops/ and needs
 no credentials.

@@ -121,3 +121,9 @@ export const sha256Field = z
 /** `audit-iam --format`. */
 export const AUDIT_FORMATS = ['table', 'json', 'sarif'] as const
 export const auditFormatField = z.enum(AUDIT_FORMATS)
+
+/** `split-data --valid` / `--test`: the share of each class's images for that split. */
+export const splitFractionField = z.number({ error: 'must be a number' }).gt(0, 'must be more than 0').lt(1, 'must be less than 1')
+
+/** `split-data --seed`: orders the images before the cut (the same seed, the same split). */
+export const splitSeedField = z.number({ error: 'must be a whole number' }).int('must be a whole number').nonnegative('must be 0 or more')

@@ -5,6 +5,7 @@ import { list as listTar } from 'tar'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { freePort } from '../../src/features/local/processes.js'
 import { runMlops, tempProject, type CliRun } from '../helpers/cli.js'
+import { jpeg } from '../helpers/images.js'
 import { motoClientConfig, motoEnv, startMoto, type MotoServer } from '../helpers/moto.js'
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 
@@ -18,6 +19,13 @@ const REPO = path.resolve(__dirname, '../..')
 const PYTHON = process.env.MLOPS_TORCH_PYTHON ?? '/usr/bin/python3'
 const SLOW = 300_000
 const CLASSES = ['001.Affenpinscher', '002.Afghan_hound', '003.Airedale_terrier', '004.Akita']
+
+/** The smallest dataset the one validator accepts: train/ valid/ test/, two classes, an image in each. */
+function twoClassDataset(): Record<string, Buffer> {
+  const files: Record<string, Buffer> = {}
+  for (const split of ['train', 'valid', 'test']) for (const c of ['a', 'b']) files[`dogImages/${split}/${c}/x.jpg`] = jpeg('x')
+  return files
+}
 
 function config(epochs: number): string {
   return `project: { name: localtest }
@@ -289,7 +297,7 @@ describe('train --local --instances 2', () => {
 
 describe('train --local: plan and errors', () => {
   it('--dry-run shows each host’s process: SM_* contract, sorted --key value hyperparameters', async () => {
-    const dir = await tempProject(config(3), { 'dogImages/train/a/x.jpg': 'x', 'dogImages/valid/a/x.jpg': 'x' })
+    const dir = await tempProject(config(3), twoClassDataset())
     const r = await runMlops(['train', '--local', '--instances', '2', '--python', '/opt/py', '--hyperparameter', 'batch_size=8', '--dry-run', '--json'], {
       cwd: dir,
     })
@@ -311,12 +319,12 @@ describe('train --local: plan and errors', () => {
       SM_NUM_GPUS: '0',
       SM_CHANNEL_TRAIN: path.join(dir, 'dogImages', 'train'),
       SM_CHANNEL_VALID: path.join(dir, 'dogImages', 'valid'),
-      SM_CHANNELS: '["train","valid"]',
+      SM_CHANNEL_TEST: path.join(dir, 'dogImages', 'test'),
+      SM_CHANNELS: '["test","train","valid"]',
       SM_MODEL_DIR: path.join(root, 'model'),
       SM_OUTPUT_DATA_DIR: path.join(root, 'output', 'data'),
       MASTER_ADDR: '127.0.0.1',
     })
-    expect(first.input.Environment.SM_CHANNEL_TEST).toBeUndefined()
     expect(second.input.Environment.SM_CURRENT_HOST).toBe('algo-2')
     expect(await readdir(dir)).not.toContain('.mlops')
   })
@@ -329,7 +337,7 @@ describe('train --local: plan and errors', () => {
   })
 
   it('exits 2 naming what to install when no Python on PATH has torch', async () => {
-    const dir = await tempProject(config(1), { 'dogImages/train/a/x.jpg': 'x', 'dogImages/valid/a/x.jpg': 'x' })
+    const dir = await tempProject(config(1), twoClassDataset())
     const bin = path.join(dir, 'bin')
     await mkdir(bin)
     await writeFile(path.join(bin, 'python3'), '#!/bin/sh\necho "ModuleNotFoundError: No module named torch" >&2\nexit 1\n')

@@ -323,7 +323,7 @@ describe('upload-data on moto', () => {
     const err = run.json().error
     expect(err.code).toBe('InvalidDatasetLayout')
     expect(err.details.problems).toEqual([
-      'test/004.Akita/: no images (a class needs at least one jpg, jpeg or png in every split)',
+      'test/004.Akita/: no images (a class needs at least one image in every split)',
       'test/stray.jpg: images must be inside a class folder (test/<class>/stray.jpg)',
       'train/ lacks 1 class that test/ has: 004.Akita',
       'valid/ lacks 2 classes that train/ and test/ have: 002.Afghan_hound, 004.Akita',

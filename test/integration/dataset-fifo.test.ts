@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, symlink, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { describe, expect, it, vi } from 'vitest'
-import { scanDataset } from '../../src/features/dataset/layout.js'
+import { scanDataset } from '../../src/shared/dataset-layout.js'
 import { MlopsError, exitCodeFor } from '../../src/shared/errors.js'
 import { jpeg } from '../helpers/images.js'
 

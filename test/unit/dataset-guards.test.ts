@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, symlink, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { describe, expect, it, vi } from 'vitest'
-import { looksLikeImage, scanDataset } from '../../src/features/dataset/layout.js'
+import { looksLikeImage, scanDataset } from '../../src/shared/dataset-layout.js'
 import { MlopsError, exitCodeFor } from '../../src/shared/errors.js'
 import { fakeAwsFactory } from '../helpers/aws.js'
 import { minimalConfig, runMlops, tempProject } from '../helpers/cli.js'
@@ -115,7 +115,7 @@ describe('image magic bytes (issue 19 item 9)', () => {
     expect(err.code).toBe('NotAnImage')
     expect(exitCodeFor(err)).toBe(2)
     expect(err.message).toBe(
-      `2 files in ${root} have an image name but no image inside (not JPEG, PNG, GIF, BMP or WebP); nothing was uploaded:\n  • train/001.A/notes.jpg\n  • valid/002.B/page.png`,
+      `2 files in ${root} have an image name but no image inside (not JPEG, PNG, GIF, BMP, WebP or TIFF); nothing was uploaded:\n  • train/001.A/notes.jpg\n  • valid/002.B/page.png`,
     )
     expect(err.details).toEqual({ root, files: ['train/001.A/notes.jpg', 'valid/002.B/page.png'] })
     // --no-validate uploads the folder as it is.

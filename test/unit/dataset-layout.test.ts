@@ -3,7 +3,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { mkdtemp } from 'node:fs/promises'
 import { describe, expect, it } from 'vitest'
-import { isImage, scanDataset } from '../../src/features/dataset/layout.js'
+import { isImage, scanDataset } from '../../src/shared/dataset-layout.js'
 import { UserError } from '../../src/shared/errors.js'
 import { jpeg } from '../helpers/images.js'
 
@@ -59,7 +59,7 @@ describe('scanDataset', () => {
       expect.arrayContaining([
         { rel: 'README.md', reason: 'not in a split folder' },
         { rel: 'extra/', reason: 'not a split folder' },
-        { rel: 'train/001.Affenpinscher/notes.txt', reason: 'not an image (jpg, jpeg, png)' },
+        { rel: 'train/001.Affenpinscher/notes.txt', reason: 'not an image (jpg, jpeg, png, bmp, gif, webp, tif, tiff)' },
         { rel: 'train/002.Afghan_hound/empty.png', reason: 'empty file' },
       ]),
     )
@@ -79,7 +79,7 @@ describe('scanDataset', () => {
   it('rejects stray images, nested folders, empty classes, mismatched classes and single-class datasets', async () => {
     const files = valid({ 'valid/stray.jpg': 'x', 'test/002.Afghan_hound/sub/c.jpg': 'c', 'train/003.Akita/readme.txt': 't' })
     expect(await problems(files)).toEqual([
-      'train/003.Akita/: no images (a class needs at least one jpg, jpeg or png in every split)',
+      'train/003.Akita/: no images (a class needs at least one image in every split)',
       'valid/stray.jpg: images must be inside a class folder (valid/<class>/stray.jpg)',
       'test/002.Afghan_hound/sub/: class folders must hold images directly, not subfolders',
       'valid/ lacks 1 class that train/ has: 003.Akita',
@@ -126,8 +126,8 @@ describe('scanDataset', () => {
     expect(scan.files.map((f) => f.rel)).toEqual(['.hidden', 'a.txt', 'x/y/z.bin'])
   })
 
-  it('recognises jpg, jpeg and png in any case', () => {
-    expect(['a.jpg', 'b.JPG', 'c.jpeg', 'd.Png'].every(isImage)).toBe(true)
-    expect(['e.gif', 'f.jpg.txt', 'g', '.DS_Store'].some(isImage)).toBe(false)
+  it('recognises the extensions training loads (jpg, jpeg, png, bmp, gif, webp, tif, tiff) in any case', () => {
+    expect(['a.jpg', 'b.JPG', 'c.jpeg', 'd.Png', 'e.gif', 'h.TIFF', 'i.tif', 'j.webp', 'k.bmp'].every(isImage)).toBe(true)
+    expect(['e.svg', 'f.jpg.txt', 'g', '.DS_Store', 'l.heic'].some(isImage)).toBe(false)
   })
 })

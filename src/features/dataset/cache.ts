@@ -1,6 +1,6 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import type { LocalFile } from './layout.js'
+import type { LocalFile } from '../../shared/dataset-layout.js'
 
 /**
  * `.mlops/upload-cache.json`: what lets a no-change `upload-data` cost one listing and local stats.

@@ -1,6 +1,6 @@
 import path from 'node:path'
 import type { ObjectRecord } from './cache.js'
-import type { LocalFile } from './layout.js'
+import type { LocalFile } from '../../shared/dataset-layout.js'
 import type { ListedObject } from '../../aws/s3/upload.js'
 import { ensureBucketRequests, type BucketSetupOperation } from '../../aws/s3/bucket.js'
 import { mlopsWritePrefixes, projectTags } from '../../shared/naming.js'

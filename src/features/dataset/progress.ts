@@ -1,6 +1,6 @@
 import { formatBytes, type Ui } from '../../shared/output.js'
 import type { Clock } from '../../shared/clock.js'
-import { SPLITS, type DatasetScan } from './layout.js'
+import { SPLITS, type DatasetScan } from '../../shared/dataset-layout.js'
 
 /** Progress of a sync on stderr: the scan summary and the transfer bar. The result is rendered by render.ts. */
 

@@ -1,5 +1,5 @@
 import { UploadCache } from './cache.js'
-import { scanDataset, summarize, type LocalFile } from './layout.js'
+import { scanDataset, summarize, type LocalFile } from '../../shared/dataset-layout.js'
 import {
   bucketSetupRequests,
   classifyAgainstRecord,

@@ -5,7 +5,7 @@ import type { MlopsConfig } from '../../config/schema.js'
 import type { CommandContext } from '../../context.js'
 import { UploadCache } from './cache.js'
 import { fetchDataset, redactUrl, unpackedFrom, type FetchDatasetResult } from './download.js'
-import { scanDataset, summarize, type DatasetScan, type LocalFile } from './layout.js'
+import { scanDataset, summarize, type DatasetScan, type LocalFile } from '../../shared/dataset-layout.js'
 import {
   classifyAgainstListing,
   etagIsContentMd5,

@@ -1,4 +1,4 @@
-import { existsSync, statSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { create as createTar } from 'tar'
@@ -6,6 +6,7 @@ import type { CommandContext } from '../../context.js'
 import { InterruptedError, OperationError, UserError } from '../../shared/errors.js'
 import { latestMetrics, type Metrics } from '../../shared/metrics.js'
 import { uniqueName } from '../../shared/naming.js'
+import { scanDataset, SPLITS } from '../../shared/dataset-layout.js'
 import { done, planned, type Outcome } from '../../shared/outcome.js'
 import { findPython } from './python.js'
 import { localTrainingOperations, planLocalTraining, type HyperparameterValue, type LocalTrainingPlan } from './plan.js'
@@ -41,27 +42,20 @@ export interface LocalTrainResult {
   readonly durationSeconds: number
 }
 
-const SPLITS = ['train', 'valid', 'test'] as const
-
-/** data.localDir's split folders; train and valid are required. */
-function localChannels(dataDir: string): Record<string, string> {
-  const channels: Record<string, string> = {}
-  for (const split of SPLITS) {
-    const dir = path.join(dataDir, split)
-    if (existsSync(dir) && statSync(dir).isDirectory()) channels[split] = dir
-  }
-  if (!channels.train || !channels.valid) {
-    throw new UserError('LocalDataMissing', `data.localDir ${dataDir} needs train/ and valid/ folders (one subfolder per class); test/ is optional.`, {
-      hint: 'Point data.localDir in mlops.config.yaml at your dataset, e.g. ./dogImages.',
-    })
-  }
-  return channels
+/**
+ * data.localDir's train/ valid/ test/ folders, checked by the same validator as upload-data (one set
+ * of rules: the three splits, the same classes, at least two, an image in each), so a dataset that
+ * trains here uploads and trains on SageMaker, and a bad one stops before Python starts. Links are
+ * followed: nothing leaves this machine.
+ */
+async function localChannels(dataDir: string): Promise<Record<string, string>> {
+  await scanDataset(dataDir, { purpose: 'train', followSymlinks: true })
+  return Object.fromEntries(SPLITS.map((split) => [split, path.join(dataDir, split)]))
 }
 
 /** `mlops train --local`: the training script on this machine, as SageMaker would run it. */
 export async function runLocalTrain(ctx: CommandContext, opts: LocalTrainOptions): Promise<Outcome<LocalTrainResult>> {
   const cfg = await ctx.config()
-  const channels = localChannels(ctx.resolvePath(cfg.data.localDir))
   const source = resolveTrainingSourceDir(cfg, ctx.projectDir)
   const sourceDir = source.dir
   if (!existsSync(path.join(sourceDir, cfg.training.entryPoint))) {
@@ -76,6 +70,8 @@ export async function runLocalTrain(ctx: CommandContext, opts: LocalTrainOptions
     opts.hyperparameters,
   )
   const instances = opts.instances ?? cfg.training.instanceCount
+  // After the config's own checks (a typo in a hyperparameter is reported first), before Python is looked for.
+  const channels = await localChannels(ctx.resolvePath(cfg.data.localDir))
   const python = ctx.dryRun
     ? { path: opts.python ?? ctx.deps.env.MLOPS_PYTHON ?? 'python3', cudaDevices: 0 }
     : findPython({ flag: opts.python, env: ctx.deps.env })

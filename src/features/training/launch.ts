@@ -10,7 +10,8 @@ import { PLACEHOLDER, type PlannedOperation } from '../../shared/plan.js'
 import type { AwsClients } from '../../aws/clients.js'
 import { buildCodePackage, codePackageLocation, planCodePackage, type CodePackage } from '../../shared/code-package.js'
 import { ensureCodePackage } from '../../aws/s3/code-upload.js'
-import { probePrefix } from '../../aws/s3/prefix-probe.js'
+import { listFolders } from '../../aws/s3/class-folders.js'
+import { classSetProblems, expectedLayout, SPLITS, type Split } from '../../shared/dataset-layout.js'
 import { parseS3Uri } from '../../aws/arn.js'
 import { executionRoleSpec, planExecutionRole } from '../../shared/roles/execution-role.js'
 import { ensureRole } from '../../aws/iam/roles.js'
@@ -24,8 +25,6 @@ import { channelUris } from '../../shared/channels.js'
  * fix instead of after instances were provisioned.
  */
 
-const SPLITS = ['train', 'valid', 'test'] as const
-
 function splitUri(uri: string): { bucket: string; prefix: string } {
   const loc = parseS3Uri(uri)
   if (!loc) throw new Error(`internal: not an S3 URI: ${uri}`)
@@ -38,20 +37,34 @@ export function trainingChannels(cfg: Pick<MlopsConfig, 'data'>): Channels {
   return channelUris(cfg)
 }
 
-/** One ListObjectsV2 (MaxKeys 1) per channel, for --dry-run. */
+/** One delimited ListObjectsV2 per channel (its class folders), for --dry-run. */
 export function planChannelChecks(channels: Channels): PlannedOperation[] {
   return SPLITS.map((split) => {
     const { bucket, prefix } = splitUri(channels[split])
-    return { service: 's3', operation: 'ListObjectsV2', input: { Bucket: bucket, Prefix: prefix, MaxKeys: 1 }, note: `the ${split} channel must not be empty` }
+    return {
+      service: 's3',
+      operation: 'ListObjectsV2',
+      input: { Bucket: bucket, Prefix: prefix, Delimiter: '/' },
+      note: `the ${split} channel must not be empty; its class folders match the other splits' (at least two)`,
+    }
   })
 }
 
-/** Fails with a `mlops upload-data` hint when a channel prefix holds no object (or the bucket is missing). */
+/**
+ * Fails with a `mlops upload-data` hint when a channel prefix holds no object (or the bucket is
+ * missing), and, before anything is billed, when the class folders break the rules upload-data and
+ * train --local check (one validator, issue 31 item 11): one class, or classes missing from a
+ * split. A listing cut at 1,000 entries, or a split with objects but no folder, is left to train.py.
+ */
 export async function checkChannels(s3: S3Client, channels: Channels): Promise<void> {
   const empty: string[] = []
+  const classes = new Map<Split, Set<string>>()
+  let complete = true
   for (const split of SPLITS) {
     const { bucket, prefix } = splitUri(channels[split])
-    const probe = await probePrefix(s3, bucket, prefix)
+    const probe = await listFolders(s3, bucket, prefix)
+    classes.set(split, new Set(probe.folders))
+    complete &&= probe.complete
     if (!probe.bucketExists) {
       throw new UserError('DataMissing', `The bucket ${bucket} does not exist, so there is no training data.`, {
         hint: 'Run `mlops upload-data` first: it creates the bucket and uploads train/, valid/ and test/.',
@@ -63,6 +76,18 @@ export async function checkChannels(s3: S3Client, channels: Channels): Promise<v
     throw new UserError('DataMissing', `No training data in S3 for: ${empty.join(', ')}.`, {
       hint: 'Run `mlops upload-data` to upload train/, valid/ and test/ from data.localDir, then train again.',
     })
+  }
+  const problems = complete && [...classes.values()].every((c) => c.size > 0) ? classSetProblems(classes) : []
+  if (problems.length > 0) {
+    const base = channels.train.replace(/\/train\/?$/, '')
+    throw new UserError(
+      'InvalidDatasetLayout',
+      `The training data in ${base} is not a dataset of train/ valid/ test/ with one folder per class (${problems.length} problem${problems.length === 1 ? '' : 's'}); nothing was started:\n${problems.map((p) => `  • ${p}`).join('\n')}\n${expectedLayout(base)}`,
+      {
+        hint: 'Fix the dataset in data.localDir and run `mlops upload-data --delete` (it checks the layout the same way and removes what the folder no longer has), then train again.',
+        details: { channels, problems },
+      },
+    )
   }
 }
 

@@ -1,20 +1,46 @@
 import type { Dirent } from 'node:fs'
+import { readdirSync } from 'node:fs'
 import { open, readdir, realpath, stat, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
-import { UserError } from '../../shared/errors.js'
-import { runPool } from '../../shared/pool.js'
+import { UserError } from './errors.js'
+import { runPool } from './pool.js'
 
 /**
- * Reads the local dataset folder and checks it has the layout training expects
- * (torchvision ImageFolder per split): `train/ valid/ test/`, one folder per class, the same
- * classes in each, images only. Local files only; nothing here talks to AWS.
+ * The one dataset validator (issue 31 item 11): reads the local dataset folder and checks it has the
+ * layout training expects (torchvision ImageFolder per split): `train/ valid/ test/`, one folder per
+ * class, the same classes (at least two) in each, every class with at least one image in every split.
+ * `upload-data` and `train --local` both call it, so both accept and refuse the same folders with the
+ * same message. Local files only; nothing here talks to AWS.
  */
 
 export const SPLITS = ['train', 'valid', 'test'] as const
 export type Split = (typeof SPLITS)[number]
 
-/** Extensions the training script loads. Matched case-insensitively. */
-export const IMAGE_EXTENSIONS: ReadonlySet<string> = new Set(['.jpg', '.jpeg', '.png'])
+/**
+ * Extensions the training script loads (scripts/model_def.py IMAGE_EXTENSIONS), matched
+ * case-insensitively: the formats the predictor decodes (inference.py ALLOWED_FORMATS), so what is
+ * uploaded is what trains and what serves. A multi-page TIFF trains on its first page, as it serves.
+ */
+export const IMAGE_EXTENSIONS: ReadonlySet<string> = new Set(['.jpg', '.jpeg', '.png', '.bmp', '.gif', '.webp', '.tif', '.tiff'])
+const EXTENSION_LIST = [...IMAGE_EXTENSIONS].map((e) => e.slice(1)).join(', ')
+const NOT_AN_IMAGE = `not an image (${EXTENSION_LIST})`
+
+/** The layout every dataset command expects, shown in every layout error. */
+export function expectedLayout(root: string): string {
+  return [
+    `Expected (${root}):`,
+    '  train/<class>/<image>    e.g. train/001.Affenpinscher/a.jpg',
+    '  valid/<class>/<image>    e.g. valid/001.Affenpinscher/b.jpg',
+    '  test/<class>/<image>     e.g. test/001.Affenpinscher/c.jpg',
+    `  the same class folders (at least two) in each split, each with at least one image (${EXTENSION_LIST}).`,
+  ].join('\n')
+}
+
+/** The command that turns a folder of class folders into the layout above. */
+export const SPLIT_COMMAND = 'mlops split-data <folder> --out <dir>'
+
+/** Who is asking: the wording of refusals (what was not done, which flags exist). */
+export type ScanPurpose = 'upload' | 'train'
 
 export interface LocalFile {
   /** Absolute path on disk. */
@@ -69,6 +95,20 @@ export interface ScanOptions {
   readonly maxProblemsShown?: number
   /** Follow symbolic links that lead out of the dataset folder (--follow-symlinks). @default false */
   readonly followSymlinks?: boolean
+  /** `upload` (upload-data: --source, --no-validate) or `train` (train --local: data.localDir). @default 'upload' */
+  readonly purpose?: ScanPurpose
+}
+
+interface Wording {
+  readonly nothing: string
+  readonly sourceFix: (dir: string) => string
+  readonly noValidate: string
+}
+
+function wording(purpose: ScanPurpose = 'upload'): Wording {
+  return purpose === 'train'
+    ? { nothing: 'nothing was started', sourceFix: (dir) => `set data.localDir to ${dir}`, noValidate: '' }
+    : { nothing: 'nothing was uploaded', sourceFix: (dir) => `pass --source ${dir}`, noValidate: ', or pass --no-validate to upload the folder as it is' }
 }
 
 const STAT_PARALLELISM = 64
@@ -80,15 +120,16 @@ const STAT_PARALLELISM = 64
  * for jpg/jpeg/png files whose first bytes are no image (validated layouts).
  */
 export async function scanDataset(root: string, options: ScanOptions = {}): Promise<DatasetScan> {
-  const guard = new ScanGuard(await realRoot(root), options.followSymlinks ?? false, options.validate ?? true)
+  const words = wording(options.purpose)
+  const guard = new ScanGuard(await realRoot(root), options.followSymlinks ?? false, options.validate ?? true, words)
   const scan = await scanLayout(root, options, guard)
   if (scan.validated) {
     const fakes = scan.files.filter((f) => !looksLikeImage(guard.heads.get(f.path)!)).map((f) => f.rel)
     if (fakes.length > 0) {
       throw new UserError(
         'NotAnImage',
-        `${fakes.length} file${fakes.length === 1 ? '' : 's'} in ${root} ha${fakes.length === 1 ? 's' : 've'} an image name but no image inside (not JPEG, PNG, GIF, BMP or WebP); nothing was uploaded:\n${listed(fakes)}`,
-        { hint: 'Remove or replace them, or pass --no-validate to upload the folder as it is.', details: { root, files: fakes } },
+        `${fakes.length} file${fakes.length === 1 ? '' : 's'} in ${root} ha${fakes.length === 1 ? 's' : 've'} an image name but no image inside (not JPEG, PNG, GIF, BMP, WebP or TIFF); ${words.nothing}:\n${listed(fakes)}`,
+        { hint: `Remove or replace them${words.noValidate}.`, details: { root, files: fakes } },
       )
     }
   }
@@ -97,9 +138,11 @@ export async function scanDataset(root: string, options: ScanOptions = {}): Prom
 
 async function scanLayout(root: string, options: ScanOptions, guard: ScanGuard): Promise<DatasetScan> {
   const validate = options.validate ?? true
-  const top = await readDirOrThrow(root)
+  const words = wording(options.purpose)
+  const top = guard.keepUtf8(await readDirOrThrow(root, words), root, '')
   if (!validate) {
     const files = await walkAll(root, '', top, guard)
+    guard.refuseNonUtf8(root)
     guard.check(root, files)
     return { root, files, validated: false, bytes: sum(files), skipped: [] }
   }
@@ -118,11 +161,13 @@ async function scanLayout(root: string, options: ScanOptions, guard: ScanGuard):
   }
   if (missing.length > 0) {
     const nested = await findNestedRoot(root, top)
+    const flat = nested ? false : await looksFlat(root, top)
     problems.push(
       `missing ${missing.map((s) => `${s}/`).join(', ')} (expected train/, valid/ and test/ directly inside ${root})` +
-        (nested ? `; they are in ${nested}: pass --source ${nested}` : ''),
+        (nested ? `; they are in ${nested}: ${words.sourceFix(nested)}` : '') +
+        (flat ? `; it holds class folders with images: split them with mlops split-data ${root} --out ${root}-split` : ''),
     )
-    throw layoutError(root, problems, options.maxProblemsShown)
+    throw layoutError(root, problems, options)
   }
 
   const files: LocalFile[] = []
@@ -138,7 +183,7 @@ async function scanLayout(root: string, options: ScanOptions, guard: ScanGuard):
       const kind = await entryKind(path.join(root, rel), entry, guard, rel)
       if (kind === 'file') {
         if (isImage(entry.name)) problems.push(`${rel}: images must be inside a class folder (${split}/<class>/${entry.name})`)
-        else skipped.push({ rel, reason: 'not an image (jpg, jpeg, png)' })
+        else skipped.push({ rel, reason: NOT_AN_IMAGE })
         continue
       }
       if (kind !== 'dir') {
@@ -154,7 +199,7 @@ async function scanLayout(root: string, options: ScanOptions, guard: ScanGuard):
         if (fkind === 'dir') problems.push(`${frel}/: class folders must hold images directly, not subfolders`)
         else if (fkind !== 'file' && isImage(f.name)) guard.cannotRead(frel, f.isSymbolicLink() ? 'a link to nothing' : 'not a regular file')
         else if (fkind !== 'file') skipped.push({ rel: frel, reason: 'not a regular file' })
-        else if (!isImage(f.name)) skipped.push({ rel: frel, reason: 'not an image (jpg, jpeg, png)' })
+        else if (!isImage(f.name)) skipped.push({ rel: frel, reason: NOT_AN_IMAGE })
         else images.push({ name: f.name, abs: path.join(root, frel) })
       }
       const stats = await guard.openAll(images.map((i) => i.abs))
@@ -171,20 +216,37 @@ async function scanLayout(root: string, options: ScanOptions, guard: ScanGuard):
         count++
         kept++
       })
-      if (kept === 0 && !guard.troubled(`${rel}/`)) problems.push(`${rel}/: no images (a class needs at least one jpg, jpeg or png in every split)`)
+      if (kept === 0 && !guard.troubled(`${rel}/`)) problems.push(`${rel}/: no images (a class needs at least one image in every split)`)
     }
     if (classes.size === 0) problems.push(`${split}/: no class folders (expected ${split}/<class>/<image>, e.g. ${split}/001.Affenpinscher/a.jpg)`)
     classesBySplit.set(split, classes)
     summaries[split] = { files: count, bytes, classes: classes.size }
   }
 
+  problems.push(...classSetProblems(classesBySplit))
   const all = new Set(SPLITS.flatMap((s) => [...classesBySplit.get(s)!]))
+  problems.unshift(...guard.nonUtf8Problems())
+  guard.check(root, files)
+  if (problems.length > 0) throw layoutError(root, problems, options)
+
+  files.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0))
+  return { root, files, validated: true, splits: summaries, classes: all.size, bytes: sum(files), skipped }
+}
+
+/**
+ * The rules on class folders that the local scan and train's check of the S3 channels share: every
+ * split has the classes the others have, and there are at least two. Splits with no class folder
+ * are left to the caller (they are named as such).
+ */
+export function classSetProblems(classesBySplit: ReadonlyMap<Split, ReadonlySet<string>>): string[] {
+  const problems: string[] = []
+  const all = new Set(SPLITS.flatMap((s) => [...(classesBySplit.get(s) ?? [])]))
   for (const split of SPLITS) {
-    const have = classesBySplit.get(split)!
+    const have = classesBySplit.get(split) ?? new Set<string>()
     if (have.size === 0) continue
     const lacking = [...all].filter((c) => !have.has(c)).sort()
     if (lacking.length > 0) {
-      const where = SPLITS.filter((s) => s !== split && lacking.some((c) => classesBySplit.get(s)!.has(c)))
+      const where = SPLITS.filter((s) => s !== split && lacking.some((c) => classesBySplit.get(s)?.has(c)))
         .map((s) => `${s}/`)
         .join(' and ')
       problems.push(
@@ -193,39 +255,42 @@ async function scanLayout(root: string, options: ScanOptions, guard: ScanGuard):
     }
   }
   if (all.size === 1) problems.push(`only one class (${[...all][0]}): a classifier needs at least two`)
-  guard.check(root, files)
-  if (problems.length > 0) throw layoutError(root, problems, options.maxProblemsShown)
-
-  files.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0))
-  return { root, files, validated: true, splits: summaries, classes: all.size, bytes: sum(files), skipped }
+  return problems
 }
 
-/** True for jpg, jpeg and png, in any letter case. */
+/** True for the extensions training loads (IMAGE_EXTENSIONS), in any letter case. */
 export function isImage(name: string): boolean {
   return IMAGE_EXTENSIONS.has(path.extname(name).toLowerCase())
 }
 
-function layoutError(root: string, problems: string[], maxShown = 25): UserError {
+function layoutError(root: string, problems: string[], options: ScanOptions): UserError {
+  const maxShown = options.maxProblemsShown ?? 25
+  const words = wording(options.purpose)
   const shown = problems.slice(0, maxShown).map((p) => `  • ${p}`)
   if (problems.length > maxShown) shown.push(`  • … and ${problems.length - maxShown} more`)
   return new UserError(
     'InvalidDatasetLayout',
-    `${root} is not a dataset of train/ valid/ test/ with one folder per class (${problems.length} problem${problems.length === 1 ? '' : 's'}); nothing was uploaded:\n${shown.join('\n')}`,
+    `${root} is not a dataset of train/ valid/ test/ with one folder per class (${problems.length} problem${problems.length === 1 ? '' : 's'}); ${words.nothing}:\n${shown.join('\n')}\n${expectedLayout(root)}`,
     {
-      hint: 'Fix the folders above, or pass --no-validate to upload a different layout as it is.',
+      hint:
+        `Fix the folders above; to split a folder of class folders (<folder>/<class>/<image>) into train/ valid/ test/, run \`${SPLIT_COMMAND}\`` +
+        (options.purpose === 'train' ? ' and point data.localDir at <dir>.' : `${words.noValidate.replace('the folder', 'a different layout')}.`),
       details: { root, problems },
     },
   )
 }
 
-async function readDirOrThrow(root: string): Promise<Dirent[]> {
+async function readDirOrThrow(root: string, words: Wording): Promise<Dirent[]> {
   try {
     return await readdir(root, { withFileTypes: true })
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
     if (code === 'ENOENT') {
-      throw new UserError('SourceNotFound', `The dataset folder ${root} does not exist; nothing was uploaded.`, {
-        hint: 'Set data.localDir in mlops.config.yaml, pass --source <dir>, or download the dataset with --from-url <zip-url>.',
+      throw new UserError('SourceNotFound', `The dataset folder ${root} does not exist; ${words.nothing}.`, {
+        hint:
+          words.noValidate === ''
+            ? `Set data.localDir in mlops.config.yaml to your dataset folder (train/ valid/ test/), or split a folder of class folders with \`${SPLIT_COMMAND}\`.`
+            : 'Set data.localDir in mlops.config.yaml, pass --source <dir>, or download the dataset with --from-url <zip-url>.',
       })
     }
     if (code === 'ENAMETOOLONG') {
@@ -234,11 +299,15 @@ async function readDirOrThrow(root: string): Promise<Dirent[]> {
       })
     }
     if (code === 'EACCES' || code === 'EPERM') {
-      throw new UserError('UnreadableDataset', `The dataset folder ${root} cannot be read (${code}); nothing was uploaded.`, {
+      throw new UserError('UnreadableDataset', `The dataset folder ${root} cannot be read (${code}); ${words.nothing}.`, {
         hint: 'Fix its permissions (chmod -R u+rX).',
       })
     }
-    if (code === 'ENOTDIR') throw new UserError('SourceNotADirectory', `${root} is a file, not a dataset folder.`, { hint: 'Pass --source <dir>.' })
+    if (code === 'ENOTDIR') {
+      throw new UserError('SourceNotADirectory', `${root} is a file, not a dataset folder.`, {
+        hint: words.noValidate === '' ? 'Set data.localDir to the dataset folder.' : 'Pass --source <dir>.',
+      })
+    }
     throw err
   }
 }
@@ -250,6 +319,17 @@ async function findNestedRoot(root: string, top: Dirent[]): Promise<string | und
     if (SPLITS.every((s) => inner.includes(s))) return path.join(root, d.name)
   }
   return undefined
+}
+
+/** No split folder, but subfolders holding images: a folder of class folders, not yet split. */
+async function looksFlat(root: string, top: Dirent[]): Promise<boolean> {
+  const dirs = top.filter((e) => e.isDirectory() && !SPLITS.includes(e.name as Split))
+  if (dirs.length < 2 || top.some((e) => SPLITS.includes(e.name as Split))) return false
+  for (const d of dirs.slice(0, 5)) {
+    const inner = await readdir(path.join(root, d.name)).catch(() => [] as string[])
+    if (!inner.some(isImage)) return false
+  }
+  return true
 }
 
 async function entryKind(abs: string, d: Dirent, guard?: ScanGuard, rel?: string): Promise<'file' | 'dir' | 'other'> {
@@ -274,6 +354,8 @@ class ScanGuard {
   readonly heads = new Map<string, Buffer>()
   private readonly escapes: string[] = []
   private readonly unreadable: string[] = []
+  /** Entries whose names are not UTF-8: escaped path below root, and a UTF-8 name to suggest. */
+  private readonly nonUtf8: { rel: string; suggested: string; classFolder: boolean }[] = []
   /** What opening each file gave: its first bytes, or why it could not be opened or read. */
   private readonly opened = new Map<string, { head?: Buffer; error?: unknown }>()
   constructor(
@@ -281,7 +363,53 @@ class ScanGuard {
     private readonly follow: boolean,
     /** Whether the first bytes are wanted (the image check of validated layouts). */
     private readonly readHeads: boolean,
+    private readonly words: Wording,
   ) {}
+
+  /**
+   * The entries of `abs` whose names are UTF-8; the others are recorded. Node decodes a name that is
+   * not UTF-8 with U+FFFD, which names another (missing) file: the scan then failed with ENOENT, and
+   * train.py wrote the name into classes.json and crashed. Class names become labels in JSON and S3
+   * keys, which only carry Unicode, so such names are refused with a rename to make (issue 27).
+   */
+  keepUtf8(entries: Dirent[], abs: string, relDir: string): Dirent[] {
+    if (!entries.some((e) => e.name.includes('\uFFFD'))) return entries
+    let raw: Buffer[]
+    try {
+      raw = readdirSync(abs, { encoding: 'buffer' })
+    } catch {
+      return entries
+    }
+    const bad = raw.filter((b) => !Buffer.from(b.toString('utf8'), 'utf8').equals(b))
+    for (const b of bad) {
+      const dir = relDir ? `${relDir}/` : ''
+      this.nonUtf8.push({ rel: `${dir}${escapeBytes(b)}`, suggested: `${dir}${utf8Guess(b)}`, classFolder: SPLITS.includes(relDir as Split) })
+    }
+    const lossy = new Set(bad.map((b) => b.toString('utf8')))
+    return entries.filter((e) => !lossy.has(e.name))
+  }
+
+  /** One layout problem per name that is not UTF-8, with the rename that fixes it. */
+  nonUtf8Problems(): string[] {
+    return this.nonUtf8.map(
+      (n) =>
+        `${n.rel}: the name is not UTF-8 (labels and S3 keys must be); rename it, e.g. mv $'${n.rel}' ${shellQuote(n.suggested)}${n.classFolder ? ' (and the same class folder in the other splits)' : ''}`,
+    )
+  }
+
+  /** --no-validate: names that are not UTF-8 cannot become S3 keys either. */
+  refuseNonUtf8(root: string): void {
+    const n = this.nonUtf8.length
+    if (n === 0) return
+    throw new UserError(
+      'NonUtf8Name',
+      `${n} name${n === 1 ? '' : 's'} in ${root} ${n === 1 ? 'is' : 'are'} not UTF-8 and cannot become S3 keys or labels; ${this.words.nothing}:\n${listed(this.nonUtf8Problems())}`,
+      {
+        hint: 'Rename them to UTF-8 names (convmv -r -f latin1 -t utf8 --notest <folder> converts Latin-1 names in one go).',
+        details: { root, names: this.nonUtf8.map((x) => x.rel) },
+      },
+    )
+  }
 
   /**
    * Size and mtime of each file, `STAT_PARALLELISM` at a time, from one open per file that also reads
@@ -332,7 +460,7 @@ class ScanGuard {
 
   async readdir(abs: string, rel: string): Promise<Dirent[]> {
     try {
-      return await readdir(abs, { withFileTypes: true })
+      return this.keepUtf8(await readdir(abs, { withFileTypes: true }), abs, rel.replace(/\/$/, ''))
     } catch (err) {
       this.cannotRead(rel, err)
       return []
@@ -363,7 +491,7 @@ class ScanGuard {
     if (n === 0) return
     throw new UserError(
       'SymlinkOutsideDataset',
-      `${n} symbolic link${n === 1 ? '' : 's'} in ${root} lead${n === 1 ? 's' : ''} out of the dataset folder; nothing was uploaded:\n${listed(this.escapes)}`,
+      `${n} symbolic link${n === 1 ? '' : 's'} in ${root} lead${n === 1 ? 's' : ''} out of the dataset folder; ${this.words.nothing}:\n${listed(this.escapes)}`,
       {
         hint: 'Copy the files into the folder, or pass --follow-symlinks if you mean to upload what the links point to.',
         details: { root, links: [...this.escapes] },
@@ -376,7 +504,7 @@ class ScanGuard {
     if (n === 0) return
     throw new UserError(
       'UnreadableDataset',
-      `${n} file${n === 1 ? '' : 's'} or folder${n === 1 ? '' : 's'} in ${root} cannot be read; nothing was uploaded:\n${listed(this.unreadable)}`,
+      `${n} file${n === 1 ? '' : 's'} or folder${n === 1 ? '' : 's'} in ${root} cannot be read; ${this.words.nothing}:\n${listed(this.unreadable)}`,
       { hint: 'Fix their permissions (chmod -R u+rX), or move them out of the dataset folder.', details: { root, paths: [...this.unreadable] } },
     )
   }
@@ -386,7 +514,7 @@ async function realRoot(root: string): Promise<string> {
   return realpath(root).catch(() => path.resolve(root))
 }
 
-/** JPEG, PNG, GIF, BMP or WebP, by their first bytes (what PIL would decode as an image). */
+/** JPEG, PNG, GIF, BMP, WebP or TIFF, by their first bytes (what PIL would decode as an image). */
 export function looksLikeImage(head: Buffer): boolean {
   const starts = (bytes: number[], at = 0) => bytes.every((b, i) => head[at + i] === b)
   return (
@@ -394,8 +522,29 @@ export function looksLikeImage(head: Buffer): boolean {
     starts([0x89, 0x50, 0x4e, 0x47]) ||
     starts([0x47, 0x49, 0x46, 0x38]) ||
     starts([0x42, 0x4d]) ||
+    starts([0x49, 0x49, 0x2a, 0x00]) || // TIFF, little-endian (multi-page too: training and serving read the first page)
+    starts([0x4d, 0x4d, 0x00, 0x2a]) || // TIFF, big-endian
     (starts([0x52, 0x49, 0x46, 0x46]) && starts([0x57, 0x45, 0x42, 0x50], 8))
   )
+}
+
+/** Bytes as bash's $'…' reads them: printable ASCII as is, everything else \xNN. */
+function escapeBytes(b: Buffer): string {
+  let out = ''
+  for (const byte of b)
+    out += byte >= 0x20 && byte < 0x7f && byte !== 0x5c && byte !== 0x27 ? String.fromCharCode(byte) : `\\x${byte.toString(16).padStart(2, '0')}`
+  return out
+}
+
+/** A UTF-8 name to suggest: Latin-1 read as such (the usual cause), else the bad bytes as `_`. */
+function utf8Guess(b: Buffer): string {
+  const lossy = b.toString('utf8')
+  // eslint-disable-next-line no-control-regex
+  return /^[\x00-\x7f\uFFFD]*$/.test(lossy) ? b.toString('latin1') : lossy.replace(/\uFFFD/g, '_')
+}
+
+function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`
 }
 
 function listed(items: readonly string[], max = 10): string {
