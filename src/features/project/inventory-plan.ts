@@ -6,6 +6,7 @@ import type { StateRecord } from '../../shared/state.js'
 import { SERVICE_NAMESPACE, scalingResourceId } from '../../aws/autoscaling/scaling.js'
 import { candidateNames, LIVE_INSTANCE_STATES } from './inventory.js'
 import { ownedPrefixes } from './owned-data.js'
+import { planNotifyReads } from './notify-inventory.js'
 
 /**
  * The reads of `collectInventory`, in its order, for the plans of `status` and `teardown` (which
@@ -14,7 +15,7 @@ import { ownedPrefixes } from './owned-data.js'
  */
 export function planInventory(cfg: MlopsConfig, records: readonly StateRecord[]): PlannedOperation[] {
   const n = resourceNames(cfg)
-  const candidates = candidateNames(n, records)
+  const candidates = candidateNames(n, records, cfg.project.name)
   const tag = { Name: `tag:${TAG_PROJECT}`, Values: [cfg.project.name] }
   const listTags: PlannedOperation = {
     service: 'sagemaker',
@@ -69,5 +70,6 @@ export function planInventory(cfg: MlopsConfig, records: readonly StateRecord[])
         { service: 'sns', operation: 'ListTopics', input: {}, note: `only when the alarm does not name its topic ${idle.topic}` },
       ]
     }),
+    ...planNotifyReads(cfg.project.name),
   ]
 }

@@ -21,7 +21,7 @@ export async function runStatus(ctx: CommandContext): Promise<Outcome<StatusResu
   // A state file that cannot be read is a named error before any AWS call.
   const state = ctx.state()
   await state.all()
-  const clients = await ctx.clients(['sagemaker', 'lambda', 'ec2', 's3', 'iam', 'autoscaling', 'cloudwatch', 'sns'], cfg)
+  const clients = await ctx.clients(['sagemaker', 'lambda', 'ec2', 's3', 'iam', 'autoscaling', 'cloudwatch', 'sns', 'events', 'ssm'], cfg)
   const spin = ctx.ui.spinner(`Looking for ${cfg.project.name} resources in ${region}…`)
   let inv: Inventory
   try {
@@ -63,6 +63,17 @@ export function renderStatus(r: StatusResult, c: ChalkInstance): string {
       i.idleSeconds ? `deletes ${i.endpoint} after ${formatDuration(i.idleSeconds)} idle` : '',
       'free',
     ])
+  const n = r.notifications
+  if (n) {
+    const pending = n.subscriptions.filter((x) => x.pending)
+    rows.push([
+      'notifications',
+      n.rules.join(', ') || '(no rule)',
+      pending.length ? `${pending.length} pending confirmation: ${pending.map((x) => x.endpoint).join(', ')}` : 'armed',
+      [...n.subscriptions.filter((x) => !x.pending).map((x) => x.endpoint), ...(n.webhookParameter ? [`webhook (SSM ${n.webhookParameter})`] : [])].join(', '),
+      'free',
+    ])
+  }
   for (const f of r.functions) {
     rows.push([
       'lambda',

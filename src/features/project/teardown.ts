@@ -33,7 +33,7 @@ export async function runTeardown(ctx: CommandContext, opts: TeardownOptions): P
   }
   // A state file that cannot be written (or read) stops teardown before it changes anything in AWS.
   await state.checkWritable()
-  const clients = await ctx.clients(['sagemaker', 'lambda', 'ec2', 's3', 'iam', 'autoscaling', 'cloudwatch', 'sns'], cfg)
+  const clients = await ctx.clients(['sagemaker', 'lambda', 'ec2', 's3', 'iam', 'autoscaling', 'cloudwatch', 'sns', 'events', 'ssm'], cfg)
   const inventory = () => collectInventory(clients, cfg, region, state, ctx.clock.now())
   const inv = await inventory()
   // --delete-data deletes only what mlops wrote; find exactly that before asking (issue 19).
