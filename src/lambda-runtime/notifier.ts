@@ -109,7 +109,14 @@ export function createNotifier(deps: NotifierDeps = {}) {
     const project = env.PROJECT ?? 'mlops'
     const prices = parsePrices(env.PRICES)
     const region = event.region ?? env.AWS_REGION ?? 'us-east-1'
-    const message = await describeRun(event, { project, prices, region, logGroup: env.TRAINING_LOG_GROUP ?? '/aws/sagemaker/TrainingJobs', now })
+    const message = await describeRun(event, {
+      project,
+      prices,
+      region,
+      logGroup: env.TRAINING_LOG_GROUP ?? '/aws/sagemaker/TrainingJobs',
+      now,
+      box: env.EC2_BOX,
+    })
     if (!message) {
       log(JSON.stringify({ level: 'warn', msg: 'not a run this notifier knows', detailType: event['detail-type'] }))
       return { delivered: [], failed: [], ignored: String(event['detail-type']) }
@@ -155,7 +162,7 @@ export function createNotifier(deps: NotifierDeps = {}) {
 
   async function describeRun(
     event: BridgeEvent,
-    o: { project: string; prices: Record<string, number>; region: string; logGroup: string; now: () => number },
+    o: { project: string; prices: Record<string, number>; region: string; logGroup: string; now: () => number; box?: string },
   ): Promise<RunMessage | undefined> {
     const d = isObject(event.detail) ? event.detail : {}
     const type = event['detail-type']
@@ -247,7 +254,23 @@ export function createNotifier(deps: NotifierDeps = {}) {
     if (type === 'EC2 Instance State-change Notification') {
       const id = str(d['instance-id'])
       if (!id) return undefined
-      return { project: o.project, kind: 'ec2', run: id, status: str(d.state) ?? 'unknown', ok: true }
+      const box = parseBox(o.box)
+      const status = str(d.state) ?? 'unknown'
+      if (box?.instanceId !== id) return { project: o.project, kind: 'ec2', run: id, status, ok: true }
+      const duration = seconds(box.launchedAt, event.time ?? o.now())
+      const price = o.prices[box.instanceType]
+      return {
+        project: o.project,
+        kind: 'ec2',
+        run: `${box.runName} on ${id}`,
+        status,
+        ok: true,
+        ...(duration !== undefined ? { durationSeconds: duration } : {}),
+        ...(duration !== undefined && price !== undefined
+          ? { costUsd: round((duration * price) / 3600), costBasis: `${duration} s of ${box.instanceType} at $${price}/hour` }
+          : {}),
+        console: `https://${o.region}.console.aws.amazon.com/ec2/home?region=${o.region}#InstanceDetails:instanceId=${id}`,
+      }
     }
     return undefined
   }
@@ -269,6 +292,21 @@ export function createNotifier(deps: NotifierDeps = {}) {
       log(JSON.stringify({ level: 'warn', msg: 'could not read the log', error: errorText(e) }))
       return {}
     }
+  }
+}
+
+function parseBox(text: string | undefined): { instanceId: string; runName: string; instanceType: string; launchedAt: string } | undefined {
+  try {
+    const v = JSON.parse(text ?? '') as unknown
+    return isObject(v) &&
+      typeof v.instanceId === 'string' &&
+      typeof v.runName === 'string' &&
+      typeof v.instanceType === 'string' &&
+      typeof v.launchedAt === 'string'
+      ? { instanceId: v.instanceId, runName: v.runName, instanceType: v.instanceType, launchedAt: v.launchedAt }
+      : undefined
+  } catch {
+    return undefined
   }
 }
 

@@ -59,6 +59,8 @@ export interface NotifyRun {
   readonly match: string
   /** Instance type -> USD per hour, for the cost line of the message. @default {} */
   readonly prices?: Readonly<Record<string, number>>
+  /** train-ec2: the box, so the message names the run and its duration (EventBridge gives the instance id only). */
+  readonly box?: { readonly instanceId: string; readonly runName: string; readonly instanceType: string; readonly launchedAt: string }
 }
 
 /** Everything the arming needs besides clients and the zip. */
@@ -191,6 +193,7 @@ export function notifierEnvironment(s: NotifySettings): Record<string, string> {
     ...(hasWebhook(s) ? { WEBHOOK_PARAMETER: notifyNames(s.project).parameter } : {}),
     TRAINING_LOG_GROUP,
     PRICES: JSON.stringify(s.run.prices ?? {}),
+    ...(s.run.box ? { EC2_BOX: JSON.stringify(s.run.box) } : {}),
   }
 }
 
@@ -383,4 +386,9 @@ export function notifySettings(
   where: RoleTarget & { readonly runtime: string },
 ): NotifySettings {
   return { ...where, project: cfg.project.name, destinations, run, ...notifyScope(cfg) }
+}
+
+/** The destinations a run uses: the flag's (`--notify`, repeatable) when given, else the config's `notify:`. */
+export function destinationsOf(configured: readonly NotifyDestination[], flag: readonly NotifyDestination[] | undefined): readonly NotifyDestination[] {
+  return flag ?? configured
 }

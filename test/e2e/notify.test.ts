@@ -17,6 +17,7 @@ import { GetParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/cl
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import type { AuditReport } from '../../src/features/audit/report.js'
 import { createNotifier } from '../../src/lambda-runtime/notifier.js'
 import { minimalConfig, runMlops, tempProject } from '../helpers/cli.js'
 import { motoClientConfig, motoEnv, startMoto, type MotoServer } from '../helpers/moto.js'
@@ -227,6 +228,25 @@ describe('train --notify on moto', () => {
     expect((await c.sns.send(new ListTopicsCommand({}))).Topics).toEqual([])
     await expect(c.lambda.send(new GetFunctionCommand({ FunctionName: 'dogs-notify' }))).rejects.toThrow()
     await expect(c.iam.send(new GetRoleCommand({ RoleName: 'dogs-notify' }))).rejects.toThrow()
+  }, 120_000)
+
+  it('audit-iam finds nothing above low in the notifier role (every statement: topics, webhook parameter, describes, logs)', async () => {
+    const r = await run([
+      'train',
+      '--notify',
+      'ops@example.com',
+      '--notify',
+      `arn:aws:sns:${REGION}:${ACCOUNT}:alerts`,
+      '--notify',
+      'https://hooks.example.com/x',
+      '--no-wait',
+    ])
+    expect(r.code, r.stderr).toBe(0)
+    const audit = await runMlops(['audit-iam', '--all-roles', '--json', '--fail-on', 'none'], { cwd: dir, env: motoEnv(moto.endpoint) })
+    expect(audit.code, audit.stderr).toBe(0)
+    const report = audit.json<AuditReport>()
+    expect(report.roles.map((x) => x.name)).toContain('dogs-notify')
+    expect(report.findings.filter((f) => f.role?.name === 'dogs-notify' && !['info', 'low'].includes(f.severity))).toEqual([])
   }, 120_000)
 
   it('a webhook URL goes to an SSM SecureString only (never printed); the real notifier POSTs the message to it; teardown deletes the parameter', async () => {

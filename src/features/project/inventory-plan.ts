@@ -13,7 +13,7 @@ import { planNotifyReads } from './notify-inventory.js'
  * looks everything up before and after it deletes). The names looked up one by one are the same
  * candidates; what is found by listing appears once with a placeholder for each item found.
  */
-export function planInventory(cfg: MlopsConfig, records: readonly StateRecord[]): PlannedOperation[] {
+export function planInventory(cfg: MlopsConfig, records: readonly StateRecord[], region: string): PlannedOperation[] {
   const n = resourceNames(cfg)
   const candidates = candidateNames(n, records, cfg.project.name)
   const tag = { Name: `tag:${TAG_PROJECT}`, Values: [cfg.project.name] }
@@ -70,6 +70,6 @@ export function planInventory(cfg: MlopsConfig, records: readonly StateRecord[])
         { service: 'sns', operation: 'ListTopics', input: {}, note: `only when the alarm does not name its topic ${idle.topic}` },
       ]
     }),
-    ...planNotifyReads(cfg.project.name),
+    ...planNotifyReads(cfg.project.name, region),
   ]
 }

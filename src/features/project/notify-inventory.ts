@@ -3,7 +3,8 @@ import { deleteRule, listRulesByPrefix } from '../../aws/events/rules.js'
 import { deleteParameter, parameterExists } from '../../aws/ssm/parameter.js'
 import { deleteTopic, findTopicByName, listSubscriptionsWithPending } from '../../aws/sns/topic.js'
 import { NOTIFY_KINDS, notifyNames } from '../../shared/notify-spec.js'
-import type { PlannedOperation } from '../../shared/plan.js'
+import { PLACEHOLDER, type PlannedOperation } from '../../shared/plan.js'
+import { partitionOf } from '../../aws/arn.js'
 
 /**
  * The run notifications of a project (`--notify`), for `status` and `teardown`: its EventBridge rules,
@@ -44,12 +45,17 @@ export async function collectNotifications(c: Pick<AwsClients, 'events' | 'sns' 
 }
 
 /** The reads collectNotifications makes, for the plans of status and teardown. */
-export function planNotifyReads(project: string): PlannedOperation[] {
+export function planNotifyReads(project: string, region: string): PlannedOperation[] {
   const n = notifyNames(project)
   return [
     { service: 'events', operation: 'ListRules', input: { NamePrefix: n.rulePrefix } },
     { service: 'sns', operation: 'ListTopics', input: {}, note: `looking for ${n.topic}` },
-    { service: 'sns', operation: 'ListSubscriptionsByTopic', input: { TopicArn: `<the ${n.topic} topic>` }, note: 'when it exists' },
+    {
+      service: 'sns',
+      operation: 'ListSubscriptionsByTopic',
+      input: { TopicArn: `arn:${partitionOf(region)}:sns:${region}:${PLACEHOLDER.accountId}:${n.topic}` },
+      note: 'when it exists',
+    },
     { service: 'ssm', operation: 'DescribeParameters', input: { ParameterFilters: [{ Key: 'Name', Option: 'Equals', Values: [n.parameter] }] } },
   ]
 }

@@ -16,7 +16,7 @@ export interface StatusResult extends Inventory {
 
 export async function runStatus(ctx: CommandContext): Promise<Outcome<StatusResult>> {
   const cfg = await ctx.config()
-  if (ctx.dryRun) return planned({ title: 'mlops status (read-only)', operations: planInventory(cfg, await ctx.state().all()) })
+  if (ctx.dryRun) return planned({ title: 'mlops status (read-only)', operations: planInventory(cfg, await ctx.state().all(), ctx.awsSettings(cfg).region) })
   const region = ctx.awsSettings(cfg).region
   // A state file that cannot be read is a named error before any AWS call.
   const state = ctx.state()

@@ -23,11 +23,6 @@ import { PLACEHOLDER, type PlannedOperation } from '../../shared/plan.js'
  * running (shared/notify-spec.ts has the design). Armed before the job starts, so no end is missed.
  */
 
-/** The destinations a run uses: the flag's when given, else the config's. */
-export function destinationsOf(cfg: MlopsConfig, flag: readonly NotifyDestination[] | undefined): readonly NotifyDestination[] {
-  return flag ?? cfg.notify
-}
-
 function settingsFor(cfg: MlopsConfig, destinations: readonly NotifyDestination[], run: NotifyRun, region: string, accountId: string): NotifySettings {
   return notifySettings(cfg, destinations, run, { region, accountId, partition: partitionOf(region), runtime: REAPER_LAMBDA_RUNTIME })
 }

@@ -36,8 +36,8 @@ import { createTrainingJob } from '../../aws/sagemaker/training-job.js'
 import { DEFAULT_POLL_MS, describeTrainingJob } from '../../aws/sagemaker/training-wait.js'
 import type { InterruptChoice } from './interrupt.js'
 import { checkScriptHyperparameters } from '../../shared/hyperparameters.js'
-import type { NotifyDestination, NotifyRun } from '../../shared/notify-spec.js'
-import { armRunNotify, destinationsOf, notifyRunOf, planRunNotify } from './notify-run.js'
+import { destinationsOf, type NotifyDestination, type NotifyRun } from '../../shared/notify-spec.js'
+import { armRunNotify, notifyRunOf, planRunNotify } from './notify-run.js'
 
 /**
  * `mlops train`: package the code, check the data, show what will run and what it may cost,
@@ -134,7 +134,7 @@ async function prepareTrain(ctx: CommandContext, opts: TrainOptions): Promise<Pr
     code,
     channels,
     build: (roleArn) => buildTrainingJobRequest({ cfg, settings, distribution, jobName, region, roleArn, codeUri: code.uri, channels }),
-    notify: destinationsOf(cfg, opts.notify),
+    notify: destinationsOf(cfg.notify, opts.notify),
     notifyRun: notifyRunOf('training', resourceNames(cfg).trainingJobBase, settings.instanceType, estimatedCost.hourlyUsd),
   }
 }
