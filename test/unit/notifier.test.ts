@@ -2,7 +2,9 @@ import { CloudWatchLogsClient, DescribeLogStreamsCommand, GetLogEventsCommand } 
 import { DescribeEndpointCommand, DescribeHyperParameterTuningJobCommand, DescribeTrainingJobCommand, SageMakerClient } from '@aws-sdk/client-sagemaker'
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns'
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm'
+import { Chalk } from 'chalk'
 import { beforeEach, describe, expect, it } from 'vitest'
+import { renderStatus } from '../../src/features/project/status.js'
 import { createNotifier } from '../../src/lambda-runtime/notifier.js'
 import { NotifyDestinationSchema, NotifySchema } from '../../src/config/sections/notify.js'
 import { eventPattern, notifierPolicy, notifySettings, planNotify } from '../../src/shared/notify-spec.js'
@@ -204,5 +206,44 @@ describe('notify destinations and the plan', () => {
       'detail-type': ['SageMaker Training Job State Change'],
       detail: { TrainingJobName: [{ prefix: 'dogs-train' }], TrainingJobStatus: ['Completed', 'Failed', 'Stopped'] },
     })
+  })
+})
+
+describe('status', () => {
+  it('shows the rules and the e-mail addresses still waiting for confirmation', () => {
+    const text = renderStatus(
+      {
+        project: 'dogs',
+        region: 'us-east-1',
+        jobs: [],
+        endpoints: [],
+        endpointConfigs: [],
+        models: [],
+        scalingTargets: [],
+        functions: [],
+        roles: [],
+        instanceProfiles: [],
+        instances: [],
+        securityGroups: [],
+        data: undefined,
+        notifications: {
+          rules: ['dogs-notify-training'],
+          topicArn: TOPIC,
+          subscriptions: [
+            { protocol: 'email', endpoint: 'ops@example.com', pending: true },
+            { protocol: 'email', endpoint: 'lead@example.com', pending: false },
+          ],
+          webhookParameter: '/mlops/dogs/notify-webhook',
+        },
+        hourlyTotal: 0,
+        monthlyTotal: 0,
+        priceNote: '',
+      },
+      new Chalk({ level: 0 }),
+    )
+    const row = text.split('\n').find((l) => l.startsWith('notifications'))
+    expect(row).toMatch(
+      /^notifications +dogs-notify-training +1 pending confirmation: ops@example.com +lead@example.com, webhook \(SSM \/mlops\/dogs\/notify-webhook\) +free$/,
+    )
   })
 })
