@@ -1,10 +1,8 @@
 import type { CommandContext } from '../../context.js'
 import type { MlopsConfig } from '../../config/schema.js'
-import { armNotifications } from '../../aws/events/notifications.js'
 import { partitionOf } from '../../aws/arn.js'
 import { REAPER_LAMBDA_RUNTIME } from '../../aws/lifecycle.js'
 import { getAccountId } from '../../aws/sts/account.js'
-import { notifierZip } from '../../shared/notifier-bundle.js'
 import {
   notificationsSpec,
   notifyLines,
@@ -46,6 +44,8 @@ export async function armRunNotify(
   run: NotifyRun,
 ): Promise<NotifySummary | undefined> {
   if (!destinations.length) return undefined
+  // Loaded only when armed: a run without notifications never loads the EventBridge and SSM SDKs.
+  const [{ armNotifications }, { notifierZip }] = await Promise.all([import('../../aws/events/notifications.js'), import('../../shared/notifier-bundle.js')])
   const c = await ctx.clients(['iam', 'sns', 'ssm', 'lambda', 'events', 'sts'], cfg)
   const s = settingsFor(cfg, destinations, run, ctx.awsSettings(cfg).region, await getAccountId(c.sts))
   const spin = ctx.ui.spinner(`Arming notifications for the ${run.kind} run`)
