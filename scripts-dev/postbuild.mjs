@@ -13,3 +13,8 @@ for (const runtime of BUNDLE_RUNTIMES) {
 // The idle-stop reaper (src/lambda-runtime/reaper.ts), bundled alone the same way for its own runtime (REAPER_LAMBDA_RUNTIME).
 const { writeReaperBundle } = await import('../dist/features/deploy/arm-idle-stop.js')
 await writeReaperBundle(new URL('../dist/lambda-runtime/reaper.bundle.js', import.meta.url).pathname)
+
+// The run notifier (src/lambda-runtime/notifier.ts), bundled alone for the same runtime as the reaper.
+const { writeNotifierBundle } = await import('../dist/shared/notifier-bundle.js')
+const { REAPER_LAMBDA_RUNTIME } = await import('../dist/aws/lifecycle.js')
+await writeNotifierBundle(REAPER_LAMBDA_RUNTIME, new URL('../dist/lambda-runtime/notifier.bundle.js', import.meta.url).pathname)

@@ -2,6 +2,7 @@ import type { ApplicationAutoScalingClient } from '@aws-sdk/client-application-a
 import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch'
 import type { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs'
 import type { EC2Client } from '@aws-sdk/client-ec2'
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge'
 import type { IAMClient } from '@aws-sdk/client-iam'
 import type { LambdaClient } from '@aws-sdk/client-lambda'
 import type { PricingClient } from '@aws-sdk/client-pricing'
@@ -31,6 +32,7 @@ export interface AwsClients {
   sts: STSClient
   cloudwatch: CloudWatchClient
   sns: SNSClient
+  events: EventBridgeClient
   pricing: PricingClient
   serviceQuotas: ServiceQuotasClient
 }
@@ -88,6 +90,7 @@ const LOADERS: { [K in AwsClientName]: (cfg: Record<string, unknown>) => Promise
   sts: async (cfg) => new (await import('@aws-sdk/client-sts')).STSClient(cfg),
   cloudwatch: async (cfg) => new (await import('@aws-sdk/client-cloudwatch')).CloudWatchClient(cfg),
   sns: async (cfg) => new (await import('@aws-sdk/client-sns')).SNSClient(cfg),
+  events: async (cfg) => new (await import('@aws-sdk/client-eventbridge')).EventBridgeClient(cfg),
   serviceQuotas: async (cfg) => new (await import('@aws-sdk/client-service-quotas')).ServiceQuotasClient(cfg),
   // The Price List API answers only in us-east-1 (and ap-south-1, eu-central-1), whatever region is
   // priced. An endpoint override (tests, emulators) is followed so nothing leaves a test for AWS.

@@ -3,7 +3,8 @@ import { modelRefField } from '../config/flag-fields.js'
 import { EndpointSchema } from '../config/sections/endpoint.js'
 import type { Deps } from '../context.js'
 import { action } from './action.js'
-import { durationOption, intOption, stringOption } from './options.js'
+import { durationOption, intOption, notifyOption, stringOption } from './options.js'
+import { NotifyDestinationSchema } from '../config/sections/notify.js'
 
 interface DeployFlags {
   readonly model?: string
@@ -17,6 +18,7 @@ interface DeployFlags {
   readonly rollbackOnFailure?: boolean
   readonly timeout?: string
   readonly idleStop?: string
+  readonly notify?: string[]
 }
 
 export function register(program: Command, deps: Deps): Command {
@@ -33,6 +35,11 @@ export function register(program: Command, deps: Deps): Command {
     .option('--rollback-on-failure', 'if the smoke test fails, put the endpoint back on the previous config')
     .option('--timeout <duration>', 'longest to wait for InService, e.g. 20m (default: endpoint.waitTimeout, 30m)')
     .option('--idle-stop <duration>', 'delete the endpoint after this long without an invocation, 5m-24h (config and model stay; default: endpoint.idleStop)')
+    .option(
+      '--notify <dest>',
+      "tell this e-mail address, SNS topic ARN or https webhook URL when the endpoint's status settles (InService, Failed); repeatable (overrides notify: in the config)",
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
     .addHelpText(
       'after',
       `
@@ -50,7 +57,8 @@ Examples:
   $ mlops deploy --model dogs-train-2026-11-22-10-30-05-123 --instance-type ml.c5.xlarge
   $ mlops deploy --model s3://my-bucket/output/job/output/model.tar.gz --rollback-on-failure
   $ mlops deploy --serverless --memory 4096 --max-concurrency 10
-  $ mlops deploy --dry-run                         every request, nothing sent`,
+  $ mlops deploy --dry-run                         every request, nothing sent
+  $ mlops deploy --notify ops@example.com          e-mail when the endpoint is InService or Failed`,
     )
     .action(
       action<DeployFlags>(deps, async (ctx, flags) => {
@@ -71,6 +79,7 @@ const FLAGS = {
   maxConcurrency: intOption('--max-concurrency', serverless.maxConcurrency.unwrap(), '10'),
   timeout: durationOption('--timeout', EndpointSchema.shape.waitTimeout.unwrap(), '20m'),
   idleStop: durationOption('--idle-stop', EndpointSchema.shape.idleStop.unwrap(), '2h'),
+  notify: notifyOption(NotifyDestinationSchema),
 }
 
 /** Flag values checked before any AWS call (UserError naming the flag, exit 2). */
@@ -82,6 +91,7 @@ export function parseDeployFlags(opts: DeployFlags) {
   const maxConcurrency = FLAGS.maxConcurrency(opts.maxConcurrency)
   const timeoutSeconds = FLAGS.timeout(opts.timeout)
   const idleStopSeconds = FLAGS.idleStop(opts.idleStop)
+  const notify = opts.notify?.map((d) => FLAGS.notify(d))
   return {
     ...(model !== undefined ? { model } : {}),
     ...(instanceType !== undefined ? { instanceType } : {}),
@@ -93,5 +103,6 @@ export function parseDeployFlags(opts: DeployFlags) {
     rollbackOnFailure: Boolean(opts.rollbackOnFailure),
     ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}),
     ...(idleStopSeconds !== undefined ? { idleStopSeconds } : {}),
+    ...(notify ? { notify } : {}),
   }
 }

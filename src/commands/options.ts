@@ -105,3 +105,11 @@ export function listOption<T>(flag: string, field: Field<T>, example: string): F
     return refuse(flag, at ?? value, issue?.message ?? 'invalid', { example })
   })
 }
+
+/**
+ * `--notify <dest>`: checked by the config's notify field. A refused value that looks like a URL is
+ * not echoed (a webhook URL is a secret, even a mistyped one).
+ */
+export function notifyOption<T>(field: Field<T>): FlagParser<T> {
+  return stringOption('--notify', field, { example: 'ops@example.com', shown: (v) => (/:\/\//.test(v) ? '<the URL given>' : v) })
+}

@@ -3,7 +3,8 @@ import { Ec2Schema } from '../config/sections/ec2.js'
 import type { Deps } from '../context.js'
 import type { TrainEc2Options } from '../features/ec2/plan.js'
 import { action } from './action.js'
-import { durationOption, numberOption, stringOption } from './options.js'
+import { durationOption, notifyOption, numberOption, stringOption } from './options.js'
+import { NotifyDestinationSchema } from '../config/sections/notify.js'
 
 /** Commander's raw option values. */
 interface TrainEc2Flags {
@@ -12,6 +13,7 @@ interface TrainEc2Flags {
   readonly keep?: boolean
   readonly maxHours?: string
   readonly timeout?: string
+  readonly notify?: string[]
 }
 
 export function register(program: Command, deps: Deps): Command {
@@ -23,6 +25,11 @@ export function register(program: Command, deps: Deps): Command {
     .option('--keep', 'leave the instance running at the end (prints its hourly cost and the command to terminate it)')
     .option('--max-hours <h>', 'dead-man switch: the box terminates itself after this many hours, even if mlops dies (default: ec2.maxHours, 4)')
     .option('--timeout <duration>', 'longest the training command may run, e.g. 90m or 2h (default: ec2.timeout, 3h; at most 48h)')
+    .option(
+      '--notify <dest>',
+      'tell this e-mail address, SNS topic ARN or https webhook URL when the box is terminated, with no mlops running; repeatable (overrides notify: in the config)',
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
     .addHelpText(
       'after',
       `
@@ -30,6 +37,7 @@ Example:
   $ mlops train-ec2 --dry-run                       print every AWS request, send nothing
   $ mlops train-ec2 --instance-type g4dn.xlarge --timeout 2h --max-hours 3
   $ mlops train-ec2 --spot --yes                    one-time spot, no prompt
+  $ mlops train-ec2 --notify ops@example.com        e-mail when the box is terminated (confirm AWS's e-mail first)
 
 What it does: resolves the Deep Learning AMI from its public SSM parameter, creates (once) an
 instance role with only AmazonSSMManagedInstanceCore and S3 access to the project's prefixes, a
@@ -52,6 +60,7 @@ const FLAGS = {
   instanceType: stringOption('--instance-type', Ec2Schema.shape.instanceType.unwrap(), { example: 'g4dn.xlarge' }),
   maxHours: numberOption('--max-hours', Ec2Schema.shape.maxHours.unwrap(), '4'),
   timeout: durationOption('--timeout', Ec2Schema.shape.timeout.unwrap(), '2h'),
+  notify: notifyOption(NotifyDestinationSchema),
 }
 
 /** Validates the flags before any AWS call; bad values are UserErrors naming the flag (exit 2). */
@@ -59,11 +68,13 @@ export function parseTrainEc2Flags(o: TrainEc2Flags): TrainEc2Options {
   const instanceType = FLAGS.instanceType(o.instanceType)
   const maxHours = FLAGS.maxHours(o.maxHours)
   const timeoutSeconds = FLAGS.timeout(o.timeout)
+  const notify = o.notify?.map((d) => FLAGS.notify(d))
   return {
     ...(instanceType ? { instanceType } : {}),
     ...(o.spot ? { spot: true } : {}),
     keep: Boolean(o.keep),
     ...(maxHours !== undefined ? { maxHours } : {}),
     ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}),
+    ...(notify ? { notify } : {}),
   }
 }

@@ -1,10 +1,11 @@
 import type { Command } from 'commander'
 import { budgetUsdField, followTimeoutField, localHostsField } from '../config/flag-fields.js'
+import { NotifyDestinationSchema } from '../config/sections/notify.js'
 import { TrainingSchema } from '../config/sections/training.js'
 import type { CommandContext, Deps } from '../context.js'
 import { UserError } from '../shared/errors.js'
 import { action } from './action.js'
-import { durationOption, intOption, stringOption } from './options.js'
+import { durationOption, intOption, notifyOption, stringOption } from './options.js'
 
 /** The flags `train` declares, which `tune` shares through addTrainingFlags. */
 export interface TrainFlags {
@@ -19,6 +20,8 @@ export interface TrainFlags {
   readonly local?: boolean
   readonly python?: string
   readonly budget?: string
+  /** `--notify`, repeatable: e-mail address, SNS topic ARN or https webhook URL. */
+  readonly notify?: string[]
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value]
@@ -35,6 +38,11 @@ export function addTrainingFlags(cmd: Command): Command {
     .option('--timeout <duration>', "how long to wait for the job, e.g. 90m or 3h (default: the job's max runtime + 30m)")
     .option('--stop-on-interrupt', 'on Ctrl-C stop the job instead of asking (without a terminal the default is to detach)')
     .option('--budget <usd>', 'most to spend in USD, e.g. 20: sets the max runtime (train) or the number of jobs (tune) from the hourly price')
+    .option(
+      '--notify <dest>',
+      'tell this e-mail address, SNS topic ARN or https webhook URL when the run ends, fails or stops, with no mlops running; repeatable (overrides notify: in the config)',
+      collect,
+    )
 }
 
 /** Checked by the training.* fields they override, or their flag-only fields. */
@@ -45,6 +53,7 @@ const FLAGS = {
   budget: stringOption('--budget', budgetUsdField, { example: '20' }),
   localInstances: intOption('--instances', localHostsField, '2'),
   localTimeout: durationOption('--timeout', followTimeoutField, '30m'),
+  notify: notifyOption(NotifyDestinationSchema),
 }
 
 /** Validates the shared flags before any AWS call: a bad value is a usage error naming the flag. */
@@ -55,6 +64,7 @@ export async function parseTrainingFlags(ctx: CommandContext, f: TrainFlags) {
   const timeoutSeconds = FLAGS.timeout(f.timeout)
   const instanceCount = FLAGS.instances(f.instances)
   const budgetUsd = FLAGS.budget(f.budget)
+  const notify = f.notify?.map((d) => FLAGS.notify(d))
   return {
     overrides: {
       ...(instanceCount !== undefined ? { instanceCount } : {}),
@@ -65,6 +75,7 @@ export async function parseTrainingFlags(ctx: CommandContext, f: TrainFlags) {
     wait: f.wait !== false,
     ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}),
     ...(budgetUsd !== undefined ? { budgetUsd } : {}),
+    ...(notify ? { notify } : {}),
     interrupt: (what: string) =>
       interruptDecider({
         stopOnInterrupt: Boolean(f.stopOnInterrupt),
@@ -92,10 +103,14 @@ Examples:
   $ mlops train --no-wait && mlops logs <job>  start now, follow later
   $ mlops train --local --instances 2          two hosts on this machine, model in .mlops/local/<job>/
   $ mlops train --budget 20                    max runtime = $20 / (hourly price × instances)
+  $ mlops train --no-wait --notify ops@example.com   e-mail when the job ends (confirm AWS's e-mail first)
 
 The code in training.sourceDir is uploaded once per content hash. Before launching, mlops prints the
 distribution mode and why, and the most the job can cost, and asks (pass --yes in scripts).
-Ctrl-C while waiting asks whether to stop the job or detach from it.`,
+Ctrl-C while waiting asks whether to stop the job or detach from it.
+--notify arms an EventBridge rule and a small notifier function of the project: the message (status,
+final metrics, duration, cost; on failure the reason and the last log lines) arrives with no mlops
+running. A webhook URL is kept in SSM as a SecureString and never printed. \`mlops teardown\` removes it all.`,
     )
     .action(
       action<TrainFlags>(deps, async (ctx, flags) => {
@@ -110,6 +125,7 @@ Ctrl-C while waiting asks whether to stop the job or detach from it.`,
           wait: parsed.wait,
           ...(parsed.timeoutSeconds !== undefined ? { timeoutSeconds: parsed.timeoutSeconds } : {}),
           ...(parsed.budgetUsd !== undefined ? { budgetUsd: parsed.budgetUsd } : {}),
+          ...(parsed.notify ? { notify: parsed.notify } : {}),
           decideInterrupt: parsed.interrupt('training job'),
         })
         ctx.ui.result(outcome, renderTrainingResult)
@@ -125,6 +141,7 @@ async function trainLocally(ctx: CommandContext, flags: TrainFlags): Promise<voi
     ['--no-wait', flags.wait === false],
     ['--stop-on-interrupt', Boolean(flags.stopOnInterrupt)],
     ['--budget', flags.budget !== undefined],
+    ['--notify', flags.notify !== undefined],
   ] as const) {
     if (set)
       throw new UserError('ConflictingFlags', `${flag} does not apply to --local training (one machine, no instance types, no spot).`, {

@@ -35,6 +35,7 @@ Examples:
   $ mlops tune --max-jobs 8 --max-parallel 2 --strategy Random
   $ mlops tune --no-wait && mlops logs <tuning-job>
   $ mlops tune --budget 50                       as many jobs as $50 covers at their max runtime
+  $ mlops tune --no-wait --notify ops@example.com   e-mail when the tuning job ends
 
 The objective (training.tuning.objective.metric) is one of the metric lines train.py prints; its
 direction follows the metric: accuracies are maximised, losses minimised. The best training job's
@@ -59,6 +60,7 @@ model is recorded for \`mlops deploy\`.`,
           wait: parsed.wait,
           ...(parsed.timeoutSeconds !== undefined ? { timeoutSeconds: parsed.timeoutSeconds } : {}),
           ...(parsed.budgetUsd !== undefined ? { budgetUsd: parsed.budgetUsd } : {}),
+          ...(parsed.notify ? { notify: parsed.notify } : {}),
           decideInterrupt: parsed.interrupt('tuning job'),
         })
         ctx.ui.result(outcome, renderTuningResult)

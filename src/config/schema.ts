@@ -5,6 +5,7 @@ import { DataSchema } from './sections/data.js'
 import { Ec2Schema } from './sections/ec2.js'
 import { EndpointSchema } from './sections/endpoint.js'
 import { LambdaSchema } from './sections/lambda.js'
+import { NotifySchema } from './sections/notify.js'
 import { ProjectSchema } from './sections/project.js'
 import { TrainingSchema } from './sections/training.js'
 
@@ -21,6 +22,7 @@ export const MlopsConfigSchema = z.strictObject({
   endpoint: EndpointSchema.prefault({}),
   lambda: LambdaSchema.prefault({}),
   audit: AuditSchema.prefault({}),
+  notify: NotifySchema,
 })
 
 /** The validated config, with every default filled in. */

@@ -48,6 +48,8 @@ describe('the packed and installed package', () => {
     expect(files).toContain('dist/lambda-runtime/handler.nodejs24.x.bundle.js')
     expect(files).toContain('dist/lambda-runtime/handler.nodejs22.x.bundle.js')
     expect(files).toContain('dist/lambda-runtime/reaper.bundle.js')
+    // The run notifier (--notify), bundled alone like the reaper.
+    expect(files).toContain('dist/lambda-runtime/notifier.bundle.js')
     expect(files).toContain('scripts/train.py')
     expect(files).toContain('package.json')
     expect(files.filter((f) => /^(test|tools|bench|scripts-dev|src)\//.test(f) || /^dist\/(dev|tools|demo)\//.test(f) || /\.test\./.test(f))).toEqual([])

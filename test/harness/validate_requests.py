@@ -35,6 +35,7 @@ SERVICES = {
     "application-autoscaling": "application-autoscaling",
     "cloudwatch": "cloudwatch",
     "sns": "sns",
+    "events": "events",
     "pricing": "pricing",
 }
 

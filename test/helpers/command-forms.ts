@@ -98,6 +98,12 @@ export const VARIANTS: Variant[] = [
     commands: [['train'], ['tune'], ['train-ec2'], ['deploy', '--model', MODEL]],
   },
   { name: 'Lambda with a function URL', commands: [['lambda-setup', '--url']] },
+  {
+    // Issue 29: the notifier, its role, topic, e-mail subscription, webhook parameter and one rule per run kind.
+    name: 'run notifications: e-mail, an existing topic and a webhook',
+    edit: (y) => `${y}notify:\n  - ops@example.com\n  - arn:aws:sns:us-east-1:123456789012:alerts\n  - https://hooks.example.com/services/T0/B0/X\n`,
+    commands: [['train'], ['tune'], ['train-ec2'], ['deploy', '--model', MODEL], ['status'], ['teardown']],
+  },
 ]
 
 /** A project for `variant`: `mlops init` (project dogs, bucket dogs-data), its config edit, a tiny dataset. */

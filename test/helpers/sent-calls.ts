@@ -29,6 +29,7 @@ const SERVICE_OF: Record<AwsClientName, string> = {
   sts: 'sts',
   cloudwatch: 'cloudwatch',
   sns: 'sns',
+  events: 'events',
   pricing: 'pricing',
   serviceQuotas: 'servicequotas',
 }

@@ -36,7 +36,7 @@ describe('mlops completion', () => {
 
   it('bash: the per-command case lists exactly that command flags', async () => {
     const run = await runMlops(['completion', 'bash'])
-    expect(run.stdout).toContain("    train-ec2) flags='--instance-type --spot --keep --max-hours --timeout --help' ;;")
+    expect(run.stdout).toContain("    train-ec2) flags='--instance-type --spot --keep --max-hours --timeout --notify --help' ;;")
     expect(run.stdout).toContain('complete -o default -F _mlops mlops')
   })
 

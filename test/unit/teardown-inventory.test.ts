@@ -9,6 +9,8 @@ import { EC2Client } from '@aws-sdk/client-ec2'
 import { ApplicationAutoScalingClient } from '@aws-sdk/client-application-auto-scaling'
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch'
 import { SNSClient } from '@aws-sdk/client-sns'
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge'
+import { SSMClient } from '@aws-sdk/client-ssm'
 import { sdkMock } from '../helpers/mock-sdk.js'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { collectInventory, type InventoryClients } from '../../src/features/project/inventory.js'
@@ -27,6 +29,8 @@ const clients: InventoryClients = {
   autoscaling: new ApplicationAutoScalingClient(opts),
   cloudwatch: new CloudWatchClient(opts),
   sns: new SNSClient(opts),
+  events: new EventBridgeClient(opts),
+  ssm: new SSMClient(opts),
 }
 const mocks = {
   sagemaker: sdkMock(clients.sagemaker),
@@ -35,6 +39,10 @@ const mocks = {
   s3: sdkMock(clients.s3),
   iam: sdkMock(clients.iam),
   autoscaling: sdkMock(clients.autoscaling),
+  // Run notifications (issue 29): no rule, no topic, no webhook parameter.
+  events: sdkMock(clients.events),
+  sns: sdkMock(clients.sns),
+  ssm: sdkMock(clients.ssm),
 }
 const cfg = parseConfigText('project:\n  name: dogs\ndata:\n  bucket: dogs-data\n', 'mlops.config.yaml')
 

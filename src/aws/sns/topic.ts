@@ -70,3 +70,51 @@ export async function findTopicByName(sns: SNSClient, name: string): Promise<str
   }
   return undefined
 }
+
+/** Every subscription of the topic, pending confirmation included (SNS lists those with SubscriptionArn "PendingConfirmation"). */
+export async function listSubscriptionsWithPending(
+  sns: SNSClient,
+  topicArn: string,
+): Promise<{ protocol?: string; endpoint?: string; pending: boolean; arn?: string }[]> {
+  const out: { protocol?: string; endpoint?: string; pending: boolean; arn?: string }[] = []
+  let NextToken: string | undefined
+  for (let page = 0; page < 50; page++) {
+    const res = await callAws(ctx('ListSubscriptionsByTopic', topicArn), () =>
+      sns.send(new ListSubscriptionsByTopicCommand({ TopicArn: topicArn, ...(NextToken ? { NextToken } : {}) })),
+    )
+    for (const s of res.Subscriptions ?? []) {
+      const pending = s.SubscriptionArn === 'PendingConfirmation'
+      out.push({
+        pending,
+        ...(s.Protocol ? { protocol: s.Protocol } : {}),
+        ...(s.Endpoint ? { endpoint: s.Endpoint } : {}),
+        ...(pending ? {} : { arn: s.SubscriptionArn }),
+      })
+    }
+    NextToken = res.NextToken
+    if (!NextToken) break
+  }
+  return out
+}
+
+/**
+ * Subscribes each address that is not subscribed yet (confirmed or pending: a second Subscribe would
+ * send another confirmation e-mail). Returns each address with whether it still awaits confirmation.
+ */
+export async function subscribeEmails(sns: SNSClient, topicArn: string, addresses: readonly string[]): Promise<{ address: string; pending: boolean }[]> {
+  const existing = (await listSubscriptionsWithPending(sns, topicArn)).filter((s) => s.protocol === 'email')
+  const out: { address: string; pending: boolean }[] = []
+  for (const address of addresses) {
+    const found = existing.find((s) => s.endpoint?.toLowerCase() === address.toLowerCase())
+    if (found) {
+      out.push({ address, pending: found.pending })
+      continue
+    }
+    await callAws(ctx('Subscribe', topicArn), () =>
+      sns.send(new SubscribeCommand({ TopicArn: topicArn, Protocol: 'email', Endpoint: address, ReturnSubscriptionArn: true })),
+    )
+    // A new e-mail subscription always waits for its owner to follow the link AWS sends.
+    out.push({ address, pending: true })
+  }
+  return out
+}

@@ -103,6 +103,8 @@ export class GrantBuilder {
         return this.lambda(op.operation, input)
       case 'sns':
         return this.sns(op.operation, input)
+      case 'events':
+        return this.events(op.operation, input)
       case 'cloudwatch':
         return this.cloudwatch(op.operation, input)
       case 'application-autoscaling':
@@ -261,6 +263,11 @@ export class GrantBuilder {
       // The public Deep Learning AMI parameters live in no account.
       return [{ action, resources: [this.arn('ssm', `parameter${input.Name}`, { account: false })] }]
     }
+    // The notification webhook's SecureString (`--notify https://...`): its one parameter.
+    if (['PutParameter', 'DeleteParameter', 'AddTagsToResource'].includes(operation)) {
+      const name = typeof input.Name === 'string' ? input.Name : typeof input.ResourceId === 'string' ? input.ResourceId : `/mlops/${this.project}/*`
+      return [{ action, resources: [this.arn('ssm', `parameter${name.startsWith('/') ? '' : '/'}${name}`)] }]
+    }
     if (operation === 'SendCommand') {
       const doc = typeof input.DocumentName === 'string' ? input.DocumentName : 'AWS-RunShellScript'
       return [
@@ -319,6 +326,17 @@ export class GrantBuilder {
           : this.arn('sns', `${this.project}-*`)
     const out: Grant[] = [{ action, resources: [topic] }]
     if (operation === 'CreateTopic' && Array.isArray(input.Tags)) out.push({ action: 'sns:TagResource', resources: [topic] })
+    return out
+  }
+
+  /** EventBridge rules of the project's run notifications, on the default bus (ListRules has no resource). */
+  private events(operation: string, input: Input): Grant[] {
+    const action = `events:${operation}`
+    if (operation === 'ListRules') return [{ action, resources: ['*'] }]
+    const name = typeof input.Name === 'string' ? input.Name : typeof input.Rule === 'string' ? input.Rule : `${this.project}-notify-*`
+    const resources = [this.arn('events', `rule/${name}`)]
+    const out: Grant[] = [{ action, resources }]
+    if (operation === 'PutRule' && Array.isArray(input.Tags)) out.push({ action: 'events:TagResource', resources })
     return out
   }
 

@@ -24,6 +24,8 @@ import { roleTarget } from '../../aws/iam/role-target.js'
 import { configuredImageUris } from '../../aws/sagemaker/images.js'
 import { resolveTrainingSourceDir } from '../../shared/source-dir.js'
 import { armIdleStop, planIdleStop } from './arm-idle-stop.js'
+import { armEndpointNotify, endpointNotifyRun, planEndpointNotify } from './notify-endpoint.js'
+import { destinationsOf, type NotifyDestination } from '../../shared/notify-spec.js'
 import { retryWhileIamPropagates } from '../../aws/iam/roles.js'
 import { PACKAGE_ROOT } from '../../shared/package-root.js'
 import {
@@ -92,6 +94,8 @@ interface DeployInputs {
   readonly started: number
   /** Seconds without an invocation before the idle stop deletes the endpoint; none for serverless (nothing bills idle). */
   readonly idleSeconds?: number
+  /** --notify or notify: in the config (none: nothing is armed). */
+  readonly notify: readonly NotifyDestination[]
 }
 
 /** What is there now: the model to serve and the endpoint it goes on (read-only lookups). */
@@ -144,6 +148,7 @@ async function deployLocked(ctx: CommandContext, inputs: DeployInputs): Promise<
   throwIfAborted(ctx, 'after the model archive was uploaded; no SageMaker resource was created')
   await createModelAndConfig(ctx, aws, inputs, archive.modelDataUrl, target.source)
   throwIfAborted(ctx, `after model ${s.modelName} and config ${s.configName} were created; the endpoint was not changed`)
+  const notifications = await armEndpointNotify(ctx, inputs.cfg, inputs.notify, endpointNotifyRun(s.endpointName))
 
   const served = await putOnEndpoint(ctx, aws, inputs, target)
   await recordEndpoint(ctx, s, served.final.EndpointArn, served.final.EndpointStatus ?? 'InService', s.configName)
@@ -181,6 +186,7 @@ async function deployLocked(ctx: CommandContext, inputs: DeployInputs): Promise<
     ...(served.autoscaling ? { autoscaling: served.autoscaling } : {}),
     smokeTest,
     ...(idleStop ? { idleStop } : {}),
+    ...(notifications ? { notifications } : {}),
     cleanup,
     durationSeconds: Math.round((ctx.clock.now() - inputs.started) / 1000),
   })
@@ -197,7 +203,18 @@ async function prepareDeploy(ctx: CommandContext, flags: DeployOptions): Promise
   const smokeFile = smokeImagePath(ctx, cfg)
   const smokeBytes = flags.smokeTest !== false ? await readSmokeImage(smokeFile) : undefined
   const idleSeconds = settings.variant.kind === 'instance' ? (flags.idleStopSeconds ?? cfg.endpoint.idleStop) : undefined
-  return { cfg, flags, settings, code, smokeFile, ...(smokeBytes ? { smokeBytes } : {}), started, ...(idleSeconds !== undefined ? { idleSeconds } : {}) }
+  const notify = destinationsOf(cfg.notify, flags.notify)
+  return {
+    cfg,
+    flags,
+    settings,
+    code,
+    smokeFile,
+    ...(smokeBytes ? { smokeBytes } : {}),
+    started,
+    ...(idleSeconds !== undefined ? { idleSeconds } : {}),
+    notify,
+  }
 }
 
 /** The endpoint instance quota an instance variant needs (serverless endpoints have none per type). */
@@ -229,9 +246,13 @@ async function planDeploy(ctx: CommandContext, i: DeployInputs): Promise<Plan<De
           region: s.region,
           accountId: PLACEHOLDER.accountId,
         })
+  // Armed after the model and its config exist, before the endpoint changes.
+  const notifyOps = planEndpointNotify(i.cfg, i.notify, endpointNotifyRun(s.endpointName), s.region)
+  const at = operations.findIndex((o) => o.operation === 'CreateEndpointConfig') + 1
+  const withNotify = [...operations.slice(0, at), ...notifyOps, ...operations.slice(at)]
   return {
     title: `deploy ${s.endpointName}`,
-    operations: [...ctx.preflightPlan(deployQuotaNeeds(i)), ...operations, ...idleStopOps],
+    operations: [...ctx.preflightPlan(deployQuotaNeeds(i)), ...withNotify, ...idleStopOps],
     notes: [
       `Model: ${source.source.uri}${source.source.foundIn === 'state' ? ' (latest in .mlops/state.json)' : ''}`,
       `Variant: ${variantText(s.variant, hourly)}`,

@@ -1,3 +1,4 @@
+import type { NotifyDestination } from '../../shared/notify-spec.js'
 import type {
   CreateEndpointConfigInput,
   CreateEndpointInput,
@@ -60,6 +61,8 @@ export interface DeployOptions {
   readonly timeoutSeconds?: number
   /** --idle-stop: overrides endpoint.idleStop (seconds without an invocation before the endpoint is deleted). */
   readonly idleStopSeconds?: number
+  /** --notify: replaces the config's notify destinations. */
+  readonly notify?: readonly NotifyDestination[]
 }
 
 export interface DeploySettings {

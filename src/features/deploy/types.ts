@@ -1,3 +1,4 @@
+import type { NotifySummary } from '../../shared/notify-spec.js'
 import type { PruneResult } from '../../aws/sagemaker/endpoint-lifecycle.js'
 import type { ModelSource } from '../../shared/models.js'
 import type { VariantSpec } from '../../shared/endpoint-variant.js'
@@ -26,6 +27,8 @@ export interface DeployResult {
   readonly smokeTest: SmokeTestResult | { readonly skipped: true }
   /** --idle-stop / endpoint.idleStop: what deletes the endpoint when nobody calls it. */
   readonly idleStop?: IdleStopResult
+  /** With --notify (or notify: in the config): where the endpoint's status changes are told. */
+  readonly notifications?: NotifySummary
   readonly cleanup: PruneResult
   readonly durationSeconds: number
 }

@@ -1,3 +1,4 @@
+import type { NotifyDestination } from '../../shared/notify-spec.js'
 import type { MlopsConfig } from '../../config/schema.js'
 import { MAX_EXECUTION_TIMEOUT_SECONDS } from '../../config/sections/ec2.js'
 import { UserError } from '../../shared/errors.js'
@@ -27,6 +28,8 @@ export interface TrainEc2Options {
   readonly maxHours?: number
   /** --timeout in seconds. */
   readonly timeoutSeconds?: number
+  /** --notify: replaces the config's notify destinations. */
+  readonly notify?: readonly NotifyDestination[]
 }
 
 export interface Ec2RunSettings {
@@ -157,6 +160,7 @@ export function buildTrainEc2Plan(
   code: { bucket: string; key: string; uri: string; sha256: string },
   runner: string,
   accountId: string = PLACEHOLDER.accountId,
+  afterLaunch: readonly PlannedOperation[] = [],
 ): PlannedOperation[] {
   const vpcId = s.subnetId ? '<vpc-of-subnet>' : '<default-vpc-id>'
   const sg = buildSecurityGroupInput(s.project, s.securityGroupName, vpcId)
@@ -206,6 +210,7 @@ export function buildTrainEc2Plan(
       }),
       note: `user data: shutdown -h +${deadManMinutes(s.maxHours)} (the box terminates itself)`,
     },
+    ...afterLaunch,
     {
       service: 'ec2',
       operation: 'DescribeInstances',

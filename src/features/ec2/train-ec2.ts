@@ -1,3 +1,6 @@
+import { destinationsOf, type NotifySummary } from '../../shared/notify-spec.js'
+import { PLACEHOLDER } from '../../shared/plan.js'
+import { armBoxNotify, boxNotifyRun, planBoxNotify } from './notify-box.js'
 import { ec2QuotaNeeds } from '../../shared/preflight.js'
 import type { AwsClients } from '../../aws/clients.js'
 import { amiLineOf } from '../../aws/sagemaker/images.js'
@@ -58,7 +61,10 @@ export async function runTrainEc2(ctx: CommandContext, flags: TrainEc2Options): 
   const summary = summarize(s)
   const runner = await readRunner()
   const quotas = ec2QuotaNeeds(s.instanceType, 1, s.spot)
-  const operations = [...ctx.preflightPlan(quotas), ...buildTrainEc2Plan(s, cfg, code, runner)]
+  const destinations = destinationsOf(cfg.notify, flags.notify)
+  const placeholderBox = { instanceId: PLACEHOLDER.instanceId, runName: s.runName, instanceType: s.instanceType, launchedAt: '<launch time>' }
+  const notifyOps = planBoxNotify(cfg, destinations, boxNotifyRun(placeholderBox, s.hourlyUsd), s.region)
+  const operations = [...ctx.preflightPlan(quotas), ...buildTrainEc2Plan(s, cfg, code, runner, undefined, notifyOps)]
   if (ctx.dryRun) {
     const parameters = trainingParameters(s, code.uri)
     return planned({
@@ -80,7 +86,17 @@ export async function runTrainEc2(ctx: CommandContext, flags: TrainEc2Options): 
   const c: Ec2Clients = await ctx.clients(['ec2', 'ssm', 'iam', 's3', 'sts', 'logs'], cfg)
   const setup = await setUp(ctx, c, s, cfg, pkg, code)
   const box = await launch(ctx, c, s, setup, { profile: aws.profile, endpointUrl: aws.endpointUrl })
-  return done(await trainOnBox(ctx, c, s, summary, { ...setup, commands }, box))
+  const notify = () =>
+    armBoxNotify(
+      ctx,
+      cfg,
+      destinations,
+      boxNotifyRun(
+        { instanceId: box.instanceId, runName: s.runName, instanceType: s.instanceType, launchedAt: new Date(box.launchedAt).toISOString() },
+        s.hourlyUsd,
+      ),
+    )
+  return done(await trainOnBox(ctx, c, s, summary, { ...setup, commands, notify }, box))
 }
 
 function summarize(s: Ec2RunSettings): TrainEc2Summary {
@@ -219,9 +235,10 @@ async function trainOnBox(
   c: Ec2Clients,
   s: Ec2RunSettings,
   summary: TrainEc2Summary,
-  setup: SetupResult & { readonly commands: readonly string[] },
+  setup: SetupResult & { readonly commands: readonly string[]; readonly notify?: () => Promise<NotifySummary | undefined> },
   box: Box,
 ): Promise<TrainEc2Result> {
+  let notifications: NotifySummary | undefined
   const state = ctx.state()
   let commandId: string | undefined
   let outcome: CommandOutcome | undefined
@@ -235,6 +252,7 @@ async function trainOnBox(
       details: { instanceType: s.instanceType, state: box.state, runName: s.runName, spot: s.spot, selfTerminatesAt: box.selfTerminatesAt },
     })
     ctx.ui.success(`Launched ${box.instanceId} (${s.instanceType}${s.spot ? ', spot' : ''}); it terminates itself by ${box.selfTerminatesAt} at the latest.`)
+    notifications = await setup.notify?.()
     await waitForBox(ctx, c, s, box.instanceId)
     commandId = await sendCommand(
       c.ssm,
@@ -267,7 +285,8 @@ async function trainOnBox(
     throw failure
   }
 
-  return finish(ctx, s, summary, setup, box, { commandId: commandId!, outcome: outcome!, endState: end.state, runtimeSeconds, cost })
+  const result = await finish(ctx, s, summary, setup, box, { commandId: commandId!, outcome: outcome!, endState: end.state, runtimeSeconds, cost })
+  return notifications ? { ...result, notifications } : result
 }
 
 /** 4. A run that went well: what the user sees last, the model in state, and the result. */

@@ -1,3 +1,4 @@
+import type { NotifySummary } from '../../shared/notify-spec.js'
 import type { Metrics } from '../../shared/metrics.js'
 import type { TrainingParameters } from './script.js'
 
@@ -29,6 +30,8 @@ export interface TrainEc2Result extends TrainEc2Summary {
   readonly instance: { readonly state: string; readonly kept: boolean; readonly terminateCommand?: string; readonly selfTerminatesAt?: string }
   /** False when output could only be read from GetCommandInvocation (first 24,000 characters). */
   readonly outputStreamed: boolean
+  /** With --notify (or notify: in the config): where the box's termination is told. */
+  readonly notifications?: NotifySummary
 }
 
 /** The --dry-run JSON beside the operations: the summary, and the runner with the parameters it would get. */

@@ -6,15 +6,16 @@ import type { StateRecord } from '../../shared/state.js'
 import { SERVICE_NAMESPACE, scalingResourceId } from '../../aws/autoscaling/scaling.js'
 import { candidateNames, LIVE_INSTANCE_STATES, tuningBases } from './inventory.js'
 import { ownedPrefixes } from './owned-data.js'
+import { planNotifyReads } from './notify-inventory.js'
 
 /**
  * The reads of `collectInventory`, in its order, for the plans of `status` and `teardown` (which
  * looks everything up before and after it deletes). The names looked up one by one are the same
  * candidates; what is found by listing appears once with a placeholder for each item found.
  */
-export function planInventory(cfg: MlopsConfig, records: readonly StateRecord[]): PlannedOperation[] {
+export function planInventory(cfg: MlopsConfig, records: readonly StateRecord[], region: string): PlannedOperation[] {
   const n = resourceNames(cfg)
-  const candidates = candidateNames(n, records)
+  const candidates = candidateNames(n, records, cfg.project.name)
   const tag = { Name: `tag:${TAG_PROJECT}`, Values: [cfg.project.name] }
   const listTags: PlannedOperation = {
     service: 'sagemaker',
@@ -73,5 +74,6 @@ export function planInventory(cfg: MlopsConfig, records: readonly StateRecord[])
         { service: 'sns', operation: 'ListTopics', input: {}, note: `only when the alarm does not name its topic ${idle.topic}` },
       ]
     }),
+    ...planNotifyReads(cfg.project.name, region),
   ]
 }

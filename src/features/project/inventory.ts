@@ -7,6 +7,7 @@ import type { AwsClients } from '../../aws/clients.js'
 import { groupByKind, isProjectOutput, ownedPrefixes, type DataGroup } from './owned-data.js'
 import { collectIdleStops, idleStopResourceNames, type IdleStopInfo } from './idle-stop-inventory.js'
 import { globalsInUseElsewhere, otherRegions, type RegionUse } from './other-regions.js'
+import { collectNotifications, notifyResourceNames, type NotifyInfo } from './notify-inventory.js'
 import { scalingResourceId } from '../../aws/autoscaling/scaling.js'
 import { describeScalableTargets, listScalingPolicyNames } from '../../aws/autoscaling/project-resources.js'
 import { describeTaggedInstances, describeTaggedSecurityGroups } from '../../aws/ec2/project-resources.js'
@@ -30,7 +31,7 @@ import {
  * `teardown` deletes it.
  */
 
-export type InventoryClients = Pick<AwsClients, 'sagemaker' | 'lambda' | 'ec2' | 's3' | 'iam' | 'autoscaling' | 'cloudwatch' | 'sns'>
+export type InventoryClients = Pick<AwsClients, 'sagemaker' | 'lambda' | 'ec2' | 's3' | 'iam' | 'autoscaling' | 'cloudwatch' | 'sns' | 'events' | 'ssm'>
 
 export interface RunningJob {
   readonly name: string
@@ -111,6 +112,8 @@ export interface Inventory {
   readonly elsewhere?: readonly RegionUse[]
   /** Roles and instance profiles (by name) a resource in another region uses: teardown keeps them. */
   readonly inUseElsewhere?: Readonly<Record<string, readonly string[]>>
+  /** Run notifications (`--notify`): rules, topic and subscriptions, webhook parameter; the notifier function and role are in functions and roles. */
+  readonly notifications?: NotifyInfo
 }
 
 export const LIVE_INSTANCE_STATES = ['pending', 'running', 'stopping', 'stopped', 'shutting-down']
@@ -143,14 +146,15 @@ export interface CandidateNames {
   readonly instanceProfiles: readonly string[]
 }
 
-export function candidateNames(names: ResourceNames, records: readonly StateRecord[]): CandidateNames {
+export function candidateNames(names: ResourceNames, records: readonly StateRecord[], project: string): CandidateNames {
   const fromState = (kind: StateRecord['kind']) => records.filter((r) => r.kind === kind).map((r) => r.name)
   const endpoints = unique([names.endpoint, ...fromState('endpoint')])
   const idle = idleStopResourceNames(endpoints)
+  const notify = notifyResourceNames(project)
   return {
     endpoints,
-    functions: unique([names.lambdaFunction, ...idle.functions, ...fromState('function')]),
-    roles: unique([names.trainingRole, names.lambdaRole, names.ec2Role, ...idle.roles, ...fromState('role')]),
+    functions: unique([names.lambdaFunction, ...idle.functions, ...notify.functions, ...fromState('function')]),
+    roles: unique([names.trainingRole, names.lambdaRole, names.ec2Role, ...idle.roles, ...notify.roles, ...fromState('role')]),
     instanceProfiles: unique([names.ec2InstanceProfile, ...fromState('instance-profile')]),
   }
 }
@@ -171,7 +175,7 @@ interface Scan {
 export async function collectInventory(c: InventoryClients, cfg: MlopsConfig, region: string, state: StateStore, now: number): Promise<Inventory> {
   const names = resourceNames(cfg)
   const records = await state.all()
-  const scan: Scan = { c, cfg, project: cfg.project.name, names, candidates: candidateNames(names, records) }
+  const scan: Scan = { c, cfg, project: cfg.project.name, names, candidates: candidateNames(names, records, cfg.project.name) }
   // One phase after another, in this order, so a fake or a log reads like the old single pass.
   const jobs = await collectJobs(scan)
   const endpoints = await collectEndpoints(scan)
@@ -183,6 +187,7 @@ export async function collectInventory(c: InventoryClients, cfg: MlopsConfig, re
   const ec2 = await collectEc2(scan, now)
   const data = await collectData(scan)
   const idleStops = await collectIdleStops(c, scan.candidates.endpoints)
+  const notifications = await collectNotifications(c, scan.project)
   return {
     project: scan.project,
     region,
@@ -196,6 +201,7 @@ export async function collectInventory(c: InventoryClients, cfg: MlopsConfig, re
     ...ec2,
     data,
     idleStops,
+    ...(notifications ? { notifications } : {}),
     ...regionsOf(names, records, region),
   }
 }
@@ -391,7 +397,8 @@ export function isEmpty(inv: Inventory): boolean {
       inv.roles.length +
       inv.instanceProfiles.length +
       inv.instances.length +
-      inv.securityGroups.length ===
+      inv.securityGroups.length +
+      (inv.notifications ? 1 : 0) ===
     0
   )
 }

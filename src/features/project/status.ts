@@ -16,12 +16,12 @@ export interface StatusResult extends Inventory {
 
 export async function runStatus(ctx: CommandContext): Promise<Outcome<StatusResult>> {
   const cfg = await ctx.config()
-  if (ctx.dryRun) return planned({ title: 'mlops status (read-only)', operations: planInventory(cfg, await ctx.state().all()) })
+  if (ctx.dryRun) return planned({ title: 'mlops status (read-only)', operations: planInventory(cfg, await ctx.state().all(), ctx.awsSettings(cfg).region) })
   const region = ctx.awsSettings(cfg).region
   // A state file that cannot be read is a named error before any AWS call.
   const state = ctx.state()
   await state.all()
-  const clients = await ctx.clients(['sagemaker', 'lambda', 'ec2', 's3', 'iam', 'autoscaling', 'cloudwatch', 'sns'], cfg)
+  const clients = await ctx.clients(['sagemaker', 'lambda', 'ec2', 's3', 'iam', 'autoscaling', 'cloudwatch', 'sns', 'events', 'ssm'], cfg)
   const spin = ctx.ui.spinner(`Looking for ${cfg.project.name} resources in ${region}…`)
   let inv: Inventory
   try {
@@ -63,6 +63,17 @@ export function renderStatus(r: StatusResult, c: ChalkInstance): string {
       i.idleSeconds ? `deletes ${i.endpoint} after ${formatDuration(i.idleSeconds)} idle` : '',
       'free',
     ])
+  const n = r.notifications
+  if (n) {
+    const pending = n.subscriptions.filter((x) => x.pending)
+    rows.push([
+      'notifications',
+      n.rules.join(', ') || '(no rule)',
+      pending.length ? `${pending.length} pending confirmation: ${pending.map((x) => x.endpoint).join(', ')}` : 'armed',
+      [...n.subscriptions.filter((x) => !x.pending).map((x) => x.endpoint), ...(n.webhookParameter ? [`webhook (SSM ${n.webhookParameter})`] : [])].join(', '),
+      'free',
+    ])
+  }
   for (const f of r.functions) {
     rows.push([
       'lambda',

@@ -1,5 +1,6 @@
 import type { MlopsConfig } from '../../config/schema.js'
 import { idleStopNames } from '../../shared/idle-stop-spec.js'
+import { NOTIFY_KINDS, notifyNames } from '../../shared/notify-spec.js'
 import { resourceNames, TAG_PROJECT } from '../../shared/naming.js'
 import type { PlannedOperation } from '../../shared/plan.js'
 import type { StateRecord } from '../../shared/state.js'
@@ -18,6 +19,9 @@ import { describeUsers } from './other-regions.js'
 import { ownedPrefixes, type DataGroup, type OwnedData } from './owned-data.js'
 import { formatBytes } from '../../shared/output.js'
 import { planRemoveIdleStop, removeIdleStop } from './idle-stop-inventory.js'
+import { planRemoveNotifications, removeNotifications } from './notify-inventory.js'
+
+const NOTIFY_LABEL = 'run notifications (rules, topic and subscriptions, webhook parameter)'
 import { removeScaling, scalingResourceId } from '../../aws/autoscaling/scaling.js'
 
 /**
@@ -76,6 +80,7 @@ export function planTeardown(inv: Inventory, cfg: MlopsConfig, opts: TeardownOpt
     })
   }
   for (const i of inv.idleStops ?? []) items.push({ label: `idle stop of ${i.endpoint} (alarm, topic)`, ops: planRemoveIdleStop(i) })
+  if (inv.notifications) items.push({ label: NOTIFY_LABEL, ops: planRemoveNotifications(inv.notifications) })
   for (const e of inv.endpoints) items.push({ label: `endpoint ${e.name}`, ops: [op('sagemaker', 'DeleteEndpoint', { EndpointName: e.name })] })
   for (const c of inv.endpointConfigs) items.push({ label: `endpoint config ${c}`, ops: [op('sagemaker', 'DeleteEndpointConfig', { EndpointConfigName: c })] })
   for (const m of inv.models) items.push({ label: `model ${m}`, ops: [op('sagemaker', 'DeleteModel', { ModelName: m })] })
@@ -158,9 +163,10 @@ export function planTeardown(inv: Inventory, cfg: MlopsConfig, opts: TeardownOpt
  */
 export function presumedInventory(cfg: MlopsConfig, region: string, records: readonly StateRecord[]): Inventory {
   const names = resourceNames(cfg)
-  const candidates = candidateNames(names, records)
+  const candidates = candidateNames(names, records, cfg.project.name)
   const of = (kind: StateRecord['kind']) => records.filter((r) => r.kind === kind).map((r) => r.name)
   const uniq = (xs: string[]) => [...new Set(xs)]
+  const notify = notifyNames(cfg.project.name)
   return {
     project: cfg.project.name,
     region,
@@ -206,6 +212,12 @@ export function presumedInventory(cfg: MlopsConfig, region: string, records: rea
       return { endpoint, functionName: idle.function, alarm: idle.alarm, topicArn: `arn:aws:sns:${region}:<account-id>:${idle.topic}` }
     }),
     ...regionsOf(names, records, region),
+    notifications: {
+      rules: NOTIFY_KINDS.map((k) => notify.rule(k)),
+      topicArn: `arn:aws:sns:${region}:<account-id>:${notify.topic}`,
+      subscriptions: [],
+      webhookParameter: notify.parameter,
+    },
   }
 }
 
@@ -274,6 +286,9 @@ async function removeSageMaker(run: Run, inv: Inventory): Promise<void> {
   for (const t of inv.scalingTargets) await run.attempt(`autoscaling of ${t.resourceId}`, () => removeScaling(autoscaling, t.resourceId, t.policies))
   // The idle stop goes first, so its alarm cannot fire (and its reaper act) in the middle of teardown.
   for (const i of inv.idleStops ?? []) await run.attempt(`idle stop of ${i.endpoint} (alarm, topic)`, () => removeIdleStop(run.c, i))
+  // The notification rules go before the runs they watch, so teardown's own deletes notify nobody.
+  const notifications = inv.notifications
+  if (notifications) await run.attempt(NOTIFY_LABEL, () => removeNotifications(run.c, notifications))
   for (const e of inv.endpoints) await run.attempt(`endpoint ${e.name}`, () => deleteEndpointAndWait(sagemaker, e.name, run.wait))
   for (const name of inv.endpointConfigs) await run.attempt(`endpoint config ${name}`, () => deleteEndpointConfig(sagemaker, name))
   for (const name of inv.models) await run.attempt(`model ${name}`, () => deleteModel(sagemaker, name))

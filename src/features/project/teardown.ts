@@ -28,13 +28,13 @@ export async function runTeardown(ctx: CommandContext, opts: TeardownOptions): P
     const records = await state.all()
     const items = planTeardown(presumedInventory(cfg, region, records), cfg, opts)
     // The inventory's reads come first (and again at the end, to report what is left).
-    const ops = [...planInventory(cfg, records), ...items.flatMap((i) => i.ops)]
+    const ops = [...planInventory(cfg, records, region), ...items.flatMap((i) => i.ops)]
     const note = "Planned from the project's resource names and .mlops/state.json; a real run first looks each one up and skips what does not exist."
     return planned({ title: `mlops teardown (${cfg.project.name})`, operations: ops, notes: [note], details: { note } })
   }
   // A state file that cannot be written (or read) stops teardown before it changes anything in AWS.
   await state.checkWritable()
-  const clients = await ctx.clients(['sagemaker', 'lambda', 'ec2', 's3', 'iam', 'autoscaling', 'cloudwatch', 'sns'], cfg)
+  const clients = await ctx.clients(['sagemaker', 'lambda', 'ec2', 's3', 'iam', 'autoscaling', 'cloudwatch', 'sns', 'events', 'ssm'], cfg)
   const inventory = () => collectInventory(clients, cfg, region, state, ctx.clock.now())
   const inv = await inventory()
   // --delete-data deletes only what mlops wrote; find exactly that before asking (issue 19).

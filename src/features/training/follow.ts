@@ -1,3 +1,4 @@
+import type { NotifySummary } from '../../shared/notify-spec.js'
 import type { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs'
 import type { DescribeTrainingJobResponse, SageMakerClient } from '@aws-sdk/client-sagemaker'
 import { latestMetrics, METRIC_NAMES, parseMetricLine, type Metrics } from '../../shared/metrics.js'
@@ -54,6 +55,8 @@ export interface TrainingResult {
   readonly codeUri?: string
   readonly codeUploaded?: boolean
   readonly roleArn?: string
+  /** With --notify (or notify: in the config): where the run's end is told. */
+  readonly notifications?: NotifySummary
 }
 
 /** Final metrics: SageMaker's FinalMetricDataList (our MetricDefinitions), then the log lines for anything missing. */

@@ -36,6 +36,8 @@ import { createTrainingJob } from '../../aws/sagemaker/training-job.js'
 import { DEFAULT_POLL_MS, describeTrainingJob } from '../../aws/sagemaker/training-wait.js'
 import type { InterruptChoice } from './interrupt.js'
 import { checkScriptHyperparameters } from '../../shared/hyperparameters.js'
+import { destinationsOf, type NotifyDestination, type NotifyRun } from '../../shared/notify-spec.js'
+import { armRunNotify, notifyRunOf, planRunNotify } from './notify-run.js'
 
 /**
  * `mlops train`: package the code, check the data, show what will run and what it may cost,
@@ -54,6 +56,8 @@ export interface TrainOptions {
   readonly intervalMs?: number
   /** --budget in USD: derives MaxRuntimeInSeconds (and MaxWaitTimeInSeconds with spot). */
   readonly budgetUsd?: number
+  /** --notify: replaces the config's notify destinations. */
+  readonly notify?: readonly NotifyDestination[]
 }
 
 /** What `train --dry-run --json` prints beside `dryRun` and `operations`. */
@@ -80,6 +84,8 @@ interface Prepared {
   readonly code: PreparedCode
   readonly channels: Channels
   readonly build: (roleArn: string) => TrainingRequestPlan
+  readonly notify: readonly NotifyDestination[]
+  readonly notifyRun: NotifyRun
 }
 
 type TrainClients = Pick<AwsClients, 'sagemaker' | 's3' | 'iam' | 'sts' | 'logs'>
@@ -116,17 +122,20 @@ async function prepareTrain(ctx: CommandContext, opts: TrainOptions): Promise<Pr
   for (const notice of debuggerNotices(cfg, settings, distribution, ctx.clock.now())) ctx.ui.warn(notice)
   const imageNotice = trainingImageNotice(trainingImage(settings, region), ctx.clock.now())
   if (imageNotice) ctx.ui.warn(imageNotice)
+  const estimatedCost = estimateTrainingCost(settings, 1, await ctx.prices([settings.instanceType], 'training', cfg))
   return {
     cfg,
     settings,
     region,
     jobName,
     timeoutSeconds: opts.timeoutSeconds ?? defaultWaitSeconds(settings),
-    estimatedCost: estimateTrainingCost(settings, 1, await ctx.prices([settings.instanceType], 'training', cfg)),
+    estimatedCost,
     ...(budget ? { budget } : {}),
     code,
     channels,
     build: (roleArn) => buildTrainingJobRequest({ cfg, settings, distribution, jobName, region, roleArn, codeUri: code.uri, channels }),
+    notify: destinationsOf(cfg.notify, opts.notify),
+    notifyRun: notifyRunOf('training', resourceNames(cfg).trainingJobBase, settings.instanceType, estimatedCost.hourlyUsd),
   }
 }
 
@@ -158,6 +167,7 @@ function planTrain(p: Prepared, opts: TrainOptions, preflight: readonly PlannedO
       note: 'the list price, unless cached in the last week or MLOPS_PRICE_LIST=off',
     },
     ...planLaunchPrerequisites(p.cfg, p.region, p.channels, p.code),
+    ...planRunNotify(p.cfg, p.notify, p.notifyRun, p.region),
     { service: 'sagemaker', operation: 'CreateTrainingJob', input: plan.request },
     ...(opts.wait ? waitPlan(p.jobName, p.timeoutSeconds) : []),
   ]
@@ -197,6 +207,7 @@ async function launchTrain(ctx: CommandContext, clients: TrainClients, p: Prepar
   const createdAt = new Date(ctx.clock.now()).toISOString()
   const { roleArn, code: uploaded } = await prepareLaunch(ctx, clients, cfg, region, p.code, accountId, { state, createdAt })
   const request = roleArn === plannedRole ? plan.request : p.build(roleArn).request
+  const notifications = await armRunNotify(ctx, cfg, p.notify, p.notifyRun)
   await createTrainingJob(clients.sagemaker, request, ctx.clock, ctx.signal, (m) => ui.debug(m))
   ui.success(`Started training job ${jobName} on ${settings.instanceCount} × ${settings.instanceType}${settings.spot ? ' (spot)' : ''}`)
   const extra = {
@@ -209,6 +220,7 @@ async function launchTrain(ctx: CommandContext, clients: TrainClients, p: Prepar
     instanceType: settings.instanceType,
     instanceCount: settings.instanceCount,
     spot: settings.spot,
+    ...(notifications ? { notifications } : {}),
   }
   const result = inProgressResult(p, extra)
   await recordTrainingResult(state, result, createdAt)
@@ -273,6 +285,7 @@ function inProgressResult(p: Prepared, extra: Partial<TrainingResult> & Pick<Tra
     hyperparameters: { ...p.settings.hyperparameters },
     ...(extra.codeUri ? { codeUri: extra.codeUri, codeUploaded: extra.codeUploaded } : {}),
     ...(extra.roleArn ? { roleArn: extra.roleArn } : {}),
+    ...(extra.notifications ? { notifications: extra.notifications } : {}),
   }
 }
 

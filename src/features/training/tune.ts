@@ -1,3 +1,5 @@
+import { destinationsOf, type NotifyDestination, type NotifyRun, type NotifySummary } from '../../shared/notify-spec.js'
+import { armRunNotify, notifyRunOf, planRunNotify } from './notify-run.js'
 import { trainingQuotaNeeds, type QuotaNeed } from '../../shared/preflight.js'
 import type { CreateTrainingJobRequest, DescribeHyperParameterTuningJobResponse, SageMakerClient } from '@aws-sdk/client-sagemaker'
 import type { CommandContext } from '../../context.js'
@@ -55,6 +57,8 @@ export interface TuneOptions {
   readonly intervalMs?: number
   /** --budget in USD: derives the number of training jobs. */
   readonly budgetUsd?: number
+  /** --notify: replaces the config's notify destinations. */
+  readonly notify?: readonly NotifyDestination[]
 }
 
 export interface BestJob {
@@ -76,6 +80,8 @@ export interface TuningResult {
   readonly distribution?: { readonly mode: string; readonly reason: string }
   readonly estimatedCost?: CostEstimate
   readonly region: string
+  /** With --notify (or notify: in the config): where the tuning job's end is told. */
+  readonly notifications?: NotifySummary
 }
 
 /** What `tune --dry-run --json` prints beside `dryRun` and `operations`. */
@@ -112,6 +118,8 @@ interface PreparedTune {
   readonly code: PreparedCode
   readonly channels: Channels
   readonly build: (roleArn: string) => TuningRequestPlan
+  readonly notify: readonly NotifyDestination[]
+  readonly notifyRun: NotifyRun
 }
 
 type TuneClients = Pick<AwsClients, 'sagemaker' | 's3' | 'iam' | 'sts' | 'logs'>
@@ -165,6 +173,7 @@ async function prepareTune(ctx: CommandContext, opts: TuneOptions): Promise<Prep
   )
   const code = await prepareCode(cfg, source)
   const channels = trainingChannels(cfg)
+  const estimatedCost = estimateTrainingCost(training, jobs)
   return {
     cfg,
     training,
@@ -173,11 +182,13 @@ async function prepareTune(ctx: CommandContext, opts: TuneOptions): Promise<Prep
     jobName,
     jobs,
     ...(budget ? { budget } : {}),
-    estimatedCost: estimateTrainingCost(training, jobs),
+    estimatedCost,
     timeoutSeconds,
     code,
     channels,
     build: (roleArn) => buildTuningJobRequest({ cfg, training, tuning, jobName, region, roleArn, codeUri: code.uri, channels }),
+    notify: destinationsOf(cfg.notify, opts.notify),
+    notifyRun: notifyRunOf('tuning', resourceNames(cfg).tuningJobBase, training.instanceType, estimatedCost.hourlyUsd),
   }
 }
 
@@ -225,6 +236,7 @@ function planTune(p: PreparedTune, opts: TuneOptions, preflight: readonly Planne
   const operations: PlannedOperation[] = [
     ...preflight,
     ...planLaunchPrerequisites(p.cfg, p.region, p.channels, p.code),
+    ...planRunNotify(p.cfg, p.notify, p.notifyRun, p.region),
     { service: 'sagemaker', operation: 'CreateHyperParameterTuningJob', input: plan.request },
     ...(opts.wait
       ? [
@@ -274,6 +286,7 @@ async function launchTune(ctx: CommandContext, clients: TuneClients, p: Prepared
   const createdAt = new Date(ctx.clock.now()).toISOString()
   const { roleArn } = await prepareLaunch(ctx, clients, cfg, region, p.code, accountId, { state, createdAt })
   const request = roleArn === plannedRole ? plan.request : p.build(roleArn).request
+  const notifications = await armRunNotify(ctx, cfg, p.notify, p.notifyRun)
   await createTuningJob(clients.sagemaker, request, ctx.clock, ctx.signal)
   ui.success(`Started tuning job ${jobName}: ${p.jobs} jobs on ${training.instanceCount} × ${training.instanceType}, ${tuning.maxParallelJobs} at a time`)
   const base: TuningResult = {
@@ -284,6 +297,7 @@ async function launchTune(ctx: CommandContext, clients: TuneClients, p: Prepared
     distribution: { mode: plan.distribution.mode, reason: plan.distribution.reason },
     estimatedCost: p.estimatedCost,
     region,
+    ...(notifications ? { notifications } : {}),
   }
   await recordTuning(state, base, createdAt)
   return base
