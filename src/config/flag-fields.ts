@@ -116,3 +116,20 @@ export const sha256Field = z
 /** `audit-iam --format`. */
 export const AUDIT_FORMATS = ['table', 'json', 'sarif'] as const
 export const auditFormatField = z.enum(AUDIT_FORMATS)
+
+/** `runs --last`: the N most recent runs. */
+export const runsLastField = positiveInt('runs').max(10_000, atMost(10_000, 'runs'))
+
+/** `runs --sort`: newest first, cheapest first, longest first, or a metric best first. */
+export const RUNS_SORT_KEYS = [
+  'start',
+  'cost',
+  'duration',
+  'val_accuracy',
+  'test_accuracy',
+  'val_loss',
+  'test_loss',
+  'train_loss',
+  'best_val_accuracy',
+] as const
+export const runsSortField = z.enum(RUNS_SORT_KEYS)

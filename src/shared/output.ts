@@ -116,6 +116,14 @@ export class Ui {
     this.opts.stderr.write(`${this.c.yellow('!')} ${message}\n`)
   }
 
+  /**
+   * The step to take after this command, as the last line on stderr: `Next: mlops deploy`. Not in
+   * --json (stdout holds the one JSON document; scripts know their next step).
+   */
+  next(step: string): void {
+    if (!this.json) this.opts.stderr.write(`${this.c.gray('Next:')} ${step}\n`)
+  }
+
   debug(message: string): void {
     if (this.opts.debug) this.opts.stderr.write(this.c.gray(`[debug] ${message}`) + '\n')
   }
