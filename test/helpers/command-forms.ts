@@ -32,6 +32,7 @@ export const DEFAULT_COMMANDS: string[][] = [
   ['audit-iam'],
   ['status'],
   ['teardown'],
+  ['runs'],
 ]
 
 export interface Variant {

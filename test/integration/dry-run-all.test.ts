@@ -23,6 +23,8 @@ const COMMANDS: [string, string[]][] = [
   ['audit-iam', ['audit-iam']],
   ['status', ['status']],
   ['teardown', ['teardown']],
+  ['runs', ['runs']],
+  ['runs compare', ['runs', 'compare', 'dogs-train-2026-11-22-10-00-00-000', 'dogs-train-2026-11-23-10-00-00-000']],
 ]
 
 describe('--dry-run of every command works offline, without credentials', () => {
