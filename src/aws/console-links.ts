@@ -1,4 +1,5 @@
-import { regionRegistry, type Partition } from './regions.js'
+import { partitionOf } from './arn.js'
+import type { Partition } from './regions.js'
 
 /**
  * Links to the AWS console for what mlops creates or finds, one function per resource kind. The
@@ -13,18 +14,9 @@ const CONSOLE_HOST: Record<Partition, string> = {
   'aws-us-gov': 'https://console.amazonaws-us-gov.com',
 }
 
-/** The region's partition: the region table first, else the name's prefix (a region newer than the table). */
-export function partitionOf(region: string): Partition {
-  const known = regionRegistry(region)?.partition
-  if (known) return known
-  if (region.startsWith('cn-')) return 'aws-cn'
-  if (region.startsWith('us-gov-')) return 'aws-us-gov'
-  return 'aws'
-}
-
 /** `https://<console host>/<service>/home?region=<region>#<fragment>`. */
 function consoleUrl(service: string, region: string, fragment: string): string {
-  return `${CONSOLE_HOST[partitionOf(region)]}/${service}/home?region=${encodeURIComponent(region)}#${fragment}`
+  return `${CONSOLE_HOST[partitionOf(region) as Partition]}/${service}/home?region=${encodeURIComponent(region)}#${fragment}`
 }
 
 /**

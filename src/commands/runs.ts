@@ -40,10 +40,6 @@ Examples:
         const { renderRuns } = await import('../features/runs/render.js')
         const outcome = await runRuns(ctx, { ...(last !== undefined ? { last } : {}), ...(sort !== undefined ? { sort } : {}) })
         ctx.ui.result(outcome, renderRuns)
-        if (outcome.kind === 'done') {
-          const [a, b] = outcome.result.runs
-          ctx.ui.next(a && b ? `mlops runs compare ${b.name} ${a.name}` : 'mlops train (or mlops train --local)')
-        }
       }),
     )
   runs
@@ -67,9 +63,7 @@ Examples:
         const [a, b] = args
         const { runRunsCompare } = await import('../features/runs/runs-compare.js')
         const { renderRunsCompare } = await import('../features/runs/render.js')
-        const outcome = await runRunsCompare(ctx, { a, b })
-        ctx.ui.result(outcome, renderRunsCompare)
-        if (outcome.kind === 'done') ctx.ui.next(`mlops report ${b}  (or mlops deploy --model <the better run's model>)`)
+        ctx.ui.result(await runRunsCompare(ctx, { a, b }), renderRunsCompare)
       }),
     )
   return runs

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest'
+import { partitionOf } from '../../src/aws/arn.js'
 import {
   alarmConsoleUrl,
   endpointConsoleUrl,
   endpointLogsConsoleUrl,
   lambdaFunctionConsoleUrl,
   lambdaLogsConsoleUrl,
-  partitionOf,
   trainingJobConsoleUrl,
   trainingLogsConsoleUrl,
   tuningJobConsoleUrl,
@@ -31,9 +31,8 @@ describe('console links per partition and region', () => {
   })
 
   it('a region newer than the table takes its partition from its name', () => {
-    expect(partitionOf('cn-south-9')).toBe('aws-cn')
-    expect(partitionOf('us-gov-central-7')).toBe('aws-us-gov')
-    expect(partitionOf('eu-east-9')).toBe('aws')
+    expect(trainingJobConsoleUrl('cn-south-9', 'j')).toBe('https://console.amazonaws.cn/sagemaker/home?region=cn-south-9#/jobs/j')
+    expect(trainingJobConsoleUrl('us-gov-central-7', 'j')).toBe('https://console.amazonaws-us-gov.com/sagemaker/home?region=us-gov-central-7#/jobs/j')
   })
 
   it('log groups are encoded as the CloudWatch console writes them', () => {

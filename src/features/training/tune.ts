@@ -1,4 +1,5 @@
 import { trainingQuotaNeeds, type QuotaNeed } from '../../shared/preflight.js'
+import { tuningJobConsoleUrl } from '../../aws/console-links.js'
 import type { CreateTrainingJobRequest, DescribeHyperParameterTuningJobResponse, SageMakerClient } from '@aws-sdk/client-sagemaker'
 import type { CommandContext } from '../../context.js'
 import type { MlopsConfig } from '../../config/schema.js'
@@ -76,6 +77,8 @@ export interface TuningResult {
   readonly distribution?: { readonly mode: string; readonly reason: string }
   readonly estimatedCost?: CostEstimate
   readonly region: string
+  /** The tuning job's page in the AWS console. */
+  readonly consoleUrl?: string
 }
 
 /** What `tune --dry-run --json` prints beside `dryRun` and `operations`. */
@@ -284,6 +287,7 @@ async function launchTune(ctx: CommandContext, clients: TuneClients, p: Prepared
     distribution: { mode: plan.distribution.mode, reason: plan.distribution.reason },
     estimatedCost: p.estimatedCost,
     region,
+    consoleUrl: tuningJobConsoleUrl(region, jobName),
   }
   await recordTuning(state, base, createdAt)
   return base
@@ -386,6 +390,7 @@ async function finishTuningJob(
     jobs: counts(d),
     ...(best ? { bestTrainingJob: best } : {}),
     region,
+    consoleUrl: tuningJobConsoleUrl(region, name),
   }
   await recordTuning(ctx.state(), result, new Date(ctx.clock.now()).toISOString())
   if (result.status === 'Failed' || result.status === 'Stopped') {
