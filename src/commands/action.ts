@@ -1,9 +1,11 @@
 import type { Command } from 'commander'
 import { CommandContext, type Deps, type GlobalOptions } from '../context.js'
+import { nextStep } from './next-steps.js'
 
 /**
- * Wraps a command handler: builds the CommandContext from the merged global and local options.
- * commander calls actions as (arg1, ..., argN, options, command).
+ * Wraps a command handler: builds the CommandContext from the merged global and local options,
+ * and after a result prints the next step (next-steps.ts). commander calls actions as
+ * (arg1, ..., argN, options, command).
  */
 export function action<O>(deps: Deps, handler: (ctx: CommandContext, opts: O, args: string[]) => Promise<void>): (...args: unknown[]) => Promise<void> {
   return async (...args: unknown[]) => {
@@ -15,5 +17,9 @@ export function action<O>(deps: Deps, handler: (ctx: CommandContext, opts: O, ar
     const globals: GlobalOptions = given && config !== undefined ? { ...rest, config } : rest
     const ctx = new CommandContext(deps, globals)
     await handler(ctx, command.opts() as O, positional)
+    // A subcommand is named with its parent (`runs compare`); the root program is not part of the name.
+    const name = command.parent?.parent ? `${command.parent.name()} ${command.name()}` : command.name()
+    const step = nextStep(name, ctx.ui.written)
+    if (step) ctx.ui.next(step)
   }
 }

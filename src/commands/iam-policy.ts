@@ -38,6 +38,7 @@ const FORMS: Record<string, readonly (readonly string[])[]> = {
   ],
   loadtest: [['loadtest']],
   status: [['status']],
+  runs: [['runs']],
   teardown: [['teardown']],
   'audit-iam': [['audit-iam']],
 }

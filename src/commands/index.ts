@@ -11,6 +11,7 @@ import * as invoke from './invoke.js'
 import * as lambdaSetup from './lambda-setup.js'
 import * as loadtest from './loadtest.js'
 import * as logs from './logs.js'
+import * as runs from './runs.js'
 import * as scale from './scale.js'
 import * as serve from './serve.js'
 import * as splitData from './split-data.js'
@@ -32,6 +33,7 @@ export const COMMANDS: readonly { register(program: Command, deps: Deps, makePro
   train,
   tune,
   logs,
+  runs,
   trainEc2,
   deploy,
   serve,

@@ -127,3 +127,20 @@ export const splitFractionField = z.number({ error: 'must be a number' }).gt(0, 
 
 /** `split-data --seed`: orders the images before the cut (the same seed, the same split). */
 export const splitSeedField = z.number({ error: 'must be a whole number' }).int('must be a whole number').nonnegative('must be 0 or more')
+
+/** `runs --last`: the N most recent runs. */
+export const runsLastField = positiveInt('runs').max(10_000, atMost(10_000, 'runs'))
+
+/** `runs --sort`: newest first, cheapest first, longest first, or a metric best first. */
+export const RUNS_SORT_KEYS = [
+  'start',
+  'cost',
+  'duration',
+  'val_accuracy',
+  'test_accuracy',
+  'val_loss',
+  'test_loss',
+  'train_loss',
+  'best_val_accuracy',
+] as const
+export const runsSortField = z.enum(RUNS_SORT_KEYS)

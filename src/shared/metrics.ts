@@ -1,3 +1,5 @@
+import { sparkline } from './sparkline.js'
+
 /**
  * The metric lines train.py prints (one per epoch, then one at the end):
  *   epoch=3 train_loss=0.912 val_loss=0.805 val_accuracy=0.771 images_per_sec=412.5
@@ -51,4 +53,38 @@ export function formatMetrics(m: Metrics): string {
   return METRIC_NAMES.filter((n) => m[n] !== undefined)
     .map((n) => `${n} ${m[n]}`)
     .join('  ')
+}
+
+/**
+ * One entry per epoch from metric lines (`epoch=N …`), oldest first; a line printed twice for one
+ * epoch (a resumed spot job) keeps the later values. Lines without `epoch=` (the test line) are skipped.
+ */
+export function epochHistory(lines: Iterable<string>): Metrics[] {
+  const byEpoch = new Map<number, Metrics>()
+  for (const line of lines) {
+    const m = parseMetricLine(line)
+    if (m?.epoch !== undefined) byEpoch.set(m.epoch, { ...byEpoch.get(m.epoch), ...m })
+  }
+  return [...byEpoch.entries()].sort((a, b) => a[0] - b[0]).map(([, m]) => m)
+}
+
+/**
+ * The end of `train`: val accuracy and loss per epoch as sparklines with first, best and last values,
+ * or nothing when no epoch line was seen.
+ */
+export function epochSummaryLines(epochs: readonly Metrics[]): string[] {
+  if (epochs.length === 0) return []
+  const series = (name: 'val_accuracy' | 'val_loss' | 'train_loss') => epochs.map((e) => e[name] ?? null)
+  const fmt = (v: number | null | undefined) => (v === null || v === undefined ? '-' : v.toFixed(3))
+  const line = (label: string, values: (number | null)[], best: (a: number, b: number) => number) => {
+    const finite = values.filter((v): v is number => v !== null)
+    if (finite.length === 0) return undefined
+    return `  ${label.padEnd(12)} ${sparkline(values, 40)}  ${fmt(values[0])} → ${fmt(values.at(-1))} (best ${fmt(finite.reduce((a, b) => best(a, b)))})`
+  }
+  return [
+    `  per epoch (${epochs.length} epoch${epochs.length === 1 ? '' : 's'})`,
+    line('val_accuracy', series('val_accuracy'), Math.max),
+    line('val_loss', series('val_loss'), Math.min),
+    line('train_loss', series('train_loss'), Math.min),
+  ].filter((l): l is string => l !== undefined)
 }

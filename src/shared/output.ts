@@ -65,6 +65,8 @@ export class Ui {
   readonly json: boolean
   private readonly opts: UiOptions
   private resultWritten = false
+  /** The outcome `result` wrote (a plan, or a result and its value), for the command's next step. */
+  private outcomeWritten?: { kind: 'plan' } | { kind: 'done'; result: unknown }
 
   constructor(opts: UiOptions) {
     this.opts = opts
@@ -84,6 +86,7 @@ export class Ui {
     /** The human text of a plan, where the numbered requests are too many to print (upload-data). */
     renderPlan?: (plan: Plan<D>, c: ChalkInstance) => string,
   ): void {
+    this.outcomeWritten = outcome.kind === 'plan' ? { kind: 'plan' } : { kind: 'done', result: outcome.result }
     if (outcome.kind === 'plan')
       this.write(planDocument(outcome.plan), () => (renderPlan ? renderPlan(outcome.plan, this.c) : renderPlanOutcome(outcome.plan, this.c)))
     else this.write(outcome.result, () => render(outcome.result, this.c))
@@ -114,6 +117,19 @@ export class Ui {
 
   warn(message: string): void {
     this.opts.stderr.write(`${this.c.yellow('!')} ${message}\n`)
+  }
+
+  /** What `result` wrote; undefined before (or for a command that writes none). */
+  get written(): { kind: 'plan' } | { kind: 'done'; result: unknown } | undefined {
+    return this.outcomeWritten
+  }
+
+  /**
+   * The step to take after this command, as the last line on stderr: `Next: mlops deploy`. Not in
+   * --json (stdout holds the one JSON document; scripts know their next step).
+   */
+  next(step: string): void {
+    if (!this.json) this.opts.stderr.write(`${this.c.gray('Next:')} ${step}\n`)
   }
 
   debug(message: string): void {

@@ -23,12 +23,12 @@ export const PLACEHOLDER = {
 } as const
 
 /**
- * Whether an operation only reads (Describe*, List*, Get*, Head*, Simulate*, ...). Plans list reads too: the
+ * Whether an operation only reads (Describe*, List*, Get*, Head*, Simulate*, SageMaker's Search, ...). Plans list reads too: the
  * least-privilege policy for the person running mlops is built from them, so a read left out of a
  * plan is a denied call on a real account. Reads are marked, not hidden: `read: true` in --json.
  */
 export function isReadOperation(operation: string): boolean {
-  return /^(Describe|List|Get|Head|Filter|Search|Lookup|BatchGet|Simulate)[A-Z]/.test(operation)
+  return /^(Describe|List|Get|Head|Filter|Search|Lookup|BatchGet|Simulate)([A-Z]|$)/.test(operation)
 }
 
 /** The JSON shape of a plan: an array of `{service, operation, input}`, with `read: true` on reads. */

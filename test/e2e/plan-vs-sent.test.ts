@@ -20,7 +20,7 @@ import { recordingAwsFactory, unplannedCalls, type PlanEntry, type SentCall } fr
 type Need = 'data' | 'job' | 'model' | 'endpoint' | 'function'
 
 /** The order a person runs the pipeline in: a variant's forms run in this order, whatever the list order. */
-const STAGES = ['upload-data', 'train', 'tune', 'logs', 'train-ec2', 'deploy', 'lambda-setup', 'invoke', 'scale', 'audit-iam', 'status', 'teardown']
+const STAGES = ['upload-data', 'train', 'tune', 'logs', 'runs', 'train-ec2', 'deploy', 'lambda-setup', 'invoke', 'scale', 'audit-iam', 'status', 'teardown']
 
 /** Commands that converge what exists: each is run a second time, and what that run sends is compared too. */
 const CONVERGING = new Set(['upload-data', 'deploy', 'lambda-setup', 'scale'])

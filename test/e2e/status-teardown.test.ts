@@ -185,13 +185,22 @@ describe('status and teardown on moto', () => {
     expect(status.code, status.stderr).toBe(0)
     const s = status.json()
     expect(s.endpoints).toEqual([
-      { name: 'dogs-endpoint', status: 'InService', configName: 'dogs-config-2', instanceType: 'ml.m5.large', instanceCount: 2, hourly: 0.23 },
+      {
+        name: 'dogs-endpoint',
+        status: 'InService',
+        configName: 'dogs-config-2',
+        instanceType: 'ml.m5.large',
+        instanceCount: 2,
+        hourly: 0.23,
+        consoleUrl: 'https://console.aws.amazon.com/sagemaker/home?region=us-east-1#/endpoints/dogs-endpoint',
+      },
     ])
     expect(s.endpointConfigs.sort()).toEqual(['dogs-config-1', 'dogs-config-2'])
     expect(s.models.sort()).toEqual(['dogs-model-1', 'dogs-model-2'])
     expect(s.scalingTargets).toEqual([{ resourceId: 'endpoint/dogs-endpoint/variant/AllTraffic', min: 1, max: 4, policies: ['dogs-invocations-target'] }])
     expect(s.functions[0]).toMatchObject({ name: 'dogs-invoke', memoryMb: 1024, provisioned: { qualifier: 'live', executions: 2, status: 'READY' } })
     expect(s.functions[0].hourly).toBeCloseTo(0.0000041667 * 2 * 3600, 6)
+    expect(s.functions[0].consoleUrl).toBe('https://console.aws.amazon.com/lambda/home?region=us-east-1#/functions/dogs-invoke')
     expect(s.instances).toHaveLength(1)
     expect(s.instances[0]).toMatchObject({ state: 'running', instanceType: 'g4dn.xlarge', hourly: 0.526 })
     expect(s.roles.map((r: { name: string }) => r.name).sort()).toEqual(['dogs-ec2', 'dogs-lambda', 'dogs-sagemaker'])
@@ -207,6 +216,7 @@ describe('status and teardown on moto', () => {
     expect(human.stdout).toContain('dogs-endpoint')
     expect(human.stdout).toMatch(/Running now: \$0\.79\/hour/)
     expect(human.stdout).toContain('mlops teardown')
+    expect(human.stdout).toContain('  dogs-endpoint  https://console.aws.amazon.com/sagemaker/home?region=us-east-1#/endpoints/dogs-endpoint')
     expect(human.stdout).toMatch(/s3 dataset +s3:\/\/dogs-data\/data\/ +3 objects +2\.9 KB/)
     expect(human.stdout).toMatch(/s3 job outputs +s3:\/\/dogs-data\/output\/, s3:\/\/dogs-data\/dogs\/checkpoints\/ +1 objects +1 B/)
 

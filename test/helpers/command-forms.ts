@@ -33,6 +33,7 @@ export const DEFAULT_COMMANDS: string[][] = [
   ['status'],
   ['status', '--metrics', '--since', '6h'],
   ['teardown'],
+  ['runs'],
 ]
 
 export interface Variant {

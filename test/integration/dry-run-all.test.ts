@@ -24,6 +24,8 @@ const COMMANDS: [string, string[]][] = [
   ['status', ['status']],
   ['status --metrics', ['status', '--metrics']],
   ['teardown', ['teardown']],
+  ['runs', ['runs']],
+  ['runs compare', ['runs', 'compare', 'dogs-train-2026-11-22-10-00-00-000', 'dogs-train-2026-11-23-10-00-00-000']],
 ]
 
 describe('--dry-run of every command works offline, without credentials', () => {

@@ -49,6 +49,7 @@ describe('mlops logs --endpoint / --lambda (fakes)', () => {
       logGroup: '/aws/lambda/dogs-invoke',
       since: '2026-11-22T09:50:00.000Z',
       events: [{ timestamp: '2026-11-22T09:59:59.000Z', stream: '2026/11/22/[$LATEST]abc', message: 'START RequestId: 1', eventId: 'a' }],
+      consoleUrl: 'https://console.aws.amazon.com/cloudwatch/home?region=us-east-1#logsV2:log-groups/log-group/$252Faws$252Flambda$252Fdogs-invoke',
     })
     expect(logs.commandCalls(FilterLogEventsCommand)[0].args[0].input).toEqual({ logGroupName: '/aws/lambda/dogs-invoke', startTime: T0 - 600_000 })
   })

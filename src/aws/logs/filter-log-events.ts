@@ -22,6 +22,8 @@ export interface FilterLogEventsOptions {
   readonly endTime?: number
   /** A CloudWatch Logs filter pattern (`ERROR`, `"timed out"`, `{ $.level = "error" }`). */
   readonly filterPattern?: string
+  /** Only the streams whose names start with this (a training job's `<job>/`). */
+  readonly logStreamNamePrefix?: string
   /** Most pages read in one call, so a very chatty group cannot stall a poll. @default 50 */
   readonly maxPages?: number
 }
@@ -33,6 +35,7 @@ export function filterLogEventsInput(o: FilterLogEventsOptions): FilterLogEvents
     startTime: o.startTime,
     ...(o.endTime !== undefined ? { endTime: o.endTime } : {}),
     ...(o.filterPattern ? { filterPattern: o.filterPattern } : {}),
+    ...(o.logStreamNamePrefix ? { logStreamNamePrefix: o.logStreamNamePrefix } : {}),
   }
 }
 

@@ -23,6 +23,7 @@ export const PIPELINE_COMMANDS = [
   'scale',
   'loadtest',
   'status',
+  'runs',
   'teardown',
   'audit-iam',
 ] as const

@@ -21,8 +21,6 @@ export function renderSyncResult(r: SyncResult, c: ChalkInstance): string {
         ['test', r.channels.test],
       ],
     ),
-    '',
-    c.gray('Next: mlops train'),
   ]
   return lines.join('\n')
 }

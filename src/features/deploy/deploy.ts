@@ -1,4 +1,5 @@
 import { endpointQuotaNeeds, type QuotaNeed } from '../../shared/preflight.js'
+import { alarmConsoleUrl, endpointConsoleUrl, endpointLogsConsoleUrl } from '../../aws/console-links.js'
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { getAccountId } from '../../aws/sts/account.js'
@@ -189,6 +190,9 @@ async function deployLocked(ctx: CommandContext, inputs: DeployInputs): Promise<
     ...(notifications ? { notifications } : {}),
     cleanup,
     durationSeconds: Math.round((ctx.clock.now() - inputs.started) / 1000),
+    consoleUrl: endpointConsoleUrl(s.region, s.endpointName),
+    logsConsoleUrl: endpointLogsConsoleUrl(s.region, s.endpointName),
+    ...(idleStop ? { alarmConsoleUrl: alarmConsoleUrl(s.region, idleStop.alarm) } : {}),
   })
 }
 

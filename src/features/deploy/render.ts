@@ -31,7 +31,9 @@ export function renderDeploy(r: DeployResult, c: ChalkInstance): string {
   lines.push(
     `  kept       ${cl.keptConfigs.length ? cl.keptConfigs.join(', ') : 'no previous versions'}${cl.deletedConfigs.length + cl.deletedModels.length ? `; deleted ${cl.deletedConfigs.length} old config(s), ${cl.deletedModels.length} old model(s)` : ''}`,
   )
-  lines.push(c.gray(`Done in ${formatDuration(r.durationSeconds)}. Next: \`mlops invoke <image>\`, \`mlops scale --min 1 --max 4\`, \`mlops lambda-setup\`.`))
+  lines.push(`  console    ${r.consoleUrl}`, `  logs       ${r.logsConsoleUrl}`)
+  if (r.alarmConsoleUrl) lines.push(`  alarm      ${r.alarmConsoleUrl}`)
+  lines.push(c.gray(`Done in ${formatDuration(r.durationSeconds)}.`))
   return lines.join('\n')
 }
 

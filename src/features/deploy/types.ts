@@ -31,6 +31,10 @@ export interface DeployResult {
   readonly notifications?: NotifySummary
   readonly cleanup: PruneResult
   readonly durationSeconds: number
+  /** The endpoint's page, its CloudWatch logs and (with an idle stop) its alarm in the AWS console. */
+  readonly consoleUrl: string
+  readonly logsConsoleUrl: string
+  readonly alarmConsoleUrl?: string
 }
 
 /** The facts of a deploy plan that go into its JSON beside the requests. */

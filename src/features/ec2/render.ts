@@ -13,6 +13,5 @@ export function renderTrainEc2(r: TrainEc2Result, c: ChalkInstance): string {
     r.instance.kept
       ? `  instance  still running (--keep), ${formatUsd(r.hourlyUsd)}/hour; terminate: ${r.instance.terminateCommand}`
       : `  instance  ${r.instance.state}`,
-    `Next: mlops deploy (it picks this model).`,
   ].join('\n')
 }

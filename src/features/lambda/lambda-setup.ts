@@ -10,6 +10,7 @@ import { done, planned, type Outcome } from '../../shared/outcome.js'
 import { lambdaRoleArn, lambdaRoleSpec } from '../../shared/roles/lambda-role.js'
 import type { RoleTarget } from '../../shared/roles/policy.js'
 import { partitionOf } from '../../aws/arn.js'
+import { lambdaFunctionConsoleUrl, lambdaLogsConsoleUrl } from '../../aws/console-links.js'
 import { getAccountId } from '../../aws/sts/account.js'
 import { ensureRole, type EnsureRoleResult } from '../../aws/iam/roles.js'
 import { describeEndpoint } from '../../aws/sagemaker/endpoint-lifecycle.js'
@@ -126,6 +127,8 @@ export async function runLambdaSetup(ctx: CommandContext, opts: LambdaSetupOptio
     endpoint: { name: inputs.names.endpoint, status: endpointStatus ?? 'missing' },
     ...(url ? { url } : {}),
     test,
+    consoleUrl: lambdaFunctionConsoleUrl(inputs.region, spec.name),
+    logsConsoleUrl: lambdaLogsConsoleUrl(inputs.region, spec.name),
   })
 }
 

@@ -28,6 +28,8 @@ export function renderLambdaSetup(r: LambdaSetupResult, c: ChalkInstance): strin
   } else if (r.test) {
     lines.push(`  test      skipped: ${r.test.reason}`)
   }
+  if (r.consoleUrl) lines.push(`  console   ${r.consoleUrl}`)
+  if (r.logsConsoleUrl) lines.push(`  logs      ${r.logsConsoleUrl}`)
   lines.push(c.gray('Costs nothing while idle; each call is billed per request and duration, and runs the endpoint.'))
   return lines.join('\n')
 }

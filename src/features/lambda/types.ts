@@ -28,6 +28,9 @@ export interface LambdaSetupResult {
     readonly predictions?: readonly Prediction[]
     readonly endpointLatencyMs?: number
   }
+  /** The function's page and its CloudWatch logs in the AWS console (absent in a dry run). */
+  readonly consoleUrl?: string
+  readonly logsConsoleUrl?: string
 }
 
 /** The facts of a lambda-setup plan that go into its JSON beside the requests. */

@@ -1,5 +1,5 @@
 import type { ChalkInstance } from 'chalk'
-import { formatMetrics } from '../../shared/metrics.js'
+import { epochSummaryLines, formatMetrics } from '../../shared/metrics.js'
 import { escapeTerminal } from '../../shared/terminal-text.js'
 import type { ServeResult } from './serve.js'
 import type { LocalTrainResult } from './train-local.js'
@@ -9,7 +9,7 @@ export function renderLocalTrain(r: LocalTrainResult, c: ChalkInstance): string 
     `${c.green('✔')} Local training ${r.jobName} finished in ${r.durationSeconds} s (${r.instances} host${r.instances > 1 ? 's' : ''})`,
     `  metrics   ${formatMetrics(r.metrics) || 'none printed'}`,
     `  model     ${r.modelArtifact}`,
-    `  next      mlops serve            (serves this model on http://127.0.0.1:8080)`,
+    ...(r.epochs.length ? ['', ...epochSummaryLines(r.epochs)] : []),
   ].join('\n')
 }
 

@@ -4,7 +4,7 @@ import path from 'node:path'
 import { create as createTar } from 'tar'
 import type { CommandContext } from '../../context.js'
 import { InterruptedError, OperationError, UserError } from '../../shared/errors.js'
-import { latestMetrics, type Metrics } from '../../shared/metrics.js'
+import { epochHistory, latestMetrics, type Metrics } from '../../shared/metrics.js'
 import { uniqueName } from '../../shared/naming.js'
 import { scanDataset, SPLITS } from '../../shared/dataset-layout.js'
 import { done, planned, type Outcome } from '../../shared/outcome.js'
@@ -37,6 +37,8 @@ export interface LocalTrainResult {
   readonly modelDir: string
   /** The last values of each metric line (epoch=…, test_accuracy=…). */
   readonly metrics: Metrics
+  /** One entry per epoch line the leader printed, oldest first. */
+  readonly epochs: readonly Metrics[]
   /** train.py's metrics.json (history, best epoch, world size), when it wrote one. */
   readonly summary?: Record<string, unknown>
   readonly durationSeconds: number
@@ -117,6 +119,7 @@ export async function runLocalTrain(ctx: CommandContext, opts: LocalTrainOptions
     modelArtifact: plan.layout.artifact,
     modelDir: plan.layout.model,
     metrics,
+    epochs: epochHistory(lines),
     ...(summary ? { summary } : {}),
     durationSeconds: Math.round((ctx.clock.now() - started) / 100) / 10,
   })

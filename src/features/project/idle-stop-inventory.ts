@@ -20,6 +20,8 @@ export interface IdleStopInfo {
   readonly idleSeconds?: number
   readonly topicArn?: string
   readonly functionName: string
+  /** The alarm's page in the AWS console (status adds it). */
+  readonly consoleUrl?: string
 }
 
 /** Reaper function and role names, to add to the functions and roles the inventory looks for. */

@@ -22,6 +22,5 @@ export function renderInit(r: InitResult, c: ChalkInstance): string {
     lines.push(
       `${r.written ? (r.gitignore.action === 'created' ? 'Wrote' : 'Added .mlops/ to') : 'Would add .mlops/ to'} ${r.gitignore.path}${r.gitignore.action === 'created' ? ' (.mlops/)' : ''}: local runs and state stay out of git.`,
     )
-  lines.push(`Next: put your images in ${r.dataDir} and run \`mlops upload-data\`.`)
   return lines.join('\n')
 }

@@ -40,6 +40,8 @@ export interface RunningJob {
   readonly instanceType?: string
   readonly instanceCount?: number
   readonly hourly?: number
+  /** Its page in the AWS console (status adds it). */
+  readonly consoleUrl?: string
 }
 export interface EndpointInfo {
   readonly name: string
@@ -50,6 +52,8 @@ export interface EndpointInfo {
   readonly serverless?: { memoryMb: number; maxConcurrency: number }
   /** undefined for serverless (billed per request) or an unknown instance type. */
   readonly hourly?: number
+  /** Its page in the AWS console (status adds it). */
+  readonly consoleUrl?: string
 }
 export interface ScalingTargetInfo {
   readonly resourceId: string
@@ -63,6 +67,8 @@ export interface FunctionInfo {
   readonly provisioned?: { qualifier: string; executions: number; status: string }
   readonly url?: { qualifier?: string; authType: string }
   readonly hourly: number
+  /** Its page in the AWS console (status adds it). */
+  readonly consoleUrl?: string
 }
 export interface RoleInfo {
   readonly name: string

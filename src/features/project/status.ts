@@ -1,4 +1,5 @@
 import type { ChalkInstance } from 'chalk'
+import { alarmConsoleUrl, endpointConsoleUrl, lambdaFunctionConsoleUrl, trainingJobConsoleUrl, tuningJobConsoleUrl } from '../../aws/console-links.js'
 import { collectInventory, hourlyTotal, type Inventory } from './inventory.js'
 import { planInventory } from './inventory-plan.js'
 import type { CommandContext } from '../../context.js'
@@ -31,7 +32,7 @@ export async function runStatus(ctx: CommandContext): Promise<Outcome<StatusResu
   }
   const hourly = hourlyTotal(inv)
   const result: StatusResult = {
-    ...inv,
+    ...withConsoleLinks(inv),
     hourlyTotal: round(hourly),
     monthlyTotal: round(hourly * HOURS_PER_MONTH + (inv.data?.monthly ?? 0)),
     priceNote: PRICE_NOTE,
@@ -40,6 +41,29 @@ export async function runStatus(ctx: CommandContext): Promise<Outcome<StatusResu
 }
 
 const round = (n: number) => Math.round(n * 10000) / 10000
+
+/** Each job, endpoint, function and alarm found, with its page in the AWS console (`consoleUrl`). */
+function withConsoleLinks(inv: Inventory): Inventory {
+  const r = inv.region
+  return {
+    ...inv,
+    jobs: inv.jobs.map((j) => ({ ...j, consoleUrl: j.kind === 'training' ? trainingJobConsoleUrl(r, j.name) : tuningJobConsoleUrl(r, j.name) })),
+    endpoints: inv.endpoints.map((e) => ({ ...e, consoleUrl: endpointConsoleUrl(r, e.name) })),
+    functions: inv.functions.map((f) => ({ ...f, consoleUrl: lambdaFunctionConsoleUrl(r, f.name) })),
+    ...(inv.idleStops ? { idleStops: inv.idleStops.map((i) => (i.alarm ? { ...i, consoleUrl: alarmConsoleUrl(r, i.alarm) } : i)) } : {}),
+  }
+}
+
+/** The console links of what status found, one line each. */
+function consoleLines(r: Inventory): string[] {
+  const items: { name: string; consoleUrl?: string }[] = [
+    ...r.jobs,
+    ...r.endpoints,
+    ...r.functions,
+    ...(r.idleStops ?? []).map((i) => ({ ...i, name: i.alarm ?? i.functionName })),
+  ]
+  return items.flatMap((i) => (i.consoleUrl ? [`  ${i.name}  ${i.consoleUrl}`] : []))
+}
 
 export function renderStatus(r: StatusResult, c: ChalkInstance): string {
   const lines: string[] = [c.bold(`mlops status: project ${r.project} in ${r.region}`), '']
@@ -122,6 +146,8 @@ export function renderStatus(r: StatusResult, c: ChalkInstance): string {
     `Running now${scope}: ${c.bold(`${formatUsd(r.hourlyTotal)}/hour`)}, about ${c.bold(`${formatUsd(r.monthlyTotal)}/month`)} if left as is (data included).`,
   )
   lines.push(c.gray(r.priceNote))
+  const links = consoleLines(r)
+  if (links.length) lines.push('', 'In the AWS console:', ...links)
   if (r.hourlyTotal > 0) lines.push(`Remove it all with: ${c.cyan('mlops teardown')}`)
   return lines.join('\n')
 }

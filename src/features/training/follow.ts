@@ -1,7 +1,7 @@
 import type { NotifySummary } from '../../shared/notify-spec.js'
 import type { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs'
 import type { DescribeTrainingJobResponse, SageMakerClient } from '@aws-sdk/client-sagemaker'
-import { latestMetrics, METRIC_NAMES, parseMetricLine, type Metrics } from '../../shared/metrics.js'
+import { epochHistory, latestMetrics, METRIC_NAMES, parseMetricLine, type Metrics } from '../../shared/metrics.js'
 import { actualCost, decodeHyperparameter, estimateTrainingCost, type CostEstimate } from './request.js'
 import type { DistributionMode } from './distribution.js'
 import { InterruptedError, OperationError, UserError } from '../../shared/errors.js'
@@ -13,6 +13,7 @@ import { isReservedHyperparameter } from '../../shared/hyperparameters.js'
 import { renderTrainingResult, type WarmPoolView } from './render.js'
 import type { LogLine } from '../../aws/logs/training-logs.js'
 import { watchTrainingJob } from '../../aws/sagemaker/training-wait.js'
+import { trainingJobConsoleUrl, trainingLogsConsoleUrl } from '../../aws/console-links.js'
 import { interruptTrainingWait, type InterruptChoice } from './interrupt.js'
 
 /**
@@ -51,6 +52,11 @@ export interface TrainingResult {
   /** With training.keepAlive: this job's warm pool and the job whose pool it reused. */
   readonly warmPool?: WarmPoolView
   readonly logStreams?: readonly string[]
+  /** Per-epoch metrics from the job's metric lines, when the command followed them. */
+  readonly epochs?: readonly Metrics[]
+  /** The job's page and its CloudWatch logs in the AWS console. */
+  readonly consoleUrl: string
+  readonly logsConsoleUrl: string
   /** Set by `train`. */
   readonly codeUri?: string
   readonly codeUploaded?: boolean
@@ -131,6 +137,9 @@ export function summarizeTrainingJob(
     ...(debuggerRules ? { debugger: debuggerRules } : {}),
     ...(job.WarmPoolStatus || extra.warmPool ? { warmPool: { ...warmPoolOf(job), ...extra.warmPool } } : {}),
     ...(extra.logStreams ? { logStreams: extra.logStreams } : {}),
+    ...(extra.epochs?.length ? { epochs: extra.epochs } : {}),
+    consoleUrl: trainingJobConsoleUrl(region, job.TrainingJobName ?? extra.jobName ?? ''),
+    logsConsoleUrl: trainingLogsConsoleUrl(region, job.TrainingJobName ?? extra.jobName ?? ''),
     ...(extra.codeUri ? { codeUri: extra.codeUri, codeUploaded: extra.codeUploaded } : {}),
     ...(extra.roleArn ? { roleArn: extra.roleArn } : {}),
   }
@@ -223,6 +232,8 @@ export interface FollowedJob {
   readonly job: DescribeTrainingJobResponse
   /** Latest value of each metric from the job's log lines. */
   readonly logMetrics: Metrics
+  /** One entry per epoch line seen. */
+  readonly epochs: readonly Metrics[]
   readonly logStreams: readonly string[]
 }
 
@@ -267,7 +278,7 @@ export async function followTrainingJob(clients: { sagemaker: SageMakerClient; l
     })
     const logMetrics = latestMetrics(watched.logLines)
     if (!watched.ended) throw deadlineReached(o, watched.job, logMetrics)
-    return { job: watched.job, logMetrics, logStreams: watched.logStreams }
+    return { job: watched.job, logMetrics, epochs: epochHistory(watched.logLines), logStreams: watched.logStreams }
   } catch (err) {
     if (err instanceof InterruptedError && o.signal.aborted) {
       spin.stop()

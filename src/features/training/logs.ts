@@ -134,7 +134,7 @@ async function attachTrainingJob(
     decideInterrupt: opts.decideInterrupt,
     ...(opts.intervalMs ? { intervalMs: opts.intervalMs } : {}),
   })
-  const result = summarizeTrainingJob(watched.job, region, watched.logMetrics, { logStreams: watched.logStreams })
+  const result = summarizeTrainingJob(watched.job, region, watched.logMetrics, { logStreams: watched.logStreams, epochs: watched.epochs })
   await recordTrainingResult(state, result, createdAt)
   failUnlessCompleted(result, ctx.ui)
   return result

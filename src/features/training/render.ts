@@ -3,7 +3,7 @@ import type { ChalkInstance } from 'chalk'
 import type { MlopsConfig } from '../../config/schema.js'
 import { formatUsd } from '../../shared/pricing.js'
 import { formatDuration } from '../../shared/duration.js'
-import { formatMetrics, type Metrics } from '../../shared/metrics.js'
+import { epochSummaryLines, formatMetrics, type Metrics } from '../../shared/metrics.js'
 import type { DistributionPlan } from './distribution.js'
 import type { CostEstimate, TrainingSettings } from './request.js'
 
@@ -87,6 +87,10 @@ export interface TrainingResultView {
   readonly distribution: { readonly mode: string; readonly reason: string }
   readonly debugger?: readonly { rule: string; status: string; detail?: string }[]
   readonly warmPool?: WarmPoolView
+  /** Per-epoch metrics, when the command followed the job's metric lines. */
+  readonly epochs?: readonly Metrics[]
+  readonly consoleUrl?: string
+  readonly logsConsoleUrl?: string
 }
 
 export interface WarmPoolView {
@@ -114,6 +118,7 @@ export function renderTrainingResult(r: TrainingResultView, c: ChalkInstance): s
       `Training job ${c.bold(r.jobName)} is ${r.status}${r.secondaryStatus ? ` (${r.secondaryStatus})` : ''}: it keeps running on AWS.`,
       `  follow it:  mlops logs ${r.jobName}`,
       `  stop it:    mlops logs ${r.jobName} --stop`,
+      ...consoleLines(r),
     ].join('\n')
   }
   const lines = [
@@ -127,8 +132,14 @@ export function renderTrainingResult(r: TrainingResultView, c: ChalkInstance): s
   lines.push(row('metrics', m || 'none reported'))
   if (r.modelArtifact) lines.push(row('model', r.modelArtifact))
   for (const d of r.debugger ?? []) lines.push(row('rule', `${d.rule}: ${d.status}${d.detail ? ` — ${d.detail}` : ''}`))
-  if (r.status === 'Completed' && r.modelArtifact) lines.push('', `Next: mlops deploy (uses this model)`)
+  lines.push(...consoleLines(r))
+  const epochs = epochSummaryLines(r.epochs ?? [])
+  if (epochs.length) lines.push('', ...epochs)
   return lines.join('\n')
+}
+
+function consoleLines(r: Pick<TrainingResultView, 'consoleUrl' | 'logsConsoleUrl'>): string[] {
+  return [...(r.consoleUrl ? [row('console', r.consoleUrl)] : []), ...(r.logsConsoleUrl ? [row('logs', r.logsConsoleUrl)] : [])]
 }
 
 export interface TuningResultView {
@@ -143,6 +154,7 @@ export interface TuningResultView {
     readonly hyperparameters: Record<string, string | number | boolean>
     readonly modelArtifact?: string
   }
+  readonly consoleUrl?: string
 }
 
 /** The final report of `tune` (and `logs <tuning-job>`). */
@@ -152,6 +164,7 @@ export function renderTuningResult(r: TuningResultView, c: ChalkInstance): strin
       `Tuning job ${c.bold(r.tuningJobName)} is ${r.status}: it keeps running on AWS.`,
       `  follow it:  mlops logs ${r.tuningJobName}`,
       `  stop it:    mlops logs ${r.tuningJobName} --stop`,
+      ...consoleLines(r),
     ].join('\n')
   }
   const lines = [`${r.status === 'Completed' ? c.green('✔') : c.red('✖')} Tuning job ${c.bold(r.tuningJobName)}: ${r.status}`]
@@ -165,8 +178,9 @@ export function renderTuningResult(r: TuningResultView, c: ChalkInstance): strin
       .map(([k, v]) => `${k}=${v}`)
       .join(' ')
     if (hp) lines.push(row('tuned', hp))
-    if (b.modelArtifact) lines.push(row('model', b.modelArtifact), '', 'Next: mlops deploy (uses the best model)')
+    if (b.modelArtifact) lines.push(row('model', b.modelArtifact))
   }
+  lines.push(...consoleLines(r))
   return lines.join('\n')
 }
 

@@ -1,4 +1,5 @@
 import type { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs'
+import { logGroupConsoleUrl } from '../../aws/console-links.js'
 import type { CommandContext } from '../../context.js'
 import { InterruptedError, UserError } from '../../shared/errors.js'
 import { done, planned, type Outcome } from '../../shared/outcome.js'
@@ -55,6 +56,8 @@ export interface ServiceLogsResult {
   readonly followed?: number
   /** More pages were in the window than one read takes; narrow --since or --filter. */
   readonly truncated?: boolean
+  /** The log group in the AWS console. */
+  readonly consoleUrl: string
 }
 
 export type ServiceLogsOutcome = Outcome<ServiceLogsResult, { readonly logGroup: string }>
@@ -91,7 +94,10 @@ export async function runServiceLogs(ctx: CommandContext, opts: ServiceLogsOptio
     logGroup,
     since: new Date(startTime).toISOString(),
     ...(opts.filterPattern ? { filterPattern: opts.filterPattern } : {}),
+    consoleUrl: logGroupConsoleUrl(ctx.awsSettings(cfg).region, logGroup),
   }
+  // On stderr: stdout holds only the log lines, for grep and pipes.
+  ctx.ui.info(`${logGroup} in the AWS console: ${base.consoleUrl}`)
   const missing = () => missingGroup(opts.source, name, logGroup)
   if (!opts.follow) {
     const read = await filterLogEvents(logs, window)

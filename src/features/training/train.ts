@@ -31,6 +31,7 @@ import { roleTarget } from '../../aws/iam/role-target.js'
 import { getProductsInput, instancePriceQuery } from '../../aws/pricing/products.js'
 import { checkChannels, planLaunchPrerequisites, prepareCode, prepareLaunch, trainingChannels, type PreparedCode } from './launch.js'
 import { TRAINING_LOG_GROUP } from '../../aws/logs/training-logs.js'
+import { trainingJobConsoleUrl, trainingLogsConsoleUrl } from '../../aws/console-links.js'
 import { failUnlessCompleted, followTrainingJob, recordTrainingResult, summarizeTrainingJob, type TrainingResult } from './follow.js'
 import { createTrainingJob } from '../../aws/sagemaker/training-job.js'
 import { DEFAULT_POLL_MS, describeTrainingJob } from '../../aws/sagemaker/training-wait.js'
@@ -243,6 +244,7 @@ async function waitForTrain(ctx: CommandContext, clients: TrainClients, opts: Tr
   const result = summarizeTrainingJob(watched.job, p.region, watched.logMetrics, {
     ...launched.extra,
     logStreams: watched.logStreams,
+    epochs: watched.epochs,
     ...(reused ? { warmPool: { reusedFrom: reused } } : {}),
   })
   await recordTrainingResult(ctx.state(), result, launched.createdAt)
@@ -283,6 +285,8 @@ function inProgressResult(p: Prepared, extra: Partial<TrainingResult> & Pick<Tra
     spot: p.settings.spot,
     region: p.region,
     hyperparameters: { ...p.settings.hyperparameters },
+    consoleUrl: trainingJobConsoleUrl(p.region, p.jobName),
+    logsConsoleUrl: trainingLogsConsoleUrl(p.region, p.jobName),
     ...(extra.codeUri ? { codeUri: extra.codeUri, codeUploaded: extra.codeUploaded } : {}),
     ...(extra.roleArn ? { roleArn: extra.roleArn } : {}),
     ...(extra.notifications ? { notifications: extra.notifications } : {}),

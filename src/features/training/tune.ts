@@ -1,6 +1,7 @@
 import { destinationsOf, type NotifyDestination, type NotifyRun, type NotifySummary } from '../../shared/notify-spec.js'
 import { armRunNotify, notifyRunOf, planRunNotify } from './notify-run.js'
 import { trainingQuotaNeeds, type QuotaNeed } from '../../shared/preflight.js'
+import { tuningJobConsoleUrl } from '../../aws/console-links.js'
 import type { CreateTrainingJobRequest, DescribeHyperParameterTuningJobResponse, SageMakerClient } from '@aws-sdk/client-sagemaker'
 import type { CommandContext } from '../../context.js'
 import type { MlopsConfig } from '../../config/schema.js'
@@ -82,6 +83,8 @@ export interface TuningResult {
   readonly region: string
   /** With --notify (or notify: in the config): where the tuning job's end is told. */
   readonly notifications?: NotifySummary
+  /** The tuning job's page in the AWS console. */
+  readonly consoleUrl?: string
 }
 
 /** What `tune --dry-run --json` prints beside `dryRun` and `operations`. */
@@ -298,6 +301,7 @@ async function launchTune(ctx: CommandContext, clients: TuneClients, p: Prepared
     estimatedCost: p.estimatedCost,
     region,
     ...(notifications ? { notifications } : {}),
+    consoleUrl: tuningJobConsoleUrl(region, jobName),
   }
   await recordTuning(state, base, createdAt)
   return base
@@ -400,6 +404,7 @@ async function finishTuningJob(
     jobs: counts(d),
     ...(best ? { bestTrainingJob: best } : {}),
     region,
+    consoleUrl: tuningJobConsoleUrl(region, name),
   }
   await recordTuning(ctx.state(), result, new Date(ctx.clock.now()).toISOString())
   if (result.status === 'Failed' || result.status === 'Stopped') {
