@@ -8,8 +8,8 @@ import { legacyTuningJobBase, resourceNames, shortTimestamp, uniqueName } from '
 
 /**
  * Two projects in one account and one bucket whose names share a prefix (`dogs`, `dogs-v2`) or
- * their first 19 characters (issue 27): status, teardown (--delete-data) and deploy of one never
- * see, count or touch the other's resources.
+ * their first 19 characters (issue 27): status, teardown (--delete-data), runs and deploy of one never
+ * see, count, list or touch the other's resources.
  */
 
 const BUCKET = 'shared-data'
@@ -123,6 +123,35 @@ describe.each([
     for (const key of objectsOf(b, STAMP_B)) expect(down.stderr).not.toContain(key)
     expect(await keys()).toEqual([...objectsOf(b, STAMP_B), oldTuning].sort())
     expect((await sm.send(new ListModelsCommand({}))).Models!.map((m) => m.ModelName)).toEqual([`${b}-model-${STAMP_B}`])
+  })
+
+  it('runs lists only its own jobs: never the other project’s, even one tagged for this project or named like it', async () => {
+    const job = async (name: string, project: string) =>
+      sm.send(
+        new CreateTrainingJobCommand({
+          TrainingJobName: name,
+          RoleArn: 'arn:aws:iam::123456789012:role/my-sagemaker',
+          AlgorithmSpecification: { TrainingImage: 'img', TrainingInputMode: 'File' },
+          OutputDataConfig: { S3OutputPath: `s3://${BUCKET}/output` },
+          ResourceConfig: { InstanceType: 'ml.m5.large', InstanceCount: 1, VolumeSizeInGB: 10 },
+          StoppingCondition: { MaxRuntimeInSeconds: 600 },
+          Tags: tags(project),
+        }),
+      )
+    await job(`${a}-train-${STAMP_A}`, a)
+    await job(`${b}-train-${STAMP_B}`, b)
+    // Named as this project's but tagged for the other, and the other's name tagged for this one: neither is ours.
+    await job(`${a}-train-${STAMP_B}`, b)
+    await job(`${b}-train-${STAMP_A}`, a)
+    const env = { ...motoEnv(moto.endpoint), MLOPS_PRICE_LIST: 'off' }
+    for (const [project, own] of [
+      [a, `${a}-train-${STAMP_A}`],
+      [b, `${b}-train-${STAMP_B}`],
+    ]) {
+      const run = await runMlops(['runs', '--json'], { cwd: await tempProject(config(project)), env })
+      expect(run.code, run.stderr).toBe(0)
+      expect(run.json().runs.map((r: { name: string }) => r.name)).toEqual([own])
+    }
   })
 
   it('deploy with no state file deploys its own model, never the other project’s', async () => {
