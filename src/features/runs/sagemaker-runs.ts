@@ -1,4 +1,4 @@
-import type { DescribeHyperParameterTuningJobResponse, DescribeTrainingJobResponse, SageMakerClient, Tag, TrainingJob } from '@aws-sdk/client-sagemaker'
+import type { DescribeHyperParameterTuningJobResponse, DescribeTrainingJobResponse, SageMakerClient, TrainingJob } from '@aws-sdk/client-sagemaker'
 import { trainingJobConsoleUrl, trainingLogsConsoleUrl, tuningJobConsoleUrl } from '../../aws/console-links.js'
 import { listTags } from '../../aws/sagemaker/project-resources.js'
 import { describeTuningJobOnce, listTuningJobsNamed, searchTaggedTrainingJobs } from '../../aws/sagemaker/run-history.js'
