@@ -1,5 +1,6 @@
 import type { ChalkInstance } from 'chalk'
 import { formatMetrics } from '../../shared/metrics.js'
+import { formatDuration } from './cpu-estimate.js'
 import type { ServeResult } from './serve.js'
 import type { LocalTrainResult } from './train-local.js'
 
@@ -8,7 +9,9 @@ export function renderLocalTrain(r: LocalTrainResult, c: ChalkInstance): string 
     `${c.green('✔')} Local training ${r.jobName} finished in ${r.durationSeconds} s (${r.instances} host${r.instances > 1 ? 's' : ''})`,
     `  metrics   ${formatMetrics(r.metrics) || 'none printed'}`,
     `  model     ${r.modelArtifact}`,
+    ...(r.cpuEstimate ? [`  estimate  ${formatDuration(r.cpuEstimate.seconds)} on the CPU beforehand`] : []),
     `  next      mlops serve            (serves this model on http://127.0.0.1:8080)`,
+    `  cloud     mlops deploy --model ${r.jobName}`,
   ].join('\n')
 }
 
