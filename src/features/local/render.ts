@@ -1,6 +1,7 @@
 import type { ChalkInstance } from 'chalk'
 import { formatMetrics } from '../../shared/metrics.js'
 import { formatDuration } from './cpu-estimate.js'
+import type { EmulatorResult } from './emulator.js'
 import type { ServeResult } from './serve.js'
 import type { LocalTrainResult } from './train-local.js'
 
@@ -17,4 +18,8 @@ export function renderLocalTrain(r: LocalTrainResult, c: ChalkInstance): string 
 
 export function renderServe(r: ServeResult, c: ChalkInstance): string {
   return `${c.green('✔')} Stopped serving ${r.model} on ${r.url} after ${r.requests} request${r.requests === 1 ? '' : 's'}`
+}
+
+export function renderEmulator(r: EmulatorResult, c: ChalkInstance): string {
+  return `${c.green('✔')} Stopped the AWS emulator on ${r.endpoint} (its state is gone)`
 }
