@@ -73,8 +73,10 @@ def build_model(arch: str, num_classes: int, weights: str = "none") -> nn.Module
         except Exception as err:  # URLError, HTTPError, OSError, a truncated cache file...
             raise WeightsUnavailableError(
                 "could not load ImageNet weights for {} ({}: {}). The machine may have no internet "
-                "access. Pass --weights none to train from scratch, or put the file in the torch "
-                "hub cache ($TORCH_HOME/hub/checkpoints).".format(arch, type(err).__name__, err)
+                "access. Train from scratch with `mlops train --hyperparameter weights=none` "
+                "(training.hyperparameters.weights: none; `mlops train --local --cpu-sized` does that "
+                "too), or put the file in the torch hub cache ($TORCH_HOME/hub/checkpoints)."
+                .format(arch, type(err).__name__, err)
             ) from err
     model.fc = nn.Linear(model.fc.in_features, num_classes)
     return model

@@ -434,10 +434,37 @@ def train_step(model, inputs, targets, criterion, optimizer, scaler, speed, devi
     return loss.detach()
 
 
-def train_one_epoch(model, loader, criterion, optimizer, scaler, speed, device, max_steps=None):
+PROGRESS_SECONDS = 5.0
+
+
+class BatchProgress:
+    """Per-batch progress with an ETA inside an epoch, so a long CPU epoch is not silent (issue 31
+    item 2). One line on the first and the last batch and at most every ``interval`` seconds between:
+    ``progress: epoch 2/10 batch 30/120 (25%) elapsed 41.0s eta 123.0s``. It holds no ``name=value``
+    pair, so the metric regexes (the tuner's, the CLI's) never mistake it for a metric line."""
+
+    def __init__(self, emit, epoch, epochs, total, interval=PROGRESS_SECONDS, clock=time.perf_counter):
+        self.emit, self.epoch, self.epochs, self.total = emit, epoch, epochs, total
+        self.interval, self.clock = interval, clock
+        self.start = clock()
+        self.last = None
+
+    def update(self, batches):
+        now = self.clock()
+        if batches not in (1, self.total) and self.last is not None and now - self.last < self.interval:
+            return
+        self.last = now
+        elapsed = now - self.start
+        eta = elapsed / batches * max(self.total - batches, 0)
+        self.emit("progress: epoch {}/{} batch {}/{} ({}%) elapsed {:.1f}s eta {:.1f}s".format(
+            self.epoch, self.epochs, batches, self.total, int(100 * batches / max(self.total, 1)), elapsed, eta))
+
+
+def train_one_epoch(model, loader, criterion, optimizer, scaler, speed, device, max_steps=None, progress=None):
     """One pass over this rank's batches; returns (loss sum, images, batches, seconds).
 
     The loss is accumulated on the device so the loop never waits for the GPU to report it.
+    ``progress`` (a BatchProgress, the leader's) hears of each finished batch.
     """
     total_loss = torch.zeros((), device=device)
     images = batches = 0
@@ -450,6 +477,8 @@ def train_one_epoch(model, loader, criterion, optimizer, scaler, speed, device, 
         total_loss += loss.float() * targets.size(0)
         images += targets.size(0)
         batches += 1
+        if progress is not None:
+            progress.update(batches)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     return total_loss.item(), images, batches, time.perf_counter() - start
@@ -539,7 +568,8 @@ def resume(t: Trainer, args, ctx):
         return progress, None
     if state.get("arch") != args.arch or state.get("classes") != list(t.classes):
         raise UsageError(
-            "the checkpoint in {} is from another run (arch {}, {} classes); pass a fresh --checkpoint-dir"
+            "the checkpoint in {} is from another run (arch {}, {} classes); start from a fresh folder with "
+            "`mlops train --hyperparameter checkpoint-dir=<new folder>` (or delete this one)"
             .format(args.checkpoint_dir, state.get("arch"), len(state.get("classes") or [])))
     t.core.load_state_dict(state["model"])
     t.optimizer.load_state_dict(state["optimizer"])
@@ -558,8 +588,10 @@ def train_epoch(t: Trainer, args, ctx, epoch: int) -> dict:
     seed_everything(args.seed + 1000 * epoch, ctx.rank)  # augmentations too (exact with 0 workers)
     set_train_mode(t.core, args.freeze_backbone)
     steps = train_dist.all_reduce_min_int(ctx, len(t.loaders["train"]))
+    progress = BatchProgress(lambda m: log(ctx, m), epoch, args.epochs, steps) if ctx.is_leader else None
     loss_sum, images, batches, seconds = train_one_epoch(
-        t.model, t.loaders["train"], t.criterion, t.optimizer, t.scaler, t.speed, ctx.device, max_steps=steps)
+        t.model, t.loaders["train"], t.criterion, t.optimizer, t.scaler, t.speed, ctx.device, max_steps=steps,
+        progress=progress)
     log(ctx, "epoch {}: {} train batches, {} images".format(epoch, batches, images))
     loss_sum, images = train_dist.all_reduce_sum(ctx, [loss_sum, images])
     val_loss, val_accuracy = global_eval(t.core, t.loaders["valid"], t.speed, ctx)

@@ -59,7 +59,10 @@ Typical flow:
   $ mlops status / teardown         what is running and what it costs; remove it
 
 Exit codes: 0 ok, 1 operation failed, 2 usage or config error, 3 audit findings, 130 interrupted.
-Try it without an AWS account: npm run demo (runs the pipeline against a local moto server).`,
+Try it without an AWS account, on this machine:
+  $ mlops train --local --cpu-sized         a small model from data.localDir, sized for a CPU
+  $ mlops serve                             serve it on 127.0.0.1:8080; then: mlops invoke dog.jpg --local
+  $ mlops emulator                          the cloud steps against a local AWS emulator (Python with moto[server])`,
   )
   // Global flags are checked once, before any command does anything.
   program.hook('preAction', (_root, actionCommand) => checkGlobalFlags(actionCommand.optsWithGlobals() as GlobalOptions))

@@ -4,6 +4,7 @@ import { findConfigUpward, loadConfig } from './config/load.js'
 import type { MlopsConfig } from './config/schema.js'
 import { AwsSchema } from './config/sections/aws.js'
 import { UserError } from './shared/errors.js'
+import { isLoopbackUrl } from './shared/emulator-errors.js'
 import { Ui, type OutStream } from './shared/output.js'
 import { StateStore } from './shared/state.js'
 import type { Clock } from './shared/clock.js'
@@ -66,6 +67,8 @@ export class CommandContext {
   readonly configPath: string
   private configPromise?: Promise<MlopsConfig>
   private factory?: AwsClientFactory
+  /** The endpoint URL the AWS clients were built for, once a command asked for them (undefined: AWS itself). */
+  private clientsEndpoint?: { readonly url?: string }
   /**
    * awsSettings per config `aws` section, and once without a config: resolving reads ~/.aws/config
    * and checks the environment, and features, clients(), prices() and audit's per-role loop all ask.
@@ -164,8 +167,21 @@ export class CommandContext {
    */
   async clients<K extends AwsClientName>(names: readonly K[], config?: Pick<MlopsConfig, 'aws'>): Promise<Pick<AwsClients, K>> {
     if (this.dryRun) throw new Error(`internal: AWS clients requested during --dry-run (${names.join(', ')})`)
-    this.factory ??= (this.deps.awsFactory ?? createAwsClientFactory)(this.awsSettings(config))
+    if (!this.factory) {
+      const settings = this.awsSettings(config)
+      this.clientsEndpoint = { url: settings.endpointUrl }
+      this.factory = (this.deps.awsFactory ?? createAwsClientFactory)(settings)
+    }
     return this.factory(names)
+  }
+
+  /**
+   * The local emulator this command's AWS calls went to (`--endpoint-url`, AWS_ENDPOINT_URL or
+   * aws.endpointUrl on localhost/127.0.0.1), so an error can say it came from there, not from AWS.
+   */
+  get emulatorEndpoint(): string | undefined {
+    const url = this.clientsEndpoint?.url
+    return url !== undefined && isLoopbackUrl(url) ? url : undefined
   }
 
   /**

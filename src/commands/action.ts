@@ -1,6 +1,7 @@
 import type { Command } from 'commander'
 import { CommandContext, type Deps, type GlobalOptions } from '../context.js'
 import { nextStep } from './next-steps.js'
+import { fromEmulator } from '../shared/emulator-errors.js'
 
 /**
  * Wraps a command handler: builds the CommandContext from the merged global and local options,
@@ -16,7 +17,13 @@ export function action<O>(deps: Deps, handler: (ctx: CommandContext, opts: O, ar
     const { config, ...rest } = command.optsWithGlobals() as GlobalOptions
     const globals: GlobalOptions = given && config !== undefined ? { ...rest, config } : rest
     const ctx = new CommandContext(deps, globals)
-    await handler(ctx, command.opts() as O, positional)
+    try {
+      await handler(ctx, command.opts() as O, positional)
+    } catch (err) {
+      // After an AWS call to an emulator on this machine, the error says it came from there (issue 31 item 5).
+      const emulator = ctx.emulatorEndpoint
+      throw emulator ? fromEmulator(err, emulator) : err
+    }
     // A subcommand is named with its parent (`runs compare`); the root program is not part of the name.
     const name = command.parent?.parent ? `${command.parent.name()} ${command.name()}` : command.name()
     const step = nextStep(name, ctx.ui.written)

@@ -3,6 +3,7 @@ import type { Deps } from '../context.js'
 import { auditFormatField } from '../config/flag-fields.js'
 import { AuditSchema, SEVERITIES } from '../config/sections/audit.js'
 import { FindingsError, UserError } from '../shared/errors.js'
+import { VERSION } from '../shared/version.js'
 import { done } from '../shared/outcome.js'
 import { action } from './action.js'
 import { enumOption, intOption } from './options.js'
@@ -66,8 +67,10 @@ Exclusions file:
   findings:
     - { rule: resource-star-write, role: dogs-sagemaker, reason: "PutMetricData is namespace-limited" }
 
-GitHub code scanning (the step exits 3 on findings, so upload with if: always()):
-  - run: npx mlops audit-iam --format sarif > audit-iam.sarif
+GitHub code scanning (the step exits 3 on findings, so upload with if: always()). mlops is not on the
+npm registry: install the tarball \`npm pack\` made in an mlops clone (committed, or from your artifact store):
+  - run: npm install -g ./ci/mlops-${VERSION}.tgz
+  - run: mlops audit-iam --format sarif > audit-iam.sarif
   - uses: github/codeql-action/upload-sarif@v3
     if: always()
     with:

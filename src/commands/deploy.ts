@@ -25,7 +25,10 @@ export function register(program: Command, deps: Deps): Command {
   return program
     .command('deploy')
     .description('create or update the real-time endpoint and smoke-test it')
-    .option('--model <s3-uri|job>', 'model.tar.gz S3 URI, or a training or tuning job name (default: the latest trained model)')
+    .option(
+      '--model <s3-uri|job|path>',
+      'model.tar.gz S3 URI, a training or tuning job name, or a model trained here: a local run (name or .mlops/local/<job>) or a model.tar.gz file (default: the latest model trained on AWS)',
+    )
     .option('--instance-type <type>', 'endpoint instance type (default: endpoint.instanceType, ml.m5.large)')
     .option('--instance-count <n>', 'instances behind the endpoint (default: endpoint.instanceCount, 1)')
     .option('--serverless', 'serverless inference: billed per request, nothing when idle (cold starts of a few seconds)')
@@ -56,6 +59,8 @@ Examples:
   $ mlops deploy                                   latest trained model, endpoint.* from the config
   $ mlops deploy --model dogs-train-2026-11-22-10-30-05-123 --instance-type ml.c5.xlarge
   $ mlops deploy --model s3://my-bucket/output/job/output/model.tar.gz --rollback-on-failure
+  $ mlops deploy --model dogs-local-2026-12-07-10-30-05-123   a run of \`mlops train --local\` (or its folder)
+  $ mlops deploy --model ./model.tar.gz             a model.tar.gz on this machine, uploaded content-addressed
   $ mlops deploy --serverless --memory 4096 --max-concurrency 10
   $ mlops deploy --dry-run                         every request, nothing sent
   $ mlops deploy --notify ops@example.com          e-mail when the endpoint is InService or Failed`,

@@ -5,6 +5,7 @@ import * as clean from './clean.js'
 import * as completion from './completion.js'
 import * as deploy from './deploy.js'
 import * as doctor from './doctor.js'
+import * as emulator from './emulator.js'
 import * as iamPolicy from './iam-policy.js'
 import * as init from './init.js'
 import * as invoke from './invoke.js'
@@ -47,5 +48,6 @@ export const COMMANDS: readonly { register(program: Command, deps: Deps, makePro
   doctor,
   teardown,
   clean,
+  emulator,
   completion,
 ]

@@ -45,10 +45,17 @@ Examples:
         if (opts.port !== undefined && !opts.local)
           throw new UserError('ConflictingFlags', '--port only applies with --local.', { hint: 'Add --local, or leave out --port.' })
         const port = FLAGS.port(opts.port) ?? 8080
-        const target = opts.local ? await (await import('../features/local/invoke-local.js')).localInvokeContext(ctx, { port }) : ctx
         const { runInvoke } = await import('../features/deploy/invoke.js')
         const { renderInvoke } = await import('../features/deploy/render.js')
-        const result = await runInvoke(target, { input: args[0], ...(top !== undefined ? { top } : {}), lambda: Boolean(opts.lambda) })
+        const invoke = { input: args[0], ...(top !== undefined ? { top } : {}), lambda: Boolean(opts.lambda) }
+        if (!opts.local) return ctx.ui.result(await runInvoke(ctx, invoke), renderInvoke)
+        // On this machine: mlops serve's hints, never the region, --endpoint-url or CloudWatch (issue 31 item 6).
+        const local = await import('../features/local/invoke-local.js')
+        const target = await local.localInvokeContext(ctx, { port })
+        if (!ctx.dryRun) await local.checkLocalServer(port)
+        const result = await runInvoke(target, invoke).catch((e: unknown) => {
+          throw local.localizeInvokeError(e, port)
+        })
         target.ui.result(result, renderInvoke)
       }),
     )

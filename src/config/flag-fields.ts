@@ -39,7 +39,12 @@ export const budgetUsdField = z
   .transform(Number)
   .pipe(z.number().positive('must be a positive amount of US dollars'))
 
-/** `deploy --model`: an s3:// URI of a model.tar.gz, or a training or tuning job name. */
+/** `--model` names a file or folder on this machine (a path, or a name ending in .tar.gz/.tgz), not a job. */
+export function isLocalModelPath(model: string): boolean {
+  return /[\\/]/.test(model) || /\.(tar\.gz|tgz)$/.test(model) || model.startsWith('.')
+}
+
+/** `deploy --model`: an s3:// URI of a model.tar.gz, a training or tuning job name, a local run's name, or a local path. */
 export const modelRefField = z
   .string()
   .transform((v) => v.trim())
@@ -47,8 +52,11 @@ export const modelRefField = z
     z
       .string()
       .refine(
-        (m) => /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/.+/.test(m) || /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/.test(m),
-        'must be an s3:// URI of a model.tar.gz or a training job name',
+        (m) =>
+          /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/.+/.test(m) ||
+          /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/.test(m) ||
+          (!m.startsWith('s3:') && isLocalModelPath(m)),
+        'must be an s3:// URI of a model.tar.gz, a training job name, or a local model.tar.gz or run folder (./model.tar.gz, .mlops/local/<job>)',
       ),
   )
 

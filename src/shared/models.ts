@@ -6,10 +6,10 @@ import type { StateRecord, StateStore } from './state.js'
  */
 
 export interface ModelSource {
-  /** s3:// URI of the trained model.tar.gz. */
+  /** s3:// URI of the trained model.tar.gz (kind `local`: its absolute path on this machine). */
   readonly uri: string
-  /** What produced it. */
-  readonly kind: 's3' | 'sagemaker' | 'tuning' | 'ec2'
+  /** What produced it (`local`: a model.tar.gz on this machine, from `train --local` or a file). */
+  readonly kind: 's3' | 'sagemaker' | 'tuning' | 'ec2' | 'local'
   /** Training job, tuning job or EC2 run name, when known. */
   readonly jobName?: string
   /** How mlops found it. */

@@ -19,7 +19,7 @@ import { recordingAwsFactory, type SentCall } from '../helpers/sent-calls.js'
  *
  * moto enforces IAM once it has answered INITIAL_NO_AUTH_ACTION_COUNT requests (set here with POST
  * /moto-api/reset-auth): the first requests create the users unauthenticated, every later one is
- * signed and authorised. What moto checks, with the launcher's fixes (test/harness/moto_server.py):
+ * signed and authorised. What moto checks, with the launcher's fixes (emulator/moto_server.py):
  * the action of every request it authorises (IAM names: s3:ListBucket for HeadBucket, cloudwatch:
  * for CloudWatch, lambda:InvokeFunction), the resource for IAM role requests and S3 (bucket, key);
  * every other request is checked by action only, and conditions (iam:PassedToService,

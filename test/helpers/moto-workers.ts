@@ -11,7 +11,7 @@ import { freePort } from '../../tools/dev/moto-server.js'
  * their start-up overlaps the first tests, and each file waits for its own server to answer.
  * MLOPS_MOTO_PER_FILE=1 goes back to one server per file.
  */
-const LAUNCHER = path.resolve(import.meta.dirname, '../harness/moto_server.py')
+const LAUNCHER = path.resolve(import.meta.dirname, '../../emulator/moto_server.py')
 
 declare module 'vitest' {
   export interface ProvidedContext {

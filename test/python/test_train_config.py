@@ -140,12 +140,13 @@ def test_every_arch_builds_with_a_new_head(arch):
     assert model.fc.out_features == 7
 
 
-def test_weight_download_failure_suggests_weights_none(monkeypatch, dataset, tmp_path):
+def test_weight_download_failure_suggests_the_mlops_flag_for_weights_none(monkeypatch, dataset, tmp_path):
     def offline(*args, **kwargs):
         raise urllib.error.URLError("no route to host")
 
     monkeypatch.setattr(torchvision.models, "resnet18", offline)
-    with pytest.raises(model_def.WeightsUnavailableError, match="--weights none"):
+    # Issue 31 item 2: the hint names the mlops flag that sets the script argument, not the bare argument.
+    with pytest.raises(model_def.WeightsUnavailableError, match="`mlops train --hyperparameter weights=none`"):
         model_def.build_model("resnet18", 3, "imagenet")
     out_dir = tmp_path / "sm-output"
     out_dir.mkdir()
@@ -154,8 +155,9 @@ def test_weight_download_failure_suggests_weights_none(monkeypatch, dataset, tmp
     result = run_train(data_flags(dataset) + flags + ["--model-dir", str(tmp_path / "m")],
                        env={"SM_OUTPUT_DIR": str(out_dir)})
     assert result.code == 2
-    assert "--weights none" in result.stderr and "Traceback" not in result.stderr
-    assert "--weights none" in (out_dir / "failure").read_text()  # SageMaker's FailureReason
+    hint = "`mlops train --hyperparameter weights=none`"
+    assert hint in result.stderr and "--weights none" not in result.stderr and "Traceback" not in result.stderr
+    assert hint in (out_dir / "failure").read_text()  # SageMaker's FailureReason
 
 
 def test_missing_data_folder_is_a_clear_error(tmp_path):

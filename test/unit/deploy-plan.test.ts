@@ -294,7 +294,10 @@ describe('flags and dry runs (offline, no credentials)', () => {
       [['--serverless', '--max-concurrency', '500'], '--max-concurrency: must be at most 200 (concurrent invocations), got "500".'],
       [['--memory', '2048'], /only apply to a serverless endpoint/],
       [['--serverless', '--instance-type', 'ml.m5.large'], /--serverless cannot be combined/],
-      [['--model', 'not a job!'], '--model: must be an s3:// URI of a model.tar.gz or a training job name, got "not a job!".'],
+      [
+        ['--model', 'not a job!'],
+        '--model: must be an s3:// URI of a model.tar.gz, a training job name, or a local model.tar.gz or run folder (./model.tar.gz, .mlops/local/<job>), got "not a job!".',
+      ],
       [['--timeout', 'soon'], /--timeout: "soon" is not a duration/],
     ]
     for (const [args, message] of cases) {

@@ -4,11 +4,11 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 /**
- * Starts the local AWS emulator (moto with the shims in test/harness/moto_server.py) for the
+ * Starts the local AWS emulator (moto with the shims in emulator/moto_server.py) for the
  * end-to-end tests and for `npm run demo`.
  *
  * A moto server per test file, on a free loopback port, with the launcher's shims
- * (test/harness/moto_server.py). `reset()` clears all AWS state between tests.
+ * (emulator/moto_server.py). `reset()` clears all AWS state between tests.
  */
 export interface MotoServer {
   readonly endpoint: string
@@ -22,7 +22,7 @@ export interface MotoServer {
 }
 
 // src/dev/ and dist/dev/ are both two levels below the package root.
-const LAUNCHER = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../test/harness/moto_server.py')
+const LAUNCHER = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../emulator/moto_server.py')
 const PYTHON = process.env.MOTO_PYTHON ?? 'python3'
 
 export async function freePort(): Promise<number> {

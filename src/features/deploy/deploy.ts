@@ -1,5 +1,6 @@
 import { endpointQuotaNeeds, type QuotaNeed } from '../../shared/preflight.js'
 import { alarmConsoleUrl, endpointConsoleUrl, endpointLogsConsoleUrl } from '../../aws/console-links.js'
+import { createReadStream } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { getAccountId } from '../../aws/sts/account.js'
@@ -36,6 +37,7 @@ import {
   makeWorkDir,
   modelPackageLocation,
   packageNote,
+  repackModelArchive,
   type InferenceCode,
 } from './model-package.js'
 import { serveConfigFor } from './ray-serve.js'
@@ -99,10 +101,18 @@ interface DeployInputs {
   readonly notify: readonly NotifyDestination[]
 }
 
+/** Where the trained model.tar.gz is: in S3, or a file on this machine (`deploy --model ./model.tar.gz` or a local run). */
+type ModelLocation = S3Location | { readonly file: string }
+
+/** Relative `--model` paths resolve from the working folder; local runs live in the project's `.mlops/local/`. */
+function modelLookup(ctx: CommandContext) {
+  return { cwd: ctx.deps.cwd, projectDir: ctx.projectDir }
+}
+
 /** What is there now: the model to serve and the endpoint it goes on (read-only lookups). */
 interface DeployTarget {
   readonly source: ModelSource
-  readonly src: S3Location
+  readonly src: ModelLocation
   readonly existing?: EndpointDescription
   readonly replacingFailed: boolean
   readonly previousConfig?: string
@@ -229,7 +239,7 @@ function deployQuotaNeeds(i: DeployInputs): QuotaNeed[] {
 
 async function planDeploy(ctx: CommandContext, i: DeployInputs): Promise<Plan<DeployDryRun>> {
   const s = i.settings
-  const source = await planModelSource(ctx.state(), i.cfg, i.flags.model)
+  const source = await planModelSource(ctx.state(), i.cfg, modelLookup(ctx), i.flags.model)
   const operations = buildDeployPlan({
     settings: s,
     cfg: i.cfg,
@@ -276,13 +286,14 @@ async function planDeploy(ctx: CommandContext, i: DeployInputs): Promise<Plan<De
 
 async function inspectTarget(ctx: CommandContext, aws: DeployClients, i: DeployInputs): Promise<DeployTarget> {
   const s = i.settings
-  const source = await resolveModelSource(aws.sagemaker, ctx.state(), i.cfg, i.flags.model)
-  const src = parseS3Uri(source.uri, { requireKey: true })
+  const source = await resolveModelSource(aws.sagemaker, ctx.state(), i.cfg, modelLookup(ctx), i.flags.model)
+  const src = source.kind === 'local' ? { file: source.uri } : parseS3Uri(source.uri, { requireKey: true })
   if (!src)
     throw new UserError('InvalidModelUri', `${source.uri} is not an s3:// URI of a model.tar.gz.`, {
-      hint: 'Pass --model s3://<bucket>/<key>/model.tar.gz or a training job name.',
+      hint: 'Pass --model s3://<bucket>/<key>/model.tar.gz, a training job name, or a model.tar.gz or run on this machine.',
     })
-  ctx.ui.step(`Model: ${source.uri}${source.jobName ? ` (${source.kind === 'tuning' ? 'tuning best job' : 'job'} ${source.jobName})` : ''}`)
+  const by = source.kind === 'tuning' ? 'tuning best job' : source.kind === 'local' ? 'local run' : 'job'
+  ctx.ui.step(`Model: ${source.uri}${source.jobName ? ` (${by} ${source.jobName})` : ''}`)
   const existing = await describeEndpoint(aws.sagemaker, s.endpointName)
   if (existing) assertUpdatable(existing)
   const replacingFailed = existing?.EndpointStatus === 'Failed'
@@ -297,8 +308,8 @@ async function inspectTarget(ctx: CommandContext, aws: DeployClients, i: DeployI
  * before any upload-data it may not exist yet: it is created with upload-data's hardening, before
  * anything else, or the run stops with that setup's exit-2 error and its fix.
  */
-async function ensureProjectBucket(ctx: CommandContext, aws: DeployClients, i: DeployInputs, src: S3Location): Promise<void> {
-  if (src.bucket === i.cfg.data.bucket) return
+async function ensureProjectBucket(ctx: CommandContext, aws: DeployClients, i: DeployInputs, src: ModelLocation): Promise<void> {
+  if ('bucket' in src && src.bucket === i.cfg.data.bucket) return
   const bucket = await ensureDataBucket(
     aws.s3,
     { bucket: i.cfg.data.bucket, region: i.settings.region, tags: projectTags(i.cfg.project.name), kmsKeyId: i.cfg.data.kmsKeyId },
@@ -309,12 +320,17 @@ async function ensureProjectBucket(ctx: CommandContext, aws: DeployClients, i: D
 }
 
 /** Repacks the trained model with the inference code and uploads it, content-addressed. */
-async function repackAndUpload(ctx: CommandContext, aws: DeployClients, i: DeployInputs, src: S3Location) {
+async function repackAndUpload(ctx: CommandContext, aws: DeployClients, i: DeployInputs, src: ModelLocation) {
   const work = await makeWorkDir()
   try {
-    const spin = ctx.ui.spinner(`Repacking ${src.uri}: ${packageNote(i.code)}${i.code.bundled ? ' (predictor bundled with mlops)' : ''}`)
+    const label = 'file' in src ? src.file : src.uri
+    const spin = ctx.ui.spinner(`Repacking ${label}: ${packageNote(i.code)}${i.code.bundled ? ' (predictor bundled with mlops)' : ''}`)
     try {
-      const repacked = await downloadAndRepack(aws.s3, src, i.code, serveConfigFor(i.cfg.endpoint, i.settings.variant, i.code.app), work.dir)
+      const serveConfig = serveConfigFor(i.cfg.endpoint, i.settings.variant, i.code.app)
+      const repacked =
+        'file' in src
+          ? await repackModelArchive(createReadStream(src.file), i.code, serveConfig, work.dir, src.file)
+          : await downloadAndRepack(aws.s3, src, i.code, serveConfig, work.dir)
       const loc = modelPackageLocation(i.cfg.data.bucket, i.cfg.project.name, repacked.sha256)
       const modelUploaded = (await ensureModelPackage(aws.s3, loc, repacked)).uploaded
       spin.succeed(`Model archive ${loc.uri} (${modelUploaded ? 'uploaded' : 'already there'})`)

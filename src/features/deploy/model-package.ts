@@ -231,23 +231,31 @@ export function packageNote(code: InferenceCode): string {
  */
 export function planModelPackage(source: string, projectBucket: BucketOptions, project: string, code: InferenceCode | undefined): PlannedOperation[] {
   const bucket = projectBucket.bucket
-  const src = parseS3Uri(source, { requireKey: true })
+  const local = !source.startsWith('s3://')
+  const src = local ? undefined : parseS3Uri(source, { requireKey: true })
   const dest = modelPackageLocation(bucket, project, SHA_PLACEHOLDER)
   const codeNote = code ? packageNote(code) : 'adds the Ray Serve predictor and config.yaml'
   return [
-    {
-      service: 's3',
-      operation: 'GetObject',
-      input: src ? { Bucket: src.bucket, Key: src.key } : { Bucket: '<bucket>', Key: source },
-      note: `download the trained model; ${codeNote}`,
-    },
-    ...(src && src.bucket !== bucket
+    ...(local
+      ? []
+      : [
+          {
+            service: 's3',
+            operation: 'GetObject',
+            input: src ? { Bucket: src.bucket, Key: src.key } : { Bucket: '<bucket>', Key: source },
+            note: `download the trained model; ${codeNote}`,
+          },
+        ]),
+    // A model from this machine (issue 31 item 3) is read from disk, so the project bucket may not exist yet either.
+    ...(local || (src && src.bucket !== bucket)
       ? [
           {
             service: 's3',
             operation: 'HeadBucket',
             input: { Bucket: bucket },
-            note: 'the model is in another bucket: the project bucket is created first if missing, hardened as upload-data does',
+            note: local
+              ? `the model is on this machine (${source}; ${codeNote}): the project bucket is created first if missing, hardened as upload-data does`
+              : 'the model is in another bucket: the project bucket is created first if missing, hardened as upload-data does',
           },
           ...ensureBucketRequests(projectBucket).map((r) => ({ service: 's3', ...r })),
         ]

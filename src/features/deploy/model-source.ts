@@ -1,4 +1,7 @@
 import type { SageMakerClient } from '@aws-sdk/client-sagemaker'
+import { existsSync, statSync } from 'node:fs'
+import path from 'node:path'
+import { isLocalModelPath } from '../../config/flag-fields.js'
 import type { MlopsConfig } from '../../config/schema.js'
 import { UserError } from '../../shared/errors.js'
 import { isProjectResource, matchProjectName } from '../../shared/project-ownership.js'
@@ -14,6 +17,50 @@ import { listTags } from '../../aws/sagemaker/project-resources.js'
  * recorded in the state file (training, tuning best job or EC2 run), else the newest completed
  * training job of the project in SageMaker (when the state file is missing).
  */
+
+/** Where relative `--model` paths resolve from and where local runs live. */
+export interface LocalModelLookup {
+  /** The folder the command runs in (relative paths). */
+  readonly cwd: string
+  /** The project folder (`.mlops/local/<job>/`). */
+  readonly projectDir: string
+}
+
+/**
+ * `--model` on this machine (issue 31 item 3): a local run's name (recorded by `train --local`), a
+ * model.tar.gz file, or a folder holding one (`.mlops/local/<job>/`). Undefined when `model` is
+ * none of these (an S3 URI or a SageMaker job name); a path that is missing is an error naming it.
+ */
+export async function localModelSource(state: StateStore, where: LocalModelLookup, model: string): Promise<ModelSource | undefined> {
+  if (isS3ModelFlag(model)) return undefined
+  const run = (await state.list('local-model')).find((r) => r.name === model)
+  if (run) {
+    const artifact =
+      (run.details as { modelArtifact?: string } | undefined)?.modelArtifact ?? path.join(where.projectDir, '.mlops', 'local', model, 'model.tar.gz')
+    if (!existsSync(artifact))
+      throw new UserError('LocalModelMissing', `--model ${model}: the local run's model.tar.gz is gone (${artifact}).`, {
+        hint: 'Train again with `mlops train --local`, or pass another run or a model.tar.gz path.',
+      })
+    return { uri: artifact, kind: 'local', jobName: model, foundIn: 'flag' }
+  }
+  const asPath = path.resolve(where.cwd, model)
+  const inProject = path.join(where.projectDir, '.mlops', 'local', model)
+  const candidate = existsSync(asPath) ? asPath : !isLocalModelPath(model) && existsSync(inProject) ? inProject : undefined
+  if (candidate === undefined) {
+    if (!isLocalModelPath(model)) return undefined
+    throw new UserError('LocalModelMissing', `--model ${model}: no such file or folder (${asPath}).`, {
+      hint: 'Pass a model.tar.gz (e.g. .mlops/local/<job>/model.tar.gz), a local run folder, an s3:// URI or a job name.',
+    })
+  }
+  const file = statSync(candidate).isDirectory() ? path.join(candidate, 'model.tar.gz') : candidate
+  if (!existsSync(file))
+    throw new UserError('LocalModelMissing', `--model ${model}: the folder ${candidate} holds no model.tar.gz.`, {
+      hint: 'Pass a local run folder (.mlops/local/<job>/, written by `mlops train --local`) or the model.tar.gz itself.',
+    })
+  const job = path.basename(path.dirname(file))
+  const isRun = path.dirname(path.dirname(file)) === path.join(where.projectDir, '.mlops', 'local')
+  return { uri: file, kind: 'local', ...(isRun ? { jobName: job } : {}), foundIn: 'flag' }
+}
 
 /** True when `--model` is an S3 URI (else it names a job). */
 export function isS3ModelFlag(model: string): boolean {
@@ -69,7 +116,7 @@ export async function latestModelInSageMaker(sm: SageMakerClient, cfg: Pick<Mlop
       return { ...src, kind: match.kind === 'training-job' ? 'sagemaker' : 'tuning', foundIn: 'sagemaker' }
   }
   throw new UserError('NoModel', `No trained model found for project ${cfg.project.name}.`, {
-    hint: 'Train one with `mlops train` (or `mlops train-ec2`), or pass --model s3://…/model.tar.gz.',
+    hint: 'Train one with `mlops train` (or `mlops train-ec2`), or pass --model s3://…/model.tar.gz, or a model trained here: --model <local run> (`.mlops/local/<job>`) or --model ./model.tar.gz.',
   })
 }
 
@@ -85,11 +132,17 @@ function listJobsInput(cfg: Pick<MlopsConfig, 'project'>) {
   }
 }
 
-/** --model, else state, else SageMaker. */
-export async function resolveModelSource(sm: SageMakerClient, state: StateStore, cfg: Pick<MlopsConfig, 'project'>, model?: string): Promise<ModelSource> {
+/** --model (S3, a local model or run, a job), else state, else SageMaker. */
+export async function resolveModelSource(
+  sm: SageMakerClient,
+  state: StateStore,
+  cfg: Pick<MlopsConfig, 'project'>,
+  where: LocalModelLookup,
+  model?: string,
+): Promise<ModelSource> {
   if (model !== undefined) {
     if (isS3ModelFlag(model)) return { uri: model, kind: 's3', foundIn: 'flag' }
-    return modelOfJob(sm, model)
+    return (await localModelSource(state, where, model)) ?? modelOfJob(sm, model)
   }
   return (await latestModelInState(state)) ?? latestModelInSageMaker(sm, cfg)
 }
@@ -101,10 +154,13 @@ export async function resolveModelSource(sm: SageMakerClient, state: StateStore,
 export async function planModelSource(
   state: StateStore,
   cfg: Pick<MlopsConfig, 'project' | 'data' | 'training'>,
+  where: LocalModelLookup,
   model?: string,
 ): Promise<{ source: ModelSource; ops: PlannedOperation[] }> {
   const placeholder = (job: string) => `s3://${cfg.data.bucket}/${cfg.training.outputPrefix}/${job}/output/model.tar.gz`
   if (model !== undefined && isS3ModelFlag(model)) return { source: { uri: model, kind: 's3', foundIn: 'flag' }, ops: [] }
+  const local = model !== undefined ? await localModelSource(state, where, model) : undefined
+  if (local) return { source: local, ops: [] }
   if (model !== undefined) {
     const known = (await state.list('training-job')).find((r) => r.name === model)
     const uri = (known?.details as { modelArtifact?: string } | undefined)?.modelArtifact ?? placeholder(model)

@@ -2,6 +2,7 @@ import type { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda'
 import { createAwsClientFactory, type AwsClientFactory, type AwsClients, type AwsSettings } from '../../aws/clients.js'
 import { CommandContext } from '../../context.js'
 import { resourceNames } from '../../shared/naming.js'
+import { MlopsError, OperationError, UserError } from '../../shared/errors.js'
 
 /**
  * `mlops invoke --local`: the same invoke as against AWS, with two clients swapped. The SageMaker
@@ -57,4 +58,59 @@ export async function localInvokeContext(ctx: CommandContext, opts: LocalInvokeO
     }) as AwsClientFactory
   }
   return new CommandContext({ ...ctx.deps, awsFactory }, ctx.globals)
+}
+
+/**
+ * Before `invoke --local` sends anything: is `mlops serve` listening? A refused connection is the
+ * one thing a newcomer hits first, and the AWS-shaped "could not reach the endpoint, check --region"
+ * would send them to the wrong place (issue 31 item 6).
+ */
+export async function checkLocalServer(port: number, timeoutMs = 2000): Promise<void> {
+  const { connect } = await import('node:net')
+  const reachable = await new Promise<boolean>((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port })
+    const finish = (ok: boolean) => {
+      socket.destroy()
+      resolve(ok)
+    }
+    socket.setTimeout(timeoutMs, () => finish(false))
+    socket.once('connect', () => finish(true))
+    socket.once('error', () => finish(false))
+  })
+  if (!reachable) throw localServerDown(port)
+}
+
+function localServerDown(port: number, cause?: unknown): OperationError {
+  return new OperationError('LocalServerNotRunning', `Nothing answers on http://127.0.0.1:${port}: \`mlops serve\` is not running there.`, {
+    hint: `Start it in another terminal with \`mlops serve${port === 8080 ? '' : ` --port ${port}`}\`, wait for its "Serving" line, then run this again (\`--port\` must match on both).`,
+    ...(cause ? { cause } : {}),
+  })
+}
+
+/**
+ * The errors `invoke` raises against AWS, with hints for this machine: the predictor's traceback is
+ * in `mlops serve`'s terminal, not in CloudWatch, and there is no region or endpoint URL to check.
+ * Anything else passes through unchanged.
+ */
+export function localizeInvokeError(err: unknown, port: number): unknown {
+  if (!(err instanceof MlopsError)) return err
+  const serveHint = `\`mlops serve\` (port ${port}) prints each request and the predictor's traceback in its terminal: look there, fix the model or the image, and run this again.`
+  switch (err.code) {
+    case 'Unreachable':
+      return localServerDown(port, err)
+    case 'InvocationFailed':
+    case 'BadInferenceResponse':
+      return new OperationError(err.code, err.message.replace(/^(Lambda [^ ]+|Endpoint [^ ]+)/, '$1 (local)'), {
+        hint: /^Lambda /.test(err.message) ? `The bundled Lambda handler ran in this process: its [lambda] line above has the detail. ${serveHint}` : serveHint,
+        cause: err,
+        ...(err.details ? { details: err.details } : {}),
+      })
+    case 'EndpointNotFound':
+      return new UserError(err.code, `${err.message.replace(/ \(in this account and region\)/, '')} on http://127.0.0.1:${port}.`, {
+        hint: `Is \`mlops serve\` on port ${port} running for this project (the endpoint name comes from project.name)? Start it from this project's folder.`,
+        cause: err,
+      })
+    default:
+      return err
+  }
 }

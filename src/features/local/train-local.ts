@@ -12,7 +12,8 @@ import { findPython } from './python.js'
 import { localTrainingOperations, planLocalTraining, type HyperparameterValue, type LocalTrainingPlan } from './plan.js'
 import { freePort, startProcesses, type ProcessExit, type ProcessGroup } from './processes.js'
 import { resolveTrainingSourceDir } from '../../shared/source-dir.js'
-import { checkScriptHyperparameters } from '../../shared/hyperparameters.js'
+import { checkScriptHyperparameters, mergeHyperparameters } from '../../shared/hyperparameters.js'
+import { countImages, cpuEstimateText, CPU_SIZED_HYPERPARAMETERS, estimateCpuTraining, type CpuEstimate } from './cpu-estimate.js'
 
 /** State-file kind of a locally trained model (its name is the job). */
 export const LOCAL_MODEL_KIND = 'local-model'
@@ -25,6 +26,8 @@ export interface LocalTrainOptions {
   readonly timeoutSeconds?: number
   /** --python */
   readonly python?: string
+  /** --cpu-sized: CPU_SIZED_HYPERPARAMETERS under the config's and the flags' (the flags win). */
+  readonly cpuSized?: boolean
 }
 
 export interface LocalTrainResult {
@@ -42,6 +45,8 @@ export interface LocalTrainResult {
   /** train.py's metrics.json (history, best epoch, world size), when it wrote one. */
   readonly summary?: Record<string, unknown>
   readonly durationSeconds: number
+  /** On a CPU: what the run was expected to take, and from what. */
+  readonly cpuEstimate?: CpuEstimate
 }
 
 /**
@@ -65,12 +70,11 @@ export async function runLocalTrain(ctx: CommandContext, opts: LocalTrainOptions
       hint: 'Fix training.sourceDir / training.entryPoint in mlops.config.yaml.',
     })
   }
-  await checkScriptHyperparameters(
-    { ui: ctx.ui, yes: Boolean(ctx.globals.yes), dryRun: ctx.dryRun },
-    sourceDir,
-    cfg.training.hyperparameters,
-    opts.hyperparameters,
-  )
+  // --cpu-sized sits over the config; each --hyperparameter flag still wins.
+  const overrides = opts.cpuSized
+    ? mergeHyperparameters(mergeHyperparameters(cfg.training.hyperparameters, CPU_SIZED_HYPERPARAMETERS), opts.hyperparameters)
+    : opts.hyperparameters
+  await checkScriptHyperparameters({ ui: ctx.ui, yes: Boolean(ctx.globals.yes), dryRun: ctx.dryRun }, sourceDir, cfg.training.hyperparameters, overrides)
   const instances = opts.instances ?? cfg.training.instanceCount
   // After the config's own checks (a typo in a hyperparameter is reported first), before Python is looked for.
   const channels = await localChannels(ctx.resolvePath(cfg.data.localDir))
@@ -83,7 +87,7 @@ export async function runLocalTrain(ctx: CommandContext, opts: LocalTrainOptions
     jobName: uniqueName(`${cfg.project.name}-local`, new Date(ctx.clock.now())),
     python: python.path,
     instances,
-    ...(opts.hyperparameters ? { overrides: opts.hyperparameters } : {}),
+    ...(overrides ? { overrides } : {}),
     channels,
     cudaDevices: python.cudaDevices,
     masterPort: instances > 1 && !ctx.dryRun ? await freePort() : 0,
@@ -92,10 +96,15 @@ export async function runLocalTrain(ctx: CommandContext, opts: LocalTrainOptions
     return planned({
       title: `mlops train --local (${instances} host${instances > 1 ? 's' : ''} on this machine)`,
       operations: localTrainingOperations(plan),
-      notes: [`Model: ${plan.layout.artifact}`, 'Nothing is uploaded: the channels are data.localDir’s folders.'],
+      notes: [
+        `Model: ${plan.layout.artifact}`,
+        'Nothing is uploaded: the channels are data.localDir’s folders.',
+        ...(opts.cpuSized ? [`--cpu-sized: ${cpuSizedText()} (each --hyperparameter flag wins)`] : []),
+      ],
       details: { jobName: plan.jobName, local: true, modelArtifact: plan.layout.artifact },
     })
   }
+  const cpuEstimate = python.cudaDevices === 0 || instances > 1 ? await estimateOnCpu(ctx, plan, Boolean(opts.cpuSized)) : undefined
   const started = ctx.clock.now()
   await prepareLayout(plan)
   ctx.ui.step(`Training ${plan.jobName} locally: ${instances} host${instances > 1 ? 's' : ''}, ${python.path}`)
@@ -109,7 +118,8 @@ export async function runLocalTrain(ctx: CommandContext, opts: LocalTrainOptions
     name: plan.jobName,
     region: 'local',
     createdAt: new Date(ctx.clock.now()).toISOString(),
-    details: { modelArtifact: plan.layout.artifact, modelDir: plan.layout.model, instances, metrics },
+    // arch and image size beside the measured images_per_sec: the next CPU estimate uses this machine's rate.
+    details: { modelArtifact: plan.layout.artifact, modelDir: plan.layout.model, instances, metrics, ...trainedShape(plan) },
   })
   return done({
     jobName: plan.jobName,
@@ -122,7 +132,31 @@ export async function runLocalTrain(ctx: CommandContext, opts: LocalTrainOptions
     epochs: epochHistory(lines),
     ...(summary ? { summary } : {}),
     durationSeconds: Math.round((ctx.clock.now() - started) / 100) / 10,
+    ...(cpuEstimate ? { cpuEstimate } : {}),
   })
+}
+
+/** `arch=resnet18 weights=none …`: the --cpu-sized settings in words. */
+function cpuSizedText(): string {
+  return Object.entries(CPU_SIZED_HYPERPARAMETERS)
+    .map(([k, v]) => `${k}=${String(v)}`)
+    .join(' ')
+}
+
+/** The model and input size a run trained with (train.py's defaults when the config says nothing). */
+function trainedShape(plan: LocalTrainingPlan): { arch: string; imageSize: number } {
+  const e = estimateCpuTraining({ hyperparameters: plan.hyperparameters, trainImages: 0, validImages: 0, runs: [] })
+  return { arch: e.arch, imageSize: e.imageSize }
+}
+
+/** On a CPU: says what the run will take, and offers --cpu-sized when that is long (issue 31 item 2). */
+async function estimateOnCpu(ctx: CommandContext, plan: LocalTrainingPlan, cpuSized: boolean): Promise<CpuEstimate> {
+  const [trainImages, validImages] = await Promise.all([countImages(plan.channels.train), countImages(plan.channels.valid)])
+  const runs = await ctx.state().list(LOCAL_MODEL_KIND)
+  const estimate = estimateCpuTraining({ hyperparameters: plan.hyperparameters, trainImages, validImages, runs })
+  const small = cpuSized ? undefined : estimateCpuTraining({ hyperparameters: CPU_SIZED_HYPERPARAMETERS, trainImages, validImages, runs })
+  for (const line of cpuEstimateText(estimate, cpuSized, small)) ctx.ui.warn(line)
+  return estimate
 }
 
 async function prepareLayout(plan: LocalTrainingPlan): Promise<void> {
@@ -152,7 +186,8 @@ async function runHosts(ctx: CommandContext, plan: LocalTrainingPlan, deadlineMs
     plan.hosts.map((h) => ({ name: h.host, command: h.command, args: h.args, cwd: h.cwd, env: { ...ctx.deps.env, ...h.env } })),
     (name, stream, line) => {
       if (stream === 'stdout' && name === plan.hosts[0].host) stdout.push(line)
-      ctx.ui.info(many ? `[${name}] ${line}` : line)
+      const progress = progressText(line)
+      ctx.ui.info(many ? `[${name}] ${progress ?? line}` : (progress ?? line))
     },
   )
   const outcome = await waitForHosts(ctx.signal, group, deadlineMs)
@@ -173,6 +208,21 @@ async function runHosts(ctx: CommandContext, plan: LocalTrainingPlan, deadlineMs
   const failed = outcome.exits.find((e) => e.code !== 0)
   if (failed) throw trainingFailed(plan.jobName, failed)
   return stdout
+}
+
+/**
+ * train.py's per-batch line (`progress: epoch 2/10 batch 30/120 (25%) elapsed 41.0s eta 123.0s`) in
+ * words, with the ETA of the epoch; undefined for any other line.
+ */
+export function progressText(line: string): string | undefined {
+  const m = /^progress: epoch (\d+)\/(\d+) batch (\d+)\/(\d+) \((\d+)%\) elapsed ([\d.]+)s eta ([\d.]+)s$/.exec(line)
+  if (!m) return undefined
+  const [, epoch, epochs, batch, batches, pct, elapsed, eta] = m
+  const secs = (s: string) => {
+    const n = Math.round(Number(s))
+    return n < 120 ? `${n} s` : `${Math.floor(n / 60)} min ${n % 60} s`
+  }
+  return `  epoch ${epoch}/${epochs}: batch ${batch}/${batches} (${pct}%), ${secs(elapsed)} in, ${Number(eta) > 0 ? `about ${secs(eta)} to the end of the epoch` : 'validating'}`
 }
 
 type HostsOutcome = { kind: 'exited'; exits: ProcessExit[] } | { kind: 'interrupted' } | { kind: 'timeout' }
