@@ -13,7 +13,7 @@ const str = (v: unknown) => (typeof v === 'string' ? v : undefined)
 /** train, logs (a training job) and train --local. */
 const afterTraining: Step = (r) => {
   const job = str(r.jobName) ?? str(r.tuningJobName)
-  if (r.mode === 'local') return 'mlops serve to try this model locally (mlops runs compares it with earlier runs)'
+  if (r.mode === 'local') return 'mlops runs (compare with earlier runs), then mlops serve to try this model locally'
   if (r.status === 'InProgress' || r.status === 'Stopping') return `mlops logs ${job ?? ''}`.trim()
   if (r.status === 'Completed') return 'mlops deploy (uses this model); compare runs with mlops runs'
   return job ? `mlops logs ${job} --debug (the whole log)` : undefined

@@ -77,10 +77,12 @@ describe("train.py's progress lines", () => {
 describe('train --local --cpu-sized', () => {
   async function project(): Promise<string> {
     const dir = await tempProject(minimalConfig('training:\n  hyperparameters: { epochs: 20, lr: 0.01 }\n'))
-    for (const split of ['train', 'valid']) {
-      await mkdir(path.join(dir, 'dogImages', split, '001.Affenpinscher'), { recursive: true })
-      await writeFile(path.join(dir, 'dogImages', split, '001.Affenpinscher', 'a.jpg'), 'x')
-    }
+    // The layout train --local checks before Python starts (shared/dataset-layout.ts): three splits, two classes, an image each.
+    for (const split of ['train', 'valid', 'test'])
+      for (const cls of ['001.Affenpinscher', '002.Afghan_hound']) {
+        await mkdir(path.join(dir, 'dogImages', split, cls), { recursive: true })
+        await writeFile(path.join(dir, 'dogImages', split, cls, 'a.jpg'), Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 0x10, 0x4a, 0x46, 0x49, 0x46, 0]))
+      }
     return dir
   }
 
