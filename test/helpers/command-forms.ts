@@ -32,6 +32,8 @@ export const DEFAULT_COMMANDS: string[][] = [
   ['audit-iam'],
   ['status'],
   ['teardown'],
+  // Removing the reservation (DeleteFunctionConcurrency), after the form above set one.
+  ['scale', '--lambda-reserved', 'none'],
 ]
 
 export interface Variant {
