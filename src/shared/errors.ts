@@ -69,7 +69,8 @@ export class AwsError extends MlopsError {
  */
 export function notAnAwsApiError(err: unknown, action?: string): AwsError | undefined {
   if (err instanceof MlopsError || !(err instanceof Error)) return undefined
-  if (!/Deserialization error|Unexpected token '<'|<!doctype|<html/i.test(err.message)) return undefined
+  // NotAnAwsApiAnswer: a success without an AWS request id (aws/answer-check.ts), e.g. an empty 200.
+  if (err.name !== 'NotAnAwsApiAnswer' && !/Deserialization error|Unexpected token '<'|<!doctype|<html/i.test(err.message)) return undefined
   return new AwsError(
     'NotAnAwsApi',
     `The endpoint${action ? ` for ${action}` : ''} answered something that is not the AWS API (an HTML page, or not JSON/XML).`,
