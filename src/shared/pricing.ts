@@ -1,5 +1,6 @@
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import path from 'node:path'
+import { writeFileAtomic } from './atomic-file.js'
 
 /**
  * On-demand list prices in USD per hour, us-east-1, as remembered in 2026-11 (the g6, g6e, p5, inf2
@@ -312,16 +313,9 @@ export function fileCache(file: string): PriceCache {
       }
     },
     async write(content) {
-      const tmp = `${file}.${process.pid}.tmp`
-      try {
-        await mkdir(path.dirname(file), { recursive: true })
-        await writeFile(tmp, JSON.stringify(content, null, 2) + '\n')
-        await rename(tmp, file)
-      } catch {
-        // A cache that cannot be written (a full disk, a read-only home) only costs a request next
-        // time; a half-written temporary file is not left behind.
-        await rm(tmp, { force: true }).catch(() => undefined)
-      }
+      // A cache that cannot be written (a full disk, a read-only home) only costs a request next
+      // time; the atomic write leaves no half-written file behind.
+      await writeFileAtomic(file, JSON.stringify(content, null, 2) + '\n').catch(() => undefined)
     },
   }
 }

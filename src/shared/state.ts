@@ -1,5 +1,6 @@
 import { access, constants, mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises'
 import path from 'node:path'
+import { writeFileAtomic } from './atomic-file.js'
 import { UserError } from './errors.js'
 
 /**
@@ -165,11 +166,8 @@ export class StateStore {
   }
 
   private async write(state: StateFile): Promise<void> {
-    await mkdir(path.dirname(this.file), { recursive: true })
-    // Write then rename, so a crash mid-write never leaves half a file.
-    const tmp = `${this.file}.${process.pid}.tmp`
-    await writeFile(tmp, JSON.stringify(state, null, 2) + '\n')
-    await rename(tmp, this.file)
+    // Write then rename, so a crash or a full disk never leaves half a file; a full disk names this file.
+    await writeFileAtomic(this.file, JSON.stringify(state, null, 2) + '\n')
     this.cache = state
   }
 

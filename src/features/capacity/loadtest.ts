@@ -1,7 +1,8 @@
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises'
+import { readFile, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { MAX_REALTIME_REQUEST_BYTES } from '../../shared/endpoint-limits.js'
 import type { CommandContext } from '../../context.js'
+import { writeFileAtomic } from '../../shared/atomic-file.js'
 import { systemClock } from '../../shared/clock.js'
 import { formatDuration } from '../../shared/duration.js'
 import { AbortError, OperationError, UserError } from '../../shared/errors.js'
@@ -220,9 +221,6 @@ async function priceLoad(
 
 async function saveLoadtest(projectDir: string, doc: SavedLoadtest): Promise<string> {
   const file = path.join(projectDir, LOADTEST_FILE)
-  await mkdir(path.dirname(file), { recursive: true })
-  const tmp = `${file}.${process.pid}.tmp`
-  await writeFile(tmp, JSON.stringify(doc, null, 2) + '\n')
-  await rename(tmp, file)
+  await writeFileAtomic(file, JSON.stringify(doc, null, 2) + '\n')
   return file
 }
