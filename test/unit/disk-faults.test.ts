@@ -10,6 +10,7 @@ import { InvokeEndpointCommand, SageMakerRuntimeClient } from '@aws-sdk/client-s
 import { chmod, readdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
+import { localTrainingFailure } from '../../src/features/local/train-local.js'
 import { writeFileAtomic } from '../../src/shared/atomic-file.js'
 import { exitCodeFor, fileSystemError, OperationError } from '../../src/shared/errors.js'
 import { fileCache } from '../../src/shared/pricing.js'
@@ -228,5 +229,42 @@ describe('the renderer maps a file-system error nobody translated', () => {
     )
     expect(fileSystemError(nodeError('ENOENT', 'open', { path: '/x' }))).toBeUndefined()
     expect(fileSystemError(new Error('ENOSPC in a message only'))).toBeUndefined()
+  })
+})
+
+describe('a local run on a full disk', () => {
+  const root = '/home/me/dogs/.mlops/local/dogs-train-20261122-100000'
+  // What PyTorch prints when torch.save hits a full disk: no errno, then its C++ runtime aborts.
+  const torchAbort = {
+    name: 'algo-1',
+    code: null,
+    signal: 'SIGABRT' as const,
+    tail: [
+      "terminate called after throwing an instance of 'c10::Error'",
+      '  what():  [enforce fail at inline_container.cc:595] . PytorchStreamWriter failed writing file data/0: file write failed',
+    ],
+  }
+
+  it('"killed by SIGABRT" with the disk under the run full: names the disk and the fix, exit 1', () => {
+    const err = localTrainingFailure('dogs-train-20261122-100000', torchAbort, { root, freeBytes: 4096 })
+    expect(err.code).toBe('NoSpaceLeft')
+    expect(err.message).toBe(`Local training dogs-train-20261122-100000 failed: no space left on device writing under ${root} (algo-1 was killed by SIGABRT).`)
+    expect(err.hint).toContain('mlops clean')
+    expect(exitCodeFor(err)).toBe(1)
+  })
+
+  it("Python's [Errno 28] (or a quota's [Errno 122]) names it even when space came back since", () => {
+    const tail = ['Traceback (most recent call last):', "OSError: [Errno 28] No space left on device: '/opt/ml/checkpoints/epoch-3.pt'"]
+    const err = localTrainingFailure('j', { name: 'algo-1', code: 1, signal: null, tail }, { root, freeBytes: 50e9 })
+    expect(err.message).toBe(
+      `Local training j failed: no space left on device writing under ${root} (algo-1 exited with code 1: OSError: [Errno 28] No space left on device: '/opt/ml/checkpoints/epoch-3.pt').`,
+    )
+    const quota = localTrainingFailure('j', { name: 'algo-1', code: 1, signal: null, tail: ['OSError: [Errno 122] Disk quota exceeded'] }, { root })
+    expect(quota).toMatchObject({ code: 'DiskQuotaExceeded', message: expect.stringContaining('the disk quota was exceeded') })
+  })
+
+  it('any other failure with space to spare is reported as before', () => {
+    const err = localTrainingFailure('j', { ...torchAbort, tail: ['error: no images in train/'] }, { root, freeBytes: 50e9 })
+    expect(err).toMatchObject({ code: 'LocalTrainingFailed', message: 'Local training j failed: algo-1 was killed by SIGABRT: error: no images in train/.' })
   })
 })
