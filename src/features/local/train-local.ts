@@ -1,14 +1,14 @@
 import { existsSync, statSync } from 'node:fs'
-import { mkdir, readdir, readFile, rm, statfs } from 'node:fs/promises'
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { create as createTar } from 'tar'
 import type { CommandContext } from '../../context.js'
-import { writeFileAtomic } from '../../shared/atomic-file.js'
 import { InterruptedError, OperationError, UserError } from '../../shared/errors.js'
 import { latestMetrics, type Metrics } from '../../shared/metrics.js'
 import { uniqueName } from '../../shared/naming.js'
 import { done, planned, type Outcome } from '../../shared/outcome.js'
 import { findPython } from './python.js'
+import { statfs } from 'node:fs/promises'
 import { localTrainingOperations, planLocalTraining, type HyperparameterValue, type LocalTrainingPlan } from './plan.js'
 import { freePort, startProcesses, type ProcessExit, type ProcessGroup } from './processes.js'
 import { resolveTrainingSourceDir } from '../../shared/source-dir.js'
@@ -104,11 +104,9 @@ export async function runLocalTrain(ctx: CommandContext, opts: LocalTrainOptions
   ctx.ui.step(`Training ${plan.jobName} locally: ${instances} host${instances > 1 ? 's' : ''}, ${python.path}`)
   const lines = await runHosts(ctx, plan, (opts.timeoutSeconds ?? cfg.training.maxRuntime) * 1000)
   // The contents of /opt/ml/model at the top of the archive, as SageMaker tars them.
-  await createTar({ cwd: plan.layout.model, gzip: true, file: plan.layout.artifact, portable: true }, await readdir(plan.layout.model)).catch((e: unknown) => {
-    // A full disk here names the archive (the CLI renders "No space left on device writing ..."), not no file at all.
-    if (e instanceof Error && !(e as NodeJS.ErrnoException).path) (e as NodeJS.ErrnoException).path = plan.layout.artifact
-    throw e
-  })
+  await createTar({ cwd: plan.layout.model, gzip: true, file: plan.layout.artifact, portable: true }, await readdir(plan.layout.model)).catch(
+    naming(plan.layout.artifact),
+  )
   const summary = await readJson(path.join(plan.layout.outputData, 'metrics.json'))
   const metrics = latestMetrics(lines)
   await ctx.state().record({
@@ -135,7 +133,8 @@ async function prepareLayout(plan: LocalTrainingPlan): Promise<void> {
   const l = plan.layout
   await rm(l.root, { recursive: true, force: true })
   for (const dir of [l.model, l.outputData, l.intermediate, l.inputConfig, l.checkpoints]) await mkdir(dir, { recursive: true })
-  for (const [name, content] of Object.entries(plan.configFiles)) await writeFileAtomic(path.join(l.inputConfig, name), JSON.stringify(content, null, 2) + '\n')
+  for (const [name, content] of Object.entries(plan.configFiles))
+    await writeFile(path.join(l.inputConfig, name), JSON.stringify(content, null, 2) + '\n').catch(naming(path.join(l.inputConfig, name)))
 }
 
 async function readJson(file: string): Promise<Record<string, unknown> | undefined> {
@@ -250,5 +249,16 @@ async function freeBytesAt(dir: string): Promise<number | undefined> {
     return Number(s.bavail) * Number(s.bsize)
   } catch {
     return undefined
+  }
+}
+
+/**
+ * Rethrows a write's error with the file it was writing: Node's ENOSPC on write names no path, and
+ * the CLI renders a named one as "No space left on device writing <file>" (issue 27).
+ */
+function naming(file: string): (e: unknown) => never {
+  return (e) => {
+    if (e instanceof Error && !(e as NodeJS.ErrnoException).path) (e as NodeJS.ErrnoException).path = file
+    throw e
   }
 }
