@@ -10,6 +10,7 @@ import {
   AbortError,
   FindingsError,
   notAnAwsApiError,
+  fileSystemError,
   type ExitCodeValue,
 } from './shared/errors.js'
 import { Ui } from './shared/output.js'
@@ -78,8 +79,9 @@ export async function runCli(argv: readonly string[], deps: Deps): Promise<ExitC
     await program.parseAsync([...argv], { from: 'user' })
     return 0
   } catch (thrown) {
-    // An answer no AWS call site translated still gets a plain message, not a SyntaxError.
-    const err = notAnAwsApiError(thrown) ?? thrown
+    // An answer no AWS call site translated still gets a plain message, not a SyntaxError; a full
+    // disk or a read-only folder names the file and the fix, not "Unexpected error: ENOSPC".
+    const err = notAnAwsApiError(thrown) ?? fileSystemError(thrown, { cwd: deps.cwd }) ?? thrown
     const code = exitCodeFor(err)
     if (isCommanderError(err) && code === 0) return 0 // --help, --version
     renderError((isCommanderError(err) && hyperparameterUsage(err, program, argv)) || err, deps, {

@@ -132,6 +132,13 @@ async function proxiedHandler(proxy: ProxySettings): Promise<unknown> {
   return signalAwareHttpHandler(proxyAgents(proxy))
 }
 
+/** One client; with an endpoint override, every answer but S3's must be AWS's (./answer-check.ts). */
+async function loadClient(name: AwsClientName, cfg: Record<string, unknown>): Promise<unknown> {
+  const client = await LOADERS[name](cfg)
+  if (cfg.endpoint && name !== 's3') (await import('./answer-check.js')).requireAwsAnswers(client)
+  return client
+}
+
 /** The one place that constructs SDK clients. Clients are cached per factory. */
 export function createAwsClientFactory(settings: AwsSettings): AwsClientFactory {
   const cache = new Map<AwsClientName, Promise<unknown>>()
@@ -141,7 +148,7 @@ export function createAwsClientFactory(settings: AwsSettings): AwsClientFactory 
     const cfg = await config
     const out: Partial<AwsClients> = {}
     for (const name of names) {
-      if (!cache.has(name)) cache.set(name, LOADERS[name](cfg))
+      if (!cache.has(name)) cache.set(name, loadClient(name, cfg))
       ;(out as Record<string, unknown>)[name] = await cache.get(name)
     }
     return out as Pick<AwsClients, K>

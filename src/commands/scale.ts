@@ -32,7 +32,7 @@ export function register(program: Command, deps: Deps): Command {
     .option('--scale-in-cooldown <s>', 'seconds after a scale-in before the next one (default: 300)')
     .option('--scale-out-cooldown <s>', 'seconds after a scale-out before the next one (default: 60)')
     .option('--show', 'print the current autoscaling settings and change nothing')
-    .option('--lambda-reserved <n>', "the Lambda's reserved concurrency (0 blocks every call)")
+    .option('--lambda-reserved <n>', "the Lambda's reserved concurrency; none removes the reservation (0 blocks every call, and is asked)")
     .option('--lambda-provisioned <n>', 'pre-warmed Lambda executions on the live alias (costs money while idle; 0 removes them)')
     .option('--from-loadtest [file]', "apply a load test's recommendation (default: the last, .mlops/loadtest.json); other flags win")
     .addHelpText(
@@ -52,6 +52,7 @@ Examples:
   $ mlops scale --max 6 --scale-in-cooldown 600
   $ mlops scale --show
   $ mlops scale --lambda-reserved 20 --lambda-provisioned 2
+  $ mlops scale --lambda-reserved none            back to the account's unreserved pool
   $ mlops scale --from-loadtest --max 4           target and Lambda concurrency from \`mlops loadtest\``,
     )
     .action(
@@ -79,7 +80,7 @@ const FLAGS = {
 /** Every flag checked before any AWS call (UserError naming the flag, exit 2); here only the rules that combine them. */
 export function parseScaleFlags(opts: ScaleFlags): {
   endpoint: EndpointScaleOptions
-  lambda: { reserved?: number; provisioned?: number }
+  lambda: { reserved?: number | null; provisioned?: number }
   endpointGiven: boolean
   lambdaGiven: boolean
 } {
@@ -103,7 +104,7 @@ export function parseScaleFlags(opts: ScaleFlags): {
     })
   }
   const lambda = {
-    ...given('reserved', FLAGS.lambdaReserved(opts.lambdaReserved)),
+    ...given('reserved', opts.lambdaReserved?.trim().toLowerCase() === 'none' ? null : FLAGS.lambdaReserved(opts.lambdaReserved)),
     ...given('provisioned', FLAGS.lambdaProvisioned(opts.lambdaProvisioned)),
   }
   const endpointGiven = Object.keys(endpoint).length > 0

@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { parseDuration } from '../shared/duration.js'
 import { duration, positiveInt } from './common.js'
+import { MAX_TARGET_INVOCATIONS_PER_MINUTE } from './sections/endpoint.js'
 
 /**
  * Fields that only a flag sets today (there is no config key for them). Their limits are written
@@ -72,10 +73,18 @@ export const loadLevelsField = z.array(positiveInt('concurrent requests').max(10
 /** `loadtest --max-requests`: the hard bound on requests for the whole run. */
 export const maxRequestsField = positiveInt('requests').max(1_000_000, atMost(1_000_000, 'requests'))
 
-/** `loadtest --rate`, `--peak-rps`: requests per second. */
+/**
+ * The most requests per second a load test rate or peak may name: what the endpoint's target can
+ * express (MAX_TARGET_INVOCATIONS_PER_MINUTE / 60). Above it (`--peak-rps 1e308`) the recommendation
+ * turns into numbers `scale` refuses (an infinite reserved concurrency).
+ */
+export const MAX_REQUEST_RATE = Math.floor(MAX_TARGET_INVOCATIONS_PER_MINUTE / 60)
+
+/** `loadtest --rate`, `--peak-rps` (and a saved recommendation's maxRps): requests per second. */
 export const requestRateField = z
   .number({ error: 'must be a number of requests per second above 0' })
   .positive('must be a number of requests per second above 0')
+  .max(MAX_REQUEST_RATE, `must be at most ${MAX_REQUEST_RATE} requests per second`)
 
 /** `loadtest --slo`: "1s", "1.5s", "300ms" or a bare number of milliseconds; gives milliseconds. */
 export const latencyMsField = z.string().transform((v, ctx) => {

@@ -69,7 +69,8 @@ export class AwsError extends MlopsError {
  */
 export function notAnAwsApiError(err: unknown, action?: string): AwsError | undefined {
   if (err instanceof MlopsError || !(err instanceof Error)) return undefined
-  if (!/Deserialization error|Unexpected token '<'|<!doctype|<html/i.test(err.message)) return undefined
+  // NotAnAwsApiAnswer: a success without an AWS request id (aws/answer-check.ts), e.g. an empty 200.
+  if (err.name !== 'NotAnAwsApiAnswer' && !/Deserialization error|Unexpected token '<'|<!doctype|<html/i.test(err.message)) return undefined
   return new AwsError(
     'NotAnAwsApi',
     `The endpoint${action ? ` for ${action}` : ''} answered something that is not the AWS API (an HTML page, or not JSON/XML).`,
@@ -84,6 +85,61 @@ export function notAnAwsApiError(err: unknown, action?: string): AwsError | unde
 
 /** Something ran and failed: a training job ended Failed, a deadline was reached, a smoke test failed. Exit 1. */
 export class OperationError extends MlopsError {}
+
+/**
+ * The file-system errors a user can fix on their side of the disk, what each means and the fix. Any
+ * file mlops writes (the state file, a config, the price cache, a load-test result, a local run's
+ * files) can hit them; unnamed they end in "Unexpected error: Error: ENOSPC ...".
+ */
+const FILE_SYSTEM_ERRORS: Readonly<Record<string, { readonly code: string; readonly what: string; readonly hint: string }>> = {
+  ENOSPC: { code: 'NoSpaceLeft', what: 'No space left on device', hint: 'Free space on that disk and run the command again.' },
+  EDQUOT: { code: 'DiskQuotaExceeded', what: 'Disk quota exceeded', hint: 'Free space within your quota (or ask for a larger one) and run the command again.' },
+  EROFS: {
+    code: 'ReadOnlyFileSystem',
+    what: 'Read-only file system',
+    hint: 'Run mlops from a folder on a writable disk (or remount it read-write) and run the command again.',
+  },
+  EACCES: {
+    code: 'PermissionDenied',
+    what: 'Permission denied',
+    hint: 'Make the file and its folder writable by you (or run from a folder you own) and run the command again.',
+  },
+  EPERM: {
+    code: 'PermissionDenied',
+    what: 'Operation not permitted',
+    hint: 'Make the file and its folder writable by you (or run from a folder you own) and run the command again.',
+  },
+}
+
+/** The temporary names mlops writes beside a file before renaming (`state.json.123.tmp`, `x.mlops-123.tmp`, `.123.probe`). */
+const TEMPORARY_SUFFIX = /\.(?:mlops-)?\d+(?:\.[0-9a-f]+)?\.(?:tmp|probe)$/
+
+/**
+ * A Node file-system error (ENOSPC, EDQUOT, EROFS, EACCES, EPERM) as an OperationError (exit 1) that
+ * names the file being written, with the fix: "No space left on device writing .mlops/state.json".
+ * `target` is the file meant (its temporary name is named otherwise, without the suffix); paths
+ * under `cwd` are shown relative to it. Undefined for any other error.
+ */
+export function fileSystemError(err: unknown, opts: { readonly target?: string; readonly cwd?: string } = {}): OperationError | undefined {
+  if (err instanceof MlopsError || !(err instanceof Error)) return undefined
+  const e = err as NodeJS.ErrnoException & { dest?: string }
+  const known = typeof e.code === 'string' ? FILE_SYSTEM_ERRORS[e.code] : undefined
+  if (!known || (e.syscall === undefined && e.path === undefined)) return undefined
+  const file = opts.target ?? (e.dest ?? e.path)?.replace(TEMPORARY_SUFFIX, '')
+  const shown = file === undefined ? 'a file' : showPath(file, opts.cwd)
+  const verb = /^(read|scandir|opendir|stat|lstat|access)$/.test(e.syscall ?? '') ? 'reading' : 'writing'
+  return new OperationError(known.code, `${known.what} ${verb} ${shown} (${e.code}${e.syscall ? `, ${e.syscall}` : ''}).`, {
+    hint: known.hint,
+    cause: err,
+    details: { errno: e.code, ...(file !== undefined ? { path: file } : {}), ...(e.syscall ? { syscall: e.syscall } : {}) },
+  })
+}
+
+function showPath(file: string, cwd: string | undefined): string {
+  if (cwd === undefined || !file.startsWith('/')) return file
+  const rel = file.startsWith(cwd.endsWith('/') ? cwd : `${cwd}/`) ? file.slice(cwd.length).replace(/^\//, '') : undefined
+  return rel || file
+}
 
 /** The user declined a confirmation prompt. Printed softly; exit 1 because the work was not done. */
 export class AbortError extends MlopsError {

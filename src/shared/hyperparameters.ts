@@ -39,8 +39,33 @@ export const hyperparameterKey = (name: string) => name.replace(/_/g, '-')
 /** Keys SageMaker sets itself (script mode's `sagemaker_*`, the tuner's objective metric), never the script's. */
 export const isReservedHyperparameter = (name: string) => name.startsWith('sagemaker_') || name === '_tuning_objective_metric'
 
+/**
+ * The paths the launcher sets for the script (SageMaker's SM_CHANNEL_* / SM_MODEL_DIR /
+ * SM_OUTPUT_DATA_DIR, which mlops sets the same way for local and EC2 runs): where the data is read
+ * and the model and metrics are written. As hyperparameters they would point the job somewhere
+ * SageMaker neither fills nor uploads (issue 27: `--hyperparameter model-dir=...` crashed the CLI).
+ */
+export const LAUNCHER_PATHS = ['model-dir', 'train', 'valid', 'validation', 'test', 'output-data-dir'] as const
+
+/**
+ * Refuses a launcher-set path among `hps`, naming where it came from (`--hyperparameter model-dir`
+ * or `training.hyperparameters.model-dir`). Exit 2, before anything is read or sent.
+ */
+export function refuseLauncherPaths(hps: Readonly<Record<string, Value>>, source: 'flag' | 'config'): void {
+  const key = Object.keys(hps).find((k) => (LAUNCHER_PATHS as readonly string[]).includes(hyperparameterKey(k)))
+  if (key === undefined) return
+  const where = source === 'flag' ? `--hyperparameter ${key}` : `training.hyperparameters.${key}`
+  throw new UserError('LauncherSetHyperparameter', `${where}: "${key}" is a path the launcher sets for the training script, not a hyperparameter.`, {
+    hint:
+      `Remove it. The launcher sets ${LAUNCHER_PATHS.join(', ')} (SageMaker's SM_CHANNEL_*, SM_MODEL_DIR and SM_OUTPUT_DATA_DIR): ` +
+      'the data comes from data.bucket/data.prefix and the model goes to training.outputPrefix.',
+  })
+}
+
 /** Config hyperparameters with the flags' values over them, one spelling per name (`batch_size` replaces `batch-size`). */
 export function mergeHyperparameters(base: Readonly<Record<string, Value>>, overrides: Readonly<Record<string, Value>> = {}): Record<string, Value> {
+  refuseLauncherPaths(overrides, 'flag')
+  refuseLauncherPaths(base, 'config')
   const merged: Record<string, Value> = { ...base }
   for (const [k, v] of Object.entries(overrides)) {
     for (const existing of Object.keys(merged)) if (hyperparameterKey(existing) === hyperparameterKey(k)) delete merged[existing]

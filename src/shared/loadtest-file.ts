@@ -2,6 +2,9 @@ import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { z } from 'zod'
 import { UserError } from './errors.js'
+import { requestRateField } from '../config/flag-fields.js'
+import { AutoscalingSchema } from '../config/sections/endpoint.js'
+import { LambdaSchema } from '../config/sections/lambda.js'
 
 /**
  * The file `mlops loadtest` writes and `mlops scale --from-loadtest` reads: where it is kept and the
@@ -65,3 +68,21 @@ export async function readSavedLoadtest(projectDir: string): Promise<SavedLoadte
   }
   return r.data
 }
+
+/**
+ * A recommendation that can be applied, each number checked by the very field of the flag it stands
+ * for (`--target`, `--lambda-reserved`, `--lambda-provisioned`; maxRps by `--peak-rps`'s): `loadtest`
+ * never saves, and `scale --from-loadtest` never applies, numbers the flags would refuse (issue 27).
+ */
+export const RecommendationSchema = z
+  .object({
+    maxRps: requestRateField,
+    targetInvocationsPerInstance: AutoscalingSchema.shape.targetInvocationsPerInstance.unwrap(),
+    lambdaReservedConcurrency: LambdaSchema.shape.reservedConcurrency.unwrap(),
+    lambdaProvisionedConcurrency: LambdaSchema.shape.provisionedConcurrency.unwrap(),
+    reasoning: z.array(z.string()),
+  })
+  .refine((r) => r.lambdaProvisionedConcurrency <= r.lambdaReservedConcurrency, {
+    message: 'must not exceed lambdaReservedConcurrency',
+    path: ['lambdaProvisionedConcurrency'],
+  })

@@ -1,5 +1,6 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import path from 'node:path'
+import { writeFileAtomic } from './atomic-file.js'
 
 /**
  * On-demand list prices in USD per hour, us-east-1, as remembered in 2026-11 (the g6, g6e, p5, inf2
@@ -232,7 +233,7 @@ export async function resolvePrices(instanceTypes: readonly string[], opts: Reso
   const today = new Date(opts.now()).toISOString().slice(0, 10)
   const maxAgeMs = (opts.maxAgeDays ?? PRICE_CACHE_MAX_AGE_DAYS) * 86_400_000
   const cached = await opts.cache?.read()
-  const entries: Record<string, CachedPrice> = cached?.region === opts.region ? { ...cached.entries } : {}
+  const entries: Record<string, CachedPrice> = cached?.region === opts.region ? validEntries(cached.entries, opts.now()) : {}
   const fresh = (e: CachedPrice | undefined) => e !== undefined && opts.now() - Date.parse(e.date) < maxAgeMs
   const listed = new Map<string, { usd: number; source: PriceSource }>()
   let failure: string | undefined
@@ -253,6 +254,23 @@ export async function resolvePrices(instanceTypes: readonly string[], opts: Reso
   }
   if (wrote) await opts.cache?.write({ version: 1, region: opts.region, entries })
   return new PriceBook(listed, { kind: 'table', date: BUILTIN_TABLE_DATE, reason: failure ?? `not in the ${opts.region} price list` })
+}
+
+/**
+ * The cache entries that can be believed: a finite price above 0 (or null: "the list has none"), read
+ * on a real past day. A hand-edited or corrupt file must not print "$-10.00", crash on a string, or
+ * pin a price for ever with a date in 2099 (issue 27): any other entry is dropped and read again.
+ */
+function validEntries(entries: unknown, now: number): Record<string, CachedPrice> {
+  const out: Record<string, CachedPrice> = {}
+  if (typeof entries !== 'object' || entries === null) return out
+  for (const [key, e] of Object.entries(entries as Record<string, unknown>)) {
+    const { usd, date } = (e ?? {}) as { usd?: unknown; date?: unknown }
+    const priced = usd === null || (typeof usd === 'number' && Number.isFinite(usd) && usd > 0)
+    const day = typeof date === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(date) ? Date.parse(date) : NaN
+    if (priced && Number.isFinite(day) && day <= now) out[key] = { usd: usd as number | null, date: date as string }
+  }
+  return out
 }
 
 function unavailable(e: unknown): string {
@@ -295,14 +313,9 @@ export function fileCache(file: string): PriceCache {
       }
     },
     async write(content) {
-      try {
-        await mkdir(path.dirname(file), { recursive: true })
-        const tmp = `${file}.${process.pid}.tmp`
-        await writeFile(tmp, JSON.stringify(content, null, 2) + '\n')
-        await rename(tmp, file)
-      } catch {
-        // A cache that cannot be written only costs a request next time.
-      }
+      // A cache that cannot be written (a full disk, a read-only home) only costs a request next
+      // time; the atomic write leaves no half-written file behind.
+      await writeFileAtomic(file, JSON.stringify(content, null, 2) + '\n').catch(() => undefined)
     },
   }
 }

@@ -3,6 +3,7 @@ import { access, constants, link, mkdir, open, readFile, rename, stat, unlink, w
 import { hostname } from 'node:os'
 import path from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
+import { writeFileAtomic } from './atomic-file.js'
 import { UserError } from './errors.js'
 
 /**
@@ -183,17 +184,8 @@ export class StateStore {
   }
 
   private async write(state: StateFile): Promise<void> {
-    await mkdir(path.dirname(this.file), { recursive: true })
-    // Write then rename, so a crash mid-write never leaves half a file (a name of its own per write:
-    // two stores in one process must not share a temporary file).
-    const tmp = `${this.file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
-    try {
-      await writeFile(tmp, JSON.stringify(state, null, 2) + '\n')
-      await rename(tmp, this.file)
-    } catch (e) {
-      await unlink(tmp).catch(() => undefined)
-      throw e
-    }
+    // Write then rename, so a crash or a full disk never leaves half a file; a full disk names this file.
+    await writeFileAtomic(this.file, JSON.stringify(state, null, 2) + '\n')
     this.cache = state
   }
 

@@ -34,6 +34,8 @@ export const DEFAULT_COMMANDS: string[][] = [
   ['status', '--metrics', '--since', '6h'],
   ['teardown'],
   ['runs'],
+  // Removing the reservation (DeleteFunctionConcurrency), after the form above set one.
+  ['scale', '--lambda-reserved', 'none'],
 ]
 
 export interface Variant {

@@ -1,4 +1,5 @@
 import {
+  DeleteFunctionConcurrencyCommand,
   DeleteProvisionedConcurrencyConfigCommand,
   GetAccountSettingsCommand,
   GetAliasCommand,
@@ -65,6 +66,11 @@ export async function putReservedConcurrency(lambda: LambdaClient, functionName:
   await call('PutFunctionConcurrency', resource, () =>
     lambda.send(new PutFunctionConcurrencyCommand({ FunctionName: functionName, ReservedConcurrentExecutions: reserved })),
   )
+}
+
+/** Removes the function's reservation: it runs on the account's unreserved pool again (`scale --lambda-reserved none`). */
+export async function deleteReservedConcurrency(lambda: LambdaClient, functionName: string, resource: string): Promise<void> {
+  await call('DeleteFunctionConcurrency', resource, () => lambda.send(new DeleteFunctionConcurrencyCommand({ FunctionName: functionName })))
 }
 
 export async function putProvisionedConcurrency(lambda: LambdaClient, functionName: string, qualifier: string, executions: number): Promise<void> {

@@ -1,10 +1,11 @@
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises'
+import { readFile, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { MAX_REALTIME_REQUEST_BYTES } from '../../shared/endpoint-limits.js'
 import type { CommandContext } from '../../context.js'
+import { writeFileAtomic } from '../../shared/atomic-file.js'
 import { systemClock } from '../../shared/clock.js'
 import { formatDuration } from '../../shared/duration.js'
-import { AbortError, UserError } from '../../shared/errors.js'
+import { AbortError, OperationError, UserError } from '../../shared/errors.js'
 import { resourceNames, type ResourceNames } from '../../shared/naming.js'
 import { done, planned, type Outcome } from '../../shared/outcome.js'
 import { formatBytes } from '../../shared/output.js'
@@ -16,7 +17,7 @@ import { costPer1000 } from './cost.js'
 import { recommend, summarizeLevel } from './recommend.js'
 import { preciseSystemClock, runLevels, type Sender } from './runner.js'
 import { endpointSender, lambdaSender, localInvocationUrl, localSender, type Fatal } from './targets.js'
-import { LOADTEST_FILE } from '../../shared/loadtest-file.js'
+import { LOADTEST_FILE, RecommendationSchema } from '../../shared/loadtest-file.js'
 import type { CostPer1000, LevelSummary, LoadtestReport, LoadtestSettingsSummary, LoadtestTarget, SavedLoadtest, TargetKind } from './types.js'
 
 /** `mlops loadtest`: measure the endpoint, the Lambda or the local server, and recommend scaling. */
@@ -163,6 +164,18 @@ export async function runLoadtest(ctx: CommandContext, opts: LoadtestOptions): P
   if (fatal.error) throw fatal.error
   const levels = measured.map(summarizeLevel)
   const recommendation = recommend(levels, opts.sloMs, opts.peakRps)
+  // Never save what `scale --from-loadtest` would refuse: the same fields check both sides.
+  const usable = recommendation.maxRps > 0 ? RecommendationSchema.safeParse(recommendation) : undefined
+  if (usable && !usable.success) {
+    const issue = usable.error.issues[0]
+    throw new OperationError(
+      'UnusableRecommendation',
+      `The load test's recommendation is out of range (${issue?.path.join('.')}: ${issue?.message}); nothing was saved.`,
+      {
+        hint: 'Run it again with a lower --peak-rps or fewer concurrency levels.',
+      },
+    )
+  }
   const cost = await priceLoad(ctx, cfg, target, levels, recommendation, payload)
   const report: LoadtestReport = { target, levels, recommendation, ...(cost ? { costPer1000: cost } : {}) }
   const file = await saveLoadtest(ctx.projectDir, { ...report, savedAt: new Date(ctx.clock.now()).toISOString(), settings })
@@ -208,9 +221,6 @@ async function priceLoad(
 
 async function saveLoadtest(projectDir: string, doc: SavedLoadtest): Promise<string> {
   const file = path.join(projectDir, LOADTEST_FILE)
-  await mkdir(path.dirname(file), { recursive: true })
-  const tmp = `${file}.${process.pid}.tmp`
-  await writeFile(tmp, JSON.stringify(doc, null, 2) + '\n')
-  await rename(tmp, file)
+  await writeFileAtomic(file, JSON.stringify(doc, null, 2) + '\n')
   return file
 }

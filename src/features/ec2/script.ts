@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { UserError } from '../../shared/errors.js'
 import { bundledScriptsDir } from '../../shared/package-root.js'
+import { refuseLauncherPaths } from '../../shared/hyperparameters.js'
 
 /**
  * What `train-ec2` runs on the box: the fixed runner `scripts/ec2/train.sh` (shipped in the npm
@@ -64,6 +65,7 @@ export function shellQuote(value: string): string {
  * Runs before any AWS call (issue 19 item 10).
  */
 export function checkPassableHyperparameters(hps: Readonly<Record<string, string | number | boolean>>): void {
+  refuseLauncherPaths(hps, 'config')
   for (const [key, raw] of Object.entries(hps)) {
     const field = `training.hyperparameters.${key}`
     if (!HP_KEY.test(key)) {

@@ -9,6 +9,7 @@ import { uniqueName } from '../../shared/naming.js'
 import { scanDataset, SPLITS } from '../../shared/dataset-layout.js'
 import { done, planned, type Outcome } from '../../shared/outcome.js'
 import { findPython } from './python.js'
+import { statfs } from 'node:fs/promises'
 import { localTrainingOperations, planLocalTraining, type HyperparameterValue, type LocalTrainingPlan } from './plan.js'
 import { freePort, startProcesses, type ProcessExit, type ProcessGroup } from './processes.js'
 import { resolveTrainingSourceDir } from '../../shared/source-dir.js'
@@ -110,7 +111,9 @@ export async function runLocalTrain(ctx: CommandContext, opts: LocalTrainOptions
   ctx.ui.step(`Training ${plan.jobName} locally: ${instances} host${instances > 1 ? 's' : ''}, ${python.path}`)
   const lines = await runHosts(ctx, plan, (opts.timeoutSeconds ?? cfg.training.maxRuntime) * 1000)
   // The contents of /opt/ml/model at the top of the archive, as SageMaker tars them.
-  await createTar({ cwd: plan.layout.model, gzip: true, file: plan.layout.artifact, portable: true }, await readdir(plan.layout.model))
+  await createTar({ cwd: plan.layout.model, gzip: true, file: plan.layout.artifact, portable: true }, await readdir(plan.layout.model)).catch(
+    naming(plan.layout.artifact),
+  )
   const summary = await readJson(path.join(plan.layout.outputData, 'metrics.json'))
   const metrics = latestMetrics(lines)
   await ctx.state().record({
@@ -163,7 +166,8 @@ async function prepareLayout(plan: LocalTrainingPlan): Promise<void> {
   const l = plan.layout
   await rm(l.root, { recursive: true, force: true })
   for (const dir of [l.model, l.outputData, l.intermediate, l.inputConfig, l.checkpoints]) await mkdir(dir, { recursive: true })
-  for (const [name, content] of Object.entries(plan.configFiles)) await writeFile(path.join(l.inputConfig, name), JSON.stringify(content, null, 2) + '\n')
+  for (const [name, content] of Object.entries(plan.configFiles))
+    await writeFile(path.join(l.inputConfig, name), JSON.stringify(content, null, 2) + '\n').catch(naming(path.join(l.inputConfig, name)))
 }
 
 async function readJson(file: string): Promise<Record<string, unknown> | undefined> {
@@ -206,7 +210,7 @@ async function runHosts(ctx: CommandContext, plan: LocalTrainingPlan, deadlineMs
     )
   }
   const failed = outcome.exits.find((e) => e.code !== 0)
-  if (failed) throw trainingFailed(plan.jobName, failed)
+  if (failed) throw localTrainingFailure(plan.jobName, failed, { root: plan.layout.root, freeBytes: await freeBytesAt(plan.layout.root) })
   return stdout
 }
 
@@ -247,9 +251,38 @@ async function waitForHosts(signal: AbortSignal, group: ProcessGroup, deadlineMs
   }
 }
 
-function trainingFailed(jobName: string, exit: ProcessExit): OperationError {
+/** Below this a disk counts as full: a checkpoint of the bundled model alone is ~134 MB. */
+const FULL_DISK_BYTES = 1024 * 1024
+
+/** What Python, libc and PyTorch's C++ print when a write hits a full disk or a quota. */
+const DISK_FULL_LINE = /No space left on device|\[Errno 28\]|ENOSPC|Disk quota exceeded|\[Errno 122\]/i
+
+/**
+ * Why a local host failed. A full disk (its output says so, or the disk under the run has under
+ * 1 MiB left) is named with the fix, not "killed by SIGABRT" (PyTorch's C++ aborts on a failed
+ * write) (issue 27); anything else gives the host, how it ended and its error line.
+ */
+export function localTrainingFailure(jobName: string, exit: ProcessExit, disk: { readonly root: string; readonly freeBytes?: number }): OperationError {
   const errorLine = [...exit.tail].reverse().find((l) => /^error: /.test(l)) ?? exit.tail.at(-1) ?? ''
   const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`
+  const fullLine = [...exit.tail].reverse().find((l) => DISK_FULL_LINE.test(l))
+  if (fullLine !== undefined || (disk.freeBytes !== undefined && disk.freeBytes < FULL_DISK_BYTES)) {
+    const quota = fullLine !== undefined && /quota|Errno 122/i.test(fullLine)
+    return new OperationError(
+      quota ? 'DiskQuotaExceeded' : 'NoSpaceLeft',
+      `Local training ${jobName} failed: ${quota ? 'the disk quota was exceeded' : 'no space left on device'} writing under ${disk.root} (${exit.name} ${how}${fullLine ? `: ${fullLine.trim()}` : ''}).`,
+      {
+        hint: 'Free space on that disk (`mlops clean` removes old local runs, checkpoints and downloads under .mlops/) and run again.',
+        details: {
+          host: exit.name,
+          exitCode: exit.code,
+          signal: exit.signal,
+          ...(disk.freeBytes !== undefined ? { freeBytes: disk.freeBytes } : {}),
+          tail: exit.tail,
+        },
+      },
+    )
+  }
   return new OperationError('LocalTrainingFailed', `Local training ${jobName} failed: ${exit.name} ${how}${errorLine ? `: ${errorLine}` : ''}.`, {
     hint:
       exit.code === 2
@@ -257,4 +290,24 @@ function trainingFailed(jobName: string, exit: ProcessExit): OperationError {
         : 'Its output is above; rerun with --debug for more.',
     details: { host: exit.name, exitCode: exit.code, tail: exit.tail },
   })
+}
+
+async function freeBytesAt(dir: string): Promise<number | undefined> {
+  try {
+    const s = await statfs(dir)
+    return Number(s.bavail) * Number(s.bsize)
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Rethrows a write's error with the file it was writing: Node's ENOSPC on write names no path, and
+ * the CLI renders a named one as "No space left on device writing <file>" (issue 27).
+ */
+function naming(file: string): (e: unknown) => never {
+  return (e) => {
+    if (e instanceof Error && !(e as NodeJS.ErrnoException).path) (e as NodeJS.ErrnoException).path = file
+    throw e
+  }
 }

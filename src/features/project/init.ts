@@ -1,10 +1,9 @@
-import { lstat, readdir, readFile, rename, writeFile } from 'node:fs/promises'
-import { mkdir } from 'node:fs/promises'
+import { access, chmod, constants, link, lstat, mkdir, readdir, readFile, rename, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { DEFAULT_CONFIG_FILE, parseConfigText } from '../../config/load.js'
 import { configTemplate } from '../../config/template.js'
 import type { CommandContext } from '../../context.js'
-import { UserError } from '../../shared/errors.js'
+import { fileSystemError, OperationError, UserError } from '../../shared/errors.js'
 import { done, type Outcome } from '../../shared/outcome.js'
 import { bundledScriptsDir } from '../../shared/package-root.js'
 
@@ -74,6 +73,8 @@ export async function runInit(ctx: CommandContext, opts: InitOptions): Promise<O
       cause: e,
     })
   }
+  const via = opts.example ? '--example' : ctx.globals.config !== undefined ? '-c' : undefined
+  await checkFolder(dir, file, via, { probe: !ctx.dryRun })
   const existing = await kindOf(file)
   if (existing === 'link') throw symlinkError(file, opts.example ? '--example <a new file>' : '-c <a real path>')
   if (existing && opts.example) {
@@ -83,7 +84,7 @@ export async function runInit(ctx: CommandContext, opts: InitOptions): Promise<O
   }
   if (opts.example) {
     const result: InitResult = { path: file, project, bucket, dataDir: path.resolve(dir, 'dogImages'), written: !ctx.dryRun, example: true }
-    if (!ctx.dryRun) await writeSafely(file, text, false)
+    if (!ctx.dryRun) await writeAll([{ file, data: text, replace: false }])
     return done(result)
   }
   if (existing && !opts.force) {
@@ -93,6 +94,8 @@ export async function runInit(ctx: CommandContext, opts: InitOptions): Promise<O
   }
   const scriptsDir = path.join(dir, SCRIPTS_DIR)
   const copy = bundled ? undefined : await planScriptCopy(scriptsDir, Boolean(opts.force))
+  if (copy?.files.length && (await kindOf(scriptsDir)) === 'dir')
+    await checkFolder(scriptsDir, path.join(scriptsDir, copy.files[0].rel), via, { probe: !ctx.dryRun })
   const gitignore = await planGitignore(path.join(dir, '.gitignore'))
   const result: InitResult = {
     path: file,
@@ -105,15 +108,11 @@ export async function runInit(ctx: CommandContext, opts: InitOptions): Promise<O
     ...(copy ? { scripts: { dir: scriptsDir, copied: copy.files.map((f) => f.rel), kept: copy.kept } } : {}),
   }
   if (ctx.dryRun) return done(result)
-  await writeSafely(file, text, existing !== undefined)
-  if (gitignore.text !== undefined) await writeFile(gitignore.path, gitignore.text, { flag: gitignore.action === 'created' ? 'wx' : 'a' })
-  if (copy) {
-    for (const f of copy.files) {
-      await mkdir(path.dirname(path.join(scriptsDir, f.rel)), { recursive: true })
-      await writeSafely(path.join(scriptsDir, f.rel), await readFile(f.source), f.exists)
-    }
-    for (const k of copy.kept) ctx.ui.warn(`Kept your ${path.join(SCRIPTS_DIR, k)} (pass --force to replace it with the bundled one).`)
-  }
+  const writes: PendingWrite[] = [{ file, data: text, replace: existing !== undefined }]
+  if (gitignore.text !== undefined) writes.push({ file: gitignore.path, data: gitignore.text, replace: gitignore.action === 'appended', mode: gitignore.mode })
+  for (const f of copy?.files ?? []) writes.push({ file: path.join(scriptsDir, f.rel), data: await readFile(f.source), replace: f.exists })
+  await writeAll(writes, copy?.files.length ? scriptsDir : undefined)
+  for (const k of copy?.kept ?? []) ctx.ui.warn(`Kept your ${path.join(SCRIPTS_DIR, k)} (pass --force to replace it with the bundled one).`)
   return done(result)
 }
 
@@ -124,14 +123,16 @@ const GITIGNORE_ENTRY = '.mlops/'
  * What to do to `.gitignore` (issue 31 item 8): create it, append the entry, or nothing when a line
  * already ignores `.mlops` (with or without the slashes). Never writes through a link.
  */
-async function planGitignore(file: string): Promise<{ path: string; action: NonNullable<InitResult['gitignore']>['action']; text?: string }> {
+async function planGitignore(file: string): Promise<{ path: string; action: NonNullable<InitResult['gitignore']>['action']; text?: string; mode?: number }> {
   const kind = await kindOf(file)
   if (kind === 'link' || kind === 'dir') return { path: file, action: 'skipped (not a plain file)' }
   if (kind === undefined) return { path: file, action: 'created', text: `${GITIGNORE_ENTRY}\n` }
   const current = await readFile(file, 'utf8')
   const ignored = current.split(/\r?\n/).some((l) => /^\/?\.mlops\/?(\*\*)?$/.test(l.trim()))
   if (ignored) return { path: file, action: 'already ignored' }
-  return { path: file, action: 'appended', text: `${current === '' || current.endsWith('\n') ? '' : '\n'}${GITIGNORE_ENTRY}\n` }
+  // The whole new text, renamed over the old file (its mode kept): never half an append.
+  const mode = (await stat(file)).mode & 0o7777
+  return { path: file, action: 'appended', text: `${current}${current === '' || current.endsWith('\n') ? '' : '\n'}${GITIGNORE_ENTRY}\n`, mode }
 }
 
 /**
@@ -187,16 +188,141 @@ async function kindOf(p: string): Promise<'link' | 'file' | 'dir' | undefined> {
   }
 }
 
+/** One file init writes: `replace` renames over an existing file; otherwise it must not exist (never clobbered). */
+interface PendingWrite {
+  readonly file: string
+  readonly data: string | Buffer
+  readonly replace: boolean
+  /** The permissions of the file it replaces. */
+  readonly mode?: number
+}
+
 /**
- * A new file is created exclusively (O_EXCL fails on any existing path, a link planted since the
- * check included); a replaced one is written beside it and renamed over it, which replaces the
- * directory entry and never follows a link.
+ * Writes every file or none (issue 27): each is first written in full under a temporary name beside
+ * it (so a full disk fails there, before anything is in place), then put in place: a replaced file
+ * by rename, which swaps the directory entry and never follows a link; a new one by a hard link,
+ * which like O_EXCL fails on any existing path (a link planted since the check included). On any
+ * failure the temporary files, the new files already placed and a scripts folder it created are
+ * removed, and the error names the file and the fix.
  */
-async function writeSafely(file: string, data: string | Buffer, replace: boolean): Promise<void> {
-  if (!replace) return writeFile(file, data, { flag: 'wx' })
-  const tmp = `${file}.mlops-${process.pid}.tmp`
-  await writeFile(tmp, data, { flag: 'wx' })
-  await rename(tmp, file)
+async function writeAll(writes: readonly PendingWrite[], scriptsDir?: string): Promise<void> {
+  const staged: { tmp: string; w: PendingWrite }[] = []
+  const placed: PendingWrite[] = []
+  let createdDir: string | undefined
+  let current = writes[0]?.file ?? ''
+  try {
+    if (scriptsDir && (await kindOf(scriptsDir)) === undefined) {
+      current = scriptsDir
+      await mkdir(scriptsDir)
+      createdDir = scriptsDir
+    }
+    for (const w of writes) {
+      current = w.file
+      const tmp = `${w.file}.mlops-${process.pid}.tmp`
+      await writeFile(tmp, w.data, { flag: 'wx' })
+      staged.push({ tmp, w })
+      if (w.mode !== undefined) await chmod(tmp, w.mode)
+    }
+    for (const { tmp, w } of staged) {
+      current = w.file
+      if (w.replace) await rename(tmp, w.file)
+      else await placeNew(tmp, w.file)
+      placed.push(w)
+    }
+  } catch (e) {
+    for (const { tmp } of staged) await rm(tmp, { force: true }).catch(() => undefined)
+    await rm(`${current}.mlops-${process.pid}.tmp`, { force: true }).catch(() => undefined)
+    for (const w of placed) if (!w.replace) await unlink(w.file).catch(() => undefined)
+    if (createdDir) await rmdir(createdDir).catch(() => undefined)
+    const replaced = placed.filter((w) => w.replace).map((w) => w.file)
+    throw initWriteFailed(e, current, replaced)
+  }
+}
+
+/** Puts a fully written temporary file at a new name, failing if anything is there. */
+async function placeNew(tmp: string, file: string): Promise<void> {
+  try {
+    await link(tmp, file)
+  } catch (e) {
+    // A file system without hard links (some network and FAT mounts): create exclusively instead.
+    if (!['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS'].includes((e as NodeJS.ErrnoException).code ?? '')) throw e
+    await writeFile(file, await readFile(tmp), { flag: 'wx' })
+  }
+  await unlink(tmp)
+}
+
+/** What init says when a write fails part way: the file, why, the fix, and that nothing was left behind. */
+function initWriteFailed(e: unknown, file: string, replaced: readonly string[]): unknown {
+  const left = replaced.length
+    ? ` The files already replaced (${replaced.join(', ')}) hold the new version in full; the rest were left as they were.`
+    : ' Nothing was written.'
+  const code = (e as NodeJS.ErrnoException).code
+  if (code === 'EEXIST') {
+    return new UserError('InitFileAppeared', `${file} appeared while mlops init was writing.${left}`, {
+      hint: 'Run mlops init again (it keeps existing files unless --force).',
+      cause: e,
+    })
+  }
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') return notWritable(file, e as NodeJS.ErrnoException, undefined, left)
+  const mapped = fileSystemError(e, { target: file })
+  if (!mapped) return e
+  return new OperationError(mapped.code, `${mapped.message}${left}`, { hint: mapped.hint, cause: e, details: mapped.details })
+}
+
+/**
+ * The folder init writes into must exist, be a folder and take a new file: checked before anything
+ * is written (issue 27: a missing or read-only folder ended in "Unexpected error"). With `probe`
+ * (a real run) an empty file is created and removed, the only test a read-only mount, a full inode
+ * table or root on a folder it may not write (sysfs, a network share) all fail.
+ */
+async function checkFolder(dir: string, file: string, via: string | undefined, opts: { readonly probe: boolean }): Promise<void> {
+  const fix = via ? `pass ${via} <a path in a folder that exists>` : 'run mlops init in a folder that exists'
+  let st
+  try {
+    st = await stat(dir)
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException
+    if (err.code === 'ENOENT' || err.code === 'ENOTDIR') {
+      throw new UserError('InitFolderMissing', `Cannot write ${file}: the folder ${dir} does not exist (${err.code}); nothing was written.`, {
+        hint: `Create it first (mkdir -p ${dir}) and run mlops init again, or ${fix}.`,
+        cause: e,
+      })
+    }
+    throw notWritable(file, err, via)
+  }
+  if (!st.isDirectory()) {
+    throw new UserError('InitFolderMissing', `Cannot write ${file}: ${dir} is not a folder (ENOTDIR); nothing was written.`, {
+      hint: `Move it away, or ${fix}.`,
+    })
+  }
+  if (!opts.probe) {
+    // A dry run creates nothing: the permission bits say what the probe would find (root aside).
+    await access(dir, constants.W_OK).catch((e: NodeJS.ErrnoException) => {
+      throw notWritable(file, e, via)
+    })
+    return
+  }
+  const probe = path.join(dir, `.mlops-init-${process.pid}.probe`)
+  try {
+    await writeFile(probe, '', { flag: 'wx' })
+  } catch (e) {
+    await rm(probe, { force: true }).catch(() => undefined)
+    const err = e as NodeJS.ErrnoException
+    if (err.code === 'EACCES' || err.code === 'EPERM' || err.code === 'EROFS') throw notWritable(file, err, via)
+    const mapped = fileSystemError(e, { target: file })
+    throw mapped ? new OperationError(mapped.code, `${mapped.message} Nothing was written.`, { hint: mapped.hint, cause: e, details: mapped.details }) : e
+  }
+  await unlink(probe)
+}
+
+function notWritable(file: string, err: NodeJS.ErrnoException, via: string | undefined, left = ' Nothing was written.'): UserError {
+  const dir = path.dirname(file)
+  const why = err.code === 'EROFS' ? 'it is on a read-only file system' : err.code === 'EPERM' ? 'the operation is not permitted' : 'permission denied'
+  const elsewhere = via ? `pass ${via} <a path in a writable folder>` : 'run mlops init in a folder you can write to'
+  return new UserError('InitFolderNotWritable', `Cannot write ${path.basename(file)} into ${dir}: ${why} (${err.code}).${left}`, {
+    hint: err.code === 'EROFS' ? `Remount it read-write, or ${elsewhere}.` : `Make it writable (chmod u+w ${dir}), or ${elsewhere}.`,
+    cause: err,
+  })
 }
 
 function symlinkError(p: string, alternative: string): UserError {

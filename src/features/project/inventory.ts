@@ -65,6 +65,8 @@ export interface FunctionInfo {
   readonly name: string
   readonly memoryMb: number
   readonly provisioned?: { qualifier: string; executions: number; status: string }
+  /** Reserved concurrency (GetFunction's Concurrency); absent: none, the function uses the unreserved pool. */
+  readonly reserved?: number
   readonly url?: { qualifier?: string; authType: string }
   readonly hourly: number
   /** Its page in the AWS console (status adds it). */
@@ -307,9 +309,11 @@ async function collectFunctions({ c, project, names, candidates }: Scan): Promis
     const pcc = await provisionedConcurrency(c.lambda, name, names.lambdaAlias)
     const url = await getFunctionUrlIfExists(c.lambda, name, names.lambdaAlias)
     const executions = pcc?.AllocatedProvisionedConcurrentExecutions ?? pcc?.RequestedProvisionedConcurrentExecutions ?? 0
+    const reserved = fn.Concurrency?.ReservedConcurrentExecutions
     functions.push({
       name,
       memoryMb,
+      ...(reserved !== undefined ? { reserved } : {}),
       ...(pcc ? { provisioned: { qualifier: names.lambdaAlias, executions, status: pcc.Status ?? 'Unknown' } } : {}),
       ...(url ? { url: { qualifier: names.lambdaAlias, authType: url.AuthType ?? 'AWS_IAM' } } : {}),
       hourly: executions > 0 ? lambdaProvisionedHourly(memoryMb, executions) : 0,

@@ -1,4 +1,4 @@
-import { mkdir, rename, writeFile } from 'node:fs/promises'
+import { writeFileAtomic } from '../../shared/atomic-file.js'
 import path from 'node:path'
 import type { CommandContext } from '../../context.js'
 import type { MlopsConfig } from '../../config/schema.js'
@@ -243,11 +243,7 @@ export async function runMetrics(ctx: CommandContext, opts: MetricsOptions): Pro
 }
 
 async function saveMetrics(projectDir: string, result: MetricsResult): Promise<void> {
-  const file = path.join(projectDir, METRICS_FILE)
-  await mkdir(path.dirname(file), { recursive: true })
-  const tmp = `${file}.${process.pid}.tmp`
-  await writeFile(tmp, JSON.stringify(result, null, 2) + '\n')
-  await rename(tmp, file)
+  await writeFileAtomic(path.join(projectDir, METRICS_FILE), JSON.stringify(result, null, 2) + '\n')
 }
 
 function seriesOf(s: Pick<SeriesSpec, 'id' | 'label' | 'unit' | 'stat'>, timestamps: readonly number[], values: readonly number[]): MetricSeries {

@@ -102,7 +102,7 @@ export function renderStatus(r: StatusResult, c: ChalkInstance): string {
     rows.push([
       'lambda',
       f.name,
-      f.provisioned ? `provisioned ${f.provisioned.executions} (${f.provisioned.status})` : 'on demand',
+      f.reserved === 0 ? 'reserved 0: every call throttled' : f.provisioned ? `provisioned ${f.provisioned.executions} (${f.provisioned.status})` : 'on demand',
       `${f.memoryMb} MB${f.url ? `, URL ${f.url.authType}` : ''}`,
       f.hourly > 0 ? `${perHour(f.hourly)} (while idle too)` : 'per request',
     ])
@@ -146,6 +146,8 @@ export function renderStatus(r: StatusResult, c: ChalkInstance): string {
     `Running now${scope}: ${c.bold(`${formatUsd(r.hourlyTotal)}/hour`)}, about ${c.bold(`${formatUsd(r.monthlyTotal)}/month`)} if left as is (data included).`,
   )
   lines.push(c.gray(r.priceNote))
+  for (const f of r.functions.filter((x) => x.reserved === 0))
+    lines.push(c.yellow(`Lambda ${f.name} has reserved concurrency 0: every call is throttled. Undo with \`mlops scale --lambda-reserved none\`.`))
   const links = consoleLines(r)
   if (links.length) lines.push('', 'In the AWS console:', ...links)
   if (r.hourlyTotal > 0) lines.push(`Remove it all with: ${c.cyan('mlops teardown')}`)

@@ -5,6 +5,7 @@ import {
   SCALABLE_DIMENSION,
   scalingResourceId,
   SERVICE_NAMESPACE,
+  type CurrentScaling,
   type ScalingSettings,
 } from '../../aws/autoscaling/scaling.js'
 import { describeEndpoint, describeEndpointConfig } from '../../aws/sagemaker/endpoint-lifecycle.js'
@@ -141,26 +142,58 @@ export async function runEndpointScale(
       details: { dryRun: true, operations: planToJson(ops), ...base, ...(each !== undefined ? { maxHourlyUsd: each * s.maxCapacity } : {}) },
     })
   }
+  return done(await applyEndpointScale(ctx, cfg, await readEndpointScale(ctx, cfg, s)))
+}
+
+/** What the endpoint part read before any change: the settings, the variant and the registration before. */
+export interface PreparedEndpointScale {
+  readonly settings: ScalingSettings
+  readonly instanceType?: string
+  readonly previous?: CurrentScaling
+}
+
+/** The endpoint part's reads and checks (exists, InService, not serverless), and no write. */
+export async function prepareEndpointScale(ctx: CommandContext, cfg: MlopsConfig, flags: EndpointScaleOptions): Promise<PreparedEndpointScale> {
+  return readEndpointScale(ctx, cfg, resolveScaling(cfg, flags))
+}
+
+async function readEndpointScale(ctx: CommandContext, cfg: MlopsConfig, s: ScalingSettings): Promise<PreparedEndpointScale> {
   const { variant } = await endpointVariant(ctx, cfg, false)
   const { autoscaling } = await ctx.clients(['autoscaling'], cfg)
   const previous = await describeScaling(autoscaling, s.endpointName)
+  return { settings: s, ...(variant?.kind === 'instance' ? { instanceType: variant.instanceType } : {}), ...(previous ? { previous } : {}) }
+}
+
+/** Registers the target and puts the policy of a prepared endpoint part, and records it. */
+export async function applyEndpointScale(ctx: CommandContext, cfg: MlopsConfig, p: PreparedEndpointScale): Promise<EndpointScaleResult> {
+  const s = p.settings
+  const resourceId = scalingResourceId(s.endpointName)
+  const { autoscaling } = await ctx.clients(['autoscaling'], cfg)
   const out = await applyScaling(autoscaling, s)
   await ctx.state().record({
     kind: 'scaling-target',
-    name: base.resourceId,
+    name: resourceId,
     region: ctx.awsSettings(cfg).region,
     createdAt: new Date(ctx.clock.now()).toISOString(),
     details: { ...s },
   })
-  const type = variant?.kind === 'instance' ? variant.instanceType : undefined
+  const type = p.instanceType
   const each = type ? hourlyPrice(type) : undefined
-  return done({
-    ...base,
+  return {
+    endpoint: s.endpointName,
+    resourceId,
+    minCapacity: s.minCapacity,
+    maxCapacity: s.maxCapacity,
+    policyName: s.policyName,
+    targetValue: s.targetValue,
+    targetRps: rpsForTarget(s.targetValue),
+    scaleInCooldown: s.scaleInCooldown,
+    scaleOutCooldown: s.scaleOutCooldown,
     ...(out.policyArn ? { policyArn: out.policyArn } : {}),
     ...(type ? { instanceType: type } : {}),
     ...(each !== undefined ? { maxHourlyUsd: each * s.maxCapacity } : {}),
-    ...(previous ? { previous } : {}),
-  })
+    ...(p.previous ? { previous: p.previous } : {}),
+  }
 }
 
 export async function showEndpointScale(ctx: CommandContext, cfg: MlopsConfig): Promise<Outcome<EndpointScaleShow>> {

@@ -1,10 +1,9 @@
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { z } from 'zod'
-import { MAX_TARGET_INVOCATIONS_PER_MINUTE } from '../../config/sections/endpoint.js'
 import type { CommandContext } from '../../context.js'
 import { UserError } from '../../shared/errors.js'
-import { LOADTEST_FILE, type Recommendation } from '../../shared/loadtest-file.js'
+import { LOADTEST_FILE, RecommendationSchema, type Recommendation } from '../../shared/loadtest-file.js'
 import type { EndpointScaleOptions, LambdaScaleOptions } from './types.js'
 
 /**
@@ -13,14 +12,16 @@ import type { EndpointScaleOptions, LambdaScaleOptions } from './types.js'
  * checked here against the same bounds the flags have.
  */
 
-const RecommendationSchema = z.object({
+/** What every load test file holds; a recommendation of nothing (maxRps 0, no level passed) is its own answer. */
+const RecommendationShape = z.object({
   maxRps: z.number().nonnegative(),
-  targetInvocationsPerInstance: z.number().int().nonnegative().max(MAX_TARGET_INVOCATIONS_PER_MINUTE),
-  lambdaReservedConcurrency: z.number().int().nonnegative(),
-  lambdaProvisionedConcurrency: z.number().int().nonnegative(),
   reasoning: z.array(z.string()),
 })
-const SavedSchema = z.object({ recommendation: RecommendationSchema, savedAt: z.string().optional(), target: z.object({ kind: z.string(), name: z.string() }) })
+const SavedSchema = z.object({
+  recommendation: RecommendationShape.loose(),
+  savedAt: z.string().optional(),
+  target: z.object({ kind: z.enum(['endpoint', 'lambda', 'local']), name: z.string() }),
+})
 
 export interface LoadtestForScale {
   readonly file: string
@@ -55,16 +56,33 @@ export async function loadtestScaleOptions(
       hint: 'Run `mlops loadtest` again to write a fresh one.',
     })
   }
-  const rec = parsed.data.recommendation
-  if (rec.maxRps <= 0 || rec.targetInvocationsPerInstance <= 0) {
+  const saved = parsed.data.recommendation
+  if (saved.maxRps <= 0) {
     throw new UserError('NothingToApply', `--from-loadtest: the load test in ${where} recommends nothing (no level passed).`, {
-      hint: rec.reasoning[0] ?? 'Run `mlops loadtest` again once the errors are fixed, or with a larger --slo.',
+      hint: saved.reasoning[0] ?? 'Run `mlops loadtest` again once the errors are fixed, or with a larger --slo.',
     })
   }
-  ctx.ui.info(
-    `From the load test of ${parsed.data.target.kind} ${parsed.data.target.name}${parsed.data.savedAt ? ` (${parsed.data.savedAt})` : ''}: ` +
-      `${rec.maxRps} requests/s within the SLO.`,
-  )
+  const applicable = RecommendationSchema.safeParse(saved)
+  if (!applicable.success) {
+    const issue = applicable.error.issues[0]
+    throw new UserError(
+      'InvalidLoadtest',
+      `--from-loadtest: ${where} is not a load test result (recommendation.${issue?.path.join('.')}): ${issue?.message ?? 'invalid'}.`,
+      { hint: 'Run `mlops loadtest` again to write a fresh one; the numbers in it are held to the same limits as the scale flags.' },
+    )
+  }
+  const rec: Recommendation = applicable.data
+  const { kind, name } = parsed.data.target
+  if (kind === 'local') {
+    // A laptop's numbers say little about an ml.* instance: never applied to AWS without a deliberate yes.
+    ctx.ui.warn(`${where} was measured on the local server (\`mlops loadtest --local\`), not on AWS: its numbers need not hold for the endpoint or the Lambda.`)
+    if (!ctx.globals.yes && !ctx.dryRun) {
+      throw new UserError('LocalLoadtest', `--from-loadtest: ${where} is a local measurement; applying it to AWS needs --yes.`, {
+        hint: 'Measure the endpoint itself (`mlops loadtest --yes`) and apply that, or pass --yes to apply the local numbers anyway.',
+      })
+    }
+  }
+  ctx.ui.info(`From the load test of ${kind} ${name}${parsed.data.savedAt ? ` (${parsed.data.savedAt})` : ''}: ${rec.maxRps} requests/s within the SLO.`)
   return {
     file: where,
     recommendation: rec,

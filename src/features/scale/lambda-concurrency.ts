@@ -11,6 +11,7 @@ import {
   accountConcurrency,
   aliasVersion,
   deleteProvisionedConcurrency,
+  deleteReservedConcurrency,
   functionMemory,
   provisionedConcurrency,
   putProvisionedConcurrency,
@@ -39,7 +40,8 @@ export interface ConcurrencyNumbers {
   readonly currentReserved?: number
   /** Provisioned concurrency on the alias now (0: none). */
   readonly currentProvisioned: number
-  readonly reserved?: number
+  /** null: the reservation is removed (`--lambda-reserved none`). */
+  readonly reserved?: number | null
   readonly provisioned?: number
 }
 
@@ -48,6 +50,8 @@ export interface ConcurrencyNumbers {
  * the account's unreserved executions after the change.
  */
 export function checkConcurrency(n: ConcurrencyNumbers): { unreservedAfter: number } {
+  if (n.reserved === null)
+    return checkConcurrency({ ...n, reserved: undefined, currentReserved: undefined, unreserved: n.unreserved + (n.currentReserved ?? 0) })
   const effectiveReserved = n.reserved ?? n.currentReserved
   const provisioned = n.provisioned ?? n.currentProvisioned
   if (n.provisioned !== undefined && n.provisioned > 0 && effectiveReserved !== undefined && n.provisioned > effectiveReserved) {
@@ -132,13 +136,37 @@ async function resolveFunctionName(ctx: CommandContext, cfg: MlopsConfig): Promi
   return recorded?.name ?? resourceNames(cfg).lambdaFunction
 }
 
-/** `mlops scale --lambda-reserved/--lambda-provisioned`: preflight, confirm the cost, change, wait, record. */
+/** `mlops scale --lambda-reserved/--lambda-provisioned`: preflight, confirm, change, wait, record. */
 export async function runLambdaScale(
   ctx: CommandContext,
   cfg: MlopsConfig,
   opts: LambdaScaleOptions,
 ): Promise<Outcome<LambdaScaleResult, LambdaScalePlanDetails>> {
-  const { reserved, provisioned } = resolveConcurrency(cfg, opts)
+  const prepared = await prepareLambdaScale(ctx, cfg, opts)
+  return prepared.kind === 'plan' ? prepared : done(await applyLambdaScale(ctx, cfg, prepared))
+}
+
+/** Everything read, checked and confirmed for a Lambda concurrency change; nothing changed yet. */
+export interface PreparedLambdaScale {
+  readonly kind: 'prepared'
+  readonly target: ScaleTarget
+  readonly now: Awaited<ReturnType<typeof readConcurrency>>
+  readonly want: LambdaScaleOptions
+  readonly cost?: NonNullable<LambdaScaleResult['cost']>
+}
+
+/**
+ * The reads, the preflight and every question of a Lambda concurrency change, and no write: `scale`
+ * asks all its questions (this part's and the endpoint's) before its first change (issue 27).
+ * Under --dry-run, the plan.
+ */
+export async function prepareLambdaScale(
+  ctx: CommandContext,
+  cfg: MlopsConfig,
+  opts: LambdaScaleOptions,
+): Promise<PreparedLambdaScale | Extract<Outcome<LambdaScaleResult, LambdaScalePlanDetails>, { kind: 'plan' }>> {
+  const want = resolveConcurrency(cfg, opts)
+  const { reserved, provisioned } = want
   const functionName = await resolveFunctionName(ctx, cfg)
   const alias = resourceNames(cfg).lambdaAlias
   if (reserved === 0) ctx.ui.warn(`Reserved concurrency 0 stops ${functionName} from running at all (every call is throttled).`)
@@ -163,9 +191,24 @@ export async function runLambdaScale(
 
   const { lambda } = await ctx.clients(['lambda'], cfg)
   const target: ScaleTarget = { lambda, functionName, alias }
-  const now = await readConcurrency(target, { reserved, provisioned })
+  const now = await readConcurrency(target, want)
+  // A reservation of 0 takes the function off the air: its own question, even when it comes from a file.
+  if (reserved === 0 && now.currentReserved !== 0) {
+    const ok = await ctx.ui.confirm(
+      `Set the reserved concurrency of ${functionName} to 0, so that every call is throttled until it is raised (or removed with --lambda-reserved none)?`,
+    )
+    if (!ok) throw new AbortError()
+  }
   const cost = provisioned ? await confirmProvisionedCost(ctx, cfg, target, provisioned, now.currentProvisioned) : undefined
-  const changed = await applyConcurrency(ctx, target, now, { reserved, provisioned })
+  return { kind: 'prepared', target, now, want, ...(cost ? { cost } : {}) }
+}
+
+/** The changes of a prepared Lambda concurrency change, the wait, and the record. */
+export async function applyLambdaScale(ctx: CommandContext, cfg: MlopsConfig, p: PreparedLambdaScale): Promise<LambdaScaleResult> {
+  const { target, now, want, cost } = p
+  const { reserved, provisioned } = want
+  const { functionName, alias } = target
+  const changed = await applyConcurrency(ctx, target, now, want)
   let status: 'READY' | 'REMOVED' | undefined
   if (provisioned === 0) status = 'REMOVED'
   else if (provisioned !== undefined) status = await waitForProvisioned(ctx, cfg, target, provisioned)
@@ -174,10 +217,10 @@ export async function runLambdaScale(
     alias,
     version: now.version,
     roleName: resourceNames(cfg).lambdaRole,
-    reserved: reserved ?? now.currentReserved,
+    reserved: reserved === null ? undefined : (reserved ?? now.currentReserved),
     provisioned: provisioned ?? now.currentProvisioned,
   })
-  return done({
+  return {
     dryRun: false,
     functionName,
     alias,
@@ -188,10 +231,10 @@ export async function runLambdaScale(
       : {}),
     account: { concurrencyLimit: now.limit, unreservedBefore: now.unreserved, unreservedAfter: now.unreservedAfter },
     ...(cost ? { cost } : {}),
-  })
+  }
 }
 
-interface ScaleTarget {
+export interface ScaleTarget {
   readonly lambda: LambdaClient
   readonly functionName: string
   readonly alias: string
@@ -199,7 +242,7 @@ interface ScaleTarget {
 
 /** Flags over config, checked before anything else. */
 function resolveConcurrency(cfg: MlopsConfig, opts: LambdaScaleOptions): LambdaScaleOptions {
-  const reserved = opts.reserved ?? cfg.lambda.reservedConcurrency
+  const reserved = opts.reserved !== undefined ? opts.reserved : cfg.lambda.reservedConcurrency
   const provisioned = opts.provisioned ?? cfg.lambda.provisionedConcurrency
   if (reserved === undefined && provisioned === undefined) {
     throw new UserError('NothingToScale', 'No Lambda concurrency given.', {
@@ -210,9 +253,10 @@ function resolveConcurrency(cfg: MlopsConfig, opts: LambdaScaleOptions): LambdaS
     ['--lambda-reserved', reserved],
     ['--lambda-provisioned', provisioned],
   ] as const) {
-    if (v !== undefined && (!Number.isInteger(v) || v < 0)) throw new UserError('InvalidFlag', `${flag} must be a whole number 0 or more, got ${v}.`)
+    if (v !== undefined && v !== null && (!Number.isInteger(v) || v < 0))
+      throw new UserError('InvalidFlag', `${flag} must be a whole number 0 or more, got ${v}.`)
   }
-  if (reserved !== undefined && provisioned !== undefined && provisioned > reserved) {
+  if (typeof reserved === 'number' && provisioned !== undefined && provisioned > reserved) {
     throw new UserError('ProvisionedAboveReserved', `--lambda-provisioned ${provisioned} is more than --lambda-reserved ${reserved}.`, {
       hint: 'Provisioned executions are part of the reservation: use a provisioned value at or below the reserved one.',
     })
@@ -257,15 +301,16 @@ async function applyConcurrency(
   { reserved, provisioned }: LambdaScaleOptions,
 ): Promise<{ reserved: boolean; provisioned: boolean }> {
   const target = `${t.functionName}:${t.alias}`
-  const reservedChanged = reserved !== undefined && reserved !== now.currentReserved
+  const reservedChanged = reserved === null ? now.currentReserved !== undefined : reserved !== undefined && reserved !== now.currentReserved
   const provisionedChanged = provisioned !== undefined && provisioned !== now.currentProvisioned
   const explain = (e: unknown) => {
     throw explainConcurrencyError(e, now.limit)
   }
   const putReserved = async () => {
-    if (!reservedChanged) return
-    ctx.ui.step(`Reserved concurrency of ${t.functionName}: ${now.currentReserved ?? 'none'} -> ${reserved}`)
-    await putReservedConcurrency(t.lambda, t.functionName, reserved, target).catch(explain)
+    if (!reservedChanged || reserved === undefined) return
+    ctx.ui.step(`Reserved concurrency of ${t.functionName}: ${now.currentReserved ?? 'none'} -> ${reserved ?? 'none (unreserved pool)'}`)
+    if (reserved === null) await deleteReservedConcurrency(t.lambda, t.functionName, target)
+    else await putReservedConcurrency(t.lambda, t.functionName, reserved, target).catch(explain)
   }
   const putProvisioned = async () => {
     if (provisioned === undefined || !provisionedChanged) return
@@ -278,7 +323,7 @@ async function applyConcurrency(
     await putProvisionedConcurrency(t.lambda, t.functionName, t.alias, provisioned).catch(explain)
   }
   // Lowering the reservation below today's provisioned executions: shrink provisioned first.
-  if (reserved !== undefined && reserved < now.currentProvisioned) {
+  if (typeof reserved === 'number' && reserved < now.currentProvisioned) {
     await putProvisioned()
     await putReserved()
   } else {

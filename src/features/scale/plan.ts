@@ -15,7 +15,7 @@ export function planScaling(s: ScalingSettings): PlannedOperation[] {
 }
 
 /** Every request of a Lambda concurrency change, in order, with full inputs. Pure. */
-export function planLambdaScale(functionName: string, alias: string, reserved: number | undefined, provisioned: number | undefined): PlannedOperation[] {
+export function planLambdaScale(functionName: string, alias: string, reserved: number | null | undefined, provisioned: number | undefined): PlannedOperation[] {
   const q = { FunctionName: functionName, Qualifier: alias }
   const ops: PlannedOperation[] = [
     { service: 'lambda', operation: 'GetAlias', input: { FunctionName: functionName, Name: alias }, note: 'must exist: `mlops lambda-setup` creates it' },
@@ -26,7 +26,9 @@ export function planLambdaScale(functionName: string, alias: string, reserved: n
   if (provisioned !== undefined && provisioned > 0) {
     ops.push({ service: 'lambda', operation: 'GetFunctionConfiguration', input: q, note: 'memory size, for the cost' })
   }
-  if (reserved !== undefined) {
+  if (reserved === null) {
+    ops.push({ service: 'lambda', operation: 'DeleteFunctionConcurrency', input: { FunctionName: functionName }, note: 'only if a reservation is set' })
+  } else if (reserved !== undefined) {
     ops.push({
       service: 'lambda',
       operation: 'PutFunctionConcurrency',

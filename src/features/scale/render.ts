@@ -87,7 +87,8 @@ export function renderLambdaScale(result: LambdaScaleResult, c: ChalkInstance): 
   const lines = [c.bold(`Lambda ${target}${result.version ? ` (version ${result.version})` : ''}`)]
   if (result.reserved) {
     const r = result.reserved
-    lines.push(`  reserved     ${r.requested}${r.changed ? ` (was ${r.previous ?? 'none'})` : ' (unchanged)'}`)
+    const requested = r.requested === null ? 'none (unreserved pool)' : r.requested === 0 ? '0: every call throttled' : String(r.requested)
+    lines.push(`  reserved     ${requested}${r.changed ? ` (was ${r.previous ?? 'none'})` : ' (unchanged)'}`)
   }
   if (result.provisioned) {
     const p = result.provisioned

@@ -1,9 +1,9 @@
 import { CommandContext } from '../../context.js'
 import { UserError } from '../../shared/errors.js'
 import { done, planned, type Outcome } from '../../shared/outcome.js'
-import { runEndpointScale, showEndpointScale } from './endpoint-scaling.js'
+import { applyEndpointScale, prepareEndpointScale, runEndpointScale, showEndpointScale } from './endpoint-scaling.js'
 import { loadtestScaleOptions } from './from-loadtest.js'
-import { runLambdaScale } from './lambda-concurrency.js'
+import { applyLambdaScale, prepareLambdaScale, runLambdaScale } from './lambda-concurrency.js'
 import type { EndpointScaleShow, ScaleOptions, ScalePlanDetails, ScaleResult } from './types.js'
 
 /**
@@ -29,6 +29,7 @@ export async function runScale(ctx: CommandContext, opts: ScaleOptions): Promise
   }
   const cfg = await ctx.config()
   if (opts.show) return showEndpointScale(ctx, cfg)
+  // The plan (for --dry-run and the preflight).
   const run = async (c: CommandContext) => {
     const endpointPart = given(endpoint) || !given(lambda) ? await runEndpointScale(c, cfg, endpoint) : undefined
     const lambdaPart = given(lambda) ? await runLambdaScale(c, cfg, lambda) : undefined
@@ -44,7 +45,13 @@ export async function runScale(ctx: CommandContext, opts: ScaleOptions): Promise
     const outcome = await run(quietDryRun(ctx))
     if (outcome.kind === 'plan') await ctx.preflight('scale', { quotas: [], operations: outcome.plan.operations }, cfg)
   }
-  return run(ctx)
+  // Every read, check and question of both parts before the first change: declining the Lambda's
+  // cost must not leave the endpoint already changed (issue 27).
+  const endpointPart = given(endpoint) || !given(lambda) ? await prepareEndpointScale(ctx, cfg, endpoint) : undefined
+  const lambdaPart = given(lambda) ? await prepareLambdaScale(ctx, cfg, lambda) : undefined
+  const endpointDone = endpointPart ? done(await applyEndpointScale(ctx, cfg, endpointPart)) : undefined
+  const lambdaDone = lambdaPart?.kind === 'prepared' ? done(await applyLambdaScale(ctx, cfg, lambdaPart)) : lambdaPart
+  return combineScaleOutcomes(endpointDone, lambdaDone)
 }
 
 /** The same command as a silent --dry-run: its plan, for the preflight. */

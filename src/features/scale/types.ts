@@ -39,7 +39,8 @@ export interface EndpointScaleOptions {
 }
 
 export interface LambdaScaleOptions {
-  readonly reserved?: number
+  /** Reserved concurrency; null removes the reservation (`--lambda-reserved none`). */
+  readonly reserved?: number | null
   readonly provisioned?: number
 }
 
@@ -86,7 +87,8 @@ export interface LambdaScaleResult {
   readonly alias: string
   /** The version `live` points at (what provisioned concurrency warms). */
   readonly version?: string
-  readonly reserved?: { readonly previous: number | null; readonly requested: number; readonly changed: boolean }
+  /** requested null: the reservation removed (`--lambda-reserved none`). */
+  readonly reserved?: { readonly previous: number | null; readonly requested: number | null; readonly changed: boolean }
   /** requested 0 = removed. status: READY after the wait, REMOVED, or PLANNED in a dry run. */
   readonly provisioned?: {
     readonly previous: number | null

@@ -1,6 +1,6 @@
 import { UserError } from '../../shared/errors.js'
 import { formatDuration } from '../../shared/duration.js'
-import { formatUsd, hourlyPrice } from '../../shared/pricing.js'
+import { formatUsd, hourlyPrice, TABLE_PRICES, type PriceBook } from '../../shared/pricing.js'
 import type { TrainingSettings } from './request.js'
 
 /**
@@ -8,7 +8,9 @@ import type { TrainingSettings } from './request.js'
  * enforces. `train`: MaxRuntimeInSeconds = budget / (hourly price x instances), never above
  * training.maxRuntime (both are ceilings, the tighter one wins); with spot, MaxWaitTimeInSeconds
  * keeps the configured capacity wait on top. `tune`: the number of training jobs = budget / the
- * most one job can cost. Prices are on-demand list prices, an upper bound for spot. Pure.
+ * most one job can cost. Prices are on-demand list prices, an upper bound for spot, from the same
+ * PriceBook as the run's cost estimate (the region's price list when it answered): one price book,
+ * or `--budget 1` would print "cost up to $1.43" (issue 27). Pure.
  */
 
 /**
@@ -32,12 +34,16 @@ export interface TrainBudget {
   readonly arithmetic: string
 }
 
-function priceOf(s: Pick<TrainingSettings, 'instanceType'>): number {
-  const hourly = hourlyPrice(s.instanceType)
+function priceOf(s: Pick<TrainingSettings, 'instanceType'>, prices: PriceBook): number {
+  const hourly = hourlyPrice(s.instanceType, prices)
   if (hourly === undefined) {
-    throw new UserError('BudgetNeedsPrice', `--budget needs the hourly price of ${s.instanceType}, and it is not in the built-in price table.`, {
-      hint: 'Use an instance type with a known price (for example ml.g4dn.xlarge), or drop --budget and set training.maxRuntime yourself.',
-    })
+    throw new UserError(
+      'BudgetNeedsPrice',
+      `--budget needs the hourly price of ${s.instanceType}: the price list did not give one, and it is not in the built-in price table.`,
+      {
+        hint: 'Use an instance type with a known price (for example ml.g4dn.xlarge), or drop --budget and set training.maxRuntime yourself.',
+      },
+    )
   }
   return hourly
 }
@@ -46,8 +52,9 @@ function priceOf(s: Pick<TrainingSettings, 'instanceType'>): number {
 export function trainBudget(
   budgetUsd: number,
   s: Pick<TrainingSettings, 'instanceType' | 'instanceCount' | 'spot' | 'maxRuntimeSeconds' | 'maxWaitSeconds'>,
+  prices: PriceBook = TABLE_PRICES,
 ): TrainBudget {
-  const hourly = priceOf(s)
+  const hourly = priceOf(s, prices)
   const perHour = hourly * s.instanceCount
   const coversSeconds = Math.floor((budgetUsd / perHour) * 3600)
   const rate = `${formatUsd(hourly)}/h × ${s.instanceCount} instance${s.instanceCount === 1 ? '' : 's'} = ${formatUsd(perHour)}/h`
@@ -102,8 +109,9 @@ export function tuneBudget(
   budgetUsd: number,
   s: Pick<TrainingSettings, 'instanceType' | 'instanceCount' | 'maxRuntimeSeconds'>,
   maxJobsFlag?: number,
+  prices: PriceBook = TABLE_PRICES,
 ): TuneBudget {
-  const hourly = priceOf(s)
+  const hourly = priceOf(s, prices)
   const perJobUsd = (hourly * s.instanceCount * s.maxRuntimeSeconds) / 3600
   const covered = Math.floor(budgetUsd / perJobUsd + 1e-9)
   const perJob = `${formatUsd(hourly)}/h × ${s.instanceCount} instance${s.instanceCount === 1 ? '' : 's'} × ${formatDuration(s.maxRuntimeSeconds)} max runtime = ${formatUsd(perJobUsd)} per job`

@@ -106,7 +106,9 @@ export async function runTrain(ctx: CommandContext, opts: TrainOptions): Promise
 async function prepareTrain(ctx: CommandContext, opts: TrainOptions): Promise<Prepared> {
   const cfg = await ctx.config()
   const configured = trainingSettings(cfg, opts.overrides)
-  const budget = opts.budgetUsd !== undefined ? trainBudget(opts.budgetUsd, configured) : undefined
+  // One price book for the budget's arithmetic and the cost estimate (the instance type is the same).
+  const prices = await ctx.prices([configured.instanceType], 'training', cfg)
+  const budget = opts.budgetUsd !== undefined ? trainBudget(opts.budgetUsd, configured, prices) : undefined
   const settings = budget ? withTrainBudget(configured, budget) : configured
   const region = ctx.awsSettings(cfg).region
   const jobName = uniqueName(resourceNames(cfg).trainingJobBase, new Date(ctx.clock.now()))
@@ -123,7 +125,7 @@ async function prepareTrain(ctx: CommandContext, opts: TrainOptions): Promise<Pr
   for (const notice of debuggerNotices(cfg, settings, distribution, ctx.clock.now())) ctx.ui.warn(notice)
   const imageNotice = trainingImageNotice(trainingImage(settings, region), ctx.clock.now())
   if (imageNotice) ctx.ui.warn(imageNotice)
-  const estimatedCost = estimateTrainingCost(settings, 1, await ctx.prices([settings.instanceType], 'training', cfg))
+  const estimatedCost = estimateTrainingCost(settings, 1, prices)
   return {
     cfg,
     settings,

@@ -29,6 +29,7 @@ import type { StateStore } from '../../shared/state.js'
 import { pollUntil } from '../../shared/clock.js'
 import { formatDuration } from '../../shared/duration.js'
 import { getAccountId } from '../../aws/sts/account.js'
+import { getProductsInput, instancePriceQuery } from '../../aws/pricing/products.js'
 import type { AwsClients } from '../../aws/clients.js'
 import { executionRoleArnFor } from '../../shared/roles/execution-role.js'
 import { roleTarget } from '../../aws/iam/role-target.js'
@@ -148,7 +149,9 @@ export async function runTune(ctx: CommandContext, opts: TuneOptions): Promise<T
 async function prepareTune(ctx: CommandContext, opts: TuneOptions): Promise<PreparedTune> {
   const cfg = await ctx.config()
   const training = trainingSettings(cfg, opts.training)
-  const budget = opts.budgetUsd !== undefined ? tuneBudget(opts.budgetUsd, training, opts.tuning.maxJobs) : undefined
+  // One price book for the budget's arithmetic and the cost estimate, as train has.
+  const prices = await ctx.prices([training.instanceType], 'training', cfg)
+  const budget = opts.budgetUsd !== undefined ? tuneBudget(opts.budgetUsd, training, opts.tuning.maxJobs, prices) : undefined
   const tuning = tuningSettings(cfg, budget ? budgetedTuning(cfg, opts.tuning, budget) : opts.tuning, training)
   const region = ctx.awsSettings(cfg).region
   const imageNotice = trainingImageNotice(trainingImage(training, region), ctx.clock.now())
@@ -176,7 +179,7 @@ async function prepareTune(ctx: CommandContext, opts: TuneOptions): Promise<Prep
   )
   const code = await prepareCode(cfg, source)
   const channels = trainingChannels(cfg)
-  const estimatedCost = estimateTrainingCost(training, jobs)
+  const estimatedCost = estimateTrainingCost(training, jobs, prices)
   return {
     cfg,
     training,
@@ -238,6 +241,12 @@ function planTune(p: PreparedTune, opts: TuneOptions, preflight: readonly Planne
   const plan = p.build(executionRoleArnFor(p.cfg, roleTarget(PLACEHOLDER.accountId, p.region, [])))
   const operations: PlannedOperation[] = [
     ...preflight,
+    {
+      service: 'pricing',
+      operation: 'GetProducts',
+      input: getProductsInput(instancePriceQuery(p.training.instanceType, p.region, 'training')),
+      note: 'the list price, unless cached in the last week or MLOPS_PRICE_LIST=off',
+    },
     ...planLaunchPrerequisites(p.cfg, p.region, p.channels, p.code),
     ...planRunNotify(p.cfg, p.notify, p.notifyRun, p.region),
     { service: 'sagemaker', operation: 'CreateHyperParameterTuningJob', input: plan.request },
