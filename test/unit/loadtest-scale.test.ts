@@ -82,6 +82,19 @@ describe('mlops scale --from-loadtest', () => {
     expect(run.stdout).toMatch(/Provisioned concurrency cost: about \$0\.03\/hour/)
   })
 
+  it('prints what a hand-edited file says escaped: no terminal control sequence reaches the terminal', async () => {
+    const hostile = JSON.stringify({
+      target: { kind: 'endpoint', name: 'dogs-endpoint\u001b]0;pwned\u0007' },
+      levels: [],
+      recommendation: RECOMMENDATION,
+      savedAt: '2026\u001b[2J\u202e',
+    })
+    const dir = await tempProject(minimalConfig(), { '.mlops/loadtest.json': hostile })
+    const run = await runMlops(['scale', '--from-loadtest', '--dry-run'], { cwd: dir, env: OFFLINE, awsFactory: noAwsFactory() })
+    expect(run.stderr).toContain('From the load test of endpoint dogs-endpoint\\x1b]0;pwned\\x07 (2026\\x1b[2J\\u202e): 18.3 requests/s within the SLO.')
+    expect(run.stderr + run.stdout).not.toMatch(/[\u001b\u0007\u202e]/)
+  })
+
   it('a given file, and flags typed beside it win over the recommendation', async () => {
     const dir = await tempProject(minimalConfig(), { 'runs/a.json': saved() })
     const run = await runMlops(['scale', '--from-loadtest', 'runs/a.json', '--target-rps', '2', '--lambda-reserved', '9', '--dry-run', '--json'], {

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { z } from 'zod'
 import type { CommandContext } from '../../context.js'
+import { escapeTerminal } from '../../shared/terminal-text.js'
 import { UserError } from '../../shared/errors.js'
 import { LOADTEST_FILE, RecommendationSchema, type Recommendation } from '../../shared/loadtest-file.js'
 import type { EndpointScaleOptions, LambdaScaleOptions } from './types.js'
@@ -59,7 +60,9 @@ export async function loadtestScaleOptions(
   const saved = parsed.data.recommendation
   if (saved.maxRps <= 0) {
     throw new UserError('NothingToApply', `--from-loadtest: the load test in ${where} recommends nothing (no level passed).`, {
-      hint: saved.reasoning[0] ?? 'Run `mlops loadtest` again once the errors are fixed, or with a larger --slo.',
+      hint:
+        (saved.reasoning[0] !== undefined ? escapeTerminal(saved.reasoning[0]) : undefined) ??
+        'Run `mlops loadtest` again once the errors are fixed, or with a larger --slo.',
     })
   }
   const applicable = RecommendationSchema.safeParse(saved)
@@ -82,7 +85,10 @@ export async function loadtestScaleOptions(
       })
     }
   }
-  ctx.ui.info(`From the load test of ${kind} ${name}${parsed.data.savedAt ? ` (${parsed.data.savedAt})` : ''}: ${rec.maxRps} requests/s within the SLO.`)
+  // The file may be hand-edited: what it says is printed escaped, never as terminal control sequences (issue 27).
+  ctx.ui.info(
+    `From the load test of ${escapeTerminal(kind)} ${escapeTerminal(name)}${parsed.data.savedAt ? ` (${escapeTerminal(parsed.data.savedAt)})` : ''}: ${rec.maxRps} requests/s within the SLO.`,
+  )
   return {
     file: where,
     recommendation: rec,
