@@ -13,7 +13,7 @@ import { statfs } from 'node:fs/promises'
 import { localTrainingOperations, planLocalTraining, type HyperparameterValue, type LocalTrainingPlan } from './plan.js'
 import { freePort, startProcesses, type ProcessExit, type ProcessGroup } from './processes.js'
 import { resolveTrainingSourceDir } from '../../shared/source-dir.js'
-import { checkScriptHyperparameters, mergeHyperparameters } from '../../shared/hyperparameters.js'
+import { checkScriptHyperparameters, mergeHyperparameters, refuseLauncherPaths } from '../../shared/hyperparameters.js'
 import { countImages, cpuEstimateText, CPU_SIZED_HYPERPARAMETERS, estimateCpuTraining, type CpuEstimate } from './cpu-estimate.js'
 
 /** State-file kind of a locally trained model (its name is the job). */
@@ -71,6 +71,9 @@ export async function runLocalTrain(ctx: CommandContext, opts: LocalTrainOptions
       hint: 'Fix training.sourceDir / training.entryPoint in mlops.config.yaml.',
     })
   }
+  // A launcher-set path as a hyperparameter is a usage error: named before the dataset is looked at.
+  refuseLauncherPaths(opts.hyperparameters ?? {}, 'flag')
+  refuseLauncherPaths(cfg.training.hyperparameters, 'config')
   // --cpu-sized sits over the config; each --hyperparameter flag still wins.
   const overrides = opts.cpuSized
     ? mergeHyperparameters(mergeHyperparameters(cfg.training.hyperparameters, CPU_SIZED_HYPERPARAMETERS), opts.hyperparameters)
