@@ -154,15 +154,20 @@ export function notifierPolicy(s: NotifySettings): PolicyDocument {
       endpointArn(s.endpointName, s),
     ],
   })
+  // CloudWatch Logs authorises DescribeLogStreams against `log-group:<name>:log-stream:` (the group's
+  // `:*` form matches it); it lists stream names only, and the notifier asks for the job's prefix.
+  statements.push({
+    Sid: 'FindTrainingLogStreams',
+    Effect: 'Allow',
+    Action: 'logs:DescribeLogStreams',
+    Resource: arn(s, 'logs', `log-group:${TRAINING_LOG_GROUP}:*`),
+  })
+  // The lines themselves: only this project's jobs' streams.
   statements.push({
     Sid: 'ReadOwnTrainingLogs',
     Effect: 'Allow',
-    Action: ['logs:DescribeLogStreams', 'logs:GetLogEvents'],
-    Resource: [
-      arn(s, 'logs', `log-group:${TRAINING_LOG_GROUP}:log-stream:${s.trainingJobPrefix}*`),
-      // DescribeLogStreams is authorised against the group; the notifier asks only for the job's prefix.
-      arn(s, 'logs', `log-group:${TRAINING_LOG_GROUP}`),
-    ],
+    Action: 'logs:GetLogEvents',
+    Resource: arn(s, 'logs', `log-group:${TRAINING_LOG_GROUP}:log-stream:${s.trainingJobPrefix}*`),
   })
   statements.push({
     Sid: 'WriteOwnLogs',

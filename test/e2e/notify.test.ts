@@ -94,7 +94,9 @@ beforeEach(async () => {
   await moto.reset()
   await c.s3.send(new CreateBucketCommand({ Bucket: 'dogs-data' }))
   for (const split of ['train', 'valid', 'test']) {
-    await c.s3.send(new PutObjectCommand({ Bucket: 'dogs-data', Key: `data/${split}/001.Affenpinscher/a.jpg`, Body: 'jpeg' }))
+    // Two classes in every split: train refuses one class before anything is billed (one set of dataset rules).
+    for (const cls of ['001.Affenpinscher', '002.Afghan_hound'])
+      await c.s3.send(new PutObjectCommand({ Bucket: 'dogs-data', Key: `data/${split}/${cls}/a.jpg`, Body: 'jpeg' }))
   }
   dir = await tempProject(CONFIG, { 'code/train.py': 'print("epoch=1 val_accuracy=0.5")\n' })
 })

@@ -92,6 +92,7 @@ describe('mlops scale --from-loadtest', () => {
     const dir = await tempProject(minimalConfig(), { '.mlops/loadtest.json': hostile })
     const run = await runMlops(['scale', '--from-loadtest', '--dry-run'], { cwd: dir, env: OFFLINE, awsFactory: noAwsFactory() })
     expect(run.stderr).toContain('From the load test of endpoint dogs-endpoint\\x1b]0;pwned\\x07 (2026\\x1b[2J\\u202e): 18.3 requests/s within the SLO.')
+    // eslint-disable-next-line no-control-regex -- the point: none of these may reach the terminal
     expect(run.stderr + run.stdout).not.toMatch(/[\u001b\u0007\u202e]/)
   })
 

@@ -199,7 +199,14 @@ describe('notify destinations and the plan', () => {
     )
     expect(JSON.stringify(planNotify(s))).not.toContain('SECRET')
     const policy = notifierPolicy(s)
-    expect(policy.Statement.map((x) => x.Sid)).toEqual(['PublishToOwnTopics', 'ReadWebhookUrl', 'DescribeOwnRuns', 'ReadOwnTrainingLogs', 'WriteOwnLogs'])
+    expect(policy.Statement.map((x) => x.Sid)).toEqual([
+      'PublishToOwnTopics',
+      'ReadWebhookUrl',
+      'DescribeOwnRuns',
+      'FindTrainingLogStreams',
+      'ReadOwnTrainingLogs',
+      'WriteOwnLogs',
+    ])
     expect(JSON.stringify(policy)).not.toContain('"*"')
     expect(eventPattern({ kind: 'training', match: 'dogs-train' })).toEqual({
       source: ['aws.sagemaker'],

@@ -13,6 +13,7 @@ import {
   executionNeeds,
   kmsNeeds,
   lambdaNeeds,
+  notifierNeeds,
   reaperNeeds,
   rolePolicies,
   roleSpecs,
@@ -76,6 +77,7 @@ describe('service needs: what AWS services do with the roles mlops creates', () 
     ['ec2', ec2Needs],
     ['lambda', lambdaNeeds],
     ['reaper', reaperNeeds],
+    ['notifier', notifierNeeds],
   ])('%s role: every need allowed, every near miss denied', async (_role, needs) => {
     expect(await wrongRows(needs(base), specs)).toEqual([])
   })
@@ -87,6 +89,7 @@ describe('service needs: what AWS services do with the roles mlops creates', () 
       'src/shared/roles/ec2-role.ts': 'ec2',
       'src/shared/roles/lambda-role.ts': 'lambda',
       'src/features/deploy/arm-idle-stop.ts': 'reaper',
+      'src/shared/notify-spec.ts': 'notifier',
     }
     const root = path.resolve(import.meta.dirname, '../..')
     const files = (readdirSync(path.join(root, 'src'), { recursive: true }) as string[])

@@ -4,6 +4,9 @@ import { LambdaClient } from '@aws-sdk/client-lambda'
 import { IAMClient } from '@aws-sdk/client-iam'
 import { EC2Client } from '@aws-sdk/client-ec2'
 import { ApplicationAutoScalingClient } from '@aws-sdk/client-application-auto-scaling'
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge'
+import { SNSClient } from '@aws-sdk/client-sns'
+import { SSMClient } from '@aws-sdk/client-ssm'
 import { sdkMock } from '../helpers/mock-sdk.js'
 import { describe, expect, it } from 'vitest'
 import { fakeAwsFactory } from '../helpers/aws.js'
@@ -13,9 +16,16 @@ const sagemaker = sdkMock(SageMakerClient)
 type AnyMock = { onAnyCommand(): { resolves(v: object): void } }
 const mocks: AnyMock[] = [
   sagemaker as unknown as AnyMock,
-  ...[sdkMock(S3Client), sdkMock(LambdaClient), sdkMock(IAMClient), sdkMock(EC2Client), sdkMock(ApplicationAutoScalingClient)].map(
-    (m) => m as unknown as AnyMock,
-  ),
+  ...[
+    sdkMock(S3Client),
+    sdkMock(LambdaClient),
+    sdkMock(IAMClient),
+    sdkMock(EC2Client),
+    sdkMock(ApplicationAutoScalingClient),
+    sdkMock(EventBridgeClient),
+    sdkMock(SNSClient),
+    sdkMock(SSMClient),
+  ].map((m) => m as unknown as AnyMock),
 ]
 
 describe('Ctrl-C during teardown (issue 19)', () => {
@@ -38,7 +48,7 @@ describe('Ctrl-C during teardown (issue 19)', () => {
     })
     const dir = await tempProject(minimalConfig())
     const run = await runMlops(['teardown', '--yes'], { cwd: dir, awsFactory: fakeAwsFactory(), signal: controller.signal })
-    expect(run.code).toBe(130)
+    expect(run.code, run.stderr).toBe(130)
     expect(run.stderr).toContain('Interrupted during teardown (at model dogs-model-b). Deleted so far: model dogs-model-a.')
     expect(run.stderr).toContain('Run `mlops teardown` again to finish')
     expect(deletes).toBe(2)

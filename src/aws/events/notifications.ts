@@ -8,7 +8,7 @@ import { ensureRole, type IamRoleSpec } from '../iam/roles.js'
 import { putParameter } from '../ssm/parameter.js'
 import { ensureSubscriberFunction, type SubscriberFunctionSpec } from '../sns/subscriber-function.js'
 import { createTopic, subscribeEmails } from '../sns/topic.js'
-import { putRule, putTargets } from './rules.js'
+import { putRule, putTargets } from './event-rules.js'
 
 /**
  * Arms run notifications from plain values (shared/notify-spec.ts builds them): the notifier's role,

@@ -1,5 +1,5 @@
 import type { AwsClients } from '../../aws/clients.js'
-import { deleteRule, listRulesByPrefix } from '../../aws/events/rules.js'
+import { deleteRule, listRulesByPrefix } from '../../aws/events/event-rules.js'
 import { deleteParameter, parameterExists } from '../../aws/ssm/parameter.js'
 import { deleteTopic, findTopicByName, listSubscriptionsWithPending } from '../../aws/sns/topic.js'
 import { NOTIFY_KINDS, notifyNames } from '../../shared/notify-spec.js'
