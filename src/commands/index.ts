@@ -5,12 +5,14 @@ import * as clean from './clean.js'
 import * as completion from './completion.js'
 import * as deploy from './deploy.js'
 import * as doctor from './doctor.js'
+import * as evaluate from './evaluate.js'
 import * as iamPolicy from './iam-policy.js'
 import * as init from './init.js'
 import * as invoke from './invoke.js'
 import * as lambdaSetup from './lambda-setup.js'
 import * as loadtest from './loadtest.js'
 import * as logs from './logs.js'
+import * as predict from './predict.js'
 import * as scale from './scale.js'
 import * as serve from './serve.js'
 import * as status from './status.js'
@@ -31,6 +33,8 @@ export const COMMANDS: readonly { register(program: Command, deps: Deps, makePro
   tune,
   logs,
   trainEc2,
+  evaluate,
+  predict,
   deploy,
   serve,
   invoke,

@@ -1,0 +1,136 @@
+import { spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
+import path from 'node:path'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { makeSyntheticDataset, runMlops, tempProject } from '../helpers/cli.js'
+
+/**
+ * Issue 28, for real: a local training run leaves evaluation.json; `evaluate --local` reproduces its
+ * test accuracy; `predict --local` writes one row per image, survives a real Ctrl-C (SIGINT to the
+ * CLI process) and resumes without redoing finished files. Debian's Python (torch) does the work.
+ */
+
+const ROOT = path.resolve(import.meta.dirname, '../..')
+const PYTHON = process.env.MLOPS_TORCH_PYTHON ?? '/usr/bin/python3'
+const TSX = path.join(ROOT, 'node_modules/tsx/dist/loader.mjs')
+const BIN = path.join(ROOT, 'src/bin.ts')
+const SLOW = 300_000
+
+function config(): string {
+  return `project: { name: evaltest }
+data: { localDir: ./dogImages, bucket: evaltest-data }
+training:
+  sourceDir: ${path.join(ROOT, 'scripts')}
+  hyperparameters: { arch: resnet18, weights: none, epochs: 2, batch-size: 16, lr: 0.003, image-size: 32, num-workers: 0, seed: 7, freeze-backbone: false }
+`
+}
+
+async function jsonOf<T>(file: string): Promise<T> {
+  return JSON.parse(await readFile(file, 'utf8')) as T
+}
+
+const lines = async (file: string) => (existsSync(file) ? (await readFile(file, 'utf8')).split('\n').filter(Boolean) : [])
+
+let dir: string
+let job: string
+
+beforeAll(async () => {
+  dir = await tempProject(config())
+  makeSyntheticDataset(dir, { classes: 3, train: 16, valid: 6, test: 8, size: 32 })
+  const trained = await runMlops(['train', '--local', '--python', PYTHON, '--json'], { cwd: dir })
+  expect(trained.code, trained.stderr).toBe(0)
+  job = trained.json<{ jobName: string }>().jobName
+}, SLOW)
+
+describe('evaluation of a local training run', () => {
+  it(
+    'train leaves evaluation.json beside metrics.json; evaluate --local reproduces its test accuracy within 0.5 points',
+    async () => {
+      const data = path.join(dir, '.mlops', 'local', job, 'output', 'data')
+      const left = await jsonOf<{ top1_accuracy: number; images: number; confusion: number[][] }>(path.join(data, 'evaluation.json'))
+      const metrics = await jsonOf<{ test_accuracy: number }>(path.join(data, 'metrics.json'))
+      expect(left.images).toBe(24)
+      expect(Math.abs(left.top1_accuracy - metrics.test_accuracy)).toBeLessThanOrEqual(0.005)
+
+      const run = await runMlops(['evaluate', '--local', '--python', PYTHON, '--json'], { cwd: dir })
+      expect(run.code, run.stderr).toBe(0)
+      const r = run.json()
+      expect(r).toMatchObject({ model: job, split: 'test', images: 24, training: { file: path.join(data, 'evaluation.json') } })
+      expect(Math.abs(r.top1Accuracy - metrics.test_accuracy) * 100).toBeLessThanOrEqual(0.5)
+      expect(Math.abs(r.training.differencePoints)).toBeLessThanOrEqual(0.5)
+      expect(r.perClass).toHaveLength(3)
+      expect(r.perClass.map((c: { recall: number }) => c.recall)).toEqual([...r.perClass.map((c: { recall: number }) => c.recall)].sort((a, b) => a - b))
+      expect(await jsonOf<{ confusion: number[][] }>(r.output)).toMatchObject({ confusion: left.confusion })
+    },
+    SLOW,
+  )
+
+  it('a --split that is neither test, valid nor a folder is exit 2 naming the flag', async () => {
+    const run = await runMlops(['evaluate', '--split', 'nowhere', '--python', PYTHON], { cwd: dir })
+    expect(run.code).toBe(2)
+    expect(run.stderr).toContain('--split nowhere is neither test, valid nor a folder.')
+  })
+})
+
+describe('predict --local', () => {
+  it(
+    'writes one row per image, stops on SIGINT keeping finished rows, and resumes without redoing them',
+    async () => {
+      // A bigger folder, so Ctrl-C lands mid-run: 3 classes x 120 images.
+      const big = await tempProject()
+      makeSyntheticDataset(big, { classes: 3, train: 120, valid: 1, test: 1, size: 32 })
+      const folder = path.join(big, 'dogImages', 'train')
+      const out = path.join(dir, 'big.jsonl')
+      const child = spawn(process.execPath, ['--import', TSX, BIN, 'predict', folder, '-o', out, '--python', PYTHON], {
+        cwd: dir,
+        env: { ...process.env, NO_COLOR: '1', CI: '' },
+      })
+      let stderr = ''
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+      const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)))
+      const deadline = Date.now() + 120_000
+      while ((await lines(out)).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25))
+      child.kill('SIGINT')
+      expect(await exited, stderr).toBe(130)
+      const first = await lines(out)
+      expect(first.length).toBeGreaterThan(0)
+      expect(first.length).toBeLessThan(360)
+      const firstFiles = first.map((l) => (JSON.parse(l) as { file: string }).file)
+
+      const again = await runMlops(['predict', folder, '-o', out, '--python', PYTHON, '--json'], { cwd: dir })
+      expect(again.code, again.stderr).toBe(0)
+      expect(again.json()).toMatchObject({ images: 360, skipped: first.length, predicted: 360 - first.length, errors: 0, format: 'jsonl' })
+      const all = (await lines(out)).map((l) => JSON.parse(l) as { file: string; label: string; predictions: unknown[] })
+      expect(all).toHaveLength(360)
+      expect(new Set(all.map((r) => r.file)).size).toBe(360)
+      expect(all.slice(0, first.length).map((r) => r.file)).toEqual(firstFiles)
+      expect(all.every((r) => r.predictions.length === 3 && r.label)).toBe(true)
+      expect(again.stderr).toContain(`(resuming: ${first.length} already in ${out})`)
+    },
+    SLOW,
+  )
+
+  it(
+    'reports per-class accuracy for a labelled folder, in CSV with --top',
+    async () => {
+      const run = await runMlops(['predict', 'dogImages/test', '-o', 'test.csv', '--top', '2', '--python', PYTHON, '--json'], { cwd: dir })
+      expect(run.code, run.stderr).toBe(0)
+      const r = run.json()
+      expect(r).toMatchObject({ images: 24, predicted: 24, skipped: 0 })
+      expect(r.perClass.map((c: { images: number }) => c.images)).toEqual([8, 8, 8])
+      const evaluation = await jsonOf<{ top1_accuracy: number }>(path.join(dir, '.mlops', 'local', job, 'output', 'data', 'evaluation.json'))
+      expect(r.accuracy).toBeCloseTo(evaluation.top1_accuracy, 5)
+      const csv = await lines(path.join(dir, 'test.csv'))
+      expect(csv[0]).toBe('file,true_label,label_1,probability_1,label_2,probability_2,error')
+      expect(csv).toHaveLength(25)
+    },
+    SLOW,
+  )
+
+  it('refuses an output that is neither .csv nor .jsonl, naming -o (exit 2)', async () => {
+    const run = await runMlops(['predict', 'dogImages/test', '-o', 'out.txt', '--python', PYTHON], { cwd: dir })
+    expect(run.code).toBe(2)
+    expect(run.stderr).toContain('-o out.txt: the predictions file must end in .csv or .jsonl.')
+  })
+})
