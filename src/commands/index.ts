@@ -13,6 +13,7 @@ import * as lambdaSetup from './lambda-setup.js'
 import * as loadtest from './loadtest.js'
 import * as logs from './logs.js'
 import * as predict from './predict.js'
+import * as runReport from './run-report.js'
 import * as scale from './scale.js'
 import * as serve from './serve.js'
 import * as status from './status.js'
@@ -35,6 +36,7 @@ export const COMMANDS: readonly { register(program: Command, deps: Deps, makePro
   trainEc2,
   evaluate,
   predict,
+  runReport,
   deploy,
   serve,
   invoke,

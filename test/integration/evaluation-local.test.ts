@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { readFile } from 'node:fs/promises'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { chromium } from 'playwright-core'
 import { makeSyntheticDataset, runMlops, tempProject } from '../helpers/cli.js'
 
 /**
@@ -16,6 +17,7 @@ const PYTHON = process.env.MLOPS_TORCH_PYTHON ?? '/usr/bin/python3'
 const TSX = path.join(ROOT, 'node_modules/tsx/dist/loader.mjs')
 const BIN = path.join(ROOT, 'src/bin.ts')
 const SLOW = 300_000
+const CHROMIUM = process.env.MLOPS_CHROMIUM ?? '/usr/bin/chromium'
 
 function config(): string {
   return `project: { name: evaltest }
@@ -132,5 +134,79 @@ describe('predict --local', () => {
     const run = await runMlops(['predict', 'dogImages/test', '-o', 'out.txt', '--python', PYTHON], { cwd: dir })
     expect(run.code).toBe(2)
     expect(run.stderr).toContain('-o out.txt: the predictions file must end in .csv or .jsonl.')
+  })
+})
+
+describe('report', () => {
+  it(
+    'of a local run: one file that headless Chromium renders offline, every chart with marks, no console error, no request',
+    async () => {
+      await writeFile(
+        path.join(dir, '.mlops', 'loadtest.json'),
+        JSON.stringify({
+          savedAt: '2026-11-22T10:00:00Z',
+          target: { kind: 'local', name: 'localtest-endpoint' },
+          levels: [
+            { concurrency: 1, requests: 40, rps: 8.1, p50Ms: 110, p95Ms: 150, p99Ms: 170, errors: {} },
+            { concurrency: 4, requests: 90, rps: 18.4, p50Ms: 190, p95Ms: 260, p99Ms: 300, errors: {} },
+          ],
+        }),
+      )
+      const run = await runMlops(['report', '-o', 'out/report.html', '--json'], { cwd: dir })
+      expect(run.code, run.stderr).toBe(0)
+      const r = run.json()
+      expect(r).toMatchObject({
+        runs: [job],
+        output: path.join(dir, 'out', 'report.html'),
+        charts: 6,
+        sections: { evaluation: true, loadtest: true, audit: false },
+      })
+      const html = await readFile(r.output, 'utf8')
+      expect(html).not.toMatch(/<script|<link|src="(?!data:)/)
+
+      const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] })
+      try {
+        const page = await browser.newPage({ viewport: { width: 1280, height: 1400 } })
+        const errors: string[] = []
+        const requests: string[] = []
+        page.on('console', (m) => {
+          if (m.type() === 'error') errors.push(m.text())
+        })
+        page.on('pageerror', (e) => errors.push(e.message))
+        page.on('request', (req) => requests.push(req.url()))
+        await page.goto(`file://${r.output}`)
+        const charts = await page.$$eval('figure.chart', (figs) =>
+          figs.map((f) => ({
+            id: f.getAttribute('data-chart'),
+            marks: [...f.querySelectorAll('svg g.role-mark')].filter((g) =>
+              [...g.querySelectorAll('path, text')].some((e) => (e.getAttribute('d') ?? '').length > 2 || (e.textContent ?? '').trim() !== ''),
+            ).length,
+            width: f.querySelector('svg')?.getBoundingClientRect().width ?? 0,
+          })),
+        )
+        expect(charts.map((c) => c.id)).toEqual(['loss', 'accuracy', 'confusion', 'top-confusions', 'loadtest-latency', 'loadtest-throughput'])
+        for (const c of charts) {
+          expect(c.marks, c.id ?? '').toBeGreaterThan(0)
+          expect(c.width, c.id ?? '').toBeGreaterThan(100)
+        }
+        const thumbs = await page.$$eval('.thumb img', (imgs) => imgs.map((i) => (i as unknown as { naturalWidth: number }).naturalWidth))
+        expect(thumbs.length).toBeGreaterThan(0)
+        expect(thumbs.every((w) => w > 0)).toBe(true)
+        expect(errors).toEqual([])
+        expect(requests.filter((u) => !u.startsWith('data:'))).toEqual([`file://${r.output}`])
+        await mkdir(path.join(dir, 'test-output'), { recursive: true })
+        await page.screenshot({ path: path.join(dir, 'test-output', 'report.png'), fullPage: true })
+        expect(existsSync(path.join(dir, 'test-output', 'report.png'))).toBe(true)
+      } finally {
+        await browser.close()
+      }
+    },
+    SLOW,
+  )
+
+  it('a run that does not exist is exit 2 naming the argument', async () => {
+    const run = await runMlops(['report', 'no-such-run'], { cwd: dir })
+    expect(run.code).toBe(2)
+    expect(run.stderr).toContain('[run] no-such-run: no metrics.json in')
   })
 })

@@ -2,6 +2,7 @@ import type { ChalkInstance } from 'chalk'
 import { formatTable } from '../../shared/output.js'
 import type { EvaluateResult } from './evaluate.js'
 import type { PredictResult } from './predict.js'
+import type { ReportResult } from './run-report.js'
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`
 const SHOWN = 10
@@ -48,4 +49,12 @@ export function renderPredict(r: PredictResult, c: ChalkInstance): string {
     if (r.perClass.length > SHOWN) lines.push(`  … ${r.perClass.length - SHOWN} more in --json`)
   }
   return lines.join('\n')
+}
+
+export function renderReport(r: ReportResult, c: ChalkInstance): string {
+  const missing = [!r.sections.evaluation && 'no evaluation.json', !r.sections.loadtest && 'no load test', !r.sections.audit && 'no audit'].filter(Boolean)
+  return [
+    `${c.green('✔')} Report of ${r.runs.join(' vs ')}: ${r.output} (${Math.round(r.bytes / 1024)} KB, ${r.charts} charts${missing.length ? `; ${missing.join(', ')}` : ''})`,
+    `  open      file://${r.output}`,
+  ].join('\n')
 }
