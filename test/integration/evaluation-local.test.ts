@@ -210,3 +210,16 @@ describe('report', () => {
     expect(run.stderr).toContain('[run] no-such-run: no metrics.json in')
   })
 })
+
+describe('--dry-run', () => {
+  it.each([
+    ['evaluate', ['evaluate', '--split', 'valid']],
+    ['predict', ['predict', 'dogImages/test', '-o', 'x.jsonl']],
+    ['report', ['report']],
+  ])('%s plans no AWS request and starts nothing', async (_name, args) => {
+    const run = await runMlops([...args, '--dry-run', '--json'], { cwd: dir })
+    expect(run.code, run.stderr).toBe(0)
+    expect(run.json()).toMatchObject({ dryRun: true, operations: [] })
+    expect(existsSync(path.join(dir, 'x.jsonl'))).toBe(false)
+  })
+})

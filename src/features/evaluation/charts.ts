@@ -43,7 +43,7 @@ export function lossChart(history: readonly EpochMetrics[]): ChartSpec {
       encoding: {
         x: { field: 'epoch', type: 'quantitative', axis: { tickMinStep: 1, format: 'd' }, title: 'epoch' },
         // Log scale: the first epochs' loss can be 100x the last, which flattens a linear axis.
-        y: { field: 'value', type: 'quantitative', title: 'cross-entropy loss (log scale)', scale: { type: 'log' } },
+        y: { field: 'value', type: 'quantitative', title: 'cross-entropy loss (log scale)', scale: { type: 'log' }, axis: { tickCount: 5, grid: false } },
         color: { field: 'series', type: 'nominal', title: null, scale: { range: ['#4c78a8', '#f58518'] }, legend: { orient: 'top', labelLimit: 300 } },
       },
     },
@@ -116,7 +116,7 @@ export function confusionChart(ev: Evaluation): { chart: ChartSpec; shown: numbe
           field: 'share',
           type: 'quantitative',
           title: 'share of the true class',
-          scale: { scheme: 'blues', domain: [0, 1] },
+          scale: { range: ['#ffffff', '#08519c'], interpolate: 'rgb', domain: [0, 1] },
           legend: { format: '%', orient: 'right', titleLimit: 300 },
         },
         tooltip: [{ field: 'true' }, { field: 'predicted' }, { field: 'count' }],

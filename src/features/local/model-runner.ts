@@ -20,7 +20,7 @@ export async function localModelRunner(ctx: CommandContext, flags: { readonly mo
   if (ctx.dryRun) {
     return {
       modelDir: flags.model ?? '<latest trained model>',
-      modelLabel: flags.model ?? 'the latest trained model',
+      modelLabel: flags.model ?? 'latest',
       python: flags.python ?? ctx.deps.env.MLOPS_PYTHON ?? 'python3',
       start: startProcesses,
     }
