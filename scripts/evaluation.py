@@ -56,7 +56,7 @@ def list_images(root: str) -> list:
     return sorted(found)
 
 
-def predict_files(bundle: dict, files: list, top_k: int, batch_size: int = DEFAULT_BATCH, on_progress=None):
+def through_predictor(bundle: dict, files: list, top_k: int, batch_size: int = DEFAULT_BATCH, on_progress=None):
     """Yields ``(file tuple, result or None, error or None)`` per file, batch by batch, through
     inference.predict_batch. An unreadable image is an error row, not a failed run."""
     done = 0
@@ -150,7 +150,7 @@ def evaluate_model(bundle: dict, folder: str, split: str = "", batch_size: int =
     """The evaluation of ``bundle`` (inference.model_fn's shape) on a labelled folder."""
     start = time.perf_counter()
     files = list_images(folder)
-    rows = list(predict_files(bundle, files, len(bundle["classes"]), batch_size, on_progress))
+    rows = list(through_predictor(bundle, files, len(bundle["classes"]), batch_size, on_progress))
     result = summarize(rows, bundle["classes"], worst, split)
     result["seconds"] = round(time.perf_counter() - start, 3)
     return result
@@ -202,7 +202,7 @@ def main(argv=None) -> int:
         skip = _load_skip(args.skip)
         files = [f for f in list_images(args.data) if f[0] not in skip]
         _progress(0, len(files))
-        for (rel, _, label), result, error in predict_files(bundle, files, args.top_k, args.batch_size, _progress):
+        for (rel, _, label), result, error in through_predictor(bundle, files, args.top_k, args.batch_size, _progress):
             row = {"file": rel, "label": label}
             row.update({"error": error} if error is not None else {"predictions": result["predictions"]})
             print(json.dumps(row), flush=True)

@@ -16,7 +16,7 @@ export function register(program: Command, deps: Deps): Command {
   return program
     .command('report')
     .description('write one self-contained HTML page of a training run: curves, metrics, cost, confusion matrix, worst images')
-    .argument('[run]', 'a local job name or a run folder (default: the newest local run)')
+    .argument('[run]', 'a local job name, a run folder or a SageMaker output.tar.gz (default: the newest local run)')
     .option('-o, --output <file>', 'the HTML file to write', 'report.html')
     .option('--audit <file>', 'an IAM audit to summarise, saved with `mlops audit-iam --format json > audit.json` (default: .mlops/audit.json when present)')
     .addHelpText(
@@ -31,12 +31,13 @@ and, when present, the last load test (.mlops/loadtest.json) and the audit summa
 One file with everything inside (no script, no network, no server): it opens from disk, can be
 mailed, and prints. Charts are Vega-Lite specs rendered to SVG when the file is written.
 
-A SageMaker run: unpack its output.tar.gz (metrics.json, evaluation.json) and pass the folder.
+A SageMaker run: pass its output.tar.gz (what train.py wrote to SM_OUTPUT_DATA_DIR: metrics.json,
+evaluation.json), e.g. aws s3 cp s3://<bucket>/output/<job>/output/output.tar.gz <job>/output/
 
 Examples:
   $ mlops train --local && mlops report && open report.html
   $ mlops report localtest-local-2026-11-22-10-00-00-000 -o run.html
-  $ mlops report ./job-output --audit audit.json`,
+  $ mlops report <job>/output/output.tar.gz --audit audit.json`,
     )
     .action(
       action<ReportFlags>(deps, async (ctx, flags, args) => {

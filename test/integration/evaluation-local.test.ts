@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { chromium } from 'playwright-core'
+import { create as createTar } from 'tar'
 import { makeSyntheticDataset, runMlops, tempProject } from '../helpers/cli.js'
 
 /**
@@ -64,6 +65,23 @@ describe('evaluation of a local training run', () => {
       expect(r.perClass).toHaveLength(3)
       expect(r.perClass.map((c: { recall: number }) => c.recall)).toEqual([...r.perClass.map((c: { recall: number }) => c.recall)].sort((a, b) => a - b))
       expect(await jsonOf<{ confusion: number[][] }>(r.output)).toMatchObject({ confusion: left.confusion })
+    },
+    SLOW,
+  )
+
+  it(
+    'a folder whose sub-folders are no class of the model is exit 2, saying what evaluation needs',
+    async () => {
+      const src = path.join(dir, 'dogImages', 'test')
+      const first = (await readdir(src))[0]
+      const img = (await readdir(path.join(src, first)))[0]
+      await mkdir(path.join(dir, 'strays', 'cats'), { recursive: true })
+      await copyFile(path.join(src, first, img), path.join(dir, 'strays', 'cats', img))
+      const run = await runMlops(['evaluate', '--split', 'strays', '--python', PYTHON], { cwd: dir })
+      expect(run.code, run.stderr).toBe(2)
+      expect(run.stderr).toContain(
+        `No image in ${path.join(dir, 'strays')} is labelled with one of the model's 3 classes (cats/${img}, … are in folders the model has no class for).`,
+      )
     },
     SLOW,
   )
@@ -203,6 +221,17 @@ describe('report', () => {
     },
     SLOW,
   )
+
+  it('of a SageMaker job from its output.tar.gz: the job named by its folder, the evaluation inside', async () => {
+    const data = path.join(dir, '.mlops', 'local', job, 'output', 'data')
+    const archive = path.join(dir, 'dl', 'evaltest-train-1', 'output', 'output.tar.gz')
+    await mkdir(path.dirname(archive), { recursive: true })
+    await createTar({ cwd: data, gzip: true, file: archive }, ['metrics.json', 'evaluation.json'])
+    const run = await runMlops(['report', 'dl/evaltest-train-1/output/output.tar.gz', '-o', 'sm.html', '--json'], { cwd: dir })
+    expect(run.code, run.stderr).toBe(0)
+    expect(run.json()).toMatchObject({ runs: ['evaltest-train-1'], sections: { evaluation: true } })
+    expect(await readFile(path.join(dir, 'sm.html'), 'utf8')).toContain('Training report: evaltest-train-1')
+  })
 
   it('a run that does not exist is exit 2 naming the argument', async () => {
     const run = await runMlops(['report', 'no-such-run'], { cwd: dir })

@@ -96,7 +96,13 @@ export async function runEvaluate(
   } finally {
     bar?.done()
   }
-  const ev = JSON.parse(await readFile(output, 'utf8')) as Evaluation
+  const ev = JSON.parse(await readFile(output, 'utf8')) as Evaluation & { unknown_labels?: string[] }
+  if (ev.images === 0) {
+    const unknown = ev.unknown_labels?.length ? ` (${ev.unknown_labels.slice(0, 3).join(', ')}, … are in folders the model has no class for)` : ''
+    throw new UserError('NothingToEvaluate', `No image in ${folder} is labelled with one of the model's ${ev.classes.length} classes${unknown}.`, {
+      hint: 'Evaluation needs a labelled folder: one sub-folder per class, named as in training (e.g. 001.Affenpinscher).',
+    })
+  }
   const training = splitName === 'test' ? await trainingEvaluation(ctx.projectDir, runner.modelLabel, ev.top1_accuracy) : undefined
   return done({
     model: runner.modelLabel,

@@ -1,6 +1,7 @@
 import { existsSync, statSync } from 'node:fs'
-import { readdir, readFile } from 'node:fs/promises'
+import { mkdir, readdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
+import { extract as extractTar } from 'tar'
 import { UserError } from '../../shared/errors.js'
 import { LOADTEST_FILE } from '../../shared/loadtest-file.js'
 import type { Evaluation } from './types.js'
@@ -85,15 +86,29 @@ export async function latestLocalRun(projectDir: string): Promise<string | undef
   return runs.sort((a, b) => b.mtime - a.mtime || b.name.localeCompare(a.name))[0]?.name
 }
 
-/** `run` as a local job name or a folder (a run folder, or one holding metrics.json). */
+/**
+ * A SageMaker job's output.tar.gz (metrics.json, evaluation.json at its top), unpacked once into
+ * `.mlops/report/<job>/`; the job's name is the folder above the archive (`<job>/output/output.tar.gz`).
+ */
+async function unpackOutput(projectDir: string, archive: string): Promise<string> {
+  const parts = archive.split(path.sep)
+  const job = parts.at(-2) === 'output' && parts.length > 2 ? parts.at(-3)! : path.basename(archive).replace(/\.(tar\.gz|tgz)$/, '')
+  const dir = path.join(projectDir, '.mlops', 'report', job)
+  await mkdir(dir, { recursive: true })
+  await extractTar({ file: archive, cwd: dir, filter: (p) => /^(\.\/)?(metrics|evaluation)\.json$/.test(p) })
+  return dir
+}
+
+/** `run` as a local job name, a run folder, a folder holding metrics.json, or a SageMaker output.tar.gz. */
 export async function loadRun(projectDir: string, cwd: string, run: string): Promise<RunData> {
   const byName = path.join(localRoot(projectDir), run)
-  const asPath = path.resolve(cwd, run)
+  const given = path.resolve(cwd, run)
+  const asPath = /\.(tar\.gz|tgz)$/.test(given) && existsSync(given) && statSync(given).isFile() ? await unpackOutput(projectDir, given) : given
   const folder = /^[\w.-]+$/.test(run) && existsSync(byName) ? byName : asPath
   const dataDir = [path.join(folder, 'output', 'data'), path.join(folder, 'data'), folder].find((d) => existsSync(path.join(d, 'metrics.json')))
   if (!dataDir) {
     throw new UserError('RunNotFound', `[run] ${run}: no metrics.json in ${folder} (looked in output/data/, data/ and the folder itself).`, {
-      hint: 'Pass a local job name (ls .mlops/local), a run folder, or the folder a SageMaker output.tar.gz was unpacked into.',
+      hint: "Pass a local job name (ls .mlops/local), a run folder, or a SageMaker job's output.tar.gz (aws s3 cp s3://<bucket>/<prefix>/<job>/output/output.tar.gz .).",
     })
   }
   const summary = (await readJsonIf<Record<string, unknown>>(path.join(dataDir, 'metrics.json'))) ?? {}
