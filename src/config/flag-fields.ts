@@ -116,3 +116,6 @@ export const sha256Field = z
 /** `audit-iam --format`. */
 export const AUDIT_FORMATS = ['table', 'json', 'sarif'] as const
 export const auditFormatField = z.enum(AUDIT_FORMATS)
+
+/** `evaluate --endpoint` / `predict --endpoint|--lambda` `--concurrency`: requests in flight at once. */
+export const remoteConcurrencyField = positiveInt('requests at once').max(64, atMost(64, 'requests at once'))

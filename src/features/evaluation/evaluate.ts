@@ -13,6 +13,8 @@ export interface EvaluateOptions {
   readonly split: string
   /** Where evaluation.json goes. @default .mlops/evaluate/<model>-<split>.json */
   readonly output?: string
+  /** Requests in flight with --endpoint (evaluate-remote.ts). @default 4 */
+  readonly concurrency?: number
 }
 
 export interface EvaluateResult {
@@ -32,7 +34,7 @@ export interface EvaluateResult {
 }
 
 /** The split's folder: data.localDir/<split> for test and valid, else the folder given. */
-async function splitFolder(ctx: CommandContext, split: string): Promise<string> {
+export async function splitFolder(ctx: CommandContext, split: string): Promise<string> {
   if (split === 'test' || split === 'valid') {
     const cfg = await ctx.config()
     const dir = path.join(ctx.resolvePath(cfg.data.localDir), split)
@@ -52,7 +54,7 @@ async function splitFolder(ctx: CommandContext, split: string): Promise<string> 
   return dir
 }
 
-const safe = (s: string) =>
+export const safe = (s: string) =>
   path
     .basename(s)
     .replace(/\.tar\.gz$|\.tgz$/, '')
@@ -97,26 +99,38 @@ export async function runEvaluate(
     bar?.done()
   }
   const ev = JSON.parse(await readFile(output, 'utf8')) as Evaluation & { unknown_labels?: string[] }
-  if (ev.images === 0) {
-    const unknown = ev.unknown_labels?.length ? ` (${ev.unknown_labels.slice(0, 3).join(', ')}, … are in folders the model has no class for)` : ''
-    throw new UserError('NothingToEvaluate', `No image in ${folder} is labelled with one of the model's ${ev.classes.length} classes${unknown}.`, {
-      hint: 'Evaluation needs a labelled folder: one sub-folder per class, named as in training (e.g. 001.Affenpinscher).',
-    })
-  }
+  assertEvaluated(ev, folder)
   const training = splitName === 'test' ? await trainingEvaluation(ctx.projectDir, runner.modelLabel, ev.top1_accuracy) : undefined
-  return done({
-    model: runner.modelLabel,
-    split: splitName,
-    folder,
-    output,
+  return done(evaluateResult(ev, { model: runner.modelLabel, split: splitName, folder, output, seconds: (ctx.clock.now() - started) / 1000, training }))
+}
+
+/** UserError when no image of the folder was labelled with one of the model's classes. */
+export function assertEvaluated(ev: Evaluation & { unknown_labels?: string[] }, folder: string): void {
+  if (ev.images > 0) return
+  const unknown = ev.unknown_labels?.length ? ` (${ev.unknown_labels.slice(0, 3).join(', ')}, … are in folders the model has no class for)` : ''
+  throw new UserError('NothingToEvaluate', `No image in ${folder} is labelled with one of the model's ${ev.classes.length} classes${unknown}.`, {
+    hint: 'Evaluation needs a labelled folder: one sub-folder per class, named as in training (e.g. 001.Affenpinscher).',
+  })
+}
+
+/** The result of either path from evaluation.json. */
+export function evaluateResult(
+  ev: Evaluation,
+  o: { model: string; split: string; folder: string; output: string; seconds: number; training?: EvaluateResult['training'] },
+): EvaluateResult {
+  return {
+    model: o.model,
+    split: o.split,
+    folder: o.folder,
+    output: o.output,
     images: ev.images,
     top1Accuracy: ev.top1_accuracy,
     top5Accuracy: ev.top5_accuracy,
     perClass: [...ev.per_class].sort((a, b) => a.recall - b.recall || a.label.localeCompare(b.label)),
     worst: ev.worst.map(({ file, true: t, predicted, confidence }) => ({ file, true: t, predicted, confidence })),
-    ...(training ? { training } : {}),
-    seconds: Math.round((ctx.clock.now() - started) / 100) / 10,
-  })
+    ...(o.training ? { training: o.training } : {}),
+    seconds: Math.round(o.seconds * 10) / 10,
+  }
 }
 
 /** The test evaluation a local training run left (`.mlops/local/<job>/output/data/evaluation.json`). */
