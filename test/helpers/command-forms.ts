@@ -32,6 +32,9 @@ export const DEFAULT_COMMANDS: string[][] = [
   ['audit-iam'],
   ['status'],
   ['teardown'],
+  ['evaluate', '--endpoint'],
+  ['predict', 'dogImages/test', '--endpoint'],
+  ['predict', 's3://dogs-data/dogImages/test/', '--lambda', '-o', 's3.jsonl'],
 ]
 
 export interface Variant {

@@ -23,6 +23,9 @@ const COMMANDS: [string, string[]][] = [
   ['audit-iam', ['audit-iam']],
   ['status', ['status']],
   ['teardown', ['teardown']],
+  ['evaluate --endpoint', ['evaluate', '--endpoint']],
+  ['predict --endpoint', ['predict', 'dogImages/test', '--endpoint']],
+  ['predict s3:// --lambda', ['predict', 's3://dogs-data/dogImages/test/', '--lambda', '-o', 's3.jsonl']],
 ]
 
 describe('--dry-run of every command works offline, without credentials', () => {

@@ -137,7 +137,7 @@ describe('evaluate --endpoint', () => {
             EndpointName: 'dogs-endpoint',
             ContentType: 'application/json',
             Accept: 'application/json',
-            Body: { image: '<each image, base64 in JSON>', top_k: 1000 },
+            Body: '<each image as {"image": base64, "top_k": 1000}>',
           },
         },
       ],
@@ -185,7 +185,7 @@ describe('predict --endpoint / --lambda', () => {
 
   it('an image the model refuses is an error row; a missing endpoint stops the run (exit 2) keeping the rows done', async () => {
     rt.on(InvokeEndpointCommand)
-      .resolvesOnce({ Body: new TextEncoder().encode(JSON.stringify(answer(0, 5))), ContentType: 'application/json' })
+      .resolvesOnce({ Body: new TextEncoder().encode(JSON.stringify(answer(0, 5))), ContentType: 'application/json' } as never)
       .rejectsOnce(
         Object.assign(new Error('Received client error (400) from primary with message "not an image"'), {
           name: 'ModelError',

@@ -155,12 +155,11 @@ export function remoteOperations(target: RemoteTarget, source: ImageSource, topK
       note: count,
     })
   }
-  const each = `<each image, ${topK > HANDLER_DEFAULT_TOP_K ? 'base64 in JSON' : 'its bytes'}>`
   if (target.kind === 'lambda') {
     ops.push({
       service: 'lambda',
       operation: 'Invoke',
-      input: { FunctionName: target.name, Qualifier: target.qualifier, Payload: { image: each, top_k: topK } },
+      input: { FunctionName: target.name, Qualifier: target.qualifier, Payload: { image: '<each image, base64>', top_k: topK } },
       note: count,
     })
   } else {
@@ -172,7 +171,7 @@ export function remoteOperations(target: RemoteTarget, source: ImageSource, topK
         EndpointName: target.name,
         ContentType: json ? 'application/json' : '<each image: image/jpeg, image/png, ...>',
         Accept: 'application/json',
-        Body: json ? { image: each, top_k: topK } : each,
+        Body: json ? `<each image as {"image": base64, "top_k": ${topK}}>` : '<each image, its bytes>',
       },
       note: count,
     })
