@@ -49,7 +49,10 @@ describe('summary.ts and evaluation.py summarize agree', () => {
       }
       const order = classes.map((_, i) => i).sort(() => rnd() - 0.5)
       // Every third row right; ties in probability on purpose (many rows share 0.05).
-      if (n % 3 === 0) (order.splice(order.indexOf(truth), 1), order.unshift(truth))
+      if (n % 3 === 0) {
+        order.splice(order.indexOf(truth), 1)
+        order.unshift(truth)
+      }
       const probs = order.map((_, r) => (r === 0 ? Math.round(rnd() * 1e6) / 1e6 : 0.05))
       rows.push({
         file,
