@@ -183,6 +183,43 @@ describe('predict --endpoint / --lambda', () => {
     expect((await readFile(path.join(dir, 'p.csv'), 'utf8')).trim().split('\n')).toHaveLength(6)
   })
 
+  it('shows progress with the time left on stderr (a terminal), and nothing of it on stdout', async () => {
+    const clock = fastClock()
+    endpointAnswers(clock)
+    const run = await runMlops(['predict', 'dogImages/test', '--endpoint', '--concurrency', '1', '-o', 'p.csv'], {
+      cwd: dir,
+      awsFactory: factory,
+      clock,
+      tty: true,
+    })
+    expect(run.code, run.stderr).toBe(0)
+    expect(run.stderr).toMatch(/Predicting +40% 2\/5 +0 s left/)
+    expect(run.stdout).not.toContain('left')
+  })
+
+  it('Ctrl-C stops taking images, keeps the rows that came back, and the next run sends only the rest', async () => {
+    const seen = endpointAnswers()
+    const controller = new AbortController()
+    rt.on(InvokeEndpointCommand).callsFake(async (input: { Body: Uint8Array }) => {
+      seen.calls++
+      if (seen.calls === 2) controller.abort() // Ctrl-C while the second image is in flight
+      return { Body: new TextEncoder().encode(JSON.stringify(answer(answerOf(input.Body), 5))), ContentType: 'application/json' }
+    })
+    const run = await runMlops(['predict', 'dogImages/test', '--endpoint', '--concurrency', '1', '-o', 'p.jsonl'], {
+      cwd: dir,
+      awsFactory: factory,
+      signal: controller.signal,
+    })
+    expect(run.code).toBe(130)
+    const kept = (await readFile(path.join(dir, 'p.jsonl'), 'utf8')).trim().split('\n')
+    expect(kept.map((l) => JSON.parse(l).file)).toEqual(['001.Affenpinscher/a1.jpg', '001.Affenpinscher/a2.jpg'])
+    seen.calls = 0
+    const again = await mlops(['predict', 'dogImages/test', '--endpoint', '--concurrency', '1', '-o', 'p.jsonl', '--json'])
+    expect(again.code, again.stderr).toBe(0)
+    expect(seen.calls).toBe(3)
+    expect(again.json()).toMatchObject({ predicted: 3, skipped: 2, images: 5 })
+  })
+
   it('an image the model refuses is an error row; a missing endpoint stops the run (exit 2) keeping the rows done', async () => {
     rt.on(InvokeEndpointCommand)
       .resolvesOnce({ Body: new TextEncoder().encode(JSON.stringify(answer(0, 5))), ContentType: 'application/json' } as never)
