@@ -80,7 +80,7 @@ describe('evaluate --endpoint', () => {
     const run = await mlops(['evaluate', '--endpoint', '--json'])
     expect(run.code, run.stderr).toBe(0)
     expect(run.stderr).toContain(
-      '5 requests (40 B of images), 4 at a time, about 1 s to endpoint dogs-endpoint: no charge per request; it bills per instance-hour whether called or not',
+      '5 requests (40 B of images), 4 at a time, about 1 s to endpoint dogs-endpoint: no charge per request; it bills per instance-hour whether called or not (1 x ml.m5.large: <$0.0001 of its time for this run, plus $0.016/GB data processed).',
     )
     expect(seen.calls).toBe(5)
     expect(seen.most).toBeLessThanOrEqual(4)
@@ -116,6 +116,10 @@ describe('evaluate --endpoint', () => {
     expect(run.code, run.stderr).toBe(0)
     expect(seen.most).toBe(1)
     expect(rt).toHaveReceivedCommandWith(InvokeEndpointCommand, { EndpointName: 'other-endpoint' })
+    // Not the project's endpoint: its instances are unknown, so no price is made up.
+    expect(run.stderr).toContain(
+      'to endpoint other-endpoint: no charge per request; it bills per instance-hour whether called or not, plus $0.016/GB data processed.',
+    )
     const bad = await mlops(['evaluate', '--endpoint', '--concurrency', '0'])
     expect(bad.code).toBe(2)
     expect(bad.stderr).toContain('--concurrency: must be at least 1')

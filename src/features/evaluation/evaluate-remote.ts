@@ -52,7 +52,8 @@ export async function runEvaluateRemote(ctx: CommandContext, opts: EvaluateOptio
     concurrency,
     keepBytes: true,
     progressLabel: 'Evaluating',
-    onRow: (row) => rows.push(row),
+    // Only a wrong answer can be among the worst files: the others' bytes are not kept.
+    onRow: (row) => rows.push(row.bytes && row.predictions?.[0]?.label === row.label ? { ...row, bytes: undefined } : row),
   })
   if (ctx.signal.aborted) throw new InterruptedError()
   rows.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0))

@@ -188,13 +188,14 @@ export async function costStatement(ctx: CommandContext, target: RemoteTarget, i
     const requests = formatUsd(images * LAMBDA_REQUEST)
     return `${head} to Lambda ${target.name}:${target.qualifier}: ${requests} in Lambda requests plus its duration, and each one invokes the endpoint behind it.`
   }
-  const kind = target.name === resourceNames(cfg).endpoint ? await endpointKind(cfg, target.name, ctx.state()) : 'instance'
+  const ours = target.name === resourceNames(cfg).endpoint
+  const kind = ours ? await endpointKind(cfg, target.name, ctx.state()) : 'instance'
   if (kind === 'serverless') return `${head} to serverless endpoint ${target.name}: billed per request by compute time and data processed.`
+  const bills = `${head} to endpoint ${target.name}: no charge per request; it bills per instance-hour whether called or not`
+  // Another endpoint's instances are not in the config: its price is not guessed from the project's.
+  if (!ours) return `${bills}, plus $0.016/GB data processed.`
   const share = estimateCost(cfg.endpoint.instanceType, cfg.endpoint.instanceCount, seconds)
-  return (
-    `${head} to endpoint ${target.name}: no charge per request; it bills per instance-hour whether called or not ` +
-    `(${cfg.endpoint.instanceCount} x ${cfg.endpoint.instanceType}: ${formatUsd(share)} of its time for this run, plus $0.016/GB data processed).`
-  )
+  return `${bills} (${cfg.endpoint.instanceCount} x ${cfg.endpoint.instanceType}: ${formatUsd(share)} of its time for this run, plus $0.016/GB data processed).`
 }
 
 export interface RemoteRun {
