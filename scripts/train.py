@@ -34,6 +34,7 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+import evaluation
 import model_def
 import train_artifacts
 import train_data
@@ -647,9 +648,24 @@ def finish(t: Trainer, args, ctx, progress: dict, best_state) -> dict:
     if ctx.is_leader:
         train_artifacts.save_model(args.model_dir, final, t.classes, args.arch, args.image_size)
         train_artifacts.write_metrics(args.output_data_dir, metrics)
+        if "test" in t.loaders and args.output_data_dir:
+            write_test_evaluation(t, args, ctx)
         log(ctx, "saved {} to {}".format(model_def.MODEL_FILE, args.model_dir))
     train_dist.barrier(ctx)  # nobody exits (and tears the group down) before the leader is done
     return metrics
+
+
+def write_test_evaluation(t: Trainer, args, ctx) -> None:
+    """evaluation.json (per class, confusion matrix, worst files) of the test split, beside
+    metrics.json: through the predictor (inference.predict_batch) that serves the model, so
+    ``mlops evaluate`` on the saved model reproduces it. The leader alone; the test split is small."""
+    bundle = {"model": t.core, "classes": [model_def.display_name(c) for c in t.classes], "arch": args.arch,
+              "device": ctx.device, "transform": model_def.eval_transform(args.image_size)}
+    t.core.eval()
+    result = evaluation.evaluate_model(bundle, args.test, split="test", batch_size=args.batch_size)
+    path = evaluation.write_evaluation(os.path.join(args.output_data_dir, evaluation.EVALUATION_FILE), result)
+    log(ctx, "evaluation: top-1 {:.3f}, top-5 {:.3f} on {} test images -> {}".format(
+        result["top1_accuracy"], result["top5_accuracy"], result["images"], path))
 
 
 def run(args, ctx, env) -> dict:

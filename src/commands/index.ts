@@ -6,12 +6,15 @@ import * as completion from './completion.js'
 import * as deploy from './deploy.js'
 import * as doctor from './doctor.js'
 import * as emulator from './emulator.js'
+import * as evaluate from './evaluate.js'
 import * as iamPolicy from './iam-policy.js'
 import * as init from './init.js'
 import * as invoke from './invoke.js'
 import * as lambdaSetup from './lambda-setup.js'
 import * as loadtest from './loadtest.js'
 import * as logs from './logs.js'
+import * as predict from './predict.js'
+import * as runReport from './run-report.js'
 import * as runs from './runs.js'
 import * as scale from './scale.js'
 import * as serve from './serve.js'
@@ -36,6 +39,9 @@ export const COMMANDS: readonly { register(program: Command, deps: Deps, makePro
   logs,
   runs,
   trainEc2,
+  evaluate,
+  predict,
+  runReport,
   deploy,
   serve,
   invoke,

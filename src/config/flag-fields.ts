@@ -161,3 +161,6 @@ export const RUNS_SORT_KEYS = [
   'best_val_accuracy',
 ] as const
 export const runsSortField = z.enum(RUNS_SORT_KEYS)
+
+/** `evaluate --endpoint` / `predict --endpoint|--lambda` `--concurrency`: requests in flight at once. */
+export const remoteConcurrencyField = positiveInt('requests at once').max(64, atMost(64, 'requests at once'))

@@ -20,7 +20,23 @@ import { recordingAwsFactory, unplannedCalls, type PlanEntry, type SentCall } fr
 type Need = 'data' | 'job' | 'model' | 'endpoint' | 'function'
 
 /** The order a person runs the pipeline in: a variant's forms run in this order, whatever the list order. */
-const STAGES = ['upload-data', 'train', 'tune', 'logs', 'runs', 'train-ec2', 'deploy', 'lambda-setup', 'invoke', 'scale', 'audit-iam', 'status', 'teardown']
+const STAGES = [
+  'upload-data',
+  'train',
+  'tune',
+  'logs',
+  'runs',
+  'train-ec2',
+  'deploy',
+  'lambda-setup',
+  'invoke',
+  'evaluate',
+  'predict',
+  'scale',
+  'audit-iam',
+  'status',
+  'teardown',
+]
 
 /** Commands that converge what exists: each is run a second time, and what that run sends is compared too. */
 const CONVERGING = new Set(['upload-data', 'deploy', 'lambda-setup', 'scale'])
@@ -34,6 +50,11 @@ function needs(args: readonly string[]): Need[] {
   // With a URL it runs over an existing function: the converge path (GetFunction, GetAlias, ...) is checked too.
   if (cmd === 'lambda-setup') return args.includes('--url') ? ['endpoint', 'function'] : ['endpoint']
   if (cmd === 'invoke') return args.includes('--lambda') ? ['endpoint', 'function'] : ['endpoint']
+  // evaluate/predict through the deployed model; an s3:// prefix is the uploaded dataset.
+  if (cmd === 'evaluate' || cmd === 'predict') {
+    const data: Need[] = args.some((a) => a.startsWith('s3://')) ? ['data'] : []
+    return [...data, ...(args.includes('--lambda') ? (['endpoint', 'function'] as Need[]) : (['endpoint'] as Need[]))]
+  }
   if (cmd === 'scale') return args.some((a) => a.startsWith('--lambda')) ? ['function'] : ['endpoint']
   // With an endpoint, --metrics reads its variant and scaling policy before GetMetricData.
   if (cmd === 'status' && args.includes('--metrics')) return ['endpoint']
@@ -48,8 +69,12 @@ function provides(args: readonly string[]): Need[] {
   return []
 }
 
-/** The answers moto gives InvokeEndpoint and Lambda Invoke (deploy's and lambda-setup's smoke tests, invoke). */
-const PREDICTION = { predictions: [{ label: 'Golden retriever', index: 0, probability: 0.91 }], top_k: 1, model: { arch: 'resnet18' } }
+/**
+ * The answers moto gives InvokeEndpoint and Lambda Invoke (deploy's and lambda-setup's smoke tests,
+ * invoke, evaluate, predict). The label is the synthetic dataset's class 0, so `evaluate --endpoint`
+ * finds the test images labelled with one of the model's classes.
+ */
+const PREDICTION = { predictions: [{ label: 'Affenpinscher', index: 0, probability: 0.91 }], top_k: 1, model: { arch: 'resnet18' } }
 const LAMBDA_ANSWER = {
   statusCode: 200,
   headers: { 'content-type': 'application/json' },

@@ -36,6 +36,9 @@ export const DEFAULT_COMMANDS: string[][] = [
   ['runs'],
   // Removing the reservation (DeleteFunctionConcurrency), after the form above set one.
   ['scale', '--lambda-reserved', 'none'],
+  ['evaluate', '--endpoint'],
+  ['predict', 'dogImages/test', '--endpoint'],
+  ['predict', 's3://dogs-data/dogImages/test/', '--lambda', '-o', 's3.jsonl'],
 ]
 
 export interface Variant {

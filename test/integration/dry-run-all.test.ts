@@ -26,6 +26,9 @@ const COMMANDS: [string, string[]][] = [
   ['teardown', ['teardown']],
   ['runs', ['runs']],
   ['runs compare', ['runs', 'compare', 'dogs-train-2026-11-22-10-00-00-000', 'dogs-train-2026-11-23-10-00-00-000']],
+  ['evaluate --endpoint', ['evaluate', '--endpoint']],
+  ['predict --endpoint', ['predict', 'dogImages/test', '--endpoint']],
+  ['predict s3:// --lambda', ['predict', 's3://dogs-data/dogImages/test/', '--lambda', '-o', 's3.jsonl']],
 ]
 
 describe('--dry-run of every command works offline, without credentials', () => {
