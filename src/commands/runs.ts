@@ -47,6 +47,7 @@ Examples:
     .description('two runs side by side: the hyperparameters that differ, per-epoch metrics, per-class accuracy, cost')
     .argument('<a>', 'a run: a SageMaker training job of the project or a local run (a folder name in .mlops/local/)')
     .argument('<b>', 'the other run')
+    .option('--html <file>', 'also write both runs side by side as one self-contained HTML page (the page `mlops report` draws)')
     .addHelpText(
       'after',
       `
@@ -56,14 +57,15 @@ evaluation.json train.py writes beside the model (local runs). A job not tagged 
 
 Examples:
   $ mlops runs compare dogs-train-2026-11-22-10-30-05-123 dogs-train-2026-11-23-08-00-00-000
-  $ mlops runs compare dogs-local-2026-11-23-09-00-00-000 dogs-train-2026-11-22-10-30-05-123 --json`,
+  $ mlops runs compare dogs-local-2026-11-23-09-00-00-000 dogs-train-2026-11-22-10-30-05-123 --json
+  $ mlops runs compare <a> <b> --html compare.html   curves, evaluation and cost, one column per run`,
     )
     .action(
-      action<Record<string, never>>(deps, async (ctx, _flags, args) => {
+      action<{ html?: string }>(deps, async (ctx, flags, args) => {
         const [a, b] = args
         const { runRunsCompare } = await import('../features/runs/runs-compare.js')
         const { renderRunsCompare } = await import('../features/runs/render.js')
-        ctx.ui.result(await runRunsCompare(ctx, { a, b }), renderRunsCompare)
+        ctx.ui.result(await runRunsCompare(ctx, { a, b, ...(flags.html !== undefined ? { html: flags.html } : {}) }), renderRunsCompare)
       }),
     )
   return runs

@@ -14,6 +14,9 @@ import { LambdaSchema } from '../config/sections/lambda.js'
 /** Where the last result is kept, beside the config. */
 export const LOADTEST_FILE = path.join('.mlops', 'loadtest.json')
 
+/** The last `status --metrics` result, kept beside the load test's so `mlops report` can chart it offline. */
+export const METRICS_FILE = path.join('.mlops', 'metrics.json')
+
 export interface Recommendation {
   /** Highest throughput of a level with no errors and p99 within the SLO; 0 when no level passed. */
   readonly maxRps: number

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs'
-import { mkdir, utimes, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, utimes, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { CloudWatchLogsClient, CreateLogGroupCommand, CreateLogStreamCommand, PutLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs'
 import { CreateTrainingJobCommand, SageMakerClient } from '@aws-sdk/client-sagemaker'
@@ -277,6 +277,19 @@ describe('mlops runs (moto, no state file)', () => {
     expect(out.cost.b).toBe(0)
     expect(out.cost.a).toBeCloseTo((0.736 * 600) / 3600, 4)
     expect(out.perClass).toEqual([]) // the SageMaker run has no evaluation.json here
+
+    // --html: the report page of both runs side by side, curves from CloudWatch and metrics.json.
+    const page = await runMlops(['runs', 'compare', SM_B, LOCAL_A, '--html', 'compare.html', '--json'], { cwd: dir, env })
+    expect(page.code, page.stderr).toBe(0)
+    expect(page.json().html).toEqual({ file: path.join(dir, 'compare.html'), charts: 4 })
+    const html = await readFile(path.join(dir, 'compare.html'), 'utf8')
+    expect(html).toContain(`<title>Comparison: ${SM_B} vs ${LOCAL_A}</title>`)
+    expect([...html.matchAll(/<h3 class="run">([^<]+)<\/h3>/g)].map((m) => m[1]).slice(0, 2)).toEqual([SM_B, LOCAL_A])
+    expect(html.match(/data-chart="[a-z-]+"/g)?.length).toBe(4)
+    expect(html).not.toMatch(/<script|(?:src|href)="https?:/)
+    const bad = await runMlops(['runs', 'compare', SM_B, LOCAL_A, '--html', 'compare.txt'], { cwd: dir, env })
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toContain('--html compare.txt: the page is an HTML file; give it a .html name.')
 
     const local = await runMlops(['runs', 'compare', LOCAL_A, LOCAL_B], { cwd: dir, env })
     expect(local.code, local.stderr).toBe(0)

@@ -233,6 +233,18 @@ describe('report', () => {
     expect(await readFile(path.join(dir, 'sm.html'), 'utf8')).toContain('Training report: evaltest-train-1')
   })
 
+  it('of two runs: one page, the runs side by side; three runs are refused', async () => {
+    const run = await runMlops(['report', job, 'dl/evaltest-train-1/output/output.tar.gz', '-o', 'two.html', '--json'], { cwd: dir })
+    expect(run.code, run.stderr).toBe(0)
+    expect(run.json()).toMatchObject({ runs: [job, 'evaltest-train-1'], sections: { evaluation: true } })
+    const html = await readFile(path.join(dir, 'two.html'), 'utf8')
+    expect(html).toContain(`<title>Comparison: ${job} vs evaltest-train-1</title>`)
+    expect(html).toContain('<div class="row cols-2">')
+    const three = await runMlops(['report', job, job, job], { cwd: dir })
+    expect(three.code).toBe(2)
+    expect(three.stderr).toContain('[runs] 3 runs given: a report shows one run, or two side by side.')
+  })
+
   it('a run that does not exist is exit 2 naming the argument', async () => {
     const run = await runMlops(['report', 'no-such-run'], { cwd: dir })
     expect(run.code).toBe(2)

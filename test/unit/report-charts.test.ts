@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest'
-import { confusionChart, HEATMAP_CLASSES, topConfusionsChart } from '../../src/features/evaluation/charts.js'
-import { buildComparisonHtml, buildReportHtml } from '../../src/features/evaluation/report-html.js'
-import type { RunData } from '../../src/features/evaluation/run-data.js'
-import type { Evaluation } from '../../src/features/evaluation/types.js'
+import { confusionChart, HEATMAP_CLASSES, topConfusionsChart } from '../../src/shared/report/report-charts.js'
+import { buildComparisonHtml, buildReportHtml } from '../../src/shared/report/report-page.js'
+import type { Evaluation, RunData } from '../../src/shared/report/report-data.js'
+import { liveMetricsOf } from '../../src/features/evaluation/run-data.js'
 
 /** A 133-class evaluation where class i is mistaken for class i+1 i%7 times (and right 10 times). */
 function evaluation(n: number): Evaluation {
@@ -87,5 +87,51 @@ describe('report page', () => {
     expect(page.html).toContain('<title>Comparison: first vs second</title>')
     expect(page.html.match(/class="row cols-2"/g)).toHaveLength(3)
     expect(page.html).toContain('No evaluation.json')
+  })
+})
+
+describe('the live CloudWatch series of the last status --metrics', () => {
+  const saved = {
+    since: '2026-12-07T09:00:00.000Z',
+    until: '2026-12-07T10:00:00.000Z',
+    endpoint: {
+      name: 'dogs-endpoint',
+      series: [
+        { label: 'model latency p99', unit: 'ms', timestamps: ['2026-12-07T09:00:00.000Z', '2026-12-07T09:01:00.000Z'], values: [180, 210] },
+        { label: 'invocations', unit: 'count', timestamps: [], values: [] },
+        { label: 'broken', unit: 'ms', timestamps: ['2026-12-07T09:00:00.000Z'], values: ['x'] },
+      ],
+    },
+    lambda: { name: 'dogs-invoke', series: [{ label: 'errors', unit: 'count', timestamps: ['2026-12-07T09:00:00.000Z'], values: [2] }] },
+  }
+
+  it('keeps each well-formed series with its points paired, and leaves out a malformed one', () => {
+    expect(liveMetricsOf(saved)).toEqual({
+      since: saved.since,
+      until: saved.until,
+      series: [
+        {
+          source: 'endpoint dogs-endpoint',
+          label: 'model latency p99',
+          unit: 'ms',
+          points: [
+            { t: '2026-12-07T09:00:00.000Z', v: 180 },
+            { t: '2026-12-07T09:01:00.000Z', v: 210 },
+          ],
+        },
+        { source: 'endpoint dogs-endpoint', label: 'invocations', unit: 'count', points: [] },
+        { source: 'lambda dogs-invoke', label: 'errors', unit: 'count', points: [{ t: '2026-12-07T09:00:00.000Z', v: 2 }] },
+      ],
+    })
+    expect(liveMetricsOf({ since: 1 })).toBeUndefined()
+    expect(liveMetricsOf(undefined)).toBeUndefined()
+  })
+
+  it('the report draws one chart per series with points, in a section of its own', async () => {
+    const page = await buildReportHtml([run('a')], { liveMetrics: liveMetricsOf(saved) }, { generatedAt: '2026-12-07T10:00:00Z', project: 'dogs' })
+    expect(page.html).toContain('<h2>In production (CloudWatch)</h2>')
+    expect([...page.html.matchAll(/data-chart="(live-\d+)"/g)].map((m) => m[1])).toEqual(['live-0', 'live-1'])
+    expect(page.html).toContain('<figcaption>endpoint dogs-endpoint: model latency p99</figcaption>')
+    expect(page.html).toContain('<figcaption>lambda dogs-invoke: errors</figcaption>')
   })
 })

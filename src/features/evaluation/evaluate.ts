@@ -6,7 +6,8 @@ import { UserError } from '../../shared/errors.js'
 import { done, planned, type Outcome } from '../../shared/outcome.js'
 import { etaText, EVALUATION_SCRIPT, runEvaluationScript } from './evaluation-script.js'
 import type { ProgressBar } from '../../shared/output.js'
-import type { Evaluation, LocalModelRunner } from './types.js'
+import type { Evaluation } from '../../shared/report/report-data.js'
+import type { LocalModelRunner } from './types.js'
 
 export interface EvaluateOptions {
   /** `test`, `valid` (data.localDir's split folders) or any labelled folder. @default 'test' */

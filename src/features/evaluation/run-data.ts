@@ -3,63 +3,15 @@ import { mkdir, readdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { extract as extractTar } from 'tar'
 import { UserError } from '../../shared/errors.js'
-import { LOADTEST_FILE } from '../../shared/loadtest-file.js'
-import type { Evaluation } from './types.js'
+import { LOADTEST_FILE, METRICS_FILE } from '../../shared/loadtest-file.js'
+import type { EpochMetrics, Evaluation, LiveSeries, ProjectExtras, RunData } from '../../shared/report/report-data.js'
 
 /**
  * What a report shows of one training run, read from what the run left on disk: a local run's
  * folder (`.mlops/local/<job>/`: output/data/metrics.json and evaluation.json, input/config), or any
  * folder holding metrics.json (a SageMaker job's output.tar.gz, unpacked). The report builder takes
- * these objects only, so `runs compare --html` can hand it two runs found elsewhere.
+ * these objects only (shared/report/), so `runs compare --html` can hand it two runs found elsewhere.
  */
-
-/** One epoch of train.py's metrics.json history. */
-export interface EpochMetrics {
-  readonly epoch: number
-  readonly train_loss: number
-  readonly val_loss: number
-  readonly val_accuracy: number
-  readonly images_per_sec?: number
-}
-
-export interface RunData {
-  /** The job name. */
-  readonly name: string
-  readonly where: 'local' | 'sagemaker' | 'ec2'
-  /** ISO times, when known. */
-  readonly startedAt?: string
-  readonly endedAt?: string
-  readonly durationSeconds?: number
-  readonly instances: number
-  /** `local` for a local run. */
-  readonly instanceType: string
-  /** Training cost in USD (0 locally); absent when unknown. */
-  readonly costUsd?: number
-  /** How the cost was worked out, in words. */
-  readonly costBasis?: string
-  /** As given to train.py (strings, as SageMaker passes them). */
-  readonly hyperparameters: Readonly<Record<string, string>>
-  /** The run's final numbers (best_val_accuracy, test_accuracy, test_loss, epochs_run, best_epoch, ...). */
-  readonly metrics: Readonly<Record<string, number>>
-  readonly history: readonly EpochMetrics[]
-  readonly evaluation?: Evaluation
-}
-
-/** What the project has beside the runs: the last loadtest and an audit summary. */
-export interface ProjectExtras {
-  readonly loadtest?: {
-    readonly savedAt?: string
-    readonly target: string
-    readonly levels: readonly { concurrency: number; rps: number; p50Ms: number | null; p95Ms: number | null; p99Ms: number | null; requests: number }[]
-  }
-  readonly audit?: {
-    readonly file: string
-    readonly generatedAt?: string
-    readonly roles: number
-    readonly findings: number
-    readonly bySeverity: Readonly<Record<string, number>>
-  }
-}
 
 async function readJsonIf<T>(file: string): Promise<T | undefined> {
   if (!existsSync(file)) return undefined
@@ -163,7 +115,9 @@ export async function loadExtras(projectDir: string, auditFile?: string): Promis
     report?: { generatedAt?: string; summary?: { roles: number; findings: number; bySeverity: Record<string, number> } }
   }>(auditPath)
   const auditReport = audit?.report ?? audit
+  const liveMetrics = liveMetricsOf(await readJsonIf<unknown>(path.join(projectDir, METRICS_FILE)))
   return {
+    ...(liveMetrics ? { liveMetrics } : {}),
     ...(saved?.levels?.length
       ? {
           loadtest: {
@@ -185,4 +139,45 @@ export async function loadExtras(projectDir: string, auditFile?: string): Promis
         }
       : {}),
   }
+}
+
+/**
+ * The series of a saved `status --metrics --json` (.mlops/metrics.json): each with its ISO timestamps
+ * and values paired; a series whose arrays are not numbers and times of one length is left out.
+ */
+export function liveMetricsOf(saved: unknown): ProjectExtras['liveMetrics'] {
+  const o = saved as
+    | {
+        since?: unknown
+        until?: unknown
+        endpoint?: { name?: unknown; series?: unknown }
+        lambda?: { name?: unknown; series?: unknown }
+      }
+    | undefined
+  if (!o || typeof o.since !== 'string' || typeof o.until !== 'string') return undefined
+  const series: LiveSeries[] = []
+  for (const [kind, part] of [
+    ['endpoint', o.endpoint],
+    ['lambda', o.lambda],
+  ] as const) {
+    if (!part || !Array.isArray(part.series)) continue
+    for (const s of part.series as { label?: unknown; unit?: unknown; timestamps?: unknown; values?: unknown }[]) {
+      const ts = Array.isArray(s.timestamps) ? s.timestamps : []
+      const vs = Array.isArray(s.values) ? s.values : []
+      if (
+        typeof s.label !== 'string' ||
+        ts.length !== vs.length ||
+        !ts.every((t) => typeof t === 'string' && !Number.isNaN(Date.parse(t))) ||
+        !vs.every((v) => typeof v === 'number' && Number.isFinite(v))
+      )
+        continue
+      series.push({
+        source: `${kind} ${String(part.name ?? '')}`.trim(),
+        label: s.label,
+        unit: typeof s.unit === 'string' ? s.unit : '',
+        points: ts.map((t, i) => ({ t: t as string, v: vs[i] as number })),
+      })
+    }
+  }
+  return series.length ? { since: o.since, until: o.until, series } : undefined
 }

@@ -1,4 +1,4 @@
-import type { ClassScore, Evaluation, WorstFile } from './types.js'
+import type { ClassScore, Evaluation, WorstFile } from '../../shared/report/report-data.js'
 
 /**
  * evaluation.json from prediction rows that came back from the endpoint: the TypeScript twin of

@@ -5,7 +5,7 @@ import type { MlopsConfig } from '../../config/schema.js'
 import { done, planned, type Outcome } from '../../shared/outcome.js'
 import { resourceNames } from '../../shared/naming.js'
 import type { PlannedOperation } from '../../shared/plan.js'
-import { readSavedLoadtest, type SavedLoadtestFigures } from '../../shared/loadtest-file.js'
+import { METRICS_FILE, readSavedLoadtest, type SavedLoadtestFigures } from '../../shared/loadtest-file.js'
 import { describeEndpoint } from '../../aws/sagemaker/endpoint-lifecycle.js'
 import { describeScaling, rpsForTarget, SCALABLE_DIMENSION, SERVICE_NAMESPACE, scalingResourceId } from '../../aws/autoscaling/scaling.js'
 import { getMetricData, metricDataInput, type MetricQuery, type MetricWindow } from '../../aws/cloudwatch/metric-data.js'
@@ -73,8 +73,6 @@ export interface MetricsResult {
 }
 
 const DEFAULT_VARIANT = 'AllTraffic'
-/** The last `status --metrics` result, kept beside the load test's so `mlops report` can chart it offline. */
-export const METRICS_FILE = path.join('.mlops', 'metrics.json')
 /** At most this many points per series: enough for a sparkline, one GetMetricData page for all series. */
 const POINTS_PER_SERIES = 60
 

@@ -131,6 +131,7 @@ export function renderRunsCompare(r: RunComparison, c: ChalkInstance): string {
     `  a ${formatUsd(r.cost.a)}   b ${formatUsd(r.cost.b)}${r.cost.delta !== undefined ? `   b - a ${signed(r.cost.delta, '', 4)}` : ''}`,
   )
   lines.push(c.gray(r.priceNote))
+  if (r.html) lines.push('', `${c.green('✔')} Wrote ${r.html.file} (${r.html.charts} charts): both runs side by side, as mlops report draws one`)
   return lines.join('\n')
 }
 

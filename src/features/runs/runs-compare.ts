@@ -16,10 +16,23 @@ import { differingHyperparameters } from './run-hyperparameters.js'
 import { trainingRun } from './sagemaker-runs.js'
 import { isProjectResource } from '../../shared/project-ownership.js'
 import type { ClassAccuracy, ComparedRun, EpochMetrics, RunComparison } from './types.js'
+import { buildComparisonHtml } from '../../shared/report/report-page.js'
+import { writeFileAtomic } from '../../shared/atomic-file.js'
+import { comparedRunPage } from './compare-page.js'
 
 export interface RunsCompareOptions {
   readonly a: string
   readonly b: string
+  /** --html: also write the report page of both runs side by side to this file. */
+  readonly html?: string
+}
+
+/** `--html <file>`: an .html name, resolved from the working folder. */
+function htmlFile(cwd: string, given: string): string {
+  if (!/\.html?$/i.test(given)) {
+    throw new UserError('InvalidFlag', `--html ${given}: the page is an HTML file; give it a .html name.`, { hint: 'For example: --html compare.html' })
+  }
+  return path.resolve(cwd, given)
 }
 
 /** Where a named run lives: a folder under .mlops/local/, else a SageMaker training job. */
@@ -147,6 +160,7 @@ export async function runRunsCompare(ctx: CommandContext, opts: RunsCompareOptio
   const cfg = await ctx.config()
   const region = ctx.awsSettings(cfg).region
   const folders = { a: localFolder(ctx.projectDir, opts.a), b: localFolder(ctx.projectDir, opts.b) }
+  const html = opts.html === undefined ? undefined : htmlFile(ctx.deps.cwd, opts.html)
   if (ctx.dryRun) {
     const start = ctx.clock.now() - 90 * 86_400_000
     return planned({
@@ -156,6 +170,7 @@ export async function runRunsCompare(ctx: CommandContext, opts: RunsCompareOptio
         ...(folders.a ? [`${opts.a}: local run in ${folders.a}`] : []),
         ...(folders.b ? [`${opts.b}: local run in ${folders.b}`] : []),
         'The log read starts at the job’s creation time (shown here as 90 days ago).',
+        ...(html ? [`Writes ${html}: both runs side by side, as mlops report draws one.`] : []),
       ],
     })
   }
@@ -170,5 +185,17 @@ export async function runRunsCompare(ctx: CommandContext, opts: RunsCompareOptio
   const one = (name: string, folder: string | undefined) =>
     folder ? compareLocal(folder) : compareSageMaker(clients!, name, cfg.project.name, region, prices, ctx.clock.now())
   const [a, b] = await Promise.all([one(opts.a, folders.a), one(opts.b, folders.b)])
-  return done(compareRuns(a, b, [...notes].join(' ') || 'Local runs cost nothing in AWS.'))
+  const comparison = compareRuns(a, b, [...notes].join(' ') || 'Local runs cost nothing in AWS.')
+  if (!html) return done(comparison)
+  const page = await buildComparisonHtml(
+    await comparedRunPage(a),
+    await comparedRunPage(b),
+    {},
+    {
+      generatedAt: new Date(ctx.clock.now()).toISOString(),
+      project: cfg.project.name,
+    },
+  )
+  await writeFileAtomic(html, page.html)
+  return done({ ...comparison, html: { file: html, charts: page.charts } })
 }

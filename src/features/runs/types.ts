@@ -103,4 +103,6 @@ export interface RunComparison {
   readonly perClass: readonly (ValueDifference<number> & { readonly delta: number })[]
   readonly cost: { readonly a?: number; readonly b?: number; readonly delta?: number }
   readonly priceNote: string
+  /** With --html: the page written (both runs side by side) and the charts in it. */
+  readonly html?: { readonly file: string; readonly charts: number }
 }

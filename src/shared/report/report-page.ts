@@ -1,5 +1,5 @@
-import { accuracyChart, confusionChart, loadtestCharts, lossChart, renderSvg, topConfusionsChart, type ChartSpec } from './charts.js'
-import type { ProjectExtras, RunData } from './run-data.js'
+import { accuracyChart, confusionChart, liveMetricsCharts, loadtestCharts, lossChart, renderSvg, topConfusionsChart, type ChartSpec } from './report-charts.js'
+import type { ProjectExtras, RunData } from './report-data.js'
 
 /**
  * The report page: one self-contained HTML file (styles inline, charts as inline SVG, thumbnails as
@@ -118,6 +118,14 @@ async function extrasSection(extras: ProjectExtras): Promise<string> {
     parts.push(
       `<section><h2>Last load test</h2><p class="muted">${esc(lt.target)}${lt.savedAt ? `, ${esc(lt.savedAt)}` : ''} (.mlops/loadtest.json)</p><div class="row">${figs.map((f) => `<div>${f}</div>`).join('')}</div></section>`,
     )
+  }
+  if (extras.liveMetrics) {
+    const lm = extras.liveMetrics
+    const figs = await Promise.all(liveMetricsCharts(lm).map((c) => figure(c)))
+    if (figs.length)
+      parts.push(
+        `<section><h2>In production (CloudWatch)</h2><p class="muted">${esc(lm.since)} to ${esc(lm.until)}, from the last <code>mlops status --metrics</code> (.mlops/metrics.json)</p><div class="row">${figs.map((f) => `<div>${f}</div>`).join('')}</div></section>`,
+      )
   }
   if (extras.audit) {
     const a = extras.audit

@@ -1,6 +1,5 @@
 import type { TopLevelSpec } from 'vega-lite'
-import type { EpochMetrics, ProjectExtras } from './run-data.js'
-import type { Evaluation } from './types.js'
+import type { EpochMetrics, Evaluation, ProjectExtras } from './report-data.js'
 
 /**
  * The report's charts as Vega-Lite specs, compiled to Vega and rendered to SVG in Node when the
@@ -225,6 +224,30 @@ export function loadtestCharts(lt: NonNullable<ProjectExtras['loadtest']>): Char
       } as TopLevelSpec,
     },
   ]
+}
+
+/**
+ * The live CloudWatch series of the last `status --metrics`, one small line chart each (series with no
+ * point are left out): what the endpoint and the Lambda did in production, beside what the load test measured.
+ */
+export function liveMetricsCharts(lm: NonNullable<ProjectExtras['liveMetrics']>): ChartSpec[] {
+  return lm.series
+    .filter((s) => s.points.length > 0)
+    .map((s, i) => ({
+      id: `live-${i}`,
+      title: `${s.source}: ${s.label}`,
+      spec: {
+        ...base,
+        width: WIDTH,
+        height: 140,
+        data: { values: s.points.map((p) => ({ time: p.t, value: p.v })) },
+        mark: { type: 'line', point: s.points.length < 3, color: '#4c78a8' },
+        encoding: {
+          x: { field: 'time', type: 'temporal', title: null },
+          y: { field: 'value', type: 'quantitative', title: s.unit },
+        },
+      } as TopLevelSpec,
+    }))
 }
 
 /** Compiles Vega-Lite to Vega and renders static SVG in Node (no DOM, no canvas, no network). */
