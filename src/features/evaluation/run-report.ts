@@ -60,6 +60,11 @@ export async function runReport(ctx: CommandContext, opts: ReportOptions): Promi
     output,
     bytes: Buffer.byteLength(page.html),
     charts: page.charts,
-    sections: { evaluation: runs.some((r) => r.evaluation), loadtest: Boolean(extras.loadtest), liveMetrics: Boolean(extras.liveMetrics), audit: Boolean(extras.audit) },
+    sections: {
+      evaluation: runs.some((r) => r.evaluation),
+      loadtest: Boolean(extras.loadtest),
+      liveMetrics: Boolean(extras.liveMetrics),
+      audit: Boolean(extras.audit),
+    },
   })
 }
