@@ -95,6 +95,25 @@ function parsePrices(text: string | undefined): Record<string, number> {
 
 const clients: { sagemaker?: SageMakerClient; sns?: SNSClient; ssm?: SSMClient; logs?: CloudWatchLogsClient } = {}
 
+/**
+ * RUN_NAMES ({"training": "<RegExp source>", "tuning": ...}, from shared/project-ownership.ts): the
+ * exact names of this project's runs. A rule's prefix (`dogs-train`) also matches another project's
+ * names (`dogs-train-train-…` of project `dogs-train`): such an event is not told. Without the
+ * variable (a notifier armed by an older mlops) every matched name is.
+ */
+function runNameCheck(raw: string | undefined): (kind: 'training' | 'tuning', name: string) => boolean {
+  let patterns: Partial<Record<'training' | 'tuning', RegExp>> = {}
+  try {
+    const parsed = JSON.parse(raw ?? '{}') as Record<string, unknown>
+    patterns = Object.fromEntries(
+      (['training', 'tuning'] as const).flatMap((k) => (typeof parsed[k] === 'string' ? [[k, new RegExp(parsed[k] as string)]] : [])),
+    )
+  } catch {
+    patterns = {}
+  }
+  return (kind, name) => patterns[kind]?.test(name) ?? true
+}
+
 export function createNotifier(deps: NotifierDeps = {}) {
   const env = deps.env ?? process.env
   const log = deps.log ?? ((line: string) => void process.stdout.write(line + '\n'))
@@ -116,6 +135,7 @@ export function createNotifier(deps: NotifierDeps = {}) {
       logGroup: env.TRAINING_LOG_GROUP ?? '/aws/sagemaker/TrainingJobs',
       now,
       box: env.EC2_BOX,
+      ownRun: runNameCheck(env.RUN_NAMES),
     })
     if (!message) {
       log(JSON.stringify({ level: 'warn', msg: 'not a run this notifier knows', detailType: event['detail-type'] }))
@@ -162,14 +182,23 @@ export function createNotifier(deps: NotifierDeps = {}) {
 
   async function describeRun(
     event: BridgeEvent,
-    o: { project: string; prices: Record<string, number>; region: string; logGroup: string; now: () => number; box?: string },
+    o: {
+      project: string
+      prices: Record<string, number>
+      region: string
+      logGroup: string
+      now: () => number
+      box?: string
+      /** Whether a job's name is exactly one this project generates (the rule matched a prefix only). */
+      ownRun: (kind: 'training' | 'tuning', name: string) => boolean
+    },
   ): Promise<RunMessage | undefined> {
     const d = isObject(event.detail) ? event.detail : {}
     const type = event['detail-type']
     const consoleBase = `https://${o.region}.console.aws.amazon.com/sagemaker/home?region=${o.region}#`
     if (type === 'SageMaker Training Job State Change') {
       const name = str(d.TrainingJobName)
-      if (!name) return undefined
+      if (!name || !o.ownRun('training', name)) return undefined
       const job = (await sagemaker().send(new DescribeTrainingJobCommand({ TrainingJobName: name }))) as Record<string, unknown>
       const status = str(job.TrainingJobStatus) ?? str(d.TrainingJobStatus) ?? 'unknown'
       const rc = isObject(job.ResourceConfig) ? job.ResourceConfig : {}
@@ -205,7 +234,7 @@ export function createNotifier(deps: NotifierDeps = {}) {
     }
     if (type === 'SageMaker HyperParameter Tuning Job State Change') {
       const name = str(d.HyperParameterTuningJobName)
-      if (!name) return undefined
+      if (!name || !o.ownRun('tuning', name)) return undefined
       const job = (await sagemaker().send(new DescribeHyperParameterTuningJobCommand({ HyperParameterTuningJobName: name }))) as Record<string, unknown>
       const status = str(job.HyperParameterTuningJobStatus) ?? str(d.HyperParameterTuningJobStatus) ?? 'unknown'
       const best = isObject(job.BestTrainingJob) ? job.BestTrainingJob : {}

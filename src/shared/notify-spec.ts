@@ -1,4 +1,5 @@
 import { projectTagMap, projectTags, resourceNames } from './naming.js'
+import { runNamePattern } from './project-ownership.js'
 import { endpointArn } from './roles/lambda-role.js'
 import { planRole, serviceTrustPolicy, type PolicyDocument, type PolicyStatement, type RoleSpec, type RoleTarget } from './roles/policy.js'
 import type { PlannedOperation } from './plan.js'
@@ -194,6 +195,8 @@ export function notifierRoleSpec(s: NotifySettings): RoleSpec {
 export function notifierEnvironment(s: NotifySettings): Record<string, string> {
   return {
     PROJECT: s.project,
+    // The exact names of this project's runs: the rules match by prefix, which another project's names may share.
+    RUN_NAMES: JSON.stringify({ training: runNamePattern(s.project, 'training-job'), tuning: runNamePattern(s.project, 'tuning-job') }),
     TOPIC_ARNS: publishTopics(s).join(','),
     ...(hasWebhook(s) ? { WEBHOOK_PARAMETER: notifyNames(s.project).parameter } : {}),
     TRAINING_LOG_GROUP,

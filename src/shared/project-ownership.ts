@@ -62,6 +62,15 @@ function patterns(project: string): { kind: GeneratedNameKind; legacy: boolean; 
 }
 
 /**
+ * The exact pattern (a RegExp source) of the names mlops generates now for one kind of run of
+ * `project`: what the notifier function, which may not import mlops, checks an event's name against
+ * (an EventBridge prefix of `dogs-train` also matches project `dogs-train`'s `dogs-train-train-…`).
+ */
+export function runNamePattern(project: string, kind: 'training-job' | 'tuning-job'): string {
+  return patterns(project).find((p) => p.kind === kind && !p.legacy)!.re.source
+}
+
+/**
  * What kind of name mlops generates for `project` `name` is, or undefined when it is none of
  * them. Name only: a `legacy` match still needs the project tag (use isProjectResource).
  */

@@ -7,7 +7,7 @@ import { beforeEach, describe, expect, it } from 'vitest'
 import { renderStatus } from '../../src/features/project/status.js'
 import { createNotifier } from '../../src/lambda-runtime/notifier.js'
 import { NotifyDestinationSchema, NotifySchema } from '../../src/config/sections/notify.js'
-import { eventPattern, notifierPolicy, notifySettings, planNotify } from '../../src/shared/notify-spec.js'
+import { eventPattern, notifierEnvironment, notifierPolicy, notifySettings, planNotify } from '../../src/shared/notify-spec.js'
 import { sdkMock } from '../helpers/mock-sdk.js'
 
 /**
@@ -46,6 +46,30 @@ beforeEach(() => {
 })
 
 describe('the notifier', () => {
+  it('tells only its own project: an event of project dogs-train (dogs-train-train-…) matches dogs’s prefix and is ignored', async () => {
+    const settings = notifySettings(
+      { project: { name: 'dogs' } },
+      [{ kind: 'email', address: 'ops@example.com' }],
+      { kind: 'training', match: 'dogs-train' },
+      { region: 'us-east-1', accountId: '123456789012', partition: 'aws', runtime: 'nodejs24.x' },
+    )
+    const { RUN_NAMES } = notifierEnvironment(settings)
+    sm.on(DescribeTrainingJobCommand).resolves({ TrainingJobName: JOB, TrainingJobStatus: 'Completed' } as never)
+    sm.on(DescribeHyperParameterTuningJobCommand).resolves({ HyperParameterTuningJobStatus: 'Completed' } as never)
+    const tell = notifier({ RUN_NAMES })
+    const other = await tell(
+      event('SageMaker Training Job State Change', { TrainingJobName: 'dogs-train-train-2026-12-07-06-00-00-000', TrainingJobStatus: 'Completed' }),
+    )
+    expect(other).toMatchObject({ delivered: [], ignored: 'SageMaker Training Job State Change' })
+    const otherTuning = await tell(event('SageMaker HyperParameter Tuning Job State Change', { HyperParameterTuningJobName: 'dogs-v2-9f2a1c-261207-0600' }))
+    expect(otherTuning).toMatchObject({ delivered: [] })
+    expect(sm.commandCalls(DescribeTrainingJobCommand)).toHaveLength(0)
+    expect(sm.commandCalls(DescribeHyperParameterTuningJobCommand)).toHaveLength(0)
+    expect(sns.commandCalls(PublishCommand)).toHaveLength(0)
+    const own = await tell(event('SageMaker Training Job State Change', { TrainingJobName: JOB, TrainingJobStatus: 'Completed' }))
+    expect(own).toMatchObject({ delivered: [TOPIC] })
+  })
+
   it("a failed training job: SageMaker's reason, the last log lines, duration, cost and final metrics", async () => {
     sm.on(DescribeTrainingJobCommand).resolves({
       TrainingJobName: JOB,
