@@ -52,6 +52,7 @@ import sys
 import threading
 import time
 import traceback
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 DEFAULT_MAX_BODY_BYTES = 6 * 1024 * 1024  # InvokeEndpoint's limit for real-time endpoints
@@ -282,6 +283,8 @@ def make_handler_class(model: Model, max_body: int, slots: threading.BoundedSema
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
+            # As SageMaker's runtime answers: every response carries a request id (clients check for one).
+            self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
             for key, value in (headers or {}).items():
                 self.send_header(key, value)
             self.end_headers()

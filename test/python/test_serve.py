@@ -6,6 +6,7 @@ import base64
 import http.client
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -72,6 +73,11 @@ def test_runtime_path_takes_json_and_reports_the_variant(server, dataset):
                                      {"Content-Type": "application/json", "Accept": "application/json"})
     assert status == 200 and headers["x-amzn-invoked-production-variant"] == "AllTraffic"
     assert len(json.loads(body)["predictions"]) == 1
+    # A request id on every answer, as SageMaker's runtime sends (the CLI refuses an answer without one).
+    second = _request(server["port"], "POST", "/endpoints/my-endpoint/invocations", payload,
+                      {"Content-Type": "application/json"})[1]
+    assert re.fullmatch(r"[0-9a-f-]{36}", headers["x-amzn-requestid"])
+    assert second["x-amzn-requestid"] != headers["x-amzn-requestid"]
 
 
 @pytest.mark.parametrize("content_type,accept,body,status", [
