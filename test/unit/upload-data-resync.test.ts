@@ -52,7 +52,7 @@ const MTIME = 1_700_000_000
 const RELS = ['train', 'valid', 'test'].flatMap((split) => ['001.A', '002.B'].map((cls) => `${split}/${cls}/0.jpg`))
 
 /** A project with 6 images, and a fake S3 that stores what is put and lists it back (ETag "e-<key>"). */
-async function project(): Promise<{ dir: string; file: (rel: string) => string }> {
+async function project() {
   const dir = await tempProject(minimalConfig())
   for (const rel of RELS) {
     await mkdir(path.dirname(path.join(dir, 'dogImages', rel)), { recursive: true })
@@ -65,16 +65,14 @@ async function project(): Promise<{ dir: string; file: (rel: string) => string }
     stored.set(input.Key, { size: input.Body.length, sha256: input.Metadata.sha256 })
     return { ETag: `"e-${input.Key}"` }
   })
-  s3Mock.on(ListObjectsV2Command).callsFake(() => ({
-    Contents: [...stored].map(([Key, o]) => ({ Key, Size: o.size, ETag: `"e-${Key}"` })),
-    IsTruncated: false,
-  }))
+  const listing = () => ({ Contents: [...stored].map(([Key, o]) => ({ Key, Size: o.size, ETag: `"e-${Key}"` })), IsTruncated: false })
+  s3Mock.on(ListObjectsV2Command).callsFake(listing)
   s3Mock.on(HeadObjectCommand).callsFake((input: { Key: string }) => {
     const o = stored.get(input.Key)
     if (!o) throw Object.assign(new Error('NotFound'), { name: 'NotFound', $metadata: { httpStatusCode: 404 } })
     return { ContentLength: o.size, ETag: `"e-${input.Key}"`, Metadata: { sha256: o.sha256 } }
   })
-  return { dir, file: (rel) => path.join(dir, 'dogImages', rel) }
+  return { dir, file: (rel: string) => path.join(dir, 'dogImages', rel), listing }
 }
 
 /** Rewrites a file with other bytes of the same size, and gives it back its old mtime. */
@@ -192,6 +190,39 @@ describe('a re-sync reuses the local record for unchanged files (issue 30)', () 
     expect(validated.run.code, validated.run.stderr).toBe(0)
     expect(validated.read).toEqual([...RELS].sort()) // opened for their first bytes, not hashed again
     expect((await sync(dir)).read).toEqual([])
+  })
+})
+
+describe('the bucket checks and the listing go out together', () => {
+  it('on a re-sync the listing is sent with HeadBucket; on a first upload only after HeadBucket answered', async () => {
+    const { dir, listing } = await project()
+    // HeadBucket answers once ListObjectsV2 has arrived, or after 500 ms: did the listing come first?
+    const listedFirst: boolean[] = []
+    let arrived = () => undefined as void
+    s3Mock.on(HeadBucketCommand).callsFake(async () => {
+      const listed = new Promise<boolean>((resolve) => (arrived = () => resolve(true)))
+      listedFirst.push(await Promise.race([listed, new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 500))]))
+      return { BucketRegion: 'us-east-1' }
+    })
+    s3Mock.on(ListObjectsV2Command).callsFake(() => {
+      arrived()
+      return listing()
+    })
+    expect((await sync(dir)).run.code).toBe(0)
+    expect((await sync(dir)).run.json()).toMatchObject({ uploaded: 0, skipped: 6 })
+    expect(listedFirst).toEqual([false, true])
+  })
+
+  it('a re-sync of a folder the scan refuses: exit 2, nothing written', async () => {
+    const { dir, file } = await project()
+    expect((await sync(dir)).run.code).toBe(0)
+    const puts = s3Mock.commandCalls(PutObjectCommand).length
+    await writeFile(file('train/001.A/fake.jpg'), 'not an image')
+    const refused = await sync(dir)
+    expect(refused.run.code).toBe(2)
+    expect(refused.run.stderr).toContain('  • train/001.A/fake.jpg')
+    expect(refused.read).toEqual(['train/001.A/fake.jpg'])
+    expect(s3Mock.commandCalls(PutObjectCommand)).toHaveLength(puts)
   })
 })
 

@@ -151,32 +151,36 @@ async function sync(s3: S3Client, o: SyncOptions): Promise<SyncResult> {
 }
 
 /**
- * The local scan, then the bucket checks and the listing at the same time. Nothing reaches S3 before
- * the scan has accepted the dataset. The checks and the listing are reads, so a re-sync (this machine
- * has uploaded to the bucket before: the local record says so) sends them together and waits for the
- * slower of them, not their sum. Otherwise the listing waits for HeadBucket, so a bucket created now
- * is never listed. The bucket's refusal (public, another region, forbidden) comes before any listing
- * error; the listing of a recorded bucket that has since gone is not used.
+ * The local scan, the bucket checks and the listing. The checks and the listing are reads, sent
+ * together, so a sync waits for the slower of them, not their sum. On a re-sync (the local record
+ * says this machine has uploaded to the bucket) they go out at once and run while the folder is
+ * scanned; otherwise nothing reaches S3 before the scan has accepted the dataset, and the listing
+ * waits for HeadBucket, so a bucket created now is never listed. Nothing is written before the scan
+ * has accepted the dataset, and its refusal comes first; then the bucket's (public, another region,
+ * forbidden); then the listing's. The listing of a recorded bucket that has since gone is not used.
  */
 async function scanAndList(s3: S3Client, o: SyncOptions) {
   const cache = await UploadCache.load(o.cacheFile)
-  // Unchanged files (size and mtime as recorded) are stat'ed, not opened; --checksum opens every one.
-  const checkedBefore = o.checksum ? undefined : (p: string) => cache.checkedBefore(p, { image: o.validate })
-  const scan = await scanDataset(o.source, { validate: o.validate, followSymlinks: o.followSymlinks, checkedBefore })
-  markPhase(`local record and scan (${scan.unopened} of ${scan.files.length} files not opened)`)
-  reportScan(o.ui, scan)
-  cache.pruneHashes(scan.root, new Set(scan.files.map((f) => f.path)))
-
   const reads = new AbortController()
   const stop = () => reads.abort(o.signal.reason)
   if (o.signal.aborted) stop()
   else o.signal.addEventListener('abort', stop, { once: true })
   setMaxListeners(0, reads.signal)
   const bucketOptions = { bucket: o.bucket, region: o.region, tags: projectTags(o.project), kmsKeyId: o.kmsKeyId }
-  const inspected = settle(inspectBucket(s3, bucketOptions, reads.signal))
+  const inspect = () => settle(inspectBucket(s3, bucketOptions, reads.signal))
   const list = () => settle(listObjects(s3, o.bucket, listPrefix(o.prefix), reads.signal))
-  const listed = cache.knowsBucket(o.bucket) ? list() : undefined
+  const resync = cache.knowsBucket(o.bucket)
+  let inspected = resync ? inspect() : undefined
+  const listed = resync ? list() : undefined
   try {
+    // Unchanged files (size and mtime as recorded) are stat'ed, not opened; --checksum opens every one.
+    const checkedBefore = o.checksum ? undefined : (p: string) => cache.checkedBefore(p, { image: o.validate })
+    const scan = await scanDataset(o.source, { validate: o.validate, followSymlinks: o.followSymlinks, checkedBefore })
+    markPhase(`local record and scan (${scan.unopened} of ${scan.files.length} files not opened)`)
+    reportScan(o.ui, scan)
+    cache.pruneHashes(scan.root, new Set(scan.files.map((f) => f.path)))
+
+    inspected ??= inspect()
     const bucketCreated = await prepareBucket(s3, o, bucketOptions, unwrap(await inspected))
     markPhase('bucket checks')
     if (bucketCreated) reads.abort() // a bucket created now is empty: its listing is not needed
