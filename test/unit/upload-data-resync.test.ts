@@ -193,6 +193,18 @@ describe('a re-sync reuses the local record for unchanged files (issue 30)', () 
   })
 })
 
+describe('upload-data --help', () => {
+  it('says which files a re-sync does not open, and how to read them all', async () => {
+    const run = await runMlops(['upload-data', '--help'])
+    expect(run.code).toBe(0)
+    expect(run.stdout).toContain('--checksum')
+    expect(run.stdout.replace(/\s+/g, ' ')).toContain(
+      'a file whose size and mtime are unchanged is not opened again, so a re-sync that changes nothing costs one stat per file and one listing. ' +
+        'Like `aws s3 sync`, this misses a file rewritten with the same size and an old mtime; --checksum reads, checks and hashes every file.',
+    )
+  })
+})
+
 describe('the bucket checks and the listing go out together', () => {
   it('on a re-sync the listing is sent with HeadBucket; on a first upload only after HeadBucket answered', async () => {
     const { dir, listing } = await project()
