@@ -225,6 +225,24 @@ describe('the bucket checks and the listing go out together', () => {
     expect(listedFirst).toEqual([false, true])
   })
 
+  it('a first upload to a missing bucket sends no public-bucket check and no listing', async () => {
+    const { dir } = await project()
+    s3Mock.on(HeadBucketCommand).rejects(Object.assign(new Error('NotFound'), { name: 'NotFound', $metadata: { httpStatusCode: 404 } }))
+    const first = await sync(dir)
+    expect(first.run.code, first.run.stderr).toBe(0)
+    expect(first.run.json()).toMatchObject({ uploaded: 6, bucketCreated: true })
+    const sent = s3Mock.calls().map((c) => (c.args[0] as object).constructor.name.replace(/Command$/, ''))
+    expect(sent.filter((n) => n !== 'PutObject')).toEqual([
+      'HeadBucket',
+      'CreateBucket',
+      'PutPublicAccessBlock',
+      'PutBucketEncryption',
+      'PutBucketPolicy',
+      'PutBucketTagging',
+      'PutBucketLifecycleConfiguration',
+    ])
+  })
+
   it('a re-sync of a folder the scan refuses: exit 2, nothing written', async () => {
     const { dir, file } = await project()
     expect((await sync(dir)).run.code).toBe(0)

@@ -119,7 +119,7 @@ export function ensureBucketRequests(o: BucketOptions): { operation: string; inp
     ...(['GetPublicAccessBlock', 'GetBucketPolicy', 'GetBucketAcl'] as const).map((operation) => ({
       operation,
       input: { Bucket },
-      note: 'sent with HeadBucket; an existing bucket is refused if public',
+      note: 'an existing bucket: refused if public (on a re-sync, sent with HeadBucket)',
     })),
     ...bucketSetupInputs(o),
     { operation: 'DeleteBucket', input: { Bucket }, note: 'only if a setup step failed: the new, empty bucket goes again' },
@@ -147,13 +147,23 @@ export async function ensureDataBucket(s3: S3Client, o: BucketOptions, signal?: 
 }
 
 /**
- * The reads of `ensureDataBucket`, which change nothing: HeadBucket and the public-bucket checks (an
- * existing bucket is refused if public). A caller may send them together with other reads (the
+ * The reads of `ensureDataBucket`, which change nothing: HeadBucket, then the public-bucket checks of
+ * an existing bucket (refused if public); with `together`, all at once. A caller may send them together with other reads (the
  * listing) and create a missing bucket with `createDataBucket` once its own checks have passed.
  */
-export async function inspectBucket(s3: S3Client, o: BucketOptions, signal?: AbortSignal): Promise<{ exists: boolean; warnings: readonly string[] }> {
-  // The public-bucket reads go out with HeadBucket (one round trip, not two). Their answers count only
-  // for a bucket HeadBucket found: for a missing one they fail (NoSuchBucket), and that is ignored.
+export async function inspectBucket(
+  s3: S3Client,
+  o: BucketOptions,
+  signal?: AbortSignal,
+  opts: { readonly together?: boolean } = {},
+): Promise<{ exists: boolean; warnings: readonly string[] }> {
+  if (!opts.together) {
+    const exists = await headBucket(s3, o, signal)
+    return { exists, warnings: exists ? await refusePublicBucket(s3, o.bucket, signal) : [] }
+  }
+  // `together` (the caller expects the bucket to exist): the public-bucket reads go out with HeadBucket,
+  // one round trip instead of two. Their answers count only for a bucket HeadBucket found: for a
+  // missing one they fail (NoSuchBucket), and that is ignored.
   const checks = refusePublicBucket(s3, o.bucket, signal)
   checks.catch(() => undefined)
   const exists = await headBucket(s3, o, signal)

@@ -151,11 +151,12 @@ async function sync(s3: S3Client, o: SyncOptions): Promise<SyncResult> {
 }
 
 /**
- * The local scan, the bucket checks and the listing. The checks and the listing are reads, sent
- * together, so a sync waits for the slower of them, not their sum. On a re-sync (the local record
- * says this machine has uploaded to the bucket) they go out at once and run while the folder is
- * scanned; otherwise nothing reaches S3 before the scan has accepted the dataset, and the listing
- * waits for HeadBucket, so a bucket created now is never listed. Nothing is written before the scan
+ * The local scan, the bucket checks and the listing. On a re-sync (the local record says this
+ * machine has uploaded to the bucket) they are all reads of a bucket that exists: HeadBucket, the
+ * public-bucket checks and the listing go out at once and run while the folder is scanned, so the
+ * sync waits for the slowest of them, not their sum. Otherwise nothing reaches S3 before the scan has
+ * accepted the dataset, the checks follow HeadBucket (none for a missing bucket), and the listing
+ * waits for them, so a bucket created now is never listed. Nothing is written before the scan
  * has accepted the dataset, and its refusal comes first; then the bucket's (public, another region,
  * forbidden); then the listing's. The listing of a recorded bucket that has since gone is not used.
  */
@@ -167,9 +168,9 @@ async function scanAndList(s3: S3Client, o: SyncOptions) {
   else o.signal.addEventListener('abort', stop, { once: true })
   setMaxListeners(0, reads.signal)
   const bucketOptions = { bucket: o.bucket, region: o.region, tags: projectTags(o.project), kmsKeyId: o.kmsKeyId }
-  const inspect = () => settle(inspectBucket(s3, bucketOptions, reads.signal))
-  const list = () => settle(listObjects(s3, o.bucket, listPrefix(o.prefix), reads.signal))
   const resync = cache.knowsBucket(o.bucket)
+  const inspect = () => settle(inspectBucket(s3, bucketOptions, reads.signal, { together: resync }))
+  const list = () => settle(listObjects(s3, o.bucket, listPrefix(o.prefix), reads.signal))
   let inspected = resync ? inspect() : undefined
   const listed = resync ? list() : undefined
   try {
