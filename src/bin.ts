@@ -5,14 +5,17 @@ import module from 'node:module'
 // modules loaded after it is on, so everything else is imported dynamically below.
 ;(module as { enableCompileCache?: () => unknown }).enableCompileCache?.()
 
-const [{ createInterface }, { runCli }, { watchInterrupts }, { systemClock }, { silenceSdkNodeVersionWarning }, { VERSION }] = await Promise.all([
+const [{ createInterface }, { runCli }, { watchInterrupts }, { systemClock }, { silenceSdkNodeVersionWarning }, { VERSION }, timings] = await Promise.all([
   import('node:readline/promises'),
   import('./cli.js'),
   import('./interrupts.js'),
   import('./shared/clock.js'),
   import('./shared/warnings.js'),
   import('./shared/version.js'),
+  import('./shared/phase-timings.js'),
 ])
+if (timings.timingsRequested(process.env)) timings.enableTimings()
+timings.markPhase('start-up: the CLI modules loaded')
 
 silenceSdkNodeVersionWarning()
 
@@ -40,4 +43,6 @@ const code = await runCli(process.argv.slice(2), {
   signal: interrupts.signal,
   version: VERSION,
 })
+timings.markPhase('command finished')
+if (timings.timingsRequested(process.env)) process.stderr.write(timings.formatTimings())
 process.exitCode = interrupts.exitCode(code)

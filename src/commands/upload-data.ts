@@ -4,6 +4,7 @@ import { downloadUrlField, sha256Field, sourceDirField } from '../config/flag-fi
 import { DataSchema } from '../config/sections/data.js'
 import type { Deps } from '../context.js'
 import { UserError } from '../shared/errors.js'
+import { markPhase } from '../shared/phase-timings.js'
 import { action } from './action.js'
 import { intOption, stringOption } from './options.js'
 
@@ -18,6 +19,7 @@ interface UploadDataFlags {
   /** commander sets false for --no-validate. */
   readonly validate: boolean
   readonly followSymlinks?: boolean
+  readonly checksum?: boolean
 }
 
 export function register(program: Command, deps: Deps): Command {
@@ -33,6 +35,7 @@ export function register(program: Command, deps: Deps): Command {
     .option('--expect-sha256 <hex>', 'with --from-url: refuse the archive unless its sha256 matches')
     .option('--follow-symlinks', 'upload what symbolic links leading out of the dataset folder point to (refused otherwise)')
     .option('--no-validate', 'skip the train/ valid/ test/ layout check and upload every file as is')
+    .option('--checksum', 'open, check and hash every file, instead of trusting the recorded size and mtime of unchanged ones')
     .addHelpText(
       'after',
       `
@@ -43,20 +46,29 @@ A folder of class folders not yet split: mlops split-data <folder> --out <dir>.
 Unchanged files are skipped by size and sha256 (stored as x-amz-meta-sha256); a re-run after
 Ctrl-C resumes where it stopped. A dry run compares with the local record in .mlops/ and needs
 no credentials.
+The local record (.mlops/upload-cache.json) keeps each file's size, mtime and sha256: a file whose
+size and mtime are unchanged is not opened again, so a re-sync that changes nothing costs one
+stat per file and one listing. Like \`aws s3 sync\`, this misses a file rewritten with the same size
+and an old mtime; --checksum reads, checks and hashes every file.
 
 Examples:
   $ mlops upload-data
   $ mlops upload-data --source ~/data/dogImages --prefix dogImages-v2 --concurrency 32
   $ mlops upload-data --from-url https://example.com/dogImages.zip
   $ mlops upload-data --delete --dry-run          what would be uploaded and deleted
+  $ mlops upload-data --checksum                  after restoring files with their old mtimes
   $ mlops upload-data --json | jq -r .channels.train`,
     )
     .action(
       action<UploadDataFlags>(deps, async (ctx, flags) => {
         const parsed = parseFlags(flags)
-        const cfg = await ctx.config()
-        const { runUploadData } = await import('../features/dataset/upload-data.js')
-        const { renderSyncPlan, renderSyncResult } = await import('../features/dataset/render.js')
+        // The feature (with the AWS SDK) loads while the config is read.
+        const [cfg, { runUploadData }, { renderSyncPlan, renderSyncResult }] = await Promise.all([
+          ctx.config(),
+          import('../features/dataset/upload-data.js'),
+          import('../features/dataset/render.js'),
+        ])
+        markPhase('config and upload-data modules loaded')
         const outcome = await runUploadData(ctx, cfg, {
           source: parsed.source ? path.resolve(ctx.deps.cwd, parsed.source) : ctx.resolvePath(cfg.data.localDir),
           bucket: parsed.bucket ?? cfg.data.bucket,
@@ -65,6 +77,7 @@ Examples:
           delete: Boolean(flags.delete),
           validate: flags.validate !== false,
           followSymlinks: Boolean(flags.followSymlinks),
+          checksum: Boolean(flags.checksum),
           fromUrl: parsed.fromUrl,
           expectSha256: parsed.expectSha256,
         })

@@ -3,7 +3,6 @@ import { readdirSync } from 'node:fs'
 import { open, readdir, realpath, stat, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
 import { UserError } from './errors.js'
-import { runPool } from './pool.js'
 
 /**
  * The one dataset validator (issue 31 item 11): reads the local dataset folder and checks it has the
@@ -76,6 +75,8 @@ export interface DatasetScan {
   readonly bytes: number
   /** Files and folders left out, with why (validated layouts only). */
   readonly skipped: readonly SkippedFile[]
+  /** Files not opened because `checkedBefore` vouched for their size and mtime. */
+  readonly unopened: number
 }
 
 export interface DatasetSummary {
@@ -97,6 +98,13 @@ export interface ScanOptions {
   readonly followSymlinks?: boolean
   /** `upload` (upload-data: --source, --no-validate) or `train` (train --local: data.localDir). @default 'upload' */
   readonly purpose?: ScanPurpose
+  /**
+   * Files checked before (upload-data's local record): the size and mtime a file had when it was last
+   * read and, for a validated scan, found to start like an image. A file whose stat still shows both is
+   * not opened: one stat instead of open, read and close (a no-change re-sync opens no file). Like
+   * `aws s3 sync`, this trusts that a file rewritten with the same size keeps no old mtime.
+   */
+  readonly checkedBefore?: (absPath: string) => { readonly size: number; readonly mtimeMs: number } | undefined
 }
 
 interface Wording {
@@ -121,10 +129,10 @@ const STAT_PARALLELISM = 64
  */
 export async function scanDataset(root: string, options: ScanOptions = {}): Promise<DatasetScan> {
   const words = wording(options.purpose)
-  const guard = new ScanGuard(await realRoot(root), options.followSymlinks ?? false, options.validate ?? true, words)
-  const scan = await scanLayout(root, options, guard)
+  const guard = new ScanGuard(await realRoot(root), options.followSymlinks ?? false, options.validate ?? true, words, options.checkedBefore)
+  const scan = { ...(await scanLayout(root, options, guard)), unopened: guard.unopened }
   if (scan.validated) {
-    const fakes = scan.files.filter((f) => !looksLikeImage(guard.heads.get(f.path)!)).map((f) => f.rel)
+    const fakes = scan.files.filter((f) => !guard.vouched.has(f.path) && !looksLikeImage(guard.heads.get(f.path)!)).map((f) => f.rel)
     if (fakes.length > 0) {
       throw new UserError(
         'NotAnImage',
@@ -136,7 +144,7 @@ export async function scanDataset(root: string, options: ScanOptions = {}): Prom
   return scan
 }
 
-async function scanLayout(root: string, options: ScanOptions, guard: ScanGuard): Promise<DatasetScan> {
+async function scanLayout(root: string, options: ScanOptions, guard: ScanGuard): Promise<Omit<DatasetScan, 'unopened'>> {
   const validate = options.validate ?? true
   const words = wording(options.purpose)
   const top = guard.keepUtf8(await readDirOrThrow(root, words), root, '')
@@ -174,50 +182,62 @@ async function scanLayout(root: string, options: ScanOptions, guard: ScanGuard):
   const classesBySplit = new Map<Split, Set<string>>()
   const summaries = {} as Record<Split, SplitSummary>
   for (const split of SPLITS) {
-    const entries = await guard.readdir(path.join(root, split), split)
+    const entries = (await guard.readdir(path.join(root, split), split)).sort(byName)
+    // Every class folder of the split is listed at once, and every class's files are stat'ed while the
+    // next classes are listed: the loop below only waits for what it has not got yet. What each entry
+    // adds to the problems, the skipped files and the files is applied in the scan's order (`ordered`).
+    guard.prefetch(entries.filter((e) => e.isDirectory()).map((e) => path.join(root, split, e.name)))
+    const ordered: Promise<() => void>[] = []
+    const now = (apply: () => void) => ordered.push(Promise.resolve(apply))
     const classes = new Set<string>()
     let bytes = 0
     let count = 0
-    for (const entry of entries.sort(byName)) {
+    for (const entry of entries) {
       const rel = `${split}/${entry.name}`
       const kind = await entryKind(path.join(root, rel), entry, guard, rel)
       if (kind === 'file') {
-        if (isImage(entry.name)) problems.push(`${rel}: images must be inside a class folder (${split}/<class>/${entry.name})`)
-        else skipped.push({ rel, reason: NOT_AN_IMAGE })
+        if (isImage(entry.name)) now(() => problems.push(`${rel}: images must be inside a class folder (${split}/<class>/${entry.name})`))
+        else now(() => skipped.push({ rel, reason: NOT_AN_IMAGE }))
         continue
       }
       if (kind !== 'dir') {
-        skipped.push({ rel, reason: 'not a regular file or folder' })
+        now(() => skipped.push({ rel, reason: 'not a regular file or folder' }))
         continue
       }
       classes.add(entry.name)
       const inClass = await guard.readdir(path.join(root, rel), `${rel}/`)
       const images: { name: string; abs: string }[] = []
+      const found: (() => void)[] = []
       for (const f of inClass.sort(byName)) {
         const frel = `${rel}/${f.name}`
         const fkind = await entryKind(path.join(root, frel), f, guard, frel)
-        if (fkind === 'dir') problems.push(`${frel}/: class folders must hold images directly, not subfolders`)
+        if (fkind === 'dir') found.push(() => problems.push(`${frel}/: class folders must hold images directly, not subfolders`))
         else if (fkind !== 'file' && isImage(f.name)) guard.cannotRead(frel, f.isSymbolicLink() ? 'a link to nothing' : 'not a regular file')
-        else if (fkind !== 'file') skipped.push({ rel: frel, reason: 'not a regular file' })
-        else if (!isImage(f.name)) skipped.push({ rel: frel, reason: NOT_AN_IMAGE })
+        else if (fkind !== 'file') found.push(() => skipped.push({ rel: frel, reason: 'not a regular file' }))
+        else if (!isImage(f.name)) found.push(() => skipped.push({ rel: frel, reason: NOT_AN_IMAGE }))
         else images.push({ name: f.name, abs: path.join(root, frel) })
       }
-      const stats = await guard.openAll(images.map((i) => i.abs))
-      let kept = 0
-      images.forEach((img, i) => {
-        const s = stats[i]
-        const frel = `${rel}/${img.name}`
-        if (s.size === 0) {
-          skipped.push({ rel: frel, reason: 'empty file' })
-          return
-        }
-        files.push({ path: img.abs, rel: frel, size: s.size, mtimeMs: s.mtimeMs })
-        bytes += s.size
-        count++
-        kept++
+      const stated = guard.openAll(images.map((i) => i.abs)).then((stats) => () => {
+        for (const apply of found) apply()
+        let kept = 0
+        images.forEach((img, i) => {
+          const s = stats[i]
+          const frel = `${rel}/${img.name}`
+          if (s.size === 0) {
+            skipped.push({ rel: frel, reason: 'empty file' })
+            return
+          }
+          files.push({ path: img.abs, rel: frel, size: s.size, mtimeMs: s.mtimeMs })
+          bytes += s.size
+          count++
+          kept++
+        })
+        if (kept === 0 && !guard.troubled(`${rel}/`)) problems.push(`${rel}/: no images (a class needs at least one image in every split)`)
       })
-      if (kept === 0 && !guard.troubled(`${rel}/`)) problems.push(`${rel}/: no images (a class needs at least one image in every split)`)
+      stated.catch(() => undefined) // a failure is thrown below, in order; the later ones are not left unhandled
+      ordered.push(stated)
     }
+    for (const apply of ordered) (await apply)()
     if (classes.size === 0) problems.push(`${split}/: no class folders (expected ${split}/<class>/<image>, e.g. ${split}/001.Affenpinscher/a.jpg)`)
     classesBySplit.set(split, classes)
     summaries[split] = { files: count, bytes, classes: classes.size }
@@ -356,6 +376,8 @@ class ScanGuard {
   private readonly unreadable: string[] = []
   /** Entries whose names are not UTF-8: escaped path below root, and a UTF-8 name to suggest. */
   private readonly nonUtf8: { rel: string; suggested: string; classFolder: boolean }[] = []
+  /** Files `checkedBefore` vouched for (same size and mtime): stat only, not opened. */
+  readonly vouched = new Set<string>()
   /** What opening each file gave: its first bytes, or why it could not be opened or read. */
   private readonly opened = new Map<string, { head?: Buffer; error?: unknown }>()
   constructor(
@@ -364,7 +386,12 @@ class ScanGuard {
     /** Whether the first bytes are wanted (the image check of validated layouts). */
     private readonly readHeads: boolean,
     private readonly words: Wording,
+    private readonly checkedBefore?: ScanOptions['checkedBefore'],
   ) {}
+
+  get unopened(): number {
+    return this.vouched.size
+  }
 
   /**
    * The entries of `abs` whose names are UTF-8; the others are recorded. Node decodes a name that is
@@ -416,14 +443,51 @@ class ScanGuard {
    * its first bytes when wanted. What the open found is reported by `check`, for the files kept only.
    */
   async openAll(paths: readonly string[]): Promise<{ size: number; mtimeMs: number }[]> {
-    const out: { size: number; mtimeMs: number }[] = new Array(paths.length)
-    await runPool(paths, STAT_PARALLELISM, async (p, i) => {
-      out[i] = await this.openOne(p)
-    })
-    return out
+    return Promise.all(paths.map((p) => this.limited(() => this.openOne(p))))
+  }
+
+  /** Folders listed ahead (raw: what `readdir` below makes of each answer happens when it is asked for). */
+  private readonly listed = new Map<string, Promise<{ entries?: Dirent[]; error?: unknown }>>()
+
+  /** Starts listing `paths` (at most STAT_PARALLELISM files and folders open at once, with `openAll`). */
+  prefetch(paths: readonly string[]): void {
+    for (const p of paths) {
+      this.listed.set(
+        p,
+        this.limited(() => readdir(p, { withFileTypes: true })).then(
+          (entries) => ({ entries }),
+          (error: unknown) => ({ error }),
+        ),
+      )
+    }
+  }
+
+  private running = 0
+  private readonly waiting: (() => void)[] = []
+
+  /** Runs `fn` when fewer than STAT_PARALLELISM others run (bounds open descriptors over every class folder). */
+  private async limited<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.running < STAT_PARALLELISM) this.running++
+    else await new Promise<void>((resolve) => this.waiting.push(resolve)) // a finishing call hands over its slot
+    try {
+      return await fn()
+    } finally {
+      const next = this.waiting.shift()
+      if (next) next()
+      else this.running--
+    }
   }
 
   private async openOne(abs: string): Promise<{ size: number; mtimeMs: number }> {
+    const before = this.checkedBefore?.(abs)
+    if (before) {
+      const s = await stat(abs).catch(() => undefined)
+      if (s?.isFile() && s.size === before.size && s.mtimeMs === before.mtimeMs) {
+        this.vouched.add(abs)
+        this.opened.set(abs, {})
+        return { size: s.size, mtimeMs: s.mtimeMs }
+      }
+    }
     let fh: FileHandle
     try {
       fh = await open(abs, 'r')
@@ -459,8 +523,11 @@ class ScanGuard {
   }
 
   async readdir(abs: string, rel: string): Promise<Dirent[]> {
+    const ahead = this.listed.get(abs)
+    this.listed.delete(abs)
     try {
-      return this.keepUtf8(await readdir(abs, { withFileTypes: true }), abs, rel.replace(/\/$/, ''))
+      const entries = ahead ? await ahead.then((r) => (r.entries ? r.entries : Promise.reject(r.error))) : await readdir(abs, { withFileTypes: true })
+      return this.keepUtf8(entries, abs, rel.replace(/\/$/, ''))
     } catch (err) {
       this.cannotRead(rel, err)
       return []

@@ -119,7 +119,7 @@ export function ensureBucketRequests(o: BucketOptions): { operation: string; inp
     ...(['GetPublicAccessBlock', 'GetBucketPolicy', 'GetBucketAcl'] as const).map((operation) => ({
       operation,
       input: { Bucket },
-      note: 'an existing bucket: refused if public',
+      note: 'an existing bucket: refused if public (on a re-sync, sent with HeadBucket)',
     })),
     ...bucketSetupInputs(o),
     { operation: 'DeleteBucket', input: { Bucket }, note: 'only if a setup step failed: the new, empty bucket goes again' },
@@ -142,10 +142,37 @@ const SETUP_COMMANDS: Record<BucketSetupOperation, new (input: any) => any> = {
  * is deleted again so a re-run does not find a half-configured bucket and trust it.
  */
 export async function ensureDataBucket(s3: S3Client, o: BucketOptions, signal?: AbortSignal): Promise<EnsureBucketResult> {
-  const resource = `s3://${o.bucket}`
-  const exists = await headBucket(s3, o, signal)
-  if (exists) return { created: false, warnings: await refusePublicBucket(s3, o.bucket, signal) }
+  const found = await inspectBucket(s3, o, signal)
+  return found.exists ? { created: false, warnings: found.warnings } : createDataBucket(s3, o, signal)
+}
 
+/**
+ * The reads of `ensureDataBucket`, which change nothing: HeadBucket, then the public-bucket checks of
+ * an existing bucket (refused if public); with `together`, all at once. A caller may send them together with other reads (the
+ * listing) and create a missing bucket with `createDataBucket` once its own checks have passed.
+ */
+export async function inspectBucket(
+  s3: S3Client,
+  o: BucketOptions,
+  signal?: AbortSignal,
+  opts: { readonly together?: boolean } = {},
+): Promise<{ exists: boolean; warnings: readonly string[] }> {
+  if (!opts.together) {
+    const exists = await headBucket(s3, o, signal)
+    return { exists, warnings: exists ? await refusePublicBucket(s3, o.bucket, signal) : [] }
+  }
+  // `together` (the caller expects the bucket to exist): the public-bucket reads go out with HeadBucket,
+  // one round trip instead of two. Their answers count only for a bucket HeadBucket found: for a
+  // missing one they fail (NoSuchBucket), and that is ignored.
+  const checks = refusePublicBucket(s3, o.bucket, signal)
+  checks.catch(() => undefined)
+  const exists = await headBucket(s3, o, signal)
+  return { exists, warnings: exists ? await checks : [] }
+}
+
+/** The writes of `ensureDataBucket`: creates a bucket `inspectBucket` found missing, with its setup (rolled back on failure). */
+export async function createDataBucket(s3: S3Client, o: BucketOptions, signal?: AbortSignal): Promise<EnsureBucketResult> {
+  const resource = `s3://${o.bucket}`
   const [create, ...rest] = bucketSetupInputs(o)
   try {
     await send(s3, create, resource, signal)

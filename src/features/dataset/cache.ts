@@ -7,8 +7,10 @@ import type { LocalFile } from '../../shared/dataset-layout.js'
  *
  * Two records, both caches (deleting the file is always safe; the next run is just slower):
  *
- * - `hashes`: absolute path -> size, mtime and sha256 of the content. A file whose size and mtime
- *   match is not read again (the same trade-off `aws s3 sync` makes with size and mtime).
+ * - `hashes`: absolute path -> size, mtime and sha256 of the content, and whether its first bytes were
+ *   found to be an image's. A file whose size and mtime match is not opened again, neither to hash it
+ *   nor to check its first bytes (the same trade-off `aws s3 sync` makes with size and mtime;
+ *   `upload-data --checksum` reads every file instead).
  * - `objects`: bucket -> key -> size, sha256 and ETag of what mlops uploaded.
  *
  * Why the second record: the sha256 of each file is stored on its object as `x-amz-meta-sha256`, but
@@ -24,6 +26,8 @@ export interface HashRecord {
   readonly size: number
   readonly mtimeMs: number
   readonly sha256: string
+  /** The layout check found the file's first bytes to be an image's (absent after --no-validate runs). */
+  readonly image?: true
 }
 
 export interface ObjectRecord {
@@ -73,10 +77,21 @@ export class UploadCache {
     return h && h.size === f.size && h.mtimeMs === f.mtimeMs ? h.sha256 : undefined
   }
 
-  rememberHash(f: Pick<LocalFile, 'path' | 'size' | 'mtimeMs'>, sha256: string): void {
+  /**
+   * The size and mtime a file had when it was last read, for the scan (`ScanOptions.checkedBefore`):
+   * for a validated scan only records made by one (`image`), so a --no-validate run vouches for nothing.
+   */
+  checkedBefore(path: string, o: { readonly image: boolean }): HashRecord | undefined {
+    const h = this.data.hashes[path]
+    return h && (h.image || !o.image) ? h : undefined
+  }
+
+  /** `image`: the scan that found this file checked its first bytes (a validated layout). */
+  rememberHash(f: Pick<LocalFile, 'path' | 'size' | 'mtimeMs'>, sha256: string, o: { readonly image?: boolean } = {}): void {
     const h = this.data.hashes[f.path]
-    if (h && h.size === f.size && h.mtimeMs === f.mtimeMs && h.sha256 === sha256) return
-    this.data.hashes[f.path] = { size: f.size, mtimeMs: f.mtimeMs, sha256 }
+    const same = h && h.size === f.size && h.mtimeMs === f.mtimeMs && h.sha256 === sha256
+    if (same && (h.image || !o.image)) return
+    this.data.hashes[f.path] = { size: f.size, mtimeMs: f.mtimeMs, sha256, ...(o.image ? { image: true as const } : {}) }
     this.dirty = true
   }
 
@@ -108,6 +123,12 @@ export class UploadCache {
       delete this.data.objects[bucket][key]
       this.dirty = true
     }
+  }
+
+  /** Whether this machine recorded an upload to `bucket` (a re-sync). */
+  knowsBucket(bucket: string): boolean {
+    for (const _ in this.data.objects[bucket] ?? {}) return true
+    return false
   }
 
   /** Recorded keys under `prefix` (which should end with `/`). */

@@ -34,7 +34,12 @@ export async function planDatasetSync(o: PlanOptions): Promise<{ kind: 'plan'; p
   const ops: PlannedOperation[] = [
     { service: 's3', operation: 'HeadBucket', input: { Bucket: o.bucket }, note: 'does the bucket exist, and is it private?' },
     ...bucketSetupRequests({ bucket: o.bucket, region: o.region, project: o.project, kmsKeyId: o.kmsKeyId }),
-    { service: 's3', operation: 'ListObjectsV2', input: { Bucket: o.bucket, Prefix: listPrefix(o.prefix) }, note: 'one request per 1,000 objects' },
+    {
+      service: 's3',
+      operation: 'ListObjectsV2',
+      input: { Bucket: o.bucket, Prefix: listPrefix(o.prefix) },
+      note: 'one request per 1,000 objects; sent with HeadBucket, on a re-sync while the folder is scanned (none for a bucket created now)',
+    },
   ]
   const notes = [
     'No credentials are used in a dry run, so this compares with the local record of earlier uploads (.mlops/upload-cache.json), ' +
@@ -46,9 +51,10 @@ export async function planDatasetSync(o: PlanOptions): Promise<{ kind: 'plan'; p
     const details = { ...base, source: o.source, wouldUpload: 0, wouldSkip: 0, wouldDelete: 0, bytes: 0, uploads: [], deletes: [], download: o.download }
     return planned({ title, operations: ops, details: reorder(details) })
   }
-  const scan = await scanDataset(o.source, { validate: o.validate, followSymlinks: o.followSymlinks })
-  reportScan(o.ui, scan)
   const cache = await UploadCache.load(o.cacheFile)
+  const checkedBefore = o.checksum ? undefined : (p: string) => cache.checkedBefore(p, { image: o.validate })
+  const scan = await scanDataset(o.source, { validate: o.validate, followSymlinks: o.followSymlinks, checkedBefore })
+  reportScan(o.ui, scan)
   const { uploads, wouldSkip, uploadOps } = await planUploads(o, scan.files, cache)
   ops.push(...uploadOps)
   const deletes = o.delete ? keysToDelete(o.prefix, scan.files, cache.objectKeys(o.bucket, listPrefix(o.prefix))) : []
@@ -76,7 +82,7 @@ async function planUploads(o: PlanOptions, files: readonly LocalFile[], cache: U
     const key = objectKey(o.prefix, file.rel)
     const first = classifyAgainstRecord(file, cache.object(o.bucket, key))
     // Hashed here (locally) even for new files, so every PutObject below shows the exact checksum it would carry.
-    const sha = cache.hashOf(file) ?? (await hashFile(file.path, { signal: o.signal })).sha256
+    const sha = (o.checksum ? undefined : cache.hashOf(file)) ?? (await hashFile(file.path, { signal: o.signal })).sha256
     if (first.kind === 'compare' && sha === first.remoteSha) {
       wouldSkip++
       continue

@@ -18,6 +18,8 @@ export interface UploadDataOptions {
   readonly validate: boolean
   /** Upload what symbolic links leading out of the folder point to (--follow-symlinks). */
   readonly followSymlinks?: boolean
+  /** Read and hash every file, trusting no recorded size and mtime (--checksum). */
+  readonly checksum?: boolean
   readonly fromUrl?: string
   readonly expectSha256?: string
 }
@@ -33,6 +35,11 @@ export interface SyncOptions {
   readonly delete: boolean
   readonly validate: boolean
   readonly followSymlinks?: boolean
+  /**
+   * Open, check and hash every file. Otherwise a file whose size and mtime equal the local record's is
+   * not opened: its recorded sha256 and image check stand (the trade-off `aws s3 sync` makes too).
+   */
+  readonly checksum?: boolean
   /** `.mlops/upload-cache.json` (see UploadCache for why it exists). */
   readonly cacheFile: string
   readonly signal: AbortSignal

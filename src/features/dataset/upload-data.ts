@@ -21,13 +21,14 @@ import { AbortError, InterruptedError, UserError } from '../../shared/errors.js'
 import { formatBytes } from '../../shared/output.js'
 import { done, type Outcome } from '../../shared/outcome.js'
 import { projectTags } from '../../shared/naming.js'
-import { ensureDataBucket, headBucket } from '../../aws/s3/bucket.js'
+import { createDataBucket, headBucket, inspectBucket } from '../../aws/s3/bucket.js'
 import { headObject, type RemoteHead } from '../../aws/s3/objects.js'
 import { deleteObjects, listObjects } from '../../aws/s3/upload.js'
 import { channelUris } from '../../shared/channels.js'
 import { planDatasetSync } from './sync-plan.js'
 import { hashFile, uploadFiles, type UploadItem } from './parallel-upload.js'
 import { runPool } from '../../shared/pool.js'
+import { markPhase } from '../../shared/phase-timings.js'
 import type { SyncOptions, SyncPlanDetails, SyncResult, UploadDataOptions } from './types.js'
 
 /** The `upload-data` command: optional download, then a dry-run plan or the sync itself. */
@@ -45,6 +46,7 @@ export async function runUploadData(ctx: CommandContext, cfg: MlopsConfig, o: Up
     delete: o.delete,
     validate: o.validate,
     followSymlinks: o.followSymlinks,
+    checksum: o.checksum,
     cacheFile: UploadCache.pathFor(ctx.projectDir),
     signal: ctx.signal,
     clock: ctx.clock,
@@ -55,6 +57,7 @@ export async function runUploadData(ctx: CommandContext, cfg: MlopsConfig, o: Up
     return planDatasetSync(pending ? { ...common, withoutFiles: true, download: { url: redactUrl(o.fromUrl!), into: o.source } } : common)
   }
   const { s3 } = await ctx.clients(['s3'], cfg)
+  markPhase('S3 client built')
   let download: FetchDatasetResult | undefined
   if (o.fromUrl) {
     // Credentials, bucket ownership and region are checked before a download that may take minutes.
@@ -109,20 +112,17 @@ type Upload = UploadItem & { reason: UploadReason }
 /** The phases of one sync, in order; each is a function below. */
 async function sync(s3: S3Client, o: SyncOptions): Promise<SyncResult> {
   const started = o.clock.now()
-  const scan = await scanDataset(o.source, { validate: o.validate, followSymlinks: o.followSymlinks })
-  reportScan(o.ui, scan)
-  const cache = await UploadCache.load(o.cacheFile)
-  cache.pruneHashes(scan.root, new Set(scan.files.map((f) => f.path)))
-  const destination = `s3://${o.bucket}/${listPrefix(o.prefix)}`
-
-  const bucketCreated = await prepareBucket(s3, o)
-  const remote = bucketCreated ? new Map<string, RemoteObject>() : await listObjects(s3, o.bucket, listPrefix(o.prefix), o.signal)
-  for (const key of cache.objectKeys(o.bucket, listPrefix(o.prefix))) if (!remote.has(key)) cache.forgetObject(o.bucket, key)
+  const prefix = listPrefix(o.prefix)
+  const destination = `s3://${o.bucket}/${prefix}`
+  const { scan, cache, bucketCreated, remote } = await scanAndList(s3, o)
+  for (const key of cache.objectKeys(o.bucket, prefix)) if (!remote.has(key)) cache.forgetObject(o.bucket, key)
 
   const { uploads, skipped, headRequests } = await compareWithRemote(s3, o, scan, remote, cache)
+  markPhase('compare (hashes, HeadObject)')
   const orphans = keysToDelete(o.prefix, scan.files, remote.keys())
   await confirmOrphans(o, orphans, destination, cache)
   const transfer = await transferFiles(s3, o, uploads, skipped.length, scan, cache, bucketCreated)
+  markPhase('transfer and record saved')
 
   let deleted = 0
   if (o.delete && orphans.length > 0) {
@@ -150,9 +150,75 @@ async function sync(s3: S3Client, o: SyncOptions): Promise<SyncResult> {
   }
 }
 
-/** Makes sure the bucket exists and is safe; records a created one. True when it was created now. */
-async function prepareBucket(s3: S3Client, o: SyncOptions): Promise<boolean> {
-  const bucket = await ensureDataBucket(s3, { bucket: o.bucket, region: o.region, tags: projectTags(o.project), kmsKeyId: o.kmsKeyId }, o.signal)
+/**
+ * The local scan, the bucket checks and the listing. On a re-sync (the local record says this
+ * machine has uploaded to the bucket) they are all reads of a bucket that exists: HeadBucket, the
+ * public-bucket checks and the listing go out at once and run while the folder is scanned, so the
+ * sync waits for the slowest of them, not their sum. Otherwise nothing reaches S3 before the scan has
+ * accepted the dataset, the checks follow HeadBucket (none for a missing bucket), and the listing
+ * waits for them, so a bucket created now is never listed. Nothing is written before the scan
+ * has accepted the dataset, and its refusal comes first; then the bucket's (public, another region,
+ * forbidden); then the listing's. The listing of a recorded bucket that has since gone is not used.
+ */
+async function scanAndList(s3: S3Client, o: SyncOptions) {
+  const cache = await UploadCache.load(o.cacheFile)
+  const reads = new AbortController()
+  const stop = () => reads.abort(o.signal.reason)
+  if (o.signal.aborted) stop()
+  else o.signal.addEventListener('abort', stop, { once: true })
+  setMaxListeners(0, reads.signal)
+  const bucketOptions = { bucket: o.bucket, region: o.region, tags: projectTags(o.project), kmsKeyId: o.kmsKeyId }
+  const resync = cache.knowsBucket(o.bucket)
+  const inspect = () => settle(inspectBucket(s3, bucketOptions, reads.signal, { together: resync }))
+  const list = () => settle(listObjects(s3, o.bucket, listPrefix(o.prefix), reads.signal))
+  let inspected = resync ? inspect() : undefined
+  const listed = resync ? list() : undefined
+  try {
+    // Unchanged files (size and mtime as recorded) are stat'ed, not opened; --checksum opens every one.
+    const checkedBefore = o.checksum ? undefined : (p: string) => cache.checkedBefore(p, { image: o.validate })
+    const scan = await scanDataset(o.source, { validate: o.validate, followSymlinks: o.followSymlinks, checkedBefore })
+    markPhase(`local record and scan (${scan.unopened} of ${scan.files.length} files not opened)`)
+    reportScan(o.ui, scan)
+    cache.pruneHashes(scan.root, new Set(scan.files.map((f) => f.path)))
+
+    inspected ??= inspect()
+    const bucketCreated = await prepareBucket(s3, o, bucketOptions, unwrap(await inspected))
+    markPhase('bucket checks')
+    if (bucketCreated) reads.abort() // a bucket created now is empty: its listing is not needed
+    const remote = bucketCreated ? new Map<string, RemoteObject>() : unwrap(await (listed ?? list()))
+    markPhase('listing')
+    return { scan, cache, bucketCreated, remote }
+  } catch (err) {
+    reads.abort(err)
+    throw err
+  } finally {
+    o.signal.removeEventListener('abort', stop)
+  }
+}
+
+type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown }
+
+/** A promise whose failure is held (not an unhandled rejection) until `unwrap` rethrows it. */
+function settle<T>(p: Promise<T>): Promise<Settled<T>> {
+  return p.then(
+    (value) => ({ ok: true as const, value }),
+    (error: unknown) => ({ ok: false as const, error }),
+  )
+}
+
+function unwrap<T>(s: Settled<T>): T {
+  if (!s.ok) throw s.error
+  return s.value
+}
+
+/** Makes sure the bucket exists and is safe (inspected already); records a created one. True when it was created now. */
+async function prepareBucket(
+  s3: S3Client,
+  o: SyncOptions,
+  bucketOptions: Parameters<typeof createDataBucket>[1],
+  found: { exists: boolean; warnings: readonly string[] },
+): Promise<boolean> {
+  const bucket = found.exists ? { created: false, warnings: found.warnings } : await createDataBucket(s3, bucketOptions, o.signal)
   for (const w of bucket.warnings) o.ui.warn(w)
   if (bucket.created) {
     o.ui.success(`Created bucket ${o.bucket} (private, ${o.kmsKeyId ? 'SSE-KMS' : 'SSE-S3'} encrypted, TLS-only, tagged)`)
@@ -197,10 +263,10 @@ async function compareWithRemote(s3: S3Client, o: SyncOptions, scan: DatasetScan
         }
         // Uploaded by other means (`aws s3 cp`): a single-part ETag is the MD5 of the content.
         const needMd5 = head !== undefined && !head.sha256 && etagIsContentMd5(head.etag, head.serverSideEncryption)
-        const cachedSha = cache.hashOf(c.file)
+        const cachedSha = o.checksum ? undefined : cache.hashOf(c.file)
         const hashed = cachedSha === undefined || needMd5 ? await hashFile(c.file.path, { md5: needMd5, signal: o.signal }) : undefined
         const localSha = cachedSha ?? hashed!.sha256
-        cache.rememberHash(c.file, localSha)
+        cache.rememberHash(c.file, localSha, { image: scan.validated })
         if (remoteSha === undefined) {
           if (!head) return void uploads.push({ file: c.file, key: c.key, reason: 'new' })
           if (head.sha256) remoteSha = head.sha256
@@ -265,7 +331,7 @@ async function transferFiles(
       concurrency: o.concurrency,
       signal: o.signal,
       clock: o.clock,
-      knownSha256: (f) => cache.hashOf(f),
+      knownSha256: (f) => (o.checksum ? undefined : cache.hashOf(f)),
       onBytes: (n) => progress?.bytes(n),
       onRetry: (item, attempt, err) => o.ui.warn(`retrying ${item.key} (attempt ${attempt + 1}): ${(err as Error).name ?? err}`),
       onVanished: (item) => o.ui.warn(`${item.file.path} disappeared before it was uploaded; skipped`),
@@ -277,7 +343,7 @@ async function transferFiles(
         ),
       onUploaded: (item, r) => {
         progress?.file()
-        if (r.size === item.file.size) cache.rememberHash(item.file, r.sha256)
+        if (r.size === item.file.size) cache.rememberHash(item.file, r.sha256, { image: scan.validated })
         cache.rememberObject(o.bucket, item.key, { size: r.size, sha256: r.sha256, etag: r.etag })
         // Save now and then, so even a killed process (no chance to clean up) resumes cheaply. A failed
         // save here is not fatal: the records stay dirty and the save after the loop reports any error.
