@@ -3,6 +3,7 @@ import { runNamePattern } from './project-ownership.js'
 import { endpointArn } from './roles/lambda-role.js'
 import { planRole, serviceTrustPolicy, type PolicyDocument, type PolicyStatement, type RoleSpec, type RoleTarget } from './roles/policy.js'
 import type { PlannedOperation } from './plan.js'
+import type { StateRecord } from './state.js'
 import type { NotifyDestination } from '../config/sections/notify.js'
 
 export type { NotifyDestination }
@@ -399,4 +400,20 @@ export function notifySettings(
 /** The destinations a run uses: the flag's (`--notify`, repeatable) when given, else the config's `notify:`. */
 export function destinationsOf(configured: readonly NotifyDestination[], flag: readonly NotifyDestination[] | undefined): readonly NotifyDestination[] {
   return flag ?? configured
+}
+
+/**
+ * The notifier function as the state file records it: its region and its (global) role, so a teardown
+ * in another region keeps the role this function still uses (features/project/other-regions.ts).
+ */
+export function notifierStateRecord(s: NotifySettings, functionArn: string, now: number): StateRecord {
+  const names = notifyNames(s.project)
+  return {
+    kind: 'function',
+    name: names.function,
+    arn: functionArn,
+    region: s.region,
+    createdAt: new Date(now).toISOString(),
+    details: { roleName: names.role },
+  }
 }

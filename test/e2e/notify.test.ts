@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises'
+import path from 'node:path'
 import { CloudWatchLogsClient, CreateLogGroupCommand, FilterLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs'
 import {
   DescribeRuleCommand,
@@ -153,6 +155,13 @@ describe('train --notify on moto', () => {
     })
     const targets = (await c.events.send(new ListTargetsByRuleCommand({ Rule: 'dogs-notify-training' }))).Targets
     expect(targets).toEqual([{ Id: 'mlops-notifier', Arn: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:dogs-notify` }])
+    // The state file records the notifier's region and role: a teardown in another region keeps the role.
+    const state = JSON.parse(await readFile(path.join(dir, '.mlops', 'state.json'), 'utf8')) as { resources: { kind: string; name: string }[] }
+    expect(state.resources.find((r) => r.kind === 'function' && r.name === 'dogs-notify')).toMatchObject({
+      arn: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:dogs-notify`,
+      region: REGION,
+      details: { roleName: 'dogs-notify' },
+    })
 
     // The topic and the e-mail subscription.
     const topics = (await c.sns.send(new ListTopicsCommand({}))).Topics?.map((t) => t.TopicArn)

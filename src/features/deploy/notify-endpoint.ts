@@ -13,6 +13,7 @@ import {
   type NotifyRun,
   type NotifySettings,
   type NotifySummary,
+  notifierStateRecord,
 } from '../../shared/notify-spec.js'
 import { PLACEHOLDER, type PlannedOperation } from '../../shared/plan.js'
 
@@ -52,6 +53,7 @@ export async function armEndpointNotify(
   const spin = ctx.ui.spinner(`Arming notifications for the ${run.kind} run`)
   try {
     const armed = await armNotifications(c, notificationsSpec(s, await notifierZip(s.runtime)), { clock: ctx.clock, signal: ctx.signal })
+    await ctx.state().record(notifierStateRecord(s, armed.functionArn, ctx.clock.now()))
     spin.stop()
     const summary = notifySummary(s, armed.subscriptions)
     for (const line of notifyLines(summary)) ctx.ui.info(line)

@@ -75,7 +75,9 @@ export function globalsInUseElsewhere(names: ResourceNames, records: readonly St
         if (typeof status !== 'string' || !FINISHED.has(status)) add(names.trainingRole, r)
         break
       case 'function':
-        if (r.name === names.lambdaFunction) add(names.lambdaRole, r)
+        // A function records the role it runs as (lambda-setup, the notifier); older records do not.
+        if (typeof (r.details as { roleName?: unknown } | undefined)?.roleName === 'string') add((r.details as { roleName: string }).roleName, r)
+        else if (r.name === names.lambdaFunction) add(names.lambdaRole, r)
         else if (r.name.endsWith('-idle-stop'))
           add(r.name, r) // a reaper's role has its name
         else add(names.lambdaRole, r)
