@@ -21,8 +21,9 @@ export function register(program: Command, deps: Deps): Command {
     .addHelpText(
       'after',
       `
-Finds SageMaker training and tuning jobs tagged mlops:project=<project> (the tag, never a name
-prefix, decides) and the local runs in .mlops/local/, so it works with .mlops/state.json deleted.
+Finds the SageMaker training and tuning jobs whose name is one mlops generates for the project AND
+whose mlops:project tag names it (a name prefix never decides: dogs never lists dogs-v2's jobs), and
+the local runs in .mlops/local/, so it works with .mlops/state.json deleted.
 The table shows only the hyperparameters that differ between the listed runs; cost is billable
 seconds x instances x the hourly price (spot: the share it saved is training vs billable seconds).
 
