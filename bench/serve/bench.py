@@ -181,6 +181,12 @@ def top1(answer: dict) -> int:
     return int(answer["predictions"][0]["index"])
 
 
+def margin(answer: dict) -> float:
+    """How far the first class is ahead of the second (probabilities): a near tie flips on any resampling."""
+    first, second = answer["predictions"][:2]
+    return float(first["probability"]) - float(second["probability"])
+
+
 def drive(port: int, images: list, concurrency: int, requests: int) -> dict:
     """``requests`` POSTs over ``concurrency`` keep-alive connections; latencies in ms, wall time."""
     lock = threading.Lock()
@@ -238,6 +244,8 @@ def main(argv=None) -> int:
     p.add_argument("--scale", type=float, default=1.0, help="multiplies the requests per cell (8/16/24 at c1/c4/c8)")
     p.add_argument("--images", type=int, default=6, help="distinct images of each size")
     p.add_argument("--label", default="", help="a name for this run in the results file")
+    p.add_argument("--seed-threads", type=int, default=0,
+                   help="torch threads for the seed-style handler (default: torch's own default, as a seed handler has)")
     args = p.parse_args(argv)
     os.makedirs(OUT, exist_ok=True)
     began = time.time()
@@ -254,26 +262,35 @@ def main(argv=None) -> int:
         "--max-batch-size", "8", "--batch-wait-ms", "10"], local_port, model_dir, os.path.join(OUT, "local-server.log"),
         env={"MLOPS_PREDICTOR_LOG": "debug"})
     seed = Server("seed-style handler", [py, os.path.join(HERE, "seed_server.py"), "--model-dir", model_dir,
-                                         "--port", str(seed_port)], seed_port, model_dir,
+                                         "--port", str(seed_port)] + (["--threads", str(args.seed_threads)] if args.seed_threads else []),
+                  seed_port, model_dir,
                   os.path.join(OUT, "seed-server.log"))
     servers = {"seed": seed, "local": local}
     results = {"label": args.label, "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                "machine": "{} ({} cores, {})".format(platform.node(), cores(), cpu_name()), "cores": cores(),
+               "seedThreads": args.seed_threads or "torch default",
                "loadBefore": [round(x, 2) for x in load_before], "cells": [], "agreement": None}
     try:
         for server in servers.values():
             server.wait_ready()
         # Every image once through each server, one at a time: the warm-up, and the top-1 comparison.
         answers = {name: [] for name in servers}
+        margins = []
         for name, server in servers.items():
             conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=600)
             for size in SIZES:
                 for data in images[size]:
-                    answers[name].append(top1(post(conn, data)))
+                    answer = post(conn, data)
+                    answers[name].append(top1(answer))
+                    if name == "seed":
+                        margins.append(margin(answer))
             conn.close()
         same = sum(a == b for a, b in zip(answers["seed"], answers["local"]))
-        results["agreement"] = {"same": same, "total": len(answers["seed"]), "seedTop1": answers["seed"],
-                                "localTop1": answers["local"], "distinctClasses": len(set(answers["seed"]))}
+        results["agreement"] = {
+            "same": same, "total": len(answers["seed"]), "seedTop1": answers["seed"], "localTop1": answers["local"],
+            "distinctClasses": len(set(answers["seed"])), "seedMargins": [round(m, 5) for m in margins],
+            "differing": [{"image": i, "seed": a, "local": b, "seedMargin": round(margins[i], 5)}
+                          for i, (a, b) in enumerate(zip(answers["seed"], answers["local"])) if a != b]}
         for size in SIZES:
             for concurrency in CONCURRENCY:
                 requests = max(concurrency, int(round(REQUESTS[concurrency] * args.scale)))
@@ -313,8 +330,8 @@ def cpu_name() -> str:
 
 
 def render(results: dict) -> str:
-    lines = ["serving benchmark{}: {} | {} | load {} -> {} | {} s".format(
-        " (" + results["label"] + ")" if results["label"] else "", results["date"], results["machine"],
+    lines = ["serving benchmark{}: {} | {} | seed threads: {} | load {} -> {} | {} s".format(
+        " (" + results["label"] + ")" if results["label"] else "", results["date"], results["machine"], results["seedThreads"],
         " ".join(map(str, results["loadBefore"])), " ".join(map(str, results["loadAfter"])), results["wallS"]), ""]
     head = ("| image | conc | seed img/s | seed img/s/core | seed p50 ms | seed p99 ms | local img/s | local img/s/core "
             "| local p50 ms | local p99 ms | per-core ratio | local batches |")
@@ -334,6 +351,10 @@ def render(results: dict) -> str:
     agreement = results["agreement"]
     lines += ["", "top-1 agreement, local server vs seed-style: {}/{} images ({} distinct classes among the seed's answers)"
               .format(agreement["same"], agreement["total"], agreement["distinctClasses"])]
+    if agreement["differing"]:
+        lines.append("  differing: {}; the seed's top-1 leads by {} (smallest margin among all images: {})".format(
+            ", ".join("image {image} seed {seed} local {local}".format(**d) for d in agreement["differing"]),
+            ", ".join(str(d["seedMargin"]) for d in agreement["differing"]), min(agreement["seedMargins"])))
     by = {(c["size"], c["concurrency"]): c for c in results["cells"]}
     lines.append("goal (issue 30): local img/s per core at c=8 >= 2x the seed's, and p99 no worse than the seed's p99 at c=1")
     for width, height in SIZES:

@@ -41,7 +41,10 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--model-dir", required=True)
     p.add_argument("--port", type=int, required=True)
+    p.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (default: leave torch's default)")
     args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     model, transform = load(args.model_dir)
 
     class Handler(BaseHTTPRequestHandler):
