@@ -122,6 +122,20 @@ def model_file_path(model_dir: str, info: dict, field: str, default: str) -> str
     return path
 
 
+def configure_threads() -> int:
+    """Torch's intra-op threads = the cores this process may run on (its CPU affinity: a container's
+    or taskset's share, not the host's count), so one batch's forward pass uses every core; the
+    batching gives it whole batches to spread. OMP_NUM_THREADS (or MLOPS_TORCH_THREADS), when set,
+    wins. Some builds start with 1 thread whatever the core count (Debian's torch here)."""
+    wanted = os.environ.get("MLOPS_TORCH_THREADS") or os.environ.get("OMP_NUM_THREADS")
+    try:
+        count = int(wanted) if wanted else len(os.sched_getaffinity(0))
+    except (ValueError, AttributeError):  # no sched_getaffinity (macOS) or a malformed value
+        count = os.cpu_count() or 1
+    torch.set_num_threads(max(1, count))
+    return torch.get_num_threads()
+
+
 def model_fn(model_dir: str) -> dict:
     """Rebuild the network from model-info.json and load model.pth (state_dict)."""
     with open(os.path.join(model_dir, model_def.MODEL_INFO_FILE), encoding="utf-8") as fh:
@@ -130,15 +144,18 @@ def model_fn(model_dir: str) -> dict:
     weights_path = model_file_path(model_dir, info, "model_file", model_def.MODEL_FILE)
     classes = model_def.read_classes(classes_path)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    threads = configure_threads()
     model = model_def.build_model(info["arch"], int(info["num_classes"]), weights="none")
     state = model_def.load_state(weights_path, device)
     model.load_state_dict(state)
-    model.to(device).eval()
+    # channels-last: oneDNN's (and cuDNN's) convolutions read NHWC without reordering every layer.
+    model.to(device, memory_format=torch.channels_last).eval()
     return {
         "model": model,
         "classes": classes,
         "arch": info["arch"],
         "device": device,
+        "threads": threads,
         "image_size": int(info["image_size"]),
         "transform": model_def.eval_transform(int(info["image_size"]), info.get("mean", model_def.IMAGENET_MEAN),
                                               info.get("std", model_def.IMAGENET_STD)),
@@ -286,8 +303,9 @@ def predict_batch(requests: list, bundle: dict) -> list:
     here, and predict_fn is a batch of one. The only copy of the prediction logic."""
     if not requests:
         return []
-    tensor = torch.stack([bundle["transform"](r["image"]) for r in requests]).to(bundle["device"])
-    with torch.no_grad():
+    tensor = torch.stack([bundle["transform"](r["image"]) for r in requests])
+    tensor = tensor.to(bundle["device"], memory_format=torch.channels_last)
+    with torch.inference_mode():  # no autograd records at all (no_grad still tracks versions)
         all_logits = bundle["model"](tensor).float().cpu()
     results = []
     for request, logits in zip(requests, all_logits):

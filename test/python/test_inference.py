@@ -235,3 +235,20 @@ def test_a_large_jpeg_is_decoded_at_reduced_scale_when_the_resize_allows():
     exif[0x0112] = 6  # rotate 90 degrees
     assert inference.decode_image(_photo(4000, 3000, exif=exif.tobytes()), 224).size == (375, 500)
 
+
+
+def test_the_model_runs_channels_last_on_every_core(trained, monkeypatch):
+    import torch
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.delenv("MLOPS_TORCH_THREADS", raising=False)
+    before = torch.get_num_threads()
+    try:
+        bundle = inference.model_fn(trained["model_dir"])
+        assert bundle["threads"] == len(os.sched_getaffinity(0)) == torch.get_num_threads()
+        conv = bundle["model"].conv1.weight
+        assert conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous()
+        monkeypatch.setenv("MLOPS_TORCH_THREADS", "1")
+        assert inference.model_fn(trained["model_dir"])["threads"] == 1
+    finally:
+        torch.set_num_threads(before)
