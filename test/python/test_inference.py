@@ -237,7 +237,7 @@ def test_a_large_jpeg_is_decoded_at_reduced_scale_when_the_resize_allows():
 
 
 
-def test_the_model_runs_channels_last_on_every_core(trained, monkeypatch):
+def test_the_model_runs_frozen_channels_last_on_every_core(trained, monkeypatch):
     import torch
 
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
@@ -246,9 +246,18 @@ def test_the_model_runs_channels_last_on_every_core(trained, monkeypatch):
     try:
         bundle = inference.model_fn(trained["model_dir"])
         assert bundle["threads"] == len(os.sched_getaffinity(0)) == torch.get_num_threads()
-        conv = bundle["model"].conv1.weight
-        assert conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous()
+        assert isinstance(bundle["model"], torch.jit.ScriptModule)  # frozen, batch norm folded
         monkeypatch.setenv("MLOPS_TORCH_THREADS", "1")
-        assert inference.model_fn(trained["model_dir"])["threads"] == 1
+        monkeypatch.setenv("MLOPS_TORCHSCRIPT", "0")
+        eager = inference.model_fn(trained["model_dir"])
+        assert eager["threads"] == 1
+        conv = eager["model"].conv1.weight
+        assert conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous()
+        # The frozen network answers as the eager one does (float rounding apart).
+        image = Image.new("RGB", (40, 40), (200, 120, 30))
+        request = {"image": image, "top_k": 3, "logits": True}
+        frozen_logits = inference.predict_batch([request], bundle)[0]["logits"]
+        eager_logits = inference.predict_batch([request], eager)[0]["logits"]
+        assert max(abs(a - b) for a, b in zip(frozen_logits, eager_logits)) < 1e-3
     finally:
         torch.set_num_threads(before)
