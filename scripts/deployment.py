@@ -19,6 +19,7 @@ import asyncio
 import logging
 import os
 import sys
+import time
 
 try:
     from ray import serve
@@ -48,6 +49,9 @@ CUSTOM_ATTRIBUTES = "x-amzn-sagemaker-custom-attributes"
 TEXT_TYPE = "text/plain"  # Starlette adds "; charset=utf-8"
 
 log = logging.getLogger("mlops.predictor")
+#: MLOPS_PREDICTOR_LOG=debug logs every batch's size and time (what bench:serve reads to show batching under load).
+if os.environ.get("MLOPS_PREDICTOR_LOG", "").lower() == "debug":
+    log.setLevel(logging.DEBUG)
 
 
 def resolve_model_dir(model_dir=None) -> str:
@@ -94,7 +98,10 @@ class Predictor:
     async def predict(self, requests: list) -> list:
         """Decoded requests -> answers, one forward pass for the whole batch."""
         self.forward_passes += 1
-        return await asyncio.to_thread(inference.predict_batch, requests, self.bundle)
+        started = time.perf_counter()
+        answers = await asyncio.to_thread(inference.predict_batch, requests, self.bundle)
+        log.debug("batch of %d in %.0f ms", len(requests), (time.perf_counter() - started) * 1000)
+        return answers
 
     async def __call__(self, request) -> Response:
         body = await request.body()

@@ -215,3 +215,49 @@ def test_errors_carry_the_serving_toolkit_status(monkeypatch):
     with pytest.raises(BaseInferenceToolkitError) as info:
         module.input_fn(b"garbage", "image/jpeg")
     assert info.value.status_code == 400 and "not a readable image" in info.value.message
+
+
+def _photo(width, height, **save):
+    buf = io.BytesIO()
+    Image.new("RGB", (width, height), (120, 80, 40)).save(buf, "JPEG", **save)
+    return buf.getvalue()
+
+
+def test_a_large_jpeg_is_decoded_at_reduced_scale_when_the_resize_allows():
+    """issue 30: draft decoding down to the short side the model resizes to (256 for 224), never below."""
+    photo = _photo(3000, 4000)
+    assert inference.decode_image(photo, 224).size == (375, 500)  # 1/8: 375 >= 256
+    assert inference.decode_image(_photo(1000, 750), 224).size == (500, 375)  # 1/2: 1/4 would give 187 < 256
+    assert inference.decode_image(_photo(500, 400), 224).size == (500, 400)  # 1/2 would be under 256
+    assert inference.decode_image(photo).size == (3000, 4000)  # no model size known: full decode
+    # Rotated by EXIF: upright, at the same reduced scale.
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees
+    assert inference.decode_image(_photo(4000, 3000, exif=exif.tobytes()), 224).size == (375, 500)
+
+
+
+def test_the_model_runs_frozen_channels_last_on_every_core(trained, monkeypatch):
+    import torch
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.delenv("MLOPS_TORCH_THREADS", raising=False)
+    before = torch.get_num_threads()
+    try:
+        bundle = inference.model_fn(trained["model_dir"])
+        assert bundle["threads"] == len(os.sched_getaffinity(0)) == torch.get_num_threads()
+        assert isinstance(bundle["model"], torch.jit.ScriptModule)  # frozen, batch norm folded
+        monkeypatch.setenv("MLOPS_TORCH_THREADS", "1")
+        monkeypatch.setenv("MLOPS_TORCHSCRIPT", "0")
+        eager = inference.model_fn(trained["model_dir"])
+        assert eager["threads"] == 1
+        conv = eager["model"].conv1.weight
+        assert conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous()
+        # The frozen network answers as the eager one does (float rounding apart).
+        image = Image.new("RGB", (40, 40), (200, 120, 30))
+        request = {"image": image, "top_k": 3, "logits": True}
+        frozen_logits = inference.predict_batch([request], bundle)[0]["logits"]
+        eager_logits = inference.predict_batch([request], eager)[0]["logits"]
+        assert max(abs(a - b) for a, b in zip(frozen_logits, eager_logits)) < 1e-3
+    finally:
+        torch.set_num_threads(before)
