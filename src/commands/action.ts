@@ -11,7 +11,8 @@ import { fromEmulator } from '../shared/emulator-errors.js'
 export function action<O>(deps: Deps, handler: (ctx: CommandContext, opts: O, args: string[]) => Promise<void>): (...args: unknown[]) => Promise<void> {
   return async (...args: unknown[]) => {
     const command = args.at(-1) as Command
-    const positional = args.slice(0, -2).filter((a) => a !== undefined) as string[]
+    // A variadic argument (`[runs...]`) arrives as one array: commands see a flat list of strings.
+    const positional = (args.slice(0, -2).filter((a) => a !== undefined) as (string | string[])[]).flat()
     // --config left at its default: the context looks for the file in parent folders too.
     const given = command.getOptionValueSourceWithGlobals('config') !== 'default'
     const { config, ...rest } = command.optsWithGlobals() as GlobalOptions

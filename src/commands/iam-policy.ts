@@ -65,7 +65,7 @@ Examples:
       action<IamPolicyFlags>(deps, async (ctx, flags, args) => {
         const { runIamPolicy, renderIamPolicy, unknownCommand } = await import('../features/audit/iam-policy.js')
         const accountId = FLAGS.accountId(flags.accountId)
-        const commands = args.flat()
+        const commands = args
         for (const c of commands) if (!FORMS[c]) throw unknownCommand(c, Object.keys(FORMS))
         if (!makeProgram) throw new Error('internal: iam-policy registered without a program factory')
         const outcome = await runIamPolicy(ctx, {

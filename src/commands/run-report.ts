@@ -47,8 +47,7 @@ Examples:
         const { renderReport } = await import('../features/evaluation/render.js')
         const outcome = await runReport(ctx, {
           output: flags.output,
-          // commander hands a variadic argument over as one array.
-          runs: (args as unknown as (string | string[])[]).flat(),
+          runs: args,
           ...(flags.audit !== undefined ? { audit: flags.audit } : {}),
         })
         ctx.ui.result(outcome, renderReport)
