@@ -305,21 +305,7 @@ const NOTIFIER_TIMEOUT_SECONDS = 30
 
 type NotifierFunction = ReturnType<typeof notifierFunctionSpec> & { readonly roleArn: string }
 
-function createNotifierInput(f: NotifierFunction) {
-  return {
-    FunctionName: f.name,
-    Runtime: f.runtime,
-    Handler: f.handler,
-    Role: f.roleArn,
-    Description: f.description,
-    MemorySize: NOTIFIER_MEMORY_MB,
-    Timeout: NOTIFIER_TIMEOUT_SECONDS,
-    Environment: { Variables: { ...f.environment } },
-    PackageType: 'Zip',
-    Tags: { ...f.tags },
-  }
-}
-
+/** The UpdateFunctionConfiguration request the plan shows: what mlops decides about the function besides its code. */
 function updateNotifierInput(f: NotifierFunction) {
   return {
     FunctionName: f.name,
@@ -331,6 +317,11 @@ function updateNotifierInput(f: NotifierFunction) {
     Timeout: NOTIFIER_TIMEOUT_SECONDS,
     Environment: { Variables: { ...f.environment } },
   }
+}
+
+/** CreateFunction: the same configuration, plus the package type and tags. */
+function createNotifierInput(f: NotifierFunction) {
+  return { ...updateNotifierInput(f), PackageType: 'Zip', Tags: { ...f.tags } }
 }
 
 /** The training and tuning job prefixes and endpoint name of a project, for NotifySettings. */
