@@ -15,7 +15,7 @@ import type { SSMClient } from '@aws-sdk/client-ssm'
 import type { STSClient } from '@aws-sdk/client-sts'
 import type { AwsCredentialIdentityProvider } from '@smithy/types'
 import { UserError } from '../shared/errors.js'
-import { proxyFromEnv, type ProxySettings } from './proxy.js'
+import { proxyFromEnv, type ProxySettings } from './proxy-settings.js'
 import { profileRegion } from './shared-config.js'
 
 /** Every AWS client mlops uses. Core logic asks for the subset it needs: `Pick<AwsClients, 's3' | 'sts'>`. */
