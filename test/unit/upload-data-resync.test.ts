@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto'
 import { mkdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { beforeEach, describe, expect, it, vi } from 'vitest'
+import { listObjectsInSegments } from '../../src/aws/s3/upload.js'
 import { scanDataset } from '../../src/shared/dataset-layout.js'
 import { UserError } from '../../src/shared/errors.js'
 import { fakeAwsFactory } from '../helpers/aws.js'
@@ -253,6 +254,51 @@ describe('the bucket checks and the listing go out together', () => {
     expect(refused.run.stderr).toContain('  • train/001.A/fake.jpg')
     expect(refused.read).toEqual(['train/001.A/fake.jpg'])
     expect(s3Mock.commandCalls(PutObjectCommand)).toHaveLength(puts)
+  })
+})
+
+describe('listObjectsInSegments', () => {
+  const utf8 = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b))
+  /** A bucket that lists as S3 does: UTF-8 order, 1,000 keys a page, StartAfter, continuation tokens. */
+  function bucket(keys: string[]) {
+    const sorted = [...keys].sort(utf8)
+    const requests: { StartAfter?: string; ContinuationToken?: string }[] = []
+    s3Mock.on(ListObjectsV2Command).callsFake((input: { Prefix: string; StartAfter?: string; ContinuationToken?: string }) => {
+      requests.push({
+        ...(input.StartAfter ? { StartAfter: input.StartAfter } : {}),
+        ...(input.ContinuationToken ? { ContinuationToken: input.ContinuationToken } : {}),
+      })
+      const after = input.ContinuationToken ?? input.StartAfter
+      const from = after === undefined ? 0 : sorted.findIndex((k) => utf8(k, after) > 0)
+      const rest = from < 0 ? [] : sorted.slice(from).filter((k) => k.startsWith(input.Prefix))
+      const page = rest.slice(0, 1000)
+      return {
+        Contents: page.map((Key) => ({ Key, Size: 1, ETag: '"e"' })),
+        IsTruncated: rest.length > 1000,
+        NextContinuationToken: rest.length > 1000 ? page.at(-1) : undefined,
+      }
+    })
+    return { sorted, requests }
+  }
+  const keys = (n: number, tag = '') => Array.from({ length: n }, (_, i) => `data/k${String(i).padStart(5, '0')}${tag}`)
+
+  it('lists every key once, one page per segment when the bucket holds what was recorded', async () => {
+    const local = keys(2500)
+    const { sorted, requests } = bucket(local)
+    const split = [local[999], local[1999]]
+    const listed = await listObjectsInSegments(new S3Client({ region: 'us-east-1' }), 'b', 'data/', split)
+    expect([...listed.keys()]).toEqual(sorted)
+    expect(requests).toEqual([{}, { StartAfter: local[999] }, { StartAfter: local[1999] }])
+  })
+
+  it('whatever the bucket holds: keys added and removed since, pages past a split, UTF-8 order', async () => {
+    const local = keys(3000)
+    const remote = [...local.filter((_, i) => i % 7 !== 0), ...keys(1500, 'x'), 'data/\u{1F600}', 'data/\uFFFD', 'other/k']
+    const { sorted } = bucket(remote)
+    const split = [local[999], local[1999], 'data/\uFFFD']
+    const listed = await listObjectsInSegments(new S3Client({ region: 'us-east-1' }), 'b', 'data/', split)
+    expect([...listed.keys()].sort(utf8)).toEqual(sorted.filter((k) => k.startsWith('data/')))
+    expect(listed.size).toBe(remote.length - 1)
   })
 })
 

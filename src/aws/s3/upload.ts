@@ -41,6 +41,59 @@ export async function listObjects(s3: S3Client, bucket: string, prefix: string, 
   return out
 }
 
+/**
+ * Every object under `prefix`, like `listObjects`, but listed in segments at the same time: segment i
+ * starts after `splitAfter[i - 1]` (StartAfter) and pages on until it passes `splitAfter[i]`, the last
+ * one to the end. Pages of one listing are sequential by nature (each needs the previous one's
+ * continuation token); segments are not. The split keys (what the caller expects to find, one every
+ * 1,000 keys) only decide where the segments meet: whatever the bucket holds, every key is listed once.
+ * Keys are compared in UTF-8 byte order, the order S3 lists them in.
+ */
+export async function listObjectsInSegments(
+  s3: S3Client,
+  bucket: string,
+  prefix: string,
+  splitAfter: readonly string[],
+  signal?: AbortSignal,
+): Promise<Map<string, ListedObject>> {
+  const splits = [...new Set(splitAfter)].filter((k) => k.startsWith(prefix)).sort(byUtf8)
+  const segments = await Promise.all([undefined, ...splits].map((startAfter, i) => listSegment(s3, bucket, prefix, startAfter, splits[i], signal)))
+  const out = new Map<string, ListedObject>()
+  for (const segment of segments) for (const o of segment) out.set(o.key, o)
+  return out
+}
+
+async function listSegment(s3: S3Client, bucket: string, prefix: string, startAfter: string | undefined, end: string | undefined, signal?: AbortSignal) {
+  const out: ListedObject[] = []
+  let ContinuationToken: string | undefined
+  let first = true
+  do {
+    const page = await callAws({ service: 's3', operation: 'ListObjectsV2', resource: `s3://${bucket}/${prefix}` }, () =>
+      s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ...(first && startAfter ? { StartAfter: startAfter } : {}), ContinuationToken }), {
+        abortSignal: signal,
+      }),
+    )
+    first = false
+    let passed = false
+    for (const o of page.Contents ?? []) {
+      if (!o.Key) continue
+      const past = end === undefined ? -1 : byUtf8(o.Key, end)
+      if (past > 0) {
+        passed = true // the next segment lists from here
+        break
+      }
+      out.push({ key: o.Key, size: o.Size ?? 0, etag: o.ETag ?? '' })
+      if (past === 0) passed = true // the end itself: the next segment starts after it
+    }
+    ContinuationToken = page.IsTruncated && !passed ? page.NextContinuationToken : undefined
+  } while (ContinuationToken)
+  return out
+}
+
+function byUtf8(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'))
+}
+
 /** DeleteObjects inputs: at most 1,000 keys per request. */
 export function deleteBatches(bucket: string, keys: readonly string[], batchSize = 1000) {
   const out: { Bucket: string; Delete: { Objects: { Key: string }[]; Quiet: true } }[] = []

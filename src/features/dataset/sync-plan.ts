@@ -38,7 +38,9 @@ export async function planDatasetSync(o: PlanOptions): Promise<{ kind: 'plan'; p
       service: 's3',
       operation: 'ListObjectsV2',
       input: { Bucket: o.bucket, Prefix: listPrefix(o.prefix) },
-      note: 'one request per 1,000 objects; sent with HeadBucket, on a re-sync while the folder is scanned (none for a bucket created now)',
+      note:
+        'one request per 1,000 objects; sent with HeadBucket, on a re-sync while the folder is scanned and in segments at once ' +
+        '(StartAfter every 1,000th recorded key); none for a bucket created now',
     },
   ]
   const notes = [

@@ -23,7 +23,7 @@ import { done, type Outcome } from '../../shared/outcome.js'
 import { projectTags } from '../../shared/naming.js'
 import { createDataBucket, headBucket, inspectBucket } from '../../aws/s3/bucket.js'
 import { headObject, type RemoteHead } from '../../aws/s3/objects.js'
-import { deleteObjects, listObjects } from '../../aws/s3/upload.js'
+import { deleteObjects, listObjects, listObjectsInSegments } from '../../aws/s3/upload.js'
 import { channelUris } from '../../shared/channels.js'
 import { planDatasetSync } from './sync-plan.js'
 import { hashFile, uploadFiles, type UploadItem } from './parallel-upload.js'
@@ -170,7 +170,16 @@ async function scanAndList(s3: S3Client, o: SyncOptions) {
   const bucketOptions = { bucket: o.bucket, region: o.region, tags: projectTags(o.project), kmsKeyId: o.kmsKeyId }
   const resync = cache.knowsBucket(o.bucket)
   const inspect = () => settle(inspectBucket(s3, bucketOptions, reads.signal, { together: resync }))
-  const list = () => settle(listObjects(s3, o.bucket, listPrefix(o.prefix), reads.signal))
+  // A re-sync lists in segments at once, split at every 1,000th key of the record (one page each when
+  // nothing changed); a first listing pages through from the start.
+  const recorded = resync ? cache.objectKeys(o.bucket, listPrefix(o.prefix)) : []
+  const splitAfter = recorded.filter((_, i) => i % 1000 === 999 && i < recorded.length - 1)
+  const list = () =>
+    settle(
+      splitAfter.length > 0
+        ? listObjectsInSegments(s3, o.bucket, listPrefix(o.prefix), splitAfter, reads.signal)
+        : listObjects(s3, o.bucket, listPrefix(o.prefix), reads.signal),
+    )
   let inspected = resync ? inspect() : undefined
   const listed = resync ? list() : undefined
   try {
