@@ -13,8 +13,7 @@ one run (issue 30 item 1). run.ts finds a Python with torch and runs this file w
    grain, a different tint per image.
 2. Starts both servers: scripts/serve.py with the arguments `mlops serve` gives it
    (src/features/local/serve.ts: --exit-with-parent, --predictor scripts/deployment.py, the config's
-   default batching 8 / 10 ms; --max-concurrency 8, i.e. `mlops serve --max-concurrency 8`, since the
-   default 4 would answer half of the 8 concurrent clients 503) and seed_server.py.
+   default batching 8 / 10 ms and its default --max-concurrency, two batches: 16) and seed_server.py.
 3. Sends every image once to each (sequentially, also the warm-up) and compares top-1 answers, then
    for each size and each concurrency (1, 4, 8) drives one server, then the other, with a fixed number
    of requests (keep-alive connections, one per client), and prints images/s, images/s per core,
@@ -292,7 +291,7 @@ def main(argv=None) -> int:
     local_port, seed_port = free_port(), free_port()
     local = Server("local server (scripts/serve.py)", [
         py, os.path.join(SCRIPTS, "serve.py"), "--model-dir", model_dir, "--port", str(local_port), "--exit-with-parent",
-        "--predictor", os.path.join(SCRIPTS, "deployment.py"), "--max-concurrency", "8", "--max-body-bytes", "6291456",
+        "--predictor", os.path.join(SCRIPTS, "deployment.py"), "--max-concurrency", "16", "--max-body-bytes", "6291456",
         "--max-batch-size", "8", "--batch-wait-ms", "10"], local_port, model_dir, os.path.join(OUT, "local-server.log"),
         env={"MLOPS_PREDICTOR_LOG": "debug"})
     seed = Server("seed-style handler", [py, os.path.join(HERE, "seed_server.py"), "--model-dir", model_dir,

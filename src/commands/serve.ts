@@ -17,7 +17,7 @@ export interface ServeFlags {
 
 const FLAGS = {
   port: intOption('--port', portField, '8080'),
-  maxConcurrency: intOption('--max-concurrency', serveConcurrencyField, '4'),
+  maxConcurrency: intOption('--max-concurrency', serveConcurrencyField, '16'),
   maxBodyBytes: intOption('--max-body-bytes', serveBodyBytesField, '6291456'),
 }
 
@@ -30,7 +30,10 @@ export function register(program: Command, deps: Deps): Command {
     .option('--trust-archive-code', "run the model's own deployment.py instead of the project's predictor (only for a model you trust)")
     .option('--port <n>', 'port on 127.0.0.1 (default: 8080)')
     .option('--python <path>', 'the Python with torch and torchvision (default: MLOPS_PYTHON, else the first on PATH that has them)')
-    .option('--max-concurrency <n>', 'requests handled at once; more are answered 503 (default: 4)')
+    .option(
+      '--max-concurrency <n>',
+      'requests handled at once; more are answered 503 (default: two batches, 2 x endpoint.batching.maxBatchSize, at least 5: 16, as a deployed replica)',
+    )
     .option('--max-body-bytes <n>', 'largest request body; larger is answered 413 (default: 6291456, the InvokeEndpoint limit)')
     .addHelpText(
       'after',

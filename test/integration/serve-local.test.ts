@@ -142,6 +142,21 @@ describe('serve chooses the local model', () => {
     expect(plan.json().operations.map((o: { operation: string }) => o.operation)).toEqual(['GetObject', 'StartModelServer'])
   })
 
+  it('takes as many requests at once as a deployed replica (two batches), so a batch can fill; the flag overrides', async () => {
+    const argv = async (dir: string, ...flags: string[]) => {
+      const r = await runMlops(['serve', '--model', `.mlops/local/${LOCAL_JOB}/model`, '--python', PYTHON, '--dry-run', '--json', ...flags], { cwd: dir })
+      expect(r.code, r.stderr).toBe(0)
+      const command: string[] = r.json().operations.find((o: { operation: string }) => o.operation === 'StartModelServer').input.Command
+      const flag = (name: string) => command[command.indexOf(name) + 1]
+      return { concurrency: flag('--max-concurrency'), batch: flag('--max-batch-size') }
+    }
+    const dir = await project()
+    expect(await argv(dir)).toEqual({ concurrency: '16', batch: '8' })
+    expect(await argv(dir, '--max-concurrency', '3')).toEqual({ concurrency: '3', batch: '8' })
+    await writeFile(path.join(dir, 'mlops.config.yaml'), minimalConfig('endpoint:\n  batching:\n    maxBatchSize: 1\n'))
+    expect(await argv(dir)).toEqual({ concurrency: '5', batch: '1' })
+  })
+
   it('refuses a model archive bomb with exit 2 and leaves nothing unpacked', async () => {
     const dir = await tempProject(minimalConfig())
     const src = path.join(dir, 'src')

@@ -65,6 +65,14 @@ export const BatchingSchema = z.strictObject({
 /** What `endpoint.batching: {}` parses to. */
 export const BATCHING_DEFAULTS = BatchingSchema.parse({})
 
+/**
+ * Requests one replica takes at once: two batches' worth (at least 5), or a batch could never fill.
+ * The deployed Ray Serve application's max_ongoing_requests, and `mlops serve`'s default --max-concurrency.
+ */
+export function requestsPerReplica(maxBatchSize: number): number {
+  return Math.max(5, 2 * maxBatchSize)
+}
+
 /** Memory sizes a serverless endpoint takes (MB). */
 export const SERVERLESS_MEMORY_SIZES = [1024, 2048, 3072, 4096, 5120, 6144] as const
 

@@ -2,6 +2,7 @@ import { stringify } from 'yaml'
 import { UserError } from '../../shared/errors.js'
 import { processorFor } from '../../aws/sagemaker/images.js'
 import type { MlopsConfig } from '../../config/schema.js'
+import { requestsPerReplica } from '../../config/sections/endpoint.js'
 
 /**
  * The Ray Serve SageMaker image's contract (../shared/reference/aws-images-2026.md, "Serving: the Ray
@@ -102,7 +103,7 @@ export function rayServeConfig(i: ServeConfigInput): string {
   const deployment = {
     name: i.app.deployment,
     num_replicas: i.replicas,
-    max_ongoing_requests: Math.max(5, 2 * i.maxBatchSize),
+    max_ongoing_requests: requestsPerReplica(i.maxBatchSize),
     ...(i.gpusPerReplica > 0 ? { ray_actor_options: { num_gpus: i.gpusPerReplica } } : {}),
     user_config: { max_batch_size: i.maxBatchSize, batch_wait_timeout_s: i.batchWaitTimeoutMs / 1000 },
   }

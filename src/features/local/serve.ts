@@ -16,6 +16,7 @@ import { getObjectStream } from '../../aws/s3/model-archive.js'
 import { latestRecordedModelRecord } from '../../shared/models.js'
 import { startProcesses } from './processes.js'
 import { LOCAL_MODEL_KIND } from './train-local.js'
+import { BATCHING_DEFAULTS, requestsPerReplica } from '../../config/sections/endpoint.js'
 
 /**
  * `mlops serve`: a model in the foreground behind scripts/serve.py, which runs the same predictor
@@ -238,6 +239,8 @@ export async function runServe(ctx: CommandContext, opts: ServeOptions): Promise
   const python = ctx.dryRun ? (opts.python ?? ctx.deps.env.MLOPS_PYTHON ?? 'python3') : findPython({ flag: opts.python, env: ctx.deps.env }).path
   // The endpoint's batching, so the local server batches as the deployed predictor does.
   const batching = existsSync(ctx.configPath) ? (await ctx.config()).endpoint.batching : undefined
+  // As many requests at once as a deployed replica takes: with fewer, a batch could never fill.
+  const maxConcurrency = opts.maxConcurrency ?? requestsPerReplica((batching ?? BATCHING_DEFAULTS).maxBatchSize)
   const predictor = opts.trustArchiveCode ? 'archive' : await projectPredictor(ctx)
   const args = [
     path.join(bundledScriptsDir(), 'serve.py'),
@@ -248,7 +251,8 @@ export async function runServe(ctx: CommandContext, opts: ServeOptions): Promise
     // The child stops when this process dies, even by SIGKILL (no server left holding the port).
     '--exit-with-parent',
     ...(opts.trustArchiveCode ? ['--trust-archive-code'] : ['--predictor', predictor]),
-    ...(opts.maxConcurrency ? ['--max-concurrency', String(opts.maxConcurrency)] : []),
+    '--max-concurrency',
+    String(maxConcurrency),
     ...(opts.maxBodyBytes ? ['--max-body-bytes', String(opts.maxBodyBytes)] : []),
     ...(batching ? ['--max-batch-size', String(batching.maxBatchSize), '--batch-wait-ms', String(batching.batchWaitTimeoutMs)] : []),
   ]
