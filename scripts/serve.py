@@ -56,7 +56,6 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 DEFAULT_MAX_BODY_BYTES = 6 * 1024 * 1024  # InvokeEndpoint's limit for real-time endpoints
-DEFAULT_MAX_CONCURRENCY = 4
 DEFAULT_BACKEND_TIMEOUT = 300  # the Ray Serve image adapter's RAYSERVE_BACKEND_TIMEOUT default
 DEFAULT_IDLE_TIMEOUT = 60  # seconds a connection may sit without sending a byte
 DEFAULT_MAX_CONNECTIONS = 64  # open connections (one thread each); more are answered 503 and closed
@@ -459,7 +458,8 @@ def parse_args(argv):
                    default=float(os.environ.get("RAYSERVE_BACKEND_TIMEOUT", DEFAULT_BACKEND_TIMEOUT)),
                    help="seconds before /invocations answers 504 (RAYSERVE_BACKEND_TIMEOUT)")
     p.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES)
-    p.add_argument("--max-concurrency", type=int, default=DEFAULT_MAX_CONCURRENCY)
+    p.add_argument("--max-concurrency", type=int, default=None,
+                   help="requests at once, more get 503 (default: two batches, at least 5, as max_ongoing_requests on deploy)")
     p.add_argument("--idle-timeout", type=float, default=DEFAULT_IDLE_TIMEOUT,
                    help="seconds a connection may stay silent before it is closed")
     p.add_argument("--max-connections", type=int, default=DEFAULT_MAX_CONNECTIONS,
@@ -489,7 +489,9 @@ def main(argv=None) -> int:
         return 2
     predictor = os.path.abspath(args.predictor) if args.predictor else None
     model = Model(os.path.abspath(args.model_dir), batching, args.backend_timeout, args.trust_archive_code, predictor)
-    slots = threading.BoundedSemaphore(max(1, args.max_concurrency))
+    # Unset: what a deployed replica takes (mlops's requestsPerReplica), or a batch could never fill.
+    max_concurrency = args.max_concurrency or max(5, 2 * batching.get("max_batch_size", 8))
+    slots = threading.BoundedSemaphore(max(1, max_concurrency))
     try:
         server = BoundedHTTPServer((args.host, args.port),
                                    make_handler_class(model, args.max_body_bytes, slots, args.idle_timeout),
