@@ -61,6 +61,14 @@ describe('output that ends early', () => {
     expect(run.stderr).toBe('')
   })
 
+  it.skipIf(!existsSync('/dev/full'))('`mlops --version > /dev/full` says it could not write, in one line, and exits 1 (no stack trace)', async () => {
+    const run = await sh(`${MLOPS} --version > /dev/full; echo "rc=$?"`)
+    expect(run.stdout).toBe('rc=1\n')
+    expect(run.stderr).toBe(
+      '✖ Cannot write to standard output: no space left on device, write (ENOSPC). The command stopped; free space where the output goes, or send it elsewhere.\n',
+    )
+  })
+
   it('a reader that closes mid-command aborts it (no upload starts) and exits 141, quietly', async () => {
     const s3 = await server({ hangUploads: true })
     const dir = await datasetProject()

@@ -48,7 +48,7 @@ describe('watchInterrupts', () => {
     expect(b.exitCode(130)).toBe(130)
   })
 
-  it('a closed pipe on stdout or stderr aborts quietly (141 if it cut the command short); other errors still throw', () => {
+  it('a closed pipe on stdout or stderr aborts quietly (141 if it cut the command short)', () => {
     const proc = fakeProcess()
     const interrupts = watchInterrupts(proc)
     proc.stderr.emit('error', epipe())
@@ -58,7 +58,21 @@ describe('watchInterrupts', () => {
     expect(interrupts.exitCode(0)).toBe(0)
     proc.emit('SIGTERM') // nothing is written to a stderr that is gone
     expect(proc.stderr.text).toBe('')
-    expect(() => proc.stdout.emit('error', Object.assign(new Error('disk full'), { code: 'ENOSPC' }))).toThrow('disk full')
+  })
+
+  it('stdout that cannot be written (a full disk) is said once on stderr, aborts the command and exits 1, even after a success', () => {
+    const proc = fakeProcess()
+    const interrupts = watchInterrupts(proc)
+    const enospc = () => Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' })
+    proc.stdout.emit('error', enospc())
+    proc.stdout.emit('error', enospc())
+    expect(interrupts.signal.aborted).toBe(true)
+    expect(interrupts.cause()).toBe('OUTPUT')
+    expect(proc.stderr.text).toBe(
+      '✖ Cannot write to standard output: no space left on device, write (ENOSPC). The command stopped; free space where the output goes, or send it elsewhere.\n',
+    )
+    expect(interrupts.exitCode(0)).toBe(1)
+    expect(interrupts.exitCode(2)).toBe(2)
   })
 })
 
