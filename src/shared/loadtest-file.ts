@@ -28,11 +28,18 @@ export interface Recommendation {
   readonly reasoning: readonly string[]
 }
 
-/** What `status --metrics` shows beside CloudWatch's figures: when and against what the last load test ran, and its levels. */
+/** What `status --metrics` and `report` show of the last load test: when and against what it ran, and its levels. */
 export interface SavedLoadtestFigures {
   readonly savedAt: string
   readonly target: { readonly kind: string; readonly name: string }
-  readonly levels: readonly { readonly concurrency: number; readonly rps: number; readonly p50Ms: number | null; readonly p99Ms: number | null }[]
+  readonly levels: readonly {
+    readonly concurrency: number
+    readonly requests: number
+    readonly rps: number
+    readonly p50Ms: number | null
+    readonly p95Ms: number | null
+    readonly p99Ms: number | null
+  }[]
   readonly recommendation: Pick<Recommendation, 'maxRps' | 'targetInvocationsPerInstance'>
 }
 
@@ -40,13 +47,23 @@ const finite = z.number().finite()
 const figuresSchema = z.object({
   savedAt: z.string(),
   target: z.object({ kind: z.string(), name: z.string() }),
-  levels: z.array(z.object({ concurrency: finite, rps: finite.nonnegative(), p50Ms: finite.nullable(), p99Ms: finite.nullable() })),
+  levels: z.array(
+    z.object({
+      concurrency: finite,
+      requests: finite.nonnegative(),
+      rps: finite.nonnegative(),
+      p50Ms: finite.nullable(),
+      p95Ms: finite.nullable(),
+      p99Ms: finite.nullable(),
+    }),
+  ),
   recommendation: z.object({ maxRps: finite.nonnegative(), targetInvocationsPerInstance: finite.nonnegative() }),
 })
 
 /**
  * The figures of the last load test (.mlops/loadtest.json under `projectDir`); undefined when there is
- * none. A file that is not a load test's is a named error, not a silent "no load test".
+ * none. A file that is not a load test's is a named error, not a silent "no load test". The one reader
+ * of the file: `status --metrics` and `report` show the same figures.
  */
 export async function readSavedLoadtest(projectDir: string): Promise<SavedLoadtestFigures | undefined> {
   const file = path.join(projectDir, LOADTEST_FILE)

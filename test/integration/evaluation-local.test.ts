@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
+import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { chromium } from 'playwright-core'
@@ -168,6 +168,7 @@ describe('report', () => {
             { concurrency: 1, requests: 40, rps: 8.1, p50Ms: 110, p95Ms: 150, p99Ms: 170, errors: {} },
             { concurrency: 4, requests: 90, rps: 18.4, p50Ms: 190, p95Ms: 260, p99Ms: 300, errors: {} },
           ],
+          recommendation: { maxRps: 18.4, targetInvocationsPerInstance: 552, lambdaReservedConcurrency: 8, lambdaProvisionedConcurrency: 0, reasoning: [] },
         }),
       )
       const run = await runMlops(['report', '-o', 'out/report.html', '--json'], { cwd: dir })
@@ -249,6 +250,22 @@ describe('report', () => {
     const run = await runMlops(['report', 'no-such-run'], { cwd: dir })
     expect(run.code).toBe(2)
     expect(run.stderr).toContain('[run] no-such-run: no metrics.json in')
+  })
+
+  it('a .mlops/loadtest.json that is not a load test is exit 2 naming the file, as status --metrics says it (one reader)', async () => {
+    const file = path.join(dir, '.mlops', 'loadtest.json')
+    const saved = existsSync(file) ? await readFile(file, 'utf8') : undefined
+    await writeFile(file, JSON.stringify({ savedAt: '2026-11-22T10:00:00Z', levels: 'none' }))
+    try {
+      const run = await runMlops(['report', '-o', 'out/bad.html'], { cwd: dir })
+      expect(run.code).toBe(2)
+      expect(run.stderr).toContain(`${file} is not a load test result mlops wrote (target).`)
+      expect(run.stderr).toContain('Run `mlops loadtest` again to rewrite it, or delete the file.')
+      expect(existsSync(path.join(dir, 'out', 'bad.html'))).toBe(false)
+    } finally {
+      if (saved === undefined) await rm(file, { force: true })
+      else await writeFile(file, saved)
+    }
   })
 })
 

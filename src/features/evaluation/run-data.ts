@@ -3,7 +3,7 @@ import { mkdir, readdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { extract as extractTar } from 'tar'
 import { UserError } from '../../shared/errors.js'
-import { LOADTEST_FILE, METRICS_FILE } from '../../shared/loadtest-file.js'
+import { METRICS_FILE, readSavedLoadtest } from '../../shared/loadtest-file.js'
 import type { EpochMetrics, Evaluation, LiveSeries, ProjectExtras, RunData } from '../../shared/report/report-data.js'
 
 /**
@@ -100,11 +100,7 @@ function unquote(v: string): string {
 
 /** The last loadtest (.mlops/loadtest.json) and an audit summary (a saved `audit-iam --format json`). */
 export async function loadExtras(projectDir: string, auditFile?: string): Promise<ProjectExtras> {
-  const saved = await readJsonIf<{
-    savedAt?: string
-    target?: { kind?: string; name?: string }
-    levels?: { concurrency: number; rps: number; p50Ms: number | null; p95Ms: number | null; p99Ms: number | null; requests: number }[]
-  }>(path.join(projectDir, LOADTEST_FILE))
+  const saved = await readSavedLoadtest(projectDir)
   const auditPath = auditFile ?? path.join(projectDir, '.mlops', 'audit.json')
   if (auditFile && !existsSync(auditFile)) {
     throw new UserError('InvalidFlag', `--audit ${auditFile} does not exist.`, { hint: 'Save one with: mlops audit-iam --format json > audit.json' })
@@ -118,15 +114,7 @@ export async function loadExtras(projectDir: string, auditFile?: string): Promis
   const liveMetrics = liveMetricsOf(await readJsonIf<unknown>(path.join(projectDir, METRICS_FILE)))
   return {
     ...(liveMetrics ? { liveMetrics } : {}),
-    ...(saved?.levels?.length
-      ? {
-          loadtest: {
-            ...(saved.savedAt ? { savedAt: saved.savedAt } : {}),
-            target: `${saved.target?.kind ?? 'endpoint'} ${saved.target?.name ?? ''}`.trim(),
-            levels: saved.levels,
-          },
-        }
-      : {}),
+    ...(saved?.levels.length ? { loadtest: { savedAt: saved.savedAt, target: `${saved.target.kind} ${saved.target.name}`.trim(), levels: saved.levels } } : {}),
     ...(auditReport?.summary
       ? {
           audit: {
