@@ -246,7 +246,7 @@ export class CommandContext {
 
   /** The local state file beside the config. */
   state(): StateStore {
-    return new StateStore(this.projectDir, { warn: (m) => this.ui.warn(m), now: () => this.clock.now() })
+    return new StateStore(this.projectDir, { warn: (m) => this.ui.warn(m), clock: this.clock })
   }
 }
 

@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto'
 import { access, constants, link, mkdir, open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import path from 'node:path'
-import { setTimeout as delay } from 'node:timers/promises'
 import { writeFileAtomic } from './atomic-file.js'
+import { systemClock, type Clock } from './clock.js'
 import { UserError } from './errors.js'
 
 /**
@@ -50,8 +50,8 @@ interface StateFile {
 export interface StateStoreOptions {
   /** Where a warning goes (a corrupt file set aside). @default nothing */
   readonly warn?: (message: string) => void
-  /** Clock for the `.corrupt-<time>` suffix. @default Date.now */
-  readonly now?: () => number
+  /** The `.corrupt-<time>` suffix and the lock's bounded wait (its deadline and its pauses). @default systemClock */
+  readonly clock?: Clock
   /** How long a change waits for another command's lock before it gives up. @default 10_000 ms */
   readonly lockWaitMs?: number
   /**
@@ -110,6 +110,10 @@ export class StateStore {
     this.opts = opts
   }
 
+  private get clock(): Clock {
+    return this.opts.clock ?? systemClock
+  }
+
   /**
    * Missing state is an empty cache. A file that is not JSON is set aside as
    * `state.json.corrupt-<time>` (with a warning) rather than silently overwritten; an unknown
@@ -134,7 +138,7 @@ export class StateStore {
     try {
       parsed = JSON.parse(text)
     } catch {
-      const aside = `${this.file}.corrupt-${new Date((this.opts.now ?? Date.now)()).toISOString().replace(/[:.]/g, '-')}`
+      const aside = `${this.file}.corrupt-${new Date(this.clock.now()).toISOString().replace(/[:.]/g, '-')}`
       await rename(this.file, aside)
       this.opts.warn?.(`${this.file} was not valid JSON; set it aside as ${aside} and started a new one (mlops finds its resources by tag too).`)
       this.cache = { version: 1, resources: [] }
@@ -219,7 +223,7 @@ export class StateStore {
   private async lock(): Promise<void> {
     const waitMs = this.opts.lockWaitMs ?? 10_000
     const staleMs = this.opts.staleLockMs ?? 30_000
-    const started = Date.now()
+    const started = this.clock.now()
     const me: LockOwner = { pid: process.pid, host: hostname(), at: new Date().toISOString() }
     for (let attempt = 0; ; attempt++) {
       try {
@@ -245,12 +249,12 @@ export class StateStore {
         await this.removeStaleLock(owner.text)
         continue
       }
-      if (Date.now() - started >= waitMs) {
+      if (this.clock.now() - started >= waitMs) {
         throw new UserError('StateLocked', `${this.file} is locked by another mlops command (${owner.describe}); waited ${Math.round(waitMs / 1000)} s.`, {
           hint: `Let that command finish and run this one again. If no mlops command is running, delete ${this.lockFile}.`,
         })
       }
-      await delay(Math.min(50, 5 * 2 ** Math.min(attempt, 4)))
+      await this.clock.sleep(Math.min(50, 5 * 2 ** Math.min(attempt, 4)))
     }
   }
 
@@ -290,6 +294,7 @@ export class StateStore {
     return {
       text,
       describe: `process ${owner.pid ?? 'unknown'} on ${owner.host ?? 'an unknown host'} since ${owner.at ?? new Date(mtime).toISOString()}`,
+      // The file's mtime is the file system's wall clock, so its age is judged by the wall clock too.
       stale: (ms) => dead || Date.now() - mtime > ms,
     }
   }

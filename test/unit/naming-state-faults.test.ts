@@ -19,7 +19,7 @@ describe('state.json faults (issue 19)', () => {
   it('a corrupt file is set aside as state.json.corrupt-<time> with a warning, not overwritten', async () => {
     const dir = await withState('{"version": 1, "resources": [')
     const warnings: string[] = []
-    const store = new StateStore(dir, { warn: (m) => warnings.push(m), now: () => NOW })
+    const store = new StateStore(dir, { warn: (m) => warnings.push(m), clock: { now: () => NOW, sleep: () => Promise.resolve() } })
     expect(await store.all()).toEqual([])
     const aside = 'state.json.corrupt-2026-12-01T10-20-30-456Z'
     expect(await readdir(path.join(dir, '.mlops'))).toEqual([aside])

@@ -4,7 +4,7 @@ import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { StateStore, type StateRecord } from '../../src/shared/state.js'
 import { UserError } from '../../src/shared/errors.js'
-import { minimalConfig, tempProject } from '../helpers/cli.js'
+import { fastClock, minimalConfig, tempProject } from '../helpers/cli.js'
 
 /**
  * Issue 27: a long command's snapshot of .mlops/state.json overwrote what other commands recorded
@@ -60,6 +60,27 @@ describe('state.json under a lock (issue 27)', () => {
     expect((err as Error).message).toContain(`is locked by another mlops command (process ${process.pid} on ${hostname()} since 2026-12-01T10:00:00.000Z)`)
     expect((err as UserError).hint).toContain(`delete ${lock}`)
     expect(await readdir(path.join(dir, '.mlops'))).toEqual(['state.json.lock'])
+  })
+
+  it('the wait runs on the injected clock: its deadline and its pauses are the clock’s, not the wall clock’s', async () => {
+    const dir = await project()
+    await mkdir(path.join(dir, '.mlops'))
+    await writeFile(path.join(dir, '.mlops', 'state.json.lock'), JSON.stringify({ pid: process.pid, host: hostname(), at: new Date().toISOString() }))
+    const clock = fastClock()
+    const pauses: number[] = []
+    const sleep = clock.sleep
+    clock.sleep = (ms, signal) => {
+      pauses.push(ms)
+      return sleep(ms, signal)
+    }
+    const store = new StateStore(dir, { lockWaitMs: 600, clock })
+    const err = await store.record(rec('endpoint', 'dogs-endpoint')).catch((e: unknown) => e)
+    expect(err).toMatchObject({ code: 'StateLocked' })
+    expect((err as Error).message).toContain('waited 1 s')
+    // Backing off 5, 10, 20, 40, then 50 ms a pause until 600 ms of the clock have passed.
+    expect(pauses.slice(0, 6)).toEqual([5, 10, 20, 40, 50, 50])
+    expect(pauses.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(600)
+    expect(pauses.reduce((a, b) => a + b, 0)).toBeLessThan(650)
   })
 
   it('goes ahead as soon as the holder releases the lock', async () => {
