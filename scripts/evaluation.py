@@ -24,6 +24,8 @@ import os
 import sys
 import time
 
+import torch
+
 try:
     import inference
     import model_def
@@ -154,6 +156,57 @@ def evaluate_model(bundle: dict, folder: str, split: str = "", batch_size: int =
     result = summarize(rows, bundle["classes"], worst, split)
     result["seconds"] = round(time.perf_counter() - start, 3)
     return result
+
+
+def evenly_spaced(items: list, count: int) -> list:
+    """``count`` items spread over the whole (sorted) list, so a capped check sees every class
+    folder rather than the first few; all of them when ``count`` is 0 or covers the list."""
+    if not count or count >= len(items):
+        return list(items)
+    return [items[i * len(items) // count] for i in range(count)]
+
+
+def check_bf16(model, classes: list, folder: str, image_size: int, max_images: int,
+               batch_size: int = DEFAULT_BATCH) -> dict:
+    """Top-1 of ``model`` (on the CPU) on at most ``max_images`` labelled images of ``folder``, in
+    fp32 and under bf16 autocast, each image decoded and transformed as the predictor does
+    (inference.decode_image with the model's size, inference.predict_batch). The record the
+    predictor's bf16 gate reads from model-info.json (inference.choose_cpu_bf16):
+    ``{"images", "top1_fp32", "top1_bf16", "same_top1", "within_half_point", "seconds"}``; within
+    half a point either way, counted in whole images (|fp32 hits - bf16 hits| x 200 <= images)."""
+    start = time.perf_counter()
+    names = [model_def.display_name(c) for c in classes]
+    index = {name: i for i, name in enumerate(names)}
+    files = evenly_spaced([f for f in list_images(folder) if f[2] in index], max_images)
+    device = torch.device("cpu")
+    fp32 = {"model": model, "classes": names, "arch": "", "device": device, "transform": model_def.eval_transform(image_size)}
+    bf16 = dict(fp32, autocast_dtype=torch.bfloat16)
+    images = hits_fp32 = hits_bf16 = same = 0
+    for first in range(0, len(files), batch_size):
+        requests, truths = [], []
+        for _, path, label in files[first:first + batch_size]:
+            try:
+                with open(path, "rb") as fh:
+                    requests.append({"image": inference.decode_image(fh.read(), image_size), "top_k": 1, "logits": False})
+                truths.append(index[label])
+            except (OSError, inference.InferenceError):  # unreadable: the evaluation lists it; not counted here
+                continue
+        if not requests:
+            continue
+        for truth, a, b in zip(truths, inference.predict_batch(requests, fp32), inference.predict_batch(requests, bf16)):
+            a, b = a["predictions"][0]["index"], b["predictions"][0]["index"]
+            images += 1
+            hits_fp32 += a == truth
+            hits_bf16 += b == truth
+            same += a == b
+    return {
+        "images": images,
+        "top1_fp32": round(hits_fp32 / images, 6) if images else 0.0,
+        "top1_bf16": round(hits_bf16 / images, 6) if images else 0.0,
+        "same_top1": round(same / images, 6) if images else 0.0,
+        "within_half_point": images > 0 and abs(hits_fp32 - hits_bf16) * 200 <= images,
+        "seconds": round(time.perf_counter() - start, 3),
+    }
 
 
 def write_evaluation(path: str, evaluation: dict) -> str:
