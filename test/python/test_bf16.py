@@ -1,0 +1,226 @@
+"""bf16 autocast in the predictor on CPU (issue 30 item 1): train.py measures top-1 on the test split in
+fp32 and bf16 and records it in model-info.json; the predictor uses bf16 only on a CPU with native bf16
+and with a record that says top-1 held, MLOPS_BF16 overriding."""
+import json
+import os
+import shutil
+
+import pytest
+import torch
+from PIL import Image
+
+import evaluation
+import inference
+from conftest import FAST_FLAGS, data_flags, run_train
+
+NATIVE = frozenset({"fpu", "avx2", "avx512f", "avx512_bf16"})
+AMX = frozenset({"fpu", "avx2", "amx_tile", "amx_bf16"})
+NO_BF16 = frozenset({"fpu", "avx2", "avx512f"})
+RECORD_OK = {"images": 400, "top1_fp32": 0.8, "top1_bf16": 0.7975, "same_top1": 0.99, "within_half_point": True,
+             "seconds": 3.0}
+RECORD_LOST = dict(RECORD_OK, top1_bf16=0.79, within_half_point=False)
+RECORDS = {"ok": {"bf16": RECORD_OK}, "lost": {"bf16": RECORD_LOST}, "missing": {}}
+#: Every (flags, record, MLOPS_BF16) that turns bf16 on; the other 15 of the 18 keep fp32.
+ON = {("native", "ok", "auto"), ("native", "ok", "on"), ("none", "ok", "on")}
+
+
+def _read_json(path):
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+# --------------------------------------------------------------------------- the record train.py writes
+
+
+def test_training_records_fp32_and_bf16_top1_of_the_test_split(trained):
+    info = _read_json(os.path.join(trained["model_dir"], "model-info.json"))
+    record = info["bf16"]
+    assert set(record) == {"images", "top1_fp32", "top1_bf16", "same_top1", "within_half_point", "seconds"}
+    assert record["images"] == 18  # the whole tiny test split: under the default cap of 500
+    assert 0 <= record["top1_bf16"] <= 1 and 0 <= record["same_top1"] <= 1 and record["seconds"] > 0
+    hits_fp32, hits_bf16 = round(record["top1_fp32"] * 18), round(record["top1_bf16"] * 18)
+    assert record["within_half_point"] is (abs(hits_fp32 - hits_bf16) * 200 <= 18)
+    # fp32 through the predictor's preprocessing is the test evaluation's top-1 (same images, same transform).
+    test_eval = _read_json(os.path.join(trained["output_dir"], "evaluation.json"))
+    assert record["top1_fp32"] == pytest.approx(test_eval["top1_accuracy"], abs=1e-6)
+    assert _read_json(os.path.join(trained["output_dir"], "metrics.json"))["bf16_check"] == record
+    lines = [line for line in trained["result"].stderr.splitlines() if line.startswith("bf16 check:")]
+    assert len(lines) == 1 and "on 18 test images" in lines[0] and "0.5 points" in lines[0], lines
+
+
+def test_the_check_is_capped_and_can_be_turned_off(dataset, tmp_path):
+    def train(images):
+        model_dir = str(tmp_path / "model-{}".format(images))
+        result = run_train(data_flags(dataset) + FAST_FLAGS + [
+            "--epochs", "1", "--model-dir", model_dir, "--checkpoint-dir", "none", "--bf16-check-images", images])
+        assert result.code == 0, result.stderr
+        return _read_json(os.path.join(model_dir, "model-info.json")), result
+
+    capped, _ = train("4")
+    assert capped["bf16"]["images"] == 4
+    off, result = train("0")
+    assert "bf16" not in off
+    assert "bf16 check: off (--bf16-check-images 0)" in result.stderr
+
+
+def test_a_capped_check_spreads_over_the_classes_not_the_first_one():
+    files = ["{}/{}".format(c, i) for c in "abc" for i in range(6)]
+    assert evaluation.evenly_spaced(files, 3) == ["a/0", "b/0", "c/0"]
+    assert evaluation.evenly_spaced(files, 6) == ["a/0", "a/3", "b/0", "b/3", "c/0", "c/3"]
+    assert evaluation.evenly_spaced(files, 0) == files and evaluation.evenly_spaced(files, 99) == files
+
+
+class FlipsBrightImagesUnderAutocast(torch.nn.Module):
+    """Two classes: always class 0 in fp32; under CPU autocast, class 1 for bright images."""
+
+    def forward(self, x):
+        logits = torch.zeros(x.shape[0], 2)
+        logits[:, 0] = 1.0
+        if torch.is_autocast_cpu_enabled():
+            logits[x.mean(dim=(1, 2, 3)) > 0] = torch.tensor([0.0, 1.0])
+        return logits
+
+
+@pytest.mark.parametrize("flipped,within", [(0, True), (1, True), (2, False)])
+def test_within_half_a_point_is_counted_in_whole_images(tmp_path, flipped, within):
+    """200 images: one changed answer is exactly half a point (kept), two are a point (refused)."""
+    folder = tmp_path / "test" / "000.a"
+    folder.mkdir(parents=True)
+    (tmp_path / "test" / "001.b").mkdir()
+    for i in range(200):
+        Image.new("RGB", (8, 8), (255, 255, 255) if i < flipped else (0, 0, 0)).save(folder / "{:03d}.png".format(i))
+    record = evaluation.check_bf16(FlipsBrightImagesUnderAutocast(), ["000.a", "001.b"], str(tmp_path / "test"), 8, 0)
+    assert record["images"] == 200 and record["top1_fp32"] == 1.0
+    assert record["top1_bf16"] == pytest.approx(1 - flipped / 200)
+    assert record["within_half_point"] is within
+
+
+# --------------------------------------------------------------------------- the decision
+
+
+@pytest.mark.parametrize("env", ["auto", "on", "off"])
+@pytest.mark.parametrize("record", ["ok", "lost", "missing"])
+@pytest.mark.parametrize("flags", ["native", "none"])
+def test_bf16_only_with_native_bf16_and_a_record_that_held(flags, record, env, monkeypatch):
+    monkeypatch.setenv("MLOPS_BF16", env)
+    use, why = inference.choose_cpu_bf16("cpu", RECORDS[record], flags=NATIVE if flags == "native" else NO_BF16)
+    assert use is ((flags, record, env) in ON), why
+    assert why.startswith("on (" if use else "off ("), why
+    if env == "off":
+        assert "MLOPS_BF16=off" in why
+    elif (flags, env) == ("none", "auto"):
+        assert "CPU has no avx512_bf16/amx_bf16" in why
+    elif record == "missing":
+        assert "no bf16 record" in why
+    elif record == "lost":
+        assert "not within 0.5 points" in why
+
+
+def test_amx_counts_as_native_and_the_mode_argument_wins_over_the_environment(monkeypatch):
+    monkeypatch.setenv("MLOPS_BF16", "off")
+    assert inference.choose_cpu_bf16("cpu", RECORDS["ok"], mode="auto", flags=AMX) == (
+        True, "on (CPU has amx_bf16; top-1 0.8 fp32 vs 0.7975 bf16 on 400 test images)")
+
+
+@pytest.mark.parametrize("env", ["auto", "on"])
+def test_a_gpu_keeps_fp32(env):
+    assert inference.choose_cpu_bf16("cuda", RECORDS["ok"], mode=env, flags=NATIVE) == (False, "off (fp32 on cuda)")
+
+
+@pytest.mark.parametrize("env", ["yes", "bf16", "1"])
+def test_an_unknown_mode_is_fp32(env):
+    use, why = inference.choose_cpu_bf16("cpu", RECORDS["ok"], mode=env, flags=NATIVE)
+    assert not use and "is not one of auto, on, off" in why
+
+
+@pytest.mark.parametrize("record", [
+    {"bf16": dict(RECORD_OK, images=0)}, {"bf16": dict(RECORD_OK, within_half_point="true")}, {"bf16": True}])
+def test_a_malformed_record_is_no_record(record):
+    assert inference.choose_cpu_bf16("cpu", record, mode="auto", flags=NATIVE)[0] is False
+
+
+def test_the_cpu_flags_come_from_proc_cpuinfo(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\nflags\t\t: fpu avx2 avx512_bf16\n\n"
+                       "processor\t: 1\nflags\t\t: fpu avx2 avx512_bf16\n")
+    assert inference.cpu_flags(str(cpuinfo)) == {"fpu", "avx2", "avx512_bf16"}
+    assert inference.cpu_flags(str(tmp_path / "absent")) == frozenset()  # macOS: no /proc, auto means fp32
+
+
+# --------------------------------------------------------------------------- the predictor
+
+
+@pytest.fixture()
+def model_dirs(trained, tmp_path):
+    """The trained model as it is (its record held: 18 images, no answer changed), and with its record
+    lost or missing."""
+    info = _read_json(os.path.join(trained["model_dir"], "model-info.json"))
+    assert info["bf16"]["within_half_point"] is True
+    for name, record in (("lost", RECORD_LOST), ("missing", None)):
+        path = str(tmp_path / name)
+        shutil.copytree(trained["model_dir"], path)
+        changed = {k: v for k, v in info.items() if k != "bf16"}
+        if record is not None:
+            changed["bf16"] = record
+        with open(os.path.join(path, "model-info.json"), "w", encoding="utf-8") as fh:
+            json.dump(changed, fh)
+    return {"ok": trained["model_dir"], "lost": str(tmp_path / "lost"), "missing": str(tmp_path / "missing")}
+
+
+@pytest.mark.parametrize("flags,record,env,bf16", [
+    ("native", "ok", "auto", True),
+    ("none", "ok", "auto", False),
+    ("none", "ok", "on", True),
+    ("native", "lost", "auto", False),
+    ("native", "missing", "on", False),
+    ("native", "ok", "off", False),
+])
+def test_model_fn_applies_the_decision_and_logs_it_once(model_dirs, monkeypatch, capsys, flags, record, env, bf16):
+    before = torch.get_num_threads()
+    monkeypatch.setattr(inference, "cpu_flags", lambda: NATIVE if flags == "native" else NO_BF16)
+    monkeypatch.setenv("MLOPS_BF16", env)
+    try:
+        bundle = inference.model_fn(model_dirs[record])
+    finally:
+        torch.set_num_threads(before)
+    assert bundle["autocast_dtype"] == (torch.bfloat16 if bf16 else None)
+    # bf16 runs the eager module under autocast; fp32 keeps the frozen TorchScript graph.
+    assert isinstance(bundle["model"], torch.jit.ScriptModule) is not bf16
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("bf16: ")]
+    assert len(lines) == 1 and lines[0].startswith("bf16: on (" if bf16 else "bf16: off ("), lines
+
+
+def _bundles(model_dir, monkeypatch):
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.setenv("MLOPS_BF16", "on")
+        bf16 = inference.model_fn(model_dir)
+        monkeypatch.setenv("MLOPS_BF16", "off")
+        fp32 = inference.model_fn(model_dir)
+    finally:
+        torch.set_num_threads(before)
+    return fp32, bf16
+
+
+def test_forced_bf16_runs_under_autocast_with_the_same_top1_and_reply_shape(trained, dataset, monkeypatch):
+    fp32, bf16 = _bundles(trained["model_dir"], monkeypatch)
+    assert bf16["autocast_dtype"] == torch.bfloat16 and fp32["autocast_dtype"] is None
+    seen = []
+    bf16["model"].fc.register_forward_hook(lambda module, args, output: seen.append(output.dtype))
+    files = evaluation.list_images(dataset.test)
+    requests = []
+    for _, path, _ in files:
+        with open(path, "rb") as fh:
+            requests.append({"image": inference.decode_image(fh.read(), 32), "top_k": 3, "logits": True})
+    answers_fp32 = inference.predict_batch(requests, fp32)
+    answers_bf16 = inference.predict_batch(requests, bf16)
+    assert seen == [torch.bfloat16]  # one forward pass, its last layer computed in bf16: autocast was on
+    assert [a["predictions"][0]["index"] for a in answers_bf16] == [a["predictions"][0]["index"] for a in answers_fp32]
+    for a, b in zip(answers_fp32, answers_bf16):
+        assert list(a) == list(b) and a["top_k"] == b["top_k"] == 3 and a["model"] == b["model"]
+        assert [list(p) for p in a["predictions"]] == [list(p) for p in b["predictions"]]
+        assert len(a["logits"]) == len(b["logits"]) == 3 and all(type(x) is float for x in b["logits"])
+        assert all(type(p["probability"]) is float for p in b["predictions"])
+    # and bf16 did change the arithmetic (else this test would not tell autocast from fp32)
+    assert any(a["logits"] != b["logits"] for a, b in zip(answers_fp32, answers_bf16))
+    assert json.loads(inference.output_fn(answers_bf16[0], "application/json")[0]) == answers_bf16[0]
