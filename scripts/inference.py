@@ -198,6 +198,19 @@ def choose_cpu_bf16(device_type: str, info: dict, mode=None, flags=None):
     return True, "on (CPU has {}; {})".format("/".join(native), held)
 
 
+def bf16_failure(model, device, image_size: int):
+    """None when one forward pass under bf16 autocast works, else what failed. MLOPS_BF16=on on a CPU
+    without AVX-512 needs it: torch 1.13's oneDNN has no bf16 convolution there and every request
+    would be a 500 (RuntimeError: could not create a primitive descriptor iterator)."""
+    example = torch.zeros(1, 3, image_size, image_size, device=device).contiguous(memory_format=torch.channels_last)
+    try:
+        with torch.inference_mode(), torch.autocast(device_type=device.type, dtype=torch.bfloat16):
+            model(example)
+    except Exception as err:  # whatever the kernels raise: serve fp32 rather than fail every request
+        return "{}: {}".format(type(err).__name__, str(err).splitlines()[0] if str(err) else "")
+    return None
+
+
 def freeze_for_cpu(model, image_size: int):
     """The network as frozen TorchScript optimised for inference on CPU: batch norm folded into the
     convolutions, convolution and ReLU fused, weights prepacked for oneDNN; the same arithmetic up to
@@ -229,6 +242,9 @@ def model_fn(model_dir: str) -> dict:
     # channels-last: oneDNN's (and cuDNN's) convolutions read NHWC without reordering every layer.
     model.to(device, memory_format=torch.channels_last).eval()
     bf16, why = choose_cpu_bf16(device.type, info)
+    failure = bf16_failure(model, device, int(info["image_size"])) if bf16 else None
+    if failure:
+        bf16, why = False, "off ({}, but a bf16 forward pass fails here: {})".format(why[len("on ("):-1], failure)
     print("bf16: " + why, file=sys.stderr, flush=True)
     # A model frozen in fp32 ignores autocast (its graph has no casts to make), so with bf16 the
     # module stays eager and runs under autocast: faster than the frozen fp32 graph where bf16 is native.

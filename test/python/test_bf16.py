@@ -95,6 +95,27 @@ def test_within_half_a_point_is_counted_in_whole_images(tmp_path, flipped, withi
     assert record["within_half_point"] is within
 
 
+class NoOneDnnBf16(FlipsBrightImagesUnderAutocast):
+    """What torch 1.13's oneDNN does with bf16 on a CPU without AVX-512 (ONEDNN_MAX_CPU_ISA=AVX2 here)."""
+
+    def forward(self, x):
+        if torch.is_autocast_cpu_enabled() and torch.backends.mkldnn.enabled:
+            raise RuntimeError("could not create a primitive descriptor iterator")
+        return super().forward(x)
+
+
+def test_the_check_runs_where_onednn_has_no_bf16(tmp_path):
+    """A g5's AVX2 EPYC trains as well: the check falls back to ATen's kernels rather than failing."""
+    folder = tmp_path / "000.a"
+    folder.mkdir()
+    (tmp_path / "001.b").mkdir()
+    for i in range(4):
+        Image.new("RGB", (8, 8), (255, 255, 255) if i == 0 else (0, 0, 0)).save(folder / "{}.png".format(i))
+    record = evaluation.check_bf16(NoOneDnnBf16(), ["000.a", "001.b"], str(tmp_path), 8, 0, batch_size=2)
+    assert (record["images"], record["top1_fp32"], record["top1_bf16"]) == (4, 1.0, 0.75)
+    assert torch.backends.mkldnn.enabled
+
+
 # --------------------------------------------------------------------------- the decision
 
 
@@ -188,6 +209,36 @@ def test_model_fn_applies_the_decision_and_logs_it_once(model_dirs, monkeypatch,
     assert isinstance(bundle["model"], torch.jit.ScriptModule) is not bf16
     lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("bf16: ")]
     assert len(lines) == 1 and lines[0].startswith("bf16: on (" if bf16 else "bf16: off ("), lines
+
+
+def test_bf16_that_cannot_run_here_is_refused_at_load(trained, monkeypatch, capsys):
+    """MLOPS_BF16=on on a CPU whose kernels have no bf16: fp32 and a reason, not a 500 per request."""
+    build = inference.model_def.build_model
+
+    def build_without_bf16(*args, **kwargs):
+        model = build(*args, **kwargs)
+        model.conv1.register_forward_pre_hook(_refuse_bf16)
+        return model
+
+    monkeypatch.setattr(inference.model_def, "build_model", build_without_bf16)
+    monkeypatch.setenv("MLOPS_BF16", "on")
+    before = torch.get_num_threads()
+    try:
+        bundle = inference.model_fn(trained["model_dir"])
+    finally:
+        torch.set_num_threads(before)
+    assert bundle["autocast_dtype"] is None and isinstance(bundle["model"], torch.jit.ScriptModule)
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("bf16: ")]
+    assert len(lines) == 1 and lines[0].startswith("bf16: off (MLOPS_BF16=on; top-1 ") and lines[0].endswith(
+        "on 18 test images, but a bf16 forward pass fails here: RuntimeError: could not create a primitive "
+        "descriptor iterator)"), lines
+    answer = inference.predict_fn({"image": Image.new("RGB", (40, 40)), "top_k": 1, "logits": False}, bundle)
+    assert answer["top_k"] == 1
+
+
+def _refuse_bf16(module, args):
+    if torch.is_autocast_cpu_enabled():
+        raise RuntimeError("could not create a primitive descriptor iterator")
 
 
 def _bundles(model_dir, monkeypatch):
