@@ -663,7 +663,8 @@ def finish(t: Trainer, args, ctx, progress: dict, best_state) -> dict:
 def check_bf16(args, ctx, classes, weights):
     """The test split's top-1 on the CPU in fp32 and under bf16 autocast (evaluation.check_bf16), for
     model-info.json: the predictor's bf16 gate on CPUs with native bf16 (issue 30 item 1). A fresh
-    CPU copy of the final weights, the predictor's threads; at most --bf16-check-images images.
+    CPU copy of the final weights, the predictor's threads; at most --bf16-check-images images and
+    about --bf16-check-seconds.
     None when off or when it fails: an optional check never costs the trained model."""
     if not args.bf16_check_images:
         log(ctx, "bf16 check: off (--bf16-check-images 0): the predictor stays fp32 on every CPU")
@@ -675,15 +676,17 @@ def check_bf16(args, ctx, classes, weights):
         model.to(memory_format=torch.channels_last).eval()
         inference.configure_threads()
         record = evaluation.check_bf16(model, classes, args.test, args.image_size, args.bf16_check_images,
-                                       args.batch_size)
+                                       args.bf16_check_seconds)
     except Exception as err:  # e.g. a torch without bf16 autocast on CPU
         log(ctx, "warning: bf16 check failed ({}: {}); the predictor stays fp32".format(type(err).__name__, err))
         return None
     finally:
         torch.set_num_threads(threads)
     log(ctx, "bf16 check: top-1 {:.2%} fp32, {:.2%} bf16 autocast on {} test images ({:.2%} same answers): {} "
-        "0.5 points, {:.1f}s".format(record["top1_fp32"], record["top1_bf16"], record["images"], record["same_top1"],
-                                     "within" if record["within_half_point"] else "NOT within", record["seconds"]))
+        "0.5 points, {:.1f}s{}".format(
+            record["top1_fp32"], record["top1_bf16"], record["images"], record["same_top1"],
+            "within" if record["within_half_point"] else "NOT within", record["seconds"],
+            " (stopped at --bf16-check-seconds)" if record["time_limited"] else ""))
     return record
 
 

@@ -35,7 +35,9 @@ def _read_json(path):
 def test_training_records_fp32_and_bf16_top1_of_the_test_split(trained):
     info = _read_json(os.path.join(trained["model_dir"], "model-info.json"))
     record = info["bf16"]
-    assert set(record) == {"images", "top1_fp32", "top1_bf16", "same_top1", "within_half_point", "seconds"}
+    assert set(record) == {"images", "top1_fp32", "top1_bf16", "same_top1", "within_half_point", "time_limited",
+                           "seconds"}
+    assert record["time_limited"] is False
     assert record["images"] == 18  # the whole tiny test split: under the default cap of 500
     assert 0 <= record["top1_bf16"] <= 1 and 0 <= record["same_top1"] <= 1 and record["seconds"] > 0
     hits_fp32, hits_bf16 = round(record["top1_fp32"] * 18), round(record["top1_bf16"] * 18)
@@ -63,11 +65,13 @@ def test_the_check_is_capped_and_can_be_turned_off(dataset, tmp_path):
     assert "bf16 check: off (--bf16-check-images 0)" in result.stderr
 
 
-def test_a_capped_check_spreads_over_the_classes_not_the_first_one():
-    files = ["{}/{}".format(c, i) for c in "abc" for i in range(6)]
-    assert evaluation.evenly_spaced(files, 3) == ["a/0", "b/0", "c/0"]
-    assert evaluation.evenly_spaced(files, 6) == ["a/0", "a/3", "b/0", "b/3", "c/0", "c/3"]
-    assert evaluation.evenly_spaced(files, 0) == files and evaluation.evenly_spaced(files, 99) == files
+def test_a_capped_check_samples_the_classes_in_a_fixed_order():
+    files = ["{}/{}".format(c, i) for c in "abc" for i in range(20)]
+    first = evaluation.sample(files, 6)
+    assert first == evaluation.sample(files, 6) and len(set(first)) == 6 and set(first) <= set(files)
+    assert len({f[0] for f in first}) > 1  # not the first folder's six
+    assert evaluation.sample(files, 12)[:6] == first  # a check cut short saw a prefix of the same sample
+    assert sorted(evaluation.sample(files, 0)) == sorted(files)
 
 
 class FlipsBrightImagesUnderAutocast(torch.nn.Module):
@@ -81,16 +85,22 @@ class FlipsBrightImagesUnderAutocast(torch.nn.Module):
         return logits
 
 
+def _two_classes(root, images, bright=0):
+    """Folders 000.a (``images`` 8 px images, the first ``bright`` of them white) and an empty 001.b."""
+    folder = root / "000.a"
+    folder.mkdir(parents=True)
+    (root / "001.b").mkdir()
+    for i in range(images):
+        Image.new("RGB", (8, 8), (255, 255, 255) if i < bright else (0, 0, 0)).save(folder / "{:03d}.png".format(i))
+    return str(root)
+
+
 @pytest.mark.parametrize("flipped,within", [(0, True), (1, True), (2, False)])
 def test_within_half_a_point_is_counted_in_whole_images(tmp_path, flipped, within):
     """200 images: one changed answer is exactly half a point (kept), two are a point (refused)."""
-    folder = tmp_path / "test" / "000.a"
-    folder.mkdir(parents=True)
-    (tmp_path / "test" / "001.b").mkdir()
-    for i in range(200):
-        Image.new("RGB", (8, 8), (255, 255, 255) if i < flipped else (0, 0, 0)).save(folder / "{:03d}.png".format(i))
-    record = evaluation.check_bf16(FlipsBrightImagesUnderAutocast(), ["000.a", "001.b"], str(tmp_path / "test"), 8, 0)
-    assert record["images"] == 200 and record["top1_fp32"] == 1.0
+    folder = _two_classes(tmp_path, 200, flipped)
+    record = evaluation.check_bf16(FlipsBrightImagesUnderAutocast(), ["000.a", "001.b"], folder, 8, 0)
+    assert record["images"] == 200 and record["top1_fp32"] == 1.0 and record["time_limited"] is False
     assert record["top1_bf16"] == pytest.approx(1 - flipped / 200)
     assert record["within_half_point"] is within
 
@@ -104,14 +114,19 @@ class NoOneDnnBf16(FlipsBrightImagesUnderAutocast):
         return super().forward(x)
 
 
+def test_the_check_stops_starting_batches_at_its_time_limit(tmp_path):
+    folder = _two_classes(tmp_path, 40)
+    ticks = iter(range(0, 10_000, 50))  # the start at 0 s, before the 2nd batch 50 s, before the 3rd 100 s
+    record = evaluation.check_bf16(FlipsBrightImagesUnderAutocast(), ["000.a", "001.b"], folder, 8, 0,
+                                   max_seconds=80, clock=lambda: next(ticks))
+    assert (record["images"], record["time_limited"]) == (2 * evaluation.BF16_CHECK_BATCH, True)
+    assert record["within_half_point"] is True  # on what it saw
+
+
 def test_the_check_runs_where_onednn_has_no_bf16(tmp_path):
     """A g5's AVX2 EPYC trains as well: the check falls back to ATen's kernels rather than failing."""
-    folder = tmp_path / "000.a"
-    folder.mkdir()
-    (tmp_path / "001.b").mkdir()
-    for i in range(4):
-        Image.new("RGB", (8, 8), (255, 255, 255) if i == 0 else (0, 0, 0)).save(folder / "{}.png".format(i))
-    record = evaluation.check_bf16(NoOneDnnBf16(), ["000.a", "001.b"], str(tmp_path), 8, 0, batch_size=2)
+    folder = _two_classes(tmp_path, 4, 1)
+    record = evaluation.check_bf16(NoOneDnnBf16(), ["000.a", "001.b"], folder, 8, 0, batch_size=2)
     assert (record["images"], record["top1_fp32"], record["top1_bf16"]) == (4, 1.0, 0.75)
     assert torch.backends.mkldnn.enabled
 
