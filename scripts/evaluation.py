@@ -188,9 +188,10 @@ def check_bf16(model, classes: list, folder: str, image_size: int, max_images: i
     """Top-1 of ``model`` (on the CPU) on at most ``max_images`` labelled images of ``folder`` (0: all),
     in fp32 and under bf16 autocast, each image decoded and transformed as the predictor does
     (inference.decode_image with the model's size, inference.predict_batch). No new batch starts
-    after ``max_seconds`` (0: no limit): on a CPU without native bf16 a bf16 pass costs 0.4-2 s an
-    image (ResNet-50, 2 cores). The record the predictor's bf16 gate reads from model-info.json
-    (inference.choose_cpu_bf16): ``{"images", "top1_fp32", "top1_bf16", "same_top1",
+    after ``max_seconds`` (0: no limit): a ResNet-50 at 224 px on 2 cores takes about 25 ms an image
+    in fp32 and, in bf16, 14 ms with native bf16, 60 ms with AVX-512 but no bf16 (oneDNN emulates
+    it) and 2 s with AVX2 alone (ATen's kernels). The record the predictor's bf16 gate reads from
+    model-info.json (inference.choose_cpu_bf16): ``{"images", "top1_fp32", "top1_bf16", "same_top1",
     "within_half_point", "time_limited", "seconds"}``; within half a point either way, counted in
     whole images (|fp32 hits - bf16 hits| x 200 <= images)."""
     start = clock()
@@ -198,7 +199,8 @@ def check_bf16(model, classes: list, folder: str, image_size: int, max_images: i
     index = {name: i for i, name in enumerate(names)}
     files = sample([f for f in list_images(folder) if f[2] in index], max_images)
     device = torch.device("cpu")
-    fp32 = {"model": model, "classes": names, "arch": "", "device": device, "transform": model_def.eval_transform(image_size)}
+    fp32 = {"model": model, "classes": names, "arch": "", "device": device,
+            "transform": model_def.eval_transform(image_size)}
     bf16 = dict(fp32, autocast_dtype=torch.bfloat16)
     images = hits_fp32 = hits_bf16 = same = 0
     time_limited = False
@@ -210,7 +212,8 @@ def check_bf16(model, classes: list, folder: str, image_size: int, max_images: i
         for _, path, label in files[first:first + batch_size]:
             try:
                 with open(path, "rb") as fh:
-                    requests.append({"image": inference.decode_image(fh.read(), image_size), "top_k": 1, "logits": False})
+                    image = inference.decode_image(fh.read(), image_size)
+                requests.append({"image": image, "top_k": 1, "logits": False})
                 truths.append(index[label])
             except (OSError, inference.InferenceError):  # unreadable: the evaluation lists it; not counted here
                 continue

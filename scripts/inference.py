@@ -17,6 +17,15 @@ Response (application/json only; Accept */* or empty also gets JSON)
      "top_k": 5, "model": {"arch": "resnet50"}}
     plus "logits": [...] (one per class, in index order) when the request asked for them.
 
+Speed on CPU (model_fn). Torch gets as many threads as the process has cores (MLOPS_TORCH_THREADS or
+OMP_NUM_THREADS win), the network runs channels-last under inference_mode, as frozen TorchScript
+(MLOPS_TORCHSCRIPT=0 keeps it eager), and in bf16 autocast (eager: a graph frozen in fp32 ignores
+autocast) only when both hold: the CPU has native bf16 (avx512_bf16 or amx_bf16 in /proc/cpuinfo;
+elsewhere bf16 is 2.5x slower than fp32, or fails) and model-info.json's "bf16" record, written by
+train.py's check on the test split, found top-1 within 0.5 points of fp32. MLOPS_BF16=auto (default),
+on (skips the CPU check, never the record) or off. A GPU stays fp32. model_fn logs the choice once,
+e.g. ``bf16: off (CPU has no avx512_bf16/amx_bf16)``; the reply is the same either way.
+
 Errors. Bad input raises an InferenceError, a ValueError subclass whose message says what was
 wrong. When the serving toolkit is installed the class also derives from its
 BaseInferenceToolkitError, so the container answers with the error's status instead of 500:
@@ -189,10 +198,11 @@ def choose_cpu_bf16(device_type: str, info: dict, mode=None, flags=None):
         if not isinstance(record, dict):
             why = "model-info.json has no bf16 record: train with --bf16-check-images > 0 and a test split"
         else:
-            why = "the training run's check found top-1 {} fp32 vs {} bf16 on {} test images, not within 0.5 points".format(
-                record.get("top1_fp32"), record.get("top1_bf16"), record.get("images"))
+            why = ("the training run's check found top-1 {} fp32 vs {} bf16 on {} test images, not within 0.5 "
+                   "points").format(record.get("top1_fp32"), record.get("top1_bf16"), record.get("images"))
         return False, "off ({})".format(why)
-    held = "top-1 {} fp32 vs {} bf16 on {} test images".format(record["top1_fp32"], record["top1_bf16"], record["images"])
+    held = "top-1 {} fp32 vs {} bf16 on {} test images".format(
+        record["top1_fp32"], record["top1_bf16"], record["images"])
     if mode == "on":
         return True, "on ({}=on; {})".format(BF16_ENV, held)
     return True, "on (CPU has {}; {})".format("/".join(native), held)
