@@ -147,8 +147,8 @@ def configure_threads() -> int:
 
 
 #: /proc/cpuinfo flags of the x86 instructions that do bf16 arithmetic natively (AVX-512 BF16 on Cooper
-#: Lake, Sapphire Rapids and AMD Zen 4 on; AMX on Sapphire Rapids on). Without them oneDNN converts
-#: every bf16 operand back to fp32 and bf16 autocast is slower than fp32, not faster.
+#: Lake, Sapphire Rapids and AMD Zen 4 on; AMX on Sapphire Rapids on). Without them oneDNN emulates bf16
+#: with AVX-512 (a ResNet-50 2.5x slower than fp32) and, with AVX2 alone, torch 1.13 has no bf16 convolution.
 CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 BF16_ENV = "MLOPS_BF16"
 BF16_MODES = ("auto", "on", "off")
