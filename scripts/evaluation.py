@@ -21,8 +21,11 @@ import base64
 import io
 import json
 import os
+import random
 import sys
 import time
+
+import torch
 
 try:
     import inference
@@ -154,6 +157,83 @@ def evaluate_model(bundle: dict, folder: str, split: str = "", batch_size: int =
     result = summarize(rows, bundle["classes"], worst, split)
     result["seconds"] = round(time.perf_counter() - start, 3)
     return result
+
+
+BF16_CHECK_BATCH = 16  # the time limit is checked between batches: small ones overshoot it little
+
+
+def sample(items: list, count: int, seed: int = 0) -> list:
+    """``count`` items in a fixed random order (all of them when ``count`` is 0), so a capped check,
+    or one cut short by its time limit, sees a sample of every class rather than the first folders."""
+    shuffled = list(items)
+    random.Random(seed).shuffle(shuffled)
+    return shuffled[:count] if count else shuffled
+
+
+def _bf16_answers(requests: list, bundle: dict) -> list:
+    """predict_batch under bf16 autocast. On a CPU without AVX-512 (a g5's EPYC, a p3's Xeon) torch
+    1.13's oneDNN has no bf16 convolution and raises; ATen's own kernels then compute the same bf16
+    rounding, slowly, so the accuracy check still runs wherever the model trained."""
+    if not bundle.get("without_onednn"):
+        try:
+            return inference.predict_batch(requests, bundle)
+        except RuntimeError:
+            bundle["without_onednn"] = True
+    with torch.backends.mkldnn.flags(enabled=False):
+        return inference.predict_batch(requests, bundle)
+
+
+def check_bf16(model, classes: list, folder: str, image_size: int, max_images: int, max_seconds: float = 0,
+               batch_size: int = BF16_CHECK_BATCH, clock=time.perf_counter) -> dict:
+    """Top-1 of ``model`` (on the CPU) on at most ``max_images`` labelled images of ``folder`` (0: all),
+    in fp32 and under bf16 autocast, each image decoded and transformed as the predictor does
+    (inference.decode_image with the model's size, inference.predict_batch). No new batch starts
+    after ``max_seconds`` (0: no limit): a ResNet-50 at 224 px on 2 cores takes about 25 ms an image
+    in fp32 and, in bf16, 14 ms with native bf16, 60 ms with AVX-512 but no bf16 (oneDNN emulates
+    it) and 2 s with AVX2 alone (ATen's kernels). The record the predictor's bf16 gate reads from
+    model-info.json (inference.choose_cpu_bf16): ``{"images", "top1_fp32", "top1_bf16", "same_top1",
+    "within_half_point", "time_limited", "seconds"}``; within half a point either way, counted in
+    whole images (|fp32 hits - bf16 hits| x 200 <= images)."""
+    start = clock()
+    names = [model_def.display_name(c) for c in classes]
+    index = {name: i for i, name in enumerate(names)}
+    files = sample([f for f in list_images(folder) if f[2] in index], max_images)
+    device = torch.device("cpu")
+    fp32 = {"model": model, "classes": names, "arch": "", "device": device,
+            "transform": model_def.eval_transform(image_size)}
+    bf16 = dict(fp32, autocast_dtype=torch.bfloat16)
+    images = hits_fp32 = hits_bf16 = same = 0
+    time_limited = False
+    for first in range(0, len(files), batch_size):
+        if max_seconds and images and clock() - start >= max_seconds:
+            time_limited = True
+            break
+        requests, truths = [], []
+        for _, path, label in files[first:first + batch_size]:
+            try:
+                with open(path, "rb") as fh:
+                    image = inference.decode_image(fh.read(), image_size)
+                requests.append({"image": image, "top_k": 1, "logits": False})
+                truths.append(index[label])
+            except (OSError, inference.InferenceError):  # unreadable: the evaluation lists it; not counted here
+                continue
+        if not requests:
+            continue
+        for truth, a, b in zip(truths, inference.predict_batch(requests, fp32), _bf16_answers(requests, bf16)):
+            a, b = a["predictions"][0]["index"], b["predictions"][0]["index"]
+            images += 1
+            hits_fp32 += a == truth
+            hits_bf16 += b == truth
+            same += a == b
+    return {
+        "images": images,
+        "top1_fp32": round(hits_fp32 / images, 6) if images else 0.0,
+        "top1_bf16": round(hits_bf16 / images, 6) if images else 0.0,
+        "same_top1": round(same / images, 6) if images else 0.0,
+        "within_half_point": images > 0 and abs(hits_fp32 - hits_bf16) * 200 <= images,
+        "time_limited": time_limited,
+        "seconds": round(clock() - start, 3),
+    }
 
 
 def write_evaluation(path: str, evaluation: dict) -> str:

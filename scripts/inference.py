@@ -17,6 +17,15 @@ Response (application/json only; Accept */* or empty also gets JSON)
      "top_k": 5, "model": {"arch": "resnet50"}}
     plus "logits": [...] (one per class, in index order) when the request asked for them.
 
+Speed on CPU (model_fn). Torch gets as many threads as the process has cores (MLOPS_TORCH_THREADS or
+OMP_NUM_THREADS win), the network runs channels-last under inference_mode, as frozen TorchScript
+(MLOPS_TORCHSCRIPT=0 keeps it eager), and in bf16 autocast (eager: a graph frozen in fp32 ignores
+autocast) only when both hold: the CPU has native bf16 (avx512_bf16 or amx_bf16 in /proc/cpuinfo;
+elsewhere bf16 is 2.5x slower than fp32, or fails) and model-info.json's "bf16" record, written by
+train.py's check on the test split, found top-1 within 0.5 points of fp32. MLOPS_BF16=auto (default),
+on (skips the CPU check, never the record) or off. A GPU stays fp32. model_fn logs the choice once,
+e.g. ``bf16: off (CPU has no avx512_bf16/amx_bf16)``; the reply is the same either way.
+
 Errors. Bad input raises an InferenceError, a ValueError subclass whose message says what was
 wrong. When the serving toolkit is installed the class also derives from its
 BaseInferenceToolkitError, so the container answers with the error's status instead of 500:
@@ -29,6 +38,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import io
 import json
 import math
@@ -136,6 +146,81 @@ def configure_threads() -> int:
     return torch.get_num_threads()
 
 
+#: /proc/cpuinfo flags of the x86 instructions that do bf16 arithmetic natively (AVX-512 BF16 on Cooper
+#: Lake, Sapphire Rapids and AMD Zen 4 on; AMX on Sapphire Rapids on). Without them oneDNN emulates bf16
+#: with AVX-512 (a ResNet-50 2.5x slower than fp32) and, with AVX2 alone, torch 1.13 has no bf16 convolution.
+CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+BF16_ENV = "MLOPS_BF16"
+BF16_MODES = ("auto", "on", "off")
+
+
+def cpu_flags(path: str = "/proc/cpuinfo") -> frozenset:
+    """The CPU's feature flags from Linux's /proc/cpuinfo (the first processor's ``flags`` line);
+    empty where there is no such file (macOS, Windows) or it cannot be read."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                key, _, value = line.partition(":")
+                if key.strip() == "flags":
+                    return frozenset(value.split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+def bf16_record_ok(info: dict) -> bool:
+    """Whether model-info.json carries the training run's bf16 check (train.py's --bf16-check-images)
+    and it found top-1 on the test split within half a point of fp32."""
+    record = info.get("bf16")
+    return (isinstance(record, dict) and record.get("within_half_point") is True
+            and isinstance(record.get("images"), int) and record["images"] > 0)
+
+
+def choose_cpu_bf16(device_type: str, info: dict, mode=None, flags=None):
+    """(use bf16 autocast, why) for the predictor: on CPU only, and only when the CPU has native
+    bf16 (``flags``, default: this machine's /proc/cpuinfo) AND model-info.json's bf16 record says
+    top-1 held. ``mode`` (default $MLOPS_BF16): auto; on skips the CPU check (a CPU whose flags
+    cannot be read, or a measurement) but never the accuracy record, since nothing else tells that
+    bf16 keeps this model's answers; off. A GPU keeps fp32 whatever the mode."""
+    if device_type != "cpu":
+        return False, "off (fp32 on {})".format(device_type)
+    raw = os.environ.get(BF16_ENV, "auto") if mode is None else mode
+    mode = str(raw).strip().lower() or "auto"
+    if mode not in BF16_MODES:
+        return False, "off ({}={!r} is not one of {})".format(BF16_ENV, raw, ", ".join(BF16_MODES))
+    if mode == "off":
+        return False, "off ({}=off)".format(BF16_ENV)
+    native = [f for f in CPU_BF16_FLAGS if f in (cpu_flags() if flags is None else flags)]
+    if mode == "auto" and not native:
+        return False, "off (CPU has no {})".format("/".join(CPU_BF16_FLAGS))
+    record = info.get("bf16")
+    if not bf16_record_ok(info):
+        if not isinstance(record, dict):
+            why = "model-info.json has no bf16 record: train with --bf16-check-images > 0 and a test split"
+        else:
+            why = ("the training run's check found top-1 {} fp32 vs {} bf16 on {} test images, not within 0.5 "
+                   "points").format(record.get("top1_fp32"), record.get("top1_bf16"), record.get("images"))
+        return False, "off ({})".format(why)
+    held = "top-1 {} fp32 vs {} bf16 on {} test images".format(
+        record["top1_fp32"], record["top1_bf16"], record["images"])
+    if mode == "on":
+        return True, "on ({}=on; {})".format(BF16_ENV, held)
+    return True, "on (CPU has {}; {})".format("/".join(native), held)
+
+
+def bf16_failure(model, device, image_size: int):
+    """None when one forward pass under bf16 autocast works, else what failed. MLOPS_BF16=on on a CPU
+    without AVX-512 needs it: torch 1.13's oneDNN has no bf16 convolution there and every request
+    would be a 500 (RuntimeError: could not create a primitive descriptor iterator)."""
+    example = torch.zeros(1, 3, image_size, image_size, device=device).contiguous(memory_format=torch.channels_last)
+    try:
+        with torch.inference_mode(), torch.autocast(device_type=device.type, dtype=torch.bfloat16):
+            model(example)
+    except Exception as err:  # whatever the kernels raise: serve fp32 rather than fail every request
+        return "{}: {}".format(type(err).__name__, str(err).splitlines()[0] if str(err) else "")
+    return None
+
+
 def freeze_for_cpu(model, image_size: int):
     """The network as frozen TorchScript optimised for inference on CPU: batch norm folded into the
     convolutions, convolution and ReLU fused, weights prepacked for oneDNN; the same arithmetic up to
@@ -166,7 +251,14 @@ def model_fn(model_dir: str) -> dict:
     model.load_state_dict(state)
     # channels-last: oneDNN's (and cuDNN's) convolutions read NHWC without reordering every layer.
     model.to(device, memory_format=torch.channels_last).eval()
-    if device.type == "cpu":
+    bf16, why = choose_cpu_bf16(device.type, info)
+    failure = bf16_failure(model, device, int(info["image_size"])) if bf16 else None
+    if failure:
+        bf16, why = False, "off ({}, but a bf16 forward pass fails here: {})".format(why[len("on ("):-1], failure)
+    print("bf16: " + why, file=sys.stderr, flush=True)
+    # A model frozen in fp32 ignores autocast (its graph has no casts to make), so with bf16 the
+    # module stays eager and runs under autocast: faster than the frozen fp32 graph where bf16 is native.
+    if device.type == "cpu" and not bf16:
         model = freeze_for_cpu(model, int(info["image_size"]))
     return {
         "model": model,
@@ -175,6 +267,7 @@ def model_fn(model_dir: str) -> dict:
         "device": device,
         "threads": threads,
         "image_size": int(info["image_size"]),
+        "autocast_dtype": torch.bfloat16 if bf16 else None,
         "transform": model_def.eval_transform(int(info["image_size"]), info.get("mean", model_def.IMAGENET_MEAN),
                                               info.get("std", model_def.IMAGENET_STD)),
     }
@@ -315,6 +408,14 @@ def input_fn(request_body, request_content_type, image_size=None):
 # --------------------------------------------------------------------------- predict / output
 
 
+def autocast_for(bundle: dict):
+    """bf16 autocast where model_fn chose it (choose_cpu_bf16), else nothing: fp32 as trained."""
+    dtype = bundle.get("autocast_dtype")
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=bundle["device"].type, dtype=dtype)
+
+
 def predict_batch(requests: list, bundle: dict) -> list:
     """Top-k classes by name with softmax probabilities (and the raw logits when asked), for many
     decoded requests in ONE forward pass: the Ray Serve deployment's ``@serve.batch`` hands a batch
@@ -323,7 +424,7 @@ def predict_batch(requests: list, bundle: dict) -> list:
         return []
     tensor = torch.stack([bundle["transform"](r["image"]) for r in requests])
     tensor = tensor.to(bundle["device"], memory_format=torch.channels_last)
-    with torch.inference_mode():  # no autograd records at all (no_grad still tracks versions)
+    with torch.inference_mode(), autocast_for(bundle):  # inference_mode: no autograd records at all
         all_logits = bundle["model"](tensor).float().cpu()
     results = []
     for request, logits in zip(requests, all_logits):

@@ -35,6 +35,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 import evaluation
+import inference
 import model_def
 import train_artifacts
 import train_data
@@ -646,13 +647,47 @@ def finish(t: Trainer, args, ctx, progress: dict, best_state) -> dict:
     elif ctx.is_leader:
         log(ctx, "no --test folder: skipping the test evaluation")
     if ctx.is_leader:
-        train_artifacts.save_model(args.model_dir, final, t.classes, args.arch, args.image_size)
+        bf16 = check_bf16(args, ctx, t.classes, final) if "test" in t.loaders else None
+        if bf16 is not None:
+            metrics["bf16_check"] = bf16
+        train_artifacts.save_model(args.model_dir, final, t.classes, args.arch, args.image_size,
+                                   {"bf16": bf16} if bf16 is not None else None)
         train_artifacts.write_metrics(args.output_data_dir, metrics)
         if "test" in t.loaders and args.output_data_dir:
             write_test_evaluation(t, args, ctx)
         log(ctx, "saved {} to {}".format(model_def.MODEL_FILE, args.model_dir))
     train_dist.barrier(ctx)  # nobody exits (and tears the group down) before the leader is done
     return metrics
+
+
+def check_bf16(args, ctx, classes, weights):
+    """The test split's top-1 on the CPU in fp32 and under bf16 autocast (evaluation.check_bf16), for
+    model-info.json: the predictor's bf16 gate on CPUs with native bf16 (issue 30 item 1). A fresh
+    CPU copy of the final weights, the predictor's threads; at most --bf16-check-images images and
+    about --bf16-check-seconds.
+    None when off or when it fails: an optional check never costs the trained model."""
+    if not args.bf16_check_images:
+        log(ctx, "bf16 check: off (--bf16-check-images 0): the predictor stays fp32 on every CPU")
+        return None
+    threads = torch.get_num_threads()
+    try:
+        model = model_def.build_model(args.arch, len(classes), weights="none")
+        model.load_state_dict(weights)
+        model.to(memory_format=torch.channels_last).eval()
+        inference.configure_threads()
+        record = evaluation.check_bf16(model, classes, args.test, args.image_size, args.bf16_check_images,
+                                       args.bf16_check_seconds)
+    except Exception as err:  # e.g. a torch without bf16 autocast on CPU
+        log(ctx, "warning: bf16 check failed ({}: {}); the predictor stays fp32".format(type(err).__name__, err))
+        return None
+    finally:
+        torch.set_num_threads(threads)
+    log(ctx, "bf16 check: top-1 {:.2%} fp32, {:.2%} bf16 autocast on {} test images ({:.2%} same answers): {} "
+        "0.5 points, {:.1f}s{}".format(
+            record["top1_fp32"], record["top1_bf16"], record["images"], record["same_top1"],
+            "within" if record["within_half_point"] else "NOT within", record["seconds"],
+            " (stopped at --bf16-check-seconds)" if record["time_limited"] else ""))
+    return record
 
 
 def write_test_evaluation(t: Trainer, args, ctx) -> None:

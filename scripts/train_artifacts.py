@@ -87,13 +87,15 @@ def cpu_state(module) -> dict:
     return {k: v.detach().to("cpu", copy=True) for k, v in module.state_dict().items()}
 
 
-def save_model(model_dir: str, weights: dict, classes, arch: str, image_size: int) -> None:
-    """model.pth, classes.json, model-info.json and code/, so model.tar.gz serves as is."""
+def save_model(model_dir: str, weights: dict, classes, arch: str, image_size: int, extra_info=None) -> None:
+    """model.pth, classes.json, model-info.json (plus ``extra_info``'s fields, e.g. the bf16 check)
+    and code/, so model.tar.gz serves as is."""
     os.makedirs(model_dir, exist_ok=True)
     atomic_torch_save(weights, os.path.join(model_dir, model_def.MODEL_FILE))
     model_def.write_json(os.path.join(model_dir, model_def.CLASSES_FILE), model_def.classes_mapping(classes))
-    model_def.write_json(os.path.join(model_dir, model_def.MODEL_INFO_FILE),
-                         model_def.model_info(arch, len(classes), image_size, classes))
+    info = model_def.model_info(arch, len(classes), image_size, classes)
+    info.update(extra_info or {})
+    model_def.write_json(os.path.join(model_dir, model_def.MODEL_INFO_FILE), info)
     code_dir = os.path.join(model_dir, "code")
     os.makedirs(code_dir, exist_ok=True)
     for name in SERVING_CODE:

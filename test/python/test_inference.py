@@ -242,6 +242,8 @@ def test_the_model_runs_frozen_channels_last_on_every_core(trained, monkeypatch)
 
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.delenv("MLOPS_TORCH_THREADS", raising=False)
+    # The fp32 path: on a CPU with native bf16 the trained model's record would pick eager bf16 (test_bf16.py).
+    monkeypatch.setenv("MLOPS_BF16", "off")
     before = torch.get_num_threads()
     try:
         bundle = inference.model_fn(trained["model_dir"])
