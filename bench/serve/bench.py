@@ -7,7 +7,10 @@ one run (issue 30 item 1). run.ts finds a Python with torch and runs this file w
    taken from a few of the test images) and a head fitted like a trained one: ridge regression from
    each test image's features (the seed-style preprocessing) to a class of its own, so every image
    has a clear top-1 as a trained model's photos do (a random head's near ties, margins of 0.0005,
-   flip on any resampling and make the top-1 comparison meaningless). Saved the way train.py saves a
+   flip on any resampling and make the top-1 comparison meaningless), and the bf16 record train.py
+   writes (evaluation.check_bf16 over these images), so the local server's bf16 gate decides for it as
+   for a trained model: bf16 autocast on a CPU with native bf16, fp32 elsewhere (MLOPS_BF16=off forces
+   fp32; the header says which ran). Saved the way train.py saves a
    model (train_artifacts.save_model: model.pth, classes.json with 133 classes, model-info.json,
    code/); phone-sized JPEGs: --images each of 3000x4000 (~1-3 MB) and 1000x750, smooth noise with
    grain, a different tint per image.
@@ -93,7 +96,7 @@ def make_model(images: dict) -> str:
     """A ResNet-50 folder as train.py writes it: random convolutions; the batch-norm running statistics
     set from the test images (one train-mode pass, no gradient) so that the network is not constant;
     the head fitted to give every test image its own class (fit_head)."""
-    model_dir = os.path.join(OUT, "model-resnet50-fitted-head")
+    model_dir = os.path.join(OUT, "model-resnet50-fitted-head-bf16-checked")
     if os.path.exists(os.path.join(model_dir, "model-info.json")):
         return model_dir
     sys.path.insert(0, SCRIPTS)
@@ -115,10 +118,38 @@ def make_model(images: dict) -> str:
     with torch.no_grad():
         model(batch[[i for i in range(len(every)) if i % len(images[SIZES[0]]) < 4]])
     model.eval()
-    fit_head(model, batch, target_classes(len(every)))
+    classes = target_classes(len(every))
+    fit_head(model, batch, classes)
     folders = ["{:03d}.Breed_{:03d}".format(i + 1, i + 1) for i in range(NUM_CLASSES)]
-    train_artifacts.save_model(model_dir, train_artifacts.cpu_state(model), folders, "resnet50", 224)
+    record = bf16_record(model, every, classes, folders)
+    log("bf16 check on the test images: top-1 {top1_fp32} fp32, {top1_bf16} bf16, {images} images".format(**record))
+    train_artifacts.save_model(model_dir, train_artifacts.cpu_state(model), folders, "resnet50", 224, {"bf16": record})
     return model_dir
+
+
+def bf16_record(model, every: list, classes: list, folders: list) -> dict:
+    """The bf16 record train.py writes into model-info.json (evaluation.check_bf16: top-1 in fp32 and
+    under bf16 autocast, through the predictor's decoding), here over the benchmark's own test images
+    laid out as a test split, so the predictor's bf16 gate decides for this model as for a trained one."""
+    import copy
+    import shutil
+
+    import torch
+    import evaluation
+    import inference
+
+    split = os.path.join(OUT, "test-split")
+    shutil.rmtree(split, ignore_errors=True)
+    for n, (data, cls) in enumerate(zip(every, classes)):
+        os.makedirs(os.path.join(split, folders[cls]), exist_ok=True)
+        with open(os.path.join(split, folders[cls], "{:02d}.jpg".format(n)), "wb") as fh:
+            fh.write(data)
+    threads = torch.get_num_threads()
+    inference.configure_threads()
+    try:
+        return evaluation.check_bf16(copy.deepcopy(model).to(memory_format=torch.channels_last).eval(), folders, split, 224, 0)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def target_classes(count: int) -> list:
@@ -306,6 +337,8 @@ def main(argv=None) -> int:
     try:
         for server in servers.values():
             server.wait_ready()
+        decision = [line for line in local.log_since(0).splitlines() if line.startswith("bf16: ")]
+        results["localBf16"] = decision[0][len("bf16: "):] if decision else "not logged"
         # Every image once through each server, one at a time: the warm-up, and the top-1 comparison.
         answers = {name: [] for name in servers}
         margins = []
@@ -365,7 +398,8 @@ def cpu_name() -> str:
 def render(results: dict) -> str:
     lines = ["serving benchmark{}: {} | {} | seed threads: {} | load {} -> {} | {} s".format(
         " (" + results["label"] + ")" if results["label"] else "", results["date"], results["machine"], results["seedThreads"],
-        " ".join(map(str, results["loadBefore"])), " ".join(map(str, results["loadAfter"])), results["wallS"]), ""]
+        " ".join(map(str, results["loadBefore"])), " ".join(map(str, results["loadAfter"])), results["wallS"]),
+        "local server's bf16: {} (seed-style: fp32)".format(results.get("localBf16", "not logged")), ""]
     head = ("| image | conc | seed img/s | seed img/s/core | seed p50 ms | seed p99 ms | local img/s | local img/s/core "
             "| local p50 ms | local p99 ms | per-core ratio | local batches |")
     lines += [head, "|" + "---|" * 12]

@@ -44,3 +44,24 @@ def test_fit_head_changes_only_the_head():
     after = model.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
     assert isinstance(model.fc, torch.nn.Linear)
+
+
+def test_bf16_record_is_the_training_check_over_the_benchmark_images(tmp_path, monkeypatch):
+    import io
+
+    from PIL import Image
+
+    monkeypatch.setattr(bench_serve, "OUT", str(tmp_path))
+    torch.manual_seed(0)
+    model = model_def.build_model("resnet18", bench_serve.NUM_CLASSES, weights="none").eval()
+    jpegs = []
+    for n in range(4):
+        buf = io.BytesIO()
+        Image.new("RGB", (96, 72), (40 * n, 200 - 30 * n, 90)).save(buf, "JPEG")
+        jpegs.append(buf.getvalue())
+    folders = ["{:03d}.Breed_{:03d}".format(i + 1, i + 1) for i in range(bench_serve.NUM_CLASSES)]
+    record = bench_serve.bf16_record(model, jpegs, bench_serve.target_classes(4), folders)
+    assert record["images"] == 4
+    assert set(record) >= {"top1_fp32", "top1_bf16", "same_top1", "within_half_point"}
+    # Each image was laid out under its own class's folder, as a test split.
+    assert sorted(os.listdir(tmp_path / "test-split")) == sorted(folders[c] for c in bench_serve.target_classes(4))
