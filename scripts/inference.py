@@ -416,13 +416,43 @@ def autocast_for(bundle: dict):
     return torch.autocast(device_type=bundle["device"].type, dtype=dtype)
 
 
+def batch_tensor(images: list, transform):
+    """torch.stack([transform(image) for image in images]), bit for bit, with the transform's ToTensor
+    and Normalize done once for the stacked batch, in numpy, instead of as torch ops per image. Those
+    are small parallel torch ops; on a busy CPU (request threads decoding beside the forward pass)
+    each parallel region waits for a core, and they cost 12-19 ms an image instead of 1.2. The
+    geometric steps (Resize, CenterCrop) stay PIL's, per image. The batch comes out channels-last
+    (an NCHW view of NHWC memory), the layout the model reads. Any other transform is applied as is."""
+    import numpy as np
+    from torchvision import transforms
+
+    steps = getattr(transform, "transforms", None)
+    if not steps or len(steps) < 2 or type(steps[-2]) is not transforms.ToTensor or type(steps[-1]) is not transforms.Normalize:
+        return torch.stack([transform(image) for image in images])
+    arrays = []
+    for image in images:
+        for step in steps[:-2]:
+            image = step(image)
+        arrays.append(np.asarray(image.convert("RGB"), dtype=np.uint8))
+    normalize = steps[-1]
+    mean = np.asarray(normalize.mean, dtype=np.float32)
+    std = np.asarray(normalize.std, dtype=np.float32)
+    # ToTensor's arithmetic (float32, then / 255) and Normalize's ((x - mean) / std), in float32 in numpy:
+    # IEEE-rounded the same, and single-threaded, so no parallel region waits for a busy core.
+    batch = np.stack(arrays).astype(np.float32)
+    batch /= np.float32(255)
+    batch -= mean
+    batch /= std
+    return torch.from_numpy(batch).permute(0, 3, 1, 2)
+
+
 def predict_batch(requests: list, bundle: dict) -> list:
     """Top-k classes by name with softmax probabilities (and the raw logits when asked), for many
     decoded requests in ONE forward pass: the Ray Serve deployment's ``@serve.batch`` hands a batch
     here, and predict_fn is a batch of one. The only copy of the prediction logic."""
     if not requests:
         return []
-    tensor = torch.stack([bundle["transform"](r["image"]) for r in requests])
+    tensor = batch_tensor([r["image"] for r in requests], bundle["transform"])
     tensor = tensor.to(bundle["device"], memory_format=torch.channels_last)
     with torch.inference_mode(), autocast_for(bundle):  # inference_mode: no autograd records at all
         all_logits = bundle["model"](tensor).float().cpu()

@@ -263,3 +263,21 @@ def test_the_model_runs_frozen_channels_last_on_every_core(trained, monkeypatch)
         assert max(abs(a - b) for a, b in zip(frozen_logits, eager_logits)) < 1e-3
     finally:
         torch.set_num_threads(before)
+
+
+def test_batch_tensor_is_the_per_image_transform_bit_for_bit_and_channels_last():
+    import numpy as np
+    import torch
+    from torchvision import transforms
+
+    import model_def
+
+    rng = np.random.default_rng(0)
+    images = [Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)) for w, h in ((500, 375), (300, 300), (224, 400), (1000, 750))]
+    transform = model_def.eval_transform(224, mean=[0.5, 0.4, 0.3], std=[0.2, 0.25, 0.3])
+    batch = inference.batch_tensor(images, transform)
+    assert torch.equal(batch, torch.stack([transform(image) for image in images]))
+    assert batch.dtype == torch.float32 and batch.is_contiguous(memory_format=torch.channels_last)
+    # A transform of another shape is applied as it is, image by image.
+    other = transforms.Compose([transforms.Resize((32, 32)), transforms.ToTensor()])
+    assert torch.equal(inference.batch_tensor(images, other), torch.stack([other(image) for image in images]))
