@@ -8,7 +8,7 @@ flip, ToTensor, ImageNet Normalize) on a full PIL decode costs 2.5 ms (300 px ph
   as RandomResizedCrop.get_params, then the flip (crop_params: bit-identical to torchvision's, so
   the scale and ratio distribution, and for a given seed the very crops, are unchanged).
 * A one-time pixel cache (build_cache): every training image decoded once, as raw uint8 RGBX (PIL's
-  own in-memory pixel layout, so an image is mapped without a copy or conversion), with its short
+  own in-memory layout of an RGB image, so an image is mapped without a copy or conversion), with its short
   side reduced to cache_scale x image_size (never enlarged), all in ONE memory-mapped file. Its
   layout (offset and size of every image) is planned from the file headers before any pixel is
   decoded, so the size is known, capped (--cache-max-gb and the free disk) and announced up front,
@@ -17,8 +17,8 @@ flip, ToTensor, ImageNet Normalize) on a full PIL decode costs 2.5 ms (300 px ph
 * Crop and resize are one call on that view: torch's uint8 antialiased bilinear kernel (torch >= 2,
   2-3x faster than PIL, within 1 level of it) for images cached at their own size, else PIL's
   resize with the crop box mapped into cached coordinates (torch 1.x has no uint8 kernel). PIL
-  resizes as RGB, 3 bands instead of the cache's 4 (a quarter less work): the crop, or for a
-  reduced entry only the window its filter reads, is converted from RGBX first.
+  sees the cached pixels as an RGB image (rgb_view: RGBX bytes are PIL's own RGB layout), so it
+  resizes 3 bands, not 4 (a quarter less work), and nothing is converted.
 * Images not in the cache are decoded with PIL's JPEG draft mode at 1/2, 1/4 or 1/8 scale when the
   drawn crop still has at least image_size pixels each way at that scale (box mapped the same way).
 * Batches, not samples (BatchLoader): each loader worker is handed a part of a batch and writes
@@ -252,8 +252,21 @@ def resized_crop_uint8(pixels: torch.Tensor, top: int, left: int, h: int, w: int
     return out[0, :3]
 
 
+def rgb_view(pixels, size):
+    """An RGB image over RGBX ``pixels``, without a copy. PIL keeps RGB as 4 bytes a pixel, so RGBX
+    bytes are its own RGB layout, and an RGB image resizes 3 bands where an RGBX one resizes 4 (a
+    quarter less work). Image.frombuffer maps only some modes (RGBX, not RGB) and copies the rest,
+    so this maps the buffer as frombuffer does, naming RGB; where a PIL refuses, the RGBX view."""
+    try:
+        img = Image.new("RGB", (1, 1))._new(Image.core.map_buffer(pixels, size, "raw", 0, ("RGB", 0, 1)))
+    except (AttributeError, TypeError, ValueError):
+        return Image.frombuffer(PIXEL_MODE, size, pixels, "raw", PIXEL_MODE, 0, 1)
+    img.readonly = 1  # as frombuffer's: PIL copies before changing it in place
+    return img
+
+
 class PixelCache:
-    """The complete images of one pixel cache: ``get(i)`` is (RGBX image viewing the mapping,
+    """The complete images of one pixel cache: ``get(i)`` is (RGB image viewing the mapping,
     original (width, height)) or None. Picklable: each process maps the file on first use."""
 
     def __init__(self, data_path: str, rows: dict):
@@ -276,11 +289,11 @@ class PixelCache:
         return self._buf[offset:offset + cw * ch * PIXEL_BYTES]
 
     def get(self, i):
-        """(RGBX PIL image viewing the mapping, original (width, height)), or None."""
+        """(RGB PIL image viewing the mapping, original (width, height)), or None."""
         row = self.rows.get(i)
         if row is None:
             return None
-        return Image.frombuffer(PIXEL_MODE, row[1:3], self._view(row), "raw", PIXEL_MODE, 0, 1), row[3:5]
+        return rgb_view(self._view(row), tuple(row[1:3])), row[3:5]
 
     def tensor(self, i):
         """(cached H x W x 4 uint8 tensor viewing the mapping, original (width, height)), or None."""
@@ -399,37 +412,21 @@ class FastTrainDataset(train_data.SkipUnreadable, Dataset):
         size = (self.size, self.size)
         if img.size == (width, height):  # exactly what torchvision does
             crop = img.crop((left, top, left + w, top + h))
-            # RGB, not the cache's RGBX: PIL resamples 3 bands instead of 4 (a quarter less work), and a
-            # conversion after the crop converts only the crop's pixels (per pixel: the same result)
+            # another mode (a grayscale or CMYK file, the RGBX fallback of rgb_view) converted after the
+            # crop converts only the crop's pixels; per pixel, the same result
             resized = (crop if crop.mode == "RGB" else crop.convert("RGB")).resize(size, Image.BILINEAR)
         else:  # the crop box in the reduced image's coordinates
             if drafted:  # JPEG DCT scaling is exactly 1/2, 1/4 or 1/8 (the last block may be partial)
                 sx = sy = 2.0 ** round(math.log2(width / img.size[0]))
             else:
                 sx, sy = width / img.size[0], height / img.size[1]
-            box = (left / sx, top / sy, (left + w) / sx, (top + h) / sy)
             if img.mode != "RGB":
-                img, box = _rgb_window(img, box, size)
-            resized = img.resize(size, Image.BILINEAR, box=box)
+                img = img.convert("RGB")
+            resized = img.resize(size, Image.BILINEAR, box=(left / sx, top / sy, (left + w) / sx, (top + h) / sy))
         if flip:
             resized = resized.transpose(Image.FLIP_LEFT_RIGHT)
         for c, band in enumerate(resized.split()):  # H x W x RGB -> planes, the cheapest way out of PIL
             out[c] = np.asarray(band)
-
-
-def _rgb_window(img, box, size):
-    """(RGB copy of the part of ``img`` that a bilinear resize of ``box`` to ``size`` reads, the box
-    in that part's coordinates): converting the window instead of the whole cached image (RGBX ->
-    RGB, for the 3-band resize) costs as much less as the crop is smaller. The window holds every
-    pixel the filter reads (the box widened by its support, 1 px x the reduction for bilinear,
-    plus one), and is cut at the image's own edges where the filter is, so the pixels are the
-    resize of the whole image's (up to float rounding of the shifted box)."""
-    width, height = img.size
-    reach = [max(1.0, (box[2] - box[0]) / size[0]) + 1, max(1.0, (box[3] - box[1]) / size[1]) + 1]
-    x0, y0 = max(0, int(math.floor(box[0] - reach[0]))), max(0, int(math.floor(box[1] - reach[1])))
-    x1, y1 = min(width, int(math.ceil(box[2] + reach[0]))), min(height, int(math.ceil(box[3] + reach[1])))
-    window = img.crop((x0, y0, x1, y1)).convert("RGB")
-    return window, (box[0] - x0, box[1] - y0, box[2] - x0, box[3] - y0)
 
 
 class BatchChunks(Sampler):
