@@ -164,7 +164,6 @@ def build_cache(samples, cache_dir: str, short_side: int, shard=(0, 1), max_byte
     ``max_bytes`` and the free disk (less DISK_RESERVE_BYTES); ``announce(plan)`` is called with
     those figures before anything is decoded. Returns counts for this shard, and ``bytes``: the
     size of the pixel file."""
-    rank, world = shard
     base = cache_base(cache_dir, samples, short_side)
     layout = _layout(base, samples, short_side)
     sizes = _entry_bytes(layout)
@@ -182,12 +181,16 @@ def build_cache(samples, cache_dir: str, short_side: int, shard=(0, 1), max_byte
     try:
         if end > existing:
             try:
-                os.posix_fallocate(fd, 0, end)  # reserve the space now: no ENOSPC (SIGBUS) mid-write
+                os.posix_fallocate(fd, 0, end)  # reserve the space now: no ENOSPC mid-build
             except OSError:
                 end = os.fstat(fd).st_size
-        mm = np.memmap(data_path, np.uint8, "r+", shape=(end,)) if end else None
+        return _build_shard(samples, layout, sizes, ends, end, fd, done_path, shard, workers)
     finally:
         os.close(fd)
+
+
+def _build_shard(samples, layout, sizes, ends, end, fd, done_path, shard, workers) -> dict:
+    rank, world = shard
     usable = (sizes > 0) & (ends <= end)
     done = _done_flags(done_path, len(samples))
     mine = np.zeros(len(samples), bool)
@@ -207,14 +210,19 @@ def build_cache(samples, cache_dir: str, short_side: int, shard=(0, 1), max_byte
             with lock:
                 stats["failed"] += 1
             return
-        mm[offset:offset + len(pixels)] = np.frombuffer(pixels, np.uint8)
+        # pwrite, not stores into a mapping: the kernel copies into the page cache, where every
+        # store to a fresh page of a mapped file would take a page fault (~4x the CPU at 600 KB)
+        view = memoryview(pixels)
+        while view:
+            written = os.pwrite(fd, view, offset)
+            view, offset = view[written:], offset + written
         done[i] = 1  # after the pixels: a reader never sees half an image
         with lock:
             stats["built"] += 1
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         list(pool.map(one, todo))
-    del mm, done
+    del done
     return stats
 
 
