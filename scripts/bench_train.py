@@ -250,6 +250,7 @@ def _time_epochs(loader, epochs, device, speed, set_epoch=None) -> tuple:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     seconds = time.perf_counter() - start
+    loader = getattr(loader, "loader", loader)  # train_pipeline.BatchLoader: the DataLoader it runs
     workers = getattr(getattr(loader, "_iterator", None), "_workers", None) or []
     return images, seconds, sum(_process_cpu_seconds(w.pid) for w in workers)
 

@@ -83,11 +83,15 @@ class SkipUnreadable:
         raise NotImplementedError
 
     def __getitem__(self, i):
+        return self._first_readable(i, self._load)
+
+    def _first_readable(self, i, load):
+        """``load(j)`` for the first j from i on (wrapping round) whose image decodes."""
         n = len(self.samples)
         for step in range(n):
             j = (i + step) % n
             try:
-                return self._load(j)
+                return load(j)
             except UNREADABLE as err:
                 self._report(self.samples[j][0], err)
         raise DataError("none of the {} images could be decoded".format(n))
@@ -189,6 +193,11 @@ def make_train_loader(dataset, ctx, group, batch_size, workers, seed, on_gpu):
     per_rank = len(sampler)
     if per_rank < 2:
         raise DataError("too few training images: {} per process".format(per_rank))
+    # BatchNorm cannot train on a batch of one image; drop only that case.
+    drop_last = per_rank % batch_size == 1
+    batch_loader = getattr(dataset, "batch_loader", None)
+    if batch_loader is not None:  # a dataset that fills whole batches itself (train_pipeline.FastTrainDataset)
+        return batch_loader(sampler, batch_size, workers, drop_last, _generator(seed), on_gpu)
     return DataLoader(
         dataset,
         batch_size=batch_size,
@@ -196,8 +205,7 @@ def make_train_loader(dataset, ctx, group, batch_size, workers, seed, on_gpu):
         num_workers=workers,
         pin_memory=on_gpu,
         persistent_workers=workers > 0,
-        # BatchNorm cannot train on a batch of one image; drop only that case.
-        drop_last=per_rank % batch_size == 1,
+        drop_last=drop_last,
         generator=_generator(seed),
     )
 

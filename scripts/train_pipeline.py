@@ -8,7 +8,7 @@ flip, ToTensor, ImageNet Normalize) on a full PIL decode costs 2.5 ms (300 px ph
   as RandomResizedCrop.get_params, then the flip (crop_params: bit-identical to torchvision's, so
   the scale and ratio distribution, and for a given seed the very crops, are unchanged).
 * A one-time pixel cache (build_cache): every training image decoded once, as raw uint8 RGBX (PIL's
-  own in-memory pixel layout, so an image is mapped without a copy or conversion), with its short
+  own in-memory layout of an RGB image, so an image is mapped without a copy or conversion), with its short
   side reduced to cache_scale x image_size (never enlarged), all in ONE memory-mapped file. Its
   layout (offset and size of every image) is planned from the file headers before any pixel is
   decoded, so the size is known, capped (--cache-max-gb and the free disk) and announced up front,
@@ -16,11 +16,17 @@ flip, ToTensor, ImageNet Normalize) on a full PIL decode costs 2.5 ms (300 px ph
   view of the mapping: no open, no read, no decode, no per-file syscalls.
 * Crop and resize are one call on that view: torch's uint8 antialiased bilinear kernel (torch >= 2,
   2-3x faster than PIL, within 1 level of it) for images cached at their own size, else PIL's
-  resize with the crop box mapped into cached coordinates (torch 1.x has no uint8 kernel).
+  resize with the crop box mapped into cached coordinates (torch 1.x has no uint8 kernel). PIL
+  sees the cached pixels as an RGB image (rgb_view: RGBX bytes are PIL's own RGB layout), so it
+  resizes 3 bands, not 4 (a quarter less work), and nothing is converted.
 * Images not in the cache are decoded with PIL's JPEG draft mode at 1/2, 1/4 or 1/8 scale when the
   drawn crop still has at least image_size pixels each way at that scale (box mapped the same way).
-* Workers return uint8 tensors (4x less to pickle and to copy to the GPU); normalize() turns a
-  batch into normalised floats on the device.
+* Batches, not samples (BatchLoader): each loader worker is handed a part of a batch and writes
+  every sample's uint8 pixels (4x fewer bytes than floats) straight into one slot of a ring of
+  batch buffers in shared memory, allocated once; only the slot and the classes go back through
+  the DataLoader, no per-sample tensor, no collate, no new shared-memory block per batch. The
+  main process copies each batch out of its slot (pinned on a GPU); normalize() turns it into
+  normalised floats on the device (on a CPU: numpy, bit-identical, two images at a time in cache).
 
 Files of one cache, in <cache_dir>/s<short side>/, named by a key over the version, the short side
 and every sample's path, size and mtime (a changed, added or removed image gives a new key, so a
@@ -47,7 +53,7 @@ import threading
 import numpy as np
 import torch
 from PIL import Image
-from torch.utils.data import Dataset
+from torch.utils.data import BatchSampler, DataLoader, Dataset, Sampler
 
 import model_def
 import train_data
@@ -144,7 +150,7 @@ def decode_reduced(path: str, original, cached) -> bytes:
             raise ValueError("{} changed while the cache was built".format(path))
         if tuple(cached) != tuple(original) and img.format == "JPEG":
             img.draft("RGB", tuple(cached))
-        img = img.convert("RGB")
+        img = img.convert("RGB") if img.mode != "RGB" else img  # (convert would copy an RGB image)
         if img.size != tuple(cached):
             img = img.resize(tuple(cached), Image.BILINEAR)
         return img.tobytes("raw", PIXEL_MODE)
@@ -158,7 +164,6 @@ def build_cache(samples, cache_dir: str, short_side: int, shard=(0, 1), max_byte
     ``max_bytes`` and the free disk (less DISK_RESERVE_BYTES); ``announce(plan)`` is called with
     those figures before anything is decoded. Returns counts for this shard, and ``bytes``: the
     size of the pixel file."""
-    rank, world = shard
     base = cache_base(cache_dir, samples, short_side)
     layout = _layout(base, samples, short_side)
     sizes = _entry_bytes(layout)
@@ -176,12 +181,16 @@ def build_cache(samples, cache_dir: str, short_side: int, shard=(0, 1), max_byte
     try:
         if end > existing:
             try:
-                os.posix_fallocate(fd, 0, end)  # reserve the space now: no ENOSPC (SIGBUS) mid-write
+                os.posix_fallocate(fd, 0, end)  # reserve the space now: no ENOSPC mid-build
             except OSError:
                 end = os.fstat(fd).st_size
-        mm = np.memmap(data_path, np.uint8, "r+", shape=(end,)) if end else None
+        return _build_shard(samples, layout, sizes, ends, end, fd, done_path, shard, workers)
     finally:
         os.close(fd)
+
+
+def _build_shard(samples, layout, sizes, ends, end, fd, done_path, shard, workers) -> dict:
+    rank, world = shard
     usable = (sizes > 0) & (ends <= end)
     done = _done_flags(done_path, len(samples))
     mine = np.zeros(len(samples), bool)
@@ -201,14 +210,19 @@ def build_cache(samples, cache_dir: str, short_side: int, shard=(0, 1), max_byte
             with lock:
                 stats["failed"] += 1
             return
-        mm[offset:offset + len(pixels)] = np.frombuffer(pixels, np.uint8)
+        # pwrite, not stores into a mapping: the kernel copies into the page cache, where every
+        # store to a fresh page of a mapped file would take a page fault (~4x the CPU at 600 KB)
+        view = memoryview(pixels)
+        while view:
+            written = os.pwrite(fd, view, offset)
+            view, offset = view[written:], offset + written
         done[i] = 1  # after the pixels: a reader never sees half an image
         with lock:
             stats["built"] += 1
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         list(pool.map(one, todo))
-    del mm, done
+    del done
     return stats
 
 
@@ -246,8 +260,21 @@ def resized_crop_uint8(pixels: torch.Tensor, top: int, left: int, h: int, w: int
     return out[0, :3]
 
 
+def rgb_view(pixels, size):
+    """An RGB image over RGBX ``pixels``, without a copy. PIL keeps RGB as 4 bytes a pixel, so RGBX
+    bytes are its own RGB layout, and an RGB image resizes 3 bands where an RGBX one resizes 4 (a
+    quarter less work). Image.frombuffer maps only some modes (RGBX, not RGB) and copies the rest,
+    so this maps the buffer as frombuffer does, naming RGB; where a PIL refuses, the RGBX view."""
+    try:
+        img = Image.new("RGB", (1, 1))._new(Image.core.map_buffer(pixels, size, "raw", 0, ("RGB", 0, 1)))
+    except (AttributeError, TypeError, ValueError):
+        return Image.frombuffer(PIXEL_MODE, size, pixels, "raw", PIXEL_MODE, 0, 1)
+    img.readonly = 1  # as frombuffer's: PIL copies before changing it in place
+    return img
+
+
 class PixelCache:
-    """The complete images of one pixel cache: ``get(i)`` is (RGBX image viewing the mapping,
+    """The complete images of one pixel cache: ``get(i)`` is (RGB image viewing the mapping,
     original (width, height)) or None. Picklable: each process maps the file on first use."""
 
     def __init__(self, data_path: str, rows: dict):
@@ -270,11 +297,11 @@ class PixelCache:
         return self._buf[offset:offset + cw * ch * PIXEL_BYTES]
 
     def get(self, i):
-        """(RGBX PIL image viewing the mapping, original (width, height)), or None."""
+        """(RGB PIL image viewing the mapping, original (width, height)), or None."""
         row = self.rows.get(i)
         if row is None:
             return None
-        return Image.frombuffer(PIXEL_MODE, row[1:3], self._view(row), "raw", PIXEL_MODE, 0, 1), row[3:5]
+        return rgb_view(self._view(row), tuple(row[1:3])), row[3:5]
 
     def tensor(self, i):
         """(cached H x W x 4 uint8 tensor viewing the mapping, original (width, height)), or None."""
@@ -329,7 +356,8 @@ def crop_params(width: int, height: int, scale, log_ratio):
 
 
 class FastTrainDataset(train_data.SkipUnreadable, Dataset):
-    """(uint8 tensor 3 x size x size, class) per sample; see the module docstring."""
+    """(uint8 tensor 3 x size x size, class) per sample; whole batches through batch_loader (see the
+    module docstring)."""
 
     def __init__(self, samples, image_size: int, cache: PixelCache = None, scale=model_def.TRAIN_SCALE,
                  ratio=model_def.TRAIN_RATIO, torch_resize: bool = None):
@@ -344,19 +372,42 @@ class FastTrainDataset(train_data.SkipUnreadable, Dataset):
         return len(self.samples)
 
     def _load(self, i):
+        pixels = torch.empty((3, self.size, self.size), dtype=torch.uint8)
+        return pixels, self._write(i, pixels.numpy())
+
+    def write_batch(self, indices, out) -> list:
+        """Sample ``indices[k]`` into ``out[k]`` (uint8, N x 3 x size x size, numpy) for every k, an
+        unreadable image replaced as __getitem__ does; returns the classes. The same RNG calls in the
+        same order as __getitem__ on each index in turn."""
+        targets = []
+        for k, i in enumerate(indices):
+            dst = out[k]
+            targets.append(self._first_readable(i, lambda j: self._write(j, dst)))
+        return targets
+
+    def batch_loader(self, sampler, batch_size: int, workers: int, drop_last: bool, generator, pin_memory: bool):
+        """train_data.make_train_loader's loader for this dataset: a BatchLoader."""
+        return BatchLoader(self, sampler, batch_size, workers, drop_last, generator, pin_memory)
+
+    def _write(self, i, out) -> int:
+        """Sample i's crop, resized and flipped, into ``out`` (uint8 3 x size x size numpy); its class."""
         path, target = self.samples[i]
-        if self.cache is not None and i in self.cache:
-            row = self.cache.rows[i]
+        row = self.cache.rows.get(i) if self.cache is not None else None
+        if row is not None:
             if self.torch_resize and row[1:3] == row[3:5]:  # cached at its own size: an exact pixel box
                 pixels, (width, height) = self.cache.tensor(i)
                 top, left, h, w = crop_params(width, height, self.scale, self.log_ratio)
-                return resized_crop_uint8(pixels, top, left, h, w, self.size, torch.rand(1) < 0.5), target
+                torch.from_numpy(out).copy_(
+                    resized_crop_uint8(pixels, top, left, h, w, self.size, torch.rand(1) < 0.5))
+                return target
             img, (width, height) = self.cache.get(i)
-            return self._augment(img, width, height), target
+            self._augment(img, width, height, out)
+            return target
         with Image.open(path) as img:
-            return self._augment(img, *img.size), target
+            self._augment(img, *img.size, out)
+        return target
 
-    def _augment(self, img, width, height):
+    def _augment(self, img, width, height, out):
         # Same RNG calls, same order as RandomResizedCrop then RandomHorizontalFlip.
         top, left, h, w = crop_params(width, height, self.scale, self.log_ratio)
         flip = torch.rand(1) < 0.5
@@ -366,21 +417,115 @@ class FastTrainDataset(train_data.SkipUnreadable, Dataset):
             if shrink >= 2:
                 img.draft("RGB", (int(math.ceil(width / shrink)), int(math.ceil(height / shrink))))
                 drafted = img.size != (width, height)
-        if img.mode not in ("RGB", PIXEL_MODE):
-            img = img.convert("RGB")
         size = (self.size, self.size)
         if img.size == (width, height):  # exactly what torchvision does
-            out = img.crop((left, top, left + w, top + h)).resize(size, Image.BILINEAR)
+            crop = img.crop((left, top, left + w, top + h))
+            # another mode (a grayscale or CMYK file, the RGBX fallback of rgb_view) converted after the
+            # crop converts only the crop's pixels; per pixel, the same result
+            resized = (crop if crop.mode == "RGB" else crop.convert("RGB")).resize(size, Image.BILINEAR)
         else:  # the crop box in the reduced image's coordinates
             if drafted:  # JPEG DCT scaling is exactly 1/2, 1/4 or 1/8 (the last block may be partial)
                 sx = sy = 2.0 ** round(math.log2(width / img.size[0]))
             else:
                 sx, sy = width / img.size[0], height / img.size[1]
-            out = img.resize(size, Image.BILINEAR, box=(left / sx, top / sy, (left + w) / sx, (top + h) / sy))
+            if img.mode != "RGB":
+                img = img.convert("RGB")
+            resized = img.resize(size, Image.BILINEAR, box=(left / sx, top / sy, (left + w) / sx, (top + h) / sy))
         if flip:
-            out = out.transpose(Image.FLIP_LEFT_RIGHT)
-        pixels = torch.frombuffer(bytearray(out.tobytes("raw", "RGB")), dtype=torch.uint8)
-        return pixels.view(self.size, self.size, 3).permute(2, 0, 1)
+            resized = resized.transpose(Image.FLIP_LEFT_RIGHT)
+        for c, band in enumerate(resized.split()):  # H x W x RGB -> planes, the cheapest way out of PIL
+            out[c] = np.asarray(band)
+
+
+class BatchChunks(Sampler):
+    """The tasks of a BatchLoader: each batch of ``sampler``'s indices (as BatchSampler groups them)
+    cut into ``chunks`` parts, as (slot, offset, batch length, indices): the part goes to
+    ring[slot, offset:offset + len(indices)], slot = batch number % ``slots``."""
+
+    def __init__(self, sampler, batch_size: int, drop_last: bool, chunks: int, slots: int):
+        self.batches, self.chunks, self.slots = BatchSampler(sampler, batch_size, drop_last), chunks, slots
+
+    def __iter__(self):
+        for number, batch in enumerate(self.batches):
+            step = -(-len(batch) // self.chunks)
+            for offset in range(0, len(batch), step):
+                yield number % self.slots, offset, len(batch), batch[offset:offset + step]
+
+    def __len__(self):
+        n, size = len(self.batches.sampler), self.batches.batch_size
+        lengths = [size] * (n // size) + ([n % size] if n % size and not self.batches.drop_last else [])
+        return sum(-(-length // -(-length // self.chunks)) for length in lengths)
+
+
+class _ChunkWriter(Dataset):
+    """What a loader worker runs: a task of BatchChunks -> its samples' pixels into the shared ring;
+    only (slot, offset, batch length, classes) travel back through the DataLoader."""
+
+    def __init__(self, dataset: FastTrainDataset, ring: torch.Tensor):
+        self.dataset, self.ring = dataset, ring
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def __getitem__(self, task):
+        slot, offset, length, indices = task
+        out = self.ring[slot, offset:offset + len(indices)].numpy()
+        return slot, offset, length, self.dataset.write_batch(indices, out)
+
+
+def ring_slots(in_flight: int, parts: int) -> int:
+    """Batch buffers a BatchLoader needs when at most ``in_flight`` tasks (parts of a batch) are
+    handed out beyond the last one taken back: tasks t..t + in_flight span at most
+    ceil(in_flight / parts) + 1 batches (1 when nothing runs ahead: no workers)."""
+    return -(-in_flight // parts) + 1
+
+
+class BatchLoader:
+    """Shuffled uint8 batches (N x 3 x size x size, classes) of a FastTrainDataset, like a DataLoader
+    (``sampler`` for set_epoch, len = batches) at less cost a sample. The DataLoader's way costs
+    ~0.2 ms of CPU a 224 px image here, half what cropping and resizing it costs: a worker makes
+    each sample a tensor, stacks a batch into a new shared-memory block, and the main process maps
+    it. Here
+    every batch is cut into one part per worker (each batch is ready in 1/workers of the time,
+    and the small last batch of an epoch no longer leaves all but one worker idle); a worker
+    writes each sample of its part straight into one slot of a ring of batch buffers in shared
+    memory, allocated once; only the slot and the classes travel back, and the main process copies
+    the batch out of its slot (into pinned memory on a GPU) before it asks for the next part.
+
+    Why a slot is never overwritten while it is read: the DataLoader hands out task t + P (P =
+    prefetch_factor x workers, its documented bound on tasks in flight) only once task t has come
+    back, in order, when every batch that ended before t has been copied out. Tasks t..t + P span
+    at most ceil(P / parts) + 1 batches, and the ring has that many slots."""
+
+    PREFETCH = 2
+    #: Fewer images than this in a part and the per-task round trip starts to show.
+    MIN_PART = 16
+
+    def __init__(self, dataset: FastTrainDataset, sampler, batch_size: int, workers: int, drop_last: bool,
+                 generator=None, pin_memory: bool = False):
+        self.dataset, self.sampler, self.batch_size, self.pin_memory = dataset, sampler, batch_size, pin_memory
+        parts = max(1, min(workers, batch_size // self.MIN_PART))
+        slots = ring_slots(self.PREFETCH * workers, parts)
+        ring = torch.empty((slots, batch_size, 3, dataset.size, dataset.size), dtype=torch.uint8)
+        self.ring = ring.share_memory_() if workers else ring
+        self.tasks = BatchChunks(sampler, batch_size, drop_last, parts, slots)
+        self.loader = DataLoader(_ChunkWriter(dataset, self.ring), batch_size=None, sampler=self.tasks,
+                                 num_workers=workers, persistent_workers=workers > 0, generator=generator,
+                                 **({"prefetch_factor": self.PREFETCH} if workers else {}))
+
+    def __len__(self):
+        return len(self.tasks.batches)
+
+    def __iter__(self):
+        size, classes = self.dataset.size, []
+        for slot, offset, length, targets in self.loader:
+            classes += targets
+            if offset + len(targets) < length:
+                continue
+            batch = torch.empty((length, 3, size, size), dtype=torch.uint8, pin_memory=self.pin_memory)
+            batch.copy_(self.ring[slot, :length])  # before the next task is asked for: see above
+            targets, classes = torch.tensor(classes, dtype=torch.int64), []
+            yield batch, targets.pin_memory() if self.pin_memory else targets
 
 
 def normalize(batch: torch.Tensor, device, mean=model_def.IMAGENET_MEAN, std=model_def.IMAGENET_STD,
@@ -390,11 +535,18 @@ def normalize(batch: torch.Tensor, device, mean=model_def.IMAGENET_MEAN, std=mod
     x = batch.to(device, non_blocking=True).contiguous(memory_format=memory_format)
     if x.device.type == "cpu":
         # The same float32 operations in the same order as ToTensor then Normalize (bit-identical),
-        # in numpy: torch 1.x converts uint8 to float ~4x slower than numpy does on a CPU.
-        y = x.numpy().astype(np.float32)
-        np.divide(y, np.float32(255.0), out=y)
-        np.subtract(y, np.asarray(mean, np.float32).reshape(1, 3, 1, 1), out=y)
-        np.divide(y, np.asarray(std, np.float32).reshape(1, 3, 1, 1), out=y)
+        # in numpy: torch 1.x converts uint8 to float ~4x slower than numpy does on a CPU. The cast
+        # rides in the first division, and two images at a time (2.4 MB of floats) stay in the L2
+        # cache through all three passes: 35% less than whole-batch passes through memory.
+        x = x.numpy()
+        y = np.empty_like(x, np.float32)  # the same layout (strides) as x: NCHW or channels-last
+        m = np.asarray(mean, np.float32).reshape(1, 3, 1, 1)
+        s = np.asarray(std, np.float32).reshape(1, 3, 1, 1)
+        for i in range(0, len(x), 2):
+            part = y[i:i + 2]
+            np.divide(x[i:i + 2], np.float32(255.0), out=part)
+            np.subtract(part, m, out=part)
+            np.divide(part, s, out=part)
         return torch.from_numpy(y)
     x = x.float()
     m = torch.tensor(mean, device=x.device).view(1, 3, 1, 1)

@@ -6,6 +6,7 @@ import math
 import multiprocessing
 import os
 import re
+import time
 from collections import Counter
 
 import numpy as np
@@ -364,7 +365,7 @@ def test_the_cache_pickles_for_spawned_workers(dataset, tmp_path):
 
 
 def test_cpu_normalize_is_bit_identical_to_the_torch_path():
-    batch = torch.randint(0, 256, (4, 3, 8, 8), dtype=torch.uint8)
+    batch = torch.randint(0, 256, (5, 3, 8, 8), dtype=torch.uint8)  # odd: normalised two images at a time
     m = torch.tensor(model_def.IMAGENET_MEAN).view(1, 3, 1, 1)
     s = torch.tensor(model_def.IMAGENET_STD).view(1, 3, 1, 1)
     expected = batch.float().div_(255.0).sub_(m).div_(s)
@@ -420,3 +421,119 @@ def test_resized_crop_uint8_geometry_and_flip():
     assert out.shape == (3, 40, 40) and int(out[0, 0, 0]) == 20 and int(out[0, 0, 39]) == 59
     flipped = train_pipeline.resized_crop_uint8(cols, 10, 20, 40, 40, 40, torch.tensor([True]))
     assert torch.equal(flipped, out.flip(-1))
+
+
+# --------------------------------------------------------------------------- issue 32: batches in one buffer
+
+
+class _IndexPixels(train_pipeline.FastTrainDataset):
+    """Every pixel of sample i is i % 251 and its class is i, so a batch shows which samples it
+    holds; a few samples are slow, so the workers finish out of order."""
+
+    def _write(self, i, out):
+        if i % 7 == 0:
+            time.sleep(0.003)
+        out[...] = i % 251
+        return i
+
+
+@pytest.mark.parametrize("workers,batch", [(0, 16), (2, 32), (2, 16), (2, 40)])
+def test_batches_are_whole_and_never_overwritten_while_held(workers, batch):
+    """Every epoch: each sample exactly once, each batch's pixels its own samples', even when the
+    consumer keeps every batch (list(loader)) while the workers fill the ring again and again."""
+    n = 300
+    ds = _IndexPixels([("unused", i) for i in range(n)], 8)
+    loader = train_data.make_train_loader(ds, train_dist.DistContext(), (0, 1), batch, workers, 0, False)
+    assert isinstance(loader, train_pipeline.BatchLoader) and len(loader) == math.ceil(n / batch)
+    for epoch in (0, 1):
+        loader.sampler.set_epoch(epoch)
+        batches = list(loader)
+        assert len(batches) == len(loader)
+        seen = []
+        for x, y in batches:
+            assert x.dtype == torch.uint8 and x.shape == (len(y), 3, 8, 8) and y.dtype == torch.int64
+            assert torch.equal(x, (y % 251).to(torch.uint8).view(-1, 1, 1, 1).expand_as(x))
+            seen += y.tolist()
+        assert sorted(seen) == list(range(n))
+
+
+@pytest.mark.parametrize("workers,batch,size", [(1, 64, 200), (2, 64, 200), (2, 16, 37), (3, 64, 1000),
+                                                (8, 64, 500), (8, 8, 300)])
+def test_ring_has_enough_slots_for_what_the_dataloader_runs_ahead(workers, batch, size):
+    """The DataLoader's rule, simulated: task t + P is handed out when task t is taken back, in
+    order; a batch is copied out of its slot once its last part is taken back. No task may be
+    handed out into the slot of a batch not yet copied. One slot fewer breaks it."""
+    parts = max(1, min(workers, batch // train_pipeline.BatchLoader.MIN_PART))
+    in_flight = train_pipeline.BatchLoader.PREFETCH * workers
+
+    def collides(slots):
+        tasks = list(train_pipeline.BatchChunks(range(size), batch, False, parts, slots))
+        number = [0] * len(tasks)  # the batch of each task
+        for t in range(1, len(tasks)):
+            number[t] = number[t - 1] + (tasks[t][1] == 0)
+        # handed out: a batch between the last one copied out and the new task's own batch shares its slot
+        if number[min(in_flight, len(tasks)) - 1] >= slots:  # the first in_flight tasks, at the start
+            return True
+        copied = -1
+        for t, (slot, offset, length, part) in enumerate(tasks):  # task t comes back ...
+            new = t + in_flight  # ... and this one is handed out, before the loader looks at t
+            if new < len(tasks):
+                assert tasks[new][0] == number[new] % slots
+                if number[new] - (copied + 1) >= slots:
+                    return True
+            if offset + len(part) == length:
+                copied = number[t]
+        return False
+
+    slots = train_pipeline.ring_slots(in_flight, parts)
+    assert not collides(slots)
+    if math.ceil(size / batch) > slots:  # the ring wraps round within the epoch
+        assert collides(slots - 1)
+
+
+def test_write_batch_is_getitem_sample_by_sample(tmp_path):
+    """The same RNG calls in the same order: a batch written in place equals the samples one by one,
+    an unreadable image replaced by the next as __getitem__ does."""
+    paths = [_photo(str(tmp_path / "{}.jpg".format(k)), (120 + 40 * k, 90)) for k in range(3)]
+    bad = str(tmp_path / "bad.jpg")
+    with open(bad, "wb") as fh:
+        fh.write(b"not a jpeg")
+    samples = [(paths[0], 0), (bad, 1), (paths[1], 2), (paths[2], 3)]
+    train_pipeline.build_cache(samples[:1], str(tmp_path / "c"), 48)
+    ds = train_pipeline.FastTrainDataset(samples, SIZE)
+    order = [3, 1, 0, 2, 1]
+    torch.manual_seed(4)
+    with contextlib.redirect_stderr(io.StringIO()):
+        expected = [ds[i] for i in order]
+    out = np.zeros((len(order), 3, SIZE, SIZE), np.uint8)
+    torch.manual_seed(4)
+    with contextlib.redirect_stderr(io.StringIO()):
+        targets = ds.write_batch(order, out)
+    assert targets == [t for _, t in expected] == [3, 2, 0, 2, 2]
+    assert torch.equal(torch.from_numpy(out), torch.stack([x for x, _ in expected]))
+
+
+def test_cached_pixels_are_an_rgb_image_without_a_copy(dataset, tmp_path, monkeypatch):
+    """PIL resizes an RGB image as 3 bands, an RGBX one as 4: the cache hands out RGB views of its
+    RGBX bytes (PIL's own RGB layout), the same pixels, no conversion, no copy."""
+    samples = train_data.scan_samples(dataset.train, train_data.class_folders(dataset.train))[:3]
+    train_pipeline.build_cache(samples, str(tmp_path), 48)
+    index = train_pipeline.cache_index(samples, str(tmp_path), 48)
+    img, original = index.get(1)
+    assert img.mode == "RGB" and img.readonly
+    with Image.open(samples[1][0]) as src:
+        assert original == src.size and img.tobytes() == src.convert("RGB").tobytes()
+    pixels = bytearray(b"\x01\x02\x03\x09" * 6)
+    view = train_pipeline.rgb_view(memoryview(pixels), (3, 2))
+    pixels[4:7] = b"\xfa\xfb\xfc"  # the view sees the change: the buffer itself, not a copy
+    assert view.mode == "RGB" and view.getpixel((0, 0)) == (1, 2, 3) and view.getpixel((1, 0)) == (250, 251, 252)
+    # a PIL that will not map RGB: the RGBX view (a 4-band resize, the same pixels)
+    real = Image.core.map_buffer
+
+    def rgbx_only(data, size, decoder, offset, args):
+        if args[0] == "RGB":
+            raise ValueError("unrecognized image mode")
+        return real(data, size, decoder, offset, args)
+    monkeypatch.setattr(Image.core, "map_buffer", rgbx_only)
+    fallback = train_pipeline.rgb_view(memoryview(pixels), (3, 2))
+    assert fallback.mode == "RGBX" and fallback.convert("RGB").tobytes() == view.tobytes()
