@@ -4,6 +4,7 @@ import { mkdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { beforeEach, describe, expect, it, vi } from 'vitest'
 import { listObjectsInSegments } from '../../src/aws/s3/upload.js'
+import { resyncSegment } from '../../src/features/dataset/upload-data.js'
 import { scanDataset } from '../../src/shared/dataset-layout.js'
 import { UserError } from '../../src/shared/errors.js'
 import { fakeAwsFactory } from '../helpers/aws.js'
@@ -262,20 +263,22 @@ describe('listObjectsInSegments', () => {
   /** A bucket that lists as S3 does: UTF-8 order, 1,000 keys a page, StartAfter, continuation tokens. */
   function bucket(keys: string[]) {
     const sorted = [...keys].sort(utf8)
-    const requests: { StartAfter?: string; ContinuationToken?: string }[] = []
-    s3Mock.on(ListObjectsV2Command).callsFake((input: { Prefix: string; StartAfter?: string; ContinuationToken?: string }) => {
+    const requests: { StartAfter?: string; ContinuationToken?: string; MaxKeys?: number }[] = []
+    s3Mock.on(ListObjectsV2Command).callsFake((input: { Prefix: string; StartAfter?: string; ContinuationToken?: string; MaxKeys?: number }) => {
       requests.push({
         ...(input.StartAfter ? { StartAfter: input.StartAfter } : {}),
         ...(input.ContinuationToken ? { ContinuationToken: input.ContinuationToken } : {}),
+        ...(input.MaxKeys ? { MaxKeys: input.MaxKeys } : {}),
       })
       const after = input.ContinuationToken ?? input.StartAfter
       const from = after === undefined ? 0 : sorted.findIndex((k) => utf8(k, after) > 0)
       const rest = from < 0 ? [] : sorted.slice(from).filter((k) => k.startsWith(input.Prefix))
-      const page = rest.slice(0, 1000)
+      const size = Math.min(1000, input.MaxKeys ?? 1000)
+      const page = rest.slice(0, size)
       return {
         Contents: page.map((Key) => ({ Key, Size: 1, ETag: '"e"' })),
-        IsTruncated: rest.length > 1000,
-        NextContinuationToken: rest.length > 1000 ? page.at(-1) : undefined,
+        IsTruncated: rest.length > size,
+        NextContinuationToken: rest.length > size ? page.at(-1) : undefined,
       }
     })
     return { sorted, requests }
@@ -291,6 +294,26 @@ describe('listObjectsInSegments', () => {
     expect(requests).toEqual([{}, { StartAfter: local[999] }, { StartAfter: local[1999] }])
   })
 
+  it('pages of pageSize keys (MaxKeys): a segment of 250 asks for 250, not the next segment’s keys too', async () => {
+    const local = keys(934)
+    const { sorted, requests } = bucket(local)
+    const segment = resyncSegment(local.length)
+    expect(segment).toBe(250)
+    const split = local.filter((_, i) => i % segment === segment - 1 && i < local.length - 1)
+    const listed = await listObjectsInSegments(new S3Client({ region: 'us-east-1' }), 'b', 'data/', split, undefined, segment)
+    expect([...listed.keys()]).toEqual(sorted)
+    expect(requests).toEqual([
+      { MaxKeys: 250 },
+      { StartAfter: local[249], MaxKeys: 250 },
+      { StartAfter: local[499], MaxKeys: 250 },
+      { StartAfter: local[749], MaxKeys: 250 },
+    ])
+  })
+
+  it('the segment size: about eight pages at once, 250 to 1,000 keys each', () => {
+    expect([100, 934, 2088, 8351, 100_000].map(resyncSegment)).toEqual([250, 250, 261, 1000, 1000])
+  })
+
   it('whatever the bucket holds: keys added and removed since, pages past a split, UTF-8 order', async () => {
     const local = keys(3000)
     const remote = [...local.filter((_, i) => i % 7 !== 0), ...keys(1500, 'x'), 'data/\u{1F600}', 'data/\uFFFD', 'other/k']
@@ -299,6 +322,10 @@ describe('listObjectsInSegments', () => {
     const listed = await listObjectsInSegments(new S3Client({ region: 'us-east-1' }), 'b', 'data/', split)
     expect([...listed.keys()].sort(utf8)).toEqual(sorted.filter((k) => k.startsWith('data/')))
     expect(listed.size).toBe(remote.length - 1)
+    // The same with pages of 300 keys: segments page on past their first page, still every key once.
+    const small = await listObjectsInSegments(new S3Client({ region: 'us-east-1' }), 'b', 'data/', split, undefined, 300)
+    expect([...small.keys()].sort(utf8)).toEqual(sorted.filter((k) => k.startsWith('data/')))
+    expect(small.size).toBe(remote.length - 1)
   })
 })
 

@@ -46,8 +46,10 @@ export async function listObjects(s3: S3Client, bucket: string, prefix: string, 
  * starts after `splitAfter[i - 1]` (StartAfter) and pages on until it passes `splitAfter[i]`, the last
  * one to the end. Pages of one listing are sequential by nature (each needs the previous one's
  * continuation token); segments are not. The split keys (what the caller expects to find, one every
- * 1,000 keys) only decide where the segments meet: whatever the bucket holds, every key is listed once.
- * Keys are compared in UTF-8 byte order, the order S3 lists them in.
+ * `pageSize` keys) only decide where the segments meet: whatever the bucket holds, every key is listed
+ * once. A page asks for `pageSize` keys (MaxKeys, under S3's 1,000), so a segment's first page stops
+ * near its end instead of listing the next segment's keys too. Keys are compared in UTF-8 byte order,
+ * the order S3 lists them in.
  */
 export async function listObjectsInSegments(
   s3: S3Client,
@@ -55,23 +57,40 @@ export async function listObjectsInSegments(
   prefix: string,
   splitAfter: readonly string[],
   signal?: AbortSignal,
+  pageSize = 1000,
 ): Promise<Map<string, ListedObject>> {
   const splits = [...new Set(splitAfter)].filter((k) => k.startsWith(prefix)).sort(byUtf8)
-  const segments = await Promise.all([undefined, ...splits].map((startAfter, i) => listSegment(s3, bucket, prefix, startAfter, splits[i], signal)))
+  const maxKeys = pageSize < 1000 ? pageSize : undefined
+  const segments = await Promise.all([undefined, ...splits].map((startAfter, i) => listSegment(s3, bucket, prefix, startAfter, splits[i], maxKeys, signal)))
   const out = new Map<string, ListedObject>()
   for (const segment of segments) for (const o of segment) out.set(o.key, o)
   return out
 }
 
-async function listSegment(s3: S3Client, bucket: string, prefix: string, startAfter: string | undefined, end: string | undefined, signal?: AbortSignal) {
+async function listSegment(
+  s3: S3Client,
+  bucket: string,
+  prefix: string,
+  startAfter: string | undefined,
+  end: string | undefined,
+  maxKeys: number | undefined,
+  signal?: AbortSignal,
+) {
   const out: ListedObject[] = []
   let ContinuationToken: string | undefined
   let first = true
   do {
     const page = await callAws({ service: 's3', operation: 'ListObjectsV2', resource: `s3://${bucket}/${prefix}` }, () =>
-      s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ...(first && startAfter ? { StartAfter: startAfter } : {}), ContinuationToken }), {
-        abortSignal: signal,
-      }),
+      s3.send(
+        new ListObjectsV2Command({
+          Bucket: bucket,
+          Prefix: prefix,
+          ...(maxKeys ? { MaxKeys: maxKeys } : {}),
+          ...(first && startAfter ? { StartAfter: startAfter } : {}),
+          ContinuationToken,
+        }),
+        { abortSignal: signal },
+      ),
     )
     first = false
     let passed = false

@@ -40,7 +40,7 @@ export async function planDatasetSync(o: PlanOptions): Promise<{ kind: 'plan'; p
       input: { Bucket: o.bucket, Prefix: listPrefix(o.prefix) },
       note:
         'one request per 1,000 objects; sent with HeadBucket, on a re-sync while the folder is scanned and in segments at once ' +
-        '(StartAfter every 1,000th recorded key); none for a bucket created now',
+        '(StartAfter along the record: about eight pages of 250 to 1,000 keys, MaxKeys under 1,000); none for a bucket created now',
     },
   ]
   const notes = [

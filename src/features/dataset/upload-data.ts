@@ -170,14 +170,15 @@ async function scanAndList(s3: S3Client, o: SyncOptions) {
   const bucketOptions = { bucket: o.bucket, region: o.region, tags: projectTags(o.project), kmsKeyId: o.kmsKeyId }
   const resync = cache.knowsBucket(o.bucket)
   const inspect = () => settle(inspectBucket(s3, bucketOptions, reads.signal, { together: resync }))
-  // A re-sync lists in segments at once, split at every 1,000th key of the record (one page each when
-  // nothing changed); a first listing pages through from the start.
+  // A re-sync lists in segments at once, split along the record (one page each when nothing changed);
+  // a first listing pages through from the start.
   const recorded = resync ? cache.objectKeys(o.bucket, listPrefix(o.prefix)) : []
-  const splitAfter = recorded.filter((_, i) => i % 1000 === 999 && i < recorded.length - 1)
+  const segment = resyncSegment(recorded.length)
+  const splitAfter = recorded.filter((_, i) => i % segment === segment - 1 && i < recorded.length - 1)
   const list = () =>
     settle(
       splitAfter.length > 0
-        ? listObjectsInSegments(s3, o.bucket, listPrefix(o.prefix), splitAfter, reads.signal)
+        ? listObjectsInSegments(s3, o.bucket, listPrefix(o.prefix), splitAfter, reads.signal, segment)
         : listObjects(s3, o.bucket, listPrefix(o.prefix), reads.signal),
     )
   let inspected = resync ? inspect() : undefined
@@ -385,4 +386,13 @@ function childSignal(parent: AbortSignal): AbortSignal {
   if (parent.aborted) child.abort(parent.reason)
   else parent.addEventListener('abort', () => child.abort(parent.reason), { once: true })
   return child.signal
+}
+
+/**
+ * Keys per segment of a re-sync's listing: the record in about eight segments listed at once, each one
+ * page of 250 to 1,000 keys. A page's time grows with its keys, so 934 keys listed as four pages at once
+ * answer sooner than as one; more than eight would only queue at the server.
+ */
+export function resyncSegment(recordedKeys: number): number {
+  return Math.min(1000, Math.max(250, Math.ceil(recordedKeys / 8)))
 }
