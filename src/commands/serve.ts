@@ -32,7 +32,7 @@ export function register(program: Command, deps: Deps): Command {
     .option('--python <path>', 'the Python with torch and torchvision (default: MLOPS_PYTHON, else the first on PATH that has them)')
     .option(
       '--max-concurrency <n>',
-      'requests handled at once; more are answered 503 (default: two batches, 2 x endpoint.batching.maxBatchSize, at least 5: 16, as a deployed replica)',
+      'requests handled at once; more are answered 503 (default: two batches, 2 x endpoint.batching.maxBatchSize and at least 5, as a deployed replica takes: 16 with the default batching)',
     )
     .option('--max-body-bytes <n>', 'largest request body; larger is answered 413 (default: 6291456, the InvokeEndpoint limit)')
     .addHelpText(

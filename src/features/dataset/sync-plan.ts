@@ -39,7 +39,7 @@ export async function planDatasetSync(o: PlanOptions): Promise<{ kind: 'plan'; p
       operation: 'ListObjectsV2',
       input: { Bucket: o.bucket, Prefix: listPrefix(o.prefix) },
       note:
-        'one request per 1,000 objects; sent with HeadBucket, on a re-sync while the folder is scanned and in segments at once ' +
+        'one request per 1,000 objects (on a re-sync, per segment); sent with HeadBucket, on a re-sync while the folder is scanned and in segments at once ' +
         '(StartAfter along the record: about eight pages of 250 to 1,000 keys, MaxKeys under 1,000); none for a bucket created now',
     },
   ]
