@@ -94,7 +94,7 @@ function refuseReservedPrefix(prefix: string, cfg: MlopsConfig): void {
  * content and sends one ListObjectsV2 per 1,000 objects and nothing else (see UploadCache).
  */
 export async function syncDataset(s3: S3Client, options: SyncOptions): Promise<SyncResult> {
-  const o = { ...options, signal: childSignal(options.signal) }
+  const o = { ...options, signal: childController(options.signal).controller.signal }
   try {
     return await sync(s3, o)
   } catch (err) {
@@ -162,24 +162,19 @@ async function sync(s3: S3Client, o: SyncOptions): Promise<SyncResult> {
  */
 async function scanAndList(s3: S3Client, o: SyncOptions) {
   const cache = await UploadCache.load(o.cacheFile)
-  const reads = new AbortController()
-  const stop = () => reads.abort(o.signal.reason)
-  if (o.signal.aborted) stop()
-  else o.signal.addEventListener('abort', stop, { once: true })
-  setMaxListeners(0, reads.signal)
+  const { controller: reads, release } = childController(o.signal)
   const bucketOptions = { bucket: o.bucket, region: o.region, tags: projectTags(o.project), kmsKeyId: o.kmsKeyId }
   const resync = cache.knowsBucket(o.bucket)
   const inspect = () => settle(inspectBucket(s3, bucketOptions, reads.signal, { together: resync }))
   // A re-sync lists in segments at once, split along the record (one page each when nothing changed);
   // a first listing pages through from the start.
-  const recorded = resync ? cache.objectKeys(o.bucket, listPrefix(o.prefix)) : []
+  const prefix = listPrefix(o.prefix)
+  const recorded = resync ? cache.objectKeys(o.bucket, prefix) : []
   const segment = resyncSegment(recorded.length)
   const splitAfter = recorded.filter((_, i) => i % segment === segment - 1 && i < recorded.length - 1)
   const list = () =>
     settle(
-      splitAfter.length > 0
-        ? listObjectsInSegments(s3, o.bucket, listPrefix(o.prefix), splitAfter, reads.signal, segment)
-        : listObjects(s3, o.bucket, listPrefix(o.prefix), reads.signal),
+      splitAfter.length > 0 ? listObjectsInSegments(s3, o.bucket, prefix, splitAfter, reads.signal, segment) : listObjects(s3, o.bucket, prefix, reads.signal),
     )
   let inspected = resync ? inspect() : undefined
   const listed = resync ? list() : undefined
@@ -202,7 +197,7 @@ async function scanAndList(s3: S3Client, o: SyncOptions) {
     reads.abort(err)
     throw err
   } finally {
-    o.signal.removeEventListener('abort', stop)
+    release()
   }
 }
 
@@ -377,15 +372,17 @@ async function transferFiles(
 }
 
 /**
- * A signal that follows `parent` and may carry many listeners: every in-flight request adds one, and
- * Node warns about a "possible memory leak" past 10 on the caller's signal.
+ * A controller whose signal follows `parent` and may carry many listeners: every in-flight request
+ * adds one, and Node warns about a "possible memory leak" past 10 on the caller's signal. It can also
+ * be aborted alone; `release()` stops following the parent.
  */
-function childSignal(parent: AbortSignal): AbortSignal {
-  const child = new AbortController()
-  setMaxListeners(0, child.signal)
-  if (parent.aborted) child.abort(parent.reason)
-  else parent.addEventListener('abort', () => child.abort(parent.reason), { once: true })
-  return child.signal
+function childController(parent: AbortSignal): { readonly controller: AbortController; release(): void } {
+  const controller = new AbortController()
+  setMaxListeners(0, controller.signal)
+  const follow = () => controller.abort(parent.reason)
+  if (parent.aborted) follow()
+  else parent.addEventListener('abort', follow, { once: true })
+  return { controller, release: () => parent.removeEventListener('abort', follow) }
 }
 
 /**
