@@ -193,7 +193,19 @@ def check_bf16(model, classes: list, folder: str, image_size: int, max_images: i
     it) and 2 s with AVX2 alone (ATen's kernels). The record the predictor's bf16 gate reads from
     model-info.json (inference.choose_cpu_bf16): ``{"images", "top1_fp32", "top1_bf16", "same_top1",
     "within_half_point", "time_limited", "seconds"}``; within half a point either way, counted in
-    whole images (|fp32 hits - bf16 hits| x 200 <= images)."""
+    whole images (|fp32 hits - bf16 hits| x 200 <= images). It runs as the predictor does:
+    channels-last (``model`` is converted in place) on the predictor's threads (restored after)."""
+    threads = torch.get_num_threads()
+    inference.configure_threads()
+    try:
+        return _bf16_top1(model.to(memory_format=torch.channels_last).eval(), classes, folder, image_size,
+                          max_images, max_seconds, batch_size, clock)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _bf16_top1(model, classes, folder, image_size, max_images, max_seconds, batch_size, clock) -> dict:
+    """check_bf16's measurement, on a model and threads already set up as the predictor's."""
     start = clock()
     names = [model_def.display_name(c) for c in classes]
     index = {name: i for i, name in enumerate(names)}

@@ -35,7 +35,6 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 import evaluation
-import inference
 import model_def
 import train_artifacts
 import train_data
@@ -669,19 +668,14 @@ def check_bf16(args, ctx, classes, weights):
     if not args.bf16_check_images:
         log(ctx, "bf16 check: off (--bf16-check-images 0): the predictor stays fp32 on every CPU")
         return None
-    threads = torch.get_num_threads()
     try:
         model = model_def.build_model(args.arch, len(classes), weights="none")
         model.load_state_dict(weights)
-        model.to(memory_format=torch.channels_last).eval()
-        inference.configure_threads()
         record = evaluation.check_bf16(model, classes, args.test, args.image_size, args.bf16_check_images,
                                        args.bf16_check_seconds)
     except Exception as err:  # e.g. a torch without bf16 autocast on CPU
         log(ctx, "warning: bf16 check failed ({}: {}); the predictor stays fp32".format(type(err).__name__, err))
         return None
-    finally:
-        torch.set_num_threads(threads)
     log(ctx, "bf16 check: top-1 {:.2%} fp32, {:.2%} bf16 autocast on {} test images ({:.2%} same answers): {} "
         "0.5 points, {:.1f}s{}".format(
             record["top1_fp32"], record["top1_bf16"], record["images"], record["same_top1"],
