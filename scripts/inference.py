@@ -46,8 +46,10 @@ import os
 import re
 import sys
 
+import numpy as np
 import torch
 from PIL import Image, ImageOps
+from torchvision import transforms
 
 try:
     import model_def
@@ -423,9 +425,6 @@ def batch_tensor(images: list, transform):
     each parallel region waits for a core, and they cost 12-19 ms an image instead of 1.2. The
     geometric steps (Resize, CenterCrop) stay PIL's, per image. The batch comes out channels-last
     (an NCHW view of NHWC memory), the layout the model reads. Any other transform is applied as is."""
-    import numpy as np
-    from torchvision import transforms
-
     steps = getattr(transform, "transforms", None)
     if not steps or len(steps) < 2 or type(steps[-2]) is not transforms.ToTensor or type(steps[-1]) is not transforms.Normalize:
         return torch.stack([transform(image) for image in images])
