@@ -35,20 +35,17 @@ function isBucketLevel(pathname) {
   return pathname.split('/').filter(Boolean).length === 1
 }
 
-function toMoto(req, res, { body = true } = {}) {
+/** The client's headers as moto gets them: its own host, no Expect (moto answers no 100 Continue). */
+function motoHeaders(req) {
+  const headers = { ...req.headers, host: moto.host }
+  delete headers.expect
+  return headers
+}
+
+/** Passes the client's request to moto and moto's answer back to the client. */
+function toMoto(req, res) {
   return new Promise((resolve) => {
-    const headers = { ...req.headers, host: moto.host }
-    delete headers.expect
-    if (!body) {
-      delete headers['content-length']
-      delete headers['transfer-encoding']
-    }
-    const upstream = http.request({ host: moto.hostname, port: moto.port, method: req.method, path: req.url, headers }, (up) => {
-      if (!res) {
-        up.resume()
-        up.on('end', () => resolve(up.statusCode))
-        return
-      }
+    const upstream = http.request({ host: moto.hostname, port: moto.port, method: req.method, path: req.url, headers: motoHeaders(req) }, (up) => {
       const out = { ...up.headers }
       delete out.connection // moto closes every connection; the client's stays open here
       res.writeHead(up.statusCode ?? 502, out)
@@ -56,11 +53,25 @@ function toMoto(req, res, { body = true } = {}) {
       up.on('end', () => resolve(up.statusCode))
     })
     upstream.on('error', (err) => {
-      if (res && !res.headersSent) res.writeHead(502).end(String(err))
+      if (!res.headersSent) res.writeHead(502).end(String(err))
       resolve(502)
     })
-    if (body) req.pipe(upstream)
-    else upstream.end()
+    req.pipe(upstream)
+  })
+}
+
+/** A request of the front's own to moto (`body` a string); resolves to moto's status, 502 when unreachable. */
+function callMoto(method, path, { headers = {}, body = '' } = {}) {
+  return new Promise((resolve) => {
+    const request = http.request(
+      { host: moto.hostname, port: moto.port, method, path, headers: { ...headers, 'content-length': Buffer.byteLength(body) } },
+      (up) => {
+        up.resume()
+        up.on('end', () => resolve(up.statusCode))
+      },
+    )
+    request.on('error', () => resolve(502))
+    request.end(body)
   })
 }
 
@@ -83,19 +94,7 @@ async function warmMoto() {
     { method: 'DELETE', path: bucket },
   ]
   for (const step of steps) {
-    const status = await new Promise((resolve) => {
-      const body = step.body ?? ''
-      const request = http.request(
-        { host: moto.hostname, port: moto.port, method: step.method, path: step.path, headers: { 'content-length': Buffer.byteLength(body) } },
-        (up) => {
-          up.resume()
-          up.on('end', () => resolve(up.statusCode))
-        },
-      )
-      request.on('error', () => resolve(502))
-      request.end(body)
-    })
-    if (status >= 300) return false
+    if ((await callMoto(step.method, step.path, { body: step.body })) >= 300) return false
   }
   return true
 }
@@ -104,7 +103,7 @@ const server = http.createServer({ keepAliveTimeout: 60_000 }, async (req, res) 
   const url = new URL(req.url ?? '/', 'http://front')
   if (url.pathname === '/__bench/reset' && req.method === 'POST') {
     s3rver.reset()
-    const status = await toMoto({ ...req, url: '/moto-api/reset', headers: {}, method: 'POST' }, undefined, { body: false })
+    const status = await callMoto('POST', '/moto-api/reset')
     res.writeHead(status === 200 && (await warmMoto()) ? 200 : 502).end()
     return
   }
@@ -115,7 +114,12 @@ const server = http.createServer({ keepAliveTimeout: 60_000 }, async (req, res) 
   }
   // CreateBucket: moto must know the bucket for its settings. The benchmark runs in us-east-1, where
   // CreateBucket has no body, so moto gets the same request without one.
-  if (bucketLevel && req.method === 'PUT' && url.search === '') await toMoto(req, undefined, { body: false })
+  if (bucketLevel && req.method === 'PUT' && url.search === '') {
+    const headers = motoHeaders(req)
+    delete headers['content-length']
+    delete headers['transfer-encoding']
+    await callMoto('PUT', req.url, { headers })
+  }
   serveByS3rver(req, res)
 })
 server.listen(Number(portArg), '127.0.0.1', () => process.stdout.write(`ready ${server.address().port}\n`))
