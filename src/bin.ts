@@ -45,9 +45,8 @@ const code = await runCli(process.argv.slice(2), {
 })
 timings.markPhase('command finished')
 if (timings.timingsRequested(process.env)) process.stderr.write(timings.formatTimings())
-process.exitCode = interrupts.exitCode(code)
-// A write that fails after the command returned (`mlops --version > /dev/full`) reports its error on a
-// later tick: the exit code is settled again when the process exits.
+// Settled when the process exits, not now: a write that fails after the command returned
+// (`mlops --version > /dev/full`) reports its error on a later tick.
 process.on('exit', () => {
   process.exitCode = interrupts.exitCode(code)
 })
