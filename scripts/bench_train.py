@@ -353,6 +353,9 @@ def compare_sizes(args, device, specs, workers) -> int:
 
 
 def loader_only(args, device) -> int:
+    if device.type == "cpu":  # as train.py runs on a CPU; the seed-style loader runs under it too
+        print("note: malloc keeps freed memory (train.keep_freed_memory: {}) for both loaders, as train.py on a "
+              "CPU".format(train.keep_freed_memory()), file=sys.stderr, flush=True)
     if args.sizes:
         specs = [s.strip().lower() for s in args.sizes.split(",") if s.strip()]
         try:

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
+import ctypes.util
 import json
 import os
 import random
@@ -227,6 +229,26 @@ def apply_backend_flags(speed: SpeedConfig) -> None:
     torch.backends.cudnn.benchmark = speed.cudnn_benchmark
     if speed.cudnn_benchmark and hasattr(torch, "set_float32_matmul_precision"):
         torch.set_float32_matmul_precision("high")
+
+
+#: glibc's mallopt parameters (malloc.h)
+M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4
+
+
+def keep_freed_memory(trim_threshold: int = 1 << 30) -> bool:
+    """glibc: serve every allocation from the heap and keep what is freed, up to ``trim_threshold``
+    bytes at its top, for the next one. By default glibc maps an allocation of over 32 MB afresh
+    each time and unmaps it when freed: on a CPU, a batch of 64 floats at 224 px (38.5 MB) is
+    9,400 page faults and 38.5 MB of zeroing in the kernel per batch, as much CPU as normalising
+    it (measured: the loader's main process 0.21 -> 0.13-0.16 ms an image), and the model's
+    activations are the same again. What PyTorch's CPU tuning guide gets from jemalloc or tcmalloc,
+    from the allocator already loaded. False where this is not glibc (musl has no mallopt)."""
+    try:
+        mallopt = ctypes.CDLL(ctypes.util.find_library("c")).mallopt
+    except (OSError, AttributeError, TypeError):
+        return False
+    mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
+    return bool(mallopt(M_MMAP_MAX, 0)) and bool(mallopt(M_TRIM_THRESHOLD, trim_threshold))
 
 
 def make_grad_scaler(speed: SpeedConfig):
@@ -543,6 +565,8 @@ def setup(args, ctx, env) -> Trainer:
     seed_everything(args.seed, ctx.rank)
     speed = speed_config(ctx.device, args.amp, args.channels_last)
     apply_backend_flags(speed)
+    if ctx.device.type == "cpu":  # batches and activations are host memory (pinned memory is not malloc's)
+        keep_freed_memory()
     classes, loaders, workers = load_splits(args, ctx, env)
     core = build_core_model(args, len(classes), ctx, speed)
     optimizer = make_optimizer(core, args)

@@ -6,6 +6,9 @@ import math
 import multiprocessing
 import os
 import re
+import subprocess
+import sys
+import textwrap
 import time
 from collections import Counter
 
@@ -18,7 +21,7 @@ import model_def
 import train_data
 import train_dist
 import train_pipeline
-from conftest import BATCH, FAST_FLAGS, data_flags, run_train
+from conftest import BATCH, FAST_FLAGS, SCRIPTS, data_flags, run_train
 
 SIZE = 32
 LOW = [(0 - m) / s for m, s in zip(model_def.IMAGENET_MEAN, model_def.IMAGENET_STD)]
@@ -457,18 +460,55 @@ def test_batches_are_whole_and_never_overwritten_while_held(workers, batch):
         assert sorted(seen) == list(range(n))
 
 
+def _epoch_order(n, epoch, seed=0):
+    sampler = torch.utils.data.DistributedSampler(range(n), num_replicas=1, rank=0, shuffle=True, seed=seed)
+    sampler.set_epoch(epoch)
+    return list(sampler)
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_epochs_run_on_in_one_stream_and_any_other_pass_starts_it_again(workers):
+    """Epoch after epoch (set_epoch(e + 1) after a whole pass of e), one stream of tasks: the workers
+    go on into the next epoch, each epoch in its own shuffle. A pass for any other epoch, a pass left
+    early, or the same epoch again, starts the stream again at set_epoch's epoch: each pass is still
+    every sample once, in that epoch's order."""
+    n, batch = 150, 32
+    ds = _IndexPixels([("unused", i) for i in range(n)], 8)
+    loader = train_data.make_train_loader(ds, train_dist.DistContext(), (0, 1), batch, workers, 0, False)
+
+    def one_pass(epoch, stop=None):
+        loader.sampler.set_epoch(epoch)
+        order = []
+        for k, (x, y) in enumerate(loader):
+            assert torch.equal(x, (y % 251).to(torch.uint8).view(-1, 1, 1, 1).expand_as(x))
+            order += y.tolist()
+            if k + 1 == stop:
+                break
+        return order
+
+    assert one_pass(0) == _epoch_order(n, 0) and loader.streams_started == 1
+    assert one_pass(1) == _epoch_order(n, 1) and loader.streams_started == 1  # ran on, not started again
+    assert one_pass(2, stop=2) == _epoch_order(n, 2)[:2 * batch]  # left early ...
+    assert one_pass(3) == _epoch_order(n, 3) and loader.streams_started == 2  # ... so epoch 3 starts again
+    assert one_pass(7) == _epoch_order(n, 7) and loader.streams_started == 3  # not the next epoch
+    assert one_pass(7) == _epoch_order(n, 7) and loader.streams_started == 4  # the same epoch again
+    assert one_pass(8) == _epoch_order(n, 8) and loader.streams_started == 4
+
+
 @pytest.mark.parametrize("workers,batch,size", [(1, 64, 200), (2, 64, 200), (2, 16, 37), (3, 64, 1000),
-                                                (8, 64, 500), (8, 8, 300)])
+                                                (8, 64, 500), (8, 8, 300), (8, 64, 66), (4, 64, 131)])
 def test_ring_has_enough_slots_for_what_the_dataloader_runs_ahead(workers, batch, size):
-    """The DataLoader's rule, simulated: task t + P is handed out when task t is taken back, in
-    order; a batch is copied out of its slot once its last part is taken back. No task may be
-    handed out into the slot of a batch not yet copied. One slot fewer breaks it."""
+    """The DataLoader's rule, simulated over a stream of six epochs: task t + P is handed out when
+    task t is taken back, in order; a batch is copied out of its slot once its last part is taken
+    back. No task may be handed out into the slot of a batch not yet copied, across epochs too,
+    where a short last batch (fewer parts) sits between full ones. One slot fewer breaks it."""
     parts = max(1, min(workers, batch // train_pipeline.BatchLoader.MIN_PART))
     in_flight = train_pipeline.BatchLoader.PREFETCH * workers
+    batch_parts = train_pipeline.BatchChunks(range(size), batch, False, parts, 1).batch_parts()
 
     def collides(slots):
-        tasks = list(train_pipeline.BatchChunks(range(size), batch, False, parts, slots))
-        number = [0] * len(tasks)  # the batch of each task
+        tasks = list(train_pipeline.BatchChunks(range(size), batch, False, parts, slots, epochs=6))
+        number = [0] * len(tasks)  # the batch of each task, through the whole stream
         for t in range(1, len(tasks)):
             number[t] = number[t - 1] + (tasks[t][1] == 0)
         # handed out: a batch between the last one copied out and the new task's own batch shares its slot
@@ -485,10 +525,21 @@ def test_ring_has_enough_slots_for_what_the_dataloader_runs_ahead(workers, batch
                 copied = number[t]
         return False
 
-    slots = train_pipeline.ring_slots(in_flight, parts)
+    slots = train_pipeline.ring_slots(in_flight, batch_parts)
     assert not collides(slots)
-    if math.ceil(size / batch) > slots:  # the ring wraps round within the epoch
-        assert collides(slots - 1)
+    assert collides(slots - 1) or slots == 1
+
+
+def test_the_stream_sets_each_epoch_before_drawing_it():
+    """BatchChunks runs on from one epoch into the next: set_epoch(e) before epoch e's first task,
+    each epoch's batches in that epoch's shuffle, the batches numbered through the whole stream."""
+    sampler = torch.utils.data.DistributedSampler(range(10), num_replicas=1, rank=0, shuffle=True, seed=3)
+    tasks = list(train_pipeline.BatchChunks(sampler, 4, False, 2, 5, start=7, epochs=2))
+    assert [len(t[3]) for t in tasks] == [2, 2, 2, 2, 1, 1] * 2
+    assert [t[0] for t in tasks] == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 0, 0]
+    for epoch, part in ((7, tasks[:6]), (8, tasks[6:])):
+        sampler.set_epoch(epoch)
+        assert [i for t in part for i in t[3]] == list(sampler)
 
 
 def test_write_batch_is_getitem_sample_by_sample(tmp_path):
@@ -537,3 +588,27 @@ def test_cached_pixels_are_an_rgb_image_without_a_copy(dataset, tmp_path, monkey
     monkeypatch.setattr(Image.core, "map_buffer", rgbx_only)
     fallback = train_pipeline.rgb_view(memoryview(pixels), (3, 2))
     assert fallback.mode == "RGBX" and fallback.convert("RGB").tobytes() == view.tobytes()
+
+
+def test_keep_freed_memory_serves_a_big_batch_again_without_page_faults():
+    """glibc maps an allocation of over 32 MB afresh each time (page faults, zeroing); after
+    train.keep_freed_memory() the second 40 MB batch reuses the first one's pages."""
+    probe = textwrap.dedent("""
+        import resource, sys, numpy as np
+        sys.path.insert(0, {scripts!r})
+        import train
+        if sys.argv[1] == "keep":
+            assert train.keep_freed_memory()
+        def faults_of_one_batch():
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+            batch = np.ones(40 << 20, np.uint8)  # touched: every page
+            del batch
+            return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+        faults_of_one_batch()
+        print(faults_of_one_batch())
+    """).format(scripts=SCRIPTS)
+    faults = {mode: int(subprocess.run([sys.executable, "-c", probe, mode], check=True, capture_output=True,
+                                       text=True).stdout) for mode in ("default", "keep")}
+    # mapped afresh: every page faults again (numpy asks for 2 MB huge pages where it can: 20 of them)
+    assert faults["default"] >= (40 << 20) // (2 << 20)
+    assert faults["keep"] <= faults["default"] // 10
