@@ -175,6 +175,9 @@ def parse_args(argv):
     p.add_argument("--sizes", help="--loader-only --make-data: comma list of photo sizes to compare in turn, "
                                    "e.g. 300,640,1000x750,4000x3000,mix")
     p.add_argument("--pairs", type=int, default=3, help="--sizes: alternating (seed, train.py) runs per size")
+    p.add_argument("--seed-malloc", choices=("default", "kept"), default="default",
+                   help="--loader-only: the seed-style loader's malloc: glibc's default, as the seed project ran, or "
+                        "kept as train.py keeps it on a CPU (train.keep_freed_memory), to see what that alone is worth")
     return p.parse_args(argv)
 
 
@@ -299,6 +302,45 @@ def _bench_train_pipeline(args, device, workers, cache_dir) -> dict:
             "images_per_sec": images / total, "cpu_seconds": cpu, "images_per_cpu_second": images / max(cpu, 1e-9)}
 
 
+def run_isolated(bench, args, device, workers, keep_freed_memory: bool) -> dict:
+    """``bench(args, device, workers)`` in a process of its own (forked), its malloc as train.py's
+    on a CPU (train.keep_freed_memory) or glibc's default: one run's heap never shapes the next,
+    and each loader runs under the allocator it would have."""
+    import multiprocessing
+    ctx = multiprocessing.get_context("fork")
+    receive, send = ctx.Pipe(duplex=False)
+
+    def child():
+        try:
+            if keep_freed_memory:
+                train.keep_freed_memory()
+            send.send(("ok", bench(args, device, workers)))
+        except BaseException as err:  # the parent reports it
+            send.send(("error", "{}: {}".format(type(err).__name__, err)))
+
+    proc = ctx.Process(target=child)
+    proc.start()
+    send.close()
+    try:
+        status, value = receive.recv()
+    except EOFError:  # it died without a word
+        status, value = "error", None
+    proc.join()
+    if value is None:
+        value = "the run's process died (exit code {})".format(proc.exitcode)
+    if status != "ok":
+        raise RuntimeError(value)
+    return value
+
+
+def run_seed(args, device, workers) -> dict:
+    return run_isolated(bench_seed_loader, args, device, workers, args.seed_malloc == "kept")
+
+
+def run_ours(args, device, workers) -> dict:
+    return run_isolated(bench_train_pipeline, args, device, workers, device.type == "cpu")
+
+
 def _median(values):
     return statistics.median(values)
 
@@ -308,8 +350,9 @@ def compare_sizes(args, device, specs, workers) -> int:
     root = args.data_dir or tempfile.mkdtemp(prefix="bench-photos-")
     cores = max(1, workers)
     print("bench loader sizes={} images={} pairs={} workers={} image_size={} epochs={} batch_size={} device={} "
-          "cpus={}".format(",".join(specs), args.make_data, args.pairs, workers, args.image_size, args.epochs,
-                           args.batch_size, device.type, os.cpu_count()), flush=True)
+          "cpus={} seed_malloc={}".format(",".join(specs), args.make_data, args.pairs, workers, args.image_size,
+                                          args.epochs, args.batch_size, device.type, os.cpu_count(), args.seed_malloc),
+          flush=True)
     table = []
     for spec in specs:
         os.makedirs(root, exist_ok=True)
@@ -320,7 +363,7 @@ def compare_sizes(args, device, specs, workers) -> int:
         runs = {"seed": [], "ours": []}
         loads = [os.getloadavg()[0]]
         for pair in range(args.pairs):
-            for name, bench in (("seed", bench_seed_loader), ("ours", bench_train_pipeline)):
+            for name, bench in (("seed", run_seed), ("ours", run_ours)):
                 r = bench(args, device, workers)
                 runs[name].append(r)
                 print("run size={} pair={} loader={} images_per_sec={:.1f} per_core={:.1f} per_cpu_second={:.1f} "
@@ -353,9 +396,10 @@ def compare_sizes(args, device, specs, workers) -> int:
 
 
 def loader_only(args, device) -> int:
-    if device.type == "cpu":  # as train.py runs on a CPU; the seed-style loader runs under it too
-        print("note: malloc keeps freed memory (train.keep_freed_memory: {}) for both loaders, as train.py on a "
-              "CPU".format(train.keep_freed_memory()), file=sys.stderr, flush=True)
+    ours = "keeps freed memory, as train.py on a CPU" if device.type == "cpu" else "glibc's default, as train.py on a GPU"
+    seed = "glibc's default" if args.seed_malloc == "default" else "keeps freed memory too (--seed-malloc kept)"
+    print("note: each run in a process of its own; malloc: train.py's {}; the seed-style loader's {}".format(ours, seed),
+          file=sys.stderr, flush=True)
     if args.sizes:
         specs = [s.strip().lower() for s in args.sizes.split(",") if s.strip()]
         try:
@@ -386,10 +430,10 @@ def loader_only(args, device) -> int:
     print("bench loader data_dir={} workers={} image_size={} epochs={} batch_size={} device={} cpus={}".format(
         args.data_dir, workers, args.image_size, args.epochs, args.batch_size, device.type, os.cpu_count()),
         flush=True)
-    base = bench_seed_loader(args, device, workers)
+    base = run_seed(args, device, workers)
     print("baseline images_per_sec={:.1f} per_core={:.1f} seconds={:.2f} images={}".format(
         base["images_per_sec"], base["images_per_sec"] / cores, base["seconds"], base["images"]), flush=True)
-    new = bench_train_pipeline(args, device, workers)
+    new = run_ours(args, device, workers)
     print("pipeline images_per_sec={:.1f} per_core={:.1f} seconds={:.2f} images={} cache_build_s={:.2f} "
           "cached={}".format(new["images_per_sec"], new["images_per_sec"] / cores, new["seconds"], new["images"],
                              new["cache_build_seconds"], new["cached"]), flush=True)
