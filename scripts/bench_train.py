@@ -34,6 +34,11 @@ CPU-second used by the main process and its loader workers together (steady unde
     python3 scripts/bench_train.py --loader-only --make-data 200 --sizes 300,640,1000x750,mix \
         --pairs 3 --workers 2 --image-size 224 --epochs 10 --device cpu
 
+Every loader run is a process of its own (forked), so one run's heap never shapes the next. The
+seed-style loader runs with glibc's default malloc, as the seed project ran; train.py's keeps freed
+memory, as train.py does on a CPU (train.keep_freed_memory). ``--seed-malloc kept`` gives the seed-style
+loader the same, to see what that alone is worth.
+
     python3 scripts/bench_train.py                      # resnet50, 224 px, batch 64
     python3 scripts/bench_train.py --device cpu --arch resnet18 --image-size 32 --batch-size 4 \
         --steps 3 --warmup 1 --num-images 16            # a smoke test anywhere
