@@ -403,8 +403,8 @@ def compare_sizes(args, device, specs, workers) -> int:
 def loader_only(args, device) -> int:
     ours = "keeps freed memory, as train.py on a CPU" if device.type == "cpu" else "glibc's default, as train.py on a GPU"
     seed = "glibc's default" if args.seed_malloc == "default" else "keeps freed memory too (--seed-malloc kept)"
-    print("note: each run in a process of its own; malloc: train.py's {}; the seed-style loader's {}".format(ours, seed),
-          file=sys.stderr, flush=True)
+    print("note: each run in a process of its own; malloc in train.py's runs: {}; in the seed-style loader's: {}".format(
+        ours, seed), file=sys.stderr, flush=True)
     if args.sizes:
         specs = [s.strip().lower() for s in args.sizes.split(",") if s.strip()]
         try:

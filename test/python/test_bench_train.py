@@ -42,8 +42,8 @@ def test_loader_only_on_a_tiny_generated_folder(tmp_path):
     for pattern, line in zip(LOADER_LINES, lines):
         assert re.match(pattern, line), (pattern, line)
     assert sum(len(files) for _, _, files in os.walk(data)) == 12
-    assert ("note: each run in a process of its own; malloc: train.py's keeps freed memory, as train.py on a CPU; "
-            "the seed-style loader's glibc's default") in r.stderr
+    assert ("note: each run in a process of its own; malloc in train.py's runs: keeps freed memory, as train.py on a "
+            "CPU; in the seed-style loader's: glibc's default") in r.stderr
     # train.py's own pipeline ran: its cache holds the images, built during the timed run.
     assert "cache: built 12, reused 0" in r.stderr and "cache: 12 of 12 images" in r.stderr
     assert sorted(f.split(".", 1)[1] for f in os.listdir(tmp_path / "c" / "s48")) == ["done", "idx.npy", "u8"]
@@ -92,8 +92,8 @@ def test_loader_only_compares_each_photo_size_in_alternating_pairs(tmp_path):
                        timeout=240)
     assert r.code == 0, r.stderr
     assert re.match(r"^bench loader sizes=80x60,64,mix images=6 pairs=2 workers=1 .* seed_malloc=kept$", r.stdout, re.M)
-    assert ("note: each run in a process of its own; malloc: train.py's keeps freed memory, as train.py on a CPU; "
-            "the seed-style loader's keeps freed memory too (--seed-malloc kept)") in r.stderr
+    assert ("note: each run in a process of its own; malloc in train.py's runs: keeps freed memory, as train.py on a "
+            "CPU; in the seed-style loader's: keeps freed memory too (--seed-malloc kept)") in r.stderr
     runs = re.findall(r"^run size=(\S+) pair=(\d) loader=(\S+) images_per_sec=\d+\.\d per_core=\d+\.\d "
                       r"per_cpu_second=\d+\.\d seconds=", r.stdout, re.M)
     assert runs == [(s, p, l) for s in ("80x60", "64", "mix") for p in "12" for l in ("seed", "train.py")]
