@@ -107,6 +107,9 @@ side_by_side \
   "lint" "npm run --silent lint" \
   "build" "npm run --silent build"
 export MLOPS_DIST_FRESH=1
+# Torch (pytest, and the Python that integration and e2e files start) runs beside vitest on two cores:
+# libgomp's idle threads then spin for a core another process needs. Passive waiting changes no result.
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 
 # vitest (two workers, two moto servers) is the longest stage; the rest runs beside it in one lane.
 side_by_side \
