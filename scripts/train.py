@@ -297,7 +297,7 @@ def load_splits(args, ctx, env):
         samples, args.image_size, prepare_cache(args, ctx, env, samples, workers))
     loaders = {"train": train_data.make_train_loader(
         train_set, ctx, train_data.data_group(ctx, "train" in sharded), args.batch_size,
-        workers, args.seed, on_gpu)}
+        workers, args.seed, on_gpu, last_epoch=args.epochs)}  # fit's epochs run 1..--epochs
     for split in ("valid", "test"):
         root = getattr(args, split)
         if not root:

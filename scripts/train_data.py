@@ -186,8 +186,9 @@ def auto_num_workers(requested: int, local_world_size: int, on_gpu: bool) -> int
     return max(1, per_proc - 1) if on_gpu else min(2, per_proc)
 
 
-def make_train_loader(dataset, ctx, group, batch_size, workers, seed, on_gpu):
-    """Shuffled loader over this rank's 1/world of the images (re-shuffled by set_epoch)."""
+def make_train_loader(dataset, ctx, group, batch_size, workers, seed, on_gpu, last_epoch=None):
+    """Shuffled loader over this rank's 1/world of the images (re-shuffled by set_epoch); a loader
+    that runs ahead into the next epoch does not run past ``last_epoch``."""
     rank, world = group
     sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=seed)
     per_rank = len(sampler)
@@ -197,7 +198,7 @@ def make_train_loader(dataset, ctx, group, batch_size, workers, seed, on_gpu):
     drop_last = per_rank % batch_size == 1
     batch_loader = getattr(dataset, "batch_loader", None)
     if batch_loader is not None:  # a dataset that fills whole batches itself (train_pipeline.FastTrainDataset)
-        return batch_loader(sampler, batch_size, workers, drop_last, _generator(seed), on_gpu)
+        return batch_loader(sampler, batch_size, workers, drop_last, _generator(seed), on_gpu, last_epoch)
     return DataLoader(
         dataset,
         batch_size=batch_size,

@@ -387,9 +387,10 @@ class FastTrainDataset(train_data.SkipUnreadable, Dataset):
             targets.append(self._first_readable(i, lambda j: self._write(j, dst)))
         return targets
 
-    def batch_loader(self, sampler, batch_size: int, workers: int, drop_last: bool, generator, pin_memory: bool):
+    def batch_loader(self, sampler, batch_size: int, workers: int, drop_last: bool, generator, pin_memory: bool,
+                     last_epoch: int = None):
         """train_data.make_train_loader's loader for this dataset: a BatchLoader."""
-        return BatchLoader(self, sampler, batch_size, workers, drop_last, generator, pin_memory)
+        return BatchLoader(self, sampler, batch_size, workers, drop_last, generator, pin_memory, last_epoch)
 
     def _write(self, i, out) -> int:
         """Sample i's crop, resized and flipped, into ``out`` (uint8 3 x size x size numpy); its class."""
@@ -441,22 +442,25 @@ class FastTrainDataset(train_data.SkipUnreadable, Dataset):
 
 class BatchChunks(Sampler):
     """The tasks of a BatchLoader, epoch after epoch from epoch ``start`` (``epochs`` of them; None:
-    without end): before each epoch, ``sampler.set_epoch(epoch)``, then that epoch's batches (as
+    without end; never past ``last_epoch`` but for ``start`` itself): before each epoch, ``sampler.set_epoch(epoch)``, then that epoch's batches (as
     BatchSampler groups them), each cut into up to ``chunks`` parts, as (slot, offset, batch length,
     indices): the part goes to ring[slot, offset:offset + len(indices)], slot = the batch's number
     in the whole stream % ``slots``."""
 
     def __init__(self, sampler, batch_size: int, drop_last: bool, chunks: int, slots: int, start: int = 0,
-                 epochs: int = None):
+                 epochs: int = None, last_epoch: int = None):
         self.batches, self.chunks, self.slots = BatchSampler(sampler, batch_size, drop_last), chunks, slots
-        self.start, self.epochs = start, epochs
+        self.start, self.epochs, self.last_epoch = start, epochs, last_epoch
 
     def __iter__(self):
         return self._tasks(self.start)  # ``start`` as it is when the pass begins
 
     def _tasks(self, start):
         sampler, number = self.batches.sampler, 0
-        for epoch in itertools.count(start) if self.epochs is None else range(start, start + self.epochs):
+        epochs = itertools.count(start) if self.epochs is None else range(start, start + self.epochs)
+        if self.last_epoch is not None:
+            epochs = itertools.takewhile(lambda epoch: epoch == start or epoch <= self.last_epoch, epochs)
+        for epoch in epochs:
             if hasattr(sampler, "set_epoch"):
                 sampler.set_epoch(epoch)
             for batch in self.batches:
@@ -552,7 +556,8 @@ class BatchLoader:
     from one epoch into the next (BatchChunks, set_epoch of the next epoch drawn as its tasks are),
     so the workers are already on the next epoch's first batches when this one's last is taken. A
     pass that is not the one the stream is at (an epoch other than the next, a pass left early)
-    starts the stream again from set_epoch's epoch; what was in flight is dropped.
+    starts the stream again from set_epoch's epoch; what was in flight is dropped. ``last_epoch``
+    (train.py's --epochs): nothing runs ahead past it.
 
     Why a slot is never overwritten while it is read: the DataLoader hands out task t + P (P =
     prefetch_factor x workers, its documented bound on tasks in flight) only once task t has come
@@ -564,11 +569,11 @@ class BatchLoader:
     MIN_PART = 16
 
     def __init__(self, dataset: FastTrainDataset, sampler, batch_size: int, workers: int, drop_last: bool,
-                 generator=None, pin_memory: bool = False):
+                 generator=None, pin_memory: bool = False, last_epoch: int = None):
         self.dataset, self.batch_size, self.pin_memory = dataset, batch_size, pin_memory
         self.sampler = EpochChoice(sampler)
         parts = max(1, min(workers, batch_size // self.MIN_PART))
-        self.tasks = BatchChunks(sampler, batch_size, drop_last, parts, 1)
+        self.tasks = BatchChunks(sampler, batch_size, drop_last, parts, 1, last_epoch=last_epoch)
         self.tasks.slots = slots = ring_slots(self.PREFETCH * workers, self.tasks.batch_parts())
         shape = (slots, batch_size, 3, dataset.size, dataset.size)
         self.ring = shared_uint8(shape) if workers else torch.empty(shape, dtype=torch.uint8)
@@ -596,7 +601,11 @@ class BatchLoader:
             batch = torch.empty((length, 3, size, size), dtype=torch.uint8, pin_memory=self.pin_memory)
             batch.copy_(self.ring[slot, :length])  # before the next task is asked for: see above
             targets, classes, number = torch.tensor(classes, dtype=torch.int64), [], number + 1
-            self._next = (epoch, number) if number < batches else (epoch + 1, 0)
+            if number < batches:
+                self._next = (epoch, number)
+            else:  # the stream runs on into the next epoch, unless that is past the last
+                last = self.tasks.last_epoch
+                self._next = (epoch + 1, 0) if last is None or epoch < last else None
             yield batch, targets.pin_memory() if self.pin_memory else targets
             if number == batches:
                 return

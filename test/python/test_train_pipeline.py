@@ -495,6 +495,34 @@ def test_epochs_run_on_in_one_stream_and_any_other_pass_starts_it_again(workers)
     assert one_pass(8) == _epoch_order(n, 8) and loader.streams_started == 4
 
 
+class _RecordedSampler(torch.utils.data.DistributedSampler):
+    def __init__(self, n):
+        super().__init__(range(n), num_replicas=1, rank=0, shuffle=True, seed=0)
+        self.epochs_drawn = []
+
+    def set_epoch(self, epoch):
+        self.epochs_drawn.append(epoch)
+        super().set_epoch(epoch)
+
+
+@pytest.mark.parametrize("last_epoch", [None, 2])
+def test_the_stream_runs_ahead_into_the_next_epoch_but_not_past_the_last(last_epoch):
+    """With workers the stream draws the next epoch's tasks while this one's last batches are taken;
+    told the last epoch (train.py's --epochs), it draws nothing past it. A pass for a later epoch
+    still gets that epoch."""
+    n, batch = 96, 32
+    ds = _IndexPixels([("unused", i) for i in range(n)], 8)
+    sampler = _RecordedSampler(n)
+    loader = train_pipeline.BatchLoader(ds, sampler, batch, 2, False, last_epoch=last_epoch)
+    for epoch in (1, 2):
+        loader.sampler.set_epoch(epoch)
+        assert [i for _, y in loader for i in y.tolist()] == _epoch_order(n, epoch)
+    # the DataLoader draws the tasks it hands out in this process, as each result comes back
+    assert sampler.epochs_drawn == ([1, 2] if last_epoch == 2 else [1, 2, 3])
+    loader.sampler.set_epoch(3)
+    assert [i for _, y in loader for i in y.tolist()] == _epoch_order(n, 3)
+
+
 @pytest.mark.parametrize("workers,batch,size", [(1, 64, 200), (2, 64, 200), (2, 16, 37), (3, 64, 1000),
                                                 (8, 64, 500), (8, 8, 300), (8, 64, 66), (4, 64, 131)])
 def test_ring_has_enough_slots_for_what_the_dataloader_runs_ahead(workers, batch, size):
