@@ -29,16 +29,7 @@ export interface ListedObject {
 
 /** Every object under `prefix`: one ListObjectsV2 page per 1,000 keys, nothing per object. */
 export async function listObjects(s3: S3Client, bucket: string, prefix: string, signal?: AbortSignal): Promise<Map<string, ListedObject>> {
-  const out = new Map<string, ListedObject>()
-  let ContinuationToken: string | undefined
-  do {
-    const page = await callAws({ service: 's3', operation: 'ListObjectsV2', resource: `s3://${bucket}/${prefix}` }, () =>
-      s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken }), { abortSignal: signal }),
-    )
-    for (const o of page.Contents ?? []) if (o.Key) out.set(o.Key, { key: o.Key, size: o.Size ?? 0, etag: o.ETag ?? '' })
-    ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined
-  } while (ContinuationToken)
-  return out
+  return new Map((await listSegment(s3, bucket, prefix, undefined, undefined, undefined, signal)).map((o) => [o.key, o]))
 }
 
 /**
