@@ -484,14 +484,11 @@ class EpochChoice:
     next pass over the loader is (the shuffle itself is set by BatchChunks, when its tasks for that
     epoch are drawn)."""
 
-    def __init__(self, sampler):
-        self.sampler, self.epoch = sampler, 0
+    def __init__(self):
+        self.epoch = 0
 
     def set_epoch(self, epoch: int):
         self.epoch = epoch
-
-    def __len__(self):
-        return len(self.sampler)
 
 
 class _ChunkWriter(Dataset):
@@ -571,7 +568,7 @@ class BatchLoader:
     def __init__(self, dataset: FastTrainDataset, sampler, batch_size: int, workers: int, drop_last: bool,
                  generator=None, pin_memory: bool = False, last_epoch: int = None):
         self.dataset, self.batch_size, self.pin_memory = dataset, batch_size, pin_memory
-        self.sampler = EpochChoice(sampler)
+        self.sampler = EpochChoice()
         parts = max(1, min(workers, batch_size // self.MIN_PART))
         self.tasks = BatchChunks(sampler, batch_size, drop_last, parts, 1, last_epoch=last_epoch)
         self.tasks.slots = slots = ring_slots(self.PREFETCH * workers, self.tasks.batch_parts())
